@@ -1,0 +1,87 @@
+/**
+ * An agent type: a named specialist with a provider, a model, a prompt and its own limits.
+ * Each agent type gets its own BullMQ queue and worker pool.
+ */
+import { z } from 'zod';
+
+export const ProviderName = z.enum(['anthropic', 'openai', 'echo']);
+export type ProviderName = z.infer<typeof ProviderName>;
+
+export const Capability = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().default(''),
+    /** Typical duration of one call, for planning. */
+    estimatedSeconds: z.number().nonnegative().optional(),
+    /** Typical cost of one call in USD, for planning. */
+    estimatedCostUsd: z.number().nonnegative().optional(),
+  })
+  .strict();
+export type Capability = z.infer<typeof Capability>;
+
+export const BackoffSpec = z
+  .object({
+    /** fixed: always `delayMs`; exponential: `delayMs * 2^(attempt-1)`. Default exponential. */
+    type: z.enum(['fixed', 'exponential']).default('exponential'),
+    /** Base delay between attempts in ms. Default 1000. */
+    delayMs: z.number().int().nonnegative().default(1000),
+    /** Random spread applied to each delay, 0..1 (0.5 = up to ±50%). Default 0. */
+    jitter: z.number().min(0).max(1).default(0),
+  })
+  .strict();
+export type BackoffSpec = z.infer<typeof BackoffSpec>;
+
+export const AgentSpec = z
+  .object({
+    description: z.string().default(''),
+    provider: ProviderName,
+    /** Model name as the provider knows it. Default: "echo" for echo. */
+    model: z.string().min(1).optional(),
+    systemPrompt: z.string().default(''),
+    temperature: z.number().min(0).max(2).optional(),
+    /** Most tokens one answer may use. Default 1024. */
+    maxTokens: z.number().int().positive().default(1024),
+    /** Steps of this agent one worker process runs at once. Default 4. */
+    concurrency: z.number().int().positive().default(4),
+    /** At most `max` calls per `durationMs` for this agent's queue, across all processes. */
+    rateLimit: z.object({ max: z.number().int().positive(), durationMs: z.number().int().positive() }).strict().optional(),
+    /** Tries per step, the first included. Default 3. */
+    attempts: z.number().int().min(1).max(100).default(3),
+    backoff: BackoffSpec.default({ type: 'exponential', delayMs: 1000, jitter: 0 }),
+    /** A call running longer is aborted and counts as a retryable failure. Default 120000. */
+    timeoutMs: z.number().int().positive().default(120_000),
+    capabilities: z.array(Capability).default([]),
+    /** Options of the offline echo provider (also used when a keyless agent falls back to echo). */
+    echo: z.object({ latencyMs: z.number().int().nonnegative().default(0) }).strict().default({ latencyMs: 0 }),
+    /** Base URL of the provider's API (any OpenAI-compatible server for `openai`). */
+    baseURL: z.url().optional(),
+    /** Name of the environment variable holding this agent's API key (default per provider). */
+    apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.provider !== 'echo' && !a.model) ctx.addIssue({ code: 'custom', path: ['model'], message: `required for provider ${a.provider}` });
+  });
+export type AgentSpec = z.infer<typeof AgentSpec>;
+
+/** Agent type names become queue names and job-id parts: no dots, colons or spaces. */
+export const AgentName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "_" or "-", starting with a letter');
+
+export const AgentsFile = z
+  .object({
+    agents: z.record(AgentName, AgentSpec),
+  })
+  .strict();
+export type AgentsFile = z.infer<typeof AgentsFile>;
+
+/** An agent as the running system uses it: spec plus the provider actually in effect. */
+export interface ResolvedAgent extends AgentSpec {
+  name: string;
+  model: string;
+  /** The provider configured in the agents file. */
+  configuredProvider: ProviderName;
+  /** Why the agent runs on echo instead of its configured provider, if it does. */
+  fallbackReason?: string;
+  /** API key for the provider, when it needs one (never logged or returned). */
+  apiKey?: string;
+}

@@ -1,0 +1,88 @@
+/**
+ * Control-flow errors. The *class* of an error tells the caller what to do with it
+ * (retry, wait, give up, answer 4xx); code branches on `instanceof`, never on message text.
+ */
+
+/** Base class: every error Switchyard raises on purpose. */
+export class SwitchyardError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A provider call that may succeed if tried again later (5xx, network error, timeout). */
+export class RetryableError extends SwitchyardError {
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The step exceeded its `timeoutMs`; the provider call was aborted. Retryable. */
+export class StepTimeoutError extends RetryableError {
+  constructor(readonly timeoutMs: number) {
+    super(`step timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The provider asked us to slow down (429, 529 overloaded). Does not burn an attempt. */
+export class RateLimitedError extends SwitchyardError {
+  constructor(
+    message: string,
+    /** How long to wait before the next request, from Retry-After when the provider sent it. */
+    readonly retryAfterMs: number,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Trying again cannot help (bad request, auth error, unknown model...). */
+export class NonRetryableError extends SwitchyardError {
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The work was cancelled (run cancelled, process shutting down). */
+export class CancelledError extends SwitchyardError {}
+
+/** One problem with user input, located by a path such as `steps[2].dependsOn[0]`. */
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+/** User input (a request body, a workflow, a config file) is invalid. */
+export class ValidationError extends SwitchyardError {
+  constructor(
+    message: string,
+    readonly issues: Issue[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Configuration (environment, agents file, flows directory) is invalid; fatal at start-up. */
+export class ConfigError extends ValidationError {}
+
+/** Something named by the caller does not exist (run, workflow, schedule). */
+export class NotFoundError extends SwitchyardError {}
+
+/** The request conflicts with the current state (cancelling a finished run...). */
+export class ConflictError extends SwitchyardError {}
+
+/** Normalise anything thrown into an Error. */
+export function toError(err: unknown): Error {
+  if (err instanceof Error) return err;
+  return new Error(typeof err === 'string' ? err : JSON.stringify(err));
+}

@@ -1,0 +1,41 @@
+/**
+ * The one seam between a step and an LLM backend. A provider completes a request under an
+ * AbortSignal and returns text, token usage and the model that answered. It throws only the
+ * classified errors of src/errors (see classify.ts), never an SDK error.
+ */
+import type { ProviderName } from '../agents/agent-spec.js';
+
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+export interface CompletionRequest {
+  /** Agent type name (echo names it in its answer; logs). */
+  agent: string;
+  model: string;
+  system?: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  maxTokens: number;
+  /** Fires on timeout, cancellation or shutdown; the HTTP call must be aborted. */
+  signal: AbortSignal;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface CompletionResult {
+  text: string;
+  usage: TokenUsage;
+  /** Model that actually answered (as reported by the provider). */
+  model: string;
+  stopReason?: string;
+}
+
+export interface Provider {
+  readonly name: ProviderName;
+  complete(req: CompletionRequest): Promise<CompletionResult>;
+}

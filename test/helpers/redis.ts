@@ -1,0 +1,27 @@
+/**
+ * Test isolation on the shared Redis: every test file gets its own key prefix, and
+ * `cleanupPrefix` deletes only that prefix's keys (never FLUSHALL).
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A fresh BullMQ-compatible prefix (a Redis Cluster hash tag) for one test file. */
+export function testPrefix(name: string): string {
+  return `{sytest-${name}-${randomBytes(4).toString('hex')}}`;
+}
+
+export function newRedis(): Redis {
+  return new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+}
+
+/** Delete every key under `prefix`. */
+export async function cleanupPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
