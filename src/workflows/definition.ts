@@ -97,6 +97,8 @@ export interface CompiledStep {
   attempts?: number;
   optional: boolean;
   allowSkippedDeps: boolean;
+  /** The input is used verbatim, without template rendering (single-agent tasks). */
+  literal?: boolean;
 }
 
 /** A validated workflow, ready to run. `steps` are in a topological order. */

@@ -1,0 +1,142 @@
+/**
+ * The agents file (agents.yaml) parsed, validated and resolved against the configuration:
+ * each agent gets its API key and base URL, or falls back to echo when its key is missing
+ * (unless SWITCHYARD_REQUIRE_KEYS is set, which makes a missing key fatal).
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import type { Config } from '../config/env.js';
+import { ConfigError, ValidationError, type Issue } from '../errors/index.js';
+import { AgentsFile, type AgentSpec, type ResolvedAgent } from './agent-spec.js';
+
+type Env = Record<string, string | undefined>;
+
+/** An agent as it may be shown outside the process: everything but the secret. */
+export type PublicAgent = Omit<ResolvedAgent, 'apiKey'>;
+
+export class AgentRegistry {
+  private readonly agents: ReadonlyMap<string, ResolvedAgent>;
+
+  constructor(
+    agents: Iterable<ResolvedAgent>,
+    /** Where the agents came from (a file path), for messages. */
+    readonly source: string = 'agents',
+  ) {
+    this.agents = new Map([...agents].map((a) => [a.name, a]));
+  }
+
+  get(name: string): ResolvedAgent | undefined {
+    return this.agents.get(name);
+  }
+
+  /** The agent, or a ValidationError that lists the known agents. */
+  require(name: string): ResolvedAgent {
+    const agent = this.agents.get(name);
+    if (agent) return agent;
+    const message = `unknown agent "${name}" (known agents: ${this.names().join(', ') || 'none'})`;
+    throw new ValidationError(message, [{ path: 'agent', message }]);
+  }
+
+  names(): string[] {
+    return [...this.agents.keys()];
+  }
+
+  list(): ResolvedAgent[] {
+    return [...this.agents.values()];
+  }
+
+  /** Agents without their API keys, safe to log or return over HTTP. */
+  toPublic(): PublicAgent[] {
+    return this.list().map(({ apiKey: _secret, ...rest }) => rest);
+  }
+}
+
+/** Read, validate and resolve an agents file. The only entry point that reads process.env. */
+export function loadAgentsFile(path: string, config: Config, env: Env = process.env): AgentRegistry {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const message = `cannot read agents file: ${(err as Error).message}`;
+    throw new ConfigError(`${path}: ${message}`, [{ path: '', message }]);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (err) {
+    const message = `invalid YAML: ${(err as Error).message}`;
+    throw new ConfigError(`${path}: ${message}`, [{ path: '', message }]);
+  }
+  return resolveAgents(data, config, path, env);
+}
+
+/**
+ * Validate parsed agents-file data and resolve each agent's provider. Pure: keys named by
+ * `apiKeyEnv` are looked up in `env`, never in process.env.
+ */
+export function resolveAgents(file: unknown, config: Config, source: string, env: Env = {}): AgentRegistry {
+  const parsed = AgentsFile.safeParse(file);
+  if (!parsed.success) {
+    const found = parsed.error.issues.map(fromZod);
+    throw new ConfigError(`${source}: ${found.map((f) => f.text).join('; ')}`, found.map((f) => f.issue));
+  }
+  const agents: ResolvedAgent[] = [];
+  const missing: { issue: Issue; text: string }[] = [];
+  for (const [name, spec] of Object.entries(parsed.data.agents)) {
+    const resolved = resolveAgent(name, spec, config, env);
+    if ('missingKey' in resolved) {
+      if (config.requireKeys) {
+        const message = `${resolved.missingKey} (SWITCHYARD_REQUIRE_KEYS is on)`;
+        missing.push({ issue: { path: `agents.${name}`, message }, text: describe(['agents', name], message) });
+        continue;
+      }
+      agents.push(echoFallback(name, spec, resolved.missingKey));
+    } else {
+      agents.push(resolved);
+    }
+  }
+  if (missing.length > 0) {
+    throw new ConfigError(`${source}: ${missing.map((m) => m.text).join('; ')}`, missing.map((m) => m.issue));
+  }
+  return new AgentRegistry(agents, source);
+}
+
+function resolveAgent(name: string, spec: AgentSpec, config: Config, env: Env): ResolvedAgent | { missingKey: string } {
+  const base = { ...spec, name, model: spec.model ?? 'echo', configuredProvider: spec.provider };
+  if (spec.provider === 'echo') return base;
+  const defaults = config.providers[spec.provider];
+  const keyVar = spec.apiKeyEnv ?? (spec.provider === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY');
+  const apiKey = spec.apiKeyEnv ? env[spec.apiKeyEnv] || undefined : defaults.apiKey;
+  const baseURL = spec.baseURL ?? defaults.baseURL;
+  // A self-hosted OpenAI-compatible server (Ollama, vLLM...) often needs no key.
+  const keyless = spec.provider === 'openai' && baseURL !== undefined;
+  if (!apiKey && !keyless) {
+    return { missingKey: spec.provider === 'openai' ? `${keyVar} is not set and no baseURL is configured` : `${keyVar} is not set` };
+  }
+  return { ...base, ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) };
+}
+
+function echoFallback(name: string, spec: AgentSpec, reason: string): ResolvedAgent {
+  // Keep the agent's limits and prompt: only the backend changes, so flows still run offline.
+  const { apiKeyEnv: _env, baseURL: _url, ...rest } = spec;
+  return { ...rest, name, provider: 'echo', model: 'echo', configuredProvider: spec.provider, fallbackReason: reason };
+}
+
+/** One zod issue as an Issue plus the sentence shown to the user. */
+function fromZod(i: z.core.$ZodIssue): { issue: Issue; text: string } {
+  // A bad agent name is reported on the key itself; its reason is in the nested issues.
+  const nested = i.code === 'invalid_key' ? i.issues.map((n) => n.message).join(', ') : '';
+  const message = (nested ? `invalid agent name: ${nested}` : i.message).replace(/^Invalid input: /, '');
+  const path = i.path.map(String);
+  return { issue: { path: path.join('.'), message }, text: describe(path, message) };
+}
+
+/** `agent "research": rateLimit.max: expected number...` for an issue under one agent. */
+function describe(path: string[], message: string): string {
+  const [root, name, ...field] = path;
+  if (root === 'agents' && name !== undefined) {
+    return `agent "${name}": ${field.length ? `${field.join('.')}: ` : ''}${message}`;
+  }
+  return path.length ? `${path.join('.')}: ${message}` : message;
+}

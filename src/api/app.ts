@@ -1,0 +1,43 @@
+/**
+ * The HTTP API (express). Routes are thin: validate with the zod schemas in schemas.ts, call
+ * a service, answer JSON. Every error goes through errors.ts.
+ */
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import express, { type Express } from 'express';
+import type { System } from '../system.js';
+import { HttpError, errorHandler } from './errors.js';
+import { agentsRouter } from './routes/agents.js';
+import { healthRouter } from './routes/health.js';
+import { runsRouter } from './routes/runs.js';
+import { schedulesRouter } from './routes/schedules.js';
+import { workflowsRouter } from './routes/workflows.js';
+
+export interface AppOptions {
+  /** Largest JSON body accepted (body-parser syntax, e.g. "1mb"). */
+  bodyLimit: string;
+  /** Extra readiness checks (e.g. MongoDB), by name. */
+  readiness?: Record<string, () => Promise<boolean>>;
+}
+
+export function createApp(system: System, opts: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  const board = new ExpressAdapter();
+  board.setBasePath('/admin/queues');
+  createBullBoard({ queues: system.allQueues().map((q) => new BullMQAdapter(q)), serverAdapter: board });
+  app.use('/admin/queues', board.getRouter());
+
+  app.use(express.json({ limit: opts.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(healthRouter(system, opts.readiness ?? {}));
+  app.use('/v1/runs', runsRouter(system));
+  app.use('/v1/agents', agentsRouter(system));
+  app.use('/v1/workflows', workflowsRouter(system));
+  app.use('/v1/schedules', schedulesRouter(system));
+  app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
+  app.use(errorHandler(system.logger));
+  return app;
+}

@@ -1,0 +1,97 @@
+import { Router, type Request, type Response } from 'express';
+import { keys } from '../../runs/keys.js';
+import { parseEvent } from '../../runs/run-store.js';
+import type { System } from '../../system.js';
+import { HttpError, parseOr422 } from '../errors.js';
+import { ListRunsQuery, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
+
+export function runsRouter(system: System): Router {
+  const r = Router();
+
+  r.post('/', async (req, res) => {
+    const body: unknown = req.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new HttpError(400, 'invalid_body', 'the body must be a JSON object with "agent" and "input", or "workflow" and "input"');
+    }
+    // Pick the branch by its discriminating field so errors name the right fields.
+    const parsed = 'agent' in body ? parseOr422(SubmitAgentRun, body) : 'workflow' in body ? parseOr422(SubmitWorkflowRun, body) : parseOr422(SubmitRun, body);
+    const opts = { ...(parsed.idempotencyKey ? { idempotencyKey: parsed.idempotencyKey } : {}), ...(parsed.priority ? { priority: parsed.priority } : {}) };
+    const result =
+      'agent' in parsed
+        ? await system.runs.submitAgentTask(parsed.agent, parsed.input, opts)
+        : await system.runs.submitWorkflow(parsed.workflow, parsed.input, opts);
+    res
+      .status(result.created ? 202 : 200)
+      .location(`/v1/runs/${result.id}`)
+      .json({ id: result.id, status: result.status, ...(result.created ? {} : { idempotentReplay: true }) });
+  });
+
+  r.get('/', async (req, res) => {
+    const q = parseOr422(ListRunsQuery, req.query, 'query');
+    const page = await system.runs.list({
+      limit: q.limit,
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.workflow ? { workflow: q.workflow } : {}),
+      ...(q.agent ? { agent: q.agent } : {}),
+      ...(q.cursor ? { cursor: q.cursor } : {}),
+    });
+    res.json(page);
+  });
+
+  r.get('/:id', async (req, res) => {
+    res.json(await system.runs.get(req.params.id));
+  });
+
+  r.post('/:id/cancel', async (req, res) => {
+    res.json(await system.runs.cancel(req.params.id));
+  });
+
+  r.get('/:id/events', (req, res) => streamEvents(system, req as Request<{ id: string }>, res));
+
+  return r;
+}
+
+/**
+ * Server-Sent Events of a run's ordered event log, replayable from any point with
+ * Last-Event-ID (or ?after=). The stream ends after `run.finished`.
+ */
+async function streamEvents(system: System, req: Request<{ id: string }>, res: Response): Promise<void> {
+  const runId = req.params.id;
+  if ((await system.store.getRunStatus(runId)) === null) throw new HttpError(404, 'not_found', `run "${runId}" not found`);
+  const after = req.get('Last-Event-ID') ?? (typeof req.query.after === 'string' ? req.query.after : undefined);
+  if (after !== undefined && !/^\d+-\d+$/.test(after)) throw new HttpError(400, 'invalid_event_id', `Last-Event-ID "${after}" is not an event id`);
+
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+  res.flushHeaders();
+
+  // A blocking read needs its own connection; it is dropped when the client goes away.
+  const reader = system.redis.duplicate();
+  let open = true;
+  req.on('close', () => {
+    open = false;
+    reader.disconnect();
+  });
+  const key = keys.events(system.store.prefix, runId);
+  let last = after ?? '0-0';
+  try {
+    while (open) {
+      const batch = await reader.xread('COUNT', 500, 'BLOCK', 15_000, 'STREAMS', key, last);
+      if (!open) break;
+      if (!batch) {
+        res.write(': keep-alive\n\n');
+        continue;
+      }
+      for (const [id, fields] of batch[0]![1]) {
+        const event = parseEvent(id, fields);
+        res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+        last = id;
+        if (event.type === 'run.finished') open = false;
+      }
+    }
+  } catch (err) {
+    if (open) system.logger.warn({ runId, err: (err as Error).message }, 'event stream ended with an error');
+  } finally {
+    reader.disconnect();
+    res.end();
+  }
+}

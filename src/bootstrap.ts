@@ -1,0 +1,124 @@
+/**
+ * Start a Switchyard process from its configuration: the API, the worker pools, or both.
+ * Handles graceful shutdown: stop accepting, let in-flight steps finish, close everything.
+ */
+import type { Server } from 'node:http';
+import { loadAgentsFile } from './agents/registry.js';
+import { createApp } from './api/app.js';
+import type { Config } from './config/env.js';
+import { createLogger, type Logger } from './logger.js';
+import { connectMongo, listRunsFromMongo, fromRunDocument, type MongoHandle } from './outbox/mongo.js';
+import { OutboxConsumer } from './outbox/outbox-consumer.js';
+import type { RunArchive } from './runs/runs-service.js';
+import { toRunView } from './runs/runs-service.js';
+import { System } from './system.js';
+import { WorkflowCatalog } from './workflows/catalog.js';
+import { loadWorkflowsDir } from './workflows/loader.js';
+import { startWorkerPools, type WorkerPools } from '../workers/pool.js';
+
+export interface BootOptions {
+  api: boolean;
+  /** Serve these agent pools; `true` = all, `false` = none. */
+  workers: boolean | readonly string[];
+}
+
+export interface Running {
+  system: System;
+  server?: Server;
+  pools?: WorkerPools;
+  shutdown(): Promise<void>;
+}
+
+export async function boot(config: Config, opts: BootOptions, logger: Logger = createLogger(config.logLevel)): Promise<Running> {
+  const registry = loadAgentsFile(config.agentsFile, config);
+  for (const a of registry.list()) {
+    if (a.fallbackReason) logger.warn({ agent: a.name, configured: a.configuredProvider }, `agent "${a.name}" uses the echo provider: ${a.fallbackReason}`);
+  }
+  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names()), () => registry.names());
+
+  let mongo: MongoHandle | undefined;
+  if (config.mongodbUri) {
+    mongo = await connectMongo(config.mongodbUri, logger);
+  } else {
+    logger.info({ retentionSeconds: config.retentionSeconds }, 'MONGODB_URI is not set: results live in Redis only, for the retention period');
+  }
+
+  const system = new System({
+    redisUrl: config.redisUrl,
+    prefix: config.prefix,
+    retentionSeconds: config.retentionSeconds,
+    registry,
+    workflows,
+    logger,
+    outbox: mongo !== undefined,
+    ...(mongo ? { archive: mongoArchive(mongo) } : {}),
+  });
+  await system.redis.ping();
+  await system.schedules.syncFromFlows();
+
+  let pools: WorkerPools | undefined;
+  let outbox: OutboxConsumer | undefined;
+  if (opts.workers !== false) {
+    pools = await startWorkerPools(system, opts.workers === true ? {} : { agents: opts.workers });
+    if (mongo) {
+      outbox = new OutboxConsumer({ redis: system.redis, prefix: config.prefix, sink: mongo.sink, logger });
+      await outbox.start();
+    }
+  }
+
+  let server: Server | undefined;
+  if (opts.api) {
+    const app = createApp(system, { bodyLimit: config.bodyLimit, ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}) });
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(config.port, () => resolve(s));
+    });
+    logger.info({ port: config.port, board: `http://localhost:${config.port}/admin/queues` }, 'API listening');
+  }
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      logger.info('shutting down: in-flight steps finish first');
+      if (server) await new Promise<void>((r) => server.close(() => r()));
+      await pools?.close(config.shutdownTimeoutMs);
+      await outbox?.stop();
+      await system.close();
+      await mongo?.close();
+      logger.info('stopped');
+    })());
+
+  return { system, ...(server ? { server } : {}), ...(pools ? { pools } : {}), shutdown };
+}
+
+/** Exit cleanly on SIGTERM/SIGINT; a second signal exits at once. */
+export function handleSignals(running: Running, logger: Logger): void {
+  let count = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++count > 1) process.exit(1);
+    logger.info({ signal }, 'signal received');
+    running.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+function mongoArchive(mongo: MongoHandle): RunArchive {
+  return {
+    async getRun(id) {
+      const doc = await mongo.models.Run.findById(id).lean();
+      if (!doc) return null;
+      const run = fromRunDocument(doc as never);
+      const steps = await mongo.models.StepResult.find({ runId: id }).lean();
+      return toRunView(run, steps.map(({ _id, __v, ...s }) => ({ ...s, createdAt: iso(s.createdAt) ?? '', startedAt: iso(s.startedAt), finishedAt: iso(s.finishedAt) })));
+    },
+    listRuns: (filter) => listRunsFromMongo(mongo.models, filter as never),
+  };
+}
+
+const iso = (d: unknown): string | null => (d instanceof Date ? d.toISOString() : typeof d === 'string' ? d : null);

@@ -1,0 +1,408 @@
+/**
+ * Outbox consumer: drains the Redis stream the run engine appends to (atomically with its
+ * state changes) into the result sink, the system of record.
+ *
+ * Delivery is at least once, never lost:
+ * - an entry is acknowledged and deleted only after the sink resolved, so a sink outage or
+ *   a crash leaves it pending in the consumer group;
+ * - while the sink fails, the consumer backs off and re-reads its own pending entries
+ *   (id `0`) before taking new ones (`>`), so order is kept per consumer;
+ * - entries another consumer left pending longer than `claimIdleMs` (it crashed) are taken
+ *   over with XAUTOCLAIM;
+ * - the sink upserts, so a redelivered entry is harmless.
+ * An entry that can never be written (unparseable, or refused with `NonRetryableError`) is
+ * logged and acknowledged, so it cannot block the stream.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { NonRetryableError, toError } from '../errors/index.js';
+import type { Logger } from '../logger.js';
+import { RunEvent, RunRecord, StepRecord, type OutboxEntry } from '../runs/types.js';
+import type { ResultSink } from './sink.js';
+
+/** The outbox stream the engine appends to: fields `kind`, `id`, `doc` (JSON). */
+export function outboxKey(prefix: string): string {
+  return `${prefix}:outbox`;
+}
+
+/** A run's event stream: one field `e`, a RunEvent without `id` (the entry id is the event id). */
+export function eventsKey(prefix: string, runId: string): string {
+  return `${prefix}:run:${runId}:events`;
+}
+
+export interface OutboxConsumerOptions {
+  /** Shared connection for acks, event reads and claims. Not closed by `stop()`. */
+  redis: Redis;
+  /** Key prefix shared with the engine (see `outboxKey`). */
+  prefix: string;
+  sink: ResultSink;
+  logger: Logger;
+  /** Consumer group. @default 'results' */
+  group?: string;
+  /** This consumer's name in the group. @default `${hostname}-${pid}-${random}` */
+  consumer?: string;
+  /** Entries read (and claimed) per round trip. @default 50 */
+  batchSize?: number;
+  /** How long a read waits for new entries; `stop()` never waits longer. @default 2000 */
+  blockMs?: number;
+  /**
+   * Take over entries another consumer has held unacknowledged for this long (it crashed).
+   * Keep it above `retryDelayMs.max`, or a consumer riding out a sink outage has its
+   * entries taken from it (harmless, but wasteful). @default 60000
+   */
+  claimIdleMs?: number;
+  /** Back-off between retries while the sink or Redis fails, doubling from min to max. @default {min: 250, max: 30000} */
+  retryDelayMs?: { min: number; max: number };
+}
+
+export interface OutboxConsumerStats {
+  /** Entries the sink accepted. */
+  written: number;
+  /** Sink writes that failed and will be retried. */
+  failures: number;
+  /** Entries of the current batch delivered to this consumer and not yet acknowledged. */
+  pending: number;
+  /** Entries dropped because they can never be written. */
+  poisoned: number;
+}
+
+type StreamEntry = [id: string, fields: string[] | null];
+
+type Parsed = { ok: true; entry: OutboxEntry } | { ok: false; reason: string };
+
+export class OutboxConsumer {
+  private readonly redis: Redis;
+  private readonly key: string;
+  private readonly prefix: string;
+  private readonly sink: ResultSink;
+  private readonly logger: Logger;
+  private readonly group: string;
+  private readonly consumer: string;
+  private readonly batchSize: number;
+  private readonly blockMs: number;
+  private readonly claimIdleMs: number;
+  private readonly retryDelayMs: { min: number; max: number };
+
+  /** Blocking reads get their own connection: `stop()` closes it to cut a read short. */
+  private reader: Redis | undefined;
+  private loop: Promise<void> | undefined;
+  private stopped: Promise<void> | undefined;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private readPendingFirst = true;
+  private claimCursor = '0-0';
+  private nextClaimAt = 0;
+  private readonly sinkOutage: Outage;
+  private readonly redisOutage: Outage;
+  private readonly counters: OutboxConsumerStats = { written: 0, failures: 0, pending: 0, poisoned: 0 };
+
+  constructor(options: OutboxConsumerOptions) {
+    this.redis = options.redis;
+    this.prefix = options.prefix;
+    this.key = outboxKey(options.prefix);
+    this.sink = options.sink;
+    this.group = options.group ?? 'results';
+    this.consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.logger = options.logger.child({ component: 'outbox', consumer: this.consumer });
+    this.batchSize = options.batchSize ?? 50;
+    this.blockMs = options.blockMs ?? 2000;
+    this.claimIdleMs = options.claimIdleMs ?? 60_000;
+    this.retryDelayMs = options.retryDelayMs ?? { min: 250, max: 30_000 };
+    this.sinkOutage = new Outage(this.logger, 'result sink');
+    this.redisOutage = new Outage(this.logger, 'redis');
+  }
+
+  /** Create the group if needed and start consuming in the background. */
+  async start(): Promise<void> {
+    if (this.loop || this.stopping) throw new Error('OutboxConsumer can be started once');
+    await this.ensureGroup();
+    this.reader = this.redis.duplicate();
+    // A dropped connection is retried by ioredis and reported by the read that fails.
+    this.reader.on('error', (err: unknown) => this.logger.debug({ err }, 'outbox reader connection error'));
+    this.loop = this.run();
+  }
+
+  /**
+   * Stop consuming: a write under way finishes and is acknowledged, the rest of the batch
+   * stays pending (and is claimed by another consumer after `claimIdleMs`).
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  stats(): OutboxConsumerStats {
+    return { ...this.counters };
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    const reader = this.reader;
+    // Cuts a blocking read short; the entries it might have taken stay pending, not lost.
+    reader?.disconnect();
+    await this.loop;
+    if (reader) await closed(reader);
+    await this.leaveGroupIfIdle();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.reclaimIfDue();
+        const entries = await this.read();
+        this.redisOutage.recovered();
+        const ok = await this.handle(entries);
+        if (!ok) {
+          this.readPendingFirst = true;
+          await this.backoff(this.sinkOutage.attempts);
+        }
+      } catch (err) {
+        if (this.stopping) break; // the reader was closed on purpose
+        const error = toError(err);
+        this.readPendingFirst = true;
+        if (error.message.includes('NOGROUP')) {
+          // The stream was deleted under us (e.g. a manual cleanup): recreate and go on.
+          this.logger.warn({ key: this.key, group: this.group }, 'outbox group missing; recreating it');
+          await this.ensureGroup().catch((e: unknown) => this.redisOutage.failed(toError(e)));
+          continue;
+        }
+        this.redisOutage.failed(error);
+        await this.backoff(this.redisOutage.attempts);
+      }
+    }
+  }
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      await this.redis.xgroup('CREATE', this.key, this.group, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!toError(err).message.includes('BUSYGROUP')) throw err;
+    }
+  }
+
+  /** Our own pending entries first (retries, claimed entries), then new ones. */
+  private async read(): Promise<StreamEntry[]> {
+    const reader = this.reader;
+    if (!reader) return [];
+    if (this.readPendingFirst) {
+      const reply = await reader.xreadgroup('GROUP', this.group, this.consumer, 'COUNT', this.batchSize, 'STREAMS', this.key, '0');
+      const entries = reply?.[0]?.[1] ?? [];
+      if (entries.length > 0) return entries;
+      this.readPendingFirst = false;
+    }
+    if (this.stopping) return [];
+    const reply = await reader.xreadgroup(
+      'GROUP', this.group, this.consumer,
+      'COUNT', this.batchSize,
+      'BLOCK', this.blockMs,
+      'STREAMS', this.key, '>',
+    );
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  /** Write entries in order; false when the sink failed (that entry and the rest stay pending). */
+  private async handle(entries: StreamEntry[]): Promise<boolean> {
+    this.counters.pending = entries.length;
+    for (const [id, fields] of entries) {
+      if (this.stopping) return true;
+      if (!(await this.handleOne(id, fields))) return false;
+      this.counters.pending--;
+    }
+    return true;
+  }
+
+  private async handleOne(entryId: string, fields: string[] | null): Promise<boolean> {
+    if (fields === null) {
+      // Deleted from the stream while pending: nothing left to write.
+      this.logger.warn({ entryId }, 'pending outbox entry no longer exists; acknowledging it');
+      await this.ack(entryId);
+      return true;
+    }
+    const parsed = parseEntry(fields);
+    if (!parsed.ok) {
+      await this.drop(entryId, parsed.reason, fields);
+      return true;
+    }
+    const { entry } = parsed;
+    // Read before calling the sink: a Redis failure here is a Redis outage, not a sink one.
+    const events = entry.kind === 'run' ? await this.readEvents(entry.doc.id, entryId) : [];
+    try {
+      if (entry.kind === 'run') await this.sink.writeRun(entry.doc, events, { entryId });
+      else await this.sink.writeStep(entry.doc, { entryId });
+    } catch (err) {
+      const error = toError(err);
+      if (error instanceof NonRetryableError) {
+        await this.drop(entryId, error.message, fields, error);
+        return true;
+      }
+      this.counters.failures++;
+      this.sinkOutage.failed(error, { entryId, kind: entry.kind, id: entry.id });
+      return false;
+    }
+    this.counters.written++;
+    this.sinkOutage.recovered();
+    await this.ack(entryId);
+    return true;
+  }
+
+  /** The run's whole event log, in order, read in pages so a long log is not one huge reply. */
+  private async readEvents(runId: string, entryId: string): Promise<RunEvent[]> {
+    const key = eventsKey(this.prefix, runId);
+    const events: RunEvent[] = [];
+    let invalid = 0;
+    let start = '-';
+    for (;;) {
+      const page = await this.redis.xrange(key, start, '+', 'COUNT', 500);
+      for (const [id, fields] of page) {
+        const event = parseEvent(id, fields, runId);
+        if (event) events.push(event);
+        else invalid++;
+      }
+      const last = page.at(-1);
+      if (page.length < 500 || !last) break;
+      start = `(${last[0]}`;
+    }
+    if (invalid > 0) this.logger.warn({ runId, entryId, invalid }, 'skipped unparseable run events');
+    return events;
+  }
+
+  private async ack(entryId: string): Promise<void> {
+    // XDEL too: acknowledged entries are of no further use and the stream must not grow.
+    const results = await this.redis.multi().xack(this.key, this.group, entryId).xdel(this.key, entryId).exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw toError(failed?.[0] ?? new Error('outbox ack transaction aborted'));
+  }
+
+  private async drop(entryId: string, reason: string, fields: string[], err?: Error): Promise<void> {
+    this.counters.poisoned++;
+    this.logger.error(
+      { entryId, reason, err, entry: fields.join(' ').slice(0, 2000) },
+      'dropping outbox entry that can never be written',
+    );
+    await this.ack(entryId);
+  }
+
+  /** Take over entries a crashed consumer left behind; they are then read as our own pending. */
+  private async reclaimIfDue(): Promise<void> {
+    if (Date.now() < this.nextClaimAt) return;
+    const reply = (await this.redis.xautoclaim(
+      this.key, this.group, this.consumer, this.claimIdleMs, this.claimCursor, 'COUNT', this.batchSize, 'JUSTID',
+    )) as [string, string[], ...unknown[]];
+    const [cursor, claimed] = reply;
+    this.claimCursor = cursor;
+    // A non-zero cursor means more to scan: go on at once, otherwise wait half an idle period.
+    this.nextClaimAt = cursor === '0-0' ? Date.now() + Math.max(50, this.claimIdleMs / 2) : 0;
+    if (claimed.length > 0) {
+      this.logger.info({ claimed: claimed.length }, 'claimed outbox entries left pending by another consumer');
+      this.readPendingFirst = true;
+    }
+  }
+
+  private async backoff(attempt: number): Promise<void> {
+    const { min, max } = this.retryDelayMs;
+    const ceiling = Math.min(max, min * 2 ** Math.max(0, attempt - 1));
+    // Jitter so that consumers sharing one outage do not retry in lock-step.
+    const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
+    await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
+  }
+
+  /**
+   * A consumer name is fresh per process, so delete it on a clean stop or the group's
+   * consumer list grows with every restart. Only when it holds nothing: deleting a consumer
+   * drops its pending entries.
+   */
+  private async leaveGroupIfIdle(): Promise<void> {
+    if (this.redis.status !== 'ready') return;
+    try {
+      const mine = await this.redis.xpending(this.key, this.group, '-', '+', 1, this.consumer);
+      if (Array.isArray(mine) && mine.length === 0) {
+        await this.redis.xgroup('DELCONSUMER', this.key, this.group, this.consumer);
+      }
+    } catch (err) {
+      this.logger.debug({ err }, 'could not remove idle outbox consumer from its group');
+    }
+  }
+}
+
+/** Logs the first failure of an outage and its end, not every failed attempt in between. */
+class Outage {
+  attempts = 0;
+  private since: number | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly what: string,
+  ) {}
+
+  failed(err: Error, context: Record<string, unknown> = {}): void {
+    this.attempts++;
+    if (this.since === undefined) {
+      this.since = Date.now();
+      this.logger.error({ err, ...context }, `${this.what} unavailable; outbox entries stay pending and are retried`);
+    } else {
+      this.logger.debug({ err, attempts: this.attempts, ...context }, `${this.what} still unavailable`);
+    }
+  }
+
+  recovered(): void {
+    if (this.since === undefined) return;
+    this.logger.info({ downMs: Date.now() - this.since, attempts: this.attempts }, `${this.what} recovered`);
+    this.since = undefined;
+    this.attempts = 0;
+  }
+}
+
+function fieldMap(fields: string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!);
+  return map;
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function parseEntry(fields: string[]): Parsed {
+  const map = fieldMap(fields);
+  const kind = map.get('kind');
+  const doc = map.get('doc');
+  if (kind !== 'run' && kind !== 'step') return { ok: false, reason: `unknown kind ${JSON.stringify(kind)}` };
+  if (doc === undefined) return { ok: false, reason: 'missing doc field' };
+  const json = parseJson(doc);
+  if (!json.ok) return { ok: false, reason: 'doc is not valid JSON' };
+  if (kind === 'run') {
+    const run = RunRecord.safeParse(json.value);
+    if (!run.success) return { ok: false, reason: invalidRecord(kind, run.error.issues) };
+    return { ok: true, entry: { kind, id: map.get('id') ?? run.data.id, doc: run.data } };
+  }
+  const step = StepRecord.safeParse(json.value);
+  if (!step.success) return { ok: false, reason: invalidRecord(kind, step.error.issues) };
+  return { ok: true, entry: { kind, id: map.get('id') ?? `${step.data.runId}.${step.data.stepId}`, doc: step.data } };
+}
+
+function invalidRecord(kind: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  const details = issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+  return `doc is not a valid ${kind} record: ${details}`;
+}
+
+function parseEvent(id: string, fields: string[], runId: string): RunEvent | undefined {
+  const raw = fieldMap(fields).get('e');
+  if (raw === undefined) return undefined;
+  const json = parseJson(raw);
+  if (!json.ok || typeof json.value !== 'object' || json.value === null) return undefined;
+  const result = RunEvent.safeParse({ runId, ...json.value, id });
+  return result.success ? result.data : undefined;
+}
+
+/** Resolves once an ioredis connection has fully ended, so no socket outlives `stop()`. */
+function closed(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return Promise.resolve();
+  return new Promise((resolve) => redis.once('end', () => resolve()));
+}

@@ -1,0 +1,61 @@
+/** Provider over the Anthropic Messages API (@anthropic-ai/sdk). */
+import Anthropic from '@anthropic-ai/sdk';
+import { classifyProviderError } from './classify.js';
+import type { CompletionRequest, CompletionResult, Provider } from './provider.js';
+
+/** The SDK's own timeout is only a backstop: the step's AbortSignal enforces `timeoutMs`. */
+export const SDK_BACKSTOP_TIMEOUT_MS = 30 * 60_000;
+
+export interface AnthropicProviderOptions {
+  apiKey: string;
+  /** Default https://api.anthropic.com. */
+  baseURL?: string | undefined;
+  /** SDK-level timeout in ms. Default SDK_BACKSTOP_TIMEOUT_MS (30 minutes). */
+  timeoutMs?: number | undefined;
+}
+
+export class AnthropicProvider implements Provider {
+  readonly name = 'anthropic' as const;
+  private readonly client: Anthropic;
+
+  constructor(options: AnthropicProviderOptions) {
+    this.client = new Anthropic({
+      apiKey: options.apiKey,
+      // null stops the SDK from reading ANTHROPIC_BASE_URL: src/config owns the environment.
+      baseURL: options.baseURL ?? null,
+      // BullMQ owns retrying (attempts, backoff, rate-limit waits); an SDK retry would hide
+      // failures from it and multiply the attempts.
+      maxRetries: 0,
+      timeout: options.timeoutMs ?? SDK_BACKSTOP_TIMEOUT_MS,
+    });
+  }
+
+  async complete(req: CompletionRequest): Promise<CompletionResult> {
+    try {
+      const message = await this.client.messages.create(
+        {
+          model: req.model,
+          max_tokens: req.maxTokens,
+          messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+          ...(req.system ? { system: req.system } : {}),
+          ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+        },
+        { signal: req.signal },
+      );
+      const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+      const u = message.usage;
+      return {
+        text,
+        usage: {
+          // Cached prompt tokens are still prompt tokens: count them for budgets and limits.
+          inputTokens: u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0),
+          outputTokens: u.output_tokens,
+        },
+        model: message.model,
+        ...(message.stop_reason ? { stopReason: message.stop_reason } : {}),
+      };
+    } catch (err) {
+      throw classifyProviderError(err, 'anthropic', req.signal);
+    }
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The one mapping from provider failures to Switchyard's control-flow errors. Providers call it
+ * in their `catch`, so nothing above them ever sees an SDK error. It branches on the SDKs' own
+ * error classes and HTTP status, never on message text.
+ */
+import * as Anthropic from '@anthropic-ai/sdk';
+import * as OpenAI from 'openai';
+import type { ProviderName } from '../agents/agent-spec.js';
+import {
+  CancelledError,
+  NonRetryableError,
+  RateLimitedError,
+  RetryableError,
+  SwitchyardError,
+  toError,
+} from '../errors/index.js';
+
+/** Wait used when a 429/529 carries no usable Retry-After header. */
+const DEFAULT_RETRY_AFTER_MS = 1000;
+
+type SdkApiError = Anthropic.APIError | OpenAI.APIError;
+
+/**
+ * Map anything a provider call threw to RetryableError, RateLimitedError, NonRetryableError,
+ * or the abort reason (StepTimeoutError, CancelledError...). `signal` is the request's signal:
+ * when it has fired, the abort reason wins over whatever the HTTP layer reported.
+ * `provider` only names the backend in messages (and enables Anthropic's 529 "overloaded").
+ */
+export function classifyProviderError(err: unknown, provider: ProviderName, signal?: AbortSignal): Error {
+  if (err instanceof SwitchyardError) return err;
+  if (signal?.aborted) return abortReason(signal);
+  if (err instanceof Anthropic.APIUserAbortError || err instanceof OpenAI.APIUserAbortError) {
+    return new CancelledError(`${provider} request was aborted`, { cause: err });
+  }
+  // Connection failures and the SDK's own timeout (APIConnectionTimeoutError is a subclass).
+  if (err instanceof Anthropic.APIConnectionError || err instanceof OpenAI.APIConnectionError) {
+    return new RetryableError(`${provider} connection failed: ${err.message}`, undefined, { cause: err });
+  }
+  if (err instanceof Anthropic.APIError || err instanceof OpenAI.APIError) return classifyStatus(err, provider);
+  // Not an SDK error (a bug or an unexpected runtime failure): let BullMQ's attempts decide.
+  const e = toError(err);
+  return new RetryableError(`${provider} call failed: ${e.message}`, undefined, { cause: e });
+}
+
+function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
+  const status = err.status;
+  const detail = `${provider} ${status ?? 'error'}: ${providerMessage(err)}`;
+  const overloaded = provider === 'anthropic' && (status === 529 || (err instanceof Anthropic.APIError && err.type === 'overloaded_error'));
+  if (status === 429 || overloaded) {
+    return new RateLimitedError(detail, retryAfterMs(err.headers), status, { cause: err });
+  }
+  if (status === undefined || status === 408 || status === 409 || status >= 500) {
+    return new RetryableError(detail, status, { cause: err });
+  }
+  return new NonRetryableError(detail, status, { cause: err });
+}
+
+/** The provider's own explanation, without the SDK's status prefix or JSON wrapping. */
+function providerMessage(err: SdkApiError): string {
+  if (err instanceof Anthropic.APIError && err.apiMessage) return err.apiMessage;
+  // The OpenAI SDK keeps the body's `error` object in `err.error`.
+  const body = err.error as { message?: unknown } | undefined;
+  if (err instanceof OpenAI.APIError && typeof body?.message === 'string') return body.message;
+  return err.message;
+}
+
+/** `retry-after-ms`, else `retry-after` (seconds or an HTTP date), else the default. */
+function retryAfterMs(headers: Headers | undefined): number {
+  const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+  if (Number.isFinite(ms) && ms >= 0) return Math.ceil(ms);
+  const value = headers?.get('retry-after');
+  if (value) {
+    const seconds = Number(value);
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds * 1000);
+    const date = Date.parse(value);
+    if (Number.isFinite(date)) return Math.max(0, date - Date.now());
+  }
+  return DEFAULT_RETRY_AFTER_MS;
+}
+
+/** Our own reason (StepTimeoutError, CancelledError...) as is; anything else becomes CancelledError. */
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof SwitchyardError) return reason;
+  return new CancelledError('provider call was aborted', { cause: reason });
+}

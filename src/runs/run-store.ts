@@ -1,0 +1,251 @@
+/**
+ * Live run state in Redis: one hash per run, one per step, an ordered event stream per run,
+ * a time index of runs, and (when a result sink is configured) the outbox stream that feeds
+ * MongoDB. State changes go through the Lua scripts in lua.ts so each is atomic with its
+ * event and its outbox entry.
+ */
+import type { Redis } from 'ioredis';
+import { keys } from './keys.js';
+import { RUN_FIELDS, RUN_FINISH, STEP_FIELDS, STEP_TRANSITION } from './lua.js';
+import type { RunEvent, RunEventType, RunRecord, RunStatus, StepRecord, StepStatus } from './types.js';
+
+export interface RunStoreOptions {
+  redis: Redis;
+  prefix: string;
+  retentionSeconds: number;
+  /** Append finished steps and runs to the outbox stream (only when something consumes it). */
+  outbox: boolean;
+}
+
+/** Internal bookkeeping kept beside the public run record. */
+export interface RunMeta {
+  /** Step ids in topological order. */
+  steps: string[];
+  /** Steps whose outputs form the run output. */
+  outputSteps: string[];
+  /** Hash of the submission, to tell an idempotent replay from a conflicting reuse of a key. */
+  requestHash: string;
+  /** Every ref job of the run (woken when the run ends early). */
+  refIds: string[];
+}
+
+export interface RunState {
+  run: RunRecord;
+  meta: RunMeta;
+  steps: StepRecord[];
+}
+
+export interface StepTransition {
+  /** Statuses the step may be in for the change to apply. */
+  from: readonly StepStatus[];
+  to: StepStatus;
+  fields?: Partial<Omit<StepRecord, 'status' | 'runId' | 'stepId'>>;
+  event?: { type: RunEventType; data?: Record<string, unknown> };
+}
+
+type ScriptRedis = Redis & {
+  syStepTransition(...args: (string | number)[]): Promise<[number, string]>;
+  syRunFinish(...args: (string | number)[]): Promise<[number, string]>;
+};
+
+const encodeFields = (obj: Record<string, unknown>): string[] =>
+  Object.entries(obj).flatMap(([k, v]) => [k, JSON.stringify(v ?? null)]);
+
+function decodeHash<T>(hash: Record<string, string>, fields: readonly string[]): T {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) out[f] = hash[f] === undefined ? null : JSON.parse(hash[f]);
+  return out as T;
+}
+
+export class RunStore {
+  readonly redis: ScriptRedis;
+  readonly prefix: string;
+  readonly retentionSeconds: number;
+  readonly outbox: boolean;
+
+  constructor(opts: RunStoreOptions) {
+    this.redis = opts.redis as ScriptRedis;
+    this.prefix = opts.prefix;
+    this.retentionSeconds = opts.retentionSeconds;
+    this.outbox = opts.outbox;
+    // defineCommand is idempotent per connection; scripts are loaded with EVALSHA on first use.
+    this.redis.defineCommand('syStepTransition', { numberOfKeys: 4, lua: STEP_TRANSITION });
+    this.redis.defineCommand('syRunFinish', { numberOfKeys: 3, lua: RUN_FINISH });
+  }
+
+  /** Write a new run, its steps, its index entry and its `run.queued` event in one transaction. */
+  async createRun(run: RunRecord, meta: RunMeta, steps: StepRecord[]): Promise<void> {
+    const tx = this.redis.multi();
+    tx.hset(keys.run(this.prefix, run.id), ...encodeFields({ ...run, ...meta }));
+    for (const s of steps) tx.hset(keys.step(this.prefix, run.id, s.stepId), ...encodeFields(s));
+    tx.zadd(keys.runIndex(this.prefix), Date.parse(run.createdAt), run.id);
+    tx.xadd(keys.events(this.prefix, run.id), '*', 'e', JSON.stringify({ type: 'run.queued', runId: run.id, at: run.createdAt, data: { workflow: run.workflow } }));
+    await tx.exec();
+  }
+
+  async getRunRecord(runId: string): Promise<RunRecord | null> {
+    const hash = await this.redis.hgetall(keys.run(this.prefix, runId));
+    if (!hash.id) return null;
+    return decodeHash<RunRecord>(hash, RUN_FIELDS);
+  }
+
+  async getRunStatus(runId: string): Promise<RunStatus | null> {
+    const v = await this.redis.hget(keys.run(this.prefix, runId), 'status');
+    return v === null ? null : (JSON.parse(v) as RunStatus);
+  }
+
+  async getRun(runId: string): Promise<RunState | null> {
+    const hash = await this.redis.hgetall(keys.run(this.prefix, runId));
+    if (!hash.id) return null;
+    const run = decodeHash<RunRecord>(hash, RUN_FIELDS);
+    const meta = decodeHash<RunMeta>(hash, ['steps', 'outputSteps', 'requestHash', 'refIds']);
+    const steps = await this.getSteps(runId, meta.steps);
+    return { run, meta, steps };
+  }
+
+  async getSteps(runId: string, stepIds: readonly string[]): Promise<StepRecord[]> {
+    if (stepIds.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of stepIds) pipe.hgetall(keys.step(this.prefix, runId, id));
+    const results = (await pipe.exec()) ?? [];
+    return results.flatMap(([err, hash]) => {
+      if (err) throw err;
+      const h = hash as Record<string, string>;
+      return h.stepId ? [decodeHash<StepRecord>(h, STEP_FIELDS)] : [];
+    });
+  }
+
+  async getStep(runId: string, stepId: string): Promise<StepRecord | null> {
+    const [step] = await this.getSteps(runId, [stepId]);
+    return step ?? null;
+  }
+
+  /** Apply a status change if the step is in one of `from`; returns whether it applied. */
+  async transitionStep(runId: string, stepId: string, t: StepTransition): Promise<{ applied: boolean; status: string }> {
+    const [applied, status] = await this.redis.syStepTransition(
+      keys.step(this.prefix, runId, stepId),
+      keys.run(this.prefix, runId),
+      keys.events(this.prefix, runId),
+      keys.outbox(this.prefix),
+      t.from.join(','),
+      t.to,
+      t.event?.type ?? '',
+      JSON.stringify(t.event?.data ?? {}),
+      new Date().toISOString(),
+      this.outbox ? '1' : '0',
+      ...encodeFields(t.fields ?? {}),
+    );
+    return { applied: applied === 1, status };
+  }
+
+  /**
+   * Finish a run once: the first caller wins, later ones get `applied: false` and the status
+   * in force. Steps not yet finished end `cancelled` with `reason`.
+   */
+  async finishRun(
+    runId: string,
+    status: Exclude<RunStatus, 'queued' | 'running'>,
+    opts: { output?: unknown; error?: string | null; reason?: string } = {},
+  ): Promise<{ applied: boolean; status: string }> {
+    const [applied, current] = await this.redis.syRunFinish(
+      keys.run(this.prefix, runId),
+      keys.events(this.prefix, runId),
+      keys.outbox(this.prefix),
+      status,
+      JSON.stringify(opts.output ?? null),
+      JSON.stringify(opts.error ?? null),
+      new Date().toISOString(),
+      this.outbox ? '1' : '0',
+      this.retentionSeconds,
+      JSON.stringify(opts.reason ?? `run ${status}`),
+    );
+    return { applied: applied === 1, status: current };
+  }
+
+  /** Append an event that changes no state (progress). */
+  async appendEvent(runId: string, type: RunEventType, stepId: string | undefined, data: Record<string, unknown> = {}): Promise<string> {
+    const e = { type, runId, ...(stepId ? { stepId } : {}), at: new Date().toISOString(), data };
+    return (await this.redis.xadd(keys.events(this.prefix, runId), '*', 'e', JSON.stringify(e))) as string;
+  }
+
+  /** Events after `afterId` (exclusive), oldest first. */
+  async readEvents(runId: string, afterId?: string, count = 1000): Promise<RunEvent[]> {
+    const start = afterId ? `(${afterId}` : '-';
+    const entries = await this.redis.xrange(keys.events(this.prefix, runId), start, '+', 'COUNT', count);
+    return entries.map(([id, fields]) => parseEvent(id, fields));
+  }
+
+  /**
+   * Claim an idempotency key for `runId`. Returns null when claimed, or the run id that holds it.
+   */
+  async claimIdempotencyKey(key: string, runId: string): Promise<string | null> {
+    const k = keys.idempotency(this.prefix, key);
+    const ok = await this.redis.set(k, runId, 'EX', this.retentionSeconds, 'NX');
+    if (ok === 'OK') return null;
+    return this.redis.get(k);
+  }
+
+  async releaseIdempotencyKey(key: string): Promise<void> {
+    await this.redis.del(keys.idempotency(this.prefix, key));
+  }
+
+  async getRequestHash(runId: string): Promise<string | null> {
+    const v = await this.redis.hget(keys.run(this.prefix, runId), 'requestHash');
+    return v === null ? null : (JSON.parse(v) as string);
+  }
+
+  /**
+   * Newest-first page of runs from the Redis index. `cursor` is the score/id of the last item
+   * of the previous page. Runs past retention are pruned from the index as they are met.
+   */
+  async listRuns(filter: { status?: string; workflow?: string; agent?: string; limit: number; cursor?: { score: number; id: string } }): Promise<{ runs: RunRecord[]; next?: { score: number; id: string } }> {
+    const index = keys.runIndex(this.prefix);
+    const out: RunRecord[] = [];
+    let max: string = filter.cursor ? String(filter.cursor.score) : '+inf';
+    let skipThrough = filter.cursor?.id;
+    const batch = Math.max(50, filter.limit * 2);
+    for (;;) {
+      const page = await this.redis.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch);
+      if (page.length === 0) return { runs: out };
+      const ids: { id: string; score: number }[] = [];
+      for (let i = 0; i < page.length; i += 2) ids.push({ id: page[i]!, score: Number(page[i + 1]) });
+      const pipe = this.redis.pipeline();
+      for (const { id } of ids) pipe.hgetall(keys.run(this.prefix, id));
+      const hashes = (await pipe.exec()) ?? [];
+      const gone: string[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        const { id, score } = ids[i]!;
+        if (skipThrough !== undefined) {
+          // Same-score items up to and including the cursor's id were on the previous page.
+          if (id === skipThrough) skipThrough = undefined;
+          continue;
+        }
+        const h = hashes[i]?.[1] as Record<string, string> | undefined;
+        if (!h?.id) {
+          gone.push(id);
+          continue;
+        }
+        const run = decodeHash<RunRecord>(h, RUN_FIELDS);
+        if (filter.status && run.status !== filter.status) continue;
+        if (filter.workflow && run.workflow !== filter.workflow) continue;
+        if (filter.agent && !run.agents.includes(filter.agent)) continue;
+        out.push(run);
+        if (out.length === filter.limit) {
+          if (gone.length) await this.redis.zrem(index, ...gone);
+          return { runs: out, next: { score, id } };
+        }
+      }
+      if (gone.length) await this.redis.zrem(index, ...gone);
+      if (page.length < batch * 2) return { runs: out };
+      const last = ids[ids.length - 1]!;
+      max = String(last.score);
+      skipThrough = last.id;
+    }
+  }
+}
+
+export function parseEvent(id: string, fields: string[]): RunEvent {
+  const idx = fields.indexOf('e');
+  const body = JSON.parse(fields[idx + 1] ?? '{}') as Omit<RunEvent, 'id'>;
+  return { id, ...body, data: body.data ?? {} };
+}

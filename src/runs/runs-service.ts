@@ -1,0 +1,227 @@
+/**
+ * The runs service: submit a run (a single-agent task or a workflow), read it, list runs,
+ * cancel one. It writes the run's state, then adds its whole flow to BullMQ in one call.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { FlowProducer } from 'bullmq';
+import type { AgentRegistry } from '../agents/registry.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors/index.js';
+import type { Logger } from '../logger.js';
+import type { CompiledWorkflow } from '../workflows/definition.js';
+import { validateRunInput } from '../workflows/input.js';
+import type { WorkflowCatalog } from '../workflows/catalog.js';
+import { buildFlow } from './flow-builder.js';
+import type { RunControl } from './run-control.js';
+import type { RunStore } from './run-store.js';
+import type { RunRecord, StepRecord } from './types.js';
+
+export interface RunsServiceDeps {
+  store: RunStore;
+  flowProducer: FlowProducer;
+  registry: AgentRegistry;
+  workflows: WorkflowCatalog;
+  control: RunControl;
+  logger: Logger;
+  retentionSeconds: number;
+  /** Safety delay of ref jobs (ms). Default 30 s. */
+  refSafetyDelayMs?: number;
+  /** Where finished runs are read from once Redis no longer holds them (MongoDB). */
+  archive?: RunArchive;
+}
+
+/** Read access to runs that left Redis (retention), e.g. MongoDB. */
+export interface RunArchive {
+  getRun(id: string): Promise<RunView | null>;
+  listRuns(filter: ListRunsFilter): Promise<{ runs: RunRecord[]; nextCursor: string | null }>;
+}
+
+export interface SubmitOptions {
+  idempotencyKey?: string;
+  priority?: number;
+  scheduleId?: string;
+}
+
+export interface SubmitResult {
+  id: string;
+  status: RunRecord['status'];
+  /** False when an idempotency key returned an existing run. */
+  created: boolean;
+}
+
+export interface DagView {
+  nodes: { id: string; agent: string; status: StepRecord['status']; startedAt: string | null; finishedAt: string | null; durationMs: number | null }[];
+  edges: { from: string; to: string }[];
+}
+export type RunView = RunRecord & { steps: StepRecord[]; dag: DagView };
+
+export interface ListRunsFilter {
+  status?: string;
+  workflow?: string;
+  agent?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export const AGENT_WORKFLOW_PREFIX = 'agent/';
+
+export function newRunId(): string {
+  // Time-sortable: 9 base36 chars of milliseconds, then randomness.
+  return `run_${Date.now().toString(36).padStart(9, '0')}${randomBytes(6).toString('hex')}`;
+}
+
+export class RunsService {
+  private readonly refSafetyDelayMs: number;
+
+  constructor(private readonly deps: RunsServiceDeps) {
+    this.refSafetyDelayMs = deps.refSafetyDelayMs ?? 30_000;
+  }
+
+  /** A one-step run of `agent` with `input` ({task, context?}). */
+  async submitAgentTask(agent: string, input: { task: string; context?: Record<string, unknown> }, opts: SubmitOptions = {}): Promise<SubmitResult> {
+    this.deps.registry.require(agent);
+    const workflow: CompiledWorkflow = {
+      name: `${AGENT_WORKFLOW_PREFIX}${agent}`,
+      description: `single ${agent} task`,
+      input: {},
+      steps: [{ id: agent, agent, input, dependsOn: [], optional: false, allowSkippedDeps: false, literal: true }],
+      output: [agent],
+      source: 'agent',
+    };
+    return this.submit(workflow, input, { agent, input }, opts);
+  }
+
+  /** A run of a named workflow (from flows/) or an inline definition. */
+  async submitWorkflow(ref: string | Record<string, unknown>, input: unknown, opts: SubmitOptions = {}): Promise<SubmitResult> {
+    const workflow = this.deps.workflows.resolve(ref);
+    const validInput = validateRunInput(workflow, input ?? {});
+    return this.submit(workflow, validInput, { workflow: ref, input: validInput }, opts);
+  }
+
+  private async submit(workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
+    const { store } = this.deps;
+    const runId = newRunId();
+    const requestHash = createHash('sha256').update(JSON.stringify({ request, priority: opts.priority ?? null })).digest('hex');
+
+    if (opts.idempotencyKey) {
+      const existing = await store.claimIdempotencyKey(opts.idempotencyKey, runId);
+      if (existing) return this.replay(existing, opts.idempotencyKey, requestHash);
+    }
+
+    const now = new Date().toISOString();
+    const run: RunRecord = {
+      id: runId,
+      workflow: workflow.name,
+      status: 'queued',
+      input,
+      output: null,
+      error: null,
+      agents: [...new Set(workflow.steps.map((s) => s.agent))].sort(),
+      failedSteps: [],
+      skippedSteps: [],
+      usage: { inputTokens: 0, outputTokens: 0 },
+      priority: opts.priority ?? null,
+      idempotencyKey: opts.idempotencyKey ?? null,
+      scheduleId: opts.scheduleId ?? null,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+    };
+    const steps: StepRecord[] = workflow.steps.map((s) => ({
+      runId,
+      stepId: s.id,
+      agent: s.agent,
+      status: 'pending',
+      reason: null,
+      startedAt: null,
+      finishedAt: null,
+      attempts: 0,
+      error: null,
+      dependsOn: s.dependsOn,
+      optional: s.optional,
+      usage: null,
+      model: null,
+      createdAt: now,
+      input: null,
+      output: null,
+    }));
+    const { tree, refIds } = buildFlow({
+      runId,
+      workflow,
+      agentDefaults: (name) => this.deps.registry.require(name),
+      ...(opts.priority ? { priority: opts.priority } : {}),
+      retentionSeconds: this.deps.retentionSeconds,
+      refSafetyDelayMs: this.refSafetyDelayMs,
+    });
+
+    await store.createRun(run, { steps: workflow.steps.map((s) => s.id), outputSteps: workflow.output, requestHash, refIds }, steps);
+    try {
+      await this.deps.flowProducer.add(tree);
+    } catch (err) {
+      // The run exists but nothing will execute it: end it now rather than leave it queued.
+      await store.finishRun(runId, 'failed', { error: `could not enqueue the run: ${(err as Error).message}`, reason: 'enqueue failed' });
+      if (opts.idempotencyKey) await store.releaseIdempotencyKey(opts.idempotencyKey);
+      throw err;
+    }
+    this.deps.logger.info({ runId, workflow: workflow.name, steps: steps.length }, 'run queued');
+    return { id: runId, status: 'queued', created: true };
+  }
+
+  private async replay(runId: string, key: string, requestHash: string): Promise<SubmitResult> {
+    const { store } = this.deps;
+    const [previousHash, status] = await Promise.all([store.getRequestHash(runId), store.getRunStatus(runId)]);
+    if (previousHash !== null && previousHash !== requestHash) {
+      throw new ConflictError(`idempotencyKey "${key}" was already used for a different request (run ${runId})`);
+    }
+    return { id: runId, status: status ?? 'queued', created: false };
+  }
+
+  async get(runId: string): Promise<RunView> {
+    const state = await this.deps.store.getRun(runId);
+    if (!state) {
+      const archived = await this.deps.archive?.getRun(runId);
+      if (archived) return archived;
+      throw new NotFoundError(`run "${runId}" not found`);
+    }
+    return toRunView(state.run, state.steps);
+  }
+
+  async list(filter: ListRunsFilter): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {
+    if (this.deps.archive) return this.deps.archive.listRuns(filter);
+    const { cursor: raw, ...rest } = filter;
+    const cursor = raw ? decodeCursor(raw) : undefined;
+    const { runs, next } = await this.deps.store.listRuns({ ...rest, ...(cursor ? { cursor } : {}) });
+    return { runs, nextCursor: next ? Buffer.from(`${next.score}:${next.id}`).toString('base64url') : null };
+  }
+
+  async cancel(runId: string): Promise<{ id: string; status: string }> {
+    const status = await this.deps.store.getRunStatus(runId);
+    if (status === null) throw new NotFoundError(`run "${runId}" not found`);
+    const res = await this.deps.control.halt(runId, 'cancelled', { reason: 'run cancelled' });
+    if (!res.applied) throw new ConflictError(`run "${runId}" already finished with status ${res.status}`);
+    return { id: runId, status: 'cancelled' };
+  }
+}
+
+function decodeCursor(cursor: string): { score: number; id: string } {
+  const [score, id] = Buffer.from(cursor, 'base64url').toString().split(':');
+  if (!score || !id || !Number.isFinite(Number(score))) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+  return { score: Number(score), id };
+}
+
+export function toRunView(run: RunRecord, steps: StepRecord[]): RunView {
+  return {
+    ...run,
+    steps,
+    dag: {
+      nodes: steps.map((s) => ({
+        id: s.stepId,
+        agent: s.agent,
+        status: s.status,
+        startedAt: s.startedAt,
+        finishedAt: s.finishedAt,
+        durationMs: s.startedAt && s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.startedAt) : null,
+      })),
+      edges: steps.flatMap((s) => s.dependsOn.map((d) => ({ from: d, to: s.stepId }))),
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * Cron schedules as BullMQ job schedulers on the `schedules` queue. Schedules declared in
+ * flows/ have ids `flow.<workflow>` and are synced at start-up (removed ones deleted);
+ * others are managed over the API. A firing is an ordinary run (workers/schedule-processor).
+ */
+import type { Queue } from 'bullmq';
+import { CronExpressionParser } from 'cron-parser';
+import { z } from 'zod';
+import { NotFoundError, ValidationError } from '../errors/index.js';
+import type { Logger } from '../logger.js';
+import type { WorkflowCatalog } from '../workflows/catalog.js';
+import { validateRunInput } from '../workflows/input.js';
+
+export const FLOW_SCHEDULE_PREFIX = 'flow.';
+
+export const ScheduleId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be letters, digits, ".", "_" or "-"');
+
+export const ScheduleBody = z
+  .object({
+    workflow: z.string().min(1),
+    cron: z.string().min(1),
+    tz: z.string().min(1).default('UTC'),
+    input: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+export type ScheduleBody = z.infer<typeof ScheduleBody>;
+
+export interface ScheduleJobData {
+  scheduleId: string;
+  workflow: string;
+  input: Record<string, unknown>;
+}
+
+export interface ScheduleView {
+  id: string;
+  workflow: string;
+  cron: string;
+  tz: string;
+  input: Record<string, unknown>;
+  /** Next firing (ISO), or null when none is planned. */
+  next: string | null;
+  /** `flows` for schedules declared in a workflow file, `api` otherwise. */
+  source: 'flows' | 'api';
+}
+
+/** Throws a ValidationError naming the field when the cron pattern or time zone is invalid. */
+export function validateCron(cron: string, tz: string): void {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+  } catch {
+    throw new ValidationError(`invalid time zone "${tz}"`, [{ path: 'tz', message: `"${tz}" is not an IANA time zone (e.g. UTC, Europe/Paris)` }]);
+  }
+  try {
+    CronExpressionParser.parse(cron, { tz, strict: false });
+  } catch (err) {
+    throw new ValidationError(`invalid cron pattern "${cron}": ${(err as Error).message}`, [{ path: 'cron', message: `invalid cron pattern "${cron}": ${(err as Error).message}` }]);
+  }
+  if (cron.trim().split(/\s+/).length < 5) {
+    throw new ValidationError(`invalid cron pattern "${cron}": expected 5 or 6 fields`, [{ path: 'cron', message: 'expected 5 or 6 fields' }]);
+  }
+}
+
+export class SchedulesService {
+  constructor(private readonly deps: { queue: Queue; workflows: WorkflowCatalog; logger: Logger }) {}
+
+  async list(): Promise<ScheduleView[]> {
+    const all = await this.deps.queue.getJobSchedulers(0, -1, true);
+    return all.map((s) => {
+      const data = (s.template?.data ?? {}) as Partial<ScheduleJobData>;
+      const id = s.id ?? s.key;
+      return {
+        id,
+        workflow: data.workflow ?? '',
+        cron: s.pattern ?? '',
+        tz: s.tz ?? 'UTC',
+        input: data.input ?? {},
+        next: s.next ? new Date(s.next).toISOString() : null,
+        source: id.startsWith(FLOW_SCHEDULE_PREFIX) ? 'flows' : 'api',
+      };
+    });
+  }
+
+  async get(id: string): Promise<ScheduleView> {
+    const found = (await this.list()).find((s) => s.id === id);
+    if (!found) throw new NotFoundError(`schedule "${id}" not found`);
+    return found;
+  }
+
+  /** Create or replace a schedule. */
+  async put(id: string, body: ScheduleBody): Promise<ScheduleView> {
+    ScheduleId.parse(id);
+    const wf = this.deps.workflows.resolve(body.workflow);
+    validateCron(body.cron, body.tz);
+    const input = validateRunInput(wf, body.input);
+    const data: ScheduleJobData = { scheduleId: id, workflow: wf.name, input };
+    await this.deps.queue.upsertJobScheduler(id, { pattern: body.cron, tz: body.tz }, { name: 'fire', data, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
+    return this.get(id);
+  }
+
+  async remove(id: string): Promise<void> {
+    const removed = await this.deps.queue.removeJobScheduler(id);
+    if (!removed) throw new NotFoundError(`schedule "${id}" not found`);
+  }
+
+  /** Make the `flow.*` schedulers match the workflows' `schedule` blocks. */
+  async syncFromFlows(): Promise<{ upserted: string[]; removed: string[] }> {
+    const wanted = new Map<string, ScheduleBody>();
+    for (const wf of this.deps.workflows.list()) {
+      if (!wf.schedule) continue;
+      wanted.set(`${FLOW_SCHEDULE_PREFIX}${wf.name}`, { workflow: wf.name, cron: wf.schedule.cron, tz: wf.schedule.tz ?? 'UTC', input: wf.schedule.input });
+    }
+    const upserted: string[] = [];
+    for (const [id, body] of wanted) {
+      await this.put(id, body);
+      upserted.push(id);
+    }
+    const removed: string[] = [];
+    for (const s of await this.list()) {
+      if (s.source === 'flows' && !wanted.has(s.id)) {
+        await this.deps.queue.removeJobScheduler(s.id);
+        removed.push(s.id);
+      }
+    }
+    this.deps.logger.info({ upserted, removed }, 'schedules synced from flows');
+    return { upserted, removed };
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * One typed bag of the resources a Switchyard process uses (Redis, queues, the flow
+ * producer, the run store and services). The API, the worker pools and the tests all start
+ * from here, so a test can hand in its own prefix, agents and workflows.
+ */
+import { FlowProducer, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { AgentRegistry } from './agents/registry.js';
+import type { Config } from './config/env.js';
+import type { Logger } from './logger.js';
+import { RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './runs/keys.js';
+import { RunControl } from './runs/run-control.js';
+import { RunStore } from './runs/run-store.js';
+import { RunsService, type RunArchive } from './runs/runs-service.js';
+import { SchedulesService } from './schedules/schedules-service.js';
+import type { WorkflowCatalog } from './workflows/catalog.js';
+
+export interface SystemOptions {
+  redisUrl: string;
+  prefix: string;
+  retentionSeconds: number;
+  registry: AgentRegistry;
+  workflows: WorkflowCatalog;
+  logger: Logger;
+  /** Feed the outbox stream (a consumer writes it to the system of record). */
+  outbox: boolean;
+  archive?: RunArchive;
+  /** Safety delay of ref jobs, ms. Default 30 s. */
+  refSafetyDelayMs?: number;
+}
+
+export class System {
+  readonly redis: Redis;
+  readonly publisher: Redis;
+  readonly flowProducer: FlowProducer;
+  readonly store: RunStore;
+  readonly control: RunControl;
+  readonly runs: RunsService;
+  readonly schedules: SchedulesService;
+  /** Agent queues by agent name. */
+  readonly agentQueues: Map<string, Queue>;
+  readonly runQueue: Queue;
+  readonly refQueue: Queue;
+  readonly scheduleQueue: Queue;
+
+  constructor(readonly opts: SystemOptions) {
+    const { prefix } = opts;
+    // BullMQ needs maxRetriesPerRequest: null on connections its workers block on.
+    this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard' });
+    this.publisher = this.redis;
+    const connection = this.redis;
+    this.flowProducer = new FlowProducer({ connection, prefix });
+    this.agentQueues = new Map(opts.registry.names().map((a) => [a, new Queue(agentQueueName(a), { connection, prefix })]));
+    this.runQueue = new Queue(RUN_QUEUE, { connection, prefix });
+    this.refQueue = new Queue(REF_QUEUE, { connection, prefix });
+    this.scheduleQueue = new Queue(SCHEDULE_QUEUE, { connection, prefix });
+    this.store = new RunStore({ redis: this.redis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox });
+    this.control = new RunControl({ store: this.store, publisher: this.publisher, refQueue: this.refQueue, logger: opts.logger });
+    this.runs = new RunsService({
+      store: this.store,
+      flowProducer: this.flowProducer,
+      registry: opts.registry,
+      workflows: opts.workflows,
+      control: this.control,
+      logger: opts.logger,
+      retentionSeconds: opts.retentionSeconds,
+      ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
+      ...(opts.archive ? { archive: opts.archive } : {}),
+    });
+    this.schedules = new SchedulesService({ queue: this.scheduleQueue, workflows: opts.workflows, logger: opts.logger });
+  }
+
+  get registry(): AgentRegistry {
+    return this.opts.registry;
+  }
+  get workflows(): WorkflowCatalog {
+    return this.opts.workflows;
+  }
+  get logger(): Logger {
+    return this.opts.logger;
+  }
+
+  /** Every queue, for Bull Board. */
+  allQueues(): Queue[] {
+    return [...this.agentQueues.values(), this.runQueue, this.refQueue, this.scheduleQueue];
+  }
+
+  agentQueue(agent: string): Queue {
+    const q = this.agentQueues.get(agent);
+    if (!q) throw new Error(`no queue for agent "${agent}"`);
+    return q;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.flowProducer.close(), ...this.allQueues().map((q) => q.close())]);
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

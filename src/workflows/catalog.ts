@@ -1,0 +1,34 @@
+/** The workflows a process knows: those loaded from flows/ plus inline ones compiled on demand. */
+import { ValidationError } from '../errors/index.js';
+import { compileWorkflow } from './compile.js';
+import type { CompiledWorkflow } from './definition.js';
+
+export class WorkflowCatalog {
+  constructor(
+    private readonly named: Map<string, CompiledWorkflow>,
+    private readonly agents: () => readonly string[],
+  ) {}
+
+  list(): CompiledWorkflow[] {
+    return [...this.named.values()];
+  }
+
+  get(name: string): CompiledWorkflow | undefined {
+    return this.named.get(name);
+  }
+
+  /** A workflow by name, or an inline definition compiled now. */
+  resolve(ref: string | Record<string, unknown>): CompiledWorkflow {
+    if (typeof ref !== 'string') return compileWorkflow(ref, { agents: this.agents(), source: 'inline' });
+    const wf = this.named.get(ref);
+    if (!wf) {
+      const known = [...this.named.keys()].sort().join(', ') || '(none)';
+      throw new ValidationError(`unknown workflow "${ref}"; known workflows: ${known}`, [{ path: 'workflow', message: `unknown workflow "${ref}"; known: ${known}` }]);
+    }
+    return wf;
+  }
+
+  validate(def: unknown): CompiledWorkflow {
+    return compileWorkflow(def, { agents: this.agents(), source: 'inline' });
+  }
+}

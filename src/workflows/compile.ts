@@ -1,0 +1,331 @@
+/**
+ * Workflow compiler: definition (YAML/JSON, untrusted) → CompiledWorkflow (validated DAG).
+ *
+ * 1. zod-parse with WorkflowDefinition, turning zod issues into readable paths.
+ * 2. Expand sugar. The top-level `steps` list adds no edges (order comes from dependsOn and
+ *    blocks). In `sequential: [a, b]` every entry step of b depends on every exit step of a,
+ *    where entry = no dependency inside its block, exit = nothing inside its block depends on it.
+ *    `parallel` adds no edges. Explicit dependsOn is kept and merged.
+ * 3. Validate the graph, collecting every problem, and throw one ValidationError listing them.
+ * 4. Order the steps topologically (stable: definition order among ready steps).
+ */
+import type { z } from 'zod';
+import { ValidationError, type Issue } from '../errors/index.js';
+import { WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type StepDefinition } from './definition.js';
+import { parseWhen, whenRefs } from './expression.js';
+import { fieldValueSchema, validateInputFields } from './input.js';
+import { findTemplateRefs } from './templates.js';
+
+export interface CompileOptions {
+  /** Agent types a step may name. */
+  agents: readonly string[];
+  /** Where the definition came from (file path); default "inline". */
+  source?: string;
+}
+
+/** A step during compilation: its definition, its place in the document, and all its direct dependencies. */
+interface Draft {
+  def: StepDefinition;
+  path: string;
+  deps: Set<string>;
+}
+
+type Segment = PropertyKey;
+
+/** `['steps', 1, 'parallel', 0, 'agent']` → `steps[1].parallel[0].agent`. */
+export function formatPath(segments: readonly Segment[], base = ''): string {
+  let out = base;
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else if (typeof s === 'string' && /^[A-Za-z_$][\w$]*$/.test(s)) out += out ? `.${s}` : s;
+    else out += `[${JSON.stringify(String(s))}]`;
+  }
+  return out;
+}
+
+function valueAt(root: unknown, path: readonly Segment[]): unknown {
+  let cur = root;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, key)) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+/** zod issues → our issues. A failed Block union is explained by the branch the author meant. */
+function fromZod(issues: readonly z.core.$ZodIssue[], root: unknown, base: readonly Segment[] = []): Issue[] {
+  const out: Issue[] = [];
+  for (const issue of issues) {
+    const path = [...base, ...issue.path];
+    const value = valueAt(root, path);
+    if (issue.code === 'invalid_union') {
+      // Block is z.union([sequential, parallel, step]) in definition.ts; pick by the keys present.
+      const obj = value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+      const branch = obj === undefined ? undefined : 'sequential' in obj ? 0 : 'parallel' in obj ? 1 : 2;
+      const chosen = branch === undefined ? undefined : issue.errors[branch];
+      if (chosen) out.push(...fromZod(chosen, root, path));
+      else out.push({ path: formatPath(path), message: `expected a step {id, agent, input} or a {sequential: [...]} / {parallel: [...]} block, got ${kindOf(value)}` });
+    } else if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ path: formatPath([...path, key]), message: `unknown key "${key}"` });
+    } else if (issue.code === 'invalid_type') {
+      out.push({ path: formatPath(path), message: value === undefined ? `is required (${issue.expected})` : `expected ${issue.expected}, got ${kindOf(value)}` });
+    } else if (issue.code === 'invalid_key') {
+      out.push({ path: formatPath(path), message: `invalid name: ${issue.issues.map((i) => i.message).join('; ')}` });
+    } else {
+      out.push({ path: formatPath(path), message: issue.message });
+    }
+  }
+  return out;
+}
+
+function fail(name: string | undefined, source: string | undefined, issues: Issue[]): never {
+  const what = `workflow${name ? ` "${name}"` : ''}${source && source !== 'inline' ? ` (${source})` : ''}`;
+  const n = issues.length;
+  const list = issues.map((i) => `\n  - ${i.path ? `${i.path}: ` : ''}${i.message}`).join('');
+  throw new ValidationError(`${what} is invalid (${n} problem${n === 1 ? '' : 's'}):${list}`, issues);
+}
+
+/** Flatten blocks into drafts (definition order), adding the edges sugar implies. Returns member indices. */
+function expand(block: Block, path: string, drafts: Draft[]): number[] {
+  if ('sequential' in block || 'parallel' in block) {
+    const seq = 'sequential' in block;
+    const items = seq ? block.sequential : block.parallel;
+    const members: number[] = [];
+    let prev: number[] | undefined;
+    items.forEach((item, i) => {
+      const current = expand(item, `${path}.${seq ? 'sequential' : 'parallel'}[${i}]`, drafts);
+      if (seq && prev) {
+        const exits = exitsOf(prev, drafts).map((x) => drafts[x]!.def.id);
+        for (const e of entriesOf(current, drafts)) for (const id of exits) if (id !== drafts[e]!.def.id) drafts[e]!.deps.add(id);
+      }
+      prev = current;
+      members.push(...current);
+    });
+    return members;
+  }
+  drafts.push({ def: block, path, deps: new Set(block.dependsOn) });
+  return [drafts.length - 1];
+}
+
+function entriesOf(members: number[], drafts: Draft[]): number[] {
+  const ids = new Set(members.map((m) => drafts[m]!.def.id));
+  return members.filter((m) => ![...drafts[m]!.deps].some((d) => d !== drafts[m]!.def.id && ids.has(d)));
+}
+
+function exitsOf(members: number[], drafts: Draft[]): number[] {
+  return members.filter((m) => {
+    const id = drafts[m]!.def.id;
+    return !members.some((o) => o !== m && drafts[o]!.deps.has(id));
+  });
+}
+
+/** One representative cycle per strongly connected component (Tarjan), each as a closed id list. */
+function findCycles(ids: string[], dependents: Map<string, string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const sccs: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of dependents.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      }
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const scc: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      scc.push(w);
+    } while (w !== v);
+    if (scc.length > 1) sccs.push(scc);
+  };
+  for (const id of ids) if (!index.has(id)) visit(id);
+
+  // Name each cycle from its earliest-defined member, in execution order, by the shortest way back.
+  const order = new Map(ids.map((id, i) => [id, i]));
+  const cycles = sccs.map((scc) => {
+    const inScc = new Set(scc);
+    const start = scc.reduce((a, b) => (order.get(a)! <= order.get(b)! ? a : b));
+    const prev = new Map<string, string>();
+    const queue = [start];
+    while (queue.length && !prev.has(start)) {
+      const v = queue.shift()!;
+      for (const w of dependents.get(v) ?? []) {
+        if (!inScc.has(w) || prev.has(w)) continue;
+        prev.set(w, v);
+        if (w !== start) queue.push(w);
+      }
+    }
+    const cycle = [start];
+    for (let v = prev.get(start)!; v !== start; v = prev.get(v)!) cycle.unshift(v);
+    return [start, ...cycle];
+  });
+  return cycles.sort((a, b) => order.get(a[0]!)! - order.get(b[0]!)!);
+}
+
+/** Stable Kahn: among ready steps the earliest defined goes first. Assumes no cycle. */
+function topoOrder(ids: string[], deps: Map<string, string[]>, dependents: Map<string, string[]>): string[] {
+  const position = new Map(ids.map((id, i) => [id, i]));
+  const waiting = new Map(ids.map((id) => [id, deps.get(id)!.length]));
+  const ready = ids.filter((id) => waiting.get(id) === 0);
+  const order: string[] = [];
+  while (ready.length) {
+    ready.sort((a, b) => position.get(a)! - position.get(b)!); // workflows are small; no heap needed
+    const id = ready.shift()!;
+    order.push(id);
+    for (const w of dependents.get(id)!) {
+      waiting.set(w, waiting.get(w)! - 1);
+      if (waiting.get(w) === 0) ready.push(w);
+    }
+  }
+  return order;
+}
+
+const listOr = (items: readonly string[], none: string): string => (items.length ? items.join(', ') : none);
+
+/** Validate and compile a workflow definition. Throws one ValidationError listing every problem. */
+export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWorkflow {
+  const source = opts.source ?? 'inline';
+  const parsed = WorkflowDefinition.safeParse(def);
+  if (!parsed.success) {
+    const name = valueAt(def, ['name']);
+    fail(typeof name === 'string' ? name : undefined, source, fromZod(parsed.error.issues, def));
+  }
+  const wf = parsed.data;
+  const drafts: Draft[] = [];
+  wf.steps.forEach((block, i) => expand(block, `steps[${i}]`, drafts));
+  const issues: Issue[] = [];
+
+  // Ids and agents. The first definition of a duplicated id is the one the graph uses.
+  const byId = new Map<string, Draft>();
+  const agents = [...opts.agents].sort();
+  for (const d of drafts) {
+    const first = byId.get(d.def.id);
+    if (first) issues.push({ path: `${d.path}.id`, message: `duplicate step id "${d.def.id}" (first defined at ${first.path})` });
+    else byId.set(d.def.id, d);
+    if (!opts.agents.includes(d.def.agent)) {
+      issues.push({ path: `${d.path}.agent`, message: `unknown agent "${d.def.agent}"; known agents: ${listOr(agents, '(none)')}` });
+    }
+  }
+  const ids = [...byId.keys()];
+  for (const d of drafts) {
+    d.def.dependsOn.forEach((dep, j) => {
+      const path = `${d.path}.dependsOn[${j}]`;
+      if (dep === d.def.id) issues.push({ path, message: `step "${dep}" depends on itself` });
+      else if (!byId.has(dep)) issues.push({ path, message: `unknown step "${dep}" in dependsOn; steps: ${ids.join(', ')}` });
+    });
+  }
+
+  // The graph over known ids; problems above are already reported, so they are left out here.
+  const deps = new Map<string, string[]>();
+  const dependents = new Map<string, string[]>(ids.map((id) => [id, []]));
+  for (const [id, d] of byId) {
+    const list = [...d.deps].filter((x) => x !== id && byId.has(x)).sort();
+    deps.set(id, list);
+    for (const x of list) dependents.get(x)!.push(id);
+  }
+  for (const cycle of findCycles(ids, dependents)) {
+    issues.push({ path: byId.get(cycle[0]!)!.path, message: `cycle: ${cycle.join(' → ')} (each step waits for the one before it)` });
+  }
+
+  const ancestorCache = new Map<string, Set<string>>();
+  const ancestors = (id: string): Set<string> => {
+    let found = ancestorCache.get(id);
+    if (found) return found;
+    found = new Set<string>();
+    const todo = [...deps.get(id)!];
+    for (let x = todo.pop(); x !== undefined; x = todo.pop()) {
+      if (found.has(x)) continue;
+      found.add(x);
+      todo.push(...deps.get(x)!);
+    }
+    ancestorCache.set(id, found);
+    return found;
+  };
+  const declared = Object.keys(wf.input);
+  const checkInputRef = (field: string, path: string, what: string): void => {
+    if (Object.hasOwn(wf.input, field)) return;
+    issues.push({ path, message: `${what} reads input field "${field}", which is not declared in input (declared: ${listOr(declared, 'none')})` });
+  };
+  const checkStepRef = (d: Draft, ref: string, path: string, what: string): void => {
+    const self = d.def.id;
+    if (ref === self) issues.push({ path, message: `${what} reads step "${ref}", the step itself` });
+    else if (!byId.has(ref)) issues.push({ path, message: `${what} references unknown step "${ref}"; steps: ${ids.join(', ')}` });
+    else if (!ancestors(self).has(ref)) {
+      issues.push({ path, message: `${what} reads step "${ref}", which is not an ancestor of "${self}" (nothing makes it finish first); add "${ref}" to dependsOn of "${self}"` });
+    }
+  };
+  for (const d of drafts) {
+    for (const ref of findTemplateRefs(d.def.input)) {
+      const path = formatPath(ref.at, `${d.path}.input`);
+      if (ref.kind === 'invalid') issues.push({ path, message: `invalid template ${ref.raw}: ${ref.reason}` });
+      else if (ref.kind === 'input') checkInputRef(ref.path[0]!, path, `template ${ref.raw}`);
+      else checkStepRef(d, ref.stepId, path, `template ${ref.raw}`);
+    }
+    if (d.def.when === undefined) continue;
+    const path = `${d.path}.when`;
+    try {
+      const refs = whenRefs(parseWhen(d.def.when));
+      for (const s of refs.steps) checkStepRef(d, s, path, 'when');
+      for (const f of refs.input) checkInputRef(f, path, 'when');
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      issues.push({ path, message: err.message });
+    }
+  }
+
+  wf.output?.forEach((id, i) => {
+    if (!byId.has(id)) issues.push({ path: `output[${i}]`, message: `unknown step "${id}" in output; steps: ${ids.join(', ')}` });
+  });
+  for (const [name, field] of Object.entries(wf.input)) {
+    if (field.default !== undefined && !fieldValueSchema(field.type).safeParse(field.default).success) {
+      issues.push({ path: formatPath(['input', name, 'default']), message: `default does not match type ${field.type}` });
+    }
+  }
+  if (wf.schedule) {
+    try {
+      validateInputFields(wf.input, wf.schedule.input, 'schedule.input');
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      issues.push(...err.issues);
+    }
+  }
+  if (issues.length) fail(wf.name, source, issues);
+
+  const order = topoOrder(ids, deps, dependents);
+  const steps = order.map((id): CompiledStep => {
+    const s = byId.get(id)!.def;
+    return {
+      id,
+      agent: s.agent,
+      input: s.input,
+      dependsOn: deps.get(id)!,
+      ...(s.when !== undefined && { when: s.when }),
+      ...(s.timeoutMs !== undefined && { timeoutMs: s.timeoutMs }),
+      ...(s.attempts !== undefined && { attempts: s.attempts }),
+      optional: s.optional,
+      allowSkippedDeps: s.allowSkippedDeps,
+    };
+  });
+  return {
+    name: wf.name,
+    description: wf.description,
+    input: wf.input,
+    steps,
+    output: wf.output ? [...new Set(wf.output)] : order.filter((id) => dependents.get(id)!.length === 0),
+    ...(wf.schedule && { schedule: wf.schedule }),
+    source,
+  };
+}

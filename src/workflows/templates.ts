@@ -1,0 +1,181 @@
+/**
+ * Templates inside step inputs.
+ *
+ * Grammar (whitespace allowed just inside the braces):
+ *   {{ input.<field>[.<key>...] }}
+ *   {{ steps.<stepId>.output }}
+ *   {{ steps.<stepId>.output.<key>[.<key>...] }}
+ * where <field> is a declared input field, <stepId> a step id and <key> is letters, digits,
+ * `_` or `-` (a number indexes an array). Any other `{{ ... }}` is an error, never kept as text,
+ * so a typo cannot slip a literal `{{stesp.a.output}}` into a prompt.
+ *
+ * Rendering always produces text: strings as they are, numbers/booleans via String, objects and
+ * arrays as JSON, null/undefined (a missing value) as "". Inserted text is not re-scanned, so a
+ * step output that contains `{{ ... }}` cannot inject a template.
+ *
+ * Also home of the one helper that reads a field of an output text (`readOutputField`), shared
+ * with the `when` evaluator in expression.ts.
+ */
+import { ValidationError } from '../errors/index.js';
+
+/** Where a template sits inside the value given to findTemplateRefs, e.g. ['context', 'sources', 0]. */
+export type ValuePath = Array<string | number>;
+
+export type TemplateRef = { raw: string; at: ValuePath } & (
+  | { kind: 'input'; /** Field then nested keys: `input.a.b` → ['a', 'b']. */ path: string[] }
+  | { kind: 'step'; stepId: string; /** Keys after `.output` (empty for the whole text). */ path: string[] }
+  | { kind: 'invalid'; /** Why the template is not one of the supported forms. */ reason: string }
+);
+
+/** What templates can read while a run executes. */
+export interface TemplateScope {
+  input: Record<string, unknown>;
+  steps: Record<string, { status: string; output: string | null }>;
+}
+
+const TEMPLATE = /\{\{([\s\S]*?)\}\}/g;
+const KEY = /^[A-Za-z0-9_-]+$/;
+const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+const FORMS = 'use {{ input.<field> }}, {{ steps.<id>.output }} or {{ steps.<id>.output.<field> }}';
+
+/** Parse the text between `{{` and `}}` into a reference (or the reason it is not one). */
+function parseRef(raw: string, inner: string, at: ValuePath): TemplateRef {
+  const invalid = (reason: string): TemplateRef => ({ kind: 'invalid', raw, at, reason });
+  const text = inner.trim();
+  if (text === '') return invalid(`empty template; ${FORMS}`);
+  const parts = text.split('.');
+  if (parts.some((p) => !KEY.test(p))) return invalid(`unsupported template syntax; ${FORMS}`);
+  const [root, ...rest] = parts as [string, ...string[]];
+  if (root === 'input') {
+    if (rest.length === 0) return invalid('name an input field: {{ input.<field> }}');
+    return { kind: 'input', raw, at, path: rest };
+  }
+  if (root === 'steps') {
+    const [stepId, what, ...path] = rest;
+    if (stepId === undefined || !STEP_ID.test(stepId)) return invalid(`name a step: ${FORMS}`);
+    if (what !== 'output') return invalid(`a step reference reads .output: {{ steps.${stepId}.output }}`);
+    return { kind: 'step', raw, at, stepId, path };
+  }
+  return invalid(`unknown template root "${root}"; ${FORMS}`);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Every template in every string of `value` (recursing into arrays and plain objects). */
+export function findTemplateRefs(value: unknown): TemplateRef[] {
+  const refs: TemplateRef[] = [];
+  const walk = (v: unknown, at: ValuePath): void => {
+    if (typeof v === 'string') {
+      for (const m of v.matchAll(TEMPLATE)) refs.push(parseRef(m[0], m[1] ?? '', at));
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => walk(item, [...at, i]));
+    } else if (isPlainObject(v)) {
+      for (const [k, item] of Object.entries(v)) {
+        // Keys are never rendered, so a template there would silently stay literal text.
+        for (const m of k.matchAll(TEMPLATE)) refs.push({ kind: 'invalid', raw: m[0], at: [...at, k], reason: 'templates are rendered in values, not in keys' });
+        walk(item, [...at, k]);
+      }
+    }
+  };
+  walk(value, []);
+  return refs;
+}
+
+/**
+ * Read `path` below `value` through own properties only (never the prototype chain), with
+ * numeric keys indexing arrays. Anything missing gives undefined instead of throwing.
+ */
+export function readPath(value: unknown, path: readonly string[]): unknown {
+  let cur = value;
+  for (const key of path) {
+    if (Array.isArray(cur)) {
+      if (!/^\d+$/.test(key)) return undefined;
+      cur = cur[Number(key)];
+    } else if (cur !== null && typeof cur === 'object' && Object.hasOwn(cur, key)) {
+      cur = (cur as Record<string, unknown>)[key];
+    } else {
+      return undefined;
+    }
+  }
+  return cur;
+}
+
+function tryJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The JSON value carried by an LLM output text. Models wrap JSON in prose or a ```json fence,
+ * so try, in order: the whole text, each fenced block, then the span from the first `{` to the
+ * last `}`. Undefined when none parses.
+ */
+export function parseOutputJson(text: string): unknown {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    const whole = tryJson(trimmed);
+    if (whole !== undefined) return whole;
+  }
+  for (const m of trimmed.matchAll(/```[A-Za-z]*[^\S\n]*\n?([\s\S]*?)```/g)) {
+    const fenced = tryJson((m[1] ?? '').trim());
+    if (fenced !== undefined) return fenced;
+  }
+  const start = trimmed.indexOf('{');
+  const end = trimmed.lastIndexOf('}');
+  return start >= 0 && end > start ? tryJson(trimmed.slice(start, end + 1)) : undefined;
+}
+
+/**
+ * The shared "read a field of a step output" helper: with an empty path the output text itself,
+ * otherwise the field of the JSON the text carries (undefined when absent or not JSON).
+ */
+export function readOutputField(output: string | null | undefined, path: readonly string[]): unknown {
+  if (path.length === 0) return output ?? undefined;
+  if (output === null || output === undefined) return undefined;
+  return readPath(parseOutputJson(output), path);
+}
+
+/** How a value appears inside rendered text. */
+function toText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+function resolve(ref: TemplateRef, scope: TemplateScope): unknown {
+  switch (ref.kind) {
+    case 'input':
+      return readPath(scope.input, ref.path);
+    case 'step': {
+      const step = Object.hasOwn(scope.steps, ref.stepId) ? scope.steps[ref.stepId] : undefined;
+      return readOutputField(step?.output, ref.path);
+    }
+    case 'invalid':
+      // compileWorkflow rejects these; reaching here means an uncompiled input was rendered.
+      throw new ValidationError(`invalid template ${ref.raw}: ${ref.reason}`, [
+        { path: ref.at.join('.'), message: ref.reason },
+      ]);
+  }
+}
+
+/** Replace every template in every string of `value`; returns a new value of the same shape. */
+export function renderTemplates<T>(value: T, scope: TemplateScope): T {
+  const walk = (v: unknown, at: ValuePath): unknown => {
+    if (typeof v === 'string') {
+      return v.replace(TEMPLATE, (raw: string, inner: string) => toText(resolve(parseRef(raw, inner, at), scope)));
+    }
+    if (Array.isArray(v)) return v.map((item, i) => walk(item, [...at, i]));
+    // fromEntries defines own properties, so a `__proto__` key stays data, never a prototype.
+    if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, [...at, k])]));
+    return v;
+  };
+  return walk(value, []) as T;
+}

@@ -1,0 +1,57 @@
+/** loadConfig: defaults, and errors that name the offending variable. */
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/env.js';
+import { ConfigError } from '../src/errors/index.js';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('starts with sensible defaults from an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', port: 3000, agentsFile: './agents.yaml', requireKeys: false });
+    expect(config.providers.anthropic.apiKey).toBeUndefined();
+    expect(config.mongodbUri).toBeUndefined();
+  });
+
+  it('reads provider keys, base URLs and flags', () => {
+    const config = loadConfig({
+      ANTHROPIC_API_KEY: 'sk-ant',
+      OPENAI_BASE_URL: 'http://localhost:11434/v1',
+      SWITCHYARD_REQUIRE_KEYS: 'true',
+      PORT: '8080',
+    });
+    expect(config.providers.anthropic.apiKey).toBe('sk-ant');
+    expect(config.providers.openai.baseURL).toBe('http://localhost:11434/v1');
+    expect(config.requireKeys).toBe(true);
+    expect(config.port).toBe(8080);
+  });
+
+  it('treats empty variables as unset', () => {
+    const config = loadConfig({ OPENAI_API_KEY: '', PORT: '' });
+    expect(config.providers.openai.apiKey).toBeUndefined();
+    expect(config.port).toBe(3000);
+  });
+
+  it('names the bad variable', () => {
+    const err = configError({ REDIS_URL: 'http://localhost:6379' });
+    expect(err.message).toContain('REDIS_URL');
+    expect(err.message).toContain('redis://');
+    expect(err.issues).toEqual([expect.objectContaining({ path: 'REDIS_URL' })]);
+  });
+
+  it('names every bad variable at once', () => {
+    const err = configError({ PORT: 'eighty', OPENAI_BASE_URL: 'not a url', SWITCHYARD_REQUIRE_KEYS: 'yes', SWITCHYARD_PREFIX: 'a:b' });
+    for (const name of ['PORT', 'OPENAI_BASE_URL', 'SWITCHYARD_REQUIRE_KEYS', 'SWITCHYARD_PREFIX']) {
+      expect(err.message).toContain(name);
+      expect(err.issues.map((i) => i.path)).toContain(name);
+    }
+  });
+});

@@ -1,0 +1,225 @@
+/**
+ * MongoDB models, mappers, sink and listing. The first block needs no server (documents are
+ * validated on an unopened connection, an outage is simulated with a closed port); the
+ * second runs only when MONGODB_URI is set.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mongoose, { createConnection, mongo } from 'mongoose';
+import { NonRetryableError, ValidationError } from '../src/errors/index.js';
+import { silentLogger } from '../src/logger.js';
+import {
+  connectMongo,
+  createModels,
+  fromRunDocument,
+  isPermanentMongoError,
+  listRunsFromMongo,
+  toRunDocument,
+  toStepDocument,
+  type MongoHandle,
+} from '../src/outbox/mongo.js';
+import { sortableEntryId } from '../src/outbox/sink.js';
+import type { RunEvent, RunRecord, StepRecord } from '../src/runs/types.js';
+
+function run(overrides: Partial<RunRecord> = {}): RunRecord {
+  return {
+    id: 'run-1', workflow: 'research', status: 'succeeded', input: { topic: 'queues', nested: {} },
+    output: { answer: 42 }, error: null, agents: ['researcher', 'writer'],
+    failedSteps: [{ stepId: 'b', agent: 'writer', error: 'boom' }], skippedSteps: ['c'],
+    usage: { inputTokens: 10, outputTokens: 20 }, priority: 5, idempotencyKey: 'k-1', scheduleId: null,
+    createdAt: '2025-01-01T10:00:00.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:09.000Z',
+    ...overrides,
+  };
+}
+
+function step(overrides: Partial<StepRecord> = {}): StepRecord {
+  return {
+    runId: 'run-1', stepId: 'a', agent: 'researcher', status: 'succeeded', dependsOn: [], optional: false,
+    input: { task: 'look' }, output: 'found it', usage: { inputTokens: 3, outputTokens: 4 }, model: 'echo',
+    attempts: 1, error: null, reason: null,
+    createdAt: '2025-01-01T10:00:01.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:05.000Z',
+    ...overrides,
+  };
+}
+
+const events: RunEvent[] = [
+  { id: '1735725600000-0', type: 'run.queued', runId: 'run-1', at: '2025-01-01T10:00:00.000Z', data: {} },
+  { id: '1735725601000-0', type: 'step.started', runId: 'run-1', stepId: 'a', at: '2025-01-01T10:00:01.000Z', data: { attempt: 1 } },
+];
+
+/** The ValidationError a document raises, or null when it is valid. */
+async function validationError(doc: mongoose.Document): Promise<mongoose.Error.ValidationError | null> {
+  try {
+    await doc.validate();
+    return null;
+  } catch (err) {
+    if (err instanceof mongoose.Error.ValidationError) return err;
+    throw err;
+  }
+}
+
+describe('mongo documents (offline)', () => {
+  // Models on a connection that is never opened: validation needs no server.
+  const conn = createConnection();
+  const models = createModels(conn);
+
+  afterAll(async () => {
+    await conn.close();
+  });
+
+  it('maps a run to a document keyed by run id, with Dates and its events, that validates', async () => {
+    const doc = toRunDocument(run(), events);
+    expect(doc._id).toBe('run-1');
+    expect(doc.createdAt).toEqual(new Date('2025-01-01T10:00:00.000Z'));
+    expect(doc.events[1]).toEqual({ id: '1735725601000-0', type: 'step.started', stepId: 'a', at: new Date('2025-01-01T10:00:01.000Z'), data: { attempt: 1 } });
+    expect(await validationError(new models.Run(doc))).toBeNull();
+    // Empty objects survive (minimize is off), so `input` comes back as it went in.
+    expect(new models.Run(doc).toObject().input).toEqual({ topic: 'queues', nested: {} });
+  });
+
+  it('maps a step to a document keyed by runId.stepId that validates, also with nulls', async () => {
+    const doc = toStepDocument(step());
+    expect(doc._id).toBe('run-1.a');
+    expect(doc.finishedAt).toEqual(new Date('2025-01-01T10:00:05.000Z'));
+    expect(await validationError(new models.StepResult(doc))).toBeNull();
+    const pending = toStepDocument(step({ status: 'pending', output: null, usage: null, model: null, startedAt: null, finishedAt: null, input: null }));
+    expect(await validationError(new models.StepResult(pending))).toBeNull();
+  });
+
+  it('rejects a run with an unknown status, naming the path', async () => {
+    const bad = toRunDocument(run({ status: 'exploded' as RunRecord['status'] }), []);
+    const err = await validationError(new models.Run(bad));
+    expect(Object.keys(err?.errors ?? {})).toEqual(['status']);
+  });
+
+  it('rejects a step with an unknown status or an unreadable date, naming the paths', async () => {
+    const bad = toStepDocument(step({ status: 'lost' as StepRecord['status'], createdAt: 'yesterday' }));
+    const err = await validationError(new models.StepResult(bad));
+    expect(Object.keys(err?.errors ?? {}).sort()).toEqual(['createdAt', 'status']);
+  });
+
+  it('maps a stored run back to the record it came from', () => {
+    expect(fromRunDocument(toRunDocument(run(), events))).toEqual(run());
+  });
+
+  it('tells documents MongoDB can never accept from outages', async () => {
+    const invalid = await validationError(new models.Run(toRunDocument(run({ status: 'x' as RunRecord['status'] }), [])));
+    expect(isPermanentMongoError(invalid)).toBe(true);
+    expect(isPermanentMongoError(new mongo.MongoServerError({ code: 52, errmsg: '$-prefixed field' }))).toBe(true);
+    expect(isPermanentMongoError(new mongo.MongoServerError({ code: 11600, errmsg: 'interrupted at shutdown' }))).toBe(false);
+    expect(isPermanentMongoError(new mongo.MongoNetworkError('connection reset'))).toBe(false);
+    expect(isPermanentMongoError(new Error('anything else'))).toBe(false);
+  });
+
+  it('orders outbox entry ids by number once made sortable', () => {
+    const ids = ['1735725600000-10', '1735725600000-9', '999-0', '1735725600001-0'];
+    const sorted = [...ids].sort((a, b) => (sortableEntryId(a) < sortableEntryId(b) ? -1 : 1));
+    expect(sorted).toEqual(['999-0', '1735725600000-9', '1735725600000-10', '1735725600001-0']);
+  });
+
+  it('refuses a cursor it did not issue', async () => {
+    await expect(listRunsFromMongo(models, { limit: 10, cursor: 'not-a-cursor' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(listRunsFromMongo(models, { limit: 0 })).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it('starts with MongoDB down: ping is false and writes fail as an outage, not as a bad record', async () => {
+    // Port 1 refuses connections: an outage without a server.
+    const handle = await connectMongo('mongodb://127.0.0.1:1/switchyard', silentLogger, { serverSelectionTimeoutMS: 200 });
+    try {
+      expect(await handle.ping()).toBe(false);
+      const err = await handle.sink.writeStep(step()).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(NonRetryableError);
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB_URI)', () => {
+  let handle: MongoHandle;
+
+  beforeAll(async () => {
+    // A database of its own, dropped afterwards, so other files and data are untouched.
+    const url = new URL(process.env.MONGODB_URI ?? '');
+    url.pathname = `/sytest_outbox_${randomBytes(4).toString('hex')}`;
+    handle = await connectMongo(url.toString(), silentLogger, { serverSelectionTimeoutMS: 5000 });
+    expect(await handle.ping()).toBe(true);
+    await handle.models.Run.init();
+    await handle.models.StepResult.init();
+  });
+
+  afterAll(async () => {
+    if (!handle) return;
+    await handle.conn.dropDatabase();
+    await handle.close();
+  });
+
+  it('upserts the same run twice into one document holding the latest state', async () => {
+    const { sink, models } = handle;
+    await sink.writeRun(run({ id: 'twice', status: 'running', finishedAt: null }), events.slice(0, 1), { entryId: '100-0' });
+    await sink.writeRun(run({ id: 'twice' }), events, { entryId: '200-0' });
+    await sink.writeRun(run({ id: 'twice' }), events, { entryId: '200-0' });
+
+    expect(await models.Run.countDocuments({ _id: 'twice' })).toBe(1);
+    const stored = await models.Run.findById('twice').lean().exec();
+    expect(stored?.status).toBe('succeeded');
+    expect(stored?.events.map((e) => e.id)).toEqual(events.map((e) => e.id));
+  });
+
+  it('never lets an older outbox entry overwrite a newer state, nor an empty event list erase the archive', async () => {
+    const { sink, models } = handle;
+    await sink.writeRun(run({ id: 'late' }), events, { entryId: '1735725600000-10' });
+    await sink.writeRun(run({ id: 'late', status: 'running' }), [], { entryId: '1735725600000-9' });
+    expect((await models.Run.findById('late').lean().exec())?.status).toBe('succeeded');
+
+    await sink.writeRun(run({ id: 'late', status: 'failed' }), [], { entryId: '1735725600001-0' });
+    const stored = await models.Run.findById('late').lean().exec();
+    expect(stored?.status).toBe('failed');
+    expect(stored?.events).toHaveLength(events.length);
+  });
+
+  it('upserts a step result keyed by (runId, stepId)', async () => {
+    const { sink, models } = handle;
+    await sink.writeStep(step({ runId: 'steps', status: 'running', output: null }), { entryId: '1-0' });
+    await sink.writeStep(step({ runId: 'steps' }), { entryId: '2-0' });
+    expect(await models.StepResult.countDocuments({ runId: 'steps' })).toBe(1);
+    expect((await models.StepResult.findById('steps.a').lean().exec())?.output).toBe('found it');
+  });
+
+  it('refuses a record MongoDB cannot store as non-retryable', async () => {
+    await expect(handle.sink.writeStep(step({ runId: 'bad', status: 'lost' as StepRecord['status'] }))).rejects.toBeInstanceOf(NonRetryableError);
+  });
+
+  it('lists runs newest first, filtered, page by page with a cursor', async () => {
+    const { sink, models } = handle;
+    // Two runs share a timestamp, so the id tie-break is exercised.
+    const seeds: RunRecord[] = [
+      run({ id: 'l1', workflow: 'wf-a', status: 'succeeded', agents: ['x'], createdAt: '2025-02-01T00:00:01.000Z' }),
+      run({ id: 'l2', workflow: 'wf-b', status: 'failed', agents: ['y'], createdAt: '2025-02-01T00:00:02.000Z' }),
+      run({ id: 'l3', workflow: 'wf-a', status: 'failed', agents: ['x', 'y'], createdAt: '2025-02-01T00:00:03.000Z' }),
+      run({ id: 'l4', workflow: 'wf-a', status: 'succeeded', agents: ['y'], createdAt: '2025-02-01T00:00:03.000Z' }),
+      run({ id: 'l5', workflow: 'wf-b', status: 'succeeded', agents: ['x'], createdAt: '2025-02-01T00:00:05.000Z' }),
+    ];
+    for (const r of seeds) await sink.writeRun(r, []);
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await listRunsFromMongo(models, { limit: 2, cursor });
+      seen.push(...page.runs.filter((r) => r.id.startsWith('l')).map((r) => r.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(['l5', 'l4', 'l3', 'l2', 'l1']);
+
+    const ids = async (q: Parameters<typeof listRunsFromMongo>[1]) =>
+      (await listRunsFromMongo(models, q)).runs.map((r) => r.id).filter((id) => id.startsWith('l'));
+    expect(await ids({ limit: 10, status: 'failed' })).toEqual(['l3', 'l2']);
+    expect(await ids({ limit: 10, workflow: 'wf-a' })).toEqual(['l4', 'l3', 'l1']);
+    expect(await ids({ limit: 10, agent: 'x', status: 'succeeded' })).toEqual(['l5', 'l1']);
+    const first = await listRunsFromMongo(models, { limit: 1, workflow: 'wf-a' });
+    expect(first.runs.map((r) => r.id)).toEqual(['l4']);
+    expect(await ids({ limit: 10, workflow: 'wf-a', cursor: first.nextCursor ?? '' })).toEqual(['l3', 'l1']);
+    expect(first.runs[0]).toEqual(seeds[3]);
+  });
+});

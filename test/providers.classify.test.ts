@@ -1,0 +1,145 @@
+/**
+ * classifyProviderError against errors thrown by the REAL SDK clients talking HTTP to the
+ * fake server: what the SDKs actually raise is what we map, for both APIs.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CancelledError,
+  NonRetryableError,
+  RateLimitedError,
+  RetryableError,
+  StepTimeoutError,
+} from '../src/errors/index.js';
+import { classifyProviderError } from '../src/providers/classify.js';
+import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
+
+let server: FakeLlmServer;
+beforeAll(async () => {
+  server = await startFakeLlmServer();
+});
+afterEach(() => server.reset());
+afterAll(() => server.close());
+
+type Call = (prompt: string, opts?: { signal?: AbortSignal; baseURL?: string; timeout?: number }) => Promise<unknown>;
+
+const sdks: { provider: 'anthropic' | 'openai'; call: Call }[] = [
+  {
+    provider: 'anthropic',
+    call: (prompt, o = {}) =>
+      new Anthropic({ apiKey: 'k', baseURL: o.baseURL ?? server.anthropicBaseURL, maxRetries: 0, timeout: o.timeout ?? 10_000 }).messages.create(
+        { model: 'claude-test', max_tokens: 16, messages: [{ role: 'user', content: prompt }] },
+        o.signal ? { signal: o.signal } : {},
+      ),
+  },
+  {
+    provider: 'openai',
+    call: (prompt, o = {}) =>
+      new OpenAI({ apiKey: 'k', baseURL: o.baseURL ?? server.openaiBaseURL, maxRetries: 0, timeout: o.timeout ?? 10_000 }).chat.completions.create(
+        { model: 'gpt-test', max_tokens: 16, messages: [{ role: 'user', content: prompt }] },
+        o.signal ? { signal: o.signal } : {},
+      ),
+  },
+];
+
+/** Run an SDK call that must fail and return the classified error. */
+async function classified(provider: 'anthropic' | 'openai', p: Promise<unknown>, signal?: AbortSignal): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return classifyProviderError(err, provider, signal);
+  }
+  throw new Error('expected the SDK call to fail');
+}
+
+describe.each(sdks)('classifyProviderError with the $provider SDK', ({ provider, call }) => {
+  it('turns a 429 with Retry-After seconds into RateLimitedError waiting that long', async () => {
+    const err = await classified(provider, call('hi [[status:429]] [[retry-after:3]]'));
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).retryAfterMs).toBe(3000);
+    expect((err as RateLimitedError).status).toBe(429);
+  });
+
+  it('prefers retry-after-ms, reads an HTTP-date Retry-After, and defaults to one second', async () => {
+    server.respondWith(() => ({ status: 429, headers: { 'retry-after-ms': '250', 'retry-after': '9' } }));
+    expect(((await classified(provider, call('a'))) as RateLimitedError).retryAfterMs).toBe(250);
+
+    server.respondWith(() => ({ status: 429, headers: { 'retry-after': new Date(Date.now() + 5000).toUTCString() } }));
+    const dated = (await classified(provider, call('b'))) as RateLimitedError;
+    expect(dated.retryAfterMs).toBeGreaterThan(3000);
+    expect(dated.retryAfterMs).toBeLessThanOrEqual(5000);
+
+    server.respondWith(() => ({ status: 429 }));
+    expect(((await classified(provider, call('c'))) as RateLimitedError).retryAfterMs).toBe(1000);
+  });
+
+  it.each([500, 503, 408, 409])('makes %i a RetryableError that keeps the status', async (status) => {
+    const err = await classified(provider, call(`hi [[status:${status}]]`));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as RetryableError).status).toBe(status);
+  });
+
+  it.each([400, 401, 404, 422])('makes %i a NonRetryableError carrying the provider message and status', async (status) => {
+    const err = await classified(provider, call(`hi [[status:${status}]]`));
+    expect(err).toBeInstanceOf(NonRetryableError);
+    expect((err as NonRetryableError).status).toBe(status);
+    expect(err.message).toContain(`fake error ${status}`);
+    expect(err.message).toContain(String(status));
+    expect(err.message).toContain(provider);
+  });
+
+  it('makes a refused connection a RetryableError', async () => {
+    const closed = await startFakeLlmServer();
+    await closed.close();
+    const baseURL = provider === 'openai' ? closed.openaiBaseURL : closed.anthropicBaseURL;
+    const err = await classified(provider, call('hi', { baseURL }));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as RetryableError).status).toBeUndefined();
+  });
+
+  it("makes the SDK's own timeout a RetryableError", async () => {
+    const err = await classified(provider, call('slow [[delay:2000]]', { timeout: 100 }));
+    expect(err).toBeInstanceOf(RetryableError);
+  });
+
+  it('returns our StepTimeoutError when the signal is aborted with it, and the HTTP request is dropped', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new StepTimeoutError(100)), 100);
+    const err = await classified(provider, call('slow [[delay:5000]]', { signal: controller.signal }), controller.signal);
+    expect(err).toBeInstanceOf(StepTimeoutError);
+    await expect.poll(() => server.requests[0]?.aborted).toBe(true);
+    expect(server.aborts).toBe(1);
+  });
+
+  it('returns CancelledError when the signal is aborted with a foreign reason', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const err = await classified(provider, call('slow [[delay:5000]]', { signal: controller.signal }), controller.signal);
+    expect(err).toBeInstanceOf(CancelledError);
+  });
+});
+
+describe('classifyProviderError specifics', () => {
+  it('treats Anthropic 529 and overloaded_error as rate limiting', async () => {
+    const err = await classified('anthropic', sdks[0]!.call('busy [[status:529]] [[retry-after:2]]'));
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).retryAfterMs).toBe(2000);
+
+    server.respondWith(() => ({ status: 500, body: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } }));
+    expect(await classified('anthropic', sdks[0]!.call('busy'))).toBeInstanceOf(RateLimitedError);
+  });
+
+  it('passes already-classified errors through unchanged', () => {
+    const original = new NonRetryableError('nope', 400);
+    expect(classifyProviderError(original, 'openai')).toBe(original);
+    const timeout = new StepTimeoutError(5);
+    expect(classifyProviderError(timeout, 'anthropic')).toBe(timeout);
+  });
+
+  it('makes an unknown failure retryable rather than losing it', () => {
+    const err = classifyProviderError(new TypeError('boom'), 'openai');
+    expect(err).toBeInstanceOf(RetryableError);
+    expect(err.message).toContain('boom');
+  });
+});

@@ -1,0 +1,31 @@
+/**
+ * The processor of the internal `refs` queue. A ref is the extra edge from a step to a
+ * dependency owned by another branch of the flow tree. It is added delayed and promoted by its
+ * target when the target finishes; if it wakes on its own (a lost promote), it checks its
+ * target and goes back to sleep while the target is still live.
+ */
+import { DelayedError, Job, type Queue } from 'bullmq';
+import type { RefJobData } from '../src/runs/flow-builder.js';
+import { stepJobId } from '../src/runs/keys.js';
+import type { RunStore } from '../src/runs/run-store.js';
+import type { RunControl } from '../src/runs/run-control.js';
+import { TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../src/runs/types.js';
+import { markLost } from './step-processor.js';
+
+export function createRefProcessor(ctx: { store: RunStore; control: RunControl; agentQueue: (agent: string) => Queue; safetyDelayMs: number }) {
+  return async function processRef(job: Job<RefJobData>, token?: string): Promise<{ ref: string; status: string }> {
+    const { runId, target, targetAgent } = job.data;
+    const [runStatus, step] = await Promise.all([ctx.store.getRunStatus(runId), ctx.store.getStep(runId, target)]);
+    if (!runStatus || !step) return { ref: target, status: 'missing' };
+    if (TERMINAL_STEP_STATUSES.includes(step.status) || TERMINAL_RUN_STATUSES.includes(runStatus)) return { ref: target, status: step.status };
+
+    const targetJob = await Job.fromId(ctx.agentQueue(targetAgent), stepJobId(runId, target));
+    const state = targetJob ? await targetJob.getState() : 'unknown';
+    if (state === 'failed' || state === 'unknown') {
+      await markLost(ctx, runId, step);
+      return { ref: target, status: 'failed' };
+    }
+    await job.moveToDelayed(Date.now() + ctx.safetyDelayMs, token);
+    throw new DelayedError();
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * The processor of every agent queue: one step of one run.
+ *
+ * Order of business: never redo a finished step (a redelivered job after a crash returns the
+ * stored result: no provider call is paid twice); end at once when the run has ended; skip
+ * when a dependency was skipped or `when` is false; render the input; call the provider
+ * under an AbortSignal that fires on timeout and on cancellation; store the output once.
+ * Errors map to BullMQ by class: rate-limited → RateLimitError (no attempt burnt),
+ * not retryable or out of attempts → UnrecoverableError after the failure is recorded.
+ */
+import { RateLimitError, UnrecoverableError, type Job, type Worker } from 'bullmq';
+import type { AgentRegistry } from '../src/agents/registry.js';
+import { CancelledError, NonRetryableError, RateLimitedError, StepTimeoutError, ValidationError, toError } from '../src/errors/index.js';
+import type { Logger } from '../src/logger.js';
+import { buildMessages } from '../src/providers/prompt.js';
+import type { Provider } from '../src/providers/provider.js';
+import type { StepJobData } from '../src/runs/flow-builder.js';
+import type { RunControl } from '../src/runs/run-control.js';
+import type { RunStore } from '../src/runs/run-store.js';
+import { TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES, type StepRecord, type StepStatus } from '../src/runs/types.js';
+import { evaluateWhen } from '../src/workflows/expression.js';
+import { renderTemplates, type TemplateScope } from '../src/workflows/templates.js';
+import type { ActiveJobs } from './active-jobs.js';
+
+/** What a step job returns to its parent: small; the output itself is stored once, in the run. */
+export interface StepEnvelope {
+  stepId: string;
+  status: StepStatus;
+}
+
+export interface StepProcessorContext {
+  store: RunStore;
+  control: RunControl;
+  registry: AgentRegistry;
+  providerFor: (agent: string) => Provider;
+  active: ActiveJobs;
+  logger: Logger;
+  /** The worker running this processor (for its rate limiter). Set after the Worker is built. */
+  worker: () => Worker;
+}
+
+const isTerminalStep = (s: StepStatus) => TERMINAL_STEP_STATUSES.includes(s);
+const LIVE: StepStatus[] = ['pending', 'running', 'retrying'];
+
+export function createStepProcessor(ctx: StepProcessorContext) {
+  const { store, control } = ctx;
+
+  return async function processStep(job: Job<StepJobData>, _token?: string, signal?: AbortSignal): Promise<StepEnvelope> {
+    const { runId, step, refs } = job.data;
+    const log = ctx.logger.child({ runId, stepId: step.id, agent: step.agent, jobId: job.id });
+    const envelope = (status: StepStatus): StepEnvelope => ({ stepId: step.id, status });
+    const finish = async (status: StepStatus) => {
+      await control.promoteRefs(runId, refs);
+      return envelope(status);
+    };
+
+    const [run, current] = await Promise.all([store.getRunRecord(runId), store.getStep(runId, step.id)]);
+    if (!run || !current) return envelope('cancelled'); // run expired or removed
+    if (isTerminalStep(current.status)) return finish(current.status);
+    if (TERMINAL_RUN_STATUSES.includes(run.status)) return finish('cancelled');
+
+    const deps = await store.getSteps(runId, step.dependsOn);
+    for (const dep of deps.filter((d) => !isTerminalStep(d.status))) {
+      // BullMQ only starts us when every child is done, so a dependency still "live" lost its
+      // job without reporting (e.g. stalled past its limit). Record that, and end the run if it mattered.
+      await markLost(ctx, runId, dep);
+      dep.status = 'failed';
+    }
+    if (deps.some((d) => d.status === 'failed' && !d.optional)) return finish('cancelled');
+
+    const skip = async (reason: string) => {
+      await store.transitionStep(runId, step.id, { from: LIVE, to: 'skipped', fields: { reason, finishedAt: new Date().toISOString() }, event: { type: 'step.skipped', data: { reason } } });
+      log.debug({ reason }, 'step skipped');
+      return finish('skipped');
+    };
+    const skippedDep = deps.find((d) => d.status === 'skipped' || d.status === 'cancelled');
+    if (skippedDep && !step.allowSkippedDeps) return skip(`dependency "${skippedDep.stepId}" was ${skippedDep.status}`);
+
+    const scope: TemplateScope = {
+      input: (run.input ?? {}) as Record<string, unknown>,
+      steps: Object.fromEntries(deps.map((d) => [d.stepId, { status: d.status, output: d.output }])),
+    };
+    let input = step.input;
+    try {
+      if (step.when && !evaluateWhen(step.when, scope)) return skip(`when is false: ${step.when}`);
+      if (!step.literal) input = renderTemplates(step.input, scope);
+    } catch (err) {
+      return failFinally(new NonRetryableError(`could not prepare the step: ${toError(err).message}`));
+    }
+
+    const agent = ctx.registry.require(step.agent);
+    const attempt = job.attemptsMade + 1;
+    const started = await store.transitionStep(runId, step.id, {
+      from: LIVE,
+      to: 'running',
+      fields: { attempts: attempt, input, error: null, reason: null, ...(current.startedAt ? {} : { startedAt: new Date().toISOString() }) },
+      event: { type: 'step.started', data: { attempt } },
+    });
+    if (!started.applied) return finish(started.status as StepStatus);
+
+    const timeoutMs = step.timeoutMs ?? agent.timeoutMs;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new StepTimeoutError(timeoutMs)), timeoutMs);
+    const callSignal = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+    const untrack = ctx.active.track(runId, ctx.worker(), job.id!);
+    const t0 = Date.now();
+    try {
+      const result = await ctx.providerFor(step.agent).complete({
+        agent: step.agent,
+        model: agent.model,
+        system: agent.systemPrompt || undefined,
+        messages: buildMessages(input),
+        ...(agent.temperature !== undefined ? { temperature: agent.temperature } : {}),
+        maxTokens: agent.maxTokens,
+        signal: callSignal,
+      });
+      const done = await store.transitionStep(runId, step.id, {
+        from: ['running'],
+        to: 'succeeded',
+        fields: { output: result.text, usage: result.usage, model: result.model, finishedAt: new Date().toISOString() },
+        event: { type: 'step.completed', data: { usage: result.usage, model: result.model, durationMs: Date.now() - t0 } },
+      });
+      return finish(done.applied ? 'succeeded' : (done.status as StepStatus));
+    } catch (raw) {
+      const err = toError(raw);
+      if (err instanceof CancelledError || (signal?.aborted && !(err instanceof StepTimeoutError))) {
+        const status = await store.getRunStatus(runId);
+        if (status && TERMINAL_RUN_STATUSES.includes(status)) return finish('cancelled');
+      }
+      if (err instanceof RateLimitedError) {
+        await store.transitionStep(runId, step.id, {
+          from: ['running'],
+          to: 'retrying',
+          fields: { reason: `rate limited; retrying in ${err.retryAfterMs} ms`, attempts: job.attemptsMade },
+          event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
+        });
+        log.warn({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
+        await ctx.worker().rateLimit(err.retryAfterMs);
+        throw new RateLimitError();
+      }
+      const maxAttempts = job.opts.attempts ?? 1;
+      if (err instanceof NonRetryableError || err instanceof ValidationError || attempt >= maxAttempts) return failFinally(err);
+      await store.transitionStep(runId, step.id, {
+        from: ['running'],
+        to: 'retrying',
+        fields: { error: err.message },
+        event: { type: 'step.retrying', data: { attempt, error: err.message } },
+      });
+      log.warn({ attempt, maxAttempts, err: err.message }, 'step attempt failed; will retry');
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      untrack();
+    }
+
+    async function failFinally(err: Error): Promise<never> {
+      await store.transitionStep(runId, step.id, {
+        from: LIVE,
+        to: 'failed',
+        fields: { error: err.message, finishedAt: new Date().toISOString() },
+        event: { type: 'step.failed', data: { error: err.message, attempts: job.attemptsMade + 1 } },
+      });
+      await control.promoteRefs(runId, refs);
+      if (!step.optional) {
+        await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${err.message}`, reason: `step "${step.id}" failed` });
+      }
+      log.warn({ err: err.message, optional: step.optional }, 'step failed');
+      throw new UnrecoverableError(err.message);
+    }
+  };
+}
+
+/** A step whose job ended without reporting: record it failed; a required one fails the run. */
+export async function markLost(ctx: Pick<StepProcessorContext, 'store' | 'control'>, runId: string, dep: StepRecord): Promise<void> {
+  const error = 'the step job failed without reporting a result (worker lost or stalled too often)';
+  const res = await ctx.store.transitionStep(runId, dep.stepId, {
+    from: LIVE,
+    to: 'failed',
+    fields: { error, finishedAt: new Date().toISOString() },
+    event: { type: 'step.failed', data: { error } },
+  });
+  if (res.applied && !dep.optional) {
+    await ctx.control.halt(runId, 'failed', { error: `step "${dep.stepId}" failed: ${error}`, reason: `step "${dep.stepId}" failed` });
+  }
+}
