@@ -273,6 +273,19 @@ describe('outbox consumer', () => {
     expect(events[1]).toMatchObject({ runId: 'run-f', stepId: 'a', data: { attempt: 1 } });
   });
 
+  it('recreates its group when the stream is deleted under it, and goes on', async () => {
+    const p = nextPrefix();
+    const sink = new FakeSink();
+    const c = consumer({ prefix: p, sink });
+    await c.start();
+    await redis.del(outboxKey(p));
+    await appendStep(redis, p, 'run-h', 'after');
+
+    await waitFor(() => sink.writes.length >= 1);
+    await c.stop();
+    expect(sink.writes.map((w) => w.key)).toEqual(['run-h.after']);
+  });
+
   it('stops promptly during a blocking read and closes its own connection', async () => {
     const p = nextPrefix();
     const c = consumer({ prefix: p, sink: new FakeSink(), blockMs: 10_000 });

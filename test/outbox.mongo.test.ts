@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import mongoose, { createConnection, mongo } from 'mongoose';
+import mongoose, { createConnection, mongo, type Connection } from 'mongoose';
 import { NonRetryableError, ValidationError } from '../src/errors/index.js';
 import { silentLogger } from '../src/logger.js';
 import {
@@ -14,9 +14,11 @@ import {
   fromRunDocument,
   isPermanentMongoError,
   listRunsFromMongo,
+  MongoSink,
   toRunDocument,
   toStepDocument,
   type MongoHandle,
+  type MongoModels,
 } from '../src/outbox/mongo.js';
 import { sortableEntryId } from '../src/outbox/sink.js';
 import type { RunEvent, RunRecord, StepRecord } from '../src/runs/types.js';
@@ -48,7 +50,7 @@ const events: RunEvent[] = [
 ];
 
 /** The ValidationError a document raises, or null when it is valid. */
-async function validationError(doc: mongoose.Document): Promise<mongoose.Error.ValidationError | null> {
+async function validationError(doc: { validate(): Promise<void> }): Promise<mongoose.Error.ValidationError | null> {
   try {
     await doc.validate();
     return null;
@@ -138,25 +140,27 @@ describe('mongo documents (offline)', () => {
 
 describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB_URI)', () => {
   let handle: MongoHandle;
+  let db: Connection;
+  let models: MongoModels;
+  let sink: MongoSink;
 
   beforeAll(async () => {
-    // A database of its own, dropped afterwards, so other files and data are untouched.
-    const url = new URL(process.env.MONGODB_URI ?? '');
-    url.pathname = `/sytest_outbox_${randomBytes(4).toString('hex')}`;
-    handle = await connectMongo(url.toString(), silentLogger, { serverSelectionTimeoutMS: 5000 });
+    handle = await connectMongo(process.env.MONGODB_URI ?? '', silentLogger, { serverSelectionTimeoutMS: 5000 });
     expect(await handle.ping()).toBe(true);
-    await handle.models.Run.init();
-    await handle.models.StepResult.init();
+    // A database of its own on the same client, dropped afterwards: other data is untouched.
+    db = handle.conn.useDb(`sytest_outbox_${randomBytes(4).toString('hex')}`, { useCache: false });
+    models = createModels(db);
+    sink = new MongoSink({ models });
+    await models.Run.init();
+    await models.StepResult.init();
   });
 
   afterAll(async () => {
-    if (!handle) return;
-    await handle.conn.dropDatabase();
-    await handle.close();
+    await db?.dropDatabase();
+    await handle?.close();
   });
 
   it('upserts the same run twice into one document holding the latest state', async () => {
-    const { sink, models } = handle;
     await sink.writeRun(run({ id: 'twice', status: 'running', finishedAt: null }), events.slice(0, 1), { entryId: '100-0' });
     await sink.writeRun(run({ id: 'twice' }), events, { entryId: '200-0' });
     await sink.writeRun(run({ id: 'twice' }), events, { entryId: '200-0' });
@@ -168,7 +172,6 @@ describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB
   });
 
   it('never lets an older outbox entry overwrite a newer state, nor an empty event list erase the archive', async () => {
-    const { sink, models } = handle;
     await sink.writeRun(run({ id: 'late' }), events, { entryId: '1735725600000-10' });
     await sink.writeRun(run({ id: 'late', status: 'running' }), [], { entryId: '1735725600000-9' });
     expect((await models.Run.findById('late').lean().exec())?.status).toBe('succeeded');
@@ -180,7 +183,6 @@ describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB
   });
 
   it('upserts a step result keyed by (runId, stepId)', async () => {
-    const { sink, models } = handle;
     await sink.writeStep(step({ runId: 'steps', status: 'running', output: null }), { entryId: '1-0' });
     await sink.writeStep(step({ runId: 'steps' }), { entryId: '2-0' });
     expect(await models.StepResult.countDocuments({ runId: 'steps' })).toBe(1);
@@ -188,18 +190,17 @@ describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB
   });
 
   it('refuses a record MongoDB cannot store as non-retryable', async () => {
-    await expect(handle.sink.writeStep(step({ runId: 'bad', status: 'lost' as StepRecord['status'] }))).rejects.toBeInstanceOf(NonRetryableError);
+    await expect(sink.writeStep(step({ runId: 'bad', status: 'lost' as StepRecord['status'] }))).rejects.toBeInstanceOf(NonRetryableError);
   });
 
   it('lists runs newest first, filtered, page by page with a cursor', async () => {
-    const { sink, models } = handle;
     // Two runs share a timestamp, so the id tie-break is exercised.
     const seeds: RunRecord[] = [
-      run({ id: 'l1', workflow: 'wf-a', status: 'succeeded', agents: ['x'], createdAt: '2025-02-01T00:00:01.000Z' }),
-      run({ id: 'l2', workflow: 'wf-b', status: 'failed', agents: ['y'], createdAt: '2025-02-01T00:00:02.000Z' }),
-      run({ id: 'l3', workflow: 'wf-a', status: 'failed', agents: ['x', 'y'], createdAt: '2025-02-01T00:00:03.000Z' }),
-      run({ id: 'l4', workflow: 'wf-a', status: 'succeeded', agents: ['y'], createdAt: '2025-02-01T00:00:03.000Z' }),
-      run({ id: 'l5', workflow: 'wf-b', status: 'succeeded', agents: ['x'], createdAt: '2025-02-01T00:00:05.000Z' }),
+      run({ id: 'list-1', workflow: 'wf-a', status: 'succeeded', agents: ['x'], createdAt: '2025-02-01T00:00:01.000Z' }),
+      run({ id: 'list-2', workflow: 'wf-b', status: 'failed', agents: ['y'], createdAt: '2025-02-01T00:00:02.000Z' }),
+      run({ id: 'list-3', workflow: 'wf-a', status: 'failed', agents: ['x', 'y'], createdAt: '2025-02-01T00:00:03.000Z' }),
+      run({ id: 'list-4', workflow: 'wf-a', status: 'succeeded', agents: ['y'], createdAt: '2025-02-01T00:00:03.000Z' }),
+      run({ id: 'list-5', workflow: 'wf-b', status: 'succeeded', agents: ['x'], createdAt: '2025-02-01T00:00:05.000Z' }),
     ];
     for (const r of seeds) await sink.writeRun(r, []);
 
@@ -207,19 +208,19 @@ describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB
     let cursor: string | undefined;
     do {
       const page = await listRunsFromMongo(models, { limit: 2, cursor });
-      seen.push(...page.runs.filter((r) => r.id.startsWith('l')).map((r) => r.id));
+      seen.push(...page.runs.filter((r) => r.id.startsWith('list-')).map((r) => r.id));
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    expect(seen).toEqual(['l5', 'l4', 'l3', 'l2', 'l1']);
+    expect(seen).toEqual(['list-5', 'list-4', 'list-3', 'list-2', 'list-1']);
 
     const ids = async (q: Parameters<typeof listRunsFromMongo>[1]) =>
-      (await listRunsFromMongo(models, q)).runs.map((r) => r.id).filter((id) => id.startsWith('l'));
-    expect(await ids({ limit: 10, status: 'failed' })).toEqual(['l3', 'l2']);
-    expect(await ids({ limit: 10, workflow: 'wf-a' })).toEqual(['l4', 'l3', 'l1']);
-    expect(await ids({ limit: 10, agent: 'x', status: 'succeeded' })).toEqual(['l5', 'l1']);
+      (await listRunsFromMongo(models, q)).runs.map((r) => r.id).filter((id) => id.startsWith('list-'));
+    expect(await ids({ limit: 10, status: 'failed' })).toEqual(['list-3', 'list-2']);
+    expect(await ids({ limit: 10, workflow: 'wf-a' })).toEqual(['list-4', 'list-3', 'list-1']);
+    expect(await ids({ limit: 10, agent: 'x', status: 'succeeded' })).toEqual(['list-5', 'list-1']);
     const first = await listRunsFromMongo(models, { limit: 1, workflow: 'wf-a' });
-    expect(first.runs.map((r) => r.id)).toEqual(['l4']);
-    expect(await ids({ limit: 10, workflow: 'wf-a', cursor: first.nextCursor ?? '' })).toEqual(['l3', 'l1']);
+    expect(first.runs.map((r) => r.id)).toEqual(['list-4']);
+    expect(await ids({ limit: 10, workflow: 'wf-a', cursor: first.nextCursor ?? '' })).toEqual(['list-3', 'list-1']);
     expect(first.runs[0]).toEqual(seeds[3]);
   });
 });

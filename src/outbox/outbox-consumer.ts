@@ -139,6 +139,7 @@ export class OutboxConsumer {
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
+    if (!this.loop) return; // never started
     this.abort.abort();
     const reader = this.reader;
     // Cuts a blocking read short; the entries it might have taken stay pending, not lost.
@@ -163,7 +164,8 @@ export class OutboxConsumer {
         if (this.stopping) break; // the reader was closed on purpose
         const error = toError(err);
         this.readPendingFirst = true;
-        if (error.message.includes('NOGROUP')) {
+        // Redis reports its error codes as the first word of the message.
+        if (error.message.startsWith('NOGROUP')) {
           // The stream was deleted under us (e.g. a manual cleanup): recreate and go on.
           this.logger.warn({ key: this.key, group: this.group }, 'outbox group missing; recreating it');
           await this.ensureGroup().catch((e: unknown) => this.redisOutage.failed(toError(e)));
@@ -179,7 +181,7 @@ export class OutboxConsumer {
     try {
       await this.redis.xgroup('CREATE', this.key, this.group, '0', 'MKSTREAM');
     } catch (err) {
-      if (!toError(err).message.includes('BUSYGROUP')) throw err;
+      if (!toError(err).message.startsWith('BUSYGROUP')) throw err;
     }
   }
 
@@ -279,7 +281,7 @@ export class OutboxConsumer {
   private async drop(entryId: string, reason: string, fields: string[], err?: Error): Promise<void> {
     this.counters.poisoned++;
     this.logger.error(
-      { entryId, reason, err, entry: fields.join(' ').slice(0, 2000) },
+      { entryId, reason, err, entry: fields.join(' ').slice(0, 500) },
       'dropping outbox entry that can never be written',
     );
     await this.ack(entryId);

@@ -33,7 +33,7 @@ interface Draft {
 type Segment = PropertyKey;
 
 /** `['steps', 1, 'parallel', 0, 'agent']` → `steps[1].parallel[0].agent`. */
-export function formatPath(segments: readonly Segment[], base = ''): string {
+function formatPath(segments: readonly Segment[], base = ''): string {
   let out = base;
   for (const s of segments) {
     if (typeof s === 'number') out += `[${s}]`;
@@ -98,7 +98,10 @@ function expand(block: Block, path: string, drafts: Draft[]): number[] {
       const current = expand(item, `${path}.${seq ? 'sequential' : 'parallel'}[${i}]`, drafts);
       if (seq && prev) {
         const exits = exitsOf(prev, drafts).map((x) => drafts[x]!.def.id);
-        for (const e of entriesOf(current, drafts)) for (const id of exits) if (id !== drafts[e]!.def.id) drafts[e]!.deps.add(id);
+        for (const entry of entriesOf(current, drafts)) {
+          const draft = drafts[entry]!;
+          for (const id of exits) if (id !== draft.def.id) draft.deps.add(id); // a duplicated id must not become a self-loop
+        }
       }
       prev = current;
       members.push(...current);

@@ -24,7 +24,7 @@ function parseYaml(text: string, source: string): ParsedYaml {
   if (error) {
     const at = error.linePos?.[0];
     const where = at ? `:${at.line}:${at.col}` : '';
-    const message = `${source}${where}: malformed YAML: ${error.message}`;
+    const message = `${source}${where}: malformed YAML: ${error.message.trimEnd()}`;
     throw new ConfigError(message, [{ path: source, message }]);
   }
   // toJS keeps yaml's alias-expansion limit, which guards against "billion laughs" documents.

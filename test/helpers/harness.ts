@@ -1,0 +1,164 @@
+/**
+ * A whole Switchyard on the real Redis for one test file: its own key prefix, its own agents
+ * (echo, or the real SDKs pointed at the fake LLM server), optional worker pools and the HTTP
+ * API on a loopback port. `close()` stops everything it started and deletes its keys;
+ * `assertAllClosed()` fails a file that leaked a harness.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'vitest';
+import { resolveAgents } from '../../src/agents/registry.js';
+import { createApp } from '../../src/api/app.js';
+import { loadConfig } from '../../src/config/env.js';
+import { silentLogger } from '../../src/logger.js';
+import type { RunView } from '../../src/runs/runs-service.js';
+import { TERMINAL_RUN_STATUSES } from '../../src/runs/types.js';
+import { System } from '../../src/system.js';
+import { WorkflowCatalog } from '../../src/workflows/catalog.js';
+import { compileWorkflow } from '../../src/workflows/compile.js';
+import type { CompiledWorkflow } from '../../src/workflows/definition.js';
+import { startWorkerPools, type WorkerPools } from '../../workers/pool.js';
+import type { FakeLlmServer } from '../fixtures/fake-llm-server.js';
+import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from './redis.js';
+
+export interface HarnessOptions {
+  name: string;
+  /** Agents file content (`agents:` map). */
+  agents: Record<string, Record<string, unknown>>;
+  /** Workflow definitions (as in flows/*.yaml). */
+  workflows?: Record<string, unknown>[];
+  fake?: FakeLlmServer;
+  /** Start worker pools in this process: all agents (true), some, or none (false). Default true. */
+  pools?: boolean | string[];
+  /** Serve the HTTP API. Default true. */
+  api?: boolean;
+  refSafetyDelayMs?: number;
+  /** Use this prefix instead of a fresh one (to share a system with another process). */
+  prefix?: string;
+}
+
+export interface Harness {
+  prefix: string;
+  system: System;
+  pools: WorkerPools | undefined;
+  baseUrl: string;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Poll GET /v1/runs/:id until the run has finished. */
+  waitForRun(id: string, timeoutMs?: number): Promise<RunView>;
+  /** Poll until `predicate(run)` holds. */
+  waitUntil(id: string, predicate: (run: RunView) => boolean, timeoutMs?: number): Promise<RunView>;
+  close(): Promise<void>;
+}
+
+const open = new Set<string>();
+
+export async function startHarness(opts: HarnessOptions): Promise<Harness> {
+  const prefix = opts.prefix ?? testPrefix(opts.name);
+  const config = loadConfig({
+    REDIS_URL,
+    SWITCHYARD_PREFIX: prefix,
+    ...(opts.fake
+      ? { ANTHROPIC_API_KEY: 'test-key', ANTHROPIC_BASE_URL: opts.fake.anthropicBaseURL, OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: opts.fake.openaiBaseURL }
+      : {}),
+  });
+  const registry = resolveAgents({ agents: opts.agents }, config, `${opts.name} agents`);
+  const named = new Map<string, CompiledWorkflow>();
+  for (const def of opts.workflows ?? []) {
+    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.name });
+    named.set(wf.name, wf);
+  }
+  const system = new System({
+    redisUrl: REDIS_URL,
+    prefix,
+    retentionSeconds: 3600,
+    registry,
+    workflows: new WorkflowCatalog(named, () => registry.names()),
+    logger: silentLogger,
+    outbox: false,
+    ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
+  });
+  const poolsOpt = opts.pools ?? true;
+  const pools =
+    poolsOpt === false
+      ? undefined
+      : await startWorkerPools(system, {
+          ...(poolsOpt === true ? {} : { agents: poolsOpt }),
+          ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
+        });
+
+  let server: Server | undefined;
+  let baseUrl = '';
+  if (opts.api ?? true) {
+    const app = createApp(system, { bodyLimit: '100kb' });
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+  open.add(prefix);
+
+  const request: Harness['request'] = async (method, path, body, headers = {}) => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+
+  const waitUntil: Harness['waitUntil'] = async (id, predicate, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const run = await system.runs.get(id);
+      if (predicate(run)) return run;
+      if (Date.now() > deadline) throw new Error(`run ${id} did not reach the expected state in ${timeoutMs} ms (status ${run.status}: ${JSON.stringify(run.steps.map((s) => [s.stepId, s.status]))})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  return {
+    prefix,
+    system,
+    pools,
+    baseUrl,
+    request,
+    waitUntil,
+    waitForRun: (id, timeoutMs) => waitUntil(id, (r) => TERMINAL_RUN_STATUSES.includes(r.status), timeoutMs),
+    async close() {
+      if (server) {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server!.close(() => r()));
+      }
+      await pools?.close(5_000);
+      await system.close();
+      if (!opts.prefix) {
+        const redis = newRedis();
+        await cleanupPrefix(redis, prefix);
+        await redis.quit();
+      }
+      open.delete(prefix);
+    },
+  };
+}
+
+/** Call in afterAll: a harness left open is a leaked worker/connection. */
+export function assertAllClosed(): void {
+  expect([...open], 'harnesses left open').toEqual([]);
+}
+
+/** Count jobs of a run still sitting in any BullMQ state but completed/failed. */
+export async function liveJobsOf(system: System, runId: string): Promise<string[]> {
+  const live: string[] = [];
+  for (const q of system.allQueues()) {
+    const jobs = await q.getJobs(['waiting', 'waiting-children', 'delayed', 'active', 'prioritized'], 0, -1);
+    for (const j of jobs) if (j?.id?.startsWith(runId)) live.push(`${q.name}:${j.id}`);
+  }
+  return live;
+}
