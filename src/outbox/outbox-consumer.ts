@@ -22,15 +22,13 @@ import type { Logger } from '../logger.js';
 import { RunEvent, RunRecord, StepRecord, type OutboxEntry } from '../runs/types.js';
 import type { ResultSink } from './sink.js';
 
+import { keys } from '../runs/keys.js';
+
 /** The outbox stream the engine appends to: fields `kind`, `id`, `doc` (JSON). */
-export function outboxKey(prefix: string): string {
-  return `${prefix}:outbox`;
-}
+export const outboxKey = keys.outbox;
 
 /** A run's event stream: one field `e`, a RunEvent without `id` (the entry id is the event id). */
-export function eventsKey(prefix: string, runId: string): string {
-  return `${prefix}:run:${runId}:events`;
-}
+export const eventsKey = keys.events;
 
 export interface OutboxConsumerOptions {
   /** Shared connection for acks, event reads and claims. Not closed by `stop()`. */

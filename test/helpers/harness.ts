@@ -35,6 +35,8 @@ export interface HarnessOptions {
   refSafetyDelayMs?: number;
   /** Use this prefix instead of a fresh one (to share a system with another process). */
   prefix?: string;
+  /** Feed the outbox stream. Default false. */
+  outbox?: boolean;
 }
 
 export interface Harness {
@@ -74,7 +76,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     registry,
     workflows: new WorkflowCatalog(named, () => registry.names()),
     logger: silentLogger,
-    outbox: false,
+    outbox: opts.outbox ?? false,
     ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
   });
   const poolsOpt = opts.pools ?? true;

@@ -1,0 +1,76 @@
+/**
+ * The engine feeds the outbox atomically with its state changes: every finished step and run
+ * reaches the result sink exactly once, as a valid record, with the run's ordered events.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { silentLogger } from '../src/logger.js';
+import { OutboxConsumer } from '../src/outbox/outbox-consumer.js';
+import type { ResultSink } from '../src/outbox/sink.js';
+import { RunRecord, StepRecord, type RunEvent } from '../src/runs/types.js';
+import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
+
+class MemorySink implements ResultSink {
+  runs: { doc: RunRecord; events: RunEvent[] }[] = [];
+  steps: StepRecord[] = [];
+  failNext = 0;
+  async writeRun(doc: RunRecord, events: RunEvent[]) {
+    if (this.failNext-- > 0) throw new Error('sink down');
+    this.runs.push({ doc, events });
+  }
+  async writeStep(doc: StepRecord) {
+    if (this.failNext-- > 0) throw new Error('sink down');
+    this.steps.push(doc);
+  }
+  async close() {}
+}
+
+let h: Harness;
+let consumer: OutboxConsumer;
+const sink = new MemorySink();
+
+beforeAll(async () => {
+  h = await startHarness({
+    name: 'outbox-engine',
+    outbox: true,
+    agents: { a: { provider: 'echo', echo: { latencyMs: 10 } } },
+    workflows: [
+      {
+        name: 'three',
+        steps: [
+          { id: 'first', agent: 'a', input: { task: 'one' } },
+          { id: 'skipme', agent: 'a', input: { task: 'two' }, dependsOn: ['first'], when: 'false' },
+          { id: 'last', agent: 'a', input: { task: 'after {{steps.first.output}}' }, dependsOn: ['first'] },
+        ],
+      },
+    ],
+  });
+  sink.failNext = 2; // the sink is down at first: results wait in the outbox
+  consumer = new OutboxConsumer({ redis: h.system.redis, prefix: h.prefix, sink, logger: silentLogger, blockMs: 200, retryDelayMs: { min: 20, max: 100 } });
+  await consumer.start();
+});
+
+afterAll(async () => {
+  await consumer?.stop();
+  await h?.close();
+  assertAllClosed();
+});
+
+it('delivers every finished step and the run exactly once, as valid records with ordered events', async () => {
+  const res = await h.request('POST', '/v1/runs', { workflow: 'three', input: {} });
+  const run = await h.waitForRun(res.body.id);
+  expect(run.status).toBe('succeeded');
+
+  await expect.poll(() => sink.runs.length, { timeout: 5000 }).toBe(1);
+  await expect.poll(() => sink.steps.length).toBe(3);
+  expect(sink.steps.map((s) => `${s.stepId}:${s.status}`).sort()).toEqual(['first:succeeded', 'last:succeeded', 'skipme:skipped']);
+  for (const s of sink.steps) expect(StepRecord.safeParse(s).success).toBe(true);
+  // Empty arrays stay arrays (the Lua side never re-encodes JSON).
+  expect(sink.steps.find((s) => s.stepId === 'first')!.dependsOn).toEqual([]);
+
+  const { doc, events } = sink.runs[0]!;
+  expect(RunRecord.safeParse(doc).success).toBe(true);
+  expect(doc).toMatchObject({ id: res.body.id, status: 'succeeded', failedSteps: [], skippedSteps: ['skipme'], output: run.output });
+  expect(events[0]!.type).toBe('run.queued');
+  expect(events.at(-1)!.type).toBe('run.finished');
+  expect(consumer.stats().failures).toBeGreaterThanOrEqual(2);
+});
