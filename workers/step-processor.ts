@@ -18,8 +18,9 @@ import type { StepJobData } from '../src/runs/flow-builder.js';
 import type { RunControl } from '../src/runs/run-control.js';
 import type { RunStore } from '../src/runs/run-store.js';
 import { TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES, type StepRecord, type StepStatus } from '../src/runs/types.js';
-import { evaluateWhen } from '../src/workflows/expression.js';
-import { renderTemplates, type TemplateScope } from '../src/workflows/templates.js';
+import type { CompiledStep } from '../src/workflows/definition.js';
+import { evaluateWhen, parseWhen, whenRefs } from '../src/workflows/expression.js';
+import { findTemplateRefs, renderTemplates, type TemplateScope } from '../src/workflows/templates.js';
 import type { ActiveJobs } from './active-jobs.js';
 
 /** What a step job returns to its parent: small; the output itself is stored once, in the run. */
@@ -76,12 +77,15 @@ export function createStepProcessor(ctx: StepProcessorContext) {
     const skippedDep = deps.find((d) => d.status === 'skipped' || d.status === 'cancelled');
     if (skippedDep && !step.allowSkippedDeps) return skip(`dependency "${skippedDep.stepId}" was ${skippedDep.status}`);
 
-    const scope: TemplateScope = {
-      input: (run.input ?? {}) as Record<string, unknown>,
-      steps: Object.fromEntries(deps.map((d) => [d.stepId, { status: d.status, output: d.output }])),
-    };
     let input = step.input;
     try {
+      // Templates and `when` may read any ancestor, not only direct dependencies.
+      const extra = readsSteps(step).filter((id) => !step.dependsOn.includes(id));
+      const read = [...deps, ...(await store.getSteps(runId, extra))];
+      const scope: TemplateScope = {
+        input: (run.input ?? {}) as Record<string, unknown>,
+        steps: Object.fromEntries(read.map((d) => [d.stepId, { status: d.status, output: d.output }])),
+      };
       if (step.when && !evaluateWhen(step.when, scope)) return skip(`when is false: ${step.when}`);
       if (!step.literal) input = renderTemplates(step.input, scope);
     } catch (err) {
@@ -168,6 +172,15 @@ export function createStepProcessor(ctx: StepProcessorContext) {
       throw new UnrecoverableError(err.message);
     }
   };
+}
+
+/** Ids of the steps a step's templates and `when` read. */
+function readsSteps(step: CompiledStep): string[] {
+  if (step.literal) return [];
+  const ids = new Set<string>();
+  for (const ref of findTemplateRefs(step.input)) if (ref.kind === 'step') ids.add(ref.stepId);
+  if (step.when) for (const id of whenRefs(parseWhen(step.when)).steps) ids.add(id);
+  return [...ids];
 }
 
 /** A step whose job ended without reporting: record it failed; a required one fails the run. */

@@ -75,7 +75,8 @@ export function buildFlow(opts: BuildFlowOptions): FlowPlan {
       name: 'ref',
       queueName: REF_QUEUE,
       data,
-      opts: { ...common, jobId: id, delay: opts.refSafetyDelayMs, attempts: 1, ignoreDependencyOnFailure: true },
+      // A ref only fails on infrastructure errors (Redis): retry those before giving up.
+      opts: { ...common, jobId: id, delay: opts.refSafetyDelayMs, attempts: 5, backoff: { type: 'exponential', delay: 500 }, ignoreDependencyOnFailure: true },
     };
   };
 

@@ -1,0 +1,81 @@
+/**
+ * The raw BullMQ baseline: one queue, one FlowProducer, one Worker with a trivial processor
+ * (returns a small envelope like a Switchyard step does), sharing one ioredis connection like
+ * Switchyard's System does. Completion is observed on the worker's `completed` event.
+ */
+import { performance } from 'node:perf_hooks';
+import { FlowProducer, Queue, Worker, type FlowJob, type Job, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { benchPrefix, cleanupPrefix, newRedis } from './redis.js';
+import { withTimeout } from './util.js';
+
+export const RAW_QUEUE = 'raw';
+
+/** Job options mirroring what Switchyard gives its step jobs. */
+export const rawJobOpts = (jobId: string): JobsOptions => ({
+  jobId,
+  attempts: 1,
+  removeOnComplete: { age: 3600 },
+  removeOnFail: { age: 3600 },
+  failParentOnFailure: true,
+});
+
+export interface RawBench {
+  prefix: string;
+  connection: Redis;
+  flowProducer: FlowProducer;
+  worker: Worker;
+  /** Add `tree` and wait until the job `rootId` completes; ms from just before add. */
+  run(tree: FlowJob, rootId: string, timeoutMs?: number): Promise<{ ms: number; addMs: number }>;
+  close(): Promise<void>;
+}
+
+export async function startRaw(name: string, concurrency: number): Promise<RawBench> {
+  const prefix = benchPrefix(`raw-${name}`);
+  const connection = newRedis('switchyard-bench-raw');
+  const flowProducer = new FlowProducer({ connection, prefix });
+  const queue = new Queue(RAW_QUEUE, { connection, prefix });
+  const worker = new Worker(RAW_QUEUE, async (job: Job) => ({ stepId: job.name, status: 'succeeded' }), { connection, prefix, concurrency });
+  worker.on('error', (err) => console.error(`raw worker error: ${err.message}`));
+  await worker.waitUntilReady();
+
+  const settled = new Map<string, { t: number; err?: string }>();
+  const waiters = new Map<string, (s: { t: number; err?: string }) => void>();
+  const settle = (id: string, s: { t: number; err?: string }) => {
+    const w = waiters.get(id);
+    if (w) {
+      waiters.delete(id);
+      w(s);
+    } else if (id.startsWith('root')) settled.set(id, s);
+  };
+  worker.on('completed', (job: Job) => settle(job.id!, { t: performance.now() }));
+  worker.on('failed', (job: Job | undefined, err: Error) => {
+    if (job?.id) settle(job.id, { t: performance.now(), err: err.message });
+  });
+
+  return {
+    prefix,
+    connection,
+    flowProducer,
+    worker,
+    async run(tree, rootId, timeoutMs = 120_000) {
+      const done = new Promise<{ t: number; err?: string }>((resolve) => {
+        const s = settled.get(rootId);
+        if (s) resolve(s);
+        else waiters.set(rootId, resolve);
+      });
+      const t0 = performance.now();
+      await flowProducer.add(tree);
+      const addMs = performance.now() - t0;
+      const s = await withTimeout(done, timeoutMs, `raw flow ${rootId}`);
+      if (s.err) throw new Error(`raw flow ${rootId} failed: ${s.err}`);
+      return { ms: s.t - t0, addMs };
+    },
+    async close() {
+      await worker.close();
+      await Promise.all([flowProducer.close(), queue.close()]);
+      await connection.quit().catch(() => connection.disconnect());
+      await cleanupPrefix(prefix);
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * A whole Switchyard in this process for one scenario (the same assembly as
+ * test/helpers/harness.ts, without vitest or the HTTP API): its own prefix, echo agents,
+ * precompiled workflows and worker pools. Completion is observed on the `runs` worker's
+ * `completed`/`failed` events, so timing needs no polling of Redis.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Job, Worker } from 'bullmq';
+import { resolveAgents } from '../../src/agents/registry.js';
+import { loadConfig } from '../../src/config/env.js';
+import { silentLogger } from '../../src/logger.js';
+import type { Provider } from '../../src/providers/provider.js';
+import { RUN_QUEUE } from '../../src/runs/keys.js';
+import type { RunState } from '../../src/runs/run-store.js';
+import { System } from '../../src/system.js';
+import { WorkflowCatalog } from '../../src/workflows/catalog.js';
+import { compileWorkflow } from '../../src/workflows/compile.js';
+import type { CompiledWorkflow } from '../../src/workflows/definition.js';
+import { startWorkerPools, type WorkerPools } from '../../workers/pool.js';
+import { REDIS_URL, benchPrefix, cleanupPrefix } from './redis.js';
+import { withTimeout } from './util.js';
+
+export interface SwitchyardBenchOptions {
+  name: string;
+  agents: Record<string, Record<string, unknown>>;
+  workflows: Record<string, unknown>[];
+  /** Replace the providers (e.g. an instant one, to isolate the echo provider's timer). */
+  providerFor?: (agent: string) => Provider;
+}
+
+export interface TimedRun {
+  runId: string;
+  /** performance.now() just before submitWorkflow. */
+  t0: number;
+  /** performance.now() when the root `run` job completed. */
+  t1: number;
+  ms: number;
+  /** Time spent inside submitWorkflow (createRun + FlowProducer.add). */
+  submitMs: number;
+  state: RunState;
+}
+
+export interface SwitchyardBench {
+  prefix: string;
+  system: System;
+  pools: WorkerPools;
+  /** Compile time of each workflow at start-up (ms). */
+  compileMs: Map<string, number>;
+  /** Submit a named workflow and wait until its root job completes. Throws unless it succeeded. */
+  run(workflow: string, input?: Record<string, unknown>, timeoutMs?: number): Promise<TimedRun>;
+  close(): Promise<void>;
+}
+
+export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<SwitchyardBench> {
+  const prefix = benchPrefix(`sy-${opts.name}`);
+  const config = loadConfig({ REDIS_URL, SWITCHYARD_PREFIX: prefix });
+  const registry = resolveAgents({ agents: opts.agents }, config, `bench ${opts.name} agents`);
+  const named = new Map<string, CompiledWorkflow>();
+  const compileMs = new Map<string, number>();
+  for (const def of opts.workflows) {
+    const c0 = performance.now();
+    const wf = compileWorkflow(def, { agents: registry.names(), source: `bench/${opts.name}` });
+    compileMs.set(wf.name, performance.now() - c0);
+    named.set(wf.name, wf);
+  }
+  const system = new System({
+    redisUrl: REDIS_URL,
+    prefix,
+    retentionSeconds: 3600,
+    registry,
+    workflows: new WorkflowCatalog(named, () => registry.names()),
+    logger: silentLogger,
+    outbox: false,
+  });
+  let pools: WorkerPools;
+  try {
+    pools = await startWorkerPools(system, opts.providerFor ? { providerFor: opts.providerFor } : {});
+  } catch (err) {
+    await system.close();
+    await cleanupPrefix(prefix);
+    throw err;
+  }
+
+  const runWorker = pools.workers.find((w) => w.name === RUN_QUEUE) as Worker;
+  // Settled roots by run id (a tiny run may finish before submitWorkflow has returned).
+  const settled = new Map<string, { t: number; err?: string }>();
+  const waiters = new Map<string, (s: { t: number; err?: string }) => void>();
+  const settle = (id: string, s: { t: number; err?: string }) => {
+    const w = waiters.get(id);
+    if (w) {
+      waiters.delete(id);
+      w(s);
+    } else settled.set(id, s);
+  };
+  runWorker.on('completed', (job: Job) => settle(job.id!, { t: performance.now() }));
+  runWorker.on('failed', (job: Job | undefined, err: Error) => {
+    if (job?.id) settle(job.id, { t: performance.now(), err: err.message });
+  });
+
+  const waitRoot = (id: string) =>
+    new Promise<{ t: number; err?: string }>((resolve) => {
+      const s = settled.get(id);
+      if (s) {
+        settled.delete(id);
+        resolve(s);
+      } else waiters.set(id, resolve);
+    });
+
+  return {
+    prefix,
+    system,
+    pools,
+    compileMs,
+    async run(workflow, input = {}, timeoutMs = 120_000) {
+      const t0 = performance.now();
+      const { id } = await system.runs.submitWorkflow(workflow, input);
+      const submitMs = performance.now() - t0;
+      let done: { t: number; err?: string };
+      try {
+        done = await withTimeout(waitRoot(id), timeoutMs, `switchyard run ${id} of ${workflow}`);
+      } catch (err) {
+        waiters.delete(id);
+        const st = await system.store.getRun(id).catch(() => null);
+        const live = st?.steps.filter((s) => s.status !== 'succeeded').map((s) => `${s.stepId}:${s.status}`) ?? [];
+        throw new Error(`${(err as Error).message}; run status ${st?.run.status}; unfinished steps: ${live.slice(0, 10).join(', ')}`);
+      }
+      const state = await system.store.getRun(id);
+      if (!state) throw new Error(`run ${id} vanished`);
+      if (done.err || state.run.status !== 'succeeded') {
+        throw new Error(`run ${id} ended ${state.run.status}: ${done.err ?? state.run.error ?? ''}`);
+      }
+      return { runId: id, t0, t1: done.t, ms: done.t - t0, submitMs, state };
+    },
+    async close() {
+      await pools.close(10_000);
+      await system.close();
+      await cleanupPrefix(prefix);
+    },
+  };
+}
+
+/** An echo agent for the agents file. */
+export const echoAgent = (latencyMs: number, concurrency: number): Record<string, unknown> => ({
+  provider: 'echo',
+  echo: { latencyMs },
+  concurrency,
+  attempts: 1,
+});
+
+/** A provider that answers at once (no timer), to measure the engine without the echo sleep. */
+export const instantProvider: Provider = {
+  name: 'echo',
+  async complete(req) {
+    return { text: `[${req.agent}] ok`, usage: { inputTokens: 1, outputTokens: 1 }, model: 'instant', stopReason: 'end_turn' };
+  },
+};

@@ -1,0 +1,29 @@
+/** What bench/run.ts hands a scenario and gets back. */
+export interface BenchContext {
+  quick: boolean;
+  /** Measured repetitions (after one warm-up). */
+  reps: number;
+  /** Force the profiling passes (CPU profile) even when the target is met. */
+  profile: boolean;
+  log(msg: string): void;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  /** Switchyard's figure, formatted. */
+  switchyard: string;
+  /** The baseline's figure, formatted. */
+  baseline: string;
+  ratio: number;
+  target: string;
+  pass: boolean;
+  /** Extra lines: sizes, raw numbers of each repetition, profile findings. */
+  details: string[];
+}
+
+export interface Scenario {
+  id: string;
+  title: string;
+  run(ctx: BenchContext): Promise<ScenarioResult>;
+}
