@@ -134,6 +134,24 @@ const WORKFLOWS: Record<string, unknown>[] = [
     ],
   },
   {
+    name: 'diamond-optional',
+    input: { tag: { type: 'string' } },
+    steps: [
+      {
+        sequential: [
+          { id: 'analyse', agent: 'llm', optional: true, input: { task: 'analyse {{input.tag}} [[status:400]]' } },
+          {
+            parallel: [
+              { id: 'fixes', agent: 'fast', input: { task: 'Fix: [{{steps.analyse.output}}]' } },
+              { id: 'security', agent: 'fast', input: { task: 'Secure: [{{steps.analyse.output}}]' } },
+            ],
+          },
+          { id: 'synthesize', agent: 'fast', input: { task: 'Merge {{steps.fixes.output}} | {{steps.security.output}}' } },
+        ],
+      },
+    ],
+  },
+  {
     name: 'paged',
     input: { text: { type: 'string' } },
     steps: [{ id: 'only', agent: 'llm', input: { task: '{{input.text}}' } }],
@@ -431,6 +449,18 @@ describe('failures', () => {
   });
 });
 
+describe('an optional shared step', () => {
+  it('lets both dependents run when it fails, the ref holder included, and the run ends partial_success', async () => {
+    const run = await runToEnd('diamond-optional', { tag: unique('dopt') });
+    expect(run.status).toBe('partial_success');
+    expect(run.failedSteps.map((f) => f.stepId)).toEqual(['analyse']);
+    for (const id of ['fixes', 'security', 'synthesize']) expect(step(run, id).status, id).toBe('succeeded');
+    expect(taskOf(step(run, 'security'))).toBe('Secure: []');
+    expect(taskOf(step(run, 'synthesize'))).toBe('Merge [fast] Fix: [] | [fast] Secure: []');
+    await expectNoLiveJobs(run.id);
+  });
+});
+
 describe('idempotency', () => {
   it('returns the same run for a repeated workflow submission and refuses the key for a different input', async () => {
     const key = unique('idem');
@@ -449,6 +479,20 @@ describe('idempotency', () => {
     const run = await h.waitForRun(first.body.id);
     expect(run.status).toBe('succeeded');
     expect(run.idempotencyKey).toBe(key);
+  });
+});
+
+describe('idempotency under concurrency', () => {
+  it('refuses a concurrent reuse of the key with a different input (409), never replaying a run of another input', async () => {
+    const key = unique('idem-race');
+    const [a, b] = await Promise.all([
+      h.request('POST', '/v1/runs', { workflow: 'seq', input: { topic: 'first' }, idempotencyKey: key }),
+      h.request('POST', '/v1/runs', { workflow: 'seq', input: { topic: 'second' }, idempotencyKey: key }),
+    ]);
+    const statuses = [a.status, b.status].sort();
+    expect(statuses, JSON.stringify([a.body, b.body])).toEqual([202, 409]);
+    const created = a.status === 202 ? a : b;
+    expect((await h.waitForRun(created.body.id)).status).toBe('succeeded');
   });
 });
 
@@ -480,6 +524,16 @@ describe('the event stream (SSE)', () => {
     expect((events.at(-1)!.data as { data?: { status?: string } }).data?.status).toBe('succeeded');
   });
 
+  it('answers 404 for an unknown run and 400 for a Last-Event-ID that is not an event id', async () => {
+    const missing = await h.request('GET', '/v1/runs/run_doesnotexist/events');
+    expect(missing.status).toBe(404);
+    const id = await submit('seq', { topic: 'bad-id' });
+    const bad = await h.request('GET', `/v1/runs/${id}/events`, undefined, { 'Last-Event-ID': 'yesterday' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('yesterday');
+    await h.waitForRun(id);
+  });
+
   it('replays only the events after Last-Event-ID', async () => {
     const id = await submit('seq', { topic: 'replay' });
     await h.waitForRun(id);
@@ -491,6 +545,25 @@ describe('the event stream (SSE)', () => {
     expect(replay.status).toBe(200);
     expect(replay.events.map((e) => e.id)).toEqual(all.slice(pivot + 1).map((e) => e.id));
     expect(replay.events.at(-1)!.event).toBe('run.finished');
+  });
+  it('ends at once when a client reconnects after run.finished (Last-Event-ID of the last event)', async () => {
+    // An EventSource reconnects by itself when a stream ends, sending the id of run.finished.
+    const id = await submit('seq', { topic: 'reconnect' });
+    await h.waitForRun(id);
+    const last = (await readEventStream(id)).events.at(-1)!;
+    expect(last.event).toBe('run.finished');
+
+    const res = await fetch(`${h.baseUrl}/v1/runs/${id}/events`, { headers: { 'Last-Event-ID': last.id }, signal: AbortSignal.timeout(5_000) });
+    expect(res.status).toBe(204);
+    const body = await res.text().then(
+      (text) => ({ ended: true, text }),
+      (err: Error) => {
+        if (err.name === 'TimeoutError' || err.name === 'AbortError') return { ended: false, text: '' };
+        throw err;
+      },
+    );
+    expect(body.ended, 'the stream of a finished run must end, not wait for events that will never come').toBe(true);
+    expect(parseSse(body.text)).toEqual([]);
   });
 });
 

@@ -7,8 +7,34 @@ import { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/** Every prefix handed out in this process, to check at the end that none left keys behind. */
+export const issuedPrefixes: string[] = [];
+
 export function benchPrefix(name: string): string {
-  return `{bench-${name}-${randomBytes(4).toString('hex')}}`;
+  const prefix = `{bench-${name}-${randomBytes(4).toString('hex')}}`;
+  issuedPrefixes.push(prefix);
+  return prefix;
+}
+
+const globOf = (prefix: string) => `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+
+/** Keys still present under any issued prefix (should be 0 after every scenario closed). */
+export async function leftoverKeys(): Promise<number> {
+  const redis = newRedis('switchyard-bench-check');
+  let n = 0;
+  try {
+    for (const prefix of issuedPrefixes) {
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', globOf(prefix), 'COUNT', 1000);
+        cursor = next;
+        n += found.length;
+      } while (cursor !== '0');
+    }
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+  return n;
 }
 
 export function newRedis(name = 'switchyard-bench'): Redis {
@@ -21,7 +47,7 @@ export async function cleanupPrefix(prefix: string): Promise<number> {
   let deleted = 0;
   try {
     // Escape glob characters of the prefix itself (`{`/`}` are literal, `[`/`*`/`?` are not).
-    const pattern = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+    const pattern = globOf(prefix);
     let cursor = '0';
     do {
       const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

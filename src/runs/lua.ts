@@ -81,7 +81,8 @@ return {1, newStatus}
  * ARGV: status, output JSON, error JSON, now (ISO), outbox on ('1'/'0'), retention seconds,
  *       reason JSON given to steps that had not finished.
  * Steps not yet finished end `cancelled`; failed/skipped steps and token usage are summed up.
- * Returns {1, status} when applied, {0, current} when the run had already finished.
+ * Returns {1, status, cancelled step ids (comma list)} when applied, {0, current} when the run
+ * had already finished.
  */
 export const RUN_FINISH = `${common}
 local STEP_FIELDS = ${luaList(STEP_FIELDS)}
@@ -93,7 +94,7 @@ if TERMINAL[cur] then return {0, cur} end
 local status, now, outbox, ttl = ARGV[1], ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
 local runIdJson = redis.call('HGET', KEYS[1], 'id')
 local steps = cjson.decode(redis.call('HGET', KEYS[1], 'steps'))
-local failed, skipped = {}, {}
+local failed, skipped, cancelled = {}, {}, {}
 local inTok, outTok = 0, 0
 for _, sid in ipairs(steps) do
   local sk = KEYS[1] .. ':s:' .. sid
@@ -101,6 +102,7 @@ for _, sid in ipairs(steps) do
   local sidJson = cjson.encode(sid)
   if not TERMINAL[st] then
     redis.call('HSET', sk, 'status', '"cancelled"', 'reason', ARGV[7], 'finishedAt', cjson.encode(now))
+    cancelled[#cancelled + 1] = sid
     event(KEYS[2], 'step.cancelled', runIdJson, sidJson, now, '{"reason":' .. ARGV[7] .. '}')
     if outbox then
       redis.call('XADD', KEYS[3], '*', 'kind', 'step', 'id', cjson.decode(runIdJson) .. '.' .. sid, 'doc', docOf(sk, STEP_FIELDS))
@@ -133,5 +135,5 @@ if outbox then
 end
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
-return {1, status}
+return {1, status, table.concat(cancelled, ',')}
 `;

@@ -6,7 +6,7 @@
 import { Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { keys } from './keys.js';
+import { keys, stepJobId } from './keys.js';
 import type { RunStore } from './run-store.js';
 import type { RunStatus } from './types.js';
 
@@ -15,6 +15,8 @@ export interface RunControlDeps {
   /** Connection used to publish cancellations. */
   publisher: Redis;
   refQueue: Queue;
+  /** The queue of an agent type, to wake the run's steps sleeping in a retry backoff. */
+  agentQueue: (agent: string) => Queue | undefined;
   logger: Logger;
 }
 
@@ -22,12 +24,21 @@ export class RunControl {
   constructor(private readonly deps: RunControlDeps) {}
 
   /** Finish `runId` with `status` unless it already finished. Returns whether this call finished it. */
-  async halt(runId: string, status: Extract<RunStatus, 'failed' | 'cancelled'>, opts: { error?: string; reason: string }): Promise<{ applied: boolean; status: string }> {
+  async halt(runId: string, status: Extract<RunStatus, 'failed' | 'cancelled'>, opts: { error?: string; reason: string }): Promise<{ applied: boolean; status: string; cancelledSteps: string[] }> {
     const { store, publisher } = this.deps;
     const res = await store.finishRun(runId, status, { error: opts.error ?? null, reason: opts.reason });
     if (!res.applied) return res;
     await publisher.publish(keys.cancelChannel(store.prefix), runId);
-    await this.promoteRefs(runId);
+    // Wake whatever sleeps (refs; steps in a retry backoff) so every branch drains now: each
+    // sees the run has ended and returns without calling a provider.
+    const steps = await store.getSteps(runId, res.cancelledSteps);
+    await Promise.all([
+      this.promoteRefs(runId),
+      ...steps.map((s) => {
+        const q = this.deps.agentQueue(s.agent);
+        return q ? promoteIfDelayed(q, stepJobId(runId, s.stepId), this.deps.logger) : undefined;
+      }),
+    ]);
     return res;
   }
 

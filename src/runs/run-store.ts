@@ -45,7 +45,7 @@ export interface StepTransition {
 
 type ScriptRedis = Redis & {
   syStepTransition(...args: (string | number)[]): Promise<[number, string]>;
-  syRunFinish(...args: (string | number)[]): Promise<[number, string]>;
+  syRunFinish(...args: (string | number)[]): Promise<[number, string, string?]>;
 };
 
 const encodeFields = (obj: Record<string, unknown>): string[] =>
@@ -146,8 +146,8 @@ export class RunStore {
     runId: string,
     status: Exclude<RunStatus, 'queued' | 'running'>,
     opts: { output?: unknown; error?: string | null; reason?: string } = {},
-  ): Promise<{ applied: boolean; status: string }> {
-    const [applied, current] = await this.redis.syRunFinish(
+  ): Promise<{ applied: boolean; status: string; cancelledSteps: string[] }> {
+    const [applied, current, cancelled] = await this.redis.syRunFinish(
       keys.run(this.prefix, runId),
       keys.events(this.prefix, runId),
       keys.outbox(this.prefix),
@@ -159,7 +159,7 @@ export class RunStore {
       this.retentionSeconds,
       JSON.stringify(opts.reason ?? `run ${status}`),
     );
-    return { applied: applied === 1, status: current };
+    return { applied: applied === 1, status: current, cancelledSteps: cancelled ? cancelled.split(',') : [] };
   }
 
   /** Append an event that changes no state (progress). */
@@ -176,22 +176,22 @@ export class RunStore {
   }
 
   /**
-   * Claim an idempotency key for `runId`. Returns null when claimed, or the run id that holds it.
+   * Claim an idempotency key for `runId` and the submission's hash, atomically (so a reuse
+   * with another request is told apart even while the first run is still being written).
+   * Returns null when claimed, or the holder.
    */
-  async claimIdempotencyKey(key: string, runId: string): Promise<string | null> {
+  async claimIdempotencyKey(key: string, runId: string, requestHash: string): Promise<{ runId: string; requestHash: string } | null> {
     const k = keys.idempotency(this.prefix, key);
-    const ok = await this.redis.set(k, runId, 'EX', this.retentionSeconds, 'NX');
+    const ok = await this.redis.set(k, `${runId} ${requestHash}`, 'EX', this.retentionSeconds, 'NX');
     if (ok === 'OK') return null;
-    return this.redis.get(k);
+    const held = await this.redis.get(k);
+    if (held === null) return this.claimIdempotencyKey(key, runId, requestHash); // expired in between
+    const [holder = '', hash = ''] = held.split(' ');
+    return { runId: holder, requestHash: hash };
   }
 
   async releaseIdempotencyKey(key: string): Promise<void> {
     await this.redis.del(keys.idempotency(this.prefix, key));
-  }
-
-  async getRequestHash(runId: string): Promise<string | null> {
-    const v = await this.redis.hget(keys.run(this.prefix, runId), 'requestHash');
-    return v === null ? null : (JSON.parse(v) as string);
   }
 
   /**

@@ -103,8 +103,13 @@ export class RunsService {
     const requestHash = createHash('sha256').update(JSON.stringify({ request, priority: opts.priority ?? null })).digest('hex');
 
     if (opts.idempotencyKey) {
-      const existing = await store.claimIdempotencyKey(opts.idempotencyKey, runId);
-      if (existing) return this.replay(existing, opts.idempotencyKey, requestHash);
+      const holder = await store.claimIdempotencyKey(opts.idempotencyKey, runId, requestHash);
+      if (holder) {
+        if (holder.requestHash !== requestHash) {
+          throw new ConflictError(`idempotencyKey "${opts.idempotencyKey}" was already used for a different request (run ${holder.runId})`);
+        }
+        return { id: holder.runId, status: (await store.getRunStatus(holder.runId)) ?? 'queued', created: false };
+      }
     }
 
     const now = new Date().toISOString();
@@ -164,15 +169,6 @@ export class RunsService {
     }
     this.deps.logger.info({ runId, workflow: workflow.name, steps: steps.length }, 'run queued');
     return { id: runId, status: 'queued', created: true };
-  }
-
-  private async replay(runId: string, key: string, requestHash: string): Promise<SubmitResult> {
-    const { store } = this.deps;
-    const [previousHash, status] = await Promise.all([store.getRequestHash(runId), store.getRunStatus(runId)]);
-    if (previousHash !== null && previousHash !== requestHash) {
-      throw new ConflictError(`idempotencyKey "${key}" was already used for a different request (run ${runId})`);
-    }
-    return { id: runId, status: status ?? 'queued', created: false };
   }
 
   async get(runId: string): Promise<RunView> {

@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { keys } from '../../runs/keys.js';
 import { parseEvent } from '../../runs/run-store.js';
+import { TERMINAL_RUN_STATUSES } from '../../runs/types.js';
 import type { System } from '../../system.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { ListRunsQuery, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
@@ -57,9 +58,16 @@ export function runsRouter(system: System): Router {
  */
 async function streamEvents(system: System, req: Request<{ id: string }>, res: Response): Promise<void> {
   const runId = req.params.id;
-  if ((await system.store.getRunStatus(runId)) === null) throw new HttpError(404, 'not_found', `run "${runId}" not found`);
+  const status = await system.store.getRunStatus(runId);
+  if (status === null) throw new HttpError(404, 'not_found', `run "${runId}" not found`);
   const after = req.get('Last-Event-ID') ?? (typeof req.query.after === 'string' ? req.query.after : undefined);
   if (after !== undefined && !/^\d+-\d+$/.test(after)) throw new HttpError(400, 'invalid_event_id', `Last-Event-ID "${after}" is not an event id`);
+  if (TERMINAL_RUN_STATUSES.includes(status) && after !== undefined && (await system.store.readEvents(runId, after, 1)).length === 0) {
+    // A client reconnecting after run.finished: nothing will ever follow. 204 tells an
+    // EventSource to stop reconnecting.
+    res.status(204).end();
+    return;
+  }
 
   res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
   res.flushHeaders();
