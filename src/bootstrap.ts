@@ -34,6 +34,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   for (const a of registry.list()) {
     if (a.fallbackReason) logger.warn({ agent: a.name, configured: a.configuredProvider }, `agent "${a.name}" uses the echo provider: ${a.fallbackReason}`);
   }
+  if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
   const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names()), () => registry.names());
 
   let mongo: MongoHandle | undefined;
@@ -67,8 +68,9 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   }
 
   let server: Server | undefined;
+  const shuttingDown = new AbortController();
   if (opts.api) {
-    const app = createApp(system, { bodyLimit: config.bodyLimit, ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}) });
+    const app = createApp(system, { bodyLimit: config.bodyLimit, shutdownSignal: shuttingDown.signal, ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}) });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(config.port, () => resolve(s));
     });
@@ -79,7 +81,15 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   const shutdown = () =>
     (stopping ??= (async () => {
       logger.info('shutting down: in-flight steps finish first');
-      if (server) await new Promise<void>((r) => server.close(() => r()));
+      shuttingDown.abort();
+      if (server) {
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        // A request still open after the grace period is cut (event streams already ended).
+        const cut = setTimeout(() => server.closeAllConnections(), 5_000);
+        await closed;
+        clearTimeout(cut);
+      }
       await pools?.close(config.shutdownTimeoutMs);
       await outbox?.stop();
       await system.close();

@@ -55,19 +55,21 @@ afterAll(async () => {
   assertAllClosed();
 });
 
-it('delivers every finished step and the run exactly once, as valid records with ordered events', async () => {
+it('delivers every finished step once and each state of the run, as valid records with ordered events', async () => {
   const res = await h.request('POST', '/v1/runs', { workflow: 'three', input: {} });
   const run = await h.waitForRun(res.body.id);
   expect(run.status).toBe('succeeded');
 
-  await expect.poll(() => sink.runs.length, { timeout: 5000 }).toBe(1);
+  // The run's states reach the sink in order: queued, running, then finished.
+  await expect.poll(() => sink.runs.map((r) => r.doc.status), { timeout: 5000 }).toEqual(['queued', 'running', 'succeeded']);
   await expect.poll(() => sink.steps.length).toBe(3);
   expect(sink.steps.map((s) => `${s.stepId}:${s.status}`).sort()).toEqual(['first:succeeded', 'last:succeeded', 'skipme:skipped']);
   for (const s of sink.steps) expect(StepRecord.safeParse(s).success).toBe(true);
   // Empty arrays stay arrays (the Lua side never re-encodes JSON).
   expect(sink.steps.find((s) => s.stepId === 'first')!.dependsOn).toEqual([]);
 
-  const { doc, events } = sink.runs[0]!;
+  for (const r of sink.runs) expect(RunRecord.safeParse(r.doc).success).toBe(true);
+  const { doc, events } = sink.runs.at(-1)!;
   expect(RunRecord.safeParse(doc).success).toBe(true);
   expect(doc).toMatchObject({ id: res.body.id, status: 'succeeded', failedSteps: [], skippedSteps: ['skipme'], output: run.output });
   expect(events[0]!.type).toBe('run.queued');

@@ -161,8 +161,9 @@ describe('an invalid schedule', () => {
 
 describe('schedules declared in workflows', () => {
   it('are synced as flow.<name>, stale flow.* schedules are removed and API schedules kept', async () => {
-    // A schedule left over from a workflow that no longer declares one, and an API schedule.
-    expect((await h.request('PUT', '/v1/schedules/flow.retired', { workflow: 'ticker', cron: '0 0 1 1 *', input: { label: 'old' } })).status).toBe(200);
+    // A schedule left over from a workflow that no longer declares one (as an earlier
+    // deployment's sync left it), and an API schedule.
+    await h.system.scheduleQueue.upsertJobScheduler('flow.retired', { pattern: '0 0 1 1 *', tz: 'UTC' }, { name: 'fire', data: { scheduleId: 'flow.retired', workflow: 'ticker', input: { label: 'old' } } });
     expect((await h.request('PUT', '/v1/schedules/keep-me', { workflow: 'ticker', cron: '0 0 1 1 *', input: { label: 'kept' } })).status).toBe(200);
 
     const result = await h.system.schedules.syncFromFlows();
@@ -180,7 +181,13 @@ describe('schedules declared in workflows', () => {
     expect(await h.system.schedules.syncFromFlows()).toEqual({ upserted: ['flow.nightly'], removed: [] });
     expect(((await h.request('GET', '/v1/schedules')).body.schedules as { id: string }[]).map((s) => s.id).sort()).toEqual(['flow.nightly', 'keep-me']);
 
+    // flow.* schedules belong to flows/: the API refuses to change them.
+    const put = await h.request('PUT', '/v1/schedules/flow.nightly', { workflow: 'ticker', cron: '0 0 1 1 *', input: { label: 'x' } });
+    expect(put.status).toBe(409);
+    expect(put.body.error.message).toContain('flows/');
+    expect((await h.request('DELETE', '/v1/schedules/flow.nightly')).status).toBe(409);
+
     expect((await h.request('DELETE', '/v1/schedules/keep-me')).status).toBe(204);
-    expect((await h.request('DELETE', '/v1/schedules/flow.nightly')).status).toBe(204);
+    await h.system.scheduleQueue.removeJobScheduler('flow.nightly');
   });
 });

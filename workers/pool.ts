@@ -57,7 +57,8 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   for (const name of names) {
     const agent = registry.require(name);
     let worker!: Worker;
-    const processor = createStepProcessor({ store, control, registry, providerFor, active, logger, worker: () => worker });
+    const queue = system.agentQueue(name);
+    const processor = createStepProcessor({ store, control, registry, providerFor, active, logger, worker: () => worker, queue: () => queue });
     worker = new Worker(agentQueueName(name), processor, {
       connection,
       prefix,

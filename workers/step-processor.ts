@@ -8,7 +8,7 @@
  * Errors map to BullMQ by class: rate-limited → RateLimitError (no attempt burnt),
  * not retryable or out of attempts → UnrecoverableError after the failure is recorded.
  */
-import { RateLimitError, UnrecoverableError, type Job, type Worker } from 'bullmq';
+import { RateLimitError, UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
 import type { AgentRegistry } from '../src/agents/registry.js';
 import { CancelledError, NonRetryableError, RateLimitedError, StepTimeoutError, ValidationError, toError } from '../src/errors/index.js';
 import type { Logger } from '../src/logger.js';
@@ -36,8 +36,10 @@ export interface StepProcessorContext {
   providerFor: (agent: string) => Provider;
   active: ActiveJobs;
   logger: Logger;
-  /** The worker running this processor (for its rate limiter). Set after the Worker is built. */
+  /** The worker running this processor (to cancel its jobs). Set after the Worker is built. */
   worker: () => Worker;
+  /** The agent's queue (its rate limiter is shared by every worker process). */
+  queue: () => Queue;
 }
 
 const isTerminalStep = (s: StepStatus) => TERMINAL_STEP_STATUSES.includes(s);
@@ -139,7 +141,7 @@ export function createStepProcessor(ctx: StepProcessorContext) {
           event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
         });
         log.warn({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
-        await ctx.worker().rateLimit(err.retryAfterMs);
+        await ctx.queue().rateLimit(err.retryAfterMs);
         throw new RateLimitError();
       }
       const maxAttempts = job.opts.attempts ?? 1;

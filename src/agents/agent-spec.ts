@@ -25,7 +25,7 @@ export const BackoffSpec = z
     type: z.enum(['fixed', 'exponential']).default('exponential'),
     /** Base delay between attempts in ms. Default 1000. */
     delayMs: z.number().int().nonnegative().default(1000),
-    /** Random spread applied to each delay, 0..1 (0.5 = up to ±50%). Default 0. */
+    /** Random shortening of each delay, 0..1: the delay is drawn from [delay × (1 − jitter), delay]. Default 0. */
     jitter: z.number().min(0).max(1).default(0),
   })
   .strict();

@@ -109,10 +109,11 @@ function resolveAgent(name: string, spec: AgentSpec, config: Config, env: Env): 
   const keyVar = spec.apiKeyEnv ?? (spec.provider === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY');
   const apiKey = spec.apiKeyEnv ? env[spec.apiKeyEnv] || undefined : defaults.apiKey;
   const baseURL = spec.baseURL ?? defaults.baseURL;
-  // A self-hosted OpenAI-compatible server (Ollama, vLLM...) often needs no key.
-  const keyless = spec.provider === 'openai' && baseURL !== undefined;
+  // A self-hosted OpenAI-compatible server (Ollama, vLLM...) often needs no key; an agent
+  // that names its key variable (Groq, OpenRouter...) does.
+  const keyless = spec.provider === 'openai' && baseURL !== undefined && !spec.apiKeyEnv;
   if (!apiKey && !keyless) {
-    return { missingKey: spec.provider === 'openai' ? `${keyVar} is not set and no baseURL is configured` : `${keyVar} is not set` };
+    return { missingKey: spec.provider === 'openai' && !spec.apiKeyEnv ? `${keyVar} is not set and no baseURL is configured` : `${keyVar} is not set` };
   }
   return { ...base, ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) };
 }

@@ -19,6 +19,8 @@ export interface AppOptions {
   bodyLimit: string;
   /** Extra readiness checks (e.g. MongoDB), by name. */
   readiness?: Record<string, () => Promise<boolean>>;
+  /** Fires when the process shuts down: open event streams end so the server can close. */
+  shutdownSignal?: AbortSignal;
 }
 
 export function createApp(system: System, opts: AppOptions): Express {
@@ -33,7 +35,7 @@ export function createApp(system: System, opts: AppOptions): Express {
 
   app.use(express.json({ limit: opts.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
   app.use(healthRouter(system, opts.readiness ?? {}));
-  app.use('/v1/runs', runsRouter(system));
+  app.use('/v1/runs', runsRouter(system, opts.shutdownSignal));
   app.use('/v1/agents', agentsRouter(system));
   app.use('/v1/workflows', workflowsRouter(system));
   app.use('/v1/schedules', schedulesRouter(system));

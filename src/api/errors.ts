@@ -4,7 +4,7 @@
  */
 import type { ErrorRequestHandler } from 'express';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, ValidationError, type Issue } from '../errors/index.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError, type Issue } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 
 export class HttpError extends Error {
@@ -38,6 +38,7 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof ValidationError) return new HttpError(422, 'invalid_request', err.message, err.issues.length ? err.issues : undefined);
   if (err instanceof NotFoundError) return new HttpError(404, 'not_found', err.message);
   if (err instanceof ConflictError) return new HttpError(409, 'conflict', err.message);
+  if (err instanceof UnavailableError) return new HttpError(503, 'unavailable', err.message);
   // body-parser errors carry `type` and `status`.
   const e = err as { type?: string; status?: number; message?: string; limit?: number };
   if (e?.type === 'entity.parse.failed') return new HttpError(400, 'malformed_json', `malformed JSON body: ${e.message}`);

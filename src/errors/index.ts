@@ -81,6 +81,9 @@ export class NotFoundError extends SwitchyardError {}
 /** The request conflicts with the current state (cancelling a finished run...). */
 export class ConflictError extends SwitchyardError {}
 
+/** A dependency needed to answer (e.g. MongoDB for archived runs) cannot be reached now. */
+export class UnavailableError extends SwitchyardError {}
+
 /** Normalise anything thrown into an Error. */
 export function toError(err: unknown): Error {
   if (err instanceof Error) return err;

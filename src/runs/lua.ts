@@ -45,10 +45,13 @@ const luaList = (fields: readonly string[]) => `{ ${fields.map((f) => `'${f}'`).
  * KEYS: step, run, events, outbox.
  * ARGV: allowed-from statuses (comma list), new status, event type ('' for none), event data JSON,
  *       now (ISO), outbox on ('1'/'0'), then field/JSON-value pairs.
+ * The first step to start moves the run from queued to running (with its event and, when the
+ * outbox is on, the run's new state for the system of record).
  * Returns {1, new} when applied, {0, current} when the step was not in an allowed status.
  */
 export const STEP_TRANSITION = `${common}
 local STEP_FIELDS = ${luaList(STEP_FIELDS)}
+local RUN_FIELDS = ${luaList(RUN_FIELDS)}
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {0, 'missing'} end
 cur = cjson.decode(cur)
@@ -67,6 +70,9 @@ if newStatus == 'running' then
   if rs == 'queued' then
     redis.call('HSET', KEYS[2], 'status', '"running"', 'startedAt', cjson.encode(now))
     event(KEYS[3], 'run.started', runIdJson, nil, now, '{}')
+    if ARGV[6] == '1' then
+      redis.call('XADD', KEYS[4], '*', 'kind', 'run', 'id', cjson.decode(runIdJson), 'doc', docOf(KEYS[2], RUN_FIELDS))
+    end
   end
 end
 if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], runIdJson, stepIdJson, now, ARGV[4]) end

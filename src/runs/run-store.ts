@@ -80,6 +80,8 @@ export class RunStore {
     for (const s of steps) tx.hset(keys.step(this.prefix, run.id, s.stepId), ...encodeFields(s));
     tx.zadd(keys.runIndex(this.prefix), Date.parse(run.createdAt), run.id);
     tx.xadd(keys.events(this.prefix, run.id), '*', 'e', JSON.stringify({ type: 'run.queued', runId: run.id, at: run.createdAt, data: { workflow: run.workflow } }));
+    // The system of record lists live runs too, not only finished ones.
+    if (this.outbox) tx.xadd(keys.outbox(this.prefix), '*', 'kind', 'run', 'id', run.id, 'doc', JSON.stringify(run));
     await tx.exec();
   }
 
@@ -160,12 +162,6 @@ export class RunStore {
       JSON.stringify(opts.reason ?? `run ${status}`),
     );
     return { applied: applied === 1, status: current, cancelledSteps: cancelled ? cancelled.split(',') : [] };
-  }
-
-  /** Append an event that changes no state (progress). */
-  async appendEvent(runId: string, type: RunEventType, stepId: string | undefined, data: Record<string, unknown> = {}): Promise<string> {
-    const e = { type, runId, ...(stepId ? { stepId } : {}), at: new Date().toISOString(), data };
-    return (await this.redis.xadd(keys.events(this.prefix, runId), '*', 'e', JSON.stringify(e))) as string;
   }
 
   /** Events after `afterId` (exclusive), oldest first. */

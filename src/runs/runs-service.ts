@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FlowProducer } from 'bullmq';
 import type { AgentRegistry } from '../agents/registry.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors/index.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { CompiledWorkflow } from '../workflows/definition.js';
 import { validateRunInput } from '../workflows/input.js';
@@ -174,15 +174,29 @@ export class RunsService {
   async get(runId: string): Promise<RunView> {
     const state = await this.deps.store.getRun(runId);
     if (!state) {
-      const archived = await this.deps.archive?.getRun(runId);
-      if (archived) return archived;
+      if (this.deps.archive) {
+        const archived = await this.deps.archive.getRun(runId).catch((err: unknown) => {
+          this.deps.logger.warn({ runId, err: (err as Error).message }, 'run archive unreachable');
+          throw new UnavailableError(`run "${runId}" is not in Redis and the archive (MongoDB) cannot be reached; try again later`);
+        });
+        if (archived) return archived;
+      }
       throw new NotFoundError(`run "${runId}" not found`);
     }
     return toRunView(state.run, state.steps);
   }
 
   async list(filter: ListRunsFilter): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {
-    if (this.deps.archive) return this.deps.archive.listRuns(filter);
+    if (this.deps.archive) {
+      try {
+        return await this.deps.archive.listRuns(filter);
+      } catch (err) {
+        if (err instanceof ValidationError) throw err;
+        // MongoDB down: answer from Redis (runs within retention) rather than fail.
+        this.deps.logger.warn({ err: (err as Error).message }, 'run archive unreachable; listing from Redis');
+        if (filter.cursor) throw new UnavailableError('the run archive (MongoDB) cannot be reached to continue this listing; try again later');
+      }
+    }
     const { cursor: raw, ...rest } = filter;
     const cursor = raw ? decodeCursor(raw) : undefined;
     const { runs, next } = await this.deps.store.listRuns({ ...rest, ...(cursor ? { cursor } : {}) });

@@ -6,7 +6,7 @@
 import type { Queue } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '../errors/index.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { validateRunInput } from '../workflows/input.js';
@@ -60,6 +60,12 @@ export function validateCron(cron: string, tz: string): void {
   }
 }
 
+function assertNotFlowManaged(id: string): void {
+  if (id.startsWith(FLOW_SCHEDULE_PREFIX)) {
+    throw new ConflictError(`schedule "${id}" is declared in flows/ (the workflow's schedule block); change it there`);
+  }
+}
+
 export class SchedulesService {
   constructor(private readonly deps: { queue: Queue; workflows: WorkflowCatalog; logger: Logger }) {}
 
@@ -86,8 +92,13 @@ export class SchedulesService {
     return found;
   }
 
-  /** Create or replace a schedule. */
+  /** Create or replace a schedule over the API (`flow.*` ids belong to flows/). */
   async put(id: string, body: ScheduleBody): Promise<ScheduleView> {
+    assertNotFlowManaged(id);
+    return this.upsert(id, body);
+  }
+
+  private async upsert(id: string, body: ScheduleBody): Promise<ScheduleView> {
     ScheduleId.parse(id);
     const wf = this.deps.workflows.resolve(body.workflow);
     validateCron(body.cron, body.tz);
@@ -98,6 +109,7 @@ export class SchedulesService {
   }
 
   async remove(id: string): Promise<void> {
+    assertNotFlowManaged(id);
     const removed = await this.deps.queue.removeJobScheduler(id);
     if (!removed) throw new NotFoundError(`schedule "${id}" not found`);
   }
@@ -111,7 +123,7 @@ export class SchedulesService {
     }
     const upserted: string[] = [];
     for (const [id, body] of wanted) {
-      await this.put(id, body);
+      await this.upsert(id, body);
       upserted.push(id);
     }
     const removed: string[] = [];

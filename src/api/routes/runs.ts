@@ -6,7 +6,7 @@ import type { System } from '../../system.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { ListRunsQuery, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
 
-export function runsRouter(system: System): Router {
+export function runsRouter(system: System, shutdownSignal?: AbortSignal): Router {
   const r = Router();
 
   r.post('/', async (req, res) => {
@@ -47,7 +47,7 @@ export function runsRouter(system: System): Router {
     res.json(await system.runs.cancel(req.params.id));
   });
 
-  r.get('/:id/events', (req, res) => streamEvents(system, req as Request<{ id: string }>, res));
+  r.get('/:id/events', (req, res) => streamEvents(system, req as Request<{ id: string }>, res, shutdownSignal));
 
   return r;
 }
@@ -56,7 +56,7 @@ export function runsRouter(system: System): Router {
  * Server-Sent Events of a run's ordered event log, replayable from any point with
  * Last-Event-ID (or ?after=). The stream ends after `run.finished`.
  */
-async function streamEvents(system: System, req: Request<{ id: string }>, res: Response): Promise<void> {
+async function streamEvents(system: System, req: Request<{ id: string }>, res: Response, shutdownSignal?: AbortSignal): Promise<void> {
   const runId = req.params.id;
   const status = await system.store.getRunStatus(runId);
   if (status === null) throw new HttpError(404, 'not_found', `run "${runId}" not found`);
@@ -75,10 +75,12 @@ async function streamEvents(system: System, req: Request<{ id: string }>, res: R
   // A blocking read needs its own connection; it is dropped when the client goes away.
   const reader = system.redis.duplicate();
   let open = true;
-  req.on('close', () => {
+  const stop = () => {
     open = false;
     reader.disconnect();
-  });
+  };
+  req.on('close', stop);
+  shutdownSignal?.addEventListener('abort', stop, { once: true });
   const key = keys.events(system.store.prefix, runId);
   let last = after ?? '0-0';
   try {
@@ -99,6 +101,7 @@ async function streamEvents(system: System, req: Request<{ id: string }>, res: R
   } catch (err) {
     if (open) system.logger.warn({ runId, err: (err as Error).message }, 'event stream ended with an error');
   } finally {
+    shutdownSignal?.removeEventListener('abort', stop);
     reader.disconnect();
     res.end();
   }
