@@ -4,7 +4,7 @@
  *
  *   npm run bench                      all scenarios, full sizes
  *   npm run bench -- --only b          one scenario (a, b, c; comma-separated for several)
- *   npm run bench -- --quick           smaller sizes (DAG 12 steps, chain 50, fan-out 200)
+ *   npm run bench -- --quick           smaller sizes (DAG 15 steps / 4 levels, chain 50, fan-out 200)
  *   npm run bench -- --reps 5          measured repetitions (default 3, after one warm-up)
  *   npm run bench -- --profile         always run the profiling passes (otherwise only on a miss)
  *   npm run bench -- --strict          exit 1 when a target is missed
@@ -23,6 +23,7 @@ import { dagScenario } from './scenarios/dag.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import type { BenchContext, Scenario, ScenarioResult } from './scenarios/types.js';
 import { fmt } from './lib/util.js';
+import { leakedConnections } from './lib/switchyard.js';
 
 const SCENARIOS: Scenario[] = [dagScenario, chainScenario, fanoutScenario];
 
@@ -86,7 +87,13 @@ function table(rows: ScenarioResult[]): string {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
   const require = createRequire(import.meta.url);
   const bullmqVersion = (require('bullmq/package.json') as { version: string }).version;
   const ioredisVersion = (require('ioredis/package.json') as { version: string }).version;
@@ -132,20 +139,21 @@ async function main(): Promise<void> {
     table(results),
     '',
     ...results.flatMap((r) => [`## (${r.id}) ${r.title}`, '', ...r.details.map((d) => (d.startsWith('  ') ? `    ${d.trim()}` : `- ${d}`)), '']),
-    `Cleanup: ${leftover} keys left under this run's prefixes.`,
+    `Cleanup: ${leftover} keys left under this run's prefixes; ${leakedConnections} Redis connection(s) left open by Switchyard closed by the bench (workers/pool.ts watchdog duplicate).`,
     '',
   ].join('\n');
 
   console.log(table(results));
   console.log('');
-  console.log(`cleanup: ${leftover} keys left under this run's prefixes`);
+  console.log(`cleanup: ${leftover} keys left under this run's prefixes; ${leakedConnections} Redis connection(s) left open by Switchyard were closed by the bench`);
   const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.md');
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, md);
   console.log(`written to ${out}`);
 
   // Everything was closed; anything still holding the loop open is a leak worth naming.
-  const handles = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+  await new Promise((r) => setTimeout(r, 200));
+  const handles = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap' && r !== 'Timeout');
   if (handles.length > 0) console.warn(`note: resources still open at exit: ${handles.join(', ')}`);
   process.exitCode = errors > 0 || leftover > 0 || (args.strict && results.some((r) => !r.pass)) ? 1 : 0;
 }

@@ -15,11 +15,15 @@ export interface Sample<T> {
   wallMs: number;
 }
 
-export async function sampled<T>(info: Redis, fn: () => Promise<T>): Promise<Sample<T>> {
+/** Measure `fn`; it may call `mark()` when the measured work is over (before its own bookkeeping). */
+export async function sampled<T>(info: Redis, fn: (mark: () => void) => Promise<T>): Promise<Sample<T>> {
   const r0 = await redisCpuSeconds(info);
   const load = startLoadSample();
-  const value = await fn();
-  const l = load.stop();
+  let l: ReturnType<typeof load.stop> | undefined;
+  const value = await fn(() => {
+    l ??= load.stop();
+  });
+  l ??= load.stop();
   const r1 = await redisCpuSeconds(info);
   return { value, elu: l.elu, cpuMs: l.cpuMs, wallMs: l.wallMs, redisCpuMs: (r1 - r0) * 1000 };
 }

@@ -23,7 +23,8 @@ export interface CommandStats {
   roundTrips: number;
   commands: number;
   pipelines: number;
-  /** name → {count, total client-observed ms}. Scripts appear as `script:<name>`. */
+  /** name → {count, total client-observed ms}. Scripts appear as `script:<name>`; commands sent
+   * inside a pipeline or MULTI are suffixed ` (in pipeline/multi)` (their latency is the batch's). */
   byName: Map<string, { count: number; ms: number }>;
 }
 
@@ -57,6 +58,7 @@ function install(): void {
         let name = lname;
         if ((lname === 'evalsha' || lname === 'eval') && typeof command.args[0] === 'string') name = `script:${scriptName(this, command.args[0])}`;
         stats.commands++;
+        if (stream) name += ' (in pipeline/multi)';
         if (stream) {
           if (!seenStreams.has(stream)) {
             seenStreams.add(stream);
@@ -123,6 +125,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 /** Run `fn` under the V8 sampling profiler; returns top self-time functions and per-package totals. */
@@ -156,10 +159,27 @@ export async function cpuProfile<T>(fn: () => Promise<T>, top = 15): Promise<{ r
       byFn.set(key, (byFn.get(key) ?? 0) + hits);
       byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + hits);
     }
+    // Inclusive attribution: each sample goes to the nearest Switchyard function on its stack
+    // (src/ or workers/), so e.g. pipeline construction inside RunStore.getSteps counts there.
+    const parent = new Map<number, ProfileNode>();
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n);
+    const bySwitchyard = new Map<string, number>();
+    for (const n of profile.nodes) {
+      const hits = n.hitCount ?? 0;
+      if (!hits) continue;
+      let cur: ProfileNode | undefined = n;
+      while (cur && !/\/(src|workers)\//.test(cur.callFrame.url)) cur = parent.get(cur.id);
+      const key = cur
+        ? `${cur.callFrame.functionName || '(anonymous)'} ${shortUrl(cur.callFrame.url)}`
+        : `(outside Switchyard code: ${packageOf(n.callFrame.url, n.callFrame.functionName)})`;
+      bySwitchyard.set(key, (bySwitchyard.get(key) ?? 0) + hits);
+    }
     const pct = (h: number) => `${((100 * h) / totalSamples).toFixed(1)}%`;
     const lines = [
       `samples: ${totalSamples} over ${wallMs.toFixed(0)} ms`,
       `by package: ${[...byPkg.entries()].sort((a, b) => b[1] - a[1]).map(([p, h]) => `${p} ${pct(h)}`).join(', ')}`,
+      `by nearest Switchyard frame (inclusive of synchronous callees): ${[...bySwitchyard.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, h]) => `${k} ${pct(h)}`).join('; ')}`,
+      'top self time:',
       ...[...byFn.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([f, h]) => `${pct(h)}  ${f}`),
     ];
     return { result: result as T, lines };

@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { resolveAgents } from '../../src/agents/registry.js';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/logger.js';
@@ -47,9 +48,12 @@ export interface SwitchyardBench {
   /** Compile time of each workflow at start-up (ms). */
   compileMs: Map<string, number>;
   /** Submit a named workflow and wait until its root job completes. Throws unless it succeeded. */
-  run(workflow: string, input?: Record<string, unknown>, timeoutMs?: number): Promise<TimedRun>;
+  run(workflow: string, input?: Record<string, unknown>, timeoutMs?: number, onRootDone?: () => void): Promise<TimedRun>;
   close(): Promise<void>;
 }
+
+/** Connections that Switchyard left open and the bench had to close (pool.ts watchdog duplicate). */
+export let leakedConnections = 0;
 
 export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<SwitchyardBench> {
   const prefix = benchPrefix(`sy-${opts.name}`);
@@ -72,6 +76,16 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
     logger: silentLogger,
     outbox: false,
   });
+  // Workaround (see bench/README.md, "findings"): workers/pool.ts hands QueueEvents a
+  // `connection.duplicate()` that nobody ever quits. Record the duplicates made from the
+  // system's connection so close() can end any still open.
+  const duplicates: Redis[] = [];
+  const origDuplicate = system.redis.duplicate.bind(system.redis);
+  system.redis.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
+    const d = origDuplicate(...args);
+    duplicates.push(d);
+    return d;
+  }) as Redis['duplicate'];
   let pools: WorkerPools;
   try {
     pools = await startWorkerPools(system, opts.providerFor ? { providerFor: opts.providerFor } : {});
@@ -111,7 +125,7 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
     system,
     pools,
     compileMs,
-    async run(workflow, input = {}, timeoutMs = 120_000) {
+    async run(workflow, input = {}, timeoutMs = 120_000, onRootDone) {
       const t0 = performance.now();
       const { id } = await system.runs.submitWorkflow(workflow, input);
       const submitMs = performance.now() - t0;
@@ -124,6 +138,7 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
         const live = st?.steps.filter((s) => s.status !== 'succeeded').map((s) => `${s.stepId}:${s.status}`) ?? [];
         throw new Error(`${(err as Error).message}; run status ${st?.run.status}; unfinished steps: ${live.slice(0, 10).join(', ')}`);
       }
+      onRootDone?.();
       const state = await system.store.getRun(id);
       if (!state) throw new Error(`run ${id} vanished`);
       if (done.err || state.run.status !== 'succeeded') {
@@ -134,6 +149,12 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
     async close() {
       await pools.close(10_000);
       await system.close();
+      // BullMQ's own duplicates may still be winding down ('close'); only 'ready' ones are leaks.
+      await new Promise((r) => setTimeout(r, 50));
+      const leaked = duplicates.filter((d) => d.status === 'ready' || d.status === 'connect' || d.status === 'connecting');
+      if (process.env.BENCH_DEBUG) console.log('duplicate statuses:', duplicates.map((d) => `${d.options.connectionName}:${d.status}`).join(', '));
+      await Promise.all(leaked.map((d) => d.quit().catch(() => d.disconnect())));
+      leakedConnections += leaked.length;
       await cleanupPrefix(prefix);
     },
   };

@@ -49,7 +49,7 @@ export const chainScenario: Scenario = {
     try {
       const res = await interleaved(
         ctx.reps,
-        () => sampled(info, () => sy.run('bench-chain', {}, 120_000)),
+        () => sampled(info, (mark) => sy.run('bench-chain', {}, 120_000, mark)),
         () => sampled(info, rawOnce),
         ctx.log,
       );
@@ -69,7 +69,7 @@ export const chainScenario: Scenario = {
       if (ratio > 2 || ctx.profile) {
         ctx.log('  profiling');
         const c1 = startCommandCount();
-        await sy.run('bench-chain', {}, 120_000);
+        await sy.run('bench-chain', {}, 120_000, () => c1.stop());
         const syStats = c1.stop();
         const c2 = startCommandCount();
         await rawOnce();

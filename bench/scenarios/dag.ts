@@ -157,8 +157,8 @@ export const dagScenario: Scenario = {
   id: 'a',
   title: 'DAG makespan ÷ critical path',
   async run(ctx: BenchContext): Promise<ScenarioResult> {
-    const n = ctx.quick ? 12 : 30;
-    const levels = ctx.quick ? 3 : 5;
+    const n = ctx.quick ? 15 : 30;
+    const levels = ctx.quick ? 4 : 5;
     const steps = generateDag(DAG_SEED, n, levels);
     const cp = criticalPath(steps);
     const shape = dagShape(steps);
@@ -184,7 +184,7 @@ export const dagScenario: Scenario = {
       await sy.run('bench-dag', {}, timeout);
       const samples: Sample<TimedRun>[] = [];
       for (let i = 0; i < ctx.reps; i++) {
-        samples.push(await sampled(info, () => sy.run('bench-dag', {}, timeout)));
+        samples.push(await sampled(info, (mark) => sy.run('bench-dag', {}, timeout, mark)));
         ctx.log(`  rep ${i + 1}/${ctx.reps}: makespan ${samples.at(-1)!.value.ms.toFixed(1)} ms`);
       }
       const makespans = samples.map((s) => s.value.ms);
@@ -204,7 +204,7 @@ export const dagScenario: Scenario = {
 
       if (ratio > 1.05 || ctx.profile) {
         const count = startCommandCount();
-        const r = await sy.run('bench-dag', {}, timeout);
+        const r = await sy.run('bench-dag', {}, timeout, () => count.stop());
         const stats = count.stop();
         details.push(`profile (one extra run, ${fmt(r.ms, 0)} ms): ${stats.roundTrips} round trips, ${stats.commands} commands = ${fmt(stats.roundTrips / n, 1)} round trips/step`);
         details.push(...describeCommands(stats, n).map((l) => `  ${l}`));

@@ -55,7 +55,7 @@ export const fanoutScenario: Scenario = {
     try {
       const res = await interleaved(
         ctx.reps,
-        () => sampled(info, () => sy.run('bench-fan', {}, 300_000)),
+        () => sampled(info, (mark) => sy.run('bench-fan', {}, 300_000, mark)),
         () => sampled(info, rawOnce),
         ctx.log,
       );
@@ -75,7 +75,7 @@ export const fanoutScenario: Scenario = {
       if (ratio < 0.5 || ctx.profile) {
         ctx.log('  profiling');
         const c1 = startCommandCount();
-        await sy.run('bench-fan', {}, 300_000);
+        await sy.run('bench-fan', {}, 300_000, () => c1.stop());
         const syStats = c1.stop();
         const c2 = startCommandCount();
         await rawOnce();
