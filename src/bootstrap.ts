@@ -62,7 +62,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   if (opts.workers !== false) {
     pools = await startWorkerPools(system, opts.workers === true ? {} : { agents: opts.workers });
     if (mongo) {
-      outbox = new OutboxConsumer({ redis: system.redis, prefix: config.prefix, sink: mongo.sink, logger });
+      outbox = new OutboxConsumer({ redis: system.stateRedis, prefix: config.prefix, sink: mongo.sink, logger });
       await outbox.start();
     }
   }

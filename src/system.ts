@@ -30,7 +30,10 @@ export interface SystemOptions {
 }
 
 export class System {
+  /** BullMQ's connection (queues, workers, flow producer). */
   readonly redis: Redis;
+  /** Run state, events and cancellation messages. */
+  readonly stateRedis: Redis;
   readonly publisher: Redis;
   readonly flowProducer: FlowProducer;
   readonly store: RunStore;
@@ -47,14 +50,17 @@ export class System {
     const { prefix } = opts;
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on.
     this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard' });
-    this.publisher = this.redis;
+    // Run state gets its own connection: ioredis copies every script defined on a connection
+    // into each pipeline, and BullMQ defines dozens on the one it uses.
+    this.stateRedis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard-state' });
+    this.publisher = this.stateRedis;
     const connection = this.redis;
     this.flowProducer = new FlowProducer({ connection, prefix });
     this.agentQueues = new Map(opts.registry.names().map((a) => [a, new Queue(agentQueueName(a), { connection, prefix })]));
     this.runQueue = new Queue(RUN_QUEUE, { connection, prefix });
     this.refQueue = new Queue(REF_QUEUE, { connection, prefix });
     this.scheduleQueue = new Queue(SCHEDULE_QUEUE, { connection, prefix });
-    this.store = new RunStore({ redis: this.redis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox });
+    this.store = new RunStore({ redis: this.stateRedis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox });
     this.control = new RunControl({ store: this.store, publisher: this.publisher, refQueue: this.refQueue, agentQueue: (a) => this.agentQueues.get(a), logger: opts.logger });
     this.runs = new RunsService({
       store: this.store,
@@ -101,6 +107,6 @@ export class System {
 
   async close(): Promise<void> {
     await Promise.all([this.flowProducer.close(), ...this.allQueues().map((q) => q.close())]);
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await Promise.all([this.redis.quit().catch(() => this.redis.disconnect()), this.stateRedis.quit().catch(() => this.stateRedis.disconnect())]);
   }
 }

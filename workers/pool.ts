@@ -75,7 +75,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   if (opts.internal ?? true) {
     const safetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
     workers.push(
-      new Worker(RUN_QUEUE, createRunProcessor({ store, control, logger }), { connection, prefix, concurrency: 16 }),
+      new Worker(RUN_QUEUE, createRunProcessor({ store, logger }), { connection, prefix, concurrency: 16 }),
       new Worker(REF_QUEUE, createRefProcessor({ store, control, agentQueue: (a) => system.agentQueue(a), safetyDelayMs }), { connection, prefix, concurrency: 16 }),
       new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ runs: system.runs, logger }), { connection, prefix, concurrency: 4 }),
     );
@@ -83,7 +83,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
 
     // A root job that failed (a required child failed, even without our handler running, e.g.
     // stalled past its limit) must still end its run.
-    watchdog = new QueueEvents(RUN_QUEUE, { connection: connection.duplicate(), prefix });
+    watchdog = new QueueEvents(RUN_QUEUE, { connection, prefix });
     watchdog.on('failed', ({ jobId, failedReason }) => {
       control
         .halt(jobId, 'failed', { error: failedReason, reason: 'run failed' })

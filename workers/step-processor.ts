@@ -57,52 +57,59 @@ export function createStepProcessor(ctx: StepProcessorContext) {
       return envelope(status);
     };
 
-    const [run, current] = await Promise.all([store.getRunRecord(runId), store.getStep(runId, step.id)]);
-    if (!run || !current) return envelope('cancelled'); // run expired or removed
-    if (isTerminalStep(current.status)) return finish(current.status);
-    if (TERMINAL_RUN_STATUSES.includes(run.status)) return finish('cancelled');
-
-    const deps = await store.getSteps(runId, step.dependsOn);
-    for (const dep of deps.filter((d) => !isTerminalStep(d.status))) {
-      // BullMQ only starts us when every child is done, so a dependency still "live" lost its
-      // job without reporting (e.g. stalled past its limit). Record that, and end the run if it mattered.
-      await markLost(ctx, runId, dep);
-      dep.status = 'failed';
+    const agent = ctx.registry.require(step.agent);
+    const attempt = job.attemptsMade + 1;
+    const extra = readsSteps(step).filter((id) => !step.dependsOn.includes(id));
+    // One round trip: read the run, the step and what it reads; on the fast path (no `when`,
+    // every dependency usable) the same script moves the step to running.
+    const begin = await store.beginStep(runId, step.id, { attempt, fast: !step.when, deps: step.dependsOn, extra });
+    if (begin.mode === 'missing') return envelope('cancelled'); // run expired or removed
+    if (begin.mode === 'done') {
+      // A finished step delivered again (crash after storing its result) is never paid twice.
+      return finish(isTerminalStep(begin.stepStatus) ? begin.stepStatus : 'cancelled');
     }
-    if (deps.some((d) => d.status === 'failed' && !d.optional)) return finish('cancelled');
-
-    const skip = async (reason: string) => {
-      await store.transitionStep(runId, step.id, { from: LIVE, to: 'skipped', fields: { reason, finishedAt: new Date().toISOString() }, event: { type: 'step.skipped', data: { reason } } });
-      log.debug({ reason }, 'step skipped');
-      return finish('skipped');
+    const deps = begin.reads.slice(0, step.dependsOn.length);
+    const scope: TemplateScope = {
+      input: (begin.runInput ?? {}) as Record<string, unknown>,
+      steps: Object.fromEntries(begin.reads.map((d) => [d.stepId, { status: d.status, output: d.output }])),
     };
-    const skippedDep = deps.find((d) => d.status === 'skipped' || d.status === 'cancelled');
-    if (skippedDep && !step.allowSkippedDeps) return skip(`dependency "${skippedDep.stepId}" was ${skippedDep.status}`);
+
+    if (begin.mode === 'slow') {
+      for (const dep of deps.filter((d) => !isTerminalStep(d.status))) {
+        // BullMQ only starts us when every child is done, so a dependency still "live" lost its
+        // job without reporting (e.g. stalled past its limit). Record that, and end the run if it mattered.
+        await markLost(ctx, runId, dep);
+        dep.status = 'failed';
+      }
+      if (deps.some((d) => d.status === 'failed' && !d.optional)) return finish('cancelled');
+
+      const skip = async (reason: string) => {
+        await store.transitionStep(runId, step.id, { from: LIVE, to: 'skipped', fields: { reason, finishedAt: new Date().toISOString() }, event: { type: 'step.skipped', data: { reason } } });
+        log.debug({ reason }, 'step skipped');
+        return finish('skipped');
+      };
+      const skippedDep = deps.find((d) => d.status === 'skipped' || d.status === 'cancelled');
+      if (skippedDep && !step.allowSkippedDeps) return skip(`dependency "${skippedDep.stepId}" was ${skippedDep.status}`);
+      try {
+        if (step.when && !evaluateWhen(step.when, scope)) return skip(`when is false: ${step.when}`);
+      } catch (err) {
+        return failFinally(new NonRetryableError(`could not evaluate when: ${toError(err).message}`));
+      }
+      const started = await store.transitionStep(runId, step.id, {
+        from: LIVE,
+        to: 'running',
+        fields: { attempts: attempt, error: null, reason: null, ...(begin.startedAt ? {} : { startedAt: new Date().toISOString() }) },
+        event: { type: 'step.started', data: { attempt } },
+      });
+      if (!started.applied) return finish(started.status as StepStatus);
+    }
 
     let input = step.input;
     try {
-      // Templates and `when` may read any ancestor, not only direct dependencies.
-      const extra = readsSteps(step).filter((id) => !step.dependsOn.includes(id));
-      const read = [...deps, ...(await store.getSteps(runId, extra))];
-      const scope: TemplateScope = {
-        input: (run.input ?? {}) as Record<string, unknown>,
-        steps: Object.fromEntries(read.map((d) => [d.stepId, { status: d.status, output: d.output }])),
-      };
-      if (step.when && !evaluateWhen(step.when, scope)) return skip(`when is false: ${step.when}`);
       if (!step.literal) input = renderTemplates(step.input, scope);
     } catch (err) {
-      return failFinally(new NonRetryableError(`could not prepare the step: ${toError(err).message}`));
+      return failFinally(new NonRetryableError(`could not render the step input: ${toError(err).message}`));
     }
-
-    const agent = ctx.registry.require(step.agent);
-    const attempt = job.attemptsMade + 1;
-    const started = await store.transitionStep(runId, step.id, {
-      from: LIVE,
-      to: 'running',
-      fields: { attempts: attempt, input, error: null, reason: null, ...(current.startedAt ? {} : { startedAt: new Date().toISOString() }) },
-      event: { type: 'step.started', data: { attempt } },
-    });
-    if (!started.applied) return finish(started.status as StepStatus);
 
     const timeoutMs = step.timeoutMs ?? agent.timeoutMs;
     const timeout = new AbortController();
@@ -123,7 +130,7 @@ export function createStepProcessor(ctx: StepProcessorContext) {
       const done = await store.transitionStep(runId, step.id, {
         from: ['running'],
         to: 'succeeded',
-        fields: { output: result.text, usage: result.usage, model: result.model, finishedAt: new Date().toISOString() },
+        fields: { input, output: result.text, usage: result.usage, model: result.model, finishedAt: new Date().toISOString() },
         event: { type: 'step.completed', data: { usage: result.usage, model: result.model, durationMs: Date.now() - t0 } },
       });
       return finish(done.applied ? 'succeeded' : (done.status as StepStatus));
@@ -149,7 +156,7 @@ export function createStepProcessor(ctx: StepProcessorContext) {
       await store.transitionStep(runId, step.id, {
         from: ['running'],
         to: 'retrying',
-        fields: { error: err.message },
+        fields: { input, error: err.message },
         event: { type: 'step.retrying', data: { attempt, error: err.message } },
       });
       log.warn({ attempt, maxAttempts, err: err.message }, 'step attempt failed; will retry');
@@ -186,7 +193,7 @@ function readsSteps(step: CompiledStep): string[] {
 }
 
 /** A step whose job ended without reporting: record it failed; a required one fails the run. */
-export async function markLost(ctx: Pick<StepProcessorContext, 'store' | 'control'>, runId: string, dep: StepRecord): Promise<void> {
+export async function markLost(ctx: Pick<StepProcessorContext, 'store' | 'control'>, runId: string, dep: Pick<StepRecord, 'stepId' | 'optional'>): Promise<void> {
   const error = 'the step job failed without reporting a result (worker lost or stalled too often)';
   const res = await ctx.store.transitionStep(runId, dep.stepId, {
     from: LIVE,

@@ -38,6 +38,8 @@ export class EchoProvider implements Provider {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(classifyProviderError(signal.reason, 'echo', signal));
+    // No timer for 0 ms: setTimeout(0) costs a millisecond and a trip round the event loop.
+    if (ms <= 0) return resolve();
     const onAbort = () => {
       clearTimeout(timer);
       reject(classifyProviderError(signal.reason, 'echo', signal));

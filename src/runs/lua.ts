@@ -7,8 +7,23 @@
  * from, so a step that finishes after its run was cancelled cannot overwrite `cancelled`.
  */
 
+export const STEP_FIELDS = [
+  'runId', 'stepId', 'agent', 'status', 'dependsOn', 'optional', 'input', 'output', 'usage', 'model',
+  'attempts', 'error', 'reason', 'createdAt', 'startedAt', 'finishedAt',
+] as const;
+
+export const RUN_FIELDS = [
+  'id', 'workflow', 'status', 'input', 'output', 'error', 'agents', 'failedSteps', 'skippedSteps', 'usage',
+  'priority', 'idempotencyKey', 'scheduleId', 'createdAt', 'startedAt', 'finishedAt',
+] as const;
+
+const luaList = (fields: readonly string[]) => `{ ${fields.map((f) => `'${f}'`).join(', ')} }`;
+
 const common = `
 local TERMINAL = { succeeded = true, failed = true, skipped = true, cancelled = true, partial_success = true }
+local LIVE = { pending = true, running = true, retrying = true }
+local STEP_FIELDS = ${luaList(STEP_FIELDS)}
+local RUN_FIELDS = ${luaList(RUN_FIELDS)}
 
 local function docOf(key, fields)
   local vals = redis.call('HMGET', key, unpack(fields))
@@ -27,95 +42,139 @@ local function event(eventsKey, etype, runIdJson, stepIdJson, at, dataJson)
   e = e .. ',"at":' .. cjson.encode(at) .. ',"data":' .. dataJson .. '}'
   redis.call('XADD', eventsKey, '*', 'e', e)
 end
+
+local function outboxStep(outboxKey, stepKey)
+  local runId = cjson.decode(redis.call('HGET', stepKey, 'runId'))
+  local stepId = cjson.decode(redis.call('HGET', stepKey, 'stepId'))
+  redis.call('XADD', outboxKey, '*', 'kind', 'step', 'id', runId .. '.' .. stepId, 'doc', docOf(stepKey, STEP_FIELDS))
+end
+
+-- Set a step's status and fields (a flat list of field, JSON value), with its event; the first
+-- step to start moves the run from queued to running; a finished step goes to the outbox.
+local function applyStep(stepKey, runKey, eventsKey, outboxKey, newStatus, fields, etype, edata, now, outbox)
+  local args = { 'status', cjson.encode(newStatus) }
+  for i = 1, #fields do args[#args + 1] = fields[i] end
+  redis.call('HSET', stepKey, unpack(args))
+  local runIdJson = redis.call('HGET', stepKey, 'runId')
+  if newStatus == 'running' then
+    local rs = cjson.decode(redis.call('HGET', runKey, 'status'))
+    if rs == 'queued' then
+      redis.call('HSET', runKey, 'status', '"running"', 'startedAt', cjson.encode(now))
+      event(eventsKey, 'run.started', runIdJson, nil, now, '{}')
+      if outbox then
+        redis.call('XADD', outboxKey, '*', 'kind', 'run', 'id', cjson.decode(runIdJson), 'doc', docOf(runKey, RUN_FIELDS))
+      end
+    end
+  end
+  if etype ~= '' then event(eventsKey, etype, runIdJson, redis.call('HGET', stepKey, 'stepId'), now, edata) end
+  if outbox and TERMINAL[newStatus] then outboxStep(outboxKey, stepKey) end
+end
 `;
-
-export const STEP_FIELDS = [
-  'runId', 'stepId', 'agent', 'status', 'dependsOn', 'optional', 'input', 'output', 'usage', 'model',
-  'attempts', 'error', 'reason', 'createdAt', 'startedAt', 'finishedAt',
-] as const;
-
-export const RUN_FIELDS = [
-  'id', 'workflow', 'status', 'input', 'output', 'error', 'agents', 'failedSteps', 'skippedSteps', 'usage',
-  'priority', 'idempotencyKey', 'scheduleId', 'createdAt', 'startedAt', 'finishedAt',
-] as const;
-
-const luaList = (fields: readonly string[]) => `{ ${fields.map((f) => `'${f}'`).join(', ')} }`;
 
 /**
  * KEYS: step, run, events, outbox.
  * ARGV: allowed-from statuses (comma list), new status, event type ('' for none), event data JSON,
  *       now (ISO), outbox on ('1'/'0'), then field/JSON-value pairs.
- * The first step to start moves the run from queued to running (with its event and, when the
- * outbox is on, the run's new state for the system of record).
  * Returns {1, new} when applied, {0, current} when the step was not in an allowed status.
  */
 export const STEP_TRANSITION = `${common}
-local STEP_FIELDS = ${luaList(STEP_FIELDS)}
-local RUN_FIELDS = ${luaList(RUN_FIELDS)}
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {0, 'missing'} end
 cur = cjson.decode(cur)
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then allowed = true end end
 if not allowed then return {0, cur} end
-local newStatus = ARGV[2]
-local now = ARGV[5]
-local args = { 'status', cjson.encode(newStatus) }
-for i = 7, #ARGV, 2 do args[#args + 1] = ARGV[i]; args[#args + 1] = ARGV[i + 1] end
-redis.call('HSET', KEYS[1], unpack(args))
-local runIdJson = redis.call('HGET', KEYS[1], 'runId')
-local stepIdJson = redis.call('HGET', KEYS[1], 'stepId')
-if newStatus == 'running' then
-  local rs = cjson.decode(redis.call('HGET', KEYS[2], 'status'))
-  if rs == 'queued' then
-    redis.call('HSET', KEYS[2], 'status', '"running"', 'startedAt', cjson.encode(now))
-    event(KEYS[3], 'run.started', runIdJson, nil, now, '{}')
-    if ARGV[6] == '1' then
-      redis.call('XADD', KEYS[4], '*', 'kind', 'run', 'id', cjson.decode(runIdJson), 'doc', docOf(KEYS[2], RUN_FIELDS))
-    end
+local fields = {}
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+applyStep(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[2], fields, ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1')
+return {1, ARGV[2]}
+`;
+
+/**
+ * The start of a step in one round trip: read the run, the step and the steps it reads, and
+ * — on the fast path (allowed by the caller, every dependency succeeded or failed optional) —
+ * move the step to running.
+ * KEYS: run, step, events, outbox.
+ * ARGV: attempt, now (ISO), outbox on, fast path allowed ('1'/'0'), number of dependencies,
+ *       then the ids of the dependencies followed by the other steps to read.
+ * Returns {mode, step status, run status, run input JSON, startedAt JSON, then per step read:
+ * id, status JSON, optional JSON, output JSON}; mode is missing | done | slow | running.
+ */
+export const STEP_BEGIN = `${common}
+local rs = redis.call('HGET', KEYS[1], 'status')
+local st = redis.call('HGET', KEYS[2], 'status')
+if not rs or not st then return {'missing'} end
+rs, st = cjson.decode(rs), cjson.decode(st)
+if TERMINAL[st] or TERMINAL[rs] then return {'done', st, rs} end
+local out = {'slow', st, rs, redis.call('HGET', KEYS[1], 'input'), redis.call('HGET', KEYS[2], 'startedAt')}
+local ndeps = tonumber(ARGV[5])
+local fast = ARGV[4] == '1' and LIVE[st]
+for i = 6, #ARGV do
+  local v = redis.call('HMGET', KEYS[1] .. ':s:' .. ARGV[i], 'status', 'optional', 'output')
+  local dst = v[1] or '"cancelled"'
+  out[#out + 1] = ARGV[i]
+  out[#out + 1] = dst
+  out[#out + 1] = v[2] or 'false'
+  out[#out + 1] = v[3] or 'null'
+  if i - 5 <= ndeps and not (dst == '"succeeded"' or (dst == '"failed"' and v[2] == 'true')) then fast = false end
+end
+if fast then
+  local fields = { 'attempts', ARGV[1], 'error', 'null', 'reason', 'null' }
+  if out[5] == 'null' or not out[5] then
+    fields[#fields + 1] = 'startedAt'
+    fields[#fields + 1] = cjson.encode(ARGV[2])
   end
+  applyStep(KEYS[2], KEYS[1], KEYS[3], KEYS[4], 'running', fields, 'step.started', '{"attempt":' .. ARGV[1] .. '}', ARGV[2], ARGV[3] == '1')
+  out[1] = 'running'
 end
-if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], runIdJson, stepIdJson, now, ARGV[4]) end
-if ARGV[6] == '1' and TERMINAL[newStatus] then
-  redis.call('XADD', KEYS[4], '*', 'kind', 'step', 'id', cjson.decode(runIdJson) .. '.' .. cjson.decode(stepIdJson), 'doc', docOf(KEYS[1], STEP_FIELDS))
-end
-return {1, newStatus}
+return out
 `;
 
 /**
  * KEYS: run, events, outbox.
- * ARGV: status, output JSON, error JSON, now (ISO), outbox on ('1'/'0'), retention seconds,
- *       reason JSON given to steps that had not finished.
- * Steps not yet finished end `cancelled`; failed/skipped steps and token usage are summed up.
+ * ARGV: status (or 'auto'), output JSON, error JSON, now (ISO), outbox on ('1'/'0'), retention
+ *       seconds, reason JSON given to steps that had not finished.
+ * With a status (cancel, failure), steps not yet finished end `cancelled`. With 'auto' (every
+ * step is done: the root job settles the run), a step still live lost its job and ends
+ * `failed`; the status follows from the failures (a required one → failed, optional ones →
+ * partial_success, none → succeeded) and the output is read from the output steps.
  * Returns {1, status, cancelled step ids (comma list)} when applied, {0, current} when the run
  * had already finished.
  */
 export const RUN_FINISH = `${common}
-local STEP_FIELDS = ${luaList(STEP_FIELDS)}
-local RUN_FIELDS = ${luaList(RUN_FIELDS)}
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {0, 'missing'} end
 cur = cjson.decode(cur)
 if TERMINAL[cur] then return {0, cur} end
-local status, now, outbox, ttl = ARGV[1], ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
+local status, output, errorJson = ARGV[1], ARGV[2], ARGV[3]
+local now, outbox, ttl = ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
+local auto = status == 'auto'
 local runIdJson = redis.call('HGET', KEYS[1], 'id')
 local steps = cjson.decode(redis.call('HGET', KEYS[1], 'steps'))
 local failed, skipped, cancelled = {}, {}, {}
+local requiredFailed = nil
 local inTok, outTok = 0, 0
+local LOST = 'the step job failed without reporting a result (worker lost or stalled too often)'
 for _, sid in ipairs(steps) do
   local sk = KEYS[1] .. ':s:' .. sid
   local st = cjson.decode(redis.call('HGET', sk, 'status'))
   local sidJson = cjson.encode(sid)
   if not TERMINAL[st] then
-    redis.call('HSET', sk, 'status', '"cancelled"', 'reason', ARGV[7], 'finishedAt', cjson.encode(now))
-    cancelled[#cancelled + 1] = sid
-    event(KEYS[2], 'step.cancelled', runIdJson, sidJson, now, '{"reason":' .. ARGV[7] .. '}')
-    if outbox then
-      redis.call('XADD', KEYS[3], '*', 'kind', 'step', 'id', cjson.decode(runIdJson) .. '.' .. sid, 'doc', docOf(sk, STEP_FIELDS))
+    if auto then
+      redis.call('HSET', sk, 'status', '"failed"', 'error', cjson.encode(LOST), 'finishedAt', cjson.encode(now))
+      event(KEYS[2], 'step.failed', runIdJson, sidJson, now, '{"error":' .. cjson.encode(LOST) .. '}')
+      st = 'failed'
+    else
+      redis.call('HSET', sk, 'status', '"cancelled"', 'reason', ARGV[7], 'finishedAt', cjson.encode(now))
+      event(KEYS[2], 'step.cancelled', runIdJson, sidJson, now, '{"reason":' .. ARGV[7] .. '}')
+      cancelled[#cancelled + 1] = sid
     end
-  elseif st == 'failed' then
-    local v = redis.call('HMGET', sk, 'agent', 'error')
+    if outbox then outboxStep(KEYS[3], sk) end
+  end
+  if st == 'failed' then
+    local v = redis.call('HMGET', sk, 'agent', 'error', 'optional')
     failed[#failed + 1] = '{"stepId":' .. sidJson .. ',"agent":' .. v[1] .. ',"error":' .. (v[2] or 'null') .. '}'
+    if v[3] ~= 'true' and not requiredFailed then requiredFailed = sid end
   elseif st == 'skipped' then
     skipped[#skipped + 1] = sidJson
   end
@@ -127,7 +186,23 @@ for _, sid in ipairs(steps) do
   end
   redis.call('EXPIRE', sk, ttl)
 end
-redis.call('HSET', KEYS[1], 'status', cjson.encode(status), 'output', ARGV[2], 'error', ARGV[3],
+if auto then
+  if requiredFailed then
+    status = 'failed'
+    errorJson = cjson.encode('step "' .. requiredFailed .. '" failed')
+  elseif #failed > 0 then status = 'partial_success' else status = 'succeeded' end
+  local outs = cjson.decode(redis.call('HGET', KEYS[1], 'outputSteps'))
+  if #outs == 1 then
+    output = redis.call('HGET', KEYS[1] .. ':s:' .. outs[1], 'output') or 'null'
+  else
+    local parts = {}
+    for _, id in ipairs(outs) do
+      parts[#parts + 1] = cjson.encode(id) .. ':' .. (redis.call('HGET', KEYS[1] .. ':s:' .. id, 'output') or 'null')
+    end
+    output = '{' .. table.concat(parts, ',') .. '}'
+  end
+end
+redis.call('HSET', KEYS[1], 'status', cjson.encode(status), 'output', output, 'error', errorJson,
   'finishedAt', cjson.encode(now),
   'failedSteps', '[' .. table.concat(failed, ',') .. ']',
   'skippedSteps', '[' .. table.concat(skipped, ',') .. ']',
@@ -135,7 +210,7 @@ redis.call('HSET', KEYS[1], 'status', cjson.encode(status), 'output', ARGV[2], '
 if redis.call('HGET', KEYS[1], 'startedAt') == 'null' then
   redis.call('HSET', KEYS[1], 'startedAt', cjson.encode(now))
 end
-event(KEYS[2], 'run.finished', runIdJson, nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. ARGV[3] .. '}')
+event(KEYS[2], 'run.finished', runIdJson, nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. errorJson .. '}')
 if outbox then
   redis.call('XADD', KEYS[3], '*', 'kind', 'run', 'id', cjson.decode(runIdJson), 'doc', docOf(KEYS[1], RUN_FIELDS))
 end

@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
-import { RUN_FIELDS, RUN_FINISH, STEP_FIELDS, STEP_TRANSITION } from './lua.js';
+import { RUN_FIELDS, RUN_FINISH, STEP_BEGIN, STEP_FIELDS, STEP_TRANSITION } from './lua.js';
 import type { RunEvent, RunEventType, RunRecord, RunStatus, StepRecord, StepStatus } from './types.js';
 
 export interface RunStoreOptions {
@@ -43,7 +43,21 @@ export interface StepTransition {
   event?: { type: RunEventType; data?: Record<string, unknown> };
 }
 
+/** A step as another step reads it (its dependency or template source). */
+export interface StepReading {
+  stepId: string;
+  status: StepStatus;
+  optional: boolean;
+  output: string | null;
+}
+
+export type StepBegin =
+  | { mode: 'missing' }
+  | { mode: 'done'; stepStatus: StepStatus; runStatus: RunStatus }
+  | { mode: 'slow' | 'running'; stepStatus: StepStatus; runStatus: RunStatus; runInput: unknown; startedAt: string | null; reads: StepReading[] };
+
 type ScriptRedis = Redis & {
+  syStepBegin(...args: (string | number)[]): Promise<(string | null)[]>;
   syStepTransition(...args: (string | number)[]): Promise<[number, string]>;
   syRunFinish(...args: (string | number)[]): Promise<[number, string, string?]>;
 };
@@ -69,6 +83,7 @@ export class RunStore {
     this.retentionSeconds = opts.retentionSeconds;
     this.outbox = opts.outbox;
     // defineCommand is idempotent per connection; scripts are loaded with EVALSHA on first use.
+    this.redis.defineCommand('syStepBegin', { numberOfKeys: 4, lua: STEP_BEGIN });
     this.redis.defineCommand('syStepTransition', { numberOfKeys: 4, lua: STEP_TRANSITION });
     this.redis.defineCommand('syRunFinish', { numberOfKeys: 3, lua: RUN_FINISH });
   }
@@ -77,7 +92,8 @@ export class RunStore {
   async createRun(run: RunRecord, meta: RunMeta, steps: StepRecord[]): Promise<void> {
     const tx = this.redis.multi();
     tx.hset(keys.run(this.prefix, run.id), ...encodeFields({ ...run, ...meta }));
-    for (const s of steps) tx.hset(keys.step(this.prefix, run.id, s.stepId), ...encodeFields(s));
+    // Null fields are left out (a missing field reads as null): less to write per step.
+    for (const s of steps) tx.hset(keys.step(this.prefix, run.id, s.stepId), ...encodeFields(Object.fromEntries(Object.entries(s).filter(([, v]) => v !== null))));
     tx.zadd(keys.runIndex(this.prefix), Date.parse(run.createdAt), run.id);
     tx.xadd(keys.events(this.prefix, run.id), '*', 'e', JSON.stringify({ type: 'run.queued', runId: run.id, at: run.createdAt, data: { workflow: run.workflow } }));
     // The system of record lists live runs too, not only finished ones.
@@ -122,6 +138,36 @@ export class RunStore {
     return step ?? null;
   }
 
+  /**
+   * Read what a starting step needs in one round trip (run status and input, the step, the
+   * steps it reads) and, when `fast` and every dependency succeeded (or failed optional), move
+   * it to running in the same script.
+   */
+  async beginStep(runId: string, stepId: string, opts: { attempt: number; fast: boolean; deps: readonly string[]; extra: readonly string[] }): Promise<StepBegin> {
+    const r = await this.redis.syStepBegin(
+      keys.run(this.prefix, runId),
+      keys.step(this.prefix, runId, stepId),
+      keys.events(this.prefix, runId),
+      keys.outbox(this.prefix),
+      opts.attempt,
+      new Date().toISOString(),
+      this.outbox ? '1' : '0',
+      opts.fast ? '1' : '0',
+      opts.deps.length,
+      ...opts.deps,
+      ...opts.extra,
+    );
+    const mode = r[0] as StepBegin['mode'];
+    if (mode === 'missing') return { mode };
+    if (mode === 'done') return { mode, stepStatus: r[1] as StepStatus, runStatus: r[2] as RunStatus };
+    const json = (v: string | null | undefined) => (v == null ? null : JSON.parse(v));
+    const reads: StepReading[] = [];
+    for (let i = 5; i < r.length; i += 4) {
+      reads.push({ stepId: r[i]!, status: json(r[i + 1]), optional: json(r[i + 2]) === true, output: json(r[i + 3]) });
+    }
+    return { mode, stepStatus: r[1] as StepStatus, runStatus: r[2] as RunStatus, runInput: json(r[3]), startedAt: json(r[4]), reads };
+  }
+
   /** Apply a status change if the step is in one of `from`; returns whether it applied. */
   async transitionStep(runId: string, stepId: string, t: StepTransition): Promise<{ applied: boolean; status: string }> {
     const [applied, status] = await this.redis.syStepTransition(
@@ -142,11 +188,12 @@ export class RunStore {
 
   /**
    * Finish a run once: the first caller wins, later ones get `applied: false` and the status
-   * in force. Steps not yet finished end `cancelled` with `reason`.
+   * in force. Steps not yet finished end `cancelled` with `reason`. `auto` settles a run whose
+   * steps are all done: status, error and output follow from the steps (see lua.ts).
    */
   async finishRun(
     runId: string,
-    status: Exclude<RunStatus, 'queued' | 'running'>,
+    status: Exclude<RunStatus, 'queued' | 'running'> | 'auto',
     opts: { output?: unknown; error?: string | null; reason?: string } = {},
   ): Promise<{ applied: boolean; status: string; cancelledSteps: string[] }> {
     const [applied, current, cancelled] = await this.redis.syRunFinish(

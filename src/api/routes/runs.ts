@@ -73,7 +73,7 @@ async function streamEvents(system: System, req: Request<{ id: string }>, res: R
   res.flushHeaders();
 
   // A blocking read needs its own connection; it is dropped when the client goes away.
-  const reader = system.redis.duplicate();
+  const reader = system.stateRedis.duplicate();
   let open = true;
   const stop = () => {
     open = false;
