@@ -50,7 +50,9 @@ export function createStepProcessor(ctx: StepProcessorContext) {
 
   return async function processStep(job: Job<StepJobData>, _token?: string, signal?: AbortSignal): Promise<StepEnvelope> {
     const { runId, step, refs } = job.data;
-    const log = ctx.logger.child({ runId, stepId: step.id, agent: step.agent, jobId: job.id });
+    // Built on first use: most steps log nothing, and a child logger per job is not free.
+    let child: Logger | undefined;
+    const log = () => (child ??= ctx.logger.child({ runId, stepId: step.id, agent: step.agent, jobId: job.id }));
     const envelope = (status: StepStatus): StepEnvelope => ({ stepId: step.id, status });
     const finish = async (status: StepStatus) => {
       await control.promoteRefs(runId, refs);
@@ -85,7 +87,7 @@ export function createStepProcessor(ctx: StepProcessorContext) {
 
       const skip = async (reason: string) => {
         await store.transitionStep(runId, step.id, { from: LIVE, to: 'skipped', fields: { reason, finishedAt: new Date().toISOString() }, event: { type: 'step.skipped', data: { reason } } });
-        log.debug({ reason }, 'step skipped');
+        log().debug({ reason }, 'step skipped');
         return finish('skipped');
       };
       const skippedDep = deps.find((d) => d.status === 'skipped' || d.status === 'cancelled');
@@ -112,9 +114,13 @@ export function createStepProcessor(ctx: StepProcessorContext) {
     }
 
     const timeoutMs = step.timeoutMs ?? agent.timeoutMs;
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new StepTimeoutError(timeoutMs)), timeoutMs);
-    const callSignal = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+    // One controller for the call: fires on the step timeout, or when BullMQ cancels the job.
+    const call = new AbortController();
+    const timer = setTimeout(() => call.abort(new StepTimeoutError(timeoutMs)), timeoutMs);
+    const onCancel = () => call.abort(signal?.reason);
+    if (signal?.aborted) onCancel();
+    else signal?.addEventListener('abort', onCancel, { once: true });
+    const callSignal = call.signal;
     const untrack = ctx.active.track(runId, ctx.worker(), job.id!);
     const t0 = Date.now();
     try {
@@ -147,7 +153,7 @@ export function createStepProcessor(ctx: StepProcessorContext) {
           fields: { reason: `rate limited; retrying in ${err.retryAfterMs} ms`, attempts: job.attemptsMade },
           event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
         });
-        log.warn({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
+        log().warn({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
         await ctx.queue().rateLimit(err.retryAfterMs);
         throw new RateLimitError();
       }
@@ -159,10 +165,11 @@ export function createStepProcessor(ctx: StepProcessorContext) {
         fields: { input, error: err.message },
         event: { type: 'step.retrying', data: { attempt, error: err.message } },
       });
-      log.warn({ attempt, maxAttempts, err: err.message }, 'step attempt failed; will retry');
+      log().warn({ attempt, maxAttempts, err: err.message }, 'step attempt failed; will retry');
       throw err;
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onCancel);
       untrack();
     }
 
@@ -177,7 +184,7 @@ export function createStepProcessor(ctx: StepProcessorContext) {
       if (!step.optional) {
         await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${err.message}`, reason: `step "${step.id}" failed` });
       }
-      log.warn({ err: err.message, optional: step.optional }, 'step failed');
+      log().warn({ err: err.message, optional: step.optional }, 'step failed');
       throw new UnrecoverableError(err.message);
     }
   };
