@@ -15,6 +15,9 @@ import { createRunProcessor } from './run-processor.js';
 import { createScheduleProcessor } from './schedule-processor.js';
 import { createStepProcessor } from './step-processor.js';
 
+/** A limiter that never limits by itself (see the agent workers below). */
+const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
+
 export interface WorkerPoolsOptions {
   /** Agent types to serve (all when omitted). */
   agents?: readonly string[];
@@ -63,7 +66,9 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       connection,
       prefix,
       concurrency: agent.concurrency,
-      ...(agent.rateLimit ? { limiter: { max: agent.rateLimit.max, duration: agent.rateLimit.durationMs } } : {}),
+      // Always a limiter: BullMQ honours a manual rate limit (queue.rateLimit after a 429) only
+      // on queues that have one, and then in every process serving the queue.
+      limiter: agent.rateLimit ? { max: agent.rateLimit.max, duration: agent.rateLimit.durationMs } : UNLIMITED,
     });
     worker.on('failed', onFailed);
     worker.on('error', (err) => logger.error({ agent: name, err: err.message }, 'worker error'));

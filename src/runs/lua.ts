@@ -138,8 +138,8 @@ return out
  * step is done: the root job settles the run), a step still live lost its job and ends
  * `failed`; the status follows from the failures (a required one → failed, optional ones →
  * partial_success, none → succeeded) and the output is read from the output steps.
- * Returns {1, status, cancelled step ids (comma list)} when applied, {0, current} when the run
- * had already finished.
+ * Returns {1, status, cancelled steps as a comma list of id=previous-status} when applied,
+ * {0, current} when the run had already finished.
  */
 export const RUN_FINISH = `${common}
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -167,7 +167,7 @@ for _, sid in ipairs(steps) do
     else
       redis.call('HSET', sk, 'status', '"cancelled"', 'reason', ARGV[7], 'finishedAt', cjson.encode(now))
       event(KEYS[2], 'step.cancelled', runIdJson, sidJson, now, '{"reason":' .. ARGV[7] .. '}')
-      cancelled[#cancelled + 1] = sid
+      cancelled[#cancelled + 1] = sid .. '=' .. st
     end
     if outbox then outboxStep(KEYS[3], sk) end
   end

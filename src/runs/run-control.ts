@@ -24,22 +24,24 @@ export class RunControl {
   constructor(private readonly deps: RunControlDeps) {}
 
   /** Finish `runId` with `status` unless it already finished. Returns whether this call finished it. */
-  async halt(runId: string, status: Extract<RunStatus, 'failed' | 'cancelled'>, opts: { error?: string; reason: string }): Promise<{ applied: boolean; status: string; cancelledSteps: string[] }> {
+  async halt(runId: string, status: Extract<RunStatus, 'failed' | 'cancelled'>, opts: { error?: string; reason: string }): Promise<{ applied: boolean; status: string }> {
     const { store, publisher } = this.deps;
     const res = await store.finishRun(runId, status, { error: opts.error ?? null, reason: opts.reason });
     if (!res.applied) return res;
     await publisher.publish(keys.cancelChannel(store.prefix), runId);
     // Wake whatever sleeps (refs; steps in a retry backoff) so every branch drains now: each
     // sees the run has ended and returns without calling a provider.
-    const steps = await store.getSteps(runId, res.cancelledSteps);
-    await Promise.all([
-      this.promoteRefs(runId),
-      ...steps.map((s) => {
-        const q = this.deps.agentQueue(s.agent);
-        return q ? promoteIfDelayed(q, stepJobId(runId, s.stepId), this.deps.logger) : undefined;
-      }),
-    ]);
-    return res;
+    const sleeping = await store.getSteps(runId, res.cancelledSteps.filter((s) => s.was === 'retrying').map((s) => s.stepId));
+    await this.promoteRefs(runId);
+    for (const s of sleeping) {
+      const q = this.deps.agentQueue(s.agent);
+      if (!q) continue;
+      // In the background: a step that has just recorded `retrying` can take a moment to sleep.
+      void wakeWhenDelayed(q, stepJobId(runId, s.stepId), this.deps.logger).catch((err: unknown) =>
+        this.deps.logger.debug({ runId, stepId: s.stepId, err }, 'could not wake a sleeping step'),
+      );
+    }
+    return { applied: res.applied, status: res.status };
   }
 
   /** Wake every ref of the run (they then see the run has ended and return at once). */
@@ -51,6 +53,20 @@ export class RunControl {
   private async refIdsOf(runId: string): Promise<string[]> {
     const v = await this.deps.store.redis.hget(keys.run(this.deps.store.prefix, runId), 'refIds');
     return v ? (JSON.parse(v) as string[]) : [];
+  }
+}
+
+/**
+ * Wake a step job sleeping in a retry backoff. A step that has just recorded `retrying` may
+ * still be active for a moment before BullMQ moves it to delayed: look again briefly.
+ */
+async function wakeWhenDelayed(queue: Queue, jobId: string, logger: Logger, tries = 40): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    const job = await Job.fromId(queue, jobId);
+    const state = job ? await job.getState() : 'unknown';
+    if (state === 'delayed') return promoteIfDelayed(queue, jobId, logger);
+    if (state !== 'active') return;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -195,7 +195,7 @@ export class RunStore {
     runId: string,
     status: Exclude<RunStatus, 'queued' | 'running'> | 'auto',
     opts: { output?: unknown; error?: string | null; reason?: string } = {},
-  ): Promise<{ applied: boolean; status: string; cancelledSteps: string[] }> {
+  ): Promise<{ applied: boolean; status: string; cancelledSteps: { stepId: string; was: StepStatus }[] }> {
     const [applied, current, cancelled] = await this.redis.syRunFinish(
       keys.run(this.prefix, runId),
       keys.events(this.prefix, runId),
@@ -208,7 +208,11 @@ export class RunStore {
       this.retentionSeconds,
       JSON.stringify(opts.reason ?? `run ${status}`),
     );
-    return { applied: applied === 1, status: current, cancelledSteps: cancelled ? cancelled.split(',') : [] };
+    const cancelledSteps = (cancelled ? cancelled.split(',') : []).map((pair) => {
+      const [stepId = '', was = 'pending'] = pair.split('=');
+      return { stepId, was: was as StepStatus };
+    });
+    return { applied: applied === 1, status: current, cancelledSteps };
   }
 
   /** Events after `afterId` (exclusive), oldest first. */
