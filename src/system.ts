@@ -5,7 +5,7 @@
  */
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { AgentRegistry } from './agents/registry.js';
+import { resolveAgents, type AgentRegistry } from './agents/registry.js';
 import type { Config } from './config/env.js';
 import type { Logger } from './logger.js';
 import { RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './runs/keys.js';
@@ -13,7 +13,9 @@ import { RunControl } from './runs/run-control.js';
 import { RunStore } from './runs/run-store.js';
 import { RunsService, type RunArchive } from './runs/runs-service.js';
 import { SchedulesService } from './schedules/schedules-service.js';
-import type { WorkflowCatalog } from './workflows/catalog.js';
+import { WorkflowCatalog } from './workflows/catalog.js';
+import { compileWorkflow } from './workflows/compile.js';
+import type { CompiledWorkflow } from './workflows/definition.js';
 
 export interface SystemOptions {
   redisUrl: string;
@@ -109,4 +111,39 @@ export class System {
     await Promise.all([this.flowProducer.close(), ...this.allQueues().map((q) => q.close())]);
     await Promise.all([this.redis.quit().catch(() => this.redis.disconnect()), this.stateRedis.quit().catch(() => this.stateRedis.disconnect())]);
   }
+}
+
+/**
+ * A System from agents and workflows given in code rather than files (tests, benchmarks,
+ * embedding): the same validation as agents.yaml and flows/ apply.
+ */
+export function systemFromDefinitions(opts: {
+  config: Config;
+  /** The `agents:` map of an agents file. */
+  agents: Record<string, unknown>;
+  /** Workflow definitions, as in flows/*.yaml. */
+  workflows?: unknown[];
+  /** Names them in error messages. */
+  source: string;
+  logger: Logger;
+  outbox?: boolean;
+  retentionSeconds?: number;
+  refSafetyDelayMs?: number;
+}): System {
+  const registry = resolveAgents({ agents: opts.agents }, opts.config, `${opts.source} agents`);
+  const named = new Map<string, CompiledWorkflow>();
+  for (const def of opts.workflows ?? []) {
+    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source });
+    named.set(wf.name, wf);
+  }
+  return new System({
+    redisUrl: opts.config.redisUrl,
+    prefix: opts.config.prefix,
+    retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
+    registry,
+    workflows: new WorkflowCatalog(named, () => registry.names()),
+    logger: opts.logger,
+    outbox: opts.outbox ?? false,
+    ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
+  });
 }

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadAgentsFile, resolveAgents } from '../src/agents/registry.js';
 import { loadConfig } from '../src/config/env.js';
 import { ConfigError, ValidationError } from '../src/errors/index.js';
+import { thrownBy } from './helpers/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-agents-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,15 +20,7 @@ function writeAgents(name: string, yaml: string): string {
 const noKeys = loadConfig({});
 const SEED_AGENTS = ['research', 'planner', 'content', 'reporting', 'review', 'code', 'synthesizer'];
 
-function thrown(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+const thrown = (fn: () => unknown): ConfigError => thrownBy(ConfigError, fn);
 
 describe('the seed agents.yaml', () => {
   it('defines every seed agent, each falling back to echo on a machine without keys', () => {

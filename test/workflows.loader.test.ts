@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors/index.js';
 import { loadWorkflowsDir, parseWorkflowYaml } from '../src/workflows/loader.js';
+import { thrownBy } from './helpers/errors.js';
 
 const AGENTS = ['research', 'planner', 'content', 'reporting', 'review', 'code', 'synthesizer'];
 const FLOWS = path.resolve(import.meta.dirname, '..', 'flows');
@@ -18,15 +19,7 @@ afterEach(async () => {
 
 const flow = (name: string, agent = 'research') => `name: ${name}\nsteps:\n  - id: a\n    agent: ${agent}\n    input:\n      task: do it\n`;
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configError = (fn: () => unknown): ConfigError => thrownBy(ConfigError, fn);
 
 describe('loadWorkflowsDir', () => {
   it('loads every .yaml and .yml file and ignores other files', async () => {

@@ -7,16 +7,13 @@
 import { performance } from 'node:perf_hooks';
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { resolveAgents } from '../../src/agents/registry.js';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Provider } from '../../src/providers/provider.js';
 import { RUN_QUEUE } from '../../src/runs/keys.js';
 import type { RunState } from '../../src/runs/run-store.js';
-import { System } from '../../src/system.js';
-import { WorkflowCatalog } from '../../src/workflows/catalog.js';
+import { systemFromDefinitions, type System } from '../../src/system.js';
 import { compileWorkflow } from '../../src/workflows/compile.js';
-import type { CompiledWorkflow } from '../../src/workflows/definition.js';
 import { startWorkerPools, type WorkerPools } from '../../workers/pool.js';
 import { REDIS_URL, benchPrefix, cleanupPrefix } from './redis.js';
 import { withTimeout } from './util.js';
@@ -58,27 +55,16 @@ export let leakedConnections = 0;
 export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<SwitchyardBench> {
   const prefix = benchPrefix(`sy-${opts.name}`);
   const config = loadConfig({ REDIS_URL, SWITCHYARD_PREFIX: prefix });
-  const registry = resolveAgents({ agents: opts.agents }, config, `bench ${opts.name} agents`);
-  const named = new Map<string, CompiledWorkflow>();
+  // Compile once on its own to report the compile time; the system compiles them again.
   const compileMs = new Map<string, number>();
   for (const def of opts.workflows) {
     const c0 = performance.now();
-    const wf = compileWorkflow(def, { agents: registry.names(), source: `bench/${opts.name}` });
+    const wf = compileWorkflow(def, { agents: Object.keys(opts.agents), source: `bench/${opts.name}` });
     compileMs.set(wf.name, performance.now() - c0);
-    named.set(wf.name, wf);
   }
-  const system = new System({
-    redisUrl: REDIS_URL,
-    prefix,
-    retentionSeconds: 3600,
-    registry,
-    workflows: new WorkflowCatalog(named, () => registry.names()),
-    logger: silentLogger,
-    outbox: false,
-  });
-  // Workaround (see bench/README.md, "findings"): workers/pool.ts hands QueueEvents a
-  // `connection.duplicate()` that nobody ever quits. Record the duplicates made from the
-  // system's connection so close() can end any still open.
+  const system = systemFromDefinitions({ config, agents: opts.agents, workflows: opts.workflows, source: `bench/${opts.name}`, logger: silentLogger, retentionSeconds: 3600 });
+  // Leak check: record the duplicates made from the system's connection, so close() can
+  // end (and count) any that Switchyard left open.
   const duplicates: Redis[] = [];
   const origDuplicate = system.redis.duplicate.bind(system.redis);
   system.redis.duplicate = ((...args: Parameters<Redis['duplicate']>) => {

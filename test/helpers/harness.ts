@@ -7,16 +7,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
-import { resolveAgents } from '../../src/agents/registry.js';
 import { createApp } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/logger.js';
 import type { RunView } from '../../src/runs/runs-service.js';
 import { TERMINAL_RUN_STATUSES } from '../../src/runs/types.js';
-import { System } from '../../src/system.js';
-import { WorkflowCatalog } from '../../src/workflows/catalog.js';
-import { compileWorkflow } from '../../src/workflows/compile.js';
-import type { CompiledWorkflow } from '../../src/workflows/definition.js';
+import { systemFromDefinitions, type System } from '../../src/system.js';
 import { startWorkerPools, type WorkerPools } from '../../workers/pool.js';
 import type { FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from './redis.js';
@@ -63,19 +59,13 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       ? { ANTHROPIC_API_KEY: 'test-key', ANTHROPIC_BASE_URL: opts.fake.anthropicBaseURL, OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: opts.fake.openaiBaseURL }
       : {}),
   });
-  const registry = resolveAgents({ agents: opts.agents }, config, `${opts.name} agents`);
-  const named = new Map<string, CompiledWorkflow>();
-  for (const def of opts.workflows ?? []) {
-    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.name });
-    named.set(wf.name, wf);
-  }
-  const system = new System({
-    redisUrl: REDIS_URL,
-    prefix,
-    retentionSeconds: 3600,
-    registry,
-    workflows: new WorkflowCatalog(named, () => registry.names()),
+  const system = systemFromDefinitions({
+    config,
+    agents: opts.agents,
+    ...(opts.workflows ? { workflows: opts.workflows } : {}),
+    source: opts.name,
     logger: silentLogger,
+    retentionSeconds: 3600,
     outbox: opts.outbox ?? false,
     ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
   });
