@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { FlowProducer, Queue, Worker, type FlowJob, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { benchPrefix, cleanupPrefix, newRedis } from './redis.js';
-import { withTimeout } from './util.js';
+import { RootSettlements, withTimeout } from './util.js';
 
 export const RAW_QUEUE = 'raw';
 
@@ -39,19 +39,7 @@ export async function startRaw(name: string, concurrency: number): Promise<RawBe
   worker.on('error', (err) => console.error(`raw worker error: ${err.message}`));
   await worker.waitUntilReady();
 
-  const settled = new Map<string, { t: number; err?: string }>();
-  const waiters = new Map<string, (s: { t: number; err?: string }) => void>();
-  const settle = (id: string, s: { t: number; err?: string }) => {
-    const w = waiters.get(id);
-    if (w) {
-      waiters.delete(id);
-      w(s);
-    } else if (id.startsWith('root')) settled.set(id, s);
-  };
-  worker.on('completed', (job: Job) => settle(job.id!, { t: performance.now() }));
-  worker.on('failed', (job: Job | undefined, err: Error) => {
-    if (job?.id) settle(job.id, { t: performance.now(), err: err.message });
-  });
+  const roots = new RootSettlements(worker, (id) => id.startsWith('root'));
 
   return {
     prefix,
@@ -59,11 +47,7 @@ export async function startRaw(name: string, concurrency: number): Promise<RawBe
     flowProducer,
     worker,
     async run(tree, rootId, timeoutMs = 120_000) {
-      const done = new Promise<{ t: number; err?: string }>((resolve) => {
-        const s = settled.get(rootId);
-        if (s) resolve(s);
-        else waiters.set(rootId, resolve);
-      });
+      const done = roots.wait(rootId);
       const t0 = performance.now();
       await flowProducer.add(tree);
       const addMs = performance.now() - t0;

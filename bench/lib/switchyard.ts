@@ -16,7 +16,7 @@ import { systemFromDefinitions, type System } from '../../src/system.js';
 import { compileWorkflow } from '../../src/workflows/compile.js';
 import { startWorkerPools, type WorkerPools } from '../../workers/pool.js';
 import { REDIS_URL, benchPrefix, cleanupPrefix } from './redis.js';
-import { withTimeout } from './util.js';
+import { RootSettlements, withTimeout } from './util.js';
 
 export interface SwitchyardBenchOptions {
   name: string;
@@ -82,29 +82,7 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
   }
 
   const runWorker = pools.workers.find((w) => w.name === RUN_QUEUE) as Worker;
-  // Settled roots by run id (a tiny run may finish before submitWorkflow has returned).
-  const settled = new Map<string, { t: number; err?: string }>();
-  const waiters = new Map<string, (s: { t: number; err?: string }) => void>();
-  const settle = (id: string, s: { t: number; err?: string }) => {
-    const w = waiters.get(id);
-    if (w) {
-      waiters.delete(id);
-      w(s);
-    } else settled.set(id, s);
-  };
-  runWorker.on('completed', (job: Job) => settle(job.id!, { t: performance.now() }));
-  runWorker.on('failed', (job: Job | undefined, err: Error) => {
-    if (job?.id) settle(job.id, { t: performance.now(), err: err.message });
-  });
-
-  const waitRoot = (id: string) =>
-    new Promise<{ t: number; err?: string }>((resolve) => {
-      const s = settled.get(id);
-      if (s) {
-        settled.delete(id);
-        resolve(s);
-      } else waiters.set(id, resolve);
-    });
+  const roots = new RootSettlements(runWorker);
 
   return {
     prefix,
@@ -117,9 +95,9 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
       const submitMs = performance.now() - t0;
       let done: { t: number; err?: string };
       try {
-        done = await withTimeout(waitRoot(id), timeoutMs, `switchyard run ${id} of ${workflow}`);
+        done = await withTimeout(roots.wait(id), timeoutMs, `switchyard run ${id} of ${workflow}`);
       } catch (err) {
-        waiters.delete(id);
+        roots.forget(id);
         const st = await system.store.getRun(id).catch(() => null);
         const live = st?.steps.filter((s) => s.status !== 'succeeded').map((s) => `${s.stepId}:${s.status}`) ?? [];
         throw new Error(`${(err as Error).message}; run status ${st?.run.status}; unfinished steps: ${live.slice(0, 10).join(', ')}`);

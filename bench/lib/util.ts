@@ -1,4 +1,6 @@
 /** Small helpers shared by the benchmark scenarios: seeded PRNG, statistics, formatting. */
+import { performance } from 'node:perf_hooks';
+import type { Job, Worker } from 'bullmq';
 
 /** mulberry32: a tiny deterministic PRNG (same seed → same sequence on every machine). */
 export function mulberry32(seed: number): () => number {
@@ -67,4 +69,47 @@ export async function interleaved<S, R>(
     log(`  rep ${i + 1}/${reps} done`);
   }
   return out;
+}
+
+export interface Settlement {
+  t: number;
+  err?: string;
+}
+
+/**
+ * Completion of root jobs by id, from a Worker's `completed`/`failed` events. A root may
+ * settle before anyone waits for it (a tiny run can finish before its submit returns).
+ */
+export class RootSettlements {
+  private readonly settled = new Map<string, Settlement>();
+  private readonly waiters = new Map<string, (s: Settlement) => void>();
+
+  constructor(worker: Worker, accept: (id: string) => boolean = () => true) {
+    worker.on('completed', (job: Job) => this.settle(job.id!, { t: performance.now() }, accept));
+    worker.on('failed', (job: Job | undefined, err: Error) => {
+      if (job?.id) this.settle(job.id, { t: performance.now(), err: err.message }, accept);
+    });
+  }
+
+  wait(id: string): Promise<Settlement> {
+    return new Promise((resolve) => {
+      const s = this.settled.get(id);
+      if (s) {
+        this.settled.delete(id);
+        resolve(s);
+      } else this.waiters.set(id, resolve);
+    });
+  }
+
+  forget(id: string): void {
+    this.waiters.delete(id);
+  }
+
+  private settle(id: string, s: Settlement, accept: (id: string) => boolean): void {
+    const w = this.waiters.get(id);
+    if (w) {
+      this.waiters.delete(id);
+      w(s);
+    } else if (accept(id)) this.settled.set(id, s);
+  }
 }
