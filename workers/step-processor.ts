@@ -61,10 +61,11 @@ export function createStepProcessor(ctx: StepProcessorContext) {
 
     const agent = ctx.registry.require(step.agent);
     const attempt = job.attemptsMade + 1;
-    const extra = readsSteps(step).filter((id) => !step.dependsOn.includes(id));
+    const reads = new Set(readsSteps(step));
+    const extra = [...reads].filter((id) => !step.dependsOn.includes(id));
     // One round trip: read the run, the step and what it reads; on the fast path (no `when`,
     // every dependency usable) the same script moves the step to running.
-    const begin = await store.beginStep(runId, step.id, { attempt, fast: !step.when, deps: step.dependsOn, extra });
+    const begin = await store.beginStep(runId, step.id, { attempt, fast: !step.when, deps: step.dependsOn, extra, needsOutput: (id) => reads.has(id) });
     if (begin.mode === 'missing') return envelope('cancelled'); // run expired or removed
     if (begin.mode === 'done') {
       // A finished step delivered again (crash after storing its result) is never paid twice.

@@ -96,9 +96,11 @@ return {1, ARGV[2]}
  * move the step to running.
  * KEYS: run, step, events, outbox.
  * ARGV: attempt, now (ISO), outbox on, fast path allowed ('1'/'0'), number of dependencies,
- *       then the ids of the dependencies followed by the other steps to read.
+ *       a string of '1'/'0' per step read (is its output needed?), then the ids of the
+ *       dependencies followed by the other steps to read.
  * Returns {mode, step status, run status, run input JSON, startedAt JSON, then per step read:
- * id, status JSON, optional JSON, output JSON}; mode is missing | done | slow | running.
+ * id, status JSON, optional JSON, output JSON (null when not needed)}; mode is
+ * missing | done | slow | running.
  */
 export const STEP_BEGIN = `${common}
 local rs = redis.call('HGET', KEYS[1], 'status')
@@ -108,15 +110,24 @@ rs, st = cjson.decode(rs), cjson.decode(st)
 if TERMINAL[st] or TERMINAL[rs] then return {'done', st, rs} end
 local out = {'slow', st, rs, redis.call('HGET', KEYS[1], 'input'), redis.call('HGET', KEYS[2], 'startedAt')}
 local ndeps = tonumber(ARGV[5])
+local needs = ARGV[6]
 local fast = ARGV[4] == '1' and LIVE[st]
-for i = 6, #ARGV do
-  local v = redis.call('HMGET', KEYS[1] .. ':s:' .. ARGV[i], 'status', 'optional', 'output')
+for i = 7, #ARGV do
+  local k = i - 6
+  local sk = KEYS[1] .. ':s:' .. ARGV[i]
+  local v
+  -- A join of many steps whose outputs it does not read fetches only their statuses.
+  if string.sub(needs, k, k) == '1' then
+    v = redis.call('HMGET', sk, 'status', 'optional', 'output')
+  else
+    v = redis.call('HMGET', sk, 'status', 'optional')
+  end
   local dst = v[1] or '"cancelled"'
   out[#out + 1] = ARGV[i]
   out[#out + 1] = dst
   out[#out + 1] = v[2] or 'false'
   out[#out + 1] = v[3] or 'null'
-  if i - 5 <= ndeps and not (dst == '"succeeded"' or (dst == '"failed"' and v[2] == 'true')) then fast = false end
+  if k <= ndeps and not (dst == '"succeeded"' or (dst == '"failed"' and v[2] == 'true')) then fast = false end
 end
 if fast then
   local fields = { 'attempts', ARGV[1], 'error', 'null', 'reason', 'null' }

@@ -143,7 +143,12 @@ export class RunStore {
    * steps it reads) and, when `fast` and every dependency succeeded (or failed optional), move
    * it to running in the same script.
    */
-  async beginStep(runId: string, stepId: string, opts: { attempt: number; fast: boolean; deps: readonly string[]; extra: readonly string[] }): Promise<StepBegin> {
+  async beginStep(
+    runId: string,
+    stepId: string,
+    opts: { attempt: number; fast: boolean; deps: readonly string[]; extra: readonly string[]; needsOutput: (stepId: string) => boolean },
+  ): Promise<StepBegin> {
+    const ids = [...opts.deps, ...opts.extra];
     const r = await this.redis.syStepBegin(
       keys.run(this.prefix, runId),
       keys.step(this.prefix, runId, stepId),
@@ -154,8 +159,8 @@ export class RunStore {
       this.outbox ? '1' : '0',
       opts.fast ? '1' : '0',
       opts.deps.length,
-      ...opts.deps,
-      ...opts.extra,
+      ids.map((id) => (opts.needsOutput(id) ? '1' : '0')).join('') || '-',
+      ...ids,
     );
     const mode = r[0] as StepBegin['mode'];
     if (mode === 'missing') return { mode };
