@@ -17,7 +17,7 @@ import type { Provider } from '../src/providers/provider.js';
 import type { StepJobData } from '../src/runs/flow-builder.js';
 import type { RunControl } from '../src/runs/run-control.js';
 import type { RunStore } from '../src/runs/run-store.js';
-import { TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES, type StepRecord, type StepStatus } from '../src/runs/types.js';
+import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES, type StepRecord, type StepStatus } from '../src/runs/types.js';
 import type { CompiledStep } from '../src/workflows/definition.js';
 import { evaluateWhen, parseWhen, whenRefs } from '../src/workflows/expression.js';
 import { findTemplateRefs, renderTemplates, type TemplateScope } from '../src/workflows/templates.js';
@@ -43,7 +43,7 @@ export interface StepProcessorContext {
 }
 
 const isTerminalStep = (s: StepStatus) => TERMINAL_STEP_STATUSES.includes(s);
-const LIVE: StepStatus[] = ['pending', 'running', 'retrying'];
+const LIVE = LIVE_STEP_STATUSES;
 
 export function createStepProcessor(ctx: StepProcessorContext) {
   const { store, control } = ctx;
@@ -202,7 +202,7 @@ function readsSteps(step: CompiledStep): string[] {
 
 /** A step whose job ended without reporting: record it failed; a required one fails the run. */
 export async function markLost(ctx: Pick<StepProcessorContext, 'store' | 'control'>, runId: string, dep: Pick<StepRecord, 'stepId' | 'optional'>): Promise<void> {
-  const error = 'the step job failed without reporting a result (worker lost or stalled too often)';
+  const error = LOST_STEP_ERROR;
   const res = await ctx.store.transitionStep(runId, dep.stepId, {
     from: LIVE,
     to: 'failed',

@@ -6,6 +6,7 @@
  * A step's status is the gate for every write: a transition names the statuses it may start
  * from, so a step that finishes after its run was cancelled cannot overwrite `cancelled`.
  */
+import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from './types.js';
 
 export const STEP_FIELDS = [
   'runId', 'stepId', 'agent', 'status', 'dependsOn', 'optional', 'input', 'output', 'usage', 'model',
@@ -18,10 +19,11 @@ export const RUN_FIELDS = [
 ] as const;
 
 const luaList = (fields: readonly string[]) => `{ ${fields.map((f) => `'${f}'`).join(', ')} }`;
+const luaSet = (names: readonly string[]) => `{ ${[...new Set(names)].map((n) => `${n} = true`).join(', ')} }`;
 
 const common = `
-local TERMINAL = { succeeded = true, failed = true, skipped = true, cancelled = true, partial_success = true }
-local LIVE = { pending = true, running = true, retrying = true }
+local TERMINAL = ${luaSet([...TERMINAL_STEP_STATUSES, ...TERMINAL_RUN_STATUSES])}
+local LIVE = ${luaSet(LIVE_STEP_STATUSES)}
 local STEP_FIELDS = ${luaList(STEP_FIELDS)}
 local RUN_FIELDS = ${luaList(RUN_FIELDS)}
 
@@ -165,7 +167,7 @@ local steps = cjson.decode(redis.call('HGET', KEYS[1], 'steps'))
 local failed, skipped, cancelled = {}, {}, {}
 local requiredFailed = nil
 local inTok, outTok = 0, 0
-local LOST = 'the step job failed without reporting a result (worker lost or stalled too often)'
+local LOST = ${JSON.stringify(LOST_STEP_ERROR)}
 for _, sid in ipairs(steps) do
   local sk = KEYS[1] .. ':s:' .. sid
   local st = cjson.decode(redis.call('HGET', sk, 'status'))

@@ -64,7 +64,7 @@ async function wakeWhenDelayed(queue: Queue, jobId: string, logger: Logger, trie
   for (let i = 0; i < tries; i++) {
     const job = await Job.fromId(queue, jobId);
     const state = job ? await job.getState() : 'unknown';
-    if (state === 'delayed') return promoteIfDelayed(queue, jobId, logger);
+    if (job && state === 'delayed') return promote(job, logger);
     if (state !== 'active') return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -73,11 +73,14 @@ async function wakeWhenDelayed(queue: Queue, jobId: string, logger: Logger, trie
 /** Promote a delayed job; a job that is no longer delayed (already woke, finished, removed) is fine. */
 export async function promoteIfDelayed(queue: Queue, jobId: string, logger: Logger): Promise<void> {
   const job = await Job.fromId(queue, jobId);
-  if (!job) return;
+  if (job) await promote(job, logger);
+}
+
+async function promote(job: Job, logger: Logger): Promise<void> {
   try {
     await job.promote();
   } catch (err) {
     // "Job is not in the delayed state": it already woke up by itself. Nothing to do.
-    logger.debug({ jobId, err }, 'ref not promoted (not delayed)');
+    logger.debug({ jobId: job.id, err }, 'job not promoted (not delayed)');
   }
 }

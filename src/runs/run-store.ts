@@ -23,8 +23,6 @@ export interface RunMeta {
   steps: string[];
   /** Steps whose outputs form the run output. */
   outputSteps: string[];
-  /** Hash of the submission, to tell an idempotent replay from a conflicting reuse of a key. */
-  requestHash: string;
   /** Every ref job of the run (woken when the run ends early). */
   refIds: string[];
 }
@@ -101,12 +99,6 @@ export class RunStore {
     await tx.exec();
   }
 
-  async getRunRecord(runId: string): Promise<RunRecord | null> {
-    const hash = await this.redis.hgetall(keys.run(this.prefix, runId));
-    if (!hash.id) return null;
-    return decodeHash<RunRecord>(hash, RUN_FIELDS);
-  }
-
   async getRunStatus(runId: string): Promise<RunStatus | null> {
     const v = await this.redis.hget(keys.run(this.prefix, runId), 'status');
     return v === null ? null : (JSON.parse(v) as RunStatus);
@@ -116,7 +108,7 @@ export class RunStore {
     const hash = await this.redis.hgetall(keys.run(this.prefix, runId));
     if (!hash.id) return null;
     const run = decodeHash<RunRecord>(hash, RUN_FIELDS);
-    const meta = decodeHash<RunMeta>(hash, ['steps', 'outputSteps', 'requestHash', 'refIds']);
+    const meta = decodeHash<RunMeta>(hash, ['steps', 'outputSteps', 'refIds']);
     const steps = await this.getSteps(runId, meta.steps);
     return { run, meta, steps };
   }

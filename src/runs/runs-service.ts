@@ -158,7 +158,7 @@ export class RunsService {
       refSafetyDelayMs: this.refSafetyDelayMs,
     });
 
-    await store.createRun(run, { steps: workflow.steps.map((s) => s.id), outputSteps: workflow.output, requestHash, refIds }, steps);
+    await store.createRun(run, { steps: workflow.steps.map((s) => s.id), outputSteps: workflow.output, refIds }, steps);
     try {
       await this.deps.flowProducer.add(tree);
     } catch (err) {

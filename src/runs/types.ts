@@ -15,6 +15,10 @@ export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'partia
 export const StepStatus = z.enum(['pending', 'running', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled']);
 export type StepStatus = z.infer<typeof StepStatus>;
 export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
+export const LIVE_STEP_STATUSES: readonly StepStatus[] = ['pending', 'running', 'retrying'];
+
+/** The error of a step whose job ended without reporting a result. */
+export const LOST_STEP_ERROR = 'the step job failed without reporting a result (worker lost or stalled too often)';
 
 export const Usage = z.object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative() });
 export type Usage = z.infer<typeof Usage>;
