@@ -62,7 +62,7 @@ export class System {
     this.runQueue = new Queue(RUN_QUEUE, { connection, prefix });
     this.refQueue = new Queue(REF_QUEUE, { connection, prefix });
     this.scheduleQueue = new Queue(SCHEDULE_QUEUE, { connection, prefix });
-    this.store = new RunStore({ redis: this.stateRedis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox });
+    this.store = new RunStore({ redis: this.stateRedis, queueRedis: this.redis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox });
     this.control = new RunControl({ store: this.store, publisher: this.publisher, refQueue: this.refQueue, agentQueue: (a) => this.agentQueues.get(a), logger: opts.logger });
     this.runs = new RunsService({
       store: this.store,

@@ -1,8 +1,9 @@
 /**
- * Engine guarantees that are not about one pattern: reading any ancestor's output, and never
- * paying twice for a call whose result was already stored when its job is delivered again.
+ * Engine guarantees that are not about one pattern: reading any ancestor's output, never
+ * paying twice for a call whose result was already stored when its job is delivered again, and
+ * a step's result being in the run state before anything its completion starts reads it.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startWorkerPools } from '../workers/pool.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
@@ -18,6 +19,13 @@ beforeAll(async () => {
     pools: false, // each test starts the pools when it wants the work to happen
     agents: { e: { provider: 'echo' }, gpt: { provider: 'openai', model: 'gpt-test', attempts: 1 } },
     workflows: [
+      {
+        name: 'fan',
+        steps: [
+          { parallel: Array.from({ length: 8 }, (_, i) => ({ id: `p${i}`, agent: 'e', input: { task: `part ${i}` } })) },
+          { id: 'join', agent: 'e', dependsOn: Array.from({ length: 8 }, (_, i) => `p${i}`), input: { task: 'join {{steps.p7.output}}' } },
+        ],
+      },
       {
         name: 'chain',
         steps: [
@@ -70,6 +78,49 @@ it('returns the stored result of a step delivered again after a crash, without c
     expect(run.usage).toEqual({ inputTokens: 5, outputTokens: 2 });
     expect(fake.requests.filter((r) => r.prompt === 'expensive call')).toHaveLength(0);
   } finally {
+    await pools.close();
+  }
+});
+
+it('has a step\'s result in the run state before its dependents and the run\'s root read it (no re-reads)', async () => {
+  // The result is written ahead of the job's completion on BullMQ's connection, without
+  // waiting for the reply: dependents must still find it at their first read.
+  const begin = vi.spyOn(h.system.store, 'beginStep');
+  const finish = vi.spyOn(h.system.store, 'finishRun');
+  const pools = await startWorkerPools(h.system);
+  try {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await h.request('POST', '/v1/runs', { workflow: 'fan', input: {} })).body.id);
+    ids.push((await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} })).body.id);
+    for (const id of ids) expect((await h.waitForRun(id)).status).toBe('succeeded');
+    for (const id of ids) {
+      const calls = begin.mock.calls.filter(([runId]) => runId === id);
+      expect(calls.length).toBe((await h.system.runs.get(id)).steps.length); // one read per step
+      expect(finish.mock.calls.filter(([runId]) => runId === id)).toHaveLength(1);
+    }
+  } finally {
+    begin.mockRestore();
+    finish.mockRestore();
+    await pools.close();
+  }
+});
+
+it('waits for a step result that lands after its job completed, at a dependent and at the run\'s root', async () => {
+  // What happens when the write ahead has to be resent (script cache flushed): the job
+  // completes first. Dependents and the root look again briefly instead of calling it lost.
+  const store = h.system.store;
+  const original = store.transitionStepAhead.bind(store);
+  const late = vi.spyOn(store, 'transitionStepAhead').mockImplementation((runId, stepId, t) => new Promise((r) => setTimeout(r, 150)).then(() => original(runId, stepId, t)));
+  const pools = await startWorkerPools(h.system);
+  try {
+    const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
+    const run = await h.waitForRun(res.body.id);
+    expect(run.status).toBe('succeeded');
+    expect(run.output).toBe('[e] from a: [e] alpha');
+    expect(run.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(late).toHaveBeenCalledTimes(3);
+  } finally {
+    late.mockRestore();
     await pools.close();
   }
 });

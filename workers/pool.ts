@@ -106,6 +106,16 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   });
 
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  // A step's result is written ahead of its job's completion on the connection BullMQ
+  // completes jobs on (RunStore.transitionStepAhead); that ordering needs the very same one.
+  // (BullMQ wraps the connection in a proxy: compare the socket underneath.)
+  for (const w of workers) {
+    const client = (await w.getBackend().client) as unknown as { stream?: unknown };
+    if (!client.stream || client.stream !== connection.stream) {
+      await Promise.all(workers.map((x) => x.close(true)));
+      throw new Error(`worker "${w.name}" does not use the system's Redis connection for its commands; step results could reach Redis after their jobs complete`);
+    }
+  }
   logger.info({ agents: names, internal: opts.internal ?? true }, 'worker pools started');
 
   return {

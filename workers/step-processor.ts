@@ -22,8 +22,13 @@ import type { CompiledStep } from '../src/workflows/definition.js';
 import { evaluateWhen, parseWhen, whenRefs } from '../src/workflows/expression.js';
 import { findTemplateRefs, renderTemplates, type TemplateScope } from '../src/workflows/templates.js';
 import type { ActiveJobs } from './active-jobs.js';
+import { LIVE_GRACE_MS, sleep } from './grace.js';
 
-/** What a step job returns to its parent: small; the output itself is stored once, in the run. */
+/**
+ * What a step job returns to its parent: small; the output itself is stored once, in the run.
+ * `status` is what this worker reported; the run state is authoritative (a step that succeeded
+ * just as its run was cancelled reads `cancelled` there).
+ */
 export interface StepEnvelope {
   stepId: string;
   status: StepStatus;
@@ -65,7 +70,15 @@ export function createStepProcessor(ctx: StepProcessorContext) {
     const extra = [...reads].filter((id) => !step.dependsOn.includes(id));
     // One round trip: read the run, the step and what it reads; on the fast path (no `when`,
     // every dependency usable) the same script moves the step to running.
-    const begin = await store.beginStep(runId, step.id, { attempt, fast: !step.when, deps: step.dependsOn, extra, needsOutput: (id) => reads.has(id) });
+    const beginOpts = { attempt, fast: !step.when, deps: step.dependsOn, extra, needsOutput: (id: string) => reads.has(id) };
+    let begin = await store.beginStep(runId, step.id, beginOpts);
+    // BullMQ starts us once every dependency's job is done; one whose state still reads live
+    // is looked at again briefly before it is recorded lost (see grace.ts).
+    for (const ms of LIVE_GRACE_MS) {
+      if (begin.mode !== 'slow' || !begin.reads.slice(0, step.dependsOn.length).some((d) => !isTerminalStep(d.status))) break;
+      await sleep(ms);
+      begin = await store.beginStep(runId, step.id, beginOpts);
+    }
     if (begin.mode === 'missing') return envelope('cancelled'); // run expired or removed
     if (begin.mode === 'done') {
       // A finished step delivered again (crash after storing its result) is never paid twice.
@@ -134,13 +147,21 @@ export function createStepProcessor(ctx: StepProcessorContext) {
         maxTokens: agent.maxTokens,
         signal: callSignal,
       });
-      const done = await store.transitionStep(runId, step.id, {
-        from: ['running'],
-        to: 'succeeded',
-        fields: { input, output: result.text, usage: result.usage, model: result.model, finishedAt: new Date().toISOString() },
-        event: { type: 'step.completed', data: { usage: result.usage, model: result.model, durationMs: Date.now() - t0 } },
-      });
-      return finish(done.applied ? 'succeeded' : (done.status as StepStatus));
+      // Sent ahead of the job's completion on BullMQ's connection, which Redis serves in order:
+      // the step's dependents (and its refs, promoted below on that connection) see its result,
+      // without this step waiting for the write's reply.
+      store
+        .transitionStepAhead(runId, step.id, {
+          from: ['running'],
+          to: 'succeeded',
+          fields: { input, output: result.text, usage: result.usage, model: result.model, finishedAt: new Date().toISOString() },
+          event: { type: 'step.completed', data: { usage: result.usage, model: result.model, durationMs: Date.now() - t0 } },
+        })
+        .then(
+          (done) => { if (!done.applied) log().debug({ status: done.status }, 'step result not recorded: the step had already ended'); },
+          (err: unknown) => log().error({ err: toError(err).message }, 'could not record the step result'),
+        );
+      return finish('succeeded');
     } catch (raw) {
       const err = toError(raw);
       if (err instanceof CancelledError || (signal?.aborted && !(err instanceof StepTimeoutError))) {

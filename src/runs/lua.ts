@@ -144,9 +144,26 @@ return out
 `;
 
 /**
+ * The step records of a new run, written server-side from one compact argument (a run of a
+ * thousand steps is one string to send, not a thousand commands).
+ * KEYS: run.
+ * ARGV: run id JSON, createdAt JSON, then a JSON array of [step id, agent, dependsOn as JSON
+ *       text, optional] per step.
+ */
+export const CREATE_STEPS = `
+local runIdJson, createdAt = ARGV[1], ARGV[2]
+for _, s in ipairs(cjson.decode(ARGV[3])) do
+  redis.call('HSET', KEYS[1] .. ':s:' .. s[1], 'runId', runIdJson, 'stepId', cjson.encode(s[1]), 'agent', cjson.encode(s[2]),
+    'status', '"pending"', 'attempts', '0', 'dependsOn', s[3], 'optional', s[4] and 'true' or 'false', 'createdAt', createdAt)
+end
+return #ARGV[3]
+`;
+
+/**
  * KEYS: run, events, outbox.
  * ARGV: status (or 'auto'), output JSON, error JSON, now (ISO), outbox on ('1'/'0'), retention
- *       seconds, reason JSON given to steps that had not finished.
+ *       seconds, reason JSON given to steps that had not finished, then (auto only) what to do
+ *       with a step still live: 'lost' (fail it) or 'wait' (change nothing, return {0, 'live'}).
  * With a status (cancel, failure), steps not yet finished end `cancelled`. With 'auto' (every
  * step is done: the root job settles the run), a step still live lost its job and ends
  * `failed`; the status follows from the failures (a required one → failed, optional ones →
@@ -164,6 +181,11 @@ local now, outbox, ttl = ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
 local auto = status == 'auto'
 local runIdJson = redis.call('HGET', KEYS[1], 'id')
 local steps = cjson.decode(redis.call('HGET', KEYS[1], 'steps'))
+if auto and ARGV[8] == 'wait' then
+  for _, sid in ipairs(steps) do
+    if not TERMINAL[cjson.decode(redis.call('HGET', KEYS[1] .. ':s:' .. sid, 'status'))] then return {0, 'live'} end
+  end
+end
 local failed, skipped, cancelled = {}, {}, {}
 local requiredFailed = nil
 local inTok, outTok = 0, 0

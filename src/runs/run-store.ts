@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
-import { RUN_FIELDS, RUN_FINISH, STEP_BEGIN, STEP_FIELDS, STEP_TRANSITION } from './lua.js';
+import { CREATE_STEPS, RUN_FIELDS, RUN_FINISH, STEP_BEGIN, STEP_FIELDS, STEP_TRANSITION } from './lua.js';
 import type { RunEvent, RunEventType, RunRecord, RunStatus, StepRecord, StepStatus } from './types.js';
 
 export interface RunStoreOptions {
@@ -15,6 +15,13 @@ export interface RunStoreOptions {
   retentionSeconds: number;
   /** Append finished steps and runs to the outbox stream (only when something consumes it). */
   outbox: boolean;
+  /**
+   * BullMQ's own connection (default: `redis`). Writes that must land before a BullMQ command
+   * issued right after them (a new run before its flow; a step's result before its job
+   * completes) go on it: Redis runs the commands of one connection in order, so the two need
+   * not wait for each other.
+   */
+  queueRedis?: Redis;
 }
 
 /** Internal bookkeeping kept beside the public run record. */
@@ -41,6 +48,9 @@ export interface StepTransition {
   event?: { type: RunEventType; data?: Record<string, unknown> };
 }
 
+/** A step of a new run: its record starts `pending` with these fields. */
+export type NewStep = Pick<StepRecord, 'stepId' | 'agent' | 'dependsOn' | 'optional'>;
+
 /** A step as another step reads it (its dependency or template source). */
 export interface StepReading {
   stepId: string;
@@ -59,6 +69,7 @@ type ScriptRedis = Redis & {
   syStepTransition(...args: (string | number)[]): Promise<[number, string]>;
   syRunFinish(...args: (string | number)[]): Promise<[number, string, string?]>;
 };
+type ScriptPipeline = ReturnType<Redis['multi']> & { syCreateSteps(...args: (string | number)[]): ScriptPipeline };
 
 const encodeFields = (obj: Record<string, unknown>): string[] =>
   Object.entries(obj).flatMap(([k, v]) => [k, JSON.stringify(v ?? null)]);
@@ -71,32 +82,47 @@ function decodeHash<T>(hash: Record<string, string>, fields: readonly string[]):
 
 export class RunStore {
   readonly redis: ScriptRedis;
+  private readonly queueRedis: ScriptRedis;
   readonly prefix: string;
   readonly retentionSeconds: number;
   readonly outbox: boolean;
 
   constructor(opts: RunStoreOptions) {
     this.redis = opts.redis as ScriptRedis;
+    this.queueRedis = (opts.queueRedis ?? opts.redis) as ScriptRedis;
     this.prefix = opts.prefix;
     this.retentionSeconds = opts.retentionSeconds;
     this.outbox = opts.outbox;
-    // defineCommand is idempotent per connection; scripts are loaded with EVALSHA on first use.
-    this.redis.defineCommand('syStepBegin', { numberOfKeys: 4, lua: STEP_BEGIN });
-    this.redis.defineCommand('syStepTransition', { numberOfKeys: 4, lua: STEP_TRANSITION });
-    this.redis.defineCommand('syRunFinish', { numberOfKeys: 3, lua: RUN_FINISH });
+    // defineCommand is idempotent per connection; ioredis sends a script in full the first
+    // time it is used on a socket, then by SHA.
+    for (const r of new Set([this.redis, this.queueRedis])) {
+      r.defineCommand('syStepBegin', { numberOfKeys: 4, lua: STEP_BEGIN });
+      r.defineCommand('syStepTransition', { numberOfKeys: 4, lua: STEP_TRANSITION });
+      r.defineCommand('syRunFinish', { numberOfKeys: 3, lua: RUN_FINISH });
+      r.defineCommand('syCreateSteps', { numberOfKeys: 1, lua: CREATE_STEPS });
+    }
   }
 
-  /** Write a new run, its steps, its index entry and its `run.queued` event in one transaction. */
-  async createRun(run: RunRecord, meta: RunMeta, steps: StepRecord[]): Promise<void> {
-    const tx = this.redis.multi();
-    tx.hset(keys.run(this.prefix, run.id), ...encodeFields({ ...run, ...meta }));
-    // Null fields are left out (a missing field reads as null): less to write per step.
-    for (const s of steps) tx.hset(keys.step(this.prefix, run.id, s.stepId), ...encodeFields(Object.fromEntries(Object.entries(s).filter(([, v]) => v !== null))));
+  /**
+   * Write a new run, its steps, its index entry and its `run.queued` event in one transaction,
+   * on BullMQ's connection: the transaction is sent before this returns, so a flow added right
+   * after it (without awaiting) cannot start a step before the run exists.
+   */
+  createRun(run: RunRecord, meta: RunMeta, steps: readonly NewStep[]): Promise<unknown> {
+    const tx = this.queueRedis.multi() as ScriptPipeline;
+    const runKey = keys.run(this.prefix, run.id);
+    tx.hset(runKey, ...encodeFields({ ...run, ...meta }));
+    const plan = JSON.stringify(steps.map((s) => [s.stepId, s.agent, JSON.stringify(s.dependsOn), s.optional]));
+    tx.syCreateSteps(runKey, JSON.stringify(run.id), JSON.stringify(run.createdAt), plan);
     tx.zadd(keys.runIndex(this.prefix), Date.parse(run.createdAt), run.id);
     tx.xadd(keys.events(this.prefix, run.id), '*', 'e', JSON.stringify({ type: 'run.queued', runId: run.id, at: run.createdAt, data: { workflow: run.workflow } }));
     // The system of record lists live runs too, not only finished ones.
     if (this.outbox) tx.xadd(keys.outbox(this.prefix), '*', 'kind', 'run', 'id', run.id, 'doc', JSON.stringify(run));
-    await tx.exec();
+    return tx.exec().then((replies) => {
+      const failed = replies?.find(([err]) => err);
+      if (failed) throw failed[0];
+      return replies;
+    });
   }
 
   async getRunStatus(runId: string): Promise<RunStatus | null> {
@@ -166,8 +192,22 @@ export class RunStore {
   }
 
   /** Apply a status change if the step is in one of `from`; returns whether it applied. */
-  async transitionStep(runId: string, stepId: string, t: StepTransition): Promise<{ applied: boolean; status: string }> {
-    const [applied, status] = await this.redis.syStepTransition(
+  transitionStep(runId: string, stepId: string, t: StepTransition): Promise<{ applied: boolean; status: string }> {
+    return this.transition(this.redis, runId, stepId, t);
+  }
+
+  /**
+   * The same, sent on BullMQ's connection before the caller lets BullMQ complete the step's
+   * job: Redis applies it before the job's completion, so whatever the completion starts (the
+   * step's dependents, the run's root job) sees the step's result; the caller need not wait
+   * for the reply first (one round trip less per step). The change is sent synchronously.
+   */
+  transitionStepAhead(runId: string, stepId: string, t: StepTransition): Promise<{ applied: boolean; status: string }> {
+    return this.transition(this.queueRedis, runId, stepId, t);
+  }
+
+  private async transition(redis: ScriptRedis, runId: string, stepId: string, t: StepTransition): Promise<{ applied: boolean; status: string }> {
+    const [applied, status] = await redis.syStepTransition(
       keys.step(this.prefix, runId, stepId),
       keys.run(this.prefix, runId),
       keys.events(this.prefix, runId),
@@ -186,12 +226,14 @@ export class RunStore {
   /**
    * Finish a run once: the first caller wins, later ones get `applied: false` and the status
    * in force. Steps not yet finished end `cancelled` with `reason`. `auto` settles a run whose
-   * steps are all done: status, error and output follow from the steps (see lua.ts).
+   * steps are all done: status, error and output follow from the steps (see lua.ts); a step
+   * still live is then failed as lost, or with `whenLive: 'wait'` nothing changes and the status
+   * returned is `live`.
    */
   async finishRun(
     runId: string,
     status: Exclude<RunStatus, 'queued' | 'running'> | 'auto',
-    opts: { output?: unknown; error?: string | null; reason?: string } = {},
+    opts: { output?: unknown; error?: string | null; reason?: string; whenLive?: 'lost' | 'wait' } = {},
   ): Promise<{ applied: boolean; status: string; cancelledSteps: { stepId: string; was: StepStatus }[] }> {
     const [applied, current, cancelled] = await this.redis.syRunFinish(
       keys.run(this.prefix, runId),
@@ -204,6 +246,7 @@ export class RunStore {
       this.outbox ? '1' : '0',
       this.retentionSeconds,
       JSON.stringify(opts.reason ?? `run ${status}`),
+      opts.whenLive ?? 'lost',
     );
     const cancelledSteps = (cancelled ? cancelled.split(',') : []).map((pair) => {
       const [stepId = '', was = 'pending'] = pair.split('=');

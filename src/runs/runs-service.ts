@@ -12,7 +12,7 @@ import { validateRunInput } from '../workflows/input.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { buildFlow } from './flow-builder.js';
 import type { RunControl } from './run-control.js';
-import type { RunStore } from './run-store.js';
+import type { NewStep, RunStore } from './run-store.js';
 import type { RunRecord, StepRecord } from './types.js';
 
 export interface RunsServiceDeps {
@@ -131,24 +131,7 @@ export class RunsService {
       startedAt: null,
       finishedAt: null,
     };
-    const steps: StepRecord[] = workflow.steps.map((s) => ({
-      runId,
-      stepId: s.id,
-      agent: s.agent,
-      status: 'pending',
-      reason: null,
-      startedAt: null,
-      finishedAt: null,
-      attempts: 0,
-      error: null,
-      dependsOn: s.dependsOn,
-      optional: s.optional,
-      usage: null,
-      model: null,
-      createdAt: now,
-      input: null,
-      output: null,
-    }));
+    const steps: NewStep[] = workflow.steps.map((s) => ({ stepId: s.id, agent: s.agent, dependsOn: s.dependsOn, optional: s.optional }));
     const { tree, refIds } = buildFlow({
       runId,
       workflow,
@@ -158,12 +141,19 @@ export class RunsService {
       refSafetyDelayMs: this.refSafetyDelayMs,
     });
 
-    await store.createRun(run, { steps: workflow.steps.map((s) => s.id), outputSteps: workflow.output, refIds }, steps);
-    try {
-      await this.deps.flowProducer.add(tree);
-    } catch (err) {
-      // The run exists but nothing will execute it: end it now rather than leave it queued.
-      await store.finishRun(runId, 'failed', { error: `could not enqueue the run: ${(err as Error).message}`, reason: 'enqueue failed' });
+    // The run's state and its flow go out back to back on BullMQ's connection, which Redis
+    // serves in order: no step can start before its run exists, and no round trip is waited
+    // for in between.
+    const created = store.createRun(run, { steps: workflow.steps.map((s) => s.id), outputSteps: workflow.output, refIds }, steps);
+    const added = this.deps.flowProducer.add(tree);
+    const [c, a] = await Promise.allSettled([created, added]);
+    if (c.status === 'rejected' || a.status === 'rejected') {
+      const err = (c.status === 'rejected' ? c.reason : (a as PromiseRejectedResult).reason) as Error;
+      // A flow without its run state drains by itself (its steps find no run and end); a run
+      // without its flow would never execute: end it now rather than leave it queued.
+      if (c.status === 'fulfilled') {
+        await store.finishRun(runId, 'failed', { error: `could not enqueue the run: ${err.message}`, reason: 'enqueue failed' });
+      }
       if (opts.idempotencyKey) await store.releaseIdempotencyKey(opts.idempotencyKey);
       throw err;
     }
