@@ -5,7 +5,8 @@
  *   npm run bench                      all scenarios, full sizes
  *   npm run bench -- --only b          one scenario (a, b, c; comma-separated for several)
  *   npm run bench -- --quick           smaller sizes (DAG 15 steps / 4 levels, chain 50, fan-out 200)
- *   npm run bench -- --reps 5          measured repetitions (default 3, after one warm-up)
+ *   npm run bench -- --reps 9          measured repetitions (default 5)
+ *   npm run bench -- --warmup 1        unmeasured rounds first (default 3: JIT, Redis memory)
  *   npm run bench -- --profile         always run the profiling passes (otherwise only on a miss)
  *   npm run bench -- --strict          exit 1 when a target is missed
  *
@@ -31,12 +32,13 @@ interface Args {
   only: Set<string> | undefined;
   quick: boolean;
   reps: number;
+  warmup: number;
   profile: boolean;
   strict: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { only: undefined, quick: false, reps: 3, profile: false, strict: false };
+  const args: Args = { only: undefined, quick: false, reps: 5, warmup: 3, profile: false, strict: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -62,6 +64,12 @@ function parseArgs(argv: string[]): Args {
         args.reps = n;
         break;
       }
+      case '--warmup': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 0) throw new Error('--warmup must be a non-negative integer');
+        args.warmup = n;
+        break;
+      }
       case '--profile':
         args.profile = true;
         break;
@@ -70,7 +78,7 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--help':
       case '-h':
-        console.log('usage: npm run bench -- [--only a,b,c] [--quick] [--reps N] [--profile] [--strict]');
+        console.log('usage: npm run bench -- [--only a,b,c] [--quick] [--reps N] [--warmup N] [--profile] [--strict]');
         process.exit(0);
         break;
       default:
@@ -103,13 +111,13 @@ async function main(): Promise<void> {
     `- node ${process.version} (${process.platform}/${process.arch}), bullmq ${bullmqVersion}, ioredis ${ioredisVersion}`,
     `- Redis ${redis.version} (${redis.mode}) at ${REDIS_URL.replace(/\/\/[^@]*@/, '//***@')}`,
     `- CPU: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
-    `- mode: ${args.quick ? 'quick' : 'full'} sizes, ${args.reps} measured repetitions after one warm-up (median reported)${args.only ? `, only ${[...args.only].join(',')}` : ''}`,
+    `- mode: ${args.quick ? 'quick' : 'full'} sizes, ${args.reps} measured repetitions after ${args.warmup} warm-up round(s) (median reported)${args.only ? `, only ${[...args.only].join(',')}` : ''}`,
   ];
   console.log('# Switchyard benchmark\n');
   console.log(env.join('\n'));
   console.log('');
 
-  const ctx: BenchContext = { quick: args.quick, reps: args.reps, profile: args.profile, log: (m) => console.log(m) };
+  const ctx: BenchContext = { quick: args.quick, reps: args.reps, warmup: args.warmup, profile: args.profile, log: (m) => console.log(m) };
   const results: ScenarioResult[] = [];
   let errors = 0;
   for (const s of SCENARIOS) {

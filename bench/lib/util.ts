@@ -46,16 +46,21 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
   }
 }
 
-/** Run `n` interleaved rounds of (switchyard, raw) after one warm-up round of each. */
+/**
+ * Run `reps` interleaved rounds of (switchyard, raw) after `warmup` unmeasured rounds of each
+ * (JIT compilation, Redis memory growth: the first rounds of a fresh process run slower).
+ */
 export async function interleaved<S, R>(
-  reps: number,
+  { reps, warmup }: { reps: number; warmup: number },
   sw: () => Promise<S>,
   raw: (() => Promise<R>) | undefined,
   log: (msg: string) => void,
 ): Promise<{ sw: S[]; raw: R[] }> {
-  log('  warm-up');
-  await sw();
-  if (raw) await raw();
+  for (let i = 0; i < warmup; i++) {
+    log(`  warm-up ${i + 1}/${warmup}`);
+    await sw();
+    if (raw) await raw();
+  }
   const out: { sw: S[]; raw: R[] } = { sw: [], raw: [] };
   for (let i = 0; i < reps; i++) {
     // Alternate which side goes first so slow drift of the machine hits both equally.

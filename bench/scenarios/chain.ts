@@ -48,7 +48,7 @@ export const chainScenario: Scenario = {
     };
     try {
       const res = await interleaved(
-        ctx.reps,
+        ctx,
         () => sampled(info, (mark) => sy.run('bench-chain', {}, 120_000, mark)),
         () => sampled(info, rawOnce),
         ctx.log,

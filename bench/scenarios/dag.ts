@@ -180,8 +180,10 @@ export const dagScenario: Scenario = {
       const refEdges = compiled.steps.reduce((k, s) => k + s.dependsOn.filter((d) => owner.get(d) !== s.id).length, 0);
 
       const timeout = cp.ms * 4 + 30_000;
-      ctx.log('  warm-up');
-      await sy.run('bench-dag', {}, timeout);
+      for (let i = 0; i < ctx.warmup; i++) {
+        ctx.log(`  warm-up ${i + 1}/${ctx.warmup}`);
+        await sy.run('bench-dag', {}, timeout);
+      }
       const samples: Sample<TimedRun>[] = [];
       for (let i = 0; i < ctx.reps; i++) {
         samples.push(await sampled(info, (mark) => sy.run('bench-dag', {}, timeout, mark)));

@@ -54,7 +54,7 @@ export const fanoutScenario: Scenario = {
     };
     try {
       const res = await interleaved(
-        ctx.reps,
+        ctx,
         () => sampled(info, (mark) => sy.run('bench-fan', {}, 300_000, mark)),
         () => sampled(info, rawOnce),
         ctx.log,

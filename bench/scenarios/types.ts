@@ -1,8 +1,10 @@
 /** What bench/run.ts hands a scenario and gets back. */
 export interface BenchContext {
   quick: boolean;
-  /** Measured repetitions (after one warm-up). */
+  /** Measured repetitions. */
   reps: number;
+  /** Unmeasured rounds of each side before them. */
+  warmup: number;
   /** Force the profiling passes (CPU profile) even when the target is met. */
   profile: boolean;
   log(msg: string): void;

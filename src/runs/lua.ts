@@ -181,18 +181,20 @@ local now, outbox, ttl = ARGV[4], ARGV[5] == '1', tonumber(ARGV[6])
 local auto = status == 'auto'
 local runIdJson = redis.call('HGET', KEYS[1], 'id')
 local steps = cjson.decode(redis.call('HGET', KEYS[1], 'steps'))
-if auto and ARGV[8] == 'wait' then
-  for _, sid in ipairs(steps) do
-    if not TERMINAL[cjson.decode(redis.call('HGET', KEYS[1] .. ':s:' .. sid, 'status'))] then return {0, 'live'} end
-  end
+-- One read per step (status, usage), before anything changes.
+local states, usages = {}, {}
+for i, sid in ipairs(steps) do
+  local v = redis.call('HMGET', KEYS[1] .. ':s:' .. sid, 'status', 'usage')
+  states[i], usages[i] = cjson.decode(v[1]), v[2]
+  if auto and ARGV[8] == 'wait' and not TERMINAL[states[i]] then return {0, 'live'} end
 end
 local failed, skipped, cancelled = {}, {}, {}
 local requiredFailed = nil
 local inTok, outTok = 0, 0
 local LOST = ${JSON.stringify(LOST_STEP_ERROR)}
-for _, sid in ipairs(steps) do
+for i, sid in ipairs(steps) do
   local sk = KEYS[1] .. ':s:' .. sid
-  local st = cjson.decode(redis.call('HGET', sk, 'status'))
+  local st = states[i]
   local sidJson = cjson.encode(sid)
   if not TERMINAL[st] then
     if auto then
@@ -213,7 +215,7 @@ for _, sid in ipairs(steps) do
   elseif st == 'skipped' then
     skipped[#skipped + 1] = sidJson
   end
-  local u = redis.call('HGET', sk, 'usage')
+  local u = usages[i]
   if u and u ~= 'null' then
     u = cjson.decode(u)
     inTok = inTok + (u.inputTokens or 0)
