@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startWorkerPools } from '../workers/pool.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
-import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
+import { assertAllClosed, liveJobsOf, startHarness, type Harness } from './helpers/harness.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -121,6 +121,51 @@ it('waits for a step result that lands after its job completed, at a dependent a
     expect(late).toHaveBeenCalledTimes(3);
   } finally {
     late.mockRestore();
+    await pools.close();
+  }
+});
+
+async function poll<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(v)})`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+it('ends a run whose flow could not be enqueued, and frees its idempotency key', async () => {
+  const add = vi.spyOn(h.system.flowProducer, 'add').mockRejectedValueOnce(new Error('Redis said no'));
+  try {
+    const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'enqueue-fails' });
+    expect(res.status).toBe(500);
+    const [run] = (await h.system.store.listRuns({ limit: 1 })).runs;
+    expect(run).toMatchObject({ workflow: 'chain', status: 'failed', error: 'could not enqueue the run: Redis said no' });
+    // The key is free again: the same request now runs.
+    const again = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'enqueue-fails' });
+    expect(again.status).toBe(202);
+    expect(again.body.id).not.toBe(run!.id);
+  } finally {
+    add.mockRestore();
+  }
+});
+
+it('lets a flow whose run state could not be written drain without running anything', async () => {
+  const create = vi.spyOn(h.system.store, 'createRun').mockRejectedValueOnce(new Error('state write refused'));
+  const add = vi.spyOn(h.system.flowProducer, 'add');
+  const pools = await startWorkerPools(h.system);
+  try {
+    const before = fake.requests.length;
+    const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' } });
+    expect(res.status).toBe(500);
+    const runId = (add.mock.calls[0]![0].opts as { jobId: string }).jobId;
+    expect(await h.system.store.getRun(runId)).toBeNull();
+    await poll(`no live jobs of ${runId}`, () => liveJobsOf(h.system, runId), (l) => l.length === 0);
+    expect(fake.requests.length).toBe(before); // the provider was never called
+  } finally {
+    create.mockRestore();
+    add.mockRestore();
     await pools.close();
   }
 });
