@@ -36,7 +36,6 @@ export class System {
   readonly redis: Redis;
   /** Run state, events and cancellation messages. */
   readonly stateRedis: Redis;
-  readonly publisher: Redis;
   readonly flowProducer: FlowProducer;
   readonly store: RunStore;
   readonly control: RunControl;
@@ -55,7 +54,6 @@ export class System {
     // Run state gets its own connection: ioredis copies every script defined on a connection
     // into each pipeline, and BullMQ defines dozens on the one it uses.
     this.stateRedis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard-state' });
-    this.publisher = this.stateRedis;
     const connection = this.redis;
     this.flowProducer = new FlowProducer({ connection, prefix });
     this.agentQueues = new Map(opts.registry.names().map((a) => [a, new Queue(agentQueueName(a), { connection, prefix })]));
@@ -63,7 +61,7 @@ export class System {
     this.refQueue = new Queue(REF_QUEUE, { connection, prefix });
     this.scheduleQueue = new Queue(SCHEDULE_QUEUE, { connection, prefix });
     this.store = new RunStore({ redis: this.stateRedis, queueRedis: this.redis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox });
-    this.control = new RunControl({ store: this.store, publisher: this.publisher, refQueue: this.refQueue, agentQueue: (a) => this.agentQueues.get(a), logger: opts.logger });
+    this.control = new RunControl({ store: this.store, publisher: this.stateRedis, refQueue: this.refQueue, agentQueue: (a) => this.agentQueues.get(a), logger: opts.logger });
     this.runs = new RunsService({
       store: this.store,
       flowProducer: this.flowProducer,

@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from '../src/logger.js';
 import { OutboxConsumer, eventsKey, outboxKey, type OutboxConsumerOptions } from '../src/outbox/outbox-consumer.js';
 import type { ResultSink, WriteMeta } from '../src/outbox/sink.js';
 import type { RunEvent, RunRecord, StepRecord } from '../src/runs/types.js';
+import { poll } from './helpers/poll.js';
 import { cleanupPrefix, newRedis, testPrefix } from './helpers/redis.js';
 
 // ---------------------------------------------------------------------------------------
@@ -101,13 +102,7 @@ async function pelSize(redis: Redis, prefix: string): Promise<number> {
   return Number(summary[0]);
 }
 
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const waitFor = (condition: () => boolean | Promise<boolean>) => poll('the condition', condition, Boolean, { intervalMs: 10 });
 
 /** A logger whose lines the test can read. */
 function capturingLogger(): { logger: Logger; lines: { level: number; msg: string }[] } {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../src/runs/runs-service.js';
 import { startFakeLlmServer, type FakeLlmServer, type RecordedRequest } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, liveJobsOf, startHarness, type Harness } from './helpers/harness.js';
+import { poll } from './helpers/poll.js';
 import { REDIS_URL } from './helpers/redis.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -118,16 +119,6 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------
 
 const unique = (label: string) => `${label}-${randomBytes(4).toString('hex')}`;
-
-async function poll<T>(what: string, fn: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(v)})`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const requestFor = (marker: string): RecordedRequest | undefined => fake.requests.find((r) => r.prompt.includes(marker));
 

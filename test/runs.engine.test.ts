@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startWorkerPools } from '../workers/pool.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, liveJobsOf, startHarness, type Harness } from './helpers/harness.js';
+import { poll } from './helpers/poll.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -124,16 +125,6 @@ it('waits for a step result that lands after its job completed, at a dependent a
     await pools.close();
   }
 });
-
-async function poll<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(v)})`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 it('ends a run whose flow could not be enqueued, and frees its idempotency key', async () => {
   const add = vi.spyOn(h.system.flowProducer, 'add').mockRejectedValueOnce(new Error('Redis said no'));

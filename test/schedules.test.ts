@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
+import { poll } from './helpers/poll.js';
 
 let h: Harness;
 
@@ -41,16 +42,6 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function poll<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 6_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(v)})`);
-    await sleep(50);
-  }
-}
-
 async function runsOf(workflow: string): Promise<{ id: string; scheduleId: string | null; status: string; input: unknown }[]> {
   const res = await h.request('GET', `/v1/runs?workflow=${workflow}&limit=200`);
   expect(res.status).toBe(200);
@@ -66,7 +57,7 @@ describe('an API schedule', () => {
     expect(put.body.next).toEqual(expect.any(String));
     expect(Number.isNaN(Date.parse(put.body.next))).toBe(false);
 
-    const fired = await poll('a scheduled run', () => runsOf('ticker'), (runs) => runs.some((r) => r.scheduleId === 'every-second'));
+    const fired = await poll('a scheduled run', () => runsOf('ticker'), (runs) => runs.some((r) => r.scheduleId === 'every-second'), { timeoutMs: 6_000, intervalMs: 50 });
     const first = fired.find((r) => r.scheduleId === 'every-second')!;
     expect(first.input).toEqual({ label: 'every-second' });
     const run = await h.waitForRun(first.id);
@@ -90,7 +81,7 @@ describe('an API schedule', () => {
     expect((await h.request('GET', '/v1/schedules')).body.schedules.map((s: { id: string }) => s.id)).not.toContain('every-second');
 
     // No firing is left pending, and no new run appears over the next ticks.
-    await poll('the schedules queue to drain', () => h.system.scheduleQueue.getJobCounts('delayed', 'waiting', 'active', 'prioritized'), (c) => Object.values(c).every((n) => n === 0));
+    await poll('the schedules queue to drain', () => h.system.scheduleQueue.getJobCounts('delayed', 'waiting', 'active', 'prioritized'), (c) => Object.values(c).every((n) => n === 0), { timeoutMs: 6_000, intervalMs: 50 });
     const before = (await runsOf('ticker')).length;
     await sleep(1_500);
     expect((await runsOf('ticker')).length).toBe(before);

@@ -99,8 +99,20 @@ describe('compileWorkflow: order and output', () => {
       attempts: 2,
       optional: true,
       allowSkippedDeps: false,
+      reads: [],
     });
     expect(compile(wf([step('a')])).source).toBe('inline');
+  });
+
+  it('records the steps each step reads (templates and when, deduplicated) for the worker', () => {
+    const compiled = compile(
+      wf([
+        step('a'),
+        step('b', { dependsOn: ['a'] }),
+        step('c', { dependsOn: ['b'], input: { task: '{{steps.a.output}} {{steps.b.output.x}} {{steps.a.output}}' }, when: 'steps.b.status == "succeeded"' }),
+      ]),
+    );
+    expect(Object.fromEntries(compiled.steps.map((s) => [s.id, s.reads]))).toEqual({ a: [], b: [], c: ['a', 'b'] });
   });
 });
 

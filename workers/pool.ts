@@ -74,8 +74,18 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     worker.on('error', (err) => logger.error({ agent: name, err: err.message }, 'worker error'));
     workers.push(worker);
   }
+  // A step's result is written ahead of its job's completion on the connection BullMQ
+  // completes jobs on (RunStore.transitionStepAhead); that ordering needs the very same one.
+  // (BullMQ wraps the connection in a proxy: compare the socket underneath.) Checked before
+  // anything else is opened, so a failure has only these workers to close.
+  for (const w of workers) {
+    const client = (await w.getBackend().client) as unknown as { stream?: unknown };
+    if (!client.stream || client.stream !== connection.stream) {
+      await Promise.all(workers.map((x) => x.close(true)));
+      throw new Error(`worker "${w.name}" does not use the system's Redis connection for its commands; step results could reach Redis after their jobs complete`);
+    }
+  }
 
-  let subscriber: Redis | undefined;
   let watchdog: QueueEvents | undefined;
   if (opts.internal ?? true) {
     const safetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
@@ -98,7 +108,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   }
 
   // Cancellation from any process: abort this process's running steps of the run.
-  subscriber = connection.duplicate();
+  const subscriber = connection.duplicate();
   await subscriber.subscribe(keys.cancelChannel(prefix));
   subscriber.on('message', (_channel: string, runId: string) => {
     const n = active.cancelRun(runId, 'run cancelled');
@@ -106,16 +116,6 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   });
 
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  // A step's result is written ahead of its job's completion on the connection BullMQ
-  // completes jobs on (RunStore.transitionStepAhead); that ordering needs the very same one.
-  // (BullMQ wraps the connection in a proxy: compare the socket underneath.)
-  for (const w of workers) {
-    const client = (await w.getBackend().client) as unknown as { stream?: unknown };
-    if (!client.stream || client.stream !== connection.stream) {
-      await Promise.all(workers.map((x) => x.close(true)));
-      throw new Error(`worker "${w.name}" does not use the system's Redis connection for its commands; step results could reach Redis after their jobs complete`);
-    }
-  }
   logger.info({ agents: names, internal: opts.internal ?? true }, 'worker pools started');
 
   return {
@@ -134,7 +134,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
         await Promise.all(workers.map((w) => w.close(true)));
       }
       await watchdog?.close();
-      await subscriber?.quit().catch(() => subscriber?.disconnect());
+      await subscriber.quit().catch(() => subscriber.disconnect());
     },
   };
 }

@@ -7,19 +7,17 @@ import type { Job } from 'bullmq';
 import type { Logger } from '../src/logger.js';
 import type { RunJobData } from '../src/runs/flow-builder.js';
 import type { RunStore } from '../src/runs/run-store.js';
-import { LIVE_GRACE_MS, sleep } from './grace.js';
+import { readWithGrace } from './grace.js';
 
 export function createRunProcessor(ctx: { store: RunStore; logger: Logger }) {
   return async function processRun(job: Job<RunJobData>): Promise<{ runId: string; status: string }> {
     const { runId } = job.data;
     // A step still live here lost its job, or (rarely) its result is on its way: look again
-    // briefly before recording it lost (see grace.ts).
-    let res = await ctx.store.finishRun(runId, 'auto', { reason: 'run finished', whenLive: 'wait' });
-    for (const ms of LIVE_GRACE_MS) {
-      if (res.status !== 'live') break;
-      await sleep(ms);
-      res = await ctx.store.finishRun(runId, 'auto', { reason: 'run finished', whenLive: ms === LIVE_GRACE_MS.at(-1) ? 'lost' : 'wait' });
-    }
+    // briefly, then record it lost (see grace.ts).
+    const res = await readWithGrace(
+      (final) => ctx.store.finishRun(runId, 'auto', { reason: 'run finished', whenLive: final ? 'lost' : 'wait' }),
+      (r) => r.status === 'live',
+    );
     if (res.applied) ctx.logger.info({ runId, status: res.status }, 'run finished');
     return { runId, status: res.status };
   };

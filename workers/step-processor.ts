@@ -18,11 +18,10 @@ import type { StepJobData } from '../src/runs/flow-builder.js';
 import type { RunControl } from '../src/runs/run-control.js';
 import type { RunStore } from '../src/runs/run-store.js';
 import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES, type StepRecord, type StepStatus } from '../src/runs/types.js';
-import type { CompiledStep } from '../src/workflows/definition.js';
-import { evaluateWhen, parseWhen, whenRefs } from '../src/workflows/expression.js';
-import { findTemplateRefs, renderTemplates, type TemplateScope } from '../src/workflows/templates.js';
+import { evaluateWhen } from '../src/workflows/expression.js';
+import { renderTemplates, type TemplateScope } from '../src/workflows/templates.js';
 import type { ActiveJobs } from './active-jobs.js';
-import { LIVE_GRACE_MS, sleep } from './grace.js';
+import { readWithGrace } from './grace.js';
 
 /**
  * What a step job returns to its parent: small; the output itself is stored once, in the run.
@@ -66,19 +65,16 @@ export function createStepProcessor(ctx: StepProcessorContext) {
 
     const agent = ctx.registry.require(step.agent);
     const attempt = job.attemptsMade + 1;
-    const reads = new Set(readsSteps(step));
-    const extra = [...reads].filter((id) => !step.dependsOn.includes(id));
+    const reads = new Set(step.reads);
+    const extra = step.reads.filter((id) => !step.dependsOn.includes(id));
     // One round trip: read the run, the step and what it reads; on the fast path (no `when`,
     // every dependency usable) the same script moves the step to running.
-    const beginOpts = { attempt, fast: !step.when, deps: step.dependsOn, extra, needsOutput: (id: string) => reads.has(id) };
-    let begin = await store.beginStep(runId, step.id, beginOpts);
     // BullMQ starts us once every dependency's job is done; one whose state still reads live
     // is looked at again briefly before it is recorded lost (see grace.ts).
-    for (const ms of LIVE_GRACE_MS) {
-      if (begin.mode !== 'slow' || !begin.reads.slice(0, step.dependsOn.length).some((d) => !isTerminalStep(d.status))) break;
-      await sleep(ms);
-      begin = await store.beginStep(runId, step.id, beginOpts);
-    }
+    const begin = await readWithGrace(
+      () => store.beginStep(runId, step.id, { attempt, fast: !step.when, deps: step.dependsOn, extra, needsOutput: (id) => reads.has(id) }),
+      (b) => b.mode === 'slow' && b.reads.slice(0, step.dependsOn.length).some((d) => !isTerminalStep(d.status)),
+    );
     if (begin.mode === 'missing') return envelope('cancelled'); // run expired or removed
     if (begin.mode === 'done') {
       // A finished step delivered again (crash after storing its result) is never paid twice.
@@ -210,15 +206,6 @@ export function createStepProcessor(ctx: StepProcessorContext) {
       throw new UnrecoverableError(err.message);
     }
   };
-}
-
-/** Ids of the steps a step's templates and `when` read. */
-function readsSteps(step: CompiledStep): string[] {
-  if (step.literal) return [];
-  const ids = new Set<string>();
-  for (const ref of findTemplateRefs(step.input)) if (ref.kind === 'step') ids.add(ref.stepId);
-  if (step.when) for (const id of whenRefs(parseWhen(step.when)).steps) ids.add(id);
-  return [...ids];
 }
 
 /** A step whose job ended without reporting: record it failed; a required one fails the run. */

@@ -19,10 +19,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { NonRetryableError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
-import { RunEvent, RunRecord, StepRecord, type OutboxEntry } from '../runs/types.js';
-import type { ResultSink } from './sink.js';
-
+import { parseEvent } from '../runs/run-store.js';
+import { RunRecord, StepRecord, type OutboxEntry, type RunEvent } from '../runs/types.js';
 import { keys } from '../runs/keys.js';
+import type { ResultSink } from './sink.js';
 
 /** The outbox stream the engine appends to: fields `kind`, `id`, `doc` (JSON). */
 export const outboxKey = keys.outbox;
@@ -390,15 +390,6 @@ function parseEntry(fields: string[]): Parsed {
 function invalidRecord(kind: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
   const details = issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
   return `doc is not a valid ${kind} record: ${details}`;
-}
-
-function parseEvent(id: string, fields: string[], runId: string): RunEvent | undefined {
-  const raw = fieldMap(fields).get('e');
-  if (raw === undefined) return undefined;
-  const json = parseJson(raw);
-  if (!json.ok || typeof json.value !== 'object' || json.value === null) return undefined;
-  const result = RunEvent.safeParse({ runId, ...json.value, id });
-  return result.success ? result.data : undefined;
 }
 
 /** Resolves once an ioredis connection has fully ended, so no socket outlives `stop()`. */

@@ -3,6 +3,7 @@
  * Used for demos, tests, and agents whose provider has no API key. It honours the AbortSignal
  * exactly like a real provider, so timeouts and cancellation behave the same offline.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { classifyProviderError } from './classify.js';
 import type { CompletionRequest, CompletionResult, Provider } from './provider.js';
 
@@ -35,19 +36,12 @@ export class EchoProvider implements Provider {
 }
 
 /** Resolves after `ms`, or rejects with the classified abort reason as soon as `signal` fires. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(classifyProviderError(signal.reason, 'echo', signal));
+async function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  try {
     // No timer for 0 ms: setTimeout(0) costs a millisecond and a trip round the event loop.
-    if (ms <= 0) return resolve();
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(classifyProviderError(signal.reason, 'echo', signal));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+    if (ms > 0) await delay(ms, undefined, { signal });
+    else signal.throwIfAborted();
+  } catch (err) {
+    throw classifyProviderError(err, 'echo', signal);
+  }
 }

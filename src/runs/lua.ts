@@ -6,17 +6,11 @@
  * A step's status is the gate for every write: a transition names the statuses it may start
  * from, so a step that finishes after its run was cancelled cannot overwrite `cancelled`.
  */
-import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from './types.js';
+import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, RunRecord, StepRecord, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from './types.js';
 
-export const STEP_FIELDS = [
-  'runId', 'stepId', 'agent', 'status', 'dependsOn', 'optional', 'input', 'output', 'usage', 'model',
-  'attempts', 'error', 'reason', 'createdAt', 'startedAt', 'finishedAt',
-] as const;
-
-export const RUN_FIELDS = [
-  'id', 'workflow', 'status', 'input', 'output', 'error', 'agents', 'failedSteps', 'skippedSteps', 'usage',
-  'priority', 'idempotencyKey', 'scheduleId', 'createdAt', 'startedAt', 'finishedAt',
-] as const;
+/** The fields of a step hash and of a run hash: those of the record schemas. */
+export const STEP_FIELDS = StepRecord.keyof().options;
+export const RUN_FIELDS = RunRecord.keyof().options;
 
 const luaList = (fields: readonly string[]) => `{ ${fields.map((f) => `'${f}'`).join(', ')} }`;
 const luaSet = (names: readonly string[]) => `{ ${[...new Set(names)].map((n) => `${n} = true`).join(', ')} }`;

@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
 import { CREATE_STEPS, RUN_FIELDS, RUN_FINISH, STEP_BEGIN, STEP_FIELDS, STEP_TRANSITION } from './lua.js';
-import type { RunEvent, RunEventType, RunRecord, RunStatus, StepRecord, StepStatus } from './types.js';
+import { RunEvent, type RunEventType, type RunRecord, type RunStatus, type StepRecord, type StepStatus } from './types.js';
 
 export interface RunStoreOptions {
   redis: Redis;
@@ -93,14 +93,13 @@ export class RunStore {
     this.prefix = opts.prefix;
     this.retentionSeconds = opts.retentionSeconds;
     this.outbox = opts.outbox;
-    // defineCommand is idempotent per connection; ioredis sends a script in full the first
-    // time it is used on a socket, then by SHA.
-    for (const r of new Set([this.redis, this.queueRedis])) {
-      r.defineCommand('syStepBegin', { numberOfKeys: 4, lua: STEP_BEGIN });
-      r.defineCommand('syStepTransition', { numberOfKeys: 4, lua: STEP_TRANSITION });
-      r.defineCommand('syRunFinish', { numberOfKeys: 3, lua: RUN_FINISH });
-      r.defineCommand('syCreateSteps', { numberOfKeys: 1, lua: CREATE_STEPS });
-    }
+    // Each script is defined only on the connection that runs it (ioredis copies a
+    // connection's scripts into every pipeline made on it, BullMQ's included). ioredis sends a
+    // script in full the first time it is used on a socket, then by SHA.
+    this.redis.defineCommand('syStepBegin', { numberOfKeys: 4, lua: STEP_BEGIN });
+    this.redis.defineCommand('syRunFinish', { numberOfKeys: 3, lua: RUN_FINISH });
+    for (const r of new Set([this.redis, this.queueRedis])) r.defineCommand('syStepTransition', { numberOfKeys: 4, lua: STEP_TRANSITION });
+    this.queueRedis.defineCommand('syCreateSteps', { numberOfKeys: 1, lua: CREATE_STEPS });
   }
 
   /**
@@ -259,7 +258,7 @@ export class RunStore {
   async readEvents(runId: string, afterId?: string, count = 1000): Promise<RunEvent[]> {
     const start = afterId ? `(${afterId}` : '-';
     const entries = await this.redis.xrange(keys.events(this.prefix, runId), start, '+', 'COUNT', count);
-    return entries.map(([id, fields]) => parseEvent(id, fields));
+    return entries.flatMap(([id, fields]) => parseEvent(id, fields) ?? []);
   }
 
   /**
@@ -331,8 +330,21 @@ export class RunStore {
   }
 }
 
-export function parseEvent(id: string, fields: string[]): RunEvent {
-  const idx = fields.indexOf('e');
-  const body = JSON.parse(fields[idx + 1] ?? '{}') as Omit<RunEvent, 'id'>;
-  return { id, ...body, data: body.data ?? {} };
+/**
+ * An entry of a run's event stream as a RunEvent, or undefined when it is not one (a reader
+ * skips a bad entry rather than fail on it). `runId` fills in an entry that lacks one.
+ */
+export function parseEvent(id: string, fields: string[], runId?: string): RunEvent | undefined {
+  let raw: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'e') raw = fields[i + 1];
+  if (raw === undefined) return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof body !== 'object' || body === null) return undefined;
+  const result = RunEvent.safeParse({ ...(runId === undefined ? {} : { runId }), ...body, id });
+  return result.success ? result.data : undefined;
 }

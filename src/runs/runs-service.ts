@@ -83,7 +83,7 @@ export class RunsService {
       name: `${AGENT_WORKFLOW_PREFIX}${agent}`,
       description: `single ${agent} task`,
       input: {},
-      steps: [{ id: agent, agent, input, dependsOn: [], optional: false, allowSkippedDeps: false, literal: true }],
+      steps: [{ id: agent, agent, input, dependsOn: [], optional: false, allowSkippedDeps: false, literal: true, reads: [] }],
       output: [agent],
       source: 'agent',
     };
@@ -147,8 +147,9 @@ export class RunsService {
     const created = store.createRun(run, { steps: workflow.steps.map((s) => s.id), outputSteps: workflow.output, refIds }, steps);
     const added = this.deps.flowProducer.add(tree);
     const [c, a] = await Promise.allSettled([created, added]);
-    if (c.status === 'rejected' || a.status === 'rejected') {
-      const err = (c.status === 'rejected' ? c.reason : (a as PromiseRejectedResult).reason) as Error;
+    const failed = [c, a].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      const err = failed.reason as Error;
       // A flow without its run state drains by itself (its steps find no run and end); a run
       // without its flow would never execute: end it now rather than leave it queued.
       if (c.status === 'fulfilled') {

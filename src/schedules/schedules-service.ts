@@ -3,7 +3,7 @@
  * flows/ have ids `flow.<workflow>` and are synced at start-up (removed ones deleted);
  * others are managed over the API. A firing is an ordinary run (workers/schedule-processor).
  */
-import type { Queue } from 'bullmq';
+import type { JobSchedulerJson, Queue } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../errors/index.js';
@@ -66,30 +66,31 @@ function assertNotFlowManaged(id: string): void {
   }
 }
 
+function toView(s: JobSchedulerJson): ScheduleView {
+  const data = (s.template?.data ?? {}) as Partial<ScheduleJobData>;
+  const id = s.id ?? s.key;
+  return {
+    id,
+    workflow: data.workflow ?? '',
+    cron: s.pattern ?? '',
+    tz: s.tz ?? 'UTC',
+    input: data.input ?? {},
+    next: s.next ? new Date(s.next).toISOString() : null,
+    source: id.startsWith(FLOW_SCHEDULE_PREFIX) ? 'flows' : 'api',
+  };
+}
+
 export class SchedulesService {
   constructor(private readonly deps: { queue: Queue; workflows: WorkflowCatalog; logger: Logger }) {}
 
   async list(): Promise<ScheduleView[]> {
-    const all = await this.deps.queue.getJobSchedulers(0, -1, true);
-    return all.map((s) => {
-      const data = (s.template?.data ?? {}) as Partial<ScheduleJobData>;
-      const id = s.id ?? s.key;
-      return {
-        id,
-        workflow: data.workflow ?? '',
-        cron: s.pattern ?? '',
-        tz: s.tz ?? 'UTC',
-        input: data.input ?? {},
-        next: s.next ? new Date(s.next).toISOString() : null,
-        source: id.startsWith(FLOW_SCHEDULE_PREFIX) ? 'flows' : 'api',
-      };
-    });
+    return (await this.deps.queue.getJobSchedulers(0, -1, true)).map(toView);
   }
 
   async get(id: string): Promise<ScheduleView> {
-    const found = (await this.list()).find((s) => s.id === id);
+    const found = await this.deps.queue.getJobScheduler(id);
     if (!found) throw new NotFoundError(`schedule "${id}" not found`);
-    return found;
+    return toView(found);
   }
 
   /** Create or replace a schedule over the API (`flow.*` ids belong to flows/). */

@@ -19,7 +19,7 @@ export class WorkflowCatalog {
 
   /** A workflow by name, or an inline definition compiled now. */
   resolve(ref: string | Record<string, unknown>): CompiledWorkflow {
-    if (typeof ref !== 'string') return compileWorkflow(ref, { agents: this.agents(), source: 'inline' });
+    if (typeof ref !== 'string') return this.validate(ref);
     const wf = this.named.get(ref);
     if (!wf) {
       const known = [...this.named.keys()].sort().join(', ') || '(none)';

@@ -270,18 +270,26 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
       issues.push({ path, message: `${what} reads step "${ref}", which is not an ancestor of "${self}" (nothing makes it finish first); add "${ref}" to dependsOn of "${self}"` });
     }
   };
+  // The steps each step reads, kept for the worker (which fetches just those outputs).
+  const reads = new Map<string, Set<string>>(ids.map((id) => [id, new Set()]));
   for (const d of drafts) {
     for (const ref of findTemplateRefs(d.def.input)) {
       const path = formatPath(ref.at, `${d.path}.input`);
       if (ref.kind === 'invalid') issues.push({ path, message: `invalid template ${ref.raw}: ${ref.reason}` });
       else if (ref.kind === 'input') checkInputRef(ref.path[0]!, path, `template ${ref.raw}`);
-      else checkStepRef(d, ref.stepId, path, `template ${ref.raw}`);
+      else {
+        checkStepRef(d, ref.stepId, path, `template ${ref.raw}`);
+        reads.get(d.def.id)?.add(ref.stepId);
+      }
     }
     if (d.def.when === undefined) continue;
     const path = `${d.path}.when`;
     try {
       const refs = whenRefs(parseWhen(d.def.when));
-      for (const s of refs.steps) checkStepRef(d, s, path, 'when');
+      for (const s of refs.steps) {
+        checkStepRef(d, s, path, 'when');
+        reads.get(d.def.id)?.add(s);
+      }
       for (const f of refs.input) checkInputRef(f, path, 'when');
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
@@ -320,6 +328,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
       ...(s.attempts !== undefined && { attempts: s.attempts }),
       optional: s.optional,
       allowSkippedDeps: s.allowSkippedDeps,
+      reads: [...reads.get(id)!].sort(),
     };
   });
   return {

@@ -99,6 +99,8 @@ export interface CompiledStep {
   allowSkippedDeps: boolean;
   /** The input is used verbatim, without template rendering (single-agent tasks). */
   literal?: boolean;
+  /** Steps whose status or output the templates and `when` read (sorted). */
+  reads: string[];
 }
 
 /** A validated workflow, ready to run. `steps` are in a topological order. */

@@ -23,7 +23,16 @@ export function fieldValueSchema(type: InputField['type']): z.ZodType {
   }
 }
 
-function inputSchema(fields: Record<string, InputField>) {
+/** Built once per declared field set (a compiled workflow keeps the same object). */
+const schemas = new WeakMap<Record<string, InputField>, z.ZodType<Record<string, unknown>>>();
+
+function inputSchema(fields: Record<string, InputField>): z.ZodType<Record<string, unknown>> {
+  let schema = schemas.get(fields);
+  if (!schema) schemas.set(fields, (schema = buildInputSchema(fields)));
+  return schema;
+}
+
+function buildInputSchema(fields: Record<string, InputField>) {
   const shape: Record<string, z.ZodType> = {};
   for (const [name, field] of Object.entries(fields)) {
     const value = fieldValueSchema(field.type);

@@ -93,8 +93,9 @@ async function streamEvents(system: System, req: Request<{ id: string }>, res: R
       }
       for (const [id, fields] of batch[0]![1]) {
         const event = parseEvent(id, fields);
-        res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         last = id;
+        if (!event) continue;
+        res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         if (event.type === 'run.finished') open = false;
       }
     }
