@@ -26,6 +26,17 @@ describe('echo provider', () => {
     expect(await echo.complete(request())).toEqual(first);
   });
 
+  it('streams the same answer in pieces spread over latencyMs when asked to', async () => {
+    const pieces: { text: string; at: number }[] = [];
+    const started = Date.now();
+    const result = await new EchoProvider({ latencyMs: 160 }).complete({ ...request(), onText: (text) => pieces.push({ text, at: Date.now() }) });
+    expect(result).toEqual(await new EchoProvider().complete(request()));
+    expect(pieces.map((p) => p.text).join('')).toBe(result.text);
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces[0]!.at - started).toBeLessThan(120);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
   it('takes about latencyMs to answer', async () => {
     const started = Date.now();
     await new EchoProvider({ latencyMs: 80 }).complete(request());

@@ -90,6 +90,66 @@ describe.each(providers)('$name provider', ({ make }) => {
   });
 });
 
+describe.each(providers)('$name provider, streaming', ({ name, make }) => {
+  const streamed = (prompt: string, overrides: Partial<CompletionRequest> = {}) => {
+    const pieces: { text: string; at: number }[] = [];
+    const result = make().complete(request(prompt, { onText: (text) => pieces.push({ text, at: Date.now() }), ...overrides }));
+    return { pieces, result };
+  };
+
+  it('asks the API to stream and hands over each piece as it arrives; the pieces make the final text', async () => {
+    const { pieces, result } = streamed('Summarise BullMQ [[chunks:5]] [[chunk-delay:40]]');
+    const r = await result;
+    expect(server.requests[0]?.body.stream).toBe(true);
+    expect(r.text).toBe('fake test-model: Summarise BullMQ');
+    expect(pieces.map((p) => p.text).join('')).toBe(r.text);
+    expect(pieces).toHaveLength(5);
+    // Pieces came as the server sent them, not all at the end.
+    expect(pieces.at(-1)!.at - pieces[0]!.at).toBeGreaterThanOrEqual(100);
+    expect(r.model).toBe('test-model');
+    expect(r.usage.inputTokens).toBeGreaterThan(0);
+    expect(r.usage.outputTokens).toBe(Math.ceil(r.text.length / 4));
+    expect(r.stopReason).toBe(name === 'anthropic' ? 'end_turn' : 'stop');
+    if (name === 'openai') expect(server.requests[0]?.body.stream_options).toEqual({ include_usage: true });
+  });
+
+  it('classifies an error status on a streaming request like any other', async () => {
+    await expect(streamed('slow down [[status:429]] [[retry-after:3]]').result).rejects.toMatchObject({ constructor: RateLimitedError, retryAfterMs: 3000 });
+    await expect(streamed('bad [[status:400]]').result).rejects.toBeInstanceOf(NonRetryableError);
+    await expect(streamed('boom [[status:500]]').result).rejects.toBeInstanceOf(RetryableError);
+  });
+
+  it('fails retryably when the stream breaks off with an error event', async () => {
+    const { pieces, result } = streamed('half an answer [[chunks:4]] [[stream-error]]');
+    // The fake sends Anthropic's "overloaded_error" event, which means back off (like a 529).
+    await expect(result).rejects.toBeInstanceOf(name === 'anthropic' ? RateLimitedError : RetryableError);
+    expect(pieces.length).toBe(1);
+  });
+
+  it('fails retryably when the connection drops before the answer is complete', async () => {
+    server.respondWith((req) => {
+      if (req.api === 'openai' || req.api === 'anthropic') return { text: 'never finished', chunks: 3, chunkDelayMs: 30 };
+      return undefined;
+    });
+    const provider = make();
+    const pieces: string[] = [];
+    const pending = provider.complete(request('cut me off', { onText: (t) => pieces.push(t) }));
+    await expect.poll(() => pieces.length, { timeout: 3000 }).toBeGreaterThanOrEqual(1);
+    server.dropConnections();
+    await expect(pending).rejects.toBeInstanceOf(RetryableError);
+  });
+
+  it('aborts the stream mid-answer when the step times out', async () => {
+    const controller = new AbortController();
+    const { pieces, result } = streamed('long answer [[chunks:10]] [[chunk-delay:200]]', { signal: controller.signal });
+    await expect.poll(() => pieces.length, { timeout: 3000 }).toBeGreaterThanOrEqual(1);
+    controller.abort(new StepTimeoutError(50));
+    await expect(result).rejects.toBeInstanceOf(StepTimeoutError);
+    await expect.poll(() => server.requests[0]?.aborted).toBe(true);
+    expect(pieces.length).toBeLessThan(10);
+  });
+});
+
 describe('openai provider with an OpenAI-compatible server', () => {
   it('works with a base URL and no API key', async () => {
     const provider = new OpenAIProvider({ baseURL: server.openaiBaseURL });

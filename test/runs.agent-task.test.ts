@@ -3,6 +3,7 @@
  * server, or echo) → result in Redis → GET.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stepJobId } from '../src/runs/keys.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
 
@@ -20,6 +21,9 @@ beforeAll(async () => {
       gpt: { provider: 'openai', model: 'gpt-test', attempts: 3, backoff: { type: 'fixed', delayMs: 150 } },
       once: { provider: 'openai', model: 'gpt-test', attempts: 1 },
       hasty: { provider: 'anthropic', model: 'claude-test', attempts: 1, timeoutMs: 300 },
+      'claude-stream': { provider: 'anthropic', model: 'claude-test', stream: true, progressIntervalMs: 50, attempts: 1 },
+      'gpt-stream': { provider: 'openai', model: 'gpt-test', stream: true, progressIntervalMs: 50, attempts: 1 },
+      'echo-stream': { provider: 'echo', echo: { latencyMs: 400 }, stream: true, progressIntervalMs: 50 },
     },
   });
 });
@@ -131,6 +135,50 @@ describe('a single agent task', () => {
     expect(other.body.error.message).toContain('abc-123');
     const list = await h.request('GET', '/v1/runs?limit=200');
     expect(list.body.runs.filter((r: { idempotencyKey: string }) => r.idempotencyKey === 'abc-123')).toHaveLength(1);
+  });
+});
+
+describe('streaming agents', () => {
+  const stepEvents = async (runId: string) => (await h.system.store.readEvents(runId)).filter((e) => e.stepId !== undefined);
+
+  it.each(['claude-stream', 'gpt-stream', 'echo-stream'])('%s reports step.progress while its answer arrives, then completes', async (agent) => {
+    const res = await submit(agent, 'Stream a long answer please [[chunks:8]] [[chunk-delay:60]]');
+    const run = await h.waitForRun(res.body.id);
+    expect(run.status).toBe('succeeded');
+    const events = await stepEvents(res.body.id);
+    const types = events.map((e) => e.type);
+    expect(types[0]).toBe('step.started');
+    expect(types.at(-1)).toBe('step.completed');
+    const progress = events.filter((e) => e.type === 'step.progress');
+    // ~420 ms of pieces, reported at most every 50 ms: several reports, fewer than one per piece + 1.
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect(types.slice(1, -1).every((t) => t === 'step.progress')).toBe(true);
+    const chars = progress.map((e) => e.data.chars as number);
+    expect(chars).toEqual([...chars].sort((a, b) => a - b));
+    expect(chars.at(-1)).toBeLessThanOrEqual(String(run.output).length);
+    expect(progress.every((e) => e.data.attempt === 1 && typeof e.data.elapsedMs === 'number')).toBe(true);
+    for (let i = 1; i < progress.length; i++) {
+      expect(Date.parse(progress[i]!.at) - Date.parse(progress[i - 1]!.at)).toBeGreaterThanOrEqual(45);
+    }
+    // Bull Board sees the same progress on the step's job.
+    const job = await h.system.agentQueue(agent)!.getJob(stepJobId(res.body.id, agent));
+    expect(job?.progress).toMatchObject({ attempt: 1, chars: expect.any(Number) });
+  });
+
+  it('reports nothing after a stream breaks off: the step fails and no progress follows', async () => {
+    const res = await submit('gpt-stream', 'broken [[chunks:4]] [[chunk-delay:20]] [[stream-error]]');
+    const run = await h.waitForRun(res.body.id);
+    expect(run.status).toBe('failed');
+    const types = (await stepEvents(res.body.id)).map((e) => e.type);
+    expect(types).toEqual(['step.started', 'step.progress', 'step.failed']);
+  });
+
+  it('a non-streaming agent asks for no stream and reports no progress', async () => {
+    const res = await submit('gpt', 'plain answer [[chunk-delay:30]]');
+    const run = await h.waitForRun(res.body.id);
+    expect(run.status).toBe('succeeded');
+    expect(fake.requests.find((r) => r.prompt.startsWith('plain answer'))?.body.stream).toBeUndefined();
+    expect((await stepEvents(res.body.id)).map((e) => e.type)).toEqual(['step.started', 'step.completed']);
   });
 });
 

@@ -142,6 +142,7 @@ export function createStepProcessor(ctx: StepProcessorContext) {
         ...(agent.temperature !== undefined ? { temperature: agent.temperature } : {}),
         maxTokens: agent.maxTokens,
         signal: callSignal,
+        ...(agent.stream ? { onText: progressReporter(t0, agent.progressIntervalMs, (data) => reportProgress({ attempt, ...data })) } : {}),
       });
       // Sent ahead of the job's completion on BullMQ's connection, which Redis serves in order:
       // the step's dependents (and its refs, promoted below on that connection) see its result,
@@ -191,6 +192,13 @@ export function createStepProcessor(ctx: StepProcessorContext) {
       untrack();
     }
 
+    /** A `step.progress` event and the BullMQ job's progress (Bull Board); a failed write is only logged. */
+    function reportProgress(data: Record<string, unknown>): void {
+      const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
+      store.stepProgress(runId, step.id, data).catch(warn('a step.progress event'));
+      job.updateProgress(data).catch(warn('the job progress'));
+    }
+
     async function failFinally(err: Error): Promise<never> {
       await store.transitionStep(runId, step.id, {
         from: LIVE,
@@ -205,6 +213,22 @@ export function createStepProcessor(ctx: StepProcessorContext) {
       log().warn({ err: err.message, optional: step.optional }, 'step failed');
       throw new UnrecoverableError(err.message);
     }
+  };
+}
+
+/**
+ * Counts a streamed answer's text and reports `{chars, elapsedMs}`: on the first piece (time
+ * to first token), then at most once per `intervalMs` (checked as pieces arrive, no timer).
+ */
+export function progressReporter(t0: number, intervalMs: number, report: (p: { chars: number; elapsedMs: number }) => void): (delta: string) => void {
+  let chars = 0;
+  let last: number | undefined;
+  return (delta) => {
+    chars += delta.length;
+    const now = Date.now();
+    if (last !== undefined && now - last < intervalMs) return;
+    last = now;
+    report({ chars, elapsedMs: now - t0 });
   };
 }
 

@@ -50,6 +50,13 @@ export const AgentSpec = z
     backoff: BackoffSpec.default({ type: 'exponential', delayMs: 1000, jitter: 0 }),
     /** A call running longer is aborted and counts as a retryable failure. Default 120000. */
     timeoutMs: z.number().int().positive().default(120_000),
+    /**
+     * Stream answers from the provider. A streaming step reports `step.progress` events (and
+     * BullMQ job progress) while its answer arrives. Default false.
+     */
+    stream: z.boolean().default(false),
+    /** A streaming step reports progress at most once per this many ms. Default 1000. */
+    progressIntervalMs: z.number().int().min(50).default(1000),
     capabilities: z.array(Capability).default([]),
     /** Options of the offline echo provider (also used when a keyless agent falls back to echo). */
     echo: z.object({ latencyMs: z.number().int().nonnegative().default(0) }).strict().default({ latencyMs: 0 }),

@@ -31,31 +31,41 @@ export class AnthropicProvider implements Provider {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
+    const params = {
+      model: req.model,
+      max_tokens: req.maxTokens,
+      messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+      ...(req.system ? { system: req.system } : {}),
+      ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    };
     try {
-      const message = await this.client.messages.create(
-        {
-          model: req.model,
-          max_tokens: req.maxTokens,
-          messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
-          ...(req.system ? { system: req.system } : {}),
-          ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-        },
-        { signal: req.signal },
-      );
-      const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
-      const u = message.usage;
-      return {
-        text,
-        usage: {
-          // Cached prompt tokens are still prompt tokens: count them for budgets and limits.
-          inputTokens: u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0),
-          outputTokens: u.output_tokens,
-        },
-        model: message.model,
-        ...(message.stop_reason ? { stopReason: message.stop_reason } : {}),
-      };
+      let message: Anthropic.Message;
+      if (req.onText) {
+        // The SDK's stream helper assembles the final message (text, usage, stop reason).
+        const stream = this.client.messages.stream(params, { signal: req.signal });
+        stream.on('text', req.onText);
+        message = await stream.finalMessage();
+      } else {
+        message = await this.client.messages.create(params, { signal: req.signal });
+      }
+      return toResult(message);
     } catch (err) {
       throw classifyProviderError(err, 'anthropic', req.signal);
     }
   }
+}
+
+function toResult(message: Anthropic.Message): CompletionResult {
+  const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+  const u = message.usage;
+  return {
+    text,
+    usage: {
+      // Cached prompt tokens are still prompt tokens: count them for budgets and limits.
+      inputTokens: u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0),
+      outputTokens: u.output_tokens,
+    },
+    model: message.model,
+    ...(message.stop_reason ? { stopReason: message.stop_reason } : {}),
+  };
 }

@@ -21,9 +21,18 @@ export class EchoProvider implements Provider {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
-    await sleep(this.latencyMs, req.signal);
     const lastUser = req.messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
     const text = `[${req.agent}] ${lastUser}`;
+    if (req.onText) {
+      // Streamed: the answer arrives in pieces spread evenly over the latency.
+      const pieces = splitText(text, STREAM_PIECES);
+      for (const piece of pieces) {
+        await sleep(this.latencyMs / pieces.length, req.signal);
+        req.onText(piece);
+      }
+    } else {
+      await sleep(this.latencyMs, req.signal);
+    }
     const promptChars = (req.system ?? '').length + req.messages.reduce((n, m) => n + m.content.length, 0);
     return {
       text,
@@ -33,6 +42,17 @@ export class EchoProvider implements Provider {
       stopReason: 'end_turn',
     };
   }
+}
+
+/** How many pieces a streamed echo answer arrives in (fewer when the text is shorter). */
+const STREAM_PIECES = 8;
+
+/** `text` cut into at most `n` consecutive pieces of about equal length (one empty piece for ''). */
+function splitText(text: string, n: number): string[] {
+  const size = Math.max(1, Math.ceil(text.length / n));
+  const pieces: string[] = [];
+  for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
+  return pieces.length ? pieces : [''];
 }
 
 /** Resolves after `ms`, or rejects with the classified abort reason as soon as `signal` fires. */

@@ -4,6 +4,7 @@
  */
 import OpenAI from 'openai';
 import { SDK_BACKSTOP_TIMEOUT_MS } from './anthropic.js';
+import { RetryableError } from '../errors/index.js';
 import { classifyProviderError } from './classify.js';
 import type { CompletionRequest, CompletionResult, Provider } from './provider.js';
 
@@ -45,24 +46,22 @@ export class OpenAIProvider implements Provider {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
+    const params = {
+      model: req.model,
+      messages: [
+        ...(req.system ? [{ role: 'system' as const, content: req.system }] : []),
+        ...req.messages.map((m) => ({ role: m.role, content: m.content })),
+      ],
+      ...(this.officialApi ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
+      ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    };
     try {
-      const completion = await this.client.chat.completions.create(
-        {
-          model: req.model,
-          messages: [
-            ...(req.system ? [{ role: 'system' as const, content: req.system }] : []),
-            ...req.messages.map((m) => ({ role: m.role, content: m.content })),
-          ],
-          ...(this.officialApi ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
-          ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-        },
-        { signal: req.signal },
-      );
+      if (req.onText) return await this.stream(params, req.onText, req.model, req.signal);
+      const completion = await this.client.chat.completions.create(params, { signal: req.signal });
       const choice = completion.choices[0];
       return {
         text: choice?.message.content ?? '',
-        // Some compatible servers omit usage; zero is better than failing a good answer.
-        usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
+        usage: usageOf(completion.usage),
         model: completion.model || req.model,
         ...(choice?.finish_reason ? { stopReason: choice.finish_reason } : {}),
       };
@@ -70,4 +69,33 @@ export class OpenAIProvider implements Provider {
       throw classifyProviderError(err, 'openai', req.signal);
     }
   }
+
+  /** Streams the first choice; usage comes in a last chunk (`include_usage`) when the server sends it. */
+  private async stream(params: OpenAI.ChatCompletionCreateParamsNonStreaming, onText: (delta: string) => void, model: string, signal: AbortSignal): Promise<CompletionResult> {
+    const stream = await this.client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal });
+    let text = '';
+    let answeredBy = '';
+    let stopReason: string | undefined;
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      answeredBy ||= chunk.model;
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices.find((c) => c.index === 0);
+      if (!choice) continue;
+      const delta = choice.delta?.content;
+      if (delta) {
+        text += delta;
+        onText(delta);
+      }
+      if (choice.finish_reason) stopReason = choice.finish_reason;
+    }
+    // The SDK ends the iteration quietly when the request is aborted, and so may a server that
+    // drops the connection: neither is an answer.
+    if (signal.aborted) throw classifyProviderError(signal.reason, 'openai', signal);
+    if (!stopReason) throw new RetryableError(`openai stream ended before the answer was complete (${text.length} characters received)`);
+    return { text, usage: usageOf(usage), model: answeredBy || model, ...(stopReason ? { stopReason } : {}) };
+  }
 }
+
+/** Some compatible servers omit usage; zero is better than failing a good answer. */
+const usageOf = (u: OpenAI.CompletionUsage | null | undefined) => ({ inputTokens: u?.prompt_tokens ?? 0, outputTokens: u?.completion_tokens ?? 0 });

@@ -20,6 +20,11 @@ export interface CompletionRequest {
   maxTokens: number;
   /** Fires on timeout, cancellation or shutdown; the HTTP call must be aborted. */
   signal: AbortSignal;
+  /**
+   * When set, the provider streams the answer and calls this with each piece of text as it
+   * arrives (in order; the pieces joined are the final text). It must not throw.
+   */
+  onText?: (delta: string) => void;
 }
 
 export interface TokenUsage {

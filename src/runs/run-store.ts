@@ -205,6 +205,14 @@ export class RunStore {
     return this.transition(this.queueRedis, runId, stepId, t);
   }
 
+  /**
+   * Append a `step.progress` event while the step is running (a step that has ended, or is
+   * between attempts, gets none: the status gates the write like any transition).
+   */
+  stepProgress(runId: string, stepId: string, data: Record<string, unknown>): Promise<{ applied: boolean; status: string }> {
+    return this.transition(this.redis, runId, stepId, { from: ['running'], to: 'running', event: { type: 'step.progress', data } });
+  }
+
   private async transition(redis: ScriptRedis, runId: string, stepId: string, t: StepTransition): Promise<{ applied: boolean; status: string }> {
     const [applied, status] = await redis.syStepTransition(
       keys.step(this.prefix, runId, stepId),
