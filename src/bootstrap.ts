@@ -7,10 +7,8 @@ import { loadAgentsFile } from './agents/registry.js';
 import { createApp } from './api/app.js';
 import type { Config } from './config/env.js';
 import { createLogger, type Logger } from './logger.js';
-import { connectMongo, listRunsFromMongo, fromRunDocument, type MongoHandle } from './outbox/mongo.js';
+import { connectMongo, createMongoArchive, type MongoHandle } from './outbox/mongo.js';
 import { OutboxConsumer } from './outbox/outbox-consumer.js';
-import type { RunArchive } from './runs/runs-service.js';
-import { toRunView } from './runs/runs-service.js';
 import { System } from './system.js';
 import { WorkflowCatalog } from './workflows/catalog.js';
 import { loadWorkflowsDir } from './workflows/loader.js';
@@ -52,7 +50,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     workflows,
     logger,
     outbox: mongo !== undefined,
-    ...(mongo ? { archive: mongoArchive(mongo) } : {}),
+    ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
   });
   await system.redis.ping();
   await system.schedules.syncFromFlows();
@@ -118,17 +116,3 @@ export function handleSignals(running: Running, logger: Logger): void {
   process.on('SIGINT', onSignal);
 }
 
-function mongoArchive(mongo: MongoHandle): RunArchive {
-  return {
-    async getRun(id) {
-      const doc = await mongo.models.Run.findById(id).lean();
-      if (!doc) return null;
-      const run = fromRunDocument(doc as never);
-      const steps = await mongo.models.StepResult.find({ runId: id }).lean();
-      return toRunView(run, steps.map(({ _id, __v, ...s }) => ({ ...s, createdAt: iso(s.createdAt) ?? '', startedAt: iso(s.startedAt), finishedAt: iso(s.finishedAt) })));
-    },
-    listRuns: (filter) => listRunsFromMongo(mongo.models, filter as never),
-  };
-}
-
-const iso = (d: unknown): string | null => (d instanceof Date ? d.toISOString() : typeof d === 'string' ? d : null);

@@ -127,6 +127,8 @@ export function systemFromDefinitions(opts: {
   outbox?: boolean;
   retentionSeconds?: number;
   refSafetyDelayMs?: number;
+  /** Where runs past Redis retention are read from. */
+  archive?: RunArchive;
 }): System {
   const registry = resolveAgents({ agents: opts.agents }, opts.config, `${opts.source} agents`);
   const named = new Map<string, CompiledWorkflow>();
@@ -143,5 +145,6 @@ export function systemFromDefinitions(opts: {
     logger: opts.logger,
     outbox: opts.outbox ?? false,
     ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
+    ...(opts.archive ? { archive: opts.archive } : {}),
   });
 }

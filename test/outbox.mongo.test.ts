@@ -11,7 +11,10 @@ import { silentLogger } from '../src/logger.js';
 import {
   connectMongo,
   createModels,
+  createMongoArchive,
+  fromArchivedEvents,
   fromRunDocument,
+  fromStepDocument,
   isPermanentMongoError,
   listRunsFromMongo,
   MongoSink,
@@ -104,6 +107,19 @@ describe('mongo documents (offline)', () => {
     expect(fromRunDocument(toRunDocument(run(), events))).toEqual(run());
   });
 
+  // Through a mongoose document and back to a plain object, as a read returns it.
+  it('maps a stored step back to the record it came from, also with nulls', () => {
+    const back = (s: StepRecord) => fromStepDocument(new models.StepResult(toStepDocument(s)).toObject({ versionKey: true }));
+    expect(back(step())).toEqual(step());
+    const pending = step({ status: 'pending', output: null, usage: null, model: null, startedAt: null, finishedAt: null, input: null });
+    expect(back(pending)).toEqual(pending);
+  });
+
+  it('maps archived events back to the run events they came from', () => {
+    const stored = new models.Run(toRunDocument(run(), events)).toObject();
+    expect(fromArchivedEvents('run-1', stored.events)).toEqual(events);
+  });
+
   it('tells documents MongoDB can never accept from outages', async () => {
     const invalid = await validationError(new models.Run(toRunDocument(run({ status: 'x' as RunRecord['status'] }), [])));
     expect(isPermanentMongoError(invalid)).toBe(true);
@@ -180,6 +196,17 @@ describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB
     const stored = await models.Run.findById('late').lean().exec();
     expect(stored?.status).toBe('failed');
     expect(stored?.events).toHaveLength(events.length);
+  });
+
+  it('serves an archived run, its steps and its event log back in the API shape', async () => {
+    await sink.writeRun(run({ id: 'arch' }), events.map((e) => ({ ...e, runId: 'arch' })), { entryId: '1-0' });
+    await sink.writeStep(step({ runId: 'arch' }), { entryId: '2-0' });
+    const archive = createMongoArchive(models);
+    const view = await archive.getRun('arch');
+    expect(view).toMatchObject({ ...run({ id: 'arch' }), steps: [step({ runId: 'arch' })] });
+    expect(await archive.getEvents('arch')).toEqual(events.map((e) => ({ ...e, runId: 'arch' })));
+    expect(await archive.getRun('nope')).toBeNull();
+    expect(await archive.getEvents('nope')).toBeNull();
   });
 
   it('upserts a step result keyed by (runId, stepId)', async () => {

@@ -12,6 +12,7 @@ import type { RunView } from '../src/runs/runs-service.js';
 import type { StepRecord } from '../src/runs/types.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, liveJobsOf, startHarness, type Harness } from './helpers/harness.js';
+import { parseSse, readEventStream as readEventStreamAt } from './helpers/sse.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -221,32 +222,7 @@ async function expectNoLiveJobs(runId: string, timeoutMs = 5_000): Promise<void>
   expect(live, 'jobs of the run still live in BullMQ').toEqual([]);
 }
 
-interface SseEvent {
-  id: string;
-  event: string;
-  data: { type: string; stepId?: string; runId: string };
-}
-
-function parseSse(text: string): SseEvent[] {
-  const out: SseEvent[] = [];
-  for (const block of text.split('\n\n')) {
-    const fields = new Map<string, string>();
-    for (const line of block.split('\n')) {
-      if (!line || line.startsWith(':')) continue;
-      const i = line.indexOf(':');
-      fields.set(line.slice(0, i), line.slice(i + 1).replace(/^ /, ''));
-    }
-    if (fields.has('data')) out.push({ id: fields.get('id') ?? '', event: fields.get('event') ?? '', data: JSON.parse(fields.get('data')!) });
-  }
-  return out;
-}
-
-/** Read a whole SSE response; it must end by itself (after run.finished). */
-async function readEventStream(runId: string, headers: Record<string, string> = {}): Promise<{ status: number; contentType: string | null; events: SseEvent[] }> {
-  const res = await fetch(`${h.baseUrl}/v1/runs/${runId}/events`, { headers, signal: AbortSignal.timeout(15_000) });
-  const text = await res.text();
-  return { status: res.status, contentType: res.headers.get('content-type'), events: parseSse(text) };
-}
+const readEventStream = (runId: string, headers: Record<string, string> = {}) => readEventStreamAt(h.baseUrl, runId, headers);
 
 /** Stream ids `ms-seq` compare numerically. */
 const streamIdLess = (a: string, b: string): boolean => {

@@ -18,6 +18,7 @@ import {
   type StepRecord,
   type Usage,
 } from '../runs/types.js';
+import { toRunView, type RunArchive } from '../runs/runs-service.js';
 import { sortableEntryId, type ResultSink, type WriteMeta } from './sink.js';
 
 // ---------------------------------------------------------------------------------------
@@ -189,6 +190,25 @@ export function toStepDocument(record: StepRecord): StepDocument {
     startedAt: toDateOrNull(startedAt),
     finishedAt: toDateOrNull(finishedAt),
   };
+}
+
+/** Back to the API shape. */
+export function fromStepDocument(doc: StepDocument): StepRecord {
+  // `__v` is mongoose's version key on documents read back.
+  const { _id, outboxSeq, createdAt, startedAt, finishedAt, __v, ...rest } = doc as StepDocument & { __v?: unknown };
+  return { ...rest, createdAt: createdAt.toISOString(), startedAt: toIso(startedAt ?? null), finishedAt: toIso(finishedAt ?? null) };
+}
+
+/** A run's archived events back as RunEvents (SSE), oldest first. */
+export function fromArchivedEvents(runId: string, events: readonly ArchivedEvent[]): RunEvent[] {
+  return events.map((e) => ({
+    id: e.id,
+    type: e.type,
+    runId,
+    ...(e.stepId === undefined || e.stepId === null ? {} : { stepId: e.stepId }),
+    at: e.at.toISOString(),
+    data: e.data ?? {},
+  }));
 }
 
 /** Back to the API shape (events are not part of RunRecord). */
@@ -469,5 +489,22 @@ export async function listRunsFromMongo(models: MongoModels, query: ListRunsQuer
   return {
     runs: page.map(fromRunDocument),
     nextCursor: docs.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last._id }) : null,
+  };
+}
+
+/** Runs that left Redis, read from MongoDB (GET /v1/runs/:id, the listing, the event log). */
+export function createMongoArchive(models: MongoModels): RunArchive {
+  return {
+    async getRun(id) {
+      const doc = await models.Run.findById(id, { events: 0 }).lean<RunDocument>().exec();
+      if (!doc) return null;
+      const steps = await models.StepResult.find({ runId: id }).lean<StepDocument[]>().exec();
+      return toRunView(fromRunDocument(doc), steps.map(fromStepDocument));
+    },
+    listRuns: (filter) => listRunsFromMongo(models, filter),
+    async getEvents(id) {
+      const doc = await models.Run.findById(id, { events: 1 }).lean<Pick<RunDocument, '_id' | 'events'>>().exec();
+      return doc ? fromArchivedEvents(id, doc.events ?? []) : null;
+    },
   };
 }

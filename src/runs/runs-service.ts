@@ -13,7 +13,7 @@ import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { buildFlow } from './flow-builder.js';
 import type { RunControl } from './run-control.js';
 import type { NewStep, RunStore } from './run-store.js';
-import type { RunRecord, StepRecord } from './types.js';
+import type { RunEvent, RunRecord, RunStatus, StepRecord } from './types.js';
 
 export interface RunsServiceDeps {
   store: RunStore;
@@ -33,6 +33,8 @@ export interface RunsServiceDeps {
 export interface RunArchive {
   getRun(id: string): Promise<RunView | null>;
   listRuns(filter: ListRunsFilter): Promise<{ runs: RunRecord[]; nextCursor: string | null }>;
+  /** The run's event log, oldest first; null when the run is not archived. */
+  getEvents(id: string): Promise<RunEvent[] | null>;
 }
 
 export interface SubmitOptions {
@@ -55,7 +57,7 @@ export interface DagView {
 export type RunView = RunRecord & { steps: StepRecord[]; dag: DagView };
 
 export interface ListRunsFilter {
-  status?: string;
+  status?: RunStatus;
   workflow?: string;
   agent?: string;
   limit: number;
@@ -164,17 +166,28 @@ export class RunsService {
 
   async get(runId: string): Promise<RunView> {
     const state = await this.deps.store.getRun(runId);
-    if (!state) {
-      if (this.deps.archive) {
-        const archived = await this.deps.archive.getRun(runId).catch((err: unknown) => {
-          this.deps.logger.warn({ runId, err: (err as Error).message }, 'run archive unreachable');
-          throw new UnavailableError(`run "${runId}" is not in Redis and the archive (MongoDB) cannot be reached; try again later`);
-        });
-        if (archived) return archived;
-      }
-      throw new NotFoundError(`run "${runId}" not found`);
+    if (state) return toRunView(state.run, state.steps);
+    return this.fromArchive(runId, (a) => a.getRun(runId));
+  }
+
+  /**
+   * The event log of a run that is no longer in Redis, from the archive (Redis holds the
+   * live ones: see RunStore.readEvents). NotFoundError when neither has the run.
+   */
+  archivedEvents(runId: string): Promise<RunEvent[]> {
+    return this.fromArchive(runId, (a) => a.getEvents(runId));
+  }
+
+  private async fromArchive<T>(runId: string, read: (archive: RunArchive) => Promise<T | null>): Promise<T> {
+    const { archive } = this.deps;
+    if (archive) {
+      const found = await read(archive).catch((err: unknown) => {
+        this.deps.logger.warn({ runId, err: (err as Error).message }, 'run archive unreachable');
+        throw new UnavailableError(`run "${runId}" is not in Redis and the archive (MongoDB) cannot be reached; try again later`);
+      });
+      if (found) return found;
     }
-    return toRunView(state.run, state.steps);
+    throw new NotFoundError(`run "${runId}" not found`);
   }
 
   async list(filter: ListRunsFilter): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {

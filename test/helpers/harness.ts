@@ -10,7 +10,7 @@ import { expect } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/logger.js';
-import type { RunView } from '../../src/runs/runs-service.js';
+import type { RunArchive, RunView } from '../../src/runs/runs-service.js';
 import { TERMINAL_RUN_STATUSES } from '../../src/runs/types.js';
 import { systemFromDefinitions, type System } from '../../src/system.js';
 import { startWorkerPools, type WorkerPools } from '../../workers/pool.js';
@@ -33,6 +33,8 @@ export interface HarnessOptions {
   prefix?: string;
   /** Feed the outbox stream. Default false. */
   outbox?: boolean;
+  /** Where runs past Redis retention are read from (MongoDB in production). */
+  archive?: RunArchive;
 }
 
 export interface Harness {
@@ -68,6 +70,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     retentionSeconds: 3600,
     outbox: opts.outbox ?? false,
     ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
+    ...(opts.archive ? { archive: opts.archive } : {}),
   });
   const poolsOpt = opts.pools ?? true;
   const pools =

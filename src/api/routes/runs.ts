@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { keys } from '../../runs/keys.js';
 import { parseEvent } from '../../runs/run-store.js';
-import { TERMINAL_RUN_STATUSES } from '../../runs/types.js';
+import { TERMINAL_RUN_STATUSES, type RunEvent } from '../../runs/types.js';
 import type { System } from '../../system.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { ListRunsQuery, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
@@ -52,16 +52,36 @@ export function runsRouter(system: System, shutdownSignal?: AbortSignal): Router
   return r;
 }
 
+const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' };
+const sseFrame = (event: RunEvent) => `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+
+/** Stream ids ("<ms>-<seq>") in order. */
+const idAfter = (id: string, after: string) => {
+  const [a = 0n, b = 0n] = id.split('-').map(BigInt);
+  const [c = 0n, d = 0n] = after.split('-').map(BigInt);
+  return a > c || (a === c && b > d);
+};
+
 /**
  * Server-Sent Events of a run's ordered event log, replayable from any point with
- * Last-Event-ID (or ?after=). The stream ends after `run.finished`.
+ * Last-Event-ID (or ?after=). The stream ends after `run.finished`. A run past Redis
+ * retention is served from the archive (MongoDB), when one is configured.
  */
 async function streamEvents(system: System, req: Request<{ id: string }>, res: Response, shutdownSignal?: AbortSignal): Promise<void> {
   const runId = req.params.id;
-  const status = await system.store.getRunStatus(runId);
-  if (status === null) throw new HttpError(404, 'not_found', `run "${runId}" not found`);
   const after = req.get('Last-Event-ID') ?? (typeof req.query.after === 'string' ? req.query.after : undefined);
   if (after !== undefined && !/^\d+-\d+$/.test(after)) throw new HttpError(400, 'invalid_event_id', `Last-Event-ID "${after}" is not an event id`);
+  const status = await system.store.getRunStatus(runId);
+  if (status === null) {
+    const events = (await system.runs.archivedEvents(runId)).filter((e) => after === undefined || idAfter(e.id, after));
+    if (after !== undefined && events.length === 0) {
+      res.status(204).end();
+      return;
+    }
+    res.writeHead(200, SSE_HEADERS);
+    res.end(events.map(sseFrame).join(''));
+    return;
+  }
   if (TERMINAL_RUN_STATUSES.includes(status) && after !== undefined && (await system.store.readEvents(runId, after, 1)).length === 0) {
     // A client reconnecting after run.finished: nothing will ever follow. 204 tells an
     // EventSource to stop reconnecting.
@@ -69,7 +89,7 @@ async function streamEvents(system: System, req: Request<{ id: string }>, res: R
     return;
   }
 
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+  res.writeHead(200, SSE_HEADERS);
   res.flushHeaders();
 
   // A blocking read needs its own connection; it is dropped when the client goes away.
@@ -95,7 +115,7 @@ async function streamEvents(system: System, req: Request<{ id: string }>, res: R
         const event = parseEvent(id, fields);
         last = id;
         if (!event) continue;
-        res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+        res.write(sseFrame(event));
         if (event.type === 'run.finished') open = false;
       }
     }
