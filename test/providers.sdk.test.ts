@@ -119,16 +119,28 @@ describe.each(providers)('$name provider, streaming', ({ name, make }) => {
     await expect(streamed('boom [[status:500]]').result).rejects.toBeInstanceOf(RetryableError);
   });
 
-  it('fails retryably when the stream breaks off with an error event', async () => {
+  it('fails retryably when the stream breaks off with a server error event', async () => {
     const { pieces, result } = streamed('half an answer [[chunks:4]] [[stream-error]]');
-    // The fake sends Anthropic's "overloaded_error" event, which means back off (like a 529).
-    await expect(result).rejects.toBeInstanceOf(name === 'anthropic' ? RateLimitedError : RetryableError);
+    await expect(result).rejects.toMatchObject({ constructor: RetryableError, message: expect.stringContaining('fake stream error') });
+    expect(pieces.length).toBe(1);
+  });
+
+  it('classifies an error event by its type, as it has no HTTP status', async () => {
+    await expect(streamed('limit [[stream-error:rate_limit]]').result).rejects.toMatchObject({ constructor: RateLimitedError });
+    await expect(streamed('invalid [[stream-error:invalid]]').result).rejects.toMatchObject({ constructor: NonRetryableError });
+    // Anthropic's "overloaded_error" means back off, like its 529.
+    await expect(streamed('busy [[stream-error:overloaded]]').result).rejects.toMatchObject({ constructor: name === 'anthropic' ? RateLimitedError : RetryableError });
+  });
+
+  it('fails retryably when the stream ends cleanly before the answer is finished', async () => {
+    const { pieces, result } = streamed('unfinished [[chunks:4]] [[stream-cut]]');
+    await expect(result).rejects.toMatchObject({ constructor: RetryableError });
     expect(pieces.length).toBe(1);
   });
 
   it('fails retryably when the connection drops before the answer is complete', async () => {
     server.respondWith((req) => {
-      if (req.api === 'openai' || req.api === 'anthropic') return { text: 'never finished', chunks: 3, chunkDelayMs: 30 };
+      if (req.api === 'openai' || req.api === 'anthropic') return { text: 'this answer is never finished', chunks: 6, chunkDelayMs: 100 };
       return undefined;
     });
     const provider = make();
@@ -136,7 +148,8 @@ describe.each(providers)('$name provider, streaming', ({ name, make }) => {
     const pending = provider.complete(request('cut me off', { onText: (t) => pieces.push(t) }));
     await expect.poll(() => pieces.length, { timeout: 3000 }).toBeGreaterThanOrEqual(1);
     server.dropConnections();
-    await expect(pending).rejects.toBeInstanceOf(RetryableError);
+    await expect(pending).rejects.toMatchObject({ constructor: RetryableError });
+    expect(pieces.length).toBeLessThan(6);
   });
 
   it('aborts the stream mid-answer when the step times out', async () => {

@@ -142,7 +142,7 @@ export function createStepProcessor(ctx: StepProcessorContext) {
         ...(agent.temperature !== undefined ? { temperature: agent.temperature } : {}),
         maxTokens: agent.maxTokens,
         signal: callSignal,
-        ...(agent.stream ? { onText: progressReporter(t0, agent.progressIntervalMs, (data) => reportProgress({ attempt, ...data })) } : {}),
+        ...(agent.stream ? { onText: progressReporter(t0, agent.progressIntervalMs, callSignal, reportProgress) } : {}),
       });
       // Sent ahead of the job's completion on BullMQ's connection, which Redis serves in order:
       // the step's dependents (and its refs, promoted below on that connection) see its result,
@@ -193,10 +193,10 @@ export function createStepProcessor(ctx: StepProcessorContext) {
     }
 
     /** A `step.progress` event and the BullMQ job's progress (Bull Board); a failed write is only logged. */
-    function reportProgress(data: Record<string, unknown>): void {
+    function reportProgress(progress: { chars: number; elapsedMs: number }): void {
       const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
-      store.stepProgress(runId, step.id, data).catch(warn('a step.progress event'));
-      job.updateProgress(data).catch(warn('the job progress'));
+      store.stepProgress(runId, step.id, attempt, progress).catch(warn('a step.progress event'));
+      job.updateProgress({ attempt, ...progress }).catch(warn('the job progress'));
     }
 
     async function failFinally(err: Error): Promise<never> {
@@ -219,16 +219,27 @@ export function createStepProcessor(ctx: StepProcessorContext) {
 /**
  * Counts a streamed answer's text and reports `{chars, elapsedMs}`: on the first piece (time
  * to first token), then at most once per `intervalMs` (checked as pieces arrive, no timer).
+ * Nothing is reported once `signal` has fired (the SDKs still hand over text already
+ * received), and the returned callback never throws, as providers require.
  */
-export function progressReporter(t0: number, intervalMs: number, report: (p: { chars: number; elapsedMs: number }) => void): (delta: string) => void {
+export function progressReporter(
+  t0: number,
+  intervalMs: number,
+  signal: AbortSignal,
+  report: (p: { chars: number; elapsedMs: number }) => void,
+): (delta: string) => void {
   let chars = 0;
   let last: number | undefined;
   return (delta) => {
     chars += delta.length;
     const now = Date.now();
-    if (last !== undefined && now - last < intervalMs) return;
+    if (signal.aborted || (last !== undefined && now - last < intervalMs)) return;
     last = now;
-    report({ chars, elapsedMs: now - t0 });
+    try {
+      report({ chars, elapsedMs: now - t0 });
+    } catch {
+      // Reporting is best effort; the answer matters more.
+    }
   };
 }
 

@@ -42,12 +42,23 @@ export function classifyProviderError(err: unknown, provider: ProviderName, sign
   return new RetryableError(`${provider} call failed: ${e.message}`, undefined, { cause: e });
 }
 
+/**
+ * Error types (Anthropic `error.type`; OpenAI `error.type` or `error.code`) of an error that
+ * carries no HTTP status: one sent inside a stream after the 200.
+ */
+const RATE_LIMIT_TYPES = new Set(['rate_limit_error', 'overloaded_error', 'rate_limit_exceeded', 'requests', 'tokens']);
+const INVALID_REQUEST_TYPES = new Set(['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large']);
+
 function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
   const status = err.status;
   const detail = `${provider} ${status ?? 'error'}: ${providerMessage(err)}`;
-  const overloaded = provider === 'anthropic' && (status === 529 || (err instanceof Anthropic.APIError && err.type === 'overloaded_error'));
-  if (status === 429 || overloaded) {
+  const types = [err.type, err instanceof OpenAI.APIError ? err.code : undefined].filter((t): t is string => typeof t === 'string');
+  const overloaded = provider === 'anthropic' && (status === 529 || types.includes('overloaded_error'));
+  if (status === 429 || overloaded || (status === undefined && types.some((t) => RATE_LIMIT_TYPES.has(t)))) {
     return new RateLimitedError(detail, retryAfterMs(err.headers), status, { cause: err });
+  }
+  if (status === undefined && types.some((t) => INVALID_REQUEST_TYPES.has(t))) {
+    return new NonRetryableError(detail, status, { cause: err });
   }
   if (status === undefined || status === 408 || status === 409 || status >= 500) {
     return new RetryableError(detail, status, { cause: err });

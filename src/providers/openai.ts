@@ -80,7 +80,8 @@ export class OpenAIProvider implements Provider {
     for await (const chunk of stream) {
       answeredBy ||= chunk.model;
       if (chunk.usage) usage = chunk.usage;
-      const choice = chunk.choices.find((c) => c.index === 0);
+      // Some compatible servers leave `choices` out of the usage chunk.
+      const choice = chunk.choices?.find((c) => c.index === 0);
       if (!choice) continue;
       const delta = choice.delta?.content;
       if (delta) {

@@ -87,6 +87,19 @@ return {1, ARGV[2]}
 `;
 
 /**
+ * A `step.progress` event, appended only while the step is running the given attempt (so a
+ * late report never lands after the step ended, nor on a later attempt).
+ * KEYS: step, events. ARGV: attempt, now (ISO), event data JSON.
+ * Returns 1 when appended, else 0.
+ */
+export const STEP_PROGRESS = `${common}
+local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId')
+if v[1] ~= '"running"' or v[2] ~= ARGV[1] then return 0 end
+event(KEYS[2], 'step.progress', v[3], v[4], ARGV[2], ARGV[3])
+return 1
+`;
+
+/**
  * The start of a step in one round trip: read the run, the step and the steps it reads, and
  * — on the fast path (allowed by the caller, every dependency succeeded or failed optional) —
  * move the step to running.

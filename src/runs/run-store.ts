@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
-import { CREATE_STEPS, RUN_FIELDS, RUN_FINISH, STEP_BEGIN, STEP_FIELDS, STEP_TRANSITION } from './lua.js';
+import { CREATE_STEPS, RUN_FIELDS, RUN_FINISH, STEP_BEGIN, STEP_FIELDS, STEP_PROGRESS, STEP_TRANSITION } from './lua.js';
 import { RunEvent, type RunEventType, type RunRecord, type RunStatus, type StepRecord, type StepStatus } from './types.js';
 
 export interface RunStoreOptions {
@@ -68,6 +68,7 @@ type ScriptRedis = Redis & {
   syStepBegin(...args: (string | number)[]): Promise<(string | null)[]>;
   syStepTransition(...args: (string | number)[]): Promise<[number, string]>;
   syRunFinish(...args: (string | number)[]): Promise<[number, string, string?]>;
+  syStepProgress(...args: (string | number)[]): Promise<number>;
 };
 type ScriptPipeline = ReturnType<Redis['multi']> & { syCreateSteps(...args: (string | number)[]): ScriptPipeline };
 
@@ -98,6 +99,7 @@ export class RunStore {
     // script in full the first time it is used on a socket, then by SHA.
     this.redis.defineCommand('syStepBegin', { numberOfKeys: 4, lua: STEP_BEGIN });
     this.redis.defineCommand('syRunFinish', { numberOfKeys: 3, lua: RUN_FINISH });
+    this.redis.defineCommand('syStepProgress', { numberOfKeys: 2, lua: STEP_PROGRESS });
     for (const r of new Set([this.redis, this.queueRedis])) r.defineCommand('syStepTransition', { numberOfKeys: 4, lua: STEP_TRANSITION });
     this.queueRedis.defineCommand('syCreateSteps', { numberOfKeys: 1, lua: CREATE_STEPS });
   }
@@ -206,11 +208,12 @@ export class RunStore {
   }
 
   /**
-   * Append a `step.progress` event while the step is running (a step that has ended, or is
-   * between attempts, gets none: the status gates the write like any transition).
+   * Append a `step.progress` event `{attempt, ...data}` if the step is running that attempt:
+   * a report arriving after the step ended, or from an earlier attempt, is dropped.
    */
-  stepProgress(runId: string, stepId: string, data: Record<string, unknown>): Promise<{ applied: boolean; status: string }> {
-    return this.transition(this.redis, runId, stepId, { from: ['running'], to: 'running', event: { type: 'step.progress', data } });
+  async stepProgress(runId: string, stepId: string, attempt: number, data: Record<string, unknown>): Promise<boolean> {
+    const appended = await this.redis.syStepProgress(keys.step(this.prefix, runId, stepId), keys.events(this.prefix, runId), attempt, new Date().toISOString(), JSON.stringify({ attempt, ...data }));
+    return appended === 1;
   }
 
   private async transition(redis: ScriptRedis, runId: string, stepId: string, t: StepTransition): Promise<{ applied: boolean; status: string }> {
