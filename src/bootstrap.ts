@@ -5,7 +5,8 @@
 import type { Server } from 'node:http';
 import { loadAgentsFile } from './agents/registry.js';
 import { createApp } from './api/app.js';
-import type { Config } from './config/env.js';
+import { loadConfig, type Config } from './config/env.js';
+import { ValidationError } from './errors/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectMongo, createMongoArchive, type MongoHandle } from './outbox/mongo.js';
 import { OutboxConsumer } from './outbox/outbox-consumer.js';
@@ -116,3 +117,22 @@ export function handleSignals(running: Running, logger: Logger): void {
   process.on('SIGINT', onSignal);
 }
 
+/**
+ * A process entry point: load the configuration, boot, exit cleanly on signals. Invalid
+ * configuration (a ConfigError, or another ValidationError such as an unknown agent) exits 78
+ * (EX_CONFIG) with its message; anything else is rethrown.
+ */
+export async function startProcess(opts: BootOptions): Promise<void> {
+  try {
+    const config = loadConfig();
+    const logger = createLogger(config.logLevel);
+    const running = await boot(config, opts, logger);
+    handleSignals(running, logger);
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      console.error(`switchyard: ${err.message}`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+}

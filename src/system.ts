@@ -46,9 +46,12 @@ export class System {
   readonly runQueue: Queue;
   readonly refQueue: Queue;
   readonly scheduleQueue: Queue;
+  /** How long a ref job sleeps before checking its target by itself, ms (default 30 s). */
+  readonly refSafetyDelayMs: number;
 
   constructor(readonly opts: SystemOptions) {
     const { prefix } = opts;
+    this.refSafetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on.
     this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard' });
     // Run state gets its own connection: ioredis copies every script defined on a connection
@@ -61,7 +64,7 @@ export class System {
     this.refQueue = new Queue(REF_QUEUE, { connection, prefix });
     this.scheduleQueue = new Queue(SCHEDULE_QUEUE, { connection, prefix });
     this.store = new RunStore({ redis: this.stateRedis, queueRedis: this.redis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox });
-    this.control = new RunControl({ store: this.store, publisher: this.stateRedis, refQueue: this.refQueue, agentQueue: (a) => this.agentQueues.get(a), logger: opts.logger });
+    this.control = new RunControl({ store: this.store, refQueue: this.refQueue, agentQueue: (a) => this.agentQueues.get(a), logger: opts.logger });
     this.runs = new RunsService({
       store: this.store,
       flowProducer: this.flowProducer,
@@ -69,8 +72,7 @@ export class System {
       workflows: opts.workflows,
       control: this.control,
       logger: opts.logger,
-      retentionSeconds: opts.retentionSeconds,
-      ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
+      refSafetyDelayMs: this.refSafetyDelayMs,
       ...(opts.archive ? { archive: opts.archive } : {}),
     });
     this.schedules = new SchedulesService({ queue: this.scheduleQueue, workflows: opts.workflows, logger: opts.logger });
@@ -126,7 +128,6 @@ export function systemFromDefinitions(opts: {
   logger: Logger;
   outbox?: boolean;
   retentionSeconds?: number;
-  refSafetyDelayMs?: number;
   /** Where runs past Redis retention are read from. */
   archive?: RunArchive;
 }): System {
@@ -144,7 +145,6 @@ export function systemFromDefinitions(opts: {
     workflows: new WorkflowCatalog(named, () => registry.names()),
     logger: opts.logger,
     outbox: opts.outbox ?? false,
-    ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
     ...(opts.archive ? { archive: opts.archive } : {}),
   });
 }

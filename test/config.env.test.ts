@@ -2,16 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/env.js';
 import { ConfigError } from '../src/errors/index.js';
+import { thrownBy } from './helpers/errors.js';
 
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configError = (env: Record<string, string>): ConfigError => thrownBy(ConfigError, () => loadConfig(env));
 
 describe('loadConfig', () => {
   it('starts with sensible defaults from an empty environment', () => {

@@ -5,15 +5,14 @@
  * aborted), end the run and its steps `cancelled`, and leave nothing live in BullMQ.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../src/runs/runs-service.js';
 import { startFakeLlmServer, type FakeLlmServer, type RecordedRequest } from './fixtures/fake-llm-server.js';
-import { assertAllClosed, liveJobsOf, startHarness, type Harness } from './helpers/harness.js';
+import { assertAllClosed, expectNoLiveJobs, liveJobsOf, startHarness, type Harness } from './helpers/harness.js';
 import { poll } from './helpers/poll.js';
-import { REDIS_URL } from './helpers/redis.js';
+import { REDIS_URL, unique } from './helpers/redis.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORKER_SCRIPT = path.join(ROOT, 'test', 'fixtures', 'worker-process.ts');
@@ -118,16 +117,9 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------------------------------
 
-const unique = (label: string) => `${label}-${randomBytes(4).toString('hex')}`;
-
 const requestFor = (marker: string): RecordedRequest | undefined => fake.requests.find((r) => r.prompt.includes(marker));
 
 const stepStatus = (run: RunView, id: string) => run.steps.find((s) => s.stepId === id)?.status;
-
-async function expectNoLiveJobs(runId: string): Promise<void> {
-  const live = await poll(`no live jobs of ${runId}`, () => liveJobsOf(h.system, runId), (l) => l.length === 0).catch(async () => liveJobsOf(h.system, runId));
-  expect(live, 'jobs of the run still live in BullMQ').toEqual([]);
-}
 
 /** Submit a long-thinking run and wait until its provider call is in flight in the worker process. */
 async function startLongRun(marker: string): Promise<string> {
@@ -159,7 +151,7 @@ describe('cancelling a run from the API', () => {
     // The AbortSignal reached the HTTP call in the worker process.
     await poll('the provider request to be aborted', () => requestFor(marker)!.aborted, (a) => a === true);
 
-    await expectNoLiveJobs(id);
+    await expectNoLiveJobs(h.system, id);
     // The worker's late answer does not overwrite the cancellation.
     const after = await h.system.runs.get(id);
     expect(after.status).toBe('cancelled');
@@ -174,7 +166,7 @@ describe('cancelling a run from the API', () => {
     expect(second.status).toBe(409);
     expect(second.body.error.message).toContain('cancelled');
     expect((await h.waitForRun(id)).status).toBe('cancelled');
-    await expectNoLiveJobs(id);
+    await expectNoLiveJobs(h.system, id);
   });
 
   it('answers 404 for an unknown run', async () => {
@@ -205,8 +197,8 @@ describe('cancelling a run from the API', () => {
     // Free the worker: it then meets the cancelled run's job and must not call the provider.
     expect((await h.request('POST', `/v1/runs/${blocker}/cancel`)).status).toBe(200);
     await poll('the blocker request to be aborted', () => requestFor(blockerMarker)!.aborted, (a) => a === true);
-    await expectNoLiveJobs(blocker);
-    await expectNoLiveJobs(queued);
+    await expectNoLiveJobs(h.system, blocker);
+    await expectNoLiveJobs(h.system, queued);
     expect(requestFor(queuedMarker)).toBeUndefined();
     expect((await h.system.runs.get(queued)).steps.map((s) => s.status)).toEqual(['cancelled', 'cancelled']);
   });
@@ -226,7 +218,7 @@ describe('cancelling a run from the API', () => {
     expect(run.steps[0]!.status).toBe('cancelled');
 
     // Like its sleeping refs, a cancelled run's sleeping retries must drain at once, not after the backoff.
-    await expectNoLiveJobs(id);
+    await expectNoLiveJobs(h.system, id);
     expect(fake.requests.filter((r) => r.prompt.includes(marker))).toHaveLength(1);
   });
 });

@@ -6,8 +6,7 @@
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startWorkerPools } from '../workers/pool.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
-import { assertAllClosed, liveJobsOf, startHarness, type Harness } from './helpers/harness.js';
-import { poll } from './helpers/poll.js';
+import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -47,16 +46,23 @@ afterAll(async () => {
   assertAllClosed();
 });
 
-it('renders templates that read an ancestor which is not a direct dependency', async () => {
+/** Run `fn` with worker pools serving the system, closed afterwards whatever happens. */
+async function withPools(fn: () => Promise<void>): Promise<void> {
   const pools = await startWorkerPools(h.system);
   try {
+    await fn();
+  } finally {
+    await pools.close();
+  }
+}
+
+it('renders templates that read an ancestor which is not a direct dependency', async () => {
+  await withPools(async () => {
     const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
     const run = await h.waitForRun(res.body.id);
     expect(run.status).toBe('succeeded');
     expect(run.output).toBe('[e] from a: [e] alpha');
-  } finally {
-    await pools.close();
-  }
+  });
 });
 
 it('returns the stored result of a step delivered again after a crash, without calling the provider', async () => {
@@ -71,16 +77,13 @@ it('returns the stored result of a step delivered again after a crash, without c
     fields: { output: 'stored answer', usage: { inputTokens: 5, outputTokens: 2 }, model: 'gpt-test', finishedAt: new Date().toISOString() },
   });
 
-  const pools = await startWorkerPools(h.system);
-  try {
+  await withPools(async () => {
     const run = await h.waitForRun(runId);
     expect(run.status).toBe('succeeded');
     expect(run.output).toBe('stored answer');
     expect(run.usage).toEqual({ inputTokens: 5, outputTokens: 2 });
     expect(fake.requests.filter((r) => r.prompt === 'expensive call')).toHaveLength(0);
-  } finally {
-    await pools.close();
-  }
+  });
 });
 
 it('has a step\'s result in the run state before its dependents and the run\'s root read it (no re-reads)', async () => {
@@ -88,21 +91,21 @@ it('has a step\'s result in the run state before its dependents and the run\'s r
   // waiting for the reply: dependents must still find it at their first read.
   const begin = vi.spyOn(h.system.store, 'beginStep');
   const finish = vi.spyOn(h.system.store, 'finishRun');
-  const pools = await startWorkerPools(h.system);
   try {
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await h.request('POST', '/v1/runs', { workflow: 'fan', input: {} })).body.id);
-    ids.push((await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} })).body.id);
-    for (const id of ids) expect((await h.waitForRun(id)).status).toBe('succeeded');
-    for (const id of ids) {
-      const calls = begin.mock.calls.filter(([runId]) => runId === id);
-      expect(calls.length).toBe((await h.system.runs.get(id)).steps.length); // one read per step
-      expect(finish.mock.calls.filter(([runId]) => runId === id)).toHaveLength(1);
-    }
+    await withPools(async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await h.request('POST', '/v1/runs', { workflow: 'fan', input: {} })).body.id);
+      ids.push((await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} })).body.id);
+      for (const id of ids) expect((await h.waitForRun(id)).status).toBe('succeeded');
+      for (const id of ids) {
+        const calls = begin.mock.calls.filter(([runId]) => runId === id);
+        expect(calls.length).toBe((await h.system.runs.get(id)).steps.length); // one read per step
+        expect(finish.mock.calls.filter(([runId]) => runId === id)).toHaveLength(1);
+      }
+    });
   } finally {
     begin.mockRestore();
     finish.mockRestore();
-    await pools.close();
   }
 });
 
@@ -112,17 +115,17 @@ it('waits for a step result that lands after its job completed, at a dependent a
   const store = h.system.store;
   const original = store.transitionStepAhead.bind(store);
   const late = vi.spyOn(store, 'transitionStepAhead').mockImplementation((runId, stepId, t) => new Promise((r) => setTimeout(r, 150)).then(() => original(runId, stepId, t)));
-  const pools = await startWorkerPools(h.system);
   try {
-    const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
-    const run = await h.waitForRun(res.body.id);
-    expect(run.status).toBe('succeeded');
-    expect(run.output).toBe('[e] from a: [e] alpha');
-    expect(run.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-    expect(late).toHaveBeenCalledTimes(3);
+    await withPools(async () => {
+      const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
+      const run = await h.waitForRun(res.body.id);
+      expect(run.status).toBe('succeeded');
+      expect(run.output).toBe('[e] from a: [e] alpha');
+      expect(run.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+      expect(late).toHaveBeenCalledTimes(3);
+    });
   } finally {
     late.mockRestore();
-    await pools.close();
   }
 });
 
@@ -145,18 +148,18 @@ it('ends a run whose flow could not be enqueued, and frees its idempotency key',
 it('lets a flow whose run state could not be written drain without running anything', async () => {
   const create = vi.spyOn(h.system.store, 'createRun').mockRejectedValueOnce(new Error('state write refused'));
   const add = vi.spyOn(h.system.flowProducer, 'add');
-  const pools = await startWorkerPools(h.system);
   try {
-    const before = fake.requests.length;
-    const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' } });
-    expect(res.status).toBe(500);
-    const runId = (add.mock.calls[0]![0].opts as { jobId: string }).jobId;
-    expect(await h.system.store.getRun(runId)).toBeNull();
-    await poll(`no live jobs of ${runId}`, () => liveJobsOf(h.system, runId), (l) => l.length === 0);
-    expect(fake.requests.length).toBe(before); // the provider was never called
+    await withPools(async () => {
+      const before = fake.requests.length;
+      const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' } });
+      expect(res.status).toBe(500);
+      const runId = (add.mock.calls[0]![0].opts as { jobId: string }).jobId;
+      expect(await h.system.store.getRun(runId)).toBeNull();
+      await expectNoLiveJobs(h.system, runId);
+      expect(fake.requests.length).toBe(before); // the provider was never called
+    });
   } finally {
     create.mockRestore();
     add.mockRestore();
-    await pools.close();
   }
 });

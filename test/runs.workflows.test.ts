@@ -6,12 +6,12 @@
  *
  * No wall-clock thresholds: orderings are asserted on the recorded startedAt/finishedAt.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../src/runs/runs-service.js';
 import type { StepRecord } from '../src/runs/types.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
-import { assertAllClosed, liveJobsOf, startHarness, type Harness } from './helpers/harness.js';
+import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
+import { unique } from './helpers/redis.js';
 import { parseSse, readEventStream as readEventStreamAt } from './helpers/sse.js';
 
 let fake: FakeLlmServer;
@@ -183,8 +183,6 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-const unique = (label: string) => `${label}-${randomBytes(4).toString('hex')}`;
-
 async function submit(workflow: string | Record<string, unknown>, input: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<string> {
   const res = await h.request('POST', '/v1/runs', { workflow, input, ...extra });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
@@ -210,17 +208,6 @@ const finished = (s: StepRecord): number => {
   return Date.parse(s.finishedAt!);
 };
 const taskOf = (s: StepRecord): string => (s.input as { task: string }).task;
-
-/** Poll until BullMQ holds no waiting/active/delayed job of the run. */
-async function expectNoLiveJobs(runId: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let live = await liveJobsOf(h.system, runId);
-  while (live.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    live = await liveJobsOf(h.system, runId);
-  }
-  expect(live, 'jobs of the run still live in BullMQ').toEqual([]);
-}
 
 const readEventStream = (runId: string, headers: Record<string, string> = {}) => readEventStreamAt(h.baseUrl, runId, headers);
 
@@ -388,7 +375,7 @@ describe('failures', () => {
     expect(run.output).toBe(after.output);
     // A 400 is not retried.
     expect(fake.requests.filter((r) => r.prompt.includes(tag))).toHaveLength(1);
-    await expectNoLiveJobs(run.id);
+    await expectNoLiveJobs(h.system, run.id);
   });
 
   it('fails the run naming the failed required step, cancels steps not yet started and leaves no live jobs', async () => {
@@ -405,7 +392,7 @@ describe('failures', () => {
     }
     // The slow step was pending or running when lint failed: either way it ends cancelled.
     expect(step(run, 'build').status).toBe('cancelled');
-    await expectNoLiveJobs(run.id);
+    await expectNoLiveJobs(h.system, run.id);
     // Nothing is resurrected afterwards.
     const again = await h.system.runs.get(run.id);
     expect(again.steps.map((s) => s.status).sort()).toEqual(['cancelled', 'cancelled', 'cancelled', 'failed']);
@@ -421,7 +408,7 @@ describe('failures', () => {
       expect(step(run, id).startedAt, id).toBeNull();
     }
     // The ref of `security` sleeps 30 s by default: it must have been woken, not left delayed.
-    await expectNoLiveJobs(run.id);
+    await expectNoLiveJobs(h.system, run.id);
   });
 });
 
@@ -433,7 +420,7 @@ describe('an optional shared step', () => {
     for (const id of ['fixes', 'security', 'synthesize']) expect(step(run, id).status, id).toBe('succeeded');
     expect(taskOf(step(run, 'security'))).toBe('Secure: []');
     expect(taskOf(step(run, 'synthesize'))).toBe('Merge [fast] Fix: [] | [fast] Secure: []');
-    await expectNoLiveJobs(run.id);
+    await expectNoLiveJobs(h.system, run.id);
   });
 });
 

@@ -217,6 +217,18 @@ describe('compileWorkflow: template and when references', () => {
     expect(issues).toContainEqual({ path: 'input.n.default', message: 'default does not match type number' });
     expect(issues.map((i) => i.path)).toEqual(expect.arrayContaining(['schedule.input.topic', 'schedule.input.topik']));
   });
+
+  it('limits a scheduled workflow name to 95 characters, since its schedule id is flow.<name> (at most 100)', () => {
+    const schedule = { cron: '0 9 * * 1' };
+    expect(compile(wf([step('a')], { name: 'n'.repeat(95), schedule })).schedule).toEqual({ cron: '0 9 * * 1', input: {} });
+    // Unscheduled, the workflow name itself may use all 100 characters.
+    expect(compile(wf([step('a')], { name: 'n'.repeat(100) })).name).toHaveLength(100);
+    for (const length of [96, 100]) {
+      const err = errorOf(wf([step('a')], { name: 'n'.repeat(length), schedule }));
+      expect(err.issues).toEqual([{ path: 'name', message: expect.stringContaining('at most 95 characters') }]);
+      expect(err.issues[0]?.message).toContain('flow.<name>');
+    }
+  });
 });
 
 describe('compileWorkflow: collecting problems', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/errors/index.js';
 import { evaluateWhen, parseWhen, whenRefs, type WhenScope } from '../src/workflows/expression.js';
+import { thrownBy } from './helpers/errors.js';
 
 const scope: WhenScope = {
   input: { topic: 'AI Agents', count: 3, tags: ['ai', 'agents'], nested: { deep: { flag: true } }, empty: '' },
@@ -14,15 +15,7 @@ const scope: WhenScope = {
 const when = (expr: string) => evaluateWhen(expr, scope);
 
 /** The message parseWhen rejects an expression with. */
-function rejection(expr: string): string {
-  try {
-    parseWhen(expr);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ValidationError);
-    return (err as ValidationError).message;
-  }
-  throw new Error(`expected ${expr} to be rejected`);
-}
+const rejection = (expr: string): string => thrownBy(ValidationError, () => parseWhen(expr)).message;
 
 describe('evaluateWhen: operators', () => {
   it.each([
@@ -131,13 +124,9 @@ describe('parseWhen: rejected constructs', () => {
   });
 
   it('quotes the expression in the message and locates the issue at `when`', () => {
-    try {
-      parseWhen('foo(1)');
-      expect.unreachable();
-    } catch (err) {
-      expect((err as ValidationError).message).toBe('when "foo(1)": unknown function "foo"; only contains(), len() and lower() are available');
-      expect((err as ValidationError).issues[0]?.path).toBe('when');
-    }
+    const err = thrownBy(ValidationError, () => parseWhen('foo(1)'));
+    expect(err.message).toBe('when "foo(1)": unknown function "foo"; only contains(), len() and lower() are available');
+    expect(err.issues[0]?.path).toBe('when');
   });
 
   it('does not mistake operators inside strings for forbidden constructs', () => {

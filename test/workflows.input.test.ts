@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError, type Issue } from '../src/errors/index.js';
 import { compileWorkflow } from '../src/workflows/compile.js';
 import { validateRunInput } from '../src/workflows/input.js';
+import { thrownBy } from './helpers/errors.js';
 
 const wf = compileWorkflow(
   {
@@ -18,15 +19,7 @@ const wf = compileWorkflow(
   { agents: ['research'] },
 );
 
-function issuesOf(input: unknown): Issue[] {
-  try {
-    validateRunInput(wf, input);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ValidationError);
-    return (err as ValidationError).issues;
-  }
-  throw new Error('expected the input to be invalid');
-}
+const issuesOf = (input: unknown): Issue[] => thrownBy(ValidationError, () => validateRunInput(wf, input)).issues;
 
 describe('validateRunInput', () => {
   it('accepts valid input and applies defaults', () => {

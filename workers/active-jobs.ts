@@ -26,10 +26,4 @@ export class ActiveJobs {
     for (const [jobId, worker] of jobs) if (worker.cancelJob(jobId, reason)) n++;
     return n;
   }
-
-  get size(): number {
-    let n = 0;
-    for (const jobs of this.byRun.values()) n += jobs.size;
-    return n;
-  }
 }

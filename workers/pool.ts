@@ -23,15 +23,12 @@ export interface WorkerPoolsOptions {
   agents?: readonly string[];
   /** Run the internal workers (runs, refs, schedules, watchdog). Default true. */
   internal?: boolean;
-  /** Safety delay of ref jobs, ms. Default 30 s. */
-  refSafetyDelayMs?: number;
   /** Replace a provider (tests). */
   providerFor?: (agent: string) => Provider;
 }
 
 export interface WorkerPools {
   workers: Worker[];
-  active: ActiveJobs;
   /** Graceful: stop taking jobs, let in-flight steps finish (up to `timeoutMs`, then force). */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -60,8 +57,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   for (const name of names) {
     const agent = registry.require(name);
     let worker!: Worker;
-    const queue = system.agentQueue(name);
-    const processor = createStepProcessor({ store, control, registry, providerFor, active, logger, worker: () => worker, queue: () => queue });
+    const processor = createStepProcessor({ store, control, registry, providerFor, active, logger, worker: () => worker, queue: system.agentQueue(name) });
     worker = new Worker(agentQueueName(name), processor, {
       connection,
       prefix,
@@ -88,10 +84,9 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
 
   let watchdog: QueueEvents | undefined;
   if (opts.internal ?? true) {
-    const safetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
     workers.push(
       new Worker(RUN_QUEUE, createRunProcessor({ store, logger }), { connection, prefix, concurrency: 16 }),
-      new Worker(REF_QUEUE, createRefProcessor({ store, control, agentQueue: (a) => system.agentQueue(a), safetyDelayMs }), { connection, prefix, concurrency: 16 }),
+      new Worker(REF_QUEUE, createRefProcessor({ store, control, agentQueue: (a) => system.agentQueue(a), safetyDelayMs: system.refSafetyDelayMs }), { connection, prefix, concurrency: 16 }),
       new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ runs: system.runs, logger }), { connection, prefix, concurrency: 4 }),
     );
     for (const w of workers.slice(-3)) w.on('error', (err) => logger.error({ queue: w.name, err: err.message }, 'worker error'));
@@ -120,7 +115,6 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
 
   return {
     workers,
-    active,
     async close(timeoutMs = 30_000) {
       const graceful = Promise.all(workers.map((w) => w.close()));
       let timer: NodeJS.Timeout | undefined;

@@ -4,7 +4,7 @@
  * target when the target finishes; if it wakes on its own (a lost promote), it checks its
  * target and goes back to sleep while the target is still live.
  */
-import { DelayedError, Job, type Queue } from 'bullmq';
+import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { RefJobData } from '../src/runs/flow-builder.js';
 import { stepJobId } from '../src/runs/keys.js';
 import type { RunStore } from '../src/runs/run-store.js';
@@ -15,14 +15,14 @@ import { markLost } from './step-processor.js';
 export function createRefProcessor(ctx: { store: RunStore; control: RunControl; agentQueue: (agent: string) => Queue; safetyDelayMs: number }) {
   return async function processRef(job: Job<RefJobData>, token?: string): Promise<{ ref: string; status: string }> {
     const { runId, target, targetAgent } = job.data;
-    const [runStatus, step] = await Promise.all([ctx.store.getRunStatus(runId), ctx.store.getStep(runId, target)]);
+    const [runStatus, step] = await Promise.all([ctx.store.getRunStatus(runId), ctx.store.getStepState(runId, target)]);
     if (!runStatus || !step) return { ref: target, status: 'missing' };
     if (TERMINAL_STEP_STATUSES.includes(step.status) || TERMINAL_RUN_STATUSES.includes(runStatus)) return { ref: target, status: step.status };
 
-    const targetJob = await Job.fromId(ctx.agentQueue(targetAgent), stepJobId(runId, target));
-    const state = targetJob ? await targetJob.getState() : 'unknown';
+    // 'unknown': the target's job is gone.
+    const state = await ctx.agentQueue(targetAgent).getJobState(stepJobId(runId, target));
     if (state === 'failed' || state === 'unknown') {
-      await markLost(ctx, runId, step);
+      await markLost(ctx, runId, { stepId: target, optional: step.optional });
       return { ref: target, status: 'failed' };
     }
     await job.moveToDelayed(Date.now() + ctx.safetyDelayMs, token);

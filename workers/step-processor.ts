@@ -43,7 +43,7 @@ export interface StepProcessorContext {
   /** The worker running this processor (to cancel its jobs). Set after the Worker is built. */
   worker: () => Worker;
   /** The agent's queue (its rate limiter is shared by every worker process). */
-  queue: () => Queue;
+  queue: Queue;
 }
 
 const isTerminalStep = (s: StepStatus) => TERMINAL_STEP_STATUSES.includes(s);
@@ -173,7 +173,7 @@ export function createStepProcessor(ctx: StepProcessorContext) {
           event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
         });
         log().warn({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
-        await ctx.queue().rateLimit(err.retryAfterMs);
+        await ctx.queue.rateLimit(err.retryAfterMs);
         throw new RateLimitError();
       }
       const maxAttempts = job.opts.attempts ?? 1;
@@ -204,12 +204,11 @@ export function createStepProcessor(ctx: StepProcessorContext) {
         from: LIVE,
         to: 'failed',
         fields: { error: err.message, finishedAt: new Date().toISOString() },
-        event: { type: 'step.failed', data: { error: err.message, attempts: job.attemptsMade + 1 } },
+        event: { type: 'step.failed', data: { error: err.message, attempts: attempt } },
       });
-      await control.promoteRefs(runId, refs);
-      if (!step.optional) {
-        await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${err.message}`, reason: `step "${step.id}" failed` });
-      }
+      // A halt that applies wakes every ref of the run, this step's among them.
+      const halted = !step.optional && (await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${err.message}`, reason: `step "${step.id}" failed` })).applied;
+      if (!halted) await control.promoteRefs(runId, refs);
       log().warn({ err: err.message, optional: step.optional }, 'step failed');
       throw new UnrecoverableError(err.message);
     }

@@ -12,7 +12,6 @@ export interface Sample<T> {
   cpuMs: number;
   /** CPU ms of the Redis server (global: includes anything else using this Redis). */
   redisCpuMs: number;
-  wallMs: number;
 }
 
 /** Measure `fn`; it may call `mark()` when the measured work is over (before its own bookkeeping). */
@@ -25,7 +24,7 @@ export async function sampled<T>(info: Redis, fn: (mark: () => void) => Promise<
   });
   l ??= load.stop();
   const r1 = await redisCpuSeconds(info);
-  return { value, elu: l.elu, cpuMs: l.cpuMs, wallMs: l.wallMs, redisCpuMs: (r1 - r0) * 1000 };
+  return { value, elu: l.elu, cpuMs: l.cpuMs, redisCpuMs: (r1 - r0) * 1000 };
 }
 
 /** "ELU 0.93, node CPU 410 ms, redis CPU 120 ms" (medians). */

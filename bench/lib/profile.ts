@@ -105,18 +105,16 @@ export interface LoadSample {
   elu: number;
   /** Process CPU (user+system) ms over the window. */
   cpuMs: number;
-  wallMs: number;
 }
 
 export function startLoadSample(): { stop(): LoadSample } {
   const e0: EventLoopUtilization = performance.eventLoopUtilization();
   const c0 = process.cpuUsage();
-  const w0 = performance.now();
   return {
     stop() {
       const e = performance.eventLoopUtilization(e0);
       const c = process.cpuUsage(c0);
-      return { elu: e.utilization, cpuMs: (c.user + c.system) / 1000, wallMs: performance.now() - w0 };
+      return { elu: e.utilization, cpuMs: (c.user + c.system) / 1000 };
     },
   };
 }
@@ -128,18 +126,17 @@ interface ProfileNode {
   children?: number[];
 }
 
-/** Run `fn` under the V8 sampling profiler; returns top self-time functions and per-package totals. */
-export async function cpuProfile<T>(fn: () => Promise<T>, top = 15): Promise<{ result: T; lines: string[] }> {
+/** Run `fn` under the V8 sampling profiler; returns lines: top self-time functions and per-package totals. */
+export async function cpuProfile(fn: () => Promise<unknown>, top = 15): Promise<string[]> {
   const session = new Session();
   session.connect();
   try {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 200 });
     await session.post('Profiler.start');
-    let result: T | undefined;
     let failure: unknown;
     try {
-      result = await fn();
+      await fn();
     } catch (err) {
       failure = err;
     }
@@ -175,14 +172,13 @@ export async function cpuProfile<T>(fn: () => Promise<T>, top = 15): Promise<{ r
       bySwitchyard.set(key, (bySwitchyard.get(key) ?? 0) + hits);
     }
     const pct = (h: number) => `${((100 * h) / totalSamples).toFixed(1)}%`;
-    const lines = [
+    return [
       `samples: ${totalSamples} over ${wallMs.toFixed(0)} ms`,
       `by package: ${[...byPkg.entries()].sort((a, b) => b[1] - a[1]).map(([p, h]) => `${p} ${pct(h)}`).join(', ')}`,
       `by nearest Switchyard frame (inclusive of synchronous callees): ${[...bySwitchyard.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, h]) => `${k} ${pct(h)}`).join('; ')}`,
       'top self time:',
       ...[...byFn.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([f, h]) => `${pct(h)}  ${f}`),
     ];
-    return { result: result as T, lines };
   } finally {
     session.disconnect();
   }

@@ -5,7 +5,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import { FlowProducer, Queue, Worker, type FlowJob, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { benchPrefix, cleanupPrefix, newRedis } from './redis.js';
 import { RootSettlements, withTimeout } from './util.js';
 
@@ -21,10 +20,6 @@ export const rawJobOpts = (jobId: string): JobsOptions => ({
 });
 
 export interface RawBench {
-  prefix: string;
-  connection: Redis;
-  flowProducer: FlowProducer;
-  worker: Worker;
   /** Add `tree` and wait until the job `rootId` completes; ms from just before add. */
   run(tree: FlowJob, rootId: string, timeoutMs?: number): Promise<{ ms: number; addMs: number }>;
   close(): Promise<void>;
@@ -42,10 +37,6 @@ export async function startRaw(name: string, concurrency: number): Promise<RawBe
   const roots = new RootSettlements(worker, (id) => id.startsWith('root'));
 
   return {
-    prefix,
-    connection,
-    flowProducer,
-    worker,
     async run(tree, rootId, timeoutMs = 120_000) {
       const done = roots.wait(rootId);
       const t0 = performance.now();

@@ -16,21 +16,27 @@ export function benchPrefix(name: string): string {
   return prefix;
 }
 
-const globOf = (prefix: string) => `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+/** The keys under `prefix`, a SCAN batch at a time. Glob characters of the prefix itself are
+ * escaped (`{`/`}` are literal, `[`/`*`/`?` are not). */
+async function* scanPrefix(redis: Redis, prefix: string): AsyncGenerator<string[]> {
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (found.length > 0) yield found;
+  } while (cursor !== '0');
+}
+
+/** A field of an INFO reply, or undefined. */
+const infoField = (info: string, key: string): string | undefined => info.match(new RegExp(`^${key}:(.*)$`, 'm'))?.[1]?.trim();
 
 /** Keys still present under any issued prefix (should be 0 after every scenario closed). */
 export async function leftoverKeys(): Promise<number> {
   const redis = newRedis('switchyard-bench-check');
   let n = 0;
   try {
-    for (const prefix of issuedPrefixes) {
-      let cursor = '0';
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', globOf(prefix), 'COUNT', 1000);
-        cursor = next;
-        n += found.length;
-      } while (cursor !== '0');
-    }
+    for (const prefix of issuedPrefixes) for await (const found of scanPrefix(redis, prefix)) n += found.length;
   } finally {
     await redis.quit().catch(() => redis.disconnect());
   }
@@ -46,30 +52,18 @@ export async function cleanupPrefix(prefix: string): Promise<number> {
   const redis = newRedis('switchyard-bench-cleanup');
   let deleted = 0;
   try {
-    // Escape glob characters of the prefix itself (`{`/`}` are literal, `[`/`*`/`?` are not).
-    const pattern = globOf(prefix);
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (found.length > 0) deleted += await redis.unlink(...found);
-    } while (cursor !== '0');
+    for await (const found of scanPrefix(redis, prefix)) deleted += await redis.unlink(...found);
   } finally {
     await redis.quit().catch(() => redis.disconnect());
   }
   return deleted;
 }
 
-export async function redisServerInfo(): Promise<{ version: string; mode: string; cpuSeconds: number }> {
+export async function redisServerInfo(): Promise<{ version: string; mode: string }> {
   const redis = newRedis('switchyard-bench-info');
   try {
-    const info = await redis.info();
-    const field = (k: string) => info.match(new RegExp(`^${k}:(.*)$`, 'm'))?.[1]?.trim() ?? '?';
-    return {
-      version: field('redis_version'),
-      mode: field('redis_mode'),
-      cpuSeconds: Number(field('used_cpu_user')) + Number(field('used_cpu_sys')),
-    };
+    const info = await redis.info('server');
+    return { version: infoField(info, 'redis_version') ?? '?', mode: infoField(info, 'redis_mode') ?? '?' };
   } finally {
     await redis.quit().catch(() => redis.disconnect());
   }
@@ -78,6 +72,6 @@ export async function redisServerInfo(): Promise<{ version: string; mode: string
 /** Redis server CPU seconds (user+sys) so far; the delta over a window is Redis' share of the work. */
 export async function redisCpuSeconds(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
-  const f = (k: string) => Number(info.match(new RegExp(`^${k}:(.*)$`, 'm'))?.[1] ?? 'NaN');
+  const f = (k: string) => Number(infoField(info, k) ?? 'NaN');
   return f('used_cpu_user') + f('used_cpu_sys');
 }

@@ -5,7 +5,7 @@
  * `completed`/`failed` events, so timing needs no polling of Redis.
  */
 import { performance } from 'node:perf_hooks';
-import type { Job, Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/logger.js';
@@ -39,9 +39,7 @@ export interface TimedRun {
 }
 
 export interface SwitchyardBench {
-  prefix: string;
   system: System;
-  pools: WorkerPools;
   /** Compile time of each workflow at start-up (ms). */
   compileMs: Map<string, number>;
   /** Submit a named workflow and wait until its root job completes. Throws unless it succeeded. */
@@ -85,9 +83,7 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
   const roots = new RootSettlements(runWorker);
 
   return {
-    prefix,
     system,
-    pools,
     compileMs,
     async run(workflow, input = {}, timeoutMs = 120_000, onRootDone) {
       const t0 = performance.now();

@@ -47,12 +47,12 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
 /**
  * Run `reps` interleaved rounds of (switchyard, raw) after `warmup` unmeasured rounds of each
  * (JIT compilation, Redis memory growth: the first rounds of a fresh process run slower).
+ * Without `raw`, just the Switchyard rounds. Progress goes to `log`.
  */
-export async function interleaved<S, R>(
-  { reps, warmup }: { reps: number; warmup: number },
+export async function interleaved<S, R = never>(
+  { reps, warmup, log }: { reps: number; warmup: number; log(msg: string): void },
   sw: () => Promise<S>,
-  raw: (() => Promise<R>) | undefined,
-  log: (msg: string) => void,
+  raw?: () => Promise<R>,
 ): Promise<{ sw: S[]; raw: R[] }> {
   for (let i = 0; i < warmup; i++) {
     log(`  warm-up ${i + 1}/${warmup}`);

@@ -10,11 +10,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { StepRecord } from '../../src/runs/types.js';
-import { loadLine, sampled, type Sample } from '../lib/measure.js';
+import { loadLine, sampled } from '../lib/measure.js';
 import { cpuProfile, describeCommands, startCommandCount } from '../lib/profile.js';
 import { newRedis } from '../lib/redis.js';
 import { echoAgent, startSwitchyard, type TimedRun } from '../lib/switchyard.js';
-import { fmt, fmtMs, median, mulberry32, randInt } from '../lib/util.js';
+import { fmt, fmtMs, interleaved, median, mulberry32, randInt } from '../lib/util.js';
 import type { BenchContext, Scenario, ScenarioResult } from './types.js';
 
 export interface DagStep {
@@ -180,15 +180,7 @@ export const dagScenario: Scenario = {
       const refEdges = compiled.steps.reduce((k, s) => k + s.dependsOn.filter((d) => owner.get(d) !== s.id).length, 0);
 
       const timeout = cp.ms * 4 + 30_000;
-      for (let i = 0; i < ctx.warmup; i++) {
-        ctx.log(`  warm-up ${i + 1}/${ctx.warmup}`);
-        await sy.run('bench-dag', {}, timeout);
-      }
-      const samples: Sample<TimedRun>[] = [];
-      for (let i = 0; i < ctx.reps; i++) {
-        samples.push(await sampled(info, (mark) => sy.run('bench-dag', {}, timeout, mark)));
-        ctx.log(`  rep ${i + 1}/${ctx.reps}: makespan ${samples.at(-1)!.value.ms.toFixed(1)} ms`);
-      }
+      const { sw: samples } = await interleaved(ctx, () => sampled(info, (mark) => sy.run('bench-dag', {}, timeout, mark)));
       const makespans = samples.map((s) => s.value.ms);
       const makespan = median(makespans);
       const ratio = makespan / cp.ms;
@@ -211,7 +203,7 @@ export const dagScenario: Scenario = {
         details.push(`profile (one extra run, ${fmt(r.ms, 0)} ms): ${stats.roundTrips} round trips, ${stats.commands} commands = ${fmt(stats.roundTrips / n, 1)} round trips/step`);
         details.push(...describeCommands(stats, n).map((l) => `  ${l}`));
         const prof = await cpuProfile(() => sy.run('bench-dag', {}, timeout));
-        details.push('cpu profile (one extra run):', ...prof.lines.map((l) => `  ${l}`));
+        details.push('cpu profile (one extra run):', ...prof.map((l) => `  ${l}`));
       }
       return {
         id: 'a',

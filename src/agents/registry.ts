@@ -18,11 +18,7 @@ export type PublicAgent = Omit<ResolvedAgent, 'apiKey'>;
 export class AgentRegistry {
   private readonly agents: ReadonlyMap<string, ResolvedAgent>;
 
-  constructor(
-    agents: Iterable<ResolvedAgent>,
-    /** Where the agents came from (a file path), for messages. */
-    readonly source: string = 'agents',
-  ) {
+  constructor(agents: Iterable<ResolvedAgent>) {
     this.agents = new Map([...agents].map((a) => [a.name, a]));
   }
 
@@ -99,7 +95,7 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
   if (missing.length > 0) {
     throw new ConfigError(`${source}: ${missing.map((m) => m.text).join('; ')}`, missing.map((m) => m.issue));
   }
-  return new AgentRegistry(agents, source);
+  return new AgentRegistry(agents);
 }
 
 function resolveAgent(name: string, spec: AgentSpec, config: Config, env: Env): ResolvedAgent | { missingKey: string } {

@@ -4,7 +4,7 @@
  */
 import type { ErrorRequestHandler } from 'express';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, UnavailableError, ValidationError, type Issue } from '../errors/index.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError, issuesFromZod, type Issue } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 
 export class HttpError extends Error {
@@ -18,18 +18,11 @@ export class HttpError extends Error {
   }
 }
 
-export function zodIssues(err: z.ZodError, root = ''): Issue[] {
-  return err.issues.map((i) => {
-    const path = [root, ...i.path.map(String)].filter(Boolean).join('.');
-    return { path: path || '(body)', message: i.message };
-  });
-}
-
 /** Parse `value` with `schema`, or throw a 422 naming each bad field. */
 export function parseOr422<T extends z.ZodType>(schema: T, value: unknown, root = ''): z.infer<T> {
   const res = schema.safeParse(value);
   if (res.success) return res.data;
-  const issues = zodIssues(res.error, root);
+  const issues = issuesFromZod(res.error.issues, { root, emptyPath: '(body)' });
   throw new HttpError(422, 'invalid_request', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
 }
 

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { RunStatus } from '../runs/types.js';
+import { StepInput } from '../workflows/definition.js';
 
 const common = {
   /** A repeated submission with the same key returns the same run. */
@@ -12,12 +13,8 @@ const common = {
   priority: z.number().int().min(1).max(2_097_152).optional(),
 };
 
-export const AgentTaskInput = z
-  .object({
-    task: z.string().min(1, 'must not be empty'),
-    context: z.record(z.string(), z.unknown()).optional(),
-  })
-  .strict();
+/** A workflow step's input, with the API's own message for an empty task. */
+export const AgentTaskInput = StepInput.extend({ task: z.string().min(1, 'must not be empty') });
 
 export const SubmitAgentRun = z.object({ agent: z.string().min(1), input: AgentTaskInput, ...common }).strict();
 export const SubmitWorkflowRun = z

@@ -3,7 +3,7 @@
  * fast with a message naming the bad variable.
  */
 import { z } from 'zod';
-import { ConfigError } from '../errors/index.js';
+import { ConfigError, issuesFromZod } from '../errors/index.js';
 
 const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
@@ -64,7 +64,7 @@ export interface Config {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    const issues = issuesFromZod(parsed.error.issues);
     throw new ConfigError(
       `invalid environment: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
       issues,

@@ -62,6 +62,21 @@ export interface Issue {
   message: string;
 }
 
+/** A zod issue, structurally (this module does not depend on zod). */
+export interface ZodLikeIssue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+/**
+ * zod issues as Issues: path segments joined with ".", under `root` when given (empty
+ * segments are left out); an issue about the value itself gets the path `emptyPath`.
+ */
+export function issuesFromZod(issues: readonly ZodLikeIssue[], options: { root?: string; emptyPath?: string } = {}): Issue[] {
+  const { root = '', emptyPath = '' } = options;
+  return issues.map((i) => ({ path: [root, ...i.path.map(String)].filter(Boolean).join('.') || emptyPath, message: i.message }));
+}
+
 /** User input (a request body, a workflow, a config file) is invalid. */
 export class ValidationError extends SwitchyardError {
   constructor(

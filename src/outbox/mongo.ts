@@ -18,7 +18,7 @@ import {
   type StepRecord,
   type Usage,
 } from '../runs/types.js';
-import { toRunView, type RunArchive } from '../runs/runs-service.js';
+import { toRunView, type ListRunsFilter, type RunArchive } from '../runs/runs-service.js';
 import { sortableEntryId, type ResultSink, type WriteMeta } from './sink.js';
 
 // ---------------------------------------------------------------------------------------
@@ -194,8 +194,7 @@ export function toStepDocument(record: StepRecord): StepDocument {
 
 /** Back to the API shape. */
 export function fromStepDocument(doc: StepDocument): StepRecord {
-  // `__v` is mongoose's version key on documents read back.
-  const { _id, outboxSeq, createdAt, startedAt, finishedAt, __v, ...rest } = doc as StepDocument & { __v?: unknown };
+  const { _id, outboxSeq, createdAt, startedAt, finishedAt, ...rest } = doc;
   return { ...rest, createdAt: createdAt.toISOString(), startedAt: toIso(startedAt ?? null), finishedAt: toIso(finishedAt ?? null) };
 }
 
@@ -425,22 +424,6 @@ export async function connectMongo(uri: string, logger: Logger, options: Connect
 // ---------------------------------------------------------------------------------------
 // Listing
 
-export interface ListRunsQuery {
-  status?: RunStatus | undefined;
-  workflow?: string | undefined;
-  /** Runs that use this agent type. */
-  agent?: string | undefined;
-  limit: number;
-  /** `nextCursor` of the previous page. */
-  cursor?: string | undefined;
-}
-
-export interface RunPage {
-  runs: RunRecord[];
-  /** Pass back as `cursor` for the next page; null on the last page. */
-  nextCursor: string | null;
-}
-
 interface CursorPosition {
   createdAt: Date;
   id: string;
@@ -467,7 +450,7 @@ function decodeCursor(cursor: string): CursorPosition {
  * Runs newest first, filtered, one page at a time. Keyset pagination on (createdAt, _id):
  * stable while new runs arrive, and each page costs the same however deep it is.
  */
-export async function listRunsFromMongo(models: MongoModels, query: ListRunsQuery): Promise<RunPage> {
+export async function listRunsFromMongo(models: MongoModels, query: ListRunsFilter): ReturnType<RunArchive['listRuns']> {
   if (!Number.isInteger(query.limit) || query.limit < 1) {
     throw new ValidationError('invalid limit', [{ path: 'limit', message: 'must be a positive integer' }]);
   }
@@ -496,9 +479,11 @@ export async function listRunsFromMongo(models: MongoModels, query: ListRunsQuer
 export function createMongoArchive(models: MongoModels): RunArchive {
   return {
     async getRun(id) {
-      const doc = await models.Run.findById(id, { events: 0 }).lean<RunDocument>().exec();
+      const [doc, steps] = await Promise.all([
+        models.Run.findById(id, { events: 0 }).lean<RunDocument>().exec(),
+        models.StepResult.find({ runId: id }).lean<StepDocument[]>().exec(),
+      ]);
       if (!doc) return null;
-      const steps = await models.StepResult.find({ runId: id }).lean<StepDocument[]>().exec();
       return toRunView(fromRunDocument(doc), steps.map(fromStepDocument));
     },
     listRuns: (filter) => listRunsFromMongo(models, filter),

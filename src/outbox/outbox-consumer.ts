@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { NonRetryableError, toError } from '../errors/index.js';
+import { NonRetryableError, issuesFromZod, toError, type ZodLikeIssue } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import { parseEvent } from '../runs/run-store.js';
 import { RunRecord, StepRecord, type OutboxEntry, type RunEvent } from '../runs/types.js';
@@ -387,8 +387,8 @@ function parseEntry(fields: string[]): Parsed {
   return { ok: true, entry: { kind, id: map.get('id') ?? `${step.data.runId}.${step.data.stepId}`, doc: step.data } };
 }
 
-function invalidRecord(kind: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
-  const details = issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+function invalidRecord(kind: string, issues: readonly ZodLikeIssue[]): string {
+  const details = issuesFromZod(issues, { emptyPath: '(root)' }).map((i) => `${i.path}: ${i.message}`).join('; ');
   return `doc is not a valid ${kind} record: ${details}`;
 }
 

@@ -1,17 +1,12 @@
 /** Provider over the Anthropic Messages API (@anthropic-ai/sdk). */
 import Anthropic from '@anthropic-ai/sdk';
 import { classifyProviderError } from './classify.js';
-import type { CompletionRequest, CompletionResult, Provider } from './provider.js';
-
-/** The SDK's own timeout is only a backstop: the step's AbortSignal enforces `timeoutMs`. */
-export const SDK_BACKSTOP_TIMEOUT_MS = 30 * 60_000;
+import { SDK_BACKSTOP_TIMEOUT_MS, type CompletionRequest, type CompletionResult, type Provider } from './provider.js';
 
 export interface AnthropicProviderOptions {
   apiKey: string;
   /** Default https://api.anthropic.com. */
   baseURL?: string | undefined;
-  /** SDK-level timeout in ms. Default SDK_BACKSTOP_TIMEOUT_MS (30 minutes). */
-  timeoutMs?: number | undefined;
 }
 
 export class AnthropicProvider implements Provider {
@@ -26,7 +21,7 @@ export class AnthropicProvider implements Provider {
       // BullMQ owns retrying (attempts, backoff, rate-limit waits); an SDK retry would hide
       // failures from it and multiply the attempts.
       maxRetries: 0,
-      timeout: options.timeoutMs ?? SDK_BACKSTOP_TIMEOUT_MS,
+      timeout: SDK_BACKSTOP_TIMEOUT_MS,
     });
   }
 

@@ -9,10 +9,6 @@ import { EchoProvider } from './echo.js';
 import { OpenAIProvider } from './openai.js';
 import type { Provider } from './provider.js';
 
-export { classifyProviderError } from './classify.js';
-export { buildMessages } from './prompt.js';
-export type { ChatMessage, CompletionRequest, CompletionResult, Provider, TokenUsage } from './provider.js';
-
 export function createProvider(agent: ResolvedAgent): Provider {
   switch (agent.provider) {
     case 'echo':

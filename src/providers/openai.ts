@@ -3,10 +3,9 @@
  * server through `baseURL` (Ollama, vLLM, Groq, OpenRouter, Gemini's compatible endpoint...).
  */
 import OpenAI from 'openai';
-import { SDK_BACKSTOP_TIMEOUT_MS } from './anthropic.js';
 import { RetryableError } from '../errors/index.js';
 import { classifyProviderError } from './classify.js';
-import type { CompletionRequest, CompletionResult, Provider } from './provider.js';
+import { SDK_BACKSTOP_TIMEOUT_MS, type CompletionRequest, type CompletionResult, type Provider } from './provider.js';
 
 /** Sent when a self-hosted server needs no key: the SDK refuses to build a client without one. */
 const PLACEHOLDER_API_KEY = 'switchyard-no-key';
@@ -16,8 +15,6 @@ export interface OpenAIProviderOptions {
   apiKey?: string | undefined;
   /** Default https://api.openai.com/v1. */
   baseURL?: string | undefined;
-  /** SDK-level timeout in ms. Default SDK_BACKSTOP_TIMEOUT_MS (30 minutes). */
-  timeoutMs?: number | undefined;
 }
 
 export class OpenAIProvider implements Provider {
@@ -41,7 +38,7 @@ export class OpenAIProvider implements Provider {
       adminAPIKey: null,
       // BullMQ owns retrying; see AnthropicProvider.
       maxRetries: 0,
-      timeout: options.timeoutMs ?? SDK_BACKSTOP_TIMEOUT_MS,
+      timeout: SDK_BACKSTOP_TIMEOUT_MS,
     });
   }
 
@@ -94,7 +91,7 @@ export class OpenAIProvider implements Provider {
     // drops the connection: neither is an answer.
     if (signal.aborted) throw classifyProviderError(signal.reason, 'openai', signal);
     if (!stopReason) throw new RetryableError(`openai stream ended before the answer was complete (${text.length} characters received)`);
-    return { text, usage: usageOf(usage), model: answeredBy || model, ...(stopReason ? { stopReason } : {}) };
+    return { text, usage: usageOf(usage), model: answeredBy || model, stopReason };
   }
 }
 

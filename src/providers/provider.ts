@@ -5,6 +5,9 @@
  */
 import type { ProviderName } from '../agents/agent-spec.js';
 
+/** The SDK's own timeout is only a backstop: the step's AbortSignal enforces `timeoutMs`. */
+export const SDK_BACKSTOP_TIMEOUT_MS = 30 * 60_000;
+
 export interface ChatMessage {
   role: 'user' | 'assistant';
   content: string;

@@ -3,17 +3,15 @@
  * tell every worker process to abort the run's in-flight steps, and wake its sleeping refs so
  * every branch of its flow drains at once.
  */
-import { Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { keys, stepJobId } from './keys.js';
 import type { RunStore } from './run-store.js';
 import type { RunStatus } from './types.js';
 
 export interface RunControlDeps {
+  /** Its connection (`store.redis`) also publishes cancellations. */
   store: RunStore;
-  /** Connection used to publish cancellations. */
-  publisher: Redis;
   refQueue: Queue;
   /** The queue of an agent type, to wake the run's steps sleeping in a retry backoff. */
   agentQueue: (agent: string) => Queue | undefined;
@@ -23,12 +21,15 @@ export interface RunControlDeps {
 export class RunControl {
   constructor(private readonly deps: RunControlDeps) {}
 
-  /** Finish `runId` with `status` unless it already finished. Returns whether this call finished it. */
+  /**
+   * Finish `runId` with `status` unless it already finished. Returns whether this call finished
+   * it, and the status in force (`missing` when Redis holds no such run).
+   */
   async halt(runId: string, status: Extract<RunStatus, 'failed' | 'cancelled'>, opts: { error?: string; reason: string }): Promise<{ applied: boolean; status: string }> {
-    const { store, publisher } = this.deps;
+    const { store } = this.deps;
     const res = await store.finishRun(runId, status, { error: opts.error ?? null, reason: opts.reason });
     if (!res.applied) return res;
-    await publisher.publish(keys.cancelChannel(store.prefix), runId);
+    await store.redis.publish(keys.cancelChannel(store.prefix), runId);
     // Wake whatever sleeps (refs; steps in a retry backoff) so every branch drains now: each
     // sees the run has ended and returns without calling a provider.
     const sleeping = await store.getSteps(runId, res.cancelledSteps.filter((s) => s.was === 'retrying').map((s) => s.stepId));
@@ -62,25 +63,24 @@ export class RunControl {
  */
 async function wakeWhenDelayed(queue: Queue, jobId: string, logger: Logger, tries = 40): Promise<void> {
   for (let i = 0; i < tries; i++) {
-    const job = await Job.fromId(queue, jobId);
-    const state = job ? await job.getState() : 'unknown';
-    if (job && state === 'delayed') return promote(job, logger);
+    // One read: the state of a job that does not exist is 'unknown'.
+    const state = await queue.getJobState(jobId);
+    if (state === 'delayed') return promoteIfDelayed(queue, jobId, logger);
     if (state !== 'active') return;
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-/** Promote a delayed job; a job that is no longer delayed (already woke, finished, removed) is fine. */
+/**
+ * Promote a delayed job; a job that is no longer delayed (already woke, finished, removed) is
+ * fine. One command, by id, on the queue's own connection (the job need not be loaded first).
+ */
 export async function promoteIfDelayed(queue: Queue, jobId: string, logger: Logger): Promise<void> {
-  const job = await Job.fromId(queue, jobId);
-  if (job) await promote(job, logger);
-}
-
-async function promote(job: Job, logger: Logger): Promise<void> {
   try {
-    await job.promote();
+    await queue.getBackend().promote(jobId);
   } catch (err) {
-    // "Job is not in the delayed state": it already woke up by itself. Nothing to do.
-    logger.debug({ jobId: job.id, err }, 'job not promoted (not delayed)');
+    // "Job is not in the delayed state": it already woke up by itself, finished, or is gone.
+    // Nothing to do.
+    logger.debug({ jobId, err }, 'job not promoted (not delayed)');
   }
 }

@@ -24,10 +24,11 @@ export interface RunStoreOptions {
   queueRedis?: Redis;
 }
 
-/** Internal bookkeeping kept beside the public run record. */
+/**
+ * Internal bookkeeping kept beside the public run record (with `steps`, the step ids in
+ * topological order, which createRun takes from the steps it is given).
+ */
 export interface RunMeta {
-  /** Step ids in topological order. */
-  steps: string[];
   /** Steps whose outputs form the run output. */
   outputSteps: string[];
   /** Every ref job of the run (woken when the run ends early). */
@@ -36,7 +37,6 @@ export interface RunMeta {
 
 export interface RunState {
   run: RunRecord;
-  meta: RunMeta;
   steps: StepRecord[];
 }
 
@@ -61,8 +61,8 @@ export interface StepReading {
 
 export type StepBegin =
   | { mode: 'missing' }
-  | { mode: 'done'; stepStatus: StepStatus; runStatus: RunStatus }
-  | { mode: 'slow' | 'running'; stepStatus: StepStatus; runStatus: RunStatus; runInput: unknown; startedAt: string | null; reads: StepReading[] };
+  | { mode: 'done'; stepStatus: StepStatus }
+  | { mode: 'slow' | 'running'; runInput: unknown; startedAt: string | null; reads: StepReading[] };
 
 type ScriptRedis = Redis & {
   syStepBegin(...args: (string | number)[]): Promise<(string | null)[]>;
@@ -107,12 +107,13 @@ export class RunStore {
   /**
    * Write a new run, its steps, its index entry and its `run.queued` event in one transaction,
    * on BullMQ's connection: the transaction is sent before this returns, so a flow added right
-   * after it (without awaiting) cannot start a step before the run exists.
+   * after it (without awaiting) cannot start a step before the run exists. `steps` are in
+   * topological order.
    */
   createRun(run: RunRecord, meta: RunMeta, steps: readonly NewStep[]): Promise<unknown> {
     const tx = this.queueRedis.multi() as ScriptPipeline;
     const runKey = keys.run(this.prefix, run.id);
-    tx.hset(runKey, ...encodeFields({ ...run, ...meta }));
+    tx.hset(runKey, ...encodeFields({ ...run, steps: steps.map((s) => s.stepId), ...meta }));
     const plan = JSON.stringify(steps.map((s) => [s.stepId, s.agent, JSON.stringify(s.dependsOn), s.optional]));
     tx.syCreateSteps(runKey, JSON.stringify(run.id), JSON.stringify(run.createdAt), plan);
     tx.zadd(keys.runIndex(this.prefix), Date.parse(run.createdAt), run.id);
@@ -135,9 +136,9 @@ export class RunStore {
     const hash = await this.redis.hgetall(keys.run(this.prefix, runId));
     if (!hash.id) return null;
     const run = decodeHash<RunRecord>(hash, RUN_FIELDS);
-    const meta = decodeHash<RunMeta>(hash, ['steps', 'outputSteps', 'refIds']);
-    const steps = await this.getSteps(runId, meta.steps);
-    return { run, meta, steps };
+    const { steps: stepIds } = decodeHash<{ steps: string[] }>(hash, ['steps']);
+    const steps = await this.getSteps(runId, stepIds);
+    return { run, steps };
   }
 
   async getSteps(runId: string, stepIds: readonly string[]): Promise<StepRecord[]> {
@@ -152,9 +153,11 @@ export class RunStore {
     });
   }
 
-  async getStep(runId: string, stepId: string): Promise<StepRecord | null> {
-    const [step] = await this.getSteps(runId, [stepId]);
-    return step ?? null;
+  /** A step's status and whether it is optional, without the rest of its record (its output can be large). */
+  async getStepState(runId: string, stepId: string): Promise<Pick<StepRecord, 'status' | 'optional'> | null> {
+    const [status, optional] = await this.redis.hmget(keys.step(this.prefix, runId, stepId), 'status', 'optional');
+    if (status == null) return null;
+    return { status: JSON.parse(status) as StepStatus, optional: optional != null && (JSON.parse(optional) as boolean) };
   }
 
   /**
@@ -183,13 +186,13 @@ export class RunStore {
     );
     const mode = r[0] as StepBegin['mode'];
     if (mode === 'missing') return { mode };
-    if (mode === 'done') return { mode, stepStatus: r[1] as StepStatus, runStatus: r[2] as RunStatus };
+    if (mode === 'done') return { mode, stepStatus: r[1] as StepStatus };
     const json = (v: string | null | undefined) => (v == null ? null : JSON.parse(v));
     const reads: StepReading[] = [];
     for (let i = 5; i < r.length; i += 4) {
       reads.push({ stepId: r[i]!, status: json(r[i + 1]), optional: json(r[i + 2]) === true, output: json(r[i + 3]) });
     }
-    return { mode, stepStatus: r[1] as StepStatus, runStatus: r[2] as RunStatus, runInput: json(r[3]), startedAt: json(r[4]), reads };
+    return { mode, runInput: json(r[3]), startedAt: json(r[4]), reads };
   }
 
   /** Apply a status change if the step is in one of `from`; returns whether it applied. */

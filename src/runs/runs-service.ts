@@ -22,9 +22,8 @@ export interface RunsServiceDeps {
   workflows: WorkflowCatalog;
   control: RunControl;
   logger: Logger;
-  retentionSeconds: number;
-  /** Safety delay of ref jobs (ms). Default 30 s. */
-  refSafetyDelayMs?: number;
+  /** Safety delay of ref jobs (ms). */
+  refSafetyDelayMs: number;
   /** Where finished runs are read from once Redis no longer holds them (MongoDB). */
   archive?: RunArchive;
 }
@@ -72,11 +71,7 @@ export function newRunId(): string {
 }
 
 export class RunsService {
-  private readonly refSafetyDelayMs: number;
-
-  constructor(private readonly deps: RunsServiceDeps) {
-    this.refSafetyDelayMs = deps.refSafetyDelayMs ?? 30_000;
-  }
+  constructor(private readonly deps: RunsServiceDeps) {}
 
   /** A one-step run of `agent` with `input` ({task, context?}). */
   async submitAgentTask(agent: string, input: { task: string; context?: Record<string, unknown> }, opts: SubmitOptions = {}): Promise<SubmitResult> {
@@ -139,14 +134,14 @@ export class RunsService {
       workflow,
       agentDefaults: (name) => this.deps.registry.require(name),
       ...(opts.priority ? { priority: opts.priority } : {}),
-      retentionSeconds: this.deps.retentionSeconds,
-      refSafetyDelayMs: this.refSafetyDelayMs,
+      retentionSeconds: store.retentionSeconds,
+      refSafetyDelayMs: this.deps.refSafetyDelayMs,
     });
 
     // The run's state and its flow go out back to back on BullMQ's connection, which Redis
     // serves in order: no step can start before its run exists, and no round trip is waited
     // for in between.
-    const created = store.createRun(run, { steps: workflow.steps.map((s) => s.id), outputSteps: workflow.output, refIds }, steps);
+    const created = store.createRun(run, { outputSteps: workflow.output, refIds }, steps);
     const added = this.deps.flowProducer.add(tree);
     const [c, a] = await Promise.allSettled([created, added]);
     const failed = [c, a].find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -208,9 +203,8 @@ export class RunsService {
   }
 
   async cancel(runId: string): Promise<{ id: string; status: string }> {
-    const status = await this.deps.store.getRunStatus(runId);
-    if (status === null) throw new NotFoundError(`run "${runId}" not found`);
     const res = await this.deps.control.halt(runId, 'cancelled', { reason: 'run cancelled' });
+    if (res.status === 'missing') throw new NotFoundError(`run "${runId}" not found`);
     if (!res.applied) throw new ConflictError(`run "${runId}" already finished with status ${res.status}`);
     return { id: runId, status: 'cancelled' };
   }

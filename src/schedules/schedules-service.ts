@@ -6,14 +6,17 @@
 import type { JobSchedulerJson, Queue } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, ValidationError } from '../errors/index.js';
+import { ConflictError, NotFoundError, ValidationError, issuesFromZod } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { validateRunInput } from '../workflows/input.js';
 
 export const FLOW_SCHEDULE_PREFIX = 'flow.';
 
-export const ScheduleId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be letters, digits, ".", "_" or "-"');
+/** The longest schedule id (a flows/ schedule's is `flow.<workflow name>`: compile checks it fits). */
+export const SCHEDULE_ID_MAX_LENGTH = 100;
+
+export const ScheduleId = z.string().regex(new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${SCHEDULE_ID_MAX_LENGTH - 1}}$`), 'must be letters, digits, ".", "_" or "-"');
 
 export const ScheduleBody = z
   .object({
@@ -60,6 +63,14 @@ export function validateCron(cron: string, tz: string): void {
   }
 }
 
+/** Throws a ValidationError naming `id` when a schedule id is not usable. */
+function validateScheduleId(id: string): void {
+  const res = ScheduleId.safeParse(id);
+  if (res.success) return;
+  const issues = issuesFromZod(res.error.issues, { root: 'id' });
+  throw new ValidationError(issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
+}
+
 function assertNotFlowManaged(id: string): void {
   if (id.startsWith(FLOW_SCHEDULE_PREFIX)) {
     throw new ConflictError(`schedule "${id}" is declared in flows/ (the workflow's schedule block); change it there`);
@@ -93,20 +104,21 @@ export class SchedulesService {
     return toView(found);
   }
 
-  /** Create or replace a schedule over the API (`flow.*` ids belong to flows/). */
+  /** Create or replace a schedule over the API (`flow.*` ids belong to flows/); returns it as stored. */
   async put(id: string, body: ScheduleBody): Promise<ScheduleView> {
+    validateScheduleId(id);
     assertNotFlowManaged(id);
-    return this.upsert(id, body);
+    await this.apply(id, body);
+    return this.get(id);
   }
 
-  private async upsert(id: string, body: ScheduleBody): Promise<ScheduleView> {
-    ScheduleId.parse(id);
+  /** Validate `body` and create or replace the scheduler `id` (already checked) from it. Writes only. */
+  private async apply(id: string, body: ScheduleBody): Promise<void> {
     const wf = this.deps.workflows.resolve(body.workflow);
     validateCron(body.cron, body.tz);
     const input = validateRunInput(wf, body.input);
     const data: ScheduleJobData = { scheduleId: id, workflow: wf.name, input };
     await this.deps.queue.upsertJobScheduler(id, { pattern: body.cron, tz: body.tz }, { name: 'fire', data, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
-    return this.get(id);
   }
 
   async remove(id: string): Promise<void> {
@@ -124,7 +136,8 @@ export class SchedulesService {
     }
     const upserted: string[] = [];
     for (const [id, body] of wanted) {
-      await this.upsert(id, body);
+      validateScheduleId(id);
+      await this.apply(id, body);
       upserted.push(id);
     }
     const removed: string[] = [];

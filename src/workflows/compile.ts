@@ -11,9 +11,10 @@
  */
 import type { z } from 'zod';
 import { ValidationError, type Issue } from '../errors/index.js';
+import { FLOW_SCHEDULE_PREFIX, SCHEDULE_ID_MAX_LENGTH, ScheduleId } from '../schedules/schedules-service.js';
 import { WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type StepDefinition } from './definition.js';
 import { parseWhen, whenRefs } from './expression.js';
-import { fieldValueSchema, validateInputFields } from './input.js';
+import { fieldValueSchema, kindOf, validateInputFields } from './input.js';
 import { findTemplateRefs } from './templates.js';
 
 export interface CompileOptions {
@@ -51,8 +52,6 @@ function valueAt(root: unknown, path: readonly Segment[]): unknown {
   }
   return cur;
 }
-
-const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 /** zod issues → our issues. A failed Block union is explained by the branch the author meant. */
 function fromZod(issues: readonly z.core.$ZodIssue[], root: unknown, base: readonly Segment[] = []): Issue[] {
@@ -306,6 +305,14 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     }
   }
   if (wf.schedule) {
+    // Its scheduler is `flow.<name>`, which must itself be a valid ScheduleId (at most 100 characters).
+    if (!ScheduleId.safeParse(`${FLOW_SCHEDULE_PREFIX}${wf.name}`).success) {
+      const max = SCHEDULE_ID_MAX_LENGTH - FLOW_SCHEDULE_PREFIX.length;
+      issues.push({
+        path: 'name',
+        message: `a scheduled workflow's name may be at most ${max} characters (this one has ${wf.name.length}), because its schedule id is "${FLOW_SCHEDULE_PREFIX}<name>" (at most ${SCHEDULE_ID_MAX_LENGTH})`,
+      });
+    }
     try {
       validateInputFields(wf.input, wf.schedule.input, 'schedule.input');
     } catch (err) {

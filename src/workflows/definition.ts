@@ -6,7 +6,8 @@
 import { z } from 'zod';
 
 /** Step ids become job-id parts (`${runId}.${stepId}`): letters, digits, `_` and `-` only. */
-export const StepId = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'must start with a letter and contain only letters, digits, "_" or "-" (at most 64)');
+export const STEP_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+export const StepId = z.string().regex(STEP_ID_PATTERN, 'must start with a letter and contain only letters, digits, "_" or "-" (at most 64)');
 export const WorkflowName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'must be lowercase letters, digits, "_" or "-"');
 
 /** The input of an LLM step. Strings anywhere in it may hold templates `{{input.x}}`, `{{steps.id.output}}`. */

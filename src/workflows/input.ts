@@ -47,7 +47,8 @@ function buildInputSchema(fields: Record<string, InputField>) {
   return z.strictObject(shape);
 }
 
-function describe(value: unknown): string {
+/** What a value is, for messages: `typeof`, but `null` and `array` named as such. */
+export function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   return typeof value;
@@ -59,7 +60,7 @@ function describe(value: unknown): string {
  */
 export function validateInputFields(fields: Record<string, InputField>, input: unknown, prefix = 'input'): Record<string, unknown> {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    const message = `${prefix} must be an object, got ${describe(input)}`;
+    const message = `${prefix} must be an object, got ${kindOf(input)}`;
     throw new ValidationError(message, [{ path: prefix, message }]);
   }
   const result = inputSchema(fields).safeParse(input);
@@ -81,7 +82,7 @@ export function validateInputFields(fields: Record<string, InputField>, input: u
     if (issue.code === 'invalid_type' && declaredType && issue.path.length === 1) {
       issues.push({
         path,
-        message: given === undefined ? `required field is missing (type ${declaredType})` : `expected ${declaredType}, got ${describe(given)}`,
+        message: given === undefined ? `required field is missing (type ${declaredType})` : `expected ${declaredType}, got ${kindOf(given)}`,
       });
     } else {
       issues.push({ path, message: issue.message });

@@ -17,6 +17,7 @@
  * with the `when` evaluator in expression.ts.
  */
 import { ValidationError } from '../errors/index.js';
+import { STEP_ID_PATTERN } from './definition.js';
 
 /** Where a template sits inside the value given to findTemplateRefs, e.g. ['context', 'sources', 0]. */
 export type ValuePath = Array<string | number>;
@@ -35,7 +36,6 @@ export interface TemplateScope {
 
 const TEMPLATE = /\{\{([\s\S]*?)\}\}/g;
 const KEY = /^[A-Za-z0-9_-]+$/;
-const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const FORMS = 'use {{ input.<field> }}, {{ steps.<id>.output }} or {{ steps.<id>.output.<field> }}';
 
 /** Parse the text between `{{` and `}}` into a reference (or the reason it is not one). */
@@ -52,7 +52,7 @@ function parseRef(raw: string, inner: string, at: ValuePath): TemplateRef {
   }
   if (root === 'steps') {
     const [stepId, what, ...path] = rest;
-    if (stepId === undefined || !STEP_ID.test(stepId)) return invalid(`name a step: ${FORMS}`);
+    if (stepId === undefined || !STEP_ID_PATTERN.test(stepId)) return invalid(`name a step: ${FORMS}`);
     if (what !== 'output') return invalid(`a step reference reads .output: {{ steps.${stepId}.output }}`);
     return { kind: 'step', raw, at, stepId, path };
   }

@@ -13,8 +13,9 @@ import { silentLogger } from '../../src/logger.js';
 import type { RunArchive, RunView } from '../../src/runs/runs-service.js';
 import { TERMINAL_RUN_STATUSES } from '../../src/runs/types.js';
 import { systemFromDefinitions, type System } from '../../src/system.js';
-import { startWorkerPools, type WorkerPools } from '../../workers/pool.js';
+import { startWorkerPools } from '../../workers/pool.js';
 import type { FakeLlmServer } from '../fixtures/fake-llm-server.js';
+import { poll } from './poll.js';
 import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from './redis.js';
 
 export interface HarnessOptions {
@@ -26,11 +27,6 @@ export interface HarnessOptions {
   fake?: FakeLlmServer;
   /** Start worker pools in this process: all agents (true), some, or none (false). Default true. */
   pools?: boolean | string[];
-  /** Serve the HTTP API. Default true. */
-  api?: boolean;
-  refSafetyDelayMs?: number;
-  /** Use this prefix instead of a fresh one (to share a system with another process). */
-  prefix?: string;
   /** Feed the outbox stream. Default false. */
   outbox?: boolean;
   /** Where runs past Redis retention are read from (MongoDB in production). */
@@ -40,7 +36,6 @@ export interface HarnessOptions {
 export interface Harness {
   prefix: string;
   system: System;
-  pools: WorkerPools | undefined;
   baseUrl: string;
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
   /** Poll GET /v1/runs/:id until the run has finished. */
@@ -53,7 +48,7 @@ export interface Harness {
 const open = new Set<string>();
 
 export async function startHarness(opts: HarnessOptions): Promise<Harness> {
-  const prefix = opts.prefix ?? testPrefix(opts.name);
+  const prefix = testPrefix(opts.name);
   const config = loadConfig({
     REDIS_URL,
     SWITCHYARD_PREFIX: prefix,
@@ -69,27 +64,16 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     logger: silentLogger,
     retentionSeconds: 3600,
     outbox: opts.outbox ?? false,
-    ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
     ...(opts.archive ? { archive: opts.archive } : {}),
   });
   const poolsOpt = opts.pools ?? true;
-  const pools =
-    poolsOpt === false
-      ? undefined
-      : await startWorkerPools(system, {
-          ...(poolsOpt === true ? {} : { agents: poolsOpt }),
-          ...(opts.refSafetyDelayMs !== undefined ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
-        });
+  const pools = poolsOpt === false ? undefined : await startWorkerPools(system, poolsOpt === true ? {} : { agents: poolsOpt });
 
-  let server: Server | undefined;
-  let baseUrl = '';
-  if (opts.api ?? true) {
-    const app = createApp(system, { bodyLimit: '100kb' });
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  }
+  const app = createApp(system, { bodyLimit: '100kb' });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   open.add(prefix);
 
   const request: Harness['request'] = async (method, path, body, headers = {}) => {
@@ -121,23 +105,18 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   return {
     prefix,
     system,
-    pools,
     baseUrl,
     request,
     waitUntil,
     waitForRun: (id, timeoutMs) => waitUntil(id, (r) => TERMINAL_RUN_STATUSES.includes(r.status), timeoutMs),
     async close() {
-      if (server) {
-        server.closeAllConnections();
-        await new Promise<void>((r) => server!.close(() => r()));
-      }
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
       await pools?.close(5_000);
       await system.close();
-      if (!opts.prefix) {
-        const redis = newRedis();
-        await cleanupPrefix(redis, prefix);
-        await redis.quit();
-      }
+      const redis = newRedis();
+      await cleanupPrefix(redis, prefix);
+      await redis.quit();
       open.delete(prefix);
     },
   };
@@ -156,4 +135,14 @@ export async function liveJobsOf(system: System, runId: string): Promise<string[
     for (const j of jobs) if (j?.id?.startsWith(runId)) live.push(`${q.name}:${j.id}`);
   }
   return live;
+}
+
+/** Wait until BullMQ holds no live job of the run; fail naming the jobs still live. */
+export async function expectNoLiveJobs(system: System, runId: string, timeoutMs = 5_000): Promise<void> {
+  const live = await poll(`no live jobs of ${runId}`, () => liveJobsOf(system, runId), (l) => l.length === 0, { timeoutMs }).catch(async (err: unknown) => {
+    const left = await liveJobsOf(system, runId);
+    if (left.length === 0) throw err; // timed out, yet empty now: still a failure, never a pass
+    return left;
+  });
+  expect(live, 'jobs of the run still live in BullMQ').toEqual([]);
 }

@@ -7,9 +7,12 @@ import { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/** `label` with a random suffix: a marker, key or input no other run in the shared Redis uses. */
+export const unique = (label: string): string => `${label}-${randomBytes(4).toString('hex')}`;
+
 /** A fresh BullMQ-compatible prefix (a Redis Cluster hash tag) for one test file. */
 export function testPrefix(name: string): string {
-  return `{sytest-${name}-${randomBytes(4).toString('hex')}}`;
+  return `{sytest-${unique(name)}}`;
 }
 
 export function newRedis(): Redis {

@@ -16,11 +16,11 @@ export function runsRouter(system: System, shutdownSignal?: AbortSignal): Router
     }
     // Pick the branch by its discriminating field so errors name the right fields.
     const parsed = 'agent' in body ? parseOr422(SubmitAgentRun, body) : 'workflow' in body ? parseOr422(SubmitWorkflowRun, body) : parseOr422(SubmitRun, body);
-    const opts = { ...(parsed.idempotencyKey ? { idempotencyKey: parsed.idempotencyKey } : {}), ...(parsed.priority ? { priority: parsed.priority } : {}) };
+    // The parsed body carries the submit options (idempotencyKey, priority).
     const result =
       'agent' in parsed
-        ? await system.runs.submitAgentTask(parsed.agent, parsed.input, opts)
-        : await system.runs.submitWorkflow(parsed.workflow, parsed.input, opts);
+        ? await system.runs.submitAgentTask(parsed.agent, parsed.input, parsed)
+        : await system.runs.submitWorkflow(parsed.workflow, parsed.input, parsed);
     res
       .status(result.created ? 202 : 200)
       .location(`/v1/runs/${result.id}`)
@@ -28,15 +28,7 @@ export function runsRouter(system: System, shutdownSignal?: AbortSignal): Router
   });
 
   r.get('/', async (req, res) => {
-    const q = parseOr422(ListRunsQuery, req.query, 'query');
-    const page = await system.runs.list({
-      limit: q.limit,
-      ...(q.status ? { status: q.status } : {}),
-      ...(q.workflow ? { workflow: q.workflow } : {}),
-      ...(q.agent ? { agent: q.agent } : {}),
-      ...(q.cursor ? { cursor: q.cursor } : {}),
-    });
-    res.json(page);
+    res.json(await system.runs.list(parseOr422(ListRunsQuery, req.query, 'query')));
   });
 
   r.get('/:id', async (req, res) => {
@@ -55,7 +47,7 @@ export function runsRouter(system: System, shutdownSignal?: AbortSignal): Router
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' };
 const sseFrame = (event: RunEvent) => `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 
-/** Stream ids ("<ms>-<seq>") in order. */
+/** Stream ids (`<ms>-<seq>`, each a 64-bit number) in order, exactly, whatever their digits. */
 const idAfter = (id: string, after: string) => {
   const [a = 0n, b = 0n] = id.split('-').map(BigInt);
   const [c = 0n, d = 0n] = after.split('-').map(BigInt);

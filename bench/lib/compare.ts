@@ -1,0 +1,119 @@
+/**
+ * Switchyard against raw BullMQ on the same shape of work (scenarios b and c): both started
+ * side by side, measured in interleaved rounds, and, when the ratio misses its target (or with
+ * --profile), profiled: Redis commands per unit, an instant-provider run (no echo timer) and a
+ * CPU profile of each side.
+ */
+import type { FlowJob } from 'bullmq';
+import type { BenchContext } from '../scenarios/types.js';
+import { loadLine, sampled } from './measure.js';
+import { cpuProfile, describeCommands, startCommandCount } from './profile.js';
+import { startRaw } from './raw.js';
+import { newRedis } from './redis.js';
+import { instantProvider, startSwitchyard } from './switchyard.js';
+import { fmt, interleaved, median } from './util.js';
+
+export interface RawComparison {
+  /** Names the prefixes (`sy-<name>`, `raw-<name>`, `sy-<name>-instant`). */
+  name: string;
+  agents: Record<string, Record<string, unknown>>;
+  workflow: { name: string } & Record<string, unknown>;
+  /** The raw worker's concurrency (the same as the Switchyard agent's). */
+  concurrency: number;
+  /** The raw flow of one run; `tag` is unique per run. */
+  rawTree(tag: string): { tree: FlowJob; rootId: string };
+  timeoutMs: number;
+  /** Units of work per run (steps, children) and their name. */
+  n: number;
+  unit: string;
+  /** The `sizes:` detail line (without the prefix). */
+  sizes: string;
+  /** Decimals of the per-run totals. */
+  totalsDigits: number;
+  /** Add the workflow's compile time to the Switchyard totals line. */
+  showCompile?: boolean;
+  /** The scenario's figure from a run's median total ms (e.g. ms per step, children per second). */
+  figure(medianMs: number): number;
+  /** A figure with its unit, e.g. `0.512 ms/step`. */
+  formatFigure(figure: number): string;
+  /** Whether a Switchyard ÷ raw ratio meets the target; profiling runs when it does not. */
+  meetsTarget(ratio: number): boolean;
+}
+
+export interface ComparisonResult {
+  syFigure: number;
+  rawFigure: number;
+  /** syFigure ÷ rawFigure. */
+  ratio: number;
+  details: string[];
+}
+
+export async function compareWithRaw(ctx: BenchContext, spec: RawComparison): Promise<ComparisonResult> {
+  const { n, unit, timeoutMs } = spec;
+  const wf = spec.workflow.name;
+  const sy = await startSwitchyard({ name: spec.name, agents: spec.agents, workflows: [spec.workflow] });
+  const raw = await startRaw(spec.name, spec.concurrency);
+  const info = newRedis('switchyard-bench-info');
+  let seq = 0;
+  const rawOnce = () => {
+    const { tree, rootId } = spec.rawTree(`r${seq++}`);
+    return raw.run(tree, rootId);
+  };
+  try {
+    const res = await interleaved(
+      ctx,
+      () => sampled(info, (mark) => sy.run(wf, {}, timeoutMs, mark)),
+      () => sampled(info, rawOnce),
+    );
+    const syMs = res.sw.map((s) => s.value.ms);
+    const rawMs = res.raw.map((s) => s.value.ms);
+    const syFigure = spec.figure(median(syMs));
+    const rawFigure = spec.figure(median(rawMs));
+    const ratio = syFigure / rawFigure;
+    const compile = spec.showCompile ? `; compile (once, at start-up) ${fmt(sy.compileMs.get(wf)!, 1)} ms` : '';
+    const details = [
+      `sizes: ${spec.sizes}`,
+      `Switchyard totals (ms): ${syMs.map((x) => x.toFixed(spec.totalsDigits)).join(', ')}; submit (createRun + add) median ${fmt(median(res.sw.map((s) => s.value.submitMs)), 1)} ms${compile}`,
+      `raw totals (ms): ${rawMs.map((x) => x.toFixed(spec.totalsDigits)).join(', ')}; FlowProducer.add median ${fmt(median(res.raw.map((s) => s.value.addMs)), 1)} ms`,
+      loadLine('Switchyard load', res.sw, { n, unit }),
+      loadLine('raw load', res.raw, { n, unit }),
+    ];
+
+    if (!spec.meetsTarget(ratio) || ctx.profile) {
+      ctx.log('  profiling');
+      const c1 = startCommandCount();
+      await sy.run(wf, {}, timeoutMs, () => c1.stop());
+      const syStats = c1.stop();
+      const c2 = startCommandCount();
+      await rawOnce();
+      const rawStats = c2.stop();
+      details.push(
+        `round trips per ${unit}: Switchyard ${fmt(syStats.roundTrips / n, 2)} (${fmt(syStats.commands / n, 2)} commands), raw ${fmt(rawStats.roundTrips / n, 2)} (${fmt(rawStats.commands / n, 2)} commands)`,
+        `Switchyard commands per ${unit}:`,
+        ...describeCommands(syStats, n).map((l) => `  ${l}`),
+        `raw commands per ${unit}:`,
+        ...describeCommands(rawStats, n, 6).map((l) => `  ${l}`),
+      );
+      // Same engine, provider answering without a timer: isolates echo's setTimeout(0).
+      const inst = await startSwitchyard({ name: `${spec.name}-instant`, agents: spec.agents, workflows: [spec.workflow], providerFor: () => instantProvider });
+      try {
+        await inst.run(wf, {}, timeoutMs);
+        const t: number[] = [];
+        for (let i = 0; i < ctx.reps; i++) t.push((await inst.run(wf, {}, timeoutMs)).ms);
+        const f = spec.figure(median(t));
+        details.push(`Switchyard with an instant provider (no echo timer): ${spec.formatFigure(f)} → ratio ${fmt(f / rawFigure, 2)}`);
+      } finally {
+        await inst.close();
+      }
+      const prof = await cpuProfile(() => sy.run(wf, {}, timeoutMs));
+      details.push('cpu profile of one Switchyard run:', ...prof.map((l) => `  ${l}`));
+      const rprof = await cpuProfile(rawOnce);
+      details.push('cpu profile of one raw run:', ...rprof.slice(0, 8).map((l) => `  ${l}`));
+    }
+    return { syFigure, rawFigure, ratio, details };
+  } finally {
+    await info.quit().catch(() => info.disconnect());
+    await raw.close();
+    await sy.close();
+  }
+}
