@@ -5,15 +5,15 @@
 import type { Server } from 'node:http';
 import { loadAgentsFile } from './agents/registry.js';
 import { createApp } from './api/app.js';
+import { startWorkerPools, type WorkerPools } from './engine/pools.js';
 import { loadConfig, type Config } from './config/env.js';
 import { ValidationError } from './errors/index.js';
 import { createLogger, type Logger } from './logger.js';
-import { connectMongo, createMongoArchive, type MongoHandle } from './outbox/mongo.js';
+import { connectMongo, createMongoArchive, type MongoHandle } from './outbox/mongo/index.js';
 import { OutboxConsumer } from './outbox/outbox-consumer.js';
 import { System } from './system.js';
 import { WorkflowCatalog } from './workflows/catalog.js';
 import { loadWorkflowsDir } from './workflows/loader.js';
-import { startWorkerPools, type WorkerPools } from '../workers/pool.js';
 
 export interface BootOptions {
   api: boolean;

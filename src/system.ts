@@ -8,10 +8,11 @@ import { Redis } from 'ioredis';
 import { resolveAgents, type AgentRegistry } from './agents/registry.js';
 import type { Config } from './config/env.js';
 import type { Logger } from './logger.js';
-import { RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './runs/keys.js';
+import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './runs/keys.js';
 import { RunControl } from './runs/run-control.js';
 import { RunStore } from './runs/run-store.js';
 import { RunsService, type RunArchive } from './runs/runs-service.js';
+import { stepPolicy, type StepPolicy } from './runs/step-policy.js';
 import { SchedulesService } from './schedules/schedules-service.js';
 import { WorkflowCatalog } from './workflows/catalog.js';
 import { compileWorkflow } from './workflows/compile.js';
@@ -41,13 +42,18 @@ export class System {
   readonly control: RunControl;
   readonly runs: RunsService;
   readonly schedules: SchedulesService;
+  /** Retry policy and timeout of each step (the agent's, or the engine's defaults). */
+  readonly policy: StepPolicy;
   /** Agent queues by agent name. */
   readonly agentQueues: Map<string, Queue>;
   readonly runQueue: Queue;
   readonly refQueue: Queue;
   readonly scheduleQueue: Queue;
+  /** The queue of the steps the engine runs itself. */
+  readonly controlQueue: Queue;
   /** How long a ref job sleeps before checking its target by itself, ms (default 30 s). */
   readonly refSafetyDelayMs: number;
+  private readonly queuesByName: Map<string, Queue>;
 
   constructor(readonly opts: SystemOptions) {
     const { prefix } = opts;
@@ -63,14 +69,18 @@ export class System {
     this.runQueue = new Queue(RUN_QUEUE, { connection, prefix });
     this.refQueue = new Queue(REF_QUEUE, { connection, prefix });
     this.scheduleQueue = new Queue(SCHEDULE_QUEUE, { connection, prefix });
-    this.store = new RunStore({ redis: this.stateRedis, queueRedis: this.redis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox });
-    this.control = new RunControl({ store: this.store, refQueue: this.refQueue, agentQueue: (a) => this.agentQueues.get(a), logger: opts.logger });
+    this.controlQueue = new Queue(CONTROL_QUEUE, { connection, prefix });
+    this.queuesByName = new Map(this.allQueues().map((q) => [q.name, q]));
+    this.policy = stepPolicy(opts.registry);
+    this.store = new RunStore({ redis: this.stateRedis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox, logger: opts.logger });
+    this.control = new RunControl({ store: this.store, refQueue: this.refQueue, queue: (name) => this.queuesByName.get(name), logger: opts.logger });
     this.runs = new RunsService({
       store: this.store,
       flowProducer: this.flowProducer,
       registry: opts.registry,
       workflows: opts.workflows,
       control: this.control,
+      policy: this.policy,
       logger: opts.logger,
       refSafetyDelayMs: this.refSafetyDelayMs,
       ...(opts.archive ? { archive: opts.archive } : {}),
@@ -90,12 +100,17 @@ export class System {
 
   /** Every queue, for Bull Board. */
   allQueues(): Queue[] {
-    return [...this.agentQueues.values(), this.runQueue, this.refQueue, this.scheduleQueue];
+    return [...this.agentQueues.values(), this.runQueue, this.refQueue, this.controlQueue, this.scheduleQueue];
   }
 
   agentQueue(agent: string): Queue {
-    const q = this.agentQueues.get(agent);
-    if (!q) throw new Error(`no queue for agent "${agent}"`);
+    return this.queue(agentQueueName(agent));
+  }
+
+  /** A queue by name (`agent.<name>`, `control`, `runs`, `refs`, `schedules`). */
+  queue(name: string): Queue {
+    const q = this.queuesByName.get(name);
+    if (!q) throw new Error(`no queue "${name}"`);
     return q;
   }
 
@@ -108,6 +123,7 @@ export class System {
   }
 
   async close(): Promise<void> {
+    await this.store.close();
     await Promise.all([this.flowProducer.close(), ...this.allQueues().map((q) => q.close())]);
     await Promise.all([this.redis.quit().catch(() => this.redis.disconnect()), this.stateRedis.quit().catch(() => this.stateRedis.disconnect())]);
   }

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { NonRetryableError } from '../src/errors/index.js';
 import { silentLogger, type Logger } from '../src/logger.js';
 import { OutboxConsumer, eventsKey, outboxKey, type OutboxConsumerOptions } from '../src/outbox/outbox-consumer.js';
-import type { ResultSink, WriteMeta } from '../src/outbox/sink.js';
+import type { ResultSink, RunWrite, WriteMeta } from '../src/outbox/sink.js';
 import type { RunEvent, RunRecord, StepRecord } from '../src/runs/types.js';
 import { poll } from './helpers/poll.js';
 import { cleanupPrefix, newRedis, testPrefix } from './helpers/redis.js';
@@ -34,7 +34,7 @@ class FakeSink implements ResultSink {
   /** Keys refused as permanently invalid. */
   readonly refuse = new Set<string>();
 
-  async writeRun(doc: RunRecord, events: RunEvent[], meta?: WriteMeta): Promise<void> {
+  async writeRun({ doc, events }: RunWrite, meta?: WriteMeta): Promise<void> {
     await this.write({ kind: 'run', key: doc.id, entryId: meta?.entryId, events });
   }
 
@@ -69,15 +69,15 @@ const now = () => new Date().toISOString();
 
 function step(runId: string, stepId: string): StepRecord {
   return {
-    runId, stepId, agent: 'writer', status: 'succeeded', dependsOn: [], optional: false,
+    runId, stepId, kind: 'agent', agent: 'writer', parent: null, status: 'succeeded', dependsOn: [], optional: false,
     input: { task: 'x' }, output: 'done', usage: { inputTokens: 1, outputTokens: 2 }, model: 'echo',
-    attempts: 1, error: null, reason: null, createdAt: now(), startedAt: now(), finishedAt: now(),
+    attempts: 1, recovered: false, error: null, reason: null, createdAt: now(), startedAt: now(), finishedAt: now(),
   };
 }
 
 function run(id: string): RunRecord {
   return {
-    id, workflow: 'research', status: 'succeeded', input: { topic: 'queues' }, output: { answer: 42 },
+    id, workspaceId: 'default', workflow: 'research', status: 'succeeded', input: { topic: 'queues' }, output: { answer: 42 },
     error: null, agents: ['writer'], failedSteps: [], skippedSteps: [], usage: { inputTokens: 1, outputTokens: 2 },
     priority: null, idempotencyKey: null, scheduleId: null, createdAt: now(), startedAt: now(), finishedAt: now(),
   };

@@ -5,17 +5,18 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { silentLogger } from '../src/logger.js';
 import { OutboxConsumer } from '../src/outbox/outbox-consumer.js';
-import type { ResultSink } from '../src/outbox/sink.js';
-import { RunRecord, StepRecord, type RunEvent } from '../src/runs/types.js';
+import type { ResultSink, RunWrite } from '../src/outbox/sink.js';
+import { RunRecord, StepRecord } from '../src/runs/types.js';
+import { CompiledWorkflow } from '../src/workflows/definition.js';
 import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
 
 class MemorySink implements ResultSink {
-  runs: { doc: RunRecord; events: RunEvent[] }[] = [];
+  runs: RunWrite[] = [];
   steps: StepRecord[] = [];
   failNext = 0;
-  async writeRun(doc: RunRecord, events: RunEvent[]) {
+  async writeRun(write: RunWrite) {
     if (this.failNext-- > 0) throw new Error('sink down');
-    this.runs.push({ doc, events });
+    this.runs.push(write);
   }
   async writeStep(doc: StepRecord) {
     if (this.failNext-- > 0) throw new Error('sink down');
@@ -69,6 +70,10 @@ it('delivers every finished step once and each state of the run, as valid record
   expect(sink.steps.find((s) => s.stepId === 'first')!.dependsOn).toEqual([]);
 
   for (const r of sink.runs) expect(RunRecord.safeParse(r.doc).success).toBe(true);
+  // The definition the run executes travels once, with its first state; events with its last.
+  expect(CompiledWorkflow.parse(sink.runs[0]!.definition)).toMatchObject({ name: 'three', steps: [{ id: 'first' }, { id: 'skipme' }, { id: 'last' }] });
+  expect(sink.runs.slice(1).map((r) => r.definition)).toEqual([undefined, undefined]);
+  expect(sink.runs.slice(0, 2).map((r) => r.events)).toEqual([[], []]);
   const { doc, events } = sink.runs.at(-1)!;
   expect(RunRecord.safeParse(doc).success).toBe(true);
   expect(doc).toMatchObject({ id: res.body.id, status: 'succeeded', failedSteps: [], skippedSteps: ['skipme'], output: run.output });

@@ -12,25 +12,28 @@ import {
   connectMongo,
   createModels,
   createMongoArchive,
-  fromArchivedEvents,
+  definitionOf,
+  eventUpserts,
+  fromEventDocument,
   fromRunDocument,
   fromStepDocument,
   isPermanentMongoError,
   listRunsFromMongo,
   MongoSink,
+  toEventDocument,
   toRunDocument,
   toStepDocument,
   type MongoHandle,
   type MongoModels,
-} from '../src/outbox/mongo.js';
+} from '../src/outbox/mongo/index.js';
 import { sortableEntryId } from '../src/outbox/sink.js';
 import type { RunEvent, RunRecord, StepRecord } from '../src/runs/types.js';
 
 function run(overrides: Partial<RunRecord> = {}): RunRecord {
   return {
-    id: 'run-1', workflow: 'research', status: 'succeeded', input: { topic: 'queues', nested: {} },
+    id: 'run-1', workspaceId: 'default', workflow: 'research', status: 'succeeded', input: { topic: 'queues', nested: {} },
     output: { answer: 42 }, error: null, agents: ['researcher', 'writer'],
-    failedSteps: [{ stepId: 'b', agent: 'writer', error: 'boom' }], skippedSteps: ['c'],
+    failedSteps: [{ stepId: 'b', kind: 'agent', agent: 'writer', error: 'boom' }], skippedSteps: ['c'],
     usage: { inputTokens: 10, outputTokens: 20 }, priority: 5, idempotencyKey: 'k-1', scheduleId: null,
     createdAt: '2025-01-01T10:00:00.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:09.000Z',
     ...overrides,
@@ -39,9 +42,9 @@ function run(overrides: Partial<RunRecord> = {}): RunRecord {
 
 function step(overrides: Partial<StepRecord> = {}): StepRecord {
   return {
-    runId: 'run-1', stepId: 'a', agent: 'researcher', status: 'succeeded', dependsOn: [], optional: false,
+    runId: 'run-1', stepId: 'a', kind: 'agent', agent: 'researcher', parent: null, status: 'succeeded', dependsOn: [], optional: false,
     input: { task: 'look' }, output: 'found it', usage: { inputTokens: 3, outputTokens: 4 }, model: 'echo',
-    attempts: 1, error: null, reason: null,
+    attempts: 1, recovered: false, error: null, reason: null,
     createdAt: '2025-01-01T10:00:01.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:05.000Z',
     ...overrides,
   };
@@ -72,14 +75,26 @@ describe('mongo documents (offline)', () => {
     await conn.close();
   });
 
-  it('maps a run to a document keyed by run id, with Dates and its events, that validates', async () => {
-    const doc = toRunDocument(run(), events);
+  it('maps a run to a document keyed by run id, with Dates and its definition as JSON text, that validates', async () => {
+    const definition = { name: 'research', steps: [{ id: 'a', context: { 'a.b': 1, $x: 2 } }] };
+    const doc = toRunDocument(run(), definition);
     expect(doc._id).toBe('run-1');
     expect(doc.createdAt).toEqual(new Date('2025-01-01T10:00:00.000Z'));
-    expect(doc.events[1]).toEqual({ id: '1735725601000-0', type: 'step.started', stepId: 'a', at: new Date('2025-01-01T10:00:01.000Z'), data: { attempt: 1 } });
+    // Keys MongoDB refuses (dots, a leading $) are safe inside the text.
+    expect(definitionOf(doc)).toEqual(definition);
+    expect(definitionOf(toRunDocument(run()))).toBeUndefined();
     expect(await validationError(new models.Run(doc))).toBeNull();
     // Empty objects survive (minimize is off), so `input` comes back as it went in.
     expect(new models.Run(doc).toObject().input).toEqual({ topic: 'queues', nested: {} });
+  });
+
+  it('maps each event to a document of its own, keyed by run and event id and ordered by seq', async () => {
+    const docs = events.map(toEventDocument);
+    expect(docs[1]).toEqual({ _id: 'run-1/1735725601000-0', runId: 'run-1', seq: sortableEntryId('1735725601000-0'), id: '1735725601000-0', type: 'step.started', stepId: 'a', at: new Date('2025-01-01T10:00:01.000Z'), data: { attempt: 1 } });
+    for (const d of docs) expect(await validationError(new models.RunEvent(d))).toBeNull();
+    expect(docs.map((d) => fromEventDocument(new models.RunEvent(d).toObject()))).toEqual(events);
+    // Written once each: a repeated or partial log inserts nothing that is there.
+    expect(eventUpserts({ events })[0]).toEqual({ updateOne: { filter: { _id: 'run-1/1735725600000-0' }, update: { $setOnInsert: expect.objectContaining({ type: 'run.queued', runId: 'run-1' }) }, upsert: true } });
   });
 
   it('maps a step to a document keyed by runId.stepId that validates, also with nulls', async () => {
@@ -92,7 +107,7 @@ describe('mongo documents (offline)', () => {
   });
 
   it('rejects a run with an unknown status, naming the path', async () => {
-    const bad = toRunDocument(run({ status: 'exploded' as RunRecord['status'] }), []);
+    const bad = toRunDocument(run({ status: 'exploded' as RunRecord['status'] }));
     const err = await validationError(new models.Run(bad));
     expect(Object.keys(err?.errors ?? {})).toEqual(['status']);
   });
@@ -104,7 +119,7 @@ describe('mongo documents (offline)', () => {
   });
 
   it('maps a stored run back to the record it came from', () => {
-    expect(fromRunDocument(toRunDocument(run(), events))).toEqual(run());
+    expect(fromRunDocument(toRunDocument(run(), { name: 'x' }))).toEqual(run());
   });
 
   // Through a mongoose document and back to a plain object, as a read returns it.
@@ -115,13 +130,13 @@ describe('mongo documents (offline)', () => {
     expect(back(pending)).toEqual(pending);
   });
 
-  it('maps archived events back to the run events they came from', () => {
-    const stored = new models.Run(toRunDocument(run(), events)).toObject();
-    expect(fromArchivedEvents('run-1', stored.events)).toEqual(events);
+  it('maps a step added at run time (with its parent, recovered) back to the record it came from', () => {
+    const grown = step({ stepId: 'plan.1', parent: 'plan', recovered: true, output: { json: true } });
+    expect(fromStepDocument(new models.StepResult(toStepDocument(grown)).toObject())).toEqual(grown);
   });
 
   it('tells documents MongoDB can never accept from outages', async () => {
-    const invalid = await validationError(new models.Run(toRunDocument(run({ status: 'x' as RunRecord['status'] }), [])));
+    const invalid = await validationError(new models.Run(toRunDocument(run({ status: 'x' as RunRecord['status'] }))));
     expect(isPermanentMongoError(invalid)).toBe(true);
     expect(isPermanentMongoError(new mongo.MongoServerError({ code: 52, errmsg: '$-prefixed field' }))).toBe(true);
     expect(isPermanentMongoError(new mongo.MongoServerError({ code: 11600, errmsg: 'interrupted at shutdown' }))).toBe(false);
@@ -136,8 +151,8 @@ describe('mongo documents (offline)', () => {
   });
 
   it('refuses a cursor it did not issue', async () => {
-    await expect(listRunsFromMongo(models, { limit: 10, cursor: 'not-a-cursor' })).rejects.toBeInstanceOf(ValidationError);
-    await expect(listRunsFromMongo(models, { limit: 0 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(listRunsFromMongo(models, { workspaceId: 'default', limit: 10, cursor: 'not-a-cursor' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(listRunsFromMongo(models, { workspaceId: 'default', limit: 0 })).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('starts with MongoDB down: ping is false and writes fail as an outage, not as a bad record', async () => {
@@ -169,6 +184,7 @@ describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB
     sink = new MongoSink({ models });
     await models.Run.init();
     await models.StepResult.init();
+    await models.RunEvent.init();
   });
 
   afterAll(async () => {
@@ -176,34 +192,35 @@ describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB
     await handle?.close();
   });
 
-  it('upserts the same run twice into one document holding the latest state', async () => {
-    await sink.writeRun(run({ id: 'twice', status: 'running', finishedAt: null }), events.slice(0, 1), { entryId: '100-0' });
-    await sink.writeRun(run({ id: 'twice' }), events, { entryId: '200-0' });
-    await sink.writeRun(run({ id: 'twice' }), events, { entryId: '200-0' });
+  it('upserts the same run twice into one document holding the latest state, each event once', async () => {
+    await sink.writeRun({ doc: run({ id: 'twice', status: 'running', finishedAt: null }), events: [], definition: { name: 'research' } }, { entryId: '100-0' });
+    const mine = events.map((e) => ({ ...e, runId: 'twice' }));
+    await sink.writeRun({ doc: run({ id: 'twice' }), events: mine }, { entryId: '200-0' });
+    await sink.writeRun({ doc: run({ id: 'twice' }), events: mine }, { entryId: '200-0' });
 
     expect(await models.Run.countDocuments({ _id: 'twice' })).toBe(1);
     const stored = await models.Run.findById('twice').lean().exec();
     expect(stored?.status).toBe('succeeded');
-    expect(stored?.events.map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(stored && definitionOf(stored)).toEqual({ name: 'research' });
+    expect(await models.RunEvent.countDocuments({ runId: 'twice' })).toBe(events.length);
   });
 
-  it('never lets an older outbox entry overwrite a newer state, nor an empty event list erase the archive', async () => {
-    await sink.writeRun(run({ id: 'late' }), events, { entryId: '1735725600000-10' });
-    await sink.writeRun(run({ id: 'late', status: 'running' }), [], { entryId: '1735725600000-9' });
+  it('never lets an older outbox entry overwrite a newer state', async () => {
+    await sink.writeRun({ doc: run({ id: 'late' }), events: [] }, { entryId: '1735725600000-10' });
+    await sink.writeRun({ doc: run({ id: 'late', status: 'running' }), events: [] }, { entryId: '1735725600000-9' });
     expect((await models.Run.findById('late').lean().exec())?.status).toBe('succeeded');
-
-    await sink.writeRun(run({ id: 'late', status: 'failed' }), [], { entryId: '1735725600001-0' });
-    const stored = await models.Run.findById('late').lean().exec();
-    expect(stored?.status).toBe('failed');
-    expect(stored?.events).toHaveLength(events.length);
+    await sink.writeRun({ doc: run({ id: 'late', status: 'failed' }), events: [] }, { entryId: '1735725600001-0' });
+    expect((await models.Run.findById('late').lean().exec())?.status).toBe('failed');
   });
 
-  it('serves an archived run, its steps and its event log back in the API shape', async () => {
-    await sink.writeRun(run({ id: 'arch' }), events.map((e) => ({ ...e, runId: 'arch' })), { entryId: '1-0' });
+  it('serves an archived run, its steps, its definition and its event log back in the API shape', async () => {
+    await sink.writeRun({ doc: run({ id: 'arch' }), events: events.map((e) => ({ ...e, runId: 'arch' })), definition: { name: 'research' } }, { entryId: '1-0' });
     await sink.writeStep(step({ runId: 'arch' }), { entryId: '2-0' });
     const archive = createMongoArchive(models);
     const view = await archive.getRun('arch');
     expect(view).toMatchObject({ ...run({ id: 'arch' }), steps: [step({ runId: 'arch' })] });
+    expect(view?.definition).toBeUndefined();
+    expect((await archive.getRun('arch', { definition: true }))?.definition).toEqual({ name: 'research' });
     expect(await archive.getEvents('arch')).toEqual(events.map((e) => ({ ...e, runId: 'arch' })));
     expect(await archive.getRun('nope')).toBeNull();
     expect(await archive.getEvents('nope')).toBeNull();
@@ -229,23 +246,25 @@ describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB
       run({ id: 'list-4', workflow: 'wf-a', status: 'succeeded', agents: ['y'], createdAt: '2025-02-01T00:00:03.000Z' }),
       run({ id: 'list-5', workflow: 'wf-b', status: 'succeeded', agents: ['x'], createdAt: '2025-02-01T00:00:05.000Z' }),
     ];
-    for (const r of seeds) await sink.writeRun(r, []);
+    for (const r of seeds) await sink.writeRun({ doc: r, events: [] });
+    await sink.writeRun({ doc: run({ id: 'list-other', workspaceId: 'other', createdAt: '2025-02-01T00:00:04.000Z' }), events: [] });
 
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await listRunsFromMongo(models, { limit: 2, cursor });
+      const page = await listRunsFromMongo(models, { workspaceId: 'default', limit: 2, ...(cursor ? { cursor } : {}) });
       seen.push(...page.runs.filter((r) => r.id.startsWith('list-')).map((r) => r.id));
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
+    // Another workspace's run is never listed.
     expect(seen).toEqual(['list-5', 'list-4', 'list-3', 'list-2', 'list-1']);
 
-    const ids = async (q: Parameters<typeof listRunsFromMongo>[1]) =>
-      (await listRunsFromMongo(models, q)).runs.map((r) => r.id).filter((id) => id.startsWith('list-'));
+    const ids = async (q: Omit<Parameters<typeof listRunsFromMongo>[1], 'workspaceId'>) =>
+      (await listRunsFromMongo(models, { workspaceId: 'default', ...q })).runs.map((r) => r.id).filter((id) => id.startsWith('list-'));
     expect(await ids({ limit: 10, status: 'failed' })).toEqual(['list-3', 'list-2']);
     expect(await ids({ limit: 10, workflow: 'wf-a' })).toEqual(['list-4', 'list-3', 'list-1']);
     expect(await ids({ limit: 10, agent: 'x', status: 'succeeded' })).toEqual(['list-5', 'list-1']);
-    const first = await listRunsFromMongo(models, { limit: 1, workflow: 'wf-a' });
+    const first = await listRunsFromMongo(models, { workspaceId: 'default', limit: 1, workflow: 'wf-a' });
     expect(first.runs.map((r) => r.id)).toEqual(['list-4']);
     expect(await ids({ limit: 10, workflow: 'wf-a', cursor: first.nextCursor ?? '' })).toEqual(['list-3', 'list-1']);
     expect(first.runs[0]).toEqual(seeds[3]);

@@ -112,7 +112,7 @@ describe('a single agent task', () => {
     expect(run.steps[0]!.error).toContain('400');
     expect(run.steps[0]!.error).toContain('fake error 400');
     expect(run.error).toContain(`step "gpt" failed`);
-    expect(run.failedSteps).toEqual([{ stepId: 'gpt', agent: 'gpt', error: run.steps[0]!.error }]);
+    expect(run.failedSteps).toEqual([{ stepId: 'gpt', kind: 'agent', agent: 'gpt', error: run.steps[0]!.error }]);
   });
 
   it('aborts the HTTP call when the step passes its timeoutMs', async () => {

@@ -8,10 +8,23 @@
  */
 import { createConnection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createModels, fromArchivedEvents, fromRunDocument, fromStepDocument, toRunDocument, toStepDocument, type RunDocument, type StepDocument } from '../src/outbox/mongo.js';
+import {
+  createModels,
+  definitionOf,
+  fromEventDocument,
+  fromRunDocument,
+  fromStepDocument,
+  toEventDocument,
+  toRunDocument,
+  toStepDocument,
+  type EventDocument,
+  type RunDocument,
+  type StepDocument,
+} from '../src/outbox/mongo/index.js';
 import { keys } from '../src/runs/keys.js';
 import { toRunView, type RunArchive } from '../src/runs/runs-service.js';
 import type { RunEvent } from '../src/runs/types.js';
+import type { CompiledWorkflow } from '../src/workflows/definition.js';
 import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
 import { readEventStream } from './helpers/sse.js';
 
@@ -22,27 +35,30 @@ const models = createModels(conn);
 class MemoryArchive implements RunArchive {
   readonly runs = new Map<string, RunDocument>();
   readonly steps = new Map<string, StepDocument[]>();
+  readonly events = new Map<string, EventDocument[]>();
   down = false;
 
-  put(runId: string, run: Parameters<typeof toRunDocument>[0], steps: Parameters<typeof toStepDocument>[0][], events: RunEvent[]): void {
-    this.runs.set(runId, new models.Run(toRunDocument(run, events)).toObject() as RunDocument);
+  put(runId: string, run: Parameters<typeof toRunDocument>[0], steps: Parameters<typeof toStepDocument>[0][], events: RunEvent[], definition: unknown): void {
+    this.runs.set(runId, new models.Run(toRunDocument(run, definition)).toObject() as RunDocument);
     this.steps.set(runId, steps.map((s) => new models.StepResult(toStepDocument(s)).toObject() as StepDocument));
+    this.events.set(runId, events.map((e) => new models.RunEvent(toEventDocument(e)).toObject() as EventDocument));
   }
 
   private check(): void {
     if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:27017');
   }
 
-  async getRun(id: string) {
+  async getRun(id: string, opts: { definition?: boolean } = {}) {
     this.check();
     const doc = this.runs.get(id);
-    return doc ? toRunView(fromRunDocument(doc), (this.steps.get(id) ?? []).map(fromStepDocument)) : null;
+    if (!doc) return null;
+    const view = toRunView(fromRunDocument(doc), (this.steps.get(id) ?? []).map(fromStepDocument));
+    return opts.definition ? { ...view, definition: definitionOf(doc) as CompiledWorkflow } : view;
   }
 
   async getEvents(id: string) {
     this.check();
-    const doc = this.runs.get(id);
-    return doc ? fromArchivedEvents(id, doc.events) : null;
+    return this.runs.has(id) ? (this.events.get(id) ?? []).map(fromEventDocument) : null;
   }
 
   async listRuns() {
@@ -84,9 +100,9 @@ async function archivedRun(): Promise<{ id: string; events: RunEvent[] }> {
   const events = await h.system.store.readEvents(id);
   expect(events.at(-1)?.type).toBe('run.finished');
   const { steps, dag: _dag, ...run } = view;
-  archive.put(id, run, steps, events);
+  archive.put(id, run, steps, events, await h.system.store.getDefinition(id));
   const redis = h.system.stateRedis;
-  await redis.del(keys.run(h.prefix, id), keys.events(h.prefix, id), ...steps.map((s) => keys.step(h.prefix, id, s.stepId)));
+  await redis.del(keys.run(h.prefix, id), keys.runSteps(h.prefix, id), keys.runRefs(h.prefix, id), keys.events(h.prefix, id), ...steps.map((s) => keys.step(h.prefix, id, s.stepId)));
   expect(await h.system.store.getRunStatus(id)).toBeNull();
   return { id, events };
 }
@@ -99,6 +115,14 @@ describe('a run past Redis retention', () => {
     expect(got.body).toMatchObject({ id, status: 'succeeded', workflow: 'pair', output: '[fast] two: [fast] one' });
     expect(got.body.steps.map((s: { stepId: string; status: string }) => [s.stepId, s.status])).toEqual([['first', 'succeeded'], ['second', 'succeeded']]);
     expect(got.body.dag.edges).toEqual([{ from: 'first', to: 'second' }]);
+  });
+
+  it('keeps the definition it executed, readable with ?include=definition', async () => {
+    const { id } = await archivedRun();
+    const got = await h.request('GET', `/v1/runs/${id}?include=definition`);
+    expect(got.status).toBe(200);
+    expect(got.body.definition).toMatchObject({ name: 'pair', steps: [{ id: 'first', kind: 'agent' }, { id: 'second', kind: 'agent', dependsOn: ['first'] }] });
+    expect((await h.request('GET', `/v1/runs/${id}`)).body.definition).toBeUndefined();
   });
 
   it('serves its whole event log as SSE from the archive, in order, and ends', async () => {

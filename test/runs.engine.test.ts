@@ -1,12 +1,14 @@
 /**
  * Engine guarantees that are not about one pattern: reading any ancestor's output, never
- * paying twice for a call whose result was already stored when its job is delivered again, and
- * a step's result being in the run state before anything its completion starts reads it.
+ * paying twice for a call whose result was already stored when its job is delivered again, a
+ * step's result being stored (awaited, retried) before anything its completion starts reads
+ * it, and a submission whose state or flow cannot be written leaving nothing behind.
  */
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { startWorkerPools } from '../workers/pool.js';
+import { startWorkerPools } from '../src/engine/pools.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
+import { unique } from './helpers/redis.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -70,25 +72,22 @@ it('returns the stored result of a step delivered again after a crash, without c
   const runId = res.body.id as string;
   // A worker called the model, stored the answer, then died before BullMQ marked the job done.
   const { store } = h.system;
-  await store.transitionStep(runId, 'gpt', { from: ['pending'], to: 'running', fields: { attempts: 1, startedAt: new Date().toISOString() } });
-  await store.transitionStep(runId, 'gpt', {
-    from: ['running'],
-    to: 'succeeded',
-    fields: { output: 'stored answer', usage: { inputTokens: 5, outputTokens: 2 }, model: 'gpt-test', finishedAt: new Date().toISOString() },
-  });
+  await store.transitionStep(runId, 'gpt', { from: ['pending'], to: 'running', attemptsDelta: 1, fields: { startedAt: new Date().toISOString() } });
+  expect(await store.completeStep(runId, 'gpt', { output: 'stored answer', input: { task: 'expensive call' }, usage: { inputTokens: 5, outputTokens: 2 }, model: 'gpt-test' })).toEqual({ recorded: true, status: 'succeeded' });
 
   await withPools(async () => {
     const run = await h.waitForRun(runId);
     expect(run.status).toBe('succeeded');
     expect(run.output).toBe('stored answer');
     expect(run.usage).toEqual({ inputTokens: 5, outputTokens: 2 });
+    expect(run.steps[0]!.attempts).toBe(1);
     expect(fake.requests.filter((r) => r.prompt === 'expensive call')).toHaveLength(0);
   });
 });
 
-it('has a step\'s result in the run state before its dependents and the run\'s root read it (no re-reads)', async () => {
-  // The result is written ahead of the job's completion on BullMQ's connection, without
-  // waiting for the reply: dependents must still find it at their first read.
+it("has a step's result in the run state before its dependents and the run's root read it (no re-reads)", async () => {
+  // The result is written, awaited, before the job completes: a dependent reads each of its
+  // dependencies once, and the root settles the run in one go.
   const begin = vi.spyOn(h.system.store, 'beginStep');
   const finish = vi.spyOn(h.system.store, 'finishRun');
   try {
@@ -109,32 +108,58 @@ it('has a step\'s result in the run state before its dependents and the run\'s r
   }
 });
 
-it('waits for a step result that lands after its job completed, at a dependent and at the run\'s root', async () => {
-  // What happens when the write ahead has to be resent (script cache flushed): the job
-  // completes first. Dependents and the root look again briefly instead of calling it lost.
+it('retries a result write that Redis refuses, and completes the job only once it is stored (one provider call)', async () => {
   const store = h.system.store;
-  const original = store.transitionStepAhead.bind(store);
-  const late = vi.spyOn(store, 'transitionStepAhead').mockImplementation((runId, stepId, t) => new Promise((r) => setTimeout(r, 150)).then(() => original(runId, stepId, t)));
+  const original = store.completeStep.bind(store);
+  let refusals = 0;
+  const complete = vi.spyOn(store, 'completeStep').mockImplementation(async (runId, stepId, result) => {
+    if (stepId === 'gpt' && refusals < 2) {
+      refusals++;
+      throw new Error('OOM command not allowed when used memory > maxmemory');
+    }
+    return original(runId, stepId, result);
+  });
   try {
     await withPools(async () => {
-      const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
+      const task = unique('paid once');
+      const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task } });
       const run = await h.waitForRun(res.body.id);
       expect(run.status).toBe('succeeded');
-      expect(run.output).toBe('[e] from a: [e] alpha');
-      expect(run.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-      expect(late).toHaveBeenCalledTimes(3);
+      expect(run.steps[0]).toMatchObject({ status: 'succeeded', attempts: 1, output: expect.stringContaining(task) });
+      expect(refusals).toBe(2);
+      expect(fake.requests.filter((r) => r.prompt === task)).toHaveLength(1);
     });
   } finally {
-    late.mockRestore();
+    complete.mockRestore();
   }
 });
+
+it('never completes the job of a step whose result could not be stored: nothing downstream starts without it', async () => {
+  const store = h.system.store;
+  const complete = vi.spyOn(store, 'completeStep').mockRejectedValue(new Error('READONLY You can\'t write against a read only replica'));
+  // A pool whose result writes give up fast, so the attempts run out within the test.
+  const pools = await startWorkerPools(h.system, { recordRetry: { tries: 2, firstDelayMs: 10 } });
+  try {
+    const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
+    const run = await h.waitForRun(res.body.id, 20_000);
+    // `a` never stored its result: it ends failed, and b and c never started.
+    expect(run.status).toBe('failed');
+    expect(run.steps.map((s) => [s.stepId, s.status])).toEqual([['a', 'failed'], ['b', 'cancelled'], ['c', 'cancelled']]);
+    expect(run.steps[0]!.error).toContain('could not record the result');
+    expect(run.steps.slice(1).every((s) => s.startedAt === null)).toBe(true);
+    await expectNoLiveJobs(h.system, res.body.id);
+  } finally {
+    complete.mockRestore();
+    await pools.close();
+  }
+}, 30_000);
 
 it('ends a run whose flow could not be enqueued, and frees its idempotency key', async () => {
   const add = vi.spyOn(h.system.flowProducer, 'add').mockRejectedValueOnce(new Error('Redis said no'));
   try {
     const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'enqueue-fails' });
     expect(res.status).toBe(500);
-    const [run] = (await h.system.store.listRuns({ limit: 1 })).runs;
+    const [run] = (await h.system.store.listRuns({ workspaceId: 'default', limit: 1 })).runs;
     expect(run).toMatchObject({ workflow: 'chain', status: 'failed', error: 'could not enqueue the run: Redis said no' });
     // The key is free again: the same request now runs.
     const again = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'enqueue-fails' });
@@ -145,19 +170,16 @@ it('ends a run whose flow could not be enqueued, and frees its idempotency key',
   }
 });
 
-it('lets a flow whose run state could not be written drain without running anything', async () => {
+it('adds no flow for a run whose state could not be written, and frees its idempotency key', async () => {
   const create = vi.spyOn(h.system.store, 'createRun').mockRejectedValueOnce(new Error('state write refused'));
   const add = vi.spyOn(h.system.flowProducer, 'add');
   try {
-    await withPools(async () => {
-      const before = fake.requests.length;
-      const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' } });
-      expect(res.status).toBe(500);
-      const runId = (add.mock.calls[0]![0].opts as { jobId: string }).jobId;
-      expect(await h.system.store.getRun(runId)).toBeNull();
-      await expectNoLiveJobs(h.system, runId);
-      expect(fake.requests.length).toBe(before); // the provider was never called
-    });
+    const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'state-fails' });
+    expect(res.status).toBe(500);
+    expect(add).not.toHaveBeenCalled();
+    const again = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'state-fails' });
+    expect(again.status).toBe(202);
+    await withPools(async () => expect((await h.waitForRun(again.body.id)).status).toBe('succeeded'));
   } finally {
     create.mockRestore();
     add.mockRestore();

@@ -366,7 +366,7 @@ describe('failures', () => {
     const extra = step(run, 'extra');
     expect(extra.status).toBe('failed');
     expect(extra.error).toContain('400');
-    expect(run.failedSteps).toEqual([{ stepId: 'extra', agent: 'llm', error: extra.error }]);
+    expect(run.failedSteps).toEqual([{ stepId: 'extra', kind: 'agent', agent: 'llm', error: extra.error }]);
     expect(run.error).toBeNull();
 
     const after = step(run, 'after');

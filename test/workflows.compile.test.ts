@@ -91,6 +91,7 @@ describe('compileWorkflow: order and output', () => {
     expect(compiled).toMatchObject({ name: 'test', description: '', source: 'flows/test.yaml', input: { go: { type: 'boolean', required: true } } });
     expect(compiled.steps[0]).toEqual({
       id: 'a',
+      kind: 'agent',
       agent: 'research',
       input: { task: 'do a' },
       dependsOn: [],

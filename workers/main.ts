@@ -1,6 +1,7 @@
 /**
- * `npm run start:workers -- --agents research,content`: worker pools only (all agents when
- * --agents is omitted). Run as many of these processes as you like, on any machine.
+ * The worker process: `npm run start:workers -- --agents research,content` serves those agent
+ * pools (all when --agents is omitted) and the internal workers. Run as many of these processes
+ * as you like, on any machine; the execution engine they run lives in src/engine/.
  */
 import { parseArgs } from 'node:util';
 import { startProcess } from '../src/bootstrap.js';

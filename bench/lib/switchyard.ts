@@ -14,7 +14,7 @@ import { RUN_QUEUE } from '../../src/runs/keys.js';
 import type { RunState } from '../../src/runs/run-store.js';
 import { systemFromDefinitions, type System } from '../../src/system.js';
 import { compileWorkflow } from '../../src/workflows/compile.js';
-import { startWorkerPools, type WorkerPools } from '../../workers/pool.js';
+import { startWorkerPools, type WorkerPools } from '../../src/engine/pools.js';
 import { REDIS_URL, benchPrefix, cleanupPrefix } from './redis.js';
 import { RootSettlements, withTimeout } from './util.js';
 

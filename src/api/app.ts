@@ -1,6 +1,7 @@
 /**
  * The HTTP API (express). Routes are thin: validate with the zod schemas in schemas.ts, call
- * a service, answer JSON. Every error goes through errors.ts.
+ * the service they are given, answer JSON. Every error goes through errors.ts. This module
+ * wires the routes to the System's services; the routes never see the System itself.
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -34,11 +35,11 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use('/admin/queues', board.getRouter());
 
   app.use(express.json({ limit: opts.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
-  app.use(healthRouter(system, opts.readiness ?? {}));
-  app.use('/v1/runs', runsRouter(system, opts.shutdownSignal));
-  app.use('/v1/agents', agentsRouter(system));
-  app.use('/v1/workflows', workflowsRouter(system));
-  app.use('/v1/schedules', schedulesRouter(system));
+  app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness } }));
+  app.use('/v1/runs', runsRouter({ runs: system.runs, shutdownSignal: opts.shutdownSignal }));
+  app.use('/v1/agents', agentsRouter({ registry: system.registry }));
+  app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows }));
+  app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules }));
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(system.logger));
   return app;

@@ -28,6 +28,23 @@ export const SubmitWorkflowRun = z
 export const SubmitRun = z.union([SubmitAgentRun, SubmitWorkflowRun]);
 export type SubmitRun = z.infer<typeof SubmitRun>;
 
+/** What GET /v1/runs/:id may add to a run: `definition`, the compiled workflow it executes. */
+export const GetRunQuery = z
+  .object({
+    include: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(['definition']))),
+  })
+  .strict();
+
+/** An event id (`<ms>-<seq>`, each part a 64-bit number), as in Last-Event-ID or ?after=. */
+export const EventId = z
+  .string()
+  .regex(/^\d{1,20}-\d{1,20}$/, 'must be an event id such as 1732170000000-0')
+  .refine((v) => !/^\d+-\d+$/.test(v) || v.split('-').every((n) => BigInt(n) < 2n ** 64n), 'each part of an event id is below 2^64');
+
 export const ListRunsQuery = z
   .object({
     status: RunStatus.optional(),

@@ -20,7 +20,7 @@ import type { Redis } from 'ioredis';
 import { NonRetryableError, issuesFromZod, toError, type ZodLikeIssue } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import { parseEvent } from '../runs/run-store.js';
-import { RunRecord, StepRecord, type OutboxEntry, type RunEvent } from '../runs/types.js';
+import { RunRecord, StepRecord, isTerminalRun, type OutboxEntry, type RunEvent } from '../runs/types.js';
 import { keys } from '../runs/keys.js';
 import type { ResultSink } from './sink.js';
 
@@ -227,10 +227,11 @@ export class OutboxConsumer {
       return true;
     }
     const { entry } = parsed;
-    // Read before calling the sink: a Redis failure here is a Redis outage, not a sink one.
-    const events = entry.kind === 'run' ? await this.readEvents(entry.doc.id, entryId) : [];
+    // A finished run's entry carries its event log (read before calling the sink: a Redis
+    // failure here is a Redis outage, not a sink one); a live run's log stays in Redis.
+    const events = entry.kind === 'run' && isTerminalRun(entry.doc.status) ? await this.readEvents(entry.doc.id, entryId) : [];
     try {
-      if (entry.kind === 'run') await this.sink.writeRun(entry.doc, events, { entryId });
+      if (entry.kind === 'run') await this.sink.writeRun({ doc: entry.doc, events, ...(entry.definition === undefined ? {} : { definition: entry.definition }) }, { entryId });
       else await this.sink.writeStep(entry.doc, { entryId });
     } catch (err) {
       const error = toError(err);
@@ -380,7 +381,10 @@ function parseEntry(fields: string[]): Parsed {
   if (kind === 'run') {
     const run = RunRecord.safeParse(json.value);
     if (!run.success) return { ok: false, reason: invalidRecord(kind, run.error.issues) };
-    return { ok: true, entry: { kind, id: map.get('id') ?? run.data.id, doc: run.data } };
+    const def = map.get('definition');
+    const definition = def === undefined || def === '' ? undefined : parseJson(def);
+    if (definition !== undefined && !definition.ok) return { ok: false, reason: 'definition is not valid JSON' };
+    return { ok: true, entry: { kind, id: map.get('id') ?? run.data.id, doc: run.data, ...(definition?.ok ? { definition: definition.value } : {}) } };
   }
   const step = StepRecord.safeParse(json.value);
   if (!step.success) return { ok: false, reason: invalidRecord(kind, step.error.issues) };

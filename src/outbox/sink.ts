@@ -22,9 +22,17 @@ export interface WriteMeta {
   entryId: string;
 }
 
+/** A run to write: its record, its event log so far (in order; empty while it runs), and, once, its definition. */
+export interface RunWrite {
+  doc: RunRecord;
+  events: RunEvent[];
+  /** The compiled workflow it executes: carried by the run's first entry only. */
+  definition?: unknown;
+}
+
 export interface ResultSink {
-  /** Upsert a run and its event log (the full log so far, in order). */
-  writeRun(doc: RunRecord, events: RunEvent[], meta?: WriteMeta): Promise<void>;
+  /** Upsert a run, its events (each once, by id) and its definition when given. */
+  writeRun(write: RunWrite, meta?: WriteMeta): Promise<void>;
   /** Upsert one step result, keyed by (runId, stepId). */
   writeStep(doc: StepRecord, meta?: WriteMeta): Promise<void>;
   /** Release connections; the sink is not used afterwards. */

@@ -1,76 +1,84 @@
 /**
- * Maps a workflow DAG onto one BullMQ flow (a tree) — see docs/adr/001-dag-on-flowproducer.md.
+ * Maps a DAG of steps onto BullMQ flows (trees) — see docs/adr/001-dag-on-flowproducer.md.
+ * The same rules for a run's definition and for steps a running step adds to its run:
  *
- * - The root is a `run` job; its children are the sink steps (nothing depends on them).
- * - Every step has exactly one owner in the tree: its first dependent in topological order
- *   (or the root). Its owner waits for it natively (parent/child).
+ * - Every step has exactly one owner in the tree: its first dependent in topological order.
+ *   Its owner waits for it natively (parent/child).
  * - Every other dependent of a shared step gets a small `ref` child instead, added delayed;
  *   when the shared step finishes it promotes its refs. So a diamond's shared step runs once
  *   and each step starts as soon as its own dependencies are done.
  * - Required steps fail their parent (so a failure never leaves a parent in
  *   waiting-children); optional steps are ignored by their parent on failure.
+ * - The steps nothing depends on (sinks) hang under an attachment: the run's root `run` job
+ *   (`buildRunFlow`), or the running step that added them (`buildChildFlows`), which they wake
+ *   whatever their outcome (ignoreDependencyOnFailure): it reads their results itself.
  */
-import type { FlowJob } from 'bullmq';
-import type { CompiledStep, CompiledWorkflow } from '../workflows/definition.js';
-import { REF_QUEUE, RUN_QUEUE, agentQueueName, refJobId, stepJobId } from './keys.js';
+import type { FlowJob, JobsOptions } from 'bullmq';
+import type { CompiledStep } from '../workflows/definition.js';
+import { REF_QUEUE, RUN_QUEUE, refJobId, stepJobId, stepQueueName } from './keys.js';
 
 export interface StepJobData {
   runId: string;
+  workspaceId: string;
   step: CompiledStep;
   /** Ref job ids (in REF_QUEUE) to promote once this step has finished. */
   refs: string[];
 }
 export interface RefJobData {
   runId: string;
-  /** The shared step this ref stands for. */
+  /** The shared step this ref stands for, and the queue its job is in. */
   target: string;
-  targetAgent: string;
+  targetQueue: string;
 }
 export interface RunJobData {
   runId: string;
+  workspaceId: string;
 }
 
-export interface AgentJobDefaults {
+/** The retry policy of a step's job. */
+export interface JobPolicy {
   attempts: number;
   backoff: { type: 'fixed' | 'exponential'; delayMs: number; jitter: number };
 }
 
-export interface BuildFlowOptions {
+export interface BuildStepsOptions {
   runId: string;
-  workflow: CompiledWorkflow;
-  agentDefaults: (agent: string) => AgentJobDefaults;
-  priority?: number;
+  workspaceId: string;
+  /** In a topological order; dependencies name steps of this list only. */
+  steps: readonly CompiledStep[];
+  jobPolicy: (step: CompiledStep) => JobPolicy;
+  priority?: number | undefined;
   retentionSeconds: number;
   /** How long a ref sleeps before checking its target by itself (in case a promote was lost). */
   refSafetyDelayMs: number;
 }
 
-export interface FlowPlan {
-  tree: FlowJob;
-  /** Every ref job id of the run, to promote them all when the run ends early. */
+export interface StepTrees {
+  /** One tree per sink step. */
+  sinks: FlowJob[];
+  /** Every ref job id among them. */
   refIds: string[];
 }
 
-export function buildFlow(opts: BuildFlowOptions): FlowPlan {
-  const { runId, workflow } = opts;
-  const byId = new Map(workflow.steps.map((s) => [s.id, s]));
-  const dependents = new Map<string, string[]>(workflow.steps.map((s) => [s.id, []]));
-  for (const s of workflow.steps) for (const d of s.dependsOn) dependents.get(d)!.push(s.id);
+function buildStepTrees(opts: BuildStepsOptions): StepTrees {
+  const { runId, steps } = opts;
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const dependents = new Map<string, string[]>(steps.map((s) => [s.id, []]));
+  for (const s of steps) for (const d of s.dependsOn) dependents.get(d)!.push(s.id);
 
-  // Owner = first dependent in topological order (steps are topologically sorted).
+  // Owner = first dependent in topological order.
   const owner = new Map<string, string | null>();
-  for (const s of workflow.steps) owner.set(s.id, dependents.get(s.id)![0] ?? null);
+  for (const s of steps) owner.set(s.id, dependents.get(s.id)![0] ?? null);
 
-  const refsOf = new Map<string, string[]>(workflow.steps.map((s) => [s.id, []]));
+  const refsOf = new Map<string, string[]>(steps.map((s) => [s.id, []]));
   const refIds: string[] = [];
-  const keep = { age: opts.retentionSeconds };
-  const common = { removeOnComplete: keep, removeOnFail: keep, ...(opts.priority ? { priority: opts.priority } : {}) };
+  const common = retention(opts);
 
   const refNode = (target: CompiledStep, dependent: string): FlowJob => {
     const id = refJobId(runId, target.id, dependent);
     refsOf.get(target.id)!.push(id);
     refIds.push(id);
-    const data: RefJobData = { runId, target: target.id, targetAgent: target.agent };
+    const data: RefJobData = { runId, target: target.id, targetQueue: stepQueueName(target) };
     return {
       name: 'ref',
       queueName: REF_QUEUE,
@@ -85,31 +93,56 @@ export function buildFlow(opts: BuildFlowOptions): FlowPlan {
       const dep = byId.get(d)!;
       return owner.get(d) === step.id ? stepNode(dep) : refNode(dep, step.id);
     });
-    const defaults = opts.agentDefaults(step.agent);
-    const data: StepJobData = { runId, step, refs: refsOf.get(step.id)! };
+    const policy = opts.jobPolicy(step);
+    const data: StepJobData = { runId, workspaceId: opts.workspaceId, step, refs: refsOf.get(step.id)! };
     return {
       name: step.id,
-      queueName: agentQueueName(step.agent),
+      queueName: stepQueueName(step),
       data,
       opts: {
         ...common,
         jobId: stepJobId(runId, step.id),
-        attempts: step.attempts ?? defaults.attempts,
-        backoff: { type: defaults.backoff.type, delay: defaults.backoff.delayMs, jitter: defaults.backoff.jitter },
+        attempts: policy.attempts,
+        backoff: { type: policy.backoff.type, delay: policy.backoff.delayMs, jitter: policy.backoff.jitter },
         ...(step.optional ? { ignoreDependencyOnFailure: true } : { failParentOnFailure: true }),
       },
       ...(children.length ? { children } : {}),
     };
   };
 
-  const sinks = workflow.steps.filter((s) => owner.get(s.id) === null);
-  const rootData: RunJobData = { runId };
+  // `data.refs` is the list itself: a ref made while building a later sink still lands in it.
+  const sinks = steps.filter((s) => owner.get(s.id) === null).map(stepNode);
+  return { sinks, refIds };
+}
+
+function retention(opts: Pick<BuildStepsOptions, 'retentionSeconds' | 'priority'>): JobsOptions {
+  const keep = { age: opts.retentionSeconds };
+  return { removeOnComplete: keep, removeOnFail: keep, ...(opts.priority ? { priority: opts.priority } : {}) };
+}
+
+/** A run's whole flow: the root `run` job over the trees of its steps. */
+export function buildRunFlow(opts: BuildStepsOptions): { tree: FlowJob; refIds: string[] } {
+  const { sinks, refIds } = buildStepTrees(opts);
+  const data: RunJobData = { runId: opts.runId, workspaceId: opts.workspaceId };
   const tree: FlowJob = {
     name: 'run',
     queueName: RUN_QUEUE,
-    data: rootData,
-    opts: { ...common, jobId: runId, attempts: 3, backoff: { type: 'fixed', delay: 1000 } },
-    children: sinks.map(stepNode),
+    data,
+    opts: { ...retention(opts), jobId: opts.runId, attempts: 3, backoff: { type: 'fixed', delay: 1000 } },
+    children: sinks,
   };
   return { tree, refIds };
+}
+
+/**
+ * The flows of steps a running step adds to its run: one tree per sink, each a child of that
+ * step's job (`parent`: its id and qualified queue name), which each wakes whatever its outcome.
+ */
+export function buildChildFlows(opts: BuildStepsOptions & { parent: { id: string; queue: string } }): StepTrees {
+  const { sinks, refIds } = buildStepTrees(opts);
+  for (const sink of sinks) {
+    const { failParentOnFailure: _required, ...rest } = sink.opts ?? {};
+    sink.opts = { ...rest, parent: opts.parent, ignoreDependencyOnFailure: true };
+  }
+  return { sinks, refIds };
 }

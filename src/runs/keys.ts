@@ -1,6 +1,8 @@
 /**
- * Redis key and queue names. Every key starts with the BullMQ prefix (a `{hash tag}` by
- * default), so a run's keys and its queues share one Redis Cluster slot.
+ * Redis key and queue names: the only module that knows the layout. Every key starts with the
+ * BullMQ prefix (a `{hash tag}` by default), so a run's keys and its queues share one Redis
+ * Cluster slot. Lua scripts receive these names (or the prefix of a family of them) and never
+ * build a name of their own.
  */
 
 /** Queue of the `run` jobs: the root of every run's flow, which finalises the run. */
@@ -9,17 +11,35 @@ export const RUN_QUEUE = 'runs';
 export const REF_QUEUE = 'refs';
 /** Queue fed by the job schedulers (cron). */
 export const SCHEDULE_QUEUE = 'schedules';
+/** Internal queue of the steps the engine runs itself (kinds without an agent). */
+export const CONTROL_QUEUE = 'control';
 
 export const agentQueueName = (agent: string): string => `agent.${agent}`;
+/** The queue a step's job goes to: its agent's, or the engine's own. */
+export const stepQueueName = (step: { agent?: string | undefined }): string => (step.agent ? agentQueueName(step.agent) : CONTROL_QUEUE);
 export const stepJobId = (runId: string, stepId: string): string => `${runId}.${stepId}`;
-export const refJobId = (runId: string, target: string, dependent: string): string => `${runId}.${target}.ref.${dependent}`;
+/** `~` appears in no step id, so (target, dependent) pairs never produce the same id. */
+export const refJobId = (runId: string, target: string, dependent: string): string => `${runId}.${target}~ref~${dependent}`;
 
 export const keys = {
+  /** Hash: the run record (JSON values), `outputSteps` and `definition`. */
   run: (prefix: string, runId: string) => `${prefix}:run:${runId}`,
+  /** List: the run's step ids, in the order they were added (definition first, then grown ones). */
+  runSteps: (prefix: string, runId: string) => `${prefix}:run:${runId}:steps`,
+  /** Set: every ref job id of the run (woken when the run ends early). */
+  runRefs: (prefix: string, runId: string) => `${prefix}:run:${runId}:refs`,
+  /** Hash: one step record (JSON values) and its checkpoint. */
   step: (prefix: string, runId: string, stepId: string) => `${prefix}:run:${runId}:s:${stepId}`,
+  /** What a step id is appended to for its key (scripts that reach many steps get this). */
+  stepPrefix: (prefix: string, runId: string) => `${prefix}:run:${runId}:s:`,
+  /** Stream: the run's ordered events (field `e`, JSON). */
   events: (prefix: string, runId: string) => `${prefix}:run:${runId}:events`,
-  runIndex: (prefix: string) => `${prefix}:runs`,
-  idempotency: (prefix: string, key: string) => `${prefix}:idem:${key}`,
+  /** Sorted set: a workspace's run ids by creation time (listing). */
+  runIndex: (prefix: string, workspaceId: string) => `${prefix}:ws:${workspaceId}:runs`,
+  /** String: `<runId> <requestHash>` of the run holding a workspace's idempotency key. */
+  idempotency: (prefix: string, workspaceId: string, key: string) => `${prefix}:ws:${workspaceId}:idem:${key}`,
+  /** Stream: finished steps and runs for MongoDB (only with MONGODB_URI). */
   outbox: (prefix: string) => `${prefix}:outbox`,
+  /** Pub/sub channel: run ids whose in-flight steps must be aborted. */
   cancelChannel: (prefix: string) => `${prefix}:cancel`,
 };

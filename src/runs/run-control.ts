@@ -1,11 +1,11 @@
 /**
  * Ending a run early (cancel, required-step failure) from any process: finish it atomically,
- * tell every worker process to abort the run's in-flight steps, and wake its sleeping refs so
- * every branch of its flow drains at once.
+ * tell every worker process to abort the run's in-flight steps, and wake its sleeping refs and
+ * retrying steps so every branch of its flow drains at once.
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from '../logger.js';
-import { keys, stepJobId } from './keys.js';
+import { keys, stepJobId, stepQueueName } from './keys.js';
 import type { RunStore } from './run-store.js';
 import type { RunStatus } from './types.js';
 
@@ -13,8 +13,8 @@ export interface RunControlDeps {
   /** Its connection (`store.redis`) also publishes cancellations. */
   store: RunStore;
   refQueue: Queue;
-  /** The queue of an agent type, to wake the run's steps sleeping in a retry backoff. */
-  agentQueue: (agent: string) => Queue | undefined;
+  /** A queue by name (to wake the run's steps sleeping in a retry backoff). */
+  queue: (name: string) => Queue | undefined;
   logger: Logger;
 }
 
@@ -35,7 +35,7 @@ export class RunControl {
     const sleeping = await store.getSteps(runId, res.cancelledSteps.filter((s) => s.was === 'retrying').map((s) => s.stepId));
     await this.promoteRefs(runId);
     for (const s of sleeping) {
-      const q = this.deps.agentQueue(s.agent);
+      const q = this.deps.queue(stepQueueName({ agent: s.agent ?? undefined }));
       if (!q) continue;
       // In the background: a step that has just recorded `retrying` can take a moment to sleep.
       void wakeWhenDelayed(q, stepJobId(runId, s.stepId), this.deps.logger).catch((err: unknown) =>
@@ -45,15 +45,10 @@ export class RunControl {
     return { applied: res.applied, status: res.status };
   }
 
-  /** Wake every ref of the run (they then see the run has ended and return at once). */
+  /** Wake refs of the run (all of them by default); they then see their target or the run has ended. */
   async promoteRefs(runId: string, refIds?: readonly string[]): Promise<void> {
-    const ids = refIds ?? (await this.refIdsOf(runId));
+    const ids = refIds ?? (await this.deps.store.refIds(runId));
     await Promise.all(ids.map((id) => promoteIfDelayed(this.deps.refQueue, id, this.deps.logger)));
-  }
-
-  private async refIdsOf(runId: string): Promise<string[]> {
-    const v = await this.deps.store.redis.hget(keys.run(this.deps.store.prefix, runId), 'refIds');
-    return v ? (JSON.parse(v) as string[]) : [];
   }
 }
 
@@ -80,7 +75,6 @@ export async function promoteIfDelayed(queue: Queue, jobId: string, logger: Logg
     await queue.getBackend().promote(jobId);
   } catch (err) {
     // "Job is not in the delayed state": it already woke up by itself, finished, or is gone.
-    // Nothing to do.
     logger.debug({ jobId, err }, 'job not promoted (not delayed)');
   }
 }

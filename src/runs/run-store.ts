@@ -1,13 +1,41 @@
 /**
- * Live run state in Redis: one hash per run, one per step, an ordered event stream per run,
- * a time index of runs, and (when a result sink is configured) the outbox stream that feeds
- * MongoDB. State changes go through the Lua scripts in lua.ts so each is atomic with its
- * event and its outbox entry.
+ * Live run state in Redis: a hash per run, a hash per step, the run's step list and ref set
+ * (both appended to as a run grows), an ordered event stream per run, a per-workspace time
+ * index of runs, and (when a result sink is configured) the outbox stream that feeds MongoDB.
+ * Every change goes through one of the scripts in scripts/, so each is atomic with its event
+ * and its outbox entry. Key names come from keys.ts only.
  */
 import type { Redis } from 'ioredis';
+import { silentLogger, type Logger } from '../logger.js';
+import { RunEventFeed } from './event-feed.js';
 import { keys } from './keys.js';
-import { CREATE_STEPS, RUN_FIELDS, RUN_FINISH, STEP_BEGIN, STEP_FIELDS, STEP_PROGRESS, STEP_TRANSITION } from './lua.js';
-import { RunEvent, type RunEventType, type RunRecord, type RunStatus, type StepRecord, type StepStatus } from './types.js';
+import {
+  RUN_FIELDS,
+  STEP_FIELDS,
+  createRun,
+  parseJson,
+  runFinish,
+  stepBegin,
+  stepCheckpoint,
+  stepComplete,
+  stepProgress,
+  stepTransition,
+  stepsAdd,
+  type NewStep,
+  type RunFinishArgs,
+  type RunFinishReply,
+  type StepBeginArgs,
+  type StepBeginReply,
+  type StepCompleteReply,
+  type StepResult,
+  type StepTransition,
+  type StepTransitionReply,
+  type StepsAddArgs,
+  type StepsAddReply,
+} from './scripts/index.js';
+import { RunEvent, type RunRecord, type RunStatus, type StepRecord, type StepStatus } from './types.js';
+
+export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
 
 export interface RunStoreOptions {
   redis: Redis;
@@ -15,24 +43,7 @@ export interface RunStoreOptions {
   retentionSeconds: number;
   /** Append finished steps and runs to the outbox stream (only when something consumes it). */
   outbox: boolean;
-  /**
-   * BullMQ's own connection (default: `redis`). Writes that must land before a BullMQ command
-   * issued right after them (a new run before its flow; a step's result before its job
-   * completes) go on it: Redis runs the commands of one connection in order, so the two need
-   * not wait for each other.
-   */
-  queueRedis?: Redis;
-}
-
-/**
- * Internal bookkeeping kept beside the public run record (with `steps`, the step ids in
- * topological order, which createRun takes from the steps it is given).
- */
-export interface RunMeta {
-  /** Steps whose outputs form the run output. */
-  outputSteps: string[];
-  /** Every ref job of the run (woken when the run ends early). */
-  refIds: string[];
+  logger?: Logger;
 }
 
 export interface RunState {
@@ -40,116 +51,95 @@ export interface RunState {
   steps: StepRecord[];
 }
 
-export interface StepTransition {
-  /** Statuses the step may be in for the change to apply. */
-  from: readonly StepStatus[];
-  to: StepStatus;
-  fields?: Partial<Omit<StepRecord, 'status' | 'runId' | 'stepId'>>;
-  event?: { type: RunEventType; data?: Record<string, unknown> };
+/** What a new run is made of besides its record. */
+export interface NewRun {
+  /** Steps whose outputs form the run output. */
+  outputSteps: readonly string[];
+  /** The compiled workflow it executes, kept with it. */
+  definition: unknown;
+  /** The steps of the definition, in topological order. */
+  steps: readonly NewStep[];
+  /** Every ref job of the run's flow. */
+  refIds: readonly string[];
 }
 
-/** A step of a new run: its record starts `pending` with these fields. */
-export type NewStep = Pick<StepRecord, 'stepId' | 'agent' | 'dependsOn' | 'optional'>;
-
-/** A step as another step reads it (its dependency or template source). */
-export interface StepReading {
-  stepId: string;
-  status: StepStatus;
-  optional: boolean;
-  output: string | null;
-}
-
-export type StepBegin =
-  | { mode: 'missing' }
-  | { mode: 'done'; stepStatus: StepStatus }
-  | { mode: 'slow' | 'running'; runInput: unknown; startedAt: string | null; reads: StepReading[] };
-
-type ScriptRedis = Redis & {
-  syStepBegin(...args: (string | number)[]): Promise<(string | null)[]>;
-  syStepTransition(...args: (string | number)[]): Promise<[number, string]>;
-  syRunFinish(...args: (string | number)[]): Promise<[number, string, string?]>;
-  syStepProgress(...args: (string | number)[]): Promise<number>;
-};
-type ScriptPipeline = ReturnType<Redis['multi']> & { syCreateSteps(...args: (string | number)[]): ScriptPipeline };
-
-const encodeFields = (obj: Record<string, unknown>): string[] =>
-  Object.entries(obj).flatMap(([k, v]) => [k, JSON.stringify(v ?? null)]);
-
-function decodeHash<T>(hash: Record<string, string>, fields: readonly string[]): T {
+function decodeFields<T>(values: readonly (string | null)[], fields: readonly string[]): T {
   const out: Record<string, unknown> = {};
-  for (const f of fields) out[f] = hash[f] === undefined ? null : JSON.parse(hash[f]);
+  fields.forEach((f, i) => (out[f] = parseJson(values[i])));
   return out as T;
 }
 
 export class RunStore {
-  readonly redis: ScriptRedis;
-  private readonly queueRedis: ScriptRedis;
+  readonly redis: Redis;
   readonly prefix: string;
   readonly retentionSeconds: number;
   readonly outbox: boolean;
+  private readonly logger: Logger;
+  private feed: RunEventFeed | undefined;
 
   constructor(opts: RunStoreOptions) {
-    this.redis = opts.redis as ScriptRedis;
-    this.queueRedis = (opts.queueRedis ?? opts.redis) as ScriptRedis;
+    this.redis = opts.redis;
     this.prefix = opts.prefix;
     this.retentionSeconds = opts.retentionSeconds;
     this.outbox = opts.outbox;
-    // Each script is defined only on the connection that runs it (ioredis copies a
-    // connection's scripts into every pipeline made on it, BullMQ's included). ioredis sends a
-    // script in full the first time it is used on a socket, then by SHA.
-    this.redis.defineCommand('syStepBegin', { numberOfKeys: 4, lua: STEP_BEGIN });
-    this.redis.defineCommand('syRunFinish', { numberOfKeys: 3, lua: RUN_FINISH });
-    this.redis.defineCommand('syStepProgress', { numberOfKeys: 2, lua: STEP_PROGRESS });
-    for (const r of new Set([this.redis, this.queueRedis])) r.defineCommand('syStepTransition', { numberOfKeys: 4, lua: STEP_TRANSITION });
-    this.queueRedis.defineCommand('syCreateSteps', { numberOfKeys: 1, lua: CREATE_STEPS });
+    this.logger = opts.logger ?? silentLogger;
   }
 
   /**
-   * Write a new run, its steps, its index entry and its `run.queued` event in one transaction,
-   * on BullMQ's connection: the transaction is sent before this returns, so a flow added right
-   * after it (without awaiting) cannot start a step before the run exists. `steps` are in
-   * topological order.
+   * A run's events after `after`, then live ones as they are appended, until `signal` fires.
+   * Every follower of this process shares one blocking Redis connection (see event-feed.ts).
    */
-  createRun(run: RunRecord, meta: RunMeta, steps: readonly NewStep[]): Promise<unknown> {
-    const tx = this.queueRedis.multi() as ScriptPipeline;
-    const runKey = keys.run(this.prefix, run.id);
-    tx.hset(runKey, ...encodeFields({ ...run, steps: steps.map((s) => s.stepId), ...meta }));
-    const plan = JSON.stringify(steps.map((s) => [s.stepId, s.agent, JSON.stringify(s.dependsOn), s.optional]));
-    tx.syCreateSteps(runKey, JSON.stringify(run.id), JSON.stringify(run.createdAt), plan);
-    tx.zadd(keys.runIndex(this.prefix), Date.parse(run.createdAt), run.id);
-    tx.xadd(keys.events(this.prefix, run.id), '*', 'e', JSON.stringify({ type: 'run.queued', runId: run.id, at: run.createdAt, data: { workflow: run.workflow } }));
-    // The system of record lists live runs too, not only finished ones.
-    if (this.outbox) tx.xadd(keys.outbox(this.prefix), '*', 'kind', 'run', 'id', run.id, 'doc', JSON.stringify(run));
-    return tx.exec().then((replies) => {
-      const failed = replies?.find(([err]) => err);
-      if (failed) throw failed[0];
-      return replies;
-    });
+  followEvents(runId: string, after: string | undefined, signal: AbortSignal): AsyncGenerator<RunEvent> {
+    this.feed ??= new RunEventFeed({ redis: this.redis, prefix: this.prefix, logger: this.logger });
+    return this.feed.follow(runId, after, signal);
+  }
+
+  /** Runs and viewers the shared event reader serves now. */
+  feedStats(): { runs: number; viewers: number } {
+    return this.feed?.stats() ?? { runs: 0, viewers: 0 };
+  }
+
+  /** Stop the shared event reader (its followers end). The connection is the caller's. */
+  async close(): Promise<void> {
+    await this.feed?.close();
+  }
+
+  /** Write a new run: record, steps, refs, index entry and `run.queued`, atomically. */
+  async createRun(run: RunRecord, parts: NewRun): Promise<void> {
+    await createRun(this.redis, { prefix: this.prefix, run, ...parts, outbox: this.outbox });
   }
 
   async getRunStatus(runId: string): Promise<RunStatus | null> {
-    const v = await this.redis.hget(keys.run(this.prefix, runId), 'status');
-    return v === null ? null : (JSON.parse(v) as RunStatus);
+    return parseJson<RunStatus | null>(await this.redis.hget(keys.run(this.prefix, runId), 'status'));
   }
 
+  /** The run record and every step record (in the order the steps were added). */
   async getRun(runId: string): Promise<RunState | null> {
-    const hash = await this.redis.hgetall(keys.run(this.prefix, runId));
-    if (!hash.id) return null;
-    const run = decodeHash<RunRecord>(hash, RUN_FIELDS);
-    const { steps: stepIds } = decodeHash<{ steps: string[] }>(hash, ['steps']);
-    const steps = await this.getSteps(runId, stepIds);
-    return { run, steps };
+    const replies = await this.redis
+      .pipeline()
+      .hmget(keys.run(this.prefix, runId), ...RUN_FIELDS)
+      .lrange(keys.runSteps(this.prefix, runId), 0, -1)
+      .exec();
+    const [[e1, values], [e2, stepIds]] = replies as [[Error | null, (string | null)[]], [Error | null, string[]]];
+    if (e1 || e2) throw e1 ?? e2;
+    if (values[0] === null) return null; // `id` is the first field
+    return { run: decodeFields<RunRecord>(values, RUN_FIELDS), steps: await this.getSteps(runId, stepIds) };
+  }
+
+  /** The compiled workflow a run executes (null when the run is not in Redis). */
+  async getDefinition(runId: string): Promise<unknown> {
+    return parseJson(await this.redis.hget(keys.run(this.prefix, runId), 'definition'));
   }
 
   async getSteps(runId: string, stepIds: readonly string[]): Promise<StepRecord[]> {
     if (stepIds.length === 0) return [];
     const pipe = this.redis.pipeline();
-    for (const id of stepIds) pipe.hgetall(keys.step(this.prefix, runId, id));
+    for (const id of stepIds) pipe.hmget(keys.step(this.prefix, runId, id), ...STEP_FIELDS);
     const results = (await pipe.exec()) ?? [];
-    return results.flatMap(([err, hash]) => {
+    return results.flatMap(([err, values]) => {
       if (err) throw err;
-      const h = hash as Record<string, string>;
-      return h.stepId ? [decodeHash<StepRecord>(h, STEP_FIELDS)] : [];
+      const v = values as (string | null)[];
+      return v[1] === null ? [] : [decodeFields<StepRecord>(v, STEP_FIELDS)]; // `stepId` is the second field
     });
   }
 
@@ -157,149 +147,109 @@ export class RunStore {
   async getStepState(runId: string, stepId: string): Promise<Pick<StepRecord, 'status' | 'optional'> | null> {
     const [status, optional] = await this.redis.hmget(keys.step(this.prefix, runId, stepId), 'status', 'optional');
     if (status == null) return null;
-    return { status: JSON.parse(status) as StepStatus, optional: optional != null && (JSON.parse(optional) as boolean) };
+    return { status: JSON.parse(status) as StepStatus, optional: parseJson<boolean | null>(optional) === true };
   }
 
   /**
-   * Read what a starting step needs in one round trip (run status and input, the step, the
-   * steps it reads) and, when `fast` and every dependency succeeded (or failed optional), move
-   * it to running in the same script.
+   * Read what a starting step needs in one round trip (run status and input, the step and its
+   * checkpoint, the steps it reads) and, when `fast` and every dependency is usable, move it to
+   * running in the same script (see scripts/lua/step-begin.lua).
    */
-  async beginStep(
-    runId: string,
-    stepId: string,
-    opts: { attempt: number; fast: boolean; deps: readonly string[]; extra: readonly string[]; needsOutput: (stepId: string) => boolean },
-  ): Promise<StepBegin> {
-    const ids = [...opts.deps, ...opts.extra];
-    const r = await this.redis.syStepBegin(
-      keys.run(this.prefix, runId),
-      keys.step(this.prefix, runId, stepId),
-      keys.events(this.prefix, runId),
-      keys.outbox(this.prefix),
-      opts.attempt,
-      new Date().toISOString(),
-      this.outbox ? '1' : '0',
-      opts.fast ? '1' : '0',
-      opts.deps.length,
-      ids.map((id) => (opts.needsOutput(id) ? '1' : '0')).join('') || '-',
-      ...ids,
-    );
-    const mode = r[0] as StepBegin['mode'];
-    if (mode === 'missing') return { mode };
-    if (mode === 'done') return { mode, stepStatus: r[1] as StepStatus };
-    const json = (v: string | null | undefined) => (v == null ? null : JSON.parse(v));
-    const reads: StepReading[] = [];
-    for (let i = 5; i < r.length; i += 4) {
-      reads.push({ stepId: r[i]!, status: json(r[i + 1]), optional: json(r[i + 2]) === true, output: json(r[i + 3]) });
-    }
-    return { mode, runInput: json(r[3]), startedAt: json(r[4]), reads };
+  beginStep(runId: string, stepId: string, opts: Omit<StepBeginArgs, 'prefix' | 'runId' | 'stepId' | 'outbox'>): Promise<StepBeginReply> {
+    return stepBegin(this.redis, { prefix: this.prefix, runId, stepId, outbox: this.outbox, ...opts });
   }
 
-  /** Apply a status change if the step is in one of `from`; returns whether it applied. */
-  transitionStep(runId: string, stepId: string, t: StepTransition): Promise<{ applied: boolean; status: string }> {
-    return this.transition(this.redis, runId, stepId, t);
+  /** Apply a status change if the step is in one of `from`. */
+  transitionStep(runId: string, stepId: string, t: StepTransition): Promise<StepTransitionReply> {
+    return stepTransition(this.redis, { prefix: this.prefix, runId, stepId, outbox: this.outbox, ...t });
   }
 
-  /**
-   * The same, sent on BullMQ's connection before the caller lets BullMQ complete the step's
-   * job: Redis applies it before the job's completion, so whatever the completion starts (the
-   * step's dependents, the run's root job) sees the step's result; the caller need not wait
-   * for the reply first (one round trip less per step). The change is sent synchronously.
-   */
-  transitionStepAhead(runId: string, stepId: string, t: StepTransition): Promise<{ applied: boolean; status: string }> {
-    return this.transition(this.queueRedis, runId, stepId, t);
+  /** Record a step's result (see scripts/lua/step-complete.lua: a late answer is kept, never dropped). */
+  completeStep(runId: string, stepId: string, result: StepResult): Promise<StepCompleteReply> {
+    return stepComplete(this.redis, { prefix: this.prefix, runId, stepId, outbox: this.outbox, ...result });
+  }
+
+  /** Save a step's checkpoint while it runs `attempt`; false when it no longer does. */
+  saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown): Promise<boolean> {
+    return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint });
+  }
+
+  /** Add steps to a run on behalf of a running step (existing ones are left alone). */
+  addSteps(runId: string, a: Omit<StepsAddArgs, 'prefix' | 'runId'>): Promise<StepsAddReply> {
+    return stepsAdd(this.redis, { prefix: this.prefix, runId, ...a });
   }
 
   /**
    * Append a `step.progress` event `{attempt, ...data}` if the step is running that attempt:
    * a report arriving after the step ended, or from an earlier attempt, is dropped.
    */
-  async stepProgress(runId: string, stepId: string, attempt: number, data: Record<string, unknown>): Promise<boolean> {
-    const appended = await this.redis.syStepProgress(keys.step(this.prefix, runId, stepId), keys.events(this.prefix, runId), attempt, new Date().toISOString(), JSON.stringify({ attempt, ...data }));
-    return appended === 1;
-  }
-
-  private async transition(redis: ScriptRedis, runId: string, stepId: string, t: StepTransition): Promise<{ applied: boolean; status: string }> {
-    const [applied, status] = await redis.syStepTransition(
-      keys.step(this.prefix, runId, stepId),
-      keys.run(this.prefix, runId),
-      keys.events(this.prefix, runId),
-      keys.outbox(this.prefix),
-      t.from.join(','),
-      t.to,
-      t.event?.type ?? '',
-      JSON.stringify(t.event?.data ?? {}),
-      new Date().toISOString(),
-      this.outbox ? '1' : '0',
-      ...encodeFields(t.fields ?? {}),
-    );
-    return { applied: applied === 1, status };
+  stepProgress(runId: string, stepId: string, attempt: number, data: Record<string, unknown>): Promise<boolean> {
+    return stepProgress(this.redis, { prefix: this.prefix, runId, stepId, attempt, data });
   }
 
   /**
    * Finish a run once: the first caller wins, later ones get `applied: false` and the status
    * in force. Steps not yet finished end `cancelled` with `reason`. `auto` settles a run whose
-   * steps are all done: status, error and output follow from the steps (see lua.ts); a step
-   * still live is then failed as lost, or with `whenLive: 'wait'` nothing changes and the status
-   * returned is `live`.
+   * steps' jobs are all done: status, error and output follow from the steps, and a step still
+   * live lost its job and is failed.
    */
-  async finishRun(
-    runId: string,
-    status: Exclude<RunStatus, 'queued' | 'running'> | 'auto',
-    opts: { output?: unknown; error?: string | null; reason?: string; whenLive?: 'lost' | 'wait' } = {},
-  ): Promise<{ applied: boolean; status: string; cancelledSteps: { stepId: string; was: StepStatus }[] }> {
-    const [applied, current, cancelled] = await this.redis.syRunFinish(
-      keys.run(this.prefix, runId),
-      keys.events(this.prefix, runId),
-      keys.outbox(this.prefix),
+  finishRun(runId: string, status: RunFinishArgs['status'], opts: { output?: unknown; error?: string | null; reason?: string } = {}): Promise<RunFinishReply> {
+    return runFinish(this.redis, {
+      prefix: this.prefix,
+      runId,
       status,
-      JSON.stringify(opts.output ?? null),
-      JSON.stringify(opts.error ?? null),
-      new Date().toISOString(),
-      this.outbox ? '1' : '0',
-      this.retentionSeconds,
-      JSON.stringify(opts.reason ?? `run ${status}`),
-      opts.whenLive ?? 'lost',
-    );
-    const cancelledSteps = (cancelled ? cancelled.split(',') : []).map((pair) => {
-      const [stepId = '', was = 'pending'] = pair.split('=');
-      return { stepId, was: was as StepStatus };
+      ...opts,
+      reason: opts.reason ?? `run ${status}`,
+      outbox: this.outbox,
+      retentionSeconds: this.retentionSeconds,
     });
-    return { applied: applied === 1, status: current, cancelledSteps };
   }
 
-  /** Events after `afterId` (exclusive), oldest first. */
-  async readEvents(runId: string, afterId?: string, count = 1000): Promise<RunEvent[]> {
+  /** Every ref job id of the run (its flow's and those of steps added since). */
+  refIds(runId: string): Promise<string[]> {
+    return this.redis.smembers(keys.runRefs(this.prefix, runId));
+  }
+
+  /** Events after `afterId` (exclusive), oldest first; `untilId` (inclusive) bounds the range. */
+  async readEvents(runId: string, afterId?: string, count = 1000, untilId = '+'): Promise<RunEvent[]> {
     const start = afterId ? `(${afterId}` : '-';
-    const entries = await this.redis.xrange(keys.events(this.prefix, runId), start, '+', 'COUNT', count);
+    const entries = await this.redis.xrange(keys.events(this.prefix, runId), start, untilId, 'COUNT', count);
     return entries.flatMap(([id, fields]) => parseEvent(id, fields) ?? []);
   }
 
   /**
-   * Claim an idempotency key for `runId` and the submission's hash, atomically (so a reuse
-   * with another request is told apart even while the first run is still being written).
-   * Returns null when claimed, or the holder.
+   * Claim a workspace's idempotency key for `runId` and the submission's hash, atomically (so
+   * a reuse with another request is told apart even while the first run is still being
+   * written). Returns null when claimed, or the holder.
    */
-  async claimIdempotencyKey(key: string, runId: string, requestHash: string): Promise<{ runId: string; requestHash: string } | null> {
-    const k = keys.idempotency(this.prefix, key);
+  async claimIdempotencyKey(workspaceId: string, key: string, runId: string, requestHash: string): Promise<{ runId: string; requestHash: string } | null> {
+    const k = keys.idempotency(this.prefix, workspaceId, key);
     const ok = await this.redis.set(k, `${runId} ${requestHash}`, 'EX', this.retentionSeconds, 'NX');
     if (ok === 'OK') return null;
     const held = await this.redis.get(k);
-    if (held === null) return this.claimIdempotencyKey(key, runId, requestHash); // expired in between
+    if (held === null) return this.claimIdempotencyKey(workspaceId, key, runId, requestHash); // expired in between
     const [holder = '', hash = ''] = held.split(' ');
     return { runId: holder, requestHash: hash };
   }
 
-  async releaseIdempotencyKey(key: string): Promise<void> {
-    await this.redis.del(keys.idempotency(this.prefix, key));
+  async releaseIdempotencyKey(workspaceId: string, key: string): Promise<void> {
+    await this.redis.del(keys.idempotency(this.prefix, workspaceId, key));
   }
 
   /**
-   * Newest-first page of runs from the Redis index. `cursor` is the score/id of the last item
-   * of the previous page. Runs past retention are pruned from the index as they are met.
+   * Newest-first page of a workspace's runs from its Redis index. `cursor` is the score/id of
+   * the last item of the previous page. Runs past retention are pruned from the index as they
+   * are met.
    */
-  async listRuns(filter: { status?: string; workflow?: string; agent?: string; limit: number; cursor?: { score: number; id: string } }): Promise<{ runs: RunRecord[]; next?: { score: number; id: string } }> {
-    const index = keys.runIndex(this.prefix);
+  async listRuns(filter: {
+    workspaceId: string;
+    status?: string;
+    workflow?: string;
+    agent?: string;
+    limit: number;
+    cursor?: { score: number; id: string };
+  }): Promise<{ runs: RunRecord[]; next?: { score: number; id: string } }> {
+    const index = keys.runIndex(this.prefix, filter.workspaceId);
     const out: RunRecord[] = [];
     let max: string = filter.cursor ? String(filter.cursor.score) : '+inf';
     let skipThrough = filter.cursor?.id;
@@ -310,8 +260,8 @@ export class RunStore {
       const ids: { id: string; score: number }[] = [];
       for (let i = 0; i < page.length; i += 2) ids.push({ id: page[i]!, score: Number(page[i + 1]) });
       const pipe = this.redis.pipeline();
-      for (const { id } of ids) pipe.hgetall(keys.run(this.prefix, id));
-      const hashes = (await pipe.exec()) ?? [];
+      for (const { id } of ids) pipe.hmget(keys.run(this.prefix, id), ...RUN_FIELDS);
+      const rows = (await pipe.exec()) ?? [];
       const gone: string[] = [];
       for (let i = 0; i < ids.length; i++) {
         const { id, score } = ids[i]!;
@@ -320,12 +270,12 @@ export class RunStore {
           if (id === skipThrough) skipThrough = undefined;
           continue;
         }
-        const h = hashes[i]?.[1] as Record<string, string> | undefined;
-        if (!h?.id) {
+        const values = rows[i]?.[1] as (string | null)[] | undefined;
+        if (!values || values[0] === null) {
           gone.push(id);
           continue;
         }
-        const run = decodeHash<RunRecord>(h, RUN_FIELDS);
+        const run = decodeFields<RunRecord>(values, RUN_FIELDS);
         if (filter.status && run.status !== filter.status) continue;
         if (filter.workflow && run.workflow !== filter.workflow) continue;
         if (filter.agent && !run.agents.includes(filter.agent)) continue;

@@ -1,6 +1,7 @@
 /**
- * The runs service: submit a run (a single-agent task or a workflow), read it, list runs,
- * cancel one. It writes the run's state, then adds its whole flow to BullMQ in one call.
+ * The runs service: submit a run (a single-agent task or a workflow), read it (with the
+ * definition it executes, on request), list runs, cancel one, follow its events. It writes the
+ * run's state, then adds its whole flow to BullMQ in one call.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { FlowProducer } from 'bullmq';
@@ -10,10 +11,12 @@ import type { Logger } from '../logger.js';
 import type { CompiledWorkflow } from '../workflows/definition.js';
 import { validateRunInput } from '../workflows/input.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
-import { buildFlow } from './flow-builder.js';
+import { compareEventIds } from './event-feed.js';
+import { buildRunFlow } from './flow-builder.js';
 import type { RunControl } from './run-control.js';
-import type { NewStep, RunStore } from './run-store.js';
-import type { RunEvent, RunRecord, RunStatus, StepRecord } from './types.js';
+import type { RunStore } from './run-store.js';
+import type { StepPolicy } from './step-policy.js';
+import { DEFAULT_WORKSPACE, isTerminalRun, type RunEvent, type RunRecord, type RunStatus, type StepRecord } from './types.js';
 
 export interface RunsServiceDeps {
   store: RunStore;
@@ -21,6 +24,7 @@ export interface RunsServiceDeps {
   registry: AgentRegistry;
   workflows: WorkflowCatalog;
   control: RunControl;
+  policy: StepPolicy;
   logger: Logger;
   /** Safety delay of ref jobs (ms). */
   refSafetyDelayMs: number;
@@ -30,7 +34,7 @@ export interface RunsServiceDeps {
 
 /** Read access to runs that left Redis (retention), e.g. MongoDB. */
 export interface RunArchive {
-  getRun(id: string): Promise<RunView | null>;
+  getRun(id: string, opts?: { definition?: boolean }): Promise<RunView | null>;
   listRuns(filter: ListRunsFilter): Promise<{ runs: RunRecord[]; nextCursor: string | null }>;
   /** The run's event log, oldest first; null when the run is not archived. */
   getEvents(id: string): Promise<RunEvent[] | null>;
@@ -40,6 +44,8 @@ export interface SubmitOptions {
   idempotencyKey?: string;
   priority?: number;
   scheduleId?: string;
+  /** The run's owner. Default `default`. */
+  workspaceId?: string;
 }
 
 export interface SubmitResult {
@@ -49,19 +55,41 @@ export interface SubmitResult {
   created: boolean;
 }
 
-export interface DagView {
-  nodes: { id: string; agent: string; status: StepRecord['status']; startedAt: string | null; finishedAt: string | null; durationMs: number | null }[];
-  edges: { from: string; to: string }[];
+export interface DagNode {
+  id: string;
+  kind: StepRecord['kind'];
+  agent: string | null;
+  parent: string | null;
+  status: StepRecord['status'];
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
 }
-export type RunView = RunRecord & { steps: StepRecord[]; dag: DagView };
+/** A dependency edge, or (`kind: 'parent'`) the edge from a step to a step it added. */
+export type DagEdge = { from: string; to: string } | { from: string; to: string; kind: 'parent' };
+export interface DagView {
+  nodes: DagNode[];
+  edges: DagEdge[];
+}
+export type RunView = RunRecord & { steps: StepRecord[]; dag: DagView; definition?: CompiledWorkflow };
 
 export interface ListRunsFilter {
+  workspaceId: string;
   status?: RunStatus;
   workflow?: string;
   agent?: string;
   limit: number;
   cursor?: string;
 }
+
+/** What GET /v1/runs/:id/events streams. */
+export type RunEventStream =
+  /** Nothing follows `after`: the run finished (Redis or archive). */
+  | { kind: 'none' }
+  /** The whole log after `after`, from the archive (the run is no longer in Redis). */
+  | { kind: 'archived'; events: RunEvent[] }
+  /** Events after `after`, then live ones until `run.finished` or `signal`. */
+  | { kind: 'live'; events: AsyncIterable<RunEvent> };
 
 export const AGENT_WORKFLOW_PREFIX = 'agent/';
 
@@ -80,7 +108,7 @@ export class RunsService {
       name: `${AGENT_WORKFLOW_PREFIX}${agent}`,
       description: `single ${agent} task`,
       input: {},
-      steps: [{ id: agent, agent, input, dependsOn: [], optional: false, allowSkippedDeps: false, literal: true, reads: [] }],
+      steps: [{ id: agent, kind: 'agent', agent, input, dependsOn: [], optional: false, allowSkippedDeps: false, literal: true, reads: [] }],
       output: [agent],
       source: 'agent',
     };
@@ -96,11 +124,12 @@ export class RunsService {
 
   private async submit(workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
     const { store } = this.deps;
+    const workspaceId = opts.workspaceId ?? DEFAULT_WORKSPACE;
     const runId = newRunId();
     const requestHash = createHash('sha256').update(JSON.stringify({ request, priority: opts.priority ?? null })).digest('hex');
 
     if (opts.idempotencyKey) {
-      const holder = await store.claimIdempotencyKey(opts.idempotencyKey, runId, requestHash);
+      const holder = await store.claimIdempotencyKey(workspaceId, opts.idempotencyKey, runId, requestHash);
       if (holder) {
         if (holder.requestHash !== requestHash) {
           throw new ConflictError(`idempotencyKey "${opts.idempotencyKey}" was already used for a different request (run ${holder.runId})`);
@@ -112,12 +141,13 @@ export class RunsService {
     const now = new Date().toISOString();
     const run: RunRecord = {
       id: runId,
+      workspaceId,
       workflow: workflow.name,
       status: 'queued',
       input,
       output: null,
       error: null,
-      agents: [...new Set(workflow.steps.map((s) => s.agent))].sort(),
+      agents: [...new Set(workflow.steps.flatMap((s) => (s.agent ? [s.agent] : [])))].sort(),
       failedSteps: [],
       skippedSteps: [],
       usage: { inputTokens: 0, outputTokens: 0 },
@@ -128,49 +158,65 @@ export class RunsService {
       startedAt: null,
       finishedAt: null,
     };
-    const steps: NewStep[] = workflow.steps.map((s) => ({ stepId: s.id, agent: s.agent, dependsOn: s.dependsOn, optional: s.optional }));
-    const { tree, refIds } = buildFlow({
+    const { tree, refIds } = buildRunFlow({
       runId,
-      workflow,
-      agentDefaults: (name) => this.deps.registry.require(name),
-      ...(opts.priority ? { priority: opts.priority } : {}),
+      workspaceId,
+      steps: workflow.steps,
+      jobPolicy: (s) => this.deps.policy.job(s),
+      priority: opts.priority,
       retentionSeconds: store.retentionSeconds,
       refSafetyDelayMs: this.deps.refSafetyDelayMs,
     });
 
-    // The run's state and its flow go out back to back on BullMQ's connection, which Redis
-    // serves in order: no step can start before its run exists, and no round trip is waited
-    // for in between.
-    const created = store.createRun(run, { outputSteps: workflow.output, refIds }, steps);
-    const added = this.deps.flowProducer.add(tree);
-    const [c, a] = await Promise.allSettled([created, added]);
-    const failed = [c, a].find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      const err = failed.reason as Error;
-      // A flow without its run state drains by itself (its steps find no run and end); a run
-      // without its flow would never execute: end it now rather than leave it queued.
-      if (c.status === 'fulfilled') {
-        await store.finishRun(runId, 'failed', { error: `could not enqueue the run: ${err.message}`, reason: 'enqueue failed' });
-      }
-      if (opts.idempotencyKey) await store.releaseIdempotencyKey(opts.idempotencyKey);
+    try {
+      await store.createRun(run, {
+        outputSteps: workflow.output,
+        definition: workflow,
+        steps: workflow.steps.map((s) => ({ stepId: s.id, kind: s.kind, agent: s.agent ?? null, parent: null, dependsOn: s.dependsOn, optional: s.optional })),
+        refIds,
+      });
+    } catch (err) {
+      if (opts.idempotencyKey) await store.releaseIdempotencyKey(workspaceId, opts.idempotencyKey);
       throw err;
     }
-    this.deps.logger.info({ runId, workflow: workflow.name, steps: steps.length }, 'run queued');
+    try {
+      await this.deps.flowProducer.add(tree);
+    } catch (err) {
+      // A run without its flow would never execute: end it now rather than leave it queued.
+      await store.finishRun(runId, 'failed', { error: `could not enqueue the run: ${(err as Error).message}`, reason: 'enqueue failed' });
+      if (opts.idempotencyKey) await store.releaseIdempotencyKey(workspaceId, opts.idempotencyKey);
+      throw err;
+    }
+    this.deps.logger.info({ runId, workflow: workflow.name, steps: workflow.steps.length }, 'run queued');
     return { id: runId, status: 'queued', created: true };
   }
 
-  async get(runId: string): Promise<RunView> {
+  /** A run with its steps and DAG; with `definition`, the compiled workflow it executes. */
+  async get(runId: string, opts: { definition?: boolean } = {}): Promise<RunView> {
     const state = await this.deps.store.getRun(runId);
-    if (state) return toRunView(state.run, state.steps);
-    return this.fromArchive(runId, (a) => a.getRun(runId));
+    if (state) {
+      const view = toRunView(state.run, state.steps);
+      if (opts.definition) view.definition = (await this.deps.store.getDefinition(runId)) as CompiledWorkflow;
+      return view;
+    }
+    return this.fromArchive(runId, (a) => a.getRun(runId, opts));
   }
 
   /**
-   * The event log of a run that is no longer in Redis, from the archive (Redis holds the
-   * live ones: see RunStore.readEvents). NotFoundError when neither has the run.
+   * A run's events after `after` (exclusive; from the start when omitted): live from Redis
+   * (replayed, then followed until `run.finished` or `signal`), or the archived log once Redis
+   * no longer holds the run. NotFoundError when neither has it.
    */
-  archivedEvents(runId: string): Promise<RunEvent[]> {
-    return this.fromArchive(runId, (a) => a.getEvents(runId));
+  async events(runId: string, after: string | undefined, signal: AbortSignal): Promise<RunEventStream> {
+    const { store } = this.deps;
+    const status = await store.getRunStatus(runId);
+    if (status === null) {
+      const events = (await this.fromArchive(runId, (a) => a.getEvents(runId))).filter((e) => after === undefined || compareEventIds(e.id, after) > 0);
+      return after !== undefined && events.length === 0 ? { kind: 'none' } : { kind: 'archived', events };
+    }
+    // A client reconnecting after run.finished: nothing will ever follow.
+    if (isTerminalRun(status) && after !== undefined && (await store.readEvents(runId, after, 1)).length === 0) return { kind: 'none' };
+    return { kind: 'live', events: untilFinished(store.followEvents(runId, after, signal)) };
   }
 
   private async fromArchive<T>(runId: string, read: (archive: RunArchive) => Promise<T | null>): Promise<T> {
@@ -210,6 +256,18 @@ export class RunsService {
   }
 }
 
+/** The events up to and including `run.finished`. */
+async function* untilFinished(events: AsyncGenerator<RunEvent>): AsyncGenerator<RunEvent> {
+  try {
+    for await (const e of events) {
+      yield e;
+      if (e.type === 'run.finished') return;
+    }
+  } finally {
+    await events.return(undefined);
+  }
+}
+
 function decodeCursor(cursor: string): { score: number; id: string } {
   const [score, id] = Buffer.from(cursor, 'base64url').toString().split(':');
   if (!score || !id || !Number.isFinite(Number(score))) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
@@ -223,13 +281,18 @@ export function toRunView(run: RunRecord, steps: StepRecord[]): RunView {
     dag: {
       nodes: steps.map((s) => ({
         id: s.stepId,
+        kind: s.kind,
         agent: s.agent,
+        parent: s.parent,
         status: s.status,
         startedAt: s.startedAt,
         finishedAt: s.finishedAt,
         durationMs: s.startedAt && s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.startedAt) : null,
       })),
-      edges: steps.flatMap((s) => s.dependsOn.map((d) => ({ from: d, to: s.stepId }))),
+      edges: steps.flatMap((s): DagEdge[] => [
+        ...s.dependsOn.map((d) => ({ from: d, to: s.stepId })),
+        ...(s.parent ? [{ from: s.parent, to: s.stepId, kind: 'parent' as const }] : []),
+      ]),
     },
   };
 }

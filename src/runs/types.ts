@@ -1,24 +1,33 @@
 /**
  * Run and step records: what GET /v1/runs/:id returns, what the outbox carries to MongoDB.
- * Schemas first; the types are derived from them.
+ * Schemas first; the types are derived from them. Nothing here assumes a step calls an agent:
+ * a step has a `kind`, and `agent` only when an agent's pool runs it.
  */
 import { z } from 'zod';
+import { StepKind } from '../workflows/definition.js';
 
 export const RunStatus = z.enum(['queued', 'running', 'succeeded', 'partial_success', 'failed', 'cancelled']);
 export type RunStatus = z.infer<typeof RunStatus>;
 export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'partial_success', 'failed', 'cancelled'];
 
 /**
- * pending: waiting for its dependencies or a worker; running: a provider call is under way;
+ * pending: waiting for its dependencies or a worker; running: its work is under way;
+ * waiting: it added steps to the run and waits for them (no worker slot held);
  * retrying: an attempt failed and the next one waits for its backoff.
  */
-export const StepStatus = z.enum(['pending', 'running', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled']);
+export const StepStatus = z.enum(['pending', 'running', 'waiting', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled']);
 export type StepStatus = z.infer<typeof StepStatus>;
 export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
-export const LIVE_STEP_STATUSES: readonly StepStatus[] = ['pending', 'running', 'retrying'];
+export const LIVE_STEP_STATUSES: readonly StepStatus[] = ['pending', 'running', 'waiting', 'retrying'];
+export const isTerminalStep = (s: StepStatus): boolean => TERMINAL_STEP_STATUSES.includes(s);
+export const isTerminalRun = (s: RunStatus): boolean => TERMINAL_RUN_STATUSES.includes(s);
 
 /** The error of a step whose job ended without reporting a result. */
 export const LOST_STEP_ERROR = 'the step job failed without reporting a result (worker lost or stalled too often)';
+
+/** The owner of a run. Every run has one; until workspaces exist it is `default`. */
+export const WorkspaceId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be lowercase letters, digits, "_" or "-" (at most 64)');
+export const DEFAULT_WORKSPACE = 'default';
 
 export const Usage = z.object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative() });
 export type Usage = z.infer<typeof Usage>;
@@ -26,19 +35,26 @@ export type Usage = z.infer<typeof Usage>;
 export const StepRecord = z.object({
   runId: z.string(),
   stepId: z.string(),
-  agent: z.string(),
+  kind: StepKind,
+  /** The agent type whose pool runs the step; null for steps the engine runs itself. */
+  agent: z.string().nullable(),
+  /** The step that added this one while the run executed; null for the definition's steps. */
+  parent: z.string().nullable(),
   status: StepStatus,
   dependsOn: z.array(z.string()),
   optional: z.boolean(),
-  /** Rendered input the agent received (set when the step starts). */
+  /** Rendered input the step's work received (set when it finishes or retries). */
   input: z.unknown().nullable(),
-  output: z.string().nullable(),
+  /** The step's result: an agent's answer text; other kinds may produce JSON. */
+  output: z.unknown().nullable(),
   usage: Usage.nullable(),
   model: z.string().nullable(),
-  /** Attempts started so far (rate-limited waits do not count). */
+  /** Attempts started so far, an attempt cut short by a crash included (rate-limited waits do not count). */
   attempts: z.number().int().nonnegative(),
+  /** The last attempt took over from one whose worker was lost (crash, stall). */
+  recovered: z.boolean(),
   error: z.string().nullable(),
-  /** Why a step was skipped or cancelled. */
+  /** Why a step was skipped or cancelled, or what it waits for. */
   reason: z.string().nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
@@ -46,18 +62,19 @@ export const StepRecord = z.object({
 });
 export type StepRecord = z.infer<typeof StepRecord>;
 
-export const FailedStep = z.object({ stepId: z.string(), agent: z.string(), error: z.string() });
+export const FailedStep = z.object({ stepId: z.string(), kind: StepKind, agent: z.string().nullable(), error: z.string() });
 export type FailedStep = z.infer<typeof FailedStep>;
 
 export const RunRecord = z.object({
   id: z.string(),
+  workspaceId: WorkspaceId,
   /** Workflow name; for a single-agent task, `agent/<name>`. */
   workflow: z.string(),
   status: RunStatus,
   input: z.unknown(),
   output: z.unknown().nullable(),
   error: z.string().nullable(),
-  /** Agent types the run uses (for filtering). */
+  /** Agent types whose pools run the run's steps (for filtering); grows with the run. */
   agents: z.array(z.string()),
   failedSteps: z.array(FailedStep),
   skippedSteps: z.array(z.string()),
@@ -71,22 +88,27 @@ export const RunRecord = z.object({
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 
+export const RUN_EVENT_TYPES = [
+  'run.queued',
+  'run.started',
+  'run.finished',
+  'step.added',
+  'step.started',
+  'step.waiting',
+  'step.resumed',
+  'step.completed',
+  'step.failed',
+  'step.skipped',
+  'step.retrying',
+  'step.cancelled',
+  'step.progress',
+] as const;
+
 /** One entry of a run's ordered event log (SSE, MongoDB archive). */
 export const RunEvent = z.object({
   /** Redis stream id, e.g. 1732170000000-0; SSE `id:` and Last-Event-ID. */
   id: z.string(),
-  type: z.enum([
-    'run.queued',
-    'run.started',
-    'run.finished',
-    'step.started',
-    'step.completed',
-    'step.failed',
-    'step.skipped',
-    'step.retrying',
-    'step.cancelled',
-    'step.progress',
-  ]),
+  type: z.enum(RUN_EVENT_TYPES),
   runId: z.string(),
   stepId: z.string().optional(),
   at: z.string(),
@@ -97,5 +119,5 @@ export type RunEventType = RunEvent['type'];
 
 /** What the outbox stream carries to the system of record. */
 export type OutboxEntry =
-  | { kind: 'run'; id: string; doc: RunRecord }
+  | { kind: 'run'; id: string; doc: RunRecord; definition?: unknown }
   | { kind: 'step'; id: string; doc: StepRecord };

@@ -10,13 +10,7 @@ import { ConflictError, NotFoundError, ValidationError, issuesFromZod } from '..
 import type { Logger } from '../logger.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { validateRunInput } from '../workflows/input.js';
-
-export const FLOW_SCHEDULE_PREFIX = 'flow.';
-
-/** The longest schedule id (a flows/ schedule's is `flow.<workflow name>`: compile checks it fits). */
-export const SCHEDULE_ID_MAX_LENGTH = 100;
-
-export const ScheduleId = z.string().regex(new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${SCHEDULE_ID_MAX_LENGTH - 1}}$`), 'must be letters, digits, ".", "_" or "-"');
+import { FLOW_SCHEDULE_PREFIX, ScheduleId } from './schedule-spec.js';
 
 export const ScheduleBody = z
   .object({

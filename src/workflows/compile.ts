@@ -11,10 +11,11 @@
  */
 import type { z } from 'zod';
 import { ValidationError, type Issue } from '../errors/index.js';
-import { FLOW_SCHEDULE_PREFIX, SCHEDULE_ID_MAX_LENGTH, ScheduleId } from '../schedules/schedules-service.js';
-import { WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type StepDefinition } from './definition.js';
+import { FLOW_SCHEDULE_PREFIX, SCHEDULE_ID_MAX_LENGTH, ScheduleId } from '../schedules/schedule-spec.js';
+import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type StepDefinition, type StepKind } from './definition.js';
 import { parseWhen, whenRefs } from './expression.js';
 import { fieldValueSchema, kindOf, validateInputFields } from './input.js';
+import { ruleOf, type KindRule } from './kinds.js';
 import { findTemplateRefs } from './templates.js';
 
 export interface CompileOptions {
@@ -65,7 +66,10 @@ function fromZod(issues: readonly z.core.$ZodIssue[], root: unknown, base: reado
       const branch = obj === undefined ? undefined : 'sequential' in obj ? 0 : 'parallel' in obj ? 1 : 2;
       const chosen = branch === undefined ? undefined : issue.errors[branch];
       if (chosen) out.push(...fromZod(chosen, root, path));
-      else out.push({ path: formatPath(path), message: `expected a step {id, agent, input} or a {sequential: [...]} / {parallel: [...]} block, got ${kindOf(value)}` });
+      else if ('discriminator' in issue && issue.discriminator === 'kind') {
+        // The step's `kind` names no kind.
+        out.push({ path: formatPath(path), message: `unknown step kind ${JSON.stringify(value)}; kinds: ${Object.keys(STEP_DEFINITIONS).join(', ')}` });
+      } else out.push({ path: formatPath(path), message: `expected a step {id, agent, input} or a {sequential: [...]} / {parallel: [...]} block, got ${kindOf(value)}` });
     } else if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ path: formatPath([...path, key]), message: `unknown key "${key}"` });
     } else if (issue.code === 'invalid_type') {
@@ -197,6 +201,9 @@ function topoOrder(ids: string[], deps: Map<string, string[]>, dependents: Map<s
 
 const listOr = (items: readonly string[], none: string): string => (items.length ? items.join(', ') : none);
 
+/** The rule of a definition's kind, typed for that definition. */
+const ruleFor = (def: StepDefinition): KindRule<StepKind> => ruleOf(def.kind) as KindRule<StepKind>;
+
 /** Validate and compile a workflow definition. Throws one ValidationError listing every problem. */
 export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWorkflow {
   const source = opts.source ?? 'inline';
@@ -212,14 +219,11 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
 
   // Ids and agents. The first definition of a duplicated id is the one the graph uses.
   const byId = new Map<string, Draft>();
-  const agents = [...opts.agents].sort();
   for (const d of drafts) {
     const first = byId.get(d.def.id);
     if (first) issues.push({ path: `${d.path}.id`, message: `duplicate step id "${d.def.id}" (first defined at ${first.path})` });
     else byId.set(d.def.id, d);
-    if (!opts.agents.includes(d.def.agent)) {
-      issues.push({ path: `${d.path}.agent`, message: `unknown agent "${d.def.agent}"; known agents: ${listOr(agents, '(none)')}` });
-    }
+    ruleFor(d.def).check(d.def, { agents: opts.agents, path: d.path, issue: (path, message) => issues.push({ path, message }) });
   }
   const ids = [...byId.keys()];
   for (const d of drafts) {
@@ -272,8 +276,9 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   // The steps each step reads, kept for the worker (which fetches just those outputs).
   const reads = new Map<string, Set<string>>(ids.map((id) => [id, new Set()]));
   for (const d of drafts) {
-    for (const ref of findTemplateRefs(d.def.input)) {
-      const path = formatPath(ref.at, `${d.path}.input`);
+    const templated = ruleFor(d.def).templated(d.def);
+    for (const ref of templated.flatMap(({ at, value }) => findTemplateRefs(value).map((r) => ({ ...r, base: `${d.path}.${at}` })))) {
+      const path = formatPath(ref.at, ref.base);
       if (ref.kind === 'invalid') issues.push({ path, message: `invalid template ${ref.raw}: ${ref.reason}` });
       else if (ref.kind === 'input') checkInputRef(ref.path[0]!, path, `template ${ref.raw}`);
       else {
@@ -326,9 +331,8 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   const steps = order.map((id): CompiledStep => {
     const s = byId.get(id)!.def;
     return {
+      ...ruleFor(s).compile(s),
       id,
-      agent: s.agent,
-      input: s.input,
       dependsOn: deps.get(id)!,
       ...(s.when !== undefined && { when: s.when }),
       ...(s.timeoutMs !== undefined && { timeoutMs: s.timeoutMs }),

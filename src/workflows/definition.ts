@@ -1,9 +1,16 @@
 /**
  * Workflow definitions: the one zod schema behind flows/*.yaml, inline JSON workflows in
- * POST /v1/runs and POST /v1/workflows/validate. Structural checks live here; graph checks
- * (cycles, unknown ids, template references, agents) live in compile.ts.
+ * POST /v1/runs and POST /v1/workflows/validate, and the compiled form a run keeps.
+ * Structural checks live here; graph checks (cycles, unknown ids, template references,
+ * agents) live in compile.ts, kind-specific ones in kinds.ts.
+ *
+ * A step is a discriminated union on `kind`. A step without `kind` is an `agent` step, so
+ * every definition written before kinds existed stays valid. Adding a kind: its definition
+ * schema in STEP_DEFINITIONS and its compiled schema in COMPILED_STEPS (here), its compile rule
+ * (kinds.ts) and its executor (src/engine/executors/). The types make the last two required.
  */
 import { z } from 'zod';
+import { ScheduleSpec } from '../schedules/schedule-spec.js';
 
 /** Step ids become job-id parts (`${runId}.${stepId}`): letters, digits, `_` and `-` only. */
 export const STEP_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -19,27 +26,46 @@ export const StepInput = z
   .strict();
 export type StepInput = z.infer<typeof StepInput>;
 
-export const StepDefinition = z
+/** Fields every step has, whatever its kind. */
+const stepFields = {
+  id: StepId,
+  /** Ids of steps whose completion this step waits for. */
+  dependsOn: z.array(StepId).default([]),
+  /** Safe expression over `input` and `steps`; false → the step ends `skipped`. */
+  when: z.string().min(1).optional(),
+  /** Overrides the timeoutMs of the step's agent (or the engine default) for this step. */
+  timeoutMs: z.number().int().positive().optional(),
+  /** Overrides the attempts of the step's agent (or the engine default) for this step. */
+  attempts: z.number().int().min(1).max(100).optional(),
+  /** A failure of an optional step lets the run go on; the run ends `partial_success`. */
+  optional: z.boolean().default(false),
+  /** Run even when a dependency was skipped (by default a dependent of a skipped step is skipped). */
+  allowSkippedDeps: z.boolean().default(false),
+};
+
+/** `kind: agent` (the default): one call to an agent type with a rendered input. */
+export const AgentStepDefinition = z
   .object({
-    id: StepId,
+    ...stepFields,
+    kind: z.literal('agent'),
     /** Agent type that runs the step. */
     agent: z.string().min(1),
     input: StepInput,
-    /** Ids of steps whose completion this step waits for. */
-    dependsOn: z.array(StepId).default([]),
-    /** Safe expression over `input` and `steps`; false → the step ends `skipped`. */
-    when: z.string().min(1).optional(),
-    /** Overrides the agent's timeoutMs for this step. */
-    timeoutMs: z.number().int().positive().optional(),
-    /** Overrides the agent's attempts for this step. */
-    attempts: z.number().int().min(1).max(100).optional(),
-    /** A failure of an optional step lets the run go on; the run ends `partial_success`. */
-    optional: z.boolean().default(false),
-    /** Run even when a dependency was skipped (by default a dependent of a skipped step is skipped). */
-    allowSkippedDeps: z.boolean().default(false),
   })
   .strict();
+
+/** Every step kind's definition schema, by kind. */
+export const STEP_DEFINITIONS = { agent: AgentStepDefinition } as const;
+export type StepKind = keyof typeof STEP_DEFINITIONS;
+export const StepKind = z.enum(Object.keys(STEP_DEFINITIONS) as [StepKind, ...StepKind[]]);
+export const DEFAULT_STEP_KIND: StepKind = 'agent';
+
+const withDefaultKind = (v: unknown): unknown =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: DEFAULT_STEP_KIND } : v;
+
+export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', Object.values(STEP_DEFINITIONS) as [typeof AgentStepDefinition]));
 export type StepDefinition = z.infer<typeof StepDefinition>;
+export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
 
 /** A step, or sugar: `sequential` chains its items; `parallel` runs them side by side. */
 export type Block = StepDefinition | { sequential: Block[] } | { parallel: Block[] };
@@ -61,18 +87,6 @@ export const InputField = z
   .strict();
 export type InputField = z.infer<typeof InputField>;
 
-export const ScheduleSpec = z
-  .object({
-    /** Cron pattern (5 or 6 fields). */
-    cron: z.string().min(1),
-    /** IANA time zone, e.g. Europe/Paris. Default UTC. */
-    tz: z.string().optional(),
-    /** Input of each scheduled run. */
-    input: z.record(z.string(), z.unknown()).default({}),
-  })
-  .strict();
-export type ScheduleSpec = z.infer<typeof ScheduleSpec>;
-
 export const WorkflowDefinition = z
   .object({
     name: WorkflowName,
@@ -86,33 +100,59 @@ export const WorkflowDefinition = z
   .strict();
 export type WorkflowDefinition = z.infer<typeof WorkflowDefinition>;
 
-/** A step after sugar expansion and validation. */
-export interface CompiledStep {
-  id: string;
-  agent: string;
-  input: StepInput;
+// ---------------------------------------------------------------------------------------
+// The compiled form: what a run executes and keeps (GET /v1/runs/:id?include=definition).
+
+/**
+ * Ids of steps added while a run executes: `<parent>.<part>`, where each part is a step id
+ * or a number. They never collide with the ids a definition may use (those have no dot).
+ */
+export const RunStepId = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}(\.[A-Za-z0-9][A-Za-z0-9_-]{0,63})*$/).max(512);
+
+/** Fields every compiled step has, whatever its kind. */
+const compiledFields = {
+  id: RunStepId,
   /** Direct dependencies (explicit `dependsOn` plus those implied by sugar), sorted. */
-  dependsOn: string[];
-  when?: string;
-  timeoutMs?: number;
-  attempts?: number;
-  optional: boolean;
-  allowSkippedDeps: boolean;
+  dependsOn: z.array(RunStepId),
+  when: z.string().optional(),
+  timeoutMs: z.number().int().positive().optional(),
+  attempts: z.number().int().min(1).max(100).optional(),
+  optional: z.boolean(),
+  allowSkippedDeps: z.boolean(),
+  /** Steps whose status or output the step's templates and `when` read (sorted). */
+  reads: z.array(RunStepId),
+  /**
+   * The agent type whose pool runs the step (its queue, concurrency, limits and retry policy
+   * apply). Absent for steps the engine runs itself on its internal queue.
+   */
+  agent: z.string().optional(),
+};
+
+export const CompiledAgentStep = z.object({
+  ...compiledFields,
+  kind: z.literal('agent'),
+  agent: z.string(),
+  input: StepInput,
   /** The input is used verbatim, without template rendering (single-agent tasks). */
-  literal?: boolean;
-  /** Steps whose status or output the templates and `when` read (sorted). */
-  reads: string[];
-}
+  literal: z.boolean().optional(),
+});
+
+/** Every step kind's compiled schema, by kind. */
+export const COMPILED_STEPS = { agent: CompiledAgentStep } as const satisfies { [K in StepKind]: z.ZodType };
+export const CompiledStep = z.discriminatedUnion('kind', Object.values(COMPILED_STEPS) as [typeof CompiledAgentStep]);
+export type CompiledStep = z.infer<typeof CompiledStep>;
+export type CompiledStepOf<K extends StepKind> = Extract<CompiledStep, { kind: K }>;
 
 /** A validated workflow, ready to run. `steps` are in a topological order. */
-export interface CompiledWorkflow {
-  name: string;
-  description: string;
-  input: Record<string, InputField>;
-  steps: CompiledStep[];
+export const CompiledWorkflow = z.object({
+  name: z.string(),
+  description: z.string(),
+  input: z.record(z.string(), InputField),
+  steps: z.array(CompiledStep),
   /** Step ids whose outputs form the run output. */
-  output: string[];
-  schedule?: ScheduleSpec;
-  /** Where it came from: a file path, or "inline". */
-  source: string;
-}
+  output: z.array(z.string()),
+  schedule: ScheduleSpec.optional(),
+  /** Where it came from: a file path, "inline", or "agent" (a single-agent task). */
+  source: z.string(),
+});
+export type CompiledWorkflow = z.infer<typeof CompiledWorkflow>;

@@ -31,7 +31,7 @@ export type TemplateRef = { raw: string; at: ValuePath } & (
 /** What templates can read while a run executes. */
 export interface TemplateScope {
   input: Record<string, unknown>;
-  steps: Record<string, { status: string; output: string | null }>;
+  steps: Record<string, { status: string; output: unknown }>;
 }
 
 const TEMPLATE = /\{\{([\s\S]*?)\}\}/g;
@@ -133,13 +133,14 @@ export function parseOutputJson(text: string): unknown {
 }
 
 /**
- * The shared "read a field of a step output" helper: with an empty path the output text itself,
- * otherwise the field of the JSON the text carries (undefined when absent or not JSON).
+ * The shared "read a field of a step output" helper: with an empty path the output itself,
+ * otherwise the field of the JSON an output text carries, or of an output that is JSON already
+ * (undefined when absent or not JSON).
  */
-export function readOutputField(output: string | null | undefined, path: readonly string[]): unknown {
+export function readOutputField(output: unknown, path: readonly string[]): unknown {
   if (path.length === 0) return output ?? undefined;
   if (output === null || output === undefined) return undefined;
-  return readPath(parseOutputJson(output), path);
+  return readPath(typeof output === 'string' ? parseOutputJson(output) : output, path);
 }
 
 /** How a value appears inside rendered text. */

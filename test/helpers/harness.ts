@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/logger.js';
 import type { RunArchive, RunView } from '../../src/runs/runs-service.js';
 import { TERMINAL_RUN_STATUSES } from '../../src/runs/types.js';
 import { systemFromDefinitions, type System } from '../../src/system.js';
-import { startWorkerPools } from '../../workers/pool.js';
+import { startWorkerPools } from '../../src/engine/pools.js';
 import type { FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { poll } from './poll.js';
 import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from './redis.js';

@@ -1,10 +1,10 @@
 import { Router } from 'express';
-import type { System } from '../../system.js';
+import type { AgentRegistry } from '../../agents/registry.js';
 
-export function agentsRouter(system: System): Router {
+export function agentsRouter({ registry }: { registry: AgentRegistry }): Router {
   const r = Router();
   r.get('/', (_req, res) => {
-    res.json({ agents: system.registry.toPublic() });
+    res.json({ agents: registry.toPublic() });
   });
   return r;
 }

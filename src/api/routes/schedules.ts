@@ -1,23 +1,22 @@
 import { Router } from 'express';
-import { ScheduleBody } from '../../schedules/schedules-service.js';
-import type { System } from '../../system.js';
+import { ScheduleBody, type SchedulesService } from '../../schedules/schedules-service.js';
 import { parseOr422 } from '../errors.js';
 
-export function schedulesRouter(system: System): Router {
+export function schedulesRouter({ schedules }: { schedules: SchedulesService }): Router {
   const r = Router();
   r.get('/', async (_req, res) => {
-    res.json({ schedules: await system.schedules.list() });
+    res.json({ schedules: await schedules.list() });
   });
   r.get('/:id', async (req, res) => {
-    res.json(await system.schedules.get(req.params.id));
+    res.json(await schedules.get(req.params.id));
   });
   r.put('/:id', async (req, res) => {
     // The id is checked by the service (422 naming `id`).
     const body = parseOr422(ScheduleBody, req.body ?? {});
-    res.json(await system.schedules.put(req.params.id, body));
+    res.json(await schedules.put(req.params.id, body));
   });
   r.delete('/:id', async (req, res) => {
-    await system.schedules.remove(req.params.id);
+    await schedules.remove(req.params.id);
     res.status(204).end();
   });
   return r;

@@ -1,18 +1,18 @@
 import { Router } from 'express';
 import { NotFoundError } from '../../errors/index.js';
-import type { System } from '../../system.js';
+import type { WorkflowCatalog } from '../../workflows/catalog.js';
 
-export function workflowsRouter(system: System): Router {
+export function workflowsRouter({ workflows }: { workflows: WorkflowCatalog }): Router {
   const r = Router();
   r.get('/', (_req, res) => {
-    res.json({ workflows: system.workflows.list() });
+    res.json({ workflows: workflows.list() });
   });
   r.post('/validate', (req, res) => {
-    const workflow = system.workflows.validate(req.body);
+    const workflow = workflows.validate(req.body);
     res.json({ valid: true, workflow });
   });
   r.get('/:name', (req, res) => {
-    const wf = system.workflows.get(req.params.name);
+    const wf = workflows.get(req.params.name);
     if (!wf) throw new NotFoundError(`workflow "${req.params.name}" not found`);
     res.json(wf);
   });

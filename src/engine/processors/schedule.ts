@@ -1,8 +1,8 @@
 /** The processor of the `schedules` queue: each firing of a job scheduler starts an ordinary run. */
 import type { Job } from 'bullmq';
-import type { Logger } from '../src/logger.js';
-import type { RunsService } from '../src/runs/runs-service.js';
-import type { ScheduleJobData } from '../src/schedules/schedules-service.js';
+import type { Logger } from '../../logger.js';
+import type { RunsService } from '../../runs/runs-service.js';
+import type { ScheduleJobData } from '../../schedules/schedules-service.js';
 
 export function createScheduleProcessor(ctx: { runs: RunsService; logger: Logger }) {
   return async function fire(job: Job<ScheduleJobData>): Promise<{ runId: string }> {

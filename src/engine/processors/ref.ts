@@ -2,25 +2,26 @@
  * The processor of the internal `refs` queue. A ref is the extra edge from a step to a
  * dependency owned by another branch of the flow tree. It is added delayed and promoted by its
  * target when the target finishes; if it wakes on its own (a lost promote), it checks its
- * target and goes back to sleep while the target is still live.
+ * target and goes back to sleep while the target is still live, or records the target lost
+ * when the target's job has failed or is gone.
  */
 import { DelayedError, type Job, type Queue } from 'bullmq';
-import type { RefJobData } from '../src/runs/flow-builder.js';
-import { stepJobId } from '../src/runs/keys.js';
-import type { RunStore } from '../src/runs/run-store.js';
-import type { RunControl } from '../src/runs/run-control.js';
-import { TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../src/runs/types.js';
-import { markLost } from './step-processor.js';
+import type { RefJobData } from '../../runs/flow-builder.js';
+import { stepJobId } from '../../runs/keys.js';
+import type { RunControl } from '../../runs/run-control.js';
+import type { RunStore } from '../../runs/run-store.js';
+import { isTerminalRun, isTerminalStep } from '../../runs/types.js';
+import { markLost } from '../step-machine.js';
 
-export function createRefProcessor(ctx: { store: RunStore; control: RunControl; agentQueue: (agent: string) => Queue; safetyDelayMs: number }) {
+export function createRefProcessor(ctx: { store: RunStore; control: RunControl; queue: (name: string) => Queue; safetyDelayMs: number }) {
   return async function processRef(job: Job<RefJobData>, token?: string): Promise<{ ref: string; status: string }> {
-    const { runId, target, targetAgent } = job.data;
+    const { runId, target, targetQueue } = job.data;
     const [runStatus, step] = await Promise.all([ctx.store.getRunStatus(runId), ctx.store.getStepState(runId, target)]);
     if (!runStatus || !step) return { ref: target, status: 'missing' };
-    if (TERMINAL_STEP_STATUSES.includes(step.status) || TERMINAL_RUN_STATUSES.includes(runStatus)) return { ref: target, status: step.status };
+    if (isTerminalStep(step.status) || isTerminalRun(runStatus)) return { ref: target, status: step.status };
 
     // 'unknown': the target's job is gone.
-    const state = await ctx.agentQueue(targetAgent).getJobState(stepJobId(runId, target));
+    const state = await ctx.queue(targetQueue).getJobState(stepJobId(runId, target));
     if (state === 'failed' || state === 'unknown') {
       await markLost(ctx, runId, { stepId: target, optional: step.optional });
       return { ref: target, status: 'failed' };

@@ -1,6 +1,6 @@
-/** The throttle of a streaming step's progress reports (workers/step-processor.ts). */
+/** The throttle of a streaming step's progress reports (src/engine/progress.ts). */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { progressReporter } from '../workers/step-processor.js';
+import { progressReporter } from '../src/engine/progress.js';
 
 describe('progressReporter', () => {
   beforeEach(() => {

@@ -1,0 +1,81 @@
+/**
+ * The step machine's decision, as a pure function: given a step, the state its job found
+ * (its own status and attempts, its run's status, its dependencies' states) → what to do.
+ * No I/O: the step machine reads the state in one round trip, asks `decide`, then acts.
+ *
+ * The fast path of scripts/lua/step-begin.lua starts a step by itself in exactly one of the
+ * cases where this function answers `start`: no `when`, the step pending or retrying, the run
+ * live, every dependency succeeded or failed optional (see decide.test.ts).
+ */
+import { NonRetryableError, toError } from '../errors/index.js';
+import type { RunStatus, StepStatus } from '../runs/types.js';
+import { isTerminalRun, isTerminalStep } from '../runs/types.js';
+import { evaluateWhen } from '../workflows/expression.js';
+import type { TemplateScope } from '../workflows/templates.js';
+
+/** What a decision needs of the step's definition. */
+export interface DecisionStep {
+  dependsOn: readonly string[];
+  when?: string | undefined;
+  allowSkippedDeps: boolean;
+}
+
+export interface DecisionInput {
+  step: DecisionStep;
+  /** Most attempts the step may make (its job's `attempts`). */
+  maxAttempts: number;
+  self: { status: StepStatus; attempts: number };
+  run: { status: RunStatus };
+  /** The dependencies' states, in `step.dependsOn` order. */
+  deps: readonly { stepId: string; status: StepStatus; optional: boolean }[];
+  /** What `when` reads (run input, outputs of the steps read). */
+  scope: TemplateScope;
+}
+
+export type Decision =
+  /** Already finished (the run, or the step itself): return without doing anything. */
+  | { action: 'finish'; status: StepStatus }
+  /**
+   * These dependencies' jobs are done (BullMQ started this one) yet their states are live:
+   * their jobs ended without reporting. Record them failed, then decide again.
+   */
+  | { action: 'lost'; deps: string[] }
+  /** A required dependency failed: the run is ending; nothing to record here. */
+  | { action: 'cancel'; reason: string }
+  | { action: 'skip'; reason: string }
+  | { action: 'fail'; error: Error }
+  /** Start an attempt. `recovered`: the previous attempt's worker was lost while it ran. */
+  | { action: 'start'; recovered: boolean }
+  /** Continue after the steps it added have finished (no new attempt). */
+  | { action: 'resume' };
+
+export function decide(d: DecisionInput): Decision {
+  const { status, attempts } = d.self;
+  if (isTerminalStep(status)) return { action: 'finish', status };
+  if (isTerminalRun(d.run.status)) return { action: 'finish', status: 'cancelled' };
+
+  const lost = d.deps.filter((dep) => !isTerminalStep(dep.status)).map((dep) => dep.stepId);
+  if (lost.length > 0) return { action: 'lost', deps: lost };
+  const failed = d.deps.find((dep) => dep.status === 'failed' && !dep.optional);
+  if (failed) return { action: 'cancel', reason: `dependency "${failed.stepId}" failed` };
+
+  if (status === 'waiting') return { action: 'resume' };
+  // `running` at the start of a delivery: the attempt under way when its worker was lost.
+  const recovered = status === 'running';
+  if (recovered && attempts >= d.maxAttempts) {
+    return { action: 'fail', error: new NonRetryableError(`the step was interrupted ${attempts} time${attempts === 1 ? '' : 's'} (its worker was lost) and has no attempts left (attempts: ${d.maxAttempts})`) };
+  }
+
+  const skippedDep = d.deps.find((dep) => dep.status === 'skipped' || dep.status === 'cancelled');
+  if (skippedDep && !d.step.allowSkippedDeps) return { action: 'skip', reason: `dependency "${skippedDep.stepId}" was ${skippedDep.status}` };
+  if (d.step.when !== undefined) {
+    let go: boolean;
+    try {
+      go = evaluateWhen(d.step.when, d.scope);
+    } catch (err) {
+      return { action: 'fail', error: new NonRetryableError(`could not evaluate when: ${toError(err).message}`) };
+    }
+    if (!go) return { action: 'skip', reason: `when is false: ${d.step.when}` };
+  }
+  return { action: 'start', recovered };
+}

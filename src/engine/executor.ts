@@ -1,0 +1,60 @@
+/**
+ * The seam between the step machine and the work of one step kind.
+ *
+ * An executor runs one segment of a step: a whole attempt, or (for a step that added steps to
+ * its run) the part up to its next wait, or after it. It reads and writes nothing itself: it
+ * gets the state it needs in its ExecutionContext, asks the context to save a checkpoint or to
+ * add steps, and returns what happened. The machine records the result (awaited), maps thrown
+ * errors to retries by their class, and parks the job while the steps it added run.
+ */
+import type { Logger } from '../logger.js';
+import type { StepReading } from '../runs/run-store.js';
+import type { StepRecord, Usage } from '../runs/types.js';
+import type { CompiledStep, CompiledStepOf, StepKind } from '../workflows/definition.js';
+
+/** A step to add to the running run, as a child of the step that adds it. */
+export type ChildStep = CompiledStep;
+
+export interface ExecutionContext {
+  runId: string;
+  workspaceId: string;
+  /** This attempt's number (1-based; an attempt cut short by a crash counted). */
+  attempt: number;
+  /** The run's input. */
+  runInput: Record<string, unknown>;
+  /** The steps the step reads (its dependencies and the ancestors its templates name). */
+  reads: readonly StepReading[];
+  /** What the step saved last (null at first); kept across attempts and deliveries. */
+  checkpoint: unknown;
+  /** True when this segment continues after steps it added have finished. */
+  resumed: boolean;
+  /** Fires on the step's timeout, on cancellation of the run and on shutdown. */
+  signal: AbortSignal;
+  log(): Logger;
+  /** Save progress, durably, before doing anything that must not be repeated. */
+  saveCheckpoint(checkpoint: unknown): Promise<void>;
+  /**
+   * Add steps to the run as children of this step (records, DAG nodes with a `parent` edge,
+   * events and their jobs, with the owner/ref rules of a top-level DAG). Ids must be
+   * deterministic (`<this step>.<part>`): adding the same ids again adds nothing. Return
+   * `{type: 'wait'}` afterwards; the step is resumed once they have all finished.
+   */
+  addSteps(steps: readonly ChildStep[]): Promise<void>;
+  /** Records of steps of this run (e.g. the children it added, once resumed). */
+  steps(ids: readonly string[]): Promise<StepRecord[]>;
+  /** Report progress while working (a `step.progress` event and BullMQ job progress). */
+  progress(data: Record<string, unknown>): void;
+}
+
+export type StepOutcome =
+  /** The step's result; recorded durably before its job completes. */
+  | { type: 'succeeded'; output: unknown; input?: unknown; usage?: Usage | null; model?: string | null; event?: Record<string, unknown> }
+  /** It added steps and waits for them (no worker slot is held meanwhile). */
+  | { type: 'wait' };
+
+export interface StepExecutor<K extends StepKind = StepKind> {
+  execute(step: CompiledStepOf<K>, ctx: ExecutionContext): Promise<StepOutcome>;
+}
+
+/** One executor per kind; a kind without one does not compile. */
+export type Executors = { [K in StepKind]: StepExecutor<K> };

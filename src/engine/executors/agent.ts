@@ -1,0 +1,56 @@
+/**
+ * `kind: agent`: one call to the step's agent. Renders the input's templates, builds the
+ * conversation, calls the provider under the step's signal (streaming when the agent says so,
+ * with progress reports) and returns the answer; the machine records it before the job
+ * completes, so a delivery after that point returns it without a second call.
+ */
+import type { AgentRegistry } from '../../agents/registry.js';
+import { NonRetryableError, toError } from '../../errors/index.js';
+import { buildMessages } from '../../providers/prompt.js';
+import type { Provider } from '../../providers/provider.js';
+import { renderTemplates, type TemplateScope } from '../../workflows/templates.js';
+import type { StepExecutor } from '../executor.js';
+import { progressReporter } from '../progress.js';
+
+export interface AgentExecutorDeps {
+  registry: AgentRegistry;
+  providerFor: (agent: string) => Provider;
+}
+
+/** The scope templates read: the run input and the outputs of the steps read. */
+export function templateScope(runInput: Record<string, unknown>, reads: readonly { stepId: string; status: string; output: unknown }[]): TemplateScope {
+  return { input: runInput, steps: Object.fromEntries(reads.map((r) => [r.stepId, { status: r.status, output: r.output }])) };
+}
+
+export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
+  return {
+    async execute(step, ctx) {
+      const agent = deps.registry.require(step.agent);
+      let input = step.input;
+      try {
+        if (!step.literal) input = renderTemplates(step.input, templateScope(ctx.runInput, ctx.reads));
+      } catch (err) {
+        throw new NonRetryableError(`could not render the step input: ${toError(err).message}`);
+      }
+      const t0 = Date.now();
+      const answer = await deps.providerFor(step.agent).complete({
+        agent: step.agent,
+        model: agent.model,
+        system: agent.systemPrompt || undefined,
+        messages: buildMessages(input),
+        ...(agent.temperature !== undefined ? { temperature: agent.temperature } : {}),
+        maxTokens: agent.maxTokens,
+        signal: ctx.signal,
+        ...(agent.stream ? { onText: progressReporter(t0, agent.progressIntervalMs, ctx.signal, (p) => ctx.progress(p)) } : {}),
+      });
+      return {
+        type: 'succeeded',
+        output: answer.text,
+        input,
+        usage: answer.usage,
+        model: answer.model,
+        event: { durationMs: Date.now() - t0, ...(answer.stopReason ? { stopReason: answer.stopReason } : {}) },
+      };
+    },
+  };
+}

@@ -1,0 +1,9 @@
+/** The executor of each step kind, chosen in this one place. */
+import type { Executors } from '../executor.js';
+import { agentExecutor, type AgentExecutorDeps } from './agent.js';
+
+export type ExecutorDeps = AgentExecutorDeps;
+
+export function createExecutors(deps: ExecutorDeps): Executors {
+  return { agent: agentExecutor(deps) };
+}

@@ -1,0 +1,78 @@
+/**
+ * Runs that grow: a running step adds steps to its run. Their records (with `parent`), step
+ * list entries, refs and `step.added` events are written in one script, gated on the parent
+ * still running the same attempt; then their jobs are added as children of the parent's job
+ * (one tree per sink of the new steps, with the owner/ref rules of a top-level DAG). Ids are
+ * deterministic, so a parent delivered again re-adds nothing: existing records are left
+ * alone and BullMQ deduplicates the jobs (a child that already finished counts as done).
+ */
+import type { FlowProducer, Job } from 'bullmq';
+import { CancelledError, NonRetryableError } from '../errors/index.js';
+import { buildChildFlows, type StepJobData } from '../runs/flow-builder.js';
+import type { RunStore } from '../runs/run-store.js';
+import type { StepPolicy } from '../runs/step-policy.js';
+import type { ChildStep } from './executor.js';
+
+export interface GrowthDeps {
+  store: RunStore;
+  flowProducer: FlowProducer;
+  policy: StepPolicy;
+  refSafetyDelayMs: number;
+}
+
+/**
+ * Check the children a step adds and put them in a topological order: ids below the parent
+ * (`<parent>.<part>`), unique, dependencies among themselves only, no cycle.
+ */
+export function orderChildren(parent: string, children: readonly ChildStep[]): ChildStep[] {
+  const problems: string[] = [];
+  const byId = new Map<string, ChildStep>();
+  for (const c of children) {
+    if (!c.id.startsWith(`${parent}.`)) problems.push(`"${c.id}" is not below "${parent}" (ids of added steps are "${parent}.<part>")`);
+    if (byId.has(c.id)) problems.push(`"${c.id}" is added twice`);
+    byId.set(c.id, c);
+  }
+  for (const c of children) {
+    for (const d of c.dependsOn) if (!byId.has(d)) problems.push(`"${c.id}" depends on "${d}", which is not among the steps added with it`);
+  }
+  if (problems.length) throw new NonRetryableError(`step "${parent}" added invalid steps: ${problems.join('; ')}`);
+  const order: ChildStep[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (c: ChildStep, path: string[]): void => {
+    const s = state.get(c.id);
+    if (s === 'done') return;
+    if (s === 'visiting') throw new NonRetryableError(`step "${parent}" added steps with a cycle: ${[...path, c.id].join(' → ')}`);
+    state.set(c.id, 'visiting');
+    for (const d of c.dependsOn) visit(byId.get(d)!, [...path, c.id]);
+    state.set(c.id, 'done');
+    order.push(c);
+  };
+  for (const c of children) visit(c, []);
+  return order;
+}
+
+/** Add `children` to the run of `job`'s step, as its children (see the module header). */
+export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, attempt: number, children: readonly ChildStep[]): Promise<void> {
+  const { runId, workspaceId, step } = job.data;
+  const ordered = orderChildren(step.id, children);
+  if (ordered.length === 0) return;
+  const { sinks, refIds } = buildChildFlows({
+    runId,
+    workspaceId,
+    steps: ordered,
+    jobPolicy: (s) => deps.policy.job(s),
+    priority: job.opts.priority,
+    retentionSeconds: deps.store.retentionSeconds,
+    refSafetyDelayMs: deps.refSafetyDelayMs,
+    parent: { id: job.id!, queue: job.queueQualifiedName },
+  });
+  const res = await deps.store.addSteps(runId, {
+    parent: step.id,
+    attempt,
+    steps: ordered.map((c) => ({ stepId: c.id, kind: c.kind, agent: c.agent ?? null, parent: step.id, dependsOn: c.dependsOn, optional: c.optional })),
+    refIds,
+    agents: [...new Set(ordered.flatMap((c) => (c.agent ? [c.agent] : [])))],
+  });
+  if (!res.applied) throw new CancelledError(`step "${step.id}" is no longer running this attempt (${res.parentStatus}); its steps were not added`);
+  await deps.flowProducer.addBulk(sinks);
+}

@@ -1,0 +1,201 @@
+/**
+ * Worker pools: one BullMQ Worker per agent type (its concurrency, limiter, attempts and
+ * backoff come from the agents file), plus the internal workers (the engine's own steps, run
+ * roots, refs, schedules), the cancellation listener and the watchdog that ends runs whose
+ * root job failed.
+ */
+import { Job, QueueEvents, Worker, type WorkerOptions } from 'bullmq';
+import { createProvider } from '../providers/index.js';
+import type { Provider } from '../providers/provider.js';
+import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys } from '../runs/keys.js';
+import type { StepJobData } from '../runs/flow-builder.js';
+import { LIVE_STEP_STATUSES, isTerminalStep } from '../runs/types.js';
+import type { System } from '../system.js';
+import { ActiveJobs } from './active-jobs.js';
+import type { Executors } from './executor.js';
+import { createExecutors } from './executors/index.js';
+import { createRefProcessor } from './processors/ref.js';
+import { createRunProcessor } from './processors/run.js';
+import { createScheduleProcessor } from './processors/schedule.js';
+import { createStepProcessor } from './step-machine.js';
+
+/** A limiter that never limits by itself (see the agent workers below). */
+const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
+
+/**
+ * BullMQ fails a job that stalled more than this; the step machine counts an interrupted
+ * attempt as an attempt and stops at the step's own `attempts` (at most 100), so BullMQ's
+ * limit must never be the one that is reached.
+ */
+const STEP_MAX_STALLED = 1000;
+
+export interface WorkerPoolsOptions {
+  /** Agent types to serve (all when omitted). */
+  agents?: readonly string[];
+  /** Run the internal workers (engine steps, runs, refs, schedules, watchdog). Default true. */
+  internal?: boolean;
+  /** Replace a provider (tests). */
+  providerFor?: (agent: string) => Provider;
+  /** Replace executors (tests): every kind not given keeps its own. */
+  executors?: (defaults: Executors) => Partial<Executors>;
+  /**
+   * BullMQ lock and stalled-check timing of the step workers, ms (tests shorten them to
+   * exercise crash recovery). @default {lockDuration: 30000, stalledInterval: 30000}
+   */
+  stalled?: { lockDuration: number; stalledInterval: number };
+  /** How a step's result write is retried on Redis errors (see StepMachineDeps.recordRetry). */
+  recordRetry?: { tries: number; firstDelayMs: number };
+}
+
+export interface WorkerPools {
+  workers: Worker[];
+  /** Graceful: stop taking jobs, let in-flight steps finish (up to `timeoutMs`, then force). */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export async function startWorkerPools(system: System, opts: WorkerPoolsOptions = {}): Promise<WorkerPools> {
+  const { registry, logger, store, control } = system;
+  const { prefix } = system.opts;
+  const connection = system.redis;
+  const names = opts.agents ?? registry.names();
+  for (const n of names) registry.require(n);
+  const internal = opts.internal ?? true;
+
+  const providers = new Map<string, Provider>();
+  const providerFor =
+    opts.providerFor ??
+    ((agent: string) => {
+      let p = providers.get(agent);
+      if (!p) providers.set(agent, (p = createProvider(registry.require(agent))));
+      return p;
+    });
+  const defaults = createExecutors({ registry, providerFor });
+  const executors: Executors = { ...defaults, ...opts.executors?.(defaults) };
+
+  const active = new ActiveJobs();
+  const workers: Worker[] = [];
+  const onFailed = (job: Job | undefined, err: Error) => logger.debug({ queue: job?.queueName, jobId: job?.id, err: err.message }, 'job failed');
+  const stepWorker = (queueName: string, workerOpts: Omit<WorkerOptions, 'connection' | 'prefix'>) => {
+    let worker!: Worker;
+    const processor = createStepProcessor({
+      store,
+      control,
+      executors,
+      policy: system.policy,
+      flowProducer: system.flowProducer,
+      refSafetyDelayMs: system.refSafetyDelayMs,
+      active,
+      logger,
+      worker: () => worker,
+      queue: system.queue(queueName),
+      ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
+    });
+    worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...opts.stalled, ...workerOpts });
+    worker.on('failed', onFailed);
+    worker.on('error', (err) => logger.error({ queue: queueName, err: err.message }, 'worker error'));
+    workers.push(worker);
+  };
+
+  for (const name of names) {
+    const agent = registry.require(name);
+    stepWorker(agentQueueName(name), {
+      concurrency: agent.concurrency,
+      // Always a limiter: BullMQ honours a manual rate limit (queue.rateLimit after a 429) only
+      // on queues that have one, and then in every process serving the queue.
+      limiter: agent.rateLimit ? { max: agent.rateLimit.max, duration: agent.rateLimit.durationMs } : UNLIMITED,
+    });
+  }
+
+  let watchdog: QueueEvents | undefined;
+  // Its blocking reads need a connection of their own, which BullMQ leaves to its owner to close.
+  let watchConnection: ReturnType<typeof connection.duplicate> | undefined;
+  if (internal) {
+    stepWorker(CONTROL_QUEUE, { concurrency: 16 });
+    const more = [
+      new Worker(RUN_QUEUE, createRunProcessor({ store, logger }), { connection, prefix, concurrency: 16, maxStalledCount: 10 }),
+      new Worker(REF_QUEUE, createRefProcessor({ store, control, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), { connection, prefix, concurrency: 16, maxStalledCount: 10 }),
+      new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ runs: system.runs, logger }), { connection, prefix, concurrency: 4 }),
+    ];
+    for (const w of more) w.on('error', (err) => logger.error({ queue: w.name, err: err.message }, 'worker error'));
+    workers.push(...more);
+
+    // A root job that failed (a required step's job failed, even without our handler running)
+    // must still end its run, with the step that failed recorded as failed.
+    watchdog = new QueueEvents(RUN_QUEUE, { connection: (watchConnection = connection.duplicate()), prefix });
+    watchdog.on('failed', ({ jobId, failedReason }) => {
+      endFailedRun(system, jobId, failedReason).catch((err: Error) => logger.error({ runId: jobId, err: err.message }, 'watchdog could not end run'));
+    });
+    await watchdog.waitUntilReady();
+  }
+
+  // Cancellation from any process: abort this process's running steps of the run.
+  const subscriber = connection.duplicate();
+  await subscriber.subscribe(keys.cancelChannel(prefix));
+  subscriber.on('message', (_channel: string, runId: string) => {
+    const n = active.cancelRun(runId, 'run cancelled');
+    if (n > 0) logger.info({ runId, aborted: n }, 'aborted running steps of a cancelled run');
+  });
+
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  logger.info({ agents: names, internal }, 'worker pools started');
+
+  return {
+    workers,
+    async close(timeoutMs = 30_000) {
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+      clearTimeout(timer);
+      if (timedOut) {
+        logger.warn({ timeoutMs }, 'in-flight steps did not finish in time; forcing close (they will be retried)');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+      await watchdog?.close();
+      await watchConnection?.quit().catch(() => watchConnection?.disconnect());
+      await subscriber.quit().catch(() => subscriber.disconnect());
+    },
+  };
+}
+
+/** BullMQ's reason for a parent failed by a required child: `child <job key> failed`. */
+const CHILD_FAILED = /^child (.+) failed$/;
+
+/**
+ * End a run whose root job failed. The root's failure names the child that failed it, whose own
+ * failure may name its child, and so on: follow the chain to the job that failed by itself, and
+ * record its step failed with that job's error if nothing recorded it (a job failed outside the
+ * step machine, e.g. stalled past BullMQ's limit), before failing the run.
+ */
+async function endFailedRun(system: System, runId: string, failedReason: string): Promise<void> {
+  const { store, control, opts } = system;
+  let reason = failedReason;
+  let origin: Job<StepJobData> | undefined;
+  for (let depth = 0; depth < 10_000; depth++) {
+    const m = CHILD_FAILED.exec(reason);
+    if (!m) break;
+    const key = m[1]!;
+    const rest = key.startsWith(`${opts.prefix}:`) ? key.slice(opts.prefix.length + 1) : undefined;
+    const at = rest?.lastIndexOf(':') ?? -1;
+    if (!rest || at < 0) break;
+    const job = (await Job.fromId(system.queue(rest.slice(0, at)), rest.slice(at + 1))) as Job<StepJobData> | undefined;
+    if (!job) break;
+    origin = job;
+    reason = job.failedReason ?? '';
+  }
+  if (origin?.data?.step) {
+    const { step } = origin.data;
+    const state = await store.getStepState(runId, step.id);
+    if (state && !isTerminalStep(state.status)) {
+      const error = reason || 'the step job failed';
+      await store.transitionStep(runId, step.id, {
+        from: LIVE_STEP_STATUSES,
+        to: 'failed',
+        fields: { error, finishedAt: new Date().toISOString() },
+        event: { type: 'step.failed', data: { error } },
+      });
+      await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${error}`, reason: `step "${step.id}" failed` });
+      return;
+    }
+  }
+  await control.halt(runId, 'failed', { error: failedReason, reason: 'run failed' });
+}

@@ -1,0 +1,294 @@
+/**
+ * The processor of every step queue: one delivery of one step's job, in three rooms.
+ *
+ * 1. Begin and decide. One script reads the step (status, attempts, checkpoint), its run and
+ *    the steps it reads, and on the fast path starts it. Otherwise `decide` (pure) says what
+ *    to do: finish (already done: a finished step is never run again), mark lost dependencies,
+ *    skip, fail, start an attempt (a recovered one when the last attempt's worker was lost),
+ *    or resume after the steps it added.
+ * 2. Execute. The step kind's executor does the work under an AbortSignal that fires on the
+ *    step's timeout and on cancellation of the run. Thrown errors map to BullMQ by class:
+ *    rate-limited → RateLimitError (no attempt burnt), not retryable or out of attempts →
+ *    the failure is recorded, then UnrecoverableError; anything else → retried with backoff.
+ * 3. Record. A result is written durably (awaited, retried on Redis errors) before the job can
+ *    complete, then the step's refs are promoted. A step that added steps to its run is parked
+ *    in waiting-children (no worker slot held) and resumed when they have all finished.
+ */
+import { RateLimitError, UnrecoverableError, WaitingChildrenError, type FlowProducer, type Job, type Queue, type Worker } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CancelledError, NonRetryableError, RateLimitedError, RetryableError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
+import type { Logger } from '../logger.js';
+import type { StepJobData } from '../runs/flow-builder.js';
+import type { RunControl } from '../runs/run-control.js';
+import type { RunStore, StepReading } from '../runs/run-store.js';
+import type { StepPolicy } from '../runs/step-policy.js';
+import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, type StepStatus } from '../runs/types.js';
+import type { StepKind } from '../workflows/definition.js';
+import type { ActiveJobs } from './active-jobs.js';
+import { decide, type Decision } from './decide.js';
+import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './executor.js';
+import { templateScope } from './executors/agent.js';
+import { addChildSteps } from './growth.js';
+
+/**
+ * What a step job returns to its parent: small; the output itself is stored once, in the run.
+ * `status` is what this worker reported; the run state is authoritative.
+ */
+export interface StepEnvelope {
+  stepId: string;
+  status: StepStatus;
+}
+
+export interface StepMachineDeps {
+  store: RunStore;
+  control: RunControl;
+  executors: Executors;
+  policy: StepPolicy;
+  flowProducer: FlowProducer;
+  refSafetyDelayMs: number;
+  active: ActiveJobs;
+  logger: Logger;
+  /** The worker running this processor (to cancel its jobs). Set after the Worker is built. */
+  worker: () => Worker;
+  /** The queue it serves (its rate limit is shared by every worker process). */
+  queue: Queue;
+  /** How a result write is retried on Redis errors. @default {tries: 8, firstDelayMs: 50} (about 6 s in all) */
+  recordRetry?: { tries: number; firstDelayMs: number };
+}
+
+const LIVE = LIVE_STEP_STATUSES;
+
+export function createStepProcessor(deps: StepMachineDeps) {
+  const { store, control } = deps;
+  const recordRetry = deps.recordRetry ?? { tries: 8, firstDelayMs: 50 };
+
+  return async function processStep(job: Job<StepJobData>, token?: string, signal?: AbortSignal): Promise<StepEnvelope> {
+    const { runId, step, refs } = job.data;
+    // Built on first use: most steps log nothing, and a child logger per job is not free.
+    let child: Logger | undefined;
+    const log = () => (child ??= deps.logger.child({ runId, stepId: step.id, kind: step.kind, ...(step.agent ? { agent: step.agent } : {}), jobId: job.id }));
+    const envelope = (status: StepStatus): StepEnvelope => ({ stepId: step.id, status });
+    const finish = async (status: StepStatus): Promise<StepEnvelope> => {
+      await control.promoteRefs(runId, refs);
+      return envelope(status);
+    };
+    const maxAttempts = job.opts.attempts ?? 1;
+
+    // 1. Begin and decide.
+    const readSet = new Set(step.reads);
+    const begin = await store.beginStep(runId, step.id, {
+      fast: step.when === undefined,
+      deps: step.dependsOn,
+      extra: step.reads.filter((id) => !step.dependsOn.includes(id)),
+      needsOutput: (id) => readSet.has(id),
+    });
+    if (begin.mode === 'missing') return envelope('cancelled'); // run expired or removed
+    let attempt = begin.attempts;
+    let resumed = false;
+    const runInput = (begin.runInput ?? {}) as Record<string, unknown>;
+    if (begin.mode === 'read') {
+      const deps0 = begin.reads.slice(0, step.dependsOn.length);
+      let decision: Decision;
+      for (;;) {
+        decision = decide({
+          step,
+          maxAttempts,
+          self: { status: begin.stepStatus, attempts: begin.attempts },
+          run: { status: begin.runStatus },
+          deps: deps0,
+          scope: templateScope(runInput, begin.reads),
+        });
+        if (decision.action !== 'lost') break;
+        // BullMQ only starts a job once its children are done: a dependency still live lost its
+        // job without reporting (e.g. stalled past its limit). Record that, then decide again.
+        for (const d of deps0) {
+          if (!decision.deps.includes(d.stepId)) continue;
+          await markLost(deps, runId, d);
+          d.status = 'failed';
+        }
+      }
+      switch (decision.action) {
+        case 'finish':
+          return finish(decision.status);
+        case 'cancel':
+          return finish('cancelled');
+        case 'skip': {
+          const { reason } = decision;
+          await store.transitionStep(runId, step.id, { from: LIVE, to: 'skipped', fields: { reason, finishedAt: now() }, event: { type: 'step.skipped', data: { reason } } });
+          return finish('skipped');
+        }
+        case 'fail':
+          return failFinally(decision.error);
+        case 'start': {
+          const started = await store.transitionStep(runId, step.id, {
+            from: LIVE,
+            to: 'running',
+            attemptsDelta: 1,
+            fields: { error: null, reason: null, recovered: decision.recovered, ...(begin.startedAt ? {} : { startedAt: now() }) },
+            event: { type: 'step.started', data: decision.recovered ? { recovered: true } : {} },
+          });
+          if (!started.applied) return finish(started.status === 'missing' ? 'cancelled' : started.status);
+          attempt = started.attempts;
+          if (decision.recovered) log().warn({ attempt }, 'step recovered: its last attempt was cut short (worker lost)');
+          break;
+        }
+        case 'resume': {
+          const res = await store.transitionStep(runId, step.id, { from: ['waiting'], to: 'running', fields: { reason: null }, event: { type: 'step.resumed' } });
+          if (!res.applied) return finish(res.status === 'missing' ? 'cancelled' : res.status);
+          resumed = true;
+          break;
+        }
+      }
+    }
+
+    // 2 and 3. Execute, record; a step that waits for the steps it added goes round again.
+    let checkpoint = begin.checkpoint;
+    for (;;) {
+      const outcome = await executeSegment(begin.reads, resumed);
+      if (outcome === 'ended') return finish('cancelled');
+      if (outcome.type === 'succeeded') {
+        const recorded = await recordResult(outcome);
+        if (!recorded.recorded) log().debug({ status: recorded.status }, 'result kept as a late answer: the step had already ended');
+        await control.promoteRefs(runId, refs);
+        return envelope(recorded.recorded ? 'succeeded' : recorded.status === 'missing' ? 'cancelled' : recorded.status);
+      }
+      // Waiting for the steps it added. Recorded first, so that a resumed delivery is told apart
+      // from a crashed one.
+      const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', fields: { reason: 'waiting for the steps it added' }, event: { type: 'step.waiting' } });
+      if (!parked.applied) return finish(parked.status === 'missing' ? 'cancelled' : parked.status);
+      if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
+      // They had all finished already: go on in this delivery.
+      const res = await store.transitionStep(runId, step.id, { from: ['waiting'], to: 'running', fields: { reason: null }, event: { type: 'step.resumed' } });
+      if (!res.applied) return finish(res.status === 'missing' ? 'cancelled' : res.status);
+      resumed = true;
+    }
+
+    /** One segment of the step's work; 'ended' when it stopped because its run ended. */
+    async function executeSegment(reads: readonly StepReading[], isResumed: boolean): Promise<StepOutcome | 'ended'> {
+      const timeoutMs = deps.policy.timeoutMs(step);
+      // One controller: fires on the step timeout, or when BullMQ cancels the job.
+      const call = new AbortController();
+      const timer = setTimeout(() => call.abort(new StepTimeoutError(timeoutMs)), timeoutMs);
+      const onCancel = () => call.abort(signal?.reason);
+      if (signal?.aborted) onCancel();
+      else signal?.addEventListener('abort', onCancel, { once: true });
+      const untrack = deps.active.track(runId, deps.worker(), job.id!);
+      const ctx: ExecutionContext = {
+        runId,
+        workspaceId: job.data.workspaceId,
+        attempt,
+        runInput,
+        reads,
+        checkpoint,
+        resumed: isResumed,
+        signal: call.signal,
+        log,
+        saveCheckpoint: async (cp) => {
+          if (!(await store.saveCheckpoint(runId, step.id, attempt, cp))) {
+            throw new CancelledError(`step "${step.id}" is no longer running attempt ${attempt}; its checkpoint was not saved`);
+          }
+          checkpoint = cp;
+        },
+        addSteps: (children) => addChildSteps(deps, job, attempt, children),
+        steps: (ids) => store.getSteps(runId, ids),
+        progress: (data) => {
+          const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
+          store.stepProgress(runId, step.id, attempt, data).catch(warn('a step.progress event'));
+          job.updateProgress({ attempt, ...data }).catch(warn('the job progress'));
+        },
+      };
+      try {
+        return await (deps.executors[step.kind] as StepExecutor<StepKind>).execute(step, ctx);
+      } catch (raw) {
+        return await onError(toError(raw));
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onCancel);
+        untrack();
+      }
+
+      async function onError(err: Error): Promise<'ended'> {
+        if (err instanceof CancelledError || (signal?.aborted && !(err instanceof StepTimeoutError))) {
+          const status = await store.getRunStatus(runId);
+          if (status === null || isTerminalRun(status)) return 'ended';
+        }
+        if (err instanceof RateLimitedError) {
+          // The attempt is given back: a rate-limited call was never made.
+          await store.transitionStep(runId, step.id, {
+            from: ['running'],
+            to: 'retrying',
+            attemptsDelta: -1,
+            fields: { reason: `rate limited; retrying in ${err.retryAfterMs} ms` },
+            event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
+          });
+          log().warn({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
+          await deps.queue.rateLimit(err.retryAfterMs);
+          throw new RateLimitError();
+        }
+        if (err instanceof NonRetryableError || err instanceof ValidationError || attempt >= maxAttempts) return failFinally(err);
+        await store.transitionStep(runId, step.id, {
+          from: ['running'],
+          to: 'retrying',
+          fields: { error: err.message },
+          event: { type: 'step.retrying', data: { attempt, error: err.message } },
+        });
+        log().warn({ attempt, maxAttempts, err: err.message }, 'step attempt failed; will retry');
+        throw err;
+      }
+    }
+
+    /** Write the result, retrying on Redis errors: the job must not complete before it is stored. */
+    async function recordResult(outcome: Extract<StepOutcome, { type: 'succeeded' }>) {
+      const result = {
+        output: outcome.output,
+        input: outcome.input ?? null,
+        usage: outcome.usage ?? null,
+        model: outcome.model ?? null,
+        ...(outcome.event ? { event: outcome.event } : {}),
+      };
+      for (let i = 1; ; i++) {
+        try {
+          return await store.completeStep(runId, step.id, result);
+        } catch (err) {
+          const error = toError(err);
+          if (i >= recordRetry.tries) {
+            log().error({ err: error.message, tries: i }, 'could not record the step result; the job fails and is retried');
+            throw new RetryableError(`could not record the result of step "${step.id}": ${error.message}`);
+          }
+          log().warn({ err: error.message, try: i }, 'could not record the step result; trying again');
+          await sleep(recordRetry.firstDelayMs * 2 ** (i - 1));
+        }
+      }
+    }
+
+    async function failFinally(err: Error): Promise<never> {
+      await store.transitionStep(runId, step.id, {
+        from: LIVE,
+        to: 'failed',
+        fields: { error: err.message, finishedAt: now() },
+        event: { type: 'step.failed', data: { error: err.message, attempts: attempt } },
+      });
+      // A halt that applies wakes every ref of the run, this step's among them.
+      const halted = !step.optional && (await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${err.message}`, reason: `step "${step.id}" failed` })).applied;
+      if (!halted) await control.promoteRefs(runId, refs);
+      log().warn({ err: err.message, optional: step.optional }, 'step failed');
+      throw new UnrecoverableError(err.message);
+    }
+  };
+}
+
+const now = () => new Date().toISOString();
+
+/** A step whose job ended without reporting: record it failed; a required one fails the run. */
+export async function markLost(deps: { store: RunStore; control: RunControl }, runId: string, step: { stepId: string; optional: boolean }): Promise<void> {
+  const error = LOST_STEP_ERROR;
+  const res = await deps.store.transitionStep(runId, step.stepId, {
+    from: LIVE,
+    to: 'failed',
+    fields: { error, finishedAt: now() },
+    event: { type: 'step.failed', data: { error } },
+  });
+  if (res.applied && !step.optional) {
+    await deps.control.halt(runId, 'failed', { error: `step "${step.stepId}" failed: ${error}`, reason: `step "${step.stepId}" failed` });
+  }
+}

@@ -1,0 +1,51 @@
+-- The start of a step in one round trip: read the run, the step and the steps it reads, and on
+-- the fast path move the step to running. The fast path is the one unambiguous case of the
+-- engine's decision (src/engine/decide.ts): allowed by the caller (no `when`), the step
+-- pending or retrying, the run live, every dependency succeeded or failed optional. Anything
+-- else is only read, and the caller decides.
+-- KEYS: run, step, events, outbox
+-- ARGV: [1] now (ISO), [2] outbox on, [3] fast path allowed, [4] step key prefix, [5] number of
+--       dependencies, [6] one '1'/'0' per step read (is its output needed?), [7..] the ids of the
+--       dependencies, then of the other steps read.
+-- Returns {mode, step status, run status, attempts, run input, startedAt, checkpoint, then per
+-- step read: id, status, optional, output}, JSON values; mode is missing | read | started.
+--@include common
+local v = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'startedAt', 'checkpoint')
+local rs = redis.call('HMGET', KEYS[1], 'status', 'input')
+if not v[1] or not rs[1] then return {'missing'} end
+local st, runSt = cjson.decode(v[1]), cjson.decode(rs[1])
+local out = {'read', v[1], rs[1], v[2], rs[2], v[3] or 'null', v[4] or 'null'}
+if TERMINAL[st] or TERMINAL[runSt] then return out end
+local ndeps, needs = tonumber(ARGV[5]), ARGV[6]
+local fast = ARGV[3] == '1' and (st == 'pending' or st == 'retrying')
+for i = 7, #ARGV do
+  local k = i - 6
+  local r
+  -- A join of many steps whose outputs it does not read fetches only their statuses.
+  if string.sub(needs, k, k) == '1' then
+    r = redis.call('HMGET', ARGV[4] .. ARGV[i], 'status', 'optional', 'output')
+  else
+    r = redis.call('HMGET', ARGV[4] .. ARGV[i], 'status', 'optional')
+  end
+  local dst = r[1] or '"cancelled"'
+  out[#out + 1] = ARGV[i]
+  out[#out + 1] = dst
+  out[#out + 1] = r[2] or 'false'
+  out[#out + 1] = r[3] or 'null'
+  if k <= ndeps and not (dst == '"succeeded"' or (dst == '"failed"' and r[2] == 'true')) then fast = false end
+end
+if fast then
+  local attempt = redis.call('HINCRBY', KEYS[2], 'attempts', 1)
+  local fields = { 'status', '"running"', 'error', 'null', 'reason', 'null', 'recovered', 'false' }
+  if out[6] == 'null' then
+    fields[#fields + 1] = 'startedAt'
+    fields[#fields + 1] = cjson.encode(ARGV[1])
+  end
+  redis.call('HSET', KEYS[2], unpack(fields))
+  local runIdJson = redis.call('HGET', KEYS[1], 'id')
+  runStarted(KEYS[1], KEYS[3], KEYS[4], runIdJson, ARGV[1], ARGV[2] == '1')
+  event(KEYS[3], 'step.started', runIdJson, redis.call('HGET', KEYS[2], 'stepId'), ARGV[1], '{"attempt":' .. attempt .. '}')
+  out[1] = 'started'
+  out[4] = tostring(attempt)
+end
+return out

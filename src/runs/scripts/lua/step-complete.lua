@@ -1,0 +1,48 @@
+-- Record a step's result (an agent's paid answer) durably. A step still live (running, or
+-- pending/retrying when a stale attempt's answer arrives after a newer attempt was scheduled)
+-- becomes `succeeded`. A step already finished keeps its status, but a paid answer is never
+-- dropped: its usage is added to the step's (and to its run's, once the run has finished), and
+-- its output is kept when the step had none (e.g. cancelled while the call was in flight).
+-- KEYS: step, run, events, outbox
+-- ARGV: [1] now (ISO), [2] outbox on, [3] output JSON, [4] usage JSON, [5] model JSON,
+--       [6] input JSON, [7] step.completed event data JSON, [8] checkpoint JSON ('' keeps it)
+-- Returns {1, 'succeeded'} when recorded as the result, {0, status} when the step had finished
+-- ('missing' when there is no such step).
+--@include common
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return {0, 'missing'} end
+cur = cjson.decode(cur)
+local outbox = ARGV[2] == '1'
+if cur == 'running' or cur == 'pending' or cur == 'retrying' then
+  local fields = { 'status', '"succeeded"', 'output', ARGV[3], 'usage', ARGV[4], 'model', ARGV[5], 'input', ARGV[6],
+    'error', 'null', 'reason', 'null', 'finishedAt', cjson.encode(ARGV[1]) }
+  if ARGV[8] ~= '' then
+    fields[#fields + 1] = 'checkpoint'
+    fields[#fields + 1] = ARGV[8]
+  end
+  redis.call('HSET', KEYS[1], unpack(fields))
+  event(KEYS[3], 'step.completed', redis.call('HGET', KEYS[1], 'runId'), redis.call('HGET', KEYS[1], 'stepId'), ARGV[1], ARGV[7])
+  if outbox then outboxStep(KEYS[4], KEYS[1]) end
+  return {1, 'succeeded'}
+end
+-- A late answer.
+local function addUsage(key, field)
+  local have = redis.call('HGET', key, field)
+  local u = cjson.decode(ARGV[4])
+  local h = { inputTokens = 0, outputTokens = 0 }
+  if have and have ~= 'null' then h = cjson.decode(have) end
+  redis.call('HSET', key, field, string.format('{"inputTokens":%d,"outputTokens":%d}', (h.inputTokens or 0) + (u.inputTokens or 0), (h.outputTokens or 0) + (u.outputTokens or 0)))
+end
+if ARGV[4] ~= 'null' then
+  addUsage(KEYS[1], 'usage')
+  local rs = redis.call('HGET', KEYS[2], 'status')
+  if rs and TERMINAL[cjson.decode(rs)] then
+    addUsage(KEYS[2], 'usage')
+    if outbox then outboxRun(KEYS[4], KEYS[2]) end
+  end
+end
+if redis.call('HGET', KEYS[1], 'output') == 'null' then
+  redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6])
+end
+if outbox and TERMINAL[cur] then outboxStep(KEYS[4], KEYS[1]) end
+return {0, cur}

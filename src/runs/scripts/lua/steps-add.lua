@@ -1,0 +1,41 @@
+-- A running step adds steps to its run: their records (with `parent`), their place in the run's
+-- step list, their refs, `step.added` events, and any new agent in the run's `agents`. Steps that
+-- already exist are left alone, so a step delivered again adds nothing twice.
+-- KEYS: run, steps, refs, events, parent step
+-- ARGV: [1] step key prefix, [2] attempt of the parent (the gate), [3] now (ISO), [4] step plan
+--       (see createSteps), [5] ref job ids (JSON list), [6] agents of the new steps (JSON list)
+-- Returns {1, number of steps written} when applied, {0, parent status} when the parent is not
+-- running that attempt.
+--@include common
+local p = redis.call('HMGET', KEYS[5], 'status', 'attempts', 'stepId')
+if not p[1] then return {0, 'missing'} end
+if p[1] ~= '"running"' or p[2] ~= ARGV[2] then return {0, cjson.decode(p[1])} end
+local runIdJson = redis.call('HGET', KEYS[1], 'id')
+local nowJson = cjson.encode(ARGV[3])
+local added = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[4]), runIdJson, nowJson)
+for _, s in ipairs(added) do
+  event(KEYS[4], 'step.added', runIdJson, cjson.encode(s[1]), ARGV[3],
+    '{"parent":' .. s[4] .. ',"kind":' .. cjson.encode(s[2]) .. ',"agent":' .. s[3] .. ',"dependsOn":' .. s[5] .. '}')
+end
+local refs = cjson.decode(ARGV[5])
+if #refs > 0 then redis.call('SADD', KEYS[3], unpack(refs)) end
+-- `agents` is a sorted JSON list of names: add the new ones.
+local have, seen = {}, {}
+for name in string.gmatch(redis.call('HGET', KEYS[1], 'agents') or '', '"([^"]+)"') do
+  have[#have + 1] = name
+  seen[name] = true
+end
+local grew = false
+for _, name in ipairs(cjson.decode(ARGV[6])) do
+  if not seen[name] then
+    have[#have + 1] = name
+    seen[name] = true
+    grew = true
+  end
+end
+if grew then
+  table.sort(have)
+  for i, name in ipairs(have) do have[i] = cjson.encode(name) end
+  redis.call('HSET', KEYS[1], 'agents', '[' .. table.concat(have, ',') .. ']')
+end
+return {1, #added}

@@ -1,0 +1,69 @@
+/**
+ * Loading of the state scripts (lua/*.lua): the one place they are read, their includes
+ * resolved (`--@include <name>` inlines lua/<name>.lua once) and the constants they share with
+ * the TypeScript code prepended, generated from the same definitions (statuses, record fields).
+ * A Script is defined on a connection the first time it runs there; ioredis then sends it by
+ * SHA and falls back to the full text when Redis no longer has it.
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, RunRecord, StepRecord, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../types.js';
+
+/** The fields of a step hash and of a run hash that make up their records. */
+export const STEP_FIELDS = StepRecord.keyof().options;
+export const RUN_FIELDS = RunRecord.keyof().options;
+
+const luaList = (items: readonly string[]) => `{ ${items.map((f) => `'${f}'`).join(', ')} }`;
+const luaSet = (names: readonly string[]) => `{ ${[...new Set(names)].map((n) => `['${n}'] = true`).join(', ')} }`;
+
+const HEADER = `local TERMINAL = ${luaSet([...TERMINAL_STEP_STATUSES, ...TERMINAL_RUN_STATUSES])}
+local LIVE = ${luaSet(LIVE_STEP_STATUSES)}
+local STEP_FIELDS = ${luaList(STEP_FIELDS)}
+local RUN_FIELDS = ${luaList(RUN_FIELDS)}
+local LOST_ERROR = ${JSON.stringify(LOST_STEP_ERROR)}
+`;
+
+const readLua = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+
+/** A script's full source: the shared constants, then its text with its includes inlined. */
+export function luaSource(name: string): string {
+  const seen = new Set<string>();
+  const expand = (text: string): string =>
+    text.replace(/^--@include (\S+)\s*$/gm, (_line, include: string) => {
+      if (seen.has(include)) return '';
+      seen.add(include);
+      return expand(readLua(include));
+    });
+  return HEADER + expand(readLua(name));
+}
+
+export class Script {
+  private lua: string | undefined;
+  private readonly defined = new WeakSet<Redis>();
+  private readonly command: string;
+
+  constructor(
+    /** File name in lua/, without `.lua`. */
+    readonly name: string,
+    readonly numberOfKeys: number,
+  ) {
+    this.command = `sy_${name.replace(/-/g, '_')}`;
+  }
+
+  /** Run with exactly `numberOfKeys` keys; returns the raw reply for the wrapper to decode. */
+  run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    if (keys.length !== this.numberOfKeys) throw new Error(`script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
+    if (!this.defined.has(redis)) {
+      this.lua ??= luaSource(this.name);
+      redis.defineCommand(this.command, { numberOfKeys: this.numberOfKeys, lua: this.lua });
+      this.defined.add(redis);
+    }
+    const call = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[this.command]!;
+    return call.call(redis, ...keys, ...args);
+  }
+}
+
+/** A JSON value as a hash field holds it. */
+export const json = (v: unknown): string => JSON.stringify(v ?? null);
+/** A hash field's JSON text back (missing → null). */
+export const parseJson = <T>(v: string | null | undefined): T => (v == null ? null : JSON.parse(v)) as T;

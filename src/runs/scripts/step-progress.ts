@@ -1,0 +1,19 @@
+import type { Redis } from 'ioredis';
+import { keys } from '../keys.js';
+import { Script } from './script.js';
+
+const script = new Script('step-progress', 2);
+
+export interface StepProgressArgs {
+  prefix: string;
+  runId: string;
+  stepId: string;
+  attempt: number;
+  data: Record<string, unknown>;
+}
+
+/** True when the `step.progress` event was appended (the step is running that attempt). */
+export async function stepProgress(redis: Redis, a: StepProgressArgs): Promise<boolean> {
+  const r = await script.run(redis, [keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId)], [a.attempt, new Date().toISOString(), JSON.stringify({ attempt: a.attempt, ...a.data })]);
+  return r === 1;
+}

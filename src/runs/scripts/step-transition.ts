@@ -1,0 +1,48 @@
+import type { Redis } from 'ioredis';
+import { keys } from '../keys.js';
+import type { RunEventType, StepRecord, StepStatus } from '../types.js';
+import { json, Script } from './script.js';
+
+const script = new Script('step-transition', 4);
+
+export interface StepTransition {
+  /** Statuses the step may be in for the change to apply. */
+  from: readonly StepStatus[];
+  to: StepStatus;
+  fields?: Partial<Omit<StepRecord, 'status' | 'runId' | 'stepId' | 'attempts'>> & { checkpoint?: unknown };
+  event?: { type: RunEventType; data?: Record<string, unknown> };
+  /** Change the attempt counter (+1 when an attempt starts, -1 to give back a rate-limited one); the event data gets the new `attempt`. */
+  attemptsDelta?: number;
+}
+
+export interface StepTransitionArgs extends StepTransition {
+  prefix: string;
+  runId: string;
+  stepId: string;
+  outbox: boolean;
+}
+
+export interface StepTransitionReply {
+  applied: boolean;
+  /** The new status when applied, else the current one (`missing` when there is no such step). */
+  status: StepStatus | 'missing';
+  attempts: number;
+}
+
+export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promise<StepTransitionReply> {
+  const [applied, status, attempts] = (await script.run(
+    redis,
+    [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix)],
+    [
+      a.from.join(','),
+      a.to,
+      a.event?.type ?? '',
+      JSON.stringify(a.event?.data ?? {}),
+      new Date().toISOString(),
+      a.outbox ? '1' : '0',
+      a.attemptsDelta ?? 0,
+      ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
+    ],
+  )) as [number, StepStatus | 'missing', number];
+  return { applied: applied === 1, status, attempts: Number(attempts) };
+}

@@ -1,0 +1,49 @@
+/**
+ * The compile rule of each step kind: what compile.ts cannot know generically. compile.ts
+ * handles ids, dependencies, sugar, cycles, `when` and the templates a rule points it at; a
+ * rule checks the kind's own fields and produces its compiled fields.
+ *
+ * `KIND_RULES` is typed over every kind in STEP_DEFINITIONS, so a new kind does not compile
+ * until it has a rule here.
+ */
+import type { CompiledStepOf, StepDefinitionOf, StepKind } from './definition.js';
+
+export interface CompileContext {
+  /** Agent types a step may name. */
+  agents: readonly string[];
+  /** Where the step sits in the document, e.g. `steps[1].parallel[0]`. */
+  path: string;
+  /** Report a problem at `path` (absolute, e.g. `${ctx.path}.agent`). */
+  issue(path: string, message: string): void;
+}
+
+/** The fields every compiled step has; a rule produces the rest. */
+type GenericCompiledField = 'id' | 'dependsOn' | 'when' | 'timeoutMs' | 'attempts' | 'optional' | 'allowSkippedDeps' | 'reads';
+
+export interface KindRule<K extends StepKind> {
+  /** Values whose strings may hold templates, with their path below the step (e.g. `input`). */
+  templated(def: StepDefinitionOf<K>): { at: string; value: unknown }[];
+  /** The kind's own checks. */
+  check(def: StepDefinitionOf<K>, ctx: CompileContext): void;
+  /** The kind's own compiled fields (with `kind`, and `agent` when an agent's pool runs it). */
+  compile(def: StepDefinitionOf<K>): Omit<CompiledStepOf<K>, GenericCompiledField>;
+}
+
+const listOr = (items: readonly string[], none: string): string => (items.length ? items.join(', ') : none);
+
+export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
+  agent: {
+    templated: (def) => [{ at: 'input', value: def.input }],
+    check(def, ctx) {
+      if (!ctx.agents.includes(def.agent)) {
+        ctx.issue(`${ctx.path}.agent`, `unknown agent "${def.agent}"; known agents: ${listOr([...ctx.agents].sort(), '(none)')}`);
+      }
+    },
+    compile: (def) => ({ kind: 'agent', agent: def.agent, input: def.input }),
+  },
+};
+
+/** The compile rule of a step's kind. */
+export function ruleOf<K extends StepKind>(kind: K): KindRule<K> {
+  return KIND_RULES[kind];
+}
