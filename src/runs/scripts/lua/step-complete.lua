@@ -41,7 +41,8 @@ if ARGV[4] ~= 'null' then
     if outbox then outboxRun(KEYS[4], KEYS[2]) end
   end
 end
-if redis.call('HGET', KEYS[1], 'output') == 'null' then
+local had = redis.call('HGET', KEYS[1], 'output')
+if not had or had == 'null' then
   redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6])
 end
 if outbox and TERMINAL[cur] then outboxStep(KEYS[4], KEYS[1]) end

@@ -1,0 +1,187 @@
+/**
+ * Runs that grow: a running step adds a sub-DAG to its run and waits for it without holding a
+ * worker slot, then resumes with the results. The step kind that does this in production comes
+ * with the orchestration issue; here a test executor for `agent` steps named `plan` plays it,
+ * through the same ExecutionContext every executor gets, on the real engine and Redis.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RetryableError } from '../src/errors/index.js';
+import type { ChildStep, StepExecutor } from '../src/engine/executor.js';
+import { orderChildren } from '../src/engine/growth.js';
+import { startWorkerPools, type WorkerPools } from '../src/engine/pools.js';
+import type { RunView } from '../src/runs/runs-service.js';
+import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
+
+const child = (id: string, agent: string, dependsOn: string[] = [], extra: Partial<ChildStep> = {}): ChildStep => ({
+  id,
+  kind: 'agent',
+  agent,
+  input: { task: `work of ${id}` },
+  dependsOn,
+  optional: false,
+  allowSkippedDeps: false,
+  reads: [],
+  literal: true,
+  ...extra,
+});
+
+/** The sub-DAG a plan adds: a diamond, `x` shared by `y` and `z`, joined by `w`. */
+const diamond = (parent: string, agent: string, extra: Partial<ChildStep> = {}) => [
+  child(`${parent}.x`, agent),
+  child(`${parent}.y`, agent, [`${parent}.x`]),
+  child(`${parent}.z`, agent, [`${parent}.x`], extra),
+  child(`${parent}.w`, agent, [`${parent}.y`, `${parent}.z`]),
+];
+
+interface PlanOptions {
+  agent: string;
+  /** On the first attempt, fail after adding the steps (as if the worker died before waiting). */
+  failAfterAdding?: boolean;
+  zExtra?: Partial<ChildStep>;
+}
+
+/** `plan*` steps add a diamond and, once resumed, answer with their children's outputs. */
+function planner(real: StepExecutor<'agent'>, opts: PlanOptions): StepExecutor<'agent'> {
+  return {
+    async execute(step, ctx) {
+      if (!step.id.startsWith('plan') || step.id.includes('.')) return real.execute(step, ctx);
+      const kids = diamond(step.id, opts.agent, opts.zExtra);
+      if (!ctx.resumed) {
+        // Recorded before adding, so a delivery after a crash knows what it added.
+        if (ctx.checkpoint === null) await ctx.saveCheckpoint({ added: kids.map((k) => k.id) });
+        await ctx.addSteps(kids);
+        if (opts.failAfterAdding && ctx.attempt === 1) throw new RetryableError('worker died right after adding its steps');
+        return { type: 'wait' };
+      }
+      const { added } = ctx.checkpoint as { added: string[] };
+      const results = await ctx.steps(added);
+      return { type: 'succeeded', output: results.map((r) => `${r.stepId}=${r.status}:${r.output ?? r.error}`).join(' | ') };
+    },
+  };
+}
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({
+    name: 'growth',
+    pools: false,
+    agents: {
+      // One slot for the parent and all its children: the parent must not hold it while it waits.
+      solo: { provider: 'echo', concurrency: 1, attempts: 2, backoff: { type: 'fixed', delayMs: 50 } },
+      lead: { provider: 'echo', attempts: 3, backoff: { type: 'fixed', delayMs: 100 } },
+      worker: { provider: 'echo', echo: { latencyMs: 20 } },
+      broken: { provider: 'openai', model: 'gpt-test', baseURL: 'http://127.0.0.1:1/v1', attempts: 1 },
+    },
+    workflows: [
+      { name: 'solo-plan', steps: [{ id: 'plan', agent: 'solo', input: { task: 'plan it' } }] },
+      {
+        name: 'lead-plan',
+        steps: [{ sequential: [{ id: 'brief', agent: 'worker', input: { task: 'brief' } }, { id: 'plan', agent: 'lead', input: { task: 'plan it' } }, { id: 'report', agent: 'worker', input: { task: 'report on {{steps.plan.output}}' } }] }],
+      },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await h?.close();
+  assertAllClosed();
+});
+
+async function withPlanner<T>(opts: PlanOptions, fn: () => Promise<T>): Promise<T> {
+  const pools: WorkerPools = await startWorkerPools(h.system, { executors: (d) => ({ agent: planner(d.agent, opts) }) });
+  try {
+    return await fn();
+  } finally {
+    await pools.close();
+  }
+}
+
+const submit = async (workflow: string) => (await h.request('POST', '/v1/runs', { workflow, input: {} })).body.id as string;
+const eventsOf = async (runId: string, stepId: string) => (await h.system.store.readEvents(runId)).filter((e) => e.stepId === stepId).map((e) => e.type);
+const statusOf = (run: RunView) => Object.fromEntries(run.steps.map((s) => [s.stepId, s.status]));
+
+describe('a step that adds steps to its run', () => {
+  it('adds a sub-DAG, waits for it without holding its worker slot, and resumes with the results', async () => {
+    const run = await withPlanner({ agent: 'solo' }, async () => h.waitForRun(await submit('solo-plan'), 15_000));
+    expect(run.status).toBe('succeeded');
+    expect(run.output).toBe('plan.x=succeeded:[solo] work of plan.x | plan.y=succeeded:[solo] work of plan.y | plan.z=succeeded:[solo] work of plan.z | plan.w=succeeded:[solo] work of plan.w');
+    expect(run.steps.map((s) => [s.stepId, s.parent, s.dependsOn])).toEqual([
+      ['plan', null, []],
+      ['plan.x', 'plan', []],
+      ['plan.y', 'plan', ['plan.x']],
+      ['plan.z', 'plan', ['plan.x']],
+      ['plan.w', 'plan', ['plan.y', 'plan.z']],
+    ]);
+    // The DAG shows dependencies and the parent edges.
+    expect(run.dag.edges).toEqual([
+      { from: 'plan', to: 'plan.x', kind: 'parent' },
+      { from: 'plan.x', to: 'plan.y' },
+      { from: 'plan', to: 'plan.y', kind: 'parent' },
+      { from: 'plan.x', to: 'plan.z' },
+      { from: 'plan', to: 'plan.z', kind: 'parent' },
+      { from: 'plan.y', to: 'plan.w' },
+      { from: 'plan.z', to: 'plan.w' },
+      { from: 'plan', to: 'plan.w', kind: 'parent' },
+    ]);
+    expect(await eventsOf(run.id, 'plan')).toEqual(['step.started', 'step.waiting', 'step.resumed', 'step.completed']);
+    // The diamond's shared step ran once; each child was added once.
+    for (const id of ['plan.x', 'plan.y', 'plan.z', 'plan.w']) expect(await eventsOf(run.id, id)).toEqual(['step.added', 'step.started', 'step.completed']);
+    // The children started only once the parent had stopped running (one slot for all).
+    const at = (id: string) => Date.parse(run.steps.find((s) => s.stepId === id)!.startedAt!);
+    expect(run.steps.find((s) => s.stepId === 'plan')!.attempts).toBe(1);
+    expect(at('plan.y')).toBeGreaterThanOrEqual(at('plan.x'));
+    await expectNoLiveJobs(h.system, run.id);
+  });
+
+  it('keeps its place in a chain: its dependents wait for it, children included, and read its output', async () => {
+    const run = await withPlanner({ agent: 'worker' }, async () => h.waitForRun(await submit('lead-plan'), 15_000));
+    expect(run.status).toBe('succeeded');
+    expect(run.agents).toEqual(['lead', 'worker']);
+    const finished = (id: string) => Date.parse(run.steps.find((s) => s.stepId === id)!.finishedAt!);
+    const started = (id: string) => Date.parse(run.steps.find((s) => s.stepId === id)!.startedAt!);
+    expect(started('report')).toBeGreaterThanOrEqual(finished('plan.w'));
+    expect(run.output).toBe(`[worker] report on ${run.steps.find((s) => s.stepId === 'plan')!.output as string}`);
+  });
+
+  it('adds nothing twice when it is delivered again after adding its steps', async () => {
+    const run = await withPlanner({ agent: 'worker', failAfterAdding: true }, async () => h.waitForRun(await submit('lead-plan'), 15_000));
+    expect(run.status).toBe('succeeded');
+    const plan = run.steps.find((s) => s.stepId === 'plan')!;
+    expect(plan.attempts).toBe(2);
+    expect(run.steps.filter((s) => s.parent === 'plan')).toHaveLength(4);
+    const ids = await h.system.stateRedis.lrange(`${h.prefix}:run:${run.id}:steps`, 0, -1);
+    expect(ids).toEqual(['brief', 'plan', 'report', 'plan.x', 'plan.y', 'plan.z', 'plan.w']);
+    for (const id of ['plan.x', 'plan.y', 'plan.z', 'plan.w']) expect(await eventsOf(run.id, id)).toEqual(['step.added', 'step.started', 'step.completed']);
+    expect((await eventsOf(run.id, 'plan')).filter((t) => t === 'step.started')).toHaveLength(2);
+    await expectNoLiveJobs(h.system, run.id);
+  });
+
+  it('is woken by a child that failed when the child is optional, and decides itself (the run ends partial_success)', async () => {
+    const run = await withPlanner({ agent: 'worker', zExtra: { agent: 'broken', optional: true } }, async () => h.waitForRun(await submit('lead-plan'), 15_000));
+    expect(run.status).toBe('partial_success');
+    // An optional step's failure lets its dependents run, as in a top-level DAG.
+    expect(statusOf(run)).toMatchObject({ plan: 'succeeded', 'plan.z': 'failed', 'plan.w': 'succeeded', report: 'succeeded' });
+    expect(run.steps.find((s) => s.stepId === 'plan')!.output).toContain('plan.z=failed:openai connection failed');
+    expect(run.failedSteps.map((f) => [f.stepId, f.agent])).toEqual([['plan.z', 'broken']]);
+    await expectNoLiveJobs(h.system, run.id);
+  });
+
+  it('ends its run when a required child fails, like any required step: the parent is cancelled, no job is left', async () => {
+    const run = await withPlanner({ agent: 'worker', zExtra: { agent: 'broken' } }, async () => h.waitForRun(await submit('lead-plan'), 15_000));
+    expect(run.status).toBe('failed');
+    expect(run.error).toContain('step "plan.z" failed');
+    expect(statusOf(run)).toMatchObject({ plan: 'cancelled', 'plan.z': 'failed', report: 'cancelled' });
+    await expectNoLiveJobs(h.system, run.id);
+  });
+});
+
+describe('orderChildren', () => {
+  it('orders added steps topologically and refuses ids outside the parent, unknown dependencies and cycles', () => {
+    const [x, y, z, w] = diamond('p', 'worker');
+    expect(orderChildren('p', [w!, z!, y!, x!]).map((s) => s.id)).toEqual(['p.x', 'p.y', 'p.z', 'p.w']);
+    expect(() => orderChildren('p', [child('q.a', 'worker')])).toThrow('"q.a" is not below "p"');
+    expect(() => orderChildren('p', [child('p.a', 'worker', ['p.zz'])])).toThrow('"p.a" depends on "p.zz", which is not among the steps added with it');
+    expect(() => orderChildren('p', [child('p.a', 'worker', ['p.b']), child('p.b', 'worker', ['p.a'])])).toThrow('cycle: p.a → p.b → p.a');
+  });
+});

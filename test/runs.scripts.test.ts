@@ -1,0 +1,285 @@
+/**
+ * The run-state scripts on the real Redis, through their typed wrappers (RunStore): what each
+ * does on a missing run, the gates that stop late or stale writes, transitions racing each
+ * other, and the fast path of step-begin agreeing with the engine's decision.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decide } from '../src/engine/decide.js';
+import { keys } from '../src/runs/keys.js';
+import { RunStore, type NewStep } from '../src/runs/run-store.js';
+import { LOST_STEP_ERROR, type RunRecord, type StepStatus } from '../src/runs/types.js';
+import { cleanupPrefix, newRedis, testPrefix, unique } from './helpers/redis.js';
+
+let redis: Redis;
+let store: RunStore;
+const prefix = testPrefix('scripts');
+
+beforeAll(() => {
+  redis = newRedis();
+  store = new RunStore({ redis, prefix, retentionSeconds: 600, outbox: true });
+});
+
+afterAll(async () => {
+  await store.close();
+  await cleanupPrefix(redis, prefix);
+  await redis.quit();
+});
+
+function record(id: string): RunRecord {
+  const now = new Date().toISOString();
+  return {
+    id, workspaceId: 'default', workflow: 'test', status: 'queued', input: { topic: 'x' }, output: null, error: null,
+    agents: ['a'], failedSteps: [], skippedSteps: [], usage: { inputTokens: 0, outputTokens: 0 }, priority: null,
+    idempotencyKey: null, scheduleId: null, createdAt: now, startedAt: null, finishedAt: null,
+  };
+}
+
+const newStep = (stepId: string, dependsOn: string[] = [], optional = false): NewStep => ({ stepId, kind: 'agent', agent: 'a', parent: null, dependsOn, optional });
+
+/** A run with steps (`a`, then whatever is given), written by create-run. */
+async function newRun(steps: NewStep[] = [newStep('a')], output = [steps.at(-1)!.stepId]): Promise<string> {
+  const id = unique('run');
+  await store.createRun(record(id), { outputSteps: output, definition: { name: 'test', steps: steps.map((s) => s.stepId) }, steps, refIds: [`${id}.a~ref~b`] });
+  return id;
+}
+
+/** Put a step in a status directly (a state a job may find). */
+const setStatus = (runId: string, stepId: string, status: StepStatus, attempts?: number) =>
+  redis.hset(keys.step(prefix, runId, stepId), 'status', JSON.stringify(status), ...(attempts === undefined ? [] : ['attempts', String(attempts)]));
+
+const start = (runId: string, stepId: string) => store.transitionStep(runId, stepId, { from: ['pending', 'retrying'], to: 'running', attemptsDelta: 1 });
+const answer = { output: 'the answer', input: { task: 't' }, usage: { inputTokens: 7, outputTokens: 3 }, model: 'm' };
+const eventTypes = async (runId: string, stepId?: string) => (await store.readEvents(runId)).filter((e) => stepId === undefined || e.stepId === stepId).map((e) => e.type);
+
+describe('create-run', () => {
+  it("writes the run, its steps in order, its refs, its index entry, its event and the definition's outbox entry at once", async () => {
+    const id = await newRun([newStep('a'), newStep('b', ['a']), newStep('c', ['a', 'b'], true)]);
+    expect(await redis.lrange(keys.runSteps(prefix, id), 0, -1)).toEqual(['a', 'b', 'c']);
+    expect(await redis.smembers(keys.runRefs(prefix, id))).toEqual([`${id}.a~ref~b`]);
+    expect(await redis.zscore(keys.runIndex(prefix, 'default'), id)).not.toBeNull();
+    const state = await store.getRun(id);
+    expect(state?.run).toEqual(record(id) && { ...record(id), createdAt: state?.run.createdAt });
+    expect(state?.steps.map((s) => [s.stepId, s.status, s.dependsOn, s.optional, s.parent, s.attempts])).toEqual([
+      ['a', 'pending', [], false, null, 0],
+      ['b', 'pending', ['a'], false, null, 0],
+      ['c', 'pending', ['a', 'b'], true, null, 0],
+    ]);
+    expect(await store.getDefinition(id)).toEqual({ name: 'test', steps: ['a', 'b', 'c'] });
+    expect(await eventTypes(id)).toEqual(['run.queued']);
+    const outbox = await redis.xrange(keys.outbox(prefix), '-', '+');
+    const mine = outbox.filter(([, f]) => f[3] === id);
+    expect(mine).toHaveLength(1);
+    expect(JSON.parse(mine[0]![1][mine[0]![1].indexOf('definition') + 1]!)).toEqual({ name: 'test', steps: ['a', 'b', 'c'] });
+  });
+
+  it('refuses to write a run id twice', async () => {
+    const id = await newRun();
+    await expect(store.createRun(record(id), { outputSteps: ['a'], definition: {}, steps: [newStep('a')], refIds: [] })).rejects.toThrow('run already exists');
+  });
+});
+
+describe('every script on a run that does not exist', () => {
+  it('changes nothing and says so', async () => {
+    const id = 'run_missing';
+    expect(await store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false })).toEqual({ mode: 'missing' });
+    expect(await store.transitionStep(id, 'a', { from: ['pending'], to: 'running' })).toEqual({ applied: false, status: 'missing', attempts: 0 });
+    expect(await store.completeStep(id, 'a', answer)).toEqual({ recorded: false, status: 'missing' });
+    expect(await store.saveCheckpoint(id, 'a', 1, { x: 1 })).toBe(false);
+    expect(await store.stepProgress(id, 'a', 1, { chars: 1 })).toBe(false);
+    expect(await store.addSteps(id, { parent: 'a', attempt: 1, steps: [newStep('a.1')], refIds: [], agents: [] })).toEqual({ applied: false, parentStatus: 'missing' });
+    expect(await store.finishRun(id, 'cancelled')).toEqual({ applied: false, status: 'missing' });
+    expect(await redis.exists(keys.run(prefix, id), keys.step(prefix, id, 'a'), keys.events(prefix, id), keys.step(prefix, id, 'a.1'))).toBe(0);
+  });
+});
+
+describe('step-begin and step-transition', () => {
+  it('starts on the fast path: attempts counted, run started, both events', async () => {
+    const id = await newRun();
+    const begin = await store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false });
+    expect(begin).toMatchObject({ mode: 'started', attempts: 1, runInput: { topic: 'x' }, checkpoint: null });
+    expect((await store.getRun(id))?.run.status).toBe('running');
+    expect(await eventTypes(id)).toEqual(['run.queued', 'run.started', 'step.started']);
+    expect((await store.readEvents(id)).at(-1)?.data).toEqual({ attempt: 1 });
+  });
+
+  it('only reads when the step or its run has ended, or when the caller asks for the slow path', async () => {
+    const id = await newRun([newStep('a'), newStep('b', ['a'])]);
+    expect(await store.beginStep(id, 'b', { fast: false, deps: ['a'], extra: [], needsOutput: () => true })).toMatchObject({
+      mode: 'read',
+      stepStatus: 'pending',
+      reads: [{ stepId: 'a', status: 'pending', optional: false, output: null }],
+    });
+    await store.finishRun(id, 'cancelled', { reason: 'stop' });
+    expect(await store.beginStep(id, 'b', { fast: true, deps: ['a'], extra: [], needsOutput: () => true })).toMatchObject({ mode: 'read', stepStatus: 'cancelled', runStatus: 'cancelled', reads: [] });
+  });
+
+  it('applies a transition only from the statuses it names, counting attempts up and down', async () => {
+    const id = await newRun();
+    expect(await start(id, 'a')).toEqual({ applied: true, status: 'running', attempts: 1 });
+    expect(await start(id, 'a')).toEqual({ applied: false, status: 'running', attempts: 1 });
+    // A rate-limited call gives its attempt back.
+    expect(await store.transitionStep(id, 'a', { from: ['running'], to: 'retrying', attemptsDelta: -1, event: { type: 'step.retrying', data: { reason: 'rate_limited' } } })).toEqual({ applied: true, status: 'retrying', attempts: 0 });
+    expect((await store.readEvents(id)).at(-1)?.data).toEqual({ attempt: 0, reason: 'rate_limited' });
+    expect(await start(id, 'a')).toEqual({ applied: true, status: 'running', attempts: 1 });
+  });
+
+  // The fast path must start a step only where decide() would start it (and always there).
+  it("starts on its fast path exactly where the engine's decision is an unambiguous start", async () => {
+    const selves: StepStatus[] = ['pending', 'retrying', 'running', 'waiting', 'succeeded', 'cancelled'];
+    const depStates: [StepStatus, boolean][] = [['succeeded', false], ['failed', true], ['failed', false], ['skipped', false], ['running', false], ['cancelled', false]];
+    for (const self of selves) {
+      for (const [depStatus, depOptional] of depStates) {
+        for (const runTerminal of [false, true]) {
+          const id = await newRun([newStep('d', [], depOptional), newStep('s', ['d'])]);
+          await setStatus(id, 'd', depStatus);
+          await setStatus(id, 's', self, self === 'running' || self === 'waiting' ? 1 : 0);
+          if (runTerminal) await redis.hset(keys.run(prefix, id), 'status', '"cancelled"');
+          const decision = decide({
+            step: { dependsOn: ['d'], allowSkippedDeps: false },
+            maxAttempts: 3,
+            self: { status: self, attempts: self === 'running' || self === 'waiting' ? 1 : 0 },
+            run: { status: runTerminal ? 'cancelled' : 'queued' },
+            deps: [{ stepId: 'd', status: depStatus, optional: depOptional }],
+            scope: { input: {}, steps: {} },
+          });
+          const begin = await store.beginStep(id, 's', { fast: true, deps: ['d'], extra: [], needsOutput: () => false });
+          const unambiguous = decision.action === 'start' && !decision.recovered;
+          expect(begin.mode === 'started', `self ${self}, dependency ${depStatus}${depOptional ? ' (optional)' : ''}, run ${runTerminal ? 'ended' : 'live'}: decide says ${decision.action}`).toBe(unambiguous);
+        }
+      }
+    }
+  });
+});
+
+describe('step-complete', () => {
+  it('records a result once; a second answer for the same step is kept as a late one, never as the result', async () => {
+    const id = await newRun();
+    await start(id, 'a');
+    expect(await store.completeStep(id, 'a', answer)).toEqual({ recorded: true, status: 'succeeded' });
+    expect(await store.completeStep(id, 'a', { ...answer, output: 'another' })).toEqual({ recorded: false, status: 'succeeded' });
+    const [a] = (await store.getRun(id))!.steps;
+    expect(a).toMatchObject({ status: 'succeeded', output: 'the answer', usage: { inputTokens: 14, outputTokens: 6 } });
+    expect(await eventTypes(id, 'a')).toEqual(['step.completed']);
+  });
+
+  it('keeps a paid answer that arrives after its run was cancelled: on the step, and in the run usage', async () => {
+    const id = await newRun();
+    await start(id, 'a');
+    await store.finishRun(id, 'cancelled', { reason: 'run cancelled' });
+    expect(await store.completeStep(id, 'a', answer)).toEqual({ recorded: false, status: 'cancelled' });
+    const state = (await store.getRun(id))!;
+    expect(state.steps[0]).toMatchObject({ status: 'cancelled', output: 'the answer', usage: answer.usage, model: 'm' });
+    expect(state.run).toMatchObject({ status: 'cancelled', usage: answer.usage });
+  });
+});
+
+describe('racing transitions', () => {
+  it('a result and a cancel racing: whichever lands first, the answer and its usage are kept exactly once', async () => {
+    const outcomes = new Set<boolean>();
+    for (let i = 0; i < 20; i++) {
+      const id = await newRun();
+      await start(id, 'a');
+      // Sent back to back, in turn one order and the other (Redis applies them as sent).
+      const complete = () => store.completeStep(id, 'a', answer);
+      const cancel = () => store.finishRun(id, 'cancelled', { reason: 'race' });
+      const [done, halted] = i % 2 === 0 ? await Promise.all([complete(), cancel()]) : await Promise.all([cancel(), complete()]).then(([h, d]) => [d, h] as const);
+      outcomes.add(done.recorded);
+      const state = (await store.getRun(id))!;
+      expect(halted.applied).toBe(true);
+      expect(state.run.status).toBe('cancelled');
+      expect(state.run.usage).toEqual(answer.usage);
+      expect(state.steps[0]).toMatchObject({ status: done.recorded ? 'succeeded' : 'cancelled', output: 'the answer', usage: answer.usage });
+      const types = await eventTypes(id, 'a');
+      expect(types.filter((t) => t === 'step.completed' || t === 'step.cancelled')).toHaveLength(1);
+    }
+    expect([...outcomes].sort()).toEqual([false, true]); // both orders were met
+  });
+
+  it('two starts of the same step at once: one attempt starts, the other finds it running', async () => {
+    const id = await newRun();
+    const begins = await Promise.all([1, 2, 3].map(() => store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false })));
+    expect(begins.filter((b) => b.mode === 'started')).toHaveLength(1);
+    expect(begins.filter((b) => b.mode === 'read').map((b) => b.mode !== 'missing' && b.stepStatus)).toEqual(['running', 'running']);
+    expect(await eventTypes(id, 'a')).toEqual(['step.started']);
+  });
+
+  it('two finishes at once: the first wins, the second changes nothing', async () => {
+    const id = await newRun();
+    const results = await Promise.all([store.finishRun(id, 'cancelled', { reason: 'one' }), store.finishRun(id, 'failed', { error: 'two', reason: 'two' })]);
+    expect(results.filter((r) => r.applied)).toHaveLength(1);
+    expect((await eventTypes(id)).filter((t) => t === 'run.finished')).toHaveLength(1);
+  });
+});
+
+describe('step-checkpoint and step-progress', () => {
+  it('save only while the step runs the given attempt', async () => {
+    const id = await newRun();
+    expect(await store.saveCheckpoint(id, 'a', 1, { turn: 1 })).toBe(false); // pending
+    await start(id, 'a');
+    expect(await store.saveCheckpoint(id, 'a', 2, { turn: 1 })).toBe(false); // another attempt
+    expect(await store.saveCheckpoint(id, 'a', 1, { turn: 1 })).toBe(true);
+    expect(await store.stepProgress(id, 'a', 1, { chars: 3 })).toBe(true);
+    expect((await store.beginStep(id, 'a', { fast: false, deps: [], extra: [], needsOutput: () => false })) as { checkpoint: unknown }).toMatchObject({ checkpoint: { turn: 1 } });
+    await store.completeStep(id, 'a', answer);
+    expect(await store.saveCheckpoint(id, 'a', 1, { turn: 2 })).toBe(false);
+    expect(await store.stepProgress(id, 'a', 1, { chars: 4 })).toBe(false);
+  });
+});
+
+describe('steps-add', () => {
+  it('adds steps under a running parent once: records, list, refs, events, agents', async () => {
+    const id = await newRun([newStep('plan')]);
+    const kids = [
+      { ...newStep('plan.x'), parent: 'plan', agent: 'zeta' },
+      { ...newStep('plan.y', ['plan.x']), parent: 'plan', agent: 'beta' },
+    ];
+    const add = () => store.addSteps(id, { parent: 'plan', attempt: 1, steps: kids, refIds: [`${id}.plan.x~ref~plan.y`], agents: ['zeta', 'beta'] });
+    expect(await add()).toEqual({ applied: false, parentStatus: 'pending' });
+    await start(id, 'plan');
+    expect(await store.addSteps(id, { parent: 'plan', attempt: 2, steps: kids, refIds: [], agents: [] })).toEqual({ applied: false, parentStatus: 'running' });
+    expect(await add()).toEqual({ applied: true, added: 2 });
+    expect(await add()).toEqual({ applied: true, added: 0 }); // delivered again: nothing twice
+    expect(await redis.lrange(keys.runSteps(prefix, id), 0, -1)).toEqual(['plan', 'plan.x', 'plan.y']);
+    expect((await store.refIds(id)).sort()).toEqual([`${id}.a~ref~b`, `${id}.plan.x~ref~plan.y`].sort());
+    const state = (await store.getRun(id))!;
+    expect(state.run.agents).toEqual(['a', 'beta', 'zeta']);
+    expect(state.steps.map((s) => [s.stepId, s.parent, s.agent, s.status, s.dependsOn])).toEqual([
+      ['plan', null, 'a', 'running', []],
+      ['plan.x', 'plan', 'zeta', 'pending', []],
+      ['plan.y', 'plan', 'beta', 'pending', ['plan.x']],
+    ]);
+    const added = (await store.readEvents(id)).filter((e) => e.type === 'step.added');
+    expect(added.map((e) => [e.stepId, e.data])).toEqual([
+      ['plan.x', { parent: 'plan', kind: 'agent', agent: 'zeta', dependsOn: [] }],
+      ['plan.y', { parent: 'plan', kind: 'agent', agent: 'beta', dependsOn: ['plan.x'] }],
+    ]);
+  });
+});
+
+describe('run-finish', () => {
+  it('settles from the steps (a live one was lost), builds the output, and sets retention on every key of the run', async () => {
+    const id = await newRun([newStep('a'), newStep('b', ['a'], true), newStep('c', ['a'])], ['a', 'c']);
+    await start(id, 'a');
+    await store.completeStep(id, 'a', answer);
+    await setStatus(id, 'c', 'skipped');
+    // b is still `pending`: its job ended without reporting.
+    const res = await store.finishRun(id, 'auto');
+    expect(res).toMatchObject({ applied: true, status: 'partial_success' });
+    const state = (await store.getRun(id))!;
+    expect(state.run).toMatchObject({ status: 'partial_success', output: { a: 'the answer', c: null }, skippedSteps: ['c'], usage: answer.usage });
+    expect(state.run.failedSteps).toEqual([{ stepId: 'b', kind: 'agent', agent: 'a', error: LOST_STEP_ERROR }]);
+    for (const key of [keys.run(prefix, id), keys.runSteps(prefix, id), keys.runRefs(prefix, id), keys.events(prefix, id), keys.step(prefix, id, 'a'), keys.step(prefix, id, 'c')]) {
+      expect(await redis.ttl(key), key).toBeGreaterThan(0);
+    }
+  });
+
+  it('cancels the steps that had not finished and returns them with what they were doing', async () => {
+    const id = await newRun([newStep('a'), newStep('b', ['a'])]);
+    await start(id, 'a');
+    await store.transitionStep(id, 'a', { from: ['running'], to: 'retrying' });
+    const res = await store.finishRun(id, 'cancelled', { reason: 'run cancelled' });
+    expect(res).toEqual({ applied: true, status: 'cancelled', cancelledSteps: [{ stepId: 'a', was: 'retrying' }, { stepId: 'b', was: 'pending' }] });
+    expect((await store.getRun(id))!.steps.map((s) => [s.status, s.reason])).toEqual([['cancelled', 'run cancelled'], ['cancelled', 'run cancelled']]);
+  });
+});
