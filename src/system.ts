@@ -146,6 +146,8 @@ export function systemFromDefinitions(opts: {
   retentionSeconds?: number;
   /** Where runs past Redis retention are read from. */
   archive?: RunArchive;
+  /** Safety delay of ref jobs, ms. Default 30 s. */
+  refSafetyDelayMs?: number;
 }): System {
   const registry = resolveAgents({ agents: opts.agents }, opts.config, `${opts.source} agents`);
   const named = new Map<string, CompiledWorkflow>();
@@ -162,5 +164,6 @@ export function systemFromDefinitions(opts: {
     logger: opts.logger,
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),
+    ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
   });
 }

@@ -4,18 +4,13 @@
  * API must reach the provider call in the other process (the fake LLM server sees the request
  * aborted), end the run and its steps `cancelled`, and leave nothing live in BullMQ.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { once } from 'node:events';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../src/runs/runs-service.js';
 import { startFakeLlmServer, type FakeLlmServer, type RecordedRequest } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, liveJobsOf, startHarness, type Harness } from './helpers/harness.js';
 import { poll } from './helpers/poll.js';
-import { REDIS_URL, unique } from './helpers/redis.js';
-
-const ROOT = path.resolve(import.meta.dirname, '..');
-const WORKER_SCRIPT = path.join(ROOT, 'test', 'fixtures', 'worker-process.ts');
+import { unique } from './helpers/redis.js';
+import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process.js';
 
 /** The same agents in both processes; `llm` takes one step at a time, so a second run queues. */
 const AGENTS: Record<string, Record<string, unknown>> = {
@@ -42,73 +37,19 @@ const WORKFLOWS = [
 
 let fake: FakeLlmServer;
 let h: Harness;
-let child: ChildProcessWithoutNullStreams | undefined;
-let childStderr = '';
-
-/** Start the worker process and resolve once it printed READY. */
-async function startWorkerProcess(prefix: string): Promise<ChildProcessWithoutNullStreams> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      REDIS_URL,
-      SWITCHYARD_PREFIX: prefix,
-      OPENAI_BASE_URL: fake.openaiBaseURL,
-      ANTHROPIC_BASE_URL: fake.anthropicBaseURL,
-      WORKER_AGENTS: JSON.stringify(AGENTS),
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (d: string) => (childStderr += d));
-  proc.stdout.setEncoding('utf8');
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL'); // never leave a half-started worker behind
-      reject(new Error(`worker process not READY in 20 s; stderr:\n${childStderr}`));
-    }, 20_000);
-    const onExit = (code: number | null) => {
-      clearTimeout(timer);
-      reject(new Error(`worker process exited (${code}) before READY; stderr:\n${childStderr}`));
-    };
-    proc.once('exit', onExit);
-    proc.stdout.on('data', function onData(d: string) {
-      out += d;
-      if (out.includes('READY\n')) {
-        clearTimeout(timer);
-        proc.off('exit', onExit);
-        proc.stdout.off('data', onData);
-        proc.stdout.resume();
-        resolve();
-      }
-    });
-  });
-  return proc;
-}
-
-/** SIGTERM, wait for a graceful exit (SIGKILL as a last resort), never leave it running. */
-async function stopWorkerProcess(proc: ChildProcessWithoutNullStreams): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, signal: proc.signalCode };
-  const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-  const [code, signal] = await exited;
-  clearTimeout(timer);
-  return { code, signal };
-}
+let child: WorkerProcess | undefined;
 
 beforeAll(async () => {
   fake = await startFakeLlmServer();
   // API only in this process: every step runs in the worker process.
   h = await startHarness({ name: 'runs-cancel', fake, agents: AGENTS, workflows: WORKFLOWS, pools: false });
-  child = await startWorkerProcess(h.prefix);
+  child = await startWorkerProcess({ prefix: h.prefix, agents: AGENTS, fake });
 }, 30_000);
 
 afterAll(async () => {
   if (child) {
-    const { code } = await stopWorkerProcess(child);
-    expect(code, `worker process exit code; stderr:\n${childStderr}`).toBe(0);
+    const { code } = await child.stop();
+    expect(code, `worker process exit code; stderr:\n${child.stderr()}`).toBe(0);
   }
   await h?.close();
   await fake?.close();

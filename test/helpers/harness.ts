@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/logger.js';
 import type { RunArchive, RunView } from '../../src/runs/runs-service.js';
 import { TERMINAL_RUN_STATUSES } from '../../src/runs/types.js';
 import { systemFromDefinitions, type System } from '../../src/system.js';
-import { startWorkerPools } from '../../src/engine/pools.js';
+import { startWorkerPools, type WorkerPoolsOptions } from '../../src/engine/pools.js';
 import type { FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { poll } from './poll.js';
 import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from './redis.js';
@@ -31,6 +31,10 @@ export interface HarnessOptions {
   outbox?: boolean;
   /** Where runs past Redis retention are read from (MongoDB in production). */
   archive?: RunArchive;
+  /** Safety delay of ref jobs, ms (default 30 s). */
+  refSafetyDelayMs?: number;
+  /** Options of the worker pools it starts. */
+  poolOptions?: Omit<WorkerPoolsOptions, 'agents'>;
 }
 
 export interface Harness {
@@ -65,9 +69,10 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     retentionSeconds: 3600,
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),
+    ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
   });
   const poolsOpt = opts.pools ?? true;
-  const pools = poolsOpt === false ? undefined : await startWorkerPools(system, poolsOpt === true ? {} : { agents: poolsOpt });
+  const pools = poolsOpt === false ? undefined : await startWorkerPools(system, { ...opts.poolOptions, ...(poolsOpt === true ? {} : { agents: poolsOpt }) });
 
   const app = createApp(system, { bodyLimit: '100kb' });
   const server = await new Promise<Server>((resolve) => {
