@@ -1,7 +1,8 @@
 /**
  * Loading of the state scripts (lua/*.lua): the one place they are read, their includes
- * resolved (`--@include <name>` inlines lua/<name>.lua once) and the constants they share with
- * the TypeScript code prepended, generated from the same definitions (statuses, record fields).
+ * resolved (`--@include <name>` inlines lua/includes/<name>.lua once) and the constants they
+ * share with the TypeScript code prepended, generated from the same definitions (statuses,
+ * record fields).
  * A Script is defined on a connection the first time it runs there; ioredis then sends it by
  * SHA and falls back to the full text when Redis no longer has it.
  */
@@ -16,25 +17,36 @@ export const RUN_FIELDS = RunRecord.keyof().options;
 const luaList = (items: readonly string[]) => `{ ${items.map((f) => `'${f}'`).join(', ')} }`;
 const luaSet = (names: readonly string[]) => `{ ${[...new Set(names)].map((n) => `['${n}'] = true`).join(', ')} }`;
 
-const HEADER = `local TERMINAL = ${luaSet([...TERMINAL_STEP_STATUSES, ...TERMINAL_RUN_STATUSES])}
-local LIVE = ${luaSet(LIVE_STEP_STATUSES)}
-local STEP_FIELDS = ${luaList(STEP_FIELDS)}
-local RUN_FIELDS = ${luaList(RUN_FIELDS)}
-local LOST_ERROR = ${JSON.stringify(LOST_STEP_ERROR)}
-`;
+/** Constants a script may use, generated from the TypeScript definitions (only those it names are sent). */
+const CONSTANTS: Record<string, string> = {
+  TERMINAL: luaSet([...TERMINAL_STEP_STATUSES, ...TERMINAL_RUN_STATUSES]),
+  LIVE: luaSet(LIVE_STEP_STATUSES),
+  STEP_FIELDS: luaList(STEP_FIELDS),
+  RUN_FIELDS: luaList(RUN_FIELDS),
+  LOST_ERROR: JSON.stringify(LOST_STEP_ERROR),
+};
 
-const readLua = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+const readLua = (path: string): string => readFileSync(new URL(`./lua/${path}.lua`, import.meta.url), 'utf8');
 
-/** A script's full source: the shared constants, then its text with its includes inlined. */
+/**
+ * A script's full source: the constants it names, then its text with its includes
+ * (lua/includes/<name>.lua, each inlined once, its own includes first). Redis runs the whole
+ * text on every call, so a script carries only what it uses.
+ */
 export function luaSource(name: string): string {
   const seen = new Set<string>();
   const expand = (text: string): string =>
     text.replace(/^--@include (\S+)\s*$/gm, (_line, include: string) => {
       if (seen.has(include)) return '';
       seen.add(include);
-      return expand(readLua(include));
+      return expand(readLua(`includes/${include}`));
     });
-  return HEADER + expand(readLua(name));
+  const body = expand(readLua(name));
+  const header = Object.entries(CONSTANTS)
+    .filter(([constant]) => new RegExp(`\\b${constant}\\b`).test(body))
+    .map(([constant, value]) => `local ${constant} = ${value}\n`)
+    .join('');
+  return header + body;
 }
 
 export class Script {

@@ -4,7 +4,9 @@
 --       (see createSteps), [4] ref job ids (JSON list), [5] createdAt (ISO), [6] index score,
 --       [7] `run.queued` event data JSON, [8] outbox on ('1'/'0'), [9] definition JSON (outbox only)
 -- Returns the number of steps written.
---@include common
+--@include docOf
+--@include event
+--@include createSteps
 local runKey = KEYS[1]
 if redis.call('EXISTS', runKey) == 1 then return redis.error_reply('run already exists') end
 redis.call('HSET', runKey, unpack(cjson.decode(ARGV[2])))

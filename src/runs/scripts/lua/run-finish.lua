@@ -11,7 +11,9 @@
 --       [8] step key prefix
 -- Returns {1, status, cancelled steps as a comma list of id=previous-status} when applied,
 -- {0, current status} when the run had already finished ('missing' when there is no such run).
---@include common
+--@include event
+--@include outboxStep
+--@include outboxRun
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {0, 'missing'} end
 cur = cjson.decode(cur)

@@ -9,9 +9,10 @@
 --       dependencies, then of the other steps read.
 -- Returns {mode, step status, run status, attempts, run input, startedAt, checkpoint, then per
 -- step read: id, status, optional, output}, JSON values; mode is missing | read | started.
---@include common
-local v = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'startedAt', 'checkpoint')
-local rs = redis.call('HMGET', KEYS[1], 'status', 'input')
+--@include event
+--@include runStarted
+local v = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'startedAt', 'checkpoint', 'stepId')
+local rs = redis.call('HMGET', KEYS[1], 'status', 'input', 'id')
 if not v[1] or not rs[1] then return {'missing'} end
 local st, runSt = cjson.decode(v[1]), cjson.decode(rs[1])
 local out = {'read', v[1], rs[1], v[2], rs[2], v[3] or 'null', v[4] or 'null'}
@@ -35,16 +36,15 @@ for i = 7, #ARGV do
   if k <= ndeps and not (dst == '"succeeded"' or (dst == '"failed"' and r[2] == 'true')) then fast = false end
 end
 if fast then
-  local attempt = redis.call('HINCRBY', KEYS[2], 'attempts', 1)
-  local fields = { 'status', '"running"', 'error', 'null', 'reason', 'null', 'recovered', 'false' }
+  local attempt = tonumber(v[2]) + 1
+  local fields = { 'status', '"running"', 'attempts', attempt, 'error', 'null', 'reason', 'null', 'recovered', 'false' }
   if out[6] == 'null' then
     fields[#fields + 1] = 'startedAt'
     fields[#fields + 1] = cjson.encode(ARGV[1])
   end
   redis.call('HSET', KEYS[2], unpack(fields))
-  local runIdJson = redis.call('HGET', KEYS[1], 'id')
-  runStarted(KEYS[1], KEYS[3], KEYS[4], runIdJson, ARGV[1], ARGV[2] == '1')
-  event(KEYS[3], 'step.started', runIdJson, redis.call('HGET', KEYS[2], 'stepId'), ARGV[1], '{"attempt":' .. attempt .. '}')
+  runStarted(KEYS[1], KEYS[3], KEYS[4], rs[3], rs[1], ARGV[1], ARGV[2] == '1')
+  event(KEYS[3], 'step.started', rs[3], v[5], ARGV[1], '{"attempt":' .. attempt .. '}')
   out[1] = 'started'
   out[4] = tostring(attempt)
 end

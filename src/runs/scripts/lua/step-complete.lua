@@ -8,10 +8,12 @@
 --       [6] input JSON, [7] step.completed event data JSON, [8] checkpoint JSON ('' keeps it)
 -- Returns {1, 'succeeded'} when recorded as the result, {0, status} when the step had finished
 -- ('missing' when there is no such step).
---@include common
-local cur = redis.call('HGET', KEYS[1], 'status')
-if not cur then return {0, 'missing'} end
-cur = cjson.decode(cur)
+--@include event
+--@include outboxStep
+--@include outboxRun
+local v = redis.call('HMGET', KEYS[1], 'status', 'runId', 'stepId', 'output')
+if not v[1] then return {0, 'missing'} end
+local cur = cjson.decode(v[1])
 local outbox = ARGV[2] == '1'
 if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   local fields = { 'status', '"succeeded"', 'output', ARGV[3], 'usage', ARGV[4], 'model', ARGV[5], 'input', ARGV[6],
@@ -21,7 +23,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     fields[#fields + 1] = ARGV[8]
   end
   redis.call('HSET', KEYS[1], unpack(fields))
-  event(KEYS[3], 'step.completed', redis.call('HGET', KEYS[1], 'runId'), redis.call('HGET', KEYS[1], 'stepId'), ARGV[1], ARGV[7])
+  event(KEYS[3], 'step.completed', v[2], v[3], ARGV[1], ARGV[7])
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
   return {1, 'succeeded'}
 end
@@ -41,8 +43,7 @@ if ARGV[4] ~= 'null' then
     if outbox then outboxRun(KEYS[4], KEYS[2]) end
   end
 end
-local had = redis.call('HGET', KEYS[1], 'output')
-if not had or had == 'null' then
+if not v[4] or v[4] == 'null' then
   redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6])
 end
 if outbox and TERMINAL[cur] then outboxStep(KEYS[4], KEYS[1]) end

@@ -3,7 +3,7 @@
 -- KEYS: step, events
 -- ARGV: [1] attempt, [2] now (ISO), [3] event data JSON
 -- Returns 1 when appended, else 0.
---@include common
+--@include event
 local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId')
 if v[1] ~= '"running"' or v[2] ~= ARGV[1] then return 0 end
 event(KEYS[2], 'step.progress', v[3], v[4], ARGV[2], ARGV[3])

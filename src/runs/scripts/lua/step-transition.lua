@@ -6,26 +6,30 @@
 --       not 0 the event data gets the new `attempt`), [8..] field, JSON-value pairs.
 -- Returns {1, new status, attempts} when applied, {0, current status, attempts} when not
 -- (current is 'missing' when there is no such step).
---@include common
-local v = redis.call('HMGET', KEYS[1], 'status', 'attempts')
+--@include event
+--@include runStarted
+--@include outboxStep
+--@include withAttempt
+local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId')
 if not v[1] then return {0, 'missing', 0} end
 local cur = cjson.decode(v[1])
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then allowed = true end end
-if not allowed then return {0, cur, tonumber(v[2])} end
 local attempts = tonumber(v[2])
+if not allowed then return {0, cur, attempts} end
+local fields = { 'status', cjson.encode(ARGV[2]) }
 local data = ARGV[4]
 local delta = tonumber(ARGV[7])
 if delta ~= 0 then
-  attempts = redis.call('HINCRBY', KEYS[1], 'attempts', delta)
+  attempts = attempts + delta
+  fields[#fields + 1] = 'attempts'
+  fields[#fields + 1] = attempts
   data = withAttempt(data, attempts)
 end
-local fields = { 'status', cjson.encode(ARGV[2]) }
 for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 local outbox = ARGV[6] == '1'
-local runIdJson = redis.call('HGET', KEYS[1], 'runId')
-if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], runIdJson, ARGV[5], outbox) end
-if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], runIdJson, redis.call('HGET', KEYS[1], 'stepId'), ARGV[5], data) end
+if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], v[3], redis.call('HGET', KEYS[2], 'status'), ARGV[5], outbox) end
+if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], v[3], v[4], ARGV[5], data) end
 if outbox and TERMINAL[ARGV[2]] then outboxStep(KEYS[4], KEYS[1]) end
 return {1, ARGV[2], attempts}

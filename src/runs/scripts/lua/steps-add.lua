@@ -6,7 +6,8 @@
 --       (see createSteps), [5] ref job ids (JSON list), [6] agents of the new steps (JSON list)
 -- Returns {1, number of steps written} when applied, {0, parent status} when the parent is not
 -- running that attempt.
---@include common
+--@include event
+--@include createSteps
 local p = redis.call('HMGET', KEYS[5], 'status', 'attempts', 'stepId')
 if not p[1] then return {0, 'missing'} end
 if p[1] ~= '"running"' or p[2] ~= ARGV[2] then return {0, cjson.decode(p[1])} end
