@@ -1,0 +1,105 @@
+/**
+ * A run's events as the API serves them: every viewer of a process shares one blocking Redis
+ * connection, each gets the whole ordered log from where it asked (no gap, no duplicate) and
+ * its stream ends after `run.finished`; and a run keeps the definition it executes, readable
+ * with `?include=definition`.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CompiledWorkflow } from '../src/workflows/definition.js';
+import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
+import { readEventStream } from './helpers/sse.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({
+    name: 'events',
+    agents: { slow: { provider: 'echo', echo: { latencyMs: 150 } } },
+    workflows: [
+      {
+        name: 'three',
+        input: { topic: { type: 'string' } },
+        steps: [{ sequential: ['a', 'b', 'c'].map((id) => ({ id, agent: 'slow', input: { task: `${id}: {{input.topic}}` } })) }],
+      },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await h?.close();
+  assertAllClosed();
+});
+
+const submit = async (topic: string) => (await h.request('POST', '/v1/runs', { workflow: 'three', input: { topic } })).body.id as string;
+
+describe('the event stream', () => {
+  it('serves many viewers of many runs over one Redis connection, each the whole log in order, ending after run.finished', async () => {
+    const duplicate = vi.spyOn(h.system.stateRedis, 'duplicate');
+    try {
+      const runs = await Promise.all(['x', 'y', 'z'].map(submit));
+      // Two viewers per run, from the start; one more joins each run while it is under way.
+      const early = runs.flatMap((id) => [readEventStream(h.baseUrl, id), readEventStream(h.baseUrl, id)]);
+      await h.waitUntil(runs[0]!, (r) => r.steps[0]!.status === 'succeeded');
+      const stats = h.system.store.feedStats();
+      expect(stats.runs).toBe(3);
+      expect(stats.viewers).toBe(6);
+      const late = runs.map((id) => readEventStream(h.baseUrl, id));
+      const streams = await Promise.all([...early, ...late]);
+      expect(duplicate).toHaveBeenCalledTimes(1); // the feed's one blocking reader
+      for (const [i, s] of streams.entries()) {
+        const runId = runs[i < 6 ? Math.floor(i / 2) : i - 6]!;
+        const log = await h.system.store.readEvents(runId);
+        expect(s.status).toBe(200);
+        expect(s.events.map((e) => e.id)).toEqual(log.map((e) => e.id));
+        expect(s.events.at(-1)!.event).toBe('run.finished');
+      }
+      // Nobody is left following.
+      await expect.poll(() => h.system.store.feedStats()).toEqual({ runs: 0, viewers: 0 });
+    } finally {
+      duplicate.mockRestore();
+    }
+  });
+
+  it('gives a viewer who joins from the middle exactly what follows its Last-Event-ID while others watch', async () => {
+    const id = await submit('middle');
+    const first = readEventStream(h.baseUrl, id);
+    await h.waitUntil(id, (r) => r.steps[1]!.status === 'running');
+    const sofar = await h.system.store.readEvents(id);
+    const pivot = sofar.at(-1)!.id;
+    const tail = await readEventStream(h.baseUrl, id, { 'Last-Event-ID': pivot });
+    const all = await h.system.store.readEvents(id);
+    expect(tail.events.map((e) => e.id)).toEqual(all.slice(all.findIndex((e) => e.id === pivot) + 1).map((e) => e.id));
+    expect(tail.events.length).toBeGreaterThan(0);
+    expect((await first).events.map((e) => e.id)).toEqual(all.map((e) => e.id));
+  });
+
+  it('refuses an event id past 2^64 with a 400 that names it', async () => {
+    const id = await submit('big');
+    const res = await h.request('GET', `/v1/runs/${id}/events?after=18446744073709551616-0`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('after "18446744073709551616-0" is not an event id');
+    await h.waitForRun(id);
+  });
+});
+
+describe('the definition a run executes', () => {
+  it('is kept with the run and returned with ?include=definition', async () => {
+    const id = await submit('def');
+    const plain = await h.request('GET', `/v1/runs/${id}`);
+    expect(plain.body.definition).toBeUndefined();
+    const withDef = await h.request('GET', `/v1/runs/${id}?include=definition`);
+    expect(withDef.status).toBe(200);
+    const def = CompiledWorkflow.parse(withDef.body.definition);
+    expect(def).toEqual((await h.request('GET', '/v1/workflows/three')).body);
+    expect(def.steps.map((s) => [s.id, s.kind, s.dependsOn])).toEqual([['a', 'agent', []], ['b', 'agent', ['a']], ['c', 'agent', ['b']]]);
+    await h.waitForRun(id);
+  });
+
+  it('answers 422 naming what ?include may hold', async () => {
+    const id = await submit('bad-include');
+    const res = await h.request('GET', `/v1/runs/${id}?include=definition,secrets`);
+    expect(res.status).toBe(422);
+    expect(res.body.error.issues[0].path).toBe('query.include.1');
+    await h.waitForRun(id);
+  });
+});
