@@ -10,9 +10,10 @@ import type { ChildStep, StepExecutor } from '../src/engine/executor.js';
 import { orderChildren } from '../src/engine/growth.js';
 import { startWorkerPools, type WorkerPools } from '../src/engine/pools.js';
 import type { RunView } from '../src/runs/runs-service.js';
+import type { CompiledStepOf } from '../src/workflows/definition.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 
-const child = (id: string, agent: string, dependsOn: string[] = [], extra: Partial<ChildStep> = {}): ChildStep => ({
+const child = (id: string, agent: string, dependsOn: string[] = [], extra: Partial<CompiledStepOf<'agent'>> = {}): ChildStep => ({
   id,
   kind: 'agent',
   agent,
@@ -26,7 +27,7 @@ const child = (id: string, agent: string, dependsOn: string[] = [], extra: Parti
 });
 
 /** The sub-DAG a plan adds: a diamond, `x` shared by `y` and `z`, joined by `w`. */
-const diamond = (parent: string, agent: string, extra: Partial<ChildStep> = {}) => [
+const diamond = (parent: string, agent: string, extra: Partial<CompiledStepOf<'agent'>> = {}) => [
   child(`${parent}.x`, agent),
   child(`${parent}.y`, agent, [`${parent}.x`]),
   child(`${parent}.z`, agent, [`${parent}.x`], extra),
@@ -37,7 +38,7 @@ interface PlanOptions {
   agent: string;
   /** On the first attempt, fail after adding the steps (as if the worker died before waiting). */
   failAfterAdding?: boolean;
-  zExtra?: Partial<ChildStep>;
+  zExtra?: Partial<CompiledStepOf<'agent'>>;
 }
 
 /** `plan*` steps add a diamond and, once resumed, answer with their children's outputs. */

@@ -330,8 +330,9 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   const order = topoOrder(ids, deps, dependents);
   const steps = order.map((id): CompiledStep => {
     const s = byId.get(id)!.def;
+    // The rule's fields are those of the step's own kind (TypeScript cannot follow that through the union).
     return {
-      ...ruleFor(s).compile(s),
+      ...(ruleFor(s).compile(s) as Omit<CompiledStep, 'id'>),
       id,
       dependsOn: deps.get(id)!,
       ...(s.when !== undefined && { when: s.when }),
@@ -340,7 +341,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
       optional: s.optional,
       allowSkippedDeps: s.allowSkippedDeps,
       reads: [...reads.get(id)!].sort(),
-    };
+    } as CompiledStep;
   });
   return {
     name: wf.name,
