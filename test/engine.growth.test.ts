@@ -169,11 +169,14 @@ describe('a step that adds steps to its run', () => {
   });
 
   it('ends its run when a required child fails, like any required step: the parent is cancelled, no job is left', async () => {
-    const run = await withPlanner({ agent: 'worker', zExtra: { agent: 'broken' } }, async () => h.waitForRun(await submit('lead-plan'), 15_000));
-    expect(run.status).toBe('failed');
-    expect(run.error).toContain('step "plan.z" failed');
-    expect(statusOf(run)).toMatchObject({ plan: 'cancelled', 'plan.z': 'failed', report: 'cancelled' });
-    await expectNoLiveJobs(h.system, run.id);
+    await withPlanner({ agent: 'worker', zExtra: { agent: 'broken' } }, async () => {
+      const run = await h.waitForRun(await submit('lead-plan'), 15_000);
+      expect(run.status).toBe('failed');
+      expect(run.error).toContain('step "plan.z" failed');
+      expect(statusOf(run)).toMatchObject({ plan: 'cancelled', 'plan.z': 'failed', report: 'cancelled' });
+      // The rest of the flow drains (the parent wakes, sees its run ended, and returns).
+      await expectNoLiveJobs(h.system, run.id);
+    });
   });
 });
 
