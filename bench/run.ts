@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     table(results),
     '',
     ...results.flatMap((r) => [`## (${r.id}) ${r.title}`, '', ...r.details.map((d) => (d.startsWith('  ') ? `    ${d.trim()}` : `- ${d}`)), '']),
-    `Cleanup: ${leftover} keys left under this run's prefixes; ${leakedConnections} Redis connection(s) left open by Switchyard closed by the bench (workers/pool.ts watchdog duplicate).`,
+    `Cleanup: ${leftover} keys left under this run's prefixes; ${leakedConnections} Redis connection(s) left open by Switchyard closed by the bench (it should read 0).`,
     '',
   ].join('\n');
 

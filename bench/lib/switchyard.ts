@@ -47,7 +47,7 @@ export interface SwitchyardBench {
   close(): Promise<void>;
 }
 
-/** Connections that Switchyard left open and the bench had to close (pool.ts watchdog duplicate). */
+/** Connections that Switchyard left open and the bench had to close (a leak check: it should stay 0). */
 export let leakedConnections = 0;
 
 export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<SwitchyardBench> {

@@ -332,8 +332,8 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     const s = byId.get(id)!.def;
     // The rule's fields are those of the step's own kind (TypeScript cannot follow that through the union).
     return {
-      ...(ruleFor(s).compile(s) as Omit<CompiledStep, 'id'>),
       id,
+      ...(ruleFor(s).compile(s) as Omit<CompiledStep, 'id'>),
       dependsOn: deps.get(id)!,
       ...(s.when !== undefined && { when: s.when }),
       ...(s.timeoutMs !== undefined && { timeoutMs: s.timeoutMs }),
