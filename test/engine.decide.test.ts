@@ -71,4 +71,9 @@ describe('decide', () => {
     expect(out.action).toBe('fail');
     expect(out.action === 'fail' && out.error.message).toBe('the step was interrupted 3 times (its worker was lost) and has no attempts left (attempts: 3)');
   });
+
+  it('never starts an attempt beyond the step\'s attempts', () => {
+    const out = decide(input({ self: { status: 'retrying', attempts: 3 } }));
+    expect(out.action === 'fail' && out.error.message).toBe('the step has made 3 attempts and has no attempts left (attempts: 3)');
+  });
 });

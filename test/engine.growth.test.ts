@@ -4,7 +4,8 @@
  * with the orchestration issue; here a test executor for `agent` steps named `plan` plays it,
  * through the same ExecutionContext every executor gets, on the real engine and Redis.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RetryableError } from '../src/errors/index.js';
 import type { ChildStep, StepExecutor } from '../src/engine/executor.js';
 import { orderChildren } from '../src/engine/growth.js';
@@ -27,18 +28,22 @@ const child = (id: string, agent: string, dependsOn: string[] = [], extra: Parti
 });
 
 /** The sub-DAG a plan adds: a diamond, `x` shared by `y` and `z`, joined by `w`. */
-const diamond = (parent: string, agent: string, extra: Partial<CompiledStepOf<'agent'>> = {}) => [
+const diamond = (parent: string, agent: string, extra: Partial<CompiledStepOf<'agent'>> = {}, sinkExtra: Partial<CompiledStepOf<'agent'>> = {}) => [
   child(`${parent}.x`, agent),
   child(`${parent}.y`, agent, [`${parent}.x`]),
   child(`${parent}.z`, agent, [`${parent}.x`], extra),
-  child(`${parent}.w`, agent, [`${parent}.y`, `${parent}.z`]),
+  child(`${parent}.w`, agent, [`${parent}.y`, `${parent}.z`], sinkExtra),
 ];
 
 interface PlanOptions {
   agent: string;
   /** On the first attempt, fail after adding the steps (as if the worker died before waiting). */
   failAfterAdding?: boolean;
+  /** On the first attempt, fail once resumed (its children have all finished by then). */
+  failOnResume?: boolean;
   zExtra?: Partial<CompiledStepOf<'agent'>>;
+  /** Fields of the sink `w`, the child under the plan itself. */
+  wExtra?: Partial<CompiledStepOf<'agent'>>;
 }
 
 /** `plan*` steps add a diamond and, once resumed, answer with their children's outputs. */
@@ -46,7 +51,7 @@ function planner(real: StepExecutor<'agent'>, opts: PlanOptions): StepExecutor<'
   return {
     async execute(step, ctx) {
       if (!step.id.startsWith('plan') || step.id.includes('.')) return real.execute(step, ctx);
-      const kids = diamond(step.id, opts.agent, opts.zExtra);
+      const kids = diamond(step.id, opts.agent, opts.zExtra, opts.wExtra);
       if (!ctx.resumed) {
         // Recorded before adding, so a delivery after a crash knows what it added.
         if (ctx.checkpoint === null) await ctx.saveCheckpoint({ added: kids.map((k) => k.id) });
@@ -55,6 +60,7 @@ function planner(real: StepExecutor<'agent'>, opts: PlanOptions): StepExecutor<'
         return { type: 'wait' };
       }
       const { added } = ctx.checkpoint as { added: string[] };
+      if (opts.failOnResume && ctx.attempt === 1) throw new RetryableError('failed after resuming');
       const results = await ctx.steps(added);
       return { type: 'succeeded', output: results.map((r) => `${r.stepId}=${r.status}:${r.output ?? r.error}`).join(' | ') };
     },
@@ -72,10 +78,15 @@ beforeAll(async () => {
       solo: { provider: 'echo', concurrency: 1, attempts: 2, backoff: { type: 'fixed', delayMs: 50 } },
       lead: { provider: 'echo', attempts: 3, backoff: { type: 'fixed', delayMs: 100 } },
       worker: { provider: 'echo', echo: { latencyMs: 20 } },
+      sluggish: { provider: 'echo', echo: { latencyMs: 400 } },
       broken: { provider: 'openai', model: 'gpt-test', baseURL: 'http://127.0.0.1:1/v1', attempts: 1 },
     },
     workflows: [
       { name: 'solo-plan', steps: [{ id: 'plan', agent: 'solo', input: { task: 'plan it' } }] },
+      {
+        name: 'optional-plan',
+        steps: [{ sequential: [{ id: 'plan', agent: 'lead', optional: true, input: { task: 'plan it' } }, { id: 'report', agent: 'worker', input: { task: 'report' } }] }],
+      },
       {
         name: 'lead-plan',
         steps: [{ sequential: [{ id: 'brief', agent: 'worker', input: { task: 'brief' } }, { id: 'plan', agent: 'lead', input: { task: 'plan it' } }, { id: 'report', agent: 'worker', input: { task: 'report on {{steps.plan.output}}' } }] }],
@@ -101,6 +112,7 @@ async function withPlanner<T>(opts: PlanOptions, fn: () => Promise<T>): Promise<
 const submit = async (workflow: string) => (await h.request('POST', '/v1/runs', { workflow, input: {} })).body.id as string;
 const eventsOf = async (runId: string, stepId: string) => (await h.system.store.readEvents(runId)).filter((e) => e.stepId === stepId).map((e) => e.type);
 const statusOf = (run: RunView) => Object.fromEntries(run.steps.map((s) => [s.stepId, s.status]));
+const stepOf = (run: RunView, id: string) => run.steps.find((s) => s.stepId === id)!;
 
 describe('a step that adds steps to its run', () => {
   it('adds a sub-DAG, waits for it without holding its worker slot, and resumes with the results', async () => {
@@ -180,6 +192,48 @@ describe('a step that adds steps to its run', () => {
   });
 });
 
+describe('a step that adds steps to its run, when its delivery goes wrong', () => {
+  it('re-adds nothing, and is not stranded, when a later attempt finds a child of its own that failed', async () => {
+    // plan.w (optional, the job right under plan) fails; plan resumes, fails, and its next
+    // attempt adds its steps again: the failed job must not become a pending child again.
+    await withPlanner({ agent: 'worker', wExtra: { agent: 'broken', optional: true }, failOnResume: true }, async () => {
+      const run = await h.waitForRun(await submit('lead-plan'), 15_000);
+      expect(run.status).toBe('partial_success');
+      expect(stepOf(run, 'plan')).toMatchObject({ status: 'succeeded', attempts: 2 });
+      expect(stepOf(run, 'plan').output).toContain('plan.w=failed');
+      await expectNoLiveJobs(h.system, run.id);
+    });
+  });
+
+  it('parks again, instead of resuming early, when it is delivered while its children still run', async () => {
+    // The worker loses its lock between recording `waiting` and parking the job.
+    const park = vi.spyOn(Job.prototype, 'moveToWaitingChildren').mockRejectedValueOnce(new Error('Missing lock for job; moveToWaitingChildren'));
+    try {
+      await withPlanner({ agent: 'sluggish' }, async () => {
+        const run = await h.waitForRun(await submit('lead-plan'), 20_000);
+        expect(run.status).toBe('succeeded');
+        // Resumed only once every child had finished: each shows in the output as succeeded.
+        expect((stepOf(run, 'plan').output as string).match(/=succeeded:/g)).toHaveLength(4);
+        const finishedLast = Math.max(...run.steps.filter((x) => x.parent === 'plan').map((x) => Date.parse(x.finishedAt!)));
+        expect(Date.parse(stepOf(run, 'plan').finishedAt!)).toBeGreaterThanOrEqual(finishedLast);
+        await expectNoLiveJobs(h.system, run.id);
+      });
+    } finally {
+      park.mockRestore();
+    }
+  });
+
+  it('makes the steps an optional step adds optional: their failure fails that step, never the run', async () => {
+    await withPlanner({ agent: 'worker', zExtra: { agent: 'broken' } }, async () => {
+      const run = await h.waitForRun(await submit('optional-plan'), 15_000);
+      expect(run.status).toBe('partial_success');
+      expect(stepOf(run, 'plan.z')).toMatchObject({ status: 'failed', optional: true });
+      expect(stepOf(run, 'report').status).toBe('succeeded');
+      await expectNoLiveJobs(h.system, run.id);
+    });
+  });
+});
+
 describe('orderChildren', () => {
   it('orders added steps topologically and refuses ids outside the parent, unknown dependencies and cycles', () => {
     const [x, y, z, w] = diamond('p', 'worker');
@@ -187,5 +241,7 @@ describe('orderChildren', () => {
     expect(() => orderChildren('p', [child('q.a', 'worker')])).toThrow('"q.a" is not below "p"');
     expect(() => orderChildren('p', [child('p.a', 'worker', ['p.zz'])])).toThrow('"p.a" depends on "p.zz", which is not among the steps added with it');
     expect(() => orderChildren('p', [child('p.a', 'worker', ['p.b']), child('p.b', 'worker', ['p.a'])])).toThrow('cycle: p.a → p.b → p.a');
+    // Ids are job-id and key parts: `:`, `,`, `=` and `~` never get in.
+    for (const bad of ['p.a:b', 'p.a,b', 'p.a=b', 'p.a~b']) expect(() => orderChildren('p', [child(bad, 'worker')])).toThrow(`"${bad}" is not a valid step: id:`);
   });
 });

@@ -73,6 +73,20 @@ describe('the event stream', () => {
     expect((await first).events.map((e) => e.id)).toEqual(all.map((e) => e.id));
   });
 
+  it('keeps serving the other viewers of a run when one asks for a point past its end', async () => {
+    const id = await submit('ahead');
+    const ahead = new AbortController();
+    // An id far ahead of the run's stream (from another run, or made up): nothing comes for it yet.
+    const far = fetch(`${h.baseUrl}/v1/runs/${id}/events`, { headers: { 'Last-Event-ID': '99999999999999-0' }, signal: ahead.signal }).then((r) => r.text()).catch(() => '');
+    await expect.poll(() => h.system.store.feedStats().viewers).toBe(1);
+    const normal = await readEventStream(h.baseUrl, id);
+    expect(normal.events.map((e) => e.id)).toEqual((await h.system.store.readEvents(id)).map((e) => e.id));
+    expect(normal.events.at(-1)!.event).toBe('run.finished');
+    ahead.abort();
+    await far;
+    await expect.poll(() => h.system.store.feedStats()).toEqual({ runs: 0, viewers: 0 });
+  });
+
   it('refuses an event id past 2^64 with a 400 that names it', async () => {
     const id = await submit('big');
     const res = await h.request('GET', `/v1/runs/${id}/events?after=18446744073709551616-0`);

@@ -82,7 +82,7 @@ describe('create-run', () => {
 describe('every script on a run that does not exist', () => {
   it('changes nothing and says so', async () => {
     const id = 'run_missing';
-    expect(await store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false })).toEqual({ mode: 'missing' });
+    expect(await store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })).toEqual({ mode: 'missing' });
     expect(await store.transitionStep(id, 'a', { from: ['pending'], to: 'running' })).toEqual({ applied: false, status: 'missing', attempts: 0 });
     expect(await store.completeStep(id, 'a', answer)).toEqual({ recorded: false, status: 'missing' });
     expect(await store.saveCheckpoint(id, 'a', 1, { x: 1 })).toBe(false);
@@ -96,7 +96,7 @@ describe('every script on a run that does not exist', () => {
 describe('step-begin and step-transition', () => {
   it('starts on the fast path: attempts counted, run started, both events', async () => {
     const id = await newRun();
-    const begin = await store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false });
+    const begin = await store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 });
     expect(begin).toMatchObject({ mode: 'started', attempts: 1, runInput: { topic: 'x' }, checkpoint: null });
     expect((await store.getRun(id))?.run.status).toBe('running');
     expect(await eventTypes(id)).toEqual(['run.queued', 'run.started', 'step.started']);
@@ -105,19 +105,21 @@ describe('step-begin and step-transition', () => {
 
   it('only reads when the step or its run has ended, or when the caller asks for the slow path', async () => {
     const id = await newRun([newStep('a'), newStep('b', ['a'])]);
-    expect(await store.beginStep(id, 'b', { fast: false, deps: ['a'], extra: [], needsOutput: () => true })).toMatchObject({
+    expect(await store.beginStep(id, 'b', { fast: false, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toMatchObject({
       mode: 'read',
       stepStatus: 'pending',
       reads: [{ stepId: 'a', status: 'pending', optional: false, output: null }],
     });
     await store.finishRun(id, 'cancelled', { reason: 'stop' });
-    expect(await store.beginStep(id, 'b', { fast: true, deps: ['a'], extra: [], needsOutput: () => true })).toMatchObject({ mode: 'read', stepStatus: 'cancelled', runStatus: 'cancelled', reads: [] });
+    expect(await store.beginStep(id, 'b', { fast: true, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toMatchObject({ mode: 'read', stepStatus: 'cancelled', runStatus: 'cancelled', reads: [] });
   });
 
   it('applies a transition only from the statuses it names, counting attempts up and down', async () => {
     const id = await newRun();
     expect(await start(id, 'a')).toEqual({ applied: true, status: 'running', attempts: 1 });
     expect(await start(id, 'a')).toEqual({ applied: false, status: 'running', attempts: 1 });
+    // A worker whose attempt was taken over changes nothing.
+    expect(await store.transitionStep(id, 'a', { from: ['running'], to: 'failed', attempt: 2 })).toEqual({ applied: false, status: 'running', attempts: 1 });
     // A rate-limited call gives its attempt back.
     expect(await store.transitionStep(id, 'a', { from: ['running'], to: 'retrying', attemptsDelta: -1, event: { type: 'step.retrying', data: { reason: 'rate_limited' } } })).toEqual({ applied: true, status: 'retrying', attempts: 0 });
     expect((await store.readEvents(id)).at(-1)?.data).toEqual({ attempt: 0, reason: 'rate_limited' });
@@ -126,26 +128,26 @@ describe('step-begin and step-transition', () => {
 
   // The fast path must start a step only where decide() would start it (and always there).
   it("starts on its fast path exactly where the engine's decision is an unambiguous start", async () => {
-    const selves: StepStatus[] = ['pending', 'retrying', 'running', 'waiting', 'succeeded', 'cancelled'];
+    const selves: [StepStatus, number][] = [['pending', 0], ['retrying', 1], ['retrying', 3], ['running', 1], ['waiting', 1], ['succeeded', 1], ['cancelled', 0]];
     const depStates: [StepStatus, boolean][] = [['succeeded', false], ['failed', true], ['failed', false], ['skipped', false], ['running', false], ['cancelled', false]];
-    for (const self of selves) {
+    for (const [self, attempts] of selves) {
       for (const [depStatus, depOptional] of depStates) {
         for (const runTerminal of [false, true]) {
           const id = await newRun([newStep('d', [], depOptional), newStep('s', ['d'])]);
           await setStatus(id, 'd', depStatus);
-          await setStatus(id, 's', self, self === 'running' || self === 'waiting' ? 1 : 0);
+          await setStatus(id, 's', self, attempts);
           if (runTerminal) await redis.hset(keys.run(prefix, id), 'status', '"cancelled"');
           const decision = decide({
             step: { dependsOn: ['d'], allowSkippedDeps: false },
             maxAttempts: 3,
-            self: { status: self, attempts: self === 'running' || self === 'waiting' ? 1 : 0 },
+            self: { status: self, attempts },
             run: { status: runTerminal ? 'cancelled' : 'queued' },
             deps: [{ stepId: 'd', status: depStatus, optional: depOptional }],
             scope: { input: {}, steps: {} },
           });
-          const begin = await store.beginStep(id, 's', { fast: true, deps: ['d'], extra: [], needsOutput: () => false });
+          const begin = await store.beginStep(id, 's', { fast: true, deps: ['d'], extra: [], needsOutput: () => false, maxAttempts: 3 });
           const unambiguous = decision.action === 'start' && !decision.recovered;
-          expect(begin.mode === 'started', `self ${self}, dependency ${depStatus}${depOptional ? ' (optional)' : ''}, run ${runTerminal ? 'ended' : 'live'}: decide says ${decision.action}`).toBe(unambiguous);
+          expect(begin.mode === 'started', `self ${self} (${attempts} attempts), dependency ${depStatus}${depOptional ? ' (optional)' : ''}, run ${runTerminal ? 'ended' : 'live'}: decide says ${decision.action}`).toBe(unambiguous);
         }
       }
     }
@@ -198,7 +200,7 @@ describe('racing transitions', () => {
 
   it('two starts of the same step at once: one attempt starts, the other finds it running', async () => {
     const id = await newRun();
-    const begins = await Promise.all([1, 2, 3].map(() => store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false })));
+    const begins = await Promise.all([1, 2, 3].map(() => store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })));
     expect(begins.filter((b) => b.mode === 'started')).toHaveLength(1);
     expect(begins.filter((b) => b.mode === 'read').map((b) => b.mode !== 'missing' && b.stepStatus)).toEqual(['running', 'running']);
     expect(await eventTypes(id, 'a')).toEqual(['step.started']);
@@ -220,7 +222,7 @@ describe('step-checkpoint and step-progress', () => {
     expect(await store.saveCheckpoint(id, 'a', 2, { turn: 1 })).toBe(false); // another attempt
     expect(await store.saveCheckpoint(id, 'a', 1, { turn: 1 })).toBe(true);
     expect(await store.stepProgress(id, 'a', 1, { chars: 3 })).toBe(true);
-    expect((await store.beginStep(id, 'a', { fast: false, deps: [], extra: [], needsOutput: () => false })) as { checkpoint: unknown }).toMatchObject({ checkpoint: { turn: 1 } });
+    expect((await store.beginStep(id, 'a', { fast: false, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })) as { checkpoint: unknown }).toMatchObject({ checkpoint: { turn: 1 } });
     await store.completeStep(id, 'a', answer);
     expect(await store.saveCheckpoint(id, 'a', 1, { turn: 2 })).toBe(false);
     expect(await store.stepProgress(id, 'a', 1, { chars: 4 })).toBe(false);

@@ -4,8 +4,9 @@
  * No I/O: the step machine reads the state in one round trip, asks `decide`, then acts.
  *
  * The fast path of scripts/lua/step-begin.lua starts a step by itself in exactly one of the
- * cases where this function answers `start`: no `when`, the step pending or retrying, the run
- * live, every dependency succeeded or failed optional (see decide.test.ts).
+ * cases where this function answers `start`: no `when`, the step pending or retrying with
+ * attempts left, the run live, every dependency succeeded or failed optional (checked in
+ * test/runs.scripts.test.ts).
  */
 import { NonRetryableError, toError } from '../errors/index.js';
 import type { RunStatus, StepStatus } from '../runs/types.js';
@@ -62,8 +63,9 @@ export function decide(d: DecisionInput): Decision {
   if (status === 'waiting') return { action: 'resume' };
   // `running` at the start of a delivery: the attempt under way when its worker was lost.
   const recovered = status === 'running';
-  if (recovered && attempts >= d.maxAttempts) {
-    return { action: 'fail', error: new NonRetryableError(`the step was interrupted ${attempts} time${attempts === 1 ? '' : 's'} (its worker was lost) and has no attempts left (attempts: ${d.maxAttempts})`) };
+  if (attempts >= d.maxAttempts) {
+    const why = recovered ? `the step was interrupted ${attempts} time${attempts === 1 ? '' : 's'} (its worker was lost)` : `the step has made ${attempts} attempt${attempts === 1 ? '' : 's'}`;
+    return { action: 'fail', error: new NonRetryableError(`${why} and has no attempts left (attempts: ${d.maxAttempts})`) };
   }
 
   const skippedDep = d.deps.find((dep) => dep.status === 'skipped' || dep.status === 'cancelled');

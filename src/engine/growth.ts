@@ -4,13 +4,18 @@
  * still running the same attempt; then their jobs are added as children of the parent's job
  * (one tree per sink of the new steps, with the owner/ref rules of a top-level DAG). Ids are
  * deterministic, so a parent delivered again re-adds nothing: existing records are left
- * alone and BullMQ deduplicates the jobs (a child that already finished counts as done).
+ * alone, and jobs are added only for sinks that have none yet (BullMQ would otherwise put a
+ * child that already failed back among the parent's pending dependencies, for good).
+ *
+ * A step added by an optional step is optional too: a failure inside an optional step's
+ * sub-DAG can fail that step, never the run.
  */
-import type { FlowProducer, Job } from 'bullmq';
-import { CancelledError, NonRetryableError } from '../errors/index.js';
+import type { FlowProducer, Job, Queue } from 'bullmq';
+import { NonRetryableError, StaleAttemptError } from '../errors/index.js';
 import { buildChildFlows, type StepJobData } from '../runs/flow-builder.js';
 import type { RunStore } from '../runs/run-store.js';
 import type { StepPolicy } from '../runs/step-policy.js';
+import { CompiledStep } from '../workflows/definition.js';
 import type { ChildStep } from './executor.js';
 
 export interface GrowthDeps {
@@ -18,6 +23,8 @@ export interface GrowthDeps {
   flowProducer: FlowProducer;
   policy: StepPolicy;
   refSafetyDelayMs: number;
+  /** A queue by name (to see which of the sinks' jobs exist already). */
+  queueByName: (name: string) => Queue;
 }
 
 /**
@@ -28,6 +35,8 @@ export function orderChildren(parent: string, children: readonly ChildStep[]): C
   const problems: string[] = [];
   const byId = new Map<string, ChildStep>();
   for (const c of children) {
+    const parsed = CompiledStep.safeParse(c);
+    if (!parsed.success) problems.push(`"${String(c.id)}" is not a valid step: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(step)'}: ${i.message}`).join('; ')}`);
     if (!c.id.startsWith(`${parent}.`)) problems.push(`"${c.id}" is not below "${parent}" (ids of added steps are "${parent}.<part>")`);
     if (byId.has(c.id)) problems.push(`"${c.id}" is added twice`);
     byId.set(c.id, c);
@@ -54,7 +63,7 @@ export function orderChildren(parent: string, children: readonly ChildStep[]): C
 /** Add `children` to the run of `job`'s step, as its children (see the module header). */
 export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, attempt: number, children: readonly ChildStep[]): Promise<void> {
   const { runId, workspaceId, step } = job.data;
-  const ordered = orderChildren(step.id, children);
+  const ordered = orderChildren(step.id, children).map((c) => (step.optional && !c.optional ? { ...c, optional: true } : c));
   if (ordered.length === 0) return;
   const { sinks, refIds } = buildChildFlows({
     runId,
@@ -73,6 +82,10 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     refIds,
     agents: [...new Set(ordered.flatMap((c) => (c.agent ? [c.agent] : [])))],
   });
-  if (!res.applied) throw new CancelledError(`step "${step.id}" is no longer running this attempt (${res.parentStatus}); its steps were not added`);
-  await deps.flowProducer.addBulk(sinks);
+  if (!res.applied) throw new StaleAttemptError(`step "${step.id}" is no longer running attempt ${attempt} (${res.parentStatus}); its steps were not added`);
+  // A delivery after a crash finds the jobs there already (added in one call, so all or none).
+  const states = await Promise.all(sinks.map((sink) => deps.queueByName(sink.queueName).getJobState(sink.opts!.jobId!)));
+  const missing = sinks.filter((_, i) => states[i] === 'unknown');
+  if (missing.length) await deps.flowProducer.addBulk(missing);
 }
+

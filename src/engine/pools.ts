@@ -88,6 +88,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       logger,
       worker: () => worker,
       queue: system.queue(queueName),
+      queueByName: (name) => system.queue(name),
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
     });
     worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...opts.stalled, ...workerOpts });
@@ -110,7 +111,8 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   // Its blocking reads need a connection of their own, which BullMQ leaves to its owner to close.
   let watchConnection: ReturnType<typeof connection.duplicate> | undefined;
   if (internal) {
-    stepWorker(CONTROL_QUEUE, { concurrency: 16 });
+    // A limiter here too: a step that is rate limited waits out queue.rateLimit only then.
+    stepWorker(CONTROL_QUEUE, { concurrency: 16, limiter: UNLIMITED });
     const more = [
       new Worker(RUN_QUEUE, createRunProcessor({ store, logger }), { connection, prefix, concurrency: 16, maxStalledCount: 10 }),
       new Worker(REF_QUEUE, createRefProcessor({ store, control, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), { connection, prefix, concurrency: 16, maxStalledCount: 10 }),

@@ -16,7 +16,7 @@
  */
 import { RateLimitError, UnrecoverableError, WaitingChildrenError, type FlowProducer, type Job, type Queue, type Worker } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CancelledError, NonRetryableError, RateLimitedError, RetryableError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
+import { CancelledError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { StepJobData } from '../runs/flow-builder.js';
 import type { RunControl } from '../runs/run-control.js';
@@ -52,6 +52,8 @@ export interface StepMachineDeps {
   worker: () => Worker;
   /** The queue it serves (its rate limit is shared by every worker process). */
   queue: Queue;
+  /** Any queue by name (the jobs of steps it adds). */
+  queueByName: (name: string) => Queue;
   /** How a result write is retried on Redis errors. @default {tries: 8, firstDelayMs: 50} (about 6 s in all) */
   recordRetry?: { tries: number; firstDelayMs: number };
 }
@@ -81,6 +83,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       deps: step.dependsOn,
       extra: step.reads.filter((id) => !step.dependsOn.includes(id)),
       needsOutput: (id) => readSet.has(id),
+      maxAttempts,
     });
     if (begin.mode === 'missing') return envelope('cancelled'); // run expired or removed
     let attempt = begin.attempts;
@@ -103,8 +106,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
         // job without reporting (e.g. stalled past its limit). Record that, then decide again.
         for (const d of deps0) {
           if (!decision.deps.includes(d.stepId)) continue;
-          await markLost(deps, runId, d);
-          d.status = 'failed';
+          // The status in force: failed, or what it reached at the same moment.
+          d.status = await markLost(deps, runId, d);
         }
       }
       switch (decision.action) {
@@ -133,6 +136,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
           break;
         }
         case 'resume': {
+          // Found waiting: normally its children have all finished, but a worker lost between
+          // recording `waiting` and parking the job leaves them running. Park it (again) then.
+          if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
           const res = await store.transitionStep(runId, step.id, { from: ['waiting'], to: 'running', fields: { reason: null }, event: { type: 'step.resumed' } });
           if (!res.applied) return finish(res.status === 'missing' ? 'cancelled' : res.status);
           resumed = true;
@@ -154,7 +160,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       }
       // Waiting for the steps it added. Recorded first, so that a resumed delivery is told apart
       // from a crashed one.
-      const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', fields: { reason: 'waiting for the steps it added' }, event: { type: 'step.waiting' } });
+      const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', attempt, fields: { reason: 'waiting for the steps it added' }, event: { type: 'step.waiting' } });
       if (!parked.applied) return finish(parked.status === 'missing' ? 'cancelled' : parked.status);
       if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
       // They had all finished already: go on in this delivery.
@@ -185,7 +191,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         log,
         saveCheckpoint: async (cp) => {
           if (!(await store.saveCheckpoint(runId, step.id, attempt, cp))) {
-            throw new CancelledError(`step "${step.id}" is no longer running attempt ${attempt}; its checkpoint was not saved`);
+            throw new StaleAttemptError(`step "${step.id}" is no longer running attempt ${attempt}; its checkpoint was not saved`);
           }
           checkpoint = cp;
         },
@@ -208,15 +214,18 @@ export function createStepProcessor(deps: StepMachineDeps) {
       }
 
       async function onError(err: Error): Promise<'ended'> {
-        if (err instanceof CancelledError || (signal?.aborted && !(err instanceof StepTimeoutError))) {
+        if (err instanceof CancelledError || err instanceof StaleAttemptError || (signal?.aborted && !(err instanceof StepTimeoutError))) {
           const status = await store.getRunStatus(runId);
           if (status === null || isTerminalRun(status)) return 'ended';
         }
+        // Another worker runs the step now: leave its record alone.
+        if (err instanceof StaleAttemptError) throw err;
         if (err instanceof RateLimitedError) {
           // The attempt is given back: a rate-limited call was never made.
           await store.transitionStep(runId, step.id, {
             from: ['running'],
             to: 'retrying',
+            attempt,
             attemptsDelta: -1,
             fields: { reason: `rate limited; retrying in ${err.retryAfterMs} ms` },
             event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
@@ -225,10 +234,14 @@ export function createStepProcessor(deps: StepMachineDeps) {
           await deps.queue.rateLimit(err.retryAfterMs);
           throw new RateLimitError();
         }
-        if (err instanceof NonRetryableError || err instanceof ValidationError || attempt >= maxAttempts) return failFinally(err);
+        // The last attempt by the step's count or by BullMQ's (which also counts a delivery that
+        // failed before an attempt started, e.g. on a Redis error).
+        const last = attempt >= maxAttempts || job.attemptsMade + 1 >= maxAttempts;
+        if (err instanceof NonRetryableError || err instanceof ValidationError || last) return failFinally(err);
         await store.transitionStep(runId, step.id, {
           from: ['running'],
           to: 'retrying',
+          attempt,
           fields: { error: err.message },
           event: { type: 'step.retrying', data: { attempt, error: err.message } },
         });
@@ -262,12 +275,14 @@ export function createStepProcessor(deps: StepMachineDeps) {
     }
 
     async function failFinally(err: Error): Promise<never> {
-      await store.transitionStep(runId, step.id, {
+      const failed = await store.transitionStep(runId, step.id, {
         from: LIVE,
         to: 'failed',
+        attempt,
         fields: { error: err.message, finishedAt: now() },
         event: { type: 'step.failed', data: { error: err.message, attempts: attempt } },
       });
+      if (!failed.applied && failed.status === 'running') throw new StaleAttemptError(`step "${step.id}" is on attempt ${failed.attempts} now; this worker ran attempt ${attempt}`);
       // A halt that applies wakes every ref of the run, this step's among them.
       const halted = !step.optional && (await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${err.message}`, reason: `step "${step.id}" failed` })).applied;
       if (!halted) await control.promoteRefs(runId, refs);
@@ -279,8 +294,11 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
 const now = () => new Date().toISOString();
 
-/** A step whose job ended without reporting: record it failed; a required one fails the run. */
-export async function markLost(deps: { store: RunStore; control: RunControl }, runId: string, step: { stepId: string; optional: boolean }): Promise<void> {
+/**
+ * A step whose job ended without reporting: record it failed; a required one fails the run.
+ * Returns the step's status in force (`failed`, or what it reached meanwhile).
+ */
+export async function markLost(deps: { store: RunStore; control: RunControl }, runId: string, step: { stepId: string; optional: boolean }): Promise<StepStatus> {
   const error = LOST_STEP_ERROR;
   const res = await deps.store.transitionStep(runId, step.stepId, {
     from: LIVE,
@@ -291,4 +309,5 @@ export async function markLost(deps: { store: RunStore; control: RunControl }, r
   if (res.applied && !step.optional) {
     await deps.control.halt(runId, 'failed', { error: `step "${step.stepId}" failed: ${error}`, reason: `step "${step.stepId}" failed` });
   }
+  return res.status === 'missing' ? 'cancelled' : res.status;
 }

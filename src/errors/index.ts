@@ -56,6 +56,12 @@ export class NonRetryableError extends SwitchyardError {
 /** The work was cancelled (run cancelled, process shutting down). */
 export class CancelledError extends SwitchyardError {}
 
+/**
+ * This worker no longer holds the step's current attempt (its lock was lost and another
+ * worker took the step over): it must stop without writing anything more.
+ */
+export class StaleAttemptError extends SwitchyardError {}
+
 /** One problem with user input, located by a path such as `steps[2].dependsOn[0]`. */
 export interface Issue {
   path: string;

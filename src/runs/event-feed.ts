@@ -79,24 +79,29 @@ export class RunEventFeed {
       for (;;) {
         const existing = this.groups.get(runId);
         if (existing) {
+          // Joined at once; what the group has had so far (up to its cursor) is read here.
           group = existing;
           viewer = { last, queue: [], wake: undefined };
           group.viewers.add(viewer);
           const until = group.cursor;
           while (compareEventIds(until, last) > 0) {
             const page = await this.read(runId, last, until);
-            for (const e of page) yield e;
-            if (page.length < PAGE) break;
-            last = page.at(-1)!.id;
+            for (const e of page.events) yield e;
+            if (page.entries < PAGE || page.lastId === undefined) break;
+            last = page.lastId;
           }
           break;
         }
         const page = await this.read(runId, last, '+');
-        for (const e of page) yield e;
-        if (page.length > 0) last = page.at(-1)!.id;
-        if (page.length < PAGE && !this.groups.has(runId)) {
+        for (const e of page.events) yield e;
+        if (page.lastId !== undefined) last = page.lastId;
+        if (page.entries < PAGE) {
+          // The group reads on from the stream's real end: a viewer may have asked for a
+          // point past it (its own position only filters what it is handed).
+          const cursor = page.lastId ?? (await this.streamEnd(runId));
           if (signal.aborted || this.closed) return;
-          group = { cursor: last, viewers: new Set() };
+          if (this.groups.has(runId)) continue; // another viewer started it meanwhile: join that one
+          group = { cursor, viewers: new Set() };
           viewer = { last, queue: [], wake: undefined };
           group.viewers.add(viewer);
           this.groups.set(runId, group);
@@ -136,10 +141,16 @@ export class RunEventFeed {
     await this.loop;
   }
 
-  private read(runId: string, after: string, until: string): Promise<RunEvent[]> {
-    return this.opts.redis
-      .xrange(keys.events(this.opts.prefix, runId), `(${after}`, until, 'COUNT', PAGE)
-      .then((entries) => entries.flatMap(([id, fields]) => parseEvent(id, fields) ?? []));
+  /** A page of the stream: its events, how many entries it held (a bad one included) and the last entry's id. */
+  private async read(runId: string, after: string, until: string): Promise<{ events: RunEvent[]; entries: number; lastId: string | undefined }> {
+    const entries = await this.opts.redis.xrange(keys.events(this.opts.prefix, runId), `(${after}`, until, 'COUNT', PAGE);
+    return { events: entries.flatMap(([id, fields]) => parseEvent(id, fields) ?? []), entries: entries.length, lastId: entries.at(-1)?.[0] };
+  }
+
+  /** The id of the stream's last entry (`0-0` when it has none). */
+  private async streamEnd(runId: string): Promise<string> {
+    const [last] = await this.opts.redis.xrevrange(keys.events(this.opts.prefix, runId), '+', '-', 'COUNT', 1);
+    return last?.[0] ?? '0-0';
   }
 
   /** Make sure the reader runs and reads the current set of streams. */
@@ -198,11 +209,14 @@ export class RunEventFeed {
         const group = runId === undefined ? undefined : this.groups.get(runId);
         if (!group || runId === undefined) continue;
         for (const [id, fields] of entries) {
+          // Forward only: a reply read for an earlier group of the same run may arrive late.
+          if (compareEventIds(id, group.cursor) <= 0) continue;
           group.cursor = id;
           const event = parseEvent(id, fields);
           if (!event) continue;
           for (const v of group.viewers) {
             if (compareEventIds(id, v.last) <= 0) continue;
+            v.last = id;
             v.queue.push(event);
             v.wake?.();
           }

@@ -18,6 +18,8 @@ export interface StepBeginArgs {
   extra: readonly string[];
   /** Whether the output of a step read is needed (else only its status). */
   needsOutput: (stepId: string) => boolean;
+  /** Most attempts the step may make: the fast path never starts one beyond. */
+  maxAttempts: number;
 }
 
 /** A step as another step reads it (its dependency or template source). */
@@ -48,7 +50,7 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
   const r = (await script.run(
     redis,
     [keys.run(a.prefix, a.runId), keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix)],
-    [new Date().toISOString(), a.outbox ? '1' : '0', a.fast ? '1' : '0', keys.stepPrefix(a.prefix, a.runId), a.deps.length, ids.map((id) => (a.needsOutput(id) ? '1' : '0')).join('') || '-', ...ids],
+    [new Date().toISOString(), a.outbox ? '1' : '0', a.fast ? '1' : '0', keys.stepPrefix(a.prefix, a.runId), a.deps.length, ids.map((id) => (a.needsOutput(id) ? '1' : '0')).join('') || '-', a.maxAttempts, ...ids],
   )) as (string | null)[];
   if (r[0] === 'missing') return { mode: 'missing' };
   const [mode, stepStatus, runStatus, attempts, runInput, startedAt, checkpoint] = r as [StepBeginReply['mode'], ...string[]];

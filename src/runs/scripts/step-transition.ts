@@ -13,6 +13,8 @@ export interface StepTransition {
   event?: { type: RunEventType; data?: Record<string, unknown> };
   /** Change the attempt counter (+1 when an attempt starts, -1 to give back a rate-limited one); the event data gets the new `attempt`. */
   attemptsDelta?: number;
+  /** Apply only while the step is on this attempt (a worker whose attempt was taken over changes nothing). */
+  attempt?: number;
 }
 
 export interface StepTransitionArgs extends StepTransition {
@@ -41,6 +43,7 @@ export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promi
       new Date().toISOString(),
       a.outbox ? '1' : '0',
       a.attemptsDelta ?? 0,
+      a.attempt ?? '',
       ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
     ],
   )) as [number, StepStatus | 'missing', number];

@@ -1,12 +1,12 @@
 -- The start of a step in one round trip: read the run, the step and the steps it reads, and on
 -- the fast path move the step to running. The fast path is the one unambiguous case of the
 -- engine's decision (src/engine/decide.ts): allowed by the caller (no `when`), the step
--- pending or retrying, the run live, every dependency succeeded or failed optional. Anything
--- else is only read, and the caller decides.
+-- pending or retrying with attempts left, the run live, every dependency succeeded or failed
+-- optional. Anything else is only read, and the caller decides.
 -- KEYS: run, step, events, outbox
 -- ARGV: [1] now (ISO), [2] outbox on, [3] fast path allowed, [4] step key prefix, [5] number of
---       dependencies, [6] one '1'/'0' per step read (is its output needed?), [7..] the ids of the
---       dependencies, then of the other steps read.
+--       dependencies, [6] one '1'/'0' per step read (is its output needed?), [7] most attempts,
+--       [8..] the ids of the dependencies, then of the other steps read.
 -- Returns {mode, step status, run status, attempts, run input, startedAt, checkpoint, then per
 -- step read: id, status, optional, output}, JSON values; mode is missing | read | started.
 --@include event
@@ -18,9 +18,9 @@ local st, runSt = cjson.decode(v[1]), cjson.decode(rs[1])
 local out = {'read', v[1], rs[1], v[2], rs[2], v[3] or 'null', v[4] or 'null'}
 if TERMINAL[st] or TERMINAL[runSt] then return out end
 local ndeps, needs = tonumber(ARGV[5]), ARGV[6]
-local fast = ARGV[3] == '1' and (st == 'pending' or st == 'retrying')
-for i = 7, #ARGV do
-  local k = i - 6
+local fast = ARGV[3] == '1' and (st == 'pending' or st == 'retrying') and tonumber(v[2]) < tonumber(ARGV[7])
+for i = 8, #ARGV do
+  local k = i - 7
   local r
   -- A join of many steps whose outputs it does not read fetches only their statuses.
   if string.sub(needs, k, k) == '1' then

@@ -3,7 +3,8 @@
 -- KEYS: step, run, events, outbox
 -- ARGV: [1] allowed-from statuses (comma list), [2] new status, [3] event type ('' for none),
 --       [4] event data JSON, [5] now (ISO), [6] outbox on, [7] change of `attempts` (integer; when
---       not 0 the event data gets the new `attempt`), [8..] field, JSON-value pairs.
+--       not 0 the event data gets the new `attempt`), [8] the attempt the caller runs ('' for
+--       any: when given, a step on another attempt is left alone), [9..] field, JSON-value pairs.
 -- Returns {1, new status, attempts} when applied, {0, current status, attempts} when not
 -- (current is 'missing' when there is no such step).
 --@include event
@@ -16,7 +17,7 @@ local cur = cjson.decode(v[1])
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then allowed = true end end
 local attempts = tonumber(v[2])
-if not allowed then return {0, cur, attempts} end
+if not allowed or (ARGV[8] ~= '' and v[2] ~= ARGV[8]) then return {0, cur, attempts} end
 local fields = { 'status', cjson.encode(ARGV[2]) }
 local data = ARGV[4]
 local delta = tonumber(ARGV[7])
@@ -26,7 +27,7 @@ if delta ~= 0 then
   fields[#fields + 1] = attempts
   data = withAttempt(data, attempts)
 end
-for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 local outbox = ARGV[6] == '1'
 if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], v[3], redis.call('HGET', KEYS[2], 'status'), ARGV[5], outbox) end
