@@ -34,7 +34,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     if (a.fallbackReason) logger.warn({ agent: a.name, configured: a.configuredProvider }, `agent "${a.name}" uses the echo provider: ${a.fallbackReason}`);
   }
   if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
-  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names()), () => registry.names());
+  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits);
 
   let mongo: MongoHandle | undefined;
   if (config.mongodbUri) {
@@ -69,7 +69,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   let server: Server | undefined;
   const shuttingDown = new AbortController();
   if (opts.api) {
-    const app = createApp(system, { bodyLimit: config.bodyLimit, shutdownSignal: shuttingDown.signal, ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}) });
+    const app = createApp(system, { bodyLimit: config.bodyLimit, limits: config.limits, shutdownSignal: shuttingDown.signal, ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}) });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(config.port, () => resolve(s));
     });

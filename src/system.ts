@@ -152,7 +152,7 @@ export function systemFromDefinitions(opts: {
   const registry = resolveAgents({ agents: opts.agents }, opts.config, `${opts.source} agents`);
   const named = new Map<string, CompiledWorkflow>();
   for (const def of opts.workflows ?? []) {
-    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source });
+    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source, limits: opts.config.limits });
     named.set(wf.name, wf);
   }
   return new System({
@@ -160,7 +160,7 @@ export function systemFromDefinitions(opts: {
     prefix: opts.config.prefix,
     retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
     registry,
-    workflows: new WorkflowCatalog(named, () => registry.names()),
+    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits),
     logger: opts.logger,
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),

@@ -7,7 +7,9 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type Express } from 'express';
+import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import type { System } from '../system.js';
+import { assertDepth } from '../workflows/limits.js';
 import { HttpError, errorHandler } from './errors.js';
 import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
@@ -22,6 +24,8 @@ export interface AppOptions {
   readiness?: Record<string, () => Promise<boolean>>;
   /** Fires when the process shuts down: open event streams end so the server can close. */
   shutdownSignal?: AbortSignal;
+  /** Bounds on request bodies (default: the configuration's defaults). */
+  limits?: Limits;
 }
 
 export function createApp(system: System, opts: AppOptions): Express {
@@ -35,6 +39,12 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use('/admin/queues', board.getRouter());
 
   app.use(express.json({ limit: opts.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+  // Bounded before any route walks the body (zod, the compiler, templates recurse into it).
+  const maxDepth = (opts.limits ?? DEFAULT_LIMITS).maxJsonDepth;
+  app.use((req, _res, next) => {
+    assertDepth(req.body, maxDepth);
+    next();
+  });
   app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness } }));
   app.use('/v1/runs', runsRouter({ runs: system.runs, shutdownSignal: opts.shutdownSignal }));
   app.use('/v1/agents', agentsRouter({ registry: system.registry }));

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { RunStatus } from '../runs/types.js';
 import { StepInput } from '../workflows/definition.js';
+import { JsonObject } from '../workflows/json-object.js';
 
 const common = {
   /** A repeated submission with the same key returns the same run. */
@@ -19,14 +20,17 @@ export const AgentTaskInput = StepInput.extend({ task: z.string().min(1, 'must n
 export const SubmitAgentRun = z.object({ agent: z.string().min(1), input: AgentTaskInput, ...common }).strict();
 export const SubmitWorkflowRun = z
   .object({
-    workflow: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
-    input: z.record(z.string(), z.unknown()).default({}),
+    workflow: z.union([z.string().min(1), JsonObject]),
+    input: JsonObject.default({}),
     ...common,
   })
   .strict();
 
 export const SubmitRun = z.union([SubmitAgentRun, SubmitWorkflowRun]);
 export type SubmitRun = z.infer<typeof SubmitRun>;
+
+/** A run id as the API hands them out (`run_` + lowercase letters and digits). */
+export const RunId = z.string().regex(/^run_[0-9a-z]{1,40}$/);
 
 /** What GET /v1/runs/:id may add to a run: `definition`, the compiled workflow it executes. */
 export const GetRunQuery = z

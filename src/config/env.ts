@@ -29,6 +29,10 @@ export const EnvSchema = z.object({
   SWITCHYARD_RETENTION_SECONDS: int(7 * 24 * 3600, 1),
   /** Largest accepted JSON request body. */
   SWITCHYARD_BODY_LIMIT: z.preprocess(emptyToUndefined, z.string().default('1mb')),
+  /** Most steps a workflow may have (definition and compiled form). */
+  SWITCHYARD_MAX_STEPS: int(1000, 1),
+  /** Deepest nesting of objects and arrays a request body (or a workflow's blocks) may have. */
+  SWITCHYARD_MAX_JSON_DEPTH: int(64, 2),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   /** When true, an agent whose provider has no API key fails start-up instead of using echo. */
@@ -42,6 +46,16 @@ export const EnvSchema = z.object({
 });
 export type Env = z.infer<typeof EnvSchema>;
 
+/** Bounds on what a request may ask for (a bad one is a 422, never a blocked event loop). */
+export interface Limits {
+  /** Most steps in a workflow. @default 1000 */
+  maxSteps: number;
+  /** Deepest nesting of a request body, of the blocks of a workflow. @default 64 */
+  maxJsonDepth: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxSteps: 1000, maxJsonDepth: 64 };
+
 export interface Config {
   redisUrl: string;
   mongodbUri: string | undefined;
@@ -51,6 +65,7 @@ export interface Config {
   prefix: string;
   retentionSeconds: number;
   bodyLimit: string;
+  limits: Limits;
   shutdownTimeoutMs: number;
   requireKeys: boolean;
   logLevel: Env['LOG_LEVEL'];
@@ -80,6 +95,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     prefix: e.SWITCHYARD_PREFIX,
     retentionSeconds: e.SWITCHYARD_RETENTION_SECONDS,
     bodyLimit: e.SWITCHYARD_BODY_LIMIT,
+    limits: { maxSteps: e.SWITCHYARD_MAX_STEPS, maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     requireKeys: e.SWITCHYARD_REQUIRE_KEYS,
     logLevel: e.LOG_LEVEL,

@@ -4,6 +4,7 @@
  * the other.
  */
 import { z } from 'zod';
+import { JsonObject } from '../workflows/json-object.js';
 
 /** Schedules declared in flows/ have the id `flow.<workflow name>`. */
 export const FLOW_SCHEDULE_PREFIX = 'flow.';
@@ -21,7 +22,7 @@ export const ScheduleSpec = z
     /** IANA time zone, e.g. Europe/Paris. Default UTC. */
     tz: z.string().optional(),
     /** Input of each scheduled run. */
-    input: z.record(z.string(), z.unknown()).default({}),
+    input: JsonObject.default({}),
   })
   .strict();
 export type ScheduleSpec = z.infer<typeof ScheduleSpec>;

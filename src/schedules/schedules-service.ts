@@ -10,6 +10,7 @@ import { ConflictError, NotFoundError, ValidationError, issuesFromZod } from '..
 import type { Logger } from '../logger.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { validateRunInput } from '../workflows/input.js';
+import { JsonObject } from '../workflows/json-object.js';
 import { FLOW_SCHEDULE_PREFIX, ScheduleId } from './schedule-spec.js';
 
 export const ScheduleBody = z
@@ -17,7 +18,7 @@ export const ScheduleBody = z
     workflow: z.string().min(1),
     cron: z.string().min(1),
     tz: z.string().min(1).default('UTC'),
-    input: z.record(z.string(), z.unknown()).default({}),
+    input: JsonObject.default({}),
   })
   .strict();
 export type ScheduleBody = z.infer<typeof ScheduleBody>;

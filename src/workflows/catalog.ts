@@ -1,5 +1,6 @@
 /** The workflows a process knows: those loaded from flows/ plus inline ones compiled on demand. */
 import { ValidationError } from '../errors/index.js';
+import type { Limits } from '../config/env.js';
 import { compileWorkflow } from './compile.js';
 import type { CompiledWorkflow } from './definition.js';
 
@@ -7,6 +8,8 @@ export class WorkflowCatalog {
   constructor(
     private readonly named: Map<string, CompiledWorkflow>,
     private readonly agents: () => readonly string[],
+    /** Bounds on inline definitions (default: the configuration's defaults). */
+    private readonly limits?: Limits,
   ) {}
 
   list(): CompiledWorkflow[] {
@@ -29,6 +32,6 @@ export class WorkflowCatalog {
   }
 
   validate(def: unknown): CompiledWorkflow {
-    return compileWorkflow(def, { agents: this.agents(), source: 'inline' });
+    return compileWorkflow(def, { agents: this.agents(), source: 'inline', ...(this.limits ? { limits: this.limits } : {}) });
   }
 }

@@ -16,11 +16,15 @@ import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, ty
 import { parseWhen, whenRefs } from './expression.js';
 import { fieldValueSchema, kindOf, validateInputFields } from './input.js';
 import { ruleOf, type KindRule } from './kinds.js';
+import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
+import { assertDepth, countSteps } from './limits.js';
 import { findTemplateRefs } from './templates.js';
 
 export interface CompileOptions {
   /** Agent types a step may name. */
   agents: readonly string[];
+  /** Most steps and deepest nesting (default: SWITCHYARD_MAX_STEPS and SWITCHYARD_MAX_JSON_DEPTH defaults). */
+  limits?: Limits;
   /** Where the definition came from (file path); default "inline". */
   source?: string;
 }
@@ -107,7 +111,7 @@ function expand(block: Block, path: string, drafts: Draft[]): number[] {
         }
       }
       prev = current;
-      members.push(...current);
+      for (const m of current) members.push(m);
     });
     return members;
   }
@@ -121,43 +125,61 @@ function entriesOf(members: number[], drafts: Draft[]): number[] {
 }
 
 function exitsOf(members: number[], drafts: Draft[]): number[] {
-  return members.filter((m) => {
-    const id = drafts[m]!.def.id;
-    return !members.some((o) => o !== m && drafts[o]!.deps.has(id));
-  });
+  // The ids some other member depends on (in one pass: blocks can hold thousands of steps).
+  const needed = new Set<string>();
+  for (const o of members) for (const d of drafts[o]!.deps) if (d !== drafts[o]!.def.id) needed.add(d);
+  return members.filter((m) => !needed.has(drafts[m]!.def.id));
 }
 
-/** One representative cycle per strongly connected component (Tarjan), each as a closed id list. */
+/**
+ * One representative cycle per strongly connected component (Tarjan, iterative: a chain of
+ * thousands of steps must not exhaust the call stack), each as a closed id list.
+ */
 function findCycles(ids: string[], dependents: Map<string, string[]>): string[][] {
   const index = new Map<string, number>();
   const low = new Map<string, number>();
   const stack: string[] = [];
   const onStack = new Set<string>();
   const sccs: string[][] = [];
-  const visit = (v: string): void => {
-    index.set(v, index.size);
-    low.set(v, index.get(v)!);
-    stack.push(v);
-    onStack.add(v);
-    for (const w of dependents.get(v) ?? []) {
-      if (!index.has(w)) {
-        visit(w);
-        low.set(v, Math.min(low.get(v)!, low.get(w)!));
-      } else if (onStack.has(w)) {
-        low.set(v, Math.min(low.get(v)!, index.get(w)!));
+  for (const root of ids) {
+    if (index.has(root)) continue;
+    // Each frame: a vertex and how many of its successors it has looked at.
+    const frames: { v: string; next: number }[] = [{ v: root, next: 0 }];
+    index.set(root, index.size);
+    low.set(root, index.get(root)!);
+    stack.push(root);
+    onStack.add(root);
+    while (frames.length) {
+      const frame = frames[frames.length - 1]!;
+      const succ = dependents.get(frame.v) ?? [];
+      if (frame.next < succ.length) {
+        const w = succ[frame.next++]!;
+        if (!index.has(w)) {
+          index.set(w, index.size);
+          low.set(w, index.get(w)!);
+          stack.push(w);
+          onStack.add(w);
+          frames.push({ v: w, next: 0 });
+        } else if (onStack.has(w)) {
+          low.set(frame.v, Math.min(low.get(frame.v)!, index.get(w)!));
+        }
+        continue;
       }
+      frames.pop();
+      const v = frame.v;
+      const parent = frames[frames.length - 1];
+      if (parent) low.set(parent.v, Math.min(low.get(parent.v)!, low.get(v)!));
+      if (low.get(v) !== index.get(v)) continue;
+      const scc: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        scc.push(w);
+      } while (w !== v);
+      if (scc.length > 1) sccs.push(scc);
     }
-    if (low.get(v) !== index.get(v)) return;
-    const scc: string[] = [];
-    let w: string;
-    do {
-      w = stack.pop()!;
-      onStack.delete(w);
-      scc.push(w);
-    } while (w !== v);
-    if (scc.length > 1) sccs.push(scc);
-  };
-  for (const id of ids) if (!index.has(id)) visit(id);
+  }
 
   // Name each cycle from its earliest-defined member, in execution order, by the shortest way back.
   const order = new Map(ids.map((id, i) => [id, i]));
@@ -181,19 +203,46 @@ function findCycles(ids: string[], dependents: Map<string, string[]>): string[][
   return cycles.sort((a, b) => order.get(a[0]!)! - order.get(b[0]!)!);
 }
 
-/** Stable Kahn: among ready steps the earliest defined goes first. Assumes no cycle. */
+/** Stable Kahn: among ready steps the earliest defined goes first (a binary heap by position). Assumes no cycle. */
 function topoOrder(ids: string[], deps: Map<string, string[]>, dependents: Map<string, string[]>): string[] {
   const position = new Map(ids.map((id, i) => [id, i]));
   const waiting = new Map(ids.map((id) => [id, deps.get(id)!.length]));
-  const ready = ids.filter((id) => waiting.get(id) === 0);
+  const heap: number[] = [];
+  const push = (p: number) => {
+    heap.push(p);
+    for (let i = heap.length - 1; i > 0; ) {
+      const up = (i - 1) >> 1;
+      if (heap[up]! <= heap[i]!) break;
+      [heap[up], heap[i]] = [heap[i]!, heap[up]!];
+      i = up;
+    }
+  };
+  const pop = (): number => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length) {
+      heap[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && heap[l]! < heap[m]!) m = l;
+        if (r < heap.length && heap[r]! < heap[m]!) m = r;
+        if (m === i) break;
+        [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+        i = m;
+      }
+    }
+    return top;
+  };
+  ids.forEach((id, i) => waiting.get(id) === 0 && push(i));
   const order: string[] = [];
-  while (ready.length) {
-    ready.sort((a, b) => position.get(a)! - position.get(b)!); // workflows are small; no heap needed
-    const id = ready.shift()!;
+  while (heap.length) {
+    const id = ids[pop()]!;
     order.push(id);
     for (const w of dependents.get(id)!) {
       waiting.set(w, waiting.get(w)! - 1);
-      if (waiting.get(w) === 0) ready.push(w);
+      if (waiting.get(w) === 0) push(position.get(w)!);
     }
   }
   return order;
@@ -207,11 +256,27 @@ const ruleFor = (def: StepDefinition): KindRule<StepKind> => ruleOf(def.kind) as
 /** Validate and compile a workflow definition. Throws one ValidationError listing every problem. */
 export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWorkflow {
   const source = opts.source ?? 'inline';
-  const parsed = WorkflowDefinition.safeParse(def);
-  if (!parsed.success) {
-    const name = valueAt(def, ['name']);
-    fail(typeof name === 'string' ? name : undefined, source, fromZod(parsed.error.issues, def));
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  // Bounded before anything walks it recursively (zod included).
+  const name = valueAt(def, ['name']);
+  const named = typeof name === 'string' ? name : undefined;
+  try {
+    assertDepth(def, limits.maxJsonDepth);
+  } catch (err) {
+    if (err instanceof ValidationError) fail(named, source, err.issues);
+    throw err;
   }
+  const stepCount = countSteps(valueAt(def, ['steps']));
+  if (stepCount > limits.maxSteps) {
+    fail(named, source, [{ path: 'steps', message: `the workflow has ${stepCount} steps; at most ${limits.maxSteps} (SWITCHYARD_MAX_STEPS)` }]);
+  }
+  // zod's records drop an own `__proto__` key silently: a declared field of that name would vanish.
+  const declaredInput = valueAt(def, ['input']);
+  if (declaredInput !== null && typeof declaredInput === 'object' && Object.hasOwn(declaredInput, '__proto__')) {
+    fail(named, source, [{ path: 'input.__proto__', message: 'an input field may not be named "__proto__"' }]);
+  }
+  const parsed = WorkflowDefinition.safeParse(def);
+  if (!parsed.success) fail(named, source, fromZod(parsed.error.issues, def));
   const wf = parsed.data;
   const drafts: Draft[] = [];
   wf.steps.forEach((block, i) => expand(block, `steps[${i}]`, drafts));

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { ScheduleSpec } from '../schedules/schedule-spec.js';
+import { JsonObject } from './json-object.js';
 
 /** Step ids become job-id parts (`${runId}.${stepId}`): letters, digits, `_` and `-` only. */
 export const STEP_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -21,7 +22,7 @@ export const WorkflowName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'must
 export const StepInput = z
   .object({
     task: z.string().min(1),
-    context: z.record(z.string(), z.unknown()).optional(),
+    context: JsonObject.optional(),
   })
   .strict();
 export type StepInput = z.infer<typeof StepInput>;
@@ -91,6 +92,7 @@ export const WorkflowDefinition = z
   .object({
     name: WorkflowName,
     description: z.string().default(''),
+    /** Declared input fields (a field may not be named `__proto__`: compile.ts refuses it). */
     input: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), InputField).default({}),
     steps: z.array(Block).min(1),
     /** Steps whose outputs form the run's output. Default: the steps nothing depends on. */

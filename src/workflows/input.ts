@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ValidationError, type Issue } from '../errors/index.js';
 import type { CompiledWorkflow, InputField } from './definition.js';
+import { JsonObject } from './json-object.js';
 
 /** The zod type of a field's value, without required/default handling. */
 export function fieldValueSchema(type: InputField['type']): z.ZodType {
@@ -17,7 +18,7 @@ export function fieldValueSchema(type: InputField['type']): z.ZodType {
     case 'boolean':
       return z.boolean();
     case 'object':
-      return z.record(z.string(), z.unknown()); // arrays and null are refused
+      return JsonObject; // arrays and null are refused; every own key is kept
     case 'array':
       return z.array(z.unknown());
   }
@@ -79,7 +80,9 @@ export function validateInputFields(fields: Record<string, InputField>, input: u
     const path = field === undefined ? prefix : `${prefix}.${name}`;
     const declaredType = fields[name]?.type;
     const given = field === undefined ? input : (input as Record<string, unknown>)[name];
-    if (issue.code === 'invalid_type' && declaredType && issue.path.length === 1) {
+    // An `object` field is checked by a custom test (JsonObject), the others by zod's types.
+    const typeIssue = issue.code === 'invalid_type' || (issue.code === 'custom' && declaredType === 'object');
+    if (typeIssue && declaredType && issue.path.length === 1) {
       issues.push({
         path,
         message: given === undefined ? `required field is missing (type ${declaredType})` : `expected ${declaredType}, got ${kindOf(given)}`,

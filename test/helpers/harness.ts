@@ -35,6 +35,8 @@ export interface HarnessOptions {
   refSafetyDelayMs?: number;
   /** Options of the worker pools it starts. */
   poolOptions?: Omit<WorkerPoolsOptions, 'agents'>;
+  /** Largest request body of its API (default 100kb). */
+  bodyLimit?: string;
 }
 
 export interface Harness {
@@ -74,7 +76,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const poolsOpt = opts.pools ?? true;
   const pools = poolsOpt === false ? undefined : await startWorkerPools(system, { ...opts.poolOptions, ...(poolsOpt === true ? {} : { agents: poolsOpt }) });
 
-  const app = createApp(system, { bodyLimit: '100kb' });
+  const app = createApp(system, { bodyLimit: opts.bodyLimit ?? '100kb', limits: config.limits });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

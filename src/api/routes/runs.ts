@@ -2,7 +2,8 @@ import { Router, type Request, type Response } from 'express';
 import type { RunsService } from '../../runs/runs-service.js';
 import { DEFAULT_WORKSPACE, type RunEvent } from '../../runs/types.js';
 import { HttpError, parseOr422 } from '../errors.js';
-import { EventId, GetRunQuery, ListRunsQuery, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
+import { NotFoundError } from '../../errors/index.js';
+import { EventId, GetRunQuery, ListRunsQuery, RunId, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
 
 export interface RunsRouterDeps {
   runs: RunsService;
@@ -14,6 +15,11 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
   const r = Router();
   // Until workspaces exist every request acts for the default one.
   const workspaceId = DEFAULT_WORKSPACE;
+  // An id that cannot be a run's never reaches the store (it would name other keys).
+  r.param('id', (_req, _res, next, id: string) => {
+    if (!RunId.safeParse(id).success) throw new NotFoundError(`"${id.slice(0, 100)}" is not a run id (run ids look like run_0mx55q17idf6fdb956c48)`);
+    next();
+  });
 
   r.post('/', async (req, res) => {
     const body: unknown = req.body;

@@ -1,0 +1,106 @@
+/**
+ * Bad and oversized input: every request a fuzzer found answered 500 (or accepted wrongly) is
+ * a 4xx that names the problem, and a big submission does not hold up other requests. The
+ * limits are the defaults (SWITCHYARD_MAX_STEPS 1000, SWITCHYARD_MAX_JSON_DEPTH 64).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({
+    name: 'limits',
+    agents: { a: { provider: 'echo' } },
+    workflows: [{ name: 'one', input: { topic: { type: 'string', required: false } }, steps: [{ id: 'only', agent: 'a', input: { task: 'x {{input.topic}}' } }] }],
+    bodyLimit: '5mb',
+  });
+});
+
+afterAll(async () => {
+  await h?.close();
+  assertAllClosed();
+});
+
+const step = (id: string, extra: Record<string, unknown> = {}) => ({ id, agent: 'a', input: { task: id }, ...extra });
+/** A value nested `depth` levels deep: {"x": {"x": ... 1}}. */
+const nested = (depth: number): unknown => {
+  let v: unknown = 1;
+  for (let i = 0; i < depth; i++) v = { x: v };
+  return v;
+};
+
+describe('ids at the edge', () => {
+  it('answers 404 naming a run id that cannot be one, for every route under /v1/runs/:id', async () => {
+    for (const id of ['run_abc:s:only', 'run_x.only', 'run_ABC', 'RUN_1', `run_${'a'.repeat(100)}`]) {
+      for (const [method, path] of [['GET', `/v1/runs/${encodeURIComponent(id)}`], ['POST', `/v1/runs/${encodeURIComponent(id)}/cancel`], ['GET', `/v1/runs/${encodeURIComponent(id)}/events`]] as const) {
+        const res = await h.request(method, path);
+        expect(res.status, `${method} ${path}`).toBe(404);
+        expect(res.body.error.message).toContain('is not a run id');
+      }
+    }
+  });
+});
+
+describe('depth and size', () => {
+  it('refuses a body nested deeper than the limit with a 422 that says where', async () => {
+    const res = await h.request('POST', '/v1/runs', { agent: 'a', input: { task: 'deep', context: nested(4000) } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toContain('nested deeper than 64 levels');
+    expect(res.body.error.issues[0].path).toMatch(/^input\.context(\.x)+$/);
+  });
+
+  it('refuses a workflow with more steps than the limit, before compiling it', async () => {
+    const chain = { name: 'long', steps: [{ sequential: Array.from({ length: 5000 }, (_, i) => step(`s${i}`)) }] };
+    const res = await h.request('POST', '/v1/runs', { workflow: chain, input: {} });
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toContain('5000 steps; at most 1000');
+    const wide = { name: 'wide', steps: [{ parallel: Array.from({ length: 15_000 }, (_, i) => step(`p${i}`)) }] };
+    const t0 = Date.now();
+    const res2 = await h.request('POST', '/v1/workflows/validate', wide);
+    expect(res2.status).toBe(422);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+  });
+
+  it('refuses blocks nested deeper than the limit', async () => {
+    const inner = JSON.stringify(step('inner'));
+    const body = `{"name":"nest","steps":[${'{"sequential":['.repeat(3000)}${inner}${']}'.repeat(3000)}]}`;
+    const res = await h.request('POST', '/v1/workflows/validate', body);
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toContain('nested deeper than 64 levels');
+  });
+
+  it('compiles a workflow at the step limit quickly, whatever its shape', async () => {
+    const chain = { name: 'chain-1000', steps: [{ sequential: Array.from({ length: 1000 }, (_, i) => step(`s${i}`)) }] };
+    const fan = { name: 'fan-1000', steps: [{ sequential: [{ parallel: Array.from({ length: 999 }, (_, i) => step(`p${i}`)) }, step('join')] }] };
+    for (const wf of [chain, fan]) {
+      const t0 = Date.now();
+      const res = await h.request('POST', '/v1/workflows/validate', wf);
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      expect(res.body.workflow.steps).toHaveLength(1000);
+      expect(Date.now() - t0).toBeLessThan(2_000);
+    }
+  });
+});
+
+describe('undeclared input fields', () => {
+  it('refuses __proto__ like any other undeclared field (it used to be dropped silently)', async () => {
+    const res = await h.request('POST', '/v1/runs', '{"workflow":"one","input":{"__proto__":{"polluted":true}}}');
+    expect(res.status).toBe(422);
+    expect(res.body.error.issues).toContainEqual({ path: 'input.__proto__', message: expect.stringContaining('unknown input field "__proto__"') });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('keeps a __proto__ key inside a context as data', async () => {
+    const res = await h.request('POST', '/v1/runs', '{"agent":"a","input":{"task":"t","context":{"__proto__":{"k":1}}}}');
+    expect(res.status).toBe(202);
+    const run = await h.waitForRun(res.body.id);
+    expect(run.steps[0]!.output).toContain('"__proto__"');
+  });
+
+  it('refuses a workflow that declares an input field named __proto__', async () => {
+    const res = await h.request('POST', '/v1/workflows/validate', '{"name":"proto","input":{"__proto__":{"type":"string"}},"steps":[{"id":"s","agent":"a","input":{"task":"s"}}]}');
+    expect(res.status).toBe(422);
+    expect(res.body.error.issues[0].path).toBe('input.__proto__');
+  });
+});
