@@ -3,15 +3,18 @@
  * Handles graceful shutdown: stop accepting, let in-flight steps finish, close everything.
  */
 import type { Server } from 'node:http';
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
 import { loadAgentsFile } from './agents/registry.js';
 import { createApp } from './api/app.js';
 import { startWorkerPools, type WorkerPools } from './engine/pools.js';
 import { loadConfig, type Config } from './config/env.js';
-import { ValidationError } from './errors/index.js';
+import { StartupError, ValidationError } from './errors/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectMongo, createMongoArchive, type MongoHandle } from './outbox/mongo/index.js';
 import { OutboxConsumer } from './outbox/outbox-consumer.js';
 import { System } from './system.js';
+import { waitForRedis } from './redis-wait.js';
 import { WorkflowCatalog } from './workflows/catalog.js';
 import { loadWorkflowsDir } from './workflows/loader.js';
 
@@ -36,6 +39,9 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
   const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits);
 
+  // Before anything else connects: one clear line while Redis is not there, then a bounded wait.
+  await waitForRedis(config.redisUrl, { timeoutMs: config.redisWaitMs, logger });
+
   let mongo: MongoHandle | undefined;
   if (config.mongodbUri) {
     mongo = await connectMongo(config.mongodbUri, logger);
@@ -53,28 +59,33 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     outbox: mongo !== undefined,
     ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
   });
-  await system.redis.ping();
-  await system.schedules.syncFromFlows();
-
+  let server: Server | undefined;
   let pools: WorkerPools | undefined;
   let outbox: OutboxConsumer | undefined;
-  if (opts.workers !== false) {
-    pools = await startWorkerPools(system, opts.workers === true ? {} : { agents: opts.workers });
-    if (mongo) {
-      outbox = new OutboxConsumer({ redis: system.stateRedis, prefix: config.prefix, sink: mongo.sink, logger });
-      await outbox.start();
-    }
-  }
-
-  let server: Server | undefined;
   const shuttingDown = new AbortController();
-  if (opts.api) {
-    const app = createApp(system, { bodyLimit: config.bodyLimit, limits: config.limits, shutdownSignal: shuttingDown.signal, ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}) });
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(config.port, () => resolve(s));
-    });
-    logger.info({ port: config.port, board: `http://localhost:${config.port}/admin/queues` }, 'API listening');
+  try {
+    await Promise.all([system.api.redis, system.redis, system.stateRedis].map((r) => connectionReady(r)));
+    await system.schedules.syncFromFlows();
+    // The port first: a process that cannot serve its API stops before it takes any job.
+    if (opts.api) {
+      const app = createApp(system, { bodyLimit: config.bodyLimit, limits: config.limits, shutdownSignal: shuttingDown.signal, ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}) });
+      server = await listen(app, config.port);
+    }
+    if (opts.workers !== false) {
+      pools = await startWorkerPools(system, opts.workers === true ? {} : { agents: opts.workers });
+      if (mongo) {
+        outbox = new OutboxConsumer({ redis: system.stateRedis, prefix: config.prefix, sink: mongo.sink, logger });
+        await outbox.start();
+      }
+    }
+  } catch (err) {
+    server?.close();
+    await pools?.close(1_000).catch(() => undefined);
+    await system.close().catch(() => undefined);
+    await mongo?.close().catch(() => undefined);
+    throw err;
   }
+  if (server) logger.info({ port: config.port, board: `http://localhost:${config.port}/admin/queues` }, 'API listening');
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
@@ -99,6 +110,27 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   return { system, ...(server ? { server } : {}), ...(pools ? { pools } : {}), shutdown };
 }
 
+/** Resolves once the connection is ready (start-up has seen Redis answer: this is quick). */
+function connectionReady(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    redis.once('ready', () => resolve());
+    redis.once('end', () => reject(new StartupError('a Redis connection closed during start-up')));
+  });
+}
+
+/** Bind the API's port, or a StartupError naming the port when it cannot be bound. */
+function listen(app: Express, port: number): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const server = app.listen(port);
+    server.once('listening', () => resolve(server));
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'is already in use (is another Switchyard running?)' : err.code === 'EACCES' ? 'may not be bound by this user' : `cannot be bound (${err.message})`;
+      reject(new StartupError(`port ${port} ${why}; set PORT to a free port`));
+    });
+  });
+}
+
 /** Exit cleanly on SIGTERM/SIGINT; a second signal exits at once. */
 export function handleSignals(running: Running, logger: Logger): void {
   let count = 0;
@@ -120,7 +152,9 @@ export function handleSignals(running: Running, logger: Logger): void {
 /**
  * A process entry point: load the configuration, boot, exit cleanly on signals. Invalid
  * configuration (a ConfigError, or another ValidationError such as an unknown agent) exits 78
- * (EX_CONFIG) with its message; anything else is rethrown.
+ * (EX_CONFIG) with its message; something the process needs and cannot get (Redis does not
+ * answer, the port is taken: a StartupError) exits with its code (69, EX_UNAVAILABLE); both
+ * print one line. Anything else is rethrown.
  */
 export async function startProcess(opts: BootOptions): Promise<void> {
   try {
@@ -132,6 +166,10 @@ export async function startProcess(opts: BootOptions): Promise<void> {
     if (err instanceof ValidationError) {
       console.error(`switchyard: ${err.message}`);
       process.exit(78); // EX_CONFIG
+    }
+    if (err instanceof StartupError) {
+      console.error(`switchyard: ${err.message}`);
+      process.exit(err.exitCode);
     }
     throw err;
   }

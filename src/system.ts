@@ -32,60 +32,92 @@ export interface SystemOptions {
   refSafetyDelayMs?: number;
 }
 
+/** A command of the API's connection gets no answer within this long: it fails (503), never waits on. */
+export const API_COMMAND_TIMEOUT_MS = 2_000;
+
+/**
+ * The API's side of a process: its own Redis connection, which never queues a command while
+ * Redis is unreachable and never re-sends one after a reconnect (a request answers 503 at
+ * once instead of hanging, and nothing it gave up on runs later), and the objects on it.
+ */
+export interface ApiSide {
+  redis: Redis;
+  store: RunStore;
+  control: RunControl;
+  flowProducer: FlowProducer;
+  /** Every queue, by name (Bull Board, promotes and wakes of a cancel). */
+  queues: Map<string, Queue>;
+}
+
 export class System {
-  /** BullMQ's connection (queues, workers, flow producer). */
+  /** BullMQ's connection for the engine (queues, workers, flow producer): waits out an outage. */
   readonly redis: Redis;
-  /** Run state, events and cancellation messages. */
+  /** The engine's run state, events and cancellation messages: waits out an outage. */
   readonly stateRedis: Redis;
+  /** The engine's flow producer (steps added at run time). */
   readonly flowProducer: FlowProducer;
+  /** The engine's run store. */
   readonly store: RunStore;
+  /** The engine's run control (a failed step ends its run). */
   readonly control: RunControl;
+  /** What the API (and a schedule firing) uses: fails fast while Redis is unreachable. */
+  readonly api: ApiSide;
   readonly runs: RunsService;
   readonly schedules: SchedulesService;
   /** Retry policy and timeout of each step (the agent's, or the engine's defaults). */
   readonly policy: StepPolicy;
-  /** Agent queues by agent name. */
-  readonly agentQueues: Map<string, Queue>;
-  readonly runQueue: Queue;
-  readonly refQueue: Queue;
-  readonly scheduleQueue: Queue;
-  /** The queue of the steps the engine runs itself. */
-  readonly controlQueue: Queue;
   /** How long a ref job sleeps before checking its target by itself, ms (default 30 s). */
   readonly refSafetyDelayMs: number;
   private readonly queuesByName: Map<string, Queue>;
 
   constructor(readonly opts: SystemOptions) {
-    const { prefix } = opts;
+    const { prefix, logger } = opts;
     this.refSafetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on.
-    this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard' });
+    this.redis = watched(new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard' }), logger);
     // Run state gets its own connection: ioredis copies every script defined on a connection
     // into each pipeline, and BullMQ defines dozens on the one it uses.
-    this.stateRedis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard-state' });
-    const connection = this.redis;
-    this.flowProducer = new FlowProducer({ connection, prefix });
-    this.agentQueues = new Map(opts.registry.names().map((a) => [a, new Queue(agentQueueName(a), { connection, prefix })]));
-    this.runQueue = new Queue(RUN_QUEUE, { connection, prefix });
-    this.refQueue = new Queue(REF_QUEUE, { connection, prefix });
-    this.scheduleQueue = new Queue(SCHEDULE_QUEUE, { connection, prefix });
-    this.controlQueue = new Queue(CONTROL_QUEUE, { connection, prefix });
-    this.queuesByName = new Map(this.allQueues().map((q) => [q.name, q]));
+    this.stateRedis = watched(new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard-state' }), logger);
+    const apiRedis = watched(
+      new Redis(opts.redisUrl, {
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+        commandTimeout: API_COMMAND_TIMEOUT_MS,
+        connectionName: 'switchyard-api',
+      }),
+      logger,
+    );
+    const queueNames = [...opts.registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE];
+    const queues = (connection: Redis) => new Map(queueNames.map((name) => [name, quiet(new Queue(name, { connection, prefix }), logger)]));
+
     this.policy = stepPolicy(opts.registry);
-    this.store = new RunStore({ redis: this.stateRedis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox, logger: opts.logger });
-    this.control = new RunControl({ store: this.store, refQueue: this.refQueue, queue: (name) => this.queuesByName.get(name), logger: opts.logger });
+    this.queuesByName = queues(this.redis);
+    this.flowProducer = quiet(new FlowProducer({ connection: this.redis, prefix }), logger);
+    this.store = new RunStore({ redis: this.stateRedis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox, logger });
+    this.control = new RunControl({ store: this.store, refQueue: this.queue(REF_QUEUE), queue: (name) => this.queuesByName.get(name), logger });
+
+    const apiQueues = queues(apiRedis);
+    const apiStore = new RunStore({ redis: apiRedis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox, logger });
+    this.api = {
+      redis: apiRedis,
+      store: apiStore,
+      control: new RunControl({ store: apiStore, refQueue: apiQueues.get(REF_QUEUE)!, queue: (name) => apiQueues.get(name), logger }),
+      flowProducer: quiet(new FlowProducer({ connection: apiRedis, prefix }), logger),
+      queues: apiQueues,
+    };
     this.runs = new RunsService({
-      store: this.store,
-      flowProducer: this.flowProducer,
+      store: this.api.store,
+      flowProducer: this.api.flowProducer,
       registry: opts.registry,
       workflows: opts.workflows,
-      control: this.control,
+      control: this.api.control,
       policy: this.policy,
-      logger: opts.logger,
+      logger,
       refSafetyDelayMs: this.refSafetyDelayMs,
       ...(opts.archive ? { archive: opts.archive } : {}),
     });
-    this.schedules = new SchedulesService({ queue: this.scheduleQueue, workflows: opts.workflows, logger: opts.logger });
+    this.schedules = new SchedulesService({ queue: apiQueues.get(SCHEDULE_QUEUE)!, workflows: opts.workflows, logger, redis: apiRedis });
   }
 
   get registry(): AgentRegistry {
@@ -98,35 +130,66 @@ export class System {
     return this.opts.logger;
   }
 
-  /** Every queue, for Bull Board. */
+  /** Every queue of the API's side, for Bull Board. */
   allQueues(): Queue[] {
-    return [...this.agentQueues.values(), this.runQueue, this.refQueue, this.controlQueue, this.scheduleQueue];
+    return [...this.api.queues.values()];
   }
 
-  agentQueue(agent: string): Queue {
-    return this.queue(agentQueueName(agent));
-  }
-
-  /** A queue by name (`agent.<name>`, `control`, `runs`, `refs`, `schedules`). */
+  /** An engine queue by name (`agent.<name>`, `control`, `runs`, `refs`, `schedules`). */
   queue(name: string): Queue {
     const q = this.queuesByName.get(name);
     if (!q) throw new Error(`no queue "${name}"`);
     return q;
   }
 
+  agentQueue(agent: string): Queue {
+    return this.queue(agentQueueName(agent));
+  }
+
+  get scheduleQueue(): Queue {
+    return this.queue(SCHEDULE_QUEUE);
+  }
+
+  /** Does Redis answer now? Never waits on an outage (the API's connection). */
   async ping(): Promise<boolean> {
+    if (this.api.redis.status !== 'ready') return false;
     try {
-      return (await this.redis.ping()) === 'PONG';
+      return (await this.api.redis.ping()) === 'PONG';
     } catch {
       return false;
     }
   }
 
   async close(): Promise<void> {
-    await this.store.close();
-    await Promise.all([this.flowProducer.close(), ...this.allQueues().map((q) => q.close())]);
-    await Promise.all([this.redis.quit().catch(() => this.redis.disconnect()), this.stateRedis.quit().catch(() => this.stateRedis.disconnect())]);
+    await Promise.all([this.store.close(), this.api.store.close()]);
+    await Promise.all([this.flowProducer.close(), this.api.flowProducer.close(), ...[...this.queuesByName.values(), ...this.api.queues.values()].map((q) => q.close())]);
+    await Promise.all([this.redis, this.stateRedis, this.api.redis].map((r) => r.quit().catch(() => r.disconnect())));
   }
+}
+
+/**
+ * A connection whose errors are logged (once per outage, then its recovery) instead of
+ * reaching ioredis' "unhandled error event" printout.
+ */
+function watched(redis: Redis, logger: Logger): Redis {
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn({ connection: redis.options.connectionName, err: err.message }, 'Redis connection lost; retrying');
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info({ connection: redis.options.connectionName }, 'Redis connection back');
+  });
+  return redis;
+}
+
+/** BullMQ objects re-emit their connection's errors: the connection logs them already. */
+function quiet<T extends { on(event: 'error', fn: (err: Error) => void): unknown }>(emitter: T, logger: Logger): T {
+  emitter.on('error', (err: Error) => logger.debug({ err: err.message }, 'queue connection error'));
+  return emitter;
 }
 
 /**

@@ -155,10 +155,12 @@ it('never completes the job of a step whose result could not be stored: nothing 
 }, 30_000);
 
 it('ends a run whose flow could not be enqueued, and frees its idempotency key', async () => {
-  const add = vi.spyOn(h.system.flowProducer, 'add').mockRejectedValueOnce(new Error('Redis said no'));
+  // A failure without a reply from Redis (a plain Error, as ioredis rejects a lost command with).
+  const add = vi.spyOn(h.system.api.flowProducer, 'add').mockRejectedValueOnce(new Error('Redis said no'));
   try {
     const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'enqueue-fails' });
-    expect(res.status).toBe(500);
+    expect(res.status).toBe(503);
+    expect(res.body.error.message).toContain('Redis cannot be reached (Redis said no)');
     const [run] = (await h.system.store.listRuns({ workspaceId: 'default', limit: 1 })).runs;
     expect(run).toMatchObject({ workflow: 'chain', status: 'failed', error: 'could not enqueue the run: Redis said no' });
     // The key is free again: the same request now runs.
@@ -171,11 +173,11 @@ it('ends a run whose flow could not be enqueued, and frees its idempotency key',
 });
 
 it('adds no flow for a run whose state could not be written, and frees its idempotency key', async () => {
-  const create = vi.spyOn(h.system.store, 'createRun').mockRejectedValueOnce(new Error('state write refused'));
-  const add = vi.spyOn(h.system.flowProducer, 'add');
+  const create = vi.spyOn(h.system.api.store, 'createRun').mockRejectedValueOnce(new Error('state write refused'));
+  const add = vi.spyOn(h.system.api.flowProducer, 'add');
   try {
     const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'state-fails' });
-    expect(res.status).toBe(500);
+    expect(res.status).toBe(503);
     expect(add).not.toHaveBeenCalled();
     const again = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'state-fails' });
     expect(again.status).toBe(202);

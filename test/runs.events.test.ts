@@ -34,13 +34,13 @@ const submit = async (topic: string) => (await h.request('POST', '/v1/runs', { w
 
 describe('the event stream', () => {
   it('serves many viewers of many runs over one Redis connection, each the whole log in order, ending after run.finished', async () => {
-    const duplicate = vi.spyOn(h.system.stateRedis, 'duplicate');
+    const duplicate = vi.spyOn(h.system.api.redis, 'duplicate');
     try {
       const runs = await Promise.all(['x', 'y', 'z'].map(submit));
       // Two viewers per run, from the start; one more joins each run while it is under way.
       const early = runs.flatMap((id) => [readEventStream(h.baseUrl, id), readEventStream(h.baseUrl, id)]);
       await h.waitUntil(runs[0]!, (r) => r.steps[0]!.status === 'succeeded');
-      const stats = h.system.store.feedStats();
+      const stats = h.system.api.store.feedStats();
       expect(stats.runs).toBe(3);
       expect(stats.viewers).toBe(6);
       const late = runs.map((id) => readEventStream(h.baseUrl, id));
@@ -54,7 +54,7 @@ describe('the event stream', () => {
         expect(s.events.at(-1)!.event).toBe('run.finished');
       }
       // Nobody is left following.
-      await expect.poll(() => h.system.store.feedStats()).toEqual({ runs: 0, viewers: 0 });
+      await expect.poll(() => h.system.api.store.feedStats()).toEqual({ runs: 0, viewers: 0 });
     } finally {
       duplicate.mockRestore();
     }
@@ -78,13 +78,13 @@ describe('the event stream', () => {
     const ahead = new AbortController();
     // An id far ahead of the run's stream (from another run, or made up): nothing comes for it yet.
     const far = fetch(`${h.baseUrl}/v1/runs/${id}/events`, { headers: { 'Last-Event-ID': '99999999999999-0' }, signal: ahead.signal }).then((r) => r.text()).catch(() => '');
-    await expect.poll(() => h.system.store.feedStats().viewers).toBe(1);
+    await expect.poll(() => h.system.api.store.feedStats().viewers).toBe(1);
     const normal = await readEventStream(h.baseUrl, id);
     expect(normal.events.map((e) => e.id)).toEqual((await h.system.store.readEvents(id)).map((e) => e.id));
     expect(normal.events.at(-1)!.event).toBe('run.finished');
     ahead.abort();
     await far;
-    await expect.poll(() => h.system.store.feedStats()).toEqual({ runs: 0, viewers: 0 });
+    await expect.poll(() => h.system.api.store.feedStats()).toEqual({ runs: 0, viewers: 0 });
   });
 
   it('refuses an event id past 2^64 with a 400 that names it', async () => {

@@ -1,6 +1,7 @@
 /**
- * Graceful shutdown of a real worker process: SIGTERM lets the in-flight step finish, then
- * the process exits 0.
+ * Graceful shutdown of a real worker process: SIGTERM lets the in-flight step finish and the
+ * run it ends be settled, then the process exits 0. The test process runs the API only, so
+ * nothing else could settle the run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,8 +18,8 @@ let child: ChildProcess | undefined;
 let dir: string;
 
 beforeAll(async () => {
-  // The API (and run finaliser) here; the agent pool in a separate process.
-  h = await startHarness({ name: 'shutdown', agents, pools: [] });
+  // The API here; every worker (agent pool and run finaliser) in a separate process.
+  h = await startHarness({ name: 'shutdown', agents, pools: false });
   dir = mkdtempSync(join(tmpdir(), 'sy-shutdown-'));
   writeFileSync(join(dir, 'agents.yaml'), `agents:\n  slow:\n    provider: echo\n    echo: { latencyMs: 1500 }\n    attempts: 1\n`);
 });
@@ -50,8 +51,8 @@ it('lets the in-flight step finish on SIGTERM, then exits 0', async () => {
   expect(code).toBe(0);
   expect(out).toContain('shutting down');
 
-  // The step finished in the exiting process; the run finaliser (here) closes the run.
-  const run = await h.waitForRun(res.body.id);
+  // The step finished in the exiting process, which settled its run before it exited.
+  const run = await h.system.runs.get(res.body.id);
   expect(run.status).toBe('succeeded');
   expect(run.steps[0]).toMatchObject({ status: 'succeeded', output: '[slow] finish me', attempts: 1 });
 });

@@ -35,6 +35,8 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_JSON_DEPTH: int(64, 2),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
+  /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
+  SWITCHYARD_REDIS_WAIT_MS: int(30_000, 0),
   /** When true, an agent whose provider has no API key fails start-up instead of using echo. */
   SWITCHYARD_REQUIRE_KEYS: bool(false),
   ANTHROPIC_API_KEY: optionalString,
@@ -67,6 +69,7 @@ export interface Config {
   bodyLimit: string;
   limits: Limits;
   shutdownTimeoutMs: number;
+  redisWaitMs: number;
   requireKeys: boolean;
   logLevel: Env['LOG_LEVEL'];
   providers: {
@@ -97,6 +100,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyLimit: e.SWITCHYARD_BODY_LIMIT,
     limits: { maxSteps: e.SWITCHYARD_MAX_STEPS, maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
+    redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,
     requireKeys: e.SWITCHYARD_REQUIRE_KEYS,
     logLevel: e.LOG_LEVEL,
     providers: {

@@ -73,7 +73,18 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const executors: Executors = { ...defaults, ...opts.executors?.(defaults) };
 
   const active = new ActiveJobs();
-  const workers: Worker[] = [];
+  /** The workers that run steps (agent pools, the engine's own steps); closed before the internal ones. */
+  const stepWorkers: Worker[] = [];
+  const internalWorkers: Worker[] = [];
+  // A worker reports every failed reconnect while Redis is down: one line per worker per 30 s.
+  const workerError = (queue: string) => {
+    let last = 0;
+    return (err: Error) => {
+      if (Date.now() - last < 30_000) return;
+      last = Date.now();
+      logger.error({ queue, err: err.message }, 'worker error');
+    };
+  };
   const onFailed = (job: Job | undefined, err: Error) => logger.debug({ queue: job?.queueName, jobId: job?.id, err: err.message }, 'job failed');
   const stepWorker = (queueName: string, workerOpts: Omit<WorkerOptions, 'connection' | 'prefix'>) => {
     let worker!: Worker;
@@ -93,8 +104,8 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     });
     worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...opts.stalled, ...workerOpts });
     worker.on('failed', onFailed);
-    worker.on('error', (err) => logger.error({ queue: queueName, err: err.message }, 'worker error'));
-    workers.push(worker);
+    worker.on('error', workerError(queueName));
+    stepWorkers.push(worker);
   };
 
   for (const name of names) {
@@ -118,8 +129,8 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       new Worker(REF_QUEUE, createRefProcessor({ store, control, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), { connection, prefix, concurrency: 16, maxStalledCount: 10 }),
       new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ runs: system.runs, logger }), { connection, prefix, concurrency: 4 }),
     ];
-    for (const w of more) w.on('error', (err) => logger.error({ queue: w.name, err: err.message }, 'worker error'));
-    workers.push(...more);
+    for (const w of more) w.on('error', workerError(w.name));
+    internalWorkers.push(...more);
 
     // A root job that failed (a required step's job failed, even without our handler running)
     // must still end its run, with the step that failed recorded as failed.
@@ -138,25 +149,54 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     if (n > 0) logger.info({ runId, aborted: n }, 'aborted running steps of a cancelled run');
   });
 
+  const workers = [...stepWorkers, ...internalWorkers];
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   logger.info({ agents: names, internal }, 'worker pools started');
 
   return {
     workers,
     async close(timeoutMs = 30_000) {
-      const graceful = Promise.all(workers.map((w) => w.close()));
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
-      clearTimeout(timer);
-      if (timedOut) {
-        logger.warn({ timeoutMs }, 'in-flight steps did not finish in time; forcing close (they will be retried)');
-        await Promise.all(workers.map((w) => w.close(true)));
+      const deadline = Date.now() + timeoutMs;
+      const closeAll = async (list: Worker[], what: string) => {
+        const graceful = Promise.all(list.map((w) => w.close()));
+        let timer: NodeJS.Timeout | undefined;
+        const left = Math.max(0, deadline - Date.now());
+        const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), left)))]);
+        clearTimeout(timer);
+        if (timedOut) {
+          logger.warn({ timeoutMs }, `${what} did not finish in time; forcing close (they will be retried)`);
+          await Promise.all(list.map((w) => w.close(true)));
+        }
+      };
+      // Steps first: the runs they finish (root jobs), refs they wake, still get settled by
+      // this process's internal workers before those close.
+      await closeAll(stepWorkers, 'in-flight steps');
+      if (internalWorkers.length) {
+        await settleQueued(system, deadline);
+        await closeAll(internalWorkers, 'run roots and refs');
       }
       await watchdog?.close();
       await watchConnection?.quit().catch(() => watchConnection?.disconnect());
       await subscriber.quit().catch(() => subscriber.disconnect());
     },
   };
+}
+
+/**
+ * Wait (until `deadline`) for the root and ref jobs made ready by the last steps to be taken,
+ * so a graceful stop does not leave a run `running` with all its steps done.
+ */
+async function settleQueued(system: System, deadline: number): Promise<void> {
+  // A busy queue (other processes' runs) must not hold the stop for long: at most 2 s.
+  const until = Math.min(deadline, Date.now() + 2_000);
+  for (const name of [RUN_QUEUE, REF_QUEUE]) {
+    const queue = system.queue(name);
+    while (Date.now() < until) {
+      const counts = await queue.getJobCounts('wait', 'prioritized');
+      if ((counts.wait ?? 0) + (counts.prioritized ?? 0) === 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
 }
 
 /** BullMQ's reason for a parent failed by a required child: `child <job key> failed`. */

@@ -105,6 +105,20 @@ export class ConflictError extends SwitchyardError {}
 /** A dependency needed to answer (e.g. MongoDB for archived runs) cannot be reached now. */
 export class UnavailableError extends SwitchyardError {}
 
+/**
+ * A process cannot start: something it needs is not there (Redis does not answer, the port is
+ * taken). The process prints the message, one line, and exits with `exitCode`.
+ */
+export class StartupError extends SwitchyardError {
+  constructor(
+    message: string,
+    /** sysexits: 69 (EX_UNAVAILABLE) by default. */
+    readonly exitCode = 69,
+  ) {
+    super(message);
+  }
+}
+
 /** Normalise anything thrown into an Error. */
 export function toError(err: unknown): Error {
   if (err instanceof Error) return err;

@@ -173,7 +173,14 @@ export class RunEventFeed {
 
   private async run(): Promise<void> {
     if (!this.reader) {
-      const reader = this.opts.redis.duplicate({ connectionName: 'switchyard-events' });
+      // Blocking reads: no command timeout, and they wait out an outage (whatever the connection it copies does).
+      const reader = this.opts.redis.duplicate({
+        connectionName: 'switchyard-events',
+        commandTimeout: undefined,
+        enableOfflineQueue: true,
+        autoResendUnfulfilledCommands: true,
+        maxRetriesPerRequest: null,
+      });
       reader.on('error', (err: unknown) => this.opts.logger.debug({ err }, 'event reader connection error'));
       // A reconnected reader has a new client id.
       reader.on('ready', () => {

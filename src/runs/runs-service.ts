@@ -13,6 +13,7 @@ import { validateRunInput } from '../workflows/input.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { compareEventIds } from './event-feed.js';
 import { buildRunFlow } from './flow-builder.js';
+import { whileReachable } from './reachable.js';
 import type { RunControl } from './run-control.js';
 import type { RunStore } from './run-store.js';
 import type { StepPolicy } from './step-policy.js';
@@ -122,7 +123,11 @@ export class RunsService {
     return this.submit(workflow, validInput, { workflow: ref, input: validInput }, opts);
   }
 
-  private async submit(workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
+  private submit(workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
+    return whileReachable(this.deps.store.redis, 'the run', () => this.submitNow(workflow, input, request, opts));
+  }
+
+  private async submitNow(workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
     const { store } = this.deps;
     const workspaceId = opts.workspaceId ?? DEFAULT_WORKSPACE;
     const runId = newRunId();
@@ -193,10 +198,10 @@ export class RunsService {
 
   /** A run with its steps and DAG; with `definition`, the compiled workflow it executes. */
   async get(runId: string, opts: { definition?: boolean } = {}): Promise<RunView> {
-    const state = await this.deps.store.getRun(runId);
+    const state = await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getRun(runId));
     if (state) {
       const view = toRunView(state.run, state.steps);
-      if (opts.definition) view.definition = (await this.deps.store.getDefinition(runId)) as CompiledWorkflow;
+      if (opts.definition) view.definition = (await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getDefinition(runId))) as CompiledWorkflow;
       return view;
     }
     return this.fromArchive(runId, (a) => a.getRun(runId, opts));
@@ -209,7 +214,7 @@ export class RunsService {
    */
   async events(runId: string, after: string | undefined, signal: AbortSignal): Promise<RunEventStream> {
     const { store } = this.deps;
-    const status = await store.getRunStatus(runId);
+    const status = await whileReachable(store.redis, 'reading the run', () => store.getRunStatus(runId));
     if (status === null) {
       const events = (await this.fromArchive(runId, (a) => a.getEvents(runId))).filter((e) => after === undefined || compareEventIds(e.id, after) > 0);
       return after !== undefined && events.length === 0 ? { kind: 'none' } : { kind: 'archived', events };
@@ -244,12 +249,12 @@ export class RunsService {
     }
     const { cursor: raw, ...rest } = filter;
     const cursor = raw ? decodeCursor(raw) : undefined;
-    const { runs, next } = await this.deps.store.listRuns({ ...rest, ...(cursor ? { cursor } : {}) });
+    const { runs, next } = await whileReachable(this.deps.store.redis, 'the listing', () => this.deps.store.listRuns({ ...rest, ...(cursor ? { cursor } : {}) }));
     return { runs, nextCursor: next ? Buffer.from(`${next.score}:${next.id}`).toString('base64url') : null };
   }
 
   async cancel(runId: string): Promise<{ id: string; status: string }> {
-    const res = await this.deps.control.halt(runId, 'cancelled', { reason: 'run cancelled' });
+    const res = await whileReachable(this.deps.store.redis, 'the cancel', () => this.deps.control.halt(runId, 'cancelled', { reason: 'run cancelled' }));
     if (res.status === 'missing') throw new NotFoundError(`run "${runId}" not found`);
     if (!res.applied) throw new ConflictError(`run "${runId}" already finished with status ${res.status}`);
     return { id: runId, status: 'cancelled' };

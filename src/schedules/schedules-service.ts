@@ -4,6 +4,8 @@
  * others are managed over the API. A firing is an ordinary run (workers/schedule-processor).
  */
 import type { JobSchedulerJson, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { whileReachable } from '../runs/reachable.js';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError, issuesFromZod } from '../errors/index.js';
@@ -87,14 +89,14 @@ function toView(s: JobSchedulerJson): ScheduleView {
 }
 
 export class SchedulesService {
-  constructor(private readonly deps: { queue: Queue; workflows: WorkflowCatalog; logger: Logger }) {}
+  constructor(private readonly deps: { queue: Queue; workflows: WorkflowCatalog; logger: Logger; /** The queue's connection (answers 503 while it is down). */ redis: Redis }) {}
 
   async list(): Promise<ScheduleView[]> {
-    return (await this.deps.queue.getJobSchedulers(0, -1, true)).map(toView);
+    return (await whileReachable(this.deps.redis, 'the listing', () => this.deps.queue.getJobSchedulers(0, -1, true))).map(toView);
   }
 
   async get(id: string): Promise<ScheduleView> {
-    const found = await this.deps.queue.getJobScheduler(id);
+    const found = await whileReachable(this.deps.redis, 'reading the schedule', () => this.deps.queue.getJobScheduler(id));
     if (!found) throw new NotFoundError(`schedule "${id}" not found`);
     return toView(found);
   }
@@ -113,12 +115,12 @@ export class SchedulesService {
     validateCron(body.cron, body.tz);
     const input = validateRunInput(wf, body.input);
     const data: ScheduleJobData = { scheduleId: id, workflow: wf.name, input };
-    await this.deps.queue.upsertJobScheduler(id, { pattern: body.cron, tz: body.tz }, { name: 'fire', data, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
+    await whileReachable(this.deps.redis, 'the schedule', () => this.deps.queue.upsertJobScheduler(id, { pattern: body.cron, tz: body.tz }, { name: 'fire', data, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } }));
   }
 
   async remove(id: string): Promise<void> {
     assertNotFlowManaged(id);
-    const removed = await this.deps.queue.removeJobScheduler(id);
+    const removed = await whileReachable(this.deps.redis, 'removing the schedule', () => this.deps.queue.removeJobScheduler(id));
     if (!removed) throw new NotFoundError(`schedule "${id}" not found`);
   }
 

@@ -37,6 +37,8 @@ export interface HarnessOptions {
   poolOptions?: Omit<WorkerPoolsOptions, 'agents'>;
   /** Largest request body of its API (default 100kb). */
   bodyLimit?: string;
+  /** Another Redis than the shared one (a test that stops and restarts its own). */
+  redisUrl?: string;
 }
 
 export interface Harness {
@@ -56,7 +58,7 @@ const open = new Set<string>();
 export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const prefix = testPrefix(opts.name);
   const config = loadConfig({
-    REDIS_URL,
+    REDIS_URL: opts.redisUrl ?? REDIS_URL,
     SWITCHYARD_PREFIX: prefix,
     ...(opts.fake
       ? { ANTHROPIC_API_KEY: 'test-key', ANTHROPIC_BASE_URL: opts.fake.anthropicBaseURL, OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: opts.fake.openaiBaseURL }
@@ -121,7 +123,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       await new Promise<void>((r) => server.close(() => r()));
       await pools?.close(5_000);
       await system.close();
-      const redis = newRedis();
+      const redis = newRedis(opts.redisUrl);
       await cleanupPrefix(redis, prefix);
       await redis.quit();
       open.delete(prefix);

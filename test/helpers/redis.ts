@@ -15,8 +15,8 @@ export function testPrefix(name: string): string {
   return `{sytest-${unique(name)}}`;
 }
 
-export function newRedis(): Redis {
-  return new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+export function newRedis(url = REDIS_URL): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null });
 }
 
 /** Delete every key under `prefix`. */
