@@ -1,7 +1,7 @@
 /**
  * Ending a run early (cancel, required-step failure) from any process: finish it atomically,
- * tell every worker process to abort the run's in-flight steps, and wake its sleeping refs and
- * retrying steps so every branch of its flow drains at once.
+ * tell every worker process to abort the run's in-flight steps, take its queued step jobs out of
+ * their queues, and wake its sleeping refs so every branch of its flow drains at once.
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from '../logger.js';
@@ -30,19 +30,39 @@ export class RunControl {
     const res = await store.finishRun(runId, status, { error: opts.error ?? null, reason: opts.reason });
     if (!res.applied) return res;
     await store.redis.publish(keys.cancelChannel(store.prefix), runId);
-    // Wake whatever sleeps (refs; steps in a retry backoff) so every branch drains now: each
-    // sees the run has ended and returns without calling a provider.
-    const sleeping = await store.getSteps(runId, res.cancelledSteps.filter((s) => s.was === 'retrying').map((s) => s.stepId));
-    await this.promoteRefs(runId);
-    for (const s of sleeping) {
-      const q = this.deps.queue(stepQueueName({ agent: s.agent ?? undefined }));
-      if (!q) continue;
-      // In the background: a step that has just recorded `retrying` can take a moment to sleep.
-      void wakeWhenDelayed(q, stepJobId(runId, s.stepId), this.deps.logger).catch((err: unknown) =>
-        this.deps.logger.debug({ runId, stepId: s.stepId, err }, 'could not wake a sleeping step'),
-      );
-    }
+    // Take the run's queued step jobs out of their queues (they would otherwise drain through
+    // their agents' rate limits, delaying other runs), and wake its refs so every branch of
+    // its flow drains at once: each sees the run has ended and returns without calling a
+    // provider. A parent whose last pending child is removed moves on by itself.
+    const queued = await store.getSteps(runId, res.cancelledSteps.filter((s) => s.was === 'pending' || s.was === 'retrying').map((s) => s.stepId));
+    await Promise.all([
+      this.promoteRefs(runId),
+      ...queued.map((s) => this.removeQueued(runId, s.stepId, stepQueueName({ agent: s.agent ?? undefined }))),
+    ]);
     return { applied: res.applied, status: res.status };
+  }
+
+  /**
+   * Remove a step's job if it waits in its queue (waiting, delayed, prioritized); leave it if
+   * it runs or waits for children. A step that has just recorded `retrying` may still be
+   * active for a moment before BullMQ moves it to delayed: that one is looked at again briefly,
+   * in the background.
+   */
+  private async removeQueued(runId: string, stepId: string, queueName: string): Promise<void> {
+    const queue = this.deps.queue(queueName);
+    if (!queue) return;
+    const jobId = stepJobId(runId, stepId);
+    const state = await queue.getJobState(jobId);
+    if (QUEUED.has(state)) return removeJob(queue, jobId, this.deps.logger);
+    if (state !== 'active') return;
+    void (async () => {
+      for (let i = 0; i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const now = await queue.getJobState(jobId);
+        if (QUEUED.has(now)) return removeJob(queue, jobId, this.deps.logger);
+        if (now !== 'active') return;
+      }
+    })().catch((err: unknown) => this.deps.logger.debug({ runId, stepId, err }, 'could not remove a queued step job'));
   }
 
   /** Wake refs of the run (all of them by default); they then see their target or the run has ended. */
@@ -52,17 +72,15 @@ export class RunControl {
   }
 }
 
-/**
- * Wake a step job sleeping in a retry backoff. A step that has just recorded `retrying` may
- * still be active for a moment before BullMQ moves it to delayed: look again briefly.
- */
-async function wakeWhenDelayed(queue: Queue, jobId: string, logger: Logger, tries = 40): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    // One read: the state of a job that does not exist is 'unknown'.
-    const state = await queue.getJobState(jobId);
-    if (state === 'delayed') return promoteIfDelayed(queue, jobId, logger);
-    if (state !== 'active') return;
-    await new Promise((r) => setTimeout(r, 50));
+/** The states of a job that waits in its queue to be taken. */
+const QUEUED = new Set(['waiting', 'delayed', 'prioritized']);
+
+/** Remove a job; one that is being processed or already gone is left as it is. */
+async function removeJob(queue: Queue, jobId: string, logger: Logger): Promise<void> {
+  try {
+    await queue.remove(jobId, { removeChildren: false });
+  } catch (err) {
+    logger.debug({ jobId, err }, 'job not removed');
   }
 }
 
