@@ -27,7 +27,7 @@ import {
   type MongoModels,
 } from '../src/outbox/mongo/index.js';
 import { sortableEntryId } from '../src/outbox/sink.js';
-import type { RunEvent, RunRecord, StepRecord } from '../src/runs/types.js';
+import { toSummary, type RunEvent, type RunRecord, type StepRecord } from '../src/runs/types.js';
 
 function run(overrides: Partial<RunRecord> = {}): RunRecord {
   return {
@@ -267,6 +267,8 @@ describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB
     const first = await listRunsFromMongo(models, { workspaceId: 'default', limit: 1, workflow: 'wf-a' });
     expect(first.runs.map((r) => r.id)).toEqual(['list-4']);
     expect(await ids({ limit: 10, workflow: 'wf-a', cursor: first.nextCursor ?? '' })).toEqual(['list-3', 'list-1']);
-    expect(first.runs[0]).toEqual(seeds[3]);
+    // A summary by default; input and output on request.
+    expect(first.runs[0]).toEqual(toSummary(seeds[3]!, []));
+    expect((await listRunsFromMongo(models, { workspaceId: 'default', limit: 1, workflow: 'wf-a', include: ['input', 'output'] })).runs[0]).toEqual(seeds[3]);
   });
 });

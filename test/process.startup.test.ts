@@ -90,7 +90,7 @@ describe('a Redis outage while running', () => {
     await redis.start();
     // The connections come back by themselves; what was refused was never run.
     await expect.poll(async () => (await h.request('GET', '/readyz')).status, { timeout: 10_000 }).toBe(200);
-    const listed = await h.request('GET', '/v1/runs');
+    const listed = await h.request('GET', '/v1/runs?include=input');
     expect(listed.body.runs.map((r: { input: { task: string } }) => r.input.task)).toEqual(['before']);
     // The same request again now runs (its idempotency key was never taken).
     const again = await h.request('POST', '/v1/runs', { agent: 'a', input: { task: 'during the outage' }, idempotencyKey: 'outage-1' });

@@ -556,4 +556,17 @@ describe('listing runs', () => {
     expect(cursor).toBeNull();
     expect(seen).toEqual([newer.id, older.id]); // newest first, the failed run filtered out
   });
+
+  it('lists summaries (no input, no output) unless ?include asks for them', async () => {
+    const run = await runToEnd('paged', { text: unique('summary') });
+    const page = async (qs: string) => (await h.request('GET', `/v1/runs?workflow=paged&limit=1${qs}`)).body.runs[0];
+    const summary = await page('');
+    expect(summary).toMatchObject({ id: run.id, status: 'succeeded', workflow: 'paged', usage: run.usage });
+    expect(summary).not.toHaveProperty('input');
+    expect(summary).not.toHaveProperty('output');
+    expect(await page('&include=input,output')).toMatchObject({ id: run.id, input: run.input, output: run.output });
+    const bad = await h.request('GET', '/v1/runs?include=steps');
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.issues[0].path).toBe('query.include.0');
+  });
 });

@@ -43,7 +43,7 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function runsOf(workflow: string): Promise<{ id: string; scheduleId: string | null; status: string; input: unknown }[]> {
-  const res = await h.request('GET', `/v1/runs?workflow=${workflow}&limit=200`);
+  const res = await h.request('GET', `/v1/runs?workflow=${workflow}&limit=200&include=input`);
   expect(res.status).toBe(200);
   return res.body.runs;
 }

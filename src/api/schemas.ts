@@ -3,7 +3,7 @@
  * for OpenAPI). Response shapes are the run/step records of src/runs/types.ts.
  */
 import { z } from 'zod';
-import { RunStatus } from '../runs/types.js';
+import { RunListInclude, RunStatus } from '../runs/types.js';
 import { StepInput } from '../workflows/definition.js';
 import { JsonObject } from '../workflows/json-object.js';
 
@@ -51,6 +51,12 @@ export const EventId = z
 
 export const ListRunsQuery = z
   .object({
+    /** Comma list: `input`, `output` (a page lists run summaries without them by default). */
+    include: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(RunListInclude)),
     status: RunStatus.optional(),
     workflow: z.string().min(1).optional(),
     agent: z.string().min(1).optional(),

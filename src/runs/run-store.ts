@@ -33,7 +33,7 @@ import {
   type StepsAddArgs,
   type StepsAddReply,
 } from './scripts/index.js';
-import { RunEvent, type RunRecord, type RunStatus, type StepRecord, type StepStatus } from './types.js';
+import { RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus } from './types.js';
 
 export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
 
@@ -243,14 +243,18 @@ export class RunStore {
    */
   async listRuns(filter: {
     workspaceId: string;
+    /** Read and return these beside the summary (input and output can be large). */
+    include?: readonly RunListInclude[];
     status?: string;
     workflow?: string;
     agent?: string;
     limit: number;
     cursor?: { score: number; id: string };
-  }): Promise<{ runs: RunRecord[]; next?: { score: number; id: string } }> {
+  }): Promise<{ runs: RunSummary[]; next?: { score: number; id: string } }> {
     const index = keys.runIndex(this.prefix, filter.workspaceId);
-    const out: RunRecord[] = [];
+    const include = filter.include ?? [];
+    const fields = RUN_FIELDS.filter((f) => !((f === 'input' || f === 'output') && !include.includes(f)));
+    const out: RunSummary[] = [];
     let max: string = filter.cursor ? String(filter.cursor.score) : '+inf';
     let skipThrough = filter.cursor?.id;
     const batch = Math.max(50, filter.limit * 2);
@@ -260,7 +264,7 @@ export class RunStore {
       const ids: { id: string; score: number }[] = [];
       for (let i = 0; i < page.length; i += 2) ids.push({ id: page[i]!, score: Number(page[i + 1]) });
       const pipe = this.redis.pipeline();
-      for (const { id } of ids) pipe.hmget(keys.run(this.prefix, id), ...RUN_FIELDS);
+      for (const { id } of ids) pipe.hmget(keys.run(this.prefix, id), ...fields);
       const rows = (await pipe.exec()) ?? [];
       const gone: string[] = [];
       for (let i = 0; i < ids.length; i++) {
@@ -275,7 +279,7 @@ export class RunStore {
           gone.push(id);
           continue;
         }
-        const run = decodeFields<RunRecord>(values, RUN_FIELDS);
+        const run = decodeFields<RunSummary>(values, fields);
         if (filter.status && run.status !== filter.status) continue;
         if (filter.workflow && run.workflow !== filter.workflow) continue;
         if (filter.agent && !run.agents.includes(filter.agent)) continue;

@@ -17,7 +17,7 @@ import { whileReachable } from './reachable.js';
 import type { RunControl } from './run-control.js';
 import type { RunStore } from './run-store.js';
 import type { StepPolicy } from './step-policy.js';
-import { DEFAULT_WORKSPACE, isTerminalRun, type RunEvent, type RunRecord, type RunStatus, type StepRecord } from './types.js';
+import { DEFAULT_WORKSPACE, isTerminalRun, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from './types.js';
 
 export interface RunsServiceDeps {
   store: RunStore;
@@ -36,7 +36,7 @@ export interface RunsServiceDeps {
 /** Read access to runs that left Redis (retention), e.g. MongoDB. */
 export interface RunArchive {
   getRun(id: string, opts?: { definition?: boolean }): Promise<RunView | null>;
-  listRuns(filter: ListRunsFilter): Promise<{ runs: RunRecord[]; nextCursor: string | null }>;
+  listRuns(filter: ListRunsFilter): Promise<{ runs: RunSummary[]; nextCursor: string | null }>;
   /** The run's event log, oldest first; null when the run is not archived. */
   getEvents(id: string): Promise<RunEvent[] | null>;
 }
@@ -76,6 +76,8 @@ export type RunView = RunRecord & { steps: StepRecord[]; dag: DagView; definitio
 
 export interface ListRunsFilter {
   workspaceId: string;
+  /** What each listed run carries beyond its summary. Default none. */
+  include?: readonly RunListInclude[];
   status?: RunStatus;
   workflow?: string;
   agent?: string;
@@ -236,7 +238,7 @@ export class RunsService {
     throw new NotFoundError(`run "${runId}" not found`);
   }
 
-  async list(filter: ListRunsFilter): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {
+  async list(filter: ListRunsFilter): Promise<{ runs: RunSummary[]; nextCursor: string | null }> {
     if (this.deps.archive) {
       try {
         return await this.deps.archive.listRuns(filter);

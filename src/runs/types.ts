@@ -88,6 +88,19 @@ export const RunRecord = z.object({
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 
+/** What GET /v1/runs may add to each run of a page (by default a page lists summaries). */
+export const RunListInclude = z.enum(['input', 'output']);
+export type RunListInclude = z.infer<typeof RunListInclude>;
+
+/** A run as a listing shows it: its record without input and output, unless asked for. */
+export type RunSummary = Omit<RunRecord, 'input' | 'output'> & Partial<Pick<RunRecord, 'input' | 'output'>>;
+
+/** A run record cut to a summary with the fields `include` names. */
+export function toSummary(run: RunRecord, include: readonly RunListInclude[]): RunSummary {
+  const { input, output, ...rest } = run;
+  return { ...rest, ...(include.includes('input') ? { input } : {}), ...(include.includes('output') ? { output } : {}) };
+}
+
 export const RUN_EVENT_TYPES = [
   'run.queued',
   'run.started',

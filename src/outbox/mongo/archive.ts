@@ -1,6 +1,7 @@
 /** Runs that left Redis, read from MongoDB: GET /v1/runs/:id, the listing, the event log. */
 import { ValidationError } from '../../errors/index.js';
 import { toRunView, type ListRunsFilter, type RunArchive } from '../../runs/runs-service.js';
+import { toSummary } from '../../runs/types.js';
 import type { CompiledWorkflow } from '../../workflows/definition.js';
 import { definitionOf, fromEventDocument, fromRunDocument, fromStepDocument } from './mappers.js';
 import type { EventDocument, MongoModels, RunDocument, StepDocument } from './models.js';
@@ -43,7 +44,11 @@ export async function listRunsFromMongo(models: MongoModels, query: ListRunsFilt
     const after = decodeCursor(query.cursor);
     filter.$or = [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, _id: { $lt: after.id } }];
   }
-  const docs = await models.Run.find(filter, { definition: 0, outboxSeq: 0 })
+  const include = query.include ?? [];
+  const projection: Record<string, 0> = { definition: 0, outboxSeq: 0 };
+  if (!include.includes('input')) projection.input = 0;
+  if (!include.includes('output')) projection.output = 0;
+  const docs = await models.Run.find(filter, projection)
     .sort({ createdAt: -1, _id: -1 })
     .limit(query.limit + 1)
     .lean<RunDocument[]>()
@@ -51,7 +56,7 @@ export async function listRunsFromMongo(models: MongoModels, query: ListRunsFilt
   const page = docs.slice(0, query.limit);
   const last = page.at(-1);
   return {
-    runs: page.map(fromRunDocument),
+    runs: page.map((doc) => toSummary(fromRunDocument(doc), include)),
     nextCursor: docs.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last._id }) : null,
   };
 }
