@@ -56,6 +56,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     registry,
     workflows,
     logger,
+    limits: config.limits,
     outbox: mongo !== undefined,
     ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
   });

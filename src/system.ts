@@ -6,7 +6,7 @@
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { resolveAgents, type AgentRegistry } from './agents/registry.js';
-import type { Config } from './config/env.js';
+import { DEFAULT_LIMITS, type Config, type Limits } from './config/env.js';
 import type { Logger } from './logger.js';
 import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './runs/keys.js';
 import { RunControl } from './runs/run-control.js';
@@ -30,6 +30,8 @@ export interface SystemOptions {
   archive?: RunArchive;
   /** Safety delay of ref jobs, ms. Default 30 s. */
   refSafetyDelayMs?: number;
+  /** Bounds on requests (default: the configuration's defaults). */
+  limits?: Limits;
 }
 
 /** A command of the API's connection gets no answer within this long: it fails (503), never waits on. */
@@ -115,6 +117,7 @@ export class System {
       policy: this.policy,
       logger,
       refSafetyDelayMs: this.refSafetyDelayMs,
+      maxEventStreams: (opts.limits ?? DEFAULT_LIMITS).maxEventStreams,
       ...(opts.archive ? { archive: opts.archive } : {}),
     });
     this.schedules = new SchedulesService({ queue: apiQueues.get(SCHEDULE_QUEUE)!, workflows: opts.workflows, logger, redis: apiRedis });
@@ -228,5 +231,6 @@ export function systemFromDefinitions(opts: {
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
+    limits: opts.config.limits,
   });
 }

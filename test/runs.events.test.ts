@@ -96,6 +96,23 @@ describe('the event stream', () => {
   });
 });
 
+describe('the cap on event streams', () => {
+  it('answers 503 naming SWITCHYARD_MAX_EVENT_STREAMS once a process serves that many', async () => {
+    const capped = await startHarness({ name: 'events-cap', agents: { slow: { provider: 'echo', echo: { latencyMs: 400 } } }, env: { SWITCHYARD_MAX_EVENT_STREAMS: '1' } });
+    try {
+      const id = (await capped.request('POST', '/v1/runs', { agent: 'slow', input: { task: 'x' } })).body.id as string;
+      const first = readEventStream(capped.baseUrl, id);
+      await expect.poll(() => capped.system.api.store.feedStats().viewers).toBe(1);
+      const second = await capped.request('GET', `/v1/runs/${id}/events`);
+      expect(second.status).toBe(503);
+      expect(second.body.error.message).toContain('SWITCHYARD_MAX_EVENT_STREAMS');
+      expect((await first).events.at(-1)!.event).toBe('run.finished');
+    } finally {
+      await capped.close();
+    }
+  });
+});
+
 describe('the definition a run executes', () => {
   it('is kept with the run and returned with ?include=definition', async () => {
     const id = await submit('def');

@@ -33,6 +33,8 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_STEPS: int(1000, 1),
   /** Deepest nesting of objects and arrays a request body (or a workflow's blocks) may have. */
   SWITCHYARD_MAX_JSON_DEPTH: int(64, 2),
+  /** Most event streams (SSE viewers) one process serves at once; more answer 503. */
+  SWITCHYARD_MAX_EVENT_STREAMS: int(1000, 1),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
@@ -54,9 +56,11 @@ export interface Limits {
   maxSteps: number;
   /** Deepest nesting of a request body, of the blocks of a workflow. @default 64 */
   maxJsonDepth: number;
+  /** Most event streams one process serves at once. @default 1000 */
+  maxEventStreams: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxSteps: 1000, maxJsonDepth: 64 };
+export const DEFAULT_LIMITS: Limits = { maxSteps: 1000, maxJsonDepth: 64, maxEventStreams: 1000 };
 
 export interface Config {
   redisUrl: string;
@@ -98,7 +102,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     prefix: e.SWITCHYARD_PREFIX,
     retentionSeconds: e.SWITCHYARD_RETENTION_SECONDS,
     bodyLimit: e.SWITCHYARD_BODY_LIMIT,
-    limits: { maxSteps: e.SWITCHYARD_MAX_STEPS, maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH },
+    limits: { maxSteps: e.SWITCHYARD_MAX_STEPS, maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH, maxEventStreams: e.SWITCHYARD_MAX_EVENT_STREAMS },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,
     requireKeys: e.SWITCHYARD_REQUIRE_KEYS,

@@ -31,6 +31,8 @@ export interface RunsServiceDeps {
   refSafetyDelayMs: number;
   /** Where finished runs are read from once Redis no longer holds them (MongoDB). */
   archive?: RunArchive;
+  /** Most live event streams at once (more answer 503). Default 1000. */
+  maxEventStreams?: number;
 }
 
 /** Read access to runs that left Redis (retention), e.g. MongoDB. */
@@ -223,6 +225,8 @@ export class RunsService {
     }
     // A client reconnecting after run.finished: nothing will ever follow.
     if (isTerminalRun(status) && after !== undefined && (await store.readEvents(runId, after, 1)).length === 0) return { kind: 'none' };
+    const max = this.deps.maxEventStreams ?? 1000;
+    if (store.feedStats().viewers >= max) throw new UnavailableError(`this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`);
     return { kind: 'live', events: untilFinished(store.followEvents(runId, after, signal)) };
   }
 

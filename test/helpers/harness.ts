@@ -39,6 +39,8 @@ export interface HarnessOptions {
   bodyLimit?: string;
   /** Another Redis than the shared one (a test that stops and restarts its own). */
   redisUrl?: string;
+  /** More environment for its configuration (SWITCHYARD_* limits...). */
+  env?: Record<string, string>;
 }
 
 export interface Harness {
@@ -63,6 +65,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     ...(opts.fake
       ? { ANTHROPIC_API_KEY: 'test-key', ANTHROPIC_BASE_URL: opts.fake.anthropicBaseURL, OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: opts.fake.openaiBaseURL }
       : {}),
+    ...opts.env,
   });
   const system = systemFromDefinitions({
     config,
