@@ -13,6 +13,7 @@ import { RunControl } from './runs/run-control.js';
 import { RunStore } from './runs/run-store.js';
 import { RunsService, type RunArchive } from './runs/runs-service.js';
 import { stepPolicy, type StepPolicy } from './runs/step-policy.js';
+import { WorkerRegistry } from './runs/workers.js';
 import { SchedulesService } from './schedules/schedules-service.js';
 import { WorkflowCatalog } from './workflows/catalog.js';
 import { compileWorkflow } from './workflows/compile.js';
@@ -49,6 +50,8 @@ export interface ApiSide {
   flowProducer: FlowProducer;
   /** Every queue, by name (Bull Board, promotes and wakes of a cancel). */
   queues: Map<string, Queue>;
+  /** Which queues live workers serve (why a step waits, /readyz). */
+  workers: WorkerRegistry;
 }
 
 export class System {
@@ -62,6 +65,8 @@ export class System {
   readonly store: RunStore;
   /** The engine's run control (a failed step ends its run). */
   readonly control: RunControl;
+  /** The engine's side of the worker heartbeats. */
+  readonly workers: WorkerRegistry;
   /** What the API (and a schedule firing) uses: fails fast while Redis is unreachable. */
   readonly api: ApiSide;
   readonly runs: RunsService;
@@ -98,6 +103,7 @@ export class System {
     this.flowProducer = quiet(new FlowProducer({ connection: this.redis, prefix }), logger);
     this.store = new RunStore({ redis: this.stateRedis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox, logger });
     this.control = new RunControl({ store: this.store, refQueue: this.queue(REF_QUEUE), queue: (name) => this.queuesByName.get(name), logger });
+    this.workers = new WorkerRegistry({ redis: this.stateRedis, prefix, queue: (name) => this.queuesByName.get(name) });
 
     const apiQueues = queues(apiRedis);
     const apiStore = new RunStore({ redis: apiRedis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox, logger });
@@ -107,6 +113,7 @@ export class System {
       control: new RunControl({ store: apiStore, refQueue: apiQueues.get(REF_QUEUE)!, queue: (name) => apiQueues.get(name), logger }),
       flowProducer: quiet(new FlowProducer({ connection: apiRedis, prefix }), logger),
       queues: apiQueues,
+      workers: new WorkerRegistry({ redis: apiRedis, prefix, queue: (name) => apiQueues.get(name) }),
     };
     this.runs = new RunsService({
       store: this.api.store,
@@ -118,6 +125,7 @@ export class System {
       logger,
       refSafetyDelayMs: this.refSafetyDelayMs,
       maxEventStreams: (opts.limits ?? DEFAULT_LIMITS).maxEventStreams,
+      workers: this.api.workers,
       ...(opts.archive ? { archive: opts.archive } : {}),
     });
     this.schedules = new SchedulesService({ queue: apiQueues.get(SCHEDULE_QUEUE)!, workflows: opts.workflows, logger, redis: apiRedis });
@@ -151,6 +159,12 @@ export class System {
 
   get scheduleQueue(): Queue {
     return this.queue(SCHEDULE_QUEUE);
+  }
+
+  /** Agents no live worker process serves (their steps wait until one does). */
+  async unservedAgents(): Promise<string[]> {
+    const served = await this.api.workers.liveQueues();
+    return this.registry.names().filter((a) => !served.has(agentQueueName(a)));
   }
 
   /** Does Redis answer now? Never waits on an outage (the API's connection). */

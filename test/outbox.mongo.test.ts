@@ -44,7 +44,7 @@ function step(overrides: Partial<StepRecord> = {}): StepRecord {
   return {
     runId: 'run-1', stepId: 'a', kind: 'agent', agent: 'researcher', parent: null, status: 'succeeded', dependsOn: [], optional: false,
     input: { task: 'look' }, output: 'found it', usage: { inputTokens: 3, outputTokens: 4 }, model: 'echo',
-    attempts: 1, recovered: false, error: null, reason: null,
+    attempts: 1, recovered: false, error: null, reason: null, retryAt: null,
     createdAt: '2025-01-01T10:00:01.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:05.000Z',
     ...overrides,
   };

@@ -45,7 +45,7 @@ export function createApp(system: System, opts: AppOptions): Express {
     assertDepth(req.body, maxDepth);
     next();
   });
-  app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness } }));
+  app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness }, unservedAgents: () => system.unservedAgents() }));
   app.use('/v1/runs', runsRouter({ runs: system.runs, shutdownSignal: opts.shutdownSignal }));
   app.use('/v1/agents', agentsRouter({ registry: system.registry }));
   app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows }));

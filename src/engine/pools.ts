@@ -4,11 +4,14 @@
  * roots, refs, schedules), the cancellation listener and the watchdog that ends runs whose
  * root job failed.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Job, QueueEvents, Worker, type WorkerOptions } from 'bullmq';
 import { createProvider } from '../providers/index.js';
 import type { Provider } from '../providers/provider.js';
 import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys } from '../runs/keys.js';
 import type { StepJobData } from '../runs/flow-builder.js';
+import { HEARTBEAT_MS } from '../runs/workers.js';
 import { LIVE_STEP_STATUSES, isTerminalStep } from '../runs/types.js';
 import type { System } from '../system.js';
 import { ActiveJobs } from './active-jobs.js';
@@ -151,12 +154,22 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
 
   const workers = [...stepWorkers, ...internalWorkers];
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  // Heartbeats: which queues this process serves (why a step waits, /readyz).
+  const processId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const served = stepWorkers.map((w) => w.name);
+  const beat = () => system.workers.beat(processId, served).catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
+  await beat();
+  const heartbeat = setInterval(beat, HEARTBEAT_MS);
+  heartbeat.unref();
   logger.info({ agents: names, internal }, 'worker pools started');
 
   return {
     workers,
     async close(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
+      clearInterval(heartbeat);
+      await system.workers.leave(processId).catch(() => undefined);
       const closeAll = async (list: Worker[], what: string) => {
         const graceful = Promise.all(list.map((w) => w.close()));
         let timer: NodeJS.Timeout | undefined;

@@ -9,12 +9,13 @@
  * 2. Execute. The step kind's executor does the work under an AbortSignal that fires on the
  *    step's timeout and on cancellation of the run. Thrown errors map to BullMQ by class:
  *    rate-limited → RateLimitError (no attempt burnt), not retryable or out of attempts →
- *    the failure is recorded, then UnrecoverableError; anything else → retried with backoff.
+ *    the failure is recorded, then UnrecoverableError; anything else → the job sleeps out its
+ *    backoff (moveToDelayed, the step `retrying` until `retryAt`) and is retried.
  * 3. Record. A result is written durably (awaited, retried on Redis errors) before the job can
  *    complete, then the step's refs are promoted. A step that added steps to its run is parked
  *    in waiting-children (no worker slot held) and resumed when they have all finished.
  */
-import { RateLimitError, UnrecoverableError, WaitingChildrenError, type FlowProducer, type Job, type Queue, type Worker } from 'bullmq';
+import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError, type FlowProducer, type Job, type Queue, type Worker } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
@@ -25,6 +26,7 @@ import type { StepPolicy } from '../runs/step-policy.js';
 import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, type StepStatus } from '../runs/types.js';
 import type { StepKind } from '../workflows/definition.js';
 import type { ActiveJobs } from './active-jobs.js';
+import { retryDelayMs } from './backoff.js';
 import { decide, type Decision } from './decide.js';
 import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './executor.js';
 import { templateScope } from './executors/agent.js';
@@ -127,7 +129,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
             from: LIVE,
             to: 'running',
             attemptsDelta: 1,
-            fields: { error: null, reason: null, recovered: decision.recovered, ...(begin.startedAt ? {} : { startedAt: now() }) },
+            fields: { error: null, reason: null, retryAt: null, recovered: decision.recovered, ...(begin.startedAt ? {} : { startedAt: now() }) },
             event: { type: 'step.started', data: decision.recovered ? { recovered: true } : {} },
           });
           if (!started.applied) return finish(started.status === 'missing' ? 'cancelled' : started.status);
@@ -238,15 +240,19 @@ export function createStepProcessor(deps: StepMachineDeps) {
         // failed before an attempt started, e.g. on a Redis error).
         const last = attempt >= maxAttempts || job.attemptsMade + 1 >= maxAttempts;
         if (err instanceof NonRetryableError || err instanceof ValidationError || last) return failFinally(err);
+        // The backoff is waited out here (not by BullMQ), so the step says when it goes on.
+        const wait = retryDelayMs(job.opts.backoff, attempt);
+        const retryAt = new Date(Date.now() + wait).toISOString();
         await store.transitionStep(runId, step.id, {
           from: ['running'],
           to: 'retrying',
           attempt,
-          fields: { error: err.message },
-          event: { type: 'step.retrying', data: { attempt, error: err.message } },
+          fields: { error: err.message, retryAt },
+          event: { type: 'step.retrying', data: { attempt, error: err.message, retryAt } },
         });
-        log().warn({ attempt, maxAttempts, err: err.message }, 'step attempt failed; will retry');
-        throw err;
+        log().warn({ attempt, maxAttempts, err: err.message, retryAt }, 'step attempt failed; will retry');
+        await job.moveToDelayed(Date.parse(retryAt), token);
+        throw new DelayedError();
       }
     }
 

@@ -38,6 +38,10 @@ export const keys = {
   runIndex: (prefix: string, workspaceId: string) => `${prefix}:ws:${workspaceId}:runs`,
   /** String: `<runId> <requestHash>` of the run holding a workspace's idempotency key. */
   idempotency: (prefix: string, workspaceId: string, key: string) => `${prefix}:ws:${workspaceId}:idem:${key}`,
+  /** Sorted set: worker process ids by their last heartbeat (ms). */
+  workers: (prefix: string) => `${prefix}:workers`,
+  /** Hash: worker process id → the queues it serves (JSON list). */
+  workerQueues: (prefix: string) => `${prefix}:worker-queues`,
   /** Stream: finished steps and runs for MongoDB (only with MONGODB_URI). */
   outbox: (prefix: string) => `${prefix}:outbox`,
   /** Pub/sub channel: run ids whose in-flight steps must be aborted. */

@@ -14,6 +14,8 @@ import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { compareEventIds } from './event-feed.js';
 import { buildRunFlow } from './flow-builder.js';
 import { whileReachable } from './reachable.js';
+import { explainWaiting, queuesToAsk, type WaitingFor } from './waiting.js';
+import type { WorkerRegistry } from './workers.js';
 import type { RunControl } from './run-control.js';
 import type { RunStore } from './run-store.js';
 import type { StepPolicy } from './step-policy.js';
@@ -33,6 +35,8 @@ export interface RunsServiceDeps {
   archive?: RunArchive;
   /** Most live event streams at once (more answer 503). Default 1000. */
   maxEventStreams?: number;
+  /** Which queues live workers serve (to say why a step waits). */
+  workers?: WorkerRegistry;
 }
 
 /** Read access to runs that left Redis (retention), e.g. MongoDB. */
@@ -74,7 +78,9 @@ export interface DagView {
   nodes: DagNode[];
   edges: DagEdge[];
 }
-export type RunView = RunRecord & { steps: StepRecord[]; dag: DagView; definition?: CompiledWorkflow };
+/** A step as GET /v1/runs/:id shows it: its record and, while it is not running, what it waits for. */
+export type StepView = StepRecord & { waitingFor?: WaitingFor };
+export type RunView = RunRecord & { steps: StepView[]; dag: DagView; definition?: CompiledWorkflow };
 
 export interface ListRunsFilter {
   workspaceId: string;
@@ -205,10 +211,24 @@ export class RunsService {
     const state = await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getRun(runId));
     if (state) {
       const view = toRunView(state.run, state.steps);
+      await this.explain(view);
       if (opts.definition) view.definition = (await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getDefinition(runId))) as CompiledWorkflow;
       return view;
     }
     return this.fromArchive(runId, (a) => a.getRun(runId, opts));
+  }
+
+  /** Tell, for each step that is not running, what it waits for (no-op without a worker registry). */
+  private async explain(view: RunView): Promise<void> {
+    const { workers } = this.deps;
+    if (!workers || isTerminalRun(view.status) || !view.steps.some((s) => s.status === 'pending' || s.status === 'retrying' || s.status === 'waiting')) return;
+    const queues = queuesToAsk(view.steps);
+    const [served, ...limits] = await whileReachable(this.deps.store.redis, 'reading the run', () => Promise.all([workers.liveQueues(), ...queues.map((q) => workers.rateLimitMs(q))]));
+    const why = explainWaiting(view.steps, { served: served as Set<string>, rateLimitMs: new Map(queues.map((q, i) => [q, limits[i] as number])), now: Date.now() });
+    for (const s of view.steps) {
+      const w = why.get(s.stepId);
+      if (w) s.waitingFor = w;
+    }
   }
 
   /**

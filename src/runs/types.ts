@@ -56,6 +56,8 @@ export const StepRecord = z.object({
   error: z.string().nullable(),
   /** Why a step was skipped or cancelled, or what it waits for. */
   reason: z.string().nullable(),
+  /** When a step in a retry backoff starts its next attempt (ISO); null otherwise. */
+  retryAt: z.string().nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),

@@ -3,9 +3,14 @@ import { Router } from 'express';
 export interface HealthRouterDeps {
   /** Readiness checks by name (redis, mongodb...); a check that throws counts as false. */
   checks: Record<string, () => Promise<boolean>>;
+  /**
+   * Agents no live worker serves: named in /readyz (their runs wait), without making this
+   * process unready (an API-only process is ready without workers).
+   */
+  unservedAgents?: () => Promise<string[]>;
 }
 
-export function healthRouter({ checks }: HealthRouterDeps): Router {
+export function healthRouter({ checks, unservedAgents }: HealthRouterDeps): Router {
   const r = Router();
   r.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -16,7 +21,8 @@ export function healthRouter({ checks }: HealthRouterDeps): Router {
     const results = await Promise.all(named.map(([, check]) => check().catch(() => false)));
     const status: Record<string, boolean> = Object.fromEntries(named.map(([name], i) => [name, results[i] === true]));
     const ready = Object.values(status).every(Boolean);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: status });
+    const unserved = ready && unservedAgents ? await unservedAgents().catch(() => undefined) : undefined;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: status, ...(unserved ? { unservedAgents: unserved } : {}) });
   });
   return r;
 }

@@ -69,6 +69,7 @@ export function fromStepDocument(doc: StepDocument): StepRecord {
     parent: rest.parent ?? null,
     output: rest.output ?? null,
     recovered: rest.recovered ?? false,
+    retryAt: rest.retryAt ?? null,
     createdAt: createdAt.toISOString(),
     startedAt: toIso(startedAt ?? null),
     finishedAt: toIso(finishedAt ?? null),

@@ -121,6 +121,7 @@ const StepSchema = new Schema<StepDocument>(
     recovered: { type: Boolean, default: false },
     error: nullableString,
     reason: nullableString,
+    retryAt: nullableString,
     createdAt: { type: Date, required: true },
     startedAt: nullableDate,
     finishedAt: nullableDate,

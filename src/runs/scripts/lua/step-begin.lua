@@ -37,7 +37,7 @@ for i = 8, #ARGV do
 end
 if fast then
   local attempt = tonumber(v[2]) + 1
-  local fields = { 'status', '"running"', 'attempts', attempt, 'error', 'null', 'reason', 'null', 'recovered', 'false' }
+  local fields = { 'status', '"running"', 'attempts', attempt, 'error', 'null', 'reason', 'null', 'recovered', 'false', 'retryAt', 'null' }
   if out[6] == 'null' then
     fields[#fields + 1] = 'startedAt'
     fields[#fields + 1] = cjson.encode(ARGV[1])

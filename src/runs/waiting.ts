@@ -1,0 +1,73 @@
+/**
+ * Why a step that is not running waits, as GET /v1/runs/:id tells it: pure, from the run's
+ * step records and what the queues say (which ones a live worker serves, which are rate
+ * limited until when).
+ */
+import { z } from 'zod';
+import { stepQueueName } from './keys.js';
+import { isTerminalStep, type StepRecord } from './types.js';
+
+export const WaitingFor = z.discriminatedUnion('reason', [
+  /** Dependencies not finished yet. */
+  z.object({ reason: z.literal('dependencies'), steps: z.array(z.string()) }),
+  /** Steps it added to its run, not finished yet. */
+  z.object({ reason: z.literal('children'), steps: z.array(z.string()) }),
+  /** No live worker process serves its queue (start one that serves the agent). */
+  z.object({ reason: z.literal('no_worker'), queue: z.string(), agent: z.string().nullable() }),
+  /** Its queue's rate limit is spent until `until`. */
+  z.object({ reason: z.literal('rate_limit'), queue: z.string(), until: z.string() }),
+  /** The provider answered 429 (or overloaded): its queue is paused until `until`. */
+  z.object({ reason: z.literal('provider_pause'), queue: z.string(), until: z.string() }),
+  /** An attempt failed; the next one starts at `until`. */
+  z.object({ reason: z.literal('retry_backoff'), until: z.string() }),
+  /** Queued: a worker takes it when one of its slots is free. */
+  z.object({ reason: z.literal('worker_slot'), queue: z.string() }),
+]);
+export type WaitingFor = z.infer<typeof WaitingFor>;
+
+export interface QueueFacts {
+  /** Queues some live worker process serves. */
+  served: ReadonlySet<string>;
+  /** Per queue: how long its rate limit holds from `now`, ms (0 or absent: none). */
+  rateLimitMs: ReadonlyMap<string, number>;
+  now: number;
+}
+
+/** The queues whose facts `explainWaiting` needs for these steps (those that could be queued now). */
+export function queuesToAsk(steps: readonly StepRecord[]): string[] {
+  return [...new Set(steps.filter((s) => s.status === 'pending' || s.status === 'retrying').map((s) => stepQueueName({ agent: s.agent ?? undefined })))];
+}
+
+/** For every step that is pending, retrying or waiting: what it waits for. */
+export function explainWaiting(steps: readonly StepRecord[], facts: QueueFacts): Map<string, WaitingFor> {
+  const byId = new Map(steps.map((s) => [s.stepId, s]));
+  const childrenOf = new Map<string, string[]>();
+  for (const s of steps) if (s.parent && !isTerminalStep(s.status)) childrenOf.set(s.parent, [...(childrenOf.get(s.parent) ?? []), s.stepId]);
+  const out = new Map<string, WaitingFor>();
+  const at = (ms: number) => new Date(facts.now + ms).toISOString();
+  for (const s of steps) {
+    if (s.status === 'waiting') {
+      out.set(s.stepId, { reason: 'children', steps: childrenOf.get(s.stepId) ?? [] });
+      continue;
+    }
+    if (s.status !== 'pending' && s.status !== 'retrying') continue;
+    const open = s.dependsOn.filter((d) => {
+      const dep = byId.get(d);
+      return dep !== undefined && !isTerminalStep(dep.status);
+    });
+    if (open.length) {
+      out.set(s.stepId, { reason: 'dependencies', steps: open });
+      continue;
+    }
+    if (s.status === 'retrying' && s.retryAt && Date.parse(s.retryAt) > facts.now) {
+      out.set(s.stepId, { reason: 'retry_backoff', until: s.retryAt });
+      continue;
+    }
+    const queue = stepQueueName({ agent: s.agent ?? undefined });
+    const limited = facts.rateLimitMs.get(queue) ?? 0;
+    if (!facts.served.has(queue)) out.set(s.stepId, { reason: 'no_worker', queue, agent: s.agent });
+    else if (limited > 0) out.set(s.stepId, s.status === 'retrying' ? { reason: 'provider_pause', queue, until: at(limited) } : { reason: 'rate_limit', queue, until: at(limited) });
+    else out.set(s.stepId, { reason: 'worker_slot', queue });
+  }
+  return out;
+}
