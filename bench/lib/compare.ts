@@ -43,8 +43,10 @@ export interface RawComparison {
 export interface ComparisonResult {
   syFigure: number;
   rawFigure: number;
-  /** syFigure ÷ rawFigure. */
+  /** syFigure ÷ rawFigure (submission included: add to the end of the run). */
   ratio: number;
+  /** The same figures timed from the end of submission (execution alone). */
+  afterSubmit: { syFigure: number; rawFigure: number; ratio: number };
   details: string[];
 }
 
@@ -70,6 +72,9 @@ export async function compareWithRaw(ctx: BenchContext, spec: RawComparison): Pr
     const syFigure = spec.figure(median(syMs));
     const rawFigure = spec.figure(median(rawMs));
     const ratio = syFigure / rawFigure;
+    const syExec = spec.figure(median(res.sw.map((s) => s.value.ms - s.value.submitMs)));
+    const rawExec = spec.figure(median(res.raw.map((s) => s.value.ms - s.value.addMs)));
+    const afterSubmit = { syFigure: syExec, rawFigure: rawExec, ratio: syExec / rawExec };
     const compile = spec.showCompile ? `; compile (once, at start-up) ${fmt(sy.compileMs.get(wf)!, 1)} ms` : '';
     const details = [
       `sizes: ${spec.sizes}`,
@@ -77,6 +82,7 @@ export async function compareWithRaw(ctx: BenchContext, spec: RawComparison): Pr
       `raw totals (ms): ${rawMs.map((x) => x.toFixed(spec.totalsDigits)).join(', ')}; FlowProducer.add median ${fmt(median(res.raw.map((s) => s.value.addMs)), 1)} ms`,
       loadLine('Switchyard load', res.sw, { n, unit }),
       loadLine('raw load', res.raw, { n, unit }),
+      `without submission (timed from the end of submit / FlowProducer.add): Switchyard ${spec.formatFigure(syExec)}, raw ${spec.formatFigure(rawExec)}, ratio ${fmt(afterSubmit.ratio, 2)}`,
     ];
 
     if (!spec.meetsTarget(ratio) || ctx.profile) {
@@ -110,7 +116,7 @@ export async function compareWithRaw(ctx: BenchContext, spec: RawComparison): Pr
       const rprof = await cpuProfile(rawOnce);
       details.push('cpu profile of one raw run:', ...rprof.slice(0, 8).map((l) => `  ${l}`));
     }
-    return { syFigure, rawFigure, ratio, details };
+    return { syFigure, rawFigure, ratio, afterSubmit, details };
   } finally {
     await info.quit().catch(() => info.disconnect());
     await raw.close();

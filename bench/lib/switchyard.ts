@@ -52,12 +52,13 @@ export let leakedConnections = 0;
 
 export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<SwitchyardBench> {
   const prefix = benchPrefix(`sy-${opts.name}`);
-  const config = loadConfig({ REDIS_URL, SWITCHYARD_PREFIX: prefix });
+  // The scenarios go past the default 1,000 steps per workflow.
+  const config = loadConfig({ REDIS_URL, SWITCHYARD_PREFIX: prefix, SWITCHYARD_MAX_STEPS: '20000' });
   // Compile once on its own to report the compile time; the system compiles them again.
   const compileMs = new Map<string, number>();
   for (const def of opts.workflows) {
     const c0 = performance.now();
-    const wf = compileWorkflow(def, { agents: Object.keys(opts.agents), source: `bench/${opts.name}` });
+    const wf = compileWorkflow(def, { agents: Object.keys(opts.agents), source: `bench/${opts.name}`, limits: config.limits });
     compileMs.set(wf.name, performance.now() - c0);
   }
   const system = systemFromDefinitions({ config, agents: opts.agents, workflows: opts.workflows, source: `bench/${opts.name}`, logger: silentLogger, retentionSeconds: 3600 });

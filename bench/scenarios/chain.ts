@@ -37,7 +37,7 @@ export const chainScenario: Scenario = {
   async run(ctx: BenchContext): Promise<ScenarioResult> {
     const n = ctx.quick ? 50 : 200;
     const meetsTarget = (ratio: number) => ratio <= 2;
-    const { syFigure: syPer, rawFigure: rawPer, ratio, details } = await compareWithRaw(ctx, {
+    const { syFigure: syPer, rawFigure: rawPer, ratio, afterSubmit, details } = await compareWithRaw(ctx, {
       name: 'chain',
       agents: { zero: echoAgent(0, CONCURRENCY) },
       workflow: chainWorkflow(n),
@@ -58,6 +58,7 @@ export const chainScenario: Scenario = {
       switchyard: `${fmt(syPer, 3)} ms/step`,
       baseline: `${fmt(rawPer, 3)} ms/step (raw nested flow)`,
       ratio,
+      ratioAfterSubmit: afterSubmit.ratio,
       target: '≤ 2',
       pass: meetsTarget(ratio),
       details,

@@ -43,7 +43,7 @@ export const fanoutScenario: Scenario = {
     const n = ctx.quick ? 200 : 1000;
     const c = FANOUT_CONCURRENCY;
     const meetsTarget = (ratio: number) => ratio >= 0.5;
-    const { syFigure: syRate, rawFigure: rawRate, ratio, details } = await compareWithRaw(ctx, {
+    const { syFigure: syRate, rawFigure: rawRate, ratio, afterSubmit, details } = await compareWithRaw(ctx, {
       name: 'fan',
       agents: { fan: echoAgent(0, c) },
       workflow: fanWorkflow(n),
@@ -65,6 +65,7 @@ export const fanoutScenario: Scenario = {
       switchyard: `${fmt(syRate, 0)} children/s`,
       baseline: `${fmt(rawRate, 0)} children/s (raw flow)`,
       ratio,
+      ratioAfterSubmit: afterSubmit.ratio,
       target: '≥ 0.5',
       pass: meetsTarget(ratio),
       details,

@@ -17,7 +17,10 @@ export interface ScenarioResult {
   switchyard: string;
   /** The baseline's figure, formatted. */
   baseline: string;
+  /** Switchyard ÷ baseline, submission included (what the target is judged on). */
   ratio: number;
+  /** The same ratio timed from the end of submission, where the scenario measures it. */
+  ratioAfterSubmit?: number;
   target: string;
   pass: boolean;
   /** Extra lines: sizes, raw numbers of each repetition, profile findings. */
