@@ -29,6 +29,8 @@ export interface Running {
   server?: Server;
   pools?: WorkerPools;
   shutdown(): Promise<void>;
+  /** A shutdown that takes longer than this (ms) is cut short: the process exits 1. */
+  hardStopMs: number;
 }
 
 export async function boot(config: Config, opts: BootOptions, logger: Logger = createLogger(config.logLevel)): Promise<Running> {
@@ -65,7 +67,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   let outbox: OutboxConsumer | undefined;
   const shuttingDown = new AbortController();
   try {
-    await Promise.all([system.api.redis, system.redis, system.stateRedis].map((r) => connectionReady(r)));
+    await Promise.all([system.api.redis, system.redis, system.stateRedis].map((r) => connectionReady(r, config.redisWaitMs)));
     await system.schedules.syncFromFlows();
     // The port first: a process that cannot serve its API stops before it takes any job.
     if (opts.api) {
@@ -108,15 +110,23 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
       logger.info('stopped');
     })());
 
-  return { system, ...(server ? { server } : {}), ...(pools ? { pools } : {}), shutdown };
+  // The pools' own deadline, the outbox, MongoDB and Redis' closing, with room to spare.
+  return { system, ...(server ? { server } : {}), ...(pools ? { pools } : {}), shutdown, hardStopMs: config.shutdownTimeoutMs + 15_000 };
 }
 
-/** Resolves once the connection is ready (start-up has seen Redis answer: this is quick). */
-function connectionReady(redis: Redis): Promise<void> {
+/** Resolves once the connection is ready (start-up has seen Redis answer: this is quick), or a StartupError after `timeoutMs`. */
+function connectionReady(redis: Redis, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
-    redis.once('ready', () => resolve());
-    redis.once('end', () => reject(new StartupError('a Redis connection closed during start-up')));
+    const timer = setTimeout(() => reject(new StartupError(`Redis answered, then did not let ${redis.options.connectionName} connect within ${timeoutMs} ms (SWITCHYARD_REDIS_WAIT_MS)`)), timeoutMs);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    redis.once('end', () => {
+      clearTimeout(timer);
+      reject(new StartupError('a Redis connection closed during start-up'));
+    });
   });
 }
 
@@ -138,6 +148,11 @@ export function handleSignals(running: Running, logger: Logger): void {
   const onSignal = (signal: NodeJS.Signals) => {
     if (++count > 1) process.exit(1);
     logger.info({ signal }, 'signal received');
+    // Nothing (an outage, a stuck close) keeps the process from exiting for good.
+    setTimeout(() => {
+      logger.error({ hardStopMs: running.hardStopMs }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, running.hardStopMs).unref();
     running.shutdown().then(
       () => process.exit(0),
       (err: unknown) => {

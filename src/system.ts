@@ -69,7 +69,13 @@ export class System {
   readonly workers: WorkerRegistry;
   /** What the API (and a schedule firing) uses: fails fast while Redis is unreachable. */
   readonly api: ApiSide;
+  /** The API's runs service (fails fast while Redis is unreachable). */
   readonly runs: RunsService;
+  /**
+   * The same service on the engine's connections, which wait an outage out: a schedule firing
+   * submits through it, so a blip delays a firing instead of losing it.
+   */
+  readonly engineRuns: RunsService;
   readonly schedules: SchedulesService;
   /** Retry policy and timeout of each step (the agent's, or the engine's defaults). */
   readonly policy: StepPolicy;
@@ -115,19 +121,17 @@ export class System {
       queues: apiQueues,
       workers: new WorkerRegistry({ redis: apiRedis, prefix, queue: (name) => apiQueues.get(name) }),
     };
-    this.runs = new RunsService({
-      store: this.api.store,
-      flowProducer: this.api.flowProducer,
+    const services = {
       registry: opts.registry,
       workflows: opts.workflows,
-      control: this.api.control,
       policy: this.policy,
       logger,
       refSafetyDelayMs: this.refSafetyDelayMs,
       maxEventStreams: (opts.limits ?? DEFAULT_LIMITS).maxEventStreams,
-      workers: this.api.workers,
       ...(opts.archive ? { archive: opts.archive } : {}),
-    });
+    };
+    this.runs = new RunsService({ ...services, store: this.api.store, flowProducer: this.api.flowProducer, control: this.api.control, workers: this.api.workers });
+    this.engineRuns = new RunsService({ ...services, store: this.store, flowProducer: this.flowProducer, control: this.control, workers: this.workers });
     this.schedules = new SchedulesService({ queue: apiQueues.get(SCHEDULE_QUEUE)!, workflows: opts.workflows, logger, redis: apiRedis });
   }
 
@@ -188,7 +192,7 @@ export class System {
  * A connection whose errors are logged (once per outage, then its recovery) instead of
  * reaching ioredis' "unhandled error event" printout.
  */
-function watched(redis: Redis, logger: Logger): Redis {
+export function watched(redis: Redis, logger: Logger): Redis {
   let down = false;
   redis.on('error', (err: Error) => {
     if (down) return;

@@ -155,14 +155,14 @@ it('never completes the job of a step whose result could not be stored: nothing 
 }, 30_000);
 
 it('ends a run whose flow could not be enqueued, and frees its idempotency key', async () => {
-  // A failure without a reply from Redis (a plain Error, as ioredis rejects a lost command with).
-  const add = vi.spyOn(h.system.api.flowProducer, 'add').mockRejectedValueOnce(new Error('Redis said no'));
+  // A failure without a reply from Redis, worded as ioredis words a command that timed out.
+  const add = vi.spyOn(h.system.api.flowProducer, 'add').mockRejectedValueOnce(new Error('Command timed out'));
   try {
     const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'enqueue-fails' });
     expect(res.status).toBe(503);
-    expect(res.body.error.message).toContain('Redis cannot be reached (Redis said no)');
+    expect(res.body.error.message).toContain('Redis cannot be reached (Command timed out)');
     const [run] = (await h.system.store.listRuns({ workspaceId: 'default', limit: 1 })).runs;
-    expect(run).toMatchObject({ workflow: 'chain', status: 'failed', error: 'could not enqueue the run: Redis said no' });
+    expect(run).toMatchObject({ workflow: 'chain', status: 'failed', error: 'could not enqueue the run: Command timed out' });
     // The key is free again: the same request now runs.
     const again = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'enqueue-fails' });
     expect(again.status).toBe(202);
@@ -173,7 +173,7 @@ it('ends a run whose flow could not be enqueued, and frees its idempotency key',
 });
 
 it('adds no flow for a run whose state could not be written, and frees its idempotency key', async () => {
-  const create = vi.spyOn(h.system.api.store, 'createRun').mockRejectedValueOnce(new Error('state write refused'));
+  const create = vi.spyOn(h.system.api.store, 'createRun').mockRejectedValueOnce(new Error('Connection is closed.'));
   const add = vi.spyOn(h.system.api.flowProducer, 'add');
   try {
     const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'state-fails' });
@@ -185,5 +185,63 @@ it('adds no flow for a run whose state could not be written, and frees its idemp
   } finally {
     create.mockRestore();
     add.mockRestore();
+  }
+});
+
+it('sweeps a run whose flow was never added and that could not be ended then: it ends failed and its key is free', async () => {
+  // Redis goes away between writing the run and adding its flow, and stays away for the
+  // clean-up too: the run is left queued, with no jobs, holding its idempotency key.
+  const add = vi.spyOn(h.system.api.flowProducer, 'add').mockRejectedValueOnce(new Error('Command timed out'));
+  const finish = vi.spyOn(h.system.api.store, 'finishRun').mockRejectedValueOnce(new Error('Connection is closed.'));
+  let runId = '';
+  try {
+    const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'swept' });
+    expect(res.status).toBe(503);
+    expect(finish).toHaveBeenCalledTimes(1);
+    runId = (await h.system.store.listRuns({ workspaceId: 'default', limit: 1 })).runs[0]!.id;
+    expect((await h.system.runs.get(runId)).status).toBe('queued');
+    const held = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'swept' });
+    expect(held.body.id).toBe(runId); // the key still names the stranded run
+  } finally {
+    add.mockRestore();
+    finish.mockRestore();
+  }
+  const pools = await startWorkerPools(h.system, { sweep: { everyMs: 100, graceMs: 300 } });
+  try {
+    const run = await h.waitForRun(runId, 10_000);
+    expect(run).toMatchObject({ status: 'failed', error: expect.stringContaining('its jobs were never added') });
+    expect(run.steps.every((s) => s.status === 'cancelled')).toBe(true);
+    const again = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'swept' });
+    expect(again.status).toBe(202);
+    expect(again.body.id).not.toBe(runId);
+    expect((await h.waitForRun(again.body.id)).status).toBe('succeeded');
+    expect(await h.system.store.queuedBefore(Date.now(), 100)).toEqual([]);
+  } finally {
+    await pools.close();
+  }
+}, 30_000);
+
+it('leaves a queued run that has its flow alone, however long it waits', async () => {
+  const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
+  expect(res.status).toBe(202);
+  await new Promise((r) => setTimeout(r, 400));
+  // Only the sweeper's internal side runs: no agent workers, so the run stays queued.
+  const pools = await startWorkerPools(h.system, { agents: [], sweep: { everyMs: 50, graceMs: 100 } });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await h.system.runs.get(res.body.id)).status).toBe('queued');
+  } finally {
+    await pools.close();
+  }
+  await withPools(async () => expect((await h.waitForRun(res.body.id)).status).toBe('succeeded'));
+});
+
+it('answers 500, not 503, for a failure that is not a lost connection', async () => {
+  const create = vi.spyOn(h.system.api.store, 'createRun').mockRejectedValueOnce(new TypeError('a bug'));
+  try {
+    const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
+    expect(res.status).toBe(500);
+  } finally {
+    create.mockRestore();
   }
 });

@@ -13,13 +13,14 @@ import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, ke
 import type { StepJobData } from '../runs/flow-builder.js';
 import { HEARTBEAT_MS } from '../runs/workers.js';
 import { LIVE_STEP_STATUSES, isTerminalStep } from '../runs/types.js';
-import type { System } from '../system.js';
+import { watched, type System } from '../system.js';
 import { ActiveJobs } from './active-jobs.js';
 import type { Executors } from './executor.js';
 import { createExecutors } from './executors/index.js';
 import { createRefProcessor } from './processors/ref.js';
 import { createRunProcessor } from './processors/run.js';
 import { createScheduleProcessor } from './processors/schedule.js';
+import { sweepQueued } from './processors/sweeper.js';
 import { createStepProcessor } from './step-machine.js';
 
 /** A limiter that never limits by itself (see the agent workers below). */
@@ -48,6 +49,8 @@ export interface WorkerPoolsOptions {
   stalled?: { lockDuration: number; stalledInterval: number };
   /** How a step's result write is retried on Redis errors (see StepMachineDeps.recordRetry). */
   recordRetry?: { tries: number; firstDelayMs: number };
+  /** The sweeper of runs whose jobs were never added (internal workers only). @default {everyMs: 30000, graceMs: 60000} */
+  sweep?: { everyMs: number; graceMs: number };
 }
 
 export interface WorkerPools {
@@ -130,14 +133,14 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     const more = [
       new Worker(RUN_QUEUE, createRunProcessor({ store, logger }), { connection, prefix, concurrency: 16, maxStalledCount: 10 }),
       new Worker(REF_QUEUE, createRefProcessor({ store, control, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), { connection, prefix, concurrency: 16, maxStalledCount: 10 }),
-      new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ runs: system.runs, logger }), { connection, prefix, concurrency: 4 }),
+      new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ runs: system.engineRuns, logger }), { connection, prefix, concurrency: 4 }),
     ];
     for (const w of more) w.on('error', workerError(w.name));
     internalWorkers.push(...more);
 
     // A root job that failed (a required step's job failed, even without our handler running)
     // must still end its run, with the step that failed recorded as failed.
-    watchdog = new QueueEvents(RUN_QUEUE, { connection: (watchConnection = connection.duplicate()), prefix });
+    watchdog = new QueueEvents(RUN_QUEUE, { connection: (watchConnection = watched(connection.duplicate(), logger)), prefix });
     watchdog.on('failed', ({ jobId, failedReason }) => {
       endFailedRun(system, jobId, failedReason).catch((err: Error) => logger.error({ runId: jobId, err: err.message }, 'watchdog could not end run'));
     });
@@ -145,7 +148,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   }
 
   // Cancellation from any process: abort this process's running steps of the run.
-  const subscriber = connection.duplicate();
+  const subscriber = watched(connection.duplicate(), logger);
   await subscriber.subscribe(keys.cancelChannel(prefix));
   subscriber.on('message', (_channel: string, runId: string) => {
     const n = active.cancelRun(runId, 'run cancelled');
@@ -160,8 +163,20 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const served = stepWorkers.map((w) => w.name);
   const beat = () => system.workers.beat(processId, served).catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
   await beat();
-  const heartbeat = setInterval(beat, HEARTBEAT_MS);
+  let beating: Promise<unknown> = Promise.resolve();
+  const heartbeat = setInterval(() => (beating = beat()), HEARTBEAT_MS);
   heartbeat.unref();
+  // The sweeper (with the internal workers): runs whose jobs were never added end `failed`.
+  let sweeping: Promise<unknown> | undefined;
+  const sweepDeps = { store, control, runQueue: system.queue(RUN_QUEUE), logger, graceMs: opts.sweep?.graceMs ?? 60_000 };
+  const sweeper = internal
+    ? setInterval(() => {
+        sweeping ??= sweepQueued(sweepDeps)
+          .catch((err: unknown) => logger.debug({ err }, 'sweep failed'))
+          .finally(() => (sweeping = undefined));
+      }, opts.sweep?.everyMs ?? 30_000)
+    : undefined;
+  sweeper?.unref();
   logger.info({ agents: names, internal }, 'worker pools started');
 
   return {
@@ -169,7 +184,9 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     async close(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       clearInterval(heartbeat);
-      await system.workers.leave(processId).catch(() => undefined);
+      clearInterval(sweeper);
+      // Bounded: during an outage the engine's connection would wait for Redis.
+      await withDeadline(Promise.all([beating, sweeping]).then(() => system.workers.leave(processId)), deadline);
       const closeAll = async (list: Worker[], what: string) => {
         const graceful = Promise.all(list.map((w) => w.close()));
         let timer: NodeJS.Timeout | undefined;
@@ -185,7 +202,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       // this process's internal workers before those close.
       await closeAll(stepWorkers, 'in-flight steps');
       if (internalWorkers.length) {
-        await settleQueued(system, deadline);
+        await withDeadline(settleQueued(system, deadline), Math.min(deadline, Date.now() + 2_000));
         await closeAll(internalWorkers, 'run roots and refs');
       }
       await watchdog?.close();
@@ -193,6 +210,13 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       await subscriber.quit().catch(() => subscriber.disconnect());
     },
   };
+}
+
+/** `work`, or nothing once `deadline` (ms) has passed: a stop never waits on an outage for long. */
+async function withDeadline(work: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+  clearTimeout(timer);
 }
 
 /**

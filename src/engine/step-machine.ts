@@ -243,13 +243,18 @@ export function createStepProcessor(deps: StepMachineDeps) {
         // The backoff is waited out here (not by BullMQ), so the step says when it goes on.
         const wait = retryDelayMs(job.opts.backoff, attempt);
         const retryAt = new Date(Date.now() + wait).toISOString();
-        await store.transitionStep(runId, step.id, {
+        const retrying = await store.transitionStep(runId, step.id, {
           from: ['running'],
           to: 'retrying',
           attempt,
           fields: { error: err.message, retryAt },
           event: { type: 'step.retrying', data: { attempt, error: err.message, retryAt } },
         });
+        // Not applied: its run ended meanwhile (the step is cancelled), or another worker took it over.
+        if (!retrying.applied) {
+          if (retrying.status === 'running') throw new StaleAttemptError(`step "${step.id}" is on attempt ${retrying.attempts} now; this worker ran attempt ${attempt}`);
+          return 'ended';
+        }
         log().warn({ attempt, maxAttempts, err: err.message, retryAt }, 'step attempt failed; will retry');
         await job.moveToDelayed(Date.parse(retryAt), token);
         throw new DelayedError();

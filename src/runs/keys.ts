@@ -38,6 +38,12 @@ export const keys = {
   runIndex: (prefix: string, workspaceId: string) => `${prefix}:ws:${workspaceId}:runs`,
   /** String: `<runId> <requestHash>` of the run holding a workspace's idempotency key. */
   idempotency: (prefix: string, workspaceId: string, key: string) => `${prefix}:ws:${workspaceId}:idem:${key}`,
+  /**
+   * Sorted set: runs still `queued` (no step started), by when they were last checked (ms).
+   * create-run adds a run, its first start or its end removes it; the sweeper fails one whose
+   * flow was never added (a submission cut short).
+   */
+  queuedRuns: (prefix: string) => `${prefix}:queued-runs`,
   /** Sorted set: worker process ids by their last heartbeat (ms). */
   workers: (prefix: string) => `${prefix}:workers`,
   /** Hash: worker process id → the queues it serves (JSON list). */

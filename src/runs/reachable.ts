@@ -2,12 +2,16 @@
  * Requests answer at once while Redis is unreachable. The API's connection never queues a
  * command offline and never re-sends one (see ApiSide in src/system.ts); this turns what it
  * then reports into an UnavailableError (503) that says so: a connection that is not ready
- * (checked first: nothing is sent), or a command that failed without a reply from Redis
- * (ioredis rejects those with a plain Error: timed out, connection closed). Our own errors,
- * and errors Redis replied with (a script error is a bug), are left as they are.
+ * (checked first: nothing is sent), or a command that failed without a reply from Redis.
+ * ioredis reports those with plain Errors and no class of their own, so their messages are
+ * matched here, the one place that does. Our own errors, errors Redis replied with (a script
+ * error is a bug) and anything else are left as they are.
  */
 import { ReplyError, type Redis } from 'ioredis';
 import { SwitchyardError, UnavailableError } from '../errors/index.js';
+
+/** How ioredis words a command that got no reply (timed out, connection gone, offline). */
+const NO_REPLY = ['Command timed out', 'Connection is closed', "Stream isn't writeable"];
 
 export async function whileReachable<T>(redis: Redis, what: string, fn: () => Promise<T>): Promise<T> {
   if (redis.status !== 'ready') throw new UnavailableError(`Redis cannot be reached (connection ${redis.status}); ${what} was not done, try again shortly`);
@@ -15,7 +19,7 @@ export async function whileReachable<T>(redis: Redis, what: string, fn: () => Pr
     return await fn();
   } catch (err) {
     if (err instanceof SwitchyardError || err instanceof ReplyError) throw err;
-    const lost = redis.status !== 'ready' || (err instanceof Error && err.constructor === Error);
+    const lost = redis.status !== 'ready' || (err instanceof Error && NO_REPLY.some((m) => err.message.startsWith(m)));
     if (!lost) throw err;
     throw new UnavailableError(`Redis cannot be reached (${(err as Error).message}); ${what} may not have been done, try again shortly`);
   }

@@ -29,16 +29,22 @@ export class RunControl {
     const { store } = this.deps;
     const res = await store.finishRun(runId, status, { error: opts.error ?? null, reason: opts.reason });
     if (!res.applied) return res;
-    await store.redis.publish(keys.cancelChannel(store.prefix), runId);
-    // Take the run's queued step jobs out of their queues (they would otherwise drain through
-    // their agents' rate limits, delaying other runs), and wake its refs so every branch of
-    // its flow drains at once: each sees the run has ended and returns without calling a
-    // provider. A parent whose last pending child is removed moves on by itself.
-    const queued = await store.getSteps(runId, res.cancelledSteps.filter((s) => s.was === 'pending' || s.was === 'retrying').map((s) => s.stepId));
-    await Promise.all([
-      this.promoteRefs(runId),
-      ...queued.map((s) => this.removeQueued(runId, s.stepId, stepQueueName({ agent: s.agent ?? undefined }))),
-    ]);
+    // The run has ended: what follows only speeds up the draining of its flow, so a failure
+    // here is logged, never reported as a failed halt. Every process aborts the run's calls;
+    // its queued step jobs leave their queues (they would otherwise drain through their
+    // agents' rate limits, delaying other runs); its refs wake so every branch drains at once
+    // (each sees the run has ended and returns without calling a provider). A parent whose
+    // last pending child is removed moves on by itself.
+    try {
+      await store.redis.publish(keys.cancelChannel(store.prefix), runId);
+      const queued = await store.getSteps(runId, res.cancelledSteps.filter((s) => s.was === 'pending' || s.was === 'retrying').map((s) => s.stepId));
+      await Promise.all([
+        this.promoteRefs(runId),
+        ...queued.map((s) => this.removeQueued(runId, s.stepId, stepQueueName({ agent: s.agent ?? undefined }))),
+      ]);
+    } catch (err) {
+      this.deps.logger.warn({ runId, err: (err as Error).message }, 'run ended, but its flow could not be drained at once; it drains by itself');
+    }
     return { applied: res.applied, status: res.status };
   }
 

@@ -205,6 +205,33 @@ export class RunStore {
     });
   }
 
+  /**
+   * Runs still queued that were last checked before `before` (ms), oldest first, at most
+   * `limit`: candidates for the sweeper (a submission cut short leaves one without a flow).
+   */
+  queuedBefore(before: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(keys.queuedRuns(this.prefix), '-inf', before, 'LIMIT', 0, limit);
+  }
+
+  /** Mark queued runs as checked now (the sweeper looks at them again later), or forget them. */
+  async touchQueued(runIds: readonly string[], forget: readonly string[] = []): Promise<void> {
+    if (runIds.length === 0 && forget.length === 0) return;
+    const tx = this.redis.multi();
+    const now = Date.now();
+    if (runIds.length) tx.zadd(keys.queuedRuns(this.prefix), ...runIds.flatMap((id) => [now, id]));
+    if (forget.length) tx.zrem(keys.queuedRuns(this.prefix), ...forget);
+    await tx.exec();
+  }
+
+  /** Release the idempotency key a run holds, if it still holds it. */
+  async releaseIdempotencyKeyOf(runId: string): Promise<void> {
+    const [key, workspaceId] = (await this.redis.hmget(keys.run(this.prefix, runId), 'idempotencyKey', 'workspaceId')).map((v) => parseJson<string | null>(v));
+    if (!key || !workspaceId) return;
+    const k = keys.idempotency(this.prefix, workspaceId, key);
+    const held = await this.redis.get(k);
+    if (held?.startsWith(`${runId} `)) await this.redis.del(k);
+  }
+
   /** Every ref job id of the run (its flow's and those of steps added since). */
   refIds(runId: string): Promise<string[]> {
     return this.redis.smembers(keys.runRefs(this.prefix, runId));

@@ -198,8 +198,14 @@ export class RunsService {
       await this.deps.flowProducer.add(tree);
     } catch (err) {
       // A run without its flow would never execute: end it now rather than leave it queued.
-      await store.finishRun(runId, 'failed', { error: `could not enqueue the run: ${(err as Error).message}`, reason: 'enqueue failed' });
-      if (opts.idempotencyKey) await store.releaseIdempotencyKey(workspaceId, opts.idempotencyKey);
+      // If Redis is unreachable this fails too; the sweeper ends it later (it is still in the
+      // set of queued runs), and the original error is what the caller gets.
+      try {
+        await store.finishRun(runId, 'failed', { error: `could not enqueue the run: ${(err as Error).message}`, reason: 'enqueue failed' });
+        if (opts.idempotencyKey) await store.releaseIdempotencyKey(workspaceId, opts.idempotencyKey);
+      } catch (cleanup) {
+        this.deps.logger.warn({ runId, err: (cleanup as Error).message }, 'could not end a run whose flow was not added; the sweeper will');
+      }
       throw err;
     }
     this.deps.logger.info({ runId, workflow: workflow.name, steps: workflow.steps.length }, 'run queued');

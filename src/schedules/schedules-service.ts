@@ -115,7 +115,7 @@ export class SchedulesService {
     validateCron(body.cron, body.tz);
     const input = validateRunInput(wf, body.input);
     const data: ScheduleJobData = { scheduleId: id, workflow: wf.name, input };
-    await whileReachable(this.deps.redis, 'the schedule', () => this.deps.queue.upsertJobScheduler(id, { pattern: body.cron, tz: body.tz }, { name: 'fire', data, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } }));
+    await whileReachable(this.deps.redis, 'the schedule', () => this.deps.queue.upsertJobScheduler(id, { pattern: body.cron, tz: body.tz }, { name: 'fire', data, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 }, attempts: 5, backoff: { type: 'exponential', delay: 1000 } } }));
   }
 
   async remove(id: string): Promise<void> {

@@ -4,7 +4,7 @@ import type { RunRecord } from '../types.js';
 import { json, Script } from './script.js';
 import { stepPlan, type NewStep } from './step-plan.js';
 
-const script = new Script('create-run', 6);
+const script = new Script('create-run', 7);
 
 export interface CreateRunArgs {
   prefix: string;
@@ -26,7 +26,7 @@ export async function createRun(redis: Redis, a: CreateRunArgs): Promise<{ steps
   const definition = a.outbox ? json(a.definition) : '';
   const n = (await script.run(
     redis,
-    [keys.run(prefix, run.id), keys.runSteps(prefix, run.id), keys.runRefs(prefix, run.id), keys.events(prefix, run.id), keys.runIndex(prefix, run.workspaceId), keys.outbox(prefix)],
+    [keys.run(prefix, run.id), keys.runSteps(prefix, run.id), keys.runRefs(prefix, run.id), keys.events(prefix, run.id), keys.runIndex(prefix, run.workspaceId), keys.outbox(prefix), keys.queuedRuns(prefix)],
     [keys.stepPrefix(prefix, run.id), JSON.stringify(fields), stepPlan(a.steps), JSON.stringify(a.refIds), run.createdAt, Date.parse(run.createdAt), json({ workflow: run.workflow }), a.outbox ? '1' : '0', definition],
   )) as number;
   return { steps: n };

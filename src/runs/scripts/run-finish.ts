@@ -3,7 +3,7 @@ import { keys } from '../keys.js';
 import type { RunStatus, StepStatus } from '../types.js';
 import { json, Script } from './script.js';
 
-const script = new Script('run-finish', 5);
+const script = new Script('run-finish', 6);
 
 export interface RunFinishArgs {
   prefix: string;
@@ -25,7 +25,7 @@ export type RunFinishReply =
 export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFinishReply> {
   const [applied, status, cancelled] = (await script.run(
     redis,
-    [keys.run(a.prefix, a.runId), keys.runSteps(a.prefix, a.runId), keys.runRefs(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix)],
+    [keys.run(a.prefix, a.runId), keys.runSteps(a.prefix, a.runId), keys.runRefs(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix)],
     [a.status, json(a.output), json(a.error), new Date().toISOString(), a.outbox ? '1' : '0', a.retentionSeconds, json(a.reason), keys.stepPrefix(a.prefix, a.runId)],
   )) as [number, string, string?];
   if (applied !== 1) return { applied: false, status: status as RunStatus | 'missing' };

@@ -3,7 +3,7 @@ import { keys } from '../keys.js';
 import type { RunStatus, StepStatus } from '../types.js';
 import { parseJson, Script } from './script.js';
 
-const script = new Script('step-begin', 4);
+const script = new Script('step-begin', 5);
 
 export interface StepBeginArgs {
   prefix: string;
@@ -49,7 +49,7 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
   const ids = [...a.deps, ...a.extra];
   const r = (await script.run(
     redis,
-    [keys.run(a.prefix, a.runId), keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix)],
+    [keys.run(a.prefix, a.runId), keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix)],
     [new Date().toISOString(), a.outbox ? '1' : '0', a.fast ? '1' : '0', keys.stepPrefix(a.prefix, a.runId), a.deps.length, ids.map((id) => (a.needsOutput(id) ? '1' : '0')).join('') || '-', a.maxAttempts, ...ids],
   )) as (string | null)[];
   if (r[0] === 'missing') return { mode: 'missing' };

@@ -3,7 +3,7 @@ import { keys } from '../keys.js';
 import type { RunEventType, StepRecord, StepStatus } from '../types.js';
 import { json, Script } from './script.js';
 
-const script = new Script('step-transition', 4);
+const script = new Script('step-transition', 5);
 
 export interface StepTransition {
   /** Statuses the step may be in for the change to apply. */
@@ -34,7 +34,7 @@ export interface StepTransitionReply {
 export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promise<StepTransitionReply> {
   const [applied, status, attempts] = (await script.run(
     redis,
-    [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix)],
+    [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix)],
     [
       a.from.join(','),
       a.to,

@@ -1,5 +1,5 @@
 -- A new run: its record, its steps, its refs, its index entry and its `run.queued` event, at once.
--- KEYS: run, steps, refs, events, index, outbox
+-- KEYS: run, steps, refs, events, index, outbox, queued runs
 -- ARGV: [1] step key prefix, [2] run fields as a JSON list of field, JSON-text pairs, [3] step plan
 --       (see createSteps), [4] ref job ids (JSON list), [5] createdAt (ISO), [6] index score,
 --       [7] `run.queued` event data JSON, [8] outbox on ('1'/'0'), [9] definition JSON (outbox only)
@@ -15,6 +15,7 @@ local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, 
 local refs = cjson.decode(ARGV[4])
 if #refs > 0 then redis.call('SADD', KEYS[3], unpack(refs)) end
 redis.call('ZADD', KEYS[5], ARGV[6], cjson.decode(runIdJson))
+redis.call('ZADD', KEYS[7], ARGV[6], cjson.decode(runIdJson))
 event(KEYS[4], 'run.queued', runIdJson, nil, ARGV[5], ARGV[7])
 -- The system of record lists live runs too, not only finished ones; the definition goes once.
 if ARGV[8] == '1' then

@@ -5,7 +5,7 @@
 -- partial_success, none → succeeded) and the output is read from the output steps. Sets
 -- failedSteps, skippedSteps, the total usage, `run.finished`, and the retention TTL on every key
 -- of the run.
--- KEYS: run, steps, refs, events, outbox
+-- KEYS: run, steps, refs, events, outbox, queued runs
 -- ARGV: [1] status or 'auto', [2] output JSON, [3] error JSON, [4] now (ISO), [5] outbox on,
 --       [6] retention seconds, [7] reason JSON given to steps that had not finished,
 --       [8] step key prefix
@@ -85,5 +85,6 @@ if redis.call('HGET', KEYS[1], 'startedAt') == 'null' then
 end
 event(KEYS[4], 'run.finished', runIdJson, nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. errorJson .. '}')
 if outbox then outboxRun(KEYS[5], KEYS[1]) end
+redis.call('ZREM', KEYS[6], cjson.decode(runIdJson))
 for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ttl) end
 return {1, status, table.concat(cancelled, ',')}

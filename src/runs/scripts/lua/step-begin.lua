@@ -3,7 +3,7 @@
 -- engine's decision (src/engine/decide.ts): allowed by the caller (no `when`), the step
 -- pending or retrying with attempts left, the run live, every dependency succeeded or failed
 -- optional. Anything else is only read, and the caller decides.
--- KEYS: run, step, events, outbox
+-- KEYS: run, step, events, outbox, queued runs
 -- ARGV: [1] now (ISO), [2] outbox on, [3] fast path allowed, [4] step key prefix, [5] number of
 --       dependencies, [6] one '1'/'0' per step read (is its output needed?), [7] most attempts,
 --       [8..] the ids of the dependencies, then of the other steps read.
@@ -43,7 +43,7 @@ if fast then
     fields[#fields + 1] = cjson.encode(ARGV[1])
   end
   redis.call('HSET', KEYS[2], unpack(fields))
-  runStarted(KEYS[1], KEYS[3], KEYS[4], rs[3], rs[1], ARGV[1], ARGV[2] == '1')
+  runStarted(KEYS[1], KEYS[3], KEYS[4], KEYS[5], rs[3], rs[1], ARGV[1], ARGV[2] == '1')
   event(KEYS[3], 'step.started', rs[3], v[5], ARGV[1], '{"attempt":' .. attempt .. '}')
   out[1] = 'started'
   out[4] = tostring(attempt)

@@ -1,6 +1,6 @@
 -- Change a step's status if it is in one of the allowed statuses, with its fields and event, in
 -- one step: moving to `running` also starts a queued run; a terminal status goes to the outbox.
--- KEYS: step, run, events, outbox
+-- KEYS: step, run, events, outbox, queued runs
 -- ARGV: [1] allowed-from statuses (comma list), [2] new status, [3] event type ('' for none),
 --       [4] event data JSON, [5] now (ISO), [6] outbox on, [7] change of `attempts` (integer; when
 --       not 0 the event data gets the new `attempt`), [8] the attempt the caller runs ('' for
@@ -30,7 +30,7 @@ end
 for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 local outbox = ARGV[6] == '1'
-if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], v[3], redis.call('HGET', KEYS[2], 'status'), ARGV[5], outbox) end
+if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], KEYS[5], v[3], redis.call('HGET', KEYS[2], 'status'), ARGV[5], outbox) end
 if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], v[3], v[4], ARGV[5], data) end
 if outbox and TERMINAL[ARGV[2]] then outboxStep(KEYS[4], KEYS[1]) end
 return {1, ARGV[2], attempts}
