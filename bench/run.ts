@@ -22,11 +22,16 @@ import { leftoverKeys, redisServerInfo, REDIS_URL } from './lib/redis.js';
 import { chainScenario } from './scenarios/chain.js';
 import { dagScenario } from './scenarios/dag.js';
 import { fanoutScenario } from './scenarios/fanout.js';
+import { singleScenario } from './scenarios/single.js';
+import { dispatchScenario } from './scenarios/dispatch.js';
+import { httpScenario } from './scenarios/http.js';
+import { memoryScenario } from './scenarios/memory.js';
+import { bigFanScenario } from './scenarios/bigfan.js';
 import type { BenchContext, Scenario, ScenarioResult } from './scenarios/types.js';
 import { fmt } from './lib/util.js';
 import { leakedConnections } from './lib/switchyard.js';
 
-const SCENARIOS: Scenario[] = [dagScenario, chainScenario, fanoutScenario];
+const SCENARIOS: Scenario[] = [dagScenario, chainScenario, fanoutScenario, singleScenario, dispatchScenario, httpScenario, memoryScenario, bigFanScenario];
 
 interface Args {
   only: Set<string> | undefined;
@@ -95,7 +100,7 @@ function parseArgs(argv: string[]): Args {
 function table(rows: ScenarioResult[]): string {
   const head = '| scenario | Switchyard | baseline (same run) | ratio | ratio without submission | target | pass/fail |\n|---|---|---|---|---|---|---|';
   const ratio = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? fmt(x, 2) : '—');
-  const body = rows.map((r) => `| (${r.id}) ${r.title} | ${r.switchyard} | ${r.baseline} | ${ratio(r.ratio)} | ${ratio(r.ratioAfterSubmit)} | ${r.target} | ${r.pass ? 'pass' : '**fail**'} |`);
+  const body = rows.map((r) => `| (${r.id}) ${r.title} | ${r.switchyard} | ${r.baseline} | ${r.ratioText ?? ratio(r.ratio)} | ${ratio(r.ratioAfterSubmit)} | ${r.target} | ${r.pass ? 'pass' : '**fail**'} |`);
   return [head, ...body].join('\n');
 }
 

@@ -1,22 +1,20 @@
 /**
  * A whole Switchyard in this process for one scenario (the same assembly as
  * test/helpers/harness.ts, without vitest or the HTTP API): its own prefix, echo agents,
- * precompiled workflows and worker pools. Completion is observed on the `runs` worker's
- * `completed`/`failed` events, so timing needs no polling of Redis.
+ * precompiled workflows and worker pools. The end of a run is observed in-process, when the
+ * engine's finish of the run is applied (RunStore.onFinished), so timing needs no polling.
  */
 import { performance } from 'node:perf_hooks';
-import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Provider } from '../../src/providers/provider.js';
-import { RUN_QUEUE } from '../../src/runs/keys.js';
 import type { RunState } from '../../src/runs/run-store.js';
 import { systemFromDefinitions, type System } from '../../src/system.js';
 import { compileWorkflow } from '../../src/workflows/compile.js';
-import { startWorkerPools, type WorkerPools } from '../../src/engine/pools.js';
+import { startWorkerPools, type WorkerPools, type WorkerPoolsOptions } from '../../src/engine/pools.js';
 import { REDIS_URL, benchPrefix, cleanupPrefix } from './redis.js';
-import { RootSettlements, withTimeout } from './util.js';
+import { withTimeout, type Settlement } from './util.js';
 
 export interface SwitchyardBenchOptions {
   name: string;
@@ -24,13 +22,15 @@ export interface SwitchyardBenchOptions {
   workflows: Record<string, unknown>[];
   /** Replace the providers (e.g. an instant one, to isolate the echo provider's timer). */
   providerFor?: (agent: string) => Provider;
+  /** More worker pool options (e.g. `agents: []` to serve none). */
+  pools?: WorkerPoolsOptions;
 }
 
 export interface TimedRun {
   runId: string;
   /** performance.now() just before submitWorkflow. */
   t0: number;
-  /** performance.now() when the root `run` job completed. */
+  /** performance.now() when the run's finish was applied. */
   t1: number;
   ms: number;
   /** Time spent inside submitWorkflow (createRun + FlowProducer.add). */
@@ -42,8 +42,12 @@ export interface SwitchyardBench {
   system: System;
   /** Compile time of each workflow at start-up (ms). */
   compileMs: Map<string, number>;
-  /** Submit a named workflow and wait until its root job completes. Throws unless it succeeded. */
+  /** Submit a named workflow and wait until it finishes. Throws unless it succeeded. */
   run(workflow: string, input?: Record<string, unknown>, timeoutMs?: number, onRootDone?: () => void): Promise<TimedRun>;
+  /** When `runId` finishes (it may have finished before this is called). */
+  finished(runId: string): Promise<Settlement>;
+  /** Only the agent pools given (default all), e.g. none for an API-side measurement. */
+  pools: WorkerPools;
   close(): Promise<void>;
 }
 
@@ -73,19 +77,20 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
   }) as Redis['duplicate'];
   let pools: WorkerPools;
   try {
-    pools = await startWorkerPools(system, opts.providerFor ? { providerFor: opts.providerFor } : {});
+    pools = await startWorkerPools(system, { ...opts.pools, ...(opts.providerFor ? { providerFor: opts.providerFor } : {}) });
   } catch (err) {
     await system.close();
     await cleanupPrefix(prefix);
     throw err;
   }
 
-  const runWorker = pools.workers.find((w) => w.name === RUN_QUEUE) as Worker;
-  const roots = new RootSettlements(runWorker);
+  const roots = new RunSettlements(system);
 
   return {
     system,
     compileMs,
+    pools,
+    finished: (id) => roots.wait(id),
     async run(workflow, input = {}, timeoutMs = 120_000, onRootDone) {
       const t0 = performance.now();
       const { id } = await system.runs.submitWorkflow(workflow, input);
@@ -102,8 +107,8 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
       onRootDone?.();
       const state = await system.store.getRun(id);
       if (!state) throw new Error(`run ${id} vanished`);
-      if (done.err || state.run.status !== 'succeeded') {
-        throw new Error(`run ${id} ended ${state.run.status}: ${done.err ?? state.run.error ?? ''}`);
+      if (state.run.status !== 'succeeded') {
+        throw new Error(`run ${id} ended ${state.run.status}: ${state.run.error ?? ''}`);
       }
       return { runId: id, t0, t1: done.t, ms: done.t - t0, submitMs, state };
     },
@@ -136,3 +141,34 @@ export const instantProvider: Provider = {
     return { text: `[${req.agent}] ok`, usage: { inputTokens: 1, outputTokens: 1 }, model: 'instant', stopReason: 'end_turn' };
   },
 };
+
+/** Ends of runs by id, as the engine applies them in this process. A run may finish before anyone waits. */
+class RunSettlements {
+  private readonly settled = new Map<string, Settlement>();
+  private readonly waiters = new Map<string, (s: Settlement) => void>();
+
+  constructor(system: System) {
+    system.store.onFinished((runId) => {
+      const s = { t: performance.now() };
+      const w = this.waiters.get(runId);
+      if (w) {
+        this.waiters.delete(runId);
+        w(s);
+      } else this.settled.set(runId, s);
+    });
+  }
+
+  wait(id: string): Promise<Settlement> {
+    return new Promise((resolve) => {
+      const s = this.settled.get(id);
+      if (s) {
+        this.settled.delete(id);
+        resolve(s);
+      } else this.waiters.set(id, resolve);
+    });
+  }
+
+  forget(id: string): void {
+    this.waiters.delete(id);
+  }
+}

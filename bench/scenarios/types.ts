@@ -19,6 +19,8 @@ export interface ScenarioResult {
   baseline: string;
   /** Switchyard ÷ baseline, submission included (what the target is judged on). */
   ratio: number;
+  /** The ratio column's text when one number does not say it (e.g. `p50 / p99` ratios). */
+  ratioText?: string;
   /** The same ratio timed from the end of submission, where the scenario measures it. */
   ratioAfterSubmit?: number;
   target: string;

@@ -76,6 +76,7 @@ export class RunStore {
   readonly outbox: boolean;
   private readonly logger: Logger;
   private feed: RunEventFeed | undefined;
+  private readonly finishedListeners = new Set<(runId: string, status: RunStatus) => void>();
 
   constructor(opts: RunStoreOptions) {
     this.redis = opts.redis;
@@ -97,6 +98,15 @@ export class RunStore {
   /** Runs and viewers the shared event reader serves now. */
   feedStats(): { runs: number; viewers: number } {
     return this.feed?.stats() ?? { runs: 0, viewers: 0 };
+  }
+
+  /**
+   * Call `listener` for every run this store finishes, in this process, once the finish is
+   * applied (the benchmark times runs with it). Returns the unsubscribe function.
+   */
+  onFinished(listener: (runId: string, status: RunStatus) => void): () => void {
+    this.finishedListeners.add(listener);
+    return () => this.finishedListeners.delete(listener);
   }
 
   /** Stop the shared event reader (its followers end). The connection is the caller's. */
@@ -193,8 +203,8 @@ export class RunStore {
    * steps' jobs are all done: status, error and output follow from the steps, and a step still
    * live lost its job and is failed.
    */
-  finishRun(runId: string, status: RunFinishArgs['status'], opts: { output?: unknown; error?: string | null; reason?: string } = {}): Promise<RunFinishReply> {
-    return runFinish(this.redis, {
+  async finishRun(runId: string, status: RunFinishArgs['status'], opts: { output?: unknown; error?: string | null; reason?: string } = {}): Promise<RunFinishReply> {
+    const res = await runFinish(this.redis, {
       prefix: this.prefix,
       runId,
       status,
@@ -203,6 +213,12 @@ export class RunStore {
       outbox: this.outbox,
       retentionSeconds: this.retentionSeconds,
     });
+    if (res.applied) this.finished(runId, res.status);
+    return res;
+  }
+
+  private finished(runId: string, status: RunStatus): void {
+    for (const listener of this.finishedListeners) listener(runId, status);
   }
 
   /**

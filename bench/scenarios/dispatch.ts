@@ -1,0 +1,163 @@
+/**
+ * (e) Dispatch latency: from just before submission to the start of the work, one run at a
+ * time (no load). Switchyard: `submitAgentTask` (in-process) or `POST /v1/runs` (HTTP, the
+ * real express app on a local port) → the provider's `complete` is called. Raw: `queue.add`
+ * (in-process) or a minimal express server doing `queue.add` (HTTP) → the worker's processor
+ * starts. Both sides alternate in blocks. Targets: p50 ≤ 1.5×, p99 ≤ 2× raw, in-process and
+ * over HTTP.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import express from 'express';
+import { createApp } from '../../src/api/app.js';
+import type { Provider } from '../../src/providers/provider.js';
+import { startSwitchyard } from '../lib/switchyard.js';
+import { fmt, withTimeout } from '../lib/util.js';
+import { rawJobOptions, startRawQueue } from './single.js';
+import type { BenchContext, Scenario, ScenarioResult } from './types.js';
+
+/** The q-quantile (0..1) of `xs`, nearest rank. */
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+/** Resolves each marker's promise when the work for it starts. */
+class Starts {
+  private readonly waiters = new Map<string, (t: number) => void>();
+  private readonly early = new Map<string, number>();
+  started(marker: string): void {
+    const t = performance.now();
+    const w = this.waiters.get(marker);
+    if (w) {
+      this.waiters.delete(marker);
+      w(t);
+    } else this.early.set(marker, t);
+  }
+  wait(marker: string): Promise<number> {
+    const t = this.early.get(marker);
+    if (t !== undefined) {
+      this.early.delete(marker);
+      return Promise.resolve(t);
+    }
+    return new Promise((r) => this.waiters.set(marker, r));
+  }
+}
+
+const listen = (app: express.Express): Promise<{ server: Server; url: string }> =>
+  new Promise((resolve) => {
+    const server = app.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+  });
+
+const closeServer = (server: Server) => new Promise<void>((r) => server.close(() => r()));
+
+export const dispatchScenario: Scenario = {
+  id: 'e',
+  title: 'dispatch latency (submit → work starts)',
+  async run(ctx: BenchContext): Promise<ScenarioResult> {
+    const n = ctx.quick ? 100 : 400;
+    const block = 25;
+    const syStarts = new Starts();
+    const rawStarts = new Starts();
+    // A provider that notes when it is called; the marker is the task text.
+    const noting: Provider = {
+      name: 'echo',
+      async complete(req) {
+        const last = req.messages.at(-1)?.content ?? '';
+        syStarts.started(last.slice(last.indexOf('#')));
+        return { text: 'ok', usage: { inputTokens: 1, outputTokens: 1 }, model: 'instant', stopReason: 'end_turn' };
+      },
+    };
+    const sy = await startSwitchyard({ name: 'dispatch', agents: { one: { provider: 'echo', concurrency: 8, attempts: 1 } }, workflows: [], providerFor: () => noting });
+    const raw = await startRawQueue('dispatch', 8, async (job) => {
+      rawStarts.started((job.data as { task: string }).task);
+      return { status: 'succeeded' };
+    });
+    const syApp = await listen(createApp(sy.system, { bodyLimit: '100kb' }));
+    const rawExpress = express();
+    rawExpress.use(express.json({ limit: '100kb' }));
+    rawExpress.post('/jobs', (req, res, next) => {
+      raw.queue.add('task', req.body, rawJobOptions(`h${seq++}`)).then((job) => res.status(202).json({ id: job.id }), next);
+    });
+    const rawApp = await listen(rawExpress);
+    let seq = 0;
+    let marker = 0;
+
+    const syOnce = async (http: boolean) => {
+      const m = `#${marker++}`;
+      const t0 = performance.now();
+      let id: string;
+      if (http) {
+        const res = await fetch(`${syApp.url}/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'one', input: { task: m } }) });
+        if (res.status !== 202) throw new Error(`POST /v1/runs answered ${res.status}: ${await res.text()}`);
+        id = ((await res.json()) as { id: string }).id;
+      } else id = (await sy.system.runs.submitAgentTask('one', { task: m })).id;
+      const t1 = await withTimeout(syStarts.wait(m), 30_000, `dispatch of ${m}`);
+      await sy.finished(id);
+      return t1 - t0;
+    };
+    const rawOnce = async (http: boolean) => {
+      const m = `#${marker++}`;
+      const t0 = performance.now();
+      if (http) {
+        const res = await fetch(`${rawApp.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ task: m }) });
+        if (res.status !== 202) throw new Error(`raw POST answered ${res.status}`);
+        await res.arrayBuffer();
+      } else await raw.queue.add('task', { task: m }, rawJobOptions(`i${seq++}`));
+      const t1 = await withTimeout(rawStarts.wait(m), 30_000, `raw dispatch of ${m}`);
+      return t1 - t0;
+    };
+
+    const measure = async (http: boolean) => {
+      const sw: number[] = [];
+      const rw: number[] = [];
+      for (let i = 0; i < Math.max(1, ctx.warmup) * block; i++) {
+        await syOnce(http);
+        await rawOnce(http);
+      }
+      for (let b = 0; sw.length < n; b++) {
+        const first = b % 2 === 0;
+        for (let i = 0; i < block; i++) (first ? sw : rw).push(await (first ? syOnce : rawOnce)(http));
+        for (let i = 0; i < block; i++) (first ? rw : sw).push(await (first ? rawOnce : syOnce)(http));
+      }
+      return { sw, rw };
+    };
+
+    try {
+      const inProc = await measure(false);
+      const overHttp = await measure(true);
+      const rows = [
+        { name: 'in-process', ...inProc },
+        { name: 'HTTP', ...overHttp },
+      ].map((r) => {
+        const p50 = { sy: quantile(r.sw, 0.5), raw: quantile(r.rw, 0.5) };
+        const p99 = { sy: quantile(r.sw, 0.99), raw: quantile(r.rw, 0.99) };
+        return { name: r.name, p50, p99, r50: p50.sy / p50.raw, r99: p99.sy / p99.raw };
+      });
+      const pass = rows.every((r) => r.r50 <= 1.5 && r.r99 <= 2);
+      const worst = Math.max(...rows.map((r) => r.r50 / 1.5), ...rows.map((r) => r.r99 / 2));
+      const cell = (f: (r: (typeof rows)[number]) => string) => rows.map((r) => `${r.name} ${f(r)}`).join('; ');
+      return {
+        id: 'e',
+        title: `dispatch latency, ${n} runs one at a time (p50 / p99)`,
+        switchyard: cell((r) => `${fmt(r.p50.sy, 2)} / ${fmt(r.p99.sy, 2)} ms`),
+        baseline: cell((r) => `${fmt(r.p50.raw, 2)} / ${fmt(r.p99.raw, 2)} ms`) + ' (raw queue.add → processor)',
+        ratio: rows[0]!.r50,
+        ratioText: cell((r) => `${fmt(r.r50, 2)} / ${fmt(r.r99, 2)}`),
+        target: 'p50 ≤ 1.5, p99 ≤ 2',
+        pass,
+        details: [
+          `sizes: ${n} measured dispatches per side and path, in alternating blocks of ${block}, after ${Math.max(1, ctx.warmup) * block} unmeasured; agent concurrency 8, a provider that answers at once (raw: worker concurrency 8)`,
+          ...rows.map((r) => `${r.name}: Switchyard p50 ${fmt(r.p50.sy, 3)} ms, p99 ${fmt(r.p99.sy, 3)} ms; raw p50 ${fmt(r.p50.raw, 3)} ms, p99 ${fmt(r.p99.raw, 3)} ms; ratios ${fmt(r.r50, 2)} / ${fmt(r.r99, 2)}`),
+          `worst ratio against its target: ${fmt(worst, 2)} of the allowance`,
+        ],
+      };
+    } finally {
+      await Promise.all([closeServer(syApp.server), closeServer(rawApp.server)]);
+      await raw.close();
+      await sy.close();
+    }
+  },
+};
