@@ -211,10 +211,11 @@ it('sweeps a run whose flow was never added and that could not be ended then: it
     const run = await h.waitForRun(runId, 10_000);
     expect(run).toMatchObject({ status: 'failed', error: expect.stringContaining('its jobs were never added') });
     expect(run.steps.every((s) => s.status === 'cancelled')).toBe(true);
-    const again = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'swept' });
-    expect(again.status).toBe(202);
-    expect(again.body.id).not.toBe(runId);
-    expect((await h.waitForRun(again.body.id)).status).toBe('succeeded');
+    // The sweeper frees the key right after ending the run: until then the key names the old run.
+    let again: Awaited<ReturnType<Harness['request']>> | undefined;
+    await expect.poll(async () => (again = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'swept' })).status).toBe(202);
+    expect(again!.body.id).not.toBe(runId);
+    expect((await h.waitForRun(again!.body.id)).status).toBe('succeeded');
     expect(await h.system.store.queuedBefore(Date.now(), 100)).toEqual([]);
   } finally {
     await pools.close();

@@ -43,11 +43,11 @@ export const GetRunQuery = z
   })
   .strict();
 
-/** An event id (`<ms>-<seq>`, each part a 64-bit number), as in Last-Event-ID or ?after=. */
+/** An event id (its position in the run's log, from 1), as in Last-Event-ID or ?after=; 0 is before the first. */
 export const EventId = z
   .string()
-  .regex(/^\d{1,20}-\d{1,20}$/, 'must be an event id such as 1732170000000-0')
-  .refine((v) => !/^\d+-\d+$/.test(v) || v.split('-').every((n) => BigInt(n) < 2n ** 64n), 'each part of an event id is below 2^64');
+  .regex(/^\d{1,15}$/, 'must be an event id: a whole number (the position of an event in the run, from 1) below 10^15')
+  .transform(Number);
 
 export const ListRunsQuery = z
   .object({

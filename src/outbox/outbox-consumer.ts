@@ -254,17 +254,14 @@ export class OutboxConsumer {
     const key = eventsKey(this.prefix, runId);
     const events: RunEvent[] = [];
     let invalid = 0;
-    let start = '-';
-    for (;;) {
-      const page = await this.redis.xrange(key, start, '+', 'COUNT', 500);
-      for (const [id, fields] of page) {
-        const event = parseEvent(id, fields, runId);
+    for (let from = 0; ; from += 500) {
+      const page = await this.redis.lrange(key, from, from + 499);
+      page.forEach((raw, i) => {
+        const event = parseEvent(String(from + i + 1), raw, runId);
         if (event) events.push(event);
         else invalid++;
-      }
-      const last = page.at(-1);
-      if (page.length < 500 || !last) break;
-      start = `(${last[0]}`;
+      });
+      if (page.length < 500) break;
     }
     if (invalid > 0) this.logger.warn({ runId, entryId, invalid }, 'skipped unparseable run events');
     return events;

@@ -32,7 +32,10 @@ export const keys = {
   step: (prefix: string, runId: string, stepId: string) => `${prefix}:run:${runId}:s:${stepId}`,
   /** What a step id is appended to for its key (scripts that reach many steps get this). */
   stepPrefix: (prefix: string, runId: string) => `${prefix}:run:${runId}:s:`,
-  /** Stream: the run's ordered events (field `e`, JSON). */
+  /**
+   * List: the run's ordered events (JSON each, without the run id); an event's id is its
+   * position, from 1. The same name is the pub/sub channel each new event is published on.
+   */
   events: (prefix: string, runId: string) => `${prefix}:run:${runId}:events`,
   /** Sorted set: a workspace's run ids by creation time (listing). */
   runIndex: (prefix: string, workspaceId: string) => `${prefix}:ws:${workspaceId}:runs`,

@@ -90,8 +90,14 @@ export class RunStore {
    * A run's events after `after`, then live ones as they are appended, until `signal` fires.
    * Every follower of this process shares one blocking Redis connection (see event-feed.ts).
    */
-  followEvents(runId: string, after: string | undefined, signal: AbortSignal): AsyncGenerator<RunEvent> {
-    this.feed ??= new RunEventFeed({ redis: this.redis, prefix: this.prefix, logger: this.logger });
+  followEvents(runId: string, after: number | undefined, signal: AbortSignal): AsyncGenerator<RunEvent> {
+    this.feed ??= new RunEventFeed({
+      redis: this.redis,
+      prefix: this.prefix,
+      logger: this.logger,
+      read: (id, from, count) => this.readEvents(id, from, count),
+      parse: parseMessage,
+    });
     return this.feed.follow(runId, after, signal);
   }
 
@@ -253,11 +259,10 @@ export class RunStore {
     return this.redis.smembers(keys.runRefs(this.prefix, runId));
   }
 
-  /** Events after `afterId` (exclusive), oldest first; `untilId` (inclusive) bounds the range. */
-  async readEvents(runId: string, afterId?: string, count = 1000, untilId = '+'): Promise<RunEvent[]> {
-    const start = afterId ? `(${afterId}` : '-';
-    const entries = await this.redis.xrange(keys.events(this.prefix, runId), start, untilId, 'COUNT', count);
-    return entries.flatMap(([id, fields]) => parseEvent(id, fields) ?? []);
+  /** At most `count` events after the id `after` (exclusive; 0 for the first), oldest first. */
+  async readEvents(runId: string, after = 0, count = 1000): Promise<RunEvent[]> {
+    const entries = await this.redis.lrange(keys.events(this.prefix, runId), after, after + count - 1);
+    return entries.flatMap((raw, i) => parseEvent(String(after + i + 1), raw, runId) ?? []);
   }
 
   /**
@@ -342,13 +347,10 @@ export class RunStore {
 }
 
 /**
- * An entry of a run's event stream as a RunEvent, or undefined when it is not one (a reader
- * skips a bad entry rather than fail on it). `runId` fills in an entry that lacks one.
+ * An entry of a run's event log (its JSON text; the run id is the log's) as a RunEvent with its
+ * id, or undefined when it is not one (a reader skips a bad entry rather than fail on it).
  */
-export function parseEvent(id: string, fields: string[], runId?: string): RunEvent | undefined {
-  let raw: string | undefined;
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'e') raw = fields[i + 1];
-  if (raw === undefined) return undefined;
+export function parseEvent(id: string, raw: string, runId: string): RunEvent | undefined {
   let body: unknown;
   try {
     body = JSON.parse(raw);
@@ -356,6 +358,12 @@ export function parseEvent(id: string, fields: string[], runId?: string): RunEve
     return undefined;
   }
   if (typeof body !== 'object' || body === null) return undefined;
-  const result = RunEvent.safeParse({ ...(runId === undefined ? {} : { runId }), ...body, id });
+  const result = RunEvent.safeParse({ ...body, runId, id });
   return result.success ? result.data : undefined;
+}
+
+/** A message of a run's event channel (`<id> <event JSON>`) as its event. */
+export function parseMessage(runId: string, message: string): RunEvent | undefined {
+  const space = message.indexOf(' ');
+  return space > 0 ? parseEvent(message.slice(0, space), message.slice(space + 1), runId) : undefined;
 }

@@ -11,7 +11,6 @@ import type { Logger } from '../logger.js';
 import type { CompiledWorkflow } from '../workflows/definition.js';
 import { validateRunInput } from '../workflows/input.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
-import { compareEventIds } from './event-feed.js';
 import { buildRunFlow } from './flow-builder.js';
 import { whileReachable } from './reachable.js';
 import { explainWaiting, queuesToAsk, type WaitingFor } from './waiting.js';
@@ -242,11 +241,11 @@ export class RunsService {
    * (replayed, then followed until `run.finished` or `signal`), or the archived log once Redis
    * no longer holds the run. NotFoundError when neither has it.
    */
-  async events(runId: string, after: string | undefined, signal: AbortSignal): Promise<RunEventStream> {
+  async events(runId: string, after: number | undefined, signal: AbortSignal): Promise<RunEventStream> {
     const { store } = this.deps;
     const status = await whileReachable(store.redis, 'reading the run', () => store.getRunStatus(runId));
     if (status === null) {
-      const events = (await this.fromArchive(runId, (a) => a.getEvents(runId))).filter((e) => after === undefined || compareEventIds(e.id, after) > 0);
+      const events = (await this.fromArchive(runId, (a) => a.getEvents(runId))).filter((e) => after === undefined || Number(e.id) > after);
       return after !== undefined && events.length === 0 ? { kind: 'none' } : { kind: 'archived', events };
     }
     // A client reconnecting after run.finished: nothing will ever follow.

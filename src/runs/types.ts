@@ -121,7 +121,7 @@ export const RUN_EVENT_TYPES = [
 
 /** One entry of a run's ordered event log (SSE, MongoDB archive). */
 export const RunEvent = z.object({
-  /** Redis stream id, e.g. 1732170000000-0; SSE `id:` and Last-Event-ID. */
+  /** Its position in the run's log, from 1 ("1", "2", ...); SSE `id:` and Last-Event-ID. */
   id: z.string(),
   type: z.enum(RUN_EVENT_TYPES),
   runId: z.string(),

@@ -67,10 +67,11 @@ const KEEP_ALIVE_MS = 15_000;
 async function streamEvents(runs: RunsService, req: Request<{ id: string }>, res: Response, shutdownSignal?: AbortSignal): Promise<void> {
   const header = req.get('Last-Event-ID');
   const raw = header ?? (typeof req.query.after === 'string' ? req.query.after : undefined);
-  if (raw !== undefined && !EventId.safeParse(raw).success) {
-    throw new HttpError(400, 'invalid_event_id', `${header === undefined ? 'after' : 'Last-Event-ID'} "${raw.slice(0, 100)}" is not an event id (<ms>-<seq>, each below 2^64)`);
+  const parsed = raw === undefined ? undefined : EventId.safeParse(raw);
+  if (parsed && !parsed.success) {
+    throw new HttpError(400, 'invalid_event_id', `${header === undefined ? 'after' : 'Last-Event-ID'} "${(raw ?? '').slice(0, 100)}" is not an event id (a whole number below 10^15: the position of an event in the run, from 1)`);
   }
-  const after = raw;
+  const after = parsed?.data;
   const stop = new AbortController();
   const end = () => stop.abort();
   req.on('close', end);

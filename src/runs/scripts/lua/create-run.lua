@@ -16,7 +16,7 @@ local refs = cjson.decode(ARGV[4])
 if #refs > 0 then redis.call('SADD', KEYS[3], unpack(refs)) end
 redis.call('ZADD', KEYS[5], ARGV[6], cjson.decode(runIdJson))
 redis.call('ZADD', KEYS[7], ARGV[6], cjson.decode(runIdJson))
-event(KEYS[4], 'run.queued', runIdJson, nil, ARGV[5], ARGV[7])
+event(KEYS[4], 'run.queued', nil, ARGV[5], ARGV[7])
 -- The system of record lists live runs too, not only finished ones; the definition goes once.
 if ARGV[8] == '1' then
   redis.call('XADD', KEYS[6], '*', 'kind', 'run', 'id', cjson.decode(runIdJson), 'doc', docOf(runKey, RUN_FIELDS), 'definition', ARGV[9])

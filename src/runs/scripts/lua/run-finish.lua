@@ -35,11 +35,11 @@ for _, sid in ipairs(steps) do
   if not TERMINAL[st] then
     if auto then
       redis.call('HSET', sk, 'status', '"failed"', 'error', cjson.encode(LOST_ERROR), 'finishedAt', nowJson)
-      event(KEYS[4], 'step.failed', runIdJson, sidJson, now, '{"error":' .. cjson.encode(LOST_ERROR) .. '}')
+      event(KEYS[4], 'step.failed', sidJson, now, '{"error":' .. cjson.encode(LOST_ERROR) .. '}')
       st = 'failed'
     else
       redis.call('HSET', sk, 'status', '"cancelled"', 'reason', ARGV[7], 'finishedAt', nowJson)
-      event(KEYS[4], 'step.cancelled', runIdJson, sidJson, now, '{"reason":' .. ARGV[7] .. '}')
+      event(KEYS[4], 'step.cancelled', sidJson, now, '{"reason":' .. ARGV[7] .. '}')
       cancelled[#cancelled + 1] = sid .. '=' .. st
     end
     if outbox then outboxStep(KEYS[5], sk) end
@@ -83,7 +83,7 @@ redis.call('HSET', KEYS[1], 'status', cjson.encode(status), 'output', output, 'e
 if redis.call('HGET', KEYS[1], 'startedAt') == 'null' then
   redis.call('HSET', KEYS[1], 'startedAt', nowJson)
 end
-event(KEYS[4], 'run.finished', runIdJson, nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. errorJson .. '}')
+event(KEYS[4], 'run.finished', nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. errorJson .. '}')
 if outbox then outboxRun(KEYS[5], KEYS[1]) end
 redis.call('ZREM', KEYS[6], cjson.decode(runIdJson))
 for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ttl) end

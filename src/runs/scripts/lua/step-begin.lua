@@ -44,7 +44,7 @@ if fast then
   end
   redis.call('HSET', KEYS[2], unpack(fields))
   runStarted(KEYS[1], KEYS[3], KEYS[4], KEYS[5], rs[3], rs[1], ARGV[1], ARGV[2] == '1')
-  event(KEYS[3], 'step.started', rs[3], v[5], ARGV[1], '{"attempt":' .. attempt .. '}')
+  event(KEYS[3], 'step.started', v[5], ARGV[1], '{"attempt":' .. attempt .. '}')
   out[1] = 'started'
   out[4] = tostring(attempt)
 end

@@ -23,7 +23,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     fields[#fields + 1] = ARGV[8]
   end
   redis.call('HSET', KEYS[1], unpack(fields))
-  event(KEYS[3], 'step.completed', v[2], v[3], ARGV[1], ARGV[7])
+  event(KEYS[3], 'step.completed', v[3], ARGV[1], ARGV[7])
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
   return {1, 'succeeded'}
 end

@@ -6,5 +6,5 @@
 --@include event
 local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId')
 if v[1] ~= '"running"' or v[2] ~= ARGV[1] then return 0 end
-event(KEYS[2], 'step.progress', v[3], v[4], ARGV[2], ARGV[3])
+event(KEYS[2], 'step.progress', v[4], ARGV[2], ARGV[3])
 return 1

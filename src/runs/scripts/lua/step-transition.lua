@@ -31,6 +31,6 @@ for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 local outbox = ARGV[6] == '1'
 if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], KEYS[5], v[3], redis.call('HGET', KEYS[2], 'status'), ARGV[5], outbox) end
-if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], v[3], v[4], ARGV[5], data) end
+if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], v[4], ARGV[5], data) end
 if outbox and TERMINAL[ARGV[2]] then outboxStep(KEYS[4], KEYS[1]) end
 return {1, ARGV[2], attempts}

@@ -15,7 +15,7 @@ local runIdJson = redis.call('HGET', KEYS[1], 'id')
 local nowJson = cjson.encode(ARGV[3])
 local added = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[4]), runIdJson, nowJson)
 for _, s in ipairs(added) do
-  event(KEYS[4], 'step.added', runIdJson, cjson.encode(s[1]), ARGV[3],
+  event(KEYS[4], 'step.added', cjson.encode(s[1]), ARGV[3],
     '{"parent":' .. s[4] .. ',"kind":' .. cjson.encode(s[2]) .. ',"agent":' .. s[3] .. ',"dependsOn":' .. s[5] .. '}')
 end
 local refs = cjson.decode(ARGV[5])

@@ -1,7 +1,11 @@
--- Append an event to a run's event stream. `etype` is an event type and `at` an ISO time: neither
--- needs JSON escaping, so both are quoted as they are.
-local function event(eventsKey, etype, runIdJson, stepIdJson, at, dataJson)
-  local e = '{"type":"' .. etype .. '","runId":' .. runIdJson
+-- Append an event to a run's event log (a list: an event's id is its position, from 1) and
+-- publish it, as `<id> <event JSON>`, on the channel named like the log's key, for the viewers
+-- following the run live (see event-feed.ts). The run id is the log's, so an event leaves it
+-- out. `etype` is an event type and `at` an ISO time: neither needs JSON escaping.
+local function event(eventsKey, etype, stepIdJson, at, dataJson)
+  local e = '{"type":"' .. etype .. '"'
   if stepIdJson then e = e .. ',"stepId":' .. stepIdJson end
-  redis.call('XADD', eventsKey, '*', 'e', e .. ',"at":"' .. at .. '","data":' .. dataJson .. '}')
+  e = e .. ',"at":"' .. at .. '","data":' .. dataJson .. '}'
+  local n = redis.call('RPUSH', eventsKey, e)
+  redis.call('PUBLISH', eventsKey, n .. ' ' .. e)
 end

@@ -6,6 +6,6 @@ local function runStarted(runKey, eventsKey, outboxKey, queuedKey, runIdJson, ru
   if runStatusJson ~= '"queued"' then return end
   redis.call('HSET', runKey, 'status', '"running"', 'startedAt', cjson.encode(now))
   redis.call('ZREM', queuedKey, cjson.decode(runIdJson))
-  event(eventsKey, 'run.started', runIdJson, nil, now, '{}')
+  event(eventsKey, 'run.started', nil, now, '{}')
   if outbox then outboxRun(outboxKey, runKey) end
 end
