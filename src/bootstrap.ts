@@ -55,6 +55,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     redisUrl: config.redisUrl,
     prefix: config.prefix,
     retentionSeconds: config.retentionSeconds,
+    keepCompletedJobs: config.keepCompletedJobs,
     registry,
     workflows,
     logger,

@@ -23,6 +23,8 @@ export interface SystemOptions {
   redisUrl: string;
   prefix: string;
   retentionSeconds: number;
+  /** Completed jobs each queue keeps (Bull Board); 0 removes them. @default 0 */
+  keepCompletedJobs?: number;
   registry: AgentRegistry;
   workflows: WorkflowCatalog;
   logger: Logger;
@@ -107,12 +109,13 @@ export class System {
     this.policy = stepPolicy(opts.registry);
     this.queuesByName = queues(this.redis);
     this.flowProducer = quiet(new FlowProducer({ connection: this.redis, prefix }), logger);
-    this.store = new RunStore({ redis: this.stateRedis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox, logger });
+    const storeOpts = { prefix, retentionSeconds: opts.retentionSeconds, keepCompletedJobs: opts.keepCompletedJobs ?? 0, outbox: opts.outbox, logger };
+    this.store = new RunStore({ redis: this.stateRedis, ...storeOpts });
     this.control = new RunControl({ store: this.store, refQueue: this.queue(REF_QUEUE), queue: (name) => this.queuesByName.get(name), logger });
     this.workers = new WorkerRegistry({ redis: this.stateRedis, prefix, queue: (name) => this.queuesByName.get(name) });
 
     const apiQueues = queues(apiRedis);
-    const apiStore = new RunStore({ redis: apiRedis, prefix, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox, logger });
+    const apiStore = new RunStore({ redis: apiRedis, ...storeOpts });
     this.api = {
       redis: apiRedis,
       store: apiStore,
@@ -243,6 +246,7 @@ export function systemFromDefinitions(opts: {
     redisUrl: opts.config.redisUrl,
     prefix: opts.config.prefix,
     retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
+    keepCompletedJobs: opts.config.keepCompletedJobs,
     registry,
     workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits),
     logger: opts.logger,

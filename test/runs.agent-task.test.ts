@@ -15,6 +15,8 @@ beforeAll(async () => {
   h = await startHarness({
     name: 'agent-task',
     fake,
+    // Completed jobs stay (as for Bull Board), so the streaming tests can read a job's progress.
+    env: { SWITCHYARD_KEEP_COMPLETED_JOBS: '100' },
     agents: {
       research: { provider: 'echo', echo: { latencyMs: 20 }, description: 'Research agent', capabilities: [{ name: 'web_search', description: 'Search the web', estimatedSeconds: 3, estimatedCostUsd: 0.01 }] },
       claude: { provider: 'anthropic', model: 'claude-test', attempts: 3, backoff: { type: 'fixed', delayMs: 150 } },
@@ -162,7 +164,7 @@ describe('streaming agents', () => {
     for (let i = 1; i < progress.length; i++) {
       expect(Date.parse(progress[i]!.at) - Date.parse(progress[i - 1]!.at)).toBeGreaterThanOrEqual(45);
     }
-    // Bull Board sees the same progress on the step's job.
+    // Bull Board sees the same progress on the step's job (kept: SWITCHYARD_KEEP_COMPLETED_JOBS).
     const job = await h.system.agentQueue(agent)!.getJob(stepJobId(res.body.id, agent));
     expect(job?.progress).toMatchObject({ attempt: 1, chars: expect.any(Number) });
   });

@@ -110,8 +110,14 @@ describe('step-begin and step-transition', () => {
       stepStatus: 'pending',
       reads: [{ stepId: 'a', status: 'pending', optional: false, output: null }],
     });
+    // Ended while `a` runs: the run keeps its keys (a's answer may still come) and `b` is only read.
+    await start(id, 'a');
     await store.finishRun(id, 'cancelled', { reason: 'stop' });
     expect(await store.beginStep(id, 'b', { fast: true, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toMatchObject({ mode: 'read', stepStatus: 'cancelled', runStatus: 'cancelled', reads: [] });
+    // Ended with nothing running: compacted, its steps are no more (a job delivered now ends at once).
+    const other = await newRun([newStep('a'), newStep('b', ['a'])]);
+    await store.finishRun(other, 'cancelled', { reason: 'stop' });
+    expect(await store.beginStep(other, 'b', { fast: true, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toEqual({ mode: 'missing' });
   });
 
   it('applies a transition only from the statuses it names, counting attempts up and down', async () => {
@@ -260,7 +266,7 @@ describe('steps-add', () => {
 });
 
 describe('run-finish', () => {
-  it('settles from the steps (a live one was lost), builds the output, and sets retention on every key of the run', async () => {
+  it('settles from the steps (a live one was lost), builds the output, and compacts the run into its hash, with retention', async () => {
     const id = await newRun([newStep('a'), newStep('b', ['a'], true), newStep('c', ['a'])], ['a', 'c']);
     await start(id, 'a');
     await store.completeStep(id, 'a', answer);
@@ -271,6 +277,23 @@ describe('run-finish', () => {
     const state = (await store.getRun(id))!;
     expect(state.run).toMatchObject({ status: 'partial_success', output: { a: 'the answer', c: null }, skippedSteps: ['c'], usage: answer.usage });
     expect(state.run.failedSteps).toEqual([{ stepId: 'b', kind: 'agent', agent: 'a', error: LOST_STEP_ERROR }]);
+    expect(state.steps.map((s) => [s.stepId, s.status, s.output, s.runId])).toEqual([['a', 'succeeded', 'the answer', id], ['b', 'failed', null, id], ['c', 'skipped', null, id]]);
+    // One key is left, with the retention TTL; the definition's TTL is renewed.
+    expect(await redis.ttl(keys.run(prefix, id))).toBeGreaterThan(0);
+    expect((await redis.hkeys(keys.run(prefix, id))).sort()).toEqual(['events', 'run', 'status', 'steps']);
+    expect(await redis.exists(keys.runSteps(prefix, id), keys.runRefs(prefix, id), keys.events(prefix, id), keys.step(prefix, id, 'a'), keys.step(prefix, id, 'b'), keys.step(prefix, id, 'c'))).toBe(0);
+    expect(await store.getDefinition(id)).toEqual({ name: 'test', steps: ['a', 'b', 'c'] });
+    // Its event log reads the same, from any point.
+    const events = await store.readEvents(id);
+    expect(events.map((e) => [e.id, e.type])).toEqual([['1', 'run.queued'], ['2', 'run.started'], ['3', 'step.completed'], ['4', 'step.failed'], ['5', 'run.finished']]);
+    expect(await store.readEvents(id, 3, 1)).toEqual([events[3]]);
+    expect(events.every((e) => e.runId === id)).toBe(true);
+  });
+
+  it('keeps every key of a run that had a step running (its answer may still come), with retention', async () => {
+    const id = await newRun([newStep('a'), newStep('c', ['a'])]);
+    await start(id, 'a');
+    await store.finishRun(id, 'cancelled', { reason: 'stop' });
     for (const key of [keys.run(prefix, id), keys.runSteps(prefix, id), keys.runRefs(prefix, id), keys.events(prefix, id), keys.step(prefix, id, 'a'), keys.step(prefix, id, 'c')]) {
       expect(await redis.ttl(key), key).toBeGreaterThan(0);
     }
@@ -281,7 +304,12 @@ describe('run-finish', () => {
     await start(id, 'a');
     await store.transitionStep(id, 'a', { from: ['running'], to: 'retrying' });
     const res = await store.finishRun(id, 'cancelled', { reason: 'run cancelled' });
-    expect(res).toEqual({ applied: true, status: 'cancelled', cancelledSteps: [{ stepId: 'a', was: 'retrying' }, { stepId: 'b', was: 'pending' }] });
+    expect(res).toEqual({
+      applied: true,
+      status: 'cancelled',
+      cancelledSteps: [{ stepId: 'a', was: 'retrying', agent: 'a' }, { stepId: 'b', was: 'pending', agent: 'a' }],
+      refIds: [`${id}.a~ref~b`],
+    });
     expect((await store.getRun(id))!.steps.map((s) => [s.status, s.reason])).toEqual([['cancelled', 'run cancelled'], ['cancelled', 'run cancelled']]);
   });
 });

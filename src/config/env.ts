@@ -27,6 +27,8 @@ export const EnvSchema = z.object({
   SWITCHYARD_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[^:\s]+$/, 'must not contain ":" or spaces').default('{sy}')),
   /** How long finished runs (state, events, jobs) stay in Redis, in seconds. */
   SWITCHYARD_RETENTION_SECONDS: int(7 * 24 * 3600, 1),
+  /** Completed jobs each queue keeps for Bull Board (0: a job is removed once it completes; its run keeps everything). */
+  SWITCHYARD_KEEP_COMPLETED_JOBS: int(0, 0),
   /** Largest accepted JSON request body. */
   SWITCHYARD_BODY_LIMIT: z.preprocess(emptyToUndefined, z.string().default('1mb')),
   /** Most steps a workflow may have (definition and compiled form). */
@@ -70,6 +72,7 @@ export interface Config {
   flowsDir: string;
   prefix: string;
   retentionSeconds: number;
+  keepCompletedJobs: number;
   bodyLimit: string;
   limits: Limits;
   shutdownTimeoutMs: number;
@@ -101,6 +104,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     flowsDir: e.SWITCHYARD_FLOWS,
     prefix: e.SWITCHYARD_PREFIX,
     retentionSeconds: e.SWITCHYARD_RETENTION_SECONDS,
+    keepCompletedJobs: e.SWITCHYARD_KEEP_COMPLETED_JOBS,
     bodyLimit: e.SWITCHYARD_BODY_LIMIT,
     limits: { maxSteps: e.SWITCHYARD_MAX_STEPS, maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH, maxEventStreams: e.SWITCHYARD_MAX_EVENT_STREAMS },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,

@@ -72,6 +72,7 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     jobPolicy: (s) => deps.policy.job(s),
     priority: job.opts.priority,
     retentionSeconds: deps.store.retentionSeconds,
+    keepCompletedJobs: deps.store.keepCompletedJobs,
     refSafetyDelayMs: deps.refSafetyDelayMs,
     parent: { id: job.id!, queue: job.queueQualifiedName },
   });

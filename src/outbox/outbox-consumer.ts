@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { NonRetryableError, issuesFromZod, toError, type ZodLikeIssue } from '../errors/index.js';
 import type { Logger } from '../logger.js';
-import { parseEvent } from '../runs/run-store.js';
+import { readEvents } from '../runs/run-store.js';
 import { RunRecord, StepRecord, isTerminalRun, type OutboxEntry, type RunEvent } from '../runs/types.js';
 import { keys } from '../runs/keys.js';
 import type { ResultSink } from './sink.js';
@@ -251,17 +251,13 @@ export class OutboxConsumer {
 
   /** The run's whole event log, in order, read in pages so a long log is not one huge reply. */
   private async readEvents(runId: string, entryId: string): Promise<RunEvent[]> {
-    const key = eventsKey(this.prefix, runId);
     const events: RunEvent[] = [];
     let invalid = 0;
     for (let from = 0; ; from += 500) {
-      const page = await this.redis.lrange(key, from, from + 499);
-      page.forEach((raw, i) => {
-        const event = parseEvent(String(from + i + 1), raw, runId);
-        if (event) events.push(event);
-        else invalid++;
-      });
-      if (page.length < 500) break;
+      const page = await readEvents(this.redis, this.prefix, runId, from, 500);
+      events.push(...page.events);
+      invalid += page.entries - page.events.length;
+      if (page.entries < 500) break;
     }
     if (invalid > 0) this.logger.warn({ runId, entryId, invalid }, 'skipped unparseable run events');
     return events;

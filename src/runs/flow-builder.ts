@@ -49,6 +49,8 @@ export interface BuildStepsOptions {
   jobPolicy: (step: CompiledStep) => JobPolicy;
   priority?: number | undefined;
   retentionSeconds: number;
+  /** Completed jobs a queue keeps (Bull Board); 0: a job is removed once it completes (its run keeps everything). */
+  keepCompletedJobs: number;
   /** How long a ref sleeps before checking its target by itself (in case a promote was lost). */
   refSafetyDelayMs: number;
 }
@@ -115,9 +117,14 @@ function buildStepTrees(opts: BuildStepsOptions): StepTrees {
   return { sinks, refIds };
 }
 
-function retention(opts: Pick<BuildStepsOptions, 'retentionSeconds' | 'priority'>): JobsOptions {
-  const keep = { age: opts.retentionSeconds };
-  return { removeOnComplete: keep, removeOnFail: keep, ...(opts.priority ? { priority: opts.priority } : {}) };
+function retention(opts: Pick<BuildStepsOptions, 'retentionSeconds' | 'keepCompletedJobs' | 'priority'>): JobsOptions {
+  // A completed job holds nothing its run does not: by default it goes at once. A failed one
+  // stays for the retention period, to be looked at in Bull Board.
+  return {
+    removeOnComplete: opts.keepCompletedJobs > 0 ? { count: opts.keepCompletedJobs } : true,
+    removeOnFail: { age: opts.retentionSeconds },
+    ...(opts.priority ? { priority: opts.priority } : {}),
+  };
 }
 
 /** A run's whole flow: the root `run` job over the trees of its steps. */

@@ -14,6 +14,9 @@ export const SCHEDULE_QUEUE = 'schedules';
 /** Internal queue of the steps the engine runs itself (kinds without an agent). */
 export const CONTROL_QUEUE = 'control';
 
+/** A finished run of at most this many steps is compacted into one hash (see keys.run). */
+export const COMPACT_MAX_STEPS = 100;
+
 export const agentQueueName = (agent: string): string => `agent.${agent}`;
 /** The queue a step's job goes to: its agent's, or the engine's own. */
 export const stepQueueName = (step: { agent?: string | undefined }): string => (step.agent ? agentQueueName(step.agent) : CONTROL_QUEUE);
@@ -22,7 +25,13 @@ export const stepJobId = (runId: string, stepId: string): string => `${runId}.${
 export const refJobId = (runId: string, target: string, dependent: string): string => `${runId}.${target}~ref~${dependent}`;
 
 export const keys = {
-  /** Hash: the run record (JSON values), `outputSteps` and `definition`. */
+  /**
+   * Hash: a live run's record (JSON values), `outputSteps` and `definitionId`. A finished run
+   * of at most COMPACT_MAX_STEPS steps, none of them running when it finished, is compacted
+   * into it: fields `status`, `run` (the record without its output, which its steps hold,
+   * with `outputSteps` and `definitionId`), `steps` and `events` (JSON lists), and its other
+   * keys are deleted.
+   */
   run: (prefix: string, runId: string) => `${prefix}:run:${runId}`,
   /** List: the run's step ids, in the order they were added (definition first, then grown ones). */
   runSteps: (prefix: string, runId: string) => `${prefix}:run:${runId}:steps`,
@@ -37,6 +46,13 @@ export const keys = {
    * position, from 1. The same name is the pub/sub channel each new event is published on.
    */
   events: (prefix: string, runId: string) => `${prefix}:run:${runId}:events`,
+  /**
+   * String: a compiled workflow (JSON), stored once for every run of it; `id` is a hash of its
+   * content. Its time to live is renewed by every run that starts or finishes on it.
+   */
+  definition: (prefix: string, id: string) => `${prefix}:def:${id}`,
+  /** What a definition id is appended to for its key (run-finish renews it). */
+  definitionPrefix: (prefix: string) => `${prefix}:def:`,
   /** Sorted set: a workspace's run ids by creation time (listing). */
   runIndex: (prefix: string, workspaceId: string) => `${prefix}:ws:${workspaceId}:runs`,
   /** String: `<runId> <requestHash>` of the run holding a workspace's idempotency key. */

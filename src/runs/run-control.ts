@@ -37,9 +37,9 @@ export class RunControl {
     // last pending child is removed moves on by itself.
     try {
       await store.redis.publish(keys.cancelChannel(store.prefix), runId);
-      const queued = await store.getSteps(runId, res.cancelledSteps.filter((s) => s.was === 'pending' || s.was === 'retrying').map((s) => s.stepId));
+      const queued = res.cancelledSteps.filter((s) => s.was === 'pending' || s.was === 'retrying');
       await Promise.all([
-        this.promoteRefs(runId),
+        this.promoteRefs(runId, res.refIds),
         ...queued.map((s) => this.removeQueued(runId, s.stepId, stepQueueName({ agent: s.agent ?? undefined }))),
       ]);
     } catch (err) {

@@ -1,18 +1,24 @@
 /**
- * Live run state in Redis: a hash per run, a hash per step, the run's step list and ref set
- * (both appended to as a run grows), an ordered event stream per run, a per-workspace time
- * index of runs, and (when a result sink is configured) the outbox stream that feeds MongoDB.
+ * Run state in Redis: a hash per run, a hash per step, the run's step list and ref set (both
+ * appended to as a run grows), an ordered event list per run, a per-workspace time index of
+ * runs, the compiled workflows runs execute (once per content), and (when a result sink is
+ * configured) the outbox stream that feeds MongoDB. A finished run of a few steps is compacted
+ * into its one hash (see keys.run and compacted.ts); every reader here takes either form.
  * Every change goes through one of the scripts in scripts/, so each is atomic with its event
  * and its outbox entry. Key names come from keys.ts only.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../logger.js';
+import { compactedEvents, compactedRun, compactedSteps, COMPACTED_FIELDS } from './compacted.js';
 import { RunEventFeed } from './event-feed.js';
+import { parseEvent, parseMessage } from './events.js';
 import { keys } from './keys.js';
 import {
   RUN_FIELDS,
   STEP_FIELDS,
   createRun,
+  DefinitionNotStoredError,
   parseJson,
   runFinish,
   stepBegin,
@@ -33,7 +39,7 @@ import {
   type StepsAddArgs,
   type StepsAddReply,
 } from './scripts/index.js';
-import { RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus } from './types.js';
+import { toSummary, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus } from './types.js';
 
 export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
 
@@ -43,6 +49,8 @@ export interface RunStoreOptions {
   retentionSeconds: number;
   /** Append finished steps and runs to the outbox stream (only when something consumes it). */
   outbox: boolean;
+  /** Completed jobs each queue keeps (for Bull Board); 0 removes a job when it completes. @default 0 */
+  keepCompletedJobs?: number;
   logger?: Logger;
 }
 
@@ -55,7 +63,10 @@ export interface RunState {
 export interface NewRun {
   /** Steps whose outputs form the run output. */
   outputSteps: readonly string[];
-  /** The compiled workflow it executes, kept with it. */
+  /**
+   * The compiled workflow it executes, stored once for every run of the same one; undefined
+   * for a run whose definition follows from its record (an agent task).
+   */
   definition: unknown;
   /** The steps of the definition, in topological order. */
   steps: readonly NewStep[];
@@ -74,8 +85,11 @@ export class RunStore {
   readonly prefix: string;
   readonly retentionSeconds: number;
   readonly outbox: boolean;
+  readonly keepCompletedJobs: number;
   private readonly logger: Logger;
   private feed: RunEventFeed | undefined;
+  /** Ids of the definitions this store has written (sent again only if Redis lost them). */
+  private readonly storedDefinitions = new Set<string>();
   private readonly finishedListeners = new Set<(runId: string, status: RunStatus) => void>();
 
   constructor(opts: RunStoreOptions) {
@@ -83,6 +97,7 @@ export class RunStore {
     this.prefix = opts.prefix;
     this.retentionSeconds = opts.retentionSeconds;
     this.outbox = opts.outbox;
+    this.keepCompletedJobs = opts.keepCompletedJobs ?? 0;
     this.logger = opts.logger ?? silentLogger;
   }
 
@@ -122,7 +137,22 @@ export class RunStore {
 
   /** Write a new run: record, steps, refs, index entry and `run.queued`, atomically. */
   async createRun(run: RunRecord, parts: NewRun): Promise<void> {
-    await createRun(this.redis, { prefix: this.prefix, run, ...parts, outbox: this.outbox });
+    const { definition, ...rest } = parts;
+    const args = { prefix: this.prefix, run, ...rest, outbox: this.outbox, retentionSeconds: this.retentionSeconds };
+    if (definition === undefined) {
+      await createRun(this.redis, args);
+      return;
+    }
+    const text = JSON.stringify(definition);
+    const id = createHash('sha256').update(text).digest('hex').slice(0, 32);
+    try {
+      await createRun(this.redis, { ...args, definition: this.storedDefinitions.has(id) ? { id } : { id, text } });
+    } catch (err) {
+      if (!(err instanceof DefinitionNotStoredError)) throw err;
+      await createRun(this.redis, { ...args, definition: { id, text } }); // it expired meanwhile
+    }
+    if (this.storedDefinitions.size >= 10_000) this.storedDefinitions.clear();
+    this.storedDefinitions.add(id);
   }
 
   async getRunStatus(runId: string): Promise<RunStatus | null> {
@@ -133,18 +163,25 @@ export class RunStore {
   async getRun(runId: string): Promise<RunState | null> {
     const replies = await this.redis
       .pipeline()
-      .hmget(keys.run(this.prefix, runId), ...RUN_FIELDS)
+      .hmget(keys.run(this.prefix, runId), ...RUN_FIELDS, 'run', 'steps')
       .lrange(keys.runSteps(this.prefix, runId), 0, -1)
       .exec();
     const [[e1, values], [e2, stepIds]] = replies as [[Error | null, (string | null)[]], [Error | null, string[]]];
     if (e1 || e2) throw e1 ?? e2;
+    const [compacted, stepsJson] = values.slice(RUN_FIELDS.length);
+    if (compacted) {
+      const steps = compactedSteps(runId, stepsJson);
+      return { run: compactedRun(compacted, steps).run, steps };
+    }
     if (values[0] === null) return null; // `id` is the first field
     return { run: decodeFields<RunRecord>(values, RUN_FIELDS), steps: await this.getSteps(runId, stepIds) };
   }
 
-  /** The compiled workflow a run executes (null when the run is not in Redis). */
+  /** The compiled workflow a run executes: null when the run is not in Redis or keeps none (an agent task). */
   async getDefinition(runId: string): Promise<unknown> {
-    return parseJson(await this.redis.hget(keys.run(this.prefix, runId), 'definition'));
+    const [live, compacted] = await this.redis.hmget(keys.run(this.prefix, runId), 'definitionId', 'run');
+    const id = compacted ? compactedRun(compacted).definitionId : parseJson<string | null>(live);
+    return id ? parseJson(await this.redis.get(keys.definition(this.prefix, id))) : null;
   }
 
   async getSteps(runId: string, stepIds: readonly string[]): Promise<StepRecord[]> {
@@ -247,7 +284,9 @@ export class RunStore {
 
   /** Release the idempotency key a run holds, if it still holds it. */
   async releaseIdempotencyKeyOf(runId: string): Promise<void> {
-    const [key, workspaceId] = (await this.redis.hmget(keys.run(this.prefix, runId), 'idempotencyKey', 'workspaceId')).map((v) => parseJson<string | null>(v));
+    const [liveKey, liveWorkspace, compacted] = await this.redis.hmget(keys.run(this.prefix, runId), 'idempotencyKey', 'workspaceId', 'run');
+    const record = compacted ? compactedRun(compacted).run : { idempotencyKey: parseJson<string | null>(liveKey), workspaceId: parseJson<string | null>(liveWorkspace) };
+    const { idempotencyKey: key, workspaceId } = record;
     if (!key || !workspaceId) return;
     const k = keys.idempotency(this.prefix, workspaceId, key);
     const held = await this.redis.get(k);
@@ -261,8 +300,7 @@ export class RunStore {
 
   /** At most `count` events after the id `after` (exclusive; 0 for the first), oldest first. */
   async readEvents(runId: string, after = 0, count = 1000): Promise<RunEvent[]> {
-    const entries = await this.redis.lrange(keys.events(this.prefix, runId), after, after + count - 1);
-    return entries.flatMap((raw, i) => parseEvent(String(after + i + 1), raw, runId) ?? []);
+    return (await readEvents(this.redis, this.prefix, runId, after, count)).events;
   }
 
   /**
@@ -302,6 +340,8 @@ export class RunStore {
     const index = keys.runIndex(this.prefix, filter.workspaceId);
     const include = filter.include ?? [];
     const fields = RUN_FIELDS.filter((f) => !((f === 'input' || f === 'output') && !include.includes(f)));
+    // A compacted run's record is one field; its output, its output steps' (the steps field).
+    const extra = include.includes('output') ? ['run', 'steps'] : ['run'];
     const out: RunSummary[] = [];
     let max: string = filter.cursor ? String(filter.cursor.score) : '+inf';
     let skipThrough = filter.cursor?.id;
@@ -312,7 +352,7 @@ export class RunStore {
       const ids: { id: string; score: number }[] = [];
       for (let i = 0; i < page.length; i += 2) ids.push({ id: page[i]!, score: Number(page[i + 1]) });
       const pipe = this.redis.pipeline();
-      for (const { id } of ids) pipe.hmget(keys.run(this.prefix, id), ...fields);
+      for (const { id } of ids) pipe.hmget(keys.run(this.prefix, id), ...fields, ...extra);
       const rows = (await pipe.exec()) ?? [];
       const gone: string[] = [];
       for (let i = 0; i < ids.length; i++) {
@@ -323,11 +363,14 @@ export class RunStore {
           continue;
         }
         const values = rows[i]?.[1] as (string | null)[] | undefined;
-        if (!values || values[0] === null) {
+        const [compacted, stepsJson] = values?.slice(fields.length) ?? [];
+        if (!values || (values[0] === null && !compacted)) {
           gone.push(id);
           continue;
         }
-        const run = decodeFields<RunSummary>(values, fields);
+        const run = compacted
+          ? toSummary(compactedRun(compacted, include.includes('output') ? compactedSteps(id, stepsJson) : undefined).run, include)
+          : decodeFields<RunSummary>(values, fields);
         if (filter.status && run.status !== filter.status) continue;
         if (filter.workflow && run.workflow !== filter.workflow) continue;
         if (filter.agent && !run.agents.includes(filter.agent)) continue;
@@ -347,23 +390,13 @@ export class RunStore {
 }
 
 /**
- * An entry of a run's event log (its JSON text; the run id is the log's) as a RunEvent with its
- * id, or undefined when it is not one (a reader skips a bad entry rather than fail on it).
+ * At most `count` entries of a run's event log after the id `after` (exclusive), live (its
+ * list) or compacted, as events; `entries` counts what was read, bad entries included.
  */
-export function parseEvent(id: string, raw: string, runId: string): RunEvent | undefined {
-  let body: unknown;
-  try {
-    body = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  if (typeof body !== 'object' || body === null) return undefined;
-  const result = RunEvent.safeParse({ ...body, runId, id });
-  return result.success ? result.data : undefined;
-}
-
-/** A message of a run's event channel (`<id> <event JSON>`) as its event. */
-export function parseMessage(runId: string, message: string): RunEvent | undefined {
-  const space = message.indexOf(' ');
-  return space > 0 ? parseEvent(message.slice(0, space), message.slice(space + 1), runId) : undefined;
+export async function readEvents(redis: Redis, prefix: string, runId: string, after: number, count: number): Promise<{ events: RunEvent[]; entries: number }> {
+  const replies = await redis.pipeline().lrange(keys.events(prefix, runId), after, after + count - 1).hget(keys.run(prefix, runId), COMPACTED_FIELDS[2]).exec();
+  const [[e1, live], [e2, compacted]] = replies as [[Error | null, string[]], [Error | null, string | null]];
+  if (e1 || e2) throw e1 ?? e2;
+  if (live.length === 0 && compacted) return compactedEvents(runId, compacted, after, count);
+  return { events: live.flatMap((raw, i) => parseEvent(String(after + i + 1), raw, runId) ?? []), entries: live.length };
 }

@@ -114,15 +114,7 @@ export class RunsService {
   /** A one-step run of `agent` with `input` ({task, context?}). */
   async submitAgentTask(agent: string, input: { task: string; context?: Record<string, unknown> }, opts: SubmitOptions = {}): Promise<SubmitResult> {
     this.deps.registry.require(agent);
-    const workflow: CompiledWorkflow = {
-      name: `${AGENT_WORKFLOW_PREFIX}${agent}`,
-      description: `single ${agent} task`,
-      input: {},
-      steps: [{ id: agent, kind: 'agent', agent, input, dependsOn: [], optional: false, allowSkippedDeps: false, literal: true, reads: [] }],
-      output: [agent],
-      source: 'agent',
-    };
-    return this.submit(workflow, input, { agent, input }, opts);
+    return this.submit(agentTaskWorkflow(agent, input), input, { agent, input }, opts);
   }
 
   /** A run of a named workflow (from flows/) or an inline definition. */
@@ -179,13 +171,15 @@ export class RunsService {
       jobPolicy: (s) => this.deps.policy.job(s),
       priority: opts.priority,
       retentionSeconds: store.retentionSeconds,
+      keepCompletedJobs: store.keepCompletedJobs,
       refSafetyDelayMs: this.deps.refSafetyDelayMs,
     });
 
     try {
       await store.createRun(run, {
         outputSteps: workflow.output,
-        definition: workflow,
+        // An agent task's definition follows from its record (see runDefinition): not stored.
+        definition: workflow.source === 'agent' ? undefined : workflow,
         steps: workflow.steps.map((s) => ({ stepId: s.id, kind: s.kind, agent: s.agent ?? null, parent: null, dependsOn: s.dependsOn, optional: s.optional })),
         refIds,
       });
@@ -217,7 +211,7 @@ export class RunsService {
     if (state) {
       const view = toRunView(state.run, state.steps);
       await this.explain(view);
-      if (opts.definition) view.definition = (await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getDefinition(runId))) as CompiledWorkflow;
+      if (opts.definition) view.definition = runDefinition(state.run, await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getDefinition(runId)));
       return view;
     }
     return this.fromArchive(runId, (a) => a.getRun(runId, opts));
@@ -331,4 +325,23 @@ export function toRunView(run: RunRecord, steps: StepRecord[]): RunView {
       ]),
     },
   };
+}
+
+/** The workflow of a single-agent task: one step running `agent` on `input`. */
+export function agentTaskWorkflow(agent: string, input: { task: string; context?: Record<string, unknown> }): CompiledWorkflow {
+  return {
+    name: `${AGENT_WORKFLOW_PREFIX}${agent}`,
+    description: `single ${agent} task`,
+    input: {},
+    steps: [{ id: agent, kind: 'agent', agent, input, dependsOn: [], optional: false, allowSkippedDeps: false, literal: true, reads: [] }],
+    output: [agent],
+    source: 'agent',
+  };
+}
+
+/** The definition a run executes: the one stored, or an agent task's, which its record gives. */
+export function runDefinition(run: Pick<RunRecord, 'workflow' | 'input'>, stored: unknown): CompiledWorkflow | undefined {
+  if (stored) return stored as CompiledWorkflow;
+  if (run.workflow.startsWith(AGENT_WORKFLOW_PREFIX)) return agentTaskWorkflow(run.workflow.slice(AGENT_WORKFLOW_PREFIX.length), run.input as { task: string });
+  return undefined;
 }

@@ -2,7 +2,7 @@
 import { ValidationError } from '../../errors/index.js';
 import { toRunView, type ListRunsFilter, type RunArchive } from '../../runs/runs-service.js';
 import { toSummary } from '../../runs/types.js';
-import type { CompiledWorkflow } from '../../workflows/definition.js';
+import { runDefinition } from '../../runs/runs-service.js';
 import { definitionOf, fromEventDocument, fromRunDocument, fromStepDocument } from './mappers.js';
 import type { EventDocument, MongoModels, RunDocument, StepDocument } from './models.js';
 
@@ -71,8 +71,8 @@ export function createMongoArchive(models: MongoModels): RunArchive {
       ]);
       if (!doc) return null;
       const view = toRunView(fromRunDocument(doc), steps.map(fromStepDocument));
-      const definition = opts.definition ? definitionOf(doc) : undefined;
-      if (definition !== undefined) view.definition = definition as CompiledWorkflow;
+      const definition = opts.definition ? runDefinition(view, definitionOf(doc)) : undefined;
+      if (definition !== undefined) view.definition = definition;
       return view;
     },
     listRuns: (filter) => listRunsFromMongo(models, filter),

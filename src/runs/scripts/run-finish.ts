@@ -19,19 +19,23 @@ export interface RunFinishArgs {
 }
 
 export type RunFinishReply =
-  | { applied: true; status: RunStatus; cancelledSteps: { stepId: string; was: StepStatus }[] }
+  | {
+      applied: true;
+      status: RunStatus;
+      cancelledSteps: { stepId: string; was: StepStatus; agent: string | null }[];
+      /** Every ref job id of the run (a compacted run no longer keeps them). */
+      refIds: string[];
+    }
   | { applied: false; status: RunStatus | 'missing' };
 
 export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFinishReply> {
-  const [applied, status, cancelled] = (await script.run(
+  const [applied, status, cancelled = [], refIds = []] = (await script.run(
     redis,
     [keys.run(a.prefix, a.runId), keys.runSteps(a.prefix, a.runId), keys.runRefs(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix)],
-    [a.status, json(a.output), json(a.error), new Date().toISOString(), a.outbox ? '1' : '0', a.retentionSeconds, json(a.reason), keys.stepPrefix(a.prefix, a.runId)],
-  )) as [number, string, string?];
+    [a.status, json(a.output), json(a.error), new Date().toISOString(), a.outbox ? '1' : '0', a.retentionSeconds, json(a.reason), keys.stepPrefix(a.prefix, a.runId), keys.definitionPrefix(a.prefix)],
+  )) as [number, string, string[]?, string[]?];
   if (applied !== 1) return { applied: false, status: status as RunStatus | 'missing' };
-  const cancelledSteps = (cancelled ? cancelled.split(',') : []).map((pair) => {
-    const at = pair.lastIndexOf('=');
-    return { stepId: pair.slice(0, at), was: pair.slice(at + 1) as StepStatus };
-  });
-  return { applied: true, status: status as RunStatus, cancelledSteps };
+  const cancelledSteps: { stepId: string; was: StepStatus; agent: string | null }[] = [];
+  for (let i = 0; i + 2 < cancelled.length; i += 3) cancelledSteps.push({ stepId: cancelled[i]!, was: cancelled[i + 1] as StepStatus, agent: cancelled[i + 2] || null });
+  return { applied: true, status: status as RunStatus, cancelledSteps, refIds };
 }

@@ -1,14 +1,24 @@
--- A new run: its record, its steps, its refs, its index entry and its `run.queued` event, at once.
--- KEYS: run, steps, refs, events, index, outbox, queued runs
+-- A new run: its record, its steps, its refs, its index entry and its `run.queued` event, at once;
+-- the definition it executes is stored once for every run of it (by content), or its time to
+-- live renewed.
+-- KEYS: run, steps, refs, events, index, outbox, queued runs, definition ('' id: none kept)
 -- ARGV: [1] step key prefix, [2] run fields as a JSON list of field, JSON-text pairs, [3] step plan
 --       (see createSteps), [4] ref job ids (JSON list), [5] createdAt (ISO), [6] index score,
---       [7] `run.queued` event data JSON, [8] outbox on ('1'/'0'), [9] definition JSON (outbox only)
--- Returns the number of steps written.
+--       [7] `run.queued` event data JSON, [8] outbox on ('1'/'0'), [9] definition JSON ('' when
+--       the caller believes it is stored: then it must be), [10] definition id ('' for none),
+--       [11] retention seconds
+-- Returns the number of steps written, or the error NODEF (the definition is not stored: send it).
 --@include docOf
 --@include event
 --@include createSteps
 local runKey = KEYS[1]
 if redis.call('EXISTS', runKey) == 1 then return redis.error_reply('run already exists') end
+if ARGV[10] ~= '' then
+  if redis.call('EXPIRE', KEYS[8], ARGV[11]) == 0 then
+    if ARGV[9] == '' then return redis.error_reply('NODEF definition not stored') end
+    redis.call('SET', KEYS[8], ARGV[9], 'EX', ARGV[11])
+  end
+end
 redis.call('HSET', runKey, unpack(cjson.decode(ARGV[2])))
 local runIdJson = redis.call('HGET', runKey, 'id')
 local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, cjson.encode(ARGV[5]))
@@ -19,6 +29,9 @@ redis.call('ZADD', KEYS[7], ARGV[6], cjson.decode(runIdJson))
 event(KEYS[4], 'run.queued', nil, ARGV[5], ARGV[7])
 -- The system of record lists live runs too, not only finished ones; the definition goes once.
 if ARGV[8] == '1' then
-  redis.call('XADD', KEYS[6], '*', 'kind', 'run', 'id', cjson.decode(runIdJson), 'doc', docOf(runKey, RUN_FIELDS), 'definition', ARGV[9])
+  local definition = ARGV[9]
+  if definition == '' and ARGV[10] ~= '' then definition = redis.call('GET', KEYS[8]) end
+  if definition == '' then definition = 'null' end
+  redis.call('XADD', KEYS[6], '*', 'kind', 'run', 'id', cjson.decode(runIdJson), 'doc', docOf(runKey, RUN_FIELDS), 'definition', definition)
 end
 return #created
