@@ -4,7 +4,7 @@
  * step's result being stored (awaited, retried) before anything its completion starts reads
  * it, and a submission whose state or flow cannot be written leaving nothing behind.
  */
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startWorkerPools } from '../src/engine/pools.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
@@ -112,12 +112,12 @@ it('retries a result write that Redis refuses, and completes the job only once i
   const store = h.system.store;
   const original = store.completeStep.bind(store);
   let refusals = 0;
-  const complete = vi.spyOn(store, 'completeStep').mockImplementation(async (runId, stepId, result) => {
+  const complete = vi.spyOn(store, 'completeStep').mockImplementation(async (runId, stepId, result, opts) => {
     if (stepId === 'gpt' && refusals < 2) {
       refusals++;
       throw new Error('OOM command not allowed when used memory > maxmemory');
     }
-    return original(runId, stepId, result);
+    return original(runId, stepId, result, opts);
   });
   try {
     await withPools(async () => {
@@ -188,19 +188,24 @@ it('adds no flow for a run whose state could not be written, and frees its idemp
   }
 });
 
-it('sweeps a run whose flow was never added and that could not be ended then: it ends failed and its key is free', async () => {
+const shapes = [
+  { name: 'a workflow (a root job over its steps)', body: { workflow: 'chain', input: {} } },
+  { name: 'a single-step run (its step job alone)', body: { agent: 'e', input: { task: 'alone' } } },
+];
+
+it.each(shapes)('sweeps $name whose jobs were never added and that could not be ended then: it ends failed and its key is free', async ({ body }) => {
   // Redis goes away between writing the run and adding its flow, and stays away for the
   // clean-up too: the run is left queued, with no jobs, holding its idempotency key.
   const add = vi.spyOn(h.system.api.flowProducer, 'add').mockRejectedValueOnce(new Error('Command timed out'));
   const finish = vi.spyOn(h.system.api.store, 'finishRun').mockRejectedValueOnce(new Error('Connection is closed.'));
   let runId = '';
   try {
-    const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'swept' });
+    const res = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` });
     expect(res.status).toBe(503);
     expect(finish).toHaveBeenCalledTimes(1);
     runId = (await h.system.store.listRuns({ workspaceId: 'default', limit: 1 })).runs[0]!.id;
     expect((await h.system.runs.get(runId)).status).toBe('queued');
-    const held = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'swept' });
+    const held = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` });
     expect(held.body.id).toBe(runId); // the key still names the stranded run
   } finally {
     add.mockRestore();
@@ -213,7 +218,7 @@ it('sweeps a run whose flow was never added and that could not be ended then: it
     expect(run.steps.every((s) => s.status === 'cancelled')).toBe(true);
     // The sweeper frees the key right after ending the run: until then the key names the old run.
     let again: Awaited<ReturnType<Harness['request']>> | undefined;
-    await expect.poll(async () => (again = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'swept' })).status).toBe(202);
+    await expect.poll(async () => (again = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` })).status).toBe(202);
     expect(again!.body.id).not.toBe(runId);
     expect((await h.waitForRun(again!.body.id)).status).toBe('succeeded');
     expect(await h.system.store.queuedBefore(Date.now(), 100)).toEqual([]);
@@ -222,8 +227,8 @@ it('sweeps a run whose flow was never added and that could not be ended then: it
   }
 }, 30_000);
 
-it('leaves a queued run that has its flow alone, however long it waits', async () => {
-  const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
+it.each(shapes)('leaves $name that has its jobs alone, however long it waits', async ({ body }) => {
+  const res = await h.request('POST', '/v1/runs', body);
   expect(res.status).toBe(202);
   await new Promise((r) => setTimeout(r, 400));
   // Only the sweeper's internal side runs: no agent workers, so the run stays queued.
@@ -245,4 +250,45 @@ it('answers 500, not 503, for a failure that is not a lost connection', async ()
   } finally {
     create.mockRestore();
   }
+});
+
+describe('a single-step run', () => {
+  it('is one job (no root): the write of its result finishes the run', async () => {
+    const finish = vi.spyOn(h.system.store, 'finishRun');
+    const add = vi.spyOn(h.system.api.flowProducer, 'add');
+    try {
+      await withPools(async () => {
+        const res = await h.request('POST', '/v1/runs', { agent: 'e', input: { task: 'one job' } });
+        const run = await h.waitForRun(res.body.id);
+        expect(run).toMatchObject({ status: 'succeeded', output: '[e] one job', workflow: 'agent/e' });
+        const tree = add.mock.calls.at(-1)![0];
+        expect([tree.queueName, tree.children, tree.opts?.jobId]).toEqual(['agent.e', undefined, `${res.body.id}.e`]);
+        expect(await h.system.queue('runs').getJobCounts()).toMatchObject({ waiting: 0, active: 0, completed: 0, 'waiting-children': 0 });
+        expect(finish.mock.calls.filter(([runId]) => runId === res.body.id)).toHaveLength(0);
+        await expectNoLiveJobs(h.system, res.body.id);
+      });
+    } finally {
+      finish.mockRestore();
+      add.mockRestore();
+    }
+  });
+
+  it('ends failed, with its step failed, when its job fails outside the step machine', async () => {
+    // Every delivery fails before the step machine records anything (as on a Redis error).
+    const begin = vi.spyOn(h.system.store, 'beginStep').mockImplementation(async (runId) => {
+      throw new Error(`LOADING Redis is loading the dataset in memory (${runId})`);
+    });
+    try {
+      await withPools(async () => {
+        const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never starts' } });
+        const run = await h.waitForRun(res.body.id, 15_000);
+        expect(run.status).toBe('failed');
+        expect(run.steps[0]).toMatchObject({ stepId: 'gpt', status: 'failed', error: expect.stringContaining('LOADING') });
+        expect(run.failedSteps).toEqual([{ stepId: 'gpt', kind: 'agent', agent: 'gpt', error: expect.stringContaining('LOADING') }]);
+        expect(fake.requests.filter((r) => r.prompt === 'never starts')).toHaveLength(0);
+      });
+    } finally {
+      begin.mockRestore();
+    }
+  });
 });

@@ -91,7 +91,13 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       logger.error({ queue, err: err.message }, 'worker error');
     };
   };
-  const onFailed = (job: Job | undefined, err: Error) => logger.debug({ queue: job?.queueName, jobId: job?.id, err: err.message }, 'job failed');
+  const onFailed = (job: Job<StepJobData> | undefined, err: Error) => {
+    logger.debug({ queue: job?.queueName, jobId: job?.id, err: err.message }, 'job failed');
+    // A run's only job that failed for good ends its run, as the watchdog does for a root job.
+    if (job?.data?.standalone && job.finishedOn) {
+      endFailedStep(system, job.data.runId, job.data.step, err.message, true).catch((e: Error) => logger.error({ runId: job.data.runId, err: e.message }, 'could not end the run of a failed job'));
+    }
+  };
   const stepWorker = (queueName: string, workerOpts: Omit<WorkerOptions, 'connection' | 'prefix'>) => {
     let worker!: Worker;
     const processor = createStepProcessor({
@@ -168,7 +174,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   heartbeat.unref();
   // The sweeper (with the internal workers): runs whose jobs were never added end `failed`.
   let sweeping: Promise<unknown> | undefined;
-  const sweepDeps = { store, control, runQueue: system.queue(RUN_QUEUE), logger, graceMs: opts.sweep?.graceMs ?? 60_000 };
+  const sweepDeps = { store, control, queue: (name: string) => system.queue(name), logger, graceMs: opts.sweep?.graceMs ?? 60_000 };
   const sweeper = internal
     ? setInterval(() => {
         sweeping ??= sweepQueued(sweepDeps)
@@ -194,8 +200,10 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
         const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), left)))]);
         clearTimeout(timer);
         if (timedOut) {
-          logger.warn({ timeoutMs }, `${what} did not finish in time; forcing close (they will be retried)`);
-          await Promise.all(list.map((w) => w.close(true)));
+          // BullMQ's close(true) after a close() under way only waits for that one: stop waiting
+          // instead (bounded), and let the jobs still held be recovered by the stalled check.
+          logger.warn({ timeoutMs }, `${what} did not finish in time; not waiting for them any longer (they will be retried)`);
+          await withDeadline(graceful, Date.now() + 1_000);
         }
       };
       // Steps first: the runs they finish (root jobs), refs they wake, still get settled by
@@ -205,9 +213,12 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
         await withDeadline(settleQueued(system, deadline), Math.min(deadline, Date.now() + 2_000));
         await closeAll(internalWorkers, 'run roots and refs');
       }
-      await watchdog?.close();
-      await watchConnection?.quit().catch(() => watchConnection?.disconnect());
-      await subscriber.quit().catch(() => subscriber.disconnect());
+      const soon = () => Date.now() + 2_000;
+      await withDeadline(watchdog?.close() ?? Promise.resolve(), soon());
+      await withDeadline(watchConnection?.quit() ?? Promise.resolve(), soon());
+      watchConnection?.disconnect();
+      await withDeadline(subscriber.quit(), soon());
+      subscriber.disconnect();
     },
   };
 }
@@ -261,20 +272,31 @@ async function endFailedRun(system: System, runId: string, failedReason: string)
     origin = job;
     reason = job.failedReason ?? '';
   }
-  if (origin?.data?.step) {
-    const { step } = origin.data;
-    const state = await store.getStepState(runId, step.id);
-    if (state && !isTerminalStep(state.status)) {
-      const error = reason || 'the step job failed';
-      await store.transitionStep(runId, step.id, {
-        from: LIVE_STEP_STATUSES,
-        to: 'failed',
-        fields: { error, finishedAt: new Date().toISOString() },
-        event: { type: 'step.failed', data: { error } },
-      });
-      await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${error}`, reason: `step "${step.id}" failed` });
-      return;
-    }
-  }
+  if (origin?.data?.step && (await endFailedStep(system, runId, origin.data.step, reason, false))) return;
   await control.halt(runId, 'failed', { error: failedReason, reason: 'run failed' });
+}
+
+/**
+ * A step whose job failed for good: record it failed with `reason` if nothing recorded it (the
+ * job failed outside the step machine), and end its run (failed, or settled from its steps for
+ * an optional one). Returns false when the step had an ending of its own (a `standalone` step,
+ * its run's only job, then settles its run).
+ */
+async function endFailedStep(system: System, runId: string, step: { id: string; optional: boolean }, reason: string, standalone: boolean): Promise<boolean> {
+  const { store, control } = system;
+  const state = await store.getStepState(runId, step.id);
+  if (!state || isTerminalStep(state.status)) {
+    if (standalone) await store.finishRun(runId, 'auto', { reason: 'run finished' });
+    return false;
+  }
+  const error = reason || 'the step job failed';
+  await store.transitionStep(runId, step.id, {
+    from: LIVE_STEP_STATUSES,
+    to: 'failed',
+    fields: { error, finishedAt: new Date().toISOString() },
+    event: { type: 'step.failed', data: { error } },
+  });
+  if (step.optional) await store.finishRun(runId, 'auto', { reason: 'run finished' });
+  else await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${error}`, reason: `step "${step.id}" failed` });
+  return true;
 }

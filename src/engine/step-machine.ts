@@ -72,8 +72,11 @@ export function createStepProcessor(deps: StepMachineDeps) {
     let child: Logger | undefined;
     const log = () => (child ??= deps.logger.child({ runId, stepId: step.id, kind: step.kind, ...(step.agent ? { agent: step.agent } : {}), jobId: job.id }));
     const envelope = (status: StepStatus): StepEnvelope => ({ stepId: step.id, status });
+    // A run's only job finishes its run whatever its ending (a no-op when the run had ended).
+    const standalone = job.data.standalone === true;
     const finish = async (status: StepStatus): Promise<StepEnvelope> => {
       await control.promoteRefs(runId, refs);
+      if (standalone) await store.finishRun(runId, 'auto', { reason: 'run finished' });
       return envelope(status);
     };
     const maxAttempts = job.opts.attempts ?? 1;
@@ -156,9 +159,12 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (outcome === 'ended') return finish('cancelled');
       if (outcome.type === 'succeeded') {
         const recorded = await recordResult(outcome);
-        if (!recorded.recorded) log().debug({ status: recorded.status }, 'result kept as a late answer: the step had already ended');
+        if (!recorded.recorded) {
+          log().debug({ status: recorded.status }, 'result kept as a late answer: the step had already ended');
+          return finish(recorded.status === 'missing' ? 'cancelled' : recorded.status);
+        }
         await control.promoteRefs(runId, refs);
-        return envelope(recorded.recorded ? 'succeeded' : recorded.status === 'missing' ? 'cancelled' : recorded.status);
+        return envelope('succeeded');
       }
       // Waiting for the steps it added. Recorded first, so that a resumed delivery is told apart
       // from a crashed one.
@@ -272,7 +278,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       };
       for (let i = 1; ; i++) {
         try {
-          return await store.completeStep(runId, step.id, result);
+          return await store.completeStep(runId, step.id, result, { finishRun: standalone });
         } catch (err) {
           const error = toError(err);
           if (i >= recordRetry.tries) {
@@ -296,7 +302,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (!failed.applied && failed.status === 'running') throw new StaleAttemptError(`step "${step.id}" is on attempt ${failed.attempts} now; this worker ran attempt ${attempt}`);
       // A halt that applies wakes every ref of the run, this step's among them.
       const halted = !step.optional && (await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${err.message}`, reason: `step "${step.id}" failed` })).applied;
-      if (!halted) await control.promoteRefs(runId, refs);
+      if (!halted) await finish('failed');
       log().warn({ err: err.message, optional: step.optional }, 'step failed');
       throw new UnrecoverableError(err.message);
     }

@@ -23,6 +23,11 @@ export interface StepJobData {
   step: CompiledStep;
   /** Ref job ids (in REF_QUEUE) to promote once this step has finished. */
   refs: string[];
+  /**
+   * The step is its run's only job (a single-step run has no root job): its ending finishes
+   * the run, in the same write when it records a result.
+   */
+  standalone?: true;
 }
 export interface RefJobData {
   runId: string;
@@ -127,9 +132,17 @@ function retention(opts: Pick<BuildStepsOptions, 'retentionSeconds' | 'keepCompl
   };
 }
 
-/** A run's whole flow: the root `run` job over the trees of its steps. */
+/**
+ * A run's whole flow: the root `run` job over the trees of its steps; for a run of one step,
+ * that step's job alone (`standalone`: it finishes the run itself).
+ */
 export function buildRunFlow(opts: BuildStepsOptions): { tree: FlowJob; refIds: string[] } {
   const { sinks, refIds } = buildStepTrees(opts);
+  if (opts.steps.length === 1 && sinks.length === 1 && !sinks[0]!.children) {
+    const [job] = sinks as [FlowJob];
+    const { failParentOnFailure: _f, ignoreDependencyOnFailure: _i, ...jobOpts } = job.opts ?? {};
+    return { tree: { ...job, data: { ...(job.data as StepJobData), standalone: true }, opts: jobOpts }, refIds };
+  }
   const data: RunJobData = { runId: opts.runId, workspaceId: opts.workspaceId };
   const tree: FlowJob = {
     name: 'run',

@@ -217,9 +217,14 @@ export class RunStore {
     return stepTransition(this.redis, { prefix: this.prefix, runId, stepId, outbox: this.outbox, ...t });
   }
 
-  /** Record a step's result (see scripts/lua/step-complete.lua: a late answer is kept, never dropped). */
-  completeStep(runId: string, stepId: string, result: StepResult): Promise<StepCompleteReply> {
-    return stepComplete(this.redis, { prefix: this.prefix, runId, stepId, outbox: this.outbox, ...result });
+  /**
+   * Record a step's result (see scripts/lua/step-complete.lua: a late answer is kept, never
+   * dropped); with `finishRun` (the step is its run's only job), finish the run in the same write.
+   */
+  async completeStep(runId: string, stepId: string, result: StepResult, opts: { finishRun?: boolean } = {}): Promise<StepCompleteReply> {
+    const reply = await stepComplete(this.redis, { prefix: this.prefix, runId, stepId, outbox: this.outbox, ...result, finishRun: opts.finishRun ?? false, retentionSeconds: this.retentionSeconds });
+    if (reply.finished) this.finished(runId, reply.finished);
+    return reply;
   }
 
   /** Save a step's checkpoint while it runs `attempt`; false when it no longer does. */
@@ -270,6 +275,14 @@ export class RunStore {
    */
   queuedBefore(before: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(keys.queuedRuns(this.prefix), '-inf', before, 'LIMIT', 0, limit);
+  }
+
+  /** The step of a run that has exactly one (whose job is then the run's only job), or null. */
+  async onlyStep(runId: string): Promise<{ stepId: string; agent: string | undefined } | null> {
+    const ids = await this.redis.lrange(keys.runSteps(this.prefix, runId), 0, 1);
+    if (ids.length !== 1) return null;
+    const agent = parseJson<string | null>(await this.redis.hget(keys.step(this.prefix, runId, ids[0]!), 'agent'));
+    return { stepId: ids[0]!, agent: agent ?? undefined };
   }
 
   /** Mark queued runs as checked now (the sweeper looks at them again later), or forget them. */

@@ -1,19 +1,21 @@
 /**
- * The sweeper: a run still `queued` long after it was submitted whose root job does not exist
- * lost its flow (its submission was cut short between writing the run and adding its jobs, or
+ * The sweeper: a run still `queued` long after it was submitted whose job does not exist (its
+ * root job, or a single-step run's only job) lost its flow (its submission was cut short between writing the run and adding its jobs, or
  * Redis applied a write the API had given up on). It is ended `failed`, and the idempotency
  * key it holds is released, so a retry of the same request runs. A queued run that has its
  * flow (it waits for a worker, a rate limit) is looked at again later.
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from '../../logger.js';
+import { RUN_QUEUE, stepJobId, stepQueueName } from '../../runs/keys.js';
 import type { RunControl } from '../../runs/run-control.js';
 import type { RunStore } from '../../runs/run-store.js';
 
 export interface SweeperDeps {
   store: RunStore;
   control: RunControl;
-  runQueue: Queue;
+  /** A queue by name (the queue of the job that carries a run). */
+  queue: (name: string) => Queue;
   logger: Logger;
   /** A queued run is looked at once it has been queued (or last looked at) this long, ms. @default 60000 */
   graceMs?: number;
@@ -23,7 +25,13 @@ export interface SweeperDeps {
 export async function sweepQueued(deps: SweeperDeps, batch = 100): Promise<number> {
   const ids = await deps.store.queuedBefore(Date.now() - (deps.graceMs ?? 60_000), batch);
   if (ids.length === 0) return 0;
-  const states = await Promise.all(ids.map((id) => deps.runQueue.getJobState(id)));
+  const states = await Promise.all(
+    ids.map(async (id) => {
+      // A run of one step has no root job: that step's job carries it.
+      const only = await deps.store.onlyStep(id);
+      return only ? deps.queue(stepQueueName(only)).getJobState(stepJobId(id, only.stepId)) : deps.queue(RUN_QUEUE).getJobState(id);
+    }),
+  );
   const keep: string[] = [];
   let ended = 0;
   for (const [i, runId] of ids.entries()) {

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
-import type { StepStatus, Usage } from '../types.js';
+import type { RunStatus, StepStatus, Usage } from '../types.js';
 import { json, Script } from './script.js';
 
-const script = new Script('step-complete', 4);
+const script = new Script('step-complete', 7);
 
 export interface StepResult {
   output: unknown;
@@ -22,18 +22,31 @@ export interface StepCompleteArgs extends StepResult {
   runId: string;
   stepId: string;
   outbox: boolean;
+  /** The step is its run's only job: finish the run in the same write. */
+  finishRun: boolean;
+  retentionSeconds: number;
 }
 
 export interface StepCompleteReply {
   /** True when this was recorded as the step's result; false when the step had already finished (the answer is kept as a late one). */
   recorded: boolean;
   status: StepStatus | 'missing';
+  /** With `finishRun`: the run's status when this write finished it. */
+  finished?: RunStatus;
 }
 
 export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<StepCompleteReply> {
-  const [recorded, status] = (await script.run(
+  const [recorded, status, finished, runStatus] = (await script.run(
     redis,
-    [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix)],
+    [
+      keys.step(a.prefix, a.runId, a.stepId),
+      keys.run(a.prefix, a.runId),
+      keys.events(a.prefix, a.runId),
+      keys.outbox(a.prefix),
+      keys.runSteps(a.prefix, a.runId),
+      keys.runRefs(a.prefix, a.runId),
+      keys.queuedRuns(a.prefix),
+    ],
     [
       new Date().toISOString(),
       a.outbox ? '1' : '0',
@@ -43,7 +56,11 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       json(a.input),
       JSON.stringify({ usage: a.usage, model: a.model, ...a.event }),
       a.checkpoint === undefined ? '' : json(a.checkpoint),
+      a.finishRun ? '1' : '0',
+      a.retentionSeconds,
+      keys.stepPrefix(a.prefix, a.runId),
+      keys.definitionPrefix(a.prefix),
     ],
-  )) as [number, StepStatus | 'missing'];
-  return { recorded: recorded === 1, status };
+  )) as [number, StepStatus | 'missing', number?, string?];
+  return { recorded: recorded === 1, status, ...(finished === 1 ? { finished: runStatus as RunStatus } : {}) };
 }

@@ -3,12 +3,17 @@
 -- becomes `succeeded`. A step already finished keeps its status, but a paid answer is never
 -- dropped: its usage is added to the step's (and to its run's, once the run has finished), and
 -- its output is kept when the step had none (e.g. cancelled while the call was in flight).
--- KEYS: step, run, events, outbox
+-- A step that is its run's only job (a single-step run has no root job) finishes its run in the
+-- same write, as the root would (see finishRun).
+-- KEYS: step, run, events, outbox, steps, refs, queued runs
 -- ARGV: [1] now (ISO), [2] outbox on, [3] output JSON, [4] usage JSON, [5] model JSON,
---       [6] input JSON, [7] step.completed event data JSON, [8] checkpoint JSON ('' keeps it)
--- Returns {1, 'succeeded'} when recorded as the result, {0, status} when the step had finished
--- ('missing' when there is no such step).
+--       [6] input JSON, [7] step.completed event data JSON, [8] checkpoint JSON ('' keeps it),
+--       [9] finish the run ('1'/'0'), [10] retention seconds, [11] step key prefix,
+--       [12] definition key prefix
+-- Returns {1, 'succeeded', run finished (1/0), run status} when recorded as the result,
+-- {0, status} when the step had finished ('missing' when there is no such step).
 --@include event
+--@include finishRun
 --@include outboxStep
 --@include outboxRun
 local v = redis.call('HMGET', KEYS[1], 'status', 'runId', 'stepId', 'output')
@@ -25,7 +30,14 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   redis.call('HSET', KEYS[1], unpack(fields))
   event(KEYS[3], 'step.completed', v[3], ARGV[1], ARGV[7])
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
-  return {1, 'succeeded'}
+  if ARGV[9] == '1' then
+    local f = finishRun({ KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
+      status = 'auto', output = 'null', errorJson = 'null', now = ARGV[1], outbox = outbox,
+      ttl = tonumber(ARGV[10]), reasonJson = '"run finished"', stepPrefix = ARGV[11], defPrefix = ARGV[12],
+    })
+    return {1, 'succeeded', f[1], f[2]}
+  end
+  return {1, 'succeeded', 0, ''}
 end
 -- A late answer.
 local function addUsage(key, field)

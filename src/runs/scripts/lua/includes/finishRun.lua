@@ -1,0 +1,108 @@
+--@include event
+--@include outboxStep
+--@include outboxRun
+--@include docCompact
+-- Finish a run once (the first caller wins): see run-finish.lua, which calls only this.
+-- k: {run, steps, refs, events, outbox, queued runs}
+-- a: {status ('auto' or a final one), output, errorJson, now, outbox (bool), ttl, reasonJson,
+--     stepPrefix, defPrefix}
+local function finishRun(k, a)
+  local cur = redis.call('HGET', k[1], 'status')
+  if not cur then return {0, 'missing'} end
+  cur = cjson.decode(cur)
+  if TERMINAL[cur] then return {0, cur} end
+  local status, output, errorJson = a.status, a.output, a.errorJson
+  local now, outbox, ttl, stepPrefix = a.now, a.outbox, a.ttl, a.stepPrefix
+  local nowJson = cjson.encode(now)
+  local auto = status == 'auto'
+  local steps = redis.call('LRANGE', k[2], 0, -1)
+  local failed, skipped, cancelled = {}, {}, {}
+  local requiredFailed = nil
+  local inTok, outTok = 0, 0
+  local running = false
+  for _, sid in ipairs(steps) do
+    local sk = stepPrefix .. sid
+    local v = redis.call('HMGET', sk, 'status', 'usage', 'agent')
+    local st = cjson.decode(v[1] or '"cancelled"')
+    local sidJson = cjson.encode(sid)
+    if st == 'running' then running = true end
+    if not TERMINAL[st] then
+      if auto then
+        redis.call('HSET', sk, 'status', '"failed"', 'error', cjson.encode(LOST_ERROR), 'finishedAt', nowJson)
+        event(k[4], 'step.failed', sidJson, now, '{"error":' .. cjson.encode(LOST_ERROR) .. '}')
+        st = 'failed'
+      else
+        redis.call('HSET', sk, 'status', '"cancelled"', 'reason', a.reasonJson, 'finishedAt', nowJson)
+        event(k[4], 'step.cancelled', sidJson, now, '{"reason":' .. a.reasonJson .. '}')
+        cancelled[#cancelled + 1] = sid
+        cancelled[#cancelled + 1] = st
+        cancelled[#cancelled + 1] = (v[3] and v[3] ~= 'null') and cjson.decode(v[3]) or ''
+      end
+      if outbox then outboxStep(k[5], sk) end
+    end
+    if st == 'failed' then
+      local f = redis.call('HMGET', sk, 'kind', 'agent', 'error', 'optional')
+      failed[#failed + 1] = '{"stepId":' .. sidJson .. ',"kind":' .. (f[1] or '"agent"') .. ',"agent":' .. (f[2] or 'null') .. ',"error":' .. (f[3] or 'null') .. '}'
+      if f[4] ~= 'true' and not requiredFailed then requiredFailed = sid end
+    elseif st == 'skipped' then
+      skipped[#skipped + 1] = sidJson
+    end
+    local u = v[2]
+    if u and u ~= 'null' then
+      u = cjson.decode(u)
+      inTok = inTok + (u.inputTokens or 0)
+      outTok = outTok + (u.outputTokens or 0)
+    end
+  end
+  local outs = cjson.decode(redis.call('HGET', k[1], 'outputSteps'))
+  if auto then
+    if requiredFailed then
+      status = 'failed'
+      errorJson = cjson.encode('step "' .. requiredFailed .. '" failed')
+    elseif #failed > 0 then status = 'partial_success' else status = 'succeeded' end
+    if #outs == 1 then
+      output = redis.call('HGET', stepPrefix .. outs[1], 'output') or 'null'
+    else
+      local parts = {}
+      for _, id in ipairs(outs) do
+        parts[#parts + 1] = cjson.encode(id) .. ':' .. (redis.call('HGET', stepPrefix .. id, 'output') or 'null')
+      end
+      output = '{' .. table.concat(parts, ',') .. '}'
+    end
+  end
+  redis.call('HSET', k[1], 'status', cjson.encode(status), 'output', output, 'error', errorJson,
+    'finishedAt', nowJson,
+    'failedSteps', '[' .. table.concat(failed, ',') .. ']',
+    'skippedSteps', '[' .. table.concat(skipped, ',') .. ']',
+    'usage', string.format('{"inputTokens":%d,"outputTokens":%d}', inTok, outTok))
+  if redis.call('HGET', k[1], 'startedAt') == 'null' then
+    redis.call('HSET', k[1], 'startedAt', nowJson)
+  end
+  event(k[4], 'run.finished', nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. errorJson .. '}')
+  if outbox then outboxRun(k[5], k[1]) end
+  local runIdJson = redis.call('HGET', k[1], 'id')
+  redis.call('ZREM', k[6], cjson.decode(runIdJson))
+  local refs = redis.call('SMEMBERS', k[3])
+  local defId = redis.call('HGET', k[1], 'definitionId')
+  if defId and defId ~= 'null' then redis.call('EXPIRE', a.defPrefix .. cjson.decode(defId), ttl) end
+
+  if running or #steps > COMPACT_MAX_STEPS then
+    for _, sid in ipairs(steps) do redis.call('EXPIRE', stepPrefix .. sid, ttl) end
+    for i = 1, 4 do redis.call('EXPIRE', k[i], ttl) end
+    return {1, status, cancelled, refs}
+  end
+  -- Compact: one hash holds the finished run; its output is its output steps' (not kept twice).
+  local runDoc = docCompact(k[1], RUN_FIELDS, { output = true })
+  runDoc = string.sub(runDoc, 1, -2) .. ',"outputSteps":' .. redis.call('HGET', k[1], 'outputSteps') .. ',"definitionId":' .. (defId or 'null') .. '}'
+  local stepDocs = {}
+  for i, sid in ipairs(steps) do
+    stepDocs[i] = docCompact(stepPrefix .. sid, STEP_FIELDS, { runId = true })
+    redis.call('DEL', stepPrefix .. sid)
+  end
+  local events = redis.call('LRANGE', k[4], 0, -1)
+  redis.call('DEL', k[1], k[2], k[3], k[4])
+  redis.call('HSET', k[1], 'status', cjson.encode(status), 'run', runDoc, 'steps', '[' .. table.concat(stepDocs, ',') .. ']',
+    'events', '[' .. table.concat(events, ',') .. ']')
+  redis.call('EXPIRE', k[1], ttl)
+  return {1, status, cancelled, refs}
+end
