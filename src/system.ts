@@ -133,8 +133,8 @@ export class System {
       maxEventStreams: (opts.limits ?? DEFAULT_LIMITS).maxEventStreams,
       ...(opts.archive ? { archive: opts.archive } : {}),
     };
-    this.runs = new RunsService({ ...services, store: this.api.store, flowProducer: this.api.flowProducer, control: this.api.control, workers: this.api.workers });
-    this.engineRuns = new RunsService({ ...services, store: this.store, flowProducer: this.flowProducer, control: this.control, workers: this.workers });
+    this.runs = new RunsService({ ...services, store: this.api.store, flowProducer: this.api.flowProducer, queue: (name) => apiQueues.get(name), control: this.api.control, workers: this.api.workers });
+    this.engineRuns = new RunsService({ ...services, store: this.store, flowProducer: this.flowProducer, queue: (name) => this.queuesByName.get(name), control: this.control, workers: this.workers });
     this.schedules = new SchedulesService({ queue: apiQueues.get(SCHEDULE_QUEUE)!, workflows: opts.workflows, logger, redis: apiRedis });
   }
 

@@ -5,7 +5,7 @@
  * it, and a submission whose state or flow cannot be written leaving nothing behind.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startWorkerPools } from '../src/engine/pools.js';
+import { startWorkerPools, type WorkerPools } from '../src/engine/pools.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 import { unique } from './helpers/redis.js';
@@ -49,10 +49,10 @@ afterAll(async () => {
 });
 
 /** Run `fn` with worker pools serving the system, closed afterwards whatever happens. */
-async function withPools(fn: () => Promise<void>): Promise<void> {
+async function withPools(fn: (pools: WorkerPools) => Promise<void>): Promise<void> {
   const pools = await startWorkerPools(h.system);
   try {
-    await fn();
+    await fn(pools);
   } finally {
     await pools.close();
   }
@@ -176,10 +176,10 @@ it('adds no flow for a run whose state could not be written, and frees its idemp
   const create = vi.spyOn(h.system.api.store, 'createRun').mockRejectedValueOnce(new Error('Connection is closed.'));
   const add = vi.spyOn(h.system.api.flowProducer, 'add');
   try {
-    const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'state-fails' });
+    const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'state-fails' });
     expect(res.status).toBe(503);
     expect(add).not.toHaveBeenCalled();
-    const again = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'state-fails' });
+    const again = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'state-fails' });
     expect(again.status).toBe(202);
     await withPools(async () => expect((await h.waitForRun(again.body.id)).status).toBe('succeeded'));
   } finally {
@@ -188,20 +188,51 @@ it('adds no flow for a run whose state could not be written, and frees its idemp
   }
 });
 
+it('leaves no job for a single-step run whose state could not be written (state and job go in one transaction)', async () => {
+  const create = vi.spyOn(h.system.api.store, 'createRunWithJob').mockRejectedValueOnce(new Error('Connection is closed.'));
+  try {
+    const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'one-state-fails' });
+    expect(res.status).toBe(503);
+    expect(await h.system.agentQueue('gpt')!.getJobCounts('waiting', 'delayed', 'prioritized')).toEqual({ waiting: 0, delayed: 0, prioritized: 0 });
+    const again = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'one-state-fails' });
+    expect(again.status).toBe(202);
+    await withPools(async () => expect((await h.waitForRun(again.body.id)).status).toBe('succeeded'));
+    expect(fake.requests.filter((r) => r.prompt === 'never called')).toHaveLength(1);
+  } finally {
+    create.mockRestore();
+  }
+});
+
 const shapes = [
   { name: 'a workflow (a root job over its steps)', body: { workflow: 'chain', input: {} } },
   { name: 'a single-step run (its step job alone)', body: { agent: 'e', input: { task: 'alone' } } },
 ];
 
+/**
+ * Make the next submission write its run but not its jobs: its flow is lost on the way (no
+ * reply: 503), or its one job, in the run's own transaction, is refused by Redis (500).
+ */
+async function loseTheJobs(body: Record<string, unknown>): Promise<{ mockRestore(): void; status: number }> {
+  if (!('agent' in body)) return Object.assign(vi.spyOn(h.system.api.flowProducer, 'add').mockRejectedValueOnce(new Error('Command timed out')), { status: 503 });
+  // A command that Redis refuses when it runs it (WRONGTYPE), in the job's place.
+  const notAHash = `${h.prefix}:not-a-hash`;
+  await h.system.redis.set(notAHash, 'x');
+  const refused = vi.spyOn(h.system.api.queues.get('agent.e')!.getBackend(), 'addJobToTransaction').mockImplementationOnce((tx) => {
+    (tx as unknown as { call(...args: string[]): void }).call('HGET', notAHash, 'field');
+    return Promise.resolve('');
+  });
+  return Object.assign(refused, { status: 500 });
+}
+
 it.each(shapes)('sweeps $name whose jobs were never added and that could not be ended then: it ends failed and its key is free', async ({ body }) => {
   // Redis goes away between writing the run and adding its flow, and stays away for the
   // clean-up too: the run is left queued, with no jobs, holding its idempotency key.
-  const add = vi.spyOn(h.system.api.flowProducer, 'add').mockRejectedValueOnce(new Error('Command timed out'));
+  const add = await loseTheJobs(body);
   const finish = vi.spyOn(h.system.api.store, 'finishRun').mockRejectedValueOnce(new Error('Connection is closed.'));
   let runId = '';
   try {
     const res = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` });
-    expect(res.status).toBe(503);
+    expect(res.status).toBe(add.status);
     expect(finish).toHaveBeenCalledTimes(1);
     runId = (await h.system.store.listRuns({ workspaceId: 'default', limit: 1 })).runs[0]!.id;
     expect((await h.system.runs.get(runId)).status).toBe('queued');
@@ -256,13 +287,16 @@ describe('a single-step run', () => {
   it('is one job (no root): the write of its result finishes the run', async () => {
     const finish = vi.spyOn(h.system.store, 'finishRun');
     const add = vi.spyOn(h.system.api.flowProducer, 'add');
+    const seen: string[] = [];
     try {
-      await withPools(async () => {
+      await withPools(async (pools) => {
+        pools.workers.find((w) => w.name === 'agent.e')!.on('active', (job) => seen.push(job.id!));
         const res = await h.request('POST', '/v1/runs', { agent: 'e', input: { task: 'one job' } });
         const run = await h.waitForRun(res.body.id);
         expect(run).toMatchObject({ status: 'succeeded', output: '[e] one job', workflow: 'agent/e' });
-        const tree = add.mock.calls.at(-1)![0];
-        expect([tree.queueName, tree.children, tree.opts?.jobId]).toEqual(['agent.e', undefined, `${res.body.id}.e`]);
+        // Written with its state in one transaction: no flow, no root.
+        expect(add).not.toHaveBeenCalled();
+        expect(seen).toEqual([`${res.body.id}.e`]);
         expect(await h.system.queue('runs').getJobCounts()).toMatchObject({ waiting: 0, active: 0, completed: 0, 'waiting-children': 0 });
         expect(finish.mock.calls.filter(([runId]) => runId === res.body.id)).toHaveLength(0);
         await expectNoLiveJobs(h.system, res.body.id);

@@ -8,7 +8,8 @@
  * and its outbox entry. Key names come from keys.ts only.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { toError } from '../errors/index.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { compactedEvents, compactedRun, compactedSteps, COMPACTED_FIELDS } from './compacted.js';
 import { RunEventFeed } from './event-feed.js';
@@ -18,7 +19,9 @@ import {
   RUN_FIELDS,
   STEP_FIELDS,
   createRun,
+  createRunWith,
   DefinitionNotStoredError,
+  type CreateRunArgs,
   parseJson,
   runFinish,
   stepBegin,
@@ -137,19 +140,46 @@ export class RunStore {
 
   /** Write a new run: record, steps, refs, index entry and `run.queued`, atomically. */
   async createRun(run: RunRecord, parts: NewRun): Promise<void> {
+    await this.withDefinition(run, parts, (args) => createRun(this.redis, args));
+  }
+
+  /**
+   * Write a new run and its only job in one MULTI transaction (one round trip) on `job.redis`,
+   * the connection of the job's queue: `job.transaction` makes the MULTI there, `job.add`
+   * queues the job on it. Throws when the run was not written (the job may have been: the
+   * caller removes it); returns the job's error when the run was written without its job.
+   */
+  async createRunWithJob(
+    run: RunRecord,
+    parts: NewRun,
+    job: { redis: Redis; transaction: () => ChainableCommander; add: (tx: ChainableCommander) => void },
+  ): Promise<{ jobError?: Error }> {
+    let jobError: Error | undefined;
+    await this.withDefinition(run, parts, async (args) => {
+      const { created, replies } = await createRunWith(job.redis, args, job.transaction, job.add);
+      if (created) throw created;
+      const [err, result] = replies[0] ?? [new Error('the job was not added'), null];
+      // BullMQ's scripts answer a negative code when they refuse (e.g. a missing parent).
+      jobError = err ? toError(err) : typeof result === 'number' && result < 0 ? new Error(`the job was refused (code ${result})`) : undefined;
+    });
+    return jobError ? { jobError } : {};
+  }
+
+  /** `write` with the run's definition stored once (sent only if Redis does not hold it). */
+  private async withDefinition(run: RunRecord, parts: NewRun, write: (args: CreateRunArgs) => Promise<unknown>): Promise<void> {
     const { definition, ...rest } = parts;
     const args = { prefix: this.prefix, run, ...rest, outbox: this.outbox, retentionSeconds: this.retentionSeconds };
     if (definition === undefined) {
-      await createRun(this.redis, args);
+      await write(args);
       return;
     }
     const text = JSON.stringify(definition);
     const id = createHash('sha256').update(text).digest('hex').slice(0, 32);
     try {
-      await createRun(this.redis, { ...args, definition: this.storedDefinitions.has(id) ? { id } : { id, text } });
+      await write({ ...args, definition: this.storedDefinitions.has(id) ? { id } : { id, text } });
     } catch (err) {
       if (!(err instanceof DefinitionNotStoredError)) throw err;
-      await createRun(this.redis, { ...args, definition: { id, text } }); // it expired meanwhile
+      await write({ ...args, definition: { id, text } }); // it expired meanwhile
     }
     if (this.storedDefinitions.size >= 10_000) this.storedDefinitions.clear();
     this.storedDefinitions.add(id);

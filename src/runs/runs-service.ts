@@ -4,14 +4,15 @@
  * run's state, then adds its whole flow to BullMQ in one call.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { FlowProducer } from 'bullmq';
+import { Job, type FlowJob, type FlowProducer, type Queue } from 'bullmq';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { AgentRegistry } from '../agents/registry.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { CompiledWorkflow } from '../workflows/definition.js';
 import { validateRunInput } from '../workflows/input.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
-import { buildRunFlow } from './flow-builder.js';
+import { buildRunFlow, type StepJobData } from './flow-builder.js';
 import { whileReachable } from './reachable.js';
 import { explainWaiting, queuesToAsk, type WaitingFor } from './waiting.js';
 import type { WorkerRegistry } from './workers.js';
@@ -23,6 +24,8 @@ import { DEFAULT_WORKSPACE, isTerminalRun, type RunEvent, type RunListInclude, t
 export interface RunsServiceDeps {
   store: RunStore;
   flowProducer: FlowProducer;
+  /** A queue by name, on the same connection as `store` (a single-step run's job is added with its state). */
+  queue: (name: string) => Queue | undefined;
   registry: AgentRegistry;
   workflows: WorkflowCatalog;
   control: RunControl;
@@ -175,20 +178,29 @@ export class RunsService {
       refSafetyDelayMs: this.deps.refSafetyDelayMs,
     });
 
+    const parts = {
+      outputSteps: workflow.output,
+      // An agent task's definition follows from its record (see runDefinition): not stored.
+      definition: workflow.source === 'agent' ? undefined : workflow,
+      steps: workflow.steps.map((s) => ({ stepId: s.id, kind: s.kind, agent: s.agent ?? null, parent: null, dependsOn: s.dependsOn, optional: s.optional })),
+      refIds,
+    };
+    // A single-step run's one job is written with its state, in one transaction; a flow
+    // (a root over its steps) is added once the state is written.
+    const queue = (tree.data as Partial<StepJobData>).standalone ? this.deps.queue(tree.queueName) : undefined;
+    let jobError: Error | undefined;
     try {
-      await store.createRun(run, {
-        outputSteps: workflow.output,
-        // An agent task's definition follows from its record (see runDefinition): not stored.
-        definition: workflow.source === 'agent' ? undefined : workflow,
-        steps: workflow.steps.map((s) => ({ stepId: s.id, kind: s.kind, agent: s.agent ?? null, parent: null, dependsOn: s.dependsOn, optional: s.optional })),
-        refIds,
-      });
+      if (queue) jobError = (await store.createRunWithJob(run, parts, await jobWriter(queue, tree))).jobError;
+      else await store.createRun(run, parts);
     } catch (err) {
       if (opts.idempotencyKey) await store.releaseIdempotencyKey(workspaceId, opts.idempotencyKey);
+      // Its job may be there, without a run: it would end at once, but it goes now.
+      if (queue) await queue.remove(tree.opts!.jobId!).catch(() => undefined);
       throw err;
     }
     try {
-      await this.deps.flowProducer.add(tree);
+      if (jobError) throw jobError;
+      if (!queue) await this.deps.flowProducer.add(tree);
     } catch (err) {
       // A run without its flow would never execute: end it now rather than leave it queued.
       // If Redis is unreachable this fails too; the sweeper ends it later (it is still in the
@@ -344,4 +356,18 @@ export function runDefinition(run: Pick<RunRecord, 'workflow' | 'input'>, stored
   if (stored) return stored as CompiledWorkflow;
   if (run.workflow.startsWith(AGENT_WORKFLOW_PREFIX)) return agentTaskWorkflow(run.workflow.slice(AGENT_WORKFLOW_PREFIX.length), run.input as { task: string });
   return undefined;
+}
+
+/**
+ * How to add `node`'s job (a job without children) to a transaction of its queue's connection:
+ * BullMQ's own insert (as its FlowProducer does), queued on a MULTI made by BullMQ's client.
+ */
+async function jobWriter(queue: Queue, node: FlowJob): Promise<{ redis: Redis; transaction: () => ChainableCommander; add: (tx: ChainableCommander) => void }> {
+  const client = await queue.getBackend().client;
+  const job = new Job(queue, node.name, node.data, node.opts, node.opts?.jobId);
+  return {
+    redis: queue.opts.connection as Redis,
+    transaction: () => client.multi() as unknown as ChainableCommander,
+    add: (tx) => void queue.getBackend().addJobToTransaction(tx as never, job.asJSON(), job.id!).catch(() => undefined),
+  };
 }

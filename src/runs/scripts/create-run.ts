@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { RunRecord } from '../types.js';
 import { json, Script } from './script.js';
@@ -29,38 +29,68 @@ export class DefinitionNotStoredError extends Error {}
 
 /** Write a new run (record, steps, refs, index entry, `run.queued`) in one step. */
 export async function createRun(redis: Redis, a: CreateRunArgs): Promise<{ steps: number }> {
+  const { keys: k, args } = createRunCall(a);
+  try {
+    return { steps: (await script.run(redis, k, args)) as number };
+  } catch (err) {
+    throw asDefinitionError(err);
+  }
+}
+
+/**
+ * Write a new run and, in the same MULTI transaction, what `addJobs` queues on it (the run's
+ * job): one round trip, applied together. `transaction` makes the MULTI on `redis` (after
+ * the script is defined there). Returns the replies of `addJobs`' commands. If the run's write
+ * fails, the rest is applied all the same: the caller removes the job it added (harmless
+ * meanwhile: a job whose run does not exist ends at once, calling nothing).
+ */
+export async function createRunWith(
+  redis: Redis,
+  a: CreateRunArgs,
+  transaction: () => ChainableCommander,
+  addJobs: (tx: ChainableCommander) => void,
+): Promise<{ created: Error | undefined; replies: [Error | null, unknown][] }> {
+  const { keys: k, args } = createRunCall(a);
+  script.define(redis);
+  const tx = transaction();
+  script.queue(tx, k, args);
+  addJobs(tx);
+  const replies = (await tx.exec()) as [Error | null, unknown][] | null;
+  if (!replies) throw new Error('the transaction writing the run was aborted');
+  const [first, ...rest] = replies;
+  return { created: first?.[0] ? asDefinitionError(first[0]) : undefined, replies: rest };
+}
+
+function asDefinitionError<T>(err: T): T | DefinitionNotStoredError {
+  return err instanceof Error && err.message.startsWith('NODEF') ? new DefinitionNotStoredError(err.message) : err;
+}
+
+function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | number)[] } {
   const { prefix, run } = a;
   const fields = Object.entries({ ...run, outputSteps: a.outputSteps, definitionId: a.definition?.id ?? null }).flatMap(([k, v]) => [k, json(v)]);
-  try {
-    const n = (await script.run(
-      redis,
-      [
-        keys.run(prefix, run.id),
-        keys.runSteps(prefix, run.id),
-        keys.runRefs(prefix, run.id),
-        keys.events(prefix, run.id),
-        keys.runIndex(prefix, run.workspaceId),
-        keys.outbox(prefix),
-        keys.queuedRuns(prefix),
-        keys.definition(prefix, a.definition?.id ?? ''),
-      ],
-      [
-        keys.stepPrefix(prefix, run.id),
-        JSON.stringify(fields),
-        stepPlan(a.steps),
-        JSON.stringify(a.refIds),
-        run.createdAt,
-        Date.parse(run.createdAt),
-        json({ workflow: run.workflow }),
-        a.outbox ? '1' : '0',
-        a.definition?.text ?? '',
-        a.definition?.id ?? '',
-        a.retentionSeconds,
-      ],
-    )) as number;
-    return { steps: n };
-  } catch (err) {
-    if (err instanceof Error && err.message.startsWith('NODEF')) throw new DefinitionNotStoredError(err.message);
-    throw err;
-  }
+  return {
+    keys: [
+      keys.run(prefix, run.id),
+      keys.runSteps(prefix, run.id),
+      keys.runRefs(prefix, run.id),
+      keys.events(prefix, run.id),
+      keys.runIndex(prefix, run.workspaceId),
+      keys.outbox(prefix),
+      keys.queuedRuns(prefix),
+      keys.definition(prefix, a.definition?.id ?? ''),
+    ],
+    args: [
+      keys.stepPrefix(prefix, run.id),
+      JSON.stringify(fields),
+      stepPlan(a.steps),
+      JSON.stringify(a.refIds),
+      run.createdAt,
+      Date.parse(run.createdAt),
+      json({ workflow: run.workflow }),
+      a.outbox ? '1' : '0',
+      a.definition?.text ?? '',
+      a.definition?.id ?? '',
+      a.retentionSeconds,
+    ],
+  };
 }
