@@ -21,3 +21,8 @@ for (let i = 0; i < 300; i++) {
 const med = (k: number) => rows.map((r) => r[k]!).sort((a, b) => a - b)[rows.length >> 1]!.toFixed(3);
 console.log('submit', med(0), 'submit→active', med(1), 'active→provider', med(2));
 await sy.close();
+import { cpuProfile } from './lib/profile.js';
+const sy2 = await startSwitchyard({ name: 'pd2', agents: { one: { provider: 'echo', concurrency: 8, attempts: 1 } }, workflows: [], providerFor: () => noting });
+const prof = await cpuProfile(async () => { for (let i = 0; i < 300; i++) { const { id } = await sy2.system.runs.submitAgentTask('one', { task: `p${i}` }); await sy2.finished(id); } }, 30);
+console.log(prof.join('\n'));
+await sy2.close();

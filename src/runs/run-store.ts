@@ -8,7 +8,7 @@
  * and its outbox entry. Key names come from keys.ts only.
  */
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { toError } from '../errors/index.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { compactedEvents, compactedRun, compactedSteps, COMPACTED_FIELDS } from './compacted.js';
@@ -19,7 +19,7 @@ import {
   RUN_FIELDS,
   STEP_FIELDS,
   createRun,
-  createRunWith,
+  createRunThen,
   DefinitionNotStoredError,
   type CreateRunArgs,
   parseJson,
@@ -144,23 +144,18 @@ export class RunStore {
   }
 
   /**
-   * Write a new run and its only job in one MULTI transaction (one round trip) on `job.redis`,
-   * the connection of the job's queue: `job.transaction` makes the MULTI there, `job.add`
-   * queues the job on it. Throws when the run was not written (the job may have been: the
-   * caller removes it); returns the job's error when the run was written without its job.
+   * Write a new run and its only job in one round trip: the run's write, then the job's, sent
+   * back to back on `job.redis`, the connection of the job's queue (`job.add` sends there), so
+   * Redis applies them in that order (see createRunThen). Throws when the run was not written
+   * (the job may have been: the caller removes it); returns the job's error when the run was
+   * written without its job.
    */
-  async createRunWithJob(
-    run: RunRecord,
-    parts: NewRun,
-    job: { redis: Redis; transaction: () => ChainableCommander; add: (tx: ChainableCommander) => void },
-  ): Promise<{ jobError?: Error }> {
+  async createRunWithJob(run: RunRecord, parts: NewRun, job: { redis: Redis; add: () => Promise<unknown> }): Promise<{ jobError?: Error }> {
     let jobError: Error | undefined;
     await this.withDefinition(run, parts, async (args) => {
-      const { created, replies } = await createRunWith(job.redis, args, job.transaction, job.add);
-      if (created) throw created;
-      const [err, result] = replies[0] ?? [new Error('the job was not added'), null];
-      // BullMQ's scripts answer a negative code when they refuse (e.g. a missing parent).
-      jobError = err ? toError(err) : typeof result === 'number' && result < 0 ? new Error(`the job was refused (code ${result})`) : undefined;
+      const res = await createRunThen(job.redis, args, job.add);
+      if (res.created) throw res.created;
+      jobError = res.job.status === 'rejected' ? toError(res.job.reason) : undefined;
     });
     return jobError ? { jobError } : {};
   }

@@ -4,8 +4,8 @@
  * run's state, then adds its whole flow to BullMQ in one call.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Job, type FlowJob, type FlowProducer, type Queue } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { FlowJob, FlowProducer, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { AgentRegistry } from '../agents/registry.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
@@ -135,9 +135,9 @@ export class RunsService {
     const { store } = this.deps;
     const workspaceId = opts.workspaceId ?? DEFAULT_WORKSPACE;
     const runId = newRunId();
-    const requestHash = createHash('sha256').update(JSON.stringify({ request, priority: opts.priority ?? null })).digest('hex');
 
     if (opts.idempotencyKey) {
+      const requestHash = createHash('sha256').update(JSON.stringify({ request, priority: opts.priority ?? null })).digest('hex');
       const holder = await store.claimIdempotencyKey(workspaceId, opts.idempotencyKey, runId, requestHash);
       if (holder) {
         if (holder.requestHash !== requestHash) {
@@ -190,7 +190,7 @@ export class RunsService {
     const queue = (tree.data as Partial<StepJobData>).standalone ? this.deps.queue(tree.queueName) : undefined;
     let jobError: Error | undefined;
     try {
-      if (queue) jobError = (await store.createRunWithJob(run, parts, await jobWriter(queue, tree))).jobError;
+      if (queue) jobError = (await store.createRunWithJob(run, parts, jobWriter(queue, tree))).jobError;
       else await store.createRun(run, parts);
     } catch (err) {
       if (opts.idempotencyKey) await store.releaseIdempotencyKey(workspaceId, opts.idempotencyKey);
@@ -358,16 +358,7 @@ export function runDefinition(run: Pick<RunRecord, 'workflow' | 'input'>, stored
   return undefined;
 }
 
-/**
- * How to add `node`'s job (a job without children) to a transaction of its queue's connection:
- * BullMQ's own insert (as its FlowProducer does), queued on a MULTI made by BullMQ's client.
- */
-async function jobWriter(queue: Queue, node: FlowJob): Promise<{ redis: Redis; transaction: () => ChainableCommander; add: (tx: ChainableCommander) => void }> {
-  const client = await queue.getBackend().client;
-  const job = new Job(queue, node.name, node.data, node.opts, node.opts?.jobId);
-  return {
-    redis: queue.opts.connection as Redis,
-    transaction: () => client.multi() as unknown as ChainableCommander,
-    add: (tx) => void queue.getBackend().addJobToTransaction(tx as never, job.asJSON(), job.id!).catch(() => undefined),
-  };
+/** How to add `node`'s job (a job without children): `queue.add`, on the queue's own connection. */
+function jobWriter(queue: Queue, node: FlowJob): { redis: Redis; add: () => Promise<unknown> } {
+  return { redis: queue.opts.connection as Redis, add: () => queue.add(node.name, node.data, node.opts) };
 }

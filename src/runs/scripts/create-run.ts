@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { RunRecord } from '../types.js';
 import { json, Script } from './script.js';
@@ -38,27 +38,18 @@ export async function createRun(redis: Redis, a: CreateRunArgs): Promise<{ steps
 }
 
 /**
- * Write a new run and, in the same MULTI transaction, what `addJobs` queues on it (the run's
- * job): one round trip, applied together. `transaction` makes the MULTI on `redis` (after
- * the script is defined there). Returns the replies of `addJobs`' commands. If the run's write
- * fails, the rest is applied all the same: the caller removes the job it added (harmless
- * meanwhile: a job whose run does not exist ends at once, calling nothing).
+ * Write a new run, then at once its job (`addJob`, which must send its command on `redis`):
+ * one round trip. Redis runs one connection's commands in the order they were sent, so the
+ * job exists only after its run does. If the run's write fails, the job may be written all
+ * the same: the caller removes it (harmless meanwhile: a job whose run does not exist ends at
+ * once, calling nothing).
  */
-export async function createRunWith(
-  redis: Redis,
-  a: CreateRunArgs,
-  transaction: () => ChainableCommander,
-  addJobs: (tx: ChainableCommander) => void,
-): Promise<{ created: Error | undefined; replies: [Error | null, unknown][] }> {
+export async function createRunThen<T>(redis: Redis, a: CreateRunArgs, addJob: () => Promise<T>): Promise<{ created: unknown; job: PromiseSettledResult<T> }> {
   const { keys: k, args } = createRunCall(a);
-  script.define(redis);
-  const tx = transaction();
-  script.queue(tx, k, args);
-  addJobs(tx);
-  const replies = (await tx.exec()) as [Error | null, unknown][] | null;
-  if (!replies) throw new Error('the transaction writing the run was aborted');
-  const [first, ...rest] = replies;
-  return { created: first?.[0] ? asDefinitionError(first[0]) : undefined, replies: rest };
+  const created = script.run(redis, k, args);
+  const job = addJob();
+  const [c, j] = await Promise.allSettled([created, job]);
+  return { created: c.status === 'rejected' ? asDefinitionError(c.reason) : undefined, job: j };
 }
 
 function asDefinitionError<T>(err: T): T | DefinitionNotStoredError {
@@ -81,7 +72,7 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
     ],
     args: [
       keys.stepPrefix(prefix, run.id),
-      JSON.stringify(fields),
+      '',
       stepPlan(a.steps),
       JSON.stringify(a.refIds),
       run.createdAt,
@@ -91,6 +82,7 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
       a.definition?.text ?? '',
       a.definition?.id ?? '',
       a.retentionSeconds,
+      ...fields,
     ],
   };
 }

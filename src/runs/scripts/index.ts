@@ -1,5 +1,5 @@
 /** The run-state scripts, one typed wrapper each (lua/ holds their source). */
-export { createRun, createRunWith, DefinitionNotStoredError, type CreateRunArgs } from './create-run.js';
+export { createRun, createRunThen, DefinitionNotStoredError, type CreateRunArgs } from './create-run.js';
 export { runFinish, type RunFinishArgs, type RunFinishReply } from './run-finish.js';
 export { RUN_FIELDS, STEP_FIELDS, json, parseJson } from './script.js';
 export { stepBegin, type StepBeginArgs, type StepBeginReply, type StepReading } from './step-begin.js';

@@ -7,7 +7,7 @@
  * SHA and falls back to the full text when Redis no longer has it.
  */
 import { readFileSync } from 'node:fs';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { COMPACT_MAX_STEPS } from '../keys.js';
 import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, RunRecord, StepRecord, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../types.js';
 
@@ -67,29 +67,21 @@ export class Script {
   /** Run with exactly `numberOfKeys` keys; returns the raw reply for the wrapper to decode. */
   run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     this.define(redis);
-    return this.send(redis, keys, args) as Promise<unknown>;
-  }
-
-  /**
-   * Queue a call on a transaction of `redis` (its reply comes with EXEC). The transaction must
-   * be made after `define(redis)`: ioredis copies a connection's scripts when it makes one.
-   */
-  queue(tx: ChainableCommander, keys: readonly string[], args: readonly (string | number)[]): void {
-    void this.send(tx, keys, args); // chained: its reply, error included, comes with EXEC's
+    return this.send(redis, keys, args);
   }
 
   /** Define the script on `redis` (once). */
-  define(redis: Redis): void {
+  private define(redis: Redis): void {
     if (this.defined.has(redis)) return;
     this.lua ??= luaSource(this.name);
     redis.defineCommand(this.command, { numberOfKeys: this.numberOfKeys, lua: this.lua });
     this.defined.add(redis);
   }
 
-  private send(target: Redis | ChainableCommander, keys: readonly string[], args: readonly (string | number)[]): unknown {
+  private send(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     if (keys.length !== this.numberOfKeys) throw new Error(`script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
-    const call = (target as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[this.command]!;
-    return call.call(target, ...keys, ...args);
+    const call = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[this.command]!;
+    return call.call(redis, ...keys, ...args);
   }
 }
 

@@ -2,11 +2,11 @@
 -- the definition it executes is stored once for every run of it (by content), or its time to
 -- live renewed.
 -- KEYS: run, steps, refs, events, index, outbox, queued runs, definition ('' id: none kept)
--- ARGV: [1] step key prefix, [2] run fields as a JSON list of field, JSON-text pairs, [3] step plan
---       (see createSteps), [4] ref job ids (JSON list), [5] createdAt (ISO), [6] index score,
---       [7] `run.queued` event data JSON, [8] outbox on ('1'/'0'), [9] definition JSON ('' when
---       the caller believes it is stored: then it must be), [10] definition id ('' for none),
---       [11] retention seconds
+-- ARGV: [1] step key prefix, [2] unused, [3] step plan (see createSteps), [4] ref job ids (JSON
+--       list), [5] createdAt (ISO), [6] index score, [7] `run.queued` event data JSON, [8] outbox
+--       on ('1'/'0'), [9] definition JSON ('' when the caller believes it is stored: then it must
+--       be), [10] definition id ('' for none), [11] retention seconds, [12..] the run's fields:
+--       field, JSON text, field, JSON text, ...
 -- Returns the number of steps written, or the error NODEF (the definition is not stored: send it).
 --@include docOf
 --@include event
@@ -19,7 +19,7 @@ if ARGV[10] ~= '' then
     redis.call('SET', KEYS[8], ARGV[9], 'EX', ARGV[11])
   end
 end
-redis.call('HSET', runKey, unpack(cjson.decode(ARGV[2])))
+redis.call('HSET', runKey, unpack(ARGV, 12))
 local runIdJson = redis.call('HGET', runKey, 'id')
 local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, cjson.encode(ARGV[5]))
 local refs = cjson.decode(ARGV[4])

@@ -1,0 +1,14 @@
+import type { AddressInfo } from 'node:net';
+import autocannon from 'autocannon';
+import { createApp } from '../src/api/app.js';
+import { startSwitchyard, echoAgent } from './lib/switchyard.js';
+import { cpuProfile } from './lib/profile.js';
+const sy = await startSwitchyard({ name: 'ph', agents: { one: echoAgent(0, 8) }, workflows: [], pools: { agents: [], internal: false } });
+const app = createApp(sy.system, { bodyLimit: '100kb' });
+const server = await new Promise<import('node:http').Server>((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)); });
+const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/runs`;
+const run = () => autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'one', input: { task: 'hello' } }), connections: 32, duration: 4, workers: 1 });
+await run();
+const prof = await cpuProfile(async () => { const r = await run(); console.log('req/s', r.requests.average, 'non2xx', r.non2xx); }, 30);
+console.log(prof.join('\n'));
+server.close(); await sy.close();
