@@ -147,6 +147,8 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     // A root job that failed (a required step's job failed, even without our handler running)
     // must still end its run, with the step that failed recorded as failed.
     watchdog = new QueueEvents(RUN_QUEUE, { connection: (watchConnection = watched(connection.duplicate(), logger)), prefix });
+    // Its connection's errors are logged by `watched` (once per outage).
+    watchdog.on('error', () => undefined);
     watchdog.on('failed', ({ jobId, failedReason }) => {
       endFailedRun(system, jobId, failedReason).catch((err: Error) => logger.error({ runId: jobId, err: err.message }, 'watchdog could not end run'));
     });

@@ -160,8 +160,13 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (outcome.type === 'succeeded') {
         const recorded = await recordResult(outcome);
         if (!recorded.recorded) {
+          if (recorded.status === 'missing') {
+            // Its run finished (and was compacted) or expired meanwhile: nowhere to keep it.
+            log().warn({ attempt, usage: outcome.usage ?? null }, 'an answer came for a run that no longer holds its steps; its usage is not recorded');
+            return finish('cancelled');
+          }
           log().debug({ status: recorded.status }, 'result kept as a late answer: the step had already ended');
-          return finish(recorded.status === 'missing' ? 'cancelled' : recorded.status);
+          return finish(recorded.status);
         }
         await control.promoteRefs(runId, refs);
         return envelope('succeeded');
