@@ -14,7 +14,7 @@ import { systemFromDefinitions, type System } from '../../src/system.js';
 import { compileWorkflow } from '../../src/workflows/compile.js';
 import { startWorkerPools, type WorkerPools, type WorkerPoolsOptions } from '../../src/engine/pools.js';
 import { REDIS_URL, benchPrefix, cleanupPrefix } from './redis.js';
-import { withTimeout, type Settlement } from './util.js';
+import { Arrivals, withTimeout, type Settlement } from './util.js';
 
 export interface SwitchyardBenchOptions {
   name: string;
@@ -142,33 +142,10 @@ export const instantProvider: Provider = {
   },
 };
 
-/** Ends of runs by id, as the engine applies them in this process. A run may finish before anyone waits. */
-class RunSettlements {
-  private readonly settled = new Map<string, Settlement>();
-  private readonly waiters = new Map<string, (s: Settlement) => void>();
-
+/** Ends of runs by id, as the engine applies them in this process. */
+class RunSettlements extends Arrivals<Settlement> {
   constructor(system: System) {
-    system.store.onFinished((runId) => {
-      const s = { t: performance.now() };
-      const w = this.waiters.get(runId);
-      if (w) {
-        this.waiters.delete(runId);
-        w(s);
-      } else this.settled.set(runId, s);
-    });
-  }
-
-  wait(id: string): Promise<Settlement> {
-    return new Promise((resolve) => {
-      const s = this.settled.get(id);
-      if (s) {
-        this.settled.delete(id);
-        resolve(s);
-      } else this.waiters.set(id, resolve);
-    });
-  }
-
-  forget(id: string): void {
-    this.waiters.delete(id);
+    super();
+    system.store.onFinished((runId) => this.arrive(runId, { t: performance.now() }));
   }
 }

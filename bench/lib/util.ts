@@ -79,40 +79,44 @@ export interface Settlement {
   err?: string;
 }
 
-/**
- * Completion of root jobs by id, from a Worker's `completed`/`failed` events. A root may
- * settle before anyone waits for it (a tiny run can finish before its submit returns).
- */
-export class RootSettlements {
-  private readonly settled = new Map<string, Settlement>();
-  private readonly waiters = new Map<string, (s: Settlement) => void>();
+/** Values by key that may arrive before anyone waits for them (a run can end before its submit returns). */
+export class Arrivals<T> {
+  private readonly arrived = new Map<string, T>();
+  private readonly waiters = new Map<string, (value: T) => void>();
 
-  constructor(worker: Worker, accept: (id: string) => boolean = () => true) {
-    worker.on('completed', (job: Job) => this.settle(job.id!, { t: performance.now() }, accept));
-    worker.on('failed', (job: Job | undefined, err: Error) => {
-      if (job?.id) this.settle(job.id, { t: performance.now(), err: err.message }, accept);
-    });
-  }
-
-  wait(id: string): Promise<Settlement> {
-    return new Promise((resolve) => {
-      const s = this.settled.get(id);
-      if (s) {
-        this.settled.delete(id);
-        resolve(s);
-      } else this.waiters.set(id, resolve);
-    });
-  }
-
-  forget(id: string): void {
-    this.waiters.delete(id);
-  }
-
-  private settle(id: string, s: Settlement, accept: (id: string) => boolean): void {
-    const w = this.waiters.get(id);
+  /** `value` arrives for `key`: to its waiter, or kept for a later wait (unless `keep` is false). */
+  arrive(key: string, value: T, keep = true): void {
+    const w = this.waiters.get(key);
     if (w) {
-      this.waiters.delete(id);
-      w(s);
-    } else if (accept(id)) this.settled.set(id, s);
+      this.waiters.delete(key);
+      w(value);
+    } else if (keep) this.arrived.set(key, value);
+  }
+
+  wait(key: string): Promise<T> {
+    const value = this.arrived.get(key);
+    if (value !== undefined) {
+      this.arrived.delete(key);
+      return Promise.resolve(value);
+    }
+    return new Promise((resolve) => this.waiters.set(key, resolve));
+  }
+
+  forget(key: string): void {
+    this.waiters.delete(key);
+  }
+}
+
+/**
+ * Completion of root jobs by id, from a Worker's `completed`/`failed` events; only the ids
+ * `accept` takes are kept when nobody waits for them yet.
+ */
+export class RootSettlements extends Arrivals<Settlement> {
+  constructor(worker: Worker, accept: (id: string) => boolean = () => true) {
+    super();
+    worker.on('completed', (job: Job) => this.arrive(job.id!, { t: performance.now() }, accept(job.id!)));
+    worker.on('failed', (job: Job | undefined, err: Error) => {
+      if (job?.id) this.arrive(job.id, { t: performance.now(), err: err.message }, accept(job.id));
+    });
   }
 }

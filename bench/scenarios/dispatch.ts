@@ -13,7 +13,7 @@ import express from 'express';
 import { createApp } from '../../src/api/app.js';
 import type { Provider } from '../../src/providers/provider.js';
 import { startSwitchyard } from '../lib/switchyard.js';
-import { fmt, withTimeout } from '../lib/util.js';
+import { Arrivals, fmt, withTimeout } from '../lib/util.js';
 import { rawJobOptions, startRawQueue } from './single.js';
 import type { BenchContext, Scenario, ScenarioResult } from './types.js';
 
@@ -24,25 +24,10 @@ export function quantile(xs: readonly number[], q: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
-/** Resolves each marker's promise when the work for it starts. */
-class Starts {
-  private readonly waiters = new Map<string, (t: number) => void>();
-  private readonly early = new Map<string, number>();
+/** When the work for each marker started. */
+class Starts extends Arrivals<number> {
   started(marker: string): void {
-    const t = performance.now();
-    const w = this.waiters.get(marker);
-    if (w) {
-      this.waiters.delete(marker);
-      w(t);
-    } else this.early.set(marker, t);
-  }
-  wait(marker: string): Promise<number> {
-    const t = this.early.get(marker);
-    if (t !== undefined) {
-      this.early.delete(marker);
-      return Promise.resolve(t);
-    }
-    return new Promise((r) => this.waiters.set(marker, r));
+    this.arrive(marker, performance.now());
   }
 }
 

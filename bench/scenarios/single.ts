@@ -11,7 +11,7 @@ import { loadLine, sampled } from '../lib/measure.js';
 import { describeCommands, startCommandCount } from '../lib/profile.js';
 import { benchPrefix, cleanupPrefix, newRedis } from '../lib/redis.js';
 import { echoAgent, startSwitchyard } from '../lib/switchyard.js';
-import { fmt, interleaved, median, withTimeout } from '../lib/util.js';
+import { Arrivals, fmt, interleaved, median, withTimeout } from '../lib/util.js';
 import type { BenchContext, Scenario, ScenarioResult } from './types.js';
 
 export const SINGLE_CONCURRENCY = 50;
@@ -35,28 +35,13 @@ export async function startRawQueue(name: string, concurrency: number, processor
   const worker = new Worker('raw', processor, { connection, prefix, concurrency });
   worker.on('error', (err) => console.error(`raw worker error: ${err.message}`));
   await worker.waitUntilReady();
-  const settled = new Map<string, number>();
-  const waiters = new Map<string, (t: number) => void>();
-  worker.on('completed', (job) => {
-    const t = performance.now();
-    const w = waiters.get(job.id!);
-    if (w) {
-      waiters.delete(job.id!);
-      w(t);
-    } else settled.set(job.id!, t);
-  });
+  const ends = new Arrivals<number>();
+  worker.on('completed', (job) => ends.arrive(job.id!, performance.now()));
   return {
     prefix,
     queue,
     connection,
-    done(id: string): Promise<number> {
-      const t = settled.get(id);
-      if (t !== undefined) {
-        settled.delete(id);
-        return Promise.resolve(t);
-      }
-      return new Promise((r) => waiters.set(id, r));
-    },
+    done: (id: string): Promise<number> => ends.wait(id),
     async close() {
       await worker.close();
       await queue.close();
