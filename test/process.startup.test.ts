@@ -60,8 +60,11 @@ describe('a Redis outage while running', () => {
   let h: Harness;
 
   afterAll(async () => {
-    await h?.close().catch(() => undefined);
-    await redis?.destroy();
+    try {
+      await h?.close().catch(() => undefined);
+    } finally {
+      await redis?.destroy();
+    }
     assertAllClosed();
   });
 

@@ -22,6 +22,12 @@ export interface OwnRedis {
   destroy(): Promise<void>;
 }
 
+/** Servers still running, killed when the test process exits whatever happened (a hook that timed out). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
 async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
@@ -40,7 +46,10 @@ export async function ownRedis(): Promise<OwnRedis> {
     url,
     port,
     async start() {
-      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
+      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
+      proc = child;
+      running.add(child);
+      child.once('exit', () => running.delete(child));
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       probe.on('error', () => undefined);
       for (let i = 0; i < 100; i++) {
