@@ -249,7 +249,7 @@ describe('steps-add', () => {
     expect(await add()).toEqual({ applied: true, added: 2 });
     expect(await add()).toEqual({ applied: true, added: 0 }); // delivered again: nothing twice
     expect(await redis.lrange(keys.runSteps(prefix, id), 0, -1)).toEqual(['plan', 'plan.x', 'plan.y']);
-    expect((await store.refIds(id)).sort()).toEqual([`${id}.a~ref~b`, `${id}.plan.x~ref~plan.y`].sort());
+    expect((await redis.smembers(keys.runRefs(prefix, id))).sort()).toEqual([`${id}.a~ref~b`, `${id}.plan.x~ref~plan.y`].sort());
     const state = (await store.getRun(id))!;
     expect(state.run.agents).toEqual(['a', 'beta', 'zeta']);
     expect(state.steps.map((s) => [s.stepId, s.parent, s.agent, s.status, s.dependsOn])).toEqual([

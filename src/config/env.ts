@@ -12,6 +12,18 @@ const int = (def: number, min = 0) => z.preprocess(emptyToUndefined, z.coerce.nu
 const bool = (def: boolean) =>
   z.preprocess(emptyToUndefined, z.enum(['true', 'false', '1', '0']).default(def ? 'true' : 'false')).transform((v) => v === 'true' || v === '1');
 
+/** Bounds on what a request may ask for (a bad one is a 422, never a blocked event loop). */
+export interface Limits {
+  /** Most steps in a workflow. @default 1000 */
+  maxSteps: number;
+  /** Deepest nesting of a request body, of the blocks of a workflow. @default 64 */
+  maxJsonDepth: number;
+  /** Most event streams one process serves at once. @default 1000 */
+  maxEventStreams: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxSteps: 1000, maxJsonDepth: 64, maxEventStreams: 1000 };
+
 export const EnvSchema = z.object({
   /** Redis for queues and live run state. */
   REDIS_URL: z.preprocess(emptyToUndefined, z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379')),
@@ -32,11 +44,11 @@ export const EnvSchema = z.object({
   /** Largest accepted JSON request body. */
   SWITCHYARD_BODY_LIMIT: z.preprocess(emptyToUndefined, z.string().default('1mb')),
   /** Most steps a workflow may have (definition and compiled form). */
-  SWITCHYARD_MAX_STEPS: int(1000, 1),
+  SWITCHYARD_MAX_STEPS: int(DEFAULT_LIMITS.maxSteps, 1),
   /** Deepest nesting of objects and arrays a request body (or a workflow's blocks) may have. */
-  SWITCHYARD_MAX_JSON_DEPTH: int(64, 2),
+  SWITCHYARD_MAX_JSON_DEPTH: int(DEFAULT_LIMITS.maxJsonDepth, 2),
   /** Most event streams (SSE viewers) one process serves at once; more answer 503. */
-  SWITCHYARD_MAX_EVENT_STREAMS: int(1000, 1),
+  SWITCHYARD_MAX_EVENT_STREAMS: int(DEFAULT_LIMITS.maxEventStreams, 1),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
@@ -51,18 +63,6 @@ export const EnvSchema = z.object({
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
 });
 export type Env = z.infer<typeof EnvSchema>;
-
-/** Bounds on what a request may ask for (a bad one is a 422, never a blocked event loop). */
-export interface Limits {
-  /** Most steps in a workflow. @default 1000 */
-  maxSteps: number;
-  /** Deepest nesting of a request body, of the blocks of a workflow. @default 64 */
-  maxJsonDepth: number;
-  /** Most event streams one process serves at once. @default 1000 */
-  maxEventStreams: number;
-}
-
-export const DEFAULT_LIMITS: Limits = { maxSteps: 1000, maxJsonDepth: 64, maxEventStreams: 1000 };
 
 export interface Config {
   redisUrl: string;

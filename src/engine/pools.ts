@@ -12,7 +12,6 @@ import type { Provider } from '../providers/provider.js';
 import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys } from '../runs/keys.js';
 import type { StepJobData } from '../runs/flow-builder.js';
 import { HEARTBEAT_MS } from '../runs/workers.js';
-import { LIVE_STEP_STATUSES, isTerminalStep } from '../runs/types.js';
 import { watched, type System } from '../system.js';
 import { ActiveJobs } from './active-jobs.js';
 import type { Executors } from './executor.js';
@@ -21,7 +20,7 @@ import { createRefProcessor } from './processors/ref.js';
 import { createRunProcessor } from './processors/run.js';
 import { createScheduleProcessor } from './processors/schedule.js';
 import { sweepQueued } from './processors/sweeper.js';
-import { createStepProcessor } from './step-machine.js';
+import { createStepProcessor, failStep } from './step-machine.js';
 
 /** A limiter that never limits by itself (see the agent workers below). */
 const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
@@ -55,7 +54,7 @@ export interface WorkerPoolsOptions {
 
 export interface WorkerPools {
   workers: Worker[];
-  /** Graceful: stop taking jobs, let in-flight steps finish (up to `timeoutMs`, then force). */
+  /** Graceful: stop taking jobs, let in-flight steps finish (waiting up to `timeoutMs`; what is left is recovered by the stalled check). */
   close(timeoutMs?: number): Promise<void>;
 }
 
@@ -197,11 +196,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       await withDeadline(Promise.all([beating, sweeping]).then(() => system.workers.leave(processId)), deadline);
       const closeAll = async (list: Worker[], what: string) => {
         const graceful = Promise.all(list.map((w) => w.close()));
-        let timer: NodeJS.Timeout | undefined;
-        const left = Math.max(0, deadline - Date.now());
-        const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), left)))]);
-        clearTimeout(timer);
-        if (timedOut) {
+        if (!(await withDeadline(graceful, deadline))) {
           // BullMQ's close(true) after a close() under way only waits for that one: stop waiting
           // instead (bounded), and let the jobs still held be recovered by the stalled check.
           logger.warn({ timeoutMs }, `${what} did not finish in time; not waiting for them any longer (they will be retried)`);
@@ -225,11 +220,15 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   };
 }
 
-/** `work`, or nothing once `deadline` (ms) has passed: a stop never waits on an outage for long. */
-async function withDeadline(work: Promise<unknown>, deadline: number): Promise<void> {
+/**
+ * `work`, or nothing once `deadline` (ms) has passed: a stop never waits on an outage for long.
+ * True when `work` settled in time.
+ */
+async function withDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+  const settled = await Promise.race([work.then(() => true, () => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()))))]);
   clearTimeout(timer);
+  return settled;
 }
 
 /**
@@ -285,20 +284,9 @@ async function endFailedRun(system: System, runId: string, failedReason: string)
  * its run's only job, then settles its run).
  */
 async function endFailedStep(system: System, runId: string, step: { id: string; optional: boolean }, reason: string, standalone: boolean): Promise<boolean> {
-  const { store, control } = system;
-  const state = await store.getStepState(runId, step.id);
-  if (!state || isTerminalStep(state.status)) {
-    if (standalone) await store.finishRun(runId, 'auto', { reason: 'run finished' });
-    return false;
-  }
-  const error = reason || 'the step job failed';
-  await store.transitionStep(runId, step.id, {
-    from: LIVE_STEP_STATUSES,
-    to: 'failed',
-    fields: { error, finishedAt: new Date().toISOString() },
-    event: { type: 'step.failed', data: { error } },
-  });
-  if (step.optional) await store.finishRun(runId, 'auto', { reason: 'run finished' });
-  else await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${error}`, reason: `step "${step.id}" failed` });
-  return true;
+  const res = await failStep(system, runId, { stepId: step.id, optional: step.optional }, reason || 'the step job failed');
+  // A required step failed its run in failStep; an optional one, or one that had ended, leaves
+  // the run to be settled from its steps.
+  if ((res.applied && step.optional) || (!res.applied && standalone)) await system.store.finishRun(runId, 'auto', { reason: 'run finished' });
+  return res.applied;
 }

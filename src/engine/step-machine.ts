@@ -21,7 +21,8 @@ import { CancelledError, NonRetryableError, RateLimitedError, RetryableError, St
 import type { Logger } from '../logger.js';
 import type { StepJobData } from '../runs/flow-builder.js';
 import type { RunControl } from '../runs/run-control.js';
-import type { RunStore, StepReading } from '../runs/run-store.js';
+import type { RunStore } from '../runs/run-store.js';
+import type { StepTransitionReply } from '../runs/scripts/index.js';
 import type { StepPolicy } from '../runs/step-policy.js';
 import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, type StepStatus } from '../runs/types.js';
 import type { StepKind } from '../workflows/definition.js';
@@ -74,10 +75,11 @@ export function createStepProcessor(deps: StepMachineDeps) {
     const envelope = (status: StepStatus): StepEnvelope => ({ stepId: step.id, status });
     // A run's only job finishes its run whatever its ending (a no-op when the run had ended).
     const standalone = job.data.standalone === true;
-    const finish = async (status: StepStatus): Promise<StepEnvelope> => {
-      await control.promoteRefs(runId, refs);
+    /** End this delivery with the step's status in force (`missing`: its run is gone). */
+    const finish = async (status: StepStatus | 'missing'): Promise<StepEnvelope> => {
+      await control.promoteRefs(refs);
       if (standalone) await store.finishRun(runId, 'auto', { reason: 'run finished' });
-      return envelope(status);
+      return envelope(status === 'missing' ? 'cancelled' : status);
     };
     const maxAttempts = job.opts.attempts ?? 1;
 
@@ -92,7 +94,10 @@ export function createStepProcessor(deps: StepMachineDeps) {
     });
     if (begin.mode === 'missing') return envelope('cancelled'); // run expired or removed
     let attempt = begin.attempts;
+    const { reads } = begin;
     let resumed = false;
+    /** waiting → running: the steps it added have all finished. */
+    const resume = () => store.transitionStep(runId, step.id, { from: ['waiting'], to: 'running', fields: { reason: null }, event: { type: 'step.resumed' } });
     const runInput = (begin.runInput ?? {}) as Record<string, unknown>;
     if (begin.mode === 'read') {
       const deps0 = begin.reads.slice(0, step.dependsOn.length);
@@ -135,7 +140,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
             fields: { error: null, reason: null, retryAt: null, recovered: decision.recovered, ...(begin.startedAt ? {} : { startedAt: now() }) },
             event: { type: 'step.started', data: decision.recovered ? { recovered: true } : {} },
           });
-          if (!started.applied) return finish(started.status === 'missing' ? 'cancelled' : started.status);
+          if (!started.applied) return finish(started.status);
           attempt = started.attempts;
           if (decision.recovered) log().warn({ attempt }, 'step recovered: its last attempt was cut short (worker lost)');
           break;
@@ -144,8 +149,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
           // Found waiting: normally its children have all finished, but a worker lost between
           // recording `waiting` and parking the job leaves them running. Park it (again) then.
           if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
-          const res = await store.transitionStep(runId, step.id, { from: ['waiting'], to: 'running', fields: { reason: null }, event: { type: 'step.resumed' } });
-          if (!res.applied) return finish(res.status === 'missing' ? 'cancelled' : res.status);
+          const res = await resume();
+          if (!res.applied) return finish(res.status);
           resumed = true;
           break;
         }
@@ -155,35 +160,32 @@ export function createStepProcessor(deps: StepMachineDeps) {
     // 2 and 3. Execute, record; a step that waits for the steps it added goes round again.
     let checkpoint = begin.checkpoint;
     for (;;) {
-      const outcome = await executeSegment(begin.reads, resumed);
+      const outcome = await executeSegment();
       if (outcome === 'ended') return finish('cancelled');
       if (outcome.type === 'succeeded') {
         const recorded = await recordResult(outcome);
         if (!recorded.recorded) {
-          if (recorded.status === 'missing') {
-            // Its run finished (and was compacted) or expired meanwhile: nowhere to keep it.
-            log().warn({ attempt, usage: outcome.usage ?? null }, 'an answer came for a run that no longer holds its steps; its usage is not recorded');
-            return finish('cancelled');
-          }
-          log().debug({ status: recorded.status }, 'result kept as a late answer: the step had already ended');
+          // `missing`: its run finished (and was compacted) or expired meanwhile: nowhere to keep it.
+          if (recorded.status === 'missing') log().warn({ attempt, usage: outcome.usage ?? null }, 'an answer came for a run that no longer holds its steps; its usage is not recorded');
+          else log().debug({ status: recorded.status }, 'result kept as a late answer: the step had already ended');
           return finish(recorded.status);
         }
-        await control.promoteRefs(runId, refs);
+        await control.promoteRefs(refs);
         return envelope('succeeded');
       }
       // Waiting for the steps it added. Recorded first, so that a resumed delivery is told apart
       // from a crashed one.
       const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', attempt, fields: { reason: 'waiting for the steps it added' }, event: { type: 'step.waiting' } });
-      if (!parked.applied) return finish(parked.status === 'missing' ? 'cancelled' : parked.status);
+      if (!parked.applied) return finish(parked.status);
       if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
       // They had all finished already: go on in this delivery.
-      const res = await store.transitionStep(runId, step.id, { from: ['waiting'], to: 'running', fields: { reason: null }, event: { type: 'step.resumed' } });
-      if (!res.applied) return finish(res.status === 'missing' ? 'cancelled' : res.status);
+      const res = await resume();
+      if (!res.applied) return finish(res.status);
       resumed = true;
     }
 
     /** One segment of the step's work; 'ended' when it stopped because its run ended. */
-    async function executeSegment(reads: readonly StepReading[], isResumed: boolean): Promise<StepOutcome | 'ended'> {
+    async function executeSegment(): Promise<StepOutcome | 'ended'> {
       const timeoutMs = deps.policy.timeoutMs(step);
       // One controller: fires on the step timeout, or when BullMQ cancels the job.
       const call = new AbortController();
@@ -199,7 +201,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         runInput,
         reads,
         checkpoint,
-        resumed: isResumed,
+        resumed,
         signal: call.signal,
         log,
         saveCheckpoint: async (cp) => {
@@ -306,7 +308,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       });
       if (!failed.applied && failed.status === 'running') throw new StaleAttemptError(`step "${step.id}" is on attempt ${failed.attempts} now; this worker ran attempt ${attempt}`);
       // A halt that applies wakes every ref of the run, this step's among them.
-      const halted = !step.optional && (await control.halt(runId, 'failed', { error: `step "${step.id}" failed: ${err.message}`, reason: `step "${step.id}" failed` })).applied;
+      const halted = !step.optional && (await failRunFor(control, runId, step.id, err.message)).applied;
       if (!halted) await finish('failed');
       log().warn({ err: err.message, optional: step.optional }, 'step failed');
       throw new UnrecoverableError(err.message);
@@ -316,20 +318,31 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
 const now = () => new Date().toISOString();
 
+/** Fail `runId` because its required step `stepId` failed with `error`. */
+function failRunFor(control: RunControl, runId: string, stepId: string, error: string) {
+  return control.halt(runId, 'failed', { error: `step "${stepId}" failed: ${error}`, reason: `step "${stepId}" failed` });
+}
+
 /**
- * A step whose job ended without reporting: record it failed; a required one fails the run.
- * Returns the step's status in force (`failed`, or what it reached meanwhile).
+ * A step that ended without recording it (its job lost or failed outside the step machine):
+ * record it failed with `error` if it is still live; then a required one fails the run.
  */
-export async function markLost(deps: { store: RunStore; control: RunControl }, runId: string, step: { stepId: string; optional: boolean }): Promise<StepStatus> {
-  const error = LOST_STEP_ERROR;
+export async function failStep(deps: { store: RunStore; control: RunControl }, runId: string, step: { stepId: string; optional: boolean }, error: string): Promise<StepTransitionReply> {
   const res = await deps.store.transitionStep(runId, step.stepId, {
     from: LIVE,
     to: 'failed',
     fields: { error, finishedAt: now() },
     event: { type: 'step.failed', data: { error } },
   });
-  if (res.applied && !step.optional) {
-    await deps.control.halt(runId, 'failed', { error: `step "${step.stepId}" failed: ${error}`, reason: `step "${step.stepId}" failed` });
-  }
+  if (res.applied && !step.optional) await failRunFor(deps.control, runId, step.stepId, error);
+  return res;
+}
+
+/**
+ * A dependency whose job ended without reporting: record it failed (lost). Returns the step's
+ * status in force (`failed`, or what it reached meanwhile).
+ */
+export async function markLost(deps: { store: RunStore; control: RunControl }, runId: string, step: { stepId: string; optional: boolean }): Promise<StepStatus> {
+  const res = await failStep(deps, runId, step, LOST_STEP_ERROR);
   return res.status === 'missing' ? 'cancelled' : res.status;
 }

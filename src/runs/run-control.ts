@@ -39,7 +39,7 @@ export class RunControl {
       await store.redis.publish(keys.cancelChannel(store.prefix), runId);
       const queued = res.cancelledSteps.filter((s) => s.was === 'pending' || s.was === 'retrying');
       await Promise.all([
-        this.promoteRefs(runId, res.refIds),
+        this.promoteRefs(res.refIds),
         ...queued.map((s) => this.removeQueued(runId, s.stepId, stepQueueName({ agent: s.agent ?? undefined }))),
       ]);
     } catch (err) {
@@ -71,10 +71,9 @@ export class RunControl {
     })().catch((err: unknown) => this.deps.logger.debug({ runId, stepId, err }, 'could not remove a queued step job'));
   }
 
-  /** Wake refs of the run (all of them by default); they then see their target or the run has ended. */
-  async promoteRefs(runId: string, refIds?: readonly string[]): Promise<void> {
-    const ids = refIds ?? (await this.deps.store.refIds(runId));
-    await Promise.all(ids.map((id) => promoteIfDelayed(this.deps.refQueue, id, this.deps.logger)));
+  /** Wake refs (sleeping ref jobs); they then see their target or that the run has ended. */
+  async promoteRefs(refIds: readonly string[]): Promise<void> {
+    await Promise.all(refIds.map((id) => promoteIfDelayed(this.deps.refQueue, id, this.deps.logger)));
   }
 }
 

@@ -77,6 +77,18 @@ export interface NewRun {
   refIds: readonly string[];
 }
 
+/** Definitions' text and content id, once per definition object (the catalog's are reused by every run). */
+const definitionKeys = new WeakMap<object, { id: string; text: string }>();
+
+function definitionKey(definition: unknown): { id: string; text: string } {
+  const cached = typeof definition === 'object' && definition !== null ? definitionKeys.get(definition) : undefined;
+  if (cached) return cached;
+  const text = JSON.stringify(definition);
+  const key = { id: createHash('sha256').update(text).digest('hex').slice(0, 32), text };
+  if (typeof definition === 'object' && definition !== null) definitionKeys.set(definition, key);
+  return key;
+}
+
 function decodeFields<T>(values: readonly (string | null)[], fields: readonly string[]): T {
   const out: Record<string, unknown> = {};
   fields.forEach((f, i) => (out[f] = parseJson(values[i])));
@@ -106,7 +118,7 @@ export class RunStore {
 
   /**
    * A run's events after `after`, then live ones as they are appended, until `signal` fires.
-   * Every follower of this process shares one blocking Redis connection (see event-feed.ts).
+   * Every follower of this process shares one Redis subscriber connection (see event-feed.ts).
    */
   followEvents(runId: string, after: number | undefined, signal: AbortSignal): AsyncGenerator<RunEvent> {
     this.feed ??= new RunEventFeed({
@@ -168,8 +180,7 @@ export class RunStore {
       await write(args);
       return;
     }
-    const text = JSON.stringify(definition);
-    const id = createHash('sha256').update(text).digest('hex').slice(0, 32);
+    const { id, text } = definitionKey(definition);
     try {
       await write({ ...args, definition: this.storedDefinitions.has(id) ? { id } : { id, text } });
     } catch (err) {
@@ -329,11 +340,6 @@ export class RunStore {
     const k = keys.idempotency(this.prefix, workspaceId, key);
     const held = await this.redis.get(k);
     if (held?.startsWith(`${runId} `)) await this.redis.del(k);
-  }
-
-  /** Every ref job id of the run (its flow's and those of steps added since). */
-  refIds(runId: string): Promise<string[]> {
-    return this.redis.smembers(keys.runRefs(this.prefix, runId));
   }
 
   /** At most `count` events after the id `after` (exclusive; 0 for the first), oldest first. */

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FlowJob, FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AgentRegistry } from '../agents/registry.js';
+import { DEFAULT_LIMITS } from '../config/env.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { CompiledWorkflow } from '../workflows/definition.js';
@@ -185,7 +186,7 @@ export class RunsService {
       steps: workflow.steps.map((s) => ({ stepId: s.id, kind: s.kind, agent: s.agent ?? null, parent: null, dependsOn: s.dependsOn, optional: s.optional })),
       refIds,
     };
-    // A single-step run's one job is written with its state, in one transaction; a flow
+    // A single-step run's one job is sent right after its state, in one round trip; a flow
     // (a root over its steps) is added once the state is written.
     const queue = (tree.data as Partial<StepJobData>).standalone ? this.deps.queue(tree.queueName) : undefined;
     let jobError: Error | undefined;
@@ -256,7 +257,7 @@ export class RunsService {
     }
     // A client reconnecting after run.finished: nothing will ever follow.
     if (isTerminalRun(status) && after !== undefined && (await store.readEvents(runId, after, 1)).length === 0) return { kind: 'none' };
-    const max = this.deps.maxEventStreams ?? 1000;
+    const max = this.deps.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams;
     if (store.feedStats().viewers >= max) throw new UnavailableError(`this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`);
     return { kind: 'live', events: untilFinished(store.followEvents(runId, after, signal)) };
   }

@@ -5,15 +5,27 @@
  */
 import { ValidationError } from '../errors/index.js';
 
+interface Frame {
+  v: object;
+  depth: number;
+  key: string | number;
+  parent: Frame | undefined;
+}
+
 /** The path (segments) of the first value nested deeper than `maxDepth`, or undefined. */
 export function tooDeep(value: unknown, maxDepth: number): (string | number)[] | undefined {
-  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: value, path: [] }];
+  if (value === null || typeof value !== 'object') return undefined;
+  // Each frame knows its parent: the path is built only for the value that is refused.
+  const stack: Frame[] = [{ v: value, depth: 0, key: '', parent: undefined }];
   while (stack.length) {
-    const { v, path } = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (path.length >= maxDepth) return path;
-    if (Array.isArray(v)) v.forEach((item, i) => stack.push({ v: item, path: [...path, i] }));
-    else for (const [k, item] of Object.entries(v)) stack.push({ v: item, path: [...path, k] });
+    const frame = stack.pop()!;
+    if (frame.depth >= maxDepth) {
+      const path: (string | number)[] = [];
+      for (let f: Frame | undefined = frame; f?.parent; f = f.parent) path.push(f.key);
+      return path.reverse();
+    }
+    const entries: [string | number, unknown][] = Array.isArray(frame.v) ? frame.v.map((item, i) => [i, item]) : Object.entries(frame.v);
+    for (const [key, v] of entries) if (v !== null && typeof v === 'object') stack.push({ v, depth: frame.depth + 1, key, parent: frame });
   }
   return undefined;
 }

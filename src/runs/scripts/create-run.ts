@@ -72,7 +72,7 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
     ],
     args: [
       keys.stepPrefix(prefix, run.id),
-      '',
+      run.id,
       stepPlan(a.steps),
       JSON.stringify(a.refIds),
       run.createdAt,

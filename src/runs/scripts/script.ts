@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { COMPACT_MAX_STEPS } from '../keys.js';
-import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, RunRecord, StepRecord, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../types.js';
+import { LOST_STEP_ERROR, RunRecord, StepRecord, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../types.js';
 
 /** The fields of a step hash and of a run hash that make up their records. */
 export const STEP_FIELDS = StepRecord.keyof().options;
@@ -21,7 +21,6 @@ const luaSet = (names: readonly string[]) => `{ ${[...new Set(names)].map((n) =>
 /** Constants a script may use, generated from the TypeScript definitions (only those it names are sent). */
 const CONSTANTS: Record<string, string> = {
   TERMINAL: luaSet([...TERMINAL_STEP_STATUSES, ...TERMINAL_RUN_STATUSES]),
-  LIVE: luaSet(LIVE_STEP_STATUSES),
   STEP_FIELDS: luaList(STEP_FIELDS),
   RUN_FIELDS: luaList(RUN_FIELDS),
   LOST_ERROR: JSON.stringify(LOST_STEP_ERROR),

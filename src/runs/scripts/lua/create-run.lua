@@ -2,7 +2,7 @@
 -- the definition it executes is stored once for every run of it (by content), or its time to
 -- live renewed.
 -- KEYS: run, steps, refs, events, index, outbox, queued runs, definition ('' id: none kept)
--- ARGV: [1] step key prefix, [2] unused, [3] step plan (see createSteps), [4] ref job ids (JSON
+-- ARGV: [1] step key prefix, [2] run id, [3] step plan (see createSteps), [4] ref job ids (JSON
 --       list), [5] createdAt (ISO), [6] index score, [7] `run.queued` event data JSON, [8] outbox
 --       on ('1'/'0'), [9] definition JSON ('' when the caller believes it is stored: then it must
 --       be), [10] definition id ('' for none), [11] retention seconds, [12..] the run's fields:
@@ -20,18 +20,19 @@ if ARGV[10] ~= '' then
   end
 end
 redis.call('HSET', runKey, unpack(ARGV, 12))
-local runIdJson = redis.call('HGET', runKey, 'id')
+local runId = ARGV[2]
+local runIdJson = cjson.encode(runId)
 local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, cjson.encode(ARGV[5]))
 local refs = cjson.decode(ARGV[4])
 if #refs > 0 then redis.call('SADD', KEYS[3], unpack(refs)) end
-redis.call('ZADD', KEYS[5], ARGV[6], cjson.decode(runIdJson))
-redis.call('ZADD', KEYS[7], ARGV[6], cjson.decode(runIdJson))
+redis.call('ZADD', KEYS[5], ARGV[6], runId)
+redis.call('ZADD', KEYS[7], ARGV[6], runId)
 event(KEYS[4], 'run.queued', nil, ARGV[5], ARGV[7])
 -- The system of record lists live runs too, not only finished ones; the definition goes once.
 if ARGV[8] == '1' then
   local definition = ARGV[9]
   if definition == '' and ARGV[10] ~= '' then definition = redis.call('GET', KEYS[8]) end
   if definition == '' then definition = 'null' end
-  redis.call('XADD', KEYS[6], '*', 'kind', 'run', 'id', cjson.decode(runIdJson), 'doc', docOf(runKey, RUN_FIELDS), 'definition', definition)
+  redis.call('XADD', KEYS[6], '*', 'kind', 'run', 'id', runId, 'doc', docOf(runKey, RUN_FIELDS), 'definition', definition)
 end
 return #created

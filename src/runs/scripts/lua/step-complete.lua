@@ -16,7 +16,7 @@
 --@include finishRun
 --@include outboxStep
 --@include outboxRun
-local v = redis.call('HMGET', KEYS[1], 'status', 'runId', 'stepId', 'output')
+local v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output')
 if not v[1] then return {0, 'missing'} end
 local cur = cjson.decode(v[1])
 local outbox = ARGV[2] == '1'
@@ -28,7 +28,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     fields[#fields + 1] = ARGV[8]
   end
   redis.call('HSET', KEYS[1], unpack(fields))
-  event(KEYS[3], 'step.completed', v[3], ARGV[1], ARGV[7])
+  event(KEYS[3], 'step.completed', v[2], ARGV[1], ARGV[7])
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
   if ARGV[9] == '1' then
     local f = finishRun({ KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
@@ -55,7 +55,7 @@ if ARGV[4] ~= 'null' then
     if outbox then outboxRun(KEYS[4], KEYS[2]) end
   end
 end
-if not v[4] or v[4] == 'null' then
+if not v[3] or v[3] == 'null' then
   redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6])
 end
 if outbox and TERMINAL[cur] then outboxStep(KEYS[4], KEYS[1]) end

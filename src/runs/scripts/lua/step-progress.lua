@@ -4,7 +4,7 @@
 -- ARGV: [1] attempt, [2] now (ISO), [3] event data JSON
 -- Returns 1 when appended, else 0.
 --@include event
-local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId')
+local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'stepId')
 if v[1] ~= '"running"' or v[2] ~= ARGV[1] then return 0 end
-event(KEYS[2], 'step.progress', v[4], ARGV[2], ARGV[3])
+event(KEYS[2], 'step.progress', v[3], ARGV[2], ARGV[3])
 return 1

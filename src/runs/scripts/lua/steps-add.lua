@@ -11,7 +11,8 @@
 local p = redis.call('HMGET', KEYS[5], 'status', 'attempts', 'stepId')
 if not p[1] then return {0, 'missing'} end
 if p[1] ~= '"running"' or p[2] ~= ARGV[2] then return {0, cjson.decode(p[1])} end
-local runIdJson = redis.call('HGET', KEYS[1], 'id')
+local run = redis.call('HMGET', KEYS[1], 'id', 'agents')
+local runIdJson = run[1]
 local nowJson = cjson.encode(ARGV[3])
 local added = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[4]), runIdJson, nowJson)
 for _, s in ipairs(added) do
@@ -22,7 +23,7 @@ local refs = cjson.decode(ARGV[5])
 if #refs > 0 then redis.call('SADD', KEYS[3], unpack(refs)) end
 -- `agents` is a sorted JSON list of names: add the new ones.
 local have, seen = {}, {}
-for name in string.gmatch(redis.call('HGET', KEYS[1], 'agents') or '', '"([^"]+)"') do
+for name in string.gmatch(run[2] or '', '"([^"]+)"') do
   have[#have + 1] = name
   seen[name] = true
 end

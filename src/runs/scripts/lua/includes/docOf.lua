@@ -1,12 +1,17 @@
 -- A record as JSON, assembled from its hash fields' JSON texts (never decoded and re-encoded:
--- Redis' cjson turns empty arrays into objects).
-local function docOf(key, fields)
+-- Redis' cjson turns empty arrays into objects). With `leaveOut` (a set of field names, possibly
+-- empty), the record is compact: fields that are null or missing (a reader takes a field that is
+-- not there as null) and those named are left out.
+local function docOf(key, fields, leaveOut)
   local vals = redis.call('HMGET', key, unpack(fields))
   local parts = {}
   for i, f in ipairs(fields) do
     local v = vals[i]
-    if not v then v = 'null' end
-    parts[#parts + 1] = cjson.encode(f) .. ':' .. v
+    if not leaveOut then
+      parts[#parts + 1] = '"' .. f .. '":' .. (v or 'null')
+    elseif v and v ~= 'null' and not leaveOut[f] then
+      parts[#parts + 1] = '"' .. f .. '":' .. v
+    end
   end
   return '{' .. table.concat(parts, ',') .. '}'
 end

@@ -1,16 +1,17 @@
 --@include event
 --@include outboxStep
 --@include outboxRun
---@include docCompact
+--@include docOf
 -- Finish a run once (the first caller wins): see run-finish.lua, which calls only this.
 -- k: {run, steps, refs, events, outbox, queued runs}
 -- a: {status ('auto' or a final one), output, errorJson, now, outbox (bool), ttl, reasonJson,
 --     stepPrefix, defPrefix}
 local function finishRun(k, a)
-  local cur = redis.call('HGET', k[1], 'status')
-  if not cur then return {0, 'missing'} end
-  cur = cjson.decode(cur)
+  local r = redis.call('HMGET', k[1], 'status', 'id', 'outputSteps', 'startedAt', 'definitionId')
+  if not r[1] then return {0, 'missing'} end
+  local cur = cjson.decode(r[1])
   if TERMINAL[cur] then return {0, cur} end
+  local runId, outputStepsJson, defId = cjson.decode(r[2]), r[3], r[5]
   local status, output, errorJson = a.status, a.output, a.errorJson
   local now, outbox, ttl, stepPrefix = a.now, a.outbox, a.ttl, a.stepPrefix
   local nowJson = cjson.encode(now)
@@ -22,7 +23,7 @@ local function finishRun(k, a)
   local running = false
   for _, sid in ipairs(steps) do
     local sk = stepPrefix .. sid
-    local v = redis.call('HMGET', sk, 'status', 'usage', 'agent')
+    local v = redis.call('HMGET', sk, 'status', 'usage', 'agent', 'kind', 'error', 'optional')
     local st = cjson.decode(v[1] or '"cancelled"')
     local sidJson = cjson.encode(sid)
     if st == 'running' then running = true end
@@ -41,9 +42,11 @@ local function finishRun(k, a)
       if outbox then outboxStep(k[5], sk) end
     end
     if st == 'failed' then
-      local f = redis.call('HMGET', sk, 'kind', 'agent', 'error', 'optional')
-      failed[#failed + 1] = '{"stepId":' .. sidJson .. ',"kind":' .. (f[1] or '"agent"') .. ',"agent":' .. (f[2] or 'null') .. ',"error":' .. (f[3] or 'null') .. '}'
-      if f[4] ~= 'true' and not requiredFailed then requiredFailed = sid end
+      -- A step failed here (lost) has the error just written, not the one read above.
+      local err = cjson.encode(LOST_ERROR)
+      if v[1] == '"failed"' then err = v[5] or 'null' end
+      failed[#failed + 1] = '{"stepId":' .. sidJson .. ',"kind":' .. (v[4] or '"agent"') .. ',"agent":' .. (v[3] or 'null') .. ',"error":' .. err .. '}'
+      if v[6] ~= 'true' and not requiredFailed then requiredFailed = sid end
     elseif st == 'skipped' then
       skipped[#skipped + 1] = sidJson
     end
@@ -54,7 +57,7 @@ local function finishRun(k, a)
       outTok = outTok + (u.outputTokens or 0)
     end
   end
-  local outs = cjson.decode(redis.call('HGET', k[1], 'outputSteps'))
+  local outs = cjson.decode(outputStepsJson)
   if auto then
     if requiredFailed then
       status = 'failed'
@@ -71,19 +74,14 @@ local function finishRun(k, a)
     end
   end
   redis.call('HSET', k[1], 'status', cjson.encode(status), 'output', output, 'error', errorJson,
-    'finishedAt', nowJson,
+    'finishedAt', nowJson, 'startedAt', r[4] == 'null' and nowJson or r[4],
     'failedSteps', '[' .. table.concat(failed, ',') .. ']',
     'skippedSteps', '[' .. table.concat(skipped, ',') .. ']',
     'usage', string.format('{"inputTokens":%d,"outputTokens":%d}', inTok, outTok))
-  if redis.call('HGET', k[1], 'startedAt') == 'null' then
-    redis.call('HSET', k[1], 'startedAt', nowJson)
-  end
   event(k[4], 'run.finished', nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. errorJson .. '}')
   if outbox then outboxRun(k[5], k[1]) end
-  local runIdJson = redis.call('HGET', k[1], 'id')
-  redis.call('ZREM', k[6], cjson.decode(runIdJson))
+  redis.call('ZREM', k[6], runId)
   local refs = redis.call('SMEMBERS', k[3])
-  local defId = redis.call('HGET', k[1], 'definitionId')
   if defId and defId ~= 'null' then redis.call('EXPIRE', a.defPrefix .. cjson.decode(defId), ttl) end
 
   if running or #steps > COMPACT_MAX_STEPS then
@@ -92,11 +90,11 @@ local function finishRun(k, a)
     return {1, status, cancelled, refs}
   end
   -- Compact: one hash holds the finished run; its output is its output steps' (not kept twice).
-  local runDoc = docCompact(k[1], RUN_FIELDS, { output = true })
-  runDoc = string.sub(runDoc, 1, -2) .. ',"outputSteps":' .. redis.call('HGET', k[1], 'outputSteps') .. ',"definitionId":' .. (defId or 'null') .. '}'
+  local runDoc = docOf(k[1], RUN_FIELDS, { output = true })
+  runDoc = string.sub(runDoc, 1, -2) .. ',"outputSteps":' .. outputStepsJson .. ',"definitionId":' .. (defId or 'null') .. '}'
   local stepDocs = {}
   for i, sid in ipairs(steps) do
-    stepDocs[i] = docCompact(stepPrefix .. sid, STEP_FIELDS, { runId = true })
+    stepDocs[i] = docOf(stepPrefix .. sid, STEP_FIELDS, { runId = true })
     redis.call('DEL', stepPrefix .. sid)
   end
   local events = redis.call('LRANGE', k[4], 0, -1)
