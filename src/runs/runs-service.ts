@@ -3,7 +3,7 @@
  * definition it executes, on request), list runs, cancel one, follow its events. It writes the
  * run's state, then adds its whole flow to BullMQ in one call.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FlowJob, FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AgentRegistry } from '../agents/registry.js';
@@ -108,8 +108,10 @@ export type RunEventStream =
 export const AGENT_WORKFLOW_PREFIX = 'agent/';
 
 export function newRunId(): string {
-  // Time-sortable: 9 base36 chars of milliseconds, then randomness.
-  return `run_${Date.now().toString(36).padStart(9, '0')}${randomBytes(6).toString('hex')}`;
+  // Time-sortable: 9 base36 chars of milliseconds, then 48 random bits (the first 12 hex digits
+  // of a v4 UUID are all random; randomUUID draws from a cached pool, randomBytes calls OpenSSL each time).
+  const u = randomUUID();
+  return `run_${Date.now().toString(36).padStart(9, '0')}${u.slice(0, 8)}${u.slice(9, 13)}`;
 }
 
 export class RunsService {
