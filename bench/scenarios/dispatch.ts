@@ -50,7 +50,8 @@ export const dispatchScenario: Scenario = {
     const noting: Provider = {
       name: 'echo',
       async complete(req) {
-        const last = req.messages.at(-1)?.content ?? '';
+        const m = req.messages.at(-1);
+        const last = m?.role === 'user' ? m.content : '';
         syStarts.started(last.slice(last.indexOf('#')));
         return { text: 'ok', usage: { inputTokens: 1, outputTokens: 1 }, model: 'instant', stopReason: 'end_turn' };
       },

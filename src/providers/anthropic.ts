@@ -1,7 +1,7 @@
 /** Provider over the Anthropic Messages API (@anthropic-ai/sdk). */
 import Anthropic from '@anthropic-ai/sdk';
 import { classifyProviderError } from './classify.js';
-import { SDK_BACKSTOP_TIMEOUT_MS, type CompletionRequest, type CompletionResult, type Provider } from './provider.js';
+import { SDK_BACKSTOP_TIMEOUT_MS, type ChatMessage, type CompletionRequest, type CompletionResult, type Provider, type ToolChoice } from './provider.js';
 
 export interface AnthropicProviderOptions {
   apiKey: string;
@@ -26,12 +26,18 @@ export class AnthropicProvider implements Provider {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
-    const params = {
+    const params: Anthropic.MessageCreateParamsNonStreaming = {
       model: req.model,
       max_tokens: req.maxTokens,
-      messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: toMessages(req.messages),
       ...(req.system ? { system: req.system } : {}),
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+      ...(req.tools?.length
+        ? {
+            tools: req.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema as Anthropic.Tool.InputSchema })),
+            ...(req.toolChoice ? { tool_choice: toToolChoice(req.toolChoice) } : {}),
+          }
+        : {}),
     };
     try {
       let message: Anthropic.Message;
@@ -50,11 +56,42 @@ export class AnthropicProvider implements Provider {
   }
 }
 
+/**
+ * The conversation as Messages API turns: an assistant's tool calls become `tool_use` blocks,
+ * tool results `tool_result` blocks of the next user turn; consecutive turns of one role are
+ * merged (the API wants them alternating).
+ */
+function toMessages(messages: readonly ChatMessage[]): Anthropic.MessageParam[] {
+  const out: { role: 'user' | 'assistant'; content: Anthropic.ContentBlockParam[] }[] = [];
+  for (const m of messages) {
+    const role = m.role === 'assistant' ? 'assistant' : 'user';
+    const blocks: Anthropic.ContentBlockParam[] =
+      m.role === 'tool'
+        ? m.results.map((r) => ({ type: 'tool_result', tool_use_id: r.toolCallId, content: r.content, ...(r.isError ? { is_error: true } : {}) }))
+        : [
+            ...(m.content ? [{ type: 'text' as const, text: m.content }] : []),
+            ...(m.role === 'assistant' ? (m.toolCalls ?? []).map((c) => ({ type: 'tool_use' as const, id: c.id, name: c.name, input: c.input ?? {} })) : []),
+          ];
+    const last = out.at(-1);
+    if (last?.role === role) last.content.push(...blocks);
+    else out.push({ role, content: blocks });
+  }
+  // A turn of plain text goes as a string, as it always has.
+  return out.map((m) => (m.content.length === 1 && m.content[0]!.type === 'text' ? { role: m.role, content: (m.content[0] as Anthropic.TextBlockParam).text } : m));
+}
+
+function toToolChoice(choice: ToolChoice): Anthropic.ToolChoice {
+  if (typeof choice === 'object') return { type: 'tool', name: choice.name };
+  return choice === 'required' ? { type: 'any' } : { type: choice };
+}
+
 function toResult(message: Anthropic.Message): CompletionResult {
   const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+  const toolCalls = message.content.flatMap((block) => (block.type === 'tool_use' ? [{ id: block.id, name: block.name, input: block.input }] : []));
   const u = message.usage;
   return {
     text,
+    ...(toolCalls.length ? { toolCalls } : {}),
     usage: {
       // Cached prompt tokens are still prompt tokens: count them for budgets and limits.
       inputTokens: u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0),

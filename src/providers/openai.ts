@@ -5,7 +5,7 @@
 import OpenAI from 'openai';
 import { RetryableError } from '../errors/index.js';
 import { classifyProviderError } from './classify.js';
-import { SDK_BACKSTOP_TIMEOUT_MS, type CompletionRequest, type CompletionResult, type Provider } from './provider.js';
+import { SDK_BACKSTOP_TIMEOUT_MS, type ChatMessage, type CompletionRequest, type CompletionResult, type Provider, type ToolCall, type ToolChoice } from './provider.js';
 
 /** Sent when a self-hosted server needs no key: the SDK refuses to build a client without one. */
 const PLACEHOLDER_API_KEY = 'switchyard-no-key';
@@ -43,21 +43,26 @@ export class OpenAIProvider implements Provider {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
-    const params = {
+    const params: OpenAI.ChatCompletionCreateParamsNonStreaming = {
       model: req.model,
-      messages: [
-        ...(req.system ? [{ role: 'system' as const, content: req.system }] : []),
-        ...req.messages.map((m) => ({ role: m.role, content: m.content })),
-      ],
+      messages: [...(req.system ? [{ role: 'system' as const, content: req.system }] : []), ...req.messages.flatMap(toMessages)],
       ...(this.officialApi ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+      ...(req.tools?.length
+        ? {
+            tools: req.tools.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.inputSchema } })),
+            ...(req.toolChoice ? { tool_choice: toToolChoice(req.toolChoice) } : {}),
+          }
+        : {}),
     };
     try {
       if (req.onText) return await this.stream(params, req.onText, req.model, req.signal);
       const completion = await this.client.chat.completions.create(params, { signal: req.signal });
       const choice = completion.choices[0];
+      const toolCalls = (choice?.message.tool_calls ?? []).flatMap((c) => (c.type === 'function' ? [toolCall(c.id, c.function.name, c.function.arguments)] : []));
       return {
         text: choice?.message.content ?? '',
+        ...(toolCalls.length ? { toolCalls } : {}),
         usage: usageOf(completion.usage),
         model: completion.model || req.model,
         ...(choice?.finish_reason ? { stopReason: choice.finish_reason } : {}),
@@ -74,6 +79,8 @@ export class OpenAIProvider implements Provider {
     let answeredBy = '';
     let stopReason: string | undefined;
     let usage: OpenAI.CompletionUsage | undefined;
+    // Tool calls arrive in pieces, each naming the index of the call it continues.
+    const calls: { id: string; name: string; args: string }[] = [];
     for await (const chunk of stream) {
       answeredBy ||= chunk.model;
       if (chunk.usage) usage = chunk.usage;
@@ -85,13 +92,54 @@ export class OpenAIProvider implements Provider {
         text += delta;
         onText(delta);
       }
+      for (const part of choice.delta?.tool_calls ?? []) {
+        const call = (calls[part.index] ??= { id: '', name: '', args: '' });
+        if (part.id) call.id = part.id;
+        if (part.function?.name) call.name += part.function.name;
+        if (part.function?.arguments) call.args += part.function.arguments;
+      }
       if (choice.finish_reason) stopReason = choice.finish_reason;
     }
     // The SDK ends the iteration quietly when the request is aborted, and so may a server that
     // drops the connection: neither is an answer.
     if (signal.aborted) throw classifyProviderError(signal.reason, 'openai', signal);
     if (!stopReason) throw new RetryableError(`openai stream ended before the answer was complete (${text.length} characters received)`);
-    return { text, usage: usageOf(usage), model: answeredBy || model, stopReason };
+    const toolCalls = calls.filter(Boolean).map((c) => toolCall(c.id, c.name, c.args));
+    return { text, usage: usageOf(usage), model: answeredBy || model, stopReason, ...(toolCalls.length ? { toolCalls } : {}) };
+  }
+}
+
+/** One message of the conversation as Chat Completions messages (tool results: one message each). */
+function toMessages(m: ChatMessage): OpenAI.ChatCompletionMessageParam[] {
+  switch (m.role) {
+    case 'user':
+      return [{ role: 'user', content: m.content }];
+    case 'assistant':
+      return [
+        {
+          role: 'assistant',
+          content: m.content || null,
+          ...(m.toolCalls?.length
+            ? { tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.invalidInput ?? JSON.stringify(c.input ?? {}) } })) }
+            : {}),
+        },
+      ];
+    case 'tool':
+      // The API has no error flag on a tool result: the text says so.
+      return m.results.map((r) => ({ role: 'tool', tool_call_id: r.toolCallId, content: r.isError ? `Error: ${r.content}` : r.content }));
+  }
+}
+
+function toToolChoice(choice: ToolChoice): OpenAI.ChatCompletionToolChoiceOption {
+  return typeof choice === 'object' ? { type: 'function', function: { name: choice.name } } : choice;
+}
+
+/** A call with its arguments parsed; arguments that are not a JSON value are kept as sent. */
+function toolCall(id: string, name: string, args: string): ToolCall {
+  try {
+    return { id, name, input: args.trim() ? JSON.parse(args) : {} };
+  } catch {
+    return { id, name, input: null, invalidInput: args };
   }
 }
 

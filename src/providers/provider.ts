@@ -8,10 +8,44 @@ import type { ProviderName } from '../agents/agent-spec.js';
 /** The SDK's own timeout is only a backstop: the step's AbortSignal enforces `timeoutMs`. */
 export const SDK_BACKSTOP_TIMEOUT_MS = 30 * 60_000;
 
-export interface ChatMessage {
-  role: 'user' | 'assistant';
-  content: string;
+/** A tool the model may call: its name, what it does, and its input as a JSON Schema object. */
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
 }
+
+/** One tool call of an answer. An answer may ask for several at once: all are kept, in order. */
+export interface ToolCall {
+  /** The provider's id of the call, which its result must name. */
+  id: string;
+  name: string;
+  /** The parsed arguments (an object for any well-formed call). */
+  input: unknown;
+  /** The arguments as sent, when they were not valid JSON (`input` is then null). */
+  invalidInput?: string;
+}
+
+/** The result of one tool call, given back to the model. */
+export interface ToolResult {
+  toolCallId: string;
+  content: string;
+  /** The call failed (a bad argument, a failed delegate): the model decides what to do. */
+  isError?: boolean;
+}
+
+/** A conversation, provider-neutral; each provider maps it onto its own message shapes. */
+export type ChatMessage =
+  | { role: 'user'; content: string }
+  /** A model's answer: its text and the tools it asked for. */
+  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
+  /** The results of the tool calls of the assistant message before it. */
+  | { role: 'tool'; results: ToolResult[] };
+
+export type UserMessage = Extract<ChatMessage, { role: 'user' }>;
+
+/** auto: the model decides; none: it may not call tools; required: it must call one; {name}: that one. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
 export interface CompletionRequest {
   /** Agent type name (echo names it in its answer; logs). */
@@ -23,6 +57,10 @@ export interface CompletionRequest {
   maxTokens: number;
   /** Fires on timeout, cancellation or shutdown; the HTTP call must be aborted. */
   signal: AbortSignal;
+  /** Tools the model may call (none when absent or empty). */
+  tools?: ToolDefinition[];
+  /** Default auto. */
+  toolChoice?: ToolChoice;
   /**
    * When set, the provider streams the answer and calls this with each piece of text as it
    * arrives (in order; the pieces joined are the final text). It must not throw.
@@ -41,6 +79,8 @@ export interface CompletionResult {
   /** Model that actually answered (as reported by the provider). */
   model: string;
   stopReason?: string;
+  /** The tools the answer asks for, all of them in order (absent or empty: a final answer). */
+  toolCalls?: ToolCall[];
 }
 
 export interface Provider {
