@@ -18,7 +18,7 @@ function writeAgents(name: string, yaml: string): string {
 }
 
 const noKeys = loadConfig({});
-const SEED_AGENTS = ['research', 'planner', 'content', 'reporting', 'review', 'code', 'synthesizer'];
+const SEED_AGENTS = ['research', 'planner', 'content', 'reporting', 'review', 'code', 'synthesizer', 'tp'];
 
 const thrown = (fn: () => unknown): ConfigError => thrownBy(ConfigError, fn);
 

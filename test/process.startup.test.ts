@@ -51,7 +51,8 @@ describe('start-up', () => {
     expect(res.out).not.toContain('hunter2');
     expect(res.out).not.toContain('Unhandled error');
     expect(res.out).not.toMatch(/\n\s+at /); // no stack trace
-    expect(lines.length).toBeLessThan(10);
+    // Beside one line per keyless agent (it uses echo), a few lines: no storm of retries.
+    expect(lines.filter((l) => !l.includes('uses the echo provider')).length).toBeLessThan(4);
   });
 });
 

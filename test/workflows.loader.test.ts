@@ -6,7 +6,7 @@ import { ConfigError } from '../src/errors/index.js';
 import { loadWorkflowsDir, parseWorkflowYaml } from '../src/workflows/loader.js';
 import { thrownBy } from './helpers/errors.js';
 
-const AGENTS = ['research', 'planner', 'content', 'reporting', 'review', 'code', 'synthesizer'];
+const AGENTS = ['research', 'planner', 'content', 'reporting', 'review', 'code', 'synthesizer', 'tp'];
 const FLOWS = path.resolve(import.meta.dirname, '..', 'flows');
 
 let dir: string;
@@ -79,13 +79,14 @@ describe('parseWorkflowYaml', () => {
 });
 
 describe('the example flows/ directory', () => {
-  it('loads all five example workflows with the standard agents', () => {
+  it('loads all the example workflows with the standard agents', () => {
     const loaded = loadWorkflowsDir(FLOWS, AGENTS);
     expect([...loaded.keys()].sort()).toEqual([
       'acquisition-due-diligence',
       'competitor-analysis',
       'pr-review',
       'research-then-content',
+      'thinking-partner',
       'weekly-competitor-monitoring',
     ]);
   });

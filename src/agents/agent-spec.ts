@@ -31,6 +31,28 @@ export const BackoffSpec = z
   .strict();
 export type BackoffSpec = z.infer<typeof BackoffSpec>;
 
+/** Agent type names become queue names and job-id parts: no dots, colons or spaces. */
+export const AgentName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "_" or "-", starting with a letter');
+
+/** The bounds of an orchestrator (an agent with `delegates`); each has a clear outcome when hit. */
+const ORCHESTRATION_FIELDS = {
+  /** Most model calls of one orchestrator step; the last one is made without tools, so it answers. Default 8. */
+  maxTurns: z.number().int().min(2).max(100),
+  /** Most delegations of one orchestrator step; calls beyond it get a tool error. Default 16. */
+  maxDelegations: z.number().int().min(1).max(1000),
+  /** Most levels of delegation below the first orchestrator (a delegate may itself delegate). Default 2. */
+  maxDepth: z.number().int().min(1).max(10),
+  /** A failed delegate: back to the model as a tool error (default), or fail the step (and its run, unless optional). */
+  onDelegateFailure: z.enum(['tool_error', 'fail']),
+  /** Offer the `read_runs` tool (recent runs and outputs of this workspace). Default true. */
+  readRuns: z.boolean(),
+};
+export type Orchestration = { [K in keyof typeof ORCHESTRATION_FIELDS]: z.infer<(typeof ORCHESTRATION_FIELDS)[K]> };
+export const DEFAULT_ORCHESTRATION: Orchestration = { maxTurns: 8, maxDelegations: 16, maxDepth: 2, onDelegateFailure: 'tool_error', readRuns: true };
+/** What an agent (agents.yaml) or a workflow step may set; the rest comes from the defaults. */
+export const OrchestrationOptions = z.object(ORCHESTRATION_FIELDS).partial().strict();
+export type OrchestrationOptions = z.infer<typeof OrchestrationOptions>;
+
 export const AgentSpec = z
   .object({
     description: z.string().default(''),
@@ -58,6 +80,13 @@ export const AgentSpec = z
     /** A streaming step reports progress at most once per this many ms. Default 1000. */
     progressIntervalMs: z.number().int().min(50).default(1000),
     capabilities: z.array(Capability).default([]),
+    /**
+     * Agents this one may delegate to: with any, it is an orchestrator wherever it runs. The
+     * model gets a `delegate(agent, task, context?)` tool; each call runs as a child step on
+     * that agent's pool, and the results come back as tool results.
+     */
+    delegates: z.array(AgentName).default([]),
+    orchestration: OrchestrationOptions.default({}),
     /** Options of the offline echo provider (also used when a keyless agent falls back to echo). */
     echo: z.object({ latencyMs: z.number().int().nonnegative().default(0) }).strict().default({ latencyMs: 0 }),
     /** Base URL of the provider's API (any OpenAI-compatible server for `openai`). */
@@ -71,14 +100,21 @@ export const AgentSpec = z
   });
 export type AgentSpec = z.infer<typeof AgentSpec>;
 
-/** Agent type names become queue names and job-id parts: no dots, colons or spaces. */
-export const AgentName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "_" or "-", starting with a letter');
-
 export const AgentsFile = z
   .object({
     agents: z.record(AgentName, AgentSpec),
   })
-  .strict();
+  .strict()
+  .superRefine((file, ctx) => {
+    const names = Object.keys(file.agents);
+    for (const [name, spec] of Object.entries(file.agents)) {
+      spec.delegates.forEach((d, i) => {
+        const path = ['agents', name, 'delegates', i];
+        if (d === name) ctx.addIssue({ code: 'custom', path, message: 'an agent may not delegate to itself' });
+        else if (!names.includes(d)) ctx.addIssue({ code: 'custom', path, message: `unknown agent "${d}"; known agents: ${names.sort().join(', ')}` });
+      });
+    }
+  });
 export type AgentsFile = z.infer<typeof AgentsFile>;
 
 /** An agent as the running system uses it: spec plus the provider actually in effect. */

@@ -16,6 +16,7 @@ import { watched, type System } from '../system.js';
 import { ActiveJobs } from './active-jobs.js';
 import type { Executors } from './executor.js';
 import { createExecutors } from './executors/index.js';
+import type { ReadRuns } from './executors/orchestrator.js';
 import { createRefProcessor } from './processors/ref.js';
 import { createRunProcessor } from './processors/run.js';
 import { createScheduleProcessor } from './processors/schedule.js';
@@ -74,7 +75,11 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       if (!p) providers.set(agent, (p = createProvider(registry.require(agent))));
       return p;
     });
-  const defaults = createExecutors({ registry, providerFor });
+  const readRuns: ReadRuns = async ({ workspaceId, agent, workflow, limit }) => {
+    const { runs } = await system.runs.list({ workspaceId, status: 'succeeded', include: ['output'], limit, ...(agent ? { agent } : {}), ...(workflow ? { workflow } : {}) });
+    return runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, agents: r.agents, finishedAt: r.finishedAt, output: r.output ?? null }));
+  };
+  const defaults = createExecutors({ registry, providerFor, readRuns });
   const executors: Executors = { ...defaults, ...opts.executors?.(defaults) };
 
   const active = new ActiveJobs();

@@ -10,6 +10,7 @@
  * (kinds.ts) and its executor (src/engine/executors/). The types make the last two required.
  */
 import { z } from 'zod';
+import { AgentName, OrchestrationOptions } from '../agents/agent-spec.js';
 import { ScheduleSpec } from '../schedules/schedule-spec.js';
 import { JsonObject } from './json-object.js';
 
@@ -52,6 +53,10 @@ export const AgentStepDefinition = z
     /** Agent type that runs the step. */
     agent: z.string().min(1),
     input: StepInput,
+    /** Agents this step may delegate to, instead of the agent's own `delegates` (an empty list: none). */
+    delegates: z.array(AgentName).optional(),
+    /** Bounds of the delegation, over the agent's own. */
+    orchestration: OrchestrationOptions.optional(),
   })
   .strict();
 
@@ -137,6 +142,13 @@ export const CompiledAgentStep = z.object({
   input: StepInput,
   /** The input is used verbatim, without template rendering (single-agent tasks). */
   literal: z.boolean().optional(),
+  delegates: z.array(z.string()).optional(),
+  orchestration: OrchestrationOptions.optional(),
+  /**
+   * Set on a step an orchestrator added for a tool call: how many delegations deep it is, and
+   * the deepest the delegation tree it belongs to may go.
+   */
+  delegation: z.object({ depth: z.number().int().min(1), maxDepth: z.number().int().min(1) }).optional(),
 });
 
 /** Every step kind's compiled schema, by kind. */

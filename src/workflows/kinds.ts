@@ -35,11 +35,20 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
   agent: {
     templated: (def) => [{ at: 'input', value: def.input }],
     check(def, ctx) {
-      if (!ctx.agents.includes(def.agent)) {
-        ctx.issue(`${ctx.path}.agent`, `unknown agent "${def.agent}"; known agents: ${listOr([...ctx.agents].sort(), '(none)')}`);
-      }
+      const known = listOr([...ctx.agents].sort(), '(none)');
+      if (!ctx.agents.includes(def.agent)) ctx.issue(`${ctx.path}.agent`, `unknown agent "${def.agent}"; known agents: ${known}`);
+      def.delegates?.forEach((d, i) => {
+        if (d === def.agent) ctx.issue(`${ctx.path}.delegates[${i}]`, 'a step may not delegate to its own agent');
+        else if (!ctx.agents.includes(d)) ctx.issue(`${ctx.path}.delegates[${i}]`, `unknown agent "${d}"; known agents: ${known}`);
+      });
     },
-    compile: (def) => ({ kind: 'agent', agent: def.agent, input: def.input }),
+    compile: (def) => ({
+      kind: 'agent',
+      agent: def.agent,
+      input: def.input,
+      ...(def.delegates ? { delegates: def.delegates } : {}),
+      ...(def.orchestration ? { orchestration: def.orchestration } : {}),
+    }),
   },
 };
 

@@ -1,5 +1,6 @@
 /**
- * `kind: agent`: one call to the step's agent. Renders the input's templates, builds the
+ * `kind: agent`: one call to the step's agent (or, for an agent with delegates, an
+ * orchestrator's conversation: orchestrator.ts). Renders the input's templates, builds the
  * conversation, calls the provider under the step's signal (streaming when the agent says so,
  * with progress reports) and returns the answer; the machine records it before the job
  * completes, so a delivery after that point returns it without a second call.
@@ -11,10 +12,13 @@ import type { Provider } from '../../providers/provider.js';
 import { renderTemplates, type TemplateScope } from '../../workflows/templates.js';
 import type { StepExecutor } from '../executor.js';
 import { progressReporter } from '../progress.js';
+import { delegationOf, orchestrate, type ReadRuns } from './orchestrator.js';
 
 export interface AgentExecutorDeps {
   registry: AgentRegistry;
   providerFor: (agent: string) => Provider;
+  /** Recent runs of a workspace, for an orchestrator's `read_runs` tool. */
+  readRuns?: ReadRuns;
 }
 
 /** The scope templates read: the run input and the outputs of the steps read. */
@@ -32,6 +36,9 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       } catch (err) {
         throw new NonRetryableError(`could not render the step input: ${toError(err).message}`);
       }
+      // An agent with delegates is an orchestrator wherever it runs.
+      const delegation = delegationOf(agent, step);
+      if (delegation.active) return orchestrate(deps, agent, step, input, delegation, ctx);
       const t0 = Date.now();
       const answer = await deps.providerFor(step.agent).complete({
         agent: step.agent,
@@ -49,7 +56,11 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
         input,
         usage: answer.usage,
         model: answer.model,
-        event: { durationMs: Date.now() - t0, ...(answer.stopReason ? { stopReason: answer.stopReason } : {}) },
+        event: {
+          durationMs: Date.now() - t0,
+          ...(answer.stopReason ? { stopReason: answer.stopReason } : {}),
+          ...(delegation.delegates.length ? { delegation: `off: at the depth limit (maxDepth ${delegation.maxDepth})` } : {}),
+        },
       };
     },
   };

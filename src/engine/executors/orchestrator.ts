@@ -1,0 +1,295 @@
+/**
+ * An orchestrator: an agent step whose agent (or the step) names `delegates`. The model gets a
+ * `delegate(agent, task, context?)` tool (and `read_runs`), and decides at run time whom to
+ * call. Each delegate call becomes a child step of this step on that agent's pool (a real step:
+ * record, DAG node under its parent, events, that agent's limits and retries); the calls of one
+ * answer run in parallel. The step waits for them without a worker slot, then resumes with
+ * their results as tool results, until the model answers without tools: that answer is the
+ * step's output.
+ *
+ * Crash safety comes from the checkpoint: each answer is saved (with the calls it asks for and
+ * the child steps they become) before any child is added, so a delivery after a crash makes no
+ * model call for a turn already answered and adds no child twice (child ids are deterministic:
+ * `<step>.<turn>.<agent>`, and adding an id again adds nothing).
+ *
+ * Bounds, each with a clear outcome: `maxTurns` (the last turn is made without tools, so the
+ * model answers; an answer that still asks for tools fails the step), `maxDelegations` (calls
+ * beyond it get a tool error), `maxDepth` (an orchestrator that deep answers as a plain agent).
+ * A call naming an unknown or forbidden agent, or with bad arguments, gets a tool error; so does
+ * a failed delegate, unless `onDelegateFailure: fail`.
+ */
+import { z } from 'zod';
+import { DEFAULT_ORCHESTRATION, type Orchestration, type ResolvedAgent } from '../../agents/agent-spec.js';
+import type { AgentRegistry } from '../../agents/registry.js';
+import { NonRetryableError } from '../../errors/index.js';
+import { buildMessages } from '../../providers/prompt.js';
+import type { ChatMessage, CompletionResult, Provider, ToolCall, ToolDefinition, ToolResult } from '../../providers/provider.js';
+import type { StepRecord, Usage } from '../../runs/types.js';
+import { JsonObject } from '../../workflows/json-object.js';
+import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
+import type { ChildStep, ExecutionContext, StepOutcome } from '../executor.js';
+
+/** A recent run as `read_runs` shows it to the model. */
+export interface RecentRun {
+  id: string;
+  workflow: string;
+  status: string;
+  agents: string[];
+  finishedAt: string | null;
+  output: unknown;
+}
+
+/** Recent runs of a workspace, newest first (the `read_runs` tool). */
+export type ReadRuns = (query: { workspaceId: string; agent?: string; workflow?: string; limit: number }) => Promise<RecentRun[]>;
+
+export interface OrchestratorDeps {
+  registry: AgentRegistry;
+  providerFor: (agent: string) => Provider;
+  /** Without it, `read_runs` is not offered. */
+  readRuns?: ReadRuns;
+}
+
+/** What an agent step may delegate, with the bounds in force. */
+export interface Delegation {
+  delegates: string[];
+  limits: Orchestration;
+  /** Delegations above this step (0 for a step of the definition). */
+  depth: number;
+  maxDepth: number;
+  /** It delegates: it has delegates, and is not at the depth limit. */
+  active: boolean;
+}
+
+export function delegationOf(agent: ResolvedAgent, step: CompiledStepOf<'agent'>): Delegation {
+  const delegates = step.delegates ?? agent.delegates;
+  const limits = { ...DEFAULT_ORCHESTRATION, ...agent.orchestration, ...step.orchestration };
+  const depth = step.delegation?.depth ?? 0;
+  const maxDepth = step.delegation?.maxDepth ?? limits.maxDepth;
+  return { delegates, limits, depth, maxDepth, active: delegates.length > 0 && depth < maxDepth };
+}
+
+export const DELEGATE_TOOL = 'delegate';
+export const READ_RUNS_TOOL = 'read_runs';
+/** How much of a run's output `read_runs` shows (characters of its JSON). */
+const READ_RUNS_OUTPUT_CHARS = 4000;
+
+type PendingCall = { callId: string; child: ChildStep; agent: string } | { callId: string; result: ToolResult };
+
+/** The orchestrator's state between turns (the step's checkpoint). */
+interface Checkpoint {
+  orchestrator: 1;
+  messages: ChatMessage[];
+  /** Model calls answered. */
+  turns: number;
+  delegations: number;
+  usage: Usage;
+  model: string | null;
+  /** The calls of the last answer, until their results are in `messages`. */
+  pending: PendingCall[] | null;
+}
+
+const DelegateArgs = z.object({
+  agent: z.string({ error: 'must name an agent' }),
+  task: z.string({ error: 'must be a string' }).min(1, 'must not be empty'),
+  context: JsonObject.optional(),
+});
+
+const ReadRunsArgs = z.object({
+  agent: z.string().optional(),
+  workflow: z.string().optional(),
+  maxAgeMinutes: z.number().positive().optional(),
+  limit: z.number().int().min(1).max(20).default(5),
+});
+
+export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, step: CompiledStepOf<'agent'>, input: StepInput, delegation: Delegation, ctx: ExecutionContext): Promise<StepOutcome> {
+  const { limits } = delegation;
+  const allowed = delegation.delegates.filter((d) => deps.registry.get(d) !== undefined);
+  const tools = [delegateTool(allowed.map((d) => deps.registry.require(d)))];
+  if (limits.readRuns && deps.readRuns) tools.push(readRunsTool(deps.registry.names()));
+  const cp: Checkpoint = isCheckpoint(ctx.checkpoint)
+    ? structuredClone(ctx.checkpoint)
+    : { orchestrator: 1, messages: buildMessages(input), turns: 0, delegations: 0, usage: { inputTokens: 0, outputTokens: 0 }, model: null, pending: null };
+
+  for (;;) {
+    if (cp.pending) {
+      const children = cp.pending.flatMap((p) => ('child' in p ? [p] : []));
+      // Added, but not yet all finished: (re)add (nothing is added twice) and wait for them.
+      if (children.length && !ctx.resumed) {
+        await ctx.addSteps(children.map((c) => c.child));
+        return { type: 'wait' };
+      }
+      const records = new Map((await ctx.steps(children.map((c) => c.child.id))).map((r) => [r.stepId, r]));
+      const results = cp.pending.map((p) => ('result' in p ? p.result : childResult(p.callId, p.agent, records.get(p.child.id), limits)));
+      cp.messages.push({ role: 'tool', results });
+      cp.pending = null;
+    }
+
+    const last = cp.turns + 1 >= limits.maxTurns;
+    const messages: ChatMessage[] = last ? [...cp.messages, { role: 'user', content: `This is your last turn (maxTurns ${limits.maxTurns}): answer now, without tools.` }] : cp.messages;
+    const answer = await call(deps, agent, step, ctx, messages, tools, last);
+    cp.turns++;
+    cp.usage = { inputTokens: cp.usage.inputTokens + answer.usage.inputTokens, outputTokens: cp.usage.outputTokens + answer.usage.outputTokens };
+    cp.model = answer.model;
+    const calls = answer.toolCalls ?? [];
+    cp.messages.push({ role: 'assistant', content: answer.text, ...(calls.length ? { toolCalls: calls } : {}) });
+
+    if (calls.length === 0) {
+      return {
+        type: 'succeeded',
+        output: answer.text,
+        input,
+        usage: cp.usage,
+        model: cp.model,
+        event: { turns: cp.turns, delegations: cp.delegations, ...(answer.stopReason ? { stopReason: answer.stopReason } : {}) },
+      };
+    }
+    if (last) throw new NonRetryableError(`the orchestrator reached maxTurns (${limits.maxTurns}) and still asked for tools (${calls.map((c) => c.name).join(', ')}) instead of answering`);
+
+    cp.pending = await planCalls(deps, step, ctx, cp, calls, allowed, delegation);
+    // The answer and what it asks for are durable before any of it is acted on.
+    await ctx.saveCheckpoint(cp);
+    const added = cp.pending.flatMap((p) => ('child' in p ? [p.child.id] : []));
+    ctx.progress({ turn: cp.turns, toolCalls: calls.length, delegated: added });
+    if (added.length) {
+      await ctx.addSteps(cp.pending.flatMap((p) => ('child' in p ? [p.child] : [])));
+      return { type: 'wait' };
+    }
+    // Every call was answered at once (errors, read_runs): straight on to the next turn.
+  }
+}
+
+async function call(deps: OrchestratorDeps, agent: ResolvedAgent, step: CompiledStepOf<'agent'>, ctx: ExecutionContext, messages: ChatMessage[], tools: ToolDefinition[], last: boolean): Promise<CompletionResult> {
+  return deps.providerFor(step.agent).complete({
+    agent: step.agent,
+    model: agent.model,
+    system: agent.systemPrompt || undefined,
+    messages,
+    tools,
+    toolChoice: last ? 'none' : 'auto',
+    ...(agent.temperature !== undefined ? { temperature: agent.temperature } : {}),
+    maxTokens: agent.maxTokens,
+    signal: ctx.signal,
+  });
+}
+
+/** Each call of an answer: a child step to add, or its result at once (an error, `read_runs`). */
+async function planCalls(deps: OrchestratorDeps, step: CompiledStepOf<'agent'>, ctx: ExecutionContext, cp: Checkpoint, calls: ToolCall[], allowed: string[], delegation: Delegation): Promise<PendingCall[]> {
+  const { limits } = delegation;
+  const ids = new Set<string>();
+  const out: PendingCall[] = [];
+  for (const c of calls) {
+    const error = (content: string): PendingCall => ({ callId: c.id, result: { toolCallId: c.id, content, isError: true } });
+    if (c.invalidInput !== undefined) {
+      out.push(error(`the arguments of ${c.name} are not valid JSON: ${c.invalidInput.slice(0, 200)}`));
+      continue;
+    }
+    if (c.name === READ_RUNS_TOOL && limits.readRuns && deps.readRuns) {
+      out.push({ callId: c.id, result: await readRuns(deps.readRuns, ctx, c) });
+      continue;
+    }
+    if (c.name !== DELEGATE_TOOL) {
+      out.push(error(`unknown tool "${c.name}"; the tools are ${DELEGATE_TOOL}${limits.readRuns && deps.readRuns ? ` and ${READ_RUNS_TOOL}` : ''}`));
+      continue;
+    }
+    const args = DelegateArgs.safeParse(c.input);
+    if (!args.success) {
+      out.push(error(`bad arguments for ${DELEGATE_TOOL}: ${args.error.issues.map((i) => `${i.path.join('.') || '(arguments)'} ${i.message}`).join('; ')}`));
+      continue;
+    }
+    const { agent, task, context } = args.data;
+    if (!allowed.includes(agent)) {
+      out.push(error(`${deps.registry.get(agent) !== undefined ? `agent "${agent}" is not one this step may delegate to` : `there is no agent "${agent}"`}; the agents are: ${allowed.join(', ')}`));
+      continue;
+    }
+    if (cp.delegations >= limits.maxDelegations) {
+      out.push(error(`the delegation limit is reached (maxDelegations ${limits.maxDelegations}); answer with what you have`));
+      continue;
+    }
+    cp.delegations++;
+    let id = `${step.id}.${cp.turns}.${agent}`;
+    for (let k = 2; ids.has(id); k++) id = `${step.id}.${cp.turns}.${agent}-${k}`;
+    ids.add(id);
+    out.push({
+      callId: c.id,
+      agent,
+      child: {
+        id,
+        kind: 'agent',
+        agent,
+        input: { task, ...(context ? { context } : {}) },
+        dependsOn: [],
+        // A failed delegate comes back to the model, unless the step says it fails the step.
+        optional: limits.onDelegateFailure === 'tool_error' ? true : step.optional,
+        allowSkippedDeps: false,
+        reads: [],
+        literal: true,
+        delegation: { depth: delegation.depth + 1, maxDepth: delegation.maxDepth },
+      },
+    });
+  }
+  return out;
+}
+
+function childResult(callId: string, agent: string, record: StepRecord | undefined, limits: Orchestration): ToolResult {
+  if (record?.status === 'succeeded') return { toolCallId: callId, content: typeof record.output === 'string' ? record.output : JSON.stringify(record.output) };
+  const why = record ? (record.status === 'failed' ? `failed: ${record.error ?? 'unknown error'}` : `did not answer (${record.status}${record.reason ? `: ${record.reason}` : ''})`) : 'did not answer (its step is missing)';
+  if (limits.onDelegateFailure === 'fail') throw new NonRetryableError(`delegate "${record?.stepId ?? agent}" (agent ${agent}) ${why}`);
+  return { toolCallId: callId, content: `agent "${agent}" ${why}`, isError: true };
+}
+
+async function readRuns(read: ReadRuns, ctx: ExecutionContext, c: ToolCall): Promise<ToolResult> {
+  const args = ReadRunsArgs.safeParse(c.input ?? {});
+  if (!args.success) return { toolCallId: c.id, content: `bad arguments for ${READ_RUNS_TOOL}: ${args.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`, isError: true };
+  const { agent, workflow, maxAgeMinutes, limit } = args.data;
+  const since = maxAgeMinutes !== undefined ? Date.now() - maxAgeMinutes * 60_000 : undefined;
+  const runs = (await read({ workspaceId: ctx.workspaceId, limit: limit + 1, ...(agent ? { agent } : {}), ...(workflow ? { workflow } : {}) }))
+    .filter((r) => r.id !== ctx.runId && (since === undefined || (r.finishedAt !== null && Date.parse(r.finishedAt) >= since)))
+    .slice(0, limit)
+    .map((r) => ({ ...r, ageMinutes: r.finishedAt ? Math.round((Date.now() - Date.parse(r.finishedAt)) / 60_000) : null, output: clip(r.output) }));
+  return { toolCallId: c.id, content: JSON.stringify(runs) };
+}
+
+function clip(output: unknown): unknown {
+  const text = typeof output === 'string' ? output : JSON.stringify(output ?? null);
+  return text.length > READ_RUNS_OUTPUT_CHARS ? `${text.slice(0, READ_RUNS_OUTPUT_CHARS)}... (${text.length} characters)` : output;
+}
+
+function delegateTool(agents: ResolvedAgent[]): ToolDefinition {
+  const lines = agents.map((a) => {
+    const caps = a.capabilities.map((c) => (c.description ? `${c.name} (${c.description})` : c.name)).join(', ');
+    return `- ${a.name}: ${a.description || 'no description'}${caps ? `; capabilities: ${caps}` : ''}`;
+  });
+  return {
+    name: DELEGATE_TOOL,
+    description: `Give a task to a specialist agent; its answer comes back as this call's result. Several calls in one answer run in parallel. The agents:\n${lines.join('\n')}`,
+    inputSchema: {
+      type: 'object',
+      properties: {
+        agent: { type: 'string', enum: agents.map((a) => a.name), description: 'the agent to call' },
+        task: { type: 'string', description: 'what the agent should do, complete in itself' },
+        context: { type: 'object', description: 'data the agent needs for the task' },
+      },
+      required: ['agent', 'task'],
+    },
+  };
+}
+
+function readRunsTool(agents: string[]): ToolDefinition {
+  return {
+    name: READ_RUNS_TOOL,
+    description: 'Recent finished runs of this workspace with their outputs, newest first: use recent work instead of repeating it when it is fresh enough.',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        agent: { type: 'string', enum: agents, description: 'only runs that used this agent' },
+        workflow: { type: 'string', description: 'only runs of this workflow (an agent task is "agent/<name>")' },
+        maxAgeMinutes: { type: 'number', description: 'only runs finished at most this long ago' },
+        limit: { type: 'integer', minimum: 1, maximum: 20, description: 'most runs to return (default 5)' },
+      },
+    },
+  };
+}
+
+function isCheckpoint(v: unknown): v is Checkpoint {
+  return v !== null && typeof v === 'object' && (v as Checkpoint).orchestrator === 1;
+}
