@@ -150,3 +150,13 @@ describe('whenRefs', () => {
     expect(evaluateWhen(parsed, { input: { count: 1 }, steps: {} })).toBe(false);
   });
 });
+
+describe('names the caller allows (a loop’s verdict and iteration)', () => {
+  it('reads them from the scope’s vars, and refuses them where they are not allowed', () => {
+    const until = parseWhen('verdict.score >= 7 && iteration < 3', ['verdict', 'iteration']);
+    expect(evaluateWhen(until, { input: {}, steps: {}, vars: { verdict: { score: 8 }, iteration: 2 } })).toBe(true);
+    expect(evaluateWhen(until, { input: {}, steps: {}, vars: { verdict: { score: 8 }, iteration: 3 } })).toBe(false);
+    expect(() => parseWhen('verdict.score >= 7')).toThrow('unknown name "verdict"');
+    expect(() => parseWhen('score > 1', ['verdict'])).toThrow('expressions read input.<field>, verdict and steps.<id>.status|output');
+  });
+});

@@ -84,6 +84,7 @@ describe('the example flows/ directory', () => {
     expect([...loaded.keys()].sort()).toEqual([
       'acquisition-due-diligence',
       'competitor-analysis',
+      'content-refinement',
       'pr-review',
       'research-then-content',
       'thinking-partner',

@@ -3,6 +3,7 @@
  * Each agent type gets its own BullMQ queue and worker pool.
  */
 import { z } from 'zod';
+import { OutputSpec } from '../workflows/json-schema.js';
 
 export const ProviderName = z.enum(['anthropic', 'openai', 'echo']);
 export type ProviderName = z.infer<typeof ProviderName>;
@@ -86,6 +87,8 @@ export const AgentSpec = z
      * that agent's pool, and the results come back as tool results.
      */
     delegates: z.array(AgentName).default([]),
+    /** Structured answers: the model answers with a JSON object that fits `output.schema` (validated). */
+    output: OutputSpec.optional(),
     orchestration: OrchestrationOptions.default({}),
     /** Options of the offline echo provider (also used when a keyless agent falls back to echo). */
     echo: z.object({ latencyMs: z.number().int().nonnegative().default(0) }).strict().default({ latencyMs: 0 }),

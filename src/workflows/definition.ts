@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { AgentName, OrchestrationOptions } from '../agents/agent-spec.js';
 import { ScheduleSpec } from '../schedules/schedule-spec.js';
 import { JsonObject } from './json-object.js';
+import { OutputSpec } from './json-schema.js';
 
 /** Step ids become job-id parts (`${runId}.${stepId}`): letters, digits, `_` and `-` only. */
 export const STEP_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -57,11 +58,35 @@ export const AgentStepDefinition = z
     delegates: z.array(AgentName).optional(),
     /** Bounds of the delegation, over the agent's own. */
     orchestration: OrchestrationOptions.optional(),
+    /** A structured answer for this step, instead of the agent's `output` (if any). */
+    output: OutputSpec.optional(),
+  })
+  .strict();
+
+/** An agent call inside a composite step (a loop's body or critic). */
+const AgentCall = z.object({ agent: z.string().min(1), input: StepInput }).strict();
+
+/**
+ * `kind: loop`: work that refines itself until a critic approves. Each iteration is a draft by
+ * `body.agent` (from the second on, with the previous draft and the critic's feedback in its
+ * context), then a critique by `critic.agent`, whose answer is a structured verdict
+ * `{approved, score?, feedback}`. It ends when the verdict approves, when `until` (an
+ * expression over `verdict` and `iteration`) holds, or after `maxIterations`.
+ */
+export const LoopStepDefinition = z
+  .object({
+    ...stepFields,
+    kind: z.literal('loop'),
+    body: AgentCall,
+    /** Without `input`, the critic is asked to review the draft against the body's task. */
+    critic: z.object({ agent: z.string().min(1), input: StepInput.optional() }).strict(),
+    until: z.string().min(1).optional(),
+    maxIterations: z.number().int().min(1).max(20).default(3),
   })
   .strict();
 
 /** Every step kind's definition schema, by kind. */
-export const STEP_DEFINITIONS = { agent: AgentStepDefinition } as const;
+export const STEP_DEFINITIONS = { agent: AgentStepDefinition, loop: LoopStepDefinition } as const;
 export type StepKind = keyof typeof STEP_DEFINITIONS;
 export const StepKind = z.enum(Object.keys(STEP_DEFINITIONS) as [StepKind, ...StepKind[]]);
 export const DEFAULT_STEP_KIND: StepKind = 'agent';
@@ -69,7 +94,7 @@ export const DEFAULT_STEP_KIND: StepKind = 'agent';
 const withDefaultKind = (v: unknown): unknown =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: DEFAULT_STEP_KIND } : v;
 
-export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', Object.values(STEP_DEFINITIONS) as [typeof AgentStepDefinition]));
+export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition]));
 export type StepDefinition = z.infer<typeof StepDefinition>;
 export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
 
@@ -144,6 +169,8 @@ export const CompiledAgentStep = z.object({
   literal: z.boolean().optional(),
   delegates: z.array(z.string()).optional(),
   orchestration: OrchestrationOptions.optional(),
+  /** JSON Schema of a structured answer (the step's `output.schema`). */
+  outputSchema: JsonObject.optional(),
   /**
    * Set on a step an orchestrator added for a tool call: how many delegations deep it is, and
    * the deepest the delegation tree it belongs to may go.
@@ -151,9 +178,18 @@ export const CompiledAgentStep = z.object({
   delegation: z.object({ depth: z.number().int().min(1), maxDepth: z.number().int().min(1) }).optional(),
 });
 
+export const CompiledLoopStep = z.object({
+  ...compiledFields,
+  kind: z.literal('loop'),
+  body: z.object({ agent: z.string(), input: StepInput }),
+  critic: z.object({ agent: z.string(), input: StepInput.optional() }),
+  until: z.string().optional(),
+  maxIterations: z.number().int().min(1).max(20),
+});
+
 /** Every step kind's compiled schema, by kind. */
-export const COMPILED_STEPS = { agent: CompiledAgentStep } as const satisfies { [K in StepKind]: z.ZodType };
-export const CompiledStep = z.discriminatedUnion('kind', Object.values(COMPILED_STEPS) as [typeof CompiledAgentStep]);
+export const COMPILED_STEPS = { agent: CompiledAgentStep, loop: CompiledLoopStep } as const satisfies { [K in StepKind]: z.ZodType };
+export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep]);
 export type CompiledStep = z.infer<typeof CompiledStep>;
 export type CompiledStepOf<K extends StepKind> = Extract<CompiledStep, { kind: K }>;
 

@@ -39,6 +39,8 @@ export type WhenNode =
   | { type: 'literal'; value: string | number | boolean | null }
   /** `input.a.b` → {root: 'input', path: ['a', 'b']}; `steps.x.output.f` → {root: 'steps', path: ['x', 'output', 'f']}. */
   | { type: 'ref'; root: 'input' | 'steps'; path: string[] }
+  /** A name the caller provides (e.g. a loop's `verdict`), with the path below it. */
+  | { type: 'ref'; root: 'var'; name: string; path: string[] }
   | { type: 'unary'; op: '!' | '-'; arg: WhenNode }
   | { type: 'binary'; op: BinaryOp; left: WhenNode; right: WhenNode }
   | { type: 'conditional'; test: WhenNode; then: WhenNode; else: WhenNode }
@@ -50,8 +52,11 @@ export interface ParsedWhen {
   readonly ast: WhenNode;
 }
 
-/** The scope an expression reads: the run input and the steps finished so far. */
-export type WhenScope = TemplateScope;
+/** The scope an expression reads: the run input, the steps finished so far, and any names the caller allowed. */
+export type WhenScope = TemplateScope & { vars?: Record<string, unknown> };
+
+/** Names besides input and steps that the expression being parsed may read (parseWhen's `vars`). */
+let allowedVars: readonly string[] = [];
 
 class Rejected extends Error {}
 const reject = (message: string): never => {
@@ -84,6 +89,7 @@ function memberKey(node: jsep.MemberExpression): string {
 }
 
 function toRef(root: string, path: string[]): WhenNode {
+  if (allowedVars.includes(root)) return { type: 'ref', root: 'var', name: root, path };
   if (root === 'input') {
     if (path.length === 0) reject('`input` must be followed by a field, e.g. input.topic');
     return { type: 'ref', root, path };
@@ -96,7 +102,7 @@ function toRef(root: string, path: string[]): WhenNode {
     if (what === 'status' && path.length > 2) reject(`steps.${stepId}.status is a string and has no fields`);
     return { type: 'ref', root, path };
   }
-  return reject(`unknown name "${root}": expressions read input.<field> and steps.<id>.status|output`);
+  return reject(`unknown name "${root}": expressions read input.<field>${allowedVars.map((v) => `, ${v}`).join('')} and steps.<id>.status|output`);
 }
 
 /** Translate one jsep node into a WhenNode, or reject it. */
@@ -160,8 +166,12 @@ function convert(node: jsep.Expression): WhenNode {
   }
 }
 
-/** Parse and whitelist a `when` expression. Throws ValidationError (path `when`) on any problem. */
-export function parseWhen(expr: string): ParsedWhen {
+/**
+ * Parse and whitelist a `when` expression. Throws ValidationError (path `when`) on any problem.
+ * `vars` are names it may read besides input and steps (evaluated from the scope's `vars`).
+ */
+export function parseWhen(expr: string, vars: readonly string[] = []): ParsedWhen {
+  allowedVars = vars;
   try {
     precheck(expr);
     let ast: jsep.Expression;
@@ -175,6 +185,8 @@ export function parseWhen(expr: string): ParsedWhen {
     if (!(err instanceof Rejected)) throw err;
     const message = `when ${JSON.stringify(expr)}: ${err.message}`;
     throw new ValidationError(message, [{ path: 'when', message }]);
+  } finally {
+    allowedVars = [];
   }
 }
 
@@ -185,7 +197,7 @@ export function whenRefs(parsed: ParsedWhen): { steps: string[]; input: string[]
   const walk = (n: WhenNode): void => {
     switch (n.type) {
       case 'ref':
-        (n.root === 'steps' ? steps : input).add(n.path[0] as string);
+        if (n.root !== 'var') (n.root === 'steps' ? steps : input).add(n.path[0] as string);
         return;
       case 'unary':
         return walk(n.arg);
@@ -249,6 +261,7 @@ function evaluate(n: WhenNode, scope: WhenScope): unknown {
     case 'literal':
       return n.value;
     case 'ref': {
+      if (n.root === 'var') return readPath(scope.vars?.[n.name], n.path);
       if (n.root === 'input') return readPath(scope.input, n.path);
       const [stepId, what, ...fields] = n.path as [string, 'status' | 'output', ...string[]];
       const step = Object.hasOwn(scope.steps, stepId) ? scope.steps[stepId] : undefined;
@@ -274,6 +287,6 @@ function evaluate(n: WhenNode, scope: WhenScope): unknown {
 
 /** Evaluate a `when` expression to a boolean (JS truthiness of the result). */
 export function evaluateWhen(expr: ParsedWhen | string, scope: WhenScope): boolean {
-  const parsed = typeof expr === 'string' ? parseWhen(expr) : expr;
+  const parsed = typeof expr === 'string' ? parseWhen(expr, Object.keys(scope.vars ?? {})) : expr;
   return Boolean(evaluate(parsed.ast, scope));
 }

@@ -6,7 +6,12 @@
  * `KIND_RULES` is typed over every kind in STEP_DEFINITIONS, so a new kind does not compile
  * until it has a rule here.
  */
+import { ValidationError } from '../errors/index.js';
 import type { CompiledStepOf, StepDefinitionOf, StepKind } from './definition.js';
+import { parseWhen } from './expression.js';
+
+/** The names a loop's `until` reads besides input and steps. */
+export const UNTIL_VARS = ['verdict', 'iteration'] as const;
 
 export interface CompileContext {
   /** Agent types a step may name. */
@@ -48,7 +53,26 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       input: def.input,
       ...(def.delegates ? { delegates: def.delegates } : {}),
       ...(def.orchestration ? { orchestration: def.orchestration } : {}),
+      ...(def.output ? { outputSchema: def.output.schema } : {}),
     }),
+  },
+  loop: {
+    templated: (def) => [{ at: 'body.input', value: def.body.input }, ...(def.critic.input ? [{ at: 'critic.input', value: def.critic.input }] : [])],
+    check(def, ctx) {
+      const known = listOr([...ctx.agents].sort(), '(none)');
+      for (const part of ['body', 'critic'] as const) {
+        if (!ctx.agents.includes(def[part].agent)) ctx.issue(`${ctx.path}.${part}.agent`, `unknown agent "${def[part].agent}"; known agents: ${known}`);
+      }
+      if (def.until !== undefined) {
+        try {
+          parseWhen(def.until, UNTIL_VARS);
+        } catch (err) {
+          if (!(err instanceof ValidationError)) throw err;
+          ctx.issue(`${ctx.path}.until`, err.message.replace(/^when /, 'until '));
+        }
+      }
+    },
+    compile: (def) => ({ kind: 'loop', body: def.body, critic: def.critic, maxIterations: def.maxIterations, ...(def.until !== undefined ? { until: def.until } : {}) }),
   },
 };
 

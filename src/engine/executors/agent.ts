@@ -13,6 +13,7 @@ import { renderTemplates, type TemplateScope } from '../../workflows/templates.j
 import type { StepExecutor } from '../executor.js';
 import { progressReporter } from '../progress.js';
 import { delegationOf, orchestrate, type ReadRuns } from './orchestrator.js';
+import { structuredCall } from './structured.js';
 
 export interface AgentExecutorDeps {
   registry: AgentRegistry;
@@ -40,7 +41,9 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       const delegation = delegationOf(agent, step);
       if (delegation.active) return orchestrate(deps, agent, step, input, delegation, ctx);
       const t0 = Date.now();
-      const answer = await deps.providerFor(step.agent).complete({
+      const delegationOff = delegation.delegates.length ? { delegation: `off: at the depth limit (maxDepth ${delegation.maxDepth})` } : {};
+      const provider = deps.providerFor(step.agent);
+      const request = {
         agent: step.agent,
         model: agent.model,
         system: agent.systemPrompt || undefined,
@@ -48,20 +51,17 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
         ...(agent.temperature !== undefined ? { temperature: agent.temperature } : {}),
         maxTokens: agent.maxTokens,
         signal: ctx.signal,
-        ...(agent.stream ? { onText: progressReporter(t0, agent.progressIntervalMs, ctx.signal, (p) => ctx.progress(p)) } : {}),
-      });
-      return {
-        type: 'succeeded',
-        output: answer.text,
-        input,
-        usage: answer.usage,
-        model: answer.model,
-        event: {
-          durationMs: Date.now() - t0,
-          ...(answer.stopReason ? { stopReason: answer.stopReason } : {}),
-          ...(delegation.delegates.length ? { delegation: `off: at the depth limit (maxDepth ${delegation.maxDepth})` } : {}),
-        },
       };
+      const schema = step.outputSchema ?? agent.output?.schema;
+      if (schema) {
+        const answer = await structuredCall(provider, request, schema);
+        const event = { durationMs: Date.now() - t0, structured: true, rounds: answer.rounds, ...delegationOff };
+        return { type: 'succeeded', output: answer.value, input, usage: answer.usage, model: answer.model, event };
+      }
+      const onText = agent.stream ? { onText: progressReporter(t0, agent.progressIntervalMs, ctx.signal, (p) => ctx.progress(p)) } : {};
+      const answer = await provider.complete({ ...request, ...onText });
+      const event = { durationMs: Date.now() - t0, ...(answer.stopReason ? { stopReason: answer.stopReason } : {}), ...delegationOff };
+      return { type: 'succeeded', output: answer.text, input, usage: answer.usage, model: answer.model, event };
     },
   };
 }

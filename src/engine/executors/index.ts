@@ -1,9 +1,10 @@
 /** The executor of each step kind, chosen in this one place. */
 import type { Executors } from '../executor.js';
 import { agentExecutor, type AgentExecutorDeps } from './agent.js';
+import { loopExecutor } from './loop.js';
 
 export type ExecutorDeps = AgentExecutorDeps;
 
 export function createExecutors(deps: ExecutorDeps): Executors {
-  return { agent: agentExecutor(deps) };
+  return { agent: agentExecutor(deps), loop: loopExecutor() };
 }

@@ -1,0 +1,41 @@
+/**
+ * Structured answers: the model is asked for a JSON object that fits a JSON Schema, in each
+ * provider's native way (a forced tool: Anthropic `tool_choice: {type: tool}`, OpenAI a forced
+ * function call), and the answer is validated. An answer that does not fit is sent back once
+ * with its validation errors; a second one fails the step with them (path and message).
+ */
+import { NonRetryableError } from '../../errors/index.js';
+import type { ChatMessage, CompletionRequest, Provider, TokenUsage, ToolCall } from '../../providers/provider.js';
+import { schemaErrors } from '../../workflows/json-schema.js';
+import { parseOutputJson } from '../../workflows/templates.js';
+
+export const ANSWER_TOOL = 'answer';
+
+export interface StructuredAnswer {
+  value: Record<string, unknown>;
+  usage: TokenUsage;
+  model: string;
+  stopReason?: string;
+  /** 2 when the first answer did not fit and was sent back. */
+  rounds: number;
+}
+
+export async function structuredCall(provider: Provider, req: Omit<CompletionRequest, 'tools' | 'toolChoice'>, schema: Record<string, unknown>): Promise<StructuredAnswer> {
+  const tool = { name: ANSWER_TOOL, description: 'Give your answer, in exactly this structure.', inputSchema: schema };
+  let messages: ChatMessage[] = req.messages;
+  const usage = { inputTokens: 0, outputTokens: 0 };
+  for (let round = 1; ; round++) {
+    const res = await provider.complete({ ...req, messages, tools: [tool], toolChoice: { name: ANSWER_TOOL } });
+    usage.inputTokens += res.usage.inputTokens;
+    usage.outputTokens += res.usage.outputTokens;
+    const call: ToolCall | undefined = res.toolCalls?.find((c) => c.name === ANSWER_TOOL);
+    const value = call ? (call.invalidInput === undefined ? call.input : undefined) : parseOutputJson(res.text);
+    const errors = value === undefined ? ['(root): the answer is not JSON'] : schemaErrors(schema, value);
+    if (errors.length === 0) return { value: value as Record<string, unknown>, usage, model: res.model, ...(res.stopReason ? { stopReason: res.stopReason } : {}), rounds: round };
+    if (round === 2) throw new NonRetryableError(`the answer does not fit the output schema (asked twice): ${errors.join('; ')}`);
+    const fix = `Your answer does not fit the required structure: ${errors.join('; ')}. Answer again with ${ANSWER_TOOL}, corrected.`;
+    messages = call
+      ? [...messages, { role: 'assistant', content: res.text, toolCalls: [call] }, { role: 'tool', results: [{ toolCallId: call.id, content: fix, isError: true }] }]
+      : [...messages, { role: 'assistant', content: res.text }, { role: 'user', content: fix }];
+  }
+}

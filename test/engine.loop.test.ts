@@ -1,0 +1,181 @@
+/**
+ * Refinement loops (`kind: loop`) and the structured answers their critics give: on the real
+ * engine and Redis, the writer and critic on the real SDKs against the fake server (scripted
+ * drafts and verdicts), and offline on echo.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunView } from '../src/runs/runs-service.js';
+import { startFakeLlmServer, type FakeLlmServer, type FakeResponse, type RecordedRequest } from './fixtures/fake-llm-server.js';
+import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
+
+const VERDICT_FIELDS = { type: 'object', properties: { approved: { type: 'boolean' }, score: { type: 'number' } }, required: ['approved', 'score'] };
+
+const AGENTS: Record<string, Record<string, unknown>> = {
+  writer: { provider: 'anthropic', model: 'claude-w', attempts: 1 },
+  critic: { provider: 'openai', model: 'gpt-critic', attempts: 1 },
+  judge: { provider: 'openai', model: 'gpt-judge', attempts: 1, output: { schema: VERDICT_FIELDS } },
+  'echo-w': { provider: 'echo' },
+  'echo-c': { provider: 'echo' },
+};
+
+const loop = (id: string, extra: Record<string, unknown> = {}) => ({ id, kind: 'loop', body: { agent: 'writer', input: { task: 'Write about {{input.topic}}' } }, critic: { agent: 'critic' }, ...extra });
+
+let fake: FakeLlmServer;
+let h: Harness;
+
+beforeAll(async () => {
+  fake = await startFakeLlmServer();
+  h = await startHarness({
+    name: 'loop',
+    fake,
+    agents: AGENTS,
+    workflows: [
+      { name: 'refine', input: { topic: { type: 'string' } }, steps: [{ sequential: [loop('refine'), { id: 'publish', agent: 'echo-w', input: { task: 'publish {{steps.refine.output.draft}}' } }] }] },
+      { name: 'refine-until', input: { topic: { type: 'string' } }, steps: [loop('refine', { until: 'verdict.score >= 7', maxIterations: 5 })] },
+      { name: 'refine-max', input: { topic: { type: 'string' } }, steps: [loop('refine', { maxIterations: 2 })] },
+      { name: 'refine-offline', steps: [{ id: 'refine', kind: 'loop', body: { agent: 'echo-w', input: { task: 'A haiku' } }, critic: { agent: 'echo-c' } }] },
+    ],
+  });
+}, 30_000);
+
+afterEach(() => fake.reset());
+
+afterAll(async () => {
+  await h?.close();
+  await fake?.close();
+  assertAllClosed();
+});
+
+/** The writer's n-th call answers `draft n`; the critic's n-th call gives verdicts[n-1]. */
+function script(verdicts: unknown[]): void {
+  let drafts = 0;
+  let critiques = 0;
+  fake.respondWith((r): FakeResponse | undefined => {
+    if (r.body?.model === 'claude-w') return { text: `draft ${++drafts}` };
+    if (r.body?.model === 'gpt-critic') return { toolCalls: [{ name: 'answer', input: verdicts[critiques++] ?? { approved: true, feedback: 'out of script' } }] };
+    return undefined;
+  });
+}
+
+async function run(workflow: string, input: Record<string, unknown> = { topic: 'queues' }): Promise<RunView> {
+  const res = await h.request('POST', '/v1/runs', { workflow, input });
+  expect(res.status).toBe(202);
+  return h.waitForRun(res.body.id, 20_000);
+}
+
+const byModel = (model: string) => fake.requests.filter((r: RecordedRequest) => r.body?.model === model);
+const contextOf = (r: RecordedRequest) => JSON.parse(r.prompt.slice(r.prompt.indexOf('Context:') + 'Context:'.length));
+
+describe('a refinement loop', () => {
+  it('drafts, critiques and revises with the feedback until the critic approves; its dependents read the final draft', async () => {
+    script([
+      { approved: false, score: 4, feedback: 'add numbers' },
+      { approved: true, score: 9, feedback: 'good' },
+    ]);
+    const r = await run('refine');
+    expect(r.status).toBe('succeeded');
+    const refine = r.steps.find((s) => s.stepId === 'refine')!;
+    expect(refine.output).toEqual({ draft: 'draft 2', verdict: { approved: true, score: 9, feedback: 'good' }, iterations: 2, reason: 'approved' });
+    expect(r.steps.filter((s) => s.parent === 'refine').map((s) => [s.stepId, s.status])).toEqual([
+      ['refine.1.draft', 'succeeded'],
+      ['refine.1.critique', 'succeeded'],
+      ['refine.2.draft', 'succeeded'],
+      ['refine.2.critique', 'succeeded'],
+    ]);
+    expect(r.steps.find((s) => s.stepId === 'refine.1.critique')!.output).toEqual({ approved: false, score: 4, feedback: 'add numbers' });
+    expect(r.steps.find((s) => s.stepId === 'publish')!.output).toBe('[echo-w] publish draft 2');
+
+    // The second draft got the first and its feedback; each critique got its draft, and was
+    // asked for the verdict through a forced tool.
+    const drafts = byModel('claude-w');
+    expect(drafts[0]!.prompt).toBe('Write about queues');
+    expect(contextOf(drafts[1]!)).toEqual({ iteration: 2, previousDraft: 'draft 1', feedback: 'add numbers' });
+    const critiques = byModel('gpt-critic');
+    expect(contextOf(critiques[1]!)).toEqual({ iteration: 2, draft: 'draft 2' });
+    expect(critiques[0]!.body.tool_choice).toEqual({ type: 'function', function: { name: 'answer' } });
+    expect(critiques[0]!.body.tools[0].function.parameters.required).toEqual(['approved', 'feedback']);
+    await expectNoLiveJobs(h.system, r.id);
+  });
+
+  it('stops when `until` holds over the verdict', async () => {
+    script([
+      { approved: false, score: 5, feedback: 'weak' },
+      { approved: false, score: 8, feedback: 'fine by the numbers' },
+    ]);
+    const r = await run('refine-until');
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toMatchObject({ draft: 'draft 2', iterations: 2, reason: 'until' });
+  });
+
+  it('stops after maxIterations, keeping every draft and verdict as steps', async () => {
+    script([
+      { approved: false, score: 1, feedback: 'no' },
+      { approved: false, score: 2, feedback: 'still no' },
+    ]);
+    const r = await run('refine-max');
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toMatchObject({ draft: 'draft 2', verdict: { feedback: 'still no' }, iterations: 2, reason: 'maxIterations' });
+    expect(r.steps.map((s) => s.stepId)).toEqual(['refine', 'refine.1.draft', 'refine.1.critique', 'refine.2.draft', 'refine.2.critique']);
+    expect(byModel('claude-w')).toHaveLength(2);
+  });
+
+  it('runs offline on echo: the echo critic approves the first draft', async () => {
+    const r = await run('refine-offline', {});
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toMatchObject({ draft: '[echo-w] A haiku', verdict: { approved: true }, iterations: 1, reason: 'approved' });
+  });
+
+  it('fails its run when a draft fails, and leaves no job behind', async () => {
+    fake.respondWith((r) => (r.body?.model === 'claude-w' ? { status: 400 } : undefined));
+    const r = await run('refine');
+    expect(r.status).toBe('failed');
+    expect(r.failedSteps.map((f) => f.stepId)).toEqual(['refine.1.draft']);
+    await expectNoLiveJobs(h.system, r.id);
+  });
+
+  it('is refused at compile time with an unknown agent or an `until` that reads an unknown name', async () => {
+    const res = await h.request('POST', '/v1/workflows/validate', {
+      name: 'bad-loop',
+      steps: [{ id: 'l', kind: 'loop', body: { agent: 'nobody', input: { task: 'x' } }, critic: { agent: 'critic' }, until: 'score > 3' }],
+    });
+    expect(res.status).toBe(422);
+    const issues = res.body.error.issues.map((i: { path: string; message: string }) => [i.path, i.message]);
+    expect(issues).toContainEqual(['steps[0].body.agent', expect.stringContaining('unknown agent "nobody"')]);
+    expect(issues).toContainEqual(['steps[0].until', expect.stringContaining('unknown name "score"')]);
+  });
+});
+
+describe('structured answers (an agent with output.schema)', () => {
+  it('asks for the structure, validates it, and sends an answer that does not fit back once with its errors', async () => {
+    const answers = [{ approved: 'yes' }, { approved: true, score: 7 }];
+    let i = 0;
+    fake.respondWith((r) => (r.body?.model === 'gpt-judge' ? { toolCalls: [{ name: 'answer', input: answers[i++] }] } : undefined));
+    const res = await h.request('POST', '/v1/runs', { agent: 'judge', input: { task: 'Judge this' } });
+    const r = await h.waitForRun(res.body.id, 20_000);
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({ approved: true, score: 7 });
+    const calls = byModel('gpt-judge');
+    expect(calls).toHaveLength(2);
+    const feedback = calls[1]!.body.messages.at(-1);
+    expect(feedback.role).toBe('tool');
+    expect(feedback.content).toContain("/approved: must be boolean");
+    expect(feedback.content).toContain("(root): must have required property 'score'");
+    const completed = (await h.system.store.readEvents(r.id)).find((e) => e.type === 'step.completed');
+    expect(completed?.data).toMatchObject({ structured: true, rounds: 2 });
+  });
+
+  it('fails the step with the validation errors when the second answer does not fit either', async () => {
+    fake.respondWith((r) => (r.body?.model === 'gpt-judge' ? { toolCalls: [{ name: 'answer', input: { approved: 1, score: 'high' } }] } : undefined));
+    const res = await h.request('POST', '/v1/runs', { agent: 'judge', input: { task: 'Judge that' } });
+    const r = await h.waitForRun(res.body.id, 20_000);
+    expect(r.status).toBe('failed');
+    expect(r.steps[0]!.error).toBe('the answer does not fit the output schema (asked twice): /approved: must be boolean; /score: must be number');
+    expect(byModel('gpt-judge')).toHaveLength(2);
+  });
+
+  it('refuses an output schema that is not an object schema, naming the field', async () => {
+    const res = await h.request('POST', '/v1/workflows/validate', { name: 'bad-schema', steps: [{ id: 'a', agent: 'writer', output: { schema: { type: 'string' } }, input: { task: 'x' } }] });
+    expect(res.status).toBe(422);
+    expect(res.body.error.issues).toEqual([expect.objectContaining({ path: 'steps[0].output.schema', message: expect.stringContaining('must be a JSON Schema of an object') })]);
+  });
+});
