@@ -85,6 +85,7 @@ describe('the example flows/ directory', () => {
       'acquisition-due-diligence',
       'competitor-analysis',
       'content-refinement',
+      'market-scan',
       'pr-review',
       'research-then-content',
       'thinking-partner',

@@ -50,7 +50,12 @@ export type StepOutcome =
   /** The step's result; recorded durably before its job completes. */
   | { type: 'succeeded'; output: unknown; input?: unknown; usage?: Usage | null; model?: string | null; event?: Record<string, unknown> }
   /** It added steps and waits for them (no worker slot is held meanwhile). */
-  | { type: 'wait' };
+  | { type: 'wait' }
+  /**
+   * Nothing to do (e.g. a forEach over an empty list): the step ends `skipped` with `reason`;
+   * with `stopRun`, its whole run ends early, `succeeded`, its other steps cancelled.
+   */
+  | { type: 'skipped'; reason: string; stopRun?: boolean };
 
 export interface StepExecutor<K extends StepKind = StepKind> {
   execute(step: CompiledStepOf<K>, ctx: ExecutionContext): Promise<StepOutcome>;

@@ -162,6 +162,13 @@ export function createStepProcessor(deps: StepMachineDeps) {
     for (;;) {
       const outcome = await executeSegment();
       if (outcome === 'ended') return finish('cancelled');
+      if (outcome.type === 'skipped') {
+        const { reason } = outcome;
+        const skipped = await store.transitionStep(runId, step.id, { from: ['running'], to: 'skipped', attempt, fields: { reason, finishedAt: now() }, event: { type: 'step.skipped', data: { reason } } });
+        if (!skipped.applied) return finish(skipped.status);
+        if (outcome.stopRun) await control.halt(runId, 'succeeded', { reason: `the run stopped early: ${reason}`, output: { stoppedEarly: { step: step.id, reason } } });
+        return finish('skipped');
+      }
       if (outcome.type === 'succeeded') {
         const recorded = await recordResult(outcome);
         if (!recorded.recorded) {

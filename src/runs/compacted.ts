@@ -1,8 +1,9 @@
 /**
  * Reading a finished run that run-finish compacted into its run hash (see keys.run): fields
- * `status`, `run` (its record without output, with `outputSteps` and `definitionId`), `steps`
- * and `events`, each JSON, records leaving out their null fields. The output is not stored
- * twice: it is its output steps' output, as run-finish computes it for a live run.
+ * `status`, `run` (its record with `outputSteps` and `definitionId`), `steps` and `events`,
+ * each JSON, records leaving out their null fields. The output of a run that settled by itself
+ * is not stored twice: it is its output steps' output, as run-finish computes it for a live
+ * run; a run ended by a caller (cancel, failure, an early stop) keeps the output it was given.
  */
 import { RUN_FIELDS, STEP_FIELDS } from './scripts/index.js';
 import { eventOf } from './events.js';
@@ -40,7 +41,8 @@ export function outputOf(outputSteps: readonly string[], steps: readonly Pick<St
 export function compactedRun(runJson: string, steps?: readonly StepRecord[]): { run: RunRecord; definitionId: string | null } {
   const { outputSteps = [], definitionId = null, ...doc } = JSON.parse(runJson) as RunDoc;
   const run = filled<RunRecord>(doc, RUN_FIELDS);
-  if (steps) run.output = outputOf(outputSteps, steps);
+  // A run ended by a caller (cancel, failure, an early stop) keeps the output it was given.
+  if (steps && !Object.hasOwn(doc, 'output')) run.output = outputOf(outputSteps, steps);
   return { run, definitionId };
 }
 

@@ -25,9 +25,9 @@ export class RunControl {
    * Finish `runId` with `status` unless it already finished. Returns whether this call finished
    * it, and the status in force (`missing` when Redis holds no such run).
    */
-  async halt(runId: string, status: Extract<RunStatus, 'failed' | 'cancelled'>, opts: { error?: string; reason: string }): Promise<{ applied: boolean; status: string }> {
+  async halt(runId: string, status: Extract<RunStatus, 'failed' | 'cancelled' | 'succeeded'>, opts: { error?: string; reason: string; output?: unknown }): Promise<{ applied: boolean; status: string }> {
     const { store } = this.deps;
-    const res = await store.finishRun(runId, status, { error: opts.error ?? null, reason: opts.reason });
+    const res = await store.finishRun(runId, status, { error: opts.error ?? null, reason: opts.reason, ...(opts.output !== undefined ? { output: opts.output } : {}) });
     if (!res.applied) return res;
     // The run has ended: what follows only speeds up the draining of its flow, so a failure
     // here is logged, never reported as a failed halt. Every process aborts the run's calls;

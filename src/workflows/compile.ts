@@ -342,27 +342,30 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   const reads = new Map<string, Set<string>>(ids.map((id) => [id, new Set()]));
   for (const d of drafts) {
     const templated = ruleFor(d.def).templated(d.def);
-    for (const ref of templated.flatMap(({ at, value }) => findTemplateRefs(value).map((r) => ({ ...r, base: `${d.path}.${at}` })))) {
+    for (const ref of templated.flatMap(({ at, value, vars }) => findTemplateRefs(value, vars).map((r) => ({ ...r, base: `${d.path}.${at}` })))) {
       const path = formatPath(ref.at, ref.base);
       if (ref.kind === 'invalid') issues.push({ path, message: `invalid template ${ref.raw}: ${ref.reason}` });
       else if (ref.kind === 'input') checkInputRef(ref.path[0]!, path, `template ${ref.raw}`);
-      else {
+      else if (ref.kind === 'step') {
         checkStepRef(d, ref.stepId, path, `template ${ref.raw}`);
         reads.get(d.def.id)?.add(ref.stepId);
       }
     }
-    if (d.def.when === undefined) continue;
-    const path = `${d.path}.when`;
-    try {
-      const refs = whenRefs(parseWhen(d.def.when));
-      for (const s of refs.steps) {
-        checkStepRef(d, s, path, 'when');
-        reads.get(d.def.id)?.add(s);
+    // `when`, and the kind's own expressions (a loop's `until`).
+    const expressions = [...(d.def.when === undefined ? [] : [{ at: 'when', expr: d.def.when, vars: [] as readonly string[] }]), ...(ruleFor(d.def).expressions?.(d.def) ?? [])];
+    for (const { at, expr, vars } of expressions) {
+      const path = `${d.path}.${at}`;
+      try {
+        const refs = whenRefs(parseWhen(expr, vars));
+        for (const s of refs.steps) {
+          checkStepRef(d, s, path, at);
+          reads.get(d.def.id)?.add(s);
+        }
+        for (const f of refs.input) checkInputRef(f, path, at);
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        issues.push({ path, message: at === 'when' ? err.message : err.message.replace(/^when /, `${at} `) });
       }
-      for (const f of refs.input) checkInputRef(f, path, 'when');
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err;
-      issues.push({ path, message: err.message });
     }
   }
 

@@ -85,8 +85,31 @@ export const LoopStepDefinition = z
   })
   .strict();
 
+/**
+ * `kind: forEach`: one step per item of a list taken from an earlier output or the input
+ * (`items`, one template), run on `step.agent` with `{{item}}` and `{{index}}` in its input.
+ * Outputs come back in item order.
+ */
+export const ForEachStepDefinition = z
+  .object({
+    ...stepFields,
+    kind: z.literal('forEach'),
+    /** One template giving a list, e.g. `{{steps.find.output.companies}}` or `{{input.items}}`. */
+    items: z.string().min(1),
+    /** The step run for each item; its input may also read `{{item}}` (and its fields) and `{{index}}`. */
+    step: z.object({ agent: z.string().min(1), input: StepInput, output: OutputSpec.optional() }).strict(),
+    /** Most items; beyond it the step fails, or takes the first `maxItems` with `truncate: true`. */
+    maxItems: z.number().int().min(1).max(1000).default(100),
+    truncate: z.boolean().default(false),
+    /** At most this many items running at once (default: all). */
+    concurrency: z.number().int().min(1).max(1000).optional(),
+    /** An empty list ends the whole run early, `succeeded` (instead of skipping this step). */
+    stopWhenEmpty: z.boolean().default(false),
+  })
+  .strict();
+
 /** Every step kind's definition schema, by kind. */
-export const STEP_DEFINITIONS = { agent: AgentStepDefinition, loop: LoopStepDefinition } as const;
+export const STEP_DEFINITIONS = { agent: AgentStepDefinition, loop: LoopStepDefinition, forEach: ForEachStepDefinition } as const;
 export type StepKind = keyof typeof STEP_DEFINITIONS;
 export const StepKind = z.enum(Object.keys(STEP_DEFINITIONS) as [StepKind, ...StepKind[]]);
 export const DEFAULT_STEP_KIND: StepKind = 'agent';
@@ -94,7 +117,7 @@ export const DEFAULT_STEP_KIND: StepKind = 'agent';
 const withDefaultKind = (v: unknown): unknown =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: DEFAULT_STEP_KIND } : v;
 
-export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition]));
+export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition]));
 export type StepDefinition = z.infer<typeof StepDefinition>;
 export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
 
@@ -187,9 +210,20 @@ export const CompiledLoopStep = z.object({
   maxIterations: z.number().int().min(1).max(20),
 });
 
+export const CompiledForEachStep = z.object({
+  ...compiledFields,
+  kind: z.literal('forEach'),
+  items: z.string(),
+  step: z.object({ agent: z.string(), input: StepInput, outputSchema: JsonObject.optional() }),
+  maxItems: z.number().int().min(1).max(1000),
+  truncate: z.boolean(),
+  concurrency: z.number().int().min(1).optional(),
+  stopWhenEmpty: z.boolean(),
+});
+
 /** Every step kind's compiled schema, by kind. */
-export const COMPILED_STEPS = { agent: CompiledAgentStep, loop: CompiledLoopStep } as const satisfies { [K in StepKind]: z.ZodType };
-export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep]);
+export const COMPILED_STEPS = { agent: CompiledAgentStep, loop: CompiledLoopStep, forEach: CompiledForEachStep } as const satisfies { [K in StepKind]: z.ZodType };
+export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep]);
 export type CompiledStep = z.infer<typeof CompiledStep>;
 export type CompiledStepOf<K extends StepKind> = Extract<CompiledStep, { kind: K }>;
 

@@ -6,9 +6,11 @@
  * `KIND_RULES` is typed over every kind in STEP_DEFINITIONS, so a new kind does not compile
  * until it has a rule here.
  */
-import { ValidationError } from '../errors/index.js';
 import type { CompiledStepOf, StepDefinitionOf, StepKind } from './definition.js';
-import { parseWhen } from './expression.js';
+import { isSingleTemplate } from './templates.js';
+
+/** The names a forEach's step input reads besides input and steps. */
+export const ITEM_VARS = ['item', 'index'] as const;
 
 /** The names a loop's `until` reads besides input and steps. */
 export const UNTIL_VARS = ['verdict', 'iteration'] as const;
@@ -26,8 +28,13 @@ export interface CompileContext {
 type GenericCompiledField = 'id' | 'dependsOn' | 'when' | 'timeoutMs' | 'attempts' | 'optional' | 'allowSkippedDeps' | 'reads';
 
 export interface KindRule<K extends StepKind> {
-  /** Values whose strings may hold templates, with their path below the step (e.g. `input`). */
-  templated(def: StepDefinitionOf<K>): { at: string; value: unknown }[];
+  /**
+   * Values whose strings may hold templates, with their path below the step (e.g. `input`),
+   * and the names the kind provides there besides input and steps (forEach: item, index).
+   */
+  templated(def: StepDefinitionOf<K>): { at: string; value: unknown; vars?: readonly string[] }[];
+  /** Expressions of the kind (in the `when` language), with the names they may read besides input and steps. */
+  expressions?(def: StepDefinitionOf<K>): { at: string; expr: string; vars: readonly string[] }[];
   /** The kind's own checks. */
   check(def: StepDefinitionOf<K>, ctx: CompileContext): void;
   /** The kind's own compiled fields (with `kind`, and `agent` when an agent's pool runs it). */
@@ -63,16 +70,28 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       for (const part of ['body', 'critic'] as const) {
         if (!ctx.agents.includes(def[part].agent)) ctx.issue(`${ctx.path}.${part}.agent`, `unknown agent "${def[part].agent}"; known agents: ${known}`);
       }
-      if (def.until !== undefined) {
-        try {
-          parseWhen(def.until, UNTIL_VARS);
-        } catch (err) {
-          if (!(err instanceof ValidationError)) throw err;
-          ctx.issue(`${ctx.path}.until`, err.message.replace(/^when /, 'until '));
-        }
-      }
     },
+    expressions: (def) => (def.until === undefined ? [] : [{ at: 'until', expr: def.until, vars: UNTIL_VARS }]),
     compile: (def) => ({ kind: 'loop', body: def.body, critic: def.critic, maxIterations: def.maxIterations, ...(def.until !== undefined ? { until: def.until } : {}) }),
+  },
+  forEach: {
+    templated: (def) => [
+      { at: 'items', value: def.items },
+      { at: 'step.input', value: def.step.input, vars: ITEM_VARS },
+    ],
+    check(def, ctx) {
+      if (!ctx.agents.includes(def.step.agent)) ctx.issue(`${ctx.path}.step.agent`, `unknown agent "${def.step.agent}"; known agents: ${listOr([...ctx.agents].sort(), '(none)')}`);
+      if (!isSingleTemplate(def.items)) ctx.issue(`${ctx.path}.items`, 'must be one template giving a list, e.g. "{{ steps.<id>.output.<field> }}" or "{{ input.<field> }}"');
+    },
+    compile: (def) => ({
+      kind: 'forEach',
+      items: def.items,
+      step: { agent: def.step.agent, input: def.step.input, ...(def.step.output ? { outputSchema: def.step.output.schema } : {}) },
+      maxItems: def.maxItems,
+      truncate: def.truncate,
+      stopWhenEmpty: def.stopWhenEmpty,
+      ...(def.concurrency !== undefined ? { concurrency: def.concurrency } : {}),
+    }),
   },
 };
 

@@ -5,6 +5,7 @@
  *   {{ input.<field>[.<key>...] }}
  *   {{ steps.<stepId>.output }}
  *   {{ steps.<stepId>.output.<key>[.<key>...] }}
+ *   {{ <name>[.<key>...] }}          where the step kind provides <name> (forEach: item, index)
  * where <field> is a declared input field, <stepId> a step id and <key> is letters, digits,
  * `_` or `-` (a number indexes an array). Any other `{{ ... }}` is an error, never kept as text,
  * so a typo cannot slip a literal `{{stesp.a.output}}` into a prompt.
@@ -25,6 +26,8 @@ export type ValuePath = Array<string | number>;
 export type TemplateRef = { raw: string; at: ValuePath } & (
   | { kind: 'input'; /** Field then nested keys: `input.a.b` → ['a', 'b']. */ path: string[] }
   | { kind: 'step'; stepId: string; /** Keys after `.output` (empty for the whole text). */ path: string[] }
+  /** A name the step kind provides (forEach's `item`, `index`), with keys below it. */
+  | { kind: 'var'; name: string; path: string[] }
   | { kind: 'invalid'; /** Why the template is not one of the supported forms. */ reason: string }
 );
 
@@ -32,6 +35,8 @@ export type TemplateRef = { raw: string; at: ValuePath } & (
 export interface TemplateScope {
   input: Record<string, unknown>;
   steps: Record<string, { status: string; output: unknown }>;
+  /** Values of the names a step kind provides (see `vars` of findTemplateRefs). */
+  vars?: Record<string, unknown>;
 }
 
 const TEMPLATE = /\{\{([\s\S]*?)\}\}/g;
@@ -39,13 +44,14 @@ const KEY = /^[A-Za-z0-9_-]+$/;
 const FORMS = 'use {{ input.<field> }}, {{ steps.<id>.output }} or {{ steps.<id>.output.<field> }}';
 
 /** Parse the text between `{{` and `}}` into a reference (or the reason it is not one). */
-function parseRef(raw: string, inner: string, at: ValuePath): TemplateRef {
+function parseRef(raw: string, inner: string, at: ValuePath, vars: readonly string[]): TemplateRef {
   const invalid = (reason: string): TemplateRef => ({ kind: 'invalid', raw, at, reason });
   const text = inner.trim();
   if (text === '') return invalid(`empty template; ${FORMS}`);
   const parts = text.split('.');
   if (parts.some((p) => !KEY.test(p))) return invalid(`unsupported template syntax; ${FORMS}`);
   const [root, ...rest] = parts as [string, ...string[]];
+  if (vars.includes(root)) return { kind: 'var', raw, at, name: root, path: rest };
   if (root === 'input') {
     if (rest.length === 0) return invalid('name an input field: {{ input.<field> }}');
     return { kind: 'input', raw, at, path: rest };
@@ -65,12 +71,15 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Every template in every string of `value` (recursing into arrays and plain objects). */
-export function findTemplateRefs(value: unknown): TemplateRef[] {
+/**
+ * Every template in every string of `value` (recursing into arrays and plain objects). `vars`
+ * are the names the value may read besides input and steps.
+ */
+export function findTemplateRefs(value: unknown, vars: readonly string[] = []): TemplateRef[] {
   const refs: TemplateRef[] = [];
   const walk = (v: unknown, at: ValuePath): void => {
     if (typeof v === 'string') {
-      for (const m of v.matchAll(TEMPLATE)) refs.push(parseRef(m[0], m[1] ?? '', at));
+      for (const m of v.matchAll(TEMPLATE)) refs.push(parseRef(m[0], m[1] ?? '', at, vars));
     } else if (Array.isArray(v)) {
       v.forEach((item, i) => walk(item, [...at, i]));
     } else if (isPlainObject(v)) {
@@ -159,6 +168,8 @@ function resolve(ref: TemplateRef, scope: TemplateScope): unknown {
       const step = Object.hasOwn(scope.steps, ref.stepId) ? scope.steps[ref.stepId] : undefined;
       return readOutputField(step?.output, ref.path);
     }
+    case 'var':
+      return readOutputField(scope.vars?.[ref.name], ref.path);
     case 'invalid':
       // compileWorkflow rejects these; reaching here means an uncompiled input was rendered.
       throw new ValidationError(`invalid template ${ref.raw}: ${ref.reason}`, [
@@ -169,9 +180,10 @@ function resolve(ref: TemplateRef, scope: TemplateScope): unknown {
 
 /** Replace every template in every string of `value`; returns a new value of the same shape. */
 export function renderTemplates<T>(value: T, scope: TemplateScope): T {
+  const vars = Object.keys(scope.vars ?? {});
   const walk = (v: unknown, at: ValuePath): unknown => {
     if (typeof v === 'string') {
-      return v.replace(TEMPLATE, (raw: string, inner: string) => toText(resolve(parseRef(raw, inner, at), scope)));
+      return v.replace(TEMPLATE, (raw: string, inner: string) => toText(resolve(parseRef(raw, inner, at, vars), scope)));
     }
     if (Array.isArray(v)) return v.map((item, i) => walk(item, [...at, i]));
     // fromEntries defines own properties, so a `__proto__` key stays data, never a prototype.
@@ -179,4 +191,14 @@ export function renderTemplates<T>(value: T, scope: TemplateScope): T {
     return v;
   };
   return walk(value, []) as T;
+}
+
+/** `text` is exactly one template (whitespace around it aside). */
+export const isSingleTemplate = (text: string): boolean => /^\s*\{\{[^{}]*\}\}\s*$/.test(text);
+
+/** The value (not its text) one template reads: `{{steps.find.output.list}}` → the list itself. */
+export function resolveTemplateValue(text: string, scope: TemplateScope): unknown {
+  const m = /^\s*(\{\{([^{}]*)\}\})\s*$/.exec(text);
+  if (!m) throw new ValidationError(`expected one template, e.g. {{ steps.<id>.output.<field> }}: ${text}`, [{ path: '', message: 'expected one template' }]);
+  return resolve(parseRef(m[1]!, m[2]!, [], Object.keys(scope.vars ?? {})), scope);
 }

@@ -1,10 +1,11 @@
 /** The executor of each step kind, chosen in this one place. */
 import type { Executors } from '../executor.js';
 import { agentExecutor, type AgentExecutorDeps } from './agent.js';
+import { forEachExecutor } from './for-each.js';
 import { loopExecutor } from './loop.js';
 
 export type ExecutorDeps = AgentExecutorDeps;
 
 export function createExecutors(deps: ExecutorDeps): Executors {
-  return { agent: agentExecutor(deps), loop: loopExecutor() };
+  return { agent: agentExecutor(deps), loop: loopExecutor(), forEach: forEachExecutor() };
 }

@@ -89,9 +89,11 @@ local function finishRun(k, a)
     for i = 1, 4 do redis.call('EXPIRE', k[i], ttl) end
     return {1, status, cancelled, refs}
   end
-  -- Compact: one hash holds the finished run; its output is its output steps' (not kept twice).
+  -- Compact: one hash holds the finished run. The output of a run that settled by itself is
+  -- its output steps' (not kept twice); a run ended by a caller keeps the output it was given.
   local runDoc = docOf(k[1], RUN_FIELDS, { output = true })
-  runDoc = string.sub(runDoc, 1, -2) .. ',"outputSteps":' .. outputStepsJson .. ',"definitionId":' .. (defId or 'null') .. '}'
+  runDoc = string.sub(runDoc, 1, -2) .. ',"outputSteps":' .. outputStepsJson .. ',"definitionId":' .. (defId or 'null')
+    .. (auto and '' or (',"output":' .. output)) .. '}'
   local stepDocs = {}
   for i, sid in ipairs(steps) do
     stepDocs[i] = docOf(stepPrefix .. sid, STEP_FIELDS, { runId = true })

@@ -1,0 +1,83 @@
+/**
+ * `kind: forEach`: fan a step template out over a list, run by the engine on its control
+ * queue. The list is the value of `items` (one template; a JSON text is parsed), at most
+ * `maxItems` (beyond it: fail, or the first `maxItems` with `truncate`). Each item becomes a
+ * child step `<id>.<index>` on `step.agent`, its input rendered with `{{item}}` and
+ * `{{index}}`; with `concurrency` c, item i also depends on item i − c, so c lanes run side by
+ * side and at most c items run at once. The step waits for them without a worker slot, then
+ * answers with their outputs in item order. An empty list ends the step `skipped` with the
+ * reason, or, with `stopWhenEmpty`, the whole run early as `succeeded`.
+ *
+ * The children are derived from the list alone, so a delivery after a crash adds the same
+ * ids again, which adds nothing.
+ */
+import { NonRetryableError, toError } from '../../errors/index.js';
+import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
+import { parseOutputJson, renderTemplates, resolveTemplateValue } from '../../workflows/templates.js';
+import type { ChildStep, StepExecutor } from '../executor.js';
+import { templateScope } from './agent.js';
+
+export function forEachExecutor(): StepExecutor<'forEach'> {
+  return {
+    async execute(step, ctx) {
+      const scope = templateScope(ctx.runInput, ctx.reads);
+      const all = itemsOf(step, scope);
+      if (all.length === 0) return { type: 'skipped', reason: `${step.items} is an empty list`, stopRun: step.stopWhenEmpty };
+      if (all.length > step.maxItems && !step.truncate) {
+        throw new NonRetryableError(`${step.items} has ${all.length} items; at most maxItems ${step.maxItems} (truncate: true takes the first ${step.maxItems})`);
+      }
+      const items = all.slice(0, step.maxItems);
+      const ids = items.map((_, i) => `${step.id}.${i}`);
+      if (!ctx.resumed) {
+        let children: ChildStep[];
+        try {
+          children = items.map((item, index) => child(step, ids, renderTemplates(step.step.input, { ...scope, vars: { item, index } }), index));
+        } catch (err) {
+          throw new NonRetryableError(`could not render the input of an item: ${toError(err).message}`);
+        }
+        await ctx.addSteps(children);
+        ctx.progress({ items: items.length, ...(all.length > items.length ? { truncatedFrom: all.length } : {}) });
+        return { type: 'wait' };
+      }
+      const records = new Map((await ctx.steps(ids)).map((r) => [r.stepId, r]));
+      const outputs = ids.map((id) => {
+        const r = records.get(id);
+        // Children are required unless the forEach is optional: then a failed item is null.
+        return r?.status === 'succeeded' ? r.output : null;
+      });
+      const failed = ids.filter((id) => records.get(id)?.status !== 'succeeded');
+      return { type: 'succeeded', output: outputs, event: { items: items.length, ...(failed.length ? { failedItems: failed } : {}), ...(all.length > items.length ? { truncatedFrom: all.length } : {}) } };
+    },
+  };
+}
+
+/** The list `items` gives: an array, or a JSON text of one. */
+function itemsOf(step: CompiledStepOf<'forEach'>, scope: ReturnType<typeof templateScope>): unknown[] {
+  let value: unknown;
+  try {
+    value = resolveTemplateValue(step.items, scope);
+  } catch (err) {
+    throw new NonRetryableError(`could not read items ${step.items}: ${toError(err).message}`);
+  }
+  if (typeof value === 'string') value = value.trim() === '' ? [] : (parseOutputJson(value) ?? value);
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new NonRetryableError(`items ${step.items} is not a list (it is ${typeof value === 'string' ? 'a text that holds no JSON list' : typeof value})`);
+  return value;
+}
+
+function child(step: CompiledStepOf<'forEach'>, ids: string[], input: StepInput, index: number): ChildStep {
+  const lane = step.concurrency !== undefined && index >= step.concurrency ? [ids[index - step.concurrency]!] : [];
+  return {
+    id: ids[index]!,
+    kind: 'agent',
+    agent: step.step.agent,
+    input,
+    dependsOn: lane,
+    optional: false,
+    // A lane orders its items; a failed or skipped item does not stop the next one.
+    allowSkippedDeps: true,
+    reads: [],
+    literal: true,
+    ...(step.step.outputSchema ? { outputSchema: step.step.outputSchema } : {}),
+  };
+}
