@@ -86,6 +86,7 @@ describe('the example flows/ directory', () => {
       'competitor-analysis',
       'content-refinement',
       'market-scan',
+      'planned-research',
       'pr-review',
       'research-then-content',
       'thinking-partner',

@@ -1,8 +1,8 @@
 /**
  * A deterministic value that fits a JSON Schema: what the offline echo provider answers when
  * it is asked to call a tool, so tool-using agents run end to end without an API. It covers
- * the schema keywords tools use (type, properties, required, enum, const, items, minItems,
- * minimum, anyOf/oneOf); strings get `text`.
+ * the schema keywords tools use (type, properties, required, enum, const, default, examples,
+ * items, minItems, minimum, anyOf/oneOf); other strings get `text`.
  */
 type Schema = Record<string, unknown>;
 
@@ -11,6 +11,8 @@ const isSchema = (v: unknown): v is Schema => v !== null && typeof v === 'object
 export function sampleFor(schema: unknown, text: string, depth = 0): unknown {
   if (!isSchema(schema) || depth > 16) return null;
   if ('const' in schema) return schema.const;
+  if ('default' in schema) return schema.default;
+  if (Array.isArray(schema.examples) && schema.examples.length) return schema.examples[0];
   if (Array.isArray(schema.enum) && schema.enum.length) return schema.enum[0];
   const alternatives = (schema.anyOf ?? schema.oneOf) as unknown;
   if (Array.isArray(alternatives) && alternatives.length) return sampleFor(alternatives[0], text, depth + 1);

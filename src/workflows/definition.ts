@@ -108,8 +108,26 @@ export const ForEachStepDefinition = z
   })
   .strict();
 
+/**
+ * `kind: plan`: a planner agent answers with a plan (steps with agents, tasks and
+ * dependencies), which is checked by the workflow compiler and run as a sub-DAG of the run.
+ */
+export const PlanStepDefinition = z
+  .object({
+    ...stepFields,
+    kind: z.literal('plan'),
+    /** The planner agent. */
+    agent: z.string().min(1),
+    input: StepInput,
+    /** Agents the plan may use (default: every agent but the planner). */
+    agents: z.array(AgentName).min(1).optional(),
+    /** Most steps in the plan. */
+    maxSteps: z.number().int().min(1).max(100).default(10),
+  })
+  .strict();
+
 /** Every step kind's definition schema, by kind. */
-export const STEP_DEFINITIONS = { agent: AgentStepDefinition, loop: LoopStepDefinition, forEach: ForEachStepDefinition } as const;
+export const STEP_DEFINITIONS = { agent: AgentStepDefinition, loop: LoopStepDefinition, forEach: ForEachStepDefinition, plan: PlanStepDefinition } as const;
 export type StepKind = keyof typeof STEP_DEFINITIONS;
 export const StepKind = z.enum(Object.keys(STEP_DEFINITIONS) as [StepKind, ...StepKind[]]);
 export const DEFAULT_STEP_KIND: StepKind = 'agent';
@@ -117,7 +135,7 @@ export const DEFAULT_STEP_KIND: StepKind = 'agent';
 const withDefaultKind = (v: unknown): unknown =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: DEFAULT_STEP_KIND } : v;
 
-export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition]));
+export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition, PlanStepDefinition]));
 export type StepDefinition = z.infer<typeof StepDefinition>;
 export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
 
@@ -194,6 +212,8 @@ export const CompiledAgentStep = z.object({
   orchestration: OrchestrationOptions.optional(),
   /** JSON Schema of a structured answer (the step's `output.schema`). */
   outputSchema: JsonObject.optional(),
+  /** Its dependencies' outputs go into its context as `dependencies: {<id>: output}` (steps of a plan). */
+  dependencyOutputs: z.boolean().optional(),
   /**
    * Set on a step an orchestrator added for a tool call: how many delegations deep it is, and
    * the deepest the delegation tree it belongs to may go.
@@ -221,9 +241,18 @@ export const CompiledForEachStep = z.object({
   stopWhenEmpty: z.boolean(),
 });
 
+export const CompiledPlanStep = z.object({
+  ...compiledFields,
+  kind: z.literal('plan'),
+  agent: z.string(),
+  input: StepInput,
+  agents: z.array(z.string()).optional(),
+  maxSteps: z.number().int().min(1).max(100),
+});
+
 /** Every step kind's compiled schema, by kind. */
-export const COMPILED_STEPS = { agent: CompiledAgentStep, loop: CompiledLoopStep, forEach: CompiledForEachStep } as const satisfies { [K in StepKind]: z.ZodType };
-export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep]);
+export const COMPILED_STEPS = { agent: CompiledAgentStep, loop: CompiledLoopStep, forEach: CompiledForEachStep, plan: CompiledPlanStep } as const satisfies { [K in StepKind]: z.ZodType };
+export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep, CompiledPlanStep]);
 export type CompiledStep = z.infer<typeof CompiledStep>;
 export type CompiledStepOf<K extends StepKind> = Extract<CompiledStep, { kind: K }>;
 

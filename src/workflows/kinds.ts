@@ -93,6 +93,17 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       ...(def.concurrency !== undefined ? { concurrency: def.concurrency } : {}),
     }),
   },
+  plan: {
+    templated: (def) => [{ at: 'input', value: def.input }],
+    check(def, ctx) {
+      const known = listOr([...ctx.agents].sort(), '(none)');
+      if (!ctx.agents.includes(def.agent)) ctx.issue(`${ctx.path}.agent`, `unknown agent "${def.agent}"; known agents: ${known}`);
+      def.agents?.forEach((a, i) => {
+        if (!ctx.agents.includes(a)) ctx.issue(`${ctx.path}.agents[${i}]`, `unknown agent "${a}"; known agents: ${known}`);
+      });
+    },
+    compile: (def) => ({ kind: 'plan', agent: def.agent, input: def.input, maxSteps: def.maxSteps, ...(def.agents ? { agents: def.agents } : {}) }),
+  },
 };
 
 /** The compile rule of a step's kind. */

@@ -37,6 +37,11 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       } catch (err) {
         throw new NonRetryableError(`could not render the step input: ${toError(err).message}`);
       }
+      if (step.dependencyOutputs && step.dependsOn.length) {
+        // A plan's step: its dependencies' outputs, by their id within the plan.
+        const outputs = Object.fromEntries(ctx.reads.filter((r) => step.dependsOn.includes(r.stepId)).map((r) => [r.stepId.split('.').at(-1)!, r.output]));
+        input = { ...input, context: { ...input.context, dependencies: outputs } };
+      }
       // An agent with delegates is an orchestrator wherever it runs.
       const delegation = delegationOf(agent, step);
       if (delegation.active) return orchestrate(deps, agent, step, input, delegation, ctx);

@@ -3,9 +3,10 @@ import type { Executors } from '../executor.js';
 import { agentExecutor, type AgentExecutorDeps } from './agent.js';
 import { forEachExecutor } from './for-each.js';
 import { loopExecutor } from './loop.js';
+import { planExecutor } from './plan.js';
 
 export type ExecutorDeps = AgentExecutorDeps;
 
 export function createExecutors(deps: ExecutorDeps): Executors {
-  return { agent: agentExecutor(deps), loop: loopExecutor(), forEach: forEachExecutor() };
+  return { agent: agentExecutor(deps), loop: loopExecutor(), forEach: forEachExecutor(), plan: planExecutor(deps) };
 }
