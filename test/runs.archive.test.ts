@@ -100,7 +100,7 @@ async function archivedRun(): Promise<{ id: string; events: RunEvent[] }> {
   const events = await h.system.store.readEvents(id);
   expect(events.at(-1)?.type).toBe('run.finished');
   const { steps, dag: _dag, ...run } = view;
-  archive.put(id, run, steps, events, await h.system.store.getDefinition(id));
+  archive.put(id, { ...run, status: 'succeeded' }, steps, events, await h.system.store.getDefinition(id));
   const redis = h.system.stateRedis;
   await redis.del(keys.run(h.prefix, id), keys.runSteps(h.prefix, id), keys.runRefs(h.prefix, id), keys.events(h.prefix, id), ...steps.map((s) => keys.step(h.prefix, id, s.stepId)));
   expect(await h.system.store.getRunStatus(id)).toBeNull();

@@ -88,6 +88,7 @@ describe('the example flows/ directory', () => {
       'market-scan',
       'planned-research',
       'pr-review',
+      'publish-with-approval',
       'research-then-content',
       'thinking-partner',
       'weekly-competitor-monitoring',

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { RunListInclude, RunStatus } from '../runs/types.js';
-import { StepInput } from '../workflows/definition.js';
+import { RunStepId, StepInput } from '../workflows/definition.js';
 import { JsonObject } from '../workflows/json-object.js';
 
 const common = {
@@ -31,6 +31,18 @@ export type SubmitRun = z.infer<typeof SubmitRun>;
 
 /** A run id as the API hands them out (`run_` + lowercase letters and digits). */
 export const RunId = z.string().regex(/^run_[0-9a-z]{1,40}$/);
+
+/** A step id in a path (a definition's step, or one added while the run executes). */
+export const RunStepIdParam = RunStepId;
+
+/** POST /v1/runs/:id/steps/:stepId/approve | reject. */
+export const GateDecisionBody = z
+  .object({
+    /** Who decides (free text, e.g. an e-mail); default "api". */
+    by: z.string().min(1).max(200).optional(),
+    comment: z.string().max(4000).optional(),
+  })
+  .strict();
 
 /** What GET /v1/runs/:id may add to a run: `definition`, the compiled workflow it executes. */
 export const GetRunQuery = z

@@ -55,7 +55,12 @@ export type StepOutcome =
    * Nothing to do (e.g. a forEach over an empty list): the step ends `skipped` with `reason`;
    * with `stopRun`, its whole run ends early, `succeeded`, its other steps cancelled.
    */
-  | { type: 'skipped'; reason: string; stopRun?: boolean };
+  | { type: 'skipped'; reason: string; stopRun?: boolean }
+  /**
+   * Wait, without a worker slot, until `untilMs` (epoch ms) or until something wakes it (an
+   * approval promotes its job): the step is `waiting` with `reason`, and resumed when it wakes.
+   */
+  | { type: 'sleep'; untilMs: number; reason: string };
 
 export interface StepExecutor<K extends StepKind = StepKind> {
   execute(step: CompiledStepOf<K>, ctx: ExecutionContext): Promise<StepOutcome>;

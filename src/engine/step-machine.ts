@@ -62,6 +62,8 @@ export interface StepMachineDeps {
 }
 
 const LIVE = LIVE_STEP_STATUSES;
+/** How long a step that sleeps with no deadline (an approval gate without timeoutMs) stays delayed: ten years. */
+const FOREVER_MS = 10 * 365 * 24 * 3600_000;
 
 export function createStepProcessor(deps: StepMachineDeps) {
   const { store, control } = deps;
@@ -162,6 +164,15 @@ export function createStepProcessor(deps: StepMachineDeps) {
     for (;;) {
       const outcome = await executeSegment();
       if (outcome === 'ended') return finish('cancelled');
+      if (outcome.type === 'sleep') {
+        const { reason, untilMs } = outcome;
+        const retryAt = Number.isFinite(untilMs) ? new Date(untilMs).toISOString() : null;
+        const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', attempt, fields: { reason, retryAt }, event: { type: 'step.waiting', data: { reason, ...(retryAt ? { until: retryAt } : {}) } } });
+        if (!parked.applied) return finish(parked.status);
+        // Its job sleeps in the delayed set (no worker slot) until then, or until promoted.
+        await job.moveToDelayed(Number.isFinite(untilMs) ? untilMs : Date.now() + FOREVER_MS, token);
+        throw new DelayedError();
+      }
       if (outcome.type === 'skipped') {
         const { reason } = outcome;
         const skipped = await store.transitionStep(runId, step.id, { from: ['running'], to: 'skipped', attempt, fields: { reason, finishedAt: now() }, event: { type: 'step.skipped', data: { reason } } });

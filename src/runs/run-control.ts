@@ -37,7 +37,8 @@ export class RunControl {
     // last pending child is removed moves on by itself.
     try {
       await store.redis.publish(keys.cancelChannel(store.prefix), runId);
-      const queued = res.cancelledSteps.filter((s) => s.was === 'pending' || s.was === 'retrying');
+      // `waiting`: an approval gate sleeps in the delayed set (a step waiting for its children is left alone below).
+      const queued = res.cancelledSteps.filter((s) => s.was === 'pending' || s.was === 'retrying' || s.was === 'waiting');
       await Promise.all([
         this.promoteRefs(res.refIds),
         ...queued.map((s) => this.removeQueued(runId, s.stepId, stepQueueName({ agent: s.agent ?? undefined }))),

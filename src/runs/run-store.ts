@@ -22,6 +22,9 @@ import {
   createRunThen,
   DefinitionNotStoredError,
   type CreateRunArgs,
+  gateDecide,
+  type GateDecideReply,
+  type GateDecision,
   parseJson,
   runFinish,
   stepBegin,
@@ -266,6 +269,11 @@ export class RunStore {
   /** Save a step's checkpoint while it runs `attempt`; false when it no longer does. */
   saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown): Promise<boolean> {
     return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint });
+  }
+
+  /** Record the decision on a waiting approval gate, once (the gate reads it when its job wakes). */
+  decideGate(runId: string, stepId: string, decision: GateDecision): Promise<GateDecideReply> {
+    return gateDecide(this.redis, { prefix: this.prefix, runId, stepId, decision });
   }
 
   /** Add steps to a run on behalf of a running step (existing ones are left alone). */

@@ -14,6 +14,8 @@ import type { CompiledWorkflow } from '../workflows/definition.js';
 import { validateRunInput } from '../workflows/input.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { buildRunFlow, type StepJobData } from './flow-builder.js';
+import { CONTROL_QUEUE, stepJobId } from './keys.js';
+import type { GateDecision } from './scripts/index.js';
 import { whileReachable } from './reachable.js';
 import { explainWaiting, queuesToAsk, type WaitingFor } from './waiting.js';
 import type { WorkerRegistry } from './workers.js';
@@ -83,7 +85,18 @@ export interface DagView {
 }
 /** A step as GET /v1/runs/:id shows it: its record and, while it is not running, what it waits for. */
 export type StepView = StepRecord & { waitingFor?: WaitingFor };
-export type RunView = RunRecord & { steps: StepView[]; dag: DagView; definition?: CompiledWorkflow };
+/** A gate a run waits at: since when, and when it decides by itself (null: never). */
+export interface GateWait {
+  stepId: string;
+  since: string | null;
+  deadline: string | null;
+}
+
+/**
+ * A run as GET /v1/runs/:id shows it. Its status is `waiting` while it runs and an approval
+ * gate waits for a decision (`waitingAt` names them).
+ */
+export type RunView = Omit<RunRecord, 'status'> & { status: RunStatus | 'waiting'; waitingAt?: GateWait[]; steps: StepView[]; dag: DagView; definition?: CompiledWorkflow };
 
 export interface ListRunsFilter {
   workspaceId: string;
@@ -293,6 +306,37 @@ export class RunsService {
     return { runs, nextCursor: next ? Buffer.from(`${next.score}:${next.id}`).toString('base64url') : null };
   }
 
+  /**
+   * Approve or reject the approval gate `stepId` of `runId`, which must be waiting for a
+   * decision: the decision is recorded (with who and why), and the gate's job woken.
+   */
+  async decide(runId: string, stepId: string, d: { approved: boolean; by?: string | undefined; comment?: string | undefined }): Promise<{ runId: string; stepId: string; decision: GateDecision }> {
+    const { store } = this.deps;
+    const decision: GateDecision = { approved: d.approved, by: d.by ?? 'api', comment: d.comment ?? null, at: new Date().toISOString() };
+    const res = await whileReachable(store.redis, 'the decision', () => store.decideGate(runId, stepId, decision));
+    if (!res.applied) {
+      if (res.why === 'missing') {
+        const status = await whileReachable(store.redis, 'reading the run', () => store.getRunStatus(runId));
+        if (status === null) throw new NotFoundError(`run "${runId}" not found`);
+        // A finished run keeps its steps in one record (compacted): none waits any more.
+        if (isTerminalRun(status)) throw new ConflictError(`run "${runId}" already finished with status ${status}`);
+        throw new NotFoundError(`run "${runId}" has no step "${stepId}"`);
+      }
+      if (res.why === 'not_a_gate') throw new ConflictError(`step "${stepId}" is not an approval gate`);
+      if (res.why === 'decided') throw new ConflictError(`step "${stepId}" is already decided; its job is on its way`);
+      throw new ConflictError(`step "${stepId}" is not waiting for approval (it is ${res.why})`);
+    }
+    // Wake the gate now (it sleeps in the delayed set). Should this fail, it wakes at its
+    // deadline and finds the decision then.
+    try {
+      const job = await this.deps.queue(CONTROL_QUEUE)?.getJob(stepJobId(runId, stepId));
+      await job?.promote();
+    } catch (err) {
+      this.deps.logger.warn({ runId, stepId, err: (err as Error).message }, 'decision recorded, but the gate could not be woken at once');
+    }
+    return { runId, stepId, decision };
+  }
+
   async cancel(runId: string): Promise<{ id: string; status: string }> {
     const res = await whileReachable(this.deps.store.redis, 'the cancel', () => this.deps.control.halt(runId, 'cancelled', { reason: 'run cancelled' }));
     if (res.status === 'missing') throw new NotFoundError(`run "${runId}" not found`);
@@ -320,8 +364,10 @@ function decodeCursor(cursor: string): { score: number; id: string } {
 }
 
 export function toRunView(run: RunRecord, steps: StepRecord[]): RunView {
+  const gates = run.status === 'running' ? steps.filter((s) => s.kind === 'approval' && s.status === 'waiting') : [];
   return {
     ...run,
+    ...(gates.length ? { status: 'waiting' as const, waitingAt: gates.map((g) => ({ stepId: g.stepId, since: g.startedAt, deadline: g.retryAt })) } : {}),
     steps,
     dag: {
       nodes: steps.map((s) => ({

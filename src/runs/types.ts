@@ -20,7 +20,7 @@ export type StepStatus = z.infer<typeof StepStatus>;
 export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
 export const LIVE_STEP_STATUSES: readonly StepStatus[] = ['pending', 'running', 'waiting', 'retrying'];
 export const isTerminalStep = (s: StepStatus): boolean => TERMINAL_STEP_STATUSES.includes(s);
-export const isTerminalRun = (s: RunStatus): boolean => TERMINAL_RUN_STATUSES.includes(s);
+export const isTerminalRun = (s: RunStatus | 'waiting'): boolean => (TERMINAL_RUN_STATUSES as readonly string[]).includes(s);
 
 /** The error of a step whose job ended without reporting a result. */
 export const LOST_STEP_ERROR = 'the step job failed without reporting a result (worker lost or stalled too often)';
@@ -117,6 +117,8 @@ export const RUN_EVENT_TYPES = [
   'step.retrying',
   'step.cancelled',
   'step.progress',
+  'step.approved',
+  'step.rejected',
 ] as const;
 
 /** One entry of a run's ordered event log (SSE, MongoDB archive). */

@@ -12,6 +12,8 @@ export const WaitingFor = z.discriminatedUnion('reason', [
   z.object({ reason: z.literal('dependencies'), steps: z.array(z.string()) }),
   /** Steps it added to its run, not finished yet. */
   z.object({ reason: z.literal('children'), steps: z.array(z.string()) }),
+  /** An approval gate: a person decides (POST .../approve or /reject), or `deadline` does (null: none). */
+  z.object({ reason: z.literal('approval'), deadline: z.string().nullable() }),
   /** No live worker process serves its queue (start one that serves the agent). */
   z.object({ reason: z.literal('no_worker'), queue: z.string(), agent: z.string().nullable() }),
   /** Its queue's rate limit is spent until `until`. */
@@ -46,6 +48,10 @@ export function explainWaiting(steps: readonly StepRecord[], facts: QueueFacts):
   const out = new Map<string, WaitingFor>();
   const at = (ms: number) => new Date(facts.now + ms).toISOString();
   for (const s of steps) {
+    if (s.status === 'waiting' && s.kind === 'approval') {
+      out.set(s.stepId, { reason: 'approval', deadline: s.retryAt });
+      continue;
+    }
     if (s.status === 'waiting') {
       out.set(s.stepId, { reason: 'children', steps: childrenOf.get(s.stepId) ?? [] });
       continue;

@@ -401,7 +401,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     // The rule's fields are those of the step's own kind (TypeScript cannot follow that through the union).
     return {
       id,
-      ...(ruleFor(s).compile(s) as Omit<CompiledStep, 'id'>),
+      ...(ruleFor(s).compile(s, { automation: wf.automation }) as Omit<CompiledStep, 'id'>),
       dependsOn: deps.get(id)!,
       ...(s.when !== undefined && { when: s.when }),
       ...(s.timeoutMs !== undefined && { timeoutMs: s.timeoutMs }),
@@ -418,6 +418,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     steps,
     output: wf.output ? [...new Set(wf.output)] : order.filter((id) => dependents.get(id)!.length === 0),
     ...(wf.schedule && { schedule: wf.schedule }),
+    automation: wf.automation,
     source,
   };
 }

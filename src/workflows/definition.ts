@@ -126,8 +126,34 @@ export const PlanStepDefinition = z
   })
   .strict();
 
+/** Which approval gates wait for a human (seed 002's automation modes), per workflow. */
+export const Automation = z.enum(['full_autonomous', 'assisted', 'manual', 'hybrid']);
+export type Automation = z.infer<typeof Automation>;
+
+/**
+ * `kind: approval`: a gate that waits, without a worker slot, until someone approves or rejects
+ * it over the API, or until `timeoutMs` (then `onTimeout` applies). The workflow's `automation`
+ * decides which gates wait (see Automation).
+ */
+export const ApprovalStepDefinition = z
+  .object({
+    ...stepFields,
+    kind: z.literal('approval'),
+    /** What the approver is asked and shown (templates allowed), e.g. the draft to publish. */
+    input: StepInput.optional(),
+    /** A gate that waits this long decides by itself (`timeoutMs` of the common fields). */
+    onTimeout: z.enum(['approve', 'reject']).default('reject'),
+    /** A rejection fails the step (and the run, unless optional), or skips it (and what needs it). */
+    onReject: z.enum(['fail', 'skip']).default('fail'),
+    /** Under `assisted` automation, only gates marked publish wait. */
+    publish: z.boolean().default(false),
+    /** Under `hybrid` automation, the gate waits when one of these expressions is true. */
+    rules: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
 /** Every step kind's definition schema, by kind. */
-export const STEP_DEFINITIONS = { agent: AgentStepDefinition, loop: LoopStepDefinition, forEach: ForEachStepDefinition, plan: PlanStepDefinition } as const;
+export const STEP_DEFINITIONS = { agent: AgentStepDefinition, loop: LoopStepDefinition, forEach: ForEachStepDefinition, plan: PlanStepDefinition, approval: ApprovalStepDefinition } as const;
 export type StepKind = keyof typeof STEP_DEFINITIONS;
 export const StepKind = z.enum(Object.keys(STEP_DEFINITIONS) as [StepKind, ...StepKind[]]);
 export const DEFAULT_STEP_KIND: StepKind = 'agent';
@@ -135,7 +161,7 @@ export const DEFAULT_STEP_KIND: StepKind = 'agent';
 const withDefaultKind = (v: unknown): unknown =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: DEFAULT_STEP_KIND } : v;
 
-export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition, PlanStepDefinition]));
+export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition, PlanStepDefinition, ApprovalStepDefinition]));
 export type StepDefinition = z.infer<typeof StepDefinition>;
 export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
 
@@ -169,6 +195,8 @@ export const WorkflowDefinition = z
     /** Steps whose outputs form the run's output. Default: the steps nothing depends on. */
     output: z.array(StepId).min(1).optional(),
     schedule: ScheduleSpec.optional(),
+    /** Which approval gates wait: all (manual, the default), none (full_autonomous), those marked publish (assisted), those whose rules ask (hybrid). */
+    automation: Automation.default('manual'),
   })
   .strict();
 export type WorkflowDefinition = z.infer<typeof WorkflowDefinition>;
@@ -250,9 +278,21 @@ export const CompiledPlanStep = z.object({
   maxSteps: z.number().int().min(1).max(100),
 });
 
+export const CompiledApprovalStep = z.object({
+  ...compiledFields,
+  kind: z.literal('approval'),
+  input: StepInput.optional(),
+  onTimeout: z.enum(['approve', 'reject']),
+  onReject: z.enum(['fail', 'skip']),
+  publish: z.boolean(),
+  rules: z.array(z.string()),
+  /** The workflow's automation mode, which decides whether this gate waits. */
+  automation: Automation,
+});
+
 /** Every step kind's compiled schema, by kind. */
-export const COMPILED_STEPS = { agent: CompiledAgentStep, loop: CompiledLoopStep, forEach: CompiledForEachStep, plan: CompiledPlanStep } as const satisfies { [K in StepKind]: z.ZodType };
-export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep, CompiledPlanStep]);
+export const COMPILED_STEPS = { agent: CompiledAgentStep, loop: CompiledLoopStep, forEach: CompiledForEachStep, plan: CompiledPlanStep, approval: CompiledApprovalStep } as const satisfies { [K in StepKind]: z.ZodType };
+export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep, CompiledPlanStep, CompiledApprovalStep]);
 export type CompiledStep = z.infer<typeof CompiledStep>;
 export type CompiledStepOf<K extends StepKind> = Extract<CompiledStep, { kind: K }>;
 
@@ -265,6 +305,7 @@ export const CompiledWorkflow = z.object({
   /** Step ids whose outputs form the run output. */
   output: z.array(z.string()),
   schedule: ScheduleSpec.optional(),
+  automation: Automation.optional(),
   /** Where it came from: a file path, "inline", or "agent" (a single-agent task). */
   source: z.string(),
 });

@@ -6,7 +6,7 @@
  * `KIND_RULES` is typed over every kind in STEP_DEFINITIONS, so a new kind does not compile
  * until it has a rule here.
  */
-import type { CompiledStepOf, StepDefinitionOf, StepKind } from './definition.js';
+import type { Automation, CompiledStepOf, StepDefinitionOf, StepKind } from './definition.js';
 import { isSingleTemplate } from './templates.js';
 
 /** The names a forEach's step input reads besides input and steps. */
@@ -38,7 +38,7 @@ export interface KindRule<K extends StepKind> {
   /** The kind's own checks. */
   check(def: StepDefinitionOf<K>, ctx: CompileContext): void;
   /** The kind's own compiled fields (with `kind`, and `agent` when an agent's pool runs it). */
-  compile(def: StepDefinitionOf<K>): Omit<CompiledStepOf<K>, GenericCompiledField>;
+  compile(def: StepDefinitionOf<K>, workflow: { automation: Automation }): Omit<CompiledStepOf<K>, GenericCompiledField>;
 }
 
 const listOr = (items: readonly string[], none: string): string => (items.length ? items.join(', ') : none);
@@ -103,6 +103,20 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       });
     },
     compile: (def) => ({ kind: 'plan', agent: def.agent, input: def.input, maxSteps: def.maxSteps, ...(def.agents ? { agents: def.agents } : {}) }),
+  },
+  approval: {
+    templated: (def) => (def.input ? [{ at: 'input', value: def.input }] : []),
+    check() {},
+    expressions: (def) => def.rules.map((expr, i) => ({ at: `rules[${i}]`, expr, vars: [] })),
+    compile: (def, workflow) => ({
+      kind: 'approval',
+      onTimeout: def.onTimeout,
+      onReject: def.onReject,
+      publish: def.publish,
+      rules: def.rules,
+      automation: workflow.automation,
+      ...(def.input ? { input: def.input } : {}),
+    }),
   },
 };
 

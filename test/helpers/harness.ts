@@ -11,7 +11,7 @@ import { createApp } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/logger.js';
 import type { RunArchive, RunView } from '../../src/runs/runs-service.js';
-import { TERMINAL_RUN_STATUSES } from '../../src/runs/types.js';
+import { isTerminalRun } from '../../src/runs/types.js';
 import { systemFromDefinitions, type System } from '../../src/system.js';
 import { startWorkerPools, type WorkerPoolsOptions } from '../../src/engine/pools.js';
 import type { FakeLlmServer } from '../fixtures/fake-llm-server.js';
@@ -120,7 +120,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     baseUrl,
     request,
     waitUntil,
-    waitForRun: (id, timeoutMs) => waitUntil(id, (r) => TERMINAL_RUN_STATUSES.includes(r.status), timeoutMs),
+    waitForRun: (id, timeoutMs) => waitUntil(id, (r) => isTerminalRun(r.status), timeoutMs),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

@@ -3,7 +3,7 @@ import type { RunsService } from '../../runs/runs-service.js';
 import { DEFAULT_WORKSPACE, type RunEvent } from '../../runs/types.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { NotFoundError } from '../../errors/index.js';
-import { EventId, GetRunQuery, ListRunsQuery, RunId, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
+import { EventId, GateDecisionBody, GetRunQuery, ListRunsQuery, RunId, RunStepIdParam, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
 
 export interface RunsRouterDeps {
   runs: RunsService;
@@ -49,6 +49,14 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
   r.post('/:id/cancel', async (req, res) => {
     res.json(await runs.cancel(req.params.id));
   });
+
+  for (const [action, approved] of [['approve', true], ['reject', false]] as const) {
+    r.post(`/:id/steps/:stepId/${action}`, async (req, res) => {
+      const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
+      const body = parseOr422(GateDecisionBody, req.body ?? {});
+      res.json(await runs.decide(req.params.id, stepId, { approved, ...body }));
+    });
+  }
 
   r.get('/:id/events', (req, res) => streamEvents(runs, req as Request<{ id: string }>, res, shutdownSignal));
 

@@ -1,0 +1,25 @@
+import type { Redis } from 'ioredis';
+import { keys } from '../keys.js';
+import { json, Script } from './script.js';
+
+const script = new Script('gate-decide', 2);
+
+export interface GateDecision {
+  approved: boolean;
+  /** Who decided (as the caller says), `timeout` or `automation`. */
+  by: string;
+  comment: string | null;
+  at: string;
+}
+
+export type GateDecideReply = { applied: true } | { applied: false; why: 'missing' | 'not_a_gate' | 'decided' | string };
+
+/** Record `decision` on the waiting approval gate `stepId` (see gate-decide.lua). */
+export async function gateDecide(redis: Redis, a: { prefix: string; runId: string; stepId: string; decision: GateDecision }): Promise<GateDecideReply> {
+  const [applied, why] = (await script.run(
+    redis,
+    [keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId)],
+    [json(a.decision), a.decision.approved ? 'step.approved' : 'step.rejected', a.decision.at],
+  )) as [number, string?];
+  return applied === 1 ? { applied: true } : { applied: false, why: why ?? 'missing' };
+}
