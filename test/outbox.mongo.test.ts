@@ -34,7 +34,7 @@ function run(overrides: Partial<RunRecord> = {}): RunRecord {
     id: 'run-1', workspaceId: 'default', workflow: 'research', status: 'succeeded', input: { topic: 'queues', nested: {} },
     output: { answer: 42 }, error: null, agents: ['researcher', 'writer'],
     failedSteps: [{ stepId: 'b', kind: 'agent', agent: 'writer', error: 'boom' }], skippedSteps: ['c'],
-    usage: { inputTokens: 10, outputTokens: 20 }, priority: 5, idempotencyKey: 'k-1', scheduleId: null,
+    usage: { inputTokens: 10, outputTokens: 20 }, priority: 5, idempotencyKey: 'k-1', scheduleId: null, rerunOf: null,
     createdAt: '2025-01-01T10:00:00.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:09.000Z',
     ...overrides,
   };
@@ -44,7 +44,7 @@ function step(overrides: Partial<StepRecord> = {}): StepRecord {
   return {
     runId: 'run-1', stepId: 'a', kind: 'agent', agent: 'researcher', parent: null, status: 'succeeded', dependsOn: [], optional: false,
     input: { task: 'look' }, output: 'found it', usage: { inputTokens: 3, outputTokens: 4 }, model: 'echo',
-    attempts: 1, recovered: false, error: null, reason: null, retryAt: null,
+    attempts: 1, recovered: false, reusedFrom: null, error: null, reason: null, retryAt: null,
     createdAt: '2025-01-01T10:00:01.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:05.000Z',
     ...overrides,
   };

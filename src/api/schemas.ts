@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { RunListInclude, RunStatus } from '../runs/types.js';
-import { RunStepId, StepInput } from '../workflows/definition.js';
+import { RunStepId, StepId, StepInput } from '../workflows/definition.js';
 import { JsonObject } from '../workflows/json-object.js';
 
 const common = {
@@ -34,6 +34,18 @@ export const RunId = z.string().regex(/^run_[0-9a-z]{1,40}$/);
 
 /** A step id in a path (a definition's step, or one added while the run executes). */
 export const RunStepIdParam = RunStepId;
+
+/** POST /v1/runs/:id/rerun. */
+export const RerunBody = z
+  .object({
+    /** The step of the run's workflow to rerun from (it and everything downstream runs again). */
+    fromStep: StepId,
+    /** A new run input (checked against the workflow's fields); default: the run's own. */
+    input: JsonObject.optional(),
+    /** Given to `fromStep` in its context, with its previous answer. */
+    feedback: z.string().min(1).max(20_000).optional(),
+  })
+  .strict();
 
 /** POST /v1/runs/:id/steps/:stepId/approve | reject. */
 export const GateDecisionBody = z

@@ -204,6 +204,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
     /** One segment of the step's work; 'ended' when it stopped because its run ended. */
     async function executeSegment(): Promise<StepOutcome | 'ended'> {
+      // A rerun's step upstream of where it reruns: its recorded output, no work done.
+      if (step.reuse) return { type: 'succeeded', output: step.reuse.output, input: step.reuse.input ?? null, reusedFrom: step.reuse.runId, event: { reused: { runId: step.reuse.runId } } };
       const timeoutMs = deps.policy.timeoutMs(step);
       // One controller: fires on the step timeout, or when BullMQ cancels the job.
       const call = new AbortController();
@@ -300,6 +302,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         usage: outcome.usage ?? null,
         model: outcome.model ?? null,
         ...(outcome.event ? { event: outcome.event } : {}),
+        ...(outcome.reusedFrom ? { reusedFrom: outcome.reusedFrom } : {}),
       };
       for (let i = 1; ; i++) {
         try {

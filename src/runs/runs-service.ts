@@ -56,6 +56,8 @@ export interface SubmitOptions {
   idempotencyKey?: string;
   priority?: number;
   scheduleId?: string;
+  /** The run this one reruns. */
+  rerunOf?: string;
   /** The run's owner. Default `default`. */
   workspaceId?: string;
 }
@@ -179,6 +181,7 @@ export class RunsService {
       priority: opts.priority ?? null,
       idempotencyKey: opts.idempotencyKey ?? null,
       scheduleId: opts.scheduleId ?? null,
+      rerunOf: opts.rerunOf ?? null,
       createdAt: now,
       startedAt: null,
       finishedAt: null,
@@ -335,6 +338,54 @@ export class RunsService {
       this.deps.logger.warn({ runId, stepId, err: (err as Error).message }, 'decision recorded, but the gate could not be woken at once');
     }
     return { runId, stepId, decision };
+  }
+
+  /**
+   * Rerun a finished run from `fromStep`: a new run of the definition it executed, in which
+   * every step not downstream of `fromStep` (and that succeeded) reuses its recorded output
+   * (no work done, `reusedFrom` set), `fromStep` gets `feedback` (with its previous answer) in
+   * its context, and the new run's `rerunOf` names this one.
+   */
+  async rerun(runId: string, req: { fromStep: string; input?: Record<string, unknown> | undefined; feedback?: string | undefined }, opts: SubmitOptions = {}): Promise<SubmitResult & { rerunOf: string }> {
+    const old = await this.get(runId, { definition: true });
+    if (!isTerminalRun(old.status)) throw new ConflictError(`run "${runId}" is ${old.status}: a run is rerun once it has finished (cancel it first)`);
+    const def = old.definition;
+    if (!def) throw new ConflictError(`run "${runId}" has no stored definition to rerun`);
+    const ids = def.steps.map((s) => s.id);
+    if (!ids.includes(req.fromStep)) {
+      const message = `"${req.fromStep}" is not a step of the run's workflow; its steps: ${ids.join(', ')}`;
+      throw new ValidationError(message, [{ path: 'fromStep', message }]);
+    }
+    const dependents = new Map<string, string[]>(ids.map((id) => [id, []]));
+    for (const s of def.steps) for (const d of s.dependsOn) dependents.get(d)?.push(s.id);
+    const again = new Set<string>();
+    const downstream = (id: string): void => {
+      if (again.has(id)) return;
+      again.add(id);
+      for (const d of dependents.get(id) ?? []) downstream(d);
+    };
+    downstream(req.fromStep);
+    // A step upstream that did not succeed has nothing to reuse: it runs again, with what needs it.
+    const records = new Map(old.steps.map((s) => [s.stepId, s]));
+    for (const s of def.steps) if (records.get(s.id)?.status !== 'succeeded') downstream(s.id);
+    const from = def.steps.find((s) => s.id === req.fromStep)!;
+    if (req.feedback !== undefined && from.kind !== 'agent') {
+      const message = `feedback goes to an agent step; "${from.id}" is a ${from.kind} step`;
+      throw new ValidationError(message, [{ path: 'feedback', message }]);
+    }
+    const steps = def.steps.map((s) => {
+      if (!again.has(s.id)) {
+        const r = records.get(s.id)!;
+        return { ...s, reuse: { runId, output: r.output, ...(r.input !== null ? { input: r.input } : {}) } };
+      }
+      if (s.id === req.fromStep && s.kind === 'agent' && req.feedback !== undefined) return { ...s, feedback: { text: req.feedback, previousOutput: records.get(s.id)?.output ?? null } };
+      return s;
+    });
+    // Its definition differs from the one it reruns (reused outputs, feedback): stored as its own.
+    const workflow: CompiledWorkflow = { ...def, steps, source: def.source === 'agent' ? 'rerun' : def.source };
+    const input = req.input === undefined ? old.input : validateRunInput(workflow, req.input);
+    const res = await this.submit(workflow, input, { rerun: runId, ...req }, { ...opts, rerunOf: runId });
+    return { ...res, rerunOf: runId };
   }
 
   async cancel(runId: string): Promise<{ id: string; status: string }> {

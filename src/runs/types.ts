@@ -53,6 +53,8 @@ export const StepRecord = z.object({
   attempts: z.number().int().nonnegative(),
   /** The last attempt took over from one whose worker was lost (crash, stall). */
   recovered: z.boolean(),
+  /** A rerun reused this step's recorded output from that run (no provider call), else null. */
+  reusedFrom: z.string().nullable(),
   error: z.string().nullable(),
   /** Why a step was skipped or cancelled, or what it waits for. */
   reason: z.string().nullable(),
@@ -84,6 +86,8 @@ export const RunRecord = z.object({
   priority: z.number().int().nullable(),
   idempotencyKey: z.string().nullable(),
   scheduleId: z.string().nullable(),
+  /** The run this one reruns (POST /v1/runs/:id/rerun), else null. */
+  rerunOf: z.string().nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),

@@ -227,6 +227,8 @@ const compiledFields = {
    * apply). Absent for steps the engine runs itself on its internal queue.
    */
   agent: z.string().optional(),
+  /** In a rerun: the output this step recorded in the run it reruns, used as it is (no work done). */
+  reuse: z.object({ runId: z.string(), output: z.unknown(), input: z.unknown().optional() }).optional(),
 };
 
 export const CompiledAgentStep = z.object({
@@ -247,6 +249,8 @@ export const CompiledAgentStep = z.object({
    * the deepest the delegation tree it belongs to may go.
    */
   delegation: z.object({ depth: z.number().int().min(1), maxDepth: z.number().int().min(1) }).optional(),
+  /** In a rerun from this step: the feedback, and what the step answered before, added to its context. */
+  feedback: z.object({ text: z.string(), previousOutput: z.unknown() }).optional(),
 });
 
 export const CompiledLoopStep = z.object({

@@ -3,7 +3,7 @@ import type { RunsService } from '../../runs/runs-service.js';
 import { DEFAULT_WORKSPACE, type RunEvent } from '../../runs/types.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { NotFoundError } from '../../errors/index.js';
-import { EventId, GateDecisionBody, GetRunQuery, ListRunsQuery, RunId, RunStepIdParam, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
+import { EventId, GateDecisionBody, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
 
 export interface RunsRouterDeps {
   runs: RunsService;
@@ -48,6 +48,12 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
 
   r.post('/:id/cancel', async (req, res) => {
     res.json(await runs.cancel(req.params.id));
+  });
+
+  r.post('/:id/rerun', async (req, res) => {
+    const body = parseOr422(RerunBody, req.body ?? {});
+    const result = await runs.rerun(req.params.id, body, { workspaceId });
+    res.status(202).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, rerunOf: result.rerunOf });
   });
 
   for (const [action, approved] of [['approve', true], ['reject', false]] as const) {

@@ -37,6 +37,8 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       } catch (err) {
         throw new NonRetryableError(`could not render the step input: ${toError(err).message}`);
       }
+      // Rerun from this step: the feedback and the previous answer, never template-rendered.
+      if (step.feedback) input = { ...input, context: { ...input.context, feedback: step.feedback.text, previousOutput: step.feedback.previousOutput } };
       if (step.dependencyOutputs && step.dependsOn.length) {
         // A plan's step: its dependencies' outputs, by their id within the plan.
         const outputs = Object.fromEntries(ctx.reads.filter((r) => step.dependsOn.includes(r.stepId)).map((r) => [r.stepId.split('.').at(-1)!, r.output]));

@@ -15,6 +15,8 @@ export interface StepResult {
   event?: Record<string, unknown>;
   /** Replace the step's checkpoint in the same write. */
   checkpoint?: unknown;
+  /** The run whose recorded output this is (a rerun reused it). */
+  reusedFrom?: string;
 }
 
 export interface StepCompleteArgs extends StepResult {
@@ -60,6 +62,7 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       a.retentionSeconds,
       keys.stepPrefix(a.prefix, a.runId),
       keys.definitionPrefix(a.prefix),
+      a.reusedFrom === undefined ? '' : json(a.reusedFrom),
     ],
   )) as [number, StepStatus | 'missing', number?, string?];
   return { recorded: recorded === 1, status, ...(finished === 1 ? { finished: runStatus as RunStatus } : {}) };

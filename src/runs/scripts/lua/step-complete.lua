@@ -9,7 +9,7 @@
 -- ARGV: [1] now (ISO), [2] outbox on, [3] output JSON, [4] usage JSON, [5] model JSON,
 --       [6] input JSON, [7] step.completed event data JSON, [8] checkpoint JSON ('' keeps it),
 --       [9] finish the run ('1'/'0'), [10] retention seconds, [11] step key prefix,
---       [12] definition key prefix
+--       [12] definition key prefix, [13] reusedFrom JSON ('' for none: a rerun reused the output)
 -- Returns {1, 'succeeded', run finished (1/0), run status} when recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
 --@include event
@@ -26,6 +26,10 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   if ARGV[8] ~= '' then
     fields[#fields + 1] = 'checkpoint'
     fields[#fields + 1] = ARGV[8]
+  end
+  if ARGV[13] ~= '' then
+    fields[#fields + 1] = 'reusedFrom'
+    fields[#fields + 1] = ARGV[13]
   end
   redis.call('HSET', KEYS[1], unpack(fields))
   event(KEYS[3], 'step.completed', v[2], ARGV[1], ARGV[7])
