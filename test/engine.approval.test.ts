@@ -24,12 +24,13 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness({
     name: 'approval',
-    agents: { writer: { provider: 'echo' } },
+    agents: { writer: { provider: 'echo' }, slowwriter: { provider: 'echo', echo: { latencyMs: 800 } } },
     workflows: [
       publishFlow('manual'),
       publishFlow('manual-skip', { onReject: 'skip' }),
       publishFlow('timeout-approve', { timeoutMs: 400, onTimeout: 'approve' }),
       publishFlow('timeout-reject', { timeoutMs: 400 }),
+      publishFlow('timeout-race', { timeoutMs: 300 }),
       publishFlow('autonomous', {}, { automation: 'full_autonomous' }),
       {
         name: 'assisted',
@@ -38,6 +39,21 @@ beforeAll(async () => {
           { id: 'draft', agent: 'writer', input: { task: 'Draft' } },
           { id: 'review', kind: 'approval', dependsOn: ['draft'] },
           { id: 'gate', kind: 'approval', dependsOn: ['review'], publish: true },
+        ],
+      },
+      {
+        name: 'revise',
+        steps: [
+          { id: 'draft', agent: 'writer', input: { task: 'Draft the post' } },
+          gate({ onReject: 'revise', review: 'draft', maxRevisions: 1 }),
+          { id: 'publish', agent: 'writer', dependsOn: ['gate'], input: { task: 'publish {{steps.gate.output.output}}' } },
+        ],
+      },
+      {
+        name: 'revise-slow',
+        steps: [
+          { id: 'draft', agent: 'slowwriter', input: { task: 'Draft slowly' } },
+          gate({ onReject: 'revise', review: 'draft' }),
         ],
       },
       { ...publishFlow('hybrid', { rules: ['input.risky == true', 'contains(steps.draft.output, "guarantee")'] }, { automation: 'hybrid' }), input: { risky: { type: 'boolean' } } },
@@ -173,3 +189,97 @@ describe('automation modes', () => {
     expect((await h.waitForRun(id)).status).toBe('succeeded');
   });
 });
+
+describe('onReject: revise', () => {
+  it('sends the comment back to the step under review, waits for a decision on the revision, and publishes the approved version', async () => {
+    const id = await submit('revise');
+    await waitingAtGate(id);
+    expect((await decide(id, 'reject', { by: 'ed', comment: 'more numbers' })).status).toBe(200);
+    const again = await h.waitUntil(id, (r) => r.status === 'waiting' && stepOf(r, 'gate').reason === 'waiting for approval (revision 1)', 10_000);
+    const revision = stepOf(again, 'gate.1.revise');
+    expect(revision).toMatchObject({ parent: 'gate', agent: 'writer', status: 'succeeded' });
+    expect(revision.input).toEqual({ task: 'Draft the post', context: { previousOutput: '[writer] Draft the post', feedback: 'more numbers' } });
+    await decide(id, 'approve', { by: 'ed' });
+    const run = await h.waitForRun(id);
+    expect(run.status).toBe('succeeded');
+    expect(stepOf(run, 'gate').output).toMatchObject({ approved: true, by: 'ed', revisions: 1, output: revision.output });
+    expect(stepOf(run, 'publish').output).toBe(`[writer] publish ${revision.output as string}`);
+    await expectNoLiveJobs(h.system, id);
+  });
+
+  it('fails on a rejection once maxRevisions revisions were made', async () => {
+    const id = await submit('revise');
+    await waitingAtGate(id);
+    await decide(id, 'reject', { comment: 'no' });
+    await h.waitUntil(id, (r) => r.status === 'waiting' && stepOf(r, 'gate').reason === 'waiting for approval (revision 1)', 10_000);
+    await decide(id, 'reject', { comment: 'still no' });
+    const run = await h.waitForRun(id);
+    expect(run.status).toBe('failed');
+    expect(stepOf(run, 'gate').error).toBe('rejected by api: still no (no revision left: maxRevisions 1)');
+  });
+
+  it('takes no decision while the revision runs, and says so', async () => {
+    const id = await submit('revise-slow');
+    await waitingAtGate(id, 'gate');
+    await decide(id, 'reject', { comment: 'redo' });
+    const revising = await h.waitUntil(id, (r) => r.steps.some((s) => s.stepId === 'gate.1.revise' && s.status === 'running'), 10_000);
+    expect(revising.status).toBe('running');
+    expect(stepOf(revising, 'gate').waitingFor).toEqual({ reason: 'children', steps: ['gate.1.revise'] });
+    const early = await decide(id, 'approve');
+    expect(early.status).toBe(409);
+    expect(early.body.error.message).toBe('step "gate" waits for the revision it asked for; decide once it is done');
+    await h.waitUntil(id, (r) => r.status === 'waiting', 10_000);
+    await decide(id, 'approve');
+    expect((await h.waitForRun(id)).status).toBe('succeeded');
+  });
+
+  it('is refused at compile time without a review step, or with one that is not an agent step or not an ancestor', async () => {
+    const base = (g: Record<string, unknown>, extra: Record<string, unknown>[] = []) => ({ name: 'bad-gate', steps: [{ id: 'draft', agent: 'writer', input: { task: 'x' } }, ...extra, { id: 'gate', kind: 'approval', dependsOn: ['draft'], ...g }] });
+    const issues = async (def: unknown) => (await h.request('POST', '/v1/workflows/validate', def)).body.error.issues.map((i: { path: string; message: string }) => [i.path, i.message]);
+    expect(await issues(base({ onReject: 'revise' }))).toContainEqual(['steps[1].review', 'onReject: revise needs review: the id of the agent step to revise']);
+    expect(await issues(base({ onReject: 'revise', review: 'other' }, [{ id: 'other', agent: 'writer', input: { task: 'y' } }]))).toContainEqual(['steps[2].review', expect.stringContaining('which is not an ancestor of "gate"')]);
+    expect(await issues(base({ onReject: 'revise', review: 'g0' }, [{ id: 'g0', kind: 'approval', dependsOn: ['draft'] }]))).toContainEqual(['steps[2].review', 'the step under review must be an agent step; "g0" is a approval step']);
+  });
+});
+
+describe('decisions that race the gate', () => {
+  it('goes on when approved in the moment the gate parks (between recording waiting and sleeping)', async () => {
+    const store = h.system.store;
+    const original = store.transitionStep.bind(store);
+    let decision: Promise<unknown> | undefined;
+    store.transitionStep = async (runId, stepId, t) => {
+      const res = await original(runId, stepId, t);
+      // Decided concurrently, while the gate's job is still active.
+      if (stepId === 'gate' && t.to === 'waiting' && !decision) decision = h.system.runs.decide(runId, stepId, { approved: true, by: 'quick' });
+      return res;
+    };
+    try {
+      const run = await h.waitForRun(await submit('manual'), 8_000);
+      expect(run.status).toBe('succeeded');
+      expect(stepOf(run, 'gate').output).toMatchObject({ approved: true, by: 'quick' });
+      await decision;
+    } finally {
+      store.transitionStep = original;
+    }
+  });
+
+  it('applies a decision recorded as the gate wakes at its deadline, not the timeout', async () => {
+    const store = h.system.store;
+    const original = store.transitionStep.bind(store);
+    store.transitionStep = async (runId, stepId, t) => {
+      // The gate read its checkpoint (no decision yet) and is about to resume: decided now.
+      if (stepId === 'gate' && t.to === 'running' && t.from.includes('waiting')) {
+        await store.decideGate(runId, stepId, { approved: true, by: 'just-in-time', comment: null, at: new Date().toISOString() });
+      }
+      return original(runId, stepId, t);
+    };
+    try {
+      const run = await h.waitForRun(await submit('timeout-race'), 8_000);
+      expect(run.status).toBe('succeeded');
+      expect(stepOf(run, 'gate').output).toMatchObject({ approved: true, by: 'just-in-time' });
+    } finally {
+      store.transitionStep = original;
+    }
+  });
+});
+

@@ -14,6 +14,8 @@ const AGENTS: Record<string, Record<string, unknown>> = {
   writer: { provider: 'anthropic', model: 'claude-w', attempts: 1 },
   critic: { provider: 'openai', model: 'gpt-critic', attempts: 1 },
   judge: { provider: 'openai', model: 'gpt-judge', attempts: 1, output: { schema: VERDICT_FIELDS } },
+  /** A critic that is an orchestrator elsewhere: as a critic it gives one structured verdict. */
+  'critic-tp': { provider: 'openai', model: 'gpt-critic', attempts: 1, delegates: ['writer'] },
   'echo-w': { provider: 'echo' },
   'echo-c': { provider: 'echo' },
 };
@@ -33,6 +35,7 @@ beforeAll(async () => {
       { name: 'refine', input: { topic: { type: 'string' } }, steps: [{ sequential: [loop('refine'), { id: 'publish', agent: 'echo-w', input: { task: 'publish {{steps.refine.output.draft}}' } }] }] },
       { name: 'refine-until', input: { topic: { type: 'string' } }, steps: [loop('refine', { until: 'verdict.score >= 7', maxIterations: 5 })] },
       { name: 'refine-max', input: { topic: { type: 'string' } }, steps: [loop('refine', { maxIterations: 2 })] },
+      { name: 'refine-tp', input: { topic: { type: 'string' } }, steps: [loop('refine', { critic: { agent: 'critic-tp' } })] },
       { name: 'refine-offline', steps: [{ id: 'refine', kind: 'loop', body: { agent: 'echo-w', input: { task: 'A haiku' } }, critic: { agent: 'echo-c' } }] },
     ],
   });
@@ -117,6 +120,14 @@ describe('a refinement loop', () => {
     expect(r.output).toMatchObject({ draft: 'draft 2', verdict: { feedback: 'still no' }, iterations: 2, reason: 'maxIterations' });
     expect(r.steps.map((s) => s.stepId)).toEqual(['refine', 'refine.1.draft', 'refine.1.critique', 'refine.2.draft', 'refine.2.critique']);
     expect(byModel('claude-w')).toHaveLength(2);
+  });
+
+  it('asks a critic that has delegates for its verdict in one structured call, not as an orchestrator', async () => {
+    script([{ approved: true, score: 9, feedback: 'fine' }]);
+    const r = await run('refine-tp');
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toMatchObject({ iterations: 1, reason: 'approved' });
+    expect(byModel('gpt-critic')[0]!.body.tools.map((t: { function: { name: string } }) => t.function.name)).toEqual(['answer']);
   });
 
   it('runs offline on echo: the echo critic approves the first draft', async () => {

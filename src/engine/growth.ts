@@ -14,6 +14,7 @@ import type { FlowProducer, Job, Queue } from 'bullmq';
 import { NonRetryableError, StaleAttemptError } from '../errors/index.js';
 import { buildChildFlows, type StepJobData } from '../runs/flow-builder.js';
 import type { RunStore } from '../runs/run-store.js';
+import { isTerminalStep } from '../runs/types.js';
 import type { StepPolicy } from '../runs/step-policy.js';
 import { CompiledStep } from '../workflows/definition.js';
 import type { ChildStep } from './executor.js';
@@ -84,6 +85,13 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     agents: [...new Set(ordered.flatMap((c) => (c.agent ? [c.agent] : [])))],
   });
   if (!res.applied) throw new StaleAttemptError(`step "${step.id}" is no longer running attempt ${attempt} (${res.parentStatus}); its steps were not added`);
+  if (res.added === 0) {
+    // Delivered again after adding them: when they have all finished there is nothing to add
+    // (a completed job is removed, and adding its tree again would put a failed child kept
+    // among them back under this step for good).
+    const records = await deps.store.getSteps(runId, ordered.map((c) => c.id));
+    if (records.length === ordered.length && records.every((r) => isTerminalStep(r.status))) return;
+  }
   // A delivery after a crash finds the jobs there already (added in one call, so all or none).
   const states = await Promise.all(sinks.map((sink) => deps.queueByName(sink.queueName).getJobState(sink.opts!.jobId!)));
   const missing = sinks.filter((_, i) => states[i] === 'unknown');

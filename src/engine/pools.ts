@@ -76,7 +76,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       return p;
     });
   const readRuns: ReadRuns = async ({ workspaceId, agent, workflow, limit }) => {
-    const { runs } = await system.runs.list({ workspaceId, status: 'succeeded', include: ['output'], limit, ...(agent ? { agent } : {}), ...(workflow ? { workflow } : {}) });
+    const { runs } = await system.engineRuns.list({ workspaceId, status: 'succeeded', include: ['output'], limit, ...(agent ? { agent } : {}), ...(workflow ? { workflow } : {}) });
     return runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, agents: r.agents, finishedAt: r.finishedAt, output: r.output ?? null }));
   };
   const defaults = createExecutors({ registry, providerFor, readRuns });

@@ -160,7 +160,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
     }
 
     // 2 and 3. Execute, record; a step that waits for the steps it added goes round again.
-    let checkpoint = begin.checkpoint;
+    // Resumed from `waiting`: read the checkpoint again. What the step waited for may have
+    // written it after it was read above (an approval gate's decision), and no more can come now.
+    let checkpoint = resumed ? await store.getCheckpoint(runId, step.id) : begin.checkpoint;
     for (;;) {
       const outcome = await executeSegment();
       if (outcome === 'ended') return finish('cancelled');

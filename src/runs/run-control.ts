@@ -72,6 +72,22 @@ export class RunControl {
     })().catch((err: unknown) => this.deps.logger.debug({ runId, stepId, err }, 'could not remove a queued step job'));
   }
 
+  /**
+   * Wake a step's job that sleeps in the delayed set (an approval gate just decided). A job
+   * still active (it recorded `waiting` and is about to move to delayed) is waited for briefly
+   * (up to about 2 s), so a decision taken in that moment still wakes it at once.
+   */
+  async wake(queueName: string, jobId: string): Promise<void> {
+    const queue = this.deps.queue(queueName);
+    if (!queue) return;
+    for (let i = 0; i < 40; i++) {
+      const state = await queue.getJobState(jobId);
+      if (state === 'delayed') return promoteIfDelayed(queue, jobId, this.deps.logger);
+      if (state !== 'active') return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   /** Wake refs (sleeping ref jobs); they then see their target or that the run has ended. */
   async promoteRefs(refIds: readonly string[]): Promise<void> {
     await Promise.all(refIds.map((id) => promoteIfDelayed(this.deps.refQueue, id, this.deps.logger)));

@@ -271,6 +271,11 @@ export class RunStore {
     return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint });
   }
 
+  /** A step's checkpoint as it is now (null when none). */
+  async getCheckpoint(runId: string, stepId: string): Promise<unknown> {
+    return parseJson(await this.redis.hget(keys.step(this.prefix, runId, stepId), 'checkpoint'));
+  }
+
   /** Record the decision on a waiting approval gate, once (the gate reads it when its job wakes). */
   decideGate(runId: string, stepId: string, decision: GateDecision): Promise<GateDecideReply> {
     return gateDecide(this.redis, { prefix: this.prefix, runId, stepId, decision });

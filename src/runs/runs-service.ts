@@ -22,7 +22,7 @@ import type { WorkerRegistry } from './workers.js';
 import type { RunControl } from './run-control.js';
 import type { RunStore } from './run-store.js';
 import type { StepPolicy } from './step-policy.js';
-import { DEFAULT_WORKSPACE, isTerminalRun, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from './types.js';
+import { DEFAULT_WORKSPACE, awaitsDecision, isTerminalRun, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from './types.js';
 
 export interface RunsServiceDeps {
   store: RunStore;
@@ -326,18 +326,25 @@ export class RunsService {
         throw new NotFoundError(`run "${runId}" has no step "${stepId}"`);
       }
       if (res.why === 'not_a_gate') throw new ConflictError(`step "${stepId}" is not an approval gate`);
-      if (res.why === 'decided') throw new ConflictError(`step "${stepId}" is already decided; its job is on its way`);
+      if (res.why === 'decided') {
+        // Nudge it anyway: an earlier wake may have come while the gate was still parking.
+        await this.wakeGate(runId, stepId);
+        throw new ConflictError(`step "${stepId}" is already decided; it goes on with that decision`);
+      }
+      if (res.why === 'revising') throw new ConflictError(`step "${stepId}" waits for the revision it asked for; decide once it is done`);
       throw new ConflictError(`step "${stepId}" is not waiting for approval (it is ${res.why})`);
     }
-    // Wake the gate now (it sleeps in the delayed set). Should this fail, it wakes at its
-    // deadline and finds the decision then.
+    await this.wakeGate(runId, stepId);
+    return { runId, stepId, decision };
+  }
+
+  /** Wake a gate's job now (it sleeps in the delayed set). Should this fail, a repeated decision wakes it, or its deadline does. */
+  private async wakeGate(runId: string, stepId: string): Promise<void> {
     try {
-      const job = await this.deps.queue(CONTROL_QUEUE)?.getJob(stepJobId(runId, stepId));
-      await job?.promote();
+      await this.deps.control.wake(CONTROL_QUEUE, stepJobId(runId, stepId));
     } catch (err) {
       this.deps.logger.warn({ runId, stepId, err: (err as Error).message }, 'decision recorded, but the gate could not be woken at once');
     }
-    return { runId, stepId, decision };
   }
 
   /**
@@ -415,7 +422,8 @@ function decodeCursor(cursor: string): { score: number; id: string } {
 }
 
 export function toRunView(run: RunRecord, steps: StepRecord[]): RunView {
-  const gates = run.status === 'running' ? steps.filter((s) => s.kind === 'approval' && s.status === 'waiting') : [];
+  // Not a gate waiting for a revision it asked for, or on its way from one: it waits for a person.
+  const gates = run.status === 'running' ? steps.filter(awaitsDecision) : [];
   return {
     ...run,
     ...(gates.length ? { status: 'waiting' as const, waitingAt: gates.map((g) => ({ stepId: g.stepId, since: g.startedAt, deadline: g.retryAt })) } : {}),

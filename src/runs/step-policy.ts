@@ -8,9 +8,13 @@ import type { AgentRegistry } from '../agents/registry.js';
 import type { CompiledStep } from '../workflows/definition.js';
 import type { JobPolicy } from './flow-builder.js';
 
-/** Retry policy and timeout of a step the engine runs itself (no agent). */
+/**
+ * Retry policy and timeout of a step the engine runs itself (no agent): loops, forEach,
+ * approval gates. Their work is idempotent through their checkpoint, so a delivery cut short
+ * (a lost worker, a Redis error) is taken over by the next attempt instead of failing the run.
+ */
 export const ENGINE_STEP_DEFAULTS = {
-  attempts: 1,
+  attempts: 3,
   backoff: { type: 'exponential', delayMs: 1000, jitter: 0 },
   timeoutMs: 120_000,
 } as const satisfies JobPolicy & { timeoutMs: number };

@@ -22,6 +22,12 @@ export const LIVE_STEP_STATUSES: readonly StepStatus[] = ['pending', 'running', 
 export const isTerminalStep = (s: StepStatus): boolean => TERMINAL_STEP_STATUSES.includes(s);
 export const isTerminalRun = (s: RunStatus | 'waiting'): boolean => (TERMINAL_RUN_STATUSES as readonly string[]).includes(s);
 
+/** How the `reason` of an approval gate that waits for a decision starts (not one waiting for its revision). */
+export const GATE_WAITING_REASON = 'waiting for approval';
+
+/** An approval gate waiting for a person's decision. */
+export const awaitsDecision = (s: { kind: string; status: string; reason: string | null }): boolean => s.kind === 'approval' && s.status === 'waiting' && (s.reason ?? '').startsWith(GATE_WAITING_REASON);
+
 /** The error of a step whose job ended without reporting a result. */
 export const LOST_STEP_ERROR = 'the step job failed without reporting a result (worker lost or stalled too often)';
 

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { stepQueueName } from './keys.js';
-import { isTerminalStep, type StepRecord } from './types.js';
+import { awaitsDecision, isTerminalStep, type StepRecord } from './types.js';
 
 export const WaitingFor = z.discriminatedUnion('reason', [
   /** Dependencies not finished yet. */
@@ -48,7 +48,7 @@ export function explainWaiting(steps: readonly StepRecord[], facts: QueueFacts):
   const out = new Map<string, WaitingFor>();
   const at = (ms: number) => new Date(facts.now + ms).toISOString();
   for (const s of steps) {
-    if (s.status === 'waiting' && s.kind === 'approval') {
+    if (awaitsDecision(s)) {
       out.set(s.stepId, { reason: 'approval', deadline: s.retryAt });
       continue;
     }

@@ -291,6 +291,10 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     ruleFor(d.def).check(d.def, { agents: opts.agents, path: d.path, issue: (path, message) => issues.push({ path, message }) });
   }
   const ids = [...byId.keys()];
+  const stepById = (id: string) => byId.get(id)?.def;
+  for (const d of drafts) {
+    ruleFor(d.def).crossCheck?.(d.def, { agents: opts.agents, path: d.path, issue: (path, message) => issues.push({ path, message }), step: stepById });
+  }
   for (const d of drafts) {
     d.def.dependsOn.forEach((dep, j) => {
       const path = `${d.path}.dependsOn[${j}]`;
@@ -351,6 +355,10 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
         reads.get(d.def.id)?.add(ref.stepId);
       }
     }
+    for (const { at, stepId } of ruleFor(d.def).reads?.(d.def) ?? []) {
+      checkStepRef(d, stepId, `${d.path}.${at}`, at);
+      reads.get(d.def.id)?.add(stepId);
+    }
     // `when`, and the kind's own expressions (a loop's `until`).
     const expressions = [...(d.def.when === undefined ? [] : [{ at: 'when', expr: d.def.when, vars: [] as readonly string[] }]), ...(ruleFor(d.def).expressions?.(d.def) ?? [])];
     for (const { at, expr, vars } of expressions) {
@@ -401,7 +409,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     // The rule's fields are those of the step's own kind (TypeScript cannot follow that through the union).
     return {
       id,
-      ...(ruleFor(s).compile(s, { automation: wf.automation }) as Omit<CompiledStep, 'id'>),
+      ...(ruleFor(s).compile(s, { automation: wf.automation, step: stepById }) as Omit<CompiledStep, 'id'>),
       dependsOn: deps.get(id)!,
       ...(s.when !== undefined && { when: s.when }),
       ...(s.timeoutMs !== undefined && { timeoutMs: s.timeoutMs }),

@@ -9,11 +9,21 @@ import { JsonObject } from './json-object.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const compiled = new Map<string, ValidateFunction>();
+/** Distinct schemas kept compiled; past it, all are dropped (inline workflows bring any number). */
+const MAX_COMPILED = 500;
 
 function validatorOf(schema: Record<string, unknown>): ValidateFunction {
   const key = JSON.stringify(schema);
   let v = compiled.get(key);
-  if (!v) compiled.set(key, (v = ajv.compile(schema)));
+  if (!v) {
+    if (compiled.size >= MAX_COMPILED) {
+      compiled.clear();
+      ajv.removeSchema();
+    }
+    // A schema's own `$id` would register it globally: two schemas with one id would clash.
+    const { $id: _id, ...anonymous } = schema;
+    compiled.set(key, (v = ajv.compile(anonymous)));
+  }
   return v;
 }
 

@@ -6,7 +6,7 @@
  * `KIND_RULES` is typed over every kind in STEP_DEFINITIONS, so a new kind does not compile
  * until it has a rule here.
  */
-import type { Automation, CompiledStepOf, StepDefinitionOf, StepKind } from './definition.js';
+import type { Automation, CompiledStepOf, StepDefinition, StepDefinitionOf, StepKind } from './definition.js';
 import { isSingleTemplate } from './templates.js';
 
 /** The names a forEach's step input reads besides input and steps. */
@@ -33,12 +33,16 @@ export interface KindRule<K extends StepKind> {
    * and the names the kind provides there besides input and steps (forEach: item, index).
    */
   templated(def: StepDefinitionOf<K>): { at: string; value: unknown; vars?: readonly string[] }[];
+  /** Steps the kind reads besides those its templates and expressions name (each must be an ancestor). */
+  reads?(def: StepDefinitionOf<K>): { at: string; stepId: string }[];
+  /** Checks against the other steps of the workflow (once every id is known). */
+  crossCheck?(def: StepDefinitionOf<K>, ctx: CompileContext & { step(id: string): StepDefinition | undefined }): void;
   /** Expressions of the kind (in the `when` language), with the names they may read besides input and steps. */
   expressions?(def: StepDefinitionOf<K>): { at: string; expr: string; vars: readonly string[] }[];
   /** The kind's own checks. */
   check(def: StepDefinitionOf<K>, ctx: CompileContext): void;
   /** The kind's own compiled fields (with `kind`, and `agent` when an agent's pool runs it). */
-  compile(def: StepDefinitionOf<K>, workflow: { automation: Automation }): Omit<CompiledStepOf<K>, GenericCompiledField>;
+  compile(def: StepDefinitionOf<K>, workflow: { automation: Automation; step(id: string): StepDefinition | undefined }): Omit<CompiledStepOf<K>, GenericCompiledField>;
 }
 
 const listOr = (items: readonly string[], none: string): string => (items.length ? items.join(', ') : none);
@@ -106,17 +110,29 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
   },
   approval: {
     templated: (def) => (def.input ? [{ at: 'input', value: def.input }] : []),
-    check() {},
+    check(def, ctx) {
+      if (def.onReject === 'revise' && def.review === undefined) ctx.issue(`${ctx.path}.review`, 'onReject: revise needs review: the id of the agent step to revise');
+    },
+    reads: (def) => (def.review === undefined ? [] : [{ at: 'review', stepId: def.review }]),
+    crossCheck(def, ctx) {
+      const reviewed = def.review === undefined ? undefined : ctx.step(def.review);
+      if (reviewed && reviewed.kind !== 'agent') ctx.issue(`${ctx.path}.review`, `the step under review must be an agent step; "${reviewed.id}" is a ${reviewed.kind} step`);
+    },
     expressions: (def) => def.rules.map((expr, i) => ({ at: `rules[${i}]`, expr, vars: [] })),
-    compile: (def, workflow) => ({
-      kind: 'approval',
-      onTimeout: def.onTimeout,
-      onReject: def.onReject,
+    compile: (def, workflow) => {
+      const reviewed = def.review === undefined ? undefined : workflow.step(def.review);
+      return {
+        kind: 'approval',
+        onTimeout: def.onTimeout,
+        onReject: def.onReject,
+        maxRevisions: def.maxRevisions,
+        ...(reviewed?.kind === 'agent' ? { review: { stepId: reviewed.id, agent: reviewed.agent } } : {}),
       publish: def.publish,
       rules: def.rules,
-      automation: workflow.automation,
-      ...(def.input ? { input: def.input } : {}),
-    }),
+        automation: workflow.automation,
+        ...(def.input ? { input: def.input } : {}),
+      };
+    },
   },
 };
 

@@ -44,9 +44,11 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
         const outputs = Object.fromEntries(ctx.reads.filter((r) => step.dependsOn.includes(r.stepId)).map((r) => [r.stepId.split('.').at(-1)!, r.output]));
         input = { ...input, context: { ...input.context, dependencies: outputs } };
       }
-      // An agent with delegates is an orchestrator wherever it runs.
+      // An agent with delegates is an orchestrator wherever it runs, except where a structured
+      // answer is asked for (a critic's verdict, a structured step): that is one call.
+      const schema = step.outputSchema ?? agent.output?.schema;
       const delegation = delegationOf(agent, step);
-      if (delegation.active) return orchestrate(deps, agent, step, input, delegation, ctx);
+      if (delegation.active && !schema) return orchestrate(deps, agent, step, input, delegation, ctx);
       const t0 = Date.now();
       const delegationOff = delegation.delegates.length ? { delegation: `off: at the depth limit (maxDepth ${delegation.maxDepth})` } : {};
       const provider = deps.providerFor(step.agent);
@@ -59,7 +61,6 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
         maxTokens: agent.maxTokens,
         signal: ctx.signal,
       };
-      const schema = step.outputSchema ?? agent.output?.schema;
       if (schema) {
         const answer = await structuredCall(provider, request, schema);
         const event = { durationMs: Date.now() - t0, structured: true, rounds: answer.rounds, ...delegationOff };

@@ -21,7 +21,7 @@
 import { z } from 'zod';
 import { DEFAULT_ORCHESTRATION, type Orchestration, type ResolvedAgent } from '../../agents/agent-spec.js';
 import type { AgentRegistry } from '../../agents/registry.js';
-import { NonRetryableError } from '../../errors/index.js';
+import { NonRetryableError, toError } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
 import type { ChatMessage, CompletionResult, Provider, ToolCall, ToolDefinition, ToolResult } from '../../providers/provider.js';
 import type { StepRecord, Usage } from '../../runs/types.js';
@@ -184,7 +184,9 @@ async function planCalls(deps: OrchestratorDeps, step: CompiledStepOf<'agent'>, 
       continue;
     }
     if (c.name === READ_RUNS_TOOL && limits.readRuns && deps.readRuns) {
-      out.push({ callId: c.id, result: await readRuns(deps.readRuns, ctx, c) });
+      // A failed read is the model's to handle: the answer it came with is kept either way.
+      const result = await readRuns(deps.readRuns, ctx, c).catch((err: unknown) => ({ toolCallId: c.id, content: `read_runs failed: ${toError(err).message}`, isError: true }));
+      out.push({ callId: c.id, result });
       continue;
     }
     if (c.name !== DELEGATE_TOOL) {
