@@ -10,10 +10,15 @@
 import type { Logger } from '../logger.js';
 import type { StepReading } from '../runs/run-store.js';
 import type { StepRecord, Usage } from '../runs/types.js';
-import type { CompiledStep, CompiledStepOf, StepKind } from '../workflows/definition.js';
+import type { CompiledStep, CompiledStepOf, StepInput, StepKind } from '../workflows/definition.js';
 
 /** A step to add to the running run, as a child of the step that adds it. */
 export type ChildStep = CompiledStep;
+
+/** A child that runs `agent` on `input` as it is (never template-rendered): required, no dependencies unless `extra` says otherwise. */
+export function agentChild(id: string, agent: string, input: StepInput, extra: Partial<CompiledStepOf<'agent'>> = {}): ChildStep {
+  return { id, kind: 'agent', agent, input, dependsOn: [], optional: false, allowSkippedDeps: false, reads: [], literal: true, ...extra };
+}
 
 export interface ExecutionContext {
   runId: string;

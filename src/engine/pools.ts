@@ -263,7 +263,7 @@ const CHILD_FAILED = /^child (.+) failed$/;
  * step machine, e.g. stalled past BullMQ's limit), before failing the run.
  */
 async function endFailedRun(system: System, runId: string, failedReason: string): Promise<void> {
-  const { store, control, opts } = system;
+  const { control, opts } = system;
   let reason = failedReason;
   let origin: Job<StepJobData> | undefined;
   for (let depth = 0; depth < 10_000; depth++) {

@@ -47,15 +47,19 @@ export interface KindRule<K extends StepKind> {
 
 const listOr = (items: readonly string[], none: string): string => (items.length ? items.join(', ') : none);
 
+/** Report `name` at `at` (below the step) unless it is a known agent. */
+function checkAgent(ctx: CompileContext, at: string, name: string): void {
+  if (!ctx.agents.includes(name)) ctx.issue(`${ctx.path}.${at}`, `unknown agent "${name}"; known agents: ${listOr([...ctx.agents].sort(), '(none)')}`);
+}
+
 export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
   agent: {
     templated: (def) => [{ at: 'input', value: def.input }],
     check(def, ctx) {
-      const known = listOr([...ctx.agents].sort(), '(none)');
-      if (!ctx.agents.includes(def.agent)) ctx.issue(`${ctx.path}.agent`, `unknown agent "${def.agent}"; known agents: ${known}`);
+      checkAgent(ctx, 'agent', def.agent);
       def.delegates?.forEach((d, i) => {
         if (d === def.agent) ctx.issue(`${ctx.path}.delegates[${i}]`, 'a step may not delegate to its own agent');
-        else if (!ctx.agents.includes(d)) ctx.issue(`${ctx.path}.delegates[${i}]`, `unknown agent "${d}"; known agents: ${known}`);
+        else checkAgent(ctx, `delegates[${i}]`, d);
       });
     },
     compile: (def) => ({
@@ -70,10 +74,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
   loop: {
     templated: (def) => [{ at: 'body.input', value: def.body.input }, ...(def.critic.input ? [{ at: 'critic.input', value: def.critic.input }] : [])],
     check(def, ctx) {
-      const known = listOr([...ctx.agents].sort(), '(none)');
-      for (const part of ['body', 'critic'] as const) {
-        if (!ctx.agents.includes(def[part].agent)) ctx.issue(`${ctx.path}.${part}.agent`, `unknown agent "${def[part].agent}"; known agents: ${known}`);
-      }
+      for (const part of ['body', 'critic'] as const) checkAgent(ctx, `${part}.agent`, def[part].agent);
     },
     expressions: (def) => (def.until === undefined ? [] : [{ at: 'until', expr: def.until, vars: UNTIL_VARS }]),
     compile: (def) => ({ kind: 'loop', body: def.body, critic: def.critic, maxIterations: def.maxIterations, ...(def.until !== undefined ? { until: def.until } : {}) }),
@@ -84,7 +85,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       { at: 'step.input', value: def.step.input, vars: ITEM_VARS },
     ],
     check(def, ctx) {
-      if (!ctx.agents.includes(def.step.agent)) ctx.issue(`${ctx.path}.step.agent`, `unknown agent "${def.step.agent}"; known agents: ${listOr([...ctx.agents].sort(), '(none)')}`);
+      checkAgent(ctx, 'step.agent', def.step.agent);
       if (!isSingleTemplate(def.items)) ctx.issue(`${ctx.path}.items`, 'must be one template giving a list, e.g. "{{ steps.<id>.output.<field> }}" or "{{ input.<field> }}"');
     },
     compile: (def) => ({
@@ -100,11 +101,8 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
   plan: {
     templated: (def) => [{ at: 'input', value: def.input }],
     check(def, ctx) {
-      const known = listOr([...ctx.agents].sort(), '(none)');
-      if (!ctx.agents.includes(def.agent)) ctx.issue(`${ctx.path}.agent`, `unknown agent "${def.agent}"; known agents: ${known}`);
-      def.agents?.forEach((a, i) => {
-        if (!ctx.agents.includes(a)) ctx.issue(`${ctx.path}.agents[${i}]`, `unknown agent "${a}"; known agents: ${known}`);
-      });
+      checkAgent(ctx, 'agent', def.agent);
+      def.agents?.forEach((a, i) => checkAgent(ctx, `agents[${i}]`, a));
     },
     compile: (def) => ({ kind: 'plan', agent: def.agent, input: def.input, maxSteps: def.maxSteps, ...(def.agents ? { agents: def.agents } : {}) }),
   },

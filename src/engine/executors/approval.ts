@@ -19,7 +19,7 @@ import { GATE_WAITING_REASON } from '../../runs/types.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { evaluateWhen } from '../../workflows/expression.js';
 import { renderTemplates } from '../../workflows/templates.js';
-import type { ChildStep, StepExecutor, StepOutcome } from '../executor.js';
+import { agentChild, type StepExecutor, type StepOutcome } from '../executor.js';
 import { templateScope } from './agent.js';
 
 export const WAITING_FOR_APPROVAL = GATE_WAITING_REASON;
@@ -84,17 +84,7 @@ export function approvalExecutor(): StepExecutor<'approval'> {
         if (n <= step.maxRevisions) {
           const [under] = await ctx.steps([step.review.stepId]);
           const base = (under?.input ?? { task: '' }) as StepInput;
-          const child: ChildStep = {
-            id: reviseId(step.id, n),
-            kind: 'agent',
-            agent: step.review.agent,
-            input: { task: base.task, context: { ...base.context, previousOutput: version ?? null, feedback: decision.comment ?? `rejected by ${decision.by}` } },
-            dependsOn: [],
-            optional: false,
-            allowSkippedDeps: false,
-            reads: [],
-            literal: true,
-          };
+          const child = agentChild(reviseId(step.id, n), step.review.agent, { task: base.task, context: { ...base.context, previousOutput: version ?? null, feedback: decision.comment ?? `rejected by ${decision.by}` } });
           const { decision: _d, ...rest } = cp;
           await ctx.saveCheckpoint({ ...rest, revisions: n, revising: true, current: version });
           await ctx.addSteps([child]);

@@ -14,7 +14,7 @@
 import { NonRetryableError, toError } from '../../errors/index.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { parseOutputJson, renderTemplates, resolveTemplateValue } from '../../workflows/templates.js';
-import type { ChildStep, StepExecutor } from '../executor.js';
+import { agentChild, type ChildStep, type StepExecutor } from '../executor.js';
 import { templateScope } from './agent.js';
 
 export function forEachExecutor(): StepExecutor<'forEach'> {
@@ -67,17 +67,6 @@ function itemsOf(step: CompiledStepOf<'forEach'>, scope: ReturnType<typeof templ
 
 function child(step: CompiledStepOf<'forEach'>, ids: string[], input: StepInput, index: number): ChildStep {
   const lane = step.concurrency !== undefined && index >= step.concurrency ? [ids[index - step.concurrency]!] : [];
-  return {
-    id: ids[index]!,
-    kind: 'agent',
-    agent: step.step.agent,
-    input,
-    dependsOn: lane,
-    optional: false,
-    // A lane orders its items; a failed or skipped item does not stop the next one.
-    allowSkippedDeps: true,
-    reads: [],
-    literal: true,
-    ...(step.step.outputSchema ? { outputSchema: step.step.outputSchema } : {}),
-  };
+  // A lane orders its items; a failed or skipped item does not stop the next one.
+  return agentChild(ids[index]!, step.step.agent, input, { dependsOn: lane, allowSkippedDeps: true, ...(step.step.outputSchema ? { outputSchema: step.step.outputSchema } : {}) });
 }

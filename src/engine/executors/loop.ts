@@ -15,7 +15,7 @@ import type { StepRecord } from '../../runs/types.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { evaluateWhen } from '../../workflows/expression.js';
 import { renderTemplates } from '../../workflows/templates.js';
-import type { ChildStep, StepExecutor } from '../executor.js';
+import { agentChild, type ChildStep, type StepExecutor } from '../executor.js';
 import { templateScope } from './agent.js';
 
 /** The critic's answer. */
@@ -117,27 +117,14 @@ function succeeded(records: StepRecord[], id: string): StepRecord {
   return r;
 }
 
-const child = (id: string, agent: string, input: StepInput, extra: Partial<CompiledStepOf<'agent'>> = {}): ChildStep => ({
-  id,
-  kind: 'agent',
-  agent,
-  input,
-  dependsOn: [],
-  optional: false,
-  allowSkippedDeps: false,
-  reads: [],
-  literal: true,
-  ...extra,
-});
-
 function draftStep(step: CompiledStepOf<'loop'>, body: StepInput, n: number, last: LoopCheckpoint['last']): ChildStep {
   const input = last ? { task: body.task, context: { ...body.context, iteration: n, previousDraft: last.draft, feedback: last.verdict.feedback } } : body;
-  return child(ids(step.id, n).draft, step.body.agent, input);
+  return agentChild(ids(step.id, n).draft, step.body.agent, input);
 }
 
 function critiqueStep(step: CompiledStepOf<'loop'>, body: StepInput, critic: StepInput | undefined, n: number, draft: unknown): ChildStep {
   const base = critic ?? { task: `Review the draft against its task and decide whether to approve it. Approve only a draft that fully meets the task.\n\nThe task: ${body.task}` };
-  return child(ids(step.id, n).critique, step.critic.agent, { task: base.task, context: { ...base.context, iteration: n, draft } }, { outputSchema: VERDICT_SCHEMA });
+  return agentChild(ids(step.id, n).critique, step.critic.agent, { task: base.task, context: { ...base.context, iteration: n, draft } }, { outputSchema: VERDICT_SCHEMA });
 }
 
 function isLoopCheckpoint(v: unknown): v is LoopCheckpoint {

@@ -27,7 +27,7 @@ import type { ChatMessage, CompletionResult, Provider, ToolCall, ToolDefinition,
 import type { StepRecord, Usage } from '../../runs/types.js';
 import { JsonObject } from '../../workflows/json-object.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
-import type { ChildStep, ExecutionContext, StepOutcome } from '../executor.js';
+import { agentChild, type ChildStep, type ExecutionContext, type StepOutcome } from '../executor.js';
 
 /** A recent run as `read_runs` shows it to the model. */
 export interface RecentRun {
@@ -214,19 +214,11 @@ async function planCalls(deps: OrchestratorDeps, step: CompiledStepOf<'agent'>, 
     out.push({
       callId: c.id,
       agent,
-      child: {
-        id,
-        kind: 'agent',
-        agent,
-        input: { task, ...(context ? { context } : {}) },
-        dependsOn: [],
+      child: agentChild(id, agent, { task, ...(context ? { context } : {}) }, {
         // A failed delegate comes back to the model, unless the step says it fails the step.
         optional: limits.onDelegateFailure === 'tool_error' ? true : step.optional,
-        allowSkippedDeps: false,
-        reads: [],
-        literal: true,
         delegation: { depth: delegation.depth + 1, maxDepth: delegation.maxDepth },
-      },
+      }),
     });
   }
   return out;

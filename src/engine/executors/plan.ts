@@ -16,14 +16,14 @@ import type { AgentRegistry } from '../../agents/registry.js';
 import { DEFAULT_LIMITS } from '../../config/env.js';
 import { NonRetryableError, ValidationError, toError } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
-import type { ChatMessage, Provider, ToolCall } from '../../providers/provider.js';
+import type { Provider } from '../../providers/provider.js';
 import type { Usage } from '../../runs/types.js';
 import { compileWorkflow } from '../../workflows/compile.js';
 import { STEP_ID_PATTERN, type StepInput } from '../../workflows/definition.js';
-import { schemaErrors } from '../../workflows/json-schema.js';
 import { renderTemplates } from '../../workflows/templates.js';
 import type { ChildStep, StepExecutor } from '../executor.js';
 import { templateScope } from './agent.js';
+import { structuredCall } from './structured.js';
 
 export const PLAN_TOOL = 'plan';
 
@@ -94,49 +94,38 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
         }
         const agents = step.agents ?? deps.registry.names().filter((a) => a !== step.agent);
         const schema = planSchema(agents, step.maxSteps);
-        const tool = { name: PLAN_TOOL, description: `Give the plan: at most ${step.maxSteps} steps, each on one of these agents: ${agents.join(', ')}. Steps that do not depend on each other run in parallel.`, inputSchema: schema };
-        let messages: ChatMessage[] = buildMessages(input);
-        const usage = { inputTokens: 0, outputTokens: 0 };
-        for (let round = 1; ; round++) {
-          const res = await deps.providerFor(step.agent).complete({
-            agent: step.agent,
-            model: planner.model,
-            system: planner.systemPrompt || undefined,
-            messages,
-            tools: [tool],
-            toolChoice: { name: PLAN_TOOL },
-            ...(planner.temperature !== undefined ? { temperature: planner.temperature } : {}),
-            maxTokens: planner.maxTokens,
-            signal: ctx.signal,
-          });
-          usage.inputTokens += res.usage.inputTokens;
-          usage.outputTokens += res.usage.outputTokens;
-          const call: ToolCall | undefined = res.toolCalls?.find((c) => c.name === PLAN_TOOL);
-          const value = call && call.invalidInput === undefined ? call.input : undefined;
-          const checked = value === undefined ? { problems: ['(root): the answer is not a plan (no plan tool call with JSON arguments)'] } : checkPlan(value, schema, agents, step.maxSteps);
-          if ('children' in checked) {
-            const children = checked.children.map((c) => ({ ...c, id: `${step.id}.${c.id}`, dependsOn: c.dependsOn.map((d) => `${step.id}.${d}`), reads: c.dependsOn.map((d) => `${step.id}.${d}`) }));
-            const made: PlanCheckpoint = { plan: 1, steps: checked.steps, children, usage, model: res.model, rounds: round };
-            // The plan is durable before any of its steps is added.
-            await ctx.saveCheckpoint(made);
-            ctx.progress({ planned: children.length, rounds: round });
-            return made;
-          }
-          if (round === 2) throw new NonRetryableError(`the plan is invalid (asked twice): ${checked.problems.join('; ')}`);
-          const fix = `The plan is invalid: ${checked.problems.join('; ')}. Give a corrected plan with ${PLAN_TOOL}.`;
-          messages = call
-            ? [...messages, { role: 'assistant', content: res.text, toolCalls: [call] }, { role: 'tool', results: [{ toolCallId: call.id, content: fix, isError: true }] }]
-            : [...messages, { role: 'assistant', content: res.text }, { role: 'user', content: fix }];
-        }
+        const request = {
+          agent: step.agent,
+          model: planner.model,
+          system: planner.systemPrompt || undefined,
+          messages: buildMessages(input),
+          ...(planner.temperature !== undefined ? { temperature: planner.temperature } : {}),
+          maxTokens: planner.maxTokens,
+          signal: ctx.signal,
+        };
+        const problems = (value: Record<string, unknown>) => {
+          const checked = checkPlan(value, agents, step.maxSteps);
+          return 'problems' in checked ? checked.problems : [];
+        };
+        const answer = await structuredCall(deps.providerFor(step.agent), request, schema, {
+          tool: { name: PLAN_TOOL, description: `Give the plan: at most ${step.maxSteps} steps, each on one of these agents: ${agents.join(', ')}. Steps that do not depend on each other run in parallel.` },
+          check: problems,
+          failure: 'the plan is invalid',
+        });
+        const checked = checkPlan(answer.value, agents, step.maxSteps) as { steps: PlannedStep[]; children: ChildStep[] };
+        const children = checked.children.map((c) => ({ ...c, id: `${step.id}.${c.id}`, dependsOn: c.dependsOn.map((d) => `${step.id}.${d}`), reads: c.dependsOn.map((d) => `${step.id}.${d}`) }));
+        const made: PlanCheckpoint = { plan: 1, steps: checked.steps, children, usage: answer.usage, model: answer.model, rounds: answer.rounds };
+        // The plan is durable before any of its steps is added.
+        await ctx.saveCheckpoint(made);
+        ctx.progress({ planned: children.length, rounds: answer.rounds });
+        return made;
       }
     },
   };
 }
 
 /** The plan's steps compiled (ids still local), or its problems. */
-function checkPlan(value: unknown, schema: Record<string, unknown>, agents: string[], maxSteps: number): { steps: PlannedStep[]; children: ChildStep[] } | { problems: string[] } {
-  const problems = schemaErrors(schema, value);
-  if (problems.length) return { problems };
+function checkPlan(value: unknown, agents: string[], maxSteps: number): { steps: PlannedStep[]; children: ChildStep[] } | { problems: string[] } {
   const steps = (value as { steps: PlannedStep[] }).steps;
   try {
     const wf = compileWorkflow(

@@ -20,20 +20,31 @@ export interface StructuredAnswer {
   rounds: number;
 }
 
-export async function structuredCall(provider: Provider, req: Omit<CompletionRequest, 'tools' | 'toolChoice'>, schema: Record<string, unknown>): Promise<StructuredAnswer> {
-  const tool = { name: ANSWER_TOOL, description: 'Give your answer, in exactly this structure.', inputSchema: schema };
+export interface StructuredOptions {
+  /** The forced tool's name and description (default `answer`). */
+  tool?: { name: string; description: string };
+  /** Problems beyond the schema's (`path: message`), checked once the answer fits it. */
+  check?: (value: Record<string, unknown>) => string[];
+  /** What a second bad answer fails with, before its problems. */
+  failure?: string;
+}
+
+export async function structuredCall(provider: Provider, req: Omit<CompletionRequest, 'tools' | 'toolChoice'>, schema: Record<string, unknown>, opts: StructuredOptions = {}): Promise<StructuredAnswer> {
+  const name = opts.tool?.name ?? ANSWER_TOOL;
+  const tool = { name, description: opts.tool?.description ?? 'Give your answer, in exactly this structure.', inputSchema: schema };
   let messages: ChatMessage[] = req.messages;
   const usage = { inputTokens: 0, outputTokens: 0 };
   for (let round = 1; ; round++) {
-    const res = await provider.complete({ ...req, messages, tools: [tool], toolChoice: { name: ANSWER_TOOL } });
+    const res = await provider.complete({ ...req, messages, tools: [tool], toolChoice: { name } });
     usage.inputTokens += res.usage.inputTokens;
     usage.outputTokens += res.usage.outputTokens;
-    const call: ToolCall | undefined = res.toolCalls?.find((c) => c.name === ANSWER_TOOL);
+    const call: ToolCall | undefined = res.toolCalls?.find((c) => c.name === name);
     const value = call ? (call.invalidInput === undefined ? call.input : undefined) : parseOutputJson(res.text);
-    const errors = value === undefined ? ['(root): the answer is not JSON'] : schemaErrors(schema, value);
+    let errors = value === undefined ? ['(root): the answer is not JSON'] : schemaErrors(schema, value);
+    if (errors.length === 0 && opts.check) errors = opts.check(value as Record<string, unknown>);
     if (errors.length === 0) return { value: value as Record<string, unknown>, usage, model: res.model, ...(res.stopReason ? { stopReason: res.stopReason } : {}), rounds: round };
-    if (round === 2) throw new NonRetryableError(`the answer does not fit the output schema (asked twice): ${errors.join('; ')}`);
-    const fix = `Your answer does not fit the required structure: ${errors.join('; ')}. Answer again with ${ANSWER_TOOL}, corrected.`;
+    if (round === 2) throw new NonRetryableError(`${opts.failure ?? 'the answer does not fit the output schema'} (asked twice): ${errors.join('; ')}`);
+    const fix = `Your answer does not fit what is required: ${errors.join('; ')}. Answer again with ${name}, corrected.`;
     messages = call
       ? [...messages, { role: 'assistant', content: res.text, toolCalls: [call] }, { role: 'tool', results: [{ toolCallId: call.id, content: fix, isError: true }] }]
       : [...messages, { role: 'assistant', content: res.text }, { role: 'user', content: fix }];
