@@ -84,6 +84,7 @@ describe('the example flows/ directory', () => {
     expect([...loaded.keys()].sort()).toEqual([
       'acquisition-due-diligence',
       'competitor-analysis',
+      'consensus-check',
       'content-refinement',
       'market-scan',
       'planned-research',

@@ -87,6 +87,8 @@ export const AgentSpec = z
      * that agent's pool, and the results come back as tool results.
      */
     delegates: z.array(AgentName).default([]),
+    /** Weight of this agent's answers in a vote (seed 003's authority weights). Default 1. */
+    authority: z.number().positive().max(100).default(1),
     /** Structured answers: the model answers with a JSON object that fits `output.schema` (validated). */
     output: OutputSpec.optional(),
     orchestration: OrchestrationOptions.default({}),

@@ -13,6 +13,7 @@ import { assertDepth } from '../workflows/limits.js';
 import { HttpError, errorHandler } from './errors.js';
 import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
+import { chatRouter } from './routes/chat.js';
 import { runsRouter } from './routes/runs.js';
 import { schedulesRouter } from './routes/schedules.js';
 import { workflowsRouter } from './routes/workflows.js';
@@ -47,6 +48,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   });
   app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness }, unservedAgents: () => system.unservedAgents() }));
   app.use('/v1/runs', runsRouter({ runs: system.runs, shutdownSignal: opts.shutdownSignal }));
+  app.use('/v1/chat', chatRouter({ runs: system.runs }));
   app.use('/v1/agents', agentsRouter({ registry: system.registry }));
   app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows }));
   app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules }));

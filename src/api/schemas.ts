@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { RunListInclude, RunStatus } from '../runs/types.js';
 import { RunStepId, StepId, StepInput } from '../workflows/definition.js';
 import { JsonObject } from '../workflows/json-object.js';
+import { PatternFields } from '../workflows/patterns.js';
 
 const common = {
   /** A repeated submission with the same key returns the same run. */
@@ -25,6 +26,31 @@ export const SubmitWorkflowRun = z
     ...common,
   })
   .strict();
+
+/** POST /v1/runs with a collaboration pattern (src/workflows/patterns.ts). */
+export const SubmitPatternRun = z
+  .discriminatedUnion('pattern', [
+    z.object({ ...PatternFields.sequential, ...common }).strict(),
+    z.object({ ...PatternFields.parallel, ...common }).strict(),
+    z.object({ ...PatternFields.hierarchical, ...common }).strict(),
+    z.object({ ...PatternFields.consensus, ...common }).strict(),
+  ])
+  .superRefine((r, ctx) => {
+    if (r.pattern === 'hierarchical' && r.aggregate === 'synthesize' && !r.synthesizer) ctx.addIssue({ code: 'custom', path: ['synthesizer'], message: 'aggregate: synthesize needs the synthesizer agent' });
+  });
+
+/** POST /v1/chat/multi (seed 004): one message to several agents. */
+export const ChatMulti = z
+  .object({
+    message: z.string().min(1),
+    agents: z.array(z.string().min(1)).min(1).max(50),
+    mode: z.enum(['parallel', 'sequential', 'orchestrated']).default('parallel'),
+    ...common,
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.mode === 'orchestrated' && r.agents.length < 2) ctx.addIssue({ code: 'custom', path: ['agents'], message: 'mode orchestrated needs the leader (first) and at least one agent it may delegate to' });
+  });
 
 export const SubmitRun = z.union([SubmitAgentRun, SubmitWorkflowRun]);
 export type SubmitRun = z.infer<typeof SubmitRun>;

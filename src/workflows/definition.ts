@@ -159,8 +159,55 @@ export const ApprovalStepDefinition = z
   })
   .strict();
 
+/** How the answers of a vote are compared: a field of a structured answer, numbers within a tolerance. */
+export const VoteCompare = z
+  .object({
+    /** Dot path of the field compared, inside `answer` (default: the answer itself). */
+    field: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).optional(),
+    /** Numbers this close count as the same answer. Default 0. */
+    numberTolerance: z.number().nonnegative().default(0),
+  })
+  .strict();
+
+/**
+ * `kind: vote`: consensus. The same question to several agents (each a child step whose answer
+ * is structured `{answer, confidence, rationale}`), the answers normalised and grouped, each
+ * weighted by confidence × the agent's `authority`; `consensus` when the winning group's
+ * share of the weight is at least `minAgreement`.
+ */
+export const VoteStepDefinition = z
+  .object({
+    ...stepFields,
+    kind: z.literal('vote'),
+    question: StepInput,
+    /** Who answers: each an agent, optionally with its own task (default: the question's). */
+    voters: z.array(z.object({ agent: z.string().min(1), task: z.string().min(1).optional() }).strict()).min(2).max(50),
+    minAgreement: z.number().gt(0).max(1).default(0.5),
+    compare: VoteCompare.optional(),
+  })
+  .strict();
+
+/** `kind: concat`: the outputs of steps, in order, labelled by step (text), or as a list with each one's status. */
+export const ConcatStepDefinition = z
+  .object({
+    ...stepFields,
+    kind: z.literal('concat'),
+    /** The steps, in order (default: its `dependsOn`). */
+    of: z.array(StepId).min(1).optional(),
+    as: z.enum(['text', 'list']).default('text'),
+  })
+  .strict();
+
 /** Every step kind's definition schema, by kind. */
-export const STEP_DEFINITIONS = { agent: AgentStepDefinition, loop: LoopStepDefinition, forEach: ForEachStepDefinition, plan: PlanStepDefinition, approval: ApprovalStepDefinition } as const;
+export const STEP_DEFINITIONS = {
+  agent: AgentStepDefinition,
+  loop: LoopStepDefinition,
+  forEach: ForEachStepDefinition,
+  plan: PlanStepDefinition,
+  approval: ApprovalStepDefinition,
+  vote: VoteStepDefinition,
+  concat: ConcatStepDefinition,
+} as const;
 export type StepKind = keyof typeof STEP_DEFINITIONS;
 export const StepKind = z.enum(Object.keys(STEP_DEFINITIONS) as [StepKind, ...StepKind[]]);
 export const DEFAULT_STEP_KIND: StepKind = 'agent';
@@ -168,7 +215,7 @@ export const DEFAULT_STEP_KIND: StepKind = 'agent';
 const withDefaultKind = (v: unknown): unknown =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: DEFAULT_STEP_KIND } : v;
 
-export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition, PlanStepDefinition, ApprovalStepDefinition]));
+export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition, PlanStepDefinition, ApprovalStepDefinition, VoteStepDefinition, ConcatStepDefinition]));
 export type StepDefinition = z.infer<typeof StepDefinition>;
 export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
 
@@ -304,9 +351,33 @@ export const CompiledApprovalStep = z.object({
   automation: Automation,
 });
 
+export const CompiledVoteStep = z.object({
+  ...compiledFields,
+  kind: z.literal('vote'),
+  question: StepInput,
+  voters: z.array(z.object({ agent: z.string(), task: z.string().optional() })),
+  minAgreement: z.number(),
+  compare: z.object({ field: z.string().optional(), numberTolerance: z.number() }).optional(),
+});
+
+export const CompiledConcatStep = z.object({
+  ...compiledFields,
+  kind: z.literal('concat'),
+  of: z.array(z.string()),
+  as: z.enum(['text', 'list']),
+});
+
 /** Every step kind's compiled schema, by kind. */
-export const COMPILED_STEPS = { agent: CompiledAgentStep, loop: CompiledLoopStep, forEach: CompiledForEachStep, plan: CompiledPlanStep, approval: CompiledApprovalStep } as const satisfies { [K in StepKind]: z.ZodType };
-export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep, CompiledPlanStep, CompiledApprovalStep]);
+export const COMPILED_STEPS = {
+  agent: CompiledAgentStep,
+  loop: CompiledLoopStep,
+  forEach: CompiledForEachStep,
+  plan: CompiledPlanStep,
+  approval: CompiledApprovalStep,
+  vote: CompiledVoteStep,
+  concat: CompiledConcatStep,
+} as const satisfies { [K in StepKind]: z.ZodType };
+export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep, CompiledPlanStep, CompiledApprovalStep, CompiledVoteStep, CompiledConcatStep]);
 export type CompiledStep = z.infer<typeof CompiledStep>;
 export type CompiledStepOf<K extends StepKind> = Extract<CompiledStep, { kind: K }>;
 

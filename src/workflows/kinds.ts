@@ -132,6 +132,21 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       };
     },
   },
+  vote: {
+    templated: (def) => [{ at: 'question', value: def.question }],
+    check(def, ctx) {
+      def.voters.forEach((v, i) => checkAgent(ctx, `voters[${i}].agent`, v.agent));
+    },
+    compile: (def) => ({ kind: 'vote', question: def.question, voters: def.voters, minAgreement: def.minAgreement, ...(def.compare ? { compare: def.compare } : {}) }),
+  },
+  concat: {
+    templated: () => [],
+    check(def, ctx) {
+      if (!def.of && def.dependsOn.length === 0) ctx.issue(`${ctx.path}.of`, 'name the steps to concatenate (of), or depend on them (dependsOn)');
+    },
+    reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
+    compile: (def) => ({ kind: 'concat', of: def.of ?? def.dependsOn, as: def.as }),
+  },
 };
 
 /** The compile rule of a step's kind. */

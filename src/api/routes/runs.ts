@@ -3,7 +3,8 @@ import type { RunsService } from '../../runs/runs-service.js';
 import { DEFAULT_WORKSPACE, type RunEvent } from '../../runs/types.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { NotFoundError } from '../../errors/index.js';
-import { EventId, GateDecisionBody, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
+import { patternWorkflow } from '../../workflows/patterns.js';
+import { EventId, GateDecisionBody, SubmitPatternRun, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
 
 export interface RunsRouterDeps {
   runs: RunsService;
@@ -25,6 +26,12 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
     const body: unknown = req.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new HttpError(400, 'invalid_body', 'the body must be a JSON object with "agent" and "input", or "workflow" and "input"');
+    }
+    if ('pattern' in body) {
+      const { idempotencyKey, priority, ...pattern } = parseOr422(SubmitPatternRun, body);
+      const result = await runs.submitWorkflow(patternWorkflow(pattern), {}, { workspaceId, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}) });
+      res.status(result.created ? 202 : 200).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, ...(result.created ? {} : { idempotentReplay: true }) });
+      return;
     }
     // Pick the branch by its discriminating field so errors name the right fields.
     const parsed = 'agent' in body ? parseOr422(SubmitAgentRun, body) : 'workflow' in body ? parseOr422(SubmitWorkflowRun, body) : parseOr422(SubmitRun, body);

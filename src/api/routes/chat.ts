@@ -1,0 +1,26 @@
+/**
+ * POST /v1/chat/multi (seed 004): one message to several agents, as a run. `parallel` and
+ * `sequential` are the collaboration patterns of the same names; `orchestrated` is an
+ * orchestrator step: the first agent leads, with the others as the agents it may delegate to.
+ */
+import { Router } from 'express';
+import type { RunsService } from '../../runs/runs-service.js';
+import { DEFAULT_WORKSPACE } from '../../runs/types.js';
+import { patternWorkflow } from '../../workflows/patterns.js';
+import { parseOr422 } from '../errors.js';
+import { ChatMulti } from '../schemas.js';
+
+export function chatRouter({ runs }: { runs: RunsService }): Router {
+  const r = Router();
+  r.post('/multi', async (req, res) => {
+    const { message, agents, mode, idempotencyKey, priority } = parseOr422(ChatMulti, req.body ?? {});
+    const tasks = agents.map((agent) => ({ agent, task: message }));
+    const workflow =
+      mode === 'orchestrated'
+        ? { name: 'chat-orchestrated', description: `${agents[0]} leads ${agents.slice(1).join(', ')}`, steps: [{ id: 'leader', agent: agents[0], delegates: agents.slice(1), input: { task: message } }] }
+        : patternWorkflow(mode === 'parallel' ? { pattern: 'parallel', tasks, strict: false } : { pattern: 'sequential', tasks, strict: true });
+    const result = await runs.submitWorkflow(workflow, {}, { workspaceId: DEFAULT_WORKSPACE, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}) });
+    res.status(result.created ? 202 : 200).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, mode, ...(result.created ? {} : { idempotentReplay: true }) });
+  });
+  return r;
+}

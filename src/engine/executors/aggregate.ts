@@ -1,0 +1,135 @@
+/**
+ * Aggregation kinds, run by the engine on its control queue with no LLM call of their own.
+ *
+ * `concat`: the outputs of the steps it names, in order: a text with each output under a
+ * `### <step>` heading (`as: text`), or a list `[{step, status, output}]` (`as: list`).
+ *
+ * `vote`: consensus (seed 001's execute_consensus, seed 003's weighted synthesis). Each voter
+ * answers the question in a child step `<vote>.<i>.<agent>` with a structured
+ * `{answer, confidence, rationale}`; the answers are normalised (case, whitespace,
+ * punctuation; or a field of a structured answer, numbers within `numberTolerance`) and
+ * grouped; each weighs confidence × its agent's `authority`. The output says whether there is
+ * consensus (the winning group's share of the weight ≥ `minAgreement`), the winning answer,
+ * the agreement, every vote and the groups, and for numeric answers the weighted score
+ * Σ(answer·confidence·authority) / Σ(confidence·authority).
+ */
+import type { AgentRegistry } from '../../agents/registry.js';
+import { NonRetryableError, toError } from '../../errors/index.js';
+import type { StepRecord } from '../../runs/types.js';
+import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
+import { readPath, renderTemplates } from '../../workflows/templates.js';
+import { agentChild, type StepExecutor } from '../executor.js';
+import { templateScope } from './agent.js';
+
+export function concatExecutor(): StepExecutor<'concat'> {
+  return {
+    async execute(step, ctx) {
+      const byId = new Map(ctx.reads.map((r) => [r.stepId, r]));
+      const parts = step.of.map((id) => ({ step: id, status: byId.get(id)?.status ?? 'missing', output: byId.get(id)?.output ?? null }));
+      if (step.as === 'list') return { type: 'succeeded', output: parts, event: { steps: parts.length } };
+      const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+      const output = parts.map((p) => `### ${p.step}\n${p.status === 'succeeded' ? text(p.output) : `(${p.status})`}`).join('\n\n');
+      return { type: 'succeeded', output, event: { steps: parts.length } };
+    },
+  };
+}
+
+export const VOTE_SCHEMA: Record<string, unknown> = {
+  type: 'object',
+  properties: {
+    answer: { description: 'your answer, as short as it can be' },
+    confidence: { type: 'number', minimum: 0, maximum: 1, examples: [0.8], description: 'how sure you are, 0 to 1' },
+    rationale: { type: 'string', description: 'why, in a sentence or two' },
+  },
+  required: ['answer', 'confidence', 'rationale'],
+};
+/** Without `compare.field`, the answer is a scalar. */
+const SCALAR_VOTE_SCHEMA = { ...VOTE_SCHEMA, properties: { ...(VOTE_SCHEMA.properties as object), answer: { type: ['string', 'number', 'boolean'], description: 'your answer, as short as it can be' } } };
+
+export interface Vote {
+  step: string;
+  agent: string;
+  answer: unknown;
+  confidence: number;
+  rationale: string;
+  weight: number;
+}
+
+export interface VoteGroup {
+  answer: unknown;
+  weight: number;
+  share: number;
+  steps: string[];
+}
+
+export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'vote'> {
+  return {
+    async execute(step, ctx) {
+      let question: StepInput;
+      try {
+        question = renderTemplates(step.question, templateScope(ctx.runInput, ctx.reads));
+      } catch (err) {
+        throw new NonRetryableError(`could not render the question: ${toError(err).message}`);
+      }
+      const ids = step.voters.map((v, i) => `${step.id}.${i + 1}.${v.agent}`);
+      if (!ctx.resumed) {
+        const schema = step.compare?.field ? VOTE_SCHEMA : SCALAR_VOTE_SCHEMA;
+        await ctx.addSteps(step.voters.map((v, i) => agentChild(ids[i]!, v.agent, { ...question, task: v.task ?? question.task }, { outputSchema: schema, optional: true })));
+        return { type: 'wait' };
+      }
+      const records = new Map((await ctx.steps(ids)).map((r) => [r.stepId, r]));
+      const votes = ids.flatMap((id, i): Vote[] => voteOf(records.get(id), step.voters[i]!.agent, deps.registry));
+      if (votes.length === 0) throw new NonRetryableError(`no voter answered (${ids.map((id) => `${id}: ${records.get(id)?.status ?? 'missing'}`).join(', ')})`);
+      return { type: 'succeeded', output: tally(votes, step), event: { votes: votes.length, of: ids.length } };
+    },
+  };
+}
+
+function voteOf(r: StepRecord | undefined, agent: string, registry: AgentRegistry): Vote[] {
+  if (r?.status !== 'succeeded' || r.output === null || typeof r.output !== 'object') return [];
+  const o = r.output as { answer?: unknown; confidence?: unknown; rationale?: unknown };
+  const confidence = typeof o.confidence === 'number' ? Math.min(1, Math.max(0, o.confidence)) : 0;
+  const authority = registry.get(agent)?.authority ?? 1;
+  return [{ step: r.stepId, agent, answer: o.answer ?? null, confidence, rationale: typeof o.rationale === 'string' ? o.rationale : '', weight: confidence * authority }];
+}
+
+/** Lower case, no punctuation, single spaces: "Yes." and " yes" are one answer. */
+export const normaliseAnswer = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+
+export function tally(votes: readonly Vote[], step: Pick<CompiledStepOf<'vote'>, 'minAgreement' | 'compare'>) {
+  const field = step.compare?.field;
+  const tolerance = step.compare?.numberTolerance ?? 0;
+  const compared = votes.map((v) => (field ? readPath(v.answer, field.split('.')) : v.answer));
+  const groups: { key: unknown; answer: unknown; weight: number; steps: string[] }[] = [];
+  compared.forEach((value, i) => {
+    const v = votes[i]!;
+    const key = typeof value === 'string' ? normaliseAnswer(value) : value;
+    const g = groups.find((x) => (typeof key === 'number' && typeof x.key === 'number' ? Math.abs(key - x.key) <= tolerance : JSON.stringify(key) === JSON.stringify(x.key)));
+    if (g) {
+      g.weight += v.weight;
+      g.steps.push(v.step);
+    } else groups.push({ key, answer: v.answer, weight: v.weight, steps: [v.step] });
+  });
+  const total = groups.reduce((n, g) => n + g.weight, 0);
+  // All confidences 0: every vote counts the same.
+  const share = (g: (typeof groups)[number]) => (total > 0 ? g.weight / total : g.steps.length / votes.length);
+  const ranked: VoteGroup[] = groups.map((g) => ({ answer: g.answer, weight: g.weight, share: share(g), steps: g.steps })).sort((a, b) => b.share - a.share);
+  const top = ranked[0]!;
+  const tie = ranked.length > 1 && ranked[1]!.share === top.share;
+  const numeric = compared.every((x) => typeof x === 'number');
+  const weightSum = votes.reduce((n, v) => n + v.weight, 0);
+  return {
+    consensus: !tie && top.share >= step.minAgreement,
+    winningResult: tie ? null : top.answer,
+    agreement: top.share,
+    minAgreement: step.minAgreement,
+    votes,
+    groups: ranked,
+    ...(numeric && weightSum > 0 ? { weightedScore: votes.reduce((n, v, i) => n + (compared[i] as number) * v.weight, 0) / weightSum } : {}),
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Collaboration patterns (seed 001's delegate/sequential/parallel/hierarchical/consensus, seed
+ * 004's POST /chat/multi) as workflows: a request names a pattern and its tasks, and becomes an
+ * inline workflow definition, compiled, stored and run like any other.
+ *
+ * - sequential: each task after the one before, given its output as `previous` in its context;
+ *   `strict` (default): the first failure fails the run and cancels the rest; otherwise the
+ *   tasks are optional, the run goes on and ends `partial_success`.
+ * - parallel: all at once; the output is the list of results in order with each one's status
+ *   (a `concat` step, `as: list`); not `strict` (default), a failure leaves the others.
+ * - hierarchical: the main task's subtasks on specialists in parallel (each given the main task
+ *   as `mainTask`), then one aggregation: `concat` (default) or `synthesize` (an agent given
+ *   every result).
+ * - consensus: one `vote` step: the question to every agent.
+ */
+import { z } from 'zod';
+import { JsonObject } from './json-object.js';
+import { VoteCompare } from './definition.js';
+
+const Task = z.object({ agent: z.string().min(1), task: z.string().min(1), context: JsonObject.optional() }).strict();
+const Tasks = z.array(Task).min(1).max(50);
+
+export const PatternFields = {
+  sequential: { pattern: z.literal('sequential'), tasks: Tasks, strict: z.boolean().default(true) },
+  parallel: { pattern: z.literal('parallel'), tasks: Tasks, strict: z.boolean().default(false) },
+  hierarchical: {
+    pattern: z.literal('hierarchical'),
+    /** The main task; `tasks` are its subtasks. */
+    task: z.string().min(1),
+    tasks: Tasks,
+    aggregate: z.enum(['concat', 'synthesize']).default('concat'),
+    /** The agent that synthesizes (with `aggregate: synthesize`). */
+    synthesizer: z.string().min(1).optional(),
+  },
+  consensus: {
+    pattern: z.literal('consensus'),
+    question: z.string().min(1),
+    agents: z.array(z.string().min(1)).min(2).max(50),
+    minAgreement: z.number().gt(0).max(1).default(0.5),
+    compare: VoteCompare.optional(),
+  },
+} as const;
+
+const schemas = {
+  sequential: z.object(PatternFields.sequential).strict(),
+  parallel: z.object(PatternFields.parallel).strict(),
+  hierarchical: z.object(PatternFields.hierarchical).strict(),
+  consensus: z.object(PatternFields.consensus).strict(),
+};
+export type PatternRequest = { [K in keyof typeof schemas]: z.infer<(typeof schemas)[K]> }[keyof typeof schemas];
+
+const id = (i: number) => `t${i + 1}`;
+const taskStep = (t: z.infer<typeof Task>, i: number, extra: { context?: Record<string, unknown>; dependsOn?: string[]; optional?: boolean } = {}) => {
+  const context = { ...t.context, ...extra.context };
+  return { id: id(i), agent: t.agent, input: { task: t.task, ...(Object.keys(context).length ? { context } : {}) }, dependsOn: extra.dependsOn ?? [], optional: extra.optional ?? false };
+};
+
+/** The workflow definition (as in flows/*.yaml) a pattern request runs. */
+export function patternWorkflow(req: PatternRequest): Record<string, unknown> {
+  switch (req.pattern) {
+    case 'sequential':
+      return {
+        name: 'pattern-sequential',
+        description: `${req.tasks.length} tasks in sequence${req.strict ? ' (strict)' : ''}`,
+        steps: req.tasks.map((t, i) => taskStep(t, i, { optional: !req.strict, ...(i > 0 ? { dependsOn: [id(i - 1)], context: { previous: `{{steps.${id(i - 1)}.output}}` } } : {}) })),
+        output: [id(req.tasks.length - 1)],
+      };
+    case 'parallel':
+      return {
+        name: 'pattern-parallel',
+        description: `${req.tasks.length} tasks in parallel`,
+        steps: [...req.tasks.map((t, i) => taskStep(t, i, { optional: !req.strict })), { id: 'results', kind: 'concat', as: 'list', dependsOn: req.tasks.map((_, i) => id(i)) }],
+        output: ['results'],
+      };
+    case 'hierarchical': {
+      const subtasks = req.tasks.map((t, i) => taskStep(t, i, { context: { mainTask: req.task } }));
+      const ids = subtasks.map((s) => s.id);
+      const aggregate =
+        req.aggregate === 'concat'
+          ? [{ id: 'aggregate', kind: 'concat', dependsOn: ids }]
+          : [
+              { id: 'results', kind: 'concat', as: 'list', dependsOn: ids },
+              { id: 'synthesis', agent: req.synthesizer ?? '', dependsOn: ['results'], input: { task: req.task, context: { results: '{{steps.results.output}}' } } },
+            ];
+      return { name: 'pattern-hierarchical', description: `${req.task} (${ids.length} subtasks, ${req.aggregate})`, steps: [...subtasks, ...aggregate], output: [aggregate.at(-1)!.id] };
+    }
+    case 'consensus':
+      return {
+        name: 'pattern-consensus',
+        description: `consensus of ${req.agents.length} agents`,
+        steps: [{ id: 'vote', kind: 'vote', question: { task: req.question }, voters: req.agents.map((agent) => ({ agent })), minAgreement: req.minAgreement, ...(req.compare ? { compare: req.compare } : {}) }],
+      };
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The collaboration patterns (POST /v1/runs {pattern, ...}, POST /v1/chat/multi) and the
+ * aggregation kinds they compile to (concat, vote), on the real engine and Redis, the agents
+ * on the real OpenAI SDK against the fake server (scripted structured answers) or on echo.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunView } from '../src/runs/runs-service.js';
+import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
+import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
+
+let fake: FakeLlmServer;
+let h: Harness;
+
+beforeAll(async () => {
+  fake = await startFakeLlmServer();
+  h = await startHarness({
+    name: 'patterns',
+    fake,
+    agents: {
+      a: { provider: 'openai', model: 'gpt-a', attempts: 1 },
+      b: { provider: 'openai', model: 'gpt-b', attempts: 1 },
+      c: { provider: 'openai', model: 'gpt-c', attempts: 1 },
+      senior: { provider: 'openai', model: 'gpt-senior', attempts: 1, authority: 3 },
+      e1: { provider: 'echo' },
+      e2: { provider: 'echo' },
+      synth: { provider: 'echo' },
+    },
+  });
+}, 30_000);
+
+afterEach(() => fake.reset());
+
+afterAll(async () => {
+  await h?.close();
+  await fake?.close();
+  assertAllClosed();
+});
+
+async function submit(body: Record<string, unknown>, path = '/v1/runs'): Promise<RunView> {
+  const res = await h.request('POST', path, body);
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  return h.waitForRun(res.body.id, 20_000);
+}
+const stepOf = (r: RunView, id: string) => r.steps.find((s) => s.stepId === id)!;
+const promptOf = (model: string) => fake.requests.find((x) => x.body?.model === model)?.prompt ?? '';
+
+/** Each model answers its vote with `answers[model]` (a structured `answer` tool call). */
+function votes(answers: Record<string, unknown>): void {
+  fake.respondWith((r) => (r.body?.model in answers ? { toolCalls: [{ name: 'answer', input: answers[r.body.model] }] } : undefined));
+}
+
+describe('pattern: sequential', () => {
+  it('hands each output to the next task, and its output is the last one', async () => {
+    const r = await submit({ pattern: 'sequential', tasks: [{ agent: 'a', task: 'first' }, { agent: 'b', task: 'second' }] });
+    expect(r.status).toBe('succeeded');
+    expect(r.workflow).toBe('pattern-sequential');
+    expect(r.output).toBe(stepOf(r, 't2').output);
+    expect(promptOf('gpt-b')).toContain(`"previous": "fake gpt-a: first"`);
+  });
+
+  it('strict (the default): the first failure fails the run and cancels the rest', async () => {
+    const r = await submit({ pattern: 'sequential', tasks: [{ agent: 'a', task: 'break [[status:400]]' }, { agent: 'b', task: 'never' }] });
+    expect(r.status).toBe('failed');
+    expect(r.steps.map((s) => [s.stepId, s.status])).toEqual([
+      ['t1', 'failed'],
+      ['t2', 'cancelled'],
+    ]);
+  });
+
+  it('not strict: it carries on after a failure and ends partial_success', async () => {
+    const r = await submit({ pattern: 'sequential', strict: false, tasks: [{ agent: 'a', task: 'break [[status:400]]' }, { agent: 'b', task: 'still' }] });
+    expect(r.status).toBe('partial_success');
+    expect(stepOf(r, 't2').status).toBe('succeeded');
+  });
+});
+
+describe('pattern: parallel', () => {
+  it('runs all at once; the output lists every result in order with its status', async () => {
+    const r = await submit({ pattern: 'parallel', tasks: [{ agent: 'a', task: 'one' }, { agent: 'b', task: 'two [[status:400]]' }, { agent: 'c', task: 'three' }] });
+    expect(r.status).toBe('partial_success');
+    expect(r.output).toEqual([
+      { step: 't1', status: 'succeeded', output: 'fake gpt-a: one' },
+      { step: 't2', status: 'failed', output: null },
+      { step: 't3', status: 'succeeded', output: 'fake gpt-c: three' },
+    ]);
+    await expectNoLiveJobs(h.system, r.id);
+  });
+});
+
+describe('pattern: hierarchical', () => {
+  it('runs the subtasks with the main task in their context, then concatenates them labelled by step', async () => {
+    const r = await submit({ pattern: 'hierarchical', task: 'Build a web app', tasks: [{ agent: 'a', task: 'backend' }, { agent: 'b', task: 'frontend' }] });
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toMatch(/^### t1\nfake gpt-a: backend\n[\s\S]*\n\n### t2\nfake gpt-b: frontend/);
+    expect(promptOf('gpt-a')).toContain('"mainTask": "Build a web app"');
+  });
+
+  it('or gives every result to a synthesizer', async () => {
+    const r = await submit({ pattern: 'hierarchical', task: 'Build a web app', aggregate: 'synthesize', synthesizer: 'synth', tasks: [{ agent: 'e1', task: 'backend' }, { agent: 'e2', task: 'frontend' }] });
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toContain('[synth] Build a web app');
+    expect(r.output).toContain('[e2] frontend');
+  });
+});
+
+describe('pattern: consensus (kind: vote)', () => {
+  it('groups normalised answers, weighs them by confidence, and reaches consensus', async () => {
+    votes({ 'gpt-a': { answer: 'Yes.', confidence: 0.9, rationale: 'stable' }, 'gpt-b': { answer: ' yes', confidence: 0.9, rationale: 'fine' }, 'gpt-c': { answer: 'No', confidence: 0.9, rationale: 'risky' } });
+    const r = await submit({ pattern: 'consensus', question: 'Is Python 3.12 production ready?', agents: ['a', 'b', 'c'] });
+    expect(r.status).toBe('succeeded');
+    const out = r.output as Record<string, any>;
+    expect(out).toMatchObject({ consensus: true, winningResult: 'Yes.', minAgreement: 0.5 });
+    expect(out.agreement).toBeCloseTo(2 / 3);
+    expect(out.votes.map((v: { step: string; weight: number }) => [v.step, v.weight])).toEqual([
+      ['vote.1.a', 0.9],
+      ['vote.2.b', 0.9],
+      ['vote.3.c', 0.9],
+    ]);
+    expect(out.groups.map((g: { steps: string[] }) => g.steps)).toEqual([['vote.1.a', 'vote.2.b'], ['vote.3.c']]);
+  });
+
+  it('lets authority change the winner, and says when the agreement is below minAgreement', async () => {
+    votes({ 'gpt-a': { answer: 'yes', confidence: 0.9, rationale: '' }, 'gpt-b': { answer: 'yes', confidence: 0.9, rationale: '' }, 'gpt-senior': { answer: 'no', confidence: 0.9, rationale: '' } });
+    const r = await submit({ pattern: 'consensus', question: 'Ship it?', agents: ['a', 'b', 'senior'], minAgreement: 0.7 });
+    const out = r.output as Record<string, any>;
+    expect(out.winningResult).toBe('no');
+    expect(out.agreement).toBeCloseTo(2.7 / 4.5);
+    expect(out.consensus).toBe(false);
+  });
+
+  it('groups numbers within a tolerance and gives the weighted score', async () => {
+    votes({ 'gpt-a': { answer: 7, confidence: 1, rationale: '' }, 'gpt-b': { answer: 7.2, confidence: 0.5, rationale: '' }, 'gpt-c': { answer: 9, confidence: 0.5, rationale: '' } });
+    const r = await submit({ pattern: 'consensus', question: 'Score it 0-10', agents: ['a', 'b', 'c'], compare: { numberTolerance: 0.5 } });
+    const out = r.output as Record<string, any>;
+    expect(out.groups.map((g: { steps: string[] }) => g.steps)).toEqual([['vote.1.a', 'vote.2.b'], ['vote.3.c']]);
+    expect(out.winningResult).toBe(7);
+    expect(out.weightedScore).toBeCloseTo((7 * 1 + 7.2 * 0.5 + 9 * 0.5) / 2);
+  });
+
+  it('runs offline on echo with identical answers: consensus', async () => {
+    const r = await submit({ pattern: 'consensus', question: 'Is it ready?', agents: ['e1', 'e2'] });
+    expect(r.output).toMatchObject({ consensus: true, agreement: 1, winningResult: 'Is it ready?' });
+  });
+});
+
+describe('POST /v1/chat/multi', () => {
+  it('maps parallel, sequential and orchestrated onto runs', async () => {
+    const parallel = await submit({ message: 'hello', agents: ['e1', 'e2'], mode: 'parallel' }, '/v1/chat/multi');
+    expect(parallel.output).toEqual([
+      { step: 't1', status: 'succeeded', output: '[e1] hello' },
+      { step: 't2', status: 'succeeded', output: '[e2] hello' },
+    ]);
+    const sequential = await submit({ message: 'hello', agents: ['e1', 'e2'], mode: 'sequential' }, '/v1/chat/multi');
+    expect(sequential.steps.map((s) => s.stepId)).toEqual(['t1', 't2']);
+    const orchestrated = await submit({ message: 'hello', agents: ['e1', 'e2'], mode: 'orchestrated' }, '/v1/chat/multi');
+    expect(orchestrated.status).toBe('succeeded');
+    expect(orchestrated.steps.map((s) => [s.stepId, s.parent])).toEqual([
+      ['leader', null],
+      ['leader.1.e2', 'leader'],
+    ]);
+  });
+
+  it('answers a bad request with a 422 that names the problem', async () => {
+    const one = await h.request('POST', '/v1/chat/multi', { message: 'hi', agents: ['e1'], mode: 'orchestrated' });
+    expect(one.status).toBe(422);
+    expect(one.body.error.issues[0]).toMatchObject({ path: 'agents', message: expect.stringContaining('needs the leader') });
+    const unknown = await h.request('POST', '/v1/chat/multi', { message: 'hi', agents: ['nobody'] });
+    expect(unknown.status).toBe(422);
+    expect(unknown.body.error.message).toContain('unknown agent "nobody"');
+    const synth = await h.request('POST', '/v1/runs', { pattern: 'hierarchical', task: 'x', aggregate: 'synthesize', tasks: [{ agent: 'e1', task: 'y' }] });
+    expect(synth.status).toBe(422);
+    expect(synth.body.error.issues[0]).toMatchObject({ path: 'synthesizer' });
+    const nope = await h.request('POST', '/v1/runs', { pattern: 'star', tasks: [] });
+    expect(nope.status).toBe(422);
+  });
+});
