@@ -143,6 +143,40 @@ describe('pattern: consensus (kind: vote)', () => {
   });
 });
 
+describe('kind: merge', () => {
+  it('deep-merges JSON outputs, the declared priority winning each conflict, every conflict listed', async () => {
+    const reply = (json: unknown) => `[[reply:${JSON.stringify(json)}]]`;
+    const r = await submit({
+      workflow: {
+        name: 'merged',
+        steps: [
+          { id: 'a', agent: 'a', input: { task: `profile ${reply({ name: 'Acme', size: 10, tags: ['x'], hq: { city: 'Paris', country: 'FR' } })}` } },
+          { id: 'b', agent: 'b', input: { task: `profile ${reply({ size: 12, founded: 1999, hq: { city: 'Lyon' } })}` } },
+          { id: 'm', kind: 'merge', dependsOn: ['a', 'b'], priority: ['b'] },
+        ],
+      },
+      input: {},
+    });
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({
+      merged: { size: 12, founded: 1999, hq: { city: 'Lyon', country: 'FR' }, name: 'Acme', tags: ['x'] },
+      conflicts: [
+        { path: 'size', chosen: 'b', values: [{ step: 'b', value: 12 }, { step: 'a', value: 10 }] },
+        { path: 'hq.city', chosen: 'b', values: [{ step: 'b', value: 'Lyon' }, { step: 'a', value: 'Paris' }] },
+      ],
+    });
+  });
+
+  it('fails on an output that is not a JSON object, and refuses a priority outside its steps', async () => {
+    const r = await submit({ workflow: { name: 'merge-text', steps: [{ id: 'a', agent: 'e1', input: { task: 'plain' } }, { id: 'm', kind: 'merge', dependsOn: ['a'] }] }, input: {} });
+    expect(r.status).toBe('failed');
+    expect(r.steps.find((s) => s.stepId === 'm')!.error).toBe('merge needs JSON objects; step "a" answered a text without a JSON object');
+    const bad = await h.request('POST', '/v1/workflows/validate', { name: 'bad-merge', steps: [{ id: 'a', agent: 'e1', input: { task: 'x' } }, { id: 'm', kind: 'merge', dependsOn: ['a'], priority: ['z'] }] });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.issues[0]).toMatchObject({ path: 'steps[1].priority[0]', message: '"z" is not one of the steps merged (a)' });
+  });
+});
+
 describe('POST /v1/chat/multi', () => {
   it('maps parallel, sequential and orchestrated onto runs', async () => {
     const parallel = await submit({ message: 'hello', agents: ['e1', 'e2'], mode: 'parallel' }, '/v1/chat/multi');

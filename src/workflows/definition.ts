@@ -198,8 +198,25 @@ export const ConcatStepDefinition = z
   })
   .strict();
 
+/**
+ * `kind: merge`: a deep merge of the JSON object outputs of steps; where they disagree (a
+ * scalar or a list with different values) the step first in `priority` wins, and every
+ * conflict is listed.
+ */
+export const MergeStepDefinition = z
+  .object({
+    ...stepFields,
+    kind: z.literal('merge'),
+    /** The steps whose outputs are merged (default: its `dependsOn`). */
+    of: z.array(StepId).min(1).optional(),
+    /** Who wins a conflict, first first (default: the order of `of`). */
+    priority: z.array(StepId).optional(),
+  })
+  .strict();
+
 /** Every step kind's definition schema, by kind. */
 export const STEP_DEFINITIONS = {
+  merge: MergeStepDefinition,
   agent: AgentStepDefinition,
   loop: LoopStepDefinition,
   forEach: ForEachStepDefinition,
@@ -215,7 +232,7 @@ export const DEFAULT_STEP_KIND: StepKind = 'agent';
 const withDefaultKind = (v: unknown): unknown =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: DEFAULT_STEP_KIND } : v;
 
-export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition, PlanStepDefinition, ApprovalStepDefinition, VoteStepDefinition, ConcatStepDefinition]));
+export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition, PlanStepDefinition, ApprovalStepDefinition, VoteStepDefinition, ConcatStepDefinition, MergeStepDefinition]));
 export type StepDefinition = z.infer<typeof StepDefinition>;
 export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
 
@@ -367,8 +384,17 @@ export const CompiledConcatStep = z.object({
   as: z.enum(['text', 'list']),
 });
 
+export const CompiledMergeStep = z.object({
+  ...compiledFields,
+  kind: z.literal('merge'),
+  of: z.array(z.string()),
+  /** Conflict order: every step of `of`, the winner first. */
+  priority: z.array(z.string()),
+});
+
 /** Every step kind's compiled schema, by kind. */
 export const COMPILED_STEPS = {
+  merge: CompiledMergeStep,
   agent: CompiledAgentStep,
   loop: CompiledLoopStep,
   forEach: CompiledForEachStep,
@@ -377,7 +403,7 @@ export const COMPILED_STEPS = {
   vote: CompiledVoteStep,
   concat: CompiledConcatStep,
 } as const satisfies { [K in StepKind]: z.ZodType };
-export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep, CompiledPlanStep, CompiledApprovalStep, CompiledVoteStep, CompiledConcatStep]);
+export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep, CompiledPlanStep, CompiledApprovalStep, CompiledVoteStep, CompiledConcatStep, CompiledMergeStep]);
 export type CompiledStep = z.infer<typeof CompiledStep>;
 export type CompiledStepOf<K extends StepKind> = Extract<CompiledStep, { kind: K }>;
 

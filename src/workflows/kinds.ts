@@ -147,6 +147,22 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
     compile: (def) => ({ kind: 'concat', of: def.of ?? def.dependsOn, as: def.as }),
   },
+  merge: {
+    templated: () => [],
+    check(def, ctx) {
+      const of = def.of ?? def.dependsOn;
+      if (of.length === 0) ctx.issue(`${ctx.path}.of`, 'name the steps to merge (of), or depend on them (dependsOn)');
+      def.priority?.forEach((p, i) => {
+        if (!of.includes(p)) ctx.issue(`${ctx.path}.priority[${i}]`, `"${p}" is not one of the steps merged (${of.join(', ')})`);
+      });
+    },
+    reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
+    compile: (def) => {
+      const of = def.of ?? def.dependsOn;
+      const priority = [...new Set([...(def.priority ?? []), ...of])];
+      return { kind: 'merge', of, priority };
+    },
+  },
 };
 
 /** The compile rule of a step's kind. */
