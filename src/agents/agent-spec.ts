@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { OutputSpec } from '../workflows/json-schema.js';
+import { ModelPrice } from '../providers/pricing.js';
 
 export const ProviderName = z.enum(['anthropic', 'openai', 'echo']);
 export type ProviderName = z.infer<typeof ProviderName>;
@@ -108,6 +109,8 @@ export type AgentSpec = z.infer<typeof AgentSpec>;
 export const AgentsFile = z
   .object({
     agents: z.record(AgentName, AgentSpec),
+    /** Prices by model name prefix (USD per million tokens), over the shipped defaults. */
+    pricing: z.record(z.string().min(1), ModelPrice).default({}),
   })
   .strict()
   .superRefine((file, ctx) => {

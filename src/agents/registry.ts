@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { Config } from '../config/env.js';
 import { ConfigError, ValidationError, type Issue } from '../errors/index.js';
 import { AgentsFile, type AgentSpec, type ResolvedAgent } from './agent-spec.js';
+import { PriceTable, type ModelPrice } from '../providers/pricing.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -17,9 +18,12 @@ export type PublicAgent = Omit<ResolvedAgent, 'apiKey'>;
 
 export class AgentRegistry {
   private readonly agents: ReadonlyMap<string, ResolvedAgent>;
+  /** What tokens cost, by model (the agents file's `pricing` over the defaults). */
+  readonly prices: PriceTable;
 
-  constructor(agents: Iterable<ResolvedAgent>) {
+  constructor(agents: Iterable<ResolvedAgent>, pricing: Readonly<Record<string, ModelPrice>> = {}) {
     this.agents = new Map([...agents].map((a) => [a.name, a]));
+    this.prices = new PriceTable(pricing);
   }
 
   get(name: string): ResolvedAgent | undefined {
@@ -95,7 +99,7 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
   if (missing.length > 0) {
     throw new ConfigError(`${source}: ${missing.map((m) => m.text).join('; ')}`, missing.map((m) => m.issue));
   }
-  return new AgentRegistry(agents);
+  return new AgentRegistry(agents, parsed.data.pricing);
 }
 
 function resolveAgent(name: string, spec: AgentSpec, config: Config, env: Env): ResolvedAgent | { missingKey: string } {

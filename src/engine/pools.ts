@@ -116,6 +116,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       worker: () => worker,
       queue: system.queue(queueName),
       queueByName: (name) => system.queue(name),
+      prices: registry.prices,
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
     });
     worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...opts.stalled, ...workerOpts });

@@ -19,6 +19,7 @@ import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError,
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
+import type { PriceTable } from '../providers/pricing.js';
 import type { StepJobData } from '../runs/flow-builder.js';
 import type { RunControl } from '../runs/run-control.js';
 import type { RunStore } from '../runs/run-store.js';
@@ -57,6 +58,8 @@ export interface StepMachineDeps {
   queue: Queue;
   /** Any queue by name (the jobs of steps it adds). */
   queueByName: (name: string) => Queue;
+  /** What tokens cost: a result's usage is recorded with its cost. */
+  prices?: PriceTable;
   /** How a result write is retried on Redis errors. @default {tries: 8, firstDelayMs: 50} (about 6 s in all) */
   recordRetry?: { tries: number; firstDelayMs: number };
 }
@@ -301,7 +304,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       const result = {
         output: outcome.output,
         input: outcome.input ?? null,
-        usage: outcome.usage ?? null,
+        usage: deps.prices ? deps.prices.withCost(outcome.usage, outcome.model) : (outcome.usage ?? null),
         model: outcome.model ?? null,
         ...(outcome.event ? { event: outcome.event } : {}),
         ...(outcome.reusedFrom ? { reusedFrom: outcome.reusedFrom } : {}),

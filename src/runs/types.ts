@@ -35,7 +35,12 @@ export const LOST_STEP_ERROR = 'the step job failed without reporting a result (
 export const WorkspaceId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be lowercase letters, digits, "_" or "-" (at most 64)');
 export const DEFAULT_WORKSPACE = 'default';
 
-export const Usage = z.object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative() });
+export const Usage = z.object({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  /** What the tokens cost (USD), when the model's price is known (src/providers/pricing.ts). */
+  costUsd: z.number().nonnegative().optional(),
+});
 export type Usage = z.infer<typeof Usage>;
 
 export const StepRecord = z.object({

@@ -22,6 +22,8 @@ export interface HarnessOptions {
   name: string;
   /** Agents file content (`agents:` map). */
   agents: Record<string, Record<string, unknown>>;
+  /** The agents file's `pricing:` map. */
+  pricing?: Record<string, unknown>;
   /** Workflow definitions (as in flows/*.yaml). */
   workflows?: Record<string, unknown>[];
   fake?: FakeLlmServer;
@@ -70,6 +72,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const system = systemFromDefinitions({
     config,
     agents: opts.agents,
+    ...(opts.pricing ? { pricing: opts.pricing } : {}),
     ...(opts.workflows ? { workflows: opts.workflows } : {}),
     source: opts.name,
     logger: silentLogger,

@@ -58,6 +58,7 @@ const UsageSchema = new Schema<Usage>(
   {
     inputTokens: { type: Number, required: true, min: 0 },
     outputTokens: { type: Number, required: true, min: 0 },
+    costUsd: { type: Number, min: 0 },
   },
   { _id: false },
 );

@@ -13,6 +13,7 @@
 -- Returns {1, 'succeeded', run finished (1/0), run status} when recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
 --@include event
+--@include usageJson
 --@include finishRun
 --@include outboxStep
 --@include outboxRun
@@ -49,7 +50,9 @@ local function addUsage(key, field)
   local u = cjson.decode(ARGV[4])
   local h = { inputTokens = 0, outputTokens = 0 }
   if have and have ~= 'null' then h = cjson.decode(have) end
-  redis.call('HSET', key, field, string.format('{"inputTokens":%d,"outputTokens":%d}', (h.inputTokens or 0) + (u.inputTokens or 0), (h.outputTokens or 0) + (u.outputTokens or 0)))
+  local cost = nil
+  if h.costUsd or u.costUsd then cost = (h.costUsd or 0) + (u.costUsd or 0) end
+  redis.call('HSET', key, field, usageJson((h.inputTokens or 0) + (u.inputTokens or 0), (h.outputTokens or 0) + (u.outputTokens or 0), cost))
 end
 if ARGV[4] ~= 'null' then
   addUsage(KEYS[1], 'usage')

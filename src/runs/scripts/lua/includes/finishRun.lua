@@ -2,6 +2,7 @@
 --@include outboxStep
 --@include outboxRun
 --@include docOf
+--@include usageJson
 -- Finish a run once (the first caller wins): see run-finish.lua, which calls only this.
 -- k: {run, steps, refs, events, outbox, queued runs}
 -- a: {status ('auto' or a final one), output, errorJson, now, outbox (bool), ttl, reasonJson,
@@ -19,7 +20,7 @@ local function finishRun(k, a)
   local steps = redis.call('LRANGE', k[2], 0, -1)
   local failed, skipped, cancelled = {}, {}, {}
   local requiredFailed = nil
-  local inTok, outTok = 0, 0
+  local inTok, outTok, cost = 0, 0, nil
   local running = false
   for _, sid in ipairs(steps) do
     local sk = stepPrefix .. sid
@@ -55,6 +56,7 @@ local function finishRun(k, a)
       u = cjson.decode(u)
       inTok = inTok + (u.inputTokens or 0)
       outTok = outTok + (u.outputTokens or 0)
+      if u.costUsd then cost = (cost or 0) + u.costUsd end
     end
   end
   local outs = cjson.decode(outputStepsJson)
@@ -77,7 +79,7 @@ local function finishRun(k, a)
     'finishedAt', nowJson, 'startedAt', r[4] == 'null' and nowJson or r[4],
     'failedSteps', '[' .. table.concat(failed, ',') .. ']',
     'skippedSteps', '[' .. table.concat(skipped, ',') .. ']',
-    'usage', string.format('{"inputTokens":%d,"outputTokens":%d}', inTok, outTok))
+    'usage', usageJson(inTok, outTok, cost))
   event(k[4], 'run.finished', nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. errorJson .. '}')
   if outbox then outboxRun(k[5], k[1]) end
   redis.call('ZREM', k[6], runId)

@@ -1,0 +1,77 @@
+/**
+ * Cost: each step's usage is priced by the model that answered (the shipped price table, or
+ * the agents file's `pricing`), and the run sums it; late answers add theirs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_PRICES, PriceTable } from '../src/providers/pricing.js';
+import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
+import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
+
+let fake: FakeLlmServer;
+let h: Harness;
+
+beforeAll(async () => {
+  fake = await startFakeLlmServer();
+  h = await startHarness({
+    name: 'cost',
+    fake,
+    agents: {
+      mini: { provider: 'openai', model: 'gpt-4o-mini-2024-07-18', attempts: 1 },
+      sonnet: { provider: 'anthropic', model: 'claude-sonnet-4-5-20250929', attempts: 1 },
+      house: { provider: 'openai', model: 'house-model', attempts: 1 },
+      unknown: { provider: 'openai', model: 'mystery-1', attempts: 1 },
+    },
+    pricing: { 'house-': { inputPerMTok: 1000, outputPerMTok: 2000 } },
+    workflows: [
+      {
+        name: 'priced',
+        steps: [
+          { id: 'a', agent: 'mini', input: { task: 'one' } },
+          { id: 'b', agent: 'sonnet', input: { task: 'two' } },
+          { id: 'c', agent: 'house', input: { task: 'three' } },
+        ],
+      },
+    ],
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await h?.close();
+  await fake?.close();
+  assertAllClosed();
+});
+
+const cost = (u: { inputTokens: number; outputTokens: number }, inPer: number, outPer: number) => (u.inputTokens * inPer + u.outputTokens * outPer) / 1e6;
+
+describe('cost', () => {
+  it('prices each step by the model that answered (longest prefix), and sums the run', async () => {
+    const res = await h.request('POST', '/v1/runs', { workflow: 'priced', input: {} });
+    const run = await h.waitForRun(res.body.id, 20_000);
+    expect(run.status).toBe('succeeded');
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => run.steps.find((s) => s.stepId === id)!.usage!);
+    expect(a!.costUsd).toBeCloseTo(cost(a!, 0.15, 0.6), 10);
+    expect(b!.costUsd).toBeCloseTo(cost(b!, 3, 15), 10);
+    expect(c!.costUsd).toBeCloseTo(cost(c!, 1000, 2000), 10);
+    expect(run.usage.costUsd).toBeCloseTo(a!.costUsd! + b!.costUsd! + c!.costUsd!, 6);
+    expect(run.usage.inputTokens).toBe(a!.inputTokens + b!.inputTokens + c!.inputTokens);
+  });
+
+  it('records no cost for a model it has no price for', async () => {
+    const res = await h.request('POST', '/v1/runs', { agent: 'unknown', input: { task: 'x' } });
+    const run = await h.waitForRun(res.body.id, 10_000);
+    expect(run.steps[0]!.usage).not.toHaveProperty('costUsd');
+    expect(run.usage).not.toHaveProperty('costUsd');
+  });
+});
+
+describe('PriceTable', () => {
+  it('takes the longest matching prefix, and the agents file over the defaults', () => {
+    const t = new PriceTable({ 'gpt-4o': { inputPerMTok: 9, outputPerMTok: 9 } });
+    expect(t.priceOf('gpt-4o-mini-2024')).toEqual(DEFAULT_PRICES['gpt-4o-mini']);
+    expect(t.priceOf('gpt-4o-2024')).toEqual({ inputPerMTok: 9, outputPerMTok: 9 });
+    expect(t.priceOf('claude-opus-4-5-x')).toEqual(DEFAULT_PRICES['claude-opus-4-5']);
+    expect(t.priceOf('claude-opus-4-1')).toEqual(DEFAULT_PRICES['claude-opus-4']);
+    expect(t.priceOf('nothing')).toBeUndefined();
+    expect(t.withCost({ inputTokens: 1_000_000, outputTokens: 500_000 }, 'gpt-4o-mini')).toEqual({ inputTokens: 1_000_000, outputTokens: 500_000, costUsd: 0.45 });
+  });
+});
