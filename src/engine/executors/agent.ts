@@ -8,7 +8,8 @@
 import type { AgentRegistry } from '../../agents/registry.js';
 import { NonRetryableError, toError } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
-import type { Provider } from '../../providers/provider.js';
+import type { ChatMessage, CompletionRequest, Provider } from '../../providers/provider.js';
+import type { ResolvedAgent } from '../../agents/agent-spec.js';
 import { renderTemplates, type TemplateScope } from '../../workflows/templates.js';
 import type { StepExecutor } from '../executor.js';
 import { progressReporter } from '../progress.js';
@@ -25,6 +26,19 @@ export interface AgentExecutorDeps {
 /** The scope templates read: the run input and the outputs of the steps read. */
 export function templateScope(runInput: Record<string, unknown>, reads: readonly { stepId: string; status: string; output: unknown }[]): TemplateScope {
   return { input: runInput, steps: Object.fromEntries(reads.map((r) => [r.stepId, { status: r.status, output: r.output }])) };
+}
+
+/** A call of `agent` with its model, prompt, temperature and token limit, on `messages`. */
+export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], signal: AbortSignal): CompletionRequest {
+  return {
+    agent: agent.name,
+    model: agent.model,
+    system: agent.systemPrompt || undefined,
+    messages,
+    ...(agent.temperature !== undefined ? { temperature: agent.temperature } : {}),
+    maxTokens: agent.maxTokens,
+    signal,
+  };
 }
 
 export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
@@ -52,15 +66,7 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       const t0 = Date.now();
       const delegationOff = delegation.delegates.length ? { delegation: `off: at the depth limit (maxDepth ${delegation.maxDepth})` } : {};
       const provider = deps.providerFor(step.agent);
-      const request = {
-        agent: step.agent,
-        model: agent.model,
-        system: agent.systemPrompt || undefined,
-        messages: buildMessages(input),
-        ...(agent.temperature !== undefined ? { temperature: agent.temperature } : {}),
-        maxTokens: agent.maxTokens,
-        signal: ctx.signal,
-      };
+      const request = requestOf(agent, buildMessages(input), ctx.signal);
       if (schema) {
         const answer = await structuredCall(provider, request, schema);
         const event = { durationMs: Date.now() - t0, structured: true, rounds: answer.rounds, ...delegationOff };

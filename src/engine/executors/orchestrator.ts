@@ -28,6 +28,7 @@ import type { StepRecord, Usage } from '../../runs/types.js';
 import { JsonObject } from '../../workflows/json-object.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { agentChild, type ChildStep, type ExecutionContext, type StepOutcome } from '../executor.js';
+import { requestOf } from './agent.js';
 
 /** A recent run as `read_runs` shows it to the model. */
 export interface RecentRun {
@@ -159,17 +160,7 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
 }
 
 async function call(deps: OrchestratorDeps, agent: ResolvedAgent, step: CompiledStepOf<'agent'>, ctx: ExecutionContext, messages: ChatMessage[], tools: ToolDefinition[], last: boolean): Promise<CompletionResult> {
-  return deps.providerFor(step.agent).complete({
-    agent: step.agent,
-    model: agent.model,
-    system: agent.systemPrompt || undefined,
-    messages,
-    tools,
-    toolChoice: last ? 'none' : 'auto',
-    ...(agent.temperature !== undefined ? { temperature: agent.temperature } : {}),
-    maxTokens: agent.maxTokens,
-    signal: ctx.signal,
-  });
+  return deps.providerFor(step.agent).complete({ ...requestOf(agent, messages, ctx.signal), tools, toolChoice: last ? 'none' : 'auto' });
 }
 
 /** Each call of an answer: a child step to add, or its result at once (an error, `read_runs`). */

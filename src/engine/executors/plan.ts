@@ -22,7 +22,7 @@ import { compileWorkflow } from '../../workflows/compile.js';
 import { STEP_ID_PATTERN, type StepInput } from '../../workflows/definition.js';
 import { renderTemplates } from '../../workflows/templates.js';
 import type { ChildStep, StepExecutor } from '../executor.js';
-import { templateScope } from './agent.js';
+import { requestOf, templateScope } from './agent.js';
 import { structuredCall } from './structured.js';
 
 export const PLAN_TOOL = 'plan';
@@ -94,15 +94,7 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
         }
         const agents = step.agents ?? deps.registry.names().filter((a) => a !== step.agent);
         const schema = planSchema(agents, step.maxSteps);
-        const request = {
-          agent: step.agent,
-          model: planner.model,
-          system: planner.systemPrompt || undefined,
-          messages: buildMessages(input),
-          ...(planner.temperature !== undefined ? { temperature: planner.temperature } : {}),
-          maxTokens: planner.maxTokens,
-          signal: ctx.signal,
-        };
+        const request = requestOf(planner, buildMessages(input), ctx.signal);
         const problems = (value: Record<string, unknown>) => {
           const checked = checkPlan(value, agents, step.maxSteps);
           return 'problems' in checked ? checked.problems : [];
