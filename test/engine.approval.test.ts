@@ -83,6 +83,9 @@ describe('an approval gate (automation: manual, the default)', () => {
     expect(waiting.waitingAt).toEqual([{ stepId: 'gate', since: expect.any(String), deadline: null }]);
     expect(stepOf(waiting, 'gate')).toMatchObject({ status: 'waiting', reason: 'waiting for approval', waitingFor: { reason: 'approval', deadline: null } });
     expect(stepOf(waiting, 'publish').status).toBe('pending');
+    // Stored as waiting: listings filter on it.
+    const listed = await h.request('GET', '/v1/runs?status=waiting&limit=200');
+    expect(listed.body.runs.map((r: { id: string }) => r.id)).toContain(id);
     // Parked in the delayed set: no worker holds it.
     expect(await h.system.queue(CONTROL_QUEUE).getJobState(stepJobId(id, 'gate'))).toBe('delayed');
 
@@ -96,6 +99,11 @@ describe('an approval gate (automation: manual, the default)', () => {
     expect(stepOf(run, 'publish').status).toBe('succeeded');
     const approved = (await h.system.store.readEvents(id)).filter((e) => e.type === 'step.approved');
     expect(approved).toEqual([expect.objectContaining({ stepId: 'gate', data: expect.objectContaining({ by: 'ana@example.com', comment: 'ship it' }) })]);
+    const runEvents = (await h.system.store.readEvents(id)).filter((e) => e.type === 'run.waiting' || e.type === 'run.resumed').map((e) => [e.type, e.data]);
+    expect(runEvents).toEqual([
+      ['run.waiting', { step: 'gate' }],
+      ['run.resumed', {}],
+    ]);
     // Decided once.
     expect((await decide(id, 'reject')).status).toBe(409);
     await expectNoLiveJobs(h.system, id);

@@ -156,6 +156,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
           if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
           const res = await resume();
           if (!res.applied) return finish(res.status);
+          // A gate that woke: its run is no longer waiting for it.
+          if (step.kind === 'approval') await store.syncGates(runId);
           resumed = true;
           break;
         }
@@ -174,6 +176,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         const retryAt = Number.isFinite(untilMs) ? new Date(untilMs).toISOString() : null;
         const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', attempt, fields: { reason, retryAt }, event: { type: 'step.waiting', data: { reason, ...(retryAt ? { until: retryAt } : {}) } } });
         if (!parked.applied) return finish(parked.status);
+        if (step.kind === 'approval') await store.syncGates(runId);
         // Its job sleeps in the delayed set (no worker slot) until then, or until promoted.
         await job.moveToDelayed(Number.isFinite(untilMs) ? untilMs : Date.now() + FOREVER_MS, token);
         throw new DelayedError();

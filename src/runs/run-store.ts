@@ -23,6 +23,7 @@ import {
   DefinitionNotStoredError,
   type CreateRunArgs,
   gateDecide,
+  runGates,
   type GateDecideReply,
   type GateDecision,
   parseJson,
@@ -269,6 +270,11 @@ export class RunStore {
   /** Save a step's checkpoint while it runs `attempt`; false when it no longer does. */
   saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown): Promise<boolean> {
     return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint });
+  }
+
+  /** The run `waiting` while an approval gate waits for a decision, `running` otherwise. */
+  syncGates(runId: string): Promise<RunStatus | 'missing'> {
+    return runGates(this.redis, { prefix: this.prefix, runId });
   }
 
   /** A step's checkpoint as it is now (null when none). */

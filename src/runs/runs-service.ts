@@ -98,7 +98,7 @@ export interface GateWait {
  * A run as GET /v1/runs/:id shows it. Its status is `waiting` while it runs and an approval
  * gate waits for a decision (`waitingAt` names them).
  */
-export type RunView = Omit<RunRecord, 'status'> & { status: RunStatus | 'waiting'; waitingAt?: GateWait[]; steps: StepView[]; dag: DagView; definition?: CompiledWorkflow };
+export type RunView = RunRecord & { waitingAt?: GateWait[]; steps: StepView[]; dag: DagView; definition?: CompiledWorkflow };
 
 export interface ListRunsFilter {
   workspaceId: string;
@@ -423,7 +423,7 @@ function decodeCursor(cursor: string): { score: number; id: string } {
 
 export function toRunView(run: RunRecord, steps: StepRecord[]): RunView {
   // Not a gate waiting for a revision it asked for, or on its way from one: it waits for a person.
-  const gates = run.status === 'running' ? steps.filter(awaitsDecision) : [];
+  const gates = run.status === 'running' || run.status === 'waiting' ? steps.filter(awaitsDecision) : [];
   return {
     ...run,
     ...(gates.length ? { status: 'waiting' as const, waitingAt: gates.map((g) => ({ stepId: g.stepId, since: g.startedAt, deadline: g.retryAt })) } : {}),

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { StepKind } from '../workflows/definition.js';
 
-export const RunStatus = z.enum(['queued', 'running', 'succeeded', 'partial_success', 'failed', 'cancelled']);
+/** `waiting`: running, and an approval gate waits for a person's decision. */
+export const RunStatus = z.enum(['queued', 'running', 'waiting', 'succeeded', 'partial_success', 'failed', 'cancelled']);
 export type RunStatus = z.infer<typeof RunStatus>;
 export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'partial_success', 'failed', 'cancelled'];
 
@@ -20,7 +21,7 @@ export type StepStatus = z.infer<typeof StepStatus>;
 export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
 export const LIVE_STEP_STATUSES: readonly StepStatus[] = ['pending', 'running', 'waiting', 'retrying'];
 export const isTerminalStep = (s: StepStatus): boolean => TERMINAL_STEP_STATUSES.includes(s);
-export const isTerminalRun = (s: RunStatus | 'waiting'): boolean => (TERMINAL_RUN_STATUSES as readonly string[]).includes(s);
+export const isTerminalRun = (s: RunStatus): boolean => TERMINAL_RUN_STATUSES.includes(s);
 
 /** How the `reason` of an approval gate that waits for a decision starts (not one waiting for its revision). */
 export const GATE_WAITING_REASON = 'waiting for approval';
@@ -134,6 +135,8 @@ export const RUN_EVENT_TYPES = [
   'step.progress',
   'step.approved',
   'step.rejected',
+  'run.waiting',
+  'run.resumed',
 ] as const;
 
 /** One entry of a run's ordered event log (SSE, MongoDB archive). */

@@ -9,7 +9,7 @@ export interface RunFinishArgs {
   prefix: string;
   runId: string;
   /** A final status (cancel, failure), or `auto`: settle from the steps (every step's job is done). */
-  status: Exclude<RunStatus, 'queued' | 'running'> | 'auto';
+  status: Exclude<RunStatus, 'queued' | 'running' | 'waiting'> | 'auto';
   output?: unknown;
   error?: string | null;
   /** Given to steps that had not finished (they end `cancelled`). */

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { COMPACT_MAX_STEPS } from '../keys.js';
-import { LOST_STEP_ERROR, RunRecord, StepRecord, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../types.js';
+import { GATE_WAITING_REASON, LOST_STEP_ERROR, RunRecord, StepRecord, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../types.js';
 
 /** The fields of a step hash and of a run hash that make up their records. */
 export const STEP_FIELDS = StepRecord.keyof().options;
@@ -25,6 +25,7 @@ const CONSTANTS: Record<string, string> = {
   RUN_FIELDS: luaList(RUN_FIELDS),
   LOST_ERROR: JSON.stringify(LOST_STEP_ERROR),
   COMPACT_MAX_STEPS: String(COMPACT_MAX_STEPS),
+  GATE_REASON: JSON.stringify(GATE_WAITING_REASON),
 };
 
 const readLua = (path: string): string => readFileSync(new URL(`./lua/${path}.lua`, import.meta.url), 'utf8');
