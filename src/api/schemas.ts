@@ -3,7 +3,7 @@
  * for OpenAPI). Response shapes are the run/step records of src/runs/types.ts.
  */
 import { z } from 'zod';
-import { RunListInclude, RunStatus } from '../runs/types.js';
+import { Budget, RunListInclude, RunStatus } from '../runs/types.js';
 import { RunStepId, StepId, StepInput } from '../workflows/definition.js';
 import { JsonObject } from '../workflows/json-object.js';
 import { PatternFields } from '../workflows/patterns.js';
@@ -13,6 +13,8 @@ const common = {
   idempotencyKey: z.string().min(1).max(200).regex(/^[^\s]+$/, 'must not contain spaces').optional(),
   /** BullMQ priority: 1 is the highest; omit for normal (FIFO) order. */
   priority: z.number().int().min(1).max(2_097_152).optional(),
+  /** What the run may spend: past a limit it halts as budget_exceeded. */
+  budget: Budget.optional(),
 };
 
 /** A workflow step's input, with the API's own message for an empty task. */

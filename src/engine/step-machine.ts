@@ -196,6 +196,10 @@ export function createStepProcessor(deps: StepMachineDeps) {
           else log().debug({ status: recorded.status }, 'result kept as a late answer: the step had already ended');
           return finish(recorded.status);
         }
+        if (recorded.budgetExceeded && !standalone) {
+          // The run has spent past its budget: it stops, keeping every output recorded.
+          await control.halt(runId, 'budget_exceeded', { error: recorded.budgetExceeded, reason: recorded.budgetExceeded });
+        }
         await control.promoteRefs(refs);
         return envelope('succeeded');
       }

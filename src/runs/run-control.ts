@@ -25,7 +25,7 @@ export class RunControl {
    * Finish `runId` with `status` unless it already finished. Returns whether this call finished
    * it, and the status in force (`missing` when Redis holds no such run).
    */
-  async halt(runId: string, status: Extract<RunStatus, 'failed' | 'cancelled' | 'succeeded'>, opts: { error?: string; reason: string; output?: unknown }): Promise<{ applied: boolean; status: string }> {
+  async halt(runId: string, status: Extract<RunStatus, 'failed' | 'cancelled' | 'succeeded' | 'budget_exceeded'>, opts: { error?: string; reason: string; output?: unknown }): Promise<{ applied: boolean; status: string }> {
     const { store } = this.deps;
     const res = await store.finishRun(runId, status, { error: opts.error ?? null, reason: opts.reason, ...(opts.output !== undefined ? { output: opts.output } : {}) });
     if (!res.applied) return res;

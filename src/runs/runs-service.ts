@@ -22,7 +22,7 @@ import type { WorkerRegistry } from './workers.js';
 import type { RunControl } from './run-control.js';
 import type { RunStore } from './run-store.js';
 import type { StepPolicy } from './step-policy.js';
-import { DEFAULT_WORKSPACE, awaitsDecision, isTerminalRun, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from './types.js';
+import { DEFAULT_WORKSPACE, awaitsDecision, isTerminalRun, type Budget, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from './types.js';
 
 export interface RunsServiceDeps {
   store: RunStore;
@@ -58,6 +58,8 @@ export interface SubmitOptions {
   scheduleId?: string;
   /** The run this one reruns. */
   rerunOf?: string;
+  /** Limits on what the run may spend (over its workflow's `budget`). */
+  budget?: Budget;
   /** The run's owner. Default `default`. */
   workspaceId?: string;
 }
@@ -182,6 +184,7 @@ export class RunsService {
       idempotencyKey: opts.idempotencyKey ?? null,
       scheduleId: opts.scheduleId ?? null,
       rerunOf: opts.rerunOf ?? null,
+      budget: opts.budget ?? workflow.budget ?? null,
       createdAt: now,
       startedAt: null,
       finishedAt: null,

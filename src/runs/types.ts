@@ -4,12 +4,13 @@
  * a step has a `kind`, and `agent` only when an agent's pool runs it.
  */
 import { z } from 'zod';
+import { Budget } from './budget.js';
 import { StepKind } from '../workflows/definition.js';
 
 /** `waiting`: running, and an approval gate waits for a person's decision. */
-export const RunStatus = z.enum(['queued', 'running', 'waiting', 'succeeded', 'partial_success', 'failed', 'cancelled']);
+export const RunStatus = z.enum(['queued', 'running', 'waiting', 'succeeded', 'partial_success', 'failed', 'cancelled', 'budget_exceeded']);
 export type RunStatus = z.infer<typeof RunStatus>;
-export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'partial_success', 'failed', 'cancelled'];
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'partial_success', 'failed', 'cancelled', 'budget_exceeded'];
 
 /**
  * pending: waiting for its dependencies or a worker; running: its work is under way;
@@ -81,6 +82,8 @@ export type StepRecord = z.infer<typeof StepRecord>;
 export const FailedStep = z.object({ stepId: z.string(), kind: StepKind, agent: z.string().nullable(), error: z.string() });
 export type FailedStep = z.infer<typeof FailedStep>;
 
+export { Budget } from './budget.js';
+
 export const RunRecord = z.object({
   id: z.string(),
   workspaceId: WorkspaceId,
@@ -100,6 +103,8 @@ export const RunRecord = z.object({
   scheduleId: z.string().nullable(),
   /** The run this one reruns (POST /v1/runs/:id/rerun), else null. */
   rerunOf: z.string().nullable(),
+  /** Limits on what the run may spend (the request's, else its workflow's), else null. */
+  budget: Budget.nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
@@ -137,6 +142,7 @@ export const RUN_EVENT_TYPES = [
   'step.rejected',
   'run.waiting',
   'run.resumed',
+  'budget.warning',
 ] as const;
 
 /** One entry of a run's ordered event log (SSE, MongoDB archive). */

@@ -427,6 +427,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     output: wf.output ? [...new Set(wf.output)] : order.filter((id) => dependents.get(id)!.length === 0),
     ...(wf.schedule && { schedule: wf.schedule }),
     automation: wf.automation,
+    ...(wf.budget ? { budget: wf.budget } : {}),
     source,
   };
 }

@@ -14,6 +14,7 @@ import { AgentName, OrchestrationOptions } from '../agents/agent-spec.js';
 import { ScheduleSpec } from '../schedules/schedule-spec.js';
 import { JsonObject } from './json-object.js';
 import { OutputSpec } from './json-schema.js';
+import { Budget } from '../runs/budget.js';
 
 /** Step ids become job-id parts (`${runId}.${stepId}`): letters, digits, `_` and `-` only. */
 export const STEP_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -268,6 +269,8 @@ export const WorkflowDefinition = z
     schedule: ScheduleSpec.optional(),
     /** Which approval gates wait: all (manual, the default), none (full_autonomous), those marked publish (assisted), those whose rules ask (hybrid). */
     automation: Automation.default('manual'),
+    /** What each run may spend (a request's `budget` replaces it). */
+    budget: Budget.optional(),
   })
   .strict();
 export type WorkflowDefinition = z.infer<typeof WorkflowDefinition>;
@@ -417,6 +420,7 @@ export const CompiledWorkflow = z.object({
   output: z.array(z.string()),
   schedule: ScheduleSpec.optional(),
   automation: Automation.optional(),
+  budget: Budget.optional(),
   /** Where it came from: a file path, "inline", or "agent" (a single-agent task). */
   source: z.string(),
 });

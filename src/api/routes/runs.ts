@@ -28,8 +28,8 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
       throw new HttpError(400, 'invalid_body', 'the body must be a JSON object with "agent" and "input", or "workflow" and "input"');
     }
     if ('pattern' in body) {
-      const { idempotencyKey, priority, ...pattern } = parseOr422(SubmitPatternRun, body);
-      const result = await runs.submitWorkflow(patternWorkflow(pattern), {}, { workspaceId, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}) });
+      const { idempotencyKey, priority, budget, ...pattern } = parseOr422(SubmitPatternRun, body);
+      const result = await runs.submitWorkflow(patternWorkflow(pattern), {}, { workspaceId, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) });
       res.status(result.created ? 202 : 200).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, ...(result.created ? {} : { idempotentReplay: true }) });
       return;
     }

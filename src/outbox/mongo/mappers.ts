@@ -38,6 +38,7 @@ export function fromRunDocument(doc: RunDocument): RunRecord {
     idempotencyKey: doc.idempotencyKey ?? null,
     scheduleId: doc.scheduleId ?? null,
     rerunOf: doc.rerunOf ?? null,
+    budget: doc.budget ?? null,
     createdAt: doc.createdAt.toISOString(),
     startedAt: toIso(doc.startedAt ?? null),
     finishedAt: toIso(doc.finishedAt ?? null),

@@ -90,6 +90,7 @@ const RunSchema = new Schema<RunDocument>(
     idempotencyKey: nullableString,
     scheduleId: nullableString,
     rerunOf: nullableString,
+    budget: { type: Schema.Types.Mixed, default: null },
     createdAt: { type: Date, required: true },
     startedAt: nullableDate,
     finishedAt: nullableDate,

@@ -35,10 +35,12 @@ export interface StepCompleteReply {
   status: StepStatus | 'missing';
   /** With `finishRun`: the run's status when this write finished it. */
   finished?: RunStatus;
+  /** Why the run's budget is exceeded with this answer counted (the run should halt). */
+  budgetExceeded?: string;
 }
 
 export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<StepCompleteReply> {
-  const [recorded, status, finished, runStatus] = (await script.run(
+  const [recorded, status, finished, runStatus, over] = (await script.run(
     redis,
     [
       keys.step(a.prefix, a.runId, a.stepId),
@@ -64,6 +66,6 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       keys.definitionPrefix(a.prefix),
       a.reusedFrom === undefined ? '' : json(a.reusedFrom),
     ],
-  )) as [number, StepStatus | 'missing', number?, string?];
-  return { recorded: recorded === 1, status, ...(finished === 1 ? { finished: runStatus as RunStatus } : {}) };
+  )) as [number, StepStatus | 'missing', number?, string?, string?];
+  return { recorded: recorded === 1, status, ...(finished === 1 ? { finished: runStatus as RunStatus } : {}), ...(over ? { budgetExceeded: over } : {}) };
 }

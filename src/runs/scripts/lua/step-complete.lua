@@ -10,10 +10,12 @@
 --       [6] input JSON, [7] step.completed event data JSON, [8] checkpoint JSON ('' keeps it),
 --       [9] finish the run ('1'/'0'), [10] retention seconds, [11] step key prefix,
 --       [12] definition key prefix, [13] reusedFrom JSON ('' for none: a rerun reused the output)
--- Returns {1, 'succeeded', run finished (1/0), run status} when recorded as the result,
+-- Returns {1, 'succeeded', run finished (1/0), run status, why the run's budget is exceeded
+-- ('' when it is not; see spend)} when recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
 --@include event
 --@include usageJson
+--@include spend
 --@include finishRun
 --@include outboxStep
 --@include outboxRun
@@ -35,14 +37,15 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   redis.call('HSET', KEYS[1], unpack(fields))
   event(KEYS[3], 'step.completed', v[2], ARGV[1], ARGV[7])
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
+  local over = spend(KEYS[2], KEYS[3], ARGV[4], ARGV[1])
   if ARGV[9] == '1' then
     local f = finishRun({ KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
       status = 'auto', output = 'null', errorJson = 'null', now = ARGV[1], outbox = outbox,
       ttl = tonumber(ARGV[10]), reasonJson = '"run finished"', stepPrefix = ARGV[11], defPrefix = ARGV[12],
     })
-    return {1, 'succeeded', f[1], f[2]}
+    return {1, 'succeeded', f[1], f[2], over}
   end
-  return {1, 'succeeded', 0, ''}
+  return {1, 'succeeded', 0, '', over}
 end
 -- A late answer.
 local function addUsage(key, field)
