@@ -1,9 +1,12 @@
 --@include event
--- Add a recorded answer's usage to its run's spending (hash fields spentTokens, spentCostUsd,
--- spentSteps) and hold it against the run's budget. Returns '' (no budget, or within it) or
+-- For a run with a budget: add a recorded answer's usage to its spending (hash fields
+-- spentTokens, spentCostUsd, spentSteps) and hold it against the budget. Returns '' (no budget, or within it) or
 -- why the budget is exceeded (spending above a limit). The first time spending reaches 80% of
 -- a limit, a budget.warning event is appended.
 local function spend(runKey, eventsKey, usageJson, now)
+  local b = redis.call('HGET', runKey, 'budget')
+  if not b or b == 'null' then return '' end
+  b = cjson.decode(b)
   local u = (usageJson and usageJson ~= 'null') and cjson.decode(usageJson) or {}
   local cost = u.costUsd
   if type(cost) ~= 'number' then cost = 0 end
@@ -12,9 +15,6 @@ local function spend(runKey, eventsKey, usageJson, now)
     cost = tonumber(redis.call('HINCRBYFLOAT', runKey, 'spentCostUsd', cost)),
     steps = redis.call('HINCRBY', runKey, 'spentSteps', 1),
   }
-  local b = redis.call('HGET', runKey, 'budget')
-  if not b or b == 'null' then return '' end
-  b = cjson.decode(b)
   for _, c in ipairs({ { 'maxCostUsd', 'cost' }, { 'maxTokens', 'tokens' }, { 'maxSteps', 'steps' } }) do
     local limit = b[c[1]]
     if type(limit) == 'number' then
