@@ -14,6 +14,7 @@ const AGENTS: Record<string, Record<string, unknown>> = {
   writer: { provider: 'anthropic', model: 'claude-w', attempts: 1 },
   critic: { provider: 'openai', model: 'gpt-critic', attempts: 1 },
   judge: { provider: 'openai', model: 'gpt-judge', attempts: 1, output: { schema: VERDICT_FIELDS } },
+  'judge-a': { provider: 'anthropic', model: 'claude-judge', attempts: 1, output: { schema: VERDICT_FIELDS } },
   /** A critic that is an orchestrator elsewhere: as a critic it gives one structured verdict. */
   'critic-tp': { provider: 'openai', model: 'gpt-critic', attempts: 1, delegates: ['writer'] },
   'echo-w': { provider: 'echo' },
@@ -182,6 +183,25 @@ describe('structured answers (an agent with output.schema)', () => {
     expect(r.status).toBe('failed');
     expect(r.steps[0]!.error).toBe('the answer does not fit the output schema (asked twice): /approved: must be boolean; /score: must be number');
     expect(byModel('gpt-judge')).toHaveLength(2);
+  });
+
+  it('does the same on Anthropic: a forced tool, the errors sent back as an error tool result, then the step fails with them', async () => {
+    const answers = [{ approved: 'yes' }, { approved: true, score: 3 }];
+    let i = 0;
+    fake.respondWith((r) => (r.body?.model === 'claude-judge' ? { toolCalls: [{ name: 'answer', input: answers[i++] }] } : undefined));
+    const ok = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'judge-a', input: { task: 'Judge' } })).body.id, 20_000);
+    expect(ok.output).toEqual({ approved: true, score: 3 });
+    const calls = byModel('claude-judge');
+    expect(calls[0]!.body.tool_choice).toEqual({ type: 'tool', name: 'answer' });
+    const sentBack = calls[1]!.body.messages.at(-1).content[0];
+    expect(sentBack).toMatchObject({ type: 'tool_result', is_error: true });
+    expect(sentBack.content).toContain('/approved: must be boolean');
+
+    fake.reset();
+    fake.respondWith((r) => (r.body?.model === 'claude-judge' ? { toolCalls: [{ name: 'answer', input: { approved: 'no' } }] } : undefined));
+    const bad = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'judge-a', input: { task: 'Judge again' } })).body.id, 20_000);
+    expect(bad.status).toBe('failed');
+    expect(bad.steps[0]!.error).toBe("the answer does not fit the output schema (asked twice): (root): must have required property 'score'; /approved: must be boolean");
   });
 
   it('refuses an output schema that is not an object schema, naming the field', async () => {
