@@ -22,8 +22,12 @@ beforeAll(async () => {
   h = await startHarness({
     name: 'budget',
     fake,
-    agents: { gpt: { provider: 'openai', model: 'gpt-4o', attempts: 1 } },
-    workflows: [chain('four'), chain('tight-tokens', { budget: { maxTokens: 20 } })],
+    agents: { gpt: { provider: 'openai', model: 'gpt-4o', attempts: 1 }, slow: { provider: 'echo', echo: { latencyMs: 400 } } },
+    workflows: [
+      chain('four'),
+      chain('tight-tokens', { budget: { maxTokens: 20 } }),
+      { name: 'slow-chain', budget: { deadlineMs: 600 }, steps: [{ sequential: ['s1', 's2', 's3', 's4'].map((id) => ({ id, agent: 'slow', input: { task: id } })) }] },
+    ],
   });
 }, 30_000);
 
@@ -71,6 +75,18 @@ describe('a run budget', () => {
     expect(r.status).toBe('budget_exceeded');
     expect(r.error).toMatch(/^budget exceeded: tokens \d+ over maxTokens 20$/);
     expect(r.budget).toEqual({ maxTokens: 20 });
+  });
+
+  it('deadlineMs: a step that begins after the deadline halts the run', async () => {
+    const r = await run({ workflow: 'slow-chain', input: {} });
+    expect(r.status).toBe('budget_exceeded');
+    expect(r.error).toBe('budget exceeded: deadlineMs passed');
+    // s1 begins at once, s4 after three 400 ms steps: the ones between depend on timing.
+    const seen = statuses(r).map(([, st]) => st);
+    expect(seen[0]).toBe('succeeded');
+    expect(seen[3]).toBe('cancelled');
+    expect(seen.join(',')).toMatch(/^(succeeded,)+(cancelled,?)+$/);
+    await expectNoLiveJobs(h.system, r.id);
   });
 
   it('lets a run within its budget finish as usual, and refuses a bad budget with a 422', async () => {

@@ -69,6 +69,7 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
   const { sinks, refIds } = buildChildFlows({
     runId,
     workspaceId,
+    deadline: job.data.deadline,
     steps: ordered,
     jobPolicy: (s) => deps.policy.job(s),
     priority: job.opts.priority,

@@ -87,6 +87,12 @@ export function createStepProcessor(deps: StepMachineDeps) {
       return envelope(status === 'missing' ? 'cancelled' : status);
     };
     const maxAttempts = job.opts.attempts ?? 1;
+    const { deadline } = job.data;
+    if (deadline && Date.now() > deadline) {
+      // The run's budget deadline has passed: it stops here, keeping what it recorded.
+      await control.halt(runId, 'budget_exceeded', { error: 'budget exceeded: deadlineMs passed', reason: 'budget exceeded: deadlineMs passed' });
+      return finish('cancelled');
+    }
 
     // 1. Begin and decide.
     const readSet = new Set(step.reads);

@@ -23,6 +23,8 @@ export interface StepJobData {
   step: CompiledStep;
   /** Ref job ids (in REF_QUEUE) to promote once this step has finished. */
   refs: string[];
+  /** When the run's budget `deadlineMs` passes (epoch ms): a step that begins later halts the run. */
+  deadline?: number;
   /**
    * The step is its run's only job (a single-step run has no root job): its ending finishes
    * the run, in the same write when it records a result.
@@ -49,6 +51,8 @@ export interface JobPolicy {
 export interface BuildStepsOptions {
   runId: string;
   workspaceId: string;
+  /** The run's deadline (epoch ms), carried by every step job. */
+  deadline?: number | undefined;
   /** In a topological order; dependencies name steps of this list only. */
   steps: readonly CompiledStep[];
   jobPolicy: (step: CompiledStep) => JobPolicy;
@@ -101,7 +105,7 @@ function buildStepTrees(opts: BuildStepsOptions): StepTrees {
       return owner.get(d) === step.id ? stepNode(dep) : refNode(dep, step.id);
     });
     const policy = opts.jobPolicy(step);
-    const data: StepJobData = { runId, workspaceId: opts.workspaceId, step, refs: refsOf.get(step.id)! };
+    const data: StepJobData = { runId, workspaceId: opts.workspaceId, step, refs: refsOf.get(step.id)!, ...(opts.deadline ? { deadline: opts.deadline } : {}) };
     return {
       name: step.id,
       queueName: stepQueueName(step),

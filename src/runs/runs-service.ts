@@ -189,9 +189,11 @@ export class RunsService {
       startedAt: null,
       finishedAt: null,
     };
+    const deadlineMs = run.budget?.deadlineMs;
     const { tree, refIds } = buildRunFlow({
       runId,
       workspaceId,
+      ...(deadlineMs ? { deadline: Date.parse(now) + deadlineMs } : {}),
       steps: workflow.steps,
       jobPolicy: (s) => this.deps.policy.job(s),
       priority: opts.priority,
