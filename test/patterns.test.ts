@@ -99,7 +99,12 @@ describe('pattern: hierarchical', () => {
     const r = await submit({ pattern: 'hierarchical', task: 'Build a web app', aggregate: 'synthesize', synthesizer: 'synth', tasks: [{ agent: 'e1', task: 'backend' }, { agent: 'e2', task: 'frontend' }] });
     expect(r.status).toBe('succeeded');
     expect(r.output).toContain('[synth] Build a web app');
-    expect(r.output).toContain('[e2] frontend');
+    expect(r.output).toMatch(/"inputs": \{\n {4}"t1": "\[e1\] backend[^\n]*",\n {4}"t2": "\[e2\] frontend/);
+    expect(r.steps.map((s) => [s.stepId, s.kind])).toEqual([
+      ['t1', 'agent'],
+      ['t2', 'agent'],
+      ['synthesis', 'synthesize'],
+    ]);
   });
 });
 

@@ -215,8 +215,24 @@ export const MergeStepDefinition = z
   })
   .strict();
 
+/**
+ * `kind: synthesize`: an agent step that receives the outputs of the steps it names (by step
+ * id, in its context as `inputs`) beside its own input: the LLM aggregation.
+ */
+export const SynthesizeStepDefinition = z
+  .object({
+    ...stepFields,
+    kind: z.literal('synthesize'),
+    agent: z.string().min(1),
+    input: StepInput,
+    /** The steps whose outputs it receives (default: its `dependsOn`). */
+    of: z.array(StepId).min(1).optional(),
+  })
+  .strict();
+
 /** Every step kind's definition schema, by kind. */
 export const STEP_DEFINITIONS = {
+  synthesize: SynthesizeStepDefinition,
   merge: MergeStepDefinition,
   agent: AgentStepDefinition,
   loop: LoopStepDefinition,
@@ -233,7 +249,7 @@ export const DEFAULT_STEP_KIND: StepKind = 'agent';
 const withDefaultKind = (v: unknown): unknown =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: DEFAULT_STEP_KIND } : v;
 
-export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition, PlanStepDefinition, ApprovalStepDefinition, VoteStepDefinition, ConcatStepDefinition, MergeStepDefinition]));
+export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition, PlanStepDefinition, ApprovalStepDefinition, VoteStepDefinition, ConcatStepDefinition, MergeStepDefinition, SynthesizeStepDefinition]));
 export type StepDefinition = z.infer<typeof StepDefinition>;
 export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
 
@@ -395,8 +411,17 @@ export const CompiledMergeStep = z.object({
   priority: z.array(z.string()),
 });
 
+export const CompiledSynthesizeStep = z.object({
+  ...compiledFields,
+  kind: z.literal('synthesize'),
+  agent: z.string(),
+  input: StepInput,
+  of: z.array(z.string()),
+});
+
 /** Every step kind's compiled schema, by kind. */
 export const COMPILED_STEPS = {
+  synthesize: CompiledSynthesizeStep,
   merge: CompiledMergeStep,
   agent: CompiledAgentStep,
   loop: CompiledLoopStep,
@@ -406,7 +431,7 @@ export const COMPILED_STEPS = {
   vote: CompiledVoteStep,
   concat: CompiledConcatStep,
 } as const satisfies { [K in StepKind]: z.ZodType };
-export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep, CompiledPlanStep, CompiledApprovalStep, CompiledVoteStep, CompiledConcatStep, CompiledMergeStep]);
+export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep, CompiledPlanStep, CompiledApprovalStep, CompiledVoteStep, CompiledConcatStep, CompiledMergeStep, CompiledSynthesizeStep]);
 export type CompiledStep = z.infer<typeof CompiledStep>;
 export type CompiledStepOf<K extends StepKind> = Extract<CompiledStep, { kind: K }>;
 

@@ -163,6 +163,15 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       return { kind: 'merge', of, priority };
     },
   },
+  synthesize: {
+    templated: (def) => [{ at: 'input', value: def.input }],
+    check(def, ctx) {
+      checkAgent(ctx, 'agent', def.agent);
+      if (!def.of && def.dependsOn.length === 0) ctx.issue(`${ctx.path}.of`, 'name the steps to synthesize (of), or depend on them (dependsOn)');
+    },
+    reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
+    compile: (def) => ({ kind: 'synthesize', agent: def.agent, input: def.input, of: def.of ?? def.dependsOn }),
+  },
 };
 
 /** The compile rule of a step's kind. */

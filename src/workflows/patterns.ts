@@ -9,8 +9,8 @@
  * - parallel: all at once; the output is the list of results in order with each one's status
  *   (a `concat` step, `as: list`); not `strict` (default), a failure leaves the others.
  * - hierarchical: the main task's subtasks on specialists in parallel (each given the main task
- *   as `mainTask`), then one aggregation: `concat` (default) or `synthesize` (an agent given
- *   every result).
+ *   as `mainTask`), then one aggregation: `concat` (default) or `synthesize` (a synthesize
+ *   step: an agent given every result as `inputs`).
  * - consensus: one `vote` step: the question to every agent.
  */
 import { z } from 'zod';
@@ -78,10 +78,7 @@ export function patternWorkflow(req: PatternRequest): Record<string, unknown> {
       const aggregate =
         req.aggregate === 'concat'
           ? [{ id: 'aggregate', kind: 'concat', dependsOn: ids }]
-          : [
-              { id: 'results', kind: 'concat', as: 'list', dependsOn: ids },
-              { id: 'synthesis', agent: req.synthesizer ?? '', dependsOn: ['results'], input: { task: req.task, context: { results: '{{steps.results.output}}' } } },
-            ];
+          : [{ id: 'synthesis', kind: 'synthesize', agent: req.synthesizer ?? '', dependsOn: ids, input: { task: req.task } }];
       return { name: 'pattern-hierarchical', description: `${req.task} (${ids.length} subtasks, ${req.aggregate})`, steps: [...subtasks, ...aggregate], output: [aggregate.at(-1)!.id] };
     }
     case 'consensus':

@@ -9,6 +9,9 @@
  * against a scalar), the step first in `priority` wins, and the conflict is listed with every
  * value. Output `{merged, conflicts: [{path, chosen, values: [{step, value}]}]}`.
  *
+ * `synthesize`: an agent step (on its agent's pool) given the outputs of the steps it names in
+ * its context as `inputs: {<step>: output}`: the agent executor runs it as one call.
+ *
  * `vote`: consensus (seed 001's execute_consensus, seed 003's weighted synthesis). Each voter
  * answers the question in a child step `<vote>.<i>.<agent>` with a structured
  * `{answer, confidence, rationale}`; the answers are normalised (case, whitespace,
@@ -35,6 +38,24 @@ export function concatExecutor(): StepExecutor<'concat'> {
       const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
       const output = parts.map((p) => `### ${p.step}\n${p.status === 'succeeded' ? text(p.output) : `(${p.status})`}`).join('\n\n');
       return { type: 'succeeded', output, event: { steps: parts.length } };
+    },
+  };
+}
+
+export function synthesizeExecutor(agent: StepExecutor<'agent'>): StepExecutor<'synthesize'> {
+  return {
+    async execute(step, ctx) {
+      let input: StepInput;
+      try {
+        input = renderTemplates(step.input, templateScope(ctx.runInput, ctx.reads));
+      } catch (err) {
+        throw new NonRetryableError(`could not render the step input: ${toError(err).message}`);
+      }
+      const byId = new Map(ctx.reads.map((r) => [r.stepId, r]));
+      const inputs = Object.fromEntries(step.of.map((id) => [id, byId.get(id)?.status === 'succeeded' ? byId.get(id)!.output : null]));
+      const { of: _of, kind: _kind, ...rest } = step;
+      // No delegation: a synthesis is one call over what it was given.
+      return agent.execute({ ...rest, kind: 'agent', input: { ...input, context: { ...input.context, inputs } }, literal: true, delegates: [] }, ctx);
     },
   };
 }
