@@ -64,7 +64,9 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       const delegation = delegationOf(agent, step);
       if (delegation.active && !schema) return orchestrate(deps, agent, step, input, delegation, ctx);
       const t0 = Date.now();
-      const delegationOff = delegation.delegates.length ? { delegation: `off: at the depth limit (maxDepth ${delegation.maxDepth})` } : {};
+      const delegationOff = !delegation.delegates.length
+        ? {}
+        : { delegation: delegation.active ? 'off: a structured answer is one call' : `off: at the depth limit (maxDepth ${delegation.maxDepth})` };
       const provider = deps.providerFor(step.agent);
       const request = requestOf(agent, buildMessages(input), ctx.signal);
       if (schema) {
