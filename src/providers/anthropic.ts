@@ -1,7 +1,7 @@
 /** Provider over the Anthropic Messages API (@anthropic-ai/sdk). */
 import Anthropic from '@anthropic-ai/sdk';
 import { classifyProviderError } from './classify.js';
-import { SDK_BACKSTOP_TIMEOUT_MS, type ChatMessage, type CompletionRequest, type CompletionResult, type Provider, type ToolChoice } from './provider.js';
+import { refusal, SDK_BACKSTOP_TIMEOUT_MS, type ChatMessage, type CompletionRequest, type CompletionResult, type Provider, type ToolChoice } from './provider.js';
 
 export interface AnthropicProviderOptions {
   apiKey: string;
@@ -49,6 +49,7 @@ export class AnthropicProvider implements Provider {
       } else {
         message = await this.client.messages.create(params, { signal: req.signal });
       }
+      if (message.stop_reason === 'refusal') throw refusal('anthropic', 'stop reason "refusal"');
       return toResult(message);
     } catch (err) {
       throw classifyProviderError(err, 'anthropic', req.signal);

@@ -63,6 +63,10 @@ function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
   if (status === undefined || status === 408 || status === 409 || status >= 500) {
     return new RetryableError(detail, status, { cause: err });
   }
+  // Retrying the same prompt cannot help: say what to change.
+  if (types.includes('context_length_exceeded') || status === 413 || types.includes('request_too_large')) {
+    return new NonRetryableError(`context length exceeded: the prompt (with maxTokens) does not fit the model's context window; shorten the input or lower maxTokens (not retried). ${detail}`, status, { cause: err });
+  }
   return new NonRetryableError(detail, status, { cause: err });
 }
 

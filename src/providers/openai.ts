@@ -5,7 +5,7 @@
 import OpenAI from 'openai';
 import { RetryableError } from '../errors/index.js';
 import { classifyProviderError } from './classify.js';
-import { SDK_BACKSTOP_TIMEOUT_MS, type ChatMessage, type CompletionRequest, type CompletionResult, type Provider, type ToolCall, type ToolChoice } from './provider.js';
+import { refusal, SDK_BACKSTOP_TIMEOUT_MS, type ChatMessage, type CompletionRequest, type CompletionResult, type Provider, type ToolCall, type ToolChoice } from './provider.js';
 
 /** Sent when a self-hosted server needs no key: the SDK refuses to build a client without one. */
 const PLACEHOLDER_API_KEY = 'switchyard-no-key';
@@ -59,6 +59,8 @@ export class OpenAIProvider implements Provider {
       if (req.onText) return await this.stream(params, req.onText, req.model, req.signal);
       const completion = await this.client.chat.completions.create(params, { signal: req.signal });
       const choice = completion.choices[0];
+      if (choice?.finish_reason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
+      if (choice?.message.refusal) throw refusal('openai', `refusal: ${choice.message.refusal.slice(0, 200)}`);
       const toolCalls = (choice?.message.tool_calls ?? []).flatMap((c) => (c.type === 'function' ? [toolCall(c.id, c.function.name, c.function.arguments)] : []));
       return {
         text: choice?.message.content ?? '',
@@ -104,6 +106,7 @@ export class OpenAIProvider implements Provider {
     // drops the connection: neither is an answer.
     if (signal.aborted) throw classifyProviderError(signal.reason, 'openai', signal);
     if (!stopReason) throw new RetryableError(`openai stream ended before the answer was complete (${text.length} characters received)`);
+    if (stopReason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
     const toolCalls = calls.filter(Boolean).map((c) => toolCall(c.id, c.name, c.args));
     return { text, usage: usageOf(usage), model: answeredBy || model, stopReason, ...(toolCalls.length ? { toolCalls } : {}) };
   }

@@ -4,6 +4,7 @@
  * classified errors of src/errors (see classify.ts), never an SDK error.
  */
 import type { ProviderName } from '../agents/agent-spec.js';
+import { NonRetryableError } from '../errors/index.js';
 
 /** The SDK's own timeout is only a backstop: the step's AbortSignal enforces `timeoutMs`. */
 export const SDK_BACKSTOP_TIMEOUT_MS = 30 * 60_000;
@@ -82,6 +83,9 @@ export interface CompletionResult {
   /** The tools the answer asks for, all of them in order (absent or empty: a final answer). */
   toolCalls?: ToolCall[];
 }
+
+/** The provider declined to answer (a content filter or a refusal): not retried, retrying cannot help. */
+export const refusal = (provider: string, why: string): Error => new NonRetryableError(`${provider} refused to answer (${why}); not retried: the same request would be refused again`);
 
 export interface Provider {
   readonly name: ProviderName;
