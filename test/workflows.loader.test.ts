@@ -83,6 +83,7 @@ describe('the example flows/ directory', () => {
     const loaded = loadWorkflowsDir(FLOWS, AGENTS);
     expect([...loaded.keys()].sort()).toEqual([
       'acquisition-due-diligence',
+      'code-with-review',
       'competitor-analysis',
       'consensus-check',
       'content-refinement',
