@@ -107,6 +107,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
     let attempt = begin.attempts;
     const { reads } = begin;
     let resumed = false;
+    let resumedCheckpoint: unknown = null;
     /** waiting → running: the steps it added have all finished. */
     const resume = () => store.transitionStep(runId, step.id, { from: ['waiting'], to: 'running', fields: { reason: null }, event: { type: 'step.resumed' } });
     const runInput = (begin.runInput ?? {}) as Record<string, unknown>;
@@ -162,8 +163,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
           if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
           const res = await resume();
           if (!res.applied) return finish(res.status);
-          // A gate that woke: its run is no longer waiting for it.
-          if (step.kind === 'approval') await store.syncGates(runId);
+          // What it waited for may have written its checkpoint after it was read above (an
+          // approval gate's decision); the resume returns the one in force.
+          resumedCheckpoint = res.checkpoint ?? null;
           resumed = true;
           break;
         }
@@ -171,9 +173,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
     }
 
     // 2 and 3. Execute, record; a step that waits for the steps it added goes round again.
-    // Resumed from `waiting`: read the checkpoint again. What the step waited for may have
-    // written it after it was read above (an approval gate's decision), and no more can come now.
-    let checkpoint = resumed ? await store.getCheckpoint(runId, step.id) : begin.checkpoint;
+    let checkpoint = resumed ? resumedCheckpoint : begin.checkpoint;
     for (;;) {
       const outcome = await executeSegment();
       if (outcome === 'ended') return finish('cancelled');
@@ -182,7 +182,6 @@ export function createStepProcessor(deps: StepMachineDeps) {
         const retryAt = Number.isFinite(untilMs) ? new Date(untilMs).toISOString() : null;
         const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', attempt, fields: { reason, retryAt }, event: { type: 'step.waiting', data: { reason, ...(retryAt ? { until: retryAt } : {}) } } });
         if (!parked.applied) return finish(parked.status);
-        if (step.kind === 'approval') await store.syncGates(runId);
         // Its job sleeps in the delayed set (no worker slot) until then, or until promoted.
         await job.moveToDelayed(Number.isFinite(untilMs) ? untilMs : Date.now() + FOREVER_MS, token);
         throw new DelayedError();

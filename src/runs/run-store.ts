@@ -23,7 +23,6 @@ import {
   DefinitionNotStoredError,
   type CreateRunArgs,
   gateDecide,
-  runGates,
   type GateDecideReply,
   type GateDecision,
   parseJson,
@@ -270,16 +269,6 @@ export class RunStore {
   /** Save a step's checkpoint while it runs `attempt`; false when it no longer does. */
   saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown): Promise<boolean> {
     return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint });
-  }
-
-  /** The run `waiting` while an approval gate waits for a decision, `running` otherwise. */
-  syncGates(runId: string): Promise<RunStatus | 'missing'> {
-    return runGates(this.redis, { prefix: this.prefix, runId });
-  }
-
-  /** A step's checkpoint as it is now (null when none). */
-  async getCheckpoint(runId: string, stepId: string): Promise<unknown> {
-    return parseJson(await this.redis.hget(keys.step(this.prefix, runId, stepId), 'checkpoint'));
   }
 
   /** Record the decision on a waiting approval gate, once (the gate reads it when its job wakes). */

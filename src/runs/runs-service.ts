@@ -428,10 +428,10 @@ function decodeCursor(cursor: string): { score: number; id: string } {
 
 export function toRunView(run: RunRecord, steps: StepRecord[]): RunView {
   // Not a gate waiting for a revision it asked for, or on its way from one: it waits for a person.
-  const gates = run.status === 'running' || run.status === 'waiting' ? steps.filter(awaitsDecision) : [];
+  const gates = run.status === 'waiting' ? steps.filter(awaitsDecision) : [];
   return {
     ...run,
-    ...(gates.length ? { status: 'waiting' as const, waitingAt: gates.map((g) => ({ stepId: g.stepId, since: g.startedAt, deadline: g.retryAt })) } : {}),
+    ...(gates.length ? { waitingAt: gates.map((g) => ({ stepId: g.stepId, since: g.startedAt, deadline: g.retryAt })) } : {}),
     steps,
     dag: {
       nodes: steps.map((s) => ({

@@ -11,7 +11,7 @@ import { buildMessages } from '../../providers/prompt.js';
 import type { ChatMessage, CompletionRequest, Provider } from '../../providers/provider.js';
 import type { ResolvedAgent } from '../../agents/agent-spec.js';
 import { renderTemplates, type TemplateScope } from '../../workflows/templates.js';
-import type { StepExecutor } from '../executor.js';
+import type { ExecutionContext, StepExecutor } from '../executor.js';
 import { progressReporter } from '../progress.js';
 import { delegationOf, orchestrate, type ReadRuns } from './orchestrator.js';
 import { structuredCall } from './structured.js';
@@ -41,16 +41,23 @@ export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], signal:
   };
 }
 
+/**
+ * `value` with its templates rendered over the run input and the steps the step reads (and
+ * `vars`, the names a kind provides). A failure is not retryable: the same input fails again.
+ */
+export function renderFor<T>(value: T, ctx: Pick<ExecutionContext, 'runInput' | 'reads'>, what: string, vars?: Record<string, unknown>): T {
+  try {
+    return renderTemplates(value, { ...templateScope(ctx.runInput, ctx.reads), ...(vars ? { vars } : {}) });
+  } catch (err) {
+    throw new NonRetryableError(`could not render ${what}: ${toError(err).message}`);
+  }
+}
+
 export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
   return {
     async execute(step, ctx) {
       const agent = deps.registry.require(step.agent);
-      let input = step.input;
-      try {
-        if (!step.literal) input = renderTemplates(step.input, templateScope(ctx.runInput, ctx.reads));
-      } catch (err) {
-        throw new NonRetryableError(`could not render the step input: ${toError(err).message}`);
-      }
+      let input = step.literal ? step.input : renderFor(step.input, ctx, 'the step input');
       // Rerun from this step: the feedback and the previous answer, never template-rendered.
       if (step.feedback) input = { ...input, context: { ...input.context, feedback: step.feedback.text, previousOutput: step.feedback.previousOutput } };
       if (step.dependencyOutputs && step.dependsOn.length) {

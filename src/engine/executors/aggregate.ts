@@ -22,12 +22,12 @@
  * Σ(answer·confidence·authority) / Σ(confidence·authority).
  */
 import type { AgentRegistry } from '../../agents/registry.js';
-import { NonRetryableError, toError } from '../../errors/index.js';
+import { NonRetryableError } from '../../errors/index.js';
 import type { StepRecord } from '../../runs/types.js';
-import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
-import { parseOutputJson, readPath, renderTemplates } from '../../workflows/templates.js';
+import type { CompiledStepOf } from '../../workflows/definition.js';
+import { parseOutputJson, readPath } from '../../workflows/templates.js';
 import { agentChild, type StepExecutor } from '../executor.js';
-import { templateScope } from './agent.js';
+import { renderFor } from './agent.js';
 
 export function concatExecutor(): StepExecutor<'concat'> {
   return {
@@ -45,12 +45,7 @@ export function concatExecutor(): StepExecutor<'concat'> {
 export function synthesizeExecutor(agent: StepExecutor<'agent'>): StepExecutor<'synthesize'> {
   return {
     async execute(step, ctx) {
-      let input: StepInput;
-      try {
-        input = renderTemplates(step.input, templateScope(ctx.runInput, ctx.reads));
-      } catch (err) {
-        throw new NonRetryableError(`could not render the step input: ${toError(err).message}`);
-      }
+      const input = renderFor(step.input, ctx, 'the step input');
       const byId = new Map(ctx.reads.map((r) => [r.stepId, r]));
       const inputs = Object.fromEntries(step.of.map((id) => [id, byId.get(id)?.status === 'succeeded' ? byId.get(id)!.output : null]));
       const { of: _of, kind: _kind, ...rest } = step;
@@ -133,12 +128,7 @@ export interface VoteGroup {
 export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'vote'> {
   return {
     async execute(step, ctx) {
-      let question: StepInput;
-      try {
-        question = renderTemplates(step.question, templateScope(ctx.runInput, ctx.reads));
-      } catch (err) {
-        throw new NonRetryableError(`could not render the question: ${toError(err).message}`);
-      }
+      const question = renderFor(step.question, ctx, 'the question');
       const ids = step.voters.map((v, i) => `${step.id}.${i + 1}.${v.agent}`);
       if (!ctx.resumed) {
         const schema = step.compare?.field ? VOTE_SCHEMA : SCALAR_VOTE_SCHEMA;

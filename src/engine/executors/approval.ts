@@ -18,9 +18,8 @@ import type { GateDecision } from '../../runs/scripts/index.js';
 import { GATE_WAITING_REASON } from '../../runs/types.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { evaluateWhen } from '../../workflows/expression.js';
-import { renderTemplates } from '../../workflows/templates.js';
 import { agentChild, type StepExecutor, type StepOutcome } from '../executor.js';
-import { templateScope } from './agent.js';
+import { renderFor, templateScope } from './agent.js';
 
 export const WAITING_FOR_APPROVAL = GATE_WAITING_REASON;
 
@@ -42,12 +41,7 @@ export function approvalExecutor(): StepExecutor<'approval'> {
   return {
     async execute(step, ctx) {
       const scope = templateScope(ctx.runInput, ctx.reads);
-      let input: StepInput | undefined;
-      try {
-        input = step.input ? renderTemplates(step.input, scope) : undefined;
-      } catch (err) {
-        throw new NonRetryableError(`could not render the gate's input: ${toError(err).message}`);
-      }
+      const input = step.input ? renderFor(step.input, ctx, "the gate's input") : undefined;
       const reviewed = step.review ? ctx.reads.find((r) => r.stepId === step.review!.stepId)?.output : undefined;
       const cp = isGateCheckpoint(ctx.checkpoint) ? { ...ctx.checkpoint } : null;
       const now = () => new Date().toISOString();

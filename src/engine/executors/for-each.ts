@@ -13,9 +13,9 @@
  */
 import { NonRetryableError, toError } from '../../errors/index.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
-import { parseOutputJson, renderTemplates, resolveTemplateValue } from '../../workflows/templates.js';
+import { parseOutputJson, resolveTemplateValue } from '../../workflows/templates.js';
 import { agentChild, type ChildStep, type StepExecutor } from '../executor.js';
-import { templateScope } from './agent.js';
+import { renderFor, templateScope } from './agent.js';
 
 export function forEachExecutor(): StepExecutor<'forEach'> {
   return {
@@ -29,12 +29,7 @@ export function forEachExecutor(): StepExecutor<'forEach'> {
       const items = all.slice(0, step.maxItems);
       const ids = items.map((_, i) => `${step.id}.${i}`);
       if (!ctx.resumed) {
-        let children: ChildStep[];
-        try {
-          children = items.map((item, index) => child(step, ids, renderTemplates(step.step.input, { ...scope, vars: { item, index } }), index));
-        } catch (err) {
-          throw new NonRetryableError(`could not render the input of an item: ${toError(err).message}`);
-        }
+        const children = items.map((item, index) => child(step, ids, renderFor(step.step.input, ctx, 'the input of an item', { item, index }), index));
         await ctx.addSteps(children);
         ctx.progress({ items: items.length, ...(all.length > items.length ? { truncatedFrom: all.length } : {}) });
         return { type: 'wait' };

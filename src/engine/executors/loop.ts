@@ -14,9 +14,8 @@ import { NonRetryableError, toError } from '../../errors/index.js';
 import type { StepRecord } from '../../runs/types.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { evaluateWhen } from '../../workflows/expression.js';
-import { renderTemplates } from '../../workflows/templates.js';
 import { agentChild, type ChildStep, type StepExecutor } from '../executor.js';
-import { templateScope } from './agent.js';
+import { renderFor, templateScope } from './agent.js';
 
 /** The critic's answer. */
 export interface Verdict {
@@ -49,15 +48,8 @@ interface LoopCheckpoint {
 export function loopExecutor(): StepExecutor<'loop'> {
   return {
     async execute(step, ctx) {
-      let body: StepInput;
-      let critic: StepInput | undefined;
-      try {
-        const scope = templateScope(ctx.runInput, ctx.reads);
-        body = renderTemplates(step.body.input, scope);
-        critic = step.critic.input ? renderTemplates(step.critic.input, scope) : undefined;
-      } catch (err) {
-        throw new NonRetryableError(`could not render the loop's inputs: ${toError(err).message}`);
-      }
+      const body = renderFor(step.body.input, ctx, "the loop's inputs");
+      const critic = step.critic.input ? renderFor(step.critic.input, ctx, "the loop's inputs") : undefined;
       const cp: LoopCheckpoint = isLoopCheckpoint(ctx.checkpoint) ? structuredClone(ctx.checkpoint) : { loop: 1, iteration: 0, waiting: null, last: null };
       const n = cp.iteration;
 

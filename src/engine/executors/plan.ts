@@ -14,15 +14,14 @@
  */
 import type { AgentRegistry } from '../../agents/registry.js';
 import { DEFAULT_LIMITS } from '../../config/env.js';
-import { NonRetryableError, ValidationError, toError } from '../../errors/index.js';
+import { ValidationError } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
 import type { Provider } from '../../providers/provider.js';
 import type { Usage } from '../../runs/types.js';
 import { compileWorkflow } from '../../workflows/compile.js';
-import { STEP_ID_PATTERN, type StepInput } from '../../workflows/definition.js';
-import { renderTemplates } from '../../workflows/templates.js';
+import { STEP_ID_PATTERN } from '../../workflows/definition.js';
 import type { ChildStep, StepExecutor } from '../executor.js';
-import { requestOf, templateScope } from './agent.js';
+import { renderFor, requestOf } from './agent.js';
 import { structuredCall } from './structured.js';
 
 export const PLAN_TOOL = 'plan';
@@ -86,25 +85,24 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
 
       async function makePlan(): Promise<PlanCheckpoint> {
         const planner = deps.registry.require(step.agent);
-        let input: StepInput;
-        try {
-          input = renderTemplates(step.input, templateScope(ctx.runInput, ctx.reads));
-        } catch (err) {
-          throw new NonRetryableError(`could not render the step input: ${toError(err).message}`);
-        }
+        const input = renderFor(step.input, ctx, 'the step input');
         const agents = step.agents ?? deps.registry.names().filter((a) => a !== step.agent);
         const schema = planSchema(agents, step.maxSteps);
         const request = requestOf(planner, buildMessages(input), ctx.signal);
+        // The compiled plan of the answer that passed, kept by the check (compiled once).
+        let compiled: { steps: PlannedStep[]; children: ChildStep[] } | undefined;
         const problems = (value: Record<string, unknown>) => {
           const checked = checkPlan(value, agents, step.maxSteps);
-          return 'problems' in checked ? checked.problems : [];
+          if ('problems' in checked) return checked.problems;
+          compiled = checked;
+          return [];
         };
         const answer = await structuredCall(deps.providerFor(step.agent), request, schema, {
           tool: { name: PLAN_TOOL, description: `Give the plan: at most ${step.maxSteps} steps, each on one of these agents: ${agents.join(', ')}. Steps that do not depend on each other run in parallel.` },
           check: problems,
           failure: 'the plan is invalid',
         });
-        const checked = checkPlan(answer.value, agents, step.maxSteps) as { steps: PlannedStep[]; children: ChildStep[] };
+        const checked = compiled!;
         const children = checked.children.map((c) => ({ ...c, id: `${step.id}.${c.id}`, dependsOn: c.dependsOn.map((d) => `${step.id}.${d}`), reads: c.dependsOn.map((d) => `${step.id}.${d}`) }));
         const made: PlanCheckpoint = { plan: 1, steps: checked.steps, children, usage: answer.usage, model: answer.model, rounds: answer.rounds };
         // The plan is durable before any of its steps is added.

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { RunEventType, StepRecord, StepStatus } from '../types.js';
-import { json, Script } from './script.js';
+import { json, parseJson, Script } from './script.js';
 
-const script = new Script('step-transition', 5);
+const script = new Script('step-transition', 6);
 
 export interface StepTransition {
   /** Statuses the step may be in for the change to apply. */
@@ -29,12 +29,14 @@ export interface StepTransitionReply {
   /** The new status when applied, else the current one (`missing` when there is no such step). */
   status: StepStatus | 'missing';
   attempts: number;
+  /** Applied from `waiting` to `running`: the step's checkpoint in force (null when none). */
+  checkpoint?: unknown;
 }
 
 export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promise<StepTransitionReply> {
-  const [applied, status, attempts] = (await script.run(
+  const [applied, status, attempts, checkpoint] = (await script.run(
     redis,
-    [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix)],
+    [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix), keys.runSteps(a.prefix, a.runId)],
     [
       a.from.join(','),
       a.to,
@@ -44,8 +46,9 @@ export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promi
       a.outbox ? '1' : '0',
       a.attemptsDelta ?? 0,
       a.attempt ?? '',
+      keys.stepPrefix(a.prefix, a.runId),
       ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
     ],
-  )) as [number, StepStatus | 'missing', number];
-  return { applied: applied === 1, status, attempts: Number(attempts) };
+  )) as [number, StepStatus | 'missing', number, string?];
+  return { applied: applied === 1, status, attempts: Number(attempts), ...(checkpoint ? { checkpoint: parseJson(checkpoint) } : {}) };
 }

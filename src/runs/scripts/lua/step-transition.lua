@@ -1,17 +1,22 @@
 -- Change a step's status if it is in one of the allowed statuses, with its fields and event, in
 -- one step: moving to `running` also starts a queued run; a terminal status goes to the outbox.
--- KEYS: step, run, events, outbox, queued runs
+-- An approval gate that parks or wakes keeps its run's status in step (syncGates).
+-- KEYS: step, run, events, outbox, queued runs, run's step list
 -- ARGV: [1] allowed-from statuses (comma list), [2] new status, [3] event type ('' for none),
 --       [4] event data JSON, [5] now (ISO), [6] outbox on, [7] change of `attempts` (integer; when
 --       not 0 the event data gets the new `attempt`), [8] the attempt the caller runs ('' for
---       any: when given, a step on another attempt is left alone), [9..] field, JSON-value pairs.
--- Returns {1, new status, attempts} when applied, {0, current status, attempts} when not
--- (current is 'missing' when there is no such step).
+--       any: when given, a step on another attempt is left alone), [9] step key prefix,
+--       [10..] field, JSON-value pairs.
+-- Returns {1, new status, attempts, checkpoint JSON} when applied, {0, current status, attempts}
+-- when not (current is 'missing' when there is no such step). The checkpoint is the one in
+-- force once the step leaves `waiting` for `running` (what it waited for may have written it:
+-- an approval gate's decision), '' otherwise.
 --@include event
 --@include runStarted
 --@include outboxStep
 --@include withAttempt
-local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId')
+--@include syncGates
+local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId', 'kind')
 if not v[1] then return {0, 'missing', 0} end
 local cur = cjson.decode(v[1])
 local allowed = false
@@ -27,10 +32,13 @@ if delta ~= 0 then
   fields[#fields + 1] = attempts
   data = withAttempt(data, attempts)
 end
-for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 local outbox = ARGV[6] == '1'
 if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], KEYS[5], v[3], redis.call('HGET', KEYS[2], 'status'), ARGV[5], outbox) end
 if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], v[4], ARGV[5], data) end
 if outbox and TERMINAL[ARGV[2]] then outboxStep(KEYS[4], KEYS[1]) end
-return {1, ARGV[2], attempts}
+if v[5] == '"approval"' and (ARGV[2] == 'waiting' or cur == 'waiting') then syncGates(KEYS[2], KEYS[6], KEYS[3], ARGV[9], ARGV[5]) end
+local cp = ''
+if cur == 'waiting' and ARGV[2] == 'running' then cp = redis.call('HGET', KEYS[1], 'checkpoint') or 'null' end
+return {1, ARGV[2], attempts, cp}
