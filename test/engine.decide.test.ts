@@ -76,4 +76,16 @@ describe('decide', () => {
     const out = decide(input({ self: { status: 'retrying', attempts: 3 } }));
     expect(out.action === 'fail' && out.error.message).toBe('the step has made 3 attempts and has no attempts left (attempts: 3)');
   });
+
+  it('starts a join other than all once enough dependencies succeeded, whatever the others did', () => {
+    const three = (join: DecisionInput['step']['join'], ...statuses: StepStatus[]) =>
+      decide(input({ step: { dependsOn: ['a', 'b', 'c'], allowSkippedDeps: false, join }, deps: statuses.map((st, i) => dep('abc'[i]!, st, true)) }));
+    expect(three('any', 'cancelled', 'succeeded', 'failed')).toEqual({ action: 'start', recovered: false });
+    expect(three('bestEffort', 'failed', 'skipped', 'succeeded')).toEqual({ action: 'start', recovered: false });
+    expect(three({ quorum: 2 }, 'succeeded', 'cancelled', 'succeeded')).toEqual({ action: 'start', recovered: false });
+    const refused = three({ quorum: 2 }, 'succeeded', 'failed', 'cancelled');
+    expect(refused).toMatchObject({ action: 'fail' });
+    expect(refused.action === 'fail' && refused.error.message).toBe('join: {quorum: 2} needs 2 of its 3 dependencies to succeed; 1 did ("b" failed, "c" cancelled)');
+    expect(three('any', 'skipped', 'skipped', 'skipped')).toEqual({ action: 'skip', reason: 'every dependency was skipped' });
+  });
 });

@@ -18,12 +18,13 @@ export class ActiveJobs {
     };
   }
 
-  /** Abort every job of `runId` running in this process; returns how many were signalled. */
-  cancelRun(runId: string, reason: string): number {
+  /** Abort every job of `runId` running in this process (or only those of `jobIds`); returns how many were signalled. */
+  cancelRun(runId: string, reason: string, jobIds?: readonly string[]): number {
     const jobs = this.byRun.get(runId);
     if (!jobs) return 0;
     let n = 0;
-    for (const [jobId, worker] of jobs) if (worker.cancelJob(jobId, reason)) n++;
+    const only = jobIds ? new Set(jobIds) : undefined;
+    for (const [jobId, worker] of jobs) if ((!only || only.has(jobId)) && worker.cancelJob(jobId, reason)) n++;
     return n;
   }
 }

@@ -12,6 +12,7 @@ import { NonRetryableError, toError } from '../errors/index.js';
 import type { RunStatus, StepStatus } from '../runs/types.js';
 import { isTerminalRun, isTerminalStep } from '../runs/types.js';
 import { evaluateWhen } from '../workflows/expression.js';
+import type { CompiledStep } from '../workflows/definition.js';
 import type { TemplateScope } from '../workflows/templates.js';
 
 /** What a decision needs of the step's definition. */
@@ -19,6 +20,8 @@ export interface DecisionStep {
   dependsOn: readonly string[];
   when?: string | undefined;
   allowSkippedDeps: boolean;
+  /** A join other than `all` (its dependencies are optional). */
+  join?: CompiledStep['join'];
 }
 
 export interface DecisionInput {
@@ -68,7 +71,11 @@ export function decide(d: DecisionInput): Decision {
     return { action: 'fail', error: new NonRetryableError(`${why} and has no attempts left (attempts: ${d.maxAttempts})`) };
   }
 
-  const skippedDep = d.deps.find((dep) => dep.status === 'skipped' || dep.status === 'cancelled');
+  if (d.step.join !== undefined) {
+    const refused = joinRefused(d.step.join, d.deps);
+    if (refused) return refused;
+  }
+  const skippedDep = d.step.join === undefined ? d.deps.find((dep) => dep.status === 'skipped' || dep.status === 'cancelled') : undefined;
   if (skippedDep && !d.step.allowSkippedDeps) return { action: 'skip', reason: `dependency "${skippedDep.stepId}" was ${skippedDep.status}` };
   if (d.step.when !== undefined) {
     let go: boolean;
@@ -80,4 +87,19 @@ export function decide(d: DecisionInput): Decision {
     if (!go) return { action: 'skip', reason: `when is false: ${d.step.when}` };
   }
   return { action: 'start', recovered };
+}
+
+/**
+ * A join other than `all`, once its dependencies have all ended: met when enough of them
+ * succeeded (`any`, `bestEffort`: one; `quorum: k`: k); otherwise the step fails saying so, or
+ * is skipped when every dependency was skipped (nothing failed).
+ */
+function joinRefused(join: NonNullable<DecisionStep['join']>, deps: DecisionInput['deps']): Decision | undefined {
+  const need = typeof join === 'object' ? join.quorum : 1;
+  const succeeded = deps.filter((dep) => dep.status === 'succeeded').length;
+  if (succeeded >= need) return undefined;
+  if (deps.every((dep) => dep.status === 'skipped')) return { action: 'skip', reason: 'every dependency was skipped' };
+  const label = typeof join === 'object' ? `{quorum: ${join.quorum}}` : join;
+  const others = deps.filter((dep) => dep.status !== 'succeeded').map((dep) => `"${dep.stepId}" ${dep.status}`);
+  return { action: 'fail', error: new NonRetryableError(`join: ${label} needs ${need} of its ${deps.length} dependencies to succeed; ${succeeded} did (${others.join(', ')})`) };
 }

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { Job, QueueEvents, Worker, type WorkerOptions } from 'bullmq';
 import { createProvider } from '../providers/index.js';
 import type { Provider } from '../providers/provider.js';
-import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys } from '../runs/keys.js';
+import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys, stepJobId } from '../runs/keys.js';
 import type { StepJobData } from '../runs/flow-builder.js';
 import { HEARTBEAT_MS } from '../runs/workers.js';
 import { watched, type System } from '../system.js';
@@ -163,9 +163,10 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   // Cancellation from any process: abort this process's running steps of the run.
   const subscriber = watched(connection.duplicate(), logger);
   await subscriber.subscribe(keys.cancelChannel(prefix));
-  subscriber.on('message', (_channel: string, runId: string) => {
-    const n = active.cancelRun(runId, 'run cancelled');
-    if (n > 0) logger.info({ runId, aborted: n }, 'aborted running steps of a cancelled run');
+  subscriber.on('message', (_channel: string, message: string) => {
+    const [runId = '', ...stepIds] = message.split(' ');
+    const n = stepIds.length ? active.cancelRun(runId, 'step cancelled', stepIds.map((s) => stepJobId(runId, s))) : active.cancelRun(runId, 'run cancelled');
+    if (n > 0) logger.info({ runId, aborted: n, ...(stepIds.length ? { steps: stepIds } : {}) }, stepIds.length ? 'aborted cancelled steps' : 'aborted running steps of a cancelled run');
   });
 
   const workers = [...stepWorkers, ...internalWorkers];

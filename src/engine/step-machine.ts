@@ -25,7 +25,7 @@ import type { RunControl } from '../runs/run-control.js';
 import type { RunStore } from '../runs/run-store.js';
 import type { StepTransitionReply } from '../runs/scripts/index.js';
 import type { StepPolicy } from '../runs/step-policy.js';
-import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, type StepStatus } from '../runs/types.js';
+import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, isTerminalStep, type StepStatus } from '../runs/types.js';
 import type { StepKind } from '../workflows/definition.js';
 import type { ActiveJobs } from './active-jobs.js';
 import { retryDelayMs } from './backoff.js';
@@ -33,6 +33,7 @@ import { decide, type Decision } from './decide.js';
 import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './executor.js';
 import { templateScope } from './executors/agent.js';
 import { addChildSteps } from './growth.js';
+import { settleJoins } from './joins.js';
 
 /**
  * What a step job returns to its parent: small; the output itself is stored once, in the run.
@@ -83,6 +84,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
     /** End this delivery with the step's status in force (`missing`: its run is gone). */
     const finish = async (status: StepStatus | 'missing'): Promise<StepEnvelope> => {
       await control.promoteRefs(refs);
+      if (step.joinOf && (status === 'succeeded' || status === 'failed' || status === 'skipped')) await settleJoins(deps, runId, step.joinOf, log);
       if (standalone) await store.finishRun(runId, 'auto', { reason: 'run finished' });
       return envelope(status === 'missing' ? 'cancelled' : status);
     };
@@ -97,7 +99,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
     // 1. Begin and decide.
     const readSet = new Set(step.reads);
     const begin = await store.beginStep(runId, step.id, {
-      fast: step.when === undefined,
+      // A join other than `all` is decided in full: the fast path knows nothing of it.
+      fast: step.when === undefined && step.join === undefined,
       deps: step.dependsOn,
       extra: step.reads.filter((id) => !step.dependsOn.includes(id)),
       needsOutput: (id) => readSet.has(id),
@@ -205,7 +208,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
           // The run has spent past its budget: it stops, keeping every output recorded.
           await control.halt(runId, 'budget_exceeded', { error: recorded.budgetExceeded, reason: recorded.budgetExceeded });
         }
+        // Recorded with its run's finish when standalone: only refs and joins are left to tell.
         await control.promoteRefs(refs);
+        if (step.joinOf) await settleJoins(deps, runId, step.joinOf, log);
         return envelope('succeeded');
       }
       // Waiting for the steps it added. Recorded first, so that a resumed delivery is told apart
@@ -267,8 +272,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
       async function onError(err: Error): Promise<'ended'> {
         if (err instanceof CancelledError || err instanceof StaleAttemptError || (signal?.aborted && !(err instanceof StepTimeoutError))) {
-          const status = await store.getRunStatus(runId);
-          if (status === null || isTerminalRun(status)) return 'ended';
+          // Its run ended, or the step itself was cancelled (a join met early no longer needs it).
+          const [status, self] = await Promise.all([store.getRunStatus(runId), store.getStepState(runId, step.id)]);
+          if (status === null || isTerminalRun(status) || self === null || isTerminalStep(self.status)) return 'ended';
         }
         // Another worker runs the step now: leave its record alone.
         if (err instanceof StaleAttemptError) throw err;

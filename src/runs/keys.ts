@@ -69,6 +69,9 @@ export const keys = {
   workerQueues: (prefix: string) => `${prefix}:worker-queues`,
   /** Stream: finished steps and runs for MongoDB (only with MONGODB_URI). */
   outbox: (prefix: string) => `${prefix}:outbox`,
-  /** Pub/sub channel: run ids whose in-flight steps must be aborted. */
+  /**
+   * Pub/sub channel: what in-flight steps must be aborted: `<runId>` (all of the run's), or
+   * `<runId> <stepId> ...` (those steps only).
+   */
   cancelChannel: (prefix: string) => `${prefix}:cancel`,
 };

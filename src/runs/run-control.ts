@@ -7,7 +7,7 @@ import type { Queue } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { keys, stepJobId, stepQueueName } from './keys.js';
 import type { RunStore } from './run-store.js';
-import type { RunStatus } from './types.js';
+import { LIVE_STEP_STATUSES, type RunStatus, type StepStatus } from './types.js';
 
 export interface RunControlDeps {
   /** Its connection (`store.redis`) also publishes cancellations. */
@@ -47,6 +47,35 @@ export class RunControl {
       this.deps.logger.warn({ runId, err: (err as Error).message }, 'run ended, but its flow could not be drained at once; it drains by itself');
     }
     return { applied: res.applied, status: res.status };
+  }
+
+  /**
+   * Cancel some steps of a live run (a join met early no longer needs them): each one still
+   * live becomes `cancelled` with `reason`; the ones running are aborted in whichever process
+   * runs them, the ones queued leave their queues (a parent whose last pending child is
+   * removed moves on by itself). Returns the ids cancelled here.
+   */
+  async cancelSteps(runId: string, steps: readonly { stepId: string; agent: string | null; status: StepStatus }[], reason: string): Promise<string[]> {
+    const { store } = this.deps;
+    const finishedAt = new Date().toISOString();
+    const results = await Promise.all(
+      steps.map(async (s) => ({
+        step: s,
+        res: await store.transitionStep(runId, s.stepId, { from: LIVE_STEP_STATUSES, to: 'cancelled', fields: { reason, finishedAt }, event: { type: 'step.cancelled', data: { reason } } }),
+      })),
+    );
+    const cancelled = results.filter((r) => r.res.applied).map((r) => r.step);
+    if (cancelled.length === 0) return [];
+    try {
+      await Promise.all([
+        // Any of them may have started since it was read: every process aborts those it runs.
+        store.redis.publish(keys.cancelChannel(store.prefix), [runId, ...cancelled.map((s) => s.stepId)].join(' ')),
+        ...cancelled.filter((s) => s.status !== 'running').map((s) => this.removeQueued(runId, s.stepId, stepQueueName({ agent: s.agent ?? undefined }))),
+      ]);
+    } catch (err) {
+      this.deps.logger.warn({ runId, err: (err as Error).message }, 'steps cancelled, but their jobs could not be stopped at once; they end by themselves');
+    }
+    return cancelled.map((s) => s.stepId);
   }
 
   /**

@@ -12,13 +12,16 @@
 import type { z } from 'zod';
 import { ValidationError, type Issue } from '../errors/index.js';
 import { FLOW_SCHEDULE_PREFIX, SCHEDULE_ID_MAX_LENGTH, ScheduleId } from '../schedules/schedule-spec.js';
-import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type StepDefinition, type StepKind } from './definition.js';
+import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type JoinWatch, type StepDefinition, type StepKind } from './definition.js';
 import { parseWhen, whenRefs } from './expression.js';
 import { fieldValueSchema, kindOf, validateInputFields } from './input.js';
 import { ruleOf, type KindRule } from './kinds.js';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { assertDepth, countSteps } from './limits.js';
 import { findTemplateRefs } from './templates.js';
+
+/** Most dependencies of a join that may start early (`any`, `quorum`): each of them carries the list. */
+export const MAX_EARLY_JOIN = 100;
 
 export interface CompileOptions {
   /** Agent types a step may name. */
@@ -315,6 +318,34 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     issues.push({ path: byId.get(cycle[0]!)!.path, message: `cycle: ${cycle.join(' → ')} (each step waits for the one before it)` });
   }
 
+  // Joins other than `all`: their dependencies become optional; those an early join (any,
+  // quorum) waits on are told of it (joinOf), and may be cancelled by it, so they may feed
+  // nothing else.
+  const joinWatches = new Map<string, JoinWatch[]>();
+  const madeOptional = new Set<string>();
+  for (const [id, d] of byId) {
+    const join = d.def.join;
+    if (join === 'all') continue;
+    const members = deps.get(id)!;
+    const path = `${d.path}.join`;
+    const label = typeof join === 'string' ? join : `{quorum: ${join.quorum}}`;
+    if (members.length < 2) {
+      issues.push({ path, message: `join: ${label} needs at least 2 dependencies; "${id}" has ${members.length}` });
+      continue;
+    }
+    members.forEach((m) => madeOptional.add(m));
+    if (join === 'bestEffort') continue;
+    const need = join === 'any' ? 1 : join.quorum;
+    if (need > members.length) issues.push({ path, message: `a quorum of ${need} needs at least ${need} dependencies; "${id}" has ${members.length}` });
+    if (members.length > MAX_EARLY_JOIN) issues.push({ path, message: `join: ${label} waits on at most ${MAX_EARLY_JOIN} dependencies; "${id}" has ${members.length}` });
+    for (const m of members) {
+      const others = dependents.get(m)!.filter((x) => x !== id);
+      if (others.length) issues.push({ path, message: `join: ${label} cancels the steps it no longer needs, so they may feed no other step; "${m}" is also a dependency of ${others.map((x) => `"${x}"`).join(', ')}` });
+    }
+    const watch: JoinWatch = { step: id, label: join === 'any' ? 'any' : 'quorum', need, members };
+    for (const m of members) joinWatches.set(m, [...(joinWatches.get(m) ?? []), watch]);
+  }
+
   const ancestorCache = new Map<string, Set<string>>();
   const ancestors = (id: string): Set<string> => {
     let found = ancestorCache.get(id);
@@ -414,9 +445,11 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
       ...(s.when !== undefined && { when: s.when }),
       ...(s.timeoutMs !== undefined && { timeoutMs: s.timeoutMs }),
       ...(s.attempts !== undefined && { attempts: s.attempts }),
-      optional: s.optional,
+      optional: s.optional || madeOptional.has(id),
       allowSkippedDeps: s.allowSkippedDeps,
       reads: [...reads.get(id)!].sort(),
+      ...(s.join !== 'all' && { join: s.join }),
+      ...(joinWatches.has(id) && { joinOf: joinWatches.get(id) }),
     } as CompiledStep;
   });
   return {

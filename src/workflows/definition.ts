@@ -30,6 +30,31 @@ export const StepInput = z
   .strict();
 export type StepInput = z.infer<typeof StepInput>;
 
+/**
+ * How a step with several dependencies joins them: `all` (the default: every one finishes, a
+ * required one's failure fails the run), `any` (it starts at the first success; the others
+ * are cancelled), `{quorum: k}` (it starts once k have succeeded; the others are cancelled), or
+ * `bestEffort` (it waits for all, and goes on with whatever succeeded). Under any policy but
+ * `all` its dependencies are optional: their failure does not fail the run.
+ */
+export const JoinPolicy = z.union([z.enum(['all', 'any', 'bestEffort']), z.object({ quorum: z.number().int().min(1) }).strict()]);
+export type JoinPolicy = z.infer<typeof JoinPolicy>;
+
+/**
+ * Set on each step a join waits on early (`any`, `quorum`, a vote's `quorum`): when it ends,
+ * the join is looked at, and once it is met, or can no longer be, the members still live are
+ * cancelled. `need`: successes it needs; with `agree`, answers that agree (compared as a vote
+ * compares them).
+ */
+export const JoinWatch = z.object({
+  step: z.string(),
+  label: z.enum(['any', 'quorum']),
+  need: z.number().int().min(1),
+  agree: z.object({ field: z.string().optional(), numberTolerance: z.number() }).optional(),
+  members: z.array(z.string()),
+});
+export type JoinWatch = z.infer<typeof JoinWatch>;
+
 /** Fields every step has, whatever its kind. */
 const stepFields = {
   id: StepId,
@@ -45,6 +70,8 @@ const stepFields = {
   optional: z.boolean().default(false),
   /** Run even when a dependency was skipped (by default a dependent of a skipped step is skipped). */
   allowSkippedDeps: z.boolean().default(false),
+  /** How its dependencies are joined (see JoinPolicy). */
+  join: JoinPolicy.default('all'),
 };
 
 /** `kind: agent` (the default): one call to an agent type with a rendered input. */
@@ -185,6 +212,11 @@ export const VoteStepDefinition = z
     voters: z.array(z.object({ agent: z.string().min(1), task: z.string().min(1).optional() }).strict()).min(2).max(50),
     minAgreement: z.number().gt(0).max(1).default(0.5),
     compare: VoteCompare.optional(),
+    /**
+     * End the vote as soon as this many answers agree, or as soon as no answer can reach it:
+     * the voters still answering are cancelled (their calls aborted, never paid).
+     */
+    quorum: z.number().int().min(2).optional(),
   })
   .strict();
 
@@ -319,6 +351,10 @@ const compiledFields = {
   agent: z.string().optional(),
   /** In a rerun: the output this step recorded in the run it reruns, used as it is (no work done). */
   reuse: z.object({ runId: z.string(), output: z.unknown(), input: z.unknown().optional() }).optional(),
+  /** Its join policy, when not `all`. */
+  join: z.union([z.enum(['any', 'bestEffort']), z.object({ quorum: z.number().int().min(1) })]).optional(),
+  /** The joins that wait on this step early (see JoinWatch). */
+  joinOf: z.array(JoinWatch).optional(),
 };
 
 export const CompiledAgentStep = z.object({
@@ -394,6 +430,7 @@ export const CompiledVoteStep = z.object({
   voters: z.array(z.object({ agent: z.string(), task: z.string().optional() })),
   minAgreement: z.number(),
   compare: z.object({ field: z.string().optional(), numberTolerance: z.number() }).optional(),
+  quorum: z.number().int().optional(),
 });
 
 export const CompiledConcatStep = z.object({

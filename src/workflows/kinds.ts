@@ -25,7 +25,7 @@ export interface CompileContext {
 }
 
 /** The fields every compiled step has; a rule produces the rest. */
-type GenericCompiledField = 'id' | 'dependsOn' | 'when' | 'timeoutMs' | 'attempts' | 'optional' | 'allowSkippedDeps' | 'reads';
+type GenericCompiledField = 'id' | 'dependsOn' | 'when' | 'timeoutMs' | 'attempts' | 'optional' | 'allowSkippedDeps' | 'reads' | 'join' | 'joinOf';
 
 export interface KindRule<K extends StepKind> {
   /**
@@ -136,8 +136,16 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     templated: (def) => [{ at: 'question', value: def.question }],
     check(def, ctx) {
       def.voters.forEach((v, i) => checkAgent(ctx, `voters[${i}].agent`, v.agent));
+      if (def.quorum !== undefined && def.quorum > def.voters.length) ctx.issue(`${ctx.path}.quorum`, `a quorum of ${def.quorum} needs at least ${def.quorum} voters; there are ${def.voters.length}`);
     },
-    compile: (def) => ({ kind: 'vote', question: def.question, voters: def.voters, minAgreement: def.minAgreement, ...(def.compare ? { compare: def.compare } : {}) }),
+    compile: (def) => ({
+      kind: 'vote',
+      question: def.question,
+      voters: def.voters,
+      minAgreement: def.minAgreement,
+      ...(def.compare ? { compare: def.compare } : {}),
+      ...(def.quorum !== undefined ? { quorum: def.quorum } : {}),
+    }),
   },
   concat: {
     templated: () => [],

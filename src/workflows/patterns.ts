@@ -11,7 +11,8 @@
  * - hierarchical: the main task's subtasks on specialists in parallel (each given the main task
  *   as `mainTask`), then one aggregation: `concat` (default) or `synthesize` (a synthesize
  *   step: an agent given every result as `inputs`).
- * - consensus: one `vote` step: the question to every agent.
+ * - consensus: one `vote` step: the question to every agent (with `quorum`, it ends as soon as
+ *   that many answers agree).
  */
 import { z } from 'zod';
 import { JsonObject } from './json-object.js';
@@ -38,6 +39,8 @@ export const PatternFields = {
     agents: z.array(z.string().min(1)).min(2).max(50),
     minAgreement: z.number().gt(0).max(1).default(0.5),
     compare: VoteCompare.optional(),
+    /** End as soon as this many answers agree (or none can): the others are cancelled. */
+    quorum: z.number().int().min(2).optional(),
   },
 } as const;
 
@@ -85,7 +88,7 @@ export function patternWorkflow(req: PatternRequest): Record<string, unknown> {
       return {
         name: 'pattern-consensus',
         description: `consensus of ${req.agents.length} agents`,
-        steps: [{ id: 'vote', kind: 'vote', question: { task: req.question }, voters: req.agents.map((agent) => ({ agent })), minAgreement: req.minAgreement, ...(req.compare ? { compare: req.compare } : {}) }],
+        steps: [{ id: 'vote', kind: 'vote', question: { task: req.question }, voters: req.agents.map((agent) => ({ agent })), minAgreement: req.minAgreement, ...(req.compare ? { compare: req.compare } : {}), ...(req.quorum !== undefined ? { quorum: req.quorum } : {}) }],
       };
   }
 }

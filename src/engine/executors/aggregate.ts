@@ -24,7 +24,7 @@
 import type { AgentRegistry } from '../../agents/registry.js';
 import { NonRetryableError } from '../../errors/index.js';
 import type { StepRecord } from '../../runs/types.js';
-import type { CompiledStepOf } from '../../workflows/definition.js';
+import type { CompiledStepOf, JoinWatch } from '../../workflows/definition.js';
 import { parseOutputJson, readPath } from '../../workflows/templates.js';
 import { agentChild, type StepExecutor } from '../executor.js';
 import { renderFor } from './agent.js';
@@ -132,13 +132,20 @@ export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'v
       const ids = step.voters.map((v, i) => `${step.id}.${i + 1}.${v.agent}`);
       if (!ctx.resumed) {
         const schema = step.compare?.field ? VOTE_SCHEMA : SCALAR_VOTE_SCHEMA;
-        await ctx.addSteps(step.voters.map((v, i) => agentChild(ids[i]!, v.agent, { ...question, task: v.task ?? question.task }, { outputSchema: schema, optional: true })));
+        // With a quorum, each voter's ending looks at the vote (see src/engine/joins.ts).
+        const watch: JoinWatch[] | undefined =
+          step.quorum === undefined ? undefined : [{ step: step.id, label: 'quorum', need: step.quorum, agree: { field: step.compare?.field, numberTolerance: step.compare?.numberTolerance ?? 0 }, members: ids }];
+        await ctx.addSteps(step.voters.map((v, i) => agentChild(ids[i]!, v.agent, { ...question, task: v.task ?? question.task }, { outputSchema: schema, optional: true, ...(watch ? { joinOf: watch } : {}) })));
         return { type: 'wait' };
       }
       const records = new Map((await ctx.steps(ids)).map((r) => [r.stepId, r]));
       const votes = ids.flatMap((id, i): Vote[] => voteOf(records.get(id), step.voters[i]!.agent, deps.registry));
       if (votes.length === 0) throw new NonRetryableError(`no voter answered (${ids.map((id) => `${id}: ${records.get(id)?.status ?? 'missing'}`).join(', ')})`);
-      return { type: 'succeeded', output: tally(votes, step), event: { votes: votes.length, of: ids.length } };
+      const quorum =
+        step.quorum === undefined
+          ? {}
+          : { quorum: { need: step.quorum, reached: maxAgreeing(votes.map((v) => v.answer), step.compare) >= step.quorum, cancelled: ids.filter((id) => records.get(id)?.status === 'cancelled') } };
+      return { type: 'succeeded', output: { ...tally(votes, step), ...quorum }, event: { votes: votes.length, of: ids.length } };
     },
   };
 }
@@ -159,15 +166,22 @@ export const normaliseAnswer = (s: string): string =>
     .replace(/\s+/g, ' ')
     .trim();
 
+/** What of an answer is compared: the field `compare.field` names, or the answer itself. */
+export const comparedAnswer = (answer: unknown, compare: { field?: string | undefined } | undefined): unknown => (compare?.field ? readPath(answer, compare.field.split('.')) : answer);
+
+/** The key an answer is grouped by (a text normalised), and whether two keys are one answer (numbers within `tolerance`). */
+export const answerKey = (value: unknown): unknown => (typeof value === 'string' ? normaliseAnswer(value) : value);
+export const sameAnswer = (a: unknown, b: unknown, tolerance: number): boolean =>
+  typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= tolerance : JSON.stringify(a) === JSON.stringify(b);
+
 export function tally(votes: readonly Vote[], step: Pick<CompiledStepOf<'vote'>, 'minAgreement' | 'compare'>) {
-  const field = step.compare?.field;
   const tolerance = step.compare?.numberTolerance ?? 0;
-  const compared = votes.map((v) => (field ? readPath(v.answer, field.split('.')) : v.answer));
+  const compared = votes.map((v) => comparedAnswer(v.answer, step.compare));
   const groups: { key: unknown; answer: unknown; weight: number; steps: string[] }[] = [];
   compared.forEach((value, i) => {
     const v = votes[i]!;
-    const key = typeof value === 'string' ? normaliseAnswer(value) : value;
-    const g = groups.find((x) => (typeof key === 'number' && typeof x.key === 'number' ? Math.abs(key - x.key) <= tolerance : JSON.stringify(key) === JSON.stringify(x.key)));
+    const key = answerKey(value);
+    const g = groups.find((x) => sameAnswer(key, x.key, tolerance));
     if (g) {
       g.weight += v.weight;
       g.steps.push(v.step);
@@ -190,4 +204,17 @@ export function tally(votes: readonly Vote[], step: Pick<CompiledStepOf<'vote'>,
     groups: ranked,
     ...(numeric && weightSum > 0 ? { weightedScore: votes.reduce((n, v, i) => n + (compared[i] as number) * v.weight, 0) / weightSum } : {}),
   };
+}
+
+/** The size of the largest group of answers that agree (compared as a vote compares them). */
+export function maxAgreeing(answers: readonly unknown[], compare: { field?: string | undefined; numberTolerance?: number } | undefined): number {
+  const tolerance = compare?.numberTolerance ?? 0;
+  const groups: { key: unknown; n: number }[] = [];
+  for (const a of answers) {
+    const key = answerKey(comparedAnswer(a, compare));
+    const g = groups.find((x) => sameAnswer(key, x.key, tolerance));
+    if (g) g.n++;
+    else groups.push({ key, n: 1 });
+  }
+  return groups.reduce((n, g) => Math.max(n, g.n), 0);
 }
