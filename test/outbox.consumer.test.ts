@@ -79,7 +79,7 @@ function run(id: string): RunRecord {
   return {
     id, workspaceId: 'default', workflow: 'research', status: 'succeeded', input: { topic: 'queues' }, output: { answer: 42 },
     error: null, agents: ['writer'], failedSteps: [], skippedSteps: [], usage: { inputTokens: 1, outputTokens: 2 },
-    priority: null, idempotencyKey: null, scheduleId: null, rerunOf: null, budget: null, createdAt: now(), startedAt: now(), finishedAt: now(),
+    priority: null, idempotencyKey: null, scheduleId: null, rerunOf: null, budget: null, context: null, contextWriters: null, createdAt: now(), startedAt: now(), finishedAt: now(),
   };
 }
 

@@ -34,7 +34,7 @@ function run(overrides: Partial<RunRecord> = {}): RunRecord {
     id: 'run-1', workspaceId: 'default', workflow: 'research', status: 'succeeded', input: { topic: 'queues', nested: {} },
     output: { answer: 42 }, error: null, agents: ['researcher', 'writer'],
     failedSteps: [{ stepId: 'b', kind: 'agent', agent: 'writer', error: 'boom' }], skippedSteps: ['c'],
-    usage: { inputTokens: 10, outputTokens: 20 }, priority: 5, idempotencyKey: 'k-1', scheduleId: null, rerunOf: null, budget: null,
+    usage: { inputTokens: 10, outputTokens: 20 }, priority: 5, idempotencyKey: 'k-1', scheduleId: null, rerunOf: null, budget: null, context: null, contextWriters: null,
     createdAt: '2025-01-01T10:00:00.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:09.000Z',
     ...overrides,
   };

@@ -31,7 +31,7 @@ function record(id: string): RunRecord {
   return {
     id, workspaceId: 'default', workflow: 'test', status: 'queued', input: { topic: 'x' }, output: null, error: null,
     agents: ['a'], failedSteps: [], skippedSteps: [], usage: { inputTokens: 0, outputTokens: 0 }, priority: null,
-    idempotencyKey: null, scheduleId: null, rerunOf: null, budget: null, createdAt: now, startedAt: null, finishedAt: null,
+    idempotencyKey: null, scheduleId: null, rerunOf: null, budget: null, context: null, contextWriters: null, createdAt: now, startedAt: null, finishedAt: null,
   };
 }
 

@@ -29,6 +29,8 @@ export interface ExecutionContext {
   runInput: Record<string, unknown>;
   /** The steps the step reads (its dependencies and the ancestors its templates name). */
   reads: readonly StepReading[];
+  /** The names of the run's shared context the step's templates read (`{{context.<name>}}`), as they were when it began. */
+  context: Record<string, unknown>;
   /** What the step saved last (null at first); kept across attempts and deliveries. */
   checkpoint: unknown;
   /** True when this segment continues after steps it added have finished. */

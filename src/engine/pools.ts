@@ -117,6 +117,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       queue: system.queue(queueName),
       queueByName: (name) => system.queue(name),
       prices: registry.prices,
+      authorityOf: (agent) => registry.get(agent)?.authority ?? 1,
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
     });
     worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...opts.stalled, ...workerOpts });

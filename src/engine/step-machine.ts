@@ -26,7 +26,9 @@ import type { RunStore } from '../runs/run-store.js';
 import type { StepTransitionReply } from '../runs/scripts/index.js';
 import type { StepPolicy } from '../runs/step-policy.js';
 import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, isTerminalStep, type StepStatus } from '../runs/types.js';
-import type { StepKind } from '../workflows/definition.js';
+import { ContextName, type CompiledStep, type StepKind } from '../workflows/definition.js';
+import { parseOutputJson } from '../workflows/templates.js';
+import type { ContextPublish } from '../runs/scripts/index.js';
 import type { ActiveJobs } from './active-jobs.js';
 import { retryDelayMs } from './backoff.js';
 import { decide, type Decision } from './decide.js';
@@ -61,6 +63,8 @@ export interface StepMachineDeps {
   queueByName: (name: string) => Queue;
   /** What tokens cost: a result's usage is recorded with its cost. */
   prices?: PriceTable;
+  /** An agent's authority (how it ranks as a writer of the run's context under `conflict: authority`). @default 1 */
+  authorityOf?: (agent: string) => number;
   /** How a result write is retried on Redis errors. @default {tries: 8, firstDelayMs: 50} (about 6 s in all) */
   recordRetry?: { tries: number; firstDelayMs: number };
 }
@@ -177,6 +181,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
     // 2 and 3. Execute, record; a step that waits for the steps it added goes round again.
     let checkpoint = resumed ? resumedCheckpoint : begin.checkpoint;
+    const context = step.readsContext ? await store.getContext(runId, step.readsContext) : {};
     for (;;) {
       const outcome = await executeSegment();
       if (outcome === 'ended') return finish('cancelled');
@@ -242,6 +247,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         attempt,
         runInput,
         reads,
+        context,
         checkpoint,
         resumed,
         signal: call.signal,
@@ -326,6 +332,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         model: outcome.model ?? null,
         ...(outcome.event ? { event: outcome.event } : {}),
         ...(outcome.reusedFrom ? { reusedFrom: outcome.reusedFrom } : {}),
+        ...(step.toContext ? { publish: contextPublish(step, outcome.output, deps.authorityOf) } : {}),
       };
       for (let i = 1; ; i++) {
         try {
@@ -361,6 +368,23 @@ export function createStepProcessor(deps: StepMachineDeps) {
 }
 
 const now = () => new Date().toISOString();
+
+/**
+ * What a step with `publish` (compiled `toContext`) puts into its run's context: the named top-level fields of its
+ * output (a text holding JSON is parsed), or all of them; a text without a JSON object, under
+ * the step's id. A field the output lacks is not published.
+ */
+export function contextPublish(step: CompiledStep, output: unknown, authorityOf?: (agent: string) => number): ContextPublish {
+  const spec = step.toContext!;
+  const parsed = typeof output === 'string' ? parseOutputJson(output) : output;
+  const object = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  let entries: [string, unknown][];
+  if (!object) entries = spec.fields === 'all' ? [[step.id.replace(/\./g, '_'), output]] : [];
+  else if (spec.fields === 'all') entries = Object.entries(object).filter(([k]) => ContextName.safeParse(k).success);
+  else entries = spec.fields.filter((f) => Object.hasOwn(object, f) && object[f] !== undefined).map((f) => [f, object[f]]);
+  const authority = spec.byAuthority && step.agent ? (authorityOf?.(step.agent) ?? 1) : 0;
+  return { entries, order: spec.order, authority };
+}
 
 /** Fail `runId` because its required step `stepId` failed with `error`. */
 function failRunFor(control: RunControl, runId: string, stepId: string, error: string) {

@@ -45,7 +45,7 @@ import {
   type StepsAddArgs,
   type StepsAddReply,
 } from './scripts/index.js';
-import { toSummary, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus } from './types.js';
+import { listedField, toSummary, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus } from './types.js';
 
 export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
 
@@ -235,6 +235,13 @@ export class RunStore {
     });
   }
 
+  /** Names of a live run's shared context (a name nothing published is left out). */
+  async getContext(runId: string, names: readonly string[]): Promise<Record<string, unknown>> {
+    if (names.length === 0) return {};
+    const values = await this.redis.hmget(keys.run(this.prefix, runId), ...names.map((n) => `context:${n}`));
+    return Object.fromEntries(names.flatMap((n, i) => (values[i] == null ? [] : [[n, JSON.parse(values[i]!) as unknown]])));
+  }
+
   /** A step's status and whether it is optional, without the rest of its record (its output can be large). */
   async getStepState(runId: string, stepId: string): Promise<Pick<StepRecord, 'status' | 'optional'> | null> {
     const [status, optional] = await this.redis.hmget(keys.step(this.prefix, runId, stepId), 'status', 'optional');
@@ -391,7 +398,7 @@ export class RunStore {
   }): Promise<{ runs: RunSummary[]; next?: { score: number; id: string } }> {
     const index = keys.runIndex(this.prefix, filter.workspaceId);
     const include = filter.include ?? [];
-    const fields = RUN_FIELDS.filter((f) => !((f === 'input' || f === 'output') && !include.includes(f)));
+    const fields = RUN_FIELDS.filter((f) => listedField(f, include));
     // A compacted run's record is one field; its output, its output steps' (the steps field).
     const extra = include.includes('output') ? ['run', 'steps'] : ['run'];
     const out: RunSummary[] = [];

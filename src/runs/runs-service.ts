@@ -22,7 +22,7 @@ import type { WorkerRegistry } from './workers.js';
 import type { RunControl } from './run-control.js';
 import type { RunStore } from './run-store.js';
 import type { StepPolicy } from './step-policy.js';
-import { DEFAULT_WORKSPACE, awaitsDecision, isTerminalRun, type Budget, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from './types.js';
+import { DEFAULT_WORKSPACE, awaitsDecision, type ContextWriter, isTerminalRun, type Budget, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from './types.js';
 
 export interface RunsServiceDeps {
   store: RunStore;
@@ -185,6 +185,8 @@ export class RunsService {
       scheduleId: opts.scheduleId ?? null,
       rerunOf: opts.rerunOf ?? null,
       budget: opts.budget ?? workflow.budget ?? null,
+      context: null,
+      contextWriters: null,
       createdAt: now,
       startedAt: null,
       finishedAt: null,
@@ -251,6 +253,13 @@ export class RunsService {
       return view;
     }
     return this.fromArchive(runId, (a) => a.getRun(runId, opts));
+  }
+
+  /** A run's shared context: what its steps published, by name, and which step wrote each name. */
+  async context(runId: string): Promise<{ runId: string; context: Record<string, unknown>; writers: Record<string, ContextWriter> }> {
+    const state = await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getRun(runId));
+    const run = state ? state.run : await this.fromArchive(runId, (a) => a.getRun(runId, {}));
+    return { runId, context: run.context ?? {}, writers: run.contextWriters ?? {} };
   }
 
   /** Tell, for each step that is not running, what it waits for (no-op without a worker registry). */

@@ -84,6 +84,10 @@ export type FailedStep = z.infer<typeof FailedStep>;
 
 export { Budget } from './budget.js';
 
+/** Who wrote a name of a run's shared context: the step, its place in the topological order, and its authority (ranked first under `conflict: authority`). */
+export const ContextWriter = z.object({ step: z.string(), order: z.number(), authority: z.number() });
+export type ContextWriter = z.infer<typeof ContextWriter>;
+
 export const RunRecord = z.object({
   id: z.string(),
   workspaceId: WorkspaceId,
@@ -105,6 +109,10 @@ export const RunRecord = z.object({
   rerunOf: z.string().nullable(),
   /** Limits on what the run may spend (the request's, else its workflow's), else null. */
   budget: Budget.nullable(),
+  /** The run's shared context: what its steps published, by name (null until a step publishes). */
+  context: z.record(z.string(), z.unknown()).nullable(),
+  /** Which step wrote each name of `context`. */
+  contextWriters: z.record(z.string(), ContextWriter).nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
@@ -112,16 +120,23 @@ export const RunRecord = z.object({
 export type RunRecord = z.infer<typeof RunRecord>;
 
 /** What GET /v1/runs may add to each run of a page (by default a page lists summaries). */
-export const RunListInclude = z.enum(['input', 'output']);
+export const RunListInclude = z.enum(['input', 'output', 'context']);
 export type RunListInclude = z.infer<typeof RunListInclude>;
 
-/** A run as a listing shows it: its record without input and output, unless asked for. */
-export type RunSummary = Omit<RunRecord, 'input' | 'output'> & Partial<Pick<RunRecord, 'input' | 'output'>>;
+/** The fields of a run record a listing leaves out unless asked for. */
+const LISTED_ON_REQUEST = ['input', 'output', 'context', 'contextWriters'] as const;
+type OnRequest = (typeof LISTED_ON_REQUEST)[number];
+
+/** A run as a listing shows it: its record without input, output and context, unless asked for. */
+export type RunSummary = Omit<RunRecord, OnRequest> & Partial<Pick<RunRecord, OnRequest>>;
+
+/** Whether a listing that includes `include` shows `field` of a run record. */
+export const listedField = (field: string, include: readonly RunListInclude[]): boolean =>
+  !(LISTED_ON_REQUEST as readonly string[]).includes(field) || include.includes((field === 'contextWriters' ? 'context' : field) as RunListInclude);
 
 /** A run record cut to a summary with the fields `include` names. */
 export function toSummary(run: RunRecord, include: readonly RunListInclude[]): RunSummary {
-  const { input, output, ...rest } = run;
-  return { ...rest, ...(include.includes('input') ? { input } : {}), ...(include.includes('output') ? { output } : {}) };
+  return Object.fromEntries(Object.entries(run).filter(([k]) => listedField(k, include))) as RunSummary;
 }
 
 export const RUN_EVENT_TYPES = [
@@ -143,6 +158,7 @@ export const RUN_EVENT_TYPES = [
   'run.waiting',
   'run.resumed',
   'budget.warning',
+  'context.updated',
 ] as const;
 
 /** One entry of a run's ordered event log (SSE, MongoDB archive). */

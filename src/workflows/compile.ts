@@ -20,6 +20,9 @@ import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { assertDepth, countSteps } from './limits.js';
 import { findTemplateRefs } from './templates.js';
 
+/** What a step publishes into its run's context (an approval step's `publish` is its gate's own). */
+const contextPublish = (def: StepDefinition | undefined): true | string[] | undefined => (def === undefined || def.kind === 'approval' ? undefined : def.publish);
+
 /** Most dependencies of a join that may start early (`any`, `quorum`): each of them carries the list. */
 export const MAX_EARLY_JOIN = 100;
 
@@ -375,6 +378,26 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   };
   // The steps each step reads, kept for the worker (which fetches just those outputs).
   const reads = new Map<string, Set<string>>(ids.map((id) => [id, new Set()]));
+  // The context names each step reads: each must be published by one of its ancestors.
+  const contextReads = new Map<string, Set<string>>();
+  const publishes = (id: string, name: string): boolean => {
+    const p = contextPublish(byId.get(id)?.def);
+    return p === true || (Array.isArray(p) && p.includes(name));
+  };
+  const checkContextRef = (d: Draft, name: string, path: string, what: string): void => {
+    const self = d.def.id;
+    if (![...ancestors(self)].some((a) => publishes(a, name))) {
+      const publishers = ids.filter((id) => publishes(id, name));
+      issues.push({
+        path,
+        message: publishers.length
+          ? `${what} reads context "${name}", which only ${publishers.map((p) => `"${p}"`).join(', ')} publish${publishers.length === 1 ? 'es' : ''}, and none of them is an ancestor of "${self}" (nothing makes it publish first); add it to dependsOn of "${self}"`
+          : `${what} reads context "${name}", which no step publishes; add publish: [${name}] (or publish: true) to a step "${self}" depends on`,
+      });
+    }
+    if (!contextReads.has(self)) contextReads.set(self, new Set());
+    contextReads.get(self)!.add(name);
+  };
   for (const d of drafts) {
     const templated = ruleFor(d.def).templated(d.def);
     for (const ref of templated.flatMap(({ at, value, vars }) => findTemplateRefs(value, vars).map((r) => ({ ...r, base: `${d.path}.${at}` })))) {
@@ -384,7 +407,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
       else if (ref.kind === 'step') {
         checkStepRef(d, ref.stepId, path, `template ${ref.raw}`);
         reads.get(d.def.id)?.add(ref.stepId);
-      }
+      } else if (ref.kind === 'context') checkContextRef(d, ref.name, path, `template ${ref.raw}`);
     }
     for (const { at, stepId } of ruleFor(d.def).reads?.(d.def) ?? []) {
       checkStepRef(d, stepId, `${d.path}.${at}`, at);
@@ -435,7 +458,8 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   if (issues.length) fail(wf.name, source, issues);
 
   const order = topoOrder(ids, deps, dependents);
-  const steps = order.map((id): CompiledStep => {
+  const byAuthority = wf.context?.conflict === 'authority';
+  const steps = order.map((id, index): CompiledStep => {
     const s = byId.get(id)!.def;
     // The rule's fields are those of the step's own kind (TypeScript cannot follow that through the union).
     return {
@@ -450,6 +474,8 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
       reads: [...reads.get(id)!].sort(),
       ...(s.join !== 'all' && { join: s.join }),
       ...(joinWatches.has(id) && { joinOf: joinWatches.get(id) }),
+      ...(contextPublish(s) !== undefined && { toContext: { fields: contextPublish(s) === true ? 'all' : (contextPublish(s) as string[]), order: index, byAuthority } }),
+      ...(contextReads.has(id) && { readsContext: [...contextReads.get(id)!].sort() }),
     } as CompiledStep;
   });
   return {
@@ -461,6 +487,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     ...(wf.schedule && { schedule: wf.schedule }),
     automation: wf.automation,
     ...(wf.budget ? { budget: wf.budget } : {}),
+    ...(wf.context ? { context: wf.context } : {}),
     source,
   };
 }

@@ -55,6 +55,9 @@ export const JoinWatch = z.object({
 });
 export type JoinWatch = z.infer<typeof JoinWatch>;
 
+/** A name in the run's shared context (`{{context.<name>}}`). */
+export const ContextName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'must start with a letter or "_" and contain only letters, digits, "_" or "-" (at most 64)');
+
 /** Fields every step has, whatever its kind. */
 const stepFields = {
   id: StepId,
@@ -72,6 +75,13 @@ const stepFields = {
   allowSkippedDeps: z.boolean().default(false),
   /** How its dependencies are joined (see JoinPolicy). */
   join: JoinPolicy.default('all'),
+  /**
+   * Publish its output into the run's shared context when it succeeds: these top-level fields
+   * of a structured (JSON object) output, or `true`: every field of it (a text output that
+   * holds no JSON object is published under the step's id). On an approval step, `publish`
+   * is the gate's own (a publish gate, see Automation).
+   */
+  publish: z.union([z.literal(true), z.array(ContextName).min(1).max(100)]).optional(),
 };
 
 /** `kind: agent` (the default): one call to an agent type with a rendered input. */
@@ -319,6 +329,13 @@ export const WorkflowDefinition = z
     automation: Automation.default('manual'),
     /** What each run may spend (a request's `budget` replaces it). */
     budget: Budget.optional(),
+    /**
+     * The run's shared context: when two steps publish the same name, the one later in the
+     * workflow's topological order wins (`topological`, the default), or the one whose agent
+     * has the higher `authority` (`authority`; equal authorities: the later one). Never the
+     * one that happened to finish last.
+     */
+    context: z.object({ conflict: z.enum(['topological', 'authority']).default('topological') }).strict().optional(),
   })
   .strict();
 export type WorkflowDefinition = z.infer<typeof WorkflowDefinition>;
@@ -355,6 +372,13 @@ const compiledFields = {
   join: z.union([z.enum(['any', 'bestEffort']), z.object({ quorum: z.number().int().min(1) })]).optional(),
   /** The joins that wait on this step early (see JoinWatch). */
   joinOf: z.array(JoinWatch).optional(),
+  /**
+   * What it publishes into the run's context: its output's `fields` (or all of them); `order`:
+   * its place in the topological order, and `byAuthority`: whether its agent's authority ranks first.
+   */
+  toContext: z.object({ fields: z.union([z.literal('all'), z.array(z.string())]), order: z.number().int().nonnegative(), byAuthority: z.boolean() }).optional(),
+  /** The context names its templates read. */
+  readsContext: z.array(z.string()).optional(),
 };
 
 export const CompiledAgentStep = z.object({
@@ -483,6 +507,7 @@ export const CompiledWorkflow = z.object({
   schedule: ScheduleSpec.optional(),
   automation: Automation.optional(),
   budget: Budget.optional(),
+  context: z.object({ conflict: z.enum(['topological', 'authority']) }).optional(),
   /** Where it came from: a file path, "inline", or "agent" (a single-agent task). */
   source: z.string(),
 });

@@ -25,7 +25,7 @@ export interface CompileContext {
 }
 
 /** The fields every compiled step has; a rule produces the rest. */
-type GenericCompiledField = 'id' | 'dependsOn' | 'when' | 'timeoutMs' | 'attempts' | 'optional' | 'allowSkippedDeps' | 'reads' | 'join' | 'joinOf';
+type GenericCompiledField = 'id' | 'dependsOn' | 'when' | 'timeoutMs' | 'attempts' | 'optional' | 'allowSkippedDeps' | 'reads' | 'join' | 'joinOf' | 'toContext' | 'readsContext';
 
 export interface KindRule<K extends StepKind> {
   /**

@@ -5,6 +5,7 @@
  *   {{ input.<field>[.<key>...] }}
  *   {{ steps.<stepId>.output }}
  *   {{ steps.<stepId>.output.<key>[.<key>...] }}
+ *   {{ context.<name>[.<key>...] }}  what steps published into the run's shared context
  *   {{ <name>[.<key>...] }}          where the step kind provides <name> (forEach: item, index)
  * where <field> is a declared input field, <stepId> a step id and <key> is letters, digits,
  * `_` or `-` (a number indexes an array). Any other `{{ ... }}` is an error, never kept as text,
@@ -26,6 +27,8 @@ export type ValuePath = Array<string | number>;
 export type TemplateRef = { raw: string; at: ValuePath } & (
   | { kind: 'input'; /** Field then nested keys: `input.a.b` → ['a', 'b']. */ path: string[] }
   | { kind: 'step'; stepId: string; /** Keys after `.output` (empty for the whole text). */ path: string[] }
+  /** A name of the run's shared context, with keys below it. */
+  | { kind: 'context'; name: string; path: string[] }
   /** A name the step kind provides (forEach's `item`, `index`), with keys below it. */
   | { kind: 'var'; name: string; path: string[] }
   | { kind: 'invalid'; /** Why the template is not one of the supported forms. */ reason: string }
@@ -37,11 +40,13 @@ export interface TemplateScope {
   steps: Record<string, { status: string; output: unknown }>;
   /** Values of the names a step kind provides (see `vars` of findTemplateRefs). */
   vars?: Record<string, unknown>;
+  /** The run's shared context (the names the step reads). */
+  context?: Record<string, unknown>;
 }
 
 const TEMPLATE = /\{\{([\s\S]*?)\}\}/g;
 const KEY = /^[A-Za-z0-9_-]+$/;
-const FORMS = 'use {{ input.<field> }}, {{ steps.<id>.output }} or {{ steps.<id>.output.<field> }}';
+const FORMS = 'use {{ input.<field> }}, {{ steps.<id>.output }}, {{ steps.<id>.output.<field> }} or {{ context.<name> }}';
 
 /** Parse the text between `{{` and `}}` into a reference (or the reason it is not one). */
 function parseRef(raw: string, inner: string, at: ValuePath, vars: readonly string[]): TemplateRef {
@@ -55,6 +60,11 @@ function parseRef(raw: string, inner: string, at: ValuePath, vars: readonly stri
   if (root === 'input') {
     if (rest.length === 0) return invalid('name an input field: {{ input.<field> }}');
     return { kind: 'input', raw, at, path: rest };
+  }
+  if (root === 'context') {
+    const [name, ...path] = rest;
+    if (name === undefined) return invalid('name a context entry: {{ context.<name> }}');
+    return { kind: 'context', raw, at, name, path };
   }
   if (root === 'steps') {
     const [stepId, what, ...path] = rest;
@@ -170,6 +180,8 @@ function resolve(ref: TemplateRef, scope: TemplateScope): unknown {
     }
     case 'var':
       return readOutputField(scope.vars?.[ref.name], ref.path);
+    case 'context':
+      return readOutputField(scope.context && Object.hasOwn(scope.context, ref.name) ? scope.context[ref.name] : undefined, ref.path);
     case 'invalid':
       // compileWorkflow rejects these; reaching here means an uncompiled input was rendered.
       throw new ValidationError(`invalid template ${ref.raw}: ${ref.reason}`, [

@@ -53,6 +53,10 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
     res.json(await runs.get(req.params.id, { definition: include.includes('definition') }));
   });
 
+  r.get('/:id/context', async (req, res) => {
+    res.json(await runs.context(req.params.id));
+  });
+
   r.post('/:id/cancel', async (req, res) => {
     res.json(await runs.cancel(req.params.id));
   });

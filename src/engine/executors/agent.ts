@@ -24,8 +24,8 @@ export interface AgentExecutorDeps {
 }
 
 /** The scope templates read: the run input and the outputs of the steps read. */
-export function templateScope(runInput: Record<string, unknown>, reads: readonly { stepId: string; status: string; output: unknown }[]): TemplateScope {
-  return { input: runInput, steps: Object.fromEntries(reads.map((r) => [r.stepId, { status: r.status, output: r.output }])) };
+export function templateScope(runInput: Record<string, unknown>, reads: readonly { stepId: string; status: string; output: unknown }[], context?: Record<string, unknown>): TemplateScope {
+  return { input: runInput, steps: Object.fromEntries(reads.map((r) => [r.stepId, { status: r.status, output: r.output }])), ...(context ? { context } : {}) };
 }
 
 /** A call of `agent` with its model, prompt, temperature and token limit, on `messages`. */
@@ -45,9 +45,9 @@ export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], signal:
  * `value` with its templates rendered over the run input and the steps the step reads (and
  * `vars`, the names a kind provides). A failure is not retryable: the same input fails again.
  */
-export function renderFor<T>(value: T, ctx: Pick<ExecutionContext, 'runInput' | 'reads'>, what: string, vars?: Record<string, unknown>): T {
+export function renderFor<T>(value: T, ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context'>, what: string, vars?: Record<string, unknown>): T {
   try {
-    return renderTemplates(value, { ...templateScope(ctx.runInput, ctx.reads), ...(vars ? { vars } : {}) });
+    return renderTemplates(value, { ...templateScope(ctx.runInput, ctx.reads, ctx.context), ...(vars ? { vars } : {}) });
   } catch (err) {
     throw new NonRetryableError(`could not render ${what}: ${toError(err).message}`);
   }

@@ -40,7 +40,7 @@ export interface GateCheckpoint {
 export function approvalExecutor(): StepExecutor<'approval'> {
   return {
     async execute(step, ctx) {
-      const scope = templateScope(ctx.runInput, ctx.reads);
+      const scope = templateScope(ctx.runInput, ctx.reads, ctx.context);
       const input = step.input ? renderFor(step.input, ctx, "the gate's input") : undefined;
       const reviewed = step.review ? ctx.reads.find((r) => r.stepId === step.review!.stepId)?.output : undefined;
       const cp = isGateCheckpoint(ctx.checkpoint) ? { ...ctx.checkpoint } : null;

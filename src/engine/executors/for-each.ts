@@ -20,7 +20,7 @@ import { renderFor, templateScope } from './agent.js';
 export function forEachExecutor(): StepExecutor<'forEach'> {
   return {
     async execute(step, ctx) {
-      const scope = templateScope(ctx.runInput, ctx.reads);
+      const scope = templateScope(ctx.runInput, ctx.reads, ctx.context);
       const all = itemsOf(step, scope);
       if (all.length === 0) return { type: 'skipped', reason: `${step.items} is an empty list`, stopRun: step.stopWhenEmpty };
       if (all.length > step.maxItems && !step.truncate) {

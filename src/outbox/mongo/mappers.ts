@@ -39,6 +39,8 @@ export function fromRunDocument(doc: RunDocument): RunRecord {
     scheduleId: doc.scheduleId ?? null,
     rerunOf: doc.rerunOf ?? null,
     budget: doc.budget ?? null,
+    context: doc.context ?? null,
+    contextWriters: doc.contextWriters ?? null,
     createdAt: doc.createdAt.toISOString(),
     startedAt: toIso(doc.startedAt ?? null),
     finishedAt: toIso(doc.finishedAt ?? null),

@@ -91,6 +91,8 @@ const RunSchema = new Schema<RunDocument>(
     scheduleId: nullableString,
     rerunOf: nullableString,
     budget: { type: Schema.Types.Mixed, default: null },
+    context: { type: Schema.Types.Mixed, default: null },
+    contextWriters: { type: Schema.Types.Mixed, default: null },
     createdAt: { type: Date, required: true },
     startedAt: nullableDate,
     finishedAt: nullableDate,

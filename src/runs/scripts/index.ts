@@ -5,7 +5,7 @@ export { runFinish, type RunFinishArgs, type RunFinishReply } from './run-finish
 export { RUN_FIELDS, STEP_FIELDS, json, parseJson } from './script.js';
 export { stepBegin, type StepBeginArgs, type StepBeginReply, type StepReading } from './step-begin.js';
 export { stepCheckpoint, type StepCheckpointArgs } from './step-checkpoint.js';
-export { stepComplete, type StepCompleteArgs, type StepCompleteReply, type StepResult } from './step-complete.js';
+export { stepComplete, type ContextPublish, type StepCompleteArgs, type StepCompleteReply, type StepResult } from './step-complete.js';
 export type { NewStep } from './step-plan.js';
 export { stepProgress, type StepProgressArgs } from './step-progress.js';
 export { stepTransition, type StepTransition, type StepTransitionArgs, type StepTransitionReply } from './step-transition.js';

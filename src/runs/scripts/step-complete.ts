@@ -17,6 +17,15 @@ export interface StepResult {
   checkpoint?: unknown;
   /** The run whose recorded output this is (a rerun reused it). */
   reusedFrom?: string;
+  /** What it publishes into its run's shared context (when recorded as the step's result). */
+  publish?: ContextPublish;
+}
+
+/** Names and values a step publishes, and how it ranks against other writers of a name. */
+export interface ContextPublish {
+  entries: [name: string, value: unknown][];
+  order: number;
+  authority: number;
 }
 
 export interface StepCompleteArgs extends StepResult {
@@ -65,6 +74,8 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       keys.stepPrefix(a.prefix, a.runId),
       keys.definitionPrefix(a.prefix),
       a.reusedFrom === undefined ? '' : json(a.reusedFrom),
+      a.publish ? JSON.stringify({ step: a.stepId, order: a.publish.order, authority: a.publish.authority, keys: a.publish.entries.map(([k]) => k) }) : '',
+      ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
     ],
   )) as [number, StepStatus | 'missing', number?, string?, string?];
   return { recorded: recorded === 1, status, ...(finished === 1 ? { finished: runStatus as RunStatus } : {}), ...(over ? { budgetExceeded: over } : {}) };

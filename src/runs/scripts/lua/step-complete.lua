@@ -9,13 +9,16 @@
 -- ARGV: [1] now (ISO), [2] outbox on, [3] output JSON, [4] usage JSON, [5] model JSON,
 --       [6] input JSON, [7] step.completed event data JSON, [8] checkpoint JSON ('' keeps it),
 --       [9] finish the run ('1'/'0'), [10] retention seconds, [11] step key prefix,
---       [12] definition key prefix, [13] reusedFrom JSON ('' for none: a rerun reused the output)
+--       [12] definition key prefix, [13] reusedFrom JSON ('' for none: a rerun reused the output),
+--       [14] what it publishes into the run's context ('' for nothing: see publish), [15..] the
+--       JSON values published
 -- Returns {1, 'succeeded', run finished (1/0), run status, why the run's budget is exceeded
 -- ('' when it is not; see spend)} when recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
 --@include event
 --@include usageJson
 --@include spend
+--@include publish
 --@include finishRun
 --@include outboxStep
 --@include outboxRun
@@ -36,6 +39,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   end
   redis.call('HSET', KEYS[1], unpack(fields))
   event(KEYS[3], 'step.completed', v[2], ARGV[1], ARGV[7])
+  if ARGV[14] ~= '' then publish(KEYS[2], KEYS[3], ARGV[14], { unpack(ARGV, 15) }, ARGV[1]) end
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
   local over = spend(KEYS[2], KEYS[3], ARGV[4], ARGV[1])
   if ARGV[9] == '1' then
