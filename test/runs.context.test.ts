@@ -111,4 +111,41 @@ describe('shared run context', () => {
     expect(res.body.workflow.steps[0]).toMatchObject({ kind: 'approval', publish: true });
     expect(res.body.workflow.steps[0].toContext).toBeUndefined();
   });
+
+  it('a parallel block with rounds synchronises every syncEvery rounds, each round published under the item id', async () => {
+    // Each answer says who gave it in which round.
+    fake.respondWith((req) => ({ text: `${String(req.body?.model).replace('gpt-', '')} round ${/"round": (\d+)/.exec(req.prompt)?.[1] ?? '?'}` }));
+    const r = await submit({
+      name: 'ctx-rounds',
+      steps: [
+        {
+          sequential: [
+            { parallel: [{ id: 'optimist', agent: 'junior', input: { task: 'argue for' } }, { id: 'skeptic', agent: 'senior', input: { task: 'argue against' } }], rounds: 3, syncEvery: 2 },
+            { id: 'verdict', agent: 'writer', input: { task: 'decide: {{context.optimist}} vs {{context.skeptic}}' } },
+          ],
+        },
+      ],
+    });
+    expect(r.status).toBe('succeeded');
+    expect(r.steps.map((s) => [s.stepId, s.dependsOn])).toEqual([
+      ['optimist-r1', []],
+      ['skeptic-r1', []],
+      ['optimist-r2', ['optimist-r1']],
+      ['skeptic-r2', ['skeptic-r1']],
+      ['optimist-r3', ['optimist-r2', 'skeptic-r2']],
+      ['skeptic-r3', ['optimist-r2', 'skeptic-r2']],
+      ['verdict', ['optimist-r3', 'skeptic-r3']],
+    ]);
+    const input = (id: string) => (r.steps.find((s) => s.stepId === id)!.input as { context: Record<string, unknown> }).context;
+    expect(input('optimist-r2')).toEqual({ round: 2, previous: 'junior round 1' });
+    // Round 3 comes after the synchronisation: it sees the other side's round-2 answer.
+    expect(input('optimist-r3')).toEqual({ round: 3, previous: 'junior round 2', peers: { skeptic: 'senior round 2' } });
+    expect(r.context).toEqual({ optimist: 'junior round 3', skeptic: 'senior round 3' });
+    expect(promptOf('gpt-writer')).toBe('decide: junior round 3 vs senior round 3');
+    const validate = async (block: unknown) => (await h.request('POST', '/v1/workflows/validate', { name: 'rounds-bad', steps: [block] })).body.error?.issues;
+    expect(await validate({ parallel: [{ id: 'a', agent: 'junior', input: { task: 'x' } }], syncEvery: 2 })).toEqual([{ path: 'steps[0].syncEvery', message: 'syncEvery needs rounds: the number of rounds the block runs' }]);
+    expect(await validate({ parallel: [{ id: 'a', kind: 'concat', of: ['b'] }], rounds: 2 })).toEqual([
+      { path: 'steps[0].parallel[0]', message: 'a parallel block with rounds holds agent steps only (each runs once per round)' },
+    ]);
+  });
 });

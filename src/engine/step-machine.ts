@@ -379,7 +379,8 @@ export function contextPublish(step: CompiledStep, output: unknown, authorityOf?
   const parsed = typeof output === 'string' ? parseOutputJson(output) : output;
   const object = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
   let entries: [string, unknown][];
-  if (!object) entries = spec.fields === 'all' ? [[step.id.replace(/\./g, '_'), output]] : [];
+  if (typeof spec.fields === 'object' && !Array.isArray(spec.fields)) entries = [[spec.fields.as, output]];
+  else if (!object) entries = spec.fields === 'all' ? [[step.id.replace(/\./g, '_'), output]] : [];
   else if (spec.fields === 'all') entries = Object.entries(object).filter(([k]) => ContextName.safeParse(k).success);
   else entries = spec.fields.filter((f) => Object.hasOwn(object, f) && object[f] !== undefined).map((f) => [f, object[f]]);
   const authority = spec.byAuthority && step.agent ? (authorityOf?.(step.agent) ?? 1) : 0;

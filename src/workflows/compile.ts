@@ -12,7 +12,7 @@
 import type { z } from 'zod';
 import { ValidationError, type Issue } from '../errors/index.js';
 import { FLOW_SCHEDULE_PREFIX, SCHEDULE_ID_MAX_LENGTH, ScheduleId } from '../schedules/schedule-spec.js';
-import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type JoinWatch, type StepDefinition, type StepKind } from './definition.js';
+import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type JoinWatch, type StepDefinition, type StepDefinitionOf, type StepKind } from './definition.js';
 import { parseWhen, whenRefs } from './expression.js';
 import { fieldValueSchema, kindOf, validateInputFields } from './input.js';
 import { ruleOf, type KindRule } from './kinds.js';
@@ -21,7 +21,7 @@ import { assertDepth, countSteps } from './limits.js';
 import { findTemplateRefs } from './templates.js';
 
 /** What a step publishes into its run's context (an approval step's `publish` is its gate's own). */
-const contextPublish = (def: StepDefinition | undefined): true | string[] | undefined => (def === undefined || def.kind === 'approval' ? undefined : def.publish);
+const contextPublish = (def: StepDefinition | undefined): true | string[] | { as: string } | undefined => (def === undefined || def.kind === 'approval' ? undefined : def.publish);
 
 /** Most dependencies of a join that may start early (`any`, `quorum`): each of them carries the list. */
 export const MAX_EARLY_JOIN = 100;
@@ -101,14 +101,15 @@ function fail(name: string | undefined, source: string | undefined, issues: Issu
 }
 
 /** Flatten blocks into drafts (definition order), adding the edges sugar implies. Returns member indices. */
-function expand(block: Block, path: string, drafts: Draft[]): number[] {
+function expand(block: Block, path: string, drafts: Draft[], issues: Issue[]): number[] {
+  if ('parallel' in block && (block.rounds !== undefined || block.syncEvery !== undefined)) return expandRounds(block, path, drafts, issues);
   if ('sequential' in block || 'parallel' in block) {
     const seq = 'sequential' in block;
     const items = seq ? block.sequential : block.parallel;
     const members: number[] = [];
     let prev: number[] | undefined;
     items.forEach((item, i) => {
-      const current = expand(item, `${path}.${seq ? 'sequential' : 'parallel'}[${i}]`, drafts);
+      const current = expand(item, `${path}.${seq ? 'sequential' : 'parallel'}[${i}]`, drafts, issues);
       if (seq && prev) {
         const exits = exitsOf(prev, drafts).map((x) => drafts[x]!.def.id);
         for (const entry of entriesOf(current, drafts)) {
@@ -123,6 +124,48 @@ function expand(block: Block, path: string, drafts: Draft[]): number[] {
   }
   drafts.push({ def: block, path, deps: new Set(block.dependsOn) });
   return [drafts.length - 1];
+}
+
+/** Round ids: `<id>-r<round>` (so an item id may be at most 60 characters). */
+export const roundStepId = (id: string, round: number): string => `${id}-r${round}`;
+const MAX_ROUND_BASE_ID = 60;
+
+/** A parallel block with rounds (see Block): each agent item once per round, synchronised every `syncEvery` rounds. */
+function expandRounds(block: { parallel: Block[]; rounds?: number | undefined; syncEvery?: number | undefined }, path: string, drafts: Draft[], issues: Issue[]): number[] {
+  const rounds = block.rounds ?? 1;
+  const every = block.syncEvery ?? 1;
+  if (block.rounds === undefined) issues.push({ path: `${path}.syncEvery`, message: 'syncEvery needs rounds: the number of rounds the block runs' });
+  else if (every > rounds) issues.push({ path: `${path}.syncEvery`, message: `syncEvery (${every}) is more than rounds (${rounds})` });
+  const items: StepDefinitionOf<'agent'>[] = [];
+  block.parallel.forEach((item, i) => {
+    const at = `${path}.parallel[${i}]`;
+    if ('sequential' in item || 'parallel' in item || item.kind !== 'agent') issues.push({ path: at, message: 'a parallel block with rounds holds agent steps only (each runs once per round)' });
+    else if (item.id.length > MAX_ROUND_BASE_ID) issues.push({ path: `${at}.id`, message: `in a block with rounds a step id may have at most ${MAX_ROUND_BASE_ID} characters (its rounds are "<id>-r<round>")` });
+    else items.push(item);
+  });
+  const members: number[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    // The last round after which the block synchronised (0: none yet).
+    const synced = Math.floor((r - 1) / every) * every;
+    items.forEach((item, i) => {
+      const previous = r > 1 ? roundStepId(item.id, r - 1) : undefined;
+      const peers = synced > 0 ? Object.fromEntries(items.filter((o) => o !== item).map((o) => [o.id, `{{steps.${roundStepId(o.id, synced)}.output}}`])) : undefined;
+      const def: StepDefinitionOf<'agent'> = {
+        ...item,
+        id: roundStepId(item.id, r),
+        dependsOn: r === 1 ? item.dependsOn : [],
+        input: { ...item.input, context: { ...item.input.context, round: r, ...(previous ? { previous: `{{steps.${previous}.output}}` } : {}), ...(peers ? { peers } : {}) } },
+        publish: item.publish ?? { as: item.id },
+      };
+      const deps = new Set(def.dependsOn);
+      if (previous) deps.add(previous);
+      // A synchronised round waits for every item of the round before it.
+      if (r > 1 && synced === r - 1) for (const o of items) deps.add(roundStepId(o.id, r - 1));
+      drafts.push({ def, path: `${path}.parallel[${i}]`, deps });
+      members.push(drafts.length - 1);
+    });
+  }
+  return members;
 }
 
 function entriesOf(members: number[], drafts: Draft[]): number[] {
@@ -285,8 +328,9 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   if (!parsed.success) fail(named, source, fromZod(parsed.error.issues, def));
   const wf = parsed.data;
   const drafts: Draft[] = [];
-  wf.steps.forEach((block, i) => expand(block, `steps[${i}]`, drafts));
   const issues: Issue[] = [];
+  wf.steps.forEach((block, i) => expand(block, `steps[${i}]`, drafts, issues));
+  if (drafts.length > limits.maxSteps) issues.push({ path: 'steps', message: `the workflow has ${drafts.length} steps once its rounds are counted; at most ${limits.maxSteps} (SWITCHYARD_MAX_STEPS)` });
 
   // Ids and agents. The first definition of a duplicated id is the one the graph uses.
   const byId = new Map<string, Draft>();
@@ -382,7 +426,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   const contextReads = new Map<string, Set<string>>();
   const publishes = (id: string, name: string): boolean => {
     const p = contextPublish(byId.get(id)?.def);
-    return p === true || (Array.isArray(p) && p.includes(name));
+    return p === true || (Array.isArray(p) ? p.includes(name) : p?.as === name);
   };
   const checkContextRef = (d: Draft, name: string, path: string, what: string): void => {
     const self = d.def.id;
@@ -474,7 +518,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
       reads: [...reads.get(id)!].sort(),
       ...(s.join !== 'all' && { join: s.join }),
       ...(joinWatches.has(id) && { joinOf: joinWatches.get(id) }),
-      ...(contextPublish(s) !== undefined && { toContext: { fields: contextPublish(s) === true ? 'all' : (contextPublish(s) as string[]), order: index, byAuthority } }),
+      ...(contextPublish(s) !== undefined && { toContext: { fields: contextPublish(s) === true ? 'all' : contextPublish(s)!, order: index, byAuthority } }),
       ...(contextReads.has(id) && { readsContext: [...contextReads.get(id)!].sort() }),
     } as CompiledStep;
   });

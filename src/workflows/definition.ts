@@ -78,10 +78,11 @@ const stepFields = {
   /**
    * Publish its output into the run's shared context when it succeeds: these top-level fields
    * of a structured (JSON object) output, or `true`: every field of it (a text output that
-   * holds no JSON object is published under the step's id). On an approval step, `publish`
+   * holds no JSON object is published under the step's id), or `{as: <name>}`: the whole
+   * output under that name. On an approval step, `publish`
    * is the gate's own (a publish gate, see Automation).
    */
-  publish: z.union([z.literal(true), z.array(ContextName).min(1).max(100)]).optional(),
+  publish: z.union([z.literal(true), z.array(ContextName).min(1).max(100), z.object({ as: ContextName }).strict()]).optional(),
 };
 
 /** `kind: agent` (the default): one call to an agent type with a rendered input. */
@@ -295,12 +296,19 @@ export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion
 export type StepDefinition = z.infer<typeof StepDefinition>;
 export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
 
-/** A step, or sugar: `sequential` chains its items; `parallel` runs them side by side. */
-export type Block = StepDefinition | { sequential: Block[] } | { parallel: Block[] };
+/**
+ * A step, or sugar: `sequential` chains its items; `parallel` runs them side by side. A
+ * `parallel` block of agent steps may run `rounds` (multi-round agents, seed 003's parallel
+ * execution with synchronization): each item runs once per round as `<id>-r<round>`, given its
+ * own previous answer; every `syncEvery` rounds (default 1) the block synchronises: the next
+ * round starts once every item has finished the round, and each is given the others' answers
+ * of that round. Every round's answer is published into the run's context under the item's id.
+ */
+export type Block = StepDefinition | { sequential: Block[] } | { parallel: Block[]; rounds?: number; syncEvery?: number };
 export const Block: z.ZodType<Block, unknown> = z.lazy(() =>
   z.union([
     z.object({ sequential: z.array(Block).min(1) }).strict(),
-    z.object({ parallel: z.array(Block).min(1) }).strict(),
+    z.object({ parallel: z.array(Block).min(1), rounds: z.number().int().min(1).max(20).optional(), syncEvery: z.number().int().min(1).max(20).optional() }).strict(),
     StepDefinition,
   ]),
 ) as z.ZodType<Block, unknown>;
@@ -376,7 +384,7 @@ const compiledFields = {
    * What it publishes into the run's context: its output's `fields` (or all of them); `order`:
    * its place in the topological order, and `byAuthority`: whether its agent's authority ranks first.
    */
-  toContext: z.object({ fields: z.union([z.literal('all'), z.array(z.string())]), order: z.number().int().nonnegative(), byAuthority: z.boolean() }).optional(),
+  toContext: z.object({ fields: z.union([z.literal('all'), z.array(z.string()), z.object({ as: z.string() })]), order: z.number().int().nonnegative(), byAuthority: z.boolean() }).optional(),
   /** The context names its templates read. */
   readsContext: z.array(z.string()).optional(),
 };
