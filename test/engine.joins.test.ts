@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../src/runs/runs-service.js';
-import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
+import { startFakeLlmServer, structuredReply, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 import { poll } from './helpers/poll.js';
 
@@ -39,7 +39,7 @@ function votes(answers: Record<string, string>, slow: string[] = []): void {
   fake.respondWith((r) => {
     const m = String(r.body?.model).replace('gpt-', '');
     if (!(m in answers)) return undefined;
-    return { toolCalls: [{ name: 'answer', input: { answer: answers[m], confidence: 0.8, rationale: '' } }], ...(slow.includes(m) ? { delayMs: SLOW_MS } : {}) };
+    return { ...structuredReply(r, { answer: answers[m], confidence: 0.8, rationale: '' }), ...(slow.includes(m) ? { delayMs: SLOW_MS } : {}) };
   });
 }
 /** The requests of `model` the client gave up on (an aborted call is never answered, so never paid). */

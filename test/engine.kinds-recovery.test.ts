@@ -10,7 +10,7 @@ import { startWorkerPools } from '../src/engine/pools.js';
 import { RetryableError } from '../src/errors/index.js';
 import type { RunView } from '../src/runs/runs-service.js';
 import type { StepKind } from '../src/workflows/definition.js';
-import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
+import { startFakeLlmServer, structuredReply, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 
 let fake: FakeLlmServer;
@@ -92,7 +92,7 @@ const calls = (model: string) => fake.requests.filter((r) => r.body?.model === m
 describe('a composite step delivered again after it added steps', () => {
   it('loop: no iteration started twice, no draft or critique asked twice', async () => {
     fake.reset();
-    fake.respondWith((r) => (r.body?.model === 'gpt-critic' ? { toolCalls: [{ name: 'answer', input: { approved: false, feedback: 'again' } }] } : r.body?.model === 'claude-w' ? { text: 'a draft' } : undefined));
+    fake.respondWith((r) => (r.body?.model === 'gpt-critic' ? structuredReply(r, { approved: false, feedback: 'again' }) : r.body?.model === 'claude-w' ? { text: 'a draft' } : undefined));
     const r = await run('loop');
     expect(r.status).toBe('succeeded');
     expect(r.output).toMatchObject({ iterations: 2, reason: 'maxIterations' });

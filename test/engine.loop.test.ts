@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../src/runs/runs-service.js';
-import { startFakeLlmServer, type FakeLlmServer, type FakeResponse, type RecordedRequest } from './fixtures/fake-llm-server.js';
+import { startFakeLlmServer, structuredReply, type FakeLlmServer, type FakeResponse, type RecordedRequest } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 
 const VERDICT_FIELDS = { type: 'object', properties: { approved: { type: 'boolean' }, score: { type: 'number' } }, required: ['approved', 'score'] };
@@ -15,6 +15,7 @@ const AGENTS: Record<string, Record<string, unknown>> = {
   critic: { provider: 'openai', model: 'gpt-critic', attempts: 1 },
   judge: { provider: 'openai', model: 'gpt-judge', attempts: 1, output: { schema: VERDICT_FIELDS } },
   'judge-a': { provider: 'anthropic', model: 'claude-judge', attempts: 1, output: { schema: VERDICT_FIELDS } },
+  'judge-old': { provider: 'openai', model: 'gpt-4-turbo', attempts: 1, output: { schema: VERDICT_FIELDS } },
   /** A critic that is an orchestrator elsewhere: as a critic it gives one structured verdict. */
   'critic-tp': { provider: 'openai', model: 'gpt-critic', attempts: 1, delegates: ['writer'] },
   'echo-w': { provider: 'echo' },
@@ -56,7 +57,7 @@ function script(verdicts: unknown[]): void {
   let critiques = 0;
   fake.respondWith((r): FakeResponse | undefined => {
     if (r.body?.model === 'claude-w') return { text: `draft ${++drafts}` };
-    if (r.body?.model === 'gpt-critic') return { toolCalls: [{ name: 'answer', input: verdicts[critiques++] ?? { approved: true, feedback: 'out of script' } }] };
+    if (r.body?.model === 'gpt-critic') return structuredReply(r, verdicts[critiques++] ?? { approved: true, feedback: 'out of script' });
     return undefined;
   });
 }
@@ -90,14 +91,15 @@ describe('a refinement loop', () => {
     expect(r.steps.find((s) => s.stepId === 'publish')!.output).toBe('[echo-w] publish draft 2');
 
     // The second draft got the first and its feedback; each critique got its draft, and was
-    // asked for the verdict through a forced tool.
+    // asked for the verdict in OpenAI's own structured mode (response_format json_schema).
     const drafts = byModel('claude-w');
     expect(drafts[0]!.prompt).toBe('Write about queues');
     expect(contextOf(drafts[1]!)).toEqual({ iteration: 2, previousDraft: 'draft 1', feedback: 'add numbers' });
     const critiques = byModel('gpt-critic');
     expect(contextOf(critiques[1]!)).toEqual({ iteration: 2, draft: 'draft 2' });
-    expect(critiques[0]!.body.tool_choice).toEqual({ type: 'function', function: { name: 'answer' } });
-    expect(critiques[0]!.body.tools[0].function.parameters.required).toEqual(['approved', 'feedback']);
+    expect(critiques[0]!.body.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'answer', strict: false } });
+    expect(critiques[0]!.body.response_format.json_schema.schema.required).toEqual(['approved', 'feedback']);
+    expect(critiques[0]!.body.tools).toBeUndefined();
     await expectNoLiveJobs(h.system, r.id);
   });
 
@@ -128,7 +130,9 @@ describe('a refinement loop', () => {
     const r = await run('refine-tp');
     expect(r.status).toBe('succeeded');
     expect(r.output).toMatchObject({ iterations: 1, reason: 'approved' });
-    expect(byModel('gpt-critic')[0]!.body.tools.map((t: { function: { name: string } }) => t.function.name)).toEqual(['answer']);
+    // No delegate tools offered: one structured answer.
+    expect(byModel('gpt-critic')[0]!.body.tools).toBeUndefined();
+    expect(byModel('gpt-critic')[0]!.body.response_format.type).toBe('json_schema');
   });
 
   it('runs offline on echo: the echo critic approves the first draft', async () => {
@@ -161,23 +165,35 @@ describe('structured answers (an agent with output.schema)', () => {
   it('asks for the structure, validates it, and sends an answer that does not fit back once with its errors', async () => {
     const answers = [{ approved: 'yes' }, { approved: true, score: 7 }];
     let i = 0;
-    fake.respondWith((r) => (r.body?.model === 'gpt-judge' ? { toolCalls: [{ name: 'answer', input: answers[i++] }] } : undefined));
+    fake.respondWith((r) => (r.body?.model === 'gpt-judge' ? structuredReply(r, answers[i++]) : undefined));
     const res = await h.request('POST', '/v1/runs', { agent: 'judge', input: { task: 'Judge this' } });
     const r = await h.waitForRun(res.body.id, 20_000);
     expect(r.status).toBe('succeeded');
     expect(r.output).toEqual({ approved: true, score: 7 });
     const calls = byModel('gpt-judge');
     expect(calls).toHaveLength(2);
+    // The answer that did not fit goes back as the assistant's turn, the errors as the user's.
+    expect(calls[1]!.body.messages.at(-2)).toEqual({ role: 'assistant', content: '{"approved":"yes"}' });
     const feedback = calls[1]!.body.messages.at(-1);
-    expect(feedback.role).toBe('tool');
+    expect(feedback.role).toBe('user');
     expect(feedback.content).toContain("/approved: must be boolean");
     expect(feedback.content).toContain("(root): must have required property 'score'");
     const completed = (await h.system.store.readEvents(r.id)).find((e) => e.type === 'step.completed');
     expect(completed?.data).toMatchObject({ structured: true, rounds: 2 });
   });
 
+  it('uses JSON mode, the schema in the instructions, on an OpenAI model that predates json_schema', async () => {
+    fake.respondWith((r) => (r.body?.model === 'gpt-4-turbo' ? structuredReply(r, { approved: true, score: 5 }) : undefined));
+    const r = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'judge-old', input: { task: 'Judge' } })).body.id, 20_000);
+    expect(r.output).toEqual({ approved: true, score: 5 });
+    const [call] = byModel('gpt-4-turbo');
+    expect(call!.body.response_format).toEqual({ type: 'json_object' });
+    expect(call!.body.messages[0].role).toBe('system');
+    expect(call!.body.messages[0].content).toContain(`Answer with a JSON object only, fitting this JSON Schema:\n${JSON.stringify(VERDICT_FIELDS)}`);
+  });
+
   it('fails the step with the validation errors when the second answer does not fit either', async () => {
-    fake.respondWith((r) => (r.body?.model === 'gpt-judge' ? { toolCalls: [{ name: 'answer', input: { approved: 1, score: 'high' } }] } : undefined));
+    fake.respondWith((r) => (r.body?.model === 'gpt-judge' ? structuredReply(r, { approved: 1, score: 'high' }) : undefined));
     const res = await h.request('POST', '/v1/runs', { agent: 'judge', input: { task: 'Judge that' } });
     const r = await h.waitForRun(res.body.id, 20_000);
     expect(r.status).toBe('failed');
@@ -188,7 +204,7 @@ describe('structured answers (an agent with output.schema)', () => {
   it('does the same on Anthropic: a forced tool, the errors sent back as an error tool result, then the step fails with them', async () => {
     const answers = [{ approved: 'yes' }, { approved: true, score: 3 }];
     let i = 0;
-    fake.respondWith((r) => (r.body?.model === 'claude-judge' ? { toolCalls: [{ name: 'answer', input: answers[i++] }] } : undefined));
+    fake.respondWith((r) => (r.body?.model === 'claude-judge' ? structuredReply(r, answers[i++]) : undefined));
     const ok = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'judge-a', input: { task: 'Judge' } })).body.id, 20_000);
     expect(ok.output).toEqual({ approved: true, score: 3 });
     const calls = byModel('claude-judge');
@@ -198,7 +214,7 @@ describe('structured answers (an agent with output.schema)', () => {
     expect(sentBack.content).toContain('/approved: must be boolean');
 
     fake.reset();
-    fake.respondWith((r) => (r.body?.model === 'claude-judge' ? { toolCalls: [{ name: 'answer', input: { approved: 'no' } }] } : undefined));
+    fake.respondWith((r) => (r.body?.model === 'claude-judge' ? structuredReply(r, { approved: 'no' }) : undefined));
     const bad = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'judge-a', input: { task: 'Judge again' } })).body.id, 20_000);
     expect(bad.status).toBe('failed');
     expect(bad.steps[0]!.error).toBe("the answer does not fit the output schema (asked twice): (root): must have required property 'score'; /approved: must be boolean");

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../src/runs/runs-service.js';
-import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
+import { startFakeLlmServer, structuredReply, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 
 let fake: FakeLlmServer;
@@ -46,7 +46,7 @@ const promptOf = (model: string) => fake.requests.find((x) => x.body?.model === 
 
 /** Each model answers its vote with `answers[model]` (a structured `answer` tool call). */
 function votes(answers: Record<string, unknown>): void {
-  fake.respondWith((r) => (r.body?.model in answers ? { toolCalls: [{ name: 'answer', input: answers[r.body.model] }] } : undefined));
+  fake.respondWith((r) => (r.body?.model in answers ? structuredReply(r, answers[r.body.model]) : undefined));
 }
 
 describe('pattern: sequential', () => {

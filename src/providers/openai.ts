@@ -42,10 +42,18 @@ export class OpenAIProvider implements Provider {
     });
   }
 
+  /** Structured answers use `response_format` (json_schema; JSON mode on the models that predate it). */
+  answersWithSchema(): boolean {
+    return true;
+  }
+
   async complete(req: CompletionRequest): Promise<CompletionResult> {
+    const format = req.responseSchema ? responseFormat(req.model, req.responseSchema) : undefined;
+    const system = [req.system, format?.instruction].filter(Boolean).join('\n\n');
     const params: OpenAI.ChatCompletionCreateParamsNonStreaming = {
       model: req.model,
-      messages: [...(req.system ? [{ role: 'system' as const, content: req.system }] : []), ...req.messages.flatMap(toMessages)],
+      messages: [...(system ? [{ role: 'system' as const, content: system }] : []), ...req.messages.flatMap(toMessages)],
+      ...(format ? { response_format: format.param } : {}),
       ...(this.officialApi ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
       ...(req.tools?.length
@@ -110,6 +118,21 @@ export class OpenAIProvider implements Provider {
     const toolCalls = calls.filter(Boolean).map((c) => toolCall(c.id, c.name, c.args));
     return { text, usage: usageOf(usage), model: answeredBy || model, stopReason, ...(toolCalls.length ? { toolCalls } : {}) };
   }
+}
+
+/** Models that predate `json_schema` structured outputs: they get JSON mode, the schema in the instructions. */
+const JSON_MODE_ONLY = /^(gpt-3\.5|gpt-4(-turbo|-\d{4}|-32k)?($|-\d|-preview))/;
+
+/**
+ * How a structured answer is asked for: `json_schema` (not `strict`, which accepts only a
+ * subset of JSON Schema; the answer is validated here anyway), or JSON mode for older models,
+ * which needs the word JSON in the messages: an instruction carries the schema.
+ */
+export function responseFormat(model: string, rs: NonNullable<CompletionRequest['responseSchema']>): { param: OpenAI.ChatCompletionCreateParams['response_format']; instruction?: string } {
+  if (JSON_MODE_ONLY.test(model)) {
+    return { param: { type: 'json_object' }, instruction: `Answer with a JSON object only, fitting this JSON Schema:\n${JSON.stringify(rs.schema)}` };
+  }
+  return { param: { type: 'json_schema', json_schema: { name: rs.name, schema: rs.schema, strict: false } } };
 }
 
 /** One message of the conversation as Chat Completions messages (tool results: one message each). */

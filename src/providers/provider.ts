@@ -63,6 +63,11 @@ export interface CompletionRequest {
   /** Default auto. */
   toolChoice?: ToolChoice;
   /**
+   * Ask for an answer that is a JSON object fitting `schema`, in the API's own JSON mode (only
+   * to a provider whose `answersWithSchema` says it can; the others are given a forced tool).
+   */
+  responseSchema?: { name: string; schema: Record<string, unknown> };
+  /**
    * When set, the provider streams the answer and calls this with each piece of text as it
    * arrives (in order; the pieces joined are the final text). It must not throw.
    */
@@ -90,4 +95,6 @@ export const refusal = (provider: string, why: string): Error => new NonRetryabl
 export interface Provider {
   readonly name: ProviderName;
   complete(req: CompletionRequest): Promise<CompletionResult>;
+  /** Whether a structured answer is asked for with `responseSchema` (the API's JSON mode) rather than a forced tool. */
+  answersWithSchema?(model: string): boolean;
 }

@@ -1,7 +1,7 @@
 /**
  * Structured answers: the model is asked for a JSON object that fits a JSON Schema, in each
- * provider's native way (a forced tool: Anthropic `tool_choice: {type: tool}`, OpenAI a forced
- * function call), and the answer is validated. An answer that does not fit is sent back once
+ * provider's native way (OpenAI: `response_format` json_schema, JSON mode on older models;
+ * Anthropic and echo: a forced tool, `tool_choice: {type: tool}`), and the answer is validated. An answer that does not fit is sent back once
  * with its validation errors; a second one fails the step with them (path and message).
  */
 import { NonRetryableError } from '../../errors/index.js';
@@ -34,8 +34,9 @@ export async function structuredCall(provider: Provider, req: Omit<CompletionReq
   const tool = { name, description: opts.tool?.description ?? 'Give your answer, in exactly this structure.', inputSchema: schema };
   let messages: ChatMessage[] = req.messages;
   const usage = { inputTokens: 0, outputTokens: 0 };
+  const ask = provider.answersWithSchema?.(req.model) ? { responseSchema: { name, schema } } : { tools: [tool], toolChoice: { name } };
   for (let round = 1; ; round++) {
-    const res = await provider.complete({ ...req, messages, tools: [tool], toolChoice: { name } });
+    const res = await provider.complete({ ...req, messages, ...ask });
     usage.inputTokens += res.usage.inputTokens;
     usage.outputTokens += res.usage.outputTokens;
     const call: ToolCall | undefined = res.toolCalls?.find((c) => c.name === name);
@@ -44,7 +45,7 @@ export async function structuredCall(provider: Provider, req: Omit<CompletionReq
     if (errors.length === 0 && opts.check) errors = opts.check(value as Record<string, unknown>);
     if (errors.length === 0) return { value: value as Record<string, unknown>, usage, model: res.model, ...(res.stopReason ? { stopReason: res.stopReason } : {}), rounds: round };
     if (round === 2) throw new NonRetryableError(`${opts.failure ?? 'the answer does not fit the output schema'} (asked twice): ${errors.join('; ')}`);
-    const fix = `Your answer does not fit what is required: ${errors.join('; ')}. Answer again with ${name}, corrected.`;
+    const fix = `Your answer does not fit what is required: ${errors.join('; ')}. Answer again${call ? ` with ${name}` : ''}, corrected.`;
     messages = call
       ? [...messages, { role: 'assistant', content: res.text, toolCalls: [call] }, { role: 'tool', results: [{ toolCallId: call.id, content: fix, isError: true }] }]
       : [...messages, { role: 'assistant', content: res.text }, { role: 'user', content: fix }];
