@@ -108,6 +108,30 @@ describe('pattern: hierarchical', () => {
   });
 });
 
+describe('pattern: hierarchical, aggregated by merge or vote', () => {
+  it('merges the subtasks’ JSON outputs, listing conflicts', async () => {
+    const r = await submit({ pattern: 'hierarchical', task: 'Profile Acme', aggregate: 'merge', tasks: [{ agent: 'a', task: 'size [[reply:{"size":10,"hq":"Paris"}]]' }, { agent: 'b', task: 'age [[reply:{"founded":1999,"hq":"Lyon"}]]' }] });
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({ merged: { size: 10, hq: 'Paris', founded: 1999 }, conflicts: [{ path: 'hq', chosen: 't1', values: [{ step: 't1', value: 'Paris' }, { step: 't2', value: 'Lyon' }] }] });
+  });
+
+  it('votes over the subtasks’ outputs: plain answers count with confidence 1, weighed by authority', async () => {
+    const r = await submit({ pattern: 'hierarchical', task: 'Pick a framework', aggregate: 'vote', tasks: [{ agent: 'a', task: 'pick [[reply:FastAPI]]' }, { agent: 'b', task: 'pick [[reply:fastapi.]]' }, { agent: 'senior', task: 'pick [[reply:Django]]' }] });
+    expect(r.status).toBe('succeeded');
+    const out = r.output as Record<string, any>;
+    // Two plain answers agree (weight 2), the senior (authority 3) alone outweighs them.
+    expect(out).toMatchObject({ winningResult: 'Django', consensus: true, minAgreement: 0.5 });
+    expect(out.agreement).toBeCloseTo(3 / 5);
+    expect(out.votes.map((v: { step: string; agent: string; weight: number }) => [v.step, v.agent, v.weight])).toEqual([
+      ['t1', 'a', 1],
+      ['t2', 'b', 1],
+      ['t3', 'senior', 3],
+    ]);
+    const bad = await h.request('POST', '/v1/workflows/validate', { name: 'bad-vote', steps: [{ id: 'v', kind: 'vote', voters: [{ agent: 'a' }, { agent: 'b' }] }] });
+    expect(bad.body.error.issues).toEqual([{ path: 'steps[0].question', message: 'a vote needs a question and its voters (at least 2), or `of`: the steps whose outputs are the votes' }]);
+  });
+});
+
 describe('pattern: consensus (kind: vote)', () => {
   it('groups normalised answers, weighs them by confidence, and reaches consensus', async () => {
     votes({ 'gpt-a': { answer: 'Yes.', confidence: 0.9, rationale: 'stable' }, 'gpt-b': { answer: ' yes', confidence: 0.9, rationale: 'fine' }, 'gpt-c': { answer: 'No', confidence: 0.9, rationale: 'risky' } });

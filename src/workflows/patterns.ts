@@ -9,8 +9,9 @@
  * - parallel: all at once; the output is the list of results in order with each one's status
  *   (a `concat` step, `as: list`); not `strict` (default), a failure leaves the others.
  * - hierarchical: the main task's subtasks on specialists in parallel (each given the main task
- *   as `mainTask`), then one aggregation: `concat` (default) or `synthesize` (a synthesize
- *   step: an agent given every result as `inputs`).
+ *   as `mainTask`), then one aggregation: `concat` (default), `merge` (their JSON outputs
+ *   deep-merged, conflicts listed), `vote` (their outputs voted on, as consensus does) or
+ *   `synthesize` (a synthesize step: an agent given every result as `inputs`).
  * - consensus: one `vote` step: the question to every agent (with `quorum`, it ends as soon as
  *   that many answers agree).
  */
@@ -29,7 +30,9 @@ export const PatternFields = {
     /** The main task; `tasks` are its subtasks. */
     task: z.string().min(1),
     tasks: Tasks,
-    aggregate: z.enum(['concat', 'synthesize']).default('concat'),
+    aggregate: z.enum(['concat', 'merge', 'vote', 'synthesize']).default('concat'),
+    /** With `aggregate: vote`: the agreement needed for consensus. */
+    minAgreement: z.number().gt(0).max(1).default(0.5),
     /** The agent that synthesizes (with `aggregate: synthesize`). */
     synthesizer: z.string().min(1).optional(),
   },
@@ -78,10 +81,12 @@ export function patternWorkflow(req: PatternRequest): Record<string, unknown> {
     case 'hierarchical': {
       const subtasks = req.tasks.map((t, i) => taskStep(t, i, { context: { mainTask: req.task } }));
       const ids = subtasks.map((s) => s.id);
-      const aggregate =
-        req.aggregate === 'concat'
-          ? [{ id: 'aggregate', kind: 'concat', dependsOn: ids }]
-          : [{ id: 'synthesis', kind: 'synthesize', agent: req.synthesizer ?? '', dependsOn: ids, input: { task: req.task } }];
+      const aggregate = {
+        concat: [{ id: 'aggregate', kind: 'concat', dependsOn: ids }],
+        merge: [{ id: 'aggregate', kind: 'merge', dependsOn: ids }],
+        vote: [{ id: 'aggregate', kind: 'vote', of: ids, dependsOn: ids, minAgreement: req.minAgreement }],
+        synthesize: [{ id: 'synthesis', kind: 'synthesize', agent: req.synthesizer ?? '', dependsOn: ids, input: { task: req.task } }],
+      }[req.aggregate];
       return { name: 'pattern-hierarchical', description: `${req.task} (${ids.length} subtasks, ${req.aggregate})`, steps: [...subtasks, ...aggregate], output: [aggregate.at(-1)!.id] };
     }
     case 'consensus':

@@ -128,7 +128,17 @@ export interface VoteGroup {
 export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'vote'> {
   return {
     async execute(step, ctx) {
-      const question = renderFor(step.question, ctx, 'the question');
+      if (step.of) {
+        // A vote over outputs recorded already: no one is asked (the records name each one's agent).
+        const byId = new Map((await ctx.steps(step.of)).map((r) => [r.stepId, r]));
+        const votes = step.of.flatMap((id): Vote[] => {
+          const r = byId.get(id);
+          return r?.status === 'succeeded' ? [outputVote(id, r.output, r.agent, deps.registry)] : [];
+        });
+        if (votes.length === 0) throw new NonRetryableError(`none of the steps voted on succeeded (${step.of.map((id) => `${id}: ${byId.get(id)?.status ?? 'missing'}`).join(', ')})`);
+        return { type: 'succeeded', output: tally(votes, step), event: { votes: votes.length, of: step.of.length } };
+      }
+      const question = renderFor(step.question!, ctx, 'the question');
       const ids = step.voters.map((v, i) => `${step.id}.${i + 1}.${v.agent}`);
       if (!ctx.resumed) {
         const schema = step.compare?.field ? VOTE_SCHEMA : SCALAR_VOTE_SCHEMA;
@@ -148,6 +158,15 @@ export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'v
       return { type: 'succeeded', output: { ...tally(votes, step), ...quorum }, event: { votes: votes.length, of: ids.length } };
     },
   };
+}
+
+/** A step's output as a vote: a structured `{answer, confidence, rationale}`, or the output itself as the answer (confidence 1). */
+function outputVote(stepId: string, output: unknown, agent: string | null | undefined, registry: AgentRegistry): Vote {
+  const parsed = typeof output === 'string' ? (parseOutputJson(output) ?? output) : output;
+  const o = parsed !== null && typeof parsed === 'object' && 'answer' in parsed ? (parsed as { answer: unknown; confidence?: unknown; rationale?: unknown }) : undefined;
+  const confidence = o ? (typeof o.confidence === 'number' ? Math.min(1, Math.max(0, o.confidence)) : 0) : 1;
+  const authority = agent ? (registry.get(agent)?.authority ?? 1) : 1;
+  return { step: stepId, agent: agent ?? '', answer: o ? o.answer : output, confidence, rationale: o && typeof o.rationale === 'string' ? o.rationale : '', weight: confidence * authority };
 }
 
 function voteOf(r: StepRecord | undefined, agent: string, registry: AgentRegistry): Vote[] {
