@@ -87,12 +87,16 @@ describe('the example flows/ directory', () => {
       'competitor-analysis',
       'consensus-check',
       'content-refinement',
+      'debate',
+      'framework-comparison',
       'market-scan',
       'planned-research',
       'pr-review',
       'publish-with-approval',
+      'research-plan-implement',
       'research-then-content',
       'thinking-partner',
+      'web-app-build',
       'weekly-competitor-monitoring',
     ]);
   });
@@ -105,6 +109,9 @@ describe('the example flows/ directory', () => {
     expect(shape('acquisition-due-diligence')).toEqual({ financial: [], legal: ['financial'], market: [], synthesis: ['legal', 'market'] });
     expect(loaded.get('acquisition-due-diligence')!.steps.find((s) => s.id === 'legal')?.optional).toBe(true);
     expect(shape('competitor-analysis').synthesis).toEqual(['research_a', 'research_b', 'research_c']);
+    expect(shape('research-plan-implement')).toEqual({ research: [], plan: ['research'], implement: ['plan'] });
+    expect(loaded.get('framework-comparison')!.steps.find((s) => s.id === 'comparison')?.join).toBe('bestEffort');
+    expect(shape('debate')).toMatchObject({ 'pro-r3': ['con-r2', 'pro-r2'], verdict: ['con-r3', 'pro-r3'] });
     const weekly = loaded.get('weekly-competitor-monitoring')!;
     expect(weekly.schedule).toMatchObject({ cron: '0 9 * * 1', tz: 'UTC' });
     expect(weekly.output).toEqual(['post']);
