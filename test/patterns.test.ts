@@ -132,6 +132,42 @@ describe('pattern: hierarchical, aggregated by merge or vote', () => {
   });
 });
 
+describe('patterns as workflow blocks', () => {
+  it('a pattern block becomes its steps under its id, chained like any block', async () => {
+    const r = await submit({
+      workflow: {
+        name: 'blocks',
+        steps: [
+          {
+            sequential: [
+              { id: 'brief', agent: 'e1', input: { task: 'brief' } },
+              { id: 'check', pattern: 'consensus', question: 'Ready?', agents: ['e1', 'e2'] },
+              { id: 'team', pattern: 'parallel', tasks: [{ agent: 'e1', task: 'left' }, { agent: 'e2', task: 'right' }] },
+              { id: 'post', agent: 'synth', input: { task: 'post: {{steps.check-vote.output.winningResult}}' } },
+            ],
+          },
+        ],
+      },
+      input: {},
+    });
+    expect(r.status).toBe('succeeded');
+    expect(r.steps.filter((s) => s.parent === null).map((s) => [s.stepId, s.dependsOn])).toEqual([
+      ['brief', []],
+      ['check-vote', ['brief']],
+      ['team-t1', ['check-vote']],
+      ['team-t2', ['check-vote']],
+      ['team-results', ['team-t1', 'team-t2']],
+      ['post', ['team-results']],
+    ]);
+    expect(r.output).toBe('[synth] post: Ready?');
+    const bad = await h.request('POST', '/v1/workflows/validate', { name: 'bad-block', steps: [{ id: 'h', pattern: 'hierarchical', task: 'x', aggregate: 'synthesize', tasks: [{ agent: 'e1', task: 'y' }] }] });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.issues).toEqual([{ path: 'steps[0].synthesizer', message: 'aggregate: synthesize needs the synthesizer agent' }]);
+    const unknown = await h.request('POST', '/v1/workflows/validate', { name: 'bad-block', steps: [{ id: 'c', pattern: 'consensus', question: 'x', agents: ['e1', 'nobody'] }] });
+    expect(unknown.body.error.issues).toEqual([{ path: 'steps[0] (step c-vote).voters[1].agent', message: 'unknown agent "nobody"; known agents: a, b, c, e1, e2, senior, synth' }]);
+  });
+});
+
 describe('pattern: consensus (kind: vote)', () => {
   it('groups normalised answers, weighs them by confidence, and reaches consensus', async () => {
     votes({ 'gpt-a': { answer: 'Yes.', confidence: 0.9, rationale: 'stable' }, 'gpt-b': { answer: ' yes', confidence: 0.9, rationale: 'fine' }, 'gpt-c': { answer: 'No', confidence: 0.9, rationale: 'risky' } });

@@ -12,7 +12,8 @@
 import type { z } from 'zod';
 import { ValidationError, type Issue } from '../errors/index.js';
 import { FLOW_SCHEDULE_PREFIX, SCHEDULE_ID_MAX_LENGTH, ScheduleId } from '../schedules/schedule-spec.js';
-import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type JoinWatch, type StepDefinition, type StepDefinitionOf, type StepKind } from './definition.js';
+import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type JoinWatch, type PatternBlock, StepDefinition, type StepDefinitionOf, type StepKind } from './definition.js';
+import { patternSteps } from './patterns.js';
 import { parseWhen, whenRefs } from './expression.js';
 import { fieldValueSchema, kindOf, validateInputFields } from './input.js';
 import { ruleOf, type KindRule } from './kinds.js';
@@ -71,9 +72,9 @@ function fromZod(issues: readonly z.core.$ZodIssue[], root: unknown, base: reado
     const path = [...base, ...issue.path];
     const value = valueAt(root, path);
     if (issue.code === 'invalid_union') {
-      // Block is z.union([sequential, parallel, step]) in definition.ts; pick by the keys present.
+      // Block is z.union([sequential, parallel, pattern, step]) in definition.ts; pick by the keys present.
       const obj = value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
-      const branch = obj === undefined ? undefined : 'sequential' in obj ? 0 : 'parallel' in obj ? 1 : 2;
+      const branch = obj === undefined ? undefined : 'sequential' in obj ? 0 : 'parallel' in obj ? 1 : 'pattern' in obj ? 2 : 3;
       const chosen = branch === undefined ? undefined : issue.errors[branch];
       if (chosen) out.push(...fromZod(chosen, root, path));
       else if ('discriminator' in issue && issue.discriminator === 'kind') {
@@ -102,6 +103,7 @@ function fail(name: string | undefined, source: string | undefined, issues: Issu
 
 /** Flatten blocks into drafts (definition order), adding the edges sugar implies. Returns member indices. */
 function expand(block: Block, path: string, drafts: Draft[], issues: Issue[]): number[] {
+  if ('pattern' in block) return expandPattern(block, path, drafts, issues);
   if ('parallel' in block && (block.rounds !== undefined || block.syncEvery !== undefined)) return expandRounds(block, path, drafts, issues);
   if ('sequential' in block || 'parallel' in block) {
     const seq = 'sequential' in block;
@@ -126,6 +128,27 @@ function expand(block: Block, path: string, drafts: Draft[], issues: Issue[]): n
   return [drafts.length - 1];
 }
 
+/** A pattern block: the steps the pattern becomes (see patterns.ts), its `dependsOn` added to its first ones. */
+function expandPattern(block: PatternBlock, path: string, drafts: Draft[], issues: Issue[]): number[] {
+  const { id, dependsOn, ...req } = block;
+  if (req.pattern === 'hierarchical' && req.aggregate === 'synthesize' && !req.synthesizer) {
+    issues.push({ path: `${path}.synthesizer`, message: 'aggregate: synthesize needs the synthesizer agent' });
+    return [];
+  }
+  const members: number[] = [];
+  for (const raw of patternSteps(req, id).steps) {
+    const parsed = StepDefinition.safeParse(raw);
+    if (!parsed.success) {
+      issues.push(...fromZod(parsed.error.issues, raw).map((i) => ({ ...i, path: `${path} (step ${String(raw.id)})${i.path ? `.${i.path}` : ''}` })));
+      continue;
+    }
+    const def = parsed.data;
+    drafts.push({ def, path: `${path} (step ${def.id})`, deps: new Set(def.dependsOn.length ? def.dependsOn : dependsOn) });
+    members.push(drafts.length - 1);
+  }
+  return members;
+}
+
 /** Round ids: `<id>-r<round>` (so an item id may be at most 60 characters). */
 export const roundStepId = (id: string, round: number): string => `${id}-r${round}`;
 const MAX_ROUND_BASE_ID = 60;
@@ -139,7 +162,7 @@ function expandRounds(block: { parallel: Block[]; rounds?: number | undefined; s
   const items: StepDefinitionOf<'agent'>[] = [];
   block.parallel.forEach((item, i) => {
     const at = `${path}.parallel[${i}]`;
-    if ('sequential' in item || 'parallel' in item || item.kind !== 'agent') issues.push({ path: at, message: 'a parallel block with rounds holds agent steps only (each runs once per round)' });
+    if ('sequential' in item || 'parallel' in item || 'pattern' in item || item.kind !== 'agent') issues.push({ path: at, message: 'a parallel block with rounds holds agent steps only (each runs once per round)' });
     else if (item.id.length > MAX_ROUND_BASE_ID) issues.push({ path: `${at}.id`, message: `in a block with rounds a step id may have at most ${MAX_ROUND_BASE_ID} characters (its rounds are "<id>-r<round>")` });
     else items.push(item);
   });

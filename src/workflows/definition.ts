@@ -15,6 +15,8 @@ import { ScheduleSpec } from '../schedules/schedule-spec.js';
 import { JsonObject } from './json-object.js';
 import { OutputSpec } from './json-schema.js';
 import { Budget } from '../runs/budget.js';
+import { PatternFields } from './patterns.js';
+import { VoteCompare } from './vote-compare.js';
 
 /** Step ids become job-id parts (`${runId}.${stepId}`): letters, digits, `_` and `-` only. */
 export const STEP_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -198,15 +200,7 @@ export const ApprovalStepDefinition = z
   })
   .strict();
 
-/** How the answers of a vote are compared: a field of a structured answer, numbers within a tolerance. */
-export const VoteCompare = z
-  .object({
-    /** Dot path of the field compared, inside `answer` (default: the answer itself). */
-    field: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).optional(),
-    /** Numbers this close count as the same answer. Default 0. */
-    numberTolerance: z.number().nonnegative().default(0),
-  })
-  .strict();
+export { VoteCompare };
 
 /**
  * `kind: vote`: consensus. The same question to several agents (each a child step whose answer
@@ -301,6 +295,20 @@ export type StepDefinition = z.infer<typeof StepDefinition>;
 export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
 
 /**
+ * A collaboration pattern as a block (the same as POST /v1/runs {pattern, ...}): `id` prefixes
+ * the ids of the steps it becomes (`<id>-t1`, ..., `<id>-aggregate`), `dependsOn` is added to
+ * its first steps. See patterns.ts.
+ */
+const patternBlockFields = { id: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,49}$/, 'must start with a letter and contain only letters, digits, "_" or "-" (at most 50)'), dependsOn: z.array(StepId).default([]) };
+export const PatternBlock = z.discriminatedUnion('pattern', [
+  z.object({ ...PatternFields.sequential, ...patternBlockFields }).strict(),
+  z.object({ ...PatternFields.parallel, ...patternBlockFields }).strict(),
+  z.object({ ...PatternFields.hierarchical, ...patternBlockFields }).strict(),
+  z.object({ ...PatternFields.consensus, ...patternBlockFields }).strict(),
+]);
+export type PatternBlock = z.infer<typeof PatternBlock>;
+
+/**
  * A step, or sugar: `sequential` chains its items; `parallel` runs them side by side. A
  * `parallel` block of agent steps may run `rounds` (multi-round agents, seed 003's parallel
  * execution with synchronization): each item runs once per round as `<id>-r<round>`, given its
@@ -308,11 +316,12 @@ export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kin
  * round starts once every item has finished the round, and each is given the others' answers
  * of that round. Every round's answer is published into the run's context under the item's id.
  */
-export type Block = StepDefinition | { sequential: Block[] } | { parallel: Block[]; rounds?: number; syncEvery?: number };
+export type Block = StepDefinition | { sequential: Block[] } | { parallel: Block[]; rounds?: number; syncEvery?: number } | PatternBlock;
 export const Block: z.ZodType<Block, unknown> = z.lazy(() =>
   z.union([
     z.object({ sequential: z.array(Block).min(1) }).strict(),
     z.object({ parallel: z.array(Block).min(1), rounds: z.number().int().min(1).max(20).optional(), syncEvery: z.number().int().min(1).max(20).optional() }).strict(),
+    PatternBlock,
     StepDefinition,
   ]),
 ) as z.ZodType<Block, unknown>;

@@ -17,7 +17,7 @@
  */
 import { z } from 'zod';
 import { JsonObject } from './json-object.js';
-import { VoteCompare } from './definition.js';
+import { VoteCompare } from './vote-compare.js';
 
 const Task = z.object({ agent: z.string().min(1), task: z.string().min(1), context: JsonObject.optional() }).strict();
 const Tasks = z.array(Task).min(1).max(50);
@@ -55,45 +55,51 @@ const schemas = {
 };
 export type PatternRequest = { [K in keyof typeof schemas]: z.infer<(typeof schemas)[K]> }[keyof typeof schemas];
 
-const id = (i: number) => `t${i + 1}`;
-const taskStep = (t: z.infer<typeof Task>, i: number, extra: { context?: Record<string, unknown>; dependsOn?: string[]; optional?: boolean } = {}) => {
-  const context = { ...t.context, ...extra.context };
-  return { id: id(i), agent: t.agent, input: { task: t.task, ...(Object.keys(context).length ? { context } : {}) }, dependsOn: extra.dependsOn ?? [], optional: extra.optional ?? false };
-};
-
-/** The workflow definition (as in flows/*.yaml) a pattern request runs. */
-export function patternWorkflow(req: PatternRequest): Record<string, unknown> {
+/** The steps a pattern becomes (definitions, as in flows/*.yaml), ids under `prefix` (`<prefix>-t1`...) when given, and the step whose output is the pattern's. */
+export function patternSteps(req: PatternRequest, prefix?: string): { steps: Record<string, unknown>[]; output: string } {
+  const name = (local: string) => (prefix ? `${prefix}-${local}` : local);
+  const id = (i: number) => name(`t${i + 1}`);
+  const taskStep = (t: z.infer<typeof Task>, i: number, extra: { context?: Record<string, unknown>; dependsOn?: string[]; optional?: boolean } = {}) => {
+    const context = { ...t.context, ...extra.context };
+    return { id: id(i), agent: t.agent, input: { task: t.task, ...(Object.keys(context).length ? { context } : {}) }, dependsOn: extra.dependsOn ?? [], optional: extra.optional ?? false };
+  };
   switch (req.pattern) {
     case 'sequential':
       return {
-        name: 'pattern-sequential',
-        description: `${req.tasks.length} tasks in sequence${req.strict ? ' (strict)' : ''}`,
         steps: req.tasks.map((t, i) => taskStep(t, i, { optional: !req.strict, ...(i > 0 ? { dependsOn: [id(i - 1)], context: { previous: `{{steps.${id(i - 1)}.output}}` } } : {}) })),
-        output: [id(req.tasks.length - 1)],
+        output: id(req.tasks.length - 1),
       };
     case 'parallel':
-      return {
-        name: 'pattern-parallel',
-        description: `${req.tasks.length} tasks in parallel`,
-        steps: [...req.tasks.map((t, i) => taskStep(t, i, { optional: !req.strict })), { id: 'results', kind: 'concat', as: 'list', dependsOn: req.tasks.map((_, i) => id(i)) }],
-        output: ['results'],
-      };
+      return { steps: [...req.tasks.map((t, i) => taskStep(t, i, { optional: !req.strict })), { id: name('results'), kind: 'concat', as: 'list', dependsOn: req.tasks.map((_, i) => id(i)) }], output: name('results') };
     case 'hierarchical': {
       const subtasks = req.tasks.map((t, i) => taskStep(t, i, { context: { mainTask: req.task } }));
       const ids = subtasks.map((s) => s.id);
       const aggregate = {
-        concat: [{ id: 'aggregate', kind: 'concat', dependsOn: ids }],
-        merge: [{ id: 'aggregate', kind: 'merge', dependsOn: ids }],
-        vote: [{ id: 'aggregate', kind: 'vote', of: ids, dependsOn: ids, minAgreement: req.minAgreement }],
-        synthesize: [{ id: 'synthesis', kind: 'synthesize', agent: req.synthesizer ?? '', dependsOn: ids, input: { task: req.task } }],
+        concat: { id: name('aggregate'), kind: 'concat', dependsOn: ids },
+        merge: { id: name('aggregate'), kind: 'merge', dependsOn: ids },
+        vote: { id: name('aggregate'), kind: 'vote', of: ids, dependsOn: ids, minAgreement: req.minAgreement },
+        synthesize: { id: name('synthesis'), kind: 'synthesize', agent: req.synthesizer ?? '', dependsOn: ids, input: { task: req.task } },
       }[req.aggregate];
-      return { name: 'pattern-hierarchical', description: `${req.task} (${ids.length} subtasks, ${req.aggregate})`, steps: [...subtasks, ...aggregate], output: [aggregate.at(-1)!.id] };
+      return { steps: [...subtasks, aggregate], output: aggregate.id };
     }
     case 'consensus':
       return {
-        name: 'pattern-consensus',
-        description: `consensus of ${req.agents.length} agents`,
-        steps: [{ id: 'vote', kind: 'vote', question: { task: req.question }, voters: req.agents.map((agent) => ({ agent })), minAgreement: req.minAgreement, ...(req.compare ? { compare: req.compare } : {}), ...(req.quorum !== undefined ? { quorum: req.quorum } : {}) }],
+        steps: [{ id: name('vote'), kind: 'vote', question: { task: req.question }, voters: req.agents.map((agent) => ({ agent })), minAgreement: req.minAgreement, ...(req.compare ? { compare: req.compare } : {}), ...(req.quorum !== undefined ? { quorum: req.quorum } : {}) }],
+        output: name('vote'),
       };
   }
+}
+
+/** The workflow definition (as in flows/*.yaml) a pattern request runs. */
+export function patternWorkflow(req: PatternRequest): Record<string, unknown> {
+  const { steps, output } = patternSteps(req);
+  const description =
+    req.pattern === 'sequential'
+      ? `${req.tasks.length} tasks in sequence${req.strict ? ' (strict)' : ''}`
+      : req.pattern === 'parallel'
+        ? `${req.tasks.length} tasks in parallel`
+        : req.pattern === 'hierarchical'
+          ? `${req.task} (${req.tasks.length} subtasks, ${req.aggregate})`
+          : `consensus of ${req.agents.length} agents`;
+  return { name: `pattern-${req.pattern}`, description, steps, ...(req.pattern === 'consensus' ? {} : { output: [output] }) };
 }
