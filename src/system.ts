@@ -226,6 +226,8 @@ export function systemFromDefinitions(opts: {
   agents: Record<string, unknown>;
   /** The `pricing:` map of an agents file. */
   pricing?: Record<string, unknown>;
+  /** The `providers:` map of an agents file (limits, breakers). */
+  providers?: Record<string, unknown>;
   /** Workflow definitions, as in flows/*.yaml. */
   workflows?: unknown[];
   /** Names them in error messages. */
@@ -238,7 +240,7 @@ export function systemFromDefinitions(opts: {
   /** Safety delay of ref jobs, ms. Default 30 s. */
   refSafetyDelayMs?: number;
 }): System {
-  const registry = resolveAgents({ agents: opts.agents, ...(opts.pricing ? { pricing: opts.pricing } : {}) }, opts.config, `${opts.source} agents`);
+  const registry = resolveAgents({ agents: opts.agents, ...(opts.pricing ? { pricing: opts.pricing } : {}), ...(opts.providers ? { providers: opts.providers } : {}) }, opts.config, `${opts.source} agents`);
   const named = new Map<string, CompiledWorkflow>();
   for (const def of opts.workflows ?? []) {
     const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source, limits: opts.config.limits });

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { OutputSpec } from '../workflows/json-schema.js';
 import { ModelPrice } from '../providers/pricing.js';
+import { ProviderLimits } from '../limits/spec.js';
 
 export const ProviderName = z.enum(['anthropic', 'openai', 'echo']);
 export type ProviderName = z.infer<typeof ProviderName>;
@@ -111,6 +112,8 @@ export const AgentsFile = z
     agents: z.record(AgentName, AgentSpec),
     /** Prices by model name prefix (USD per million tokens), over the shipped defaults. */
     pricing: z.record(z.string().min(1), ModelPrice).default({}),
+    /** Limits per provider (and per model, per API key), shared by every queue and process; circuit breakers. */
+    providers: z.partialRecord(ProviderName, ProviderLimits).default({}),
   })
   .strict()
   .superRefine((file, ctx) => {

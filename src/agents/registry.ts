@@ -8,7 +8,9 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { Config } from '../config/env.js';
 import { ConfigError, ValidationError, type Issue } from '../errors/index.js';
-import { AgentsFile, type AgentSpec, type ResolvedAgent } from './agent-spec.js';
+import { AgentsFile, type AgentSpec, type ProviderName, type ResolvedAgent } from './agent-spec.js';
+import { LimitPlan } from '../limits/limiter.js';
+import type { ProviderLimits } from '../limits/spec.js';
 import { PriceTable, type ModelPrice } from '../providers/pricing.js';
 
 type Env = Record<string, string | undefined>;
@@ -20,10 +22,13 @@ export class AgentRegistry {
   private readonly agents: ReadonlyMap<string, ResolvedAgent>;
   /** What tokens cost, by model (the agents file's `pricing` over the defaults). */
   readonly prices: PriceTable;
+  /** The limits of each provider (the agents file's `providers`). */
+  readonly limits: LimitPlan;
 
-  constructor(agents: Iterable<ResolvedAgent>, pricing: Readonly<Record<string, ModelPrice>> = {}) {
+  constructor(agents: Iterable<ResolvedAgent>, pricing: Readonly<Record<string, ModelPrice>> = {}, providers: Readonly<Partial<Record<ProviderName, ProviderLimits>>> = {}) {
     this.agents = new Map([...agents].map((a) => [a.name, a]));
     this.prices = new PriceTable(pricing);
+    this.limits = new LimitPlan(providers);
   }
 
   get(name: string): ResolvedAgent | undefined {
@@ -99,7 +104,7 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
   if (missing.length > 0) {
     throw new ConfigError(`${source}: ${missing.map((m) => m.text).join('; ')}`, missing.map((m) => m.issue));
   }
-  return new AgentRegistry(agents, parsed.data.pricing);
+  return new AgentRegistry(agents, parsed.data.pricing, parsed.data.providers);
 }
 
 function resolveAgent(name: string, spec: AgentSpec, config: Config, env: Env): ResolvedAgent | { missingKey: string } {

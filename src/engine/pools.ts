@@ -8,6 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Job, QueueEvents, Worker, type WorkerOptions } from 'bullmq';
 import { createProvider } from '../providers/index.js';
+import { RedisLimiter } from '../limits/limiter.js';
+import { LimitedProvider } from '../limits/limited-provider.js';
+import type { ResolvedAgent } from '../agents/agent-spec.js';
 import type { Provider } from '../providers/provider.js';
 import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys, stepJobId } from '../runs/keys.js';
 import type { StepJobData } from '../runs/flow-builder.js';
@@ -68,11 +71,18 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const internal = opts.internal ?? true;
 
   const providers = new Map<string, Provider>();
+  // Every call to a provider a limit can apply to asks the shared limiter first (src/limits).
+  const limiter = new RedisLimiter(connection, prefix, registry.limits);
+  const limited = (agent: ResolvedAgent): Provider => {
+    const provider = createProvider(agent);
+    if (!registry.limits.applies(agent.provider)) return provider;
+    return new LimitedProvider(provider, { limiter, target: { provider: agent.provider, apiKey: agent.apiKey }, leaseMs: agent.timeoutMs, logger: logger.child({ agent: agent.name }) });
+  };
   const providerFor =
     opts.providerFor ??
     ((agent: string) => {
       let p = providers.get(agent);
-      if (!p) providers.set(agent, (p = createProvider(registry.require(agent))));
+      if (!p) providers.set(agent, (p = limited(registry.require(agent))));
       return p;
     });
   const readRuns: ReadRuns = async ({ workspaceId, agent, workflow, limit }) => {

@@ -17,7 +17,7 @@
  */
 import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError, type FlowProducer, type Job, type Queue, type Worker } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CancelledError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
+import { CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { StepJobData } from '../runs/flow-builder.js';
@@ -284,6 +284,26 @@ export function createStepProcessor(deps: StepMachineDeps) {
         }
         // Another worker runs the step now: leave its record alone.
         if (err instanceof StaleAttemptError) throw err;
+        if (err instanceof CapacityWaitError) {
+          // Not admitted by the shared limiter: nothing was called. The attempt is given back and
+          // the job sleeps in the delayed set (no worker slot) until capacity is expected.
+          const retryAt = new Date(Date.now() + err.waitMs).toISOString();
+          const waiting = await store.transitionStep(runId, step.id, {
+            from: ['running'],
+            to: 'retrying',
+            attempt,
+            attemptsDelta: -1,
+            fields: { reason: err.message, retryAt },
+            event: { type: 'step.retrying', data: { reason: 'capacity', detail: err.message, retryAt } },
+          });
+          if (!waiting.applied) {
+            if (waiting.status === 'running') throw new StaleAttemptError(`step "${step.id}" is on attempt ${waiting.attempts} now; this worker ran attempt ${attempt}`);
+            return 'ended';
+          }
+          log().info({ waitMs: err.waitMs, why: err.message }, 'step waits for provider capacity');
+          await job.moveToDelayed(Date.parse(retryAt), token);
+          throw new DelayedError();
+        }
         if (err instanceof RateLimitedError) {
           // The attempt is given back: a rate-limited call was never made.
           await store.transitionStep(runId, step.id, {

@@ -124,3 +124,16 @@ export function toError(err: unknown): Error {
   if (err instanceof Error) return err;
   return new Error(typeof err === 'string' ? err : JSON.stringify(err));
 }
+
+/**
+ * A provider call could not be admitted now (a shared limit, a pause after a 429, an open
+ * circuit): the step waits `waitMs` without a worker slot and without using an attempt.
+ */
+export class CapacityWaitError extends SwitchyardError {
+  constructor(
+    message: string,
+    readonly waitMs: number,
+  ) {
+    super(message);
+  }
+}

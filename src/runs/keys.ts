@@ -70,6 +70,13 @@ export const keys = {
   /** Stream: finished steps and runs for MongoDB (only with MONGODB_URI). */
   outbox: (prefix: string) => `${prefix}:outbox`,
   /**
+   * Hash: the shared limiter state of one scope (a provider, or one of its models; per API key
+   * when declared: `anthropic`, `anthropic/claude-x`, `anthropic#<key hash>/claude-x`): GCRA
+   * arrival times, pause, breaker. Sorted set `:leases`: its calls in flight by lease expiry.
+   */
+  limit: (prefix: string, scope: string) => `${prefix}:limit:${scope}`,
+  limitLeases: (prefix: string, scope: string) => `${prefix}:limit:${scope}:leases`,
+  /**
    * Pub/sub channel: what in-flight steps must be aborted: `<runId>` (all of the run's), or
    * `<runId> <stepId> ...` (those steps only).
    */

@@ -24,6 +24,8 @@ export interface HarnessOptions {
   agents: Record<string, Record<string, unknown>>;
   /** The agents file's `pricing:` map. */
   pricing?: Record<string, unknown>;
+  /** The agents file's `providers:` map (limits, breakers). */
+  providers?: Record<string, unknown>;
   /** Workflow definitions (as in flows/*.yaml). */
   workflows?: Record<string, unknown>[];
   fake?: FakeLlmServer;
@@ -73,6 +75,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     config,
     agents: opts.agents,
     ...(opts.pricing ? { pricing: opts.pricing } : {}),
+    ...(opts.providers ? { providers: opts.providers } : {}),
     ...(opts.workflows ? { workflows: opts.workflows } : {}),
     source: opts.name,
     logger: silentLogger,

@@ -15,6 +15,8 @@ export interface WorkerProcessOptions {
   prefix: string;
   /** The `agents:` map (the same agents as the test process). */
   agents: Record<string, Record<string, unknown>>;
+  /** The `providers:` map (limits, breakers), as the test process has it. */
+  providers?: Record<string, unknown>;
   /** Serve only these agents (all by default). */
   serve?: string[];
   /** Run the internal workers too (default true). */
@@ -46,6 +48,7 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Wo
       SWITCHYARD_PREFIX: opts.prefix,
       ...(opts.fake ? { OPENAI_BASE_URL: opts.fake.openaiBaseURL, ANTHROPIC_BASE_URL: opts.fake.anthropicBaseURL } : {}),
       WORKER_AGENTS: JSON.stringify(opts.agents),
+      ...(opts.providers ? { WORKER_PROVIDERS: JSON.stringify(opts.providers) } : {}),
       ...(opts.serve ? { WORKER_SERVE: opts.serve.join(',') } : {}),
       ...(opts.internal === false ? { WORKER_INTERNAL: 'false' } : {}),
       ...(opts.stalled ? { WORKER_STALLED: JSON.stringify(opts.stalled) } : {}),

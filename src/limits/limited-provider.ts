@@ -1,0 +1,84 @@
+/**
+ * A provider behind the limiter: each call reserves its estimated tokens (the prompt's, counted
+ * roughly at four characters a token, plus `maxTokens` for the answer) against every limit
+ * that applies, and settles after with the real usage. A call that cannot be admitted throws
+ * CapacityWaitError (the step waits, without a worker slot or an attempt); a 429 or an
+ * overload pauses the model for every process until its Retry-After; failures move the
+ * circuit breaker when one is declared.
+ */
+import { CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, toError } from '../errors/index.js';
+import type { Logger } from '../logger.js';
+import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
+import { RedisLimiter, type CallOutcome, type CallTarget, type Limiter } from './limiter.js';
+
+/** A rough count of the tokens a request sends and may receive (~4 characters a token). */
+export function estimateTokens(req: CompletionRequest): number {
+  const chars = (req.system?.length ?? 0) + JSON.stringify(req.messages).length + (req.tools ? JSON.stringify(req.tools).length : 0) + (req.responseSchema ? JSON.stringify(req.responseSchema).length : 0);
+  return Math.ceil(chars / 4) + req.maxTokens;
+}
+
+/** What a call's ending says of the provider's health, and whether it pauses the model. */
+export function outcomeOf(err: unknown, overloadPauseMs: number): CallOutcome {
+  if (err instanceof RateLimitedError) {
+    const pauseUntil = Date.now() + (err.retryAfterMs || overloadPauseMs);
+    // An overloaded provider (Anthropic 529) is unwell; a 429 only says slow down.
+    return err.status === 529 ? { result: 'failure', pauseUntil } : { result: 'neutral', pauseUntil };
+  }
+  if (err instanceof CancelledError || err instanceof NonRetryableError) return { result: 'neutral' };
+  if (err instanceof RetryableError) return { result: 'failure' };
+  return { result: 'neutral' };
+}
+
+export interface LimitedProviderOptions {
+  limiter: Limiter;
+  target: Omit<CallTarget, 'model'>;
+  /** How long a call's concurrency lease lives if its worker is lost (the step's timeout). */
+  leaseMs: number;
+  logger: Logger;
+  /** How long an overload without Retry-After pauses the model. @default 5000 */
+  overloadPauseMs?: number;
+}
+
+export class LimitedProvider implements Provider {
+  readonly name: Provider['name'];
+  readonly answersWithSchema?: (model: string) => boolean;
+
+  constructor(
+    private readonly inner: Provider,
+    private readonly opts: LimitedProviderOptions,
+  ) {
+    this.name = inner.name;
+    if (inner.answersWithSchema) this.answersWithSchema = inner.answersWithSchema.bind(inner);
+  }
+
+  async complete(req: CompletionRequest): Promise<CompletionResult> {
+    const { limiter, target, leaseMs, logger } = this.opts;
+    const tokens = estimateTokens(req);
+    const admission = await limiter.acquire({ ...target, model: req.model }, tokens, leaseMs);
+    if (!admission.granted) {
+      const what = `${admission.scope} ${admission.why}`;
+      if (admission.never) throw new NonRetryableError(`the call needs about ${tokens} tokens (prompt and maxTokens), more than ${what} allows in a minute; lower maxTokens or shorten the input`);
+      throw new CapacityWaitError(`waiting for provider capacity: ${what}`, admission.waitMs);
+    }
+    const { ticket } = admission;
+    let outcome: CallOutcome = { result: 'neutral' };
+    try {
+      const res = await this.inner.complete(req);
+      outcome = { result: 'ok', usedTokens: res.usage.inputTokens + res.usage.outputTokens };
+      return res;
+    } catch (err) {
+      outcome = outcomeOf(err, this.opts.overloadPauseMs ?? 5000);
+      throw err;
+    } finally {
+      // Never lose an answer to the limiter: a failed settle is logged (its lease expires by itself).
+      if (RedisLimiter.needsSettle(ticket) || outcome.result !== 'ok' && outcome.pauseUntil) {
+        try {
+          const opened = await limiter.settle(ticket, outcome);
+          if (opened.length) logger.warn({ scopes: opened }, 'circuit opened: calls stop for the cool-down');
+        } catch (err) {
+          logger.warn({ err: toError(err).message }, 'could not settle a provider call with the limiter');
+        }
+      }
+    }
+  }
+}

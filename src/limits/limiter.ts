@@ -1,0 +1,118 @@
+/**
+ * The limiter seam: every provider call asks for capacity first and settles after. One
+ * implementation, Redis-backed (scripts/lua/limiter-acquire.lua and limiter-settle.lua), so
+ * limits hold across every agent queue and every worker process that uses a provider, model
+ * or API key. Chosen in one place: src/engine/pools.ts wraps each agent's provider in a
+ * LimitedProvider (limited-provider.ts) when a limit can apply to it.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { ProviderName } from '../agents/agent-spec.js';
+import { keys } from '../runs/keys.js';
+import { Script } from '../runs/scripts/script.js';
+import type { BreakerSpec, LimitSet, ProviderLimits } from './spec.js';
+
+/** Who a call goes to: the limits that apply follow from these. */
+export interface CallTarget {
+  provider: ProviderName;
+  model: string;
+  /** Only its hash is used, and only when the provider's limits are per key. */
+  apiKey?: string | undefined;
+}
+
+/** One scope a call counts against: the provider's (index 0) and its model's (index 1). */
+export interface Scope {
+  id: string;
+  limits: LimitSet;
+  breaker?: BreakerSpec | undefined;
+}
+
+export interface Ticket {
+  lease: string;
+  tokens: number;
+  scopes: readonly Scope[];
+}
+
+export type Admission = { granted: true; ticket: Ticket } | { granted: false; waitMs: number; scope: string; why: string; never: boolean };
+
+export type CallOutcome =
+  /** Answered: `usedTokens` corrects the reservation. */
+  | { result: 'ok'; usedTokens: number }
+  /** Failed in a way that says the provider is unwell (5xx, timeout, connection, overloaded): counts for the breaker. */
+  | { result: 'failure'; pauseUntil?: number }
+  /** Ended without saying anything of the provider's health (cancelled, bad request, rate limited). */
+  | { result: 'neutral'; pauseUntil?: number };
+
+export interface Limiter {
+  acquire(target: CallTarget, tokens: number, leaseMs: number): Promise<Admission>;
+  /** Returns the scopes whose breaker this call opened. */
+  settle(ticket: Ticket, outcome: CallOutcome): Promise<string[]>;
+}
+
+/** The limits of the agents file, by provider: which apply to a call. */
+export class LimitPlan {
+  constructor(private readonly providers: Readonly<Partial<Record<ProviderName, ProviderLimits>>>) {}
+
+  /**
+   * Whether calls to `provider` go through the limiter: always for a real provider (a 429
+   * pauses it for every process), for echo only when it has declared limits.
+   */
+  applies(provider: ProviderName): boolean {
+    return provider !== 'echo' || this.providers.echo !== undefined;
+  }
+
+  scopes(t: CallTarget): [Scope, Scope] {
+    const spec = this.providers[t.provider];
+    const base = spec?.perKey && t.apiKey ? `${t.provider}#${createHash('sha256').update(t.apiKey).digest('hex').slice(0, 12)}` : t.provider;
+    const { models = {}, perKey: _k, breaker, ...own } = spec ?? {};
+    const match = Object.keys(models)
+      .filter((prefix) => t.model.startsWith(prefix))
+      .sort((a, b) => b.length - a.length)[0];
+    return [
+      { id: base, limits: own },
+      { id: `${base}/${t.model}`, limits: match ? models[match]! : {}, breaker },
+    ];
+  }
+}
+
+const acquireScript = new Script('limiter-acquire', 4);
+const settleScript = new Script('limiter-settle', 4);
+
+export class RedisLimiter implements Limiter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly plan: LimitPlan,
+  ) {}
+
+  private keysOf(scopes: readonly Scope[]): string[] {
+    return [...scopes.map((s) => keys.limit(this.prefix, s.id)), ...scopes.map((s) => keys.limitLeases(this.prefix, s.id))];
+  }
+
+  async acquire(target: CallTarget, tokens: number, leaseMs: number): Promise<Admission> {
+    const scopes = this.plan.scopes(target);
+    const lease = randomUUID();
+    const now = Date.now();
+    const args: (string | number)[] = [now, lease, now + leaseMs, tokens, scopes.length];
+    for (const s of scopes) args.push(s.limits.rpm ?? 0, s.limits.tpm ?? 0, s.limits.maxConcurrent ?? 0, s.breaker ? '1' : '0');
+    const [ok, waitMs, index, why] = (await acquireScript.run(this.redis, this.keysOf(scopes), args)) as [number, number, number?, string?];
+    if (ok === 1) return { granted: true, ticket: { lease, tokens, scopes } };
+    return { granted: false, waitMs, scope: scopes[(index ?? 1) - 1]!.id, why: why ?? '', never: ok === -1 };
+  }
+
+  async settle(ticket: Ticket, outcome: CallOutcome): Promise<string[]> {
+    const { scopes } = ticket;
+    const delta = outcome.result === 'ok' ? outcome.usedTokens - ticket.tokens : -ticket.tokens;
+    const pauseUntil = outcome.result === 'ok' ? 0 : (outcome.pauseUntil ?? 0);
+    const args: (string | number)[] = [Date.now(), ticket.lease, delta, scopes.length, outcome.result, pauseUntil];
+    // A pause holds the model (the scope a provider's limits are kept by), on its key when per key.
+    scopes.forEach((s, i) => args.push(s.limits.tpm ?? 0, s.breaker?.failures ?? 0, s.breaker?.windowMs ?? 0, s.breaker?.cooldownMs ?? 0, i === scopes.length - 1 ? '1' : '0'));
+    const opened = (await settleScript.run(this.redis, this.keysOf(scopes), args)) as number[];
+    return opened.map((i) => scopes[i - 1]!.id);
+  }
+
+  /** Whether settling `ticket` after an answer does anything (a lease, a token count, a breaker). */
+  static needsSettle(ticket: Ticket): boolean {
+    return ticket.scopes.some((s) => s.limits.tpm !== undefined || s.limits.maxConcurrent !== undefined || s.breaker !== undefined);
+  }
+}

@@ -1,0 +1,67 @@
+-- Admit one provider call against every limit that applies to it, atomically: each scope (a
+-- provider, a model, per API key when declared) has requests and tokens per minute (GCRA:
+-- a theoretical arrival time per limit, a burst of one minute), calls at once (leases that
+-- expire, so a lost worker frees its slot), a pause (after a 429 or an overload), and a
+-- circuit breaker. Nothing is taken unless everything admits the call.
+-- KEYS: one hash per scope (its state), then one sorted set per scope (its leases), same order.
+-- ARGV: [1] now (ms), [2] lease id, [3] lease expiry (ms), [4] tokens reserved, [5] number of
+--       scopes, then per scope: rpm, tpm, maxConcurrent (0: none), breaker on ('1'/'0').
+-- Returns {1, ''} when admitted; {0, wait ms, scope index, why} when not; {-1, 0, scope index,
+-- why} when the call can never fit (more tokens than the scope's tpm).
+local now, lease, expiry, tokens, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local WINDOW = 60000
+local CONCURRENCY_POLL = 1000
+local wait, who, why = 0, 0, ''
+local function need(ms, i, reason)
+  if ms > wait then wait, who, why = ms, i, reason end
+end
+local plan = {}
+for i = 1, n do
+  local h, z = KEYS[i], KEYS[n + i]
+  local a = 5 + (i - 1) * 4
+  local rpm, tpm, conc, breaker = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), ARGV[a + 4] == '1'
+  local s = redis.call('HMGET', h, 'pausedUntil', 'tatReq', 'tatTok', 'openUntil', 'probe', 'probeUntil')
+  local p = {}
+  local paused = tonumber(s[1] or '0')
+  if paused > now then need(paused - now, i, 'paused') end
+  if breaker then
+    local openUntil = tonumber(s[4] or '0')
+    if openUntil > now then
+      need(openUntil - now, i, 'circuit open')
+    elseif openUntil > 0 then
+      -- Half open: one probe call at a time decides (a probe whose worker was lost expires).
+      if s[5] and s[5] ~= lease and tonumber(s[6] or '0') > now then need(CONCURRENCY_POLL, i, 'circuit half-open, a probe call is under way') else p.probe = true end
+    end
+  end
+  if rpm > 0 then
+    local tat = math.max(tonumber(s[2] or '0'), now) + WINDOW / rpm
+    if tat - now > WINDOW then need(tat - now - WINDOW, i, 'rpm') end
+    p.tatReq = tat
+  end
+  if tpm > 0 then
+    if tokens > tpm then return {-1, 0, i, 'tpm'} end
+    local tat = math.max(tonumber(s[3] or '0'), now) + tokens * WINDOW / tpm
+    if tat - now > WINDOW then need(tat - now - WINDOW, i, 'tpm') end
+    p.tatTok = tat
+  end
+  if conc > 0 then
+    redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
+    if redis.call('ZCARD', z) >= conc then need(CONCURRENCY_POLL, i, 'maxConcurrent') end
+    p.lease = true
+  end
+  plan[i] = p
+end
+if wait > 0 then return {0, math.ceil(wait), who, why} end
+for i = 1, n do
+  local p = plan[i]
+  local fields = {}
+  if p.tatReq then fields[#fields + 1] = 'tatReq'; fields[#fields + 1] = string.format('%.3f', p.tatReq) end
+  if p.tatTok then fields[#fields + 1] = 'tatTok'; fields[#fields + 1] = string.format('%.3f', p.tatTok) end
+  if p.probe then fields[#fields + 1] = 'probe'; fields[#fields + 1] = lease; fields[#fields + 1] = 'probeUntil'; fields[#fields + 1] = expiry end
+  if #fields > 0 then redis.call('HSET', KEYS[i], unpack(fields)) end
+  if p.lease then redis.call('ZADD', KEYS[n + i], expiry, lease) end
+  -- Limiter state ages out by itself once a scope goes quiet.
+  redis.call('PEXPIRE', KEYS[i], 3600000)
+  redis.call('PEXPIRE', KEYS[n + i], 3600000)
+end
+return {1, ''}

@@ -1,0 +1,163 @@
+/**
+ * The shared limiter (src/limits): requests, tokens and calls at once per provider and model
+ * (and per API key), reservations settled with the real usage, pauses after a 429, and the
+ * circuit breaker, on the real Redis; then end to end: two agent queues in two processes on
+ * one model never exceed its limit, and a step that waits for capacity keeps its attempt.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../src/limits/limiter.js';
+import { ProviderLimits } from '../src/limits/spec.js';
+import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
+import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
+import { cleanupPrefix, newRedis, testPrefix } from './helpers/redis.js';
+import { killAllWorkerProcesses, startWorkerProcess } from './helpers/worker-process.js';
+
+let redis: Redis;
+const prefix = testPrefix('limits');
+const limiterFor = (providers: Record<string, unknown>) =>
+  new RedisLimiter(redis, prefix, new LimitPlan(Object.fromEntries(Object.entries(providers).map(([k, v]) => [k, ProviderLimits.parse(v)]))));
+const target = (model = 'gpt-x', apiKey?: string) => ({ provider: 'openai' as const, model, ...(apiKey ? { apiKey } : {}) });
+const ticketOf = (a: Admission): Ticket => {
+  if (!a.granted) throw new Error(`not admitted: ${a.scope} ${a.why}`);
+  return a.ticket;
+};
+
+beforeAll(() => {
+  redis = newRedis();
+});
+afterAll(async () => {
+  await cleanupPrefix(redis, prefix);
+  await redis.quit();
+});
+
+describe('RedisLimiter', () => {
+  it('holds requests per minute per model, on top of the provider’s own limit', async () => {
+    const limiter = limiterFor({ openai: { rpm: 3, models: { 'gpt-r': { rpm: 2 } } } });
+    await limiter.acquire(target('gpt-r'), 1, 60_000).then(ticketOf);
+    await limiter.acquire(target('gpt-r'), 1, 60_000).then(ticketOf);
+    const third = await limiter.acquire(target('gpt-r'), 1, 60_000);
+    expect(third).toMatchObject({ granted: false, scope: 'openai/gpt-r', why: 'rpm', never: false });
+    // GCRA: the next request fits half a minute later (two a minute).
+    expect(third.granted === false && third.waitMs).toBeGreaterThan(29_000);
+    // Another model of the provider still has the provider's third request, then none.
+    await limiter.acquire(target('gpt-other'), 1, 60_000).then(ticketOf);
+    expect(await limiter.acquire(target('gpt-other'), 1, 60_000)).toMatchObject({ granted: false, scope: 'openai', why: 'rpm' });
+  });
+
+  it('reserves tokens and settles them with the real usage (a refund lets the next call in)', async () => {
+    const limiter = limiterFor({ openai: { models: { 'gpt-t': { tpm: 1000 } } } });
+    const first = await limiter.acquire(target('gpt-t'), 600, 60_000).then(ticketOf);
+    expect(await limiter.acquire(target('gpt-t'), 600, 60_000)).toMatchObject({ granted: false, why: 'tpm' });
+    await limiter.settle(first, { result: 'ok', usedTokens: 100 });
+    await limiter.acquire(target('gpt-t'), 600, 60_000).then(ticketOf);
+    // A call bigger than a whole minute's tokens can never fit.
+    expect(await limiter.acquire(target('gpt-t'), 1001, 60_000)).toMatchObject({ granted: false, never: true, why: 'tpm' });
+  });
+
+  it('counts calls at once; a lease ends on settle, or when it expires (a lost worker)', async () => {
+    const limiter = limiterFor({ openai: { models: { 'gpt-c': { maxConcurrent: 1 } } } });
+    const first = await limiter.acquire(target('gpt-c'), 1, 60_000).then(ticketOf);
+    expect(await limiter.acquire(target('gpt-c'), 1, 60_000)).toMatchObject({ granted: false, why: 'maxConcurrent' });
+    await limiter.settle(first, { result: 'neutral' });
+    await limiter.acquire(target('gpt-c'), 1, 50).then(ticketOf); // its worker "dies": never settled
+    await new Promise((r) => setTimeout(r, 80));
+    await limiter.acquire(target('gpt-c'), 1, 60_000).then(ticketOf);
+  });
+
+  it('pauses a model for every caller until Retry-After, per API key when the limits are per key', async () => {
+    const limiter = limiterFor({ openai: { perKey: true } });
+    const t = await limiter.acquire(target('gpt-p', 'key-1'), 1, 60_000).then(ticketOf);
+    await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 5_000 });
+    const other = limiterFor({ openai: { perKey: true } }); // another process
+    const paused = await other.acquire(target('gpt-p', 'key-1'), 1, 60_000);
+    expect(paused).toMatchObject({ granted: false, why: 'paused' });
+    expect(paused.granted === false && paused.scope).toMatch(/^openai#[0-9a-f]{12}\/gpt-p$/);
+    expect(paused.granted === false && paused.scope).not.toContain('key-1');
+    // Another key is its own scope.
+    await other.acquire(target('gpt-p', 'key-2'), 1, 60_000).then(ticketOf);
+  });
+
+  it('opens the circuit after the failures, lets one probe through after the cool-down, and closes on its success', async () => {
+    const limiter = limiterFor({ openai: { breaker: { failures: 2, windowMs: 10_000, cooldownMs: 150 } } });
+    for (let i = 0; i < 2; i++) await limiter.settle(await limiter.acquire(target('gpt-b'), 1, 60_000).then(ticketOf), { result: 'failure' });
+    expect(await limiter.acquire(target('gpt-b'), 1, 60_000)).toMatchObject({ granted: false, why: 'circuit open', scope: 'openai/gpt-b' });
+    await new Promise((r) => setTimeout(r, 200));
+    const probe = await limiter.acquire(target('gpt-b'), 1, 60_000).then(ticketOf);
+    expect(await limiter.acquire(target('gpt-b'), 1, 60_000)).toMatchObject({ granted: false, why: 'circuit half-open, a probe call is under way' });
+    await limiter.settle(probe, { result: 'ok', usedTokens: 1 });
+    await limiter.acquire(target('gpt-b'), 1, 60_000).then(ticketOf);
+  });
+});
+
+describe('provider limits end to end', () => {
+  let fake: FakeLlmServer;
+  let h: Harness;
+  const agents = {
+    left: { provider: 'openai', model: 'gpt-shared', attempts: 1 },
+    right: { provider: 'openai', model: 'gpt-shared', attempts: 1 },
+  };
+  const providers = { openai: { models: { 'gpt-shared': { maxConcurrent: 1 } } } };
+
+  beforeAll(async () => {
+    fake = await startFakeLlmServer();
+    h = await startHarness({ name: 'limits-e2e', fake, agents, providers, pools: ['left'] });
+  }, 30_000);
+  afterEach(() => fake.reset());
+  afterAll(async () => {
+    await killAllWorkerProcesses();
+    await h?.close();
+    await fake?.close();
+    assertAllClosed();
+  });
+
+  it('two agent queues in two processes on one model never call it more than maxConcurrent at once; waiting keeps the attempt', async () => {
+    // `right` is served by another process with the same limits.
+    await startWorkerProcess({ prefix: h.prefix, agents, providers, serve: ['right'], internal: false, fake });
+    let inFlight = 0;
+    let most = 0;
+    fake.respondWith(async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 150));
+      inFlight--;
+      return { text: 'done' };
+    });
+    const ids = await Promise.all(
+      ['left', 'right', 'left', 'right'].map(async (agent, i) => (await h.request('POST', '/v1/runs', { agent, input: { task: `task ${i}` } })).body.id as string),
+    );
+    const runs = await Promise.all(ids.map((id) => h.waitForRun(id, 30_000)));
+    expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(fake.requests).toHaveLength(4);
+    expect(most).toBe(1);
+    // Each waited at least once for capacity (only one runs at a time), never with an attempt used up.
+    for (const r of runs) expect(r.steps[0]!.attempts).toBe(1);
+    const events = (await Promise.all(ids.map((id) => h.system.store.readEvents(id)))).flat();
+    const waits = events.filter((e) => e.type === 'step.retrying' && e.data.reason === 'capacity');
+    expect(waits.length).toBeGreaterThan(0);
+    expect(waits[0]!.data.detail).toBe('waiting for provider capacity: openai/gpt-shared maxConcurrent');
+    for (const id of ids) await expectNoLiveJobs(h.system, id);
+  }, 60_000);
+
+  it('a 429 pauses the model for the other agent too, until its Retry-After', async () => {
+    let first = true;
+    fake.respondWith((r) => {
+      if (first) {
+        first = false;
+        return { status: 429, headers: { 'retry-after': '1' } };
+      }
+      return { text: `ok ${r.body?.model}` };
+    });
+    const a = (await h.request('POST', '/v1/runs', { agent: 'left', input: { task: 'one' } })).body.id as string;
+    await h.waitUntil(a, (r) => r.steps[0]!.status === 'retrying', 10_000);
+    const startedB = Date.now();
+    const b = (await h.request('POST', '/v1/runs', { agent: 'right', input: { task: 'two' } })).body.id as string;
+    const [ra, rb] = await Promise.all([h.waitForRun(a, 20_000), h.waitForRun(b, 20_000)]);
+    expect([ra.status, rb.status]).toEqual(['succeeded', 'succeeded']);
+    // The other agent's call waited out the pause instead of hitting the provider at once.
+    const bCall = fake.requests.find((x) => x.prompt === 'two')!;
+    expect(bCall.time - startedB).toBeGreaterThan(500);
+    const bEvents = await h.system.store.readEvents(b);
+    expect(bEvents.find((e) => e.type === 'step.retrying')?.data).toMatchObject({ reason: 'capacity', detail: 'waiting for provider capacity: openai/gpt-shared paused' });
+    expect(rb.steps[0]!.attempts).toBe(1);
+  }, 30_000);
+});
