@@ -161,3 +161,42 @@ describe('provider limits end to end', () => {
     expect(rb.steps[0]!.attempts).toBe(1);
   }, 30_000);
 });
+
+describe('fallback models', () => {
+  let fake: FakeLlmServer;
+  let h: Harness;
+  const agents = {
+    main: { provider: 'openai', model: 'gpt-main', attempts: 3, backoff: { type: 'fixed', delayMs: 10 }, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
+    judged: { provider: 'openai', model: 'gpt-judged', attempts: 1, output: { schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
+  };
+  const providers = { openai: { models: { 'gpt-main': {} }, breaker: { failures: 1, windowMs: 60_000, cooldownMs: 60_000 } } };
+
+  beforeAll(async () => {
+    fake = await startFakeLlmServer();
+    h = await startHarness({ name: 'limits-fallback', fake, agents, providers });
+  }, 30_000);
+  afterEach(() => fake.reset());
+  afterAll(async () => {
+    await h?.close();
+    await fake?.close();
+  });
+
+  it('answers with the fallback while the primary’s circuit is open, and records which model answered', async () => {
+    fake.respondWith((r) => (r.body?.model === 'gpt-main' ? { status: 500 } : undefined));
+    const r = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'main', input: { task: 'hello' } })).body.id, 20_000);
+    expect(r.status).toBe('succeeded');
+    // Attempt 1 failed on the primary and opened its circuit; attempt 2 went to the fallback.
+    expect(fake.requests.map((x) => x.body?.model)).toEqual(['gpt-main', 'claude-fb']);
+    expect(r.steps[0]).toMatchObject({ model: 'claude-fb', output: 'fake claude-fb: hello', attempts: 2 });
+  });
+
+  it('goes to the fallback at once on a 429, and asks it for a structured answer its own way (a forced tool)', async () => {
+    fake.respondWith((r) => (r.body?.model === 'gpt-judged' ? { status: 429, headers: { 'retry-after': '30' } } : r.api === 'anthropic' ? { toolCalls: [{ name: 'answer', input: { ok: true } }] } : undefined));
+    const r = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'judged', input: { task: 'judge' } })).body.id, 20_000);
+    expect(r.status).toBe('succeeded');
+    expect(r.steps[0]).toMatchObject({ model: 'claude-fb', output: { ok: true }, attempts: 1 });
+    const [primary, fallback] = fake.requests;
+    expect(primary!.body.response_format.type).toBe('json_schema');
+    expect(fallback!.body.tool_choice).toEqual({ type: 'tool', name: 'answer' });
+  });
+});

@@ -100,6 +100,14 @@ export const AgentSpec = z
     baseURL: z.url().optional(),
     /** Name of the environment variable holding this agent's API key (default per provider). */
     apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+    /**
+     * Models to answer instead, in order, while the primary cannot: its circuit is open, it is
+     * paused after a 429 or an overload, or its limits would make the step wait longer than
+     * `fallbackAfterMs`. Each uses its provider's key and base URL from the environment.
+     */
+    fallback: z.array(z.object({ provider: ProviderName, model: z.string().min(1) }).strict()).max(5).default([]),
+    /** A wait for the primary's capacity longer than this goes to the fallback instead. Default 0 (any wait). */
+    fallbackAfterMs: z.number().int().nonnegative().default(0),
   })
   .strict()
   .superRefine((a, ctx) => {
@@ -138,4 +146,14 @@ export interface ResolvedAgent extends AgentSpec {
   fallbackReason?: string;
   /** API key for the provider, when it needs one (never logged or returned). */
   apiKey?: string;
+  /** The fallbacks that can be used (those whose provider has a key); the others are named in `fallbackSkipped`. */
+  fallbacks?: ResolvedFallback[];
+  fallbackSkipped?: string[];
+}
+
+export interface ResolvedFallback {
+  provider: ProviderName;
+  model: string;
+  apiKey?: string;
+  baseURL?: string;
 }

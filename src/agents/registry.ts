@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { Config } from '../config/env.js';
 import { ConfigError, ValidationError, type Issue } from '../errors/index.js';
-import { AgentsFile, type AgentSpec, type ProviderName, type ResolvedAgent } from './agent-spec.js';
+import { AgentsFile, type AgentSpec, type ProviderName, type ResolvedAgent, type ResolvedFallback } from './agent-spec.js';
 import { LimitPlan } from '../limits/limiter.js';
 import type { ProviderLimits } from '../limits/spec.js';
 import { PriceTable, type ModelPrice } from '../providers/pricing.js';
@@ -53,7 +53,7 @@ export class AgentRegistry {
 
   /** Agents without their API keys, safe to log or return over HTTP. */
   toPublic(): PublicAgent[] {
-    return this.list().map(({ apiKey: _secret, ...rest }) => rest);
+    return this.list().map(({ apiKey: _secret, fallbacks, ...rest }) => ({ ...rest, ...(fallbacks ? { fallbacks: fallbacks.map((f) => ({ provider: f.provider, model: f.model })) } : {}) }));
   }
 }
 
@@ -98,7 +98,7 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
       }
       agents.push(echoFallback(name, spec, resolved.missingKey));
     } else {
-      agents.push(resolved);
+      agents.push(withFallbacks(resolved, config));
     }
   }
   if (missing.length > 0) {
@@ -121,6 +121,23 @@ function resolveAgent(name: string, spec: AgentSpec, config: Config, env: Env): 
     return { missingKey: spec.provider === 'openai' && !spec.apiKeyEnv ? `${keyVar} is not set and no baseURL is configured` : `${keyVar} is not set` };
   }
   return { ...base, ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) };
+}
+
+/** The agent's `fallback` models that can be called (a provider with a key, or echo). */
+function withFallbacks(agent: ResolvedAgent, config: Config): ResolvedAgent {
+  if (agent.fallback.length === 0) return agent;
+  const fallbacks: ResolvedFallback[] = [];
+  const skipped: string[] = [];
+  for (const f of agent.fallback) {
+    if (f.provider === 'echo') {
+      fallbacks.push({ provider: 'echo', model: f.model });
+      continue;
+    }
+    const { apiKey, baseURL } = config.providers[f.provider];
+    if (!apiKey && !(f.provider === 'openai' && baseURL)) skipped.push(`${f.provider}/${f.model}: ${f.provider === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY'} is not set`);
+    else fallbacks.push({ provider: f.provider, model: f.model, ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) });
+  }
+  return { ...agent, fallbacks, ...(skipped.length ? { fallbackSkipped: skipped } : {}) };
 }
 
 function echoFallback(name: string, spec: AgentSpec, reason: string): ResolvedAgent {

@@ -10,6 +10,7 @@ import { Job, QueueEvents, Worker, type WorkerOptions } from 'bullmq';
 import { createProvider } from '../providers/index.js';
 import { RedisLimiter } from '../limits/limiter.js';
 import { LimitedProvider } from '../limits/limited-provider.js';
+import { FallbackProvider } from '../limits/fallback-provider.js';
 import type { ResolvedAgent } from '../agents/agent-spec.js';
 import type { Provider } from '../providers/provider.js';
 import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys, stepJobId } from '../runs/keys.js';
@@ -74,9 +75,13 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   // Every call to a provider a limit can apply to asks the shared limiter first (src/limits).
   const limiter = new RedisLimiter(connection, prefix, registry.limits);
   const limited = (agent: ResolvedAgent): Provider => {
-    const provider = createProvider(agent);
-    if (!registry.limits.applies(agent.provider)) return provider;
-    return new LimitedProvider(provider, { limiter, target: { provider: agent.provider, apiKey: agent.apiKey }, leaseMs: agent.timeoutMs, logger: logger.child({ agent: agent.name }) });
+    const log = logger.child({ agent: agent.name });
+    const behind = (a: Pick<ResolvedAgent, 'provider' | 'apiKey'>, provider: Provider): Provider =>
+      registry.limits.applies(a.provider) ? new LimitedProvider(provider, { limiter, target: { provider: a.provider, apiKey: a.apiKey }, leaseMs: agent.timeoutMs, logger: log }) : provider;
+    const primary = behind(agent, createProvider(agent));
+    if (!agent.fallbacks?.length) return primary;
+    const fallbacks = agent.fallbacks.map((f) => ({ model: f.model, provider: behind(f, createProvider({ ...agent, ...f, apiKey: f.apiKey, baseURL: f.baseURL })) }));
+    return new FallbackProvider(primary, fallbacks, { fallbackAfterMs: agent.fallbackAfterMs, logger: log });
   };
   const providerFor =
     opts.providerFor ??

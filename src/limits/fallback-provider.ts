@@ -1,0 +1,62 @@
+/**
+ * An agent's primary model with its `fallback` models: a call goes to the primary unless the
+ * primary cannot take it: not admitted by the limiter (its circuit open, paused after a 429 or
+ * an overload, or its limits would make the step wait longer than `fallbackAfterMs`), or it
+ * answers 429 / overloaded. Then each fallback is tried in order; the first that answers
+ * answers (the step records which model did: the result's `model`). When none can, the
+ * primary's wait stands: the step waits for capacity.
+ */
+import { CapacityWaitError, RateLimitedError } from '../errors/index.js';
+import type { Logger } from '../logger.js';
+import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
+
+export interface FallbackTarget {
+  provider: Provider;
+  model: string;
+}
+
+export class FallbackProvider implements Provider {
+  readonly name: Provider['name'];
+  readonly answersWithSchema?: (model: string) => boolean;
+
+  constructor(
+    private readonly primary: Provider,
+    private readonly fallbacks: readonly FallbackTarget[],
+    private readonly opts: { fallbackAfterMs: number; logger: Logger },
+  ) {
+    this.name = primary.name;
+    if (primary.answersWithSchema) this.answersWithSchema = primary.answersWithSchema.bind(primary);
+  }
+
+  async complete(req: CompletionRequest): Promise<CompletionResult> {
+    let why: Error;
+    try {
+      return await this.primary.complete(req);
+    } catch (err) {
+      const unavailable = (err instanceof CapacityWaitError && err.waitMs > this.opts.fallbackAfterMs) || err instanceof RateLimitedError;
+      if (!unavailable) throw err;
+      why = err as Error;
+    }
+    for (const f of this.fallbacks) {
+      try {
+        const res = await f.provider.complete(asFor(f, req));
+        this.opts.logger.info({ model: f.model, because: why.message }, 'answered by a fallback model');
+        return res;
+      } catch (err) {
+        // The next fallback, unless this one failed for another reason than being unavailable.
+        if (!(err instanceof CapacityWaitError || err instanceof RateLimitedError)) throw err;
+      }
+    }
+    throw why;
+  }
+}
+
+/**
+ * The request for a fallback: its model, and a structured answer asked for the way that
+ * provider asks (a forced `answer` tool where it has no JSON mode).
+ */
+function asFor(f: FallbackTarget, req: CompletionRequest): CompletionRequest {
+  const { responseSchema, ...rest } = req;
+  if (!responseSchema || f.provider.answersWithSchema?.(f.model)) return { ...req, model: f.model };
+  return { ...rest, model: f.model, tools: [{ name: responseSchema.name, description: 'Give your answer, in exactly this structure.', inputSchema: responseSchema.schema }], toolChoice: { name: responseSchema.name } };
+}
