@@ -89,3 +89,19 @@ describe('decide', () => {
     expect(three('any', 'skipped', 'skipped', 'skipped')).toEqual({ action: 'skip', reason: 'every dependency was skipped' });
   });
 });
+
+describe('ActiveJobs', () => {
+  it('aborts a job tracked just after its cancellation arrived (the gap between its start and its tracking)', async () => {
+    const { ActiveJobs } = await import('../src/engine/active-jobs.js');
+    const active = new ActiveJobs();
+    const cancelled: string[] = [];
+    const worker = { cancelJob: (id: string) => (cancelled.push(id), true) } as unknown as import('bullmq').Worker;
+    expect(active.cancelRun('run_1', 'step cancelled', ['run_1.a'])).toBe(0);
+    active.track('run_1', worker, 'run_1.b')();
+    active.track('run_1', worker, 'run_1.a')();
+    expect(cancelled).toEqual(['run_1.a']);
+    active.cancelRun('run_2', 'run cancelled');
+    active.track('run_2', worker, 'run_2.x')();
+    expect(cancelled).toEqual(['run_1.a', 'run_2.x']);
+  });
+});

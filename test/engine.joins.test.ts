@@ -159,4 +159,37 @@ describe('join policies', () => {
     ]);
     expect(await validate([agent('a'), agent('b'), { ...agent('j', ['a', 'b']), join: 'some' }])).toEqual([expect.objectContaining({ path: 'steps[2].join' })]);
   });
+
+  it('a cancelled member takes the steps upstream of it that feed nothing else along, and one in a retry backoff leaves at once', async () => {
+    const r = await submit({
+      workflow: {
+        name: 'j-upstream',
+        steps: [
+          { id: 'x', agent: 'a', input: { task: `slow source [[delay:${SLOW_MS}]]` } },
+          { id: 'm1', agent: 'b', dependsOn: ['x'], input: { task: 'uses x' } },
+          { id: 'm2', agent: 'c', attempts: 3, input: { task: 'flaky [[status:500]]' } },
+          { id: 'm3', agent: 'd', input: { task: 'fast [[delay:400]]' } },
+          { id: 'j', kind: 'concat', dependsOn: ['m1', 'm2', 'm3'], join: 'any' },
+        ],
+      },
+      input: {},
+    });
+    expect(r.status).toBe('succeeded');
+    for (const id of ['x', 'm1', 'm2']) expect(stepOf(r, id)).toMatchObject({ status: 'cancelled', reason: 'join: any met by "m3"' });
+    // m2 was sleeping out its backoff (the agent's default: seconds) when it was cancelled.
+    expect(stepOf(r, 'm2').attempts).toBe(1);
+    await poll('the upstream step’s request aborted at the server', () => abortedOf('a') === 1, Boolean);
+    await expectNoLiveJobs(h.system, r.id);
+  });
+
+  it('checks a pattern block’s dependsOn like any other, and names an unknown pattern', async () => {
+    const validate = async (steps: unknown[]) => (await h.request('POST', '/v1/workflows/validate', { name: 'p-bad', steps })).body.error?.issues;
+    expect(await validate([{ id: 'c', pattern: 'parallel', tasks: [{ agent: 'a', task: 'x' }], dependsOn: ['ghost'] }])).toEqual([
+      { path: 'steps[0] (step c-t1).dependsOn[0]', message: 'unknown step "ghost" in dependsOn; steps: c-t1, c-results' },
+    ]);
+    expect(await validate([{ id: 'c', pattern: 'nope', tasks: [] }])).toEqual([{ path: 'steps[0].pattern', message: 'unknown pattern "nope"; patterns: sequential, parallel, hierarchical, consensus' }]);
+    expect(await validate([{ id: 'h', pattern: 'hierarchical', task: 't', aggregate: 'vote', tasks: [{ agent: 'a', task: 'x' }] }])).toEqual([
+      { path: 'steps[0].tasks', message: 'aggregate: vote needs at least 2 tasks (each answer is a vote)' },
+    ]);
+  });
 });

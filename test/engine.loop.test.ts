@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../src/runs/runs-service.js';
+import { structuredMode } from '../src/providers/openai.js';
 import { startFakeLlmServer, structuredReply, type FakeLlmServer, type FakeResponse, type RecordedRequest } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 
@@ -12,11 +13,12 @@ const VERDICT_FIELDS = { type: 'object', properties: { approved: { type: 'boolea
 
 const AGENTS: Record<string, Record<string, unknown>> = {
   writer: { provider: 'anthropic', model: 'claude-w', attempts: 1 },
-  critic: { provider: 'openai', model: 'gpt-critic', attempts: 1 },
-  judge: { provider: 'openai', model: 'gpt-judge', attempts: 1, output: { schema: VERDICT_FIELDS } },
+  // The fake server is not OpenAI's own API, where `structured: auto` asks with a forced function: these ask with response_format.
+  critic: { provider: 'openai', model: 'gpt-critic', attempts: 1, structured: 'json_schema' },
+  judge: { provider: 'openai', model: 'gpt-judge', attempts: 1, output: { schema: VERDICT_FIELDS }, structured: 'json_schema' },
   'judge-a': { provider: 'anthropic', model: 'claude-judge', attempts: 1, output: { schema: VERDICT_FIELDS } },
-  'judge-old': { provider: 'openai', model: 'gpt-4-turbo', attempts: 1, output: { schema: VERDICT_FIELDS } },
-  /** A critic that is an orchestrator elsewhere: as a critic it gives one structured verdict. */
+  'judge-old': { provider: 'openai', model: 'gpt-4-turbo', attempts: 1, output: { schema: VERDICT_FIELDS }, structured: 'json_mode' },
+  /** A critic that is an orchestrator elsewhere: as a critic it gives one structured verdict (`structured: auto` on a compatible server: a forced function). */
   'critic-tp': { provider: 'openai', model: 'gpt-critic', attempts: 1, delegates: ['writer'] },
   'echo-w': { provider: 'echo' },
   'echo-c': { provider: 'echo' },
@@ -130,9 +132,10 @@ describe('a refinement loop', () => {
     const r = await run('refine-tp');
     expect(r.status).toBe('succeeded');
     expect(r.output).toMatchObject({ iterations: 1, reason: 'approved' });
-    // No delegate tools offered: one structured answer.
-    expect(byModel('gpt-critic')[0]!.body.tools).toBeUndefined();
-    expect(byModel('gpt-critic')[0]!.body.response_format.type).toBe('json_schema');
+    // No delegate tools offered: one structured answer, through the forced function alone.
+    expect(byModel('gpt-critic')[0]!.body.tools.map((t: { function: { name: string } }) => t.function.name)).toEqual(['answer']);
+    expect(byModel('gpt-critic')[0]!.body.tool_choice).toEqual({ type: 'function', function: { name: 'answer' } });
+    expect(byModel('gpt-critic')[0]!.body.response_format).toBeUndefined();
   });
 
   it('runs offline on echo: the echo critic approves the first draft', async () => {
@@ -182,7 +185,16 @@ describe('structured answers (an agent with output.schema)', () => {
     expect(completed?.data).toMatchObject({ structured: true, rounds: 2 });
   });
 
-  it('uses JSON mode, the schema in the instructions, on an OpenAI model that predates json_schema', async () => {
+  it('asks OpenAI’s own API by model age (json_schema, JSON mode, a forced function), any other server with a forced function', () => {
+    const mode = (model: string, official = true) => structuredMode(model, official);
+    expect(['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'o3-mini', 'gpt-5', 'gpt-4o-2024-08-06'].map((m) => mode(m))).toEqual(Array(6).fill('json_schema'));
+    expect(['gpt-4-turbo', 'gpt-4-turbo-2024-04-09', 'gpt-4-1106-preview', 'gpt-3.5-turbo', 'gpt-3.5-turbo-0125', 'gpt-4o-2024-05-13'].map((m) => mode(m))).toEqual(Array(6).fill('json_mode'));
+    expect(['gpt-4', 'gpt-4-0613', 'gpt-4-32k', 'gpt-3.5-turbo-0613'].map((m) => mode(m))).toEqual(Array(4).fill('tool'));
+    expect(mode('gpt-4o', false)).toBe('tool');
+    expect(structuredMode('llama3', false, 'json_schema')).toBe('json_schema');
+  });
+
+  it('uses JSON mode, the schema in the instructions, when asked to (structured: json_mode)', async () => {
     fake.respondWith((r) => (r.body?.model === 'gpt-4-turbo' ? structuredReply(r, { approved: true, score: 5 }) : undefined));
     const r = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'judge-old', input: { task: 'Judge' } })).body.id, 20_000);
     expect(r.output).toEqual({ approved: true, score: 5 });

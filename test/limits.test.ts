@@ -167,7 +167,7 @@ describe('fallback models', () => {
   let h: Harness;
   const agents = {
     main: { provider: 'openai', model: 'gpt-main', attempts: 3, backoff: { type: 'fixed', delayMs: 10 }, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
-    judged: { provider: 'openai', model: 'gpt-judged', attempts: 1, output: { schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
+    judged: { provider: 'openai', model: 'gpt-judged', attempts: 1, structured: 'json_schema', output: { schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
   };
   const providers = { openai: { models: { 'gpt-main': {} }, breaker: { failures: 1, windowMs: 60_000, cooldownMs: 60_000 } } };
 

@@ -94,6 +94,14 @@ describe('shared run context', () => {
     expect(promptOf('gpt-writer')).toBe('got fake gpt-junior: plain notes / 1 / []');
   });
 
+  it('publishes up to 1000 names of one output in one write', async () => {
+    const fields = Object.fromEntries(Array.from({ length: 1200 }, (_, i) => [`f${i}`, i]));
+    const r = await submit({ name: 'ctx-many', steps: [{ id: 'wide', agent: 'junior', input: { task: reply(fields) }, publish: true }] });
+    expect(r.status).toBe('succeeded');
+    expect(Object.keys(r.context!)).toHaveLength(1000);
+    expect(r.context!.f999).toBe(999);
+  });
+
   it('refuses a read of a name no ancestor publishes, naming the problem', async () => {
     const validate = async (steps: unknown[]) => (await h.request('POST', '/v1/workflows/validate', { name: 'ctx-bad', steps })).body.error?.issues;
     expect(await validate([{ id: 'a', agent: 'junior', input: { task: '{{context.x}}' } }])).toEqual([
@@ -103,6 +111,16 @@ describe('shared run context', () => {
       { path: 'steps[1].input.task', message: 'template {{context.x}} reads context "x", which only "p" publishes, and none of them is an ancestor of "a" (nothing makes it publish first); add it to dependsOn of "a"' },
     ]);
     expect(await validate([{ id: 'p', agent: 'junior', input: { task: 'x' }, publish: ['bad name'] }])).toEqual([expect.objectContaining({ path: 'steps[0].publish[0]' })]);
+    // A publisher that may run at the same time as the reader would make what it reads a race.
+    expect(
+      await validate([
+        { id: 'p', agent: 'junior', input: { task: 'x' }, publish: ['x'] },
+        { id: 'q', agent: 'junior', input: { task: 'x' }, publish: ['x'] },
+        { id: 'r', agent: 'junior', dependsOn: ['p'], input: { task: '{{context.x}}' } },
+      ]),
+    ).toEqual([
+      { path: 'steps[2].input.task', message: 'template {{context.x}} reads context "x", which "q" also publishes and may run at the same time as "r" (what it reads would depend on which finished first); make it depend on "r", or "r" on it' },
+    ]);
   });
 
   it('an approval step keeps its own publish (a publish gate)', async () => {

@@ -106,6 +106,14 @@ export const AgentSpec = z
      * `fallbackAfterMs`. Each uses its provider's key and base URL from the environment.
      */
     fallback: z.array(z.object({ provider: ProviderName, model: z.string().min(1) }).strict()).max(5).default([]),
+    /**
+     * How an OpenAI model is asked for a structured answer: `json_schema` (response_format),
+     * `json_mode` (response_format json_object, the schema in the instructions), `tool` (a
+     * forced function call), or `auto` (the default): on OpenAI's own API by model (json_schema,
+     * JSON mode on the models that predate it, a forced function on those that predate JSON
+     * mode), on any other server (OPENAI_BASE_URL) a forced function, which they widely support.
+     */
+    structured: z.enum(['auto', 'json_schema', 'json_mode', 'tool']).default('auto'),
     /** A wait for the primary's capacity longer than this goes to the fallback instead. Default 0 (any wait). */
     fallbackAfterMs: z.number().int().nonnegative().default(0),
   })

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { Budget, RunListInclude, RunStatus } from '../runs/types.js';
 import { RunStepId, StepId, StepInput } from '../workflows/definition.js';
 import { JsonObject } from '../workflows/json-object.js';
-import { PatternFields } from '../workflows/patterns.js';
+import { PatternFields, patternProblem } from '../workflows/patterns.js';
 
 const common = {
   /** A repeated submission with the same key returns the same run. */
@@ -38,7 +38,8 @@ export const SubmitPatternRun = z
     z.object({ ...PatternFields.consensus, ...common }).strict(),
   ])
   .superRefine((r, ctx) => {
-    if (r.pattern === 'hierarchical' && r.aggregate === 'synthesize' && !r.synthesizer) ctx.addIssue({ code: 'custom', path: ['synthesizer'], message: 'aggregate: synthesize needs the synthesizer agent' });
+    const problem = patternProblem(r);
+    if (problem) ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message });
   });
 
 /** POST /v1/chat/multi (seed 004): one message to several agents. */

@@ -1,17 +1,27 @@
 /**
  * The steps this process is running, by run, so a cancellation published by any process can
  * abort them here (`worker.cancelJob` fires the processor's AbortSignal).
+ *
+ * A cancellation can arrive between the moment a job's step starts and the moment it is
+ * tracked here: the cancellations of the last RECENT_MS are kept, and a job tracked after its
+ * cancellation arrived is aborted at once.
  */
 import type { Worker } from 'bullmq';
 
+const RECENT_MS = 30_000;
+
 export class ActiveJobs {
   private readonly byRun = new Map<string, Map<string, Worker>>();
+  /** Recent cancellations: a run id (all of its jobs) or a job id → when it arrived, and why. */
+  private readonly recent = new Map<string, { at: number; reason: string }>();
 
   /** Register a running job; call the returned function when it ends. */
   track(runId: string, worker: Worker, jobId: string): () => void {
     let jobs = this.byRun.get(runId);
     if (!jobs) this.byRun.set(runId, (jobs = new Map()));
     jobs.set(jobId, worker);
+    const missed = this.recent.get(jobId) ?? this.recent.get(runId);
+    if (missed && Date.now() - missed.at < RECENT_MS) worker.cancelJob(jobId, missed.reason);
     return () => {
       jobs.delete(jobId);
       if (jobs.size === 0 && this.byRun.get(runId) === jobs) this.byRun.delete(runId);
@@ -20,11 +30,24 @@ export class ActiveJobs {
 
   /** Abort every job of `runId` running in this process (or only those of `jobIds`); returns how many were signalled. */
   cancelRun(runId: string, reason: string, jobIds?: readonly string[]): number {
+    this.remember(jobIds ?? [runId], reason);
     const jobs = this.byRun.get(runId);
     if (!jobs) return 0;
     let n = 0;
     const only = jobIds ? new Set(jobIds) : undefined;
     for (const [jobId, worker] of jobs) if ((!only || only.has(jobId)) && worker.cancelJob(jobId, reason)) n++;
     return n;
+  }
+
+  private remember(ids: readonly string[], reason: string): void {
+    const now = Date.now();
+    for (const [id, { at }] of this.recent) {
+      if (now - at < RECENT_MS) break; // in arrival order: the rest are newer
+      this.recent.delete(id);
+    }
+    for (const id of ids) {
+      this.recent.delete(id);
+      this.recent.set(id, { at: now, reason });
+    }
   }
 }

@@ -19,7 +19,7 @@ import type { JoinWatch } from '../workflows/definition.js';
 import { toError } from '../errors/index.js';
 import { maxAgreeing } from './executors/aggregate.js';
 
-type Member = Pick<StepRecord, 'stepId' | 'status' | 'output' | 'agent'>;
+type Member = Pick<StepRecord, 'stepId' | 'status' | 'output' | 'agent'> & { finishedAt?: string | null };
 
 export type JoinVerdict = { state: 'open' } | { state: 'met' | 'impossible'; reason: string; live: Member[] };
 
@@ -31,7 +31,9 @@ export function joinVerdict(watch: JoinWatch, members: readonly Member[]): JoinV
     const m = byId.get(id);
     return m && isTerminalStep(m.status) ? [] : [m ?? { stepId: id, status: 'pending', output: null, agent: null }];
   });
-  const succeeded = members.filter((m) => m.status === 'succeeded');
+  const inJoin = new Set(watch.members);
+  // In the order they finished.
+  const succeeded = members.filter((m) => m.status === 'succeeded' && inJoin.has(m.stepId)).sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
   const have = watch.agree ? maxAgreeing(succeeded.map((m) => (m.output as { answer?: unknown } | null)?.answer ?? null), watch.agree) : succeeded.length;
   const what = watch.agree ? `${have} answer${have === 1 ? '' : 's'} agree` : `${have} of ${watch.members.length} succeeded`;
   if (have >= watch.need) {
@@ -45,9 +47,17 @@ export function joinVerdict(watch: JoinWatch, members: readonly Member[]): JoinV
 export async function settleJoins(deps: { store: RunStore; control: RunControl }, runId: string, watches: readonly JoinWatch[], log: () => Logger): Promise<void> {
   for (const watch of watches) {
     try {
-      const verdict = joinVerdict(watch, await deps.store.getSteps(runId, watch.members));
+      const upstream = watch.upstream ?? {};
+      const records = await deps.store.getSteps(runId, [...watch.members, ...new Set(Object.values(upstream).flat())]);
+      const verdict = joinVerdict(watch, records);
       if (verdict.state === 'open' || verdict.live.length === 0) continue;
-      const cancelled = await deps.control.cancelSteps(runId, verdict.live, verdict.reason);
+      // A live member's own upstream steps that feed nothing else go with it.
+      const byId = new Map(records.map((r) => [r.stepId, r]));
+      const feeding = verdict.live.flatMap((m) => (upstream[m.stepId] ?? []).flatMap((id) => {
+        const r = byId.get(id);
+        return r && !isTerminalStep(r.status) ? [r] : [];
+      }));
+      const cancelled = await deps.control.cancelSteps(runId, [...verdict.live, ...feeding], verdict.reason);
       if (cancelled.length) log().info({ join: watch.step, cancelled, reason: verdict.reason }, 'join settled early; the steps it no longer needs are cancelled');
     } catch (err) {
       log().warn({ join: watch.step, err: toError(err).message }, 'could not look at the join; it is met when every step it waits on has ended');

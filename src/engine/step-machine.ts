@@ -345,6 +345,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
     /** Write the result, retrying on Redis errors: the job must not complete before it is stored. */
     async function recordResult(outcome: Extract<StepOutcome, { type: 'succeeded' }>) {
+      const published = step.toContext ? contextPublish(step, outcome.output, deps.authorityOf) : undefined;
       const result = {
         output: outcome.output,
         input: outcome.input ?? null,
@@ -352,7 +353,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
         model: outcome.model ?? null,
         ...(outcome.event ? { event: outcome.event } : {}),
         ...(outcome.reusedFrom ? { reusedFrom: outcome.reusedFrom } : {}),
-        ...(step.toContext ? { publish: contextPublish(step, outcome.output, deps.authorityOf) } : {}),
+        // A publish that names nothing writes nothing (no event).
+        ...(published?.entries.length ? { publish: published } : {}),
       };
       for (let i = 1; ; i++) {
         try {
@@ -388,6 +390,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
 }
 
 const now = () => new Date().toISOString();
+/** Most names one result publishes (`publish: true` on an output with more fields keeps the first). */
+const MAX_PUBLISHED = 1000;
 
 /**
  * What a step with `publish` (compiled `toContext`) puts into its run's context: the named top-level fields of its
@@ -404,7 +408,7 @@ export function contextPublish(step: CompiledStep, output: unknown, authorityOf?
   else if (spec.fields === 'all') entries = Object.entries(object).filter(([k]) => ContextName.safeParse(k).success);
   else entries = spec.fields.filter((f) => Object.hasOwn(object, f) && object[f] !== undefined).map((f) => [f, object[f]]);
   const authority = spec.byAuthority && step.agent ? (authorityOf?.(step.agent) ?? 1) : 0;
-  return { entries, order: spec.order, authority };
+  return { entries: entries.slice(0, MAX_PUBLISHED), order: spec.order, authority };
 }
 
 /** Fail `runId` because its required step `stepId` failed with `error`. */

@@ -58,5 +58,5 @@ export class FallbackProvider implements Provider {
 function asFor(f: FallbackTarget, req: CompletionRequest): CompletionRequest {
   const { responseSchema, ...rest } = req;
   if (!responseSchema || f.provider.answersWithSchema?.(f.model)) return { ...req, model: f.model };
-  return { ...rest, model: f.model, tools: [{ name: responseSchema.name, description: 'Give your answer, in exactly this structure.', inputSchema: responseSchema.schema }], toolChoice: { name: responseSchema.name } };
+  return { ...rest, model: f.model, tools: [{ name: responseSchema.name, description: responseSchema.description ?? 'Give your answer, in exactly this structure.', inputSchema: responseSchema.schema }], toolChoice: { name: responseSchema.name } };
 }

@@ -18,6 +18,6 @@ export function createProvider(agent: ResolvedAgent): Provider {
       if (!agent.apiKey) throw new ConfigError(`agent "${agent.name}": anthropic provider needs an API key`);
       return new AnthropicProvider({ apiKey: agent.apiKey, baseURL: agent.baseURL });
     case 'openai':
-      return new OpenAIProvider({ apiKey: agent.apiKey, baseURL: agent.baseURL });
+      return new OpenAIProvider({ apiKey: agent.apiKey, baseURL: agent.baseURL, structured: agent.structured });
   }
 }

@@ -15,7 +15,11 @@ export interface OpenAIProviderOptions {
   apiKey?: string | undefined;
   /** Default https://api.openai.com/v1. */
   baseURL?: string | undefined;
+  /** How structured answers are asked for (see the agent's `structured`). @default auto */
+  structured?: StructuredMode | undefined;
 }
+
+export type StructuredMode = 'auto' | 'json_schema' | 'json_mode' | 'tool';
 
 export class OpenAIProvider implements Provider {
   readonly name = 'openai' as const;
@@ -25,9 +29,11 @@ export class OpenAIProvider implements Provider {
    * compatible servers widely understand only `max_tokens`.
    */
   private readonly officialApi: boolean;
+  private readonly structured: StructuredMode;
 
   constructor(options: OpenAIProviderOptions) {
     this.officialApi = !options.baseURL || new URL(options.baseURL).hostname === 'api.openai.com';
+    this.structured = options.structured ?? 'auto';
     this.client = new OpenAI({
       apiKey: options.apiKey ?? PLACEHOLDER_API_KEY,
       // Explicit values (null = none) stop the SDK from reading OPENAI_* variables itself:
@@ -42,13 +48,13 @@ export class OpenAIProvider implements Provider {
     });
   }
 
-  /** Structured answers use `response_format` (json_schema; JSON mode on the models that predate it). */
-  answersWithSchema(): boolean {
-    return true;
+  /** Whether a structured answer of `model` is asked for with `response_format` (else a forced function). */
+  answersWithSchema(model: string): boolean {
+    return structuredMode(model, this.officialApi, this.structured) !== 'tool';
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
-    const format = req.responseSchema ? responseFormat(req.model, req.responseSchema) : undefined;
+    const format = req.responseSchema ? responseFormat(structuredMode(req.model, this.officialApi, this.structured) === 'json_mode', req.responseSchema) : undefined;
     const system = [req.system, format?.instruction].filter(Boolean).join('\n\n');
     const params: OpenAI.ChatCompletionCreateParamsNonStreaming = {
       model: req.model,
@@ -120,19 +126,32 @@ export class OpenAIProvider implements Provider {
   }
 }
 
-/** Models that predate `json_schema` structured outputs: they get JSON mode, the schema in the instructions. */
-const JSON_MODE_ONLY = /^(gpt-3\.5|gpt-4(-turbo|-\d{4}|-32k)?($|-\d|-preview))/;
+/** Models older than JSON mode (response_format json_object): a forced function call. */
+const BEFORE_JSON_MODE = /^(gpt-4(-0314|-0613|-32k.*)?|gpt-3\.5-turbo-(0301|0613|16k-0613))$/;
+/** Models with JSON mode but older than `json_schema` structured outputs. */
+const JSON_MODE_ONLY = /^(gpt-4-turbo.*|gpt-4-(1106|0125)-preview|gpt-4-vision-preview|gpt-3\.5-turbo(-1106|-0125|-16k)?|gpt-4o-2024-05-13)$/;
 
 /**
- * How a structured answer is asked for: `json_schema` (not `strict`, which accepts only a
- * subset of JSON Schema; the answer is validated here anyway), or JSON mode for older models,
- * which needs the word JSON in the messages: an instruction carries the schema.
+ * How a structured answer of `model` is asked for. `auto`: on OpenAI's own API by the model's
+ * age; on any other server a forced function call (compatible servers widely support tools,
+ * far fewer response_format json_schema).
  */
-export function responseFormat(model: string, rs: NonNullable<CompletionRequest['responseSchema']>): { param: OpenAI.ChatCompletionCreateParams['response_format']; instruction?: string } {
-  if (JSON_MODE_ONLY.test(model)) {
-    return { param: { type: 'json_object' }, instruction: `Answer with a JSON object only, fitting this JSON Schema:\n${JSON.stringify(rs.schema)}` };
+export function structuredMode(model: string, officialApi: boolean, setting: StructuredMode = 'auto'): Exclude<StructuredMode, 'auto'> {
+  if (setting !== 'auto') return setting;
+  if (!officialApi || BEFORE_JSON_MODE.test(model)) return 'tool';
+  return JSON_MODE_ONLY.test(model) ? 'json_mode' : 'json_schema';
+}
+
+/**
+ * The `response_format` of a structured answer: `json_schema` (not `strict`, which accepts only
+ * a subset of JSON Schema; the answer is validated here anyway), or JSON mode, which needs the
+ * word JSON in the messages: an instruction carries the schema.
+ */
+export function responseFormat(jsonMode: boolean, rs: NonNullable<CompletionRequest['responseSchema']>): { param: OpenAI.ChatCompletionCreateParams['response_format']; instruction?: string } {
+  if (jsonMode) {
+    return { param: { type: 'json_object' }, instruction: `${rs.description ? `${rs.description}\n` : ''}Answer with a JSON object only, fitting this JSON Schema:\n${JSON.stringify(rs.schema)}` };
   }
-  return { param: { type: 'json_schema', json_schema: { name: rs.name, schema: rs.schema, strict: false } } };
+  return { param: { type: 'json_schema', json_schema: { name: rs.name, ...(rs.description ? { description: rs.description } : {}), schema: rs.schema, strict: false } } };
 }
 
 /** One message of the conversation as Chat Completions messages (tool results: one message each). */

@@ -66,7 +66,7 @@ export interface CompletionRequest {
    * Ask for an answer that is a JSON object fitting `schema`, in the API's own JSON mode (only
    * to a provider whose `answersWithSchema` says it can; the others are given a forced tool).
    */
-  responseSchema?: { name: string; schema: Record<string, unknown> };
+  responseSchema?: { name: string; description?: string; schema: Record<string, unknown> };
   /**
    * When set, the provider streams the answer and calls this with each piece of text as it
    * arrives (in order; the pieces joined are the final text). It must not throw.

@@ -7,7 +7,7 @@ import type { Queue } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { keys, stepJobId, stepQueueName } from './keys.js';
 import type { RunStore } from './run-store.js';
-import { LIVE_STEP_STATUSES, type RunStatus, type StepStatus } from './types.js';
+import { LIVE_STEP_STATUSES, type RunStatus } from './types.js';
 
 export interface RunControlDeps {
   /** Its connection (`store.redis`) also publishes cancellations. */
@@ -55,7 +55,7 @@ export class RunControl {
    * runs them, the ones queued leave their queues (a parent whose last pending child is
    * removed moves on by itself). Returns the ids cancelled here.
    */
-  async cancelSteps(runId: string, steps: readonly { stepId: string; agent: string | null; status: StepStatus }[], reason: string): Promise<string[]> {
+  async cancelSteps(runId: string, steps: readonly { stepId: string; agent: string | null }[], reason: string): Promise<string[]> {
     const { store } = this.deps;
     const finishedAt = new Date().toISOString();
     const results = await Promise.all(
@@ -70,7 +70,8 @@ export class RunControl {
       await Promise.all([
         // Any of them may have started since it was read: every process aborts those it runs.
         store.redis.publish(keys.cancelChannel(store.prefix), [runId, ...cancelled.map((s) => s.stepId)].join(' ')),
-        ...cancelled.filter((s) => s.status !== 'running').map((s) => this.removeQueued(runId, s.stepId, stepQueueName({ agent: s.agent ?? undefined }))),
+        // Whatever state each was read in, its job's own state decides (removeQueued looks).
+        ...cancelled.map((s) => this.removeQueued(runId, s.stepId, stepQueueName({ agent: s.agent ?? undefined }))),
       ]);
     } catch (err) {
       this.deps.logger.warn({ runId, err: (err as Error).message }, 'steps cancelled, but their jobs could not be stopped at once; they end by themselves');

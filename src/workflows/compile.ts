@@ -13,7 +13,7 @@ import type { z } from 'zod';
 import { ValidationError, type Issue } from '../errors/index.js';
 import { FLOW_SCHEDULE_PREFIX, SCHEDULE_ID_MAX_LENGTH, ScheduleId } from '../schedules/schedule-spec.js';
 import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type JoinWatch, type PatternBlock, StepDefinition, type StepDefinitionOf, type StepKind } from './definition.js';
-import { patternSteps } from './patterns.js';
+import { patternProblem, patternSteps } from './patterns.js';
 import { parseWhen, whenRefs } from './expression.js';
 import { fieldValueSchema, kindOf, validateInputFields } from './input.js';
 import { ruleOf, type KindRule } from './kinds.js';
@@ -77,7 +77,10 @@ function fromZod(issues: readonly z.core.$ZodIssue[], root: unknown, base: reado
       const branch = obj === undefined ? undefined : 'sequential' in obj ? 0 : 'parallel' in obj ? 1 : 'pattern' in obj ? 2 : 3;
       const chosen = branch === undefined ? undefined : issue.errors[branch];
       if (chosen) out.push(...fromZod(chosen, root, path));
-      else if ('discriminator' in issue && issue.discriminator === 'kind') {
+      else if ('discriminator' in issue && issue.discriminator === 'pattern') {
+        // The issue's path ends at the `pattern` field itself.
+        out.push({ path: formatPath(path), message: `unknown pattern ${JSON.stringify(value)}; patterns: sequential, parallel, hierarchical, consensus` });
+      } else if ('discriminator' in issue && issue.discriminator === 'kind') {
         // The step's `kind` names no kind.
         out.push({ path: formatPath(path), message: `unknown step kind ${JSON.stringify(value)}; kinds: ${Object.keys(STEP_DEFINITIONS).join(', ')}` });
       } else out.push({ path: formatPath(path), message: `expected a step {id, agent, input} or a {sequential: [...]} / {parallel: [...]} block, got ${kindOf(value)}` });
@@ -131,8 +134,9 @@ function expand(block: Block, path: string, drafts: Draft[], issues: Issue[]): n
 /** A pattern block: the steps the pattern becomes (see patterns.ts), its `dependsOn` added to its first ones. */
 function expandPattern(block: PatternBlock, path: string, drafts: Draft[], issues: Issue[]): number[] {
   const { id, dependsOn, ...req } = block;
-  if (req.pattern === 'hierarchical' && req.aggregate === 'synthesize' && !req.synthesizer) {
-    issues.push({ path: `${path}.synthesizer`, message: 'aggregate: synthesize needs the synthesizer agent' });
+  const problem = patternProblem(req);
+  if (problem) {
+    issues.push({ path: `${path}.${problem.path}`, message: problem.message });
     return [];
   }
   const members: number[] = [];
@@ -142,8 +146,9 @@ function expandPattern(block: PatternBlock, path: string, drafts: Draft[], issue
       issues.push(...fromZod(parsed.error.issues, raw).map((i) => ({ ...i, path: `${path} (step ${String(raw.id)})${i.path ? `.${i.path}` : ''}` })));
       continue;
     }
-    const def = parsed.data;
-    drafts.push({ def, path: `${path} (step ${def.id})`, deps: new Set(def.dependsOn.length ? def.dependsOn : dependsOn) });
+    // The block's dependsOn goes to its first steps, where the compiler checks it like any other.
+    const def = parsed.data.dependsOn.length ? parsed.data : { ...parsed.data, dependsOn };
+    drafts.push({ def, path: `${path} (step ${def.id})`, deps: new Set(def.dependsOn) });
     members.push(drafts.length - 1);
   }
   return members;
@@ -388,6 +393,28 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     issues.push({ path: byId.get(cycle[0]!)!.path, message: `cycle: ${cycle.join(' → ')} (each step waits for the one before it)` });
   }
 
+  /**
+   * The steps upstream of `member` that feed nothing else (not the workflow's output either):
+   * cancelling the member cancels them too, so the join is not held up by work nobody needs.
+   */
+  const outputs = new Set(wf.output ?? []);
+  const exclusiveUpstream = (member: string): string[] => {
+    const mine = new Set([member]);
+    // Closest first: a step's dependents are looked at before the step itself.
+    const todo = [...(deps.get(member) ?? [])];
+    const seen = new Set<string>();
+    for (let i = 0; i < todo.length; i++) {
+      const a = todo[i]!;
+      if (seen.has(a)) continue;
+      if (!dependents.get(a)!.every((x) => mine.has(x)) || outputs.has(a)) continue;
+      // Every dependent decided? A dependent still undecided is looked at again later.
+      seen.add(a);
+      mine.add(a);
+      todo.push(...(deps.get(a) ?? []));
+    }
+    mine.delete(member);
+    return [...mine].sort();
+  };
   // Joins other than `all`: their dependencies become optional; those an early join (any,
   // quorum) waits on are told of it (joinOf), and may be cancelled by it, so they may feed
   // nothing else.
@@ -412,7 +439,8 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
       const others = dependents.get(m)!.filter((x) => x !== id);
       if (others.length) issues.push({ path, message: `join: ${label} cancels the steps it no longer needs, so they may feed no other step; "${m}" is also a dependency of ${others.map((x) => `"${x}"`).join(', ')}` });
     }
-    const watch: JoinWatch = { step: id, label: join === 'any' ? 'any' : 'quorum', need, members };
+    const upstream = Object.fromEntries(members.map((m) => [m, exclusiveUpstream(m)]).filter(([, u]) => u!.length > 0));
+    const watch: JoinWatch = { step: id, label: join === 'any' ? 'any' : 'quorum', need, members, ...(Object.keys(upstream).length ? { upstream } : {}) };
     for (const m of members) joinWatches.set(m, [...(joinWatches.get(m) ?? []), watch]);
   }
 
@@ -453,6 +481,9 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   };
   const checkContextRef = (d: Draft, name: string, path: string, what: string): void => {
     const self = d.def.id;
+    // A publisher that may run at the same time as the reader would make what it reads depend
+    // on which finished first: every publisher must come before it or after it.
+    const concurrent = ids.filter((id) => id !== self && publishes(id, name) && !ancestors(self).has(id) && !ancestors(id).has(self));
     if (![...ancestors(self)].some((a) => publishes(a, name))) {
       const publishers = ids.filter((id) => publishes(id, name));
       issues.push({
@@ -460,6 +491,11 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
         message: publishers.length
           ? `${what} reads context "${name}", which only ${publishers.map((p) => `"${p}"`).join(', ')} publish${publishers.length === 1 ? 'es' : ''}, and none of them is an ancestor of "${self}" (nothing makes it publish first); add it to dependsOn of "${self}"`
           : `${what} reads context "${name}", which no step publishes; add publish: [${name}] (or publish: true) to a step "${self}" depends on`,
+      });
+    } else if (concurrent.length) {
+      issues.push({
+        path,
+        message: `${what} reads context "${name}", which ${concurrent.map((p) => `"${p}"`).join(', ')} also publish${concurrent.length === 1 ? 'es' : ''} and may run at the same time as "${self}" (what it reads would depend on which finished first); make ${concurrent.length === 1 ? 'it' : 'them'} depend on "${self}", or "${self}" on ${concurrent.length === 1 ? 'it' : 'them'}`,
       });
     }
     if (!contextReads.has(self)) contextReads.set(self, new Set());

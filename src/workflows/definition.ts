@@ -54,6 +54,8 @@ export const JoinWatch = z.object({
   need: z.number().int().min(1),
   agree: z.object({ field: z.string().optional(), numberTolerance: z.number() }).optional(),
   members: z.array(z.string()),
+  /** Per member: the steps upstream of it that feed nothing else (cancelled with it). */
+  upstream: z.record(z.string(), z.array(z.string())).optional(),
 });
 export type JoinWatch = z.infer<typeof JoinWatch>;
 

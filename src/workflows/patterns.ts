@@ -55,6 +55,14 @@ const schemas = {
 };
 export type PatternRequest = { [K in keyof typeof schemas]: z.infer<(typeof schemas)[K]> }[keyof typeof schemas];
 
+/** What a pattern request's fields cannot do together (one problem, at a field of the request). */
+export function patternProblem(req: PatternRequest): { path: string; message: string } | undefined {
+  if (req.pattern !== 'hierarchical') return undefined;
+  if (req.aggregate === 'synthesize' && !req.synthesizer) return { path: 'synthesizer', message: 'aggregate: synthesize needs the synthesizer agent' };
+  if (req.aggregate === 'vote' && req.tasks.length < 2) return { path: 'tasks', message: 'aggregate: vote needs at least 2 tasks (each answer is a vote)' };
+  return undefined;
+}
+
 /** The steps a pattern becomes (definitions, as in flows/*.yaml), ids under `prefix` (`<prefix>-t1`...) when given, and the step whose output is the pattern's. */
 export function patternSteps(req: PatternRequest, prefix?: string): { steps: Record<string, unknown>[]; output: string } {
   const name = (local: string) => (prefix ? `${prefix}-${local}` : local);

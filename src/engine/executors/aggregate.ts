@@ -164,7 +164,7 @@ export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'v
 function outputVote(stepId: string, output: unknown, agent: string | null | undefined, registry: AgentRegistry): Vote {
   const parsed = typeof output === 'string' ? (parseOutputJson(output) ?? output) : output;
   const o = parsed !== null && typeof parsed === 'object' && 'answer' in parsed ? (parsed as { answer: unknown; confidence?: unknown; rationale?: unknown }) : undefined;
-  const confidence = o ? (typeof o.confidence === 'number' ? Math.min(1, Math.max(0, o.confidence)) : 0) : 1;
+  const confidence = o && typeof o.confidence === 'number' ? Math.min(1, Math.max(0, o.confidence)) : 1;
   const authority = agent ? (registry.get(agent)?.authority ?? 1) : 1;
   return { step: stepId, agent: agent ?? '', answer: o ? o.answer : output, confidence, rationale: o && typeof o.rationale === 'string' ? o.rationale : '', weight: confidence * authority };
 }

@@ -34,7 +34,7 @@ export async function structuredCall(provider: Provider, req: Omit<CompletionReq
   const tool = { name, description: opts.tool?.description ?? 'Give your answer, in exactly this structure.', inputSchema: schema };
   let messages: ChatMessage[] = req.messages;
   const usage = { inputTokens: 0, outputTokens: 0 };
-  const ask = provider.answersWithSchema?.(req.model) ? { responseSchema: { name, schema } } : { tools: [tool], toolChoice: { name } };
+  const ask = provider.answersWithSchema?.(req.model) ? { responseSchema: { name, description: tool.description, schema } } : { tools: [tool], toolChoice: { name } };
   for (let round = 1; ; round++) {
     const res = await provider.complete({ ...req, messages, ...ask });
     usage.inputTokens += res.usage.inputTokens;

@@ -39,7 +39,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   end
   redis.call('HSET', KEYS[1], unpack(fields))
   event(KEYS[3], 'step.completed', v[2], ARGV[1], ARGV[7])
-  if ARGV[14] ~= '' then publish(KEYS[2], KEYS[3], ARGV[14], { unpack(ARGV, 15) }, ARGV[1]) end
+  if ARGV[14] ~= '' then publish(KEYS[2], KEYS[3], ARGV[14], 15, ARGV[1]) end
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
   local over = spend(KEYS[2], KEYS[3], ARGV[4], ARGV[1])
   if ARGV[9] == '1' then

@@ -1,12 +1,12 @@
 --@include event
 -- Publish a recorded result into its run's shared context. `meta` (JSON): {step, order,
--- authority, keys}; `values`: the JSON value of each key, in that order (never decoded here, so
--- a value is kept exactly as it was written). A name already written by a step that ranks
+-- authority, keys}; the JSON value of each key is in ARGV from `first` on, in that order (read
+-- in place, never unpacked, and never decoded, so a value is kept exactly as it was written). A name already written by a step that ranks
 -- higher (authority first, then its place in the topological order) keeps that step's value.
 -- The run hash holds each value in `context:<name>`, who wrote it in `contextWriters`, and
 -- the whole context, rebuilt from the values, in `context` (names are plain: see ContextName).
 -- Appends `context.updated` {step, keys written, kept: names a higher-ranked step holds}.
-local function publish(runKey, eventsKey, metaJson, values, now)
+local function publish(runKey, eventsKey, metaJson, first, now)
   local meta = cjson.decode(metaJson)
   local wj = redis.call('HGET', runKey, 'contextWriters')
   local writers = (wj and wj ~= 'null') and cjson.decode(wj) or {}
@@ -14,7 +14,7 @@ local function publish(runKey, eventsKey, metaJson, values, now)
   for i, name in ipairs(meta.keys) do
     local cur = writers[name]
     if not cur or meta.authority > cur.authority or (meta.authority == cur.authority and meta.order >= cur.order) then
-      redis.call('HSET', runKey, 'context:' .. name, values[i])
+      redis.call('HSET', runKey, 'context:' .. name, ARGV[first + i - 1])
       writers[name] = { step = meta.step, order = meta.order, authority = meta.authority }
       written[#written + 1] = name
     else
