@@ -160,6 +160,19 @@ describe('provider limits end to end', () => {
     expect(bEvents.find((e) => e.type === 'step.retrying')?.data).toMatchObject({ reason: 'capacity', detail: 'waiting for provider capacity: openai/gpt-shared paused' });
     expect(rb.steps[0]!.attempts).toBe(1);
   }, 30_000);
+
+  it('says why a step waits for capacity: GET /v1/runs/:id names the scope, the limit and when it tries again', async () => {
+    fake.respondWith(async () => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return { text: 'slow' };
+    });
+    const a = (await h.request('POST', '/v1/runs', { agent: 'left', input: { task: 'hold' } })).body.id as string;
+    await h.waitUntil(a, (r) => r.steps[0]!.status === 'running', 10_000);
+    const b = (await h.request('POST', '/v1/runs', { agent: 'left', input: { task: 'next' } })).body.id as string;
+    const waiting = await h.waitUntil(b, (r) => r.steps[0]!.status === 'retrying', 10_000);
+    expect(waiting.steps[0]!.waitingFor).toMatchObject({ reason: 'provider_capacity', detail: 'openai/gpt-shared maxConcurrent', until: expect.any(String) });
+    await Promise.all([h.waitForRun(a, 20_000), h.waitForRun(b, 20_000)]);
+  }, 30_000);
 });
 
 describe('fallback models', () => {

@@ -8,6 +8,7 @@
  */
 import { CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
+import { CAPACITY_WAIT } from '../runs/types.js';
 import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
 import { RedisLimiter, type CallOutcome, type CallTarget, type Limiter } from './limiter.js';
 
@@ -58,7 +59,7 @@ export class LimitedProvider implements Provider {
     if (!admission.granted) {
       const what = `${admission.scope} ${admission.why}`;
       if (admission.never) throw new NonRetryableError(`the call needs about ${tokens} tokens (prompt and maxTokens), more than ${what} allows in a minute; lower maxTokens or shorten the input`);
-      throw new CapacityWaitError(`waiting for provider capacity: ${what}`, admission.waitMs);
+      throw new CapacityWaitError(`${CAPACITY_WAIT}${what}`, admission.waitMs);
     }
     const { ticket } = admission;
     let outcome: CallOutcome = { result: 'neutral' };

@@ -20,6 +20,9 @@ export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'partia
 export const StepStatus = z.enum(['pending', 'running', 'waiting', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled']);
 export type StepStatus = z.infer<typeof StepStatus>;
 export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
+/** How the reason of a step that waits for the shared limiter begins (then: the scope and the limit). */
+export const CAPACITY_WAIT = 'waiting for provider capacity: ';
+
 export const LIVE_STEP_STATUSES: readonly StepStatus[] = ['pending', 'running', 'waiting', 'retrying'];
 export const isTerminalStep = (s: StepStatus): boolean => TERMINAL_STEP_STATUSES.includes(s);
 export const isTerminalRun = (s: RunStatus): boolean => TERMINAL_RUN_STATUSES.includes(s);

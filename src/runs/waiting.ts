@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { stepQueueName } from './keys.js';
-import { awaitsDecision, isTerminalStep, type StepRecord } from './types.js';
+import { CAPACITY_WAIT, awaitsDecision, isTerminalStep, type StepRecord } from './types.js';
 
 export const WaitingFor = z.discriminatedUnion('reason', [
   /** Dependencies not finished yet. */
@@ -20,6 +20,8 @@ export const WaitingFor = z.discriminatedUnion('reason', [
   z.object({ reason: z.literal('rate_limit'), queue: z.string(), until: z.string() }),
   /** The provider answered 429 (or overloaded): its queue is paused until `until`. */
   z.object({ reason: z.literal('provider_pause'), queue: z.string(), until: z.string() }),
+  /** The shared limiter did not admit its provider call (a limit, a pause after a 429, an open circuit): it tries again at `until`. */
+  z.object({ reason: z.literal('provider_capacity'), detail: z.string(), until: z.string() }),
   /** An attempt failed; the next one starts at `until`. */
   z.object({ reason: z.literal('retry_backoff'), until: z.string() }),
   /** Queued: a worker takes it when one of its slots is free. */
@@ -66,7 +68,8 @@ export function explainWaiting(steps: readonly StepRecord[], facts: QueueFacts):
       continue;
     }
     if (s.status === 'retrying' && s.retryAt && Date.parse(s.retryAt) > facts.now) {
-      out.set(s.stepId, { reason: 'retry_backoff', until: s.retryAt });
+      const capacity = s.reason?.startsWith(CAPACITY_WAIT);
+      out.set(s.stepId, capacity ? { reason: 'provider_capacity', detail: s.reason!.slice(CAPACITY_WAIT.length), until: s.retryAt } : { reason: 'retry_backoff', until: s.retryAt });
       continue;
     }
     const queue = stepQueueName({ agent: s.agent ?? undefined });
