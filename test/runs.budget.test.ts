@@ -1,7 +1,9 @@
 /**
  * Budgets: a run that spends past a limit (cost, tokens, steps; from the request or its
  * workflow) halts as budget_exceeded, keeping what it recorded; 80% of a limit is a
- * budget.warning event.
+ * budget.warning event. Token and cost limits are held before each call: its estimate is
+ * reserved first, so a call that would pass the budget is never made, and a fan-out cannot
+ * overshoot by its width.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../src/runs/runs-service.js';
@@ -22,10 +24,21 @@ beforeAll(async () => {
   h = await startHarness({
     name: 'budget',
     fake,
-    agents: { gpt: { provider: 'openai', model: 'gpt-4o', attempts: 1 }, slow: { provider: 'echo', echo: { latencyMs: 400 } } },
+    agents: {
+      gpt: { provider: 'openai', model: 'gpt-4o', attempts: 1 },
+      tiny: { provider: 'openai', model: 'gpt-4o', attempts: 1, maxTokens: 5 },
+      wide: { provider: 'openai', model: 'gpt-4o', attempts: 1, maxTokens: 100 },
+      slow: { provider: 'echo', echo: { latencyMs: 400 } },
+    },
     workflows: [
       chain('four'),
       chain('tight-tokens', { budget: { maxTokens: 20 } }),
+      {
+        name: 'over-answer',
+        budget: { maxTokens: 60 },
+        steps: [{ sequential: ['s1', 's2'].map((id) => ({ id, agent: 'tiny', input: { task: `over ${id}` } })) }],
+      },
+      { name: 'fan-out', budget: { maxTokens: 350 }, steps: [{ parallel: Array.from({ length: 8 }, (_, i) => ({ id: `p${i}`, agent: 'wide', input: { task: `part ${i} [[delay:400]]` } })) }] },
       { name: 'slow-chain', budget: { deadlineMs: 600 }, steps: [{ sequential: ['s1', 's2', 's3', 's4'].map((id) => ({ id, agent: 'slow', input: { task: id } })) }] },
     ],
   });
@@ -63,18 +76,49 @@ describe('a run budget', () => {
     await expectNoLiveJobs(h.system, r.id);
   });
 
-  it('maxCostUsd: halts once the priced answers cost more', async () => {
-    const r = await run({ workflow: 'four', input: {}, budget: { maxCostUsd: 0.000001 } });
+  it('maxCostUsd: a call whose estimate (its prompt and maxTokens, priced) would pass the budget is never made', async () => {
+    fake.reset();
+    const r = await run({ workflow: 'four', input: {}, budget: { maxCostUsd: 0.005 } });
     expect(r.status).toBe('budget_exceeded');
-    expect(r.error).toMatch(/^budget exceeded: cost [\d.e-]+ over maxCostUsd 1e-06$/);
-    expect(statuses(r).map(([, s]) => s)).toEqual(['succeeded', 'cancelled', 'cancelled', 'cancelled']);
+    // gpt-4o: 1024 answer tokens at $10 per million are about $0.0102 alone.
+    expect(r.error).toMatch(/^budget exceeded: a call of about \$0\.0102\d+ would pass maxCostUsd 0\.005 \(spent \$0\.000000, in flight \$0\.000000\)$/);
+    expect(fake.requests).toHaveLength(0);
+    expect(statuses(r).map(([, s]) => s)).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled']);
   });
 
-  it('maxTokens from the workflow definition', async () => {
+  it('maxTokens from the workflow definition: refused before the first call', async () => {
+    fake.reset();
     const r = await run({ workflow: 'tight-tokens', input: {} });
     expect(r.status).toBe('budget_exceeded');
-    expect(r.error).toMatch(/^budget exceeded: tokens \d+ over maxTokens 20$/);
+    expect(r.error).toMatch(/^budget exceeded: a call of about \d+ tokens would pass maxTokens 20 \(spent 0, in flight 0\)$/);
     expect(r.budget).toEqual({ maxTokens: 20 });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('maxTokens: an answer longer than its reservation is counted as it is, and the run halts after it', async () => {
+    // The fake server does not hold to maxTokens: the answer is far longer than the 5 reserved.
+    fake.respondWith((req) => (req.prompt.startsWith('over') ? { text: 'a long answer '.repeat(30) } : undefined));
+    const r = await run({ workflow: 'over-answer', input: {} });
+    fake.respondWith(undefined);
+    expect(r.status).toBe('budget_exceeded');
+    expect(r.error).toMatch(/^budget exceeded: tokens \d+ over maxTokens 60$/);
+    expect(statuses(r)).toEqual([
+      ['s1', 'succeeded'],
+      ['s2', 'cancelled'],
+    ]);
+  });
+
+  it('a fan-out of 8 calls at once is admitted only as far as the budget covers their reservations', async () => {
+    fake.reset();
+    const r = await run({ workflow: 'fan-out', input: {} });
+    expect(r.status).toBe('budget_exceeded');
+    // Each call reserves about 103 tokens (its prompt and maxTokens 100): three fit in 350.
+    expect(fake.requests.length).toBeLessThanOrEqual(3);
+    expect(fake.requests.length).toBeGreaterThanOrEqual(1);
+    expect(r.error).toMatch(/^budget exceeded: a call of about \d+ tokens would pass maxTokens 350/);
+    // What was spent never passed the budget: the calls that were made fit it.
+    expect(r.usage.inputTokens + r.usage.outputTokens).toBeLessThanOrEqual(350);
+    await expectNoLiveJobs(h.system, r.id);
   });
 
   it('deadlineMs: a step that begins after the deadline halts the run', async () => {

@@ -8,6 +8,7 @@
  * errors to retries by their class, and parks the job while the steps it added run.
  */
 import type { Logger } from '../logger.js';
+import type { Provider } from '../providers/provider.js';
 import type { StepReading } from '../runs/run-store.js';
 import type { StepRecord, Usage } from '../runs/types.js';
 import type { CompiledStep, CompiledStepOf, StepInput, StepKind } from '../workflows/definition.js';
@@ -51,6 +52,11 @@ export interface ExecutionContext {
   steps(ids: readonly string[]): Promise<StepRecord[]>;
   /** Report progress while working (a `step.progress` event and BullMQ job progress). */
   progress(data: Record<string, unknown>): void;
+  /**
+   * The provider as this step must call it: in a run with a token or cost budget, each call
+   * reserves against the budget first (src/engine/budgeted-provider.ts); otherwise as it is.
+   */
+  metered(provider: Provider): Provider;
 }
 
 export type StepOutcome =

@@ -70,6 +70,7 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     runId,
     workspaceId,
     deadline: job.data.deadline,
+    budgeted: job.data.budgeted,
     steps: ordered,
     jobPolicy: (s) => deps.policy.job(s),
     priority: job.opts.priority,

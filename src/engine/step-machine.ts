@@ -17,7 +17,7 @@
  */
 import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError, type FlowProducer, type Job, type Queue, type Worker } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
+import { BudgetExceededError, CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { StepJobData } from '../runs/flow-builder.js';
@@ -34,6 +34,7 @@ import { retryDelayMs } from './backoff.js';
 import { decide, type Decision } from './decide.js';
 import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './executor.js';
 import { templateScope } from './executors/agent.js';
+import { BudgetedProvider } from './budgeted-provider.js';
 import { addChildSteps } from './growth.js';
 import { settleJoins } from './joins.js';
 
@@ -260,6 +261,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         },
         addSteps: (children) => addChildSteps(deps, job, attempt, children),
         steps: (ids) => store.getSteps(runId, ids),
+        metered: (provider) => (job.data.budgeted ? new BudgetedProvider(provider, { store, runId, prices: deps.prices, log }) : provider),
         progress: (data) => {
           const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
           store.stepProgress(runId, step.id, attempt, data).catch(warn('a step.progress event'));
@@ -284,6 +286,11 @@ export function createStepProcessor(deps: StepMachineDeps) {
         }
         // Another worker runs the step now: leave its record alone.
         if (err instanceof StaleAttemptError) throw err;
+        if (err instanceof BudgetExceededError) {
+          // The call was not made: the run stops here, keeping every output recorded.
+          await control.halt(runId, 'budget_exceeded', { error: err.message, reason: err.message });
+          return 'ended';
+        }
         if (err instanceof CapacityWaitError) {
           // Not admitted by the shared limiter: nothing was called. The attempt is given back and
           // the job sleeps in the delayed set (no worker slot) until capacity is expected.
@@ -358,7 +365,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       };
       for (let i = 1; ; i++) {
         try {
-          return await store.completeStep(runId, step.id, result, { finishRun: standalone });
+          return await store.completeStep(runId, step.id, { ...result, callsCounted: job.data.budgeted === true }, { finishRun: standalone });
         } catch (err) {
           const error = toError(err);
           if (i >= recordRetry.tries) {

@@ -137,3 +137,6 @@ export class CapacityWaitError extends SwitchyardError {
     super(message);
   }
 }
+
+/** A provider call would pass its run's budget: it is not made, and the run halts `budget_exceeded`. */
+export class BudgetExceededError extends SwitchyardError {}

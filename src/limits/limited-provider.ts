@@ -12,10 +12,15 @@ import { CAPACITY_WAIT } from '../runs/types.js';
 import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
 import { RedisLimiter, type CallOutcome, type CallTarget, type Limiter } from './limiter.js';
 
-/** A rough count of the tokens a request sends and may receive (~4 characters a token). */
-export function estimateTokens(req: CompletionRequest): number {
+/** A rough count of the tokens a request sends (~4 characters a token) and may receive (its maxTokens). */
+export function estimateCall(req: CompletionRequest): { inputTokens: number; outputTokens: number } {
   const chars = (req.system?.length ?? 0) + JSON.stringify(req.messages).length + (req.tools ? JSON.stringify(req.tools).length : 0) + (req.responseSchema ? JSON.stringify(req.responseSchema).length : 0);
-  return Math.ceil(chars / 4) + req.maxTokens;
+  return { inputTokens: Math.ceil(chars / 4), outputTokens: req.maxTokens };
+}
+
+export function estimateTokens(req: CompletionRequest): number {
+  const e = estimateCall(req);
+  return e.inputTokens + e.outputTokens;
 }
 
 /** What a call's ending says of the provider's health, and whether it pauses the model. */

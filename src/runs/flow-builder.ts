@@ -25,6 +25,8 @@ export interface StepJobData {
   refs: string[];
   /** When the run's budget `deadlineMs` passes (epoch ms): a step that begins later halts the run. */
   deadline?: number;
+  /** The run has a token or cost budget: each provider call reserves against it first. */
+  budgeted?: true;
   /**
    * The step is its run's only job (a single-step run has no root job): its ending finishes
    * the run, in the same write when it records a result.
@@ -53,6 +55,8 @@ export interface BuildStepsOptions {
   workspaceId: string;
   /** The run's deadline (epoch ms), carried by every step job. */
   deadline?: number | undefined;
+  /** The run has a token or cost budget (carried by every step job). */
+  budgeted?: boolean | undefined;
   /** In a topological order; dependencies name steps of this list only. */
   steps: readonly CompiledStep[];
   jobPolicy: (step: CompiledStep) => JobPolicy;
@@ -105,7 +109,7 @@ function buildStepTrees(opts: BuildStepsOptions): StepTrees {
       return owner.get(d) === step.id ? stepNode(dep) : refNode(dep, step.id);
     });
     const policy = opts.jobPolicy(step);
-    const data: StepJobData = { runId, workspaceId: opts.workspaceId, step, refs: refsOf.get(step.id)!, ...(opts.deadline ? { deadline: opts.deadline } : {}) };
+    const data: StepJobData = { runId, workspaceId: opts.workspaceId, step, refs: refsOf.get(step.id)!, ...(opts.deadline ? { deadline: opts.deadline } : {}), ...(opts.budgeted ? { budgeted: true } : {}) };
     return {
       name: step.id,
       queueName: stepQueueName(step),

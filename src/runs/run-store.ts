@@ -43,8 +43,7 @@ import {
   type StepTransition,
   type StepTransitionReply,
   type StepsAddArgs,
-  type StepsAddReply,
-} from './scripts/index.js';
+  type StepsAddReply, budgetReserve, budgetSettle } from './scripts/index.js';
 import { listedField, toSummary, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus } from './types.js';
 
 export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
@@ -233,6 +232,16 @@ export class RunStore {
       const v = values as (string | null)[];
       return v[1] === null ? [] : [decodeFields<StepRecord>(v, STEP_FIELDS)]; // `stepId` is the second field
     });
+  }
+
+  /** Reserve a call's estimate against the run's budget: why it is refused, or '' (reserved, or no token/cost budget). */
+  reserveBudget(runId: string, tokens: number, costUsd: number): Promise<string> {
+    return budgetReserve(this.redis, this.prefix, runId, tokens, costUsd);
+  }
+
+  /** Release a reservation and count what the call used. */
+  settleBudget(runId: string, reserved: { tokens: number; costUsd: number }, used: { tokens: number; costUsd: number }): Promise<string> {
+    return budgetSettle(this.redis, this.prefix, runId, reserved, used);
   }
 
   /** Names of a live run's shared context (a name nothing published is left out). */

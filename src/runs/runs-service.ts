@@ -196,6 +196,7 @@ export class RunsService {
       runId,
       workspaceId,
       ...(deadlineMs ? { deadline: Date.parse(now) + deadlineMs } : {}),
+      budgeted: run.budget?.maxTokens !== undefined || run.budget?.maxCostUsd !== undefined,
       steps: workflow.steps,
       jobPolicy: (s) => this.deps.policy.job(s),
       priority: opts.priority,

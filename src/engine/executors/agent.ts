@@ -74,7 +74,7 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       const delegationOff = !delegation.delegates.length
         ? {}
         : { delegation: delegation.active ? 'off: a structured answer is one call' : `off: at the depth limit (maxDepth ${delegation.maxDepth})` };
-      const provider = deps.providerFor(step.agent);
+      const provider = ctx.metered(deps.providerFor(step.agent));
       const request = requestOf(agent, buildMessages(input), ctx.signal);
       if (schema) {
         const answer = await structuredCall(provider, request, schema);

@@ -97,7 +97,7 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
           compiled = checked;
           return [];
         };
-        const answer = await structuredCall(deps.providerFor(step.agent), request, schema, {
+        const answer = await structuredCall(ctx.metered(deps.providerFor(step.agent)), request, schema, {
           tool: { name: PLAN_TOOL, description: `Give the plan: at most ${step.maxSteps} steps, each on one of these agents: ${agents.join(', ')}. Steps that do not depend on each other run in parallel.` },
           check: problems,
           failure: 'the plan is invalid',

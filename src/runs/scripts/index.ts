@@ -10,3 +10,4 @@ export type { NewStep } from './step-plan.js';
 export { stepProgress, type StepProgressArgs } from './step-progress.js';
 export { stepTransition, type StepTransition, type StepTransitionArgs, type StepTransitionReply } from './step-transition.js';
 export { stepsAdd, type StepsAddArgs, type StepsAddReply } from './steps-add.js';
+export { budgetReserve, budgetSettle } from './budget.js';

@@ -19,6 +19,8 @@ export interface StepResult {
   reusedFrom?: string;
   /** What it publishes into its run's shared context (when recorded as the step's result). */
   publish?: ContextPublish;
+  /** Its provider calls counted their usage against the run's budget as they ended (then only the step is counted here). */
+  callsCounted?: boolean;
 }
 
 /** Names and values a step publishes, and how it ranks against other writers of a name. */
@@ -74,6 +76,7 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       keys.stepPrefix(a.prefix, a.runId),
       keys.definitionPrefix(a.prefix),
       a.reusedFrom === undefined ? '' : json(a.reusedFrom),
+      a.callsCounted ? '1' : '0',
       a.publish ? JSON.stringify({ step: a.stepId, order: a.publish.order, authority: a.publish.authority, keys: a.publish.entries.map(([k]) => k) }) : '',
       ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
     ],

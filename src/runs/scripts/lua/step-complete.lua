@@ -10,8 +10,9 @@
 --       [6] input JSON, [7] step.completed event data JSON, [8] checkpoint JSON ('' keeps it),
 --       [9] finish the run ('1'/'0'), [10] retention seconds, [11] step key prefix,
 --       [12] definition key prefix, [13] reusedFrom JSON ('' for none: a rerun reused the output),
---       [14] what it publishes into the run's context ('' for nothing: see publish), [15..] the
---       JSON values published
+--       [14] '1' when the run's provider calls counted their usage as they ended (budget-settle:
+--       then only the step is counted here), [15] what it publishes into the run's context
+--       ('' for nothing: see publish), [16..] the JSON values published
 -- Returns {1, 'succeeded', run finished (1/0), run status, why the run's budget is exceeded
 -- ('' when it is not; see spend)} when recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
@@ -39,9 +40,9 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   end
   redis.call('HSET', KEYS[1], unpack(fields))
   event(KEYS[3], 'step.completed', v[2], ARGV[1], ARGV[7])
-  if ARGV[14] ~= '' then publish(KEYS[2], KEYS[3], ARGV[14], 15, ARGV[1]) end
+  if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], 16, ARGV[1]) end
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
-  local over = spend(KEYS[2], KEYS[3], ARGV[4], ARGV[1])
+  local over = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1], true)
   if ARGV[9] == '1' then
     local f = finishRun({ KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
       status = 'auto', output = 'null', errorJson = 'null', now = ARGV[1], outbox = outbox,

@@ -1,9 +1,9 @@
 --@include event
--- For a run with a budget: add a recorded answer's usage to its spending (hash fields
--- spentTokens, spentCostUsd, spentSteps) and hold it against the budget. Returns '' (no budget, or within it) or
--- why the budget is exceeded (spending above a limit). The first time spending reaches 80% of
--- a limit, a budget.warning event is appended.
-local function spend(runKey, eventsKey, usageJson, now)
+-- For a run with a budget: add usage to its spending (hash fields spentTokens, spentCostUsd)
+-- and, with `countStep`, one recorded step (spentSteps), and hold it against the budget.
+-- Returns '' (no budget, or within it) or why the budget is exceeded (spending above a
+-- limit). The first time spending reaches 80% of a limit, a budget.warning event is appended.
+local function spend(runKey, eventsKey, usageJson, now, countStep)
   local b = redis.call('HGET', runKey, 'budget')
   if not b or b == 'null' then return '' end
   b = cjson.decode(b)
@@ -13,7 +13,7 @@ local function spend(runKey, eventsKey, usageJson, now)
   local spent = {
     tokens = redis.call('HINCRBY', runKey, 'spentTokens', (u.inputTokens or 0) + (u.outputTokens or 0)),
     cost = tonumber(redis.call('HINCRBYFLOAT', runKey, 'spentCostUsd', cost)),
-    steps = redis.call('HINCRBY', runKey, 'spentSteps', 1),
+    steps = redis.call('HINCRBY', runKey, 'spentSteps', countStep and 1 or 0),
   }
   for _, c in ipairs({ { 'maxCostUsd', 'cost' }, { 'maxTokens', 'tokens' }, { 'maxSteps', 'steps' } }) do
     local limit = b[c[1]]

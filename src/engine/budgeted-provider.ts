@@ -1,0 +1,46 @@
+/**
+ * A provider call of a run with a token or cost budget: its estimated tokens and cost are
+ * reserved against the budget first (refused: BudgetExceededError, the call is not made, the
+ * run halts), and when it ends the reservation is released and what it used is counted, so a
+ * fan-out of many calls at once cannot pass the budget by its width × maxTokens.
+ */
+import { BudgetExceededError, toError } from '../errors/index.js';
+import { estimateCall } from '../limits/limited-provider.js';
+import type { Logger } from '../logger.js';
+import type { PriceTable } from '../providers/pricing.js';
+import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
+import type { RunStore } from '../runs/run-store.js';
+
+export class BudgetedProvider implements Provider {
+  readonly name: Provider['name'];
+  readonly answersWithSchema?: (model: string) => boolean;
+
+  constructor(
+    private readonly inner: Provider,
+    private readonly deps: { store: RunStore; runId: string; prices?: PriceTable | undefined; log: () => Logger },
+  ) {
+    this.name = inner.name;
+    if (inner.answersWithSchema) this.answersWithSchema = inner.answersWithSchema.bind(inner);
+  }
+
+  private cost(usage: { inputTokens: number; outputTokens: number }, model: string): number {
+    return this.deps.prices?.withCost(usage, model)?.costUsd ?? 0;
+  }
+
+  async complete(req: CompletionRequest): Promise<CompletionResult> {
+    const { store, runId } = this.deps;
+    const estimate = estimateCall(req);
+    const reserved = { tokens: estimate.inputTokens + estimate.outputTokens, costUsd: this.cost(estimate, req.model) };
+    const refused = await store.reserveBudget(runId, reserved.tokens, reserved.costUsd);
+    if (refused) throw new BudgetExceededError(refused);
+    let used = { tokens: 0, costUsd: 0 };
+    try {
+      const res = await this.inner.complete(req);
+      used = { tokens: res.usage.inputTokens + res.usage.outputTokens, costUsd: this.cost(res.usage, res.model) };
+      return res;
+    } finally {
+      // The answer is never lost to the budget: a failed settle is logged.
+      await store.settleBudget(runId, reserved, used).catch((err: unknown) => this.deps.log().warn({ err: toError(err).message }, 'could not settle a budget reservation'));
+    }
+  }
+}
