@@ -2,7 +2,7 @@
  * Start a Switchyard process from its configuration: the API, the worker pools, or both.
  * Handles graceful shutdown: stop accepting, let in-flight steps finish, close everything.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { loadAgentsFile } from './agents/registry.js';
@@ -75,6 +75,18 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
       const app = createApp(system, { bodyLimit: config.bodyLimit, limits: config.limits, shutdownSignal: shuttingDown.signal, ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}) });
       server = await listen(app, config.port);
     }
+    if (!opts.api && config.metricsPort !== undefined) {
+      // A worker process without the API: its metrics on a port of their own.
+      const metricsServer = createServer((req, res) => {
+        if (req.url !== '/metrics') return res.writeHead(404).end();
+        system.metrics.text().then(
+          (text) => res.writeHead(200, { 'Content-Type': system.metrics.contentType }).end(text),
+          () => res.writeHead(503).end(),
+        );
+      });
+      server = await listenOn(metricsServer, config.metricsPort);
+      logger.info({ port: config.metricsPort }, 'metrics listening');
+    }
     if (opts.workers !== false) {
       pools = await startWorkerPools(system, opts.workers === true ? {} : { agents: opts.workers });
       if (mongo) {
@@ -133,13 +145,18 @@ function connectionReady(redis: Redis, timeoutMs: number): Promise<void> {
 
 /** Bind the API's port, or a StartupError naming the port when it cannot be bound. */
 function listen(app: Express, port: number): Promise<Server> {
+  return listenOn(createServer(app), port, 'PORT');
+}
+
+/** Resolves once `server` listens on `port`, or a StartupError naming the variable to change. */
+function listenOn(server: Server, port: number, variable = 'SWITCHYARD_METRICS_PORT'): Promise<Server> {
   return new Promise<Server>((resolve, reject) => {
-    const server = app.listen(port);
     server.once('listening', () => resolve(server));
     server.once('error', (err: NodeJS.ErrnoException) => {
       const why = err.code === 'EADDRINUSE' ? 'is already in use (is another Switchyard running?)' : err.code === 'EACCES' ? 'may not be bound by this user' : `cannot be bound (${err.message})`;
-      reject(new StartupError(`port ${port} ${why}; set PORT to a free port`));
+      reject(new StartupError(`port ${port} ${why}; set ${variable} to a free port`));
     });
+    server.listen(port);
   });
 }
 

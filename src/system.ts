@@ -3,6 +3,8 @@
  * producer, the run store and services). The API, the worker pools and the tests all start
  * from here, so a test can hand in its own prefix, agents and workflows.
  */
+import { Metrics } from './metrics/metrics.js';
+import { RedisLimiter } from './limits/limiter.js';
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { resolveAgents, type AgentRegistry } from './agents/registry.js';
@@ -83,6 +85,8 @@ export class System {
   readonly policy: StepPolicy;
   /** How long a ref job sleeps before checking its target by itself, ms (default 30 s). */
   readonly refSafetyDelayMs: number;
+  /** This process's metrics (GET /metrics). */
+  readonly metrics = new Metrics();
   private readonly queuesByName: Map<string, Queue>;
 
   constructor(readonly opts: SystemOptions) {
@@ -135,6 +139,13 @@ export class System {
     };
     this.runs = new RunsService({ ...services, store: this.api.store, flowProducer: this.api.flowProducer, queue: (name) => apiQueues.get(name), control: this.api.control, workers: this.api.workers });
     this.engineRuns = new RunsService({ ...services, store: this.store, flowProducer: this.flowProducer, queue: (name) => this.queuesByName.get(name), control: this.control, workers: this.workers });
+    // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
+    const limiter = new RedisLimiter(apiRedis, prefix, opts.registry.limits);
+    const targets = opts.registry.list().flatMap((a) => [a, ...(a.fallbacks ?? [])]).filter((t) => opts.registry.limits.applies(t.provider));
+    this.metrics.readFrom({
+      queueCounts: () => Promise.all([...apiQueues].map(async ([queue, q]) => ({ queue, counts: await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed') }))),
+      limiterState: () => limiter.state(targets),
+    });
     this.schedules = new SchedulesService({ queue: apiQueues.get(SCHEDULE_QUEUE)!, workflows: opts.workflows, logger, redis: apiRedis });
   }
 

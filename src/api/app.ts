@@ -47,6 +47,9 @@ export function createApp(system: System, opts: AppOptions): Express {
     next();
   });
   app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness }, unservedAgents: () => system.unservedAgents() }));
+  app.get('/metrics', async (_req, res) => {
+    res.type(system.metrics.contentType).send(await system.metrics.text());
+  });
   app.use('/v1/runs', runsRouter({ runs: system.runs, shutdownSignal: opts.shutdownSignal }));
   app.use('/v1/chat', chatRouter({ runs: system.runs }));
   app.use('/v1/agents', agentsRouter({ registry: system.registry }));

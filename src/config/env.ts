@@ -31,6 +31,8 @@ export const EnvSchema = z.object({
   MONGODB_URI: z.preprocess(emptyToUndefined, z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional()),
   /** HTTP port of the API. */
   PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
+  /** A worker process without the API serves GET /metrics on this port (none by default). */
+  SWITCHYARD_METRICS_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(65535).optional()),
   /** Agents file (YAML). */
   SWITCHYARD_AGENTS: z.preprocess(emptyToUndefined, z.string().default('./agents.yaml')),
   /** Directory of workflow YAML files. */
@@ -68,6 +70,7 @@ export interface Config {
   redisUrl: string;
   mongodbUri: string | undefined;
   port: number;
+  metricsPort: number | undefined;
   agentsFile: string;
   flowsDir: string;
   prefix: string;
@@ -100,6 +103,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     mongodbUri: e.MONGODB_URI,
     port: e.PORT,
+    metricsPort: e.SWITCHYARD_METRICS_PORT,
     agentsFile: e.SWITCHYARD_AGENTS,
     flowsDir: e.SWITCHYARD_FLOWS,
     prefix: e.SWITCHYARD_PREFIX,

@@ -77,7 +77,9 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const limited = (agent: ResolvedAgent): Provider => {
     const log = logger.child({ agent: agent.name });
     const behind = (a: Pick<ResolvedAgent, 'provider' | 'apiKey'>, provider: Provider): Provider =>
-      registry.limits.applies(a.provider) ? new LimitedProvider(provider, { limiter, target: { provider: a.provider, apiKey: a.apiKey }, leaseMs: agent.timeoutMs, logger: log }) : provider;
+      registry.limits.applies(a.provider)
+        ? new LimitedProvider(provider, { limiter, target: { provider: a.provider, apiKey: a.apiKey }, leaseMs: agent.timeoutMs, logger: log, onCircuitOpened: (scope) => system.metrics.circuitOpened(scope) })
+        : provider;
     const primary = behind(agent, createProvider(agent));
     if (!agent.fallbacks?.length) return primary;
     const fallbacks = agent.fallbacks.map((f) => ({ model: f.model, provider: behind(f, createProvider({ ...agent, ...f, apiKey: f.apiKey, baseURL: f.baseURL })) }));
@@ -133,6 +135,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       queueByName: (name) => system.queue(name),
       prices: registry.prices,
       authorityOf: (agent) => registry.get(agent)?.authority ?? 1,
+      metrics: system.metrics,
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
     });
     worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...opts.stalled, ...workerOpts });

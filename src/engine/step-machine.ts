@@ -25,6 +25,7 @@ import type { RunControl } from '../runs/run-control.js';
 import type { RunStore } from '../runs/run-store.js';
 import type { StepTransitionReply } from '../runs/scripts/index.js';
 import type { StepPolicy } from '../runs/step-policy.js';
+import type { Usage } from '../runs/types.js';
 import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, isTerminalStep, type StepStatus } from '../runs/types.js';
 import { ContextName, type CompiledStep, type StepKind } from '../workflows/definition.js';
 import { parseOutputJson } from '../workflows/templates.js';
@@ -34,6 +35,7 @@ import { retryDelayMs } from './backoff.js';
 import { decide, type Decision } from './decide.js';
 import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './executor.js';
 import { templateScope } from './executors/agent.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { BudgetedProvider } from './budgeted-provider.js';
 import { addChildSteps } from './growth.js';
 import { settleJoins } from './joins.js';
@@ -64,6 +66,8 @@ export interface StepMachineDeps {
   queueByName: (name: string) => Queue;
   /** What tokens cost: a result's usage is recorded with its cost. */
   prices?: PriceTable;
+  /** This process's metrics (step durations, tokens, cost, 429s, limiter waits). */
+  metrics?: Metrics;
   /** An agent's authority (how it ranks as a writer of the run's context under `conflict: authority`). @default 1 */
   authorityOf?: (agent: string) => number;
   /** How a result write is retried on Redis errors. @default {tries: 8, firstDelayMs: 50} (about 6 s in all) */
@@ -181,6 +185,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
     }
 
     // 2 and 3. Execute, record; a step that waits for the steps it added goes round again.
+    let segmentStart = Date.now();
+    const ended = (status: string, result?: { usage?: Usage | null; model?: string | null }) =>
+      deps.metrics?.stepEnded({ agent: step.agent, kind: step.kind, status, durationMs: Date.now() - segmentStart, usage: result?.usage, model: result?.model });
     let checkpoint = resumed ? resumedCheckpoint : begin.checkpoint;
     const context = step.readsContext ? await store.getContext(runId, step.readsContext) : {};
     for (;;) {
@@ -210,6 +217,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           else log().debug({ status: recorded.status }, 'result kept as a late answer: the step had already ended');
           return finish(recorded.status);
         }
+        ended('succeeded', { usage: deps.prices ? deps.prices.withCost(outcome.usage, outcome.model) : (outcome.usage ?? null), model: outcome.model ?? null });
         if (recorded.budgetExceeded && !standalone) {
           // The run has spent past its budget: it stops, keeping every output recorded.
           await control.halt(runId, 'budget_exceeded', { error: recorded.budgetExceeded, reason: recorded.budgetExceeded });
@@ -232,6 +240,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
     /** One segment of the step's work; 'ended' when it stopped because its run ended. */
     async function executeSegment(): Promise<StepOutcome | 'ended'> {
+      segmentStart = Date.now();
       // A rerun's step upstream of where it reruns: its recorded output, no work done.
       if (step.reuse) return { type: 'succeeded', output: step.reuse.output, input: step.reuse.input ?? null, reusedFrom: step.reuse.runId, event: { reused: { runId: step.reuse.runId } } };
       const timeoutMs = deps.policy.timeoutMs(step);
@@ -308,6 +317,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
             return 'ended';
           }
           log().info({ waitMs: err.waitMs, why: err.message }, 'step waits for provider capacity');
+          deps.metrics?.limiterWait(step.agent, err.limit);
           await job.moveToDelayed(Date.parse(retryAt), token);
           throw new DelayedError();
         }
@@ -322,6 +332,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
             event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
           });
           log().warn({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
+          deps.metrics?.providerRateLimited(step.agent);
           await deps.queue.rateLimit(err.retryAfterMs);
           throw new RateLimitError();
         }
@@ -345,6 +356,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           return 'ended';
         }
         log().warn({ attempt, maxAttempts, err: err.message, retryAt }, 'step attempt failed; will retry');
+        ended('retrying');
         await job.moveToDelayed(Date.parse(retryAt), token);
         throw new DelayedError();
       }
@@ -386,6 +398,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         fields: { error: err.message, finishedAt: now() },
         event: { type: 'step.failed', data: { error: err.message, attempts: attempt } },
       });
+      ended('failed');
       if (!failed.applied && failed.status === 'running') throw new StaleAttemptError(`step "${step.id}" is on attempt ${failed.attempts} now; this worker ran attempt ${attempt}`);
       // A halt that applies wakes every ref of the run, this step's among them.
       const halted = !step.optional && (await failRunFor(control, runId, step.id, err.message)).applied;

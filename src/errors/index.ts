@@ -133,6 +133,8 @@ export class CapacityWaitError extends SwitchyardError {
   constructor(
     message: string,
     readonly waitMs: number,
+    /** Which limit: rpm, tpm, maxConcurrent, paused, circuit open... */
+    readonly limit: string,
   ) {
     super(message);
   }

@@ -43,6 +43,8 @@ export interface LimitedProviderOptions {
   logger: Logger;
   /** How long an overload without Retry-After pauses the model. @default 5000 */
   overloadPauseMs?: number;
+  /** Told of each scope whose circuit a call opened (metrics). */
+  onCircuitOpened?: (scope: string) => void;
 }
 
 export class LimitedProvider implements Provider {
@@ -64,7 +66,7 @@ export class LimitedProvider implements Provider {
     if (!admission.granted) {
       const what = `${admission.scope} ${admission.why}`;
       if (admission.never) throw new NonRetryableError(`the call needs about ${tokens} tokens (prompt and maxTokens), more than ${what} allows in a minute; lower maxTokens or shorten the input`);
-      throw new CapacityWaitError(`${CAPACITY_WAIT}${what}`, admission.waitMs);
+      throw new CapacityWaitError(`${CAPACITY_WAIT}${what}`, admission.waitMs, admission.why);
     }
     const { ticket } = admission;
     let outcome: CallOutcome = { result: 'neutral' };
@@ -81,6 +83,7 @@ export class LimitedProvider implements Provider {
         try {
           const opened = await limiter.settle(ticket, outcome);
           if (opened.length) logger.warn({ scopes: opened }, 'circuit opened: calls stop for the cool-down');
+          for (const scope of opened) this.opts.onCircuitOpened?.(scope);
         } catch (err) {
           logger.warn({ err: toError(err).message }, 'could not settle a provider call with the limiter');
         }

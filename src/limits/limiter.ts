@@ -111,6 +111,20 @@ export class RedisLimiter implements Limiter {
     return opened.map((i) => scopes[i - 1]!.id);
   }
 
+  /** Per scope of these targets (each once): whether its circuit is open, and ms left of its pause. */
+  async state(targets: readonly CallTarget[]): Promise<{ scope: string; open: boolean; pausedMs: number }[]> {
+    const scopes = [...new Map(targets.flatMap((t) => this.plan.scopes(t)).map((s) => [s.id, s])).values()];
+    if (scopes.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const s of scopes) pipe.hmget(keys.limit(this.prefix, s.id), 'openUntil', 'pausedUntil');
+    const rows = (await pipe.exec()) ?? [];
+    const now = Date.now();
+    return scopes.map((s, i) => {
+      const [open, paused] = ((rows[i]?.[1] as (string | null)[] | undefined) ?? []).map((v) => Number(v ?? 0));
+      return { scope: s.id, open: (open ?? 0) > now, pausedMs: Math.max(0, (paused ?? 0) - now) };
+    });
+  }
+
   /** Whether settling `ticket` after an answer does anything (a lease, a token count, a breaker). */
   static needsSettle(ticket: Ticket): boolean {
     return ticket.scopes.some((s) => s.limits.tpm !== undefined || s.limits.maxConcurrent !== undefined || s.breaker !== undefined);

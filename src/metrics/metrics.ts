@@ -1,0 +1,115 @@
+/**
+ * Prometheus metrics (prom-client), one registry per process, served at GET /metrics.
+ *
+ * - Counted where the work happens (the process that runs the steps): step durations per
+ *   agent, kind and outcome; tokens and cost per agent and model; provider 429s; waits for
+ *   the shared limiter; circuits opened. A process without the API serves them on
+ *   SWITCHYARD_METRICS_PORT.
+ * - Read from Redis at scrape time (the same in every process): jobs per queue and state, and
+ *   per limiter scope whether its circuit is open and how long it is paused.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Usage } from '../runs/types.js';
+
+export interface MetricsSources {
+  /** Jobs per state of each queue. */
+  queueCounts(): Promise<{ queue: string; counts: Record<string, number> }[]>;
+  /** Per limiter scope in use: whether its circuit is open, and ms left of its pause. */
+  limiterState(): Promise<{ scope: string; open: boolean; pausedMs: number }[]>;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly stepDuration: Histogram<'agent' | 'kind' | 'status'>;
+  private readonly tokens: Counter<'agent' | 'model' | 'direction'>;
+  private readonly cost: Counter<'agent' | 'model'>;
+  private readonly rateLimited: Counter<'agent'>;
+  private readonly capacityWaits: Counter<'agent' | 'limit'>;
+  private readonly breakerOpened: Counter<'scope'>;
+  private sources: MetricsSources | undefined;
+
+  constructor() {
+    const registers = [this.registry];
+    this.stepDuration = new Histogram({
+      name: 'switchyard_step_duration_seconds',
+      help: 'Time a step attempt took in this process, by agent ("" for engine steps), kind and outcome',
+      labelNames: ['agent', 'kind', 'status'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
+    this.tokens = new Counter({ name: 'switchyard_tokens_total', help: 'Tokens of recorded answers, by agent, model and direction (input, output)', labelNames: ['agent', 'model', 'direction'], registers });
+    this.cost = new Counter({ name: 'switchyard_cost_usd_total', help: 'Cost of recorded answers in USD, by agent and model (priced models only)', labelNames: ['agent', 'model'], registers });
+    this.rateLimited = new Counter({ name: 'switchyard_provider_rate_limited_total', help: 'Provider answers 429 or overloaded, by agent', labelNames: ['agent'], registers });
+    this.capacityWaits = new Counter({ name: 'switchyard_limiter_waits_total', help: 'Provider calls the shared limiter did not admit (the step waited), by agent and limit', labelNames: ['agent', 'limit'], registers });
+    this.breakerOpened = new Counter({ name: 'switchyard_breaker_opened_total', help: 'Circuits opened, by limiter scope', labelNames: ['scope'], registers });
+    const self = this;
+    new Gauge({
+      name: 'switchyard_queue_jobs',
+      help: 'Jobs per queue and state (read from Redis at scrape time)',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        this.reset();
+        // Redis unreachable: the gauges are left out of this scrape, the rest is served.
+        for (const { queue, counts } of (await self.sources?.queueCounts().catch(() => [])) ?? []) for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
+      },
+    });
+    const scopes = () => self.sources?.limiterState().catch(() => []) ?? Promise.resolve([]);
+    new Gauge({
+      name: 'switchyard_breaker_open',
+      help: 'Whether the circuit of a limiter scope is open (1) or not (0)',
+      labelNames: ['scope'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const s of await scopes()) this.set({ scope: s.scope }, s.open ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_provider_paused_seconds',
+      help: 'How long a limiter scope stays paused after a 429 or an overload (0: not paused)',
+      labelNames: ['scope'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const s of await scopes()) this.set({ scope: s.scope }, s.pausedMs / 1000);
+      },
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
+  }
+
+  /** Where the scrape-time gauges read from (set once the system is built). */
+  readFrom(sources: MetricsSources): void {
+    this.sources = sources;
+  }
+
+  stepEnded(s: { agent: string | undefined; kind: string; status: string; durationMs: number; usage?: Usage | null | undefined; model?: string | null | undefined }): void {
+    const agent = s.agent ?? '';
+    this.stepDuration.observe({ agent, kind: s.kind, status: s.status }, s.durationMs / 1000);
+    if (!s.usage) return;
+    const model = s.model ?? '';
+    this.tokens.inc({ agent, model, direction: 'input' }, s.usage.inputTokens);
+    this.tokens.inc({ agent, model, direction: 'output' }, s.usage.outputTokens);
+    if (s.usage.costUsd !== undefined) this.cost.inc({ agent, model }, s.usage.costUsd);
+  }
+
+  providerRateLimited(agent: string | undefined): void {
+    this.rateLimited.inc({ agent: agent ?? '' });
+  }
+
+  limiterWait(agent: string | undefined, limit: string): void {
+    this.capacityWaits.inc({ agent: agent ?? '', limit });
+  }
+
+  circuitOpened(scope: string): void {
+    this.breakerOpened.inc({ scope });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
