@@ -45,7 +45,7 @@ function step(overrides: Partial<StepRecord> = {}): StepRecord {
     runId: 'run-1', stepId: 'a', kind: 'agent', agent: 'researcher', parent: null, status: 'succeeded', dependsOn: [], optional: false,
     input: { task: 'look' }, output: 'found it', usage: { inputTokens: 3, outputTokens: 4 }, model: 'echo',
     attempts: 1, recovered: false, reusedFrom: null, error: null, reason: null, retryAt: null,
-    createdAt: '2025-01-01T10:00:01.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:05.000Z',
+    createdAt: '2025-01-01T10:00:01.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:05.000Z', feedback: null,
     ...overrides,
   };
 }

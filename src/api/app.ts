@@ -3,6 +3,7 @@
  * the service they are given, answer JSON. Every error goes through errors.ts. This module
  * wires the routes to the System's services; the routes never see the System itself.
  */
+import { statsRouter } from './routes/stats.js';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -53,6 +54,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use('/v1/runs', runsRouter({ runs: system.runs, shutdownSignal: opts.shutdownSignal }));
   app.use('/v1/chat', chatRouter({ runs: system.runs }));
   app.use('/v1/agents', agentsRouter({ registry: system.registry }));
+  app.use('/v1/stats', statsRouter({ runs: system.runs }));
   app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows }));
   app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules }));
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));

@@ -77,6 +77,15 @@ export const RerunBody = z
   .strict();
 
 /** POST /v1/runs/:id/steps/:stepId/approve | reject. */
+/** POST /v1/runs/:id/steps/:stepId/feedback (seed 002's TaskFeedback). */
+export const FeedbackBody = z
+  .object({
+    rating: z.number().int().min(1).max(5),
+    useful: z.boolean().optional(),
+    comment: z.string().max(4000).optional(),
+  })
+  .strict();
+
 export const GateDecisionBody = z
   .object({
     /** Who decides (free text, e.g. an e-mail); default "api". */
@@ -115,5 +124,18 @@ export const ListRunsQuery = z
     agent: z.string().min(1).optional(),
     limit: z.coerce.number().int().min(1).max(200).default(20),
     cursor: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** GET /v1/stats. */
+export const StatsQuery = z
+  .object({
+    /** ISO 8601 times (default: the 24 hours up to now). */
+    since: z.iso.datetime({ offset: true }).optional(),
+    until: z.iso.datetime({ offset: true }).optional(),
+    agent: z.string().min(1).max(100).optional(),
+    workflow: z.string().min(1).max(200).optional(),
+    /** Trend buckets (default: hours for a window of up to 48 hours, else days). */
+    bucket: z.enum(['hour', 'day']).optional(),
   })
   .strict();

@@ -99,6 +99,10 @@ export function createStepProcessor(deps: StepMachineDeps) {
     };
     const maxAttempts = job.opts.attempts ?? 1;
     const { deadline } = job.data;
+    // Metrics: how long each attempt (or segment) took, and how it ended.
+    let segmentStart = Date.now();
+    const ended = (status: string, result?: { usage?: Usage | null; model?: string | null }) =>
+      deps.metrics?.stepEnded({ agent: step.agent, kind: step.kind, status, durationMs: Date.now() - segmentStart, usage: result?.usage, model: result?.model });
     if (deadline && Date.now() > deadline) {
       // The run's budget deadline has passed: it stops here, keeping what it recorded.
       await control.halt(runId, 'budget_exceeded', { error: 'budget exceeded: deadlineMs passed', reason: 'budget exceeded: deadlineMs passed' });
@@ -185,9 +189,6 @@ export function createStepProcessor(deps: StepMachineDeps) {
     }
 
     // 2 and 3. Execute, record; a step that waits for the steps it added goes round again.
-    let segmentStart = Date.now();
-    const ended = (status: string, result?: { usage?: Usage | null; model?: string | null }) =>
-      deps.metrics?.stepEnded({ agent: step.agent, kind: step.kind, status, durationMs: Date.now() - segmentStart, usage: result?.usage, model: result?.model });
     let checkpoint = resumed ? resumedCheckpoint : begin.checkpoint;
     const context = step.readsContext ? await store.getContext(runId, step.readsContext) : {};
     for (;;) {

@@ -41,6 +41,8 @@ export const keys = {
   step: (prefix: string, runId: string, stepId: string) => `${prefix}:run:${runId}:s:${stepId}`,
   /** What a step id is appended to for its key (scripts that reach many steps get this). */
   stepPrefix: (prefix: string, runId: string) => `${prefix}:run:${runId}:s:`,
+  /** Hash: feedback on the run's steps, step id → JSON (kept beside a compacted run, with its time to live). */
+  feedback: (prefix: string, runId: string) => `${prefix}:run:${runId}:feedback`,
   /**
    * List: the run's ordered events (JSON each, without the run id); an event's id is its
    * position, from 1. The same name is the pub/sub channel each new event is published on.

@@ -43,8 +43,8 @@ import {
   type StepTransition,
   type StepTransitionReply,
   type StepsAddArgs,
-  type StepsAddReply, budgetReserve, budgetSettle } from './scripts/index.js';
-import { listedField, toSummary, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus } from './types.js';
+  type StepsAddReply, budgetReserve, budgetSettle, stepFeedback, type StepFeedbackReply } from './scripts/index.js';
+import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus } from './types.js';
 
 export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
 
@@ -203,12 +203,14 @@ export class RunStore {
       .pipeline()
       .hmget(keys.run(this.prefix, runId), ...RUN_FIELDS, 'run', 'steps')
       .lrange(keys.runSteps(this.prefix, runId), 0, -1)
+      .hgetall(keys.feedback(this.prefix, runId))
       .exec();
-    const [[e1, values], [e2, stepIds]] = replies as [[Error | null, (string | null)[]], [Error | null, string[]]];
-    if (e1 || e2) throw e1 ?? e2;
+    const [[e1, values], [e2, stepIds], [e3, feedback]] = replies as [[Error | null, (string | null)[]], [Error | null, string[]], [Error | null, Record<string, string>]];
+    if (e1 || e2 || e3) throw e1 ?? e2 ?? e3;
     const [compacted, stepsJson] = values.slice(RUN_FIELDS.length);
     if (compacted) {
-      const steps = compactedSteps(runId, stepsJson);
+      // Feedback given after the run was compacted is kept beside it.
+      const steps = compactedSteps(runId, stepsJson).map((s) => (feedback[s.stepId] ? { ...s, feedback: JSON.parse(feedback[s.stepId]!) as StepFeedback } : s));
       return { run: compactedRun(compacted, steps).run, steps };
     }
     if (values[0] === null) return null; // `id` is the first field
@@ -232,6 +234,24 @@ export class RunStore {
       const v = values as (string | null)[];
       return v[1] === null ? [] : [decodeFields<StepRecord>(v, STEP_FIELDS)]; // `stepId` is the second field
     });
+  }
+
+  /** Ids of a workspace's runs created in [sinceMs, untilMs], newest first, at most `limit`. */
+  runsCreatedBetween(workspaceId: string, sinceMs: number, untilMs: number, limit: number): Promise<string[]> {
+    return this.redis.zrevrangebyscore(keys.runIndex(this.prefix, workspaceId), untilMs, sinceMs, 'LIMIT', 0, limit);
+  }
+
+  /**
+   * Record feedback on a finished step. A compacted run's step record is rebuilt with it for
+   * the outbox here (its step hash is gone), awaited, so MongoDB gets it too.
+   */
+  async addFeedback(runId: string, stepId: string, feedback: StepFeedback): Promise<StepFeedbackReply> {
+    const reply = await stepFeedback(this.redis, { prefix: this.prefix, runId, stepId, feedback, retentionSeconds: this.retentionSeconds, outbox: this.outbox });
+    if (reply.result === 'recorded' && reply.where === 'compacted' && this.outbox) {
+      const step = (await this.getRun(runId))?.steps.find((s) => s.stepId === stepId);
+      if (step) await this.redis.xadd(keys.outbox(this.prefix), '*', 'kind', 'step', 'id', `${runId}.${stepId}`, 'doc', JSON.stringify(step));
+    }
+    return reply;
   }
 
   /** Reserve a call's estimate against the run's budget: why it is refused, or '' (reserved, or no token/cost budget). */

@@ -3,6 +3,7 @@
  * definition it executes, on request), list runs, cancel one, follow its events. It writes the
  * run's state, then adds its whole flow to BullMQ in one call.
  */
+import { computeStats } from './stats.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { FlowJob, FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -20,9 +21,9 @@ import { whileReachable } from './reachable.js';
 import { explainWaiting, queuesToAsk, type WaitingFor } from './waiting.js';
 import type { WorkerRegistry } from './workers.js';
 import type { RunControl } from './run-control.js';
-import type { RunStore } from './run-store.js';
+import type { RunState, RunStore } from './run-store.js';
 import type { StepPolicy } from './step-policy.js';
-import { DEFAULT_WORKSPACE, awaitsDecision, type ContextWriter, isTerminalRun, type Budget, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from './types.js';
+import { DEFAULT_WORKSPACE, awaitsDecision, type ContextWriter, type StepFeedback, isTerminalRun, type Budget, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from './types.js';
 
 export interface RunsServiceDeps {
   store: RunStore;
@@ -328,6 +329,40 @@ export class RunsService {
    * Approve or reject the approval gate `stepId` of `runId`, which must be waiting for a
    * decision: the decision is recorded (with who and why), and the gate's job woken.
    */
+  /**
+   * Statistics over the runs created in [since, until] (default: the last 24 hours), filtered by
+   * agent (runs that used it, and its steps only) and workflow: see stats.ts. Read from Redis,
+   * so over the runs it still keeps (SWITCHYARD_RETENTION_SECONDS); at most `maxRuns`, the
+   * newest first (`truncated` says when there were more).
+   */
+  async stats(q: { workspaceId: string; since?: string | undefined; until?: string | undefined; agent?: string | undefined; workflow?: string | undefined; bucket?: 'hour' | 'day' | undefined; maxRuns?: number }) {
+    const { store } = this.deps;
+    const until = q.until ? Date.parse(q.until) : Date.now();
+    const since = q.since ? Date.parse(q.since) : until - 24 * 3600_000;
+    if (since > until) throw new ValidationError('since must not be after until', [{ path: 'since', message: 'must not be after until' }]);
+    const bucketMs = (q.bucket ?? (until - since <= 48 * 3600_000 ? 'hour' : 'day')) === 'hour' ? 3600_000 : 24 * 3600_000;
+    const maxRuns = q.maxRuns ?? 2000;
+    const ids = await whileReachable(store.redis, 'reading runs', () => store.runsCreatedBetween(q.workspaceId, since, until, maxRuns + 1));
+    const truncated = ids.length > maxRuns;
+    const states: RunState[] = [];
+    for (let i = 0; i < Math.min(ids.length, maxRuns); i += 50) {
+      const batch = await whileReachable(store.redis, 'reading runs', () => Promise.all(ids.slice(i, Math.min(i + 50, maxRuns)).map((id) => store.getRun(id))));
+      for (const s of batch) if (s && (!q.workflow || s.run.workflow === q.workflow) && (!q.agent || s.run.agents.includes(q.agent))) states.push(s);
+    }
+    return { ...computeStats(states, { since, until, bucketMs }, { agents: this.deps.registry.names(), agent: q.agent }), scanned: Math.min(ids.length, maxRuns), truncated };
+  }
+
+  /** Feedback on a finished step's result (seed 002's TaskFeedback); the last one given stands. */
+  async feedback(runId: string, stepId: string, f: { rating: number; useful?: boolean | undefined; comment?: string | undefined }): Promise<{ runId: string; stepId: string; feedback: StepFeedback }> {
+    const { store } = this.deps;
+    const feedback: StepFeedback = { rating: f.rating, ...(f.useful !== undefined ? { useful: f.useful } : {}), ...(f.comment !== undefined ? { comment: f.comment } : {}), at: new Date().toISOString() };
+    const res = await whileReachable(store.redis, 'the feedback', () => store.addFeedback(runId, stepId, feedback));
+    if (res.result === 'missing') throw new NotFoundError(`run "${runId}" not found (feedback is taken while a run is kept in Redis: SWITCHYARD_RETENTION_SECONDS)`);
+    if (res.result === 'no_step') throw new NotFoundError(`run "${runId}" has no step "${stepId}"`);
+    if (res.result === 'not_finished') throw new ConflictError(`step "${stepId}" has not finished (it is ${res.status}); give feedback on its result once it has one`);
+    return { runId, stepId, feedback };
+  }
+
   async decide(runId: string, stepId: string, d: { approved: boolean; by?: string | undefined; comment?: string | undefined }): Promise<{ runId: string; stepId: string; decision: GateDecision }> {
     const { store } = this.deps;
     const decision: GateDecision = { approved: d.approved, by: d.by ?? 'api', comment: d.comment ?? null, at: new Date().toISOString() };

@@ -48,6 +48,15 @@ export const Usage = z.object({
 });
 export type Usage = z.infer<typeof Usage>;
 
+/** What someone thought of a step's result (seed 002's TaskFeedback): POST /v1/runs/:id/steps/:stepId/feedback. */
+export const StepFeedback = z.object({
+  rating: z.number().int().min(1).max(5),
+  useful: z.boolean().optional(),
+  comment: z.string().max(4000).optional(),
+  at: z.string(),
+});
+export type StepFeedback = z.infer<typeof StepFeedback>;
+
 export const StepRecord = z.object({
   runId: z.string(),
   stepId: z.string(),
@@ -79,6 +88,8 @@ export const StepRecord = z.object({
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
+  /** The last feedback given on its result, else null. */
+  feedback: StepFeedback.nullable(),
 });
 export type StepRecord = z.infer<typeof StepRecord>;
 

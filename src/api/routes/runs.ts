@@ -4,7 +4,7 @@ import { DEFAULT_WORKSPACE, type RunEvent } from '../../runs/types.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { NotFoundError } from '../../errors/index.js';
 import { patternWorkflow } from '../../workflows/patterns.js';
-import { EventId, GateDecisionBody, SubmitPatternRun, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
+import { EventId, FeedbackBody, GateDecisionBody, SubmitPatternRun, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
 
 export interface RunsRouterDeps {
   runs: RunsService;
@@ -74,6 +74,12 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
       res.json(await runs.decide(req.params.id, stepId, { approved, ...body }));
     });
   }
+
+  r.post('/:id/steps/:stepId/feedback', async (req, res) => {
+    const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
+    const body = parseOr422(FeedbackBody, req.body ?? {});
+    res.json(await runs.feedback(req.params.id, stepId, body));
+  });
 
   r.get('/:id/events', (req, res) => streamEvents(runs, req as Request<{ id: string }>, res, shutdownSignal));
 

@@ -53,9 +53,11 @@ export function definitionOf(doc: Pick<RunDocument, 'definition'>): unknown {
 }
 
 export function toStepDocument(record: StepRecord): StepDocument {
-  const { createdAt, startedAt, finishedAt, ...rest } = record;
+  // No feedback on the record: a write leaves the stored one alone (a late answer's record must not erase it).
+  const { createdAt, startedAt, finishedAt, feedback, ...rest } = record;
   return {
     ...rest,
+    ...(feedback ? { feedback } : {}),
     _id: `${record.runId}.${record.stepId}`,
     input: record.input ?? null,
     output: record.output ?? null,
@@ -74,6 +76,7 @@ export function fromStepDocument(doc: StepDocument): StepRecord {
     output: rest.output ?? null,
     recovered: rest.recovered ?? false,
     reusedFrom: rest.reusedFrom ?? null,
+    feedback: rest.feedback ?? null,
     retryAt: rest.retryAt ?? null,
     createdAt: createdAt.toISOString(),
     startedAt: toIso(startedAt ?? null),

@@ -22,8 +22,10 @@ export interface RunDocument extends Omit<RunRecord, 'id' | 'createdAt' | 'start
 }
 
 /** A step result as stored: StepRecord with Dates and `_id` = `${runId}.${stepId}`. */
-export interface StepDocument extends Omit<StepRecord, 'createdAt' | 'startedAt' | 'finishedAt'> {
+export interface StepDocument extends Omit<StepRecord, 'createdAt' | 'startedAt' | 'finishedAt' | 'feedback'> {
   _id: string;
+  /** Absent in a write that carries none: the stored feedback is left alone. */
+  feedback?: StepRecord['feedback'] | undefined;
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
@@ -125,6 +127,7 @@ const StepSchema = new Schema<StepDocument>(
     attempts: { type: Number, required: true, min: 0 },
     recovered: { type: Boolean, default: false },
     reusedFrom: nullableString,
+    feedback: { type: Schema.Types.Mixed, default: null },
     error: nullableString,
     reason: nullableString,
     retryAt: nullableString,

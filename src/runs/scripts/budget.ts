@@ -14,3 +14,4 @@ export async function budgetReserve(redis: Redis, prefix: string, runId: string,
 export async function budgetSettle(redis: Redis, prefix: string, runId: string, reserved: { tokens: number; costUsd: number }, used: { tokens: number; costUsd: number }): Promise<string> {
   return (await settle.run(redis, [keys.run(prefix, runId), keys.events(prefix, runId)], [reserved.tokens, reserved.costUsd, used.tokens, used.costUsd, new Date().toISOString()])) as string;
 }
+

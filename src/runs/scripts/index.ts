@@ -11,3 +11,4 @@ export { stepProgress, type StepProgressArgs } from './step-progress.js';
 export { stepTransition, type StepTransition, type StepTransitionArgs, type StepTransitionReply } from './step-transition.js';
 export { stepsAdd, type StepsAddArgs, type StepsAddReply } from './steps-add.js';
 export { budgetReserve, budgetSettle } from './budget.js';
+export { stepFeedback, type StepFeedbackReply } from './step-feedback.js';
