@@ -8,6 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../src/limits/limiter.js';
 import { ProviderLimits } from '../src/limits/spec.js';
+import { spentUntil } from '../src/limits/limited-provider.js';
+import { capacityHeaders, parseDuration } from '../src/providers/rate-headers.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 import { cleanupPrefix, newRedis, testPrefix } from './helpers/redis.js';
@@ -29,6 +31,30 @@ beforeAll(() => {
 afterAll(async () => {
   await cleanupPrefix(redis, prefix);
   await redis.quit();
+});
+
+describe('rate-limit headers', () => {
+  it('reads OpenAI’s and Anthropic’s remaining capacity and reset times', () => {
+    expect(parseDuration('6m0s')).toBe(360_000);
+    expect(parseDuration('1h2m3.5s')).toBe(3_723_500);
+    expect(parseDuration('20ms')).toBe(20);
+    expect(parseDuration('soon')).toBeUndefined();
+    expect(capacityHeaders(new Headers({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-remaining-tokens': '1200', 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-reset-tokens': '500ms' }))).toEqual({
+      remainingRequests: 0,
+      remainingTokens: 1200,
+      requestsResetMs: 2000,
+      tokensResetMs: 500,
+    });
+    const reset = new Date(Date.now() + 30_000).toISOString();
+    const anthropic = capacityHeaders(new Headers({ 'anthropic-ratelimit-requests-remaining': '5', 'anthropic-ratelimit-input-tokens-remaining': '800', 'anthropic-ratelimit-output-tokens-remaining': '300', 'anthropic-ratelimit-tokens-reset': reset }))!;
+    expect(anthropic).toMatchObject({ remainingRequests: 5, remainingTokens: 300 });
+    expect(anthropic.tokensResetMs).toBeGreaterThan(28_000);
+    expect(capacityHeaders(new Headers({ 'content-type': 'application/json' }))).toBeUndefined();
+    // Held back when no request is left, or fewer tokens than a call like this one needs.
+    expect(spentUntil({ remainingRequests: 0, requestsResetMs: 2000 }, 10)).toBeGreaterThan(Date.now() + 1500);
+    expect(spentUntil({ remainingTokens: 50, tokensResetMs: 1000 }, 100)).toBeGreaterThan(Date.now() + 500);
+    expect(spentUntil({ remainingRequests: 3, remainingTokens: 5000 }, 100)).toBeUndefined();
+  });
 });
 
 describe('RedisLimiter', () => {
@@ -159,6 +185,23 @@ describe('provider limits end to end', () => {
     const bEvents = await h.system.store.readEvents(b);
     expect(bEvents.find((e) => e.type === 'step.retrying')?.data).toMatchObject({ reason: 'capacity', detail: 'waiting for provider capacity: openai/gpt-shared paused' });
     expect(rb.steps[0]!.attempts).toBe(1);
+  }, 30_000);
+
+  it('holds the model back before a 429 when the answer’s rate-limit headers say its capacity is spent', async () => {
+    let first = true;
+    fake.respondWith(() => {
+      if (!first) return { text: 'later' };
+      first = false;
+      return { text: 'last one', headers: { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1s', 'x-ratelimit-remaining-tokens': '90000' } };
+    });
+    const a = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'left', input: { task: 'spend it' } })).body.id, 20_000);
+    const answeredAt = Date.now();
+    const b = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'right', input: { task: 'after' } })).body.id, 20_000);
+    expect([a.status, b.status]).toEqual(['succeeded', 'succeeded']);
+    // The provider never saw a request it would have refused: the second waited for the window.
+    expect(fake.requests.find((x) => x.prompt === 'after')!.time - answeredAt).toBeGreaterThan(700);
+    const waited = (await h.system.store.readEvents(b.id)).find((e) => e.type === 'step.retrying');
+    expect(waited?.data).toMatchObject({ reason: 'capacity', detail: 'waiting for provider capacity: openai/gpt-shared paused' });
   }, 30_000);
 
   it('says why a step waits for capacity: GET /v1/runs/:id names the scope, the limit and when it tries again', async () => {

@@ -10,6 +10,7 @@ import { CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError,
 import type { Logger } from '../logger.js';
 import { CAPACITY_WAIT } from '../runs/types.js';
 import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
+import type { CapacityHeaders } from '../providers/rate-headers.js';
 import { RedisLimiter, type CallOutcome, type CallTarget, type Limiter } from './limiter.js';
 
 /** A rough count of the tokens a request sends (~4 characters a token) and may receive (its maxTokens). */
@@ -33,6 +34,18 @@ export function outcomeOf(err: unknown, overloadPauseMs: number): CallOutcome {
   if (err instanceof CancelledError || err instanceof NonRetryableError) return { result: 'neutral' };
   if (err instanceof RetryableError) return { result: 'failure' };
   return { result: 'neutral' };
+}
+
+/**
+ * When an answer's rate-limit headers say the next call like this one would be refused (no
+ * request left, or fewer tokens than this call's reservation), the time its window reopens.
+ */
+export function spentUntil(capacity: CapacityHeaders | undefined, tokens: number): number | undefined {
+  if (!capacity) return undefined;
+  const waits: number[] = [];
+  if (capacity.remainingRequests !== undefined && capacity.remainingRequests <= 0) waits.push(capacity.requestsResetMs ?? 1000);
+  if (capacity.remainingTokens !== undefined && capacity.remainingTokens < tokens) waits.push(capacity.tokensResetMs ?? 1000);
+  return waits.length ? Date.now() + Math.max(...waits) : undefined;
 }
 
 export interface LimitedProviderOptions {
@@ -72,14 +85,16 @@ export class LimitedProvider implements Provider {
     let outcome: CallOutcome = { result: 'neutral' };
     try {
       const res = await this.inner.complete(req);
-      outcome = { result: 'ok', usedTokens: res.usage.inputTokens + res.usage.outputTokens };
+      const pauseUntil = spentUntil(res.capacity, tokens);
+      outcome = { result: 'ok', usedTokens: res.usage.inputTokens + res.usage.outputTokens, ...(pauseUntil ? { pauseUntil } : {}) };
+      if (pauseUntil) logger.info({ model: req.model, until: new Date(pauseUntil).toISOString(), capacity: res.capacity }, 'the provider says its capacity is spent: the model is held back until it reopens');
       return res;
     } catch (err) {
       outcome = outcomeOf(err, this.opts.overloadPauseMs ?? 5000);
       throw err;
     } finally {
       // Never lose an answer to the limiter: a failed settle is logged (its lease expires by itself).
-      if (RedisLimiter.needsSettle(ticket) || outcome.result !== 'ok' && outcome.pauseUntil) {
+      if (RedisLimiter.needsSettle(ticket) || outcome.pauseUntil) {
         try {
           const opened = await limiter.settle(ticket, outcome);
           if (opened.length) logger.warn({ scopes: opened }, 'circuit opened: calls stop for the cool-down');

@@ -36,8 +36,8 @@ export interface Ticket {
 export type Admission = { granted: true; ticket: Ticket } | { granted: false; waitMs: number; scope: string; why: string; never: boolean };
 
 export type CallOutcome =
-  /** Answered: `usedTokens` corrects the reservation. */
-  | { result: 'ok'; usedTokens: number }
+  /** Answered: `usedTokens` corrects the reservation; `pauseUntil` when its headers said the capacity is spent. */
+  | { result: 'ok'; usedTokens: number; pauseUntil?: number }
   /** Failed in a way that says the provider is unwell (5xx, timeout, connection, overloaded): counts for the breaker. */
   | { result: 'failure'; pauseUntil?: number }
   /** Ended without saying anything of the provider's health (cancelled, bad request, rate limited). */
@@ -103,7 +103,7 @@ export class RedisLimiter implements Limiter {
   async settle(ticket: Ticket, outcome: CallOutcome): Promise<string[]> {
     const { scopes } = ticket;
     const delta = outcome.result === 'ok' ? outcome.usedTokens - ticket.tokens : -ticket.tokens;
-    const pauseUntil = outcome.result === 'ok' ? 0 : (outcome.pauseUntil ?? 0);
+    const pauseUntil = outcome.pauseUntil ?? 0;
     const args: (string | number)[] = [Date.now(), ticket.lease, delta, scopes.length, outcome.result, pauseUntil];
     // A pause holds the model (the scope a provider's limits are kept by), on its key when per key.
     scopes.forEach((s, i) => args.push(s.limits.tpm ?? 0, s.breaker?.failures ?? 0, s.breaker?.windowMs ?? 0, s.breaker?.cooldownMs ?? 0, i === scopes.length - 1 ? '1' : '0'));

@@ -1,4 +1,5 @@
 /** Provider over the Anthropic Messages API (@anthropic-ai/sdk). */
+import { capacityHeaders } from './rate-headers.js';
 import Anthropic from '@anthropic-ai/sdk';
 import { classifyProviderError } from './classify.js';
 import { refusal, SDK_BACKSTOP_TIMEOUT_MS, type ChatMessage, type CompletionRequest, type CompletionResult, type Provider, type ToolChoice } from './provider.js';
@@ -41,16 +42,21 @@ export class AnthropicProvider implements Provider {
     };
     try {
       let message: Anthropic.Message;
+      let headers: Headers;
       if (req.onText) {
         // The SDK's stream helper assembles the final message (text, usage, stop reason).
         const stream = this.client.messages.stream(params, { signal: req.signal });
         stream.on('text', req.onText);
+        headers = (await stream.withResponse()).response.headers;
         message = await stream.finalMessage();
       } else {
-        message = await this.client.messages.create(params, { signal: req.signal });
+        const { data, response } = await this.client.messages.create(params, { signal: req.signal }).withResponse();
+        message = data;
+        headers = response.headers;
       }
       if (message.stop_reason === 'refusal') throw refusal('anthropic', 'stop reason "refusal"');
-      return toResult(message);
+      const capacity = capacityHeaders(headers);
+      return { ...toResult(message), ...(capacity ? { capacity } : {}) };
     } catch (err) {
       throw classifyProviderError(err, 'anthropic', req.signal);
     }

@@ -2,6 +2,7 @@
  * Provider over the OpenAI Chat Completions API (openai SDK). Works with any OpenAI-compatible
  * server through `baseURL` (Ollama, vLLM, Groq, OpenRouter, Gemini's compatible endpoint...).
  */
+import { capacityHeaders } from './rate-headers.js';
 import OpenAI from 'openai';
 import { RetryableError } from '../errors/index.js';
 import { classifyProviderError } from './classify.js';
@@ -71,7 +72,8 @@ export class OpenAIProvider implements Provider {
     };
     try {
       if (req.onText) return await this.stream(params, req.onText, req.model, req.signal);
-      const completion = await this.client.chat.completions.create(params, { signal: req.signal });
+      const { data: completion, response } = await this.client.chat.completions.create(params, { signal: req.signal }).withResponse();
+      const capacity = capacityHeaders(response.headers);
       const choice = completion.choices[0];
       if (choice?.finish_reason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
       if (choice?.message.refusal) throw refusal('openai', `refusal: ${choice.message.refusal.slice(0, 200)}`);
@@ -82,6 +84,7 @@ export class OpenAIProvider implements Provider {
         usage: usageOf(completion.usage),
         model: completion.model || req.model,
         ...(choice?.finish_reason ? { stopReason: choice.finish_reason } : {}),
+        ...(capacity ? { capacity } : {}),
       };
     } catch (err) {
       throw classifyProviderError(err, 'openai', req.signal);
@@ -90,7 +93,8 @@ export class OpenAIProvider implements Provider {
 
   /** Streams the first choice; usage comes in a last chunk (`include_usage`) when the server sends it. */
   private async stream(params: OpenAI.ChatCompletionCreateParamsNonStreaming, onText: (delta: string) => void, model: string, signal: AbortSignal): Promise<CompletionResult> {
-    const stream = await this.client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal });
+    const { data: stream, response } = await this.client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal }).withResponse();
+    const capacity = capacityHeaders(response.headers);
     let text = '';
     let answeredBy = '';
     let stopReason: string | undefined;
@@ -122,7 +126,7 @@ export class OpenAIProvider implements Provider {
     if (!stopReason) throw new RetryableError(`openai stream ended before the answer was complete (${text.length} characters received)`);
     if (stopReason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
     const toolCalls = calls.filter(Boolean).map((c) => toolCall(c.id, c.name, c.args));
-    return { text, usage: usageOf(usage), model: answeredBy || model, stopReason, ...(toolCalls.length ? { toolCalls } : {}) };
+    return { text, usage: usageOf(usage), model: answeredBy || model, stopReason, ...(toolCalls.length ? { toolCalls } : {}), ...(capacity ? { capacity } : {}) };
   }
 }
 

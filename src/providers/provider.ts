@@ -3,6 +3,7 @@
  * AbortSignal and returns text, token usage and the model that answered. It throws only the
  * classified errors of src/errors (see classify.ts), never an SDK error.
  */
+import type { CapacityHeaders } from './rate-headers.js';
 import type { ProviderName } from '../agents/agent-spec.js';
 import { NonRetryableError } from '../errors/index.js';
 
@@ -87,6 +88,8 @@ export interface CompletionResult {
   stopReason?: string;
   /** The tools the answer asks for, all of them in order (absent or empty: a final answer). */
   toolCalls?: ToolCall[];
+  /** What the answer's rate-limit headers say of the remaining capacity, when it sent them. */
+  capacity?: CapacityHeaders;
 }
 
 /** The provider declined to answer (a content filter or a refusal): not retried, retrying cannot help. */
