@@ -122,12 +122,13 @@ describe('provider limits end to end', () => {
   const agents = {
     left: { provider: 'openai', model: 'gpt-shared', attempts: 1 },
     right: { provider: 'openai', model: 'gpt-shared', attempts: 1 },
+    paced: { provider: 'openai', model: 'gpt-paced', attempts: 1, rateLimit: { max: 2, durationMs: 1000 } },
   };
   const providers = { openai: { models: { 'gpt-shared': { maxConcurrent: 1 } } } };
 
   beforeAll(async () => {
     fake = await startFakeLlmServer();
-    h = await startHarness({ name: 'limits-e2e', fake, agents, providers, pools: ['left'] });
+    h = await startHarness({ name: 'limits-e2e', fake, agents, providers, pools: ['left', 'paced'] });
   }, 30_000);
   afterEach(() => fake.reset());
   afterAll(async () => {
@@ -202,6 +203,17 @@ describe('provider limits end to end', () => {
     expect(fake.requests.find((x) => x.prompt === 'after')!.time - answeredAt).toBeGreaterThan(700);
     const waited = (await h.system.store.readEvents(b.id)).find((e) => e.type === 'step.retrying');
     expect(waited?.data).toMatchObject({ reason: 'capacity', detail: 'waiting for provider capacity: openai/gpt-shared paused' });
+  }, 30_000);
+
+  it('holds an agent’s own rateLimit per call in the shared limiter: a waiting step takes nothing and keeps its attempt', async () => {
+    const ids = await Promise.all([0, 1, 2, 3].map(async (i) => (await h.request('POST', '/v1/runs', { agent: 'paced', input: { task: `paced ${i}` } })).body.id as string));
+    const runs = await Promise.all(ids.map((id) => h.waitForRun(id, 20_000)));
+    expect(runs.map((r) => [r.status, r.steps[0]!.attempts])).toEqual(Array(4).fill(['succeeded', 1]));
+    // Two a second: the first two at once, then one every half second.
+    const times = fake.requests.map((x) => x.time).sort((a, b) => a - b);
+    expect(times).toHaveLength(4);
+    expect(times[2]! - times[0]!).toBeGreaterThanOrEqual(400);
+    expect(times[3]! - times[0]!).toBeGreaterThanOrEqual(900);
   }, 30_000);
 
   it('says why a step waits for capacity: GET /v1/runs/:id names the scope, the limit and when it tries again', async () => {

@@ -102,8 +102,10 @@ describe('GET /v1/runs/:id', () => {
       const one = await submit({ agent: 'limited', input: { task: unique('first') } });
       await h.waitForRun(one);
       const two = await submit({ agent: 'limited', input: { task: unique('second') } });
+      // The agent's rateLimit is held by the shared limiter: the step waits for it, delayed.
+      await h.waitUntil(two, (r) => r.steps[0]!.status === 'retrying');
       const why = await waitingOf(two, 'limited');
-      expect(why).toMatchObject({ reason: 'rate_limit', queue: 'agent.limited' });
+      expect(why).toMatchObject({ reason: 'provider_capacity', detail: '@limited rateLimit' });
       expect(Date.parse(why.until)).toBeGreaterThan(Date.now());
       expect(Date.parse(why.until)).toBeLessThanOrEqual(Date.now() + 10_000);
       await h.request('POST', `/v1/runs/${two}/cancel`);

@@ -77,8 +77,14 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const limited = (agent: ResolvedAgent): Provider => {
     const log = logger.child({ agent: agent.name });
     const behind = (a: Pick<ResolvedAgent, 'provider' | 'apiKey'>, provider: Provider): Provider =>
-      registry.limits.applies(a.provider)
-        ? new LimitedProvider(provider, { limiter, target: { provider: a.provider, apiKey: a.apiKey }, leaseMs: agent.timeoutMs, logger: log, onCircuitOpened: (scope) => system.metrics.circuitOpened(scope) })
+      registry.limits.applies(a.provider, agent.rateLimit)
+        ? new LimitedProvider(provider, {
+            limiter,
+            target: { provider: a.provider, apiKey: a.apiKey, agent: { name: agent.name, rateLimit: agent.rateLimit } },
+            leaseMs: agent.timeoutMs,
+            logger: log,
+            onCircuitOpened: (scope) => system.metrics.circuitOpened(scope),
+          })
         : provider;
     const primary = behind(agent, createProvider(agent));
     if (!agent.fallbacks?.length) return primary;
@@ -148,9 +154,10 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     const agent = registry.require(name);
     stepWorker(agentQueueName(name), {
       concurrency: agent.concurrency,
-      // Always a limiter: BullMQ honours a manual rate limit (queue.rateLimit after a 429) only
-      // on queues that have one, and then in every process serving the queue.
-      limiter: agent.rateLimit ? { max: agent.rateLimit.max, duration: agent.rateLimit.durationMs } : UNLIMITED,
+      // The agent's `rateLimit` is held by the shared limiter, per call (a step that waits for it
+      // takes no slot of anything). A limiter anyway: BullMQ honours a manual rate limit
+      // (queue.rateLimit after a 429) only on queues that have one.
+      limiter: UNLIMITED,
     });
   }
 

@@ -18,12 +18,16 @@ export interface CallTarget {
   model: string;
   /** Only its hash is used, and only when the provider's limits are per key. */
   apiKey?: string | undefined;
+  /** The agent that calls, and its own `rateLimit` (calls per window), if any. */
+  agent?: { name: string; rateLimit?: { max: number; durationMs: number } | undefined } | undefined;
 }
 
-/** One scope a call counts against: the provider's (index 0) and its model's (index 1). */
+/** One scope a call counts against: the provider's (index 0), its model's (1) and its agent's (2). */
 export interface Scope {
   id: string;
   limits: LimitSet;
+  /** Requests per window other than a minute (an agent's `rateLimit`). */
+  requests?: { max: number; windowMs: number } | undefined;
   breaker?: BreakerSpec | undefined;
 }
 
@@ -57,26 +61,29 @@ export class LimitPlan {
    * Whether calls to `provider` go through the limiter: always for a real provider (a 429
    * pauses it for every process), for echo only when it has declared limits.
    */
-  applies(provider: ProviderName): boolean {
-    return provider !== 'echo' || this.providers.echo !== undefined;
+  applies(provider: ProviderName, agentRateLimit?: unknown): boolean {
+    return provider !== 'echo' || this.providers.echo !== undefined || agentRateLimit !== undefined;
   }
 
-  scopes(t: CallTarget): [Scope, Scope] {
+  scopes(t: CallTarget): [Scope, Scope, Scope] {
     const spec = this.providers[t.provider];
     const base = spec?.perKey && t.apiKey ? `${t.provider}#${createHash('sha256').update(t.apiKey).digest('hex').slice(0, 12)}` : t.provider;
     const { models = {}, perKey: _k, breaker, ...own } = spec ?? {};
     const match = Object.keys(models)
       .filter((prefix) => t.model.startsWith(prefix))
       .sort((a, b) => b.length - a.length)[0];
+    const rl = t.agent?.rateLimit;
     return [
       { id: base, limits: own },
       { id: `${base}/${t.model}`, limits: match ? models[match]! : {}, breaker },
+      // An agent's own limit holds for its calls whatever model answers them (`@` is no provider name).
+      { id: `@${t.agent?.name ?? ''}`, limits: {}, ...(rl ? { requests: { max: rl.max, windowMs: rl.durationMs } } : {}) },
     ];
   }
 }
 
-const acquireScript = new Script('limiter-acquire', 4);
-const settleScript = new Script('limiter-settle', 4);
+const acquireScript = new Script('limiter-acquire', 6);
+const settleScript = new Script('limiter-settle', 6);
 
 export class RedisLimiter implements Limiter {
   constructor(
@@ -94,10 +101,14 @@ export class RedisLimiter implements Limiter {
     const lease = randomUUID();
     const now = Date.now();
     const args: (string | number)[] = [now, lease, now + leaseMs, tokens, scopes.length];
-    for (const s of scopes) args.push(s.limits.rpm ?? 0, s.limits.tpm ?? 0, s.limits.maxConcurrent ?? 0, s.breaker ? '1' : '0');
+    for (const s of scopes) {
+      const requests = s.requests ?? (s.limits.rpm ? { max: s.limits.rpm, windowMs: 60_000 } : { max: 0, windowMs: 0 });
+      args.push(requests.max, requests.windowMs, s.limits.tpm ?? 0, s.limits.maxConcurrent ?? 0, s.breaker ? '1' : '0');
+    }
     const [ok, waitMs, index, why] = (await acquireScript.run(this.redis, this.keysOf(scopes), args)) as [number, number, number?, string?];
     if (ok === 1) return { granted: true, ticket: { lease, tokens, scopes } };
-    return { granted: false, waitMs, scope: scopes[(index ?? 1) - 1]!.id, why: why ?? '', never: ok === -1 };
+    const scope = scopes[(index ?? 1) - 1]!;
+    return { granted: false, waitMs, scope: scope.id, why: why === 'requests' ? (scope.requests ? 'rateLimit' : 'rpm') : (why ?? ''), never: ok === -1 };
   }
 
   async settle(ticket: Ticket, outcome: CallOutcome): Promise<string[]> {
@@ -106,14 +117,14 @@ export class RedisLimiter implements Limiter {
     const pauseUntil = outcome.pauseUntil ?? 0;
     const args: (string | number)[] = [Date.now(), ticket.lease, delta, scopes.length, outcome.result, pauseUntil];
     // A pause holds the model (the scope a provider's limits are kept by), on its key when per key.
-    scopes.forEach((s, i) => args.push(s.limits.tpm ?? 0, s.breaker?.failures ?? 0, s.breaker?.windowMs ?? 0, s.breaker?.cooldownMs ?? 0, i === scopes.length - 1 ? '1' : '0'));
+    scopes.forEach((s, i) => args.push(s.limits.tpm ?? 0, s.breaker?.failures ?? 0, s.breaker?.windowMs ?? 0, s.breaker?.cooldownMs ?? 0, i === 1 ? '1' : '0'));
     const opened = (await settleScript.run(this.redis, this.keysOf(scopes), args)) as number[];
     return opened.map((i) => scopes[i - 1]!.id);
   }
 
   /** Per scope of these targets (each once): whether its circuit is open, and ms left of its pause. */
   async state(targets: readonly CallTarget[]): Promise<{ scope: string; open: boolean; pausedMs: number }[]> {
-    const scopes = [...new Map(targets.flatMap((t) => this.plan.scopes(t)).map((s) => [s.id, s])).values()];
+    const scopes = [...new Map(targets.flatMap((t) => this.plan.scopes(t).slice(0, 2)).map((s) => [s.id, s])).values()];
     if (scopes.length === 0) return [];
     const pipe = this.redis.pipeline();
     for (const s of scopes) pipe.hmget(keys.limit(this.prefix, s.id), 'openUntil', 'pausedUntil');

@@ -1,11 +1,12 @@
 -- Admit one provider call against every limit that applies to it, atomically: each scope (a
--- provider, a model, per API key when declared) has requests and tokens per minute (GCRA:
--- a theoretical arrival time per limit, a burst of one minute), calls at once (leases that
+-- provider, a model, per API key when declared; an agent) has requests per window and tokens
+-- per minute (GCRA: a theoretical arrival time per limit, a burst of one window), calls at once (leases that
 -- expire, so a lost worker frees its slot), a pause (after a 429 or an overload), and a
 -- circuit breaker. Nothing is taken unless everything admits the call.
 -- KEYS: one hash per scope (its state), then one sorted set per scope (its leases), same order.
 -- ARGV: [1] now (ms), [2] lease id, [3] lease expiry (ms), [4] tokens reserved, [5] number of
---       scopes, then per scope: rpm, tpm, maxConcurrent (0: none), breaker on ('1'/'0').
+--       scopes, then per scope: requests per window, the window (ms), tpm, maxConcurrent (0:
+--       none), breaker on ('1'/'0').
 -- Returns {1, ''} when admitted; {0, wait ms, scope index, why} when not; {-1, 0, scope index,
 -- why} when the call can never fit (more tokens than the scope's tpm).
 local now, lease, expiry, tokens, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -18,8 +19,8 @@ end
 local plan = {}
 for i = 1, n do
   local h, z = KEYS[i], KEYS[n + i]
-  local a = 5 + (i - 1) * 4
-  local rpm, tpm, conc, breaker = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), ARGV[a + 4] == '1'
+  local a = 5 + (i - 1) * 5
+  local reqMax, reqWindow, tpm, conc, breaker = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5] == '1'
   local s = redis.call('HMGET', h, 'pausedUntil', 'tatReq', 'tatTok', 'openUntil', 'probe', 'probeUntil')
   local p = {}
   local paused = tonumber(s[1] or '0')
@@ -33,9 +34,9 @@ for i = 1, n do
       if s[5] and s[5] ~= lease and tonumber(s[6] or '0') > now then need(CONCURRENCY_POLL, i, 'circuit half-open, a probe call is under way') else p.probe = true end
     end
   end
-  if rpm > 0 then
-    local tat = math.max(tonumber(s[2] or '0'), now) + WINDOW / rpm
-    if tat - now > WINDOW then need(tat - now - WINDOW, i, 'rpm') end
+  if reqMax > 0 then
+    local tat = math.max(tonumber(s[2] or '0'), now) + reqWindow / reqMax
+    if tat - now > reqWindow then need(tat - now - reqWindow, i, 'requests') end
     p.tatReq = tat
   end
   if tpm > 0 then
