@@ -114,6 +114,25 @@ describe('RedisLimiter', () => {
     await limiter.settle(probe, { result: 'ok', usedTokens: 1 });
     await limiter.acquire(target('gpt-b'), 1, 60_000).then(ticketOf);
   });
+
+  it('reopens the circuit when the probe fails, lets another probe go after a neutral one, and after a lost one’s lease', async () => {
+    const limiter = limiterFor({ openai: { breaker: { failures: 1, windowMs: 10_000, cooldownMs: 100 } } });
+    await limiter.settle(await limiter.acquire(target('gpt-p2'), 1, 60_000).then(ticketOf), { result: 'failure' });
+    await new Promise((r) => setTimeout(r, 150));
+    const failedProbe = await limiter.acquire(target('gpt-p2'), 1, 60_000).then(ticketOf);
+    expect(await limiter.settle(failedProbe, { result: 'failure' })).toEqual(['openai/gpt-p2']);
+    expect(await limiter.acquire(target('gpt-p2'), 1, 60_000)).toMatchObject({ granted: false, why: 'circuit open' });
+    await new Promise((r) => setTimeout(r, 150));
+    // A probe cancelled (neutral) lets the next one go.
+    await limiter.settle(await limiter.acquire(target('gpt-p2'), 1, 60_000).then(ticketOf), { result: 'neutral' });
+    // A probe whose worker is lost holds the half-open circuit only until its lease ends.
+    await limiter.acquire(target('gpt-p2'), 1, 80).then(ticketOf);
+    expect(await limiter.acquire(target('gpt-p2'), 1, 60_000)).toMatchObject({ granted: false, why: 'circuit half-open, a probe call is under way' });
+    await new Promise((r) => setTimeout(r, 120));
+    const next = await limiter.acquire(target('gpt-p2'), 1, 60_000).then(ticketOf);
+    await limiter.settle(next, { result: 'ok', usedTokens: 1 });
+    await limiter.acquire(target('gpt-p2'), 1, 60_000).then(ticketOf);
+  });
 });
 
 describe('provider limits end to end', () => {
@@ -235,6 +254,7 @@ describe('fallback models', () => {
   let h: Harness;
   const agents = {
     main: { provider: 'openai', model: 'gpt-main', attempts: 3, backoff: { type: 'fixed', delayMs: 10 }, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
+    chain: { provider: 'openai', model: 'gpt-down', attempts: 1, fallback: [{ provider: 'openai', model: 'gpt-misnamed' }, { provider: 'anthropic', model: 'claude-second' }] },
     judged: { provider: 'openai', model: 'gpt-judged', attempts: 1, structured: 'json_schema', output: { schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
   };
   const providers = { openai: { models: { 'gpt-main': {} }, breaker: { failures: 1, windowMs: 60_000, cooldownMs: 60_000 } } };
@@ -256,6 +276,14 @@ describe('fallback models', () => {
     // Attempt 1 failed on the primary and opened its circuit; attempt 2 went to the fallback.
     expect(fake.requests.map((x) => x.body?.model)).toEqual(['gpt-main', 'claude-fb']);
     expect(r.steps[0]).toMatchObject({ model: 'claude-fb', output: 'fake claude-fb: hello', attempts: 2 });
+  });
+
+  it('tries the next fallback when one fails (a 404 for a model that is not there), and says which answered', async () => {
+    fake.respondWith((r) => (r.body?.model === 'gpt-down' ? { status: 429, headers: { 'retry-after': '30' } } : r.body?.model === 'gpt-misnamed' ? { status: 404 } : undefined));
+    const r = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'chain', input: { task: 'on' } })).body.id, 20_000);
+    expect(r.status).toBe('succeeded');
+    expect(fake.requests.map((x) => x.body?.model)).toEqual(['gpt-down', 'gpt-misnamed', 'claude-second']);
+    expect(r.steps[0]).toMatchObject({ model: 'claude-second', attempts: 1 });
   });
 
   it('goes to the fallback at once on a 429, and asks it for a structured answer its own way (a forced tool)', async () => {

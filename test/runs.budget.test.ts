@@ -81,7 +81,7 @@ describe('a run budget', () => {
     const r = await run({ workflow: 'four', input: {}, budget: { maxCostUsd: 0.005 } });
     expect(r.status).toBe('budget_exceeded');
     // gpt-4o: 1024 answer tokens at $10 per million are about $0.0102 alone.
-    expect(r.error).toMatch(/^budget exceeded: a call of about \$0\.0102\d+ would pass maxCostUsd 0\.005 \(spent \$0\.000000, in flight \$0\.000000\)$/);
+    expect(r.error).toMatch(/^budget exceeded: a call of about \$0\.0102\d+ would pass maxCostUsd 0\.005 \(spent \$0\.000000\)$/);
     expect(fake.requests).toHaveLength(0);
     expect(statuses(r).map(([, s]) => s)).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled']);
   });
@@ -90,7 +90,7 @@ describe('a run budget', () => {
     fake.reset();
     const r = await run({ workflow: 'tight-tokens', input: {} });
     expect(r.status).toBe('budget_exceeded');
-    expect(r.error).toMatch(/^budget exceeded: a call of about \d+ tokens would pass maxTokens 20 \(spent 0, in flight 0\)$/);
+    expect(r.error).toMatch(/^budget exceeded: a call of about \d+ tokens would pass maxTokens 20 \(spent 0\)$/);
     expect(r.budget).toEqual({ maxTokens: 20 });
     expect(fake.requests).toHaveLength(0);
   });
@@ -108,16 +108,29 @@ describe('a run budget', () => {
     ]);
   });
 
-  it('a fan-out of 8 calls at once is admitted only as far as the budget covers their reservations', async () => {
+  it('a fan-out of 8 calls at once runs only as many at a time as the budget covers their reservations; the others wait for room', async () => {
     fake.reset();
+    let inFlight = 0;
+    let most = 0;
+    fake.respondWith(async (req) => {
+      if (!req.prompt.startsWith('part')) return undefined;
+      most = Math.max(most, ++inFlight);
+      await new Promise((res) => setTimeout(res, 300));
+      inFlight--;
+      return { text: 'ok' };
+    });
     const r = await run({ workflow: 'fan-out', input: {} });
-    expect(r.status).toBe('budget_exceeded');
-    // Each call reserves about 103 tokens (its prompt and maxTokens 100): three fit in 350.
-    expect(fake.requests.length).toBeLessThanOrEqual(3);
-    expect(fake.requests.length).toBeGreaterThanOrEqual(1);
-    expect(r.error).toMatch(/^budget exceeded: a call of about \d+ tokens would pass maxTokens 350/);
-    // What was spent never passed the budget: the calls that were made fit it.
+    fake.respondWith(undefined);
+    // Each call reserves about 103 tokens (its prompt and maxTokens 100): at most three fit in 350.
+    expect(most).toBeLessThanOrEqual(3);
+    // They used far less than they reserved, so all eight got their turn, none with an attempt used up.
+    expect(r.status).toBe('succeeded');
+    expect(fake.requests).toHaveLength(8);
+    expect(r.steps.every((s) => s.attempts === 1)).toBe(true);
     expect(r.usage.inputTokens + r.usage.outputTokens).toBeLessThanOrEqual(350);
+    const waits = (await h.system.store.readEvents(r.id)).filter((e) => e.type === 'step.retrying' && e.data.reason === 'capacity');
+    expect(waits.length).toBeGreaterThan(0);
+    expect(waits[0]!.data.detail).toMatch(/^waiting for provider capacity: run budget maxTokens 350 \(spent \d+, in flight \d+, this call about \d+\)$/);
     await expectNoLiveJobs(h.system, r.id);
   });
 

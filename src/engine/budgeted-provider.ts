@@ -1,10 +1,16 @@
 /**
  * A provider call of a run with a token or cost budget: its estimated tokens and cost are
- * reserved against the budget first (refused: BudgetExceededError, the call is not made, the
- * run halts), and when it ends the reservation is released and what it used is counted, so a
- * fan-out of many calls at once cannot pass the budget by its width × maxTokens.
+ * reserved against the budget first, and when it ends the reservation is released and what
+ * it used is counted, so a fan-out of many calls at once cannot pass the budget by its width ×
+ * maxTokens. A call the run cannot afford (spent + its estimate pass a limit) is not made and
+ * the run halts (BudgetExceededError); one for which only the calls in flight leave no room
+ * waits for them to settle (CapacityWaitError: no attempt used, no worker slot held).
  */
-import { BudgetExceededError, toError } from '../errors/index.js';
+import { BudgetExceededError, CapacityWaitError, toError } from '../errors/index.js';
+import { CAPACITY_WAIT } from '../runs/types.js';
+import { jittered } from '../limits/jitter.js';
+
+const BUDGET_POLL_MS = 500;
 import { estimateCall } from '../limits/limited-provider.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../providers/pricing.js';
@@ -32,6 +38,10 @@ export class BudgetedProvider implements Provider {
     const estimate = estimateCall(req);
     const reserved = { tokens: estimate.inputTokens + estimate.outputTokens, costUsd: this.cost(estimate, req.model) };
     const refused = await store.reserveBudget(runId, reserved.tokens, reserved.costUsd);
+    if (refused.startsWith('wait ')) {
+      // Room is held by the run's calls in flight: wait for them to settle (no attempt used).
+      throw new CapacityWaitError(`${CAPACITY_WAIT}run budget ${refused.slice(5)}`, jittered(BUDGET_POLL_MS), 'budget');
+    }
     if (refused) throw new BudgetExceededError(refused);
     let used = { tokens: 0, costUsd: 0 };
     try {

@@ -38,6 +38,8 @@ export interface ExecutionContext {
   resumed: boolean;
   /** Fires on the step's timeout, on cancellation of the run and on shutdown. */
   signal: AbortSignal;
+  /** The step's timeout (ms), after which `signal` fires. */
+  timeoutMs: number;
   log(): Logger;
   /** Save progress, durably, before doing anything that must not be repeated. */
   saveCheckpoint(checkpoint: unknown): Promise<void>;

@@ -262,6 +262,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         checkpoint,
         resumed,
         signal: call.signal,
+        timeoutMs,
         log,
         saveCheckpoint: async (cp) => {
           if (!(await store.saveCheckpoint(runId, step.id, attempt, cp))) {

@@ -142,3 +142,6 @@ export class CapacityWaitError extends SwitchyardError {
 
 /** A provider call would pass its run's budget: it is not made, and the run halts `budget_exceeded`. */
 export class BudgetExceededError extends SwitchyardError {}
+
+/** A call that can never fit a limit (more tokens than a whole minute's tpm): not retried, but a fallback model may take it. */
+export class TooLargeForLimitError extends NonRetryableError {}

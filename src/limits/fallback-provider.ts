@@ -6,7 +6,7 @@
  * answers (the step records which model did: the result's `model`). When none can, the
  * primary's wait stands: the step waits for capacity.
  */
-import { CapacityWaitError, RateLimitedError } from '../errors/index.js';
+import { CapacityWaitError, RateLimitedError, TooLargeForLimitError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
 
@@ -33,18 +33,20 @@ export class FallbackProvider implements Provider {
     try {
       return await this.primary.complete(req);
     } catch (err) {
-      const unavailable = (err instanceof CapacityWaitError && err.waitMs > this.opts.fallbackAfterMs) || err instanceof RateLimitedError;
+      const unavailable = (err instanceof CapacityWaitError && err.waitMs > this.opts.fallbackAfterMs) || err instanceof RateLimitedError || err instanceof TooLargeForLimitError;
       if (!unavailable) throw err;
       why = err as Error;
     }
     for (const f of this.fallbacks) {
+      if (req.signal.aborted) break;
       try {
         const res = await f.provider.complete(asFor(f, req));
         this.opts.logger.info({ model: f.model, because: why.message }, 'answered by a fallback model');
         return res;
       } catch (err) {
-        // The next fallback, unless this one failed for another reason than being unavailable.
-        if (!(err instanceof CapacityWaitError || err instanceof RateLimitedError)) throw err;
+        // Whatever failed here (unavailable too, misconfigured, down), the next one is tried;
+        // when none answers, the primary's own reason stands (it waits, or is retried).
+        this.opts.logger.warn({ model: f.model, err: toError(err).message }, 'a fallback model did not answer');
       }
     }
     throw why;

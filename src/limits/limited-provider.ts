@@ -6,8 +6,9 @@
  * overload pauses the model for every process until its Retry-After; failures move the
  * circuit breaker when one is declared.
  */
-import { CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, toError } from '../errors/index.js';
+import { CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, TooLargeForLimitError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
+import { jittered } from './jitter.js';
 import { CAPACITY_WAIT } from '../runs/types.js';
 import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
 import type { CapacityHeaders } from '../providers/rate-headers.js';
@@ -48,10 +49,12 @@ export function spentUntil(capacity: CapacityHeaders | undefined, tokens: number
   return waits.length ? Date.now() + Math.max(...waits) : undefined;
 }
 
+const LEASE_MARGIN_MS = 5_000;
+
 export interface LimitedProviderOptions {
   limiter: Limiter;
   target: Omit<CallTarget, 'model'>;
-  /** How long a call's concurrency lease lives if its worker is lost (the step's timeout). */
+  /** How long a call's concurrency lease lives if its worker is lost, when the request does not say (its agent's timeout). */
   leaseMs: number;
   logger: Logger;
   /** How long an overload without Retry-After pauses the model. @default 5000 */
@@ -75,11 +78,13 @@ export class LimitedProvider implements Provider {
   async complete(req: CompletionRequest): Promise<CompletionResult> {
     const { limiter, target, leaseMs, logger } = this.opts;
     const tokens = estimateTokens(req);
-    const admission = await limiter.acquire({ ...target, model: req.model }, tokens, leaseMs);
+    // The lease outlives the call by a margin: the call is aborted at its step's timeout.
+    const admission = await limiter.acquire({ ...target, model: req.model }, tokens, (req.timeoutMs ?? leaseMs) + LEASE_MARGIN_MS);
     if (!admission.granted) {
       const what = `${admission.scope} ${admission.why}`;
-      if (admission.never) throw new NonRetryableError(`the call needs about ${tokens} tokens (prompt and maxTokens), more than ${what} allows in a minute; lower maxTokens or shorten the input`);
-      throw new CapacityWaitError(`${CAPACITY_WAIT}${what}`, admission.waitMs, admission.why);
+      if (admission.never) throw new TooLargeForLimitError(`the call needs about ${tokens} tokens (prompt and maxTokens), more than ${what} allows in a minute; lower maxTokens or shorten the input`);
+      // Those that waited together do not all come back at once.
+      throw new CapacityWaitError(`${CAPACITY_WAIT}${what}`, jittered(admission.waitMs), admission.why);
     }
     const { ticket } = admission;
     let outcome: CallOutcome = { result: 'neutral' };

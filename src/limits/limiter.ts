@@ -99,8 +99,7 @@ export class RedisLimiter implements Limiter {
   async acquire(target: CallTarget, tokens: number, leaseMs: number): Promise<Admission> {
     const scopes = this.plan.scopes(target);
     const lease = randomUUID();
-    const now = Date.now();
-    const args: (string | number)[] = [now, lease, now + leaseMs, tokens, scopes.length];
+    const args: (string | number)[] = [0, lease, leaseMs, tokens, scopes.length];
     for (const s of scopes) {
       const requests = s.requests ?? (s.limits.rpm ? { max: s.limits.rpm, windowMs: 60_000 } : { max: 0, windowMs: 0 });
       args.push(requests.max, requests.windowMs, s.limits.tpm ?? 0, s.limits.maxConcurrent ?? 0, s.breaker ? '1' : '0');
@@ -114,8 +113,9 @@ export class RedisLimiter implements Limiter {
   async settle(ticket: Ticket, outcome: CallOutcome): Promise<string[]> {
     const { scopes } = ticket;
     const delta = outcome.result === 'ok' ? outcome.usedTokens - ticket.tokens : -ticket.tokens;
-    const pauseUntil = outcome.pauseUntil ?? 0;
-    const args: (string | number)[] = [Date.now(), ticket.lease, delta, scopes.length, outcome.result, pauseUntil];
+    // The pause goes as a length: the script counts it from Redis's clock.
+    const pauseMs = outcome.pauseUntil ? Math.max(1, outcome.pauseUntil - Date.now()) : 0;
+    const args: (string | number)[] = [0, ticket.lease, delta, scopes.length, outcome.result, pauseMs];
     // A pause holds the model (the scope a provider's limits are kept by), on its key when per key.
     scopes.forEach((s, i) => args.push(s.limits.tpm ?? 0, s.breaker?.failures ?? 0, s.breaker?.windowMs ?? 0, s.breaker?.cooldownMs ?? 0, i === 1 ? '1' : '0'));
     const opened = (await settleScript.run(this.redis, this.keysOf(scopes), args)) as number[];

@@ -55,7 +55,8 @@ function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
   const types = [err.type, err instanceof OpenAI.APIError ? err.code : undefined].filter((t): t is string => typeof t === 'string');
   const overloaded = provider === 'anthropic' && (status === 529 || types.includes('overloaded_error'));
   if (status === 429 || overloaded || (status === undefined && types.some((t) => RATE_LIMIT_TYPES.has(t)))) {
-    return new RateLimitedError(detail, retryAfterMs(err.headers), status, { cause: err });
+    // An overload sent inside a stream has no status: it is told apart as a 529 (the provider is unwell).
+    return new RateLimitedError(detail, retryAfterMs(err.headers), overloaded ? 529 : status, { cause: err });
   }
   if (status === undefined && types.some((t) => INVALID_REQUEST_TYPES.has(t))) {
     return new NonRetryableError(detail, status, { cause: err });

@@ -59,6 +59,8 @@ export interface CompletionRequest {
   maxTokens: number;
   /** Fires on timeout, cancellation or shutdown; the HTTP call must be aborted. */
   signal: AbortSignal;
+  /** The most the call may take (its step's timeout, after which `signal` fires); a concurrency lease lives this long. */
+  timeoutMs?: number;
   /** Tools the model may call (none when absent or empty). */
   tools?: ToolDefinition[];
   /** Default auto. */

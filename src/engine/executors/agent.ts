@@ -29,8 +29,10 @@ export function templateScope(runInput: Record<string, unknown>, reads: readonly
 }
 
 /** A call of `agent` with its model, prompt, temperature and token limit, on `messages`. */
-export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], signal: AbortSignal): CompletionRequest {
+export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], ctx: Pick<ExecutionContext, 'signal' | 'timeoutMs'>): CompletionRequest {
+  const { signal, timeoutMs } = ctx;
   return {
+    timeoutMs,
     agent: agent.name,
     model: agent.model,
     system: agent.systemPrompt || undefined,
@@ -75,7 +77,7 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
         ? {}
         : { delegation: delegation.active ? 'off: a structured answer is one call' : `off: at the depth limit (maxDepth ${delegation.maxDepth})` };
       const provider = ctx.metered(deps.providerFor(step.agent));
-      const request = requestOf(agent, buildMessages(input), ctx.signal);
+      const request = requestOf(agent, buildMessages(input), ctx);
       if (schema) {
         const answer = await structuredCall(provider, request, schema);
         const event = { durationMs: Date.now() - t0, structured: true, rounds: answer.rounds, ...delegationOff };

@@ -160,7 +160,7 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
 }
 
 async function call(deps: OrchestratorDeps, agent: ResolvedAgent, step: CompiledStepOf<'agent'>, ctx: ExecutionContext, messages: ChatMessage[], tools: ToolDefinition[], last: boolean): Promise<CompletionResult> {
-  return ctx.metered(deps.providerFor(step.agent)).complete({ ...requestOf(agent, messages, ctx.signal), tools, toolChoice: last ? 'none' : 'auto' });
+  return ctx.metered(deps.providerFor(step.agent)).complete({ ...requestOf(agent, messages, ctx), tools, toolChoice: last ? 'none' : 'auto' });
 }
 
 /** Each call of an answer: a child step to add, or its result at once (an error, `read_runs`). */

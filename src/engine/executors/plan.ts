@@ -88,7 +88,7 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
         const input = renderFor(step.input, ctx, 'the step input');
         const agents = step.agents ?? deps.registry.names().filter((a) => a !== step.agent);
         const schema = planSchema(agents, step.maxSteps);
-        const request = requestOf(planner, buildMessages(input), ctx.signal);
+        const request = requestOf(planner, buildMessages(input), ctx);
         // The compiled plan of the answer that passed, kept by the check (compiled once).
         let compiled: { steps: PlannedStep[]; children: ChildStep[] } | undefined;
         const problems = (value: Record<string, unknown>) => {

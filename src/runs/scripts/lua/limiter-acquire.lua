@@ -4,12 +4,15 @@
 -- expire, so a lost worker frees its slot), a pause (after a 429 or an overload), and a
 -- circuit breaker. Nothing is taken unless everything admits the call.
 -- KEYS: one hash per scope (its state), then one sorted set per scope (its leases), same order.
--- ARGV: [1] now (ms), [2] lease id, [3] lease expiry (ms), [4] tokens reserved, [5] number of
+-- Time is Redis's own (TIME), so processes on hosts whose clocks differ share one clock.
+-- ARGV: [1] (unused), [2] lease id, [3] lease length (ms), [4] tokens reserved, [5] number of
 --       scopes, then per scope: requests per window, the window (ms), tpm, maxConcurrent (0:
 --       none), breaker on ('1'/'0').
 -- Returns {1, ''} when admitted; {0, wait ms, scope index, why} when not; {-1, 0, scope index,
 -- why} when the call can never fit (more tokens than the scope's tpm).
-local now, lease, expiry, tokens, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease, expiry, tokens, n = ARGV[2], now + tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local WINDOW = 60000
 local CONCURRENCY_POLL = 1000
 local wait, who, why = 0, 0, ''

@@ -3,12 +3,16 @@
 -- until `pauseUntil`, and move the breaker: a success closes it, a failure counts, and enough
 -- failures within the window (or a failed probe) open it for the cool-down.
 -- KEYS: as limiter-acquire.
--- ARGV: [1] now (ms), [2] lease id, [3] tokens used minus tokens reserved, [4] number of
---       scopes, [5] outcome: ok | failure | neutral, [6] pause until (ms, 0: no pause), then
+-- Time is Redis's own (TIME), as in limiter-acquire.
+-- ARGV: [1] (unused), [2] lease id, [3] tokens used minus tokens reserved, [4] number of
+--       scopes, [5] outcome: ok | failure | neutral, [6] pause for (ms from now, 0: none), then
 --       per scope: tpm (0: none), breaker failures (0: no breaker), window ms, cool-down ms,
 --       pause this scope ('1'/'0').
 -- Returns the scope indexes whose breaker this call opened.
-local now, lease, delta, n, outcome, pauseUntil = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease, delta, n, outcome = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local pauseUntil = tonumber(ARGV[6]) > 0 and now + tonumber(ARGV[6]) or 0
 local WINDOW = 60000
 local opened = {}
 for i = 1, n do
