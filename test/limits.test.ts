@@ -58,25 +58,31 @@ describe('rate-limit headers', () => {
 });
 
 describe('RedisLimiter', () => {
-  it('holds requests per minute per model, on top of the provider’s own limit', async () => {
-    const limiter = limiterFor({ openai: { rpm: 3, models: { 'gpt-r': { rpm: 2 } } } });
+  it('holds requests per minute per model, on top of the provider’s own limit, spread evenly (no burst of a whole minute)', async () => {
+    const limiter = limiterFor({ openai: { rpm: 240, models: { 'gpt-r': { rpm: 2 } } } });
     await limiter.acquire(target('gpt-r'), 1, 60_000).then(ticketOf);
-    await limiter.acquire(target('gpt-r'), 1, 60_000).then(ticketOf);
-    const third = await limiter.acquire(target('gpt-r'), 1, 60_000);
-    expect(third).toMatchObject({ granted: false, scope: 'openai/gpt-r', why: 'rpm', never: false });
-    // GCRA: the next request fits half a minute later (two a minute).
-    expect(third.granted === false && third.waitMs).toBeGreaterThan(29_000);
-    // Another model of the provider still has the provider's third request, then none.
-    await limiter.acquire(target('gpt-other'), 1, 60_000).then(ticketOf);
-    expect(await limiter.acquire(target('gpt-other'), 1, 60_000)).toMatchObject({ granted: false, scope: 'openai', why: 'rpm' });
+    const second = await limiter.acquire(target('gpt-r'), 1, 60_000);
+    expect(second).toMatchObject({ granted: false, scope: 'openai/gpt-r', why: 'rpm', never: false });
+    // GCRA: two a minute is one every half minute.
+    expect(second.granted === false && second.waitMs).toBeGreaterThan(29_000);
+    // 240 a minute is 4 a second: a burst of one second's worth, then one every 250 ms.
+    for (let i = 0; i < 3; i++) await limiter.acquire(target('gpt-other'), 1, 60_000).then(ticketOf);
+    const fifth = await limiter.acquire(target('gpt-other'), 1, 60_000);
+    expect(fifth).toMatchObject({ granted: false, scope: 'openai', why: 'rpm' });
+    expect(fifth.granted === false && fifth.waitMs).toBeLessThanOrEqual(300);
   });
 
   it('reserves tokens and settles them with the real usage (a refund lets the next call in)', async () => {
     const limiter = limiterFor({ openai: { models: { 'gpt-t': { tpm: 1000 } } } });
     const first = await limiter.acquire(target('gpt-t'), 600, 60_000).then(ticketOf);
-    expect(await limiter.acquire(target('gpt-t'), 600, 60_000)).toMatchObject({ granted: false, why: 'tpm' });
-    await limiter.settle(first, { result: 'ok', usedTokens: 100 });
-    await limiter.acquire(target('gpt-t'), 600, 60_000).then(ticketOf);
+    const second = await limiter.acquire(target('gpt-t'), 600, 60_000);
+    expect(second).toMatchObject({ granted: false, why: 'tpm' });
+    // 600 tokens of 1000 a minute take 36 s to flow out.
+    expect(second.granted === false && second.waitMs).toBeGreaterThan(30_000);
+    // It used 10: the other 590 come back, and the next call fits once those 10 have flowed out (0.6 s).
+    await limiter.settle(first, { result: 'ok', usedTokens: 10 });
+    const third = await limiter.acquire(target('gpt-t'), 600, 60_000);
+    expect(third.granted || third.waitMs <= 700).toBe(true);
     // A call bigger than a whole minute's tokens can never fit.
     expect(await limiter.acquire(target('gpt-t'), 1001, 60_000)).toMatchObject({ granted: false, never: true, why: 'tpm' });
   });

@@ -1,6 +1,8 @@
 -- Admit one provider call against every limit that applies to it, atomically: each scope (a
 -- provider, a model, per API key when declared; an agent) has requests per window and tokens
--- per minute (GCRA: a theoretical arrival time per limit, a burst of one window), calls at once (leases that
+-- per minute (GCRA: a theoretical arrival time per limit; a burst of at most one second's
+-- worth, or one request or call, so that no second sees more than its share: providers
+-- enforce a per-minute limit over shorter periods too), calls at once (leases that
 -- expire, so a lost worker frees its slot), a pause (after a 429 or an overload), and a
 -- circuit breaker. Nothing is taken unless everything admits the call.
 -- KEYS: one hash per scope (its state), then one sorted set per scope (its leases), same order.
@@ -14,6 +16,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease, expiry, tokens, n = ARGV[2], now + tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local WINDOW = 60000
+local BURST = 1000
 local CONCURRENCY_POLL = 1000
 local wait, who, why = 0, 0, ''
 local function need(ms, i, reason)
@@ -38,14 +41,19 @@ for i = 1, n do
     end
   end
   if reqMax > 0 then
-    local tat = math.max(tonumber(s[2] or '0'), now) + reqWindow / reqMax
-    if tat - now > reqWindow then need(tat - now - reqWindow, i, 'requests') end
+    local interval = reqWindow / reqMax
+    local limit = math.max(interval, BURST)
+    local tat = math.max(tonumber(s[2] or '0'), now) + interval
+    if tat - now > limit then need(tat - now - limit, i, 'requests') end
     p.tatReq = tat
   end
   if tpm > 0 then
     if tokens > tpm then return {-1, 0, i, 'tpm'} end
-    local tat = math.max(tonumber(s[3] or '0'), now) + tokens * WINDOW / tpm
-    if tat - now > WINDOW then need(tat - now - WINDOW, i, 'tpm') end
+    -- A call bigger than a second's worth fits once the tokens before it have flowed out.
+    local cost = tokens * WINDOW / tpm
+    local limit = math.max(cost, BURST)
+    local tat = math.max(tonumber(s[3] or '0'), now) + cost
+    if tat - now > limit then need(tat - now - limit, i, 'tpm') end
     p.tatTok = tat
   end
   if conc > 0 then
