@@ -3,7 +3,7 @@
  * times drift on a shared machine, so the figures that matter are ratios).
  *
  *   npm run bench                      all scenarios, full sizes
- *   npm run bench -- --only b          one scenario (a to j; comma-separated for several)
+ *   npm run bench -- --only b          one scenario (a to l; comma-separated for several)
  *   npm run bench -- --quick           smaller sizes (DAG 15 steps / 4 levels, chain 50, fan-out 200)
  *   npm run bench -- --reps 9          measured repetitions (default 5)
  *   npm run bench -- --warmup 1        unmeasured rounds first (default 3: JIT, Redis memory)
@@ -29,11 +29,12 @@ import { memoryScenario } from './scenarios/memory.js';
 import { bigFanScenario } from './scenarios/bigfan.js';
 import { orchestratorScenario } from './scenarios/orchestrator.js';
 import { loopScenario } from './scenarios/loop.js';
+import { rpmScenario, tpmScenario } from './scenarios/limits.js';
 import type { BenchContext, Scenario, ScenarioResult } from './scenarios/types.js';
 import { fmt } from './lib/util.js';
 import { leakedConnections } from './lib/switchyard.js';
 
-const SCENARIOS: Scenario[] = [dagScenario, chainScenario, fanoutScenario, singleScenario, dispatchScenario, httpScenario, memoryScenario, bigFanScenario, orchestratorScenario, loopScenario];
+const SCENARIOS: Scenario[] = [dagScenario, chainScenario, fanoutScenario, singleScenario, dispatchScenario, httpScenario, memoryScenario, bigFanScenario, orchestratorScenario, loopScenario, rpmScenario, tpmScenario];
 
 interface Args {
   only: Set<string> | undefined;

@@ -65,11 +65,10 @@ describe('RedisLimiter', () => {
     expect(second).toMatchObject({ granted: false, scope: 'openai/gpt-r', why: 'rpm', never: false });
     // GCRA: two a minute is one every half minute.
     expect(second.granted === false && second.waitMs).toBeGreaterThan(29_000);
-    // 240 a minute is 4 a second: a burst of one second's worth, then one every 250 ms.
-    for (let i = 0; i < 3; i++) await limiter.acquire(target('gpt-other'), 1, 60_000).then(ticketOf);
-    const fifth = await limiter.acquire(target('gpt-other'), 1, 60_000);
-    expect(fifth).toMatchObject({ granted: false, scope: 'openai', why: 'rpm' });
-    expect(fifth.granted === false && fifth.waitMs).toBeLessThanOrEqual(300);
+    // 240 a minute is one every 250 ms, spaced evenly (the provider's share of gpt-r's one was taken).
+    const next = await limiter.acquire(target('gpt-other'), 1, 60_000);
+    expect(next).toMatchObject({ granted: false, scope: 'openai', why: 'rpm' });
+    expect(next.granted === false && next.waitMs).toBeLessThanOrEqual(250);
   });
 
   it('reserves tokens and settles them with the real usage (a refund lets the next call in)', async () => {
@@ -234,7 +233,7 @@ describe('provider limits end to end', () => {
     const ids = await Promise.all([0, 1, 2, 3].map(async (i) => (await h.request('POST', '/v1/runs', { agent: 'paced', input: { task: `paced ${i}` } })).body.id as string));
     const runs = await Promise.all(ids.map((id) => h.waitForRun(id, 20_000)));
     expect(runs.map((r) => [r.status, r.steps[0]!.attempts])).toEqual(Array(4).fill(['succeeded', 1]));
-    // Two a second: the first two at once, then one every half second.
+    // Two a second: one every half second.
     const times = fake.requests.map((x) => x.time).sort((a, b) => a - b);
     expect(times).toHaveLength(4);
     expect(times[2]! - times[0]!).toBeGreaterThanOrEqual(400);

@@ -24,6 +24,10 @@ export interface SwitchyardBenchOptions {
   providerFor?: (agent: string) => Provider;
   /** More worker pool options (e.g. `agents: []` to serve none). */
   pools?: WorkerPoolsOptions;
+  /** The agents file's `providers:` (limits). */
+  providers?: Record<string, unknown>;
+  /** More environment (e.g. OPENAI_BASE_URL of a fake server). */
+  env?: Record<string, string>;
 }
 
 export interface TimedRun {
@@ -40,6 +44,8 @@ export interface TimedRun {
 
 export interface SwitchyardBench {
   system: System;
+  /** Its key prefix (a worker process joins it). */
+  prefix: string;
   /** Compile time of each workflow at start-up (ms). */
   compileMs: Map<string, number>;
   /** Submit a named workflow and wait until it finishes. Throws unless it succeeded. */
@@ -57,7 +63,7 @@ export let leakedConnections = 0;
 export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<SwitchyardBench> {
   const prefix = benchPrefix(`sy-${opts.name}`);
   // The scenarios go past the default 1,000 steps per workflow.
-  const config = loadConfig({ REDIS_URL, SWITCHYARD_PREFIX: prefix, SWITCHYARD_MAX_STEPS: '20000' });
+  const config = loadConfig({ REDIS_URL, SWITCHYARD_PREFIX: prefix, SWITCHYARD_MAX_STEPS: '20000', ...opts.env });
   // Compile once on its own to report the compile time; the system compiles them again.
   const compileMs = new Map<string, number>();
   for (const def of opts.workflows) {
@@ -65,7 +71,7 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
     const wf = compileWorkflow(def, { agents: Object.keys(opts.agents), source: `bench/${opts.name}`, limits: config.limits });
     compileMs.set(wf.name, performance.now() - c0);
   }
-  const system = systemFromDefinitions({ config, agents: opts.agents, workflows: opts.workflows, source: `bench/${opts.name}`, logger: silentLogger, retentionSeconds: 3600 });
+  const system = systemFromDefinitions({ config, agents: opts.agents, ...(opts.providers ? { providers: opts.providers } : {}), workflows: opts.workflows, source: `bench/${opts.name}`, logger: silentLogger, retentionSeconds: 3600 });
   // Leak check: record the duplicates made from the system's connection, so close() can
   // end (and count) any that Switchyard left open.
   const duplicates: Redis[] = [];
@@ -88,6 +94,7 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
 
   return {
     system,
+    prefix,
     compileMs,
     pools,
     finished: (id) => roots.wait(id),

@@ -40,6 +40,8 @@ export interface ExecutionContext {
   signal: AbortSignal;
   /** The step's timeout (ms), after which `signal` fires. */
   timeoutMs: number;
+  /** A key for the next provider call of this segment (`<run>.<step>.<attempt>.<n>`): the same when the step comes back to it. */
+  callKey(): string;
   log(): Logger;
   /** Save progress, durably, before doing anything that must not be repeated. */
   saveCheckpoint(checkpoint: unknown): Promise<void>;

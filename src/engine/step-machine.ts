@@ -252,6 +252,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (signal?.aborted) onCancel();
       else signal?.addEventListener('abort', onCancel, { once: true });
       const untrack = deps.active.track(runId, deps.worker(), job.id!);
+      let calls = 0;
       const ctx: ExecutionContext = {
         runId,
         workspaceId: job.data.workspaceId,
@@ -263,6 +264,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         resumed,
         signal: call.signal,
         timeoutMs,
+        callKey: () => `${runId}.${step.id}.${attempt}.${++calls}`,
         log,
         saveCheckpoint: async (cp) => {
           if (!(await store.saveCheckpoint(runId, step.id, attempt, cp))) {

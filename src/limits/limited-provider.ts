@@ -7,6 +7,7 @@
  * circuit breaker when one is declared.
  */
 import { CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, TooLargeForLimitError, toError } from '../errors/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logger.js';
 import { jittered } from './jitter.js';
 import { CAPACITY_WAIT } from '../runs/types.js';
@@ -50,6 +51,14 @@ export function spentUntil(capacity: CapacityHeaders | undefined, tokens: number
 }
 
 const LEASE_MARGIN_MS = 5_000;
+/** A wait for capacity this short is waited in the process (the worker slot held), at most MAX_INLINE_WAIT_MS in all. */
+const SHORT_WAIT_MS = 250;
+const MAX_INLINE_WAIT_MS = 1_000;
+
+/** The step's own reason when it was aborted (its timeout, a cancellation). */
+function classifyAbort(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new CancelledError('the call was cancelled while it waited for capacity');
+}
 
 export interface LimitedProviderOptions {
   limiter: Limiter;
@@ -79,12 +88,23 @@ export class LimitedProvider implements Provider {
     const { limiter, target, leaseMs, logger } = this.opts;
     const tokens = estimateTokens(req);
     // The lease outlives the call by a margin: the call is aborted at its step's timeout.
-    const admission = await limiter.acquire({ ...target, model: req.model }, tokens, (req.timeoutMs ?? leaseMs) + LEASE_MARGIN_MS);
+    const ask = () => limiter.acquire({ ...target, model: req.model }, tokens, (req.timeoutMs ?? leaseMs) + LEASE_MARGIN_MS, req.callKey);
+    let admission = await ask();
+    // A short wait (its turn comes within a moment) is waited here, holding the worker slot that
+    // briefly: a round through the delayed set would come back later than the turn.
+    for (let waited = 0; !admission.granted && !admission.never && admission.waitMs <= SHORT_WAIT_MS && waited < MAX_INLINE_WAIT_MS; ) {
+      await sleep(admission.waitMs, undefined, { signal: req.signal }).catch(() => undefined);
+      if (req.signal.aborted) throw classifyAbort(req.signal);
+      waited += admission.waitMs;
+      admission = await ask();
+    }
     if (!admission.granted) {
       const what = `${admission.scope} ${admission.why}`;
       if (admission.never) throw new TooLargeForLimitError(`the call needs about ${tokens} tokens (prompt and maxTokens), more than ${what} allows in a minute; lower maxTokens or shorten the input`);
-      // Those that waited together do not all come back at once.
-      throw new CapacityWaitError(`${CAPACITY_WAIT}${what}`, jittered(admission.waitMs), admission.why);
+      // The limiter gives each refused call its own turn (see limiter-acquire.lua), or a poll of a
+      // second for calls at once, spread a little.
+      const waitMs = admission.why === 'maxConcurrent' || admission.why.startsWith('circuit half-open') ? jittered(admission.waitMs) : admission.waitMs;
+      throw new CapacityWaitError(`${CAPACITY_WAIT}${what}`, waitMs, admission.why);
     }
     const { ticket } = admission;
     let outcome: CallOutcome = { result: 'neutral' };

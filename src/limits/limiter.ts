@@ -48,7 +48,8 @@ export type CallOutcome =
   | { result: 'neutral'; pauseUntil?: number };
 
 export interface Limiter {
-  acquire(target: CallTarget, tokens: number, leaseMs: number): Promise<Admission>;
+  /** With `callKey`, a call refused for a rate has its turn booked: coming back with the same key at that turn, it goes. */
+  acquire(target: CallTarget, tokens: number, leaseMs: number, callKey?: string): Promise<Admission>;
   /** Returns the scopes whose breaker this call opened. */
   settle(ticket: Ticket, outcome: CallOutcome): Promise<string[]>;
 }
@@ -96,10 +97,10 @@ export class RedisLimiter implements Limiter {
     return [...scopes.map((s) => keys.limit(this.prefix, s.id)), ...scopes.map((s) => keys.limitLeases(this.prefix, s.id))];
   }
 
-  async acquire(target: CallTarget, tokens: number, leaseMs: number): Promise<Admission> {
+  async acquire(target: CallTarget, tokens: number, leaseMs: number, callKey = ''): Promise<Admission> {
     const scopes = this.plan.scopes(target);
     const lease = randomUUID();
-    const args: (string | number)[] = [0, lease, leaseMs, tokens, scopes.length];
+    const args: (string | number)[] = [callKey, lease, leaseMs, tokens, scopes.length];
     for (const s of scopes) {
       const requests = s.requests ?? (s.limits.rpm ? { max: s.limits.rpm, windowMs: 60_000 } : { max: 0, windowMs: 0 });
       args.push(requests.max, requests.windowMs, s.limits.tpm ?? 0, s.limits.maxConcurrent ?? 0, s.breaker ? '1' : '0');

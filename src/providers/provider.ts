@@ -61,6 +61,11 @@ export interface CompletionRequest {
   signal: AbortSignal;
   /** The most the call may take (its step's timeout, after which `signal` fires); a concurrency lease lives this long. */
   timeoutMs?: number;
+  /**
+   * Names this call the same way each time its step comes back to it (run, step, attempt, nth
+   * call): a call told to wait for its turn keeps that turn (see src/limits).
+   */
+  callKey?: string;
   /** Tools the model may call (none when absent or empty). */
   tools?: ToolDefinition[];
   /** Default auto. */

@@ -1,20 +1,23 @@
 -- Admit one provider call against every limit that applies to it, atomically: each scope (a
 -- provider, a model, per API key when declared; an agent) has requests per window and tokens
--- per minute (GCRA: a theoretical arrival time per limit; a burst of at most one second's
--- worth, or one request or call, so that no second sees more than its share: providers
--- enforce a per-minute limit over shorter periods too), calls at once (leases that
--- expire, so a lost worker frees its slot), a pause (after a 429 or an overload), and a
+-- per minute (GCRA: a theoretical arrival time per limit. Requests are spaced evenly, one per
+-- interval, so no second sees more than its share (providers enforce a per-minute limit over
+-- shorter periods too); tokens flow at their rate with a burst of one second's worth or one
+-- call, which stays within a provider's token bucket of a minute's capacity), calls at once
+-- (leases that expire, so a lost worker frees its slot), a pause (after a 429 or an overload), and a
 -- circuit breaker. Nothing is taken unless everything admits the call.
 -- KEYS: one hash per scope (its state), then one sorted set per scope (its leases), same order.
 -- Time is Redis's own (TIME), so processes on hosts whose clocks differ share one clock.
--- ARGV: [1] (unused), [2] lease id, [3] lease length (ms), [4] tokens reserved, [5] number of
+-- ARGV: [1] the call's key ('' for none: no booking), [2] lease id, [3] lease length (ms), [4] tokens reserved, [5] number of
 --       scopes, then per scope: requests per window, the window (ms), tpm, maxConcurrent (0:
 --       none), breaker on ('1'/'0').
--- Returns {1, ''} when admitted; {0, wait ms, scope index, why} when not; {-1, 0, scope index,
--- why} when the call can never fit (more tokens than the scope's tpm).
+-- Returns {1, ''} when admitted; {0, wait ms, scope index, why[, 'booked']} when not (booked:
+-- its turn is kept for it, under its call key); {-1, 0, scope index, why} when the call can
+-- never fit (more tokens than the scope's tpm).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease, expiry, tokens, n = ARGV[2], now + tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local key = ARGV[1]
 local WINDOW = 60000
 local BURST = 1000
 local CONCURRENCY_POLL = 1000
@@ -27,7 +30,7 @@ for i = 1, n do
   local h, z = KEYS[i], KEYS[n + i]
   local a = 5 + (i - 1) * 5
   local reqMax, reqWindow, tpm, conc, breaker = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5] == '1'
-  local s = redis.call('HMGET', h, 'pausedUntil', 'tatReq', 'tatTok', 'openUntil', 'probe', 'probeUntil')
+  local s = redis.call('HMGET', h, 'pausedUntil', 'tatReq', 'tatTok', 'openUntil', 'probe', 'probeUntil', 'lastReq')
   local p = {}
   local paused = tonumber(s[1] or '0')
   if paused > now then need(paused - now, i, 'paused') end
@@ -40,21 +43,36 @@ for i = 1, n do
       if s[5] and s[5] ~= lease and tonumber(s[6] or '0') > now then need(CONCURRENCY_POLL, i, 'circuit half-open, a probe call is under way') else p.probe = true end
     end
   end
+  -- A call that was refused for its rate earlier and told when its turn comes (its booking,
+  -- by call key) was counted then: it goes without being counted again.
+  local booked = key ~= '' and redis.call('HGET', h, 'book:' .. key)
   if reqMax > 0 then
+    -- Booked or not, no two calls go closer than the interval: no second sees more than its share.
     local interval = reqWindow / reqMax
-    local limit = math.max(interval, BURST)
-    local tat = math.max(tonumber(s[2] or '0'), now) + interval
-    if tat - now > limit then need(tat - now - limit, i, 'requests') end
-    p.tatReq = tat
+    local last = tonumber(s[7] or '0')
+    if now - last < interval then need(last + interval - now, i, 'requests') end
+    p.spaced = true
   end
-  if tpm > 0 then
-    if tokens > tpm then return {-1, 0, i, 'tpm'} end
-    -- A call bigger than a second's worth fits once the tokens before it have flowed out.
-    local cost = tokens * WINDOW / tpm
-    local limit = math.max(cost, BURST)
-    local tat = math.max(tonumber(s[3] or '0'), now) + cost
-    if tat - now > limit then need(tat - now - limit, i, 'tpm') end
-    p.tatTok = tat
+  if booked then
+    p.unbook = true
+  else
+    if reqMax > 0 then
+      local interval = reqWindow / reqMax
+      local tat = math.max(tonumber(s[2] or '0'), now) + interval
+      if tat - now > interval then need(tat - now - interval, i, 'requests') end
+      p.tatReq = tat
+      p.interval = interval
+    end
+    if tpm > 0 then
+      if tokens > tpm then return {-1, 0, i, 'tpm'} end
+      -- A call bigger than a second's worth fits once the tokens before it have flowed out.
+      local cost = tokens * WINDOW / tpm
+      local limit = math.max(cost, BURST)
+      local tat = math.max(tonumber(s[3] or '0'), now) + cost
+      if tat - now > limit then need(tat - now - limit, i, 'tpm') end
+      p.tatTok = tat
+      p.cost, p.limit = cost, limit
+    end
   end
   if conc > 0 then
     redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
@@ -63,14 +81,41 @@ for i = 1, n do
   end
   plan[i] = p
 end
-if wait > 0 then return {0, math.ceil(wait), who, why} end
+if wait > 0 then
+  -- Refused for a rate only (requests, tokens) and with a call key: its turn is booked, the
+  -- rate counted from then, and it is told to come back at its turn (so the calls refused
+  -- together come back one after the other, and a call a little late on its turn still goes).
+  if key ~= '' and (why == 'requests' or why == 'tpm') then
+    local at = now + wait
+    for i = 1, n do
+      local p = plan[i]
+      if not p.unbook and (p.tatReq or p.tatTok) then
+        local fields = { 'book:' .. key, string.format('%.0f', at) }
+        if p.tatReq then
+          fields[#fields + 1] = 'tatReq'
+          fields[#fields + 1] = string.format('%.3f', math.max(p.tatReq, at + p.interval))
+        end
+        if p.tatTok then
+          fields[#fields + 1] = 'tatTok'
+          fields[#fields + 1] = string.format('%.3f', math.max(p.tatTok, at + p.cost))
+        end
+        redis.call('HSET', KEYS[i], unpack(fields))
+        redis.call('PEXPIRE', KEYS[i], 3600000)
+      end
+    end
+    return {0, math.ceil(wait), who, why, 'booked'}
+  end
+  return {0, math.ceil(wait), who, why}
+end
 for i = 1, n do
   local p = plan[i]
   local fields = {}
   if p.tatReq then fields[#fields + 1] = 'tatReq'; fields[#fields + 1] = string.format('%.3f', p.tatReq) end
   if p.tatTok then fields[#fields + 1] = 'tatTok'; fields[#fields + 1] = string.format('%.3f', p.tatTok) end
+  if p.spaced then fields[#fields + 1] = 'lastReq'; fields[#fields + 1] = now end
   if p.probe then fields[#fields + 1] = 'probe'; fields[#fields + 1] = lease; fields[#fields + 1] = 'probeUntil'; fields[#fields + 1] = expiry end
   if #fields > 0 then redis.call('HSET', KEYS[i], unpack(fields)) end
+  if p.unbook then redis.call('HDEL', KEYS[i], 'book:' .. key) end
   if p.lease then redis.call('ZADD', KEYS[n + i], expiry, lease) end
   -- Limiter state ages out by itself once a scope goes quiet.
   redis.call('PEXPIRE', KEYS[i], 3600000)

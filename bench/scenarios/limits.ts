@@ -1,0 +1,164 @@
+/**
+ * (k) A provider limit shared by two agent types in two processes: R requests a second on one
+ * model (declared `rpm: 60 R`), N ≫ R single-step runs, half on an agent served here, half on
+ * one served by a worker process. The fake server holds R as providers do (a bucket of R
+ * requests refilled continuously, R a second) and answers 429 when a request finds it empty.
+ * Figures: makespan ÷ (N / R) (target ≤ 1.05), 429s (0), the most requests that reached the
+ * server in any sliding second (≤ R).
+ * (l) A token limit T per minute with calls of varied sizes (maxTokens 100 to 800, answers
+ * using 60–100% of it): tokens used per minute ÷ T over the run (≥ 0.95), with the fake
+ * server holding T as providers do (a token bucket of a minute's capacity, refilled
+ * continuously) and answering 429 when a request finds too few tokens in it (0).
+ */
+import { startFakeLlmServer, type FakeLlmServer, type RecordedRequest } from '../../test/fixtures/fake-llm-server.js';
+import { startWorkerProcess, killAllWorkerProcesses } from '../../test/helpers/worker-process.js';
+import { startSwitchyard, type SwitchyardBench } from '../lib/switchyard.js';
+import { fmt } from '../lib/util.js';
+import type { BenchContext, Scenario, ScenarioResult } from './types.js';
+
+async function withFake<T>(fn: (fake: FakeLlmServer) => Promise<T>): Promise<T> {
+  const fake = await startFakeLlmServer();
+  try {
+    return await fn(fake);
+  } finally {
+    await fake.close();
+  }
+}
+
+/**
+ * Submit one single-step run per agent given, wait until all have finished (polled: some are
+ * finished by another process), and return the makespan from the first submission to the
+ * last run's `finishedAt`.
+ */
+async function runAll(sy: SwitchyardBench, agents: string[], task: (i: number) => string): Promise<number> {
+  const t0 = Date.now();
+  const ids = await Promise.all(agents.map(async (agent, i) => (await sy.system.runs.submitAgentTask(agent, { task: task(i) })).id));
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const runs = await Promise.all(ids.map((id) => sy.system.store.getRun(id)));
+    if (runs.every((r) => r && r.run.finishedAt)) {
+      const failed = runs.filter((r) => r!.run.status !== 'succeeded');
+      if (failed.length) throw new Error(`${failed.length} runs did not succeed: ${failed[0]!.run.status} ${failed[0]!.run.error ?? ''}`);
+      return Math.max(...runs.map((r) => Date.parse(r!.run.finishedAt!))) - t0;
+    }
+    if (Date.now() > deadline) throw new Error(`runs still live after 120 s: ${runs.filter((r) => !r?.run.finishedAt).length}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const rpmScenario: Scenario = {
+  id: 'k',
+  title: 'a provider rpm shared by two agent types in two processes',
+  async run(ctx: BenchContext): Promise<ScenarioResult> {
+    const R = 20;
+    const N = ctx.quick ? 100 : 240;
+    return withFake(async (fake) => {
+      const times: number[] = [];
+      let refused = 0;
+      let bucket = R;
+      let filledAt = Date.now();
+      fake.respondWith((req: RecordedRequest) => {
+        bucket = Math.min(R, bucket + ((req.time - filledAt) * R) / 1000);
+        filledAt = req.time;
+        if (bucket < 1) {
+          refused++;
+          return { status: 429, headers: { 'retry-after-ms': '200' } };
+        }
+        bucket -= 1;
+        times.push(req.time);
+        return { text: 'ok' };
+      });
+      const agents = { near: { provider: 'openai', model: 'gpt-bench', concurrency: 16, attempts: 3 }, far: { provider: 'openai', model: 'gpt-bench', concurrency: 16, attempts: 3 } };
+      const providers = { openai: { models: { 'gpt-bench': { rpm: R * 60 } } } };
+      const env = { OPENAI_API_KEY: 'bench', OPENAI_BASE_URL: fake.openaiBaseURL };
+      const sy = await startSwitchyard({ name: 'limits-rpm', agents, providers, env, workflows: [], pools: { agents: ['near'] } });
+      try {
+        await startWorkerProcess({ prefix: sy.prefix, agents, providers, serve: ['far'], internal: false, fake });
+        ctx.log('  one round (N steps at R a second)');
+        const makespan = await runAll(sy, Array.from({ length: N }, (_, i) => (i % 2 ? 'near' : 'far')), (i) => `t${i}`);
+        const floor = (N / R) * 1000;
+        const sorted = [...times].sort((a, b) => a - b);
+        let busiest = 0;
+        for (let i = 0, j = 0; i < sorted.length; i++) {
+          while (sorted[i]! - sorted[j]! >= 1000) j++;
+          busiest = Math.max(busiest, i - j + 1);
+        }
+        // The floor counts N/R seconds; the first second's R calls go at once, so the last
+        // call can be made at (N - R)/R s: the makespan is judged against N/R.
+        const ratio = makespan / floor;
+        return {
+          id: 'k',
+          title: `provider limit of ${R} requests/s (rpm ${R * 60}), ${N} single-step runs on two agent types in two processes: makespan ÷ (N/R)`,
+          switchyard: `${fmt(makespan, 0)} ms; ${refused} 429s; busiest second ${busiest}`,
+          baseline: `${fmt(floor, 0)} ms (computed: N/R); at most ${R} a second`,
+          ratio,
+          ratioText: `${fmt(ratio, 2)}; 429s ${refused}; busiest ${busiest}/${R}`,
+          target: '≤ 1.05; 0 429s; no second above R',
+          pass: ratio <= 1.05 && refused === 0 && busiest <= R,
+          details: [`${times.length} calls answered at the fake server (${refused} refused with 429)`],
+        };
+      } finally {
+        await killAllWorkerProcesses();
+        await sy.close();
+      }
+    });
+  },
+};
+
+export const tpmScenario: Scenario = {
+  id: 'l',
+  title: 'a token limit per minute with calls of varied sizes',
+  async run(ctx: BenchContext): Promise<ScenarioResult> {
+    const T = 60_000; // tokens a minute: 1,000 a second
+    const seconds = ctx.quick ? 10 : 20;
+    return withFake(async (fake) => {
+      const spent: { t: number; tokens: number }[] = [];
+      let refused = 0;
+      // The provider's bucket: T tokens at most, T a minute back in.
+      let bucket = T;
+      let filledAt = Date.now();
+      fake.respondWith((req: RecordedRequest) => {
+        const max = Number(req.body?.max_completion_tokens ?? req.body?.max_tokens ?? 100);
+        const out = Math.round(max * (0.6 + 0.4 * Math.random()));
+        const input = Math.ceil(req.prompt.length / 4);
+        bucket = Math.min(T, bucket + ((req.time - filledAt) * T) / 60_000);
+        filledAt = req.time;
+        if (bucket < input + out) {
+          refused++;
+          return { status: 429, headers: { 'retry-after-ms': '500' } };
+        }
+        bucket -= input + out;
+        spent.push({ t: req.time, tokens: input + out });
+        return { text: 'x'.repeat(out * 4) };
+      });
+      const sizes = [100, 200, 400, 800];
+      const agents = Object.fromEntries(sizes.map((m) => [`s${m}`, { provider: 'openai', model: 'gpt-tpm', maxTokens: m, concurrency: 8, attempts: 3 }]));
+      const providers = { openai: { models: { 'gpt-tpm': { tpm: T } } } };
+      const env = { OPENAI_API_KEY: 'bench', OPENAI_BASE_URL: fake.openaiBaseURL };
+      const sy = await startSwitchyard({ name: 'limits-tpm', agents, providers, env, workflows: [] });
+      try {
+        // Enough work for `seconds` at T: about 1,000 tokens a second, ~330 tokens a call on average.
+        const n = Math.ceil(((T / 60) * seconds) / 300);
+        ctx.log(`  one round (${n} calls of varied sizes)`);
+        const makespan = await runAll(sy, Array.from({ length: n }, (_, i) => `s${sizes[i % sizes.length]}`), (i) => `call ${i}`);
+        const used = spent.reduce((x, s) => x + s.tokens, 0);
+        // Tokens used per minute over the run, against T.
+        const perMinute = (used / makespan) * 60_000;
+        const ratio = perMinute / T;
+        return {
+          id: 'l',
+          title: `token limit of ${T} a minute, ${n} calls of maxTokens ${sizes.join('/')}: tokens used per minute ÷ T`,
+          switchyard: `${fmt(perMinute, 0)} tokens/min over ${fmt(makespan / 1000, 1)} s; ${refused} 429s`,
+          baseline: `${T} tokens/min (the limit)`,
+          ratio,
+          ratioText: `${fmt(ratio, 2)}; 429s ${refused}`,
+          target: '≥ 0.95; 0 429s',
+          pass: ratio >= 0.95 && refused === 0,
+          details: [`${spent.length} calls answered, ${used} tokens in all (${refused} refused with 429)`],
+        };
+      } finally {
+        await sy.close();
+      }
+    });
+  },
+};
