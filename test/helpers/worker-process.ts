@@ -13,8 +13,12 @@ const WORKER_SCRIPT = path.join(ROOT, 'test', 'fixtures', 'worker-process.ts');
 
 export interface WorkerProcessOptions {
   prefix: string;
+  /** The Redis to join (default the shared test Redis). */
+  redisUrl?: string;
   /** The `agents:` map (the same agents as the test process). */
   agents: Record<string, Record<string, unknown>>;
+  /** How long finished runs stay in Redis (default 3600 s). */
+  retentionSeconds?: number;
   /** The `providers:` map (limits, breakers), as the test process has it. */
   providers?: Record<string, unknown>;
   /** Serve only these agents (all by default). */
@@ -44,11 +48,12 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Wo
     cwd: ROOT,
     env: {
       ...process.env,
-      REDIS_URL,
+      REDIS_URL: opts.redisUrl ?? REDIS_URL,
       SWITCHYARD_PREFIX: opts.prefix,
       ...(opts.fake ? { OPENAI_BASE_URL: opts.fake.openaiBaseURL, ANTHROPIC_BASE_URL: opts.fake.anthropicBaseURL } : {}),
       WORKER_AGENTS: JSON.stringify(opts.agents),
       ...(opts.providers ? { WORKER_PROVIDERS: JSON.stringify(opts.providers) } : {}),
+      ...(opts.retentionSeconds ? { WORKER_RETENTION_SECONDS: String(opts.retentionSeconds) } : {}),
       ...(opts.serve ? { WORKER_SERVE: opts.serve.join(',') } : {}),
       ...(opts.internal === false ? { WORKER_INTERNAL: 'false' } : {}),
       ...(opts.stalled ? { WORKER_STALLED: JSON.stringify(opts.stalled) } : {}),
