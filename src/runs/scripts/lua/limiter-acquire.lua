@@ -82,10 +82,13 @@ for i = 1, n do
   plan[i] = p
 end
 if wait > 0 then
-  -- Refused for a rate only (requests, tokens) and with a call key: its turn is booked, the
-  -- rate counted from then, and it is told to come back at its turn (so the calls refused
-  -- together come back one after the other, and a call a little late on its turn still goes).
-  if key ~= '' and (why == 'requests' or why == 'tpm') then
+  -- Refused for the request rate only and with a call key: its turn is booked, the rate
+  -- counted from then, and it is told to come back at its turn (so the calls refused together
+  -- come back one after the other, and a call a little late on its turn still goes). Tokens
+  -- are not booked: a booking would hold a call's reserved tokens, while the calls before it
+  -- give back what they reserved and did not use; a call refused for tokens comes back when
+  -- they have flowed out as things stand.
+  if key ~= '' and why == 'requests' then
     local at = now + wait
     for i = 1, n do
       local p = plan[i]
