@@ -35,6 +35,11 @@ export class AgentRegistry {
     return this.agents.get(name);
   }
 
+  /** The weight of an agent's answers in a vote and of its writes to a run's context (1 for an unknown one). */
+  authorityOf(name: string): number {
+    return this.agents.get(name)?.authority ?? 1;
+  }
+
   /** The agent, or a ValidationError that lists the known agents. */
   require(name: string): ResolvedAgent {
     const agent = this.agents.get(name);

@@ -3,7 +3,7 @@
  * for OpenAPI). Response shapes are the run/step records of src/runs/types.ts.
  */
 import { z } from 'zod';
-import { Budget, RunListInclude, RunStatus } from '../runs/types.js';
+import { Budget, RunListInclude, RunStatus, StepFeedback } from '../runs/types.js';
 import { RunStepId, StepId, StepInput } from '../workflows/definition.js';
 import { JsonObject } from '../workflows/json-object.js';
 import { PatternFields, patternProblem } from '../workflows/patterns.js';
@@ -78,13 +78,7 @@ export const RerunBody = z
 
 /** POST /v1/runs/:id/steps/:stepId/approve | reject. */
 /** POST /v1/runs/:id/steps/:stepId/feedback (seed 002's TaskFeedback). */
-export const FeedbackBody = z
-  .object({
-    rating: z.number().int().min(1).max(5),
-    useful: z.boolean().optional(),
-    comment: z.string().max(4000).optional(),
-  })
-  .strict();
+export const FeedbackBody = StepFeedback.omit({ at: true }).strict();
 
 export const GateDecisionBody = z
   .object({

@@ -91,7 +91,7 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     // Delivered again after adding them: when they have all finished there is nothing to add
     // (a completed job is removed, and adding its tree again would put a failed child kept
     // among them back under this step for good).
-    const records = await deps.store.getSteps(runId, ordered.map((c) => c.id));
+    const records = await deps.store.getStepFields(runId, ordered.map((c) => c.id), ['status']);
     if (records.length === ordered.length && records.every((r) => isTerminalStep(r.status))) return;
   }
   // A delivery after a crash finds the jobs there already (added in one call, so all or none).

@@ -19,7 +19,8 @@ import type { JoinWatch } from '../workflows/definition.js';
 import { toError } from '../errors/index.js';
 import { maxAgreeing } from './executors/aggregate.js';
 
-type Member = Pick<StepRecord, 'stepId' | 'status' | 'output' | 'agent'> & { finishedAt?: string | null };
+/** What a join looks at of a member: its output only when answers are compared. */
+type Member = Pick<StepRecord, 'stepId' | 'status' | 'agent'> & { output?: unknown; finishedAt?: string | null };
 
 export type JoinVerdict = { state: 'open' } | { state: 'met' | 'impossible'; reason: string; live: Member[] };
 
@@ -29,7 +30,7 @@ export function joinVerdict(watch: JoinWatch, members: readonly Member[]): JoinV
   // A member not recorded yet counts as live.
   const live = watch.members.flatMap((id): Member[] => {
     const m = byId.get(id);
-    return m && isTerminalStep(m.status) ? [] : [m ?? { stepId: id, status: 'pending', output: null, agent: null }];
+    return m && isTerminalStep(m.status) ? [] : [m ?? { stepId: id, status: 'pending', agent: null }];
   });
   const inJoin = new Set(watch.members);
   // In the order they finished.
@@ -48,7 +49,9 @@ export async function settleJoins(deps: { store: RunStore; control: RunControl }
   for (const watch of watches) {
     try {
       const upstream = watch.upstream ?? {};
-      const records = await deps.store.getSteps(runId, [...watch.members, ...new Set(Object.values(upstream).flat())]);
+      // Statuses only; outputs too when answers are compared (a vote's quorum).
+      const fields = watch.agree ? (['status', 'agent', 'finishedAt', 'output'] as const) : (['status', 'agent', 'finishedAt'] as const);
+      const records: Member[] = await deps.store.getStepFields(runId, [...watch.members, ...new Set(Object.values(upstream).flat())], fields);
       const verdict = joinVerdict(watch, records);
       if (verdict.state === 'open' || verdict.live.length === 0) continue;
       // A live member's own upstream steps that feed nothing else go with it.

@@ -140,7 +140,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       queue: system.queue(queueName),
       queueByName: (name) => system.queue(name),
       prices: registry.prices,
-      authorityOf: (agent) => registry.get(agent)?.authority ?? 1,
+      authorityOf: (agent) => registry.authorityOf(agent),
       metrics: system.metrics,
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
     });

@@ -23,7 +23,7 @@ import type { PriceTable } from '../providers/pricing.js';
 import type { StepJobData } from '../runs/flow-builder.js';
 import type { RunControl } from '../runs/run-control.js';
 import type { RunStore } from '../runs/run-store.js';
-import type { StepTransitionReply } from '../runs/scripts/index.js';
+import type { StepTransition, StepTransitionReply } from '../runs/scripts/index.js';
 import type { StepPolicy } from '../runs/step-policy.js';
 import type { Usage } from '../runs/types.js';
 import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, isTerminalStep, type StepStatus } from '../runs/types.js';
@@ -211,14 +211,16 @@ export function createStepProcessor(deps: StepMachineDeps) {
         return finish('skipped');
       }
       if (outcome.type === 'succeeded') {
-        const recorded = await recordResult(outcome);
+        // Priced once: the record and the metrics carry the same usage.
+        const usage = deps.prices ? deps.prices.withCost(outcome.usage, outcome.model) : (outcome.usage ?? null);
+        const recorded = await recordResult(outcome, usage);
         if (!recorded.recorded) {
           // `missing`: its run finished (and was compacted) or expired meanwhile: nowhere to keep it.
           if (recorded.status === 'missing') log().warn({ attempt, usage: outcome.usage ?? null }, 'an answer came for a run that no longer holds its steps; its usage is not recorded');
           else log().debug({ status: recorded.status }, 'result kept as a late answer: the step had already ended');
           return finish(recorded.status);
         }
-        ended('succeeded', { usage: deps.prices ? deps.prices.withCost(outcome.usage, outcome.model) : (outcome.usage ?? null), model: outcome.model ?? null });
+        ended('succeeded', { usage, model: outcome.model ?? null });
         if (recorded.budgetExceeded && !standalone) {
           // The run has spent past its budget: it stops, keeping every output recorded.
           await control.halt(runId, 'budget_exceeded', { error: recorded.budgetExceeded, reason: recorded.budgetExceeded });
@@ -308,22 +310,10 @@ export function createStepProcessor(deps: StepMachineDeps) {
           // Not admitted by the shared limiter: nothing was called. The attempt is given back and
           // the job sleeps in the delayed set (no worker slot) until capacity is expected.
           const retryAt = new Date(Date.now() + err.waitMs).toISOString();
-          const waiting = await store.transitionStep(runId, step.id, {
-            from: ['running'],
-            to: 'retrying',
-            attempt,
-            attemptsDelta: -1,
-            fields: { reason: err.message, retryAt },
-            event: { type: 'step.retrying', data: { reason: 'capacity', detail: err.message, retryAt } },
+          return retryLater(retryAt, { attemptsDelta: -1, fields: { reason: err.message, retryAt }, event: { type: 'step.retrying', data: { reason: 'capacity', detail: err.message, retryAt } } }, () => {
+            log().info({ waitMs: err.waitMs, why: err.message }, 'step waits for provider capacity');
+            deps.metrics?.limiterWait(step.agent, err.limit);
           });
-          if (!waiting.applied) {
-            if (waiting.status === 'running') throw new StaleAttemptError(`step "${step.id}" is on attempt ${waiting.attempts} now; this worker ran attempt ${attempt}`);
-            return 'ended';
-          }
-          log().info({ waitMs: err.waitMs, why: err.message }, 'step waits for provider capacity');
-          deps.metrics?.limiterWait(step.agent, err.limit);
-          await job.moveToDelayed(Date.parse(retryAt), token);
-          throw new DelayedError();
         }
         if (err instanceof RateLimitedError) {
           // The attempt is given back: a rate-limited call was never made.
@@ -347,32 +337,42 @@ export function createStepProcessor(deps: StepMachineDeps) {
         // The backoff is waited out here (not by BullMQ), so the step says when it goes on.
         const wait = retryDelayMs(job.opts.backoff, attempt);
         const retryAt = new Date(Date.now() + wait).toISOString();
-        const retrying = await store.transitionStep(runId, step.id, {
-          from: ['running'],
-          to: 'retrying',
-          attempt,
-          fields: { error: err.message, retryAt },
-          event: { type: 'step.retrying', data: { attempt, error: err.message, retryAt } },
+        return retryLater(retryAt, { fields: { error: err.message, retryAt }, event: { type: 'step.retrying', data: { attempt, error: err.message, retryAt } } }, () => {
+          log().warn({ attempt, maxAttempts, err: err.message, retryAt }, 'step attempt failed; will retry');
+          ended('retrying');
         });
-        // Not applied: its run ended meanwhile (the step is cancelled), or another worker took it over.
-        if (!retrying.applied) {
-          if (retrying.status === 'running') throw new StaleAttemptError(`step "${step.id}" is on attempt ${retrying.attempts} now; this worker ran attempt ${attempt}`);
-          return 'ended';
-        }
-        log().warn({ attempt, maxAttempts, err: err.message, retryAt }, 'step attempt failed; will retry');
-        ended('retrying');
-        await job.moveToDelayed(Date.parse(retryAt), token);
-        throw new DelayedError();
       }
     }
 
+    /**
+     * running → retrying (`t`), then the job sleeps in the delayed set until `retryAt`, holding no
+     * worker slot; `parked` runs once the step says so. 'ended' when the transition did not apply
+     * because its run ended meanwhile (the step is cancelled).
+     */
+    async function retryLater(retryAt: string, t: Pick<StepTransition, 'attemptsDelta' | 'fields' | 'event'>, parked: () => void): Promise<'ended'> {
+      const res = await store.transitionStep(runId, step.id, { from: ['running'], to: 'retrying', attempt, ...t });
+      if (!res.applied) {
+        // Another worker took it over, or its run ended.
+        if (res.status === 'running') throw staleAttempt(res);
+        return 'ended';
+      }
+      parked();
+      await job.moveToDelayed(Date.parse(retryAt), token);
+      throw new DelayedError();
+    }
+
+    /** This worker's attempt was taken over (`res`: the step's state in force). */
+    function staleAttempt(res: { attempts: number }): StaleAttemptError {
+      return new StaleAttemptError(`step "${step.id}" is on attempt ${res.attempts} now; this worker ran attempt ${attempt}`);
+    }
+
     /** Write the result, retrying on Redis errors: the job must not complete before it is stored. */
-    async function recordResult(outcome: Extract<StepOutcome, { type: 'succeeded' }>) {
+    async function recordResult(outcome: Extract<StepOutcome, { type: 'succeeded' }>, usage: Usage | null) {
       const published = step.toContext ? contextPublish(step, outcome.output, deps.authorityOf) : undefined;
       const result = {
         output: outcome.output,
         input: outcome.input ?? null,
-        usage: deps.prices ? deps.prices.withCost(outcome.usage, outcome.model) : (outcome.usage ?? null),
+        usage,
         model: outcome.model ?? null,
         ...(outcome.event ? { event: outcome.event } : {}),
         ...(outcome.reusedFrom ? { reusedFrom: outcome.reusedFrom } : {}),
@@ -403,7 +403,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         event: { type: 'step.failed', data: { error: err.message, attempts: attempt } },
       });
       ended('failed');
-      if (!failed.applied && failed.status === 'running') throw new StaleAttemptError(`step "${step.id}" is on attempt ${failed.attempts} now; this worker ran attempt ${attempt}`);
+      if (!failed.applied && failed.status === 'running') throw staleAttempt(failed);
       // A halt that applies wakes every ref of the run, this step's among them.
       const halted = !step.optional && (await failRunFor(control, runId, step.id, err.message)).applied;
       if (!halted) await finish('failed');

@@ -8,7 +8,7 @@
  */
 import { CapacityWaitError, RateLimitedError, TooLargeForLimitError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
-import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
+import { askForStructure, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
 
 export interface FallbackTarget {
   provider: Provider;
@@ -59,6 +59,5 @@ export class FallbackProvider implements Provider {
  */
 function asFor(f: FallbackTarget, req: CompletionRequest): CompletionRequest {
   const { responseSchema, ...rest } = req;
-  if (!responseSchema || f.provider.answersWithSchema?.(f.model)) return { ...req, model: f.model };
-  return { ...rest, model: f.model, tools: [{ name: responseSchema.name, description: responseSchema.description ?? 'Give your answer, in exactly this structure.', inputSchema: responseSchema.schema }], toolChoice: { name: responseSchema.name } };
+  return responseSchema ? { ...rest, model: f.model, ...askForStructure(f.provider, f.model, responseSchema) } : { ...req, model: f.model };
 }

@@ -6,14 +6,15 @@
  * overload pauses the model for every process until its Retry-After; failures move the
  * circuit breaker when one is declared.
  */
-import { CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, TooLargeForLimitError, toError } from '../errors/index.js';
+import { CapacityWaitError, RateLimitedError, RetryableError, TooLargeForLimitError, toError } from '../errors/index.js';
+import { abortReason } from '../providers/classify.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logger.js';
 import { jittered } from './jitter.js';
 import { CAPACITY_WAIT } from '../runs/types.js';
 import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
 import type { CapacityHeaders } from '../providers/rate-headers.js';
-import { RedisLimiter, type CallOutcome, type CallTarget, type Limiter } from './limiter.js';
+import { needsSettle, type CallOutcome, type CallTarget, type Limiter } from './limiter.js';
 
 /** A rough count of the tokens a request sends (~4 characters a token) and may receive (its maxTokens). */
 export function estimateCall(req: CompletionRequest): { inputTokens: number; outputTokens: number } {
@@ -27,16 +28,18 @@ export function estimateTokens(req: CompletionRequest): number {
 }
 
 /** What a call's ending says of the provider's health, and whether it pauses the model. */
-export function outcomeOf(err: unknown, overloadPauseMs: number): CallOutcome {
+export function outcomeOf(err: unknown): CallOutcome {
   if (err instanceof RateLimitedError) {
-    const pauseUntil = Date.now() + (err.retryAfterMs || overloadPauseMs);
+    const pauseUntil = Date.now() + (err.retryAfterMs || ZERO_RETRY_AFTER_PAUSE_MS);
     // An overloaded provider (Anthropic 529) is unwell; a 429 only says slow down.
     return err.status === 529 ? { result: 'failure', pauseUntil } : { result: 'neutral', pauseUntil };
   }
-  if (err instanceof CancelledError || err instanceof NonRetryableError) return { result: 'neutral' };
-  if (err instanceof RetryableError) return { result: 'failure' };
-  return { result: 'neutral' };
+  // 5xx, timeouts, connection errors say the provider is unwell; a cancellation or a bad request says nothing of it.
+  return err instanceof RetryableError ? { result: 'failure' } : { result: 'neutral' };
 }
+
+/** The pause of an answer whose Retry-After said 0 (classify gives 1 s when there is none). */
+const ZERO_RETRY_AFTER_PAUSE_MS = 5000;
 
 /**
  * When an answer's rate-limit headers say the next call like this one would be refused (no
@@ -55,19 +58,12 @@ const LEASE_MARGIN_MS = 5_000;
 const SHORT_WAIT_MS = 250;
 const MAX_INLINE_WAIT_MS = 1_000;
 
-/** The step's own reason when it was aborted (its timeout, a cancellation). */
-function classifyAbort(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new CancelledError('the call was cancelled while it waited for capacity');
-}
-
 export interface LimitedProviderOptions {
   limiter: Limiter;
   target: Omit<CallTarget, 'model'>;
   /** How long a call's concurrency lease lives if its worker is lost, when the request does not say (its agent's timeout). */
   leaseMs: number;
   logger: Logger;
-  /** How long an overload without Retry-After pauses the model. @default 5000 */
-  overloadPauseMs?: number;
   /** Told of each scope whose circuit a call opened (metrics). */
   onCircuitOpened?: (scope: string) => void;
 }
@@ -94,7 +90,7 @@ export class LimitedProvider implements Provider {
     // briefly: a round through the delayed set would come back later than the turn.
     for (let waited = 0; !admission.granted && !admission.never && admission.waitMs <= SHORT_WAIT_MS && waited < MAX_INLINE_WAIT_MS; ) {
       await sleep(admission.waitMs, undefined, { signal: req.signal }).catch(() => undefined);
-      if (req.signal.aborted) throw classifyAbort(req.signal);
+      if (req.signal.aborted) throw abortReason(req.signal);
       waited += admission.waitMs;
       admission = await ask();
     }
@@ -115,11 +111,11 @@ export class LimitedProvider implements Provider {
       if (pauseUntil) logger.info({ model: req.model, until: new Date(pauseUntil).toISOString(), capacity: res.capacity }, 'the provider says its capacity is spent: the model is held back until it reopens');
       return res;
     } catch (err) {
-      outcome = outcomeOf(err, this.opts.overloadPauseMs ?? 5000);
+      outcome = outcomeOf(err);
       throw err;
     } finally {
       // Never lose an answer to the limiter: a failed settle is logged (its lease expires by itself).
-      if (RedisLimiter.needsSettle(ticket) || outcome.pauseUntil) {
+      if (needsSettle(ticket) || outcome.pauseUntil) {
         try {
           const opened = await limiter.settle(ticket, outcome);
           if (opened.length) logger.warn({ scopes: opened }, 'circuit opened: calls stop for the cool-down');

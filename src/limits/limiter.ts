@@ -137,8 +137,9 @@ export class RedisLimiter implements Limiter {
     });
   }
 
-  /** Whether settling `ticket` after an answer does anything (a lease, a token count, a breaker). */
-  static needsSettle(ticket: Ticket): boolean {
-    return ticket.scopes.some((s) => s.limits.tpm !== undefined || s.limits.maxConcurrent !== undefined || s.breaker !== undefined);
-  }
+}
+
+/** Whether settling `ticket` after an answer does anything (a lease, a token count, a breaker). */
+export function needsSettle(ticket: Ticket): boolean {
+  return ticket.scopes.some((s) => s.limits.tpm !== undefined || s.limits.maxConcurrent !== undefined || s.breaker !== undefined);
 }

@@ -54,7 +54,12 @@ export class Metrics {
         for (const { queue, counts } of (await self.sources?.queueCounts().catch(() => [])) ?? []) for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
       },
     });
-    const scopes = () => self.sources?.limiterState().catch(() => []) ?? Promise.resolve([]);
+    // Both limiter gauges are collected in one scrape: they share one read of Redis.
+    let reading: Promise<{ scope: string; open: boolean; pausedMs: number }[]> | undefined;
+    const scopes = () =>
+      (reading ??= (self.sources?.limiterState().catch(() => []) ?? Promise.resolve([])).finally(() => {
+        reading = undefined;
+      }));
     new Gauge({
       name: 'switchyard_breaker_open',
       help: 'Whether the circuit of a limiter scope is open (1) or not (0)',

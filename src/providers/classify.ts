@@ -95,7 +95,7 @@ function retryAfterMs(headers: Headers | undefined): number {
 }
 
 /** Our own reason (StepTimeoutError, CancelledError...) as is; anything else becomes CancelledError. */
-function abortReason(signal: AbortSignal): Error {
+export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   if (reason instanceof SwitchyardError) return reason;
   return new CancelledError('provider call was aborted', { cause: reason });

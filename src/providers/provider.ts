@@ -74,12 +74,31 @@ export interface CompletionRequest {
    * Ask for an answer that is a JSON object fitting `schema`, in the API's own JSON mode (only
    * to a provider whose `answersWithSchema` says it can; the others are given a forced tool).
    */
-  responseSchema?: { name: string; description?: string; schema: Record<string, unknown> };
+  responseSchema?: ResponseSchema;
   /**
    * When set, the provider streams the answer and calls this with each piece of text as it
    * arrives (in order; the pieces joined are the final text). It must not throw.
    */
   onText?: (delta: string) => void;
+}
+
+/** A structured answer asked for: the JSON object it must be, named (and described) for the model. */
+export interface ResponseSchema {
+  name: string;
+  description?: string;
+  schema: Record<string, unknown>;
+}
+
+/** What a structured answer's tool (or schema) tells the model, unless the caller says more. */
+export const ANSWER_DESCRIPTION = 'Give your answer, in exactly this structure.';
+
+/**
+ * How a structured answer is asked of `provider` for `model`: in the API's own JSON mode where
+ * it has one (`answersWithSchema`), else as a forced tool of the same name.
+ */
+export function askForStructure(provider: Pick<Provider, 'answersWithSchema'>, model: string, rs: ResponseSchema): Pick<CompletionRequest, 'responseSchema' | 'tools' | 'toolChoice'> {
+  if (provider.answersWithSchema?.(model)) return { responseSchema: rs };
+  return { tools: [{ name: rs.name, description: rs.description ?? ANSWER_DESCRIPTION, inputSchema: rs.schema }], toolChoice: { name: rs.name } };
 }
 
 export interface TokenUsage {

@@ -225,14 +225,20 @@ export class RunStore {
   }
 
   async getSteps(runId: string, stepIds: readonly string[]): Promise<StepRecord[]> {
+    return this.getStepFields(runId, stepIds, STEP_FIELDS);
+  }
+
+  /** Only these fields of steps' records (and `stepId`), e.g. without their inputs and outputs; a step not there is left out. */
+  async getStepFields<K extends keyof StepRecord>(runId: string, stepIds: readonly string[], fields: readonly K[]): Promise<Pick<StepRecord, K | 'stepId'>[]> {
     if (stepIds.length === 0) return [];
+    const read = ['stepId', ...fields.filter((f) => f !== 'stepId')];
     const pipe = this.redis.pipeline();
-    for (const id of stepIds) pipe.hmget(keys.step(this.prefix, runId, id), ...STEP_FIELDS);
+    for (const id of stepIds) pipe.hmget(keys.step(this.prefix, runId, id), ...read);
     const results = (await pipe.exec()) ?? [];
     return results.flatMap(([err, values]) => {
       if (err) throw err;
       const v = values as (string | null)[];
-      return v[1] === null ? [] : [decodeFields<StepRecord>(v, STEP_FIELDS)]; // `stepId` is the second field
+      return v[0] === null ? [] : [decodeFields<Pick<StepRecord, K | 'stepId'>>(v, read)];
     });
   }
 
@@ -262,6 +268,17 @@ export class RunStore {
   /** Release a reservation and count what the call used. */
   settleBudget(runId: string, reserved: { tokens: number; costUsd: number }, used: { tokens: number; costUsd: number }): Promise<string> {
     return budgetSettle(this.redis, this.prefix, runId, reserved, used);
+  }
+
+  /** A run's shared context and who wrote it, without the rest of the run (null: no such run in Redis). */
+  async getRunContext(runId: string): Promise<Pick<RunRecord, 'context' | 'contextWriters'> | null> {
+    const [status, context, contextWriters, compacted] = await this.redis.hmget(keys.run(this.prefix, runId), 'status', 'context', 'contextWriters', 'run');
+    if (compacted) {
+      const { run } = compactedRun(compacted);
+      return { context: run.context, contextWriters: run.contextWriters };
+    }
+    if (status === null) return null;
+    return { context: parseJson(context), contextWriters: parseJson(contextWriters) };
   }
 
   /** Names of a live run's shared context (a name nothing published is left out). */

@@ -259,8 +259,7 @@ export class RunsService {
 
   /** A run's shared context: what its steps published, by name, and which step wrote each name. */
   async context(runId: string): Promise<{ runId: string; context: Record<string, unknown>; writers: Record<string, ContextWriter> }> {
-    const state = await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getRun(runId));
-    const run = state ? state.run : await this.fromArchive(runId, (a) => a.getRun(runId, {}));
+    const run = (await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getRunContext(runId))) ?? (await this.fromArchive(runId, (a) => a.getRun(runId, {})));
     return { runId, context: run.context ?? {}, writers: run.contextWriters ?? {} };
   }
 

@@ -62,6 +62,9 @@ export type JoinWatch = z.infer<typeof JoinWatch>;
 /** A name in the run's shared context (`{{context.<name>}}`). */
 export const ContextName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'must start with a letter or "_" and contain only letters, digits, "_" or "-" (at most 64)');
 
+/** Which write of a name of the run's context wins (see WorkflowDefinition's `context`). */
+export const ContextConflict = z.enum(['topological', 'authority']);
+
 /** Fields every step has, whatever its kind. */
 const stepFields = {
   id: StepId,
@@ -201,8 +204,6 @@ export const ApprovalStepDefinition = z
     rules: z.array(z.string().min(1)).default([]),
   })
   .strict();
-
-export { VoteCompare };
 
 /**
  * `kind: vote`: consensus. The same question to several agents (each a child step whose answer
@@ -358,7 +359,7 @@ export const WorkflowDefinition = z
      * has the higher `authority` (`authority`; equal authorities: the later one). Never the
      * one that happened to finish last.
      */
-    context: z.object({ conflict: z.enum(['topological', 'authority']).default('topological') }).strict().optional(),
+    context: z.object({ conflict: ContextConflict.default('topological') }).strict().optional(),
   })
   .strict();
 export type WorkflowDefinition = z.infer<typeof WorkflowDefinition>;
@@ -532,7 +533,7 @@ export const CompiledWorkflow = z.object({
   schedule: ScheduleSpec.optional(),
   automation: Automation.optional(),
   budget: Budget.optional(),
-  context: z.object({ conflict: z.enum(['topological', 'authority']) }).optional(),
+  context: z.object({ conflict: ContextConflict }).optional(),
   /** Where it came from: a file path, "inline", or "agent" (a single-agent task). */
   source: z.string(),
 });

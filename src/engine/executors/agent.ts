@@ -5,6 +5,7 @@
  * with progress reports) and returns the answer; the machine records it before the job
  * completes, so a delivery after that point returns it without a second call.
  */
+import { evaluateWhen } from '../../workflows/expression.js';
 import type { AgentRegistry } from '../../agents/registry.js';
 import { NonRetryableError, toError } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
@@ -49,10 +50,24 @@ export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], ctx: Pi
  * `vars`, the names a kind provides). A failure is not retryable: the same input fails again.
  */
 export function renderFor<T>(value: T, ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context'>, what: string, vars?: Record<string, unknown>): T {
+  return renderWith(value, templateScope(ctx.runInput, ctx.reads, ctx.context), what, vars);
+}
+
+/** renderFor over a scope built once (a kind that renders many values over the same one). */
+export function renderWith<T>(value: T, scope: TemplateScope, what: string, vars?: Record<string, unknown>): T {
   try {
-    return renderTemplates(value, { ...templateScope(ctx.runInput, ctx.reads, ctx.context), ...(vars ? { vars } : {}) });
+    return renderTemplates(value, { ...scope, ...(vars ? { vars } : {}) });
   } catch (err) {
     throw new NonRetryableError(`could not render ${what}: ${toError(err).message}`);
+  }
+}
+
+/** A kind's own expression (a loop's `until`, a gate's rule) over `scope`; a failure is not retryable. */
+export function evaluateFor(expr: string, scope: TemplateScope, what: string): boolean {
+  try {
+    return evaluateWhen(expr, scope);
+  } catch (err) {
+    throw new NonRetryableError(`could not evaluate ${what}: ${toError(err).message}`);
   }
 }
 

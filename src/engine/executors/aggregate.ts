@@ -151,30 +151,34 @@ export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'v
       const records = new Map((await ctx.steps(ids)).map((r) => [r.stepId, r]));
       const votes = ids.flatMap((id, i): Vote[] => voteOf(records.get(id), step.voters[i]!.agent, deps.registry));
       if (votes.length === 0) throw new NonRetryableError(`no voter answered (${ids.map((id) => `${id}: ${records.get(id)?.status ?? 'missing'}`).join(', ')})`);
-      const quorum =
-        step.quorum === undefined
-          ? {}
-          : { quorum: { need: step.quorum, reached: maxAgreeing(votes.map((v) => v.answer), step.compare) >= step.quorum, cancelled: ids.filter((id) => records.get(id)?.status === 'cancelled') } };
-      return { type: 'succeeded', output: { ...tally(votes, step), ...quorum }, event: { votes: votes.length, of: ids.length } };
+      const result = tally(votes, step);
+      const agreeing = Math.max(...result.groups.map((g) => g.steps.length));
+      const quorum = step.quorum === undefined ? {} : { quorum: { need: step.quorum, reached: agreeing >= step.quorum, cancelled: ids.filter((id) => records.get(id)?.status === 'cancelled') } };
+      return { type: 'succeeded', output: { ...result, ...quorum }, event: { votes: votes.length, of: ids.length } };
     },
   };
+}
+
+type VoteFields = { answer?: unknown; confidence?: unknown; rationale?: unknown };
+
+/** One vote: its confidence clamped to 0–1 (`missing` when it gives none), weighed by its agent's authority. */
+function makeVote(step: string, agent: string, registry: AgentRegistry, answer: unknown, o: VoteFields | undefined, missing: number): Vote {
+  const confidence = typeof o?.confidence === 'number' ? Math.min(1, Math.max(0, o.confidence)) : missing;
+  return { step, agent, answer, confidence, rationale: typeof o?.rationale === 'string' ? o.rationale : '', weight: confidence * registry.authorityOf(agent) };
 }
 
 /** A step's output as a vote: a structured `{answer, confidence, rationale}`, or the output itself as the answer (confidence 1). */
 function outputVote(stepId: string, output: unknown, agent: string | null | undefined, registry: AgentRegistry): Vote {
   const parsed = typeof output === 'string' ? (parseOutputJson(output) ?? output) : output;
-  const o = parsed !== null && typeof parsed === 'object' && 'answer' in parsed ? (parsed as { answer: unknown; confidence?: unknown; rationale?: unknown }) : undefined;
-  const confidence = o && typeof o.confidence === 'number' ? Math.min(1, Math.max(0, o.confidence)) : 1;
-  const authority = agent ? (registry.get(agent)?.authority ?? 1) : 1;
-  return { step: stepId, agent: agent ?? '', answer: o ? o.answer : output, confidence, rationale: o && typeof o.rationale === 'string' ? o.rationale : '', weight: confidence * authority };
+  const o = parsed !== null && typeof parsed === 'object' && 'answer' in parsed ? (parsed as VoteFields) : undefined;
+  return makeVote(stepId, agent ?? '', registry, o ? o.answer : output, o, 1);
 }
 
+/** A voter's structured answer as a vote (none unless it succeeded with one; no confidence counts 0). */
 function voteOf(r: StepRecord | undefined, agent: string, registry: AgentRegistry): Vote[] {
   if (r?.status !== 'succeeded' || r.output === null || typeof r.output !== 'object') return [];
-  const o = r.output as { answer?: unknown; confidence?: unknown; rationale?: unknown };
-  const confidence = typeof o.confidence === 'number' ? Math.min(1, Math.max(0, o.confidence)) : 0;
-  const authority = registry.get(agent)?.authority ?? 1;
-  return [{ step: r.stepId, agent, answer: o.answer ?? null, confidence, rationale: typeof o.rationale === 'string' ? o.rationale : '', weight: confidence * authority }];
+  const o = r.output as VoteFields;
+  return [makeVote(r.stepId, agent, registry, o.answer ?? null, o, 0)];
 }
 
 /** Lower case, no punctuation, single spaces: "Yes." and " yes" are one answer. */
@@ -193,19 +197,27 @@ export const answerKey = (value: unknown): unknown => (typeof value === 'string'
 export const sameAnswer = (a: unknown, b: unknown, tolerance: number): boolean =>
   typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= tolerance : JSON.stringify(a) === JSON.stringify(b);
 
-export function tally(votes: readonly Vote[], step: Pick<CompiledStepOf<'vote'>, 'minAgreement' | 'compare'>) {
-  const tolerance = step.compare?.numberTolerance ?? 0;
-  const compared = votes.map((v) => comparedAnswer(v.answer, step.compare));
-  const groups: { key: unknown; answer: unknown; weight: number; steps: string[] }[] = [];
-  compared.forEach((value, i) => {
-    const v = votes[i]!;
-    const key = answerKey(value);
+type Compare = { field?: string | undefined; numberTolerance?: number } | undefined;
+
+/** The answers that agree, as groups of their indexes in first-seen order (normalised texts; numbers within the tolerance). */
+function groupAnswers(answers: readonly unknown[], compare: Compare): number[][] {
+  const tolerance = compare?.numberTolerance ?? 0;
+  const groups: { key: unknown; members: number[] }[] = [];
+  answers.forEach((a, i) => {
+    const key = answerKey(comparedAnswer(a, compare));
     const g = groups.find((x) => sameAnswer(key, x.key, tolerance));
-    if (g) {
-      g.weight += v.weight;
-      g.steps.push(v.step);
-    } else groups.push({ key, answer: v.answer, weight: v.weight, steps: [v.step] });
+    if (g) g.members.push(i);
+    else groups.push({ key, members: [i] });
   });
+  return groups.map((g) => g.members);
+}
+
+export function tally(votes: readonly Vote[], step: Pick<CompiledStepOf<'vote'>, 'minAgreement' | 'compare'>) {
+  const compared = votes.map((v) => comparedAnswer(v.answer, step.compare));
+  const groups = groupAnswers(
+    votes.map((v) => v.answer),
+    step.compare,
+  ).map((members) => ({ answer: votes[members[0]!]!.answer, weight: members.reduce((n, i) => n + votes[i]!.weight, 0), steps: members.map((i) => votes[i]!.step) }));
   const total = groups.reduce((n, g) => n + g.weight, 0);
   // All confidences 0: every vote counts the same.
   const share = (g: (typeof groups)[number]) => (total > 0 ? g.weight / total : g.steps.length / votes.length);
@@ -226,14 +238,6 @@ export function tally(votes: readonly Vote[], step: Pick<CompiledStepOf<'vote'>,
 }
 
 /** The size of the largest group of answers that agree (compared as a vote compares them). */
-export function maxAgreeing(answers: readonly unknown[], compare: { field?: string | undefined; numberTolerance?: number } | undefined): number {
-  const tolerance = compare?.numberTolerance ?? 0;
-  const groups: { key: unknown; n: number }[] = [];
-  for (const a of answers) {
-    const key = answerKey(comparedAnswer(a, compare));
-    const g = groups.find((x) => sameAnswer(key, x.key, tolerance));
-    if (g) g.n++;
-    else groups.push({ key, n: 1 });
-  }
-  return groups.reduce((n, g) => Math.max(n, g.n), 0);
+export function maxAgreeing(answers: readonly unknown[], compare: Compare): number {
+  return groupAnswers(answers, compare).reduce((n, g) => Math.max(n, g.length), 0);
 }

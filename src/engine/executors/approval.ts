@@ -13,15 +13,12 @@
  * `maxRevisions` a rejection fails. Approved, the gate answers the decision and, with a step
  * under review, the version approved (`output`) and how many revisions it took.
  */
-import { NonRetryableError, toError } from '../../errors/index.js';
+import { NonRetryableError } from '../../errors/index.js';
 import type { GateDecision } from '../../runs/scripts/index.js';
 import { GATE_WAITING_REASON } from '../../runs/types.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
-import { evaluateWhen } from '../../workflows/expression.js';
 import { agentChild, type StepExecutor, type StepOutcome } from '../executor.js';
-import { renderFor, templateScope } from './agent.js';
-
-export const WAITING_FOR_APPROVAL = GATE_WAITING_REASON;
+import { evaluateFor, renderWith, templateScope } from './agent.js';
 
 /** The gate's state while it waits (its checkpoint); the API adds `decision`. */
 export interface GateCheckpoint {
@@ -41,7 +38,7 @@ export function approvalExecutor(): StepExecutor<'approval'> {
   return {
     async execute(step, ctx) {
       const scope = templateScope(ctx.runInput, ctx.reads, ctx.context);
-      const input = step.input ? renderFor(step.input, ctx, "the gate's input") : undefined;
+      const input = step.input ? renderWith(step.input, scope, "the gate's input") : undefined;
       const reviewed = step.review ? ctx.reads.find((r) => r.stepId === step.review!.stepId)?.output : undefined;
       const cp = isGateCheckpoint(ctx.checkpoint) ? { ...ctx.checkpoint } : null;
       const now = () => new Date().toISOString();
@@ -65,14 +62,14 @@ export function approvalExecutor(): StepExecutor<'approval'> {
         const [rec] = await ctx.steps([id]);
         if (rec?.status !== 'succeeded') throw new NonRetryableError(`revision "${id}" ${rec ? `ended ${rec.status}` : 'is missing'}`);
         const { revising: _r, decision: _d, ...rest } = cp;
-        return waitAgain(fresh({ ...rest, current: rec.output }), `${WAITING_FOR_APPROVAL} (revision ${cp.revisions})`);
+        return waitAgain(fresh({ ...rest, current: rec.output }), `${GATE_WAITING_REASON} (revision ${cp.revisions})`);
       }
       let decision = cp.decision;
       if (!decision && cp.deadline && Date.now() >= Date.parse(cp.deadline)) {
         decision = { approved: step.onTimeout === 'approve', by: 'timeout', comment: `no decision within ${step.timeoutMs} ms (onTimeout: ${step.onTimeout})`, at: now() };
       }
       // Woken without a decision before its deadline: back to sleep.
-      if (!decision) return sleep(cp, WAITING_FOR_APPROVAL);
+      if (!decision) return sleep(cp, GATE_WAITING_REASON);
       if (!decision.approved && step.onReject === 'revise' && step.review && decision.by !== 'timeout') {
         const n = (cp.revisions ?? 0) + 1;
         if (n <= step.maxRevisions) {
@@ -104,18 +101,12 @@ function waitsBecause(step: CompiledStepOf<'approval'>, scope: ReturnType<typeof
     case 'full_autonomous':
       return null;
     case 'manual':
-      return WAITING_FOR_APPROVAL;
+      return GATE_WAITING_REASON;
     case 'assisted':
-      return step.publish ? `${WAITING_FOR_APPROVAL} (assisted: it publishes)` : null;
+      return step.publish ? `${GATE_WAITING_REASON} (assisted: it publishes)` : null;
     case 'hybrid': {
-      const rule = step.rules.find((r) => {
-        try {
-          return evaluateWhen(r, scope);
-        } catch (err) {
-          throw new NonRetryableError(`could not evaluate the rule ${JSON.stringify(r)}: ${toError(err).message}`);
-        }
-      });
-      return rule ? `${WAITING_FOR_APPROVAL} (hybrid: ${rule})` : null;
+      const rule = step.rules.find((r) => evaluateFor(r, scope, `the rule ${JSON.stringify(r)}`));
+      return rule ? `${GATE_WAITING_REASON} (hybrid: ${rule})` : null;
     }
   }
 }

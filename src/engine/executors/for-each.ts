@@ -15,7 +15,7 @@ import { NonRetryableError, toError } from '../../errors/index.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { parseOutputJson, resolveTemplateValue } from '../../workflows/templates.js';
 import { agentChild, type ChildStep, type StepExecutor } from '../executor.js';
-import { renderFor, templateScope } from './agent.js';
+import { renderWith, templateScope } from './agent.js';
 
 export function forEachExecutor(): StepExecutor<'forEach'> {
   return {
@@ -29,7 +29,7 @@ export function forEachExecutor(): StepExecutor<'forEach'> {
       const items = all.slice(0, step.maxItems);
       const ids = items.map((_, i) => `${step.id}.${i}`);
       if (!ctx.resumed) {
-        const children = items.map((item, index) => child(step, ids, renderFor(step.step.input, ctx, 'the input of an item', { item, index }), index));
+        const children = items.map((item, index) => child(step, ids, renderWith(step.step.input, scope, 'the input of an item', { item, index }), index));
         await ctx.addSteps(children);
         ctx.progress({ items: items.length, ...(all.length > items.length ? { truncatedFrom: all.length } : {}) });
         return { type: 'wait' };

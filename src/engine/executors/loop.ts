@@ -10,12 +10,11 @@
  * The checkpoint says which child it waits for, so a delivery after a crash re-adds the same
  * step (adding an id again adds nothing) and never starts an iteration twice.
  */
-import { NonRetryableError, toError } from '../../errors/index.js';
+import { NonRetryableError } from '../../errors/index.js';
 import type { StepRecord } from '../../runs/types.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
-import { evaluateWhen } from '../../workflows/expression.js';
 import { agentChild, type ChildStep, type StepExecutor } from '../executor.js';
-import { renderFor, templateScope } from './agent.js';
+import { evaluateFor, renderFor, templateScope } from './agent.js';
 
 /** The critic's answer. */
 export interface Verdict {
@@ -91,13 +90,7 @@ const ids = (loop: string, n: number) => ({ draft: `${loop}.${n}.draft`, critiqu
 function stopReason(step: CompiledStepOf<'loop'>, verdict: Verdict, iteration: number, runInput: Record<string, unknown>, reads: Parameters<typeof templateScope>[1]): LoopReason | null {
   if (verdict.approved) return 'approved';
   if (step.until !== undefined) {
-    let met: boolean;
-    try {
-      met = evaluateWhen(step.until, { ...templateScope(runInput, reads), vars: { verdict, iteration } });
-    } catch (err) {
-      throw new NonRetryableError(`could not evaluate until: ${toError(err).message}`);
-    }
-    if (met) return 'until';
+    if (evaluateFor(step.until, { ...templateScope(runInput, reads), vars: { verdict, iteration } }, 'until')) return 'until';
   }
   return iteration >= step.maxIterations ? 'maxIterations' : null;
 }

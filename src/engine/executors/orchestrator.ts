@@ -21,7 +21,7 @@
 import { z } from 'zod';
 import { DEFAULT_ORCHESTRATION, type Orchestration, type ResolvedAgent } from '../../agents/agent-spec.js';
 import type { AgentRegistry } from '../../agents/registry.js';
-import { NonRetryableError, toError } from '../../errors/index.js';
+import { NonRetryableError, issuesFromZod, toError, type ZodLikeIssue } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
 import type { ChatMessage, CompletionResult, Provider, ToolCall, ToolDefinition, ToolResult } from '../../providers/provider.js';
 import type { StepRecord, Usage } from '../../runs/types.js';
@@ -186,7 +186,7 @@ async function planCalls(deps: OrchestratorDeps, step: CompiledStepOf<'agent'>, 
     }
     const args = DelegateArgs.safeParse(c.input);
     if (!args.success) {
-      out.push(error(`bad arguments for ${DELEGATE_TOOL}: ${args.error.issues.map((i) => `${i.path.join('.') || '(arguments)'} ${i.message}`).join('; ')}`));
+      out.push(error(`bad arguments for ${DELEGATE_TOOL}: ${describeIssues(args.error.issues, '(arguments)')}`));
       continue;
     }
     const { agent, task, context } = args.data;
@@ -224,7 +224,7 @@ function childResult(callId: string, agent: string, record: StepRecord | undefin
 
 async function readRuns(read: ReadRuns, ctx: ExecutionContext, c: ToolCall): Promise<ToolResult> {
   const args = ReadRunsArgs.safeParse(c.input ?? {});
-  if (!args.success) return { toolCallId: c.id, content: `bad arguments for ${READ_RUNS_TOOL}: ${args.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`, isError: true };
+  if (!args.success) return { toolCallId: c.id, content: `bad arguments for ${READ_RUNS_TOOL}: ${describeIssues(args.error.issues, '')}`, isError: true };
   const { agent, workflow, maxAgeMinutes, limit } = args.data;
   const since = maxAgeMinutes !== undefined ? Date.now() - maxAgeMinutes * 60_000 : undefined;
   const runs = (await read({ workspaceId: ctx.workspaceId, limit: limit + 1, ...(agent ? { agent } : {}), ...(workflow ? { workflow } : {}) }))
@@ -277,4 +277,11 @@ function readRunsTool(agents: string[]): ToolDefinition {
 
 function isCheckpoint(v: unknown): v is Checkpoint {
   return v !== null && typeof v === 'object' && (v as Checkpoint).orchestrator === 1;
+}
+
+/** A tool's argument problems in one line: `path message; ...` (`emptyPath` for the arguments as a whole). */
+function describeIssues(issues: readonly ZodLikeIssue[], emptyPath: string): string {
+  return issuesFromZod(issues, { emptyPath })
+    .map((i) => `${i.path} ${i.message}`)
+    .join('; ');
 }

@@ -5,7 +5,7 @@
  * with its validation errors; a second one fails the step with them (path and message).
  */
 import { NonRetryableError } from '../../errors/index.js';
-import type { ChatMessage, CompletionRequest, Provider, TokenUsage, ToolCall } from '../../providers/provider.js';
+import { ANSWER_DESCRIPTION, askForStructure, type ChatMessage, type CompletionRequest, type Provider, type TokenUsage, type ToolCall } from '../../providers/provider.js';
 import { schemaErrors } from '../../workflows/json-schema.js';
 import { parseOutputJson } from '../../workflows/templates.js';
 
@@ -31,10 +31,9 @@ export interface StructuredOptions {
 
 export async function structuredCall(provider: Provider, req: Omit<CompletionRequest, 'tools' | 'toolChoice'>, schema: Record<string, unknown>, opts: StructuredOptions = {}): Promise<StructuredAnswer> {
   const name = opts.tool?.name ?? ANSWER_TOOL;
-  const tool = { name, description: opts.tool?.description ?? 'Give your answer, in exactly this structure.', inputSchema: schema };
   let messages: ChatMessage[] = req.messages;
   const usage = { inputTokens: 0, outputTokens: 0 };
-  const ask = provider.answersWithSchema?.(req.model) ? { responseSchema: { name, description: tool.description, schema } } : { tools: [tool], toolChoice: { name } };
+  const ask = askForStructure(provider, req.model, { name, description: opts.tool?.description ?? ANSWER_DESCRIPTION, schema });
   for (let round = 1; ; round++) {
     const res = await provider.complete({ ...req, messages, ...ask });
     usage.inputTokens += res.usage.inputTokens;
