@@ -103,7 +103,7 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
       }
       agents.push(echoFallback(name, spec, resolved.missingKey));
     } else {
-      agents.push(withFallbacks(resolved, config));
+      agents.push(withFallbacks(resolved, config, env));
     }
   }
   if (missing.length > 0) {
@@ -115,21 +115,30 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
 function resolveAgent(name: string, spec: AgentSpec, config: Config, env: Env): ResolvedAgent | { missingKey: string } {
   const base = { ...spec, name, model: spec.model ?? 'echo', configuredProvider: spec.provider };
   if (spec.provider === 'echo') return base;
-  const defaults = config.providers[spec.provider];
-  const keyVar = spec.apiKeyEnv ?? (spec.provider === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY');
-  const apiKey = spec.apiKeyEnv ? env[spec.apiKeyEnv] || undefined : defaults.apiKey;
-  const baseURL = spec.baseURL ?? defaults.baseURL;
-  // A self-hosted OpenAI-compatible server (Ollama, vLLM...) often needs no key; an agent
-  // that names its key variable (Groq, OpenRouter...) does.
-  const keyless = spec.provider === 'openai' && baseURL !== undefined && !spec.apiKeyEnv;
-  if (!apiKey && !keyless) {
+  const { apiKey, baseURL, keyVar, usable } = credentials(spec.provider, config, env, spec);
+  if (!usable) {
     return { missingKey: spec.provider === 'openai' && !spec.apiKeyEnv ? `${keyVar} is not set and no baseURL is configured` : `${keyVar} is not set` };
   }
   return { ...base, ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) };
 }
 
+/**
+ * The key and base URL a provider is called with (the agent's own `apiKeyEnv` and `baseURL`
+ * over the environment's), the variable the key comes from, and whether it can be called: with
+ * a key, or, for a self-hosted OpenAI-compatible server (Ollama, vLLM...), a base URL (one
+ * reached with a key variable of its own, Groq or OpenRouter, needs that key).
+ */
+function credentials(provider: 'anthropic' | 'openai', config: Config, env: Env, own: { apiKeyEnv?: string | undefined; baseURL?: string | undefined } = {}) {
+  const defaults = config.providers[provider];
+  const keyVar = own.apiKeyEnv ?? (provider === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY');
+  const apiKey = own.apiKeyEnv ? env[own.apiKeyEnv] || undefined : defaults.apiKey;
+  const baseURL = own.baseURL ?? defaults.baseURL;
+  const keyless = provider === 'openai' && baseURL !== undefined && !own.apiKeyEnv;
+  return { apiKey, baseURL, keyVar, usable: Boolean(apiKey) || keyless };
+}
+
 /** The agent's `fallback` models that can be called (a provider with a key, or echo). */
-function withFallbacks(agent: ResolvedAgent, config: Config): ResolvedAgent {
+function withFallbacks(agent: ResolvedAgent, config: Config, env: Env): ResolvedAgent {
   if (agent.fallback.length === 0) return agent;
   const fallbacks: ResolvedFallback[] = [];
   const skipped: string[] = [];
@@ -138,8 +147,8 @@ function withFallbacks(agent: ResolvedAgent, config: Config): ResolvedAgent {
       fallbacks.push({ provider: 'echo', model: f.model });
       continue;
     }
-    const { apiKey, baseURL } = config.providers[f.provider];
-    if (!apiKey && !(f.provider === 'openai' && baseURL)) skipped.push(`${f.provider}/${f.model}: ${f.provider === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY'} is not set`);
+    const { apiKey, baseURL, keyVar, usable } = credentials(f.provider, config, env);
+    if (!usable) skipped.push(`${f.provider}/${f.model}: ${keyVar} is not set`);
     else fallbacks.push({ provider: f.provider, model: f.model, ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) });
   }
   return { ...agent, fallbacks, ...(skipped.length ? { fallbackSkipped: skipped } : {}) };

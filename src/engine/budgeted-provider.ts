@@ -14,19 +14,15 @@ const BUDGET_POLL_MS = 500;
 import { estimateCall } from '../limits/limited-provider.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../providers/pricing.js';
-import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
+import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
 import type { RunStore } from '../runs/run-store.js';
 
-export class BudgetedProvider implements Provider {
-  readonly name: Provider['name'];
-  readonly answersWithSchema?: (model: string) => boolean;
-
+export class BudgetedProvider extends ProviderDecorator {
   constructor(
-    private readonly inner: Provider,
+    inner: Provider,
     private readonly deps: { store: RunStore; runId: string; prices?: PriceTable | undefined; log: () => Logger },
   ) {
-    this.name = inner.name;
-    if (inner.answersWithSchema) this.answersWithSchema = inner.answersWithSchema.bind(inner);
+    super(inner);
   }
 
   private cost(usage: { inputTokens: number; outputTokens: number }, model: string): number {

@@ -8,30 +8,26 @@
  */
 import { CapacityWaitError, RateLimitedError, TooLargeForLimitError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
-import { askForStructure, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
+import { askForStructure, ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
 
 export interface FallbackTarget {
   provider: Provider;
   model: string;
 }
 
-export class FallbackProvider implements Provider {
-  readonly name: Provider['name'];
-  readonly answersWithSchema?: (model: string) => boolean;
-
+export class FallbackProvider extends ProviderDecorator {
   constructor(
-    private readonly primary: Provider,
+    primary: Provider,
     private readonly fallbacks: readonly FallbackTarget[],
     private readonly opts: { fallbackAfterMs: number; logger: Logger },
   ) {
-    this.name = primary.name;
-    if (primary.answersWithSchema) this.answersWithSchema = primary.answersWithSchema.bind(primary);
+    super(primary);
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
     let why: Error;
     try {
-      return await this.primary.complete(req);
+      return await this.inner.complete(req);
     } catch (err) {
       const unavailable = (err instanceof CapacityWaitError && err.waitMs > this.opts.fallbackAfterMs) || err instanceof RateLimitedError || err instanceof TooLargeForLimitError;
       if (!unavailable) throw err;

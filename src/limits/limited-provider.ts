@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logger.js';
 import { jittered } from './jitter.js';
 import { CAPACITY_WAIT } from '../runs/types.js';
-import type { CompletionRequest, CompletionResult, Provider } from '../providers/provider.js';
+import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
 import type { CapacityHeaders } from '../providers/rate-headers.js';
 import { needsSettle, type CallOutcome, type CallTarget, type Limiter } from './limiter.js';
 
@@ -68,16 +68,12 @@ export interface LimitedProviderOptions {
   onCircuitOpened?: (scope: string) => void;
 }
 
-export class LimitedProvider implements Provider {
-  readonly name: Provider['name'];
-  readonly answersWithSchema?: (model: string) => boolean;
-
+export class LimitedProvider extends ProviderDecorator {
   constructor(
-    private readonly inner: Provider,
+    inner: Provider,
     private readonly opts: LimitedProviderOptions,
   ) {
-    this.name = inner.name;
-    if (inner.answersWithSchema) this.answersWithSchema = inner.answersWithSchema.bind(inner);
+    super(inner);
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {

@@ -127,3 +127,19 @@ export interface Provider {
   /** Whether a structured answer is asked for with `responseSchema` (the API's JSON mode) rather than a forced tool. */
   answersWithSchema?(model: string): boolean;
 }
+
+/**
+ * A provider in front of another one (limits, budgets, fallbacks): the same name and the same
+ * way of asking for a structured answer; `complete` does its part around the inner call.
+ */
+export abstract class ProviderDecorator implements Provider {
+  readonly name: ProviderName;
+  readonly answersWithSchema?: (model: string) => boolean;
+
+  constructor(protected readonly inner: Provider) {
+    this.name = inner.name;
+    if (inner.answersWithSchema) this.answersWithSchema = inner.answersWithSchema.bind(inner);
+  }
+
+  abstract complete(req: CompletionRequest): Promise<CompletionResult>;
+}
