@@ -8,7 +8,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../src/limits/limiter.js';
 import { ProviderLimits } from '../src/limits/spec.js';
-import { spentUntil } from '../src/limits/limited-provider.js';
+import { LimitedProvider, spentUntil } from '../src/limits/limited-provider.js';
+import { CapacityWaitError } from '../src/errors/index.js';
+import { EchoProvider } from '../src/providers/echo.js';
+import { silentLogger } from '../src/logger.js';
 import { capacityHeaders, parseDuration } from '../src/providers/rate-headers.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
@@ -69,6 +72,64 @@ describe('RedisLimiter', () => {
     const next = await limiter.acquire(target('gpt-other'), 1, 60_000);
     expect(next).toMatchObject({ granted: false, scope: 'openai', why: 'rpm' });
     expect(next.granted === false && next.waitMs).toBeLessThanOrEqual(250);
+  });
+
+  it('books the turn of a call refused for the rate under its call key: back early it waits for its turn, at its turn it goes uncounted', async () => {
+    const limiter = limiterFor({ openai: { models: { 'gpt-book': { rpm: 300 } } } }); // one call every 200 ms
+    const scope = `${prefix}:limit:openai/gpt-book:bookings`;
+    await limiter.acquire(target('gpt-book'), 1, 60_000, 'a').then(ticketOf);
+    const b = await limiter.acquire(target('gpt-book'), 1, 60_000, 'b');
+    const c = await limiter.acquire(target('gpt-book'), 1, 60_000, 'c');
+    // Refused together, they come back one after the other, each told its own turn.
+    expect(b).toMatchObject({ granted: false, why: 'rpm', booked: true });
+    expect(c).toMatchObject({ granted: false, why: 'rpm', booked: true });
+    const [bWait, cWait] = [b, c].map((x) => (x.granted ? 0 : x.waitMs));
+    expect(bWait).toBeGreaterThan(150);
+    expect(cWait! - bWait!).toBeGreaterThan(150);
+    expect(await redis.zrange(scope, '0', '-1')).toEqual(['b', 'c']);
+    // Back before its turn (the second one's, not just the next), `c` is told to wait for it;
+    // nothing is booked again, nothing moves.
+    const early = await limiter.acquire(target('gpt-book'), 1, 60_000, 'c');
+    expect(early).toMatchObject({ granted: false, booked: true });
+    expect(early.granted === false && early.waitMs).toBeLessThanOrEqual(cWait!);
+    expect(early.granted === false && early.waitMs).toBeGreaterThan(cWait! - 100);
+    // A call without a booking comes after both.
+    const d = await limiter.acquire(target('gpt-book'), 1, 60_000);
+    expect(d.granted === false && d.waitMs).toBeGreaterThan(cWait! + 150);
+    await new Promise((r) => setTimeout(r, bWait! + 5));
+    await limiter.acquire(target('gpt-book'), 1, 60_000, 'b').then(ticketOf);
+    expect(await redis.zrange(scope, '0', '-1')).toEqual(['c']);
+    // A booking whose call never comes back (its run ended) is dropped ten minutes after its turn.
+    await redis.zadd(scope, Date.now() - 700_000, 'gone');
+    await limiter.acquire(target('gpt-book'), 1, 60_000, 'e');
+    expect(await redis.zrange(scope, '0', '-1')).toEqual(['c', 'e']);
+  });
+
+  it('a provider call told its booked turn comes back a little early for it and goes on its turn', async () => {
+    const limiter = limiterFor({ echo: { models: { 'echo-turn': { rpm: 120 } } } }); // one call every 500 ms
+    const made: number[] = [];
+    const inner = new EchoProvider();
+    const limited = new LimitedProvider(
+      { name: 'echo', complete: (req) => (made.push(Date.now()), inner.complete(req)) },
+      { limiter, target: { provider: 'echo' }, leaseMs: 10_000, logger: silentLogger },
+    );
+    const ask = (callKey: string) => limited.complete({ agent: 'a', model: 'echo-turn', messages: [{ role: 'user', content: 'hi' }], maxTokens: 10, signal: new AbortController().signal, callKey });
+    await ask('first');
+    const refused = await ask('second').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(CapacityWaitError);
+    const { waitMs } = refused as CapacityWaitError;
+    // Its turn is ~500 ms away: it is told to come back 100 ms before it...
+    expect(waitMs).toBeGreaterThan(300);
+    expect(waitMs).toBeLessThanOrEqual(400);
+    await new Promise((r) => setTimeout(r, waitMs));
+    // ...and then waits for the turn here: the call goes 500 ms after the first, not before.
+    await ask('second');
+    expect(made).toHaveLength(2);
+    expect(made[1]! - made[0]!).toBeGreaterThanOrEqual(495);
+    expect(made[1]! - made[0]!).toBeLessThan(700);
   });
 
   it('reserves tokens and settles them with the real usage (a refund lets the next call in)', async () => {

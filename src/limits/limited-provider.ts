@@ -57,6 +57,8 @@ const LEASE_MARGIN_MS = 5_000;
 /** A wait for capacity this short is waited in the process (the worker slot held), at most MAX_INLINE_WAIT_MS in all. */
 const SHORT_WAIT_MS = 250;
 const MAX_INLINE_WAIT_MS = 1_000;
+/** How early a step whose turn is booked comes back for it (less than SHORT_WAIT_MS). */
+const TURN_LEAD_MS = 100;
 
 export interface LimitedProviderOptions {
   limiter: Limiter;
@@ -95,7 +97,13 @@ export class LimitedProvider extends ProviderDecorator {
       if (admission.never) throw new TooLargeForLimitError(`the call needs about ${tokens} tokens (prompt and maxTokens), more than ${what} allows in a minute; lower maxTokens or shorten the input`);
       // The limiter gives each refused call its own turn (see limiter-acquire.lua), or a poll of a
       // second for calls at once, spread a little.
-      const waitMs = admission.why === 'maxConcurrent' || admission.why.startsWith('circuit half-open') ? jittered(admission.waitMs) : admission.waitMs;
+      // A booked turn is come back to a little early (a delayed job comes back some milliseconds
+      // late, more on a busy host) and waited for here, so the call goes on its turn.
+      const waitMs = admission.booked
+        ? Math.max(0, admission.waitMs - TURN_LEAD_MS)
+        : admission.why === 'maxConcurrent' || admission.why.startsWith('circuit half-open')
+          ? jittered(admission.waitMs)
+          : admission.waitMs;
       throw new CapacityWaitError(`${CAPACITY_WAIT}${what}`, waitMs, admission.why);
     }
     const { ticket } = admission;

@@ -37,7 +37,8 @@ export interface Ticket {
   scopes: readonly Scope[];
 }
 
-export type Admission = { granted: true; ticket: Ticket } | { granted: false; waitMs: number; scope: string; why: string; never: boolean };
+/** Refused: `booked` when its turn is kept for it (under its call key) `waitMs` from now. */
+export type Admission = { granted: true; ticket: Ticket } | { granted: false; waitMs: number; scope: string; why: string; never: boolean; booked: boolean };
 
 export type CallOutcome =
   /** Answered: `usedTokens` corrects the reservation; `pauseUntil` when its headers said the capacity is spent. */
@@ -83,7 +84,7 @@ export class LimitPlan {
   }
 }
 
-const acquireScript = new Script('limiter-acquire', 6);
+const acquireScript = new Script('limiter-acquire', 9);
 const settleScript = new Script('limiter-settle', 6);
 
 export class RedisLimiter implements Limiter {
@@ -93,8 +94,10 @@ export class RedisLimiter implements Limiter {
     private readonly plan: LimitPlan,
   ) {}
 
-  private keysOf(scopes: readonly Scope[]): string[] {
-    return [...scopes.map((s) => keys.limit(this.prefix, s.id)), ...scopes.map((s) => keys.limitLeases(this.prefix, s.id))];
+  /** Each scope's state hash and leases, then (to acquire) its bookings. */
+  private keysOf(scopes: readonly Scope[], bookings = false): string[] {
+    const of = (key: (prefix: string, scope: string) => string) => scopes.map((s) => key(this.prefix, s.id));
+    return [...of(keys.limit), ...of(keys.limitLeases), ...(bookings ? of(keys.limitBookings) : [])];
   }
 
   async acquire(target: CallTarget, tokens: number, leaseMs: number, callKey = ''): Promise<Admission> {
@@ -105,10 +108,10 @@ export class RedisLimiter implements Limiter {
       const requests = s.requests ?? (s.limits.rpm ? { max: s.limits.rpm, windowMs: 60_000 } : { max: 0, windowMs: 0 });
       args.push(requests.max, requests.windowMs, s.limits.tpm ?? 0, s.limits.maxConcurrent ?? 0, s.breaker ? '1' : '0');
     }
-    const [ok, waitMs, index, why] = (await acquireScript.run(this.redis, this.keysOf(scopes), args)) as [number, number, number?, string?];
+    const [ok, waitMs, index, why, booked] = (await acquireScript.run(this.redis, this.keysOf(scopes, true), args)) as [number, number, number?, string?, string?];
     if (ok === 1) return { granted: true, ticket: { lease, tokens, scopes } };
     const scope = scopes[(index ?? 1) - 1]!;
-    return { granted: false, waitMs, scope: scope.id, why: why === 'requests' ? (scope.requests ? 'rateLimit' : 'rpm') : (why ?? ''), never: ok === -1 };
+    return { granted: false, waitMs, scope: scope.id, why: why === 'requests' ? (scope.requests ? 'rateLimit' : 'rpm') : (why ?? ''), never: ok === -1, booked: booked === 'booked' };
   }
 
   async settle(ticket: Ticket, outcome: CallOutcome): Promise<string[]> {

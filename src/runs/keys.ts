@@ -78,6 +78,8 @@ export const keys = {
    */
   limit: (prefix: string, scope: string) => `${prefix}:limit:${scope}`,
   limitLeases: (prefix: string, scope: string) => `${prefix}:limit:${scope}:leases`,
+  /** Sorted set: the turns booked for calls refused for a scope's request rate (call key → turn, ms). */
+  limitBookings: (prefix: string, scope: string) => `${prefix}:limit:${scope}:bookings`,
   /**
    * Pub/sub channel: what in-flight steps must be aborted: `<runId>` (all of the run's), or
    * `<runId> <stepId> ...` (those steps only).

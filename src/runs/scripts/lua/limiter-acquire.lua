@@ -6,7 +6,8 @@
 -- call, which stays within a provider's token bucket of a minute's capacity), calls at once
 -- (leases that expire, so a lost worker frees its slot), a pause (after a 429 or an overload), and a
 -- circuit breaker. Nothing is taken unless everything admits the call.
--- KEYS: one hash per scope (its state), then one sorted set per scope (its leases), same order.
+-- KEYS: one hash per scope (its state), then one sorted set per scope (its leases), then one
+-- sorted set per scope (its bookings: call key → turn), same order.
 -- Time is Redis's own (TIME), so processes on hosts whose clocks differ share one clock.
 -- ARGV: [1] the call's key ('' for none: no booking), [2] lease id, [3] lease length (ms), [4] tokens reserved, [5] number of
 --       scopes, then per scope: requests per window, the window (ms), tpm, maxConcurrent (0:
@@ -21,13 +22,15 @@ local key = ARGV[1]
 local WINDOW = 60000
 local BURST = 1000
 local CONCURRENCY_POLL = 1000
+-- A booking whose call has not come back this long after its turn is dropped (its run ended).
+local BOOKING_KEPT = 600000
 local wait, who, why = 0, 0, ''
 local function need(ms, i, reason)
   if ms > wait then wait, who, why = ms, i, reason end
 end
 local plan = {}
 for i = 1, n do
-  local h, z = KEYS[i], KEYS[n + i]
+  local h, z, b = KEYS[i], KEYS[n + i], KEYS[2 * n + i]
   local a = 5 + (i - 1) * 5
   local reqMax, reqWindow, tpm, conc, breaker = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5] == '1'
   local s = redis.call('HMGET', h, 'pausedUntil', 'tatReq', 'tatTok', 'openUntil', 'probe', 'probeUntil', 'lastReq')
@@ -45,7 +48,7 @@ for i = 1, n do
   end
   -- A call that was refused for its rate earlier and told when its turn comes (its booking,
   -- by call key) was counted then: it goes without being counted again.
-  local booked = key ~= '' and redis.call('HGET', h, 'book:' .. key)
+  local booked = key ~= '' and redis.call('ZSCORE', b, key)
   if reqMax > 0 then
     -- Booked or not, no two calls go closer than the interval: no second sees more than its share.
     local interval = reqWindow / reqMax
@@ -54,6 +57,8 @@ for i = 1, n do
     p.spaced = true
   end
   if booked then
+    -- Back before its turn (it is woken a little early, to go on time): it waits for it.
+    if tonumber(booked) > now then need(tonumber(booked) - now, i, 'requests') end
     p.unbook = true
   else
     if reqMax > 0 then
@@ -93,7 +98,10 @@ if wait > 0 then
     for i = 1, n do
       local p = plan[i]
       if not p.unbook and (p.tatReq or p.tatTok) then
-        local fields = { 'book:' .. key, string.format('%.0f', at) }
+        redis.call('ZREMRANGEBYSCORE', KEYS[2 * n + i], '-inf', now - BOOKING_KEPT)
+        redis.call('ZADD', KEYS[2 * n + i], at, key)
+        redis.call('PEXPIRE', KEYS[2 * n + i], 3600000)
+        local fields = {}
         if p.tatReq then
           fields[#fields + 1] = 'tatReq'
           fields[#fields + 1] = string.format('%.3f', math.max(p.tatReq, at + p.interval))
@@ -118,7 +126,7 @@ for i = 1, n do
   if p.spaced then fields[#fields + 1] = 'lastReq'; fields[#fields + 1] = now end
   if p.probe then fields[#fields + 1] = 'probe'; fields[#fields + 1] = lease; fields[#fields + 1] = 'probeUntil'; fields[#fields + 1] = expiry end
   if #fields > 0 then redis.call('HSET', KEYS[i], unpack(fields)) end
-  if p.unbook then redis.call('HDEL', KEYS[i], 'book:' .. key) end
+  if p.unbook then redis.call('ZREM', KEYS[2 * n + i], key) end
   if p.lease then redis.call('ZADD', KEYS[n + i], expiry, lease) end
   -- Limiter state ages out by itself once a scope goes quiet.
   redis.call('PEXPIRE', KEYS[i], 3600000)
