@@ -29,6 +29,8 @@ beforeAll(async () => {
       tiny: { provider: 'openai', model: 'gpt-4o', attempts: 1, maxTokens: 5 },
       wide: { provider: 'openai', model: 'gpt-4o', attempts: 1, maxTokens: 100 },
       slow: { provider: 'echo', echo: { latencyMs: 400 } },
+      // A cheap primary whose fallback costs ~17 times as much.
+      spare: { provider: 'openai', model: 'gpt-4o-mini', attempts: 2, fallback: [{ provider: 'openai', model: 'gpt-4o' }] },
     },
     workflows: [
       chain('four'),
@@ -39,6 +41,7 @@ beforeAll(async () => {
         steps: [{ sequential: ['s1', 's2'].map((id) => ({ id, agent: 'tiny', input: { task: `over ${id}` } })) }],
       },
       { name: 'fan-out', budget: { maxTokens: 350 }, steps: [{ parallel: Array.from({ length: 8 }, (_, i) => ({ id: `p${i}`, agent: 'wide', input: { task: `part ${i} [[delay:400]]` } })) }] },
+      { name: 'spare-one', steps: [{ id: 'only', agent: 'spare', input: { task: 'spare me' } }] },
       { name: 'slow-chain', budget: { deadlineMs: 600 }, steps: [{ sequential: ['s1', 's2', 's3', 's4'].map((id) => ({ id, agent: 'slow', input: { task: id } })) }] },
     ],
   });
@@ -84,6 +87,31 @@ describe('a run budget', () => {
     expect(r.error).toMatch(/^budget exceeded: a call of about \$0\.0102\d+ would pass maxCostUsd 0\.005 \(spent \$0\.000000\)$/);
     expect(fake.requests).toHaveLength(0);
     expect(statuses(r).map(([, s]) => s)).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled']);
+  });
+
+  it('reserves a fallback’s call at the fallback’s price: one the run cannot afford is not called, the step waits for its primary', async () => {
+    fake.reset();
+    let primaryCalls = 0;
+    // The primary answers 429 once (a 300 ms pause), then answers.
+    fake.respondWith((req) => (req.body?.model === 'gpt-4o-mini' && primaryCalls++ === 0 ? { status: 429, headers: { 'retry-after-ms': '300' } } : undefined));
+    // gpt-4o-mini's 1024 answer tokens are ~$0.0006, gpt-4o's ~$0.0102: only the primary fits $0.005.
+    const r = await run({ workflow: 'spare-one', input: {}, budget: { maxCostUsd: 0.005 } });
+    expect(r.status, r.error ?? '').toBe('succeeded');
+    expect(fake.requests.map((q) => q.body.model)).toEqual(['gpt-4o-mini', 'gpt-4o-mini']);
+    expect(r.steps[0]).toMatchObject({ model: 'gpt-4o-mini', attempts: 1 });
+  });
+
+  it('a fallback the run can afford answers, and its answer is priced and counted at its own price', async () => {
+    fake.reset();
+    fake.respondWith((req) => (req.body?.model === 'gpt-4o-mini' ? { status: 429, headers: { 'retry-after-ms': '300' } } : undefined));
+    const r = await run({ workflow: 'spare-one', input: {}, budget: { maxCostUsd: 0.05 } });
+    expect(r.status, r.error ?? '').toBe('succeeded');
+    expect(fake.requests.map((q) => q.body.model)).toEqual(['gpt-4o-mini', 'gpt-4o']);
+    const step = r.steps[0]!;
+    expect(step.model).toBe('gpt-4o');
+    const { inputTokens, outputTokens, costUsd } = step.usage!;
+    expect(costUsd).toBeCloseTo((inputTokens * 2.5 + outputTokens * 10) / 1e6, 8);
+    expect(r.usage.costUsd).toBeCloseTo(costUsd!, 8);
   });
 
   it('maxTokens from the workflow definition: refused before the first call', async () => {

@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BudgetExceededError, CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../providers/pricing.js';
+import type { Provider } from '../providers/provider.js';
 import type { StepJobData } from '../runs/flow-builder.js';
 import type { RunControl } from '../runs/run-control.js';
 import type { RunStore } from '../runs/run-store.js';
@@ -276,7 +277,11 @@ export function createStepProcessor(deps: StepMachineDeps) {
         },
         addSteps: (children) => addChildSteps(deps, job, attempt, children),
         steps: (ids) => store.getSteps(runId, ids),
-        metered: (provider) => (job.data.budgeted ? new BudgetedProvider(provider, { store, runId, prices: deps.prices, log }) : provider),
+        metered: (provider) => {
+          if (!job.data.budgeted) return provider;
+          const budgeted = (p: Provider) => new BudgetedProvider(p, { store, runId, prices: deps.prices, log });
+          return provider.around?.(budgeted) ?? budgeted(provider);
+        },
         progress: (data) => {
           const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
           store.stepProgress(runId, step.id, attempt, data).catch(warn('a step.progress event'));

@@ -4,7 +4,8 @@
  * an overload, or its limits would make the step wait longer than `fallbackAfterMs`), or it
  * answers 429 / overloaded. Then each fallback is tried in order; the first that answers
  * answers (the step records which model did: the result's `model`). When none can, the
- * primary's wait stands: the step waits for capacity.
+ * primary's wait stands: the step waits for capacity. Under a run budget each model's call
+ * is reserved at its own price (`around`): a fallback the run cannot afford is not called.
  */
 import { CapacityWaitError, RateLimitedError, TooLargeForLimitError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
@@ -24,12 +25,21 @@ export class FallbackProvider extends ProviderDecorator {
     super(primary);
   }
 
+  around(wrap: (p: Provider) => Provider): Provider {
+    return new FallbackProvider(
+      wrap(this.inner),
+      this.fallbacks.map((f) => ({ ...f, provider: wrap(f.provider) })),
+      this.opts,
+    );
+  }
+
   async complete(req: CompletionRequest): Promise<CompletionResult> {
     let why: Error;
     try {
       return await this.inner.complete(req);
     } catch (err) {
-      const unavailable = (err instanceof CapacityWaitError && err.waitMs > this.opts.fallbackAfterMs) || err instanceof RateLimitedError || err instanceof TooLargeForLimitError;
+      // A wait for the run's budget is the run's, not the model's: no other model can help.
+      const unavailable = (err instanceof CapacityWaitError && err.limit !== 'budget' && err.waitMs > this.opts.fallbackAfterMs) || err instanceof RateLimitedError || err instanceof TooLargeForLimitError;
       if (!unavailable) throw err;
       why = err as Error;
     }

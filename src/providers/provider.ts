@@ -126,6 +126,12 @@ export interface Provider {
   complete(req: CompletionRequest): Promise<CompletionResult>;
   /** Whether a structured answer is asked for with `responseSchema` (the API's JSON mode) rather than a forced tool. */
   answersWithSchema?(model: string): boolean;
+  /**
+   * This provider with `wrap` around each provider that may answer, where it has several (an
+   * agent's primary and fallbacks): a run budget reserves each call at the price of the model
+   * it goes to.
+   */
+  around?(wrap: (p: Provider) => Provider): Provider;
 }
 
 /**
