@@ -18,6 +18,8 @@ const AGENTS: Record<string, Record<string, unknown>> = {
   judge: { provider: 'openai', model: 'gpt-judge', attempts: 1, output: { schema: VERDICT_FIELDS }, structured: 'json_schema' },
   'judge-a': { provider: 'anthropic', model: 'claude-judge', attempts: 1, output: { schema: VERDICT_FIELDS } },
   'judge-old': { provider: 'openai', model: 'gpt-4-turbo', attempts: 1, output: { schema: VERDICT_FIELDS }, structured: 'json_mode' },
+  // Its model takes one call a second: a second round right after the first waits for its turn.
+  'judge-rpm': { provider: 'openai', model: 'gpt-judge-rpm', attempts: 1, output: { schema: VERDICT_FIELDS }, structured: 'json_schema' },
   /** A critic that is an orchestrator elsewhere: as a critic it gives one structured verdict (`structured: auto` on a compatible server: a forced function). */
   'critic-tp': { provider: 'openai', model: 'gpt-critic', attempts: 1, delegates: ['writer'] },
   'echo-w': { provider: 'echo' },
@@ -35,6 +37,7 @@ beforeAll(async () => {
     name: 'loop',
     fake,
     agents: AGENTS,
+    providers: { openai: { models: { 'gpt-judge-rpm': { rpm: 60 } } } },
     workflows: [
       { name: 'refine', input: { topic: { type: 'string' } }, steps: [{ sequential: [loop('refine'), { id: 'publish', agent: 'echo-w', input: { task: 'publish {{steps.refine.output.draft}}' } }] }] },
       { name: 'refine-until', input: { topic: { type: 'string' } }, steps: [loop('refine', { until: 'verdict.score >= 7', maxIterations: 5 })] },
@@ -183,6 +186,28 @@ describe('structured answers (an agent with output.schema)', () => {
     expect(feedback.content).toContain("(root): must have required property 'score'");
     const completed = (await h.system.store.readEvents(r.id)).find((e) => e.type === 'step.completed');
     expect(completed?.data).toMatchObject({ structured: true, rounds: 2 });
+  });
+
+  it('a second round that must wait for capacity goes on from the first answer when its turn comes: the first round is not asked (or paid) again', async () => {
+    const answers = [{ approved: 'yes' }, { approved: true, score: 8 }];
+    let i = 0;
+    fake.respondWith((r) => (r.body?.model === 'gpt-judge-rpm' ? structuredReply(r, answers[i++]) : undefined));
+    const res = await h.request('POST', '/v1/runs', { agent: 'judge-rpm', input: { task: 'Judge this' } });
+    const r = await h.waitForRun(res.body.id, 20_000);
+    expect(r.status, r.error ?? '').toBe('succeeded');
+    expect(r.output).toEqual({ approved: true, score: 8 });
+    const calls = byModel('gpt-judge-rpm');
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.body.messages.at(-1).content).toContain('/approved: must be boolean');
+    const events = await h.system.store.readEvents(r.id);
+    expect(events.filter((e) => e.type === 'step.retrying').map((e) => e.data.reason)).toEqual(['capacity']);
+    expect(events.find((e) => e.type === 'step.completed')?.data).toMatchObject({ structured: true, rounds: 2 });
+    // Both rounds are counted, once each; the wait used no attempt.
+    const step = r.steps[0]!;
+    expect(step.attempts).toBe(1);
+    // The fake counts a quarter token a character: its answers' and its prompts' (the last user turn).
+    const tok = (text: string) => Math.max(1, Math.ceil(text.length / 4));
+    expect(step.usage).toMatchObject({ outputTokens: answers.reduce((n, a) => n + tok(JSON.stringify(a)), 0), inputTokens: calls.reduce((n, c) => n + tok(c.prompt), 0) });
   });
 
   it('asks OpenAI’s own API by model age (json_schema, JSON mode, a forced function), any other server with a forced function', () => {

@@ -95,7 +95,7 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       const provider = ctx.metered(deps.providerFor(step.agent));
       const request = requestOf(agent, buildMessages(input), ctx);
       if (schema) {
-        const answer = await structuredCall(provider, request, schema);
+        const answer = await structuredCall(provider, request, schema, { keep: ctx });
         const event = { durationMs: Date.now() - t0, structured: true, rounds: answer.rounds, ...delegationOff };
         return { type: 'succeeded', output: answer.value, input, usage: answer.usage, model: answer.model, event };
       }

@@ -101,6 +101,7 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
           tool: { name: PLAN_TOOL, description: `Give the plan: at most ${step.maxSteps} steps, each on one of these agents: ${agents.join(', ')}. Steps that do not depend on each other run in parallel.` },
           check: problems,
           failure: 'the plan is invalid',
+          keep: ctx,
         });
         const checked = compiled!;
         const children = checked.children.map((c) => ({ ...c, id: `${step.id}.${c.id}`, dependsOn: c.dependsOn.map((d) => `${step.id}.${d}`), reads: c.dependsOn.map((d) => `${step.id}.${d}`) }));

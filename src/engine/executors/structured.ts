@@ -2,12 +2,14 @@
  * Structured answers: the model is asked for a JSON object that fits a JSON Schema, in each
  * provider's native way (OpenAI: `response_format` json_schema, JSON mode on older models;
  * Anthropic and echo: a forced tool, `tool_choice: {type: tool}`), and the answer is validated. An answer that does not fit is sent back once
- * with its validation errors; a second one fails the step with them (path and message).
+ * with its validation errors (kept in the step's checkpoint first, with `keep`); a second one
+ * fails the step with them (path and message).
  */
 import { NonRetryableError } from '../../errors/index.js';
 import { ANSWER_DESCRIPTION, askForStructure, type ChatMessage, type CompletionRequest, type Provider, type TokenUsage, type ToolCall } from '../../providers/provider.js';
 import { schemaErrors } from '../../workflows/json-schema.js';
 import { parseOutputJson } from '../../workflows/templates.js';
+import type { ExecutionContext } from '../executor.js';
 
 export const ANSWER_TOOL = 'answer';
 
@@ -27,14 +29,32 @@ export interface StructuredOptions {
   check?: (value: Record<string, unknown>) => string[];
   /** What a second bad answer fails with, before its problems. */
   failure?: string;
+  /**
+   * The step's checkpoint: a first answer that did not fit is kept there (with the request to
+   * fix it) before the second round, so a step that must wait for that round (capacity, a
+   * lost worker) goes on with it and does not ask (and pay for) the first round again.
+   */
+  keep?: Pick<ExecutionContext, 'checkpoint' | 'saveCheckpoint'>;
+}
+
+/** The first round of a structured answer that did not fit, and the request to fix it. */
+interface SecondRound {
+  structured: 2;
+  messages: ChatMessage[];
+  usage: TokenUsage;
+}
+
+function isSecondRound(v: unknown): v is SecondRound {
+  return v !== null && typeof v === 'object' && (v as SecondRound).structured === 2;
 }
 
 export async function structuredCall(provider: Provider, req: Omit<CompletionRequest, 'tools' | 'toolChoice'>, schema: Record<string, unknown>, opts: StructuredOptions = {}): Promise<StructuredAnswer> {
   const name = opts.tool?.name ?? ANSWER_TOOL;
-  let messages: ChatMessage[] = req.messages;
-  const usage = { inputTokens: 0, outputTokens: 0 };
+  const kept = isSecondRound(opts.keep?.checkpoint) ? opts.keep.checkpoint : undefined;
+  let messages: ChatMessage[] = kept?.messages ?? req.messages;
+  const usage = { ...(kept?.usage ?? { inputTokens: 0, outputTokens: 0 }) };
   const ask = askForStructure(provider, req.model, { name, description: opts.tool?.description ?? ANSWER_DESCRIPTION, schema });
-  for (let round = 1; ; round++) {
+  for (let round = kept ? 2 : 1; ; round++) {
     const res = await provider.complete({ ...req, messages, ...ask });
     usage.inputTokens += res.usage.inputTokens;
     usage.outputTokens += res.usage.outputTokens;
@@ -48,5 +68,7 @@ export async function structuredCall(provider: Provider, req: Omit<CompletionReq
     messages = call
       ? [...messages, { role: 'assistant', content: res.text, toolCalls: [call] }, { role: 'tool', results: [{ toolCallId: call.id, content: fix, isError: true }] }]
       : [...messages, { role: 'assistant', content: res.text }, { role: 'user', content: fix }];
+    const second: SecondRound = { structured: 2, messages, usage };
+    await opts.keep?.saveCheckpoint(second);
   }
 }
