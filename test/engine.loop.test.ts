@@ -18,6 +18,7 @@ const AGENTS: Record<string, Record<string, unknown>> = {
   judge: { provider: 'openai', model: 'gpt-judge', attempts: 1, output: { schema: VERDICT_FIELDS }, structured: 'json_schema' },
   'judge-a': { provider: 'anthropic', model: 'claude-judge', attempts: 1, output: { schema: VERDICT_FIELDS } },
   'judge-old': { provider: 'openai', model: 'gpt-4-turbo', attempts: 1, output: { schema: VERDICT_FIELDS }, structured: 'json_mode' },
+  'judge-twice': { provider: 'openai', model: 'gpt-judge-2', attempts: 2, backoff: { type: 'fixed', delayMs: 50 }, output: { schema: VERDICT_FIELDS }, structured: 'json_schema' },
   // Its model takes one call a second: a second round right after the first waits for its turn.
   'judge-rpm': { provider: 'openai', model: 'gpt-judge-rpm', attempts: 1, output: { schema: VERDICT_FIELDS }, structured: 'json_schema' },
   /** A critic that is an orchestrator elsewhere: as a critic it gives one structured verdict (`structured: auto` on a compatible server: a forced function). */
@@ -208,6 +209,47 @@ describe('structured answers (an agent with output.schema)', () => {
     // The fake counts a quarter token a character: its answers' and its prompts' (the last user turn).
     const tok = (text: string) => Math.max(1, Math.ceil(text.length / 4));
     expect(step.usage).toMatchObject({ outputTokens: answers.reduce((n, a) => n + tok(JSON.stringify(a)), 0), inputTokens: calls.reduce((n, c) => n + tok(c.prompt), 0) });
+  });
+
+  it('a step that fails after paid calls keeps their usage, and so does its run', async () => {
+    fake.respondWith((r) => (r.body?.model === 'gpt-judge' ? structuredReply(r, { approved: 'no' }) : undefined));
+    const res = await h.request('POST', '/v1/runs', { agent: 'judge', input: { task: 'Judge badly' } });
+    const r = await h.waitForRun(res.body.id, 20_000);
+    expect(r.status).toBe('failed');
+    expect(r.steps[0]!.error).toMatch(/does not fit the output schema \(asked twice\)/);
+    const calls = byModel('gpt-judge');
+    expect(calls).toHaveLength(2);
+    const tok = (text: string) => Math.max(1, Math.ceil(text.length / 4));
+    const paid = { inputTokens: calls.reduce((n, c) => n + tok(c.prompt), 0), outputTokens: 2 * tok(JSON.stringify({ approved: 'no' })) };
+    expect(r.steps[0]!.usage).toMatchObject(paid);
+    expect(r.usage).toMatchObject(paid);
+  });
+
+  it('an attempt cut by a failure after a paid first round: the next attempt goes on from it, and the step counts every paid call once', async () => {
+    let i = 0;
+    // Round 1 does not fit; round 2 answers 500 (attempt 1 fails, unpaid); attempt 2 asks round 2 again.
+    fake.respondWith((r) => {
+      if (r.body?.model !== 'gpt-judge-2') return undefined;
+      i++;
+      return i === 1 ? structuredReply(r, { approved: 'maybe' }) : i === 2 ? { status: 500 } : structuredReply(r, { approved: true, score: 6 });
+    });
+    const res = await h.request('POST', '/v1/runs', { agent: 'judge-twice', input: { task: 'Judge once more' } });
+    const r = await h.waitForRun(res.body.id, 20_000);
+    expect(r.status, r.error ?? '').toBe('succeeded');
+    expect(r.output).toEqual({ approved: true, score: 6 });
+    const calls = byModel('gpt-judge-2');
+    // The 500 and the attempt after it both asked round 2 (the first answer with its errors).
+    expect(calls).toHaveLength(3);
+    expect(calls.slice(1).map((c) => c.body.messages.at(-1).content)).toEqual([expect.stringContaining('/approved: must be boolean'), expect.stringContaining('/approved: must be boolean')]);
+    const step = r.steps[0]!;
+    expect(step.attempts).toBe(2);
+    const tok = (text: string) => Math.max(1, Math.ceil(text.length / 4));
+    const answered = [calls[0]!, calls[2]!];
+    expect(step.usage).toMatchObject({
+      inputTokens: answered.reduce((n, c) => n + tok(c.prompt), 0),
+      outputTokens: tok(JSON.stringify({ approved: 'maybe' })) + tok(JSON.stringify({ approved: true, score: 6 })),
+    });
+    expect(r.usage).toMatchObject({ inputTokens: step.usage!.inputTokens, outputTokens: step.usage!.outputTokens });
   });
 
   it('asks OpenAI’s own API by model age (json_schema, JSON mode, a forced function), any other server with a forced function', () => {

@@ -142,7 +142,8 @@ describe.each([
       ['[content] outline a post', false],
     ]);
     const orchestrator = stepOf(run, agent)!;
-    expect(orchestrator.usage!.inputTokens).toBeGreaterThan(0);
+    // Both turns counted once: the first recorded with the checkpoint before the wait, the last with the result.
+    expect(orchestrator.usage!.inputTokens).toBe(calls.reduce((n, c) => n + Math.max(1, Math.ceil(c.prompt.length / 4)), 0));
     expect(orchestrator.attempts).toBe(1);
     const events = (await h.system.store.readEvents(run.id)).map((e) => `${e.type}${e.stepId ? ` ${e.stepId}` : ''}`);
     expect(events).toEqual(expect.arrayContaining([`step.added ${agent}.1.research`, `step.added ${agent}.1.content`, `step.waiting ${agent}`, `step.resumed ${agent}`]));

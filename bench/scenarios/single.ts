@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { Queue, Worker } from 'bullmq';
 import { loadLine, sampled } from '../lib/measure.js';
-import { describeCommands, startCommandCount } from '../lib/profile.js';
+import { cpuProfile, describeCommands, startCommandCount } from '../lib/profile.js';
 import { benchPrefix, cleanupPrefix, newRedis } from '../lib/redis.js';
 import { echoAgent, startSwitchyard } from '../lib/switchyard.js';
 import { Arrivals, fmt, interleaved, median, withTimeout } from '../lib/util.js';
@@ -114,6 +114,7 @@ export const singleScenario: Scenario = {
           'Switchyard commands of one run:',
           ...describeCommands(st, 1, 20).map((l) => `  ${l}`),
         );
+        if (ctx.profile) details.push('CPU profile of one Switchyard round:', ...(await cpuProfile(syRound, 30)).map((l) => `  ${l}`));
       }
       return {
         id: 'd',

@@ -10,7 +10,7 @@
 import type { Logger } from '../logger.js';
 import type { Provider } from '../providers/provider.js';
 import type { StepReading } from '../runs/run-store.js';
-import type { StepRecord, Usage } from '../runs/types.js';
+import type { StepRecord } from '../runs/types.js';
 import type { CompiledStep, CompiledStepOf, StepInput, StepKind } from '../workflows/definition.js';
 
 /** A step to add to the running run, as a child of the step that adds it. */
@@ -57,15 +57,17 @@ export interface ExecutionContext {
   /** Report progress while working (a `step.progress` event and BullMQ job progress). */
   progress(data: Record<string, unknown>): void;
   /**
-   * The provider as this step must call it: in a run with a token or cost budget, each call
-   * reserves against the budget first (src/engine/budgeted-provider.ts); otherwise as it is.
+   * The provider as this step must call it (every provider call of a step goes through it):
+   * each answered call is counted in the step's usage (src/engine/usage-meter.ts), and in a run
+   * with a token or cost budget each call reserves against the budget first
+   * (src/engine/budgeted-provider.ts).
    */
   metered(provider: Provider): Provider;
 }
 
 export type StepOutcome =
   /** The step's result; recorded durably before its job completes. */
-  | { type: 'succeeded'; output: unknown; input?: unknown; usage?: Usage | null; model?: string | null; event?: Record<string, unknown>; /** The run whose recorded output this is (a rerun). */ reusedFrom?: string }
+  | { type: 'succeeded'; output: unknown; input?: unknown; model?: string | null; event?: Record<string, unknown>; /** The run whose recorded output this is (a rerun). */ reusedFrom?: string }
   /** It added steps and waits for them (no worker slot is held meanwhile). */
   | { type: 'wait' }
   /**

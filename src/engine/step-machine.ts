@@ -38,6 +38,7 @@ import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './e
 import { templateScope } from './executors/agent.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { BudgetedProvider } from './budgeted-provider.js';
+import { MeteredProvider, UsageMeter } from './usage-meter.js';
 import { addChildSteps } from './growth.js';
 import { settleJoins } from './joins.js';
 
@@ -102,8 +103,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
     const { deadline } = job.data;
     // Metrics: how long each attempt (or segment) took, and how it ended.
     let segmentStart = Date.now();
-    const ended = (status: string, result?: { usage?: Usage | null; model?: string | null }) =>
-      deps.metrics?.stepEnded({ agent: step.agent, kind: step.kind, status, durationMs: Date.now() - segmentStart, usage: result?.usage, model: result?.model });
+    const ended = (status: string) => deps.metrics?.stepEnded({ agent: step.agent, kind: step.kind, status, durationMs: Date.now() - segmentStart });
+    // What this delivery's provider calls cost: recorded with each write that ends or parks it.
+    const meter = new UsageMeter(deps.prices);
     if (deadline && Date.now() > deadline) {
       // The run's budget deadline has passed: it stops here, keeping what it recorded.
       await control.halt(runId, 'budget_exceeded', { error: 'budget exceeded: deadlineMs passed', reason: 'budget exceeded: deadlineMs passed' });
@@ -198,7 +200,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (outcome.type === 'sleep') {
         const { reason, untilMs } = outcome;
         const retryAt = Number.isFinite(untilMs) ? new Date(untilMs).toISOString() : null;
-        const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', attempt, fields: { reason, retryAt }, event: { type: 'step.waiting', data: { reason, ...(retryAt ? { until: retryAt } : {}) } } });
+        const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', attempt, usage: meter.take(), fields: { reason, retryAt }, event: { type: 'step.waiting', data: { reason, ...(retryAt ? { until: retryAt } : {}) } } });
         if (!parked.applied) return finish(parked.status);
         // Its job sleeps in the delayed set (no worker slot) until then, or until promoted.
         await job.moveToDelayed(Number.isFinite(untilMs) ? untilMs : Date.now() + FOREVER_MS, token);
@@ -206,22 +208,21 @@ export function createStepProcessor(deps: StepMachineDeps) {
       }
       if (outcome.type === 'skipped') {
         const { reason } = outcome;
-        const skipped = await store.transitionStep(runId, step.id, { from: ['running'], to: 'skipped', attempt, fields: { reason, finishedAt: now() }, event: { type: 'step.skipped', data: { reason } } });
+        const skipped = await store.transitionStep(runId, step.id, { from: ['running'], to: 'skipped', attempt, usage: meter.take(), fields: { reason, finishedAt: now() }, event: { type: 'step.skipped', data: { reason } } });
         if (!skipped.applied) return finish(skipped.status);
         if (outcome.stopRun) await control.halt(runId, 'succeeded', { reason: `the run stopped early: ${reason}`, output: { stoppedEarly: { step: step.id, reason } } });
         return finish('skipped');
       }
       if (outcome.type === 'succeeded') {
-        // Priced once: the record and the metrics carry the same usage.
-        const usage = deps.prices ? deps.prices.withCost(outcome.usage, outcome.model) : (outcome.usage ?? null);
+        const usage = meter.take();
         const recorded = await recordResult(outcome, usage);
         if (!recorded.recorded) {
           // `missing`: its run finished (and was compacted) or expired meanwhile: nowhere to keep it.
-          if (recorded.status === 'missing') log().warn({ attempt, usage: outcome.usage ?? null }, 'an answer came for a run that no longer holds its steps; its usage is not recorded');
+          if (recorded.status === 'missing') log().warn({ attempt, usage }, 'an answer came for a run that no longer holds its steps; its usage is not recorded');
           else log().debug({ status: recorded.status }, 'result kept as a late answer: the step had already ended');
           return finish(recorded.status);
         }
-        ended('succeeded', { usage, model: outcome.model ?? null });
+        ended('succeeded');
         if (recorded.budgetExceeded && !standalone) {
           // The run has spent past its budget: it stops, keeping every output recorded.
           await control.halt(runId, 'budget_exceeded', { error: recorded.budgetExceeded, reason: recorded.budgetExceeded });
@@ -233,7 +234,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       }
       // Waiting for the steps it added. Recorded first, so that a resumed delivery is told apart
       // from a crashed one.
-      const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', attempt, fields: { reason: 'waiting for the steps it added' }, event: { type: 'step.waiting' } });
+      const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', attempt, usage: meter.take(), fields: { reason: 'waiting for the steps it added' }, event: { type: 'step.waiting' } });
       if (!parked.applied) return finish(parked.status);
       if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
       // They had all finished already: go on in this delivery.
@@ -270,7 +271,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         callKey: () => `${runId}.${step.id}.${attempt}.${++calls}`,
         log,
         saveCheckpoint: async (cp) => {
-          if (!(await store.saveCheckpoint(runId, step.id, attempt, cp))) {
+          if (!(await store.saveCheckpoint(runId, step.id, attempt, cp, meter.take()))) {
             throw new StaleAttemptError(`step "${step.id}" is no longer running attempt ${attempt}; its checkpoint was not saved`);
           }
           checkpoint = cp;
@@ -278,9 +279,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
         addSteps: (children) => addChildSteps(deps, job, attempt, children),
         steps: (ids) => store.getSteps(runId, ids),
         metered: (provider) => {
-          if (!job.data.budgeted) return provider;
           const budgeted = (p: Provider) => new BudgetedProvider(p, { store, runId, prices: deps.prices, log });
-          return provider.around?.(budgeted) ?? budgeted(provider);
+          const inner = job.data.budgeted ? (provider.around?.(budgeted) ?? budgeted(provider)) : provider;
+          return new MeteredProvider(inner, meter, deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined);
         },
         progress: (data) => {
           const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
@@ -307,7 +308,10 @@ export function createStepProcessor(deps: StepMachineDeps) {
         // Another worker runs the step now: leave its record alone.
         if (err instanceof StaleAttemptError) throw err;
         if (err instanceof BudgetExceededError) {
-          // The call was not made: the run stops here, keeping every output recorded.
+          // The call was not made: the run stops here, keeping every output recorded (and what
+          // this step's earlier calls cost).
+          const paid = meter.take();
+          if (paid) await store.saveCheckpoint(runId, step.id, attempt, undefined, paid);
           await control.halt(runId, 'budget_exceeded', { error: err.message, reason: err.message });
           return 'ended';
         }
@@ -327,6 +331,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
             to: 'retrying',
             attempt,
             attemptsDelta: -1,
+            usage: meter.take(),
             fields: { reason: `rate limited; retrying in ${err.retryAfterMs} ms` },
             event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
           });
@@ -355,7 +360,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
      * because its run ended meanwhile (the step is cancelled).
      */
     async function retryLater(retryAt: string, t: Pick<StepTransition, 'attemptsDelta' | 'fields' | 'event'>, parked: () => void): Promise<'ended'> {
-      const res = await store.transitionStep(runId, step.id, { from: ['running'], to: 'retrying', attempt, ...t });
+      const res = await store.transitionStep(runId, step.id, { from: ['running'], to: 'retrying', attempt, usage: meter.take(), ...t });
       if (!res.applied) {
         // Another worker took it over, or its run ended.
         if (res.status === 'running') throw staleAttempt(res);
@@ -404,6 +409,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         from: LIVE,
         to: 'failed',
         attempt,
+        usage: meter.take(),
         fields: { error: err.message, finishedAt: now() },
         event: { type: 'step.failed', data: { error: err.message, attempts: attempt } },
       });

@@ -88,14 +88,16 @@ export class Metrics {
     this.sources = sources;
   }
 
-  stepEnded(s: { agent: string | undefined; kind: string; status: string; durationMs: number; usage?: Usage | null | undefined; model?: string | null | undefined }): void {
-    const agent = s.agent ?? '';
-    this.stepDuration.observe({ agent, kind: s.kind, status: s.status }, s.durationMs / 1000);
-    if (!s.usage) return;
-    const model = s.model ?? '';
-    this.tokens.inc({ agent, model, direction: 'input' }, s.usage.inputTokens);
-    this.tokens.inc({ agent, model, direction: 'output' }, s.usage.outputTokens);
-    if (s.usage.costUsd !== undefined) this.cost.inc({ agent, model }, s.usage.costUsd);
+  stepEnded(s: { agent: string | undefined; kind: string; status: string; durationMs: number }): void {
+    this.stepDuration.observe({ agent: s.agent ?? '', kind: s.kind, status: s.status }, s.durationMs / 1000);
+  }
+
+  /** A provider call answered: its tokens and cost, by the agent that asked and the model that answered. */
+  callAnswered(agentName: string | undefined, model: string, usage: Usage): void {
+    const agent = agentName ?? '';
+    this.tokens.inc({ agent, model, direction: 'input' }, usage.inputTokens);
+    this.tokens.inc({ agent, model, direction: 'output' }, usage.outputTokens);
+    if (usage.costUsd !== undefined) this.cost.inc({ agent, model }, usage.costUsd);
   }
 
   providerRateLimited(agent: string | undefined): void {

@@ -44,7 +44,7 @@ import {
   type StepTransitionReply,
   type StepsAddArgs,
   type StepsAddReply, budgetReserve, budgetSettle, stepFeedback, type StepFeedbackReply } from './scripts/index.js';
-import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus } from './types.js';
+import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus, type Usage } from './types.js';
 
 export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
 
@@ -319,9 +319,12 @@ export class RunStore {
     return reply;
   }
 
-  /** Save a step's checkpoint while it runs `attempt`; false when it no longer does. */
-  saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown): Promise<boolean> {
-    return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint });
+  /**
+   * While the step runs `attempt`: save its checkpoint (undefined keeps it) and add `usage` (what
+   * the delivery paid for since it last recorded) to its usage; false when it no longer runs it.
+   */
+  saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown, usage?: Usage | null): Promise<boolean> {
+    return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint, usage });
   }
 
   /** Record the decision on a waiting approval gate, once (the gate reads it when its job wakes). */

@@ -97,12 +97,12 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       if (schema) {
         const answer = await structuredCall(provider, request, schema, { keep: ctx });
         const event = { durationMs: Date.now() - t0, structured: true, rounds: answer.rounds, ...delegationOff };
-        return { type: 'succeeded', output: answer.value, input, usage: answer.usage, model: answer.model, event };
+        return { type: 'succeeded', output: answer.value, input, model: answer.model, event };
       }
       const onText = agent.stream ? { onText: progressReporter(t0, agent.progressIntervalMs, ctx.signal, (p) => ctx.progress(p)) } : {};
       const answer = await provider.complete({ ...request, ...onText });
       const event = { durationMs: Date.now() - t0, ...(answer.stopReason ? { stopReason: answer.stopReason } : {}), ...delegationOff };
-      return { type: 'succeeded', output: answer.text, input, usage: answer.usage, model: answer.model, event };
+      return { type: 'succeeded', output: answer.text, input, model: answer.model, event };
     },
   };
 }

@@ -24,7 +24,7 @@ import type { AgentRegistry } from '../../agents/registry.js';
 import { NonRetryableError, issuesFromZod, toError, type ZodLikeIssue } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
 import type { ChatMessage, CompletionResult, Provider, ToolCall, ToolDefinition, ToolResult } from '../../providers/provider.js';
-import type { StepRecord, Usage } from '../../runs/types.js';
+import type { StepRecord } from '../../runs/types.js';
 import { JsonObject } from '../../workflows/json-object.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { agentChild, type ChildStep, type ExecutionContext, type StepOutcome } from '../executor.js';
@@ -83,7 +83,6 @@ interface Checkpoint {
   /** Model calls answered. */
   turns: number;
   delegations: number;
-  usage: Usage;
   model: string | null;
   /** The calls of the last answer, until their results are in `messages`. */
   pending: PendingCall[] | null;
@@ -109,7 +108,7 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
   if (limits.readRuns && deps.readRuns) tools.push(readRunsTool(deps.registry.names()));
   const cp: Checkpoint = isCheckpoint(ctx.checkpoint)
     ? structuredClone(ctx.checkpoint)
-    : { orchestrator: 1, messages: buildMessages(input), turns: 0, delegations: 0, usage: { inputTokens: 0, outputTokens: 0 }, model: null, pending: null };
+    : { orchestrator: 1, messages: buildMessages(input), turns: 0, delegations: 0, model: null, pending: null };
 
   for (;;) {
     if (cp.pending) {
@@ -129,7 +128,6 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
     const messages: ChatMessage[] = last ? [...cp.messages, { role: 'user', content: `This is your last turn (maxTurns ${limits.maxTurns}): answer now, without tools.` }] : cp.messages;
     const answer = await call(deps, agent, step, ctx, messages, tools, last);
     cp.turns++;
-    cp.usage = { inputTokens: cp.usage.inputTokens + answer.usage.inputTokens, outputTokens: cp.usage.outputTokens + answer.usage.outputTokens };
     cp.model = answer.model;
     const calls = answer.toolCalls ?? [];
     cp.messages.push({ role: 'assistant', content: answer.text, ...(calls.length ? { toolCalls: calls } : {}) });
@@ -139,7 +137,6 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
         type: 'succeeded',
         output: answer.text,
         input,
-        usage: cp.usage,
         model: cp.model,
         event: { turns: cp.turns, delegations: cp.delegations, ...(answer.stopReason ? { stopReason: answer.stopReason } : {}) },
       };

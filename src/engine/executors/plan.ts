@@ -17,7 +17,6 @@ import { DEFAULT_LIMITS } from '../../config/env.js';
 import { ValidationError } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
 import type { Provider } from '../../providers/provider.js';
-import type { Usage } from '../../runs/types.js';
 import { compileWorkflow } from '../../workflows/compile.js';
 import { STEP_ID_PATTERN } from '../../workflows/definition.js';
 import type { ChildStep, StepExecutor } from '../executor.js';
@@ -42,7 +41,6 @@ interface PlanCheckpoint {
   plan: 1;
   steps: PlannedStep[];
   children: ChildStep[];
-  usage: Usage;
   model: string;
   rounds: number;
 }
@@ -81,7 +79,7 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
       }
       const records = await ctx.steps(cp.children.map((c) => c.id));
       const outputs = Object.fromEntries(records.map((r) => [r.stepId.slice(step.id.length + 1), r.status === 'succeeded' ? r.output : null]));
-      return { type: 'succeeded', output: { plan: cp.steps, outputs }, usage: cp.usage, model: cp.model, event: { planSteps: cp.steps.length, rounds: cp.rounds } };
+      return { type: 'succeeded', output: { plan: cp.steps, outputs }, model: cp.model, event: { planSteps: cp.steps.length, rounds: cp.rounds } };
 
       async function makePlan(): Promise<PlanCheckpoint> {
         const planner = deps.registry.require(step.agent);
@@ -105,7 +103,7 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
         });
         const checked = compiled!;
         const children = checked.children.map((c) => ({ ...c, id: `${step.id}.${c.id}`, dependsOn: c.dependsOn.map((d) => `${step.id}.${d}`), reads: c.dependsOn.map((d) => `${step.id}.${d}`) }));
-        const made: PlanCheckpoint = { plan: 1, steps: checked.steps, children, usage: answer.usage, model: answer.model, rounds: answer.rounds };
+        const made: PlanCheckpoint = { plan: 1, steps: checked.steps, children, model: answer.model, rounds: answer.rounds };
         // The plan is durable before any of its steps is added.
         await ctx.saveCheckpoint(made);
         ctx.progress({ planned: children.length, rounds: answer.rounds });

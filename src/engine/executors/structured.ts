@@ -6,7 +6,7 @@
  * fails the step with them (path and message).
  */
 import { NonRetryableError } from '../../errors/index.js';
-import { ANSWER_DESCRIPTION, askForStructure, type ChatMessage, type CompletionRequest, type Provider, type TokenUsage, type ToolCall } from '../../providers/provider.js';
+import { ANSWER_DESCRIPTION, askForStructure, type ChatMessage, type CompletionRequest, type Provider, type ToolCall } from '../../providers/provider.js';
 import { schemaErrors } from '../../workflows/json-schema.js';
 import { parseOutputJson } from '../../workflows/templates.js';
 import type { ExecutionContext } from '../executor.js';
@@ -15,7 +15,6 @@ export const ANSWER_TOOL = 'answer';
 
 export interface StructuredAnswer {
   value: Record<string, unknown>;
-  usage: TokenUsage;
   model: string;
   stopReason?: string;
   /** 2 when the first answer did not fit and was sent back. */
@@ -41,7 +40,6 @@ export interface StructuredOptions {
 interface SecondRound {
   structured: 2;
   messages: ChatMessage[];
-  usage: TokenUsage;
 }
 
 function isSecondRound(v: unknown): v is SecondRound {
@@ -52,23 +50,20 @@ export async function structuredCall(provider: Provider, req: Omit<CompletionReq
   const name = opts.tool?.name ?? ANSWER_TOOL;
   const kept = isSecondRound(opts.keep?.checkpoint) ? opts.keep.checkpoint : undefined;
   let messages: ChatMessage[] = kept?.messages ?? req.messages;
-  const usage = { ...(kept?.usage ?? { inputTokens: 0, outputTokens: 0 }) };
   const ask = askForStructure(provider, req.model, { name, description: opts.tool?.description ?? ANSWER_DESCRIPTION, schema });
   for (let round = kept ? 2 : 1; ; round++) {
     const res = await provider.complete({ ...req, messages, ...ask });
-    usage.inputTokens += res.usage.inputTokens;
-    usage.outputTokens += res.usage.outputTokens;
     const call: ToolCall | undefined = res.toolCalls?.find((c) => c.name === name);
     const value = call ? (call.invalidInput === undefined ? call.input : undefined) : parseOutputJson(res.text);
     let errors = value === undefined ? ['(root): the answer is not JSON'] : schemaErrors(schema, value);
     if (errors.length === 0 && opts.check) errors = opts.check(value as Record<string, unknown>);
-    if (errors.length === 0) return { value: value as Record<string, unknown>, usage, model: res.model, ...(res.stopReason ? { stopReason: res.stopReason } : {}), rounds: round };
+    if (errors.length === 0) return { value: value as Record<string, unknown>, model: res.model, ...(res.stopReason ? { stopReason: res.stopReason } : {}), rounds: round };
     if (round === 2) throw new NonRetryableError(`${opts.failure ?? 'the answer does not fit the output schema'} (asked twice): ${errors.join('; ')}`);
     const fix = `Your answer does not fit what is required: ${errors.join('; ')}. Answer again${call ? ` with ${name}` : ''}, corrected.`;
     messages = call
       ? [...messages, { role: 'assistant', content: res.text, toolCalls: [call] }, { role: 'tool', results: [{ toolCallId: call.id, content: fix, isError: true }] }]
       : [...messages, { role: 'assistant', content: res.text }, { role: 'user', content: fix }];
-    const second: SecondRound = { structured: 2, messages, usage };
+    const second: SecondRound = { structured: 2, messages };
     await opts.keep?.saveCheckpoint(second);
   }
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Usage } from '../types.js';
 import { json, Script } from './script.js';
 
 const script = new Script('step-checkpoint', 1);
@@ -10,10 +11,14 @@ export interface StepCheckpointArgs {
   stepId: string;
   /** The attempt the caller runs: the checkpoint is saved only while the step runs that attempt. */
   attempt: number;
-  checkpoint: unknown;
+  /** Undefined keeps the one saved. */
+  checkpoint?: unknown;
+  /** Added to the step's usage: what the delivery paid for since it last recorded. */
+  usage?: Usage | null;
 }
 
 /** True when saved; false when the step is no longer running that attempt. */
 export async function stepCheckpoint(redis: Redis, a: StepCheckpointArgs): Promise<boolean> {
-  return (await script.run(redis, [keys.step(a.prefix, a.runId, a.stepId)], [a.attempt, json(a.checkpoint)])) === 1;
+  const args = [a.attempt, a.checkpoint === undefined ? '' : json(a.checkpoint), a.usage ? JSON.stringify(a.usage) : ''];
+  return (await script.run(redis, [keys.step(a.prefix, a.runId, a.stepId)], args)) === 1;
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
-import type { RunEventType, StepRecord, StepStatus } from '../types.js';
+import type { RunEventType, StepRecord, StepStatus, Usage } from '../types.js';
 import { json, parseJson, Script } from './script.js';
 
 const script = new Script('step-transition', 6);
@@ -15,6 +15,8 @@ export interface StepTransition {
   attemptsDelta?: number;
   /** Apply only while the step is on this attempt (a worker whose attempt was taken over changes nothing). */
   attempt?: number;
+  /** Added to the step's usage when applied: what the delivery paid for since it last recorded. */
+  usage?: Usage | null;
 }
 
 export interface StepTransitionArgs extends StepTransition {
@@ -47,6 +49,7 @@ export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promi
       a.attemptsDelta ?? 0,
       a.attempt ?? '',
       keys.stepPrefix(a.prefix, a.runId),
+      a.usage ? JSON.stringify(a.usage) : '',
       ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
     ],
   )) as [number, StepStatus | 'missing', number, string?];

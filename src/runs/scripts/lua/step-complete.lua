@@ -1,6 +1,7 @@
 -- Record a step's result (an agent's paid answer) durably. A step still live (running, or
 -- pending/retrying when a stale attempt's answer arrives after a newer attempt was scheduled)
--- becomes `succeeded`. A step already finished keeps its status, but a paid answer is never
+-- becomes `succeeded`; the usage given (what this delivery paid for since it last recorded) is
+-- added to the step's (what its earlier attempts and waits recorded). A step already finished keeps its status, but a paid answer is never
 -- dropped: its usage is added to the step's (and to its run's, once the run has finished), and
 -- its output is kept when the step had none (e.g. cancelled while the call was in flight).
 -- A step that is its run's only job (a single-step run has no root job) finishes its run in the
@@ -17,7 +18,7 @@
 -- ('' when it is not; see spend)} when recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
 --@include event
---@include usageJson
+--@include addUsage
 --@include spend
 --@include publish
 --@include finishRun
@@ -28,7 +29,7 @@ if not v[1] then return {0, 'missing'} end
 local cur = cjson.decode(v[1])
 local outbox = ARGV[2] == '1'
 if cur == 'running' or cur == 'pending' or cur == 'retrying' then
-  local fields = { 'status', '"succeeded"', 'output', ARGV[3], 'usage', ARGV[4], 'model', ARGV[5], 'input', ARGV[6],
+  local fields = { 'status', '"succeeded"', 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6],
     'error', 'null', 'reason', 'null', 'finishedAt', cjson.encode(ARGV[1]) }
   if ARGV[8] ~= '' then
     fields[#fields + 1] = 'checkpoint'
@@ -39,6 +40,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     fields[#fields + 1] = ARGV[13]
   end
   redis.call('HSET', KEYS[1], unpack(fields))
+  addUsage(KEYS[1], 'usage', ARGV[4])
   event(KEYS[3], 'step.completed', v[2], ARGV[1], ARGV[7])
   if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], 16, ARGV[1]) end
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
@@ -53,20 +55,11 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   return {1, 'succeeded', 0, '', over}
 end
 -- A late answer.
-local function addUsage(key, field)
-  local have = redis.call('HGET', key, field)
-  local u = cjson.decode(ARGV[4])
-  local h = { inputTokens = 0, outputTokens = 0 }
-  if have and have ~= 'null' then h = cjson.decode(have) end
-  local cost = nil
-  if h.costUsd or u.costUsd then cost = (h.costUsd or 0) + (u.costUsd or 0) end
-  redis.call('HSET', key, field, usageJson((h.inputTokens or 0) + (u.inputTokens or 0), (h.outputTokens or 0) + (u.outputTokens or 0), cost))
-end
 if ARGV[4] ~= 'null' then
-  addUsage(KEYS[1], 'usage')
+  addUsage(KEYS[1], 'usage', ARGV[4])
   local rs = redis.call('HGET', KEYS[2], 'status')
   if rs and TERMINAL[cjson.decode(rs)] then
-    addUsage(KEYS[2], 'usage')
+    addUsage(KEYS[2], 'usage', ARGV[4])
     if outbox then outboxRun(KEYS[4], KEYS[2]) end
   end
 end

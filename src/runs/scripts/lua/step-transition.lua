@@ -6,7 +6,8 @@
 --       [4] event data JSON, [5] now (ISO), [6] outbox on, [7] change of `attempts` (integer; when
 --       not 0 the event data gets the new `attempt`), [8] the attempt the caller runs ('' for
 --       any: when given, a step on another attempt is left alone), [9] step key prefix,
---       [10..] field, JSON-value pairs.
+--       [10] usage JSON to add to the step's ('' for none: what the delivery paid for since it
+--       last recorded), [11..] field, JSON-value pairs.
 -- Returns {1, new status, attempts, checkpoint JSON} when applied, {0, current status, attempts}
 -- when not (current is 'missing' when there is no such step). The checkpoint is the one in
 -- force once the step leaves `waiting` for `running` (what it waited for may have written it:
@@ -16,6 +17,7 @@
 --@include outboxStep
 --@include withAttempt
 --@include syncGates
+--@include addUsage
 local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId', 'kind')
 if not v[1] then return {0, 'missing', 0} end
 local cur = cjson.decode(v[1])
@@ -32,8 +34,9 @@ if delta ~= 0 then
   fields[#fields + 1] = attempts
   data = withAttempt(data, attempts)
 end
-for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
+addUsage(KEYS[1], 'usage', ARGV[10])
 local outbox = ARGV[6] == '1'
 if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], KEYS[5], v[3], redis.call('HGET', KEYS[2], 'status'), ARGV[5], outbox) end
 if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], v[4], ARGV[5], data) end
