@@ -325,10 +325,6 @@ export class RunsService {
   }
 
   /**
-   * Approve or reject the approval gate `stepId` of `runId`, which must be waiting for a
-   * decision: the decision is recorded (with who and why), and the gate's job woken.
-   */
-  /**
    * Statistics over the runs created in [since, until] (default: the last 24 hours), filtered by
    * agent (runs that used it, and its steps only) and workflow: see stats.ts. Read from Redis,
    * so over the runs it still keeps (SWITCHYARD_RETENTION_SECONDS); at most `maxRuns`, the
@@ -362,6 +358,10 @@ export class RunsService {
     return { runId, stepId, feedback };
   }
 
+  /**
+   * Approve or reject the approval gate `stepId` of `runId`, which must be waiting for a
+   * decision: the decision is recorded (with who and why), and the gate's job woken.
+   */
   async decide(runId: string, stepId: string, d: { approved: boolean; by?: string | undefined; comment?: string | undefined }): Promise<{ runId: string; stepId: string; decision: GateDecision }> {
     const { store } = this.deps;
     const decision: GateDecision = { approved: d.approved, by: d.by ?? 'api', comment: d.comment ?? null, at: new Date().toISOString() };
