@@ -67,8 +67,7 @@ const markerOf = (prompt: string): string | undefined => /\b(soak-\d+) (s1|s2|to
 
 export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const log = opts.log ?? (() => undefined);
-  const redisServer = await ownRedis();
-  await redisServer.start();
+  const redisServer = await ownRedis(); // started
   const fake = await startFakeLlmServer();
   const injected = { rateLimited: 0, failed: 0, slow: 0 };
   fake.respondWith(() => {
@@ -142,11 +141,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           restarted = true;
           restarting = true;
           log(`  ${((Date.now() - t0) / 1000).toFixed(0)} s: Redis stopped (AOF), starting it again in 1 s`);
+          const before = await serverRunId(redisServer.url);
           await redisServer.stop();
           await new Promise((r) => setTimeout(r, 1_000));
           await redisServer.start();
           restarting = false;
-          report.redisRestarts++;
+          // Counted only when another server process answers (its run_id is new).
+          if ((await serverRunId(redisServer.url)) !== before) report.redisRestarts++;
         }
       }
     })();
@@ -197,5 +198,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     await system.close().catch(() => undefined);
     await fake.close();
     await redisServer.destroy();
+  }
+}
+
+/** The run_id of the Redis server at `url` (new with each server process). */
+async function serverRunId(url: string): Promise<string> {
+  const probe = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    return /run_id:(\w+)/.exec(await probe.info('server'))?.[1] ?? '';
+  } finally {
+    await probe.quit().catch(() => probe.disconnect());
   }
 }

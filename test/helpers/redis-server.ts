@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 export interface OwnRedis {
   url: string;
   port: number;
-  /** Start (again) on the same port and data directory; resolves once it answers. */
+  /** Start again (after stop) on the same port and data directory; resolves once it answers. */
   start(): Promise<void>;
   /** SIGTERM (AOF flushed), and wait until it has exited. */
   stop(): Promise<void>;
@@ -46,6 +46,7 @@ export async function ownRedis(): Promise<OwnRedis> {
     url,
     port,
     async start() {
+      if (proc && proc.exitCode === null && proc.signalCode === null) throw new Error(`redis-server on port ${port} is running already`);
       const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
       proc = child;
       running.add(child);
@@ -53,6 +54,11 @@ export async function ownRedis(): Promise<OwnRedis> {
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       probe.on('error', () => undefined);
       for (let i = 0; i < 100; i++) {
+        // One that exited (its port taken) must not pass for started: another server answers there.
+        if (child.exitCode !== null || child.signalCode !== null) {
+          probe.disconnect();
+          throw new Error(`redis-server on port ${port} exited at start (${child.exitCode ?? child.signalCode}): is the port taken?`);
+        }
         try {
           await probe.connect();
           await probe.ping();
