@@ -10,6 +10,7 @@ import { startWorkerPools, type WorkerPools } from '../src/engine/pools.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 import { unique } from './helpers/redis.js';
+import { READS_IN_SCRIPT } from '../src/runs/scripts/step-begin.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -27,6 +28,21 @@ beforeAll(async () => {
         steps: [
           { parallel: Array.from({ length: 8 }, (_, i) => ({ id: `p${i}`, agent: 'e', input: { task: `part ${i}` } })) },
           { id: 'join', agent: 'e', dependsOn: Array.from({ length: 8 }, (_, i) => `p${i}`), input: { task: 'join {{steps.p7.output}}' } },
+        ],
+      },
+      {
+        // More steps than step-begin reads in its script: the join reads them in batches before it.
+        name: 'wide',
+        steps: [
+          { parallel: Array.from({ length: 300 }, (_, i) => ({ id: `w${i}`, agent: 'e', input: { task: `piece ${i}` } })) },
+          { id: 'join', agent: 'e', dependsOn: Array.from({ length: 300 }, (_, i) => `w${i}`), input: { task: 'join {{steps.w299.output}}' } },
+        ],
+      },
+      {
+        name: 'wide-broken',
+        steps: [
+          { parallel: [...Array.from({ length: 299 }, (_, i) => ({ id: `w${i}`, agent: 'e', input: { task: `piece ${i}` } })), { id: 'bad', agent: 'gpt', input: { task: 'no [[status:400]]' } }] },
+          { id: 'join', agent: 'e', dependsOn: [...Array.from({ length: 299 }, (_, i) => `w${i}`), 'bad'], input: { task: 'join' } },
         ],
       },
       {
@@ -108,6 +124,22 @@ it("has a step's result in the run state before its dependents and the run's roo
     finish.mockRestore();
   }
 });
+
+it('a join of more steps than step-begin reads in its script reads them before it: it starts on the fast path, or not at all when one failed', async () => {
+  expect(300).toBeGreaterThan(READS_IN_SCRIPT);
+  await withPools(async () => {
+    const ok = await h.waitForRun((await h.request('POST', '/v1/runs', { workflow: 'wide', input: {} })).body.id, 30_000);
+    expect(ok.status).toBe('succeeded');
+    const join = ok.steps.find((s) => s.stepId === 'join')!;
+    expect(join).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(join.output).toContain('piece 299');
+    const broken = await h.waitForRun((await h.request('POST', '/v1/runs', { workflow: 'wide-broken', input: {} })).body.id, 30_000);
+    expect(broken.status).toBe('failed');
+    expect(broken.failedSteps.map((f) => f.stepId)).toEqual(['bad']);
+    expect(broken.steps.find((s) => s.stepId === 'join')).toMatchObject({ status: 'cancelled', attempts: 0 });
+    await expectNoLiveJobs(h.system, broken.id);
+  });
+}, 60_000);
 
 it('retries a result write that Redis refuses, and completes the job only once it is stored (one provider call)', async () => {
   const store = h.system.store;
