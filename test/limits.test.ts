@@ -105,6 +105,23 @@ describe('RedisLimiter', () => {
     expect(await redis.zrange(scope, '0', '-1')).toEqual(['c', 'e']);
   });
 
+  it('books a turn only in the scope whose rate refused it: another model of the provider is not held back until that turn', async () => {
+    // The provider: one call every 100 ms; model x: one a second.
+    // Per key, on a key of its own: the provider's scope is this test's alone.
+    const limiter = limiterFor({ openai: { rpm: 600, perKey: true, models: { 'gpt-bx': { rpm: 60 } } } });
+    const key = 'sk-only-this-test';
+    await limiter.acquire(target('gpt-bx', key), 1, 60_000, 'x1').then(ticketOf);
+    const x2 = await limiter.acquire(target('gpt-bx', key), 1, 60_000, 'x2');
+    expect(x2).toMatchObject({ granted: false, scope: expect.stringMatching(/^openai#[0-9a-f]{12}\/gpt-bx$/), booked: true });
+    const providerScope = (x2 as { scope: string }).scope.split('/')[0]!;
+    expect(x2.granted === false && x2.waitMs).toBeGreaterThan(900);
+    expect(await redis.zrange(`${prefix}:limit:${providerScope}:bookings`, '0', '-1')).toEqual([]);
+    // Model y waits only for the provider's own spacing after x1, not for x2's turn.
+    const y = await limiter.acquire(target('gpt-by', key), 1, 60_000, 'y1');
+    expect(y).toMatchObject({ granted: false, scope: providerScope, why: 'rpm' });
+    expect(y.granted === false && y.waitMs).toBeLessThanOrEqual(100);
+  });
+
   it('a provider call told its booked turn comes back a little early for it and goes on its turn', async () => {
     const limiter = limiterFor({ echo: { models: { 'echo-turn': { rpm: 120 } } } }); // one call every 500 ms
     const made: number[] = [];
@@ -322,8 +339,10 @@ describe('fallback models', () => {
     main: { provider: 'openai', model: 'gpt-main', attempts: 3, backoff: { type: 'fixed', delayMs: 10 }, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
     chain: { provider: 'openai', model: 'gpt-down', attempts: 1, fallback: [{ provider: 'openai', model: 'gpt-misnamed' }, { provider: 'anthropic', model: 'claude-second' }] },
     judged: { provider: 'openai', model: 'gpt-judged', attempts: 1, structured: 'json_schema', output: { schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
+    // One call a second on its model, under a provider-wide token limit its fallback shares.
+    spill: { provider: 'openai', model: 'gpt-slowish', attempts: 1, fallback: [{ provider: 'openai', model: 'gpt-spill' }] },
   };
-  const providers = { openai: { models: { 'gpt-main': {} }, breaker: { failures: 1, windowMs: 60_000, cooldownMs: 60_000 } } };
+  const providers = { openai: { tpm: 1_000_000, models: { 'gpt-main': {}, 'gpt-slowish': { rpm: 60 } }, breaker: { failures: 1, windowMs: 60_000, cooldownMs: 60_000 } } };
 
   beforeAll(async () => {
     fake = await startFakeLlmServer();
@@ -342,6 +361,16 @@ describe('fallback models', () => {
     // Attempt 1 failed on the primary and opened its circuit; attempt 2 went to the fallback.
     expect(fake.requests.map((x) => x.body?.model)).toEqual(['gpt-main', 'claude-fb']);
     expect(r.steps[0]).toMatchObject({ model: 'claude-fb', output: 'fake claude-fb: hello', attempts: 2 });
+  });
+
+  it('a call its model’s rate refuses goes to a fallback of the same provider at once (the turn booked for the primary holds back nothing they share)', async () => {
+    const t0 = Date.now();
+    const ids = await Promise.all(['first', 'second'].map(async (task) => (await h.request('POST', '/v1/runs', { agent: 'spill', input: { task } })).body.id as string));
+    const runs = await Promise.all(ids.map((id) => h.waitForRun(id, 20_000)));
+    expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    expect(runs.map((r) => r.steps[0]!.model).sort()).toEqual(['gpt-slowish', 'gpt-spill']);
+    const spilled = fake.requests.find((x) => x.body?.model === 'gpt-spill')!;
+    expect(spilled.time - t0).toBeLessThan(900);
   });
 
   it('tries the next fallback when one fails (a 404 for a model that is not there), and says which answered', async () => {

@@ -38,7 +38,7 @@ export async function startRpmProvider(R: number): Promise<RpmProvider> {
       }
     },
     async close() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await once(child, 'exit');
     },

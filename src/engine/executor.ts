@@ -40,8 +40,13 @@ export interface ExecutionContext {
   signal: AbortSignal;
   /** The step's timeout (ms), after which `signal` fires. */
   timeoutMs: number;
-  /** A key for the next provider call of this segment (`<run>.<step>.<attempt>.<n>`): the same when the step comes back to it. */
-  callKey(): string;
+  /**
+   * A key naming a provider call of this attempt (`<run>.<step>.<attempt>.<name>`; without a
+   * name, the nth call of this delivery): a call told to wait for its turn must be asked again
+   * under the same key. A kind whose later delivery resumes past its first calls (an
+   * orchestrator's turns) names them.
+   */
+  callKey(name?: string): string;
   log(): Logger;
   /** Save progress, durably, before doing anything that must not be repeated. */
   saveCheckpoint(checkpoint: unknown): Promise<void>;

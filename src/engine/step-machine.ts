@@ -268,7 +268,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         resumed,
         signal: call.signal,
         timeoutMs,
-        callKey: () => `${runId}.${step.id}.${attempt}.${++calls}`,
+        callKey: (name) => `${runId}.${step.id}.${attempt}.${name ?? ++calls}`,
         log,
         saveCheckpoint: async (cp) => {
           if (!(await store.saveCheckpoint(runId, step.id, attempt, cp, meter.take()))) {

@@ -64,6 +64,9 @@ export class FallbackProvider extends ProviderDecorator {
  * provider asks (a forced `answer` tool where it has no JSON mode).
  */
 function asFor(f: FallbackTarget, req: CompletionRequest): CompletionRequest {
-  const { responseSchema, ...rest } = req;
-  return responseSchema ? { ...rest, model: f.model, ...askForStructure(f.provider, f.model, responseSchema) } : { ...req, model: f.model };
+  // No call key: a fallback goes now or not at all (its turn is never booked), and the
+  // primary's booking, kept in the scopes they share (the provider's, the agent's), is not
+  // taken for the fallback's.
+  const { responseSchema, callKey: _primary, ...rest } = req;
+  return responseSchema ? { ...rest, model: f.model, ...askForStructure(f.provider, f.model, responseSchema) } : { ...rest, model: f.model };
 }

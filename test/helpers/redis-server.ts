@@ -59,15 +59,22 @@ export async function ownRedis(): Promise<OwnRedis> {
           probe.disconnect();
           throw new Error(`redis-server on port ${port} exited at start (${child.exitCode ?? child.signalCode}): is the port taken?`);
         }
+        let pid: string | undefined;
         try {
           await probe.connect();
-          await probe.ping();
+          const info = await probe.info();
+          pid = /process_id:(\d+)/.exec(info)?.[1];
           probe.disconnect();
-          return;
+          // Still loading its AOF: not ready.
+          if (!/loading:0/.test(info)) throw new Error('loading');
         } catch {
           probe.disconnect();
           await new Promise((r) => setTimeout(r, 50));
+          continue;
         }
+        if (pid === String(child.pid)) return;
+        child.kill('SIGKILL');
+        throw new Error(`another redis-server (pid ${pid}) answers on port ${port}`);
       }
       throw new Error(`redis-server on port ${port} did not start`);
     },

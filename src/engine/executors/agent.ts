@@ -30,11 +30,11 @@ export function templateScope(runInput: Record<string, unknown>, reads: readonly
 }
 
 /** A call of `agent` with its model, prompt, temperature and token limit, on `messages`. */
-export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], ctx: Pick<ExecutionContext, 'signal' | 'timeoutMs' | 'callKey'>): CompletionRequest {
+export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], ctx: Pick<ExecutionContext, 'signal' | 'timeoutMs' | 'callKey'>, callName?: string): CompletionRequest {
   const { signal, timeoutMs } = ctx;
   return {
     timeoutMs,
-    callKey: ctx.callKey(),
+    callKey: ctx.callKey(callName),
     agent: agent.name,
     model: agent.model,
     system: agent.systemPrompt || undefined,

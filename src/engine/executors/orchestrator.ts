@@ -126,7 +126,7 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
 
     const last = cp.turns + 1 >= limits.maxTurns;
     const messages: ChatMessage[] = last ? [...cp.messages, { role: 'user', content: `This is your last turn (maxTurns ${limits.maxTurns}): answer now, without tools.` }] : cp.messages;
-    const answer = await call(deps, agent, step, ctx, messages, tools, last);
+    const answer = await call(deps, agent, step, ctx, messages, tools, last, cp.turns + 1);
     cp.turns++;
     cp.model = answer.model;
     const calls = answer.toolCalls ?? [];
@@ -156,8 +156,10 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
   }
 }
 
-async function call(deps: OrchestratorDeps, agent: ResolvedAgent, step: CompiledStepOf<'agent'>, ctx: ExecutionContext, messages: ChatMessage[], tools: ToolDefinition[], last: boolean): Promise<CompletionResult> {
-  return ctx.metered(deps.providerFor(step.agent)).complete({ ...requestOf(agent, messages, ctx), tools, toolChoice: last ? 'none' : 'auto' });
+async function call(deps: OrchestratorDeps, agent: ResolvedAgent, step: CompiledStepOf<'agent'>, ctx: ExecutionContext, messages: ChatMessage[], tools: ToolDefinition[], last: boolean, turn: number): Promise<CompletionResult> {
+  // Named by its turn: a turn refused for capacity and asked again in a later delivery (which
+  // resumes from the checkpoint) keeps the turn booked for it.
+  return ctx.metered(deps.providerFor(step.agent)).complete({ ...requestOf(agent, messages, ctx, `turn${turn}`), tools, toolChoice: last ? 'none' : 'auto' });
 }
 
 /** Each call of an answer: a child step to add, or its result at once (an error, `read_runs`). */

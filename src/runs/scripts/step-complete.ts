@@ -69,7 +69,8 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       json(a.usage),
       json(a.model),
       json(a.input),
-      JSON.stringify({ usage: a.usage, model: a.model, ...a.event }),
+      // The script puts the step's whole usage in front (what every delivery recorded).
+      JSON.stringify({ model: a.model, ...a.event }),
       a.checkpoint === undefined ? '' : json(a.checkpoint),
       a.finishRun ? '1' : '0',
       a.retentionSeconds,

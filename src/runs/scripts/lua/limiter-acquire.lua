@@ -93,11 +93,14 @@ if wait > 0 then
   -- are not booked: a booking would hold a call's reserved tokens, while the calls before it
   -- give back what they reserved and did not use; a call refused for tokens comes back when
   -- they have flowed out as things stand.
+  -- Only the scope whose rate set the wait books the turn: pushing the others' arrival times
+  -- to that turn would hold back, until then, calls that only share them (another model of the
+  -- provider, the agent's fallback). At its turn the call is counted in the others then.
   if key ~= '' and why == 'requests' then
     local at = now + wait
     for i = 1, n do
       local p = plan[i]
-      if not p.unbook and (p.tatReq or p.tatTok) then
+      if i == who and not p.unbook and p.tatReq then
         redis.call('ZREMRANGEBYSCORE', KEYS[2 * n + i], '-inf', now - BOOKING_KEPT)
         redis.call('ZADD', KEYS[2 * n + i], at, key)
         redis.call('PEXPIRE', KEYS[2 * n + i], 3600000)
@@ -131,5 +134,6 @@ for i = 1, n do
   -- Limiter state ages out by itself once a scope goes quiet.
   redis.call('PEXPIRE', KEYS[i], 3600000)
   redis.call('PEXPIRE', KEYS[n + i], 3600000)
+  redis.call('PEXPIRE', KEYS[2 * n + i], 3600000)
 end
 return {1, ''}

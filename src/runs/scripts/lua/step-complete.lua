@@ -8,7 +8,8 @@
 -- same write, as the root would (see finishRun).
 -- KEYS: step, run, events, outbox, steps, refs, queued runs
 -- ARGV: [1] now (ISO), [2] outbox on, [3] output JSON, [4] usage JSON, [5] model JSON,
---       [6] input JSON, [7] step.completed event data JSON, [8] checkpoint JSON ('' keeps it),
+--       [6] input JSON, [7] step.completed event data JSON (an object with at least one field; the
+--       step's usage is put in front), [8] checkpoint JSON ('' keeps it),
 --       [9] finish the run ('1'/'0'), [10] retention seconds, [11] step key prefix,
 --       [12] definition key prefix, [13] reusedFrom JSON ('' for none: a rerun reused the output),
 --       [14] '1' when the run's provider calls counted their usage as they ended (budget-settle:
@@ -41,7 +42,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   end
   redis.call('HSET', KEYS[1], unpack(fields))
   addUsage(KEYS[1], 'usage', ARGV[4])
-  event(KEYS[3], 'step.completed', v[2], ARGV[1], ARGV[7])
+  event(KEYS[3], 'step.completed', v[2], ARGV[1], '{"usage":' .. (redis.call('HGET', KEYS[1], 'usage') or 'null') .. ',' .. string.sub(ARGV[7], 2))
   if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], 16, ARGV[1]) end
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
   local over = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1], true)
