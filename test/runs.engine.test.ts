@@ -11,6 +11,9 @@ import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-serv
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 import { unique } from './helpers/redis.js';
 import { READS_IN_SCRIPT } from '../src/runs/scripts/step-begin.js';
+import { CREATE_IN_SCRIPT } from '../src/runs/scripts/create-run.js';
+import { SETTLE_IN_SCRIPT } from '../src/runs/run-store.js';
+import { keys } from '../src/runs/keys.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -43,6 +46,21 @@ beforeAll(async () => {
         steps: [
           { parallel: [...Array.from({ length: 299 }, (_, i) => ({ id: `w${i}`, agent: 'e', input: { task: `piece ${i}` } })), { id: 'bad', agent: 'gpt', input: { task: 'no [[status:400]]' } }] },
           { id: 'join', agent: 'e', dependsOn: [...Array.from({ length: 299 }, (_, i) => `w${i}`), 'bad'], input: { task: 'join' } },
+        ],
+      },
+      {
+        // More steps than create-run writes and run-finish settles in one script: both in parts.
+        name: 'huge',
+        input: { go: { type: 'boolean' } },
+        steps: [
+          {
+            parallel: [
+              ...Array.from({ length: 900 }, (_, i) => ({ id: `h${i}`, agent: 'e', input: { task: `bit ${i}` } })),
+              { id: 'bad', agent: 'gpt', optional: true, input: { task: 'no [[status:400]]' } },
+              { id: 'never', agent: 'e', when: 'input.go == true', input: { task: 'not asked' } },
+            ],
+          },
+          { id: 'join', agent: 'e', dependsOn: ['h0', 'h899', 'bad', 'never'], allowSkippedDeps: true, input: { task: 'join {{steps.h899.output}}' } },
         ],
       },
       {
@@ -140,6 +158,33 @@ it('a join of more steps than step-begin reads in its script reads them before i
     await expectNoLiveJobs(h.system, broken.id);
   });
 }, 60_000);
+
+it('a run of more steps than one script should write or settle is written and settled in parts: every step, failure, skip and token counted', async () => {
+  expect(903).toBeGreaterThan(Math.max(CREATE_IN_SCRIPT, SETTLE_IN_SCRIPT));
+  const settle = vi.spyOn(h.system.store as unknown as { settleLargeRun: (id: string) => Promise<unknown> }, 'settleLargeRun');
+  await withPools(async () => {
+    const r = await h.waitForRun((await h.request('POST', '/v1/runs', { workflow: 'huge', input: { go: false } })).body.id, 60_000);
+    expect(r.steps).toHaveLength(903);
+    // In the order of the definition, across the parts.
+    expect(r.steps.slice(0, 3).map((s) => s.stepId)).toEqual(['h0', 'h1', 'h2']);
+    expect(r.steps.slice(-4).map((s) => s.stepId)).toEqual(['h899', 'bad', 'never', 'join']);
+    expect(r.status).toBe('partial_success');
+    expect(r.failedSteps).toEqual([expect.objectContaining({ stepId: 'bad', agent: 'gpt', kind: 'agent', error: expect.stringContaining('400') })]);
+    expect(r.skippedSteps).toEqual(['never']);
+    expect(r.steps.find((s) => s.stepId === 'join')).toMatchObject({ status: 'succeeded', output: expect.stringContaining('bit 899') });
+    const sum = r.steps.reduce((n, s) => n + (s.usage?.outputTokens ?? 0), 0);
+    expect(sum).toBeGreaterThan(0);
+    expect(r.usage.outputTokens).toBe(sum);
+    // Every key of the finished run has its retention TTL.
+    const ttl = await h.system.store.redis.ttl(keys.step(h.system.store.prefix, r.id, 'h600'));
+    expect(ttl).toBeGreaterThan(0);
+    await expectNoLiveJobs(h.system, r.id);
+    // Settled outside the script: every step had ended.
+    const settled = await Promise.all(settle.mock.calls.map(([id], i) => (id === r.id ? settle.mock.results[i]!.value : undefined)));
+    expect(settled.filter(Boolean)).toEqual([expect.objectContaining({ nFailed: 1, skipped: '["never"]' })]);
+  });
+  settle.mockRestore();
+}, 90_000);
 
 it('retries a result write that Redis refuses, and completes the job only once it is stored (one provider call)', async () => {
   const store = h.system.store;

@@ -87,7 +87,15 @@ export const bigFanScenario: Scenario = {
         const text = args.join(' ');
         const side = text.includes('{bench-sy-bigfan') ? 'switchyard' : text.includes('{bench-raw-bigfan') ? 'raw' : 'other';
         const cmd = args[0]?.toLowerCase() ?? '?';
-        const what = cmd === 'evalsha' ? (scripts.has(args[1] ?? '') ? `script ${scripts.get(args[1]!)}` : `BullMQ script (first key ${(args[3] ?? '').replace(/\{[^}]*\}/, '')})`) : cmd;
+        // EVAL sends a script's text (the first time on a server): the slow log keeps its first 128 characters.
+        const what =
+          cmd === 'evalsha'
+            ? scripts.has(args[1] ?? '')
+              ? `script ${scripts.get(args[1]!)}`
+              : `BullMQ script (first key ${(args[3] ?? '').replace(/\{[^}]*\}/, '')})`
+            : cmd === 'eval'
+              ? `eval "${(args[1] ?? '').replace(/\s+/g, ' ').slice(0, 60)}..."`
+              : cmd;
         entries.push({ id, us, what, side });
       }
       const of = (side: SlowEntry['side']) => entries.filter((e) => e.side === side).sort((a, b) => b.us - a.us);

@@ -35,6 +35,7 @@ import {
   stepsAdd,
   type NewStep,
   type RunFinishArgs,
+  type SettledSteps,
   type RunFinishReply,
   type StepBeginArgs,
   type StepBeginReply,
@@ -44,7 +45,7 @@ import {
   type StepTransitionReply,
   type StepsAddArgs,
   type StepsAddReply, budgetReserve, budgetSettle, stepFeedback, type StepFeedbackReply } from './scripts/index.js';
-import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus, type Usage } from './types.js';
+import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus, type Usage, isTerminalStep } from './types.js';
 
 export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
 
@@ -81,6 +82,10 @@ export interface NewRun {
 
 /** Definitions' text and content id, once per definition object (the catalog's are reused by every run). */
 const definitionKeys = new WeakMap<object, { id: string; text: string }>();
+
+/** A run of more steps than this is settled with its steps read outside its finish script. */
+export const SETTLE_IN_SCRIPT = 500;
+const SETTLE_BATCH = 1000;
 
 function definitionKey(definition: unknown): { id: string; text: string } {
   const cached = typeof definition === 'object' && definition !== null ? definitionKeys.get(definition) : undefined;
@@ -352,10 +357,12 @@ export class RunStore {
    * live lost its job and is failed.
    */
   async finishRun(runId: string, status: RunFinishArgs['status'], opts: { output?: unknown; error?: string | null; reason?: string } = {}): Promise<RunFinishReply> {
+    const settled = status === 'auto' ? await this.settleLargeRun(runId) : undefined;
     const res = await runFinish(this.redis, {
       prefix: this.prefix,
       runId,
       status,
+      ...(settled ? { settled } : {}),
       ...opts,
       reason: opts.reason ?? `run ${status}`,
       outbox: this.outbox,
@@ -363,6 +370,52 @@ export class RunStore {
     });
     if (res.applied) this.finished(runId, res.status);
     return res;
+  }
+
+  /**
+   * A run of more than SETTLE_IN_SCRIPT steps, every one of them ended: its steps read and given
+   * their TTL here, in pipelined batches of short commands, so that its finish is a short
+   * script (one that read 10,000 steps would hold Redis for tens of milliseconds). Undefined
+   * for a smaller run, a finished one, or one with a step still live (the script settles it,
+   * failing the steps whose jobs were lost).
+   */
+  private async settleLargeRun(runId: string): Promise<SettledSteps | undefined> {
+    const stepsKey = keys.runSteps(this.prefix, runId);
+    const n = await this.redis.llen(stepsKey);
+    if (n <= SETTLE_IN_SCRIPT) return undefined;
+    const failed: string[] = [];
+    const skipped: string[] = [];
+    let requiredFailed: string | undefined;
+    let inputTokens = 0;
+    let outputTokens = 0;
+    let costUsd: number | undefined;
+    for (let i = 0; i < n; i += SETTLE_BATCH) {
+      const ids = await this.redis.lrange(stepsKey, i, i + SETTLE_BATCH - 1);
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hmget(keys.step(this.prefix, runId, id), 'status', 'usage', 'agent', 'kind', 'error', 'optional');
+      for (const id of ids) pipe.expire(keys.step(this.prefix, runId, id), this.retentionSeconds);
+      const replies = (await pipe.exec()) ?? [];
+      for (let j = 0; j < ids.length; j++) {
+        const [err, v] = replies[j] as [Error | null, (string | null)[]];
+        if (err) throw err;
+        const [statusJson, usage, agent, kind, error, optional] = v;
+        const status = parseJson<StepStatus | null>(statusJson ?? '"cancelled"');
+        if (status === null || !isTerminalStep(status)) return undefined;
+        const id = ids[j]!;
+        if (status === 'failed') {
+          failed.push(`{"stepId":${JSON.stringify(id)},"kind":${kind ?? '"agent"'},"agent":${agent ?? 'null'},"error":${error ?? 'null'}}`);
+          if (optional !== 'true') requiredFailed ??= id;
+        } else if (status === 'skipped') skipped.push(JSON.stringify(id));
+        const u = parseJson<Usage | null>(usage);
+        if (u) {
+          inputTokens += u.inputTokens;
+          outputTokens += u.outputTokens;
+          if (u.costUsd !== undefined) costUsd = (costUsd ?? 0) + u.costUsd;
+        }
+      }
+    }
+    const usage = JSON.stringify({ inputTokens, outputTokens, ...(costUsd !== undefined ? { costUsd: Math.round(costUsd * 1e8) / 1e8 } : {}) });
+    return { failed: `[${failed.join(',')}]`, nFailed: failed.length, skipped: `[${skipped.join(',')}]`, usage, ...(requiredFailed ? { requiredFailed } : {}) };
   }
 
   private finished(runId: string, status: RunStatus): void {

@@ -5,6 +5,7 @@ import { json, Script } from './script.js';
 import { stepPlan, type NewStep } from './step-plan.js';
 
 const script = new Script('create-run', 8);
+const appendScript = new Script('steps-append', 2);
 
 export interface CreateRunArgs {
   prefix: string;
@@ -27,14 +28,32 @@ export interface CreateRunArgs {
 /** The definition was not stored (expired, or never written): call again with its text. */
 export class DefinitionNotStoredError extends Error {}
 
-/** Write a new run (record, steps, refs, index entry, `run.queued`) in one step. */
+/**
+ * A run of more steps than this is written in parts: the run with its first steps, then the
+ * others, each part a short script (one that wrote 10,000 steps would hold Redis for tens of
+ * milliseconds). Its jobs are added after the last part, so no step runs before it is written.
+ */
+export const CREATE_IN_SCRIPT = 200;
+
+/**
+ * Write a new run (record, steps, refs, index entry, `run.queued`) in one step, or for a large
+ * run in parts (CREATE_IN_SCRIPT): a reader may see its step list grow while it is written, and
+ * a process lost in between leaves the run `queued` without jobs, which the sweeper ends.
+ */
 export async function createRun(redis: Redis, a: CreateRunArgs): Promise<{ steps: number }> {
-  const { keys: k, args } = createRunCall(a);
+  const parts = a.steps.length > CREATE_IN_SCRIPT ? Math.ceil(a.steps.length / CREATE_IN_SCRIPT) : 1;
+  const { keys: k, args } = createRunCall(parts > 1 ? { ...a, steps: a.steps.slice(0, CREATE_IN_SCRIPT) } : a);
+  let written: number;
   try {
-    return { steps: (await script.run(redis, k, args)) as number };
+    written = (await script.run(redis, k, args)) as number;
   } catch (err) {
     throw asDefinitionError(err);
   }
+  for (let i = 1; i < parts; i++) {
+    const part = a.steps.slice(i * CREATE_IN_SCRIPT, (i + 1) * CREATE_IN_SCRIPT);
+    written += (await appendScript.run(redis, [keys.run(a.prefix, a.run.id), keys.runSteps(a.prefix, a.run.id)], [keys.stepPrefix(a.prefix, a.run.id), a.run.id, stepPlan(part), a.run.createdAt])) as number;
+  }
+  return { steps: written };
 }
 
 /**

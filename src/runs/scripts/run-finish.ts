@@ -16,6 +16,21 @@ export interface RunFinishArgs {
   reason: string;
   outbox: boolean;
   retentionSeconds: number;
+  /** With `auto`: the steps as the caller read them and gave them their TTL (a run too large to settle in one script). */
+  settled?: SettledSteps;
+}
+
+/** What a run's finish needs of its steps, when every one of them has ended. */
+export interface SettledSteps {
+  /** JSON list of the failed steps (`{stepId, kind, agent, error}`). */
+  failed: string;
+  nFailed: number;
+  /** JSON list of the skipped steps' ids. */
+  skipped: string;
+  /** JSON usage: the steps' summed. */
+  usage: string;
+  /** The first step that failed and was not optional. */
+  requiredFailed?: string;
 }
 
 export type RunFinishReply =
@@ -32,7 +47,18 @@ export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFini
   const [applied, status, cancelled = [], refIds = []] = (await script.run(
     redis,
     [keys.run(a.prefix, a.runId), keys.runSteps(a.prefix, a.runId), keys.runRefs(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix)],
-    [a.status, json(a.output), json(a.error), new Date().toISOString(), a.outbox ? '1' : '0', a.retentionSeconds, json(a.reason), keys.stepPrefix(a.prefix, a.runId), keys.definitionPrefix(a.prefix)],
+    [
+      a.status,
+      json(a.output),
+      json(a.error),
+      new Date().toISOString(),
+      a.outbox ? '1' : '0',
+      a.retentionSeconds,
+      json(a.reason),
+      keys.stepPrefix(a.prefix, a.runId),
+      keys.definitionPrefix(a.prefix),
+      ...(a.settled ? [a.settled.failed, a.settled.skipped, a.settled.usage, a.settled.nFailed, a.settled.requiredFailed ?? ''] : ['']),
+    ],
   )) as [number, string, string[]?, string[]?];
   if (applied !== 1) return { applied: false, status: status as RunStatus | 'missing' };
   const cancelledSteps: { stepId: string; was: StepStatus; agent: string | null }[] = [];

@@ -6,7 +6,10 @@
 -- Finish a run once (the first caller wins): see run-finish.lua, which calls only this.
 -- k: {run, steps, refs, events, outbox, queued runs}
 -- a: {status ('auto' or a final one), output, errorJson, now, outbox (bool), ttl, reasonJson,
---     stepPrefix, defPrefix}
+--     stepPrefix, defPrefix, settled}
+-- a.settled (only with 'auto'): the steps already read and given their TTL by the caller, in
+-- short commands (a run too large to settle in one script): {failed = JSON list of the failed
+-- steps, skipped = JSON list of ids, usage = usage JSON, nFailed, requiredFailed = id or nil}.
 local function finishRun(k, a)
   local r = redis.call('HMGET', k[1], 'status', 'id', 'outputSteps', 'startedAt', 'definitionId')
   if not r[1] then return {0, 'missing'} end
@@ -17,9 +20,9 @@ local function finishRun(k, a)
   local now, outbox, ttl, stepPrefix = a.now, a.outbox, a.ttl, a.stepPrefix
   local nowJson = cjson.encode(now)
   local auto = status == 'auto'
-  local steps = redis.call('LRANGE', k[2], 0, -1)
+  local steps = a.settled and {} or redis.call('LRANGE', k[2], 0, -1)
   local failed, skipped, cancelled = {}, {}, {}
-  local requiredFailed = nil
+  local requiredFailed = a.settled and a.settled.requiredFailed or nil
   local inTok, outTok, cost = 0, 0, nil
   local running = false
   for _, sid in ipairs(steps) do
@@ -59,12 +62,15 @@ local function finishRun(k, a)
       if u.costUsd then cost = (cost or 0) + u.costUsd end
     end
   end
+  local failedJson = a.settled and a.settled.failed or ('[' .. table.concat(failed, ',') .. ']')
+  local skippedJson = a.settled and a.settled.skipped or ('[' .. table.concat(skipped, ',') .. ']')
+  local nFailed = a.settled and a.settled.nFailed or #failed
   local outs = cjson.decode(outputStepsJson)
   if auto then
     if requiredFailed then
       status = 'failed'
       errorJson = cjson.encode('step "' .. requiredFailed .. '" failed')
-    elseif #failed > 0 then status = 'partial_success' else status = 'succeeded' end
+    elseif nFailed > 0 then status = 'partial_success' else status = 'succeeded' end
     if #outs == 1 then
       output = redis.call('HGET', stepPrefix .. outs[1], 'output') or 'null'
     else
@@ -77,16 +83,16 @@ local function finishRun(k, a)
   end
   redis.call('HSET', k[1], 'status', cjson.encode(status), 'output', output, 'error', errorJson,
     'finishedAt', nowJson, 'startedAt', r[4] == 'null' and nowJson or r[4],
-    'failedSteps', '[' .. table.concat(failed, ',') .. ']',
-    'skippedSteps', '[' .. table.concat(skipped, ',') .. ']',
-    'usage', usageJson(inTok, outTok, cost))
+    'failedSteps', failedJson,
+    'skippedSteps', skippedJson,
+    'usage', a.settled and a.settled.usage or usageJson(inTok, outTok, cost))
   event(k[4], 'run.finished', nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. errorJson .. '}')
   if outbox then outboxRun(k[5], k[1]) end
   redis.call('ZREM', k[6], runId)
   local refs = redis.call('SMEMBERS', k[3])
   if defId and defId ~= 'null' then redis.call('EXPIRE', a.defPrefix .. cjson.decode(defId), ttl) end
 
-  if running or #steps > COMPACT_MAX_STEPS then
+  if a.settled or running or #steps > COMPACT_MAX_STEPS then
     for _, sid in ipairs(steps) do redis.call('EXPIRE', stepPrefix .. sid, ttl) end
     for i = 1, 4 do redis.call('EXPIRE', k[i], ttl) end
     return {1, status, cancelled, refs}
