@@ -36,6 +36,7 @@ import {
   type NewStep,
   type RunFinishArgs,
   type SettledSteps,
+  stepsSettle,
   type RunFinishReply,
   type StepBeginArgs,
   type StepBeginReply,
@@ -45,7 +46,7 @@ import {
   type StepTransitionReply,
   type StepsAddArgs,
   type StepsAddReply, budgetReserve, budgetSettle, stepFeedback, type StepFeedbackReply } from './scripts/index.js';
-import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus, type Usage, isTerminalStep } from './types.js';
+import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus, type Usage } from './types.js';
 
 export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
 
@@ -85,7 +86,7 @@ const definitionKeys = new WeakMap<object, { id: string; text: string }>();
 
 /** A run of more steps than this is settled with its steps read outside its finish script. */
 export const SETTLE_IN_SCRIPT = 500;
-const SETTLE_BATCH = 1000;
+const SETTLE_BATCH = 100;
 
 function definitionKey(definition: unknown): { id: string; text: string } {
   const cached = typeof definition === 'object' && definition !== null ? definitionKeys.get(definition) : undefined;
@@ -385,37 +386,25 @@ export class RunStore {
     if (n <= SETTLE_IN_SCRIPT) return undefined;
     const failed: string[] = [];
     const skipped: string[] = [];
+    let nFailed = 0;
     let requiredFailed: string | undefined;
     let inputTokens = 0;
     let outputTokens = 0;
     let costUsd: number | undefined;
     for (let i = 0; i < n; i += SETTLE_BATCH) {
       const ids = await this.redis.lrange(stepsKey, i, i + SETTLE_BATCH - 1);
-      const pipe = this.redis.pipeline();
-      for (const id of ids) pipe.hmget(keys.step(this.prefix, runId, id), 'status', 'usage', 'agent', 'kind', 'error', 'optional');
-      for (const id of ids) pipe.expire(keys.step(this.prefix, runId, id), this.retentionSeconds);
-      const replies = (await pipe.exec()) ?? [];
-      for (let j = 0; j < ids.length; j++) {
-        const [err, v] = replies[j] as [Error | null, (string | null)[]];
-        if (err) throw err;
-        const [statusJson, usage, agent, kind, error, optional] = v;
-        const status = parseJson<StepStatus | null>(statusJson ?? '"cancelled"');
-        if (status === null || !isTerminalStep(status)) return undefined;
-        const id = ids[j]!;
-        if (status === 'failed') {
-          failed.push(`{"stepId":${JSON.stringify(id)},"kind":${kind ?? '"agent"'},"agent":${agent ?? 'null'},"error":${error ?? 'null'}}`);
-          if (optional !== 'true') requiredFailed ??= id;
-        } else if (status === 'skipped') skipped.push(JSON.stringify(id));
-        const u = parseJson<Usage | null>(usage);
-        if (u) {
-          inputTokens += u.inputTokens;
-          outputTokens += u.outputTokens;
-          if (u.costUsd !== undefined) costUsd = (costUsd ?? 0) + u.costUsd;
-        }
-      }
+      const part = await stepsSettle(this.redis, { prefix: this.prefix, runId, retentionSeconds: this.retentionSeconds, stepIds: ids });
+      if (!part) return undefined;
+      if (part.failed) failed.push(part.failed);
+      if (part.skipped) skipped.push(part.skipped);
+      nFailed += part.nFailed;
+      requiredFailed ??= part.requiredFailed;
+      inputTokens += part.inputTokens;
+      outputTokens += part.outputTokens;
+      if (part.costUsd !== undefined) costUsd = (costUsd ?? 0) + part.costUsd;
     }
     const usage = JSON.stringify({ inputTokens, outputTokens, ...(costUsd !== undefined ? { costUsd: Math.round(costUsd * 1e8) / 1e8 } : {}) });
-    return { failed: `[${failed.join(',')}]`, nFailed: failed.length, skipped: `[${skipped.join(',')}]`, usage, ...(requiredFailed ? { requiredFailed } : {}) };
+    return { failed: `[${failed.join(',')}]`, nFailed, skipped: `[${skipped.join(',')}]`, usage, ...(requiredFailed ? { requiredFailed } : {}) };
   }
 
   private finished(runId: string, status: RunStatus): void {

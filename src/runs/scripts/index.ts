@@ -1,7 +1,7 @@
 /** The run-state scripts, one typed wrapper each (lua/ holds their source). */
 export { createRun, createRunThen, DefinitionNotStoredError, type CreateRunArgs } from './create-run.js';
 export { gateDecide, type GateDecideReply, type GateDecision } from './gate-decide.js';
-export { runFinish, type RunFinishArgs, type RunFinishReply, type SettledSteps } from './run-finish.js';
+export { runFinish, stepsSettle, type RunFinishArgs, type RunFinishReply, type SettledSteps } from './run-finish.js';
 export { RUN_FIELDS, STEP_FIELDS, json, parseJson } from './script.js';
 export { stepBegin, type StepBeginArgs, type StepBeginReply, type StepReading } from './step-begin.js';
 export { stepCheckpoint, type StepCheckpointArgs } from './step-checkpoint.js';

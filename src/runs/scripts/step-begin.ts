@@ -46,13 +46,14 @@ export type StepBeginReply =
     };
 
 /**
- * More steps read than this are read before the script, in pipelined batches of short
- * commands, instead of inside it: a join of 10,000 steps would hold Redis for tens of
+ * More steps read than this are read before the script, in parts of a few hundred
+ * (lua/steps-read.lua), instead of inside it: a join of 10,000 steps would hold Redis for tens of
  * milliseconds in one script. Safe for the fast path: it starts a step only when each of its
  * dependencies has ended, and an ended step's status does not change.
  */
 export const READS_IN_SCRIPT = 256;
-const READ_BATCH = 1000;
+const READ_BATCH = 250;
+const readScript = new Script('steps-read', 0);
 
 export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeginReply> {
   const all = [...a.deps, ...a.extra];
@@ -88,23 +89,13 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
 /** A dependency the fast path may start after: succeeded, or failed and optional (as step-begin.lua). */
 const usable = (d: StepReading): boolean => d.status === 'succeeded' || (d.status === 'failed' && d.optional);
 
-/** The steps `ids` as the script reads them (a missing one reads as cancelled), in batches of short commands. */
+/** The steps `ids` as the script reads them (a missing one reads as cancelled), in parts of READ_BATCH. */
 async function readSteps(redis: Redis, a: StepBeginArgs, ids: readonly string[]): Promise<StepReading[]> {
   const out: StepReading[] = [];
   for (let i = 0; i < ids.length; i += READ_BATCH) {
     const batch = ids.slice(i, i + READ_BATCH);
-    const pipe = redis.pipeline();
-    for (const id of batch) {
-      const key = keys.step(a.prefix, a.runId, id);
-      if (a.needsOutput(id)) pipe.hmget(key, 'status', 'optional', 'output');
-      else pipe.hmget(key, 'status', 'optional');
-    }
-    const replies = (await pipe.exec()) ?? [];
-    batch.forEach((stepId, j) => {
-      const [err, v] = replies[j] as [Error | null, (string | null)[]];
-      if (err) throw err;
-      out.push({ stepId, status: parseJson(v[0] ?? '"cancelled"'), optional: parseJson(v[1]) === true, output: parseJson(v[2]) });
-    });
+    const r = (await readScript.run(redis, [], [keys.stepPrefix(a.prefix, a.runId), batch.map((id) => (a.needsOutput(id) ? '1' : '0')).join(''), ...batch])) as string[];
+    batch.forEach((stepId, j) => out.push({ stepId, status: parseJson(r[3 * j]), optional: parseJson(r[3 * j + 1]) === true, output: parseJson(r[3 * j + 2]) }));
   }
   return out;
 }
