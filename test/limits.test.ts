@@ -105,21 +105,39 @@ describe('RedisLimiter', () => {
     expect(await redis.zrange(scope, '0', '-1')).toEqual(['c', 'e']);
   });
 
-  it('books a turn only in the scope whose rate refused it: another model of the provider is not held back until that turn', async () => {
-    // The provider: one call every 100 ms; model x: one a second.
-    // Per key, on a key of its own: the provider's scope is this test's alone.
-    const limiter = limiterFor({ openai: { rpm: 600, perKey: true, models: { 'gpt-bx': { rpm: 60 } } } });
-    const key = 'sk-only-this-test';
-    await limiter.acquire(target('gpt-bx', key), 1, 60_000, 'x1').then(ticketOf);
-    const x2 = await limiter.acquire(target('gpt-bx', key), 1, 60_000, 'x2');
+  it('books a turn in every scope that limits requests, not in one that limits only tokens; and not beyond bookWithinMs', async () => {
+    // Per key, on keys of their own: the provider's scopes are this test's alone.
+    const bookings = (scope: string) => redis.zrange(`${prefix}:limit:${scope}:bookings`, '0', '-1');
+    const providerOf = (a: Admission) => (a as { scope: string }).scope.split('/')[0]!;
+    // The provider limits tokens only; model x: one call a second.
+    const tokensOnly = limiterFor({ openai: { tpm: 600_000, perKey: true, models: { 'gpt-bx': { rpm: 60 } } } });
+    await tokensOnly.acquire(target('gpt-bx', 'sk-tokens'), 1, 60_000, 'x1').then(ticketOf);
+    const x2 = await tokensOnly.acquire(target('gpt-bx', 'sk-tokens'), 1, 60_000, 'x2');
     expect(x2).toMatchObject({ granted: false, scope: expect.stringMatching(/^openai#[0-9a-f]{12}\/gpt-bx$/), booked: true });
-    const providerScope = (x2 as { scope: string }).scope.split('/')[0]!;
     expect(x2.granted === false && x2.waitMs).toBeGreaterThan(900);
-    expect(await redis.zrange(`${prefix}:limit:${providerScope}:bookings`, '0', '-1')).toEqual([]);
-    // Model y waits only for the provider's own spacing after x1, not for x2's turn.
-    const y = await limiter.acquire(target('gpt-by', key), 1, 60_000, 'y1');
-    expect(y).toMatchObject({ granted: false, scope: providerScope, why: 'rpm' });
-    expect(y.granted === false && y.waitMs).toBeLessThanOrEqual(100);
+    expect(await bookings(providerOf(x2))).toEqual([]);
+    // Model y goes at once: the turn booked on x holds nothing back in the provider's tokens.
+    await tokensOnly.acquire(target('gpt-by', 'sk-tokens'), 1, 60_000, 'y1').then(ticketOf);
+
+    // The provider limits requests too (one every 100 ms): the turn is held there as well, and
+    // the calls after it come after it.
+    const both = limiterFor({ openai: { rpm: 600, perKey: true, models: { 'gpt-bx': { rpm: 60 } } } });
+    await both.acquire(target('gpt-bx', 'sk-both'), 1, 60_000, 'x1').then(ticketOf);
+    const x2b = await both.acquire(target('gpt-bx', 'sk-both'), 1, 60_000, 'x2');
+    expect(x2b).toMatchObject({ granted: false, booked: true });
+    expect(await bookings(providerOf(x2b))).toEqual(['x2']);
+    const y = await both.acquire(target('gpt-by', 'sk-both'), 1, 60_000, 'y1');
+    expect(y.granted === false && y.waitMs).toBeGreaterThan(900);
+
+    // A caller with a fallback books no turn further than it would wait.
+    const spill = limiterFor({ openai: { perKey: true, models: { 'gpt-bx': { rpm: 60 } } } });
+    await spill.acquire(target('gpt-bx', 'sk-spill'), 1, 60_000, 'x1').then(ticketOf);
+    const refused = await spill.acquire(target('gpt-bx', 'sk-spill'), 1, 60_000, 'x2', 100);
+    expect(refused).toMatchObject({ granted: false, why: 'rpm', booked: false });
+    expect(await bookings((refused as { scope: string }).scope)).toEqual([]);
+    // Not counted either: the next caller's turn is the same.
+    const next = await spill.acquire(target('gpt-bx', 'sk-spill'), 1, 60_000, 'x3');
+    expect(next.granted === false && next.waitMs).toBeLessThanOrEqual(1000);
   });
 
   it('a provider call told its booked turn comes back a little early for it and goes on its turn', async () => {

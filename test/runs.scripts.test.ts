@@ -4,9 +4,10 @@
  * other, and the fast path of step-begin agreeing with the engine's decision.
  */
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decide } from '../src/engine/decide.js';
 import { keys } from '../src/runs/keys.js';
+import { CREATE_IN_SCRIPT } from '../src/runs/scripts/create-run.js';
 import { RunStore, type NewStep } from '../src/runs/run-store.js';
 import { LOST_STEP_ERROR, type RunRecord, type StepStatus } from '../src/runs/types.js';
 import { cleanupPrefix, newRedis, testPrefix, unique } from './helpers/redis.js';
@@ -71,6 +72,31 @@ describe('create-run', () => {
     const mine = outbox.filter(([, f]) => f[3] === id);
     expect(mine).toHaveLength(1);
     expect(JSON.parse(mine[0]![1][mine[0]![1].indexOf('definition') + 1]!)).toEqual({ name: 'test', steps: ['a', 'b', 'c'] });
+  });
+
+  it('writes a large run in parts, with more refs than Lua unpacks at once, and stops at a part whose run was cancelled meanwhile', async () => {
+    const id = unique('run');
+    const steps = Array.from({ length: 2 * CREATE_IN_SCRIPT + 5 }, (_, i) => newStep(`s${i}`));
+    const refIds = Array.from({ length: 9000 }, (_, i) => `${id}.r${i}`);
+    await store.createRun(record(id), { outputSteps: ['s0'], definition: { name: 'big' }, steps, refIds });
+    expect(await redis.llen(keys.runSteps(prefix, id))).toBe(steps.length);
+    expect(await redis.lindex(keys.runSteps(prefix, id), -1)).toBe(`s${steps.length - 1}`);
+    expect(await redis.scard(keys.runRefs(prefix, id))).toBe(9000);
+    // A run cancelled while its parts are written: the next part adds nothing and says why.
+    const gone = unique('run');
+    // The cancel lands just before the second part is sent.
+    const send = store.redis.sendCommand.bind(store.redis) as (c: { name: string }) => Promise<unknown>;
+    let scripts = 0;
+    const spy = vi.spyOn(store.redis, 'sendCommand').mockImplementation(((c: { name: string }) => {
+      if (c.name === 'evalsha' && ++scripts === 2) return store.finishRun(gone, 'cancelled', { reason: 'cancelled meanwhile' }).then(() => send(c));
+      return send(c);
+    }) as never);
+    try {
+      await expect(store.createRun(record(gone), { outputSteps: ['s0'], definition: { name: 'big' }, steps, refIds: [] })).rejects.toThrow(/ended while it was being written \(the run is cancelled\)/);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await redis.llen(keys.runSteps(prefix, gone))).toBeLessThan(steps.length);
   });
 
   it('refuses to write a run id twice', async () => {

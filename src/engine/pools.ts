@@ -76,7 +76,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const limiter = new RedisLimiter(connection, prefix, registry.limits);
   const limited = (agent: ResolvedAgent): Provider => {
     const log = logger.child({ agent: agent.name });
-    const behind = (a: Pick<ResolvedAgent, 'provider' | 'apiKey'>, provider: Provider): Provider =>
+    const behind = (a: Pick<ResolvedAgent, 'provider' | 'apiKey'>, provider: Provider, bookWithinMs?: number): Provider =>
       registry.limits.applies(a.provider, agent.rateLimit)
         ? new LimitedProvider(provider, {
             limiter,
@@ -84,9 +84,11 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
             leaseMs: agent.timeoutMs,
             logger: log,
             onCircuitOpened: (scope) => system.metrics.circuitOpened(scope),
+            ...(bookWithinMs !== undefined ? { bookWithinMs } : {}),
           })
         : provider;
-    const primary = behind(agent, createProvider(agent));
+    // A primary with fallbacks books no turn beyond fallbackAfterMs: that call goes to a fallback.
+    const primary = behind(agent, createProvider(agent), agent.fallbacks?.length ? agent.fallbackAfterMs : undefined);
     if (!agent.fallbacks?.length) return primary;
     const fallbacks = agent.fallbacks.map((f) => ({ model: f.model, provider: behind(f, createProvider({ ...agent, ...f, apiKey: f.apiKey, baseURL: f.baseURL })) }));
     return new FallbackProvider(primary, fallbacks, { fallbackAfterMs: agent.fallbackAfterMs, logger: log });

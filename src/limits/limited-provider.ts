@@ -68,6 +68,12 @@ export interface LimitedProviderOptions {
   logger: Logger;
   /** Told of each scope whose circuit a call opened (metrics). */
   onCircuitOpened?: (scope: string) => void;
+  /**
+   * Book a refused call's turn only when it is at most this far away (an agent's primary model
+   * with fallbacks: `fallbackAfterMs`; a longer wait goes to a fallback, and a turn booked for it
+   * would be held for nobody). Default: any.
+   */
+  bookWithinMs?: number;
 }
 
 export class LimitedProvider extends ProviderDecorator {
@@ -82,7 +88,7 @@ export class LimitedProvider extends ProviderDecorator {
     const { limiter, target, leaseMs, logger } = this.opts;
     const tokens = estimateTokens(req);
     // The lease outlives the call by a margin: the call is aborted at its step's timeout.
-    const ask = () => limiter.acquire({ ...target, model: req.model }, tokens, (req.timeoutMs ?? leaseMs) + LEASE_MARGIN_MS, req.callKey);
+    const ask = () => limiter.acquire({ ...target, model: req.model }, tokens, (req.timeoutMs ?? leaseMs) + LEASE_MARGIN_MS, req.callKey, this.opts.bookWithinMs);
     let admission = await ask();
     // A short wait (its turn comes within a moment) is waited here, holding the worker slot that
     // briefly: a round through the delayed set would come back later than the turn.

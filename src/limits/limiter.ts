@@ -49,8 +49,12 @@ export type CallOutcome =
   | { result: 'neutral'; pauseUntil?: number };
 
 export interface Limiter {
-  /** With `callKey`, a call refused for a rate has its turn booked: coming back with the same key at that turn, it goes. */
-  acquire(target: CallTarget, tokens: number, leaseMs: number, callKey?: string): Promise<Admission>;
+  /**
+   * With `callKey`, a call refused for a rate has its turn booked: coming back with the same
+   * key at that turn, it goes. Not when the turn is more than `bookWithinMs` away (a caller with
+   * a fallback to go to instead).
+   */
+  acquire(target: CallTarget, tokens: number, leaseMs: number, callKey?: string, bookWithinMs?: number): Promise<Admission>;
   /** Returns the scopes whose breaker this call opened. */
   settle(ticket: Ticket, outcome: CallOutcome): Promise<string[]>;
 }
@@ -100,7 +104,7 @@ export class RedisLimiter implements Limiter {
     return [...of(keys.limit), ...of(keys.limitLeases), ...(bookings ? of(keys.limitBookings) : [])];
   }
 
-  async acquire(target: CallTarget, tokens: number, leaseMs: number, callKey = ''): Promise<Admission> {
+  async acquire(target: CallTarget, tokens: number, leaseMs: number, callKey = '', bookWithinMs = -1): Promise<Admission> {
     const scopes = this.plan.scopes(target);
     const lease = randomUUID();
     const args: (string | number)[] = [callKey, lease, leaseMs, tokens, scopes.length];
@@ -108,6 +112,7 @@ export class RedisLimiter implements Limiter {
       const requests = s.requests ?? (s.limits.rpm ? { max: s.limits.rpm, windowMs: 60_000 } : { max: 0, windowMs: 0 });
       args.push(requests.max, requests.windowMs, s.limits.tpm ?? 0, s.limits.maxConcurrent ?? 0, s.breaker ? '1' : '0');
     }
+    args.push(bookWithinMs);
     const [ok, waitMs, index, why, booked] = (await acquireScript.run(this.redis, this.keysOf(scopes, true), args)) as [number, number, number?, string?, string?];
     if (ok === 1) return { granted: true, ticket: { lease, tokens, scopes } };
     const scope = scopes[(index ?? 1) - 1]!;

@@ -46,7 +46,7 @@ import {
   type StepTransitionReply,
   type StepsAddArgs,
   type StepsAddReply, budgetReserve, budgetSettle, stepFeedback, type StepFeedbackReply } from './scripts/index.js';
-import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus, type Usage } from './types.js';
+import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus, type Usage, isTerminalRun } from './types.js';
 
 export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
 
@@ -158,7 +158,10 @@ export class RunStore {
     await this.feed?.close();
   }
 
-  /** Write a new run: record, steps, refs, index entry and `run.queued`, atomically. */
+  /**
+   * Write a new run: record, steps, refs, index entry and `run.queued`, atomically; a run of more
+   * than CREATE_IN_SCRIPT steps in parts (see create-run.ts), all before its jobs are added.
+   */
   async createRun(run: RunRecord, parts: NewRun): Promise<void> {
     await this.withDefinition(run, parts, (args) => createRun(this.redis, args));
   }
@@ -382,8 +385,9 @@ export class RunStore {
    */
   private async settleLargeRun(runId: string): Promise<SettledSteps | undefined> {
     const stepsKey = keys.runSteps(this.prefix, runId);
-    const n = await this.redis.llen(stepsKey);
-    if (n <= SETTLE_IN_SCRIPT) return undefined;
+    const [n, status] = await Promise.all([this.redis.llen(stepsKey), this.redis.hget(keys.run(this.prefix, runId), 'status')]);
+    // A finished run is left to the script, which says so (the first finisher won).
+    if (n <= SETTLE_IN_SCRIPT || status === null || isTerminalRun(parseJson<RunStatus>(status))) return undefined;
     const failed: string[] = [];
     const skipped: string[] = [];
     let nFailed = 0;

@@ -66,7 +66,7 @@ export async function ownRedis(): Promise<OwnRedis> {
           pid = /process_id:(\d+)/.exec(info)?.[1];
           probe.disconnect();
           // Still loading its AOF: not ready.
-          if (!/loading:0/.test(info)) throw new Error('loading');
+          if (!/^loading:0\r?$/m.test(info)) throw new Error('loading');
         } catch {
           probe.disconnect();
           await new Promise((r) => setTimeout(r, 50));

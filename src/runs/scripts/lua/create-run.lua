@@ -24,7 +24,8 @@ local runId = ARGV[2]
 local runIdJson = cjson.encode(runId)
 local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, cjson.encode(ARGV[5]))
 local refs = cjson.decode(ARGV[4])
-if #refs > 0 then redis.call('SADD', KEYS[3], unpack(refs)) end
+-- In slices: Lua's unpack takes at most about 8,000 values.
+for i = 1, #refs, 1000 do redis.call('SADD', KEYS[3], unpack(refs, i, math.min(i + 999, #refs))) end
 redis.call('ZADD', KEYS[5], ARGV[6], runId)
 redis.call('ZADD', KEYS[7], ARGV[6], runId)
 event(KEYS[4], 'run.queued', nil, ARGV[5], ARGV[7])

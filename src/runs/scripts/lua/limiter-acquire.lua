@@ -11,7 +11,7 @@
 -- Time is Redis's own (TIME), so processes on hosts whose clocks differ share one clock.
 -- ARGV: [1] the call's key ('' for none: no booking), [2] lease id, [3] lease length (ms), [4] tokens reserved, [5] number of
 --       scopes, then per scope: requests per window, the window (ms), tpm, maxConcurrent (0:
---       none), breaker on ('1'/'0').
+--       none), breaker on ('1'/'0'); then the longest wait whose turn is booked (-1: any).
 -- Returns {1, ''} when admitted; {0, wait ms, scope index, why[, 'booked']} when not (booked:
 -- its turn is kept for it, under its call key); {-1, 0, scope index, why} when the call can
 -- never fit (more tokens than the scope's tpm).
@@ -19,6 +19,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease, expiry, tokens, n = ARGV[2], now + tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local key = ARGV[1]
+-- A turn further away than this is not booked (-1: any): the caller has somewhere else to go (a fallback).
+local bookWithin = tonumber(ARGV[6 + 5 * n] or '-1')
 local WINDOW = 60000
 local BURST = 1000
 local CONCURRENCY_POLL = 1000
@@ -60,24 +62,23 @@ for i = 1, n do
     -- Back before its turn (it is woken a little early, to go on time): it waits for it.
     if tonumber(booked) > now then need(tonumber(booked) - now, i, 'requests') end
     p.unbook = true
-  else
-    if reqMax > 0 then
-      local interval = reqWindow / reqMax
-      local tat = math.max(tonumber(s[2] or '0'), now) + interval
-      if tat - now > interval then need(tat - now - interval, i, 'requests') end
-      p.tatReq = tat
-      p.interval = interval
-    end
-    if tpm > 0 then
-      if tokens > tpm then return {-1, 0, i, 'tpm'} end
-      -- A call bigger than a second's worth fits once the tokens before it have flowed out.
-      local cost = tokens * WINDOW / tpm
-      local limit = math.max(cost, BURST)
-      local tat = math.max(tonumber(s[3] or '0'), now) + cost
-      if tat - now > limit then need(tat - now - limit, i, 'tpm') end
-      p.tatTok = tat
-      p.cost, p.limit = cost, limit
-    end
+  elseif reqMax > 0 then
+    local interval = reqWindow / reqMax
+    local tat = math.max(tonumber(s[2] or '0'), now) + interval
+    if tat - now > interval then need(tat - now - interval, i, 'requests') end
+    p.tatReq = tat
+    p.interval = interval
+  end
+  -- Tokens are counted when the call goes, booked turn or not.
+  if tpm > 0 then
+    if tokens > tpm then return {-1, 0, i, 'tpm'} end
+    -- A call bigger than a second's worth fits once the tokens before it have flowed out.
+    local cost = tokens * WINDOW / tpm
+    local limit = math.max(cost, BURST)
+    local tat = math.max(tonumber(s[3] or '0'), now) + cost
+    if tat - now > limit then need(tat - now - limit, i, 'tpm') end
+    p.tatTok = tat
+    p.cost, p.limit = cost, limit
   end
   if conc > 0 then
     redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
@@ -87,33 +88,23 @@ for i = 1, n do
   plan[i] = p
 end
 if wait > 0 then
-  -- Refused for the request rate only and with a call key: its turn is booked, the rate
-  -- counted from then, and it is told to come back at its turn (so the calls refused together
-  -- come back one after the other, and a call a little late on its turn still goes). Tokens
-  -- are not booked: a booking would hold a call's reserved tokens, while the calls before it
-  -- give back what they reserved and did not use; a call refused for tokens comes back when
-  -- they have flowed out as things stand.
-  -- Only the scope whose rate set the wait books the turn: pushing the others' arrival times
-  -- to that turn would hold back, until then, calls that only share them (another model of the
-  -- provider, the agent's fallback). At its turn the call is counted in the others then.
-  if key ~= '' and why == 'requests' then
+  -- Refused for a request rate, with a call key: its turn is booked in every scope that limits
+  -- its requests, the rate counted from then (each such scope's arrival time moves to the
+  -- turn, so the calls refused together come back one after the other, each turn held in all
+  -- of them), and it is told to come back at its turn, where it goes without being counted in
+  -- them again (a call a little late on its turn still goes). Its tokens are not booked: they
+  -- are counted when it goes (a booking would hold a call's reserved tokens while the calls
+  -- before it give back what they reserved and did not use). A scope that limits only tokens
+  -- is not held back by a booked turn.
+  if key ~= '' and why == 'requests' and (bookWithin < 0 or wait <= bookWithin) then
     local at = now + wait
     for i = 1, n do
       local p = plan[i]
-      if i == who and not p.unbook and p.tatReq then
+      if not p.unbook and p.tatReq then
         redis.call('ZREMRANGEBYSCORE', KEYS[2 * n + i], '-inf', now - BOOKING_KEPT)
         redis.call('ZADD', KEYS[2 * n + i], at, key)
         redis.call('PEXPIRE', KEYS[2 * n + i], 3600000)
-        local fields = {}
-        if p.tatReq then
-          fields[#fields + 1] = 'tatReq'
-          fields[#fields + 1] = string.format('%.3f', math.max(p.tatReq, at + p.interval))
-        end
-        if p.tatTok then
-          fields[#fields + 1] = 'tatTok'
-          fields[#fields + 1] = string.format('%.3f', math.max(p.tatTok, at + p.cost))
-        end
-        redis.call('HSET', KEYS[i], unpack(fields))
+        redis.call('HSET', KEYS[i], 'tatReq', string.format('%.3f', math.max(p.tatReq, at + p.interval)))
         redis.call('PEXPIRE', KEYS[i], 3600000)
       end
     end

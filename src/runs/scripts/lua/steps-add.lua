@@ -20,7 +20,8 @@ for _, s in ipairs(added) do
     '{"parent":' .. s[4] .. ',"kind":' .. cjson.encode(s[2]) .. ',"agent":' .. s[3] .. ',"dependsOn":' .. s[5] .. '}')
 end
 local refs = cjson.decode(ARGV[5])
-if #refs > 0 then redis.call('SADD', KEYS[3], unpack(refs)) end
+-- In slices: Lua's unpack takes at most about 8,000 values.
+for i = 1, #refs, 1000 do redis.call('SADD', KEYS[3], unpack(refs, i, math.min(i + 999, #refs))) end
 -- `agents` is a sorted JSON list of names: add the new ones.
 local have, seen = {}, {}
 for name in string.gmatch(run[2] or '', '"([^"]+)"') do

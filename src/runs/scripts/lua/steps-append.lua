@@ -3,7 +3,9 @@
 -- before any of the run's jobs exists.
 -- KEYS: run, steps
 -- ARGV: [1] step key prefix, [2] run id, [3] step plan (see createSteps), [4] createdAt (ISO)
--- Returns the number of steps written, or an error when the run is not there.
+-- Returns the number of steps written, or the error ENDED when the run is not queued any more
+-- (cancelled while it was being written: nothing is added to it).
 --@include createSteps
-if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('run not found: its first part was not written') end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= '"queued"' then return redis.error_reply('ENDED the run is ' .. (status and cjson.decode(status) or 'gone')) end
 return #createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), cjson.encode(ARGV[2]), cjson.encode(ARGV[4]))
