@@ -259,6 +259,27 @@ describe('step-checkpoint and step-progress', () => {
     expect(await store.saveCheckpoint(id, 'a', 1, { turn: 2 })).toBe(false);
     expect(await store.stepProgress(id, 'a', 1, { chars: 4 })).toBe(false);
   });
+
+  it('keep what a delivery paid for on its step, and on its finished run, when the write does not apply', async () => {
+    // A run of two steps (not compacted while `b` runs): `a` finishes, `b` is taken over.
+    const id = await newRun([newStep('a'), newStep('b')], ['a']);
+    const usageOf = async (key: string) => JSON.parse((await redis.hget(key, 'usage')) ?? 'null');
+    await start(id, 'b');
+    await start(id, 'a');
+    await store.completeStep(id, 'a', answer);
+    // Another worker's attempt 2 runs `b` now: attempt 1's checkpoint and retry do not apply, their usage stays.
+    await store.transitionStep(id, 'b', { from: ['running'], to: 'running', attemptsDelta: 1 });
+    expect(await store.saveCheckpoint(id, 'b', 1, { turn: 1 }, { inputTokens: 5, outputTokens: 2, costUsd: 0.001 })).toBe(false);
+    const retry = await store.transitionStep(id, 'b', { from: ['running'], to: 'retrying', attempt: 1, usage: { inputTokens: 1, outputTokens: 1 } });
+    expect(retry.applied).toBe(false);
+    expect(await usageOf(keys.step(prefix, id, 'b'))).toEqual({ inputTokens: 6, outputTokens: 3, costUsd: 0.001 });
+    // Once the run has finished (cancelled: `b` had no answer), a late one is added to the run's total too.
+    await store.finishRun(id, 'cancelled', { reason: 'stop' });
+    const before = await usageOf(keys.run(prefix, id));
+    expect(await store.saveCheckpoint(id, 'b', 2, undefined, { inputTokens: 10, outputTokens: 4 })).toBe(false);
+    expect(await usageOf(keys.run(prefix, id))).toEqual({ inputTokens: before.inputTokens + 10, outputTokens: before.outputTokens + 4, costUsd: before.costUsd });
+    expect(await usageOf(keys.step(prefix, id, 'b'))).toMatchObject({ inputTokens: 16, outputTokens: 7 });
+  });
 });
 
 describe('steps-add', () => {

@@ -303,7 +303,12 @@ export function createStepProcessor(deps: StepMachineDeps) {
         if (err instanceof CancelledError || err instanceof StaleAttemptError || (signal?.aborted && !(err instanceof StepTimeoutError))) {
           // Its run ended, or the step itself was cancelled (a join met early no longer needs it).
           const [status, self] = await Promise.all([store.getRunStatus(runId), store.getStepState(runId, step.id)]);
-          if (status === null || isTerminalRun(status) || self === null || isTerminalStep(self.status)) return 'ended';
+          if (status === null || isTerminalRun(status) || self === null || isTerminalStep(self.status)) {
+            // What its calls cost before it was stopped is kept on the step (and its run).
+            const paid = meter.take();
+            if (paid) await store.saveCheckpoint(runId, step.id, attempt, undefined, paid);
+            return 'ended';
+          }
         }
         // Another worker runs the step now: leave its record alone.
         if (err instanceof StaleAttemptError) throw err;

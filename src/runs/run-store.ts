@@ -333,7 +333,7 @@ export class RunStore {
    * the delivery paid for since it last recorded) to its usage; false when it no longer runs it.
    */
   saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown, usage?: Usage | null): Promise<boolean> {
-    return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint, usage });
+    return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint, usage, outbox: this.outbox });
   }
 
   /** Record the decision on a waiting approval gate, once (the gate reads it when its job wakes). */

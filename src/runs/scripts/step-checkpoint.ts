@@ -3,7 +3,7 @@ import { keys } from '../keys.js';
 import type { Usage } from '../types.js';
 import { json, Script } from './script.js';
 
-const script = new Script('step-checkpoint', 1);
+const script = new Script('step-checkpoint', 3);
 
 export interface StepCheckpointArgs {
   prefix: string;
@@ -13,12 +13,13 @@ export interface StepCheckpointArgs {
   attempt: number;
   /** Undefined keeps the one saved. */
   checkpoint?: unknown;
-  /** Added to the step's usage: what the delivery paid for since it last recorded. */
+  /** Added to the step's usage (also when the checkpoint is not saved): what the delivery paid for since it last recorded. */
   usage?: Usage | null;
+  outbox: boolean;
 }
 
 /** True when saved; false when the step is no longer running that attempt. */
 export async function stepCheckpoint(redis: Redis, a: StepCheckpointArgs): Promise<boolean> {
-  const args = [a.attempt, a.checkpoint === undefined ? '' : json(a.checkpoint), a.usage ? JSON.stringify(a.usage) : ''];
-  return (await script.run(redis, [keys.step(a.prefix, a.runId, a.stepId)], args)) === 1;
+  const args = [a.attempt, a.checkpoint === undefined ? '' : json(a.checkpoint), a.usage ? JSON.stringify(a.usage) : '', a.outbox ? '1' : '0'];
+  return (await script.run(redis, [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.outbox(a.prefix)], args)) === 1;
 }

@@ -25,6 +25,7 @@
 --@include finishRun
 --@include outboxStep
 --@include outboxRun
+--@include addLateUsage
 local v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output')
 if not v[1] then return {0, 'missing'} end
 local cur = cjson.decode(v[1])
@@ -56,14 +57,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   return {1, 'succeeded', 0, '', over}
 end
 -- A late answer.
-if ARGV[4] ~= 'null' then
-  addUsage(KEYS[1], 'usage', ARGV[4])
-  local rs = redis.call('HGET', KEYS[2], 'status')
-  if rs and TERMINAL[cjson.decode(rs)] then
-    addUsage(KEYS[2], 'usage', ARGV[4])
-    if outbox then outboxRun(KEYS[4], KEYS[2]) end
-  end
-end
+addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])
 if not v[3] or v[3] == 'null' then
   redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6])
 end

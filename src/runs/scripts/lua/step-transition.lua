@@ -7,7 +7,8 @@
 --       not 0 the event data gets the new `attempt`), [8] the attempt the caller runs ('' for
 --       any: when given, a step on another attempt is left alone), [9] step key prefix,
 --       [10] usage JSON to add to the step's ('' for none: what the delivery paid for since it
---       last recorded), [11..] field, JSON-value pairs.
+--       last recorded; kept on the step even when the change does not apply), [11..] field,
+--       JSON-value pairs.
 -- Returns {1, new status, attempts, checkpoint JSON} when applied, {0, current status, attempts}
 -- when not (current is 'missing' when there is no such step). The checkpoint is the one in
 -- force once the step leaves `waiting` for `running` (what it waited for may have written it:
@@ -18,13 +19,17 @@
 --@include withAttempt
 --@include syncGates
 --@include addUsage
+--@include addLateUsage
 local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId', 'kind')
 if not v[1] then return {0, 'missing', 0} end
 local cur = cjson.decode(v[1])
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then allowed = true end end
 local attempts = tonumber(v[2])
-if not allowed or (ARGV[8] ~= '' and v[2] ~= ARGV[8]) then return {0, cur, attempts} end
+if not allowed or (ARGV[8] ~= '' and v[2] ~= ARGV[8]) then
+  addLateUsage(KEYS[1], KEYS[2], KEYS[4], ARGV[6] == '1', ARGV[10])
+  return {0, cur, attempts}
+end
 local fields = { 'status', cjson.encode(ARGV[2]) }
 local data = ARGV[4]
 local delta = tonumber(ARGV[7])

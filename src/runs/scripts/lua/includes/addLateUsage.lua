@@ -1,0 +1,14 @@
+-- What a delivery paid for, kept when its write did not apply (the step ended, or another
+-- attempt runs it): added to the step's usage, and to its run's once the run has finished
+-- (its total was summed then), the run's record handed to the outbox again.
+--@include addUsage
+--@include outboxRun
+local function addLateUsage(stepKey, runKey, outboxKey, outbox, usage)
+  if usage == '' or usage == 'null' then return end
+  addUsage(stepKey, 'usage', usage)
+  local rs = redis.call('HGET', runKey, 'status')
+  if rs and TERMINAL[cjson.decode(rs)] then
+    addUsage(runKey, 'usage', usage)
+    if outbox then outboxRun(outboxKey, runKey) end
+  end
+end
