@@ -6,10 +6,9 @@
 -- Returns {0} at a step that has not ended, else {1, the failed steps' JSON entries (comma
 -- separated), how many, the skipped ids' JSON (comma separated), input tokens, output tokens,
 -- cost ('' when none was known), the first failed step that is not optional ('' for none)}.
+--@include tallyStep
 local prefix, ttl = ARGV[1], tonumber(ARGV[2])
-local failed, skipped = {}, {}
-local inTok, outTok, cost = 0, 0, nil
-local required = ''
+local t = { failed = {}, skipped = {}, inTok = 0, outTok = 0, cost = nil, required = nil }
 for i = 3, #ARGV do
   local sid = ARGV[i]
   local sk = prefix .. sid
@@ -17,19 +16,6 @@ for i = 3, #ARGV do
   local st = cjson.decode(v[1] or '"cancelled"')
   if not TERMINAL[st] then return {0} end
   redis.call('EXPIRE', sk, ttl)
-  local sidJson = cjson.encode(sid)
-  if st == 'failed' then
-    failed[#failed + 1] = '{"stepId":' .. sidJson .. ',"kind":' .. (v[4] or '"agent"') .. ',"agent":' .. (v[3] or 'null') .. ',"error":' .. (v[5] or 'null') .. '}'
-    if v[6] ~= 'true' and required == '' then required = sid end
-  elseif st == 'skipped' then
-    skipped[#skipped + 1] = sidJson
-  end
-  local u = v[2]
-  if u and u ~= 'null' then
-    u = cjson.decode(u)
-    inTok = inTok + (u.inputTokens or 0)
-    outTok = outTok + (u.outputTokens or 0)
-    if u.costUsd then cost = (cost or 0) + u.costUsd end
-  end
+  tallyStep(t, sid, st, v, v[5] or 'null')
 end
-return {1, table.concat(failed, ','), #failed, table.concat(skipped, ','), inTok, outTok, cost and string.format('%.8f', cost) or '', required}
+return {1, table.concat(t.failed, ','), #t.failed, table.concat(t.skipped, ','), t.inTok, t.outTok, t.cost and string.format('%.8f', t.cost) or '', t.required or ''}

@@ -3,6 +3,7 @@
 --@include outboxRun
 --@include docOf
 --@include usageJson
+--@include tallyStep
 -- Finish a run once (the first caller wins): see run-finish.lua, which calls only this.
 -- k: {run, steps, refs, events, outbox, queued runs}
 -- a: {status ('auto' or a final one), output, errorJson, now, outbox (bool), ttl, reasonJson,
@@ -21,17 +22,16 @@ local function finishRun(k, a)
   local nowJson = cjson.encode(now)
   local auto = status == 'auto'
   local steps = a.settled and {} or redis.call('LRANGE', k[2], 0, -1)
-  local failed, skipped, cancelled = {}, {}, {}
-  local requiredFailed = a.settled and a.settled.requiredFailed or nil
-  local inTok, outTok, cost = 0, 0, nil
+  local cancelled = {}
+  local t = { failed = {}, skipped = {}, inTok = 0, outTok = 0, cost = nil, required = nil }
   local running = false
   for _, sid in ipairs(steps) do
     local sk = stepPrefix .. sid
     local v = redis.call('HMGET', sk, 'status', 'usage', 'agent', 'kind', 'error', 'optional')
     local st = cjson.decode(v[1] or '"cancelled"')
-    local sidJson = cjson.encode(sid)
     if st == 'running' then running = true end
     if not TERMINAL[st] then
+      local sidJson = cjson.encode(sid)
       if auto then
         redis.call('HSET', sk, 'status', '"failed"', 'error', cjson.encode(LOST_ERROR), 'finishedAt', nowJson)
         event(k[4], 'step.failed', sidJson, now, '{"error":' .. cjson.encode(LOST_ERROR) .. '}')
@@ -45,26 +45,13 @@ local function finishRun(k, a)
       end
       if outbox then outboxStep(k[5], sk) end
     end
-    if st == 'failed' then
-      -- A step failed here (lost) has the error just written, not the one read above.
-      local err = cjson.encode(LOST_ERROR)
-      if v[1] == '"failed"' then err = v[5] or 'null' end
-      failed[#failed + 1] = '{"stepId":' .. sidJson .. ',"kind":' .. (v[4] or '"agent"') .. ',"agent":' .. (v[3] or 'null') .. ',"error":' .. err .. '}'
-      if v[6] ~= 'true' and not requiredFailed then requiredFailed = sid end
-    elseif st == 'skipped' then
-      skipped[#skipped + 1] = sidJson
-    end
-    local u = v[2]
-    if u and u ~= 'null' then
-      u = cjson.decode(u)
-      inTok = inTok + (u.inputTokens or 0)
-      outTok = outTok + (u.outputTokens or 0)
-      if u.costUsd then cost = (cost or 0) + u.costUsd end
-    end
+    -- A step failed here (lost) has the error just written, not the one read above.
+    tallyStep(t, sid, st, v, v[1] == '"failed"' and (v[5] or 'null') or cjson.encode(LOST_ERROR))
   end
-  local failedJson = a.settled and a.settled.failed or ('[' .. table.concat(failed, ',') .. ']')
-  local skippedJson = a.settled and a.settled.skipped or ('[' .. table.concat(skipped, ',') .. ']')
-  local nFailed = a.settled and a.settled.nFailed or #failed
+  local requiredFailed = a.settled and a.settled.requiredFailed or t.required
+  local failedJson = a.settled and a.settled.failed or ('[' .. table.concat(t.failed, ',') .. ']')
+  local skippedJson = a.settled and a.settled.skipped or ('[' .. table.concat(t.skipped, ',') .. ']')
+  local nFailed = a.settled and a.settled.nFailed or #t.failed
   local outs = cjson.decode(outputStepsJson)
   if auto then
     if requiredFailed then
@@ -85,7 +72,7 @@ local function finishRun(k, a)
     'finishedAt', nowJson, 'startedAt', r[4] == 'null' and nowJson or r[4],
     'failedSteps', failedJson,
     'skippedSteps', skippedJson,
-    'usage', a.settled and a.settled.usage or usageJson(inTok, outTok, cost))
+    'usage', a.settled and a.settled.usage or usageJson(t.inTok, t.outTok, t.cost))
   event(k[4], 'run.finished', nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. errorJson .. '}')
   if outbox then outboxRun(k[5], k[1]) end
   redis.call('ZREM', k[6], runId)
