@@ -34,7 +34,7 @@ export class DefinitionNotStoredError extends Error {}
  * others, each part a short script (one that wrote 10,000 steps would hold Redis for tens of
  * milliseconds). Its jobs are added after the last part, so no step runs before it is written.
  */
-export const CREATE_IN_SCRIPT = 200;
+export const CREATE_IN_SCRIPT = 100;
 
 /**
  * Write a new run (record, steps, refs, index entry, `run.queued`) in one step, or for a large
