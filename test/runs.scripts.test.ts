@@ -279,6 +279,14 @@ describe('step-checkpoint and step-progress', () => {
     expect(await store.saveCheckpoint(id, 'b', 2, undefined, { inputTokens: 10, outputTokens: 4 })).toBe(false);
     expect(await usageOf(keys.run(prefix, id))).toEqual({ inputTokens: before.inputTokens + 10, outputTokens: before.outputTokens + 4, costUsd: before.costUsd });
     expect(await usageOf(keys.step(prefix, id, 'b'))).toMatchObject({ inputTokens: 16, outputTokens: 7 });
+    // The outbox (the system of record) gets both again, with the usage added.
+    const latest = async (kind: string, entryId: string) => {
+      const entries = (await redis.xrange(keys.outbox(prefix), '-', '+')).filter(([, f]) => f[1] === kind && f[3] === entryId);
+      const fields = entries.at(-1)![1];
+      return JSON.parse(fields[fields.indexOf('doc') + 1]!) as { usage: unknown };
+    };
+    expect((await latest('step', `${id}.b`)).usage).toMatchObject({ inputTokens: 16, outputTokens: 7 });
+    expect((await latest('run', id)).usage).toMatchObject({ inputTokens: before.inputTokens + 10 });
   });
 });
 

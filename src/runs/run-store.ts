@@ -329,8 +329,9 @@ export class RunStore {
   }
 
   /**
-   * While the step runs `attempt`: save its checkpoint (undefined keeps it) and add `usage` (what
-   * the delivery paid for since it last recorded) to its usage; false when it no longer runs it.
+   * While the step runs `attempt`: save its checkpoint (undefined keeps it); false when it no
+   * longer runs it. `usage` (what the delivery paid for since it last recorded) is added to its
+   * usage either way (and to its run's once the run has finished).
    */
   saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown, usage?: Usage | null): Promise<boolean> {
     return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint, usage, outbox: this.outbox });

@@ -15,7 +15,7 @@ export interface StepTransition {
   attemptsDelta?: number;
   /** Apply only while the step is on this attempt (a worker whose attempt was taken over changes nothing). */
   attempt?: number;
-  /** Added to the step's usage when applied: what the delivery paid for since it last recorded. */
+  /** Added to the step's usage (also when the change does not apply): what the delivery paid for since it last recorded. */
   usage?: Usage | null;
 }
 

@@ -11,7 +11,7 @@
 local v = redis.call('HMGET', KEYS[1], 'status', 'attempts')
 if not v[1] then return 0 end
 if v[1] ~= '"running"' or v[2] ~= ARGV[1] then
-  addLateUsage(KEYS[1], KEYS[2], KEYS[3], ARGV[4] == '1', ARGV[3])
+  addLateUsage(KEYS[1], KEYS[2], KEYS[3], ARGV[4] == '1', ARGV[3], true)
   return 0
 end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'checkpoint', ARGV[2]) end

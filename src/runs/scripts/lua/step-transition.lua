@@ -27,7 +27,7 @@ local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then allowed = true end end
 local attempts = tonumber(v[2])
 if not allowed or (ARGV[8] ~= '' and v[2] ~= ARGV[8]) then
-  addLateUsage(KEYS[1], KEYS[2], KEYS[4], ARGV[6] == '1', ARGV[10])
+  addLateUsage(KEYS[1], KEYS[2], KEYS[4], ARGV[6] == '1', ARGV[10], true)
   return {0, cur, attempts}
 end
 local fields = { 'status', cjson.encode(ARGV[2]) }
