@@ -304,9 +304,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           // Its run ended, or the step itself was cancelled (a join met early no longer needs it).
           const [status, self] = await Promise.all([store.getRunStatus(runId), store.getStepState(runId, step.id)]);
           if (status === null || isTerminalRun(status) || self === null || isTerminalStep(self.status)) {
-            // What its calls cost before it was stopped is kept on the step (and its run).
-            const paid = meter.take();
-            if (paid) await store.saveCheckpoint(runId, step.id, attempt, undefined, paid);
+            await keepPaid();
             return 'ended';
           }
         }
@@ -315,8 +313,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         if (err instanceof BudgetExceededError) {
           // The call was not made: the run stops here, keeping every output recorded (and what
           // this step's earlier calls cost).
-          const paid = meter.take();
-          if (paid) await store.saveCheckpoint(runId, step.id, attempt, undefined, paid);
+          await keepPaid();
           await control.halt(runId, 'budget_exceeded', { error: err.message, reason: err.message });
           return 'ended';
         }
@@ -374,6 +371,15 @@ export function createStepProcessor(deps: StepMachineDeps) {
       parked();
       await job.moveToDelayed(Date.parse(retryAt), token);
       throw new DelayedError();
+    }
+
+    /**
+     * What this delivery's calls cost and no write has recorded yet, kept on the step (and its
+     * run, once finished) when the delivery ends without another write of its own.
+     */
+    async function keepPaid(): Promise<void> {
+      const paid = meter.take();
+      if (paid) await store.saveCheckpoint(runId, step.id, attempt, undefined, paid);
     }
 
     /** This worker's attempt was taken over (`res`: the step's state in force). */

@@ -19,16 +19,14 @@ export class UsageMeter {
 
   constructor(private readonly prices?: PriceTable | undefined) {}
 
-  /** Count an answered call (priced when its model's price is known). */
-  add(usage: Usage): void {
+  /** Count an answered call, priced at `model` when its price is known; returns it priced. */
+  count(tokens: { inputTokens: number; outputTokens: number }, model: string): Usage {
+    const usage = this.prices?.withCost(tokens, model) ?? { inputTokens: tokens.inputTokens, outputTokens: tokens.outputTokens };
     this.calls++;
     this.inputTokens += usage.inputTokens;
     this.outputTokens += usage.outputTokens;
     if (usage.costUsd !== undefined) this.costUsd = (this.costUsd ?? 0) + usage.costUsd;
-  }
-
-  price(usage: { inputTokens: number; outputTokens: number }, model: string): Usage {
-    return this.prices?.withCost(usage, model) ?? { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens };
+    return usage;
   }
 
   /** What was counted since the last take (null when no call was answered), and start again. */
@@ -53,8 +51,7 @@ export class MeteredProvider extends ProviderDecorator {
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
     const res = await this.inner.complete(req);
-    const usage = this.meter.price(res.usage, res.model);
-    this.meter.add(usage);
+    const usage = this.meter.count(res.usage, res.model);
     this.metrics?.metrics.callAnswered(this.metrics.agent, res.model, usage);
     return res;
   }

@@ -101,10 +101,9 @@ export class LimitedProvider extends ProviderDecorator {
     if (!admission.granted) {
       const what = `${admission.scope} ${admission.why}`;
       if (admission.never) throw new TooLargeForLimitError(`the call needs about ${tokens} tokens (prompt and maxTokens), more than ${what} allows in a minute; lower maxTokens or shorten the input`);
-      // The limiter gives each refused call its own turn (see limiter-acquire.lua), or a poll of a
-      // second for calls at once, spread a little.
-      // A booked turn is come back to a little early (a delayed job comes back some milliseconds
-      // late, more on a busy host) and waited for here, so the call goes on its turn.
+      // A booked turn (limiter-acquire.lua) is come back to a little early (a delayed job comes
+      // back some milliseconds late, more on a busy host) and waited for here, so the call goes
+      // on its turn; the polls for calls at once or a half-open circuit are spread a little.
       const waitMs = admission.booked
         ? Math.max(0, admission.waitMs - TURN_LEAD_MS)
         : admission.why === 'maxConcurrent' || admission.why.startsWith('circuit half-open')

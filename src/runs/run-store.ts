@@ -379,7 +379,7 @@ export class RunStore {
 
   /**
    * A run of more than SETTLE_IN_SCRIPT steps, every one of them ended: its steps read and given
-   * their TTL here, in pipelined batches of short commands, so that its finish is a short
+   * their TTL here, SETTLE_BATCH at a time (lua/steps-settle.lua), so that its finish is a short
    * script (one that read 10,000 steps would hold Redis for tens of milliseconds). Undefined
    * for a smaller run, a finished one, or one with a step still live (the script settles it,
    * failing the steps whose jobs were lost).
@@ -397,8 +397,7 @@ export class RunStore {
     let outputTokens = 0;
     let costUsd: number | undefined;
     for (let i = 0; i < n; i += SETTLE_BATCH) {
-      const ids = await this.redis.lrange(stepsKey, i, i + SETTLE_BATCH - 1);
-      const part = await stepsSettle(this.redis, { prefix: this.prefix, runId, retentionSeconds: this.retentionSeconds, stepIds: ids });
+      const part = await stepsSettle(this.redis, { prefix: this.prefix, runId, retentionSeconds: this.retentionSeconds, from: i, to: i + SETTLE_BATCH - 1 });
       if (!part) return undefined;
       if (part.failed) failed.push(part.failed);
       if (part.skipped) skipped.push(part.skipped);

@@ -66,14 +66,14 @@ export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFini
   return { applied: true, status: status as RunStatus, cancelledSteps, refIds };
 }
 
-const settleScript = new Script('steps-settle', 0);
+const settleScript = new Script('steps-settle', 1);
 
-/** One part of a large run's settlement (lua/steps-settle.lua); undefined at a step that has not ended. */
+/** One part of a large run's settlement (lua/steps-settle.lua): steps `from` to `to` of its list; undefined at a step that has not ended. */
 export async function stepsSettle(
   redis: Redis,
-  a: { prefix: string; runId: string; retentionSeconds: number; stepIds: readonly string[] },
+  a: { prefix: string; runId: string; retentionSeconds: number; from: number; to: number },
 ): Promise<{ failed: string; nFailed: number; skipped: string; inputTokens: number; outputTokens: number; costUsd?: number; requiredFailed?: string } | undefined> {
-  const r = (await settleScript.run(redis, [], [keys.stepPrefix(a.prefix, a.runId), a.retentionSeconds, ...a.stepIds])) as [number, string?, number?, string?, number?, number?, string?, string?];
+  const r = (await settleScript.run(redis, [keys.runSteps(a.prefix, a.runId)], [keys.stepPrefix(a.prefix, a.runId), a.retentionSeconds, a.from, a.to])) as [number, string?, number?, string?, number?, number?, string?, string?];
   if (r[0] !== 1) return undefined;
   const [, failed = '', nFailed = 0, skipped = '', inputTokens = 0, outputTokens = 0, cost = '', required = ''] = r;
   return { failed, nFailed: Number(nFailed), skipped, inputTokens: Number(inputTokens), outputTokens: Number(outputTokens), ...(cost ? { costUsd: Number(cost) } : {}), ...(required ? { requiredFailed: required } : {}) };

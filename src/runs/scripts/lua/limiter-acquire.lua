@@ -50,7 +50,8 @@ for i = 1, n do
   end
   -- A call that was refused for its rate earlier and told when its turn comes (its booking,
   -- by call key) was counted then: it goes without being counted again.
-  local booked = key ~= '' and redis.call('ZSCORE', b, key)
+  -- Only a scope that limits requests keeps bookings.
+  local booked = key ~= '' and reqMax > 0 and redis.call('ZSCORE', b, key)
   if reqMax > 0 then
     -- Booked or not, no two calls go closer than the interval: no second sees more than its share.
     local interval = reqWindow / reqMax
@@ -125,6 +126,6 @@ for i = 1, n do
   -- Limiter state ages out by itself once a scope goes quiet.
   redis.call('PEXPIRE', KEYS[i], 3600000)
   redis.call('PEXPIRE', KEYS[n + i], 3600000)
-  redis.call('PEXPIRE', KEYS[2 * n + i], 3600000)
+  if p.spaced then redis.call('PEXPIRE', KEYS[2 * n + i], 3600000) end
 end
 return {1, ''}

@@ -11,6 +11,7 @@
 -- step read: id, status, optional, output}, JSON values; mode is missing | read | started.
 --@include event
 --@include runStarted
+--@include readStep
 local v = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'startedAt', 'checkpoint', 'stepId')
 local rs = redis.call('HMGET', KEYS[1], 'status', 'input', 'id')
 if not v[1] or not rs[1] then return {'missing'} end
@@ -21,19 +22,12 @@ local ndeps, needs = tonumber(ARGV[5]), ARGV[6]
 local fast = ARGV[3] == '1' and (st == 'pending' or st == 'retrying') and tonumber(v[2]) < tonumber(ARGV[7])
 for i = 8, #ARGV do
   local k = i - 7
-  local r
-  -- A join of many steps whose outputs it does not read fetches only their statuses.
-  if string.sub(needs, k, k) == '1' then
-    r = redis.call('HMGET', ARGV[4] .. ARGV[i], 'status', 'optional', 'output')
-  else
-    r = redis.call('HMGET', ARGV[4] .. ARGV[i], 'status', 'optional')
-  end
-  local dst = r[1] or '"cancelled"'
+  local dst, optional, output = readStep(ARGV[4] .. ARGV[i], string.sub(needs, k, k) == '1')
   out[#out + 1] = ARGV[i]
   out[#out + 1] = dst
-  out[#out + 1] = r[2] or 'false'
-  out[#out + 1] = r[3] or 'null'
-  if k <= ndeps and not (dst == '"succeeded"' or (dst == '"failed"' and r[2] == 'true')) then fast = false end
+  out[#out + 1] = optional
+  out[#out + 1] = output
+  if k <= ndeps and not (dst == '"succeeded"' or (dst == '"failed"' and optional == 'true')) then fast = false end
 end
 if fast then
   local attempt = tonumber(v[2]) + 1

@@ -1,8 +1,8 @@
 -- Record a step's result (an agent's paid answer) durably. A step still live (running, or
 -- pending/retrying when a stale attempt's answer arrives after a newer attempt was scheduled)
 -- becomes `succeeded`; the usage given (what this delivery paid for since it last recorded) is
--- added to the step's (what its earlier attempts and waits recorded). A step already finished keeps its status, but a paid answer is never
--- dropped: its usage is added to the step's (and to its run's, once the run has finished), and
+-- added to the step's (what its earlier attempts and waits recorded). A step already finished
+-- keeps its status, but a paid answer is never dropped: its usage is added to the step's (and to its run's, once the run has finished), and
 -- its output is kept when the step had none (e.g. cancelled while the call was in flight).
 -- A step that is its run's only job (a single-step run has no root job) finishes its run in the
 -- same write, as the root would (see finishRun).
