@@ -72,6 +72,16 @@ beforeAll(async () => {
         ],
       },
       {
+        name: 'paid-pair',
+        input: { task: { type: 'string' } },
+        steps: [
+          { sequential: [
+            { id: 'ask', agent: 'gpt', input: { task: '{{input.task}}' } },
+            { id: 'after', agent: 'e', input: { task: 'after {{steps.ask.output}}' } },
+          ] },
+        ],
+      },
+      {
         name: 'chain',
         steps: [
           { sequential: [
@@ -223,6 +233,54 @@ it('retries a result write that Redis refuses, and completes the job only once i
       expect(run.steps[0]).toMatchObject({ status: 'succeeded', attempts: 1, output: expect.stringContaining(task) });
       expect(refusals).toBe(2);
       expect(fake.requests.filter((r) => r.prompt === task)).toHaveLength(1);
+    });
+  } finally {
+    complete.mockRestore();
+  }
+});
+
+it('counts a paid answer once when its result write was applied but the reply was lost (the write is retried)', async () => {
+  const store = h.system.store;
+  const original = store.completeStep.bind(store);
+  const task = unique('reply lost');
+  const faulty = new Set<string>();
+  const lostFor = new Set<string>();
+  // Redis ran the write, then the reply never came back (as ioredis reports a command timeout).
+  const complete = vi.spyOn(store, 'completeStep').mockImplementation(async (runId, stepId, result, opts) => {
+    const reply = await original(runId, stepId, result, opts);
+    if ((stepId === 'ask' || stepId === 'gpt') && faulty.has(runId) && !lostFor.has(runId)) {
+      lostFor.add(runId);
+      throw new Error('Command timed out');
+    }
+    return reply;
+  });
+  const submit = async (body: Record<string, unknown>, lose: boolean) => {
+    const { id } = (await h.request('POST', '/v1/runs', body)).body as { id: string };
+    if (lose) faulty.add(id);
+    return id;
+  };
+  try {
+    await withPools(async () => {
+      // The same call twice: once as usual (what one answer costs), once with its reply lost.
+      const plain = await h.waitForRun(await submit({ workflow: 'paid-pair', input: { task } }, false));
+      const faultyId = await submit({ workflow: 'paid-pair', input: { task } }, true);
+      const run = await h.waitForRun(faultyId);
+      expect(lostFor.has(faultyId)).toBe(true);
+      expect(run.status).toBe('succeeded');
+      const ask = (r: typeof run) => r.steps.find((s) => s.stepId === 'ask')!;
+      expect(ask(plain).usage!.inputTokens).toBeGreaterThan(0);
+      expect(ask(run)).toMatchObject({ status: 'succeeded', attempts: 1, usage: ask(plain).usage });
+      expect(run.usage).toEqual(plain.usage);
+      // The event says it once too.
+      const completed = (await store.readEvents(faultyId)).filter((e) => e.type === 'step.completed' && e.stepId === 'ask');
+      expect(completed).toHaveLength(1);
+      // A single-step run: the lost write had also finished and compacted its run.
+      const plainOne = await h.waitForRun(await submit({ agent: 'gpt', input: { task } }, false));
+      const one = await h.waitForRun(await submit({ agent: 'gpt', input: { task } }, true));
+      expect(lostFor.has(one.id)).toBe(true);
+      expect(one).toMatchObject({ status: 'succeeded', usage: plainOne.usage, output: plainOne.output });
+      expect(one.steps[0]).toMatchObject({ status: 'succeeded', attempts: 1, usage: plainOne.usage });
+      expect(fake.requests.filter((r) => r.prompt === task)).toHaveLength(4);
     });
   } finally {
     complete.mockRestore();

@@ -197,6 +197,22 @@ describe('step-complete', () => {
     expect(await eventTypes(id, 'a')).toEqual(['step.completed']);
   });
 
+  it('applies a write once: the same write again (its reply lost) gets the same reply and adds nothing', async () => {
+    const id = await newRun();
+    await start(id, 'a');
+    const write = { ...answer, writeId: 'w-1' };
+    expect(await store.completeStep(id, 'a', write)).toEqual({ recorded: true, status: 'succeeded' });
+    expect(await store.completeStep(id, 'a', write)).toEqual({ recorded: true, status: 'succeeded' });
+    // Another write (another answer) is a late one, counted; it too is counted once.
+    const late = { ...answer, output: 'another', writeId: 'w-2' };
+    expect(await store.completeStep(id, 'a', late)).toEqual({ recorded: false, status: 'succeeded' });
+    expect(await store.completeStep(id, 'a', late)).toEqual({ recorded: false, status: 'succeeded' });
+    const [a] = (await store.getRun(id))!.steps;
+    // Two answers, each counted once.
+    expect(a).toMatchObject({ status: 'succeeded', output: 'the answer', usage: { inputTokens: 14, outputTokens: 6 } });
+    expect(await eventTypes(id, 'a')).toEqual(['step.completed']);
+  });
+
   it('keeps a paid answer that arrives after its run was cancelled: on the step, and in the run usage', async () => {
     const id = await newRun();
     await start(id, 'a');

@@ -16,6 +16,7 @@
  *    in waiting-children (no worker slot held) and resumed when they have all finished.
  */
 import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError, type FlowProducer, type Job, type Queue, type Worker } from 'bullmq';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BudgetExceededError, CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
@@ -24,7 +25,7 @@ import type { Provider } from '../providers/provider.js';
 import type { StepJobData } from '../runs/flow-builder.js';
 import type { RunControl } from '../runs/run-control.js';
 import type { RunStore } from '../runs/run-store.js';
-import type { StepTransition, StepTransitionReply } from '../runs/scripts/index.js';
+import type { StepCompleteReply, StepTransition, StepTransitionReply } from '../runs/scripts/index.js';
 import type { StepPolicy } from '../runs/step-policy.js';
 import type { Usage } from '../runs/types.js';
 import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, isTerminalStep, type StepStatus } from '../runs/types.js';
@@ -388,7 +389,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
     }
 
     /** Write the result, retrying on Redis errors: the job must not complete before it is stored. */
-    async function recordResult(outcome: Extract<StepOutcome, { type: 'succeeded' }>, usage: Usage | null) {
+    async function recordResult(outcome: Extract<StepOutcome, { type: 'succeeded' }>, usage: Usage | null): Promise<StepCompleteReply> {
       const published = step.toContext ? contextPublish(step, outcome.output, deps.authorityOf) : undefined;
       const result = {
         output: outcome.output,
@@ -400,9 +401,17 @@ export function createStepProcessor(deps: StepMachineDeps) {
         // A publish that names nothing writes nothing (no event).
         ...(published?.entries.length ? { publish: published } : {}),
       };
+      // One id for every try: a try whose write was applied but whose reply was lost is not counted twice.
+      const writeId = randomUUID();
       for (let i = 1; ; i++) {
         try {
-          return await store.completeStep(runId, step.id, { ...result, callsCounted: job.data.budgeted === true }, { finishRun: standalone });
+          const reply = await store.completeStep(runId, step.id, { ...result, callsCounted: job.data.budgeted === true, writeId }, { finishRun: standalone });
+          if (i > 1 && standalone && reply.status === 'missing') {
+            // An earlier try may have finished (and compacted) the run, its reply lost: the run says.
+            const held = (await store.getRun(runId))?.steps.find((s) => s.stepId === step.id);
+            if (held?.status === 'succeeded') return { recorded: true, status: 'succeeded' };
+          }
+          return reply;
         } catch (err) {
           const error = toError(err);
           if (i >= recordRetry.tries) {

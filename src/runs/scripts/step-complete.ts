@@ -21,6 +21,11 @@ export interface StepResult {
   publish?: ContextPublish;
   /** Its provider calls counted their usage against the run's budget as they ended (then only the step is counted here). */
   callsCounted?: boolean;
+  /**
+   * This write's id, the same on each retry of it: a retry of a write that was applied (its
+   * reply lost) gets the same reply and adds nothing twice.
+   */
+  writeId?: string;
 }
 
 /** Names and values a step publishes, and how it ranks against other writers of a name. */
@@ -79,6 +84,7 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       a.reusedFrom === undefined ? '' : json(a.reusedFrom),
       a.callsCounted ? '1' : '0',
       a.publish ? JSON.stringify({ step: a.stepId, order: a.publish.order, authority: a.publish.authority, keys: a.publish.entries.map(([k]) => k) }) : '',
+      a.writeId ?? '',
       ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
     ],
   )) as [number, StepStatus | 'missing', number?, string?, string?];

@@ -14,7 +14,10 @@
 --       [12] definition key prefix, [13] reusedFrom JSON ('' for none: a rerun reused the output),
 --       [14] '1' when the run's provider calls counted their usage as they ended (budget-settle:
 --       then only the step is counted here), [15] what it publishes into the run's context
---       ('' for nothing: see publish), [16..] the JSON values published
+--       ('' for nothing: see publish), [16] this write's id ('' for none), [17..] the JSON values
+--       published
+-- A write is applied once: one whose id the step holds (in `written`, with how it applied) was
+-- applied already and its reply lost, and gets the same reply again with nothing added twice.
 -- Returns {1, 'succeeded', run finished (1/0), run status, why the run's budget is exceeded
 -- ('' when it is not; see spend)} when recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
@@ -26,10 +29,15 @@
 --@include outboxStep
 --@include outboxRun
 --@include addLateUsage
-local v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output')
+local v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output', 'written')
 if not v[1] then return {0, 'missing'} end
 local cur = cjson.decode(v[1])
 local outbox = ARGV[2] == '1'
+local id = ARGV[16]
+if id ~= '' and v[4] and string.sub(v[4], 3) == id then
+  if string.sub(v[4], 1, 1) == '1' then return {1, 'succeeded', 0, '', ''} end
+  return {0, cur}
+end
 if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   local fields = { 'status', '"succeeded"', 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6],
     'error', 'null', 'reason', 'null', 'finishedAt', cjson.encode(ARGV[1]) }
@@ -41,10 +49,14 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     fields[#fields + 1] = 'reusedFrom'
     fields[#fields + 1] = ARGV[13]
   end
+  if id ~= '' then
+    fields[#fields + 1] = 'written'
+    fields[#fields + 1] = '1:' .. id
+  end
   redis.call('HSET', KEYS[1], unpack(fields))
   addUsage(KEYS[1], 'usage', ARGV[4])
   event(KEYS[3], 'step.completed', v[2], ARGV[1], '{"usage":' .. (redis.call('HGET', KEYS[1], 'usage') or 'null') .. ',' .. string.sub(ARGV[7], 2))
-  if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], 16, ARGV[1]) end
+  if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], 17, ARGV[1]) end
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
   local over = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1], true)
   if ARGV[9] == '1' then
@@ -58,6 +70,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
 end
 -- A late answer.
 addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])
+if id ~= '' then redis.call('HSET', KEYS[1], 'written', '0:' .. id) end
 if not v[3] or v[3] == 'null' then
   redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6])
 end
