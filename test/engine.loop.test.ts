@@ -3,7 +3,7 @@
  * engine and Redis, the writer and critic on the real SDKs against the fake server (scripted
  * drafts and verdicts), and offline on echo.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunView } from '../src/runs/runs-service.js';
 import { structuredMode } from '../src/providers/openai.js';
 import { startFakeLlmServer, structuredReply, type FakeLlmServer, type FakeResponse, type RecordedRequest } from './fixtures/fake-llm-server.js';
@@ -223,6 +223,44 @@ describe('structured answers (an agent with output.schema)', () => {
     const paid = { inputTokens: calls.reduce((n, c) => n + tok(c.prompt), 0), outputTokens: 2 * tok(JSON.stringify({ approved: 'no' })) };
     expect(r.steps[0]!.usage).toMatchObject(paid);
     expect(r.usage).toMatchObject(paid);
+  });
+
+  it('counts every paid call once when the writes that record them were applied but their replies lost (each write is retried)', async () => {
+    fake.respondWith((r) => (r.body?.model === 'gpt-judge' ? structuredReply(r, { approved: 'no' }) : undefined));
+    const { store } = h.system;
+    const lost: string[] = [];
+    // Redis applies the write, then its reply never comes back (as ioredis reports a timeout): once for each kind.
+    const loseReply = <A extends unknown[], R>(name: string, original: (...a: A) => Promise<R>) =>
+      async (...a: A): Promise<R> => {
+        const reply = await original(...a);
+        if (String(a[1]) === 'judge' && !lost.includes(name)) {
+          lost.push(name);
+          throw new Error('Command timed out');
+        }
+        return reply;
+      };
+    const [saveCheckpoint, transitionStep] = [store.saveCheckpoint.bind(store), store.transitionStep.bind(store)];
+    const checkpoint = vi.spyOn(store, 'saveCheckpoint').mockImplementation(loseReply('checkpoint', saveCheckpoint));
+    const transition = vi.spyOn(store, 'transitionStep').mockImplementation(loseReply('transition', transitionStep));
+    try {
+      const res = await h.request('POST', '/v1/runs', { agent: 'judge', input: { task: 'Judge, replies lost' } });
+      const r = await h.waitForRun(res.body.id, 20_000);
+      // The first round's checkpoint and the failure were each written once, their replies lost, then tried again.
+      expect(lost).toEqual(['checkpoint', 'transition']);
+      expect(r.status).toBe('failed');
+      expect(r.steps[0]).toMatchObject({ status: 'failed', attempts: 1, error: expect.stringMatching(/does not fit the output schema \(asked twice\)/) });
+      const calls = byModel('gpt-judge');
+      expect(calls).toHaveLength(2);
+      const tok = (text: string) => Math.max(1, Math.ceil(text.length / 4));
+      const paid = { inputTokens: calls.reduce((n, c) => n + tok(c.prompt), 0), outputTokens: 2 * tok(JSON.stringify({ approved: 'no' })) };
+      expect(r.steps[0]!.usage).toMatchObject(paid);
+      expect(r.usage).toMatchObject(paid);
+      const events = (await store.readEvents(r.id)).filter((e) => e.stepId === 'judge').map((e) => e.type);
+      expect(events).toEqual(['step.started', 'step.failed']);
+    } finally {
+      checkpoint.mockRestore();
+      transition.mockRestore();
+    }
   });
 
   it('an attempt cut by a failure after a paid first round: the next attempt goes on from it, and the step counts every paid call once', async () => {

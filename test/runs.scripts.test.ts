@@ -224,6 +224,44 @@ describe('step-complete', () => {
   });
 });
 
+describe('writes with an id (a retry after a lost reply)', () => {
+  const usage = { inputTokens: 7, outputTokens: 3 };
+  it('step-transition applies a write once: the retry gets its reply again, with no second attempt change, usage or event', async () => {
+    const id = await newRun();
+    await start(id, 'a');
+    const giveBack = { from: ['running'] as const, to: 'retrying' as const, attempt: 1, attemptsDelta: -1, usage, event: { type: 'step.retrying' as const }, writeId: 'w-t' };
+    expect(await store.transitionStep(id, 'a', { ...giveBack, from: [...giveBack.from] })).toEqual({ applied: true, status: 'retrying', attempts: 0 });
+    expect(await store.transitionStep(id, 'a', { ...giveBack, from: [...giveBack.from] })).toEqual({ applied: true, status: 'retrying', attempts: 0 });
+    // One that did not apply (the step is not running) is refused again, its usage kept once.
+    const stale = { from: ['running' as const], to: 'failed' as const, attempt: 1, usage, writeId: 'w-s' };
+    expect(await store.transitionStep(id, 'a', stale)).toEqual({ applied: false, status: 'retrying', attempts: 0 });
+    expect(await store.transitionStep(id, 'a', stale)).toEqual({ applied: false, status: 'retrying', attempts: 0 });
+    const [a] = (await store.getRun(id))!.steps;
+    expect(a).toMatchObject({ status: 'retrying', attempts: 0, usage: { inputTokens: 14, outputTokens: 6 } });
+    expect(await eventTypes(id, 'a')).toEqual(['step.retrying']);
+    // A waiting step resumed by a retried write gets its checkpoint again.
+    await start(id, 'a');
+    await store.transitionStep(id, 'a', { from: ['running'], to: 'waiting', attempt: 1 });
+    await store.saveCheckpoint(id, 'a', 1, undefined);
+    await redis.hset(keys.step(prefix, id, 'a'), 'checkpoint', JSON.stringify({ decided: true }));
+    const resume = { from: ['waiting' as const], to: 'running' as const, writeId: 'w-r' };
+    expect(await store.transitionStep(id, 'a', resume)).toEqual({ applied: true, status: 'running', attempts: 1, checkpoint: { decided: true } });
+    expect(await store.transitionStep(id, 'a', resume)).toEqual({ applied: true, status: 'running', attempts: 1, checkpoint: { decided: true } });
+  });
+
+  it('step-checkpoint applies a write once, saved or not', async () => {
+    const id = await newRun();
+    await start(id, 'a');
+    expect(await store.saveCheckpoint(id, 'a', 1, { round: 1 }, usage, 'w-c')).toBe(true);
+    expect(await store.saveCheckpoint(id, 'a', 1, { round: 1 }, usage, 'w-c')).toBe(true);
+    expect(await store.saveCheckpoint(id, 'a', 2, { round: 2 }, usage, 'w-d')).toBe(false);
+    expect(await store.saveCheckpoint(id, 'a', 2, { round: 2 }, usage, 'w-d')).toBe(false);
+    const [a] = (await store.getRun(id))!.steps;
+    expect(a).toMatchObject({ usage: { inputTokens: 14, outputTokens: 6 } });
+    expect(JSON.parse((await redis.hget(keys.step(prefix, id, 'a'), 'checkpoint'))!)).toEqual({ round: 1 });
+  });
+});
+
 describe('racing transitions', () => {
   it('a result and a cancel racing: whichever lands first, the answer and its usage are kept exactly once', async () => {
     const outcomes = new Set<boolean>();

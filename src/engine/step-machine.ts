@@ -201,7 +201,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (outcome.type === 'sleep') {
         const { reason, untilMs } = outcome;
         const retryAt = Number.isFinite(untilMs) ? new Date(untilMs).toISOString() : null;
-        const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', attempt, usage: meter.take(), fields: { reason, retryAt }, event: { type: 'step.waiting', data: { reason, ...(retryAt ? { until: retryAt } : {}) } } });
+        const parked = await transition({ from: ['running'], to: 'waiting', attempt, fields: { reason, retryAt }, event: { type: 'step.waiting', data: { reason, ...(retryAt ? { until: retryAt } : {}) } } });
         if (!parked.applied) return finish(parked.status);
         // Its job sleeps in the delayed set (no worker slot) until then, or until promoted.
         await job.moveToDelayed(Number.isFinite(untilMs) ? untilMs : Date.now() + FOREVER_MS, token);
@@ -209,7 +209,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       }
       if (outcome.type === 'skipped') {
         const { reason } = outcome;
-        const skipped = await store.transitionStep(runId, step.id, { from: ['running'], to: 'skipped', attempt, usage: meter.take(), fields: { reason, finishedAt: now() }, event: { type: 'step.skipped', data: { reason } } });
+        const skipped = await transition({ from: ['running'], to: 'skipped', attempt, fields: { reason, finishedAt: now() }, event: { type: 'step.skipped', data: { reason } } });
         if (!skipped.applied) return finish(skipped.status);
         if (outcome.stopRun) await control.halt(runId, 'succeeded', { reason: `the run stopped early: ${reason}`, output: { stoppedEarly: { step: step.id, reason } } });
         return finish('skipped');
@@ -235,7 +235,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       }
       // Waiting for the steps it added. Recorded first, so that a resumed delivery is told apart
       // from a crashed one.
-      const parked = await store.transitionStep(runId, step.id, { from: ['running'], to: 'waiting', attempt, usage: meter.take(), fields: { reason: 'waiting for the steps it added' }, event: { type: 'step.waiting' } });
+      const parked = await transition({ from: ['running'], to: 'waiting', attempt, fields: { reason: 'waiting for the steps it added' }, event: { type: 'step.waiting' } });
       if (!parked.applied) return finish(parked.status);
       if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
       // They had all finished already: go on in this delivery.
@@ -272,7 +272,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
         callKey: (name) => `${runId}.${step.id}.${attempt}.${name ?? ++calls}`,
         log,
         saveCheckpoint: async (cp) => {
-          if (!(await store.saveCheckpoint(runId, step.id, attempt, cp, meter.take()))) {
+          const paid = meter.take();
+          if (!(await durably('the checkpoint', (writeId) => store.saveCheckpoint(runId, step.id, attempt, cp, paid, writeId)))) {
             throw new StaleAttemptError(`step "${step.id}" is no longer running attempt ${attempt}; its checkpoint was not saved`);
           }
           checkpoint = cp;
@@ -329,12 +330,11 @@ export function createStepProcessor(deps: StepMachineDeps) {
         }
         if (err instanceof RateLimitedError) {
           // The attempt is given back: a rate-limited call was never made.
-          await store.transitionStep(runId, step.id, {
+          await transition({
             from: ['running'],
             to: 'retrying',
             attempt,
             attemptsDelta: -1,
-            usage: meter.take(),
             fields: { reason: `rate limited; retrying in ${err.retryAfterMs} ms` },
             event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
           });
@@ -363,7 +363,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
      * because its run ended meanwhile (the step is cancelled).
      */
     async function retryLater(retryAt: string, t: Pick<StepTransition, 'attemptsDelta' | 'fields' | 'event'>, parked: () => void): Promise<'ended'> {
-      const res = await store.transitionStep(runId, step.id, { from: ['running'], to: 'retrying', attempt, usage: meter.take(), ...t });
+      const res = await transition({ from: ['running'], to: 'retrying', attempt, ...t });
       if (!res.applied) {
         // Another worker took it over, or its run ended.
         if (res.status === 'running') throw staleAttempt(res);
@@ -380,7 +380,38 @@ export function createStepProcessor(deps: StepMachineDeps) {
      */
     async function keepPaid(): Promise<void> {
       const paid = meter.take();
-      if (paid) await store.saveCheckpoint(runId, step.id, attempt, undefined, paid);
+      if (paid) await durably('what it paid for', (writeId) => store.saveCheckpoint(runId, step.id, attempt, undefined, paid, writeId));
+    }
+
+    /**
+     * A change of the step's status by this delivery, with what its calls cost since its last
+     * write (see durably).
+     */
+    function transition(t: Omit<StepTransition, 'usage' | 'writeId'>): Promise<StepTransitionReply> {
+      const usage = meter.take();
+      return durably(`its ${t.to} status`, (writeId) => store.transitionStep(runId, step.id, { ...t, usage, writeId }));
+    }
+
+    /**
+     * A write that records what this delivery did (and paid for), tried again on Redis errors
+     * with one id, so that a try Redis applied but whose reply was lost is not applied twice.
+     * After `recordRetry.tries` the job fails (RetryableError) and BullMQ delivers it again.
+     */
+    async function durably<T>(what: string, write: (writeId: string) => Promise<T>): Promise<T> {
+      const writeId = randomUUID();
+      for (let i = 1; ; i++) {
+        try {
+          return await write(writeId);
+        } catch (err) {
+          const error = toError(err);
+          if (i >= recordRetry.tries) {
+            log().error({ err: error.message, tries: i }, `could not record ${what}; the job fails and is retried`);
+            throw new RetryableError(`could not record ${what} of step "${step.id}": ${error.message}`);
+          }
+          log().warn({ err: error.message, try: i }, `could not record ${what}; trying again`);
+          await sleep(recordRetry.firstDelayMs * 2 ** (i - 1));
+        }
+      }
     }
 
     /** This worker's attempt was taken over (`res`: the step's state in force). */
@@ -401,35 +432,23 @@ export function createStepProcessor(deps: StepMachineDeps) {
         // A publish that names nothing writes nothing (no event).
         ...(published?.entries.length ? { publish: published } : {}),
       };
-      // One id for every try: a try whose write was applied but whose reply was lost is not counted twice.
-      const writeId = randomUUID();
-      for (let i = 1; ; i++) {
-        try {
-          const reply = await store.completeStep(runId, step.id, { ...result, callsCounted: job.data.budgeted === true, writeId }, { finishRun: standalone });
-          if (i > 1 && standalone && reply.status === 'missing') {
-            // An earlier try may have finished (and compacted) the run, its reply lost: the run says.
-            const held = (await store.getRun(runId))?.steps.find((s) => s.stepId === step.id);
-            if (held?.status === 'succeeded') return { recorded: true, status: 'succeeded' };
-          }
-          return reply;
-        } catch (err) {
-          const error = toError(err);
-          if (i >= recordRetry.tries) {
-            log().error({ err: error.message, tries: i }, 'could not record the step result; the job fails and is retried');
-            throw new RetryableError(`could not record the result of step "${step.id}": ${error.message}`);
-          }
-          log().warn({ err: error.message, try: i }, 'could not record the step result; trying again');
-          await sleep(recordRetry.firstDelayMs * 2 ** (i - 1));
+      let tries = 0;
+      return durably('the result', async (writeId) => {
+        const reply = await store.completeStep(runId, step.id, { ...result, callsCounted: job.data.budgeted === true, writeId }, { finishRun: standalone });
+        if (++tries > 1 && standalone && reply.status === 'missing') {
+          // An earlier try may have finished (and compacted) the run, its reply lost: the run says.
+          const held = (await store.getRun(runId))?.steps.find((s) => s.stepId === step.id);
+          if (held?.status === 'succeeded') return { recorded: true, status: 'succeeded' };
         }
-      }
+        return reply;
+      });
     }
 
     async function failFinally(err: Error): Promise<never> {
-      const failed = await store.transitionStep(runId, step.id, {
+      const failed = await transition({
         from: LIVE,
         to: 'failed',
         attempt,
-        usage: meter.take(),
         fields: { error: err.message, finishedAt: now() },
         event: { type: 'step.failed', data: { error: err.message, attempts: attempt } },
       });

@@ -331,10 +331,10 @@ export class RunStore {
   /**
    * While the step runs `attempt`: save its checkpoint (undefined keeps it); false when it no
    * longer runs it. `usage` (what the delivery paid for since it last recorded) is added to its
-   * usage either way (and to its run's once the run has finished).
+   * usage either way (and to its run's once the run has finished). `writeId`: see StepTransition.writeId.
    */
-  saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown, usage?: Usage | null): Promise<boolean> {
-    return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint, usage, outbox: this.outbox });
+  saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown, usage?: Usage | null, writeId?: string): Promise<boolean> {
+    return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint, usage, outbox: this.outbox, ...(writeId ? { writeId } : {}) });
   }
 
   /** Record the decision on a waiting approval gate, once (the gate reads it when its job wakes). */

@@ -16,10 +16,12 @@ export interface StepCheckpointArgs {
   /** Added to the step's usage (also when the checkpoint is not saved): what the delivery paid for since it last recorded. */
   usage?: Usage | null;
   outbox: boolean;
+  /** This write's id, the same on each retry of it (see StepTransition.writeId). */
+  writeId?: string;
 }
 
 /** True when saved; false when the step is no longer running that attempt. */
 export async function stepCheckpoint(redis: Redis, a: StepCheckpointArgs): Promise<boolean> {
-  const args = [a.attempt, a.checkpoint === undefined ? '' : json(a.checkpoint), a.usage ? JSON.stringify(a.usage) : '', a.outbox ? '1' : '0'];
+  const args = [a.attempt, a.checkpoint === undefined ? '' : json(a.checkpoint), a.usage ? JSON.stringify(a.usage) : '', a.outbox ? '1' : '0', a.writeId ?? ''];
   return (await script.run(redis, [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.outbox(a.prefix)], args)) === 1;
 }

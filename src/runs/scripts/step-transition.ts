@@ -17,6 +17,8 @@ export interface StepTransition {
   attempt?: number;
   /** Added to the step's usage (also when the change does not apply): what the delivery paid for since it last recorded. */
   usage?: Usage | null;
+  /** This write's id, the same on each retry of it: a retry of a write that was applied (its reply lost) gets its reply again and changes nothing. */
+  writeId?: string;
 }
 
 export interface StepTransitionArgs extends StepTransition {
@@ -50,6 +52,7 @@ export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promi
       a.attempt ?? '',
       keys.stepPrefix(a.prefix, a.runId),
       a.usage ? JSON.stringify(a.usage) : '',
+      a.writeId ?? '',
       ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
     ],
   )) as [number, StepStatus | 'missing', number, string?];
