@@ -260,7 +260,10 @@ it('counts a paid answer once when its result write was applied but the reply wa
     return id;
   };
   try {
-    await withPools(async () => {
+    await withPools(async (pools) => {
+      // What each job of a faulty run returned (its envelope: the status this worker reported).
+      const returned = new Map<string, unknown>();
+      for (const w of pools.workers) w.on('completed', (job, value) => (faulty.has(job.data?.runId) ? returned.set(job.data.runId, value) : undefined));
       // The same call twice: once as usual (what one answer costs), once with its reply lost.
       const plain = await h.waitForRun(await submit({ workflow: 'paid-pair', input: { task } }, false));
       const faultyId = await submit({ workflow: 'paid-pair', input: { task } }, true);
@@ -280,6 +283,8 @@ it('counts a paid answer once when its result write was applied but the reply wa
       expect(lostFor.has(one.id)).toBe(true);
       expect(one).toMatchObject({ status: 'succeeded', usage: plainOne.usage, output: plainOne.output });
       expect(one.steps[0]).toMatchObject({ status: 'succeeded', attempts: 1, usage: plainOne.usage });
+      // Its job ended as the step did: the retry found the run finished by the first try.
+      await vi.waitFor(() => expect(returned.get(one.id)).toEqual({ stepId: 'gpt', status: 'succeeded' }));
       expect(fake.requests.filter((r) => r.prompt === task)).toHaveLength(4);
     });
   } finally {

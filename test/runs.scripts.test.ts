@@ -3,10 +3,11 @@
  * does on a missing run, the gates that stop late or stale writes, transitions racing each
  * other, and the fast path of step-begin agreeing with the engine's decision.
  */
-import type { Redis } from 'ioredis';
+import { ReplyError, type Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decide } from '../src/engine/decide.js';
 import { keys } from '../src/runs/keys.js';
+import { isTransientWriteError } from '../src/runs/reachable.js';
 import { CREATE_IN_SCRIPT } from '../src/runs/scripts/create-run.js';
 import { RunStore, type NewStep } from '../src/runs/run-store.js';
 import { LOST_STEP_ERROR, type RunRecord, type StepStatus } from '../src/runs/types.js';
@@ -247,6 +248,44 @@ describe('writes with an id (a retry after a lost reply)', () => {
     const resume = { from: ['waiting' as const], to: 'running' as const, writeId: 'w-r' };
     expect(await store.transitionStep(id, 'a', resume)).toEqual({ applied: true, status: 'running', attempts: 1, checkpoint: { decided: true } });
     expect(await store.transitionStep(id, 'a', resume)).toEqual({ applied: true, status: 'running', attempts: 1, checkpoint: { decided: true } });
+  });
+
+  it('step-complete gives a retried write the budget verdict again (the first try put the run over its budget)', async () => {
+    const id = unique('run');
+    await store.createRun({ ...record(id), budget: { maxTokens: 5 } }, { outputSteps: ['a'], definition: { name: 'test', steps: ['a'] }, steps: [newStep('a')], refIds: [] });
+    await start(id, 'a');
+    const write = { ...answer, writeId: 'w-b' };
+    const first = await store.completeStep(id, 'a', write);
+    expect(first).toMatchObject({ recorded: true, status: 'succeeded', budgetExceeded: expect.stringContaining('maxTokens 5') });
+    expect(await store.completeStep(id, 'a', write)).toEqual(first);
+    expect(JSON.parse((await redis.hget(keys.run(prefix, id), 'spentTokens'))!)).toBe(10);
+  });
+
+  it('recognises a write retried after another delivery wrote in between', async () => {
+    const id = await newRun();
+    await start(id, 'a');
+    const mine = { ...answer, writeId: 'w-mine' };
+    expect(await store.saveCheckpoint(id, 'a', 1, { mine: true }, answer.usage, 'w-cp')).toBe(true);
+    expect(await store.completeStep(id, 'a', mine)).toEqual({ recorded: true, status: 'succeeded' });
+    // A stale delivery's late answer lands, then a retry of each.
+    const theirs = { ...answer, output: 'stale', writeId: 'w-theirs' };
+    expect(await store.completeStep(id, 'a', theirs)).toEqual({ recorded: false, status: 'succeeded' });
+    expect(await store.completeStep(id, 'a', mine)).toEqual({ recorded: true, status: 'succeeded' });
+    expect(await store.completeStep(id, 'a', theirs)).toEqual({ recorded: false, status: 'succeeded' });
+    expect(await store.saveCheckpoint(id, 'a', 1, { mine: true }, answer.usage, 'w-cp')).toBe(true);
+    const [a] = (await store.getRun(id))!.steps;
+    expect(a).toMatchObject({ output: 'the answer', usage: { inputTokens: 21, outputTokens: 9 } });
+  });
+
+  it('tells a write error that may pass (no reply, a server state) from one that will not (a script error)', async () => {
+    const scriptError = await redis.eval("error('a bug')", 0).catch((e: unknown) => e);
+    expect(scriptError).toBeInstanceOf(ReplyError);
+    expect(isTransientWriteError(scriptError)).toBe(false);
+    expect(isTransientWriteError(new TypeError('Converting circular structure to JSON'))).toBe(false);
+    expect(isTransientWriteError(new ReplyError('OOM command not allowed when used memory > maxmemory'))).toBe(true);
+    expect(isTransientWriteError(new ReplyError('READONLY You can\'t write against a read only replica.'))).toBe(true);
+    expect(isTransientWriteError(new Error('Command timed out'))).toBe(true);
+    expect(isTransientWriteError(new Error('Connection is closed.'))).toBe(true);
   });
 
   it('step-checkpoint applies a write once, saved or not', async () => {

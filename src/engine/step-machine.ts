@@ -26,6 +26,7 @@ import type { StepJobData } from '../runs/flow-builder.js';
 import type { RunControl } from '../runs/run-control.js';
 import type { RunStore } from '../runs/run-store.js';
 import type { StepCompleteReply, StepTransition, StepTransitionReply } from '../runs/scripts/index.js';
+import { isTransientWriteError } from '../runs/reachable.js';
 import type { StepPolicy } from '../runs/step-policy.js';
 import type { Usage } from '../runs/types.js';
 import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, isTerminalStep, type StepStatus } from '../runs/types.js';
@@ -394,8 +395,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
     /**
      * A write that records what this delivery did (and paid for), tried again on Redis errors
-     * with one id, so that a try Redis applied but whose reply was lost is not applied twice.
-     * After `recordRetry.tries` the job fails (RetryableError) and BullMQ delivers it again.
+     * that may pass (isTransientWriteError) with one id, so that a try Redis applied but whose
+     * reply was lost is not applied twice. After `recordRetry.tries` the job fails
+     * (RetryableError) and BullMQ delivers it again.
      */
     async function durably<T>(what: string, write: (writeId: string) => Promise<T>): Promise<T> {
       const writeId = randomUUID();
@@ -404,6 +406,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
           return await write(writeId);
         } catch (err) {
           const error = toError(err);
+          // A script error or a value Redis cannot take fails the same way every time.
+          if (!isTransientWriteError(error)) throw error;
           if (i >= recordRetry.tries) {
             log().error({ err: error.message, tries: i }, `could not record ${what}; the job fails and is retried`);
             throw new RetryableError(`could not record ${what} of step "${step.id}": ${error.message}`);
@@ -434,8 +438,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
       };
       let tries = 0;
       return durably('the result', async (writeId) => {
+        tries++;
         const reply = await store.completeStep(runId, step.id, { ...result, callsCounted: job.data.budgeted === true, writeId }, { finishRun: standalone });
-        if (++tries > 1 && standalone && reply.status === 'missing') {
+        if (tries > 1 && standalone && reply.status === 'missing') {
           // An earlier try may have finished (and compacted) the run, its reply lost: the run says.
           const held = (await store.getRun(runId))?.steps.find((s) => s.stepId === step.id);
           if (held?.status === 'succeeded') return { recorded: true, status: 'succeeded' };

@@ -24,3 +24,14 @@ export async function whileReachable<T>(redis: Redis, what: string, fn: () => Pr
     throw new UnavailableError(`Redis cannot be reached (${(err as Error).message}); ${what} may not have been done, try again shortly`);
   }
 }
+
+/**
+ * Whether a failed write may succeed when sent again: no reply (the connection, a timeout), or
+ * a reply that names a passing state of the server (out of memory, a read-only replica, busy
+ * running a script, loading, a failover). A script error (`ERR ...`: a bug, the same every
+ * time) and errors raised before anything was sent (a value that cannot be encoded) are not.
+ */
+export function isTransientWriteError(err: unknown): boolean {
+  if (!(err instanceof Error) || err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof SwitchyardError) return false;
+  return !(err instanceof ReplyError) || !/^ERR\b/.test(err.message);
+}

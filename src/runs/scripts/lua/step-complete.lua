@@ -16,8 +16,8 @@
 --       then only the step is counted here), [15] what it publishes into the run's context
 --       ('' for nothing: see publish), [16] this write's id ('' for none), [17..] the JSON values
 --       published
--- A write is applied once: one whose id the step holds (in `written`, with how it applied) was
--- applied already and its reply lost, and gets the same reply again with nothing added twice.
+-- A write is applied once: one whose id the step holds (see writes.lua) was applied already and
+-- its reply lost; it gets its reply again (the budget verdict as it stands now) and adds nothing.
 -- Returns {1, 'succeeded', run finished (1/0), run status, why the run's budget is exceeded
 -- ('' when it is not; see spend)} when recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
@@ -29,15 +29,16 @@
 --@include outboxStep
 --@include outboxRun
 --@include addLateUsage
+--@include writes
 local v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output', 'written')
 if not v[1] then return {0, 'missing'} end
 local cur = cjson.decode(v[1])
 local outbox = ARGV[2] == '1'
 local id = ARGV[16]
-if id ~= '' and v[4] and string.sub(v[4], 3) == id then
-  if string.sub(v[4], 1, 1) == '1' then return {1, 'succeeded', 0, '', ''} end
-  return {0, cur}
-end
+local seen = seenWrite(v[4], id)
+if seen == '1' then return {1, 'succeeded', 0, '', spend(KEYS[2], KEYS[3], 'null', ARGV[1], false)} end
+if seen == '0' then return {0, cur} end
+local written = noteWrite(v[4], id, cur == 'running' or cur == 'pending' or cur == 'retrying')
 if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   local fields = { 'status', '"succeeded"', 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6],
     'error', 'null', 'reason', 'null', 'finishedAt', cjson.encode(ARGV[1]) }
@@ -49,9 +50,9 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     fields[#fields + 1] = 'reusedFrom'
     fields[#fields + 1] = ARGV[13]
   end
-  if id ~= '' then
+  if written then
     fields[#fields + 1] = 'written'
-    fields[#fields + 1] = '1:' .. id
+    fields[#fields + 1] = written
   end
   redis.call('HSET', KEYS[1], unpack(fields))
   addUsage(KEYS[1], 'usage', ARGV[4])
@@ -70,7 +71,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
 end
 -- A late answer.
 addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])
-if id ~= '' then redis.call('HSET', KEYS[1], 'written', '0:' .. id) end
+if written then redis.call('HSET', KEYS[1], 'written', written) end
 if not v[3] or v[3] == 'null' then
   redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6])
 end

@@ -9,8 +9,8 @@
 --       [10] usage JSON to add to the step's ('' for none: what the delivery paid for since it
 --       last recorded; kept on the step even when the change does not apply), [11] this write's
 --       id ('' for none), [12..] field, JSON-value pairs.
--- A write is applied once: one whose id the step holds (`written`, with whether it applied)
--- was applied already and its reply lost; it gets its reply again and changes nothing.
+-- A write is applied once: one whose id the step holds (see writes.lua) was applied already and
+-- its reply lost; it gets its reply again and changes nothing.
 -- Returns {1, new status, attempts, checkpoint JSON} when applied, {0, current status, attempts}
 -- when not (current is 'missing' when there is no such step). The checkpoint is the one in
 -- force once the step leaves `waiting` for `running` (what it waited for may have written it:
@@ -22,20 +22,22 @@
 --@include syncGates
 --@include addUsage
 --@include addLateUsage
+--@include writes
 local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId', 'kind', 'written')
 if not v[1] then return {0, 'missing', 0} end
 local cur = cjson.decode(v[1])
 local id = ARGV[11]
-if id ~= '' and v[6] and string.sub(v[6], 3) == id then
-  if string.sub(v[6], 1, 1) == '0' then return {0, cur, tonumber(v[2])} end
-  return {1, cur, tonumber(v[2]), cur == 'running' and (redis.call('HGET', KEYS[1], 'checkpoint') or 'null') or ''}
+local seen = seenWrite(v[6], id)
+if seen == '0' then return {0, cur, tonumber(v[2])} end
+if seen == '1' then
+  return {1, ARGV[2], tonumber(v[2]), ARGV[2] == 'running' and (redis.call('HGET', KEYS[1], 'checkpoint') or 'null') or ''}
 end
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then allowed = true end end
 local attempts = tonumber(v[2])
 if not allowed or (ARGV[8] ~= '' and v[2] ~= ARGV[8]) then
   addLateUsage(KEYS[1], KEYS[2], KEYS[4], ARGV[6] == '1', ARGV[10], true)
-  if id ~= '' then redis.call('HSET', KEYS[1], 'written', '0:' .. id) end
+  if id ~= '' then redis.call('HSET', KEYS[1], 'written', noteWrite(v[6], id, false)) end
   return {0, cur, attempts}
 end
 local fields = { 'status', cjson.encode(ARGV[2]) }
@@ -50,7 +52,7 @@ end
 for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
 if id ~= '' then
   fields[#fields + 1] = 'written'
-  fields[#fields + 1] = '1:' .. id
+  fields[#fields + 1] = noteWrite(v[6], id, true)
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 addUsage(KEYS[1], 'usage', ARGV[10])
