@@ -6,6 +6,9 @@
  * - every run that was accepted finished (none stuck in waiting-children or running);
  * - no recorded answer was asked for again: no provider request for a step started after the
  *   step's answer was recorded;
+ * - no answer was counted twice: a step's recorded usage is more than none and at most what
+ *   the fake server answered for it (an answer paid for but lost with a killed worker is not
+ *   recorded; one recorded twice would exceed it);
  * - once the retention has passed, the runs' keys are gone from Redis.
  * `npm run soak -- --minutes N` runs it (bench/soak.ts); test/soak.test.ts runs a short one.
  */
@@ -43,6 +46,8 @@ export interface SoakReport {
   injected: { rateLimited: number; failed: number; slow: number };
   /** Steps whose answer was asked for again after it was recorded. */
   repeatedAfterRecord: string[];
+  /** Succeeded steps whose recorded usage is none, or more than the answers sent for them. */
+  usageMismatch: string[];
   /** Run keys left once the retention passed. */
   leftoverRunKeys: number;
   ok: boolean;
@@ -93,7 +98,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const pools = await startWorkerPools(system, { agents: [], sweep: { everyMs: 2_000, graceMs: 10_000 } });
   const startWorker = () => startWorkerProcess({ prefix, redisUrl: redisServer.url, agents: AGENTS, internal: false, fake, stalled: STALLED, retentionSeconds: opts.retentionSeconds });
   let worker: WorkerProcess = await startWorker();
-  const report: SoakReport = { submitted: 0, refused: 0, finished: {}, stuck: [], kills: 0, redisRestarts: 0, providerRequests: 0, injected, repeatedAfterRecord: [], leftoverRunKeys: 0, ok: false };
+  const report: SoakReport = { submitted: 0, refused: 0, finished: {}, stuck: [], kills: 0, redisRestarts: 0, providerRequests: 0, injected, repeatedAfterRecord: [], usageMismatch: [], leftoverRunKeys: 0, ok: false };
   const ids: string[] = [];
   /** What each run was seen to end as, and its record then (a finished run leaves Redis after the retention). */
   const ended = new Map<string, NonNullable<Awaited<ReturnType<typeof system.store.getRun>>>>();
@@ -176,6 +181,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         const recordedAt = Date.parse(s.finishedAt);
         const later = (byMarker.get(`${k} ${s.stepId}`) ?? []).filter((r) => r.time > recordedAt + 5);
         if (later.length) report.repeatedAfterRecord.push(`${id}.${s.stepId} (${later.length} request(s) after it was recorded)`);
+        const sent = (byMarker.get(`${k} ${s.stepId}`) ?? []).flatMap((r) => (r.answered ? [r.answered] : []));
+        const paid = { inputTokens: sent.reduce((n, u) => n + u.inputTokens, 0), outputTokens: sent.reduce((n, u) => n + u.outputTokens, 0) };
+        const got = s.usage ?? { inputTokens: 0, outputTokens: 0 };
+        if (got.inputTokens <= 0 || got.inputTokens > paid.inputTokens || got.outputTokens > paid.outputTokens) {
+          report.usageMismatch.push(`${id}.${s.stepId} (recorded ${got.inputTokens}/${got.outputTokens}, ${sent.length} answer(s) sent: ${paid.inputTokens}/${paid.outputTokens})`);
+        }
       }
     }
     // Once the retention has passed, the runs' keys are gone.
@@ -189,7 +200,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       report.leftoverRunKeys += found.length;
     } while (cursor !== '0');
     await probe.quit();
-    report.ok = report.stuck.length === 0 && report.repeatedAfterRecord.length === 0 && report.leftoverRunKeys === 0 && report.submitted > 0 && !restarting;
+    report.ok = report.stuck.length === 0 && report.repeatedAfterRecord.length === 0 && report.usageMismatch.length === 0 && report.leftoverRunKeys === 0 && report.submitted > 0 && !restarting;
     return report;
   } finally {
     watching = false;
