@@ -179,9 +179,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       for (const s of state.steps) {
         if (s.status !== 'succeeded' || !s.agent || !s.finishedAt) continue;
         const recordedAt = Date.parse(s.finishedAt);
-        const later = (byMarker.get(`${k} ${s.stepId}`) ?? []).filter((r) => r.time > recordedAt + 5);
+        const asked = byMarker.get(`${k} ${s.stepId}`) ?? [];
+        const later = asked.filter((r) => r.time > recordedAt + 5);
         if (later.length) report.repeatedAfterRecord.push(`${id}.${s.stepId} (${later.length} request(s) after it was recorded)`);
-        const sent = (byMarker.get(`${k} ${s.stepId}`) ?? []).flatMap((r) => (r.answered ? [r.answered] : []));
+        const sent = asked.flatMap((r) => (r.answered ? [r.answered] : []));
         const paid = { inputTokens: sent.reduce((n, u) => n + u.inputTokens, 0), outputTokens: sent.reduce((n, u) => n + u.outputTokens, 0) };
         const got = s.usage ?? { inputTokens: 0, outputTokens: 0 };
         if (got.inputTokens <= 0 || got.inputTokens > paid.inputTokens || got.outputTokens > paid.outputTokens) {

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentsFile } from '../src/agents/agent-spec.js';
 import { startWorkerPools } from '../src/engine/pools.js';
 import type { RunView } from '../src/runs/runs-service.js';
-import { endsWithToolResults, startFakeLlmServer, type FakeLlmServer, type FakeResponse, type RecordedRequest } from './fixtures/fake-llm-server.js';
+import { endsWithToolResults, startFakeLlmServer, tokens, type FakeLlmServer, type FakeResponse, type RecordedRequest } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 import { poll } from './helpers/poll.js';
 import { killAllWorkerProcesses, startWorkerProcess } from './helpers/worker-process.js';
@@ -143,7 +143,7 @@ describe.each([
     ]);
     const orchestrator = stepOf(run, agent)!;
     // Both turns counted once: the first recorded with the checkpoint before the wait, the last with the result.
-    expect(orchestrator.usage!.inputTokens).toBe(calls.reduce((n, c) => n + Math.max(1, Math.ceil(c.prompt.length / 4)), 0));
+    expect(orchestrator.usage!.inputTokens).toBe(calls.reduce((n, c) => n + tokens(c.prompt), 0));
     expect(orchestrator.attempts).toBe(1);
     const events = (await h.system.store.readEvents(run.id)).map((e) => `${e.type}${e.stepId ? ` ${e.stepId}` : ''}`);
     expect(events).toEqual(expect.arrayContaining([`step.added ${agent}.1.research`, `step.added ${agent}.1.content`, `step.waiting ${agent}`, `step.resumed ${agent}`]));

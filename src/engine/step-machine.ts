@@ -396,14 +396,14 @@ export function createStepProcessor(deps: StepMachineDeps) {
     /**
      * A write that records what this delivery did (and paid for), tried again on Redis errors
      * that may pass (isTransientWriteError) with one id, so that a try Redis applied but whose
-     * reply was lost is not applied twice. After `recordRetry.tries` the job fails
-     * (RetryableError) and BullMQ delivers it again.
+     * reply was lost is not applied twice (`write` is given the id and the try, from 1). After
+     * `recordRetry.tries` the job fails (RetryableError) and BullMQ delivers it again.
      */
-    async function durably<T>(what: string, write: (writeId: string) => Promise<T>): Promise<T> {
+    async function durably<T>(what: string, write: (writeId: string, tryNumber: number) => Promise<T>): Promise<T> {
       const writeId = randomUUID();
       for (let i = 1; ; i++) {
         try {
-          return await write(writeId);
+          return await write(writeId, i);
         } catch (err) {
           const error = toError(err);
           // A script error or a value Redis cannot take fails the same way every time.
@@ -436,9 +436,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         // A publish that names nothing writes nothing (no event).
         ...(published?.entries.length ? { publish: published } : {}),
       };
-      let tries = 0;
-      return durably('the result', async (writeId) => {
-        tries++;
+      return durably('the result', async (writeId, tries) => {
         const reply = await store.completeStep(runId, step.id, { ...result, callsCounted: job.data.budgeted === true, writeId }, { finishRun: standalone });
         if (tries > 1 && standalone && reply.status === 'missing') {
           // An earlier try may have finished (and compacted) the run, its reply lost: the run says.

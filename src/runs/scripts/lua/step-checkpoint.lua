@@ -17,10 +17,10 @@ local seen = seenWrite(v[3], id)
 if seen then return tonumber(seen) end
 if v[1] ~= '"running"' or v[2] ~= ARGV[1] then
   addLateUsage(KEYS[1], KEYS[2], KEYS[3], ARGV[4] == '1', ARGV[3], true)
-  if id ~= '' then redis.call('HSET', KEYS[1], 'written', noteWrite(v[3], id, false)) end
+  keepWrite(KEYS[1], v[3], id, false)
   return 0
 end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'checkpoint', ARGV[2]) end
-if id ~= '' then redis.call('HSET', KEYS[1], 'written', noteWrite(v[3], id, true)) end
+keepWrite(KEYS[1], v[3], id, true)
 addUsage(KEYS[1], 'usage', ARGV[3])
 return 1

@@ -38,7 +38,6 @@ local id = ARGV[16]
 local seen = seenWrite(v[4], id)
 if seen == '1' then return {1, 'succeeded', 0, '', spend(KEYS[2], KEYS[3], 'null', ARGV[1], false)} end
 if seen == '0' then return {0, cur} end
-local written = noteWrite(v[4], id, cur == 'running' or cur == 'pending' or cur == 'retrying')
 if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   local fields = { 'status', '"succeeded"', 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6],
     'error', 'null', 'reason', 'null', 'finishedAt', cjson.encode(ARGV[1]) }
@@ -50,9 +49,9 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     fields[#fields + 1] = 'reusedFrom'
     fields[#fields + 1] = ARGV[13]
   end
-  if written then
+  if id ~= '' then
     fields[#fields + 1] = 'written'
-    fields[#fields + 1] = written
+    fields[#fields + 1] = noteWrite(v[4], id, true)
   end
   redis.call('HSET', KEYS[1], unpack(fields))
   addUsage(KEYS[1], 'usage', ARGV[4])
@@ -71,7 +70,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
 end
 -- A late answer.
 addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])
-if written then redis.call('HSET', KEYS[1], 'written', written) end
+keepWrite(KEYS[1], v[4], id, false)
 if not v[3] or v[3] == 'null' then
   redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6])
 end

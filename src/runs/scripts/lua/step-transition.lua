@@ -37,7 +37,7 @@ for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then allowed = true end 
 local attempts = tonumber(v[2])
 if not allowed or (ARGV[8] ~= '' and v[2] ~= ARGV[8]) then
   addLateUsage(KEYS[1], KEYS[2], KEYS[4], ARGV[6] == '1', ARGV[10], true)
-  if id ~= '' then redis.call('HSET', KEYS[1], 'written', noteWrite(v[6], id, false)) end
+  keepWrite(KEYS[1], v[6], id, false)
   return {0, cur, attempts}
 end
 local fields = { 'status', cjson.encode(ARGV[2]) }

@@ -23,3 +23,8 @@ local function noteWrite(written, id, applied)
   kept[#kept + 1] = (applied and '1:' or '0:') .. id
   return table.concat(kept, ',')
 end
+
+-- Note the write `id` on the step `key` (nothing when it has no id).
+local function keepWrite(key, written, id, applied)
+  if id ~= '' then redis.call('HSET', key, 'written', noteWrite(written, id, applied)) end
+end
