@@ -44,6 +44,8 @@ interface PlanOptions {
   zExtra?: Partial<CompiledStepOf<'agent'>>;
   /** Fields of the sink `w`, the child under the plan itself. */
   wExtra?: Partial<CompiledStepOf<'agent'>>;
+  /** The steps it adds, instead of the diamond. */
+  kids?: (parent: string) => ChildStep[];
 }
 
 /** `plan*` steps add a diamond and, once resumed, answer with their children's outputs. */
@@ -51,7 +53,7 @@ function planner(real: StepExecutor<'agent'>, opts: PlanOptions): StepExecutor<'
   return {
     async execute(step, ctx) {
       if (!step.id.startsWith('plan') || step.id.includes('.')) return real.execute(step, ctx);
-      const kids = diamond(step.id, opts.agent, opts.zExtra, opts.wExtra);
+      const kids = opts.kids?.(step.id) ?? diamond(step.id, opts.agent, opts.zExtra, opts.wExtra);
       if (!ctx.resumed) {
         // Recorded before adding, so a delivery after a crash knows what it added.
         if (ctx.checkpoint === null) await ctx.saveCheckpoint({ added: kids.map((k) => k.id) });
@@ -77,12 +79,16 @@ beforeAll(async () => {
       // One slot for the parent and all its children: the parent must not hold it while it waits.
       solo: { provider: 'echo', concurrency: 1, attempts: 2, backoff: { type: 'fixed', delayMs: 50 } },
       lead: { provider: 'echo', attempts: 3, backoff: { type: 'fixed', delayMs: 100 } },
+      // Retried late enough for the quick part of what it added to have finished.
+      patient: { provider: 'echo', attempts: 2, backoff: { type: 'fixed', delayMs: 700 } },
       worker: { provider: 'echo', echo: { latencyMs: 20 } },
       sluggish: { provider: 'echo', echo: { latencyMs: 400 } },
+      slow: { provider: 'echo', echo: { latencyMs: 2000 } },
       broken: { provider: 'openai', model: 'gpt-test', baseURL: 'http://127.0.0.1:1/v1', attempts: 1 },
     },
     workflows: [
       { name: 'solo-plan', steps: [{ id: 'plan', agent: 'solo', input: { task: 'plan it' } }] },
+      { name: 'patient-plan', steps: [{ id: 'plan', agent: 'patient', input: { task: 'plan it' } }] },
       {
         name: 'optional-plan',
         steps: [{ sequential: [{ id: 'plan', agent: 'lead', optional: true, input: { task: 'plan it' } }, { id: 'report', agent: 'worker', input: { task: 'report' } }] }],
@@ -201,6 +207,29 @@ describe('a step that adds steps to its run, when its delivery goes wrong', () =
       expect(run.status).toBe('partial_success');
       expect(stepOf(run, 'plan')).toMatchObject({ status: 'succeeded', attempts: 2 });
       expect(stepOf(run, 'plan').output).toContain('plan.w=failed');
+      await expectNoLiveJobs(h.system, run.id);
+    });
+  });
+
+  it('is not stranded when a later attempt finds a finished child gone, a failed one kept and another still running', async () => {
+    // plan adds two sinks: s (on an optional x that fails) and t (slow). Its first delivery dies
+    // after adding them; when the next one comes, s has finished (its job removed), x has
+    // failed (its job kept) and t still runs. Adding s's tree again would put the failed x
+    // back among s's pending children, for good: s is added again alone.
+    const kids = (p: string) => [
+      child(`${p}.x`, 'broken', [], { optional: true }),
+      child(`${p}.s`, 'worker', [`${p}.x`]),
+      child(`${p}.t`, 'slow'),
+    ];
+    await withPlanner({ agent: 'worker', kids, failAfterAdding: true }, async () => {
+      const run = await h.waitForRun(await submit('patient-plan'), 15_000);
+      expect(run.status).toBe('partial_success');
+      expect(statusOf(run)).toMatchObject({ plan: 'succeeded', 'plan.x': 'failed', 'plan.s': 'succeeded', 'plan.t': 'succeeded' });
+      expect(stepOf(run, 'plan').attempts).toBe(2);
+      // The second delivery came while t still ran (else nothing would have been added again).
+      expect(Date.parse(stepOf(run, 'plan.t').finishedAt!)).toBeGreaterThan(Date.parse(stepOf(run, 'plan.s').finishedAt!));
+      // s answered once: its job, added again, found it finished.
+      expect(await eventsOf(run.id, 'plan.s')).toEqual(['step.added', 'step.started', 'step.completed']);
       await expectNoLiveJobs(h.system, run.id);
     });
   });

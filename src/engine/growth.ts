@@ -4,13 +4,16 @@
  * still running the same attempt; then their jobs are added as children of the parent's job
  * (one tree per sink of the new steps, with the owner/ref rules of a top-level DAG). Ids are
  * deterministic, so a parent delivered again re-adds nothing: existing records are left
- * alone, and jobs are added only for sinks that have none yet (BullMQ would otherwise put a
- * child that already failed back among the parent's pending dependencies, for good).
+ * alone, and jobs are added only for sinks that have none (BullMQ would otherwise put a child
+ * that already failed back among the parent's pending dependencies, for good). A sink that
+ * finished meanwhile has none (a completed job is removed): it is added again without its
+ * tree, whose failed jobs BullMQ keeps, and its job, finding the step finished, only wakes the
+ * parent.
  *
  * A step added by an optional step is optional too: a failure inside an optional step's
  * sub-DAG can fail that step, never the run.
  */
-import type { FlowProducer, Job, Queue } from 'bullmq';
+import type { FlowJob, FlowProducer, Job, Queue } from 'bullmq';
 import { NonRetryableError, StaleAttemptError } from '../errors/index.js';
 import { buildChildFlows, type StepJobData } from '../runs/flow-builder.js';
 import type { RunStore } from '../runs/run-store.js';
@@ -94,9 +97,17 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     const records = await deps.store.getStepFields(runId, ordered.map((c) => c.id), ['status']);
     if (records.length === ordered.length && records.every((r) => isTerminalStep(r.status))) return;
   }
-  // A delivery after a crash finds the jobs there already (added in one call, so all or none).
+  // A delivery after a crash finds the jobs there already (added in one call, so all or none),
+  // except those of sinks that completed since (a completed job is removed).
   const states = await Promise.all(sinks.map((sink) => deps.queueByName(sink.queueName).getJobState(sink.opts!.jobId!)));
   const missing = sinks.filter((_, i) => states[i] === 'unknown');
-  if (missing.length) await deps.flowProducer.addBulk(missing);
+  if (missing.length === 0) return;
+  // A sink that has finished is added again alone, to wake this step: its tree may hold a
+  // failed job that BullMQ keeps, which would become a pending child of it for good.
+  // (Only a delivery that added no records can find one finished.)
+  const records = res.added === 0 ? await deps.store.getStepFields(runId, missing.map((sink) => sink.name), ['status']) : [];
+  const finished = new Set(records.filter((r) => isTerminalStep(r.status)).map((r) => r.stepId));
+  const alone = ({ children: _children, ...sink }: FlowJob): FlowJob => sink;
+  await deps.flowProducer.addBulk(missing.map((sink) => (finished.has(sink.name) ? alone(sink) : sink)));
 }
 
