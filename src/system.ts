@@ -141,7 +141,7 @@ export class System {
     this.engineRuns = new RunsService({ ...services, store: this.store, flowProducer: this.flowProducer, queue: (name) => this.queuesByName.get(name), control: this.control, workers: this.workers });
     // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
     const limiter = new RedisLimiter(apiRedis, prefix, opts.registry.limits);
-    const targets = opts.registry.list().flatMap((a) => [a, ...(a.fallbacks ?? [])]).filter((t) => opts.registry.limits.applies(t.provider));
+    const targets = opts.registry.list().flatMap((a) => [a, ...(a.fallbacks ?? [])]).filter((t) => opts.registry.limits.applies(t.provider, undefined, 'fallbackReason' in t && t.fallbackReason !== undefined));
     this.metrics.readFrom({
       queueCounts: () => Promise.all([...apiQueues].map(async ([queue, q]) => ({ queue, counts: await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed') }))),
       limiterState: () => limiter.state(targets),

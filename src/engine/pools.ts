@@ -76,8 +76,8 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const limiter = new RedisLimiter(connection, prefix, registry.limits);
   const limited = (agent: ResolvedAgent): Provider => {
     const log = logger.child({ agent: agent.name });
-    const behind = (a: Pick<ResolvedAgent, 'provider' | 'apiKey'>, provider: Provider, bookWithinMs?: number): Provider =>
-      registry.limits.applies(a.provider, agent.rateLimit)
+    const behind = (a: Pick<ResolvedAgent, 'provider' | 'apiKey' | 'fallbackReason'>, provider: Provider, bookWithinMs?: number): Provider =>
+      registry.limits.applies(a.provider, agent.rateLimit, a.fallbackReason !== undefined)
         ? new LimitedProvider(provider, {
             limiter,
             target: { provider: a.provider, apiKey: a.apiKey, agent: { name: agent.name, rateLimit: agent.rateLimit } },
