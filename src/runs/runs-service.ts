@@ -291,7 +291,7 @@ export class RunsService {
     // A client reconnecting after run.finished: nothing will ever follow.
     if (isTerminalRun(status) && after !== undefined && (await store.readEvents(runId, after, 1)).length === 0) return { kind: 'none' };
     const max = this.deps.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams;
-    if (store.feedStats().viewers >= max) throw new UnavailableError(`this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`);
+    if (store.feedStats().viewers >= max) throw new UnavailableError(`this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`, 'event_stream_cap');
     return { kind: 'live', events: untilFinished(store.followEvents(runId, after, signal)) };
   }
 
@@ -300,7 +300,7 @@ export class RunsService {
     if (archive) {
       const found = await read(archive).catch((err: unknown) => {
         this.deps.logger.warn({ runId, err: (err as Error).message }, 'run archive unreachable');
-        throw new UnavailableError(`run "${runId}" is not in Redis and the archive (MongoDB) cannot be reached; try again later`);
+        throw new UnavailableError(`run "${runId}" is not in Redis and the archive (MongoDB) cannot be reached; try again later`, 'archive_unreachable');
       });
       if (found) return found;
     }
@@ -315,7 +315,7 @@ export class RunsService {
         if (err instanceof ValidationError) throw err;
         // MongoDB down: answer from Redis (runs within retention) rather than fail.
         this.deps.logger.warn({ err: (err as Error).message }, 'run archive unreachable; listing from Redis');
-        if (filter.cursor) throw new UnavailableError('the run archive (MongoDB) cannot be reached to continue this listing; try again later');
+        if (filter.cursor) throw new UnavailableError('the run archive (MongoDB) cannot be reached to continue this listing; try again later', 'archive_unreachable');
       }
     }
     const { cursor: raw, ...rest } = filter;
