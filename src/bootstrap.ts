@@ -66,6 +66,8 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     workflows,
     logger,
     limits: config.limits,
+    stalled: config.stalled,
+    heartbeatMs: config.heartbeatMs,
     outbox: mongo !== undefined,
     ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
   });
