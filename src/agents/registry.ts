@@ -72,7 +72,7 @@ export class AgentRegistry {
 }
 
 /** A URL's origin and path: no user or password, no query (a key may ride in either), no fragment. */
-export function publicUrl(url: string): string {
+function publicUrl(url: string): string {
   try {
     const u = new URL(url);
     return `${u.origin}${u.pathname}`;
