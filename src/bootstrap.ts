@@ -2,8 +2,7 @@
  * Start a Switchyard process from its configuration: the API, the worker pools, or both.
  * Handles graceful shutdown: stop accepting, let in-flight steps finish, close everything.
  */
-import { createServer, type Server } from 'node:http';
-import type { Express } from 'express';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import { loadAgentsFile } from './agents/registry.js';
 import { createApp } from './api/app.js';
@@ -41,14 +40,21 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
   const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits);
 
-  // Before anything else connects: one clear line while Redis is not there, then a bounded wait.
-  await waitForRedis(config.redisUrl, { timeoutMs: config.redisWaitMs, logger });
-
+  // The port first: a process that cannot serve it stops before it touches Redis (no schedule,
+  // no queue written) or takes any job. It answers 503 until the process is ready.
+  const front = opts.api ? await reserve(config.port, 'PORT') : config.metricsPort !== undefined ? await reserve(config.metricsPort, 'SWITCHYARD_METRICS_PORT') : undefined;
   let mongo: MongoHandle | undefined;
-  if (config.mongodbUri) {
-    mongo = await connectMongo(config.mongodbUri, logger);
-  } else {
-    logger.info({ retentionSeconds: config.retentionSeconds }, 'MONGODB_URI is not set: results live in Redis only, for the retention period');
+  try {
+    // Before anything else connects: one clear line while Redis is not there, then a bounded wait.
+    await waitForRedis(config.redisUrl, { timeoutMs: config.redisWaitMs, logger });
+    if (config.mongodbUri) {
+      mongo = await connectMongo(config.mongodbUri, logger);
+    } else {
+      logger.info({ retentionSeconds: config.retentionSeconds }, 'MONGODB_URI is not set: results live in Redis only, for the retention period');
+    }
+  } catch (err) {
+    front?.server.close();
+    throw err;
   }
 
   const system = new System({
@@ -60,31 +66,29 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     workflows,
     logger,
     limits: config.limits,
+    stalled: config.stalled,
+    heartbeatMs: config.heartbeatMs,
     outbox: mongo !== undefined,
     ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
   });
-  let server: Server | undefined;
+  const server = front?.server;
   let pools: WorkerPools | undefined;
   let outbox: OutboxConsumer | undefined;
   const shuttingDown = new AbortController();
   try {
     await Promise.all([system.api.redis, system.redis, system.stateRedis].map((r) => connectionReady(r, config.redisWaitMs)));
     await system.schedules.syncFromFlows();
-    // The port first: a process that cannot serve its API stops before it takes any job.
     if (opts.api) {
-      const app = createApp(system, { bodyLimit: config.bodyLimit, limits: config.limits, shutdownSignal: shuttingDown.signal, ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}) });
-      server = await listen(app, config.port);
-    }
-    if (!opts.api && config.metricsPort !== undefined) {
+      front?.serve(createApp(system, { bodyLimit: config.bodyLimit, limits: config.limits, shutdownSignal: shuttingDown.signal, ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}) }));
+    } else if (front) {
       // A worker process without the API: its metrics on a port of their own.
-      const metricsServer = createServer((req, res) => {
-        if (req.url !== '/metrics') return res.writeHead(404).end();
+      front.serve((req, res) => {
+        if (req.url !== '/metrics') return void res.writeHead(404).end();
         system.metrics.text().then(
           (text) => res.writeHead(200, { 'Content-Type': system.metrics.contentType }).end(text),
           () => res.writeHead(503).end(),
         );
       });
-      server = await listenOn(metricsServer, config.metricsPort);
       logger.info({ port: config.metricsPort }, 'metrics listening');
     }
     if (opts.workers !== false) {
@@ -101,7 +105,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     await mongo?.close().catch(() => undefined);
     throw err;
   }
-  if (server) logger.info({ port: config.port, board: `http://localhost:${config.port}/admin/queues` }, 'API listening');
+  if (opts.api) logger.info({ port: config.port, board: `http://localhost:${config.port}/admin/queues` }, 'API listening');
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
@@ -143,13 +147,24 @@ function connectionReady(redis: Redis, timeoutMs: number): Promise<void> {
   });
 }
 
-/** Bind the API's port, or a StartupError naming the port when it cannot be bound. */
-function listen(app: Express, port: number): Promise<Server> {
-  return listenOn(createServer(app), port, 'PORT');
+/**
+ * Bind `port` before anything else is started: a server that answers 503 (starting) until
+ * `serve` gives it its handler. A StartupError naming `variable` when the port cannot be bound.
+ */
+async function reserve(port: number, variable: string): Promise<{ server: Server; serve(handler: RequestListener): void }> {
+  let handler: RequestListener = (_req, res) => {
+    res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' }).end(JSON.stringify({ error: { code: 'unavailable', message: 'Switchyard is starting; try again shortly' } }));
+  };
+  const server = await listenOn(
+    createServer((req, res) => handler(req, res)),
+    port,
+    variable,
+  );
+  return { server, serve: (h) => (handler = h) };
 }
 
 /** Resolves once `server` listens on `port`, or a StartupError naming the variable to change. */
-function listenOn(server: Server, port: number, variable = 'SWITCHYARD_METRICS_PORT'): Promise<Server> {
+function listenOn(server: Server, port: number, variable: string): Promise<Server> {
   return new Promise<Server>((resolve, reject) => {
     server.once('listening', () => resolve(server));
     server.once('error', (err: NodeJS.ErrnoException) => {

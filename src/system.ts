@@ -8,7 +8,7 @@ import { RedisLimiter } from './limits/limiter.js';
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { resolveAgents, type AgentRegistry } from './agents/registry.js';
-import { DEFAULT_LIMITS, type Config, type Limits } from './config/env.js';
+import { DEFAULT_LIMITS, DEFAULT_STALLED, type Config, type Limits } from './config/env.js';
 import type { Logger } from './logger.js';
 import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './runs/keys.js';
 import { RunControl } from './runs/run-control.js';
@@ -37,7 +37,12 @@ export interface SystemOptions {
   refSafetyDelayMs?: number;
   /** Bounds on requests (default: the configuration's defaults). */
   limits?: Limits;
+  /** BullMQ's lock and stalled-check timing of every worker, ms. @default {lockDuration: 20000, stalledInterval: 10000} */
+  stalled?: { lockDuration: number; stalledInterval: number };
+  /** How often a worker process beats, ms. @default 5000 */
+  heartbeatMs?: number;
 }
+
 
 /** A command of the API's connection gets no answer within this long: it fails (503), never waits on. */
 export const API_COMMAND_TIMEOUT_MS = 2_000;
@@ -87,11 +92,14 @@ export class System {
   readonly refSafetyDelayMs: number;
   /** This process's metrics (GET /metrics). */
   readonly metrics = new Metrics();
+  /** BullMQ's lock and stalled-check timing of every worker (a lost worker's steps go on within their sum). */
+  readonly stalled: { lockDuration: number; stalledInterval: number };
   private readonly queuesByName: Map<string, Queue>;
 
   constructor(readonly opts: SystemOptions) {
     const { prefix, logger } = opts;
     this.refSafetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
+    this.stalled = opts.stalled ?? DEFAULT_STALLED;
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on.
     this.redis = watched(new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard' }), logger);
     // Run state gets its own connection: ioredis copies every script defined on a connection
@@ -116,7 +124,8 @@ export class System {
     const storeOpts = { prefix, retentionSeconds: opts.retentionSeconds, keepCompletedJobs: opts.keepCompletedJobs ?? 0, outbox: opts.outbox, logger };
     this.store = new RunStore({ redis: this.stateRedis, ...storeOpts });
     this.control = new RunControl({ store: this.store, refQueue: this.queue(REF_QUEUE), queue: (name) => this.queuesByName.get(name), logger });
-    this.workers = new WorkerRegistry({ redis: this.stateRedis, prefix, queue: (name) => this.queuesByName.get(name) });
+    const heartbeatMs = opts.heartbeatMs;
+    this.workers = new WorkerRegistry({ redis: this.stateRedis, prefix, queue: (name) => this.queuesByName.get(name), heartbeatMs });
 
     const apiQueues = queues(apiRedis);
     const apiStore = new RunStore({ redis: apiRedis, ...storeOpts });
@@ -126,7 +135,7 @@ export class System {
       control: new RunControl({ store: apiStore, refQueue: apiQueues.get(REF_QUEUE)!, queue: (name) => apiQueues.get(name), logger }),
       flowProducer: quiet(new FlowProducer({ connection: apiRedis, prefix }), logger),
       queues: apiQueues,
-      workers: new WorkerRegistry({ redis: apiRedis, prefix, queue: (name) => apiQueues.get(name) }),
+      workers: new WorkerRegistry({ redis: apiRedis, prefix, queue: (name) => apiQueues.get(name), heartbeatMs }),
     };
     const services = {
       registry: opts.registry,
@@ -135,13 +144,14 @@ export class System {
       logger,
       refSafetyDelayMs: this.refSafetyDelayMs,
       maxEventStreams: (opts.limits ?? DEFAULT_LIMITS).maxEventStreams,
+      stalledIntervalMs: this.stalled.stalledInterval,
       ...(opts.archive ? { archive: opts.archive } : {}),
     };
     this.runs = new RunsService({ ...services, store: this.api.store, flowProducer: this.api.flowProducer, queue: (name) => apiQueues.get(name), control: this.api.control, workers: this.api.workers });
     this.engineRuns = new RunsService({ ...services, store: this.store, flowProducer: this.flowProducer, queue: (name) => this.queuesByName.get(name), control: this.control, workers: this.workers });
     // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
     const limiter = new RedisLimiter(apiRedis, prefix, opts.registry.limits);
-    const targets = opts.registry.list().flatMap((a) => [a, ...(a.fallbacks ?? [])]).filter((t) => opts.registry.limits.applies(t.provider));
+    const targets = opts.registry.list().flatMap((a) => [a, ...(a.fallbacks ?? [])]).filter((t) => opts.registry.limits.applies(t.provider, undefined, 'fallbackReason' in t && t.fallbackReason !== undefined));
     this.metrics.readFrom({
       queueCounts: () => Promise.all([...apiQueues].map(async ([queue, q]) => ({ queue, counts: await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed') }))),
       limiterState: () => limiter.state(targets),
@@ -269,5 +279,7 @@ export function systemFromDefinitions(opts: {
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
     limits: opts.config.limits,
+    stalled: opts.config.stalled,
+    heartbeatMs: opts.config.heartbeatMs,
   });
 }

@@ -79,6 +79,11 @@ describe('reading workflows', () => {
     expect(res.body.input).toMatchObject({ topic: { type: 'string', required: true }, depth: { type: 'number', required: false }, audience: { default: 'engineers' } });
   });
 
+  it('shows a field with a default as not required (a caller may leave it out)', async () => {
+    const res = await h.request('GET', '/v1/workflows/brief');
+    expect(res.body.input.audience).toEqual({ type: 'string', default: 'engineers', required: false });
+  });
+
   it('answers 404 for an unknown workflow', async () => {
     const res = await h.request('GET', '/v1/workflows/no-such-flow');
     expect(res.status).toBe(404);

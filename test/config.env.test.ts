@@ -12,6 +12,15 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', port: 3000, agentsFile: './agents.yaml', requireKeys: false });
     expect(config.providers.anthropic.apiKey).toBeUndefined();
     expect(config.mongodbUri).toBeUndefined();
+    // A lost worker's steps go on within lock + stalled interval: 30 s at most by default.
+    expect(config.stalled).toEqual({ lockDuration: 20_000, stalledInterval: 10_000 });
+    expect(config.heartbeatMs).toBe(5_000);
+  });
+
+  it('reads the stalled-check timing and the heartbeat', () => {
+    const config = loadConfig({ SWITCHYARD_LOCK_DURATION_MS: '4000', SWITCHYARD_STALLED_INTERVAL_MS: '500', SWITCHYARD_HEARTBEAT_MS: '250' });
+    expect(config).toMatchObject({ stalled: { lockDuration: 4000, stalledInterval: 500 }, heartbeatMs: 250 });
+    expect(configError({ SWITCHYARD_LOCK_DURATION_MS: '10' }).message).toContain('SWITCHYARD_LOCK_DURATION_MS');
   });
 
   it('reads provider keys, base URLs and flags', () => {

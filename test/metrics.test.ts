@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
 import { poll } from './helpers/poll.js';
-import { REDIS_URL, testPrefix } from './helpers/redis.js';
+import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from './helpers/redis.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -67,8 +67,9 @@ describe('GET /metrics', () => {
 describe('a worker process without the API', () => {
   it('serves its metrics on SWITCHYARD_METRICS_PORT', async () => {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const prefix = testPrefix('metrics-worker');
     const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-      env: { ...process.env, REDIS_URL, SWITCHYARD_PREFIX: testPrefix('metrics-worker'), SWITCHYARD_METRICS_PORT: String(port), LOG_LEVEL: 'warn' },
+      env: { ...process.env, REDIS_URL, SWITCHYARD_PREFIX: prefix, SWITCHYARD_METRICS_PORT: String(port), LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
@@ -81,8 +82,15 @@ describe('a worker process without the API', () => {
       expect(text).toContain('# TYPE switchyard_step_duration_seconds histogram');
       expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      // What the worker process wrote (queues, schedules, heartbeats) goes with it.
+      const redis = newRedis();
+      await cleanupPrefix(redis, prefix);
+      await redis.quit();
     }
   }, 30_000);
 });

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
-import { REDIS_URL, testPrefix } from './helpers/redis.js';
+import { REDIS_URL, cleanupPrefix, keysUnder, newRedis, testPrefix } from './helpers/redis.js';
 import { ownRedis, type OwnRedis } from './helpers/redis-server.js';
 
 /** Run `npm start`'s entry point with `env`; resolves with its exit code and output. */
@@ -24,20 +24,31 @@ async function runProcess(env: Record<string, string>, timeoutMs = 30_000): Prom
   return { code, out, ms: Date.now() - t0 };
 }
 
+/** Delete what a child process wrote under `prefix`. */
+async function cleanup(prefix: string): Promise<void> {
+  const redis = newRedis();
+  await cleanupPrefix(redis, prefix);
+  await redis.quit();
+}
+
 describe('start-up', () => {
   it('stops with one clear line and exit code 69 when its port is taken, before it takes any job', async () => {
     const taken: Server = createServer();
     taken.listen(0, '127.0.0.1');
     await once(taken, 'listening');
     const port = (taken.address() as { port: number }).port;
+    const prefix = testPrefix('port');
     try {
-      const res = await runProcess({ REDIS_URL, SWITCHYARD_PREFIX: testPrefix('port'), PORT: String(port) });
+      const res = await runProcess({ REDIS_URL, SWITCHYARD_PREFIX: prefix, PORT: String(port) });
       expect(res.code).toBe(69);
       expect(res.out).toContain(`switchyard: port ${port} is already in use`);
       expect(res.out).not.toContain('API listening');
       expect(res.out).not.toContain('worker pools started');
+      // It checked the port before touching Redis: no schedule, no queue meta, nothing.
+      expect(await keysUnder(prefix)).toEqual([]);
     } finally {
       taken.close();
+      await cleanup(prefix);
     }
   });
 

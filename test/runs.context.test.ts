@@ -64,7 +64,8 @@ describe('shared run context', () => {
     expect(ctx.body).toEqual({
       runId: r.id,
       context: { finding: 'from second', other: [1, 2] },
-      writers: { finding: { step: 'second', order: 1, authority: 0 }, other: { step: 'second', order: 1, authority: 0 } },
+      // Each writer's authority is its agent's (junior: the default 1), though under `topological` it does not rank.
+      writers: { finding: { step: 'second', order: 1, authority: 1 }, other: { step: 'second', order: 1, authority: 1 } },
     });
     // Every publish is an event, in the order they happened: "first" came last and kept nothing.
     const events = (await h.system.store.readEvents(r.id)).filter((e) => e.type === 'context.updated');

@@ -15,8 +15,12 @@ import { PriceTable, type ModelPrice } from '../providers/pricing.js';
 
 type Env = Record<string, string | undefined>;
 
-/** An agent as it may be shown outside the process: everything but the secret. */
-export type PublicAgent = Omit<ResolvedAgent, 'apiKey'>;
+/**
+ * An agent as it may be shown outside the process: no key, nor the variable it is read from,
+ * its base URL as a host and path only (credentials or a key in the URL left out), and its
+ * system prompt only when asked for.
+ */
+export type PublicAgent = Omit<ResolvedAgent, 'apiKey' | 'apiKeyEnv' | 'systemPrompt'> & { systemPrompt?: string };
 
 export class AgentRegistry {
   private readonly agents: ReadonlyMap<string, ResolvedAgent>;
@@ -56,9 +60,24 @@ export class AgentRegistry {
     return [...this.agents.values()];
   }
 
-  /** Agents without their API keys, safe to log or return over HTTP. */
-  toPublic(): PublicAgent[] {
-    return this.list().map(({ apiKey: _secret, fallbacks, ...rest }) => ({ ...rest, ...(fallbacks ? { fallbacks: fallbacks.map((f) => ({ provider: f.provider, model: f.model })) } : {}) }));
+  /** Agents safe to log or return over HTTP (see PublicAgent); `prompts` adds their system prompts. */
+  toPublic(opts: { prompts?: boolean } = {}): PublicAgent[] {
+    return this.list().map(({ apiKey: _secret, apiKeyEnv: _env, systemPrompt, baseURL, fallbacks, ...rest }) => ({
+      ...rest,
+      ...(baseURL ? { baseURL: publicUrl(baseURL) } : {}),
+      ...(opts.prompts ? { systemPrompt } : {}),
+      ...(fallbacks ? { fallbacks: fallbacks.map((f) => ({ provider: f.provider, model: f.model })) } : {}),
+    }));
+  }
+}
+
+/** A URL's origin and path: no user or password, no query (a key may ride in either), no fragment. */
+function publicUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
   }
 }
 

@@ -6,6 +6,7 @@ import type { ErrorRequestHandler } from 'express';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError, issuesFromZod, type Issue } from '../errors/index.js';
 import type { Logger } from '../logger.js';
+import { RefusalLog } from './refusals.js';
 
 export class HttpError extends Error {
   constructor(
@@ -41,10 +42,12 @@ export function toHttpError(err: unknown): HttpError {
   return new HttpError(500, 'internal', 'internal error');
 }
 
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger, refusals = new RefusalLog(logger)): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const http = toHttpError(err);
-    if (http.status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    // An expected refusal is counted at warn; any other 5xx is a bug, logged with its stack.
+    if (err instanceof UnavailableError) refusals.note(err.kind, http.status, http.message);
+    else if (http.status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
     res.status(http.status).json({ error: { code: http.code, message: http.message, ...(http.issues ? { issues: http.issues } : {}) } });
   };
 }

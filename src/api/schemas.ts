@@ -99,6 +99,17 @@ export const GetRunQuery = z
   })
   .strict();
 
+/** What GET /v1/agents may add: `prompts`, each agent's system prompt. */
+export const AgentsQuery = z
+  .object({
+    include: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(['prompts']))),
+  })
+  .strict();
+
 /** An event id (its position in the run's log, from 1), as in Last-Event-ID or ?after=; 0 is before the first. */
 export const EventId = z
   .string()

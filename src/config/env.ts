@@ -23,6 +23,8 @@ export interface Limits {
 }
 
 export const DEFAULT_LIMITS: Limits = { maxSteps: 1000, maxJsonDepth: 64, maxEventStreams: 1000 };
+/** BullMQ's lock and stalled-check timing of every worker by default, ms: a lost worker's steps go on within 30 s. */
+export const DEFAULT_STALLED = { lockDuration: 20_000, stalledInterval: 10_000 };
 
 export const EnvSchema = z.object({
   /** Redis for queues and live run state. */
@@ -55,6 +57,16 @@ export const EnvSchema = z.object({
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
   SWITCHYARD_REDIS_WAIT_MS: int(30_000, 0),
+  /**
+   * A step's job lock lasts this long and is renewed at half of it: a worker lost (killed,
+   * frozen) gives its steps up once it expires, in ms. With the stalled interval, at most their
+   * sum passes between a worker lost and its steps handed to another (default 20 s + 10 s).
+   */
+  SWITCHYARD_LOCK_DURATION_MS: int(DEFAULT_STALLED.lockDuration, 1_000),
+  /** How often workers look for jobs whose lock expired (their worker lost), in ms. */
+  SWITCHYARD_STALLED_INTERVAL_MS: int(DEFAULT_STALLED.stalledInterval, 100),
+  /** How often a worker process says it is alive; one silent for three beats is lost, in ms. */
+  SWITCHYARD_HEARTBEAT_MS: int(5_000, 100),
   /** When true, an agent whose provider has no API key fails start-up instead of using echo. */
   SWITCHYARD_REQUIRE_KEYS: bool(false),
   ANTHROPIC_API_KEY: optionalString,
@@ -81,6 +93,9 @@ export interface Config {
   shutdownTimeoutMs: number;
   redisWaitMs: number;
   requireKeys: boolean;
+  /** BullMQ's lock and stalled-check timing of every worker, ms. */
+  stalled: { lockDuration: number; stalledInterval: number };
+  heartbeatMs: number;
   logLevel: Env['LOG_LEVEL'];
   providers: {
     anthropic: { apiKey: string | undefined; baseURL: string | undefined };
@@ -114,6 +129,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,
     requireKeys: e.SWITCHYARD_REQUIRE_KEYS,
+    stalled: { lockDuration: e.SWITCHYARD_LOCK_DURATION_MS, stalledInterval: e.SWITCHYARD_STALLED_INTERVAL_MS },
+    heartbeatMs: e.SWITCHYARD_HEARTBEAT_MS,
     logLevel: e.LOG_LEVEL,
     providers: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },

@@ -15,7 +15,6 @@ import type { ResolvedAgent } from '../agents/agent-spec.js';
 import type { Provider } from '../providers/provider.js';
 import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys, stepJobId } from '../runs/keys.js';
 import type { StepJobData } from '../runs/flow-builder.js';
-import { HEARTBEAT_MS } from '../runs/workers.js';
 import { watched, type System } from '../system.js';
 import { ActiveJobs } from './active-jobs.js';
 import type { Executors } from './executor.js';
@@ -48,7 +47,7 @@ export interface WorkerPoolsOptions {
   executors?: (defaults: Executors) => Partial<Executors>;
   /**
    * BullMQ lock and stalled-check timing of the step workers, ms (tests shorten them to
-   * exercise crash recovery). @default {lockDuration: 30000, stalledInterval: 30000}
+   * exercise crash recovery). @default the system's (SWITCHYARD_LOCK_DURATION_MS, SWITCHYARD_STALLED_INTERVAL_MS)
    */
   stalled?: { lockDuration: number; stalledInterval: number };
   /** How a step's result write is retried on Redis errors (see StepMachineDeps.recordRetry). */
@@ -76,8 +75,8 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const limiter = new RedisLimiter(connection, prefix, registry.limits);
   const limited = (agent: ResolvedAgent): Provider => {
     const log = logger.child({ agent: agent.name });
-    const behind = (a: Pick<ResolvedAgent, 'provider' | 'apiKey'>, provider: Provider, bookWithinMs?: number): Provider =>
-      registry.limits.applies(a.provider, agent.rateLimit)
+    const behind = (a: Pick<ResolvedAgent, 'provider' | 'apiKey' | 'fallbackReason'>, provider: Provider, bookWithinMs?: number): Provider =>
+      registry.limits.applies(a.provider, agent.rateLimit, a.fallbackReason !== undefined)
         ? new LimitedProvider(provider, {
             limiter,
             target: { provider: a.provider, apiKey: a.apiKey, agent: { name: agent.name, rateLimit: agent.rateLimit } },
@@ -146,7 +145,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       metrics: system.metrics,
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
     });
-    worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...opts.stalled, ...workerOpts });
+    worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...(opts.stalled ?? system.stalled), ...workerOpts });
     worker.on('failed', onFailed);
     worker.on('error', workerError(queueName));
     stepWorkers.push(worker);
@@ -170,9 +169,9 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     // A limiter here too: a step that is rate limited waits out queue.rateLimit only then.
     stepWorker(CONTROL_QUEUE, { concurrency: 16, limiter: UNLIMITED });
     const more = [
-      new Worker(RUN_QUEUE, createRunProcessor({ store, logger }), { connection, prefix, concurrency: 16, maxStalledCount: 10 }),
-      new Worker(REF_QUEUE, createRefProcessor({ store, control, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), { connection, prefix, concurrency: 16, maxStalledCount: 10 }),
-      new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ runs: system.engineRuns, logger }), { connection, prefix, concurrency: 4 }),
+      new Worker(RUN_QUEUE, createRunProcessor({ store, logger }), { connection, prefix, concurrency: 16, maxStalledCount: 10, ...system.stalled }),
+      new Worker(REF_QUEUE, createRefProcessor({ store, control, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), { connection, prefix, concurrency: 16, maxStalledCount: 10, ...system.stalled }),
+      new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ runs: system.engineRuns, logger }), { connection, prefix, concurrency: 4, ...system.stalled }),
     ];
     for (const w of more) w.on('error', workerError(w.name));
     internalWorkers.push(...more);
@@ -200,13 +199,15 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const workers = [...stepWorkers, ...internalWorkers];
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
-  // Heartbeats: which queues this process serves (why a step waits, /readyz).
+  // Heartbeats: which queues this process serves (why a step waits, /readyz), and its BullMQ
+  // workers (whose ids its job locks carry: a step whose process stopped beating is lost).
   const processId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const served = stepWorkers.map((w) => w.name);
-  const beat = () => system.workers.beat(processId, served).catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
+  const workerIds = workers.map((w) => w.id);
+  const beat = () => system.workers.beat(processId, served, workerIds).catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
   await beat();
   let beating: Promise<unknown> = Promise.resolve();
-  const heartbeat = setInterval(() => (beating = beat()), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => (beating = beat()), system.workers.heartbeatMs);
   heartbeat.unref();
   // The sweeper (with the internal workers): runs whose jobs were never added end `failed`.
   let sweeping: Promise<unknown> | undefined;

@@ -484,8 +484,9 @@ export function contextPublish(step: CompiledStep, output: unknown, authorityOf?
   else if (!object) entries = spec.fields === 'all' ? [[step.id.replace(/\./g, '_'), output]] : [];
   else if (spec.fields === 'all') entries = Object.entries(object).filter(([k]) => ContextName.safeParse(k).success);
   else entries = spec.fields.filter((f) => Object.hasOwn(object, f) && object[f] !== undefined).map((f) => [f, object[f]]);
-  const authority = spec.byAuthority && step.agent ? (authorityOf?.(step.agent) ?? 1) : 0;
-  return { entries: entries.slice(0, MAX_PUBLISHED), order: spec.order, authority };
+  // The writer's own authority is reported whatever the rule; it ranks only under `conflict: authority`.
+  const authority = step.agent ? (authorityOf?.(step.agent) ?? 1) : 0;
+  return { entries: entries.slice(0, MAX_PUBLISHED), order: spec.order, authority, byAuthority: spec.byAuthority };
 }
 
 /** Fail `runId` because its required step `stepId` failed with `error`. */

@@ -102,8 +102,19 @@ export class NotFoundError extends SwitchyardError {}
 /** The request conflicts with the current state (cancelling a finished run...). */
 export class ConflictError extends SwitchyardError {}
 
-/** A dependency needed to answer (e.g. MongoDB for archived runs) cannot be reached now. */
-export class UnavailableError extends SwitchyardError {}
+/**
+ * A dependency needed to answer (e.g. MongoDB for archived runs) cannot be reached now, or a
+ * capacity is spent: an expected refusal (503), not a bug. `kind` names it in the logs, where
+ * refusals of one kind are counted rather than each logged.
+ */
+export class UnavailableError extends SwitchyardError {
+  constructor(
+    message: string,
+    readonly kind: 'redis_unreachable' | 'archive_unreachable' | 'event_stream_cap' | 'unavailable' = 'unavailable',
+  ) {
+    super(message);
+  }
+}
 
 /**
  * A process cannot start: something it needs is not there (Redis does not answer, the port is

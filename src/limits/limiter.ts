@@ -65,10 +65,13 @@ export class LimitPlan {
 
   /**
    * Whether calls to `provider` go through the limiter: always for a real provider (a 429
-   * pauses it for every process), for echo only when it has declared limits.
+   * pauses it for every process), for echo only when it has declared limits. Never for echo
+   * standing in for a provider without a key (`standIn`): the limits were written for that
+   * provider, and an offline answer costs nothing.
    */
-  applies(provider: ProviderName, agentRateLimit?: unknown): boolean {
-    return provider !== 'echo' || this.providers.echo !== undefined || agentRateLimit !== undefined;
+  applies(provider: ProviderName, agentRateLimit?: unknown, standIn = false): boolean {
+    if (provider !== 'echo') return true;
+    return !standIn && (this.providers.echo !== undefined || agentRateLimit !== undefined);
   }
 
   scopes(t: CallTarget): [Scope, Scope, Scope] {

@@ -67,8 +67,10 @@ export const keys = {
   queuedRuns: (prefix: string) => `${prefix}:queued-runs`,
   /** Sorted set: worker process ids by their last heartbeat (ms). */
   workers: (prefix: string) => `${prefix}:workers`,
-  /** Hash: worker process id → the queues it serves (JSON list). */
+  /** Hash: worker process id → its heartbeat: the queues it serves and its BullMQ worker ids (JSON). */
   workerQueues: (prefix: string) => `${prefix}:worker-queues`,
+  /** String: BullMQ's lock of a job in progress (its layout, read here only): the holding worker's token. */
+  jobLock: (prefix: string, queue: string, jobId: string) => `${prefix}:${queue}:${jobId}:lock`,
   /** Stream: finished steps and runs for MongoDB (only with MONGODB_URI). */
   outbox: (prefix: string) => `${prefix}:outbox`,
   /**

@@ -14,14 +14,14 @@ import { SwitchyardError, UnavailableError } from '../errors/index.js';
 const NO_REPLY = ['Command timed out', 'Connection is closed', "Stream isn't writeable"];
 
 export async function whileReachable<T>(redis: Redis, what: string, fn: () => Promise<T>): Promise<T> {
-  if (redis.status !== 'ready') throw new UnavailableError(`Redis cannot be reached (connection ${redis.status}); ${what} was not done, try again shortly`);
+  if (redis.status !== 'ready') throw new UnavailableError(`Redis cannot be reached (connection ${redis.status}); ${what} was not done, try again shortly`, 'redis_unreachable');
   try {
     return await fn();
   } catch (err) {
     if (err instanceof SwitchyardError || err instanceof ReplyError) throw err;
     const lost = redis.status !== 'ready' || (err instanceof Error && NO_REPLY.some((m) => err.message.startsWith(m)));
     if (!lost) throw err;
-    throw new UnavailableError(`Redis cannot be reached (${(err as Error).message}); ${what} may not have been done, try again shortly`);
+    throw new UnavailableError(`Redis cannot be reached (${(err as Error).message}); ${what} may not have been done, try again shortly`, 'redis_unreachable');
   }
 }
 

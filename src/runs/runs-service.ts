@@ -18,12 +18,12 @@ import { buildRunFlow, type StepJobData } from './flow-builder.js';
 import { CONTROL_QUEUE, stepJobId } from './keys.js';
 import type { GateDecision } from './scripts/index.js';
 import { whileReachable } from './reachable.js';
-import { explainWaiting, queuesToAsk, type WaitingFor } from './waiting.js';
-import type { WorkerRegistry } from './workers.js';
+import { explainLost, explainWaiting, queuesToAsk, runningJobs, type WaitingFor } from './waiting.js';
+import type { JobLock, WorkerRegistry } from './workers.js';
 import type { RunControl } from './run-control.js';
 import type { RunState, RunStore } from './run-store.js';
 import type { StepPolicy } from './step-policy.js';
-import { DEFAULT_WORKSPACE, awaitsDecision, type ContextWriter, type StepFeedback, isTerminalRun, type Budget, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from './types.js';
+import { DEFAULT_WORKSPACE, awaitsDecision, type ContextWriter, type StepFeedback, isTerminalRun, isTerminalStep, type Budget, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from './types.js';
 
 export interface RunsServiceDeps {
   store: RunStore;
@@ -43,6 +43,8 @@ export interface RunsServiceDeps {
   maxEventStreams?: number;
   /** Which queues live workers serve (to say why a step waits). */
   workers?: WorkerRegistry;
+  /** How often the workers' stalled check runs, ms (when a step whose worker is lost goes on). Default 10000. */
+  stalledIntervalMs?: number;
 }
 
 /** Read access to runs that left Redis (retention), e.g. MongoDB. */
@@ -263,15 +265,21 @@ export class RunsService {
     return { runId, context: run.context ?? {}, writers: run.contextWriters ?? {} };
   }
 
-  /** Tell, for each step that is not running, what it waits for (no-op without a worker registry). */
+  /** Tell, for each step that is not running (or whose worker is lost), what it waits for (no-op without a worker registry). */
   private async explain(view: RunView): Promise<void> {
     const { workers } = this.deps;
-    if (!workers || isTerminalRun(view.status) || !view.steps.some((s) => s.status === 'pending' || s.status === 'retrying' || s.status === 'waiting')) return;
+    if (!workers || isTerminalRun(view.status) || view.steps.every((s) => isTerminalStep(s.status))) return;
     const queues = queuesToAsk(view.steps);
-    const [served, ...limits] = await whileReachable(this.deps.store.redis, 'reading the run', () => Promise.all([workers.liveQueues(), ...queues.map((q) => workers.rateLimitMs(q))]));
-    const why = explainWaiting(view.steps, { served: served as Set<string>, rateLimitMs: new Map(queues.map((q, i) => [q, limits[i] as number])), now: Date.now() });
+    const running = runningJobs(view.steps);
+    const [served, locks, ...limits] = await whileReachable(this.deps.store.redis, 'reading the run', () =>
+      Promise.all([workers.liveQueues(), workers.jobLocks(running), ...queues.map((q) => workers.rateLimitMs(q))]),
+    );
+    const now = Date.now();
+    const why = explainWaiting(view.steps, { served: served as Set<string>, rateLimitMs: new Map(queues.map((q, i) => [q, limits[i] as number])), now });
+    const lockOf = new Map(running.map((r, i) => [r.stepId, (locks as (JobLock | null)[])[i] ?? null]));
+    const lost = explainLost(view.steps, { locks: lockOf, served: served as Set<string>, liveMs: workers.liveMs, stalledIntervalMs: this.deps.stalledIntervalMs ?? 10_000, now });
     for (const s of view.steps) {
-      const w = why.get(s.stepId);
+      const w = why.get(s.stepId) ?? lost.get(s.stepId);
       if (w) s.waitingFor = w;
     }
   }
@@ -291,7 +299,7 @@ export class RunsService {
     // A client reconnecting after run.finished: nothing will ever follow.
     if (isTerminalRun(status) && after !== undefined && (await store.readEvents(runId, after, 1)).length === 0) return { kind: 'none' };
     const max = this.deps.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams;
-    if (store.feedStats().viewers >= max) throw new UnavailableError(`this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`);
+    if (store.feedStats().viewers >= max) throw new UnavailableError(`this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`, 'event_stream_cap');
     return { kind: 'live', events: untilFinished(store.followEvents(runId, after, signal)) };
   }
 
@@ -300,7 +308,7 @@ export class RunsService {
     if (archive) {
       const found = await read(archive).catch((err: unknown) => {
         this.deps.logger.warn({ runId, err: (err as Error).message }, 'run archive unreachable');
-        throw new UnavailableError(`run "${runId}" is not in Redis and the archive (MongoDB) cannot be reached; try again later`);
+        throw new UnavailableError(`run "${runId}" is not in Redis and the archive (MongoDB) cannot be reached; try again later`, 'archive_unreachable');
       });
       if (found) return found;
     }
@@ -315,7 +323,7 @@ export class RunsService {
         if (err instanceof ValidationError) throw err;
         // MongoDB down: answer from Redis (runs within retention) rather than fail.
         this.deps.logger.warn({ err: (err as Error).message }, 'run archive unreachable; listing from Redis');
-        if (filter.cursor) throw new UnavailableError('the run archive (MongoDB) cannot be reached to continue this listing; try again later');
+        if (filter.cursor) throw new UnavailableError('the run archive (MongoDB) cannot be reached to continue this listing; try again later', 'archive_unreachable');
       }
     }
     const { cursor: raw, ...rest } = filter;

@@ -1,10 +1,12 @@
 /**
  * Why a step that is not running waits, as GET /v1/runs/:id tells it: pure, from the run's
  * step records and what the queues say (which ones a live worker serves, which are rate
- * limited until when).
+ * limited until when). And a step recorded running whose worker is lost (its process stopped
+ * beating, or its job lock expired): it waits for BullMQ's stalled check to hand it on.
  */
 import { z } from 'zod';
-import { stepQueueName } from './keys.js';
+import { stepJobId, stepQueueName } from './keys.js';
+import type { JobLock } from './workers.js';
 import { CAPACITY_WAIT, awaitsDecision, isTerminalStep, type StepRecord } from './types.js';
 
 export const WaitingFor = z.discriminatedUnion('reason', [
@@ -26,6 +28,13 @@ export const WaitingFor = z.discriminatedUnion('reason', [
   z.object({ reason: z.literal('retry_backoff'), until: z.string() }),
   /** Queued: a worker takes it when one of its slots is free. */
   z.object({ reason: z.literal('worker_slot'), queue: z.string() }),
+  /**
+   * Recorded running, but the worker process running it stopped beating (killed, crashed,
+   * frozen: `worker` names it) or its job lock expired (`worker` null): BullMQ's stalled check
+   * hands it to another worker, as a new attempt, by `until` at the latest (null: no live
+   * worker serves its queue; it goes on once one does).
+   */
+  z.object({ reason: z.literal('worker_lost'), queue: z.string(), worker: z.string().nullable(), until: z.string().nullable() }),
 ]);
 export type WaitingFor = z.infer<typeof WaitingFor>;
 
@@ -77,6 +86,48 @@ export function explainWaiting(steps: readonly StepRecord[], facts: QueueFacts):
     if (!facts.served.has(queue)) out.set(s.stepId, { reason: 'no_worker', queue, agent: s.agent });
     else if (limited > 0) out.set(s.stepId, s.status === 'retrying' ? { reason: 'provider_pause', queue, until: at(limited) } : { reason: 'rate_limit', queue, until: at(limited) });
     else out.set(s.stepId, { reason: 'worker_slot', queue });
+  }
+  return out;
+}
+
+/** At most this many running steps of a run are looked at for a lost worker (one lock read each). */
+export const MAX_RUNNING_CHECKED = 100;
+
+/** The jobs of the running steps whose lock `explainLost` needs (at most MAX_RUNNING_CHECKED). */
+export function runningJobs(steps: readonly StepRecord[]): { stepId: string; queue: string; jobId: string }[] {
+  return steps
+    .filter((s) => s.status === 'running')
+    .slice(0, MAX_RUNNING_CHECKED)
+    .map((s) => ({ stepId: s.stepId, queue: stepQueueName({ agent: s.agent ?? undefined }), jobId: stepJobId(s.runId, s.stepId) }));
+}
+
+export interface LockFacts {
+  /** Per running step looked at: who holds its job's lock (null: nobody). */
+  locks: ReadonlyMap<string, JobLock | null>;
+  /** Queues some live worker process serves. */
+  served: ReadonlySet<string>;
+  /** A process silent this long is lost, ms. */
+  liveMs: number;
+  /** How often the workers' stalled check runs, ms. */
+  stalledIntervalMs: number;
+  now: number;
+}
+
+/**
+ * The running steps whose worker is lost: no lock held (it expired), or a lock held by a worker
+ * whose process has not beaten for `liveMs`. Its stalled check moves a job whose lock is gone,
+ * so the step goes on by the time the lock has left plus one interval.
+ */
+export function explainLost(steps: readonly StepRecord[], facts: LockFacts): Map<string, WaitingFor> {
+  const out = new Map<string, WaitingFor>();
+  for (const s of steps) {
+    if (s.status !== 'running' || !facts.locks.has(s.stepId)) continue;
+    const lock = facts.locks.get(s.stepId) ?? null;
+    const silent = lock?.process && lock.process.lastBeat < facts.now - facts.liveMs;
+    if (lock && !silent) continue;
+    const queue = stepQueueName({ agent: s.agent ?? undefined });
+    const inMs = (lock?.ttlMs ?? 0) + facts.stalledIntervalMs;
+    out.set(s.stepId, { reason: 'worker_lost', queue, worker: lock?.process?.id ?? null, until: facts.served.has(queue) ? new Date(facts.now + inMs).toISOString() : null });
   }
   return out;
 }

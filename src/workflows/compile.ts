@@ -584,7 +584,8 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   return {
     name: wf.name,
     description: wf.description,
-    input: wf.input,
+    // A field with a default may be left out: shown as not required, whatever it says.
+    input: Object.fromEntries(Object.entries(wf.input).map(([name, f]) => [name, f.default !== undefined ? { ...f, required: false } : f])),
     steps,
     output: wf.output ? [...new Set(wf.output)] : order.filter((id) => dependents.get(id)!.length === 0),
     ...(wf.schedule && { schedule: wf.schedule }),

@@ -232,14 +232,15 @@ export const VoteStepDefinition = z
   })
   .strict();
 
-/** `kind: concat`: the outputs of steps, in order, labelled by step (text), or as a list with each one's status. */
+/** `kind: concat`: the outputs of steps, in order, labelled by step (text), as a list with each one's status, or the first that succeeded. */
 export const ConcatStepDefinition = z
   .object({
     ...stepFields,
     kind: z.literal('concat'),
     /** The steps, in order (default: its `dependsOn`). */
     of: z.array(StepId).min(1).optional(),
-    as: z.enum(['text', 'list']).default('text'),
+    /** `first`: the output of the first of them that succeeded (null when none did). */
+    as: z.enum(['text', 'list', 'first']).default('text'),
   })
   .strict();
 
@@ -487,7 +488,7 @@ export const CompiledConcatStep = z.object({
   ...compiledFields,
   kind: z.literal('concat'),
   of: z.array(z.string()),
-  as: z.enum(['text', 'list']),
+  as: z.enum(['text', 'list', 'first']),
 });
 
 export const CompiledMergeStep = z.object({

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import type { RunArchive, RunView } from '../../src/runs/runs-service.js';
 import { isTerminalRun } from '../../src/runs/types.js';
 import { systemFromDefinitions, type System } from '../../src/system.js';
@@ -45,6 +45,8 @@ export interface HarnessOptions {
   redisUrl?: string;
   /** More environment for its configuration (SWITCHYARD_* limits...). */
   env?: Record<string, string>;
+  /** Where its logs go (default: nowhere). */
+  logger?: Logger;
 }
 
 export interface Harness {
@@ -78,7 +80,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     ...(opts.providers ? { providers: opts.providers } : {}),
     ...(opts.workflows ? { workflows: opts.workflows } : {}),
     source: opts.name,
-    logger: silentLogger,
+    logger: opts.logger ?? silentLogger,
     retentionSeconds: 3600,
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),

@@ -29,6 +29,8 @@ export interface WorkerProcessOptions {
   fake?: { openaiBaseURL: string; anthropicBaseURL: string };
   /** BullMQ lock / stalled-check timing of its step workers, ms. */
   stalled?: { lockDuration: number; stalledInterval: number };
+  /** How often it says it is alive, ms (default 5000). */
+  heartbeatMs?: number;
 }
 
 export interface WorkerProcess {
@@ -57,6 +59,7 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Wo
       ...(opts.serve ? { WORKER_SERVE: opts.serve.join(',') } : {}),
       ...(opts.internal === false ? { WORKER_INTERNAL: 'false' } : {}),
       ...(opts.stalled ? { WORKER_STALLED: JSON.stringify(opts.stalled) } : {}),
+      ...(opts.heartbeatMs ? { SWITCHYARD_HEARTBEAT_MS: String(opts.heartbeatMs) } : {}),
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -32,7 +32,10 @@ export interface StepResult {
 export interface ContextPublish {
   entries: [name: string, value: unknown][];
   order: number;
+  /** The writer's agent's authority (0 for a step without an agent). */
   authority: number;
+  /** The run's rule is `conflict: authority`: authority ranks first (else only the order does). */
+  byAuthority: boolean;
 }
 
 export interface StepCompleteArgs extends StepResult {
@@ -83,7 +86,7 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       keys.definitionPrefix(a.prefix),
       a.reusedFrom === undefined ? '' : json(a.reusedFrom),
       a.callsCounted ? '1' : '0',
-      a.publish ? JSON.stringify({ step: a.stepId, order: a.publish.order, authority: a.publish.authority, keys: a.publish.entries.map(([k]) => k) }) : '',
+      a.publish ? JSON.stringify({ step: a.stepId, order: a.publish.order, authority: a.publish.authority, byAuthority: a.publish.byAuthority, keys: a.publish.entries.map(([k]) => k) }) : '',
       a.writeId ?? '',
       ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
     ],

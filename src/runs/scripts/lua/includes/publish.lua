@@ -1,8 +1,8 @@
 --@include event
 -- Publish a recorded result into its run's shared context. `meta` (JSON): {step, order,
--- authority, keys}; the JSON value of each key is in ARGV from `first` on, in that order (read
+-- authority, byAuthority, keys}; the JSON value of each key is in ARGV from `first` on, in that order (read
 -- in place, never unpacked, and never decoded, so a value is kept exactly as it was written). A name already written by a step that ranks
--- higher (authority first, then its place in the topological order) keeps that step's value.
+-- higher (its place in the topological order; under byAuthority, authority first) keeps that step's value.
 -- The run hash holds each value in `context:<name>`, who wrote it in `contextWriters`, and
 -- the whole context, rebuilt from the values, in `context` (names are plain: see ContextName).
 -- Appends `context.updated` {step, keys written, kept: names a higher-ranked step holds}.
@@ -13,7 +13,10 @@ local function publish(runKey, eventsKey, metaJson, first, now)
   local written, kept = {}, {}
   for i, name in ipairs(meta.keys) do
     local cur = writers[name]
-    if not cur or meta.authority > cur.authority or (meta.authority == cur.authority and meta.order >= cur.order) then
+    -- Every writer of a run has the same rule: without byAuthority, authorities do not rank.
+    local mine, theirs = 0, 0
+    if cur and meta.byAuthority then mine, theirs = meta.authority, cur.authority end
+    if not cur or mine > theirs or (mine == theirs and meta.order >= cur.order) then
       redis.call('HSET', runKey, 'context:' .. name, ARGV[first + i - 1])
       writers[name] = { step = meta.step, order = meta.order, authority = meta.authority }
       written[#written + 1] = name
