@@ -60,6 +60,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     workflows,
     logger,
     limits: config.limits,
+    maxDebugBytes: config.maxDebugBytes,
     outbox: mongo !== undefined,
     ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
   });

@@ -37,6 +37,8 @@ export interface SystemOptions {
   refSafetyDelayMs?: number;
   /** Bounds on requests (default: the configuration's defaults). */
   limits?: Limits;
+  /** Most bytes a step keeps of its last provider call and of its tool calls (SWITCHYARD_MAX_DEBUG_BYTES). @default 32768 */
+  maxDebugBytes?: number;
 }
 
 /** A command of the API's connection gets no answer within this long: it fails (503), never waits on. */
@@ -269,5 +271,6 @@ export function systemFromDefinitions(opts: {
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
     limits: opts.config.limits,
+    maxDebugBytes: opts.config.maxDebugBytes,
   });
 }
