@@ -10,6 +10,7 @@ import { callRecord, fitCalls, settleCalls } from '../src/engine/tool-calls.js';
 import { CapacityWaitError } from '../src/errors/index.js';
 import { AnthropicProvider } from '../src/providers/anthropic.js';
 import { OpenAIProvider } from '../src/providers/openai.js';
+import { buildMessages } from '../src/providers/prompt.js';
 import type { ChatMessage, CompletionRequest, Provider } from '../src/providers/provider.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 
@@ -101,7 +102,7 @@ describe('StepTrace', () => {
     expect(debug).toMatchObject({
       attempt: 3,
       request: { model: 'm-1', system: 'Be brief.', messages: [{ role: 'user', content: 'first' }], maxTokens: 64 },
-      answer: { text: 'fake m-1: first', model: 'm-1', stopReason: 'stop' },
+      answer: { text: 'fake m-1: first', stopReason: 'stop' },
     });
     expect(debug!.request).not.toHaveProperty('callKey');
     expect(JSON.stringify(debug)).not.toContain('sk-test-secret');
@@ -132,6 +133,25 @@ describe('StepTrace', () => {
     expect(off.around(refusing)).toBe(refusing);
     off.record({ calls: [callRecord(1, { id: 'x', name: 'delegate', input: {} }, { error: 'e' })] });
     expect(off.take()).toEqual({});
+  });
+
+  it('names the model that answered when it is not the one asked (a fallback)', async () => {
+    const fallback: Provider = { name: 'openai', complete: async () => ({ text: 'ok', usage: { inputTokens: 1, outputTokens: 1 }, model: 'm-fallback' }) };
+    const trace = new StepTrace(10_000, () => 1);
+    await trace.around(fallback).complete(request([{ role: 'user', content: 'hi' }]));
+    expect(trace.take().debug).toEqual({ attempt: 1, request: { model: 'm-1', system: 'Be brief.', messages: [{ role: 'user', content: 'hi' }], maxTokens: 64 }, answer: { text: 'ok', model: 'm-fallback' } });
+  });
+
+  it("does not repeat what a succeeded step's record shows: the messages when they are its input, the text when it is its output", async () => {
+    const answering = (text: string): Provider => ({ name: 'openai', complete: async () => ({ text, usage: { inputTokens: 1, outputTokens: 1 }, model: 'm-1' }) });
+    const trace = new StepTrace(10_000, () => 1);
+    const input = { task: 'Sum up', context: { n: 1 } };
+    await trace.around(answering('summed')).complete(request(buildMessages(input)));
+    expect(trace.take({ input, output: 'summed' }).debug).toEqual({ attempt: 1, request: { model: 'm-1', system: 'Be brief.', maxTokens: 64 }, answer: {} });
+    // A structured answer (its output parsed from the text) and a later round: both kept as sent.
+    const second: ChatMessage[] = [...buildMessages(input), { role: 'assistant', content: '{"n": "x"}' }, { role: 'user', content: 'fix it' }];
+    await trace.around(answering('{"n": 2}')).complete(request(second));
+    expect(trace.take({ input, output: { n: 2 } }).debug).toMatchObject({ request: { messages: second }, answer: { text: '{"n": 2}' } });
   });
 
   it('keeps the rendered input and the calls recorded, with the next write only', () => {

@@ -132,7 +132,7 @@ describe('mongo documents (offline)', () => {
 
   it('keeps what a step keeps to debug its calls (its tool schemas with $-keys) as text, and maps it back', async () => {
     const debug = {
-      attempt: 2, at: '2025-01-01T10:00:04.000Z', truncated: true,
+      attempt: 2, truncated: true,
       request: { model: 'm', messages: [{ role: 'user', content: 'judge' }], tools: [{ name: 'answer', inputSchema: { $schema: 'https://json-schema.org/draft/2020-12/schema', 'a.b': {} } }] },
       error: { status: 400, type: 'invalid_request_error', message: 'bad' },
     };

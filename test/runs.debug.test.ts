@@ -81,10 +81,10 @@ describe.each([
     expect(messages).toContain('/approved: must be boolean');
     if (api === 'openai') {
       expect(debug.request.responseSchema).toMatchObject({ name: 'answer', schema: VERDICT });
-      expect(debug.answer).toMatchObject({ text: JSON.stringify({ approved: 'not a boolean' }), model });
+      expect(debug.answer).toEqual({ text: JSON.stringify({ approved: 'not a boolean' }), stopReason: 'stop' });
     } else {
       expect(debug.request.tools).toEqual([expect.objectContaining({ name: 'answer', inputSchema: VERDICT })]);
-      expect(debug.answer).toMatchObject({ toolCalls: [expect.objectContaining({ name: 'answer', input: { approved: 'not a boolean' } })], model });
+      expect(debug.answer).toMatchObject({ toolCalls: [expect.objectContaining({ name: 'answer', input: { approved: 'not a boolean' } })], stopReason: 'tool_use' });
     }
     expect(debug.error).toBeUndefined();
     // Archived as shown.
@@ -107,14 +107,15 @@ describe.each([
     expect((await outboxed(id, plain))?.debug).toEqual(step.debug);
   });
 
-  it('a step waiting out its retry keeps the error that made it retry; once it succeeds, its last request and answer', async () => {
-    const id = await submit(plain, 'Try again [[fail-first:1:500]]');
+  it('a step waiting out its retry keeps the error that made it retry; once it succeeds, its last call without repeating its input and output', async () => {
+    const task = 'Try again [[fail-first:1:500]]';
+    const id = await submit(plain, task);
     const retrying = await h.waitUntil(id, (r) => r.steps[0]?.status === 'retrying', 10_000);
-    expect(retrying.steps[0]!.debug).toMatchObject({ attempt: 1, error: { status: 500, message: 'fake error 500' } });
+    expect(retrying.steps[0]!.debug).toMatchObject({ attempt: 1, request: { messages: [{ role: 'user', content: task }] }, error: { status: 500, message: 'fake error 500' } });
     const step = await finishedStep(id);
-    expect(step.status).toBe('succeeded');
-    expect(step.debug).toMatchObject({ attempt: 2, request: { system: SYSTEM }, answer: { text: step.output } });
-    expect(step.debug!.error).toBeUndefined();
+    expect(step).toMatchObject({ status: 'succeeded', input: { task }, output: `fake ${plain === 'plain-o' ? 'gpt-dbg' : 'claude-dbg'}: Try again` });
+    // The messages are its input as sent, the text its output: shown once, on the record.
+    expect(step.debug).toEqual({ attempt: 2, request: { model: plain === 'plain-o' ? 'gpt-dbg' : 'claude-dbg', system: SYSTEM, maxTokens: expect.any(Number) }, answer: { stopReason: api === 'openai' ? 'stop' : 'end_turn' } });
   });
 });
 

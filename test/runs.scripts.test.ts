@@ -217,7 +217,7 @@ describe('step-complete', () => {
   it('sets the record fields given with a result (what it keeps to debug its calls), beside what it publishes', async () => {
     const id = await newRun();
     await start(id, 'a');
-    const debug = { attempt: 1, at: new Date().toISOString(), request: { model: 'm', messages: [{ role: 'user', content: 't' }] }, answer: { text: '{"x":1}', model: 'm' } };
+    const debug = { attempt: 1, request: { model: 'm', messages: [{ role: 'user', content: 't' }] }, answer: { text: '{"x":1}', model: 'm' } };
     const calls = [{ turn: 1, id: 'c1', name: 'delegate', args: { agent: 'x' }, error: 'no agent "x"' }];
     const publish = { entries: [['x', 1]] as [string, unknown][], order: 0, authority: 1 };
     expect(await store.completeStep(id, 'a', { ...answer, output: { x: 1 }, fields: { debug, calls }, publish })).toMatchObject({ recorded: true });
@@ -397,7 +397,7 @@ describe('step-checkpoint and step-progress', () => {
   it('set the record fields given with them; on a step that ended while that attempt ran it too (cancelled), never from another attempt', async () => {
     const id = await newRun([newStep('a'), newStep('b')], ['a']);
     await start(id, 'a');
-    const debug = (attempt: number, message: string) => ({ attempt, at: '2025-01-01T10:00:00.000Z', request: { model: 'm', messages: [] }, error: { status: 500, message } });
+    const debug = (attempt: number, message: string) => ({ attempt, request: { model: 'm', messages: [] }, error: { status: 500, message } });
     expect(await store.saveCheckpoint(id, 'a', 1, { turn: 1 }, null, undefined, { debug: debug(1, 'first'), input: { task: 't' } })).toBe(true);
     expect((await store.getSteps(id, ['a']))[0]).toMatchObject({ status: 'running', debug: debug(1, 'first'), input: { task: 't' } });
     // Cancelled while attempt 1 runs (a running step keeps its run from being compacted).

@@ -434,7 +434,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
     async function recordResult(outcome: Extract<StepOutcome, { type: 'succeeded' }>, usage: Usage | null): Promise<StepCompleteReply> {
       const published = step.toContext ? contextPublish(step, outcome.output, deps.authorityOf) : undefined;
       // The result's own input is the one recorded.
-      const { input: _rendered, ...traced } = trace.take();
+      const { input: _rendered, ...traced } = trace.take({ input: outcome.input ?? null, output: outcome.output });
       const result = {
         output: outcome.output,
         input: outcome.input ?? null,

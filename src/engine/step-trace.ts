@@ -3,26 +3,28 @@
  * step machine's next write (a checkpoint, a retry, a wait, the failure, the result): never a
  * write of its own. It holds the step's last provider call (`debug`: the request as rendered,
  * and the answer as received or the provider's error body), the rendered input, and the tool
- * calls of its turns (`calls`), each cut to SWITCHYARD_MAX_DEBUG_BYTES. Every provider call of
+ * calls of its turns (`calls`), each cut to SWITCHYARD_MAX_DEBUG_BYTES; with a result, without
+ * repeating its input and output. Every provider call of
  * a step goes through it (ExecutionContext.metered); the request is provider-neutral, so no key
  * or header is ever in it.
  */
 import { BudgetExceededError, CapacityWaitError, TooLargeForLimitError } from '../errors/index.js';
 import { providerErrorBody } from '../providers/error-body.js';
+import { buildMessages } from '../providers/prompt.js';
 import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
 import type { RecordFields } from '../runs/run-store.js';
 import type { StepDebug, ToolCallRecord } from '../runs/types.js';
+import type { StepInput } from '../workflows/definition.js';
 import { clipJson } from './clip-json.js';
 import { fitCalls } from './tool-calls.js';
 
-/** What `attempt` and `at` (and `truncated`) take of the budget, at most. */
-const ENVELOPE_BYTES = 100;
+/** What `attempt` and `truncated` take of the budget, at most. */
+const ENVELOPE_BYTES = 64;
 
 interface Call {
   req: CompletionRequest;
   outcome: { answer: CompletionResult } | { error: unknown };
   attempt: number;
-  at: string;
 }
 
 export class StepTrace {
@@ -44,7 +46,7 @@ export class StepTrace {
   /** A call that reached the provider, and how it ended. */
   called(req: CompletionRequest, outcome: Call['outcome']): void {
     // The conversation may grow after the call (an orchestrator appends the answer): keep it as sent.
-    this.last = { req: { ...req, messages: [...req.messages] }, outcome, attempt: this.attempt(), at: new Date().toISOString() };
+    this.last = { req: { ...req, messages: [...req.messages] }, outcome, attempt: this.attempt() };
   }
 
   /** Keep the rendered input, or the calls of its turns so far, with the next write. */
@@ -52,26 +54,41 @@ export class StepTrace {
     Object.assign(this.fields, fields);
   }
 
-  /** The record fields gathered since the last take (none when nothing changed), and start again. */
-  take(): RecordFields {
+  /**
+   * The record fields gathered since the last take (none when nothing changed), and start
+   * again. `result`: the step's result, written with them (its debug does not repeat it).
+   */
+  take(result?: Shown): RecordFields {
     const { input, calls } = this.fields;
     const out: RecordFields = {};
     if (Object.hasOwn(this.fields, 'input')) out.input = input ?? null;
     if (calls && this.maxBytes > 0) out.calls = fitCalls(calls, this.maxBytes);
-    if (this.last) out.debug = debugOf(this.last, this.maxBytes);
+    if (this.last) out.debug = debugOf(this.last, this.maxBytes, result);
     this.fields = {};
     this.last = undefined;
     return out;
   }
 }
 
-/** The record of a call, within `maxBytes` of JSON. */
-export function debugOf(call: Call, maxBytes: number): StepDebug {
+/** What a succeeded step's record shows already. */
+interface Shown {
+  input: unknown;
+  output: unknown;
+}
+
+/**
+ * The record of a call, within `maxBytes` of JSON. With the step's result (`shown`), what the
+ * record shows already is not repeated (an answer of KBs would be kept twice on every step):
+ * the messages when they are its input as sent (one call's task and context), the answer's
+ * text when it is its output.
+ */
+export function debugOf(call: Call, maxBytes: number, shown?: Shown): StepDebug {
   const { req, outcome } = call;
+  const inputShown = shown !== undefined && isStepInput(shown.input) && JSON.stringify(req.messages) === JSON.stringify(buildMessages(shown.input));
   const request = {
     model: req.model,
     ...(req.system ? { system: req.system } : {}),
-    messages: req.messages,
+    ...(inputShown ? {} : { messages: req.messages }),
     ...(req.tools?.length ? { tools: req.tools } : {}),
     ...(req.toolChoice ? { toolChoice: req.toolChoice } : {}),
     ...(req.responseSchema ? { responseSchema: req.responseSchema } : {}),
@@ -80,16 +97,20 @@ export function debugOf(call: Call, maxBytes: number): StepDebug {
   };
   let ending: Pick<StepDebug, 'answer' | 'error'>;
   if ('answer' in outcome) {
-    const { text, toolCalls, stopReason, model, usage } = outcome.answer;
-    ending = { answer: { text, ...(toolCalls?.length ? { toolCalls } : {}), ...(stopReason ? { stopReason } : {}), model, usage } };
+    // Its usage is counted on the step; the model that answered, when another one did (a fallback).
+    const { text, toolCalls, stopReason, model } = outcome.answer;
+    const textShown = shown !== undefined && text === shown.output;
+    ending = { answer: { ...(textShown ? {} : { text }), ...(toolCalls?.length ? { toolCalls } : {}), ...(stopReason ? { stopReason } : {}), ...(model !== req.model ? { model } : {}) } };
   } else {
     ending = { error: providerErrorBody(outcome.error) };
   }
   const { value, truncated } = clipJson({ request, ...ending }, Math.max(0, maxBytes - ENVELOPE_BYTES));
   // Too large even cut (a note in its place): the request gives way.
   const kept = typeof value === 'object' && value !== null ? (value as Pick<StepDebug, 'request' | 'answer' | 'error'>) : { request: { note: value } };
-  return { attempt: call.attempt, at: call.at, ...kept, ...(truncated ? { truncated: true } : {}) };
+  return { attempt: call.attempt, ...kept, ...(truncated ? { truncated: true } : {}) };
 }
+
+const isStepInput = (v: unknown): v is StepInput => typeof v === 'object' && v !== null && typeof (v as StepInput).task === 'string';
 
 /** Refusals before a call is made (the limiter, the run's budget): nothing reached the provider. */
 const notCalled = (err: unknown) => err instanceof CapacityWaitError || err instanceof BudgetExceededError || err instanceof TooLargeForLimitError;

@@ -69,14 +69,13 @@ export type ProviderErrorBody = z.infer<typeof ProviderErrorBody>;
 /**
  * A step's last provider call, to debug it: the request as rendered (model, system prompt,
  * messages, tools offered, the structure asked for) and the model's answer as received (before
- * any check: text, tool calls, stop reason) or the provider's error. Cut to fit
+ * any check: text, tool calls, stop reason, the model when another one answered, e.g. a
+ * fallback; its usage is counted on the step) or the provider's error. Cut to fit
  * SWITCHYARD_MAX_DEBUG_BYTES (`truncated`). No keys or headers: the request is provider-neutral.
  */
 export const StepDebug = z.object({
-  /** The attempt that made the call. */
+  /** The attempt that made the call (its events say when). */
   attempt: z.number().int().nonnegative(),
-  /** When the call ended (ISO). */
-  at: z.string(),
   request: z.record(z.string(), z.unknown()),
   answer: z.record(z.string(), z.unknown()).optional(),
   error: ProviderErrorBody.optional(),
