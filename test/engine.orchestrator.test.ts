@@ -367,6 +367,8 @@ describe('an orchestrator whose worker is killed between two turns', () => {
     expect(events.filter((e) => e.type === 'step.added')).toHaveLength(1);
     expect(events.filter((e) => e.type === 'step.completed' && e.stepId === 'tp.1.research')).toHaveLength(1);
     expect(stepOf(run, 'tp')).toMatchObject({ attempts: 2, recovered: true });
+    // Its calls came through the crash with the checkpoint, recorded once.
+    expect(stepOf(run, 'tp')!.calls).toEqual([{ turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'research', task: 'before the crash' }, step: 'tp.1.research', result: '[research] before the crash' }]);
     await expectNoLiveJobs(h.system, id);
   });
 });
