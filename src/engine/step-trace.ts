@@ -3,10 +3,9 @@
  * step machine's next write (a checkpoint, a retry, a wait, the failure, the result): never a
  * write of its own. It holds the step's last provider call (`debug`: the request as rendered,
  * and the answer as received or the provider's error body), the rendered input, and the tool
- * calls of its turns (`calls`), each cut to SWITCHYARD_MAX_DEBUG_BYTES; with a result, without
- * repeating its input and output. Every provider call of
- * a step goes through it (ExecutionContext.metered); the request is provider-neutral, so no key
- * or header is ever in it.
+ * calls of its turns (`calls`), each cut to SWITCHYARD_MAX_DEBUG_BYTES (with a result, without
+ * repeating its input and output). Every provider call of a step goes through it
+ * (ExecutionContext.metered); the request is provider-neutral, so no key or header is in it.
  */
 import { BudgetExceededError, CapacityWaitError, TooLargeForLimitError } from '../errors/index.js';
 import { providerErrorBody } from '../providers/error-body.js';
