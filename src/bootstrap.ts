@@ -68,6 +68,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     limits: config.limits,
     stalled: config.stalled,
     heartbeatMs: config.heartbeatMs,
+    maxDebugBytes: config.maxDebugBytes,
     outbox: mongo !== undefined,
     ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
   });

@@ -41,6 +41,8 @@ export interface SystemOptions {
   stalled?: { lockDuration: number; stalledInterval: number };
   /** How often a worker process beats, ms. @default 5000 */
   heartbeatMs?: number;
+  /** Most bytes a step keeps of its last provider call and of its tool calls (SWITCHYARD_MAX_DEBUG_BYTES). @default 32768 */
+  maxDebugBytes?: number;
 }
 
 
@@ -281,5 +283,6 @@ export function systemFromDefinitions(opts: {
     limits: opts.config.limits,
     stalled: opts.config.stalled,
     heartbeatMs: opts.config.heartbeatMs,
+    maxDebugBytes: opts.config.maxDebugBytes,
   });
 }

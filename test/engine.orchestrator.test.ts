@@ -180,6 +180,24 @@ describe.each([
     expect(results[5]![0]).toBe('[research] the one good call');
   });
 
+  it('records each call of a turn with its arguments and outcome, on the step and in step.progress: one refused, one delegated', async () => {
+    script({ [model]: [{ text: 'Asking.', toolCalls: [delegateCall('writer', 'not yours'), delegateCall('research', 'find sources')] }, { text: 'done' }] });
+    const run = await withTp(async () => h.waitForRun(await submitAgent(agent, 'Record my calls'), 20_000));
+    expect(run.status).toBe('succeeded');
+    const refused = { turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'writer', task: 'not yours' }, error: 'agent "writer" is not one this step may delegate to; the agents are: research, content, flaky' };
+    const delegated = { turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'research', task: 'find sources' }, step: `${agent}.1.research` };
+    const answered = { ...delegated, result: '[research] find sources' };
+    // GET /v1/runs/:id shows them on the step.
+    const shown = (await h.request('GET', `/v1/runs/${run.id}`)).body.steps.find((s: { stepId: string }) => s.stepId === agent);
+    expect(shown.calls).toEqual([refused, answered]);
+    const progress = (await h.system.store.readEvents(run.id)).filter((e) => e.type === 'step.progress' && e.stepId === agent).map((e) => e.data);
+    // At the turn: the refusal at once, the delegation as the step it became; once that step has answered, its result.
+    expect(progress).toEqual([
+      { attempt: 1, turn: 1, toolCalls: 2, delegated: [`${agent}.1.research`], calls: [refused, delegated] },
+      { attempt: 1, turn: 1, calls: [refused, answered] },
+    ]);
+  });
+
   it('gives a failed delegate back to the model as a tool error; the run ends partial_success with the answer', async () => {
     script({ [model]: [{ toolCalls: [delegateCall('flaky', 'break [[status:400]]')] }, { text: 'recovered without it' }] });
     const run = await withTp(async () => h.waitForRun(await submitAgent(agent, 'Lean on flaky'), 20_000));
@@ -189,6 +207,7 @@ describe.each([
     const [[content, isError]] = toolResultsSent(callsOf(model)[1]!) as [[string, boolean]];
     expect(isError).toBe(true);
     expect(content).toMatch(/^agent "flaky" failed: .*400/);
+    expect(stepOf(run, agent)!.calls).toEqual([{ turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'flaky', task: 'break [[status:400]]' }, step: `${agent}.1.flaky`, error: content }]);
     await expectNoLiveJobs(h.system, run.id);
   });
 });
@@ -348,6 +367,8 @@ describe('an orchestrator whose worker is killed between two turns', () => {
     expect(events.filter((e) => e.type === 'step.added')).toHaveLength(1);
     expect(events.filter((e) => e.type === 'step.completed' && e.stepId === 'tp.1.research')).toHaveLength(1);
     expect(stepOf(run, 'tp')).toMatchObject({ attempts: 2, recovered: true });
+    // Its calls came through the crash with the checkpoint, recorded once.
+    expect(stepOf(run, 'tp')!.calls).toEqual([{ turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'research', task: 'before the crash' }, step: 'tp.1.research', result: '[research] before the crash' }]);
     await expectNoLiveJobs(h.system, id);
   });
 });

@@ -71,7 +71,7 @@ function step(runId: string, stepId: string): StepRecord {
   return {
     runId, stepId, kind: 'agent', agent: 'writer', parent: null, status: 'succeeded', dependsOn: [], optional: false,
     input: { task: 'x' }, output: 'done', usage: { inputTokens: 1, outputTokens: 2 }, model: 'echo',
-    attempts: 1, recovered: false, reusedFrom: null, error: null, retryAt: null, reason: null, createdAt: now(), startedAt: now(), finishedAt: now(), feedback: null,
+    attempts: 1, recovered: false, reusedFrom: null, error: null, retryAt: null, reason: null, createdAt: now(), startedAt: now(), finishedAt: now(), feedback: null, debug: null, calls: null,
   };
 }
 

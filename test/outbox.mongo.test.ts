@@ -45,7 +45,7 @@ function step(overrides: Partial<StepRecord> = {}): StepRecord {
     runId: 'run-1', stepId: 'a', kind: 'agent', agent: 'researcher', parent: null, status: 'succeeded', dependsOn: [], optional: false,
     input: { task: 'look' }, output: 'found it', usage: { inputTokens: 3, outputTokens: 4 }, model: 'echo',
     attempts: 1, recovered: false, reusedFrom: null, error: null, reason: null, retryAt: null,
-    createdAt: '2025-01-01T10:00:01.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:05.000Z', feedback: null,
+    createdAt: '2025-01-01T10:00:01.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:05.000Z', feedback: null, debug: null, calls: null,
     ...overrides,
   };
 }
@@ -128,6 +128,23 @@ describe('mongo documents (offline)', () => {
     expect(back(step())).toEqual(step());
     const pending = step({ status: 'pending', output: null, usage: null, model: null, startedAt: null, finishedAt: null, input: null });
     expect(back(pending)).toEqual(pending);
+  });
+
+  it('keeps what a step keeps to debug its calls (its tool schemas with $-keys) as text, and maps it back', async () => {
+    const debug = {
+      attempt: 2, truncated: true,
+      request: { model: 'm', messages: [{ role: 'user', content: 'judge' }], tools: [{ name: 'answer', inputSchema: { $schema: 'https://json-schema.org/draft/2020-12/schema', 'a.b': {} } }] },
+      error: { status: 400, type: 'invalid_request_error', message: 'bad' },
+    };
+    const calls = [{ turn: 1, id: 'c1', name: 'delegate', args: { agent: 'x', $odd: 1 }, error: 'no agent "x"' }];
+    const failed = step({ status: 'failed', output: null, error: 'bad', debug, calls });
+    const doc = toStepDocument(failed);
+    expect(typeof doc.debug).toBe('string');
+    expect(await validationError(new models.StepResult(doc))).toBeNull();
+    expect(fromStepDocument(new models.StepResult(doc).toObject())).toEqual(failed);
+    // A document written before they were kept reads as none.
+    const { debug: _d, calls: _c, ...older } = doc;
+    expect(fromStepDocument(older)).toMatchObject({ debug: null, calls: null });
   });
 
   it('maps a step added at run time (with its parent, recovered) back to the record it came from', () => {

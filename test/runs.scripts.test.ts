@@ -214,6 +214,18 @@ describe('step-complete', () => {
     expect(await eventTypes(id, 'a')).toEqual(['step.completed']);
   });
 
+  it('sets the record fields given with a result (what it keeps to debug its calls), beside what it publishes', async () => {
+    const id = await newRun();
+    await start(id, 'a');
+    const debug = { attempt: 1, request: { model: 'm', messages: [{ role: 'user', content: 't' }] }, answer: { text: '{"x":1}', model: 'm' } };
+    const calls = [{ turn: 1, id: 'c1', name: 'delegate', args: { agent: 'x' }, error: 'no agent "x"' }];
+    const publish = { entries: [['x', 1]] as [string, unknown][], order: 0, authority: 1, byAuthority: false };
+    expect(await store.completeStep(id, 'a', { ...answer, output: { x: 1 }, fields: { debug, calls }, publish })).toMatchObject({ recorded: true });
+    const state = (await store.getRun(id))!;
+    expect(state.steps[0]).toMatchObject({ status: 'succeeded', output: { x: 1 }, debug, calls });
+    expect(state.run.context).toEqual({ x: 1 });
+  });
+
   it('keeps a paid answer that arrives after its run was cancelled: on the step, and in the run usage', async () => {
     const id = await newRun();
     await start(id, 'a');
@@ -380,6 +392,23 @@ describe('step-checkpoint and step-progress', () => {
     };
     expect((await latest('step', `${id}.b`)).usage).toMatchObject({ inputTokens: 16, outputTokens: 7 });
     expect((await latest('run', id)).usage).toMatchObject({ inputTokens: before.inputTokens + 10 });
+  });
+
+  it('set the record fields given with them; on a step that ended while that attempt ran it too (cancelled), never from another attempt', async () => {
+    const id = await newRun([newStep('a'), newStep('b')], ['a']);
+    await start(id, 'a');
+    const debug = (attempt: number, message: string) => ({ attempt, request: { model: 'm', messages: [] }, error: { status: 500, message } });
+    expect(await store.saveCheckpoint(id, 'a', 1, { turn: 1 }, null, undefined, { debug: debug(1, 'first'), input: { task: 't' } })).toBe(true);
+    expect((await store.getSteps(id, ['a']))[0]).toMatchObject({ status: 'running', debug: debug(1, 'first'), input: { task: 't' } });
+    // Cancelled while attempt 1 runs (a running step keeps its run from being compacted).
+    await store.finishRun(id, 'cancelled', { reason: 'stop' });
+    expect(await store.saveCheckpoint(id, 'a', 2, undefined, null, undefined, { debug: debug(2, 'not mine') })).toBe(false);
+    expect((await store.getSteps(id, ['a']))[0]!.debug).toMatchObject({ error: { message: 'first' } });
+    expect(await store.saveCheckpoint(id, 'a', 1, undefined, { inputTokens: 2, outputTokens: 1 }, undefined, { debug: debug(1, 'aborted') })).toBe(false);
+    expect((await store.getSteps(id, ['a']))[0]).toMatchObject({ status: 'cancelled', usage: { inputTokens: 2, outputTokens: 1 }, debug: { error: { message: 'aborted' } } });
+    // The archive gets it, once.
+    const sent = (await redis.xrange(keys.outbox(prefix), '-', '+')).filter(([, f]) => f[1] === 'step' && f[3] === `${id}.a` && f[5]!.includes('"aborted"'));
+    expect(sent).toHaveLength(1);
   });
 });
 

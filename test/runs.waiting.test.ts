@@ -14,7 +14,7 @@ import { unique } from './helpers/redis.js';
 
 const rec = (stepId: string, status: StepRecord['status'], extra: Partial<StepRecord> = {}): StepRecord => ({
   runId: 'r', stepId, kind: 'agent', agent: 'a', parent: null, status, dependsOn: [], optional: false, input: null, output: null, usage: null, model: null,
-  attempts: 0, recovered: false, reusedFrom: null, error: null, reason: null, retryAt: null, createdAt: '', startedAt: null, finishedAt: null, feedback: null, ...extra,
+  attempts: 0, recovered: false, reusedFrom: null, error: null, reason: null, retryAt: null, createdAt: '', startedAt: null, finishedAt: null, feedback: null, debug: null, calls: null, ...extra,
 });
 
 describe('explainWaiting', () => {

@@ -16,7 +16,7 @@ import { killAllWorkerProcesses, startWorkerProcess } from './helpers/worker-pro
 
 const rec = (stepId: string, status: StepRecord['status'], agent: string | null = 'a'): StepRecord => ({
   runId: 'r', stepId, kind: 'agent', agent, parent: null, status, dependsOn: [], optional: false, input: null, output: null, usage: null, model: null,
-  attempts: 1, recovered: false, reusedFrom: null, error: null, reason: null, retryAt: null, createdAt: '', startedAt: null, finishedAt: null, feedback: null,
+  attempts: 1, recovered: false, reusedFrom: null, error: null, reason: null, retryAt: null, createdAt: '', startedAt: null, finishedAt: null, feedback: null, debug: null, calls: null,
 });
 
 describe('explainLost', () => {

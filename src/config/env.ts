@@ -26,6 +26,9 @@ export const DEFAULT_LIMITS: Limits = { maxSteps: 1000, maxJsonDepth: 64, maxEve
 /** BullMQ's lock and stalled-check timing of every worker by default, ms: a lost worker's steps go on within 30 s. */
 export const DEFAULT_STALLED = { lockDuration: 20_000, stalledInterval: 10_000 };
 
+/** Most bytes a step keeps of its last provider call, and of its tool calls, unless configured (SWITCHYARD_MAX_DEBUG_BYTES). */
+export const DEFAULT_MAX_DEBUG_BYTES = 32_768;
+
 export const EnvSchema = z.object({
   /** Redis for queues and live run state. */
   REDIS_URL: z.preprocess(emptyToUndefined, z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379')),
@@ -53,6 +56,11 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_JSON_DEPTH: int(DEFAULT_LIMITS.maxJsonDepth, 2),
   /** Most event streams (SSE viewers) one process serves at once; more answer 503. */
   SWITCHYARD_MAX_EVENT_STREAMS: int(DEFAULT_LIMITS.maxEventStreams, 1),
+  /**
+   * Most bytes (JSON) a step keeps of its last provider call to debug it (request, answer or
+   * error: `debug` on its record), and of the tool calls of its turns (`calls`); 0 keeps none.
+   */
+  SWITCHYARD_MAX_DEBUG_BYTES: int(DEFAULT_MAX_DEBUG_BYTES, 0),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
@@ -90,6 +98,8 @@ export interface Config {
   keepCompletedJobs: number;
   bodyLimit: string;
   limits: Limits;
+  /** Most bytes a step keeps of its last provider call and of its tool calls (0: none). @default 32768 */
+  maxDebugBytes: number;
   shutdownTimeoutMs: number;
   redisWaitMs: number;
   requireKeys: boolean;
@@ -126,6 +136,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keepCompletedJobs: e.SWITCHYARD_KEEP_COMPLETED_JOBS,
     bodyLimit: e.SWITCHYARD_BODY_LIMIT,
     limits: { maxSteps: e.SWITCHYARD_MAX_STEPS, maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH, maxEventStreams: e.SWITCHYARD_MAX_EVENT_STREAMS },
+    maxDebugBytes: e.SWITCHYARD_MAX_DEBUG_BYTES,
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,
     requireKeys: e.SWITCHYARD_REQUIRE_KEYS,

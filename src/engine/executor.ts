@@ -10,7 +10,7 @@
 import type { Logger } from '../logger.js';
 import type { Provider } from '../providers/provider.js';
 import type { StepReading } from '../runs/run-store.js';
-import type { StepRecord } from '../runs/types.js';
+import type { StepRecord, ToolCallRecord } from '../runs/types.js';
 import type { CompiledStep, CompiledStepOf, StepInput, StepKind } from '../workflows/definition.js';
 
 /** A step to add to the running run, as a child of the step that adds it. */
@@ -61,6 +61,12 @@ export interface ExecutionContext {
   steps(ids: readonly string[]): Promise<StepRecord[]>;
   /** Report progress while working (a `step.progress` event and BullMQ job progress). */
   progress(data: Record<string, unknown>): void;
+  /**
+   * Keep these on the step's record with its next write, whatever it is (a checkpoint, a
+   * retry, the failure; the result's own input wins): the input as rendered, the tool calls
+   * of its turns so far. Its provider calls are kept there by themselves (`debug`).
+   */
+  record(fields: { input?: unknown; calls?: ToolCallRecord[] }): void;
   /**
    * The provider as this step must call it (every provider call of a step goes through it):
    * each answered call is counted in the step's usage (src/engine/usage-meter.ts), and in a run

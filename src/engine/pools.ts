@@ -143,6 +143,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       prices: registry.prices,
       authorityOf: (agent) => registry.authorityOf(agent),
       metrics: system.metrics,
+      ...(system.opts.maxDebugBytes !== undefined ? { maxDebugBytes: system.opts.maxDebugBytes } : {}),
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
     });
     worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...(opts.stalled ?? system.stalled), ...workerOpts });

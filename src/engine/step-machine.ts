@@ -41,6 +41,8 @@ import { templateScope } from './executors/agent.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { BudgetedProvider } from './budgeted-provider.js';
 import { MeteredProvider, UsageMeter } from './usage-meter.js';
+import { StepTrace } from './step-trace.js';
+import { DEFAULT_MAX_DEBUG_BYTES } from '../config/env.js';
 import { addChildSteps } from './growth.js';
 import { settleJoins } from './joins.js';
 
@@ -76,6 +78,8 @@ export interface StepMachineDeps {
   authorityOf?: (agent: string) => number;
   /** How a result write is retried on Redis errors. @default {tries: 8, firstDelayMs: 50} (about 6 s in all) */
   recordRetry?: { tries: number; firstDelayMs: number };
+  /** Most bytes a step keeps of its last provider call and of its tool calls (SWITCHYARD_MAX_DEBUG_BYTES; 0: none). @default 32768 */
+  maxDebugBytes?: number;
 }
 
 const LIVE = LIVE_STEP_STATUSES;
@@ -126,6 +130,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
     });
     if (begin.mode === 'missing') return envelope('cancelled'); // run expired or removed
     let attempt = begin.attempts;
+    // What it keeps to debug its calls: written, like what they cost, with each write it makes.
+    const trace = new StepTrace(deps.maxDebugBytes ?? DEFAULT_MAX_DEBUG_BYTES, () => attempt);
     const { reads } = begin;
     let resumed = false;
     let resumedCheckpoint: unknown = null;
@@ -273,8 +279,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
         callKey: (name) => `${runId}.${step.id}.${attempt}.${name ?? ++calls}`,
         log,
         saveCheckpoint: async (cp) => {
-          const paid = meter.take();
-          if (!(await durably('the checkpoint', (writeId) => store.saveCheckpoint(runId, step.id, attempt, cp, paid, writeId)))) {
+          const [paid, traced] = [meter.take(), trace.take()];
+          if (!(await durably('the checkpoint', (writeId) => store.saveCheckpoint(runId, step.id, attempt, cp, paid, writeId, traced)))) {
             throw new StaleAttemptError(`step "${step.id}" is no longer running attempt ${attempt}; its checkpoint was not saved`);
           }
           checkpoint = cp;
@@ -284,13 +290,14 @@ export function createStepProcessor(deps: StepMachineDeps) {
         metered: (provider) => {
           const budgeted = (p: Provider) => new BudgetedProvider(p, { store, runId, prices: deps.prices, log });
           const inner = job.data.budgeted ? (provider.around?.(budgeted) ?? budgeted(provider)) : provider;
-          return new MeteredProvider(inner, meter, deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined);
+          return new MeteredProvider(trace.around(inner), meter, deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined);
         },
         progress: (data) => {
           const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
           store.stepProgress(runId, step.id, attempt, data).catch(warn('a step.progress event'));
           job.updateProgress({ attempt, ...data }).catch(warn('the job progress'));
         },
+        record: (fields) => trace.record(fields),
       };
       try {
         return await (deps.executors[step.kind] as StepExecutor<StepKind>).execute(step, ctx);
@@ -380,8 +387,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
      * run, once finished) when the delivery ends without another write of its own.
      */
     async function keepPaid(): Promise<void> {
-      const paid = meter.take();
-      if (paid) await durably('what it paid for', (writeId) => store.saveCheckpoint(runId, step.id, attempt, undefined, paid, writeId));
+      const [paid, traced] = [meter.take(), trace.take()];
+      if (paid || Object.keys(traced).length) await durably('what it paid for', (writeId) => store.saveCheckpoint(runId, step.id, attempt, undefined, paid, writeId, traced));
     }
 
     /**
@@ -389,8 +396,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
      * write (see durably).
      */
     function transition(t: Omit<StepTransition, 'usage' | 'writeId'>): Promise<StepTransitionReply> {
-      const usage = meter.take();
-      return durably(`its ${t.to} status`, (writeId) => store.transitionStep(runId, step.id, { ...t, usage, writeId }));
+      const [usage, traced] = [meter.take(), trace.take()];
+      return durably(`its ${t.to} status`, (writeId) => store.transitionStep(runId, step.id, { ...t, fields: { ...t.fields, ...traced }, usage, writeId }));
     }
 
     /**
@@ -426,6 +433,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
     /** Write the result, retrying on Redis errors: the job must not complete before it is stored. */
     async function recordResult(outcome: Extract<StepOutcome, { type: 'succeeded' }>, usage: Usage | null): Promise<StepCompleteReply> {
       const published = step.toContext ? contextPublish(step, outcome.output, deps.authorityOf) : undefined;
+      // The result's own input is the one recorded.
+      const { input: _rendered, ...traced } = trace.take({ input: outcome.input ?? null, output: outcome.output });
       const result = {
         output: outcome.output,
         input: outcome.input ?? null,
@@ -435,6 +444,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         ...(outcome.reusedFrom ? { reusedFrom: outcome.reusedFrom } : {}),
         // A publish that names nothing writes nothing (no event).
         ...(published?.entries.length ? { publish: published } : {}),
+        ...(Object.keys(traced).length ? { fields: traced } : {}),
       };
       return durably('the result', async (writeId, tries) => {
         const reply = await store.completeStep(runId, step.id, { ...result, callsCounted: job.data.budgeted === true, writeId }, { finishRun: standalone });

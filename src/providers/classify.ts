@@ -18,7 +18,7 @@ import {
 /** Wait used when a 429/529 carries no usable Retry-After header. */
 const DEFAULT_RETRY_AFTER_MS = 1000;
 
-type SdkApiError = Anthropic.APIError | OpenAI.APIError;
+export type SdkApiError = Anthropic.APIError | OpenAI.APIError;
 
 /**
  * Map anything a provider call threw to RetryableError, RateLimitedError, NonRetryableError,
@@ -72,7 +72,7 @@ function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
 }
 
 /** The provider's own explanation, without the SDK's status prefix or JSON wrapping. */
-function providerMessage(err: SdkApiError): string {
+export function providerMessage(err: SdkApiError): string {
   if (err instanceof Anthropic.APIError && err.apiMessage) return err.apiMessage;
   // The OpenAI SDK keeps the body's `error` object in `err.error`.
   const body = err.error as { message?: unknown } | undefined;

@@ -45,10 +45,10 @@ import {
   type StepTransition,
   type StepTransitionReply,
   type StepsAddArgs,
-  type StepsAddReply, budgetReserve, budgetSettle, stepFeedback, type StepFeedbackReply } from './scripts/index.js';
+  type StepsAddReply, budgetReserve, budgetSettle, stepFeedback, type StepFeedbackReply, type RecordFields } from './scripts/index.js';
 import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus, type Usage, isTerminalRun } from './types.js';
 
-export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
+export type { NewStep, RecordFields, StepReading, StepTransition, StepResult } from './scripts/index.js';
 
 export interface RunStoreOptions {
   redis: Redis;
@@ -329,12 +329,14 @@ export class RunStore {
   }
 
   /**
-   * While the step runs `attempt`: save its checkpoint (undefined keeps it); false when it no
-   * longer runs it. `usage` (what the delivery paid for since it last recorded) is added to its
-   * usage either way (and to its run's once the run has finished). `writeId`: see StepTransition.writeId.
+   * While the step runs `attempt`: save its checkpoint (undefined keeps it) and `fields` of its
+   * record; false when it no longer runs it. `usage` (what the delivery paid for since it last
+   * recorded) is added to its usage either way (and to its run's once the run has finished);
+   * `fields` are set too on a step that ended (cancelled) while `attempt` ran it.
+   * `writeId`: see StepTransition.writeId.
    */
-  saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown, usage?: Usage | null, writeId?: string): Promise<boolean> {
-    return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint, usage, outbox: this.outbox, ...(writeId ? { writeId } : {}) });
+  saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown, usage?: Usage | null, writeId?: string, fields?: RecordFields): Promise<boolean> {
+    return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint, usage, outbox: this.outbox, ...(writeId ? { writeId } : {}), ...(fields ? { fields } : {}) });
   }
 
   /** Record the decision on a waiting approval gate, once (the gate reads it when its job wakes). */

@@ -57,6 +57,51 @@ export const StepFeedback = z.object({
 });
 export type StepFeedback = z.infer<typeof StepFeedback>;
 
+/** A provider's error as it answered, never its headers: HTTP status, error type and code, message. */
+export const ProviderErrorBody = z.object({
+  status: z.number().int().optional(),
+  type: z.string().optional(),
+  code: z.string().optional(),
+  message: z.string(),
+});
+export type ProviderErrorBody = z.infer<typeof ProviderErrorBody>;
+
+/**
+ * A step's last provider call, to debug it: the request as rendered (model, system prompt,
+ * messages, tools offered, the structure asked for) and the model's answer as received (before
+ * any check: text, tool calls, stop reason, the model when another one answered, e.g. a
+ * fallback; its usage is counted on the step) or the provider's error. Cut to fit
+ * SWITCHYARD_MAX_DEBUG_BYTES (`truncated`). No keys or headers: the request is provider-neutral.
+ */
+export const StepDebug = z.object({
+  /** The attempt that made the call (its events say when). */
+  attempt: z.number().int().nonnegative(),
+  request: z.record(z.string(), z.unknown()),
+  answer: z.record(z.string(), z.unknown()).optional(),
+  error: ProviderErrorBody.optional(),
+  /** Parts of it were cut to fit. */
+  truncated: z.boolean().optional(),
+});
+export type StepDebug = z.infer<typeof StepDebug>;
+
+/**
+ * One tool call of an agent's turn and its outcome: its result, or the error the model was
+ * given (an agent it may not call, bad arguments, a failed delegate). A delegation names the
+ * child `step` it became; its outcome comes once that step has finished. Long parts are cut.
+ */
+export const ToolCallRecord = z.object({
+  /** The model call (turn) that asked for it, from 1. */
+  turn: z.number().int().positive(),
+  /** The provider's id of the call. */
+  id: z.string(),
+  name: z.string(),
+  args: z.unknown(),
+  step: z.string().optional(),
+  result: z.string().optional(),
+  error: z.string().optional(),
+});
+export type ToolCallRecord = z.infer<typeof ToolCallRecord>;
+
 export const StepRecord = z.object({
   runId: z.string(),
   stepId: z.string(),
@@ -68,7 +113,7 @@ export const StepRecord = z.object({
   status: StepStatus,
   dependsOn: z.array(z.string()),
   optional: z.boolean(),
-  /** Rendered input the step's work received (set when it finishes or retries). */
+  /** Rendered input the step's work received (set when it finishes, fails or retries after rendering it). */
   input: z.unknown().nullable(),
   /** The step's result: an agent's answer text; other kinds may produce JSON. */
   output: z.unknown().nullable(),
@@ -90,6 +135,12 @@ export const StepRecord = z.object({
   finishedAt: z.string().nullable(),
   /** The last feedback given on its result, else null. */
   feedback: StepFeedback.nullable(),
+  // Both absent from records written before they were kept; one that does not parse never
+  // costs the rest of the record its archive (the outbox refuses a record that does not parse).
+  /** Its last provider call (request, and answer or error), whatever its ending; null when it called none. */
+  debug: StepDebug.nullable().default(null).catch(null),
+  /** The tool calls of its turns with their outcomes (an orchestrator's), else null. */
+  calls: z.array(ToolCallRecord).nullable().default(null).catch(null),
 });
 export type StepRecord = z.infer<typeof StepRecord>;
 

@@ -83,6 +83,8 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
         const outputs = Object.fromEntries(ctx.reads.filter((r) => step.dependsOn.includes(r.stepId)).map((r) => [r.stepId.split('.').at(-1)!, r.output]));
         input = { ...input, context: { ...input.context, dependencies: outputs } };
       }
+      // Kept with whatever write comes next: a step that fails shows what it was given.
+      ctx.record({ input });
       // An agent with delegates is an orchestrator wherever it runs, except where a structured
       // answer is asked for (a critic's verdict, a structured step): that is one call.
       const schema = step.outputSchema ?? agent.output?.schema;

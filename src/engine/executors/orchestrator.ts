@@ -17,6 +17,10 @@
  * beyond it get a tool error), `maxDepth` (an orchestrator that deep answers as a plain agent).
  * A call naming an unknown or forbidden agent, or with bad arguments, gets a tool error; so does
  * a failed delegate, unless `onDelegateFailure: fail`.
+ *
+ * Each call is recorded with its arguments and outcome (`calls` on the step, and in the
+ * `step.progress` of its turn: once when the turn is planned, and once more with the results
+ * of the delegates it waited for).
  */
 import { z } from 'zod';
 import { DEFAULT_ORCHESTRATION, type Orchestration, type ResolvedAgent } from '../../agents/agent-spec.js';
@@ -24,11 +28,12 @@ import type { AgentRegistry } from '../../agents/registry.js';
 import { NonRetryableError, issuesFromZod, toError, type ZodLikeIssue } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
 import type { ChatMessage, CompletionResult, Provider, ToolCall, ToolDefinition, ToolResult } from '../../providers/provider.js';
-import type { StepRecord } from '../../runs/types.js';
+import type { StepRecord, ToolCallRecord } from '../../runs/types.js';
 import { JsonObject } from '../../workflows/json-object.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { agentChild, type ChildStep, type ExecutionContext, type StepOutcome } from '../executor.js';
 import { requestOf } from './agent.js';
+import { callRecord, outcomeOf, settleCalls, type CallOutcome } from '../tool-calls.js';
 
 /** A recent run as `read_runs` shows it to the model. */
 export interface RecentRun {
@@ -86,6 +91,8 @@ interface Checkpoint {
   model: string | null;
   /** The calls of the last answer, until their results are in `messages`. */
   pending: PendingCall[] | null;
+  /** Every call so far with its outcome (absent in a checkpoint saved before calls were recorded). */
+  calls?: ToolCallRecord[];
 }
 
 const DelegateArgs = z.object({
@@ -108,7 +115,8 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
   if (limits.readRuns && deps.readRuns) tools.push(readRunsTool(deps.registry.names()));
   const cp: Checkpoint = isCheckpoint(ctx.checkpoint)
     ? structuredClone(ctx.checkpoint)
-    : { orchestrator: 1, messages: buildMessages(input), turns: 0, delegations: 0, model: null, pending: null };
+    : { orchestrator: 1, messages: buildMessages(input), turns: 0, delegations: 0, model: null, pending: null, calls: [] };
+  const calls = (cp.calls ??= []);
 
   for (;;) {
     if (cp.pending) {
@@ -119,7 +127,13 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
         return { type: 'wait' };
       }
       const records = new Map((await ctx.steps(children.map((c) => c.child.id))).map((r) => [r.stepId, r]));
-      const results = cp.pending.map((p) => ('result' in p ? p.result : childResult(p.callId, p.agent, records.get(p.child.id), limits)));
+      const results = cp.pending.map((p) => ('result' in p ? p.result : childResult(p.callId, p.agent, records.get(p.child.id))));
+      if (children.length) {
+        // The outcomes of the delegations, told once they are in (the rest were told at once).
+        ctx.record({ calls });
+        ctx.progress({ turn: cp.turns, calls: settleCalls(calls, cp.turns, results) });
+        if (limits.onDelegateFailure === 'fail') failOnDelegateFailure(children, records);
+      }
       cp.messages.push({ role: 'tool', results });
       cp.pending = null;
     }
@@ -129,10 +143,10 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
     const answer = await call(deps, agent, step, ctx, messages, tools, last, cp.turns + 1);
     cp.turns++;
     cp.model = answer.model;
-    const calls = answer.toolCalls ?? [];
-    cp.messages.push({ role: 'assistant', content: answer.text, ...(calls.length ? { toolCalls: calls } : {}) });
+    const asked = answer.toolCalls ?? [];
+    cp.messages.push({ role: 'assistant', content: answer.text, ...(asked.length ? { toolCalls: asked } : {}) });
 
-    if (calls.length === 0) {
+    if (asked.length === 0) {
       return {
         type: 'succeeded',
         output: answer.text,
@@ -141,13 +155,18 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
         event: { turns: cp.turns, delegations: cp.delegations, ...(answer.stopReason ? { stopReason: answer.stopReason } : {}) },
       };
     }
-    if (last) throw new NonRetryableError(`the orchestrator reached maxTurns (${limits.maxTurns}) and still asked for tools (${calls.map((c) => c.name).join(', ')}) instead of answering`);
+    if (last) throw new NonRetryableError(`the orchestrator reached maxTurns (${limits.maxTurns}) and still asked for tools (${asked.map((c) => c.name).join(', ')}) instead of answering`);
 
-    cp.pending = await planCalls(deps, step, ctx, cp, calls, allowed, delegation);
+    const pending = await planCalls(deps, step, ctx, cp, asked, allowed, delegation);
+    cp.pending = pending;
+    // One pending entry per call, in order: its outcome now, or the step it became.
+    const turnCalls = asked.map((c, i) => callRecord(cp.turns, c, plannedOutcome(pending[i]!)));
+    calls.push(...turnCalls);
+    ctx.record({ calls });
     // The answer and what it asks for are durable before any of it is acted on.
     await ctx.saveCheckpoint(cp);
     const added = cp.pending.flatMap((p) => ('child' in p ? [p.child.id] : []));
-    ctx.progress({ turn: cp.turns, toolCalls: calls.length, delegated: added });
+    ctx.progress({ turn: cp.turns, toolCalls: asked.length, delegated: added, calls: turnCalls });
     if (added.length) {
       await ctx.addSteps(cp.pending.flatMap((p) => ('child' in p ? [p.child] : [])));
       return { type: 'wait' };
@@ -214,11 +233,25 @@ async function planCalls(deps: OrchestratorDeps, step: CompiledStepOf<'agent'>, 
   return out;
 }
 
-function childResult(callId: string, agent: string, record: StepRecord | undefined, limits: Orchestration): ToolResult {
+/** What became of a call when its turn was planned: its result or error at once, or the step it became. */
+const plannedOutcome = (p: PendingCall): CallOutcome => ('child' in p ? { step: p.child.id } : outcomeOf(p.result));
+
+function childResult(callId: string, agent: string, record: StepRecord | undefined): ToolResult {
   if (record?.status === 'succeeded') return { toolCallId: callId, content: typeof record.output === 'string' ? record.output : JSON.stringify(record.output) };
-  const why = record ? (record.status === 'failed' ? `failed: ${record.error ?? 'unknown error'}` : `did not answer (${record.status}${record.reason ? `: ${record.reason}` : ''})`) : 'did not answer (its step is missing)';
-  if (limits.onDelegateFailure === 'fail') throw new NonRetryableError(`delegate "${record?.stepId ?? agent}" (agent ${agent}) ${why}`);
-  return { toolCallId: callId, content: `agent "${agent}" ${why}`, isError: true };
+  return { toolCallId: callId, content: `agent "${agent}" ${whyNoAnswer(record)}`, isError: true };
+}
+
+function whyNoAnswer(record: StepRecord | undefined): string {
+  if (!record) return 'did not answer (its step is missing)';
+  return record.status === 'failed' ? `failed: ${record.error ?? 'unknown error'}` : `did not answer (${record.status}${record.reason ? `: ${record.reason}` : ''})`;
+}
+
+/** `onDelegateFailure: fail`: a delegate that did not answer fails the step. */
+function failOnDelegateFailure(children: readonly { child: ChildStep; agent: string }[], records: ReadonlyMap<string, StepRecord>): void {
+  for (const { child, agent } of children) {
+    const record = records.get(child.id);
+    if (record?.status !== 'succeeded') throw new NonRetryableError(`delegate "${record?.stepId ?? agent}" (agent ${agent}) ${whyNoAnswer(record)}`);
+  }
 }
 
 async function readRuns(read: ReadRuns, ctx: ExecutionContext, c: ToolCall): Promise<ToolResult> {

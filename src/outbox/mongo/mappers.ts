@@ -54,13 +54,15 @@ export function definitionOf(doc: Pick<RunDocument, 'definition'>): unknown {
 
 export function toStepDocument(record: StepRecord): StepDocument {
   // No feedback on the record: a write leaves the stored one alone (a late answer's record must not erase it).
-  const { createdAt, startedAt, finishedAt, feedback, ...rest } = record;
+  const { createdAt, startedAt, finishedAt, feedback, debug, calls, ...rest } = record;
   return {
     ...rest,
     ...(feedback ? { feedback } : {}),
     _id: `${record.runId}.${record.stepId}`,
     input: record.input ?? null,
     output: record.output ?? null,
+    debug: debug ? JSON.stringify(debug) : null,
+    calls: calls ? JSON.stringify(calls) : null,
     createdAt: toDate(createdAt),
     startedAt: toDateOrNull(startedAt),
     finishedAt: toDateOrNull(finishedAt),
@@ -68,9 +70,11 @@ export function toStepDocument(record: StepRecord): StepDocument {
 }
 
 export function fromStepDocument(doc: StepDocument): StepRecord {
-  const { _id, outboxSeq, createdAt, startedAt, finishedAt, ...rest } = doc;
+  const { _id, outboxSeq, createdAt, startedAt, finishedAt, debug, calls, ...rest } = doc;
   return {
     ...rest,
+    debug: debug ? (JSON.parse(debug) as StepRecord['debug']) : null,
+    calls: calls ? (JSON.parse(calls) as StepRecord['calls']) : null,
     agent: rest.agent ?? null,
     parent: rest.parent ?? null,
     output: rest.output ?? null,

@@ -21,9 +21,16 @@ export interface RunDocument extends Omit<RunRecord, 'id' | 'createdAt' | 'start
   outboxSeq?: string | undefined;
 }
 
-/** A step result as stored: StepRecord with Dates and `_id` = `${runId}.${stepId}`. */
-export interface StepDocument extends Omit<StepRecord, 'createdAt' | 'startedAt' | 'finishedAt' | 'feedback'> {
+/**
+ * A step result as stored: StepRecord with Dates and `_id` = `${runId}.${stepId}`; what it keeps
+ * to debug its calls as JSON text (a request's tool schemas hold keys like `$schema`).
+ */
+export interface StepDocument extends Omit<StepRecord, 'createdAt' | 'startedAt' | 'finishedAt' | 'feedback' | 'debug' | 'calls'> {
   _id: string;
+  /** StepRecord.debug as JSON text (absent in a document written before it was kept). */
+  debug?: string | null | undefined;
+  /** StepRecord.calls as JSON text. */
+  calls?: string | null | undefined;
   /** Absent in a write that carries none: the stored feedback is left alone. */
   feedback?: StepRecord['feedback'] | undefined;
   createdAt: Date;
@@ -131,6 +138,8 @@ const StepSchema = new Schema<StepDocument>(
     error: nullableString,
     reason: nullableString,
     retryAt: nullableString,
+    debug: nullableString,
+    calls: nullableString,
     createdAt: { type: Date, required: true },
     startedAt: nullableDate,
     finishedAt: nullableDate,

@@ -4,7 +4,7 @@ export { gateDecide, type GateDecideReply, type GateDecision } from './gate-deci
 export { runFinish, stepsSettle, type RunFinishArgs, type RunFinishReply, type SettledSteps } from './run-finish.js';
 export { RUN_FIELDS, STEP_FIELDS, json, parseJson } from './script.js';
 export { stepBegin, type StepBeginArgs, type StepBeginReply, type StepReading } from './step-begin.js';
-export { stepCheckpoint, type StepCheckpointArgs } from './step-checkpoint.js';
+export { stepCheckpoint, type RecordFields, type StepCheckpointArgs } from './step-checkpoint.js';
 export { stepComplete, type ContextPublish, type StepCompleteArgs, type StepCompleteReply, type StepResult } from './step-complete.js';
 export type { NewStep } from './step-plan.js';
 export { stepProgress, type StepProgressArgs } from './step-progress.js';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
-import type { Usage } from '../types.js';
+import type { StepRecord, Usage } from '../types.js';
 import { json, Script } from './script.js';
 
 const script = new Script('step-checkpoint', 3);
@@ -18,10 +18,25 @@ export interface StepCheckpointArgs {
   outbox: boolean;
   /** This write's id, the same on each retry of it (see StepTransition.writeId). */
   writeId?: string;
+  /**
+   * Fields of the step's record to set with it (what it keeps to debug its calls): also on a
+   * step that ended (cancelled) while `attempt` ran it.
+   */
+  fields?: RecordFields;
 }
+
+/** Fields of a step's record a running step's writes set beside their own. */
+export type RecordFields = Partial<Pick<StepRecord, 'debug' | 'calls' | 'input'>>;
 
 /** True when saved; false when the step is no longer running that attempt. */
 export async function stepCheckpoint(redis: Redis, a: StepCheckpointArgs): Promise<boolean> {
-  const args = [a.attempt, a.checkpoint === undefined ? '' : json(a.checkpoint), a.usage ? JSON.stringify(a.usage) : '', a.outbox ? '1' : '0', a.writeId ?? ''];
+  const args = [
+    a.attempt,
+    a.checkpoint === undefined ? '' : json(a.checkpoint),
+    a.usage ? JSON.stringify(a.usage) : '',
+    a.outbox ? '1' : '0',
+    a.writeId ?? '',
+    ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
+  ];
   return (await script.run(redis, [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.outbox(a.prefix)], args)) === 1;
 }

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { RunStatus, StepStatus, Usage } from '../types.js';
 import { json, Script } from './script.js';
+import type { RecordFields } from './step-checkpoint.js';
 
 const script = new Script('step-complete', 7);
 
@@ -21,6 +22,8 @@ export interface StepResult {
   publish?: ContextPublish;
   /** Its provider calls counted their usage against the run's budget as they ended (then only the step is counted here). */
   callsCounted?: boolean;
+  /** More fields of the step's record to set with it (what it keeps to debug its calls). */
+  fields?: RecordFields;
   /**
    * This write's id, the same on each retry of it: a retry of a write that was applied (its
    * reply lost) gets the same reply and adds nothing twice.
@@ -88,6 +91,8 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       a.callsCounted ? '1' : '0',
       a.publish ? JSON.stringify({ step: a.stepId, order: a.publish.order, authority: a.publish.authority, byAuthority: a.publish.byAuthority, keys: a.publish.entries.map(([k]) => k) }) : '',
       a.writeId ?? '',
+      Object.keys(a.fields ?? {}).length,
+      ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
       ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
     ],
   )) as [number, StepStatus | 'missing', number?, string?, string?];

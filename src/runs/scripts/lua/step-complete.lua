@@ -14,8 +14,9 @@
 --       [12] definition key prefix, [13] reusedFrom JSON ('' for none: a rerun reused the output),
 --       [14] '1' when the run's provider calls counted their usage as they ended (budget-settle:
 --       then only the step is counted here), [15] what it publishes into the run's context
---       ('' for nothing: see publish), [16] this write's id ('' for none), [17..] the JSON values
---       published
+--       ('' for nothing: see publish), [16] this write's id ('' for none), [17] n: how many
+--       field, JSON-value pairs of the step's record follow, to set with it (what it keeps to
+--       debug its calls), [18..17+2n] those pairs, [18+2n..] the JSON values published
 -- A write is applied once: one whose id the step holds (see writes.lua) was applied already and
 -- its reply lost; it gets its reply again (the budget verdict as it stands now) and adds nothing.
 -- Returns {1, 'succeeded', run finished (1/0), run status, why the run's budget is exceeded
@@ -35,6 +36,7 @@ if not v[1] then return {0, 'missing'} end
 local cur = cjson.decode(v[1])
 local outbox = ARGV[2] == '1'
 local id = ARGV[16]
+local extra = 17 + 2 * tonumber(ARGV[17])
 local seen = seenWrite(v[4], id)
 if seen == '1' then return {1, 'succeeded', 0, '', spend(KEYS[2], KEYS[3], 'null', ARGV[1], false)} end
 if seen == '0' then return {0, cur} end
@@ -53,10 +55,11 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     fields[#fields + 1] = 'written'
     fields[#fields + 1] = noteWrite(v[4], id, true)
   end
+  for i = 18, extra do fields[#fields + 1] = ARGV[i] end
   redis.call('HSET', KEYS[1], unpack(fields))
   addUsage(KEYS[1], 'usage', ARGV[4])
   event(KEYS[3], 'step.completed', v[2], ARGV[1], '{"usage":' .. (redis.call('HGET', KEYS[1], 'usage') or 'null') .. ',' .. string.sub(ARGV[7], 2))
-  if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], 17, ARGV[1]) end
+  if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], extra + 1, ARGV[1]) end
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
   local over = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1], true)
   if ARGV[9] == '1' then
@@ -72,7 +75,7 @@ end
 addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])
 keepWrite(KEYS[1], v[4], id, false)
 if not v[3] or v[3] == 'null' then
-  redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6])
+  redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6], unpack(ARGV, 18, extra))
 end
 if outbox and TERMINAL[cur] then outboxStep(KEYS[4], KEYS[1]) end
 return {0, cur}

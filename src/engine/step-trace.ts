@@ -1,0 +1,137 @@
+/**
+ * What a step keeps on its record to debug it, gathered while it works and written with the
+ * step machine's next write (a checkpoint, a retry, a wait, the failure, the result): never a
+ * write of its own. It holds the step's last provider call (`debug`: the request as rendered,
+ * and the answer as received or the provider's error body), the rendered input, and the tool
+ * calls of its turns (`calls`), each cut to SWITCHYARD_MAX_DEBUG_BYTES (with a result, without
+ * repeating its input and output). Every provider call of a step goes through it
+ * (ExecutionContext.metered); the request is provider-neutral, so no key or header is in it.
+ */
+import { BudgetExceededError, CapacityWaitError, TooLargeForLimitError } from '../errors/index.js';
+import { providerErrorBody } from '../providers/error-body.js';
+import { buildMessages } from '../providers/prompt.js';
+import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
+import type { RecordFields } from '../runs/run-store.js';
+import type { StepDebug, ToolCallRecord } from '../runs/types.js';
+import type { StepInput } from '../workflows/definition.js';
+import { clipJson } from './clip-json.js';
+import { fitCalls } from './tool-calls.js';
+
+/** What `attempt` and `truncated` take of the budget, at most. */
+const ENVELOPE_BYTES = 64;
+
+interface Call {
+  req: CompletionRequest;
+  outcome: { answer: CompletionResult } | { error: unknown };
+  attempt: number;
+}
+
+export class StepTrace {
+  private last: Call | undefined;
+  private fields: { input?: unknown; calls?: ToolCallRecord[] } = {};
+
+  constructor(
+    /** Most bytes kept of the last call, and of the calls; 0 keeps neither. */
+    private readonly maxBytes: number,
+    /** The attempt the step runs now. */
+    private readonly attempt: () => number,
+  ) {}
+
+  /** `inner`, its calls recorded here. */
+  around(inner: Provider): Provider {
+    return this.maxBytes > 0 ? new TracedProvider(inner, this) : inner;
+  }
+
+  /** A call that reached the provider, and how it ended. */
+  called(req: CompletionRequest, outcome: Call['outcome']): void {
+    // The conversation may grow after the call (an orchestrator appends the answer): keep it as sent.
+    this.last = { req: { ...req, messages: [...req.messages] }, outcome, attempt: this.attempt() };
+  }
+
+  /** Keep the rendered input, or the calls of its turns so far, with the next write. */
+  record(fields: { input?: unknown; calls?: ToolCallRecord[] }): void {
+    Object.assign(this.fields, fields);
+  }
+
+  /**
+   * The record fields gathered since the last take (none when nothing changed), and start
+   * again. `result`: the step's result, written with them (its debug does not repeat it).
+   */
+  take(result?: Shown): RecordFields {
+    const { input, calls } = this.fields;
+    const out: RecordFields = {};
+    if (Object.hasOwn(this.fields, 'input')) out.input = input ?? null;
+    if (calls && this.maxBytes > 0) out.calls = fitCalls(calls, this.maxBytes);
+    if (this.last) out.debug = debugOf(this.last, this.maxBytes, result);
+    this.fields = {};
+    this.last = undefined;
+    return out;
+  }
+}
+
+/** What a succeeded step's record shows already. */
+interface Shown {
+  input: unknown;
+  output: unknown;
+}
+
+/**
+ * The record of a call, within `maxBytes` of JSON. With the step's result (`shown`), what the
+ * record shows already is not repeated (an answer of KBs would be kept twice on every step):
+ * the messages when they are its input as sent (one call's task and context), the answer's
+ * text when it is its output.
+ */
+export function debugOf(call: Call, maxBytes: number, shown?: Shown): StepDebug {
+  const { req, outcome } = call;
+  const inputShown = shown !== undefined && isStepInput(shown.input) && JSON.stringify(req.messages) === JSON.stringify(buildMessages(shown.input));
+  const request = {
+    model: req.model,
+    ...(req.system ? { system: req.system } : {}),
+    ...(inputShown ? {} : { messages: req.messages }),
+    ...(req.tools?.length ? { tools: req.tools } : {}),
+    ...(req.toolChoice ? { toolChoice: req.toolChoice } : {}),
+    ...(req.responseSchema ? { responseSchema: req.responseSchema } : {}),
+    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    maxTokens: req.maxTokens,
+  };
+  let ending: Pick<StepDebug, 'answer' | 'error'>;
+  if ('answer' in outcome) {
+    // Its usage is counted on the step; the model that answered, when another one did (a fallback).
+    const { text, toolCalls, stopReason, model } = outcome.answer;
+    const textShown = shown !== undefined && text === shown.output;
+    ending = { answer: { ...(textShown ? {} : { text }), ...(toolCalls?.length ? { toolCalls } : {}), ...(stopReason ? { stopReason } : {}), ...(model !== req.model ? { model } : {}) } };
+  } else {
+    ending = { error: providerErrorBody(outcome.error) };
+  }
+  const { value, truncated } = clipJson({ request, ...ending }, Math.max(0, maxBytes - ENVELOPE_BYTES));
+  // Too large even cut (a note in its place): the request gives way.
+  const kept = typeof value === 'object' && value !== null ? (value as Pick<StepDebug, 'request' | 'answer' | 'error'>) : { request: { note: value } };
+  return { attempt: call.attempt, ...kept, ...(truncated ? { truncated: true } : {}) };
+}
+
+const isStepInput = (v: unknown): v is StepInput => typeof v === 'object' && v !== null && typeof (v as StepInput).task === 'string';
+
+/** Refusals before a call is made (the limiter, the run's budget): nothing reached the provider. */
+const notCalled = (err: unknown) => err instanceof CapacityWaitError || err instanceof BudgetExceededError || err instanceof TooLargeForLimitError;
+
+/** A provider whose calls are recorded on a trace: the request, and the answer or the error. */
+class TracedProvider extends ProviderDecorator {
+  constructor(
+    inner: Provider,
+    private readonly trace: StepTrace,
+  ) {
+    super(inner);
+  }
+
+  async complete(req: CompletionRequest): Promise<CompletionResult> {
+    let res: CompletionResult;
+    try {
+      res = await this.inner.complete(req);
+    } catch (err) {
+      if (!notCalled(err)) this.trace.called(req, { error: err });
+      throw err;
+    }
+    this.trace.called(req, { answer: res });
+    return res;
+  }
+}
