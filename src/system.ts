@@ -135,6 +135,7 @@ export class System {
       logger,
       refSafetyDelayMs: this.refSafetyDelayMs,
       maxEventStreams: (opts.limits ?? DEFAULT_LIMITS).maxEventStreams,
+      limits: opts.limits ?? DEFAULT_LIMITS,
       ...(opts.archive ? { archive: opts.archive } : {}),
     };
     this.runs = new RunsService({ ...services, store: this.api.store, flowProducer: this.api.flowProducer, queue: (name) => apiQueues.get(name), control: this.api.control, workers: this.api.workers });

@@ -145,6 +145,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       authorityOf: (agent) => registry.authorityOf(agent),
       metrics: system.metrics,
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
+      ...(system.opts.limits ? { limits: system.opts.limits } : {}),
     });
     worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...opts.stalled, ...workerOpts });
     worker.on('failed', onFailed);

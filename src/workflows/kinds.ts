@@ -41,6 +41,11 @@ export interface KindRule<K extends StepKind> {
   expressions?(def: StepDefinitionOf<K>): { at: string; expr: string; vars: readonly string[] }[];
   /** The kind's own checks. */
   check(def: StepDefinitionOf<K>, ctx: CompileContext): void;
+  /**
+   * The values of a compiled step that are rendered into text (each bounded by
+   * SWITCHYARD_MAX_RENDERED_BYTES; measured at submit as far as the run input tells).
+   */
+  rendered(step: CompiledStepOf<K>): { at: string; value: unknown }[];
   /** The kind's own compiled fields (with `kind`, and `agent` when an agent's pool runs it). */
   compile(def: StepDefinitionOf<K>, workflow: { automation: Automation; step(id: string): StepDefinition | undefined }): Omit<CompiledStepOf<K>, GenericCompiledField>;
 }
@@ -62,6 +67,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
         else checkAgent(ctx, `delegates[${i}]`, d);
       });
     },
+    rendered: (step) => (step.literal ? [] : [{ at: 'input', value: step.input }]),
     compile: (def) => ({
       kind: 'agent',
       agent: def.agent,
@@ -77,6 +83,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       for (const part of ['body', 'critic'] as const) checkAgent(ctx, `${part}.agent`, def[part].agent);
     },
     expressions: (def) => (def.until === undefined ? [] : [{ at: 'until', expr: def.until, vars: UNTIL_VARS }]),
+    rendered: (step) => [{ at: 'body.input', value: step.body.input }, ...(step.critic.input ? [{ at: 'critic.input', value: step.critic.input }] : [])],
     compile: (def) => ({ kind: 'loop', body: def.body, critic: def.critic, maxIterations: def.maxIterations, ...(def.until !== undefined ? { until: def.until } : {}) }),
   },
   forEach: {
@@ -88,6 +95,8 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       checkAgent(ctx, 'step.agent', def.step.agent);
       if (!isSingleTemplate(def.items)) ctx.issue(`${ctx.path}.items`, 'must be one template giving a list, e.g. "{{ steps.<id>.output.<field> }}" or "{{ input.<field> }}"');
     },
+    // Each item's input, rendered per item (`items` itself is read as a value, not rendered).
+    rendered: (step) => [{ at: 'step.input', value: step.step.input }],
     compile: (def) => ({
       kind: 'forEach',
       items: def.items,
@@ -104,6 +113,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       checkAgent(ctx, 'agent', def.agent);
       def.agents?.forEach((a, i) => checkAgent(ctx, `agents[${i}]`, a));
     },
+    rendered: (step) => [{ at: 'input', value: step.input }],
     compile: (def) => ({ kind: 'plan', agent: def.agent, input: def.input, maxSteps: def.maxSteps, ...(def.agents ? { agents: def.agents } : {}) }),
   },
   approval: {
@@ -117,6 +127,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       if (reviewed && reviewed.kind !== 'agent') ctx.issue(`${ctx.path}.review`, `the step under review must be an agent step; "${reviewed.id}" is a ${reviewed.kind} step`);
     },
     expressions: (def) => def.rules.map((expr, i) => ({ at: `rules[${i}]`, expr, vars: [] })),
+    rendered: (step) => (step.input ? [{ at: 'input', value: step.input }] : []),
     compile: (def, workflow) => {
       const reviewed = def.review === undefined ? undefined : workflow.step(def.review);
       return {
@@ -147,6 +158,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       if (def.quorum !== undefined && def.quorum > def.voters.length) ctx.issue(`${ctx.path}.quorum`, `a quorum of ${def.quorum} needs at least ${def.quorum} voters; there are ${def.voters.length}`);
     },
     reads: (def) => (def.of ?? []).map((stepId, i) => ({ at: `of[${i}]`, stepId })),
+    rendered: (step) => (step.question ? [{ at: 'question', value: step.question }] : []),
     compile: (def) => ({
       kind: 'vote',
       ...(def.question ? { question: def.question } : {}),
@@ -163,6 +175,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       if (!def.of && def.dependsOn.length === 0) ctx.issue(`${ctx.path}.of`, 'name the steps to concatenate (of), or depend on them (dependsOn)');
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
+    rendered: () => [],
     compile: (def) => ({ kind: 'concat', of: def.of ?? def.dependsOn, as: def.as }),
   },
   merge: {
@@ -175,6 +188,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       });
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
+    rendered: () => [],
     compile: (def) => {
       const of = def.of ?? def.dependsOn;
       const priority = [...new Set([...(def.priority ?? []), ...of])];
@@ -188,6 +202,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       if (!def.of && def.dependsOn.length === 0) ctx.issue(`${ctx.path}.of`, 'name the steps to synthesize (of), or depend on them (dependsOn)');
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
+    rendered: (step) => [{ at: 'input', value: step.input }],
     compile: (def) => ({ kind: 'synthesize', agent: def.agent, input: def.input, of: def.of ?? def.dependsOn }),
   },
 };
