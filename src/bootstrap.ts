@@ -39,7 +39,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     if (a.fallbackReason) logger.warn({ agent: a.name, configured: a.configuredProvider }, `agent "${a.name}" uses the echo provider: ${a.fallbackReason}`);
   }
   if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
-  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits);
+  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits, (agent) => registry.get(agent)?.orchestration);
 
   // Before anything else connects: one clear line while Redis is not there, then a bounded wait.
   await waitForRedis(config.redisUrl, { timeoutMs: config.redisWaitMs, logger });

@@ -264,7 +264,7 @@ export function systemFromDefinitions(opts: {
     retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
     keepCompletedJobs: opts.config.keepCompletedJobs,
     registry,
-    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits),
+    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits, (agent) => registry.get(agent)?.orchestration),
     logger: opts.logger,
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),

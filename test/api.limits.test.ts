@@ -164,4 +164,25 @@ describe('what a request would become', () => {
     const fits = { name: 'fits', input: { items: { type: 'array' } }, steps: [each('e0')] };
     expect((await s.request('POST', '/v1/runs', { workflow: fits, input: { items: items.slice(0, 999) } })).status).toBe(202);
   });
+
+  it('caps orchestration a request asks for by the server maxima and the agent\'s own, with a 422 naming each', async () => {
+    const step = (agent: string, orchestration: Record<string, unknown>) => ({ name: 'orch', steps: [{ id: 'o', agent, input: { task: 't' }, orchestration }] });
+    const high = await s.request('POST', '/v1/runs', { workflow: step('free', { maxDelegations: 1000, maxDepth: 10, maxTurns: 100 }), input: {} });
+    expect(high.status).toBe(422);
+    expect(high.body.error.issues).toEqual([
+      { path: 'steps[0].orchestration.maxTurns', message: 'maxTurns 100 is more than a request may ask for: at most 20 (SWITCHYARD_MAX_ORCHESTRATOR_TURNS)' },
+      { path: 'steps[0].orchestration.maxDelegations', message: 'maxDelegations 1000 is more than a request may ask for: at most 50 (SWITCHYARD_MAX_DELEGATIONS)' },
+      { path: 'steps[0].orchestration.maxDepth', message: 'maxDepth 10 is more than a request may ask for: at most 3 (SWITCHYARD_MAX_DELEGATION_DEPTH)' },
+    ]);
+    // Never above what the agents file gives the agent.
+    const own = await s.request('POST', '/v1/runs', { workflow: step('boss', { maxDelegations: 5 }), input: {} });
+    expect(own.status).toBe(422);
+    expect(own.body.error.issues).toEqual([
+      { path: 'steps[0].orchestration.maxDelegations', message: 'maxDelegations 5 is more than agent "boss" allows: at most its own maxDelegations, 4 (a request may lower it, not raise it)' },
+    ]);
+    // Checking a definition says the same.
+    expect((await s.request('POST', '/v1/workflows/validate', step('free', { maxDepth: 10 }))).status).toBe(422);
+    // Within both: accepted.
+    expect((await s.request('POST', '/v1/runs', { workflow: step('boss', { maxDelegations: 3, maxTurns: 12, maxDepth: 3 }), input: {} })).status).toBe(202);
+  });
 });

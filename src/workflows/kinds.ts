@@ -6,6 +6,7 @@
  * `KIND_RULES` is typed over every kind in STEP_DEFINITIONS, so a new kind does not compile
  * until it has a rule here.
  */
+import type { OrchestrationOptions } from '../agents/agent-spec.js';
 import type { Automation, CompiledStepOf, StepDefinition, StepDefinitionOf, StepKind } from './definition.js';
 import { isSingleTemplate } from './templates.js';
 
@@ -22,6 +23,40 @@ export interface CompileContext {
   path: string;
   /** Report a problem at `path` (absolute, e.g. `${ctx.path}.agent`). */
   issue(path: string, message: string): void;
+  /** For a definition a request brings: the most orchestration it may ask for (see RequestCaps). */
+  caps?: RequestCaps | undefined;
+}
+
+/**
+ * What a request may set on a step's `orchestration`: at most the server's maxima
+ * (SWITCHYARD_MAX_ORCHESTRATOR_TURNS, _DELEGATIONS, _DELEGATION_DEPTH), and never more than
+ * the agent's own setting where its agents file entry declares one.
+ */
+export interface RequestCaps {
+  maxTurns: number;
+  maxDelegations: number;
+  maxDepth: number;
+  /** The orchestration an agent declares in the agents file (undefined: none, or no such agent). */
+  agentOrchestration(agent: string): OrchestrationOptions | undefined;
+}
+
+const CAP_SETTINGS = { maxTurns: 'SWITCHYARD_MAX_ORCHESTRATOR_TURNS', maxDelegations: 'SWITCHYARD_MAX_DELEGATIONS', maxDepth: 'SWITCHYARD_MAX_DELEGATION_DEPTH' } as const;
+
+/** Report each orchestration bound of a request's agent step above what it may ask for. */
+function checkCaps(def: StepDefinitionOf<'agent'>, ctx: CompileContext): void {
+  const { caps } = ctx;
+  if (!caps || !def.orchestration) return;
+  const own = caps.agentOrchestration(def.agent);
+  for (const field of Object.keys(CAP_SETTINGS) as (keyof typeof CAP_SETTINGS)[]) {
+    const asked = def.orchestration[field];
+    if (asked === undefined) continue;
+    const agentOwn = own?.[field];
+    if (agentOwn !== undefined && agentOwn < caps[field] && asked > agentOwn) {
+      ctx.issue(`${ctx.path}.orchestration.${field}`, `${field} ${asked} is more than agent "${def.agent}" allows: at most its own ${field}, ${agentOwn} (a request may lower it, not raise it)`);
+    } else if (asked > caps[field]) {
+      ctx.issue(`${ctx.path}.orchestration.${field}`, `${field} ${asked} is more than a request may ask for: at most ${caps[field]} (${CAP_SETTINGS[field]})`);
+    }
+  }
 }
 
 /** The fields every compiled step has; a rule produces the rest. */
@@ -66,6 +101,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
         if (d === def.agent) ctx.issue(`${ctx.path}.delegates[${i}]`, 'a step may not delegate to its own agent');
         else checkAgent(ctx, `delegates[${i}]`, d);
       });
+      checkCaps(def, ctx);
     },
     rendered: (step) => (step.literal ? [] : [{ at: 'input', value: step.input }]),
     compile: (def) => ({
