@@ -147,7 +147,7 @@ export class System {
       queueCounts: () => Promise.all([...apiQueues].map(async ([queue, q]) => ({ queue, counts: await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed') }))),
       limiterState: () => limiter.state(targets),
     });
-    this.schedules = new SchedulesService({ queue: apiQueues.get(SCHEDULE_QUEUE)!, workflows: opts.workflows, logger, redis: apiRedis });
+    this.schedules = new SchedulesService({ queue: apiQueues.get(SCHEDULE_QUEUE)!, workflows: opts.workflows, logger, redis: apiRedis, limits: opts.limits ?? DEFAULT_LIMITS });
   }
 
   get registry(): AgentRegistry {
