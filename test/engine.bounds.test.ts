@@ -49,6 +49,14 @@ beforeAll(async () => {
         steps: [{ sequential: [{ id: 'find', agent: 'w', input: { task: '{{input.list}}' } }, { id: 'each', kind: 'forEach', items: '{{steps.find.output.items}}', step: { agent: 'w', input: { task: 'item {{item}}' } } }] }],
       },
       {
+        name: 'gather',
+        input: { x: { type: 'string' } },
+        steps: [
+          ...Array.from({ length: 7 }, (_, i) => ({ id: `a${i}`, agent: 'w', input: { task: '{{input.x}}' } })),
+          { id: 's', kind: 'synthesize', agent: 'w', dependsOn: Array.from({ length: 7 }, (_, i) => `a${i}`), input: { task: 'sum up' } },
+        ],
+      },
+      {
         name: 'grow-to-limit',
         steps: [{ sequential: [{ id: 'brief', agent: 'w', input: { task: 'brief' } }, { id: 'plan', agent: 'lead', input: { task: 'plan it' } }, { id: 'report', agent: 'w', input: { task: 'report' } }] }],
       },
@@ -77,6 +85,17 @@ describe('a step whose input renders past SWITCHYARD_MAX_RENDERED_BYTES at run t
     expect(stepOf(r, 'a').status).toBe('succeeded');
     expect(stepOf(r, 'b')).toMatchObject({ status: 'failed', input: null, output: null });
     expect(stepOf(r, 'b').error).toBe(`could not render the step input: it renders to more than ${RENDERED} bytes of text (SWITCHYARD_MAX_RENDERED_BYTES)`);
+    await expectNoLiveJobs(h.system, r.id);
+  });
+});
+
+describe('a step whose input, with what is added to it, is past SWITCHYARD_MAX_RENDERED_BYTES', () => {
+  it('fails naming the limit before its prompt is built (a synthesis of 7 outputs of 10 KB)', async () => {
+    const r = await run('gather', { x: 'y'.repeat(10_000) });
+    expect(r.status).toBe('failed');
+    expect(r.steps.filter((s) => s.status === 'succeeded')).toHaveLength(7);
+    expect(stepOf(r, 's')).toMatchObject({ status: 'failed', output: null });
+    expect(stepOf(r, 's').error).toBe(`the step input, its context included, is more than ${RENDERED} bytes of text (SWITCHYARD_MAX_RENDERED_BYTES)`);
     await expectNoLiveJobs(h.system, r.id);
   });
 });

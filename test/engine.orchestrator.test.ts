@@ -224,6 +224,18 @@ describe('orchestrator bounds', () => {
     await expectNoLiveJobs(h.system, run.id);
   });
 
+  it("its conversation is bounded like a step's input: delegates' answers past SWITCHYARD_MAX_RENDERED_BYTES fail the step, naming it", async () => {
+    // Four delegations of 300 KB each come back as four answers of 300 KB: 2.4 MB with the calls.
+    const calls = Array.from({ length: 4 }, (_, i) => delegateCall('research', `${i} ${'x'.repeat(300 * 1024)}`));
+    script({ 'claude-test': [{ toolCalls: calls }, { text: 'never reached' }] });
+    const run = await h.waitForRun(await submitAgent('wide', 'Gather a lot'), 20_000);
+    expect(run.status).toBe('failed');
+    expect(run.steps.filter((s) => s.parent === 'wide' && s.status === 'succeeded')).toHaveLength(4);
+    expect(stepOf(run, 'wide')).toMatchObject({ status: 'failed', error: `the orchestrator's conversation, its delegates' answers included, is more than ${1024 * 1024} bytes of text (SWITCHYARD_MAX_RENDERED_BYTES)` });
+    expect(callsOf('claude-test')).toHaveLength(1);
+    await expectNoLiveJobs(h.system, run.id);
+  });
+
   it('maxTurns: an answer that still asks for tools on the last turn fails the step, saying so', async () => {
     script({ 'claude-test': [{ toolCalls: [delegateCall('research', 'again')] }, { toolCalls: [delegateCall('research', 'and again')] }] });
     const run = await h.waitForRun(await submitAgent('tight', 'Never done'), 20_000);

@@ -11,7 +11,8 @@ import { NonRetryableError, toError } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
 import type { ChatMessage, CompletionRequest, Provider } from '../../providers/provider.js';
 import type { ResolvedAgent } from '../../agents/agent-spec.js';
-import { renderTemplates, type TemplateScope } from '../../workflows/templates.js';
+import { RENDERED_BYTES_SETTING, renderTemplates, type TemplateScope } from '../../workflows/templates.js';
+import { jsonBytes } from '../../workflows/text-size.js';
 import type { ExecutionContext, StepExecutor } from '../executor.js';
 import { progressReporter } from '../progress.js';
 import { delegationOf, orchestrate, type ReadRuns } from './orchestrator.js';
@@ -68,6 +69,16 @@ export function renderWith<T>(value: T, scope: TemplateScope, what: string, vars
   }
 }
 
+/**
+ * What a step sends its model is bounded like rendered text (SWITCHYARD_MAX_RENDERED_BYTES),
+ * with what is added to its input besides templates (dependencies' outputs, a previous draft,
+ * the outputs a synthesis reads): measured before the prompt is built. `what` names it.
+ */
+export function assertWithinPrompt(value: unknown, ctx: Pick<ExecutionContext, 'limits'>, what: string): void {
+  const max = ctx.limits.maxRenderedBytes;
+  if (jsonBytes(value, max) > max) throw new NonRetryableError(`${what} is more than ${max} bytes of text (${RENDERED_BYTES_SETTING})`);
+}
+
 /** A kind's own expression (a loop's `until`, a gate's rule) over `scope`; a failure is not retryable. */
 export function evaluateFor(expr: string, scope: TemplateScope, what: string): boolean {
   try {
@@ -89,6 +100,7 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
         const outputs = Object.fromEntries(ctx.reads.filter((r) => step.dependsOn.includes(r.stepId)).map((r) => [r.stepId.split('.').at(-1)!, r.output]));
         input = { ...input, context: { ...input.context, dependencies: outputs } };
       }
+      assertWithinPrompt(input, ctx, 'the step input, its context included,');
       // An agent with delegates is an orchestrator wherever it runs, except where a structured
       // answer is asked for (a critic's verdict, a structured step): that is one call.
       const schema = step.outputSchema ?? agent.output?.schema;
