@@ -147,6 +147,7 @@ export class System {
       refSafetyDelayMs: this.refSafetyDelayMs,
       maxEventStreams: (opts.limits ?? DEFAULT_LIMITS).maxEventStreams,
       stalledIntervalMs: this.stalled.stalledInterval,
+      limits: opts.limits ?? DEFAULT_LIMITS,
       ...(opts.archive ? { archive: opts.archive } : {}),
     };
     this.runs = new RunsService({ ...services, store: this.api.store, flowProducer: this.api.flowProducer, queue: (name) => apiQueues.get(name), control: this.api.control, workers: this.api.workers });
@@ -158,7 +159,7 @@ export class System {
       queueCounts: () => Promise.all([...apiQueues].map(async ([queue, q]) => ({ queue, counts: await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed') }))),
       limiterState: () => limiter.state(targets),
     });
-    this.schedules = new SchedulesService({ queue: apiQueues.get(SCHEDULE_QUEUE)!, workflows: opts.workflows, logger, redis: apiRedis });
+    this.schedules = new SchedulesService({ queue: apiQueues.get(SCHEDULE_QUEUE)!, workflows: opts.workflows, logger, redis: apiRedis, limits: opts.limits ?? DEFAULT_LIMITS });
   }
 
   get registry(): AgentRegistry {
@@ -275,7 +276,7 @@ export function systemFromDefinitions(opts: {
     retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
     keepCompletedJobs: opts.config.keepCompletedJobs,
     registry,
-    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits),
+    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits, (agent) => registry.get(agent)?.orchestration),
     logger: opts.logger,
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
+import { poll } from './helpers/poll.js';
 
 let h: Harness;
 
@@ -102,5 +103,86 @@ describe('undeclared input fields', () => {
     const res = await h.request('POST', '/v1/workflows/validate', '{"name":"proto","input":{"__proto__":{"type":"string"}},"steps":[{"id":"s","agent":"a","input":{"task":"s"}}]}');
     expect(res.status).toBe(422);
     expect(res.body.error.issues[0].path).toBe('input.__proto__');
+  });
+});
+
+/**
+ * What a request becomes once it runs, refused at submit where its input tells (issue 20):
+ * a prompt rendered from the input, the steps forEach adds over it, and orchestration bounds
+ * above what a request may ask for. No workers: a run accepted here would only wait.
+ */
+describe('what a request would become', () => {
+  let s: Harness;
+
+  beforeAll(async () => {
+    s = await startHarness({
+      name: 'limits-submit',
+      pools: false,
+      bodyLimit: '1mb',
+      agents: {
+        a: { provider: 'echo' },
+        boss: { provider: 'echo', delegates: ['a'], orchestration: { maxDelegations: 4 } },
+        free: { provider: 'echo', delegates: ['a'] },
+      },
+    });
+    // Without workers nothing else waits for Redis: the API answers 503 until its connection is up.
+    await poll('the API connection', () => s.system.ping(), (up) => up);
+  });
+
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  const runCount = async () => (await s.system.store.listRuns({ workspaceId: 'default', limit: 100 })).runs.length;
+
+  it('refuses a small request that renders into a huge prompt with a 422 naming the limit, storing nothing', async () => {
+    // The issue's request: 122 KB that rendered into a 200 MB prompt.
+    const workflow = { name: 'balloon', input: { x: { type: 'string' } }, steps: [{ id: 'big', agent: 'a', input: { task: '{{input.x}}'.repeat(2000) } }] };
+    const body = JSON.stringify({ workflow, input: { x: 'x'.repeat(100 * 1024) } });
+    expect(body.length).toBeLessThan(125 * 1024);
+    const before = await runCount();
+    const res = await s.request('POST', '/v1/runs', body);
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toBe(`step "big": its input renders to ${2000 * 100 * 1024} bytes of text from the run input alone; at most ${1024 * 1024} (SWITCHYARD_MAX_RENDERED_BYTES)`);
+    expect(res.body.error.issues).toEqual([{ path: 'steps.big.input', message: res.body.error.message }]);
+    expect(await runCount()).toBe(before);
+    // The same template over a small input is fine.
+    expect((await s.request('POST', '/v1/runs', { workflow, input: { x: 'x' } })).status).toBe(202);
+  });
+
+  it('counts the items of forEach steps over the input against SWITCHYARD_MAX_STEPS (10 forEach of 1,000 items: 422)', async () => {
+    const items = Array.from({ length: 1000 }, (_, i) => `i${i}`);
+    const each = (id: string) => ({ id, kind: 'forEach', items: '{{input.items}}', maxItems: 1000, step: { agent: 'a', input: { task: 'do {{item}}' } } });
+    const wide = { name: 'wide', input: { items: { type: 'array' } }, steps: Array.from({ length: 10 }, (_, i) => each(`e${i}`)) };
+    const before = await runCount();
+    const res = await s.request('POST', '/v1/runs', { workflow: wide, input: { items } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toBe('the run would have 10010 steps: 10 in its workflow and 10000 that its forEach steps add for this input ("e0" 1000, "e1" 1000, "e2" 1000, "e3" 1000, "e4" 1000, ...); at most 1000 (SWITCHYARD_MAX_STEPS)');
+    expect(res.body.error.issues[0].path).toBe('input');
+    expect(await runCount()).toBe(before);
+    // One forEach of 999 items fills the run to the limit exactly.
+    const fits = { name: 'fits', input: { items: { type: 'array' } }, steps: [each('e0')] };
+    expect((await s.request('POST', '/v1/runs', { workflow: fits, input: { items: items.slice(0, 999) } })).status).toBe(202);
+  });
+
+  it('caps orchestration a request asks for by the server maxima and the agent\'s own, with a 422 naming each', async () => {
+    const step = (agent: string, orchestration: Record<string, unknown>) => ({ name: 'orch', steps: [{ id: 'o', agent, input: { task: 't' }, orchestration }] });
+    const high = await s.request('POST', '/v1/runs', { workflow: step('free', { maxDelegations: 1000, maxDepth: 10, maxTurns: 100 }), input: {} });
+    expect(high.status).toBe(422);
+    expect(high.body.error.issues).toEqual([
+      { path: 'steps[0].orchestration.maxTurns', message: 'maxTurns 100 is more than a request may ask for: at most 20 (SWITCHYARD_MAX_ORCHESTRATOR_TURNS)' },
+      { path: 'steps[0].orchestration.maxDelegations', message: 'maxDelegations 1000 is more than a request may ask for: at most 50 (SWITCHYARD_MAX_DELEGATIONS)' },
+      { path: 'steps[0].orchestration.maxDepth', message: 'maxDepth 10 is more than a request may ask for: at most 3 (SWITCHYARD_MAX_DELEGATION_DEPTH)' },
+    ]);
+    // Never above what the agents file gives the agent.
+    const own = await s.request('POST', '/v1/runs', { workflow: step('boss', { maxDelegations: 5 }), input: {} });
+    expect(own.status).toBe(422);
+    expect(own.body.error.issues).toEqual([
+      { path: 'steps[0].orchestration.maxDelegations', message: 'maxDelegations 5 is more than agent "boss" allows: at most its own maxDelegations, 4 (a request may lower it, not raise it)' },
+    ]);
+    // Checking a definition says the same.
+    expect((await s.request('POST', '/v1/workflows/validate', step('free', { maxDepth: 10 }))).status).toBe(422);
+    // Within both: accepted.
+    expect((await s.request('POST', '/v1/runs', { workflow: step('boss', { maxDelegations: 3, maxTurns: 12, maxDepth: 3 }), input: {} })).status).toBe(202);
   });
 });

@@ -40,6 +40,19 @@ beforeAll(async () => {
           },
         ],
       },
+      {
+        name: 'scan-wide',
+        input: { list: { type: 'string' } },
+        steps: [
+          {
+            sequential: [
+              { id: 'find', agent: 'finder', input: { task: 'List companies [[reply:{{input.list}}]]' } },
+              { id: 'each', kind: 'forEach', items: '{{steps.find.output.companies}}', maxItems: 1000, step: { agent: 'detail', input: { task: 'Detail {{item}}' } } },
+              { id: 'report', agent: 'writer', input: { task: 'Report', context: { details: '{{steps.each.output}}' } } },
+            ],
+          },
+        ],
+      },
       { name: 'lanes', input: names, steps: [each({ concurrency: 2 })] },
       { name: 'narrow', input: names, steps: [each({ maxItems: 2 })] },
       { name: 'narrow-truncate', input: names, steps: [each({ maxItems: 2, truncate: true })] },
@@ -79,6 +92,16 @@ describe('a forEach step', () => {
     const [a, b] = [items(r)[0]!, items(r)[2]!];
     expect(Date.parse(b.startedAt!)).toBeLessThan(Date.parse(a.finishedAt!));
     expect(r.steps.find((s) => s.stepId === 'report')!.output).toContain('Detail Globex (1)');
+    await expectNoLiveJobs(h.system, r.id);
+  });
+
+  it('fails, naming SWITCHYARD_MAX_STEPS, when its items would take the run past it (adding none)', async () => {
+    // 3 steps, and 1,000 items from the finder's answer: 1,003 > 1,000 (the default limit).
+    const companies = Array.from({ length: 1000 }, (_, i) => `c${i}`);
+    const r = await run('scan-wide', { list: JSON.stringify({ companies }) });
+    expect(r.status).toBe('failed');
+    expect(r.steps.find((s) => s.stepId === 'each')).toMatchObject({ status: 'failed', error: 'step "each" would add 1000 steps to its run, which has 3: a run has at most 1000 steps (SWITCHYARD_MAX_STEPS)' });
+    expect(items(r)).toEqual([]);
     await expectNoLiveJobs(h.system, r.id);
   });
 

@@ -263,6 +263,19 @@ describe('a step that adds steps to its run, when its delivery goes wrong', () =
   });
 });
 
+describe('a step that would add more steps than its run may have', () => {
+  it('fails naming SWITCHYARD_MAX_STEPS, adding none of them', async () => {
+    // One step, and 1,000 added: 1,001 > 1,000 (the default limit).
+    const kids = (parent: string) => Array.from({ length: 1000 }, (_, i) => child(`${parent}.k${i}`, 'worker'));
+    const run = await withPlanner({ agent: 'worker', kids }, async () => h.waitForRun(await submit('solo-plan'), 15_000));
+    expect(run.status).toBe('failed');
+    expect(stepOf(run, 'plan')).toMatchObject({ status: 'failed', error: 'step "plan" would add 1000 steps to its run, which has 1: a run has at most 1000 steps (SWITCHYARD_MAX_STEPS)' });
+    expect(run.steps.map((s) => s.stepId)).toEqual(['plan']);
+    expect(await eventsOf(run.id, 'plan.k0')).toEqual([]);
+    await expectNoLiveJobs(h.system, run.id);
+  });
+});
+
 describe('orderChildren', () => {
   it('orders added steps topologically and refuses ids outside the parent, unknown dependencies and cycles', () => {
     const [x, y, z, w] = diamond('p', 'worker');

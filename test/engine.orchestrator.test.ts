@@ -23,6 +23,8 @@ const AGENTS: Record<string, Record<string, unknown>> = {
   /** Fails when its task carries a failing directive. */
   flaky: { provider: 'openai', model: 'gpt-child', attempts: 1 },
   tight: { provider: 'anthropic', model: 'claude-test', delegates: ['research'], orchestration: { maxTurns: 2, maxDelegations: 1 }, attempts: 1 },
+  /** As many delegations as an agents file may give (a request may not ask for this many). */
+  wide: { provider: 'anthropic', model: 'claude-test', delegates: ['research'], orchestration: { maxDelegations: 1000 }, attempts: 1 },
   strict: { provider: 'anthropic', model: 'claude-test', delegates: ['flaky'], orchestration: { onDelegateFailure: 'fail' }, attempts: 1 },
   lead: { provider: 'anthropic', model: 'claude-test', delegates: ['sub'], orchestration: { maxDepth: 1 } },
   lead2: { provider: 'anthropic', model: 'claude-test', delegates: ['sub'] },
@@ -228,6 +230,29 @@ describe('orchestrator bounds', () => {
     expect(JSON.stringify(calls[1]!.body.messages.at(-1))).toContain('This is your last turn (maxTurns 2)');
     const completed = (await h.system.store.readEvents(run.id)).find((e) => e.type === 'step.completed' && e.stepId === 'tight');
     expect(completed?.data).toMatchObject({ turns: 2, delegations: 1 });
+  });
+
+  it('delegations count against SWITCHYARD_MAX_STEPS: an answer that would pass it fails the step, naming it, adding none', async () => {
+    const calls = Array.from({ length: 1000 }, (_, i) => delegateCall('research', `part ${i}`));
+    script({ 'claude-test': [{ toolCalls: calls }, { text: 'never reached' }] });
+    const run = await h.waitForRun(await submitAgent('wide', 'Split it a thousand ways'), 20_000);
+    expect(run.status).toBe('failed');
+    expect(stepOf(run, 'wide')).toMatchObject({ status: 'failed', error: 'step "wide" would add 1000 steps to its run, which has 1: a run has at most 1000 steps (SWITCHYARD_MAX_STEPS)' });
+    expect(run.steps.map((s) => s.stepId)).toEqual(['wide']);
+    expect(callsOf('claude-test')).toHaveLength(1);
+    await expectNoLiveJobs(h.system, run.id);
+  });
+
+  it("its conversation is bounded like a step's input: delegates' answers past SWITCHYARD_MAX_RENDERED_BYTES fail the step, naming it", async () => {
+    // Four delegations of 300 KB each come back as four answers of 300 KB: 2.4 MB with the calls.
+    const calls = Array.from({ length: 4 }, (_, i) => delegateCall('research', `${i} ${'x'.repeat(300 * 1024)}`));
+    script({ 'claude-test': [{ toolCalls: calls }, { text: 'never reached' }] });
+    const run = await h.waitForRun(await submitAgent('wide', 'Gather a lot'), 20_000);
+    expect(run.status).toBe('failed');
+    expect(run.steps.filter((s) => s.parent === 'wide' && s.status === 'succeeded')).toHaveLength(4);
+    expect(stepOf(run, 'wide')).toMatchObject({ status: 'failed', error: `the orchestrator's conversation, its delegates' answers included, is more than ${1024 * 1024} bytes of text (SWITCHYARD_MAX_RENDERED_BYTES)` });
+    expect(callsOf('claude-test')).toHaveLength(1);
+    await expectNoLiveJobs(h.system, run.id);
   });
 
   it('maxTurns: an answer that still asks for tools on the last turn fails the step, saying so', async () => {

@@ -16,6 +16,8 @@ const WORKFLOWS = [
     input: { label: { type: 'string' } },
     steps: [{ id: 'tick', agent: 'fast', input: { task: 'tick {{input.label}}' } }],
   },
+  // Its input renders 20 times into one prompt.
+  { name: 'balloon', input: { x: { type: 'string' } }, steps: [{ id: 'big', agent: 'fast', input: { task: '{{input.x}}'.repeat(20) } }] },
   {
     name: 'nightly',
     input: { scope: { type: 'string' } },
@@ -147,6 +149,13 @@ describe('an invalid schedule', () => {
     expect(res.status).toBe(422);
     expect(paths(res.body)).toContain('input.label');
     expect((await h.request('GET', '/v1/schedules/bad-input')).status).toBe(404);
+  });
+
+  it('is refused with 422 when every firing would render a prompt past SWITCHYARD_MAX_RENDERED_BYTES', async () => {
+    const res = await h.request('PUT', '/v1/schedules/bad-size', { workflow: 'balloon', cron: '* * * * *', input: { x: 'x'.repeat(60_000) } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.issues).toEqual([{ path: 'steps.big.input', message: `step "big": its input renders to 1200000 bytes of text from the run input alone; at most ${1024 * 1024} (SWITCHYARD_MAX_RENDERED_BYTES)` }]);
+    expect((await h.request('GET', '/v1/schedules/bad-size')).status).toBe(404);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/errors/index.js';
-import { findTemplateRefs, parseOutputJson, readOutputField, renderTemplates, type TemplateScope } from '../src/workflows/templates.js';
+import { findTemplateRefs, knownRenderedBytes, listOf, parseOutputJson, readOutputField, renderTemplates, type TemplateScope } from '../src/workflows/templates.js';
+import { jsonBytes } from '../src/workflows/text-size.js';
 
 const scope = (input: Record<string, unknown> = {}, outputs: Record<string, string | null> = {}): TemplateScope => ({
   input,
@@ -113,5 +114,59 @@ describe('the shared output-field helper', () => {
     expect(parseOutputJson('```\n{"a": 1}\n```')).toEqual({ a: 1 });
     expect(parseOutputJson('The answer is {"a": {"b": 2}}.')).toEqual({ a: { b: 2 } });
     expect(parseOutputJson('no json here')).toBeUndefined();
+  });
+});
+
+describe('bounded rendering (SWITCHYARD_MAX_RENDERED_BYTES)', () => {
+  const KB = 1024;
+
+  it('stops as soon as the text passes the bound, before it reads (or joins) the rest', () => {
+    // 1,000 templates over 100 KB fields: 100 MB if rendered; the bound is 1 MB.
+    let reads = 0;
+    const input: Record<string, unknown> = {};
+    for (let i = 0; i < 1000; i++) {
+      Object.defineProperty(input, `f${i}`, { enumerable: true, get: () => (reads++, 'x'.repeat(100 * KB)) });
+    }
+    const task = Array.from({ length: 1000 }, (_, i) => `{{input.f${i}}}`).join(' ');
+    expect(() => renderTemplates({ task }, { ...scope(input), maxBytes: 1024 * KB })).toThrow(`it renders to more than ${1024 * KB} bytes of text (SWITCHYARD_MAX_RENDERED_BYTES)`);
+    expect(reads).toBeLessThanOrEqual(11);
+  });
+
+  it('counts every text of the value, literal and inserted, in UTF-8 bytes; the same template repeated is looked up once', () => {
+    const value = { task: 'ééé{{input.a}}', context: { list: ['{{input.a}}', 'z'] } };
+    // 6 + 1 + 1 + 1 bytes.
+    expect(renderTemplates(value, { ...scope({ a: 'x' }), maxBytes: 9 })).toEqual({ task: 'éééx', context: { list: ['x', 'z'] } });
+    expect(() => renderTemplates(value, { ...scope({ a: 'x' }), maxBytes: 8 })).toThrow('SWITCHYARD_MAX_RENDERED_BYTES');
+    // Without a bound given, the default one (1 MiB) applies.
+    expect(() => renderTemplates({ task: '{{input.a}}{{input.a}}' }, scope({ a: 'y'.repeat(600 * KB) }))).toThrow(`more than ${1024 * KB} bytes`);
+  });
+
+  it('measures what the run input alone renders into, without rendering: other templates count nothing', () => {
+    const x = 'x'.repeat(100 * KB);
+    expect(knownRenderedBytes({ task: '{{input.x}}'.repeat(2000) }, { x })).toBe(2000 * 100 * KB);
+    expect(knownRenderedBytes({ task: 'ab {{steps.s.output}} {{input.n}}', context: { o: '{{input.o}}', item: '{{item}}' } }, { n: 12, o: { k: 'é' } })).toBe(3 + 1 + 2 + '{"k":"é"}'.length + 1);
+  });
+
+  it('reads a list from an array or a JSON text of one', () => {
+    expect(listOf(['a'])).toEqual(['a']);
+    expect(listOf('["a", 1]')).toEqual(['a', 1]);
+    expect(listOf(' ')).toEqual([]);
+    expect(listOf(null)).toEqual([]);
+    expect(listOf('{"a": 1}')).toBeUndefined();
+    expect(listOf(3)).toBeUndefined();
+  });
+});
+
+describe('jsonBytes', () => {
+  it('measures the JSON text of a value in UTF-8 bytes without building it', () => {
+    for (const v of [null, 12, 'é', [], {}, ['a', { b: [true, null, 1.5] }], { 'ké': 'v', n: [], o: {} }]) expect(jsonBytes(v)).toBe(Buffer.byteLength(JSON.stringify(v)));
+  });
+
+  it('stops once past the bound it is given', () => {
+    const many = Array.from({ length: 100_000 }, () => 'x'.repeat(100));
+    const n = jsonBytes(many, 1000);
+    expect(n).toBeGreaterThan(1000);
+    // Not the full 10 MB: it stopped after the first few strings.
+    expect(n).toBeLessThan(200_000);
   });
 });

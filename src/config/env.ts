@@ -20,14 +20,34 @@ export interface Limits {
   maxJsonDepth: number;
   /** Most event streams one process serves at once. @default 1000 */
   maxEventStreams: number;
+  // What a small request may become once it runs (issue 20, items 2 and 9).
+  /** Most UTF-8 bytes of the text a step's input renders into (and of a string a `when` builds). @default 1 MiB */
+  maxRenderedBytes: number;
+  /** Most UTF-8 bytes of a step's output (its JSON text). @default 1 MiB */
+  maxOutputBytes: number;
+  /** Most `orchestration.maxTurns` a request may ask for (and never above the agent's own). @default 20 */
+  maxOrchestratorTurns: number;
+  /** Most `orchestration.maxDelegations` a request may ask for (and never above the agent's own). @default 50 */
+  maxDelegations: number;
+  /** Most `orchestration.maxDepth` a request may ask for (and never above the agent's own). @default 3 */
+  maxDelegationDepth: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxSteps: 1000, maxJsonDepth: 64, maxEventStreams: 1000 };
 /** BullMQ's lock and stalled-check timing of every worker by default, ms: a lost worker's steps go on within 30 s. */
 export const DEFAULT_STALLED = { lockDuration: 20_000, stalledInterval: 10_000 };
 
 /** Most bytes a step keeps of its last provider call, and of its tool calls, unless configured (SWITCHYARD_MAX_DEBUG_BYTES). */
 export const DEFAULT_MAX_DEBUG_BYTES = 32_768;
+export const DEFAULT_LIMITS: Limits = {
+  maxSteps: 1000,
+  maxJsonDepth: 64,
+  maxEventStreams: 1000,
+  maxRenderedBytes: 1024 * 1024,
+  maxOutputBytes: 1024 * 1024,
+  maxOrchestratorTurns: 20,
+  maxDelegations: 50,
+  maxDelegationDepth: 3,
+};
 
 export const EnvSchema = z.object({
   /** Redis for queues and live run state. */
@@ -50,7 +70,7 @@ export const EnvSchema = z.object({
   SWITCHYARD_KEEP_COMPLETED_JOBS: int(0, 0),
   /** Largest accepted JSON request body. */
   SWITCHYARD_BODY_LIMIT: z.preprocess(emptyToUndefined, z.string().default('1mb')),
-  /** Most steps a workflow may have (definition and compiled form). */
+  /** Most steps a run may have: those of its workflow and those added while it runs (forEach items, loop rounds, plans, delegations). */
   SWITCHYARD_MAX_STEPS: int(DEFAULT_LIMITS.maxSteps, 1),
   /** Deepest nesting of objects and arrays a request body (or a workflow's blocks) may have. */
   SWITCHYARD_MAX_JSON_DEPTH: int(DEFAULT_LIMITS.maxJsonDepth, 2),
@@ -61,6 +81,16 @@ export const EnvSchema = z.object({
    * error: `debug` on its record), and of the tool calls of its turns (`calls`); 0 keeps none.
    */
   SWITCHYARD_MAX_DEBUG_BYTES: int(DEFAULT_MAX_DEBUG_BYTES, 0),
+  /** Most UTF-8 bytes a step's rendered input (every text in it) may have; also bounds strings a `when` builds. */
+  SWITCHYARD_MAX_RENDERED_BYTES: int(DEFAULT_LIMITS.maxRenderedBytes, 1024),
+  /** Most UTF-8 bytes a step's output (its JSON text) may have; a bigger one fails the step. */
+  SWITCHYARD_MAX_OUTPUT_BYTES: int(DEFAULT_LIMITS.maxOutputBytes, 1024),
+  /** Highest `orchestration.maxTurns` a request may set on a step (never above the agent's own, when it declares one). */
+  SWITCHYARD_MAX_ORCHESTRATOR_TURNS: int(DEFAULT_LIMITS.maxOrchestratorTurns, 2),
+  /** Highest `orchestration.maxDelegations` a request may set on a step (never above the agent's own). */
+  SWITCHYARD_MAX_DELEGATIONS: int(DEFAULT_LIMITS.maxDelegations, 1),
+  /** Highest `orchestration.maxDepth` a request may set on a step (never above the agent's own). */
+  SWITCHYARD_MAX_DELEGATION_DEPTH: int(DEFAULT_LIMITS.maxDelegationDepth, 1),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
@@ -135,8 +165,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionSeconds: e.SWITCHYARD_RETENTION_SECONDS,
     keepCompletedJobs: e.SWITCHYARD_KEEP_COMPLETED_JOBS,
     bodyLimit: e.SWITCHYARD_BODY_LIMIT,
-    limits: { maxSteps: e.SWITCHYARD_MAX_STEPS, maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH, maxEventStreams: e.SWITCHYARD_MAX_EVENT_STREAMS },
     maxDebugBytes: e.SWITCHYARD_MAX_DEBUG_BYTES,
+    limits: {
+      maxSteps: e.SWITCHYARD_MAX_STEPS,
+      maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH,
+      maxEventStreams: e.SWITCHYARD_MAX_EVENT_STREAMS,
+      maxRenderedBytes: e.SWITCHYARD_MAX_RENDERED_BYTES,
+      maxOutputBytes: e.SWITCHYARD_MAX_OUTPUT_BYTES,
+      maxOrchestratorTurns: e.SWITCHYARD_MAX_ORCHESTRATOR_TURNS,
+      maxDelegations: e.SWITCHYARD_MAX_DELEGATIONS,
+      maxDelegationDepth: e.SWITCHYARD_MAX_DELEGATION_DEPTH,
+    },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,
     requireKeys: e.SWITCHYARD_REQUIRE_KEYS,

@@ -7,6 +7,7 @@
  * add steps, and returns what happened. The machine records the result (awaited), maps thrown
  * errors to retries by their class, and parks the job while the steps it added run.
  */
+import type { Limits } from '../config/env.js';
 import type { Logger } from '../logger.js';
 import type { Provider } from '../providers/provider.js';
 import type { StepReading } from '../runs/run-store.js';
@@ -40,6 +41,8 @@ export interface ExecutionContext {
   signal: AbortSignal;
   /** The step's timeout (ms), after which `signal` fires. */
   timeoutMs: number;
+  /** What the step may render and produce (SWITCHYARD_MAX_RENDERED_BYTES, ...). */
+  limits: Limits;
   /**
    * A key naming a provider call of this attempt (`<run>.<step>.<attempt>.<name>`; without a
    * name, the nth call of this delivery): a call told to wait for its turn must be asked again

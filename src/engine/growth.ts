@@ -12,8 +12,14 @@
  *
  * A step added by an optional step is optional too: a failure inside an optional step's
  * sub-DAG can fail that step, never the run.
+ *
+ * What a run adds counts against its step limit (SWITCHYARD_MAX_STEPS, checked in the same
+ * script): steps that would take it past the limit are not added, and the step adding them fails
+ * naming it (a forEach of 1,000 items in a run that has room for fewer, an orchestrator's
+ * delegations, a loop's rounds, a plan).
  */
 import type { FlowJob, FlowProducer, Job, Queue } from 'bullmq';
+import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { NonRetryableError, StaleAttemptError } from '../errors/index.js';
 import { buildChildFlows, type StepJobData } from '../runs/flow-builder.js';
 import type { RunStore } from '../runs/run-store.js';
@@ -29,6 +35,8 @@ export interface GrowthDeps {
   refSafetyDelayMs: number;
   /** A queue by name (to see which of the sinks' jobs exist already). */
   queueByName: (name: string) => Queue;
+  /** The run's step limit (`maxSteps`). @default DEFAULT_LIMITS */
+  limits?: Pick<Limits, 'maxSteps'>;
 }
 
 /**
@@ -82,14 +90,22 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     refSafetyDelayMs: deps.refSafetyDelayMs,
     parent: { id: job.id!, queue: job.queueQualifiedName },
   });
+  const maxSteps = (deps.limits ?? DEFAULT_LIMITS).maxSteps;
   const res = await deps.store.addSteps(runId, {
     parent: step.id,
     attempt,
     steps: ordered.map((c) => ({ stepId: c.id, kind: c.kind, agent: c.agent ?? null, parent: step.id, dependsOn: c.dependsOn, optional: c.optional })),
     refIds,
     agents: [...new Set(ordered.flatMap((c) => (c.agent ? [c.agent] : [])))],
+    maxSteps,
   });
-  if (!res.applied) throw new StaleAttemptError(`step "${step.id}" is no longer running attempt ${attempt} (${res.parentStatus}); its steps were not added`);
+  if (!res.applied) {
+    if ('tooMany' in res) {
+      const { steps, adding } = res.tooMany;
+      throw new NonRetryableError(`step "${step.id}" would add ${adding} step${adding === 1 ? '' : 's'} to its run, which has ${steps}: a run has at most ${maxSteps} steps (SWITCHYARD_MAX_STEPS)`);
+    }
+    throw new StaleAttemptError(`step "${step.id}" is no longer running attempt ${attempt} (${res.parentStatus}); its steps were not added`);
+  }
   if (res.added === 0) {
     // Delivered again after adding them: when they have all finished there is nothing to add
     // (a completed job is removed, and adding its tree again would put a failed child kept

@@ -145,6 +145,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       metrics: system.metrics,
       ...(system.opts.maxDebugBytes !== undefined ? { maxDebugBytes: system.opts.maxDebugBytes } : {}),
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
+      ...(system.opts.limits ? { limits: system.opts.limits } : {}),
     });
     worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...(opts.stalled ?? system.stalled), ...workerOpts });
     worker.on('failed', onFailed);

@@ -19,6 +19,7 @@ import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError,
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BudgetExceededError, CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
+import { DEFAULT_LIMITS, DEFAULT_MAX_DEBUG_BYTES, type Limits } from '../config/env.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { Provider } from '../providers/provider.js';
@@ -42,8 +43,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import { BudgetedProvider } from './budgeted-provider.js';
 import { MeteredProvider, UsageMeter } from './usage-meter.js';
 import { StepTrace } from './step-trace.js';
-import { DEFAULT_MAX_DEBUG_BYTES } from '../config/env.js';
 import { addChildSteps } from './growth.js';
+import { outputTooLarge } from './output-bound.js';
 import { settleJoins } from './joins.js';
 
 /**
@@ -80,6 +81,8 @@ export interface StepMachineDeps {
   recordRetry?: { tries: number; firstDelayMs: number };
   /** Most bytes a step keeps of its last provider call and of its tool calls (SWITCHYARD_MAX_DEBUG_BYTES; 0: none). @default 32768 */
   maxDebugBytes?: number;
+  /** What a step may render, produce and add (SWITCHYARD_MAX_*). @default DEFAULT_LIMITS */
+  limits?: Limits;
 }
 
 const LIVE = LIVE_STEP_STATUSES;
@@ -89,6 +92,7 @@ const FOREVER_MS = 10 * 365 * 24 * 3600_000;
 export function createStepProcessor(deps: StepMachineDeps) {
   const { store, control } = deps;
   const recordRetry = deps.recordRetry ?? { tries: 8, firstDelayMs: 50 };
+  const limits = deps.limits ?? DEFAULT_LIMITS;
 
   return async function processStep(job: Job<StepJobData>, token?: string, signal?: AbortSignal): Promise<StepEnvelope> {
     const { runId, step, refs } = job.data;
@@ -148,7 +152,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           self: { status: begin.stepStatus, attempts: begin.attempts },
           run: { status: begin.runStatus },
           deps: deps0,
-          scope: templateScope(runInput, begin.reads),
+          scope: templateScope(runInput, begin.reads, undefined, limits.maxRenderedBytes),
         });
         if (decision.action !== 'lost') break;
         // BullMQ only starts a job once its children are done: a dependency still live lost its
@@ -222,6 +226,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
         return finish('skipped');
       }
       if (outcome.type === 'succeeded') {
+        // An output past SWITCHYARD_MAX_OUTPUT_BYTES is not stored: the step fails saying so.
+        const tooLarge = outcome.reusedFrom ? undefined : outputTooLarge(outcome.output, limits.maxOutputBytes);
+        if (tooLarge) return failFinally(new NonRetryableError(tooLarge));
         const usage = meter.take();
         const recorded = await recordResult(outcome, usage);
         if (!recorded.recorded) {
@@ -276,6 +283,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         resumed,
         signal: call.signal,
         timeoutMs,
+        limits,
         callKey: (name) => `${runId}.${step.id}.${attempt}.${name ?? ++calls}`,
         log,
         saveCheckpoint: async (cp) => {

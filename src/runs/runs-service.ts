@@ -8,11 +8,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { FlowJob, FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AgentRegistry } from '../agents/registry.js';
-import { DEFAULT_LIMITS } from '../config/env.js';
+import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { CompiledWorkflow } from '../workflows/definition.js';
 import { validateRunInput } from '../workflows/input.js';
+import { assertRunBounds } from '../workflows/run-bounds.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { buildRunFlow, type StepJobData } from './flow-builder.js';
 import { CONTROL_QUEUE, stepJobId } from './keys.js';
@@ -45,6 +46,8 @@ export interface RunsServiceDeps {
   workers?: WorkerRegistry;
   /** How often the workers' stalled check runs, ms (when a step whose worker is lost goes on). Default 10000. */
   stalledIntervalMs?: number;
+  /** What a run may become (rendered inputs, steps), checked at submit where the input tells. Default: the configuration's defaults. */
+  limits?: Limits;
 }
 
 /** Read access to runs that left Redis (retention), e.g. MongoDB. */
@@ -151,6 +154,8 @@ export class RunsService {
   }
 
   private submit(workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
+    // Refused (422) before anything is stored: what this input would render into, and grow to.
+    assertRunBounds(workflow, (input ?? {}) as Record<string, unknown>, this.deps.limits ?? DEFAULT_LIMITS);
     return whileReachable(this.deps.store.redis, 'the run', () => this.submitNow(workflow, input, request, opts));
   }
 

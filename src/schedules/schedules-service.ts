@@ -12,6 +12,8 @@ import { ConflictError, NotFoundError, ValidationError, issuesFromZod } from '..
 import type { Logger } from '../logger.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { validateRunInput } from '../workflows/input.js';
+import { assertRunBounds } from '../workflows/run-bounds.js';
+import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { JsonObject } from '../workflows/json-object.js';
 import { FLOW_SCHEDULE_PREFIX, ScheduleId } from './schedule-spec.js';
 
@@ -89,7 +91,17 @@ function toView(s: JobSchedulerJson): ScheduleView {
 }
 
 export class SchedulesService {
-  constructor(private readonly deps: { queue: Queue; workflows: WorkflowCatalog; logger: Logger; /** The queue's connection (answers 503 while it is down). */ redis: Redis }) {}
+  constructor(
+    private readonly deps: {
+      queue: Queue;
+      workflows: WorkflowCatalog;
+      logger: Logger;
+      /** The queue's connection (answers 503 while it is down). */
+      redis: Redis;
+      /** What each firing's run may become (checked once here, as a submit checks it). Default: the configuration's defaults. */
+      limits?: Limits;
+    },
+  ) {}
 
   async list(): Promise<ScheduleView[]> {
     return (await whileReachable(this.deps.redis, 'the listing', () => this.deps.queue.getJobSchedulers(0, -1, true))).map(toView);
@@ -114,6 +126,8 @@ export class SchedulesService {
     const wf = this.deps.workflows.resolve(body.workflow);
     validateCron(body.cron, body.tz);
     const input = validateRunInput(wf, body.input);
+    // Every firing would be refused the same way: refused now, once.
+    assertRunBounds(wf, input, this.deps.limits ?? DEFAULT_LIMITS);
     const data: ScheduleJobData = { scheduleId: id, workflow: wf.name, input };
     await whileReachable(this.deps.redis, 'the schedule', () => this.deps.queue.upsertJobScheduler(id, { pattern: body.cron, tz: body.tz }, { name: 'fire', data, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 }, attempts: 5, backoff: { type: 'exponential', delay: 1000 } } }));
   }

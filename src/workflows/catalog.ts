@@ -1,8 +1,10 @@
 /** The workflows a process knows: those loaded from flows/ plus inline ones compiled on demand. */
+import type { OrchestrationOptions } from '../agents/agent-spec.js';
 import { ValidationError } from '../errors/index.js';
-import type { Limits } from '../config/env.js';
+import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { compileWorkflow } from './compile.js';
 import type { CompiledWorkflow } from './definition.js';
+import type { RequestCaps } from './kinds.js';
 
 export class WorkflowCatalog {
   constructor(
@@ -10,6 +12,8 @@ export class WorkflowCatalog {
     private readonly agents: () => readonly string[],
     /** Bounds on inline definitions (default: the configuration's defaults). */
     private readonly limits?: Limits,
+    /** The orchestration each agent declares in the agents file (an inline step may not ask for more). */
+    private readonly agentOrchestration: (agent: string) => OrchestrationOptions | undefined = () => undefined,
   ) {}
 
   list(): CompiledWorkflow[] {
@@ -31,7 +35,10 @@ export class WorkflowCatalog {
     return wf;
   }
 
+  /** Compile an inline definition (one a request brings: its orchestration is capped, see RequestCaps). */
   validate(def: unknown): CompiledWorkflow {
-    return compileWorkflow(def, { agents: this.agents(), source: 'inline', ...(this.limits ? { limits: this.limits } : {}) });
+    const limits = this.limits ?? DEFAULT_LIMITS;
+    const caps: RequestCaps = { maxTurns: limits.maxOrchestratorTurns, maxDelegations: limits.maxDelegations, maxDepth: limits.maxDelegationDepth, agentOrchestration: this.agentOrchestration };
+    return compileWorkflow(def, { agents: this.agents(), source: 'inline', ...(this.limits ? { limits: this.limits } : {}), caps });
   }
 }

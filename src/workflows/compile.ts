@@ -16,7 +16,7 @@ import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, ty
 import { patternProblem, patternSteps } from './patterns.js';
 import { parseWhen, whenRefs } from './expression.js';
 import { fieldValueSchema, kindOf, validateInputFields } from './input.js';
-import { ruleOf, type KindRule } from './kinds.js';
+import { ruleOf, type KindRule, type RequestCaps } from './kinds.js';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { assertDepth, countSteps } from './limits.js';
 import { findTemplateRefs } from './templates.js';
@@ -34,6 +34,8 @@ export interface CompileOptions {
   limits?: Limits;
   /** Where the definition came from (file path); default "inline". */
   source?: string;
+  /** A definition a request brings: the most orchestration its steps may ask for. */
+  caps?: RequestCaps;
 }
 
 /** A step during compilation: its definition, its place in the document, and all its direct dependencies. */
@@ -366,7 +368,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     const first = byId.get(d.def.id);
     if (first) issues.push({ path: `${d.path}.id`, message: `duplicate step id "${d.def.id}" (first defined at ${first.path})` });
     else byId.set(d.def.id, d);
-    ruleFor(d.def).check(d.def, { agents: opts.agents, path: d.path, issue: (path, message) => issues.push({ path, message }) });
+    ruleFor(d.def).check(d.def, { agents: opts.agents, path: d.path, issue: (path, message) => issues.push({ path, message }), caps: opts.caps });
   }
   const ids = [...byId.keys()];
   const stepById = (id: string) => byId.get(id)?.def;

@@ -12,7 +12,9 @@
  */
 import jsep from 'jsep';
 import { ValidationError } from '../errors/index.js';
-import { readOutputField, readPath, type TemplateScope } from './templates.js';
+import { DEFAULT_LIMITS } from '../config/env.js';
+import { RENDERED_BYTES_SETTING, readOutputField, readPath, type TemplateScope } from './templates.js';
+import { utf8Bytes } from './text-size.js';
 
 const BINARY_OPS = ['==', '!=', '===', '!==', '<', '<=', '>', '>=', '&&', '||', '+', '-', '*', '/', '%'] as const;
 type BinaryOp = (typeof BINARY_OPS)[number];
@@ -219,7 +221,23 @@ export function whenRefs(parsed: ParsedWhen): { steps: string[]; input: string[]
 
 const missing = (v: unknown): boolean => v === null || v === undefined;
 
-function call(fn: FnName, args: unknown[]): unknown {
+/**
+ * A string an expression builds is bounded like rendered text (scope.maxBytes): it is measured
+ * before it is made, so `a + a + a ...` over a large output stops at the bound.
+ */
+function bounded(parts: readonly string[], maxBytes: number): string {
+  let chars = 0;
+  for (const p of parts) chars += p.length;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most strings need no exact count.
+  if (chars * 3 > maxBytes) {
+    let bytes = 0;
+    for (const p of parts) bytes += utf8Bytes(p);
+    if (bytes > maxBytes) throw new Rejected(`it builds a text of more than ${maxBytes} bytes (${RENDERED_BYTES_SETTING})`);
+  }
+  return parts.length === 1 ? parts[0]! : parts.join('');
+}
+
+function call(fn: FnName, args: unknown[], maxBytes: number): unknown {
   const [a, b] = args;
   switch (fn) {
     case 'contains':
@@ -231,11 +249,11 @@ function call(fn: FnName, args: unknown[]): unknown {
       if (a !== null && typeof a === 'object') return Object.keys(a).length;
       return 0;
     case 'lower':
-      return missing(a) ? '' : (typeof a === 'object' ? JSON.stringify(a) : String(a)).toLowerCase();
+      return missing(a) ? '' : bounded([(typeof a === 'object' ? JSON.stringify(a) : String(a)).toLowerCase()], maxBytes);
   }
 }
 
-function binary(op: BinaryOp, l: unknown, r: unknown): unknown {
+function binary(op: BinaryOp, l: unknown, r: unknown, maxBytes: number): unknown {
   // Operands are JSON values; JS semantics apply except that ordering against a missing value is false.
   const [x, y] = [l as number, r as number];
   switch (op) {
@@ -247,7 +265,7 @@ function binary(op: BinaryOp, l: unknown, r: unknown): unknown {
     case '<=': return !missing(l) && !missing(r) && x <= y;
     case '>': return !missing(l) && !missing(r) && x > y;
     case '>=': return !missing(l) && !missing(r) && x >= y;
-    case '+': return typeof l === 'string' || typeof r === 'string' ? `${l as string}${r as string}` : x + y;
+    case '+': return typeof l === 'string' || typeof r === 'string' ? bounded([String(l), String(r)], maxBytes) : x + y;
     case '-': return x - y;
     case '*': return x * y;
     case '/': return x / y;
@@ -256,7 +274,8 @@ function binary(op: BinaryOp, l: unknown, r: unknown): unknown {
   }
 }
 
-function evaluate(n: WhenNode, scope: WhenScope): unknown {
+function evaluate(n: WhenNode, scope: WhenScope, maxBytes: number): unknown {
+  const ev = (m: WhenNode) => evaluate(m, scope, maxBytes);
   switch (n.type) {
     case 'literal':
       return n.value;
@@ -269,24 +288,33 @@ function evaluate(n: WhenNode, scope: WhenScope): unknown {
       return readOutputField(step?.output, fields);
     }
     case 'unary': {
-      const v = evaluate(n.arg, scope);
+      const v = ev(n.arg);
       return n.op === '!' ? !v : -(v as number);
     }
     case 'binary': {
-      const l = evaluate(n.left, scope);
-      if (n.op === '&&') return l ? evaluate(n.right, scope) : l;
-      if (n.op === '||') return l ? l : evaluate(n.right, scope);
-      return binary(n.op, l, evaluate(n.right, scope));
+      const l = ev(n.left);
+      if (n.op === '&&') return l ? ev(n.right) : l;
+      if (n.op === '||') return l ? l : ev(n.right);
+      return binary(n.op, l, ev(n.right), maxBytes);
     }
     case 'conditional':
-      return evaluate(n.test, scope) ? evaluate(n.then, scope) : evaluate(n.else, scope);
+      return ev(n.test) ? ev(n.then) : ev(n.else);
     case 'call':
-      return call(n.fn, n.args.map((a) => evaluate(a, scope)));
+      return call(n.fn, n.args.map(ev), maxBytes);
   }
 }
 
-/** Evaluate a `when` expression to a boolean (JS truthiness of the result). */
+/**
+ * Evaluate a `when` expression to a boolean (JS truthiness of the result). A string it would
+ * build past `scope.maxBytes` (SWITCHYARD_MAX_RENDERED_BYTES) throws a ValidationError naming it.
+ */
 export function evaluateWhen(expr: ParsedWhen | string, scope: WhenScope): boolean {
   const parsed = typeof expr === 'string' ? parseWhen(expr, Object.keys(scope.vars ?? {})) : expr;
-  return Boolean(evaluate(parsed.ast, scope));
+  try {
+    return Boolean(evaluate(parsed.ast, scope, scope.maxBytes ?? DEFAULT_LIMITS.maxRenderedBytes));
+  } catch (err) {
+    if (!(err instanceof Rejected)) throw err;
+    const message = `when ${JSON.stringify(parsed.source.length > 200 ? `${parsed.source.slice(0, 200)}...` : parsed.source)}: ${err.message}`;
+    throw new ValidationError(message, [{ path: 'when', message }]);
+  }
 }

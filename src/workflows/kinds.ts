@@ -6,6 +6,7 @@
  * `KIND_RULES` is typed over every kind in STEP_DEFINITIONS, so a new kind does not compile
  * until it has a rule here.
  */
+import type { OrchestrationOptions } from '../agents/agent-spec.js';
 import type { Automation, CompiledStepOf, StepDefinition, StepDefinitionOf, StepKind } from './definition.js';
 import { isSingleTemplate } from './templates.js';
 
@@ -22,6 +23,40 @@ export interface CompileContext {
   path: string;
   /** Report a problem at `path` (absolute, e.g. `${ctx.path}.agent`). */
   issue(path: string, message: string): void;
+  /** For a definition a request brings: the most orchestration it may ask for (see RequestCaps). */
+  caps?: RequestCaps | undefined;
+}
+
+/**
+ * What a request may set on a step's `orchestration`: at most the server's maxima
+ * (SWITCHYARD_MAX_ORCHESTRATOR_TURNS, _DELEGATIONS, _DELEGATION_DEPTH), and never more than
+ * the agent's own setting where its agents file entry declares one.
+ */
+export interface RequestCaps {
+  maxTurns: number;
+  maxDelegations: number;
+  maxDepth: number;
+  /** The orchestration an agent declares in the agents file (undefined: none, or no such agent). */
+  agentOrchestration(agent: string): OrchestrationOptions | undefined;
+}
+
+const CAP_SETTINGS = { maxTurns: 'SWITCHYARD_MAX_ORCHESTRATOR_TURNS', maxDelegations: 'SWITCHYARD_MAX_DELEGATIONS', maxDepth: 'SWITCHYARD_MAX_DELEGATION_DEPTH' } as const;
+
+/** Report each orchestration bound of a request's agent step above what it may ask for. */
+function checkCaps(def: StepDefinitionOf<'agent'>, ctx: CompileContext): void {
+  const { caps } = ctx;
+  if (!caps || !def.orchestration) return;
+  const own = caps.agentOrchestration(def.agent);
+  for (const field of Object.keys(CAP_SETTINGS) as (keyof typeof CAP_SETTINGS)[]) {
+    const asked = def.orchestration[field];
+    if (asked === undefined) continue;
+    const agentOwn = own?.[field];
+    if (agentOwn !== undefined && agentOwn < caps[field] && asked > agentOwn) {
+      ctx.issue(`${ctx.path}.orchestration.${field}`, `${field} ${asked} is more than agent "${def.agent}" allows: at most its own ${field}, ${agentOwn} (a request may lower it, not raise it)`);
+    } else if (asked > caps[field]) {
+      ctx.issue(`${ctx.path}.orchestration.${field}`, `${field} ${asked} is more than a request may ask for: at most ${caps[field]} (${CAP_SETTINGS[field]})`);
+    }
+  }
 }
 
 /** The fields every compiled step has; a rule produces the rest. */
@@ -41,6 +76,11 @@ export interface KindRule<K extends StepKind> {
   expressions?(def: StepDefinitionOf<K>): { at: string; expr: string; vars: readonly string[] }[];
   /** The kind's own checks. */
   check(def: StepDefinitionOf<K>, ctx: CompileContext): void;
+  /**
+   * The values of a compiled step that are rendered into text (each bounded by
+   * SWITCHYARD_MAX_RENDERED_BYTES; measured at submit as far as the run input tells).
+   */
+  rendered(step: CompiledStepOf<K>): { at: string; value: unknown }[];
   /** The kind's own compiled fields (with `kind`, and `agent` when an agent's pool runs it). */
   compile(def: StepDefinitionOf<K>, workflow: { automation: Automation; step(id: string): StepDefinition | undefined }): Omit<CompiledStepOf<K>, GenericCompiledField>;
 }
@@ -61,7 +101,9 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
         if (d === def.agent) ctx.issue(`${ctx.path}.delegates[${i}]`, 'a step may not delegate to its own agent');
         else checkAgent(ctx, `delegates[${i}]`, d);
       });
+      checkCaps(def, ctx);
     },
+    rendered: (step) => (step.literal ? [] : [{ at: 'input', value: step.input }]),
     compile: (def) => ({
       kind: 'agent',
       agent: def.agent,
@@ -77,6 +119,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       for (const part of ['body', 'critic'] as const) checkAgent(ctx, `${part}.agent`, def[part].agent);
     },
     expressions: (def) => (def.until === undefined ? [] : [{ at: 'until', expr: def.until, vars: UNTIL_VARS }]),
+    rendered: (step) => [{ at: 'body.input', value: step.body.input }, ...(step.critic.input ? [{ at: 'critic.input', value: step.critic.input }] : [])],
     compile: (def) => ({ kind: 'loop', body: def.body, critic: def.critic, maxIterations: def.maxIterations, ...(def.until !== undefined ? { until: def.until } : {}) }),
   },
   forEach: {
@@ -88,6 +131,8 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       checkAgent(ctx, 'step.agent', def.step.agent);
       if (!isSingleTemplate(def.items)) ctx.issue(`${ctx.path}.items`, 'must be one template giving a list, e.g. "{{ steps.<id>.output.<field> }}" or "{{ input.<field> }}"');
     },
+    // Each item's input, rendered per item (`items` itself is read as a value, not rendered).
+    rendered: (step) => [{ at: 'step.input', value: step.step.input }],
     compile: (def) => ({
       kind: 'forEach',
       items: def.items,
@@ -104,6 +149,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       checkAgent(ctx, 'agent', def.agent);
       def.agents?.forEach((a, i) => checkAgent(ctx, `agents[${i}]`, a));
     },
+    rendered: (step) => [{ at: 'input', value: step.input }],
     compile: (def) => ({ kind: 'plan', agent: def.agent, input: def.input, maxSteps: def.maxSteps, ...(def.agents ? { agents: def.agents } : {}) }),
   },
   approval: {
@@ -117,6 +163,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       if (reviewed && reviewed.kind !== 'agent') ctx.issue(`${ctx.path}.review`, `the step under review must be an agent step; "${reviewed.id}" is a ${reviewed.kind} step`);
     },
     expressions: (def) => def.rules.map((expr, i) => ({ at: `rules[${i}]`, expr, vars: [] })),
+    rendered: (step) => (step.input ? [{ at: 'input', value: step.input }] : []),
     compile: (def, workflow) => {
       const reviewed = def.review === undefined ? undefined : workflow.step(def.review);
       return {
@@ -147,6 +194,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       if (def.quorum !== undefined && def.quorum > def.voters.length) ctx.issue(`${ctx.path}.quorum`, `a quorum of ${def.quorum} needs at least ${def.quorum} voters; there are ${def.voters.length}`);
     },
     reads: (def) => (def.of ?? []).map((stepId, i) => ({ at: `of[${i}]`, stepId })),
+    rendered: (step) => (step.question ? [{ at: 'question', value: step.question }] : []),
     compile: (def) => ({
       kind: 'vote',
       ...(def.question ? { question: def.question } : {}),
@@ -163,6 +211,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       if (!def.of && def.dependsOn.length === 0) ctx.issue(`${ctx.path}.of`, 'name the steps to concatenate (of), or depend on them (dependsOn)');
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
+    rendered: () => [],
     compile: (def) => ({ kind: 'concat', of: def.of ?? def.dependsOn, as: def.as }),
   },
   merge: {
@@ -175,6 +224,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       });
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
+    rendered: () => [],
     compile: (def) => {
       const of = def.of ?? def.dependsOn;
       const priority = [...new Set([...(def.priority ?? []), ...of])];
@@ -188,6 +238,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       if (!def.of && def.dependsOn.length === 0) ctx.issue(`${ctx.path}.of`, 'name the steps to synthesize (of), or depend on them (dependsOn)');
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
+    rendered: (step) => [{ at: 'input', value: step.input }],
     compile: (def) => ({ kind: 'synthesize', agent: def.agent, input: def.input, of: def.of ?? def.dependsOn }),
   },
 };

@@ -15,11 +15,17 @@
  * arrays as JSON, null/undefined (a missing value) as "". Inserted text is not re-scanned, so a
  * step output that contains `{{ ... }}` cannot inject a template.
  *
+ * A render is bounded (SWITCHYARD_MAX_RENDERED_BYTES): every text of the rendered value counts,
+ * in UTF-8 bytes, and rendering stops as soon as the count passes the bound, before the text is
+ * joined, so that a few bytes of templates (`{{input.x}}` repeated) cannot become a huge prompt.
+ *
  * Also home of the one helper that reads a field of an output text (`readOutputField`), shared
  * with the `when` evaluator in expression.ts.
  */
+import { DEFAULT_LIMITS } from '../config/env.js';
 import { ValidationError } from '../errors/index.js';
 import { STEP_ID_PATTERN } from './definition.js';
+import { utf8Bytes } from './text-size.js';
 
 /** Where a template sits inside the value given to findTemplateRefs, e.g. ['context', 'sources', 0]. */
 export type ValuePath = Array<string | number>;
@@ -42,7 +48,15 @@ export interface TemplateScope {
   vars?: Record<string, unknown>;
   /** The run's shared context (the names the step reads). */
   context?: Record<string, unknown>;
+  /**
+   * Most UTF-8 bytes of text a render over this scope may produce, and of a string an expression
+   * over it may build (SWITCHYARD_MAX_RENDERED_BYTES; its default when absent).
+   */
+  maxBytes?: number;
 }
+
+/** The setting that bounds rendered text (named in every refusal). */
+export const RENDERED_BYTES_SETTING = 'SWITCHYARD_MAX_RENDERED_BYTES';
 
 const TEMPLATE = /\{\{([\s\S]*?)\}\}/g;
 const KEY = /^[A-Za-z0-9_-]+$/;
@@ -190,19 +204,108 @@ function resolve(ref: TemplateRef, scope: TemplateScope): unknown {
   }
 }
 
-/** Replace every template in every string of `value`; returns a new value of the same shape. */
-export function renderTemplates<T>(value: T, scope: TemplateScope): T {
-  const vars = Object.keys(scope.vars ?? {});
+/** What one template inserts, and its size: looked up once per render, however often it appears. */
+interface Insert {
+  text: string;
+  bytes: number;
+}
+
+/** Each literal piece and each template of `text`, in order. */
+function* piecesOf(text: string): Generator<{ literal: string } | { raw: string; inner: string }> {
+  let last = 0;
+  for (const m of text.matchAll(TEMPLATE)) {
+    if (m.index > last) yield { literal: text.slice(last, m.index) };
+    yield { raw: m[0], inner: m[1] ?? '' };
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) yield { literal: last === 0 ? text : text.slice(last) };
+}
+
+/** Every string of `value` (arrays and plain objects walked), with where it sits, rebuilt by `map`. */
+function mapStrings(value: unknown, map: (text: string, at: ValuePath) => string): unknown {
   const walk = (v: unknown, at: ValuePath): unknown => {
-    if (typeof v === 'string') {
-      return v.replace(TEMPLATE, (raw: string, inner: string) => toText(resolve(parseRef(raw, inner, at, vars), scope)));
-    }
+    if (typeof v === 'string') return map(v, at);
     if (Array.isArray(v)) return v.map((item, i) => walk(item, [...at, i]));
     // fromEntries defines own properties, so a `__proto__` key stays data, never a prototype.
     if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, [...at, k])]));
     return v;
   };
-  return walk(value, []) as T;
+  return walk(value, []);
+}
+
+/**
+ * Replace every template in every string of `value`; returns a new value of the same shape.
+ * Throws a ValidationError naming SWITCHYARD_MAX_RENDERED_BYTES as soon as the texts pass
+ * `scope.maxBytes` in all (see the module header).
+ */
+export function renderTemplates<T>(value: T, scope: TemplateScope): T {
+  const max = scope.maxBytes ?? DEFAULT_LIMITS.maxRenderedBytes;
+  const vars = Object.keys(scope.vars ?? {});
+  const inserts = new Map<string, Insert>();
+  let total = 0;
+  const count = (bytes: number): void => {
+    total += bytes;
+    if (total > max) {
+      const message = `it renders to more than ${max} bytes of text (${RENDERED_BYTES_SETTING})`;
+      throw new ValidationError(message, [{ path: '', message }]);
+    }
+  };
+  return mapStrings(value, (text, at) => {
+    const parts: string[] = [];
+    for (const piece of piecesOf(text)) {
+      if ('literal' in piece) {
+        count(utf8Bytes(piece.literal));
+        parts.push(piece.literal);
+        continue;
+      }
+      let insert = inserts.get(piece.raw);
+      if (!insert) {
+        const inserted = toText(resolve(parseRef(piece.raw, piece.inner, at, vars), scope));
+        inserts.set(piece.raw, (insert = { text: inserted, bytes: utf8Bytes(inserted) }));
+      }
+      count(insert.bytes);
+      parts.push(insert.text);
+    }
+    return parts.length === 1 ? parts[0]! : parts.join('');
+  }) as T;
+}
+
+/**
+ * The UTF-8 bytes of text `value` renders into at least, knowing only the run input: its literal
+ * text and what its `{{input...}}` templates insert (other templates count nothing). Counted
+ * without building the text, each template's insert measured once.
+ */
+export function knownRenderedBytes(value: unknown, input: Record<string, unknown>): number {
+  const sizes = new Map<string, number>();
+  let total = 0;
+  mapStrings(value, (text, at) => {
+    for (const piece of piecesOf(text)) {
+      if ('literal' in piece) {
+        total += utf8Bytes(piece.literal);
+        continue;
+      }
+      let bytes = sizes.get(piece.raw);
+      if (bytes === undefined) {
+        const ref = parseRef(piece.raw, piece.inner, at, []);
+        bytes = ref.kind === 'input' ? utf8Bytes(toText(readPath(input, ref.path))) : 0;
+        sizes.set(piece.raw, bytes);
+      }
+      total += bytes;
+    }
+    return text;
+  });
+  return total;
+}
+
+/**
+ * The list a forEach's `items` value gives: an array as it is, a JSON text of one parsed, and
+ * nothing (null, missing, a blank text) as []. Undefined when it is not a list.
+ */
+export function listOf(value: unknown): unknown[] | undefined {
+  let v = value;
+  if (typeof v === 'string') v = v.trim() === '' ? [] : (parseOutputJson(v) ?? v);
+  if (v === undefined || v === null) return [];
+  return Array.isArray(v) ? v : undefined;
 }
 
 /** `text` is exactly one template (whitespace around it aside). */

@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import type { RunsService } from '../../runs/runs-service.js';
 import { DEFAULT_WORKSPACE, type RunEvent } from '../../runs/types.js';
 import { HttpError, parseOr422 } from '../errors.js';
+import { sendJson } from '../json-body.js';
 import { NotFoundError } from '../../errors/index.js';
 import { patternWorkflow } from '../../workflows/patterns.js';
 import { EventId, FeedbackBody, GateDecisionBody, SubmitPatternRun, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
@@ -44,13 +45,14 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
       .json({ id: result.id, status: result.status, ...(result.created ? {} : { idempotentReplay: true }) });
   });
 
+  // Runs (with their outputs) can hold more text than one string may: written in pieces.
   r.get('/', async (req, res) => {
-    res.json(await runs.list({ ...parseOr422(ListRunsQuery, req.query, 'query'), workspaceId }));
+    await sendJson(res, await runs.list({ ...parseOr422(ListRunsQuery, req.query, 'query'), workspaceId }));
   });
 
   r.get('/:id', async (req, res) => {
     const { include } = parseOr422(GetRunQuery, req.query, 'query');
-    res.json(await runs.get(req.params.id, { definition: include.includes('definition') }));
+    await sendJson(res, await runs.get(req.params.id, { definition: include.includes('definition') }));
   });
 
   r.get('/:id/context', async (req, res) => {
@@ -116,7 +118,9 @@ async function streamEvents(runs: RunsService, req: Request<{ id: string }>, res
     }
     res.writeHead(200, SSE_HEADERS);
     if (stream.kind === 'archived') {
-      res.end(stream.events.map(sseFrame).join(''));
+      // Frame by frame: the whole log may be more text than one string holds.
+      for (const event of stream.events) res.write(sseFrame(event));
+      res.end();
       return;
     }
     res.flushHeaders();

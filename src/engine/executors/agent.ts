@@ -11,7 +11,8 @@ import { NonRetryableError, toError } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
 import type { ChatMessage, CompletionRequest, Provider } from '../../providers/provider.js';
 import type { ResolvedAgent } from '../../agents/agent-spec.js';
-import { renderTemplates, type TemplateScope } from '../../workflows/templates.js';
+import { RENDERED_BYTES_SETTING, renderTemplates, type TemplateScope } from '../../workflows/templates.js';
+import { jsonBytes } from '../../workflows/text-size.js';
 import type { ExecutionContext, StepExecutor } from '../executor.js';
 import { progressReporter } from '../progress.js';
 import { delegationOf, orchestrate, type ReadRuns } from './orchestrator.js';
@@ -24,10 +25,16 @@ export interface AgentExecutorDeps {
   readRuns?: ReadRuns;
 }
 
-/** The scope templates read: the run input and the outputs of the steps read. */
-export function templateScope(runInput: Record<string, unknown>, reads: readonly { stepId: string; status: string; output: unknown }[], context?: Record<string, unknown>): TemplateScope {
-  return { input: runInput, steps: Object.fromEntries(reads.map((r) => [r.stepId, { status: r.status, output: r.output }])), ...(context ? { context } : {}) };
+/**
+ * The scope templates read: the run input and the outputs of the steps read; `maxBytes` bounds
+ * what is rendered or built over it (SWITCHYARD_MAX_RENDERED_BYTES).
+ */
+export function templateScope(runInput: Record<string, unknown>, reads: readonly { stepId: string; status: string; output: unknown }[], context?: Record<string, unknown>, maxBytes?: number): TemplateScope {
+  return { input: runInput, steps: Object.fromEntries(reads.map((r) => [r.stepId, { status: r.status, output: r.output }])), ...(context ? { context } : {}), ...(maxBytes !== undefined ? { maxBytes } : {}) };
 }
+
+/** The scope of a step's templates and expressions, bounded by its limits. */
+export const scopeOf = (ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context' | 'limits'>): TemplateScope => templateScope(ctx.runInput, ctx.reads, ctx.context, ctx.limits.maxRenderedBytes);
 
 /** A call of `agent` with its model, prompt, temperature and token limit, on `messages`. */
 export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], ctx: Pick<ExecutionContext, 'signal' | 'timeoutMs' | 'callKey'>, callName?: string): CompletionRequest {
@@ -49,8 +56,8 @@ export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], ctx: Pi
  * `value` with its templates rendered over the run input and the steps the step reads (and
  * `vars`, the names a kind provides). A failure is not retryable: the same input fails again.
  */
-export function renderFor<T>(value: T, ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context'>, what: string, vars?: Record<string, unknown>): T {
-  return renderWith(value, templateScope(ctx.runInput, ctx.reads, ctx.context), what, vars);
+export function renderFor<T>(value: T, ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context' | 'limits'>, what: string, vars?: Record<string, unknown>): T {
+  return renderWith(value, scopeOf(ctx), what, vars);
 }
 
 /** renderFor over a scope built once (a kind that renders many values over the same one). */
@@ -60,6 +67,16 @@ export function renderWith<T>(value: T, scope: TemplateScope, what: string, vars
   } catch (err) {
     throw new NonRetryableError(`could not render ${what}: ${toError(err).message}`);
   }
+}
+
+/**
+ * What a step sends its model is bounded like rendered text (SWITCHYARD_MAX_RENDERED_BYTES),
+ * with what is added to its input besides templates (dependencies' outputs, a previous draft,
+ * the outputs a synthesis reads): measured before the prompt is built. `what` names it.
+ */
+export function assertWithinPrompt(value: unknown, ctx: Pick<ExecutionContext, 'limits'>, what: string): void {
+  const max = ctx.limits.maxRenderedBytes;
+  if (jsonBytes(value, max) > max) throw new NonRetryableError(`${what} is more than ${max} bytes of text (${RENDERED_BYTES_SETTING})`);
 }
 
 /** A kind's own expression (a loop's `until`, a gate's rule) over `scope`; a failure is not retryable. */
@@ -83,6 +100,7 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
         const outputs = Object.fromEntries(ctx.reads.filter((r) => step.dependsOn.includes(r.stepId)).map((r) => [r.stepId.split('.').at(-1)!, r.output]));
         input = { ...input, context: { ...input.context, dependencies: outputs } };
       }
+      assertWithinPrompt(input, ctx, 'the step input, its context included,');
       // Kept with whatever write comes next: a step that fails shows what it was given.
       ctx.record({ input });
       // An agent with delegates is an orchestrator wherever it runs, except where a structured

@@ -18,7 +18,7 @@ import type { GateDecision } from '../../runs/scripts/index.js';
 import { GATE_WAITING_REASON } from '../../runs/types.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { agentChild, type StepExecutor, type StepOutcome } from '../executor.js';
-import { evaluateFor, renderWith, templateScope } from './agent.js';
+import { evaluateFor, renderWith, scopeOf, templateScope } from './agent.js';
 
 /** The gate's state while it waits (its checkpoint); the API adds `decision`. */
 export interface GateCheckpoint {
@@ -37,7 +37,7 @@ export interface GateCheckpoint {
 export function approvalExecutor(): StepExecutor<'approval'> {
   return {
     async execute(step, ctx) {
-      const scope = templateScope(ctx.runInput, ctx.reads, ctx.context);
+      const scope = scopeOf(ctx);
       const input = step.input ? renderWith(step.input, scope, "the gate's input") : undefined;
       const reviewed = step.review ? ctx.reads.find((r) => r.stepId === step.review!.stepId)?.output : undefined;
       const cp = isGateCheckpoint(ctx.checkpoint) ? { ...ctx.checkpoint } : null;

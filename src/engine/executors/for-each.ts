@@ -13,14 +13,14 @@
  */
 import { NonRetryableError, toError } from '../../errors/index.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
-import { parseOutputJson, resolveTemplateValue } from '../../workflows/templates.js';
+import { listOf, resolveTemplateValue, type TemplateScope } from '../../workflows/templates.js';
 import { agentChild, type ChildStep, type StepExecutor } from '../executor.js';
-import { renderWith, templateScope } from './agent.js';
+import { renderWith, scopeOf } from './agent.js';
 
 export function forEachExecutor(): StepExecutor<'forEach'> {
   return {
     async execute(step, ctx) {
-      const scope = templateScope(ctx.runInput, ctx.reads, ctx.context);
+      const scope = scopeOf(ctx);
       const all = itemsOf(step, scope);
       if (all.length === 0) return { type: 'skipped', reason: `${step.items} is an empty list`, stopRun: step.stopWhenEmpty };
       if (all.length > step.maxItems && !step.truncate) {
@@ -47,17 +47,16 @@ export function forEachExecutor(): StepExecutor<'forEach'> {
 }
 
 /** The list `items` gives: an array, or a JSON text of one. */
-function itemsOf(step: CompiledStepOf<'forEach'>, scope: ReturnType<typeof templateScope>): unknown[] {
+function itemsOf(step: CompiledStepOf<'forEach'>, scope: TemplateScope): unknown[] {
   let value: unknown;
   try {
     value = resolveTemplateValue(step.items, scope);
   } catch (err) {
     throw new NonRetryableError(`could not read items ${step.items}: ${toError(err).message}`);
   }
-  if (typeof value === 'string') value = value.trim() === '' ? [] : (parseOutputJson(value) ?? value);
-  if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw new NonRetryableError(`items ${step.items} is not a list (it is ${typeof value === 'string' ? 'a text that holds no JSON list' : typeof value})`);
-  return value;
+  const list = listOf(value);
+  if (!list) throw new NonRetryableError(`items ${step.items} is not a list (it is ${typeof value === 'string' ? 'a text that holds no JSON list' : typeof value})`);
+  return list;
 }
 
 function child(step: CompiledStepOf<'forEach'>, ids: string[], input: StepInput, index: number): ChildStep {

@@ -14,7 +14,8 @@ import { NonRetryableError } from '../../errors/index.js';
 import type { StepRecord } from '../../runs/types.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { agentChild, type ChildStep, type StepExecutor } from '../executor.js';
-import { evaluateFor, renderFor, templateScope } from './agent.js';
+import type { TemplateScope } from '../../workflows/templates.js';
+import { evaluateFor, renderFor, scopeOf } from './agent.js';
 
 /** The critic's answer. */
 export interface Verdict {
@@ -68,7 +69,7 @@ export function loopExecutor(): StepExecutor<'loop'> {
       if (cp.waiting?.phase === 'critique') {
         const draft = cp.waiting.draft;
         const verdict = succeeded(await ctx.steps([ids(step.id, n).critique]), ids(step.id, n).critique).output as Verdict;
-        const reason = stopReason(step, verdict, n, ctx.runInput, ctx.reads);
+        const reason = stopReason(step, verdict, n, scopeOf(ctx));
         if (reason) {
           return { type: 'succeeded', output: { draft, verdict, iterations: n, reason }, event: { iterations: n, reason } };
         }
@@ -87,10 +88,10 @@ export function loopExecutor(): StepExecutor<'loop'> {
 
 const ids = (loop: string, n: number) => ({ draft: `${loop}.${n}.draft`, critique: `${loop}.${n}.critique` });
 
-function stopReason(step: CompiledStepOf<'loop'>, verdict: Verdict, iteration: number, runInput: Record<string, unknown>, reads: Parameters<typeof templateScope>[1]): LoopReason | null {
+function stopReason(step: CompiledStepOf<'loop'>, verdict: Verdict, iteration: number, scope: TemplateScope): LoopReason | null {
   if (verdict.approved) return 'approved';
   if (step.until !== undefined) {
-    if (evaluateFor(step.until, { ...templateScope(runInput, reads), vars: { verdict, iteration } }, 'until')) return 'until';
+    if (evaluateFor(step.until, { ...scope, vars: { verdict, iteration } }, 'until')) return 'until';
   }
   return iteration >= step.maxIterations ? 'maxIterations' : null;
 }

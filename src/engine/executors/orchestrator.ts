@@ -32,8 +32,8 @@ import type { StepRecord, ToolCallRecord } from '../../runs/types.js';
 import { JsonObject } from '../../workflows/json-object.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { agentChild, type ChildStep, type ExecutionContext, type StepOutcome } from '../executor.js';
-import { requestOf } from './agent.js';
 import { callRecord, outcomeOf, settleCalls, type CallOutcome } from '../tool-calls.js';
+import { assertWithinPrompt, requestOf } from './agent.js';
 
 /** A recent run as `read_runs` shows it to the model. */
 export interface RecentRun {
@@ -138,6 +138,8 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
       cp.pending = null;
     }
 
+    // Its delegates' answers pile up in the conversation: bounded like any step's input.
+    assertWithinPrompt(cp.messages, ctx, "the orchestrator's conversation, its delegates' answers included,");
     const last = cp.turns + 1 >= limits.maxTurns;
     const messages: ChatMessage[] = last ? [...cp.messages, { role: 'user', content: `This is your last turn (maxTurns ${limits.maxTurns}): answer now, without tools.` }] : cp.messages;
     const answer = await call(deps, agent, step, ctx, messages, tools, last, cp.turns + 1);

@@ -17,15 +17,23 @@ export interface StepsAddArgs {
   refIds: readonly string[];
   /** Agents of the new steps (added to the run's `agents`). */
   agents: readonly string[];
+  /** Most steps the run may have, those added included (none are added past it). */
+  maxSteps?: number;
 }
 
-export type StepsAddReply = { applied: true; added: number } | { applied: false; parentStatus: StepStatus | 'missing' };
+export type StepsAddReply =
+  | { applied: true; added: number }
+  | { applied: false; parentStatus: StepStatus | 'missing' }
+  /** The new steps would take the run past `maxSteps`: `steps` it has, `adding` new ones. */
+  | { applied: false; tooMany: { steps: number; adding: number } };
 
 export async function stepsAdd(redis: Redis, a: StepsAddArgs): Promise<StepsAddReply> {
-  const [applied, value] = (await script.run(
+  const [applied, value, steps, adding] = (await script.run(
     redis,
     [keys.run(a.prefix, a.runId), keys.runSteps(a.prefix, a.runId), keys.runRefs(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.step(a.prefix, a.runId, a.parent)],
-    [keys.stepPrefix(a.prefix, a.runId), a.attempt, new Date().toISOString(), stepPlan(a.steps), JSON.stringify(a.refIds), JSON.stringify(a.agents)],
-  )) as [number, number | string];
-  return applied === 1 ? { applied: true, added: Number(value) } : { applied: false, parentStatus: value as StepStatus | 'missing' };
+    [keys.stepPrefix(a.prefix, a.runId), a.attempt, new Date().toISOString(), stepPlan(a.steps), JSON.stringify(a.refIds), JSON.stringify(a.agents), a.maxSteps ?? ''],
+  )) as [number, number | string, number?, number?];
+  if (applied === 1) return { applied: true, added: Number(value) };
+  if (value === 'too_many') return { applied: false, tooMany: { steps: Number(steps), adding: Number(adding) } };
+  return { applied: false, parentStatus: value as StepStatus | 'missing' };
 }

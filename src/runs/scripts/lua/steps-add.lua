@@ -3,18 +3,33 @@
 -- already exist are left alone, so a step delivered again adds nothing twice.
 -- KEYS: run, steps, refs, events, parent step
 -- ARGV: [1] step key prefix, [2] attempt of the parent (the gate), [3] now (ISO), [4] step plan
---       (see createSteps), [5] ref job ids (JSON list), [6] agents of the new steps (JSON list)
+--       (see createSteps), [5] ref job ids (JSON list), [6] agents of the new steps (JSON list),
+--       [7] most steps the run may have ('' for no bound)
 -- Returns {1, number of steps written} when applied, {0, parent status} when the parent is not
--- running that attempt.
+-- running that attempt, {0, 'too_many', steps the run has, steps it would add} when the new
+-- ones would take the run past its bound (nothing is written then).
 --@include event
 --@include createSteps
 local p = redis.call('HMGET', KEYS[5], 'status', 'attempts', 'stepId')
 if not p[1] then return {0, 'missing'} end
 if p[1] ~= '"running"' or p[2] ~= ARGV[2] then return {0, cjson.decode(p[1])} end
+local plan = cjson.decode(ARGV[4])
+local max = tonumber(ARGV[7])
+if max then
+  -- Only steps not there yet count (a parent delivered again re-adds the same ids).
+  local have = redis.call('LLEN', KEYS[2])
+  if have + #plan > max then
+    local new = 0
+    for _, s in ipairs(plan) do
+      if redis.call('EXISTS', ARGV[1] .. s[1]) == 0 then new = new + 1 end
+    end
+    if have + new > max then return {0, 'too_many', have, new} end
+  end
+end
 local run = redis.call('HMGET', KEYS[1], 'id', 'agents')
 local runIdJson = run[1]
 local nowJson = cjson.encode(ARGV[3])
-local added = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[4]), runIdJson, nowJson)
+local added = createSteps(ARGV[1], KEYS[2], plan, runIdJson, nowJson)
 for _, s in ipairs(added) do
   event(KEYS[4], 'step.added', cjson.encode(s[1]), ARGV[3],
     '{"parent":' .. s[4] .. ',"kind":' .. cjson.encode(s[2]) .. ',"agent":' .. s[3] .. ',"dependsOn":' .. s[5] .. '}')
