@@ -20,6 +20,10 @@ beforeAll(async () => {
       sonnet: { provider: 'anthropic', model: 'claude-sonnet-4-5-20250929', attempts: 1 },
       house: { provider: 'openai', model: 'house-model', attempts: 1 },
       unknown: { provider: 'openai', model: 'mystery-1', attempts: 1 },
+      // Priced itself, but its fallback is not; and an orchestrator that may delegate to the unpriced agent.
+      spare: { provider: 'openai', model: 'gpt-4o', attempts: 1, fallback: [{ provider: 'openai', model: 'mystery-2' }] },
+      boss: { provider: 'openai', model: 'gpt-4o', attempts: 1, delegates: ['unknown'] },
+      offline: { provider: 'echo' },
     },
     pricing: { 'house-': { inputPerMTok: 1000, outputPerMTok: 2000 } },
     workflows: [
@@ -61,6 +65,37 @@ describe('cost', () => {
     const run = await h.waitForRun(res.body.id, 10_000);
     expect(run.steps[0]!.usage).not.toHaveProperty('costUsd');
     expect(run.usage).not.toHaveProperty('costUsd');
+  });
+});
+
+describe('a cost budget on a model without a price', () => {
+  it('is refused at submission with a 422 naming the model and how to price it', async () => {
+    const res = await h.request('POST', '/v1/runs', { agent: 'unknown', input: { task: 'x' }, budget: { maxCostUsd: 1 } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.issues[0].path).toBe('budget.maxCostUsd');
+    expect(res.body.error.message).toContain('no price is known for model "mystery-1" (agent "unknown")');
+    expect(res.body.error.message).toContain('`pricing:` in the agents file');
+  });
+
+  it('counts the models a run may reach: fallbacks and delegates', async () => {
+    const fallback = await h.request('POST', '/v1/runs', { agent: 'spare', input: { task: 'x' }, budget: { maxCostUsd: 1 } });
+    expect(fallback.status).toBe(422);
+    expect(fallback.body.error.message).toContain('"mystery-2" (agent "spare")');
+    const delegated = await h.request('POST', '/v1/runs', { workflow: { name: 'ask-boss', steps: [{ id: 'b', agent: 'boss', input: { task: 'x' } }] }, input: {}, budget: { maxCostUsd: 1 } });
+    expect(delegated.status).toBe(422);
+    expect(delegated.body.error.message).toContain('"mystery-1" (agent "unknown")');
+  });
+
+  it('takes the run with a token budget, with a cost budget on priced and echo models, and with the model priced in the agents file', async () => {
+    for (const body of [
+      { agent: 'unknown', input: { task: 'x' }, budget: { maxTokens: 100_000 } },
+      { workflow: 'priced', input: {}, budget: { maxCostUsd: 1 } },
+      { agent: 'offline', input: { task: 'x' }, budget: { maxCostUsd: 1 } },
+    ]) {
+      const res = await h.request('POST', '/v1/runs', body);
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      await h.waitForRun(res.body.id, 10_000);
+    }
   });
 });
 
