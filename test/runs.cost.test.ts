@@ -17,7 +17,7 @@ beforeAll(async () => {
     fake,
     agents: {
       mini: { provider: 'openai', model: 'gpt-4o-mini-2024-07-18', attempts: 1 },
-      sonnet: { provider: 'anthropic', model: 'claude-sonnet-4-5-20250929', attempts: 1 },
+      sonnet: { provider: 'anthropic', model: 'claude-sonnet-4-6', attempts: 1 },
       house: { provider: 'openai', model: 'house-model', attempts: 1 },
       unknown: { provider: 'openai', model: 'mystery-1', attempts: 1 },
       // Priced itself, but its fallback is not; and an orchestrator that may delegate to the unpriced agent.
@@ -108,5 +108,20 @@ describe('PriceTable', () => {
     expect(t.priceOf('claude-opus-4-1')).toEqual(DEFAULT_PRICES['claude-opus-4']);
     expect(t.priceOf('nothing')).toBeUndefined();
     expect(t.withCost({ inputTokens: 1_000_000, outputTokens: 500_000 }, 'gpt-4o-mini')).toEqual({ inputTokens: 1_000_000, outputTokens: 500_000, costUsd: 0.45 });
+  });
+
+  it('does not price a later version or a pro tier as the model a prefix names', () => {
+    const t = new PriceTable({ 'llama3.': { inputPerMTok: 0, outputPerMTok: 0 } });
+    expect(t.priceOf('gpt-5-2025-08-07')).toEqual(DEFAULT_PRICES['gpt-5']);
+    expect(t.priceOf('gpt-5.4')).toBeUndefined();
+    expect(t.priceOf('gpt-5.2-2025-12-11')).toEqual(DEFAULT_PRICES['gpt-5.2']);
+    expect(t.priceOf('gpt-4.1-mini-2025-04-14')).toEqual(DEFAULT_PRICES['gpt-4.1-mini']);
+    expect(t.priceOf('gpt-5.2-pro')).toBeUndefined();
+    expect(t.priceOf('gpt-5-pro-2025-10-06')).toEqual(DEFAULT_PRICES['gpt-5-pro']);
+    expect(t.priceOf('claude-sonnet-4-6')).toEqual(DEFAULT_PRICES['claude-sonnet-4']);
+    expect(t.priceOf('claude-opus-4-6')).toEqual({ inputPerMTok: 5, outputPerMTok: 25 });
+    expect(t.priceOf('claude-sonnet-5-5')).toBeUndefined();
+    // A prefix that ends before the version (`llama3.`) covers every version after it.
+    expect(t.priceOf('llama3.2:8b')).toEqual({ inputPerMTok: 0, outputPerMTok: 0 });
   });
 });
