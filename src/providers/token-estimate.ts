@@ -10,8 +10,9 @@
  * characters: byte-pair merging is quadratic in the length of one unbroken piece (a 100 KB word
  * took seconds), and a cut costs at most a token or two. Counting costs a few milliseconds per
  * 100 KB of prose or JSON, but a few hundred for text new to the tokenizer with no spaces
- * (random letters, rare CJK): past EXACT_MS of counting for one request, the rest of its text is
- * counted at one token a UTF-8 byte, which no byte-pair tokenizer exceeds. An estimate is kept
+ * (random letters, rare CJK): past EXACT_MS of counting for one request (about a megabyte of
+ * prose), the rest of its text is counted at one token a UTF-8 byte, which no byte-pair
+ * tokenizer exceeds. An estimate is kept
  * per request object, so the limiter and the budget in front of one call count it once.
  */
 import { createRequire } from 'node:module';
@@ -89,6 +90,8 @@ const cache = new WeakMap<object, { model: string; tokens: number }>();
 export function estimateInputTokens(req: PromptParts): number {
   const held = cache.get(req);
   if (held?.model === req.model) return held.tokens;
+  // The tokenizer's first load is not counting time.
+  if (req.model !== 'echo') encoder(tokenizerFor(req.model) ?? 'o200k_base');
   const deadline = performance.now() + EXACT_MS;
   const count = (text: string | undefined) => (text ? countTokens(text, req.model, deadline) : 0);
   let n = REPLY_PRIMING + (req.system ? PER_MESSAGE + count(req.system) : 0);
@@ -109,7 +112,7 @@ function messageTokens(m: ChatMessage, count: (text: string | undefined) => numb
 
 /** Longest piece counted at once, and the most time one request's text is counted for (see the module's note). */
 const WINDOW = 512;
-const EXACT_MS = 50;
+const EXACT_MS = 100;
 /** Text that looks like a special token (`<|endoftext|>`) is counted as text, never refused. */
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
 /** Pieces whose merges each tokenizer keeps (its default, 100,000, holds more than a process needs). */
