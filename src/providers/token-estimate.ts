@@ -12,8 +12,8 @@
  * 100 KB of prose or JSON, but a few hundred for text new to the tokenizer with no spaces
  * (random letters, rare CJK): past EXACT_MS of counting for one request (about a megabyte of
  * prose), the rest of its text is counted at one token a UTF-8 byte, which no byte-pair
- * tokenizer exceeds. An estimate is kept
- * per request object, so the limiter and the budget in front of one call count it once.
+ * tokenizer exceeds. An estimate is kept per request object, so the limiter and the budget in
+ * front of one call count it once.
  */
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
@@ -49,8 +49,8 @@ export function countTokens(text: string, model: string, deadline = Infinity): n
 
 /**
  * At or above what a model without a known tokenizer bills for `text`:
- * - ASCII at 3 characters a token: Claude's tokenizers give about 3.5 for English prose, code
- *   and JSON a little less; a letter rarely merges with its neighbours into fewer;
+ * - ASCII at 3 characters a token: Claude's tokenizers give about 3.5 for English prose (this
+ *   overstates prose by about a sixth); denser text (code, JSON) is held by the third rule;
  * - each other character at least one token: a common CJK character is one token in current
  *   vocabularies (rarer ones and emoji two or three; an accented Latin, Cyrillic or Greek letter
  *   usually merges into less than one, which this overstates);
