@@ -5,6 +5,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import { loadAgentsFile } from './agents/registry.js';
+import { warnUnpriced } from './runs/budget-pricing.js';
 import { createApp } from './api/app.js';
 import { startWorkerPools, type WorkerPools } from './engine/pools.js';
 import { loadConfig, type Config } from './config/env.js';
@@ -37,6 +38,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   for (const a of registry.list()) {
     if (a.fallbackReason) logger.warn({ agent: a.name, configured: a.configuredProvider }, `agent "${a.name}" uses the echo provider: ${a.fallbackReason}`);
   }
+  warnUnpriced(registry, logger);
   if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
   const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits, (agent) => registry.get(agent)?.orchestration);
 

@@ -41,7 +41,7 @@ describe('the seed agents.yaml', () => {
     const config = loadConfig({ ANTHROPIC_API_KEY: 'sk-ant', OPENAI_API_KEY: 'sk-oai' });
     const registry = loadAgentsFile('agents.yaml', config, {});
     const research = registry.require('research');
-    expect(research).toMatchObject({ provider: 'anthropic', configuredProvider: 'anthropic', model: 'claude-sonnet-4-5', apiKey: 'sk-ant' });
+    expect(research).toMatchObject({ provider: 'anthropic', configuredProvider: 'anthropic', model: 'claude-sonnet-4-6', apiKey: 'sk-ant' });
     expect(research.fallbackReason).toBeUndefined();
     expect(registry.list().some((a) => a.provider === 'openai' && a.apiKey === 'sk-oai')).toBe(true);
   });

@@ -5,7 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
 import { REDIS_URL, cleanupPrefix, keysUnder, newRedis, testPrefix } from './helpers/redis.js';
@@ -64,6 +67,35 @@ describe('start-up', () => {
     expect(res.out).not.toMatch(/\n\s+at /); // no stack trace
     // Beside one line per keyless agent (it uses echo), a few lines: no storm of retries.
     expect(lines.filter((l) => !l.includes('uses the echo provider')).length).toBeLessThan(4);
+  });
+});
+
+describe('start-up warnings', () => {
+  it('warns once for each agent whose model or fallback has no price (a cost budget cannot hold on it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-agents-'));
+    const flows = join(dir, 'flows');
+    mkdirSync(flows);
+    const file = join(dir, 'agents.yaml');
+    writeFileSync(
+      file,
+      [
+        'agents:',
+        '  priced: { provider: anthropic, model: claude-haiku-4-5, fallback: [{ provider: openai, model: house-model-2 }] }',
+        '  unpriced: { provider: openai, model: house-model-1 }',
+        '  offline: { provider: echo }',
+      ].join('\n'),
+    );
+    try {
+      // Redis does not answer: the process stops after its start-up checks.
+      const res = await runProcess({ REDIS_URL: 'redis://127.0.0.1:1', SWITCHYARD_REDIS_WAIT_MS: '500', PORT: '0', SWITCHYARD_AGENTS: file, SWITCHYARD_FLOWS: flows, ANTHROPIC_API_KEY: 'k', OPENAI_API_KEY: 'k' });
+      expect(res.code).toBe(69);
+      const warned = res.out.split('\n').filter((l) => l.includes('no price for model'));
+      expect(warned).toHaveLength(2);
+      expect(warned.find((l) => l.includes('agent \\"priced\\"'))).toContain('house-model-2');
+      expect(warned.find((l) => l.includes('agent \\"unpriced\\"'))).toContain('house-model-1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

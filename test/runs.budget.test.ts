@@ -25,7 +25,7 @@ beforeAll(async () => {
     name: 'budget',
     fake,
     agents: {
-      gpt: { provider: 'openai', model: 'gpt-4o', attempts: 1 },
+      gpt: { provider: 'openai', model: 'gpt-4o', attempts: 1, concurrency: 6 },
       tiny: { provider: 'openai', model: 'gpt-4o', attempts: 1, maxTokens: 5 },
       wide: { provider: 'openai', model: 'gpt-4o', attempts: 1, maxTokens: 100 },
       slow: { provider: 'echo', echo: { latencyMs: 400 } },
@@ -41,6 +41,18 @@ beforeAll(async () => {
         steps: [{ sequential: ['s1', 's2'].map((id) => ({ id, agent: 'tiny', input: { task: `over ${id}` } })) }],
       },
       { name: 'fan-out', budget: { maxTokens: 350 }, steps: [{ parallel: Array.from({ length: 8 }, (_, i) => ({ id: `p${i}`, agent: 'wide', input: { task: `part ${i} [[delay:400]]` } })) }] },
+      // Every step with a `when`: each starts through the engine's decision (not the start script's fast path).
+      { name: 'four-when', steps: [{ sequential: ['s1', 's2', 's3', 's4'].map((id) => ({ id, agent: 'gpt', when: 'true', input: { task: `${id} decided` } })) }] },
+      { name: 'steps-fan-out', steps: [{ parallel: Array.from({ length: 6 }, (_, i) => ({ id: `w${i}`, agent: 'gpt', input: { task: `wide ${i}` } })) }] },
+      {
+        name: 'two-and-concat',
+        steps: [
+          { id: 'a', agent: 'gpt', input: { task: 'a' } },
+          { id: 'b', agent: 'gpt', input: { task: 'b' } },
+          { id: 'both', kind: 'concat', of: ['a', 'b'], dependsOn: ['a', 'b'] },
+        ],
+        output: ['both'],
+      },
       { name: 'spare-one', steps: [{ id: 'only', agent: 'spare', input: { task: 'spare me' } }] },
       { name: 'slow-chain', budget: { deadlineMs: 600 }, steps: [{ sequential: ['s1', 's2', 's3', 's4'].map((id) => ({ id, agent: 'slow', input: { task: id } })) }] },
     ],
@@ -61,22 +73,64 @@ async function run(body: Record<string, unknown>): Promise<RunView> {
 const statuses = (r: RunView) => r.steps.map((s) => [s.stepId, s.status]);
 
 describe('a run budget', () => {
-  it('maxSteps: halts after the step that goes past it, keeping what was recorded, with a warning at 80%', async () => {
-    const r = await run({ workflow: 'four', input: {}, budget: { maxSteps: 2 } });
+  it('maxSteps: refuses the step that would pass it before it starts (no call), keeping every output; the run has the outputs it got, by step', async () => {
+    fake.reset();
+    const r = await run({ workflow: 'four', input: {}, budget: { maxSteps: 3 } });
     expect(r.status).toBe('budget_exceeded');
-    expect(r.error).toBe('budget exceeded: steps 3 over maxSteps 2');
-    expect(r.budget).toEqual({ maxSteps: 2 });
+    expect(r.error).toBe('budget exceeded: step "s4" would pass maxSteps 3 (3 steps started)');
+    expect(r.budget).toEqual({ maxSteps: 3 });
     expect(statuses(r)).toEqual([
       ['s1', 'succeeded'],
       ['s2', 'succeeded'],
       ['s3', 'succeeded'],
       ['s4', 'cancelled'],
     ]);
-    expect(r.steps[3]!.reason).toBe('budget exceeded: steps 3 over maxSteps 2');
-    expect(r.steps[2]!.output).toBe('fake gpt-4o: s3 of four');
+    // The fourth step was never called (nor paid for).
+    expect(fake.requests.map((q) => q.prompt)).toEqual(['s1 of four', 's2 of four', 's3 of four']);
+    expect(r.steps[3]!.reason).toBe('budget exceeded: step "s4" would pass maxSteps 3 (3 steps started)');
+    expect(r.steps[3]!.startedAt).toBeNull();
+    expect(r.output).toEqual({ s1: 'fake gpt-4o: s1 of four', s2: 'fake gpt-4o: s2 of four', s3: 'fake gpt-4o: s3 of four' });
     const warnings = (await h.system.store.readEvents(r.id)).filter((e) => e.type === 'budget.warning');
-    expect(warnings).toEqual([expect.objectContaining({ data: { maxSteps: 2, spent: 2 } })]);
+    expect(warnings).toEqual([expect.objectContaining({ data: { maxSteps: 3, spent: 3 } })]);
     await expectNoLiveJobs(h.system, r.id);
+  });
+
+  it('maxSteps: steps of a fan-out starting at once never start more than the limit together', async () => {
+    fake.reset();
+    let inFlight = 0;
+    let most = 0;
+    fake.respondWith(async (req) => {
+      if (!req.prompt.startsWith('wide')) return undefined;
+      most = Math.max(most, ++inFlight);
+      await new Promise((res) => setTimeout(res, 200));
+      inFlight--;
+      return { text: 'ok' };
+    });
+    const r = await run({ workflow: 'steps-fan-out', input: {}, budget: { maxSteps: 3 } });
+    fake.respondWith(undefined);
+    expect(r.status).toBe('budget_exceeded');
+    expect(r.error).toMatch(/^budget exceeded: step "w\d" would pass maxSteps 3 \(3 steps started\)$/);
+    expect(fake.requests.length).toBeLessThanOrEqual(3);
+    expect(most).toBeLessThanOrEqual(3);
+    expect(r.steps.filter((s) => s.startedAt !== null).length).toBeLessThanOrEqual(3);
+    await expectNoLiveJobs(h.system, r.id);
+  });
+
+  it('maxSteps: a step started by the engine’s decision (it has a `when`) is refused the same way', async () => {
+    fake.reset();
+    const r = await run({ workflow: 'four-when', input: {}, budget: { maxSteps: 2 } });
+    expect(r.status).toBe('budget_exceeded');
+    expect(r.error).toBe('budget exceeded: step "s3" would pass maxSteps 2 (2 steps started)');
+    expect(statuses(r).map(([, st]) => st)).toEqual(['succeeded', 'succeeded', 'cancelled', 'cancelled']);
+    expect(fake.requests).toHaveLength(2);
+    expect(r.output).toEqual({ s1: 'fake gpt-4o: s1 decided', s2: 'fake gpt-4o: s2 decided' });
+  });
+
+  it('maxSteps counts steps that call a model: a concat step is not counted', async () => {
+    fake.reset();
+    const r = await run({ workflow: 'two-and-concat', input: {}, budget: { maxSteps: 2 } });
+    expect(r.status, r.error ?? '').toBe('succeeded');
+    expect(r.output).toBe('### a\nfake gpt-4o: a\n\n### b\nfake gpt-4o: b');
   });
 
   it('maxCostUsd: a call whose estimate (its prompt and maxTokens, priced) would pass the budget is never made', async () => {

@@ -273,6 +273,31 @@ describe('writes with an id (a retry after a lost reply)', () => {
     expect(JSON.parse((await redis.hget(keys.run(prefix, id), 'spentTokens'))!)).toBe(10);
   });
 
+  it('maxSteps: steps starting at once (fast path and decided starts mixed) never start more than the limit; a step is counted once', async () => {
+    const id = unique('run');
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    await store.createRun({ ...record(id), budget: { maxSteps: 3 } }, { outputSteps: ids, definition: { name: 'test', steps: ids }, steps: ids.map((s) => newStep(s)), refIds: [] });
+    const begin = { deps: [], extra: [], needsOutput: () => false, maxAttempts: 3, countsStep: true };
+    const replies = await Promise.all(
+      ids.map((s, i) =>
+        i % 2 === 0
+          ? store.beginStep(id, s, { ...begin, fast: true })
+          : store.transitionStep(id, s, { from: ['pending'], to: 'running', attemptsDelta: 1, countsStep: true, fields: { startedAt: new Date().toISOString() } }),
+      ),
+    );
+    const started = replies.filter((r) => ('mode' in r ? r.mode === 'started' : r.applied));
+    const refused = replies.map((r) => ('mode' in r ? (r.mode === 'over' ? r.reason : undefined) : r.over)).filter((r) => r !== undefined);
+    expect(started).toHaveLength(3);
+    expect(refused).toHaveLength(3);
+    for (const why of refused) expect(why).toMatch(/^budget exceeded: step "[a-f]" would pass maxSteps 3 \(3 steps started\)$/);
+    expect(await redis.hget(keys.run(prefix, id), 'spentSteps')).toBe('3');
+    // A started step starting again (a retry, a recovered attempt) is not counted again.
+    const again = ids.find((s, i) => ('mode' in replies[i]! ? replies[i].mode === 'started' : replies[i]!.applied))!;
+    await setStatus(id, again, 'retrying');
+    expect(await store.beginStep(id, again, { ...begin, fast: true })).toMatchObject({ mode: 'started' });
+    expect(await redis.hget(keys.run(prefix, id), 'spentSteps')).toBe('3');
+  });
+
   it('recognises a write retried after another delivery wrote in between', async () => {
     const id = await newRun();
     await start(id, 'a');
@@ -339,7 +364,7 @@ describe('racing transitions', () => {
     const id = await newRun();
     const begins = await Promise.all([1, 2, 3].map(() => store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })));
     expect(begins.filter((b) => b.mode === 'started')).toHaveLength(1);
-    expect(begins.filter((b) => b.mode === 'read').map((b) => b.mode !== 'missing' && b.stepStatus)).toEqual(['running', 'running']);
+    expect(begins.filter((b) => b.mode === 'read').map((b) => (b.mode === 'read' || b.mode === 'started') && b.stepStatus)).toEqual(['running', 'running']);
     expect(await eventTypes(id, 'a')).toEqual(['step.started']);
   });
 

@@ -45,6 +45,7 @@ import { MeteredProvider, UsageMeter } from './usage-meter.js';
 import { StepTrace } from './step-trace.js';
 import { addChildSteps } from './growth.js';
 import { outputTooLarge } from './output-bound.js';
+import { countsTowardMaxSteps } from '../runs/budget.js';
 import { settleJoins } from './joins.js';
 
 /**
@@ -131,8 +132,10 @@ export function createStepProcessor(deps: StepMachineDeps) {
       extra: step.reads.filter((id) => !step.dependsOn.includes(id)),
       needsOutput: (id) => readSet.has(id),
       maxAttempts,
+      countsStep: countsTowardMaxSteps(step),
     });
     if (begin.mode === 'missing') return envelope('cancelled'); // run expired or removed
+    if (begin.mode === 'over') return overSteps(begin.reason);
     let attempt = begin.attempts;
     // What it keeps to debug its calls: written, like what they cost, with each write it makes.
     const trace = new StepTrace(deps.maxDebugBytes ?? DEFAULT_MAX_DEBUG_BYTES, () => attempt);
@@ -182,7 +185,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
             attemptsDelta: 1,
             fields: { error: null, reason: null, retryAt: null, recovered: decision.recovered, ...(begin.startedAt ? {} : { startedAt: now() }) },
             event: { type: 'step.started', data: decision.recovered ? { recovered: true } : {} },
+            countsStep: countsTowardMaxSteps(step),
           });
+          if (started.over) return overSteps(started.over);
           if (!started.applied) return finish(started.status);
           attempt = started.attempts;
           if (decision.recovered) log().warn({ attempt }, 'step recovered: its last attempt was cut short (worker lost)');
@@ -256,6 +261,12 @@ export function createStepProcessor(deps: StepMachineDeps) {
       const res = await resume();
       if (!res.applied) return finish(res.status);
       resumed = true;
+    }
+
+    /** The run's maxSteps refused to start this step: the run stops here, keeping every output recorded. */
+    async function overSteps(reason: string): Promise<StepEnvelope> {
+      await control.halt(runId, 'budget_exceeded', { error: reason, reason });
+      return finish('cancelled');
     }
 
     /** One segment of the step's work; 'ended' when it stopped because its run ended. */

@@ -1,6 +1,6 @@
 /**
  * A provider behind the limiter: each call reserves its estimated tokens (the prompt's, counted
- * roughly at four characters a token, plus `maxTokens` for the answer) against every limit
+ * for its model: src/providers/token-estimate.ts; plus `maxTokens` for the answer) against every limit
  * that applies, and settles after with the real usage. A call that cannot be admitted throws
  * CapacityWaitError (the step waits, without a worker slot or an attempt); a 429 or an
  * overload pauses the model for every process until its Retry-After; failures move the
@@ -14,12 +14,12 @@ import { jittered } from './jitter.js';
 import { CAPACITY_WAIT } from '../runs/types.js';
 import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
 import type { CapacityHeaders } from '../providers/rate-headers.js';
+import { estimateInputTokens } from '../providers/token-estimate.js';
 import { needsSettle, type CallOutcome, type CallTarget, type Limiter } from './limiter.js';
 
-/** A rough count of the tokens a request sends (~4 characters a token) and may receive (its maxTokens). */
+/** The tokens a request sends (counted for its model: see token-estimate) and may receive (its maxTokens). */
 export function estimateCall(req: CompletionRequest): { inputTokens: number; outputTokens: number } {
-  const chars = (req.system?.length ?? 0) + JSON.stringify(req.messages).length + (req.tools ? JSON.stringify(req.tools).length : 0) + (req.responseSchema ? JSON.stringify(req.responseSchema).length : 0);
-  return { inputTokens: Math.ceil(chars / 4), outputTokens: req.maxTokens };
+  return { inputTokens: estimateInputTokens(req), outputTokens: req.maxTokens };
 }
 
 export function estimateTokens(req: CompletionRequest): number {

@@ -16,6 +16,7 @@ import { validateRunInput } from '../workflows/input.js';
 import { assertRunBounds } from '../workflows/run-bounds.js';
 import type { WorkflowCatalog } from '../workflows/catalog.js';
 import { buildRunFlow, type StepJobData } from './flow-builder.js';
+import { requirePrices } from './budget-pricing.js';
 import { CONTROL_QUEUE, stepJobId } from './keys.js';
 import type { GateDecision } from './scripts/index.js';
 import { whileReachable } from './reachable.js';
@@ -163,6 +164,8 @@ export class RunsService {
     const { store } = this.deps;
     const workspaceId = opts.workspaceId ?? DEFAULT_WORKSPACE;
     const runId = newRunId();
+    // A cost budget holds only over models with a price.
+    requirePrices(workflow, opts.budget ?? workflow.budget, this.deps.registry);
 
     if (opts.idempotencyKey) {
       const requestHash = createHash('sha256').update(JSON.stringify({ request, priority: opts.priority ?? null })).digest('hex');

@@ -20,6 +20,8 @@ export interface StepBeginArgs {
   needsOutput: (stepId: string) => boolean;
   /** Most attempts the step may make: the fast path never starts one beyond. */
   maxAttempts: number;
+  /** The step counts against its run's `maxSteps` when it first starts (countsTowardMaxSteps). Default false. */
+  countsStep?: boolean;
 }
 
 /** A step as another step reads it (its dependency or template source). */
@@ -32,6 +34,8 @@ export interface StepReading {
 
 export type StepBeginReply =
   | { mode: 'missing' }
+  /** The run's maxSteps refused to start it (`reason` says so); nothing was changed. */
+  | { mode: 'over'; reason: string }
   | {
       /** `started`: the script moved the step to running (attempt `attempts`); `read`: it only read. */
       mode: 'read' | 'started';
@@ -64,9 +68,10 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
   const r = (await script.run(
     redis,
     [keys.run(a.prefix, a.runId), keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix)],
-    [new Date().toISOString(), a.outbox ? '1' : '0', fast ? '1' : '0', keys.stepPrefix(a.prefix, a.runId), ids.length ? a.deps.length : 0, ids.map((id) => (a.needsOutput(id) ? '1' : '0')).join('') || '-', a.maxAttempts, ...ids],
+    [new Date().toISOString(), a.outbox ? '1' : '0', fast ? '1' : '0', keys.stepPrefix(a.prefix, a.runId), ids.length ? a.deps.length : 0, ids.map((id) => (a.needsOutput(id) ? '1' : '0')).join('') || '-', a.maxAttempts, a.countsStep ? '1' : '0', ...ids],
   )) as (string | null)[];
   if (r[0] === 'missing') return { mode: 'missing' };
+  if (r[0] === 'over') return { mode: 'over', reason: r[3]! };
   const [mode, stepStatus, runStatus, attempts, runInput, startedAt, checkpoint] = r as [StepBeginReply['mode'], ...string[]];
   // As the script does: nothing read once the step or its run has ended.
   const ended = isTerminalStep(parseJson(stepStatus)) || isTerminalRun(parseJson(runStatus));

@@ -19,6 +19,8 @@ export interface StepTransition {
   usage?: Usage | null;
   /** This write's id, the same on each retry of it: a retry of a write that was applied (its reply lost) gets its reply again and changes nothing. */
   writeId?: string;
+  /** A move to `running` that is the step's first start counts it against its run's `maxSteps` (countsTowardMaxSteps). */
+  countsStep?: boolean;
 }
 
 export interface StepTransitionArgs extends StepTransition {
@@ -35,10 +37,12 @@ export interface StepTransitionReply {
   attempts: number;
   /** Applied from `waiting` to `running`: the step's checkpoint in force (null when none). */
   checkpoint?: unknown;
+  /** Not applied: the run's maxSteps refused to start the step (why). */
+  over?: string;
 }
 
 export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promise<StepTransitionReply> {
-  const [applied, status, attempts, checkpoint] = (await script.run(
+  const reply = (await script.run(
     redis,
     [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix), keys.runSteps(a.prefix, a.runId)],
     [
@@ -53,8 +57,11 @@ export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promi
       keys.stepPrefix(a.prefix, a.runId),
       a.usage ? JSON.stringify(a.usage) : '',
       a.writeId ?? '',
+      a.countsStep ? '1' : '0',
       ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
     ],
-  )) as [number, StepStatus | 'missing', number, string?];
-  return { applied: applied === 1, status, attempts: Number(attempts), ...(checkpoint ? { checkpoint: parseJson(checkpoint) } : {}) };
+  )) as [number, StepStatus | 'missing', number, string?, string?];
+  const [applied, status, attempts, checkpoint] = reply;
+  const over = reply[4];
+  return { applied: applied === 1, status, attempts: Number(attempts), ...(checkpoint ? { checkpoint: parseJson(checkpoint) } : {}), ...(over ? { over } : {}) };
 }

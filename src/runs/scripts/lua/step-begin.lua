@@ -2,16 +2,20 @@
 -- the fast path move the step to running. The fast path is the one unambiguous case of the
 -- engine's decision (src/engine/decide.ts): allowed by the caller (no `when`), the step
 -- pending or retrying with attempts left, the run live, every dependency succeeded or failed
--- optional. Anything else is only read, and the caller decides.
+-- optional. Anything else is only read, and the caller decides. A step that counts against its
+-- run's maxSteps is counted as it first starts (countStep); one the limit refuses is not started.
 -- KEYS: run, step, events, outbox, queued runs
 -- ARGV: [1] now (ISO), [2] outbox on, [3] fast path allowed, [4] step key prefix, [5] number of
 --       dependencies, [6] one '1'/'0' per step read (is its output needed?), [7] most attempts,
---       [8..] the ids of the dependencies, then of the other steps read.
+--       [8] '1' when the step counts against maxSteps, [9..] the ids of the dependencies, then
+--       of the other steps read.
 -- Returns {mode, step status, run status, attempts, run input, startedAt, checkpoint, then per
--- step read: id, status, optional, output}, JSON values; mode is missing | read | started.
+-- step read: id, status, optional, output}, JSON values; mode is missing | read | started; or
+-- {'over', step status, run status, why} when maxSteps refused to start it.
 --@include event
 --@include runStarted
 --@include readStep
+--@include countStep
 local v = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'startedAt', 'checkpoint', 'stepId')
 local rs = redis.call('HMGET', KEYS[1], 'status', 'input', 'id')
 if not v[1] or not rs[1] then return {'missing'} end
@@ -20,14 +24,18 @@ local out = {'read', v[1], rs[1], v[2], rs[2], v[3] or 'null', v[4] or 'null'}
 if TERMINAL[st] or TERMINAL[runSt] then return out end
 local ndeps, needs = tonumber(ARGV[5]), ARGV[6]
 local fast = ARGV[3] == '1' and (st == 'pending' or st == 'retrying') and tonumber(v[2]) < tonumber(ARGV[7])
-for i = 8, #ARGV do
-  local k = i - 7
+for i = 9, #ARGV do
+  local k = i - 8
   local dst, optional, output = readStep(ARGV[4] .. ARGV[i], string.sub(needs, k, k) == '1')
   out[#out + 1] = ARGV[i]
   out[#out + 1] = dst
   out[#out + 1] = optional
   out[#out + 1] = output
   if k <= ndeps and not (dst == '"succeeded"' or (dst == '"failed"' and optional == 'true')) then fast = false end
+end
+if fast and ARGV[8] == '1' and out[6] == 'null' then
+  local over = countStep(KEYS[1], KEYS[3], v[5], ARGV[1])
+  if over ~= '' then return {'over', v[1], rs[1], over} end
 end
 if fast then
   local attempt = tonumber(v[2]) + 1

@@ -38,7 +38,7 @@ local outbox = ARGV[2] == '1'
 local id = ARGV[16]
 local extra = 17 + 2 * tonumber(ARGV[17])
 local seen = seenWrite(v[4], id)
-if seen == '1' then return {1, 'succeeded', 0, '', spend(KEYS[2], KEYS[3], 'null', ARGV[1], false)} end
+if seen == '1' then return {1, 'succeeded', 0, '', spend(KEYS[2], KEYS[3], 'null', ARGV[1])} end
 if seen == '0' then return {0, cur} end
 if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   local fields = { 'status', '"succeeded"', 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6],
@@ -61,7 +61,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   event(KEYS[3], 'step.completed', v[2], ARGV[1], '{"usage":' .. (redis.call('HGET', KEYS[1], 'usage') or 'null') .. ',' .. string.sub(ARGV[7], 2))
   if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], extra + 1, ARGV[1]) end
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
-  local over = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1], true)
+  local over = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1])
   if ARGV[9] == '1' then
     local f = finishRun({ KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
       status = 'auto', output = 'null', errorJson = 'null', now = ARGV[1], outbox = outbox,

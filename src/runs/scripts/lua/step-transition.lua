@@ -8,11 +8,13 @@
 --       any: when given, a step on another attempt is left alone), [9] step key prefix,
 --       [10] usage JSON to add to the step's ('' for none: what the delivery paid for since it
 --       last recorded; kept on the step even when the change does not apply), [11] this write's
---       id ('' for none), [12..] field, JSON-value pairs.
+--       id ('' for none), [12] '1' when a move to `running` counts the step against its run's
+--       maxSteps (its first start: see countStep), [13..] field, JSON-value pairs.
 -- A write is applied once: one whose id the step holds (see writes.lua) was applied already and
 -- its reply lost; it gets its reply again and changes nothing.
 -- Returns {1, new status, attempts, checkpoint JSON} when applied, {0, current status, attempts}
--- when not (current is 'missing' when there is no such step). The checkpoint is the one in
+-- when not (current is 'missing' when there is no such step), {0, current status, attempts, '',
+-- why} when maxSteps refused the start (nothing changed). The checkpoint is the one in
 -- force once the step leaves `waiting` for `running` (what it waited for may have written it:
 -- an approval gate's decision), '' otherwise.
 --@include event
@@ -23,6 +25,7 @@
 --@include addUsage
 --@include addLateUsage
 --@include writes
+--@include countStep
 local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId', 'kind', 'written')
 if not v[1] then return {0, 'missing', 0} end
 local cur = cjson.decode(v[1])
@@ -40,6 +43,10 @@ if not allowed or (ARGV[8] ~= '' and v[2] ~= ARGV[8]) then
   keepWrite(KEYS[1], v[6], id, false)
   return {0, cur, attempts}
 end
+if ARGV[12] == '1' and ARGV[2] == 'running' and (redis.call('HGET', KEYS[1], 'startedAt') or 'null') == 'null' then
+  local over = countStep(KEYS[2], KEYS[3], v[4], ARGV[5])
+  if over ~= '' then return {0, cur, attempts, '', over} end
+end
 local fields = { 'status', cjson.encode(ARGV[2]) }
 local data = ARGV[4]
 local delta = tonumber(ARGV[7])
@@ -49,7 +56,7 @@ if delta ~= 0 then
   fields[#fields + 1] = attempts
   data = withAttempt(data, attempts)
 end
-for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
 if id ~= '' then
   fields[#fields + 1] = 'written'
   fields[#fields + 1] = noteWrite(v[6], id, true)

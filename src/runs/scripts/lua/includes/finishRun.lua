@@ -25,6 +25,8 @@ local function finishRun(k, a)
   local cancelled = {}
   local t = { failed = {}, skipped = {}, inTok = 0, outTok = 0, cost = nil, required = nil }
   local running = false
+  -- A run its budget stopped has the outputs it got: those of its steps that succeeded, by id.
+  local kept = (status == 'budget_exceeded' and output == 'null') and {} or nil
   for _, sid in ipairs(steps) do
     local sk = stepPrefix .. sid
     local v = redis.call('HMGET', sk, 'status', 'usage', 'agent', 'kind', 'error', 'optional')
@@ -47,7 +49,9 @@ local function finishRun(k, a)
     end
     -- A step failed here (lost) has the error just written, not the one read above.
     tallyStep(t, sid, st, v, v[1] == '"failed"' and (v[5] or 'null') or cjson.encode(LOST_ERROR))
+    if kept and st == 'succeeded' then kept[#kept + 1] = cjson.encode(sid) .. ':' .. (redis.call('HGET', sk, 'output') or 'null') end
   end
+  if kept then output = '{' .. table.concat(kept, ',') .. '}' end
   local requiredFailed = a.settled and a.settled.requiredFailed or t.required
   local failedJson = a.settled and a.settled.failed or ('[' .. table.concat(t.failed, ',') .. ']')
   local skippedJson = a.settled and a.settled.skipped or ('[' .. table.concat(t.skipped, ',') .. ']')

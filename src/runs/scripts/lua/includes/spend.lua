@@ -1,9 +1,9 @@
 --@include event
 -- For a run with a budget: add usage to its spending (hash fields spentTokens, spentCostUsd)
--- and, with `countStep`, one recorded step (spentSteps), and hold it against the budget.
+-- and hold it against the budget (steps are counted as they start: countStep).
 -- Returns '' (no budget, or within it) or why the budget is exceeded (spending above a
 -- limit). The first time spending reaches 80% of a limit, a budget.warning event is appended.
-local function spend(runKey, eventsKey, usageJson, now, countStep)
+local function spend(runKey, eventsKey, usageJson, now)
   local b = redis.call('HGET', runKey, 'budget')
   if not b or b == 'null' then return '' end
   b = cjson.decode(b)
@@ -13,9 +13,8 @@ local function spend(runKey, eventsKey, usageJson, now, countStep)
   local spent = {
     tokens = redis.call('HINCRBY', runKey, 'spentTokens', (u.inputTokens or 0) + (u.outputTokens or 0)),
     cost = tonumber(redis.call('HINCRBYFLOAT', runKey, 'spentCostUsd', cost)),
-    steps = redis.call('HINCRBY', runKey, 'spentSteps', countStep and 1 or 0),
   }
-  for _, c in ipairs({ { 'maxCostUsd', 'cost' }, { 'maxTokens', 'tokens' }, { 'maxSteps', 'steps' } }) do
+  for _, c in ipairs({ { 'maxCostUsd', 'cost' }, { 'maxTokens', 'tokens' } }) do
     local limit = b[c[1]]
     if type(limit) == 'number' then
       local have = spent[c[2]]

@@ -1,0 +1,156 @@
+/**
+ * How many tokens a request will be billed for, known before it is sent: limits and run budgets
+ * reserve it. A model with a published tokenizer is counted with it (OpenAI's o200k_base for
+ * gpt-4o, gpt-4.1, gpt-4.5, gpt-5 and the o-series; cl100k_base for gpt-4 and gpt-3.5); any
+ * other (Claude, echo, a model on a compatible server) gets a bound meant to be at or above what
+ * it is billed (see `boundTokens`), so that a budget's overrun stays within one call's error.
+ *
+ * The tokenizers (gpt-tokenizer, pure JS) load on first use (o200k_base about 70 MB and 150 ms,
+ * cl100k_base half that), once per process. Text is counted in windows of at most WINDOW
+ * characters: byte-pair merging is quadratic in the length of one unbroken piece (a 100 KB word
+ * took seconds), and a cut costs at most a token or two. Counting costs a few milliseconds per
+ * 100 KB of prose or JSON, but a few hundred for text new to the tokenizer with no spaces
+ * (random letters, rare CJK): past EXACT_MS of counting for one request (about a megabyte of
+ * prose), the rest of its text is counted at one token a UTF-8 byte, which no byte-pair
+ * tokenizer exceeds. An estimate is kept per request object, so the limiter and the budget in
+ * front of one call count it once.
+ */
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import type * as Encoding from 'gpt-tokenizer/encoding/o200k_base';
+import type { ChatMessage, CompletionRequest } from './provider.js';
+
+export type TokenizerName = 'o200k_base' | 'cl100k_base';
+
+/** The request fields a prompt's tokens depend on. */
+export type PromptParts = Pick<CompletionRequest, 'model' | 'system' | 'messages' | 'tools' | 'responseSchema'>;
+
+/**
+ * The tokenizer of an OpenAI model, by name (a router's `openai/` in front is ignored); undefined
+ * for any other model.
+ */
+export function tokenizerFor(model: string): TokenizerName | undefined {
+  const m = model.replace(/^openai\//, '');
+  if (/^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-oss|o1|o3|o4|codex-)/.test(m)) return 'o200k_base';
+  if (/^(gpt-4|gpt-3\.5)/.test(m)) return 'cl100k_base';
+  return undefined;
+}
+
+/**
+ * The tokens of `text` as `model` counts them: its tokenizer's count, or the bound. Past
+ * `deadline` (performance.now()), the text not yet counted is counted at one token a byte.
+ */
+export function countTokens(text: string, model: string, deadline = Infinity): number {
+  if (text.length === 0) return 0;
+  const tokenizer = tokenizerFor(model);
+  if (tokenizer) return bpeCount(text, tokenizer, deadline);
+  return boundTokens(text, model === 'echo', deadline);
+}
+
+/**
+ * At or above what a model without a known tokenizer bills for `text`:
+ * - ASCII at 3 characters a token: Claude's tokenizers give about 3.5 for English prose (this
+ *   overstates prose by about a sixth); denser text (code, JSON) is held by the third rule;
+ * - each other character at least one token: a common CJK character is one token in current
+ *   vocabularies (rarer ones and emoji two or three; an accented Latin, Cyrillic or Greek letter
+ *   usually merges into less than one, which this overstates);
+ * - and never below 1.3 × the o200k_base count: text dense in rare pieces (numbers, identifiers,
+ *   base64, rare characters) is caught by a real byte-pair count, with room for Claude's
+ *   smaller vocabularies (reported at 15–30% more tokens than o200k_base for the same text).
+ * The echo provider bills a quarter token a character: the first two alone hold it.
+ */
+export function boundTokens(text: string, charsOnly = false, deadline = Infinity): number {
+  let ascii = 0;
+  let other = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) ascii++;
+    // A surrogate pair is one character: count it at its high half.
+    else if (c < 0xdc00 || c > 0xdfff) other++;
+  }
+  const byChars = Math.ceil(ascii / 3) + other;
+  return charsOnly ? byChars : Math.max(byChars, Math.ceil(1.3 * bpeCount(text, 'o200k_base', deadline)));
+}
+
+/** Tokens a message costs beyond its text (role and separators; OpenAI documents 3–4), and a reply's priming. */
+const PER_MESSAGE = 4;
+const REPLY_PRIMING = 3;
+/** Tokens a tool or schema costs beyond its name, description and JSON (its framing). */
+const PER_TOOL = 10;
+/** The system prompt Anthropic adds to a request with tools (its docs: 313–346 tokens for current models). */
+const CLAUDE_TOOL_PROMPT = 350;
+
+const cache = new WeakMap<object, { model: string; tokens: number }>();
+
+/**
+ * The input tokens of a request: its system prompt, each message (text, tool calls with their
+ * arguments, tool results), the tools offered and the answer's schema, each counted for its
+ * model, with their framing.
+ */
+export function estimateInputTokens(req: PromptParts): number {
+  const held = cache.get(req);
+  if (held?.model === req.model) return held.tokens;
+  // The tokenizer's first load is not counting time.
+  if (req.model !== 'echo') encoder(tokenizerFor(req.model) ?? 'o200k_base');
+  const deadline = performance.now() + EXACT_MS;
+  const count = (text: string | undefined) => (text ? countTokens(text, req.model, deadline) : 0);
+  let n = REPLY_PRIMING + (req.system ? PER_MESSAGE + count(req.system) : 0);
+  for (const m of req.messages) n += PER_MESSAGE + messageTokens(m, count);
+  for (const t of req.tools ?? []) n += PER_TOOL + count(t.name) + count(t.description) + count(JSON.stringify(t.inputSchema));
+  if (req.tools?.length && req.model.startsWith('claude')) n += CLAUDE_TOOL_PROMPT;
+  const rs = req.responseSchema;
+  if (rs) n += PER_TOOL + count(rs.name) + count(rs.description) + count(JSON.stringify(rs.schema));
+  cache.set(req, { model: req.model, tokens: n });
+  return n;
+}
+
+function messageTokens(m: ChatMessage, count: (text: string | undefined) => number): number {
+  if (m.role === 'user') return count(m.content);
+  if (m.role === 'tool') return m.results.reduce((n, r) => n + PER_MESSAGE + count(r.content), 0);
+  return count(m.content) + (m.toolCalls ?? []).reduce((n, c) => n + PER_MESSAGE + count(c.name) + count(c.invalidInput ?? JSON.stringify(c.input)), 0);
+}
+
+/** Longest piece counted at once, and the most time one request's text is counted for (see the module's note). */
+const WINDOW = 512;
+const EXACT_MS = 100;
+/** Text that looks like a special token (`<|endoftext|>`) is counted as text, never refused. */
+const AS_TEXT = { disallowedSpecial: new Set<string>() };
+/** Pieces whose merges each tokenizer keeps (its default, 100,000, holds more than a process needs). */
+const MERGE_CACHE = 20_000;
+const load = createRequire(import.meta.url);
+const encoders = new Map<TokenizerName, typeof Encoding>();
+
+function encoder(name: TokenizerName): typeof Encoding {
+  let e = encoders.get(name);
+  if (!e) {
+    // Loaded on first use, synchronously: estimates are made in the call path.
+    e = load(`gpt-tokenizer/cjs/encoding/${name}`) as typeof Encoding;
+    e.setMergeCacheSize(MERGE_CACHE);
+    encoders.set(name, e);
+  }
+  return e;
+}
+
+/**
+ * `text` counted by `name`, WINDOW characters at most at a time, cut at a space where one is
+ * near; what is left past `deadline` at one token a UTF-8 byte.
+ */
+function bpeCount(text: string, name: TokenizerName, deadline: number): number {
+  const enc = encoder(name);
+  if (text.length <= WINDOW) return enc.countTokens(text, AS_TEXT);
+  let n = 0;
+  for (let i = 0; i < text.length; ) {
+    if (performance.now() > deadline) return n + Buffer.byteLength(text.slice(i));
+    let end = Math.min(text.length, i + WINDOW);
+    if (end < text.length) {
+      const space = text.lastIndexOf(' ', end);
+      if (space > i + WINDOW / 2) end = space;
+      else if (isHighSurrogate(text.charCodeAt(end - 1))) end--;
+    }
+    n += enc.countTokens(text.slice(i, end), AS_TEXT);
+    i = end;
+  }
+  return n;
+}
+
+const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
