@@ -30,6 +30,11 @@ export interface SoakOptions {
   rate: number;
   /** When (ms from the start) Redis is stopped and started again; none when absent. */
   redisRestartAtMs?: number;
+  /**
+   * Kill the worker at least this many times: the chaos goes on past `durationMs` (runs are no
+   * longer submitted then) until it has (a worker that starts slowly on a busy host delays the next kill).
+   */
+  minKills?: number;
   /** Retention of finished runs (s): their keys must be gone this long after the end. */
   retentionSeconds: number;
   log?: (msg: string) => void;
@@ -133,7 +138,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const chaos = (async () => {
       let nextKill = t0 + opts.killEveryMs;
       let restarted = opts.redisRestartAtMs === undefined;
-      while (Date.now() - t0 < opts.durationMs) {
+      while (Date.now() - t0 < opts.durationMs || report.kills < (opts.minKills ?? 0) || !restarted) {
         await new Promise((r) => setTimeout(r, 100));
         if (Date.now() >= nextKill) {
           await worker.kill();

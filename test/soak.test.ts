@@ -10,7 +10,7 @@ import { runSoak } from '../bench/soak-lib.js';
 
 describe('soak (short)', () => {
   it('loses no run and pays no recorded answer twice through worker kills and a Redis restart', async () => {
-    const report = await runSoak({ durationMs: 15_000, killEveryMs: 6_000, rate: 5, redisRestartAtMs: 8_000, retentionSeconds: 8 });
+    const report = await runSoak({ durationMs: 15_000, killEveryMs: 6_000, minKills: 2, rate: 5, redisRestartAtMs: 8_000, retentionSeconds: 8 });
     expect(report.kills).toBe(2);
     expect(report.redisRestarts).toBe(1);
     expect(report.submitted).toBeGreaterThan(40);
