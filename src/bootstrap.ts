@@ -16,6 +16,7 @@ import { OutboxConsumer } from './outbox/outbox-consumer.js';
 import { System } from './system.js';
 import { waitForRedis } from './redis-wait.js';
 import { WorkflowCatalog } from './workflows/catalog.js';
+import { SchemaChecker } from './workflows/schema-checker.js';
 import { loadWorkflowsDir } from './workflows/loader.js';
 
 export interface BootOptions {
@@ -39,7 +40,8 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     if (a.fallbackReason) logger.warn({ agent: a.name, configured: a.configuredProvider }, `agent "${a.name}" uses the echo provider: ${a.fallbackReason}`);
   }
   if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
-  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits);
+  const schemas = new SchemaChecker(config.limits);
+  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits, schemas);
 
   // Before anything else connects: one clear line while Redis is not there, then a bounded wait.
   await waitForRedis(config.redisUrl, { timeoutMs: config.redisWaitMs, logger });
@@ -60,6 +62,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     workflows,
     logger,
     limits: config.limits,
+    schemas,
     outbox: mongo !== undefined,
     ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
   });

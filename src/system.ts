@@ -19,6 +19,7 @@ import { WorkerRegistry } from './runs/workers.js';
 import { SchedulesService } from './schedules/schedules-service.js';
 import { WorkflowCatalog } from './workflows/catalog.js';
 import { compileWorkflow } from './workflows/compile.js';
+import { SchemaChecker } from './workflows/schema-checker.js';
 import type { CompiledWorkflow } from './workflows/definition.js';
 
 export interface SystemOptions {
@@ -37,6 +38,8 @@ export interface SystemOptions {
   refSafetyDelayMs?: number;
   /** Bounds on requests (default: the configuration's defaults). */
   limits?: Limits;
+  /** The thread that compiles output schemas and checks answers (default: one of its own); the catalog's. */
+  schemas?: SchemaChecker;
 }
 
 /** A command of the API's connection gets no answer within this long: it fails (503), never waits on. */
@@ -87,11 +90,14 @@ export class System {
   readonly refSafetyDelayMs: number;
   /** This process's metrics (GET /metrics). */
   readonly metrics = new Metrics();
+  /** Output schemas compiled and answers checked off the event loop (closed with the system). */
+  readonly schemas: SchemaChecker;
   private readonly queuesByName: Map<string, Queue>;
 
   constructor(readonly opts: SystemOptions) {
     const { prefix, logger } = opts;
     this.refSafetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
+    this.schemas = opts.schemas ?? new SchemaChecker(opts.limits ?? DEFAULT_LIMITS);
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on.
     this.redis = watched(new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard' }), logger);
     // Run state gets its own connection: ioredis copies every script defined on a connection
@@ -196,7 +202,7 @@ export class System {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.store.close(), this.api.store.close()]);
+    await Promise.all([this.store.close(), this.api.store.close(), this.schemas.close()]);
     await Promise.all([this.flowProducer.close(), this.api.flowProducer.close(), ...[...this.queuesByName.values(), ...this.api.queues.values()].map((q) => q.close())]);
     await Promise.all([this.redis, this.stateRedis, this.api.redis].map((r) => r.quit().catch(() => r.disconnect())));
   }
@@ -252,6 +258,7 @@ export function systemFromDefinitions(opts: {
   refSafetyDelayMs?: number;
 }): System {
   const registry = resolveAgents({ agents: opts.agents, ...(opts.pricing ? { pricing: opts.pricing } : {}), ...(opts.providers ? { providers: opts.providers } : {}) }, opts.config, `${opts.source} agents`);
+  const schemas = new SchemaChecker(opts.config.limits);
   const named = new Map<string, CompiledWorkflow>();
   for (const def of opts.workflows ?? []) {
     const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source, limits: opts.config.limits });
@@ -263,7 +270,8 @@ export function systemFromDefinitions(opts: {
     retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
     keepCompletedJobs: opts.config.keepCompletedJobs,
     registry,
-    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits),
+    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits, schemas),
+    schemas,
     logger: opts.logger,
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),

@@ -20,9 +20,34 @@ export interface Limits {
   maxJsonDepth: number;
   /** Most event streams one process serves at once. @default 1000 */
   maxEventStreams: number;
+  /** Largest `output.schema`, in characters of JSON. @default 65536 */
+  maxSchemaChars: number;
+  /** Most keys (keywords and property names, counted through) in one `output.schema`. @default 2000 */
+  maxSchemaKeywords: number;
+  /** Longest one schema compile or check may take (off the event loop) before it is cut short, ms. @default 5000 */
+  schemaTimeoutMs: number;
+  /** Largest structured answer checked against its schema, in characters of JSON. @default 1000000 */
+  maxValidatedChars: number;
+  /** Longest `when` (or `until`) expression, in characters. @default 2000 */
+  maxExpressionChars: number;
+  /** Deepest nesting of a `when` expression (operators and calls). @default 32 */
+  maxExpressionDepth: number;
+  /** Most index entries one filtered listing reads before it answers with a cursor to go on. @default 1000 */
+  maxListScan: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxSteps: 1000, maxJsonDepth: 64, maxEventStreams: 1000 };
+export const DEFAULT_LIMITS: Limits = {
+  maxSteps: 1000,
+  maxJsonDepth: 64,
+  maxEventStreams: 1000,
+  maxSchemaChars: 65_536,
+  maxSchemaKeywords: 2000,
+  schemaTimeoutMs: 5000,
+  maxValidatedChars: 1_000_000,
+  maxExpressionChars: 2000,
+  maxExpressionDepth: 32,
+  maxListScan: 1000,
+};
 
 export const EnvSchema = z.object({
   /** Redis for queues and live run state. */
@@ -51,6 +76,20 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_JSON_DEPTH: int(DEFAULT_LIMITS.maxJsonDepth, 2),
   /** Most event streams (SSE viewers) one process serves at once; more answer 503. */
   SWITCHYARD_MAX_EVENT_STREAMS: int(DEFAULT_LIMITS.maxEventStreams, 1),
+  /** Largest `output.schema` a request or a file may declare, in characters of JSON (more: 422). */
+  SWITCHYARD_MAX_SCHEMA_CHARS: int(DEFAULT_LIMITS.maxSchemaChars, 64),
+  /** Most keys (keywords and property names, counted through) in one `output.schema` (more: 422). */
+  SWITCHYARD_MAX_SCHEMA_KEYWORDS: int(DEFAULT_LIMITS.maxSchemaKeywords, 4),
+  /** Longest a schema compile or an answer's check may take in the schema thread, ms (then it is cut short). */
+  SWITCHYARD_SCHEMA_TIMEOUT_MS: int(DEFAULT_LIMITS.schemaTimeoutMs, 100),
+  /** Largest structured answer checked against its schema, in characters of JSON (a larger one is sent back). */
+  SWITCHYARD_MAX_VALIDATED_CHARS: int(DEFAULT_LIMITS.maxValidatedChars, 1000),
+  /** Longest `when`/`until` expression, in characters (more: 422). */
+  SWITCHYARD_MAX_EXPRESSION_CHARS: int(DEFAULT_LIMITS.maxExpressionChars, 16),
+  /** Deepest nesting of a `when`/`until` expression (more: 422). */
+  SWITCHYARD_MAX_EXPRESSION_DEPTH: int(DEFAULT_LIMITS.maxExpressionDepth, 2),
+  /** Most index entries a filtered GET /v1/runs reads; then it answers with what it found and a cursor. */
+  SWITCHYARD_MAX_LIST_SCAN: int(DEFAULT_LIMITS.maxListScan, 10),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
@@ -110,7 +149,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionSeconds: e.SWITCHYARD_RETENTION_SECONDS,
     keepCompletedJobs: e.SWITCHYARD_KEEP_COMPLETED_JOBS,
     bodyLimit: e.SWITCHYARD_BODY_LIMIT,
-    limits: { maxSteps: e.SWITCHYARD_MAX_STEPS, maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH, maxEventStreams: e.SWITCHYARD_MAX_EVENT_STREAMS },
+    limits: {
+      maxSteps: e.SWITCHYARD_MAX_STEPS,
+      maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH,
+      maxEventStreams: e.SWITCHYARD_MAX_EVENT_STREAMS,
+      maxSchemaChars: e.SWITCHYARD_MAX_SCHEMA_CHARS,
+      maxSchemaKeywords: e.SWITCHYARD_MAX_SCHEMA_KEYWORDS,
+      schemaTimeoutMs: e.SWITCHYARD_SCHEMA_TIMEOUT_MS,
+      maxValidatedChars: e.SWITCHYARD_MAX_VALIDATED_CHARS,
+      maxExpressionChars: e.SWITCHYARD_MAX_EXPRESSION_CHARS,
+      maxExpressionDepth: e.SWITCHYARD_MAX_EXPRESSION_DEPTH,
+      maxListScan: e.SWITCHYARD_MAX_LIST_SCAN,
+    },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,
     requireKeys: e.SWITCHYARD_REQUIRE_KEYS,

@@ -143,7 +143,7 @@ export class RunsService {
 
   /** A run of a named workflow (from flows/) or an inline definition. */
   async submitWorkflow(ref: string | Record<string, unknown>, input: unknown, opts: SubmitOptions = {}): Promise<SubmitResult> {
-    const workflow = this.deps.workflows.resolve(ref);
+    const workflow = await this.deps.workflows.resolve(ref);
     const validInput = validateRunInput(workflow, input ?? {});
     return this.submit(workflow, validInput, { workflow: ref, input: validInput }, opts);
   }

@@ -111,7 +111,7 @@ export class SchedulesService {
 
   /** Validate `body` and create or replace the scheduler `id` (already checked) from it. Writes only. */
   private async apply(id: string, body: ScheduleBody): Promise<void> {
-    const wf = this.deps.workflows.resolve(body.workflow);
+    const wf = await this.deps.workflows.resolve(body.workflow);
     validateCron(body.cron, body.tz);
     const input = validateRunInput(wf, body.input);
     const data: ScheduleJobData = { scheduleId: id, workflow: wf.name, input };

@@ -3,6 +3,8 @@ import { ValidationError } from '../errors/index.js';
 import type { Limits } from '../config/env.js';
 import { compileWorkflow } from './compile.js';
 import type { CompiledWorkflow } from './definition.js';
+import { checkSchemas } from './output-schemas.js';
+import type { SchemaValidator } from './schema-checker.js';
 
 export class WorkflowCatalog {
   constructor(
@@ -10,6 +12,8 @@ export class WorkflowCatalog {
     private readonly agents: () => readonly string[],
     /** Bounds on inline definitions (default: the configuration's defaults). */
     private readonly limits?: Limits,
+    /** Compiles an inline definition's output schemas off the event loop (without it: on it). */
+    private readonly schemas?: SchemaValidator,
   ) {}
 
   list(): CompiledWorkflow[] {
@@ -21,7 +25,7 @@ export class WorkflowCatalog {
   }
 
   /** A workflow by name, or an inline definition compiled now. */
-  resolve(ref: string | Record<string, unknown>): CompiledWorkflow {
+  async resolve(ref: string | Record<string, unknown>): Promise<CompiledWorkflow> {
     if (typeof ref !== 'string') return this.validate(ref);
     const wf = this.named.get(ref);
     if (!wf) {
@@ -31,7 +35,17 @@ export class WorkflowCatalog {
     return wf;
   }
 
-  validate(def: unknown): CompiledWorkflow {
-    return compileWorkflow(def, { agents: this.agents(), source: 'inline', ...(this.limits ? { limits: this.limits } : {}) });
+  /** Compile an inline definition; its output schemas are compiled by the schema thread. */
+  async validate(def: unknown): Promise<CompiledWorkflow> {
+    const { schemas } = this;
+    const found: { path: string; schema: Record<string, unknown> }[] = [];
+    const wf = compileWorkflow(def, {
+      agents: this.agents(),
+      source: 'inline',
+      ...(this.limits ? { limits: this.limits } : {}),
+      schemas: schemas ? (path, schema) => found.push({ path, schema }) : 'compile',
+    });
+    if (schemas) await checkSchemas(found, schemas, `workflow "${wf.name}"`);
+    return wf;
   }
 }
