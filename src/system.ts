@@ -141,6 +141,7 @@ export class System {
       logger,
       refSafetyDelayMs: this.refSafetyDelayMs,
       maxEventStreams: (opts.limits ?? DEFAULT_LIMITS).maxEventStreams,
+      maxListScan: (opts.limits ?? DEFAULT_LIMITS).maxListScan,
       ...(opts.archive ? { archive: opts.archive } : {}),
     };
     this.runs = new RunsService({ ...services, store: this.api.store, flowProducer: this.api.flowProducer, queue: (name) => apiQueues.get(name), control: this.api.control, workers: this.api.workers });

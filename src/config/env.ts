@@ -30,7 +30,7 @@ export interface Limits {
   maxValidatedChars: number;
   /** Longest `when` (or `until`) expression, in characters. @default 2000 */
   maxExpressionChars: number;
-  /** Deepest nesting of a `when` expression (operators and calls). @default 32 */
+  /** Deepest nesting of a `when` expression (operators, calls and conditions). @default 50 */
   maxExpressionDepth: number;
   /** Most index entries one filtered listing reads before it answers with a cursor to go on. @default 1000 */
   maxListScan: number;
@@ -45,7 +45,7 @@ export const DEFAULT_LIMITS: Limits = {
   schemaTimeoutMs: 5000,
   maxValidatedChars: 1_000_000,
   maxExpressionChars: 2000,
-  maxExpressionDepth: 32,
+  maxExpressionDepth: 50,
   maxListScan: 1000,
 };
 

@@ -529,7 +529,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     for (const { at, expr, vars } of expressions) {
       const path = `${d.path}.${at}`;
       try {
-        const refs = whenRefs(parseWhen(expr, vars));
+        const refs = whenRefs(parseWhen(expr, vars, limits));
         for (const s of refs.steps) {
           checkStepRef(d, s, path, at);
           reads.get(d.def.id)?.add(s);
