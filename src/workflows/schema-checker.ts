@@ -90,7 +90,7 @@ export class SchemaChecker implements SchemaValidator {
     const pending = this.queue.shift()!;
     const id = this.nextId++;
     // The time limit runs from when the thread gets the request, not while it waits its turn.
-    const timer = setTimeout(() => this.timeOut(id), this.opts.schemaTimeoutMs);
+    const timer = setTimeout(() => this.timeOut(id), this.opts.schemaTimeoutMs).unref();
     this.active = { id, pending, timer };
     thread.worker.postMessage({ id, ...pending.req } satisfies SchemaRequest);
   }
