@@ -16,6 +16,7 @@ import { OutboxConsumer } from './outbox/outbox-consumer.js';
 import { System } from './system.js';
 import { waitForRedis } from './redis-wait.js';
 import { WorkflowCatalog } from './workflows/catalog.js';
+import { SchemaChecker } from './workflows/schema-checker.js';
 import { loadWorkflowsDir } from './workflows/loader.js';
 
 export interface BootOptions {
@@ -40,7 +41,8 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   }
   warnUnpriced(registry, logger);
   if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
-  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits, (agent) => registry.get(agent)?.orchestration);
+  const schemas = new SchemaChecker(config.limits);
+  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits, (agent) => registry.get(agent)?.orchestration, schemas);
 
   // The port first: a process that cannot serve it stops before it touches Redis (no schedule,
   // no queue written) or takes any job. It answers 503 until the process is ready.
@@ -71,6 +73,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     stalled: config.stalled,
     heartbeatMs: config.heartbeatMs,
     maxDebugBytes: config.maxDebugBytes,
+    schemas,
     outbox: mongo !== undefined,
     ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
   });

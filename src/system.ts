@@ -19,6 +19,7 @@ import { WorkerRegistry } from './runs/workers.js';
 import { SchedulesService } from './schedules/schedules-service.js';
 import { WorkflowCatalog } from './workflows/catalog.js';
 import { compileWorkflow } from './workflows/compile.js';
+import { SchemaChecker } from './workflows/schema-checker.js';
 import type { CompiledWorkflow } from './workflows/definition.js';
 
 export interface SystemOptions {
@@ -43,6 +44,8 @@ export interface SystemOptions {
   heartbeatMs?: number;
   /** Most bytes a step keeps of its last provider call and of its tool calls (SWITCHYARD_MAX_DEBUG_BYTES). @default 32768 */
   maxDebugBytes?: number;
+  /** The thread that compiles output schemas and checks answers (default: one of its own); the catalog's. */
+  schemas?: SchemaChecker;
 }
 
 
@@ -96,12 +99,15 @@ export class System {
   readonly metrics = new Metrics();
   /** BullMQ's lock and stalled-check timing of every worker (a lost worker's steps go on within their sum). */
   readonly stalled: { lockDuration: number; stalledInterval: number };
+  /** Output schemas compiled and answers checked off the event loop (closed with the system). */
+  readonly schemas: SchemaChecker;
   private readonly queuesByName: Map<string, Queue>;
 
   constructor(readonly opts: SystemOptions) {
     const { prefix, logger } = opts;
     this.refSafetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
     this.stalled = opts.stalled ?? DEFAULT_STALLED;
+    this.schemas = opts.schemas ?? new SchemaChecker(opts.limits ?? DEFAULT_LIMITS);
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on.
     this.redis = watched(new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard' }), logger);
     // Run state gets its own connection: ioredis copies every script defined on a connection
@@ -148,6 +154,7 @@ export class System {
       maxEventStreams: (opts.limits ?? DEFAULT_LIMITS).maxEventStreams,
       stalledIntervalMs: this.stalled.stalledInterval,
       limits: opts.limits ?? DEFAULT_LIMITS,
+      maxListScan: (opts.limits ?? DEFAULT_LIMITS).maxListScan,
       ...(opts.archive ? { archive: opts.archive } : {}),
     };
     this.runs = new RunsService({ ...services, store: this.api.store, flowProducer: this.api.flowProducer, queue: (name) => apiQueues.get(name), control: this.api.control, workers: this.api.workers });
@@ -209,7 +216,7 @@ export class System {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.store.close(), this.api.store.close()]);
+    await Promise.all([this.store.close(), this.api.store.close(), this.schemas.close()]);
     await Promise.all([this.flowProducer.close(), this.api.flowProducer.close(), ...[...this.queuesByName.values(), ...this.api.queues.values()].map((q) => q.close())]);
     await Promise.all([this.redis, this.stateRedis, this.api.redis].map((r) => r.quit().catch(() => r.disconnect())));
   }
@@ -265,6 +272,7 @@ export function systemFromDefinitions(opts: {
   refSafetyDelayMs?: number;
 }): System {
   const registry = resolveAgents({ agents: opts.agents, ...(opts.pricing ? { pricing: opts.pricing } : {}), ...(opts.providers ? { providers: opts.providers } : {}) }, opts.config, `${opts.source} agents`);
+  const schemas = new SchemaChecker(opts.config.limits);
   const named = new Map<string, CompiledWorkflow>();
   for (const def of opts.workflows ?? []) {
     const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source, limits: opts.config.limits });
@@ -276,7 +284,8 @@ export function systemFromDefinitions(opts: {
     retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
     keepCompletedJobs: opts.config.keepCompletedJobs,
     registry,
-    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits, (agent) => registry.get(agent)?.orchestration),
+    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits, (agent) => registry.get(agent)?.orchestration, schemas),
+    schemas,
     logger: opts.logger,
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),

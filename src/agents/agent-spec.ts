@@ -3,7 +3,7 @@
  * Each agent type gets its own BullMQ queue and worker pool.
  */
 import { z } from 'zod';
-import { OutputSpec } from '../workflows/json-schema.js';
+import { CompiledOutputSpec } from '../workflows/json-schema.js';
 import { ModelPrice } from '../providers/pricing.js';
 import { ProviderLimits } from '../limits/spec.js';
 
@@ -92,7 +92,7 @@ export const AgentSpec = z
     /** Weight of this agent's answers in a vote (seed 003's authority weights). Default 1. */
     authority: z.number().positive().max(100).default(1),
     /** Structured answers: the model answers with a JSON object that fits `output.schema` (validated). */
-    output: OutputSpec.optional(),
+    output: CompiledOutputSpec.optional(),
     orchestration: OrchestrationOptions.default({}),
     /** Options of the offline echo provider (also used when a keyless agent falls back to echo). */
     echo: z.object({ latencyMs: z.number().int().nonnegative().default(0) }).strict().default({ latencyMs: 0 }),

@@ -10,7 +10,7 @@ import { PatternFields, patternProblem } from '../workflows/patterns.js';
 
 const common = {
   /** A repeated submission with the same key returns the same run. */
-  idempotencyKey: z.string().min(1).max(200).regex(/^[^\s]+$/, 'must not contain spaces').optional(),
+  idempotencyKey: z.string().min(1, 'must not be empty (omit it for none)').max(200).regex(/^\S*$/, 'must not contain spaces').optional(),
   /** BullMQ priority: 1 is the highest; omit for normal (FIFO) order. */
   priority: z.number().int().min(1).max(2_097_152).optional(),
   /** What the run may spend: past a limit it halts as budget_exceeded. */

@@ -31,6 +31,20 @@ export interface Limits {
   maxDelegations: number;
   /** Most `orchestration.maxDepth` a request may ask for (and never above the agent's own). @default 3 */
   maxDelegationDepth: number;
+  /** Largest `output.schema`, in characters of JSON. @default 65536 */
+  maxSchemaChars: number;
+  /** Most keys (keywords and property names, counted through) in one `output.schema`. @default 2000 */
+  maxSchemaKeywords: number;
+  /** Longest one schema compile or check may take (off the event loop) before it is cut short, ms. @default 5000 */
+  schemaTimeoutMs: number;
+  /** Largest structured answer checked against its schema, in characters of JSON. @default 1000000 */
+  maxValidatedChars: number;
+  /** Longest `when` (or `until`) expression, in characters. @default 2000 */
+  maxExpressionChars: number;
+  /** Deepest nesting of a `when` expression (operators, calls and conditions). @default 50 */
+  maxExpressionDepth: number;
+  /** Most index entries one filtered listing reads before it answers with a cursor to go on. @default 1000 */
+  maxListScan: number;
 }
 
 /** BullMQ's lock and stalled-check timing of every worker by default, ms: a lost worker's steps go on within 30 s. */
@@ -38,6 +52,7 @@ export const DEFAULT_STALLED = { lockDuration: 20_000, stalledInterval: 10_000 }
 
 /** Most bytes a step keeps of its last provider call, and of its tool calls, unless configured (SWITCHYARD_MAX_DEBUG_BYTES). */
 export const DEFAULT_MAX_DEBUG_BYTES = 32_768;
+
 export const DEFAULT_LIMITS: Limits = {
   maxSteps: 1000,
   maxJsonDepth: 64,
@@ -47,6 +62,13 @@ export const DEFAULT_LIMITS: Limits = {
   maxOrchestratorTurns: 20,
   maxDelegations: 50,
   maxDelegationDepth: 3,
+  maxSchemaChars: 65_536,
+  maxSchemaKeywords: 2000,
+  schemaTimeoutMs: 5000,
+  maxValidatedChars: 1_000_000,
+  maxExpressionChars: 2000,
+  maxExpressionDepth: 50,
+  maxListScan: 1000,
 };
 
 export const EnvSchema = z.object({
@@ -91,6 +113,20 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_DELEGATIONS: int(DEFAULT_LIMITS.maxDelegations, 1),
   /** Highest `orchestration.maxDepth` a request may set on a step (never above the agent's own). */
   SWITCHYARD_MAX_DELEGATION_DEPTH: int(DEFAULT_LIMITS.maxDelegationDepth, 1),
+  /** Largest `output.schema` a request or a file may declare, in characters of JSON (more: 422). */
+  SWITCHYARD_MAX_SCHEMA_CHARS: int(DEFAULT_LIMITS.maxSchemaChars, 64),
+  /** Most keys (keywords and property names, counted through) in one `output.schema` (more: 422). */
+  SWITCHYARD_MAX_SCHEMA_KEYWORDS: int(DEFAULT_LIMITS.maxSchemaKeywords, 4),
+  /** Longest a schema compile or an answer's check may take in the schema thread, ms (then it is cut short). */
+  SWITCHYARD_SCHEMA_TIMEOUT_MS: int(DEFAULT_LIMITS.schemaTimeoutMs, 100),
+  /** Largest structured answer checked against its schema, in characters of JSON (a larger one is sent back). */
+  SWITCHYARD_MAX_VALIDATED_CHARS: int(DEFAULT_LIMITS.maxValidatedChars, 1000),
+  /** Longest `when`/`until` expression, in characters (more: 422). */
+  SWITCHYARD_MAX_EXPRESSION_CHARS: int(DEFAULT_LIMITS.maxExpressionChars, 16),
+  /** Deepest nesting of a `when`/`until` expression (more: 422). */
+  SWITCHYARD_MAX_EXPRESSION_DEPTH: int(DEFAULT_LIMITS.maxExpressionDepth, 2),
+  /** Most index entries a filtered GET /v1/runs reads; then it answers with what it found and a cursor. */
+  SWITCHYARD_MAX_LIST_SCAN: int(DEFAULT_LIMITS.maxListScan, 10),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
@@ -175,6 +211,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxOrchestratorTurns: e.SWITCHYARD_MAX_ORCHESTRATOR_TURNS,
       maxDelegations: e.SWITCHYARD_MAX_DELEGATIONS,
       maxDelegationDepth: e.SWITCHYARD_MAX_DELEGATION_DEPTH,
+      maxSchemaChars: e.SWITCHYARD_MAX_SCHEMA_CHARS,
+      maxSchemaKeywords: e.SWITCHYARD_MAX_SCHEMA_KEYWORDS,
+      schemaTimeoutMs: e.SWITCHYARD_SCHEMA_TIMEOUT_MS,
+      maxValidatedChars: e.SWITCHYARD_MAX_VALIDATED_CHARS,
+      maxExpressionChars: e.SWITCHYARD_MAX_EXPRESSION_CHARS,
+      maxExpressionDepth: e.SWITCHYARD_MAX_EXPRESSION_DEPTH,
+      maxListScan: e.SWITCHYARD_MAX_LIST_SCAN,
     },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,

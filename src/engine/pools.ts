@@ -103,7 +103,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     const { runs } = await system.engineRuns.list({ workspaceId, status: 'succeeded', include: ['output'], limit, ...(agent ? { agent } : {}), ...(workflow ? { workflow } : {}) });
     return runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, agents: r.agents, finishedAt: r.finishedAt, output: r.output ?? null }));
   };
-  const defaults = createExecutors({ registry, providerFor, readRuns });
+  const defaults = createExecutors({ registry, providerFor, readRuns, schemas: system.schemas });
   const executors: Executors = { ...defaults, ...opts.executors?.(defaults) };
 
   const active = new ActiveJobs();

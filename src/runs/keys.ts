@@ -57,6 +57,8 @@ export const keys = {
   definitionPrefix: (prefix: string) => `${prefix}:def:`,
   /** Sorted set: a workspace's run ids by creation time (listing). */
   runIndex: (prefix: string, workspaceId: string) => `${prefix}:ws:${workspaceId}:runs`,
+  /** Sorted set: a workspace's runs of one workflow by creation time (listing by workflow reads it, not the whole index). */
+  workflowRunIndex: (prefix: string, workspaceId: string, workflow: string) => `${prefix}:ws:${workspaceId}:runs:wf:${workflow}`,
   /** String: `<runId> <requestHash>` of the run holding a workspace's idempotency key. */
   idempotency: (prefix: string, workspaceId: string, key: string) => `${prefix}:ws:${workspaceId}:idem:${key}`,
   /**

@@ -479,9 +479,11 @@ export class RunStore {
   }
 
   /**
-   * Newest-first page of a workspace's runs from its Redis index. `cursor` is the score/id of
-   * the last item of the previous page. Runs past retention are pruned from the index as they
-   * are met.
+   * Newest-first page of a workspace's runs from its Redis index (its workflow's index when the
+   * filter names a workflow). `cursor` is the score/id of the last entry the previous page read.
+   * The other filters (status, agent) are applied to what is read, and at most `maxScan` index
+   * entries are read: a page may then hold fewer than `limit` runs, with `next` to go on from.
+   * Runs past retention are pruned from the index as they are met.
    */
   async listRuns(filter: {
     workspaceId: string;
@@ -492,32 +494,41 @@ export class RunStore {
     agent?: string;
     limit: number;
     cursor?: { score: number; id: string };
+    /** Most index entries read (default 1000). */
+    maxScan?: number;
   }): Promise<{ runs: RunSummary[]; next?: { score: number; id: string } }> {
-    const index = keys.runIndex(this.prefix, filter.workspaceId);
+    const index = filter.workflow ? keys.workflowRunIndex(this.prefix, filter.workspaceId, filter.workflow) : keys.runIndex(this.prefix, filter.workspaceId);
     const include = filter.include ?? [];
     const fields = RUN_FIELDS.filter((f) => listedField(f, include));
     // A compacted run's record is one field; its output, its output steps' (the steps field).
     const extra = include.includes('output') ? ['run', 'steps'] : ['run'];
+    const maxScan = filter.maxScan ?? 1000;
     const out: RunSummary[] = [];
-    let max: string = filter.cursor ? String(filter.cursor.score) : '+inf';
-    let skipThrough = filter.cursor?.id;
-    const batch = Math.max(50, filter.limit * 2);
+    let after = filter.cursor;
+    let scanned = 0;
+    // Past entries of the cursor's score already read (all of a page's were: rare, same-ms runs).
+    let offset = 0;
     for (;;) {
-      const page = await this.redis.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch);
-      if (page.length === 0) return { runs: out };
-      const ids: { id: string; score: number }[] = [];
-      for (let i = 0; i < page.length; i += 2) ids.push({ id: page[i]!, score: Number(page[i + 1]) });
+      const want = Math.min(Math.max(50, filter.limit * 2), maxScan - scanned);
+      const page = await this.redis.zrevrangebyscore(index, after ? String(after.score) : '+inf', '-inf', 'WITHSCORES', 'LIMIT', offset, want);
+      const entries: { id: string; score: number }[] = [];
+      for (let i = 0; i < page.length; i += 2) entries.push({ id: page[i]!, score: Number(page[i + 1]) });
+      if (entries.length === 0) return { runs: out };
+      // Same-score entries come in reverse order of id: those up to the cursor's were read.
+      const ids = after ? entries.filter((e) => !(e.score === after!.score && e.id >= after!.id)) : entries;
+      if (ids.length === 0) {
+        offset += entries.length;
+        continue;
+      }
+      offset = 0;
       const pipe = this.redis.pipeline();
       for (const { id } of ids) pipe.hmget(keys.run(this.prefix, id), ...fields, ...extra);
       const rows = (await pipe.exec()) ?? [];
       const gone: string[] = [];
+      const prune = () => (gone.length ? this.redis.zrem(index, ...gone) : undefined);
       for (let i = 0; i < ids.length; i++) {
         const { id, score } = ids[i]!;
-        if (skipThrough !== undefined) {
-          // Same-score items up to and including the cursor's id were on the previous page.
-          if (id === skipThrough) skipThrough = undefined;
-          continue;
-        }
+        scanned++;
         const values = rows[i]?.[1] as (string | null)[] | undefined;
         const [compacted, stepsJson] = values?.slice(fields.length) ?? [];
         if (!values || (values[0] === null && !compacted)) {
@@ -532,15 +543,15 @@ export class RunStore {
         if (filter.agent && !run.agents.includes(filter.agent)) continue;
         out.push(run);
         if (out.length === filter.limit) {
-          if (gone.length) await this.redis.zrem(index, ...gone);
+          await prune();
           return { runs: out, next: { score, id } };
         }
       }
-      if (gone.length) await this.redis.zrem(index, ...gone);
-      if (page.length < batch * 2) return { runs: out };
-      const last = ids[ids.length - 1]!;
-      max = String(last.score);
-      skipThrough = last.id;
+      await prune();
+      after = ids[ids.length - 1]!;
+      if (entries.length < want) return { runs: out };
+      // Read as much as one page may: the client goes on from here.
+      if (scanned >= maxScan) return { runs: out, next: after };
     }
   }
 }

@@ -43,6 +43,8 @@ export interface RunsServiceDeps {
   archive?: RunArchive;
   /** Most live event streams at once (more answer 503). Default 1000. */
   maxEventStreams?: number;
+  /** Most index entries one listing reads before it answers with a cursor. Default 1000. */
+  maxListScan?: number;
   /** Which queues live workers serve (to say why a step waits). */
   workers?: WorkerRegistry;
   /** How often the workers' stalled check runs, ms (when a step whose worker is lost goes on). Default 10000. */
@@ -139,7 +141,27 @@ export function newRunId(): string {
 }
 
 export class RunsService {
+  /** Event streams this service serves now (reserveEventStream). */
+  private eventStreams = 0;
+
   constructor(private readonly deps: RunsServiceDeps) {}
+
+  /**
+   * Take one of the event stream slots of this process at once, or throw 503 when all are
+   * taken: taken synchronously, before the request awaits anything, so a burst of requests
+   * cannot all pass the check first. Call the returned function once the stream has ended.
+   */
+  reserveEventStream(): () => void {
+    const max = this.deps.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams;
+    if (this.eventStreams >= max) throw new UnavailableError(`this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`, 'event_stream_cap');
+    this.eventStreams++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.eventStreams--;
+    };
+  }
 
   /** A one-step run of `agent` with `input` ({task, context?}). */
   async submitAgentTask(agent: string, input: { task: string; context?: Record<string, unknown> }, opts: SubmitOptions = {}): Promise<SubmitResult> {
@@ -149,7 +171,7 @@ export class RunsService {
 
   /** A run of a named workflow (from flows/) or an inline definition. */
   async submitWorkflow(ref: string | Record<string, unknown>, input: unknown, opts: SubmitOptions = {}): Promise<SubmitResult> {
-    const workflow = this.deps.workflows.resolve(ref);
+    const workflow = await this.deps.workflows.resolve(ref);
     const validInput = validateRunInput(workflow, input ?? {});
     return this.submit(workflow, validInput, { workflow: ref, input: validInput }, opts);
   }
@@ -295,7 +317,8 @@ export class RunsService {
   /**
    * A run's events after `after` (exclusive; from the start when omitted): live from Redis
    * (replayed, then followed until `run.finished` or `signal`), or the archived log once Redis
-   * no longer holds the run. NotFoundError when neither has it.
+   * no longer holds the run. NotFoundError when neither has it. The caller holds a slot of
+   * reserveEventStream while it serves the stream.
    */
   async events(runId: string, after: number | undefined, signal: AbortSignal): Promise<RunEventStream> {
     const { store } = this.deps;
@@ -306,8 +329,6 @@ export class RunsService {
     }
     // A client reconnecting after run.finished: nothing will ever follow.
     if (isTerminalRun(status) && after !== undefined && (await store.readEvents(runId, after, 1)).length === 0) return { kind: 'none' };
-    const max = this.deps.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams;
-    if (store.feedStats().viewers >= max) throw new UnavailableError(`this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`, 'event_stream_cap');
     return { kind: 'live', events: untilFinished(store.followEvents(runId, after, signal)) };
   }
 
@@ -323,6 +344,11 @@ export class RunsService {
     throw new NotFoundError(`run "${runId}" not found`);
   }
 
+  /**
+   * A page of runs, newest first (RunStore.listRuns): one listing reads a bounded part of the
+   * index (SWITCHYARD_MAX_LIST_SCAN), so a filtered page may hold fewer than `limit` runs, even
+   * none, with a `nextCursor` to go on; the listing has ended when it is null.
+   */
   async list(filter: ListRunsFilter): Promise<{ runs: RunSummary[]; nextCursor: string | null }> {
     if (this.deps.archive) {
       try {
@@ -336,7 +362,8 @@ export class RunsService {
     }
     const { cursor: raw, ...rest } = filter;
     const cursor = raw ? decodeCursor(raw) : undefined;
-    const { runs, next } = await whileReachable(this.deps.store.redis, 'the listing', () => this.deps.store.listRuns({ ...rest, ...(cursor ? { cursor } : {}) }));
+    const maxScan = this.deps.maxListScan ?? DEFAULT_LIMITS.maxListScan;
+    const { runs, next } = await whileReachable(this.deps.store.redis, 'the listing', () => this.deps.store.listRuns({ ...rest, maxScan, ...(cursor ? { cursor } : {}) }));
     return { runs, nextCursor: next ? Buffer.from(`${next.score}:${next.id}`).toString('base64url') : null };
   }
 

@@ -6,7 +6,6 @@
 import type { JobSchedulerJson, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { whileReachable } from '../runs/reachable.js';
-import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError, issuesFromZod } from '../errors/index.js';
 import type { Logger } from '../logger.js';
@@ -15,7 +14,7 @@ import { validateRunInput } from '../workflows/input.js';
 import { assertRunBounds } from '../workflows/run-bounds.js';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { JsonObject } from '../workflows/json-object.js';
-import { FLOW_SCHEDULE_PREFIX, ScheduleId } from './schedule-spec.js';
+import { FLOW_SCHEDULE_PREFIX, ScheduleId, cronProblem } from './schedule-spec.js';
 
 export const ScheduleBody = z
   .object({
@@ -52,14 +51,8 @@ export function validateCron(cron: string, tz: string): void {
   } catch {
     throw new ValidationError(`invalid time zone "${tz}"`, [{ path: 'tz', message: `"${tz}" is not an IANA time zone (e.g. UTC, Europe/Paris)` }]);
   }
-  try {
-    CronExpressionParser.parse(cron, { tz, strict: false });
-  } catch (err) {
-    throw new ValidationError(`invalid cron pattern "${cron}": ${(err as Error).message}`, [{ path: 'cron', message: `invalid cron pattern "${cron}": ${(err as Error).message}` }]);
-  }
-  if (cron.trim().split(/\s+/).length < 5) {
-    throw new ValidationError(`invalid cron pattern "${cron}": expected 5 or 6 fields`, [{ path: 'cron', message: 'expected 5 or 6 fields' }]);
-  }
+  const problem = cronProblem(cron, tz);
+  if (problem) throw new ValidationError(`cron: ${problem}`, [{ path: 'cron', message: problem }]);
 }
 
 /** Throws a ValidationError naming `id` when a schedule id is not usable. */
@@ -123,7 +116,7 @@ export class SchedulesService {
 
   /** Validate `body` and create or replace the scheduler `id` (already checked) from it. Writes only. */
   private async apply(id: string, body: ScheduleBody): Promise<void> {
-    const wf = this.deps.workflows.resolve(body.workflow);
+    const wf = await this.deps.workflows.resolve(body.workflow);
     validateCron(body.cron, body.tz);
     const input = validateRunInput(wf, body.input);
     // Every firing would be refused the same way: refused now, once.

@@ -5,6 +5,8 @@ import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { compileWorkflow } from './compile.js';
 import type { CompiledWorkflow } from './definition.js';
 import type { RequestCaps } from './kinds.js';
+import { checkSchemas } from './output-schemas.js';
+import type { SchemaValidator } from './schema-checker.js';
 
 export class WorkflowCatalog {
   constructor(
@@ -14,6 +16,8 @@ export class WorkflowCatalog {
     private readonly limits?: Limits,
     /** The orchestration each agent declares in the agents file (an inline step may not ask for more). */
     private readonly agentOrchestration: (agent: string) => OrchestrationOptions | undefined = () => undefined,
+    /** Compiles an inline definition's output schemas off the event loop (without it: on it). */
+    private readonly schemas?: SchemaValidator,
   ) {}
 
   list(): CompiledWorkflow[] {
@@ -25,7 +29,7 @@ export class WorkflowCatalog {
   }
 
   /** A workflow by name, or an inline definition compiled now. */
-  resolve(ref: string | Record<string, unknown>): CompiledWorkflow {
+  async resolve(ref: string | Record<string, unknown>): Promise<CompiledWorkflow> {
     if (typeof ref !== 'string') return this.validate(ref);
     const wf = this.named.get(ref);
     if (!wf) {
@@ -35,10 +39,23 @@ export class WorkflowCatalog {
     return wf;
   }
 
-  /** Compile an inline definition (one a request brings: its orchestration is capped, see RequestCaps). */
-  validate(def: unknown): CompiledWorkflow {
+  /**
+   * Compile an inline definition (one a request brings: its orchestration is capped, see
+   * RequestCaps); its output schemas are compiled by the schema thread.
+   */
+  async validate(def: unknown): Promise<CompiledWorkflow> {
+    const { schemas } = this;
     const limits = this.limits ?? DEFAULT_LIMITS;
     const caps: RequestCaps = { maxTurns: limits.maxOrchestratorTurns, maxDelegations: limits.maxDelegations, maxDepth: limits.maxDelegationDepth, agentOrchestration: this.agentOrchestration };
-    return compileWorkflow(def, { agents: this.agents(), source: 'inline', ...(this.limits ? { limits: this.limits } : {}), caps });
+    const found: { path: string; schema: Record<string, unknown> }[] = [];
+    const wf = compileWorkflow(def, {
+      agents: this.agents(),
+      source: 'inline',
+      ...(this.limits ? { limits: this.limits } : {}),
+      caps,
+      schemas: schemas ? (path, schema) => found.push({ path, schema }) : 'compile',
+    });
+    if (schemas) await checkSchemas(found, schemas, `workflow "${wf.name}"`);
+    return wf;
   }
 }

@@ -20,6 +20,7 @@ import { ruleOf, type KindRule, type RequestCaps } from './kinds.js';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { assertDepth, countSteps } from './limits.js';
 import { findTemplateRefs } from './templates.js';
+import { stepSchemaIssues, type SchemaHandling } from './output-schemas.js';
 
 /** What a step publishes into its run's context (an approval step's `publish` is its gate's own). */
 const contextPublish = (def: StepDefinition | undefined): true | string[] | { as: string } | undefined => (def === undefined || def.kind === 'approval' ? undefined : def.publish);
@@ -36,6 +37,12 @@ export interface CompileOptions {
   source?: string;
   /** A definition a request brings: the most orchestration its steps may ask for. */
   caps?: RequestCaps;
+  /**
+   * Each step's output schema, once within the bounds: compiled now, on this thread (default:
+   * definitions read at start-up), or handed to this function to be compiled off the event
+   * loop (an inline definition: see WorkflowCatalog).
+   */
+  schemas?: SchemaHandling;
 }
 
 /** A step during compilation: its definition, its place in the document, and all its direct dependencies. */
@@ -369,6 +376,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     if (first) issues.push({ path: `${d.path}.id`, message: `duplicate step id "${d.def.id}" (first defined at ${first.path})` });
     else byId.set(d.def.id, d);
     ruleFor(d.def).check(d.def, { agents: opts.agents, path: d.path, issue: (path, message) => issues.push({ path, message }), caps: opts.caps });
+    issues.push(...stepSchemaIssues(d.def, d.path, limits, opts.schemas));
   }
   const ids = [...byId.keys()];
   const stepById = (id: string) => byId.get(id)?.def;
@@ -523,7 +531,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     for (const { at, expr, vars } of expressions) {
       const path = `${d.path}.${at}`;
       try {
-        const refs = whenRefs(parseWhen(expr, vars));
+        const refs = whenRefs(parseWhen(expr, vars, limits));
         for (const s of refs.steps) {
           checkStepRef(d, s, path, at);
           reads.get(d.def.id)?.add(s);

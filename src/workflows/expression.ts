@@ -11,8 +11,8 @@
  * when the output has no score (relational operators are false when a side is null/undefined).
  */
 import jsep from 'jsep';
+import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { ValidationError } from '../errors/index.js';
-import { DEFAULT_LIMITS } from '../config/env.js';
 import { RENDERED_BYTES_SETTING, readOutputField, readPath, type TemplateScope } from './templates.js';
 import { utf8Bytes } from './text-size.js';
 
@@ -168,13 +168,39 @@ function convert(node: jsep.Expression): WhenNode {
   }
 }
 
+/** Bounds on an expression, checked before it is walked recursively (convert, evaluate). */
+export type ExpressionBounds = Pick<Limits, 'maxExpressionChars' | 'maxExpressionDepth'>;
+
+/**
+ * How deep `root` nests, counted without stack recursion, stopping past `max`. A chain of
+ * member accesses (`steps.x.output.a`) is one level: it is read as one path.
+ */
+function depthOf(root: jsep.Expression, max: number): number {
+  let deepest = 0;
+  const stack: [jsep.Expression, number][] = [[root, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    deepest = Math.max(deepest, depth);
+    if (deepest > max) return deepest;
+    for (const [key, value] of Object.entries(node)) {
+      const children = Array.isArray(value) ? value : [value];
+      const next = node.type === 'MemberExpression' && key === 'object' ? depth : depth + 1;
+      for (const c of children) if (c !== null && typeof c === 'object' && typeof (c as jsep.Expression).type === 'string') stack.push([c as jsep.Expression, next]);
+    }
+  }
+  return deepest;
+}
+
 /**
  * Parse and whitelist a `when` expression. Throws ValidationError (path `when`) on any problem.
  * `vars` are names it may read besides input and steps (evaluated from the scope's `vars`).
+ * An expression longer or deeper than `bounds` is refused before it is walked.
  */
-export function parseWhen(expr: string, vars: readonly string[] = []): ParsedWhen {
+export function parseWhen(expr: string, vars: readonly string[] = [], bounds: ExpressionBounds = DEFAULT_LIMITS): ParsedWhen {
   allowedVars = vars;
   try {
+    const { maxExpressionChars: maxChars, maxExpressionDepth: maxDepth } = bounds;
+    if (expr.length > maxChars) reject(`is ${expr.length} characters long; at most ${maxChars} (SWITCHYARD_MAX_EXPRESSION_CHARS)`);
     precheck(expr);
     let ast: jsep.Expression;
     try {
@@ -182,10 +208,12 @@ export function parseWhen(expr: string, vars: readonly string[] = []): ParsedWhe
     } catch (err) {
       return reject(`cannot parse: ${err instanceof Error ? err.message : String(err)}`);
     }
+    if (depthOf(ast, maxDepth) > maxDepth) reject(`nests deeper than ${maxDepth} levels of operators, calls and conditions (SWITCHYARD_MAX_EXPRESSION_DEPTH); split it, or compute a value in an earlier step`);
     return { source: expr, ast: convert(ast) };
   } catch (err) {
     if (!(err instanceof Rejected)) throw err;
-    const message = `when ${JSON.stringify(expr)}: ${err.message}`;
+    const shown = expr.length > 200 ? `${expr.slice(0, 200)}...` : expr;
+    const message = `when ${JSON.stringify(shown)}: ${err.message}`;
     throw new ValidationError(message, [{ path: 'when', message }]);
   } finally {
     allowedVars = [];

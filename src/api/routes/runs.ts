@@ -5,7 +5,8 @@ import { HttpError, parseOr422 } from '../errors.js';
 import { sendJson } from '../json-body.js';
 import { NotFoundError } from '../../errors/index.js';
 import { patternWorkflow } from '../../workflows/patterns.js';
-import { EventId, FeedbackBody, GateDecisionBody, SubmitPatternRun, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, SubmitRun, SubmitWorkflowRun } from '../schemas.js';
+import { EventId, FeedbackBody, GateDecisionBody, SubmitPatternRun, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, type SubmitRun, SubmitWorkflowRun } from '../schemas.js';
+import { noShapeError } from '../submit-shapes.js';
 
 export interface RunsRouterDeps {
   runs: RunsService;
@@ -24,10 +25,9 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
   });
 
   r.post('/', async (req, res) => {
-    const body: unknown = req.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new HttpError(400, 'invalid_body', 'the body must be a JSON object with "agent" and "input", or "workflow" and "input"');
-    }
+    // A body that is not a JSON object was answered already (app.ts); none at all is `{}`.
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (!('agent' in body || 'workflow' in body || 'pattern' in body)) throw noShapeError(body);
     if ('pattern' in body) {
       const { idempotencyKey, priority, budget, ...pattern } = parseOr422(SubmitPatternRun, body);
       const result = await runs.submitWorkflow(patternWorkflow(pattern), {}, { workspaceId, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) });
@@ -35,7 +35,7 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
       return;
     }
     // Pick the branch by its discriminating field so errors name the right fields.
-    const parsed = 'agent' in body ? parseOr422(SubmitAgentRun, body) : 'workflow' in body ? parseOr422(SubmitWorkflowRun, body) : parseOr422(SubmitRun, body);
+    const parsed: SubmitRun = 'agent' in body ? parseOr422(SubmitAgentRun, body) : parseOr422(SubmitWorkflowRun, body);
     // The parsed body carries the submit options (idempotencyKey, priority).
     const opts = { ...parsed, workspaceId };
     const result = 'agent' in parsed ? await runs.submitAgentTask(parsed.agent, parsed.input, opts) : await runs.submitWorkflow(parsed.workflow, parsed.input, opts);
@@ -105,6 +105,8 @@ async function streamEvents(runs: RunsService, req: Request<{ id: string }>, res
     throw new HttpError(400, 'invalid_event_id', `${header === undefined ? 'after' : 'Last-Event-ID'} "${(raw ?? '').slice(0, 100)}" is not an event id (a whole number below 10^15: the position of an event in the run, from 1)`);
   }
   const after = parsed?.data;
+  // Before any await: every request of a burst sees the slots the others took.
+  const release = runs.reserveEventStream();
   const stop = new AbortController();
   const end = () => stop.abort();
   req.on('close', end);
@@ -132,6 +134,7 @@ async function streamEvents(runs: RunsService, req: Request<{ id: string }>, res
       res.end();
     }
   } finally {
+    release();
     req.off('close', end);
     shutdownSignal?.removeEventListener('abort', end);
   }

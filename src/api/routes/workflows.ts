@@ -7,8 +7,8 @@ export function workflowsRouter({ workflows }: { workflows: WorkflowCatalog }): 
   r.get('/', (_req, res) => {
     res.json({ workflows: workflows.list() });
   });
-  r.post('/validate', (req, res) => {
-    const workflow = workflows.validate(req.body);
+  r.post('/validate', async (req, res) => {
+    const workflow = await workflows.validate(req.body);
     res.json({ valid: true, workflow });
   });
   r.get('/:name', (req, res) => {

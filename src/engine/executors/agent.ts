@@ -17,12 +17,15 @@ import type { ExecutionContext, StepExecutor } from '../executor.js';
 import { progressReporter } from '../progress.js';
 import { delegationOf, orchestrate, type ReadRuns } from './orchestrator.js';
 import { structuredCall } from './structured.js';
+import type { SchemaValidator } from '../../workflows/schema-checker.js';
 
 export interface AgentExecutorDeps {
   registry: AgentRegistry;
   providerFor: (agent: string) => Provider;
   /** Recent runs of a workspace, for an orchestrator's `read_runs` tool. */
   readRuns?: ReadRuns;
+  /** Checks structured answers off the event loop (the process's schema thread). */
+  schemas?: SchemaValidator;
 }
 
 /**
@@ -115,7 +118,7 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       const provider = ctx.metered(deps.providerFor(step.agent));
       const request = requestOf(agent, buildMessages(input), ctx);
       if (schema) {
-        const answer = await structuredCall(provider, request, schema, { keep: ctx });
+        const answer = await structuredCall(provider, request, schema, { keep: ctx, validator: deps.schemas });
         const event = { durationMs: Date.now() - t0, structured: true, rounds: answer.rounds, ...delegationOff };
         return { type: 'succeeded', output: answer.value, input, model: answer.model, event };
       }

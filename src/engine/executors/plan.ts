@@ -22,12 +22,15 @@ import { STEP_ID_PATTERN } from '../../workflows/definition.js';
 import type { ChildStep, StepExecutor } from '../executor.js';
 import { renderFor, requestOf } from './agent.js';
 import { structuredCall } from './structured.js';
+import type { SchemaValidator } from '../../workflows/schema-checker.js';
 
 export const PLAN_TOOL = 'plan';
 
 export interface PlanExecutorDeps {
   registry: AgentRegistry;
   providerFor: (agent: string) => Provider;
+  /** Checks the plan's answer off the event loop (the process's schema thread). */
+  schemas?: SchemaValidator;
 }
 
 interface PlannedStep {
@@ -100,6 +103,7 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
           check: problems,
           failure: 'the plan is invalid',
           keep: ctx,
+          validator: deps.schemas,
         });
         const checked = compiled!;
         const children = checked.children.map((c) => ({ ...c, id: `${step.id}.${c.id}`, dependsOn: c.dependsOn.map((d) => `${step.id}.${d}`), reads: c.dependsOn.map((d) => `${step.id}.${d}`) }));

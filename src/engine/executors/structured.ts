@@ -3,11 +3,13 @@
  * provider's native way (OpenAI: `response_format` json_schema, JSON mode on older models;
  * Anthropic and echo: a forced tool, `tool_choice: {type: tool}`), and the answer is validated. An answer that does not fit is sent back once
  * with its validation errors (kept in the step's checkpoint first, with `keep`); a second one
- * fails the step with them (path and message).
+ * fails the step with them (path and message). The answer is checked off the event loop when
+ * a SchemaValidator is given (the workers' schema thread: see schema-checker.ts).
  */
 import { NonRetryableError } from '../../errors/index.js';
 import { ANSWER_DESCRIPTION, askForStructure, type ChatMessage, type CompletionRequest, type Provider, type ToolCall } from '../../providers/provider.js';
 import { schemaErrors } from '../../workflows/json-schema.js';
+import { SchemaTimeoutError, type SchemaValidator } from '../../workflows/schema-checker.js';
 import { parseOutputJson } from '../../workflows/templates.js';
 import type { ExecutionContext } from '../executor.js';
 
@@ -34,6 +36,8 @@ export interface StructuredOptions {
    * lost worker) goes on with it and does not ask (and pay for) the first round again.
    */
   keep?: Pick<ExecutionContext, 'checkpoint' | 'saveCheckpoint'>;
+  /** Checks the answer off the event loop (default: here, on it). */
+  validator?: SchemaValidator | undefined;
 }
 
 /** The first round of a structured answer that did not fit, and the request to fix it. */
@@ -55,7 +59,7 @@ export async function structuredCall(provider: Provider, req: Omit<CompletionReq
     const res = await provider.complete({ ...req, messages, ...ask });
     const call: ToolCall | undefined = res.toolCalls?.find((c) => c.name === name);
     const value = call ? (call.invalidInput === undefined ? call.input : undefined) : parseOutputJson(res.text);
-    let errors = value === undefined ? ['(root): the answer is not JSON'] : schemaErrors(schema, value);
+    let errors = value === undefined ? ['(root): the answer is not JSON'] : await errorsOf(schema, value, opts.validator);
     if (errors.length === 0 && opts.check) errors = opts.check(value as Record<string, unknown>);
     if (errors.length === 0) return { value: value as Record<string, unknown>, model: res.model, ...(res.stopReason ? { stopReason: res.stopReason } : {}), rounds: round };
     if (round === 2) throw new NonRetryableError(`${opts.failure ?? 'the answer does not fit the output schema'} (asked twice): ${errors.join('; ')}`);
@@ -65,5 +69,16 @@ export async function structuredCall(provider: Provider, req: Omit<CompletionReq
       : [...messages, { role: 'assistant', content: res.text }, { role: 'user', content: fix }];
     const second: SecondRound = { structured: 2, messages };
     await opts.keep?.saveCheckpoint(second);
+  }
+}
+
+/** The answer's problems against `schema`; a check that cannot finish fails the step (the same answer would fail again). */
+async function errorsOf(schema: Record<string, unknown>, value: unknown, validator: SchemaValidator | undefined): Promise<string[]> {
+  if (!validator) return schemaErrors(schema, value);
+  try {
+    return await validator.errors(schema, value);
+  } catch (err) {
+    if (err instanceof SchemaTimeoutError) throw new NonRetryableError(err.message);
+    throw err;
   }
 }

@@ -5,7 +5,7 @@ import { ConflictError } from '../../errors/index.js';
 import { json, Script } from './script.js';
 import { stepPlan, type NewStep } from './step-plan.js';
 
-const script = new Script('create-run', 8);
+const script = new Script('create-run', 9);
 const appendScript = new Script('steps-append', 2);
 
 export interface CreateRunArgs {
@@ -95,6 +95,7 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
       keys.outbox(prefix),
       keys.queuedRuns(prefix),
       keys.definition(prefix, a.definition?.id ?? ''),
+      keys.workflowRunIndex(prefix, run.workspaceId, run.workflow),
     ],
     args: [
       keys.stepPrefix(prefix, run.id),
