@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../src/limits/limiter.js';
 import { ProviderLimits } from '../src/limits/spec.js';
-import { LimitedProvider, spentUntil } from '../src/limits/limited-provider.js';
+import { LimitedProvider } from '../src/limits/limited-provider.js';
+import { spentUntil } from '../src/limits/pause.js';
 import { CapacityWaitError } from '../src/errors/index.js';
 import { EchoProvider } from '../src/providers/echo.js';
 import { silentLogger } from '../src/logger.js';
@@ -17,6 +18,7 @@ import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-serv
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 import { cleanupPrefix, newRedis, testPrefix } from './helpers/redis.js';
 import { killAllWorkerProcesses, startWorkerProcess } from './helpers/worker-process.js';
+import { poll } from './helpers/poll.js';
 
 let redis: Redis;
 const prefix = testPrefix('limits');
@@ -221,7 +223,7 @@ describe('RedisLimiter', () => {
     await limiter.settle(await limiter.acquire(target('gpt-p2'), 1, 60_000).then(ticketOf), { result: 'failure' });
     await new Promise((r) => setTimeout(r, 150));
     const failedProbe = await limiter.acquire(target('gpt-p2'), 1, 60_000).then(ticketOf);
-    expect(await limiter.settle(failedProbe, { result: 'failure' })).toEqual(['openai/gpt-p2']);
+    expect((await limiter.settle(failedProbe, { result: 'failure' })).opened).toEqual(['openai/gpt-p2']);
     expect(await limiter.acquire(target('gpt-p2'), 1, 60_000)).toMatchObject({ granted: false, why: 'circuit open' });
     await new Promise((r) => setTimeout(r, 150));
     // A probe cancelled (neutral) lets the next one go.
@@ -347,6 +349,57 @@ describe('provider limits end to end', () => {
     const waiting = await h.waitUntil(b, (r) => r.steps[0]!.status === 'retrying', 10_000);
     expect(waiting.steps[0]!.waitingFor).toMatchObject({ reason: 'provider_capacity', detail: 'openai/gpt-shared maxConcurrent', until: expect.any(String) });
     await Promise.all([h.waitForRun(a, 20_000), h.waitForRun(b, 20_000)]);
+  }, 30_000);
+});
+
+describe('a finished run gives back what its calls held in the limiter', () => {
+  let h: Harness;
+  const agents = { lim: { provider: 'echo', rateLimit: { max: 5, durationMs: 1000 } } };
+  const workflows = [{ name: 'lim-fan', steps: [{ parallel: Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, agent: 'lim', input: { task: `part ${i}` } })) }] }];
+  const bookings = () => redis.zrange(`${h.prefix}:limit:@lim:bookings`, '0', '-1');
+
+  beforeAll(async () => {
+    h = await startHarness({ name: 'limits-holds', agents, workflows });
+  }, 30_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('a cancelled run’s booked turns are released at once: the next run of the agent goes within about one interval, not after them', async () => {
+    const big = (await h.request('POST', '/v1/runs', { workflow: 'lim-fan', input: {} })).body.id as string;
+    // Five a second: its 50 steps are refused together and booked one turn each, 200 ms apart.
+    await poll('turns booked', bookings, (b) => b.filter((k) => k.startsWith(big)).length >= 30, { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await h.request('POST', `/v1/runs/${big}/cancel`)).status).toBe(200);
+    // None of its turns is held any longer, and the arrival time they pushed forward is given back.
+    expect((await bookings()).filter((k) => k.startsWith(big))).toEqual([]);
+    const tat = Number(await redis.hget(`${h.prefix}:limit:@lim`, 'tatReq'));
+    expect(tat - Date.now()).toBeLessThanOrEqual(400);
+
+    const submitted = Date.now();
+    const next = (await h.request('POST', '/v1/runs', { agent: 'lim', input: { task: 'after the cancel' } })).body.id as string;
+    const run = await h.waitForRun(next, 20_000);
+    expect(run.status).toBe('succeeded');
+    // Any wait it had was for its own turn (one interval), none for the cancelled run's.
+    const waits = (await h.system.store.readEvents(next)).filter((e) => e.type === 'step.retrying');
+    for (const w of waits) expect(Date.parse(w.data.retryAt as string) - Date.parse(w.at)).toBeLessThanOrEqual(400);
+    expect(Date.parse(run.steps[0]!.startedAt!) - submitted).toBeLessThan(5_000);
+    await expectNoLiveJobs(h.system, big);
+  }, 30_000);
+
+  it('steps cancelled in a live run (a join met early) give back their turns; the others keep theirs', async () => {
+    const big = (await h.request('POST', '/v1/runs', { workflow: 'lim-fan', input: {} })).body.id as string;
+    const ofRun = async () => (await bookings()).filter((k) => k.startsWith(`${big}.`));
+    const booked = await poll('turns booked', ofRun, (b) => b.length >= 30, { timeoutMs: 10_000 });
+    const stepOf = (key: string) => key.slice(big.length + 1).split('.')[0]!;
+    const cancel = booked.slice(0, 10).map(stepOf);
+    expect(await h.system.control.cancelSteps(big, cancel.map((stepId) => ({ stepId, agent: 'lim' })), 'no longer needed')).toEqual(cancel);
+    const left = (await ofRun()).map(stepOf);
+    expect(left.filter((s) => cancel.includes(s))).toEqual([]);
+    expect(left.length).toBeGreaterThan(0);
+    expect((await h.request('POST', `/v1/runs/${big}/cancel`)).status).toBe(200);
+    expect(await ofRun()).toEqual([]);
+    await expectNoLiveJobs(h.system, big);
   }, 30_000);
 });
 

@@ -40,6 +40,7 @@ import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './e
 import { templateScope } from './executors/agent.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { BudgetedProvider } from './budgeted-provider.js';
+import { LEASE_MARGIN_MS } from '../limits/limited-provider.js';
 import { MeteredProvider, UsageMeter } from './usage-meter.js';
 import { addChildSteps } from './growth.js';
 import { settleJoins } from './joins.js';
@@ -175,7 +176,10 @@ export function createStepProcessor(deps: StepMachineDeps) {
           });
           if (!started.applied) return finish(started.status);
           attempt = started.attempts;
-          if (decision.recovered) log().warn({ attempt }, 'step recovered: its last attempt was cut short (worker lost)');
+          if (decision.recovered) {
+            log().warn({ attempt }, 'step recovered: its last attempt was cut short (worker lost)');
+            await releaseLost(store, runId, step.id, attempt, log);
+          }
           break;
         }
         case 'resume': {
@@ -282,9 +286,11 @@ export function createStepProcessor(deps: StepMachineDeps) {
         addSteps: (children) => addChildSteps(deps, job, attempt, children),
         steps: (ids) => store.getSteps(runId, ids),
         metered: (provider) => {
-          const budgeted = (p: Provider) => new BudgetedProvider(p, { store, runId, prices: deps.prices, log });
+          const owner = { stepId: step.id, attempt };
+          const budgeted = (p: Provider) => new BudgetedProvider(p, { store, runId, owner, leaseMs: timeoutMs + LEASE_MARGIN_MS, prices: deps.prices, log });
           const inner = job.data.budgeted ? (provider.around?.(budgeted) ?? budgeted(provider)) : provider;
-          return new MeteredProvider(inner, meter, deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined);
+          // Each call names its attempt: what it holds in the limiter is released with it.
+          return new MeteredProvider(inner, meter, deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined, { runId, ...owner });
         },
         progress: (data) => {
           const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
@@ -486,6 +492,20 @@ export function contextPublish(step: CompiledStep, output: unknown, authorityOf?
   else entries = spec.fields.filter((f) => Object.hasOwn(object, f) && object[f] !== undefined).map((f) => [f, object[f]]);
   const authority = spec.byAuthority && step.agent ? (authorityOf?.(step.agent) ?? 1) : 0;
   return { entries: entries.slice(0, MAX_PUBLISHED), order: spec.order, authority };
+}
+
+/**
+ * A recovered attempt takes over: what the lost attempts' calls held (budget reservations,
+ * turns booked, leases) is released now rather than when it expires. A failure is logged: the
+ * holds expire by themselves.
+ */
+async function releaseLost(store: RunStore, runId: string, stepId: string, attempt: number, log: () => Logger): Promise<void> {
+  try {
+    const released = await store.releaseHolds(runId, { steps: [stepId], belowAttempt: attempt });
+    if (released) log().info({ released }, 'released what the lost attempt held');
+  } catch (err) {
+    log().warn({ err: toError(err).message }, 'could not release what the lost attempt held; it expires by itself');
+  }
 }
 
 /** Fail `runId` because its required step `stepId` failed with `error`. */

@@ -45,7 +45,7 @@ import {
   type StepTransition,
   type StepTransitionReply,
   type StepsAddArgs,
-  type StepsAddReply, budgetReserve, budgetSettle, stepFeedback, type StepFeedbackReply } from './scripts/index.js';
+  type StepsAddReply, budgetReserve, budgetSettle, holdsRelease, type BudgetReservation, type HoldsSelection, stepFeedback, type StepFeedbackReply } from './scripts/index.js';
 import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus, type Usage, isTerminalRun } from './types.js';
 
 export type { NewStep, StepReading, StepTransition, StepResult } from './scripts/index.js';
@@ -269,14 +269,23 @@ export class RunStore {
     return reply;
   }
 
-  /** Reserve a call's estimate against the run's budget: why it is refused, or '' (reserved, or no token/cost budget). */
-  reserveBudget(runId: string, tokens: number, costUsd: number): Promise<string> {
-    return budgetReserve(this.redis, this.prefix, runId, tokens, costUsd);
+  /** Reserve a call's estimate against the run's budget, as a lease: why it is refused, or '' (reserved, or no token/cost budget). */
+  reserveBudget(runId: string, reservation: BudgetReservation): Promise<string> {
+    return budgetReserve(this.redis, this.prefix, runId, reservation);
   }
 
-  /** Release a reservation and count what the call used. */
-  settleBudget(runId: string, reserved: { tokens: number; costUsd: number }, used: { tokens: number; costUsd: number }): Promise<string> {
-    return budgetSettle(this.redis, this.prefix, runId, reserved, used);
+  /** Release a reservation (once) and count what the call used. */
+  settleBudget(runId: string, reservation: BudgetReservation, used: { tokens: number; costUsd: number }): Promise<string> {
+    return budgetSettle(this.redis, this.prefix, runId, reservation, used);
+  }
+
+  /**
+   * Release what the run's provider calls hold (turns booked and leases in the shared limiter,
+   * budget reservations): all of it when the run has ended, or the given steps' (cancelled),
+   * or one step's attempts before `belowAttempt` (a recovered attempt took over).
+   */
+  releaseHolds(runId: string, which?: HoldsSelection): Promise<number> {
+    return holdsRelease(this.redis, this.prefix, runId, which);
   }
 
   /** A run's shared context and who wrote it, without the rest of the run (null: no such run in Redis). */
