@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../src/limits/limiter.js';
 import { ProviderLimits } from '../src/limits/spec.js';
+import { holdsRelease } from '../src/runs/scripts/index.js';
 import { LimitedProvider } from '../src/limits/limited-provider.js';
 import { spentUntil } from '../src/limits/pause.js';
 import { CapacityWaitError } from '../src/errors/index.js';
@@ -140,6 +141,32 @@ describe('RedisLimiter', () => {
     // Not counted either: the next caller's turn is the same.
     const next = await spill.acquire(target('gpt-bx', 'sk-spill'), 1, 60_000, 'x3');
     expect(next.granted === false && next.waitMs).toBeLessThanOrEqual(1000);
+  });
+
+  it('releases the turns a run booked: the arrival time they pushed is given back, and a moment they leave free goes to the next call', async () => {
+    const limiter = limiterFor({ openai: { models: { 'gpt-gap': { rpm: 600 } } } }); // one call every 100 ms
+    const scope = `${prefix}:limit:openai/gpt-gap`;
+    const holder = (runId: string, stepId: string) => ({ runId, stepId, attempt: 1 });
+    await limiter.acquire(target('gpt-gap'), 1, 60_000).then(ticketOf);
+    // Run x books five turns (100 to 500 ms), run y one after them (600 ms), run z one more (700 ms).
+    for (let i = 1; i <= 5; i++) expect(await limiter.acquire(target('gpt-gap'), 1, 60_000, `x${i}`, -1, holder('run-x', `s${i}`))).toMatchObject({ booked: true });
+    const y = await limiter.acquire(target('gpt-gap'), 1, 60_000, 'y1', -1, holder('run-y', 's1'));
+    const z = await limiter.acquire(target('gpt-gap'), 1, 60_000, 'z1', -1, holder('run-z', 's1'));
+    expect([y, z].map((a) => !a.granted && a.waitMs > 500)).toEqual([true, true]);
+    // Run z ends: its turn, the last, is given back with the arrival time it pushed.
+    const tatBefore = Number(await redis.hget(scope, 'tatReq'));
+    expect(await holdsRelease(redis, prefix, 'run-z')).toBe(1);
+    expect(Number(await redis.hget(scope, 'tatReq'))).toBeCloseTo(tatBefore - 100, 0);
+    // Run x ends: its five turns are free; y keeps its own.
+    expect(await holdsRelease(redis, prefix, 'run-x')).toBe(5);
+    expect(await redis.zrange(`${scope}:bookings`, '0', '-1')).toEqual(['y1']);
+    expect(await redis.exists(`${prefix}:run:run-x:holds`)).toBe(0);
+    // A call arriving in the moment x left free goes at once, not after y's turn.
+    await new Promise((r) => setTimeout(r, 150));
+    await limiter.acquire(target('gpt-gap'), 1, 60_000).then(ticketOf);
+    // One right after it is spaced as ever: it waits, behind y's turn.
+    const after = await limiter.acquire(target('gpt-gap'), 1, 60_000);
+    expect(after.granted === false && after.waitMs).toBeGreaterThan(300);
   });
 
   it('a provider call told its booked turn comes back a little early for it and goes on its turn', async () => {

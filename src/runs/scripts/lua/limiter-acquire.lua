@@ -86,9 +86,16 @@ for i = 1, n do
   elseif reqMax > 0 then
     local interval = reqWindow / reqMax
     local tat = math.max(tonumber(s[2] or '0'), now) + interval
-    if tat - now > interval then need(tat - now - interval, i, 'requests') end
-    p.tatReq = tat
-    p.interval = interval
+    if tat - now > interval and now - tonumber(s[7] or '0') >= interval
+      and #redis.call('ZRANGEBYSCORE', b, '(' .. (now - interval), '(' .. (now + interval), 'LIMIT', 0, 1) == 0 then
+      -- Its turn would come after others, but no call went in the last interval and no turn is
+      -- booked within one: turns given back (their run ended) left this moment free. It goes
+      -- in it; the turns booked after it stay as they are.
+    else
+      if tat - now > interval then need(tat - now - interval, i, 'requests') end
+      p.tatReq = tat
+      p.interval = interval
+    end
   end
   -- Tokens are counted when the call goes, booked turn or not.
   if tpm > 0 then
