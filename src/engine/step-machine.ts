@@ -25,7 +25,7 @@ import type { Provider } from '../providers/provider.js';
 import type { StepJobData } from '../runs/flow-builder.js';
 import type { RunControl } from '../runs/run-control.js';
 import type { RunStore } from '../runs/run-store.js';
-import type { StepCompleteReply, StepTransition, StepTransitionReply } from '../runs/scripts/index.js';
+import type { HoldsSelection, StepCompleteReply, StepTransition, StepTransitionReply } from '../runs/scripts/index.js';
 import { isTransientWriteError } from '../runs/reachable.js';
 import type { StepPolicy } from '../runs/step-policy.js';
 import type { Usage } from '../runs/types.js';
@@ -178,7 +178,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           attempt = started.attempts;
           if (decision.recovered) {
             log().warn({ attempt }, 'step recovered: its last attempt was cut short (worker lost)');
-            await releaseLost(store, runId, step.id, attempt, log);
+            await releaseHeld(store, runId, { steps: [step.id], belowAttempt: attempt }, log);
           }
           break;
         }
@@ -374,6 +374,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (!res.applied) {
         // Another worker took it over, or its run ended.
         if (res.status === 'running') throw staleAttempt(res);
+        // A turn it booked as its run ended (after the run's holds were released) is given back.
+        await releaseHeld(store, runId, { steps: [step.id] }, log);
         return 'ended';
       }
       parked();
@@ -495,16 +497,16 @@ export function contextPublish(step: CompiledStep, output: unknown, authorityOf?
 }
 
 /**
- * A recovered attempt takes over: what the lost attempts' calls held (budget reservations,
- * turns booked, leases) is released now rather than when it expires. A failure is logged: the
- * holds expire by themselves.
+ * Release what some of a run's calls held (budget reservations, turns booked, leases) now
+ * rather than when it expires: a recovered attempt's lost predecessors', or a step's whose run
+ * ended while it was being refused. A failure is logged: the holds expire by themselves.
  */
-async function releaseLost(store: RunStore, runId: string, stepId: string, attempt: number, log: () => Logger): Promise<void> {
+async function releaseHeld(store: RunStore, runId: string, which: HoldsSelection, log: () => Logger): Promise<void> {
   try {
-    const released = await store.releaseHolds(runId, { steps: [stepId], belowAttempt: attempt });
-    if (released) log().info({ released }, 'released what the lost attempt held');
+    const released = await store.releaseHolds(runId, which);
+    if (released) log().info({ released }, 'released what the step’s calls held');
   } catch (err) {
-    log().warn({ err: toError(err).message }, 'could not release what the lost attempt held; it expires by itself');
+    log().warn({ err: toError(err).message }, 'could not release what the step’s calls held; it expires by itself');
   }
 }
 
