@@ -314,6 +314,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
           const [status, self] = await Promise.all([store.getRunStatus(runId), store.getStepState(runId, step.id)]);
           if (status === null || isTerminalRun(status) || self === null || isTerminalStep(self.status)) {
             await keepPaid();
+            // A turn it was given as its run ended (after the run's holds were released) goes back.
+            await releaseHeld(store, runId, { steps: [step.id] }, log);
             return 'ended';
           }
         }
@@ -374,7 +376,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (!res.applied) {
         // Another worker took it over, or its run ended.
         if (res.status === 'running') throw staleAttempt(res);
-        // A turn it booked as its run ended (after the run's holds were released) is given back.
+        // A turn it was given as its run ended (after the run's holds were released) goes back.
         await releaseHeld(store, runId, { steps: [step.id] }, log);
         return 'ended';
       }
