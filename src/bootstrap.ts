@@ -60,6 +60,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     workflows,
     logger,
     limits: config.limits,
+    maxPauseMs: config.maxPauseMs,
     outbox: mongo !== undefined,
     ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
   });

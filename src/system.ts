@@ -5,6 +5,7 @@
  */
 import { Metrics } from './metrics/metrics.js';
 import { RedisLimiter } from './limits/limiter.js';
+import { LimitsAdmin } from './limits/admin.js';
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { resolveAgents, type AgentRegistry } from './agents/registry.js';
@@ -37,6 +38,8 @@ export interface SystemOptions {
   refSafetyDelayMs?: number;
   /** Bounds on requests (default: the configuration's defaults). */
   limits?: Limits;
+  /** The longest pause after a 429 or an overload, ms (SWITCHYARD_MAX_PAUSE_MS). @default 5 minutes */
+  maxPauseMs?: number;
 }
 
 /** A command of the API's connection gets no answer within this long: it fails (503), never waits on. */
@@ -87,6 +90,8 @@ export class System {
   readonly refSafetyDelayMs: number;
   /** This process's metrics (GET /metrics). */
   readonly metrics = new Metrics();
+  /** The shared limiter's pauses, as an operator sees and lifts them (on the API's connection). */
+  readonly limits: LimitsAdmin;
   private readonly queuesByName: Map<string, Queue>;
 
   constructor(readonly opts: SystemOptions) {
@@ -142,6 +147,7 @@ export class System {
     // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
     const limiter = new RedisLimiter(apiRedis, prefix, opts.registry.limits);
     const targets = opts.registry.list().flatMap((a) => [a, ...(a.fallbacks ?? [])]).filter((t) => opts.registry.limits.applies(t.provider));
+    this.limits = new LimitsAdmin({ redis: apiRedis, prefix, registry: opts.registry, queue: (name) => apiQueues.get(name), store: apiStore, logger });
     this.metrics.readFrom({
       queueCounts: () => Promise.all([...apiQueues].map(async ([queue, q]) => ({ queue, counts: await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed') }))),
       limiterState: () => limiter.state(targets),
@@ -269,5 +275,6 @@ export function systemFromDefinitions(opts: {
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
     limits: opts.config.limits,
+    maxPauseMs: opts.config.maxPauseMs,
   });
 }

@@ -11,7 +11,8 @@ import { ProviderLimits } from '../src/limits/spec.js';
 import { holdsRelease } from '../src/runs/scripts/index.js';
 import { LimitedProvider } from '../src/limits/limited-provider.js';
 import { spentUntil } from '../src/limits/pause.js';
-import { CapacityWaitError } from '../src/errors/index.js';
+import { CapacityWaitError, RateLimitedError } from '../src/errors/index.js';
+import { pino } from 'pino';
 import { EchoProvider } from '../src/providers/echo.js';
 import { silentLogger } from '../src/logger.js';
 import { capacityHeaders, parseDuration } from '../src/providers/rate-headers.js';
@@ -232,6 +233,41 @@ describe('RedisLimiter', () => {
     expect(paused.granted === false && paused.scope).not.toContain('key-1');
     // Another key is its own scope.
     await other.acquire(target('gpt-p', 'key-2'), 1, 60_000).then(ticketOf);
+  });
+
+  it('ends a capped pause with one probe call: another 429 pauses again, its answer lifts the pause; a lost probe’s turn expires', async () => {
+    const limiter = limiterFor({});
+    const t = await limiter.acquire(target('gpt-cap'), 1, 60_000).then(ticketOf);
+    expect(await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 100, pauseKind: 'capped' })).toEqual({ opened: [], paused: 'openai/gpt-cap', lifted: undefined });
+    // Paused by another call meanwhile: not a new pause (logged once, by the call that began it).
+    const during = await limiter.acquire(target('gpt-cap'), 1, 60_000);
+    expect(during).toMatchObject({ granted: false, why: 'paused' });
+    await new Promise((r) => setTimeout(r, 150));
+    const probe = await limiter.acquire(target('gpt-cap'), 1, 60_000).then(ticketOf);
+    expect(probe.pauseProbe).toBe(true);
+    expect(await limiter.acquire(target('gpt-cap'), 1, 60_000)).toMatchObject({ granted: false, why: 'paused, a probe call is under way' });
+    // The probe is told to slow down again: paused again.
+    expect((await limiter.settle(probe, { result: 'neutral', pauseUntil: Date.now() + 100, pauseKind: 'capped' })).paused).toBe('openai/gpt-cap');
+    expect(await limiter.acquire(target('gpt-cap'), 1, 60_000)).toMatchObject({ granted: false, why: 'paused' });
+    await new Promise((r) => setTimeout(r, 150));
+    // A probe whose worker is lost holds the pause only until its lease ends.
+    await limiter.acquire(target('gpt-cap'), 1, 80).then(ticketOf);
+    await new Promise((r) => setTimeout(r, 120));
+    const next = await limiter.acquire(target('gpt-cap'), 1, 60_000).then(ticketOf);
+    expect(await limiter.settle(next, { result: 'ok', usedTokens: 1 })).toEqual({ opened: [], paused: undefined, lifted: 'openai/gpt-cap' });
+    expect((await limiter.acquire(target('gpt-cap'), 1, 60_000).then(ticketOf)).pauseProbe).toBe(false);
+    expect(await redis.zscore(`${prefix}:limits:paused`, 'openai/gpt-cap')).toBeNull();
+  });
+
+  it('refuses a call to a scope whose quota is spent at once, with the provider’s message and when it may recover', async () => {
+    const limiter = limiterFor({});
+    const t = await limiter.acquire(target('gpt-spent'), 1, 60_000).then(ticketOf);
+    const recoversAt = Date.now() + 3 * 24 * 3600_000;
+    await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 60_000, pauseKind: 'quota', quota: { message: 'openai 429: insufficient_quota', recoversAt } });
+    const refused = await limiter.acquire(target('gpt-spent'), 1, 60_000, 'k1');
+    expect(refused).toMatchObject({ granted: false, why: 'quota', scope: 'openai/gpt-spent', booked: false, quota: { message: 'openai 429: insufficient_quota', recoversAt } });
+    expect(refused.granted === false && refused.waitMs).toBeGreaterThan(59_000);
+    expect(await redis.zscore(`${prefix}:limits:paused`, 'openai/gpt-spent')).not.toBeNull();
   });
 
   it('opens the circuit after the failures, lets one probe through after the cool-down, and closes on its success', async () => {
@@ -489,5 +525,142 @@ describe('fallback models', () => {
     const [primary, fallback] = fake.requests;
     expect(primary!.body.response_format.type).toBe('json_schema');
     expect(fallback!.body.tool_choice).toEqual({ type: 'tool', name: 'answer' });
+  });
+});
+
+describe('a spent quota', () => {
+  let fake: FakeLlmServer;
+  let h: Harness;
+  const agents = {
+    qo: { provider: 'openai', model: 'gpt-q', attempts: 3 },
+    q99: { provider: 'openai', model: 'gpt-q99', attempts: 3 },
+    qf: { provider: 'openai', model: 'gpt-qf', attempts: 3, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
+    qa: { provider: 'anthropic', model: 'claude-q', attempts: 3 },
+    ov: { provider: 'anthropic', model: 'claude-ov', attempts: 3 },
+    ov2: { provider: 'anthropic', model: 'claude-ov', attempts: 3 },
+  };
+  const THREE_DAYS_S = 3 * 24 * 3600;
+  const CAP_MS = 300_000;
+  const pausedUntil = async (scope: string) => Number(await redis.hget(`${h.prefix}:limit:${scope}`, 'pausedUntil'));
+  const run = async (agent: string, task: string) => h.waitForRun((await h.request('POST', '/v1/runs', { agent, input: { task } })).body.id, 20_000);
+
+  beforeAll(async () => {
+    fake = await startFakeLlmServer();
+    h = await startHarness({ name: 'limits-quota', fake, agents });
+  }, 30_000);
+  afterEach(() => fake.reset());
+  afterAll(async () => {
+    await h?.close();
+    await fake?.close();
+  });
+
+  it('OpenAI insufficient_quota fails the step at once, not retried, saying so; the model is refused without a call until an admin resumes it', async () => {
+    let spent = true;
+    fake.respondWith((r) => (r.body?.model === 'gpt-q' && spent ? { status: 429, errorType: 'insufficient_quota' } : undefined));
+    const first = await run('qo', 'spend');
+    expect(first.status).toBe('failed');
+    expect(first.steps[0]).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(first.steps[0]!.error).toMatch(/^quota exhausted \(quota_exhausted\) on openai\/gpt-q: openai 429: fake error 429 insufficient_quota .*the provider did not say when it recovers\. Not retried: /);
+    // The next call to the model is refused without calling it, for every agent and process.
+    const second = await run('qo', 'again');
+    expect(second.steps[0]!.error).toMatch(/^quota exhausted \(quota_exhausted\) on openai\/gpt-q: /);
+    expect(fake.requests).toHaveLength(1);
+    expect((await pausedUntil('openai/gpt-q')) - Date.now()).toBeLessThanOrEqual(CAP_MS);
+
+    // An operator sees it in /readyz (still ready), the metrics and GET /v1/limits.
+    const ready = await h.request('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.pausedScopes).toEqual([expect.objectContaining({ scope: 'openai/gpt-q', quotaExhausted: true, probed: true, message: expect.stringContaining('insufficient_quota') })]);
+    expect((await h.request('GET', '/metrics')).body).toContain('switchyard_provider_quota_exhausted{scope="openai/gpt-q"} 1');
+    expect((await h.request('GET', '/v1/limits')).body.paused.map((p: { scope: string }) => p.scope)).toEqual(['openai/gpt-q']);
+
+    // Bad input is a clear 4xx; a scope that is not paused is a 404 naming the paused ones.
+    expect((await h.request('POST', '/v1/limits/openai%20gpt-q/resume')).status).toBe(422);
+    const unknown = await h.request('POST', '/v1/limits/openai%2Fgpt-nothing/resume');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toBe('limiter scope "openai/gpt-nothing" is not paused (paused now: openai/gpt-q)');
+    spent = false;
+    const resumed = await h.request('POST', '/v1/limits/openai%2Fgpt-q/resume');
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ resumed: true, scope: 'openai/gpt-q', quotaExhausted: true, queues: ['agent.qo'] });
+    expect((await h.request('POST', '/v1/limits/openai%2Fgpt-q/resume')).status).toBe(404);
+    expect((await run('qo', 'credit added')).status).toBe('succeeded');
+    expect((await h.request('GET', '/readyz')).body.pausedScopes).toEqual([]);
+  });
+
+  it('a spent quota goes to the agent’s fallback at once, and the next call goes there without asking the primary', async () => {
+    fake.respondWith((r) => (r.body?.model === 'gpt-qf' ? { status: 429, errorType: 'insufficient_quota' } : undefined));
+    const runs = [await run('qf', 'one'), await run('qf', 'two')];
+    expect(runs.map((r) => [r.status, r.steps[0]!.model, r.steps[0]!.attempts])).toEqual([
+      ['succeeded', 'claude-fb', 1],
+      ['succeeded', 'claude-fb', 1],
+    ]);
+    expect(fake.requests.map((x) => x.body?.model)).toEqual(['gpt-qf', 'claude-fb', 'claude-fb']);
+    await h.system.limits.resume('openai/gpt-qf');
+  });
+
+  it('a 429 with a Retry-After of three days (Anthropic, a monthly spend limit) or a date in 2099 is a spent quota: paused at most the cap, never the queue', async () => {
+    fake.respondWith((r) =>
+      r.body?.model === 'claude-q'
+        ? { status: 429, headers: { 'retry-after': String(THREE_DAYS_S) } }
+        : r.body?.model === 'gpt-q99'
+          ? { status: 429, headers: { 'retry-after': 'Thu, 01 Jan 2099 00:00:00 GMT' } }
+          : undefined,
+    );
+    const [a, b] = [await run('qa', 'monthly'), await run('q99', 'far')];
+    expect([a.status, b.status]).toEqual(['failed', 'failed']);
+    expect(a.steps[0]!.error).toMatch(/^quota exhausted \(quota_exhausted\) on anthropic\/claude-q: anthropic 429: fake error 429 \(its Retry-After, 3 days, is beyond the 5 min a rate limit is waited out: a spent quota\); the provider said it may recover at /);
+    const recovers = Date.parse(/may recover at (\S+)\. /.exec(a.steps[0]!.error!)![1]!);
+    expect(recovers - Date.now()).toBeGreaterThan(THREE_DAYS_S * 1000 - 60_000);
+    expect(b.steps[0]!.error).toMatch(/the provider said it may recover at 2099-01-01T00:00:00\.000Z\. /);
+    for (const scope of ['anthropic/claude-q', 'openai/gpt-q99']) {
+      expect((await pausedUntil(scope)) - Date.now()).toBeLessThanOrEqual(CAP_MS);
+      await h.system.limits.resume(scope);
+    }
+    expect(await h.system.agentQueue('qa').getRateLimitTtl()).toBeLessThanOrEqual(0);
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('an overload asking for three days pauses the model and its queue for the cap at most; the resume endpoint lifts it and the waiting steps go on', async () => {
+    let overloaded = true;
+    fake.respondWith((r) => {
+      if (r.body?.model !== 'claude-ov' || !overloaded) return undefined;
+      overloaded = false;
+      return { status: 529, headers: { 'retry-after': String(THREE_DAYS_S) } };
+    });
+    const hit = (await h.request('POST', '/v1/runs', { agent: 'ov', input: { task: 'overloaded' } })).body.id as string;
+    await h.waitUntil(hit, (r) => r.steps[0]!.status === 'retrying', 10_000);
+    const queueTtl = await h.system.agentQueue('ov').getRateLimitTtl();
+    expect(queueTtl).toBeGreaterThan(CAP_MS - 10_000);
+    expect(queueTtl).toBeLessThanOrEqual(CAP_MS);
+    expect((await pausedUntil('anthropic/claude-ov')) - Date.now()).toBeLessThanOrEqual(CAP_MS);
+    // Another agent on the model waits for the pause (no call made).
+    const other = (await h.request('POST', '/v1/runs', { agent: 'ov2', input: { task: 'behind it' } })).body.id as string;
+    const waiting = await h.waitUntil(other, (r) => r.steps[0]!.status === 'retrying', 10_000);
+    expect(waiting.steps[0]!.reason).toBe('waiting for provider capacity: anthropic/claude-ov paused');
+    expect(fake.requests).toHaveLength(1);
+
+    const resumed = await h.request('POST', `/v1/limits/${encodeURIComponent('anthropic/claude-ov')}/resume`);
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ scope: 'anthropic/claude-ov', quotaExhausted: false, queues: ['agent.ov', 'agent.ov2'], woken: 1 });
+    const runs = await Promise.all([h.waitForRun(hit, 15_000), h.waitForRun(other, 15_000)]);
+    expect(runs.map((r) => [r.status, r.steps[0]!.attempts])).toEqual([
+      ['succeeded', 1],
+      ['succeeded', 1],
+    ]);
+    expect(fake.requests).toHaveLength(3);
+  });
+
+  it('logs a pause once, by the call that began it, not once per call it holds back', async () => {
+    const lines: { msg: string; scope?: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const limiter = new RedisLimiter(redis, h.prefix, new LimitPlan({}));
+    const busy = new LimitedProvider(
+      { name: 'openai', complete: async () => { await new Promise((r) => setTimeout(r, 50)); throw new RateLimitedError('openai 429: slow down', 2_000, 429); } },
+      { limiter, target: { provider: 'openai' }, leaseMs: 10_000, logger },
+    );
+    const calls = await Promise.allSettled([1, 2, 3].map(() => busy.complete({ agent: 'x', model: 'gpt-once', messages: [{ role: 'user', content: 'hi' }], maxTokens: 10, signal: new AbortController().signal })));
+    expect(calls.map((c) => c.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(lines.filter((l) => l.scope === 'openai/gpt-once').map((l) => l.msg)).toEqual(['provider asked to slow down: openai/gpt-once paused for 2 s']);
   });
 });

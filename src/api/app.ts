@@ -14,6 +14,7 @@ import { assertDepth } from '../workflows/limits.js';
 import { HttpError, errorHandler } from './errors.js';
 import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
+import { limitsRouter } from './routes/limits.js';
 import { chatRouter } from './routes/chat.js';
 import { runsRouter } from './routes/runs.js';
 import { schedulesRouter } from './routes/schedules.js';
@@ -47,7 +48,7 @@ export function createApp(system: System, opts: AppOptions): Express {
     assertDepth(req.body, maxDepth);
     next();
   });
-  app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness }, unservedAgents: () => system.unservedAgents() }));
+  app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness }, unservedAgents: () => system.unservedAgents(), pausedScopes: () => system.limits.paused() }));
   app.get('/metrics', async (_req, res) => {
     res.type(system.metrics.contentType).send(await system.metrics.text());
   });
@@ -57,6 +58,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use('/v1/stats', statsRouter({ runs: system.runs }));
   app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows }));
   app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules }));
+  app.use('/v1/limits', limitsRouter({ limits: system.limits }));
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(system.logger));
   return app;

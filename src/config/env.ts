@@ -55,6 +55,13 @@ export const EnvSchema = z.object({
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
   SWITCHYARD_REDIS_WAIT_MS: int(30_000, 0),
+  /**
+   * The longest a provider's 429 or overload pauses a model (and its agents' queues), in ms;
+   * then one probe call decides whether the pause goes on. A 429 whose Retry-After is longer
+   * is a spent quota, not a rate limit: the call goes to a fallback or its step fails
+   * (`quota_exhausted`). Default 5 minutes.
+   */
+  SWITCHYARD_MAX_PAUSE_MS: int(300_000, 1000),
   /** When true, an agent whose provider has no API key fails start-up instead of using echo. */
   SWITCHYARD_REQUIRE_KEYS: bool(false),
   ANTHROPIC_API_KEY: optionalString,
@@ -80,6 +87,8 @@ export interface Config {
   limits: Limits;
   shutdownTimeoutMs: number;
   redisWaitMs: number;
+  /** See SWITCHYARD_MAX_PAUSE_MS. */
+  maxPauseMs: number;
   requireKeys: boolean;
   logLevel: Env['LOG_LEVEL'];
   providers: {
@@ -113,6 +122,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     limits: { maxSteps: e.SWITCHYARD_MAX_STEPS, maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH, maxEventStreams: e.SWITCHYARD_MAX_EVENT_STREAMS },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,
+    maxPauseMs: e.SWITCHYARD_MAX_PAUSE_MS,
     requireKeys: e.SWITCHYARD_REQUIRE_KEYS,
     logLevel: e.LOG_LEVEL,
     providers: {

@@ -41,6 +41,7 @@ import { templateScope } from './executors/agent.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { BudgetedProvider } from './budgeted-provider.js';
 import { LEASE_MARGIN_MS } from '../limits/limited-provider.js';
+import { DEFAULT_MAX_PAUSE_MS } from '../limits/pause.js';
 import { MeteredProvider, UsageMeter } from './usage-meter.js';
 import { addChildSteps } from './growth.js';
 import { settleJoins } from './joins.js';
@@ -77,6 +78,8 @@ export interface StepMachineDeps {
   authorityOf?: (agent: string) => number;
   /** How a result write is retried on Redis errors. @default {tries: 8, firstDelayMs: 50} (about 6 s in all) */
   recordRetry?: { tries: number; firstDelayMs: number };
+  /** The longest a 429 pauses the agent's queue (SWITCHYARD_MAX_PAUSE_MS). @default 5 minutes */
+  maxPauseMs?: number;
 }
 
 const LIVE = LIVE_STEP_STATUSES;
@@ -347,9 +350,10 @@ export function createStepProcessor(deps: StepMachineDeps) {
             fields: { reason: `rate limited; retrying in ${err.retryAfterMs} ms` },
             event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
           });
-          log().warn({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
+          // The limiter logs the pause of the model once; this is one call of many.
+          log().debug({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
           deps.metrics?.providerRateLimited(step.agent);
-          await deps.queue.rateLimit(err.retryAfterMs);
+          await deps.queue.rateLimit(Math.min(err.retryAfterMs, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS));
           throw new RateLimitError();
         }
         // The last attempt by the step's count or by BullMQ's (which also counts a delivery that

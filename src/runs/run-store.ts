@@ -306,6 +306,15 @@ export class RunStore {
     return Object.fromEntries(names.flatMap((n, i) => (values[i] == null ? [] : [[n, JSON.parse(values[i]!) as unknown]])));
   }
 
+  /** Why each of these steps is where it is (its `reason`; null: none, or no such step), in one round trip. */
+  async stepReasons(steps: readonly { runId: string; stepId: string }[]): Promise<(string | null)[]> {
+    if (steps.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const s of steps) pipe.hget(keys.step(this.prefix, s.runId, s.stepId), 'reason');
+    const rows = (await pipe.exec()) ?? [];
+    return rows.map(([err, v]) => (err || v == null ? null : parseJson<string | null>(v as string)));
+  }
+
   /** A step's status and whether it is optional, without the rest of its record (its output can be large). */
   async getStepState(runId: string, stepId: string): Promise<Pick<StepRecord, 'status' | 'optional'> | null> {
     const [status, optional] = await this.redis.hmget(keys.step(this.prefix, runId, stepId), 'status', 'optional');
