@@ -13,12 +13,16 @@ import { LimitedProvider } from '../src/limits/limited-provider.js';
 import { spentUntil } from '../src/limits/pause.js';
 import { CapacityWaitError, RateLimitedError } from '../src/errors/index.js';
 import { pino } from 'pino';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { EchoProvider } from '../src/providers/echo.js';
 import { silentLogger } from '../src/logger.js';
 import { capacityHeaders, parseDuration } from '../src/providers/rate-headers.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
-import { cleanupPrefix, newRedis, testPrefix } from './helpers/redis.js';
+import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from './helpers/redis.js';
 import { killAllWorkerProcesses, startWorkerProcess } from './helpers/worker-process.js';
 import { poll } from './helpers/poll.js';
 
@@ -649,6 +653,33 @@ describe('a spent quota', () => {
       ['succeeded', 1],
     ]);
     expect(fake.requests).toHaveLength(3);
+  });
+
+  it('npm run limits -- list / resume <scope>: the same from a shell', { timeout: 30_000 }, async () => {
+    const limiter = new RedisLimiter(redis, h.prefix, new LimitPlan({}));
+    const t = await limiter.acquire(target('gpt-q'), 1, 60_000).then(ticketOf);
+    await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 60_000, pauseKind: 'quota', quota: { message: 'openai 429: insufficient_quota' } });
+    const dir = await mkdtemp(path.join(tmpdir(), 'sy-limits-'));
+    const agentsFile = path.join(dir, 'agents.json');
+    await writeFile(agentsFile, JSON.stringify({ agents }));
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, ['--import', 'tsx', 'src/limits/cli.ts', ...args], { env: { ...process.env, REDIS_URL, SWITCHYARD_PREFIX: h.prefix, SWITCHYARD_AGENTS: agentsFile, OPENAI_API_KEY: 'test-key', ANTHROPIC_API_KEY: 'test-key' } }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+        );
+      });
+    try {
+      const list = await cli('list');
+      expect(list.code, list.stderr).toBe(0);
+      expect(JSON.parse(list.stdout).paused).toEqual([expect.objectContaining({ scope: 'openai/gpt-q', quotaExhausted: true, message: 'openai 429: insufficient_quota' })]);
+      const resumed = await cli('resume', 'openai/gpt-q');
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(JSON.parse(resumed.stdout)).toMatchObject({ resumed: true, scope: 'openai/gpt-q', queues: ['agent.qo'] });
+      await limiter.acquire(target('gpt-q'), 1, 60_000).then(ticketOf);
+      expect(await cli('resume', 'openai/gpt-q')).toMatchObject({ code: 1, stderr: 'limiter scope "openai/gpt-q" is not paused (paused now: none)\n' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('logs a pause once, by the call that began it, not once per call it holds back', async () => {
