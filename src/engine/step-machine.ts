@@ -25,7 +25,7 @@ import type { Provider } from '../providers/provider.js';
 import type { StepJobData } from '../runs/flow-builder.js';
 import type { RunControl } from '../runs/run-control.js';
 import type { RunStore } from '../runs/run-store.js';
-import type { HoldsSelection, StepCompleteReply, StepTransition, StepTransitionReply } from '../runs/scripts/index.js';
+import type { StepCompleteReply, StepTransition, StepTransitionReply } from '../runs/scripts/index.js';
 import { isTransientWriteError } from '../runs/reachable.js';
 import type { StepPolicy } from '../runs/step-policy.js';
 import type { Usage } from '../runs/types.js';
@@ -40,6 +40,7 @@ import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './e
 import { templateScope } from './executors/agent.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { BudgetedProvider } from './budgeted-provider.js';
+import { releaseHeld } from './release-held.js';
 import { LEASE_MARGIN_MS } from '../limits/limited-provider.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../limits/pause.js';
 import { MeteredProvider, UsageMeter } from './usage-meter.js';
@@ -500,20 +501,6 @@ export function contextPublish(step: CompiledStep, output: unknown, authorityOf?
   else entries = spec.fields.filter((f) => Object.hasOwn(object, f) && object[f] !== undefined).map((f) => [f, object[f]]);
   const authority = spec.byAuthority && step.agent ? (authorityOf?.(step.agent) ?? 1) : 0;
   return { entries: entries.slice(0, MAX_PUBLISHED), order: spec.order, authority };
-}
-
-/**
- * Release what some of a run's calls held (budget reservations, turns booked, leases) now
- * rather than when it expires: a recovered attempt's lost predecessors', or a step's whose run
- * ended while it was being refused. A failure is logged: the holds expire by themselves.
- */
-async function releaseHeld(store: RunStore, runId: string, which: HoldsSelection, log: () => Logger): Promise<void> {
-  try {
-    const released = await store.releaseHolds(runId, which);
-    if (released) log().info({ released }, 'released what the step’s calls held');
-  } catch (err) {
-    log().warn({ err: toError(err).message }, 'could not release what the step’s calls held; it expires by itself');
-  }
 }
 
 /** Fail `runId` because its required step `stepId` failed with `error`. */

@@ -8,6 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ProviderName } from '../agents/agent-spec.js';
+import type { LimiterScopeState } from '../metrics/metrics.js';
 import type { CallHolder } from '../providers/provider.js';
 import { keys } from '../runs/keys.js';
 import { Script } from '../runs/scripts/script.js';
@@ -194,7 +195,7 @@ export class RedisLimiter implements Limiter {
    * and whether it is paused because its quota is spent (until a probe call answers or an
    * admin lifts it).
    */
-  async state(targets: readonly CallTarget[]): Promise<ScopeState[]> {
+  async state(targets: readonly CallTarget[]): Promise<LimiterScopeState[]> {
     const scopes = [...new Map(targets.flatMap((t) => this.plan.scopes(t).slice(0, 2)).map((s) => [s.id, s])).values()];
     if (scopes.length === 0) return [];
     const pipe = this.redis.pipeline();
@@ -206,14 +207,6 @@ export class RedisLimiter implements Limiter {
       return { scope: s.id, open: Number(open ?? 0) > now, pausedMs: Math.max(0, Number(paused ?? 0) - now), quotaExhausted: kind === 'quota' };
     });
   }
-}
-
-/** A scope's state as metrics show it. */
-export interface ScopeState {
-  scope: string;
-  open: boolean;
-  pausedMs: number;
-  quotaExhausted: boolean;
 }
 
 /** Whether settling `ticket` after an answer does anything (a lease, a token count, a breaker, a pause probe). */

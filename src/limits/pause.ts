@@ -17,6 +17,9 @@ import type { CallOutcome, PauseOutcome, QuotaPause } from './limiter.js';
 /** The longest pause, by default (a rate limit's Retry-After beyond it is a spent quota). */
 export const DEFAULT_MAX_PAUSE_MS = 5 * 60_000;
 
+/** Most characters of a provider's quota message kept with the pause. */
+const MAX_QUOTA_MESSAGE = 500;
+
 /** The pause of an answer whose Retry-After said 0 (classify gives 1 s when there is none). */
 const ZERO_RETRY_AFTER_PAUSE_MS = 5000;
 
@@ -41,7 +44,8 @@ export function cappedPause(ms: number, maxPauseMs: number, now = Date.now()): P
 export function outcomeOf(err: unknown, maxPauseMs: number, now = Date.now()): CallOutcome {
   if (err instanceof QuotaExhaustedError) {
     const until = err.recoversAt !== undefined ? Math.min(Math.max(err.recoversAt, now + 1), now + maxPauseMs) : now + maxPauseMs;
-    return { result: 'neutral', pauseUntil: until, pauseKind: 'quota', quota: { message: err.message, recoversAt: err.recoversAt } };
+    // The provider's message is kept (bounded) for the calls refused after it, /readyz and the log.
+    return { result: 'neutral', pauseUntil: until, pauseKind: 'quota', quota: { message: err.message.slice(0, MAX_QUOTA_MESSAGE), recoversAt: err.recoversAt } };
   }
   if (err instanceof RateLimitedError) {
     const pause = cappedPause(err.retryAfterMs || ZERO_RETRY_AFTER_PAUSE_MS, maxPauseMs, now);
