@@ -83,7 +83,7 @@ export const keys = {
   /**
    * Sorted set: the limiter scopes paused after a 429 or an overload (scope id → paused until,
    * ms), listed for operators (/readyz, metrics, `npm run limits`); entries whose pause has long
-   * passed are dropped when another pause is written.
+   * passed are dropped when another pause is written (the set expires an hour after the last pause).
    */
   limitPaused: (prefix: string) => `${prefix}:limits:paused`,
   /**

@@ -48,6 +48,7 @@ for i = 1, n do
       redis.call('PEXPIRE', h, math.max(3600000, pauseUntil - now))
       redis.call('ZREMRANGEBYSCORE', KEYS[2 * n + 2], '-inf', now - 3600000)
       redis.call('ZADD', KEYS[2 * n + 2], math.max(pauseUntil, wasPaused), ARGV[1])
+      redis.call('PEXPIRE', KEYS[2 * n + 2], pauseUntil - now + 3600000)
     elseif cur[2] == lease then
       if outcome == 'ok' then
         -- The probe answered: the pause is over.
