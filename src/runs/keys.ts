@@ -81,9 +81,10 @@ export const keys = {
   /** Sorted set: the turns booked for calls refused for a scope's request rate (call key → turn, ms). */
   limitBookings: (prefix: string, scope: string) => `${prefix}:limit:${scope}:bookings`,
   /**
-   * Sorted set: the limiter scopes paused after a 429 or an overload (scope id → paused until,
-   * ms), listed for operators (/readyz, metrics, `npm run limits`); entries whose pause has long
-   * passed are dropped when another pause is written (the set expires an hour after the last pause).
+   * Sorted set: the limiter scopes paused after a 429, an overload or a spent quota (scope id →
+   * paused until, ms), listed for operators (/readyz, GET /v1/limits, `npm run limits`); entries
+   * whose pause has long passed are dropped when another pause is written, and the set expires an
+   * hour after the last one.
    */
   limitPaused: (prefix: string) => `${prefix}:limits:paused`,
   /**
