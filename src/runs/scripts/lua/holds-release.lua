@@ -34,7 +34,7 @@ for state in pairs(retime) do
   local s = redis.call('HMGET', state, 'tatReq', 'lastReq', 'interval')
   local interval = tonumber(s[3] or '0')
   if interval > 0 then
-    local last = redis.call('ZRANGE', state .. ARGV[1], 0, 0, 'REV', 'WITHSCORES')
+    local last = redis.call('ZREVRANGE', state .. ARGV[1], 0, 0, 'WITHSCORES')
     local tat = math.max(tonumber(s[2] or '0'), tonumber(last[2] or '0')) + interval
     if tat < tonumber(s[1] or '0') then redis.call('HSET', state, 'tatReq', string.format('%.3f', tat)) end
   end
