@@ -575,9 +575,10 @@ describe('a spent quota', () => {
     // An operator sees it in /readyz (still ready), the metrics and GET /v1/limits.
     const ready = await h.request('GET', '/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body.pausedScopes).toEqual([expect.objectContaining({ scope: 'openai/gpt-q', quotaExhausted: true, probed: true, message: expect.stringContaining('insufficient_quota') })]);
+    expect(ready.body.pausedScopes).toEqual([{ scope: 'openai/gpt-q', quotaExhausted: true, until: expect.any(String) }]);
+    expect(Date.parse(ready.body.pausedScopes[0].until) - Date.now()).toBeLessThanOrEqual(CAP_MS);
     expect((await h.request('GET', '/metrics')).body).toContain('switchyard_provider_quota_exhausted{scope="openai/gpt-q"} 1');
-    expect((await h.request('GET', '/v1/limits')).body.paused.map((p: { scope: string }) => p.scope)).toEqual(['openai/gpt-q']);
+    expect((await h.request('GET', '/v1/limits')).body.paused).toEqual([expect.objectContaining({ scope: 'openai/gpt-q', quotaExhausted: true, probed: true, message: expect.stringContaining('insufficient_quota') })]);
 
     // Bad input is a clear 4xx; a scope that is not paused is a 404 naming the paused ones.
     expect((await h.request('POST', '/v1/limits/openai%20gpt-q/resume')).status).toBe(422);

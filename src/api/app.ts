@@ -48,7 +48,7 @@ export function createApp(system: System, opts: AppOptions): Express {
     assertDepth(req.body, maxDepth);
     next();
   });
-  app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness }, unservedAgents: () => system.unservedAgents(), pausedScopes: () => system.limits.paused() }));
+  app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness }, unservedAgents: () => system.unservedAgents(), pausedScopes: pausedForReadiness(system) }));
   app.get('/metrics', async (_req, res) => {
     res.type(system.metrics.contentType).send(await system.metrics.text());
   });
@@ -62,4 +62,9 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(system.logger));
   return app;
+}
+
+/** The paused scopes as /readyz shows them: which, until when, whether for a spent quota (the provider's message only on GET /v1/limits). */
+function pausedForReadiness(system: System) {
+  return async () => (await system.limits.paused()).map(({ scope, until, quotaExhausted }) => ({ scope, until, quotaExhausted }));
 }
