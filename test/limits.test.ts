@@ -635,7 +635,8 @@ describe('a spent quota', () => {
       return { status: 529, headers: { 'retry-after': String(THREE_DAYS_S) } };
     });
     const hit = (await h.request('POST', '/v1/runs', { agent: 'ov', input: { task: 'overloaded' } })).body.id as string;
-    await h.waitUntil(hit, (r) => r.steps[0]!.status === 'retrying', 10_000);
+    const rateLimited = await h.waitUntil(hit, (r) => r.steps[0]!.status === 'retrying', 10_000);
+    expect(rateLimited.steps[0]!.reason).toBe(`rate limited; retrying in ${CAP_MS} ms`);
     const queueTtl = await h.system.agentQueue('ov').getRateLimitTtl();
     expect(queueTtl).toBeGreaterThan(CAP_MS - 10_000);
     expect(queueTtl).toBeLessThanOrEqual(CAP_MS);

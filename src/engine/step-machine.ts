@@ -342,19 +342,21 @@ export function createStepProcessor(deps: StepMachineDeps) {
           });
         }
         if (err instanceof RateLimitedError) {
-          // The attempt is given back: a rate-limited call was never made.
+          // The attempt is given back: a rate-limited call was never made. The queue waits at
+          // most the pause cap (a longer Retry-After was a spent quota, see src/limits/pause.ts).
+          const pauseMs = Math.min(err.retryAfterMs, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS);
           await transition({
             from: ['running'],
             to: 'retrying',
             attempt,
             attemptsDelta: -1,
-            fields: { reason: `rate limited; retrying in ${err.retryAfterMs} ms` },
-            event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
+            fields: { reason: `rate limited; retrying in ${pauseMs} ms` },
+            event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: pauseMs } },
           });
           // The limiter logs the pause of the model once; this is one call of many.
           log().debug({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
           deps.metrics?.providerRateLimited(step.agent);
-          await deps.queue.rateLimit(Math.min(err.retryAfterMs, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS));
+          await deps.queue.rateLimit(pauseMs);
           throw new RateLimitError();
         }
         // The last attempt by the step's count or by BullMQ's (which also counts a delivery that
