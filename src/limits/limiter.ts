@@ -174,9 +174,9 @@ export class RedisLimiter implements Limiter {
     const delta = outcome.result === 'ok' ? outcome.usedTokens - ticket.tokens : -ticket.tokens;
     // The pause goes as a length: the script counts it from Redis's clock.
     const pauseMs = outcome.pauseUntil ? Math.max(1, outcome.pauseUntil - Date.now()) : 0;
-    const held = scopes[1]!;
+    const model = scopes[1]!;
     const args: (string | number)[] = [
-      held.id, ticket.lease, delta, scopes.length, outcome.result, pauseMs,
+      model.id, ticket.lease, delta, scopes.length, outcome.result, pauseMs,
       outcome.pauseKind ?? '', outcome.quota?.message ?? '', outcome.quota?.recoversAt ?? 0,
       ticket.holder?.attempt ?? 0, ticket.holder?.stepId ?? '',
     ];
