@@ -582,6 +582,8 @@ describe('a spent quota', () => {
 
     // Bad input is a clear 4xx; a scope that is not paused is a 404 naming the paused ones.
     expect((await h.request('POST', '/v1/limits/openai%20gpt-q/resume')).status).toBe(422);
+    expect((await h.request('POST', '/v1/limits/openai%E0%A4%A/resume')).status).toBe(400);
+    expect((await h.request('POST', '/v1/limits/openai%2Fgpt-q/resume?force=1')).status).toBe(422);
     const unknown = await h.request('POST', '/v1/limits/openai%2Fgpt-nothing/resume');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.message).toBe('limiter scope "openai/gpt-nothing" is not paused (paused now: openai/gpt-q)');
