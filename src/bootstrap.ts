@@ -74,6 +74,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     heartbeatMs: config.heartbeatMs,
     maxDebugBytes: config.maxDebugBytes,
     schemas,
+    maxPauseMs: config.maxPauseMs,
     outbox: mongo !== undefined,
     ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
   });

@@ -5,6 +5,7 @@
  */
 import { Metrics } from './metrics/metrics.js';
 import { RedisLimiter } from './limits/limiter.js';
+import { LimitsAdmin } from './limits/admin.js';
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { resolveAgents, type AgentRegistry } from './agents/registry.js';
@@ -46,6 +47,8 @@ export interface SystemOptions {
   maxDebugBytes?: number;
   /** The thread that compiles output schemas and checks answers (default: one of its own); the catalog's. */
   schemas?: SchemaChecker;
+  /** The longest pause after a 429 or an overload, ms (SWITCHYARD_MAX_PAUSE_MS). @default 5 minutes */
+  maxPauseMs?: number;
 }
 
 
@@ -101,6 +104,8 @@ export class System {
   readonly stalled: { lockDuration: number; stalledInterval: number };
   /** Output schemas compiled and answers checked off the event loop (closed with the system). */
   readonly schemas: SchemaChecker;
+  /** The shared limiter's pauses, as an operator sees and lifts them (on the API's connection). */
+  readonly limits: LimitsAdmin;
   private readonly queuesByName: Map<string, Queue>;
 
   constructor(readonly opts: SystemOptions) {
@@ -162,6 +167,7 @@ export class System {
     // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
     const limiter = new RedisLimiter(apiRedis, prefix, opts.registry.limits);
     const targets = opts.registry.list().flatMap((a) => [a, ...(a.fallbacks ?? [])]).filter((t) => opts.registry.limits.applies(t.provider, undefined, 'fallbackReason' in t && t.fallbackReason !== undefined));
+    this.limits = new LimitsAdmin({ redis: apiRedis, prefix, registry: opts.registry, queue: (name) => apiQueues.get(name), store: apiStore, logger });
     this.metrics.readFrom({
       queueCounts: () => Promise.all([...apiQueues].map(async ([queue, q]) => ({ queue, counts: await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed') }))),
       limiterState: () => limiter.state(targets),
@@ -294,5 +300,6 @@ export function systemFromDefinitions(opts: {
     stalled: opts.config.stalled,
     heartbeatMs: opts.config.heartbeatMs,
     maxDebugBytes: opts.config.maxDebugBytes,
+    maxPauseMs: opts.config.maxPauseMs,
   });
 }

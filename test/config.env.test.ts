@@ -9,7 +9,9 @@ const configError = (env: Record<string, string>): ConfigError => thrownBy(Confi
 describe('loadConfig', () => {
   it('starts with sensible defaults from an empty environment', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', port: 3000, agentsFile: './agents.yaml', requireKeys: false });
+    expect(config).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', port: 3000, agentsFile: './agents.yaml', requireKeys: false, maxPauseMs: 300_000 });
+    expect(loadConfig({ SWITCHYARD_MAX_PAUSE_MS: '60000' }).maxPauseMs).toBe(60_000);
+    expect(configError({ SWITCHYARD_MAX_PAUSE_MS: '10' }).message).toContain('SWITCHYARD_MAX_PAUSE_MS');
     expect(config.providers.anthropic.apiKey).toBeUndefined();
     expect(config.mongodbUri).toBeUndefined();
     // A lost worker's steps go on within lock + stalled interval: 30 s at most by default.

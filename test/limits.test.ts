@@ -8,15 +8,23 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../src/limits/limiter.js';
 import { ProviderLimits } from '../src/limits/spec.js';
-import { LimitedProvider, spentUntil } from '../src/limits/limited-provider.js';
-import { CapacityWaitError } from '../src/errors/index.js';
+import { holdsRelease } from '../src/runs/scripts/index.js';
+import { LimitedProvider } from '../src/limits/limited-provider.js';
+import { spentUntil } from '../src/limits/pause.js';
+import { CapacityWaitError, RateLimitedError } from '../src/errors/index.js';
+import { pino } from 'pino';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { EchoProvider } from '../src/providers/echo.js';
 import { silentLogger } from '../src/logger.js';
 import { capacityHeaders, parseDuration } from '../src/providers/rate-headers.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
-import { cleanupPrefix, newRedis, testPrefix } from './helpers/redis.js';
+import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from './helpers/redis.js';
 import { killAllWorkerProcesses, startWorkerProcess } from './helpers/worker-process.js';
+import { poll } from './helpers/poll.js';
 
 let redis: Redis;
 const prefix = testPrefix('limits');
@@ -140,6 +148,32 @@ describe('RedisLimiter', () => {
     expect(next.granted === false && next.waitMs).toBeLessThanOrEqual(1000);
   });
 
+  it('releases the turns a run booked: the arrival time they pushed is given back, and a moment they leave free goes to the next call', async () => {
+    const limiter = limiterFor({ openai: { models: { 'gpt-gap': { rpm: 600 } } } }); // one call every 100 ms
+    const scope = `${prefix}:limit:openai/gpt-gap`;
+    const holder = (runId: string, stepId: string) => ({ runId, stepId, attempt: 1 });
+    await limiter.acquire(target('gpt-gap'), 1, 60_000).then(ticketOf);
+    // Run x books five turns (100 to 500 ms), run y one after them (600 ms), run z one more (700 ms).
+    for (let i = 1; i <= 5; i++) expect(await limiter.acquire(target('gpt-gap'), 1, 60_000, `x${i}`, -1, holder('run-x', `s${i}`))).toMatchObject({ booked: true });
+    const y = await limiter.acquire(target('gpt-gap'), 1, 60_000, 'y1', -1, holder('run-y', 's1'));
+    const z = await limiter.acquire(target('gpt-gap'), 1, 60_000, 'z1', -1, holder('run-z', 's1'));
+    expect([y, z].map((a) => !a.granted && a.waitMs > 500)).toEqual([true, true]);
+    // Run z ends: its turn, the last, is given back with the arrival time it pushed.
+    const tatBefore = Number(await redis.hget(scope, 'tatReq'));
+    expect(await holdsRelease(redis, prefix, 'run-z')).toBe(1);
+    expect(Number(await redis.hget(scope, 'tatReq'))).toBeCloseTo(tatBefore - 100, 0);
+    // Run x ends: its five turns are free; y keeps its own.
+    expect(await holdsRelease(redis, prefix, 'run-x')).toBe(5);
+    expect(await redis.zrange(`${scope}:bookings`, '0', '-1')).toEqual(['y1']);
+    expect(await redis.exists(`${prefix}:run:run-x:holds`)).toBe(0);
+    // A call arriving in the moment x left free goes at once, not after y's turn.
+    await new Promise((r) => setTimeout(r, 150));
+    await limiter.acquire(target('gpt-gap'), 1, 60_000).then(ticketOf);
+    // One right after it is spaced as ever: it waits, behind y's turn.
+    const after = await limiter.acquire(target('gpt-gap'), 1, 60_000);
+    expect(after.granted === false && after.waitMs).toBeGreaterThan(300);
+  });
+
   it('a provider call told its booked turn comes back a little early for it and goes on its turn', async () => {
     const limiter = limiterFor({ echo: { models: { 'echo-turn': { rpm: 120 } } } }); // one call every 500 ms
     const made: number[] = [];
@@ -205,6 +239,41 @@ describe('RedisLimiter', () => {
     await other.acquire(target('gpt-p', 'key-2'), 1, 60_000).then(ticketOf);
   });
 
+  it('ends a capped pause with one probe call: another 429 pauses again, its answer lifts the pause; a lost probe’s turn expires', async () => {
+    const limiter = limiterFor({});
+    const t = await limiter.acquire(target('gpt-cap'), 1, 60_000).then(ticketOf);
+    expect(await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 100, pauseKind: 'capped' })).toEqual({ opened: [], paused: 'openai/gpt-cap', lifted: undefined });
+    // Paused by another call meanwhile: not a new pause (logged once, by the call that began it).
+    const during = await limiter.acquire(target('gpt-cap'), 1, 60_000);
+    expect(during).toMatchObject({ granted: false, why: 'paused' });
+    await new Promise((r) => setTimeout(r, 150));
+    const probe = await limiter.acquire(target('gpt-cap'), 1, 60_000).then(ticketOf);
+    expect(probe.pauseProbe).toBe(true);
+    expect(await limiter.acquire(target('gpt-cap'), 1, 60_000)).toMatchObject({ granted: false, why: 'paused, a probe call is under way' });
+    // The probe is told to slow down again: paused again.
+    expect((await limiter.settle(probe, { result: 'neutral', pauseUntil: Date.now() + 100, pauseKind: 'capped' })).paused).toBe('openai/gpt-cap');
+    expect(await limiter.acquire(target('gpt-cap'), 1, 60_000)).toMatchObject({ granted: false, why: 'paused' });
+    await new Promise((r) => setTimeout(r, 150));
+    // A probe whose worker is lost holds the pause only until its lease ends.
+    await limiter.acquire(target('gpt-cap'), 1, 80).then(ticketOf);
+    await new Promise((r) => setTimeout(r, 120));
+    const next = await limiter.acquire(target('gpt-cap'), 1, 60_000).then(ticketOf);
+    expect(await limiter.settle(next, { result: 'ok', usedTokens: 1 })).toEqual({ opened: [], paused: undefined, lifted: 'openai/gpt-cap' });
+    expect((await limiter.acquire(target('gpt-cap'), 1, 60_000).then(ticketOf)).pauseProbe).toBe(false);
+    expect(await redis.zscore(`${prefix}:limits:paused`, 'openai/gpt-cap')).toBeNull();
+  });
+
+  it('refuses a call to a scope whose quota is spent at once, with the provider’s message and when it may recover', async () => {
+    const limiter = limiterFor({});
+    const t = await limiter.acquire(target('gpt-spent'), 1, 60_000).then(ticketOf);
+    const recoversAt = Date.now() + 3 * 24 * 3600_000;
+    await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 60_000, pauseKind: 'quota', quota: { message: 'openai 429: insufficient_quota', recoversAt } });
+    const refused = await limiter.acquire(target('gpt-spent'), 1, 60_000, 'k1');
+    expect(refused).toMatchObject({ granted: false, why: 'quota', scope: 'openai/gpt-spent', booked: false, quota: { message: 'openai 429: insufficient_quota', recoversAt } });
+    expect(refused.granted === false && refused.waitMs).toBeGreaterThan(59_000);
+    expect(await redis.zscore(`${prefix}:limits:paused`, 'openai/gpt-spent')).not.toBeNull();
+  });
+
   it('opens the circuit after the failures, lets one probe through after the cool-down, and closes on its success', async () => {
     const limiter = limiterFor({ openai: { breaker: { failures: 2, windowMs: 10_000, cooldownMs: 150 } } });
     for (let i = 0; i < 2; i++) await limiter.settle(await limiter.acquire(target('gpt-b'), 1, 60_000).then(ticketOf), { result: 'failure' });
@@ -221,7 +290,7 @@ describe('RedisLimiter', () => {
     await limiter.settle(await limiter.acquire(target('gpt-p2'), 1, 60_000).then(ticketOf), { result: 'failure' });
     await new Promise((r) => setTimeout(r, 150));
     const failedProbe = await limiter.acquire(target('gpt-p2'), 1, 60_000).then(ticketOf);
-    expect(await limiter.settle(failedProbe, { result: 'failure' })).toEqual(['openai/gpt-p2']);
+    expect((await limiter.settle(failedProbe, { result: 'failure' })).opened).toEqual(['openai/gpt-p2']);
     expect(await limiter.acquire(target('gpt-p2'), 1, 60_000)).toMatchObject({ granted: false, why: 'circuit open' });
     await new Promise((r) => setTimeout(r, 150));
     // A probe cancelled (neutral) lets the next one go.
@@ -350,6 +419,60 @@ describe('provider limits end to end', () => {
   }, 30_000);
 });
 
+describe('a finished run gives back what its calls held in the limiter', () => {
+  let h: Harness;
+  const agents = { lim: { provider: 'echo', rateLimit: { max: 5, durationMs: 1000 } } };
+  const workflows = [{ name: 'lim-fan', steps: [{ parallel: Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, agent: 'lim', input: { task: `part ${i}` } })) }] }];
+  const bookings = () => redis.zrange(`${h.prefix}:limit:@lim:bookings`, '0', '-1');
+
+  beforeAll(async () => {
+    h = await startHarness({ name: 'limits-holds', agents, workflows });
+  }, 30_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('a cancelled run’s booked turns are released at once: the next run of the agent goes within about one interval, not after them', async () => {
+    const big = (await h.request('POST', '/v1/runs', { workflow: 'lim-fan', input: {} })).body.id as string;
+    // Five a second: its 50 steps are refused together and booked one turn each, 200 ms apart.
+    await poll('turns booked', bookings, (b) => b.filter((k) => k.startsWith(big)).length >= 30, { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await h.request('POST', `/v1/runs/${big}/cancel`)).status).toBe(200);
+    // None of its turns is held any longer, and the arrival time they pushed forward is given
+    // back (a step asking the limiter as its run ends gives back the turn it gets then itself).
+    await poll('its turns released', bookings, (b) => !b.some((k) => k.startsWith(big)), { timeoutMs: 2_000 });
+    const tat = Number(await redis.hget(`${h.prefix}:limit:@lim`, 'tatReq'));
+    expect(tat - Date.now()).toBeLessThanOrEqual(400);
+
+    const submitted = Date.now();
+    const next = (await h.request('POST', '/v1/runs', { agent: 'lim', input: { task: 'after the cancel' } })).body.id as string;
+    const run = await h.waitForRun(next, 20_000);
+    expect(run.status).toBe('succeeded');
+    // Any wait it had was for its own turn (one interval), none for the cancelled run's.
+    const waits = (await h.system.store.readEvents(next)).filter((e) => e.type === 'step.retrying');
+    for (const w of waits) expect(Date.parse(w.data.retryAt as string) - Date.parse(w.at)).toBeLessThanOrEqual(400);
+    // (Before, it waited about 8.5 s behind the cancelled run's turns.)
+    expect(Date.parse(run.finishedAt!) - submitted).toBeLessThan(5_000);
+    await expectNoLiveJobs(h.system, big);
+  }, 30_000);
+
+  it('steps cancelled in a live run (a join met early) give back their turns; the others keep theirs', async () => {
+    const big = (await h.request('POST', '/v1/runs', { workflow: 'lim-fan', input: {} })).body.id as string;
+    const ofRun = async () => (await bookings()).filter((k) => k.startsWith(`${big}.`));
+    const booked = await poll('turns booked', ofRun, (b) => b.length >= 30, { timeoutMs: 10_000 });
+    const stepOf = (key: string) => key.slice(big.length + 1).split('.')[0]!;
+    // The last ten booked: their turns are seconds away, none of them is asking the limiter now.
+    const cancel = booked.slice(-10).map(stepOf);
+    expect(await h.system.control.cancelSteps(big, cancel.map((stepId) => ({ stepId, agent: 'lim' })), 'no longer needed')).toEqual(cancel);
+    const left = (await ofRun()).map(stepOf);
+    expect(left.filter((s) => cancel.includes(s))).toEqual([]);
+    expect(left.length).toBeGreaterThan(0);
+    expect((await h.request('POST', `/v1/runs/${big}/cancel`)).status).toBe(200);
+    await poll('its turns released', ofRun, (b) => b.length === 0, { timeoutMs: 2_000 });
+    await expectNoLiveJobs(h.system, big);
+  }, 30_000);
+});
+
 describe('fallback models', () => {
   let fake: FakeLlmServer;
   let h: Harness;
@@ -407,5 +530,173 @@ describe('fallback models', () => {
     const [primary, fallback] = fake.requests;
     expect(primary!.body.response_format.type).toBe('json_schema');
     expect(fallback!.body.tool_choice).toEqual({ type: 'tool', name: 'answer' });
+  });
+});
+
+describe('a spent quota', () => {
+  let fake: FakeLlmServer;
+  let h: Harness;
+  const agents = {
+    qo: { provider: 'openai', model: 'gpt-q', attempts: 3 },
+    q99: { provider: 'openai', model: 'gpt-q99', attempts: 3 },
+    qf: { provider: 'openai', model: 'gpt-qf', attempts: 3, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
+    qa: { provider: 'anthropic', model: 'claude-q', attempts: 3 },
+    ov: { provider: 'anthropic', model: 'claude-ov', attempts: 3 },
+    ov2: { provider: 'anthropic', model: 'claude-ov', attempts: 3 },
+  };
+  const THREE_DAYS_S = 3 * 24 * 3600;
+  const CAP_MS = 300_000;
+  const pausedUntil = async (scope: string) => Number(await redis.hget(`${h.prefix}:limit:${scope}`, 'pausedUntil'));
+  const run = async (agent: string, task: string) => h.waitForRun((await h.request('POST', '/v1/runs', { agent, input: { task } })).body.id, 20_000);
+
+  beforeAll(async () => {
+    fake = await startFakeLlmServer();
+    h = await startHarness({ name: 'limits-quota', fake, agents });
+  }, 30_000);
+  afterEach(() => fake.reset());
+  afterAll(async () => {
+    await h?.close();
+    await fake?.close();
+  });
+
+  it('OpenAI insufficient_quota fails the step at once, not retried, saying so; the model is refused without a call until an admin resumes it', async () => {
+    let spent = true;
+    fake.respondWith((r) => (r.body?.model === 'gpt-q' && spent ? { status: 429, errorType: 'insufficient_quota' } : undefined));
+    const first = await run('qo', 'spend');
+    expect(first.status).toBe('failed');
+    expect(first.steps[0]).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(first.steps[0]!.error).toMatch(/^quota exhausted \(quota_exhausted\) on openai\/gpt-q: openai 429: fake error 429 insufficient_quota .*the provider did not say when it recovers\. Not retried: /);
+    // The next call to the model is refused without calling it, for every agent and process.
+    const second = await run('qo', 'again');
+    expect(second.steps[0]!.error).toMatch(/^quota exhausted \(quota_exhausted\) on openai\/gpt-q: /);
+    expect(fake.requests).toHaveLength(1);
+    expect((await pausedUntil('openai/gpt-q')) - Date.now()).toBeLessThanOrEqual(CAP_MS);
+
+    // An operator sees it in /readyz (still ready), the metrics and GET /v1/limits.
+    const ready = await h.request('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.pausedScopes).toEqual([{ scope: 'openai/gpt-q', quotaExhausted: true, until: expect.any(String) }]);
+    expect(Date.parse(ready.body.pausedScopes[0].until) - Date.now()).toBeLessThanOrEqual(CAP_MS);
+    expect((await h.request('GET', '/metrics')).body).toContain('switchyard_provider_quota_exhausted{scope="openai/gpt-q"} 1');
+    expect((await h.request('GET', '/v1/limits')).body.paused).toEqual([expect.objectContaining({ scope: 'openai/gpt-q', quotaExhausted: true, probed: true, message: expect.stringContaining('insufficient_quota') })]);
+
+    // Bad input is a clear 4xx; a scope that is not paused is a 404 naming the paused ones.
+    expect((await h.request('POST', '/v1/limits/openai%20gpt-q/resume')).status).toBe(422);
+    expect((await h.request('POST', '/v1/limits/openai%E0%A4%A/resume')).status).toBe(400);
+    expect((await h.request('POST', '/v1/limits/openai%2Fgpt-q/resume?force=1')).status).toBe(422);
+    const unknown = await h.request('POST', '/v1/limits/openai%2Fgpt-nothing/resume');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toBe('limiter scope "openai/gpt-nothing" is not paused (paused now: openai/gpt-q)');
+    spent = false;
+    const resumed = await h.request('POST', '/v1/limits/openai%2Fgpt-q/resume');
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ resumed: true, scope: 'openai/gpt-q', quotaExhausted: true, queues: ['agent.qo'] });
+    expect((await h.request('POST', '/v1/limits/openai%2Fgpt-q/resume')).status).toBe(404);
+    expect((await run('qo', 'credit added')).status).toBe('succeeded');
+    expect((await h.request('GET', '/readyz')).body.pausedScopes).toEqual([]);
+  });
+
+  it('a spent quota goes to the agent’s fallback at once, and the next call goes there without asking the primary', async () => {
+    fake.respondWith((r) => (r.body?.model === 'gpt-qf' ? { status: 429, errorType: 'insufficient_quota' } : undefined));
+    const runs = [await run('qf', 'one'), await run('qf', 'two')];
+    expect(runs.map((r) => [r.status, r.steps[0]!.model, r.steps[0]!.attempts])).toEqual([
+      ['succeeded', 'claude-fb', 1],
+      ['succeeded', 'claude-fb', 1],
+    ]);
+    expect(fake.requests.map((x) => x.body?.model)).toEqual(['gpt-qf', 'claude-fb', 'claude-fb']);
+    await h.system.limits.resume('openai/gpt-qf');
+  });
+
+  it('a 429 with a Retry-After of three days (Anthropic, a monthly spend limit) or a date in 2099 is a spent quota: paused at most the cap, never the queue', async () => {
+    fake.respondWith((r) =>
+      r.body?.model === 'claude-q'
+        ? { status: 429, headers: { 'retry-after': String(THREE_DAYS_S) } }
+        : r.body?.model === 'gpt-q99'
+          ? { status: 429, headers: { 'retry-after': 'Thu, 01 Jan 2099 00:00:00 GMT' } }
+          : undefined,
+    );
+    const [a, b] = [await run('qa', 'monthly'), await run('q99', 'far')];
+    expect([a.status, b.status]).toEqual(['failed', 'failed']);
+    expect(a.steps[0]!.error).toMatch(/^quota exhausted \(quota_exhausted\) on anthropic\/claude-q: anthropic 429: fake error 429 \(its Retry-After, 3 days, is beyond the 5 min a rate limit is waited out: a spent quota\); the provider said it may recover at /);
+    const recovers = Date.parse(/may recover at (\S+)\. /.exec(a.steps[0]!.error!)![1]!);
+    expect(recovers - Date.now()).toBeGreaterThan(THREE_DAYS_S * 1000 - 60_000);
+    expect(b.steps[0]!.error).toMatch(/the provider said it may recover at 2099-01-01T00:00:00\.000Z\. /);
+    for (const scope of ['anthropic/claude-q', 'openai/gpt-q99']) {
+      expect((await pausedUntil(scope)) - Date.now()).toBeLessThanOrEqual(CAP_MS);
+      await h.system.limits.resume(scope);
+    }
+    expect(await h.system.agentQueue('qa').getRateLimitTtl()).toBeLessThanOrEqual(0);
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('an overload asking for three days pauses the model and its queue for the cap at most; the resume endpoint lifts it and the waiting steps go on', async () => {
+    let overloaded = true;
+    fake.respondWith((r) => {
+      if (r.body?.model !== 'claude-ov' || !overloaded) return undefined;
+      overloaded = false;
+      return { status: 529, headers: { 'retry-after': String(THREE_DAYS_S) } };
+    });
+    const hit = (await h.request('POST', '/v1/runs', { agent: 'ov', input: { task: 'overloaded' } })).body.id as string;
+    const rateLimited = await h.waitUntil(hit, (r) => r.steps[0]!.status === 'retrying', 10_000);
+    expect(rateLimited.steps[0]!.reason).toBe(`rate limited; retrying in ${CAP_MS} ms`);
+    const queueTtl = await h.system.agentQueue('ov').getRateLimitTtl();
+    expect(queueTtl).toBeGreaterThan(CAP_MS - 10_000);
+    expect(queueTtl).toBeLessThanOrEqual(CAP_MS);
+    expect((await pausedUntil('anthropic/claude-ov')) - Date.now()).toBeLessThanOrEqual(CAP_MS);
+    // Another agent on the model waits for the pause (no call made).
+    const other = (await h.request('POST', '/v1/runs', { agent: 'ov2', input: { task: 'behind it' } })).body.id as string;
+    const waiting = await h.waitUntil(other, (r) => r.steps[0]!.status === 'retrying', 10_000);
+    expect(waiting.steps[0]!.reason).toBe('waiting for provider capacity: anthropic/claude-ov paused');
+    expect(fake.requests).toHaveLength(1);
+
+    const resumed = await h.request('POST', `/v1/limits/${encodeURIComponent('anthropic/claude-ov')}/resume`);
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ scope: 'anthropic/claude-ov', quotaExhausted: false, queues: ['agent.ov', 'agent.ov2'], woken: 1 });
+    const runs = await Promise.all([h.waitForRun(hit, 15_000), h.waitForRun(other, 15_000)]);
+    expect(runs.map((r) => [r.status, r.steps[0]!.attempts])).toEqual([
+      ['succeeded', 1],
+      ['succeeded', 1],
+    ]);
+    expect(fake.requests).toHaveLength(3);
+  });
+
+  it('npm run limits -- list / resume <scope>: the same from a shell', { timeout: 30_000 }, async () => {
+    const limiter = new RedisLimiter(redis, h.prefix, new LimitPlan({}));
+    const t = await limiter.acquire(target('gpt-q'), 1, 60_000).then(ticketOf);
+    await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 60_000, pauseKind: 'quota', quota: { message: 'openai 429: insufficient_quota' } });
+    const dir = await mkdtemp(path.join(tmpdir(), 'sy-limits-'));
+    const agentsFile = path.join(dir, 'agents.json');
+    await writeFile(agentsFile, JSON.stringify({ agents }));
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, ['--import', 'tsx', 'src/limits/cli.ts', ...args], { env: { ...process.env, REDIS_URL, SWITCHYARD_PREFIX: h.prefix, SWITCHYARD_AGENTS: agentsFile, OPENAI_API_KEY: 'test-key', ANTHROPIC_API_KEY: 'test-key' } }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+        );
+      });
+    try {
+      const list = await cli('list');
+      expect(list.code, list.stderr).toBe(0);
+      expect(JSON.parse(list.stdout).paused).toEqual([expect.objectContaining({ scope: 'openai/gpt-q', quotaExhausted: true, message: 'openai 429: insufficient_quota' })]);
+      const resumed = await cli('resume', 'openai/gpt-q');
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(JSON.parse(resumed.stdout)).toMatchObject({ resumed: true, scope: 'openai/gpt-q', queues: ['agent.qo'] });
+      await limiter.acquire(target('gpt-q'), 1, 60_000).then(ticketOf);
+      expect(await cli('resume', 'openai/gpt-q')).toMatchObject({ code: 1, stderr: 'limiter scope "openai/gpt-q" is not paused (paused now: none)\n' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('logs a pause once, by the call that began it, not once per call it holds back', async () => {
+    const lines: { msg: string; scope?: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const limiter = new RedisLimiter(redis, h.prefix, new LimitPlan({}));
+    const busy = new LimitedProvider(
+      { name: 'openai', complete: async () => { await new Promise((r) => setTimeout(r, 50)); throw new RateLimitedError('openai 429: slow down', 2_000, 429); } },
+      { limiter, target: { provider: 'openai' }, leaseMs: 10_000, logger },
+    );
+    const calls = await Promise.allSettled([1, 2, 3].map(() => busy.complete({ agent: 'x', model: 'gpt-once', messages: [{ role: 'user', content: 'hi' }], maxTokens: 10, signal: new AbortController().signal })));
+    expect(calls.map((c) => c.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(lines.filter((l) => l.scope === 'openai/gpt-once').map((l) => l.msg)).toEqual(['provider asked to slow down: openai/gpt-once paused for 2 s']);
   });
 });

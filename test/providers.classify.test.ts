@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CancelledError,
   NonRetryableError,
+  QuotaExhaustedError,
   RateLimitedError,
   RetryableError,
   StepTimeoutError,
@@ -87,6 +88,28 @@ describe.each(sdks)('classifyProviderError with the $provider SDK', ({ provider,
     expect(err.message).toContain(`fake error ${status}`);
     expect(err.message).toContain(String(status));
     expect(err.message).toContain(provider);
+  });
+
+  it('tells a spent quota apart from a rate limit by its error type: QuotaExhaustedError, not retried, with when it may recover', async () => {
+    const type = provider === 'openai' ? 'insufficient_quota' : 'billing_error';
+    const err = await classified(provider, call(`hi [[status:429]] [[error-type:${type}]] [[retry-after:259200]]`));
+    expect(err).toBeInstanceOf(QuotaExhaustedError);
+    expect(err).toBeInstanceOf(NonRetryableError);
+    expect((err as QuotaExhaustedError).code).toBe('quota_exhausted');
+    expect(err.message).toContain(`fake error 429 ${type}`);
+    expect((err as QuotaExhaustedError).recoversAt! - Date.now()).toBeGreaterThan(259_000_000);
+    // Without a Retry-After it does not say when.
+    const silent = await classified(provider, call(`hi [[status:429]] [[error-type:${type}]]`));
+    expect(silent).toBeInstanceOf(QuotaExhaustedError);
+    expect((silent as QuotaExhaustedError).recoversAt).toBeUndefined();
+  });
+
+  it('keeps the Retry-After of a rate limit as the provider said it, days or an HTTP date in 2099 (the limiter decides what it means)', async () => {
+    const days = await classified(provider, call('hi [[status:429]] [[retry-after:259200]]'));
+    expect(days).toBeInstanceOf(RateLimitedError);
+    expect((days as RateLimitedError).retryAfterMs).toBe(259_200_000);
+    const far = await classified(provider, call('hi [[status:429]] [[retry-after:Thu, 01 Jan 2099 00:00:00 GMT]]'));
+    expect((far as RateLimitedError).retryAfterMs).toBeGreaterThan(70 * 365 * 24 * 3600_000);
   });
 
   it('makes a refused connection a RetryableError', async () => {

@@ -213,7 +213,7 @@ describe('the API', () => {
     expect((await h.request('GET', '/healthz')).body).toEqual({ status: 'ok' });
     const ready = await h.request('GET', '/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ready', checks: { redis: true }, unservedAgents: [] });
+    expect(ready.body).toEqual({ status: 'ready', checks: { redis: true }, unservedAgents: [], pausedScopes: [] });
   });
 
   it('serves Bull Board with every agent queue', async () => {

@@ -5,13 +5,20 @@
  * reserved first, so a call that would pass the budget is never made, and a fan-out cannot
  * overshoot by its width.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../src/runs/runs-service.js';
 import { startFakeLlmServer, type FakeLlmServer } from './fixtures/fake-llm-server.js';
+import { startWorkerPools } from '../src/engine/pools.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
+import { poll } from './helpers/poll.js';
+import { killAllWorkerProcesses, startWorkerProcess } from './helpers/worker-process.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
+const CRASHY = { provider: 'openai', model: 'gpt-4o', attempts: 3, concurrency: 8, maxTokens: 1000, timeoutMs: 120_000 };
+/** Lock and stalled-check timing short enough to see a lost worker within a few seconds. */
+const STALLED = { lockDuration: 1000, stalledInterval: 500 };
 
 const chain = (name: string, extra: Record<string, unknown> = {}) => ({
   name,
@@ -31,6 +38,9 @@ beforeAll(async () => {
       slow: { provider: 'echo', echo: { latencyMs: 400 } },
       // A cheap primary whose fallback costs ~17 times as much.
       spare: { provider: 'openai', model: 'gpt-4o-mini', attempts: 2, fallback: [{ provider: 'openai', model: 'gpt-4o' }] },
+      // Served by a worker process that is killed mid-call (a long timeout: its reservations
+      // would outlive the test if only their expiry released them).
+      crashy: CRASHY,
     },
     workflows: [
       chain('four'),
@@ -54,12 +64,16 @@ beforeAll(async () => {
         output: ['both'],
       },
       { name: 'spare-one', steps: [{ id: 'only', agent: 'spare', input: { task: 'spare me' } }] },
+      // Six calls of about 1,015 tokens each fit 6,500 at once; a seventh does not.
+      { name: 'fan-crash', budget: { maxTokens: 6500 }, steps: [{ parallel: Array.from({ length: 6 }, (_, i) => ({ id: `c${i}`, agent: 'crashy', input: { task: `crash part ${i}` } })) }] },
       { name: 'slow-chain', budget: { deadlineMs: 600 }, steps: [{ sequential: ['s1', 's2', 's3', 's4'].map((id) => ({ id, agent: 'slow', input: { task: id } })) }] },
     ],
+    pools: ['gpt', 'tiny', 'wide', 'slow', 'spare'],
   });
 }, 30_000);
 
 afterAll(async () => {
+  await killAllWorkerProcesses();
   await h?.close();
   await fake?.close();
   assertAllClosed();
@@ -234,5 +248,54 @@ describe('a run budget', () => {
     const bad = await h.request('POST', '/v1/runs', { workflow: 'four', input: {}, budget: { maxSteps: 0 } });
     expect(bad.status).toBe(422);
     expect(bad.body.error.issues[0].path).toBe('budget.maxSteps');
+  });
+});
+
+describe('reservations of a worker that died', () => {
+  it('are leases: one that expires is never counted, and the run’s end releases them all', async () => {
+    // No worker serves `crashy` here: the run is live, its steps pending, while the test reserves.
+    const id = (await h.request('POST', '/v1/runs', { workflow: 'fan-crash', input: {} })).body.id as string;
+    const owner = { stepId: 'c0', attempt: 1 };
+    const lease = (tokens: number, leaseMs: number) => ({ tokens, costUsd: 0, owner, lease: randomUUID(), leaseMs });
+    expect(await h.system.store.reserveBudget(id, lease(6000, 150))).toBe('');
+    const kept = lease(400, 60_000);
+    expect(await h.system.store.reserveBudget(id, kept)).toBe('');
+    expect(await h.system.store.reserveBudget(id, lease(1000, 60_000))).toMatch(/^wait maxTokens 6500 \(spent 0, in flight 6400, /);
+    await new Promise((r) => setTimeout(r, 200));
+    // The first one's worker never settled it: expired, it no longer counts.
+    expect(await h.system.store.reserveBudget(id, lease(1000, 60_000))).toBe('');
+    // Settled twice (or after it was released), a reservation is given back once.
+    await h.system.store.settleBudget(id, kept, { tokens: 0, costUsd: 0 });
+    await h.system.store.settleBudget(id, kept, { tokens: 0, costUsd: 0 });
+    expect(await h.system.store.reserveBudget(id, lease(5500, 60_000))).toBe('');
+    expect(await h.system.store.reserveBudget(id, lease(1, 60_000))).toMatch(/^wait maxTokens 6500 \(spent 0, in flight 6500, /);
+    expect(await h.system.redis.exists(`${h.prefix}:run:${id}:holds`)).toBe(1);
+    expect((await h.request('POST', `/v1/runs/${id}/cancel`)).status).toBe(200);
+    expect(await h.system.redis.exists(`${h.prefix}:run:${id}:holds`)).toBe(0);
+  });
+
+  it('are released when its steps are recovered: a budget that fits only without them still lets the run finish', { timeout: 60_000 }, async () => {
+    fake.reset();
+    let held = true;
+    // Until the kill, every call hangs (in flight in the worker process); after it, answers at once.
+    fake.respondWith(() => (held ? { delayMs: 60_000, text: 'never sent' } : { text: 'ok' }));
+    const worker = await startWorkerProcess({ prefix: h.prefix, agents: { crashy: CRASHY }, serve: ['crashy'], internal: false, fake, stalled: STALLED });
+    const res = await h.request('POST', '/v1/runs', { workflow: 'fan-crash', input: {} });
+    expect(res.status).toBe(202);
+    const id = res.body.id as string;
+    // All six calls reserved their tokens and are in flight when the worker is killed.
+    await poll('six calls in flight', () => fake.requests.length, (n) => n === 6, { timeoutMs: 20_000 });
+    await worker.kill();
+    held = false;
+    const pools = await startWorkerPools(h.system, { agents: ['crashy'], internal: false, stalled: STALLED });
+    try {
+      const r = await h.waitForRun(id, 30_000);
+      expect(r.status, r.error ?? '').toBe('succeeded');
+      expect(r.steps.map((s) => [s.attempts, s.recovered])).toEqual(Array(6).fill([2, true]));
+      expect(fake.requests).toHaveLength(12);
+      await expectNoLiveJobs(h.system, id);
+    } finally {
+      await pools.close(5_000);
+    }
   });
 });

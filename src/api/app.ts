@@ -15,6 +15,7 @@ import { HttpError, errorHandler } from './errors.js';
 import { JSON_TYPES, jsonObjectBody, noQueryOnWrites } from './request-shape.js';
 import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
+import { limitsRouter } from './routes/limits.js';
 import { chatRouter } from './routes/chat.js';
 import { runsRouter } from './routes/runs.js';
 import { schedulesRouter } from './routes/schedules.js';
@@ -51,7 +52,7 @@ export function createApp(system: System, opts: AppOptions): Express {
     assertDepth(req.body, maxDepth);
     next();
   });
-  app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness }, unservedAgents: () => system.unservedAgents() }));
+  app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness }, unservedAgents: () => system.unservedAgents(), pausedScopes: pausedForReadiness(system) }));
   app.get('/metrics', async (_req, res) => {
     res.type(system.metrics.contentType).send(await system.metrics.text());
   });
@@ -61,7 +62,13 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use('/v1/stats', statsRouter({ runs: system.runs }));
   app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows }));
   app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules }));
+  app.use('/v1/limits', limitsRouter({ limits: system.limits }));
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(system.logger));
   return app;
+}
+
+/** The paused scopes as /readyz shows them: which, until when, whether for a spent quota (the provider's message only on GET /v1/limits). */
+function pausedForReadiness(system: System) {
+  return async () => (await system.limits.paused()).map(({ scope, until, quotaExhausted }) => ({ scope, until, quotaExhausted }));
 }

@@ -144,3 +144,13 @@ export const StatsQuery = z
     bucket: z.enum(['hour', 'day']).optional(),
   })
   .strict();
+
+/** A limiter scope as GET /v1/limits names it (`openai/gpt-4o`, `anthropic#<key hash>/claude-x`, `@agent`), URL-encoded in a path. */
+export const LimitScopeParam = z
+  .string()
+  .min(1)
+  .max(300)
+  .regex(/^[^\s\u0000-\u001f\u007f]+$/, 'must be a limiter scope as GET /v1/limits names it, without spaces (e.g. "openai/gpt-4o", URL-encoded in the path: openai%2Fgpt-4o)');
+
+/** The limits routes take no query parameters. */
+export const NoQuery = z.object({}).strict();

@@ -141,6 +141,13 @@ export const EnvSchema = z.object({
   SWITCHYARD_STALLED_INTERVAL_MS: int(DEFAULT_STALLED.stalledInterval, 100),
   /** How often a worker process says it is alive; one silent for three beats is lost, in ms. */
   SWITCHYARD_HEARTBEAT_MS: int(5_000, 100),
+  /**
+   * The longest a provider's 429 or overload pauses a model (and its agents' queues), in ms;
+   * then one probe call decides whether the pause goes on. A 429 whose Retry-After is longer
+   * is a spent quota, not a rate limit: the call goes to a fallback or its step fails
+   * (`quota_exhausted`). Default 5 minutes.
+   */
+  SWITCHYARD_MAX_PAUSE_MS: int(300_000, 1000),
   /** When true, an agent whose provider has no API key fails start-up instead of using echo. */
   SWITCHYARD_REQUIRE_KEYS: bool(false),
   ANTHROPIC_API_KEY: optionalString,
@@ -168,6 +175,8 @@ export interface Config {
   maxDebugBytes: number;
   shutdownTimeoutMs: number;
   redisWaitMs: number;
+  /** See SWITCHYARD_MAX_PAUSE_MS. */
+  maxPauseMs: number;
   requireKeys: boolean;
   /** BullMQ's lock and stalled-check timing of every worker, ms. */
   stalled: { lockDuration: number; stalledInterval: number };
@@ -221,6 +230,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,
+    maxPauseMs: e.SWITCHYARD_MAX_PAUSE_MS,
     requireKeys: e.SWITCHYARD_REQUIRE_KEYS,
     stalled: { lockDuration: e.SWITCHYARD_LOCK_DURATION_MS, stalledInterval: e.SWITCHYARD_STALLED_INTERVAL_MS },
     heartbeatMs: e.SWITCHYARD_HEARTBEAT_MS,

@@ -5,22 +5,35 @@
  * maxTokens. A call the run cannot afford (spent + its estimate pass a limit) is not made and
  * the run halts (BudgetExceededError); one for which only the calls in flight leave no room
  * waits for them to settle (CapacityWaitError: no attempt used, no worker slot held).
+ * A reservation is a lease of the step's attempt: one whose worker is lost is released when
+ * the step is recovered or the run ends, and is not counted once it expires (`leaseMs`).
  */
+import { randomUUID } from 'node:crypto';
 import { BudgetExceededError, CapacityWaitError, toError } from '../errors/index.js';
 import { CAPACITY_WAIT } from '../runs/types.js';
 import { jittered } from '../limits/jitter.js';
-
-const BUDGET_POLL_MS = 500;
 import { estimateCall } from '../limits/limited-provider.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../providers/pricing.js';
 import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
 import type { RunStore } from '../runs/run-store.js';
+import type { BudgetReservation, HoldOwner } from '../runs/scripts/index.js';
+
+const BUDGET_POLL_MS = 500;
 
 export class BudgetedProvider extends ProviderDecorator {
   constructor(
     inner: Provider,
-    private readonly deps: { store: RunStore; runId: string; prices?: PriceTable | undefined; log: () => Logger },
+    private readonly deps: {
+      store: RunStore;
+      runId: string;
+      /** The attempt whose calls these are. */
+      owner: HoldOwner;
+      /** How long a reservation lives if its call never settles (a lost worker): the step's timeout and a margin. */
+      leaseMs: number;
+      prices?: PriceTable | undefined;
+      log: () => Logger;
+    },
   ) {
     super(inner);
   }
@@ -30,10 +43,10 @@ export class BudgetedProvider extends ProviderDecorator {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
-    const { store, runId } = this.deps;
+    const { store, runId, owner, leaseMs } = this.deps;
     const estimate = estimateCall(req);
-    const reserved = { tokens: estimate.inputTokens + estimate.outputTokens, costUsd: this.cost(estimate, req.model) };
-    const refused = await store.reserveBudget(runId, reserved.tokens, reserved.costUsd);
+    const reserved: BudgetReservation = { tokens: estimate.inputTokens + estimate.outputTokens, costUsd: this.cost(estimate, req.model), owner, lease: randomUUID(), leaseMs };
+    const refused = await store.reserveBudget(runId, reserved);
     if (refused.startsWith('wait ')) {
       // Room is held by the run's calls in flight: wait for them to settle (no attempt used).
       throw new CapacityWaitError(`${CAPACITY_WAIT}run budget ${refused.slice(5)}`, jittered(BUDGET_POLL_MS), 'budget');

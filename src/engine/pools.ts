@@ -11,6 +11,7 @@ import { createProvider } from '../providers/index.js';
 import { RedisLimiter } from '../limits/limiter.js';
 import { LimitedProvider } from '../limits/limited-provider.js';
 import { FallbackProvider } from '../limits/fallback-provider.js';
+import { DEFAULT_MAX_PAUSE_MS } from '../limits/pause.js';
 import type { ResolvedAgent } from '../agents/agent-spec.js';
 import type { Provider } from '../providers/provider.js';
 import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys, stepJobId } from '../runs/keys.js';
@@ -35,6 +36,8 @@ const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
  * limit must never be the one that is reached.
  */
 const STEP_MAX_STALLED = 1000;
+/** How often a step worker whose queue is rate limited looks whether the limit was lifted, ms. */
+const RATE_LIMIT_RECHECK_MS = 1000;
 
 export interface WorkerPoolsOptions {
   /** Agent types to serve (all when omitted). */
@@ -70,6 +73,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   for (const n of names) registry.require(n);
   const internal = opts.internal ?? true;
 
+  const maxPauseMs = system.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS;
   const providers = new Map<string, Provider>();
   // Every call to a provider a limit can apply to asks the shared limiter first (src/limits).
   const limiter = new RedisLimiter(connection, prefix, registry.limits);
@@ -83,6 +87,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
             leaseMs: agent.timeoutMs,
             logger: log,
             onCircuitOpened: (scope) => system.metrics.circuitOpened(scope),
+            maxPauseMs,
             ...(bookWithinMs !== undefined ? { bookWithinMs } : {}),
           })
         : provider;
@@ -144,10 +149,13 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       authorityOf: (agent) => registry.authorityOf(agent),
       metrics: system.metrics,
       ...(system.opts.maxDebugBytes !== undefined ? { maxDebugBytes: system.opts.maxDebugBytes } : {}),
+      maxPauseMs,
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
       ...(system.opts.limits ? { limits: system.opts.limits } : {}),
     });
-    worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, ...(opts.stalled ?? system.stalled), ...workerOpts });
+    // A queue paused after a 429 is looked at again every second (not BullMQ's 30 s), so a pause
+    // an admin lifts (POST /v1/limits/:scope/resume) lets its steps go on at once.
+    worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, maximumRateLimitDelay: RATE_LIMIT_RECHECK_MS, ...(opts.stalled ?? system.stalled), ...workerOpts });
     worker.on('failed', onFailed);
     worker.on('error', workerError(queueName));
     stepWorkers.push(worker);

@@ -41,6 +41,9 @@ import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './e
 import { templateScope } from './executors/agent.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { BudgetedProvider } from './budgeted-provider.js';
+import { releaseHeld } from './release-held.js';
+import { LEASE_MARGIN_MS } from '../limits/limited-provider.js';
+import { DEFAULT_MAX_PAUSE_MS } from '../limits/pause.js';
 import { MeteredProvider, UsageMeter } from './usage-meter.js';
 import { StepTrace } from './step-trace.js';
 import { addChildSteps } from './growth.js';
@@ -84,6 +87,8 @@ export interface StepMachineDeps {
   maxDebugBytes?: number;
   /** What a step may render, produce and add (SWITCHYARD_MAX_*). @default DEFAULT_LIMITS */
   limits?: Limits;
+  /** The longest a 429 pauses the agent's queue (SWITCHYARD_MAX_PAUSE_MS). @default 5 minutes */
+  maxPauseMs?: number;
 }
 
 const LIVE = LIVE_STEP_STATUSES;
@@ -190,7 +195,10 @@ export function createStepProcessor(deps: StepMachineDeps) {
           if (started.over) return overSteps(started.over);
           if (!started.applied) return finish(started.status);
           attempt = started.attempts;
-          if (decision.recovered) log().warn({ attempt }, 'step recovered: its last attempt was cut short (worker lost)');
+          if (decision.recovered) {
+            log().warn({ attempt }, 'step recovered: its last attempt was cut short (worker lost)');
+            await releaseHeld(store, runId, { steps: [step.id], belowAttempt: attempt }, log);
+          }
           break;
         }
         case 'resume': {
@@ -307,9 +315,11 @@ export function createStepProcessor(deps: StepMachineDeps) {
         addSteps: (children) => addChildSteps(deps, job, attempt, children),
         steps: (ids) => store.getSteps(runId, ids),
         metered: (provider) => {
-          const budgeted = (p: Provider) => new BudgetedProvider(p, { store, runId, prices: deps.prices, log });
+          const owner = { stepId: step.id, attempt };
+          const budgeted = (p: Provider) => new BudgetedProvider(p, { store, runId, owner, leaseMs: timeoutMs + LEASE_MARGIN_MS, prices: deps.prices, log });
           const inner = job.data.budgeted ? (provider.around?.(budgeted) ?? budgeted(provider)) : provider;
-          return new MeteredProvider(trace.around(inner), meter, deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined);
+          // Each call names its attempt: what it holds in the limiter is released with it.
+          return new MeteredProvider(trace.around(inner), meter, deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined, { runId, ...owner });
         },
         progress: (data) => {
           const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
@@ -334,6 +344,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
           const [status, self] = await Promise.all([store.getRunStatus(runId), store.getStepState(runId, step.id)]);
           if (status === null || isTerminalRun(status) || self === null || isTerminalStep(self.status)) {
             await keepPaid();
+            // A turn it was given as its run ended (after the run's holds were released) goes back.
+            await releaseHeld(store, runId, { steps: [step.id] }, log);
             return 'ended';
           }
         }
@@ -356,18 +368,21 @@ export function createStepProcessor(deps: StepMachineDeps) {
           });
         }
         if (err instanceof RateLimitedError) {
-          // The attempt is given back: a rate-limited call was never made.
+          // The attempt is given back: a rate-limited call was never made. The queue waits at
+          // most the pause cap (a longer Retry-After was a spent quota, see src/limits/pause.ts).
+          const pauseMs = Math.min(err.retryAfterMs, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS);
           await transition({
             from: ['running'],
             to: 'retrying',
             attempt,
             attemptsDelta: -1,
-            fields: { reason: `rate limited; retrying in ${err.retryAfterMs} ms` },
-            event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: err.retryAfterMs } },
+            fields: { reason: `rate limited; retrying in ${pauseMs} ms` },
+            event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: pauseMs } },
           });
-          log().warn({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
+          // The limiter logs the pause of the model once; this is one call of many.
+          log().debug({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
           deps.metrics?.providerRateLimited(step.agent);
-          await deps.queue.rateLimit(err.retryAfterMs);
+          await deps.queue.rateLimit(pauseMs);
           throw new RateLimitError();
         }
         // The last attempt by the step's count or by BullMQ's (which also counts a delivery that
@@ -394,6 +409,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (!res.applied) {
         // Another worker took it over, or its run ended.
         if (res.status === 'running') throw staleAttempt(res);
+        // A turn it was given as its run ended (after the run's holds were released) goes back.
+        await releaseHeld(store, runId, { steps: [step.id] }, log);
         return 'ended';
       }
       parked();

@@ -8,7 +8,7 @@
  */
 import type { Metrics } from '../metrics/metrics.js';
 import type { PriceTable } from '../providers/pricing.js';
-import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
+import { ProviderDecorator, type CallHolder, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
 import type { Usage } from '../runs/types.js';
 
 export class UsageMeter {
@@ -45,12 +45,14 @@ export class MeteredProvider extends ProviderDecorator {
     inner: Provider,
     private readonly meter: UsageMeter,
     private readonly metrics?: { metrics: Metrics; agent: string | undefined } | undefined,
+    /** Names the step's attempt on each call (what a call holds in the limiter is released with it). */
+    private readonly holder?: CallHolder,
   ) {
     super(inner);
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
-    const res = await this.inner.complete(req);
+    const res = await this.inner.complete(this.holder ? { ...req, holder: this.holder } : req);
     const usage = this.meter.count(res.usage, res.model);
     this.metrics?.metrics.callAnswered(this.metrics.agent, res.model, usage);
     return res;

@@ -156,3 +156,22 @@ export class BudgetExceededError extends SwitchyardError {}
 
 /** A call that can never fit a limit (more tokens than a whole minute's tpm): not retried, but a fallback model may take it. */
 export class TooLargeForLimitError extends NonRetryableError {}
+
+/**
+ * The provider's quota is spent (OpenAI `insufficient_quota`, Anthropic `billing_error`, or a
+ * 429 whose Retry-After is beyond the pause cap, as a monthly spend limit answers): not a rate
+ * limit to wait out. The call goes to a fallback model, or its step fails at once with code
+ * `quota_exhausted` (not retried).
+ */
+export class QuotaExhaustedError extends NonRetryableError {
+  readonly code = 'quota_exhausted';
+  constructor(
+    message: string,
+    status?: number,
+    /** When the provider said the quota may recover (ms since the epoch), if it said. */
+    readonly recoversAt?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, status, options);
+  }
+}

@@ -1,13 +1,13 @@
 /**
  * An agent's primary model with its `fallback` models: a call goes to the primary unless the
  * primary cannot take it: not admitted by the limiter (its circuit open, paused after a 429 or
- * an overload, or its limits would make the step wait longer than `fallbackAfterMs`), or it
- * answers 429 / overloaded. Then each fallback is tried in order; the first that answers
+ * an overload, its quota spent, or its limits would make the step wait longer than
+ * `fallbackAfterMs`), or it answers 429 / overloaded / quota exhausted. Then each fallback is tried in order; the first that answers
  * answers (the step records which model did: the result's `model`). When none can, the
  * primary's wait stands: the step waits for capacity. Under a run budget each model's call
  * is reserved at its own price (`around`): a fallback the run cannot afford is not called.
  */
-import { CapacityWaitError, RateLimitedError, TooLargeForLimitError, toError } from '../errors/index.js';
+import { CapacityWaitError, QuotaExhaustedError, RateLimitedError, TooLargeForLimitError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import { askForStructure, ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
 
@@ -39,7 +39,8 @@ export class FallbackProvider extends ProviderDecorator {
       return await this.inner.complete(req);
     } catch (err) {
       // A wait for the run's budget is the run's, not the model's: no other model can help.
-      const unavailable = (err instanceof CapacityWaitError && err.limit !== 'budget' && err.waitMs > this.opts.fallbackAfterMs) || err instanceof RateLimitedError || err instanceof TooLargeForLimitError;
+      const unavailable =
+        (err instanceof CapacityWaitError && err.limit !== 'budget' && err.waitMs > this.opts.fallbackAfterMs) || err instanceof RateLimitedError || err instanceof TooLargeForLimitError || err instanceof QuotaExhaustedError;
       if (!unavailable) throw err;
       why = err as Error;
     }

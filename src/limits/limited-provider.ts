@@ -3,19 +3,21 @@
  * for its model: src/providers/token-estimate.ts; plus `maxTokens` for the answer) against every limit
  * that applies, and settles after with the real usage. A call that cannot be admitted throws
  * CapacityWaitError (the step waits, without a worker slot or an attempt); a 429 or an
- * overload pauses the model for every process until its Retry-After; failures move the
- * circuit breaker when one is declared.
+ * overload pauses the model for every process until its Retry-After (at most `maxPauseMs`,
+ * then one probe call decides); a spent quota fails the call at once with QuotaExhaustedError
+ * (a fallback may take it) and pauses the model (see pause.ts); failures move the circuit
+ * breaker when one is declared.
  */
-import { CapacityWaitError, RateLimitedError, RetryableError, TooLargeForLimitError, toError } from '../errors/index.js';
+import { CapacityWaitError, TooLargeForLimitError, toError } from '../errors/index.js';
 import { abortReason } from '../providers/classify.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logger.js';
 import { jittered } from './jitter.js';
 import { CAPACITY_WAIT } from '../runs/types.js';
 import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
-import type { CapacityHeaders } from '../providers/rate-headers.js';
 import { estimateInputTokens } from '../providers/token-estimate.js';
-import { needsSettle, type CallOutcome, type CallTarget, type Limiter } from './limiter.js';
+import { needsSettle, type CallOutcome, type CallTarget, type Limiter, type SettleReply } from './limiter.js';
+import { DEFAULT_MAX_PAUSE_MS, asQuotaExhausted, duration, outcomeOf, quotaFound, quotaRefusal, spentPause } from './pause.js';
 
 /** The tokens a request sends (counted for its model: see token-estimate) and may receive (its maxTokens). */
 export function estimateCall(req: CompletionRequest): { inputTokens: number; outputTokens: number } {
@@ -27,33 +29,8 @@ export function estimateTokens(req: CompletionRequest): number {
   return e.inputTokens + e.outputTokens;
 }
 
-/** What a call's ending says of the provider's health, and whether it pauses the model. */
-export function outcomeOf(err: unknown): CallOutcome {
-  if (err instanceof RateLimitedError) {
-    const pauseUntil = Date.now() + (err.retryAfterMs || ZERO_RETRY_AFTER_PAUSE_MS);
-    // An overloaded provider (Anthropic 529) is unwell; a 429 only says slow down.
-    return err.status === 529 ? { result: 'failure', pauseUntil } : { result: 'neutral', pauseUntil };
-  }
-  // 5xx, timeouts, connection errors say the provider is unwell; a cancellation or a bad request says nothing of it.
-  return err instanceof RetryableError ? { result: 'failure' } : { result: 'neutral' };
-}
-
-/** The pause of an answer whose Retry-After said 0 (classify gives 1 s when there is none). */
-const ZERO_RETRY_AFTER_PAUSE_MS = 5000;
-
-/**
- * When an answer's rate-limit headers say the next call like this one would be refused (no
- * request left, or fewer tokens than this call's reservation), the time its window reopens.
- */
-export function spentUntil(capacity: CapacityHeaders | undefined, tokens: number): number | undefined {
-  if (!capacity) return undefined;
-  const waits: number[] = [];
-  if (capacity.remainingRequests !== undefined && capacity.remainingRequests <= 0) waits.push(capacity.requestsResetMs ?? 1000);
-  if (capacity.remainingTokens !== undefined && capacity.remainingTokens < tokens) waits.push(capacity.tokensResetMs ?? 1000);
-  return waits.length ? Date.now() + Math.max(...waits) : undefined;
-}
-
-const LEASE_MARGIN_MS = 5_000;
+/** How long a lease outlives its call's timeout (the call is aborted at its step's timeout). */
+export const LEASE_MARGIN_MS = 5_000;
 /** A wait for capacity this short is waited in the process (the worker slot held), at most MAX_INLINE_WAIT_MS in all. */
 const SHORT_WAIT_MS = 250;
 const MAX_INLINE_WAIT_MS = 1_000;
@@ -74,6 +51,8 @@ export interface LimitedProviderOptions {
    * would be held for nobody). Default: any.
    */
   bookWithinMs?: number;
+  /** The longest pause after a 429 or an overload (a Retry-After beyond it is a spent quota). @default 5 minutes */
+  maxPauseMs?: number;
 }
 
 export class LimitedProvider extends ProviderDecorator {
@@ -86,19 +65,22 @@ export class LimitedProvider extends ProviderDecorator {
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
     const { limiter, target, leaseMs, logger } = this.opts;
+    const maxPauseMs = this.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS;
     const tokens = estimateTokens(req);
     // The lease outlives the call by a margin: the call is aborted at its step's timeout.
-    const ask = () => limiter.acquire({ ...target, model: req.model }, tokens, (req.timeoutMs ?? leaseMs) + LEASE_MARGIN_MS, req.callKey, this.opts.bookWithinMs);
+    const ask = () => limiter.acquire({ ...target, model: req.model }, tokens, (req.timeoutMs ?? leaseMs) + LEASE_MARGIN_MS, req.callKey, this.opts.bookWithinMs, req.holder);
     let admission = await ask();
     // A short wait (its turn comes within a moment) is waited here, holding the worker slot that
     // briefly: a round through the delayed set would come back later than the turn.
-    for (let waited = 0; !admission.granted && !admission.never && admission.waitMs <= SHORT_WAIT_MS && waited < MAX_INLINE_WAIT_MS; ) {
+    for (let waited = 0; !admission.granted && !admission.never && !admission.quota && admission.waitMs <= SHORT_WAIT_MS && waited < MAX_INLINE_WAIT_MS; ) {
       await sleep(admission.waitMs, undefined, { signal: req.signal }).catch(() => undefined);
       if (req.signal.aborted) throw abortReason(req.signal);
       waited += admission.waitMs;
       admission = await ask();
     }
     if (!admission.granted) {
+      // A spent quota is not waited for: the call goes to a fallback, or its step fails.
+      if (admission.quota) throw quotaRefusal(admission.scope, admission.quota);
       const what = `${admission.scope} ${admission.why}`;
       if (admission.never) throw new TooLargeForLimitError(`the call needs about ${tokens} tokens (prompt and maxTokens), more than ${what} allows in a minute; lower maxTokens or shorten the input`);
       // A booked turn (limiter-acquire.lua) is come back to a little early (a delayed job comes
@@ -115,24 +97,41 @@ export class LimitedProvider extends ProviderDecorator {
     let outcome: CallOutcome = { result: 'neutral' };
     try {
       const res = await this.inner.complete(req);
-      const pauseUntil = spentUntil(res.capacity, tokens);
-      outcome = { result: 'ok', usedTokens: res.usage.inputTokens + res.usage.outputTokens, ...(pauseUntil ? { pauseUntil } : {}) };
-      if (pauseUntil) logger.info({ model: req.model, until: new Date(pauseUntil).toISOString(), capacity: res.capacity }, 'the provider says its capacity is spent: the model is held back until it reopens');
+      const pause = spentPause(res.capacity, tokens, maxPauseMs);
+      outcome = { result: 'ok', usedTokens: res.usage.inputTokens + res.usage.outputTokens, ...pause };
+      if (pause) logger.debug({ model: req.model, capacity: res.capacity }, 'the provider says its capacity is spent: the model is held back until it reopens');
       return res;
     } catch (err) {
-      outcome = outcomeOf(err);
-      throw err;
+      const quota = asQuotaExhausted(err, maxPauseMs);
+      outcome = outcomeOf(quota ?? err, maxPauseMs);
+      throw quota ? quotaFound(ticket.scopes[1]!.id, quota, outcome.pauseUntil!) : err;
     } finally {
       // Never lose an answer to the limiter: a failed settle is logged (its lease expires by itself).
       if (needsSettle(ticket) || outcome.pauseUntil) {
         try {
-          const opened = await limiter.settle(ticket, outcome);
-          if (opened.length) logger.warn({ scopes: opened }, 'circuit opened: calls stop for the cool-down');
-          for (const scope of opened) this.opts.onCircuitOpened?.(scope);
+          this.told(await limiter.settle(ticket, outcome), outcome);
         } catch (err) {
           logger.warn({ err: toError(err).message }, 'could not settle a provider call with the limiter');
         }
       }
     }
+  }
+
+  /** What a settle changed, said once (a pause is logged by the call that began it, not by every call it holds back). */
+  private told(reply: SettleReply, outcome: CallOutcome): void {
+    const { logger } = this.opts;
+    if (reply.opened.length) logger.warn({ scopes: reply.opened }, 'circuit opened: calls stop for the cool-down');
+    for (const scope of reply.opened) this.opts.onCircuitOpened?.(scope);
+    if (reply.paused && outcome.pauseUntil) {
+      const until = new Date(outcome.pauseUntil).toISOString();
+      const lasts = duration(outcome.pauseUntil - Date.now());
+      if (outcome.pauseKind === 'quota') {
+        const recoversAt = outcome.quota?.recoversAt;
+        logger.error({ scope: reply.paused, until, recoversAt: recoversAt ? new Date(recoversAt).toISOString() : null, provider: outcome.quota?.message }, `quota exhausted: calls to ${reply.paused} are refused for ${lasts} (they go to fallbacks or fail), then one probe call decides; lift it with POST /v1/limits/${encodeURIComponent(reply.paused)}/resume`);
+      } else {
+        logger.warn({ scope: reply.paused, until, capped: outcome.pauseKind === 'capped' }, `provider asked to slow down: ${reply.paused} paused for ${lasts}${outcome.pauseKind === 'capped' ? ' (capped; then one probe call decides)' : ''}`);
+      }
+    }
+    if (reply.lifted) logger.info({ scope: reply.lifted }, 'pause lifted: the probe call answered');
   }
 }

@@ -6,7 +6,8 @@
  *   the shared limiter; circuits opened. A process without the API serves them on
  *   SWITCHYARD_METRICS_PORT.
  * - Read from Redis at scrape time (the same in every process): jobs per queue and state, and
- *   per limiter scope whether its circuit is open and how long it is paused.
+ *   per limiter scope whether its circuit is open, how long it is paused and whether its
+ *   quota is spent.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Usage } from '../runs/types.js';
@@ -14,8 +15,15 @@ import type { Usage } from '../runs/types.js';
 export interface MetricsSources {
   /** Jobs per state of each queue. */
   queueCounts(): Promise<{ queue: string; counts: Record<string, number> }[]>;
-  /** Per limiter scope in use: whether its circuit is open, and ms left of its pause. */
-  limiterState(): Promise<{ scope: string; open: boolean; pausedMs: number }[]>;
+  /** Per limiter scope in use: whether its circuit is open, ms left of its pause, and whether it is paused for a spent quota. */
+  limiterState(): Promise<LimiterScopeState[]>;
+}
+
+export interface LimiterScopeState {
+  scope: string;
+  open: boolean;
+  pausedMs: number;
+  quotaExhausted: boolean;
 }
 
 export class Metrics {
@@ -55,7 +63,7 @@ export class Metrics {
       },
     });
     // Both limiter gauges are collected in one scrape: they share one read of Redis.
-    let reading: Promise<{ scope: string; open: boolean; pausedMs: number }[]> | undefined;
+    let reading: Promise<LimiterScopeState[]> | undefined;
     const scopes = () =>
       (reading ??= (self.sources?.limiterState().catch(() => []) ?? Promise.resolve([])).finally(() => {
         reading = undefined;
@@ -72,12 +80,22 @@ export class Metrics {
     });
     new Gauge({
       name: 'switchyard_provider_paused_seconds',
-      help: 'How long a limiter scope stays paused after a 429 or an overload (0: not paused)',
+      help: 'How long a limiter scope stays paused after a 429, an overload or a spent quota (0: not paused; at most SWITCHYARD_MAX_PAUSE_MS)',
       labelNames: ['scope'],
       registers,
       async collect() {
         this.reset();
         for (const s of await scopes()) this.set({ scope: s.scope }, s.pausedMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_provider_quota_exhausted',
+      help: 'Whether a limiter scope is paused because its quota is spent (1): its calls go to fallbacks or fail, until a probe call answers or an admin resumes it',
+      labelNames: ['scope'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const s of await scopes()) this.set({ scope: s.scope }, s.quotaExhausted ? 1 : 0);
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });

@@ -9,6 +9,7 @@ import type { ProviderName } from '../agents/agent-spec.js';
 import {
   CancelledError,
   NonRetryableError,
+  QuotaExhaustedError,
   RateLimitedError,
   RetryableError,
   SwitchyardError,
@@ -48,15 +49,21 @@ export function classifyProviderError(err: unknown, provider: ProviderName, sign
  */
 const RATE_LIMIT_TYPES = new Set(['rate_limit_error', 'overloaded_error', 'rate_limit_exceeded', 'requests', 'tokens']);
 const INVALID_REQUEST_TYPES = new Set(['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large']);
+/** A spent quota or a billing problem (OpenAI's code `insufficient_quota`, Anthropic's `billing_error`): waiting will not bring it back. */
+const QUOTA_TYPES = new Set(['insufficient_quota', 'billing_error']);
 
 function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
   const status = err.status;
   const detail = `${provider} ${status ?? 'error'}: ${providerMessage(err)}`;
   const types = [err.type, err instanceof OpenAI.APIError ? err.code : undefined].filter((t): t is string => typeof t === 'string');
   const overloaded = provider === 'anthropic' && (status === 529 || types.includes('overloaded_error'));
+  if (types.some((t) => QUOTA_TYPES.has(t))) {
+    const after = retryAfterHeaderMs(err.headers);
+    return new QuotaExhaustedError(`${detail} (quota exhausted: add credit or raise the limit with the provider)`, status, after === undefined ? undefined : Date.now() + after, { cause: err });
+  }
   if (status === 429 || overloaded || (status === undefined && types.some((t) => RATE_LIMIT_TYPES.has(t)))) {
     // An overload sent inside a stream has no status: it is told apart as a 529 (the provider is unwell).
-    return new RateLimitedError(detail, retryAfterMs(err.headers), overloaded ? 529 : status, { cause: err });
+    return new RateLimitedError(detail, retryAfterHeaderMs(err.headers) ?? DEFAULT_RETRY_AFTER_MS, overloaded ? 529 : status, { cause: err });
   }
   if (status === undefined && types.some((t) => INVALID_REQUEST_TYPES.has(t))) {
     return new NonRetryableError(detail, status, { cause: err });
@@ -80,8 +87,8 @@ export function providerMessage(err: SdkApiError): string {
   return err.message;
 }
 
-/** `retry-after-ms`, else `retry-after` (seconds or an HTTP date), else the default. */
-function retryAfterMs(headers: Headers | undefined): number {
+/** `retry-after-ms`, else `retry-after` (seconds or an HTTP date); undefined when neither says. */
+function retryAfterHeaderMs(headers: Headers | undefined): number | undefined {
   const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
   if (Number.isFinite(ms) && ms >= 0) return Math.ceil(ms);
   const value = headers?.get('retry-after');
@@ -91,7 +98,7 @@ function retryAfterMs(headers: Headers | undefined): number {
     const date = Date.parse(value);
     if (Number.isFinite(date)) return Math.max(0, date - Date.now());
   }
-  return DEFAULT_RETRY_AFTER_MS;
+  return undefined;
 }
 
 /** Our own reason (StepTimeoutError, CancelledError...) as is; anything else becomes CancelledError. */

@@ -66,6 +66,11 @@ export interface CompletionRequest {
    * call): a call told to wait for its turn keeps that turn (see src/limits).
    */
   callKey?: string;
+  /**
+   * The run, step and attempt the call is made for: the turns it books and the leases it takes
+   * in the shared limiter are released when that attempt is recovered or the run ends.
+   */
+  holder?: CallHolder;
   /** Tools the model may call (none when absent or empty). */
   tools?: ToolDefinition[];
   /** Default auto. */
@@ -80,6 +85,13 @@ export interface CompletionRequest {
    * arrives (in order; the pieces joined are the final text). It must not throw.
    */
   onText?: (delta: string) => void;
+}
+
+/** The attempt of a run's step that makes a call. */
+export interface CallHolder {
+  runId: string;
+  stepId: string;
+  attempt: number;
 }
 
 /** A structured answer asked for: the JSON object it must be, named (and described) for the model. */

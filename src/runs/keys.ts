@@ -85,6 +85,21 @@ export const keys = {
   /** Sorted set: the turns booked for calls refused for a scope's request rate (call key → turn, ms). */
   limitBookings: (prefix: string, scope: string) => `${prefix}:limit:${scope}:bookings`,
   /**
+   * Sorted set: the limiter scopes paused after a 429, an overload or a spent quota (scope id →
+   * paused until, ms), listed for operators (/readyz, GET /v1/limits, `npm run limits`); entries
+   * whose pause has long passed are dropped when another pause is written, and the set expires an
+   * hour after the last one.
+   */
+  limitPaused: (prefix: string) => `${prefix}:limits:paused`,
+  /**
+   * Sorted set: what the provider calls of a run's steps hold, by when each hold expires (ms):
+   * turns booked and calls-at-once leases in the shared limiter, reservations against the run's
+   * budget. Released together when the run ends, for a step when it is cancelled, and for a
+   * step's earlier attempts when a recovered attempt takes over. Member format: see
+   * scripts/lua/includes/holdEntry.lua.
+   */
+  runHolds: (prefix: string, runId: string) => `${prefix}:run:${runId}:holds`,
+  /**
    * Pub/sub channel: what in-flight steps must be aborted: `<runId>` (all of the run's), or
    * `<runId> <stepId> ...` (those steps only).
    */

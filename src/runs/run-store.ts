@@ -45,7 +45,7 @@ import {
   type StepTransition,
   type StepTransitionReply,
   type StepsAddArgs,
-  type StepsAddReply, budgetReserve, budgetSettle, stepFeedback, type StepFeedbackReply, type RecordFields } from './scripts/index.js';
+  type StepsAddReply, budgetReserve, budgetSettle, holdsRelease, type BudgetReservation, type HoldsSelection, stepFeedback, type StepFeedbackReply, type RecordFields } from './scripts/index.js';
 import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus, type Usage, isTerminalRun } from './types.js';
 
 export type { NewStep, RecordFields, StepReading, StepTransition, StepResult } from './scripts/index.js';
@@ -269,14 +269,23 @@ export class RunStore {
     return reply;
   }
 
-  /** Reserve a call's estimate against the run's budget: why it is refused, or '' (reserved, or no token/cost budget). */
-  reserveBudget(runId: string, tokens: number, costUsd: number): Promise<string> {
-    return budgetReserve(this.redis, this.prefix, runId, tokens, costUsd);
+  /** Reserve a call's estimate against the run's budget, as a lease: why it is refused, or '' (reserved, or no token/cost budget). */
+  reserveBudget(runId: string, reservation: BudgetReservation): Promise<string> {
+    return budgetReserve(this.redis, this.prefix, runId, reservation);
   }
 
-  /** Release a reservation and count what the call used. */
-  settleBudget(runId: string, reserved: { tokens: number; costUsd: number }, used: { tokens: number; costUsd: number }): Promise<string> {
-    return budgetSettle(this.redis, this.prefix, runId, reserved, used);
+  /** Release a reservation (once) and count what the call used. */
+  settleBudget(runId: string, reservation: BudgetReservation, used: { tokens: number; costUsd: number }): Promise<string> {
+    return budgetSettle(this.redis, this.prefix, runId, reservation, used);
+  }
+
+  /**
+   * Release what the run's provider calls hold (turns booked and leases in the shared limiter,
+   * budget reservations): all of it when the run has ended, or the given steps' (cancelled),
+   * or one step's attempts before `belowAttempt` (a recovered attempt took over).
+   */
+  releaseHolds(runId: string, which?: HoldsSelection): Promise<number> {
+    return holdsRelease(this.redis, this.prefix, runId, which);
   }
 
   /** A run's shared context and who wrote it, without the rest of the run (null: no such run in Redis). */
@@ -295,6 +304,15 @@ export class RunStore {
     if (names.length === 0) return {};
     const values = await this.redis.hmget(keys.run(this.prefix, runId), ...names.map((n) => `context:${n}`));
     return Object.fromEntries(names.flatMap((n, i) => (values[i] == null ? [] : [[n, JSON.parse(values[i]!) as unknown]])));
+  }
+
+  /** Why each of these steps is where it is (its `reason`; null: none, or no such step), in one round trip. */
+  async stepReasons(steps: readonly { runId: string; stepId: string }[]): Promise<(string | null)[]> {
+    if (steps.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const s of steps) pipe.hget(keys.step(this.prefix, s.runId, s.stepId), 'reason');
+    const rows = (await pipe.exec()) ?? [];
+    return rows.map(([err, v]) => (err || v == null ? null : parseJson<string | null>(v as string)));
   }
 
   /** A step's status and whether it is optional, without the rest of its record (its output can be large). */

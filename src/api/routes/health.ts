@@ -8,9 +8,15 @@ export interface HealthRouterDeps {
    * process unready (an API-only process is ready without workers).
    */
   unservedAgents?: () => Promise<string[]>;
+  /**
+   * Limiter scopes paused now (a 429, an overload, a spent quota): named in /readyz without
+   * making this process unready (other models and fallbacks still answer; the pause ends by
+   * itself or with POST /v1/limits/:scope/resume).
+   */
+  pausedScopes?: () => Promise<unknown[]>;
 }
 
-export function healthRouter({ checks, unservedAgents }: HealthRouterDeps): Router {
+export function healthRouter({ checks, unservedAgents, pausedScopes }: HealthRouterDeps): Router {
   const r = Router();
   r.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -21,8 +27,8 @@ export function healthRouter({ checks, unservedAgents }: HealthRouterDeps): Rout
     const results = await Promise.all(named.map(([, check]) => check().catch(() => false)));
     const status: Record<string, boolean> = Object.fromEntries(named.map(([name], i) => [name, results[i] === true]));
     const ready = Object.values(status).every(Boolean);
-    const unserved = ready && unservedAgents ? await unservedAgents().catch(() => undefined) : undefined;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: status, ...(unserved ? { unservedAgents: unserved } : {}) });
+    const [unserved, paused] = ready ? await Promise.all([unservedAgents?.().catch(() => undefined), pausedScopes?.().catch(() => undefined)]) : [];
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: status, ...(unserved ? { unservedAgents: unserved } : {}), ...(paused ? { pausedScopes: paused } : {}) });
   });
   return r;
 }

@@ -2,16 +2,35 @@ import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import { Script } from './script.js';
 
-const reserve = new Script('budget-reserve', 1);
-const settle = new Script('budget-settle', 2);
+const reserve = new Script('budget-reserve', 2);
+const settle = new Script('budget-settle', 3);
 
-/** Reserve `tokens` and `costUsd` against the run's budget; returns why it is refused, or '' when reserved. */
-export async function budgetReserve(redis: Redis, prefix: string, runId: string, tokens: number, costUsd: number): Promise<string> {
-  return (await reserve.run(redis, [keys.run(prefix, runId)], [tokens, costUsd])) as string;
+/** Which attempt of which step a call belongs to: what it holds is released with that attempt or step. */
+export interface HoldOwner {
+  stepId: string;
+  attempt: number;
 }
 
-/** Release a reservation and count what the call used; returns why the budget is now exceeded, or ''. */
-export async function budgetSettle(redis: Redis, prefix: string, runId: string, reserved: { tokens: number; costUsd: number }, used: { tokens: number; costUsd: number }): Promise<string> {
-  return (await settle.run(redis, [keys.run(prefix, runId), keys.events(prefix, runId)], [reserved.tokens, reserved.costUsd, used.tokens, used.costUsd, new Date().toISOString()])) as string;
+/**
+ * One call's reservation: its estimate, the attempt it belongs to, and its lease (an id, and
+ * how long it lives if its call never settles: its step's timeout and a margin).
+ */
+export interface BudgetReservation {
+  tokens: number;
+  costUsd: number;
+  owner: HoldOwner;
+  lease: string;
+  leaseMs: number;
 }
 
+/** Reserve a call's estimate against the run's budget; returns why it is refused, or '' when reserved. */
+export async function budgetReserve(redis: Redis, prefix: string, runId: string, r: BudgetReservation): Promise<string> {
+  const args = [r.tokens, r.costUsd, r.owner.attempt, r.owner.stepId, r.lease, Math.max(1, Math.round(r.leaseMs))];
+  return (await reserve.run(redis, [keys.run(prefix, runId), keys.runHolds(prefix, runId)], args)) as string;
+}
+
+/** Release a reservation (unless it was released already) and count what the call used; returns why the budget is now exceeded, or ''. */
+export async function budgetSettle(redis: Redis, prefix: string, runId: string, r: BudgetReservation, used: { tokens: number; costUsd: number }): Promise<string> {
+  const args = [r.tokens, r.costUsd, used.tokens, used.costUsd, new Date().toISOString(), r.owner.attempt, r.owner.stepId, r.lease];
+  return (await settle.run(redis, [keys.run(prefix, runId), keys.events(prefix, runId), keys.runHolds(prefix, runId)], args)) as string;
+}

@@ -4,23 +4,33 @@
 -- interval, so no second sees more than its share (providers enforce a per-minute limit over
 -- shorter periods too); tokens flow at their rate with a burst of one second's worth or one
 -- call, which stays within a provider's token bucket of a minute's capacity), calls at once
--- (leases that expire, so a lost worker frees its slot), a pause (after a 429 or an overload), and a
--- circuit breaker. Nothing is taken unless everything admits the call.
+-- (leases that expire, so a lost worker frees its slot), a pause (after a 429 or an overload;
+-- one that was capped or is for a spent quota ends with one probe call), and a circuit
+-- breaker. Nothing is taken unless everything admits the call.
 -- KEYS: one hash per scope (its state), then one sorted set per scope (its leases), then one
--- sorted set per scope (its bookings: call key → turn), same order.
+-- sorted set per scope (its bookings: call key → turn), same order; then the holds of the
+-- call's run (keys.runHolds: its turns booked and leases, released when its run ends).
 -- Time is Redis's own (TIME), so processes on hosts whose clocks differ share one clock.
 -- ARGV: [1] the call's key ('' for none: no booking), [2] lease id, [3] lease length (ms), [4] tokens reserved, [5] number of
 --       scopes, then per scope: requests per window, the window (ms), tpm, maxConcurrent (0:
---       none), breaker on ('1'/'0'); then the longest wait whose turn is booked (-1: any).
--- Returns {1, ''} when admitted; {0, wait ms, scope index, why[, 'booked']} when not (booked:
--- its turn is kept for it, under its call key); {-1, 0, scope index, why} when the call can
--- never fit (more tokens than the scope's tpm).
+--       none), breaker on ('1'/'0'); then the longest wait whose turn is booked (-1: any); then
+--       the attempt and the step id of the call's holder ('': no holder, nothing is held for it).
+-- Returns {1, ''} when admitted ({1, '', 'probe'} when it is the probe call that decides whether
+-- a pause goes on); {0, wait ms, scope index, why[, 'booked']} when not (booked: its turn is
+-- kept for it, under its call key); {-1, 0, scope index, why} when the call can never fit (more
+-- tokens than the scope's tpm); {-2, ms until the pause ends, scope index, 'quota', the
+-- provider's message, when it said it may recover (ms, 0: unknown)} when the scope is paused
+-- because its quota is spent (the call goes elsewhere or fails, it does not wait).
+--@include holdEntry
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease, expiry, tokens, n = ARGV[2], now + tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local key = ARGV[1]
 -- A turn further away than this is not booked (-1: any): the caller has somewhere else to go (a fallback).
 local bookWithin = tonumber(ARGV[6 + 5 * n] or '-1')
+local holds, holdAttempt, holdStep = KEYS[3 * n + 1], ARGV[7 + 5 * n] or '', ARGV[8 + 5 * n] or ''
+local held = holdStep ~= ''
+local probed = false
 local WINDOW = 60000
 local BURST = 1000
 local CONCURRENCY_POLL = 1000
@@ -35,10 +45,20 @@ for i = 1, n do
   local h, z, b = KEYS[i], KEYS[n + i], KEYS[2 * n + i]
   local a = 5 + (i - 1) * 5
   local reqMax, reqWindow, tpm, conc, breaker = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5] == '1'
-  local s = redis.call('HMGET', h, 'pausedUntil', 'tatReq', 'tatTok', 'openUntil', 'probe', 'probeUntil', 'lastReq')
+  local s = redis.call('HMGET', h, 'pausedUntil', 'tatReq', 'tatTok', 'openUntil', 'probe', 'probeUntil', 'lastReq', 'pauseProbe', 'pprobe', 'pprobeUntil')
   local p = {}
   local paused = tonumber(s[1] or '0')
-  if paused > now then need(paused - now, i, 'paused') end
+  if paused > now then
+    if s[8] == 'quota' then
+      local q = redis.call('HMGET', h, 'quota', 'quotaUntil')
+      return {-2, paused - now, i, 'quota', q[1] or '', tonumber(q[2] or '0')}
+    end
+    need(paused - now, i, 'paused')
+  elseif s[8] then
+    -- The pause (capped, or for a spent quota) has run out: one probe call decides whether it
+    -- goes on (a probe whose worker was lost expires with its lease).
+    if s[9] and s[9] ~= lease and tonumber(s[10] or '0') > now then need(CONCURRENCY_POLL, i, 'paused, a probe call is under way') else p.pauseProbe = true end
+  end
   if breaker then
     local openUntil = tonumber(s[4] or '0')
     if openUntil > now then
@@ -66,9 +86,16 @@ for i = 1, n do
   elseif reqMax > 0 then
     local interval = reqWindow / reqMax
     local tat = math.max(tonumber(s[2] or '0'), now) + interval
-    if tat - now > interval then need(tat - now - interval, i, 'requests') end
-    p.tatReq = tat
-    p.interval = interval
+    if tat - now > interval and now - tonumber(s[7] or '0') >= interval
+      and #redis.call('ZRANGEBYSCORE', b, '(' .. (now - interval), '(' .. (now + interval), 'LIMIT', 0, 1) == 0 then
+      -- Its turn would come after others, but no call went in the last interval and no turn is
+      -- booked within one: turns given back (their run ended) left this moment free. It goes
+      -- in it; the turns booked after it stay as they are.
+    else
+      if tat - now > interval then need(tat - now - interval, i, 'requests') end
+      p.tatReq = tat
+      p.interval = interval
+    end
   end
   -- Tokens are counted when the call goes, booked turn or not.
   if tpm > 0 then
@@ -105,10 +132,13 @@ if wait > 0 then
         redis.call('ZREMRANGEBYSCORE', KEYS[2 * n + i], '-inf', now - BOOKING_KEPT)
         redis.call('ZADD', KEYS[2 * n + i], at, key)
         redis.call('PEXPIRE', KEYS[2 * n + i], 3600000)
-        redis.call('HSET', KEYS[i], 'tatReq', string.format('%.3f', math.max(p.tatReq, at + p.interval)))
+        -- The interval is kept so that a release of turns can give the arrival time back.
+        redis.call('HSET', KEYS[i], 'tatReq', string.format('%.3f', math.max(p.tatReq, at + p.interval)), 'interval', string.format('%.3f', p.interval))
         redis.call('PEXPIRE', KEYS[i], 3600000)
+        if held then redis.call('ZADD', holds, at + BOOKING_KEPT, holdEntry('b', holdAttempt, holdStep, key, KEYS[i])) end
       end
     end
+    if held then redis.call('PEXPIRE', holds, 3600000) end
     return {0, math.ceil(wait), who, why, 'booked'}
   end
   return {0, math.ceil(wait), who, why}
@@ -120,12 +150,19 @@ for i = 1, n do
   if p.tatTok then fields[#fields + 1] = 'tatTok'; fields[#fields + 1] = string.format('%.3f', p.tatTok) end
   if p.spaced then fields[#fields + 1] = 'lastReq'; fields[#fields + 1] = now end
   if p.probe then fields[#fields + 1] = 'probe'; fields[#fields + 1] = lease; fields[#fields + 1] = 'probeUntil'; fields[#fields + 1] = expiry end
+  if p.pauseProbe then fields[#fields + 1] = 'pprobe'; fields[#fields + 1] = lease; fields[#fields + 1] = 'pprobeUntil'; fields[#fields + 1] = expiry; probed = true end
   if #fields > 0 then redis.call('HSET', KEYS[i], unpack(fields)) end
-  if p.unbook then redis.call('ZREM', KEYS[2 * n + i], key) end
-  if p.lease then redis.call('ZADD', KEYS[n + i], expiry, lease) end
+  if p.unbook then
+    redis.call('ZREM', KEYS[2 * n + i], key)
+    if held then redis.call('ZREM', holds, holdEntry('b', holdAttempt, holdStep, key, KEYS[i])) end
+  end
+  if p.lease then
+    redis.call('ZADD', KEYS[n + i], expiry, lease)
+    if held then redis.call('ZADD', holds, expiry, holdEntry('l', holdAttempt, holdStep, lease, KEYS[i])); redis.call('PEXPIRE', holds, math.max(3600000, expiry - now)) end
+  end
   -- Limiter state ages out by itself once a scope goes quiet.
   redis.call('PEXPIRE', KEYS[i], 3600000)
   redis.call('PEXPIRE', KEYS[n + i], 3600000)
   if p.spaced then redis.call('PEXPIRE', KEYS[2 * n + i], 3600000) end
 end
-return {1, ''}
+return probed and {1, '', 'probe'} or {1, ''}
