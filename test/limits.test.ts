@@ -274,6 +274,29 @@ describe('RedisLimiter', () => {
     expect(await redis.zscore(`${prefix}:limits:paused`, 'openai/gpt-spent')).not.toBeNull();
   });
 
+  it('a spent quota’s probe that is told to slow down (a short 429, or headers saying the window is spent) ends the quota: the calls after it wait, they are not refused', async () => {
+    const limiter = limiterFor({});
+    const quotaThenProbe = async (model: string) => {
+      const t = await limiter.acquire(target(model), 1, 60_000).then(ticketOf);
+      await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 60, pauseKind: 'quota', quota: { message: 'openai 429: insufficient_quota', recoversAt: Date.now() + 60 } });
+      await new Promise((r) => setTimeout(r, 100));
+      const probe = await limiter.acquire(target(model), 1, 60_000).then(ticketOf);
+      expect(probe.pauseProbe).toBe(true);
+      return probe;
+    };
+    // The probe answers, but its headers say the window is spent: a short pause, not a quota.
+    await limiter.settle(await quotaThenProbe('gpt-back-1'), { result: 'ok', usedTokens: 1, pauseUntil: Date.now() + 5_000 });
+    // The probe gets an ordinary 429 (one second).
+    await limiter.settle(await quotaThenProbe('gpt-back-2'), { result: 'neutral', pauseUntil: Date.now() + 5_000 });
+    for (const model of ['gpt-back-1', 'gpt-back-2']) {
+      const next = await limiter.acquire(target(model), 1, 60_000, `after-${model}`);
+      expect(next).toMatchObject({ granted: false, why: 'paused', booked: false });
+      expect(next.granted === false && next.quota).toBeUndefined();
+      // Nothing of the quota is left to show (GET /v1/limits, /readyz).
+      expect(await redis.hmget(`${prefix}:limit:openai/${model}`, 'pauseProbe', 'quota', 'quotaUntil')).toEqual([null, null, null]);
+    }
+  });
+
   it('opens the circuit after the failures, lets one probe through after the cool-down, and closes on its success', async () => {
     const limiter = limiterFor({ openai: { breaker: { failures: 2, windowMs: 10_000, cooldownMs: 150 } } });
     for (let i = 0; i < 2; i++) await limiter.settle(await limiter.acquire(target('gpt-b'), 1, 60_000).then(ticketOf), { result: 'failure' });
