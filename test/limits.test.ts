@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../src/limits/limiter.js';
 import { ProviderLimits } from '../src/limits/spec.js';
-import { holdsRelease } from '../src/runs/scripts/index.js';
+import { budgetReserve, budgetSettle, holdsRelease } from '../src/runs/scripts/index.js';
 import { LimitedProvider } from '../src/limits/limited-provider.js';
 import { spentUntil } from '../src/limits/pause.js';
 import { CapacityWaitError, RateLimitedError } from '../src/errors/index.js';
@@ -172,6 +172,25 @@ describe('RedisLimiter', () => {
     // One right after it is spaced as ever: it waits, behind y's turn.
     const after = await limiter.acquire(target('gpt-gap'), 1, 60_000);
     expect(after.granted === false && after.waitMs).toBeGreaterThan(300);
+  });
+
+  it('a run’s holds outlive every reservation, lease and turn in them: a turn booked or a lease taken later never shortens their life', async () => {
+    const runId = 'run-long-lease';
+    const holds = `${prefix}:run:${runId}:holds`;
+    await redis.hset(`${prefix}:run:${runId}`, 'budget', JSON.stringify({ maxTokens: 10_000 }));
+    // A step with a two-hour timeout reserves: its lease lives two hours.
+    const twoHours = 2 * 3600_000;
+    expect(await budgetReserve(redis, prefix, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours })).toBe('');
+    expect(await redis.pttl(holds)).toBeGreaterThan(twoHours - 60_000);
+    // Another step of the run books a turn, and a third takes a calls-at-once lease.
+    const limiter = limiterFor({ openai: { models: { 'gpt-long': { rpm: 1, maxConcurrent: 5 } } } });
+    const holder = (stepId: string) => ({ runId, stepId, attempt: 1 });
+    await limiter.acquire(target('gpt-long'), 1, 60_000, 'first', -1, holder('s2')).then(ticketOf);
+    expect(await limiter.acquire(target('gpt-long'), 1, 60_000, 'second', -1, holder('s3'))).toMatchObject({ booked: true });
+    expect(await redis.pttl(holds)).toBeGreaterThan(twoHours - 60_000);
+    // The reservation is still there to be given back when its call settles.
+    expect(await budgetSettle(redis, prefix, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours }, { tokens: 0, costUsd: 0 })).toBe('');
+    expect(Number(await redis.hget(`${prefix}:run:${runId}`, 'reservedTokens'))).toBe(0);
   });
 
   it('a provider call told its booked turn comes back a little early for it and goes on its turn', async () => {
