@@ -39,6 +39,30 @@ const ticketOf = (a: Admission): Ticket => {
 beforeAll(() => {
   redis = newRedis();
 });
+
+/**
+ * The keys under this file's prefix that a script touched without being given them, while `fn`
+ * ran (read from MONITOR: each script's EVAL or EVALSHA with its keys, then the commands it made).
+ */
+async function undeclaredKeys(fn: () => Promise<void>): Promise<string[]> {
+  const monitor = await newRedis().monitor();
+  let declared = new Set<string>();
+  const undeclared = new Set<string>();
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const [command = '', ...rest] = args;
+    if (/^eval(sha)?$/i.test(command)) declared = new Set(rest.slice(2, 2 + Number(rest[1])));
+    else if (source === 'lua' && rest[0]?.startsWith(prefix) && !declared.has(rest[0])) undeclared.add(`${command} ${rest[0]}`);
+  });
+  try {
+    await fn();
+    // MONITOR's lines come a moment after the replies.
+    await redis.ping();
+    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    monitor.disconnect();
+  }
+  return [...undeclared];
+}
 afterAll(async () => {
   await cleanupPrefix(redis, prefix);
   await redis.quit();
@@ -191,6 +215,25 @@ describe('RedisLimiter', () => {
     // The reservation is still there to be given back when its call settles.
     expect(await budgetSettle(redis, prefix, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours }, { tokens: 0, costUsd: 0 })).toBe('');
     expect(Number(await redis.hget(`${prefix}:run:${runId}`, 'reservedTokens'))).toBe(0);
+  });
+
+  it('touches only the keys its scripts are given: admitting, settling, reserving and releasing a run’s holds (declared keys, as a Redis Cluster needs)', async () => {
+    const runId = 'run-declared';
+    await redis.hset(`${prefix}:run:${runId}`, 'budget', JSON.stringify({ maxTokens: 10_000 }));
+    const limiter = limiterFor({ openai: { models: { 'gpt-decl': { rpm: 1, maxConcurrent: 5 } } } });
+    const holder = (stepId: string) => ({ runId, stepId, attempt: 1 });
+    const undeclared = await undeclaredKeys(async () => {
+      await budgetReserve(redis, prefix, runId, { tokens: 10, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: 60_000 });
+      const t = await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd1', -1, holder('s1')).then(ticketOf);
+      expect(await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd2', -1, holder('s2'))).toMatchObject({ booked: true });
+      await limiter.settle(t, { result: 'ok', usedTokens: 1 });
+      // One step's holds (cancelled), then the rest (the run ended).
+      expect(await holdsRelease(redis, prefix, runId, { steps: ['s2'] })).toBe(1);
+      expect(await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd3', -1, holder('s3'))).toMatchObject({ booked: true });
+      expect(await holdsRelease(redis, prefix, runId)).toBe(2);
+    });
+    expect(undeclared).toEqual([]);
+    expect(await redis.zrange(`${prefix}:limit:openai/gpt-decl:bookings`, '0', '-1')).toEqual([]);
   });
 
   it('a provider call told its booked turn comes back a little early for it and goes on its turn', async () => {
