@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../src/limits/limiter.js';
 import { ProviderLimits } from '../src/limits/spec.js';
 import { budgetReserve, budgetSettle, holdsRelease } from '../src/runs/scripts/index.js';
+import { stepJobId } from '../src/runs/keys.js';
 import { LimitedProvider } from '../src/limits/limited-provider.js';
 import { spentUntil } from '../src/limits/pause.js';
 import { CapacityWaitError, RateLimitedError } from '../src/errors/index.js';
@@ -506,12 +507,25 @@ describe('provider limits end to end', () => {
 
 describe('a finished run gives back what its calls held in the limiter', () => {
   let h: Harness;
-  const agents = { lim: { provider: 'echo', rateLimit: { max: 5, durationMs: 1000 } } };
-  const workflows = [{ name: 'lim-fan', steps: [{ parallel: Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, agent: 'lim', input: { task: `part ${i}` } })) }] }];
+  // `idle` is served by no worker: its steps stay live while the test books turns for them.
+  const agents = { lim: { provider: 'echo', rateLimit: { max: 5, durationMs: 1000 } }, idle: { provider: 'echo', rateLimit: { max: 1, durationMs: 60_000 } } };
+  const workflows = [
+    { name: 'lim-fan', steps: [{ parallel: Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, agent: 'lim', input: { task: `part ${i}` } })) }] },
+    { name: 'idle-pair', steps: [{ parallel: ['i1', 'i2'].map((id) => ({ id, agent: 'idle', input: { task: id } })) }] },
+  ];
   const bookings = () => redis.zrange(`${h.prefix}:limit:@lim:bookings`, '0', '-1');
+  const idleBookings = () => redis.zrange(`${h.prefix}:limit:@idle:bookings`, '0', '-1');
+  /** Book a turn of agent `idle` for `stepId` of `runId` (its first call went, the second waits for its turn). */
+  const bookIdleTurn = async (runId: string, stepId: string) => {
+    const limiter = new RedisLimiter(redis, h.prefix, h.system.registry.limits);
+    const target = { provider: 'echo' as const, model: 'echo', agent: { name: 'idle', rateLimit: { max: 1, durationMs: 60_000 } } };
+    const holder = { runId, stepId, attempt: 1 };
+    await limiter.acquire(target, 1, 60_000, `${runId}.${stepId}.1.a`, -1, holder);
+    expect(await limiter.acquire(target, 1, 60_000, `${runId}.${stepId}.1.b`, -1, holder)).toMatchObject({ booked: true });
+  };
 
   beforeAll(async () => {
-    h = await startHarness({ name: 'limits-holds', agents, workflows });
+    h = await startHarness({ name: 'limits-holds', agents, workflows, pools: ['lim'] });
   }, 30_000);
   afterAll(async () => {
     await h?.close();
@@ -556,6 +570,63 @@ describe('a finished run gives back what its calls held in the limiter', () => {
     await poll('its turns released', ofRun, (b) => b.length === 0, { timeoutMs: 2_000 });
     await expectNoLiveJobs(h.system, big);
   }, 30_000);
+
+  it('a run that ends by itself gives back its steps’ turns: settled by its root (a step lost), or by its only step’s result', async () => {
+    const pair = (await h.request('POST', '/v1/runs', { workflow: 'idle-pair', input: {} })).body.id as string;
+    await bookIdleTurn(pair, 'i1');
+    // The root job settles the run: its steps' jobs are done, i1 is still live (its job was lost).
+    expect(await h.system.store.finishRun(pair, 'auto', { reason: 'run finished' })).toMatchObject({ applied: true, status: 'failed' });
+    expect((await idleBookings()).filter((k) => k.startsWith(pair))).toEqual([]);
+    expect(await redis.exists(`${h.prefix}:run:${pair}:holds`)).toBe(0);
+
+    const single = (await h.request('POST', '/v1/runs', { agent: 'idle', input: { task: 'alone' } })).body.id as string;
+    const { stepId } = (await h.system.store.onlyStep(single))!;
+    await bookIdleTurn(single, stepId);
+    // Its only step records its result and finishes its run in the same write.
+    const reply = await h.system.store.completeStep(single, stepId, { output: 'done', input: null, usage: null, model: null }, { finishRun: true });
+    expect(reply).toMatchObject({ recorded: true, finished: 'succeeded' });
+    expect((await idleBookings()).filter((k) => k.startsWith(single))).toEqual([]);
+  });
+});
+
+describe('an attempt that was taken over', () => {
+  let fake: FakeLlmServer;
+  let h: Harness;
+  // One call a minute: a second call of the step is refused and its turn booked.
+  const flaky = { provider: 'openai', model: 'gpt-flaky', attempts: 3, backoff: { type: 'fixed', delayMs: 10 }, rateLimit: { max: 1, durationMs: 60_000 } };
+  const workflows = [{ name: 'flaky-and-slow', steps: [{ parallel: [{ id: 'a', agent: 'flaky', input: { task: 'taken over' } }, { id: 'b', agent: 'slow', input: { task: 'slow' } }] }] }];
+
+  beforeAll(async () => {
+    fake = await startFakeLlmServer();
+    h = await startHarness({ name: 'limits-taken-over', fake, agents: { flaky, slow: { provider: 'echo', echo: { latencyMs: 3000 } } }, workflows });
+  }, 30_000);
+  afterAll(async () => {
+    await h?.close();
+    await fake?.close();
+  });
+
+  it('gives back only what it held itself when its retry finds the step moved on: the later attempt keeps its booked turn', async () => {
+    const id = (await h.request('POST', '/v1/runs', { workflow: 'flaky-and-slow', input: {} })).body.id as string;
+    const laterTurn = `${id}.a.2.x`;
+    fake.respondWith(async () => {
+      // While attempt 1 waits for its answer, its worker is taken for lost: attempt 2 starts,
+      // is refused by the agent's rate (its turn booked for it) and waits for it.
+      await h.system.store.transitionStep(id, 'a', { from: ['running'], to: 'retrying', fields: { reason: 'waiting for its turn' } });
+      const limiter = new RedisLimiter(redis, h.prefix, h.system.registry.limits);
+      const admission = await limiter.acquire({ provider: 'openai', model: 'gpt-flaky', agent: { name: 'flaky', rateLimit: flaky.rateLimit } }, 1, 60_000, laterTurn, -1, { runId: id, stepId: 'a', attempt: 2 });
+      expect(admission).toMatchObject({ booked: true });
+      // Attempt 1's answer then fails (retryable): its retry finds the step is no longer its own.
+      return { status: 500 };
+    });
+    const job = () => h.system.agentQueue('flaky').getJobState(stepJobId(id, 'a'));
+    // Its job is done (completed, and so removed).
+    await poll('attempt 1’s delivery ended', job, (s) => s === 'completed' || s === 'unknown', { timeoutMs: 10_000 });
+    expect(await redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1')).toEqual([laterTurn]);
+    expect((await redis.zrange(`${h.prefix}:run:${id}:holds`, '0', '-1')).filter((e) => e.startsWith('b 2 a '))).toHaveLength(1);
+    // The run ends (its root settles it): then the turn goes back.
+    await h.waitForRun(id, 20_000);
+    expect(await redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1')).toEqual([]);
+  });
 });
 
 describe('fallback models', () => {

@@ -41,7 +41,6 @@ import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './e
 import { templateScope } from './executors/agent.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { BudgetedProvider } from './budgeted-provider.js';
-import { releaseHeld } from './release-held.js';
 import { LEASE_MARGIN_MS } from '../limits/limited-provider.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../limits/pause.js';
 import { MeteredProvider, UsageMeter } from './usage-meter.js';
@@ -197,7 +196,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           attempt = started.attempts;
           if (decision.recovered) {
             log().warn({ attempt }, 'step recovered: its last attempt was cut short (worker lost)');
-            await releaseHeld(store, runId, { steps: [step.id], belowAttempt: attempt }, log);
+            await store.releaseHolds(runId, { steps: [step.id], belowAttempt: attempt }, log());
           }
           break;
         }
@@ -345,7 +344,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           if (status === null || isTerminalRun(status) || self === null || isTerminalStep(self.status)) {
             await keepPaid();
             // A turn it was given as its run ended (after the run's holds were released) goes back.
-            await releaseHeld(store, runId, { steps: [step.id] }, log);
+            await store.releaseHolds(runId, { steps: [step.id] }, log());
             return 'ended';
           }
         }
@@ -409,8 +408,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (!res.applied) {
         // Another worker took it over, or its run ended.
         if (res.status === 'running') throw staleAttempt(res);
-        // A turn it was given as its run ended (after the run's holds were released) goes back.
-        await releaseHeld(store, runId, { steps: [step.id] }, log);
+        // What this attempt was given (a turn as its run ended, after the run's holds were
+        // released) goes back; a later attempt's own holds stay with it.
+        await store.releaseHolds(runId, { steps: [step.id], ...(res.status === 'missing' || isTerminalStep(res.status) ? {} : { belowAttempt: attempt + 1 }) }, log());
         return 'ended';
       }
       parked();
