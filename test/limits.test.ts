@@ -752,6 +752,19 @@ describe('a spent quota', () => {
     expect((await h.request('GET', '/readyz')).body.pausedScopes).toEqual([]);
   });
 
+  it('resuming a scope id that names another of the limiter’s keys (its leases, its bookings) is a 404 naming the paused scopes, not a Redis error', async () => {
+    await redis.zadd(`${h.prefix}:limit:openai:leases`, Date.now() + 60_000, 'a-lease');
+    await redis.zadd(`${h.prefix}:limit:openai:bookings`, Date.now() + 60_000, 'a-call');
+    for (const scope of ['openai:leases', 'openai:bookings']) {
+      const res = await h.request('POST', `/v1/limits/${encodeURIComponent(scope)}/resume`);
+      expect(res.status, JSON.stringify(res.body)).toBe(404);
+      expect(res.body.error.message).toMatch(new RegExp(`^limiter scope "${scope}" is not paused \\(paused now: `));
+    }
+    // Nothing of them was touched.
+    expect(await redis.zcard(`${h.prefix}:limit:openai:leases`)).toBe(1);
+    await redis.del(`${h.prefix}:limit:openai:leases`, `${h.prefix}:limit:openai:bookings`);
+  });
+
   it('a spent quota goes to the agent’s fallback at once, and the next call goes there without asking the primary', async () => {
     fake.respondWith((r) => (r.body?.model === 'gpt-qf' ? { status: 429, errorType: 'insufficient_quota' } : undefined));
     const runs = [await run('qf', 'one'), await run('qf', 'two')];
