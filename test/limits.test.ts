@@ -696,6 +696,7 @@ describe('a spent quota', () => {
     qo: { provider: 'openai', model: 'gpt-q', attempts: 3 },
     q99: { provider: 'openai', model: 'gpt-q99', attempts: 3 },
     qf: { provider: 'openai', model: 'gpt-qf', attempts: 3, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
+    qb: { provider: 'openai', model: 'gpt-qb', attempts: 3, fallback: [{ provider: 'anthropic', model: 'claude-busy' }] },
     qa: { provider: 'anthropic', model: 'claude-q', attempts: 3 },
     ov: { provider: 'anthropic', model: 'claude-ov', attempts: 3 },
     ov2: { provider: 'anthropic', model: 'claude-ov', attempts: 3 },
@@ -774,6 +775,24 @@ describe('a spent quota', () => {
     ]);
     expect(fake.requests.map((x) => x.body?.model)).toEqual(['gpt-qf', 'claude-fb', 'claude-fb']);
     await h.system.limits.resume('openai/gpt-qf');
+  });
+
+  it('a spent quota whose fallback is only briefly busy (a short 429) waits for the fallback, not fails', async () => {
+    let busy = true;
+    fake.respondWith((r) => {
+      if (r.body?.model === 'gpt-qb') return { status: 429, errorType: 'insufficient_quota' };
+      if (r.body?.model === 'claude-busy' && busy) {
+        busy = false;
+        return { status: 429, headers: { 'retry-after-ms': '300' } };
+      }
+      return undefined;
+    });
+    const r = await run('qb', 'wait for the fallback');
+    expect(r.status, r.error ?? '').toBe('succeeded');
+    expect(r.steps[0]).toMatchObject({ model: 'claude-busy', output: 'fake claude-busy: wait for the fallback' });
+    // The primary was asked once; then the limiter refused it without a call.
+    expect(fake.requests.map((x) => x.body?.model)).toEqual(['gpt-qb', 'claude-busy', 'claude-busy']);
+    await h.system.limits.resume('openai/gpt-qb');
   });
 
   it('a 429 with a Retry-After of three days (Anthropic, a monthly spend limit) or a date in 2099 is a spent quota: paused at most the cap, never the queue', async () => {
