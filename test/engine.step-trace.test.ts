@@ -114,7 +114,8 @@ describe('StepTrace', () => {
     fake.respondWith(() => ({ status: 401, body: { error: { message: 'Incorrect API key provided: sk-proj-abcdef123456. Find your key at ...', type: 'invalid_request_error', code: 'invalid_api_key', param: null } } }));
     const trace = new StepTrace(10_000, () => 1);
     const openai = trace.around(new OpenAIProvider({ apiKey: 'sk-proj-abcdef123456', baseURL: fake.openaiBaseURL }));
-    await expect(openai.complete(request([{ role: 'user', content: 'hi' }]))).rejects.toThrow();
+    // The error the call ends with (the step's error, its step.failed event, the logs) has it masked too.
+    await expect(openai.complete(request([{ role: 'user', content: 'hi' }]))).rejects.toThrow('openai 401: Incorrect API key provided: sk-[redacted]. Find your key at ...');
     expect(trace.take().debug!.error).toEqual({ status: 401, type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided: sk-[redacted]. Find your key at ...' });
 
     fake.respondWith(() => ({ status: 529 }));

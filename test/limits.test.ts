@@ -727,6 +727,9 @@ describe('a spent quota', () => {
     const second = await run('qo', 'again');
     expect(second.steps[0]!.error).toMatch(/^quota exhausted \(quota_exhausted\) on openai\/gpt-q: /);
     expect(fake.requests).toHaveLength(1);
+    // The first step keeps the provider's answer to debug; the second called no provider: nothing.
+    expect(first.steps[0]!.debug?.error).toMatchObject({ status: 429, code: 'insufficient_quota' });
+    expect(second.steps[0]!.debug ?? null).toBeNull();
     expect((await pausedUntil('openai/gpt-q')) - Date.now()).toBeLessThanOrEqual(CAP_MS);
 
     // An operator sees it in /readyz (still ready), the metrics and GET /v1/limits.
