@@ -1,11 +1,23 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import { isTerminalStep, type StepStatus } from '../types.js';
 import { Script } from './script.js';
 
 const release = new Script('holds-release', 'any');
 
 /** Which of a run's holds to release: all (the run ended), some steps' (cancelled), or one step's attempts before `belowAttempt` (recovered). */
 export type HoldsSelection = { steps?: readonly string[]; belowAttempt?: number };
+
+/**
+ * What a delivery of step `stepId` running `attempt` gives back when it stops because the step
+ * is no longer its own (`status`: the step's now): a turn it was given as its run ended (after
+ * the run's holds were released), and whatever else it still holds. All of the step's holds
+ * once the step has ended; else only those of this attempt and earlier ones (a later attempt,
+ * which runs the step now, keeps its own).
+ */
+export function deliveryHolds(stepId: string, attempt: number, status: StepStatus | 'missing'): HoldsSelection {
+  return { steps: [stepId], ...(status === 'missing' || isTerminalStep(status) ? {} : { belowAttempt: attempt + 1 }) };
+}
 
 /** Reads of the holds before the release: a hold in a scope added between a read and its release is released in the next round. */
 const ROUNDS = 3;
