@@ -4,7 +4,7 @@
  * provider's error body from the real SDKs against the fake server, never a key).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { clipJson, clipText, jsonBytes } from '../src/engine/clip-json.js';
+import { clipJson, clipText, jsonTextBytes } from '../src/engine/clip-json.js';
 import { StepTrace } from '../src/engine/step-trace.js';
 import { callRecord, fitCalls, settleCalls } from '../src/engine/tool-calls.js';
 import { CapacityWaitError } from '../src/errors/index.js';
@@ -24,7 +24,7 @@ describe('clipJson', () => {
     const v = { prompt: `start${'x'.repeat(50_000)}end`, turns: Array.from({ length: 500 }, (_, i) => ({ n: i, text: 'y'.repeat(100) })) };
     const { value, truncated } = clipJson(v, 4000);
     expect(truncated).toBe(true);
-    expect(jsonBytes(value)).toBeLessThanOrEqual(4000);
+    expect(jsonTextBytes(value)).toBeLessThanOrEqual(4000);
     const cut = value as { prompt: string; turns: unknown[] };
     expect(cut.prompt.startsWith('startxxx')).toBe(true);
     expect(cut.prompt.endsWith('xxend')).toBe(true);
@@ -51,7 +51,7 @@ describe('the record of tool calls', () => {
     expect(callRecord(2, call('c1', { agent: 'a' }), { error: 'no such agent' })).toEqual({ turn: 2, id: 'c1', name: 'delegate', args: { agent: 'a' }, error: 'no such agent' });
     expect(callRecord(1, { id: 'c2', name: 'delegate', input: null, invalidInput: '{"agent":' }, { error: 'bad' }).args).toBe('{"agent":');
     const long = callRecord(1, call('c3', { task: 'z'.repeat(10_000) }), { result: 'r'.repeat(10_000) });
-    expect(jsonBytes(long)).toBeLessThan(3000);
+    expect(jsonTextBytes(long)).toBeLessThan(3000);
     expect(long.result).toMatch(/characters cut/);
   });
 
@@ -74,9 +74,9 @@ describe('the record of tool calls', () => {
     const calls = Array.from({ length: 40 }, (_, i) => callRecord(i + 1, call(`c${i}`, { task: 't'.repeat(900) }), { result: 'r'.repeat(900) }));
     const shorter = fitCalls(calls, 20_000);
     expect(shorter).toHaveLength(40);
-    expect(jsonBytes(shorter)).toBeLessThanOrEqual(20_000);
+    expect(jsonTextBytes(shorter)).toBeLessThanOrEqual(20_000);
     const fewer = fitCalls(calls, 2_000);
-    expect(jsonBytes(fewer)).toBeLessThanOrEqual(2_000);
+    expect(jsonTextBytes(fewer)).toBeLessThanOrEqual(2_000);
     expect(fewer.length).toBeLessThan(40);
     expect(fewer.at(-1)!.turn).toBe(40);
   });

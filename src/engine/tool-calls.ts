@@ -6,7 +6,7 @@
  */
 import type { ToolCall, ToolResult } from '../providers/provider.js';
 import type { ToolCallRecord } from '../runs/types.js';
-import { clipJson, clipText, jsonBytes } from './clip-json.js';
+import { clipJson, clipText, jsonTextBytes } from './clip-json.js';
 
 /** Most characters kept of a call's result or error, and about as many bytes of its arguments. */
 export const CALL_PART_CHARS = 1000;
@@ -44,13 +44,13 @@ export function settleCalls(calls: ToolCallRecord[], turn: number, results: read
  * left out (the latest turns are what a failure is about).
  */
 export function fitCalls(calls: readonly ToolCallRecord[], maxBytes: number): ToolCallRecord[] {
-  if (jsonBytes(calls) <= maxBytes) return [...calls];
+  if (jsonTextBytes(calls) <= maxBytes) return [...calls];
   let fitted: ToolCallRecord[] = [...calls];
   for (let chars = CALL_PART_CHARS / 2; chars >= 32; chars >>= 1) {
     fitted = calls.map((c) => ({ ...c, args: clipJson(c.args, chars).value, ...(c.result !== undefined ? { result: clipText(c.result, chars) } : {}), ...(c.error !== undefined ? { error: clipText(c.error, chars) } : {}) }));
-    if (jsonBytes(fitted) <= maxBytes) return fitted;
+    if (jsonTextBytes(fitted) <= maxBytes) return fitted;
   }
-  while (fitted.length > 0 && jsonBytes(fitted) > maxBytes) fitted.shift();
+  while (fitted.length > 0 && jsonTextBytes(fitted) > maxBytes) fitted.shift();
   return fitted;
 }
 
