@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clipJson, clipText, jsonTextBytes } from '../src/engine/clip-json.js';
 import { StepTrace } from '../src/engine/step-trace.js';
-import { callRecord, fitCalls, settleCalls } from '../src/engine/tool-calls.js';
+import { callRecord, callsOf, fitCalls, type CallOutcome } from '../src/engine/tool-calls.js';
 import { CapacityWaitError } from '../src/errors/index.js';
 import { AnthropicProvider } from '../src/providers/anthropic.js';
 import { OpenAIProvider } from '../src/providers/openai.js';
@@ -55,19 +55,27 @@ describe('the record of tool calls', () => {
     expect(long.result).toMatch(/characters cut/);
   });
 
-  it('settles the delegations of a turn with their results, by call id, and leaves the rest alone', () => {
-    const calls = [
-      callRecord(1, call('a', {}), { result: 'earlier' }),
-      callRecord(2, call('b', {}), { error: 'refused' }),
-      callRecord(2, call('c', {}), { step: 's.2.research' }),
+  it('reads the calls of a conversation turn by turn, each with the result it was answered with, or as planned while its turn waits', () => {
+    const messages: ChatMessage[] = [
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: '', toolCalls: [call('a', { agent: 'r' })] },
+      { role: 'tool', results: [{ toolCallId: 'a', content: 'earlier' }] },
+      { role: 'assistant', content: 'two', toolCalls: [call('b', {}), call('c', {})] },
     ];
-    const ofTurn = settleCalls(calls, 2, [
-      { toolCallId: 'b', content: 'refused', isError: true },
-      { toolCallId: 'c', content: 'found it' },
+    const steps = { c: 's.2.research' };
+    // Turn 2 waits: b was refused at once, c became a step.
+    const planned = new Map<string, CallOutcome>([['b', { error: 'refused' }], ['c', { step: 's.2.research' }]]);
+    expect(callsOf(messages, steps, planned)).toEqual([
+      { turn: 1, id: 'a', name: 'delegate', args: { agent: 'r' }, result: 'earlier' },
+      { turn: 2, id: 'b', name: 'delegate', args: {}, error: 'refused' },
+      { turn: 2, id: 'c', name: 'delegate', args: {}, step: 's.2.research' },
     ]);
-    expect(ofTurn).toEqual([calls[1], { turn: 2, id: 'c', name: 'delegate', args: {}, step: 's.2.research', result: 'found it' }]);
-    expect(calls[2]).toEqual(ofTurn[1]);
-    expect(calls[0]).toEqual({ turn: 1, id: 'a', name: 'delegate', args: {}, result: 'earlier' });
+    // Its results are in: each call with its own, the step it became kept.
+    messages.push({ role: 'tool', results: [{ toolCallId: 'b', content: 'refused', isError: true }, { toolCallId: 'c', content: 'found it' }] });
+    expect(callsOf(messages, steps).slice(1)).toEqual([
+      { turn: 2, id: 'b', name: 'delegate', args: {}, error: 'refused' },
+      { turn: 2, id: 'c', name: 'delegate', args: {}, step: 's.2.research', result: 'found it' },
+    ]);
   });
 
   it('fits calls to a size: their parts cut shorter first, then the oldest left out', () => {
