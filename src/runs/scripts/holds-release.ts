@@ -28,8 +28,11 @@ export async function holdsRelease(redis: Redis, prefix: string, runId: string, 
   const holds = keys.runHolds(prefix, runId);
   let released = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    // The script is given every key it touches: the scopes its holds name, read first.
-    const scopes = scopesOf(prefix, await redis.zrange(holds, '0', '-1'));
+    // The script is given every key it touches: the scopes its holds name, read first (a run
+    // that holds nothing, most of them, costs this one read).
+    const entries = await redis.zrange(holds, '0', '-1');
+    if (entries.length === 0) break;
+    const scopes = scopesOf(prefix, entries);
     const args = [which.belowAttempt ?? 0, ...(which.steps ?? [])];
     const [n, left] = (await release.run(redis, [holds, keys.run(prefix, runId), ...scopes.flatMap((id) => [keys.limit(prefix, id), keys.limitBookings(prefix, id), keys.limitLeases(prefix, id)])], args)) as [number, number];
     released += n;
