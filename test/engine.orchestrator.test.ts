@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentsFile } from '../src/agents/agent-spec.js';
 import { startWorkerPools } from '../src/engine/pools.js';
+import { keys } from '../src/runs/keys.js';
 import type { RunView } from '../src/runs/runs-service.js';
 import { endsWithToolResults, startFakeLlmServer, tokens, type FakeLlmServer, type FakeResponse, type RecordedRequest } from './fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
@@ -198,6 +199,22 @@ describe.each([
       { attempt: 1, turn: 1, toolCalls: 2, delegated: [`${agent}.1.research`], calls: [refused, delegated] },
       { attempt: 1, turn: 1, calls: [refused, answered] },
     ]);
+  });
+
+  it('keeps its calls in its checkpoint once (its conversation holds them): a checkpoint does not grow by a second copy of them', async () => {
+    const task = `${'x'.repeat(3000)} [[delay:1500]]`;
+    script({ [model]: [{ toolCalls: [delegateCall('flaky', task)] }, { text: 'done' }] });
+    const run = await withTp(async () => {
+      const id = await submitAgent(agent, 'Keep it small');
+      const saved = await poll('its checkpoint while it waits for its delegate', () => h.system.redis.hget(keys.step(h.prefix, id, agent), 'checkpoint'), (cp) => cp !== null && JSON.parse(cp).pending !== null, { timeoutMs: 10_000 });
+      const cp = JSON.parse(saved!) as Record<string, unknown>;
+      // Its conversation, the calls pending, and a few bytes besides (turns, counts, the delegations' step ids).
+      const conversation = JSON.stringify({ messages: cp.messages, pending: cp.pending }).length;
+      expect(JSON.stringify(cp).length - conversation).toBeLessThan(300);
+      return h.waitForRun(id, 20_000);
+    });
+    expect(run.status).toBe('succeeded');
+    expect(stepOf(run, agent)!.calls).toEqual([{ turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'flaky', task: expect.stringMatching(/^x{100}/) }, step: `${agent}.1.flaky`, result: expect.stringMatching(/^fake gpt-child: x+/) }]);
   });
 
   it('gives a failed delegate back to the model as a tool error; the run ends partial_success with the answer', async () => {

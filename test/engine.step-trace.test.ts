@@ -4,9 +4,9 @@
  * provider's error body from the real SDKs against the fake server, never a key).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { clipJson, clipText, jsonBytes } from '../src/engine/clip-json.js';
+import { clipJson, clipText, jsonTextBytes } from '../src/engine/clip-json.js';
 import { StepTrace } from '../src/engine/step-trace.js';
-import { callRecord, fitCalls, settleCalls } from '../src/engine/tool-calls.js';
+import { callRecord, callsOf, fitCalls, type CallOutcome } from '../src/engine/tool-calls.js';
 import { CapacityWaitError } from '../src/errors/index.js';
 import { AnthropicProvider } from '../src/providers/anthropic.js';
 import { OpenAIProvider } from '../src/providers/openai.js';
@@ -24,7 +24,7 @@ describe('clipJson', () => {
     const v = { prompt: `start${'x'.repeat(50_000)}end`, turns: Array.from({ length: 500 }, (_, i) => ({ n: i, text: 'y'.repeat(100) })) };
     const { value, truncated } = clipJson(v, 4000);
     expect(truncated).toBe(true);
-    expect(jsonBytes(value)).toBeLessThanOrEqual(4000);
+    expect(jsonTextBytes(value)).toBeLessThanOrEqual(4000);
     const cut = value as { prompt: string; turns: unknown[] };
     expect(cut.prompt.startsWith('startxxx')).toBe(true);
     expect(cut.prompt.endsWith('xxend')).toBe(true);
@@ -51,32 +51,40 @@ describe('the record of tool calls', () => {
     expect(callRecord(2, call('c1', { agent: 'a' }), { error: 'no such agent' })).toEqual({ turn: 2, id: 'c1', name: 'delegate', args: { agent: 'a' }, error: 'no such agent' });
     expect(callRecord(1, { id: 'c2', name: 'delegate', input: null, invalidInput: '{"agent":' }, { error: 'bad' }).args).toBe('{"agent":');
     const long = callRecord(1, call('c3', { task: 'z'.repeat(10_000) }), { result: 'r'.repeat(10_000) });
-    expect(jsonBytes(long)).toBeLessThan(3000);
+    expect(jsonTextBytes(long)).toBeLessThan(3000);
     expect(long.result).toMatch(/characters cut/);
   });
 
-  it('settles the delegations of a turn with their results, by call id, and leaves the rest alone', () => {
-    const calls = [
-      callRecord(1, call('a', {}), { result: 'earlier' }),
-      callRecord(2, call('b', {}), { error: 'refused' }),
-      callRecord(2, call('c', {}), { step: 's.2.research' }),
+  it('reads the calls of a conversation turn by turn, each with the result it was answered with, or as planned while its turn waits', () => {
+    const messages: ChatMessage[] = [
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: '', toolCalls: [call('a', { agent: 'r' })] },
+      { role: 'tool', results: [{ toolCallId: 'a', content: 'earlier' }] },
+      { role: 'assistant', content: 'two', toolCalls: [call('b', {}), call('c', {})] },
     ];
-    const ofTurn = settleCalls(calls, 2, [
-      { toolCallId: 'b', content: 'refused', isError: true },
-      { toolCallId: 'c', content: 'found it' },
+    const steps = { c: 's.2.research' };
+    // Turn 2 waits: b was refused at once, c became a step.
+    const planned = new Map<string, CallOutcome>([['b', { error: 'refused' }], ['c', { step: 's.2.research' }]]);
+    expect(callsOf(messages, steps, planned)).toEqual([
+      { turn: 1, id: 'a', name: 'delegate', args: { agent: 'r' }, result: 'earlier' },
+      { turn: 2, id: 'b', name: 'delegate', args: {}, error: 'refused' },
+      { turn: 2, id: 'c', name: 'delegate', args: {}, step: 's.2.research' },
     ]);
-    expect(ofTurn).toEqual([calls[1], { turn: 2, id: 'c', name: 'delegate', args: {}, step: 's.2.research', result: 'found it' }]);
-    expect(calls[2]).toEqual(ofTurn[1]);
-    expect(calls[0]).toEqual({ turn: 1, id: 'a', name: 'delegate', args: {}, result: 'earlier' });
+    // Its results are in: each call with its own, the step it became kept.
+    messages.push({ role: 'tool', results: [{ toolCallId: 'b', content: 'refused', isError: true }, { toolCallId: 'c', content: 'found it' }] });
+    expect(callsOf(messages, steps).slice(1)).toEqual([
+      { turn: 2, id: 'b', name: 'delegate', args: {}, error: 'refused' },
+      { turn: 2, id: 'c', name: 'delegate', args: {}, step: 's.2.research', result: 'found it' },
+    ]);
   });
 
   it('fits calls to a size: their parts cut shorter first, then the oldest left out', () => {
     const calls = Array.from({ length: 40 }, (_, i) => callRecord(i + 1, call(`c${i}`, { task: 't'.repeat(900) }), { result: 'r'.repeat(900) }));
     const shorter = fitCalls(calls, 20_000);
     expect(shorter).toHaveLength(40);
-    expect(jsonBytes(shorter)).toBeLessThanOrEqual(20_000);
+    expect(jsonTextBytes(shorter)).toBeLessThanOrEqual(20_000);
     const fewer = fitCalls(calls, 2_000);
-    expect(jsonBytes(fewer)).toBeLessThanOrEqual(2_000);
+    expect(jsonTextBytes(fewer)).toBeLessThanOrEqual(2_000);
     expect(fewer.length).toBeLessThan(40);
     expect(fewer.at(-1)!.turn).toBe(40);
   });
@@ -114,7 +122,8 @@ describe('StepTrace', () => {
     fake.respondWith(() => ({ status: 401, body: { error: { message: 'Incorrect API key provided: sk-proj-abcdef123456. Find your key at ...', type: 'invalid_request_error', code: 'invalid_api_key', param: null } } }));
     const trace = new StepTrace(10_000, () => 1);
     const openai = trace.around(new OpenAIProvider({ apiKey: 'sk-proj-abcdef123456', baseURL: fake.openaiBaseURL }));
-    await expect(openai.complete(request([{ role: 'user', content: 'hi' }]))).rejects.toThrow();
+    // The error the call ends with (the step's error, its step.failed event, the logs) has it masked too.
+    await expect(openai.complete(request([{ role: 'user', content: 'hi' }]))).rejects.toThrow('openai 401: Incorrect API key provided: sk-[redacted]. Find your key at ...');
     expect(trace.take().debug!.error).toEqual({ status: 401, type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided: sk-[redacted]. Find your key at ...' });
 
     fake.respondWith(() => ({ status: 529 }));

@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../src/limits/limiter.js';
 import { ProviderLimits } from '../src/limits/spec.js';
-import { holdsRelease } from '../src/runs/scripts/index.js';
+import { budgetReserve, budgetSettle, holdsRelease } from '../src/runs/scripts/index.js';
+import { stepJobId } from '../src/runs/keys.js';
 import { LimitedProvider } from '../src/limits/limited-provider.js';
 import { spentUntil } from '../src/limits/pause.js';
 import { CapacityWaitError, RateLimitedError } from '../src/errors/index.js';
@@ -39,6 +40,30 @@ const ticketOf = (a: Admission): Ticket => {
 beforeAll(() => {
   redis = newRedis();
 });
+
+/**
+ * The keys under this file's prefix that a script touched without being given them, while `fn`
+ * ran (read from MONITOR: each script's EVAL or EVALSHA with its keys, then the commands it made).
+ */
+async function undeclaredKeys(fn: () => Promise<void>): Promise<string[]> {
+  const monitor = await newRedis().monitor();
+  let declared = new Set<string>();
+  const undeclared = new Set<string>();
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const [command = '', ...rest] = args;
+    if (/^eval(sha)?$/i.test(command)) declared = new Set(rest.slice(2, 2 + Number(rest[1])));
+    else if (source === 'lua' && rest[0]?.startsWith(prefix) && !declared.has(rest[0])) undeclared.add(`${command} ${rest[0]}`);
+  });
+  try {
+    await fn();
+    // MONITOR's lines come a moment after the replies.
+    await redis.ping();
+    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    monitor.disconnect();
+  }
+  return [...undeclared];
+}
 afterAll(async () => {
   await cleanupPrefix(redis, prefix);
   await redis.quit();
@@ -174,6 +199,44 @@ describe('RedisLimiter', () => {
     expect(after.granted === false && after.waitMs).toBeGreaterThan(300);
   });
 
+  it('a run’s holds outlive every reservation, lease and turn in them: a turn booked or a lease taken later never shortens their life', async () => {
+    const runId = 'run-long-lease';
+    const holds = `${prefix}:run:${runId}:holds`;
+    await redis.hset(`${prefix}:run:${runId}`, 'budget', JSON.stringify({ maxTokens: 10_000 }));
+    // A step with a two-hour timeout reserves: its lease lives two hours.
+    const twoHours = 2 * 3600_000;
+    expect(await budgetReserve(redis, prefix, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours })).toBe('');
+    expect(await redis.pttl(holds)).toBeGreaterThan(twoHours - 60_000);
+    // Another step of the run books a turn, and a third takes a calls-at-once lease.
+    const limiter = limiterFor({ openai: { models: { 'gpt-long': { rpm: 1, maxConcurrent: 5 } } } });
+    const holder = (stepId: string) => ({ runId, stepId, attempt: 1 });
+    await limiter.acquire(target('gpt-long'), 1, 60_000, 'first', -1, holder('s2')).then(ticketOf);
+    expect(await limiter.acquire(target('gpt-long'), 1, 60_000, 'second', -1, holder('s3'))).toMatchObject({ booked: true });
+    expect(await redis.pttl(holds)).toBeGreaterThan(twoHours - 60_000);
+    // The reservation is still there to be given back when its call settles.
+    expect(await budgetSettle(redis, prefix, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours }, { tokens: 0, costUsd: 0 })).toBe('');
+    expect(Number(await redis.hget(`${prefix}:run:${runId}`, 'reservedTokens'))).toBe(0);
+  });
+
+  it('touches only the keys its scripts are given: admitting, settling, reserving and releasing a run’s holds (declared keys, as a Redis Cluster needs)', async () => {
+    const runId = 'run-declared';
+    await redis.hset(`${prefix}:run:${runId}`, 'budget', JSON.stringify({ maxTokens: 10_000 }));
+    const limiter = limiterFor({ openai: { models: { 'gpt-decl': { rpm: 1, maxConcurrent: 5 } } } });
+    const holder = (stepId: string) => ({ runId, stepId, attempt: 1 });
+    const undeclared = await undeclaredKeys(async () => {
+      await budgetReserve(redis, prefix, runId, { tokens: 10, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: 60_000 });
+      const t = await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd1', -1, holder('s1')).then(ticketOf);
+      expect(await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd2', -1, holder('s2'))).toMatchObject({ booked: true });
+      await limiter.settle(t, { result: 'ok', usedTokens: 1 });
+      // One step's holds (cancelled), then the rest (the run ended).
+      expect(await holdsRelease(redis, prefix, runId, { steps: ['s2'] })).toBe(1);
+      expect(await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd3', -1, holder('s3'))).toMatchObject({ booked: true });
+      expect(await holdsRelease(redis, prefix, runId)).toBe(2);
+    });
+    expect(undeclared).toEqual([]);
+    expect(await redis.zrange(`${prefix}:limit:openai/gpt-decl:bookings`, '0', '-1')).toEqual([]);
+  });
+
   it('a provider call told its booked turn comes back a little early for it and goes on its turn', async () => {
     const limiter = limiterFor({ echo: { models: { 'echo-turn': { rpm: 120 } } } }); // one call every 500 ms
     const made: number[] = [];
@@ -272,6 +335,29 @@ describe('RedisLimiter', () => {
     expect(refused).toMatchObject({ granted: false, why: 'quota', scope: 'openai/gpt-spent', booked: false, quota: { message: 'openai 429: insufficient_quota', recoversAt } });
     expect(refused.granted === false && refused.waitMs).toBeGreaterThan(59_000);
     expect(await redis.zscore(`${prefix}:limits:paused`, 'openai/gpt-spent')).not.toBeNull();
+  });
+
+  it('a spent quota’s probe that is told to slow down (a short 429, or headers saying the window is spent) ends the quota: the calls after it wait, they are not refused', async () => {
+    const limiter = limiterFor({});
+    const quotaThenProbe = async (model: string) => {
+      const t = await limiter.acquire(target(model), 1, 60_000).then(ticketOf);
+      await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 60, pauseKind: 'quota', quota: { message: 'openai 429: insufficient_quota', recoversAt: Date.now() + 60 } });
+      await new Promise((r) => setTimeout(r, 100));
+      const probe = await limiter.acquire(target(model), 1, 60_000).then(ticketOf);
+      expect(probe.pauseProbe).toBe(true);
+      return probe;
+    };
+    // The probe answers, but its headers say the window is spent: a short pause, not a quota.
+    await limiter.settle(await quotaThenProbe('gpt-back-1'), { result: 'ok', usedTokens: 1, pauseUntil: Date.now() + 5_000 });
+    // The probe gets an ordinary 429 (one second).
+    await limiter.settle(await quotaThenProbe('gpt-back-2'), { result: 'neutral', pauseUntil: Date.now() + 5_000 });
+    for (const model of ['gpt-back-1', 'gpt-back-2']) {
+      const next = await limiter.acquire(target(model), 1, 60_000, `after-${model}`);
+      expect(next).toMatchObject({ granted: false, why: 'paused', booked: false });
+      expect(next.granted === false && next.quota).toBeUndefined();
+      // Nothing of the quota is left to show (GET /v1/limits, /readyz).
+      expect(await redis.hmget(`${prefix}:limit:openai/${model}`, 'pauseProbe', 'quota', 'quotaUntil')).toEqual([null, null, null]);
+    }
   });
 
   it('opens the circuit after the failures, lets one probe through after the cool-down, and closes on its success', async () => {
@@ -421,12 +507,25 @@ describe('provider limits end to end', () => {
 
 describe('a finished run gives back what its calls held in the limiter', () => {
   let h: Harness;
-  const agents = { lim: { provider: 'echo', rateLimit: { max: 5, durationMs: 1000 } } };
-  const workflows = [{ name: 'lim-fan', steps: [{ parallel: Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, agent: 'lim', input: { task: `part ${i}` } })) }] }];
+  // `idle` is served by no worker: its steps stay live while the test books turns for them.
+  const agents = { lim: { provider: 'echo', rateLimit: { max: 5, durationMs: 1000 } }, idle: { provider: 'echo', rateLimit: { max: 1, durationMs: 60_000 } } };
+  const workflows = [
+    { name: 'lim-fan', steps: [{ parallel: Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, agent: 'lim', input: { task: `part ${i}` } })) }] },
+    { name: 'idle-pair', steps: [{ parallel: ['i1', 'i2'].map((id) => ({ id, agent: 'idle', input: { task: id } })) }] },
+  ];
   const bookings = () => redis.zrange(`${h.prefix}:limit:@lim:bookings`, '0', '-1');
+  const idleBookings = () => redis.zrange(`${h.prefix}:limit:@idle:bookings`, '0', '-1');
+  /** Book a turn of agent `idle` for `stepId` of `runId` (its first call went, the second waits for its turn). */
+  const bookIdleTurn = async (runId: string, stepId: string) => {
+    const limiter = new RedisLimiter(redis, h.prefix, h.system.registry.limits);
+    const target = { provider: 'echo' as const, model: 'echo', agent: { name: 'idle', rateLimit: { max: 1, durationMs: 60_000 } } };
+    const holder = { runId, stepId, attempt: 1 };
+    await limiter.acquire(target, 1, 60_000, `${runId}.${stepId}.1.a`, -1, holder);
+    expect(await limiter.acquire(target, 1, 60_000, `${runId}.${stepId}.1.b`, -1, holder)).toMatchObject({ booked: true });
+  };
 
   beforeAll(async () => {
-    h = await startHarness({ name: 'limits-holds', agents, workflows });
+    h = await startHarness({ name: 'limits-holds', agents, workflows, pools: ['lim'] });
   }, 30_000);
   afterAll(async () => {
     await h?.close();
@@ -471,6 +570,63 @@ describe('a finished run gives back what its calls held in the limiter', () => {
     await poll('its turns released', ofRun, (b) => b.length === 0, { timeoutMs: 2_000 });
     await expectNoLiveJobs(h.system, big);
   }, 30_000);
+
+  it('a run that ends by itself gives back its steps’ turns: settled by its root (a step lost), or by its only step’s result', async () => {
+    const pair = (await h.request('POST', '/v1/runs', { workflow: 'idle-pair', input: {} })).body.id as string;
+    await bookIdleTurn(pair, 'i1');
+    // The root job settles the run: its steps' jobs are done, i1 is still live (its job was lost).
+    expect(await h.system.store.finishRun(pair, 'auto', { reason: 'run finished' })).toMatchObject({ applied: true, status: 'failed' });
+    expect((await idleBookings()).filter((k) => k.startsWith(pair))).toEqual([]);
+    expect(await redis.exists(`${h.prefix}:run:${pair}:holds`)).toBe(0);
+
+    const single = (await h.request('POST', '/v1/runs', { agent: 'idle', input: { task: 'alone' } })).body.id as string;
+    const { stepId } = (await h.system.store.onlyStep(single))!;
+    await bookIdleTurn(single, stepId);
+    // Its only step records its result and finishes its run in the same write.
+    const reply = await h.system.store.completeStep(single, stepId, { output: 'done', input: null, usage: null, model: null }, { finishRun: true });
+    expect(reply).toMatchObject({ recorded: true, finished: 'succeeded' });
+    expect((await idleBookings()).filter((k) => k.startsWith(single))).toEqual([]);
+  });
+});
+
+describe('an attempt that was taken over', () => {
+  let fake: FakeLlmServer;
+  let h: Harness;
+  // One call a minute: a second call of the step is refused and its turn booked.
+  const flaky = { provider: 'openai', model: 'gpt-flaky', attempts: 3, backoff: { type: 'fixed', delayMs: 10 }, rateLimit: { max: 1, durationMs: 60_000 } };
+  const workflows = [{ name: 'flaky-and-slow', steps: [{ parallel: [{ id: 'a', agent: 'flaky', input: { task: 'taken over' } }, { id: 'b', agent: 'slow', input: { task: 'slow' } }] }] }];
+
+  beforeAll(async () => {
+    fake = await startFakeLlmServer();
+    h = await startHarness({ name: 'limits-taken-over', fake, agents: { flaky, slow: { provider: 'echo', echo: { latencyMs: 3000 } } }, workflows });
+  }, 30_000);
+  afterAll(async () => {
+    await h?.close();
+    await fake?.close();
+  });
+
+  it('gives back only what it held itself when its retry finds the step moved on: the later attempt keeps its booked turn', async () => {
+    const id = (await h.request('POST', '/v1/runs', { workflow: 'flaky-and-slow', input: {} })).body.id as string;
+    const laterTurn = `${id}.a.2.x`;
+    fake.respondWith(async () => {
+      // While attempt 1 waits for its answer, its worker is taken for lost: attempt 2 starts,
+      // is refused by the agent's rate (its turn booked for it) and waits for it.
+      await h.system.store.transitionStep(id, 'a', { from: ['running'], to: 'retrying', fields: { reason: 'waiting for its turn' } });
+      const limiter = new RedisLimiter(redis, h.prefix, h.system.registry.limits);
+      const admission = await limiter.acquire({ provider: 'openai', model: 'gpt-flaky', agent: { name: 'flaky', rateLimit: flaky.rateLimit } }, 1, 60_000, laterTurn, -1, { runId: id, stepId: 'a', attempt: 2 });
+      expect(admission).toMatchObject({ booked: true });
+      // Attempt 1's answer then fails (retryable): its retry finds the step is no longer its own.
+      return { status: 500 };
+    });
+    const job = () => h.system.agentQueue('flaky').getJobState(stepJobId(id, 'a'));
+    // Its job is done (completed, and so removed).
+    await poll('attempt 1’s delivery ended', job, (s) => s === 'completed' || s === 'unknown', { timeoutMs: 10_000 });
+    expect(await redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1')).toEqual([laterTurn]);
+    expect((await redis.zrange(`${h.prefix}:run:${id}:holds`, '0', '-1')).filter((e) => e.startsWith('b 2 a '))).toHaveLength(1);
+    // The run ends (its root settles it): then the turn goes back.
+    await h.waitForRun(id, 20_000);
+    expect(await redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1')).toEqual([]);
+  });
 });
 
 describe('fallback models', () => {
@@ -540,6 +696,7 @@ describe('a spent quota', () => {
     qo: { provider: 'openai', model: 'gpt-q', attempts: 3 },
     q99: { provider: 'openai', model: 'gpt-q99', attempts: 3 },
     qf: { provider: 'openai', model: 'gpt-qf', attempts: 3, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
+    qb: { provider: 'openai', model: 'gpt-qb', attempts: 3, fallback: [{ provider: 'anthropic', model: 'claude-busy' }] },
     qa: { provider: 'anthropic', model: 'claude-q', attempts: 3 },
     ov: { provider: 'anthropic', model: 'claude-ov', attempts: 3 },
     ov2: { provider: 'anthropic', model: 'claude-ov', attempts: 3 },
@@ -570,6 +727,9 @@ describe('a spent quota', () => {
     const second = await run('qo', 'again');
     expect(second.steps[0]!.error).toMatch(/^quota exhausted \(quota_exhausted\) on openai\/gpt-q: /);
     expect(fake.requests).toHaveLength(1);
+    // The first step keeps the provider's answer to debug; the second called no provider: nothing.
+    expect(first.steps[0]!.debug?.error).toMatchObject({ status: 429, code: 'insufficient_quota' });
+    expect(second.steps[0]!.debug ?? null).toBeNull();
     expect((await pausedUntil('openai/gpt-q')) - Date.now()).toBeLessThanOrEqual(CAP_MS);
 
     // An operator sees it in /readyz (still ready), the metrics and GET /v1/limits.
@@ -596,6 +756,19 @@ describe('a spent quota', () => {
     expect((await h.request('GET', '/readyz')).body.pausedScopes).toEqual([]);
   });
 
+  it('resuming a scope id that names another of the limiter’s keys (its leases, its bookings) is a 404 naming the paused scopes, not a Redis error', async () => {
+    await redis.zadd(`${h.prefix}:limit:openai:leases`, Date.now() + 60_000, 'a-lease');
+    await redis.zadd(`${h.prefix}:limit:openai:bookings`, Date.now() + 60_000, 'a-call');
+    for (const scope of ['openai:leases', 'openai:bookings']) {
+      const res = await h.request('POST', `/v1/limits/${encodeURIComponent(scope)}/resume`);
+      expect(res.status, JSON.stringify(res.body)).toBe(404);
+      expect(res.body.error.message).toMatch(new RegExp(`^limiter scope "${scope}" is not paused \\(paused now: `));
+    }
+    // Nothing of them was touched.
+    expect(await redis.zcard(`${h.prefix}:limit:openai:leases`)).toBe(1);
+    await redis.del(`${h.prefix}:limit:openai:leases`, `${h.prefix}:limit:openai:bookings`);
+  });
+
   it('a spent quota goes to the agent’s fallback at once, and the next call goes there without asking the primary', async () => {
     fake.respondWith((r) => (r.body?.model === 'gpt-qf' ? { status: 429, errorType: 'insufficient_quota' } : undefined));
     const runs = [await run('qf', 'one'), await run('qf', 'two')];
@@ -605,6 +778,24 @@ describe('a spent quota', () => {
     ]);
     expect(fake.requests.map((x) => x.body?.model)).toEqual(['gpt-qf', 'claude-fb', 'claude-fb']);
     await h.system.limits.resume('openai/gpt-qf');
+  });
+
+  it('a spent quota whose fallback is only briefly busy (a short 429) waits for the fallback, not fails', async () => {
+    let busy = true;
+    fake.respondWith((r) => {
+      if (r.body?.model === 'gpt-qb') return { status: 429, errorType: 'insufficient_quota' };
+      if (r.body?.model === 'claude-busy' && busy) {
+        busy = false;
+        return { status: 429, headers: { 'retry-after-ms': '300' } };
+      }
+      return undefined;
+    });
+    const r = await run('qb', 'wait for the fallback');
+    expect(r.status, r.error ?? '').toBe('succeeded');
+    expect(r.steps[0]).toMatchObject({ model: 'claude-busy', output: 'fake claude-busy: wait for the fallback' });
+    // The primary was asked once; then the limiter refused it without a call.
+    expect(fake.requests.map((x) => x.body?.model)).toEqual(['gpt-qb', 'claude-busy', 'claude-busy']);
+    await h.system.limits.resume('openai/gpt-qb');
   });
 
   it('a 429 with a Retry-After of three days (Anthropic, a monthly spend limit) or a date in 2099 is a spent quota: paused at most the cap, never the queue', async () => {

@@ -51,6 +51,23 @@ describe('countTokens', () => {
     for (const s of [ENGLISH, JAPANESE, '😀 ok']) expect(countTokens(s, 'echo')).toBeGreaterThanOrEqual(Math.ceil(s.length / 4));
   });
 
+  it('past its counting deadline, estimates the rest of a text at the rate counted on its start (not a token a byte): about the same on any machine', () => {
+    // Rare CJK characters, new to the tokenizer: about two o200k tokens each, three UTF-8 bytes.
+    let seed = 7;
+    const rare = Array.from({ length: 6000 }, () => String.fromCharCode(0x4e00 + ((seed = (seed * 1103515245 + 12345) % 2147483648) % 0x5200))).join('');
+    const exact = o200k(rare, AS_TEXT);
+    expect(exact / rare.length).toBeGreaterThan(1.5);
+    // A deadline already past: the start of the text is counted, the rest extrapolated.
+    const openai = countTokens(rare, 'gpt-4o', 0);
+    expect(openai).toBeGreaterThanOrEqual(exact * 0.95);
+    expect(openai).toBeLessThanOrEqual(exact * 1.35);
+    // The bound of a model without a tokenizer stays about its own (1.3 × o200k), not twice it.
+    const bound = Math.max(rare.length, Math.ceil(1.3 * exact));
+    const claude = countTokens(rare, 'claude-sonnet-4-6', 0);
+    expect(claude).toBeGreaterThanOrEqual(bound * 0.95);
+    expect(claude).toBeLessThanOrEqual(bound * 1.1);
+  });
+
   it('counts a 100 KB word (quadratic for byte-pair merging in one piece) by windows', () => {
     const word = 'a'.repeat(100_000);
     const n = countTokens(word, 'gpt-4o');

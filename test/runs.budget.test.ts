@@ -66,6 +66,19 @@ beforeAll(async () => {
       { name: 'spare-one', steps: [{ id: 'only', agent: 'spare', input: { task: 'spare me' } }] },
       // Six calls of about 1,015 tokens each fit 6,500 at once; a seventh does not.
       { name: 'fan-crash', budget: { maxTokens: 6500 }, steps: [{ parallel: Array.from({ length: 6 }, (_, i) => ({ id: `c${i}`, agent: 'crashy', input: { task: `crash part ${i}` } })) }] },
+      {
+        name: 'each-then-two',
+        input: { names: { type: 'array' } },
+        steps: [
+          {
+            sequential: [
+              { id: 'each', kind: 'forEach', items: '{{input.names}}', step: { agent: 'gpt', input: { task: 'about {{item}}' } } },
+              { id: 's2', agent: 'gpt', input: { task: 's2 after each' } },
+              { id: 's3', agent: 'gpt', input: { task: 's3 last' } },
+            ],
+          },
+        ],
+      },
       { name: 'slow-chain', budget: { deadlineMs: 600 }, steps: [{ sequential: ['s1', 's2', 's3', 's4'].map((id) => ({ id, agent: 'slow', input: { task: id } })) }] },
     ],
     pools: ['gpt', 'tiny', 'wide', 'slow', 'spare'],
@@ -106,6 +119,16 @@ describe('a run budget', () => {
     expect(r.output).toEqual({ s1: 'fake gpt-4o: s1 of four', s2: 'fake gpt-4o: s2 of four', s3: 'fake gpt-4o: s3 of four' });
     const warnings = (await h.system.store.readEvents(r.id)).filter((e) => e.type === 'budget.warning');
     expect(warnings).toEqual([expect.objectContaining({ data: { maxSteps: 3, spent: 3 } })]);
+    await expectNoLiveJobs(h.system, r.id);
+  });
+
+  it('maxSteps: the run keeps the outputs of its own steps that succeeded, not those of the steps they added (a forEach’s items)', async () => {
+    fake.reset();
+    const r = await run({ workflow: 'each-then-two', input: { names: ['x', 'y'] }, budget: { maxSteps: 3 } });
+    expect(r.status).toBe('budget_exceeded');
+    expect(r.error).toBe('budget exceeded: step "s3" would pass maxSteps 3 (3 steps started)');
+    expect(r.steps.filter((s) => s.status === 'succeeded').map((s) => s.stepId)).toEqual(expect.arrayContaining(['each', 's2', expect.stringMatching(/^each\./)]));
+    expect(r.output).toEqual({ each: ['fake gpt-4o: about x', 'fake gpt-4o: about y'], s2: 'fake gpt-4o: s2 after each' });
     await expectNoLiveJobs(h.system, r.id);
   });
 

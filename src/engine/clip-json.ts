@@ -8,8 +8,12 @@ const MIN_CHARS = 32;
 /** Arrays are never cut to fewer items than this. */
 const MIN_ITEMS = 2;
 
-/** The UTF-8 size of `value` as JSON. */
-export const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? 'null');
+/**
+ * The UTF-8 size of `value`'s JSON text, exactly (it stringifies `value`: for what is cut to a
+ * few KB here). Not src/workflows/text-size.ts's jsonBytes, which walks a value of any size
+ * without building its text and counts about its size.
+ */
+export const jsonTextBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? 'null');
 
 /**
  * `text` cut to about `max` characters: its start and its end, with how much was cut between
@@ -28,13 +32,13 @@ export function clipText(text: string, max: number): string {
  * value that still does not fit becomes a note of its size. `truncated` says whether it was cut.
  */
 export function clipJson(value: unknown, maxBytes: number): { value: unknown; truncated: boolean } {
-  const size = jsonBytes(value);
+  const size = jsonTextBytes(value);
   if (size <= maxBytes) return { value, truncated: false };
   let chars = Math.max(MIN_CHARS, Math.floor(maxBytes / 2));
   let items = 64;
   for (;;) {
     const cut = cutWith(value, chars, items);
-    if (jsonBytes(cut) <= maxBytes) return { value: cut, truncated: true };
+    if (jsonTextBytes(cut) <= maxBytes) return { value: cut, truncated: true };
     if (chars === MIN_CHARS && items === MIN_ITEMS) return { value: `[${size} bytes of JSON, too large to keep]`, truncated: true };
     chars = Math.max(MIN_CHARS, chars >> 1);
     items = Math.max(MIN_ITEMS, items >> 1);

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Job, QueueEvents, Worker, type WorkerOptions } from 'bullmq';
+import { loadTokenizers } from '../providers/token-estimate.js';
 import { createProvider } from '../providers/index.js';
 import { RedisLimiter } from '../limits/limiter.js';
 import { LimitedProvider } from '../limits/limited-provider.js';
@@ -70,7 +71,8 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const { prefix } = system.opts;
   const connection = system.redis;
   const names = opts.agents ?? registry.names();
-  for (const n of names) registry.require(n);
+  // The tokenizers its calls' estimates count with load now (about 200 ms), not in a first call.
+  loadTokenizers(names.flatMap((n) => [registry.require(n), ...(registry.require(n).fallbacks ?? [])]).flatMap((a) => (a.provider === 'echo' ? [] : [a.model])));
   const internal = opts.internal ?? true;
 
   const maxPauseMs = system.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS;

@@ -26,7 +26,7 @@ import type { Provider } from '../providers/provider.js';
 import type { StepJobData } from '../runs/flow-builder.js';
 import type { RunControl } from '../runs/run-control.js';
 import type { RunStore } from '../runs/run-store.js';
-import type { StepCompleteReply, StepTransition, StepTransitionReply } from '../runs/scripts/index.js';
+import { deliveryHolds, type StepCompleteReply, type StepTransition, type StepTransitionReply } from '../runs/scripts/index.js';
 import { isTransientWriteError } from '../runs/reachable.js';
 import type { StepPolicy } from '../runs/step-policy.js';
 import type { Usage } from '../runs/types.js';
@@ -41,7 +41,6 @@ import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './e
 import { templateScope } from './executors/agent.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { BudgetedProvider } from './budgeted-provider.js';
-import { releaseHeld } from './release-held.js';
 import { LEASE_MARGIN_MS } from '../limits/limited-provider.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../limits/pause.js';
 import { MeteredProvider, UsageMeter } from './usage-meter.js';
@@ -122,11 +121,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
     const ended = (status: string) => deps.metrics?.stepEnded({ agent: step.agent, kind: step.kind, status, durationMs: Date.now() - segmentStart });
     // What this delivery's provider calls cost: recorded with each write that ends or parks it.
     const meter = new UsageMeter(deps.prices);
-    if (deadline && Date.now() > deadline) {
-      // The run's budget deadline has passed: it stops here, keeping what it recorded.
-      await control.halt(runId, 'budget_exceeded', { error: 'budget exceeded: deadlineMs passed', reason: 'budget exceeded: deadlineMs passed' });
-      return finish('cancelled');
-    }
+    if (deadline && Date.now() > deadline) return overBudget('budget exceeded: deadlineMs passed');
 
     // 1. Begin and decide.
     const readSet = new Set(step.reads);
@@ -140,7 +135,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       countsStep: countsTowardMaxSteps(step),
     });
     if (begin.mode === 'missing') return envelope('cancelled'); // run expired or removed
-    if (begin.mode === 'over') return overSteps(begin.reason);
+    if (begin.mode === 'over') return overBudget(begin.reason);
     let attempt = begin.attempts;
     // What it keeps to debug its calls: written, like what they cost, with each write it makes.
     const trace = new StepTrace(deps.maxDebugBytes ?? DEFAULT_MAX_DEBUG_BYTES, () => attempt);
@@ -192,12 +187,12 @@ export function createStepProcessor(deps: StepMachineDeps) {
             event: { type: 'step.started', data: decision.recovered ? { recovered: true } : {} },
             countsStep: countsTowardMaxSteps(step),
           });
-          if (started.over) return overSteps(started.over);
+          if (started.over) return overBudget(started.over);
           if (!started.applied) return finish(started.status);
           attempt = started.attempts;
           if (decision.recovered) {
             log().warn({ attempt }, 'step recovered: its last attempt was cut short (worker lost)');
-            await releaseHeld(store, runId, { steps: [step.id], belowAttempt: attempt }, log);
+            await store.releaseHolds(runId, { steps: [step.id], belowAttempt: attempt }, log());
           }
           break;
         }
@@ -271,8 +266,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
       resumed = true;
     }
 
-    /** The run's maxSteps refused to start this step: the run stops here, keeping every output recorded. */
-    async function overSteps(reason: string): Promise<StepEnvelope> {
+    /** The run's budget refused to start this step (maxSteps, its deadline): the run stops here, keeping every output recorded. */
+    async function overBudget(reason: string): Promise<StepEnvelope> {
       await control.halt(runId, 'budget_exceeded', { error: reason, reason });
       return finish('cancelled');
     }
@@ -344,8 +339,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           const [status, self] = await Promise.all([store.getRunStatus(runId), store.getStepState(runId, step.id)]);
           if (status === null || isTerminalRun(status) || self === null || isTerminalStep(self.status)) {
             await keepPaid();
-            // A turn it was given as its run ended (after the run's holds were released) goes back.
-            await releaseHeld(store, runId, { steps: [step.id] }, log);
+            await store.releaseHolds(runId, deliveryHolds(step.id, attempt, self?.status ?? 'missing'), log());
             return 'ended';
           }
         }
@@ -371,14 +365,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
           // The attempt is given back: a rate-limited call was never made. The queue waits at
           // most the pause cap (a longer Retry-After was a spent quota, see src/limits/pause.ts).
           const pauseMs = Math.min(err.retryAfterMs, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS);
-          await transition({
-            from: ['running'],
-            to: 'retrying',
-            attempt,
-            attemptsDelta: -1,
-            fields: { reason: `rate limited; retrying in ${pauseMs} ms` },
-            event: { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: pauseMs } },
-          });
+          const event = { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: pauseMs } } as const;
+          await transition({ from: ['running'], to: 'retrying', attempt, attemptsDelta: -1, fields: { reason: `rate limited; retrying in ${pauseMs} ms` }, event });
           // The limiter logs the pause of the model once; this is one call of many.
           log().debug({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
           deps.metrics?.providerRateLimited(step.agent);
@@ -409,8 +397,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (!res.applied) {
         // Another worker took it over, or its run ended.
         if (res.status === 'running') throw staleAttempt(res);
-        // A turn it was given as its run ended (after the run's holds were released) goes back.
-        await releaseHeld(store, runId, { steps: [step.id] }, log);
+        await store.releaseHolds(runId, deliveryHolds(step.id, attempt, res.status), log());
         return 'ended';
       }
       parked();

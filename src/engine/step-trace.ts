@@ -7,7 +7,7 @@
  * repeating its input and output). Every provider call of a step goes through it
  * (ExecutionContext.metered); the request is provider-neutral, so no key or header is in it.
  */
-import { BudgetExceededError, CapacityWaitError, TooLargeForLimitError } from '../errors/index.js';
+import { BudgetExceededError, CapacityWaitError, QuotaRefusedError, TooLargeForLimitError } from '../errors/index.js';
 import { providerErrorBody } from '../providers/error-body.js';
 import { buildMessages } from '../providers/prompt.js';
 import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
@@ -111,8 +111,8 @@ export function debugOf(call: Call, maxBytes: number, shown?: Shown): StepDebug 
 
 const isStepInput = (v: unknown): v is StepInput => typeof v === 'object' && v !== null && typeof (v as StepInput).task === 'string';
 
-/** Refusals before a call is made (the limiter, the run's budget): nothing reached the provider. */
-const notCalled = (err: unknown) => err instanceof CapacityWaitError || err instanceof BudgetExceededError || err instanceof TooLargeForLimitError;
+/** Refusals before a call is made (the limiter, a spent quota's pause, the run's budget): nothing reached the provider. */
+const notCalled = (err: unknown) => err instanceof CapacityWaitError || err instanceof BudgetExceededError || err instanceof TooLargeForLimitError || err instanceof QuotaRefusedError;
 
 /** A provider whose calls are recorded on a trace: the request, and the answer or the error. */
 class TracedProvider extends ProviderDecorator {

@@ -175,3 +175,6 @@ export class QuotaExhaustedError extends NonRetryableError {
     super(message, status, options);
   }
 }
+
+/** The limiter refused a call because its scope is paused for a spent quota: nothing was sent to the provider. */
+export class QuotaRefusedError extends QuotaExhaustedError {}

@@ -4,7 +4,9 @@
  * an overload, its quota spent, or its limits would make the step wait longer than
  * `fallbackAfterMs`), or it answers 429 / overloaded / quota exhausted. Then each fallback is tried in order; the first that answers
  * answers (the step records which model did: the result's `model`). When none can, the
- * primary's wait stands: the step waits for capacity. Under a run budget each model's call
+ * primary's wait stands: the step waits for capacity; a primary that cannot take the call for
+ * long (its quota spent, the call too large for its limits) waits for a fallback that is only
+ * busy instead of failing the step. Under a run budget each model's call
  * is reserved at its own price (`around`): a fallback the run cannot afford is not called.
  */
 import { CapacityWaitError, QuotaExhaustedError, RateLimitedError, TooLargeForLimitError, toError } from '../errors/index.js';
@@ -44,6 +46,7 @@ export class FallbackProvider extends ProviderDecorator {
       if (!unavailable) throw err;
       why = err as Error;
     }
+    let wait: Error | undefined;
     for (const f of this.fallbacks) {
       if (req.signal.aborted) break;
       try {
@@ -52,13 +55,19 @@ export class FallbackProvider extends ProviderDecorator {
         return res;
       } catch (err) {
         // Whatever failed here (unavailable too, misconfigured, down), the next one is tried;
-        // when none answers, the primary's own reason stands (it waits, or is retried).
+        // when none answers, the primary's own reason stands (it waits, or is retried)...
         this.opts.logger.warn({ model: f.model, err: toError(err).message }, 'a fallback model did not answer');
+        wait ??= isWait(err) ? err : undefined;
       }
     }
-    throw why;
+    // ...unless the primary can take no call for a long time (its quota is spent, the call
+    // never fits its limits): then a fallback that is only busy for now is waited for.
+    throw wait && (why instanceof QuotaExhaustedError || why instanceof TooLargeForLimitError) ? wait : why;
   }
 }
+
+/** A refusal that passes: a wait for capacity, or a rate limit. */
+const isWait = (err: unknown): err is CapacityWaitError | RateLimitedError => err instanceof CapacityWaitError || err instanceof RateLimitedError;
 
 /**
  * The request for a fallback: its model, and a structured answer asked for the way that

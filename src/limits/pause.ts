@@ -10,7 +10,7 @@
  * model is paused for the cap (or until the provider said it recovers, when sooner), then
  * probed, and an admin can lift the pause (`POST /v1/limits/:scope/resume`).
  */
-import { QuotaExhaustedError, RateLimitedError, RetryableError } from '../errors/index.js';
+import { QuotaExhaustedError, QuotaRefusedError, RateLimitedError, RetryableError } from '../errors/index.js';
 import type { CapacityHeaders } from '../providers/rate-headers.js';
 import type { CallOutcome, PauseOutcome, QuotaPause } from './limiter.js';
 
@@ -75,19 +75,19 @@ export function spentUntil(capacity: CapacityHeaders | undefined, tokens: number
   return waits.length ? now + Math.max(...waits) : undefined;
 }
 
-/** The error of a call refused because its scope is paused for a spent quota. */
-export function quotaRefusal(scope: string, q: QuotaPause): QuotaExhaustedError {
-  const recovers = q.recoversAt !== undefined ? `the provider said it may recover at ${new Date(q.recoversAt).toISOString()}` : 'the provider did not say when it recovers';
-  return new QuotaExhaustedError(
-    `quota exhausted (quota_exhausted) on ${scope}: ${q.message}; ${recovers}. Not retried: calls to ${scope} are refused until ${new Date(q.pausedUntil).toISOString()}, then one probe call decides; an admin lifts the pause with POST /v1/limits/${encodeURIComponent(scope)}/resume`,
-    429,
-    q.recoversAt,
-  );
+/** The error of a call the limiter refused (nothing sent) because its scope is paused for a spent quota. */
+export function quotaRefusal(scope: string, q: QuotaPause): QuotaRefusedError {
+  return new QuotaRefusedError(quotaMessage(scope, q), 429, q.recoversAt);
 }
 
-/** The error a call that found the quota spent ends with: what the provider said, and when it may recover. */
+/** The error a call that found the quota spent ends with: what the provider said (its answer kept as the cause), and when it may recover. */
 export function quotaFound(scope: string, err: QuotaExhaustedError, pausedUntil: number): QuotaExhaustedError {
-  return quotaRefusal(scope, { message: err.message, recoversAt: err.recoversAt, pausedUntil });
+  return new QuotaExhaustedError(quotaMessage(scope, { message: err.message, recoversAt: err.recoversAt, pausedUntil }), 429, err.recoversAt, { cause: err });
+}
+
+function quotaMessage(scope: string, q: QuotaPause): string {
+  const recovers = q.recoversAt !== undefined ? `the provider said it may recover at ${new Date(q.recoversAt).toISOString()}` : 'the provider did not say when it recovers';
+  return `quota exhausted (quota_exhausted) on ${scope}: ${q.message}; ${recovers}. Not retried: calls to ${scope} are refused until ${new Date(q.pausedUntil).toISOString()}, then one probe call decides; an admin lifts the pause with POST /v1/limits/${encodeURIComponent(scope)}/resume`;
 }
 
 /** `ms` for a person: 3 d 0 h, 5 min, 12 s. */

@@ -16,6 +16,16 @@ import {
   toError,
 } from '../errors/index.js';
 
+/** Key-like tokens (`sk-...`, `sk-ant-...`, `key-...`), masked wherever a message quotes one. */
+const KEY_LIKE = /\b(sk|key|api[_-]?key)-[A-Za-z0-9_*-]{6,}/gi;
+
+/**
+ * `text` with the keys it quotes masked (OpenAI's 401 quotes part of the key sent). Every
+ * provider message is masked here, where it is classified, so that no copy of it (the step's
+ * error, its events, a quota pause, the logs, a step's debug) carries one.
+ */
+export const maskKeys = (text: string): string => text.replace(KEY_LIKE, '$1-[redacted]');
+
 /** Wait used when a 429/529 carries no usable Retry-After header. */
 const DEFAULT_RETRY_AFTER_MS = 1000;
 
@@ -35,12 +45,12 @@ export function classifyProviderError(err: unknown, provider: ProviderName, sign
   }
   // Connection failures and the SDK's own timeout (APIConnectionTimeoutError is a subclass).
   if (err instanceof Anthropic.APIConnectionError || err instanceof OpenAI.APIConnectionError) {
-    return new RetryableError(`${provider} connection failed: ${err.message}`, undefined, { cause: err });
+    return new RetryableError(`${provider} connection failed: ${maskKeys(err.message)}`, undefined, { cause: err });
   }
   if (err instanceof Anthropic.APIError || err instanceof OpenAI.APIError) return classifyStatus(err, provider);
   // Not an SDK error (a bug or an unexpected runtime failure): let BullMQ's attempts decide.
   const e = toError(err);
-  return new RetryableError(`${provider} call failed: ${e.message}`, undefined, { cause: e });
+  return new RetryableError(`${provider} call failed: ${maskKeys(e.message)}`, undefined, { cause: e });
 }
 
 /**
@@ -54,7 +64,7 @@ const QUOTA_TYPES = new Set(['insufficient_quota', 'billing_error']);
 
 function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
   const status = err.status;
-  const detail = `${provider} ${status ?? 'error'}: ${providerMessage(err)}`;
+  const detail = `${provider} ${status ?? 'error'}: ${maskKeys(providerMessage(err))}`;
   const types = [err.type, err instanceof OpenAI.APIError ? err.code : undefined].filter((t): t is string => typeof t === 'string');
   const overloaded = provider === 'anthropic' && (status === 529 || types.includes('overloaded_error'));
   if (types.some((t) => QUOTA_TYPES.has(t))) {

@@ -8,12 +8,7 @@ import * as Anthropic from '@anthropic-ai/sdk';
 import * as OpenAI from 'openai';
 import { RateLimitedError, NonRetryableError, RetryableError } from '../errors/index.js';
 import type { ProviderErrorBody } from '../runs/types.js';
-import { providerMessage } from './classify.js';
-
-/** Key-like tokens (`sk-...`, `sk-ant-...`, `key-...`), masked wherever a message quotes one. */
-const KEY_LIKE = /\b(sk|key|api[_-]?key)-[A-Za-z0-9_*-]{6,}/gi;
-
-export const maskKeys = (text: string): string => text.replace(KEY_LIKE, '$1-[redacted]');
+import { maskKeys, providerMessage } from './classify.js';
 
 /**
  * The provider's error body of `err` (thrown by a provider call): from the SDK error behind it

@@ -10,10 +10,12 @@
  * characters: byte-pair merging is quadratic in the length of one unbroken piece (a 100 KB word
  * took seconds), and a cut costs at most a token or two. Counting costs a few milliseconds per
  * 100 KB of prose or JSON, but a few hundred for text new to the tokenizer with no spaces
- * (random letters, rare CJK): past EXACT_MS of counting for one request (about a megabyte of
- * prose), the rest of its text is counted at one token a UTF-8 byte, which no byte-pair
- * tokenizer exceeds. An estimate is kept per request object, so the limiter and the budget in
- * front of one call count it once.
+ * (random letters, rare CJK): past EXACT_MS of counting for one request (about half a megabyte
+ * of prose), the rest of a text is estimated at the rate counted on its start (a short sample
+ * of a text not yet begun), with a margin (EXTRAPOLATED) where the count is otherwise exact: an
+ * estimate that does not depend on how fast the machine counts. An estimate is kept per request
+ * object, so the limiter and the budget in front of one call count it once; the tokenizers are
+ * loaded when a worker process starts (`loadTokenizers`), not by its first call.
  */
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
@@ -38,13 +40,19 @@ export function tokenizerFor(model: string): TokenizerName | undefined {
 
 /**
  * The tokens of `text` as `model` counts them: its tokenizer's count, or the bound. Past
- * `deadline` (performance.now()), the text not yet counted is counted at one token a byte.
+ * `deadline` (performance.now()), the text not yet counted is estimated at the rate counted on
+ * its start (see the module's note).
  */
 export function countTokens(text: string, model: string, deadline = Infinity): number {
   if (text.length === 0) return 0;
   const tokenizer = tokenizerFor(model);
-  if (tokenizer) return bpeCount(text, tokenizer, deadline);
+  if (tokenizer) return bpeCount(text, tokenizer, deadline, EXTRAPOLATED);
   return boundTokens(text, model === 'echo', deadline);
+}
+
+/** Load the tokenizers `models` count with now (a worker process's start), not in its first call's path. */
+export function loadTokenizers(models: readonly string[]): void {
+  for (const m of new Set(models)) if (m !== 'echo') encoder(tokenizerFor(m) ?? 'o200k_base');
 }
 
 /**
@@ -69,7 +77,8 @@ export function boundTokens(text: string, charsOnly = false, deadline = Infinity
     else if (c < 0xdc00 || c > 0xdfff) other++;
   }
   const byChars = Math.ceil(ascii / 3) + other;
-  return charsOnly ? byChars : Math.max(byChars, Math.ceil(1.3 * bpeCount(text, 'o200k_base', deadline)));
+  // The 1.3 is the margin of an extrapolated rest too.
+  return charsOnly ? byChars : Math.max(byChars, Math.ceil(1.3 * bpeCount(text, 'o200k_base', deadline, 1)));
 }
 
 /** Tokens a message costs beyond its text (role and separators; OpenAI documents 3–4), and a reply's priming. */
@@ -110,9 +119,15 @@ function messageTokens(m: ChatMessage, count: (text: string | undefined) => numb
   return count(m.content) + (m.toolCalls ?? []).reduce((n, c) => n + PER_MESSAGE + count(c.name) + count(c.invalidInput ?? JSON.stringify(c.input)), 0);
 }
 
-/** Longest piece counted at once, and the most time one request's text is counted for (see the module's note). */
+/**
+ * Longest piece counted at once; the piece of a text counted past the deadline to measure its
+ * rate; the most time one request's text is counted for; the margin on a rest estimated from a
+ * rate where the count is otherwise exact (a text's start may be lighter than its rest).
+ */
 const WINDOW = 512;
-const EXACT_MS = 100;
+const SAMPLE = 128;
+const EXACT_MS = 50;
+const EXTRAPOLATED = 1.3;
 /** Text that looks like a special token (`<|endoftext|>`) is counted as text, never refused. */
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
 /** Pieces whose merges each tokenizer keeps (its default, 100,000, holds more than a process needs). */
@@ -133,18 +148,20 @@ function encoder(name: TokenizerName): typeof Encoding {
 
 /**
  * `text` counted by `name`, WINDOW characters at most at a time, cut at a space where one is
- * near; what is left past `deadline` at one token a UTF-8 byte.
+ * near. Past `deadline`, what is left is estimated at the rate counted so far (× `margin`); a
+ * text begun past it has a SAMPLE counted first.
  */
-function bpeCount(text: string, name: TokenizerName, deadline: number): number {
+function bpeCount(text: string, name: TokenizerName, deadline: number, margin: number): number {
   const enc = encoder(name);
-  if (text.length <= WINDOW) return enc.countTokens(text, AS_TEXT);
   let n = 0;
   for (let i = 0; i < text.length; ) {
-    if (performance.now() > deadline) return n + Buffer.byteLength(text.slice(i));
-    let end = Math.min(text.length, i + WINDOW);
+    const late = performance.now() > deadline;
+    if (late && i > 0) return n + Math.ceil(((text.length - i) * n * margin) / i);
+    const size = late ? SAMPLE : WINDOW;
+    let end = Math.min(text.length, i + size);
     if (end < text.length) {
       const space = text.lastIndexOf(' ', end);
-      if (space > i + WINDOW / 2) end = space;
+      if (space > i + size / 2) end = space;
       else if (isHighSurrogate(text.charCodeAt(end - 1))) end--;
     }
     n += enc.countTokens(text.slice(i, end), AS_TEXT);

@@ -34,9 +34,8 @@ export class RunControl {
     // its queued step jobs leave their queues (they would otherwise drain through their
     // agents' rate limits, delaying other runs); its refs wake so every branch drains at once
     // (each sees the run has ended and returns without calling a provider). A parent whose
-    // last pending child is removed moves on by itself. What its calls held in the limiter
-    // (turns booked, leases) and against its budget is released at once.
-    await this.release(runId);
+    // last pending child is removed moves on by itself. (What its calls held in the limiter
+    // and against its budget was released by the finish.)
     try {
       await store.redis.publish(keys.cancelChannel(store.prefix), runId);
       // `waiting`: an approval gate sleeps in the delayed set (a step waiting for its children is left alone below).
@@ -68,7 +67,7 @@ export class RunControl {
     );
     const cancelled = results.filter((r) => r.res.applied).map((r) => r.step);
     if (cancelled.length === 0) return [];
-    await this.release(runId, cancelled.map((s) => s.stepId));
+    await store.releaseHolds(runId, { steps: cancelled.map((s) => s.stepId) });
     try {
       await Promise.all([
         // Any of them may have started since it was read: every process aborts those it runs.
@@ -80,18 +79,6 @@ export class RunControl {
       this.deps.logger.warn({ runId, err: (err as Error).message }, 'steps cancelled, but their jobs could not be stopped at once; they end by themselves');
     }
     return cancelled.map((s) => s.stepId);
-  }
-
-  /**
-   * Release what the run's calls hold (all of it, or the given steps'): their turns booked
-   * no longer hold back other runs' calls. A failure is logged: the holds expire by themselves.
-   */
-  private async release(runId: string, steps?: string[]): Promise<void> {
-    try {
-      await this.deps.store.releaseHolds(runId, steps ? { steps } : {});
-    } catch (err) {
-      this.deps.logger.warn({ runId, err: (err as Error).message }, 'could not release what the run’s calls held; it expires by itself');
-    }
   }
 
   /**

@@ -281,11 +281,21 @@ export class RunStore {
 
   /**
    * Release what the run's provider calls hold (turns booked and leases in the shared limiter,
-   * budget reservations): all of it when the run has ended, or the given steps' (cancelled),
-   * or one step's attempts before `belowAttempt` (a recovered attempt took over).
+   * budget reservations) now rather than when it expires: all of it when the run has ended (done
+   * here by every finish), or the given steps' (cancelled, or whose run ended while they were
+   * being admitted), or one step's attempts before `belowAttempt` (a recovered attempt took
+   * over). Never throws: a failure is logged to `log`, and the holds expire by themselves.
+   * Returns how many holds were released.
    */
-  releaseHolds(runId: string, which?: HoldsSelection): Promise<number> {
-    return holdsRelease(this.redis, this.prefix, runId, which);
+  async releaseHolds(runId: string, which: HoldsSelection = {}, log: Logger = this.logger): Promise<number> {
+    try {
+      const released = await holdsRelease(this.redis, this.prefix, runId, which);
+      if (released) log.debug({ runId, released, ...which }, 'released what the run’s calls held');
+      return released;
+    } catch (err) {
+      log.warn({ runId, err: toError(err).message }, 'could not release what the run’s calls held; it expires by itself');
+      return 0;
+    }
   }
 
   /** A run's shared context and who wrote it, without the rest of the run (null: no such run in Redis). */
@@ -342,7 +352,7 @@ export class RunStore {
    */
   async completeStep(runId: string, stepId: string, result: StepResult, opts: { finishRun?: boolean } = {}): Promise<StepCompleteReply> {
     const reply = await stepComplete(this.redis, { prefix: this.prefix, runId, stepId, outbox: this.outbox, ...result, finishRun: opts.finishRun ?? false, retentionSeconds: this.retentionSeconds });
-    if (reply.finished) this.finished(runId, reply.finished);
+    if (reply.finished) await this.finished(runId, reply.finished);
     return reply;
   }
 
@@ -393,7 +403,7 @@ export class RunStore {
       outbox: this.outbox,
       retentionSeconds: this.retentionSeconds,
     });
-    if (res.applied) this.finished(runId, res.status);
+    if (res.applied) await this.finished(runId, res.status);
     return res;
   }
 
@@ -431,7 +441,9 @@ export class RunStore {
     return { failed: `[${failed.join(',')}]`, nFailed, skipped: `[${skipped.join(',')}]`, usage, ...(requiredFailed ? { requiredFailed } : {}) };
   }
 
-  private finished(runId: string, status: RunStatus): void {
+  /** A run has ended, by whichever path: what its calls held goes back at once (its turns booked no longer hold back other runs' calls). */
+  private async finished(runId: string, status: RunStatus): Promise<void> {
+    await this.releaseHolds(runId);
     for (const listener of this.finishedListeners) listener(runId, status);
   }
 

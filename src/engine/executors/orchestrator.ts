@@ -28,11 +28,11 @@ import type { AgentRegistry } from '../../agents/registry.js';
 import { NonRetryableError, issuesFromZod, toError, type ZodLikeIssue } from '../../errors/index.js';
 import { buildMessages } from '../../providers/prompt.js';
 import type { ChatMessage, CompletionResult, Provider, ToolCall, ToolDefinition, ToolResult } from '../../providers/provider.js';
-import type { StepRecord, ToolCallRecord } from '../../runs/types.js';
+import type { StepRecord } from '../../runs/types.js';
 import { JsonObject } from '../../workflows/json-object.js';
 import type { CompiledStepOf, StepInput } from '../../workflows/definition.js';
 import { agentChild, type ChildStep, type ExecutionContext, type StepOutcome } from '../executor.js';
-import { callRecord, outcomeOf, settleCalls, type CallOutcome } from '../tool-calls.js';
+import { callsOf, outcomeOf, type CallOutcome } from '../tool-calls.js';
 import { assertWithinPrompt, requestOf } from './agent.js';
 
 /** A recent run as `read_runs` shows it to the model. */
@@ -91,8 +91,11 @@ interface Checkpoint {
   model: string | null;
   /** The calls of the last answer, until their results are in `messages`. */
   pending: PendingCall[] | null;
-  /** Every call so far with its outcome (absent in a checkpoint saved before calls were recorded). */
-  calls?: ToolCallRecord[];
+  /**
+   * The step each delegation became, by call id (absent in an older checkpoint). The calls
+   * themselves and their outcomes are in `messages` (see callsOf): not kept twice.
+   */
+  steps?: Record<string, string>;
 }
 
 const DelegateArgs = z.object({
@@ -115,8 +118,8 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
   if (limits.readRuns && deps.readRuns) tools.push(readRunsTool(deps.registry.names()));
   const cp: Checkpoint = isCheckpoint(ctx.checkpoint)
     ? structuredClone(ctx.checkpoint)
-    : { orchestrator: 1, messages: buildMessages(input), turns: 0, delegations: 0, model: null, pending: null, calls: [] };
-  const calls = (cp.calls ??= []);
+    : { orchestrator: 1, messages: buildMessages(input), turns: 0, delegations: 0, model: null, pending: null, steps: {} };
+  const steps = (cp.steps ??= {});
 
   for (;;) {
     if (cp.pending) {
@@ -128,14 +131,15 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
       }
       const records = new Map((await ctx.steps(children.map((c) => c.child.id))).map((r) => [r.stepId, r]));
       const results = cp.pending.map((p) => ('result' in p ? p.result : childResult(p.callId, p.agent, records.get(p.child.id))));
-      if (children.length) {
-        // The outcomes of the delegations, told once they are in (the rest were told at once).
-        ctx.record({ calls });
-        ctx.progress({ turn: cp.turns, calls: settleCalls(calls, cp.turns, results) });
-        if (limits.onDelegateFailure === 'fail') failOnDelegateFailure(children, records);
-      }
       cp.messages.push({ role: 'tool', results });
       cp.pending = null;
+      if (children.length) {
+        // The outcomes of the delegations, told once they are in (the rest were told at once).
+        const calls = callsOf(cp.messages, steps);
+        ctx.record({ calls });
+        ctx.progress({ turn: cp.turns, calls: calls.filter((c) => c.turn === cp.turns) });
+        if (limits.onDelegateFailure === 'fail') failOnDelegateFailure(children, records);
+      }
     }
 
     // Its delegates' answers pile up in the conversation: bounded like any step's input.
@@ -161,9 +165,10 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
 
     const pending = await planCalls(deps, step, ctx, cp, asked, allowed, delegation);
     cp.pending = pending;
-    // One pending entry per call, in order: its outcome now, or the step it became.
-    const turnCalls = asked.map((c, i) => callRecord(cp.turns, c, plannedOutcome(pending[i]!)));
-    calls.push(...turnCalls);
+    for (const p of pending) if ('child' in p) steps[p.callId] = p.child.id;
+    // Each call with its outcome now, or the step it became.
+    const calls = callsOf(cp.messages, steps, new Map(pending.map((p) => [p.callId, plannedOutcome(p)])));
+    const turnCalls = calls.filter((c) => c.turn === cp.turns);
     ctx.record({ calls });
     // The answer and what it asks for are durable before any of it is acted on.
     await ctx.saveCheckpoint(cp);

@@ -7,6 +7,7 @@
  * a SchemaValidator is given (the workers' schema thread: see schema-checker.ts).
  */
 import { NonRetryableError } from '../../errors/index.js';
+import { abortReason } from '../../providers/classify.js';
 import { ANSWER_DESCRIPTION, askForStructure, type ChatMessage, type CompletionRequest, type Provider, type ToolCall } from '../../providers/provider.js';
 import { schemaErrors } from '../../workflows/json-schema.js';
 import { SchemaTimeoutError, type SchemaValidator } from '../../workflows/schema-checker.js';
@@ -59,7 +60,7 @@ export async function structuredCall(provider: Provider, req: Omit<CompletionReq
     const res = await provider.complete({ ...req, messages, ...ask });
     const call: ToolCall | undefined = res.toolCalls?.find((c) => c.name === name);
     const value = call ? (call.invalidInput === undefined ? call.input : undefined) : parseOutputJson(res.text);
-    let errors = value === undefined ? ['(root): the answer is not JSON'] : await errorsOf(schema, value, opts.validator);
+    let errors = value === undefined ? ['(root): the answer is not JSON'] : await errorsOf(schema, value, opts.validator, req.signal);
     if (errors.length === 0 && opts.check) errors = opts.check(value as Record<string, unknown>);
     if (errors.length === 0) return { value: value as Record<string, unknown>, model: res.model, ...(res.stopReason ? { stopReason: res.stopReason } : {}), rounds: round };
     if (round === 2) throw new NonRetryableError(`${opts.failure ?? 'the answer does not fit the output schema'} (asked twice): ${errors.join('; ')}`);
@@ -72,13 +73,27 @@ export async function structuredCall(provider: Provider, req: Omit<CompletionReq
   }
 }
 
-/** The answer's problems against `schema`; a check that cannot finish fails the step (the same answer would fail again). */
-async function errorsOf(schema: Record<string, unknown>, value: unknown, validator: SchemaValidator | undefined): Promise<string[]> {
+/**
+ * The answer's problems against `schema`; a check that cannot finish fails the step (the same
+ * answer would fail again). A check that waits (the schema thread takes one at a time, other
+ * runs' too) ends with the step's timeout or cancel (`signal`): its late verdict is dropped.
+ */
+async function errorsOf(schema: Record<string, unknown>, value: unknown, validator: SchemaValidator | undefined, signal: AbortSignal): Promise<string[]> {
   if (!validator) return schemaErrors(schema, value);
   try {
-    return await validator.errors(schema, value);
+    return await untilAborted(validator.errors(schema, value), signal);
   } catch (err) {
     if (err instanceof SchemaTimeoutError) throw new NonRetryableError(err.message);
     throw err;
   }
+}
+
+/** `work`, or the reason `signal` fires with if it fires first (StepTimeoutError, CancelledError). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -11,5 +11,5 @@ export { stepProgress, type StepProgressArgs } from './step-progress.js';
 export { stepTransition, type StepTransition, type StepTransitionArgs, type StepTransitionReply } from './step-transition.js';
 export { stepsAdd, type StepsAddArgs, type StepsAddReply } from './steps-add.js';
 export { budgetReserve, budgetSettle, type BudgetReservation, type HoldOwner } from './budget.js';
-export { holdsRelease, type HoldsSelection } from './holds-release.js';
+export { deliveryHolds, holdsRelease, type HoldsSelection } from './holds-release.js';
 export { stepFeedback, type StepFeedbackReply } from './step-feedback.js';

@@ -59,12 +59,13 @@ export class Script {
   constructor(
     /** File name in lua/, without `.lua`. */
     readonly name: string,
-    readonly numberOfKeys: number,
+    /** How many keys it takes; `any`: as many as each call gives (the count is sent first). */
+    readonly numberOfKeys: number | 'any',
   ) {
     this.command = `sy_${name.replace(/-/g, '_')}`;
   }
 
-  /** Run with exactly `numberOfKeys` keys; returns the raw reply for the wrapper to decode. */
+  /** Run with exactly `numberOfKeys` keys (any number for `any`); returns the raw reply for the wrapper to decode. */
   run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     this.define(redis);
     return this.send(redis, keys, args);
@@ -74,13 +75,14 @@ export class Script {
   private define(redis: Redis): void {
     if (this.defined.has(redis)) return;
     this.lua ??= luaSource(this.name);
-    redis.defineCommand(this.command, { numberOfKeys: this.numberOfKeys, lua: this.lua });
+    redis.defineCommand(this.command, { ...(this.numberOfKeys === 'any' ? {} : { numberOfKeys: this.numberOfKeys }), lua: this.lua });
     this.defined.add(redis);
   }
 
   private send(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    if (keys.length !== this.numberOfKeys) throw new Error(`script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
     const call = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[this.command]!;
+    if (this.numberOfKeys === 'any') return call.call(redis, keys.length, ...keys, ...args);
+    if (keys.length !== this.numberOfKeys) throw new Error(`script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
     return call.call(redis, ...keys, ...args);
   }
 }

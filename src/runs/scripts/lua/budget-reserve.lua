@@ -10,6 +10,7 @@
 -- the calls in flight leave no room (their reservations are released as they end); else why
 -- it is refused (spent and this call pass the limit: the run cannot afford it).
 --@include holdEntry
+--@include extendTtl
 local b = redis.call('HGET', KEYS[1], 'budget')
 if not b or b == 'null' then return '' end
 b = cjson.decode(b)
@@ -47,5 +48,5 @@ redis.call('HINCRBY', KEYS[1], 'reservedTokens', tokens)
 redis.call('HINCRBYFLOAT', KEYS[1], 'reservedCostUsd', costText)
 local leaseMs = tonumber(ARGV[6])
 redis.call('ZADD', KEYS[2], now + leaseMs, holdEntry('r', ARGV[3], ARGV[4], ARGV[5], string.format('%d', tokens) .. ' ' .. costText))
-redis.call('PEXPIRE', KEYS[2], math.max(3600000, leaseMs))
+extendTtl(KEYS[2], math.max(3600000, leaseMs))
 return ''

@@ -1,48 +1,56 @@
 -- Release what a run's provider calls hold (keys.runHolds, see holdEntry): all of them when the
 -- run has ended, or those of some steps (cancelled), or of one step's attempts before a given
--- one (a recovered attempt took over from a lost worker). A booked turn leaves its scope's
--- bookings and the scope's request arrival time is given back (to the latest turn still booked
--- or call made, plus one interval): the calls after it no longer wait behind a turn nobody
--- holds. A lease leaves its scope's leases; a budget reservation is given back to the run
--- (not for an ended run, whose budget nothing reserves against any more).
--- KEYS: holds, run. ARGV: [1] bookings suffix (':bookings'), [2] leases suffix (':leases'),
--- [3] release attempts below this one (0: every attempt), [4...] step ids (none: the whole run).
--- Returns the number of holds released.
-local all = #ARGV < 4
+-- one (a recovered attempt took over). A booked turn leaves its scope's bookings and the scope's
+-- request arrival time is given back (to the latest turn still booked or call made, plus one
+-- interval): the calls after it no longer wait behind a turn nobody holds. A lease leaves its
+-- scope's leases; a budget reservation is given back to the run (not for an ended run, whose
+-- budget nothing reserves against any more).
+-- KEYS: holds, run, then per scope the holds name: its state, its bookings, its leases (the
+-- caller reads the holds first; a hold in a scope not given here is left, and counted).
+-- ARGV: [1] release attempts below this one (0: every attempt), [2...] step ids (none: the
+-- whole run).
+-- Returns {the number of holds released, the number left because their scope was not given}.
+local all = #ARGV < 2
 local steps = {}
-for i = 4, #ARGV do steps[ARGV[i]] = true end
-local below = tonumber(ARGV[3])
+for i = 2, #ARGV do steps[ARGV[i]] = true end
+local below = tonumber(ARGV[1])
+-- A scope's state key → the index of its keys in KEYS.
+local scope = {}
+for i = 3, #KEYS, 3 do scope[KEYS[i]] = i end
 local retime = {}
-local tokens, cost, n = 0, 0, 0
+local tokens, cost, n, left = 0, 0, 0, 0
 for _, e in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local kind, attempt, sid, id, what = string.match(e, '^(%a) (%d+) (%S+) (%S+) (.+)$')
   if kind and (all or (steps[sid] and (below == 0 or tonumber(attempt) < below))) then
-    n = n + 1
-    if not all then redis.call('ZREM', KEYS[1], e) end
-    if kind == 'b' then
-      redis.call('ZREM', what .. ARGV[1], id)
-      retime[what] = true
-    elseif kind == 'l' then
-      redis.call('ZREM', what .. ARGV[2], id)
-    elseif kind == 'r' then
-      local tk, c = string.match(what, '^(%S+) (%S+)$')
-      tokens, cost = tokens + tonumber(tk), cost + tonumber(c)
+    local at = scope[what]
+    if kind ~= 'r' and not at then
+      left = left + 1
+    else
+      n = n + 1
+      redis.call('ZREM', KEYS[1], e)
+      if kind == 'b' then
+        redis.call('ZREM', KEYS[at + 1], id)
+        retime[at] = true
+      elseif kind == 'l' then
+        redis.call('ZREM', KEYS[at + 2], id)
+      elseif kind == 'r' then
+        local tk, c = string.match(what, '^(%S+) (%S+)$')
+        tokens, cost = tokens + tonumber(tk), cost + tonumber(c)
+      end
     end
   end
 end
-for state in pairs(retime) do
-  local s = redis.call('HMGET', state, 'tatReq', 'lastReq', 'interval')
+for at in pairs(retime) do
+  local s = redis.call('HMGET', KEYS[at], 'tatReq', 'lastReq', 'interval')
   local interval = tonumber(s[3] or '0')
   if interval > 0 then
-    local last = redis.call('ZREVRANGE', state .. ARGV[1], 0, 0, 'WITHSCORES')
+    local last = redis.call('ZREVRANGE', KEYS[at + 1], 0, 0, 'WITHSCORES')
     local tat = math.max(tonumber(s[2] or '0'), tonumber(last[2] or '0')) + interval
-    if tat < tonumber(s[1] or '0') then redis.call('HSET', state, 'tatReq', string.format('%.3f', tat)) end
+    if tat < tonumber(s[1] or '0') then redis.call('HSET', KEYS[at], 'tatReq', string.format('%.3f', tat)) end
   end
 end
-if all then
-  redis.call('DEL', KEYS[1])
-elseif (tokens > 0 or cost > 0) and redis.call('HEXISTS', KEYS[2], 'budget') == 1 then
+if not all and (tokens > 0 or cost > 0) and redis.call('HEXISTS', KEYS[2], 'budget') == 1 then
   redis.call('HINCRBY', KEYS[2], 'reservedTokens', -tokens)
   redis.call('HINCRBYFLOAT', KEYS[2], 'reservedCostUsd', string.format('%.9f', -cost))
 end
-return n
+return {n, left}

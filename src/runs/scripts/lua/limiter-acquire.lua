@@ -22,6 +22,7 @@
 -- provider's message, when it said it may recover (ms, 0: unknown)} when the scope is paused
 -- because its quota is spent (the call goes elsewhere or fails, it does not wait).
 --@include holdEntry
+--@include extendTtl
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease, expiry, tokens, n = ARGV[2], now + tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -138,7 +139,7 @@ if wait > 0 then
         if held then redis.call('ZADD', holds, at + BOOKING_KEPT, holdEntry('b', holdAttempt, holdStep, key, KEYS[i])) end
       end
     end
-    if held then redis.call('PEXPIRE', holds, 3600000) end
+    if held then extendTtl(holds, math.max(3600000, wait + BOOKING_KEPT)) end
     return {0, math.ceil(wait), who, why, 'booked'}
   end
   return {0, math.ceil(wait), who, why}
@@ -158,7 +159,7 @@ for i = 1, n do
   end
   if p.lease then
     redis.call('ZADD', KEYS[n + i], expiry, lease)
-    if held then redis.call('ZADD', holds, expiry, holdEntry('l', holdAttempt, holdStep, lease, KEYS[i])); redis.call('PEXPIRE', holds, math.max(3600000, expiry - now)) end
+    if held then redis.call('ZADD', holds, expiry, holdEntry('l', holdAttempt, holdStep, lease, KEYS[i])); extendTtl(holds, math.max(3600000, expiry - now)) end
   end
   -- Limiter state ages out by itself once a scope goes quiet.
   redis.call('PEXPIRE', KEYS[i], 3600000)

@@ -3,7 +3,8 @@
 -- until `pauseUntil`, and move the breaker: a success closes it, a failure counts, and enough
 -- failures within the window (or a failed probe) open it for the cool-down.
 -- A pause that was capped (the provider asked for longer) or is for a spent quota is marked to
--- end with one probe call: the probe's success lifts it, another 429 pauses again.
+-- end with one probe call: the probe's success lifts it, another 429 pauses again (as a quota
+-- only when it says the quota is still spent).
 -- KEYS: as limiter-acquire (states, leases; no bookings), then the holds of the call's run, then
 -- the set of paused scopes (keys.limitPaused).
 -- Time is Redis's own (TIME), as in limiter-acquire.
@@ -43,7 +44,14 @@ for i = 1, n do
       if pauseUntil > wasPaused then redis.call('HSET', h, 'pausedUntil', pauseUntil) end
       if wasPaused <= now then began = i end
       if pauseKind ~= '' then redis.call('HSET', h, 'pauseProbe', pauseKind) end
-      if pauseKind == 'quota' then redis.call('HSET', h, 'quota', ARGV[8], 'quotaUntil', ARGV[9]) end
+      if pauseKind == 'quota' then
+        redis.call('HSET', h, 'quota', ARGV[8], 'quotaUntil', ARGV[9])
+      elseif cur[2] == lease then
+        -- The probe was told to slow down, not that the quota is spent: whatever pause it
+        -- began is what holds now, and its calls wait rather than fail.
+        if pauseKind == '' then redis.call('HDEL', h, 'pauseProbe') end
+        redis.call('HDEL', h, 'quota', 'quotaUntil')
+      end
       if cur[2] == lease then redis.call('HDEL', h, 'pprobe', 'pprobeUntil') end
       redis.call('PEXPIRE', h, math.max(3600000, pauseUntil - now))
       redis.call('ZREMRANGEBYSCORE', KEYS[2 * n + 2], '-inf', now - 3600000)

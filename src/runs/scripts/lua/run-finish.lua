@@ -3,8 +3,8 @@
 -- step's job is done: the root job settles the run), a step still live lost its job and ends
 -- `failed`; the status follows from the failures (a required one → failed, optional ones →
 -- partial_success, none → succeeded) and the output is read from the output steps. A run ended
--- `budget_exceeded` without an output given gets the outputs of its steps that succeeded, by
--- step id. Sets
+-- `budget_exceeded` without an output given gets the outputs of its steps that succeeded (those
+-- of its definition, not the steps they added), by step id. Sets
 -- failedSteps, skippedSteps, the total usage, `run.finished`, and the retention TTL on every key
 -- of the run and on its definition.
 -- A run of at most COMPACT_MAX_STEPS steps none of which was running is then compacted into

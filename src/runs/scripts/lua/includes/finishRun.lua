@@ -4,6 +4,17 @@
 --@include docOf
 --@include usageJson
 --@include tallyStep
+-- The output of the steps `ids` (their JSON, read from their hashes): the single one's output
+-- when `single` and there is one, else an object by step id.
+local function outputOf(stepPrefix, ids, single)
+  if single and #ids == 1 then return redis.call('HGET', stepPrefix .. ids[1], 'output') or 'null' end
+  local parts = {}
+  for _, id in ipairs(ids) do
+    parts[#parts + 1] = cjson.encode(id) .. ':' .. (redis.call('HGET', stepPrefix .. id, 'output') or 'null')
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
 -- Finish a run once (the first caller wins): see run-finish.lua, which calls only this.
 -- k: {run, steps, refs, events, outbox, queued runs}
 -- a: {status ('auto' or a final one), output, errorJson, now, outbox (bool), ttl, reasonJson,
@@ -25,11 +36,12 @@ local function finishRun(k, a)
   local cancelled = {}
   local t = { failed = {}, skipped = {}, inTok = 0, outTok = 0, cost = nil, required = nil }
   local running = false
-  -- A run its budget stopped has the outputs it got: those of its steps that succeeded, by id.
+  -- A run its budget stopped has the outputs it got: those of its own steps (not the steps they
+  -- added: a forEach's items, a loop's drafts, delegations) that succeeded, by id.
   local kept = (status == 'budget_exceeded' and output == 'null') and {} or nil
   for _, sid in ipairs(steps) do
     local sk = stepPrefix .. sid
-    local v = redis.call('HMGET', sk, 'status', 'usage', 'agent', 'kind', 'error', 'optional')
+    local v = redis.call('HMGET', sk, 'status', 'usage', 'agent', 'kind', 'error', 'optional', 'parent')
     local st = cjson.decode(v[1] or '"cancelled"')
     if st == 'running' then running = true end
     if not TERMINAL[st] then
@@ -49,9 +61,9 @@ local function finishRun(k, a)
     end
     -- A step failed here (lost) has the error just written, not the one read above.
     tallyStep(t, sid, st, v, v[1] == '"failed"' and (v[5] or 'null') or cjson.encode(LOST_ERROR))
-    if kept and st == 'succeeded' then kept[#kept + 1] = cjson.encode(sid) .. ':' .. (redis.call('HGET', sk, 'output') or 'null') end
+    if kept and st == 'succeeded' and (v[7] or 'null') == 'null' then kept[#kept + 1] = sid end
   end
-  if kept then output = '{' .. table.concat(kept, ',') .. '}' end
+  if kept then output = outputOf(stepPrefix, kept, false) end
   local requiredFailed = a.settled and a.settled.requiredFailed or t.required
   local failedJson = a.settled and a.settled.failed or ('[' .. table.concat(t.failed, ',') .. ']')
   local skippedJson = a.settled and a.settled.skipped or ('[' .. table.concat(t.skipped, ',') .. ']')
@@ -62,15 +74,7 @@ local function finishRun(k, a)
       status = 'failed'
       errorJson = cjson.encode('step "' .. requiredFailed .. '" failed')
     elseif nFailed > 0 then status = 'partial_success' else status = 'succeeded' end
-    if #outs == 1 then
-      output = redis.call('HGET', stepPrefix .. outs[1], 'output') or 'null'
-    else
-      local parts = {}
-      for _, id in ipairs(outs) do
-        parts[#parts + 1] = cjson.encode(id) .. ':' .. (redis.call('HGET', stepPrefix .. id, 'output') or 'null')
-      end
-      output = '{' .. table.concat(parts, ',') .. '}'
-    end
+    output = outputOf(stepPrefix, outs, true)
   end
   redis.call('HSET', k[1], 'status', cjson.encode(status), 'output', output, 'error', errorJson,
     'finishedAt', nowJson, 'startedAt', r[4] == 'null' and nowJson or r[4],
