@@ -5,7 +5,7 @@ import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { compileWorkflow } from './compile.js';
 import type { CompiledWorkflow } from './definition.js';
 import type { RequestCaps } from './kinds.js';
-import { checkSchemas } from './output-schemas.js';
+import { checkSchemas, type FoundSchema } from './output-schemas.js';
 import type { SchemaValidator } from './schema-checker.js';
 
 export class WorkflowCatalog {
@@ -47,13 +47,13 @@ export class WorkflowCatalog {
     const { schemas } = this;
     const limits = this.limits ?? DEFAULT_LIMITS;
     const caps: RequestCaps = { maxTurns: limits.maxOrchestratorTurns, maxDelegations: limits.maxDelegations, maxDepth: limits.maxDelegationDepth, agentOrchestration: this.agentOrchestration };
-    const found: { path: string; schema: Record<string, unknown> }[] = [];
+    const found: FoundSchema[] = [];
     const wf = compileWorkflow(def, {
       agents: this.agents(),
       source: 'inline',
       ...(this.limits ? { limits: this.limits } : {}),
       caps,
-      schemas: schemas ? (path, schema) => found.push({ path, schema }) : 'compile',
+      schemas: schemas ? (f) => found.push(f) : 'compile',
     });
     if (schemas) await checkSchemas(found, schemas, `workflow "${wf.name}"`);
     return wf;

@@ -81,6 +81,8 @@ export interface KindRule<K extends StepKind> {
    * SWITCHYARD_MAX_RENDERED_BYTES; measured at submit as far as the run input tells).
    */
   rendered(step: CompiledStepOf<K>): { at: string; value: unknown }[];
+  /** The `output.schema`s the kind declares, with their path below the step (bounded and compiled: output-schemas.ts). */
+  schemas(def: StepDefinitionOf<K>): { at: string; schema: Record<string, unknown> }[];
   /** The kind's own compiled fields (with `kind`, and `agent` when an agent's pool runs it). */
   compile(def: StepDefinitionOf<K>, workflow: { automation: Automation; step(id: string): StepDefinition | undefined }): Omit<CompiledStepOf<K>, GenericCompiledField>;
 }
@@ -104,6 +106,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       checkCaps(def, ctx);
     },
     rendered: (step) => (step.literal ? [] : [{ at: 'input', value: step.input }]),
+    schemas: (def) => (def.output ? [{ at: 'output.schema', schema: def.output.schema }] : []),
     compile: (def) => ({
       kind: 'agent',
       agent: def.agent,
@@ -120,6 +123,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     expressions: (def) => (def.until === undefined ? [] : [{ at: 'until', expr: def.until, vars: UNTIL_VARS }]),
     rendered: (step) => [{ at: 'body.input', value: step.body.input }, ...(step.critic.input ? [{ at: 'critic.input', value: step.critic.input }] : [])],
+    schemas: () => [],
     compile: (def) => ({ kind: 'loop', body: def.body, critic: def.critic, maxIterations: def.maxIterations, ...(def.until !== undefined ? { until: def.until } : {}) }),
   },
   forEach: {
@@ -133,6 +137,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     // Each item's input, rendered per item (`items` itself is read as a value, not rendered).
     rendered: (step) => [{ at: 'step.input', value: step.step.input }],
+    schemas: (def) => (def.step.output ? [{ at: 'step.output.schema', schema: def.step.output.schema }] : []),
     compile: (def) => ({
       kind: 'forEach',
       items: def.items,
@@ -150,6 +155,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       def.agents?.forEach((a, i) => checkAgent(ctx, `agents[${i}]`, a));
     },
     rendered: (step) => [{ at: 'input', value: step.input }],
+    schemas: () => [],
     compile: (def) => ({ kind: 'plan', agent: def.agent, input: def.input, maxSteps: def.maxSteps, ...(def.agents ? { agents: def.agents } : {}) }),
   },
   approval: {
@@ -164,6 +170,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     expressions: (def) => def.rules.map((expr, i) => ({ at: `rules[${i}]`, expr, vars: [] })),
     rendered: (step) => (step.input ? [{ at: 'input', value: step.input }] : []),
+    schemas: () => [],
     compile: (def, workflow) => {
       const reviewed = def.review === undefined ? undefined : workflow.step(def.review);
       return {
@@ -195,6 +202,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     reads: (def) => (def.of ?? []).map((stepId, i) => ({ at: `of[${i}]`, stepId })),
     rendered: (step) => (step.question ? [{ at: 'question', value: step.question }] : []),
+    schemas: () => [],
     compile: (def) => ({
       kind: 'vote',
       ...(def.question ? { question: def.question } : {}),
@@ -212,6 +220,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
     rendered: () => [],
+    schemas: () => [],
     compile: (def) => ({ kind: 'concat', of: def.of ?? def.dependsOn, as: def.as }),
   },
   merge: {
@@ -225,6 +234,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
     rendered: () => [],
+    schemas: () => [],
     compile: (def) => {
       const of = def.of ?? def.dependsOn;
       const priority = [...new Set([...(def.priority ?? []), ...of])];
@@ -239,6 +249,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
     rendered: (step) => [{ at: 'input', value: step.input }],
+    schemas: () => [],
     compile: (def) => ({ kind: 'synthesize', agent: def.agent, input: def.input, of: def.of ?? def.dependsOn }),
   },
 };
