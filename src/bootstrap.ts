@@ -42,7 +42,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   warnUnpriced(registry, logger);
   if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
   const schemas = new SchemaChecker(config.limits);
-  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits, (agent) => registry.get(agent)?.orchestration, schemas);
+  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits, (agent) => registry.get(agent), schemas);
 
   // The port first: a process that cannot serve it stops before it touches Redis (no schedule,
   // no queue written) or takes any job. It answers 503 until the process is ready.

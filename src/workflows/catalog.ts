@@ -1,10 +1,9 @@
 /** The workflows a process knows: those loaded from flows/ plus inline ones compiled on demand. */
-import type { OrchestrationOptions } from '../agents/agent-spec.js';
 import { ValidationError } from '../errors/index.js';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { compileWorkflow } from './compile.js';
 import type { CompiledWorkflow } from './definition.js';
-import type { RequestCaps } from './kinds.js';
+import type { AgentOrchestration, RequestCaps } from './kinds.js';
 import { checkSchemas, type FoundSchema } from './output-schemas.js';
 import type { SchemaValidator } from './schema-checker.js';
 
@@ -14,8 +13,8 @@ export class WorkflowCatalog {
     private readonly agents: () => readonly string[],
     /** Bounds on inline definitions (default: the configuration's defaults). */
     private readonly limits?: Limits,
-    /** The orchestration each agent declares in the agents file (an inline step may not ask for more). */
-    private readonly agentOrchestration: (agent: string) => OrchestrationOptions | undefined = () => undefined,
+    /** Each agent's orchestration and delegates in the agents file (an inline step may not ask for more). */
+    private readonly agentOf: (agent: string) => AgentOrchestration | undefined = () => undefined,
     /** Compiles an inline definition's output schemas off the event loop (without it: on it). */
     private readonly schemas?: SchemaValidator,
   ) {}
@@ -46,7 +45,7 @@ export class WorkflowCatalog {
   async validate(def: unknown): Promise<CompiledWorkflow> {
     const { schemas } = this;
     const limits = this.limits ?? DEFAULT_LIMITS;
-    const caps: RequestCaps = { maxTurns: limits.maxOrchestratorTurns, maxDelegations: limits.maxDelegations, maxDepth: limits.maxDelegationDepth, agentOrchestration: this.agentOrchestration };
+    const caps: RequestCaps = { maxTurns: limits.maxOrchestratorTurns, maxDelegations: limits.maxDelegations, maxDepth: limits.maxDelegationDepth, agent: this.agentOf };
     const found: FoundSchema[] = [];
     const wf = compileWorkflow(def, {
       agents: this.agents(),
