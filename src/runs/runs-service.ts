@@ -509,7 +509,8 @@ async function* untilFinished(events: AsyncGenerator<RunEvent>): AsyncGenerator<
 
 function decodeCursor(cursor: string): { score: number; id: string } {
   const [score, id] = Buffer.from(cursor, 'base64url').toString().split(':');
-  if (!score || !id || !Number.isFinite(Number(score))) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+  // An empty id is before every id of its score (see run-listing.ts).
+  if (!score || id === undefined || !Number.isFinite(Number(score))) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
   return { score: Number(score), id };
 }
 
