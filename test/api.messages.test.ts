@@ -87,6 +87,44 @@ describe('fields and parameters', () => {
     expect((await h.request('POST', '/v1/workflows/validate?dry=1', { name: 'x', steps: [] })).status).toBe(422);
   });
 
+  it('refuses an unknown query parameter on every route, GET ones included, naming it and what the route takes', async () => {
+    const run = (await h.request('POST', '/v1/runs', { agent: 'research', input: { task: 't' } })).body.id as string;
+    const routes: [string, string, unknown?][] = [
+      ['GET', '/v1/runs'],
+      ['GET', `/v1/runs/${run}`],
+      ['GET', `/v1/runs/${run}/context`],
+      ['GET', `/v1/runs/${run}/events`],
+      ['POST', `/v1/runs/${run}/cancel`],
+      ['POST', `/v1/runs/${run}/rerun`, { fromStep: 'task' }],
+      ['POST', `/v1/runs/${run}/steps/task/approve`, {}],
+      ['POST', `/v1/runs/${run}/steps/task/reject`, {}],
+      ['POST', `/v1/runs/${run}/steps/task/feedback`, { rating: 5 }],
+      ['POST', '/v1/chat/multi', { message: 'm', agents: ['research'] }],
+      ['GET', '/v1/agents'],
+      ['GET', '/v1/stats'],
+      ['GET', '/v1/workflows'],
+      ['GET', '/v1/workflows/brief'],
+      ['POST', '/v1/workflows/validate', { name: 'x', steps: [] }],
+      ['GET', '/v1/schedules'],
+      ['GET', '/v1/schedules/nightly'],
+      ['PUT', '/v1/schedules/nightly', { workflow: 'brief', cron: '0 9 * * 1' }],
+      ['DELETE', '/v1/schedules/nightly'],
+      ['GET', '/v1/limits'],
+      ['POST', '/v1/limits/openai%2Fgpt-4o/resume'],
+    ];
+    for (const [method, path, body] of routes) {
+      const res = await h.request(method, `${path}?bogus=1`, body);
+      expect(res.status, `${method} ${path}`).toBe(422);
+      expect(res.body.error.issues, `${method} ${path}`).toEqual([{ path: 'query.bogus', message: expect.stringContaining(`unknown query parameter "bogus": ${method} `) }]);
+    }
+    // What the route takes is named.
+    const listing = await h.request('GET', '/v1/runs?bogus=1');
+    expect(listing.body.error.message).toContain('takes include, status, workflow, agent, limit, cursor');
+    expect((await h.request('GET', '/v1/workflows?bogus=1')).body.error.message).toContain('GET /v1/workflows takes none');
+    // The parameters a route takes still work.
+    expect((await h.request('GET', `/v1/runs/${run}?include=definition`)).status).toBe(200);
+  });
+
   it('says a cron in words is not a cron pattern, with an example', async () => {
     const res = await h.request('PUT', '/v1/schedules/words', { workflow: 'brief', cron: 'every monday 9am' });
     expect(res.status).toBe(422);
