@@ -36,6 +36,22 @@ describe('POST /v1/runs with a body of no accepted shape', () => {
   });
 });
 
+describe('a workflow definition sent as the body itself', () => {
+  it('is told to send it as {"workflow": <the definition>, "input": {}} (the suggested name named no stored workflow)', async () => {
+    const definition = { name: 'my-flow', steps: [{ id: 'a', agent: 'research', input: { task: 't' } }] };
+    const res = await h.request('POST', '/v1/runs', definition);
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toContain(`Closest: a workflow, by name or inline, e.g. ${JSON.stringify({ workflow: definition, input: {} })}`);
+    // The suggestion works as it is.
+    const fixed = await h.request('POST', '/v1/runs', { workflow: definition, input: {} });
+    expect(fixed.status, JSON.stringify(fixed.body)).toBe(202);
+    // A long definition is not repeated whole.
+    const long = { name: 'long-flow', steps: Array.from({ length: 30 }, (_, i) => ({ id: `s${i}`, agent: 'research', input: { task: 't' } })) };
+    const res2 = await h.request('POST', '/v1/runs', long);
+    expect(res2.body.error.message).toContain('{"workflow":{"name":"long-flow","steps":"<your 30 steps>"},"input":{}}');
+  });
+});
+
 describe('bodies that are not a JSON object', () => {
   it('says the body must be a JSON object for null, a string or an array (not "not valid JSON")', async () => {
     for (const [body, got] of [['null', 'null'], ['"hello"', 'a string'], ['[1]', 'an array']] as const) {
