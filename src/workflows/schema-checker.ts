@@ -11,6 +11,7 @@
  * them). A request may carry an AbortSignal (a step's): it is dropped from the queue on abort.
  */
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
+import { excerpt } from '../errors/excerpt.js';
 import { SchemaLane, SchemaMemoryError, SchemaTimeoutError, SchemaUnavailableError } from './schema-lane.js';
 import type { SchemaReply } from './schema-thread.js';
 
@@ -33,7 +34,7 @@ export interface SchemaValidator {
 export type SchemaCheckerOptions = Pick<Limits, 'schemaTimeoutMs' | 'maxValidatedChars'> &
   Partial<Pick<Limits, 'schemaDeadlineMs' | 'schemaQueueMax' | 'schemaCacheBytes' | 'schemaThreadMb'>>;
 
-const unexpected = (reply: SchemaReply): Error => new Error('failure' in reply ? reply.failure : `unexpected reply from the schema thread: ${JSON.stringify(reply).slice(0, 200)}`);
+const unexpected = (reply: SchemaReply): Error => new Error('failure' in reply ? reply.failure : `unexpected reply from the schema thread: ${excerpt(JSON.stringify(reply))}`);
 
 export class SchemaChecker implements SchemaValidator {
   /** The API's compiles of the schemas requests bring. */
