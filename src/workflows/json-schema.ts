@@ -166,8 +166,10 @@ export function schemaProblem(schema: Record<string, unknown>, text?: string): s
 /** The problems of `value` against `schema` (`/path: message`), empty when it fits. */
 export function schemaErrors(schema: Record<string, unknown>, value: unknown, text?: string): string[] {
   const validate = validatorOf(schema, text);
-  // Never a Promise: validatorOf refuses $async schemas.
-  if (validate(value) === true) return [];
+  const fits: unknown = validate(value);
+  // Never a Promise (validatorOf refuses $async schemas); if one came, it must not read as "fits".
+  if (typeof fits !== 'boolean') throw new UnsupportedSchemaError('an asynchronous schema cannot check an answer');
+  if (fits) return [];
   return (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'}: ${e.message ?? 'is invalid'}`);
 }
 
