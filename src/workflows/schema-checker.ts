@@ -57,7 +57,8 @@ export class SchemaChecker implements SchemaValidator {
   async problem(schema: Record<string, unknown>, opts: SchemaAsk & { text?: string } = {}): Promise<string | undefined> {
     const reply = await this.compiles.ask({ op: 'problem', schema: opts.text ?? JSON.stringify(schema) }, opts.signal);
     if ('problem' in reply) return reply.problem ?? undefined;
-    throw unexpected(reply);
+    // Not the request's fault (a compile's every problem is a `problem`): a 503, never a 500.
+    throw new SchemaUnavailableError(unexpected(reply).message);
   }
 
   async errors(schema: Record<string, unknown>, value: unknown, opts: SchemaAsk = {}): Promise<string[]> {
