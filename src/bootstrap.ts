@@ -2,13 +2,13 @@
  * Start a Switchyard process from its configuration: the API, the worker pools, or both.
  * Handles graceful shutdown: stop accepting, let in-flight steps finish, close everything.
  */
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import { loadAgentsFile } from './agents/registry.js';
 import { warnUnpriced } from './runs/budget-pricing.js';
 import { createApp } from './api/app.js';
 import { startWorkerPools, type WorkerPools } from './engine/pools.js';
-import { loadConfig, type Config } from './config/env.js';
+import { MAX_TIMER_MS, loadConfig, type Config } from './config/env.js';
 import { StartupError, ValidationError } from './errors/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectMongo, createMongoArchive, type MongoHandle } from './outbox/mongo/index.js';
@@ -42,10 +42,11 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   warnUnpriced(registry, logger);
   if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
   const schemas = new SchemaChecker(config.limits);
-  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits, (agent) => registry.get(agent)?.orchestration, schemas);
+  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits, (agent) => registry.get(agent), schemas);
 
   // The port first: a process that cannot serve it stops before it touches Redis (no schedule,
-  // no queue written) or takes any job. It answers 503 until the process is ready.
+  // no queue written) or takes any job. Until the process is ready, /healthz answers 200
+  // (starting) and everything else 503.
   const front = opts.api ? await reserve(config.port, 'PORT') : config.metricsPort !== undefined ? await reserve(config.metricsPort, 'SWITCHYARD_METRICS_PORT') : undefined;
   let mongo: MongoHandle | undefined;
   try {
@@ -61,7 +62,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     throw err;
   }
 
-  const system = new System({
+  const system = await built(() => new System({
     redisUrl: config.redisUrl,
     prefix: config.prefix,
     retentionSeconds: config.retentionSeconds,
@@ -77,6 +78,11 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     maxPauseMs: config.maxPauseMs,
     outbox: mongo !== undefined,
     ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
+  }), async () => {
+    // What was started before it: the port, MongoDB, the schema checker (the System closes it otherwise).
+    front?.server.close();
+    await mongo?.close().catch(() => undefined);
+    await schemas.close();
   });
   const server = front?.server;
   let pools: WorkerPools | undefined;
@@ -134,8 +140,18 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
       logger.info('stopped');
     })());
 
-  // The pools' own deadline, the outbox, MongoDB and Redis' closing, with room to spare.
-  return { system, ...(server ? { server } : {}), ...(pools ? { pools } : {}), shutdown, hardStopMs: config.shutdownTimeoutMs + 15_000 };
+  // The pools' own deadline, the outbox, MongoDB and Redis' closing, with room to spare (a timer takes at most MAX_TIMER_MS).
+  return { system, ...(server ? { server } : {}), ...(pools ? { pools } : {}), shutdown, hardStopMs: Math.min(config.shutdownTimeoutMs + 15_000, MAX_TIMER_MS) };
+}
+
+/** `build()`, or when it throws, `undo()` then the error. */
+async function built<T>(build: () => T, undo: () => Promise<void>): Promise<T> {
+  try {
+    return build();
+  } catch (err) {
+    await undo();
+    throw err;
+  }
 }
 
 /** Resolves once the connection is ready (start-up has seen Redis answer: this is quick), or a StartupError after `timeoutMs`. */
@@ -155,12 +171,19 @@ function connectionReady(redis: Redis, timeoutMs: number): Promise<void> {
 }
 
 /**
- * Bind `port` before anything else is started: a server that answers 503 (starting) until
- * `serve` gives it its handler. A StartupError naming `variable` when the port cannot be bound.
+ * Bind `port` before anything else is started: a server that answers while the process starts
+ * (up to SWITCHYARD_REDIS_WAIT_MS for Redis), until `serve` gives it its handler: /healthz 200
+ * (the process is alive: a liveness probe must not restart it), /readyz and the rest 503. A
+ * StartupError naming `variable` when the port cannot be bound.
  */
 async function reserve(port: number, variable: string): Promise<{ server: Server; serve(handler: RequestListener): void }> {
-  let handler: RequestListener = (_req, res) => {
-    res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' }).end(JSON.stringify({ error: { code: 'unavailable', message: 'Switchyard is starting; try again shortly' } }));
+  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+    void res.writeHead(status, { 'Content-Type': 'application/json', ...headers }).end(JSON.stringify(body));
+  let handler: RequestListener = (req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/healthz') return json(res, 200, { status: 'starting' });
+    if (path === '/readyz') return json(res, 503, { status: 'starting' }, { 'Retry-After': '1' });
+    json(res, 503, { error: { code: 'unavailable', message: 'Switchyard is starting; try again shortly' } }, { 'Retry-After': '1' });
   };
   const server = await listenOn(
     createServer((req, res) => handler(req, res)),

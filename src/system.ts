@@ -290,7 +290,7 @@ export function systemFromDefinitions(opts: {
     retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
     keepCompletedJobs: opts.config.keepCompletedJobs,
     registry,
-    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits, (agent) => registry.get(agent)?.orchestration, schemas),
+    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits, (agent) => registry.get(agent), schemas),
     schemas,
     logger: opts.logger,
     outbox: opts.outbox ?? false,

@@ -3,7 +3,9 @@
  * too long or too deep, cron steps out of range, and listings that would read the whole index.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keys } from '../src/runs/keys.js';
 import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
+import { poll } from './helpers/poll.js';
 
 /** No worker pools: runs stay queued (live), which is all these tests need. */
 let h: Harness;
@@ -17,6 +19,8 @@ beforeAll(async () => {
     env: { SWITCHYARD_MAX_EVENT_STREAMS: '3', SWITCHYARD_MAX_LIST_SCAN: '40' },
     bodyLimit: '1mb',
   });
+  // Without workers nothing else waits for Redis: the API answers 503 until its connection is up.
+  await poll('the API connection', () => h.system.ping(), (up) => up);
 });
 
 afterAll(async () => {
@@ -139,5 +143,49 @@ describe('filtered listings read a bounded part of the index', () => {
       cursor = page.body.nextCursor;
     } while (cursor);
     for (const id of [old, ...newer]) expect(seen.filter((s) => s === id), id).toHaveLength(1);
+  });
+});
+
+describe("a workflow's run index", () => {
+  const wf = { name: 'indexed', steps: [{ id: 'only', agent: 'a', input: { task: 'x' } }] };
+  const index = () => keys.workflowRunIndex(h.prefix, 'default', 'indexed');
+  const submit = async () => (await h.request('POST', '/v1/runs', { workflow: wf, input: {} })).body.id as string;
+  const listed = async (): Promise<string[]> => {
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { status: number; body: { runs: { id: string }[]; nextCursor: string | null } } = await h.request('GET', `/v1/runs?workflow=indexed&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.status).toBe(200);
+      ids.push(...page.body.runs.map((r) => r.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    return ids;
+  };
+
+  it('expires a retention period after its last run, and drops runs created before the retention period', async () => {
+    const redis = h.system.api.redis;
+    // An entry of a run created two retention periods ago (3600 s in the harness).
+    await redis.zadd(index(), String(Date.now() - 7200_000), 'run_0ancient');
+    const id = await submit();
+    expect(await redis.zrange(index(), '0', '-1')).toEqual([id]);
+    const ttl = await redis.ttl(index());
+    expect(ttl).toBeGreaterThan(3500);
+    expect(ttl).toBeLessThanOrEqual(3600);
+  });
+
+  it('lists runs it does not hold: those created before it existed, and those older than the retention period', async () => {
+    const redis = h.system.api.redis;
+    const [early, long, recent] = [await submit(), await submit(), await submit()];
+    // `early` as a run created by an earlier version (in the main index only, before the
+    // workspace's runs were indexed by workflow); `long` as a run still live, created two
+    // retention periods ago (a gate that waits: its entry was pruned from the workflow's index).
+    const since = Date.now() - 1000;
+    await redis.set(keys.workflowIndexSince(h.prefix, 'default'), String(since));
+    await redis.zadd(keys.runIndex(h.prefix, 'default'), String(since - 10), early, String(Date.now() - 7200_000), long);
+    await redis.zrem(index(), early, long);
+    const ids = await listed();
+    // Newest first, each once (the first test's run too).
+    expect(ids.filter((x) => [early, long, recent].includes(x))).toEqual([recent, early, long]);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });

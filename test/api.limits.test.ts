@@ -186,3 +186,49 @@ describe('what a request would become', () => {
     expect((await s.request('POST', '/v1/runs', { workflow: step('boss', { maxDelegations: 3, maxTurns: 12, maxDepth: 3 }), input: {} })).status).toBe(202);
   });
 });
+
+/**
+ * An operator's caps bound every orchestrator step a request brings, also one that sets no
+ * `orchestration` (it got the engine's defaults, 8 turns, 16 delegations, depth 2, whatever
+ * the caps), and one that makes any agent an orchestrator by giving it `delegates`.
+ */
+describe('orchestration caps below the engine defaults', () => {
+  let s: Harness;
+
+  beforeAll(async () => {
+    s = await startHarness({
+      name: 'limits-caps',
+      pools: false,
+      agents: {
+        a: { provider: 'echo' },
+        b: { provider: 'echo' },
+        boss: { provider: 'echo', delegates: ['a'], orchestration: { maxDelegations: 4, maxTurns: 2 } },
+        free: { provider: 'echo', delegates: ['a'] },
+      },
+      env: { SWITCHYARD_MAX_DELEGATIONS: '2', SWITCHYARD_MAX_ORCHESTRATOR_TURNS: '3', SWITCHYARD_MAX_DELEGATION_DEPTH: '1' },
+    });
+  });
+
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  const compiled = async (step: Record<string, unknown>) => {
+    const res = await s.request('POST', '/v1/workflows/validate', { name: 'orch', steps: [{ id: 'o', input: { task: 't' }, ...step }] });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return res.body.workflow.steps[0];
+  };
+
+  it('gives an orchestrator step the effective bounds, each at most the cap', async () => {
+    // Any agent, made an orchestrator by the request.
+    expect((await compiled({ agent: 'b', delegates: ['a'] })).orchestration).toEqual({ maxTurns: 3, maxDelegations: 2, maxDepth: 1 });
+    // An agent that delegates by itself, with no bounds of its own.
+    expect((await compiled({ agent: 'free' })).orchestration).toEqual({ maxTurns: 3, maxDelegations: 2, maxDepth: 1 });
+    // The agent's own bounds where they are lower, the cap where they are higher.
+    expect((await compiled({ agent: 'boss' })).orchestration).toEqual({ maxTurns: 2, maxDelegations: 2, maxDepth: 1 });
+    // What the step asks for, within the caps.
+    expect((await compiled({ agent: 'b', delegates: ['a'], orchestration: { maxDelegations: 1, onDelegateFailure: 'fail' } })).orchestration).toEqual({ maxTurns: 3, maxDelegations: 1, maxDepth: 1, onDelegateFailure: 'fail' });
+    // A step that does not delegate is left alone.
+    expect((await compiled({ agent: 'a' })).orchestration).toBeUndefined();
+  });
+});

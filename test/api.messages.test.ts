@@ -36,6 +36,22 @@ describe('POST /v1/runs with a body of no accepted shape', () => {
   });
 });
 
+describe('a workflow definition sent as the body itself', () => {
+  it('is told to send it as {"workflow": <the definition>, "input": {}} (the suggested name named no stored workflow)', async () => {
+    const definition = { name: 'my-flow', steps: [{ id: 'a', agent: 'research', input: { task: 't' } }] };
+    const res = await h.request('POST', '/v1/runs', definition);
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toContain(`Closest: a workflow, by name or inline, e.g. ${JSON.stringify({ workflow: definition, input: {} })}`);
+    // The suggestion works as it is.
+    const fixed = await h.request('POST', '/v1/runs', { workflow: definition, input: {} });
+    expect(fixed.status, JSON.stringify(fixed.body)).toBe(202);
+    // A long definition is not repeated whole.
+    const long = { name: 'long-flow', steps: Array.from({ length: 30 }, (_, i) => ({ id: `s${i}`, agent: 'research', input: { task: 't' } })) };
+    const res2 = await h.request('POST', '/v1/runs', long);
+    expect(res2.body.error.message).toContain('{"workflow":{"name":"long-flow","steps":"<your 30 steps>"},"input":{}}');
+  });
+});
+
 describe('bodies that are not a JSON object', () => {
   it('says the body must be a JSON object for null, a string or an array (not "not valid JSON")', async () => {
     for (const [body, got] of [['null', 'null'], ['"hello"', 'a string'], ['[1]', 'an array']] as const) {
@@ -85,6 +101,44 @@ describe('fields and parameters', () => {
     expect(get.status).toBe(422);
     expect(get.body.error.issues[0].path).toContain('query');
     expect((await h.request('POST', '/v1/workflows/validate?dry=1', { name: 'x', steps: [] })).status).toBe(422);
+  });
+
+  it('refuses an unknown query parameter on every route, GET ones included, naming it and what the route takes', async () => {
+    const run = (await h.request('POST', '/v1/runs', { agent: 'research', input: { task: 't' } })).body.id as string;
+    const routes: [string, string, unknown?][] = [
+      ['GET', '/v1/runs'],
+      ['GET', `/v1/runs/${run}`],
+      ['GET', `/v1/runs/${run}/context`],
+      ['GET', `/v1/runs/${run}/events`],
+      ['POST', `/v1/runs/${run}/cancel`],
+      ['POST', `/v1/runs/${run}/rerun`, { fromStep: 'task' }],
+      ['POST', `/v1/runs/${run}/steps/task/approve`, {}],
+      ['POST', `/v1/runs/${run}/steps/task/reject`, {}],
+      ['POST', `/v1/runs/${run}/steps/task/feedback`, { rating: 5 }],
+      ['POST', '/v1/chat/multi', { message: 'm', agents: ['research'] }],
+      ['GET', '/v1/agents'],
+      ['GET', '/v1/stats'],
+      ['GET', '/v1/workflows'],
+      ['GET', '/v1/workflows/brief'],
+      ['POST', '/v1/workflows/validate', { name: 'x', steps: [] }],
+      ['GET', '/v1/schedules'],
+      ['GET', '/v1/schedules/nightly'],
+      ['PUT', '/v1/schedules/nightly', { workflow: 'brief', cron: '0 9 * * 1' }],
+      ['DELETE', '/v1/schedules/nightly'],
+      ['GET', '/v1/limits'],
+      ['POST', '/v1/limits/openai%2Fgpt-4o/resume'],
+    ];
+    for (const [method, path, body] of routes) {
+      const res = await h.request(method, `${path}?bogus=1`, body);
+      expect(res.status, `${method} ${path}`).toBe(422);
+      expect(res.body.error.issues, `${method} ${path}`).toEqual([{ path: 'query.bogus', message: expect.stringContaining(`unknown query parameter "bogus": ${method} `) }]);
+    }
+    // What the route takes is named.
+    const listing = await h.request('GET', '/v1/runs?bogus=1');
+    expect(listing.body.error.message).toContain('takes include, status, workflow, agent, limit, cursor');
+    expect((await h.request('GET', '/v1/workflows?bogus=1')).body.error.message).toContain('GET /v1/workflows takes none');
+    // The parameters a route takes still work.
+    expect((await h.request('GET', `/v1/runs/${run}?include=definition`)).status).toBe(200);
   });
 
   it('says a cron in words is not a cron pattern, with an example', async () => {

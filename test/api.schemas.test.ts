@@ -90,22 +90,51 @@ describe('schema size', () => {
     expect(long.body.error.message).toContain('SWITCHYARD_MAX_SCHEMA_CHARS');
   });
 
+  it('refuses a oneOf or anyOf wider than the bound with a 422 naming it (1,400 branches compiled for 1.3 s)', async () => {
+    const oneOf = Array.from({ length: 1400 }, (_, i) => ({ required: [`k${i}`] }));
+    const res = await h.request('POST', '/v1/workflows/validate', shaped('wide-oneof', { type: 'object', properties: { a: { oneOf } } }).workflow);
+    expect(res.status).toBe(422);
+    expect(res.body.error.issues[0].path).toBe('steps[0].output.schema');
+    expect(res.body.error.message).toContain('has a oneOf of 1400 branches; at most 128 (SWITCHYARD_MAX_SCHEMA_BRANCHES)');
+    const anyOf = await h.request('POST', '/v1/workflows/validate', shaped('wide-anyof', { type: 'object', anyOf: oneOf.slice(0, 129) }).workflow);
+    expect(anyOf.status).toBe(422);
+    expect(anyOf.body.error.message).toContain('SWITCHYARD_MAX_SCHEMA_BRANCHES');
+  });
+
   it('compiles a schema within the bounds off the event loop: the API answers meanwhile', async () => {
-    // A oneOf of many branches: ajv's compile of it grows with the square of the branches.
-    const oneOf = Array.from({ length: 1500 }, (_, i) => ({ required: [`k${i}`] }));
+    // Many oneOfs of the most branches allowed (ajv's code for each grows with the square of its branches): about half a second.
+    const properties = Object.fromEntries(Array.from({ length: 15 }, (_, p) => [`p${p}`, { oneOf: Array.from({ length: 128 }, (_, i) => ({ required: [`k${p}_${i}`] })) }]));
     const order: string[] = [];
-    const compiling = h.request('POST', '/v1/workflows/validate', shaped('slow-compile', { type: 'object', oneOf }).workflow).then((r) => {
+    let done = false;
+    const compiling = h.request('POST', '/v1/workflows/validate', shaped('slow-compile', { type: 'object', properties }).workflow).then((r) => {
+      done = true;
       order.push('compiled');
       return r;
     });
-    // The health check is asked once the compile has started (it answers when the loop is free).
-    await new Promise((r) => setTimeout(r, 200));
-    const health = await h.request('GET', '/healthz');
-    order.push('healthz');
-    expect(health.status).toBe(200);
+    // Health checks one after the other while it compiles: they answer only while the loop is free.
+    while (!done) {
+      const health = await h.request('GET', '/healthz');
+      expect(health.status).toBe(200);
+      if (!done) order.push('healthz');
+    }
     const res = await compiling;
     expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
-    expect(order).toEqual(['healthz', 'compiled']);
+    expect(order[0]).toBe('healthz');
+    expect(order.at(-1)).toBe('compiled');
+  });
+});
+
+describe('$async schemas', () => {
+  it('are refused at submit naming $async, and no other request meanwhile answers 500 (the thread was killed under them)', async () => {
+    const schema = { type: 'object', $async: true, required: ['a'], properties: { b: { type: 'string', examples: ['no a'] } } };
+    const others = Array.from({ length: 30 }, (_, i) => h.request('POST', '/v1/workflows/validate', shaped(`other-${i}`, { type: 'object', properties: { [`f${i}`]: { type: 'string' } } }).workflow));
+    const runs = await Promise.all(Array.from({ length: 5 }, () => h.request('POST', '/v1/runs', shaped('async', schema))));
+    for (const res of runs) {
+      expect(res.status, JSON.stringify(res.body)).toBe(422);
+      expect(res.body.error.issues[0].path).toBe('steps[0].output.schema');
+      expect(res.body.error.message).toContain('"$async"');
+    }
+    expect((await Promise.all(others)).map((r) => r.status)).toEqual(others.map(() => 200));
   });
 });
 
@@ -120,6 +149,20 @@ describe('the schema thread', () => {
       expect((await checker.errors({ type: 'object' }, { a: 'x'.repeat(2000) }))[0]).toContain('SWITCHYARD_MAX_VALIDATED_CHARS');
     } finally {
       await checker.close();
+    }
+  });
+});
+
+describe('a schema checker that cannot take the work', () => {
+  it('answers 503 naming why, never 500 (a closed checker threw a plain error)', async () => {
+    const own = await startHarness({ name: 'schemas-closed', agents: { a: { provider: 'echo' } }, pools: false });
+    try {
+      await own.system.schemas.close();
+      const res = await own.request('POST', '/v1/workflows/validate', shaped('closed', { type: 'object', properties: { a: { type: 'string' } } }).workflow);
+      expect(res.status).toBe(503);
+      expect(res.body.error.message).toContain('the schema checker is closed');
+    } finally {
+      await own.close();
     }
   });
 });

@@ -25,6 +25,18 @@ describe('loadConfig', () => {
     expect(configError({ SWITCHYARD_LOCK_DURATION_MS: '10' }).message).toContain('SWITCHYARD_LOCK_DURATION_MS');
   });
 
+  it('refuses a millisecond setting longer than a timer takes (it fired after 1 ms), naming it', () => {
+    const tooLong = String(2 ** 31);
+    for (const name of ['SWITCHYARD_SCHEMA_TIMEOUT_MS', 'SWITCHYARD_SCHEMA_DEADLINE_MS', 'SWITCHYARD_SHUTDOWN_TIMEOUT_MS', 'SWITCHYARD_REDIS_WAIT_MS', 'SWITCHYARD_LOCK_DURATION_MS', 'SWITCHYARD_STALLED_INTERVAL_MS', 'SWITCHYARD_HEARTBEAT_MS', 'SWITCHYARD_MAX_PAUSE_MS']) {
+      const err = configError({ [name]: tooLong });
+      expect(err.issues.map((i) => i.path)).toEqual([name]);
+      expect(err.message).toContain('2147483647');
+    }
+    expect(loadConfig({ SWITCHYARD_SCHEMA_TIMEOUT_MS: '2147483647' }).limits.schemaTimeoutMs).toBe(2_147_483_647);
+    // Expressions are walked recursively: their depth setting has a ceiling too.
+    expect(configError({ SWITCHYARD_MAX_EXPRESSION_DEPTH: '100000' }).message).toContain('SWITCHYARD_MAX_EXPRESSION_DEPTH');
+  });
+
   it('reads provider keys, base URLs and flags', () => {
     const config = loadConfig({
       ANTHROPIC_API_KEY: 'sk-ant',

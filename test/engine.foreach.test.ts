@@ -55,6 +55,11 @@ beforeAll(async () => {
       },
       { name: 'lanes', input: names, steps: [each({ concurrency: 2 })] },
       { name: 'narrow', input: names, steps: [each({ maxItems: 2 })] },
+      {
+        name: 'narrow-output',
+        input: { list: { type: 'string' } },
+        steps: [{ sequential: [{ id: 'find', agent: 'finder', input: { task: 'List companies [[reply:{{input.list}}]]' } }, each({ items: '{{steps.find.output.companies}}', maxItems: 2 })] }],
+      },
       { name: 'narrow-truncate', input: names, steps: [each({ maxItems: 2, truncate: true })] },
       { name: 'objects', input: names, steps: [each({ step: { agent: 'detail', input: { task: 'Visit {{item.url}} for {{item.name}}' } } })] },
       { name: 'empty-skips', input: names, steps: [{ sequential: [each(), { id: 'after', agent: 'writer', input: { task: 'after {{steps.each.output}}' } }] }] },
@@ -121,9 +126,13 @@ describe('a forEach step', () => {
   });
 
   it('fails past maxItems, saying so, or takes the first maxItems with truncate', async () => {
-    const failed = await run('narrow', { names: ['a', 'b', 'c'] });
+    const failed = await run('narrow-output', { list: JSON.stringify({ companies: ['a', 'b', 'c'] }) });
     expect(failed.status).toBe('failed');
-    expect(failed.steps.find((s) => s.stepId === 'each')!.error).toBe('{{input.names}} has 3 items; at most maxItems 2 (truncate: true takes the first 2)');
+    expect(failed.steps.find((s) => s.stepId === 'each')!.error).toBe('{{steps.find.output.companies}} has 3 items; at most maxItems 2 (truncate: true takes the first 2)');
+    // A list from the run input is counted at submit: refused with a 422 (it was accepted, then failed).
+    const refused = await h.request('POST', '/v1/runs', { workflow: 'narrow', input: { names: ['a', 'b', 'c'] } });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.issues).toEqual([{ path: 'steps.each.items', message: 'step "each": its list (from the run input) has 3 items; at most 2 (its maxItems; with truncate: true it takes the first 2)' }]);
     const cut = await run('narrow-truncate', { names: ['a', 'b', 'c'] });
     expect(cut.status).toBe('succeeded');
     expect(cut.output).toEqual(['[detail] Detail a (0)', '[detail] Detail b (1)']);

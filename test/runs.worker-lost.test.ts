@@ -9,7 +9,8 @@ import { startWorkerPools } from '../src/engine/pools.js';
 import type { Provider } from '../src/providers/provider.js';
 import type { StepRecord } from '../src/runs/types.js';
 import { explainLost, runningJobs } from '../src/runs/waiting.js';
-import type { JobLock } from '../src/runs/workers.js';
+import { keys } from '../src/runs/keys.js';
+import { WorkerRegistry, type JobLock } from '../src/runs/workers.js';
 import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
 import { poll } from './helpers/poll.js';
 import { killAllWorkerProcesses, startWorkerProcess } from './helpers/worker-process.js';
@@ -22,18 +23,19 @@ const rec = (stepId: string, status: StepRecord['status'], agent: string | null 
 describe('explainLost', () => {
   const now = Date.parse('2026-01-01T00:00:00.000Z');
   const lock = (process: JobLock['process'], ttlMs = 4_000): JobLock => ({ worker: 'w1', process, ttlMs });
+  const running = (l: JobLock | null) => ({ lock: l, status: 'running' as const });
 
   it('says a running step whose process stopped beating, or whose lock expired, waits for its worker to be replaced', () => {
     const steps = [rec('alive', 'running'), rec('silent', 'running'), rec('expired', 'running'), rec('unknown', 'running'), rec('engine', 'running', null), rec('done', 'succeeded')];
-    const locks = new Map<string, JobLock | null>([
-      ['alive', lock({ id: 'p-alive', lastBeat: now - 1_000 })],
-      ['silent', lock({ id: 'p-dead', lastBeat: now - 16_000 })],
-      ['expired', null],
+    const locks = new Map([
+      ['alive', running(lock({ id: 'p-alive', lastBeat: now - 1_000, liveMs: 15_000 }))],
+      ['silent', running(lock({ id: 'p-dead', lastBeat: now - 16_000, liveMs: 15_000 }))],
+      ['expired', running(null)],
       // A worker no beat names yet (a process just started): not said to be lost.
-      ['unknown', lock(null)],
-      ['engine', null],
+      ['unknown', running(lock(null))],
+      ['engine', running(null)],
     ]);
-    const why = explainLost(steps, { locks, served: new Set(['agent.a']), liveMs: 15_000, stalledIntervalMs: 10_000, now });
+    const why = explainLost(steps, { locks, served: new Set(['agent.a']), stalledIntervalMs: 10_000, now });
     expect(Object.fromEntries(why)).toEqual({
       silent: { reason: 'worker_lost', queue: 'agent.a', worker: 'p-dead', until: '2026-01-01T00:00:14.000Z' },
       expired: { reason: 'worker_lost', queue: 'agent.a', worker: null, until: '2026-01-01T00:00:10.000Z' },
@@ -42,10 +44,24 @@ describe('explainLost', () => {
     });
   });
 
+  it('does not call a step lost that finished between the read of the run and the read of its lock (its lock was released)', () => {
+    const steps = [rec('finished', 'running'), rec('failed', 'running')];
+    const locks = new Map([
+      ['finished', { lock: null, status: 'succeeded' as const }],
+      ['failed', { lock: null, status: 'failed' as const }],
+    ]);
+    expect(explainLost(steps, { locks, served: new Set(['agent.a']), stalledIntervalMs: 10_000, now }).size).toBe(0);
+  });
+
+  it("judges each process by its own heartbeat: a slow beater silent for 16 s is not lost", () => {
+    const locks = new Map([['slow', running(lock({ id: 'p-slow', lastBeat: now - 16_000, liveMs: 60_000 }))]]);
+    expect(explainLost([rec('slow', 'running')], { locks, served: new Set(['agent.a']), stalledIntervalMs: 10_000, now }).size).toBe(0);
+  });
+
   it('looks only at running steps, by their job ids', () => {
     expect(runningJobs([rec('x', 'running'), rec('y', 'pending'), rec('z', 'running', null)])).toEqual([
-      { stepId: 'x', queue: 'agent.a', jobId: 'r.x' },
-      { stepId: 'z', queue: 'control', jobId: 'r.z' },
+      { runId: 'r', stepId: 'x', queue: 'agent.a', jobId: 'r.x' },
+      { runId: 'r', stepId: 'z', queue: 'control', jobId: 'r.z' },
     ]);
   });
 });
@@ -103,5 +119,44 @@ describe('a worker process killed mid-step', () => {
     } finally {
       await pools.close(5_000);
     }
+  });
+});
+
+describe('the worker registry', () => {
+  const registry = (heartbeatMs: number) => new WorkerRegistry({ redis: h.system.api.redis, prefix: h.prefix, queue: () => undefined, heartbeatMs });
+
+  it('judges each process by the interval written in its own beat, not by the reader\'s', async () => {
+    const fast = registry(100);
+    const slow = registry(10_000);
+    await fast.beat('p-fast', ['agent.fast']);
+    await slow.beat('p-slow', ['agent.slow']);
+    try {
+      // Silent for more than three of the fast process's beats, far less than three of the slow one's.
+      await new Promise((r) => setTimeout(r, 600));
+      for (const reader of [registry(100), registry(5_000)]) {
+        const live = await reader.liveQueues();
+        expect(live.has('agent.fast'), `read with ${reader.heartbeatMs} ms`).toBe(false);
+        expect(live.has('agent.slow'), `read with ${reader.heartbeatMs} ms`).toBe(true);
+      }
+      // A fast beater forgets only what is long gone by its own interval: the slow process stays.
+      await fast.beat('p-fast', ['agent.fast']);
+      expect([...(await registry(5_000).liveQueues())].sort()).toEqual(['agent.fast', 'agent.slow']);
+    } finally {
+      await fast.leave('p-fast');
+      await slow.leave('p-slow');
+    }
+  });
+
+  it("reads each running step's status with its lock, in one round trip", async () => {
+    const redis = h.system.api.redis;
+    await redis.hset(keys.step(h.prefix, 'run_0lockread', 'done'), 'status', JSON.stringify('succeeded'));
+    await redis.hset(keys.step(h.prefix, 'run_0lockread', 'busy'), 'status', JSON.stringify('running'));
+    await redis.set(keys.jobLock(h.prefix, 'agent.hang', 'run_0lockread.busy'), 'w-gone:1', 'PX', 5_000);
+    const read = await registry(500).jobLocks([
+      { runId: 'run_0lockread', stepId: 'done', queue: 'agent.hang', jobId: 'run_0lockread.done' },
+      { runId: 'run_0lockread', stepId: 'busy', queue: 'agent.hang', jobId: 'run_0lockread.busy' },
+    ]);
+    expect(read[0]).toEqual({ lock: null, status: 'succeeded' });
+    expect(read[1]).toMatchObject({ lock: { worker: 'w-gone', process: null }, status: 'running' });
   });
 });

@@ -160,3 +160,15 @@ describe('names the caller allows (a loop’s verdict and iteration)', () => {
     expect(() => parseWhen('score > 1', ['verdict'])).toThrow('expressions read input.<field>, verdict and steps.<id>.status|output');
   });
 });
+
+describe('expressions of compiled workflows', () => {
+  it('are evaluated without the bounds they were compiled against: a configuration may allow more than the defaults', () => {
+    const chain = Array.from({ length: 100 }, () => 'input.count == 3').join(' && ');
+    // Refused by the default bounds, taken by a configuration that allows it.
+    expect(() => parseWhen(chain)).toThrow(/SWITCHYARD_MAX_EXPRESSION_DEPTH/);
+    expect(whenRefs(parseWhen(chain, [], { maxExpressionChars: 10_000, maxExpressionDepth: 200 })).input).toEqual(['count']);
+    // What the engine does with the step's text when it runs.
+    expect(evaluateWhen(chain, scope)).toBe(true);
+    expect(evaluateWhen(`${chain} && input.count == 4`, scope)).toBe(false);
+  });
+});

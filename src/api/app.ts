@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import type { System } from '../system.js';
 import { assertDepth } from '../workflows/limits.js';
 import { HttpError, errorHandler } from './errors.js';
-import { JSON_TYPES, jsonObjectBody, noQueryOnWrites } from './request-shape.js';
+import { JSON_TYPES, jsonObjectBody } from './request-shape.js';
 import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
 import { limitsRouter } from './routes/limits.js';
@@ -45,7 +45,6 @@ export function createApp(system: System, opts: AppOptions): Express {
   // Any JSON value is parsed: one that is not an object gets its own message (jsonObjectBody).
   app.use(express.json({ limit: opts.bodyLimit, strict: false, type: JSON_TYPES }));
   app.use(jsonObjectBody);
-  app.use('/v1', noQueryOnWrites);
   // Bounded before any route walks the body (zod, the compiler, templates recurse into it).
   const maxDepth = (opts.limits ?? DEFAULT_LIMITS).maxJsonDepth;
   app.use((req, _res, next) => {

@@ -1,9 +1,9 @@
 /**
  * What every request must be before a route reads it: a body, when one is sent, is JSON (415
- * otherwise) holding an object (400 otherwise); a route that changes something takes no query
- * parameters (422 naming them, as the GET routes' own schemas do).
+ * otherwise) holding an object (400 otherwise). Query parameters are each route's (route.ts).
  */
 import type { RequestHandler } from 'express';
+import { excerpt } from '../errors/excerpt.js';
 import { HttpError } from './errors.js';
 
 /** The content types the JSON parser reads (express.json's `type`). */
@@ -22,20 +22,11 @@ export const jsonObjectBody: RequestHandler = (req, _res, next) => {
   if (req.method === 'GET' || req.method === 'HEAD' || !hasBody(req.headers)) return next();
   if (!req.is(JSON_TYPES)) {
     const type = req.get('content-type');
-    throw new HttpError(415, 'unsupported_media_type', `the body must be JSON, sent with Content-Type: application/json (${type ? `got ${type.slice(0, 100)}` : 'no Content-Type was sent'})`);
+    throw new HttpError(415, 'unsupported_media_type', `the body must be JSON, sent with Content-Type: application/json (${type ? `got ${excerpt(type, 100)}` : 'no Content-Type was sent'})`);
   }
   const body: unknown = req.body;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new HttpError(400, 'invalid_body', `the body must be a JSON object ({...}); got ${describe(body)}`);
   }
   next();
-};
-
-/** Refuse query parameters on a route that is not a GET (none of them takes any). */
-export const noQueryOnWrites: RequestHandler = (req, _res, next) => {
-  if (req.method === 'GET' || req.method === 'HEAD') return next();
-  const names = Object.keys(req.query as Record<string, unknown>);
-  if (names.length === 0) return next();
-  const issues = names.slice(0, 20).map((name) => ({ path: `query.${name}`, message: `unknown query parameter "${name.slice(0, 100)}": ${req.method} ${req.baseUrl}${req.path} takes none (options go in the JSON body)` }));
-  throw new HttpError(422, 'invalid_request', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
 };

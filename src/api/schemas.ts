@@ -88,27 +88,22 @@ export const GateDecisionBody = z
   })
   .strict();
 
+/** `?include=a,b`: a comma list, each item one of `item`'s values (none by default). */
+const includeOf = <T extends z.ZodType<string, string>>(item: T) =>
+  z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(item));
+
 /** What GET /v1/runs/:id may add to a run: `definition`, the compiled workflow it executes. */
-export const GetRunQuery = z
-  .object({
-    include: z
-      .string()
-      .default('')
-      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-      .pipe(z.array(z.enum(['definition']))),
-  })
-  .strict();
+export const GetRunQuery = z.object({ include: includeOf(z.enum(['definition'])) }).strict();
 
 /** What GET /v1/agents may add: `prompts`, each agent's system prompt. */
-export const AgentsQuery = z
-  .object({
-    include: z
-      .string()
-      .default('')
-      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-      .pipe(z.array(z.enum(['prompts']))),
-  })
-  .strict();
+export const AgentsQuery = z.object({ include: includeOf(z.enum(['prompts'])) }).strict();
+
+/** GET /v1/runs/:id/events: `after`, an event id (also sent as Last-Event-ID), checked by the route (400). */
+export const EventsQuery = z.object({ after: z.string().optional() }).strict();
 
 /** An event id (its position in the run's log, from 1), as in Last-Event-ID or ?after=; 0 is before the first. */
 export const EventId = z
@@ -119,11 +114,7 @@ export const EventId = z
 export const ListRunsQuery = z
   .object({
     /** Comma list: `input`, `output` (a page lists run summaries without them by default). */
-    include: z
-      .string()
-      .default('')
-      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-      .pipe(z.array(RunListInclude)),
+    include: includeOf(RunListInclude),
     status: RunStatus.optional(),
     workflow: z.string().min(1).optional(),
     agent: z.string().min(1).optional(),
@@ -152,5 +143,3 @@ export const LimitScopeParam = z
   .max(300)
   .regex(/^[^\s\u0000-\u001f\u007f]+$/, 'must be a limiter scope as GET /v1/limits names it, without spaces (e.g. "openai/gpt-4o", URL-encoded in the path: openai%2Fgpt-4o)');
 
-/** The limits routes take no query parameters. */
-export const NoQuery = z.object({}).strict();

@@ -3,6 +3,7 @@
  * another API, such as the seeds' `{agent_type, task}`): the shapes it takes, and the closest
  * one to what was sent, rewritten with the values sent where they are plain to see.
  */
+import { excerpt } from '../errors/excerpt.js';
 import { PatternFields } from '../workflows/patterns.js';
 import { HttpError } from './errors.js';
 
@@ -18,12 +19,22 @@ interface Shape {
 }
 
 const first = (body: Record<string, unknown>, names: readonly string[]): unknown => names.map((n) => body[n]).find((v) => v !== undefined);
-const text = (v: unknown, fallback: string): string => (typeof v === 'string' && v.length > 0 ? (v.length > 80 ? `${v.slice(0, 80)}...` : v) : fallback);
+const text = (v: unknown, fallback: string): string => (typeof v === 'string' && v.length > 0 ? excerpt(v, 80) : fallback);
 
 const AGENT_ALIASES = ['agent_type', 'agentType', 'agent_id', 'agentId', 'agent_name', 'agentName', 'type'];
 const TASK_ALIASES = ['task', 'prompt', 'message', 'query', 'question', 'content', 'text'];
 const WORKFLOW_ALIASES = ['workflow_id', 'workflowId', 'workflow_name', 'workflowName', 'flow', 'steps', 'name'];
 const patternFields = [...new Set(Object.values(PatternFields).flatMap((f) => Object.keys(f)))];
+
+/** Most characters of a definition sent bare that the suggestion repeats; past it, its steps are elided. */
+const MAX_SHOWN_DEFINITION = 400;
+
+/** A workflow definition sent as the body itself: the suggestion wraps it (the name alone names no stored workflow). */
+function inline(body: Record<string, unknown>): unknown {
+  if (JSON.stringify(body).length <= MAX_SHOWN_DEFINITION) return body;
+  const steps = Array.isArray(body.steps) ? `<your ${body.steps.length} steps>` : '<your steps>';
+  return { ...(typeof body.name === 'string' ? { name: excerpt(body.name, 80) } : {}), steps };
+}
 
 const SHAPES: Shape[] = [
   {
@@ -36,7 +47,7 @@ const SHAPES: Shape[] = [
     what: 'a workflow, by name or inline',
     fields: ['workflow', 'input'],
     aliases: WORKFLOW_ALIASES,
-    example: (b) => ({ workflow: text(first(b, WORKFLOW_ALIASES.filter((a) => a !== 'steps')), '<workflow name, see GET /v1/workflows>'), input: {} }),
+    example: (b) => ({ workflow: 'steps' in b ? inline(b) : text(first(b, WORKFLOW_ALIASES.filter((a) => a !== 'steps')), '<workflow name, see GET /v1/workflows>'), input: {} }),
   },
   {
     what: 'a collaboration pattern',

@@ -8,7 +8,13 @@ import { ConfigError, issuesFromZod } from '../errors/index.js';
 const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const optionalUrl = z.preprocess(emptyToUndefined, z.url().optional());
-const int = (def: number, min = 0) => z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).default(def));
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+/** The longest delay a Node.js timer takes (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+/** A duration in ms that becomes a timer: at most MAX_TIMER_MS. */
+const ms = (def: number, min = 0) => int(def, min, MAX_TIMER_MS);
+/** The deepest `when` nesting a setting may allow: expressions are walked recursively. */
+export const MAX_EXPRESSION_DEPTH_SETTING = 1000;
 const bool = (def: boolean) =>
   z.preprocess(emptyToUndefined, z.enum(['true', 'false', '1', '0']).default(def ? 'true' : 'false')).transform((v) => v === 'true' || v === '1');
 
@@ -35,8 +41,18 @@ export interface Limits {
   maxSchemaChars: number;
   /** Most keys (keywords and property names, counted through) in one `output.schema`. @default 2000 */
   maxSchemaKeywords: number;
+  /** Most branches of one `oneOf` or `anyOf` in an `output.schema` (ajv's code for oneOf grows with their square). @default 128 */
+  maxSchemaBranches: number;
   /** Longest one schema compile or check may take (off the event loop) before it is cut short, ms. @default 5000 */
   schemaTimeoutMs: number;
+  /** Longest a schema compile or check may take from when it is queued to its answer (waiting included), ms; then 503. @default 10000 */
+  schemaDeadlineMs: number;
+  /** Most schema compiles (or answer checks) waiting for their thread at once; more answer 503. @default 100 */
+  schemaQueueMax: number;
+  /** Most characters of compiled schema code each schema thread keeps (least recently used dropped first). @default 8 MiB */
+  schemaCacheBytes: number;
+  /** Heap of each schema thread, MB: past it the thread ends and its request fails (422 naming the setting). @default 128 */
+  schemaThreadMb: number;
   /** Largest structured answer checked against its schema, in characters of JSON. @default 1000000 */
   maxValidatedChars: number;
   /** Longest `when` (or `until`) expression, in characters. @default 2000 */
@@ -64,7 +80,12 @@ export const DEFAULT_LIMITS: Limits = {
   maxDelegationDepth: 3,
   maxSchemaChars: 65_536,
   maxSchemaKeywords: 2000,
+  maxSchemaBranches: 128,
   schemaTimeoutMs: 5000,
+  schemaDeadlineMs: 10_000,
+  schemaQueueMax: 100,
+  schemaCacheBytes: 8 * 1024 * 1024,
+  schemaThreadMb: 128,
   maxValidatedChars: 1_000_000,
   maxExpressionChars: 2000,
   maxExpressionDepth: 50,
@@ -117,37 +138,47 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_SCHEMA_CHARS: int(DEFAULT_LIMITS.maxSchemaChars, 64),
   /** Most keys (keywords and property names, counted through) in one `output.schema` (more: 422). */
   SWITCHYARD_MAX_SCHEMA_KEYWORDS: int(DEFAULT_LIMITS.maxSchemaKeywords, 4),
-  /** Longest a schema compile or an answer's check may take in the schema thread, ms (then it is cut short). */
-  SWITCHYARD_SCHEMA_TIMEOUT_MS: int(DEFAULT_LIMITS.schemaTimeoutMs, 100),
+  /** Most branches of one `oneOf`/`anyOf` in an `output.schema` (more: 422). */
+  SWITCHYARD_MAX_SCHEMA_BRANCHES: int(DEFAULT_LIMITS.maxSchemaBranches, 2),
+  /** Longest a schema compile or an answer's check may take in its thread, ms (then it is cut short: 422, or a failed step). */
+  SWITCHYARD_SCHEMA_TIMEOUT_MS: ms(DEFAULT_LIMITS.schemaTimeoutMs, 100),
+  /** Longest a schema compile or check may take from when it is queued, waiting its turn included, ms (then 503). */
+  SWITCHYARD_SCHEMA_DEADLINE_MS: ms(DEFAULT_LIMITS.schemaDeadlineMs, 100),
+  /** Most schema compiles (API) or answer checks (workers) waiting for their thread at once (more: 503). */
+  SWITCHYARD_SCHEMA_QUEUE_MAX: int(DEFAULT_LIMITS.schemaQueueMax, 1),
+  /** Most characters of compiled schema code (and schema text) each schema thread keeps cached. */
+  SWITCHYARD_SCHEMA_CACHE_BYTES: int(DEFAULT_LIMITS.schemaCacheBytes, 65_536),
+  /** Heap limit of each schema thread, MB (a compile past it fails, naming this setting). */
+  SWITCHYARD_SCHEMA_THREAD_MB: int(DEFAULT_LIMITS.schemaThreadMb, 16, 16_384),
   /** Largest structured answer checked against its schema, in characters of JSON (a larger one is sent back). */
   SWITCHYARD_MAX_VALIDATED_CHARS: int(DEFAULT_LIMITS.maxValidatedChars, 1000),
   /** Longest `when`/`until` expression, in characters (more: 422). */
   SWITCHYARD_MAX_EXPRESSION_CHARS: int(DEFAULT_LIMITS.maxExpressionChars, 16),
   /** Deepest nesting of a `when`/`until` expression (more: 422). */
-  SWITCHYARD_MAX_EXPRESSION_DEPTH: int(DEFAULT_LIMITS.maxExpressionDepth, 2),
+  SWITCHYARD_MAX_EXPRESSION_DEPTH: int(DEFAULT_LIMITS.maxExpressionDepth, 2, MAX_EXPRESSION_DEPTH_SETTING),
   /** Most index entries a filtered GET /v1/runs reads; then it answers with what it found and a cursor. */
   SWITCHYARD_MAX_LIST_SCAN: int(DEFAULT_LIMITS.maxListScan, 10),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
-  SWITCHYARD_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
+  SWITCHYARD_SHUTDOWN_TIMEOUT_MS: ms(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
-  SWITCHYARD_REDIS_WAIT_MS: int(30_000, 0),
+  SWITCHYARD_REDIS_WAIT_MS: ms(30_000, 0),
   /**
    * A step's job lock lasts this long and is renewed at half of it: a worker lost (killed,
    * frozen) gives its steps up once it expires, in ms. With the stalled interval, at most their
    * sum passes between a worker lost and its steps handed to another (default 20 s + 10 s).
    */
-  SWITCHYARD_LOCK_DURATION_MS: int(DEFAULT_STALLED.lockDuration, 1_000),
+  SWITCHYARD_LOCK_DURATION_MS: ms(DEFAULT_STALLED.lockDuration, 1_000),
   /** How often workers look for jobs whose lock expired (their worker lost), in ms. */
-  SWITCHYARD_STALLED_INTERVAL_MS: int(DEFAULT_STALLED.stalledInterval, 100),
+  SWITCHYARD_STALLED_INTERVAL_MS: ms(DEFAULT_STALLED.stalledInterval, 100),
   /** How often a worker process says it is alive; one silent for three beats is lost, in ms. */
-  SWITCHYARD_HEARTBEAT_MS: int(5_000, 100),
+  SWITCHYARD_HEARTBEAT_MS: ms(5_000, 100),
   /**
    * The longest a provider's 429 or overload pauses a model (and its agents' queues), in ms;
    * then one probe call decides whether the pause goes on. A 429 whose Retry-After is longer
    * is a spent quota, not a rate limit: the call goes to a fallback or its step fails
    * (`quota_exhausted`). Default 5 minutes.
    */
-  SWITCHYARD_MAX_PAUSE_MS: int(300_000, 1000),
+  SWITCHYARD_MAX_PAUSE_MS: ms(300_000, 1000),
   /** When true, an agent whose provider has no API key fails start-up instead of using echo. */
   SWITCHYARD_REQUIRE_KEYS: bool(false),
   ANTHROPIC_API_KEY: optionalString,
@@ -222,7 +253,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxDelegationDepth: e.SWITCHYARD_MAX_DELEGATION_DEPTH,
       maxSchemaChars: e.SWITCHYARD_MAX_SCHEMA_CHARS,
       maxSchemaKeywords: e.SWITCHYARD_MAX_SCHEMA_KEYWORDS,
+      maxSchemaBranches: e.SWITCHYARD_MAX_SCHEMA_BRANCHES,
       schemaTimeoutMs: e.SWITCHYARD_SCHEMA_TIMEOUT_MS,
+      schemaDeadlineMs: e.SWITCHYARD_SCHEMA_DEADLINE_MS,
+      schemaQueueMax: e.SWITCHYARD_SCHEMA_QUEUE_MAX,
+      schemaCacheBytes: e.SWITCHYARD_SCHEMA_CACHE_BYTES,
+      schemaThreadMb: e.SWITCHYARD_SCHEMA_THREAD_MB,
       maxValidatedChars: e.SWITCHYARD_MAX_VALIDATED_CHARS,
       maxExpressionChars: e.SWITCHYARD_MAX_EXPRESSION_CHARS,
       maxExpressionDepth: e.SWITCHYARD_MAX_EXPRESSION_DEPTH,

@@ -107,8 +107,14 @@ export function createStepProcessor(deps: StepMachineDeps) {
     const envelope = (status: StepStatus): StepEnvelope => ({ stepId: step.id, status });
     // A run's only job finishes its run whatever its ending (a no-op when the run had ended).
     const standalone = job.data.standalone === true;
+    /** Steps were added to the run in this delivery (their jobs are this job's children). */
+    let addedSteps = false;
     /** End this delivery with the step's status in force (`missing`: its run is gone). */
     const finish = async (status: StepStatus | 'missing'): Promise<StepEnvelope> => {
+      // Its run ended before it could park for the steps it added: their jobs may still be
+      // pending (added after the cancel looked for them), and BullMQ refuses to finish a job
+      // with pending children. It parks for them now (they end at once), then ends for good.
+      if (addedSteps && (await job.moveToWaitingChildren(token ?? ''))) throw new WaitingChildrenError();
       await control.promoteRefs(refs);
       if (step.joinOf && (status === 'succeeded' || status === 'failed' || status === 'skipped')) await settleJoins(deps, runId, step.joinOf, log);
       if (standalone) await store.finishRun(runId, 'auto', { reason: 'run finished' });
@@ -307,7 +313,10 @@ export function createStepProcessor(deps: StepMachineDeps) {
           }
           checkpoint = cp;
         },
-        addSteps: (children) => addChildSteps(deps, job, attempt, children),
+        addSteps: (children) => {
+          addedSteps = true;
+          return addChildSteps(deps, job, attempt, children);
+        },
         steps: (ids) => store.getSteps(runId, ids),
         metered: (provider) => {
           const owner = { stepId: step.id, attempt };

@@ -110,7 +110,7 @@ export class ConflictError extends SwitchyardError {}
 export class UnavailableError extends SwitchyardError {
   constructor(
     message: string,
-    readonly kind: 'redis_unreachable' | 'archive_unreachable' | 'event_stream_cap' | 'unavailable' = 'unavailable',
+    readonly kind: 'redis_unreachable' | 'archive_unreachable' | 'event_stream_cap' | 'schema_busy' | 'unavailable' = 'unavailable',
   ) {
     super(message);
   }

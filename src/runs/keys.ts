@@ -57,8 +57,14 @@ export const keys = {
   definitionPrefix: (prefix: string) => `${prefix}:def:`,
   /** Sorted set: a workspace's run ids by creation time (listing). */
   runIndex: (prefix: string, workspaceId: string) => `${prefix}:ws:${workspaceId}:runs`,
-  /** Sorted set: a workspace's runs of one workflow by creation time (listing by workflow reads it, not the whole index). */
+  /**
+   * Sorted set: a workspace's runs of one workflow by creation time (listing by workflow reads
+   * it, not the whole index). Pruned of runs created before the retention period, and expiring
+   * one retention period after its last run (see run-listing.ts).
+   */
   workflowRunIndex: (prefix: string, workspaceId: string, workflow: string) => `${prefix}:ws:${workspaceId}:runs:wf:${workflow}`,
+  /** String: when (ms) the first run of a workspace was indexed by workflow; older runs are found in the main index only. */
+  workflowIndexSince: (prefix: string, workspaceId: string) => `${prefix}:ws:${workspaceId}:runs:wf-since`,
   /** String: `<runId> <requestHash>` of the run holding a workspace's idempotency key. */
   idempotency: (prefix: string, workspaceId: string, key: string) => `${prefix}:ws:${workspaceId}:idem:${key}`,
   /**

@@ -15,6 +15,7 @@ import { compactedEvents, compactedRun, compactedSteps, COMPACTED_FIELDS } from 
 import { RunEventFeed } from './event-feed.js';
 import { parseEvent, parseMessage } from './events.js';
 import { keys } from './keys.js';
+import { listRuns, type ListFilter, type ListPage } from './run-listing.js';
 import {
   RUN_FIELDS,
   STEP_FIELDS,
@@ -46,7 +47,7 @@ import {
   type StepTransitionReply,
   type StepsAddArgs,
   type StepsAddReply, budgetReserve, budgetSettle, holdsRelease, type BudgetReservation, type HoldsSelection, stepFeedback, type StepFeedbackReply, type RecordFields } from './scripts/index.js';
-import { listedField, toSummary, type StepFeedback, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord, type StepStatus, type Usage, isTerminalRun } from './types.js';
+import { type StepFeedback, type RunEvent, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type Usage, isTerminalRun } from './types.js';
 
 export type { NewStep, RecordFields, StepReading, StepTransition, StepResult } from './scripts/index.js';
 
@@ -509,80 +510,11 @@ export class RunStore {
   }
 
   /**
-   * Newest-first page of a workspace's runs from its Redis index (its workflow's index when the
-   * filter names a workflow). `cursor` is the score/id of the last entry the previous page read.
-   * The other filters (status, agent) are applied to what is read, and at most `maxScan` index
-   * entries are read: a page may then hold fewer than `limit` runs, with `next` to go on from.
-   * Runs past retention are pruned from the index as they are met.
+   * Newest-first page of a workspace's runs (see run-listing.ts): at most `maxScan` index
+   * entries are read, so a page may hold fewer than `limit` runs, with `next` to go on from.
    */
-  async listRuns(filter: {
-    workspaceId: string;
-    /** Read and return these beside the summary (input and output can be large). */
-    include?: readonly RunListInclude[];
-    status?: string;
-    workflow?: string;
-    agent?: string;
-    limit: number;
-    cursor?: { score: number; id: string };
-    /** Most index entries read (default 1000). */
-    maxScan?: number;
-  }): Promise<{ runs: RunSummary[]; next?: { score: number; id: string } }> {
-    const index = filter.workflow ? keys.workflowRunIndex(this.prefix, filter.workspaceId, filter.workflow) : keys.runIndex(this.prefix, filter.workspaceId);
-    const include = filter.include ?? [];
-    const fields = RUN_FIELDS.filter((f) => listedField(f, include));
-    // A compacted run's record is one field; its output, its output steps' (the steps field).
-    const extra = include.includes('output') ? ['run', 'steps'] : ['run'];
-    const maxScan = filter.maxScan ?? 1000;
-    const out: RunSummary[] = [];
-    let after = filter.cursor;
-    let scanned = 0;
-    // Past entries of the cursor's score already read (all of a page's were: rare, same-ms runs).
-    let offset = 0;
-    for (;;) {
-      const want = Math.min(Math.max(50, filter.limit * 2), maxScan - scanned);
-      const page = await this.redis.zrevrangebyscore(index, after ? String(after.score) : '+inf', '-inf', 'WITHSCORES', 'LIMIT', offset, want);
-      const entries: { id: string; score: number }[] = [];
-      for (let i = 0; i < page.length; i += 2) entries.push({ id: page[i]!, score: Number(page[i + 1]) });
-      if (entries.length === 0) return { runs: out };
-      // Same-score entries come in reverse order of id: those up to the cursor's were read.
-      const ids = after ? entries.filter((e) => !(e.score === after!.score && e.id >= after!.id)) : entries;
-      if (ids.length === 0) {
-        offset += entries.length;
-        continue;
-      }
-      offset = 0;
-      const pipe = this.redis.pipeline();
-      for (const { id } of ids) pipe.hmget(keys.run(this.prefix, id), ...fields, ...extra);
-      const rows = (await pipe.exec()) ?? [];
-      const gone: string[] = [];
-      const prune = () => (gone.length ? this.redis.zrem(index, ...gone) : undefined);
-      for (let i = 0; i < ids.length; i++) {
-        const { id, score } = ids[i]!;
-        scanned++;
-        const values = rows[i]?.[1] as (string | null)[] | undefined;
-        const [compacted, stepsJson] = values?.slice(fields.length) ?? [];
-        if (!values || (values[0] === null && !compacted)) {
-          gone.push(id);
-          continue;
-        }
-        const run = compacted
-          ? toSummary(compactedRun(compacted, include.includes('output') ? compactedSteps(id, stepsJson) : undefined).run, include)
-          : decodeFields<RunSummary>(values, fields);
-        if (filter.status && run.status !== filter.status) continue;
-        if (filter.workflow && run.workflow !== filter.workflow) continue;
-        if (filter.agent && !run.agents.includes(filter.agent)) continue;
-        out.push(run);
-        if (out.length === filter.limit) {
-          await prune();
-          return { runs: out, next: { score, id } };
-        }
-      }
-      await prune();
-      after = ids[ids.length - 1]!;
-      if (entries.length < want) return { runs: out };
-      // Read as much as one page may: the client goes on from here.
-      if (scanned >= maxScan) return { runs: out, next: after };
-    }
+  listRuns(filter: ListFilter): Promise<ListPage> {
+    return listRuns(this.redis, this.prefix, this.retentionSeconds, filter);
   }
 }
 

@@ -21,7 +21,7 @@ import { CONTROL_QUEUE, stepJobId } from './keys.js';
 import type { GateDecision } from './scripts/index.js';
 import { whileReachable } from './reachable.js';
 import { explainLost, explainWaiting, queuesToAsk, runningJobs, type WaitingFor } from './waiting.js';
-import type { JobLock, WorkerRegistry } from './workers.js';
+import type { WorkerRegistry } from './workers.js';
 import type { RunControl } from './run-control.js';
 import type { RunState, RunStore } from './run-store.js';
 import type { StepPolicy } from './step-policy.js';
@@ -306,8 +306,9 @@ export class RunsService {
     );
     const now = Date.now();
     const why = explainWaiting(view.steps, { served: served as Set<string>, rateLimitMs: new Map(queues.map((q, i) => [q, limits[i] as number])), now });
-    const lockOf = new Map(running.map((r, i) => [r.stepId, (locks as (JobLock | null)[])[i] ?? null]));
-    const lost = explainLost(view.steps, { locks: lockOf, served: served as Set<string>, liveMs: workers.liveMs, stalledIntervalMs: this.deps.stalledIntervalMs ?? 10_000, now });
+    const read = locks as Awaited<ReturnType<WorkerRegistry['jobLocks']>>;
+    const lockOf = new Map(running.flatMap((r, i) => (read[i] ? [[r.stepId, read[i]] as const] : [])));
+    const lost = explainLost(view.steps, { locks: lockOf, served: served as Set<string>, stalledIntervalMs: this.deps.stalledIntervalMs ?? 10_000, now });
     for (const s of view.steps) {
       const w = why.get(s.stepId) ?? lost.get(s.stepId);
       if (w) s.waitingFor = w;
@@ -509,7 +510,8 @@ async function* untilFinished(events: AsyncGenerator<RunEvent>): AsyncGenerator<
 
 function decodeCursor(cursor: string): { score: number; id: string } {
   const [score, id] = Buffer.from(cursor, 'base64url').toString().split(':');
-  if (!score || !id || !Number.isFinite(Number(score))) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+  // An empty id is before every id of its score (see run-listing.ts).
+  if (!score || id === undefined || !Number.isFinite(Number(score))) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
   return { score: Number(score), id };
 }
 

@@ -6,8 +6,8 @@
  */
 import { z } from 'zod';
 import { stepJobId, stepQueueName } from './keys.js';
-import type { JobLock } from './workers.js';
-import { CAPACITY_WAIT, awaitsDecision, isTerminalStep, type StepRecord } from './types.js';
+import type { JobLock, StepJob } from './workers.js';
+import { CAPACITY_WAIT, awaitsDecision, isTerminalStep, type StepRecord, type StepStatus } from './types.js';
 
 export const WaitingFor = z.discriminatedUnion('reason', [
   /** Dependencies not finished yet. */
@@ -94,20 +94,21 @@ export function explainWaiting(steps: readonly StepRecord[], facts: QueueFacts):
 export const MAX_RUNNING_CHECKED = 100;
 
 /** The jobs of the running steps whose lock `explainLost` needs (at most MAX_RUNNING_CHECKED). */
-export function runningJobs(steps: readonly StepRecord[]): { stepId: string; queue: string; jobId: string }[] {
+export function runningJobs(steps: readonly StepRecord[]): StepJob[] {
   return steps
     .filter((s) => s.status === 'running')
     .slice(0, MAX_RUNNING_CHECKED)
-    .map((s) => ({ stepId: s.stepId, queue: stepQueueName({ agent: s.agent ?? undefined }), jobId: stepJobId(s.runId, s.stepId) }));
+    .map((s) => ({ runId: s.runId, stepId: s.stepId, queue: stepQueueName({ agent: s.agent ?? undefined }), jobId: stepJobId(s.runId, s.stepId) }));
 }
 
 export interface LockFacts {
-  /** Per running step looked at: who holds its job's lock (null: nobody). */
-  locks: ReadonlyMap<string, JobLock | null>;
+  /**
+   * Per running step looked at: who holds its job's lock (null: nobody), and the step's status
+   * read with it (a step no longer running then released its lock: not lost).
+   */
+  locks: ReadonlyMap<string, { lock: JobLock | null; status: StepStatus | null }>;
   /** Queues some live worker process serves. */
   served: ReadonlySet<string>;
-  /** A process silent this long is lost, ms. */
-  liveMs: number;
   /** How often the workers' stalled check runs, ms. */
   stalledIntervalMs: number;
   now: number;
@@ -115,15 +116,16 @@ export interface LockFacts {
 
 /**
  * The running steps whose worker is lost: no lock held (it expired), or a lock held by a worker
- * whose process has not beaten for `liveMs`. Its stalled check moves a job whose lock is gone,
- * so the step goes on by the time the lock has left plus one interval.
+ * whose process has not beaten for three of its beats. Its stalled check moves a job whose lock
+ * is gone, so the step goes on by the time the lock has left plus one interval.
  */
 export function explainLost(steps: readonly StepRecord[], facts: LockFacts): Map<string, WaitingFor> {
   const out = new Map<string, WaitingFor>();
   for (const s of steps) {
-    if (s.status !== 'running' || !facts.locks.has(s.stepId)) continue;
-    const lock = facts.locks.get(s.stepId) ?? null;
-    const silent = lock?.process && lock.process.lastBeat < facts.now - facts.liveMs;
+    const read = facts.locks.get(s.stepId);
+    if (s.status !== 'running' || !read || read.status !== 'running') continue;
+    const { lock } = read;
+    const silent = lock?.process && lock.process.lastBeat < facts.now - lock.process.liveMs;
     if (lock && !silent) continue;
     const queue = stepQueueName({ agent: s.agent ?? undefined });
     const inMs = (lock?.ttlMs ?? 0) + facts.stalledIntervalMs;

@@ -6,6 +6,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { JsonObject } from '../workflows/json-object.js';
+import { excerpt } from '../errors/excerpt.js';
 
 /** Schedules declared in flows/ have the id `flow.<workflow name>`. */
 export const FLOW_SCHEDULE_PREFIX = 'flow.';
@@ -34,7 +35,7 @@ const CRON_FIELDS = [
  * cron-parser refuses.
  */
 export function cronProblem(cron: string, tz = 'UTC'): string | undefined {
-  const shown = JSON.stringify(cron.length > 100 ? `${cron.slice(0, 100)}...` : cron);
+  const shown = JSON.stringify(excerpt(cron, 100));
   const fields = cron.trim().split(/\s+/);
   if (fields.length < 5 || fields.length > 6) return `${shown} is not a cron pattern; expected ${CRON_EXPECTED}`;
   const specs = fields.length === 6 ? CRON_FIELDS : CRON_FIELDS.slice(1);

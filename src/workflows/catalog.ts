@@ -1,11 +1,10 @@
 /** The workflows a process knows: those loaded from flows/ plus inline ones compiled on demand. */
-import type { OrchestrationOptions } from '../agents/agent-spec.js';
 import { ValidationError } from '../errors/index.js';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { compileWorkflow } from './compile.js';
 import type { CompiledWorkflow } from './definition.js';
-import type { RequestCaps } from './kinds.js';
-import { checkSchemas } from './output-schemas.js';
+import type { AgentOrchestration, RequestCaps } from './kinds.js';
+import { checkSchemas, type FoundSchema } from './output-schemas.js';
 import type { SchemaValidator } from './schema-checker.js';
 
 export class WorkflowCatalog {
@@ -14,8 +13,8 @@ export class WorkflowCatalog {
     private readonly agents: () => readonly string[],
     /** Bounds on inline definitions (default: the configuration's defaults). */
     private readonly limits?: Limits,
-    /** The orchestration each agent declares in the agents file (an inline step may not ask for more). */
-    private readonly agentOrchestration: (agent: string) => OrchestrationOptions | undefined = () => undefined,
+    /** Each agent's orchestration and delegates in the agents file (an inline step may not ask for more). */
+    private readonly agentOf: (agent: string) => AgentOrchestration | undefined = () => undefined,
     /** Compiles an inline definition's output schemas off the event loop (without it: on it). */
     private readonly schemas?: SchemaValidator,
   ) {}
@@ -46,14 +45,14 @@ export class WorkflowCatalog {
   async validate(def: unknown): Promise<CompiledWorkflow> {
     const { schemas } = this;
     const limits = this.limits ?? DEFAULT_LIMITS;
-    const caps: RequestCaps = { maxTurns: limits.maxOrchestratorTurns, maxDelegations: limits.maxDelegations, maxDepth: limits.maxDelegationDepth, agentOrchestration: this.agentOrchestration };
-    const found: { path: string; schema: Record<string, unknown> }[] = [];
+    const caps: RequestCaps = { maxTurns: limits.maxOrchestratorTurns, maxDelegations: limits.maxDelegations, maxDepth: limits.maxDelegationDepth, agent: this.agentOf };
+    const found: FoundSchema[] = [];
     const wf = compileWorkflow(def, {
       agents: this.agents(),
       source: 'inline',
       ...(this.limits ? { limits: this.limits } : {}),
       caps,
-      schemas: schemas ? (path, schema) => found.push({ path, schema }) : 'compile',
+      schemas: schemas ? (f) => found.push(f) : 'compile',
     });
     if (schemas) await checkSchemas(found, schemas, `workflow "${wf.name}"`);
     return wf;

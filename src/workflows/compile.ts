@@ -577,7 +577,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     // The rule's fields are those of the step's own kind (TypeScript cannot follow that through the union).
     return {
       id,
-      ...(ruleFor(s).compile(s, { automation: wf.automation, step: stepById }) as Omit<CompiledStep, 'id'>),
+      ...(ruleFor(s).compile(s, { automation: wf.automation, step: stepById, caps: opts.caps }) as Omit<CompiledStep, 'id'>),
       dependsOn: deps.get(id)!,
       ...(s.when !== undefined && { when: s.when }),
       ...(s.timeoutMs !== undefined && { timeoutMs: s.timeoutMs }),

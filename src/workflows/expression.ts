@@ -11,8 +11,9 @@
  * when the output has no score (relational operators are false when a side is null/undefined).
  */
 import jsep from 'jsep';
-import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
+import { DEFAULT_LIMITS, MAX_EXPRESSION_DEPTH_SETTING, type Limits } from '../config/env.js';
 import { ValidationError } from '../errors/index.js';
+import { excerpt } from '../errors/excerpt.js';
 import { RENDERED_BYTES_SETTING, readOutputField, readPath, type TemplateScope } from './templates.js';
 import { utf8Bytes } from './text-size.js';
 
@@ -212,8 +213,7 @@ export function parseWhen(expr: string, vars: readonly string[] = [], bounds: Ex
     return { source: expr, ast: convert(ast) };
   } catch (err) {
     if (!(err instanceof Rejected)) throw err;
-    const shown = expr.length > 200 ? `${expr.slice(0, 200)}...` : expr;
-    const message = `when ${JSON.stringify(shown)}: ${err.message}`;
+    const message = `when ${JSON.stringify(excerpt(expr))}: ${err.message}`;
     throw new ValidationError(message, [{ path: 'when', message }]);
   } finally {
     allowedVars = [];
@@ -333,16 +333,40 @@ function evaluate(n: WhenNode, scope: WhenScope, maxBytes: number): unknown {
 }
 
 /**
- * Evaluate a `when` expression to a boolean (JS truthiness of the result). A string it would
- * build past `scope.maxBytes` (SWITCHYARD_MAX_RENDERED_BYTES) throws a ValidationError naming it.
+ * The bounds an expression of a compiled workflow is parsed with when it runs: it was bounded
+ * by the configured ones when it was compiled (maybe by another process, configured otherwise),
+ * so only the recursion it may take is bounded here, by the most any configuration allows.
+ */
+const COMPILED_BOUNDS: ExpressionBounds = { maxExpressionChars: Number.MAX_SAFE_INTEGER, maxExpressionDepth: MAX_EXPRESSION_DEPTH_SETTING };
+/** Expressions of compiled workflows, parsed once per process (by vars and text), the oldest dropped past MAX_PARSED. */
+const parsedOnce = new Map<string, ParsedWhen>();
+const MAX_PARSED = 1000;
+
+/** The parse of an expression of a compiled workflow, parsed on first use. */
+function parsedCompiled(expr: string, vars: readonly string[]): ParsedWhen {
+  const key = `${vars.join(',')}\n${expr}`;
+  let parsed = parsedOnce.get(key);
+  if (!parsed) {
+    parsed = parseWhen(expr, vars, COMPILED_BOUNDS);
+    if (parsedOnce.size >= MAX_PARSED) parsedOnce.delete(parsedOnce.keys().next().value!);
+    parsedOnce.set(key, parsed);
+  }
+  return parsed;
+}
+
+/**
+ * Evaluate a `when` expression to a boolean (JS truthiness of the result). A string is the
+ * text of a compiled workflow's expression (checked against the configured bounds when it was
+ * compiled): parsed once, and not refused again for bounds. A string it would build past
+ * `scope.maxBytes` (SWITCHYARD_MAX_RENDERED_BYTES) throws a ValidationError naming it.
  */
 export function evaluateWhen(expr: ParsedWhen | string, scope: WhenScope): boolean {
-  const parsed = typeof expr === 'string' ? parseWhen(expr, Object.keys(scope.vars ?? {})) : expr;
+  const parsed = typeof expr === 'string' ? parsedCompiled(expr, Object.keys(scope.vars ?? {})) : expr;
   try {
     return Boolean(evaluate(parsed.ast, scope, scope.maxBytes ?? DEFAULT_LIMITS.maxRenderedBytes));
   } catch (err) {
     if (!(err instanceof Rejected)) throw err;
-    const message = `when ${JSON.stringify(parsed.source.length > 200 ? `${parsed.source.slice(0, 200)}...` : parsed.source)}: ${err.message}`;
+    const message = `when ${JSON.stringify(excerpt(parsed.source))}: ${err.message}`;
     throw new ValidationError(message, [{ path: 'when', message }]);
   }
 }

@@ -6,7 +6,7 @@
  * `KIND_RULES` is typed over every kind in STEP_DEFINITIONS, so a new kind does not compile
  * until it has a rule here.
  */
-import type { OrchestrationOptions } from '../agents/agent-spec.js';
+import { DEFAULT_ORCHESTRATION, type OrchestrationOptions } from '../agents/agent-spec.js';
 import type { Automation, CompiledStepOf, StepDefinition, StepDefinitionOf, StepKind } from './definition.js';
 import { isSingleTemplate } from './templates.js';
 
@@ -27,17 +27,24 @@ export interface CompileContext {
   caps?: RequestCaps | undefined;
 }
 
+/** What the agents file says of an agent that bears on orchestration. */
+export interface AgentOrchestration {
+  orchestration?: OrchestrationOptions | undefined;
+  delegates?: readonly string[] | undefined;
+}
+
 /**
  * What a request may set on a step's `orchestration`: at most the server's maxima
  * (SWITCHYARD_MAX_ORCHESTRATOR_TURNS, _DELEGATIONS, _DELEGATION_DEPTH), and never more than
- * the agent's own setting where its agents file entry declares one.
+ * the agent's own setting where its agents file entry declares one. An orchestrator step of a
+ * request runs with these maxima whatever it sets (see cappedOrchestration).
  */
 export interface RequestCaps {
   maxTurns: number;
   maxDelegations: number;
   maxDepth: number;
-  /** The orchestration an agent declares in the agents file (undefined: none, or no such agent). */
-  agentOrchestration(agent: string): OrchestrationOptions | undefined;
+  /** The agent as the agents file declares it (undefined: no such agent). */
+  agent(name: string): AgentOrchestration | undefined;
 }
 
 const CAP_SETTINGS = { maxTurns: 'SWITCHYARD_MAX_ORCHESTRATOR_TURNS', maxDelegations: 'SWITCHYARD_MAX_DELEGATIONS', maxDepth: 'SWITCHYARD_MAX_DELEGATION_DEPTH' } as const;
@@ -46,7 +53,7 @@ const CAP_SETTINGS = { maxTurns: 'SWITCHYARD_MAX_ORCHESTRATOR_TURNS', maxDelegat
 function checkCaps(def: StepDefinitionOf<'agent'>, ctx: CompileContext): void {
   const { caps } = ctx;
   if (!caps || !def.orchestration) return;
-  const own = caps.agentOrchestration(def.agent);
+  const own = caps.agent(def.agent)?.orchestration;
   for (const field of Object.keys(CAP_SETTINGS) as (keyof typeof CAP_SETTINGS)[]) {
     const asked = def.orchestration[field];
     if (asked === undefined) continue;
@@ -57,6 +64,23 @@ function checkCaps(def: StepDefinitionOf<'agent'>, ctx: CompileContext): void {
       ctx.issue(`${ctx.path}.orchestration.${field}`, `${field} ${asked} is more than a request may ask for: at most ${caps[field]} (${CAP_SETTINGS[field]})`);
     }
   }
+}
+
+/**
+ * The orchestration a request's agent step runs with. A step that delegates (its own
+ * `delegates` or its agent's) gets every bound set, each at most the server's maximum: what it
+ * asked for, else its agent's own, else the engine's default (which an operator's lower cap
+ * would not otherwise bound). Other steps, and definitions from files, keep what they set.
+ */
+export function cappedOrchestration(def: StepDefinitionOf<'agent'>, caps: RequestCaps | undefined): OrchestrationOptions | undefined {
+  if (!caps) return def.orchestration;
+  const agent = caps.agent(def.agent);
+  if ((def.delegates ?? agent?.delegates ?? []).length === 0) return def.orchestration;
+  const out: OrchestrationOptions = { ...def.orchestration };
+  for (const field of Object.keys(CAP_SETTINGS) as (keyof typeof CAP_SETTINGS)[]) {
+    out[field] = Math.min(def.orchestration?.[field] ?? agent?.orchestration?.[field] ?? DEFAULT_ORCHESTRATION[field], caps[field]);
+  }
+  return out;
 }
 
 /** The fields every compiled step has; a rule produces the rest. */
@@ -81,8 +105,10 @@ export interface KindRule<K extends StepKind> {
    * SWITCHYARD_MAX_RENDERED_BYTES; measured at submit as far as the run input tells).
    */
   rendered(step: CompiledStepOf<K>): { at: string; value: unknown }[];
+  /** The `output.schema`s the kind declares, with their path below the step (bounded and compiled: output-schemas.ts). */
+  schemas(def: StepDefinitionOf<K>): { at: string; schema: Record<string, unknown> }[];
   /** The kind's own compiled fields (with `kind`, and `agent` when an agent's pool runs it). */
-  compile(def: StepDefinitionOf<K>, workflow: { automation: Automation; step(id: string): StepDefinition | undefined }): Omit<CompiledStepOf<K>, GenericCompiledField>;
+  compile(def: StepDefinitionOf<K>, workflow: { automation: Automation; step(id: string): StepDefinition | undefined; caps?: RequestCaps | undefined }): Omit<CompiledStepOf<K>, GenericCompiledField>;
 }
 
 const listOr = (items: readonly string[], none: string): string => (items.length ? items.join(', ') : none);
@@ -104,14 +130,18 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       checkCaps(def, ctx);
     },
     rendered: (step) => (step.literal ? [] : [{ at: 'input', value: step.input }]),
-    compile: (def) => ({
-      kind: 'agent',
-      agent: def.agent,
-      input: def.input,
-      ...(def.delegates ? { delegates: def.delegates } : {}),
-      ...(def.orchestration ? { orchestration: def.orchestration } : {}),
-      ...(def.output ? { outputSchema: def.output.schema } : {}),
-    }),
+    schemas: (def) => (def.output ? [{ at: 'output.schema', schema: def.output.schema }] : []),
+    compile: (def, workflow) => {
+      const orchestration = cappedOrchestration(def, workflow.caps);
+      return {
+        kind: 'agent',
+        agent: def.agent,
+        input: def.input,
+        ...(def.delegates ? { delegates: def.delegates } : {}),
+        ...(orchestration ? { orchestration } : {}),
+        ...(def.output ? { outputSchema: def.output.schema } : {}),
+      };
+    },
   },
   loop: {
     templated: (def) => [{ at: 'body.input', value: def.body.input }, ...(def.critic.input ? [{ at: 'critic.input', value: def.critic.input }] : [])],
@@ -120,6 +150,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     expressions: (def) => (def.until === undefined ? [] : [{ at: 'until', expr: def.until, vars: UNTIL_VARS }]),
     rendered: (step) => [{ at: 'body.input', value: step.body.input }, ...(step.critic.input ? [{ at: 'critic.input', value: step.critic.input }] : [])],
+    schemas: () => [],
     compile: (def) => ({ kind: 'loop', body: def.body, critic: def.critic, maxIterations: def.maxIterations, ...(def.until !== undefined ? { until: def.until } : {}) }),
   },
   forEach: {
@@ -133,6 +164,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     // Each item's input, rendered per item (`items` itself is read as a value, not rendered).
     rendered: (step) => [{ at: 'step.input', value: step.step.input }],
+    schemas: (def) => (def.step.output ? [{ at: 'step.output.schema', schema: def.step.output.schema }] : []),
     compile: (def) => ({
       kind: 'forEach',
       items: def.items,
@@ -150,6 +182,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
       def.agents?.forEach((a, i) => checkAgent(ctx, `agents[${i}]`, a));
     },
     rendered: (step) => [{ at: 'input', value: step.input }],
+    schemas: () => [],
     compile: (def) => ({ kind: 'plan', agent: def.agent, input: def.input, maxSteps: def.maxSteps, ...(def.agents ? { agents: def.agents } : {}) }),
   },
   approval: {
@@ -164,6 +197,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     expressions: (def) => def.rules.map((expr, i) => ({ at: `rules[${i}]`, expr, vars: [] })),
     rendered: (step) => (step.input ? [{ at: 'input', value: step.input }] : []),
+    schemas: () => [],
     compile: (def, workflow) => {
       const reviewed = def.review === undefined ? undefined : workflow.step(def.review);
       return {
@@ -195,6 +229,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     reads: (def) => (def.of ?? []).map((stepId, i) => ({ at: `of[${i}]`, stepId })),
     rendered: (step) => (step.question ? [{ at: 'question', value: step.question }] : []),
+    schemas: () => [],
     compile: (def) => ({
       kind: 'vote',
       ...(def.question ? { question: def.question } : {}),
@@ -212,6 +247,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
     rendered: () => [],
+    schemas: () => [],
     compile: (def) => ({ kind: 'concat', of: def.of ?? def.dependsOn, as: def.as }),
   },
   merge: {
@@ -225,6 +261,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
     rendered: () => [],
+    schemas: () => [],
     compile: (def) => {
       const of = def.of ?? def.dependsOn;
       const priority = [...new Set([...(def.priority ?? []), ...of])];
@@ -239,6 +276,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     },
     reads: (def) => (def.of ?? def.dependsOn).map((stepId, i) => ({ at: def.of ? `of[${i}]` : `dependsOn[${i}]`, stepId })),
     rendered: (step) => [{ at: 'input', value: step.input }],
+    schemas: () => [],
     compile: (def) => ({ kind: 'synthesize', agent: def.agent, input: def.input, of: def.of ?? def.dependsOn }),
   },
 };

@@ -3,6 +3,7 @@
  * template finder): nesting depth, and the number of steps of a workflow. Both walks are
  * iterative and stop at the first excess, so a hostile input costs little to refuse.
  */
+import { excerpt } from '../errors/excerpt.js';
 import { ValidationError } from '../errors/index.js';
 
 interface Frame {
@@ -38,7 +39,7 @@ export function assertDepth(value: unknown, maxDepth: number, root = ''): void {
   const path = tooDeep(value, maxDepth);
   if (!path) return;
   const at = formatPath(path, root) || '(body)';
-  const message = `nested deeper than ${maxDepth} levels (at ${at.length > 120 ? `${at.slice(0, 120)}...` : at}; SWITCHYARD_MAX_JSON_DEPTH)`;
+  const message = `nested deeper than ${maxDepth} levels (at ${excerpt(at, 120)}; SWITCHYARD_MAX_JSON_DEPTH)`;
   throw new ValidationError(message, [{ path: at, message }]);
 }
 

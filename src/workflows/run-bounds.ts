@@ -6,7 +6,9 @@
  *   `{{input...}}` templates insert are measured, without rendering, so `{{input.x}}` repeated
  *   over a large `x` is refused before anything is stored;
  * - the run's steps (SWITCHYARD_MAX_STEPS): those of its workflow plus the items of each forEach
- *   over the run input (the rest of what a run adds is counted as it runs: see growth.ts).
+ *   over the run input (the rest of what a run adds is counted as it runs: see growth.ts);
+ * - a forEach's list from the run input longer than its own `maxItems` (without `truncate`),
+ *   which would fail the run once it reached the step.
  *
  * What depends on other steps' outputs is bounded as the run executes (a failed step naming the
  * limit).
@@ -17,15 +19,20 @@ import type { CompiledStep, CompiledStepOf, CompiledWorkflow } from './definitio
 import { ruleOf } from './kinds.js';
 import { findTemplateRefs, knownRenderedBytes, listOf, RENDERED_BYTES_SETTING, resolveTemplateValue } from './templates.js';
 
-/** How many steps a forEach over the run input adds (undefined when its list comes from elsewhere). */
-export function forEachWidth(step: CompiledStepOf<'forEach'>, input: Record<string, unknown>): number | undefined {
+/** How many items a forEach's list has when it comes from the run input (undefined: from elsewhere, or not a list). */
+function inputItems(step: CompiledStepOf<'forEach'>, input: Record<string, unknown>): number | undefined {
   const [ref] = findTemplateRefs(step.items);
   if (ref?.kind !== 'input') return undefined;
-  const list = listOf(resolveTemplateValue(step.items, { input, steps: {} }));
-  if (list === undefined) return undefined;
-  // Past maxItems without truncate, it fails without adding any.
-  if (list.length > step.maxItems && !step.truncate) return 0;
-  return Math.min(list.length, step.maxItems);
+  return listOf(resolveTemplateValue(step.items, { input, steps: {} }))?.length;
+}
+
+/** How many steps a forEach over the run input adds (undefined when its list comes from elsewhere). */
+export function forEachWidth(step: CompiledStepOf<'forEach'>, input: Record<string, unknown>): number | undefined {
+  const items = inputItems(step, input);
+  if (items === undefined) return undefined;
+  // Past maxItems without truncate, it fails without adding any (refused at submit: runBoundsIssues).
+  if (items > step.maxItems && !step.truncate) return 0;
+  return Math.min(items, step.maxItems);
 }
 
 /** The problems of a run of `workflow` on `input` with these limits (empty when none is known yet). */
@@ -39,6 +46,16 @@ export function runBoundsIssues(workflow: CompiledWorkflow, input: Record<string
       if (bytes > limits.maxRenderedBytes) {
         issues.push({ path: `steps.${step.id}.${at}`, message: `step "${step.id}": its ${at} renders to ${bytes} bytes of text from the run input alone; at most ${limits.maxRenderedBytes} (${RENDERED_BYTES_SETTING})` });
       }
+    }
+  }
+  for (const step of workflow.steps) {
+    if (step.kind !== 'forEach' || step.reuse || step.truncate) continue;
+    const items = inputItems(step, input);
+    if (items !== undefined && items > step.maxItems) {
+      issues.push({
+        path: `steps.${step.id}.items`,
+        message: `step "${step.id}": its list (from the run input) has ${items} items; at most ${step.maxItems} (its maxItems; with truncate: true it takes the first ${step.maxItems})`,
+      });
     }
   }
   const widths = workflow.steps.flatMap((s) => (s.kind === 'forEach' ? [[s.id, forEachWidth(s, input) ?? 0] as const] : [])).filter(([, n]) => n > 0);

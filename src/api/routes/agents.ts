@@ -1,13 +1,12 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AgentRegistry } from '../../agents/registry.js';
-import { parseOr422 } from '../errors.js';
+import { apiRouter } from '../route.js';
 import { AgentsQuery } from '../schemas.js';
 
 export function agentsRouter({ registry }: { registry: AgentRegistry }): Router {
-  const r = Router();
-  r.get('/', (req, res) => {
-    const { include } = parseOr422(AgentsQuery, req.query, 'query');
+  const r = apiRouter();
+  r.get('/', AgentsQuery, (_req, res, { include }) => {
     res.json({ agents: registry.toPublic({ prompts: include.includes('prompts') }) });
   });
-  return r;
+  return r.router;
 }

@@ -3,15 +3,16 @@
  * `sequential` are the collaboration patterns of the same names; `orchestrated` is an
  * orchestrator step: the first agent leads, with the others as the agents it may delegate to.
  */
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { RunsService } from '../../runs/runs-service.js';
 import { DEFAULT_WORKSPACE } from '../../runs/types.js';
 import { patternWorkflow } from '../../workflows/patterns.js';
 import { parseOr422 } from '../errors.js';
+import { apiRouter } from '../route.js';
 import { ChatMulti } from '../schemas.js';
 
 export function chatRouter({ runs }: { runs: RunsService }): Router {
-  const r = Router();
+  const r = apiRouter();
   r.post('/multi', async (req, res) => {
     const { message, agents, mode, idempotencyKey, priority, budget } = parseOr422(ChatMulti, req.body ?? {});
     const tasks = agents.map((agent) => ({ agent, task: message }));
@@ -22,5 +23,5 @@ export function chatRouter({ runs }: { runs: RunsService }): Router {
     const result = await runs.submitWorkflow(workflow, {}, { workspaceId: DEFAULT_WORKSPACE, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) });
     res.status(result.created ? 202 : 200).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, mode, ...(result.created ? {} : { idempotentReplay: true }) });
   });
-  return r;
+  return r.router;
 }

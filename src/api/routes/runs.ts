@@ -1,11 +1,13 @@
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response, Router } from 'express';
 import type { RunsService } from '../../runs/runs-service.js';
 import { DEFAULT_WORKSPACE, type RunEvent } from '../../runs/types.js';
 import { HttpError, parseOr422 } from '../errors.js';
+import { apiRouter } from '../route.js';
 import { sendJson } from '../json-body.js';
 import { NotFoundError } from '../../errors/index.js';
+import { excerpt } from '../../errors/excerpt.js';
 import { patternWorkflow } from '../../workflows/patterns.js';
-import { EventId, FeedbackBody, GateDecisionBody, SubmitPatternRun, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, type SubmitRun, SubmitWorkflowRun } from '../schemas.js';
+import { EventId, EventsQuery, FeedbackBody, GateDecisionBody, SubmitPatternRun, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, type SubmitRun, SubmitWorkflowRun } from '../schemas.js';
 import { noShapeError } from '../submit-shapes.js';
 
 export interface RunsRouterDeps {
@@ -15,12 +17,12 @@ export interface RunsRouterDeps {
 }
 
 export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
-  const r = Router();
+  const r = apiRouter();
   // Until workspaces exist every request acts for the default one.
   const workspaceId = DEFAULT_WORKSPACE;
   // An id that cannot be a run's never reaches the store (it would name other keys).
-  r.param('id', (_req, _res, next, id: string) => {
-    if (!RunId.safeParse(id).success) throw new NotFoundError(`"${id.slice(0, 100)}" is not a run id (run ids look like run_0mx55q17idf6fdb956c48)`);
+  r.router.param('id', (_req, _res, next, id: string) => {
+    if (!RunId.safeParse(id).success) throw new NotFoundError(`"${excerpt(id, 100)}" is not a run id (run ids look like run_0mx55q17idf6fdb956c48)`);
     next();
   });
 
@@ -46,26 +48,25 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
   });
 
   // Runs (with their outputs) can hold more text than one string may: written in pieces.
-  r.get('/', async (req, res) => {
-    await sendJson(res, await runs.list({ ...parseOr422(ListRunsQuery, req.query, 'query'), workspaceId }));
+  r.get('/', ListRunsQuery, async (_req, res, query) => {
+    await sendJson(res, await runs.list({ ...query, workspaceId }));
   });
 
-  r.get('/:id', async (req, res) => {
-    const { include } = parseOr422(GetRunQuery, req.query, 'query');
-    await sendJson(res, await runs.get(req.params.id, { definition: include.includes('definition') }));
+  r.get('/:id', GetRunQuery, async (req, res, { include }) => {
+    await sendJson(res, await runs.get(req.params.id!, { definition: include.includes('definition') }));
   });
 
   r.get('/:id/context', async (req, res) => {
-    res.json(await runs.context(req.params.id));
+    res.json(await runs.context(req.params.id!));
   });
 
   r.post('/:id/cancel', async (req, res) => {
-    res.json(await runs.cancel(req.params.id));
+    res.json(await runs.cancel(req.params.id!));
   });
 
   r.post('/:id/rerun', async (req, res) => {
     const body = parseOr422(RerunBody, req.body ?? {});
-    const result = await runs.rerun(req.params.id, body, { workspaceId });
+    const result = await runs.rerun(req.params.id!, body, { workspaceId });
     res.status(202).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, rerunOf: result.rerunOf });
   });
 
@@ -73,19 +74,19 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
     r.post(`/:id/steps/:stepId/${action}`, async (req, res) => {
       const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
       const body = parseOr422(GateDecisionBody, req.body ?? {});
-      res.json(await runs.decide(req.params.id, stepId, { approved, ...body }));
+      res.json(await runs.decide(req.params.id!, stepId, { approved, ...body }));
     });
   }
 
   r.post('/:id/steps/:stepId/feedback', async (req, res) => {
     const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
     const body = parseOr422(FeedbackBody, req.body ?? {});
-    res.json(await runs.feedback(req.params.id, stepId, body));
+    res.json(await runs.feedback(req.params.id!, stepId, body));
   });
 
-  r.get('/:id/events', (req, res) => streamEvents(runs, req as Request<{ id: string }>, res, shutdownSignal));
+  r.get('/:id/events', EventsQuery, (req, res, { after }) => streamEvents(runs, req as Request<{ id: string }>, res, after, shutdownSignal));
 
-  return r;
+  return r.router;
 }
 
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' };
@@ -97,12 +98,12 @@ const KEEP_ALIVE_MS = 15_000;
  * Last-Event-ID (or ?after=). The stream ends after `run.finished`. A run past Redis
  * retention is served from the archive (MongoDB), when one is configured.
  */
-async function streamEvents(runs: RunsService, req: Request<{ id: string }>, res: Response, shutdownSignal?: AbortSignal): Promise<void> {
+async function streamEvents(runs: RunsService, req: Request<{ id: string }>, res: Response, afterParam: string | undefined, shutdownSignal?: AbortSignal): Promise<void> {
   const header = req.get('Last-Event-ID');
-  const raw = header ?? (typeof req.query.after === 'string' ? req.query.after : undefined);
+  const raw = header ?? afterParam;
   const parsed = raw === undefined ? undefined : EventId.safeParse(raw);
   if (parsed && !parsed.success) {
-    throw new HttpError(400, 'invalid_event_id', `${header === undefined ? 'after' : 'Last-Event-ID'} "${(raw ?? '').slice(0, 100)}" is not an event id (a whole number below 10^15: the position of an event in the run, from 1)`);
+    throw new HttpError(400, 'invalid_event_id', `${header === undefined ? 'after' : 'Last-Event-ID'} "${excerpt(raw ?? '', 100)}" is not an event id (a whole number below 10^15: the position of an event in the run, from 1)`);
   }
   const after = parsed?.data;
   // Before any await: every request of a burst sees the slots the others took.

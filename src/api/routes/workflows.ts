@@ -1,9 +1,10 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { NotFoundError } from '../../errors/index.js';
 import type { WorkflowCatalog } from '../../workflows/catalog.js';
+import { apiRouter } from '../route.js';
 
 export function workflowsRouter({ workflows }: { workflows: WorkflowCatalog }): Router {
-  const r = Router();
+  const r = apiRouter();
   r.get('/', (_req, res) => {
     res.json({ workflows: workflows.list() });
   });
@@ -12,9 +13,10 @@ export function workflowsRouter({ workflows }: { workflows: WorkflowCatalog }): 
     res.json({ valid: true, workflow });
   });
   r.get('/:name', (req, res) => {
-    const wf = workflows.get(req.params.name);
-    if (!wf) throw new NotFoundError(`workflow "${req.params.name}" not found`);
+    const name = req.params.name!;
+    const wf = workflows.get(name);
+    if (!wf) throw new NotFoundError(`workflow "${name}" not found`);
     res.json(wf);
   });
-  return r;
+  return r.router;
 }

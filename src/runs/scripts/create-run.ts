@@ -5,7 +5,7 @@ import { ConflictError } from '../../errors/index.js';
 import { json, Script } from './script.js';
 import { stepPlan, type NewStep } from './step-plan.js';
 
-const script = new Script('create-run', 9);
+const script = new Script('create-run', 10);
 const appendScript = new Script('steps-append', 2);
 
 export interface CreateRunArgs {
@@ -96,6 +96,7 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
       keys.queuedRuns(prefix),
       keys.definition(prefix, a.definition?.id ?? ''),
       keys.workflowRunIndex(prefix, run.workspaceId, run.workflow),
+      keys.workflowIndexSince(prefix, run.workspaceId),
     ],
     args: [
       keys.stepPrefix(prefix, run.id),

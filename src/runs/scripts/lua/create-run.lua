@@ -2,7 +2,7 @@
 -- the definition it executes is stored once for every run of it (by content), or its time to
 -- live renewed.
 -- KEYS: run, steps, refs, events, index, outbox, queued runs, definition ('' id: none kept),
---       the workflow's index
+--       the workflow's index, when the workspace's runs were first indexed by workflow
 -- ARGV: [1] step key prefix, [2] run id, [3] step plan (see createSteps), [4] ref job ids (JSON
 --       list), [5] createdAt (ISO), [6] index score, [7] `run.queued` event data JSON, [8] outbox
 --       on ('1'/'0'), [9] definition JSON ('' when the caller believes it is stored: then it must
@@ -28,7 +28,12 @@ local refs = cjson.decode(ARGV[4])
 -- In slices: Lua's unpack takes at most about 8,000 values.
 for i = 1, #refs, 1000 do redis.call('SADD', KEYS[3], unpack(refs, i, math.min(i + 999, #refs))) end
 redis.call('ZADD', KEYS[5], ARGV[6], runId)
+-- The workflow's index holds the runs of the retention period (older ones are listed from the
+-- main index: see run-listing.ts), and goes a retention period after its last run.
 redis.call('ZADD', KEYS[9], ARGV[6], runId)
+redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. (tonumber(ARGV[6]) - tonumber(ARGV[11]) * 1000))
+redis.call('EXPIRE', KEYS[9], ARGV[11])
+redis.call('SET', KEYS[10], ARGV[6], 'NX')
 redis.call('ZADD', KEYS[7], ARGV[6], runId)
 event(KEYS[4], 'run.queued', nil, ARGV[5], ARGV[7])
 -- The system of record lists live runs too, not only finished ones; the definition goes once.
