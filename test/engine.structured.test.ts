@@ -6,11 +6,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 import { poll } from './helpers/poll.js';
+import { SchemaUnavailableError } from '../src/workflows/schema-checker.js';
 
 const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
 let h: Harness;
 let checks = 0;
 let restore: (() => void) | undefined;
+/** How the schema thread answers a check (default: never, as when other runs' checks fill its queue). */
+let answer: () => Promise<string[]> = () => new Promise<string[]>(() => {});
 
 beforeAll(async () => {
   h = await startHarness({
@@ -20,17 +23,17 @@ beforeAll(async () => {
       patient: { provider: 'echo', attempts: 1, output: { schema } },
     },
   });
-  // The schema thread takes the checks but never answers them (as when other runs' checks fill its queue).
   const { schemas } = h.system;
   const errors = schemas.errors.bind(schemas);
   schemas.errors = () => {
     checks++;
-    return new Promise<string[]>(() => {});
+    return answer();
   };
   restore = () => (schemas.errors = errors);
 }, 30_000);
 afterEach(() => {
   checks = 0;
+  answer = () => new Promise<string[]>(() => {});
 });
 afterAll(async () => {
   restore?.();
@@ -47,6 +50,15 @@ describe('a structured answer’s check', () => {
     expect(run.status).toBe('failed');
     expect(run.steps[0]!.error).toBe('step timed out after 400 ms');
     await expectNoLiveJobs(h.system, run.id);
+  });
+
+  it('is asked again, not the provider, when the schema thread cannot take it now', async () => {
+    // Busy twice (its queue full, then its deadline passed), then it answers: the paid answer is checked, once asked for.
+    answer = () => (checks <= 2 ? Promise.reject(new SchemaUnavailableError('the schema thread is busy')) : Promise.resolve([]));
+    const run = await h.waitForRun(await submit('patient'), 10_000);
+    expect(run.status).toBe('succeeded');
+    expect(checks).toBe(3);
+    expect(run.steps[0]).toMatchObject({ status: 'succeeded', attempts: 1, output: { ok: expect.any(Boolean) } });
   });
 
   it('ends when its run is cancelled while it waits', async () => {

@@ -6,11 +6,12 @@
  * fails the step with them (path and message). The answer is checked off the event loop when
  * a SchemaValidator is given (the workers' schema thread: see schema-checker.ts).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NonRetryableError } from '../../errors/index.js';
 import { abortReason } from '../../providers/classify.js';
 import { ANSWER_DESCRIPTION, askForStructure, type ChatMessage, type CompletionRequest, type Provider, type ToolCall } from '../../providers/provider.js';
 import { schemaErrors } from '../../workflows/json-schema.js';
-import { SchemaTimeoutError, type SchemaValidator } from '../../workflows/schema-checker.js';
+import { SchemaTimeoutError, SchemaUnavailableError, type SchemaValidator } from '../../workflows/schema-checker.js';
 import { parseOutputJson } from '../../workflows/templates.js';
 import type { ExecutionContext } from '../executor.js';
 
@@ -75,18 +76,28 @@ export async function structuredCall(provider: Provider, req: Omit<CompletionReq
 
 /**
  * The answer's problems against `schema`; a check that cannot finish fails the step (the same
- * answer would fail again). A check that waits (the schema thread takes one at a time, other
- * runs' too) ends with the step's timeout or cancel (`signal`): its late verdict is dropped.
+ * answer would fail again). The check waits in the workers' schema thread behind other runs'
+ * checks, and ends with the step's timeout or cancel (`signal`). A thread that cannot take it
+ * now (its queue full, its deadline passed, lost) is asked again, not the provider: the
+ * answer is paid for.
  */
 async function errorsOf(schema: Record<string, unknown>, value: unknown, validator: SchemaValidator | undefined, signal: AbortSignal): Promise<string[]> {
   if (!validator) return schemaErrors(schema, value);
-  try {
-    return await untilAborted(validator.errors(schema, value), signal);
-  } catch (err) {
-    if (err instanceof SchemaTimeoutError) throw new NonRetryableError(err.message);
-    throw err;
+  for (let i = 0; ; i++) {
+    try {
+      return await untilAborted(validator.errors(schema, value, { signal }), signal);
+    } catch (err) {
+      if (err instanceof SchemaTimeoutError) throw new NonRetryableError(err.message);
+      if (!(err instanceof SchemaUnavailableError) || signal.aborted) throw signal.aborted ? abortReason(signal) : err;
+      await sleep(Math.min(CHECK_RETRY_MS * 2 ** i, MAX_CHECK_RETRY_MS), undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) throw abortReason(signal);
+    }
   }
 }
+
+/** How soon a check the schema thread could not take is asked again, doubling up to the most. */
+const CHECK_RETRY_MS = 100;
+const MAX_CHECK_RETRY_MS = 2_000;
 
 /** `work`, or the reason `signal` fires with if it fires first (StepTimeoutError, CancelledError). */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
