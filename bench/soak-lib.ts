@@ -10,12 +10,12 @@
  *   the fake server answered for it (an answer paid for but lost with a killed worker is not
  *   recorded; one recorded twice would exceed it);
  * - once the retention has passed, the runs' keys are gone from Redis.
- * `npm run soak -- --minutes N` runs it (bench/soak.ts); test/soak.test.ts runs a short one.
+ * `npm run soak -- --minutes N` runs it (bench/soak.ts); test/soak/soak.test.ts runs a short one.
  */
 import { loadConfig } from '../src/config/env.js';
 import { startWorkerPools } from '../src/engine/pools.js';
 import { silentLogger } from '../src/logger.js';
-import { isTerminalRun } from '../src/runs/types.js';
+import { isTerminalRun } from '../src/model/run.js';
 import { systemFromDefinitions } from '../src/system.js';
 import { startFakeLlmServer, type RecordedRequest } from '../test/fixtures/fake-llm-server.js';
 import { ownRedis } from '../test/helpers/redis-server.js';

@@ -5,7 +5,7 @@
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import { loadAgentsFile } from './agents/registry.js';
-import { warnUnpriced } from './runs/budget-pricing.js';
+import { warnUnpriced } from './submit/budget-pricing.js';
 import { createApp } from './api/app.js';
 import { startWorkerPools, type WorkerPools } from './engine/pools.js';
 import { MAX_TIMER_MS, loadConfig, type Config } from './config/env.js';
@@ -14,10 +14,10 @@ import { createLogger, type Logger } from './logger.js';
 import { connectMongo, createMongoArchive, type MongoHandle } from './outbox/mongo/index.js';
 import { OutboxConsumer } from './outbox/outbox-consumer.js';
 import { System } from './system.js';
-import { waitForRedis } from './redis-wait.js';
-import { WorkflowCatalog } from './workflows/catalog.js';
-import { SchemaChecker } from './workflows/schema-checker.js';
-import { loadWorkflowsDir } from './workflows/loader.js';
+import { waitForRedis } from './store/redis-wait.js';
+import { WorkflowCatalog } from './compile/catalog.js';
+import { SchemaChecker } from './lang/schema-checker.js';
+import { loadWorkflowsDir } from './compile/loader.js';
 
 export interface BootOptions {
   api: boolean;

@@ -4,24 +4,24 @@
  * from here, so a test can hand in its own prefix, agents and workflows.
  */
 import { Metrics } from './metrics/metrics.js';
-import { RedisLimiter } from './limits/limiter.js';
-import { LimitsAdmin } from './limits/admin.js';
+import { RedisLimiter } from './calls/admission/limiter.js';
+import { LimitsAdmin } from './calls/admission/admin.js';
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { resolveAgents, type AgentRegistry } from './agents/registry.js';
 import { DEFAULT_LIMITS, DEFAULT_STALLED, type Config, type Limits } from './config/env.js';
 import type { Logger } from './logger.js';
-import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './runs/keys.js';
-import { RunControl } from './runs/run-control.js';
-import { RunStore } from './runs/run-store.js';
-import { RunsService, type RunArchive } from './runs/runs-service.js';
-import { stepPolicy, type StepPolicy } from './runs/step-policy.js';
-import { WorkerRegistry } from './runs/workers.js';
+import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
+import { RunControl } from './flow/run-control.js';
+import { RunStore } from './store/run-store.js';
+import { RunsService, type RunArchive } from './submit/runs-service.js';
+import { stepPolicy, type StepPolicy } from './flow/step-policy.js';
+import { WorkerRegistry } from './store/heartbeats.js';
 import { SchedulesService } from './schedules/schedules-service.js';
-import { WorkflowCatalog } from './workflows/catalog.js';
-import { compileWorkflow } from './workflows/compile.js';
-import { SchemaChecker } from './workflows/schema-checker.js';
-import type { CompiledWorkflow } from './workflows/definition.js';
+import { WorkflowCatalog } from './compile/catalog.js';
+import { compileWorkflow } from './compile/compile.js';
+import { SchemaChecker } from './lang/schema-checker.js';
+import type { CompiledWorkflow } from './kinds/definition.js';
 
 export interface SystemOptions {
   redisUrl: string;

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 import { poll } from './helpers/poll.js';
-import { SchemaUnavailableError } from '../src/workflows/schema-checker.js';
+import { SchemaUnavailableError } from '../src/lang/schema-checker.js';
 
 const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
 let h: Harness;

@@ -7,7 +7,7 @@
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StepExecutor } from '../src/engine/executor.js';
+import type { StepExecutor } from '../src/kinds/executor.js';
 import { startWorkerPools } from '../src/engine/pools.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
 

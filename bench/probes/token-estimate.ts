@@ -1,5 +1,5 @@
 /**
- * Probe (no target): what estimating a call's prompt costs (src/providers/token-estimate.ts):
+ * Probe (no target): what estimating a call's prompt costs (src/calls/token-estimate.ts):
  * the tokenizer's first load (time, heap, RSS), then a 100 KB prompt of several kinds, each new
  * to the process (no cached merges) and again, for an OpenAI model (o200k_base) and for Claude
  * (the bound, which also counts with o200k_base).
@@ -7,7 +7,7 @@
  *   node --expose-gc --import tsx bench/probes/token-estimate.ts
  */
 import { performance } from 'node:perf_hooks';
-import { estimateInputTokens } from '../../src/providers/token-estimate.js';
+import { estimateInputTokens } from '../../src/calls/token-estimate.js';
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 let seed = 7;

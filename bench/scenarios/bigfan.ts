@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import type { FlowJob } from 'bullmq';
-import { luaSource } from '../../src/runs/scripts/script.js';
+import { luaSource } from '../../src/store/scripts/script.js';
 import { compareWithRaw } from '../lib/compare.js';
 import { RAW_QUEUE, rawJobOpts } from '../lib/raw.js';
 import { newRedis } from '../lib/redis.js';
@@ -34,7 +34,7 @@ function rawFan(n: number, tag: string): { tree: FlowJob; rootId: string } {
 
 /** Our scripts by SHA (as Redis sees them), to name them in the slow log. */
 function ourScripts(): Map<string, string> {
-  const dir = new URL('../../src/runs/scripts/lua/', import.meta.url);
+  const dir = new URL('../../src/store/scripts/lua/', import.meta.url);
   const names = readdirSync(dir).filter((f) => f.endsWith('.lua')).map((f) => f.slice(0, -4));
   return new Map(names.map((n) => [createHash('sha1').update(luaSource(n)).digest('hex'), n]));
 }

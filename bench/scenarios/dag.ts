@@ -9,7 +9,7 @@
  * other dependents).
  */
 import { performance } from 'node:perf_hooks';
-import type { StepRecord } from '../../src/runs/types.js';
+import type { StepRecord } from '../../src/model/run.js';
 import { loadLine, sampled } from '../lib/measure.js';
 import { cpuProfile, describeCommands, startCommandCount } from '../lib/profile.js';
 import { newRedis } from '../lib/redis.js';
@@ -174,7 +174,7 @@ export const dagScenario: Scenario = {
     const info = newRedis('switchyard-bench-info');
     try {
       const compiled = sy.system.workflows.get('bench-dag')!;
-      // Owner in the flow tree = first dependent in topological order (src/runs/flow-builder.ts).
+      // Owner in the flow tree = first dependent in topological order (src/flow/flow-builder.ts).
       const owner = new Map<string, string | null>(compiled.steps.map((s) => [s.id, null]));
       for (const s of compiled.steps) for (const d of s.dependsOn) if (owner.get(d) === null) owner.set(d, s.id);
       const refEdges = compiled.steps.reduce((k, s) => k + s.dependsOn.filter((d) => owner.get(d) !== s.id).length, 0);

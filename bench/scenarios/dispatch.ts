@@ -11,7 +11,7 @@ import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import express from 'express';
 import { createApp } from '../../src/api/app.js';
-import type { Provider } from '../../src/providers/provider.js';
+import type { Provider } from '../../src/calls/provider.js';
 import { startSwitchyard } from '../lib/switchyard.js';
 import { Arrivals, fmt, withTimeout } from '../lib/util.js';
 import { rawJobOptions, startRawQueue } from './single.js';

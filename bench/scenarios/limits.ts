@@ -15,7 +15,7 @@ import { startWorkerProcess, killAllWorkerProcesses } from '../../test/helpers/w
 import { startSwitchyard, type SwitchyardBench } from '../lib/switchyard.js';
 import { fmt } from '../lib/util.js';
 import { startRpmProvider } from '../lib/rpm-provider.js';
-import { isTerminalRun } from '../../src/runs/types.js';
+import { isTerminalRun } from '../../src/model/run.js';
 import type { BenchContext, Scenario, ScenarioResult } from './types.js';
 
 async function withFake<T>(fn: (fake: FakeLlmServer) => Promise<T>): Promise<T> {

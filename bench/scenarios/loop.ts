@@ -6,7 +6,7 @@
  * (two steps, two waits of the loop without a worker slot, its two resumes). Reported; the
  * issue sets no target for it.
  */
-import type { Provider } from '../../src/providers/provider.js';
+import type { Provider } from '../../src/calls/provider.js';
 import { loadLine, sampled } from '../lib/measure.js';
 import { startRaw, rawJobOpts, RAW_QUEUE } from '../lib/raw.js';
 import { newRedis } from '../lib/redis.js';

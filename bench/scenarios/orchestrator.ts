@@ -6,8 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { EchoProvider } from '../../src/providers/echo.js';
-import type { Provider } from '../../src/providers/provider.js';
+import { EchoProvider } from '../../src/calls/echo.js';
+import type { Provider } from '../../src/calls/provider.js';
 import { loadLine, sampled } from '../lib/measure.js';
 import { newRedis } from '../lib/redis.js';
 import { echoAgent, startSwitchyard } from '../lib/switchyard.js';

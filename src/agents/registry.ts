@@ -8,10 +8,10 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { Config } from '../config/env.js';
 import { ConfigError, ValidationError, type Issue } from '../errors/index.js';
-import { AgentsFile, type AgentSpec, type ProviderName, type ResolvedAgent, type ResolvedFallback } from './agent-spec.js';
-import { LimitPlan } from '../limits/limiter.js';
-import type { ProviderLimits } from '../limits/spec.js';
-import { PriceTable, type ModelPrice } from '../providers/pricing.js';
+import { AgentsFile, type AgentSpec, type ProviderName, type ResolvedAgent, type ResolvedFallback } from '../model/agent.js';
+import { LimitPlan } from '../calls/admission/limiter.js';
+import type { ProviderLimits } from '../model/provider-limits.js';
+import { PriceTable, type ModelPrice } from '../calls/pricing.js';
 
 type Env = Record<string, string | undefined>;
 

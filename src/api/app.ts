@@ -10,7 +10,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import express, { type Express } from 'express';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import type { System } from '../system.js';
-import { assertDepth } from '../workflows/limits.js';
+import { assertDepth } from '../compile/limits.js';
 import { HttpError, errorHandler } from './errors.js';
 import { JSON_TYPES, jsonObjectBody } from './request-shape.js';
 import { agentsRouter } from './routes/agents.js';

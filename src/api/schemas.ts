@@ -1,12 +1,12 @@
 /**
  * The HTTP API's request schemas: the single source of truth for validation (and, later,
- * for OpenAPI). Response shapes are the run/step records of src/runs/types.ts.
+ * for OpenAPI). Response shapes are the run/step records of src/model/run.ts.
  */
 import { z } from 'zod';
-import { Budget, RunListInclude, RunStatus, StepFeedback } from '../runs/types.js';
-import { RunStepId, StepId, StepInput } from '../workflows/definition.js';
-import { JsonObject } from '../workflows/json-object.js';
-import { PatternFields, patternProblem } from '../workflows/patterns.js';
+import { Budget, RunListInclude, RunStatus, StepFeedback } from '../model/run.js';
+import { RunStepId, StepId, StepInput } from '../kinds/definition.js';
+import { JsonObject } from '../model/json.js';
+import { PatternFields, patternProblem } from '../compile/patterns.js';
 
 const common = {
   /** A repeated submission with the same key returns the same run. */
@@ -29,7 +29,7 @@ export const SubmitWorkflowRun = z
   })
   .strict();
 
-/** POST /v1/runs with a collaboration pattern (src/workflows/patterns.ts). */
+/** POST /v1/runs with a collaboration pattern (src/compile/patterns.ts). */
 export const SubmitPatternRun = z
   .discriminatedUnion('pattern', [
     z.object({ ...PatternFields.sequential, ...common }).strict(),

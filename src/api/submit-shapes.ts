@@ -4,7 +4,7 @@
  * one to what was sent, rewritten with the values sent where they are plain to see.
  */
 import { excerpt } from '../errors/excerpt.js';
-import { PatternFields } from '../workflows/patterns.js';
+import { PatternFields } from '../compile/patterns.js';
 import { HttpError } from './errors.js';
 
 interface Shape {

@@ -6,14 +6,14 @@
  * The fast path of scripts/lua/step-begin.lua starts a step by itself in exactly one of the
  * cases where this function answers `start`: no `when`, the step pending or retrying with
  * attempts left, the run live, every dependency succeeded or failed optional (checked in
- * test/runs.scripts.test.ts).
+ * test/store/scripts.test.ts).
  */
 import { NonRetryableError, toError } from '../errors/index.js';
-import type { RunStatus, StepStatus } from '../runs/types.js';
-import { isTerminalRun, isTerminalStep } from '../runs/types.js';
-import { evaluateWhen } from '../workflows/expression.js';
-import type { CompiledStep } from '../workflows/definition.js';
-import type { TemplateScope } from '../workflows/templates.js';
+import type { RunStatus, StepStatus } from '../model/run.js';
+import { isTerminalRun, isTerminalStep } from '../model/run.js';
+import { evaluateWhen } from '../lang/expression.js';
+import type { CompiledStep } from '../kinds/definition.js';
+import type { TemplateScope } from '../lang/templates.js';
 
 /** What a decision needs of the step's definition. */
 export interface DecisionStep {

@@ -21,12 +21,12 @@
 import type { FlowJob, FlowProducer, Job, Queue } from 'bullmq';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { NonRetryableError, StaleAttemptError } from '../errors/index.js';
-import { buildChildFlows, type StepJobData } from '../runs/flow-builder.js';
-import type { RunStore } from '../runs/run-store.js';
-import { isTerminalStep } from '../runs/types.js';
-import type { StepPolicy } from '../runs/step-policy.js';
-import { CompiledStep } from '../workflows/definition.js';
-import type { ChildStep } from './executor.js';
+import { buildChildFlows, type StepJobData } from '../flow/flow-builder.js';
+import type { RunStore } from '../store/run-store.js';
+import { isTerminalStep } from '../model/run.js';
+import type { StepPolicy } from '../flow/step-policy.js';
+import { CompiledStep } from '../kinds/definition.js';
+import type { ChildStep } from '../kinds/executor.js';
 
 export interface GrowthDeps {
   store: RunStore;

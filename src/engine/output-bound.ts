@@ -4,7 +4,7 @@
  * past the bound fails the step instead: a single answer, or a forEach's list of many, must not
  * fill Redis or make the run too big to read.
  */
-import { jsonBytes } from '../workflows/text-size.js';
+import { jsonBytes } from '../lang/text-size.js';
 
 export const OUTPUT_BYTES_SETTING = 'SWITCHYARD_MAX_OUTPUT_BYTES';
 

@@ -21,34 +21,34 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BudgetExceededError, CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
 import { DEFAULT_LIMITS, DEFAULT_MAX_DEBUG_BYTES, type Limits } from '../config/env.js';
 import type { Logger } from '../logger.js';
-import type { PriceTable } from '../providers/pricing.js';
-import type { Provider } from '../providers/provider.js';
-import type { StepJobData } from '../runs/flow-builder.js';
-import type { RunControl } from '../runs/run-control.js';
-import type { RunStore } from '../runs/run-store.js';
-import { deliveryHolds, type StepCompleteReply, type StepTransition, type StepTransitionReply } from '../runs/scripts/index.js';
-import { isTransientWriteError } from '../runs/reachable.js';
-import type { StepPolicy } from '../runs/step-policy.js';
-import type { Usage } from '../runs/types.js';
-import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, isTerminalStep, type StepStatus } from '../runs/types.js';
-import { ContextName, type CompiledStep, type StepKind } from '../workflows/definition.js';
-import { parseOutputJson } from '../workflows/templates.js';
-import type { ContextPublish } from '../runs/scripts/index.js';
+import type { PriceTable } from '../calls/pricing.js';
+import type { Provider } from '../calls/provider.js';
+import type { StepJobData } from '../flow/flow-builder.js';
+import type { RunControl } from '../flow/run-control.js';
+import type { RunStore } from '../store/run-store.js';
+import { deliveryHolds, type StepCompleteReply, type StepTransition, type StepTransitionReply } from '../store/scripts/index.js';
+import { isTransientWriteError } from '../store/reachable.js';
+import type { StepPolicy } from '../flow/step-policy.js';
+import type { Usage } from '../model/run.js';
+import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, isTerminalStep, type StepStatus } from '../model/run.js';
+import { ContextName, type CompiledStep, type StepKind } from '../kinds/definition.js';
+import { parseOutputJson } from '../lang/templates.js';
+import type { ContextPublish } from '../store/scripts/index.js';
 import type { ActiveJobs } from './active-jobs.js';
 import { retryDelayMs } from './backoff.js';
 import { decide, type Decision } from './decide.js';
-import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from './executor.js';
-import { templateScope } from './executors/agent.js';
+import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from '../kinds/executor.js';
+import { templateScope } from '../kinds/executors/agent.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { BudgetedProvider } from './budgeted-provider.js';
-import { LEASE_MARGIN_MS } from '../limits/limited-provider.js';
-import { DEFAULT_MAX_PAUSE_MS } from '../limits/pause.js';
-import { MeteredProvider, UsageMeter } from './usage-meter.js';
+import { BudgetedProvider } from '../calls/admission/budgeted-provider.js';
+import { LEASE_MARGIN_MS } from '../calls/admission/limited-provider.js';
+import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
+import { MeteredProvider, UsageMeter } from '../calls/usage-meter.js';
 import { StepTrace } from './step-trace.js';
 import { addChildSteps } from './growth.js';
 import { outputTooLarge } from './output-bound.js';
-import { countsTowardMaxSteps } from '../runs/budget.js';
-import { settleJoins } from './joins.js';
+import { countsTowardMaxSteps } from '../model/budget.js';
+import { settleJoins } from '../flow/joins.js';
 
 /**
  * What a step job returns to its parent: small; the output itself is stored once, in the run.
@@ -372,7 +372,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         }
         if (err instanceof RateLimitedError) {
           // The attempt is given back: a rate-limited call was never made. The queue waits at
-          // most the pause cap (a longer Retry-After was a spent quota, see src/limits/pause.ts).
+          // most the pause cap (a longer Retry-After was a spent quota, see src/calls/admission/pause.ts).
           const pauseMs = Math.min(err.retryAfterMs, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS);
           const event = { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: pauseMs } } as const;
           await transition({ from: ['running'], to: 'retrying', attempt, attemptsDelta: -1, fields: { reason: `rate limited; retrying in ${pauseMs} ms` }, event });

@@ -8,14 +8,14 @@
  * (ExecutionContext.metered); the request is provider-neutral, so no key or header is in it.
  */
 import { BudgetExceededError, CapacityWaitError, QuotaRefusedError, TooLargeForLimitError } from '../errors/index.js';
-import { providerErrorBody } from '../providers/error-body.js';
-import { buildMessages } from '../providers/prompt.js';
-import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../providers/provider.js';
-import type { RecordFields } from '../runs/run-store.js';
-import type { StepDebug, ToolCallRecord } from '../runs/types.js';
-import type { StepInput } from '../workflows/definition.js';
-import { clipJson } from './clip-json.js';
-import { fitCalls } from './tool-calls.js';
+import { providerErrorBody } from '../calls/error-body.js';
+import { buildMessages } from '../calls/prompt.js';
+import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../calls/provider.js';
+import type { RecordFields } from '../store/run-store.js';
+import type { StepDebug, ToolCallRecord } from '../model/run.js';
+import type { StepInput } from '../kinds/definition.js';
+import { clipJson } from '../lang/clip-json.js';
+import { fitCalls } from '../kinds/executors/tool-calls.js';
 
 /** What `attempt` and `truncated` take of the budget, at most. */
 const ENVELOPE_BYTES = 64;

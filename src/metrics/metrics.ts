@@ -10,7 +10,7 @@
  *   quota is spent.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Usage } from '../runs/types.js';
+import type { Usage } from '../model/run.js';
 
 export interface MetricsSources {
   /** Jobs per state of each queue. */

@@ -19,9 +19,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { NonRetryableError, issuesFromZod, toError, type ZodLikeIssue } from '../errors/index.js';
 import type { Logger } from '../logger.js';
-import { readEvents } from '../runs/run-store.js';
-import { RunRecord, StepRecord, isTerminalRun, type OutboxEntry, type RunEvent } from '../runs/types.js';
-import { keys } from '../runs/keys.js';
+import { readEvents } from '../store/run-store.js';
+import { RunRecord, StepRecord, isTerminalRun, type OutboxEntry, type RunEvent } from '../model/run.js';
+import { keys } from '../store/keys.js';
 import type { ResultSink } from './sink.js';
 
 /** The outbox stream the engine appends to: fields `kind`, `id`, `doc` (JSON). */

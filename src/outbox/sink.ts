@@ -10,7 +10,7 @@
  *   `NonRetryableError` for a record the store can never accept (it is then logged and
  *   dropped, so one bad record cannot block the stream); anything else counts as an outage.
  */
-import type { RunEvent, RunRecord, StepRecord } from '../runs/types.js';
+import type { RunEvent, RunRecord, StepRecord } from '../model/run.js';
 
 /** Where a record came from; lets a sink refuse to overwrite a newer state with an older one. */
 export interface WriteMeta {

@@ -5,16 +5,16 @@
  */
 import type { JobSchedulerJson, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { whileReachable } from '../runs/reachable.js';
+import { whileReachable } from '../store/reachable.js';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError, issuesFromZod } from '../errors/index.js';
 import type { Logger } from '../logger.js';
-import type { WorkflowCatalog } from '../workflows/catalog.js';
-import { validateRunInput } from '../workflows/input.js';
-import { assertRunBounds } from '../workflows/run-bounds.js';
+import type { WorkflowCatalog } from '../compile/catalog.js';
+import { validateRunInput } from '../compile/input.js';
+import { assertRunBounds } from '../compile/run-bounds.js';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
-import { JsonObject } from '../workflows/json-object.js';
-import { FLOW_SCHEDULE_PREFIX, ScheduleId, cronProblem } from './schedule-spec.js';
+import { JsonObject } from '../model/json.js';
+import { FLOW_SCHEDULE_PREFIX, ScheduleId, cronProblem } from '../model/schedule.js';
 
 export const ScheduleBody = z
   .object({

@@ -4,7 +4,7 @@
  * started; and no schema thread may be left running. Its afterAll runs after the file's own (hooks run as a stack).
  */
 import { afterAll, expect } from 'vitest';
-import { liveSchemaThreads } from '../../src/workflows/schema-lane.js';
+import { liveSchemaThreads } from '../../src/lang/schema-lane.js';
 import { keysLeft } from './redis.js';
 
 afterAll(async () => {

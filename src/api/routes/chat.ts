@@ -4,9 +4,9 @@
  * orchestrator step: the first agent leads, with the others as the agents it may delegate to.
  */
 import type { Router } from 'express';
-import type { RunsService } from '../../runs/runs-service.js';
-import { DEFAULT_WORKSPACE } from '../../runs/types.js';
-import { patternWorkflow } from '../../workflows/patterns.js';
+import type { RunsService } from '../../submit/runs-service.js';
+import { DEFAULT_WORKSPACE } from '../../model/run.js';
+import { patternWorkflow } from '../../compile/patterns.js';
 import { parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
 import { ChatMulti } from '../schemas.js';

@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import type { LimitsAdmin } from '../../limits/admin.js';
+import type { LimitsAdmin } from '../../calls/admission/admin.js';
 import { parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
 import { LimitScopeParam } from '../schemas.js';

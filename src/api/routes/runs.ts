@@ -1,12 +1,12 @@
 import type { Request, Response, Router } from 'express';
-import type { RunsService } from '../../runs/runs-service.js';
-import { DEFAULT_WORKSPACE, type RunEvent } from '../../runs/types.js';
+import type { RunsService } from '../../submit/runs-service.js';
+import { DEFAULT_WORKSPACE, type RunEvent } from '../../model/run.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
 import { sendJson } from '../json-body.js';
 import { NotFoundError } from '../../errors/index.js';
 import { excerpt } from '../../errors/excerpt.js';
-import { patternWorkflow } from '../../workflows/patterns.js';
+import { patternWorkflow } from '../../compile/patterns.js';
 import { EventId, EventsQuery, FeedbackBody, GateDecisionBody, SubmitPatternRun, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, type SubmitRun, SubmitWorkflowRun } from '../schemas.js';
 import { noShapeError } from '../submit-shapes.js';
 

@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import { NotFoundError } from '../../errors/index.js';
-import type { WorkflowCatalog } from '../../workflows/catalog.js';
+import type { WorkflowCatalog } from '../../compile/catalog.js';
 import { apiRouter } from '../route.js';
 
 export function workflowsRouter({ workflows }: { workflows: WorkflowCatalog }): Router {

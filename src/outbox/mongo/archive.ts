@@ -1,8 +1,8 @@
 /** Runs that left Redis, read from MongoDB: GET /v1/runs/:id, the listing, the event log. */
 import { ValidationError } from '../../errors/index.js';
-import { toRunView, type ListRunsFilter, type RunArchive } from '../../runs/runs-service.js';
-import { toSummary } from '../../runs/types.js';
-import { runDefinition } from '../../runs/runs-service.js';
+import { toRunView, type ListRunsFilter, type RunArchive } from '../../submit/runs-service.js';
+import { toSummary } from '../../model/run.js';
+import { runDefinition } from '../../submit/runs-service.js';
 import { definitionOf, fromEventDocument, fromRunDocument, fromStepDocument } from './mappers.js';
 import type { EventDocument, MongoModels, RunDocument, StepDocument } from './models.js';
 

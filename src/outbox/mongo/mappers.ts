@@ -1,5 +1,5 @@
 /** Pure mappings between records (the API's shapes) and MongoDB documents, both ways. */
-import type { RunEvent, RunRecord, StepRecord } from '../../runs/types.js';
+import type { RunEvent, RunRecord, StepRecord } from '../../model/run.js';
 import { sortableEntryId } from '../sink.js';
 import type { EventDocument, RunDocument, StepDocument } from './models.js';
 

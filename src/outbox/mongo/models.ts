@@ -6,8 +6,8 @@
  * behind its back. Building models needs no server: documents validate offline.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
-import { StepKind } from '../../workflows/definition.js';
-import { RunStatus, StepStatus, type FailedStep, type RunEvent, type RunRecord, type StepRecord, type Usage } from '../../runs/types.js';
+import { StepKind } from '../../kinds/definition.js';
+import { RunStatus, StepStatus, type FailedStep, type RunEvent, type RunRecord, type StepRecord, type Usage } from '../../model/run.js';
 
 /** A run as stored: RunRecord with Dates, `_id` = run id, and the definition it executed (JSON text). */
 export interface RunDocument extends Omit<RunRecord, 'id' | 'createdAt' | 'startedAt' | 'finishedAt'> {

@@ -1,7 +1,7 @@
 /** The ResultSink over MongoDB: idempotent upserts of runs, step results and run events. */
 import mongoose, { mongo, type Model } from 'mongoose';
 import { NonRetryableError, toError } from '../../errors/index.js';
-import type { StepRecord } from '../../runs/types.js';
+import type { StepRecord } from '../../model/run.js';
 import { sortableEntryId, type ResultSink, type RunWrite, type WriteMeta } from '../sink.js';
 import { toEventDocument, toRunDocument, toStepDocument } from './mappers.js';
 import type { MongoModels } from './models.js';

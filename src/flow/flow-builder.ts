@@ -1,0 +1,176 @@
+/**
+ * Maps a DAG of steps onto BullMQ flows (trees) — see docs/adr/001-dag-on-flowproducer.md.
+ * The same rules for a run's definition and for steps a running step adds to its run:
+ *
+ * - Every step has exactly one owner in the tree: its first dependent in topological order.
+ *   Its owner waits for it natively (parent/child).
+ * - Every other dependent of a shared step gets a small `ref` child instead, added delayed;
+ *   when the shared step finishes it promotes its refs. So a diamond's shared step runs once
+ *   and each step starts as soon as its own dependencies are done.
+ * - Required steps fail their parent (so a failure never leaves a parent in
+ *   waiting-children); optional steps are ignored by their parent on failure.
+ * - The steps nothing depends on (sinks) hang under an attachment: the run's root `run` job
+ *   (`buildRunFlow`), or the running step that added them (`buildChildFlows`), which they wake
+ *   whatever their outcome (ignoreDependencyOnFailure): it reads their results itself.
+ */
+import type { FlowJob, JobsOptions } from 'bullmq';
+import type { CompiledStep } from '../kinds/definition.js';
+import { REF_QUEUE, RUN_QUEUE, refJobId, stepJobId, stepQueueName } from '../store/keys.js';
+
+export interface StepJobData {
+  runId: string;
+  workspaceId: string;
+  step: CompiledStep;
+  /** Ref job ids (in REF_QUEUE) to promote once this step has finished. */
+  refs: string[];
+  /** When the run's budget `deadlineMs` passes (epoch ms): a step that begins later halts the run. */
+  deadline?: number;
+  /** The run has a token or cost budget: each provider call reserves against it first. */
+  budgeted?: true;
+  /**
+   * The step is its run's only job (a single-step run has no root job): its ending finishes
+   * the run, in the same write when it records a result.
+   */
+  standalone?: true;
+}
+export interface RefJobData {
+  runId: string;
+  /** The shared step this ref stands for, and the queue its job is in. */
+  target: string;
+  targetQueue: string;
+}
+export interface RunJobData {
+  runId: string;
+  workspaceId: string;
+}
+
+/** The retry policy of a step's job. */
+export interface JobPolicy {
+  attempts: number;
+  backoff: { type: 'fixed' | 'exponential'; delayMs: number; jitter: number };
+}
+
+export interface BuildStepsOptions {
+  runId: string;
+  workspaceId: string;
+  /** The run's deadline (epoch ms), carried by every step job. */
+  deadline?: number | undefined;
+  /** The run has a token or cost budget (carried by every step job). */
+  budgeted?: boolean | undefined;
+  /** In a topological order; dependencies name steps of this list only. */
+  steps: readonly CompiledStep[];
+  jobPolicy: (step: CompiledStep) => JobPolicy;
+  priority?: number | undefined;
+  retentionSeconds: number;
+  /** Completed jobs a queue keeps (Bull Board); 0: a job is removed once it completes (its run keeps everything). */
+  keepCompletedJobs: number;
+  /** How long a ref sleeps before checking its target by itself (in case a promote was lost). */
+  refSafetyDelayMs: number;
+}
+
+export interface StepTrees {
+  /** One tree per sink step. */
+  sinks: FlowJob[];
+  /** Every ref job id among them. */
+  refIds: string[];
+}
+
+function buildStepTrees(opts: BuildStepsOptions): StepTrees {
+  const { runId, steps } = opts;
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const dependents = new Map<string, string[]>(steps.map((s) => [s.id, []]));
+  for (const s of steps) for (const d of s.dependsOn) dependents.get(d)!.push(s.id);
+
+  // Owner = first dependent in topological order.
+  const owner = new Map<string, string | null>();
+  for (const s of steps) owner.set(s.id, dependents.get(s.id)![0] ?? null);
+
+  const refsOf = new Map<string, string[]>(steps.map((s) => [s.id, []]));
+  const refIds: string[] = [];
+  const common = retention(opts);
+
+  const refNode = (target: CompiledStep, dependent: string): FlowJob => {
+    const id = refJobId(runId, target.id, dependent);
+    refsOf.get(target.id)!.push(id);
+    refIds.push(id);
+    const data: RefJobData = { runId, target: target.id, targetQueue: stepQueueName(target) };
+    return {
+      name: 'ref',
+      queueName: REF_QUEUE,
+      data,
+      // A ref only fails on infrastructure errors (Redis): retry those before giving up.
+      opts: { ...common, jobId: id, delay: opts.refSafetyDelayMs, attempts: 5, backoff: { type: 'exponential', delay: 500 }, ignoreDependencyOnFailure: true },
+    };
+  };
+
+  const stepNode = (step: CompiledStep): FlowJob => {
+    const children = step.dependsOn.map((d) => {
+      const dep = byId.get(d)!;
+      return owner.get(d) === step.id ? stepNode(dep) : refNode(dep, step.id);
+    });
+    const policy = opts.jobPolicy(step);
+    const data: StepJobData = { runId, workspaceId: opts.workspaceId, step, refs: refsOf.get(step.id)!, ...(opts.deadline ? { deadline: opts.deadline } : {}), ...(opts.budgeted ? { budgeted: true } : {}) };
+    return {
+      name: step.id,
+      queueName: stepQueueName(step),
+      data,
+      opts: {
+        ...common,
+        jobId: stepJobId(runId, step.id),
+        attempts: policy.attempts,
+        backoff: { type: policy.backoff.type, delay: policy.backoff.delayMs, jitter: policy.backoff.jitter },
+        ...(step.optional ? { ignoreDependencyOnFailure: true } : { failParentOnFailure: true }),
+      },
+      ...(children.length ? { children } : {}),
+    };
+  };
+
+  // `data.refs` is the list itself: a ref made while building a later sink still lands in it.
+  const sinks = steps.filter((s) => owner.get(s.id) === null).map(stepNode);
+  return { sinks, refIds };
+}
+
+function retention(opts: Pick<BuildStepsOptions, 'retentionSeconds' | 'keepCompletedJobs' | 'priority'>): JobsOptions {
+  // A completed job holds nothing its run does not: by default it goes at once. A failed one
+  // stays for the retention period, to be looked at in Bull Board.
+  return {
+    removeOnComplete: opts.keepCompletedJobs > 0 ? { count: opts.keepCompletedJobs } : true,
+    removeOnFail: { age: opts.retentionSeconds },
+    ...(opts.priority ? { priority: opts.priority } : {}),
+  };
+}
+
+/**
+ * A run's whole flow: the root `run` job over the trees of its steps; for a run of one step,
+ * that step's job alone (`standalone`: it finishes the run itself).
+ */
+export function buildRunFlow(opts: BuildStepsOptions): { tree: FlowJob; refIds: string[] } {
+  const { sinks, refIds } = buildStepTrees(opts);
+  if (opts.steps.length === 1 && sinks.length === 1 && !sinks[0]!.children) {
+    const [job] = sinks as [FlowJob];
+    const { failParentOnFailure: _f, ignoreDependencyOnFailure: _i, ...jobOpts } = job.opts ?? {};
+    return { tree: { ...job, data: { ...(job.data as StepJobData), standalone: true }, opts: jobOpts }, refIds };
+  }
+  const data: RunJobData = { runId: opts.runId, workspaceId: opts.workspaceId };
+  const tree: FlowJob = {
+    name: 'run',
+    queueName: RUN_QUEUE,
+    data,
+    opts: { ...retention(opts), jobId: opts.runId, attempts: 3, backoff: { type: 'fixed', delay: 1000 } },
+    children: sinks,
+  };
+  return { tree, refIds };
+}
+
+/**
+ * The flows of steps a running step adds to its run: one tree per sink, each a child of that
+ * step's job (`parent`: its id and qualified queue name), which each wakes whatever its outcome.
+ */
+export function buildChildFlows(opts: BuildStepsOptions & { parent: { id: string; queue: string } }): StepTrees {
+  const { sinks, refIds } = buildStepTrees(opts);
+  for (const sink of sinks) {
+    const { failParentOnFailure: _required, ...rest } = sink.opts ?? {};
+    sink.opts = { ...rest, parent: opts.parent, ignoreDependencyOnFailure: true };
+  }
+  return { sinks, refIds };
+}

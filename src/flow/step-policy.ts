@@ -1,0 +1,36 @@
+/**
+ * How a step's job is retried and how long one segment of its work may run: the agent's
+ * settings for a step an agent's pool runs (overridden by the step's own `attempts` and
+ * `timeoutMs`), the engine's defaults for a step it runs itself. One place, for the flows built
+ * at submission and those a running step adds.
+ */
+import type { AgentRegistry } from '../agents/registry.js';
+import type { CompiledStep } from '../kinds/definition.js';
+import type { JobPolicy } from './flow-builder.js';
+
+/**
+ * Retry policy and timeout of a step the engine runs itself (no agent): loops, forEach,
+ * approval gates. Their work is idempotent through their checkpoint, so a delivery cut short
+ * (a lost worker, a Redis error) is taken over by the next attempt instead of failing the run.
+ */
+export const ENGINE_STEP_DEFAULTS = {
+  attempts: 3,
+  backoff: { type: 'exponential', delayMs: 1000, jitter: 0 },
+  timeoutMs: 120_000,
+} as const satisfies JobPolicy & { timeoutMs: number };
+
+export interface StepPolicy {
+  job(step: CompiledStep): JobPolicy;
+  timeoutMs(step: CompiledStep): number;
+}
+
+export function stepPolicy(registry: AgentRegistry): StepPolicy {
+  const defaults = (step: CompiledStep) => (step.agent ? registry.require(step.agent) : ENGINE_STEP_DEFAULTS);
+  return {
+    job: (step) => {
+      const d = defaults(step);
+      return { attempts: step.attempts ?? d.attempts, backoff: d.backoff };
+    },
+    timeoutMs: (step) => step.timeoutMs ?? defaults(step).timeoutMs,
+  };
+}

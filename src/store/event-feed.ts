@@ -1,0 +1,175 @@
+/**
+ * Live run events for every viewer of a process over ONE Redis subscriber connection.
+ *
+ * A run's event log is a list (an event's id is its position, from 1); every append is also
+ * published, as `<id> <event JSON>`, on the channel named like the log's key. Viewers of the
+ * same run share one subscription. A viewer joins its run's group first, then (once the
+ * subscription is confirmed) reads what it missed from the log: from then on every event
+ * reaches it, from the log or from the channel, and ids tell duplicates and gaps. A gap (a
+ * message lost while the subscriber reconnected) is read from the log; after a reconnect every
+ * viewer reads the log from where it was.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import { keys } from './keys.js';
+import type { RunEvent } from '../model/run.js';
+
+/** Reads a run's log after an id (exclusive), oldest first, at most `count`. */
+export type ReadEvents = (runId: string, after: number, count: number) => Promise<RunEvent[]>;
+
+/** Parses one published message into its event (undefined when it is not one). */
+export type ParseMessage = (runId: string, message: string) => RunEvent | undefined;
+
+interface Viewer {
+  /** The id of the last event handed to the viewer. */
+  last: number;
+  queue: (RunEvent | 'resync')[];
+  wake: (() => void) | undefined;
+}
+
+interface Group {
+  channel: string;
+  viewers: Set<Viewer>;
+  /** Settles once the subscription is confirmed. */
+  subscribed: Promise<void>;
+}
+
+export interface RunEventFeedOptions {
+  /** The ordinary connection; the feed duplicates it for its subscriber. */
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  read: ReadEvents;
+  parse: ParseMessage;
+}
+
+const PAGE = 500;
+
+export class RunEventFeed {
+  private readonly groups = new Map<string, Group>();
+  private readonly byChannel = new Map<string, string>();
+  private subscriber: Redis | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: RunEventFeedOptions) {}
+
+  /** How many viewers are following runs now, and how many runs they follow. */
+  stats(): { runs: number; viewers: number } {
+    let viewers = 0;
+    for (const g of this.groups.values()) viewers += g.viewers.size;
+    return { runs: this.groups.size, viewers };
+  }
+
+  /**
+   * The run's events after `after` (exclusive; from the start when omitted), then live ones
+   * as they are appended, until `signal` fires or the feed closes. The caller stops reading
+   * when it has seen what it waits for (`run.finished`).
+   */
+  async *follow(runId: string, after: number | undefined, signal: AbortSignal): AsyncGenerator<RunEvent> {
+    const viewer: Viewer = { last: after ?? 0, queue: ['resync'], wake: undefined };
+    const group = this.join(runId, viewer);
+    const stop = () => viewer.wake?.();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      await group.subscribed;
+      while (!signal.aborted && !this.closed) {
+        const next = viewer.queue.shift();
+        if (next === undefined) {
+          await new Promise<void>((r) => (viewer.wake = r));
+          viewer.wake = undefined;
+          continue;
+        }
+        // A resync, or an event past a gap: read the log up to it first.
+        if (next === 'resync' || Number(next.id) > viewer.last + 1) {
+          const until = next === 'resync' ? Infinity : Number(next.id) - 1;
+          while (viewer.last < until) {
+            const count = Math.min(PAGE, until - viewer.last);
+            const page = await this.opts.read(runId, viewer.last, count);
+            for (const e of page) {
+              viewer.last = Number(e.id);
+              yield e;
+            }
+            if (page.length < count) break;
+          }
+          if (next === 'resync') continue;
+        }
+        if (Number(next.id) <= viewer.last) continue; // read from the log already
+        viewer.last = Number(next.id);
+        yield next;
+      }
+    } finally {
+      signal.removeEventListener('abort', stop);
+      this.leave(runId, group, viewer);
+    }
+  }
+
+  /** Stop the subscriber and end every viewer. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const g of this.groups.values()) for (const v of g.viewers) v.wake?.();
+    this.subscriber?.disconnect();
+  }
+
+  private join(runId: string, viewer: Viewer): Group {
+    let group = this.groups.get(runId);
+    if (!group) {
+      const channel = keys.events(this.opts.prefix, runId);
+      const sub = this.connection();
+      group = {
+        channel,
+        viewers: new Set(),
+        subscribed: sub.subscribe(channel).then(
+          () => undefined,
+          (err: unknown) => this.opts.logger.warn({ runId, err: (err as Error).message }, 'could not subscribe to a run; its viewers read its log when the connection is back'),
+        ),
+      };
+      this.groups.set(runId, group);
+      this.byChannel.set(channel, runId);
+    }
+    group.viewers.add(viewer);
+    return group;
+  }
+
+  private leave(runId: string, group: Group, viewer: Viewer): void {
+    group.viewers.delete(viewer);
+    if (group.viewers.size > 0 || this.groups.get(runId) !== group) return;
+    this.groups.delete(runId);
+    this.byChannel.delete(group.channel);
+    if (!this.closed) this.subscriber?.unsubscribe(group.channel).catch(() => undefined);
+  }
+
+  private connection(): Redis {
+    if (this.subscriber) return this.subscriber;
+    // Waits an outage out and subscribes again on reconnect (ioredis re-subscribes by itself).
+    const sub = this.opts.redis.duplicate({
+      connectionName: 'switchyard-events',
+      commandTimeout: undefined,
+      enableOfflineQueue: true,
+      autoResendUnfulfilledCommands: true,
+      autoResubscribe: true,
+      maxRetriesPerRequest: null,
+    });
+    sub.on('error', (err: unknown) => this.opts.logger.debug({ err }, 'event subscriber connection error'));
+    let connectedOnce = false;
+    sub.on('ready', () => {
+      // Messages published while it was away are lost: every viewer reads the log again.
+      if (connectedOnce) for (const g of this.groups.values()) for (const v of g.viewers) this.push(v, 'resync');
+      connectedOnce = true;
+    });
+    sub.on('message', (channel: string, message: string) => {
+      const runId = this.byChannel.get(channel);
+      const group = runId === undefined ? undefined : this.groups.get(runId);
+      if (!group || runId === undefined) return;
+      const event = this.opts.parse(runId, message);
+      if (!event) return;
+      for (const v of group.viewers) this.push(v, event);
+    });
+    this.subscriber = sub;
+    return sub;
+  }
+
+  private push(viewer: Viewer, item: RunEvent | 'resync'): void {
+    viewer.queue.push(item);
+    viewer.wake?.();
+  }
+}

@@ -1,0 +1,56 @@
+import type { Redis } from 'ioredis';
+import { keys } from '../keys.js';
+import { isTerminalStep, type StepStatus } from '../../model/run.js';
+import { Script } from './script.js';
+
+const release = new Script('holds-release', 'any');
+
+/** Which of a run's holds to release: all (the run ended), some steps' (cancelled), or one step's attempts before `belowAttempt` (recovered). */
+export type HoldsSelection = { steps?: readonly string[]; belowAttempt?: number };
+
+/**
+ * What a delivery of step `stepId` running `attempt` gives back when it stops because the step
+ * is no longer its own (`status`: the step's now): a turn it was given as its run ended (after
+ * the run's holds were released), and whatever else it still holds. All of the step's holds
+ * once the step has ended; else only those of this attempt and earlier ones (a later attempt,
+ * which runs the step now, keeps its own).
+ */
+export function deliveryHolds(stepId: string, attempt: number, status: StepStatus | 'missing'): HoldsSelection {
+  return { steps: [stepId], ...(status === 'missing' || isTerminalStep(status) ? {} : { belowAttempt: attempt + 1 }) };
+}
+
+/** Reads of the holds before the release: a hold in a scope added between a read and its release is released in the next round. */
+const ROUNDS = 3;
+
+/** Release what a run's provider calls hold in the limiter and against its budget; returns how many holds were released. */
+export async function holdsRelease(redis: Redis, prefix: string, runId: string, which: HoldsSelection = {}): Promise<number> {
+  if (which.steps && which.steps.length === 0) return 0;
+  const holds = keys.runHolds(prefix, runId);
+  let released = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    // The script is given every key it touches: the scopes its holds name, read first (a run
+    // that holds nothing, most of them, costs this one read).
+    const entries = await redis.zrange(holds, '0', '-1');
+    if (entries.length === 0) break;
+    const scopes = scopesOf(prefix, entries);
+    const args = [which.belowAttempt ?? 0, ...(which.steps ?? [])];
+    const [n, left] = (await release.run(redis, [holds, keys.run(prefix, runId), ...scopes.flatMap((id) => [keys.limit(prefix, id), keys.limitBookings(prefix, id), keys.limitLeases(prefix, id)])], args)) as [number, number];
+    released += n;
+    if (left === 0) break;
+  }
+  return released;
+}
+
+/**
+ * The limiter scopes a run's holds name (see lua/includes/holdEntry.lua: `<kind> <attempt>
+ * <step id> <id> <what>`, `what` a scope's state key for a turn booked or a lease).
+ */
+function scopesOf(prefix: string, entries: readonly string[]): string[] {
+  const statePrefix = keys.limit(prefix, '');
+  const ids = new Set<string>();
+  for (const e of entries) {
+    const m = /^[bl] \d+ \S+ \S+ (.+)$/.exec(e);
+    if (m?.[1]?.startsWith(statePrefix)) ids.add(m[1].slice(statePrefix.length));
+  }
+  return [...ids];
+}

@@ -1,0 +1,93 @@
+/**
+ * Loading of the state scripts (lua/*.lua): the one place they are read, their includes
+ * resolved (`--@include <name>` inlines lua/includes/<name>.lua once) and the constants they
+ * share with the TypeScript code prepended, generated from the same definitions (statuses,
+ * record fields).
+ * A Script is defined on a connection the first time it runs there; ioredis then sends it by
+ * SHA and falls back to the full text when Redis no longer has it.
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { COMPACT_MAX_STEPS } from '../keys.js';
+import { GATE_WAITING_REASON, LOST_STEP_ERROR, RunRecord, StepRecord, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../../model/run.js';
+
+/** The fields of a step hash and of a run hash that make up their records. */
+export const STEP_FIELDS = StepRecord.keyof().options;
+export const RUN_FIELDS = RunRecord.keyof().options;
+
+const luaList = (items: readonly string[]) => `{ ${items.map((f) => `'${f}'`).join(', ')} }`;
+const luaSet = (names: readonly string[]) => `{ ${[...new Set(names)].map((n) => `['${n}'] = true`).join(', ')} }`;
+
+/** Constants a script may use, generated from the TypeScript definitions (only those it names are sent). */
+const CONSTANTS: Record<string, string> = {
+  TERMINAL: luaSet([...TERMINAL_STEP_STATUSES, ...TERMINAL_RUN_STATUSES]),
+  STEP_FIELDS: luaList(STEP_FIELDS),
+  RUN_FIELDS: luaList(RUN_FIELDS),
+  LOST_ERROR: JSON.stringify(LOST_STEP_ERROR),
+  COMPACT_MAX_STEPS: String(COMPACT_MAX_STEPS),
+  GATE_REASON: JSON.stringify(GATE_WAITING_REASON),
+};
+
+const readLua = (path: string): string => readFileSync(new URL(`./lua/${path}.lua`, import.meta.url), 'utf8');
+
+/**
+ * A script's full source: the constants it names, then its text with its includes
+ * (lua/includes/<name>.lua, each inlined once, its own includes first). Redis runs the whole
+ * text on every call, so a script carries only what it uses.
+ */
+export function luaSource(name: string): string {
+  const seen = new Set<string>();
+  const expand = (text: string): string =>
+    text.replace(/^--@include (\S+)\s*$/gm, (_line, include: string) => {
+      if (seen.has(include)) return '';
+      seen.add(include);
+      return expand(readLua(`includes/${include}`));
+    });
+  const body = expand(readLua(name));
+  const header = Object.entries(CONSTANTS)
+    .filter(([constant]) => new RegExp(`\\b${constant}\\b`).test(body))
+    .map(([constant, value]) => `local ${constant} = ${value}\n`)
+    .join('');
+  return header + body;
+}
+
+export class Script {
+  private lua: string | undefined;
+  private readonly defined = new WeakSet<Redis>();
+  private readonly command: string;
+
+  constructor(
+    /** File name in lua/, without `.lua`. */
+    readonly name: string,
+    /** How many keys it takes; `any`: as many as each call gives (the count is sent first). */
+    readonly numberOfKeys: number | 'any',
+  ) {
+    this.command = `sy_${name.replace(/-/g, '_')}`;
+  }
+
+  /** Run with exactly `numberOfKeys` keys (any number for `any`); returns the raw reply for the wrapper to decode. */
+  run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    this.define(redis);
+    return this.send(redis, keys, args);
+  }
+
+  /** Define the script on `redis` (once). */
+  private define(redis: Redis): void {
+    if (this.defined.has(redis)) return;
+    this.lua ??= luaSource(this.name);
+    redis.defineCommand(this.command, { ...(this.numberOfKeys === 'any' ? {} : { numberOfKeys: this.numberOfKeys }), lua: this.lua });
+    this.defined.add(redis);
+  }
+
+  private send(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const call = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[this.command]!;
+    if (this.numberOfKeys === 'any') return call.call(redis, keys.length, ...keys, ...args);
+    if (keys.length !== this.numberOfKeys) throw new Error(`script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
+    return call.call(redis, ...keys, ...args);
+  }
+}
+
+/** A JSON value as a hash field holds it. */
+export const json = (v: unknown): string => JSON.stringify(v ?? null);
+/** A hash field's JSON text back (missing → null). */
+export const parseJson = <T>(v: string | null | undefined): T => (v == null ? null : JSON.parse(v)) as T;

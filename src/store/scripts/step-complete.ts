@@ -1,0 +1,100 @@
+import type { Redis } from 'ioredis';
+import { keys } from '../keys.js';
+import type { RunStatus, StepStatus, Usage } from '../../model/run.js';
+import { json, Script } from './script.js';
+import type { RecordFields } from './step-checkpoint.js';
+
+const script = new Script('step-complete', 7);
+
+export interface StepResult {
+  output: unknown;
+  /** The input the work received (rendered). */
+  input: unknown;
+  usage: Usage | null;
+  model: string | null;
+  /** Data of the `step.completed` event (beside usage and model). */
+  event?: Record<string, unknown>;
+  /** Replace the step's checkpoint in the same write. */
+  checkpoint?: unknown;
+  /** The run whose recorded output this is (a rerun reused it). */
+  reusedFrom?: string;
+  /** What it publishes into its run's shared context (when recorded as the step's result). */
+  publish?: ContextPublish;
+  /** Its provider calls counted their usage against the run's budget as they ended (then only the step is counted here). */
+  callsCounted?: boolean;
+  /** More fields of the step's record to set with it (what it keeps to debug its calls). */
+  fields?: RecordFields;
+  /**
+   * This write's id, the same on each retry of it: a retry of a write that was applied (its
+   * reply lost) gets the same reply and adds nothing twice.
+   */
+  writeId?: string;
+}
+
+/** Names and values a step publishes, and how it ranks against other writers of a name. */
+export interface ContextPublish {
+  entries: [name: string, value: unknown][];
+  order: number;
+  /** The writer's agent's authority (0 for a step without an agent). */
+  authority: number;
+  /** The run's rule is `conflict: authority`: authority ranks first (else only the order does). */
+  byAuthority: boolean;
+}
+
+export interface StepCompleteArgs extends StepResult {
+  prefix: string;
+  runId: string;
+  stepId: string;
+  outbox: boolean;
+  /** The step is its run's only job: finish the run in the same write. */
+  finishRun: boolean;
+  retentionSeconds: number;
+}
+
+export interface StepCompleteReply {
+  /** True when this was recorded as the step's result; false when the step had already finished (the answer is kept as a late one). */
+  recorded: boolean;
+  status: StepStatus | 'missing';
+  /** With `finishRun`: the run's status when this write finished it. */
+  finished?: RunStatus;
+  /** Why the run's budget is exceeded with this answer counted (the run should halt). */
+  budgetExceeded?: string;
+}
+
+export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<StepCompleteReply> {
+  const [recorded, status, finished, runStatus, over] = (await script.run(
+    redis,
+    [
+      keys.step(a.prefix, a.runId, a.stepId),
+      keys.run(a.prefix, a.runId),
+      keys.events(a.prefix, a.runId),
+      keys.outbox(a.prefix),
+      keys.runSteps(a.prefix, a.runId),
+      keys.runRefs(a.prefix, a.runId),
+      keys.queuedRuns(a.prefix),
+    ],
+    [
+      new Date().toISOString(),
+      a.outbox ? '1' : '0',
+      json(a.output),
+      json(a.usage),
+      json(a.model),
+      json(a.input),
+      // The script puts the step's whole usage in front (what every delivery recorded).
+      JSON.stringify({ model: a.model, ...a.event }),
+      a.checkpoint === undefined ? '' : json(a.checkpoint),
+      a.finishRun ? '1' : '0',
+      a.retentionSeconds,
+      keys.stepPrefix(a.prefix, a.runId),
+      keys.definitionPrefix(a.prefix),
+      a.reusedFrom === undefined ? '' : json(a.reusedFrom),
+      a.callsCounted ? '1' : '0',
+      a.publish ? JSON.stringify({ step: a.stepId, order: a.publish.order, authority: a.publish.authority, byAuthority: a.publish.byAuthority, keys: a.publish.entries.map(([k]) => k) }) : '',
+      a.writeId ?? '',
+      Object.keys(a.fields ?? {}).length,
+      ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
+      ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
+    ],
+  )) as [number, StepStatus | 'missing', number?, string?, string?];
+  return { recorded: recorded === 1, status, ...(finished === 1 ? { finished: runStatus as RunStatus } : {}), ...(over ? { budgetExceeded: over } : {}) };
+}
