@@ -4,7 +4,7 @@
  * run (they were parsed again at run time with the default bounds, and failed).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertAllClosed, startHarness, type Harness } from './helpers/harness.js';
+import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
 

@@ -6,11 +6,11 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
-import { boot } from '../src/bootstrap.js';
-import { loadConfig } from '../src/config/env.js';
-import { StartupError } from '../src/errors/index.js';
-import { silentLogger } from '../src/logger.js';
-import { REDIS_URL, testPrefix } from './helpers/redis.js';
+import { boot } from '../../src/bootstrap.js';
+import { loadConfig } from '../../src/config/env.js';
+import { StartupError } from '../../src/errors/index.js';
+import { silentLogger } from '../../src/logger.js';
+import { REDIS_URL, testPrefix } from '../helpers/redis.js';
 
 // A System that cannot be built (the second test); the first never gets that far.
 vi.mock('../src/system.js', () => ({

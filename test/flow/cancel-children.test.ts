@@ -7,9 +7,9 @@
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StepExecutor } from '../src/kinds/executor.js';
-import { startWorkerPools } from '../src/engine/pools.js';
-import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
+import type { StepExecutor } from '../../src/kinds/executor.js';
+import { startWorkerPools } from '../../src/engine/pools.js';
+import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 
 /** Every log line at debug and above. */
 const lines: { level: number; msg: string; err?: unknown }[] = [];

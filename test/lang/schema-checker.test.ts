@@ -6,10 +6,10 @@
  * and the compiled schemas kept are bounded by size.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { UnavailableError } from '../src/errors/index.js';
-import { isCompiled, schemaCacheStats, schemaErrors, schemaProblem, setSchemaCacheBytes } from '../src/lang/json-schema.js';
-import { SchemaChecker, SchemaTimeoutError, SchemaUnavailableError } from '../src/lang/schema-checker.js';
-import { liveSchemaThreads } from '../src/lang/schema-lane.js';
+import { UnavailableError } from '../../src/errors/index.js';
+import { isCompiled, schemaCacheStats, schemaErrors, schemaProblem, setSchemaCacheBytes } from '../../src/lang/json-schema.js';
+import { SchemaChecker, SchemaTimeoutError, SchemaUnavailableError } from '../../src/lang/schema-checker.js';
+import { liveSchemaThreads } from '../../src/lang/schema-lane.js';
 
 const checkers: SchemaChecker[] = [];
 const checker = (opts: Partial<ConstructorParameters<typeof SchemaChecker>[0]> = {}): SchemaChecker => {

@@ -4,9 +4,9 @@
  * runs' checks, or a thread that does not answer) never holds the step past either.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from './helpers/harness.js';
-import { poll } from './helpers/poll.js';
-import { SchemaUnavailableError } from '../src/lang/schema-checker.js';
+import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
+import { poll } from '../helpers/poll.js';
+import { SchemaUnavailableError } from '../../src/lang/schema-checker.js';
 
 const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] };
 let h: Harness;
