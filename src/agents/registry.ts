@@ -11,7 +11,9 @@ import { ConfigError, ValidationError, type Issue } from '../errors/index.js';
 import { AgentsFile, type AgentSpec, type ProviderName, type ResolvedAgent, type ResolvedFallback } from '../model/agent.js';
 import { LimitPlan } from '../calls/admission/limiter.js';
 import type { ProviderLimits } from '../model/provider-limits.js';
-import { PriceTable, type ModelPrice } from '../calls/pricing.js';
+import { PriceTable } from '../calls/pricing.js';
+import type { ModelPrice } from '../model/price.js';
+import { schemaProblem } from '../lang/json-schema.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -110,6 +112,12 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
     const found = parsed.error.issues.map(fromZod);
     throw new ConfigError(`${source}: ${found.map((f) => f.text).join('; ')}`, found.map((f) => f.issue));
   }
+  // An agent's output schema is compiled as the file is read: a bad one stops start-up.
+  const bad = Object.entries(parsed.data.agents).flatMap(([name, spec]) => {
+    const problem = spec.output && schemaProblem(spec.output.schema);
+    return problem ? [{ issue: { path: `agents.${name}.output.schema`, message: problem }, text: describe(['agents', name, 'output', 'schema'], problem) }] : [];
+  });
+  if (bad.length > 0) throw new ConfigError(`${source}: ${bad.map((b) => b.text).join('; ')}`, bad.map((b) => b.issue));
   const agents: ResolvedAgent[] = [];
   const missing: { issue: Issue; text: string }[] = [];
   for (const [name, spec] of Object.entries(parsed.data.agents)) {

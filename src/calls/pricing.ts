@@ -9,18 +9,10 @@
  * them (list prices, no batch or cache discounts: cached input is priced as input, which
  * overstates a cached prompt's cost).
  */
-import { z } from 'zod';
+import { ModelPrice } from '../model/price.js';
 import type { Usage } from '../model/run.js';
 
-export const ModelPrice = z
-  .object({
-    /** USD per million input tokens. */
-    inputPerMTok: z.number().nonnegative(),
-    /** USD per million output tokens. */
-    outputPerMTok: z.number().nonnegative(),
-  })
-  .strict();
-export type ModelPrice = z.infer<typeof ModelPrice>;
+export { ModelPrice };
 
 const p = (inputPerMTok: number, outputPerMTok: number): ModelPrice => ({ inputPerMTok, outputPerMTok });
 

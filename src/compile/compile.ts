@@ -12,6 +12,7 @@
 import type { z } from 'zod';
 import { ValidationError, type Issue } from '../errors/index.js';
 import { FLOW_SCHEDULE_PREFIX, SCHEDULE_ID_MAX_LENGTH, ScheduleId } from '../model/schedule.js';
+import { cronProblem } from '../lang/cron.js';
 import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type JoinWatch, type PatternBlock, StepDefinition, type StepDefinitionOf, type StepKind } from '../kinds/definition.js';
 import { patternProblem, patternSteps } from './patterns.js';
 import { parseWhen, whenRefs } from '../lang/expression.js';
@@ -561,6 +562,8 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
         message: `a scheduled workflow's name may be at most ${max} characters (this one has ${wf.name.length}), because its schedule id is "${FLOW_SCHEDULE_PREFIX}<name>" (at most ${SCHEDULE_ID_MAX_LENGTH})`,
       });
     }
+    const cron = cronProblem(wf.schedule.cron);
+    if (cron) issues.push({ path: 'schedule.cron', message: cron });
     try {
       validateInputFields(wf.input, wf.schedule.input, 'schedule.input');
     } catch (err) {

@@ -9,11 +9,12 @@
  * schema in STEP_DEFINITIONS and its compiled schema in COMPILED_STEPS (here), its compile rule
  * (kinds.ts) and its executor (src/kinds/executors/). The types make the last two required.
  */
+import { DEFAULT_STEP_KIND, StepKind } from '../model/step-kind.js';
 import { z } from 'zod';
 import { AgentName, OrchestrationOptions } from '../model/agent.js';
 import { ScheduleSpec } from '../model/schedule.js';
 import { JsonObject } from '../model/json.js';
-import { OutputSpec } from '../lang/json-schema.js';
+import { OutputSpec } from '../model/output.js';
 import { Budget } from '../model/budget.js';
 import { PatternFields } from '../compile/patterns.js';
 import { VoteCompare } from '../model/vote-compare.js';
@@ -286,10 +287,11 @@ export const STEP_DEFINITIONS = {
   approval: ApprovalStepDefinition,
   vote: VoteStepDefinition,
   concat: ConcatStepDefinition,
-} as const;
-export type StepKind = keyof typeof STEP_DEFINITIONS;
-export const StepKind = z.enum(Object.keys(STEP_DEFINITIONS) as [StepKind, ...StepKind[]]);
-export const DEFAULT_STEP_KIND: StepKind = 'agent';
+} as const satisfies Record<StepKind, z.ZodType>;
+// Every kind named on the ground floor has a schema here, and no other.
+const _sameKinds: [keyof typeof STEP_DEFINITIONS] extends [StepKind] ? ([StepKind] extends [keyof typeof STEP_DEFINITIONS] ? true : never) : never = true;
+void _sameKinds;
+export { DEFAULT_STEP_KIND, StepKind };
 
 const withDefaultKind = (v: unknown): unknown =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: DEFAULT_STEP_KIND } : v;

@@ -21,10 +21,9 @@
  */
 import { Ajv, type FuncKeywordDefinition, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
 import { RE2JS } from 're2js';
-import { z } from 'zod';
 import type { Limits } from '../config/env.js';
 import { excerpt } from '../errors/excerpt.js';
-import { JsonObject } from '../model/json.js';
+import { NOT_AN_OBJECT_SCHEMA } from '../model/output.js';
 
 /** A schema this module cannot use (a pattern RE2 cannot run, `$async`); its message says why. */
 export class UnsupportedSchemaError extends Error {}
@@ -145,8 +144,6 @@ function validatorOf(schema: Record<string, unknown>, text = JSON.stringify(sche
   return validate;
 }
 
-const NOT_AN_OBJECT_SCHEMA = 'must be a JSON Schema of an object (type: object): a tool call carries an object';
-
 /**
  * Why `schema` is not a usable JSON Schema (an object schema), or undefined. It compiles the
  * schema here, on this thread: for trusted schemas at start-up and in the schema threads.
@@ -208,25 +205,3 @@ export function schemaBoundsProblem(schema: Record<string, unknown>, bounds: Sch
   }
   return undefined;
 }
-
-/**
- * `output: {schema}` of a workflow step: a JSON object schema. Only the cheap checks here: the
- * compiler bounds it (limits.ts) and it is compiled off the event loop (schema-checker.ts), or
- * at start-up for the flows/ files.
- */
-export const OutputSpec = z
-  .object({ schema: JsonObject })
-  .strict()
-  .superRefine((o, ctx) => {
-    if (o.schema.type !== 'object') ctx.addIssue({ code: 'custom', path: ['schema'], message: NOT_AN_OBJECT_SCHEMA });
-  });
-export type OutputSpec = z.infer<typeof OutputSpec>;
-
-/** `output: {schema}` of an agent (the agents file, read at start-up): compiled as it is read. */
-export const CompiledOutputSpec = z
-  .object({ schema: JsonObject })
-  .strict()
-  .superRefine((o, ctx) => {
-    const problem = schemaProblem(o.schema);
-    if (problem) ctx.addIssue({ code: 'custom', path: ['schema'], message: problem });
-  });

@@ -3,8 +3,8 @@
  * Each agent type gets its own BullMQ queue and worker pool.
  */
 import { z } from 'zod';
-import { CompiledOutputSpec } from '../lang/json-schema.js';
-import { ModelPrice } from '../calls/pricing.js';
+import { OutputSpec } from './output.js';
+import { ModelPrice } from './price.js';
 import { ProviderLimits } from './provider-limits.js';
 
 export const ProviderName = z.enum(['anthropic', 'openai', 'echo']);
@@ -92,7 +92,7 @@ export const AgentSpec = z
     /** Weight of this agent's answers in a vote (seed 003's authority weights). Default 1. */
     authority: z.number().positive().max(100).default(1),
     /** Structured answers: the model answers with a JSON object that fits `output.schema` (validated). */
-    output: CompiledOutputSpec.optional(),
+    output: OutputSpec.optional(),
     orchestration: OrchestrationOptions.default({}),
     /** Options of the offline echo provider (also used when a keyless agent falls back to echo). */
     echo: z.object({ latencyMs: z.number().int().nonnegative().default(0) }).strict().default({ latencyMs: 0 }),

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { Budget } from './budget.js';
-import { StepKind } from '../kinds/definition.js';
+import { StepKind } from './step-kind.js';
 
 /** `waiting`: running, and an approval gate waits for a person's decision. */
 export const RunStatus = z.enum(['queued', 'running', 'waiting', 'succeeded', 'partial_success', 'failed', 'cancelled', 'budget_exceeded']);

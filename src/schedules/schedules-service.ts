@@ -14,7 +14,8 @@ import { validateRunInput } from '../compile/input.js';
 import { assertRunBounds } from '../compile/run-bounds.js';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { JsonObject } from '../model/json.js';
-import { FLOW_SCHEDULE_PREFIX, ScheduleId, cronProblem } from '../model/schedule.js';
+import { FLOW_SCHEDULE_PREFIX, ScheduleId } from '../model/schedule.js';
+import { cronProblem } from '../lang/cron.js';
 
 export const ScheduleBody = z
   .object({
