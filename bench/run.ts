@@ -34,7 +34,20 @@ import type { BenchContext, Scenario, ScenarioResult } from './scenarios/types.j
 import { fmt } from './lib/util.js';
 import { leakedConnections } from './lib/switchyard.js';
 
-const SCENARIOS: Scenario[] = [dagScenario, chainScenario, fanoutScenario, singleScenario, dispatchScenario, httpScenario, memoryScenario, bigFanScenario, orchestratorScenario, loopScenario, rpmScenario, tpmScenario];
+const SCENARIOS: Scenario[] = [
+  dagScenario,
+  chainScenario,
+  fanoutScenario,
+  singleScenario,
+  dispatchScenario,
+  httpScenario,
+  memoryScenario,
+  bigFanScenario,
+  orchestratorScenario,
+  loopScenario,
+  rpmScenario,
+  tpmScenario,
+];
 
 interface Args {
   only: Set<string> | undefined;
@@ -58,7 +71,10 @@ function parseArgs(argv: string[]): Args {
     };
     switch (flag) {
       case '--only': {
-        const ids = value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+        const ids = value()
+          .split(',')
+          .map((s) => s.trim().toLowerCase())
+          .filter(Boolean);
         const known = new Set(SCENARIOS.map((s) => s.id));
         for (const id of ids) if (!known.has(id)) throw new Error(`--only: unknown scenario "${id}" (known: ${[...known].join(', ')})`);
         args.only = new Set(ids);
@@ -103,7 +119,10 @@ function parseArgs(argv: string[]): Args {
 function table(rows: ScenarioResult[]): string {
   const head = '| scenario | Switchyard | baseline (same run) | ratio | ratio without submission | target | pass/fail |\n|---|---|---|---|---|---|---|';
   const ratio = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? fmt(x, 2) : '—');
-  const body = rows.map((r) => `| (${r.id}) ${r.title} | ${r.switchyard} | ${r.baseline} | ${r.ratioText ?? ratio(r.ratio)} | ${ratio(r.ratioAfterSubmit)} | ${r.target} | ${r.pass ? 'pass' : '**fail**'} |`);
+  const body = rows.map(
+    (r) =>
+      `| (${r.id}) ${r.title} | ${r.switchyard} | ${r.baseline} | ${r.ratioText ?? ratio(r.ratio)} | ${ratio(r.ratioAfterSubmit)} | ${r.target} | ${r.pass ? 'pass' : '**fail**'} |`,
+  );
   return [head, ...body].join('\n');
 }
 
@@ -123,7 +142,9 @@ async function main(): Promise<void> {
     `- date: ${new Date().toISOString()}`,
     `- node ${process.version} (${process.platform}/${process.arch}), bullmq ${bullmqVersion}, ioredis ${ioredisVersion}`,
     `- Redis ${redis.version} (${redis.mode}) at ${REDIS_URL.replace(/\/\/[^@]*@/, '//***@')}`,
-    `- CPU: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
+    `- CPU: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
     `- mode: ${args.quick ? 'quick' : 'full'} sizes, ${args.reps} measured repetitions after ${args.warmup} warm-up round(s) (median reported)${args.only ? `, only ${[...args.only].join(',')}` : ''}`,
   ];
   console.log('# Switchyard benchmark\n');
@@ -146,7 +167,16 @@ async function main(): Promise<void> {
       errors++;
       const msg = (err as Error).stack ?? String(err);
       console.error(`  scenario ${s.id} crashed: ${msg}`);
-      results.push({ id: s.id, title: s.title, switchyard: 'error', baseline: 'error', ratio: Number.NaN, target: '', pass: false, details: [`error: ${(err as Error).message}`] });
+      results.push({
+        id: s.id,
+        title: s.title,
+        switchyard: 'error',
+        baseline: 'error',
+        ratio: Number.NaN,
+        target: '',
+        pass: false,
+        details: [`error: ${(err as Error).message}`],
+      });
     }
     console.log('');
   }
@@ -166,13 +196,18 @@ async function main(): Promise<void> {
 
   console.log(table(results));
   console.log('');
-  console.log(`cleanup: ${leftover} keys left under this run's prefixes; ${leakedConnections} Redis connection(s) left open by Switchyard were closed by the bench`);
+  console.log(
+    `cleanup: ${leftover} keys left under this run's prefixes; ${leakedConnections} Redis connection(s) left open by Switchyard were closed by the bench`,
+  );
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
   const out = join(dir, 'latest.md');
   writeFileSync(out, md);
   const json = join(dir, `${new Date().toISOString().slice(0, 10)}.json`);
-  writeFileSync(json, `${JSON.stringify({ environment: env.map((l) => l.replace(/^- /, '')), results: results.map(({ details: _d, ...r }) => r), leftoverKeys: leftover }, null, 2)}\n`);
+  writeFileSync(
+    json,
+    `${JSON.stringify({ environment: env.map((l) => l.replace(/^- /, '')), results: results.map(({ details: _d, ...r }) => r), leftoverKeys: leftover }, null, 2)}\n`,
+  );
   console.log(`written to ${out} and ${json}`);
 
   // Everything was closed; anything still holding the loop open is a leak worth naming.

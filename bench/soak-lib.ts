@@ -63,11 +63,35 @@ const AGENTS = {
   b: { provider: 'openai', model: 'gpt-soak-b', attempts: 6, timeoutMs: 1500, backoff: { type: 'fixed', delayMs: 100 } },
 };
 const WORKFLOWS = [
-  { name: 'soak-chain', input: { k: { type: 'string' } }, steps: [{ sequential: [{ id: 's1', agent: 'a', input: { task: '{{input.k}} s1' } }, { id: 's2', agent: 'b', input: { task: '{{input.k}} s2 after {{steps.s1.output}}' } }] }] },
+  {
+    name: 'soak-chain',
+    input: { k: { type: 'string' } },
+    steps: [
+      {
+        sequential: [
+          { id: 's1', agent: 'a', input: { task: '{{input.k}} s1' } },
+          { id: 's2', agent: 'b', input: { task: '{{input.k}} s2 after {{steps.s1.output}}' } },
+        ],
+      },
+    ],
+  },
   {
     name: 'soak-diamond',
     input: { k: { type: 'string' } },
-    steps: [{ sequential: [{ id: 'top', agent: 'a', input: { task: '{{input.k}} top' } }, { parallel: [{ id: 'l', agent: 'a', input: { task: '{{input.k}} l' } }, { id: 'r', agent: 'b', input: { task: '{{input.k}} r' } }] }, { id: 'join', kind: 'concat', dependsOn: ['l', 'r'] }] }],
+    steps: [
+      {
+        sequential: [
+          { id: 'top', agent: 'a', input: { task: '{{input.k}} top' } },
+          {
+            parallel: [
+              { id: 'l', agent: 'a', input: { task: '{{input.k}} l' } },
+              { id: 'r', agent: 'b', input: { task: '{{input.k}} r' } },
+            ],
+          },
+          { id: 'join', kind: 'concat', dependsOn: ['l', 'r'] },
+        ],
+      },
+    ],
   },
 ];
 const STALLED = { lockDuration: 2_000, stalledInterval: 1_000 };
@@ -98,12 +122,33 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   });
   const prefix = `{soak-${Date.now().toString(36)}}`;
   const config = loadConfig({ REDIS_URL: redisServer.url, SWITCHYARD_PREFIX: prefix, OPENAI_API_KEY: 'soak', OPENAI_BASE_URL: fake.openaiBaseURL });
-  const system = systemFromDefinitions({ config, agents: AGENTS, workflows: WORKFLOWS, source: 'soak', logger: silentLogger, retentionSeconds: opts.retentionSeconds });
+  const system = systemFromDefinitions({
+    config,
+    agents: AGENTS,
+    workflows: WORKFLOWS,
+    source: 'soak',
+    logger: silentLogger,
+    retentionSeconds: opts.retentionSeconds,
+  });
   // This process runs the internal workers (runs, refs, watchdog, sweeper); the agents run in a worker process that is killed.
   const pools = await startWorkerPools(system, { agents: [], sweep: { everyMs: 2_000, graceMs: 10_000 } });
-  const startWorker = () => startWorkerProcess({ prefix, redisUrl: redisServer.url, agents: AGENTS, internal: false, fake, stalled: STALLED, retentionSeconds: opts.retentionSeconds });
+  const startWorker = () =>
+    startWorkerProcess({ prefix, redisUrl: redisServer.url, agents: AGENTS, internal: false, fake, stalled: STALLED, retentionSeconds: opts.retentionSeconds });
   let worker: WorkerProcess = await startWorker();
-  const report: SoakReport = { submitted: 0, refused: 0, finished: {}, stuck: [], kills: 0, redisRestarts: 0, providerRequests: 0, injected, repeatedAfterRecord: [], usageMismatch: [], leftoverRunKeys: 0, ok: false };
+  const report: SoakReport = {
+    submitted: 0,
+    refused: 0,
+    finished: {},
+    stuck: [],
+    kills: 0,
+    redisRestarts: 0,
+    providerRequests: 0,
+    injected,
+    repeatedAfterRecord: [],
+    usageMismatch: [],
+    leftoverRunKeys: 0,
+    ok: false,
+  };
   const ids: string[] = [];
   /** What each run was seen to end as, and its record then (a finished run leaves Redis after the retention). */
   const ended = new Map<string, NonNullable<Awaited<ReturnType<typeof system.store.getRun>>>>();
@@ -191,7 +236,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         const paid = { inputTokens: sent.reduce((n, u) => n + u.inputTokens, 0), outputTokens: sent.reduce((n, u) => n + u.outputTokens, 0) };
         const got = s.usage ?? { inputTokens: 0, outputTokens: 0 };
         if (got.inputTokens <= 0 || got.inputTokens > paid.inputTokens || got.outputTokens > paid.outputTokens) {
-          report.usageMismatch.push(`${id}.${s.stepId} (recorded ${got.inputTokens}/${got.outputTokens}, ${sent.length} answer(s) sent: ${paid.inputTokens}/${paid.outputTokens})`);
+          report.usageMismatch.push(
+            `${id}.${s.stepId} (recorded ${got.inputTokens}/${got.outputTokens}, ${sent.length} answer(s) sent: ${paid.inputTokens}/${paid.outputTokens})`,
+          );
         }
       }
     }
@@ -206,7 +253,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       report.leftoverRunKeys += found.length;
     } while (cursor !== '0');
     await probe.quit();
-    report.ok = report.stuck.length === 0 && report.repeatedAfterRecord.length === 0 && report.usageMismatch.length === 0 && report.leftoverRunKeys === 0 && report.submitted > 0 && !restarting;
+    report.ok =
+      report.stuck.length === 0 &&
+      report.repeatedAfterRecord.length === 0 &&
+      report.usageMismatch.length === 0 &&
+      report.leftoverRunKeys === 0 &&
+      report.submitted > 0 &&
+      !restarting;
     return report;
   } finally {
     watching = false;

@@ -5,7 +5,10 @@
 import { parseArgs } from 'node:util';
 import { runSoak } from './soak-lib.js';
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '2' }, 'kill-every': { type: 'string', default: '60' }, rate: { type: 'string', default: '5' } }, strict: true });
+const { values } = parseArgs({
+  options: { minutes: { type: 'string', default: '2' }, 'kill-every': { type: 'string', default: '60' }, rate: { type: 'string', default: '5' } },
+  strict: true,
+});
 const minutes = Number(values.minutes);
 if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 120) {
   console.error('soak: --minutes must be a number above 0, at most 120');

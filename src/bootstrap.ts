@@ -42,12 +42,22 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   warnUnpriced(registry, logger);
   if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
   const schemas = new SchemaChecker(config.limits);
-  const workflows = new WorkflowCatalog(loadWorkflowsDir(config.flowsDir, registry.names(), config.limits), () => registry.names(), config.limits, (agent) => registry.get(agent), schemas);
+  const workflows = new WorkflowCatalog(
+    loadWorkflowsDir(config.flowsDir, registry.names(), config.limits),
+    () => registry.names(),
+    config.limits,
+    (agent) => registry.get(agent),
+    schemas,
+  );
 
   // The port first: a process that cannot serve it stops before it touches Redis (no schedule,
   // no queue written) or takes any job. Until the process is ready, /healthz answers 200
   // (starting) and everything else 503.
-  const front = opts.api ? await reserve(config.port, 'PORT') : config.metricsPort !== undefined ? await reserve(config.metricsPort, 'SWITCHYARD_METRICS_PORT') : undefined;
+  const front = opts.api
+    ? await reserve(config.port, 'PORT')
+    : config.metricsPort !== undefined
+      ? await reserve(config.metricsPort, 'SWITCHYARD_METRICS_PORT')
+      : undefined;
   let mongo: MongoHandle | undefined;
   try {
     // Before anything else connects: one clear line while Redis is not there, then a bounded wait.
@@ -62,28 +72,32 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     throw err;
   }
 
-  const system = await built(() => new System({
-    redisUrl: config.redisUrl,
-    prefix: config.prefix,
-    retentionSeconds: config.retentionSeconds,
-    keepCompletedJobs: config.keepCompletedJobs,
-    registry,
-    workflows,
-    logger,
-    limits: config.limits,
-    stalled: config.stalled,
-    heartbeatMs: config.heartbeatMs,
-    maxDebugBytes: config.maxDebugBytes,
-    schemas,
-    maxPauseMs: config.maxPauseMs,
-    outbox: mongo !== undefined,
-    ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
-  }), async () => {
-    // What was started before it: the port, MongoDB, the schema checker (the System closes it otherwise).
-    front?.server.close();
-    await mongo?.close().catch(() => undefined);
-    await schemas.close();
-  });
+  const system = await built(
+    () =>
+      new System({
+        redisUrl: config.redisUrl,
+        prefix: config.prefix,
+        retentionSeconds: config.retentionSeconds,
+        keepCompletedJobs: config.keepCompletedJobs,
+        registry,
+        workflows,
+        logger,
+        limits: config.limits,
+        stalled: config.stalled,
+        heartbeatMs: config.heartbeatMs,
+        maxDebugBytes: config.maxDebugBytes,
+        schemas,
+        maxPauseMs: config.maxPauseMs,
+        outbox: mongo !== undefined,
+        ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
+      }),
+    async () => {
+      // What was started before it: the port, MongoDB, the schema checker (the System closes it otherwise).
+      front?.server.close();
+      await mongo?.close().catch(() => undefined);
+      await schemas.close();
+    },
+  );
   const server = front?.server;
   let pools: WorkerPools | undefined;
   let outbox: OutboxConsumer | undefined;
@@ -92,7 +106,14 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     await Promise.all([system.api.redis, system.redis, system.stateRedis].map((r) => connectionReady(r, config.redisWaitMs)));
     await system.schedules.syncFromFlows();
     if (opts.api) {
-      front?.serve(createApp(system, { bodyLimit: config.bodyLimit, limits: config.limits, shutdownSignal: shuttingDown.signal, ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}) }));
+      front?.serve(
+        createApp(system, {
+          bodyLimit: config.bodyLimit,
+          limits: config.limits,
+          shutdownSignal: shuttingDown.signal,
+          ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}),
+        }),
+      );
     } else if (front) {
       // A worker process without the API: its metrics on a port of their own.
       front.serve((req, res) => {
@@ -141,7 +162,13 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     })());
 
   // The pools' own deadline, the outbox, MongoDB and Redis' closing, with room to spare (a timer takes at most MAX_TIMER_MS).
-  return { system, ...(server ? { server } : {}), ...(pools ? { pools } : {}), shutdown, hardStopMs: Math.min(config.shutdownTimeoutMs + 15_000, MAX_TIMER_MS) };
+  return {
+    system,
+    ...(server ? { server } : {}),
+    ...(pools ? { pools } : {}),
+    shutdown,
+    hardStopMs: Math.min(config.shutdownTimeoutMs + 15_000, MAX_TIMER_MS),
+  };
 }
 
 /** `build()`, or when it throws, `undo()` then the error. */
@@ -158,7 +185,11 @@ async function built<T>(build: () => T, undo: () => Promise<void>): Promise<T> {
 function connectionReady(redis: Redis, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StartupError(`Redis answered, then did not let ${redis.options.connectionName} connect within ${timeoutMs} ms (SWITCHYARD_REDIS_WAIT_MS)`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        reject(new StartupError(`Redis answered, then did not let ${redis.options.connectionName} connect within ${timeoutMs} ms (SWITCHYARD_REDIS_WAIT_MS)`)),
+      timeoutMs,
+    );
     redis.once('ready', () => {
       clearTimeout(timer);
       resolve();
@@ -198,7 +229,12 @@ function listenOn(server: Server, port: number, variable: string): Promise<Serve
   return new Promise<Server>((resolve, reject) => {
     server.once('listening', () => resolve(server));
     server.once('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'is already in use (is another Switchyard running?)' : err.code === 'EACCES' ? 'may not be bound by this user' : `cannot be bound (${err.message})`;
+      const why =
+        err.code === 'EADDRINUSE'
+          ? 'is already in use (is another Switchyard running?)'
+          : err.code === 'EACCES'
+            ? 'may not be bound by this user'
+            : `cannot be bound (${err.message})`;
       reject(new StartupError(`port ${port} ${why}; set ${variable} to a free port`));
     });
     server.listen(port);

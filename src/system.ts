@@ -51,7 +51,6 @@ export interface SystemOptions {
   maxPauseMs?: number;
 }
 
-
 /** A command of the API's connection gets no answer within this long: it fails (503), never waits on. */
 export const API_COMMAND_TIMEOUT_MS = 2_000;
 
@@ -162,17 +161,46 @@ export class System {
       maxListScan: (opts.limits ?? DEFAULT_LIMITS).maxListScan,
       ...(opts.archive ? { archive: opts.archive } : {}),
     };
-    this.runs = new RunsService({ ...services, store: this.api.store, flowProducer: this.api.flowProducer, queue: (name) => apiQueues.get(name), control: this.api.control, workers: this.api.workers });
-    this.engineRuns = new RunsService({ ...services, store: this.store, flowProducer: this.flowProducer, queue: (name) => this.queuesByName.get(name), control: this.control, workers: this.workers });
+    this.runs = new RunsService({
+      ...services,
+      store: this.api.store,
+      flowProducer: this.api.flowProducer,
+      queue: (name) => apiQueues.get(name),
+      control: this.api.control,
+      workers: this.api.workers,
+    });
+    this.engineRuns = new RunsService({
+      ...services,
+      store: this.store,
+      flowProducer: this.flowProducer,
+      queue: (name) => this.queuesByName.get(name),
+      control: this.control,
+      workers: this.workers,
+    });
     // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
     const limiter = new RedisLimiter(apiRedis, prefix, opts.registry.limits);
-    const targets = opts.registry.list().flatMap((a) => [a, ...(a.fallbacks ?? [])]).filter((t) => opts.registry.limits.applies(t.provider, undefined, 'fallbackReason' in t && t.fallbackReason !== undefined));
+    const targets = opts.registry
+      .list()
+      .flatMap((a) => [a, ...(a.fallbacks ?? [])])
+      .filter((t) => opts.registry.limits.applies(t.provider, undefined, 'fallbackReason' in t && t.fallbackReason !== undefined));
     this.limits = new LimitsAdmin({ redis: apiRedis, prefix, registry: opts.registry, queue: (name) => apiQueues.get(name), store: apiStore, logger });
     this.metrics.readFrom({
-      queueCounts: () => Promise.all([...apiQueues].map(async ([queue, q]) => ({ queue, counts: await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed') }))),
+      queueCounts: () =>
+        Promise.all(
+          [...apiQueues].map(async ([queue, q]) => ({
+            queue,
+            counts: await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed'),
+          })),
+        ),
       limiterState: () => limiter.state(targets),
     });
-    this.schedules = new SchedulesService({ queue: apiQueues.get(SCHEDULE_QUEUE)!, workflows: opts.workflows, logger, redis: apiRedis, limits: opts.limits ?? DEFAULT_LIMITS });
+    this.schedules = new SchedulesService({
+      queue: apiQueues.get(SCHEDULE_QUEUE)!,
+      workflows: opts.workflows,
+      logger,
+      redis: apiRedis,
+      limits: opts.limits ?? DEFAULT_LIMITS,
+    });
   }
 
   get registry(): AgentRegistry {
@@ -223,7 +251,11 @@ export class System {
 
   async close(): Promise<void> {
     await Promise.all([this.store.close(), this.api.store.close(), this.schemas.close()]);
-    await Promise.all([this.flowProducer.close(), this.api.flowProducer.close(), ...[...this.queuesByName.values(), ...this.api.queues.values()].map((q) => q.close())]);
+    await Promise.all([
+      this.flowProducer.close(),
+      this.api.flowProducer.close(),
+      ...[...this.queuesByName.values(), ...this.api.queues.values()].map((q) => q.close()),
+    ]);
     await Promise.all([this.redis, this.stateRedis, this.api.redis].map((r) => r.quit().catch(() => r.disconnect())));
   }
 }
@@ -277,7 +309,11 @@ export function systemFromDefinitions(opts: {
   /** Safety delay of ref jobs, ms. Default 30 s. */
   refSafetyDelayMs?: number;
 }): System {
-  const registry = resolveAgents({ agents: opts.agents, ...(opts.pricing ? { pricing: opts.pricing } : {}), ...(opts.providers ? { providers: opts.providers } : {}) }, opts.config, `${opts.source} agents`);
+  const registry = resolveAgents(
+    { agents: opts.agents, ...(opts.pricing ? { pricing: opts.pricing } : {}), ...(opts.providers ? { providers: opts.providers } : {}) },
+    opts.config,
+    `${opts.source} agents`,
+  );
   const schemas = new SchemaChecker(opts.config.limits);
   const named = new Map<string, CompiledWorkflow>();
   for (const def of opts.workflows ?? []) {
@@ -290,7 +326,13 @@ export function systemFromDefinitions(opts: {
     retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
     keepCompletedJobs: opts.config.keepCompletedJobs,
     registry,
-    workflows: new WorkflowCatalog(named, () => registry.names(), opts.config.limits, (agent) => registry.get(agent), schemas),
+    workflows: new WorkflowCatalog(
+      named,
+      () => registry.names(),
+      opts.config.limits,
+      (agent) => registry.get(agent),
+      schemas,
+    ),
     schemas,
     logger: opts.logger,
     outbox: opts.outbox ?? false,

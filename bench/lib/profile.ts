@@ -174,10 +174,20 @@ export async function cpuProfile(fn: () => Promise<unknown>, top = 15): Promise<
     const pct = (h: number) => `${((100 * h) / totalSamples).toFixed(1)}%`;
     return [
       `samples: ${totalSamples} over ${wallMs.toFixed(0)} ms`,
-      `by package: ${[...byPkg.entries()].sort((a, b) => b[1] - a[1]).map(([p, h]) => `${p} ${pct(h)}`).join(', ')}`,
-      `by nearest Switchyard frame (inclusive of synchronous callees): ${[...bySwitchyard.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, h]) => `${k} ${pct(h)}`).join('; ')}`,
+      `by package: ${[...byPkg.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .map(([p, h]) => `${p} ${pct(h)}`)
+        .join(', ')}`,
+      `by nearest Switchyard frame (inclusive of synchronous callees): ${[...bySwitchyard.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 12)
+        .map(([k, h]) => `${k} ${pct(h)}`)
+        .join('; ')}`,
       'top self time:',
-      ...[...byFn.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([f, h]) => `${pct(h)}  ${f}`),
+      ...[...byFn.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, top)
+        .map(([f, h]) => `${pct(h)}  ${f}`),
     ];
   } finally {
     session.disconnect();

@@ -13,10 +13,15 @@ const queue = new Queue('raw', { connection, prefix: process.env.BENCH_PREFIX ??
 const app = express();
 app.use(express.json({ limit: '100kb' }));
 app.post('/jobs', (req, res, next) => {
-  queue.add('task', req.body, { attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } }).then((job) => res.status(202).json({ id: job.id }), next);
+  queue
+    .add('task', req.body, { attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } })
+    .then((job) => res.status(202).json({ id: job.id }), next);
 });
 const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => console.log(`listening ${(server.address() as AddressInfo).port}`));
 process.on('SIGTERM', () => {
   server.close();
-  void queue.close().then(() => connection.quit()).then(() => process.exit(0));
+  void queue
+    .close()
+    .then(() => connection.quit())
+    .then(() => process.exit(0));
 });

@@ -71,7 +71,15 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
     const wf = compileWorkflow(def, { agents: Object.keys(opts.agents), source: `bench/${opts.name}`, limits: config.limits });
     compileMs.set(wf.name, performance.now() - c0);
   }
-  const system = systemFromDefinitions({ config, agents: opts.agents, ...(opts.providers ? { providers: opts.providers } : {}), workflows: opts.workflows, source: `bench/${opts.name}`, logger: silentLogger, retentionSeconds: 3600 });
+  const system = systemFromDefinitions({
+    config,
+    agents: opts.agents,
+    ...(opts.providers ? { providers: opts.providers } : {}),
+    workflows: opts.workflows,
+    source: `bench/${opts.name}`,
+    logger: silentLogger,
+    retentionSeconds: 3600,
+  });
   // Leak check: record the duplicates made from the system's connection, so close() can
   // end (and count) any that Switchyard left open.
   const duplicates: Redis[] = [];

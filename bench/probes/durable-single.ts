@@ -25,12 +25,44 @@ const dur = await startRawQueue('pdur-dur', 50, async (job) => {
   return { status: 'succeeded' };
 });
 let seq = 0;
-const syRound = async () => { const t = performance.now(); const ends: Promise<unknown>[] = []; await windowed(n, 64, async (i) => { const { id } = await sy.system.runs.submitAgentTask('one', { task: `task ${i}` }); ends.push(sy.finished(id)); }); await Promise.all(ends); return performance.now() - t; };
-const rawRound = (q: typeof raw, writes: boolean) => async () => { const t = performance.now(); const ends: Promise<unknown>[] = []; await windowed(n, 64, async (i) => { const id = `j${seq++}`; if (writes) await w.hset(`${wp}:${id}`, 'status', 'queued', 'input', `task ${i}`, 'createdAt', new Date().toISOString()); await q.queue.add('t', { task: `task ${i}` }, rawJobOptions(id)); ends.push(q.done(id)); }); await Promise.all(ends); return performance.now() - t; };
+const syRound = async () => {
+  const t = performance.now();
+  const ends: Promise<unknown>[] = [];
+  await windowed(n, 64, async (i) => {
+    const { id } = await sy.system.runs.submitAgentTask('one', { task: `task ${i}` });
+    ends.push(sy.finished(id));
+  });
+  await Promise.all(ends);
+  return performance.now() - t;
+};
+const rawRound = (q: typeof raw, writes: boolean) => async () => {
+  const t = performance.now();
+  const ends: Promise<unknown>[] = [];
+  await windowed(n, 64, async (i) => {
+    const id = `j${seq++}`;
+    if (writes) await w.hset(`${wp}:${id}`, 'status', 'queued', 'input', `task ${i}`, 'createdAt', new Date().toISOString());
+    await q.queue.add('t', { task: `task ${i}` }, rawJobOptions(id));
+    ends.push(q.done(id));
+  });
+  await Promise.all(ends);
+  return performance.now() - t;
+};
 const rounds: Record<string, number[]> = { sy: [], raw: [], dur: [] };
-await syRound(); await rawRound(raw, false)(); await rawRound(dur, true)();
-for (let k = 0; k < 5; k++) { rounds.sy!.push(await syRound()); rounds.raw!.push(await rawRound(raw, false)()); rounds.dur!.push(await rawRound(dur, true)()); }
+await syRound();
+await rawRound(raw, false)();
+await rawRound(dur, true)();
+for (let k = 0; k < 5; k++) {
+  rounds.sy!.push(await syRound());
+  rounds.raw!.push(await rawRound(raw, false)());
+  rounds.dur!.push(await rawRound(dur, true)());
+}
 const rate = (xs: number[]) => n / (median(xs) / 1000);
 console.log(`runs/s: switchyard ${rate(rounds.sy!).toFixed(0)}, raw ${rate(rounds.raw!).toFixed(0)}, raw + 3 awaited writes ${rate(rounds.dur!).toFixed(0)}`);
-console.log(`ratios: sy/raw ${(rate(rounds.sy!) / rate(rounds.raw!)).toFixed(2)}, (raw+writes)/raw ${(rate(rounds.dur!) / rate(rounds.raw!)).toFixed(2)}, sy/(raw+writes) ${(rate(rounds.sy!) / rate(rounds.dur!)).toFixed(2)}`);
-w.disconnect(); await cleanupPrefix(wp); await raw.close(); await dur.close(); await sy.close();
+console.log(
+  `ratios: sy/raw ${(rate(rounds.sy!) / rate(rounds.raw!)).toFixed(2)}, (raw+writes)/raw ${(rate(rounds.dur!) / rate(rounds.raw!)).toFixed(2)}, sy/(raw+writes) ${(rate(rounds.sy!) / rate(rounds.dur!)).toFixed(2)}`,
+);
+w.disconnect();
+await cleanupPrefix(wp);
+await raw.close();
+await dur.close();
+await sy.close();

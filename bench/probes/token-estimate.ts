@@ -34,7 +34,9 @@ for (const model of ['gpt-4o', 'claude-sonnet-4-6']) {
   estimateInputTokens(request(model, 'load the tokenizer'));
   const load = performance.now() - t;
   globalThis.gc?.();
-  console.log(`${model}: first estimate (loads o200k_base if not loaded) ${load.toFixed(0)} ms, heap +${mb(process.memoryUsage().heapUsed - heap0)}, RSS +${mb(process.memoryUsage().rss - rss0)}`);
+  console.log(
+    `${model}: first estimate (loads o200k_base if not loaded) ${load.toFixed(0)} ms, heap +${mb(process.memoryUsage().heapUsed - heap0)}, RSS +${mb(process.memoryUsage().rss - rss0)}`,
+  );
   for (const [kind, make] of Object.entries(kinds)) {
     const text = make();
     t = performance.now();
@@ -43,6 +45,8 @@ for (const model of ['gpt-4o', 'claude-sonnet-4-6']) {
     t = performance.now();
     estimateInputTokens(request(model, text));
     const again = performance.now() - t;
-    console.log(`  ${kind.padEnd(15)} ${Buffer.byteLength(text)} B, ${text.length} chars -> ${n} tokens: ${first.toFixed(1)} ms new, ${again.toFixed(1)} ms again`);
+    console.log(
+      `  ${kind.padEnd(15)} ${Buffer.byteLength(text)} B, ${text.length} chars -> ${n} tokens: ${first.toFixed(1)} ms new, ${again.toFixed(1)} ms again`,
+    );
   }
 }

@@ -28,14 +28,22 @@ function rawFan(n: number, tag: string): { tree: FlowJob; rootId: string } {
   const rootId = `root-${tag}`;
   return {
     rootId,
-    tree: { name: 'join', queueName: RAW_QUEUE, data: {}, opts: rawJobOpts(rootId), children: Array.from({ length: n }, (_, i) => ({ name: `f${i}`, queueName: RAW_QUEUE, data: { i }, opts: rawJobOpts(`${tag}.f${i}`) })) },
+    tree: {
+      name: 'join',
+      queueName: RAW_QUEUE,
+      data: {},
+      opts: rawJobOpts(rootId),
+      children: Array.from({ length: n }, (_, i) => ({ name: `f${i}`, queueName: RAW_QUEUE, data: { i }, opts: rawJobOpts(`${tag}.f${i}`) })),
+    },
   };
 }
 
 /** Our scripts by SHA (as Redis sees them), to name them in the slow log. */
 function ourScripts(): Map<string, string> {
   const dir = new URL('../../src/store/scripts/lua/', import.meta.url);
-  const names = readdirSync(dir).filter((f) => f.endsWith('.lua')).map((f) => f.slice(0, -4));
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith('.lua'))
+    .map((f) => f.slice(0, -4));
   return new Map(names.map((n) => [createHash('sha1').update(luaSource(n)).digest('hex'), n]));
 }
 
@@ -113,7 +121,13 @@ export const bigFanScenario: Scenario = {
           r.max = Math.max(r.max, e.us);
           by.set(e.what, r);
         }
-        return [...by.entries()].sort((a, b) => b[1].max - a[1].max).slice(0, 6).map(([w, r]) => `${w}: ${r.count} over 1 ms, longest ${(r.max / 1000).toFixed(1)} ms`).join('; ') || 'none';
+        return (
+          [...by.entries()]
+            .sort((a, b) => b[1].max - a[1].max)
+            .slice(0, 6)
+            .map(([w, r]) => `${w}: ${r.count} over 1 ms, longest ${(r.max / 1000).toFixed(1)} ms`)
+            .join('; ') || 'none'
+        );
       };
       return {
         id: 'h',

@@ -37,7 +37,13 @@ export const chainScenario: Scenario = {
   async run(ctx: BenchContext): Promise<ScenarioResult> {
     const n = ctx.quick ? 50 : 200;
     const meetsTarget = (ratio: number) => ratio <= 2;
-    const { syFigure: syPer, rawFigure: rawPer, ratio, afterSubmit, details } = await compareWithRaw(ctx, {
+    const {
+      syFigure: syPer,
+      rawFigure: rawPer,
+      ratio,
+      afterSubmit,
+      details,
+    } = await compareWithRaw(ctx, {
       name: 'chain',
       agents: { zero: echoAgent(0, CONCURRENCY) },
       workflow: chainWorkflow(n),

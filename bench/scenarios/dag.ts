@@ -168,7 +168,9 @@ export const dagScenario: Scenario = {
       name: 'bench-dag',
       steps: steps.map((s) => ({ id: s.id, agent: `e${s.latencyMs}`, input: { task: `step ${s.id}` }, dependsOn: s.deps })),
     };
-    ctx.log(`  ${n} steps, ${levels} levels, ${shape.edges} edges (${shape.crossLevel} cross-level), ${shape.shared} shared steps, ${shape.diamonds} diamonds; critical path ${cp.ms} ms: ${cp.path.join(' → ')}`);
+    ctx.log(
+      `  ${n} steps, ${levels} levels, ${shape.edges} edges (${shape.crossLevel} cross-level), ${shape.shared} shared steps, ${shape.diamonds} diamonds; critical path ${cp.ms} ms: ${cp.path.join(' → ')}`,
+    );
 
     const sy = await startSwitchyard({ name: 'dag', agents, workflows: [workflow] });
     const info = newRedis('switchyard-bench-info');
@@ -200,7 +202,9 @@ export const dagScenario: Scenario = {
         const count = startCommandCount();
         const r = await sy.run('bench-dag', {}, timeout, () => count.stop());
         const stats = count.stop();
-        details.push(`profile (one extra run, ${fmt(r.ms, 0)} ms): ${stats.roundTrips} round trips, ${stats.commands} commands = ${fmt(stats.roundTrips / n, 1)} round trips/step`);
+        details.push(
+          `profile (one extra run, ${fmt(r.ms, 0)} ms): ${stats.roundTrips} round trips, ${stats.commands} commands = ${fmt(stats.roundTrips / n, 1)} round trips/step`,
+        );
         details.push(...describeCommands(stats, n).map((l) => `  ${l}`));
         const prof = await cpuProfile(() => sy.run('bench-dag', {}, timeout));
         details.push('cpu profile (one extra run):', ...prof.map((l) => `  ${l}`));

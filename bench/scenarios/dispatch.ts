@@ -56,7 +56,12 @@ export const dispatchScenario: Scenario = {
         return { text: 'ok', usage: { inputTokens: 1, outputTokens: 1 }, model: 'instant', stopReason: 'end_turn' };
       },
     };
-    const sy = await startSwitchyard({ name: 'dispatch', agents: { one: { provider: 'echo', concurrency: 8, attempts: 1 } }, workflows: [], providerFor: () => noting });
+    const sy = await startSwitchyard({
+      name: 'dispatch',
+      agents: { one: { provider: 'echo', concurrency: 8, attempts: 1 } },
+      workflows: [],
+      providerFor: () => noting,
+    });
     const raw = await startRawQueue('dispatch', 8, async (job) => {
       rawStarts.started((job.data as { task: string }).task);
       return { status: 'succeeded' };
@@ -76,7 +81,11 @@ export const dispatchScenario: Scenario = {
       const t0 = performance.now();
       let id: string;
       if (http) {
-        const res = await fetch(`${syApp.url}/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'one', input: { task: m } }) });
+        const res = await fetch(`${syApp.url}/v1/runs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ agent: 'one', input: { task: m } }),
+        });
         if (res.status !== 202) throw new Error(`POST /v1/runs answered ${res.status}: ${await res.text()}`);
         id = ((await res.json()) as { id: string }).id;
       } else id = (await sy.system.runs.submitAgentTask('one', { task: m })).id;
@@ -136,7 +145,10 @@ export const dispatchScenario: Scenario = {
         pass,
         details: [
           `sizes: ${n} measured dispatches per side and path, in alternating blocks of ${block}, after ${Math.max(1, ctx.warmup) * block} unmeasured; agent concurrency 8, a provider that answers at once (raw: worker concurrency 8)`,
-          ...rows.map((r) => `${r.name}: Switchyard p50 ${fmt(r.p50.sy, 3)} ms, p99 ${fmt(r.p99.sy, 3)} ms; raw p50 ${fmt(r.p50.raw, 3)} ms, p99 ${fmt(r.p99.raw, 3)} ms; ratios ${fmt(r.r50, 2)} / ${fmt(r.r99, 2)}`),
+          ...rows.map(
+            (r) =>
+              `${r.name}: Switchyard p50 ${fmt(r.p50.sy, 3)} ms, p99 ${fmt(r.p99.sy, 3)} ms; raw p50 ${fmt(r.p50.raw, 3)} ms, p99 ${fmt(r.p99.raw, 3)} ms; ratios ${fmt(r.r50, 2)} / ${fmt(r.r99, 2)}`,
+          ),
           `worst ratio against its target: ${fmt(worst, 2)} of the allowance`,
         ],
       };

@@ -43,7 +43,13 @@ export const fanoutScenario: Scenario = {
     const n = ctx.quick ? 200 : 1000;
     const c = FANOUT_CONCURRENCY;
     const meetsTarget = (ratio: number) => ratio >= 0.5;
-    const { syFigure: syRate, rawFigure: rawRate, ratio, afterSubmit, details } = await compareWithRaw(ctx, {
+    const {
+      syFigure: syRate,
+      rawFigure: rawRate,
+      ratio,
+      afterSubmit,
+      details,
+    } = await compareWithRaw(ctx, {
       name: 'fan',
       agents: { fan: echoAgent(0, c) },
       workflow: fanWorkflow(n),

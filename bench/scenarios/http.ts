@@ -36,7 +36,10 @@ async function startServer(args: string[], env: Record<string, string>, healthPa
       throw new Error(`server ${args.join(' ')} did not start: ${out.slice(-2000)}`);
     }
     if (healthPath) {
-      const ok = await fetch(`http://127.0.0.1:${env.PORT}${healthPath}`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${env.PORT}${healthPath}`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return { url: `http://127.0.0.1:${env.PORT}`, child };
     } else {
       const m = out.match(/listening (\d+)/);
@@ -67,7 +70,14 @@ async function freePort(): Promise<number> {
 }
 
 async function load(url: string, body: unknown, seconds: number): Promise<{ rps: number; non2xx: number; errors: number; p50: number; p99: number }> {
-  const r = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), connections: CONNECTIONS, duration: seconds });
+  const r = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    connections: CONNECTIONS,
+    duration: seconds,
+  });
   return { rps: r.requests.average, non2xx: r.non2xx, errors: r.errors + r.timeouts, p50: r.latency.p50, p99: r.latency.p99 };
 }
 
@@ -86,7 +96,18 @@ export const httpScenario: Scenario = {
     let sy: Server | undefined;
     let raw: Server | undefined;
     try {
-      sy = await startServer(['src/main.ts', '--api-only'], { REDIS_URL, PORT: String(syPort), SWITCHYARD_PREFIX: syPrefix, SWITCHYARD_AGENTS: join(dir, 'agents.yaml'), SWITCHYARD_FLOWS: join(dir, 'flows'), LOG_LEVEL: 'warn' }, '/healthz');
+      sy = await startServer(
+        ['src/main.ts', '--api-only'],
+        {
+          REDIS_URL,
+          PORT: String(syPort),
+          SWITCHYARD_PREFIX: syPrefix,
+          SWITCHYARD_AGENTS: join(dir, 'agents.yaml'),
+          SWITCHYARD_FLOWS: join(dir, 'flows'),
+          LOG_LEVEL: 'warn',
+        },
+        '/healthz',
+      );
       raw = await startServer(['bench/lib/raw-http-server.ts'], { REDIS_URL, BENCH_PREFIX: rawPrefix, PORT: '0' });
       const syBody = { agent: 'one', input: { task: 'hello' } };
       const rawBody = { task: 'hello' };

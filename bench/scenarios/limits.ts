@@ -54,7 +54,10 @@ async function runAll(sy: SwitchyardBench, agents: string[], task: (i: number) =
 
 /** The smallest, 5th-percentile and median gap between consecutive times (sorted). */
 function gapSummary(sorted: number[]): string {
-  const gaps = sorted.slice(1).map((t, i) => t - sorted[i]!).sort((a, b) => a - b);
+  const gaps = sorted
+    .slice(1)
+    .map((t, i) => t - sorted[i]!)
+    .sort((a, b) => a - b);
   if (gaps.length === 0) return 'none';
   const at = (q: number) => gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))]!;
   return `min ${fmt(gaps[0]!, 1)} ms, p5 ${fmt(at(0.05), 1)}, p50 ${fmt(at(0.5), 1)}, p95 ${fmt(at(0.95), 1)}, max ${fmt(gaps[gaps.length - 1]!, 1)}`;
@@ -68,12 +71,22 @@ export const rpmScenario: Scenario = {
     const N = ctx.quick ? 100 : 240;
     const provider = await startRpmProvider(R);
     try {
-      const agents = { near: { provider: 'openai', model: 'gpt-bench', concurrency: 16, attempts: 3 }, far: { provider: 'openai', model: 'gpt-bench', concurrency: 16, attempts: 3 } };
+      const agents = {
+        near: { provider: 'openai', model: 'gpt-bench', concurrency: 16, attempts: 3 },
+        far: { provider: 'openai', model: 'gpt-bench', concurrency: 16, attempts: 3 },
+      };
       const providers = { openai: { models: { 'gpt-bench': { rpm: R * 60 } } } };
       const env = { OPENAI_API_KEY: 'bench', OPENAI_BASE_URL: provider.openaiBaseURL };
       const sy = await startSwitchyard({ name: 'limits-rpm', agents, providers, env, workflows: [], pools: { agents: ['near'] } });
       try {
-        await startWorkerProcess({ prefix: sy.prefix, agents, providers, serve: ['far'], internal: false, fake: { openaiBaseURL: provider.openaiBaseURL, anthropicBaseURL: '' } });
+        await startWorkerProcess({
+          prefix: sy.prefix,
+          agents,
+          providers,
+          serve: ['far'],
+          internal: false,
+          fake: { openaiBaseURL: provider.openaiBaseURL, anthropicBaseURL: '' },
+        });
         const both = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 ? 'near' : 'far'));
         // Both processes warm first, as long-lived workers are: a process's first HTTP call
         // loads Node's fetch and opens a connection (~50 ms, which alone puts R + 1 calls in
@@ -156,7 +169,11 @@ export const tpmScenario: Scenario = {
         // Enough work for `seconds` at T: about 1,000 tokens a second, ~330 tokens a call on average.
         const n = Math.ceil(((T / 60) * seconds) / 300);
         ctx.log(`  one round (${n} calls of varied sizes)`);
-        const { makespan } = await runAll(sy, Array.from({ length: n }, (_, i) => `s${sizes[i % sizes.length]}`), (i) => `call ${i}`);
+        const { makespan } = await runAll(
+          sy,
+          Array.from({ length: n }, (_, i) => `s${sizes[i % sizes.length]}`),
+          (i) => `call ${i}`,
+        );
         const used = spent.reduce((x, s) => x + s.tokens, 0);
         // Tokens used per minute over the run, against T.
         const perMinute = (used / makespan) * 60_000;

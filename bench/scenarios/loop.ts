@@ -21,7 +21,13 @@ const critic: Provider = {
   name: 'echo',
   async complete(req) {
     const usage = { inputTokens: 1, outputTokens: 1 };
-    return { text: '', usage, model: 'instant', stopReason: 'tool_use', toolCalls: [{ id: 'v', name: 'answer', input: { approved: false, score: 1, feedback: 'again' } }] };
+    return {
+      text: '',
+      usage,
+      model: 'instant',
+      stopReason: 'tool_use',
+      toolCalls: [{ id: 'v', name: 'answer', input: { approved: false, score: 1, feedback: 'again' } }],
+    };
   },
 };
 
@@ -32,7 +38,12 @@ export const loopScenario: Scenario = {
     const sy = await startSwitchyard({
       name: 'loop',
       agents: { writer: { provider: 'echo', attempts: 1 }, critic: { provider: 'echo', attempts: 1 } },
-      workflows: [{ name: 'bench-loop', steps: [{ id: 'refine', kind: 'loop', body: { agent: 'writer', input: { task: 'draft' } }, critic: { agent: 'critic' }, maxIterations: ITERATIONS }] }],
+      workflows: [
+        {
+          name: 'bench-loop',
+          steps: [{ id: 'refine', kind: 'loop', body: { agent: 'writer', input: { task: 'draft' } }, critic: { agent: 'critic' }, maxIterations: ITERATIONS }],
+        },
+      ],
       providerFor: (agent) => (agent === 'critic' ? critic : instantProvider),
     });
     const raw = await startRaw('loop', 4);
@@ -42,10 +53,21 @@ export const loopScenario: Scenario = {
       const syRound = async () => (await sy.run('bench-loop', {}, 60_000)).ms / ITERATIONS;
       const rawRound = async () => {
         const id = `root-${seq++}`;
-        const { ms } = await withTimeout(raw.run({ name: 'parent', queueName: RAW_QUEUE, opts: rawJobOpts(id), children: [{ name: 'child', queueName: RAW_QUEUE, opts: rawJobOpts(`c-${id}`) }] }, id), 30_000, id);
+        const { ms } = await withTimeout(
+          raw.run(
+            { name: 'parent', queueName: RAW_QUEUE, opts: rawJobOpts(id), children: [{ name: 'child', queueName: RAW_QUEUE, opts: rawJobOpts(`c-${id}`) }] },
+            id,
+          ),
+          30_000,
+          id,
+        );
         return ms;
       };
-      const res = await interleaved(ctx, () => sampled(info, syRound), () => sampled(info, rawRound));
+      const res = await interleaved(
+        ctx,
+        () => sampled(info, syRound),
+        () => sampled(info, rawRound),
+      );
       const per = median(res.sw.map((s) => s.value));
       const chain = median(res.raw.map((s) => s.value));
       const ratio = per / chain;

@@ -63,7 +63,13 @@ const DIAMOND = {
 };
 
 function rawDiamond(tag: string): FlowJob {
-  const job = (id: string, task: string, children?: FlowJob[]): FlowJob => ({ name: id, queueName: 'raw', data: { task }, opts: { ...rawJobOptions(`${tag}.${id}`), failParentOnFailure: true }, ...(children ? { children } : {}) });
+  const job = (id: string, task: string, children?: FlowJob[]): FlowJob => ({
+    name: id,
+    queueName: 'raw',
+    data: { task },
+    opts: { ...rawJobOptions(`${tag}.${id}`), failParentOnFailure: true },
+    ...(children ? { children } : {}),
+  });
   return job('d', 'join', [job('b', 'left', [job('a', 'first')]), job('c', 'right')]);
 }
 
@@ -116,8 +122,18 @@ export const memoryScenario: Scenario = {
       const prefix = sy.system.opts.prefix;
       const settleRaw = () => new Promise<void>((r) => setTimeout(r, 100));
       const settleSy = () => drained(sy.system);
-      const sySingle = await measure('single', prefix, (n) => syRuns(n, async (i) => (await sy.system.runs.submitAgentTask('one', { task: `task ${i}` })).id), settleSy);
-      const rawSingle = await measure('single', raw.prefix, (n) => rawJobs(n, async (tag) => (await raw.queue.add('task', { task: `task ${tag}` }, rawJobOptions(tag))).id!), settleRaw);
+      const sySingle = await measure(
+        'single',
+        prefix,
+        (n) => syRuns(n, async (i) => (await sy.system.runs.submitAgentTask('one', { task: `task ${i}` })).id),
+        settleSy,
+      );
+      const rawSingle = await measure(
+        'single',
+        raw.prefix,
+        (n) => rawJobs(n, async (tag) => (await raw.queue.add('task', { task: `task ${tag}` }, rawJobOptions(tag))).id!),
+        settleRaw,
+      );
       const syDiamond = await measure('diamond', prefix, (n) => syRuns(n, async () => (await sy.system.runs.submitWorkflow('diamond', {})).id), settleSy);
       const rawDiamondM = await measure('diamond', raw.prefix, (n) => rawJobs(n, async (tag) => (await flows.add(rawDiamond(tag))).job.id!), settleRaw);
       const r1 = sySingle.perRun / rawSingle.perRun;

@@ -28,7 +28,11 @@ export async function windowed(n: number, window: number, one: (i: number) => Pr
 }
 
 /** A raw queue + worker whose jobs' ends can be awaited by id. */
-export async function startRawQueue(name: string, concurrency: number, processor: (job: { id?: string; data: unknown }) => Promise<unknown> = async () => ({ status: 'succeeded' })) {
+export async function startRawQueue(
+  name: string,
+  concurrency: number,
+  processor: (job: { id?: string; data: unknown }) => Promise<unknown> = async () => ({ status: 'succeeded' }),
+) {
   const prefix = benchPrefix(`raw-${name}`);
   const connection = newRedis('switchyard-bench-raw');
   const queue = new Queue('raw', { connection, prefix });
@@ -85,7 +89,11 @@ export const singleScenario: Scenario = {
       return performance.now() - t0;
     };
     try {
-      const res = await interleaved(ctx, () => sampled(info, syRound), () => sampled(info, rawRound));
+      const res = await interleaved(
+        ctx,
+        () => sampled(info, syRound),
+        () => sampled(info, rawRound),
+      );
       const syMs = res.sw.map((s) => s.value);
       const rawMs = res.raw.map((s) => s.value);
       const syRate = n / (median(syMs) / 1000);

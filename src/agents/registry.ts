@@ -31,7 +31,11 @@ export class AgentRegistry {
   /** The limits of each provider (the agents file's `providers`). */
   readonly limits: LimitPlan;
 
-  constructor(agents: Iterable<ResolvedAgent>, pricing: Readonly<Record<string, ModelPrice>> = {}, providers: Readonly<Partial<Record<ProviderName, ProviderLimits>>> = {}) {
+  constructor(
+    agents: Iterable<ResolvedAgent>,
+    pricing: Readonly<Record<string, ModelPrice>> = {},
+    providers: Readonly<Partial<Record<ProviderName, ProviderLimits>>> = {},
+  ) {
     this.agents = new Map([...agents].map((a) => [a.name, a]));
     this.prices = new PriceTable(pricing);
     this.limits = new LimitPlan(providers);
@@ -110,14 +114,23 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
   const parsed = AgentsFile.safeParse(file);
   if (!parsed.success) {
     const found = parsed.error.issues.map(fromZod);
-    throw new ConfigError(`${source}: ${found.map((f) => f.text).join('; ')}`, found.map((f) => f.issue));
+    throw new ConfigError(
+      `${source}: ${found.map((f) => f.text).join('; ')}`,
+      found.map((f) => f.issue),
+    );
   }
   // An agent's output schema is compiled as the file is read: a bad one stops start-up.
   const bad = Object.entries(parsed.data.agents).flatMap(([name, spec]) => {
     const problem = spec.output && schemaProblem(spec.output.schema);
-    return problem ? [{ issue: { path: `agents.${name}.output.schema`, message: problem }, text: describe(['agents', name, 'output', 'schema'], problem) }] : [];
+    return problem
+      ? [{ issue: { path: `agents.${name}.output.schema`, message: problem }, text: describe(['agents', name, 'output', 'schema'], problem) }]
+      : [];
   });
-  if (bad.length > 0) throw new ConfigError(`${source}: ${bad.map((b) => b.text).join('; ')}`, bad.map((b) => b.issue));
+  if (bad.length > 0)
+    throw new ConfigError(
+      `${source}: ${bad.map((b) => b.text).join('; ')}`,
+      bad.map((b) => b.issue),
+    );
   const agents: ResolvedAgent[] = [];
   const missing: { issue: Issue; text: string }[] = [];
   for (const [name, spec] of Object.entries(parsed.data.agents)) {
@@ -134,7 +147,10 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
     }
   }
   if (missing.length > 0) {
-    throw new ConfigError(`${source}: ${missing.map((m) => m.text).join('; ')}`, missing.map((m) => m.issue));
+    throw new ConfigError(
+      `${source}: ${missing.map((m) => m.text).join('; ')}`,
+      missing.map((m) => m.issue),
+    );
   }
   return new AgentRegistry(agents, parsed.data.pricing, parsed.data.providers);
 }

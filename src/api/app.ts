@@ -51,7 +51,13 @@ export function createApp(system: System, opts: AppOptions): Express {
     assertDepth(req.body, maxDepth);
     next();
   });
-  app.use(healthRouter({ checks: { redis: () => system.ping(), ...opts.readiness }, unservedAgents: () => system.unservedAgents(), pausedScopes: pausedForReadiness(system) }));
+  app.use(
+    healthRouter({
+      checks: { redis: () => system.ping(), ...opts.readiness },
+      unservedAgents: () => system.unservedAgents(),
+      pausedScopes: pausedForReadiness(system),
+    }),
+  );
   app.get('/metrics', async (_req, res) => {
     res.type(system.metrics.contentType).send(await system.metrics.text());
   });

@@ -37,7 +37,8 @@ export function toHttpError(err: unknown): HttpError {
   const e = err as { type?: string; status?: number; message?: string; limit?: number };
   if (e?.type === 'entity.parse.failed') return new HttpError(400, 'malformed_json', `malformed JSON body: ${e.message}`);
   if (e?.type === 'entity.too.large') return new HttpError(413, 'body_too_large', `request body is larger than the limit of ${e.limit} bytes`);
-  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new HttpError(415, 'unsupported_encoding', e.message ?? 'unsupported encoding');
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
+    return new HttpError(415, 'unsupported_encoding', e.message ?? 'unsupported encoding');
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new HttpError(e.status, 'bad_request', e.message ?? 'bad request');
   return new HttpError(500, 'internal', 'internal error');
 }

@@ -54,16 +54,17 @@ export async function sendJson(res: Response, value: unknown, status = 200): Pro
     const text = batch.length === 1 ? batch[0]! : batch.join('');
     batch = [];
     chars = 0;
-    if (!res.write(text)) await new Promise<void>((resolve) => {
-      // A client that goes away never drains: stop waiting then too.
-      const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
+    if (!res.write(text))
+      await new Promise<void>((resolve) => {
+        // A client that goes away never drains: stop waiting then too.
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
   };
   for (const piece of jsonPieces(value)) {
     if (res.destroyed) return;

@@ -9,7 +9,8 @@ import { HttpError } from './errors.js';
 /** The content types the JSON parser reads (express.json's `type`). */
 export const JSON_TYPES = ['application/json', 'application/*+json'];
 
-const hasBody = (headers: Record<string, string | string[] | undefined>): boolean => headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
+const hasBody = (headers: Record<string, string | string[] | undefined>): boolean =>
+  headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -22,7 +23,11 @@ export const jsonObjectBody: RequestHandler = (req, _res, next) => {
   if (req.method === 'GET' || req.method === 'HEAD' || !hasBody(req.headers)) return next();
   if (!req.is(JSON_TYPES)) {
     const type = req.get('content-type');
-    throw new HttpError(415, 'unsupported_media_type', `the body must be JSON, sent with Content-Type: application/json (${type ? `got ${excerpt(type, 100)}` : 'no Content-Type was sent'})`);
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      `the body must be JSON, sent with Content-Type: application/json (${type ? `got ${excerpt(type, 100)}` : 'no Content-Type was sent'})`,
+    );
   }
   const body: unknown = req.body;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {

@@ -32,7 +32,9 @@ function queryOf(req: Request, schema: QuerySchema | undefined): unknown {
   if (unknown.length) {
     const where = `${req.method} ${excerpt(req.path === '/' && req.baseUrl ? req.baseUrl : `${req.baseUrl}${req.path}`, 120)}`;
     const takes = taken.length ? `takes ${taken.join(', ')}` : `takes none${req.method === 'GET' ? '' : ' (options go in the JSON body)'}`;
-    const issues = unknown.slice(0, 20).map((name) => ({ path: `query.${excerpt(name, 100)}`, message: `unknown query parameter "${excerpt(name, 100)}": ${where} ${takes}` }));
+    const issues = unknown
+      .slice(0, 20)
+      .map((name) => ({ path: `query.${excerpt(name, 100)}`, message: `unknown query parameter "${excerpt(name, 100)}": ${where} ${takes}` }));
     throw new HttpError(422, 'invalid_request', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
   }
   return schema ? parseOr422(schema, req.query, 'query') : {};

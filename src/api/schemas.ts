@@ -52,7 +52,8 @@ export const ChatMulti = z
   })
   .strict()
   .superRefine((r, ctx) => {
-    if (r.mode === 'orchestrated' && r.agents.length < 2) ctx.addIssue({ code: 'custom', path: ['agents'], message: 'mode orchestrated needs the leader (first) and at least one agent it may delegate to' });
+    if (r.mode === 'orchestrated' && r.agents.length < 2)
+      ctx.addIssue({ code: 'custom', path: ['agents'], message: 'mode orchestrated needs the leader (first) and at least one agent it may delegate to' });
   });
 
 export const SubmitRun = z.union([SubmitAgentRun, SubmitWorkflowRun]);
@@ -93,7 +94,12 @@ const includeOf = <T extends z.ZodType<string, string>>(item: T) =>
   z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(item));
 
 /** What GET /v1/runs/:id may add to a run: `definition`, the compiled workflow it executes. */
@@ -141,5 +147,7 @@ export const LimitScopeParam = z
   .string()
   .min(1)
   .max(300)
-  .regex(/^[^\s\u0000-\u001f\u007f]+$/, 'must be a limiter scope as GET /v1/limits names it, without spaces (e.g. "openai/gpt-4o", URL-encoded in the path: openai%2Fgpt-4o)');
-
+  .regex(
+    /^[^\s\u0000-\u001f\u007f]+$/,
+    'must be a limiter scope as GET /v1/limits names it, without spaces (e.g. "openai/gpt-4o", URL-encoded in the path: openai%2Fgpt-4o)',
+  );

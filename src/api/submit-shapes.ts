@@ -41,13 +41,28 @@ const SHAPES: Shape[] = [
     what: 'one agent on a task',
     fields: ['agent', 'input'],
     aliases: [...AGENT_ALIASES, ...TASK_ALIASES, 'context'],
-    example: (b) => ({ agent: text(first(b, AGENT_ALIASES), '<agent name, see GET /v1/agents>'), input: { task: text(first(b, TASK_ALIASES), '<what to do>') } }),
+    example: (b) => ({
+      agent: text(first(b, AGENT_ALIASES), '<agent name, see GET /v1/agents>'),
+      input: { task: text(first(b, TASK_ALIASES), '<what to do>') },
+    }),
   },
   {
     what: 'a workflow, by name or inline',
     fields: ['workflow', 'input'],
     aliases: WORKFLOW_ALIASES,
-    example: (b) => ({ workflow: 'steps' in b ? inline(b) : text(first(b, WORKFLOW_ALIASES.filter((a) => a !== 'steps')), '<workflow name, see GET /v1/workflows>'), input: {} }),
+    example: (b) => ({
+      workflow:
+        'steps' in b
+          ? inline(b)
+          : text(
+              first(
+                b,
+                WORKFLOW_ALIASES.filter((a) => a !== 'steps'),
+              ),
+              '<workflow name, see GET /v1/workflows>',
+            ),
+      input: {},
+    }),
   },
   {
     what: 'a collaboration pattern',
@@ -66,7 +81,12 @@ export function noShapeError(body: Record<string, unknown>): HttpError {
   const score = (s: Shape) => sent.filter((k) => s.fields.includes(k)).length * 2 + sent.filter((k) => s.aliases.includes(k)).length;
   // Ties (an empty body) go to the simplest shape, an agent task.
   const closest = SHAPES.reduce((best, s) => (score(s) > score(best) ? s : best), SHAPES[0]!);
-  const got = sent.length ? `got ${sent.slice(0, 10).map((k) => JSON.stringify(k)).join(', ')}${sent.length > 10 ? ', ...' : ''}` : 'got an empty object';
+  const got = sent.length
+    ? `got ${sent
+        .slice(0, 10)
+        .map((k) => JSON.stringify(k))
+        .join(', ')}${sent.length > 10 ? ', ...' : ''}`
+    : 'got an empty object';
   const message = `${ACCEPTED}; ${got}. Closest: ${closest.what}, e.g. ${JSON.stringify(closest.example(body))}`;
   return new HttpError(422, 'invalid_request', message, [{ path: '(body)', message }]);
 }

@@ -2,7 +2,15 @@
 import { capacityHeaders } from './rate-headers.js';
 import Anthropic from '@anthropic-ai/sdk';
 import { classifyProviderError } from './classify.js';
-import { refusal, SDK_BACKSTOP_TIMEOUT_MS, type ChatMessage, type CompletionRequest, type CompletionResult, type Provider, type ToolChoice } from './provider.js';
+import {
+  refusal,
+  SDK_BACKSTOP_TIMEOUT_MS,
+  type ChatMessage,
+  type CompletionRequest,
+  type CompletionResult,
+  type Provider,
+  type ToolChoice,
+} from './provider.js';
 
 export interface AnthropicProviderOptions {
   apiKey: string;
@@ -84,7 +92,9 @@ function toMessages(messages: readonly ChatMessage[]): Anthropic.MessageParam[] 
     else out.push({ role, content: blocks });
   }
   // A turn of plain text goes as a string, as it always has.
-  return out.map((m) => (m.content.length === 1 && m.content[0]!.type === 'text' ? { role: m.role, content: (m.content[0] as Anthropic.TextBlockParam).text } : m));
+  return out.map((m) =>
+    m.content.length === 1 && m.content[0]!.type === 'text' ? { role: m.role, content: (m.content[0] as Anthropic.TextBlockParam).text } : m,
+  );
 }
 
 function toToolChoice(choice: ToolChoice): Anthropic.ToolChoice {

@@ -6,15 +6,7 @@
 import * as Anthropic from '@anthropic-ai/sdk';
 import * as OpenAI from 'openai';
 import type { ProviderName } from '../model/agent.js';
-import {
-  CancelledError,
-  NonRetryableError,
-  QuotaExhaustedError,
-  RateLimitedError,
-  RetryableError,
-  SwitchyardError,
-  toError,
-} from '../errors/index.js';
+import { CancelledError, NonRetryableError, QuotaExhaustedError, RateLimitedError, RetryableError, SwitchyardError, toError } from '../errors/index.js';
 
 /** Key-like tokens (`sk-...`, `sk-ant-...`, `key-...`), masked wherever a message quotes one. */
 const KEY_LIKE = /\b(sk|key|api[_-]?key)-[A-Za-z0-9_*-]{6,}/gi;
@@ -69,7 +61,12 @@ function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
   const overloaded = provider === 'anthropic' && (status === 529 || types.includes('overloaded_error'));
   if (types.some((t) => QUOTA_TYPES.has(t))) {
     const after = retryAfterHeaderMs(err.headers);
-    return new QuotaExhaustedError(`${detail} (quota exhausted: add credit or raise the limit with the provider)`, status, after === undefined ? undefined : Date.now() + after, { cause: err });
+    return new QuotaExhaustedError(
+      `${detail} (quota exhausted: add credit or raise the limit with the provider)`,
+      status,
+      after === undefined ? undefined : Date.now() + after,
+      { cause: err },
+    );
   }
   if (status === 429 || overloaded || (status === undefined && types.some((t) => RATE_LIMIT_TYPES.has(t)))) {
     // An overload sent inside a stream has no status: it is told apart as a 529 (the provider is unwell).
@@ -83,7 +80,11 @@ function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
   }
   // Retrying the same prompt cannot help: say what to change.
   if (types.includes('context_length_exceeded') || status === 413 || types.includes('request_too_large')) {
-    return new NonRetryableError(`context length exceeded: the prompt (with maxTokens) does not fit the model's context window; shorten the input or lower maxTokens (not retried). ${detail}`, status, { cause: err });
+    return new NonRetryableError(
+      `context length exceeded: the prompt (with maxTokens) does not fit the model's context window; shorten the input or lower maxTokens (not retried). ${detail}`,
+      status,
+      { cause: err },
+    );
   }
   return new NonRetryableError(detail, status, { cause: err });
 }

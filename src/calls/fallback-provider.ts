@@ -42,7 +42,10 @@ export class FallbackProvider extends ProviderDecorator {
     } catch (err) {
       // A wait for the run's budget is the run's, not the model's: no other model can help.
       const unavailable =
-        (err instanceof CapacityWaitError && err.limit !== 'budget' && err.waitMs > this.opts.fallbackAfterMs) || err instanceof RateLimitedError || err instanceof TooLargeForLimitError || err instanceof QuotaExhaustedError;
+        (err instanceof CapacityWaitError && err.limit !== 'budget' && err.waitMs > this.opts.fallbackAfterMs) ||
+        err instanceof RateLimitedError ||
+        err instanceof TooLargeForLimitError ||
+        err instanceof QuotaExhaustedError;
       if (!unavailable) throw err;
       why = err as Error;
     }

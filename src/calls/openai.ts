@@ -6,7 +6,16 @@ import { capacityHeaders } from './rate-headers.js';
 import OpenAI from 'openai';
 import { RetryableError } from '../errors/index.js';
 import { classifyProviderError } from './classify.js';
-import { refusal, SDK_BACKSTOP_TIMEOUT_MS, type ChatMessage, type CompletionRequest, type CompletionResult, type Provider, type ToolCall, type ToolChoice } from './provider.js';
+import {
+  refusal,
+  SDK_BACKSTOP_TIMEOUT_MS,
+  type ChatMessage,
+  type CompletionRequest,
+  type CompletionResult,
+  type Provider,
+  type ToolCall,
+  type ToolChoice,
+} from './provider.js';
 
 /** Sent when a self-hosted server needs no key: the SDK refuses to build a client without one. */
 const PLACEHOLDER_API_KEY = 'switchyard-no-key';
@@ -55,7 +64,9 @@ export class OpenAIProvider implements Provider {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
-    const format = req.responseSchema ? responseFormat(structuredMode(req.model, this.officialApi, this.structured) === 'json_mode', req.responseSchema) : undefined;
+    const format = req.responseSchema
+      ? responseFormat(structuredMode(req.model, this.officialApi, this.structured) === 'json_mode', req.responseSchema)
+      : undefined;
     const system = [req.system, format?.instruction].filter(Boolean).join('\n\n');
     const params: OpenAI.ChatCompletionCreateParamsNonStreaming = {
       model: req.model,
@@ -77,7 +88,9 @@ export class OpenAIProvider implements Provider {
       const choice = completion.choices[0];
       if (choice?.finish_reason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
       if (choice?.message.refusal) throw refusal('openai', `refusal: ${choice.message.refusal.slice(0, 200)}`);
-      const toolCalls = (choice?.message.tool_calls ?? []).flatMap((c) => (c.type === 'function' ? [toolCall(c.id, c.function.name, c.function.arguments)] : []));
+      const toolCalls = (choice?.message.tool_calls ?? []).flatMap((c) =>
+        c.type === 'function' ? [toolCall(c.id, c.function.name, c.function.arguments)] : [],
+      );
       return {
         text: choice?.message.content ?? '',
         ...(toolCalls.length ? { toolCalls } : {}),
@@ -92,8 +105,15 @@ export class OpenAIProvider implements Provider {
   }
 
   /** Streams the first choice; usage comes in a last chunk (`include_usage`) when the server sends it. */
-  private async stream(params: OpenAI.ChatCompletionCreateParamsNonStreaming, onText: (delta: string) => void, model: string, signal: AbortSignal): Promise<CompletionResult> {
-    const { data: stream, response } = await this.client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal }).withResponse();
+  private async stream(
+    params: OpenAI.ChatCompletionCreateParamsNonStreaming,
+    onText: (delta: string) => void,
+    model: string,
+    signal: AbortSignal,
+  ): Promise<CompletionResult> {
+    const { data: stream, response } = await this.client.chat.completions
+      .create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal })
+      .withResponse();
     const capacity = capacityHeaders(response.headers);
     let text = '';
     let answeredBy = '';
@@ -126,7 +146,14 @@ export class OpenAIProvider implements Provider {
     if (!stopReason) throw new RetryableError(`openai stream ended before the answer was complete (${text.length} characters received)`);
     if (stopReason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
     const toolCalls = calls.filter(Boolean).map((c) => toolCall(c.id, c.name, c.args));
-    return { text, usage: usageOf(usage), model: answeredBy || model, stopReason, ...(toolCalls.length ? { toolCalls } : {}), ...(capacity ? { capacity } : {}) };
+    return {
+      text,
+      usage: usageOf(usage),
+      model: answeredBy || model,
+      stopReason,
+      ...(toolCalls.length ? { toolCalls } : {}),
+      ...(capacity ? { capacity } : {}),
+    };
   }
 }
 
@@ -151,11 +178,22 @@ export function structuredMode(model: string, officialApi: boolean, setting: Str
  * a subset of JSON Schema; the answer is validated here anyway), or JSON mode, which needs the
  * word JSON in the messages: an instruction carries the schema.
  */
-export function responseFormat(jsonMode: boolean, rs: NonNullable<CompletionRequest['responseSchema']>): { param: OpenAI.ChatCompletionCreateParams['response_format']; instruction?: string } {
+export function responseFormat(
+  jsonMode: boolean,
+  rs: NonNullable<CompletionRequest['responseSchema']>,
+): { param: OpenAI.ChatCompletionCreateParams['response_format']; instruction?: string } {
   if (jsonMode) {
-    return { param: { type: 'json_object' }, instruction: `${rs.description ? `${rs.description}\n` : ''}Answer with a JSON object only, fitting this JSON Schema:\n${JSON.stringify(rs.schema)}` };
+    return {
+      param: { type: 'json_object' },
+      instruction: `${rs.description ? `${rs.description}\n` : ''}Answer with a JSON object only, fitting this JSON Schema:\n${JSON.stringify(rs.schema)}`,
+    };
   }
-  return { param: { type: 'json_schema', json_schema: { name: rs.name, ...(rs.description ? { description: rs.description } : {}), schema: rs.schema, strict: false } } };
+  return {
+    param: {
+      type: 'json_schema',
+      json_schema: { name: rs.name, ...(rs.description ? { description: rs.description } : {}), schema: rs.schema, strict: false },
+    },
+  };
 }
 
 /** One message of the conversation as Chat Completions messages (tool results: one message each). */
@@ -169,7 +207,13 @@ function toMessages(m: ChatMessage): OpenAI.ChatCompletionMessageParam[] {
           role: 'assistant',
           content: m.content || null,
           ...(m.toolCalls?.length
-            ? { tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.invalidInput ?? JSON.stringify(c.input ?? {}) } })) }
+            ? {
+                tool_calls: m.toolCalls.map((c) => ({
+                  id: c.id,
+                  type: 'function' as const,
+                  function: { name: c.name, arguments: c.invalidInput ?? JSON.stringify(c.input ?? {}) },
+                })),
+              }
             : {}),
         },
       ];

@@ -108,7 +108,11 @@ export const ANSWER_DESCRIPTION = 'Give your answer, in exactly this structure.'
  * How a structured answer is asked of `provider` for `model`: in the API's own JSON mode where
  * it has one (`answersWithSchema`), else as a forced tool of the same name.
  */
-export function askForStructure(provider: Pick<Provider, 'answersWithSchema'>, model: string, rs: ResponseSchema): Pick<CompletionRequest, 'responseSchema' | 'tools' | 'toolChoice'> {
+export function askForStructure(
+  provider: Pick<Provider, 'answersWithSchema'>,
+  model: string,
+  rs: ResponseSchema,
+): Pick<CompletionRequest, 'responseSchema' | 'tools' | 'toolChoice'> {
   if (provider.answersWithSchema?.(model)) return { responseSchema: rs };
   return { tools: [{ name: rs.name, description: rs.description ?? ANSWER_DESCRIPTION, inputSchema: rs.schema }], toolChoice: { name: rs.name } };
 }
@@ -131,7 +135,8 @@ export interface CompletionResult {
 }
 
 /** The provider declined to answer (a content filter or a refusal): not retried, retrying cannot help. */
-export const refusal = (provider: string, why: string): Error => new NonRetryableError(`${provider} refused to answer (${why}); not retried: the same request would be refused again`);
+export const refusal = (provider: string, why: string): Error =>
+  new NonRetryableError(`${provider} refused to answer (${why}); not retried: the same request would be refused again`);
 
 export interface Provider {
   readonly name: ProviderName;

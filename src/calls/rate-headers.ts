@@ -61,6 +61,11 @@ export function capacityHeaders(headers: Headers | undefined): CapacityHeaders |
     ),
   );
   set('requestsResetMs', parseDuration(headers.get('x-ratelimit-reset-requests')) ?? untilDate(headers.get('anthropic-ratelimit-requests-reset')));
-  set('tokensResetMs', parseDuration(headers.get('x-ratelimit-reset-tokens')) ?? untilDate(headers.get('anthropic-ratelimit-tokens-reset')) ?? untilDate(headers.get('anthropic-ratelimit-input-tokens-reset')));
+  set(
+    'tokensResetMs',
+    parseDuration(headers.get('x-ratelimit-reset-tokens')) ??
+      untilDate(headers.get('anthropic-ratelimit-tokens-reset')) ??
+      untilDate(headers.get('anthropic-ratelimit-input-tokens-reset')),
+  );
   return Object.keys(out).length ? out : undefined;
 }

@@ -154,7 +154,7 @@ function encoder(name: TokenizerName): typeof Encoding {
 function bpeCount(text: string, name: TokenizerName, deadline: number, margin: number): number {
   const enc = encoder(name);
   let n = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const late = performance.now() > deadline;
     if (late && i > 0) return n + Math.ceil(((text.length - i) * n * margin) / i);
     const size = late ? SAMPLE : WINDOW;

@@ -32,7 +32,11 @@ export class UsageMeter {
   /** What was counted since the last take (null when no call was answered), and start again. */
   take(): Usage | null {
     if (this.calls === 0) return null;
-    const u: Usage = { inputTokens: this.inputTokens, outputTokens: this.outputTokens, ...(this.costUsd !== undefined ? { costUsd: Math.round(this.costUsd * 1e8) / 1e8 } : {}) };
+    const u: Usage = {
+      inputTokens: this.inputTokens,
+      outputTokens: this.outputTokens,
+      ...(this.costUsd !== undefined ? { costUsd: Math.round(this.costUsd * 1e8) / 1e8 } : {}),
+    };
     this.inputTokens = this.outputTokens = this.calls = 0;
     this.costUsd = undefined;
     return u;

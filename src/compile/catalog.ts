@@ -33,7 +33,9 @@ export class WorkflowCatalog {
     const wf = this.named.get(ref);
     if (!wf) {
       const known = [...this.named.keys()].sort().join(', ') || '(none)';
-      throw new ValidationError(`unknown workflow "${ref}"; known workflows: ${known}`, [{ path: 'workflow', message: `unknown workflow "${ref}"; known: ${known}` }]);
+      throw new ValidationError(`unknown workflow "${ref}"; known workflows: ${known}`, [
+        { path: 'workflow', message: `unknown workflow "${ref}"; known: ${known}` },
+      ]);
     }
     return wf;
   }
@@ -45,7 +47,12 @@ export class WorkflowCatalog {
   async validate(def: unknown): Promise<CompiledWorkflow> {
     const { schemas } = this;
     const limits = this.limits ?? DEFAULT_LIMITS;
-    const caps: RequestCaps = { maxTurns: limits.maxOrchestratorTurns, maxDelegations: limits.maxDelegations, maxDepth: limits.maxDelegationDepth, agent: this.agentOf };
+    const caps: RequestCaps = {
+      maxTurns: limits.maxOrchestratorTurns,
+      maxDelegations: limits.maxDelegations,
+      maxDepth: limits.maxDelegationDepth,
+      agent: this.agentOf,
+    };
     const found: FoundSchema[] = [];
     const wf = compileWorkflow(def, {
       agents: this.agents(),

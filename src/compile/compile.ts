@@ -13,7 +13,18 @@ import type { z } from 'zod';
 import { ValidationError, type Issue } from '../errors/index.js';
 import { FLOW_SCHEDULE_PREFIX, SCHEDULE_ID_MAX_LENGTH, ScheduleId } from '../model/schedule.js';
 import { cronProblem } from '../lang/cron.js';
-import { STEP_DEFINITIONS, WorkflowDefinition, type Block, type CompiledStep, type CompiledWorkflow, type JoinWatch, type PatternBlock, StepDefinition, type StepDefinitionOf, type StepKind } from '../kinds/definition.js';
+import {
+  STEP_DEFINITIONS,
+  WorkflowDefinition,
+  type Block,
+  type CompiledStep,
+  type CompiledWorkflow,
+  type JoinWatch,
+  type PatternBlock,
+  StepDefinition,
+  type StepDefinitionOf,
+  type StepKind,
+} from '../kinds/definition.js';
 import { patternProblem, patternSteps } from './patterns.js';
 import { parseWhen, whenRefs } from '../lang/expression.js';
 import { fieldValueSchema, kindOf, validateInputFields } from './input.js';
@@ -24,7 +35,8 @@ import { findTemplateRefs } from '../lang/templates.js';
 import { stepSchemaIssues, type SchemaHandling } from './output-schemas.js';
 
 /** What a step publishes into its run's context (an approval step's `publish` is its gate's own). */
-const contextPublish = (def: StepDefinition | undefined): true | string[] | { as: string } | undefined => (def === undefined || def.kind === 'approval' ? undefined : def.publish);
+const contextPublish = (def: StepDefinition | undefined): true | string[] | { as: string } | undefined =>
+  def === undefined || def.kind === 'approval' ? undefined : def.publish;
 
 /** Most dependencies of a join that may start early (`any`, `quorum`): each of them carries the list. */
 export const MAX_EARLY_JOIN = 100;
@@ -93,11 +105,18 @@ function fromZod(issues: readonly z.core.$ZodIssue[], root: unknown, base: reado
       } else if ('discriminator' in issue && issue.discriminator === 'kind') {
         // The step's `kind` names no kind.
         out.push({ path: formatPath(path), message: `unknown step kind ${JSON.stringify(value)}; kinds: ${Object.keys(STEP_DEFINITIONS).join(', ')}` });
-      } else out.push({ path: formatPath(path), message: `expected a step {id, agent, input} or a {sequential: [...]} / {parallel: [...]} block, got ${kindOf(value)}` });
+      } else
+        out.push({
+          path: formatPath(path),
+          message: `expected a step {id, agent, input} or a {sequential: [...]} / {parallel: [...]} block, got ${kindOf(value)}`,
+        });
     } else if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ path: formatPath([...path, key]), message: `unknown key "${key}"` });
     } else if (issue.code === 'invalid_type') {
-      out.push({ path: formatPath(path), message: value === undefined ? `is required (${issue.expected})` : `expected ${issue.expected}, got ${kindOf(value)}` });
+      out.push({
+        path: formatPath(path),
+        message: value === undefined ? `is required (${issue.expected})` : `expected ${issue.expected}, got ${kindOf(value)}`,
+      });
     } else if (issue.code === 'invalid_key') {
       out.push({ path: formatPath(path), message: `invalid name: ${issue.issues.map((i) => i.message).join('; ')}` });
     } else {
@@ -169,7 +188,12 @@ export const roundStepId = (id: string, round: number): string => `${id}-r${roun
 const MAX_ROUND_BASE_ID = 60;
 
 /** A parallel block with rounds (see Block): each agent item once per round, synchronised every `syncEvery` rounds. */
-function expandRounds(block: { parallel: Block[]; rounds?: number | undefined; syncEvery?: number | undefined }, path: string, drafts: Draft[], issues: Issue[]): number[] {
+function expandRounds(
+  block: { parallel: Block[]; rounds?: number | undefined; syncEvery?: number | undefined },
+  path: string,
+  drafts: Draft[],
+  issues: Issue[],
+): number[] {
   const rounds = block.rounds ?? 1;
   const every = block.syncEvery ?? 1;
   if (block.rounds === undefined) issues.push({ path: `${path}.syncEvery`, message: 'syncEvery needs rounds: the number of rounds the block runs' });
@@ -177,8 +201,13 @@ function expandRounds(block: { parallel: Block[]; rounds?: number | undefined; s
   const items: StepDefinitionOf<'agent'>[] = [];
   block.parallel.forEach((item, i) => {
     const at = `${path}.parallel[${i}]`;
-    if ('sequential' in item || 'parallel' in item || 'pattern' in item || item.kind !== 'agent') issues.push({ path: at, message: 'a parallel block with rounds holds agent steps only (each runs once per round)' });
-    else if (item.id.length > MAX_ROUND_BASE_ID) issues.push({ path: `${at}.id`, message: `in a block with rounds a step id may have at most ${MAX_ROUND_BASE_ID} characters (its rounds are "<id>-r<round>")` });
+    if ('sequential' in item || 'parallel' in item || 'pattern' in item || item.kind !== 'agent')
+      issues.push({ path: at, message: 'a parallel block with rounds holds agent steps only (each runs once per round)' });
+    else if (item.id.length > MAX_ROUND_BASE_ID)
+      issues.push({
+        path: `${at}.id`,
+        message: `in a block with rounds a step id may have at most ${MAX_ROUND_BASE_ID} characters (its rounds are "<id>-r<round>")`,
+      });
     else items.push(item);
   });
   const members: number[] = [];
@@ -187,12 +216,16 @@ function expandRounds(block: { parallel: Block[]; rounds?: number | undefined; s
     const synced = Math.floor((r - 1) / every) * every;
     items.forEach((item, i) => {
       const previous = r > 1 ? roundStepId(item.id, r - 1) : undefined;
-      const peers = synced > 0 ? Object.fromEntries(items.filter((o) => o !== item).map((o) => [o.id, `{{steps.${roundStepId(o.id, synced)}.output}}`])) : undefined;
+      const peers =
+        synced > 0 ? Object.fromEntries(items.filter((o) => o !== item).map((o) => [o.id, `{{steps.${roundStepId(o.id, synced)}.output}}`])) : undefined;
       const def: StepDefinitionOf<'agent'> = {
         ...item,
         id: roundStepId(item.id, r),
         dependsOn: r === 1 ? item.dependsOn : [],
-        input: { ...item.input, context: { ...item.input.context, round: r, ...(previous ? { previous: `{{steps.${previous}.output}}` } : {}), ...(peers ? { peers } : {}) } },
+        input: {
+          ...item.input,
+          context: { ...item.input.context, round: r, ...(previous ? { previous: `{{steps.${previous}.output}}` } : {}), ...(peers ? { peers } : {}) },
+        },
         publish: item.publish ?? { as: item.id },
       };
       const deps = new Set(def.dependsOn);
@@ -297,7 +330,7 @@ function topoOrder(ids: string[], deps: Map<string, string[]>, dependents: Map<s
   const heap: number[] = [];
   const push = (p: number) => {
     heap.push(p);
-    for (let i = heap.length - 1; i > 0; ) {
+    for (let i = heap.length - 1; i > 0;) {
       const up = (i - 1) >> 1;
       if (heap[up]! <= heap[i]!) break;
       [heap[up], heap[i]] = [heap[i]!, heap[up]!];
@@ -309,7 +342,7 @@ function topoOrder(ids: string[], deps: Map<string, string[]>, dependents: Map<s
     const last = heap.pop()!;
     if (heap.length) {
       heap[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
@@ -368,7 +401,11 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   const drafts: Draft[] = [];
   const issues: Issue[] = [];
   wf.steps.forEach((block, i) => expand(block, `steps[${i}]`, drafts, issues));
-  if (drafts.length > limits.maxSteps) issues.push({ path: 'steps', message: `the workflow has ${drafts.length} steps once its rounds are counted; at most ${limits.maxSteps} (SWITCHYARD_MAX_STEPS)` });
+  if (drafts.length > limits.maxSteps)
+    issues.push({
+      path: 'steps',
+      message: `the workflow has ${drafts.length} steps once its rounds are counted; at most ${limits.maxSteps} (SWITCHYARD_MAX_STEPS)`,
+    });
 
   // Ids and agents. The first definition of a duplicated id is the one the graph uses.
   const byId = new Map<string, Draft>();
@@ -445,10 +482,15 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     if (join === 'bestEffort') continue;
     const need = join === 'any' ? 1 : join.quorum;
     if (need > members.length) issues.push({ path, message: `a quorum of ${need} needs at least ${need} dependencies; "${id}" has ${members.length}` });
-    if (members.length > MAX_EARLY_JOIN) issues.push({ path, message: `join: ${label} waits on at most ${MAX_EARLY_JOIN} dependencies; "${id}" has ${members.length}` });
+    if (members.length > MAX_EARLY_JOIN)
+      issues.push({ path, message: `join: ${label} waits on at most ${MAX_EARLY_JOIN} dependencies; "${id}" has ${members.length}` });
     for (const m of members) {
       const others = dependents.get(m)!.filter((x) => x !== id);
-      if (others.length) issues.push({ path, message: `join: ${label} cancels the steps it no longer needs, so they may feed no other step; "${m}" is also a dependency of ${others.map((x) => `"${x}"`).join(', ')}` });
+      if (others.length)
+        issues.push({
+          path,
+          message: `join: ${label} cancels the steps it no longer needs, so they may feed no other step; "${m}" is also a dependency of ${others.map((x) => `"${x}"`).join(', ')}`,
+        });
     }
     const upstream = Object.fromEntries(members.map((m) => [m, exclusiveUpstream(m)]).filter(([, u]) => u!.length > 0));
     const watch: JoinWatch = { step: id, label: join === 'any' ? 'any' : 'quorum', need, members, ...(Object.keys(upstream).length ? { upstream } : {}) };
@@ -479,7 +521,10 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     if (ref === self) issues.push({ path, message: `${what} reads step "${ref}", the step itself` });
     else if (!byId.has(ref)) issues.push({ path, message: `${what} references unknown step "${ref}"; steps: ${ids.join(', ')}` });
     else if (!ancestors(self).has(ref)) {
-      issues.push({ path, message: `${what} reads step "${ref}", which is not an ancestor of "${self}" (nothing makes it finish first); add "${ref}" to dependsOn of "${self}"` });
+      issues.push({
+        path,
+        message: `${what} reads step "${ref}", which is not an ancestor of "${self}" (nothing makes it finish first); add "${ref}" to dependsOn of "${self}"`,
+      });
     }
   };
   // The steps each step reads, kept for the worker (which fetches just those outputs).
@@ -528,7 +573,10 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
       reads.get(d.def.id)?.add(stepId);
     }
     // `when`, and the kind's own expressions (a loop's `until`).
-    const expressions = [...(d.def.when === undefined ? [] : [{ at: 'when', expr: d.def.when, vars: [] as readonly string[] }]), ...(ruleFor(d.def).expressions?.(d.def) ?? [])];
+    const expressions = [
+      ...(d.def.when === undefined ? [] : [{ at: 'when', expr: d.def.when, vars: [] as readonly string[] }]),
+      ...(ruleFor(d.def).expressions?.(d.def) ?? []),
+    ];
     for (const { at, expr, vars } of expressions) {
       const path = `${d.path}.${at}`;
       try {

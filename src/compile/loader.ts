@@ -122,7 +122,10 @@ export function loadWorkflowsDir(dir: string, agents: readonly string[], limits?
   if (errors.length === 1) throw errors[0]!;
   if (errors.length > 1) {
     const message = `${errors.length} problems in ${dir}:\n${errors.map((e) => e.message).join('\n')}`;
-    throw new ConfigError(message, errors.flatMap((e) => e.issues));
+    throw new ConfigError(
+      message,
+      errors.flatMap((e) => e.issues),
+    );
   }
   return workflows;
 }

@@ -69,16 +69,30 @@ export function patternSteps(req: PatternRequest, prefix?: string): { steps: Rec
   const id = (i: number) => name(`t${i + 1}`);
   const taskStep = (t: z.infer<typeof Task>, i: number, extra: { context?: Record<string, unknown>; dependsOn?: string[]; optional?: boolean } = {}) => {
     const context = { ...t.context, ...extra.context };
-    return { id: id(i), agent: t.agent, input: { task: t.task, ...(Object.keys(context).length ? { context } : {}) }, dependsOn: extra.dependsOn ?? [], optional: extra.optional ?? false };
+    return {
+      id: id(i),
+      agent: t.agent,
+      input: { task: t.task, ...(Object.keys(context).length ? { context } : {}) },
+      dependsOn: extra.dependsOn ?? [],
+      optional: extra.optional ?? false,
+    };
   };
   switch (req.pattern) {
     case 'sequential':
       return {
-        steps: req.tasks.map((t, i) => taskStep(t, i, { optional: !req.strict, ...(i > 0 ? { dependsOn: [id(i - 1)], context: { previous: `{{steps.${id(i - 1)}.output}}` } } : {}) })),
+        steps: req.tasks.map((t, i) =>
+          taskStep(t, i, { optional: !req.strict, ...(i > 0 ? { dependsOn: [id(i - 1)], context: { previous: `{{steps.${id(i - 1)}.output}}` } } : {}) }),
+        ),
         output: id(req.tasks.length - 1),
       };
     case 'parallel':
-      return { steps: [...req.tasks.map((t, i) => taskStep(t, i, { optional: !req.strict })), { id: name('results'), kind: 'concat', as: 'list', dependsOn: req.tasks.map((_, i) => id(i)) }], output: name('results') };
+      return {
+        steps: [
+          ...req.tasks.map((t, i) => taskStep(t, i, { optional: !req.strict })),
+          { id: name('results'), kind: 'concat', as: 'list', dependsOn: req.tasks.map((_, i) => id(i)) },
+        ],
+        output: name('results'),
+      };
     case 'hierarchical': {
       const subtasks = req.tasks.map((t, i) => taskStep(t, i, { context: { mainTask: req.task } }));
       const ids = subtasks.map((s) => s.id);
@@ -92,7 +106,17 @@ export function patternSteps(req: PatternRequest, prefix?: string): { steps: Rec
     }
     case 'consensus':
       return {
-        steps: [{ id: name('vote'), kind: 'vote', question: { task: req.question }, voters: req.agents.map((agent) => ({ agent })), minAgreement: req.minAgreement, ...(req.compare ? { compare: req.compare } : {}), ...(req.quorum !== undefined ? { quorum: req.quorum } : {}) }],
+        steps: [
+          {
+            id: name('vote'),
+            kind: 'vote',
+            question: { task: req.question },
+            voters: req.agents.map((agent) => ({ agent })),
+            minAgreement: req.minAgreement,
+            ...(req.compare ? { compare: req.compare } : {}),
+            ...(req.quorum !== undefined ? { quorum: req.quorum } : {}),
+          },
+        ],
         output: name('vote'),
       };
   }

@@ -44,7 +44,10 @@ export function runBoundsIssues(workflow: CompiledWorkflow, input: Record<string
     for (const { at, value } of rule.rendered(step)) {
       const bytes = knownRenderedBytes(value, input);
       if (bytes > limits.maxRenderedBytes) {
-        issues.push({ path: `steps.${step.id}.${at}`, message: `step "${step.id}": its ${at} renders to ${bytes} bytes of text from the run input alone; at most ${limits.maxRenderedBytes} (${RENDERED_BYTES_SETTING})` });
+        issues.push({
+          path: `steps.${step.id}.${at}`,
+          message: `step "${step.id}": its ${at} renders to ${bytes} bytes of text from the run input alone; at most ${limits.maxRenderedBytes} (${RENDERED_BYTES_SETTING})`,
+        });
       }
     }
   }
@@ -62,7 +65,11 @@ export function runBoundsIssues(workflow: CompiledWorkflow, input: Record<string
   const added = widths.reduce((n, [, w]) => n + w, 0);
   const total = workflow.steps.length + added;
   if (added > 0 && total > limits.maxSteps) {
-    const listed = widths.slice(0, 5).map(([id, n]) => `"${id}" ${n}`).join(', ') + (widths.length > 5 ? ', ...' : '');
+    const listed =
+      widths
+        .slice(0, 5)
+        .map(([id, n]) => `"${id}" ${n}`)
+        .join(', ') + (widths.length > 5 ? ', ...' : '');
     issues.push({
       path: 'input',
       message: `the run would have ${total} steps: ${workflow.steps.length} in its workflow and ${added} that its forEach steps add for this input (${listed}); at most ${limits.maxSteps} (SWITCHYARD_MAX_STEPS)`,

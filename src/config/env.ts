@@ -94,9 +94,21 @@ export const DEFAULT_LIMITS: Limits = {
 
 export const EnvSchema = z.object({
   /** Redis for queues and live run state. */
-  REDIS_URL: z.preprocess(emptyToUndefined, z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379')),
+  REDIS_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+      .default('redis://127.0.0.1:6379'),
+  ),
   /** MongoDB, the system of record. Optional: without it Switchyard runs on Redis alone. */
-  MONGODB_URI: z.preprocess(emptyToUndefined, z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional()),
+  MONGODB_URI: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
+      .optional(),
+  ),
   /** HTTP port of the API. */
   PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
   /** A worker process without the API serves GET /metrics on this port (none by default). */
@@ -106,7 +118,13 @@ export const EnvSchema = z.object({
   /** Directory of workflow YAML files. */
   SWITCHYARD_FLOWS: z.preprocess(emptyToUndefined, z.string().default('./flows')),
   /** BullMQ key prefix. A `{hash tag}` keeps every key in one Redis Cluster slot. */
-  SWITCHYARD_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[^:\s]+$/, 'must not contain ":" or spaces').default('{sy}')),
+  SWITCHYARD_PREFIX: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
+      .default('{sy}'),
+  ),
   /** How long finished runs (state, events, jobs) stay in Redis, in seconds. */
   SWITCHYARD_RETENTION_SECONDS: int(7 * 24 * 3600, 1),
   /** Completed jobs each queue keeps for Bull Board (0: a job is removed once it completes; its run keeps everything). */
@@ -224,10 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     const issues = issuesFromZod(parsed.error.issues);
-    throw new ConfigError(
-      `invalid environment: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-      issues,
-    );
+    throw new ConfigError(`invalid environment: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
   const e = parsed.data;
   return {

@@ -67,7 +67,9 @@ export function decide(d: DecisionInput): Decision {
   // `running` at the start of a delivery: the attempt under way when its worker was lost.
   const recovered = status === 'running';
   if (attempts >= d.maxAttempts) {
-    const why = recovered ? `the step was interrupted ${attempts} time${attempts === 1 ? '' : 's'} (its worker was lost)` : `the step has made ${attempts} attempt${attempts === 1 ? '' : 's'}`;
+    const why = recovered
+      ? `the step was interrupted ${attempts} time${attempts === 1 ? '' : 's'} (its worker was lost)`
+      : `the step has made ${attempts} attempt${attempts === 1 ? '' : 's'}`;
     return { action: 'fail', error: new NonRetryableError(`${why} and has no attempts left (attempts: ${d.maxAttempts})`) };
   }
 
@@ -101,5 +103,8 @@ function joinRefused(join: NonNullable<DecisionStep['join']>, deps: DecisionInpu
   if (deps.every((dep) => dep.status === 'skipped')) return { action: 'skip', reason: 'every dependency was skipped' };
   const label = typeof join === 'object' ? `{quorum: ${join.quorum}}` : join;
   const others = deps.filter((dep) => dep.status !== 'succeeded').map((dep) => `"${dep.stepId}" ${dep.status}`);
-  return { action: 'fail', error: new NonRetryableError(`join: ${label} needs ${need} of its ${deps.length} dependencies to succeed; ${succeeded} did (${others.join(', ')})`) };
+  return {
+    action: 'fail',
+    error: new NonRetryableError(`join: ${label} needs ${need} of its ${deps.length} dependencies to succeed; ${succeeded} did (${others.join(', ')})`),
+  };
 }

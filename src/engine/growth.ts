@@ -48,7 +48,8 @@ export function orderChildren(parent: string, children: readonly ChildStep[]): C
   const byId = new Map<string, ChildStep>();
   for (const c of children) {
     const parsed = CompiledStep.safeParse(c);
-    if (!parsed.success) problems.push(`"${String(c.id)}" is not a valid step: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(step)'}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      problems.push(`"${String(c.id)}" is not a valid step: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(step)'}: ${i.message}`).join('; ')}`);
     if (!c.id.startsWith(`${parent}.`)) problems.push(`"${c.id}" is not below "${parent}" (ids of added steps are "${parent}.<part>")`);
     if (byId.has(c.id)) problems.push(`"${c.id}" is added twice`);
     byId.set(c.id, c);
@@ -102,7 +103,9 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
   if (!res.applied) {
     if ('tooMany' in res) {
       const { steps, adding } = res.tooMany;
-      throw new NonRetryableError(`step "${step.id}" would add ${adding} step${adding === 1 ? '' : 's'} to its run, which has ${steps}: a run has at most ${maxSteps} steps (SWITCHYARD_MAX_STEPS)`);
+      throw new NonRetryableError(
+        `step "${step.id}" would add ${adding} step${adding === 1 ? '' : 's'} to its run, which has ${steps}: a run has at most ${maxSteps} steps (SWITCHYARD_MAX_STEPS)`,
+      );
     }
     throw new StaleAttemptError(`step "${step.id}" is no longer running attempt ${attempt} (${res.parentStatus}); its steps were not added`);
   }
@@ -110,7 +113,11 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     // Delivered again after adding them: when they have all finished there is nothing to add
     // (a completed job is removed, and adding its tree again would put a failed child kept
     // among them back under this step for good).
-    const records = await deps.store.getStepFields(runId, ordered.map((c) => c.id), ['status']);
+    const records = await deps.store.getStepFields(
+      runId,
+      ordered.map((c) => c.id),
+      ['status'],
+    );
     if (records.length === ordered.length && records.every((r) => isTerminalStep(r.status))) return;
   }
   // A delivery after a crash finds the jobs there already (added in one call, so all or none),
@@ -121,9 +128,15 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
   // A sink that has finished is added again alone, to wake this step: its tree may hold a
   // failed job that BullMQ keeps, which would become a pending child of it for good.
   // (Only a delivery that added no records can find one finished.)
-  const records = res.added === 0 ? await deps.store.getStepFields(runId, missing.map((sink) => sink.name), ['status']) : [];
+  const records =
+    res.added === 0
+      ? await deps.store.getStepFields(
+          runId,
+          missing.map((sink) => sink.name),
+          ['status'],
+        )
+      : [];
   const finished = new Set(records.filter((r) => isTerminalStep(r.status)).map((r) => r.stepId));
   const alone = ({ children: _children, ...sink }: FlowJob): FlowJob => sink;
   await deps.flowProducer.addBulk(missing.map((sink) => (finished.has(sink.name) ? alone(sink) : sink)));
 }
-

@@ -72,7 +72,9 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const connection = system.redis;
   const names = opts.agents ?? registry.names();
   // The tokenizers its calls' estimates count with load now (about 200 ms), not in a first call.
-  loadTokenizers(names.flatMap((n) => [registry.require(n), ...(registry.require(n).fallbacks ?? [])]).flatMap((a) => (a.provider === 'echo' ? [] : [a.model])));
+  loadTokenizers(
+    names.flatMap((n) => [registry.require(n), ...(registry.require(n).fallbacks ?? [])]).flatMap((a) => (a.provider === 'echo' ? [] : [a.model])),
+  );
   const internal = opts.internal ?? true;
 
   const maxPauseMs = system.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS;
@@ -96,7 +98,10 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     // A primary with fallbacks books no turn beyond fallbackAfterMs: that call goes to a fallback.
     const primary = behind(agent, createProvider(agent), agent.fallbacks?.length ? agent.fallbackAfterMs : undefined);
     if (!agent.fallbacks?.length) return primary;
-    const fallbacks = agent.fallbacks.map((f) => ({ model: f.model, provider: behind(f, createProvider({ ...agent, ...f, apiKey: f.apiKey, baseURL: f.baseURL })) }));
+    const fallbacks = agent.fallbacks.map((f) => ({
+      model: f.model,
+      provider: behind(f, createProvider({ ...agent, ...f, apiKey: f.apiKey, baseURL: f.baseURL })),
+    }));
     return new FallbackProvider(primary, fallbacks, { fallbackAfterMs: agent.fallbackAfterMs, logger: log });
   };
   const providerFor =
@@ -107,7 +112,14 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       return p;
     });
   const readRuns: ReadRuns = async ({ workspaceId, agent, workflow, limit }) => {
-    const { runs } = await system.engineRuns.list({ workspaceId, status: 'succeeded', include: ['output'], limit, ...(agent ? { agent } : {}), ...(workflow ? { workflow } : {}) });
+    const { runs } = await system.engineRuns.list({
+      workspaceId,
+      status: 'succeeded',
+      include: ['output'],
+      limit,
+      ...(agent ? { agent } : {}),
+      ...(workflow ? { workflow } : {}),
+    });
     return runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, agents: r.agents, finishedAt: r.finishedAt, output: r.output ?? null }));
   };
   const defaults = createExecutors({ registry, providerFor, readRuns, schemas: system.schemas });
@@ -130,7 +142,9 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     logger.debug({ queue: job?.queueName, jobId: job?.id, err: err.message }, 'job failed');
     // A run's only job that failed for good ends its run, as the watchdog does for a root job.
     if (job?.data?.standalone && job.finishedOn) {
-      endFailedStep(system, job.data.runId, job.data.step, err.message, true).catch((e: Error) => logger.error({ runId: job.data.runId, err: e.message }, 'could not end the run of a failed job'));
+      endFailedStep(system, job.data.runId, job.data.step, err.message, true).catch((e: Error) =>
+        logger.error({ runId: job.data.runId, err: e.message }, 'could not end the run of a failed job'),
+      );
     }
   };
   const stepWorker = (queueName: string, workerOpts: Omit<WorkerOptions, 'connection' | 'prefix'>) => {
@@ -157,7 +171,14 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     });
     // A queue paused after a 429 is looked at again every second (not BullMQ's 30 s), so a pause
     // an admin lifts (POST /v1/limits/:scope/resume) lets its steps go on at once.
-    worker = new Worker<StepJobData>(queueName, processor, { connection, prefix, maxStalledCount: STEP_MAX_STALLED, maximumRateLimitDelay: RATE_LIMIT_RECHECK_MS, ...(opts.stalled ?? system.stalled), ...workerOpts });
+    worker = new Worker<StepJobData>(queueName, processor, {
+      connection,
+      prefix,
+      maxStalledCount: STEP_MAX_STALLED,
+      maximumRateLimitDelay: RATE_LIMIT_RECHECK_MS,
+      ...(opts.stalled ?? system.stalled),
+      ...workerOpts,
+    });
     worker.on('failed', onFailed);
     worker.on('error', workerError(queueName));
     stepWorkers.push(worker);
@@ -182,7 +203,13 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     stepWorker(CONTROL_QUEUE, { concurrency: 16, limiter: UNLIMITED });
     const more = [
       new Worker(RUN_QUEUE, createRunProcessor({ store, logger }), { connection, prefix, concurrency: 16, maxStalledCount: 10, ...system.stalled }),
-      new Worker(REF_QUEUE, createRefProcessor({ store, control, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), { connection, prefix, concurrency: 16, maxStalledCount: 10, ...system.stalled }),
+      new Worker(REF_QUEUE, createRefProcessor({ store, control, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), {
+        connection,
+        prefix,
+        concurrency: 16,
+        maxStalledCount: 10,
+        ...system.stalled,
+      }),
       new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ runs: system.engineRuns, logger }), { connection, prefix, concurrency: 4, ...system.stalled }),
     ];
     for (const w of more) w.on('error', workerError(w.name));
@@ -204,8 +231,18 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   await subscriber.subscribe(keys.cancelChannel(prefix));
   subscriber.on('message', (_channel: string, message: string) => {
     const [runId = '', ...stepIds] = message.split(' ');
-    const n = stepIds.length ? active.cancelRun(runId, 'step cancelled', stepIds.map((s) => stepJobId(runId, s))) : active.cancelRun(runId, 'run cancelled');
-    if (n > 0) logger.info({ runId, aborted: n, ...(stepIds.length ? { steps: stepIds } : {}) }, stepIds.length ? 'aborted cancelled steps' : 'aborted running steps of a cancelled run');
+    const n = stepIds.length
+      ? active.cancelRun(
+          runId,
+          'step cancelled',
+          stepIds.map((s) => stepJobId(runId, s)),
+        )
+      : active.cancelRun(runId, 'run cancelled');
+    if (n > 0)
+      logger.info(
+        { runId, aborted: n, ...(stepIds.length ? { steps: stepIds } : {}) },
+        stepIds.length ? 'aborted cancelled steps' : 'aborted running steps of a cancelled run',
+      );
   });
 
   const workers = [...stepWorkers, ...internalWorkers];
@@ -241,7 +278,10 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       clearInterval(heartbeat);
       clearInterval(sweeper);
       // Bounded: during an outage the engine's connection would wait for Redis.
-      await withDeadline(Promise.all([beating, sweeping]).then(() => system.workers.leave(processId)), deadline);
+      await withDeadline(
+        Promise.all([beating, sweeping]).then(() => system.workers.leave(processId)),
+        deadline,
+      );
       const closeAll = async (list: Worker[], what: string) => {
         const graceful = Promise.all(list.map((w) => w.close()));
         if (!(await withDeadline(graceful, deadline))) {
@@ -274,7 +314,13 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
  */
 async function withDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([work.then(() => true, () => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()))))]);
+  const settled = await Promise.race([
+    work.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now())))),
+  ]);
   clearTimeout(timer);
   return settled;
 }

@@ -18,7 +18,18 @@
 import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError, type FlowProducer, type Job, type Queue, type Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BudgetExceededError, CancelledError, CapacityWaitError, NonRetryableError, RateLimitedError, RetryableError, StaleAttemptError, StepTimeoutError, ValidationError, toError } from '../errors/index.js';
+import {
+  BudgetExceededError,
+  CancelledError,
+  CapacityWaitError,
+  NonRetryableError,
+  RateLimitedError,
+  RetryableError,
+  StaleAttemptError,
+  StepTimeoutError,
+  ValidationError,
+  toError,
+} from '../errors/index.js';
 import { DEFAULT_LIMITS, DEFAULT_MAX_DEBUG_BYTES, type Limits } from '../config/env.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../calls/pricing.js';
@@ -179,7 +190,12 @@ export function createStepProcessor(deps: StepMachineDeps) {
           return finish('cancelled');
         case 'skip': {
           const { reason } = decision;
-          await store.transitionStep(runId, step.id, { from: LIVE, to: 'skipped', fields: { reason, finishedAt: now() }, event: { type: 'step.skipped', data: { reason } } });
+          await store.transitionStep(runId, step.id, {
+            from: LIVE,
+            to: 'skipped',
+            fields: { reason, finishedAt: now() },
+            event: { type: 'step.skipped', data: { reason } },
+          });
           return finish('skipped');
         }
         case 'fail':
@@ -226,7 +242,13 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (outcome.type === 'sleep') {
         const { reason, untilMs } = outcome;
         const retryAt = Number.isFinite(untilMs) ? new Date(untilMs).toISOString() : null;
-        const parked = await transition({ from: ['running'], to: 'waiting', attempt, fields: { reason, retryAt }, event: { type: 'step.waiting', data: { reason, ...(retryAt ? { until: retryAt } : {}) } } });
+        const parked = await transition({
+          from: ['running'],
+          to: 'waiting',
+          attempt,
+          fields: { reason, retryAt },
+          event: { type: 'step.waiting', data: { reason, ...(retryAt ? { until: retryAt } : {}) } },
+        });
         if (!parked.applied) return finish(parked.status);
         // Its job sleeps in the delayed set (no worker slot) until then, or until promoted.
         await job.moveToDelayed(Number.isFinite(untilMs) ? untilMs : Date.now() + FOREVER_MS, token);
@@ -234,9 +256,16 @@ export function createStepProcessor(deps: StepMachineDeps) {
       }
       if (outcome.type === 'skipped') {
         const { reason } = outcome;
-        const skipped = await transition({ from: ['running'], to: 'skipped', attempt, fields: { reason, finishedAt: now() }, event: { type: 'step.skipped', data: { reason } } });
+        const skipped = await transition({
+          from: ['running'],
+          to: 'skipped',
+          attempt,
+          fields: { reason, finishedAt: now() },
+          event: { type: 'step.skipped', data: { reason } },
+        });
         if (!skipped.applied) return finish(skipped.status);
-        if (outcome.stopRun) await control.halt(runId, 'succeeded', { reason: `the run stopped early: ${reason}`, output: { stoppedEarly: { step: step.id, reason } } });
+        if (outcome.stopRun)
+          await control.halt(runId, 'succeeded', { reason: `the run stopped early: ${reason}`, output: { stoppedEarly: { step: step.id, reason } } });
         return finish('skipped');
       }
       if (outcome.type === 'succeeded') {
@@ -247,7 +276,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
         const recorded = await recordResult(outcome, usage);
         if (!recorded.recorded) {
           // `missing`: its run finished (and was compacted) or expired meanwhile: nowhere to keep it.
-          if (recorded.status === 'missing') log().warn({ attempt, usage }, 'an answer came for a run that no longer holds its steps; its usage is not recorded');
+          if (recorded.status === 'missing')
+            log().warn({ attempt, usage }, 'an answer came for a run that no longer holds its steps; its usage is not recorded');
           else log().debug({ status: recorded.status }, 'result kept as a late answer: the step had already ended');
           return finish(recorded.status);
         }
@@ -263,7 +293,13 @@ export function createStepProcessor(deps: StepMachineDeps) {
       }
       // Waiting for the steps it added. Recorded first, so that a resumed delivery is told apart
       // from a crashed one.
-      const parked = await transition({ from: ['running'], to: 'waiting', attempt, fields: { reason: 'waiting for the steps it added' }, event: { type: 'step.waiting' } });
+      const parked = await transition({
+        from: ['running'],
+        to: 'waiting',
+        attempt,
+        fields: { reason: 'waiting for the steps it added' },
+        event: { type: 'step.waiting' },
+      });
       if (!parked.applied) return finish(parked.status);
       if (await job.moveToWaitingChildren(token ?? '')) throw new WaitingChildrenError();
       // They had all finished already: go on in this delivery.
@@ -282,7 +318,14 @@ export function createStepProcessor(deps: StepMachineDeps) {
     async function executeSegment(): Promise<StepOutcome | 'ended'> {
       segmentStart = Date.now();
       // A rerun's step upstream of where it reruns: its recorded output, no work done.
-      if (step.reuse) return { type: 'succeeded', output: step.reuse.output, input: step.reuse.input ?? null, reusedFrom: step.reuse.runId, event: { reused: { runId: step.reuse.runId } } };
+      if (step.reuse)
+        return {
+          type: 'succeeded',
+          output: step.reuse.output,
+          input: step.reuse.input ?? null,
+          reusedFrom: step.reuse.runId,
+          event: { reused: { runId: step.reuse.runId } },
+        };
       const timeoutMs = deps.policy.timeoutMs(step);
       // One controller: fires on the step timeout, or when BullMQ cancels the job.
       const call = new AbortController();
@@ -365,17 +408,32 @@ export function createStepProcessor(deps: StepMachineDeps) {
           // Not admitted by the shared limiter: nothing was called. The attempt is given back and
           // the job sleeps in the delayed set (no worker slot) until capacity is expected.
           const retryAt = new Date(Date.now() + err.waitMs).toISOString();
-          return retryLater(retryAt, { attemptsDelta: -1, fields: { reason: err.message, retryAt }, event: { type: 'step.retrying', data: { reason: 'capacity', detail: err.message, retryAt } } }, () => {
-            log().info({ waitMs: err.waitMs, why: err.message }, 'step waits for provider capacity');
-            deps.metrics?.limiterWait(step.agent, err.limit);
-          });
+          return retryLater(
+            retryAt,
+            {
+              attemptsDelta: -1,
+              fields: { reason: err.message, retryAt },
+              event: { type: 'step.retrying', data: { reason: 'capacity', detail: err.message, retryAt } },
+            },
+            () => {
+              log().info({ waitMs: err.waitMs, why: err.message }, 'step waits for provider capacity');
+              deps.metrics?.limiterWait(step.agent, err.limit);
+            },
+          );
         }
         if (err instanceof RateLimitedError) {
           // The attempt is given back: a rate-limited call was never made. The queue waits at
           // most the pause cap (a longer Retry-After was a spent quota, see src/calls/admission/pause.ts).
           const pauseMs = Math.min(err.retryAfterMs, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS);
           const event = { type: 'step.retrying', data: { reason: 'rate_limited', retryAfterMs: pauseMs } } as const;
-          await transition({ from: ['running'], to: 'retrying', attempt, attemptsDelta: -1, fields: { reason: `rate limited; retrying in ${pauseMs} ms` }, event });
+          await transition({
+            from: ['running'],
+            to: 'retrying',
+            attempt,
+            attemptsDelta: -1,
+            fields: { reason: `rate limited; retrying in ${pauseMs} ms` },
+            event,
+          });
           // The limiter logs the pause of the model once; this is one call of many.
           log().debug({ retryAfterMs: err.retryAfterMs }, 'provider rate limited; queue paused');
           deps.metrics?.providerRateLimited(step.agent);
@@ -389,10 +447,14 @@ export function createStepProcessor(deps: StepMachineDeps) {
         // The backoff is waited out here (not by BullMQ), so the step says when it goes on.
         const wait = retryDelayMs(job.opts.backoff, attempt);
         const retryAt = new Date(Date.now() + wait).toISOString();
-        return retryLater(retryAt, { fields: { error: err.message, retryAt }, event: { type: 'step.retrying', data: { attempt, error: err.message, retryAt } } }, () => {
-          log().warn({ attempt, maxAttempts, err: err.message, retryAt }, 'step attempt failed; will retry');
-          ended('retrying');
-        });
+        return retryLater(
+          retryAt,
+          { fields: { error: err.message, retryAt }, event: { type: 'step.retrying', data: { attempt, error: err.message, retryAt } } },
+          () => {
+            log().warn({ attempt, maxAttempts, err: err.message, retryAt }, 'step attempt failed; will retry');
+            ended('retrying');
+          },
+        );
       }
     }
 
@@ -420,7 +482,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
      */
     async function keepPaid(): Promise<void> {
       const [paid, traced] = [meter.take(), trace.take()];
-      if (paid || Object.keys(traced).length) await durably('what it paid for', (writeId) => store.saveCheckpoint(runId, step.id, attempt, undefined, paid, writeId, traced));
+      if (paid || Object.keys(traced).length)
+        await durably('what it paid for', (writeId) => store.saveCheckpoint(runId, step.id, attempt, undefined, paid, writeId, traced));
     }
 
     /**
@@ -540,7 +603,12 @@ function failRunFor(control: RunControl, runId: string, stepId: string, error: s
  * A step that ended without recording it (its job lost or failed outside the step machine):
  * record it failed with `error` if it is still live; then a required one fails the run.
  */
-export async function failStep(deps: { store: RunStore; control: RunControl }, runId: string, step: { stepId: string; optional: boolean }, error: string): Promise<StepTransitionReply> {
+export async function failStep(
+  deps: { store: RunStore; control: RunControl },
+  runId: string,
+  step: { stepId: string; optional: boolean },
+  error: string,
+): Promise<StepTransitionReply> {
   const res = await deps.store.transitionStep(runId, step.stepId, {
     from: LIVE,
     to: 'failed',
@@ -555,7 +623,11 @@ export async function failStep(deps: { store: RunStore; control: RunControl }, r
  * A dependency whose job ended without reporting: record it failed (lost). Returns the step's
  * status in force (`failed`, or what it reached meanwhile).
  */
-export async function markLost(deps: { store: RunStore; control: RunControl }, runId: string, step: { stepId: string; optional: boolean }): Promise<StepStatus> {
+export async function markLost(
+  deps: { store: RunStore; control: RunControl },
+  runId: string,
+  step: { stepId: string; optional: boolean },
+): Promise<StepStatus> {
   const res = await failStep(deps, runId, step, LOST_STEP_ERROR);
   return res.status === 'missing' ? 'cancelled' : res.status;
 }

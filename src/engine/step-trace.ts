@@ -99,7 +99,14 @@ export function debugOf(call: Call, maxBytes: number, shown?: Shown): StepDebug 
     // Its usage is counted on the step; the model that answered, when another one did (a fallback).
     const { text, toolCalls, stopReason, model } = outcome.answer;
     const textShown = shown !== undefined && text === shown.output;
-    ending = { answer: { ...(textShown ? {} : { text }), ...(toolCalls?.length ? { toolCalls } : {}), ...(stopReason ? { stopReason } : {}), ...(model !== req.model ? { model } : {}) } };
+    ending = {
+      answer: {
+        ...(textShown ? {} : { text }),
+        ...(toolCalls?.length ? { toolCalls } : {}),
+        ...(stopReason ? { stopReason } : {}),
+        ...(model !== req.model ? { model } : {}),
+      },
+    };
   } else {
     ending = { error: providerErrorBody(outcome.error) };
   }
@@ -112,7 +119,8 @@ export function debugOf(call: Call, maxBytes: number, shown?: Shown): StepDebug 
 const isStepInput = (v: unknown): v is StepInput => typeof v === 'object' && v !== null && typeof (v as StepInput).task === 'string';
 
 /** Refusals before a call is made (the limiter, a spent quota's pause, the run's budget): nothing reached the provider. */
-const notCalled = (err: unknown) => err instanceof CapacityWaitError || err instanceof BudgetExceededError || err instanceof TooLargeForLimitError || err instanceof QuotaRefusedError;
+const notCalled = (err: unknown) =>
+  err instanceof CapacityWaitError || err instanceof BudgetExceededError || err instanceof TooLargeForLimitError || err instanceof QuotaRefusedError;
 
 /** A provider whose calls are recorded on a trace: the request, and the answer or the error. */
 class TracedProvider extends ProviderDecorator {

@@ -109,7 +109,14 @@ function buildStepTrees(opts: BuildStepsOptions): StepTrees {
       return owner.get(d) === step.id ? stepNode(dep) : refNode(dep, step.id);
     });
     const policy = opts.jobPolicy(step);
-    const data: StepJobData = { runId, workspaceId: opts.workspaceId, step, refs: refsOf.get(step.id)!, ...(opts.deadline ? { deadline: opts.deadline } : {}), ...(opts.budgeted ? { budgeted: true } : {}) };
+    const data: StepJobData = {
+      runId,
+      workspaceId: opts.workspaceId,
+      step,
+      refs: refsOf.get(step.id)!,
+      ...(opts.deadline ? { deadline: opts.deadline } : {}),
+      ...(opts.budgeted ? { budgeted: true } : {}),
+    };
     return {
       name: step.id,
       queueName: stepQueueName(step),

@@ -34,18 +34,35 @@ export function joinVerdict(watch: JoinWatch, members: readonly Member[]): JoinV
   });
   const inJoin = new Set(watch.members);
   // In the order they finished.
-  const succeeded = members.filter((m) => m.status === 'succeeded' && inJoin.has(m.stepId)).sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
-  const have = watch.agree ? maxAgreeing(succeeded.map((m) => (m.output as { answer?: unknown } | null)?.answer ?? null), watch.agree) : succeeded.length;
+  const succeeded = members
+    .filter((m) => m.status === 'succeeded' && inJoin.has(m.stepId))
+    .sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
+  const have = watch.agree
+    ? maxAgreeing(
+        succeeded.map((m) => (m.output as { answer?: unknown } | null)?.answer ?? null),
+        watch.agree,
+      )
+    : succeeded.length;
   const what = watch.agree ? `${have} answer${have === 1 ? '' : 's'} agree` : `${have} of ${watch.members.length} succeeded`;
   if (have >= watch.need) {
-    return { state: 'met', reason: watch.label === 'any' ? `join: any met by "${succeeded[0]!.stepId}"` : `quorum reached (${what}, ${watch.need} needed)`, live };
+    return {
+      state: 'met',
+      reason: watch.label === 'any' ? `join: any met by "${succeeded[0]!.stepId}"` : `quorum reached (${what}, ${watch.need} needed)`,
+      live,
+    };
   }
-  if (have + live.length < watch.need) return { state: 'impossible', reason: `quorum can no longer be reached (${what}, ${live.length} still live, ${watch.need} needed)`, live };
+  if (have + live.length < watch.need)
+    return { state: 'impossible', reason: `quorum can no longer be reached (${what}, ${live.length} still live, ${watch.need} needed)`, live };
   return { state: 'open' };
 }
 
 /** Look at each join `watches` names, and cancel the members it no longer needs. */
-export async function settleJoins(deps: { store: RunStore; control: RunControl }, runId: string, watches: readonly JoinWatch[], log: () => Logger): Promise<void> {
+export async function settleJoins(
+  deps: { store: RunStore; control: RunControl },
+  runId: string,
+  watches: readonly JoinWatch[],
+  log: () => Logger,
+): Promise<void> {
   for (const watch of watches) {
     try {
       const upstream = watch.upstream ?? {};
@@ -56,12 +73,15 @@ export async function settleJoins(deps: { store: RunStore; control: RunControl }
       if (verdict.state === 'open' || verdict.live.length === 0) continue;
       // A live member's own upstream steps that feed nothing else go with it.
       const byId = new Map(records.map((r) => [r.stepId, r]));
-      const feeding = verdict.live.flatMap((m) => (upstream[m.stepId] ?? []).flatMap((id) => {
-        const r = byId.get(id);
-        return r && !isTerminalStep(r.status) ? [r] : [];
-      }));
+      const feeding = verdict.live.flatMap((m) =>
+        (upstream[m.stepId] ?? []).flatMap((id) => {
+          const r = byId.get(id);
+          return r && !isTerminalStep(r.status) ? [r] : [];
+        }),
+      );
       const cancelled = await deps.control.cancelSteps(runId, [...verdict.live, ...feeding], verdict.reason);
-      if (cancelled.length) log().info({ join: watch.step, cancelled, reason: verdict.reason }, 'join settled early; the steps it no longer needs are cancelled');
+      if (cancelled.length)
+        log().info({ join: watch.step, cancelled, reason: verdict.reason }, 'join settled early; the steps it no longer needs are cancelled');
     } catch (err) {
       log().warn({ join: watch.step, err: toError(err).message }, 'could not look at the join; it is met when every step it waits on has ended');
     }

@@ -25,9 +25,17 @@ export class RunControl {
    * Finish `runId` with `status` unless it already finished. Returns whether this call finished
    * it, and the status in force (`missing` when Redis holds no such run).
    */
-  async halt(runId: string, status: Extract<RunStatus, 'failed' | 'cancelled' | 'succeeded' | 'budget_exceeded'>, opts: { error?: string; reason: string; output?: unknown }): Promise<{ applied: boolean; status: string }> {
+  async halt(
+    runId: string,
+    status: Extract<RunStatus, 'failed' | 'cancelled' | 'succeeded' | 'budget_exceeded'>,
+    opts: { error?: string; reason: string; output?: unknown },
+  ): Promise<{ applied: boolean; status: string }> {
     const { store } = this.deps;
-    const res = await store.finishRun(runId, status, { error: opts.error ?? null, reason: opts.reason, ...(opts.output !== undefined ? { output: opts.output } : {}) });
+    const res = await store.finishRun(runId, status, {
+      error: opts.error ?? null,
+      reason: opts.reason,
+      ...(opts.output !== undefined ? { output: opts.output } : {}),
+    });
     if (!res.applied) return res;
     // The run has ended: what follows only speeds up the draining of its flow, so a failure
     // here is logged, never reported as a failed halt. Every process aborts the run's calls;
@@ -62,7 +70,12 @@ export class RunControl {
     const results = await Promise.all(
       steps.map(async (s) => ({
         step: s,
-        res: await store.transitionStep(runId, s.stepId, { from: LIVE_STEP_STATUSES, to: 'cancelled', fields: { reason, finishedAt }, event: { type: 'step.cancelled', data: { reason } } }),
+        res: await store.transitionStep(runId, s.stepId, {
+          from: LIVE_STEP_STATUSES,
+          to: 'cancelled',
+          fields: { reason, finishedAt },
+          event: { type: 'step.cancelled', data: { reason } },
+        }),
       })),
     );
     const cancelled = results.filter((r) => r.res.applied).map((r) => r.step);

@@ -39,7 +39,10 @@ export async function sweepQueued(deps: SweeperDeps, batch = 100): Promise<numbe
       keep.push(runId);
       continue;
     }
-    const res = await deps.control.halt(runId, 'failed', { error: 'could not enqueue the run: its jobs were never added (the submission was cut short)', reason: 'enqueue failed' });
+    const res = await deps.control.halt(runId, 'failed', {
+      error: 'could not enqueue the run: its jobs were never added (the submission was cut short)',
+      reason: 'enqueue failed',
+    });
     if (res.applied) {
       ended++;
       await deps.store.releaseIdempotencyKeyOf(runId);
@@ -47,6 +50,9 @@ export async function sweepQueued(deps: SweeperDeps, batch = 100): Promise<numbe
     }
   }
   // Ended runs left the set in run-finish; a missing run (expired) is forgotten.
-  await deps.store.touchQueued(keep, ids.filter((id, i) => states[i] === 'unknown'));
+  await deps.store.touchQueued(
+    keep,
+    ids.filter((id, i) => states[i] === 'unknown'),
+  );
   return ended;
 }

@@ -61,7 +61,9 @@ export const JoinWatch = z.object({
 export type JoinWatch = z.infer<typeof JoinWatch>;
 
 /** A name in the run's shared context (`{{context.<name>}}`). */
-export const ContextName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'must start with a letter or "_" and contain only letters, digits, "_" or "-" (at most 64)');
+export const ContextName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'must start with a letter or "_" and contain only letters, digits, "_" or "-" (at most 64)');
 
 /** Which write of a name of the run's context wins (see WorkflowDefinition's `context`). */
 export const ContextConflict = z.enum(['topological', 'authority']);
@@ -220,7 +222,11 @@ export const VoteStepDefinition = z
     kind: z.literal('vote'),
     question: StepInput.optional(),
     /** Who answers: each an agent, optionally with its own task (default: the question's). */
-    voters: z.array(z.object({ agent: z.string().min(1), task: z.string().min(1).optional() }).strict()).min(2).max(50).optional(),
+    voters: z
+      .array(z.object({ agent: z.string().min(1), task: z.string().min(1).optional() }).strict())
+      .min(2)
+      .max(50)
+      .optional(),
     /** Instead of question and voters: the steps whose outputs are the votes (each an ancestor). */
     of: z.array(StepId).min(2).max(100).optional(),
     minAgreement: z.number().gt(0).max(1).default(0.5),
@@ -296,7 +302,20 @@ export { DEFAULT_STEP_KIND, StepKind };
 const withDefaultKind = (v: unknown): unknown =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: DEFAULT_STEP_KIND } : v;
 
-export const StepDefinition = z.preprocess(withDefaultKind, z.discriminatedUnion('kind', [AgentStepDefinition, LoopStepDefinition, ForEachStepDefinition, PlanStepDefinition, ApprovalStepDefinition, VoteStepDefinition, ConcatStepDefinition, MergeStepDefinition, SynthesizeStepDefinition]));
+export const StepDefinition = z.preprocess(
+  withDefaultKind,
+  z.discriminatedUnion('kind', [
+    AgentStepDefinition,
+    LoopStepDefinition,
+    ForEachStepDefinition,
+    PlanStepDefinition,
+    ApprovalStepDefinition,
+    VoteStepDefinition,
+    ConcatStepDefinition,
+    MergeStepDefinition,
+    SynthesizeStepDefinition,
+  ]),
+);
 export type StepDefinition = z.infer<typeof StepDefinition>;
 export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
 
@@ -305,7 +324,10 @@ export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kin
  * the ids of the steps it becomes (`<id>-t1`, ..., `<id>-aggregate`), `dependsOn` is added to
  * its first steps. See patterns.ts.
  */
-const patternBlockFields = { id: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,49}$/, 'must start with a letter and contain only letters, digits, "_" or "-" (at most 50)'), dependsOn: z.array(StepId).default([]) };
+const patternBlockFields = {
+  id: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,49}$/, 'must start with a letter and contain only letters, digits, "_" or "-" (at most 50)'),
+  dependsOn: z.array(StepId).default([]),
+};
 export const PatternBlock = z.discriminatedUnion('pattern', [
   z.object({ ...PatternFields.sequential, ...patternBlockFields }).strict(),
   z.object({ ...PatternFields.parallel, ...patternBlockFields }).strict(),
@@ -326,7 +348,9 @@ export type Block = StepDefinition | { sequential: Block[] } | { parallel: Block
 export const Block: z.ZodType<Block, unknown> = z.lazy(() =>
   z.union([
     z.object({ sequential: z.array(Block).min(1) }).strict(),
-    z.object({ parallel: z.array(Block).min(1), rounds: z.number().int().min(1).max(20).optional(), syncEvery: z.number().int().min(1).max(20).optional() }).strict(),
+    z
+      .object({ parallel: z.array(Block).min(1), rounds: z.number().int().min(1).max(20).optional(), syncEvery: z.number().int().min(1).max(20).optional() })
+      .strict(),
     PatternBlock,
     StepDefinition,
   ]),
@@ -362,7 +386,10 @@ export const WorkflowDefinition = z
      * has the higher `authority` (`authority`; equal authorities: the later one). Never the
      * one that happened to finish last.
      */
-    context: z.object({ conflict: ContextConflict.default('topological') }).strict().optional(),
+    context: z
+      .object({ conflict: ContextConflict.default('topological') })
+      .strict()
+      .optional(),
   })
   .strict();
 export type WorkflowDefinition = z.infer<typeof WorkflowDefinition>;
@@ -374,7 +401,10 @@ export type WorkflowDefinition = z.infer<typeof WorkflowDefinition>;
  * Ids of steps added while a run executes: `<parent>.<part>`, where each part is a step id
  * or a number. They never collide with the ids a definition may use (those have no dot).
  */
-export const RunStepId = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}(\.[A-Za-z0-9][A-Za-z0-9_-]{0,63})*$/).max(512);
+export const RunStepId = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}(\.[A-Za-z0-9][A-Za-z0-9_-]{0,63})*$/)
+  .max(512);
 
 /** Fields every compiled step has, whatever its kind. */
 const compiledFields = {
@@ -403,7 +433,13 @@ const compiledFields = {
    * What it publishes into the run's context: its output's `fields` (or all of them); `order`:
    * its place in the topological order, and `byAuthority`: whether its agent's authority ranks first.
    */
-  toContext: z.object({ fields: z.union([z.literal('all'), z.array(z.string()), z.object({ as: z.string() })]), order: z.number().int().nonnegative(), byAuthority: z.boolean() }).optional(),
+  toContext: z
+    .object({
+      fields: z.union([z.literal('all'), z.array(z.string()), z.object({ as: z.string() })]),
+      order: z.number().int().nonnegative(),
+      byAuthority: z.boolean(),
+    })
+    .optional(),
   /** The context names its templates read. */
   readsContext: z.array(z.string()).optional(),
 };
@@ -521,7 +557,17 @@ export const COMPILED_STEPS = {
   vote: CompiledVoteStep,
   concat: CompiledConcatStep,
 } as const satisfies { [K in StepKind]: z.ZodType };
-export const CompiledStep = z.discriminatedUnion('kind', [CompiledAgentStep, CompiledLoopStep, CompiledForEachStep, CompiledPlanStep, CompiledApprovalStep, CompiledVoteStep, CompiledConcatStep, CompiledMergeStep, CompiledSynthesizeStep]);
+export const CompiledStep = z.discriminatedUnion('kind', [
+  CompiledAgentStep,
+  CompiledLoopStep,
+  CompiledForEachStep,
+  CompiledPlanStep,
+  CompiledApprovalStep,
+  CompiledVoteStep,
+  CompiledConcatStep,
+  CompiledMergeStep,
+  CompiledSynthesizeStep,
+]);
 export type CompiledStep = z.infer<typeof CompiledStep>;
 export type CompiledStepOf<K extends StepKind> = Extract<CompiledStep, { kind: K }>;
 

@@ -81,7 +81,14 @@ export interface ExecutionContext {
 
 export type StepOutcome =
   /** The step's result; recorded durably before its job completes. */
-  | { type: 'succeeded'; output: unknown; input?: unknown; model?: string | null; event?: Record<string, unknown>; /** The run whose recorded output this is (a rerun). */ reusedFrom?: string }
+  | {
+      type: 'succeeded';
+      output: unknown;
+      input?: unknown;
+      model?: string | null;
+      event?: Record<string, unknown>;
+      /** The run whose recorded output this is (a rerun). */ reusedFrom?: string;
+    }
   /** It added steps and waits for them (no worker slot is held meanwhile). */
   | { type: 'wait' }
   /**

@@ -47,7 +47,11 @@ export interface RequestCaps {
   agent(name: string): AgentOrchestration | undefined;
 }
 
-const CAP_SETTINGS = { maxTurns: 'SWITCHYARD_MAX_ORCHESTRATOR_TURNS', maxDelegations: 'SWITCHYARD_MAX_DELEGATIONS', maxDepth: 'SWITCHYARD_MAX_DELEGATION_DEPTH' } as const;
+const CAP_SETTINGS = {
+  maxTurns: 'SWITCHYARD_MAX_ORCHESTRATOR_TURNS',
+  maxDelegations: 'SWITCHYARD_MAX_DELEGATIONS',
+  maxDepth: 'SWITCHYARD_MAX_DELEGATION_DEPTH',
+} as const;
 
 /** Report each orchestration bound of a request's agent step above what it may ask for. */
 function checkCaps(def: StepDefinitionOf<'agent'>, ctx: CompileContext): void {
@@ -59,7 +63,10 @@ function checkCaps(def: StepDefinitionOf<'agent'>, ctx: CompileContext): void {
     if (asked === undefined) continue;
     const agentOwn = own?.[field];
     if (agentOwn !== undefined && agentOwn < caps[field] && asked > agentOwn) {
-      ctx.issue(`${ctx.path}.orchestration.${field}`, `${field} ${asked} is more than agent "${def.agent}" allows: at most its own ${field}, ${agentOwn} (a request may lower it, not raise it)`);
+      ctx.issue(
+        `${ctx.path}.orchestration.${field}`,
+        `${field} ${asked} is more than agent "${def.agent}" allows: at most its own ${field}, ${agentOwn} (a request may lower it, not raise it)`,
+      );
     } else if (asked > caps[field]) {
       ctx.issue(`${ctx.path}.orchestration.${field}`, `${field} ${asked} is more than a request may ask for: at most ${caps[field]} (${CAP_SETTINGS[field]})`);
     }
@@ -84,7 +91,8 @@ export function cappedOrchestration(def: StepDefinitionOf<'agent'>, caps: Reques
 }
 
 /** The fields every compiled step has; a rule produces the rest. */
-type GenericCompiledField = 'id' | 'dependsOn' | 'when' | 'timeoutMs' | 'attempts' | 'optional' | 'allowSkippedDeps' | 'reads' | 'join' | 'joinOf' | 'toContext' | 'readsContext';
+type GenericCompiledField =
+  'id' | 'dependsOn' | 'when' | 'timeoutMs' | 'attempts' | 'optional' | 'allowSkippedDeps' | 'reads' | 'join' | 'joinOf' | 'toContext' | 'readsContext';
 
 export interface KindRule<K extends StepKind> {
   /**
@@ -108,7 +116,10 @@ export interface KindRule<K extends StepKind> {
   /** The `output.schema`s the kind declares, with their path below the step (bounded and compiled: output-schemas.ts). */
   schemas(def: StepDefinitionOf<K>): { at: string; schema: Record<string, unknown> }[];
   /** The kind's own compiled fields (with `kind`, and `agent` when an agent's pool runs it). */
-  compile(def: StepDefinitionOf<K>, workflow: { automation: Automation; step(id: string): StepDefinition | undefined; caps?: RequestCaps | undefined }): Omit<CompiledStepOf<K>, GenericCompiledField>;
+  compile(
+    def: StepDefinitionOf<K>,
+    workflow: { automation: Automation; step(id: string): StepDefinition | undefined; caps?: RequestCaps | undefined },
+  ): Omit<CompiledStepOf<K>, GenericCompiledField>;
 }
 
 const listOr = (items: readonly string[], none: string): string => (items.length ? items.join(', ') : none);
@@ -151,7 +162,13 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     expressions: (def) => (def.until === undefined ? [] : [{ at: 'until', expr: def.until, vars: UNTIL_VARS }]),
     rendered: (step) => [{ at: 'body.input', value: step.body.input }, ...(step.critic.input ? [{ at: 'critic.input', value: step.critic.input }] : [])],
     schemas: () => [],
-    compile: (def) => ({ kind: 'loop', body: def.body, critic: def.critic, maxIterations: def.maxIterations, ...(def.until !== undefined ? { until: def.until } : {}) }),
+    compile: (def) => ({
+      kind: 'loop',
+      body: def.body,
+      critic: def.critic,
+      maxIterations: def.maxIterations,
+      ...(def.until !== undefined ? { until: def.until } : {}),
+    }),
   },
   forEach: {
     templated: (def) => [
@@ -160,7 +177,8 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     ],
     check(def, ctx) {
       checkAgent(ctx, 'step.agent', def.step.agent);
-      if (!isSingleTemplate(def.items)) ctx.issue(`${ctx.path}.items`, 'must be one template giving a list, e.g. "{{ steps.<id>.output.<field> }}" or "{{ input.<field> }}"');
+      if (!isSingleTemplate(def.items))
+        ctx.issue(`${ctx.path}.items`, 'must be one template giving a list, e.g. "{{ steps.<id>.output.<field> }}" or "{{ input.<field> }}"');
     },
     // Each item's input, rendered per item (`items` itself is read as a value, not rendered).
     rendered: (step) => [{ at: 'step.input', value: step.step.input }],
@@ -188,12 +206,14 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
   approval: {
     templated: (def) => (def.input ? [{ at: 'input', value: def.input }] : []),
     check(def, ctx) {
-      if (def.onReject === 'revise' && def.review === undefined) ctx.issue(`${ctx.path}.review`, 'onReject: revise needs review: the id of the agent step to revise');
+      if (def.onReject === 'revise' && def.review === undefined)
+        ctx.issue(`${ctx.path}.review`, 'onReject: revise needs review: the id of the agent step to revise');
     },
     reads: (def) => (def.review === undefined ? [] : [{ at: 'review', stepId: def.review }]),
     crossCheck(def, ctx) {
       const reviewed = def.review === undefined ? undefined : ctx.step(def.review);
-      if (reviewed && reviewed.kind !== 'agent') ctx.issue(`${ctx.path}.review`, `the step under review must be an agent step; "${reviewed.id}" is a ${reviewed.kind} step`);
+      if (reviewed && reviewed.kind !== 'agent')
+        ctx.issue(`${ctx.path}.review`, `the step under review must be an agent step; "${reviewed.id}" is a ${reviewed.kind} step`);
     },
     expressions: (def) => def.rules.map((expr, i) => ({ at: `rules[${i}]`, expr, vars: [] })),
     rendered: (step) => (step.input ? [{ at: 'input', value: step.input }] : []),
@@ -206,8 +226,8 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
         onReject: def.onReject,
         maxRevisions: def.maxRevisions,
         ...(reviewed?.kind === 'agent' ? { review: { stepId: reviewed.id, agent: reviewed.agent } } : {}),
-      publish: def.publish,
-      rules: def.rules,
+        publish: def.publish,
+        rules: def.rules,
         automation: workflow.automation,
         ...(def.input ? { input: def.input } : {}),
       };
@@ -217,15 +237,20 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
     templated: (def) => (def.question ? [{ at: 'question', value: def.question }] : []),
     check(def, ctx) {
       if (def.of) {
-        for (const f of ['question', 'voters', 'quorum'] as const) if (def[f] !== undefined) ctx.issue(`${ctx.path}.${f}`, `a vote over the outputs of steps (of) asks no one: leave out ${f}`);
+        for (const f of ['question', 'voters', 'quorum'] as const)
+          if (def[f] !== undefined) ctx.issue(`${ctx.path}.${f}`, `a vote over the outputs of steps (of) asks no one: leave out ${f}`);
         return;
       }
       if (!def.voters || !def.question) {
-        ctx.issue(`${ctx.path}.${def.voters ? 'question' : 'voters'}`, 'a vote needs a question and its voters (at least 2), or `of`: the steps whose outputs are the votes');
+        ctx.issue(
+          `${ctx.path}.${def.voters ? 'question' : 'voters'}`,
+          'a vote needs a question and its voters (at least 2), or `of`: the steps whose outputs are the votes',
+        );
         return;
       }
       def.voters.forEach((v, i) => checkAgent(ctx, `voters[${i}].agent`, v.agent));
-      if (def.quorum !== undefined && def.quorum > def.voters.length) ctx.issue(`${ctx.path}.quorum`, `a quorum of ${def.quorum} needs at least ${def.quorum} voters; there are ${def.voters.length}`);
+      if (def.quorum !== undefined && def.quorum > def.voters.length)
+        ctx.issue(`${ctx.path}.quorum`, `a quorum of ${def.quorum} needs at least ${def.quorum} voters; there are ${def.voters.length}`);
     },
     reads: (def) => (def.of ?? []).map((stepId, i) => ({ at: `of[${i}]`, stepId })),
     rendered: (step) => (step.question ? [{ at: 'question', value: step.question }] : []),

@@ -3,7 +3,8 @@ import { CronExpressionParser } from 'cron-parser';
 import { excerpt } from '../errors/excerpt.js';
 
 /** What a cron pattern is, for messages. */
-export const CRON_EXPECTED = 'a cron expression: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; e.g. "0 9 * * 1" is every Monday at 09:00';
+export const CRON_EXPECTED =
+  'a cron expression: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; e.g. "0 9 * * 1" is every Monday at 09:00';
 
 /** The fields of a 6-field pattern (a 5-field one has no seconds), with the largest step each takes. */
 const CRON_FIELDS = [

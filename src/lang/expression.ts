@@ -23,7 +23,23 @@ type BinaryOp = (typeof BINARY_OPS)[number];
 const FUNCTIONS = { contains: 2, len: 1, lower: 1 } as const;
 type FnName = keyof typeof FUNCTIONS;
 const BLOCKED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-const KEYWORDS = new Set(['new', 'typeof', 'void', 'delete', 'function', 'in', 'instanceof', 'await', 'yield', 'class', 'import', 'let', 'var', 'const', 'return']);
+const KEYWORDS = new Set([
+  'new',
+  'typeof',
+  'void',
+  'delete',
+  'function',
+  'in',
+  'instanceof',
+  'await',
+  'yield',
+  'class',
+  'import',
+  'let',
+  'var',
+  'const',
+  'return',
+]);
 /** jsep node types (some only exist when a jsep plugin is registered) and why they are refused. */
 const REFUSED_NODES: Record<string, string> = {
   ThisExpression: '`this` is not allowed',
@@ -186,7 +202,8 @@ function depthOf(root: jsep.Expression, max: number): number {
     for (const [key, value] of Object.entries(node)) {
       const children = Array.isArray(value) ? value : [value];
       const next = node.type === 'MemberExpression' && key === 'object' ? depth : depth + 1;
-      for (const c of children) if (c !== null && typeof c === 'object' && typeof (c as jsep.Expression).type === 'string') stack.push([c as jsep.Expression, next]);
+      for (const c of children)
+        if (c !== null && typeof c === 'object' && typeof (c as jsep.Expression).type === 'string') stack.push([c as jsep.Expression, next]);
     }
   }
   return deepest;
@@ -209,7 +226,10 @@ export function parseWhen(expr: string, vars: readonly string[] = [], bounds: Ex
     } catch (err) {
       return reject(`cannot parse: ${err instanceof Error ? err.message : String(err)}`);
     }
-    if (depthOf(ast, maxDepth) > maxDepth) reject(`nests deeper than ${maxDepth} levels of operators, calls and conditions (SWITCHYARD_MAX_EXPRESSION_DEPTH); split it, or compute a value in an earlier step`);
+    if (depthOf(ast, maxDepth) > maxDepth)
+      reject(
+        `nests deeper than ${maxDepth} levels of operators, calls and conditions (SWITCHYARD_MAX_EXPRESSION_DEPTH); split it, or compute a value in an earlier step`,
+      );
     return { source: expr, ast: convert(ast) };
   } catch (err) {
     if (!(err instanceof Rejected)) throw err;
@@ -285,20 +305,35 @@ function binary(op: BinaryOp, l: unknown, r: unknown, maxBytes: number): unknown
   // Operands are JSON values; JS semantics apply except that ordering against a missing value is false.
   const [x, y] = [l as number, r as number];
   switch (op) {
-    case '==': return l == r; // loose on purpose: `x == null` is true for a missing value
-    case '!=': return l != r;
-    case '===': return l === r;
-    case '!==': return l !== r;
-    case '<': return !missing(l) && !missing(r) && x < y;
-    case '<=': return !missing(l) && !missing(r) && x <= y;
-    case '>': return !missing(l) && !missing(r) && x > y;
-    case '>=': return !missing(l) && !missing(r) && x >= y;
-    case '+': return typeof l === 'string' || typeof r === 'string' ? bounded([String(l), String(r)], maxBytes) : x + y;
-    case '-': return x - y;
-    case '*': return x * y;
-    case '/': return x / y;
-    case '%': return x % y;
-    case '&&': case '||': throw new Error('unreachable: logical operators short-circuit in evaluate');
+    case '==':
+      return l == r; // loose on purpose: `x == null` is true for a missing value
+    case '!=':
+      return l != r;
+    case '===':
+      return l === r;
+    case '!==':
+      return l !== r;
+    case '<':
+      return !missing(l) && !missing(r) && x < y;
+    case '<=':
+      return !missing(l) && !missing(r) && x <= y;
+    case '>':
+      return !missing(l) && !missing(r) && x > y;
+    case '>=':
+      return !missing(l) && !missing(r) && x >= y;
+    case '+':
+      return typeof l === 'string' || typeof r === 'string' ? bounded([String(l), String(r)], maxBytes) : x + y;
+    case '-':
+      return x - y;
+    case '*':
+      return x * y;
+    case '/':
+      return x / y;
+    case '%':
+      return x % y;
+    case '&&':
+    case '||':
+      throw new Error('unreachable: logical operators short-circuit in evaluate');
   }
 }
 

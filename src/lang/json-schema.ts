@@ -195,7 +195,8 @@ export function schemaBoundsProblem(schema: Record<string, unknown>, bounds: Sch
     }
     const entries = Object.entries(v);
     keys += entries.length;
-    if (keys > bounds.maxSchemaKeywords) return `has more than ${bounds.maxSchemaKeywords} keywords and property names; at most ${bounds.maxSchemaKeywords} (SWITCHYARD_MAX_SCHEMA_KEYWORDS)`;
+    if (keys > bounds.maxSchemaKeywords)
+      return `has more than ${bounds.maxSchemaKeywords} keywords and property names; at most ${bounds.maxSchemaKeywords} (SWITCHYARD_MAX_SCHEMA_KEYWORDS)`;
     for (const [key, item] of entries) {
       if (BRANCHING.includes(key) && Array.isArray(item) && item.length > bounds.maxSchemaBranches) {
         return `has a ${key} of ${item.length} branches; at most ${bounds.maxSchemaBranches} (SWITCHYARD_MAX_SCHEMA_BRANCHES)`;

@@ -34,7 +34,8 @@ export interface SchemaValidator {
 export type SchemaCheckerOptions = Pick<Limits, 'schemaTimeoutMs' | 'maxValidatedChars'> &
   Partial<Pick<Limits, 'schemaDeadlineMs' | 'schemaQueueMax' | 'schemaCacheBytes' | 'schemaThreadMb'>>;
 
-const unexpected = (reply: SchemaReply): Error => new Error('failure' in reply ? reply.failure : `unexpected reply from the schema thread: ${excerpt(JSON.stringify(reply))}`);
+const unexpected = (reply: SchemaReply): Error =>
+  new Error('failure' in reply ? reply.failure : `unexpected reply from the schema thread: ${excerpt(JSON.stringify(reply))}`);
 
 export class SchemaChecker implements SchemaValidator {
   /** The API's compiles of the schemas requests bring. */
@@ -64,7 +65,8 @@ export class SchemaChecker implements SchemaValidator {
   async errors(schema: Record<string, unknown>, value: unknown, opts: SchemaAsk = {}): Promise<string[]> {
     const text = JSON.stringify(value) ?? 'null';
     const max = this.opts.maxValidatedChars;
-    if (text.length > max) return [`(root): the answer is ${text.length} characters of JSON; at most ${max} are checked against the output schema (SWITCHYARD_MAX_VALIDATED_CHARS)`];
+    if (text.length > max)
+      return [`(root): the answer is ${text.length} characters of JSON; at most ${max} are checked against the output schema (SWITCHYARD_MAX_VALIDATED_CHARS)`];
     const reply = await this.checks.ask({ op: 'errors', schema: JSON.stringify(schema), value: text }, opts.signal);
     if ('errors' in reply) return reply.errors;
     throw unexpected(reply);

@@ -67,7 +67,10 @@ function startThread(data: SchemaThreadData, threadMb: number): Worker {
   const entry = new URL(`./schema-thread.${fromSource ? 'ts' : 'js'}`, import.meta.url);
   if (!fromSource) return new Worker(entry, options);
   const api = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(entry.href)}))`, { eval: true, ...options });
+  return new Worker(`import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(entry.href)}))`, {
+    eval: true,
+    ...options,
+  });
 }
 
 export class SchemaLane {
@@ -89,7 +92,11 @@ export class SchemaLane {
     if (this.closed) return Promise.reject(new SchemaUnavailableError('the schema checker is closed (the process is stopping)'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.queue.length >= queueMax) {
-      return Promise.reject(new SchemaUnavailableError(`${this.queue.length} requests are waiting for ${what} already; at most ${queueMax} (SWITCHYARD_SCHEMA_QUEUE_MAX); try again shortly`));
+      return Promise.reject(
+        new SchemaUnavailableError(
+          `${this.queue.length} requests are waiting for ${what} already; at most ${queueMax} (SWITCHYARD_SCHEMA_QUEUE_MAX); try again shortly`,
+        ),
+      );
     }
     return new Promise<SchemaReply>((resolve, reject) => {
       const onAbort = () => {
@@ -143,7 +150,9 @@ export class SchemaLane {
 
   private pastDeadline(how: 'waited' | 'ran'): SchemaUnavailableError {
     const { what, deadlineMs } = this.opts;
-    return new SchemaUnavailableError(`${what} ${how === 'waited' ? 'waited its turn' : 'did not finish'} for longer than ${deadlineMs} ms from when it was asked (SWITCHYARD_SCHEMA_DEADLINE_MS): the schema thread is busy; try again shortly`);
+    return new SchemaUnavailableError(
+      `${what} ${how === 'waited' ? 'waited its turn' : 'did not finish'} for longer than ${deadlineMs} ms from when it was asked (SWITCHYARD_SCHEMA_DEADLINE_MS): the schema thread is busy; try again shortly`,
+    );
   }
 
   /** Send the next request once the thread is ready and idle. */
@@ -201,7 +210,11 @@ export class SchemaLane {
     const own = this.active.ownLimit;
     const pending = this.finish()!;
     const { what, timeoutMs } = this.opts;
-    pending.settle({ error: own ? new SchemaTimeoutError(`${what} took longer than ${timeoutMs} ms (SWITCHYARD_SCHEMA_TIMEOUT_MS); use a smaller schema`) : this.pastDeadline('ran') });
+    pending.settle({
+      error: own
+        ? new SchemaTimeoutError(`${what} took longer than ${timeoutMs} ms (SWITCHYARD_SCHEMA_TIMEOUT_MS); use a smaller schema`)
+        : this.pastDeadline('ran'),
+    });
     void this.end();
     this.pump();
   }
@@ -216,14 +229,20 @@ export class SchemaLane {
     this.thread = undefined;
     const pending = this.finish();
     if (pending && (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
-      pending.settle({ error: new SchemaMemoryError(`${this.opts.what} needed more memory than its thread has (SWITCHYARD_SCHEMA_THREAD_MB: ${this.opts.threadMb}); use a smaller schema`) });
+      pending.settle({
+        error: new SchemaMemoryError(
+          `${this.opts.what} needed more memory than its thread has (SWITCHYARD_SCHEMA_THREAD_MB: ${this.opts.threadMb}); use a smaller schema`,
+        ),
+      });
     } else if (pending && !pending.retried && !pending.settled) {
       pending.retried = true;
       this.enqueue(pending, Math.max(1, pending.queuedAt + this.opts.deadlineMs - Date.now()), true);
     } else {
       pending?.settle({ error: new SchemaUnavailableError(`the schema thread stopped while ${this.opts.what} (${err.message}); try again shortly`) });
     }
-    if (!thread.ready) for (const p of this.queue.splice(0)) p.settle({ error: new SchemaUnavailableError(`the schema thread could not start (${err.message}); try again shortly`) });
+    if (!thread.ready)
+      for (const p of this.queue.splice(0))
+        p.settle({ error: new SchemaUnavailableError(`the schema thread could not start (${err.message}); try again shortly`) });
     this.pump();
   }
 }

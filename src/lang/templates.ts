@@ -109,7 +109,8 @@ export function findTemplateRefs(value: unknown, vars: readonly string[] = []): 
     } else if (isPlainObject(v)) {
       for (const [k, item] of Object.entries(v)) {
         // Keys are never rendered, so a template there would silently stay literal text.
-        for (const m of k.matchAll(TEMPLATE)) refs.push({ kind: 'invalid', raw: m[0], at: [...at, k], reason: 'templates are rendered in values, not in keys' });
+        for (const m of k.matchAll(TEMPLATE))
+          refs.push({ kind: 'invalid', raw: m[0], at: [...at, k], reason: 'templates are rendered in values, not in keys' });
         walk(item, [...at, k]);
       }
     }
@@ -198,9 +199,7 @@ function resolve(ref: TemplateRef, scope: TemplateScope): unknown {
       return readOutputField(scope.context && Object.hasOwn(scope.context, ref.name) ? scope.context[ref.name] : undefined, ref.path);
     case 'invalid':
       // compileWorkflow rejects these; reaching here means an uncompiled input was rendered.
-      throw new ValidationError(`invalid template ${ref.raw}: ${ref.reason}`, [
-        { path: ref.at.join('.'), message: ref.reason },
-      ]);
+      throw new ValidationError(`invalid template ${ref.raw}: ${ref.reason}`, [{ path: ref.at.join('.'), message: ref.reason }]);
   }
 }
 

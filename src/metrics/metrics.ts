@@ -45,10 +45,30 @@ export class Metrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers,
     });
-    this.tokens = new Counter({ name: 'switchyard_tokens_total', help: 'Tokens of recorded answers, by agent, model and direction (input, output)', labelNames: ['agent', 'model', 'direction'], registers });
-    this.cost = new Counter({ name: 'switchyard_cost_usd_total', help: 'Cost of recorded answers in USD, by agent and model (priced models only)', labelNames: ['agent', 'model'], registers });
-    this.rateLimited = new Counter({ name: 'switchyard_provider_rate_limited_total', help: 'Provider answers 429 or overloaded, by agent', labelNames: ['agent'], registers });
-    this.capacityWaits = new Counter({ name: 'switchyard_limiter_waits_total', help: 'Provider calls the shared limiter did not admit (the step waited), by agent and limit', labelNames: ['agent', 'limit'], registers });
+    this.tokens = new Counter({
+      name: 'switchyard_tokens_total',
+      help: 'Tokens of recorded answers, by agent, model and direction (input, output)',
+      labelNames: ['agent', 'model', 'direction'],
+      registers,
+    });
+    this.cost = new Counter({
+      name: 'switchyard_cost_usd_total',
+      help: 'Cost of recorded answers in USD, by agent and model (priced models only)',
+      labelNames: ['agent', 'model'],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'switchyard_provider_rate_limited_total',
+      help: 'Provider answers 429 or overloaded, by agent',
+      labelNames: ['agent'],
+      registers,
+    });
+    this.capacityWaits = new Counter({
+      name: 'switchyard_limiter_waits_total',
+      help: 'Provider calls the shared limiter did not admit (the step waited), by agent and limit',
+      labelNames: ['agent', 'limit'],
+      registers,
+    });
     this.breakerOpened = new Counter({ name: 'switchyard_breaker_opened_total', help: 'Circuits opened, by limiter scope', labelNames: ['scope'], registers });
     const self = this;
     new Gauge({
@@ -59,7 +79,8 @@ export class Metrics {
       async collect() {
         this.reset();
         // Redis unreachable: the gauges are left out of this scrape, the rest is served.
-        for (const { queue, counts } of (await self.sources?.queueCounts().catch(() => [])) ?? []) for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
+        for (const { queue, counts } of (await self.sources?.queueCounts().catch(() => [])) ?? [])
+          for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
       },
     });
     // Both limiter gauges are collected in one scrape: they share one read of Redis.

@@ -95,17 +95,26 @@ export const AgentSpec = z
     output: OutputSpec.optional(),
     orchestration: OrchestrationOptions.default({}),
     /** Options of the offline echo provider (also used when a keyless agent falls back to echo). */
-    echo: z.object({ latencyMs: z.number().int().nonnegative().default(0) }).strict().default({ latencyMs: 0 }),
+    echo: z
+      .object({ latencyMs: z.number().int().nonnegative().default(0) })
+      .strict()
+      .default({ latencyMs: 0 }),
     /** Base URL of the provider's API (any OpenAI-compatible server for `openai`). */
     baseURL: z.url().optional(),
     /** Name of the environment variable holding this agent's API key (default per provider). */
-    apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/)
+      .optional(),
     /**
      * Models to answer instead, in order, while the primary cannot: its circuit is open, it is
      * paused after a 429 or an overload, or its limits would make the step wait longer than
      * `fallbackAfterMs`. Each uses its provider's key and base URL from the environment.
      */
-    fallback: z.array(z.object({ provider: ProviderName, model: z.string().min(1) }).strict()).max(5).default([]),
+    fallback: z
+      .array(z.object({ provider: ProviderName, model: z.string().min(1) }).strict())
+      .max(5)
+      .default([]),
     /**
      * How an OpenAI model is asked for a structured answer: `json_schema` (response_format),
      * `json_mode` (response_format json_object, the schema in the instructions), `tool` (a

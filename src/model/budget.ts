@@ -30,7 +30,6 @@ export const Budget = z
   .strict();
 export type Budget = z.infer<typeof Budget>;
 
-
 /** The step kinds that call a model, and so count against `maxSteps`. */
 const COUNTED_KINDS: ReadonlySet<string> = new Set(['agent', 'plan', 'synthesize']);
 

@@ -31,7 +31,8 @@ export const isTerminalRun = (s: RunStatus): boolean => TERMINAL_RUN_STATUSES.in
 export const GATE_WAITING_REASON = 'waiting for approval';
 
 /** An approval gate waiting for a person's decision. */
-export const awaitsDecision = (s: { kind: string; status: string; reason: string | null }): boolean => s.kind === 'approval' && s.status === 'waiting' && (s.reason ?? '').startsWith(GATE_WAITING_REASON);
+export const awaitsDecision = (s: { kind: string; status: string; reason: string | null }): boolean =>
+  s.kind === 'approval' && s.status === 'waiting' && (s.reason ?? '').startsWith(GATE_WAITING_REASON);
 
 /** The error of a step whose job ended without reporting a result. */
 export const LOST_STEP_ERROR = 'the step job failed without reporting a result (worker lost or stalled too often)';
@@ -240,6 +241,4 @@ export type RunEvent = z.infer<typeof RunEvent>;
 export type RunEventType = RunEvent['type'];
 
 /** What the outbox stream carries to the system of record. */
-export type OutboxEntry =
-  | { kind: 'run'; id: string; doc: RunRecord; definition?: unknown }
-  | { kind: 'step'; id: string; doc: StepRecord };
+export type OutboxEntry = { kind: 'run'; id: string; doc: RunRecord; definition?: unknown } | { kind: 'step'; id: string; doc: StepRecord };

@@ -12,7 +12,9 @@ export const FLOW_SCHEDULE_PREFIX = 'flow.';
 /** The longest schedule id (a flows/ schedule's is `flow.<workflow name>`: compile checks it fits). */
 export const SCHEDULE_ID_MAX_LENGTH = 100;
 
-export const ScheduleId = z.string().regex(new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${SCHEDULE_ID_MAX_LENGTH - 1}}$`), 'must be letters, digits, ".", "_" or "-"');
+export const ScheduleId = z
+  .string()
+  .regex(new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${SCHEDULE_ID_MAX_LENGTH - 1}}$`), 'must be letters, digits, ".", "_" or "-"');
 
 /** A workflow's `schedule:` block. */
 export const ScheduleSpec = z

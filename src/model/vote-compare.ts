@@ -4,7 +4,10 @@ import { z } from 'zod';
 export const VoteCompare = z
   .object({
     /** Dot path of the field compared, inside `answer` (default: the answer itself). */
-    field: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).optional(),
+    field: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+      .optional(),
     /** Numbers this close count as the same answer. Default 0. */
     numberTolerance: z.number().nonnegative().default(0),
   })

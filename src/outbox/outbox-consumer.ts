@@ -194,12 +194,7 @@ export class OutboxConsumer {
       this.readPendingFirst = false;
     }
     if (this.stopping) return [];
-    const reply = await reader.xreadgroup(
-      'GROUP', this.group, this.consumer,
-      'COUNT', this.batchSize,
-      'BLOCK', this.blockMs,
-      'STREAMS', this.key, '>',
-    );
+    const reply = await reader.xreadgroup('GROUP', this.group, this.consumer, 'COUNT', this.batchSize, 'BLOCK', this.blockMs, 'STREAMS', this.key, '>');
     return reply?.[0]?.[1] ?? [];
   }
 
@@ -231,7 +226,8 @@ export class OutboxConsumer {
     // failure here is a Redis outage, not a sink one); a live run's log stays in Redis.
     const events = entry.kind === 'run' && isTerminalRun(entry.doc.status) ? await this.readEvents(entry.doc.id, entryId) : [];
     try {
-      if (entry.kind === 'run') await this.sink.writeRun({ doc: entry.doc, events, ...(entry.definition === undefined ? {} : { definition: entry.definition }) }, { entryId });
+      if (entry.kind === 'run')
+        await this.sink.writeRun({ doc: entry.doc, events, ...(entry.definition === undefined ? {} : { definition: entry.definition }) }, { entryId });
       else await this.sink.writeStep(entry.doc, { entryId });
     } catch (err) {
       const error = toError(err);
@@ -272,19 +268,18 @@ export class OutboxConsumer {
 
   private async drop(entryId: string, reason: string, fields: string[], err?: Error): Promise<void> {
     this.counters.poisoned++;
-    this.logger.error(
-      { entryId, reason, err, entry: fields.join(' ').slice(0, 500) },
-      'dropping outbox entry that can never be written',
-    );
+    this.logger.error({ entryId, reason, err, entry: fields.join(' ').slice(0, 500) }, 'dropping outbox entry that can never be written');
     await this.ack(entryId);
   }
 
   /** Take over entries a crashed consumer left behind; they are then read as our own pending. */
   private async reclaimIfDue(): Promise<void> {
     if (Date.now() < this.nextClaimAt) return;
-    const reply = (await this.redis.xautoclaim(
-      this.key, this.group, this.consumer, this.claimIdleMs, this.claimCursor, 'COUNT', this.batchSize, 'JUSTID',
-    )) as [string, string[], ...unknown[]];
+    const reply = (await this.redis.xautoclaim(this.key, this.group, this.consumer, this.claimIdleMs, this.claimCursor, 'COUNT', this.batchSize, 'JUSTID')) as [
+      string,
+      string[],
+      ...unknown[],
+    ];
     const [cursor, claimed] = reply;
     this.claimCursor = cursor;
     // A non-zero cursor means more to scan: go on at once, otherwise wait half an idle period.
@@ -385,7 +380,9 @@ function parseEntry(fields: string[]): Parsed {
 }
 
 function invalidRecord(kind: string, issues: readonly ZodLikeIssue[]): string {
-  const details = issuesFromZod(issues, { emptyPath: '(root)' }).map((i) => `${i.path}: ${i.message}`).join('; ');
+  const details = issuesFromZod(issues, { emptyPath: '(root)' })
+    .map((i) => `${i.path}: ${i.message}`)
+    .join('; ');
   return `doc is not a valid ${kind} record: ${details}`;
 }
 

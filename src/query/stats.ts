@@ -13,7 +13,8 @@ export interface StatsWindow {
   bucketMs: number;
 }
 
-const quantile = (sorted: readonly number[], q: number): number | null => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : null);
+const quantile = (sorted: readonly number[], q: number): number | null =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : null;
 const rate = (good: number, bad: number): number | null => (good + bad > 0 ? good / (good + bad) : null);
 
 interface AgentAcc {
@@ -31,7 +32,11 @@ interface AgentAcc {
   models: Set<string>;
 }
 
-export function computeStats(runs: readonly { run: RunRecord; steps: readonly StepRecord[] }[], w: StatsWindow, opts: { agents: readonly string[]; agent?: string | undefined }) {
+export function computeStats(
+  runs: readonly { run: RunRecord; steps: readonly StepRecord[] }[],
+  w: StatsWindow,
+  opts: { agents: readonly string[]; agent?: string | undefined },
+) {
   const count = { total: 0, succeeded: 0, partialSuccess: 0, failed: 0, cancelled: 0, budgetExceeded: 0, inProgress: 0 };
   const agents = new Map<string, AgentAcc>();
   const workflows = new Map<string, { runs: number; completed: number; failed: number; costUsd: number; durations: number[] }>();
@@ -65,7 +70,24 @@ export function computeStats(runs: readonly { run: RunRecord; steps: readonly St
     for (const s of steps) {
       if (!s.agent || (opts.agent && s.agent !== opts.agent)) continue;
       let a = agents.get(s.agent);
-      if (!a) agents.set(s.agent, (a = { steps: 0, succeeded: 0, failed: 0, cancelled: 0, latencies: [], inputTokens: 0, outputTokens: 0, costUsd: 0, ratings: [], useful: 0, memoHits: 0, models: new Set() }));
+      if (!a)
+        agents.set(
+          s.agent,
+          (a = {
+            steps: 0,
+            succeeded: 0,
+            failed: 0,
+            cancelled: 0,
+            latencies: [],
+            inputTokens: 0,
+            outputTokens: 0,
+            costUsd: 0,
+            ratings: [],
+            useful: 0,
+            memoHits: 0,
+            models: new Set(),
+          }),
+        );
       a.steps++;
       b.steps++;
       if (s.status === 'succeeded') a.succeeded++;
@@ -93,33 +115,55 @@ export function computeStats(runs: readonly { run: RunRecord; steps: readonly St
     until: new Date(w.until).toISOString(),
     registeredAgents: opts.agents.length,
     agentNames: [...opts.agents],
-    runs: { ...count, completed: count.succeeded + count.partialSuccess, successRate: rate(count.succeeded + count.partialSuccess, count.failed + count.budgetExceeded) },
+    runs: {
+      ...count,
+      completed: count.succeeded + count.partialSuccess,
+      successRate: rate(count.succeeded + count.partialSuccess, count.failed + count.budgetExceeded),
+    },
     agents: Object.fromEntries(
-      [...agents].sort(([x], [y]) => x.localeCompare(y)).map(([name, a]) => {
-        const lat = [...a.latencies].sort((x, y) => x - y);
-        return [
-          name,
-          {
-            steps: a.steps,
-            succeeded: a.succeeded,
-            failed: a.failed,
-            cancelled: a.cancelled,
-            successRate: rate(a.succeeded, a.failed),
-            latencyMs: { p50: quantile(lat, 0.5), p95: quantile(lat, 0.95) },
-            tokens: { input: a.inputTokens, output: a.outputTokens },
-            costUsd: round(a.costUsd),
-            rating: { average: a.ratings.length ? round(a.ratings.reduce((x, y) => x + y, 0) / a.ratings.length) : null, count: a.ratings.length, useful: a.useful },
-            memoHits: a.memoHits,
-            models: [...a.models].sort(),
-          },
-        ];
-      }),
+      [...agents]
+        .sort(([x], [y]) => x.localeCompare(y))
+        .map(([name, a]) => {
+          const lat = [...a.latencies].sort((x, y) => x - y);
+          return [
+            name,
+            {
+              steps: a.steps,
+              succeeded: a.succeeded,
+              failed: a.failed,
+              cancelled: a.cancelled,
+              successRate: rate(a.succeeded, a.failed),
+              latencyMs: { p50: quantile(lat, 0.5), p95: quantile(lat, 0.95) },
+              tokens: { input: a.inputTokens, output: a.outputTokens },
+              costUsd: round(a.costUsd),
+              rating: {
+                average: a.ratings.length ? round(a.ratings.reduce((x, y) => x + y, 0) / a.ratings.length) : null,
+                count: a.ratings.length,
+                useful: a.useful,
+              },
+              memoHits: a.memoHits,
+              models: [...a.models].sort(),
+            },
+          ];
+        }),
     ),
     workflows: Object.fromEntries(
-      [...workflows].sort(([x], [y]) => x.localeCompare(y)).map(([name, wf]) => {
-        const d = [...wf.durations].sort((x, y) => x - y);
-        return [name, { runs: wf.runs, completed: wf.completed, failed: wf.failed, successRate: rate(wf.completed, wf.failed), costUsd: round(wf.costUsd), durationMs: { p50: quantile(d, 0.5), p95: quantile(d, 0.95) } }];
-      }),
+      [...workflows]
+        .sort(([x], [y]) => x.localeCompare(y))
+        .map(([name, wf]) => {
+          const d = [...wf.durations].sort((x, y) => x - y);
+          return [
+            name,
+            {
+              runs: wf.runs,
+              completed: wf.completed,
+              failed: wf.failed,
+              successRate: rate(wf.completed, wf.failed),
+              costUsd: round(wf.costUsd),
+              durationMs: { p50: quantile(d, 0.5), p95: quantile(d, 0.95) },
+            },
+          ];
+        }),
     ),
     trend: {
       bucketMs: w.bucketMs,

@@ -78,13 +78,22 @@ export function explainWaiting(steps: readonly StepRecord[], facts: QueueFacts):
     }
     if (s.status === 'retrying' && s.retryAt && Date.parse(s.retryAt) > facts.now) {
       const capacity = s.reason?.startsWith(CAPACITY_WAIT);
-      out.set(s.stepId, capacity ? { reason: 'provider_capacity', detail: s.reason!.slice(CAPACITY_WAIT.length), until: s.retryAt } : { reason: 'retry_backoff', until: s.retryAt });
+      out.set(
+        s.stepId,
+        capacity
+          ? { reason: 'provider_capacity', detail: s.reason!.slice(CAPACITY_WAIT.length), until: s.retryAt }
+          : { reason: 'retry_backoff', until: s.retryAt },
+      );
       continue;
     }
     const queue = stepQueueName({ agent: s.agent ?? undefined });
     const limited = facts.rateLimitMs.get(queue) ?? 0;
     if (!facts.served.has(queue)) out.set(s.stepId, { reason: 'no_worker', queue, agent: s.agent });
-    else if (limited > 0) out.set(s.stepId, s.status === 'retrying' ? { reason: 'provider_pause', queue, until: at(limited) } : { reason: 'rate_limit', queue, until: at(limited) });
+    else if (limited > 0)
+      out.set(
+        s.stepId,
+        s.status === 'retrying' ? { reason: 'provider_pause', queue, until: at(limited) } : { reason: 'rate_limit', queue, until: at(limited) },
+      );
     else out.set(s.stepId, { reason: 'worker_slot', queue });
   }
   return out;
@@ -129,7 +138,12 @@ export function explainLost(steps: readonly StepRecord[], facts: LockFacts): Map
     if (lock && !silent) continue;
     const queue = stepQueueName({ agent: s.agent ?? undefined });
     const inMs = (lock?.ttlMs ?? 0) + facts.stalledIntervalMs;
-    out.set(s.stepId, { reason: 'worker_lost', queue, worker: lock?.process?.id ?? null, until: facts.served.has(queue) ? new Date(facts.now + inMs).toISOString() : null });
+    out.set(s.stepId, {
+      reason: 'worker_lost',
+      queue,
+      worker: lock?.process?.id ?? null,
+      until: facts.served.has(queue) ? new Date(facts.now + inMs).toISOString() : null,
+    });
   }
   return out;
 }

@@ -123,7 +123,17 @@ export class SchedulesService {
     // Every firing would be refused the same way: refused now, once.
     assertRunBounds(wf, input, this.deps.limits ?? DEFAULT_LIMITS);
     const data: ScheduleJobData = { scheduleId: id, workflow: wf.name, input };
-    await whileReachable(this.deps.redis, 'the schedule', () => this.deps.queue.upsertJobScheduler(id, { pattern: body.cron, tz: body.tz }, { name: 'fire', data, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 }, attempts: 5, backoff: { type: 'exponential', delay: 1000 } } }));
+    await whileReachable(this.deps.redis, 'the schedule', () =>
+      this.deps.queue.upsertJobScheduler(
+        id,
+        { pattern: body.cron, tz: body.tz },
+        {
+          name: 'fire',
+          data,
+          opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 }, attempts: 5, backoff: { type: 'exponential', delay: 1000 } },
+        },
+      ),
+    );
   }
 
   async remove(id: string): Promise<void> {

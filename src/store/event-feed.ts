@@ -120,7 +120,8 @@ export class RunEventFeed {
         viewers: new Set(),
         subscribed: sub.subscribe(channel).then(
           () => undefined,
-          (err: unknown) => this.opts.logger.warn({ runId, err: (err as Error).message }, 'could not subscribe to a run; its viewers read its log when the connection is back'),
+          (err: unknown) =>
+            this.opts.logger.warn({ runId, err: (err as Error).message }, 'could not subscribe to a run; its viewers read its log when the connection is back'),
         ),
       };
       this.groups.set(runId, group);

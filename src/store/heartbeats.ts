@@ -87,7 +87,11 @@ export class WorkerRegistry {
     if (jobs.length === 0) return [];
     const { redis, prefix } = this.deps;
     const pipe = redis.pipeline().zrange(keys.workers(prefix), '0', '-1', 'WITHSCORES').hgetall(keys.workerQueues(prefix));
-    for (const j of jobs) pipe.get(keys.jobLock(prefix, j.queue, j.jobId)).pttl(keys.jobLock(prefix, j.queue, j.jobId)).hget(keys.step(prefix, j.runId, j.stepId), 'status');
+    for (const j of jobs)
+      pipe
+        .get(keys.jobLock(prefix, j.queue, j.jobId))
+        .pttl(keys.jobLock(prefix, j.queue, j.jobId))
+        .hget(keys.step(prefix, j.runId, j.stepId), 'status');
     const replies = ((await pipe.exec()) ?? []).map(([err, value]) => {
       if (err) throw err;
       return value;

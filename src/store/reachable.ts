@@ -14,7 +14,8 @@ import { SwitchyardError, UnavailableError } from '../errors/index.js';
 const NO_REPLY = ['Command timed out', 'Connection is closed', "Stream isn't writeable"];
 
 export async function whileReachable<T>(redis: Redis, what: string, fn: () => Promise<T>): Promise<T> {
-  if (redis.status !== 'ready') throw new UnavailableError(`Redis cannot be reached (connection ${redis.status}); ${what} was not done, try again shortly`, 'redis_unreachable');
+  if (redis.status !== 'ready')
+    throw new UnavailableError(`Redis cannot be reached (connection ${redis.status}); ${what} was not done, try again shortly`, 'redis_unreachable');
   try {
     return await fn();
   } catch (err) {
@@ -32,6 +33,7 @@ export async function whileReachable<T>(redis: Redis, what: string, fn: () => Pr
  * time) and errors raised before anything was sent (a value that cannot be encoded) are not.
  */
 export function isTransientWriteError(err: unknown): boolean {
-  if (!(err instanceof Error) || err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof SwitchyardError) return false;
+  if (!(err instanceof Error) || err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof SwitchyardError)
+    return false;
   return !(err instanceof ReplyError) || !/^ERR\b/.test(err.message);
 }

@@ -26,7 +26,14 @@ export async function waitForRedis(url: string, opts: { timeoutMs: number; logge
   let delay = 100;
   let said = false;
   for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000, connectionName: 'switchyard-probe' });
+    const probe = new Redis(url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 2_000,
+      connectionName: 'switchyard-probe',
+    });
     probe.on('error', () => undefined); // reported below, once
     try {
       await probe.connect();

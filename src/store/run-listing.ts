@@ -113,7 +113,9 @@ async function readSegment(redis: Redis, prefix: string, segment: Segment, after
         gone.push(id);
         continue;
       }
-      const run = compacted ? toSummary(compactedRun(compacted, include.includes('output') ? compactedSteps(id, stepsJson) : undefined).run, include) : decodeFields<RunSummary>(values, fields);
+      const run = compacted
+        ? toSummary(compactedRun(compacted, include.includes('output') ? compactedSteps(id, stepsJson) : undefined).run, include)
+        : decodeFields<RunSummary>(values, fields);
       if (filter.status && run.status !== filter.status) continue;
       if (filter.workflow && run.workflow !== filter.workflow) continue;
       if (filter.agent && !run.agents.includes(filter.agent)) continue;

@@ -46,7 +46,16 @@ import {
   type StepTransition,
   type StepTransitionReply,
   type StepsAddArgs,
-  type StepsAddReply, budgetReserve, budgetSettle, holdsRelease, type BudgetReservation, type HoldsSelection, stepFeedback, type StepFeedbackReply, type RecordFields } from './scripts/index.js';
+  type StepsAddReply,
+  budgetReserve,
+  budgetSettle,
+  holdsRelease,
+  type BudgetReservation,
+  type HoldsSelection,
+  stepFeedback,
+  type StepFeedbackReply,
+  type RecordFields,
+} from './scripts/index.js';
 import { type StepFeedback, type RunEvent, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type Usage, isTerminalRun } from '../model/run.js';
 
 export type { NewStep, RecordFields, StepReading, StepTransition, StepResult } from './scripts/index.js';
@@ -215,7 +224,11 @@ export class RunStore {
       .lrange(keys.runSteps(this.prefix, runId), 0, -1)
       .hgetall(keys.feedback(this.prefix, runId))
       .exec();
-    const [[e1, values], [e2, stepIds], [e3, feedback]] = replies as [[Error | null, (string | null)[]], [Error | null, string[]], [Error | null, Record<string, string>]];
+    const [[e1, values], [e2, stepIds], [e3, feedback]] = replies as [
+      [Error | null, (string | null)[]],
+      [Error | null, string[]],
+      [Error | null, Record<string, string>],
+    ];
     if (e1 || e2 || e3) throw e1 ?? e2 ?? e3;
     const [compacted, stepsJson] = values.slice(RUN_FIELDS.length);
     if (compacted) {
@@ -262,7 +275,14 @@ export class RunStore {
    * the outbox here (its step hash is gone), awaited, so MongoDB gets it too.
    */
   async addFeedback(runId: string, stepId: string, feedback: StepFeedback): Promise<StepFeedbackReply> {
-    const reply = await stepFeedback(this.redis, { prefix: this.prefix, runId, stepId, feedback, retentionSeconds: this.retentionSeconds, outbox: this.outbox });
+    const reply = await stepFeedback(this.redis, {
+      prefix: this.prefix,
+      runId,
+      stepId,
+      feedback,
+      retentionSeconds: this.retentionSeconds,
+      outbox: this.outbox,
+    });
     if (reply.result === 'recorded' && reply.where === 'compacted' && this.outbox) {
       const step = (await this.getRun(runId))?.steps.find((s) => s.stepId === stepId);
       if (step) await this.redis.xadd(keys.outbox(this.prefix), '*', 'kind', 'step', 'id', `${runId}.${stepId}`, 'doc', JSON.stringify(step));
@@ -352,7 +372,15 @@ export class RunStore {
    * dropped); with `finishRun` (the step is its run's only job), finish the run in the same write.
    */
   async completeStep(runId: string, stepId: string, result: StepResult, opts: { finishRun?: boolean } = {}): Promise<StepCompleteReply> {
-    const reply = await stepComplete(this.redis, { prefix: this.prefix, runId, stepId, outbox: this.outbox, ...result, finishRun: opts.finishRun ?? false, retentionSeconds: this.retentionSeconds });
+    const reply = await stepComplete(this.redis, {
+      prefix: this.prefix,
+      runId,
+      stepId,
+      outbox: this.outbox,
+      ...result,
+      finishRun: opts.finishRun ?? false,
+      retentionSeconds: this.retentionSeconds,
+    });
     if (reply.finished) await this.finished(runId, reply.finished);
     return reply;
   }
@@ -364,8 +392,26 @@ export class RunStore {
    * `fields` are set too on a step that ended (cancelled) while `attempt` ran it.
    * `writeId`: see StepTransition.writeId.
    */
-  saveCheckpoint(runId: string, stepId: string, attempt: number, checkpoint: unknown, usage?: Usage | null, writeId?: string, fields?: RecordFields): Promise<boolean> {
-    return stepCheckpoint(this.redis, { prefix: this.prefix, runId, stepId, attempt, checkpoint, usage, outbox: this.outbox, ...(writeId ? { writeId } : {}), ...(fields ? { fields } : {}) });
+  saveCheckpoint(
+    runId: string,
+    stepId: string,
+    attempt: number,
+    checkpoint: unknown,
+    usage?: Usage | null,
+    writeId?: string,
+    fields?: RecordFields,
+  ): Promise<boolean> {
+    return stepCheckpoint(this.redis, {
+      prefix: this.prefix,
+      runId,
+      stepId,
+      attempt,
+      checkpoint,
+      usage,
+      outbox: this.outbox,
+      ...(writeId ? { writeId } : {}),
+      ...(fields ? { fields } : {}),
+    });
   }
 
   /** Record the decision on a waiting approval gate, once (the gate reads it when its job wakes). */
@@ -392,7 +438,11 @@ export class RunStore {
    * steps' jobs are all done: status, error and output follow from the steps, and a step still
    * live lost its job and is failed.
    */
-  async finishRun(runId: string, status: RunFinishArgs['status'], opts: { output?: unknown; error?: string | null; reason?: string } = {}): Promise<RunFinishReply> {
+  async finishRun(
+    runId: string,
+    status: RunFinishArgs['status'],
+    opts: { output?: unknown; error?: string | null; reason?: string } = {},
+  ): Promise<RunFinishReply> {
     const settled = status === 'auto' ? await this.settleLargeRun(runId) : undefined;
     const res = await runFinish(this.redis, {
       prefix: this.prefix,
@@ -477,7 +527,9 @@ export class RunStore {
   /** Release the idempotency key a run holds, if it still holds it. */
   async releaseIdempotencyKeyOf(runId: string): Promise<void> {
     const [liveKey, liveWorkspace, compacted] = await this.redis.hmget(keys.run(this.prefix, runId), 'idempotencyKey', 'workspaceId', 'run');
-    const record = compacted ? compactedRun(compacted).run : { idempotencyKey: parseJson<string | null>(liveKey), workspaceId: parseJson<string | null>(liveWorkspace) };
+    const record = compacted
+      ? compactedRun(compacted).run
+      : { idempotencyKey: parseJson<string | null>(liveKey), workspaceId: parseJson<string | null>(liveWorkspace) };
     const { idempotencyKey: key, workspaceId } = record;
     if (!key || !workspaceId) return;
     const k = keys.idempotency(this.prefix, workspaceId, key);
@@ -523,7 +575,11 @@ export class RunStore {
  * list) or compacted, as events; `entries` counts what was read, bad entries included.
  */
 export async function readEvents(redis: Redis, prefix: string, runId: string, after: number, count: number): Promise<{ events: RunEvent[]; entries: number }> {
-  const replies = await redis.pipeline().lrange(keys.events(prefix, runId), after, after + count - 1).hget(keys.run(prefix, runId), COMPACTED_FIELDS[2]).exec();
+  const replies = await redis
+    .pipeline()
+    .lrange(keys.events(prefix, runId), after, after + count - 1)
+    .hget(keys.run(prefix, runId), COMPACTED_FIELDS[2])
+    .exec();
   const [[e1, live], [e2, compacted]] = replies as [[Error | null, string[]], [Error | null, string | null]];
   if (e1 || e2) throw e1 ?? e2;
   if (live.length === 0 && compacted) return compactedEvents(runId, compacted, after, count);

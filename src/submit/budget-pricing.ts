@@ -72,6 +72,9 @@ export function warnUnpriced(registry: AgentRegistry, logger: Logger): void {
   for (const agent of registry.list()) {
     const models = unpricedModels(agent, registry.prices);
     if (models.length === 0) continue;
-    logger.warn({ agent: agent.name, models }, `agent "${agent.name}": no price for model ${models.map((m) => `"${m}"`).join(', ')}; its usage records no cost and runs with budget.maxCostUsd that may call it are refused: add \`pricing:\` for it in the agents file`);
+    logger.warn(
+      { agent: agent.name, models },
+      `agent "${agent.name}": no price for model ${models.map((m) => `"${m}"`).join(', ')}; its usage records no cost and runs with budget.maxCostUsd that may call it are refused: add \`pricing:\` for it in the agents file`,
+    );
   }
 }

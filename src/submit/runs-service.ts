@@ -25,7 +25,21 @@ import type { WorkerRegistry } from '../store/heartbeats.js';
 import type { RunControl } from '../flow/run-control.js';
 import type { RunState, RunStore } from '../store/run-store.js';
 import type { StepPolicy } from '../flow/step-policy.js';
-import { DEFAULT_WORKSPACE, awaitsDecision, type ContextWriter, type StepFeedback, isTerminalRun, isTerminalStep, type Budget, type RunEvent, type RunListInclude, type RunRecord, type RunStatus, type RunSummary, type StepRecord } from '../model/run.js';
+import {
+  DEFAULT_WORKSPACE,
+  awaitsDecision,
+  type ContextWriter,
+  type StepFeedback,
+  isTerminalRun,
+  isTerminalStep,
+  type Budget,
+  type RunEvent,
+  type RunListInclude,
+  type RunRecord,
+  type RunStatus,
+  type RunSummary,
+  type StepRecord,
+} from '../model/run.js';
 
 export interface RunsServiceDeps {
   store: RunStore;
@@ -153,7 +167,11 @@ export class RunsService {
    */
   reserveEventStream(): () => void {
     const max = this.deps.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams;
-    if (this.eventStreams >= max) throw new UnavailableError(`this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`, 'event_stream_cap');
+    if (this.eventStreams >= max)
+      throw new UnavailableError(
+        `this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`,
+        'event_stream_cap',
+      );
     this.eventStreams++;
     let released = false;
     return () => {
@@ -190,7 +208,9 @@ export class RunsService {
     requirePrices(workflow, opts.budget ?? workflow.budget, this.deps.registry);
 
     if (opts.idempotencyKey) {
-      const requestHash = createHash('sha256').update(JSON.stringify({ request, priority: opts.priority ?? null })).digest('hex');
+      const requestHash = createHash('sha256')
+        .update(JSON.stringify({ request, priority: opts.priority ?? null }))
+        .digest('hex');
       const holder = await store.claimIdempotencyKey(workspaceId, opts.idempotencyKey, runId, requestHash);
       if (holder) {
         if (holder.requestHash !== requestHash) {
@@ -283,7 +303,8 @@ export class RunsService {
     if (state) {
       const view = toRunView(state.run, state.steps);
       await this.explain(view);
-      if (opts.definition) view.definition = runDefinition(state.run, await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getDefinition(runId)));
+      if (opts.definition)
+        view.definition = runDefinition(state.run, await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getDefinition(runId)));
       return view;
     }
     return this.fromArchive(runId, (a) => a.getRun(runId, opts));
@@ -291,7 +312,9 @@ export class RunsService {
 
   /** A run's shared context: what its steps published, by name, and which step wrote each name. */
   async context(runId: string): Promise<{ runId: string; context: Record<string, unknown>; writers: Record<string, ContextWriter> }> {
-    const run = (await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getRunContext(runId))) ?? (await this.fromArchive(runId, (a) => a.getRun(runId, {})));
+    const run =
+      (await whileReachable(this.deps.store.redis, 'reading the run', () => this.deps.store.getRunContext(runId))) ??
+      (await this.fromArchive(runId, (a) => a.getRun(runId, {})));
     return { runId, context: run.context ?? {}, writers: run.contextWriters ?? {} };
   }
 
@@ -358,13 +381,16 @@ export class RunsService {
         if (err instanceof ValidationError) throw err;
         // MongoDB down: answer from Redis (runs within retention) rather than fail.
         this.deps.logger.warn({ err: (err as Error).message }, 'run archive unreachable; listing from Redis');
-        if (filter.cursor) throw new UnavailableError('the run archive (MongoDB) cannot be reached to continue this listing; try again later', 'archive_unreachable');
+        if (filter.cursor)
+          throw new UnavailableError('the run archive (MongoDB) cannot be reached to continue this listing; try again later', 'archive_unreachable');
       }
     }
     const { cursor: raw, ...rest } = filter;
     const cursor = raw ? decodeCursor(raw) : undefined;
     const maxScan = this.deps.maxListScan ?? DEFAULT_LIMITS.maxListScan;
-    const { runs, next } = await whileReachable(this.deps.store.redis, 'the listing', () => this.deps.store.listRuns({ ...rest, maxScan, ...(cursor ? { cursor } : {}) }));
+    const { runs, next } = await whileReachable(this.deps.store.redis, 'the listing', () =>
+      this.deps.store.listRuns({ ...rest, maxScan, ...(cursor ? { cursor } : {}) }),
+    );
     return { runs, nextCursor: next ? Buffer.from(`${next.score}:${next.id}`).toString('base64url') : null };
   }
 
@@ -374,7 +400,15 @@ export class RunsService {
    * so over the runs it still keeps (SWITCHYARD_RETENTION_SECONDS); at most `maxRuns`, the
    * newest first (`truncated` says when there were more).
    */
-  async stats(q: { workspaceId: string; since?: string | undefined; until?: string | undefined; agent?: string | undefined; workflow?: string | undefined; bucket?: 'hour' | 'day' | undefined; maxRuns?: number }) {
+  async stats(q: {
+    workspaceId: string;
+    since?: string | undefined;
+    until?: string | undefined;
+    agent?: string | undefined;
+    workflow?: string | undefined;
+    bucket?: 'hour' | 'day' | undefined;
+    maxRuns?: number;
+  }) {
     const { store } = this.deps;
     const until = q.until ? Date.parse(q.until) : Date.now();
     const since = q.since ? Date.parse(q.since) : until - 24 * 3600_000;
@@ -388,17 +422,32 @@ export class RunsService {
       const batch = await whileReachable(store.redis, 'reading runs', () => Promise.all(ids.slice(i, Math.min(i + 50, maxRuns)).map((id) => store.getRun(id))));
       for (const s of batch) if (s && (!q.workflow || s.run.workflow === q.workflow) && (!q.agent || s.run.agents.includes(q.agent))) states.push(s);
     }
-    return { ...computeStats(states, { since, until, bucketMs }, { agents: this.deps.registry.names(), agent: q.agent }), scanned: Math.min(ids.length, maxRuns), truncated };
+    return {
+      ...computeStats(states, { since, until, bucketMs }, { agents: this.deps.registry.names(), agent: q.agent }),
+      scanned: Math.min(ids.length, maxRuns),
+      truncated,
+    };
   }
 
   /** Feedback on a finished step's result (seed 002's TaskFeedback); the last one given stands. */
-  async feedback(runId: string, stepId: string, f: { rating: number; useful?: boolean | undefined; comment?: string | undefined }): Promise<{ runId: string; stepId: string; feedback: StepFeedback }> {
+  async feedback(
+    runId: string,
+    stepId: string,
+    f: { rating: number; useful?: boolean | undefined; comment?: string | undefined },
+  ): Promise<{ runId: string; stepId: string; feedback: StepFeedback }> {
     const { store } = this.deps;
-    const feedback: StepFeedback = { rating: f.rating, ...(f.useful !== undefined ? { useful: f.useful } : {}), ...(f.comment !== undefined ? { comment: f.comment } : {}), at: new Date().toISOString() };
+    const feedback: StepFeedback = {
+      rating: f.rating,
+      ...(f.useful !== undefined ? { useful: f.useful } : {}),
+      ...(f.comment !== undefined ? { comment: f.comment } : {}),
+      at: new Date().toISOString(),
+    };
     const res = await whileReachable(store.redis, 'the feedback', () => store.addFeedback(runId, stepId, feedback));
-    if (res.result === 'missing') throw new NotFoundError(`run "${runId}" not found (feedback is taken while a run is kept in Redis: SWITCHYARD_RETENTION_SECONDS)`);
+    if (res.result === 'missing')
+      throw new NotFoundError(`run "${runId}" not found (feedback is taken while a run is kept in Redis: SWITCHYARD_RETENTION_SECONDS)`);
     if (res.result === 'no_step') throw new NotFoundError(`run "${runId}" has no step "${stepId}"`);
-    if (res.result === 'not_finished') throw new ConflictError(`step "${stepId}" has not finished (it is ${res.status}); give feedback on its result once it has one`);
+    if (res.result === 'not_finished')
+      throw new ConflictError(`step "${stepId}" has not finished (it is ${res.status}); give feedback on its result once it has one`);
     return { runId, stepId, feedback };
   }
 
@@ -406,7 +455,11 @@ export class RunsService {
    * Approve or reject the approval gate `stepId` of `runId`, which must be waiting for a
    * decision: the decision is recorded (with who and why), and the gate's job woken.
    */
-  async decide(runId: string, stepId: string, d: { approved: boolean; by?: string | undefined; comment?: string | undefined }): Promise<{ runId: string; stepId: string; decision: GateDecision }> {
+  async decide(
+    runId: string,
+    stepId: string,
+    d: { approved: boolean; by?: string | undefined; comment?: string | undefined },
+  ): Promise<{ runId: string; stepId: string; decision: GateDecision }> {
     const { store } = this.deps;
     const decision: GateDecision = { approved: d.approved, by: d.by ?? 'api', comment: d.comment ?? null, at: new Date().toISOString() };
     const res = await whileReachable(store.redis, 'the decision', () => store.decideGate(runId, stepId, decision));
@@ -446,7 +499,11 @@ export class RunsService {
    * (no work done, `reusedFrom` set), `fromStep` gets `feedback` (with its previous answer) in
    * its context, and the new run's `rerunOf` names this one.
    */
-  async rerun(runId: string, req: { fromStep: string; input?: Record<string, unknown> | undefined; feedback?: string | undefined }, opts: SubmitOptions = {}): Promise<SubmitResult & { rerunOf: string }> {
+  async rerun(
+    runId: string,
+    req: { fromStep: string; input?: Record<string, unknown> | undefined; feedback?: string | undefined },
+    opts: SubmitOptions = {},
+  ): Promise<SubmitResult & { rerunOf: string }> {
     const old = await this.get(runId, { definition: true });
     if (!isTerminalRun(old.status)) throw new ConflictError(`run "${runId}" is ${old.status}: a run is rerun once it has finished (cancel it first)`);
     const def = old.definition;
@@ -478,7 +535,8 @@ export class RunsService {
         const r = records.get(s.id)!;
         return { ...s, reuse: { runId, output: r.output, ...(r.input !== null ? { input: r.input } : {}) } };
       }
-      if (s.id === req.fromStep && s.kind === 'agent' && req.feedback !== undefined) return { ...s, feedback: { text: req.feedback, previousOutput: records.get(s.id)?.output ?? null } };
+      if (s.id === req.fromStep && s.kind === 'agent' && req.feedback !== undefined)
+        return { ...s, feedback: { text: req.feedback, previousOutput: records.get(s.id)?.output ?? null } };
       return s;
     });
     // Its definition differs from the one it reruns (reused outputs, feedback): stored as its own.
@@ -511,7 +569,8 @@ async function* untilFinished(events: AsyncGenerator<RunEvent>): AsyncGenerator<
 function decodeCursor(cursor: string): { score: number; id: string } {
   const [score, id] = Buffer.from(cursor, 'base64url').toString().split(':');
   // An empty id is before every id of its score (see run-listing.ts).
-  if (!score || id === undefined || !Number.isFinite(Number(score))) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+  if (!score || id === undefined || !Number.isFinite(Number(score)))
+    throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
   return { score: Number(score), id };
 }
 

@@ -93,11 +93,7 @@ describe('resolveAgents', () => {
 
   it('reports every problem at once, including unknown fields, bad names and missing models', () => {
     const err = thrown(() =>
-      resolveAgents(
-        { agents: { 'Bad Name': { provider: 'echo' }, writer: { provider: 'openai', temprature: 1 } } },
-        noKeys,
-        'agents.yaml',
-      ),
+      resolveAgents({ agents: { 'Bad Name': { provider: 'echo' }, writer: { provider: 'openai', temprature: 1 } } }, noKeys, 'agents.yaml'),
     );
     expect(err.message).toMatch(/^agents\.yaml: /);
     expect(err.message).toContain('agent "Bad Name": invalid agent name');

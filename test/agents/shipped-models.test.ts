@@ -42,7 +42,12 @@ function listedModels(pkg: string, file: string, type: string): Set<string> {
 }
 
 const registry = loadAgentsFile('agents.yaml', loadConfig({ ANTHROPIC_API_KEY: 'k', OPENAI_API_KEY: 'k' }), {});
-const shipped = registry.list().flatMap((a) => [{ agent: a.name, provider: a.provider, model: a.model }, ...(a.fallbacks ?? []).map((f) => ({ agent: `${a.name} (fallback)`, provider: f.provider, model: f.model }))]);
+const shipped = registry
+  .list()
+  .flatMap((a) => [
+    { agent: a.name, provider: a.provider, model: a.model },
+    ...(a.fallbacks ?? []).map((f) => ({ agent: `${a.name} (fallback)`, provider: f.provider, model: f.model })),
+  ]);
 
 describe('the shipped agents’ models', () => {
   it('reads the installed Anthropic SDK’s deprecation table', () => {

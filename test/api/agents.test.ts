@@ -40,7 +40,10 @@ describe('GET /v1/agents', () => {
   it('adds the system prompts with ?include=prompts', async () => {
     const res = await h.request('GET', '/v1/agents?include=prompts');
     expect(res.status).toBe(200);
-    expect(Object.fromEntries(res.body.agents.map((a: { name: string; systemPrompt: string }) => [a.name, a.systemPrompt]))).toEqual({ local: PROMPT, plain: 'Be brief.' });
+    expect(Object.fromEntries(res.body.agents.map((a: { name: string; systemPrompt: string }) => [a.name, a.systemPrompt]))).toEqual({
+      local: PROMPT,
+      plain: 'Be brief.',
+    });
     expect(JSON.stringify(res.body)).not.toContain('pa55word');
   });
 
@@ -55,7 +58,17 @@ describe('GET /v1/agents', () => {
 describe('AgentRegistry.toPublic', () => {
   it('leaves out the key, the variable it comes from, and the credentials of the base URL', () => {
     const registry = resolveAgents(
-      { agents: { groq: { provider: 'openai', model: 'llama-3.3-70b', apiKeyEnv: 'GROQ_API_KEY', baseURL: 'https://user:pw@api.groq.com/openai/v1', systemPrompt: 'secret prompt' } } },
+      {
+        agents: {
+          groq: {
+            provider: 'openai',
+            model: 'llama-3.3-70b',
+            apiKeyEnv: 'GROQ_API_KEY',
+            baseURL: 'https://user:pw@api.groq.com/openai/v1',
+            systemPrompt: 'secret prompt',
+          },
+        },
+      },
       loadConfig({}),
       'inline',
       { GROQ_API_KEY: 'gsk-secret-1' },

@@ -22,7 +22,13 @@ const STEPS = 180;
 function bigView(): RunView {
   const text = 'x'.repeat(MB);
   const steps = Array.from({ length: STEPS }, (_, i) => ({ stepId: `s${i}`, status: 'succeeded', input: { task: text }, output: text }));
-  return { id: 'run_big', status: 'succeeded', output: Object.fromEntries(steps.map((s) => [s.stepId, s.output])), steps, dag: { nodes: [], edges: [] } } as unknown as RunView;
+  return {
+    id: 'run_big',
+    status: 'succeeded',
+    output: Object.fromEntries(steps.map((s) => [s.stepId, s.output])),
+    steps,
+    dag: { nodes: [], edges: [] },
+  } as unknown as RunView;
 }
 
 let server: Server;

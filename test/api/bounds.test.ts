@@ -20,7 +20,11 @@ beforeAll(async () => {
     bodyLimit: '1mb',
   });
   // Without workers nothing else waits for Redis: the API answers 503 until its connection is up.
-  await poll('the API connection', () => h.system.ping(), (up) => up);
+  await poll(
+    'the API connection',
+    () => h.system.ping(),
+    (up) => up,
+  );
 });
 
 afterAll(async () => {
@@ -52,7 +56,11 @@ describe('the event stream cap', () => {
       stop.abort();
     }
     // The slots are given back once the streams end.
-    await expect.poll(async () => (await fetch(`${h.baseUrl}/v1/runs/${run.body.id}/events`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined))?.status, { timeout: 5000 }).toBe(200);
+    await expect
+      .poll(async () => (await fetch(`${h.baseUrl}/v1/runs/${run.body.id}/events`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined))?.status, {
+        timeout: 5000,
+      })
+      .toBe(200);
   });
 });
 
@@ -72,14 +80,25 @@ describe('when expressions', () => {
     expect(res.body.error.message).toContain('nests deeper than 50 levels');
     expect(res.body.error.message).toContain('SWITCHYARD_MAX_EXPRESSION_DEPTH');
     const fine = Array.from({ length: 20 }, () => 'steps.a.output.b.c.d == 1').join(' || ');
-    const ok = await h.request('POST', '/v1/workflows/validate', { name: 'w', steps: [{ id: 'a', agent: 'a', input: { task: 'x' } }, { id: 's', agent: 'a', input: { task: 'x' }, dependsOn: ['a'], when: fine }] });
+    const ok = await h.request('POST', '/v1/workflows/validate', {
+      name: 'w',
+      steps: [
+        { id: 'a', agent: 'a', input: { task: 'x' } },
+        { id: 's', agent: 'a', input: { task: 'x' }, dependsOn: ['a'], when: fine },
+      ],
+    });
     expect(ok.status, JSON.stringify(ok.body).slice(0, 300)).toBe(200);
   });
 });
 
 describe('cron steps', () => {
   it('refuses a step past its field range with a 422 (it was accepted)', async () => {
-    for (const [cron, field] of [['*/1000000000 * * * *', 'minute'], ['0 */24 * * *', 'hour'], ['*/60 * * * * *', 'second'], ['0 0 1 */13 *', 'month']] as const) {
+    for (const [cron, field] of [
+      ['*/1000000000 * * * *', 'minute'],
+      ['0 */24 * * *', 'hour'],
+      ['*/60 * * * * *', 'second'],
+      ['0 0 1 */13 *', 'month'],
+    ] as const) {
       const res = await h.request('PUT', '/v1/schedules/steps', { workflow: 'one', cron });
       expect(res.status, cron).toBe(422);
       expect(res.body.error.issues[0].path, cron).toBe('cron');
@@ -92,7 +111,11 @@ describe('cron steps', () => {
   });
 
   it('refuses it in a workflow file schedule too', async () => {
-    const res = await h.request('POST', '/v1/workflows/validate', { name: 's', schedule: { cron: '*/100 * * * *' }, steps: [{ id: 'a', agent: 'a', input: { task: 'x' } }] });
+    const res = await h.request('POST', '/v1/workflows/validate', {
+      name: 's',
+      schedule: { cron: '*/100 * * * *' },
+      steps: [{ id: 'a', agent: 'a', input: { task: 'x' } }],
+    });
     expect(res.status).toBe(422);
     expect(res.body.error.issues[0].path).toBe('schedule.cron');
   });
@@ -109,7 +132,7 @@ describe('filtered listings read a bounded part of the index', () => {
     for (let i = 0; i < 100; i++) newer.push((await h.request('POST', '/v1/runs', { agent: 'a', input: { task: `n${i}` } })).body.id);
   });
 
-  it('finds a workflow\'s runs through its own index, however many runs are newer', async () => {
+  it("finds a workflow's runs through its own index, however many runs are newer", async () => {
     const res = await h.request('GET', '/v1/runs?workflow=one');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ runs: [expect.objectContaining({ id: old, workflow: 'one', status: 'cancelled' })], nextCursor: null });
@@ -138,11 +161,18 @@ describe('filtered listings read a bounded part of the index', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { body: { runs: { id: string }[]; nextCursor: string | null } } = await h.request('GET', `/v1/runs?limit=30${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: { body: { runs: { id: string }[]; nextCursor: string | null } } = await h.request(
+        'GET',
+        `/v1/runs?limit=30${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       seen.push(...page.body.runs.map((r) => r.id));
       cursor = page.body.nextCursor;
     } while (cursor);
-    for (const id of [old, ...newer]) expect(seen.filter((s) => s === id), id).toHaveLength(1);
+    for (const id of [old, ...newer])
+      expect(
+        seen.filter((s) => s === id),
+        id,
+      ).toHaveLength(1);
   });
 });
 
@@ -154,7 +184,10 @@ describe("a workflow's run index", () => {
     const ids: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { status: number; body: { runs: { id: string }[]; nextCursor: string | null } } = await h.request('GET', `/v1/runs?workflow=indexed&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: { status: number; body: { runs: { id: string }[]; nextCursor: string | null } } = await h.request(
+        'GET',
+        `/v1/runs?workflow=indexed&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(page.status).toBe(200);
       ids.push(...page.body.runs.map((r) => r.id));
       cursor = page.body.nextCursor;

@@ -13,7 +13,9 @@ beforeAll(async () => {
   h = await startHarness({
     name: 'limits',
     agents: { a: { provider: 'echo' } },
-    workflows: [{ name: 'one', input: { topic: { type: 'string', required: false } }, steps: [{ id: 'only', agent: 'a', input: { task: 'x {{input.topic}}' } }] }],
+    workflows: [
+      { name: 'one', input: { topic: { type: 'string', required: false } }, steps: [{ id: 'only', agent: 'a', input: { task: 'x {{input.topic}}' } }] },
+    ],
     bodyLimit: '5mb',
   });
 });
@@ -34,7 +36,11 @@ const nested = (depth: number): unknown => {
 describe('ids at the edge', () => {
   it('answers 404 naming a run id that cannot be one, for every route under /v1/runs/:id', async () => {
     for (const id of ['run_abc:s:only', 'run_x.only', 'run_ABC', 'RUN_1', `run_${'a'.repeat(100)}`]) {
-      for (const [method, path] of [['GET', `/v1/runs/${encodeURIComponent(id)}`], ['POST', `/v1/runs/${encodeURIComponent(id)}/cancel`], ['GET', `/v1/runs/${encodeURIComponent(id)}/events`]] as const) {
+      for (const [method, path] of [
+        ['GET', `/v1/runs/${encodeURIComponent(id)}`],
+        ['POST', `/v1/runs/${encodeURIComponent(id)}/cancel`],
+        ['GET', `/v1/runs/${encodeURIComponent(id)}/events`],
+      ] as const) {
         const res = await h.request(method, path);
         expect(res.status, `${method} ${path}`).toBe(404);
         expect(res.body.error.message).toContain('is not a run id');
@@ -100,7 +106,11 @@ describe('undeclared input fields', () => {
   });
 
   it('refuses a workflow that declares an input field named __proto__', async () => {
-    const res = await h.request('POST', '/v1/workflows/validate', '{"name":"proto","input":{"__proto__":{"type":"string"}},"steps":[{"id":"s","agent":"a","input":{"task":"s"}}]}');
+    const res = await h.request(
+      'POST',
+      '/v1/workflows/validate',
+      '{"name":"proto","input":{"__proto__":{"type":"string"}},"steps":[{"id":"s","agent":"a","input":{"task":"s"}}]}',
+    );
     expect(res.status).toBe(422);
     expect(res.body.error.issues[0].path).toBe('input.__proto__');
   });
@@ -126,7 +136,11 @@ describe('what a request would become', () => {
       },
     });
     // Without workers nothing else waits for Redis: the API answers 503 until its connection is up.
-    await poll('the API connection', () => s.system.ping(), (up) => up);
+    await poll(
+      'the API connection',
+      () => s.system.ping(),
+      (up) => up,
+    );
   });
 
   afterAll(async () => {
@@ -143,7 +157,9 @@ describe('what a request would become', () => {
     const before = await runCount();
     const res = await s.request('POST', '/v1/runs', body);
     expect(res.status).toBe(422);
-    expect(res.body.error.message).toBe(`step "big": its input renders to ${2000 * 100 * 1024} bytes of text from the run input alone; at most ${1024 * 1024} (SWITCHYARD_MAX_RENDERED_BYTES)`);
+    expect(res.body.error.message).toBe(
+      `step "big": its input renders to ${2000 * 100 * 1024} bytes of text from the run input alone; at most ${1024 * 1024} (SWITCHYARD_MAX_RENDERED_BYTES)`,
+    );
     expect(res.body.error.issues).toEqual([{ path: 'steps.big.input', message: res.body.error.message }]);
     expect(await runCount()).toBe(before);
     // The same template over a small input is fine.
@@ -157,7 +173,9 @@ describe('what a request would become', () => {
     const before = await runCount();
     const res = await s.request('POST', '/v1/runs', { workflow: wide, input: { items } });
     expect(res.status).toBe(422);
-    expect(res.body.error.message).toBe('the run would have 10010 steps: 10 in its workflow and 10000 that its forEach steps add for this input ("e0" 1000, "e1" 1000, "e2" 1000, "e3" 1000, "e4" 1000, ...); at most 1000 (SWITCHYARD_MAX_STEPS)');
+    expect(res.body.error.message).toBe(
+      'the run would have 10010 steps: 10 in its workflow and 10000 that its forEach steps add for this input ("e0" 1000, "e1" 1000, "e2" 1000, "e3" 1000, "e4" 1000, ...); at most 1000 (SWITCHYARD_MAX_STEPS)',
+    );
     expect(res.body.error.issues[0].path).toBe('input');
     expect(await runCount()).toBe(before);
     // One forEach of 999 items fills the run to the limit exactly.
@@ -165,20 +183,29 @@ describe('what a request would become', () => {
     expect((await s.request('POST', '/v1/runs', { workflow: fits, input: { items: items.slice(0, 999) } })).status).toBe(202);
   });
 
-  it('caps orchestration a request asks for by the server maxima and the agent\'s own, with a 422 naming each', async () => {
-    const step = (agent: string, orchestration: Record<string, unknown>) => ({ name: 'orch', steps: [{ id: 'o', agent, input: { task: 't' }, orchestration }] });
+  it("caps orchestration a request asks for by the server maxima and the agent's own, with a 422 naming each", async () => {
+    const step = (agent: string, orchestration: Record<string, unknown>) => ({
+      name: 'orch',
+      steps: [{ id: 'o', agent, input: { task: 't' }, orchestration }],
+    });
     const high = await s.request('POST', '/v1/runs', { workflow: step('free', { maxDelegations: 1000, maxDepth: 10, maxTurns: 100 }), input: {} });
     expect(high.status).toBe(422);
     expect(high.body.error.issues).toEqual([
       { path: 'steps[0].orchestration.maxTurns', message: 'maxTurns 100 is more than a request may ask for: at most 20 (SWITCHYARD_MAX_ORCHESTRATOR_TURNS)' },
-      { path: 'steps[0].orchestration.maxDelegations', message: 'maxDelegations 1000 is more than a request may ask for: at most 50 (SWITCHYARD_MAX_DELEGATIONS)' },
+      {
+        path: 'steps[0].orchestration.maxDelegations',
+        message: 'maxDelegations 1000 is more than a request may ask for: at most 50 (SWITCHYARD_MAX_DELEGATIONS)',
+      },
       { path: 'steps[0].orchestration.maxDepth', message: 'maxDepth 10 is more than a request may ask for: at most 3 (SWITCHYARD_MAX_DELEGATION_DEPTH)' },
     ]);
     // Never above what the agents file gives the agent.
     const own = await s.request('POST', '/v1/runs', { workflow: step('boss', { maxDelegations: 5 }), input: {} });
     expect(own.status).toBe(422);
     expect(own.body.error.issues).toEqual([
-      { path: 'steps[0].orchestration.maxDelegations', message: 'maxDelegations 5 is more than agent "boss" allows: at most its own maxDelegations, 4 (a request may lower it, not raise it)' },
+      {
+        path: 'steps[0].orchestration.maxDelegations',
+        message: 'maxDelegations 5 is more than agent "boss" allows: at most its own maxDelegations, 4 (a request may lower it, not raise it)',
+      },
     ]);
     // Checking a definition says the same.
     expect((await s.request('POST', '/v1/workflows/validate', step('free', { maxDepth: 10 }))).status).toBe(422);
@@ -227,7 +254,12 @@ describe('orchestration caps below the engine defaults', () => {
     // The agent's own bounds where they are lower, the cap where they are higher.
     expect((await compiled({ agent: 'boss' })).orchestration).toEqual({ maxTurns: 2, maxDelegations: 2, maxDepth: 1 });
     // What the step asks for, within the caps.
-    expect((await compiled({ agent: 'b', delegates: ['a'], orchestration: { maxDelegations: 1, onDelegateFailure: 'fail' } })).orchestration).toEqual({ maxTurns: 3, maxDelegations: 1, maxDepth: 1, onDelegateFailure: 'fail' });
+    expect((await compiled({ agent: 'b', delegates: ['a'], orchestration: { maxDelegations: 1, onDelegateFailure: 'fail' } })).orchestration).toEqual({
+      maxTurns: 3,
+      maxDelegations: 1,
+      maxDepth: 1,
+      onDelegateFailure: 'fail',
+    });
     // A step that does not delegate is left alone.
     expect((await compiled({ agent: 'a' })).orchestration).toBeUndefined();
   });

@@ -8,7 +8,12 @@ import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ name: 'messages', agents: { research: { provider: 'echo' } }, pools: false, workflows: [{ name: 'brief', steps: [{ id: 'only', agent: 'research', input: { task: 'x' } }] }] });
+  h = await startHarness({
+    name: 'messages',
+    agents: { research: { provider: 'echo' } },
+    pools: false,
+    workflows: [{ name: 'brief', steps: [{ id: 'only', agent: 'research', input: { task: 'x' } }] }],
+  });
 });
 
 afterAll(async () => {
@@ -54,7 +59,11 @@ describe('a workflow definition sent as the body itself', () => {
 
 describe('bodies that are not a JSON object', () => {
   it('says the body must be a JSON object for null, a string or an array (not "not valid JSON")', async () => {
-    for (const [body, got] of [['null', 'null'], ['"hello"', 'a string'], ['[1]', 'an array']] as const) {
+    for (const [body, got] of [
+      ['null', 'null'],
+      ['"hello"', 'a string'],
+      ['[1]', 'an array'],
+    ] as const) {
       const res = await h.request('POST', '/v1/runs', body);
       expect(res.status, body).toBe(400);
       expect(res.body.error.message, body).toBe(`the body must be a JSON object ({...}); got ${got}`);
@@ -131,7 +140,9 @@ describe('fields and parameters', () => {
     for (const [method, path, body] of routes) {
       const res = await h.request(method, `${path}?bogus=1`, body);
       expect(res.status, `${method} ${path}`).toBe(422);
-      expect(res.body.error.issues, `${method} ${path}`).toEqual([{ path: 'query.bogus', message: expect.stringContaining(`unknown query parameter "bogus": ${method} `) }]);
+      expect(res.body.error.issues, `${method} ${path}`).toEqual([
+        { path: 'query.bogus', message: expect.stringContaining(`unknown query parameter "bogus": ${method} `) },
+      ]);
     }
     // What the route takes is named.
     const listing = await h.request('GET', '/v1/runs?bogus=1');

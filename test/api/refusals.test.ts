@@ -54,7 +54,12 @@ describe('an expected refusal', () => {
 
   it('the cap on event streams logs one warn line for a burst of refused streams', async () => {
     const { logger, lines } = capturing();
-    const h = await startHarness({ name: 'refusals-cap', agents: { slow: { provider: 'echo', echo: { latencyMs: 500 } } }, env: { SWITCHYARD_MAX_EVENT_STREAMS: '1' }, logger });
+    const h = await startHarness({
+      name: 'refusals-cap',
+      agents: { slow: { provider: 'echo', echo: { latencyMs: 500 } } },
+      env: { SWITCHYARD_MAX_EVENT_STREAMS: '1' },
+      logger,
+    });
     try {
       const id = (await h.request('POST', '/v1/runs', { agent: 'slow', input: { task: 'x' } })).body.id as string;
       const first = readEventStream(h.baseUrl, id);

@@ -25,7 +25,10 @@ afterAll(async () => {
 });
 
 /** A one-step workflow whose step answers with a structured object fitting `schema`. */
-const shaped = (name: string, schema: Record<string, unknown>) => ({ workflow: { name, steps: [{ id: 'shape', agent: 'a', input: { task: 'x' }, output: { schema } }] }, input: {} });
+const shaped = (name: string, schema: Record<string, unknown>) => ({
+  workflow: { name, steps: [{ id: 'shape', agent: 'a', input: { task: 'x' }, output: { schema } }] },
+  input: {},
+});
 
 describe('patterns run on a linear-time engine', () => {
   it('a pattern that backtracks exponentially on the answer ends its step promptly, and other runs go on', async () => {
@@ -103,7 +106,9 @@ describe('schema size', () => {
 
   it('compiles a schema within the bounds off the event loop: the API answers meanwhile', async () => {
     // Many oneOfs of the most branches allowed (ajv's code for each grows with the square of its branches): about half a second.
-    const properties = Object.fromEntries(Array.from({ length: 15 }, (_, p) => [`p${p}`, { oneOf: Array.from({ length: 128 }, (_, i) => ({ required: [`k${p}_${i}`] })) }]));
+    const properties = Object.fromEntries(
+      Array.from({ length: 15 }, (_, p) => [`p${p}`, { oneOf: Array.from({ length: 128 }, (_, i) => ({ required: [`k${p}_${i}`] })) }]),
+    );
     const order: string[] = [];
     let done = false;
     const compiling = h.request('POST', '/v1/workflows/validate', shaped('slow-compile', { type: 'object', properties }).workflow).then((r) => {
@@ -127,7 +132,9 @@ describe('schema size', () => {
 describe('$async schemas', () => {
   it('are refused at submit naming $async, and no other request meanwhile answers 500 (the thread was killed under them)', async () => {
     const schema = { type: 'object', $async: true, required: ['a'], properties: { b: { type: 'string', examples: ['no a'] } } };
-    const others = Array.from({ length: 30 }, (_, i) => h.request('POST', '/v1/workflows/validate', shaped(`other-${i}`, { type: 'object', properties: { [`f${i}`]: { type: 'string' } } }).workflow));
+    const others = Array.from({ length: 30 }, (_, i) =>
+      h.request('POST', '/v1/workflows/validate', shaped(`other-${i}`, { type: 'object', properties: { [`f${i}`]: { type: 'string' } } }).workflow),
+    );
     const runs = await Promise.all(Array.from({ length: 5 }, () => h.request('POST', '/v1/runs', shaped('async', schema))));
     for (const res of runs) {
       expect(res.status, JSON.stringify(res.body)).toBe(422);

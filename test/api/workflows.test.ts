@@ -76,7 +76,11 @@ describe('reading workflows', () => {
       ['research', []],
       ['write', ['research']],
     ]);
-    expect(res.body.input).toMatchObject({ topic: { type: 'string', required: true }, depth: { type: 'number', required: false }, audience: { default: 'engineers' } });
+    expect(res.body.input).toMatchObject({
+      topic: { type: 'string', required: true },
+      depth: { type: 'number', required: false },
+      audience: { default: 'engineers' },
+    });
   });
 
   it('shows a field with a default as not required (a caller may leave it out)', async () => {
@@ -95,7 +99,15 @@ describe('POST /v1/workflows/validate', () => {
   it('answers 200 with the compiled workflow for a valid definition', async () => {
     const res = await validate({
       name: 'fan-out',
-      steps: [{ sequential: [step('plan'), { parallel: [step('left'), step('right')] }, step('merge', { input: { task: '{{steps.left.output}} {{steps.right.output}}' } })] }],
+      steps: [
+        {
+          sequential: [
+            step('plan'),
+            { parallel: [step('left'), step('right')] },
+            step('merge', { input: { task: '{{steps.left.output}} {{steps.right.output}}' } }),
+          ],
+        },
+      ],
     });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.valid).toBe(true);

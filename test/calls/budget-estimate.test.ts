@@ -23,7 +23,9 @@ const fanOut = (name: string, agent: string) => ({
 });
 
 beforeAll(async () => {
-  fake = await startFakeLlmServer({ tokens: (text, model) => (model.startsWith('gpt-') ? Math.max(1, o200k(text, { disallowedSpecial: new Set() })) : tokens(text)) });
+  fake = await startFakeLlmServer({
+    tokens: (text, model) => (model.startsWith('gpt-') ? Math.max(1, o200k(text, { disallowedSpecial: new Set() })) : tokens(text)),
+  });
   h = await startHarness({
     name: 'budget-estimate',
     fake,

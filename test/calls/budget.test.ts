@@ -50,9 +50,16 @@ beforeAll(async () => {
         budget: { maxTokens: 60 },
         steps: [{ sequential: ['s1', 's2'].map((id) => ({ id, agent: 'tiny', input: { task: `over ${id}` } })) }],
       },
-      { name: 'fan-out', budget: { maxTokens: 350 }, steps: [{ parallel: Array.from({ length: 8 }, (_, i) => ({ id: `p${i}`, agent: 'wide', input: { task: `part ${i} [[delay:400]]` } })) }] },
+      {
+        name: 'fan-out',
+        budget: { maxTokens: 350 },
+        steps: [{ parallel: Array.from({ length: 8 }, (_, i) => ({ id: `p${i}`, agent: 'wide', input: { task: `part ${i} [[delay:400]]` } })) }],
+      },
       // Every step with a `when`: each starts through the engine's decision (not the start script's fast path).
-      { name: 'four-when', steps: [{ sequential: ['s1', 's2', 's3', 's4'].map((id) => ({ id, agent: 'gpt', when: 'true', input: { task: `${id} decided` } })) }] },
+      {
+        name: 'four-when',
+        steps: [{ sequential: ['s1', 's2', 's3', 's4'].map((id) => ({ id, agent: 'gpt', when: 'true', input: { task: `${id} decided` } })) }],
+      },
       { name: 'steps-fan-out', steps: [{ parallel: Array.from({ length: 6 }, (_, i) => ({ id: `w${i}`, agent: 'gpt', input: { task: `wide ${i}` } })) }] },
       {
         name: 'two-and-concat',
@@ -65,7 +72,11 @@ beforeAll(async () => {
       },
       { name: 'spare-one', steps: [{ id: 'only', agent: 'spare', input: { task: 'spare me' } }] },
       // Six calls of about 1,015 tokens each fit 6,500 at once; a seventh does not.
-      { name: 'fan-crash', budget: { maxTokens: 6500 }, steps: [{ parallel: Array.from({ length: 6 }, (_, i) => ({ id: `c${i}`, agent: 'crashy', input: { task: `crash part ${i}` } })) }] },
+      {
+        name: 'fan-crash',
+        budget: { maxTokens: 6500 },
+        steps: [{ parallel: Array.from({ length: 6 }, (_, i) => ({ id: `c${i}`, agent: 'crashy', input: { task: `crash part ${i}` } })) }],
+      },
       {
         name: 'each-then-two',
         input: { names: { type: 'array' } },
@@ -79,7 +90,11 @@ beforeAll(async () => {
           },
         ],
       },
-      { name: 'slow-chain', budget: { deadlineMs: 600 }, steps: [{ sequential: ['s1', 's2', 's3', 's4'].map((id) => ({ id, agent: 'slow', input: { task: id } })) }] },
+      {
+        name: 'slow-chain',
+        budget: { deadlineMs: 600 },
+        steps: [{ sequential: ['s1', 's2', 's3', 's4'].map((id) => ({ id, agent: 'slow', input: { task: id } })) }],
+      },
     ],
     pools: ['gpt', 'tiny', 'wide', 'slow', 'spare'],
   });
@@ -127,7 +142,9 @@ describe('a run budget', () => {
     const r = await run({ workflow: 'each-then-two', input: { names: ['x', 'y'] }, budget: { maxSteps: 3 } });
     expect(r.status).toBe('budget_exceeded');
     expect(r.error).toBe('budget exceeded: step "s3" would pass maxSteps 3 (3 steps started)');
-    expect(r.steps.filter((s) => s.status === 'succeeded').map((s) => s.stepId)).toEqual(expect.arrayContaining(['each', 's2', expect.stringMatching(/^each\./)]));
+    expect(r.steps.filter((s) => s.status === 'succeeded').map((s) => s.stepId)).toEqual(
+      expect.arrayContaining(['each', 's2', expect.stringMatching(/^each\./)]),
+    );
     expect(r.output).toEqual({ each: ['fake gpt-4o: about x', 'fake gpt-4o: about y'], s2: 'fake gpt-4o: s2 after each' });
     await expectNoLiveJobs(h.system, r.id);
   });
@@ -307,7 +324,12 @@ describe('reservations of a worker that died', () => {
     expect(res.status).toBe(202);
     const id = res.body.id as string;
     // All six calls reserved their tokens and are in flight when the worker is killed.
-    await poll('six calls in flight', () => fake.requests.length, (n) => n === 6, { timeoutMs: 20_000 });
+    await poll(
+      'six calls in flight',
+      () => fake.requests.length,
+      (n) => n === 6,
+      { timeoutMs: 20_000 },
+    );
     await worker.kill();
     held = false;
     const pools = await startWorkerPools(h.system, { agents: ['crashy'], internal: false, stalled: STALLED });

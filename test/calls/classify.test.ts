@@ -5,14 +5,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CancelledError,
-  NonRetryableError,
-  QuotaExhaustedError,
-  RateLimitedError,
-  RetryableError,
-  StepTimeoutError,
-} from '../../src/errors/index.js';
+import { CancelledError, NonRetryableError, QuotaExhaustedError, RateLimitedError, RetryableError, StepTimeoutError } from '../../src/errors/index.js';
 import { classifyProviderError } from '../../src/calls/classify.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 
@@ -113,13 +106,26 @@ describe.each(sdks)('classifyProviderError with the $provider SDK', ({ provider,
   });
 
   it('masks a key the provider quotes in its message, so that no copy of the error carries it', async () => {
-    server.respondWith(() => ({ status: 401, body: provider === 'openai' ? { error: { message: 'Incorrect API key provided: sk-proj-abcdef123456.', type: 'invalid_request_error', code: 'invalid_api_key' } } : { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key sk-ant-api03-abcdef123456' } } }));
+    server.respondWith(() => ({
+      status: 401,
+      body:
+        provider === 'openai'
+          ? { error: { message: 'Incorrect API key provided: sk-proj-abcdef123456.', type: 'invalid_request_error', code: 'invalid_api_key' } }
+          : { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key sk-ant-api03-abcdef123456' } },
+    }));
     const err = await classified(provider, call('hi'));
     expect(err).toBeInstanceOf(NonRetryableError);
     expect(err.message).toContain('sk-[redacted]');
     expect(err.message).not.toContain('abcdef123456');
     // A quota message too: it is kept with the pause, shown by GET /v1/limits and logged.
-    server.respondWith(() => ({ status: 429, errorType: provider === 'openai' ? 'insufficient_quota' : 'billing_error', body: { error: { message: 'quota spent for key-abcdef123456', type: 'insufficient_quota', code: 'insufficient_quota' }, ...(provider === 'anthropic' ? { type: 'error', error: { type: 'billing_error', message: 'quota spent for key-abcdef123456' } } : {}) } }));
+    server.respondWith(() => ({
+      status: 429,
+      errorType: provider === 'openai' ? 'insufficient_quota' : 'billing_error',
+      body: {
+        error: { message: 'quota spent for key-abcdef123456', type: 'insufficient_quota', code: 'insufficient_quota' },
+        ...(provider === 'anthropic' ? { type: 'error', error: { type: 'billing_error', message: 'quota spent for key-abcdef123456' } } : {}),
+      },
+    }));
     const quota = await classified(provider, call('hi'));
     expect(quota).toBeInstanceOf(QuotaExhaustedError);
     expect(quota.message).not.toContain('abcdef123456');

@@ -81,7 +81,11 @@ describe('a cost budget on a model without a price', () => {
     const fallback = await h.request('POST', '/v1/runs', { agent: 'spare', input: { task: 'x' }, budget: { maxCostUsd: 1 } });
     expect(fallback.status).toBe(422);
     expect(fallback.body.error.message).toContain('"mystery-2" (agent "spare")');
-    const delegated = await h.request('POST', '/v1/runs', { workflow: { name: 'ask-boss', steps: [{ id: 'b', agent: 'boss', input: { task: 'x' } }] }, input: {}, budget: { maxCostUsd: 1 } });
+    const delegated = await h.request('POST', '/v1/runs', {
+      workflow: { name: 'ask-boss', steps: [{ id: 'b', agent: 'boss', input: { task: 'x' } }] },
+      input: {},
+      budget: { maxCostUsd: 1 },
+    });
     expect(delegated.status).toBe(422);
     expect(delegated.body.error.message).toContain('"mystery-1" (agent "unknown")');
   });
@@ -107,7 +111,11 @@ describe('PriceTable', () => {
     expect(t.priceOf('claude-opus-4-5-x')).toEqual(DEFAULT_PRICES['claude-opus-4-5']);
     expect(t.priceOf('claude-opus-4-1')).toEqual(DEFAULT_PRICES['claude-opus-4']);
     expect(t.priceOf('nothing')).toBeUndefined();
-    expect(t.withCost({ inputTokens: 1_000_000, outputTokens: 500_000 }, 'gpt-4o-mini')).toEqual({ inputTokens: 1_000_000, outputTokens: 500_000, costUsd: 0.45 });
+    expect(t.withCost({ inputTokens: 1_000_000, outputTokens: 500_000 }, 'gpt-4o-mini')).toEqual({
+      inputTokens: 1_000_000,
+      outputTokens: 500_000,
+      costUsd: 0.45,
+    });
   });
 
   it('does not price a later version or a pro tier as the model a prefix names', () => {

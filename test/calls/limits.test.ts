@@ -75,14 +75,30 @@ describe('rate-limit headers', () => {
     expect(parseDuration('1h2m3.5s')).toBe(3_723_500);
     expect(parseDuration('20ms')).toBe(20);
     expect(parseDuration('soon')).toBeUndefined();
-    expect(capacityHeaders(new Headers({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-remaining-tokens': '1200', 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-reset-tokens': '500ms' }))).toEqual({
+    expect(
+      capacityHeaders(
+        new Headers({
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-remaining-tokens': '1200',
+          'x-ratelimit-reset-requests': '2s',
+          'x-ratelimit-reset-tokens': '500ms',
+        }),
+      ),
+    ).toEqual({
       remainingRequests: 0,
       remainingTokens: 1200,
       requestsResetMs: 2000,
       tokensResetMs: 500,
     });
     const reset = new Date(Date.now() + 30_000).toISOString();
-    const anthropic = capacityHeaders(new Headers({ 'anthropic-ratelimit-requests-remaining': '5', 'anthropic-ratelimit-input-tokens-remaining': '800', 'anthropic-ratelimit-output-tokens-remaining': '300', 'anthropic-ratelimit-tokens-reset': reset }))!;
+    const anthropic = capacityHeaders(
+      new Headers({
+        'anthropic-ratelimit-requests-remaining': '5',
+        'anthropic-ratelimit-input-tokens-remaining': '800',
+        'anthropic-ratelimit-output-tokens-remaining': '300',
+        'anthropic-ratelimit-tokens-reset': reset,
+      }),
+    )!;
     expect(anthropic).toMatchObject({ remainingRequests: 5, remainingTokens: 300 });
     expect(anthropic.tokensResetMs).toBeGreaterThan(28_000);
     expect(capacityHeaders(new Headers({ 'content-type': 'application/json' }))).toBeUndefined();
@@ -179,7 +195,8 @@ describe('RedisLimiter', () => {
     const holder = (runId: string, stepId: string) => ({ runId, stepId, attempt: 1 });
     await limiter.acquire(target('gpt-gap'), 1, 60_000).then(ticketOf);
     // Run x books five turns (100 to 500 ms), run y one after them (600 ms), run z one more (700 ms).
-    for (let i = 1; i <= 5; i++) expect(await limiter.acquire(target('gpt-gap'), 1, 60_000, `x${i}`, -1, holder('run-x', `s${i}`))).toMatchObject({ booked: true });
+    for (let i = 1; i <= 5; i++)
+      expect(await limiter.acquire(target('gpt-gap'), 1, 60_000, `x${i}`, -1, holder('run-x', `s${i}`))).toMatchObject({ booked: true });
     const y = await limiter.acquire(target('gpt-gap'), 1, 60_000, 'y1', -1, holder('run-y', 's1'));
     const z = await limiter.acquire(target('gpt-gap'), 1, 60_000, 'z1', -1, holder('run-z', 's1'));
     expect([y, z].map((a) => !a.granted && a.waitMs > 500)).toEqual([true, true]);
@@ -205,7 +222,9 @@ describe('RedisLimiter', () => {
     await redis.hset(`${prefix}:run:${runId}`, 'budget', JSON.stringify({ maxTokens: 10_000 }));
     // A step with a two-hour timeout reserves: its lease lives two hours.
     const twoHours = 2 * 3600_000;
-    expect(await budgetReserve(redis, prefix, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours })).toBe('');
+    expect(await budgetReserve(redis, prefix, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours })).toBe(
+      '',
+    );
     expect(await redis.pttl(holds)).toBeGreaterThan(twoHours - 60_000);
     // Another step of the run books a turn, and a third takes a calls-at-once lease.
     const limiter = limiterFor({ openai: { models: { 'gpt-long': { rpm: 1, maxConcurrent: 5 } } } });
@@ -214,7 +233,15 @@ describe('RedisLimiter', () => {
     expect(await limiter.acquire(target('gpt-long'), 1, 60_000, 'second', -1, holder('s3'))).toMatchObject({ booked: true });
     expect(await redis.pttl(holds)).toBeGreaterThan(twoHours - 60_000);
     // The reservation is still there to be given back when its call settles.
-    expect(await budgetSettle(redis, prefix, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours }, { tokens: 0, costUsd: 0 })).toBe('');
+    expect(
+      await budgetSettle(
+        redis,
+        prefix,
+        runId,
+        { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours },
+        { tokens: 0, costUsd: 0 },
+      ),
+    ).toBe('');
     expect(Number(await redis.hget(`${prefix}:run:${runId}`, 'reservedTokens'))).toBe(0);
   });
 
@@ -245,7 +272,15 @@ describe('RedisLimiter', () => {
       { name: 'echo', complete: (req) => (made.push(Date.now()), inner.complete(req)) },
       { limiter, target: { provider: 'echo' }, leaseMs: 10_000, logger: silentLogger },
     );
-    const ask = (callKey: string) => limited.complete({ agent: 'a', model: 'echo-turn', messages: [{ role: 'user', content: 'hi' }], maxTokens: 10, signal: new AbortController().signal, callKey });
+    const ask = (callKey: string) =>
+      limited.complete({
+        agent: 'a',
+        model: 'echo-turn',
+        messages: [{ role: 'user', content: 'hi' }],
+        maxTokens: 10,
+        signal: new AbortController().signal,
+        callKey,
+      });
     await ask('first');
     const refused = await ask('second').then(
       () => undefined,
@@ -305,7 +340,11 @@ describe('RedisLimiter', () => {
   it('ends a capped pause with one probe call: another 429 pauses again, its answer lifts the pause; a lost probe’s turn expires', async () => {
     const limiter = limiterFor({});
     const t = await limiter.acquire(target('gpt-cap'), 1, 60_000).then(ticketOf);
-    expect(await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 100, pauseKind: 'capped' })).toEqual({ opened: [], paused: 'openai/gpt-cap', lifted: undefined });
+    expect(await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 100, pauseKind: 'capped' })).toEqual({
+      opened: [],
+      paused: 'openai/gpt-cap',
+      lifted: undefined,
+    });
     // Paused by another call meanwhile: not a new pause (logged once, by the call that began it).
     const during = await limiter.acquire(target('gpt-cap'), 1, 60_000);
     expect(during).toMatchObject({ granted: false, why: 'paused' });
@@ -330,9 +369,20 @@ describe('RedisLimiter', () => {
     const limiter = limiterFor({});
     const t = await limiter.acquire(target('gpt-spent'), 1, 60_000).then(ticketOf);
     const recoversAt = Date.now() + 3 * 24 * 3600_000;
-    await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 60_000, pauseKind: 'quota', quota: { message: 'openai 429: insufficient_quota', recoversAt } });
+    await limiter.settle(t, {
+      result: 'neutral',
+      pauseUntil: Date.now() + 60_000,
+      pauseKind: 'quota',
+      quota: { message: 'openai 429: insufficient_quota', recoversAt },
+    });
     const refused = await limiter.acquire(target('gpt-spent'), 1, 60_000, 'k1');
-    expect(refused).toMatchObject({ granted: false, why: 'quota', scope: 'openai/gpt-spent', booked: false, quota: { message: 'openai 429: insufficient_quota', recoversAt } });
+    expect(refused).toMatchObject({
+      granted: false,
+      why: 'quota',
+      scope: 'openai/gpt-spent',
+      booked: false,
+      quota: { message: 'openai 429: insufficient_quota', recoversAt },
+    });
     expect(refused.granted === false && refused.waitMs).toBeGreaterThan(59_000);
     expect(await redis.zscore(`${prefix}:limits:paused`, 'openai/gpt-spent')).not.toBeNull();
   });
@@ -341,7 +391,12 @@ describe('RedisLimiter', () => {
     const limiter = limiterFor({});
     const quotaThenProbe = async (model: string) => {
       const t = await limiter.acquire(target(model), 1, 60_000).then(ticketOf);
-      await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 60, pauseKind: 'quota', quota: { message: 'openai 429: insufficient_quota', recoversAt: Date.now() + 60 } });
+      await limiter.settle(t, {
+        result: 'neutral',
+        pauseUntil: Date.now() + 60,
+        pauseKind: 'quota',
+        quota: { message: 'openai 429: insufficient_quota', recoversAt: Date.now() + 60 },
+      });
       await new Promise((r) => setTimeout(r, 100));
       const probe = await limiter.acquire(target(model), 1, 60_000).then(ticketOf);
       expect(probe.pauseProbe).toBe(true);
@@ -425,7 +480,9 @@ describe('provider limits end to end', () => {
       return { text: 'done' };
     });
     const ids = await Promise.all(
-      ['left', 'right', 'left', 'right'].map(async (agent, i) => (await h.request('POST', '/v1/runs', { agent, input: { task: `task ${i}` } })).body.id as string),
+      ['left', 'right', 'left', 'right'].map(
+        async (agent, i) => (await h.request('POST', '/v1/runs', { agent, input: { task: `task ${i}` } })).body.id as string,
+      ),
     );
     const runs = await Promise.all(ids.map((id) => h.waitForRun(id, 30_000)));
     expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
@@ -459,7 +516,10 @@ describe('provider limits end to end', () => {
     const bCall = fake.requests.find((x) => x.prompt === 'two')!;
     expect(bCall.time - startedB).toBeGreaterThan(500);
     const bEvents = await h.system.store.readEvents(b);
-    expect(bEvents.find((e) => e.type === 'step.retrying')?.data).toMatchObject({ reason: 'capacity', detail: 'waiting for provider capacity: openai/gpt-shared paused' });
+    expect(bEvents.find((e) => e.type === 'step.retrying')?.data).toMatchObject({
+      reason: 'capacity',
+      detail: 'waiting for provider capacity: openai/gpt-shared paused',
+    });
     expect(rb.steps[0]!.attempts).toBe(1);
   }, 30_000);
 
@@ -468,7 +528,10 @@ describe('provider limits end to end', () => {
     fake.respondWith(() => {
       if (!first) return { text: 'later' };
       first = false;
-      return { text: 'last one', headers: { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1s', 'x-ratelimit-remaining-tokens': '90000' } };
+      return {
+        text: 'last one',
+        headers: { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1s', 'x-ratelimit-remaining-tokens': '90000' },
+      };
     });
     const a = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'left', input: { task: 'spend it' } })).body.id, 20_000);
     const answeredAt = Date.now();
@@ -481,7 +544,9 @@ describe('provider limits end to end', () => {
   }, 30_000);
 
   it('holds an agent’s own rateLimit per call in the shared limiter: a waiting step takes nothing and keeps its attempt', async () => {
-    const ids = await Promise.all([0, 1, 2, 3].map(async (i) => (await h.request('POST', '/v1/runs', { agent: 'paced', input: { task: `paced ${i}` } })).body.id as string));
+    const ids = await Promise.all(
+      [0, 1, 2, 3].map(async (i) => (await h.request('POST', '/v1/runs', { agent: 'paced', input: { task: `paced ${i}` } })).body.id as string),
+    );
     const runs = await Promise.all(ids.map((id) => h.waitForRun(id, 20_000)));
     expect(runs.map((r) => [r.status, r.steps[0]!.attempts])).toEqual(Array(4).fill(['succeeded', 1]));
     // Two a second: one every half second.
@@ -562,7 +627,13 @@ describe('a finished run gives back what its calls held in the limiter', () => {
     const stepOf = (key: string) => key.slice(big.length + 1).split('.')[0]!;
     // The last ten booked: their turns are seconds away, none of them is asking the limiter now.
     const cancel = booked.slice(-10).map(stepOf);
-    expect(await h.system.control.cancelSteps(big, cancel.map((stepId) => ({ stepId, agent: 'lim' })), 'no longer needed')).toEqual(cancel);
+    expect(
+      await h.system.control.cancelSteps(
+        big,
+        cancel.map((stepId) => ({ stepId, agent: 'lim' })),
+        'no longer needed',
+      ),
+    ).toEqual(cancel);
     const left = (await ofRun()).map(stepOf);
     expect(left.filter((s) => cancel.includes(s))).toEqual([]);
     expect(left.length).toBeGreaterThan(0);
@@ -594,7 +665,19 @@ describe('an attempt that was taken over', () => {
   let h: Harness;
   // One call a minute: a second call of the step is refused and its turn booked.
   const flaky = { provider: 'openai', model: 'gpt-flaky', attempts: 3, backoff: { type: 'fixed', delayMs: 10 }, rateLimit: { max: 1, durationMs: 60_000 } };
-  const workflows = [{ name: 'flaky-and-slow', steps: [{ parallel: [{ id: 'a', agent: 'flaky', input: { task: 'taken over' } }, { id: 'b', agent: 'slow', input: { task: 'slow' } }] }] }];
+  const workflows = [
+    {
+      name: 'flaky-and-slow',
+      steps: [
+        {
+          parallel: [
+            { id: 'a', agent: 'flaky', input: { task: 'taken over' } },
+            { id: 'b', agent: 'slow', input: { task: 'slow' } },
+          ],
+        },
+      ],
+    },
+  ];
 
   beforeAll(async () => {
     fake = await startFakeLlmServer();
@@ -613,7 +696,14 @@ describe('an attempt that was taken over', () => {
       // is refused by the agent's rate (its turn booked for it) and waits for it.
       await h.system.store.transitionStep(id, 'a', { from: ['running'], to: 'retrying', fields: { reason: 'waiting for its turn' } });
       const limiter = new RedisLimiter(redis, h.prefix, h.system.registry.limits);
-      const admission = await limiter.acquire({ provider: 'openai', model: 'gpt-flaky', agent: { name: 'flaky', rateLimit: flaky.rateLimit } }, 1, 60_000, laterTurn, -1, { runId: id, stepId: 'a', attempt: 2 });
+      const admission = await limiter.acquire(
+        { provider: 'openai', model: 'gpt-flaky', agent: { name: 'flaky', rateLimit: flaky.rateLimit } },
+        1,
+        60_000,
+        laterTurn,
+        -1,
+        { runId: id, stepId: 'a', attempt: 2 },
+      );
       expect(admission).toMatchObject({ booked: true });
       // Attempt 1's answer then fails (retryable): its retry finds the step is no longer its own.
       return { status: 500 };
@@ -633,13 +723,36 @@ describe('fallback models', () => {
   let fake: FakeLlmServer;
   let h: Harness;
   const agents = {
-    main: { provider: 'openai', model: 'gpt-main', attempts: 3, backoff: { type: 'fixed', delayMs: 10 }, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
-    chain: { provider: 'openai', model: 'gpt-down', attempts: 1, fallback: [{ provider: 'openai', model: 'gpt-misnamed' }, { provider: 'anthropic', model: 'claude-second' }] },
-    judged: { provider: 'openai', model: 'gpt-judged', attempts: 1, structured: 'json_schema', output: { schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }, fallback: [{ provider: 'anthropic', model: 'claude-fb' }] },
+    main: {
+      provider: 'openai',
+      model: 'gpt-main',
+      attempts: 3,
+      backoff: { type: 'fixed', delayMs: 10 },
+      fallback: [{ provider: 'anthropic', model: 'claude-fb' }],
+    },
+    chain: {
+      provider: 'openai',
+      model: 'gpt-down',
+      attempts: 1,
+      fallback: [
+        { provider: 'openai', model: 'gpt-misnamed' },
+        { provider: 'anthropic', model: 'claude-second' },
+      ],
+    },
+    judged: {
+      provider: 'openai',
+      model: 'gpt-judged',
+      attempts: 1,
+      structured: 'json_schema',
+      output: { schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } },
+      fallback: [{ provider: 'anthropic', model: 'claude-fb' }],
+    },
     // One call a second on its model, under a provider-wide token limit its fallback shares.
     spill: { provider: 'openai', model: 'gpt-slowish', attempts: 1, fallback: [{ provider: 'openai', model: 'gpt-spill' }] },
   };
-  const providers = { openai: { tpm: 1_000_000, models: { 'gpt-main': {}, 'gpt-slowish': { rpm: 60 } }, breaker: { failures: 1, windowMs: 60_000, cooldownMs: 60_000 } } };
+  const providers = {
+    openai: { tpm: 1_000_000, models: { 'gpt-main': {}, 'gpt-slowish': { rpm: 60 } }, breaker: { failures: 1, windowMs: 60_000, cooldownMs: 60_000 } },
+  };
 
   beforeAll(async () => {
     fake = await startFakeLlmServer();
@@ -662,7 +775,9 @@ describe('fallback models', () => {
 
   it('a call its model’s rate refuses goes to a fallback of the same provider at once (the turn booked for the primary holds back nothing they share)', async () => {
     const t0 = Date.now();
-    const ids = await Promise.all(['first', 'second'].map(async (task) => (await h.request('POST', '/v1/runs', { agent: 'spill', input: { task } })).body.id as string));
+    const ids = await Promise.all(
+      ['first', 'second'].map(async (task) => (await h.request('POST', '/v1/runs', { agent: 'spill', input: { task } })).body.id as string),
+    );
     const runs = await Promise.all(ids.map((id) => h.waitForRun(id, 20_000)));
     expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
     expect(runs.map((r) => r.steps[0]!.model).sort()).toEqual(['gpt-slowish', 'gpt-spill']);
@@ -671,7 +786,9 @@ describe('fallback models', () => {
   });
 
   it('tries the next fallback when one fails (a 404 for a model that is not there), and says which answered', async () => {
-    fake.respondWith((r) => (r.body?.model === 'gpt-down' ? { status: 429, headers: { 'retry-after': '30' } } : r.body?.model === 'gpt-misnamed' ? { status: 404 } : undefined));
+    fake.respondWith((r) =>
+      r.body?.model === 'gpt-down' ? { status: 429, headers: { 'retry-after': '30' } } : r.body?.model === 'gpt-misnamed' ? { status: 404 } : undefined,
+    );
     const r = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'chain', input: { task: 'on' } })).body.id, 20_000);
     expect(r.status).toBe('succeeded');
     expect(fake.requests.map((x) => x.body?.model)).toEqual(['gpt-down', 'gpt-misnamed', 'claude-second']);
@@ -679,7 +796,13 @@ describe('fallback models', () => {
   });
 
   it('goes to the fallback at once on a 429, and asks it for a structured answer its own way (a forced tool)', async () => {
-    fake.respondWith((r) => (r.body?.model === 'gpt-judged' ? { status: 429, headers: { 'retry-after': '30' } } : r.api === 'anthropic' ? { toolCalls: [{ name: 'answer', input: { ok: true } }] } : undefined));
+    fake.respondWith((r) =>
+      r.body?.model === 'gpt-judged'
+        ? { status: 429, headers: { 'retry-after': '30' } }
+        : r.api === 'anthropic'
+          ? { toolCalls: [{ name: 'answer', input: { ok: true } }] }
+          : undefined,
+    );
     const r = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'judged', input: { task: 'judge' } })).body.id, 20_000);
     expect(r.status).toBe('succeeded');
     expect(r.steps[0]).toMatchObject({ model: 'claude-fb', output: { ok: true }, attempts: 1 });
@@ -722,7 +845,9 @@ describe('a spent quota', () => {
     const first = await run('qo', 'spend');
     expect(first.status).toBe('failed');
     expect(first.steps[0]).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(first.steps[0]!.error).toMatch(/^quota exhausted \(quota_exhausted\) on openai\/gpt-q: openai 429: fake error 429 insufficient_quota .*the provider did not say when it recovers\. Not retried: /);
+    expect(first.steps[0]!.error).toMatch(
+      /^quota exhausted \(quota_exhausted\) on openai\/gpt-q: openai 429: fake error 429 insufficient_quota .*the provider did not say when it recovers\. Not retried: /,
+    );
     // The next call to the model is refused without calling it, for every agent and process.
     const second = await run('qo', 'again');
     expect(second.steps[0]!.error).toMatch(/^quota exhausted \(quota_exhausted\) on openai\/gpt-q: /);
@@ -738,7 +863,9 @@ describe('a spent quota', () => {
     expect(ready.body.pausedScopes).toEqual([{ scope: 'openai/gpt-q', quotaExhausted: true, until: expect.any(String) }]);
     expect(Date.parse(ready.body.pausedScopes[0].until) - Date.now()).toBeLessThanOrEqual(CAP_MS);
     expect((await h.request('GET', '/metrics')).body).toContain('switchyard_provider_quota_exhausted{scope="openai/gpt-q"} 1');
-    expect((await h.request('GET', '/v1/limits')).body.paused).toEqual([expect.objectContaining({ scope: 'openai/gpt-q', quotaExhausted: true, probed: true, message: expect.stringContaining('insufficient_quota') })]);
+    expect((await h.request('GET', '/v1/limits')).body.paused).toEqual([
+      expect.objectContaining({ scope: 'openai/gpt-q', quotaExhausted: true, probed: true, message: expect.stringContaining('insufficient_quota') }),
+    ]);
 
     // Bad input is a clear 4xx; a scope that is not paused is a 404 naming the paused ones.
     expect((await h.request('POST', '/v1/limits/openai%20gpt-q/resume')).status).toBe(422);
@@ -808,7 +935,9 @@ describe('a spent quota', () => {
     );
     const [a, b] = [await run('qa', 'monthly'), await run('q99', 'far')];
     expect([a.status, b.status]).toEqual(['failed', 'failed']);
-    expect(a.steps[0]!.error).toMatch(/^quota exhausted \(quota_exhausted\) on anthropic\/claude-q: anthropic 429: fake error 429 \(its Retry-After, 3 days, is beyond the 5 min a rate limit is waited out: a spent quota\); the provider said it may recover at /);
+    expect(a.steps[0]!.error).toMatch(
+      /^quota exhausted \(quota_exhausted\) on anthropic\/claude-q: anthropic 429: fake error 429 \(its Retry-After, 3 days, is beyond the 5 min a rate limit is waited out: a spent quota\); the provider said it may recover at /,
+    );
     const recovers = Date.parse(/may recover at (\S+)\. /.exec(a.steps[0]!.error!)![1]!);
     expect(recovers - Date.now()).toBeGreaterThan(THREE_DAYS_S * 1000 - 60_000);
     expect(b.steps[0]!.error).toMatch(/the provider said it may recover at 2099-01-01T00:00:00\.000Z\. /);
@@ -860,14 +989,28 @@ describe('a spent quota', () => {
     await writeFile(agentsFile, JSON.stringify({ agents }));
     const cli = (...args: string[]) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(process.execPath, ['--import', 'tsx', 'src/cli/limits.ts', ...args], { env: { ...process.env, REDIS_URL, SWITCHYARD_PREFIX: h.prefix, SWITCHYARD_AGENTS: agentsFile, OPENAI_API_KEY: 'test-key', ANTHROPIC_API_KEY: 'test-key' } }, (err, stdout, stderr) =>
-          resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', 'src/cli/limits.ts', ...args],
+          {
+            env: {
+              ...process.env,
+              REDIS_URL,
+              SWITCHYARD_PREFIX: h.prefix,
+              SWITCHYARD_AGENTS: agentsFile,
+              OPENAI_API_KEY: 'test-key',
+              ANTHROPIC_API_KEY: 'test-key',
+            },
+          },
+          (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
         );
       });
     try {
       const list = await cli('list');
       expect(list.code, list.stderr).toBe(0);
-      expect(JSON.parse(list.stdout).paused).toEqual([expect.objectContaining({ scope: 'openai/gpt-q', quotaExhausted: true, message: 'openai 429: insufficient_quota' })]);
+      expect(JSON.parse(list.stdout).paused).toEqual([
+        expect.objectContaining({ scope: 'openai/gpt-q', quotaExhausted: true, message: 'openai 429: insufficient_quota' }),
+      ]);
       const resumed = await cli('resume', 'openai/gpt-q');
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(JSON.parse(resumed.stdout)).toMatchObject({ resumed: true, scope: 'openai/gpt-q', queues: ['agent.qo'] });
@@ -883,10 +1026,20 @@ describe('a spent quota', () => {
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
     const limiter = new RedisLimiter(redis, h.prefix, new LimitPlan({}));
     const busy = new LimitedProvider(
-      { name: 'openai', complete: async () => { await new Promise((r) => setTimeout(r, 50)); throw new RateLimitedError('openai 429: slow down', 2_000, 429); } },
+      {
+        name: 'openai',
+        complete: async () => {
+          await new Promise((r) => setTimeout(r, 50));
+          throw new RateLimitedError('openai 429: slow down', 2_000, 429);
+        },
+      },
       { limiter, target: { provider: 'openai' }, leaseMs: 10_000, logger },
     );
-    const calls = await Promise.allSettled([1, 2, 3].map(() => busy.complete({ agent: 'x', model: 'gpt-once', messages: [{ role: 'user', content: 'hi' }], maxTokens: 10, signal: new AbortController().signal })));
+    const calls = await Promise.allSettled(
+      [1, 2, 3].map(() =>
+        busy.complete({ agent: 'x', model: 'gpt-once', messages: [{ role: 'user', content: 'hi' }], maxTokens: 10, signal: new AbortController().signal }),
+      ),
+    );
     expect(calls.map((c) => c.status)).toEqual(['rejected', 'rejected', 'rejected']);
     expect(lines.filter((l) => l.scope === 'openai/gpt-once').map((l) => l.msg)).toEqual(['provider asked to slow down: openai/gpt-once paused for 2 s']);
   });

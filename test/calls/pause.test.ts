@@ -23,7 +23,9 @@ describe('the pause policy', () => {
     const quota = asQuotaExhausted(limited, CAP, NOW)!;
     expect(quota).toBeInstanceOf(QuotaExhaustedError);
     expect(quota.recoversAt).toBe(NOW + DAYS_3);
-    expect(quota.message).toBe('anthropic 429: monthly spend limit reached (its Retry-After, 3 days, is beyond the 5 min a rate limit is waited out: a spent quota)');
+    expect(quota.message).toBe(
+      'anthropic 429: monthly spend limit reached (its Retry-After, 3 days, is beyond the 5 min a rate limit is waited out: a spent quota)',
+    );
     // Within the cap it is a rate limit; an overload (529) is never a quota, whatever it asks.
     expect(asQuotaExhausted(new RateLimitedError('slow down', CAP, 429), CAP, NOW)).toBeUndefined();
     expect(asQuotaExhausted(new RateLimitedError('overloaded', DAYS_3, 529), CAP, NOW)).toBeUndefined();
@@ -32,10 +34,18 @@ describe('the pause policy', () => {
   });
 
   it('pauses the model for a spent quota until the cap (or the provider’s sooner recovery), then probes; a 2099 date pauses five minutes', () => {
-    expect(outcomeOf(new QuotaExhaustedError('spent', 429), CAP, NOW)).toEqual({ result: 'neutral', pauseUntil: NOW + CAP, pauseKind: 'quota', quota: { message: 'spent', recoversAt: undefined } });
+    expect(outcomeOf(new QuotaExhaustedError('spent', 429), CAP, NOW)).toEqual({
+      result: 'neutral',
+      pauseUntil: NOW + CAP,
+      pauseKind: 'quota',
+      quota: { message: 'spent', recoversAt: undefined },
+    });
     expect(outcomeOf(new QuotaExhaustedError('spent', 429, NOW + 60_000), CAP, NOW)).toMatchObject({ pauseUntil: NOW + 60_000, pauseKind: 'quota' });
     const in2099 = Date.parse('2099-01-01T00:00:00Z') - NOW;
-    expect(outcomeOf(asQuotaExhausted(new RateLimitedError('far', in2099, 429), CAP, NOW), CAP, NOW)).toMatchObject({ pauseUntil: NOW + CAP, pauseKind: 'quota' });
+    expect(outcomeOf(asQuotaExhausted(new RateLimitedError('far', in2099, 429), CAP, NOW), CAP, NOW)).toMatchObject({
+      pauseUntil: NOW + CAP,
+      pauseKind: 'quota',
+    });
     // A rate limit and an overload: capped, the overload counts against the provider's health.
     expect(outcomeOf(new RateLimitedError('slow', 1500, 429), CAP, NOW)).toEqual({ result: 'neutral', pauseUntil: NOW + 1500 });
     expect(outcomeOf(new RateLimitedError('busy', DAYS_3, 529), CAP, NOW)).toEqual({ result: 'failure', pauseUntil: NOW + CAP, pauseKind: 'capped' });

@@ -129,7 +129,9 @@ describe.each(providers)('$name provider, streaming', ({ name, make }) => {
     await expect(streamed('limit [[stream-error:rate_limit]]').result).rejects.toMatchObject({ constructor: RateLimitedError });
     await expect(streamed('invalid [[stream-error:invalid]]').result).rejects.toMatchObject({ constructor: NonRetryableError });
     // Anthropic's "overloaded_error" means back off, like its 529.
-    await expect(streamed('busy [[stream-error:overloaded]]').result).rejects.toMatchObject({ constructor: name === 'anthropic' ? RateLimitedError : RetryableError });
+    await expect(streamed('busy [[stream-error:overloaded]]').result).rejects.toMatchObject({
+      constructor: name === 'anthropic' ? RateLimitedError : RetryableError,
+    });
   });
 
   it('fails retryably when the stream ends cleanly before the answer is finished', async () => {

@@ -16,24 +16,69 @@ beforeAll(async () => {
 afterEach(() => server.reset());
 afterAll(() => server.close());
 
-const req = (overrides: Partial<CompletionRequest> = {}): CompletionRequest => ({ agent: 'a', model: 'm', messages: [{ role: 'user', content: 'hi' }], maxTokens: 16, signal: new AbortController().signal, ...overrides });
+const req = (overrides: Partial<CompletionRequest> = {}): CompletionRequest => ({
+  agent: 'a',
+  model: 'm',
+  messages: [{ role: 'user', content: 'hi' }],
+  maxTokens: 16,
+  signal: new AbortController().signal,
+  ...overrides,
+});
 const openai = () => new OpenAIProvider({ apiKey: 'sk', baseURL: server.openaiBaseURL });
 const anthropic = () => new AnthropicProvider({ apiKey: 'sk', baseURL: server.anthropicBaseURL });
 
 describe('LLM failure taxonomy', () => {
   it('a context-length error is not retried and says what to change', async () => {
-    server.respondWith(() => ({ status: 400, body: { error: { message: "This model's maximum context length is 8192 tokens", type: 'invalid_request_error', code: 'context_length_exceeded', param: 'messages' } } }));
-    const err = await openai().complete(req()).catch((e: unknown) => e);
+    server.respondWith(() => ({
+      status: 400,
+      body: {
+        error: {
+          message: "This model's maximum context length is 8192 tokens",
+          type: 'invalid_request_error',
+          code: 'context_length_exceeded',
+          param: 'messages',
+        },
+      },
+    }));
+    const err = await openai()
+      .complete(req())
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NonRetryableError);
     expect((err as Error).message).toMatch(/^context length exceeded: the prompt \(with maxTokens\) does not fit/);
     server.respondWith(() => ({ status: 413, body: { type: 'error', error: { type: 'request_too_large', message: 'too large' } } }));
-    expect(((await anthropic().complete(req()).catch((e: unknown) => e)) as Error).message).toMatch(/^context length exceeded/);
+    expect(
+      (
+        (await anthropic()
+          .complete(req())
+          .catch((e: unknown) => e)) as Error
+      ).message,
+    ).toMatch(/^context length exceeded/);
   });
 
   it('a refusal is not retried: Anthropic stop_reason refusal, OpenAI content_filter and refusal text', async () => {
-    server.respondWith(() => ({ body: { id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: 'refusal', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 0 } } }));
+    server.respondWith(() => ({
+      body: {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: 'm',
+        content: [],
+        stop_reason: 'refusal',
+        stop_sequence: null,
+        usage: { input_tokens: 1, output_tokens: 0 },
+      },
+    }));
     await expect(anthropic().complete(req())).rejects.toThrow('anthropic refused to answer (stop reason "refusal")');
-    const chat = (choice: Record<string, unknown>) => ({ body: { id: 'c', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, logprobs: null, ...choice }], usage: { prompt_tokens: 1, completion_tokens: 0, total_tokens: 1 } } });
+    const chat = (choice: Record<string, unknown>) => ({
+      body: {
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
+        choices: [{ index: 0, logprobs: null, ...choice }],
+        usage: { prompt_tokens: 1, completion_tokens: 0, total_tokens: 1 },
+      },
+    });
     server.respondWith(() => chat({ message: { role: 'assistant', content: null, refusal: null }, finish_reason: 'content_filter' }));
     await expect(openai().complete(req())).rejects.toThrow('openai refused to answer (finish reason "content_filter")');
     server.respondWith(() => chat({ message: { role: 'assistant', content: null, refusal: 'I cannot help with that.' }, finish_reason: 'stop' }));

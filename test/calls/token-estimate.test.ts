@@ -15,7 +15,8 @@ const ENGLISH = 'The quarterly report shows revenue grew in every region, led by
 
 describe('tokenizerFor', () => {
   it('names o200k_base for gpt-4o, gpt-4.1, gpt-5 and the o-series, cl100k_base for gpt-4 and gpt-3.5, none for the rest', () => {
-    for (const m of ['gpt-4o', 'gpt-4o-mini-2024-07-18', 'gpt-4.1-mini', 'gpt-5.4', 'o3', 'o4-mini', 'openai/gpt-4o']) expect(tokenizerFor(m), m).toBe('o200k_base');
+    for (const m of ['gpt-4o', 'gpt-4o-mini-2024-07-18', 'gpt-4.1-mini', 'gpt-5.4', 'o3', 'o4-mini', 'openai/gpt-4o'])
+      expect(tokenizerFor(m), m).toBe('o200k_base');
     for (const m of ['gpt-4', 'gpt-4-turbo', 'gpt-3.5-turbo']) expect(tokenizerFor(m), m).toBe('cl100k_base');
     for (const m of ['claude-sonnet-4-6', 'echo', 'llama3.2', 'mistral-large']) expect(tokenizerFor(m), m).toBeUndefined();
   });
@@ -92,7 +93,10 @@ describe('estimateInputTokens', () => {
       tools: [{ name: 'lookup', description: 'Look something up.', inputSchema: { type: 'object', properties: { q: { type: 'string' } } } }],
       responseSchema: { name: 'answer', schema: { type: 'object', properties: { text: { type: 'string' } } } },
     });
-    const parts = ['Be brief.', 'lookup', JSON.stringify({ q: 'weather in Paris' }), 'sunny, 21 degrees', 'Look something up.', 'answer'].reduce((n, s) => n + o200k(s, AS_TEXT), 0);
+    const parts = ['Be brief.', 'lookup', JSON.stringify({ q: 'weather in Paris' }), 'sunny, 21 degrees', 'Look something up.', 'answer'].reduce(
+      (n, s) => n + o200k(s, AS_TEXT),
+      0,
+    );
     expect(plain).toBe(o200k('hi', AS_TEXT) + 4 + 3);
     expect(full).toBeGreaterThan(plain + parts);
   });

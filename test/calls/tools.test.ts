@@ -75,8 +75,21 @@ describe.each(providers)('$name provider with tools', ({ name, make }) => {
     it('sends the assistant’s tool calls and their results back, and gets the final answer', async () => {
       const messages: ChatMessage[] = [
         { role: 'user', content: 'Plan a post on queues' },
-        { role: 'assistant', content: 'Asking.', toolCalls: [{ id: 'call_a', name: 'delegate', input: { agent: 'research', task: 'find sources' } }, { id: 'call_b', name: 'delegate', input: { agent: 'content', task: 'outline' } }] },
-        { role: 'tool', results: [{ toolCallId: 'call_a', content: 'three sources' }, { toolCallId: 'call_b', content: 'agent content failed: timeout', isError: true }] },
+        {
+          role: 'assistant',
+          content: 'Asking.',
+          toolCalls: [
+            { id: 'call_a', name: 'delegate', input: { agent: 'research', task: 'find sources' } },
+            { id: 'call_b', name: 'delegate', input: { agent: 'content', task: 'outline' } },
+          ],
+        },
+        {
+          role: 'tool',
+          results: [
+            { toolCallId: 'call_a', content: 'three sources' },
+            { toolCallId: 'call_b', content: 'agent content failed: timeout', isError: true },
+          ],
+        },
       ];
       server.respondWith(() => ({ text: 'Here is the plan.' }));
       const result = await make().complete(request(messages, onText));
@@ -166,7 +179,11 @@ describe('echo provider with tools', () => {
   it('calls no tool when tools are not allowed, and the forced one whatever the conversation', async () => {
     const echo = new EchoProvider();
     expect((await echo.complete(request([{ role: 'user', content: 'x' }], { toolChoice: 'none' }))).toolCalls).toBeUndefined();
-    const other: ToolDefinition = { name: 'verdict', description: 'Judge.', inputSchema: { type: 'object', properties: { approved: { type: 'boolean' }, score: { type: 'number', minimum: 1 } }, required: ['approved', 'score'] } };
+    const other: ToolDefinition = {
+      name: 'verdict',
+      description: 'Judge.',
+      inputSchema: { type: 'object', properties: { approved: { type: 'boolean' }, score: { type: 'number', minimum: 1 } }, required: ['approved', 'score'] },
+    };
     const forced = await echo.complete(request([{ role: 'user', content: 'x' }], { tools: [delegate, other], toolChoice: { name: 'verdict' } }));
     expect(forced.toolCalls).toEqual([{ id: 'echo_1_1', name: 'verdict', input: { approved: true, score: 1 } }]);
   });
@@ -186,6 +203,15 @@ describe('sampleFor', () => {
       },
       required: ['kind', 'mode', 'steps', 'maybe', 'nullable'],
     };
-    expect(sampleFor(schema, 'T')).toEqual({ kind: 'plan', mode: 'fast', steps: [{ id: 'T', n: 0 }, { id: 'T', n: 0 }], maybe: true, nullable: 0 });
+    expect(sampleFor(schema, 'T')).toEqual({
+      kind: 'plan',
+      mode: 'fast',
+      steps: [
+        { id: 'T', n: 0 },
+        { id: 'T', n: 0 },
+      ],
+      maybe: true,
+      nullable: 0,
+    });
   });
 });

@@ -46,11 +46,7 @@ describe('compileWorkflow: sugar expansion', () => {
   it('composes nested blocks: the exits of a nested sequence are its last items', () => {
     const def = wf([
       {
-        sequential: [
-          step('start'),
-          { parallel: [{ sequential: [step('a1'), step('a2')] }, { sequential: [step('b1'), step('b2')] }] },
-          step('end'),
-        ],
+        sequential: [step('start'), { parallel: [{ sequential: [step('a1'), step('a2')] }, { sequential: [step('b1'), step('b2')] }] }, step('end')],
       },
     ]);
     expect(deps(def)).toEqual({ start: [], a1: ['start'], a2: ['a1'], b1: ['start'], b2: ['b1'], end: ['a2', 'b2'] });
@@ -84,10 +80,13 @@ describe('compileWorkflow: order and output', () => {
   });
 
   it('fills defaults and copies step options', () => {
-    const compiled = compileWorkflow(wf([step('a', { timeoutMs: 1000, attempts: 2, optional: true, when: 'input.go' })], { input: { go: { type: 'boolean' } } }), {
-      agents,
-      source: 'flows/test.yaml',
-    });
+    const compiled = compileWorkflow(
+      wf([step('a', { timeoutMs: 1000, attempts: 2, optional: true, when: 'input.go' })], { input: { go: { type: 'boolean' } } }),
+      {
+        agents,
+        source: 'flows/test.yaml',
+      },
+    );
     expect(compiled).toMatchObject({ name: 'test', description: '', source: 'flows/test.yaml', input: { go: { type: 'boolean', required: true } } });
     expect(compiled.steps[0]).toEqual({
       id: 'a',
@@ -162,7 +161,9 @@ describe('compileWorkflow: graph errors', () => {
   });
 
   it('finds a cycle made of sugar and explicit edges, and reports each cycle once', () => {
-    const issues = issuesOf(wf([{ sequential: [step('a', { dependsOn: ['b'] }), step('b')] }, step('x', { dependsOn: ['y'] }), step('y', { dependsOn: ['x'] })]));
+    const issues = issuesOf(
+      wf([{ sequential: [step('a', { dependsOn: ['b'] }), step('b')] }, step('x', { dependsOn: ['y'] }), step('y', { dependsOn: ['x'] })]),
+    );
     expect(issues.map((i) => i.message.split(' (')[0])).toEqual(['cycle: a → b → a', 'cycle: x → y → x']);
   });
 
@@ -176,7 +177,18 @@ describe('compileWorkflow: template and when references', () => {
 
   it('accepts references to declared input and to transitive ancestors', () => {
     const def = wf(
-      [{ sequential: [step('a'), step('b'), step('c', { input: { task: '{{ steps.a.output.x }} {{input.topic}}', context: { b: ['{{ steps.b.output }}'] } }, when: 'steps.a.status == "succeeded"' })] }],
+      [
+        {
+          sequential: [
+            step('a'),
+            step('b'),
+            step('c', {
+              input: { task: '{{ steps.a.output.x }} {{input.topic}}', context: { b: ['{{ steps.b.output }}'] } },
+              when: 'steps.a.status == "succeeded"',
+            }),
+          ],
+        },
+      ],
       { input },
     );
     expect(compile(def).steps.map((s) => s.id)).toEqual(['a', 'b', 'c']);
@@ -191,9 +203,17 @@ describe('compileWorkflow: template and when references', () => {
 
   it('rejects unknown steps, the step itself, undeclared input fields and unsupported forms', () => {
     const issues = issuesOf(
-      wf([step('a', { input: { task: '{{ steps.ghost.output }} {{ steps.a.output }} {{ input.nope }} {{ foo }}', context: { list: ['{{steps.x}}'] } } })], { input }),
+      wf([step('a', { input: { task: '{{ steps.ghost.output }} {{ steps.a.output }} {{ input.nope }} {{ foo }}', context: { list: ['{{steps.x}}'] } } })], {
+        input,
+      }),
     );
-    expect(issues.map((i) => i.path)).toEqual(['steps[0].input.task', 'steps[0].input.task', 'steps[0].input.task', 'steps[0].input.task', 'steps[0].input.context.list[0]']);
+    expect(issues.map((i) => i.path)).toEqual([
+      'steps[0].input.task',
+      'steps[0].input.task',
+      'steps[0].input.task',
+      'steps[0].input.task',
+      'steps[0].input.context.list[0]',
+    ]);
     expect(issues[0]?.message).toContain('unknown step "ghost"');
     expect(issues[1]?.message).toContain('the step itself');
     expect(issues[2]?.message).toBe('template {{ input.nope }} reads input field "nope", which is not declared in input (declared: topic)');
@@ -213,7 +233,10 @@ describe('compileWorkflow: template and when references', () => {
 
   it('checks input defaults and the schedule input against the declared fields', () => {
     const issues = issuesOf(
-      wf([step('a')], { input: { n: { type: 'number', default: 'three' }, topic: { type: 'string' } }, schedule: { cron: '0 9 * * 1', input: { topik: 'x' } } }),
+      wf([step('a')], {
+        input: { n: { type: 'number', default: 'three' }, topic: { type: 'string' } },
+        schedule: { cron: '0 9 * * 1', input: { topik: 'x' } },
+      }),
     );
     expect(issues).toContainEqual({ path: 'input.n.default', message: 'default does not match type number' });
     expect(issues.map((i) => i.path)).toEqual(expect.arrayContaining(['schedule.input.topic', 'schedule.input.topik']));
@@ -235,9 +258,18 @@ describe('compileWorkflow: template and when references', () => {
 describe('compileWorkflow: collecting problems', () => {
   it('reports every problem at once in one ValidationError whose message lists them', () => {
     const err = errorOf(
-      wf([step('a', { agent: 'wizard', dependsOn: ['ghost'] }), step('a'), step('b', { input: { task: '{{ input.x }}' } }), step('c', { dependsOn: ['d'] }), step('d', { dependsOn: ['c'] })], {
-        output: ['zzz'],
-      }),
+      wf(
+        [
+          step('a', { agent: 'wizard', dependsOn: ['ghost'] }),
+          step('a'),
+          step('b', { input: { task: '{{ input.x }}' } }),
+          step('c', { dependsOn: ['d'] }),
+          step('d', { dependsOn: ['c'] }),
+        ],
+        {
+          output: ['zzz'],
+        },
+      ),
     );
     expect(err.issues.map((i) => i.path)).toEqual(['steps[0].agent', 'steps[1].id', 'steps[0].dependsOn[0]', 'steps[3]', 'steps[2].input.task', 'output[0]']);
     expect(err.message).toMatch(/^workflow "test" is invalid \(6 problems\):/);

@@ -17,7 +17,13 @@ import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const FLOWS = readdirSync(path.join(ROOT, 'flows'))
   .filter((f) => f.endsWith('.yaml'))
-  .map((f) => parseWorkflowYaml(readFileSync(path.join(ROOT, 'flows', f), 'utf8'), f) as { name: string; input?: Record<string, { type: string; default?: unknown; required?: boolean }> });
+  .map(
+    (f) =>
+      parseWorkflowYaml(readFileSync(path.join(ROOT, 'flows', f), 'utf8'), f) as {
+        name: string;
+        input?: Record<string, { type: string; default?: unknown; required?: boolean }>;
+      },
+  );
 const COMPETITORS = ['Acme Analytics', 'Globex AI', 'Initech Cloud', 'Umbrella Data', 'Hooli Search'];
 
 /** A value for every field a caller must give (those without a default). */
@@ -32,8 +38,16 @@ function sampleInput(fields: Record<string, { type: string; default?: unknown; r
 
 let h: Harness;
 const runs = new Map<string, RunView>();
-const AGENTS_FILE = parseYaml(readFileSync(path.join(ROOT, 'agents.yaml'), 'utf8')) as { agents: Record<string, Record<string, unknown>>; pricing?: Record<string, unknown>; providers?: Record<string, unknown> };
-const agentsFile = { agents: AGENTS_FILE.agents, ...(AGENTS_FILE.pricing ? { pricing: AGENTS_FILE.pricing } : {}), ...(AGENTS_FILE.providers ? { providers: AGENTS_FILE.providers } : {}) };
+const AGENTS_FILE = parseYaml(readFileSync(path.join(ROOT, 'agents.yaml'), 'utf8')) as {
+  agents: Record<string, Record<string, unknown>>;
+  pricing?: Record<string, unknown>;
+  providers?: Record<string, unknown>;
+};
+const agentsFile = {
+  agents: AGENTS_FILE.agents,
+  ...(AGENTS_FILE.pricing ? { pricing: AGENTS_FILE.pricing } : {}),
+  ...(AGENTS_FILE.providers ? { providers: AGENTS_FILE.providers } : {}),
+};
 
 beforeAll(async () => {
   h = await startHarness({ name: 'examples', ...agentsFile, workflows: FLOWS });
@@ -69,7 +83,11 @@ describe('every shipped workflow, offline', () => {
     const run = runs.get('weekly-competitor-monitoring')!;
     const researched = run.steps.filter((s) => s.agent === 'research' && s.status === 'succeeded').map((s) => JSON.stringify(s.input));
     expect(researched).toHaveLength(COMPETITORS.length);
-    for (const c of COMPETITORS) expect(researched.filter((r) => r.includes(c)), c).toHaveLength(1);
+    for (const c of COMPETITORS)
+      expect(
+        researched.filter((r) => r.includes(c)),
+        c,
+      ).toHaveLength(1);
     const report = JSON.stringify(run.steps.find((s) => s.stepId === 'report')!.input);
     for (const c of COMPETITORS) expect(report, c).toContain(c);
   });
@@ -89,7 +107,9 @@ describe('code-with-review with a review that asks for changes', () => {
     const fake = await startFakeLlmServer();
     const withKeys = await startHarness({ name: 'examples-fix', fake, ...agentsFile, workflows: FLOWS.filter((f) => f.name === 'code-with-review') });
     try {
-      fake.respondWith((r) => (r.prompt.startsWith('Review this code') ? structuredReply(r, { verdict: 'needs_changes', comments: 'handle a null callback' }) : undefined));
+      fake.respondWith((r) =>
+        r.prompt.startsWith('Review this code') ? structuredReply(r, { verdict: 'needs_changes', comments: 'handle a null callback' }) : undefined,
+      );
       const res = await withKeys.request('POST', '/v1/runs', { workflow: 'code-with-review', input: { task: 'a debounce function' } });
       const run = await withKeys.waitForRun(res.body.id, 20_000);
       const step = (id: string) => run.steps.find((s) => s.stepId === id)!;

@@ -123,6 +123,11 @@ describe('the example flows/ directory', () => {
     const weekly = loadWorkflowsDir(FLOWS, AGENTS).get('weekly-competitor-monitoring')!;
     const competitors = (n: number) => ({ competitors: Array.from({ length: n }, (_, i) => `Company ${i}`) });
     expect(runBoundsIssues(weekly, competitors(50), DEFAULT_LIMITS)).toEqual([]);
-    expect(runBoundsIssues(weekly, competitors(51), DEFAULT_LIMITS)).toEqual([{ path: 'steps.research.items', message: 'step "research": its list (from the run input) has 51 items; at most 50 (its maxItems; with truncate: true it takes the first 50)' }]);
+    expect(runBoundsIssues(weekly, competitors(51), DEFAULT_LIMITS)).toEqual([
+      {
+        path: 'steps.research.items',
+        message: 'step "research": its list (from the run input) has 51 items; at most 50 (its maxItems; with truncate: true it takes the first 50)',
+      },
+    ]);
   });
 });

@@ -51,7 +51,13 @@ function votes(answers: Record<string, unknown>): void {
 
 describe('pattern: sequential', () => {
   it('hands each output to the next task, and its output is the last one', async () => {
-    const r = await submit({ pattern: 'sequential', tasks: [{ agent: 'a', task: 'first' }, { agent: 'b', task: 'second' }] });
+    const r = await submit({
+      pattern: 'sequential',
+      tasks: [
+        { agent: 'a', task: 'first' },
+        { agent: 'b', task: 'second' },
+      ],
+    });
     expect(r.status).toBe('succeeded');
     expect(r.workflow).toBe('pattern-sequential');
     expect(r.output).toBe(stepOf(r, 't2').output);
@@ -59,7 +65,13 @@ describe('pattern: sequential', () => {
   });
 
   it('strict (the default): the first failure fails the run and cancels the rest', async () => {
-    const r = await submit({ pattern: 'sequential', tasks: [{ agent: 'a', task: 'break [[status:400]]' }, { agent: 'b', task: 'never' }] });
+    const r = await submit({
+      pattern: 'sequential',
+      tasks: [
+        { agent: 'a', task: 'break [[status:400]]' },
+        { agent: 'b', task: 'never' },
+      ],
+    });
     expect(r.status).toBe('failed');
     expect(r.steps.map((s) => [s.stepId, s.status])).toEqual([
       ['t1', 'failed'],
@@ -68,7 +80,14 @@ describe('pattern: sequential', () => {
   });
 
   it('not strict: it carries on after a failure and ends partial_success', async () => {
-    const r = await submit({ pattern: 'sequential', strict: false, tasks: [{ agent: 'a', task: 'break [[status:400]]' }, { agent: 'b', task: 'still' }] });
+    const r = await submit({
+      pattern: 'sequential',
+      strict: false,
+      tasks: [
+        { agent: 'a', task: 'break [[status:400]]' },
+        { agent: 'b', task: 'still' },
+      ],
+    });
     expect(r.status).toBe('partial_success');
     expect(stepOf(r, 't2').status).toBe('succeeded');
   });
@@ -76,7 +95,14 @@ describe('pattern: sequential', () => {
 
 describe('pattern: parallel', () => {
   it('runs all at once; the output lists every result in order with its status', async () => {
-    const r = await submit({ pattern: 'parallel', tasks: [{ agent: 'a', task: 'one' }, { agent: 'b', task: 'two [[status:400]]' }, { agent: 'c', task: 'three' }] });
+    const r = await submit({
+      pattern: 'parallel',
+      tasks: [
+        { agent: 'a', task: 'one' },
+        { agent: 'b', task: 'two [[status:400]]' },
+        { agent: 'c', task: 'three' },
+      ],
+    });
     expect(r.status).toBe('partial_success');
     expect(r.output).toEqual([
       { step: 't1', status: 'succeeded', output: 'fake gpt-a: one' },
@@ -89,14 +115,30 @@ describe('pattern: parallel', () => {
 
 describe('pattern: hierarchical', () => {
   it('runs the subtasks with the main task in their context, then concatenates them labelled by step', async () => {
-    const r = await submit({ pattern: 'hierarchical', task: 'Build a web app', tasks: [{ agent: 'a', task: 'backend' }, { agent: 'b', task: 'frontend' }] });
+    const r = await submit({
+      pattern: 'hierarchical',
+      task: 'Build a web app',
+      tasks: [
+        { agent: 'a', task: 'backend' },
+        { agent: 'b', task: 'frontend' },
+      ],
+    });
     expect(r.status).toBe('succeeded');
     expect(r.output).toMatch(/^### t1\nfake gpt-a: backend\n[\s\S]*\n\n### t2\nfake gpt-b: frontend/);
     expect(promptOf('gpt-a')).toContain('"mainTask": "Build a web app"');
   });
 
   it('or gives every result to a synthesizer', async () => {
-    const r = await submit({ pattern: 'hierarchical', task: 'Build a web app', aggregate: 'synthesize', synthesizer: 'synth', tasks: [{ agent: 'e1', task: 'backend' }, { agent: 'e2', task: 'frontend' }] });
+    const r = await submit({
+      pattern: 'hierarchical',
+      task: 'Build a web app',
+      aggregate: 'synthesize',
+      synthesizer: 'synth',
+      tasks: [
+        { agent: 'e1', task: 'backend' },
+        { agent: 'e2', task: 'frontend' },
+      ],
+    });
     expect(r.status).toBe('succeeded');
     expect(r.output).toContain('[synth] Build a web app');
     expect(r.output).toMatch(/"inputs": \{\n {4}"t1": "\[e1\] backend[^\n]*",\n {4}"t2": "\[e2\] frontend/);
@@ -110,13 +152,42 @@ describe('pattern: hierarchical', () => {
 
 describe('pattern: hierarchical, aggregated by merge or vote', () => {
   it('merges the subtasks’ JSON outputs, listing conflicts', async () => {
-    const r = await submit({ pattern: 'hierarchical', task: 'Profile Acme', aggregate: 'merge', tasks: [{ agent: 'a', task: 'size [[reply:{"size":10,"hq":"Paris"}]]' }, { agent: 'b', task: 'age [[reply:{"founded":1999,"hq":"Lyon"}]]' }] });
+    const r = await submit({
+      pattern: 'hierarchical',
+      task: 'Profile Acme',
+      aggregate: 'merge',
+      tasks: [
+        { agent: 'a', task: 'size [[reply:{"size":10,"hq":"Paris"}]]' },
+        { agent: 'b', task: 'age [[reply:{"founded":1999,"hq":"Lyon"}]]' },
+      ],
+    });
     expect(r.status).toBe('succeeded');
-    expect(r.output).toEqual({ merged: { size: 10, hq: 'Paris', founded: 1999 }, conflicts: [{ path: 'hq', chosen: 't1', values: [{ step: 't1', value: 'Paris' }, { step: 't2', value: 'Lyon' }] }] });
+    expect(r.output).toEqual({
+      merged: { size: 10, hq: 'Paris', founded: 1999 },
+      conflicts: [
+        {
+          path: 'hq',
+          chosen: 't1',
+          values: [
+            { step: 't1', value: 'Paris' },
+            { step: 't2', value: 'Lyon' },
+          ],
+        },
+      ],
+    });
   });
 
   it('votes over the subtasks’ outputs: plain answers count with confidence 1, weighed by authority', async () => {
-    const r = await submit({ pattern: 'hierarchical', task: 'Pick a framework', aggregate: 'vote', tasks: [{ agent: 'a', task: 'pick [[reply:FastAPI]]' }, { agent: 'b', task: 'pick [[reply:fastapi.]]' }, { agent: 'senior', task: 'pick [[reply:Django]]' }] });
+    const r = await submit({
+      pattern: 'hierarchical',
+      task: 'Pick a framework',
+      aggregate: 'vote',
+      tasks: [
+        { agent: 'a', task: 'pick [[reply:FastAPI]]' },
+        { agent: 'b', task: 'pick [[reply:fastapi.]]' },
+        { agent: 'senior', task: 'pick [[reply:Django]]' },
+      ],
+    });
     expect(r.status).toBe('succeeded');
     const out = r.output as Record<string, any>;
     // Two plain answers agree (weight 2), the senior (authority 3) alone outweighs them.
@@ -127,8 +198,13 @@ describe('pattern: hierarchical, aggregated by merge or vote', () => {
       ['t2', 'b', 1],
       ['t3', 'senior', 3],
     ]);
-    const bad = await h.request('POST', '/v1/workflows/validate', { name: 'bad-vote', steps: [{ id: 'v', kind: 'vote', voters: [{ agent: 'a' }, { agent: 'b' }] }] });
-    expect(bad.body.error.issues).toEqual([{ path: 'steps[0].question', message: 'a vote needs a question and its voters (at least 2), or `of`: the steps whose outputs are the votes' }]);
+    const bad = await h.request('POST', '/v1/workflows/validate', {
+      name: 'bad-vote',
+      steps: [{ id: 'v', kind: 'vote', voters: [{ agent: 'a' }, { agent: 'b' }] }],
+    });
+    expect(bad.body.error.issues).toEqual([
+      { path: 'steps[0].question', message: 'a vote needs a question and its voters (at least 2), or `of`: the steps whose outputs are the votes' },
+    ]);
   });
 });
 
@@ -142,7 +218,14 @@ describe('patterns as workflow blocks', () => {
             sequential: [
               { id: 'brief', agent: 'e1', input: { task: 'brief' } },
               { id: 'check', pattern: 'consensus', question: 'Ready?', agents: ['e1', 'e2'] },
-              { id: 'team', pattern: 'parallel', tasks: [{ agent: 'e1', task: 'left' }, { agent: 'e2', task: 'right' }] },
+              {
+                id: 'team',
+                pattern: 'parallel',
+                tasks: [
+                  { agent: 'e1', task: 'left' },
+                  { agent: 'e2', task: 'right' },
+                ],
+              },
               { id: 'post', agent: 'synth', input: { task: 'post: {{steps.check-vote.output.winningResult}}' } },
             ],
           },
@@ -160,17 +243,29 @@ describe('patterns as workflow blocks', () => {
       ['post', ['team-results']],
     ]);
     expect(r.output).toBe('[synth] post: Ready?');
-    const bad = await h.request('POST', '/v1/workflows/validate', { name: 'bad-block', steps: [{ id: 'h', pattern: 'hierarchical', task: 'x', aggregate: 'synthesize', tasks: [{ agent: 'e1', task: 'y' }] }] });
+    const bad = await h.request('POST', '/v1/workflows/validate', {
+      name: 'bad-block',
+      steps: [{ id: 'h', pattern: 'hierarchical', task: 'x', aggregate: 'synthesize', tasks: [{ agent: 'e1', task: 'y' }] }],
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.error.issues).toEqual([{ path: 'steps[0].synthesizer', message: 'aggregate: synthesize needs the synthesizer agent' }]);
-    const unknown = await h.request('POST', '/v1/workflows/validate', { name: 'bad-block', steps: [{ id: 'c', pattern: 'consensus', question: 'x', agents: ['e1', 'nobody'] }] });
-    expect(unknown.body.error.issues).toEqual([{ path: 'steps[0] (step c-vote).voters[1].agent', message: 'unknown agent "nobody"; known agents: a, b, c, e1, e2, senior, synth' }]);
+    const unknown = await h.request('POST', '/v1/workflows/validate', {
+      name: 'bad-block',
+      steps: [{ id: 'c', pattern: 'consensus', question: 'x', agents: ['e1', 'nobody'] }],
+    });
+    expect(unknown.body.error.issues).toEqual([
+      { path: 'steps[0] (step c-vote).voters[1].agent', message: 'unknown agent "nobody"; known agents: a, b, c, e1, e2, senior, synth' },
+    ]);
   });
 });
 
 describe('pattern: consensus (kind: vote)', () => {
   it('groups normalised answers, weighs them by confidence, and reaches consensus', async () => {
-    votes({ 'gpt-a': { answer: 'Yes.', confidence: 0.9, rationale: 'stable' }, 'gpt-b': { answer: ' yes', confidence: 0.9, rationale: 'fine' }, 'gpt-c': { answer: 'No', confidence: 0.9, rationale: 'risky' } });
+    votes({
+      'gpt-a': { answer: 'Yes.', confidence: 0.9, rationale: 'stable' },
+      'gpt-b': { answer: ' yes', confidence: 0.9, rationale: 'fine' },
+      'gpt-c': { answer: 'No', confidence: 0.9, rationale: 'risky' },
+    });
     const r = await submit({ pattern: 'consensus', question: 'Is Python 3.12 production ready?', agents: ['a', 'b', 'c'] });
     expect(r.status).toBe('succeeded');
     const out = r.output as Record<string, any>;
@@ -185,7 +280,11 @@ describe('pattern: consensus (kind: vote)', () => {
   });
 
   it('lets authority change the winner, and says when the agreement is below minAgreement', async () => {
-    votes({ 'gpt-a': { answer: 'yes', confidence: 0.9, rationale: '' }, 'gpt-b': { answer: 'yes', confidence: 0.9, rationale: '' }, 'gpt-senior': { answer: 'no', confidence: 0.9, rationale: '' } });
+    votes({
+      'gpt-a': { answer: 'yes', confidence: 0.9, rationale: '' },
+      'gpt-b': { answer: 'yes', confidence: 0.9, rationale: '' },
+      'gpt-senior': { answer: 'no', confidence: 0.9, rationale: '' },
+    });
     const r = await submit({ pattern: 'consensus', question: 'Ship it?', agents: ['a', 'b', 'senior'], minAgreement: 0.7 });
     const out = r.output as Record<string, any>;
     expect(out.winningResult).toBe('no');
@@ -194,7 +293,11 @@ describe('pattern: consensus (kind: vote)', () => {
   });
 
   it('groups numbers within a tolerance and gives the weighted score', async () => {
-    votes({ 'gpt-a': { answer: 7, confidence: 1, rationale: '' }, 'gpt-b': { answer: 7.2, confidence: 0.5, rationale: '' }, 'gpt-c': { answer: 9, confidence: 0.5, rationale: '' } });
+    votes({
+      'gpt-a': { answer: 7, confidence: 1, rationale: '' },
+      'gpt-b': { answer: 7.2, confidence: 0.5, rationale: '' },
+      'gpt-c': { answer: 9, confidence: 0.5, rationale: '' },
+    });
     const r = await submit({ pattern: 'consensus', question: 'Score it 0-10', agents: ['a', 'b', 'c'], compare: { numberTolerance: 0.5 } });
     const out = r.output as Record<string, any>;
     expect(out.groups.map((g: { steps: string[] }) => g.steps)).toEqual([['vote.1.a', 'vote.2.b'], ['vote.3.c']]);
@@ -226,17 +329,46 @@ describe('kind: merge', () => {
     expect(r.output).toEqual({
       merged: { size: 12, founded: 1999, hq: { city: 'Lyon', country: 'FR' }, name: 'Acme', tags: ['x'] },
       conflicts: [
-        { path: 'size', chosen: 'b', values: [{ step: 'b', value: 12 }, { step: 'a', value: 10 }] },
-        { path: 'hq.city', chosen: 'b', values: [{ step: 'b', value: 'Lyon' }, { step: 'a', value: 'Paris' }] },
+        {
+          path: 'size',
+          chosen: 'b',
+          values: [
+            { step: 'b', value: 12 },
+            { step: 'a', value: 10 },
+          ],
+        },
+        {
+          path: 'hq.city',
+          chosen: 'b',
+          values: [
+            { step: 'b', value: 'Lyon' },
+            { step: 'a', value: 'Paris' },
+          ],
+        },
       ],
     });
   });
 
   it('fails on an output that is not a JSON object, and refuses a priority outside its steps', async () => {
-    const r = await submit({ workflow: { name: 'merge-text', steps: [{ id: 'a', agent: 'e1', input: { task: 'plain' } }, { id: 'm', kind: 'merge', dependsOn: ['a'] }] }, input: {} });
+    const r = await submit({
+      workflow: {
+        name: 'merge-text',
+        steps: [
+          { id: 'a', agent: 'e1', input: { task: 'plain' } },
+          { id: 'm', kind: 'merge', dependsOn: ['a'] },
+        ],
+      },
+      input: {},
+    });
     expect(r.status).toBe('failed');
     expect(r.steps.find((s) => s.stepId === 'm')!.error).toBe('merge needs JSON objects; step "a" answered a text without a JSON object');
-    const bad = await h.request('POST', '/v1/workflows/validate', { name: 'bad-merge', steps: [{ id: 'a', agent: 'e1', input: { task: 'x' } }, { id: 'm', kind: 'merge', dependsOn: ['a'], priority: ['z'] }] });
+    const bad = await h.request('POST', '/v1/workflows/validate', {
+      name: 'bad-merge',
+      steps: [
+        { id: 'a', agent: 'e1', input: { task: 'x' } },
+        { id: 'm', kind: 'merge', dependsOn: ['a'], priority: ['z'] },
+      ],
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.error.issues[0]).toMatchObject({ path: 'steps[1].priority[0]', message: '"z" is not one of the steps merged (a)' });
   });

@@ -27,7 +27,16 @@ describe('loadConfig', () => {
 
   it('refuses a millisecond setting longer than a timer takes (it fired after 1 ms), naming it', () => {
     const tooLong = String(2 ** 31);
-    for (const name of ['SWITCHYARD_SCHEMA_TIMEOUT_MS', 'SWITCHYARD_SCHEMA_DEADLINE_MS', 'SWITCHYARD_SHUTDOWN_TIMEOUT_MS', 'SWITCHYARD_REDIS_WAIT_MS', 'SWITCHYARD_LOCK_DURATION_MS', 'SWITCHYARD_STALLED_INTERVAL_MS', 'SWITCHYARD_HEARTBEAT_MS', 'SWITCHYARD_MAX_PAUSE_MS']) {
+    for (const name of [
+      'SWITCHYARD_SCHEMA_TIMEOUT_MS',
+      'SWITCHYARD_SCHEMA_DEADLINE_MS',
+      'SWITCHYARD_SHUTDOWN_TIMEOUT_MS',
+      'SWITCHYARD_REDIS_WAIT_MS',
+      'SWITCHYARD_LOCK_DURATION_MS',
+      'SWITCHYARD_STALLED_INTERVAL_MS',
+      'SWITCHYARD_HEARTBEAT_MS',
+      'SWITCHYARD_MAX_PAUSE_MS',
+    ]) {
       const err = configError({ [name]: tooLong });
       expect(err.issues.map((i) => i.path)).toEqual([name]);
       expect(err.message).toContain('2147483647');

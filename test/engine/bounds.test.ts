@@ -35,18 +35,39 @@ beforeAll(async () => {
       {
         name: 'relay',
         input: { x: { type: 'string' } },
-        steps: [{ sequential: [{ id: 'a', agent: 'w', input: { task: '{{input.x}}' } }, { id: 'b', agent: 'w', input: { task: '{{steps.a.output}}'.repeat(8) } }] }],
+        steps: [
+          {
+            sequential: [
+              { id: 'a', agent: 'w', input: { task: '{{input.x}}' } },
+              { id: 'b', agent: 'w', input: { task: '{{steps.a.output}}'.repeat(8) } },
+            ],
+          },
+        ],
       },
       { name: 'loud', input: { x: { type: 'string' } }, steps: [{ id: 'a', agent: 'w', input: { task: '{{input.x}}' } }] },
       {
         name: 'when-big',
         input: { x: { type: 'string' } },
-        steps: [{ sequential: [{ id: 'a', agent: 'w', input: { task: '{{input.x}}' } }, { id: 'c', agent: 'w', when: `len(${eightCopies}) > 0`, input: { task: 'c' } }] }],
+        steps: [
+          {
+            sequential: [
+              { id: 'a', agent: 'w', input: { task: '{{input.x}}' } },
+              { id: 'c', agent: 'w', when: `len(${eightCopies}) > 0`, input: { task: 'c' } },
+            ],
+          },
+        ],
       },
       {
         name: 'fan',
         input: { list: { type: 'string' } },
-        steps: [{ sequential: [{ id: 'find', agent: 'w', input: { task: '{{input.list}}' } }, { id: 'each', kind: 'forEach', items: '{{steps.find.output.items}}', step: { agent: 'w', input: { task: 'item {{item}}' } } }] }],
+        steps: [
+          {
+            sequential: [
+              { id: 'find', agent: 'w', input: { task: '{{input.list}}' } },
+              { id: 'each', kind: 'forEach', items: '{{steps.find.output.items}}', step: { agent: 'w', input: { task: 'item {{item}}' } } },
+            ],
+          },
+        ],
       },
       {
         name: 'gather',
@@ -58,7 +79,15 @@ beforeAll(async () => {
       },
       {
         name: 'grow-to-limit',
-        steps: [{ sequential: [{ id: 'brief', agent: 'w', input: { task: 'brief' } }, { id: 'plan', agent: 'lead', input: { task: 'plan it' } }, { id: 'report', agent: 'w', input: { task: 'report' } }] }],
+        steps: [
+          {
+            sequential: [
+              { id: 'brief', agent: 'w', input: { task: 'brief' } },
+              { id: 'plan', agent: 'lead', input: { task: 'plan it' } },
+              { id: 'report', agent: 'w', input: { task: 'report' } },
+            ],
+          },
+        ],
       },
     ],
   });
@@ -116,7 +145,9 @@ describe('a `when` that builds a huge string', () => {
     const r = await run('when-big', { x: 'y'.repeat(10_000) });
     expect(r.status).toBe('failed');
     expect(stepOf(r, 'c').status).toBe('failed');
-    expect(stepOf(r, 'c').error).toMatch(new RegExp(`^could not evaluate when: when ".*": it builds a text of more than ${RENDERED} bytes \\(SWITCHYARD_MAX_RENDERED_BYTES\\)$`));
+    expect(stepOf(r, 'c').error).toMatch(
+      new RegExp(`^could not evaluate when: when ".*": it builds a text of more than ${RENDERED} bytes \\(SWITCHYARD_MAX_RENDERED_BYTES\\)$`),
+    );
     await expectNoLiveJobs(h.system, r.id);
   });
 
@@ -151,7 +182,17 @@ describe('steps added at run time count against SWITCHYARD_MAX_STEPS', () => {
   it('a step delivered again after adding its steps at the limit re-adds them without counting them twice', async () => {
     // 3 steps and 5 added: 8, the limit. Its first attempt dies after adding them.
     const kids = (parent: string): ChildStep[] =>
-      Array.from({ length: 5 }, (_, i) => ({ id: `${parent}.k${i}`, kind: 'agent', agent: 'w', input: { task: `kid ${i}` }, dependsOn: [], optional: false, allowSkippedDeps: false, reads: [], literal: true }));
+      Array.from({ length: 5 }, (_, i) => ({
+        id: `${parent}.k${i}`,
+        kind: 'agent',
+        agent: 'w',
+        input: { task: `kid ${i}` },
+        dependsOn: [],
+        optional: false,
+        allowSkippedDeps: false,
+        reads: [],
+        literal: true,
+      }));
     const planner = (real: StepExecutor<'agent'>): StepExecutor<'agent'> => ({
       async execute(step, ctx) {
         if (step.id !== 'plan') return real.execute(step, ctx);

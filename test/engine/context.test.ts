@@ -106,12 +106,26 @@ describe('shared run context', () => {
   it('refuses a read of a name no ancestor publishes, naming the problem', async () => {
     const validate = async (steps: unknown[]) => (await h.request('POST', '/v1/workflows/validate', { name: 'ctx-bad', steps })).body.error?.issues;
     expect(await validate([{ id: 'a', agent: 'junior', input: { task: '{{context.x}}' } }])).toEqual([
-      { path: 'steps[0].input.task', message: 'template {{context.x}} reads context "x", which no step publishes; add publish: [x] (or publish: true) to a step "a" depends on' },
+      {
+        path: 'steps[0].input.task',
+        message: 'template {{context.x}} reads context "x", which no step publishes; add publish: [x] (or publish: true) to a step "a" depends on',
+      },
     ]);
-    expect(await validate([{ id: 'p', agent: 'junior', input: { task: 'x' }, publish: ['x'] }, { id: 'a', agent: 'junior', input: { task: '{{context.x}}' } }])).toEqual([
-      { path: 'steps[1].input.task', message: 'template {{context.x}} reads context "x", which only "p" publishes, and none of them is an ancestor of "a" (nothing makes it publish first); add it to dependsOn of "a"' },
+    expect(
+      await validate([
+        { id: 'p', agent: 'junior', input: { task: 'x' }, publish: ['x'] },
+        { id: 'a', agent: 'junior', input: { task: '{{context.x}}' } },
+      ]),
+    ).toEqual([
+      {
+        path: 'steps[1].input.task',
+        message:
+          'template {{context.x}} reads context "x", which only "p" publishes, and none of them is an ancestor of "a" (nothing makes it publish first); add it to dependsOn of "a"',
+      },
     ]);
-    expect(await validate([{ id: 'p', agent: 'junior', input: { task: 'x' }, publish: ['bad name'] }])).toEqual([expect.objectContaining({ path: 'steps[0].publish[0]' })]);
+    expect(await validate([{ id: 'p', agent: 'junior', input: { task: 'x' }, publish: ['bad name'] }])).toEqual([
+      expect.objectContaining({ path: 'steps[0].publish[0]' }),
+    ]);
     // A publisher that may run at the same time as the reader would make what it reads a race.
     expect(
       await validate([
@@ -120,12 +134,20 @@ describe('shared run context', () => {
         { id: 'r', agent: 'junior', dependsOn: ['p'], input: { task: '{{context.x}}' } },
       ]),
     ).toEqual([
-      { path: 'steps[2].input.task', message: 'template {{context.x}} reads context "x", which "q" also publishes and may run at the same time as "r" (what it reads would depend on which finished first); make it depend on "r", or "r" on it' },
+      {
+        path: 'steps[2].input.task',
+        message:
+          'template {{context.x}} reads context "x", which "q" also publishes and may run at the same time as "r" (what it reads would depend on which finished first); make it depend on "r", or "r" on it',
+      },
     ]);
   });
 
   it('an approval step keeps its own publish (a publish gate)', async () => {
-    const res = await h.request('POST', '/v1/workflows/validate', { name: 'ctx-gate', automation: 'assisted', steps: [{ id: 'g', kind: 'approval', publish: true }] });
+    const res = await h.request('POST', '/v1/workflows/validate', {
+      name: 'ctx-gate',
+      automation: 'assisted',
+      steps: [{ id: 'g', kind: 'approval', publish: true }],
+    });
     expect(res.status).toBe(200);
     expect(res.body.workflow.steps[0]).toMatchObject({ kind: 'approval', publish: true });
     expect(res.body.workflow.steps[0].toContext).toBeUndefined();
@@ -139,7 +161,14 @@ describe('shared run context', () => {
       steps: [
         {
           sequential: [
-            { parallel: [{ id: 'optimist', agent: 'junior', input: { task: 'argue for' } }, { id: 'skeptic', agent: 'senior', input: { task: 'argue against' } }], rounds: 3, syncEvery: 2 },
+            {
+              parallel: [
+                { id: 'optimist', agent: 'junior', input: { task: 'argue for' } },
+                { id: 'skeptic', agent: 'senior', input: { task: 'argue against' } },
+              ],
+              rounds: 3,
+              syncEvery: 2,
+            },
             { id: 'verdict', agent: 'writer', input: { task: 'decide: {{context.optimist}} vs {{context.skeptic}}' } },
           ],
         },
@@ -162,7 +191,9 @@ describe('shared run context', () => {
     expect(r.context).toEqual({ optimist: 'junior round 3', skeptic: 'senior round 3' });
     expect(promptOf('gpt-writer')).toBe('decide: junior round 3 vs senior round 3');
     const validate = async (block: unknown) => (await h.request('POST', '/v1/workflows/validate', { name: 'rounds-bad', steps: [block] })).body.error?.issues;
-    expect(await validate({ parallel: [{ id: 'a', agent: 'junior', input: { task: 'x' } }], syncEvery: 2 })).toEqual([{ path: 'steps[0].syncEvery', message: 'syncEvery needs rounds: the number of rounds the block runs' }]);
+    expect(await validate({ parallel: [{ id: 'a', agent: 'junior', input: { task: 'x' } }], syncEvery: 2 })).toEqual([
+      { path: 'steps[0].syncEvery', message: 'syncEvery needs rounds: the number of rounds the block runs' },
+    ]);
     expect(await validate({ parallel: [{ id: 'a', kind: 'concat', of: ['b'] }], rounds: 2 })).toEqual([
       { path: 'steps[0].parallel[0]', message: 'a parallel block with rounds holds agent steps only (each runs once per round)' },
     ]);

@@ -84,7 +84,10 @@ describe.each([
       expect(debug.answer).toEqual({ text: JSON.stringify({ approved: 'not a boolean' }), stopReason: 'stop' });
     } else {
       expect(debug.request.tools).toEqual([expect.objectContaining({ name: 'answer', inputSchema: VERDICT })]);
-      expect(debug.answer).toMatchObject({ toolCalls: [expect.objectContaining({ name: 'answer', input: { approved: 'not a boolean' } })], stopReason: 'tool_use' });
+      expect(debug.answer).toMatchObject({
+        toolCalls: [expect.objectContaining({ name: 'answer', input: { approved: 'not a boolean' } })],
+        stopReason: 'tool_use',
+      });
     }
     expect(debug.error).toBeUndefined();
     // Archived as shown.
@@ -111,18 +114,31 @@ describe.each([
     const task = 'Try again [[fail-first:1:500]]';
     const id = await submit(plain, task);
     const retrying = await h.waitUntil(id, (r) => r.steps[0]?.status === 'retrying', 10_000);
-    expect(retrying.steps[0]!.debug).toMatchObject({ attempt: 1, request: { messages: [{ role: 'user', content: task }] }, error: { status: 500, message: 'fake error 500' } });
+    expect(retrying.steps[0]!.debug).toMatchObject({
+      attempt: 1,
+      request: { messages: [{ role: 'user', content: task }] },
+      error: { status: 500, message: 'fake error 500' },
+    });
     const step = await finishedStep(id);
     expect(step).toMatchObject({ status: 'succeeded', input: { task }, output: `fake ${plain === 'plain-o' ? 'gpt-dbg' : 'claude-dbg'}: Try again` });
     // The messages are its input as sent, the text its output: shown once, on the record.
-    expect(step.debug).toEqual({ attempt: 2, request: { model: plain === 'plain-o' ? 'gpt-dbg' : 'claude-dbg', system: SYSTEM, maxTokens: expect.any(Number) }, answer: { stopReason: api === 'openai' ? 'stop' : 'end_turn' } });
+    expect(step.debug).toEqual({
+      attempt: 2,
+      request: { model: plain === 'plain-o' ? 'gpt-dbg' : 'claude-dbg', system: SYSTEM, maxTokens: expect.any(Number) },
+      answer: { stopReason: api === 'openai' ? 'stop' : 'end_turn' },
+    });
   });
 });
 
 it('a step cancelled while its call is in flight keeps the request it made, and how the call ended', async () => {
   const task = 'Take your time [[delay:5000]]';
   const id = await submit('plain-a', task);
-  await poll('the call made', () => fake.requests.filter((r) => r.prompt === task).length, (n) => n === 1, { timeoutMs: 10_000 });
+  await poll(
+    'the call made',
+    () => fake.requests.filter((r) => r.prompt === task).length,
+    (n) => n === 1,
+    { timeoutMs: 10_000 },
+  );
   expect((await h.request('POST', `/v1/runs/${id}/cancel`)).status).toBe(200);
   // The worker records it as its call is aborted, just after the run has ended.
   const run = await h.waitUntil(id, (r) => r.status === 'cancelled' && r.steps[0]!.debug !== null, 10_000);

@@ -52,7 +52,12 @@ describe('decide', () => {
 
   it('evaluates `when` over the scope: false skips, an error fails for good', () => {
     const when = (expr: string, output: unknown) =>
-      decide(input({ step: { dependsOn: ['a'], allowSkippedDeps: false, when: expr }, scope: { input: { go: true }, steps: { a: { status: 'succeeded', output } } } }));
+      decide(
+        input({
+          step: { dependsOn: ['a'], allowSkippedDeps: false, when: expr },
+          scope: { input: { go: true }, steps: { a: { status: 'succeeded', output } } },
+        }),
+      );
     expect(when('input.go && steps.a.output.score > 3', '{"score": 5}')).toEqual({ action: 'start', recovered: false });
     expect(when('steps.a.output.score > 3', '{"score": 1}')).toEqual({ action: 'skip', reason: 'when is false: steps.a.output.score > 3' });
     const failed = when('input.go(', 'x');
@@ -72,7 +77,7 @@ describe('decide', () => {
     expect(out.action === 'fail' && out.error.message).toBe('the step was interrupted 3 times (its worker was lost) and has no attempts left (attempts: 3)');
   });
 
-  it('never starts an attempt beyond the step\'s attempts', () => {
+  it("never starts an attempt beyond the step's attempts", () => {
     const out = decide(input({ self: { status: 'retrying', attempts: 3 } }));
     expect(out.action === 'fail' && out.error.message).toBe('the step has made 3 attempts and has no attempts left (attempts: 3)');
   });
@@ -85,7 +90,9 @@ describe('decide', () => {
     expect(three({ quorum: 2 }, 'succeeded', 'cancelled', 'succeeded')).toEqual({ action: 'start', recovered: false });
     const refused = three({ quorum: 2 }, 'succeeded', 'failed', 'cancelled');
     expect(refused).toMatchObject({ action: 'fail' });
-    expect(refused.action === 'fail' && refused.error.message).toBe('join: {quorum: 2} needs 2 of its 3 dependencies to succeed; 1 did ("b" failed, "c" cancelled)');
+    expect(refused.action === 'fail' && refused.error.message).toBe(
+      'join: {quorum: 2} needs 2 of its 3 dependencies to succeed; 1 did ("b" failed, "c" cancelled)',
+    );
     expect(three('any', 'skipped', 'skipped', 'skipped')).toEqual({ action: 'skip', reason: 'every dependency was skipped' });
   });
 });

@@ -91,11 +91,26 @@ beforeAll(async () => {
       { name: 'patient-plan', steps: [{ id: 'plan', agent: 'patient', input: { task: 'plan it' } }] },
       {
         name: 'optional-plan',
-        steps: [{ sequential: [{ id: 'plan', agent: 'lead', optional: true, input: { task: 'plan it' } }, { id: 'report', agent: 'worker', input: { task: 'report' } }] }],
+        steps: [
+          {
+            sequential: [
+              { id: 'plan', agent: 'lead', optional: true, input: { task: 'plan it' } },
+              { id: 'report', agent: 'worker', input: { task: 'report' } },
+            ],
+          },
+        ],
       },
       {
         name: 'lead-plan',
-        steps: [{ sequential: [{ id: 'brief', agent: 'worker', input: { task: 'brief' } }, { id: 'plan', agent: 'lead', input: { task: 'plan it' } }, { id: 'report', agent: 'worker', input: { task: 'report on {{steps.plan.output}}' } }] }],
+        steps: [
+          {
+            sequential: [
+              { id: 'brief', agent: 'worker', input: { task: 'brief' } },
+              { id: 'plan', agent: 'lead', input: { task: 'plan it' } },
+              { id: 'report', agent: 'worker', input: { task: 'report on {{steps.plan.output}}' } },
+            ],
+          },
+        ],
       },
     ],
   });
@@ -124,7 +139,9 @@ describe('a step that adds steps to its run', () => {
   it('adds a sub-DAG, waits for it without holding its worker slot, and resumes with the results', async () => {
     const run = await withPlanner({ agent: 'solo' }, async () => h.waitForRun(await submit('solo-plan'), 15_000));
     expect(run.status).toBe('succeeded');
-    expect(run.output).toBe('plan.x=succeeded:[solo] work of plan.x | plan.y=succeeded:[solo] work of plan.y | plan.z=succeeded:[solo] work of plan.z | plan.w=succeeded:[solo] work of plan.w');
+    expect(run.output).toBe(
+      'plan.x=succeeded:[solo] work of plan.x | plan.y=succeeded:[solo] work of plan.y | plan.z=succeeded:[solo] work of plan.z | plan.w=succeeded:[solo] work of plan.w',
+    );
     expect(run.steps.map((s) => [s.stepId, s.parent, s.dependsOn])).toEqual([
       ['plan', null, []],
       ['plan.x', 'plan', []],
@@ -177,7 +194,9 @@ describe('a step that adds steps to its run', () => {
   });
 
   it('is woken by a child that failed when the child is optional, and decides itself (the run ends partial_success)', async () => {
-    const run = await withPlanner({ agent: 'worker', zExtra: { agent: 'broken', optional: true } }, async () => h.waitForRun(await submit('lead-plan'), 15_000));
+    const run = await withPlanner({ agent: 'worker', zExtra: { agent: 'broken', optional: true } }, async () =>
+      h.waitForRun(await submit('lead-plan'), 15_000),
+    );
     expect(run.status).toBe('partial_success');
     // An optional step's failure lets its dependents run, as in a top-level DAG.
     expect(statusOf(run)).toMatchObject({ plan: 'succeeded', 'plan.z': 'failed', 'plan.w': 'succeeded', report: 'succeeded' });
@@ -216,11 +235,7 @@ describe('a step that adds steps to its run, when its delivery goes wrong', () =
     // after adding them; when the next one comes, s has finished (its job removed), x has
     // failed (its job kept) and t still runs. Adding s's tree again would put the failed x
     // back among s's pending children, for good: s is added again alone.
-    const kids = (p: string) => [
-      child(`${p}.x`, 'broken', [], { optional: true }),
-      child(`${p}.s`, 'worker', [`${p}.x`]),
-      child(`${p}.t`, 'slow'),
-    ];
+    const kids = (p: string) => [child(`${p}.x`, 'broken', [], { optional: true }), child(`${p}.s`, 'worker', [`${p}.x`]), child(`${p}.t`, 'slow')];
     await withPlanner({ agent: 'worker', kids, failAfterAdding: true }, async () => {
       const run = await h.waitForRun(await submit('patient-plan'), 15_000);
       expect(run.status).toBe('partial_success');
@@ -269,7 +284,10 @@ describe('a step that would add more steps than its run may have', () => {
     const kids = (parent: string) => Array.from({ length: 1000 }, (_, i) => child(`${parent}.k${i}`, 'worker'));
     const run = await withPlanner({ agent: 'worker', kids }, async () => h.waitForRun(await submit('solo-plan'), 15_000));
     expect(run.status).toBe('failed');
-    expect(stepOf(run, 'plan')).toMatchObject({ status: 'failed', error: 'step "plan" would add 1000 steps to its run, which has 1: a run has at most 1000 steps (SWITCHYARD_MAX_STEPS)' });
+    expect(stepOf(run, 'plan')).toMatchObject({
+      status: 'failed',
+      error: 'step "plan" would add 1000 steps to its run, which has 1: a run has at most 1000 steps (SWITCHYARD_MAX_STEPS)',
+    });
     expect(run.steps.map((s) => s.stepId)).toEqual(['plan']);
     expect(await eventsOf(run.id, 'plan.k0')).toEqual([]);
     await expectNoLiveJobs(h.system, run.id);
@@ -284,6 +302,7 @@ describe('orderChildren', () => {
     expect(() => orderChildren('p', [child('p.a', 'worker', ['p.zz'])])).toThrow('"p.a" depends on "p.zz", which is not among the steps added with it');
     expect(() => orderChildren('p', [child('p.a', 'worker', ['p.b']), child('p.b', 'worker', ['p.a'])])).toThrow('cycle: p.a → p.b → p.a');
     // Ids are job-id and key parts: `:`, `,`, `=` and `~` never get in.
-    for (const bad of ['p.a:b', 'p.a,b', 'p.a=b', 'p.a~b']) expect(() => orderChildren('p', [child(bad, 'worker')])).toThrow(`"${bad}" is not a valid step: id:`);
+    for (const bad of ['p.a:b', 'p.a,b', 'p.a=b', 'p.a~b'])
+      expect(() => orderChildren('p', [child(bad, 'worker')])).toThrow(`"${bad}" is not a valid step: id:`);
   });
 });

@@ -45,11 +45,44 @@ beforeAll(async () => {
     pools: false,
     refSafetyDelayMs: 200,
     workflows: [
-      { name: 'foreign-first', steps: [{ sequential: [{ id: 'a', agent: 'foreign', input: { task: 'a' } }, { id: 'b', agent: 'fast', input: { task: 'b' } }] }] },
-      { name: 'foreign-optional', steps: [{ sequential: [{ id: 'a', agent: 'foreign', optional: true, input: { task: 'a' } }, { id: 'b', agent: 'fast', input: { task: 'b' } }] }] },
+      {
+        name: 'foreign-first',
+        steps: [
+          {
+            sequential: [
+              { id: 'a', agent: 'foreign', input: { task: 'a' } },
+              { id: 'b', agent: 'fast', input: { task: 'b' } },
+            ],
+          },
+        ],
+      },
+      {
+        name: 'foreign-optional',
+        steps: [
+          {
+            sequential: [
+              { id: 'a', agent: 'foreign', optional: true, input: { task: 'a' } },
+              { id: 'b', agent: 'fast', input: { task: 'b' } },
+            ],
+          },
+        ],
+      },
       {
         name: 'diamond',
-        steps: [{ sequential: [{ id: 'root', agent: 'slow', input: { task: 'root' } }, { parallel: [{ id: 'left', agent: 'fast', input: { task: 'l' } }, { id: 'right', agent: 'fast', input: { task: 'r' } }] }, { id: 'join', agent: 'fast', input: { task: 'j' } }] }],
+        steps: [
+          {
+            sequential: [
+              { id: 'root', agent: 'slow', input: { task: 'root' } },
+              {
+                parallel: [
+                  { id: 'left', agent: 'fast', input: { task: 'l' } },
+                  { id: 'right', agent: 'fast', input: { task: 'r' } },
+                ],
+              },
+              { id: 'join', agent: 'fast', input: { task: 'j' } },
+            ],
+          },
+        ],
       },
       {
         name: 'paid-chain',
@@ -107,7 +140,8 @@ const submit = async (body: Record<string, unknown>) => {
 };
 const stepOf = (run: RunView, id: string) => run.steps.find((s) => s.stepId === id)!;
 const statuses = (run: RunView) => run.steps.map((s): [string, StepStatus] => [s.stepId, s.status]);
-const startedEvents = async (runId: string, stepId: string) => (await h.system.store.readEvents(runId)).filter((e) => e.stepId === stepId && e.type === 'step.started').map((e) => e.data);
+const startedEvents = async (runId: string, stepId: string) =>
+  (await h.system.store.readEvents(runId)).filter((e) => e.stepId === stepId && e.type === 'step.started').map((e) => e.data);
 
 describe('the watchdog', () => {
   it('ends a run whose step job failed outside the step machine, recording that step failed with its error', async () => {
@@ -121,7 +155,10 @@ describe('the watchdog', () => {
     );
     expect(run.status).toBe('failed');
     expect(run.error).toBe('step "a" failed: disk on fire');
-    expect(statuses(run)).toEqual([['a', 'failed'], ['b', 'cancelled']]);
+    expect(statuses(run)).toEqual([
+      ['a', 'failed'],
+      ['b', 'cancelled'],
+    ]);
     expect(stepOf(run, 'a').error).toBe('disk on fire');
     expect(run.failedSteps).toEqual([{ stepId: 'a', kind: 'agent', agent: 'foreign', error: 'disk on fire' }]);
     await expectNoLiveJobs(h.system, run.id);
@@ -133,18 +170,28 @@ describe('a lost dependency', () => {
   const completesWithoutReporting = async () => ({ stepId: 'a', status: 'succeeded' });
 
   it('is recorded failed by its dependent, and a required one fails the run', async () => {
-    const run = await withPools({ agents: ['fast'] }, () => withForeignWorker(completesWithoutReporting, async () => h.waitForRun(await submit({ workflow: 'foreign-first', input: {} }))));
+    const run = await withPools({ agents: ['fast'] }, () =>
+      withForeignWorker(completesWithoutReporting, async () => h.waitForRun(await submit({ workflow: 'foreign-first', input: {} }))),
+    );
     expect(run.status).toBe('failed');
-    expect(statuses(run)).toEqual([['a', 'failed'], ['b', 'cancelled']]);
+    expect(statuses(run)).toEqual([
+      ['a', 'failed'],
+      ['b', 'cancelled'],
+    ]);
     expect(stepOf(run, 'a').error).toBe(LOST_STEP_ERROR);
     expect(stepOf(run, 'b').startedAt).toBeNull();
     await expectNoLiveJobs(h.system, run.id);
   });
 
   it('lets the run go on when the lost step is optional', async () => {
-    const run = await withPools({ agents: ['fast'] }, () => withForeignWorker(completesWithoutReporting, async () => h.waitForRun(await submit({ workflow: 'foreign-optional', input: {} }))));
+    const run = await withPools({ agents: ['fast'] }, () =>
+      withForeignWorker(completesWithoutReporting, async () => h.waitForRun(await submit({ workflow: 'foreign-optional', input: {} }))),
+    );
     expect(run.status).toBe('partial_success');
-    expect(statuses(run)).toEqual([['a', 'failed'], ['b', 'succeeded']]);
+    expect(statuses(run)).toEqual([
+      ['a', 'failed'],
+      ['b', 'succeeded'],
+    ]);
     expect(run.failedSteps).toEqual([{ stepId: 'a', kind: 'agent', agent: 'foreign', error: LOST_STEP_ERROR }]);
   });
 });
@@ -170,7 +217,10 @@ describe('a ref whose promote was lost', () => {
 });
 
 /** Answers at once: the test's own pools finish what the killed workers left. */
-const instant: Provider = { name: 'echo', complete: async (req) => ({ text: `[${req.agent}] done`, usage: { inputTokens: 1, outputTokens: 1 }, model: 'instant' }) };
+const instant: Provider = {
+  name: 'echo',
+  complete: async (req) => ({ text: `[${req.agent}] done`, usage: { inputTokens: 1, outputTokens: 1 }, model: 'instant' }),
+};
 
 describe('a step whose worker dies', () => {
   it('counts each interruption as an attempt: recovered within its attempts, failed once they are used up', { timeout: 60_000 }, async () => {
@@ -180,16 +230,27 @@ describe('a step whose worker dies', () => {
     for (const round of [1, 2]) {
       const worker = await startWorkerProcess({ prefix: h.prefix, agents: AGENTS, serve: ['hang3', 'hang2'], internal: false, stalled: STALLED });
       for (const id of [three, two]) {
-        await poll(`attempt ${round} of ${id} running`, () => attemptsOf(id), (s) => s.status === 'running' && s.attempts === round, { timeoutMs: 15_000 });
+        await poll(
+          `attempt ${round} of ${id} running`,
+          () => attemptsOf(id),
+          (s) => s.status === 'running' && s.attempts === round,
+          { timeoutMs: 15_000 },
+        );
       }
       await worker.kill();
     }
-    const [a, b] = await withPools({ providerFor: () => instant, stalled: STALLED }, async () => Promise.all([h.waitForRun(three, 20_000), h.waitForRun(two, 20_000)]));
+    const [a, b] = await withPools({ providerFor: () => instant, stalled: STALLED }, async () =>
+      Promise.all([h.waitForRun(three, 20_000), h.waitForRun(two, 20_000)]),
+    );
     expect(a.status).toBe('succeeded');
     expect(a.steps[0]).toMatchObject({ status: 'succeeded', attempts: 3, recovered: true, output: '[hang3] done' });
     expect(await startedEvents(three, 'hang3')).toEqual([{ attempt: 1 }, { attempt: 2, recovered: true }, { attempt: 3, recovered: true }]);
     expect(b.status).toBe('failed');
-    expect(b.steps[0]).toMatchObject({ status: 'failed', attempts: 2, error: 'the step was interrupted 2 times (its worker was lost) and has no attempts left (attempts: 2)' });
+    expect(b.steps[0]).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      error: 'the step was interrupted 2 times (its worker was lost) and has no attempts left (attempts: 2)',
+    });
     expect(b.failedSteps.map((f) => f.stepId)).toEqual(['hang2']);
     await expectNoLiveJobs(h.system, three);
     await expectNoLiveJobs(h.system, two);
@@ -205,12 +266,15 @@ describe('a worker process killed with SIGKILL while steps run in it', () => {
     // Kill it once some answers are recorded and other calls are in flight.
     const snapshot = await poll(
       'some steps done and some running',
-      async () => (await Promise.all(ids.map((id) => h.system.runs.get(id)))).flatMap((r) => r.steps.map((s) => ({ runId: r.id, stepId: s.stepId, status: s.status }))),
+      async () =>
+        (await Promise.all(ids.map((id) => h.system.runs.get(id)))).flatMap((r) => r.steps.map((s) => ({ runId: r.id, stepId: s.stepId, status: s.status }))),
       (steps) => steps.filter((s) => s.status === 'succeeded').length >= 4 && steps.some((s) => s.status === 'running'),
       { timeoutMs: 20_000 },
     );
     await worker.kill();
-    const recordedBefore = (await Promise.all(ids.map((id) => h.system.runs.get(id)))).flatMap((r) => r.steps.filter((s) => s.status === 'succeeded').map((s) => s.input as { task: string } | null));
+    const recordedBefore = (await Promise.all(ids.map((id) => h.system.runs.get(id)))).flatMap((r) =>
+      r.steps.filter((s) => s.status === 'succeeded').map((s) => s.input as { task: string } | null),
+    );
     expect(snapshot.length).toBe(24);
 
     const runs = await withPools({ stalled: STALLED }, async () => Promise.all(ids.map((id) => h.waitForRun(id, 40_000))));
@@ -225,7 +289,10 @@ describe('a worker process killed with SIGKILL while steps run in it', () => {
     // Every answer recorded before the kill was paid exactly once.
     expect(recordedBefore.length).toBeGreaterThanOrEqual(4);
     for (const input of recordedBefore) {
-      expect(fake.requests.filter((r) => r.prompt === input!.task), input!.task).toHaveLength(1);
+      expect(
+        fake.requests.filter((r) => r.prompt === input!.task),
+        input!.task,
+      ).toHaveLength(1);
     }
     // The calls cut by the kill were made again, by an attempt that says it took over.
     const recovered = runs.flatMap((r) => r.steps.filter((s) => s.recovered));

@@ -44,7 +44,12 @@ beforeAll(async () => {
       {
         name: 'wide-broken',
         steps: [
-          { parallel: [...Array.from({ length: 299 }, (_, i) => ({ id: `w${i}`, agent: 'e', input: { task: `piece ${i}` } })), { id: 'bad', agent: 'gpt', input: { task: 'no [[status:400]]' } }] },
+          {
+            parallel: [
+              ...Array.from({ length: 299 }, (_, i) => ({ id: `w${i}`, agent: 'e', input: { task: `piece ${i}` } })),
+              { id: 'bad', agent: 'gpt', input: { task: 'no [[status:400]]' } },
+            ],
+          },
           { id: 'join', agent: 'e', dependsOn: [...Array.from({ length: 299 }, (_, i) => `w${i}`), 'bad'], input: { task: 'join' } },
         ],
       },
@@ -52,8 +57,19 @@ beforeAll(async () => {
         name: 'wide-skip',
         input: { go: { type: 'boolean' } },
         steps: [
-          { parallel: [...Array.from({ length: 299 }, (_, i) => ({ id: `w${i}`, agent: 'e', input: { task: `piece ${i}` } })), { id: 'maybe', agent: 'e', when: 'input.go == true', input: { task: 'not asked' } }] },
-          { id: 'join', agent: 'e', dependsOn: [...Array.from({ length: 299 }, (_, i) => `w${i}`), 'maybe'], allowSkippedDeps: true, input: { task: 'join {{steps.w298.output}}' } },
+          {
+            parallel: [
+              ...Array.from({ length: 299 }, (_, i) => ({ id: `w${i}`, agent: 'e', input: { task: `piece ${i}` } })),
+              { id: 'maybe', agent: 'e', when: 'input.go == true', input: { task: 'not asked' } },
+            ],
+          },
+          {
+            id: 'join',
+            agent: 'e',
+            dependsOn: [...Array.from({ length: 299 }, (_, i) => `w${i}`), 'maybe'],
+            allowSkippedDeps: true,
+            input: { task: 'join {{steps.w298.output}}' },
+          },
         ],
       },
       {
@@ -75,20 +91,24 @@ beforeAll(async () => {
         name: 'paid-pair',
         input: { task: { type: 'string' } },
         steps: [
-          { sequential: [
-            { id: 'ask', agent: 'gpt', input: { task: '{{input.task}}' } },
-            { id: 'after', agent: 'e', input: { task: 'after {{steps.ask.output}}' } },
-          ] },
+          {
+            sequential: [
+              { id: 'ask', agent: 'gpt', input: { task: '{{input.task}}' } },
+              { id: 'after', agent: 'e', input: { task: 'after {{steps.ask.output}}' } },
+            ],
+          },
         ],
       },
       {
         name: 'chain',
         steps: [
-          { sequential: [
-            { id: 'a', agent: 'e', input: { task: 'alpha' } },
-            { id: 'b', agent: 'e', input: { task: 'beta' } },
-            { id: 'c', agent: 'e', input: { task: 'from a: {{steps.a.output}}' } },
-          ] },
+          {
+            sequential: [
+              { id: 'a', agent: 'e', input: { task: 'alpha' } },
+              { id: 'b', agent: 'e', input: { task: 'beta' } },
+              { id: 'c', agent: 'e', input: { task: 'from a: {{steps.a.output}}' } },
+            ],
+          },
         ],
       },
     ],
@@ -126,7 +146,14 @@ it('returns the stored result of a step delivered again after a crash, without c
   // A worker called the model, stored the answer, then died before BullMQ marked the job done.
   const { store } = h.system;
   await store.transitionStep(runId, 'gpt', { from: ['pending'], to: 'running', attemptsDelta: 1, fields: { startedAt: new Date().toISOString() } });
-  expect(await store.completeStep(runId, 'gpt', { output: 'stored answer', input: { task: 'expensive call' }, usage: { inputTokens: 5, outputTokens: 2 }, model: 'gpt-test' })).toEqual({ recorded: true, status: 'succeeded' });
+  expect(
+    await store.completeStep(runId, 'gpt', {
+      output: 'stored answer',
+      input: { task: 'expensive call' },
+      usage: { inputTokens: 5, outputTokens: 2 },
+      model: 'gpt-test',
+    }),
+  ).toEqual({ recorded: true, status: 'succeeded' });
 
   await withPools(async () => {
     const run = await h.waitForRun(runId);
@@ -172,10 +199,14 @@ it('a join of more steps than step-begin reads in its script reads them before i
     // A skipped dependency: not the fast path, the engine decides from what was read before the script.
     const begin = vi.spyOn(h.system.store, 'beginStep');
     const skip = await h.waitForRun((await h.request('POST', '/v1/runs', { workflow: 'wide-skip', input: { go: false } })).body.id, 30_000);
-    const joinBegins = begin.mock.calls.map(([runId, stepId], i) => [runId, stepId, i] as const).filter(([runId, stepId]) => runId === skip.id && stepId === 'join');
+    const joinBegins = begin.mock.calls
+      .map(([runId, stepId], i) => [runId, stepId, i] as const)
+      .filter(([runId, stepId]) => runId === skip.id && stepId === 'join');
     const replies = await Promise.all(joinBegins.map(([, , i]) => begin.mock.results[i]!.value));
     begin.mockRestore();
-    expect(replies.map((b) => [b.mode, b.reads.length, b.reads.find((x: { stepId: string }) => x.stepId === 'maybe')?.status])).toEqual([['read', 300, 'skipped']]);
+    expect(replies.map((b) => [b.mode, b.reads.length, b.reads.find((x: { stepId: string }) => x.stepId === 'maybe')?.status])).toEqual([
+      ['read', 300, 'skipped'],
+    ]);
     expect(skip.status).toBe('succeeded');
     expect(skip.steps.find((s) => s.stepId === 'join')).toMatchObject({ status: 'succeeded', attempts: 1, output: expect.stringContaining('piece 298') });
     const broken = await h.waitForRun((await h.request('POST', '/v1/runs', { workflow: 'wide-broken', input: {} })).body.id, 30_000);
@@ -294,7 +325,7 @@ it('counts a paid answer once when its result write was applied but the reply wa
 
 it('never completes the job of a step whose result could not be stored: nothing downstream starts without it', async () => {
   const store = h.system.store;
-  const complete = vi.spyOn(store, 'completeStep').mockRejectedValue(new Error('READONLY You can\'t write against a read only replica'));
+  const complete = vi.spyOn(store, 'completeStep').mockRejectedValue(new Error("READONLY You can't write against a read only replica"));
   // A pool whose result writes give up fast, so the attempts run out within the test.
   const pools = await startWorkerPools(h.system, { recordRetry: { tries: 2, firstDelayMs: 10 } });
   try {
@@ -302,7 +333,11 @@ it('never completes the job of a step whose result could not be stored: nothing 
     const run = await h.waitForRun(res.body.id, 20_000);
     // `a` never stored its result: it ends failed, and b and c never started.
     expect(run.status).toBe('failed');
-    expect(run.steps.map((s) => [s.stepId, s.status])).toEqual([['a', 'failed'], ['b', 'cancelled'], ['c', 'cancelled']]);
+    expect(run.steps.map((s) => [s.stepId, s.status])).toEqual([
+      ['a', 'failed'],
+      ['b', 'cancelled'],
+      ['c', 'cancelled'],
+    ]);
     expect(run.steps[0]!.error).toContain('could not record the result');
     expect(run.steps.slice(1).every((s) => s.startedAt === null)).toBe(true);
     await expectNoLiveJobs(h.system, res.body.id);
@@ -371,44 +406,53 @@ const shapes = [
  * reply: 503), or its one job, sent right after the run's write, is refused by Redis (500).
  */
 function loseTheJobs(body: Record<string, unknown>): { mockRestore(): void; status: number } {
-  if (!('agent' in body)) return Object.assign(vi.spyOn(h.system.api.flowProducer, 'add').mockRejectedValueOnce(new Error('Command timed out')), { status: 503 });
-  const refused = vi.spyOn(h.system.api.queues.get('agent.e')!, 'add').mockRejectedValueOnce(new ReplyError('OOM command not allowed when used memory > maxmemory'));
+  if (!('agent' in body))
+    return Object.assign(vi.spyOn(h.system.api.flowProducer, 'add').mockRejectedValueOnce(new Error('Command timed out')), { status: 503 });
+  const refused = vi
+    .spyOn(h.system.api.queues.get('agent.e')!, 'add')
+    .mockRejectedValueOnce(new ReplyError('OOM command not allowed when used memory > maxmemory'));
   return Object.assign(refused, { status: 500 });
 }
 
-it.each(shapes)('sweeps $name whose jobs were never added and that could not be ended then: it ends failed and its key is free', async ({ body }) => {
-  // Redis goes away between writing the run and adding its flow, and stays away for the
-  // clean-up too: the run is left queued, with no jobs, holding its idempotency key.
-  const add = loseTheJobs(body);
-  const finish = vi.spyOn(h.system.api.store, 'finishRun').mockRejectedValueOnce(new Error('Connection is closed.'));
-  let runId = '';
-  try {
-    const res = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` });
-    expect(res.status).toBe(add.status);
-    expect(finish).toHaveBeenCalledTimes(1);
-    runId = (await h.system.store.listRuns({ workspaceId: 'default', limit: 1 })).runs[0]!.id;
-    expect((await h.system.runs.get(runId)).status).toBe('queued');
-    const held = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` });
-    expect(held.body.id).toBe(runId); // the key still names the stranded run
-  } finally {
-    add.mockRestore();
-    finish.mockRestore();
-  }
-  const pools = await startWorkerPools(h.system, { sweep: { everyMs: 100, graceMs: 300 } });
-  try {
-    const run = await h.waitForRun(runId, 10_000);
-    expect(run).toMatchObject({ status: 'failed', error: expect.stringContaining('its jobs were never added') });
-    expect(run.steps.every((s) => s.status === 'cancelled')).toBe(true);
-    // The sweeper frees the key right after ending the run: until then the key names the old run.
-    let again: Awaited<ReturnType<Harness['request']>> | undefined;
-    await expect.poll(async () => (again = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` })).status).toBe(202);
-    expect(again!.body.id).not.toBe(runId);
-    expect((await h.waitForRun(again!.body.id)).status).toBe('succeeded');
-    expect(await h.system.store.queuedBefore(Date.now(), 100)).toEqual([]);
-  } finally {
-    await pools.close();
-  }
-}, 30_000);
+it.each(shapes)(
+  'sweeps $name whose jobs were never added and that could not be ended then: it ends failed and its key is free',
+  async ({ body }) => {
+    // Redis goes away between writing the run and adding its flow, and stays away for the
+    // clean-up too: the run is left queued, with no jobs, holding its idempotency key.
+    const add = loseTheJobs(body);
+    const finish = vi.spyOn(h.system.api.store, 'finishRun').mockRejectedValueOnce(new Error('Connection is closed.'));
+    let runId = '';
+    try {
+      const res = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` });
+      expect(res.status).toBe(add.status);
+      expect(finish).toHaveBeenCalledTimes(1);
+      runId = (await h.system.store.listRuns({ workspaceId: 'default', limit: 1 })).runs[0]!.id;
+      expect((await h.system.runs.get(runId)).status).toBe('queued');
+      const held = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` });
+      expect(held.body.id).toBe(runId); // the key still names the stranded run
+    } finally {
+      add.mockRestore();
+      finish.mockRestore();
+    }
+    const pools = await startWorkerPools(h.system, { sweep: { everyMs: 100, graceMs: 300 } });
+    try {
+      const run = await h.waitForRun(runId, 10_000);
+      expect(run).toMatchObject({ status: 'failed', error: expect.stringContaining('its jobs were never added') });
+      expect(run.steps.every((s) => s.status === 'cancelled')).toBe(true);
+      // The sweeper frees the key right after ending the run: until then the key names the old run.
+      let again: Awaited<ReturnType<Harness['request']>> | undefined;
+      await expect
+        .poll(async () => (again = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` })).status)
+        .toBe(202);
+      expect(again!.body.id).not.toBe(runId);
+      expect((await h.waitForRun(again!.body.id)).status).toBe('succeeded');
+      expect(await h.system.store.queuedBefore(Date.now(), 100)).toEqual([]);
+    } finally {
+      await pools.close();
+    }
+  },
+  30_000,
+);
 
 it.each(shapes)('leaves $name that has its jobs alone, however long it waits', async ({ body }) => {
   const res = await h.request('POST', '/v1/runs', body);

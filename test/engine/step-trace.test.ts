@@ -48,7 +48,13 @@ describe('the record of tool calls', () => {
   const call = (id: string, input: unknown) => ({ id, name: 'delegate', input });
 
   it('records a call with its outcome, its long parts cut; a broken call with its arguments as sent', () => {
-    expect(callRecord(2, call('c1', { agent: 'a' }), { error: 'no such agent' })).toEqual({ turn: 2, id: 'c1', name: 'delegate', args: { agent: 'a' }, error: 'no such agent' });
+    expect(callRecord(2, call('c1', { agent: 'a' }), { error: 'no such agent' })).toEqual({
+      turn: 2,
+      id: 'c1',
+      name: 'delegate',
+      args: { agent: 'a' },
+      error: 'no such agent',
+    });
     expect(callRecord(1, { id: 'c2', name: 'delegate', input: null, invalidInput: '{"agent":' }, { error: 'bad' }).args).toBe('{"agent":');
     const long = callRecord(1, call('c3', { task: 'z'.repeat(10_000) }), { result: 'r'.repeat(10_000) });
     expect(jsonTextBytes(long)).toBeLessThan(3000);
@@ -64,14 +70,23 @@ describe('the record of tool calls', () => {
     ];
     const steps = { c: 's.2.research' };
     // Turn 2 waits: b was refused at once, c became a step.
-    const planned = new Map<string, CallOutcome>([['b', { error: 'refused' }], ['c', { step: 's.2.research' }]]);
+    const planned = new Map<string, CallOutcome>([
+      ['b', { error: 'refused' }],
+      ['c', { step: 's.2.research' }],
+    ]);
     expect(callsOf(messages, steps, planned)).toEqual([
       { turn: 1, id: 'a', name: 'delegate', args: { agent: 'r' }, result: 'earlier' },
       { turn: 2, id: 'b', name: 'delegate', args: {}, error: 'refused' },
       { turn: 2, id: 'c', name: 'delegate', args: {}, step: 's.2.research' },
     ]);
     // Its results are in: each call with its own, the step it became kept.
-    messages.push({ role: 'tool', results: [{ toolCallId: 'b', content: 'refused', isError: true }, { toolCallId: 'c', content: 'found it' }] });
+    messages.push({
+      role: 'tool',
+      results: [
+        { toolCallId: 'b', content: 'refused', isError: true },
+        { toolCallId: 'c', content: 'found it' },
+      ],
+    });
     expect(callsOf(messages, steps).slice(1)).toEqual([
       { turn: 2, id: 'b', name: 'delegate', args: {}, error: 'refused' },
       { turn: 2, id: 'c', name: 'delegate', args: {}, step: 's.2.research', result: 'found it' },
@@ -98,7 +113,15 @@ describe('StepTrace', () => {
   afterEach(() => fake.reset());
   afterAll(() => fake.close());
 
-  const request = (messages: ChatMessage[]): CompletionRequest => ({ agent: 'a', model: 'm-1', system: 'Be brief.', messages, maxTokens: 64, signal: new AbortController().signal, callKey: 'run.step.1.1' });
+  const request = (messages: ChatMessage[]): CompletionRequest => ({
+    agent: 'a',
+    model: 'm-1',
+    system: 'Be brief.',
+    messages,
+    maxTokens: 64,
+    signal: new AbortController().signal,
+    callKey: 'run.step.1.1',
+  });
 
   it('keeps the last call: the request as it was sent (not as the conversation grew after), and the answer as received', async () => {
     const trace = new StepTrace(10_000, () => 3);
@@ -119,12 +142,29 @@ describe('StepTrace', () => {
   });
 
   it("keeps the provider's error body (status, type, code, message) without its headers, a key it quotes masked", async () => {
-    fake.respondWith(() => ({ status: 401, body: { error: { message: 'Incorrect API key provided: sk-proj-abcdef123456. Find your key at ...', type: 'invalid_request_error', code: 'invalid_api_key', param: null } } }));
+    fake.respondWith(() => ({
+      status: 401,
+      body: {
+        error: {
+          message: 'Incorrect API key provided: sk-proj-abcdef123456. Find your key at ...',
+          type: 'invalid_request_error',
+          code: 'invalid_api_key',
+          param: null,
+        },
+      },
+    }));
     const trace = new StepTrace(10_000, () => 1);
     const openai = trace.around(new OpenAIProvider({ apiKey: 'sk-proj-abcdef123456', baseURL: fake.openaiBaseURL }));
     // The error the call ends with (the step's error, its step.failed event, the logs) has it masked too.
-    await expect(openai.complete(request([{ role: 'user', content: 'hi' }]))).rejects.toThrow('openai 401: Incorrect API key provided: sk-[redacted]. Find your key at ...');
-    expect(trace.take().debug!.error).toEqual({ status: 401, type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided: sk-[redacted]. Find your key at ...' });
+    await expect(openai.complete(request([{ role: 'user', content: 'hi' }]))).rejects.toThrow(
+      'openai 401: Incorrect API key provided: sk-[redacted]. Find your key at ...',
+    );
+    expect(trace.take().debug!.error).toEqual({
+      status: 401,
+      type: 'invalid_request_error',
+      code: 'invalid_api_key',
+      message: 'Incorrect API key provided: sk-[redacted]. Find your key at ...',
+    });
 
     fake.respondWith(() => ({ status: 529 }));
     const anthropic = trace.around(new AnthropicProvider({ apiKey: 'sk-ant-test', baseURL: fake.anthropicBaseURL }));
@@ -148,11 +188,18 @@ describe('StepTrace', () => {
     const fallback: Provider = { name: 'openai', complete: async () => ({ text: 'ok', usage: { inputTokens: 1, outputTokens: 1 }, model: 'm-fallback' }) };
     const trace = new StepTrace(10_000, () => 1);
     await trace.around(fallback).complete(request([{ role: 'user', content: 'hi' }]));
-    expect(trace.take().debug).toEqual({ attempt: 1, request: { model: 'm-1', system: 'Be brief.', messages: [{ role: 'user', content: 'hi' }], maxTokens: 64 }, answer: { text: 'ok', model: 'm-fallback' } });
+    expect(trace.take().debug).toEqual({
+      attempt: 1,
+      request: { model: 'm-1', system: 'Be brief.', messages: [{ role: 'user', content: 'hi' }], maxTokens: 64 },
+      answer: { text: 'ok', model: 'm-fallback' },
+    });
   });
 
   it("does not repeat what a succeeded step's record shows: the messages when they are its input, the text when it is its output", async () => {
-    const answering = (text: string): Provider => ({ name: 'openai', complete: async () => ({ text, usage: { inputTokens: 1, outputTokens: 1 }, model: 'm-1' }) });
+    const answering = (text: string): Provider => ({
+      name: 'openai',
+      complete: async () => ({ text, usage: { inputTokens: 1, outputTokens: 1 }, model: 'm-1' }),
+    });
     const trace = new StepTrace(10_000, () => 1);
     const input = { task: 'Sum up', context: { n: 1 } };
     await trace.around(answering('summed')).complete(request(buildMessages(input)));

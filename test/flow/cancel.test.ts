@@ -68,7 +68,11 @@ async function startLongRun(marker: string): Promise<string> {
   expect(res.status).toBe(202);
   const id = res.body.id as string;
   await h.waitUntil(id, (r) => stepStatus(r, 'think') === 'running');
-  await poll(`the provider request of ${marker}`, () => requestFor(marker), (r) => r !== undefined);
+  await poll(
+    `the provider request of ${marker}`,
+    () => requestFor(marker),
+    (r) => r !== undefined,
+  );
   return id;
 }
 
@@ -90,7 +94,11 @@ describe('cancelling a run from the API', () => {
     expect(summarize.startedAt).toBeNull();
 
     // The AbortSignal reached the HTTP call in the worker process.
-    await poll('the provider request to be aborted', () => requestFor(marker)!.aborted, (a) => a === true);
+    await poll(
+      'the provider request to be aborted',
+      () => requestFor(marker)!.aborted,
+      (a) => a === true,
+    );
 
     await expectNoLiveJobs(h.system, id);
     // The worker's late answer does not overwrite the cancellation.
@@ -137,7 +145,11 @@ describe('cancelling a run from the API', () => {
 
     // Free the worker: it then meets the cancelled run's job and must not call the provider.
     expect((await h.request('POST', `/v1/runs/${blocker}/cancel`)).status).toBe(200);
-    await poll('the blocker request to be aborted', () => requestFor(blockerMarker)!.aborted, (a) => a === true);
+    await poll(
+      'the blocker request to be aborted',
+      () => requestFor(blockerMarker)!.aborted,
+      (a) => a === true,
+    );
     await expectNoLiveJobs(h.system, blocker);
     await expectNoLiveJobs(h.system, queued);
     expect(requestFor(queuedMarker)).toBeUndefined();
@@ -151,7 +163,11 @@ describe('cancelling a run from the API', () => {
     const id = res.body.id as string;
     await h.waitUntil(id, (r) => r.steps[0]!.status === 'retrying');
     // The failed attempt's job now sleeps in BullMQ's delayed set for the 20 s backoff.
-    await poll('the retry to be scheduled', () => liveJobsOf(h.system, id), (l) => l.some((j) => j.startsWith('agent.patient:')));
+    await poll(
+      'the retry to be scheduled',
+      () => liveJobsOf(h.system, id),
+      (l) => l.some((j) => j.startsWith('agent.patient:')),
+    );
 
     expect((await h.request('POST', `/v1/runs/${id}/cancel`)).status).toBe(200);
     const run = await h.waitForRun(id);

@@ -21,12 +21,24 @@ beforeAll(async () => {
     workflows: [
       {
         name: 'wide',
-        steps: [{ sequential: [{ parallel: Array.from({ length: WIDTH }, (_, i) => ({ id: `w${i}`, agent: 'narrow', input: { task: `part ${i}` } })) }, { id: 'join', agent: 'narrow', input: { task: 'join' } }] }],
+        steps: [
+          {
+            sequential: [
+              { parallel: Array.from({ length: WIDTH }, (_, i) => ({ id: `w${i}`, agent: 'narrow', input: { task: `part ${i}` } })) },
+              { id: 'join', agent: 'narrow', input: { task: 'join' } },
+            ],
+          },
+        ],
       },
       {
         name: 'wide-failing',
         steps: [
-          { parallel: [{ id: 'boom', agent: 'fails', input: { task: 'x' } }, ...Array.from({ length: 50 }, (_, i) => ({ id: `w${i}`, agent: 'narrow', input: { task: `part ${i}` } }))] },
+          {
+            parallel: [
+              { id: 'boom', agent: 'fails', input: { task: 'x' } },
+              ...Array.from({ length: 50 }, (_, i) => ({ id: `w${i}`, agent: 'narrow', input: { task: `part ${i}` } })),
+            ],
+          },
         ],
       },
       { name: 'small', steps: [{ id: 'one', agent: 'narrow', input: { task: 'small' } }] },
@@ -51,7 +63,12 @@ describe('a run that ends early', () => {
     await h.waitUntil(id, (r) => r.steps.some((s) => s.status === 'running'));
     expect(await queuedOf(id)).toBeGreaterThan(WIDTH / 2);
     expect((await h.request('POST', `/v1/runs/${id}/cancel`)).status).toBe(200);
-    await poll('the cancelled run leaves the queue', () => queuedOf(id), (n) => n === 0, { timeoutMs: 2_000 });
+    await poll(
+      'the cancelled run leaves the queue',
+      () => queuedOf(id),
+      (n) => n === 0,
+      { timeoutMs: 2_000 },
+    );
 
     // With 199 jobs draining at 2 per second ahead of it, this would wait for minutes.
     const other = (await h.request('POST', '/v1/runs', { workflow: 'small', input: {} })).body.id as string;
@@ -65,7 +82,12 @@ describe('a run that ends early', () => {
     const id = (await h.request('POST', '/v1/runs', { workflow: 'wide-failing', input: {} })).body.id as string;
     const run = await h.waitForRun(id, 10_000);
     expect(run.status).toBe('failed');
-    await poll('the failed run leaves the queue', () => queuedOf(id), (n) => n === 0, { timeoutMs: 2_000 });
+    await poll(
+      'the failed run leaves the queue',
+      () => queuedOf(id),
+      (n) => n === 0,
+      { timeoutMs: 2_000 },
+    );
     expect(run.steps.filter((s) => s.status === 'succeeded').length).toBeLessThan(10);
     await expectNoLiveJobs(h.system, id, 10_000);
   });

@@ -67,7 +67,13 @@ describe('vote quorum', () => {
 
   it('ends as soon as no answer can reach the quorum any more', async () => {
     votes({ a: 'yes', b: 'no', c: 'maybe', d: 'yes' }, ['d']);
-    const r = await submit({ workflow: { name: 'q-impossible', steps: [{ id: 'v', kind: 'vote', question: { task: 'Ship it?' }, voters: ['a', 'b', 'c', 'd'].map((agent) => ({ agent })), quorum: 3 }] }, input: {} });
+    const r = await submit({
+      workflow: {
+        name: 'q-impossible',
+        steps: [{ id: 'v', kind: 'vote', question: { task: 'Ship it?' }, voters: ['a', 'b', 'c', 'd'].map((agent) => ({ agent })), quorum: 3 }],
+      },
+      input: {},
+    });
     expect(r.status).toBe('succeeded');
     expect(r.output).toMatchObject({ consensus: false, quorum: { need: 3, reached: false, cancelled: ['v.4.d'] } });
     expect(stepOf(r, 'v.4.d').reason).toBe('quorum can no longer be reached (1 answer agree, 1 still live, 3 needed)');
@@ -75,7 +81,10 @@ describe('vote quorum', () => {
   });
 
   it('refuses a quorum larger than the voters', async () => {
-    const res = await h.request('POST', '/v1/workflows/validate', { name: 'q-big', steps: [{ id: 'v', kind: 'vote', question: { task: 'x' }, voters: [{ agent: 'a' }, { agent: 'b' }], quorum: 3 }] });
+    const res = await h.request('POST', '/v1/workflows/validate', {
+      name: 'q-big',
+      steps: [{ id: 'v', kind: 'vote', question: { task: 'x' }, voters: [{ agent: 'a' }, { agent: 'b' }], quorum: 3 }],
+    });
     expect(res.status).toBe(422);
     expect(res.body.error.issues[0]).toEqual({ path: 'steps[0].quorum', message: 'a quorum of 3 needs at least 3 voters; there are 2' });
   });
@@ -84,7 +93,14 @@ describe('vote quorum', () => {
 describe('join policies', () => {
   it('join: any starts at the first success and cancels the rest', async () => {
     const r = await submit({
-      workflow: { name: 'j-any', steps: [{ id: 'a', agent: 'a', input: { task: 'a' } }, { id: 'b', agent: 'b', input: { task: `b [[delay:${SLOW_MS}]]` } }, { id: 'first', kind: 'concat', as: 'list', dependsOn: ['a', 'b'], join: 'any' }] },
+      workflow: {
+        name: 'j-any',
+        steps: [
+          { id: 'a', agent: 'a', input: { task: 'a' } },
+          { id: 'b', agent: 'b', input: { task: `b [[delay:${SLOW_MS}]]` } },
+          { id: 'first', kind: 'concat', as: 'list', dependsOn: ['a', 'b'], join: 'any' },
+        ],
+      },
       input: {},
     });
     expect(r.status).toBe('succeeded');
@@ -139,7 +155,14 @@ describe('join policies', () => {
 
   it('join: bestEffort waits for all and goes on with what succeeded', async () => {
     const r = await submit({
-      workflow: { name: 'j-best', steps: [{ id: 'a', agent: 'a', input: { task: 'a [[status:400]]' } }, { id: 'b', agent: 'b', input: { task: 'b [[delay:300]]' } }, { id: 'j', kind: 'concat', as: 'list', dependsOn: ['a', 'b'], join: 'bestEffort' }] },
+      workflow: {
+        name: 'j-best',
+        steps: [
+          { id: 'a', agent: 'a', input: { task: 'a [[status:400]]' } },
+          { id: 'b', agent: 'b', input: { task: 'b [[delay:300]]' } },
+          { id: 'j', kind: 'concat', as: 'list', dependsOn: ['a', 'b'], join: 'bestEffort' },
+        ],
+      },
       input: {},
     });
     expect(r.status).toBe('partial_success');
@@ -152,8 +175,12 @@ describe('join policies', () => {
   it('refuses joins that cannot work, naming the problem', async () => {
     const validate = async (steps: unknown[]) => (await h.request('POST', '/v1/workflows/validate', { name: 'j-bad', steps })).body.error?.issues;
     const agent = (id: string, dependsOn: string[] = []) => ({ id, agent: 'a', input: { task: id }, dependsOn });
-    expect(await validate([agent('a'), { ...agent('j', ['a']), join: 'any' }])).toEqual([{ path: 'steps[1].join', message: 'join: any needs at least 2 dependencies; "j" has 1' }]);
-    expect(await validate([agent('a'), agent('b'), { ...agent('j', ['a', 'b']), join: { quorum: 3 } }])).toEqual([{ path: 'steps[2].join', message: 'a quorum of 3 needs at least 3 dependencies; "j" has 2' }]);
+    expect(await validate([agent('a'), { ...agent('j', ['a']), join: 'any' }])).toEqual([
+      { path: 'steps[1].join', message: 'join: any needs at least 2 dependencies; "j" has 1' },
+    ]);
+    expect(await validate([agent('a'), agent('b'), { ...agent('j', ['a', 'b']), join: { quorum: 3 } }])).toEqual([
+      { path: 'steps[2].join', message: 'a quorum of 3 needs at least 3 dependencies; "j" has 2' },
+    ]);
     expect(await validate([agent('a'), agent('b'), { ...agent('j', ['a', 'b']), join: 'any' }, agent('k', ['a'])])).toEqual([
       { path: 'steps[2].join', message: 'join: any cancels the steps it no longer needs, so they may feed no other step; "a" is also a dependency of "k"' },
     ]);
@@ -187,7 +214,9 @@ describe('join policies', () => {
     expect(await validate([{ id: 'c', pattern: 'parallel', tasks: [{ agent: 'a', task: 'x' }], dependsOn: ['ghost'] }])).toEqual([
       { path: 'steps[0] (step c-t1).dependsOn[0]', message: 'unknown step "ghost" in dependsOn; steps: c-t1, c-results' },
     ]);
-    expect(await validate([{ id: 'c', pattern: 'nope', tasks: [] }])).toEqual([{ path: 'steps[0].pattern', message: 'unknown pattern "nope"; patterns: sequential, parallel, hierarchical, consensus' }]);
+    expect(await validate([{ id: 'c', pattern: 'nope', tasks: [] }])).toEqual([
+      { path: 'steps[0].pattern', message: 'unknown pattern "nope"; patterns: sequential, parallel, hierarchical, consensus' },
+    ]);
     expect(await validate([{ id: 'h', pattern: 'hierarchical', task: 't', aggregate: 'vote', tasks: [{ agent: 'a', task: 'x' }] }])).toEqual([
       { path: 'steps[0].tasks', message: 'aggregate: vote needs at least 2 tasks (each answer is a vote)' },
     ]);

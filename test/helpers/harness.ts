@@ -117,7 +117,10 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     for (;;) {
       const run = await system.runs.get(id);
       if (predicate(run)) return run;
-      if (Date.now() > deadline) throw new Error(`run ${id} did not reach the expected state in ${timeoutMs} ms (status ${run.status}: ${JSON.stringify(run.steps.map((s) => [s.stepId, s.status]))})`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `run ${id} did not reach the expected state in ${timeoutMs} ms (status ${run.status}: ${JSON.stringify(run.steps.map((s) => [s.stepId, s.status]))})`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
   };
@@ -159,7 +162,12 @@ export async function liveJobsOf(system: System, runId: string): Promise<string[
 
 /** Wait until BullMQ holds no live job of the run; fail naming the jobs still live. */
 export async function expectNoLiveJobs(system: System, runId: string, timeoutMs = 5_000): Promise<void> {
-  const live = await poll(`no live jobs of ${runId}`, () => liveJobsOf(system, runId), (l) => l.length === 0, { timeoutMs }).catch(async (err: unknown) => {
+  const live = await poll(
+    `no live jobs of ${runId}`,
+    () => liveJobsOf(system, runId),
+    (l) => l.length === 0,
+    { timeoutMs },
+  ).catch(async (err: unknown) => {
     const left = await liveJobsOf(system, runId);
     if (left.length === 0) throw err; // timed out, yet empty now: still a failure, never a pass
     return left;

@@ -8,7 +8,9 @@ import { liveSchemaThreads } from '../../src/lang/schema-lane.js';
 import { keysLeft } from './redis.js';
 
 afterAll(async () => {
-  const left = [...(await keysLeft())].map(([prefix, keys]) => `${prefix}: ${keys.length} keys (${keys.slice(0, 3).join(', ')}${keys.length > 3 ? ', ...' : ''})`);
+  const left = [...(await keysLeft())].map(
+    ([prefix, keys]) => `${prefix}: ${keys.length} keys (${keys.slice(0, 3).join(', ')}${keys.length > 3 ? ', ...' : ''})`,
+  );
   expect(left, 'keys this test file (or a process it started) left in Redis').toEqual([]);
   expect(liveSchemaThreads(), 'schema threads this test file left running (a SchemaChecker or System not closed)').toBe(0);
 });

@@ -1,5 +1,10 @@
 /** Wait for a condition in a test: call `fn` until `ok(value)`, or fail naming `what` and the last value. */
-export async function poll<T>(what: string, fn: () => T | Promise<T>, ok: (v: T) => boolean, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
+export async function poll<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  ok: (v: T) => boolean,
+  opts: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
   const { timeoutMs = 5_000, intervalMs = 25 } = opts;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -47,7 +47,11 @@ export async function ownRedis(): Promise<OwnRedis> {
     port,
     async start() {
       if (proc && proc.exitCode === null && proc.signalCode === null) throw new Error(`redis-server on port ${port} is running already`);
-      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
+      const child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+        { stdio: 'ignore' },
+      );
       proc = child;
       running.add(child);
       child.once('exit', () => running.delete(child));

@@ -21,7 +21,11 @@ export function parseSse(text: string): SseEvent[] {
 }
 
 /** Read a whole SSE response of `GET /v1/runs/:id/events`; it must end by itself. */
-export async function readEventStream(baseUrl: string, runId: string, headers: Record<string, string> = {}): Promise<{ status: number; contentType: string | null; events: SseEvent[] }> {
+export async function readEventStream(
+  baseUrl: string,
+  runId: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; contentType: string | null; events: SseEvent[] }> {
   const res = await fetch(`${baseUrl}/v1/runs/${runId}/events`, { headers, signal: AbortSignal.timeout(15_000) });
   const text = await res.text();
   return { status: res.status, contentType: res.headers.get('content-type'), events: parseSse(text) };

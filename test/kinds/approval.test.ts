@@ -8,7 +8,13 @@ import { CONTROL_QUEUE, stepJobId } from '../../src/store/keys.js';
 import type { RunView } from '../../src/submit/runs-service.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 
-const gate = (extra: Record<string, unknown> = {}) => ({ id: 'gate', kind: 'approval', dependsOn: ['draft'], input: { task: 'Approve the post', context: { post: '{{steps.draft.output}}' } }, ...extra });
+const gate = (extra: Record<string, unknown> = {}) => ({
+  id: 'gate',
+  kind: 'approval',
+  dependsOn: ['draft'],
+  input: { task: 'Approve the post', context: { post: '{{steps.draft.output}}' } },
+  ...extra,
+});
 const publishFlow = (name: string, gateExtra: Record<string, unknown> = {}, wf: Record<string, unknown> = {}) => ({
   name,
   ...wf,
@@ -51,12 +57,12 @@ beforeAll(async () => {
       },
       {
         name: 'revise-slow',
-        steps: [
-          { id: 'draft', agent: 'slowwriter', input: { task: 'Draft slowly' } },
-          gate({ onReject: 'revise', review: 'draft' }),
-        ],
+        steps: [{ id: 'draft', agent: 'slowwriter', input: { task: 'Draft slowly' } }, gate({ onReject: 'revise', review: 'draft' })],
       },
-      { ...publishFlow('hybrid', { rules: ['input.risky == true', 'contains(steps.draft.output, "guarantee")'] }, { automation: 'hybrid' }), input: { risky: { type: 'boolean' } } },
+      {
+        ...publishFlow('hybrid', { rules: ['input.risky == true', 'contains(steps.draft.output, "guarantee")'] }, { automation: 'hybrid' }),
+        input: { risky: { type: 'boolean' } },
+      },
     ],
   });
 }, 30_000);
@@ -72,8 +78,10 @@ async function submit(workflow: string, input: Record<string, unknown> = {}): Pr
   return res.body.id as string;
 }
 
-const waitingAtGate = (id: string, stepId = 'gate') => h.waitUntil(id, (r) => r.status === 'waiting' && (r.waitingAt ?? []).some((g) => g.stepId === stepId), 10_000);
-const decide = (id: string, action: 'approve' | 'reject', body: Record<string, unknown> = {}, stepId = 'gate') => h.request('POST', `/v1/runs/${id}/steps/${stepId}/${action}`, body);
+const waitingAtGate = (id: string, stepId = 'gate') =>
+  h.waitUntil(id, (r) => r.status === 'waiting' && (r.waitingAt ?? []).some((g) => g.stepId === stepId), 10_000);
+const decide = (id: string, action: 'approve' | 'reject', body: Record<string, unknown> = {}, stepId = 'gate') =>
+  h.request('POST', `/v1/runs/${id}/steps/${stepId}/${action}`, body);
 const stepOf = (r: RunView, id: string) => r.steps.find((s) => s.stepId === id)!;
 
 describe('an approval gate (automation: manual, the default)', () => {
@@ -242,11 +250,21 @@ describe('onReject: revise', () => {
   });
 
   it('is refused at compile time without a review step, or with one that is not an agent step or not an ancestor', async () => {
-    const base = (g: Record<string, unknown>, extra: Record<string, unknown>[] = []) => ({ name: 'bad-gate', steps: [{ id: 'draft', agent: 'writer', input: { task: 'x' } }, ...extra, { id: 'gate', kind: 'approval', dependsOn: ['draft'], ...g }] });
-    const issues = async (def: unknown) => (await h.request('POST', '/v1/workflows/validate', def)).body.error.issues.map((i: { path: string; message: string }) => [i.path, i.message]);
+    const base = (g: Record<string, unknown>, extra: Record<string, unknown>[] = []) => ({
+      name: 'bad-gate',
+      steps: [{ id: 'draft', agent: 'writer', input: { task: 'x' } }, ...extra, { id: 'gate', kind: 'approval', dependsOn: ['draft'], ...g }],
+    });
+    const issues = async (def: unknown) =>
+      (await h.request('POST', '/v1/workflows/validate', def)).body.error.issues.map((i: { path: string; message: string }) => [i.path, i.message]);
     expect(await issues(base({ onReject: 'revise' }))).toContainEqual(['steps[1].review', 'onReject: revise needs review: the id of the agent step to revise']);
-    expect(await issues(base({ onReject: 'revise', review: 'other' }, [{ id: 'other', agent: 'writer', input: { task: 'y' } }]))).toContainEqual(['steps[2].review', expect.stringContaining('which is not an ancestor of "gate"')]);
-    expect(await issues(base({ onReject: 'revise', review: 'g0' }, [{ id: 'g0', kind: 'approval', dependsOn: ['draft'] }]))).toContainEqual(['steps[2].review', 'the step under review must be an agent step; "g0" is a approval step']);
+    expect(await issues(base({ onReject: 'revise', review: 'other' }, [{ id: 'other', agent: 'writer', input: { task: 'y' } }]))).toContainEqual([
+      'steps[2].review',
+      expect.stringContaining('which is not an ancestor of "gate"'),
+    ]);
+    expect(await issues(base({ onReject: 'revise', review: 'g0' }, [{ id: 'g0', kind: 'approval', dependsOn: ['draft'] }]))).toContainEqual([
+      'steps[2].review',
+      'the step under review must be an agent step; "g0" is a approval step',
+    ]);
   });
 });
 
@@ -290,4 +308,3 @@ describe('decisions that race the gate', () => {
     }
   });
 });
-

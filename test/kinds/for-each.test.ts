@@ -14,7 +14,13 @@ const AGENTS: Record<string, Record<string, unknown>> = {
   writer: { provider: 'echo' },
 };
 
-const each = (extra: Record<string, unknown> = {}) => ({ id: 'each', kind: 'forEach', items: '{{input.names}}', step: { agent: 'detail', input: { task: 'Detail {{item}} ({{index}})' } }, ...extra });
+const each = (extra: Record<string, unknown> = {}) => ({
+  id: 'each',
+  kind: 'forEach',
+  items: '{{input.names}}',
+  step: { agent: 'detail', input: { task: 'Detail {{item}} ({{index}})' } },
+  ...extra,
+});
 const names = { names: { type: 'array' } };
 
 let fake: FakeLlmServer;
@@ -34,7 +40,12 @@ beforeAll(async () => {
           {
             sequential: [
               { id: 'find', agent: 'finder', input: { task: 'List companies [[reply:{{input.list}}]]' } },
-              { id: 'each', kind: 'forEach', items: '{{steps.find.output.companies}}', step: { agent: 'detail', input: { task: 'Detail {{item}} ({{index}})' } } },
+              {
+                id: 'each',
+                kind: 'forEach',
+                items: '{{steps.find.output.companies}}',
+                step: { agent: 'detail', input: { task: 'Detail {{item}} ({{index}})' } },
+              },
               { id: 'report', agent: 'writer', input: { task: 'Report', context: { details: '{{steps.each.output}}' } } },
             ],
           },
@@ -47,7 +58,13 @@ beforeAll(async () => {
           {
             sequential: [
               { id: 'find', agent: 'finder', input: { task: 'List companies [[reply:{{input.list}}]]' } },
-              { id: 'each', kind: 'forEach', items: '{{steps.find.output.companies}}', maxItems: 1000, step: { agent: 'detail', input: { task: 'Detail {{item}}' } } },
+              {
+                id: 'each',
+                kind: 'forEach',
+                items: '{{steps.find.output.companies}}',
+                maxItems: 1000,
+                step: { agent: 'detail', input: { task: 'Detail {{item}}' } },
+              },
               { id: 'report', agent: 'writer', input: { task: 'Report', context: { details: '{{steps.each.output}}' } } },
             ],
           },
@@ -58,12 +75,27 @@ beforeAll(async () => {
       {
         name: 'narrow-output',
         input: { list: { type: 'string' } },
-        steps: [{ sequential: [{ id: 'find', agent: 'finder', input: { task: 'List companies [[reply:{{input.list}}]]' } }, each({ items: '{{steps.find.output.companies}}', maxItems: 2 })] }],
+        steps: [
+          {
+            sequential: [
+              { id: 'find', agent: 'finder', input: { task: 'List companies [[reply:{{input.list}}]]' } },
+              each({ items: '{{steps.find.output.companies}}', maxItems: 2 }),
+            ],
+          },
+        ],
       },
       { name: 'narrow-truncate', input: names, steps: [each({ maxItems: 2, truncate: true })] },
       { name: 'objects', input: names, steps: [each({ step: { agent: 'detail', input: { task: 'Visit {{item.url}} for {{item.name}}' } } })] },
-      { name: 'empty-skips', input: names, steps: [{ sequential: [each(), { id: 'after', agent: 'writer', input: { task: 'after {{steps.each.output}}' } }] }] },
-      { name: 'empty-stops', input: names, steps: [{ sequential: [each({ stopWhenEmpty: true }), { id: 'after', agent: 'writer', input: { task: 'after' } }] }] },
+      {
+        name: 'empty-skips',
+        input: names,
+        steps: [{ sequential: [each(), { id: 'after', agent: 'writer', input: { task: 'after {{steps.each.output}}' } }] }],
+      },
+      {
+        name: 'empty-stops',
+        input: names,
+        steps: [{ sequential: [each({ stopWhenEmpty: true }), { id: 'after', agent: 'writer', input: { task: 'after' } }] }],
+      },
     ],
   });
 }, 30_000);
@@ -105,7 +137,10 @@ describe('a forEach step', () => {
     const companies = Array.from({ length: 1000 }, (_, i) => `c${i}`);
     const r = await run('scan-wide', { list: JSON.stringify({ companies }) });
     expect(r.status).toBe('failed');
-    expect(r.steps.find((s) => s.stepId === 'each')).toMatchObject({ status: 'failed', error: 'step "each" would add 1000 steps to its run, which has 3: a run has at most 1000 steps (SWITCHYARD_MAX_STEPS)' });
+    expect(r.steps.find((s) => s.stepId === 'each')).toMatchObject({
+      status: 'failed',
+      error: 'step "each" would add 1000 steps to its run, which has 3: a run has at most 1000 steps (SWITCHYARD_MAX_STEPS)',
+    });
     expect(items(r)).toEqual([]);
     await expectNoLiveJobs(h.system, r.id);
   });
@@ -128,11 +163,18 @@ describe('a forEach step', () => {
   it('fails past maxItems, saying so, or takes the first maxItems with truncate', async () => {
     const failed = await run('narrow-output', { list: JSON.stringify({ companies: ['a', 'b', 'c'] }) });
     expect(failed.status).toBe('failed');
-    expect(failed.steps.find((s) => s.stepId === 'each')!.error).toBe('{{steps.find.output.companies}} has 3 items; at most maxItems 2 (truncate: true takes the first 2)');
+    expect(failed.steps.find((s) => s.stepId === 'each')!.error).toBe(
+      '{{steps.find.output.companies}} has 3 items; at most maxItems 2 (truncate: true takes the first 2)',
+    );
     // A list from the run input is counted at submit: refused with a 422 (it was accepted, then failed).
     const refused = await h.request('POST', '/v1/runs', { workflow: 'narrow', input: { names: ['a', 'b', 'c'] } });
     expect(refused.status).toBe(422);
-    expect(refused.body.error.issues).toEqual([{ path: 'steps.each.items', message: 'step "each": its list (from the run input) has 3 items; at most 2 (its maxItems; with truncate: true it takes the first 2)' }]);
+    expect(refused.body.error.issues).toEqual([
+      {
+        path: 'steps.each.items',
+        message: 'step "each": its list (from the run input) has 3 items; at most 2 (its maxItems; with truncate: true it takes the first 2)',
+      },
+    ]);
     const cut = await run('narrow-truncate', { names: ['a', 'b', 'c'] });
     expect(cut.status).toBe('succeeded');
     expect(cut.output).toEqual(['[detail] Detail a (0)', '[detail] Detail b (1)']);

@@ -18,7 +18,14 @@ const AGENTS: Record<string, Record<string, unknown>> = {
   judge: { provider: 'openai', model: 'gpt-judge', attempts: 1, output: { schema: VERDICT_FIELDS }, structured: 'json_schema' },
   'judge-a': { provider: 'anthropic', model: 'claude-judge', attempts: 1, output: { schema: VERDICT_FIELDS } },
   'judge-old': { provider: 'openai', model: 'gpt-4-turbo', attempts: 1, output: { schema: VERDICT_FIELDS }, structured: 'json_mode' },
-  'judge-twice': { provider: 'openai', model: 'gpt-judge-2', attempts: 2, backoff: { type: 'fixed', delayMs: 50 }, output: { schema: VERDICT_FIELDS }, structured: 'json_schema' },
+  'judge-twice': {
+    provider: 'openai',
+    model: 'gpt-judge-2',
+    attempts: 2,
+    backoff: { type: 'fixed', delayMs: 50 },
+    output: { schema: VERDICT_FIELDS },
+    structured: 'json_schema',
+  },
   // Its model takes one call a second: a second round right after the first waits for its turn.
   'judge-rpm': { provider: 'openai', model: 'gpt-judge-rpm', attempts: 1, output: { schema: VERDICT_FIELDS }, structured: 'json_schema' },
   /** A critic that is an orchestrator elsewhere: as a critic it gives one structured verdict (`structured: auto` on a compatible server: a forced function). */
@@ -33,7 +40,13 @@ const billedFor = (calls: readonly RecordedRequest[], answers: readonly unknown[
   outputTokens: answers.reduce<number>((n, a) => n + tokens(JSON.stringify(a)), 0),
 });
 
-const loop = (id: string, extra: Record<string, unknown> = {}) => ({ id, kind: 'loop', body: { agent: 'writer', input: { task: 'Write about {{input.topic}}' } }, critic: { agent: 'critic' }, ...extra });
+const loop = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  kind: 'loop',
+  body: { agent: 'writer', input: { task: 'Write about {{input.topic}}' } },
+  critic: { agent: 'critic' },
+  ...extra,
+});
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -46,7 +59,11 @@ beforeAll(async () => {
     agents: AGENTS,
     providers: { openai: { models: { 'gpt-judge-rpm': { rpm: 60 } } } },
     workflows: [
-      { name: 'refine', input: { topic: { type: 'string' } }, steps: [{ sequential: [loop('refine'), { id: 'publish', agent: 'echo-w', input: { task: 'publish {{steps.refine.output.draft}}' } }] }] },
+      {
+        name: 'refine',
+        input: { topic: { type: 'string' } },
+        steps: [{ sequential: [loop('refine'), { id: 'publish', agent: 'echo-w', input: { task: 'publish {{steps.refine.output.draft}}' } }] }],
+      },
       { name: 'refine-until', input: { topic: { type: 'string' } }, steps: [loop('refine', { until: 'verdict.score >= 7', maxIterations: 5 })] },
       { name: 'refine-max', input: { topic: { type: 'string' } }, steps: [loop('refine', { maxIterations: 2 })] },
       { name: 'refine-tp', input: { topic: { type: 'string' } }, steps: [loop('refine', { critic: { agent: 'critic-tp' } })] },
@@ -189,7 +206,7 @@ describe('structured answers (an agent with output.schema)', () => {
     expect(calls[1]!.body.messages.at(-2)).toEqual({ role: 'assistant', content: '{"approved":"yes"}' });
     const feedback = calls[1]!.body.messages.at(-1);
     expect(feedback.role).toBe('user');
-    expect(feedback.content).toContain("/approved: must be boolean");
+    expect(feedback.content).toContain('/approved: must be boolean');
     expect(feedback.content).toContain("(root): must have required property 'score'");
     const completed = (await h.system.store.readEvents(r.id)).find((e) => e.type === 'step.completed');
     expect(completed?.data).toMatchObject({ structured: true, rounds: 2 });
@@ -235,7 +252,8 @@ describe('structured answers (an agent with output.schema)', () => {
     // This test's run: the first to save a checkpoint (an earlier test's failed job may still write to its own `judge` step).
     let runId: unknown;
     // Redis applies the write, then its reply never comes back (as ioredis reports a timeout): once for each kind.
-    const loseReply = <A extends unknown[], R>(name: string, original: (...a: A) => Promise<R>) =>
+    const loseReply =
+      <A extends unknown[], R>(name: string, original: (...a: A) => Promise<R>) =>
       async (...a: A): Promise<R> => {
         const reply = await original(...a);
         if (name === 'checkpoint') runId ??= a[0];
@@ -283,7 +301,10 @@ describe('structured answers (an agent with output.schema)', () => {
     const calls = byModel('gpt-judge-2');
     // The 500 and the attempt after it both asked round 2 (the first answer with its errors).
     expect(calls).toHaveLength(3);
-    expect(calls.slice(1).map((c) => c.body.messages.at(-1).content)).toEqual([expect.stringContaining('/approved: must be boolean'), expect.stringContaining('/approved: must be boolean')]);
+    expect(calls.slice(1).map((c) => c.body.messages.at(-1).content)).toEqual([
+      expect.stringContaining('/approved: must be boolean'),
+      expect.stringContaining('/approved: must be boolean'),
+    ]);
     const step = r.steps[0]!;
     expect(step.attempts).toBe(2);
     expect(step.usage).toMatchObject(billedFor([calls[0]!, calls[2]!], [{ approved: 'maybe' }, { approved: true, score: 6 }]));
@@ -293,7 +314,9 @@ describe('structured answers (an agent with output.schema)', () => {
   it('asks OpenAI’s own API by model age (json_schema, JSON mode, a forced function), any other server with a forced function', () => {
     const mode = (model: string, official = true) => structuredMode(model, official);
     expect(['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'o3-mini', 'gpt-5', 'gpt-4o-2024-08-06'].map((m) => mode(m))).toEqual(Array(6).fill('json_schema'));
-    expect(['gpt-4-turbo', 'gpt-4-turbo-2024-04-09', 'gpt-4-1106-preview', 'gpt-3.5-turbo', 'gpt-3.5-turbo-0125', 'gpt-4o-2024-05-13'].map((m) => mode(m))).toEqual(Array(6).fill('json_mode'));
+    expect(
+      ['gpt-4-turbo', 'gpt-4-turbo-2024-04-09', 'gpt-4-1106-preview', 'gpt-3.5-turbo', 'gpt-3.5-turbo-0125', 'gpt-4o-2024-05-13'].map((m) => mode(m)),
+    ).toEqual(Array(6).fill('json_mode'));
     expect(['gpt-4', 'gpt-4-0613', 'gpt-4-32k', 'gpt-3.5-turbo-0613'].map((m) => mode(m))).toEqual(Array(4).fill('tool'));
     expect(mode('gpt-4o', false)).toBe('tool');
     expect(structuredMode('llama3', false, 'json_schema')).toBe('json_schema');
@@ -334,12 +357,19 @@ describe('structured answers (an agent with output.schema)', () => {
     fake.respondWith((r) => (r.body?.model === 'claude-judge' ? structuredReply(r, { approved: 'no' }) : undefined));
     const bad = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'judge-a', input: { task: 'Judge again' } })).body.id, 20_000);
     expect(bad.status).toBe('failed');
-    expect(bad.steps[0]!.error).toBe("the answer does not fit the output schema (asked twice): (root): must have required property 'score'; /approved: must be boolean");
+    expect(bad.steps[0]!.error).toBe(
+      "the answer does not fit the output schema (asked twice): (root): must have required property 'score'; /approved: must be boolean",
+    );
   });
 
   it('refuses an output schema that is not an object schema, naming the field', async () => {
-    const res = await h.request('POST', '/v1/workflows/validate', { name: 'bad-schema', steps: [{ id: 'a', agent: 'writer', output: { schema: { type: 'string' } }, input: { task: 'x' } }] });
+    const res = await h.request('POST', '/v1/workflows/validate', {
+      name: 'bad-schema',
+      steps: [{ id: 'a', agent: 'writer', output: { schema: { type: 'string' } }, input: { task: 'x' } }],
+    });
     expect(res.status).toBe(422);
-    expect(res.body.error.issues).toEqual([expect.objectContaining({ path: 'steps[0].output.schema', message: expect.stringContaining('must be a JSON Schema of an object') })]);
+    expect(res.body.error.issues).toEqual([
+      expect.objectContaining({ path: 'steps[0].output.schema', message: expect.stringContaining('must be a JSON Schema of an object') }),
+    ]);
   });
 });

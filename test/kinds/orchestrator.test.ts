@@ -17,8 +17,22 @@ const STALLED = { lockDuration: 1000, stalledInterval: 500 };
 const fixed = { type: 'fixed', delayMs: 50 };
 
 const AGENTS: Record<string, Record<string, unknown>> = {
-  tp: { provider: 'anthropic', model: 'claude-test', description: 'Thinking partner', delegates: ['research', 'content', 'flaky'], attempts: 3, backoff: fixed },
-  tpo: { provider: 'openai', model: 'gpt-test', description: 'Thinking partner on OpenAI', delegates: ['research', 'content', 'flaky'], attempts: 3, backoff: fixed },
+  tp: {
+    provider: 'anthropic',
+    model: 'claude-test',
+    description: 'Thinking partner',
+    delegates: ['research', 'content', 'flaky'],
+    attempts: 3,
+    backoff: fixed,
+  },
+  tpo: {
+    provider: 'openai',
+    model: 'gpt-test',
+    description: 'Thinking partner on OpenAI',
+    delegates: ['research', 'content', 'flaky'],
+    attempts: 3,
+    backoff: fixed,
+  },
   research: { provider: 'echo', echo: { latencyMs: 300 }, description: 'Finds sources', capabilities: [{ name: 'web_search', description: 'Search the web' }] },
   content: { provider: 'echo', echo: { latencyMs: 300 }, description: 'Writes drafts' },
   /** Fails when its task carries a failing directive. */
@@ -116,7 +130,12 @@ describe.each([
   { agent: 'tp', model: 'claude-test' },
 ])('an orchestrator on $model', ({ agent, model }) => {
   it('runs the delegations of one answer in parallel as child steps, resumes with their results, and answers', async () => {
-    script({ [model]: [{ text: 'Asking both.', toolCalls: [delegateCall('research', 'find sources on queues'), delegateCall('content', 'outline a post')] }, { text: 'A post on queues, from sources and an outline.' }] });
+    script({
+      [model]: [
+        { text: 'Asking both.', toolCalls: [delegateCall('research', 'find sources on queues'), delegateCall('content', 'outline a post')] },
+        { text: 'A post on queues, from sources and an outline.' },
+      ],
+    });
     const run = await withTp(async () => h.waitForRun(await submitAgent(agent, 'Write about queues'), 20_000));
     expect(run.status).toBe('succeeded');
     expect(run.output).toBe('A post on queues, from sources and an outline.');
@@ -149,7 +168,9 @@ describe.each([
     expect(orchestrator.usage!.inputTokens).toBe(calls.reduce((n, c) => n + tokens(c.prompt), 0));
     expect(orchestrator.attempts).toBe(1);
     const events = (await h.system.store.readEvents(run.id)).map((e) => `${e.type}${e.stepId ? ` ${e.stepId}` : ''}`);
-    expect(events).toEqual(expect.arrayContaining([`step.added ${agent}.1.research`, `step.added ${agent}.1.content`, `step.waiting ${agent}`, `step.resumed ${agent}`]));
+    expect(events).toEqual(
+      expect.arrayContaining([`step.added ${agent}.1.research`, `step.added ${agent}.1.content`, `step.waiting ${agent}`, `step.resumed ${agent}`]),
+    );
     await expectNoLiveJobs(h.system, run.id);
   });
 
@@ -187,7 +208,13 @@ describe.each([
     script({ [model]: [{ text: 'Asking.', toolCalls: [delegateCall('writer', 'not yours'), delegateCall('research', 'find sources')] }, { text: 'done' }] });
     const run = await withTp(async () => h.waitForRun(await submitAgent(agent, 'Record my calls'), 20_000));
     expect(run.status).toBe('succeeded');
-    const refused = { turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'writer', task: 'not yours' }, error: 'agent "writer" is not one this step may delegate to; the agents are: research, content, flaky' };
+    const refused = {
+      turn: 1,
+      id: expect.any(String),
+      name: 'delegate',
+      args: { agent: 'writer', task: 'not yours' },
+      error: 'agent "writer" is not one this step may delegate to; the agents are: research, content, flaky',
+    };
     const delegated = { turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'research', task: 'find sources' }, step: `${agent}.1.research` };
     const answered = { ...delegated, result: '[research] find sources' };
     // GET /v1/runs/:id shows them on the step.
@@ -206,7 +233,12 @@ describe.each([
     script({ [model]: [{ toolCalls: [delegateCall('flaky', task)] }, { text: 'done' }] });
     const run = await withTp(async () => {
       const id = await submitAgent(agent, 'Keep it small');
-      const saved = await poll('its checkpoint while it waits for its delegate', () => h.system.redis.hget(keys.step(h.prefix, id, agent), 'checkpoint'), (cp) => cp !== null && JSON.parse(cp).pending !== null, { timeoutMs: 10_000 });
+      const saved = await poll(
+        'its checkpoint while it waits for its delegate',
+        () => h.system.redis.hget(keys.step(h.prefix, id, agent), 'checkpoint'),
+        (cp) => cp !== null && JSON.parse(cp).pending !== null,
+        { timeoutMs: 10_000 },
+      );
       const cp = JSON.parse(saved!) as Record<string, unknown>;
       // Its conversation, the calls pending, and a few bytes besides (turns, counts, the delegations' step ids).
       const conversation = JSON.stringify({ messages: cp.messages, pending: cp.pending }).length;
@@ -214,7 +246,16 @@ describe.each([
       return h.waitForRun(id, 20_000);
     });
     expect(run.status).toBe('succeeded');
-    expect(stepOf(run, agent)!.calls).toEqual([{ turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'flaky', task: expect.stringMatching(/^x{100}/) }, step: `${agent}.1.flaky`, result: expect.stringMatching(/^fake gpt-child: x+/) }]);
+    expect(stepOf(run, agent)!.calls).toEqual([
+      {
+        turn: 1,
+        id: expect.any(String),
+        name: 'delegate',
+        args: { agent: 'flaky', task: expect.stringMatching(/^x{100}/) },
+        step: `${agent}.1.flaky`,
+        result: expect.stringMatching(/^fake gpt-child: x+/),
+      },
+    ]);
   });
 
   it('gives a failed delegate back to the model as a tool error; the run ends partial_success with the answer', async () => {
@@ -226,7 +267,9 @@ describe.each([
     const [[content, isError]] = toolResultsSent(callsOf(model)[1]!) as [[string, boolean]];
     expect(isError).toBe(true);
     expect(content).toMatch(/^agent "flaky" failed: .*400/);
-    expect(stepOf(run, agent)!.calls).toEqual([{ turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'flaky', task: 'break [[status:400]]' }, step: `${agent}.1.flaky`, error: content }]);
+    expect(stepOf(run, agent)!.calls).toEqual([
+      { turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'flaky', task: 'break [[status:400]]' }, step: `${agent}.1.flaky`, error: content },
+    ]);
     await expectNoLiveJobs(h.system, run.id);
   });
 });
@@ -254,7 +297,10 @@ describe('orchestrator bounds', () => {
     script({ 'claude-test': [{ toolCalls: calls }, { text: 'never reached' }] });
     const run = await h.waitForRun(await submitAgent('wide', 'Split it a thousand ways'), 20_000);
     expect(run.status).toBe('failed');
-    expect(stepOf(run, 'wide')).toMatchObject({ status: 'failed', error: 'step "wide" would add 1000 steps to its run, which has 1: a run has at most 1000 steps (SWITCHYARD_MAX_STEPS)' });
+    expect(stepOf(run, 'wide')).toMatchObject({
+      status: 'failed',
+      error: 'step "wide" would add 1000 steps to its run, which has 1: a run has at most 1000 steps (SWITCHYARD_MAX_STEPS)',
+    });
     expect(run.steps.map((s) => s.stepId)).toEqual(['wide']);
     expect(callsOf('claude-test')).toHaveLength(1);
     await expectNoLiveJobs(h.system, run.id);
@@ -267,7 +313,10 @@ describe('orchestrator bounds', () => {
     const run = await h.waitForRun(await submitAgent('wide', 'Gather a lot'), 20_000);
     expect(run.status).toBe('failed');
     expect(run.steps.filter((s) => s.parent === 'wide' && s.status === 'succeeded')).toHaveLength(4);
-    expect(stepOf(run, 'wide')).toMatchObject({ status: 'failed', error: `the orchestrator's conversation, its delegates' answers included, is more than ${1024 * 1024} bytes of text (SWITCHYARD_MAX_RENDERED_BYTES)` });
+    expect(stepOf(run, 'wide')).toMatchObject({
+      status: 'failed',
+      error: `the orchestrator's conversation, its delegates' answers included, is more than ${1024 * 1024} bytes of text (SWITCHYARD_MAX_RENDERED_BYTES)`,
+    });
     expect(callsOf('claude-test')).toHaveLength(1);
     await expectNoLiveJobs(h.system, run.id);
   });
@@ -276,7 +325,10 @@ describe('orchestrator bounds', () => {
     script({ 'claude-test': [{ toolCalls: [delegateCall('research', 'again')] }, { toolCalls: [delegateCall('research', 'and again')] }] });
     const run = await h.waitForRun(await submitAgent('tight', 'Never done'), 20_000);
     expect(run.status).toBe('failed');
-    expect(stepOf(run, 'tight')).toMatchObject({ status: 'failed', error: 'the orchestrator reached maxTurns (2) and still asked for tools (delegate) instead of answering' });
+    expect(stepOf(run, 'tight')).toMatchObject({
+      status: 'failed',
+      error: 'the orchestrator reached maxTurns (2) and still asked for tools (delegate) instead of answering',
+    });
     await expectNoLiveJobs(h.system, run.id);
   });
 
@@ -351,9 +403,14 @@ describe('delegation declared on a workflow step', () => {
   });
 
   it('refuses delegates that are not agents, on a step and in the agents file', async () => {
-    const res = await h.request('POST', '/v1/workflows/validate', { name: 'bad', steps: [{ id: 'a', agent: 'writer', delegates: ['research', 'nobody'], input: { task: 'x' } }] });
+    const res = await h.request('POST', '/v1/workflows/validate', {
+      name: 'bad',
+      steps: [{ id: 'a', agent: 'writer', delegates: ['research', 'nobody'], input: { task: 'x' } }],
+    });
     expect(res.status).toBe(422);
-    expect(res.body.error.issues).toEqual([expect.objectContaining({ path: 'steps[0].delegates[1]', message: expect.stringContaining('unknown agent "nobody"') })]);
+    expect(res.body.error.issues).toEqual([
+      expect.objectContaining({ path: 'steps[0].delegates[1]', message: expect.stringContaining('unknown agent "nobody"') }),
+    ]);
     const file = AgentsFile.safeParse({ agents: { a: { provider: 'echo', delegates: ['a', 'b'] } } });
     expect(file.success).toBe(false);
     expect(file.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
@@ -395,7 +452,12 @@ describe('an orchestrator whose worker is killed between two turns', () => {
     script({ 'claude-test': [{ toolCalls: [delegateCall('research', 'before the crash')] }, { text: 'answered after the crash', delayMs: 2_000 }] });
     const worker = await startWorkerProcess({ prefix: h.prefix, agents: AGENTS, serve: ['tp'], internal: false, fake, stalled: STALLED });
     const id = await submitAgent('tp', 'Survive a crash');
-    await poll('the second turn asked', () => callsOf('claude-test').length, (n) => n >= 2, { timeoutMs: 15_000 });
+    await poll(
+      'the second turn asked',
+      () => callsOf('claude-test').length,
+      (n) => n >= 2,
+      { timeoutMs: 15_000 },
+    );
     expect(endsWithToolResults(callsOf('claude-test')[1]!.body)).toBe(true);
     await worker.kill();
     const run = await withTp(async () => h.waitForRun(id, 30_000));
@@ -410,7 +472,16 @@ describe('an orchestrator whose worker is killed between two turns', () => {
     expect(events.filter((e) => e.type === 'step.completed' && e.stepId === 'tp.1.research')).toHaveLength(1);
     expect(stepOf(run, 'tp')).toMatchObject({ attempts: 2, recovered: true });
     // Its calls came through the crash with the checkpoint, recorded once.
-    expect(stepOf(run, 'tp')!.calls).toEqual([{ turn: 1, id: expect.any(String), name: 'delegate', args: { agent: 'research', task: 'before the crash' }, step: 'tp.1.research', result: '[research] before the crash' }]);
+    expect(stepOf(run, 'tp')!.calls).toEqual([
+      {
+        turn: 1,
+        id: expect.any(String),
+        name: 'delegate',
+        args: { agent: 'research', task: 'before the crash' },
+        step: 'tp.1.research',
+        result: '[research] before the crash',
+      },
+    ]);
     await expectNoLiveJobs(h.system, id);
   });
 });

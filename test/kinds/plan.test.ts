@@ -90,7 +90,15 @@ describe('a planner step', () => {
   });
 
   it('sends an invalid plan back once with its problems, and runs the corrected one', async () => {
-    plans({ steps: [{ id: 'a', agent: 'review', task: 'x' }, { id: 'b', agent: 'content', task: 'y', dependsOn: ['nope'] }] }, good);
+    plans(
+      {
+        steps: [
+          { id: 'a', agent: 'review', task: 'x' },
+          { id: 'b', agent: 'content', task: 'y', dependsOn: ['nope'] },
+        ],
+      },
+      good,
+    );
     const r = await run('planned');
     expect(r.status).toBe('succeeded');
     expect(r.steps).toHaveLength(4);
@@ -104,7 +112,12 @@ describe('a planner step', () => {
   });
 
   it('fails with the problems when the second plan is invalid too: a cycle, then an unknown dependency', async () => {
-    const cycle = { steps: [{ id: 'a', agent: 'content', task: 'x', dependsOn: ['b'] }, { id: 'b', agent: 'content', task: 'y', dependsOn: ['a'] }] };
+    const cycle = {
+      steps: [
+        { id: 'a', agent: 'content', task: 'x', dependsOn: ['b'] },
+        { id: 'b', agent: 'content', task: 'y', dependsOn: ['a'] },
+      ],
+    };
     const unknownDep = { steps: [{ id: 'a', agent: 'content', task: 'x', dependsOn: ['ghost'] }] };
     plans(cycle, unknownDep);
     const r = await run('planned');

@@ -29,8 +29,15 @@ beforeAll(async () => {
       worker: { provider: 'echo', echo: { latencyMs: 20 } },
     },
     workflows: [
-      { name: 'loop', steps: [{ id: 'refine', kind: 'loop', body: { agent: 'writer', input: { task: 'draft' } }, critic: { agent: 'critic' }, maxIterations: 2 }] },
-      { name: 'each', input: { xs: { type: 'array' } }, steps: [{ id: 'each', kind: 'forEach', items: '{{input.xs}}', step: { agent: 'worker', input: { task: 'do {{item}}' } } }] },
+      {
+        name: 'loop',
+        steps: [{ id: 'refine', kind: 'loop', body: { agent: 'writer', input: { task: 'draft' } }, critic: { agent: 'critic' }, maxIterations: 2 }],
+      },
+      {
+        name: 'each',
+        input: { xs: { type: 'array' } },
+        steps: [{ id: 'each', kind: 'forEach', items: '{{input.xs}}', step: { agent: 'worker', input: { task: 'do {{item}}' } } }],
+      },
       { name: 'plan', steps: [{ id: 'plan', kind: 'plan', agent: 'planner', agents: ['worker'], input: { task: 'plan it' } }] },
       {
         name: 'gate',
@@ -92,7 +99,13 @@ const calls = (model: string) => fake.requests.filter((r) => r.body?.model === m
 describe('a composite step delivered again after it added steps', () => {
   it('loop: no iteration started twice, no draft or critique asked twice', async () => {
     fake.reset();
-    fake.respondWith((r) => (r.body?.model === 'gpt-critic' ? structuredReply(r, { approved: false, feedback: 'again' }) : r.body?.model === 'claude-w' ? { text: 'a draft' } : undefined));
+    fake.respondWith((r) =>
+      r.body?.model === 'gpt-critic'
+        ? structuredReply(r, { approved: false, feedback: 'again' })
+        : r.body?.model === 'claude-w'
+          ? { text: 'a draft' }
+          : undefined,
+    );
     const r = await run('loop');
     expect(r.status).toBe('succeeded');
     expect(r.output).toMatchObject({ iterations: 2, reason: 'maxIterations' });
@@ -115,7 +128,23 @@ describe('a composite step delivered again after it added steps', () => {
 
   it('plan: the planner asked once, the plan added once', async () => {
     fake.reset();
-    fake.respondWith((r) => (r.body?.model === 'claude-plan' ? { toolCalls: [{ name: 'plan', input: { steps: [{ id: 'a', agent: 'worker', task: 'x' }, { id: 'b', agent: 'worker', task: 'y', dependsOn: ['a'] }] } }] } : undefined));
+    fake.respondWith((r) =>
+      r.body?.model === 'claude-plan'
+        ? {
+            toolCalls: [
+              {
+                name: 'plan',
+                input: {
+                  steps: [
+                    { id: 'a', agent: 'worker', task: 'x' },
+                    { id: 'b', agent: 'worker', task: 'y', dependsOn: ['a'] },
+                  ],
+                },
+              },
+            ],
+          }
+        : undefined,
+    );
     const r = await run('plan');
     expect(r.status).toBe('succeeded');
     expect(calls('claude-plan')).toBe(1);

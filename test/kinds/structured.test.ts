@@ -63,7 +63,12 @@ describe('a structured answer’s check', () => {
 
   it('ends when its run is cancelled while it waits', async () => {
     const id = await submit('patient');
-    await poll('the check asked', async () => checks, (n) => n === 1, { timeoutMs: 10_000 });
+    await poll(
+      'the check asked',
+      async () => checks,
+      (n) => n === 1,
+      { timeoutMs: 10_000 },
+    );
     expect((await h.request('POST', `/v1/runs/${id}/cancel`)).status).toBe(200);
     const run = await h.waitForRun(id, 10_000);
     expect(run.status).toBe('cancelled');

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors/index.js';
-import { findTemplateRefs, knownRenderedBytes, listOf, parseOutputJson, readOutputField, renderTemplates, type TemplateScope } from '../../src/lang/templates.js';
+import {
+  findTemplateRefs,
+  knownRenderedBytes,
+  listOf,
+  parseOutputJson,
+  readOutputField,
+  renderTemplates,
+  type TemplateScope,
+} from '../../src/lang/templates.js';
 import { jsonBytes } from '../../src/lang/text-size.js';
 
 const scope = (input: Record<string, unknown> = {}, outputs: Record<string, string | null> = {}): TemplateScope => ({
@@ -10,7 +18,10 @@ const scope = (input: Record<string, unknown> = {}, outputs: Record<string, stri
 
 describe('findTemplateRefs', () => {
   it('finds input and step references anywhere in a value, with their location', () => {
-    const refs = findTemplateRefs({ task: 'Write about {{input.topic}} using {{ steps.research.output }}', context: { list: ['{{  steps.a.output.score.value  }}'], n: 3 } });
+    const refs = findTemplateRefs({
+      task: 'Write about {{input.topic}} using {{ steps.research.output }}',
+      context: { list: ['{{  steps.a.output.score.value  }}'], n: 3 },
+    });
     expect(refs).toEqual([
       { kind: 'input', raw: '{{input.topic}}', at: ['task'], path: ['topic'] },
       { kind: 'step', raw: '{{ steps.research.output }}', at: ['task'], stepId: 'research', path: [] },
@@ -57,9 +68,9 @@ describe('renderTemplates', () => {
 
   it('renders objects and arrays as JSON and missing or null values as the empty string', () => {
     const s = scope({ list: ['a', 'b'], obj: { k: 1 }, nothing: null, flag: false }, { skipped: null });
-    expect(renderTemplates('{{input.list}}|{{input.obj}}|{{input.nothing}}|{{input.absent}}|{{input.flag}}|{{steps.skipped.output}}|{{steps.unknown.output}}', s)).toBe(
-      '["a","b"]|{"k":1}|||false||',
-    );
+    expect(
+      renderTemplates('{{input.list}}|{{input.obj}}|{{input.nothing}}|{{input.absent}}|{{input.flag}}|{{steps.skipped.output}}|{{steps.unknown.output}}', s),
+    ).toBe('["a","b"]|{"k":1}|||false||');
   });
 
   it('reads nested input fields and array indexes', () => {
@@ -128,7 +139,9 @@ describe('bounded rendering (SWITCHYARD_MAX_RENDERED_BYTES)', () => {
       Object.defineProperty(input, `f${i}`, { enumerable: true, get: () => (reads++, 'x'.repeat(100 * KB)) });
     }
     const task = Array.from({ length: 1000 }, (_, i) => `{{input.f${i}}}`).join(' ');
-    expect(() => renderTemplates({ task }, { ...scope(input), maxBytes: 1024 * KB })).toThrow(`it renders to more than ${1024 * KB} bytes of text (SWITCHYARD_MAX_RENDERED_BYTES)`);
+    expect(() => renderTemplates({ task }, { ...scope(input), maxBytes: 1024 * KB })).toThrow(
+      `it renders to more than ${1024 * KB} bytes of text (SWITCHYARD_MAX_RENDERED_BYTES)`,
+    );
     expect(reads).toBeLessThanOrEqual(11);
   });
 
@@ -144,7 +157,9 @@ describe('bounded rendering (SWITCHYARD_MAX_RENDERED_BYTES)', () => {
   it('measures what the run input alone renders into, without rendering: other templates count nothing', () => {
     const x = 'x'.repeat(100 * KB);
     expect(knownRenderedBytes({ task: '{{input.x}}'.repeat(2000) }, { x })).toBe(2000 * 100 * KB);
-    expect(knownRenderedBytes({ task: 'ab {{steps.s.output}} {{input.n}}', context: { o: '{{input.o}}', item: '{{item}}' } }, { n: 12, o: { k: 'é' } })).toBe(3 + 1 + 2 + '{"k":"é"}'.length + 1);
+    expect(knownRenderedBytes({ task: 'ab {{steps.s.output}} {{input.n}}', context: { o: '{{input.o}}', item: '{{item}}' } }, { n: 12, o: { k: 'é' } })).toBe(
+      3 + 1 + 2 + '{"k":"é"}'.length + 1,
+    );
   });
 
   it('reads a list from an array or a JSON text of one', () => {
@@ -159,7 +174,8 @@ describe('bounded rendering (SWITCHYARD_MAX_RENDERED_BYTES)', () => {
 
 describe('jsonBytes', () => {
   it('measures the JSON text of a value in UTF-8 bytes without building it', () => {
-    for (const v of [null, 12, 'é', [], {}, ['a', { b: [true, null, 1.5] }], { 'ké': 'v', n: [], o: {} }]) expect(jsonBytes(v)).toBe(Buffer.byteLength(JSON.stringify(v)));
+    for (const v of [null, 12, 'é', [], {}, ['a', { b: [true, null, 1.5] }], { ké: 'v', n: [], o: {} }])
+      expect(jsonBytes(v)).toBe(Buffer.byteLength(JSON.stringify(v)));
   });
 
   it('stops once past the bound it is given', () => {

@@ -75,7 +75,11 @@ describe('a worker process without the API', () => {
     try {
       const text = await poll(
         'the worker’s metrics',
-        () => fetch(`http://127.0.0.1:${port}/metrics`).then((res) => (res.ok ? res.text() : ''), () => ''),
+        () =>
+          fetch(`http://127.0.0.1:${port}/metrics`).then(
+            (res) => (res.ok ? res.text() : ''),
+            () => '',
+          ),
         (t) => t.includes('switchyard_queue_jobs'),
         { timeoutMs: 20_000, intervalMs: 200 },
       );

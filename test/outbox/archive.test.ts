@@ -40,8 +40,14 @@ class MemoryArchive implements RunArchive {
 
   put(runId: string, run: Parameters<typeof toRunDocument>[0], steps: Parameters<typeof toStepDocument>[0][], events: RunEvent[], definition: unknown): void {
     this.runs.set(runId, new models.Run(toRunDocument(run, definition)).toObject() as RunDocument);
-    this.steps.set(runId, steps.map((s) => new models.StepResult(toStepDocument(s)).toObject() as StepDocument));
-    this.events.set(runId, events.map((e) => new models.RunEvent(toEventDocument(e)).toObject() as EventDocument));
+    this.steps.set(
+      runId,
+      steps.map((s) => new models.StepResult(toStepDocument(s)).toObject() as StepDocument),
+    );
+    this.events.set(
+      runId,
+      events.map((e) => new models.RunEvent(toEventDocument(e)).toObject() as EventDocument),
+    );
   }
 
   private check(): void {
@@ -77,7 +83,14 @@ beforeAll(async () => {
     workflows: [
       {
         name: 'pair',
-        steps: [{ sequential: [{ id: 'first', agent: 'fast', input: { task: 'one' } }, { id: 'second', agent: 'fast', input: { task: 'two: {{steps.first.output}}' } }] }],
+        steps: [
+          {
+            sequential: [
+              { id: 'first', agent: 'fast', input: { task: 'one' } },
+              { id: 'second', agent: 'fast', input: { task: 'two: {{steps.first.output}}' } },
+            ],
+          },
+        ],
       },
     ],
     archive,
@@ -102,7 +115,13 @@ async function archivedRun(): Promise<{ id: string; events: RunEvent[] }> {
   const { steps, dag: _dag, ...run } = view;
   archive.put(id, { ...run, status: 'succeeded' }, steps, events, await h.system.store.getDefinition(id));
   const redis = h.system.stateRedis;
-  await redis.del(keys.run(h.prefix, id), keys.runSteps(h.prefix, id), keys.runRefs(h.prefix, id), keys.events(h.prefix, id), ...steps.map((s) => keys.step(h.prefix, id, s.stepId)));
+  await redis.del(
+    keys.run(h.prefix, id),
+    keys.runSteps(h.prefix, id),
+    keys.runRefs(h.prefix, id),
+    keys.events(h.prefix, id),
+    ...steps.map((s) => keys.step(h.prefix, id, s.stepId)),
+  );
   expect(await h.system.store.getRunStatus(id)).toBeNull();
   return { id, events };
 }
@@ -113,7 +132,10 @@ describe('a run past Redis retention', () => {
     const got = await h.request('GET', `/v1/runs/${id}`);
     expect(got.status).toBe(200);
     expect(got.body).toMatchObject({ id, status: 'succeeded', workflow: 'pair', output: '[fast] two: [fast] one' });
-    expect(got.body.steps.map((s: { stepId: string; status: string }) => [s.stepId, s.status])).toEqual([['first', 'succeeded'], ['second', 'succeeded']]);
+    expect(got.body.steps.map((s: { stepId: string; status: string }) => [s.stepId, s.status])).toEqual([
+      ['first', 'succeeded'],
+      ['second', 'succeeded'],
+    ]);
     expect(got.body.dag.edges).toEqual([{ from: 'first', to: 'second' }]);
   });
 
@@ -121,7 +143,13 @@ describe('a run past Redis retention', () => {
     const { id } = await archivedRun();
     const got = await h.request('GET', `/v1/runs/${id}?include=definition`);
     expect(got.status).toBe(200);
-    expect(got.body.definition).toMatchObject({ name: 'pair', steps: [{ id: 'first', kind: 'agent' }, { id: 'second', kind: 'agent', dependsOn: ['first'] }] });
+    expect(got.body.definition).toMatchObject({
+      name: 'pair',
+      steps: [
+        { id: 'first', kind: 'agent' },
+        { id: 'second', kind: 'agent', dependsOn: ['first'] },
+      ],
+    });
     expect((await h.request('GET', `/v1/runs/${id}`)).body.definition).toBeUndefined();
   });
 

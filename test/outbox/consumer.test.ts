@@ -69,17 +69,56 @@ const now = () => new Date().toISOString();
 
 function step(runId: string, stepId: string): StepRecord {
   return {
-    runId, stepId, kind: 'agent', agent: 'writer', parent: null, status: 'succeeded', dependsOn: [], optional: false,
-    input: { task: 'x' }, output: 'done', usage: { inputTokens: 1, outputTokens: 2 }, model: 'echo',
-    attempts: 1, recovered: false, reusedFrom: null, error: null, retryAt: null, reason: null, createdAt: now(), startedAt: now(), finishedAt: now(), feedback: null, debug: null, calls: null,
+    runId,
+    stepId,
+    kind: 'agent',
+    agent: 'writer',
+    parent: null,
+    status: 'succeeded',
+    dependsOn: [],
+    optional: false,
+    input: { task: 'x' },
+    output: 'done',
+    usage: { inputTokens: 1, outputTokens: 2 },
+    model: 'echo',
+    attempts: 1,
+    recovered: false,
+    reusedFrom: null,
+    error: null,
+    retryAt: null,
+    reason: null,
+    createdAt: now(),
+    startedAt: now(),
+    finishedAt: now(),
+    feedback: null,
+    debug: null,
+    calls: null,
   };
 }
 
 function run(id: string): RunRecord {
   return {
-    id, workspaceId: 'default', workflow: 'research', status: 'succeeded', input: { topic: 'queues' }, output: { answer: 42 },
-    error: null, agents: ['writer'], failedSteps: [], skippedSteps: [], usage: { inputTokens: 1, outputTokens: 2 },
-    priority: null, idempotencyKey: null, scheduleId: null, rerunOf: null, budget: null, context: null, contextWriters: null, createdAt: now(), startedAt: now(), finishedAt: now(),
+    id,
+    workspaceId: 'default',
+    workflow: 'research',
+    status: 'succeeded',
+    input: { topic: 'queues' },
+    output: { answer: 42 },
+    error: null,
+    agents: ['writer'],
+    failedSteps: [],
+    skippedSteps: [],
+    usage: { inputTokens: 1, outputTokens: 2 },
+    priority: null,
+    idempotencyKey: null,
+    scheduleId: null,
+    rerunOf: null,
+    budget: null,
+    context: null,
+    contextWriters: null,
+    createdAt: now(),
+    startedAt: now(),
+    finishedAt: now(),
   };
 }
 

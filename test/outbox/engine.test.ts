@@ -46,7 +46,14 @@ beforeAll(async () => {
     ],
   });
   sink.failNext = 2; // the sink is down at first: results wait in the outbox
-  consumer = new OutboxConsumer({ redis: h.system.stateRedis, prefix: h.prefix, sink, logger: silentLogger, blockMs: 200, retryDelayMs: { min: 20, max: 100 } });
+  consumer = new OutboxConsumer({
+    redis: h.system.stateRedis,
+    prefix: h.prefix,
+    sink,
+    logger: silentLogger,
+    blockMs: 200,
+    retryDelayMs: { min: 20, max: 100 },
+  });
   await consumer.start();
 });
 

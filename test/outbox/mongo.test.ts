@@ -31,21 +31,57 @@ import { toSummary, type RunEvent, type RunRecord, type StepRecord } from '../..
 
 function run(overrides: Partial<RunRecord> = {}): RunRecord {
   return {
-    id: 'run-1', workspaceId: 'default', workflow: 'research', status: 'succeeded', input: { topic: 'queues', nested: {} },
-    output: { answer: 42 }, error: null, agents: ['researcher', 'writer'],
-    failedSteps: [{ stepId: 'b', kind: 'agent', agent: 'writer', error: 'boom' }], skippedSteps: ['c'],
-    usage: { inputTokens: 10, outputTokens: 20 }, priority: 5, idempotencyKey: 'k-1', scheduleId: null, rerunOf: null, budget: null, context: null, contextWriters: null,
-    createdAt: '2025-01-01T10:00:00.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:09.000Z',
+    id: 'run-1',
+    workspaceId: 'default',
+    workflow: 'research',
+    status: 'succeeded',
+    input: { topic: 'queues', nested: {} },
+    output: { answer: 42 },
+    error: null,
+    agents: ['researcher', 'writer'],
+    failedSteps: [{ stepId: 'b', kind: 'agent', agent: 'writer', error: 'boom' }],
+    skippedSteps: ['c'],
+    usage: { inputTokens: 10, outputTokens: 20 },
+    priority: 5,
+    idempotencyKey: 'k-1',
+    scheduleId: null,
+    rerunOf: null,
+    budget: null,
+    context: null,
+    contextWriters: null,
+    createdAt: '2025-01-01T10:00:00.000Z',
+    startedAt: '2025-01-01T10:00:01.000Z',
+    finishedAt: '2025-01-01T10:00:09.000Z',
     ...overrides,
   };
 }
 
 function step(overrides: Partial<StepRecord> = {}): StepRecord {
   return {
-    runId: 'run-1', stepId: 'a', kind: 'agent', agent: 'researcher', parent: null, status: 'succeeded', dependsOn: [], optional: false,
-    input: { task: 'look' }, output: 'found it', usage: { inputTokens: 3, outputTokens: 4 }, model: 'echo',
-    attempts: 1, recovered: false, reusedFrom: null, error: null, reason: null, retryAt: null,
-    createdAt: '2025-01-01T10:00:01.000Z', startedAt: '2025-01-01T10:00:01.000Z', finishedAt: '2025-01-01T10:00:05.000Z', feedback: null, debug: null, calls: null,
+    runId: 'run-1',
+    stepId: 'a',
+    kind: 'agent',
+    agent: 'researcher',
+    parent: null,
+    status: 'succeeded',
+    dependsOn: [],
+    optional: false,
+    input: { task: 'look' },
+    output: 'found it',
+    usage: { inputTokens: 3, outputTokens: 4 },
+    model: 'echo',
+    attempts: 1,
+    recovered: false,
+    reusedFrom: null,
+    error: null,
+    reason: null,
+    retryAt: null,
+    createdAt: '2025-01-01T10:00:01.000Z',
+    startedAt: '2025-01-01T10:00:01.000Z',
+    finishedAt: '2025-01-01T10:00:05.000Z',
+    feedback: null,
+    debug: null,
+    calls: null,
     ...overrides,
   };
 }
@@ -90,11 +126,26 @@ describe('mongo documents (offline)', () => {
 
   it('maps each event to a document of its own, keyed by run and event id and ordered by seq', async () => {
     const docs = events.map(toEventDocument);
-    expect(docs[1]).toEqual({ _id: 'run-1/1735725601000-0', runId: 'run-1', seq: sortableEntryId('1735725601000-0'), id: '1735725601000-0', type: 'step.started', stepId: 'a', at: new Date('2025-01-01T10:00:01.000Z'), data: { attempt: 1 } });
+    expect(docs[1]).toEqual({
+      _id: 'run-1/1735725601000-0',
+      runId: 'run-1',
+      seq: sortableEntryId('1735725601000-0'),
+      id: '1735725601000-0',
+      type: 'step.started',
+      stepId: 'a',
+      at: new Date('2025-01-01T10:00:01.000Z'),
+      data: { attempt: 1 },
+    });
     for (const d of docs) expect(await validationError(new models.RunEvent(d))).toBeNull();
     expect(docs.map((d) => fromEventDocument(new models.RunEvent(d).toObject()))).toEqual(events);
     // Written once each: a repeated or partial log inserts nothing that is there.
-    expect(eventUpserts({ events })[0]).toEqual({ updateOne: { filter: { _id: 'run-1/1735725600000-0' }, update: { $setOnInsert: expect.objectContaining({ type: 'run.queued', runId: 'run-1' }) }, upsert: true } });
+    expect(eventUpserts({ events })[0]).toEqual({
+      updateOne: {
+        filter: { _id: 'run-1/1735725600000-0' },
+        update: { $setOnInsert: expect.objectContaining({ type: 'run.queued', runId: 'run-1' }) },
+        upsert: true,
+      },
+    });
   });
 
   it('maps a step to a document keyed by runId.stepId that validates, also with nulls', async () => {
@@ -132,8 +183,13 @@ describe('mongo documents (offline)', () => {
 
   it('keeps what a step keeps to debug its calls (its tool schemas with $-keys) as text, and maps it back', async () => {
     const debug = {
-      attempt: 2, truncated: true,
-      request: { model: 'm', messages: [{ role: 'user', content: 'judge' }], tools: [{ name: 'answer', inputSchema: { $schema: 'https://json-schema.org/draft/2020-12/schema', 'a.b': {} } }] },
+      attempt: 2,
+      truncated: true,
+      request: {
+        model: 'm',
+        messages: [{ role: 'user', content: 'judge' }],
+        tools: [{ name: 'answer', inputSchema: { $schema: 'https://json-schema.org/draft/2020-12/schema', 'a.b': {} } }],
+      },
       error: { status: 400, type: 'invalid_request_error', message: 'bad' },
     };
     const calls = [{ turn: 1, id: 'c1', name: 'delegate', args: { agent: 'x', $odd: 1 }, error: 'no agent "x"' }];
@@ -177,7 +233,10 @@ describe('mongo documents (offline)', () => {
     const handle = await connectMongo('mongodb://127.0.0.1:1/switchyard', silentLogger, { serverSelectionTimeoutMS: 200 });
     try {
       expect(await handle.ping()).toBe(false);
-      const err = await handle.sink.writeStep(step()).then(() => null, (e: unknown) => e);
+      const err = await handle.sink.writeStep(step()).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(NonRetryableError);
     } finally {
@@ -231,7 +290,10 @@ describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB
   });
 
   it('serves an archived run, its steps, its definition and its event log back in the API shape', async () => {
-    await sink.writeRun({ doc: run({ id: 'arch' }), events: events.map((e) => ({ ...e, runId: 'arch' })), definition: { name: 'research' } }, { entryId: '1-0' });
+    await sink.writeRun(
+      { doc: run({ id: 'arch' }), events: events.map((e) => ({ ...e, runId: 'arch' })), definition: { name: 'research' } },
+      { entryId: '1-0' },
+    );
     await sink.writeStep(step({ runId: 'arch' }), { entryId: '2-0' });
     const archive = createMongoArchive(models);
     const view = await archive.getRun('arch');

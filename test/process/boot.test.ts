@@ -39,15 +39,27 @@ async function bindable(port: number): Promise<boolean> {
   return event === 'listening';
 }
 
-const config = (env: Record<string, string>) => loadConfig({ SWITCHYARD_PREFIX: testPrefix('boot'), SWITCHYARD_AGENTS: 'agents.yaml', SWITCHYARD_FLOWS: 'flows', ...env });
+const config = (env: Record<string, string>) =>
+  loadConfig({ SWITCHYARD_PREFIX: testPrefix('boot'), SWITCHYARD_AGENTS: 'agents.yaml', SWITCHYARD_FLOWS: 'flows', ...env });
 
 describe('while it starts', () => {
   it('answers /healthz 200 (starting) and /readyz 503 while it waits for Redis, and frees the port when it gives up', async () => {
     const port = await freePort();
-    const starting = boot(config({ REDIS_URL: 'redis://127.0.0.1:1', SWITCHYARD_REDIS_WAIT_MS: '3000', PORT: String(port) }), { api: true, workers: false }, silentLogger);
+    const starting = boot(
+      config({ REDIS_URL: 'redis://127.0.0.1:1', SWITCHYARD_REDIS_WAIT_MS: '3000', PORT: String(port) }),
+      { api: true, workers: false },
+      silentLogger,
+    );
     const failed = starting.catch((err: unknown) => err);
     const base = `http://127.0.0.1:${port}`;
-    await expect.poll(() => fetch(`${base}/healthz`).then((r) => r.status, () => 0)).toBe(200);
+    await expect
+      .poll(() =>
+        fetch(`${base}/healthz`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      )
+      .toBe(200);
     const health = await fetch(`${base}/healthz`);
     expect(await health.json()).toEqual({ status: 'starting' });
     const ready = await fetch(`${base}/readyz`);

@@ -36,7 +36,14 @@ afterAll(async () => {
 
 it('lets the in-flight step finish on SIGTERM, then exits 0', async () => {
   child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts', '--agents', 'slow'], {
-    env: { ...process.env, REDIS_URL, SWITCHYARD_PREFIX: h.prefix, SWITCHYARD_AGENTS: join(dir, 'agents.yaml'), SWITCHYARD_FLOWS: join(dir, 'flows'), LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      REDIS_URL,
+      SWITCHYARD_PREFIX: h.prefix,
+      SWITCHYARD_AGENTS: join(dir, 'agents.yaml'),
+      SWITCHYARD_FLOWS: join(dir, 'flows'),
+      LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

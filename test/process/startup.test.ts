@@ -17,7 +17,10 @@ import { ownRedis, type OwnRedis } from '../helpers/redis-server.js';
 /** Run `npm start`'s entry point with `env`; resolves with its exit code and output. */
 async function runProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; out: string; ms: number }> {
   const t0 = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -87,7 +90,15 @@ describe('start-up warnings', () => {
     );
     try {
       // Redis does not answer: the process stops after its start-up checks.
-      const res = await runProcess({ REDIS_URL: 'redis://127.0.0.1:1', SWITCHYARD_REDIS_WAIT_MS: '500', PORT: '0', SWITCHYARD_AGENTS: file, SWITCHYARD_FLOWS: flows, ANTHROPIC_API_KEY: 'k', OPENAI_API_KEY: 'k' });
+      const res = await runProcess({
+        REDIS_URL: 'redis://127.0.0.1:1',
+        SWITCHYARD_REDIS_WAIT_MS: '500',
+        PORT: '0',
+        SWITCHYARD_AGENTS: file,
+        SWITCHYARD_FLOWS: flows,
+        ANTHROPIC_API_KEY: 'k',
+        OPENAI_API_KEY: 'k',
+      });
       expect(res.code).toBe(69);
       const warned = res.out.split('\n').filter((l) => l.includes('no price for model'));
       expect(warned).toHaveLength(2);

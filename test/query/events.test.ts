@@ -111,7 +111,9 @@ describe('the event stream', () => {
     const id = await submit('ahead');
     const ahead = new AbortController();
     // An id far ahead of the run's log (from another run, or made up): nothing comes for it yet.
-    const far = fetch(`${h.baseUrl}/v1/runs/${id}/events`, { headers: { 'Last-Event-ID': '99999999999999' }, signal: ahead.signal }).then((r) => r.text()).catch(() => '');
+    const far = fetch(`${h.baseUrl}/v1/runs/${id}/events`, { headers: { 'Last-Event-ID': '99999999999999' }, signal: ahead.signal })
+      .then((r) => r.text())
+      .catch(() => '');
     await expect.poll(() => h.system.api.store.feedStats().viewers).toBe(1);
     const normal = await readEventStream(h.baseUrl, id);
     expect(normal.events.map((e) => e.id)).toEqual((await h.system.store.readEvents(id)).map((e) => e.id));
@@ -137,7 +139,11 @@ describe('the event stream', () => {
 
 describe('the cap on event streams', () => {
   it('answers 503 naming SWITCHYARD_MAX_EVENT_STREAMS once a process serves that many', async () => {
-    const capped = await startHarness({ name: 'events-cap', agents: { slow: { provider: 'echo', echo: { latencyMs: 400 } } }, env: { SWITCHYARD_MAX_EVENT_STREAMS: '1' } });
+    const capped = await startHarness({
+      name: 'events-cap',
+      agents: { slow: { provider: 'echo', echo: { latencyMs: 400 } } },
+      env: { SWITCHYARD_MAX_EVENT_STREAMS: '1' },
+    });
     try {
       const id = (await capped.request('POST', '/v1/runs', { agent: 'slow', input: { task: 'x' } })).body.id as string;
       const first = readEventStream(capped.baseUrl, id);
@@ -161,7 +167,11 @@ describe('the definition a run executes', () => {
     expect(withDef.status).toBe(200);
     const def = CompiledWorkflow.parse(withDef.body.definition);
     expect(def).toEqual((await h.request('GET', '/v1/workflows/three')).body);
-    expect(def.steps.map((s) => [s.id, s.kind, s.dependsOn])).toEqual([['a', 'agent', []], ['b', 'agent', ['a']], ['c', 'agent', ['b']]]);
+    expect(def.steps.map((s) => [s.id, s.kind, s.dependsOn])).toEqual([
+      ['a', 'agent', []],
+      ['b', 'agent', ['a']],
+      ['c', 'agent', ['b']],
+    ]);
     await h.waitForRun(id);
   });
 

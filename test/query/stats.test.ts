@@ -17,7 +17,19 @@ beforeAll(async () => {
     name: 'stats',
     fake,
     agents: { writer: { provider: 'openai', model: 'gpt-4o', attempts: 1 }, checker: { provider: 'openai', model: 'gpt-4o-mini', attempts: 1 } },
-    workflows: [{ name: 'pair', steps: [{ sequential: [{ id: 'draft', agent: 'writer', input: { task: 'draft' } }, { id: 'check', agent: 'checker', input: { task: 'check {{steps.draft.output}}' } }] }] }],
+    workflows: [
+      {
+        name: 'pair',
+        steps: [
+          {
+            sequential: [
+              { id: 'draft', agent: 'writer', input: { task: 'draft' } },
+              { id: 'check', agent: 'checker', input: { task: 'check {{steps.draft.output}}' } },
+            ],
+          },
+        ],
+      },
+    ],
   });
 }, 30_000);
 

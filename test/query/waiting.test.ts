@@ -13,8 +13,31 @@ import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.
 import { unique } from '../helpers/redis.js';
 
 const rec = (stepId: string, status: StepRecord['status'], extra: Partial<StepRecord> = {}): StepRecord => ({
-  runId: 'r', stepId, kind: 'agent', agent: 'a', parent: null, status, dependsOn: [], optional: false, input: null, output: null, usage: null, model: null,
-  attempts: 0, recovered: false, reusedFrom: null, error: null, reason: null, retryAt: null, createdAt: '', startedAt: null, finishedAt: null, feedback: null, debug: null, calls: null, ...extra,
+  runId: 'r',
+  stepId,
+  kind: 'agent',
+  agent: 'a',
+  parent: null,
+  status,
+  dependsOn: [],
+  optional: false,
+  input: null,
+  output: null,
+  usage: null,
+  model: null,
+  attempts: 0,
+  recovered: false,
+  reusedFrom: null,
+  error: null,
+  reason: null,
+  retryAt: null,
+  createdAt: '',
+  startedAt: null,
+  finishedAt: null,
+  feedback: null,
+  debug: null,
+  calls: null,
+  ...extra,
 });
 
 describe('explainWaiting', () => {
@@ -64,7 +87,19 @@ beforeAll(async () => {
       flaky: { provider: 'openai', model: 'gpt-test', attempts: 2, backoff: { type: 'fixed', delayMs: 4_000 } },
       unserved: { provider: 'echo' },
     },
-    workflows: [{ name: 'pair', steps: [{ sequential: [{ id: 'first', agent: 'slow', input: { task: 'one' } }, { id: 'second', agent: 'slow', input: { task: 'two' } }] }] }],
+    workflows: [
+      {
+        name: 'pair',
+        steps: [
+          {
+            sequential: [
+              { id: 'first', agent: 'slow', input: { task: 'one' } },
+              { id: 'second', agent: 'slow', input: { task: 'two' } },
+            ],
+          },
+        ],
+      },
+    ],
   });
 });
 
@@ -75,7 +110,8 @@ afterAll(async () => {
 });
 
 const submit = async (body: Record<string, unknown>) => (await h.request('POST', '/v1/runs', body)).body.id as string;
-const waitingOf = async (id: string, stepId: string) => (await h.request('GET', `/v1/runs/${id}`)).body.steps.find((s: { stepId: string }) => s.stepId === stepId)?.waitingFor;
+const waitingOf = async (id: string, stepId: string) =>
+  (await h.request('GET', `/v1/runs/${id}`)).body.steps.find((s: { stepId: string }) => s.stepId === stepId)?.waitingFor;
 
 describe('GET /v1/runs/:id', () => {
   it('names an agent no live worker serves, and /readyz lists it', async () => {
@@ -92,7 +128,7 @@ describe('GET /v1/runs/:id', () => {
     }
   });
 
-  it('says a step waits for its dependencies, then for its agent\'s rate limit, with when it reopens', async () => {
+  it("says a step waits for its dependencies, then for its agent's rate limit, with when it reopens", async () => {
     const pools = await startWorkerPools(h.system, { agents: ['slow', 'limited', 'flaky'] });
     try {
       const chain = await submit({ workflow: 'pair', input: {} });
@@ -116,7 +152,7 @@ describe('GET /v1/runs/:id', () => {
     }
   });
 
-  it('says a step waits out a retry backoff until its next attempt, and a provider\'s pause after a 429', async () => {
+  it("says a step waits out a retry backoff until its next attempt, and a provider's pause after a 429", async () => {
     const pools = await startWorkerPools(h.system, { agents: ['slow', 'limited', 'flaky'] });
     try {
       const retry = await submit({ agent: 'flaky', input: { task: `${unique('retry')} [[fail-first:1:500]]` } });

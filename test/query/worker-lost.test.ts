@@ -16,8 +16,30 @@ import { poll } from '../helpers/poll.js';
 import { killAllWorkerProcesses, startWorkerProcess } from '../helpers/worker-process.js';
 
 const rec = (stepId: string, status: StepRecord['status'], agent: string | null = 'a'): StepRecord => ({
-  runId: 'r', stepId, kind: 'agent', agent, parent: null, status, dependsOn: [], optional: false, input: null, output: null, usage: null, model: null,
-  attempts: 1, recovered: false, reusedFrom: null, error: null, reason: null, retryAt: null, createdAt: '', startedAt: null, finishedAt: null, feedback: null, debug: null, calls: null,
+  runId: 'r',
+  stepId,
+  kind: 'agent',
+  agent,
+  parent: null,
+  status,
+  dependsOn: [],
+  optional: false,
+  input: null,
+  output: null,
+  usage: null,
+  model: null,
+  attempts: 1,
+  recovered: false,
+  reusedFrom: null,
+  error: null,
+  reason: null,
+  retryAt: null,
+  createdAt: '',
+  startedAt: null,
+  finishedAt: null,
+  feedback: null,
+  debug: null,
+  calls: null,
 });
 
 describe('explainLost', () => {
@@ -26,7 +48,14 @@ describe('explainLost', () => {
   const running = (l: JobLock | null) => ({ lock: l, status: 'running' as const });
 
   it('says a running step whose process stopped beating, or whose lock expired, waits for its worker to be replaced', () => {
-    const steps = [rec('alive', 'running'), rec('silent', 'running'), rec('expired', 'running'), rec('unknown', 'running'), rec('engine', 'running', null), rec('done', 'succeeded')];
+    const steps = [
+      rec('alive', 'running'),
+      rec('silent', 'running'),
+      rec('expired', 'running'),
+      rec('unknown', 'running'),
+      rec('engine', 'running', null),
+      rec('done', 'succeeded'),
+    ];
     const locks = new Map([
       ['alive', running(lock({ id: 'p-alive', lastBeat: now - 1_000, liveMs: 15_000 }))],
       ['silent', running(lock({ id: 'p-dead', lastBeat: now - 16_000, liveMs: 15_000 }))],
@@ -53,7 +82,7 @@ describe('explainLost', () => {
     expect(explainLost(steps, { locks, served: new Set(['agent.a']), stalledIntervalMs: 10_000, now }).size).toBe(0);
   });
 
-  it("judges each process by its own heartbeat: a slow beater silent for 16 s is not lost", () => {
+  it('judges each process by its own heartbeat: a slow beater silent for 16 s is not lost', () => {
     const locks = new Map([['slow', running(lock({ id: 'p-slow', lastBeat: now - 16_000, liveMs: 60_000 }))]]);
     expect(explainLost([rec('slow', 'running')], { locks, served: new Set(['agent.a']), stalledIntervalMs: 10_000, now }).size).toBe(0);
   });
@@ -78,7 +107,11 @@ beforeAll(async () => {
     name: 'worker-lost',
     agents: AGENTS,
     pools: false,
-    env: { SWITCHYARD_HEARTBEAT_MS: String(HEARTBEAT_MS), SWITCHYARD_LOCK_DURATION_MS: String(STALLED.lockDuration), SWITCHYARD_STALLED_INTERVAL_MS: String(STALLED.stalledInterval) },
+    env: {
+      SWITCHYARD_HEARTBEAT_MS: String(HEARTBEAT_MS),
+      SWITCHYARD_LOCK_DURATION_MS: String(STALLED.lockDuration),
+      SWITCHYARD_STALLED_INTERVAL_MS: String(STALLED.stalledInterval),
+    },
   });
 });
 
@@ -99,13 +132,22 @@ describe('a worker process killed mid-step', () => {
 
     await worker.kill();
     // Another worker serves the queue (and answers at once): it is the one to take the step over.
-    const instant: Provider = { name: 'echo', complete: async () => ({ text: 'answered', usage: { inputTokens: 1, outputTokens: 1 }, model: 'echo', stopReason: 'end_turn' }) };
+    const instant: Provider = {
+      name: 'echo',
+      complete: async () => ({ text: 'answered', usage: { inputTokens: 1, outputTokens: 1 }, model: 'echo', stopReason: 'end_turn' }),
+    };
     const pools = await startWorkerPools(h.system, { providerFor: () => instant });
     try {
-      const lost = await poll('worker_lost', stepView, (s) => s.waitingFor?.reason === 'worker_lost' || s.status !== 'running', { timeoutMs: 10_000, intervalMs: 50 });
+      const lost = await poll('worker_lost', stepView, (s) => s.waitingFor?.reason === 'worker_lost' || s.status !== 'running', {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      });
       const seenAt = Date.now();
       // Seen from the heartbeat while the dead worker's lock still held: the process is named.
-      expect(lost).toMatchObject({ status: 'running', waitingFor: { reason: 'worker_lost', queue: 'agent.hang', worker: expect.stringContaining(`-${worker.proc.pid}-`) } });
+      expect(lost).toMatchObject({
+        status: 'running',
+        waitingFor: { reason: 'worker_lost', queue: 'agent.hang', worker: expect.stringContaining(`-${worker.proc.pid}-`) },
+      });
       const until = Date.parse(lost.waitingFor.until);
       expect(until).toBeGreaterThan(seenAt - 1_000);
       expect(until).toBeLessThanOrEqual(seenAt + STALLED.lockDuration + STALLED.stalledInterval);
@@ -125,7 +167,7 @@ describe('a worker process killed mid-step', () => {
 describe('the worker registry', () => {
   const registry = (heartbeatMs: number) => new WorkerRegistry({ redis: h.system.api.redis, prefix: h.prefix, queue: () => undefined, heartbeatMs });
 
-  it('judges each process by the interval written in its own beat, not by the reader\'s', async () => {
+  it("judges each process by the interval written in its own beat, not by the reader's", async () => {
     const fast = registry(100);
     const slow = registry(10_000);
     await fast.beat('p-fast', ['agent.fast']);

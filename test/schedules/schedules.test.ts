@@ -37,7 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Leave no scheduler behind even when a test failed half-way.
-  for (const s of await h?.system.schedules.list().catch(() => []) ?? []) await h.system.scheduleQueue.removeJobScheduler(s.id);
+  for (const s of (await h?.system.schedules.list().catch(() => [])) ?? []) await h.system.scheduleQueue.removeJobScheduler(s.id);
   await h?.close();
   assertAllClosed();
 });
@@ -59,7 +59,12 @@ describe('an API schedule', () => {
     expect(put.body.next).toEqual(expect.any(String));
     expect(Number.isNaN(Date.parse(put.body.next))).toBe(false);
 
-    const fired = await poll('a scheduled run', () => runsOf('ticker'), (runs) => runs.some((r) => r.scheduleId === 'every-second'), { timeoutMs: 6_000, intervalMs: 50 });
+    const fired = await poll(
+      'a scheduled run',
+      () => runsOf('ticker'),
+      (runs) => runs.some((r) => r.scheduleId === 'every-second'),
+      { timeoutMs: 6_000, intervalMs: 50 },
+    );
     const first = fired.find((r) => r.scheduleId === 'every-second')!;
     expect(first.input).toEqual({ label: 'every-second' });
     const run = await h.waitForRun(first.id);
@@ -69,7 +74,9 @@ describe('an API schedule', () => {
 
     const list = await h.request('GET', '/v1/schedules');
     expect(list.status).toBe(200);
-    expect(list.body.schedules).toContainEqual(expect.objectContaining({ id: 'every-second', workflow: 'ticker', cron: '* * * * * *', tz: 'UTC', source: 'api' }));
+    expect(list.body.schedules).toContainEqual(
+      expect.objectContaining({ id: 'every-second', workflow: 'ticker', cron: '* * * * * *', tz: 'UTC', source: 'api' }),
+    );
     const one = await h.request('GET', '/v1/schedules/every-second');
     expect(one.status).toBe(200);
     expect(one.body).toMatchObject({ id: 'every-second', workflow: 'ticker' });
@@ -83,7 +90,12 @@ describe('an API schedule', () => {
     expect((await h.request('GET', '/v1/schedules')).body.schedules.map((s: { id: string }) => s.id)).not.toContain('every-second');
 
     // No firing is left pending, and no new run appears over the next ticks.
-    await poll('the schedules queue to drain', () => h.system.scheduleQueue.getJobCounts('delayed', 'waiting', 'active', 'prioritized'), (c) => Object.values(c).every((n) => n === 0), { timeoutMs: 6_000, intervalMs: 50 });
+    await poll(
+      'the schedules queue to drain',
+      () => h.system.scheduleQueue.getJobCounts('delayed', 'waiting', 'active', 'prioritized'),
+      (c) => Object.values(c).every((n) => n === 0),
+      { timeoutMs: 6_000, intervalMs: 50 },
+    );
     const before = (await runsOf('ticker')).length;
     await sleep(1_500);
     expect((await runsOf('ticker')).length).toBe(before);
@@ -94,7 +106,12 @@ describe('an API schedule', () => {
     const first = await h.request('PUT', '/v1/schedules/replace-me', { workflow: 'ticker', cron: '0 9 * * 1', input: { label: 'a' } });
     expect(first.status).toBe(200);
     expect(first.body.tz).toBe('UTC');
-    const second = await h.request('PUT', '/v1/schedules/replace-me', { workflow: 'ticker', cron: '30 18 * * 5', tz: 'America/New_York', input: { label: 'b' } });
+    const second = await h.request('PUT', '/v1/schedules/replace-me', {
+      workflow: 'ticker',
+      cron: '30 18 * * 5',
+      tz: 'America/New_York',
+      input: { label: 'b' },
+    });
     expect(second.status).toBe(200);
     expect(second.body).toMatchObject({ id: 'replace-me', cron: '30 18 * * 5', tz: 'America/New_York', input: { label: 'b' } });
     const all = (await h.request('GET', '/v1/schedules')).body.schedules.filter((s: { id: string }) => s.id === 'replace-me');
@@ -154,7 +171,12 @@ describe('an invalid schedule', () => {
   it('is refused with 422 when every firing would render a prompt past SWITCHYARD_MAX_RENDERED_BYTES', async () => {
     const res = await h.request('PUT', '/v1/schedules/bad-size', { workflow: 'balloon', cron: '* * * * *', input: { x: 'x'.repeat(60_000) } });
     expect(res.status).toBe(422);
-    expect(res.body.error.issues).toEqual([{ path: 'steps.big.input', message: `step "big": its input renders to 1200000 bytes of text from the run input alone; at most ${1024 * 1024} (SWITCHYARD_MAX_RENDERED_BYTES)` }]);
+    expect(res.body.error.issues).toEqual([
+      {
+        path: 'steps.big.input',
+        message: `step "big": its input renders to 1200000 bytes of text from the run input alone; at most ${1024 * 1024} (SWITCHYARD_MAX_RENDERED_BYTES)`,
+      },
+    ]);
     expect((await h.request('GET', '/v1/schedules/bad-size')).status).toBe(404);
   });
 });
@@ -163,7 +185,11 @@ describe('schedules declared in workflows', () => {
   it('are synced as flow.<name>, stale flow.* schedules are removed and API schedules kept', async () => {
     // A schedule left over from a workflow that no longer declares one (as an earlier
     // deployment's sync left it), and an API schedule.
-    await h.system.scheduleQueue.upsertJobScheduler('flow.retired', { pattern: '0 0 1 1 *', tz: 'UTC' }, { name: 'fire', data: { scheduleId: 'flow.retired', workflow: 'ticker', input: { label: 'old' } } });
+    await h.system.scheduleQueue.upsertJobScheduler(
+      'flow.retired',
+      { pattern: '0 0 1 1 *', tz: 'UTC' },
+      { name: 'fire', data: { scheduleId: 'flow.retired', workflow: 'ticker', input: { label: 'old' } } },
+    );
     expect((await h.request('PUT', '/v1/schedules/keep-me', { workflow: 'ticker', cron: '0 0 1 1 *', input: { label: 'kept' } })).status).toBe(200);
 
     const result = await h.system.schedules.syncFromFlows();
@@ -174,7 +200,14 @@ describe('schedules declared in workflows', () => {
     expect(list.map((s) => s.id).sort()).toEqual(['flow.nightly', 'keep-me']);
     const nightly = await h.request('GET', '/v1/schedules/flow.nightly');
     expect(nightly.status).toBe(200);
-    expect(nightly.body).toMatchObject({ id: 'flow.nightly', workflow: 'nightly', cron: '0 3 1 1 *', tz: 'Europe/Paris', input: { scope: 'everything' }, source: 'flows' });
+    expect(nightly.body).toMatchObject({
+      id: 'flow.nightly',
+      workflow: 'nightly',
+      cron: '0 3 1 1 *',
+      tz: 'Europe/Paris',
+      input: { scope: 'everything' },
+      source: 'flows',
+    });
     expect(nightly.body.next).toEqual(expect.any(String));
 
     // Syncing again changes nothing.

@@ -31,13 +31,38 @@ afterAll(async () => {
 function record(id: string): RunRecord {
   const now = new Date().toISOString();
   return {
-    id, workspaceId: 'default', workflow: 'test', status: 'queued', input: { topic: 'x' }, output: null, error: null,
-    agents: ['a'], failedSteps: [], skippedSteps: [], usage: { inputTokens: 0, outputTokens: 0 }, priority: null,
-    idempotencyKey: null, scheduleId: null, rerunOf: null, budget: null, context: null, contextWriters: null, createdAt: now, startedAt: null, finishedAt: null,
+    id,
+    workspaceId: 'default',
+    workflow: 'test',
+    status: 'queued',
+    input: { topic: 'x' },
+    output: null,
+    error: null,
+    agents: ['a'],
+    failedSteps: [],
+    skippedSteps: [],
+    usage: { inputTokens: 0, outputTokens: 0 },
+    priority: null,
+    idempotencyKey: null,
+    scheduleId: null,
+    rerunOf: null,
+    budget: null,
+    context: null,
+    contextWriters: null,
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
   };
 }
 
-const newStep = (stepId: string, dependsOn: string[] = [], optional = false): NewStep => ({ stepId, kind: 'agent', agent: 'a', parent: null, dependsOn, optional });
+const newStep = (stepId: string, dependsOn: string[] = [], optional = false): NewStep => ({
+  stepId,
+  kind: 'agent',
+  agent: 'a',
+  parent: null,
+  dependsOn,
+  optional,
+});
 
 /** A run with steps (`a`, then whatever is given), written by create-run. */
 async function newRun(steps: NewStep[] = [newStep('a')], output = [steps.at(-1)!.stepId]): Promise<string> {
@@ -52,7 +77,8 @@ const setStatus = (runId: string, stepId: string, status: StepStatus, attempts?:
 
 const start = (runId: string, stepId: string) => store.transitionStep(runId, stepId, { from: ['pending', 'retrying'], to: 'running', attemptsDelta: 1 });
 const answer = { output: 'the answer', input: { task: 't' }, usage: { inputTokens: 7, outputTokens: 3 }, model: 'm' };
-const eventTypes = async (runId: string, stepId?: string) => (await store.readEvents(runId)).filter((e) => stepId === undefined || e.stepId === stepId).map((e) => e.type);
+const eventTypes = async (runId: string, stepId?: string) =>
+  (await store.readEvents(runId)).filter((e) => stepId === undefined || e.stepId === stepId).map((e) => e.type);
 
 describe('create-run', () => {
   it("writes the run, its steps in order, its refs, its index entry, its event and the definition's outbox entry at once", async () => {
@@ -93,7 +119,9 @@ describe('create-run', () => {
       return send(c);
     }) as never);
     try {
-      await expect(store.createRun(record(gone), { outputSteps: ['s0'], definition: { name: 'big' }, steps, refIds: [] })).rejects.toThrow(/ended while it was being written \(the run is cancelled\)/);
+      await expect(store.createRun(record(gone), { outputSteps: ['s0'], definition: { name: 'big' }, steps, refIds: [] })).rejects.toThrow(
+        /ended while it was being written \(the run is cancelled\)/,
+      );
     } finally {
       spy.mockRestore();
     }
@@ -114,7 +142,10 @@ describe('every script on a run that does not exist', () => {
     expect(await store.completeStep(id, 'a', answer)).toEqual({ recorded: false, status: 'missing' });
     expect(await store.saveCheckpoint(id, 'a', 1, { x: 1 })).toBe(false);
     expect(await store.stepProgress(id, 'a', 1, { chars: 1 })).toBe(false);
-    expect(await store.addSteps(id, { parent: 'a', attempt: 1, steps: [newStep('a.1')], refIds: [], agents: [] })).toEqual({ applied: false, parentStatus: 'missing' });
+    expect(await store.addSteps(id, { parent: 'a', attempt: 1, steps: [newStep('a.1')], refIds: [], agents: [] })).toEqual({
+      applied: false,
+      parentStatus: 'missing',
+    });
     expect(await store.finishRun(id, 'cancelled')).toEqual({ applied: false, status: 'missing' });
     expect(await redis.exists(keys.run(prefix, id), keys.step(prefix, id, 'a'), keys.events(prefix, id), keys.step(prefix, id, 'a.1'))).toBe(0);
   });
@@ -140,7 +171,12 @@ describe('step-begin and step-transition', () => {
     // Ended while `a` runs: the run keeps its keys (a's answer may still come) and `b` is only read.
     await start(id, 'a');
     await store.finishRun(id, 'cancelled', { reason: 'stop' });
-    expect(await store.beginStep(id, 'b', { fast: true, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toMatchObject({ mode: 'read', stepStatus: 'cancelled', runStatus: 'cancelled', reads: [] });
+    expect(await store.beginStep(id, 'b', { fast: true, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toMatchObject({
+      mode: 'read',
+      stepStatus: 'cancelled',
+      runStatus: 'cancelled',
+      reads: [],
+    });
     // Ended with nothing running: compacted, its steps are no more (a job delivered now ends at once).
     const other = await newRun([newStep('a'), newStep('b', ['a'])]);
     await store.finishRun(other, 'cancelled', { reason: 'stop' });
@@ -154,15 +190,37 @@ describe('step-begin and step-transition', () => {
     // A worker whose attempt was taken over changes nothing.
     expect(await store.transitionStep(id, 'a', { from: ['running'], to: 'failed', attempt: 2 })).toEqual({ applied: false, status: 'running', attempts: 1 });
     // A rate-limited call gives its attempt back.
-    expect(await store.transitionStep(id, 'a', { from: ['running'], to: 'retrying', attemptsDelta: -1, event: { type: 'step.retrying', data: { reason: 'rate_limited' } } })).toEqual({ applied: true, status: 'retrying', attempts: 0 });
+    expect(
+      await store.transitionStep(id, 'a', {
+        from: ['running'],
+        to: 'retrying',
+        attemptsDelta: -1,
+        event: { type: 'step.retrying', data: { reason: 'rate_limited' } },
+      }),
+    ).toEqual({ applied: true, status: 'retrying', attempts: 0 });
     expect((await store.readEvents(id)).at(-1)?.data).toEqual({ attempt: 0, reason: 'rate_limited' });
     expect(await start(id, 'a')).toEqual({ applied: true, status: 'running', attempts: 1 });
   });
 
   // The fast path must start a step only where decide() would start it (and always there).
   it("starts on its fast path exactly where the engine's decision is an unambiguous start", async () => {
-    const selves: [StepStatus, number][] = [['pending', 0], ['retrying', 1], ['retrying', 3], ['running', 1], ['waiting', 1], ['succeeded', 1], ['cancelled', 0]];
-    const depStates: [StepStatus, boolean][] = [['succeeded', false], ['failed', true], ['failed', false], ['skipped', false], ['running', false], ['cancelled', false]];
+    const selves: [StepStatus, number][] = [
+      ['pending', 0],
+      ['retrying', 1],
+      ['retrying', 3],
+      ['running', 1],
+      ['waiting', 1],
+      ['succeeded', 1],
+      ['cancelled', 0],
+    ];
+    const depStates: [StepStatus, boolean][] = [
+      ['succeeded', false],
+      ['failed', true],
+      ['failed', false],
+      ['skipped', false],
+      ['running', false],
+      ['cancelled', false],
+    ];
     for (const [self, attempts] of selves) {
       for (const [depStatus, depOptional] of depStates) {
         for (const runTerminal of [false, true]) {
@@ -180,7 +238,10 @@ describe('step-begin and step-transition', () => {
           });
           const begin = await store.beginStep(id, 's', { fast: true, deps: ['d'], extra: [], needsOutput: () => false, maxAttempts: 3 });
           const unambiguous = decision.action === 'start' && !decision.recovered;
-          expect(begin.mode === 'started', `self ${self} (${attempts} attempts), dependency ${depStatus}${depOptional ? ' (optional)' : ''}, run ${runTerminal ? 'ended' : 'live'}: decide says ${decision.action}`).toBe(unambiguous);
+          expect(
+            begin.mode === 'started',
+            `self ${self} (${attempts} attempts), dependency ${depStatus}${depOptional ? ' (optional)' : ''}, run ${runTerminal ? 'ended' : 'live'}: decide says ${decision.action}`,
+          ).toBe(unambiguous);
         }
       }
     }
@@ -242,7 +303,15 @@ describe('writes with an id (a retry after a lost reply)', () => {
   it('step-transition applies a write once: the retry gets its reply again, with no second attempt change, usage or event', async () => {
     const id = await newRun();
     await start(id, 'a');
-    const giveBack = { from: ['running'] as const, to: 'retrying' as const, attempt: 1, attemptsDelta: -1, usage, event: { type: 'step.retrying' as const }, writeId: 'w-t' };
+    const giveBack = {
+      from: ['running'] as const,
+      to: 'retrying' as const,
+      attempt: 1,
+      attemptsDelta: -1,
+      usage,
+      event: { type: 'step.retrying' as const },
+      writeId: 'w-t',
+    };
     expect(await store.transitionStep(id, 'a', { ...giveBack, from: [...giveBack.from] })).toEqual({ applied: true, status: 'retrying', attempts: 0 });
     expect(await store.transitionStep(id, 'a', { ...giveBack, from: [...giveBack.from] })).toEqual({ applied: true, status: 'retrying', attempts: 0 });
     // One that did not apply (the step is not running) is refused again, its usage kept once.
@@ -264,7 +333,10 @@ describe('writes with an id (a retry after a lost reply)', () => {
 
   it('step-complete gives a retried write the budget verdict again (the first try put the run over its budget)', async () => {
     const id = unique('run');
-    await store.createRun({ ...record(id), budget: { maxTokens: 5 } }, { outputSteps: ['a'], definition: { name: 'test', steps: ['a'] }, steps: [newStep('a')], refIds: [] });
+    await store.createRun(
+      { ...record(id), budget: { maxTokens: 5 } },
+      { outputSteps: ['a'], definition: { name: 'test', steps: ['a'] }, steps: [newStep('a')], refIds: [] },
+    );
     await start(id, 'a');
     const write = { ...answer, writeId: 'w-b' };
     const first = await store.completeStep(id, 'a', write);
@@ -276,13 +348,22 @@ describe('writes with an id (a retry after a lost reply)', () => {
   it('maxSteps: steps starting at once (fast path and decided starts mixed) never start more than the limit; a step is counted once', async () => {
     const id = unique('run');
     const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
-    await store.createRun({ ...record(id), budget: { maxSteps: 3 } }, { outputSteps: ids, definition: { name: 'test', steps: ids }, steps: ids.map((s) => newStep(s)), refIds: [] });
+    await store.createRun(
+      { ...record(id), budget: { maxSteps: 3 } },
+      { outputSteps: ids, definition: { name: 'test', steps: ids }, steps: ids.map((s) => newStep(s)), refIds: [] },
+    );
     const begin = { deps: [], extra: [], needsOutput: () => false, maxAttempts: 3, countsStep: true };
     const replies = await Promise.all(
       ids.map((s, i) =>
         i % 2 === 0
           ? store.beginStep(id, s, { ...begin, fast: true })
-          : store.transitionStep(id, s, { from: ['pending'], to: 'running', attemptsDelta: 1, countsStep: true, fields: { startedAt: new Date().toISOString() } }),
+          : store.transitionStep(id, s, {
+              from: ['pending'],
+              to: 'running',
+              attemptsDelta: 1,
+              countsStep: true,
+              fields: { startedAt: new Date().toISOString() },
+            }),
       ),
     );
     const started = replies.filter((r) => ('mode' in r ? r.mode === 'started' : r.applied));
@@ -320,7 +401,7 @@ describe('writes with an id (a retry after a lost reply)', () => {
     expect(isTransientWriteError(scriptError)).toBe(false);
     expect(isTransientWriteError(new TypeError('Converting circular structure to JSON'))).toBe(false);
     expect(isTransientWriteError(new ReplyError('OOM command not allowed when used memory > maxmemory'))).toBe(true);
-    expect(isTransientWriteError(new ReplyError('READONLY You can\'t write against a read only replica.'))).toBe(true);
+    expect(isTransientWriteError(new ReplyError("READONLY You can't write against a read only replica."))).toBe(true);
     expect(isTransientWriteError(new Error('Command timed out'))).toBe(true);
     expect(isTransientWriteError(new Error('Connection is closed.'))).toBe(true);
   });
@@ -347,7 +428,8 @@ describe('racing transitions', () => {
       // Sent back to back, in turn one order and the other (Redis applies them as sent).
       const complete = () => store.completeStep(id, 'a', answer);
       const cancel = () => store.finishRun(id, 'cancelled', { reason: 'race' });
-      const [done, halted] = i % 2 === 0 ? await Promise.all([complete(), cancel()]) : await Promise.all([cancel(), complete()]).then(([h, d]) => [d, h] as const);
+      const [done, halted] =
+        i % 2 === 0 ? await Promise.all([complete(), cancel()]) : await Promise.all([cancel(), complete()]).then(([h, d]) => [d, h] as const);
       outcomes.add(done.recorded);
       const state = (await store.getRun(id))!;
       expect(halted.applied).toBe(true);
@@ -362,7 +444,9 @@ describe('racing transitions', () => {
 
   it('two starts of the same step at once: one attempt starts, the other finds it running', async () => {
     const id = await newRun();
-    const begins = await Promise.all([1, 2, 3].map(() => store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })));
+    const begins = await Promise.all(
+      [1, 2, 3].map(() => store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })),
+    );
     expect(begins.filter((b) => b.mode === 'started')).toHaveLength(1);
     expect(begins.filter((b) => b.mode === 'read').map((b) => (b.mode === 'read' || b.mode === 'started') && b.stepStatus)).toEqual(['running', 'running']);
     expect(await eventTypes(id, 'a')).toEqual(['step.started']);
@@ -384,7 +468,9 @@ describe('step-checkpoint and step-progress', () => {
     expect(await store.saveCheckpoint(id, 'a', 2, { turn: 1 })).toBe(false); // another attempt
     expect(await store.saveCheckpoint(id, 'a', 1, { turn: 1 })).toBe(true);
     expect(await store.stepProgress(id, 'a', 1, { chars: 3 })).toBe(true);
-    expect((await store.beginStep(id, 'a', { fast: false, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })) as { checkpoint: unknown }).toMatchObject({ checkpoint: { turn: 1 } });
+    expect(
+      (await store.beginStep(id, 'a', { fast: false, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })) as { checkpoint: unknown },
+    ).toMatchObject({ checkpoint: { turn: 1 } });
     await store.completeStep(id, 'a', answer);
     expect(await store.saveCheckpoint(id, 'a', 1, { turn: 2 })).toBe(false);
     expect(await store.stepProgress(id, 'a', 1, { chars: 4 })).toBe(false);
@@ -407,7 +493,11 @@ describe('step-checkpoint and step-progress', () => {
     await store.finishRun(id, 'cancelled', { reason: 'stop' });
     const before = await usageOf(keys.run(prefix, id));
     expect(await store.saveCheckpoint(id, 'b', 2, undefined, { inputTokens: 10, outputTokens: 4 })).toBe(false);
-    expect(await usageOf(keys.run(prefix, id))).toEqual({ inputTokens: before.inputTokens + 10, outputTokens: before.outputTokens + 4, costUsd: before.costUsd });
+    expect(await usageOf(keys.run(prefix, id))).toEqual({
+      inputTokens: before.inputTokens + 10,
+      outputTokens: before.outputTokens + 4,
+      costUsd: before.costUsd,
+    });
     expect(await usageOf(keys.step(prefix, id, 'b'))).toMatchObject({ inputTokens: 16, outputTokens: 7 });
     // The outbox (the system of record) gets both again, with the usage added.
     const latest = async (kind: string, entryId: string) => {
@@ -430,7 +520,11 @@ describe('step-checkpoint and step-progress', () => {
     expect(await store.saveCheckpoint(id, 'a', 2, undefined, null, undefined, { debug: debug(2, 'not mine') })).toBe(false);
     expect((await store.getSteps(id, ['a']))[0]!.debug).toMatchObject({ error: { message: 'first' } });
     expect(await store.saveCheckpoint(id, 'a', 1, undefined, { inputTokens: 2, outputTokens: 1 }, undefined, { debug: debug(1, 'aborted') })).toBe(false);
-    expect((await store.getSteps(id, ['a']))[0]).toMatchObject({ status: 'cancelled', usage: { inputTokens: 2, outputTokens: 1 }, debug: { error: { message: 'aborted' } } });
+    expect((await store.getSteps(id, ['a']))[0]).toMatchObject({
+      status: 'cancelled',
+      usage: { inputTokens: 2, outputTokens: 1 },
+      debug: { error: { message: 'aborted' } },
+    });
     // The archive gets it, once.
     const sent = (await redis.xrange(keys.outbox(prefix), '-', '+')).filter(([, f]) => f[1] === 'step' && f[3] === `${id}.a` && f[5]!.includes('"aborted"'));
     expect(sent).toHaveLength(1);
@@ -479,15 +573,34 @@ describe('run-finish', () => {
     const state = (await store.getRun(id))!;
     expect(state.run).toMatchObject({ status: 'partial_success', output: { a: 'the answer', c: null }, skippedSteps: ['c'], usage: answer.usage });
     expect(state.run.failedSteps).toEqual([{ stepId: 'b', kind: 'agent', agent: 'a', error: LOST_STEP_ERROR }]);
-    expect(state.steps.map((s) => [s.stepId, s.status, s.output, s.runId])).toEqual([['a', 'succeeded', 'the answer', id], ['b', 'failed', null, id], ['c', 'skipped', null, id]]);
+    expect(state.steps.map((s) => [s.stepId, s.status, s.output, s.runId])).toEqual([
+      ['a', 'succeeded', 'the answer', id],
+      ['b', 'failed', null, id],
+      ['c', 'skipped', null, id],
+    ]);
     // One key is left, with the retention TTL; the definition's TTL is renewed.
     expect(await redis.ttl(keys.run(prefix, id))).toBeGreaterThan(0);
     expect((await redis.hkeys(keys.run(prefix, id))).sort()).toEqual(['events', 'run', 'status', 'steps']);
-    expect(await redis.exists(keys.runSteps(prefix, id), keys.runRefs(prefix, id), keys.events(prefix, id), keys.step(prefix, id, 'a'), keys.step(prefix, id, 'b'), keys.step(prefix, id, 'c'))).toBe(0);
+    expect(
+      await redis.exists(
+        keys.runSteps(prefix, id),
+        keys.runRefs(prefix, id),
+        keys.events(prefix, id),
+        keys.step(prefix, id, 'a'),
+        keys.step(prefix, id, 'b'),
+        keys.step(prefix, id, 'c'),
+      ),
+    ).toBe(0);
     expect(await store.getDefinition(id)).toEqual({ name: 'test', steps: ['a', 'b', 'c'] });
     // Its event log reads the same, from any point.
     const events = await store.readEvents(id);
-    expect(events.map((e) => [e.id, e.type])).toEqual([['1', 'run.queued'], ['2', 'run.started'], ['3', 'step.completed'], ['4', 'step.failed'], ['5', 'run.finished']]);
+    expect(events.map((e) => [e.id, e.type])).toEqual([
+      ['1', 'run.queued'],
+      ['2', 'run.started'],
+      ['3', 'step.completed'],
+      ['4', 'step.failed'],
+      ['5', 'run.finished'],
+    ]);
     expect(await store.readEvents(id, 3, 1)).toEqual([events[3]]);
     expect(events.every((e) => e.runId === id)).toBe(true);
   });
@@ -496,7 +609,14 @@ describe('run-finish', () => {
     const id = await newRun([newStep('a'), newStep('c', ['a'])]);
     await start(id, 'a');
     await store.finishRun(id, 'cancelled', { reason: 'stop' });
-    for (const key of [keys.run(prefix, id), keys.runSteps(prefix, id), keys.runRefs(prefix, id), keys.events(prefix, id), keys.step(prefix, id, 'a'), keys.step(prefix, id, 'c')]) {
+    for (const key of [
+      keys.run(prefix, id),
+      keys.runSteps(prefix, id),
+      keys.runRefs(prefix, id),
+      keys.events(prefix, id),
+      keys.step(prefix, id, 'a'),
+      keys.step(prefix, id, 'c'),
+    ]) {
       expect(await redis.ttl(key), key).toBeGreaterThan(0);
     }
   });
@@ -509,9 +629,15 @@ describe('run-finish', () => {
     expect(res).toEqual({
       applied: true,
       status: 'cancelled',
-      cancelledSteps: [{ stepId: 'a', was: 'retrying', agent: 'a' }, { stepId: 'b', was: 'pending', agent: 'a' }],
+      cancelledSteps: [
+        { stepId: 'a', was: 'retrying', agent: 'a' },
+        { stepId: 'b', was: 'pending', agent: 'a' },
+      ],
       refIds: [`${id}.a~ref~b`],
     });
-    expect((await store.getRun(id))!.steps.map((s) => [s.status, s.reason])).toEqual([['cancelled', 'run cancelled'], ['cancelled', 'run cancelled']]);
+    expect((await store.getRun(id))!.steps.map((s) => [s.status, s.reason])).toEqual([
+      ['cancelled', 'run cancelled'],
+      ['cancelled', 'run cancelled'],
+    ]);
   });
 });

@@ -18,7 +18,12 @@ beforeAll(async () => {
     // Completed jobs stay (as for Bull Board), so the streaming tests can read a job's progress.
     env: { SWITCHYARD_KEEP_COMPLETED_JOBS: '100' },
     agents: {
-      research: { provider: 'echo', echo: { latencyMs: 20 }, description: 'Research agent', capabilities: [{ name: 'web_search', description: 'Search the web', estimatedSeconds: 3, estimatedCostUsd: 0.01 }] },
+      research: {
+        provider: 'echo',
+        echo: { latencyMs: 20 },
+        description: 'Research agent',
+        capabilities: [{ name: 'web_search', description: 'Search the web', estimatedSeconds: 3, estimatedCostUsd: 0.01 }],
+      },
       claude: { provider: 'anthropic', model: 'claude-test', attempts: 3, backoff: { type: 'fixed', delayMs: 150 } },
       gpt: { provider: 'openai', model: 'gpt-test', attempts: 3, backoff: { type: 'fixed', delayMs: 150 } },
       once: { provider: 'openai', model: 'gpt-test', attempts: 1 },
@@ -205,7 +210,11 @@ describe('the API', () => {
     const res = await h.request('GET', '/v1/agents');
     expect(res.status).toBe(200);
     const research = res.body.agents.find((a: { name: string }) => a.name === 'research');
-    expect(research).toMatchObject({ provider: 'echo', description: 'Research agent', capabilities: [{ name: 'web_search', estimatedSeconds: 3, estimatedCostUsd: 0.01 }] });
+    expect(research).toMatchObject({
+      provider: 'echo',
+      description: 'Research agent',
+      capabilities: [{ name: 'web_search', estimatedSeconds: 3, estimatedCostUsd: 0.01 }],
+    });
     expect(JSON.stringify(res.body)).not.toContain('test-key');
   });
 

@@ -90,7 +90,13 @@ const WORKFLOWS: Record<string, unknown>[] = [
     steps: [
       { id: 'review', agent: 'llm', input: { task: 'Review {{input.doc}} [[reply:{"approve": false, "notes": "too long"}]]' } },
       { id: 'ship', agent: 'fast', dependsOn: ['review'], when: 'steps.review.output.approve == true', input: { task: 'ship it' } },
-      { id: 'revise', agent: 'fast', dependsOn: ['review'], when: 'steps.review.output.approve == false', input: { task: 'revise: {{steps.review.output.notes}}' } },
+      {
+        id: 'revise',
+        agent: 'fast',
+        dependsOn: ['review'],
+        when: 'steps.review.output.approve == false',
+        input: { task: 'revise: {{steps.review.output.notes}}' },
+      },
     ],
   },
   {

@@ -18,10 +18,21 @@ export function chatRouter({ runs }: { runs: RunsService }): Router {
     const tasks = agents.map((agent) => ({ agent, task: message }));
     const workflow =
       mode === 'orchestrated'
-        ? { name: 'chat-orchestrated', description: `${agents[0]} leads ${agents.slice(1).join(', ')}`, steps: [{ id: 'leader', agent: agents[0], delegates: agents.slice(1), input: { task: message } }] }
+        ? {
+            name: 'chat-orchestrated',
+            description: `${agents[0]} leads ${agents.slice(1).join(', ')}`,
+            steps: [{ id: 'leader', agent: agents[0], delegates: agents.slice(1), input: { task: message } }],
+          }
         : patternWorkflow(mode === 'parallel' ? { pattern: 'parallel', tasks, strict: false } : { pattern: 'sequential', tasks, strict: true });
-    const result = await runs.submitWorkflow(workflow, {}, { workspaceId: DEFAULT_WORKSPACE, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) });
-    res.status(result.created ? 202 : 200).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, mode, ...(result.created ? {} : { idempotentReplay: true }) });
+    const result = await runs.submitWorkflow(
+      workflow,
+      {},
+      { workspaceId: DEFAULT_WORKSPACE, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) },
+    );
+    res
+      .status(result.created ? 202 : 200)
+      .location(`/v1/runs/${result.id}`)
+      .json({ id: result.id, status: result.status, mode, ...(result.created ? {} : { idempotentReplay: true }) });
   });
   return r.router;
 }

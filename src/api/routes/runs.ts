@@ -7,7 +7,21 @@ import { sendJson } from '../json-body.js';
 import { NotFoundError } from '../../errors/index.js';
 import { excerpt } from '../../errors/excerpt.js';
 import { patternWorkflow } from '../../compile/patterns.js';
-import { EventId, EventsQuery, FeedbackBody, GateDecisionBody, SubmitPatternRun, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitAgentRun, type SubmitRun, SubmitWorkflowRun } from '../schemas.js';
+import {
+  EventId,
+  EventsQuery,
+  FeedbackBody,
+  GateDecisionBody,
+  SubmitPatternRun,
+  GetRunQuery,
+  ListRunsQuery,
+  RerunBody,
+  RunId,
+  RunStepIdParam,
+  SubmitAgentRun,
+  type SubmitRun,
+  SubmitWorkflowRun,
+} from '../schemas.js';
 import { noShapeError } from '../submit-shapes.js';
 
 export interface RunsRouterDeps {
@@ -32,15 +46,23 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
     if (!('agent' in body || 'workflow' in body || 'pattern' in body)) throw noShapeError(body);
     if ('pattern' in body) {
       const { idempotencyKey, priority, budget, ...pattern } = parseOr422(SubmitPatternRun, body);
-      const result = await runs.submitWorkflow(patternWorkflow(pattern), {}, { workspaceId, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) });
-      res.status(result.created ? 202 : 200).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, ...(result.created ? {} : { idempotentReplay: true }) });
+      const result = await runs.submitWorkflow(
+        patternWorkflow(pattern),
+        {},
+        { workspaceId, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) },
+      );
+      res
+        .status(result.created ? 202 : 200)
+        .location(`/v1/runs/${result.id}`)
+        .json({ id: result.id, status: result.status, ...(result.created ? {} : { idempotentReplay: true }) });
       return;
     }
     // Pick the branch by its discriminating field so errors name the right fields.
     const parsed: SubmitRun = 'agent' in body ? parseOr422(SubmitAgentRun, body) : parseOr422(SubmitWorkflowRun, body);
     // The parsed body carries the submit options (idempotencyKey, priority).
     const opts = { ...parsed, workspaceId };
-    const result = 'agent' in parsed ? await runs.submitAgentTask(parsed.agent, parsed.input, opts) : await runs.submitWorkflow(parsed.workflow, parsed.input, opts);
+    const result =
+      'agent' in parsed ? await runs.submitAgentTask(parsed.agent, parsed.input, opts) : await runs.submitWorkflow(parsed.workflow, parsed.input, opts);
     res
       .status(result.created ? 202 : 200)
       .location(`/v1/runs/${result.id}`)
@@ -70,7 +92,10 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
     res.status(202).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, rerunOf: result.rerunOf });
   });
 
-  for (const [action, approved] of [['approve', true], ['reject', false]] as const) {
+  for (const [action, approved] of [
+    ['approve', true],
+    ['reject', false],
+  ] as const) {
     r.post(`/:id/steps/:stepId/${action}`, async (req, res) => {
       const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
       const body = parseOr422(GateDecisionBody, req.body ?? {});
@@ -98,12 +123,22 @@ const KEEP_ALIVE_MS = 15_000;
  * Last-Event-ID (or ?after=). The stream ends after `run.finished`. A run past Redis
  * retention is served from the archive (MongoDB), when one is configured.
  */
-async function streamEvents(runs: RunsService, req: Request<{ id: string }>, res: Response, afterParam: string | undefined, shutdownSignal?: AbortSignal): Promise<void> {
+async function streamEvents(
+  runs: RunsService,
+  req: Request<{ id: string }>,
+  res: Response,
+  afterParam: string | undefined,
+  shutdownSignal?: AbortSignal,
+): Promise<void> {
   const header = req.get('Last-Event-ID');
   const raw = header ?? afterParam;
   const parsed = raw === undefined ? undefined : EventId.safeParse(raw);
   if (parsed && !parsed.success) {
-    throw new HttpError(400, 'invalid_event_id', `${header === undefined ? 'after' : 'Last-Event-ID'} "${excerpt(raw ?? '', 100)}" is not an event id (a whole number below 10^15: the position of an event in the run, from 1)`);
+    throw new HttpError(
+      400,
+      'invalid_event_id',
+      `${header === undefined ? 'after' : 'Last-Event-ID'} "${excerpt(raw ?? '', 100)}" is not an event id (a whole number below 10^15: the position of an event in the run, from 1)`,
+    );
   }
   const after = parsed?.data;
   // Before any await: every request of a burst sees the slots the others took.

@@ -75,7 +75,16 @@ export class LimitsAdmin {
       // A pause that ended by itself (no probe to wait for) is no longer one.
       if (untilMs <= now && !kind) return [];
       const recoversAt = Number(recovers ?? 0);
-      return [{ scope, until: new Date(untilMs).toISOString(), probed: Boolean(kind), quotaExhausted: kind === 'quota', ...(message ? { message } : {}), ...(recoversAt > 0 ? { recoversAt: new Date(recoversAt).toISOString() } : {}) }];
+      return [
+        {
+          scope,
+          until: new Date(untilMs).toISOString(),
+          probed: Boolean(kind),
+          quotaExhausted: kind === 'quota',
+          ...(message ? { message } : {}),
+          ...(recoversAt > 0 ? { recoversAt: new Date(recoversAt).toISOString() } : {}),
+        },
+      ];
     });
   }
 
@@ -105,13 +114,21 @@ export class LimitsAdmin {
     const { registry } = this.deps;
     return registry
       .list()
-      .filter((a) => scope === `@${a.name}` || [a, ...(a.fallbacks ?? [])].some((t) => registry.limits.scopes({ provider: t.provider, model: t.model, apiKey: t.apiKey }).some((s) => s.id === scope)))
+      .filter(
+        (a) =>
+          scope === `@${a.name}` ||
+          [a, ...(a.fallbacks ?? [])].some((t) =>
+            registry.limits.scopes({ provider: t.provider, model: t.model, apiKey: t.apiKey }).some((s) => s.id === scope),
+          ),
+      )
       .map((a) => agentQueueName(a.name));
   }
 
   /** Wake the steps of `queue` that sleep waiting for `scope`'s pause (not those waiting out a retry backoff). */
   private async wakeWaiting(queue: Queue, scope: string): Promise<number> {
-    const jobs = (await queue.getDelayed(0, MAX_WOKEN_PER_QUEUE - 1)).filter((j): j is NonNullable<typeof j> => Boolean(j?.id && (j.data as StepJobData | undefined)?.step));
+    const jobs = (await queue.getDelayed(0, MAX_WOKEN_PER_QUEUE - 1)).filter((j): j is NonNullable<typeof j> =>
+      Boolean(j?.id && (j.data as StepJobData | undefined)?.step),
+    );
     const reasons = await this.deps.store.stepReasons(jobs.map((j) => ({ runId: (j.data as StepJobData).runId, stepId: (j.data as StepJobData).step.id })));
     const waiting = `${CAPACITY_WAIT}${scope} paused`;
     const wake = jobs.filter((_, i) => reasons[i]?.startsWith(waiting));

@@ -45,7 +45,13 @@ export class BudgetedProvider extends ProviderDecorator {
   async complete(req: CompletionRequest): Promise<CompletionResult> {
     const { store, runId, owner, leaseMs } = this.deps;
     const estimate = estimateCall(req);
-    const reserved: BudgetReservation = { tokens: estimate.inputTokens + estimate.outputTokens, costUsd: this.cost(estimate, req.model), owner, lease: randomUUID(), leaseMs };
+    const reserved: BudgetReservation = {
+      tokens: estimate.inputTokens + estimate.outputTokens,
+      costUsd: this.cost(estimate, req.model),
+      owner,
+      lease: randomUUID(),
+      leaseMs,
+    };
     const refused = await store.reserveBudget(runId, reserved);
     if (refused.startsWith('wait ')) {
       // Room is held by the run's calls in flight: wait for them to settle (no attempt used).
@@ -59,7 +65,9 @@ export class BudgetedProvider extends ProviderDecorator {
       return res;
     } finally {
       // The answer is never lost to the budget: a failed settle is logged.
-      await store.settleBudget(runId, reserved, used).catch((err: unknown) => this.deps.log().warn({ err: toError(err).message }, 'could not settle a budget reservation'));
+      await store
+        .settleBudget(runId, reserved, used)
+        .catch((err: unknown) => this.deps.log().warn({ err: toError(err).message }, 'could not settle a budget reservation'));
     }
   }
 }

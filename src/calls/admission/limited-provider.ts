@@ -68,11 +68,12 @@ export class LimitedProvider extends ProviderDecorator {
     const maxPauseMs = this.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS;
     const tokens = estimateTokens(req);
     // The lease outlives the call by a margin: the call is aborted at its step's timeout.
-    const ask = () => limiter.acquire({ ...target, model: req.model }, tokens, (req.timeoutMs ?? leaseMs) + LEASE_MARGIN_MS, req.callKey, this.opts.bookWithinMs, req.holder);
+    const ask = () =>
+      limiter.acquire({ ...target, model: req.model }, tokens, (req.timeoutMs ?? leaseMs) + LEASE_MARGIN_MS, req.callKey, this.opts.bookWithinMs, req.holder);
     let admission = await ask();
     // A short wait (its turn comes within a moment) is waited here, holding the worker slot that
     // briefly: a round through the delayed set would come back later than the turn.
-    for (let waited = 0; !admission.granted && !admission.never && !admission.quota && admission.waitMs <= SHORT_WAIT_MS && waited < MAX_INLINE_WAIT_MS; ) {
+    for (let waited = 0; !admission.granted && !admission.never && !admission.quota && admission.waitMs <= SHORT_WAIT_MS && waited < MAX_INLINE_WAIT_MS;) {
       await sleep(admission.waitMs, undefined, { signal: req.signal }).catch(() => undefined);
       if (req.signal.aborted) throw abortReason(req.signal);
       waited += admission.waitMs;
@@ -82,7 +83,10 @@ export class LimitedProvider extends ProviderDecorator {
       // A spent quota is not waited for: the call goes to a fallback, or its step fails.
       if (admission.quota) throw quotaRefusal(admission.scope, admission.quota);
       const what = `${admission.scope} ${admission.why}`;
-      if (admission.never) throw new TooLargeForLimitError(`the call needs about ${tokens} tokens (prompt and maxTokens), more than ${what} allows in a minute; lower maxTokens or shorten the input`);
+      if (admission.never)
+        throw new TooLargeForLimitError(
+          `the call needs about ${tokens} tokens (prompt and maxTokens), more than ${what} allows in a minute; lower maxTokens or shorten the input`,
+        );
       // A booked turn (limiter-acquire.lua) is come back to a little early (a delayed job comes
       // back some milliseconds late, more on a busy host) and waited for here, so the call goes
       // on its turn; the polls for calls at once or a half-open circuit are spread a little.
@@ -127,9 +131,15 @@ export class LimitedProvider extends ProviderDecorator {
       const lasts = duration(outcome.pauseUntil - Date.now());
       if (outcome.pauseKind === 'quota') {
         const recoversAt = outcome.quota?.recoversAt;
-        logger.error({ scope: reply.paused, until, recoversAt: recoversAt ? new Date(recoversAt).toISOString() : null, provider: outcome.quota?.message }, `quota exhausted: calls to ${reply.paused} are refused for ${lasts} (they go to fallbacks or fail), then one probe call decides; lift it with POST /v1/limits/${encodeURIComponent(reply.paused)}/resume`);
+        logger.error(
+          { scope: reply.paused, until, recoversAt: recoversAt ? new Date(recoversAt).toISOString() : null, provider: outcome.quota?.message },
+          `quota exhausted: calls to ${reply.paused} are refused for ${lasts} (they go to fallbacks or fail), then one probe call decides; lift it with POST /v1/limits/${encodeURIComponent(reply.paused)}/resume`,
+        );
       } else {
-        logger.warn({ scope: reply.paused, until, capped: outcome.pauseKind === 'capped' }, `provider asked to slow down: ${reply.paused} paused for ${lasts}${outcome.pauseKind === 'capped' ? ' (capped; then one probe call decides)' : ''}`);
+        logger.warn(
+          { scope: reply.paused, until, capped: outcome.pauseKind === 'capped' },
+          `provider asked to slow down: ${reply.paused} paused for ${lasts}${outcome.pauseKind === 'capped' ? ' (capped; then one probe call decides)' : ''}`,
+        );
       }
     }
     if (reply.lifted) logger.info({ scope: reply.lifted }, 'pause lifted: the probe call answered');

@@ -58,7 +58,8 @@ export interface QuotaPause {
  * `quota` when the scope is paused because its quota is spent (the call does not wait: it goes
  * to a fallback or fails).
  */
-export type Admission = { granted: true; ticket: Ticket } | { granted: false; waitMs: number; scope: string; why: string; never: boolean; booked: boolean; quota?: QuotaPause };
+export type Admission =
+  { granted: true; ticket: Ticket } | { granted: false; waitMs: number; scope: string; why: string; never: boolean; booked: boolean; quota?: QuotaPause };
 
 /**
  * A pause a call's ending puts on its model: until when (ms), and how it ends: by itself, or
@@ -160,7 +161,14 @@ export class RedisLimiter implements Limiter {
       args.push(requests.max, requests.windowMs, s.limits.tpm ?? 0, s.limits.maxConcurrent ?? 0, s.breaker ? '1' : '0');
     }
     args.push(bookWithinMs, holder?.attempt ?? 0, holder?.stepId ?? '');
-    const reply = (await acquireScript.run(this.redis, [...this.keysOf(scopes, true), this.holdsOf(holder)], args)) as [number, number | string, (number | string)?, string?, (string | number)?, number?];
+    const reply = (await acquireScript.run(this.redis, [...this.keysOf(scopes, true), this.holdsOf(holder)], args)) as [
+      number,
+      number | string,
+      (number | string)?,
+      string?,
+      (string | number)?,
+      number?,
+    ];
     const [ok, waitMs, index, why, extra, recoversAt] = reply;
     if (ok === 1) return { granted: true, ticket: { lease, tokens, scopes, holder, pauseProbe: index === 'probe' } };
     const scope = scopes[Number(index ?? 1) - 1]!;
@@ -169,7 +177,14 @@ export class RedisLimiter implements Limiter {
       const quota: QuotaPause = { message: String(extra ?? ''), pausedUntil: Date.now() + wait, ...(recoversAt ? { recoversAt } : {}) };
       return { granted: false, waitMs: wait, scope: scope.id, why: 'quota', never: false, booked: false, quota };
     }
-    return { granted: false, waitMs: wait, scope: scope.id, why: why === 'requests' ? (scope.requests ? 'rateLimit' : 'rpm') : (why ?? ''), never: ok === -1, booked: extra === 'booked' };
+    return {
+      granted: false,
+      waitMs: wait,
+      scope: scope.id,
+      why: why === 'requests' ? (scope.requests ? 'rateLimit' : 'rpm') : (why ?? ''),
+      never: ok === -1,
+      booked: extra === 'booked',
+    };
   }
 
   async settle(ticket: Ticket, outcome: CallOutcome): Promise<SettleReply> {
@@ -179,16 +194,35 @@ export class RedisLimiter implements Limiter {
     const pauseMs = outcome.pauseUntil ? Math.max(1, outcome.pauseUntil - Date.now()) : 0;
     const model = scopes[1]!;
     const args: (string | number)[] = [
-      model.id, ticket.lease, delta, scopes.length, outcome.result, pauseMs,
-      outcome.pauseKind ?? '', outcome.quota?.message ?? '', outcome.quota?.recoversAt ?? 0,
-      ticket.holder?.attempt ?? 0, ticket.holder?.stepId ?? '',
+      model.id,
+      ticket.lease,
+      delta,
+      scopes.length,
+      outcome.result,
+      pauseMs,
+      outcome.pauseKind ?? '',
+      outcome.quota?.message ?? '',
+      outcome.quota?.recoversAt ?? 0,
+      ticket.holder?.attempt ?? 0,
+      ticket.holder?.stepId ?? '',
     ];
     // A pause holds the model (the scope a provider's limits are kept by), on its key when per
     // key; the scope whose pause this call probes is settled there too.
     scopes.forEach((s, i) =>
-      args.push(s.limits.tpm ?? 0, s.breaker?.failures ?? 0, s.breaker?.windowMs ?? 0, s.breaker?.cooldownMs ?? 0, i === 1 && (pauseMs > 0 || ticket.pauseProbe) ? '1' : '0', s.limits.maxConcurrent ? '1' : '0'),
+      args.push(
+        s.limits.tpm ?? 0,
+        s.breaker?.failures ?? 0,
+        s.breaker?.windowMs ?? 0,
+        s.breaker?.cooldownMs ?? 0,
+        i === 1 && (pauseMs > 0 || ticket.pauseProbe) ? '1' : '0',
+        s.limits.maxConcurrent ? '1' : '0',
+      ),
     );
-    const [opened, paused, lifted] = (await settleScript.run(this.redis, [...this.keysOf(scopes), this.holdsOf(ticket.holder), keys.limitPaused(this.prefix)], args)) as [number[], number, number];
+    const [opened, paused, lifted] = (await settleScript.run(
+      this.redis,
+      [...this.keysOf(scopes), this.holdsOf(ticket.holder), keys.limitPaused(this.prefix)],
+      args,
+    )) as [number[], number, number];
     const id = (i: number) => (i > 0 ? scopes[i - 1]!.id : undefined);
     return { opened: opened.map((i) => scopes[i - 1]!.id), paused: id(paused), lifted: id(lifted) };
   }

@@ -30,7 +30,12 @@ const ZERO_RETRY_AFTER_PAUSE_MS = 5000;
 export function asQuotaExhausted(err: unknown, maxPauseMs: number, now = Date.now()): QuotaExhaustedError | undefined {
   if (err instanceof QuotaExhaustedError) return err;
   if (err instanceof RateLimitedError && err.status === 429 && err.retryAfterMs > maxPauseMs) {
-    return new QuotaExhaustedError(`${err.message} (its Retry-After, ${duration(err.retryAfterMs)}, is beyond the ${duration(maxPauseMs)} a rate limit is waited out: a spent quota)`, 429, now + err.retryAfterMs, { cause: err });
+    return new QuotaExhaustedError(
+      `${err.message} (its Retry-After, ${duration(err.retryAfterMs)}, is beyond the ${duration(maxPauseMs)} a rate limit is waited out: a spent quota)`,
+      429,
+      now + err.retryAfterMs,
+      { cause: err },
+    );
   }
   return undefined;
 }
@@ -45,7 +50,12 @@ export function outcomeOf(err: unknown, maxPauseMs: number, now = Date.now()): C
   if (err instanceof QuotaExhaustedError) {
     const until = err.recoversAt !== undefined ? Math.min(Math.max(err.recoversAt, now + 1), now + maxPauseMs) : now + maxPauseMs;
     // The provider's message is kept (bounded) for the calls refused after it, /readyz and the log.
-    return { result: 'neutral', pauseUntil: until, pauseKind: 'quota', quota: { message: err.message.slice(0, MAX_QUOTA_MESSAGE), recoversAt: err.recoversAt } };
+    return {
+      result: 'neutral',
+      pauseUntil: until,
+      pauseKind: 'quota',
+      quota: { message: err.message.slice(0, MAX_QUOTA_MESSAGE), recoversAt: err.recoversAt },
+    };
   }
   if (err instanceof RateLimitedError) {
     const pause = cappedPause(err.retryAfterMs || ZERO_RETRY_AFTER_PAUSE_MS, maxPauseMs, now);
@@ -86,7 +96,8 @@ export function quotaFound(scope: string, err: QuotaExhaustedError, pausedUntil:
 }
 
 function quotaMessage(scope: string, q: QuotaPause): string {
-  const recovers = q.recoversAt !== undefined ? `the provider said it may recover at ${new Date(q.recoversAt).toISOString()}` : 'the provider did not say when it recovers';
+  const recovers =
+    q.recoversAt !== undefined ? `the provider said it may recover at ${new Date(q.recoversAt).toISOString()}` : 'the provider did not say when it recovers';
   return `quota exhausted (quota_exhausted) on ${scope}: ${q.message}; ${recovers}. Not retried: calls to ${scope} are refused until ${new Date(q.pausedUntil).toISOString()}, then one probe call decides; an admin lifts the pause with POST /v1/limits/${encodeURIComponent(scope)}/resume`;
 }
 

@@ -32,15 +32,31 @@ export interface AgentExecutorDeps {
  * The scope templates read: the run input and the outputs of the steps read; `maxBytes` bounds
  * what is rendered or built over it (SWITCHYARD_MAX_RENDERED_BYTES).
  */
-export function templateScope(runInput: Record<string, unknown>, reads: readonly { stepId: string; status: string; output: unknown }[], context?: Record<string, unknown>, maxBytes?: number): TemplateScope {
-  return { input: runInput, steps: Object.fromEntries(reads.map((r) => [r.stepId, { status: r.status, output: r.output }])), ...(context ? { context } : {}), ...(maxBytes !== undefined ? { maxBytes } : {}) };
+export function templateScope(
+  runInput: Record<string, unknown>,
+  reads: readonly { stepId: string; status: string; output: unknown }[],
+  context?: Record<string, unknown>,
+  maxBytes?: number,
+): TemplateScope {
+  return {
+    input: runInput,
+    steps: Object.fromEntries(reads.map((r) => [r.stepId, { status: r.status, output: r.output }])),
+    ...(context ? { context } : {}),
+    ...(maxBytes !== undefined ? { maxBytes } : {}),
+  };
 }
 
 /** The scope of a step's templates and expressions, bounded by its limits. */
-export const scopeOf = (ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context' | 'limits'>): TemplateScope => templateScope(ctx.runInput, ctx.reads, ctx.context, ctx.limits.maxRenderedBytes);
+export const scopeOf = (ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context' | 'limits'>): TemplateScope =>
+  templateScope(ctx.runInput, ctx.reads, ctx.context, ctx.limits.maxRenderedBytes);
 
 /** A call of `agent` with its model, prompt, temperature and token limit, on `messages`. */
-export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], ctx: Pick<ExecutionContext, 'signal' | 'timeoutMs' | 'callKey'>, callName?: string): CompletionRequest {
+export function requestOf(
+  agent: ResolvedAgent,
+  messages: ChatMessage[],
+  ctx: Pick<ExecutionContext, 'signal' | 'timeoutMs' | 'callKey'>,
+  callName?: string,
+): CompletionRequest {
   const { signal, timeoutMs } = ctx;
   return {
     timeoutMs,
@@ -59,7 +75,12 @@ export function requestOf(agent: ResolvedAgent, messages: ChatMessage[], ctx: Pi
  * `value` with its templates rendered over the run input and the steps the step reads (and
  * `vars`, the names a kind provides). A failure is not retryable: the same input fails again.
  */
-export function renderFor<T>(value: T, ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context' | 'limits'>, what: string, vars?: Record<string, unknown>): T {
+export function renderFor<T>(
+  value: T,
+  ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context' | 'limits'>,
+  what: string,
+  vars?: Record<string, unknown>,
+): T {
   return renderWith(value, scopeOf(ctx), what, vars);
 }
 

@@ -76,7 +76,10 @@ export function mergeExecutor(): StepExecutor<'merge'> {
         const r = byId.get(id);
         if (r?.status !== 'succeeded') return [];
         const value = typeof r.output === 'string' ? parseOutputJson(r.output) : r.output;
-        if (!isObject(value)) throw new NonRetryableError(`merge needs JSON objects; step "${id}" answered ${typeof r.output === 'string' ? 'a text without a JSON object' : JSON.stringify(r.output)?.slice(0, 80)}`);
+        if (!isObject(value))
+          throw new NonRetryableError(
+            `merge needs JSON objects; step "${id}" answered ${typeof r.output === 'string' ? 'a text without a JSON object' : JSON.stringify(r.output)?.slice(0, 80)}`,
+          );
         return [{ step: id, value }];
       });
       const conflicts: MergeConflict[] = [];
@@ -112,7 +115,10 @@ export const VOTE_SCHEMA: Record<string, unknown> = {
   required: ['answer', 'confidence', 'rationale'],
 };
 /** Without `compare.field`, the answer is a scalar. */
-const SCALAR_VOTE_SCHEMA = { ...VOTE_SCHEMA, properties: { ...(VOTE_SCHEMA.properties as object), answer: { type: ['string', 'number', 'boolean'], description: 'your answer, as short as it can be' } } };
+const SCALAR_VOTE_SCHEMA = {
+  ...VOTE_SCHEMA,
+  properties: { ...(VOTE_SCHEMA.properties as object), answer: { type: ['string', 'number', 'boolean'], description: 'your answer, as short as it can be' } },
+};
 
 export interface Vote {
   step: string;
@@ -140,7 +146,10 @@ export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'v
           const r = byId.get(id);
           return r?.status === 'succeeded' ? [outputVote(id, r.output, r.agent, deps.registry)] : [];
         });
-        if (votes.length === 0) throw new NonRetryableError(`none of the steps voted on succeeded (${step.of.map((id) => `${id}: ${byId.get(id)?.status ?? 'missing'}`).join(', ')})`);
+        if (votes.length === 0)
+          throw new NonRetryableError(
+            `none of the steps voted on succeeded (${step.of.map((id) => `${id}: ${byId.get(id)?.status ?? 'missing'}`).join(', ')})`,
+          );
         return { type: 'succeeded', output: tally(votes, step), event: { votes: votes.length, of: step.of.length } };
       }
       const question = renderFor(step.question!, ctx, 'the question');
@@ -149,16 +158,39 @@ export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'v
         const schema = step.compare?.field ? VOTE_SCHEMA : SCALAR_VOTE_SCHEMA;
         // With a quorum, each voter's ending looks at the vote (see src/flow/joins.ts).
         const watch: JoinWatch[] | undefined =
-          step.quorum === undefined ? undefined : [{ step: step.id, label: 'quorum', need: step.quorum, agree: { field: step.compare?.field, numberTolerance: step.compare?.numberTolerance ?? 0 }, members: ids }];
-        await ctx.addSteps(step.voters.map((v, i) => agentChild(ids[i]!, v.agent, { ...question, task: v.task ?? question.task }, { outputSchema: schema, optional: true, ...(watch ? { joinOf: watch } : {}) })));
+          step.quorum === undefined
+            ? undefined
+            : [
+                {
+                  step: step.id,
+                  label: 'quorum',
+                  need: step.quorum,
+                  agree: { field: step.compare?.field, numberTolerance: step.compare?.numberTolerance ?? 0 },
+                  members: ids,
+                },
+              ];
+        await ctx.addSteps(
+          step.voters.map((v, i) =>
+            agentChild(
+              ids[i]!,
+              v.agent,
+              { ...question, task: v.task ?? question.task },
+              { outputSchema: schema, optional: true, ...(watch ? { joinOf: watch } : {}) },
+            ),
+          ),
+        );
         return { type: 'wait' };
       }
       const records = new Map((await ctx.steps(ids)).map((r) => [r.stepId, r]));
       const votes = ids.flatMap((id, i): Vote[] => voteOf(records.get(id), step.voters[i]!.agent, deps.registry));
-      if (votes.length === 0) throw new NonRetryableError(`no voter answered (${ids.map((id) => `${id}: ${records.get(id)?.status ?? 'missing'}`).join(', ')})`);
+      if (votes.length === 0)
+        throw new NonRetryableError(`no voter answered (${ids.map((id) => `${id}: ${records.get(id)?.status ?? 'missing'}`).join(', ')})`);
       const result = tally(votes, step);
       const agreeing = Math.max(...result.groups.map((g) => g.steps.length));
-      const quorum = step.quorum === undefined ? {} : { quorum: { need: step.quorum, reached: agreeing >= step.quorum, cancelled: ids.filter((id) => records.get(id)?.status === 'cancelled') } };
+      const quorum =
+        step.quorum === undefined
+          ? {}
+          : { quorum: { need: step.quorum, reached: agreeing >= step.quorum, cancelled: ids.filter((id) => records.get(id)?.status === 'cancelled') } };
       return { type: 'succeeded', output: { ...result, ...quorum }, event: { votes: votes.length, of: ids.length } };
     },
   };
@@ -195,7 +227,8 @@ export const normaliseAnswer = (s: string): string =>
     .trim();
 
 /** What of an answer is compared: the field `compare.field` names, or the answer itself. */
-export const comparedAnswer = (answer: unknown, compare: { field?: string | undefined } | undefined): unknown => (compare?.field ? readPath(answer, compare.field.split('.')) : answer);
+export const comparedAnswer = (answer: unknown, compare: { field?: string | undefined } | undefined): unknown =>
+  compare?.field ? readPath(answer, compare.field.split('.')) : answer;
 
 /** The key an answer is grouped by (a text normalised), and whether two keys are one answer (numbers within `tolerance`). */
 export const answerKey = (value: unknown): unknown => (typeof value === 'string' ? normaliseAnswer(value) : value);
@@ -222,7 +255,11 @@ export function tally(votes: readonly Vote[], step: Pick<CompiledStepOf<'vote'>,
   const groups = groupAnswers(
     votes.map((v) => v.answer),
     step.compare,
-  ).map((members) => ({ answer: votes[members[0]!]!.answer, weight: members.reduce((n, i) => n + votes[i]!.weight, 0), steps: members.map((i) => votes[i]!.step) }));
+  ).map((members) => ({
+    answer: votes[members[0]!]!.answer,
+    weight: members.reduce((n, i) => n + votes[i]!.weight, 0),
+    steps: members.map((i) => votes[i]!.step),
+  }));
   const total = groups.reduce((n, g) => n + g.weight, 0);
   // All confidences 0: every vote counts the same.
   const share = (g: (typeof groups)[number]) => (total > 0 ? g.weight / total : g.steps.length / votes.length);

@@ -52,7 +52,14 @@ export function approvalExecutor(): StepExecutor<'approval'> {
       };
       if (!cp) {
         const why = waitsBecause(step, scope);
-        if (!why) return decided(step, { approved: true, by: 'automation', comment: `automation ${step.automation}: this gate does not wait`, at: now() }, input, reviewed, null);
+        if (!why)
+          return decided(
+            step,
+            { approved: true, by: 'automation', comment: `automation ${step.automation}: this gate does not wait`, at: now() },
+            input,
+            reviewed,
+            null,
+          );
         return waitAgain(fresh(), why);
       }
       const version = cp.revisions ? cp.current : reviewed;
@@ -66,7 +73,12 @@ export function approvalExecutor(): StepExecutor<'approval'> {
       }
       let decision = cp.decision;
       if (!decision && cp.deadline && Date.now() >= Date.parse(cp.deadline)) {
-        decision = { approved: step.onTimeout === 'approve', by: 'timeout', comment: `no decision within ${step.timeoutMs} ms (onTimeout: ${step.onTimeout})`, at: now() };
+        decision = {
+          approved: step.onTimeout === 'approve',
+          by: 'timeout',
+          comment: `no decision within ${step.timeoutMs} ms (onTimeout: ${step.onTimeout})`,
+          at: now(),
+        };
       }
       // Woken without a decision before its deadline: back to sleep.
       if (!decision) return sleep(cp, GATE_WAITING_REASON);
@@ -75,7 +87,10 @@ export function approvalExecutor(): StepExecutor<'approval'> {
         if (n <= step.maxRevisions) {
           const [under] = await ctx.steps([step.review.stepId]);
           const base = (under?.input ?? { task: '' }) as StepInput;
-          const child = agentChild(reviseId(step.id, n), step.review.agent, { task: base.task, context: { ...base.context, previousOutput: version ?? null, feedback: decision.comment ?? `rejected by ${decision.by}` } });
+          const child = agentChild(reviseId(step.id, n), step.review.agent, {
+            task: base.task,
+            context: { ...base.context, previousOutput: version ?? null, feedback: decision.comment ?? `rejected by ${decision.by}` },
+          });
           const { decision: _d, ...rest } = cp;
           await ctx.saveCheckpoint({ ...rest, revisions: n, revising: true, current: version });
           await ctx.addSteps([child]);
@@ -111,7 +126,13 @@ function waitsBecause(step: CompiledStepOf<'approval'>, scope: ReturnType<typeof
   }
 }
 
-function decided(step: CompiledStepOf<'approval'>, decision: GateDecision, input: StepInput | undefined, version: unknown, revisions: number | null): StepOutcome {
+function decided(
+  step: CompiledStepOf<'approval'>,
+  decision: GateDecision,
+  input: StepInput | undefined,
+  version: unknown,
+  revisions: number | null,
+): StepOutcome {
   if (decision.approved) {
     // With a step under review: the version approved (its output, or the last revision's).
     const output = { ...decision, ...(step.review ? { output: version ?? null, revisions: revisions ?? 0 } : {}) };

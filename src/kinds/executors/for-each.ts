@@ -24,7 +24,9 @@ export function forEachExecutor(): StepExecutor<'forEach'> {
       const all = itemsOf(step, scope);
       if (all.length === 0) return { type: 'skipped', reason: `${step.items} is an empty list`, stopRun: step.stopWhenEmpty };
       if (all.length > step.maxItems && !step.truncate) {
-        throw new NonRetryableError(`${step.items} has ${all.length} items; at most maxItems ${step.maxItems} (truncate: true takes the first ${step.maxItems})`);
+        throw new NonRetryableError(
+          `${step.items} has ${all.length} items; at most maxItems ${step.maxItems} (truncate: true takes the first ${step.maxItems})`,
+        );
       }
       const items = all.slice(0, step.maxItems);
       const ids = items.map((_, i) => `${step.id}.${i}`);
@@ -41,7 +43,11 @@ export function forEachExecutor(): StepExecutor<'forEach'> {
         return r?.status === 'succeeded' ? r.output : null;
       });
       const failed = ids.filter((id) => records.get(id)?.status !== 'succeeded');
-      return { type: 'succeeded', output: outputs, event: { items: items.length, ...(failed.length ? { failedItems: failed } : {}), ...(all.length > items.length ? { truncatedFrom: all.length } : {}) } };
+      return {
+        type: 'succeeded',
+        output: outputs,
+        event: { items: items.length, ...(failed.length ? { failedItems: failed } : {}), ...(all.length > items.length ? { truncatedFrom: all.length } : {}) },
+      };
     },
   };
 }
@@ -55,12 +61,17 @@ function itemsOf(step: CompiledStepOf<'forEach'>, scope: TemplateScope): unknown
     throw new NonRetryableError(`could not read items ${step.items}: ${toError(err).message}`);
   }
   const list = listOf(value);
-  if (!list) throw new NonRetryableError(`items ${step.items} is not a list (it is ${typeof value === 'string' ? 'a text that holds no JSON list' : typeof value})`);
+  if (!list)
+    throw new NonRetryableError(`items ${step.items} is not a list (it is ${typeof value === 'string' ? 'a text that holds no JSON list' : typeof value})`);
   return list;
 }
 
 function child(step: CompiledStepOf<'forEach'>, ids: string[], input: StepInput, index: number): ChildStep {
   const lane = step.concurrency !== undefined && index >= step.concurrency ? [ids[index - step.concurrency]!] : [];
   // A lane orders its items; a failed or skipped item does not stop the next one.
-  return agentChild(ids[index]!, step.step.agent, input, { dependsOn: lane, allowSkippedDeps: true, ...(step.step.outputSchema ? { outputSchema: step.step.outputSchema } : {}) });
+  return agentChild(ids[index]!, step.step.agent, input, {
+    dependsOn: lane,
+    allowSkippedDeps: true,
+    ...(step.step.outputSchema ? { outputSchema: step.step.outputSchema } : {}),
+  });
 }

@@ -11,5 +11,15 @@ export type ExecutorDeps = AgentExecutorDeps;
 
 export function createExecutors(deps: ExecutorDeps): Executors {
   const agent = agentExecutor(deps);
-  return { agent, loop: loopExecutor(), forEach: forEachExecutor(), plan: planExecutor(deps), approval: approvalExecutor(), vote: voteExecutor(deps), concat: concatExecutor(), merge: mergeExecutor(), synthesize: synthesizeExecutor(agent) };
+  return {
+    agent,
+    loop: loopExecutor(),
+    forEach: forEachExecutor(),
+    plan: planExecutor(deps),
+    approval: approvalExecutor(),
+    vote: voteExecutor(deps),
+    concat: concatExecutor(),
+    merge: mergeExecutor(),
+    synthesize: synthesizeExecutor(agent),
+  };
 }

@@ -109,8 +109,15 @@ function draftStep(step: CompiledStepOf<'loop'>, body: StepInput, n: number, las
 }
 
 function critiqueStep(step: CompiledStepOf<'loop'>, body: StepInput, critic: StepInput | undefined, n: number, draft: unknown): ChildStep {
-  const base = critic ?? { task: `Review the draft against its task and decide whether to approve it. Approve only a draft that fully meets the task.\n\nThe task: ${body.task}` };
-  return agentChild(ids(step.id, n).critique, step.critic.agent, { task: base.task, context: { ...base.context, iteration: n, draft } }, { outputSchema: VERDICT_SCHEMA });
+  const base = critic ?? {
+    task: `Review the draft against its task and decide whether to approve it. Approve only a draft that fully meets the task.\n\nThe task: ${body.task}`,
+  };
+  return agentChild(
+    ids(step.id, n).critique,
+    step.critic.agent,
+    { task: base.task, context: { ...base.context, iteration: n, draft } },
+    { outputSchema: VERDICT_SCHEMA },
+  );
 }
 
 function isLoopCheckpoint(v: unknown): v is LoopCheckpoint {

@@ -111,7 +111,14 @@ const ReadRunsArgs = z.object({
   limit: z.number().int().min(1).max(20).default(5),
 });
 
-export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, step: CompiledStepOf<'agent'>, input: StepInput, delegation: Delegation, ctx: ExecutionContext): Promise<StepOutcome> {
+export async function orchestrate(
+  deps: OrchestratorDeps,
+  agent: ResolvedAgent,
+  step: CompiledStepOf<'agent'>,
+  input: StepInput,
+  delegation: Delegation,
+  ctx: ExecutionContext,
+): Promise<StepOutcome> {
   const { limits } = delegation;
   const allowed = delegation.delegates.filter((d) => deps.registry.get(d) !== undefined);
   const tools = [delegateTool(allowed.map((d) => deps.registry.require(d)))];
@@ -145,7 +152,9 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
     // Its delegates' answers pile up in the conversation: bounded like any step's input.
     assertWithinPrompt(cp.messages, ctx, "the orchestrator's conversation, its delegates' answers included,");
     const last = cp.turns + 1 >= limits.maxTurns;
-    const messages: ChatMessage[] = last ? [...cp.messages, { role: 'user', content: `This is your last turn (maxTurns ${limits.maxTurns}): answer now, without tools.` }] : cp.messages;
+    const messages: ChatMessage[] = last
+      ? [...cp.messages, { role: 'user', content: `This is your last turn (maxTurns ${limits.maxTurns}): answer now, without tools.` }]
+      : cp.messages;
     const answer = await call(deps, agent, step, ctx, messages, tools, last, cp.turns + 1);
     cp.turns++;
     cp.model = answer.model;
@@ -161,7 +170,10 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
         event: { turns: cp.turns, delegations: cp.delegations, ...(answer.stopReason ? { stopReason: answer.stopReason } : {}) },
       };
     }
-    if (last) throw new NonRetryableError(`the orchestrator reached maxTurns (${limits.maxTurns}) and still asked for tools (${asked.map((c) => c.name).join(', ')}) instead of answering`);
+    if (last)
+      throw new NonRetryableError(
+        `the orchestrator reached maxTurns (${limits.maxTurns}) and still asked for tools (${asked.map((c) => c.name).join(', ')}) instead of answering`,
+      );
 
     const pending = await planCalls(deps, step, ctx, cp, asked, allowed, delegation);
     cp.pending = pending;
@@ -182,14 +194,31 @@ export async function orchestrate(deps: OrchestratorDeps, agent: ResolvedAgent, 
   }
 }
 
-async function call(deps: OrchestratorDeps, agent: ResolvedAgent, step: CompiledStepOf<'agent'>, ctx: ExecutionContext, messages: ChatMessage[], tools: ToolDefinition[], last: boolean, turn: number): Promise<CompletionResult> {
+async function call(
+  deps: OrchestratorDeps,
+  agent: ResolvedAgent,
+  step: CompiledStepOf<'agent'>,
+  ctx: ExecutionContext,
+  messages: ChatMessage[],
+  tools: ToolDefinition[],
+  last: boolean,
+  turn: number,
+): Promise<CompletionResult> {
   // Named by its turn: a turn refused for capacity and asked again in a later delivery (which
   // resumes from the checkpoint) keeps the turn booked for it.
   return ctx.metered(deps.providerFor(step.agent)).complete({ ...requestOf(agent, messages, ctx, `turn${turn}`), tools, toolChoice: last ? 'none' : 'auto' });
 }
 
 /** Each call of an answer: a child step to add, or its result at once (an error, `read_runs`). */
-async function planCalls(deps: OrchestratorDeps, step: CompiledStepOf<'agent'>, ctx: ExecutionContext, cp: Checkpoint, calls: ToolCall[], allowed: string[], delegation: Delegation): Promise<PendingCall[]> {
+async function planCalls(
+  deps: OrchestratorDeps,
+  step: CompiledStepOf<'agent'>,
+  ctx: ExecutionContext,
+  cp: Checkpoint,
+  calls: ToolCall[],
+  allowed: string[],
+  delegation: Delegation,
+): Promise<PendingCall[]> {
   const { limits } = delegation;
   const ids = new Set<string>();
   const out: PendingCall[] = [];
@@ -201,7 +230,11 @@ async function planCalls(deps: OrchestratorDeps, step: CompiledStepOf<'agent'>, 
     }
     if (c.name === READ_RUNS_TOOL && limits.readRuns && deps.readRuns) {
       // A failed read is the model's to handle: the answer it came with is kept either way.
-      const result = await readRuns(deps.readRuns, ctx, c).catch((err: unknown) => ({ toolCallId: c.id, content: `read_runs failed: ${toError(err).message}`, isError: true }));
+      const result = await readRuns(deps.readRuns, ctx, c).catch((err: unknown) => ({
+        toolCallId: c.id,
+        content: `read_runs failed: ${toError(err).message}`,
+        isError: true,
+      }));
       out.push({ callId: c.id, result });
       continue;
     }
@@ -216,7 +249,11 @@ async function planCalls(deps: OrchestratorDeps, step: CompiledStepOf<'agent'>, 
     }
     const { agent, task, context } = args.data;
     if (!allowed.includes(agent)) {
-      out.push(error(`${deps.registry.get(agent) !== undefined ? `agent "${agent}" is not one this step may delegate to` : `there is no agent "${agent}"`}; the agents are: ${allowed.join(', ')}`));
+      out.push(
+        error(
+          `${deps.registry.get(agent) !== undefined ? `agent "${agent}" is not one this step may delegate to` : `there is no agent "${agent}"`}; the agents are: ${allowed.join(', ')}`,
+        ),
+      );
       continue;
     }
     if (cp.delegations >= limits.maxDelegations) {
@@ -230,11 +267,16 @@ async function planCalls(deps: OrchestratorDeps, step: CompiledStepOf<'agent'>, 
     out.push({
       callId: c.id,
       agent,
-      child: agentChild(id, agent, { task, ...(context ? { context } : {}) }, {
-        // A failed delegate comes back to the model, unless the step says it fails the step.
-        optional: limits.onDelegateFailure === 'tool_error' ? true : step.optional,
-        delegation: { depth: delegation.depth + 1, maxDepth: delegation.maxDepth },
-      }),
+      child: agentChild(
+        id,
+        agent,
+        { task, ...(context ? { context } : {}) },
+        {
+          // A failed delegate comes back to the model, unless the step says it fails the step.
+          optional: limits.onDelegateFailure === 'tool_error' ? true : step.optional,
+          delegation: { depth: delegation.depth + 1, maxDepth: delegation.maxDepth },
+        },
+      ),
     });
   }
   return out;
@@ -250,7 +292,9 @@ function childResult(callId: string, agent: string, record: StepRecord | undefin
 
 function whyNoAnswer(record: StepRecord | undefined): string {
   if (!record) return 'did not answer (its step is missing)';
-  return record.status === 'failed' ? `failed: ${record.error ?? 'unknown error'}` : `did not answer (${record.status}${record.reason ? `: ${record.reason}` : ''})`;
+  return record.status === 'failed'
+    ? `failed: ${record.error ?? 'unknown error'}`
+    : `did not answer (${record.status}${record.reason ? `: ${record.reason}` : ''})`;
 }
 
 /** `onDelegateFailure: fail`: a delegate that did not answer fails the step. */

@@ -99,14 +99,22 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
           return [];
         };
         const answer = await structuredCall(ctx.metered(deps.providerFor(step.agent)), request, schema, {
-          tool: { name: PLAN_TOOL, description: `Give the plan: at most ${step.maxSteps} steps, each on one of these agents: ${agents.join(', ')}. Steps that do not depend on each other run in parallel.` },
+          tool: {
+            name: PLAN_TOOL,
+            description: `Give the plan: at most ${step.maxSteps} steps, each on one of these agents: ${agents.join(', ')}. Steps that do not depend on each other run in parallel.`,
+          },
           check: problems,
           failure: 'the plan is invalid',
           keep: ctx,
           validator: deps.schemas,
         });
         const checked = compiled!;
-        const children = checked.children.map((c) => ({ ...c, id: `${step.id}.${c.id}`, dependsOn: c.dependsOn.map((d) => `${step.id}.${d}`), reads: c.dependsOn.map((d) => `${step.id}.${d}`) }));
+        const children = checked.children.map((c) => ({
+          ...c,
+          id: `${step.id}.${c.id}`,
+          dependsOn: c.dependsOn.map((d) => `${step.id}.${d}`),
+          reads: c.dependsOn.map((d) => `${step.id}.${d}`),
+        }));
         const made: PlanCheckpoint = { plan: 1, steps: checked.steps, children, model: answer.model, rounds: answer.rounds };
         // The plan is durable before any of its steps is added.
         await ctx.saveCheckpoint(made);

@@ -52,7 +52,12 @@ function isSecondRound(v: unknown): v is SecondRound {
   return v !== null && typeof v === 'object' && (v as SecondRound).structured === 2;
 }
 
-export async function structuredCall(provider: Provider, req: Omit<CompletionRequest, 'tools' | 'toolChoice'>, schema: Record<string, unknown>, opts: StructuredOptions = {}): Promise<StructuredAnswer> {
+export async function structuredCall(
+  provider: Provider,
+  req: Omit<CompletionRequest, 'tools' | 'toolChoice'>,
+  schema: Record<string, unknown>,
+  opts: StructuredOptions = {},
+): Promise<StructuredAnswer> {
   const name = opts.tool?.name ?? ANSWER_TOOL;
   const kept = isSecondRound(opts.keep?.checkpoint) ? opts.keep.checkpoint : undefined;
   let messages: ChatMessage[] = kept?.messages ?? req.messages;
@@ -63,11 +68,16 @@ export async function structuredCall(provider: Provider, req: Omit<CompletionReq
     const value = call ? (call.invalidInput === undefined ? call.input : undefined) : parseOutputJson(res.text);
     let errors = value === undefined ? ['(root): the answer is not JSON'] : await errorsOf(schema, value, opts.validator, req.signal);
     if (errors.length === 0 && opts.check) errors = opts.check(value as Record<string, unknown>);
-    if (errors.length === 0) return { value: value as Record<string, unknown>, model: res.model, ...(res.stopReason ? { stopReason: res.stopReason } : {}), rounds: round };
+    if (errors.length === 0)
+      return { value: value as Record<string, unknown>, model: res.model, ...(res.stopReason ? { stopReason: res.stopReason } : {}), rounds: round };
     if (round === 2) throw new NonRetryableError(`${opts.failure ?? 'the answer does not fit the output schema'} (asked twice): ${errors.join('; ')}`);
     const fix = `Your answer does not fit what is required: ${errors.join('; ')}. Answer again${call ? ` with ${name}` : ''}, corrected.`;
     messages = call
-      ? [...messages, { role: 'assistant', content: res.text, toolCalls: [call] }, { role: 'tool', results: [{ toolCallId: call.id, content: fix, isError: true }] }]
+      ? [
+          ...messages,
+          { role: 'assistant', content: res.text, toolCalls: [call] },
+          { role: 'tool', results: [{ toolCallId: call.id, content: fix, isError: true }] },
+        ]
       : [...messages, { role: 'assistant', content: res.text }, { role: 'user', content: fix }];
     const second: SecondRound = { structured: 2, messages };
     await opts.keep?.saveCheckpoint(second);

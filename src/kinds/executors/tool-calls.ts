@@ -29,7 +29,11 @@ export const outcomeOf = (r: ToolResult): CallOutcome => (r.isError ? { error: r
  * the calls of a last turn not yet answered, its outcome in `planned` (by call id); with the
  * step it became (`steps`, by call id) for a delegation.
  */
-export function callsOf(messages: readonly ChatMessage[], steps: Readonly<Record<string, string>>, planned?: ReadonlyMap<string, CallOutcome>): ToolCallRecord[] {
+export function callsOf(
+  messages: readonly ChatMessage[],
+  steps: Readonly<Record<string, string>>,
+  planned?: ReadonlyMap<string, CallOutcome>,
+): ToolCallRecord[] {
   const records: ToolCallRecord[] = [];
   let turn = 0;
   messages.forEach((m, i) => {
@@ -55,7 +59,12 @@ export function fitCalls(calls: readonly ToolCallRecord[], maxBytes: number): To
   if (jsonTextBytes(calls) <= maxBytes) return [...calls];
   let fitted: ToolCallRecord[] = [...calls];
   for (let chars = CALL_PART_CHARS / 2; chars >= 32; chars >>= 1) {
-    fitted = calls.map((c) => ({ ...c, args: clipJson(c.args, chars).value, ...(c.result !== undefined ? { result: clipText(c.result, chars) } : {}), ...(c.error !== undefined ? { error: clipText(c.error, chars) } : {}) }));
+    fitted = calls.map((c) => ({
+      ...c,
+      args: clipJson(c.args, chars).value,
+      ...(c.result !== undefined ? { result: clipText(c.result, chars) } : {}),
+      ...(c.error !== undefined ? { error: clipText(c.error, chars) } : {}),
+    }));
     if (jsonTextBytes(fitted) <= maxBytes) return fitted;
   }
   while (fitted.length > 0 && jsonTextBytes(fitted) > maxBytes) fitted.shift();

@@ -66,7 +66,9 @@ export function createMongoArchive(models: MongoModels): RunArchive {
   return {
     async getRun(id, opts = {}) {
       const [doc, steps] = await Promise.all([
-        models.Run.findById(id, opts.definition ? { outboxSeq: 0 } : { definition: 0, outboxSeq: 0 }).lean<RunDocument>().exec(),
+        models.Run.findById(id, opts.definition ? { outboxSeq: 0 } : { definition: 0, outboxSeq: 0 })
+          .lean<RunDocument>()
+          .exec(),
         models.StepResult.find({ runId: id }).sort({ createdAt: 1, _id: 1 }).lean<StepDocument[]>().exec(),
       ]);
       if (!doc) return null;

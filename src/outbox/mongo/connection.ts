@@ -85,4 +85,3 @@ export async function connectMongo(uri: string, logger: Logger, options: Connect
   }
   return { conn, models, sink, ping, close };
 }
-

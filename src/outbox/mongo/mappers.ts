@@ -33,7 +33,11 @@ export function fromRunDocument(doc: RunDocument): RunRecord {
     agents: doc.agents,
     failedSteps: doc.failedSteps.map((f) => ({ stepId: f.stepId, kind: f.kind ?? 'agent', agent: f.agent ?? null, error: f.error })),
     skippedSteps: doc.skippedSteps,
-    usage: { inputTokens: doc.usage.inputTokens, outputTokens: doc.usage.outputTokens, ...(typeof doc.usage.costUsd === 'number' ? { costUsd: doc.usage.costUsd } : {}) },
+    usage: {
+      inputTokens: doc.usage.inputTokens,
+      outputTokens: doc.usage.outputTokens,
+      ...(typeof doc.usage.costUsd === 'number' ? { costUsd: doc.usage.costUsd } : {}),
+    },
     priority: doc.priority ?? null,
     idempotencyKey: doc.idempotencyKey ?? null,
     scheduleId: doc.scheduleId ?? null,

@@ -39,7 +39,9 @@ const EVENT_BATCH = 1000;
  * Upserts of a run's events: each is written once (`$setOnInsert` by `_id`), so a log delivered
  * again, or in part, changes nothing that is there.
  */
-export function eventUpserts(write: Pick<RunWrite, 'events'>): { updateOne: { filter: { _id: string }; update: { $setOnInsert: Record<string, unknown> }; upsert: true } }[] {
+export function eventUpserts(
+  write: Pick<RunWrite, 'events'>,
+): { updateOne: { filter: { _id: string }; update: { $setOnInsert: Record<string, unknown> }; upsert: true } }[] {
   return write.events.map((e) => {
     const { _id, ...doc } = toEventDocument(e);
     return { updateOne: { filter: { _id }, update: { $setOnInsert: doc }, upsert: true } };

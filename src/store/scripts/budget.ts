@@ -30,7 +30,13 @@ export async function budgetReserve(redis: Redis, prefix: string, runId: string,
 }
 
 /** Release a reservation (unless it was released already) and count what the call used; returns why the budget is now exceeded, or ''. */
-export async function budgetSettle(redis: Redis, prefix: string, runId: string, r: BudgetReservation, used: { tokens: number; costUsd: number }): Promise<string> {
+export async function budgetSettle(
+  redis: Redis,
+  prefix: string,
+  runId: string,
+  r: BudgetReservation,
+  used: { tokens: number; costUsd: number },
+): Promise<string> {
   const args = [r.tokens, r.costUsd, used.tokens, used.costUsd, new Date().toISOString(), r.owner.attempt, r.owner.stepId, r.lease];
   return (await settle.run(redis, [keys.run(prefix, runId), keys.events(prefix, runId), keys.runHolds(prefix, runId)], args)) as string;
 }

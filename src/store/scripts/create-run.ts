@@ -53,10 +53,15 @@ export async function createRun(redis: Redis, a: CreateRunArgs): Promise<{ steps
   for (let i = 1; i < parts; i++) {
     const part = a.steps.slice(i * CREATE_IN_SCRIPT, (i + 1) * CREATE_IN_SCRIPT);
     try {
-      written += (await appendScript.run(redis, [keys.run(a.prefix, a.run.id), keys.runSteps(a.prefix, a.run.id)], [keys.stepPrefix(a.prefix, a.run.id), a.run.id, stepPlan(part), a.run.createdAt])) as number;
+      written += (await appendScript.run(
+        redis,
+        [keys.run(a.prefix, a.run.id), keys.runSteps(a.prefix, a.run.id)],
+        [keys.stepPrefix(a.prefix, a.run.id), a.run.id, stepPlan(part), a.run.createdAt],
+      )) as number;
     } catch (err) {
       // Cancelled while it was being written: no more of it, and none of its jobs.
-      if (err instanceof Error && err.message.startsWith('ENDED')) throw new ConflictError(`run "${a.run.id}" ended while it was being written (${err.message.slice(6)})`);
+      if (err instanceof Error && err.message.startsWith('ENDED'))
+        throw new ConflictError(`run "${a.run.id}" ended while it was being written (${err.message.slice(6)})`);
       throw err;
     }
   }

@@ -34,7 +34,11 @@ export async function holdsRelease(redis: Redis, prefix: string, runId: string, 
     if (entries.length === 0) break;
     const scopes = scopesOf(prefix, entries);
     const args = [which.belowAttempt ?? 0, ...(which.steps ?? [])];
-    const [n, left] = (await release.run(redis, [holds, keys.run(prefix, runId), ...scopes.flatMap((id) => [keys.limit(prefix, id), keys.limitBookings(prefix, id), keys.limitLeases(prefix, id)])], args)) as [number, number];
+    const [n, left] = (await release.run(
+      redis,
+      [holds, keys.run(prefix, runId), ...scopes.flatMap((id) => [keys.limit(prefix, id), keys.limitBookings(prefix, id), keys.limitLeases(prefix, id)])],
+      args,
+    )) as [number, number];
     released += n;
     if (left === 0) break;
   }

@@ -46,7 +46,14 @@ export type RunFinishReply =
 export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFinishReply> {
   const [applied, status, cancelled = [], refIds = []] = (await script.run(
     redis,
-    [keys.run(a.prefix, a.runId), keys.runSteps(a.prefix, a.runId), keys.runRefs(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix)],
+    [
+      keys.run(a.prefix, a.runId),
+      keys.runSteps(a.prefix, a.runId),
+      keys.runRefs(a.prefix, a.runId),
+      keys.events(a.prefix, a.runId),
+      keys.outbox(a.prefix),
+      keys.queuedRuns(a.prefix),
+    ],
     [
       a.status,
       json(a.output),
@@ -62,7 +69,8 @@ export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFini
   )) as [number, string, string[]?, string[]?];
   if (applied !== 1) return { applied: false, status: status as RunStatus | 'missing' };
   const cancelledSteps: { stepId: string; was: StepStatus; agent: string | null }[] = [];
-  for (let i = 0; i + 2 < cancelled.length; i += 3) cancelledSteps.push({ stepId: cancelled[i]!, was: cancelled[i + 1] as StepStatus, agent: cancelled[i + 2] || null });
+  for (let i = 0; i + 2 < cancelled.length; i += 3)
+    cancelledSteps.push({ stepId: cancelled[i]!, was: cancelled[i + 1] as StepStatus, agent: cancelled[i + 2] || null });
   return { applied: true, status: status as RunStatus, cancelledSteps, refIds };
 }
 
@@ -72,9 +80,28 @@ const settleScript = new Script('steps-settle', 1);
 export async function stepsSettle(
   redis: Redis,
   a: { prefix: string; runId: string; retentionSeconds: number; from: number; to: number },
-): Promise<{ failed: string; nFailed: number; skipped: string; inputTokens: number; outputTokens: number; costUsd?: number; requiredFailed?: string } | undefined> {
-  const r = (await settleScript.run(redis, [keys.runSteps(a.prefix, a.runId)], [keys.stepPrefix(a.prefix, a.runId), a.retentionSeconds, a.from, a.to])) as [number, string?, number?, string?, number?, number?, string?, string?];
+): Promise<
+  { failed: string; nFailed: number; skipped: string; inputTokens: number; outputTokens: number; costUsd?: number; requiredFailed?: string } | undefined
+> {
+  const r = (await settleScript.run(redis, [keys.runSteps(a.prefix, a.runId)], [keys.stepPrefix(a.prefix, a.runId), a.retentionSeconds, a.from, a.to])) as [
+    number,
+    string?,
+    number?,
+    string?,
+    number?,
+    number?,
+    string?,
+    string?,
+  ];
   if (r[0] !== 1) return undefined;
   const [, failed = '', nFailed = 0, skipped = '', inputTokens = 0, outputTokens = 0, cost = '', required = ''] = r;
-  return { failed, nFailed: Number(nFailed), skipped, inputTokens: Number(inputTokens), outputTokens: Number(outputTokens), ...(cost ? { costUsd: Number(cost) } : {}), ...(required ? { requiredFailed: required } : {}) };
+  return {
+    failed,
+    nFailed: Number(nFailed),
+    skipped,
+    inputTokens: Number(inputTokens),
+    outputTokens: Number(outputTokens),
+    ...(cost ? { costUsd: Number(cost) } : {}),
+    ...(required ? { requiredFailed: required } : {}),
+  };
 }

@@ -68,7 +68,17 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
   const r = (await script.run(
     redis,
     [keys.run(a.prefix, a.runId), keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix)],
-    [new Date().toISOString(), a.outbox ? '1' : '0', fast ? '1' : '0', keys.stepPrefix(a.prefix, a.runId), ids.length ? a.deps.length : 0, ids.map((id) => (a.needsOutput(id) ? '1' : '0')).join('') || '-', a.maxAttempts, a.countsStep ? '1' : '0', ...ids],
+    [
+      new Date().toISOString(),
+      a.outbox ? '1' : '0',
+      fast ? '1' : '0',
+      keys.stepPrefix(a.prefix, a.runId),
+      ids.length ? a.deps.length : 0,
+      ids.map((id) => (a.needsOutput(id) ? '1' : '0')).join('') || '-',
+      a.maxAttempts,
+      a.countsStep ? '1' : '0',
+      ...ids,
+    ],
   )) as (string | null)[];
   if (r[0] === 'missing') return { mode: 'missing' };
   if (r[0] === 'over') return { mode: 'over', reason: r[3]! };
@@ -99,8 +109,14 @@ async function readSteps(redis: Redis, a: StepBeginArgs, ids: readonly string[])
   const out: StepReading[] = [];
   for (let i = 0; i < ids.length; i += READ_BATCH) {
     const batch = ids.slice(i, i + READ_BATCH);
-    const r = (await readScript.run(redis, [], [keys.stepPrefix(a.prefix, a.runId), batch.map((id) => (a.needsOutput(id) ? '1' : '0')).join(''), ...batch])) as string[];
-    batch.forEach((stepId, j) => out.push({ stepId, status: parseJson(r[3 * j]), optional: parseJson(r[3 * j + 1]) === true, output: parseJson(r[3 * j + 2]) }));
+    const r = (await readScript.run(
+      redis,
+      [],
+      [keys.stepPrefix(a.prefix, a.runId), batch.map((id) => (a.needsOutput(id) ? '1' : '0')).join(''), ...batch],
+    )) as string[];
+    batch.forEach((stepId, j) =>
+      out.push({ stepId, status: parseJson(r[3 * j]), optional: parseJson(r[3 * j + 1]) === true, output: parseJson(r[3 * j + 2]) }),
+    );
   }
   return out;
 }

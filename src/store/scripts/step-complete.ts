@@ -89,7 +89,15 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       keys.definitionPrefix(a.prefix),
       a.reusedFrom === undefined ? '' : json(a.reusedFrom),
       a.callsCounted ? '1' : '0',
-      a.publish ? JSON.stringify({ step: a.stepId, order: a.publish.order, authority: a.publish.authority, byAuthority: a.publish.byAuthority, keys: a.publish.entries.map(([k]) => k) }) : '',
+      a.publish
+        ? JSON.stringify({
+            step: a.stepId,
+            order: a.publish.order,
+            authority: a.publish.authority,
+            byAuthority: a.publish.byAuthority,
+            keys: a.publish.entries.map(([k]) => k),
+          })
+        : '',
       a.writeId ?? '',
       Object.keys(a.fields ?? {}).length,
       ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),

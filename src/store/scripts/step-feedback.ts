@@ -4,10 +4,14 @@ import { Script } from './script.js';
 
 const feedback = new Script('step-feedback', 4);
 
-export type StepFeedbackReply = { result: 'recorded'; where: 'step' | 'compacted' } | { result: 'missing' | 'no_step' } | { result: 'not_finished'; status: string };
+export type StepFeedbackReply =
+  { result: 'recorded'; where: 'step' | 'compacted' } | { result: 'missing' | 'no_step' } | { result: 'not_finished'; status: string };
 
 /** Record feedback on a finished step (see lua/step-feedback.lua). */
-export async function stepFeedback(redis: Redis, a: { prefix: string; runId: string; stepId: string; feedback: unknown; retentionSeconds: number; outbox: boolean }): Promise<StepFeedbackReply> {
+export async function stepFeedback(
+  redis: Redis,
+  a: { prefix: string; runId: string; stepId: string; feedback: unknown; retentionSeconds: number; outbox: boolean },
+): Promise<StepFeedbackReply> {
   const [result, extra] = (await feedback.run(
     redis,
     [keys.run(a.prefix, a.runId), keys.step(a.prefix, a.runId, a.stepId), keys.feedback(a.prefix, a.runId), keys.outbox(a.prefix)],

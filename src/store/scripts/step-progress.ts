@@ -14,6 +14,10 @@ export interface StepProgressArgs {
 
 /** True when the `step.progress` event was appended (the step is running that attempt). */
 export async function stepProgress(redis: Redis, a: StepProgressArgs): Promise<boolean> {
-  const r = await script.run(redis, [keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId)], [a.attempt, new Date().toISOString(), JSON.stringify({ attempt: a.attempt, ...a.data })]);
+  const r = await script.run(
+    redis,
+    [keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId)],
+    [a.attempt, new Date().toISOString(), JSON.stringify({ attempt: a.attempt, ...a.data })],
+  );
   return r === 1;
 }

@@ -44,7 +44,14 @@ export interface StepTransitionReply {
 export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promise<StepTransitionReply> {
   const reply = (await script.run(
     redis,
-    [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix), keys.runSteps(a.prefix, a.runId)],
+    [
+      keys.step(a.prefix, a.runId, a.stepId),
+      keys.run(a.prefix, a.runId),
+      keys.events(a.prefix, a.runId),
+      keys.outbox(a.prefix),
+      keys.queuedRuns(a.prefix),
+      keys.runSteps(a.prefix, a.runId),
+    ],
     [
       a.from.join(','),
       a.to,
@@ -63,5 +70,11 @@ export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promi
   )) as [number, StepStatus | 'missing', number, string?, string?];
   const [applied, status, attempts, checkpoint] = reply;
   const over = reply[4];
-  return { applied: applied === 1, status, attempts: Number(attempts), ...(checkpoint ? { checkpoint: parseJson(checkpoint) } : {}), ...(over ? { over } : {}) };
+  return {
+    applied: applied === 1,
+    status,
+    attempts: Number(attempts),
+    ...(checkpoint ? { checkpoint: parseJson(checkpoint) } : {}),
+    ...(over ? { over } : {}),
+  };
 }

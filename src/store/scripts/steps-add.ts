@@ -30,8 +30,22 @@ export type StepsAddReply =
 export async function stepsAdd(redis: Redis, a: StepsAddArgs): Promise<StepsAddReply> {
   const [applied, value, steps, adding] = (await script.run(
     redis,
-    [keys.run(a.prefix, a.runId), keys.runSteps(a.prefix, a.runId), keys.runRefs(a.prefix, a.runId), keys.events(a.prefix, a.runId), keys.step(a.prefix, a.runId, a.parent)],
-    [keys.stepPrefix(a.prefix, a.runId), a.attempt, new Date().toISOString(), stepPlan(a.steps), JSON.stringify(a.refIds), JSON.stringify(a.agents), a.maxSteps ?? ''],
+    [
+      keys.run(a.prefix, a.runId),
+      keys.runSteps(a.prefix, a.runId),
+      keys.runRefs(a.prefix, a.runId),
+      keys.events(a.prefix, a.runId),
+      keys.step(a.prefix, a.runId, a.parent),
+    ],
+    [
+      keys.stepPrefix(a.prefix, a.runId),
+      a.attempt,
+      new Date().toISOString(),
+      stepPlan(a.steps),
+      JSON.stringify(a.refIds),
+      JSON.stringify(a.agents),
+      a.maxSteps ?? '',
+    ],
   )) as [number, number | string, number?, number?];
   if (applied === 1) return { applied: true, added: Number(value) };
   if (value === 'too_many') return { applied: false, tooMany: { steps: Number(steps), adding: Number(adding) } };
