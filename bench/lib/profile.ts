@@ -79,7 +79,7 @@ function install(): void {
       }
     }
     return orig.call(this, command, stream, ...rest);
-  } as typeof proto.sendCommand;
+  };
 }
 
 export function startCommandCount(): { stop(): CommandStats } {

@@ -88,7 +88,7 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
     const d = origDuplicate(...args);
     duplicates.push(d);
     return d;
-  }) as Redis['duplicate'];
+  });
   let pools: WorkerPools;
   try {
     pools = await startWorkerPools(system, { ...opts.pools, ...(opts.providerFor ? { providerFor: opts.providerFor } : {}) });

@@ -26,7 +26,7 @@ export interface ApiRouter {
 
 /** The query of `req`, parsed by `schema`; a parameter it does not name is a 422. */
 function queryOf(req: Request, schema: QuerySchema | undefined): unknown {
-  const given = Object.keys(req.query as Record<string, unknown>);
+  const given = Object.keys(req.query);
   const taken = schema ? Object.keys(schema.shape) : [];
   const unknown = given.filter((name) => !taken.includes(name));
   if (unknown.length) {

@@ -93,7 +93,7 @@ function toMessages(messages: readonly ChatMessage[]): Anthropic.MessageParam[] 
   }
   // A turn of plain text goes as a string, as it always has.
   return out.map((m) =>
-    m.content.length === 1 && m.content[0]!.type === 'text' ? { role: m.role, content: (m.content[0] as Anthropic.TextBlockParam).text } : m,
+    m.content.length === 1 && m.content[0]!.type === 'text' ? { role: m.role, content: (m.content[0]).text } : m,
   );
 }
 

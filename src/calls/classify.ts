@@ -93,7 +93,7 @@ function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
 export function providerMessage(err: SdkApiError): string {
   if (err instanceof Anthropic.APIError && err.apiMessage) return err.apiMessage;
   // The OpenAI SDK keeps the body's `error` object in `err.error`.
-  const body = err.error as { message?: unknown } | undefined;
+  const body = err.error;
   if (err instanceof OpenAI.APIError && typeof body?.message === 'string') return body.message;
   return err.message;
 }

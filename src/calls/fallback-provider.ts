@@ -47,7 +47,7 @@ export class FallbackProvider extends ProviderDecorator {
         err instanceof TooLargeForLimitError ||
         err instanceof QuotaExhaustedError;
       if (!unavailable) throw err;
-      why = err as Error;
+      why = err;
     }
     let wait: Error | undefined;
     for (const f of this.fallbacks) {

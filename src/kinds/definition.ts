@@ -354,7 +354,7 @@ export const Block: z.ZodType<Block, unknown> = z.lazy(() =>
     PatternBlock,
     StepDefinition,
   ]),
-) as z.ZodType<Block, unknown>;
+);
 
 export const InputField = z
   .object({

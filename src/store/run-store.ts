@@ -334,7 +334,7 @@ export class RunStore {
   async getContext(runId: string, names: readonly string[]): Promise<Record<string, unknown>> {
     if (names.length === 0) return {};
     const values = await this.redis.hmget(keys.run(this.prefix, runId), ...names.map((n) => `context:${n}`));
-    return Object.fromEntries(names.flatMap((n, i) => (values[i] == null ? [] : [[n, JSON.parse(values[i]!) as unknown]])));
+    return Object.fromEntries(names.flatMap((n, i) => (values[i] == null ? [] : [[n, JSON.parse(values[i]) as unknown]])));
   }
 
   /** Why each of these steps is where it is (its `reason`; null: none, or no such step), in one round trip. */

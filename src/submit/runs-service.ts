@@ -328,10 +328,10 @@ export class RunsService {
       Promise.all([workers.liveQueues(), workers.jobLocks(running), ...queues.map((q) => workers.rateLimitMs(q))]),
     );
     const now = Date.now();
-    const why = explainWaiting(view.steps, { served: served as Set<string>, rateLimitMs: new Map(queues.map((q, i) => [q, limits[i] as number])), now });
-    const read = locks as Awaited<ReturnType<WorkerRegistry['jobLocks']>>;
+    const why = explainWaiting(view.steps, { served: served, rateLimitMs: new Map(queues.map((q, i) => [q, limits[i] as number])), now });
+    const read = locks;
     const lockOf = new Map(running.flatMap((r, i) => (read[i] ? [[r.stepId, read[i]] as const] : [])));
-    const lost = explainLost(view.steps, { locks: lockOf, served: served as Set<string>, stalledIntervalMs: this.deps.stalledIntervalMs ?? 10_000, now });
+    const lost = explainLost(view.steps, { locks: lockOf, served: served, stalledIntervalMs: this.deps.stalledIntervalMs ?? 10_000, now });
     for (const s of view.steps) {
       const w = why.get(s.stepId) ?? lost.get(s.stepId);
       if (w) s.waitingFor = w;

@@ -386,7 +386,7 @@ it('leaves no job for a single-step run whose state could not be written (its jo
   try {
     const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'one-state-fails' });
     expect(res.status).toBe(503);
-    expect(await h.system.agentQueue('gpt')!.getJobCounts('waiting', 'delayed', 'prioritized')).toEqual({ waiting: 0, delayed: 0, prioritized: 0 });
+    expect(await h.system.agentQueue('gpt').getJobCounts('waiting', 'delayed', 'prioritized')).toEqual({ waiting: 0, delayed: 0, prioritized: 0 });
     const again = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'one-state-fails' });
     expect(again.status).toBe(202);
     await withPools(async () => expect((await h.waitForRun(again.body.id)).status).toBe('succeeded'));

@@ -39,7 +39,7 @@ class MemoryArchive implements RunArchive {
   down = false;
 
   put(runId: string, run: Parameters<typeof toRunDocument>[0], steps: Parameters<typeof toStepDocument>[0][], events: RunEvent[], definition: unknown): void {
-    this.runs.set(runId, new models.Run(toRunDocument(run, definition)).toObject() as RunDocument);
+    this.runs.set(runId, new models.Run(toRunDocument(run, definition)).toObject());
     this.steps.set(
       runId,
       steps.map((s) => new models.StepResult(toStepDocument(s)).toObject() as StepDocument),

@@ -117,7 +117,7 @@ describe('create-run', () => {
     const spy = vi.spyOn(store.redis, 'sendCommand').mockImplementation(((c: { name: string }) => {
       if (c.name === 'evalsha' && ++scripts === 2) return store.finishRun(gone, 'cancelled', { reason: 'cancelled meanwhile' }).then(() => send(c));
       return send(c);
-    }) as never);
+    }));
     try {
       await expect(store.createRun(record(gone), { outputSteps: ['s0'], definition: { name: 'big' }, steps, refIds: [] })).rejects.toThrow(
         /ended while it was being written \(the run is cancelled\)/,

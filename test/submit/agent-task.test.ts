@@ -170,7 +170,7 @@ describe('streaming agents', () => {
       expect(Date.parse(progress[i]!.at) - Date.parse(progress[i - 1]!.at)).toBeGreaterThanOrEqual(45);
     }
     // Bull Board sees the same progress on the step's job (kept: SWITCHYARD_KEEP_COMPLETED_JOBS).
-    const job = await h.system.agentQueue(agent)!.getJob(stepJobId(res.body.id, agent));
+    const job = await h.system.agentQueue(agent).getJob(stepJobId(res.body.id, agent));
     expect(job?.progress).toMatchObject({ attempt: 1, chars: expect.any(Number) });
   });
 
