@@ -40,7 +40,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     if (a.fallbackReason) logger.warn({ agent: a.name, configured: a.configuredProvider }, `agent "${a.name}" uses the echo provider: ${a.fallbackReason}`);
   }
   warnUnpriced(registry, logger);
-  if (Array.isArray(opts.workers)) for (const a of opts.workers) registry.require(a);
+  if (typeof opts.workers !== 'boolean') for (const a of opts.workers) registry.require(a);
   const schemas = new SchemaChecker(config.limits);
   const workflows = new WorkflowCatalog(
     loadWorkflowsDir(config.flowsDir, registry.names(), config.limits),

@@ -250,7 +250,9 @@ export class System {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.store.close(), this.api.store.close(), this.schemas.close()]);
+    this.store.close();
+    this.api.store.close();
+    await this.schemas.close();
     await Promise.all([
       this.flowProducer.close(),
       this.api.flowProducer.close(),

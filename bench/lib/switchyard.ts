@@ -84,11 +84,11 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
   // end (and count) any that Switchyard left open.
   const duplicates: Redis[] = [];
   const origDuplicate = system.redis.duplicate.bind(system.redis);
-  system.redis.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
+  system.redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const d = origDuplicate(...args);
     duplicates.push(d);
     return d;
-  });
+  };
   let pools: WorkerPools;
   try {
     pools = await startWorkerPools(system, { ...opts.pools, ...(opts.providerFor ? { providerFor: opts.providerFor } : {}) });
@@ -117,7 +117,7 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
         roots.forget(id);
         const st = await system.store.getRun(id).catch(() => null);
         const live = st?.steps.filter((s) => s.status !== 'succeeded').map((s) => `${s.stepId}:${s.status}`) ?? [];
-        throw new Error(`${(err as Error).message}; run status ${st?.run.status}; unfinished steps: ${live.slice(0, 10).join(', ')}`);
+        throw new Error(`${(err as Error).message}; run status ${st?.run.status}; unfinished steps: ${live.slice(0, 10).join(', ')}`, { cause: err });
       }
       onRootDone?.();
       const state = await system.store.getRun(id);

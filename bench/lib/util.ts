@@ -50,7 +50,7 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
  * Without `raw`, just the Switchyard rounds. Progress goes to `log`.
  */
 export async function interleaved<S, R = never>(
-  { reps, warmup, log }: { reps: number; warmup: number; log(msg: string): void },
+  { reps, warmup, log }: { reps: number; warmup: number; log: (msg: string) => void },
   sw: () => Promise<S>,
   raw?: () => Promise<R>,
 ): Promise<{ sw: S[]; raw: R[] }> {

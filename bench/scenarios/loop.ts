@@ -19,7 +19,7 @@ const ITERATIONS = 5;
 /** Answers at once; asked for the verdict (a forced `answer` tool), it never approves. */
 const critic: Provider = {
   name: 'echo',
-  async complete(req) {
+  async complete() {
     const usage = { inputTokens: 1, outputTokens: 1 };
     return {
       text: '',

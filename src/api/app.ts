@@ -40,7 +40,8 @@ export function createApp(system: System, opts: AppOptions): Express {
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
   createBullBoard({ queues: system.allQueues().map((q) => new BullMQAdapter(q)), serverAdapter: board });
-  app.use('/admin/queues', board.getRouter());
+  // bull-board types its router `any`; it is an express app.
+  app.use('/admin/queues', board.getRouter() as Express);
 
   // Any JSON value is parsed: one that is not an object gets its own message (jsonObjectBody).
   app.use(express.json({ limit: opts.bodyLimit, strict: false, type: JSON_TYPES }));

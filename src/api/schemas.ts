@@ -148,6 +148,6 @@ export const LimitScopeParam = z
   .min(1)
   .max(300)
   .regex(
-    /^[^\s\u0000-\u001f\u007f]+$/,
+    /^[^\s\p{Cc}]+$/u, // \p{Cc}: control characters
     'must be a limiter scope as GET /v1/limits names it, without spaces (e.g. "openai/gpt-4o", URL-encoded in the path: openai%2Fgpt-4o)',
   );

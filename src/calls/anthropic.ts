@@ -92,9 +92,7 @@ function toMessages(messages: readonly ChatMessage[]): Anthropic.MessageParam[] 
     else out.push({ role, content: blocks });
   }
   // A turn of plain text goes as a string, as it always has.
-  return out.map((m) =>
-    m.content.length === 1 && m.content[0]!.type === 'text' ? { role: m.role, content: (m.content[0]).text } : m,
-  );
+  return out.map((m) => (m.content.length === 1 && m.content[0]!.type === 'text' ? { role: m.role, content: m.content[0].text } : m));
 }
 
 function toToolChoice(choice: ToolChoice): Anthropic.ToolChoice {

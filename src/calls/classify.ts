@@ -93,8 +93,9 @@ function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
 export function providerMessage(err: SdkApiError): string {
   if (err instanceof Anthropic.APIError && err.apiMessage) return err.apiMessage;
   // The OpenAI SDK keeps the body's `error` object in `err.error`.
-  const body = err.error;
-  if (err instanceof OpenAI.APIError && typeof body?.message === 'string') return body.message;
+  const body: { message?: unknown } | undefined = err instanceof OpenAI.APIError ? err.error : undefined;
+  const message = body?.message;
+  if (typeof message === 'string') return message;
   return err.message;
 }
 

@@ -7,6 +7,7 @@
 import * as Anthropic from '@anthropic-ai/sdk';
 import * as OpenAI from 'openai';
 import { RateLimitedError, NonRetryableError, RetryableError } from '../errors/index.js';
+import { toText } from '../lang/templates.js';
 import type { ProviderErrorBody } from '../model/run.js';
 import { maskKeys, providerMessage } from './classify.js';
 
@@ -17,13 +18,13 @@ import { maskKeys, providerMessage } from './classify.js';
 export function providerErrorBody(err: unknown): ProviderErrorBody {
   const sdk = sdkErrorOf(err);
   if (sdk && !(sdk instanceof Anthropic.APIConnectionError || sdk instanceof OpenAI.APIConnectionError)) {
-    // A compatible server may send any JSON there: kept as text.
+    // A compatible server may send any JSON there: kept as text (JSON text when not a string).
     const type: unknown = sdk.type;
     const code: unknown = sdk instanceof OpenAI.APIError ? sdk.code : sdk.errorCode;
     return {
       ...(Number.isInteger(sdk.status) ? { status: sdk.status } : {}),
-      ...(type != null && type !== '' ? { type: String(type) } : {}),
-      ...(code != null && code !== '' ? { code: String(code) } : {}),
+      ...(type != null && type !== '' ? { type: toText(type) } : {}),
+      ...(code != null && code !== '' ? { code: toText(code) } : {}),
       message: maskKeys(providerMessage(sdk)),
     };
   }

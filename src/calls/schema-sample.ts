@@ -14,9 +14,9 @@ export function sampleFor(schema: unknown, text: string, depth = 0): unknown {
   if ('default' in schema) return schema.default;
   if (Array.isArray(schema.examples) && schema.examples.length) return schema.examples[0];
   if (Array.isArray(schema.enum) && schema.enum.length) return schema.enum[0];
-  const alternatives = (schema.anyOf ?? schema.oneOf);
+  const alternatives = schema.anyOf ?? schema.oneOf;
   if (Array.isArray(alternatives) && alternatives.length) return sampleFor(alternatives[0], text, depth + 1);
-  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  const type: unknown = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
   switch (type ?? (isSchema(schema.properties) ? 'object' : undefined)) {
     case 'object': {
       const props = isSchema(schema.properties) ? schema.properties : {};

@@ -371,7 +371,7 @@ function topoOrder(ids: string[], deps: Map<string, string[]>, dependents: Map<s
 const listOr = (items: readonly string[], none: string): string => (items.length ? items.join(', ') : none);
 
 /** The rule of a definition's kind, typed for that definition. */
-const ruleFor = (def: StepDefinition): KindRule<StepKind> => ruleOf(def.kind) as KindRule<StepKind>;
+const ruleFor = (def: StepDefinition): KindRule<StepKind> => ruleOf<StepKind>(def.kind);
 
 /** Validate and compile a workflow definition. Throws one ValidationError listing every problem. */
 export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWorkflow {
@@ -492,7 +492,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
           message: `join: ${label} cancels the steps it no longer needs, so they may feed no other step; "${m}" is also a dependency of ${others.map((x) => `"${x}"`).join(', ')}`,
         });
     }
-    const upstream = Object.fromEntries(members.map((m) => [m, exclusiveUpstream(m)]).filter(([, u]) => u!.length > 0));
+    const upstream = Object.fromEntries(members.map((m): [string, string[]] => [m, exclusiveUpstream(m)]).filter(([, u]) => u.length > 0));
     const watch: JoinWatch = { step: id, label: join === 'any' ? 'any' : 'quorum', need, members, ...(Object.keys(upstream).length ? { upstream } : {}) };
     for (const m of members) joinWatches.set(m, [...(joinWatches.get(m) ?? []), watch]);
   }

@@ -46,7 +46,7 @@ export function assertDepth(value: unknown, maxDepth: number, root = ''): void {
 /** How many steps the `steps` of a workflow definition hold (blocks counted through). */
 export function countSteps(steps: unknown): number {
   let n = 0;
-  const stack: unknown[] = Array.isArray(steps) ? [...steps] : [];
+  const stack: unknown[] = Array.isArray(steps) ? steps.slice() : [];
   while (stack.length) {
     const b = stack.pop();
     if (b === null || typeof b !== 'object' || Array.isArray(b)) continue;

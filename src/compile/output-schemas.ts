@@ -7,7 +7,7 @@
 import { ValidationError, type Issue } from '../errors/index.js';
 import type { StepDefinition, StepKind } from '../kinds/definition.js';
 import { schemaBoundsProblem, schemaProblem, type SchemaBounds } from '../lang/json-schema.js';
-import { ruleOf, type KindRule } from '../kinds/rules.js';
+import { ruleOf } from '../kinds/rules.js';
 import { SchemaTimeoutError, type SchemaValidator } from '../lang/schema-checker.js';
 
 /** A step's schema found by the compiler: where it is, and its JSON text. */
@@ -23,7 +23,7 @@ export type SchemaHandling = 'compile' | ((found: FoundSchema) => void);
 /** The problems of a step's schemas (`path` is the step's place in the document). */
 export function stepSchemaIssues(def: StepDefinition, path: string, bounds: SchemaBounds, handling: SchemaHandling = 'compile'): Issue[] {
   const issues: Issue[] = [];
-  for (const { at, schema } of (ruleOf(def.kind) as KindRule<StepKind>).schemas(def)) {
+  for (const { at, schema } of ruleOf<StepKind>(def.kind).schemas(def)) {
     const where = `${path}.${at}`;
     const text = JSON.stringify(schema);
     const problem = schemaBoundsProblem(schema, bounds, text) ?? (handling === 'compile' ? schemaProblem(schema, text) : undefined);

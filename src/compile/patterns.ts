@@ -47,13 +47,8 @@ export const PatternFields = {
   },
 } as const;
 
-const schemas = {
-  sequential: z.object(PatternFields.sequential).strict(),
-  parallel: z.object(PatternFields.parallel).strict(),
-  hierarchical: z.object(PatternFields.hierarchical).strict(),
-  consensus: z.object(PatternFields.consensus).strict(),
-};
-export type PatternRequest = { [K in keyof typeof schemas]: z.infer<(typeof schemas)[K]> }[keyof typeof schemas];
+/** A pattern request as parsed (the API's schemas build their objects from PatternFields). */
+export type PatternRequest = { [K in keyof typeof PatternFields]: z.output<z.ZodObject<(typeof PatternFields)[K]>> }[keyof typeof PatternFields];
 
 /** What a pattern request's fields cannot do together (one problem, at a field of the request). */
 export function patternProblem(req: PatternRequest): { path: string; message: string } | undefined {

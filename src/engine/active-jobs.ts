@@ -18,7 +18,7 @@ export class ActiveJobs {
   /** Register a running job; call the returned function when it ends. */
   track(runId: string, worker: Worker, jobId: string): () => void {
     let jobs = this.byRun.get(runId);
-    if (!jobs) this.byRun.set(runId, (jobs = new Map()));
+    if (!jobs) this.byRun.set(runId, (jobs = new Map<string, Worker>()));
     jobs.set(jobId, worker);
     const missed = this.recent.get(jobId) ?? this.recent.get(runId);
     if (missed && Date.now() - missed.at < RECENT_MS) worker.cancelJob(jobId, missed.reason);

@@ -148,7 +148,6 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     }
   };
   const stepWorker = (queueName: string, workerOpts: Omit<WorkerOptions, 'connection' | 'prefix'>) => {
-    let worker!: Worker;
     const processor = createStepProcessor({
       store,
       control,
@@ -171,7 +170,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     });
     // A queue paused after a 429 is looked at again every second (not BullMQ's 30 s), so a pause
     // an admin lifts (POST /v1/limits/:scope/resume) lets its steps go on at once.
-    worker = new Worker<StepJobData>(queueName, processor, {
+    const worker = new Worker<StepJobData>(queueName, processor, {
       connection,
       prefix,
       maxStalledCount: STEP_MAX_STALLED,
@@ -256,7 +255,9 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const beat = () => system.workers.beat(processId, served, workerIds).catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
   await beat();
   let beating: Promise<unknown> = Promise.resolve();
-  const heartbeat = setInterval(() => (beating = beat()), system.workers.heartbeatMs);
+  const heartbeat = setInterval(() => {
+    beating = beat();
+  }, system.workers.heartbeatMs);
   heartbeat.unref();
   // The sweeper (with the internal workers): runs whose jobs were never added end `failed`.
   let sweeping: Promise<unknown> | undefined;
@@ -362,7 +363,7 @@ async function endFailedRun(system: System, runId: string, failedReason: string)
     const rest = key.startsWith(`${opts.prefix}:`) ? key.slice(opts.prefix.length + 1) : undefined;
     const at = rest?.lastIndexOf(':') ?? -1;
     if (!rest || at < 0) break;
-    const job = (await Job.fromId(system.queue(rest.slice(0, at)), rest.slice(at + 1))) as Job<StepJobData> | undefined;
+    const job = await Job.fromId<StepJobData>(system.queue(rest.slice(0, at)), rest.slice(at + 1));
     if (!job) break;
     origin = job;
     reason = job.failedReason ?? '';

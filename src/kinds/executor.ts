@@ -103,7 +103,8 @@ export type StepOutcome =
   | { type: 'sleep'; untilMs: number; reason: string };
 
 export interface StepExecutor<K extends StepKind = StepKind> {
-  execute(step: CompiledStepOf<K>, ctx: ExecutionContext): Promise<StepOutcome>;
+  /** An executor that works only on what it read (concat, merge) answers, or throws, at once: callers await it inside try. */
+  execute(step: CompiledStepOf<K>, ctx: ExecutionContext): StepOutcome | Promise<StepOutcome>;
 }
 
 /** One executor per kind; a kind without one does not compile. */

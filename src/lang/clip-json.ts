@@ -48,10 +48,11 @@ export function clipJson(value: unknown, maxBytes: number): { value: unknown; tr
 function cutWith(value: unknown, chars: number, items: number): unknown {
   if (typeof value === 'string') return clipText(value, chars);
   if (Array.isArray(value)) {
+    const list: unknown[] = value;
     const kept =
-      value.length <= items
-        ? value
-        : [...value.slice(0, Math.ceil(items / 2)), `[${value.length - items} items cut]`, ...value.slice(value.length - Math.floor(items / 2))];
+      list.length <= items
+        ? list
+        : [...list.slice(0, Math.ceil(items / 2)), `[${list.length - items} items cut]`, ...list.slice(list.length - Math.floor(items / 2))];
     return kept.map((v) => cutWith(v, chars, items));
   }
   if (value !== null && typeof value === 'object') {

@@ -14,7 +14,7 @@ import jsep from 'jsep';
 import { DEFAULT_LIMITS, MAX_EXPRESSION_DEPTH_SETTING, type Limits } from '../config/env.js';
 import { ValidationError } from '../errors/index.js';
 import { excerpt } from '../errors/excerpt.js';
-import { RENDERED_BYTES_SETTING, readOutputField, readPath, type TemplateScope } from './templates.js';
+import { RENDERED_BYTES_SETTING, readOutputField, readPath, toText, type TemplateScope } from './templates.js';
 import { utf8Bytes } from './text-size.js';
 
 const BINARY_OPS = ['==', '!=', '===', '!==', '<', '<=', '>', '>=', '&&', '||', '+', '-', '*', '/', '%'] as const;
@@ -297,7 +297,7 @@ function call(fn: FnName, args: unknown[], maxBytes: number): unknown {
       if (a !== null && typeof a === 'object') return Object.keys(a).length;
       return 0;
     case 'lower':
-      return missing(a) ? '' : bounded([(typeof a === 'object' ? JSON.stringify(a) : String(a)).toLowerCase()], maxBytes);
+      return missing(a) ? '' : bounded([toText(a).toLowerCase()], maxBytes);
   }
 }
 

@@ -14,7 +14,7 @@
  * request starts a new one. Threads do not keep the process alive, and close() ends them.
  */
 import { Worker } from 'node:worker_threads';
-import { UnavailableError } from '../errors/index.js';
+import { toError, UnavailableError } from '../errors/index.js';
 import type { SchemaReply, SchemaRequest, SchemaThreadData } from './schema-thread.js';
 
 /** A schema compile or check that took longer than its limit (SWITCHYARD_SCHEMA_TIMEOUT_MS). */
@@ -43,7 +43,7 @@ export type LaneRequest = { op: 'problem'; schema: string } | { op: 'errors'; sc
 interface Pending {
   req: LaneRequest;
   queuedAt: number;
-  settle(outcome: { reply: SchemaReply } | { error: unknown }): void;
+  settle(outcome: { reply: SchemaReply } | { error: Error }): void;
   /** Its deadline while it waits in the queue. */
   timer: NodeJS.Timeout | undefined;
   /** Sent again once already, after its thread was lost. */
@@ -90,7 +90,7 @@ export class SchemaLane {
   ask(req: LaneRequest, signal?: AbortSignal): Promise<SchemaReply> {
     const { what, queueMax, deadlineMs } = this.opts;
     if (this.closed) return Promise.reject(new SchemaUnavailableError('the schema checker is closed (the process is stopping)'));
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return Promise.reject(toError(signal.reason));
     if (this.queue.length >= queueMax) {
       return Promise.reject(
         new SchemaUnavailableError(
@@ -101,7 +101,7 @@ export class SchemaLane {
     return new Promise<SchemaReply>((resolve, reject) => {
       const onAbort = () => {
         this.unqueue(pending);
-        pending.settle({ error: signal!.reason });
+        pending.settle({ error: toError(signal!.reason) });
       };
       const pending: Pending = {
         req,

@@ -177,12 +177,20 @@ export function readOutputField(output: unknown, path: readonly string[]): unkno
   return readPath(typeof output === 'string' ? parseOutputJson(output) : output, path);
 }
 
-/** How a value appears inside rendered text. */
-function toText(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'string') return value;
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+/** How a value appears inside rendered text: a string as it is, other JSON as JSON text, null as nothing. */
+export function toText(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    case 'object':
+      return value === null ? '' : JSON.stringify(value);
+    default:
+      return ''; // undefined (functions and symbols never come from JSON)
+  }
 }
 
 function resolve(ref: TemplateRef, scope: TemplateScope): unknown {

@@ -70,7 +70,8 @@ export class Metrics {
       registers,
     });
     this.breakerOpened = new Counter({ name: 'switchyard_breaker_opened_total', help: 'Circuits opened, by limiter scope', labelNames: ['scope'], registers });
-    const self = this;
+    // prom-client calls collect() with the metric as `this`: the sources are read through an arrow.
+    const queueCounts = async () => (await this.sources?.queueCounts().catch(() => [])) ?? [];
     new Gauge({
       name: 'switchyard_queue_jobs',
       help: 'Jobs per queue and state (read from Redis at scrape time)',
@@ -79,14 +80,13 @@ export class Metrics {
       async collect() {
         this.reset();
         // Redis unreachable: the gauges are left out of this scrape, the rest is served.
-        for (const { queue, counts } of (await self.sources?.queueCounts().catch(() => [])) ?? [])
-          for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
+        for (const { queue, counts } of await queueCounts()) for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
       },
     });
     // Both limiter gauges are collected in one scrape: they share one read of Redis.
     let reading: Promise<LimiterScopeState[]> | undefined;
     const scopes = () =>
-      (reading ??= (self.sources?.limiterState().catch(() => []) ?? Promise.resolve([])).finally(() => {
+      (reading ??= (this.sources?.limiterState().catch(() => []) ?? Promise.resolve([])).finally(() => {
         reading = undefined;
       }));
     new Gauge({

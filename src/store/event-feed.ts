@@ -104,7 +104,7 @@ export class RunEventFeed {
   }
 
   /** Stop the subscriber and end every viewer. */
-  async close(): Promise<void> {
+  close(): void {
     this.closed = true;
     for (const g of this.groups.values()) for (const v of g.viewers) v.wake?.();
     this.subscriber?.disconnect();

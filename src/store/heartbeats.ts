@@ -124,7 +124,8 @@ export class WorkerRegistry {
     const { redis, prefix } = this.deps;
     const replies = (await redis.pipeline().zrange(keys.workers(prefix), '0', '-1', 'WITHSCORES').hgetall(keys.workerQueues(prefix)).exec()) ?? [];
     const [[e1, scores], [e2, beats]] = replies as [[Error | null, string[]], [Error | null, Record<string, string>]];
-    if (e1 || e2) throw e1 ?? e2;
+    const err = e1 ?? e2;
+    if (err) throw err;
     return this.fromReplies(scores, beats);
   }
 

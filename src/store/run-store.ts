@@ -164,8 +164,8 @@ export class RunStore {
   }
 
   /** Stop the shared event reader (its followers end). The connection is the caller's. */
-  async close(): Promise<void> {
-    await this.feed?.close();
+  close(): void {
+    this.feed?.close();
   }
 
   /**
@@ -229,7 +229,8 @@ export class RunStore {
       [Error | null, string[]],
       [Error | null, Record<string, string>],
     ];
-    if (e1 || e2 || e3) throw e1 ?? e2 ?? e3;
+    const err = e1 ?? e2 ?? e3;
+    if (err) throw err;
     const [compacted, stepsJson] = values.slice(RUN_FIELDS.length);
     if (compacted) {
       // Feedback given after the run was compacted is kept beside it.
@@ -581,7 +582,8 @@ export async function readEvents(redis: Redis, prefix: string, runId: string, af
     .hget(keys.run(prefix, runId), COMPACTED_FIELDS[2])
     .exec();
   const [[e1, live], [e2, compacted]] = replies as [[Error | null, string[]], [Error | null, string | null]];
-  if (e1 || e2) throw e1 ?? e2;
+  const err = e1 ?? e2;
+  if (err) throw err;
   if (live.length === 0 && compacted) return compactedEvents(runId, compacted, after, count);
   return { events: live.flatMap((raw, i) => parseEvent(String(after + i + 1), raw, runId) ?? []), entries: live.length };
 }

@@ -421,7 +421,7 @@ it.each(shapes)(
     // clean-up too: the run is left queued, with no jobs, holding its idempotency key.
     const add = loseTheJobs(body);
     const finish = vi.spyOn(h.system.api.store, 'finishRun').mockRejectedValueOnce(new Error('Connection is closed.'));
-    let runId = '';
+    let runId: string;
     try {
       const res = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` });
       expect(res.status).toBe(add.status);

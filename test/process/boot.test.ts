@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/logger.js';
 import { REDIS_URL, testPrefix } from '../helpers/redis.js';
 
 // A System that cannot be built (the second test); the first never gets that far.
-vi.mock('../src/system.js', () => ({
+vi.mock('../../src/system.js', () => ({
   System: class {
     constructor() {
       throw new Error('the System could not be built');

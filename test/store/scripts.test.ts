@@ -23,7 +23,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  await store.close();
+  store.close();
   await cleanupPrefix(redis, prefix);
   await redis.quit();
 });
@@ -114,10 +114,10 @@ describe('create-run', () => {
     // The cancel lands just before the second part is sent.
     const send = store.redis.sendCommand.bind(store.redis) as (c: { name: string }) => Promise<unknown>;
     let scripts = 0;
-    const spy = vi.spyOn(store.redis, 'sendCommand').mockImplementation(((c: { name: string }) => {
+    const spy = vi.spyOn(store.redis, 'sendCommand').mockImplementation((c: { name: string }) => {
       if (c.name === 'evalsha' && ++scripts === 2) return store.finishRun(gone, 'cancelled', { reason: 'cancelled meanwhile' }).then(() => send(c));
       return send(c);
-    }));
+    });
     try {
       await expect(store.createRun(record(gone), { outputSteps: ['s0'], definition: { name: 'big' }, steps, refIds: [] })).rejects.toThrow(
         /ended while it was being written \(the run is cancelled\)/,

@@ -28,14 +28,12 @@ export function healthRouter({ checks, unservedAgents, pausedScopes }: HealthRou
     const status: Record<string, boolean> = Object.fromEntries(named.map(([name], i) => [name, results[i] === true]));
     const ready = Object.values(status).every(Boolean);
     const [unserved, paused] = ready ? await Promise.all([unservedAgents?.().catch(() => undefined), pausedScopes?.().catch(() => undefined)]) : [];
-    res
-      .status(ready ? 200 : 503)
-      .json({
-        status: ready ? 'ready' : 'not_ready',
-        checks: status,
-        ...(unserved ? { unservedAgents: unserved } : {}),
-        ...(paused ? { pausedScopes: paused } : {}),
-      });
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : 'not_ready',
+      checks: status,
+      ...(unserved ? { unservedAgents: unserved } : {}),
+      ...(paused ? { pausedScopes: paused } : {}),
+    });
   });
   return r;
 }

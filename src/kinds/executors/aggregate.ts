@@ -32,7 +32,7 @@ import { renderFor } from './agent.js';
 
 export function concatExecutor(): StepExecutor<'concat'> {
   return {
-    async execute(step, ctx) {
+    execute(step, ctx) {
       const byId = new Map(ctx.reads.map((r) => [r.stepId, r]));
       const parts = step.of.map((id) => ({ step: id, status: byId.get(id)?.status ?? 'missing', output: byId.get(id)?.output ?? null }));
       if (step.as === 'list') return { type: 'succeeded', output: parts, event: { steps: parts.length } };
@@ -70,7 +70,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 
 export function mergeExecutor(): StepExecutor<'merge'> {
   return {
-    async execute(step, ctx) {
+    execute(step, ctx) {
       const byId = new Map(ctx.reads.map((r) => [r.stepId, r]));
       const inputs = step.priority.flatMap((id) => {
         const r = byId.get(id);

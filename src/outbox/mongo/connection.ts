@@ -12,7 +12,7 @@ export interface MongoHandle {
   models: MongoModels;
   sink: MongoSink;
   /** Can MongoDB be reached now? Never throws; bounded by `serverSelectionTimeoutMS`. */
-  ping(): Promise<boolean>;
+  ping: () => Promise<boolean>;
   close(): Promise<void>;
 }
 

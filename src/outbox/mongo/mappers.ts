@@ -74,7 +74,7 @@ export function toStepDocument(record: StepRecord): StepDocument {
 }
 
 export function fromStepDocument(doc: StepDocument): StepRecord {
-  const { _id, outboxSeq, createdAt, startedAt, finishedAt, debug, calls, ...rest } = doc;
+  const { _id, outboxSeq: _outboxSeq, createdAt, startedAt, finishedAt, debug, calls, ...rest } = doc;
   return {
     ...rest,
     debug: debug ? (JSON.parse(debug) as StepRecord['debug']) : null,

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { RunRecord } from '../../model/run.js';
-import { ConflictError } from '../../errors/index.js';
+import { ConflictError, toError } from '../../errors/index.js';
 import { json, Script } from './script.js';
 import { stepPlan, type NewStep } from './step-plan.js';
 
@@ -75,12 +75,16 @@ export async function createRun(redis: Redis, a: CreateRunArgs): Promise<{ steps
  * the same: the caller removes it (harmless meanwhile: a job whose run does not exist ends at
  * once, calling nothing).
  */
-export async function createRunThen<T>(redis: Redis, a: CreateRunArgs, addJob: () => Promise<T>): Promise<{ created: unknown; job: PromiseSettledResult<T> }> {
+export async function createRunThen<T>(
+  redis: Redis,
+  a: CreateRunArgs,
+  addJob: () => Promise<T>,
+): Promise<{ created: Error | undefined; job: PromiseSettledResult<T> }> {
   const { keys: k, args } = createRunCall(a);
   const created = script.run(redis, k, args);
   const job = addJob();
   const [c, j] = await Promise.allSettled([created, job]);
-  return { created: c.status === 'rejected' ? asDefinitionError(c.reason) : undefined, job: j };
+  return { created: c.status === 'rejected' ? asDefinitionError(toError(c.reason)) : undefined, job: j };
 }
 
 function asDefinitionError<T>(err: T): T | DefinitionNotStoredError {

@@ -12,7 +12,8 @@ export interface GateDecision {
   at: string;
 }
 
-export type GateDecideReply = { applied: true } | { applied: false; why: 'missing' | 'not_a_gate' | 'decided' | string };
+/** Not applied: `why` is the script's word for it (`missing`, `not_a_gate`, `decided`, `revising`, or the step's status). */
+export type GateDecideReply = { applied: true } | { applied: false; why: string };
 
 /** Record `decision` on the waiting approval gate `stepId` (see gate-decide.lua). */
 export async function gateDecide(redis: Redis, a: { prefix: string; runId: string; stepId: string; decision: GateDecision }): Promise<GateDecideReply> {
