@@ -103,7 +103,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   let outbox: OutboxConsumer | undefined;
   const shuttingDown = new AbortController();
   try {
-    await Promise.all([system.api.redis, system.redis, system.stateRedis].map((r) => connectionReady(r, config.redisWaitMs)));
+    await Promise.all(system.connections().map((r) => connectionReady(r, config.redisWaitMs)));
     await system.schedules.syncFromFlows();
     if (opts.api) {
       front?.serve(
@@ -128,7 +128,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     if (opts.workers !== false) {
       pools = await startWorkerPools(system, opts.workers === true ? {} : { agents: opts.workers });
       if (mongo) {
-        outbox = new OutboxConsumer({ redis: system.stateRedis, prefix: config.prefix, sink: mongo.sink, logger });
+        outbox = new OutboxConsumer({ redis: system.engine.store.redis, cell: system.cell, sink: mongo.sink, logger });
         await outbox.start();
       }
     }
