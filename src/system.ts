@@ -20,7 +20,7 @@ import { RunQueries, type RunArchive } from './query/run-queries.js';
 import { RunActions } from './submit/run-actions.js';
 import { Submissions } from './submit/submissions.js';
 import { stepPolicy, type StepPolicy } from './flow/step-policy.js';
-import { WorkerRegistry } from './store/heartbeats.js';
+import { Heartbeats } from './store/heartbeats.js';
 import { SchedulesService } from './schedules/schedules-service.js';
 import { WorkflowCatalog } from './compile/catalog.js';
 import { compileWorkflow } from './compile/compile.js';
@@ -72,8 +72,8 @@ export interface Side {
   flowProducer: FlowProducer;
   /** Every queue, by name (Bull Board, promotes and wakes of a cancel). */
   queues: Map<string, Queue>;
-  /** Which queues live workers serve (why a step waits, /readyz). */
-  workers: WorkerRegistry;
+  /** The worker processes' heartbeats: which queues live ones serve (why a step waits, /readyz). */
+  heartbeats: Heartbeats;
   submissions: Submissions;
   queries: RunQueries;
   actions: RunActions;
@@ -168,14 +168,14 @@ export class System {
       logger,
     });
     const control = new RunControl({ store, refQueue: queues.get(REF_QUEUE)!, queue, logger });
-    const workers = new WorkerRegistry({ redis: stateRedis, cell, queue, ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}) });
+    const heartbeats = new Heartbeats({ redis: stateRedis, cell, queue, ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}) });
     const archive = opts.archive;
     const queries = new RunQueries({
       store,
       registry,
       logger,
       archive,
-      workers,
+      heartbeats,
       maxEventStreams: limits.maxEventStreams,
       maxListScan: limits.maxListScan,
       stalledIntervalMs: this.stalled.stalledInterval,
@@ -193,7 +193,7 @@ export class System {
       readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
     });
     const actions = new RunActions({ store, control, logger });
-    return { redis, store, control, flowProducer, queues, workers, submissions, queries, actions };
+    return { redis, store, control, flowProducer, queues, heartbeats, submissions, queries, actions };
   }
 
   get registry(): AgentRegistry {
@@ -233,7 +233,7 @@ export class System {
 
   /** Agents no live worker process serves (their steps wait until one does). */
   async unservedAgents(): Promise<string[]> {
-    const served = await this.api.workers.liveQueues();
+    const served = await this.api.heartbeats.liveQueues();
     return this.registry.names().filter((a) => !served.has(agentQueueName(a)));
   }
 

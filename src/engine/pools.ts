@@ -260,12 +260,12 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const processId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const served = stepWorkers.map((w) => w.name);
   const workerIds = workers.map((w) => w.id);
-  const beat = () => system.engine.workers.beat(processId, served, workerIds).catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
+  const beat = () => system.engine.heartbeats.beat(processId, served, workerIds).catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
   await beat();
   let beating: Promise<unknown> = Promise.resolve();
   const heartbeat = setInterval(() => {
     beating = beat();
-  }, system.engine.workers.heartbeatMs);
+  }, system.engine.heartbeats.heartbeatMs);
   heartbeat.unref();
   // The sweeper (with the internal workers): runs whose jobs were never added end `failed`.
   let sweeping: Promise<unknown> | undefined;
@@ -288,7 +288,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       clearInterval(sweeper);
       // Bounded: during an outage the engine's connection would wait for Redis.
       await withDeadline(
-        Promise.all([beating, sweeping]).then(() => system.engine.workers.leave(processId)),
+        Promise.all([beating, sweeping]).then(() => system.engine.heartbeats.leave(processId)),
         deadline,
       );
       const closeAll = async (list: Worker[], what: string) => {

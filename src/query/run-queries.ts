@@ -8,7 +8,7 @@ import type { AgentRegistry } from '../agents/registry.js';
 import { DEFAULT_LIMITS } from '../config/env.js';
 import { NotFoundError, UnavailableError, ValidationError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
-import type { WorkerRegistry } from '../store/heartbeats.js';
+import type { Heartbeats } from '../store/heartbeats.js';
 import { whileReachable } from '../store/reachable.js';
 import type { RunState, RunStore } from '../store/run-store.js';
 import type { Scope } from '../store/scope.js';
@@ -36,8 +36,8 @@ export interface RunQueriesDeps {
   maxEventStreams?: number;
   /** Most index entries one listing reads before it answers with a cursor. Default 1000. */
   maxListScan?: number;
-  /** Which queues live workers serve (to say why a step waits). */
-  workers?: WorkerRegistry;
+  /** Which queues live worker processes serve (to say why a step waits). */
+  heartbeats?: Heartbeats;
   /** How often the workers' stalled check runs, ms (when a step whose worker is lost goes on). Default 10000. */
   stalledIntervalMs?: number;
 }
@@ -96,12 +96,12 @@ export class RunQueries {
 
   /** Tell, for each step that is not running (or whose worker is lost), what it waits for (no-op without a worker registry). */
   private async explain(scope: Scope, view: RunView): Promise<void> {
-    const { workers } = this.deps;
-    if (!workers || isTerminalRun(view.status) || view.steps.every((s) => isTerminalStep(s.status))) return;
+    const { heartbeats } = this.deps;
+    if (!heartbeats || isTerminalRun(view.status) || view.steps.every((s) => isTerminalStep(s.status))) return;
     const queues = queuesToAsk(view.steps);
     const running = runningJobs(view.steps);
     const [served, locks, ...limits] = await this.read('reading the run', () =>
-      Promise.all([workers.liveQueues(), workers.jobLocks(scope, running), ...queues.map((q) => workers.rateLimitMs(q))]),
+      Promise.all([heartbeats.liveQueues(), heartbeats.jobLocks(scope, running), ...queues.map((q) => heartbeats.rateLimitMs(q))]),
     );
     const now = Date.now();
     const why = explainWaiting(view.steps, { served, rateLimitMs: new Map(queues.map((q, i) => [q, limits[i] as number])), now });

@@ -44,7 +44,8 @@ export interface StepJob {
   stepId: string;
 }
 
-export class WorkerRegistry {
+/** The heartbeats of a cell's worker processes (a worker process runs BullMQ workers; see the module header). */
+export class Heartbeats {
   /** How often this process beats, ms. */
   readonly heartbeatMs: number;
   /** This process is gone once silent this long, ms (others: by their own beat). */

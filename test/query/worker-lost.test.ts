@@ -10,7 +10,7 @@ import type { Provider } from '../../src/calls/provider.js';
 import type { StepRecord } from '../../src/model/run.js';
 import { explainLost, runningJobs } from '../../src/query/waiting.js';
 import { keys } from '../../src/store/keys.js';
-import { WorkerRegistry, type JobLock } from '../../src/store/heartbeats.js';
+import { Heartbeats, type JobLock } from '../../src/store/heartbeats.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { poll } from '../helpers/poll.js';
 import { killAllWorkerProcesses, startWorkerProcess } from '../helpers/worker-process.js';
@@ -165,7 +165,7 @@ describe('a worker process killed mid-step', () => {
 });
 
 describe('the worker registry', () => {
-  const registry = (heartbeatMs: number) => new WorkerRegistry({ redis: h.system.api.redis, cell: h.system.cell, queue: () => undefined, heartbeatMs });
+  const registry = (heartbeatMs: number) => new Heartbeats({ redis: h.system.api.redis, cell: h.system.cell, queue: () => undefined, heartbeatMs });
 
   it("judges each process by the interval written in its own beat, not by the reader's", async () => {
     const fast = registry(100);
