@@ -9,7 +9,7 @@ import type { FlowJob, FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AgentRegistry } from '../agents/registry.js';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
-import { ConflictError, ValidationError } from '../errors/index.js';
+import { ConflictError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
 import { validateRunInput } from '../compile/input.js';
@@ -21,8 +21,11 @@ import { whileReachable } from '../store/reachable.js';
 import type { NewRun, RunStore } from '../store/run-store.js';
 import type { Scope } from '../store/scope.js';
 import { agentTaskWorkflow } from './agent-task.js';
+import { rerunWorkflow, type RerunSource } from './rerun.js';
 import { requirePrices } from './budget-pricing.js';
-import { isTerminalRun, type Budget, type RunRecord, type StepRecord } from '../model/run.js';
+import { isTerminalRun, type Budget, type RunRecord } from '../model/run.js';
+
+export type { RerunSource } from './rerun.js';
 
 export interface SubmissionsDeps {
   store: RunStore;
@@ -40,9 +43,6 @@ export interface SubmissionsDeps {
   /** A finished run as a rerun needs it, from Redis or the archive; NotFoundError when neither has it. */
   readRun: (scope: Scope, runId: string) => Promise<RerunSource>;
 }
-
-/** What a rerun reads of the run it reruns. */
-export type RerunSource = Pick<RunRecord, 'status' | 'input'> & { steps: StepRecord[]; definition?: CompiledWorkflow | undefined };
 
 export interface SubmitOptions {
   idempotencyKey?: string;
@@ -221,42 +221,6 @@ function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, i
     startedAt: null,
     finishedAt: null,
   };
-}
-
-/** The workflow of a rerun of `runId` (see Submissions.rerun): its own definition (reused outputs, feedback), stored as such. */
-function rerunWorkflow(runId: string, old: RerunSource, def: CompiledWorkflow, req: { fromStep: string; feedback?: string | undefined }): CompiledWorkflow {
-  const ids = def.steps.map((s) => s.id);
-  if (!ids.includes(req.fromStep)) {
-    const message = `"${req.fromStep}" is not a step of the run's workflow; its steps: ${ids.join(', ')}`;
-    throw new ValidationError(message, [{ path: 'fromStep', message }]);
-  }
-  const dependents = new Map<string, string[]>(ids.map((id) => [id, []]));
-  for (const s of def.steps) for (const d of s.dependsOn) dependents.get(d)?.push(s.id);
-  const again = new Set<string>();
-  const downstream = (id: string): void => {
-    if (again.has(id)) return;
-    again.add(id);
-    for (const d of dependents.get(id) ?? []) downstream(d);
-  };
-  downstream(req.fromStep);
-  // A step upstream that did not succeed has nothing to reuse: it runs again, with what needs it.
-  const records = new Map(old.steps.map((s) => [s.stepId, s]));
-  for (const s of def.steps) if (records.get(s.id)?.status !== 'succeeded') downstream(s.id);
-  const from = def.steps.find((s) => s.id === req.fromStep)!;
-  if (req.feedback !== undefined && from.kind !== 'agent') {
-    const message = `feedback goes to an agent step; "${from.id}" is a ${from.kind} step`;
-    throw new ValidationError(message, [{ path: 'feedback', message }]);
-  }
-  const steps = def.steps.map((s) => {
-    if (!again.has(s.id)) {
-      const r = records.get(s.id)!;
-      return { ...s, reuse: { runId, output: r.output, ...(r.input !== null ? { input: r.input } : {}) } };
-    }
-    if (s.id === req.fromStep && s.kind === 'agent' && req.feedback !== undefined)
-      return { ...s, feedback: { text: req.feedback, previousOutput: records.get(s.id)?.output ?? null } };
-    return s;
-  });
-  return { ...def, steps, source: def.source === 'agent' ? 'rerun' : def.source };
 }
 
 /** How to add `node`'s job (a job without children): `queue.add`, on the queue's own connection. */
