@@ -151,14 +151,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   };
   const ids: string[] = [];
   /** What each run was seen to end as, and its record then (a finished run leaves Redis after the retention). */
-  const ended = new Map<string, NonNullable<Awaited<ReturnType<typeof system.store.getRun>>>>();
+  const ended = new Map<string, NonNullable<Awaited<ReturnType<typeof system.engine.store.records.get>>>>();
   const t0 = Date.now();
   let restarting = false;
   let watching = true;
   const watch = async () => {
     while (watching) {
       for (const id of ids.filter((x) => !ended.has(x))) {
-        const state = await system.store.getRun(id).catch(() => null);
+        const state = await system.engine.store.records.get(system.scope(), id).catch(() => null);
         if (state && isTerminalRun(state.run.status)) ended.set(id, state);
       }
       await new Promise((r) => setTimeout(r, 300));
@@ -171,7 +171,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       while (Date.now() - t0 < opts.durationMs) {
         const k = `soak-${n++}`;
         try {
-          const res = await system.runs.submitWorkflow(n % 2 ? 'soak-chain' : 'soak-diamond', { k });
+          const res = await system.api.submissions.submitWorkflow(system.scope(), n % 2 ? 'soak-chain' : 'soak-diamond', { k });
           ids.push(res.id);
           report.submitted++;
         } catch {
@@ -248,7 +248,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const probe = new Redis(redisServer.url);
     let cursor = '0';
     do {
-      const [next, found] = await probe.scan(cursor, 'MATCH', `${prefix}:run:*`, 'COUNT', 1000);
+      const [next, found] = await probe.scan(cursor, 'MATCH', `${prefix}:ws:*:run:*`, 'COUNT', 1000);
       cursor = next;
       report.leftoverRunKeys += found.length;
     } while (cursor !== '0');

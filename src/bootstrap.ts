@@ -4,7 +4,7 @@
  */
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
-import { loadAgentsFile } from './agents/registry.js';
+import { loadAgentsFile, type AgentRegistry } from './agents/registry.js';
 import { warnUnpriced } from './submit/budget-pricing.js';
 import { createApp } from './api/app.js';
 import { startWorkerPools, type WorkerPools } from './engine/pools.js';
@@ -35,20 +35,7 @@ export interface Running {
 }
 
 export async function boot(config: Config, opts: BootOptions, logger: Logger = createLogger(config.logLevel)): Promise<Running> {
-  const registry = loadAgentsFile(config.agentsFile, config);
-  for (const a of registry.list()) {
-    if (a.fallbackReason) logger.warn({ agent: a.name, configured: a.configuredProvider }, `agent "${a.name}" uses the echo provider: ${a.fallbackReason}`);
-  }
-  warnUnpriced(registry, logger);
-  if (typeof opts.workers !== 'boolean') for (const a of opts.workers) registry.require(a);
-  const schemas = new SchemaChecker(config.limits);
-  const workflows = new WorkflowCatalog(
-    loadWorkflowsDir(config.flowsDir, registry.names(), config.limits),
-    () => registry.names(),
-    config.limits,
-    (agent) => registry.get(agent),
-    schemas,
-  );
+  const { registry, workflows, schemas } = loadDefinitions(config, opts, logger);
 
   // The port first: a process that cannot serve it stops before it touches Redis (no schedule,
   // no queue written) or takes any job. Until the process is ready, /healthz answers 200
@@ -103,32 +90,13 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   let outbox: OutboxConsumer | undefined;
   const shuttingDown = new AbortController();
   try {
-    await Promise.all([system.api.redis, system.redis, system.stateRedis].map((r) => connectionReady(r, config.redisWaitMs)));
+    await Promise.all(system.connections().map((r) => connectionReady(r, config.redisWaitMs)));
     await system.schedules.syncFromFlows();
-    if (opts.api) {
-      front?.serve(
-        createApp(system, {
-          bodyLimit: config.bodyLimit,
-          limits: config.limits,
-          shutdownSignal: shuttingDown.signal,
-          ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}),
-        }),
-      );
-    } else if (front) {
-      // A worker process without the API: its metrics on a port of their own.
-      front.serve((req, res) => {
-        if (req.url !== '/metrics') return void res.writeHead(404).end();
-        system.metrics.text().then(
-          (text) => res.writeHead(200, { 'Content-Type': system.metrics.contentType }).end(text),
-          () => res.writeHead(503).end(),
-        );
-      });
-      logger.info({ port: config.metricsPort }, 'metrics listening');
-    }
+    if (front) serveFront(front, { system, config, api: opts.api, shutdownSignal: shuttingDown.signal, mongo, logger });
     if (opts.workers !== false) {
       pools = await startWorkerPools(system, opts.workers === true ? {} : { agents: opts.workers });
       if (mongo) {
-        outbox = new OutboxConsumer({ redis: system.stateRedis, prefix: config.prefix, sink: mongo.sink, logger });
+        outbox = new OutboxConsumer({ redis: system.engine.store.redis, cell: system.cell, sink: mongo.sink, logger });
         await outbox.start();
       }
     }
@@ -146,14 +114,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     (stopping ??= (async () => {
       logger.info('shutting down: in-flight steps finish first');
       shuttingDown.abort();
-      if (server) {
-        const closed = new Promise<void>((r) => server.close(() => r()));
-        server.closeIdleConnections();
-        // A request still open after the grace period is cut (event streams already ended).
-        const cut = setTimeout(() => server.closeAllConnections(), 5_000);
-        await closed;
-        clearTimeout(cut);
-      }
+      if (server) await closeServer(server);
       await pools?.close(config.shutdownTimeoutMs);
       await outbox?.stop();
       await system.close();
@@ -169,6 +130,61 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     shutdown,
     hardStopMs: Math.min(config.shutdownTimeoutMs + 15_000, MAX_TIMER_MS),
   };
+}
+
+/** The agents file and flows/, checked: what the process serves. */
+function loadDefinitions(config: Config, opts: BootOptions, logger: Logger): { registry: AgentRegistry; workflows: WorkflowCatalog; schemas: SchemaChecker } {
+  const registry = loadAgentsFile(config.agentsFile, config);
+  for (const a of registry.list()) {
+    if (a.fallbackReason) logger.warn({ agent: a.name, configured: a.configuredProvider }, `agent "${a.name}" uses the echo provider: ${a.fallbackReason}`);
+  }
+  warnUnpriced(registry, logger);
+  if (typeof opts.workers !== 'boolean') for (const a of opts.workers) registry.require(a);
+  const schemas = new SchemaChecker(config.limits);
+  const workflows = new WorkflowCatalog(
+    loadWorkflowsDir(config.flowsDir, registry.names(), config.limits),
+    () => registry.names(),
+    config.limits,
+    (agent) => registry.get(agent),
+    schemas,
+  );
+  return { registry, workflows, schemas };
+}
+
+/** Give the reserved port its handler: the API, or (a worker process without it) its metrics alone. */
+function serveFront(
+  front: { serve(handler: RequestListener): void },
+  p: { system: System; config: Config; api: boolean; shutdownSignal: AbortSignal; mongo: MongoHandle | undefined; logger: Logger },
+): void {
+  const { system, config, mongo } = p;
+  if (p.api) {
+    front.serve(
+      createApp(system, {
+        bodyLimit: config.bodyLimit,
+        limits: config.limits,
+        shutdownSignal: p.shutdownSignal,
+        ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}),
+      }),
+    );
+    return;
+  }
+  front.serve((req, res) => {
+    if (req.url !== '/metrics') return void res.writeHead(404).end();
+    system.metrics.text().then(
+      (text) => res.writeHead(200, { 'Content-Type': system.metrics.contentType }).end(text),
+      () => res.writeHead(503).end(),
+    );
+  });
+  p.logger.info({ port: config.metricsPort }, 'metrics listening');
+}
+
+/** Stop taking requests; a request still open after the grace period is cut (event streams already ended). */
+async function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  server.closeIdleConnections();
+  const cut = setTimeout(() => server.closeAllConnections(), 5_000);
+  await closed;
+  clearTimeout(cut);
 }
 
 /** `build()`, or when it throws, `undo()` then the error. */

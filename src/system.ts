@@ -1,22 +1,26 @@
 /**
- * One typed bag of the resources a Switchyard process uses (Redis, queues, the flow
- * producer, the run store and services). The API, the worker pools and the tests all start
- * from here, so a test can hand in its own prefix, agents and workflows.
+ * One typed bag of the resources a Switchyard process uses: its cell, and two sides (the
+ * engine's and the API's: Redis connections, queues, the flow producer, the run store and the
+ * services on them), each built by one factory. The API, the worker pools and the tests all
+ * start from here, so a test can hand in its own prefix, agents and workflows.
  */
 import { Metrics } from './metrics/metrics.js';
 import { RedisLimiter } from './calls/admission/limiter.js';
 import { LimitsAdmin } from './calls/admission/admin.js';
 import { FlowProducer, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { resolveAgents, type AgentRegistry } from './agents/registry.js';
 import { DEFAULT_LIMITS, DEFAULT_STALLED, type Config, type Limits } from './config/env.js';
 import type { Logger } from './logger.js';
 import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
 import { RunControl } from './flow/run-control.js';
 import { RunStore } from './store/run-store.js';
-import { RunsService, type RunArchive } from './submit/runs-service.js';
+import { cellOf, scopeOf, type Cell, type Scope } from './store/scope.js';
+import { RunQueries, type RunArchive } from './query/run-queries.js';
+import { RunActions } from './submit/run-actions.js';
+import { Submissions } from './submit/submissions.js';
 import { stepPolicy, type StepPolicy } from './flow/step-policy.js';
-import { WorkerRegistry } from './store/heartbeats.js';
+import { Heartbeats } from './store/heartbeats.js';
 import { SchedulesService } from './schedules/schedules-service.js';
 import { WorkflowCatalog } from './compile/catalog.js';
 import { compileWorkflow } from './compile/compile.js';
@@ -55,43 +59,36 @@ export interface SystemOptions {
 export const API_COMMAND_TIMEOUT_MS = 2_000;
 
 /**
- * The API's side of a process: its own Redis connection, which never queues a command while
- * Redis is unreachable and never re-sends one after a reconnect (a request answers 503 at
- * once instead of hanging, and nothing it gave up on runs later), and the objects on it.
+ * One side of a process: the objects that act on runs, on one side's connections. The engine's
+ * wait an outage out; the API's fail fast (a request answers 503 at once instead of hanging,
+ * and nothing it gave up on runs later). Both are built by `buildSide`.
  */
-export interface ApiSide {
+export interface Side {
+  /** BullMQ's connection (queues, flow producer; the engine's workers block on it). */
   redis: Redis;
+  /** Run state, events and cancellations (on its own connection: see buildSide). */
   store: RunStore;
   control: RunControl;
   flowProducer: FlowProducer;
   /** Every queue, by name (Bull Board, promotes and wakes of a cancel). */
   queues: Map<string, Queue>;
-  /** Which queues live workers serve (why a step waits, /readyz). */
-  workers: WorkerRegistry;
+  /** The worker processes' heartbeats: which queues live ones serve (why a step waits, /readyz). */
+  heartbeats: Heartbeats;
+  submissions: Submissions;
+  queries: RunQueries;
+  actions: RunActions;
 }
 
 export class System {
-  /** BullMQ's connection for the engine (queues, workers, flow producer): waits out an outage. */
-  readonly redis: Redis;
-  /** The engine's run state, events and cancellation messages: waits out an outage. */
-  readonly stateRedis: Redis;
-  /** The engine's flow producer (steps added at run time). */
-  readonly flowProducer: FlowProducer;
-  /** The engine's run store. */
-  readonly store: RunStore;
-  /** The engine's run control (a failed step ends its run). */
-  readonly control: RunControl;
-  /** The engine's side of the worker heartbeats. */
-  readonly workers: WorkerRegistry;
-  /** What the API (and a schedule firing) uses: fails fast while Redis is unreachable. */
-  readonly api: ApiSide;
-  /** The API's runs service (fails fast while Redis is unreachable). */
-  readonly runs: RunsService;
+  /** The cell every key of this process is in (SWITCHYARD_PREFIX). */
+  readonly cell: Cell;
   /**
-   * The same service on the engine's connections, which wait an outage out: a schedule firing
-   * submits through it, so a blip delays a firing instead of losing it.
+   * The engine's side (the worker pools, and a schedule firing, which submits through it so a
+   * blip delays a firing instead of losing it): waits out an outage.
    */
-  readonly engineRuns: RunsService;
+  readonly engine: Side;
+  /** What the API uses: fails fast while Redis is unreachable. */
+  readonly api: Side;
   readonly schedules: SchedulesService;
   /** Retry policy and timeout of each step (the agent's, or the engine's defaults). */
   readonly policy: StepPolicy;
@@ -105,89 +102,40 @@ export class System {
   readonly schemas: SchemaChecker;
   /** The shared limiter's pauses, as an operator sees and lifts them (on the API's connection). */
   readonly limits: LimitsAdmin;
-  private readonly queuesByName: Map<string, Queue>;
 
   constructor(readonly opts: SystemOptions) {
-    const { prefix, logger } = opts;
+    const { logger } = opts;
+    this.cell = cellOf(opts.prefix);
     this.refSafetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
     this.stalled = opts.stalled ?? DEFAULT_STALLED;
     this.schemas = opts.schemas ?? new SchemaChecker(opts.limits ?? DEFAULT_LIMITS);
-    // BullMQ needs maxRetriesPerRequest: null on connections its workers block on.
-    this.redis = watched(new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard' }), logger);
-    // Run state gets its own connection: ioredis copies every script defined on a connection
-    // into each pipeline, and BullMQ defines dozens on the one it uses.
-    this.stateRedis = watched(new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard-state' }), logger);
-    const apiRedis = watched(
-      new Redis(opts.redisUrl, {
-        enableOfflineQueue: false,
-        autoResendUnfulfilledCommands: false,
-        maxRetriesPerRequest: 0,
-        commandTimeout: API_COMMAND_TIMEOUT_MS,
-        connectionName: 'switchyard-api',
-      }),
-      logger,
-    );
-    const queueNames = [...opts.registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE];
-    const queues = (connection: Redis) => new Map(queueNames.map((name) => [name, quiet(new Queue(name, { connection, prefix }), logger)]));
-
     this.policy = stepPolicy(opts.registry);
-    this.queuesByName = queues(this.redis);
-    this.flowProducer = quiet(new FlowProducer({ connection: this.redis, prefix }), logger);
-    const storeOpts = { prefix, retentionSeconds: opts.retentionSeconds, keepCompletedJobs: opts.keepCompletedJobs ?? 0, outbox: opts.outbox, logger };
-    this.store = new RunStore({ redis: this.stateRedis, ...storeOpts });
-    this.control = new RunControl({ store: this.store, refQueue: this.queue(REF_QUEUE), queue: (name) => this.queuesByName.get(name), logger });
-    const heartbeatMs = opts.heartbeatMs;
-    this.workers = new WorkerRegistry({ redis: this.stateRedis, prefix, queue: (name) => this.queuesByName.get(name), heartbeatMs });
+    const connect = (name: string, options: RedisOptions) => watched(new Redis(opts.redisUrl, { connectionName: name, ...options }), logger);
+    // BullMQ needs maxRetriesPerRequest: null on connections its workers block on. Run state gets
+    // its own connection: ioredis copies every script defined on a connection into each
+    // pipeline, and BullMQ defines dozens on the one it uses.
+    const engine = { maxRetriesPerRequest: null };
+    this.engine = this.buildSide(connect('switchyard', engine), connect('switchyard-state', engine));
+    const api = connect('switchyard-api', {
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: API_COMMAND_TIMEOUT_MS,
+    });
+    this.api = this.buildSide(api, api);
 
-    const apiQueues = queues(apiRedis);
-    const apiStore = new RunStore({ redis: apiRedis, ...storeOpts });
-    this.api = {
-      redis: apiRedis,
-      store: apiStore,
-      control: new RunControl({ store: apiStore, refQueue: apiQueues.get(REF_QUEUE)!, queue: (name) => apiQueues.get(name), logger }),
-      flowProducer: quiet(new FlowProducer({ connection: apiRedis, prefix }), logger),
-      queues: apiQueues,
-      workers: new WorkerRegistry({ redis: apiRedis, prefix, queue: (name) => apiQueues.get(name), heartbeatMs }),
-    };
-    const services = {
-      registry: opts.registry,
-      workflows: opts.workflows,
-      policy: this.policy,
-      logger,
-      refSafetyDelayMs: this.refSafetyDelayMs,
-      maxEventStreams: (opts.limits ?? DEFAULT_LIMITS).maxEventStreams,
-      stalledIntervalMs: this.stalled.stalledInterval,
-      limits: opts.limits ?? DEFAULT_LIMITS,
-      maxListScan: (opts.limits ?? DEFAULT_LIMITS).maxListScan,
-      ...(opts.archive ? { archive: opts.archive } : {}),
-    };
-    this.runs = new RunsService({
-      ...services,
-      store: this.api.store,
-      flowProducer: this.api.flowProducer,
-      queue: (name) => apiQueues.get(name),
-      control: this.api.control,
-      workers: this.api.workers,
-    });
-    this.engineRuns = new RunsService({
-      ...services,
-      store: this.store,
-      flowProducer: this.flowProducer,
-      queue: (name) => this.queuesByName.get(name),
-      control: this.control,
-      workers: this.workers,
-    });
     // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
-    const limiter = new RedisLimiter(apiRedis, prefix, opts.registry.limits);
+    const limiter = new RedisLimiter(api, opts.prefix, opts.registry.limits);
     const targets = opts.registry
       .list()
       .flatMap((a) => [a, ...(a.fallbacks ?? [])])
       .filter((t) => opts.registry.limits.applies(t.provider, undefined, 'fallbackReason' in t && t.fallbackReason !== undefined));
-    this.limits = new LimitsAdmin({ redis: apiRedis, prefix, registry: opts.registry, queue: (name) => apiQueues.get(name), store: apiStore, logger });
+    const apiQueue = (name: string) => this.api.queues.get(name);
+    this.limits = new LimitsAdmin({ redis: api, prefix: opts.prefix, registry: opts.registry, queue: apiQueue, store: this.api.store, logger });
     this.metrics.readFrom({
       queueCounts: () =>
         Promise.all(
-          [...apiQueues].map(async ([queue, q]) => ({
+          [...this.api.queues].map(async ([queue, q]) => ({
             queue,
             counts: await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed'),
           })),
@@ -195,12 +143,57 @@ export class System {
       limiterState: () => limiter.state(targets),
     });
     this.schedules = new SchedulesService({
-      queue: apiQueues.get(SCHEDULE_QUEUE)!,
+      queue: this.api.queues.get(SCHEDULE_QUEUE)!,
       workflows: opts.workflows,
       logger,
-      redis: apiRedis,
+      redis: api,
       limits: opts.limits ?? DEFAULT_LIMITS,
     });
+  }
+
+  /** The objects of one side: queues and flow producer on `redis`, run state on `stateRedis`. */
+  private buildSide(redis: Redis, stateRedis: Redis): Side {
+    const { opts, cell } = this;
+    const { logger, registry } = opts;
+    const limits = opts.limits ?? DEFAULT_LIMITS;
+    const queueNames = [...registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE];
+    const queues = new Map(queueNames.map((name) => [name, quiet(new Queue(name, { connection: redis, prefix: cell.tag }), logger)]));
+    const queue = (name: string) => queues.get(name);
+    const flowProducer = quiet(new FlowProducer({ connection: redis, prefix: cell.tag }), logger);
+    const store = new RunStore({
+      redis: stateRedis,
+      retentionSeconds: opts.retentionSeconds,
+      keepCompletedJobs: opts.keepCompletedJobs ?? 0,
+      outbox: opts.outbox,
+      logger,
+    });
+    const control = new RunControl({ store, refQueue: queues.get(REF_QUEUE)!, queue, logger });
+    const heartbeats = new Heartbeats({ redis: stateRedis, cell, queue, ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}) });
+    const archive = opts.archive;
+    const queries = new RunQueries({
+      store,
+      registry,
+      logger,
+      archive,
+      heartbeats,
+      maxEventStreams: limits.maxEventStreams,
+      maxListScan: limits.maxListScan,
+      stalledIntervalMs: this.stalled.stalledInterval,
+    });
+    const submissions = new Submissions({
+      store,
+      flowProducer,
+      queue,
+      registry,
+      workflows: opts.workflows,
+      policy: this.policy,
+      logger,
+      refSafetyDelayMs: this.refSafetyDelayMs,
+      limits,
+      readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
+    });
+    const actions = new RunActions({ store, control, logger });
+    return { redis, store, control, flowProducer, queues, heartbeats, submissions, queries, actions };
   }
 
   get registry(): AgentRegistry {
@@ -213,6 +206,11 @@ export class System {
     return this.opts.logger;
   }
 
+  /** The scope of `workspace` (default: the default one) in this process's cell. */
+  scope(workspace?: string): Scope {
+    return scopeOf(this.cell, workspace);
+  }
+
   /** Every queue of the API's side, for Bull Board. */
   allQueues(): Queue[] {
     return [...this.api.queues.values()];
@@ -220,7 +218,7 @@ export class System {
 
   /** An engine queue by name (`agent.<name>`, `control`, `runs`, `refs`, `schedules`). */
   queue(name: string): Queue {
-    const q = this.queuesByName.get(name);
+    const q = this.engine.queues.get(name);
     if (!q) throw new Error(`no queue "${name}"`);
     return q;
   }
@@ -235,7 +233,7 @@ export class System {
 
   /** Agents no live worker process serves (their steps wait until one does). */
   async unservedAgents(): Promise<string[]> {
-    const served = await this.api.workers.liveQueues();
+    const served = await this.api.heartbeats.liveQueues();
     return this.registry.names().filter((a) => !served.has(agentQueueName(a)));
   }
 
@@ -249,16 +247,17 @@ export class System {
     }
   }
 
+  /** Every connection of the process (the engine's two, the API's). */
+  connections(): Redis[] {
+    return [...new Set([this.engine.redis, this.engine.store.redis, this.api.redis])];
+  }
+
   async close(): Promise<void> {
-    this.store.close();
+    this.engine.store.close();
     this.api.store.close();
     await this.schemas.close();
-    await Promise.all([
-      this.flowProducer.close(),
-      this.api.flowProducer.close(),
-      ...[...this.queuesByName.values(), ...this.api.queues.values()].map((q) => q.close()),
-    ]);
-    await Promise.all([this.redis, this.stateRedis, this.api.redis].map((r) => r.quit().catch(() => r.disconnect())));
+    await Promise.all([this.engine, this.api].flatMap((side) => [side.flowProducer.close(), ...[...side.queues.values()].map((q) => q.close())]));
+    await Promise.all(this.connections().map((r) => r.quit().catch(() => r.disconnect())));
   }
 }
 

@@ -83,8 +83,8 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
   // Leak check: record the duplicates made from the system's connection, so close() can
   // end (and count) any that Switchyard left open.
   const duplicates: Redis[] = [];
-  const origDuplicate = system.redis.duplicate.bind(system.redis);
-  system.redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+  const origDuplicate = system.engine.redis.duplicate.bind(system.engine.redis);
+  system.engine.redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const d = origDuplicate(...args);
     duplicates.push(d);
     return d;
@@ -108,19 +108,19 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
     finished: (id) => roots.wait(id),
     async run(workflow, input = {}, timeoutMs = 120_000, onRootDone) {
       const t0 = performance.now();
-      const { id } = await system.runs.submitWorkflow(workflow, input);
+      const { id } = await system.api.submissions.submitWorkflow(system.scope(), workflow, input);
       const submitMs = performance.now() - t0;
       let done: { t: number; err?: string };
       try {
         done = await withTimeout(roots.wait(id), timeoutMs, `switchyard run ${id} of ${workflow}`);
       } catch (err) {
         roots.forget(id);
-        const st = await system.store.getRun(id).catch(() => null);
+        const st = await system.engine.store.records.get(system.scope(), id).catch(() => null);
         const live = st?.steps.filter((s) => s.status !== 'succeeded').map((s) => `${s.stepId}:${s.status}`) ?? [];
         throw new Error(`${(err as Error).message}; run status ${st?.run.status}; unfinished steps: ${live.slice(0, 10).join(', ')}`, { cause: err });
       }
       onRootDone?.();
-      const state = await system.store.getRun(id);
+      const state = await system.engine.store.records.get(system.scope(), id);
       if (!state) throw new Error(`run ${id} vanished`);
       if (state.run.status !== 'succeeded') {
         throw new Error(`run ${id} ended ${state.run.status}: ${state.run.error ?? ''}`);
@@ -161,6 +161,6 @@ export const instantProvider: Provider = {
 class RunSettlements extends Arrivals<Settlement> {
   constructor(system: System) {
     super();
-    system.store.onFinished((runId) => this.arrive(runId, { t: performance.now() }));
+    system.engine.store.endings.onFinished((_scope, runId) => this.arrive(runId, { t: performance.now() }));
   }
 }

@@ -29,7 +29,7 @@ const syRound = async () => {
   const t = performance.now();
   const ends: Promise<unknown>[] = [];
   await windowed(n, 64, async (i) => {
-    const { id } = await sy.system.runs.submitAgentTask('one', { task: `task ${i}` });
+    const { id } = await sy.system.api.submissions.submitAgentTask(sy.system.scope(), 'one', { task: `task ${i}` });
     ends.push(sy.finished(id));
   });
   await Promise.all(ends);

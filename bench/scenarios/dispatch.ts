@@ -88,7 +88,7 @@ export const dispatchScenario: Scenario = {
         });
         if (res.status !== 202) throw new Error(`POST /v1/runs answered ${res.status}: ${await res.text()}`);
         id = ((await res.json()) as { id: string }).id;
-      } else id = (await sy.system.runs.submitAgentTask('one', { task: m })).id;
+      } else id = (await sy.system.api.submissions.submitAgentTask(sy.system.scope(), 'one', { task: m })).id;
       const t1 = await withTimeout(syStarts.wait(m), 30_000, `dispatch of ${m}`);
       await sy.finished(id);
       return t1 - t0;

@@ -34,7 +34,9 @@ async function withFake<T>(fn: (fake: FakeLlmServer) => Promise<T>): Promise<T> 
  */
 async function runAll(sy: SwitchyardBench, agents: string[], task: (i: number) => string): Promise<{ t0: number; makespan: number }> {
   const t0 = Date.now();
-  const ids = await Promise.all(agents.map(async (agent, i) => (await sy.system.runs.submitAgentTask(agent, { task: task(i) })).id));
+  const ids = await Promise.all(
+    agents.map(async (agent, i) => (await sy.system.api.submissions.submitAgentTask(sy.system.scope(), agent, { task: task(i) })).id),
+  );
   const deadline = Date.now() + 120_000;
   // Polled cheaply (one status field of each run still live, four times a second): this
   // process also serves one agent and the fake provider, whose clock the figures read.
@@ -42,11 +44,11 @@ async function runAll(sy: SwitchyardBench, agents: string[], task: (i: number) =
   while (live.length) {
     if (Date.now() > deadline) throw new Error(`runs still live after 120 s: ${live.length}`);
     await new Promise((r) => setTimeout(r, 250));
-    const statuses = await Promise.all(live.map((id) => sy.system.store.getRunStatus(id)));
+    const statuses = await Promise.all(live.map((id) => sy.system.engine.store.records.status(sy.system.scope(), id)));
     // A run without a status field is compacted: finished.
     live = live.filter((_, i) => statuses[i] !== null && !isTerminalRun(statuses[i]!));
   }
-  const runs = await Promise.all(ids.map((id) => sy.system.store.getRun(id)));
+  const runs = await Promise.all(ids.map((id) => sy.system.engine.store.records.get(sy.system.scope(), id)));
   const failed = runs.filter((r) => r!.run.status !== 'succeeded');
   if (failed.length) throw new Error(`${failed.length} runs did not succeed: ${failed[0]!.run.status} ${failed[0]!.run.error ?? ''}`);
   return { t0, makespan: Math.max(...runs.map((r) => Date.parse(r!.run.finishedAt!))) - t0 };

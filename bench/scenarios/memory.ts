@@ -125,7 +125,7 @@ export const memoryScenario: Scenario = {
       const sySingle = await measure(
         'single',
         prefix,
-        (n) => syRuns(n, async (i) => (await sy.system.runs.submitAgentTask('one', { task: `task ${i}` })).id),
+        (n) => syRuns(n, async (i) => (await sy.system.api.submissions.submitAgentTask(sy.system.scope(), 'one', { task: `task ${i}` })).id),
         settleSy,
       );
       const rawSingle = await measure(
@@ -134,7 +134,12 @@ export const memoryScenario: Scenario = {
         (n) => rawJobs(n, async (tag) => (await raw.queue.add('task', { task: `task ${tag}` }, rawJobOptions(tag))).id!),
         settleRaw,
       );
-      const syDiamond = await measure('diamond', prefix, (n) => syRuns(n, async () => (await sy.system.runs.submitWorkflow('diamond', {})).id), settleSy);
+      const syDiamond = await measure(
+        'diamond',
+        prefix,
+        (n) => syRuns(n, async () => (await sy.system.api.submissions.submitWorkflow(sy.system.scope(), 'diamond', {})).id),
+        settleSy,
+      );
       const rawDiamondM = await measure('diamond', raw.prefix, (n) => rawJobs(n, async (tag) => (await flows.add(rawDiamond(tag))).job.id!), settleRaw);
       const r1 = sySingle.perRun / rawSingle.perRun;
       const r2 = syDiamond.perRun / rawDiamondM.perRun;

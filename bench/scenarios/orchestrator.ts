@@ -50,9 +50,9 @@ export const orchestratorScenario: Scenario = {
       const round = async () => {
         const t0 = performance.now();
         const wall0 = Date.now();
-        const { id } = await sy.system.runs.submitAgentTask('lead', { task: 'split the work' });
+        const { id } = await sy.system.api.submissions.submitAgentTask(sy.system.scope(), 'lead', { task: 'split the work' });
         const end = await withTimeout(sy.finished(id), 60_000, `run ${id}`);
-        const run = await sy.system.runs.get(id);
+        const run = await sy.system.api.queries.get(sy.system.scope(), id);
         const kids = run.steps.filter((st) => st.parent === 'lead');
         const starts = kids.map((k) => Date.parse(k.startedAt!));
         const lastEnd = Math.max(...kids.map((k) => Date.parse(k.finishedAt!)));

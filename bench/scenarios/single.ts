@@ -71,7 +71,7 @@ export const singleScenario: Scenario = {
       const t0 = performance.now();
       const ends: Promise<unknown>[] = [];
       await windowed(n, IN_FLIGHT, async (i) => {
-        const { id } = await sy.system.runs.submitAgentTask('one', { task: `task ${i}` });
+        const { id } = await sy.system.api.submissions.submitAgentTask(sy.system.scope(), 'one', { task: `task ${i}` });
         ends.push(withTimeout(sy.finished(id), 120_000, `run ${id}`));
       });
       await Promise.all(ends);
@@ -109,7 +109,7 @@ export const singleScenario: Scenario = {
       ];
       if (!pass || ctx.profile) {
         const count = startCommandCount();
-        const { id } = await sy.system.runs.submitAgentTask('one', { task: 'profiled' });
+        const { id } = await sy.system.api.submissions.submitAgentTask(sy.system.scope(), 'one', { task: 'profiled' });
         await sy.finished(id);
         const st = count.stop();
         const rc = startCommandCount();

@@ -13,6 +13,7 @@ import type { System } from '../system.js';
 import { assertDepth } from '../compile/limits.js';
 import { HttpError, errorHandler } from './errors.js';
 import { JSON_TYPES, jsonObjectBody } from './request-shape.js';
+import { scopeRequests } from './scope.js';
 import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
 import { limitsRouter } from './routes/limits.js';
@@ -52,6 +53,8 @@ export function createApp(system: System, opts: AppOptions): Express {
     assertDepth(req.body, maxDepth);
     next();
   });
+  // Every request acts in one scope, set here (see scope.ts).
+  app.use(scopeRequests(system.cell));
   app.use(
     healthRouter({
       checks: { redis: () => system.ping(), ...opts.readiness },
@@ -62,10 +65,11 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(system.metrics.contentType).send(await system.metrics.text());
   });
-  app.use('/v1/runs', runsRouter({ runs: system.runs, shutdownSignal: opts.shutdownSignal }));
-  app.use('/v1/chat', chatRouter({ runs: system.runs }));
+  const { submissions, queries, actions } = system.api;
+  app.use('/v1/runs', runsRouter({ submissions, queries, actions, shutdownSignal: opts.shutdownSignal }));
+  app.use('/v1/chat', chatRouter({ submissions }));
   app.use('/v1/agents', agentsRouter({ registry: system.registry }));
-  app.use('/v1/stats', statsRouter({ runs: system.runs }));
+  app.use('/v1/stats', statsRouter({ queries }));
   app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows }));
   app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules }));
   app.use('/v1/limits', limitsRouter({ limits: system.limits }));

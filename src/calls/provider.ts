@@ -90,6 +90,8 @@ export interface CompletionRequest {
 /** The attempt of a run's step that makes a call. */
 export interface CallHolder {
   runId: string;
+  /** The run's workspace (its holds are kept under the run's keys). */
+  workspaceId: string;
   stepId: string;
   attempt: number;
 }

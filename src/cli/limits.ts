@@ -39,7 +39,7 @@ async function main(args: string[]): Promise<number> {
     prefix: config.prefix,
     registry,
     queue: (name) => queues.get(name) ?? queues.set(name, new Queue(name, { connection: redis, prefix: config.prefix })).get(name),
-    store: new RunStore({ redis, prefix: config.prefix, retentionSeconds: config.retentionSeconds, outbox: false, logger: silentLogger }),
+    store: new RunStore({ redis, retentionSeconds: config.retentionSeconds, outbox: false, logger: silentLogger }),
     logger: silentLogger,
   });
   try {

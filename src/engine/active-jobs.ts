@@ -1,5 +1,5 @@
 /**
- * The steps this process is running, by run, so a cancellation published by any process can
+ * The steps this process is running, by run (of a workspace), so a cancellation published by any process can
  * abort them here (`worker.cancelJob` fires the processor's AbortSignal).
  *
  * A cancellation can arrive between the moment a job's step starts and the moment it is
@@ -7,31 +7,37 @@
  * cancellation arrived is aborted at once.
  */
 import type { Worker } from 'bullmq';
+import type { Scope } from '../store/scope.js';
 
 const RECENT_MS = 30_000;
 
+/** A run of a workspace, as this process's maps know it. */
+const runOf = (scope: Pick<Scope, 'workspace'>, runId: string): string => `${scope.workspace} ${runId}`;
+
 export class ActiveJobs {
   private readonly byRun = new Map<string, Map<string, Worker>>();
-  /** Recent cancellations: a run id (all of its jobs) or a job id → when it arrived, and why. */
+  /** Recent cancellations: a run (all of its jobs) or a job id → when it arrived, and why. */
   private readonly recent = new Map<string, { at: number; reason: string }>();
 
   /** Register a running job; call the returned function when it ends. */
-  track(runId: string, worker: Worker, jobId: string): () => void {
-    let jobs = this.byRun.get(runId);
-    if (!jobs) this.byRun.set(runId, (jobs = new Map<string, Worker>()));
+  track(scope: Pick<Scope, 'workspace'>, runId: string, worker: Worker, jobId: string): () => void {
+    const run = runOf(scope, runId);
+    let jobs = this.byRun.get(run);
+    if (!jobs) this.byRun.set(run, (jobs = new Map<string, Worker>()));
     jobs.set(jobId, worker);
-    const missed = this.recent.get(jobId) ?? this.recent.get(runId);
+    const missed = this.recent.get(jobId) ?? this.recent.get(run);
     if (missed && Date.now() - missed.at < RECENT_MS) worker.cancelJob(jobId, missed.reason);
     return () => {
       jobs.delete(jobId);
-      if (jobs.size === 0 && this.byRun.get(runId) === jobs) this.byRun.delete(runId);
+      if (jobs.size === 0 && this.byRun.get(run) === jobs) this.byRun.delete(run);
     };
   }
 
   /** Abort every job of `runId` running in this process (or only those of `jobIds`); returns how many were signalled. */
-  cancelRun(runId: string, reason: string, jobIds?: readonly string[]): number {
-    this.remember(jobIds ?? [runId], reason);
-    const jobs = this.byRun.get(runId);
+  cancelRun(scope: Pick<Scope, 'workspace'>, runId: string, reason: string, jobIds?: readonly string[]): number {
+    const run = runOf(scope, runId);
+    this.remember(jobIds ?? [run], reason);
+    const jobs = this.byRun.get(run);
     if (!jobs) return 0;
     let n = 0;
     const only = jobIds ? new Set(jobIds) : undefined;

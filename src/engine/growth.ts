@@ -23,6 +23,7 @@ import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { NonRetryableError, StaleAttemptError } from '../errors/index.js';
 import { buildChildFlows, type StepJobData } from '../flow/flow-builder.js';
 import type { RunStore } from '../store/run-store.js';
+import { scopeOf, type Cell } from '../store/scope.js';
 import { isTerminalStep } from '../model/run.js';
 import type { StepPolicy } from '../flow/step-policy.js';
 import { CompiledStep } from '../kinds/definition.js';
@@ -30,6 +31,8 @@ import type { ChildStep } from '../kinds/executor.js';
 
 export interface GrowthDeps {
   store: RunStore;
+  /** The cell of the jobs it adds. */
+  cell: Cell;
   flowProducer: FlowProducer;
   policy: StepPolicy;
   refSafetyDelayMs: number;
@@ -76,6 +79,7 @@ export function orderChildren(parent: string, children: readonly ChildStep[]): C
 /** Add `children` to the run of `job`'s step, as its children (see the module header). */
 export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, attempt: number, children: readonly ChildStep[]): Promise<void> {
   const { runId, workspaceId, step } = job.data;
+  const scope = scopeOf(deps.cell, workspaceId);
   const ordered = orderChildren(step.id, children).map((c) => (step.optional && !c.optional ? { ...c, optional: true } : c));
   if (ordered.length === 0) return;
   const { sinks, refIds } = buildChildFlows({
@@ -92,7 +96,7 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     parent: { id: job.id!, queue: job.queueQualifiedName },
   });
   const maxSteps = (deps.limits ?? DEFAULT_LIMITS).maxSteps;
-  const res = await deps.store.addSteps(runId, {
+  const res = await deps.store.steps.add(scope, runId, {
     parent: step.id,
     attempt,
     steps: ordered.map((c) => ({ stepId: c.id, kind: c.kind, agent: c.agent ?? null, parent: step.id, dependsOn: c.dependsOn, optional: c.optional })),
@@ -113,7 +117,8 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     // Delivered again after adding them: when they have all finished there is nothing to add
     // (a completed job is removed, and adding its tree again would put a failed child kept
     // among them back under this step for good).
-    const records = await deps.store.getStepFields(
+    const records = await deps.store.steps.fields(
+      scope,
       runId,
       ordered.map((c) => c.id),
       ['status'],
@@ -130,7 +135,8 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
   // (Only a delivery that added no records can find one finished.)
   const records =
     res.added === 0
-      ? await deps.store.getStepFields(
+      ? await deps.store.steps.fields(
+          scope,
           runId,
           missing.map((sink) => sink.name),
           ['status'],

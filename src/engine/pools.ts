@@ -15,8 +15,9 @@ import { FallbackProvider } from '../calls/fallback-provider.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
 import type { ResolvedAgent } from '../model/agent.js';
 import type { Provider } from '../calls/provider.js';
-import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys, stepJobId } from '../store/keys.js';
-import type { StepJobData } from '../flow/flow-builder.js';
+import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys, parseCancelMessage, stepJobId } from '../store/keys.js';
+import { scopeOf, type Scope } from '../store/scope.js';
+import type { RunJobData, StepJobData } from '../flow/flow-builder.js';
 import { watched, type System } from '../system.js';
 import { ActiveJobs } from './active-jobs.js';
 import type { Executors } from '../kinds/executor.js';
@@ -67,9 +68,10 @@ export interface WorkerPools {
 }
 
 export async function startWorkerPools(system: System, opts: WorkerPoolsOptions = {}): Promise<WorkerPools> {
-  const { registry, logger, store, control } = system;
-  const { prefix } = system.opts;
-  const connection = system.redis;
+  const { registry, logger, cell } = system;
+  const { store, control } = system.engine;
+  const prefix = cell.tag;
+  const connection = system.engine.redis;
   const names = opts.agents ?? registry.names();
   // The tokenizers its calls' estimates count with load now (about 200 ms), not in a first call.
   loadTokenizers(
@@ -112,8 +114,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       return p;
     });
   const readRuns: ReadRuns = async ({ workspaceId, agent, workflow, limit }) => {
-    const { runs } = await system.engineRuns.list({
-      workspaceId,
+    const { runs } = await system.engine.queries.list(scopeOf(cell, workspaceId), {
       status: 'succeeded',
       include: ['output'],
       limit,
@@ -142,7 +143,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     logger.debug({ queue: job?.queueName, jobId: job?.id, err: err.message }, 'job failed');
     // A run's only job that failed for good ends its run, as the watchdog does for a root job.
     if (job?.data?.standalone && job.finishedOn) {
-      endFailedStep(system, job.data.runId, job.data.step, err.message, true).catch((e: Error) =>
+      endFailedStep(system, scopeOf(cell, job.data.workspaceId), job.data.runId, job.data.step, err.message, true).catch((e: Error) =>
         logger.error({ runId: job.data.runId, err: e.message }, 'could not end the run of a failed job'),
       );
     }
@@ -151,9 +152,10 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     const processor = createStepProcessor({
       store,
       control,
+      cell,
       executors,
       policy: system.policy,
-      flowProducer: system.flowProducer,
+      flowProducer: system.engine.flowProducer,
       refSafetyDelayMs: system.refSafetyDelayMs,
       active,
       logger,
@@ -201,15 +203,20 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     // A limiter here too: a step that is rate limited waits out queue.rateLimit only then.
     stepWorker(CONTROL_QUEUE, { concurrency: 16, limiter: UNLIMITED });
     const more = [
-      new Worker(RUN_QUEUE, createRunProcessor({ store, logger }), { connection, prefix, concurrency: 16, maxStalledCount: 10, ...system.stalled }),
-      new Worker(REF_QUEUE, createRefProcessor({ store, control, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), {
+      new Worker(RUN_QUEUE, createRunProcessor({ store, cell, logger }), { connection, prefix, concurrency: 16, maxStalledCount: 10, ...system.stalled }),
+      new Worker(REF_QUEUE, createRefProcessor({ store, control, cell, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), {
         connection,
         prefix,
         concurrency: 16,
         maxStalledCount: 10,
         ...system.stalled,
       }),
-      new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ runs: system.engineRuns, logger }), { connection, prefix, concurrency: 4, ...system.stalled }),
+      new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ submissions: system.engine.submissions, cell, logger }), {
+        connection,
+        prefix,
+        concurrency: 4,
+        ...system.stalled,
+      }),
     ];
     for (const w of more) w.on('error', workerError(w.name));
     internalWorkers.push(...more);
@@ -227,16 +234,17 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
 
   // Cancellation from any process: abort this process's running steps of the run.
   const subscriber = watched(connection.duplicate(), logger);
-  await subscriber.subscribe(keys.cancelChannel(prefix));
+  await subscriber.subscribe(keys.cancelChannel(cell));
   subscriber.on('message', (_channel: string, message: string) => {
-    const [runId = '', ...stepIds] = message.split(' ');
+    const { workspace, runId, stepIds } = parseCancelMessage(message);
     const n = stepIds.length
       ? active.cancelRun(
+          { workspace },
           runId,
           'step cancelled',
           stepIds.map((s) => stepJobId(runId, s)),
         )
-      : active.cancelRun(runId, 'run cancelled');
+      : active.cancelRun({ workspace }, runId, 'run cancelled');
     if (n > 0)
       logger.info(
         { runId, aborted: n, ...(stepIds.length ? { steps: stepIds } : {}) },
@@ -252,16 +260,16 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const processId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const served = stepWorkers.map((w) => w.name);
   const workerIds = workers.map((w) => w.id);
-  const beat = () => system.workers.beat(processId, served, workerIds).catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
+  const beat = () => system.engine.heartbeats.beat(processId, served, workerIds).catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
   await beat();
   let beating: Promise<unknown> = Promise.resolve();
   const heartbeat = setInterval(() => {
     beating = beat();
-  }, system.workers.heartbeatMs);
+  }, system.engine.heartbeats.heartbeatMs);
   heartbeat.unref();
   // The sweeper (with the internal workers): runs whose jobs were never added end `failed`.
   let sweeping: Promise<unknown> | undefined;
-  const sweepDeps = { store, control, queue: (name: string) => system.queue(name), logger, graceMs: opts.sweep?.graceMs ?? 60_000 };
+  const sweepDeps = { store, control, cell, queue: (name: string) => system.queue(name), logger, graceMs: opts.sweep?.graceMs ?? 60_000 };
   const sweeper = internal
     ? setInterval(() => {
         sweeping ??= sweepQueued(sweepDeps)
@@ -280,7 +288,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       clearInterval(sweeper);
       // Bounded: during an outage the engine's connection would wait for Redis.
       await withDeadline(
-        Promise.all([beating, sweeping]).then(() => system.workers.leave(processId)),
+        Promise.all([beating, sweeping]).then(() => system.engine.heartbeats.leave(processId)),
         deadline,
       );
       const closeAll = async (list: Worker[], what: string) => {
@@ -353,14 +361,18 @@ const CHILD_FAILED = /^child (.+) failed$/;
  * step machine, e.g. stalled past BullMQ's limit), before failing the run.
  */
 async function endFailedRun(system: System, runId: string, failedReason: string): Promise<void> {
-  const { control, opts } = system;
+  const { control } = system.engine;
+  const prefix = system.cell.tag;
+  // The root job (kept a retention period once failed) names the run's workspace.
+  const root = await Job.fromId<RunJobData>(system.queue(RUN_QUEUE), runId);
+  const scope = scopeOf(system.cell, root?.data?.workspaceId);
   let reason = failedReason;
   let origin: Job<StepJobData> | undefined;
   for (let depth = 0; depth < 10_000; depth++) {
     const m = CHILD_FAILED.exec(reason);
     if (!m) break;
     const key = m[1]!;
-    const rest = key.startsWith(`${opts.prefix}:`) ? key.slice(opts.prefix.length + 1) : undefined;
+    const rest = key.startsWith(`${prefix}:`) ? key.slice(prefix.length + 1) : undefined;
     const at = rest?.lastIndexOf(':') ?? -1;
     if (!rest || at < 0) break;
     const job = await Job.fromId<StepJobData>(system.queue(rest.slice(0, at)), rest.slice(at + 1));
@@ -368,8 +380,8 @@ async function endFailedRun(system: System, runId: string, failedReason: string)
     origin = job;
     reason = job.failedReason ?? '';
   }
-  if (origin?.data?.step && (await endFailedStep(system, runId, origin.data.step, reason, false))) return;
-  await control.halt(runId, 'failed', { error: failedReason, reason: 'run failed' });
+  if (origin?.data?.step && (await endFailedStep(system, scope, runId, origin.data.step, reason, false))) return;
+  await control.halt(scope, runId, 'failed', { error: failedReason, reason: 'run failed' });
 }
 
 /**
@@ -378,10 +390,18 @@ async function endFailedRun(system: System, runId: string, failedReason: string)
  * an optional one). Returns false when the step had an ending of its own (a `standalone` step,
  * its run's only job, then settles its run).
  */
-async function endFailedStep(system: System, runId: string, step: { id: string; optional: boolean }, reason: string, standalone: boolean): Promise<boolean> {
-  const res = await failStep(system, runId, { stepId: step.id, optional: step.optional }, reason || 'the step job failed');
+async function endFailedStep(
+  system: System,
+  scope: Scope,
+  runId: string,
+  step: { id: string; optional: boolean },
+  reason: string,
+  standalone: boolean,
+): Promise<boolean> {
+  const res = await failStep(system.engine, scope, runId, { stepId: step.id, optional: step.optional }, reason || 'the step job failed');
   // A required step failed its run in failStep; an optional one, or one that had ended, leaves
   // the run to be settled from its steps.
-  if ((res.applied && step.optional) || (!res.applied && standalone)) await system.store.finishRun(runId, 'auto', { reason: 'run finished' });
+  if ((res.applied && step.optional) || (!res.applied && standalone))
+    await system.engine.store.endings.finish(scope, runId, 'auto', { reason: 'run finished' });
   return res.applied;
 }

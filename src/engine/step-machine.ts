@@ -37,6 +37,7 @@ import type { Provider } from '../calls/provider.js';
 import type { StepJobData } from '../flow/flow-builder.js';
 import type { RunControl } from '../flow/run-control.js';
 import type { RunStore } from '../store/run-store.js';
+import { scopeOf, type Cell, type Scope } from '../store/scope.js';
 import { deliveryHolds, type StepCompleteReply, type StepTransition, type StepTransitionReply } from '../store/scripts/index.js';
 import { isTransientWriteError } from '../store/reachable.js';
 import type { StepPolicy } from '../flow/step-policy.js';
@@ -73,6 +74,8 @@ export interface StepEnvelope {
 export interface StepMachineDeps {
   store: RunStore;
   control: RunControl;
+  /** The cell whose queues it serves: a job's scope is this cell and its `workspaceId`. */
+  cell: Cell;
   executors: Executors;
   policy: StepPolicy;
   flowProducer: FlowProducer;
@@ -112,6 +115,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
   return async function processStep(job: Job<StepJobData>, token?: string, signal?: AbortSignal): Promise<StepEnvelope> {
     const { runId, step, refs } = job.data;
+    const scope = scopeOf(deps.cell, job.data.workspaceId);
     // Built on first use: most steps log nothing, and a child logger per job is not free.
     let child: Logger | undefined;
     const log = () => (child ??= deps.logger.child({ runId, stepId: step.id, kind: step.kind, ...(step.agent ? { agent: step.agent } : {}), jobId: job.id }));
@@ -127,8 +131,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
       // with pending children. It parks for them now (they end at once), then ends for good.
       if (addedSteps && (await job.moveToWaitingChildren(token ?? ''))) throw new WaitingChildrenError();
       await control.promoteRefs(refs);
-      if (step.joinOf && (status === 'succeeded' || status === 'failed' || status === 'skipped')) await settleJoins(deps, runId, step.joinOf, log);
-      if (standalone) await store.finishRun(runId, 'auto', { reason: 'run finished' });
+      if (step.joinOf && (status === 'succeeded' || status === 'failed' || status === 'skipped')) await settleJoins(deps, scope, runId, step.joinOf, log);
+      if (standalone) await store.endings.finish(scope, runId, 'auto', { reason: 'run finished' });
       return envelope(status === 'missing' ? 'cancelled' : status);
     };
     const maxAttempts = job.opts.attempts ?? 1;
@@ -142,7 +146,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
     // 1. Begin and decide.
     const readSet = new Set(step.reads);
-    const begin = await store.beginStep(runId, step.id, {
+    const begin = await store.steps.begin(scope, runId, step.id, {
       // A join other than `all` is decided in full: the fast path knows nothing of it.
       fast: step.when === undefined && step.join === undefined,
       deps: step.dependsOn,
@@ -160,7 +164,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
     let resumed = false;
     let resumedCheckpoint: unknown = null;
     /** waiting → running: the steps it added have all finished. */
-    const resume = () => store.transitionStep(runId, step.id, { from: ['waiting'], to: 'running', fields: { reason: null }, event: { type: 'step.resumed' } });
+    const resume = () =>
+      store.steps.transition(scope, runId, step.id, { from: ['waiting'], to: 'running', fields: { reason: null }, event: { type: 'step.resumed' } });
     const runInput = (begin.runInput ?? {}) as Record<string, unknown>;
     if (begin.mode === 'read') {
       const deps0 = begin.reads.slice(0, step.dependsOn.length);
@@ -180,7 +185,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         for (const d of deps0) {
           if (!decision.deps.includes(d.stepId)) continue;
           // The status in force: failed, or what it reached at the same moment.
-          d.status = await markLost(deps, runId, d);
+          d.status = await markLost(deps, scope, runId, d);
         }
       }
       switch (decision.action) {
@@ -190,7 +195,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           return finish('cancelled');
         case 'skip': {
           const { reason } = decision;
-          await store.transitionStep(runId, step.id, {
+          await store.steps.transition(scope, runId, step.id, {
             from: LIVE,
             to: 'skipped',
             fields: { reason, finishedAt: now() },
@@ -201,7 +206,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         case 'fail':
           return failFinally(decision.error);
         case 'start': {
-          const started = await store.transitionStep(runId, step.id, {
+          const started = await store.steps.transition(scope, runId, step.id, {
             from: LIVE,
             to: 'running',
             attemptsDelta: 1,
@@ -214,7 +219,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           attempt = started.attempts;
           if (decision.recovered) {
             log().warn({ attempt }, 'step recovered: its last attempt was cut short (worker lost)');
-            await store.releaseHolds(runId, { steps: [step.id], belowAttempt: attempt }, log());
+            await store.budgets.releaseHolds(scope, runId, { steps: [step.id], belowAttempt: attempt }, log());
           }
           break;
         }
@@ -235,7 +240,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
     // 2 and 3. Execute, record; a step that waits for the steps it added goes round again.
     let checkpoint = resumed ? resumedCheckpoint : begin.checkpoint;
-    const context = step.readsContext ? await store.getContext(runId, step.readsContext) : {};
+    const context = step.readsContext ? await store.records.contextValues(scope, runId, step.readsContext) : {};
     for (;;) {
       const outcome = await executeSegment();
       if (outcome === 'ended') return finish('cancelled');
@@ -265,7 +270,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         });
         if (!skipped.applied) return finish(skipped.status);
         if (outcome.stopRun)
-          await control.halt(runId, 'succeeded', { reason: `the run stopped early: ${reason}`, output: { stoppedEarly: { step: step.id, reason } } });
+          await control.halt(scope, runId, 'succeeded', { reason: `the run stopped early: ${reason}`, output: { stoppedEarly: { step: step.id, reason } } });
         return finish('skipped');
       }
       if (outcome.type === 'succeeded') {
@@ -284,11 +289,11 @@ export function createStepProcessor(deps: StepMachineDeps) {
         ended('succeeded');
         if (recorded.budgetExceeded && !standalone) {
           // The run has spent past its budget: it stops, keeping every output recorded.
-          await control.halt(runId, 'budget_exceeded', { error: recorded.budgetExceeded, reason: recorded.budgetExceeded });
+          await control.halt(scope, runId, 'budget_exceeded', { error: recorded.budgetExceeded, reason: recorded.budgetExceeded });
         }
         // Recorded with its run's finish when standalone: only refs and joins are left to tell.
         await control.promoteRefs(refs);
-        if (step.joinOf) await settleJoins(deps, runId, step.joinOf, log);
+        if (step.joinOf) await settleJoins(deps, scope, runId, step.joinOf, log);
         return envelope('succeeded');
       }
       // Waiting for the steps it added. Recorded first, so that a resumed delivery is told apart
@@ -310,7 +315,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
     /** The run's budget refused to start this step (maxSteps, its deadline): the run stops here, keeping every output recorded. */
     async function overBudget(reason: string): Promise<StepEnvelope> {
-      await control.halt(runId, 'budget_exceeded', { error: reason, reason });
+      await control.halt(scope, runId, 'budget_exceeded', { error: reason, reason });
       return finish('cancelled');
     }
 
@@ -333,7 +338,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       const onCancel = () => call.abort(signal?.reason);
       if (signal?.aborted) onCancel();
       else signal?.addEventListener('abort', onCancel, { once: true });
-      const untrack = deps.active.track(runId, deps.worker(), job.id!);
+      const untrack = deps.active.track(scope, runId, deps.worker(), job.id!);
       let calls = 0;
       const ctx: ExecutionContext = {
         runId,
@@ -351,7 +356,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         log,
         saveCheckpoint: async (cp) => {
           const [paid, traced] = [meter.take(), trace.take()];
-          if (!(await durably('the checkpoint', (writeId) => store.saveCheckpoint(runId, step.id, attempt, cp, paid, writeId, traced)))) {
+          if (!(await durably('the checkpoint', (writeId) => store.steps.checkpoint(scope, runId, step.id, attempt, cp, paid, writeId, traced)))) {
             throw new StaleAttemptError(`step "${step.id}" is no longer running attempt ${attempt}; its checkpoint was not saved`);
           }
           checkpoint = cp;
@@ -360,17 +365,22 @@ export function createStepProcessor(deps: StepMachineDeps) {
           addedSteps = true;
           return addChildSteps(deps, job, attempt, children);
         },
-        steps: (ids) => store.getSteps(runId, ids),
+        steps: (ids) => store.steps.get(scope, runId, ids),
         metered: (provider) => {
           const owner = { stepId: step.id, attempt };
-          const budgeted = (p: Provider) => new BudgetedProvider(p, { store, runId, owner, leaseMs: timeoutMs + LEASE_MARGIN_MS, prices: deps.prices, log });
+          const budgeted = (p: Provider) =>
+            new BudgetedProvider(p, { store: store.budgets, scope, runId, owner, leaseMs: timeoutMs + LEASE_MARGIN_MS, prices: deps.prices, log });
           const inner = job.data.budgeted ? (provider.around?.(budgeted) ?? budgeted(provider)) : provider;
           // Each call names its attempt: what it holds in the limiter is released with it.
-          return new MeteredProvider(trace.around(inner), meter, deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined, { runId, ...owner });
+          return new MeteredProvider(trace.around(inner), meter, deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined, {
+            runId,
+            workspaceId: scope.workspace,
+            ...owner,
+          });
         },
         progress: (data) => {
           const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
-          store.stepProgress(runId, step.id, attempt, data).catch(warn('a step.progress event'));
+          store.steps.progress(scope, runId, step.id, attempt, data).catch(warn('a step.progress event'));
           job.updateProgress({ attempt, ...data }).catch(warn('the job progress'));
         },
         record: (fields) => trace.record(fields),
@@ -388,10 +398,10 @@ export function createStepProcessor(deps: StepMachineDeps) {
       async function onError(err: Error): Promise<'ended'> {
         if (err instanceof CancelledError || err instanceof StaleAttemptError || (signal?.aborted && !(err instanceof StepTimeoutError))) {
           // Its run ended, or the step itself was cancelled (a join met early no longer needs it).
-          const [status, self] = await Promise.all([store.getRunStatus(runId), store.getStepState(runId, step.id)]);
+          const [status, self] = await Promise.all([store.records.status(scope, runId), store.steps.state(scope, runId, step.id)]);
           if (status === null || isTerminalRun(status) || self === null || isTerminalStep(self.status)) {
             await keepPaid();
-            await store.releaseHolds(runId, deliveryHolds(step.id, attempt, self?.status ?? 'missing'), log());
+            await store.budgets.releaseHolds(scope, runId, deliveryHolds(step.id, attempt, self?.status ?? 'missing'), log());
             return 'ended';
           }
         }
@@ -401,7 +411,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           // The call was not made: the run stops here, keeping every output recorded (and what
           // this step's earlier calls cost).
           await keepPaid();
-          await control.halt(runId, 'budget_exceeded', { error: err.message, reason: err.message });
+          await control.halt(scope, runId, 'budget_exceeded', { error: err.message, reason: err.message });
           return 'ended';
         }
         if (err instanceof CapacityWaitError) {
@@ -468,7 +478,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (!res.applied) {
         // Another worker took it over, or its run ended.
         if (res.status === 'running') throw staleAttempt(res);
-        await store.releaseHolds(runId, deliveryHolds(step.id, attempt, res.status), log());
+        await store.budgets.releaseHolds(scope, runId, deliveryHolds(step.id, attempt, res.status), log());
         return 'ended';
       }
       parked();
@@ -483,7 +493,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
     async function keepPaid(): Promise<void> {
       const [paid, traced] = [meter.take(), trace.take()];
       if (paid || Object.keys(traced).length)
-        await durably('what it paid for', (writeId) => store.saveCheckpoint(runId, step.id, attempt, undefined, paid, writeId, traced));
+        await durably('what it paid for', (writeId) => store.steps.checkpoint(scope, runId, step.id, attempt, undefined, paid, writeId, traced));
     }
 
     /**
@@ -492,7 +502,9 @@ export function createStepProcessor(deps: StepMachineDeps) {
      */
     function transition(t: Omit<StepTransition, 'usage' | 'writeId'>): Promise<StepTransitionReply> {
       const [usage, traced] = [meter.take(), trace.take()];
-      return durably(`its ${t.to} status`, (writeId) => store.transitionStep(runId, step.id, { ...t, fields: { ...t.fields, ...traced }, usage, writeId }));
+      return durably(`its ${t.to} status`, (writeId) =>
+        store.steps.transition(scope, runId, step.id, { ...t, fields: { ...t.fields, ...traced }, usage, writeId }),
+      );
     }
 
     /**
@@ -542,10 +554,16 @@ export function createStepProcessor(deps: StepMachineDeps) {
         ...(Object.keys(traced).length ? { fields: traced } : {}),
       };
       return durably('the result', async (writeId, tries) => {
-        const reply = await store.completeStep(runId, step.id, { ...result, callsCounted: job.data.budgeted === true, writeId }, { finishRun: standalone });
+        const reply = await store.steps.complete(
+          scope,
+          runId,
+          step.id,
+          { ...result, callsCounted: job.data.budgeted === true, writeId },
+          { finishRun: standalone },
+        );
         if (tries > 1 && standalone && reply.status === 'missing') {
           // An earlier try may have finished (and compacted) the run, its reply lost: the run says.
-          const held = (await store.getRun(runId))?.steps.find((s) => s.stepId === step.id);
+          const held = (await store.records.get(scope, runId))?.steps.find((s) => s.stepId === step.id);
           if (held?.status === 'succeeded') return { recorded: true, status: 'succeeded' };
         }
         return reply;
@@ -563,7 +581,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       ended('failed');
       if (!failed.applied && failed.status === 'running') throw staleAttempt(failed);
       // A halt that applies wakes every ref of the run, this step's among them.
-      const halted = !step.optional && (await failRunFor(control, runId, step.id, err.message)).applied;
+      const halted = !step.optional && (await failRunFor(control, scope, runId, step.id, err.message)).applied;
       if (!halted) await finish('failed');
       log().warn({ err: err.message, optional: step.optional }, 'step failed');
       throw new UnrecoverableError(err.message);
@@ -595,8 +613,8 @@ export function contextPublish(step: CompiledStep, output: unknown, authorityOf?
 }
 
 /** Fail `runId` because its required step `stepId` failed with `error`. */
-function failRunFor(control: RunControl, runId: string, stepId: string, error: string) {
-  return control.halt(runId, 'failed', { error: `step "${stepId}" failed: ${error}`, reason: `step "${stepId}" failed` });
+function failRunFor(control: RunControl, scope: Scope, runId: string, stepId: string, error: string) {
+  return control.halt(scope, runId, 'failed', { error: `step "${stepId}" failed: ${error}`, reason: `step "${stepId}" failed` });
 }
 
 /**
@@ -604,18 +622,19 @@ function failRunFor(control: RunControl, runId: string, stepId: string, error: s
  * record it failed with `error` if it is still live; then a required one fails the run.
  */
 export async function failStep(
-  deps: { store: RunStore; control: RunControl },
+  deps: { store: Pick<RunStore, 'steps'>; control: RunControl },
+  scope: Scope,
   runId: string,
   step: { stepId: string; optional: boolean },
   error: string,
 ): Promise<StepTransitionReply> {
-  const res = await deps.store.transitionStep(runId, step.stepId, {
+  const res = await deps.store.steps.transition(scope, runId, step.stepId, {
     from: LIVE,
     to: 'failed',
     fields: { error, finishedAt: now() },
     event: { type: 'step.failed', data: { error } },
   });
-  if (res.applied && !step.optional) await failRunFor(deps.control, runId, step.stepId, error);
+  if (res.applied && !step.optional) await failRunFor(deps.control, scope, runId, step.stepId, error);
   return res;
 }
 
@@ -624,10 +643,11 @@ export async function failStep(
  * status in force (`failed`, or what it reached meanwhile).
  */
 export async function markLost(
-  deps: { store: RunStore; control: RunControl },
+  deps: { store: Pick<RunStore, 'steps'>; control: RunControl },
+  scope: Scope,
   runId: string,
   step: { stepId: string; optional: boolean },
 ): Promise<StepStatus> {
-  const res = await failStep(deps, runId, step, LOST_STEP_ERROR);
+  const res = await failStep(deps, scope, runId, step, LOST_STEP_ERROR);
   return res.status === 'missing' ? 'cancelled' : res.status;
 }

@@ -35,6 +35,7 @@ export interface StepJobData {
 }
 export interface RefJobData {
   runId: string;
+  workspaceId: string;
   /** The shared step this ref stands for, and the queue its job is in. */
   target: string;
   targetQueue: string;
@@ -93,7 +94,7 @@ function buildStepTrees(opts: BuildStepsOptions): StepTrees {
     const id = refJobId(runId, target.id, dependent);
     refsOf.get(target.id)!.push(id);
     refIds.push(id);
-    const data: RefJobData = { runId, target: target.id, targetQueue: stepQueueName(target) };
+    const data: RefJobData = { runId, workspaceId: opts.workspaceId, target: target.id, targetQueue: stepQueueName(target) };
     return {
       name: 'ref',
       queueName: REF_QUEUE,

@@ -14,6 +14,7 @@
 import type { Logger } from '../logger.js';
 import type { RunControl } from './run-control.js';
 import type { RunStore } from '../store/run-store.js';
+import type { Scope } from '../store/scope.js';
 import { isTerminalStep, type StepRecord } from '../model/run.js';
 import type { JoinWatch } from '../kinds/definition.js';
 import { toError } from '../errors/index.js';
@@ -58,7 +59,8 @@ export function joinVerdict(watch: JoinWatch, members: readonly Member[]): JoinV
 
 /** Look at each join `watches` names, and cancel the members it no longer needs. */
 export async function settleJoins(
-  deps: { store: RunStore; control: RunControl },
+  deps: { store: Pick<RunStore, 'steps'>; control: RunControl },
+  scope: Scope,
   runId: string,
   watches: readonly JoinWatch[],
   log: () => Logger,
@@ -68,7 +70,7 @@ export async function settleJoins(
       const upstream = watch.upstream ?? {};
       // Statuses only; outputs too when answers are compared (a vote's quorum).
       const fields = watch.agree ? (['status', 'agent', 'finishedAt', 'output'] as const) : (['status', 'agent', 'finishedAt'] as const);
-      const records: Member[] = await deps.store.getStepFields(runId, [...watch.members, ...new Set(Object.values(upstream).flat())], fields);
+      const records: Member[] = await deps.store.steps.fields(scope, runId, [...watch.members, ...new Set(Object.values(upstream).flat())], fields);
       const verdict = joinVerdict(watch, records);
       if (verdict.state === 'open' || verdict.live.length === 0) continue;
       // A live member's own upstream steps that feed nothing else go with it.
@@ -79,7 +81,7 @@ export async function settleJoins(
           return r && !isTerminalStep(r.status) ? [r] : [];
         }),
       );
-      const cancelled = await deps.control.cancelSteps(runId, [...verdict.live, ...feeding], verdict.reason);
+      const cancelled = await deps.control.cancelSteps(scope, runId, [...verdict.live, ...feeding], verdict.reason);
       if (cancelled.length)
         log().info({ join: watch.step, cancelled, reason: verdict.reason }, 'join settled early; the steps it no longer needs are cancelled');
     } catch (err) {

@@ -10,20 +10,22 @@ import type { RefJobData } from './flow-builder.js';
 import { stepJobId } from '../store/keys.js';
 import type { RunControl } from './run-control.js';
 import type { RunStore } from '../store/run-store.js';
+import { scopeOf, type Cell } from '../store/scope.js';
 import { isTerminalRun, isTerminalStep } from '../model/run.js';
 import { markLost } from '../engine/step-machine.js';
 
-export function createRefProcessor(ctx: { store: RunStore; control: RunControl; queue: (name: string) => Queue; safetyDelayMs: number }) {
+export function createRefProcessor(ctx: { store: RunStore; control: RunControl; cell: Cell; queue: (name: string) => Queue; safetyDelayMs: number }) {
   return async function processRef(job: Job<RefJobData>, token?: string): Promise<{ ref: string; status: string }> {
     const { runId, target, targetQueue } = job.data;
-    const [runStatus, step] = await Promise.all([ctx.store.getRunStatus(runId), ctx.store.getStepState(runId, target)]);
+    const scope = scopeOf(ctx.cell, job.data.workspaceId);
+    const [runStatus, step] = await Promise.all([ctx.store.records.status(scope, runId), ctx.store.steps.state(scope, runId, target)]);
     if (!runStatus || !step) return { ref: target, status: 'missing' };
     if (isTerminalStep(step.status) || isTerminalRun(runStatus)) return { ref: target, status: step.status };
 
     // 'unknown': the target's job is gone.
     const state = await ctx.queue(targetQueue).getJobState(stepJobId(runId, target));
     if (state === 'failed' || state === 'unknown') {
-      await markLost(ctx, runId, { stepId: target, optional: step.optional });
+      await markLost(ctx, scope, runId, { stepId: target, optional: step.optional });
       return { ref: target, status: 'failed' };
     }
     await job.moveToDelayed(Date.now() + ctx.safetyDelayMs, token);

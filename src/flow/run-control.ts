@@ -5,13 +5,14 @@
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from '../logger.js';
-import { keys, stepJobId, stepQueueName } from '../store/keys.js';
+import { cancelMessage, keys, stepJobId, stepQueueName } from '../store/keys.js';
 import type { RunStore } from '../store/run-store.js';
+import type { Scope } from '../store/scope.js';
 import { LIVE_STEP_STATUSES, type RunStatus } from '../model/run.js';
 
 export interface RunControlDeps {
   /** Its connection (`store.redis`) also publishes cancellations. */
-  store: RunStore;
+  store: Pick<RunStore, 'redis' | 'steps' | 'budgets' | 'endings'>;
   refQueue: Queue;
   /** A queue by name (to wake the run's steps sleeping in a retry backoff). */
   queue: (name: string) => Queue | undefined;
@@ -22,16 +23,17 @@ export class RunControl {
   constructor(private readonly deps: RunControlDeps) {}
 
   /**
-   * Finish `runId` with `status` unless it already finished. Returns whether this call finished
+   * Finish the run `runId` of `scope` with `status` unless it already finished. Returns whether this call finished
    * it, and the status in force (`missing` when Redis holds no such run).
    */
   async halt(
+    scope: Scope,
     runId: string,
     status: Extract<RunStatus, 'failed' | 'cancelled' | 'succeeded' | 'budget_exceeded'>,
     opts: { error?: string; reason: string; output?: unknown },
   ): Promise<{ applied: boolean; status: string }> {
     const { store } = this.deps;
-    const res = await store.finishRun(runId, status, {
+    const res = await store.endings.finish(scope, runId, status, {
       error: opts.error ?? null,
       reason: opts.reason,
       ...(opts.output !== undefined ? { output: opts.output } : {}),
@@ -45,7 +47,7 @@ export class RunControl {
     // last pending child is removed moves on by itself. (What its calls held in the limiter
     // and against its budget was released by the finish.)
     try {
-      await store.redis.publish(keys.cancelChannel(store.prefix), runId);
+      await store.redis.publish(keys.cancelChannel(scope), cancelMessage(scope, runId));
       // `waiting`: an approval gate sleeps in the delayed set (a step waiting for its children is left alone below).
       const queued = res.cancelledSteps.filter((s) => s.was === 'pending' || s.was === 'retrying' || s.was === 'waiting');
       await Promise.all([
@@ -64,13 +66,13 @@ export class RunControl {
    * runs them, the ones queued leave their queues (a parent whose last pending child is
    * removed moves on by itself). Returns the ids cancelled here.
    */
-  async cancelSteps(runId: string, steps: readonly { stepId: string; agent: string | null }[], reason: string): Promise<string[]> {
+  async cancelSteps(scope: Scope, runId: string, steps: readonly { stepId: string; agent: string | null }[], reason: string): Promise<string[]> {
     const { store } = this.deps;
     const finishedAt = new Date().toISOString();
     const results = await Promise.all(
       steps.map(async (s) => ({
         step: s,
-        res: await store.transitionStep(runId, s.stepId, {
+        res: await store.steps.transition(scope, runId, s.stepId, {
           from: LIVE_STEP_STATUSES,
           to: 'cancelled',
           fields: { reason, finishedAt },
@@ -80,11 +82,18 @@ export class RunControl {
     );
     const cancelled = results.filter((r) => r.res.applied).map((r) => r.step);
     if (cancelled.length === 0) return [];
-    await store.releaseHolds(runId, { steps: cancelled.map((s) => s.stepId) });
+    await store.budgets.releaseHolds(scope, runId, { steps: cancelled.map((s) => s.stepId) });
     try {
       await Promise.all([
         // Any of them may have started since it was read: every process aborts those it runs.
-        store.redis.publish(keys.cancelChannel(store.prefix), [runId, ...cancelled.map((s) => s.stepId)].join(' ')),
+        store.redis.publish(
+          keys.cancelChannel(scope),
+          cancelMessage(
+            scope,
+            runId,
+            cancelled.map((s) => s.stepId),
+          ),
+        ),
         // Whatever state each was read in, its job's own state decides (removeQueued looks).
         ...cancelled.map((s) => this.removeQueued(runId, s.stepId, stepQueueName({ agent: s.agent ?? undefined }))),
       ]);

@@ -8,11 +8,12 @@ import type { Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import type { RunJobData } from './flow-builder.js';
 import type { RunStore } from '../store/run-store.js';
+import { scopeOf, type Cell } from '../store/scope.js';
 
-export function createRunProcessor(ctx: { store: RunStore; logger: Logger }) {
+export function createRunProcessor(ctx: { store: Pick<RunStore, 'endings'>; cell: Cell; logger: Logger }) {
   return async function processRun(job: Job<RunJobData>): Promise<{ runId: string; status: string }> {
-    const { runId } = job.data;
-    const res = await ctx.store.finishRun(runId, 'auto', { reason: 'run finished' });
+    const { runId, workspaceId } = job.data;
+    const res = await ctx.store.endings.finish(scopeOf(ctx.cell, workspaceId), runId, 'auto', { reason: 'run finished' });
     if (res.applied) ctx.logger.info({ runId, status: res.status }, 'run finished');
     return { runId, status: res.status };
   };

@@ -10,10 +10,13 @@ import type { Logger } from '../logger.js';
 import { RUN_QUEUE, stepJobId, stepQueueName } from '../store/keys.js';
 import type { RunControl } from './run-control.js';
 import type { RunStore } from '../store/run-store.js';
+import type { Cell, ScopedRun } from '../store/scope.js';
 
 export interface SweeperDeps {
-  store: RunStore;
+  store: Pick<RunStore, 'records'>;
   control: RunControl;
+  /** The cell swept: its set of queued runs, of every workspace. */
+  cell: Cell;
   /** A queue by name (the queue of the job that carries a run). */
   queue: (name: string) => Queue;
   logger: Logger;
@@ -23,36 +26,39 @@ export interface SweeperDeps {
 
 /** One pass over the queued runs due for a look; returns how many were ended. */
 export async function sweepQueued(deps: SweeperDeps, batch = 100): Promise<number> {
-  const ids = await deps.store.queuedBefore(Date.now() - (deps.graceMs ?? 60_000), batch);
-  if (ids.length === 0) return 0;
+  const { records } = deps.store;
+  const runs = await records.queuedBefore(deps.cell, Date.now() - (deps.graceMs ?? 60_000), batch);
+  if (runs.length === 0) return 0;
   const states = await Promise.all(
-    ids.map(async (id) => {
+    runs.map(async ({ scope, runId }) => {
       // A run of one step has no root job: that step's job carries it.
-      const only = await deps.store.onlyStep(id);
-      return only ? deps.queue(stepQueueName(only)).getJobState(stepJobId(id, only.stepId)) : deps.queue(RUN_QUEUE).getJobState(id);
+      const only = await records.onlyStep(scope, runId);
+      return only ? deps.queue(stepQueueName(only)).getJobState(stepJobId(runId, only.stepId)) : deps.queue(RUN_QUEUE).getJobState(runId);
     }),
   );
-  const keep: string[] = [];
+  const keep: ScopedRun[] = [];
   let ended = 0;
-  for (const [i, runId] of ids.entries()) {
+  for (const [i, run] of runs.entries()) {
     if (states[i] !== 'unknown') {
-      keep.push(runId);
+      keep.push(run);
       continue;
     }
-    const res = await deps.control.halt(runId, 'failed', {
+    const { scope, runId } = run;
+    const res = await deps.control.halt(scope, runId, 'failed', {
       error: 'could not enqueue the run: its jobs were never added (the submission was cut short)',
       reason: 'enqueue failed',
     });
     if (res.applied) {
       ended++;
-      await deps.store.releaseIdempotencyKeyOf(runId);
-      deps.logger.warn({ runId }, 'ended a queued run whose jobs were never added');
+      await records.releaseIdempotencyKeyOf(scope, runId);
+      deps.logger.warn({ runId, workspace: scope.workspace }, 'ended a queued run whose jobs were never added');
     }
   }
   // Ended runs left the set in run-finish; a missing run (expired) is forgotten.
-  await deps.store.touchQueued(
+  await records.touchQueued(
+    deps.cell,
     keep,
-    ids.filter((id, i) => states[i] === 'unknown'),
+    runs.filter((_, i) => states[i] === 'unknown'),
   );
   return ended;
 }

@@ -19,7 +19,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { NonRetryableError, issuesFromZod, toError, type ZodLikeIssue } from '../errors/index.js';
 import type { Logger } from '../logger.js';
-import { readEvents } from '../store/run-store.js';
+import { readEvents } from '../store/event-log.js';
+import { scopeOf, type Cell } from '../store/scope.js';
 import { RunRecord, StepRecord, isTerminalRun, type OutboxEntry, type RunEvent } from '../model/run.js';
 import { keys } from '../store/keys.js';
 import type { ResultSink } from './sink.js';
@@ -33,8 +34,8 @@ export const eventsKey = keys.events;
 export interface OutboxConsumerOptions {
   /** Shared connection for acks, event reads and claims. Not closed by `stop()`. */
   redis: Redis;
-  /** Key prefix shared with the engine (see `outboxKey`). */
-  prefix: string;
+  /** The cell whose outbox it reads (shared with the engine: see `outboxKey`). */
+  cell: Cell;
   sink: ResultSink;
   logger: Logger;
   /** Consumer group. @default 'results' */
@@ -73,7 +74,7 @@ type Parsed = { ok: true; entry: OutboxEntry } | { ok: false; reason: string };
 export class OutboxConsumer {
   private readonly redis: Redis;
   private readonly key: string;
-  private readonly prefix: string;
+  private readonly cell: Cell;
   private readonly sink: ResultSink;
   private readonly logger: Logger;
   private readonly group: string;
@@ -98,8 +99,8 @@ export class OutboxConsumer {
 
   constructor(options: OutboxConsumerOptions) {
     this.redis = options.redis;
-    this.prefix = options.prefix;
-    this.key = outboxKey(options.prefix);
+    this.cell = options.cell;
+    this.key = outboxKey(options.cell);
     this.sink = options.sink;
     this.group = options.group ?? 'results';
     this.consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -224,7 +225,7 @@ export class OutboxConsumer {
     const { entry } = parsed;
     // A finished run's entry carries its event log (read before calling the sink: a Redis
     // failure here is a Redis outage, not a sink one); a live run's log stays in Redis.
-    const events = entry.kind === 'run' && isTerminalRun(entry.doc.status) ? await this.readEvents(entry.doc.id, entryId) : [];
+    const events = entry.kind === 'run' && isTerminalRun(entry.doc.status) ? await this.readEvents(entry.doc.workspaceId, entry.doc.id, entryId) : [];
     try {
       if (entry.kind === 'run')
         await this.sink.writeRun({ doc: entry.doc, events, ...(entry.definition === undefined ? {} : { definition: entry.definition }) }, { entryId });
@@ -246,11 +247,12 @@ export class OutboxConsumer {
   }
 
   /** The run's whole event log, in order, read in pages so a long log is not one huge reply. */
-  private async readEvents(runId: string, entryId: string): Promise<RunEvent[]> {
+  private async readEvents(workspaceId: string, runId: string, entryId: string): Promise<RunEvent[]> {
+    const scope = scopeOf(this.cell, workspaceId);
     const events: RunEvent[] = [];
     let invalid = 0;
     for (let from = 0; ; from += 500) {
-      const page = await readEvents(this.redis, this.prefix, runId, from, 500);
+      const page = await readEvents(this.redis, scope, runId, from, 500);
       events.push(...page.events);
       invalid += page.entries - page.events.length;
       if (page.entries < 500) break;

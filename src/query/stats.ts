@@ -32,6 +32,40 @@ interface AgentAcc {
   models: Set<string>;
 }
 
+interface WorkflowAcc {
+  runs: number;
+  completed: number;
+  failed: number;
+  costUsd: number;
+  durations: number[];
+}
+
+interface BucketAcc {
+  runs: number;
+  completed: number;
+  failed: number;
+  steps: number;
+  tokens: number;
+  costUsd: number;
+}
+
+const newAgent = (): AgentAcc => ({
+  steps: 0,
+  succeeded: 0,
+  failed: 0,
+  cancelled: 0,
+  latencies: [],
+  inputTokens: 0,
+  outputTokens: 0,
+  costUsd: 0,
+  ratings: [],
+  useful: 0,
+  memoHits: 0,
+  models: new Set(),
+});
+
+const round = (n: number) => Math.round(n * 1e9) / 1e9;
+
 export function computeStats(
   runs: readonly { run: RunRecord; steps: readonly StepRecord[] }[],
   w: StatsWindow,
@@ -39,8 +73,8 @@ export function computeStats(
 ) {
   const count = { total: 0, succeeded: 0, partialSuccess: 0, failed: 0, cancelled: 0, budgetExceeded: 0, inProgress: 0 };
   const agents = new Map<string, AgentAcc>();
-  const workflows = new Map<string, { runs: number; completed: number; failed: number; costUsd: number; durations: number[] }>();
-  const buckets = new Map<number, { runs: number; completed: number; failed: number; steps: number; tokens: number; costUsd: number }>();
+  const workflows = new Map<string, WorkflowAcc>();
+  const buckets = new Map<number, BucketAcc>();
   const bucketOf = (iso: string) => {
     const start = w.since + Math.floor((Date.parse(iso) - w.since) / w.bucketMs) * w.bucketMs;
     let b = buckets.get(start);
@@ -48,14 +82,8 @@ export function computeStats(
     return b;
   };
   for (const { run, steps } of runs) {
-    count.total++;
+    countRun(count, run);
     const completed = run.status === 'succeeded' || run.status === 'partial_success';
-    if (run.status === 'succeeded') count.succeeded++;
-    else if (run.status === 'partial_success') count.partialSuccess++;
-    else if (run.status === 'failed') count.failed++;
-    else if (run.status === 'cancelled') count.cancelled++;
-    else if (run.status === 'budget_exceeded') count.budgetExceeded++;
-    else if (!isTerminalRun(run.status)) count.inProgress++;
     const b = bucketOf(run.createdAt);
     b.runs++;
     if (completed) b.completed++;
@@ -70,46 +98,12 @@ export function computeStats(
     for (const s of steps) {
       if (!s.agent || (opts.agent && s.agent !== opts.agent)) continue;
       let a = agents.get(s.agent);
-      if (!a)
-        agents.set(
-          s.agent,
-          (a = {
-            steps: 0,
-            succeeded: 0,
-            failed: 0,
-            cancelled: 0,
-            latencies: [],
-            inputTokens: 0,
-            outputTokens: 0,
-            costUsd: 0,
-            ratings: [],
-            useful: 0,
-            memoHits: 0,
-            models: new Set(),
-          }),
-        );
-      a.steps++;
-      b.steps++;
-      if (s.status === 'succeeded') a.succeeded++;
-      else if (s.status === 'failed') a.failed++;
-      else if (s.status === 'cancelled') a.cancelled++;
-      if (s.status === 'succeeded' && s.startedAt && s.finishedAt && !s.reusedFrom) a.latencies.push(Date.parse(s.finishedAt) - Date.parse(s.startedAt));
-      if (s.usage) {
-        a.inputTokens += s.usage.inputTokens;
-        a.outputTokens += s.usage.outputTokens;
-        a.costUsd += s.usage.costUsd ?? 0;
-        b.tokens += s.usage.inputTokens + s.usage.outputTokens;
-        b.costUsd += s.usage.costUsd ?? 0;
-      }
-      if (s.feedback) {
-        a.ratings.push(s.feedback.rating);
-        if (s.feedback.useful) a.useful++;
-      }
-      if (s.reusedFrom) a.memoHits++;
-      if (s.model) a.models.add(s.model);
+      if (!a) agents.set(s.agent, (a = newAgent()));
+      tallyStep(a, b, s);
     }
   }
-  const round = (n: number) => Math.round(n * 1e9) / 1e9;
+  const byName = <T, V>(m: Map<string, T>, view: (acc: T) => V) =>
+    Object.fromEntries([...m].sort(([x], [y]) => x.localeCompare(y)).map(([name, acc]) => [name, view(acc)]));
   return {
     since: new Date(w.since).toISOString(),
     until: new Date(w.until).toISOString(),
@@ -120,54 +114,80 @@ export function computeStats(
       completed: count.succeeded + count.partialSuccess,
       successRate: rate(count.succeeded + count.partialSuccess, count.failed + count.budgetExceeded),
     },
-    agents: Object.fromEntries(
-      [...agents]
-        .sort(([x], [y]) => x.localeCompare(y))
-        .map(([name, a]) => {
-          const lat = [...a.latencies].sort((x, y) => x - y);
-          return [
-            name,
-            {
-              steps: a.steps,
-              succeeded: a.succeeded,
-              failed: a.failed,
-              cancelled: a.cancelled,
-              successRate: rate(a.succeeded, a.failed),
-              latencyMs: { p50: quantile(lat, 0.5), p95: quantile(lat, 0.95) },
-              tokens: { input: a.inputTokens, output: a.outputTokens },
-              costUsd: round(a.costUsd),
-              rating: {
-                average: a.ratings.length ? round(a.ratings.reduce((x, y) => x + y, 0) / a.ratings.length) : null,
-                count: a.ratings.length,
-                useful: a.useful,
-              },
-              memoHits: a.memoHits,
-              models: [...a.models].sort(),
-            },
-          ];
-        }),
-    ),
-    workflows: Object.fromEntries(
-      [...workflows]
-        .sort(([x], [y]) => x.localeCompare(y))
-        .map(([name, wf]) => {
-          const d = [...wf.durations].sort((x, y) => x - y);
-          return [
-            name,
-            {
-              runs: wf.runs,
-              completed: wf.completed,
-              failed: wf.failed,
-              successRate: rate(wf.completed, wf.failed),
-              costUsd: round(wf.costUsd),
-              durationMs: { p50: quantile(d, 0.5), p95: quantile(d, 0.95) },
-            },
-          ];
-        }),
-    ),
+    agents: byName(agents, agentView),
+    workflows: byName(workflows, workflowView),
     trend: {
       bucketMs: w.bucketMs,
       buckets: [...buckets].sort(([x], [y]) => x - y).map(([start, b]) => ({ start: new Date(start).toISOString(), ...b, costUsd: round(b.costUsd) })),
     },
+  };
+}
+
+function countRun(
+  count: Record<'total' | 'succeeded' | 'partialSuccess' | 'failed' | 'cancelled' | 'budgetExceeded' | 'inProgress', number>,
+  run: RunRecord,
+): void {
+  count.total++;
+  if (run.status === 'succeeded') count.succeeded++;
+  else if (run.status === 'partial_success') count.partialSuccess++;
+  else if (run.status === 'failed') count.failed++;
+  else if (run.status === 'cancelled') count.cancelled++;
+  else if (run.status === 'budget_exceeded') count.budgetExceeded++;
+  else if (!isTerminalRun(run.status)) count.inProgress++;
+}
+
+/** A step of agent `a`, created in bucket `b`. */
+function tallyStep(a: AgentAcc, b: BucketAcc, s: StepRecord): void {
+  a.steps++;
+  b.steps++;
+  if (s.status === 'succeeded') a.succeeded++;
+  else if (s.status === 'failed') a.failed++;
+  else if (s.status === 'cancelled') a.cancelled++;
+  if (s.status === 'succeeded' && s.startedAt && s.finishedAt && !s.reusedFrom) a.latencies.push(Date.parse(s.finishedAt) - Date.parse(s.startedAt));
+  if (s.usage) {
+    a.inputTokens += s.usage.inputTokens;
+    a.outputTokens += s.usage.outputTokens;
+    a.costUsd += s.usage.costUsd ?? 0;
+    b.tokens += s.usage.inputTokens + s.usage.outputTokens;
+    b.costUsd += s.usage.costUsd ?? 0;
+  }
+  if (s.feedback) {
+    a.ratings.push(s.feedback.rating);
+    if (s.feedback.useful) a.useful++;
+  }
+  if (s.reusedFrom) a.memoHits++;
+  if (s.model) a.models.add(s.model);
+}
+
+function agentView(a: AgentAcc) {
+  const lat = [...a.latencies].sort((x, y) => x - y);
+  return {
+    steps: a.steps,
+    succeeded: a.succeeded,
+    failed: a.failed,
+    cancelled: a.cancelled,
+    successRate: rate(a.succeeded, a.failed),
+    latencyMs: { p50: quantile(lat, 0.5), p95: quantile(lat, 0.95) },
+    tokens: { input: a.inputTokens, output: a.outputTokens },
+    costUsd: round(a.costUsd),
+    rating: {
+      average: a.ratings.length ? round(a.ratings.reduce((x, y) => x + y, 0) / a.ratings.length) : null,
+      count: a.ratings.length,
+      useful: a.useful,
+    },
+    memoHits: a.memoHits,
+    models: [...a.models].sort(),
+  };
+}
+
+function workflowView(wf: WorkflowAcc) {
+  const d = [...wf.durations].sort((x, y) => x - y);
+  return {
+    runs: wf.runs,
+    completed: wf.completed,
+    failed: wf.failed,
+    successRate: rate(wf.completed, wf.failed),
+    costUsd: round(wf.costUsd),
+    durationMs: { p50: quantile(d, 0.5), p95: quantile(d, 0.95) },
   };
 }

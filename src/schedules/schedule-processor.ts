@@ -1,14 +1,15 @@
 /** The processor of the `schedules` queue: each firing of a job scheduler starts an ordinary run. */
 import type { Job } from 'bullmq';
 import type { Logger } from '../logger.js';
-import type { RunsService } from '../submit/runs-service.js';
+import { scopeOf, type Cell } from '../store/scope.js';
+import type { Submissions } from '../submit/submissions.js';
 import type { ScheduleJobData } from './schedules-service.js';
 
-export function createScheduleProcessor(ctx: { runs: RunsService; logger: Logger }) {
+export function createScheduleProcessor(ctx: { submissions: Submissions; cell: Cell; logger: Logger }) {
   return async function fire(job: Job<ScheduleJobData>): Promise<{ runId: string }> {
-    const { scheduleId, workflow, input } = job.data;
+    const { scheduleId, workflow, input, workspaceId } = job.data;
     // Keyed by the firing's job id: a retried firing never starts a second run.
-    const res = await ctx.runs.submitWorkflow(workflow, input, { scheduleId, idempotencyKey: `schedule.${job.id}` });
+    const res = await ctx.submissions.submitWorkflow(scopeOf(ctx.cell, workspaceId), workflow, input, { scheduleId, idempotencyKey: `schedule.${job.id}` });
     ctx.logger.info({ scheduleId, workflow, runId: res.id }, 'schedule fired');
     return { runId: res.id };
   };

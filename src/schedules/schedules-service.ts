@@ -6,6 +6,7 @@
 import type { JobSchedulerJson, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { whileReachable } from '../store/reachable.js';
+import { DEFAULT_WORKSPACE } from '../store/scope.js';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError, issuesFromZod } from '../errors/index.js';
 import type { Logger } from '../logger.js';
@@ -29,6 +30,8 @@ export type ScheduleBody = z.infer<typeof ScheduleBody>;
 
 export interface ScheduleJobData {
   scheduleId: string;
+  /** The workspace whose runs its firings start (absent in a scheduler of an earlier version: the default one). */
+  workspaceId?: string;
   workflow: string;
   input: Record<string, unknown>;
 }
@@ -122,7 +125,7 @@ export class SchedulesService {
     const input = validateRunInput(wf, body.input);
     // Every firing would be refused the same way: refused now, once.
     assertRunBounds(wf, input, this.deps.limits ?? DEFAULT_LIMITS);
-    const data: ScheduleJobData = { scheduleId: id, workflow: wf.name, input };
+    const data: ScheduleJobData = { scheduleId: id, workspaceId: DEFAULT_WORKSPACE, workflow: wf.name, input };
     await whileReachable(this.deps.redis, 'the schedule', () =>
       this.deps.queue.upsertJobScheduler(
         id,

@@ -12,10 +12,11 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { keys } from './keys.js';
+import type { Scope } from './scope.js';
 import type { RunEvent } from '../model/run.js';
 
 /** Reads a run's log after an id (exclusive), oldest first, at most `count`. */
-export type ReadEvents = (runId: string, after: number, count: number) => Promise<RunEvent[]>;
+export type ReadEvents = (scope: Scope, runId: string, after: number, count: number) => Promise<RunEvent[]>;
 
 /** Parses one published message into its event (undefined when it is not one). */
 export type ParseMessage = (runId: string, message: string) => RunEvent | undefined;
@@ -28,6 +29,8 @@ interface Viewer {
 }
 
 interface Group {
+  runId: string;
+  /** The run's event channel (its log's key): what groups are found by. */
   channel: string;
   viewers: Set<Viewer>;
   /** Settles once the subscription is confirmed. */
@@ -37,7 +40,6 @@ interface Group {
 export interface RunEventFeedOptions {
   /** The ordinary connection; the feed duplicates it for its subscriber. */
   redis: Redis;
-  prefix: string;
   logger: Logger;
   read: ReadEvents;
   parse: ParseMessage;
@@ -46,8 +48,8 @@ export interface RunEventFeedOptions {
 const PAGE = 500;
 
 export class RunEventFeed {
+  /** By channel: a run's viewers share one subscription. */
   private readonly groups = new Map<string, Group>();
-  private readonly byChannel = new Map<string, string>();
   private subscriber: Redis | undefined;
   private closed = false;
 
@@ -65,9 +67,9 @@ export class RunEventFeed {
    * as they are appended, until `signal` fires or the feed closes. The caller stops reading
    * when it has seen what it waits for (`run.finished`).
    */
-  async *follow(runId: string, after: number | undefined, signal: AbortSignal): AsyncGenerator<RunEvent> {
+  async *follow(scope: Scope, runId: string, after: number | undefined, signal: AbortSignal): AsyncGenerator<RunEvent> {
     const viewer: Viewer = { last: after ?? 0, queue: ['resync'], wake: undefined };
-    const group = this.join(runId, viewer);
+    const group = this.join(scope, runId, viewer);
     const stop = () => viewer.wake?.();
     signal.addEventListener('abort', stop, { once: true });
     try {
@@ -84,7 +86,7 @@ export class RunEventFeed {
           const until = next === 'resync' ? Infinity : Number(next.id) - 1;
           while (viewer.last < until) {
             const count = Math.min(PAGE, until - viewer.last);
-            const page = await this.opts.read(runId, viewer.last, count);
+            const page = await this.opts.read(scope, runId, viewer.last, count);
             for (const e of page) {
               viewer.last = Number(e.id);
               yield e;
@@ -99,7 +101,7 @@ export class RunEventFeed {
       }
     } finally {
       signal.removeEventListener('abort', stop);
-      this.leave(runId, group, viewer);
+      this.leave(group, viewer);
     }
   }
 
@@ -110,12 +112,13 @@ export class RunEventFeed {
     this.subscriber?.disconnect();
   }
 
-  private join(runId: string, viewer: Viewer): Group {
-    let group = this.groups.get(runId);
+  private join(scope: Scope, runId: string, viewer: Viewer): Group {
+    const channel = keys.events(scope, runId);
+    let group = this.groups.get(channel);
     if (!group) {
-      const channel = keys.events(this.opts.prefix, runId);
       const sub = this.connection();
       group = {
+        runId,
         channel,
         viewers: new Set(),
         subscribed: sub.subscribe(channel).then(
@@ -124,18 +127,16 @@ export class RunEventFeed {
             this.opts.logger.warn({ runId, err: (err as Error).message }, 'could not subscribe to a run; its viewers read its log when the connection is back'),
         ),
       };
-      this.groups.set(runId, group);
-      this.byChannel.set(channel, runId);
+      this.groups.set(channel, group);
     }
     group.viewers.add(viewer);
     return group;
   }
 
-  private leave(runId: string, group: Group, viewer: Viewer): void {
+  private leave(group: Group, viewer: Viewer): void {
     group.viewers.delete(viewer);
-    if (group.viewers.size > 0 || this.groups.get(runId) !== group) return;
-    this.groups.delete(runId);
-    this.byChannel.delete(group.channel);
+    if (group.viewers.size > 0 || this.groups.get(group.channel) !== group) return;
+    this.groups.delete(group.channel);
     if (!this.closed) this.subscriber?.unsubscribe(group.channel).catch(() => undefined);
   }
 
@@ -158,10 +159,9 @@ export class RunEventFeed {
       connectedOnce = true;
     });
     sub.on('message', (channel: string, message: string) => {
-      const runId = this.byChannel.get(channel);
-      const group = runId === undefined ? undefined : this.groups.get(runId);
-      if (!group || runId === undefined) return;
-      const event = this.opts.parse(runId, message);
+      const group = this.groups.get(channel);
+      if (!group) return;
+      const event = this.opts.parse(group.runId, message);
       if (!event) return;
       for (const v of group.viewers) this.push(v, event);
     });

@@ -4,11 +4,12 @@
  * setting, written in its beat); one that has not beaten for three of its beats counts as gone,
  * whatever the interval of the process that asks. A beat also names the process's BullMQ
  * workers, so a step's job lock (which names the worker holding it) tells whether its process
- * is alive.
+ * is alive. One registry serves one cell (its heartbeats, and the queues it looks at).
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
+import type { Cell, Scope } from './scope.js';
 import { parseJson } from './scripts/index.js';
 import type { StepStatus } from '../model/run.js';
 
@@ -35,7 +36,7 @@ export interface JobLock {
   ttlMs: number;
 }
 
-/** A running step's job, and where its record is (its status is read with the lock). */
+/** A running step's job, and which step of its run it is (its status is read with the lock). */
 export interface StepJob {
   queue: string;
   jobId: string;
@@ -43,32 +44,33 @@ export interface StepJob {
   stepId: string;
 }
 
-export class WorkerRegistry {
+/** The heartbeats of a cell's worker processes (a worker process runs BullMQ workers; see the module header). */
+export class Heartbeats {
   /** How often this process beats, ms. */
   readonly heartbeatMs: number;
   /** This process is gone once silent this long, ms (others: by their own beat). */
   readonly liveMs: number;
 
-  constructor(private readonly deps: { redis: Redis; prefix: string; queue: (name: string) => Queue | undefined; heartbeatMs?: number }) {
+  constructor(private readonly deps: { redis: Redis; cell: Cell; queue: (name: string) => Queue | undefined; heartbeatMs?: number }) {
     this.heartbeatMs = deps.heartbeatMs ?? HEARTBEAT_MS;
     this.liveMs = LIVE_BEATS * this.heartbeatMs;
   }
 
   /** Say that process `id` is alive and serves `queues` with its BullMQ `workers` (and forget processes long gone). */
   async beat(id: string, queues: readonly string[], workers: readonly string[] = []): Promise<void> {
-    const { redis, prefix } = this.deps;
+    const { redis, cell } = this.deps;
     const now = Date.now();
     const stale = [...(await this.processes())].filter(([, p]) => p.lastBeat < now - FORGET_BEATS * p.heartbeatMs).map(([other]) => other);
     const beat: Beat = { queues: [...queues], workers: [...workers], heartbeatMs: this.heartbeatMs };
-    const tx = redis.multi().zadd(keys.workers(prefix), now, id).hset(keys.workerQueues(prefix), id, JSON.stringify(beat));
-    if (stale.length) tx.zrem(keys.workers(prefix), ...stale).hdel(keys.workerQueues(prefix), ...stale);
+    const tx = redis.multi().zadd(keys.workers(cell), now, id).hset(keys.workerQueues(cell), id, JSON.stringify(beat));
+    if (stale.length) tx.zrem(keys.workers(cell), ...stale).hdel(keys.workerQueues(cell), ...stale);
     await tx.exec();
   }
 
   /** A process that stops says so at once. */
   async leave(id: string): Promise<void> {
-    const { redis, prefix } = this.deps;
-    await redis.multi().zrem(keys.workers(prefix), id).hdel(keys.workerQueues(prefix), id).exec();
+    const { redis, cell } = this.deps;
+    await redis.multi().zrem(keys.workers(cell), id).hdel(keys.workerQueues(cell), id).exec();
   }
 
   /** The queues some live worker process serves. */
@@ -82,16 +84,17 @@ export class WorkerRegistry {
    * read in the same round trip: a step that finished between the caller's read of it and this
    * one has released its lock, and must not be taken for one whose worker was lost. BullMQ's
    * lock holds its worker's token, `<worker id>:<n>`, and the heartbeats name each process's workers.
+   * `scope`: the scope of the jobs' runs.
    */
-  async jobLocks(jobs: readonly StepJob[]): Promise<{ lock: JobLock | null; status: StepStatus | null }[]> {
+  async jobLocks(scope: Scope, jobs: readonly StepJob[]): Promise<{ lock: JobLock | null; status: StepStatus | null }[]> {
     if (jobs.length === 0) return [];
-    const { redis, prefix } = this.deps;
-    const pipe = redis.pipeline().zrange(keys.workers(prefix), '0', '-1', 'WITHSCORES').hgetall(keys.workerQueues(prefix));
+    const { redis, cell } = this.deps;
+    const pipe = redis.pipeline().zrange(keys.workers(cell), '0', '-1', 'WITHSCORES').hgetall(keys.workerQueues(cell));
     for (const j of jobs)
       pipe
-        .get(keys.jobLock(prefix, j.queue, j.jobId))
-        .pttl(keys.jobLock(prefix, j.queue, j.jobId))
-        .hget(keys.step(prefix, j.runId, j.stepId), 'status');
+        .get(keys.jobLock(cell, j.queue, j.jobId))
+        .pttl(keys.jobLock(cell, j.queue, j.jobId))
+        .hget(keys.step(scope, j.runId, j.stepId), 'status');
     const replies = ((await pipe.exec()) ?? []).map(([err, value]) => {
       if (err) throw err;
       return value;
@@ -121,8 +124,8 @@ export class WorkerRegistry {
 
   /** Every process that has beaten (and not been forgotten), by id. */
   private async processes(): Promise<Map<string, Beat & { lastBeat: number; heartbeatMs: number }>> {
-    const { redis, prefix } = this.deps;
-    const replies = (await redis.pipeline().zrange(keys.workers(prefix), '0', '-1', 'WITHSCORES').hgetall(keys.workerQueues(prefix)).exec()) ?? [];
+    const { redis, cell } = this.deps;
+    const replies = (await redis.pipeline().zrange(keys.workers(cell), '0', '-1', 'WITHSCORES').hgetall(keys.workerQueues(cell)).exec()) ?? [];
     const [[e1, scores], [e2, beats]] = replies as [[Error | null, string[]], [Error | null, Record<string, string>]];
     const err = e1 ?? e2;
     if (err) throw err;

@@ -1,5 +1,5 @@
 /**
- * Listing runs from the Redis indexes (RunStore.listRuns): a workspace's index of all its runs,
+ * Listing runs from the Redis indexes (RunRecords.list): a workspace's index of all its runs,
  * and one index per workflow, each a sorted set of run ids by creation time (ms).
  *
  * A workflow's index is kept by create-run.lua: pruned of runs created before the retention
@@ -13,11 +13,12 @@
 import type { Redis } from 'ioredis';
 import { compactedRun, compactedSteps } from './compacted.js';
 import { keys } from './keys.js';
-import { RUN_FIELDS, parseJson } from './scripts/index.js';
+import type { Scope } from './scope.js';
+import { RUN_FIELDS } from './scripts/index.js';
+import { decodeFields } from './store-context.js';
 import { listedField, toSummary, type RunListInclude, type RunSummary } from '../model/run.js';
 
 export interface ListFilter {
-  workspaceId: string;
   /** Read and return these beside the summary (input and output can be large). */
   include?: readonly RunListInclude[];
   status?: string;
@@ -48,26 +49,26 @@ interface Scan {
 }
 
 /** A page of runs, newest first: see the module header. */
-export async function listRuns(redis: Redis, prefix: string, retentionSeconds: number, filter: ListFilter): Promise<ListPage> {
-  const main = keys.runIndex(prefix, filter.workspaceId);
+export async function listRuns(redis: Redis, scope: Scope, retentionSeconds: number, filter: ListFilter): Promise<ListPage> {
+  const main = keys.runIndex(scope);
   const scan: Scan = { out: [], scanned: 0 };
   const after = filter.cursor;
-  if (!filter.workflow) return readSegment(redis, prefix, { index: main, max: after ? String(after.score) : '+inf', min: '-inf' }, after, filter, scan);
+  if (!filter.workflow) return readSegment(redis, scope, { index: main, max: after ? String(after.score) : '+inf', min: '-inf' }, after, filter, scan);
 
-  const since = await redis.get(keys.workflowIndexSince(prefix, filter.workspaceId));
+  const since = await redis.get(keys.workflowIndexSince(scope));
   const floor = since === null ? undefined : Math.max(Number(since), Date.now() - retentionSeconds * 1000);
   if (floor !== undefined && (!after || after.score >= floor)) {
-    const own = { index: keys.workflowRunIndex(prefix, filter.workspaceId, filter.workflow), max: after ? String(after.score) : '+inf', min: String(floor) };
-    const page = await readSegment(redis, prefix, own, after, filter, scan);
+    const own = { index: keys.workflowRunIndex(scope, filter.workflow), max: after ? String(after.score) : '+inf', min: String(floor) };
+    const page = await readSegment(redis, scope, own, after, filter, scan);
     // A page full, or the scan bound reached: the client goes on from there.
     if (page.next) return page;
     // Nothing of the workflow's own index left: the main index below it, now or on the next page
     // (a cursor at the floor before every id: the floor's own runs were read already).
     if (scan.scanned >= (filter.maxScan ?? 1000)) return { runs: scan.out, next: { score: floor, id: '' } };
-    return readSegment(redis, prefix, { index: main, max: `(${floor}`, min: '-inf' }, undefined, filter, scan);
+    return readSegment(redis, scope, { index: main, max: `(${floor}`, min: '-inf' }, undefined, filter, scan);
   }
   // No run indexed by workflow yet, or past the floor: the main index, filtered.
-  return readSegment(redis, prefix, { index: main, max: after ? String(after.score) : '+inf', min: '-inf' }, after, filter, scan);
+  return readSegment(redis, scope, { index: main, max: after ? String(after.score) : '+inf', min: '-inf' }, after, filter, scan);
 }
 
 /**
@@ -76,7 +77,7 @@ export async function listRuns(redis: Redis, prefix: string, retentionSeconds: n
  * gone are pruned from the index as they are met. The other filters (status, agent, and the
  * workflow on the main index) are applied to what is read.
  */
-async function readSegment(redis: Redis, prefix: string, segment: Segment, after: ListFilter['cursor'], filter: ListFilter, scan: Scan): Promise<ListPage> {
+async function readSegment(redis: Redis, scope: Scope, segment: Segment, after: ListFilter['cursor'], filter: ListFilter, scan: Scan): Promise<ListPage> {
   const include = filter.include ?? [];
   const fields = RUN_FIELDS.filter((f) => listedField(f, include));
   // A compacted run's record is one field; its output, its output steps' (the steps field).
@@ -100,7 +101,7 @@ async function readSegment(redis: Redis, prefix: string, segment: Segment, after
     }
     offset = 0;
     const pipe = redis.pipeline();
-    for (const { id } of ids) pipe.hmget(keys.run(prefix, id), ...fields, ...extra);
+    for (const { id } of ids) pipe.hmget(keys.run(scope, id), ...fields, ...extra);
     const rows = (await pipe.exec()) ?? [];
     const gone: string[] = [];
     const prune = () => (gone.length ? redis.zrem(segment.index, ...gone) : undefined);
@@ -132,10 +133,4 @@ async function readSegment(redis: Redis, prefix: string, segment: Segment, after
     // Read as much as one page may: the client goes on from here.
     if (scan.scanned >= maxScan) return { runs: scan.out, next: after };
   }
-}
-
-function decodeFields<T>(values: readonly (string | null)[], fields: readonly string[]): T {
-  const out: Record<string, unknown> = {};
-  fields.forEach((f, i) => (out[f] = parseJson(values[i])));
-  return out as T;
 }

@@ -13,7 +13,12 @@ import { errorHandler } from '../../src/api/errors.js';
 import { jsonPieces } from '../../src/api/json-body.js';
 import { runsRouter } from '../../src/api/routes/runs.js';
 import { silentLogger } from '../../src/logger.js';
-import type { RunsService, RunView } from '../../src/submit/runs-service.js';
+import type { RunQueries } from '../../src/query/run-queries.js';
+import type { RunActions } from '../../src/submit/run-actions.js';
+import type { Submissions } from '../../src/submit/submissions.js';
+import { scopeRequests } from '../../src/api/scope.js';
+import { cellOf } from '../../src/store/scope.js';
+import type { RunView } from '../../src/query/run-view.js';
 
 const MB = 1024 * 1024;
 const STEPS = 180;
@@ -35,9 +40,10 @@ let server: Server;
 let base: string;
 
 beforeAll(async () => {
-  const runs = { get: async () => bigView() } as unknown as RunsService;
+  const queries = { get: async () => bigView() } as unknown as RunQueries;
   const app = express();
-  app.use('/v1/runs', runsRouter({ runs }));
+  app.use(scopeRequests(cellOf('{big}')));
+  app.use('/v1/runs', runsRouter({ queries, submissions: {} as Submissions, actions: {} as RunActions }));
   app.use(errorHandler(silentLogger));
   server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -178,7 +178,7 @@ describe('filtered listings read a bounded part of the index', () => {
 
 describe("a workflow's run index", () => {
   const wf = { name: 'indexed', steps: [{ id: 'only', agent: 'a', input: { task: 'x' } }] };
-  const index = () => keys.workflowRunIndex(h.prefix, 'default', 'indexed');
+  const index = () => keys.workflowRunIndex(h.system.scope(), 'indexed');
   const submit = async () => (await h.request('POST', '/v1/runs', { workflow: wf, input: {} })).body.id as string;
   const listed = async (): Promise<string[]> => {
     const ids: string[] = [];
@@ -213,8 +213,8 @@ describe("a workflow's run index", () => {
     // workspace's runs were indexed by workflow); `long` as a run still live, created two
     // retention periods ago (a gate that waits: its entry was pruned from the workflow's index).
     const since = Date.now() - 1000;
-    await redis.set(keys.workflowIndexSince(h.prefix, 'default'), String(since));
-    await redis.zadd(keys.runIndex(h.prefix, 'default'), String(since - 10), early, String(Date.now() - 7200_000), long);
+    await redis.set(keys.workflowIndexSince(h.system.scope()), String(since));
+    await redis.zadd(keys.runIndex(h.system.scope()), String(since - 10), early, String(Date.now() - 7200_000), long);
     await redis.zrem(index(), early, long);
     const ids = await listed();
     // Newest first, each once (the first test's run too).

@@ -147,7 +147,7 @@ describe('what a request would become', () => {
     await s?.close();
   });
 
-  const runCount = async () => (await s.system.store.listRuns({ workspaceId: 'default', limit: 100 })).runs.length;
+  const runCount = async () => (await s.system.engine.store.records.list(s.system.scope(), { limit: 100 })).runs.length;
 
   it('refuses a small request that renders into a huge prompt with a 422 naming the limit, storing nothing', async () => {
     // The request: 122 KB that rendered into a 200 MB prompt.

@@ -63,7 +63,7 @@ describe('an expected refusal', () => {
     try {
       const id = (await h.request('POST', '/v1/runs', { agent: 'slow', input: { task: 'x' } })).body.id as string;
       const first = readEventStream(h.baseUrl, id);
-      await expect.poll(() => h.system.api.store.feedStats().viewers).toBe(1);
+      await expect.poll(() => h.system.api.store.events.feedStats().viewers).toBe(1);
       const refused = await Promise.all(Array.from({ length: 25 }, () => h.request('GET', `/v1/runs/${id}/events`)));
       expect(refused.map((r) => r.status)).toEqual(Array(25).fill(503));
       await first;

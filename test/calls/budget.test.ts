@@ -7,7 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
+import { keys } from '../../src/store/keys.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { startWorkerPools } from '../../src/engine/pools.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
@@ -132,7 +133,7 @@ describe('a run budget', () => {
     expect(r.steps[3]!.reason).toBe('budget exceeded: step "s4" would pass maxSteps 3 (3 steps started)');
     expect(r.steps[3]!.startedAt).toBeNull();
     expect(r.output).toEqual({ s1: 'fake gpt-4o: s1 of four', s2: 'fake gpt-4o: s2 of four', s3: 'fake gpt-4o: s3 of four' });
-    const warnings = (await h.system.store.readEvents(r.id)).filter((e) => e.type === 'budget.warning');
+    const warnings = (await h.system.engine.store.events.read(h.system.scope(), r.id)).filter((e) => e.type === 'budget.warning');
     expect(warnings).toEqual([expect.objectContaining({ data: { maxSteps: 3, spent: 3 } })]);
     await expectNoLiveJobs(h.system, r.id);
   });
@@ -264,7 +265,7 @@ describe('a run budget', () => {
     expect(fake.requests).toHaveLength(8);
     expect(r.steps.every((s) => s.attempts === 1)).toBe(true);
     expect(r.usage.inputTokens + r.usage.outputTokens).toBeLessThanOrEqual(350);
-    const waits = (await h.system.store.readEvents(r.id)).filter((e) => e.type === 'step.retrying' && e.data.reason === 'capacity');
+    const waits = (await h.system.engine.store.events.read(h.system.scope(), r.id)).filter((e) => e.type === 'step.retrying' && e.data.reason === 'capacity');
     expect(waits.length).toBeGreaterThan(0);
     expect(waits[0]!.data.detail).toMatch(/^waiting for provider capacity: run budget maxTokens 350 \(spent \d+, in flight \d+, this call about \d+\)$/);
     await expectNoLiveJobs(h.system, r.id);
@@ -297,21 +298,25 @@ describe('reservations of a worker that died', () => {
     const id = (await h.request('POST', '/v1/runs', { workflow: 'fan-crash', input: {} })).body.id as string;
     const owner = { stepId: 'c0', attempt: 1 };
     const lease = (tokens: number, leaseMs: number) => ({ tokens, costUsd: 0, owner, lease: randomUUID(), leaseMs });
-    expect(await h.system.store.reserveBudget(id, lease(6000, 150))).toBe('');
+    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(6000, 150))).toBe('');
     const kept = lease(400, 60_000);
-    expect(await h.system.store.reserveBudget(id, kept)).toBe('');
-    expect(await h.system.store.reserveBudget(id, lease(1000, 60_000))).toMatch(/^wait maxTokens 6500 \(spent 0, in flight 6400, /);
+    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, kept)).toBe('');
+    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(1000, 60_000))).toMatch(
+      /^wait maxTokens 6500 \(spent 0, in flight 6400, /,
+    );
     await new Promise((r) => setTimeout(r, 200));
     // The first one's worker never settled it: expired, it no longer counts.
-    expect(await h.system.store.reserveBudget(id, lease(1000, 60_000))).toBe('');
+    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(1000, 60_000))).toBe('');
     // Settled twice (or after it was released), a reservation is given back once.
-    await h.system.store.settleBudget(id, kept, { tokens: 0, costUsd: 0 });
-    await h.system.store.settleBudget(id, kept, { tokens: 0, costUsd: 0 });
-    expect(await h.system.store.reserveBudget(id, lease(5500, 60_000))).toBe('');
-    expect(await h.system.store.reserveBudget(id, lease(1, 60_000))).toMatch(/^wait maxTokens 6500 \(spent 0, in flight 6500, /);
-    expect(await h.system.redis.exists(`${h.prefix}:run:${id}:holds`)).toBe(1);
+    await h.system.engine.store.budgets.settleBudget(h.system.scope(), id, kept, { tokens: 0, costUsd: 0 });
+    await h.system.engine.store.budgets.settleBudget(h.system.scope(), id, kept, { tokens: 0, costUsd: 0 });
+    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(5500, 60_000))).toBe('');
+    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(1, 60_000))).toMatch(
+      /^wait maxTokens 6500 \(spent 0, in flight 6500, /,
+    );
+    expect(await h.system.engine.redis.exists(keys.runHolds(h.system.scope(), id))).toBe(1);
     expect((await h.request('POST', `/v1/runs/${id}/cancel`)).status).toBe(200);
-    expect(await h.system.redis.exists(`${h.prefix}:run:${id}:holds`)).toBe(0);
+    expect(await h.system.engine.redis.exists(keys.runHolds(h.system.scope(), id))).toBe(0);
   });
 
   it('are released when its steps are recovered: a budget that fits only without them still lets the run finish', { timeout: 60_000 }, async () => {

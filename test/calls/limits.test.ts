@@ -9,7 +9,8 @@ import type { Redis } from 'ioredis';
 import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../../src/calls/admission/limiter.js';
 import { ProviderLimits } from '../../src/model/provider-limits.js';
 import { budgetReserve, budgetSettle, holdsRelease } from '../../src/store/scripts/index.js';
-import { stepJobId } from '../../src/store/keys.js';
+import { keys, stepJobId } from '../../src/store/keys.js';
+import { cellOf, scopeOf } from '../../src/store/scope.js';
 import { LimitedProvider } from '../../src/calls/admission/limited-provider.js';
 import { spentUntil } from '../../src/calls/admission/pause.js';
 import { CapacityWaitError, RateLimitedError } from '../../src/errors/index.js';
@@ -29,6 +30,8 @@ import { poll } from '../helpers/poll.js';
 
 let redis: Redis;
 const prefix = testPrefix('limits');
+/** The runs of this file's scripts (their holds are kept under their run's keys). */
+const runScope = scopeOf(cellOf(prefix));
 const limiterFor = (providers: Record<string, unknown>) =>
   new RedisLimiter(redis, prefix, new LimitPlan(Object.fromEntries(Object.entries(providers).map(([k, v]) => [k, ProviderLimits.parse(v)]))));
 const target = (model = 'gpt-x', apiKey?: string) => ({ provider: 'openai' as const, model, ...(apiKey ? { apiKey } : {}) });
@@ -192,7 +195,7 @@ describe('RedisLimiter', () => {
   it('releases the turns a run booked: the arrival time they pushed is given back, and a moment they leave free goes to the next call', async () => {
     const limiter = limiterFor({ openai: { models: { 'gpt-gap': { rpm: 600 } } } }); // one call every 100 ms
     const scope = `${prefix}:limit:openai/gpt-gap`;
-    const holder = (runId: string, stepId: string) => ({ runId, stepId, attempt: 1 });
+    const holder = (runId: string, stepId: string) => ({ runId, workspaceId: 'default', stepId, attempt: 1 });
     await limiter.acquire(target('gpt-gap'), 1, 60_000).then(ticketOf);
     // Run x books five turns (100 to 500 ms), run y one after them (600 ms), run z one more (700 ms).
     for (let i = 1; i <= 5; i++)
@@ -202,12 +205,12 @@ describe('RedisLimiter', () => {
     expect([y, z].map((a) => !a.granted && a.waitMs > 500)).toEqual([true, true]);
     // Run z ends: its turn, the last, is given back with the arrival time it pushed.
     const tatBefore = Number(await redis.hget(scope, 'tatReq'));
-    expect(await holdsRelease(redis, prefix, 'run-z')).toBe(1);
+    expect(await holdsRelease(redis, runScope, 'run-z')).toBe(1);
     expect(Number(await redis.hget(scope, 'tatReq'))).toBeCloseTo(tatBefore - 100, 0);
     // Run x ends: its five turns are free; y keeps its own.
-    expect(await holdsRelease(redis, prefix, 'run-x')).toBe(5);
+    expect(await holdsRelease(redis, runScope, 'run-x')).toBe(5);
     expect(await redis.zrange(`${scope}:bookings`, '0', '-1')).toEqual(['y1']);
-    expect(await redis.exists(`${prefix}:run:run-x:holds`)).toBe(0);
+    expect(await redis.exists(keys.runHolds(runScope, 'run-x'))).toBe(0);
     // A call arriving in the moment x left free goes at once, not after y's turn.
     await new Promise((r) => setTimeout(r, 150));
     await limiter.acquire(target('gpt-gap'), 1, 60_000).then(ticketOf);
@@ -218,17 +221,17 @@ describe('RedisLimiter', () => {
 
   it('a run’s holds outlive every reservation, lease and turn in them: a turn booked or a lease taken later never shortens their life', async () => {
     const runId = 'run-long-lease';
-    const holds = `${prefix}:run:${runId}:holds`;
-    await redis.hset(`${prefix}:run:${runId}`, 'budget', JSON.stringify({ maxTokens: 10_000 }));
+    const holds = keys.runHolds(runScope, runId);
+    await redis.hset(keys.run(runScope, runId), 'budget', JSON.stringify({ maxTokens: 10_000 }));
     // A step with a two-hour timeout reserves: its lease lives two hours.
     const twoHours = 2 * 3600_000;
-    expect(await budgetReserve(redis, prefix, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours })).toBe(
+    expect(await budgetReserve(redis, runScope, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours })).toBe(
       '',
     );
     expect(await redis.pttl(holds)).toBeGreaterThan(twoHours - 60_000);
     // Another step of the run books a turn, and a third takes a calls-at-once lease.
     const limiter = limiterFor({ openai: { models: { 'gpt-long': { rpm: 1, maxConcurrent: 5 } } } });
-    const holder = (stepId: string) => ({ runId, stepId, attempt: 1 });
+    const holder = (stepId: string) => ({ runId, workspaceId: 'default', stepId, attempt: 1 });
     await limiter.acquire(target('gpt-long'), 1, 60_000, 'first', -1, holder('s2')).then(ticketOf);
     expect(await limiter.acquire(target('gpt-long'), 1, 60_000, 'second', -1, holder('s3'))).toMatchObject({ booked: true });
     expect(await redis.pttl(holds)).toBeGreaterThan(twoHours - 60_000);
@@ -236,29 +239,29 @@ describe('RedisLimiter', () => {
     expect(
       await budgetSettle(
         redis,
-        prefix,
+        runScope,
         runId,
         { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours },
         { tokens: 0, costUsd: 0 },
       ),
     ).toBe('');
-    expect(Number(await redis.hget(`${prefix}:run:${runId}`, 'reservedTokens'))).toBe(0);
+    expect(Number(await redis.hget(keys.run(runScope, runId), 'reservedTokens'))).toBe(0);
   });
 
   it('touches only the keys its scripts are given: admitting, settling, reserving and releasing a run’s holds (declared keys, as a Redis Cluster needs)', async () => {
     const runId = 'run-declared';
-    await redis.hset(`${prefix}:run:${runId}`, 'budget', JSON.stringify({ maxTokens: 10_000 }));
+    await redis.hset(keys.run(runScope, runId), 'budget', JSON.stringify({ maxTokens: 10_000 }));
     const limiter = limiterFor({ openai: { models: { 'gpt-decl': { rpm: 1, maxConcurrent: 5 } } } });
-    const holder = (stepId: string) => ({ runId, stepId, attempt: 1 });
+    const holder = (stepId: string) => ({ runId, workspaceId: 'default', stepId, attempt: 1 });
     const undeclared = await undeclaredKeys(async () => {
-      await budgetReserve(redis, prefix, runId, { tokens: 10, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: 60_000 });
+      await budgetReserve(redis, runScope, runId, { tokens: 10, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: 60_000 });
       const t = await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd1', -1, holder('s1')).then(ticketOf);
       expect(await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd2', -1, holder('s2'))).toMatchObject({ booked: true });
       await limiter.settle(t, { result: 'ok', usedTokens: 1 });
       // One step's holds (cancelled), then the rest (the run ended).
-      expect(await holdsRelease(redis, prefix, runId, { steps: ['s2'] })).toBe(1);
+      expect(await holdsRelease(redis, runScope, runId, { steps: ['s2'] })).toBe(1);
       expect(await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd3', -1, holder('s3'))).toMatchObject({ booked: true });
-      expect(await holdsRelease(redis, prefix, runId)).toBe(2);
+      expect(await holdsRelease(redis, runScope, runId)).toBe(2);
     });
     expect(undeclared).toEqual([]);
     expect(await redis.zrange(`${prefix}:limit:openai/gpt-decl:bookings`, '0', '-1')).toEqual([]);
@@ -490,7 +493,7 @@ describe('provider limits end to end', () => {
     expect(most).toBe(1);
     // Each waited at least once for capacity (only one runs at a time), never with an attempt used up.
     for (const r of runs) expect(r.steps[0]!.attempts).toBe(1);
-    const events = (await Promise.all(ids.map((id) => h.system.store.readEvents(id)))).flat();
+    const events = (await Promise.all(ids.map((id) => h.system.engine.store.events.read(h.system.scope(), id)))).flat();
     const waits = events.filter((e) => e.type === 'step.retrying' && e.data.reason === 'capacity');
     expect(waits.length).toBeGreaterThan(0);
     expect(waits[0]!.data.detail).toBe('waiting for provider capacity: openai/gpt-shared maxConcurrent');
@@ -515,7 +518,7 @@ describe('provider limits end to end', () => {
     // The other agent's call waited out the pause instead of hitting the provider at once.
     const bCall = fake.requests.find((x) => x.prompt === 'two')!;
     expect(bCall.time - startedB).toBeGreaterThan(500);
-    const bEvents = await h.system.store.readEvents(b);
+    const bEvents = await h.system.engine.store.events.read(h.system.scope(), b);
     expect(bEvents.find((e) => e.type === 'step.retrying')?.data).toMatchObject({
       reason: 'capacity',
       detail: 'waiting for provider capacity: openai/gpt-shared paused',
@@ -539,7 +542,7 @@ describe('provider limits end to end', () => {
     expect([a.status, b.status]).toEqual(['succeeded', 'succeeded']);
     // The provider never saw a request it would have refused: the second waited for the window.
     expect(fake.requests.find((x) => x.prompt === 'after')!.time - answeredAt).toBeGreaterThan(700);
-    const waited = (await h.system.store.readEvents(b.id)).find((e) => e.type === 'step.retrying');
+    const waited = (await h.system.engine.store.events.read(h.system.scope(), b.id)).find((e) => e.type === 'step.retrying');
     expect(waited?.data).toMatchObject({ reason: 'capacity', detail: 'waiting for provider capacity: openai/gpt-shared paused' });
   }, 30_000);
 
@@ -584,7 +587,7 @@ describe('a finished run gives back what its calls held in the limiter', () => {
   const bookIdleTurn = async (runId: string, stepId: string) => {
     const limiter = new RedisLimiter(redis, h.prefix, h.system.registry.limits);
     const target = { provider: 'echo' as const, model: 'echo', agent: { name: 'idle', rateLimit: { max: 1, durationMs: 60_000 } } };
-    const holder = { runId, stepId, attempt: 1 };
+    const holder = { runId, workspaceId: 'default', stepId, attempt: 1 };
     await limiter.acquire(target, 1, 60_000, `${runId}.${stepId}.1.a`, -1, holder);
     expect(await limiter.acquire(target, 1, 60_000, `${runId}.${stepId}.1.b`, -1, holder)).toMatchObject({ booked: true });
   };
@@ -613,7 +616,7 @@ describe('a finished run gives back what its calls held in the limiter', () => {
     const run = await h.waitForRun(next, 20_000);
     expect(run.status).toBe('succeeded');
     // Any wait it had was for its own turn (one interval), none for the cancelled run's.
-    const waits = (await h.system.store.readEvents(next)).filter((e) => e.type === 'step.retrying');
+    const waits = (await h.system.engine.store.events.read(h.system.scope(), next)).filter((e) => e.type === 'step.retrying');
     for (const w of waits) expect(Date.parse(w.data.retryAt as string) - Date.parse(w.at)).toBeLessThanOrEqual(400);
     // (Before, it waited about 8.5 s behind the cancelled run's turns.)
     expect(Date.parse(run.finishedAt!) - submitted).toBeLessThan(5_000);
@@ -628,7 +631,8 @@ describe('a finished run gives back what its calls held in the limiter', () => {
     // The last ten booked: their turns are seconds away, none of them is asking the limiter now.
     const cancel = booked.slice(-10).map(stepOf);
     expect(
-      await h.system.control.cancelSteps(
+      await h.system.engine.control.cancelSteps(
+        h.system.scope(),
         big,
         cancel.map((stepId) => ({ stepId, agent: 'lim' })),
         'no longer needed',
@@ -646,15 +650,24 @@ describe('a finished run gives back what its calls held in the limiter', () => {
     const pair = (await h.request('POST', '/v1/runs', { workflow: 'idle-pair', input: {} })).body.id as string;
     await bookIdleTurn(pair, 'i1');
     // The root job settles the run: its steps' jobs are done, i1 is still live (its job was lost).
-    expect(await h.system.store.finishRun(pair, 'auto', { reason: 'run finished' })).toMatchObject({ applied: true, status: 'failed' });
+    expect(await h.system.engine.store.endings.finish(h.system.scope(), pair, 'auto', { reason: 'run finished' })).toMatchObject({
+      applied: true,
+      status: 'failed',
+    });
     expect((await idleBookings()).filter((k) => k.startsWith(pair))).toEqual([]);
-    expect(await redis.exists(`${h.prefix}:run:${pair}:holds`)).toBe(0);
+    expect(await redis.exists(keys.runHolds(h.system.scope(), pair))).toBe(0);
 
     const single = (await h.request('POST', '/v1/runs', { agent: 'idle', input: { task: 'alone' } })).body.id as string;
-    const { stepId } = (await h.system.store.onlyStep(single))!;
+    const { stepId } = (await h.system.engine.store.records.onlyStep(h.system.scope(), single))!;
     await bookIdleTurn(single, stepId);
     // Its only step records its result and finishes its run in the same write.
-    const reply = await h.system.store.completeStep(single, stepId, { output: 'done', input: null, usage: null, model: null }, { finishRun: true });
+    const reply = await h.system.engine.store.steps.complete(
+      h.system.scope(),
+      single,
+      stepId,
+      { output: 'done', input: null, usage: null, model: null },
+      { finishRun: true },
+    );
     expect(reply).toMatchObject({ recorded: true, finished: 'succeeded' });
     expect((await idleBookings()).filter((k) => k.startsWith(single))).toEqual([]);
   });
@@ -694,7 +707,11 @@ describe('an attempt that was taken over', () => {
     fake.respondWith(async () => {
       // While attempt 1 waits for its answer, its worker is taken for lost: attempt 2 starts,
       // is refused by the agent's rate (its turn booked for it) and waits for it.
-      await h.system.store.transitionStep(id, 'a', { from: ['running'], to: 'retrying', fields: { reason: 'waiting for its turn' } });
+      await h.system.engine.store.steps.transition(h.system.scope(), id, 'a', {
+        from: ['running'],
+        to: 'retrying',
+        fields: { reason: 'waiting for its turn' },
+      });
       const limiter = new RedisLimiter(redis, h.prefix, h.system.registry.limits);
       const admission = await limiter.acquire(
         { provider: 'openai', model: 'gpt-flaky', agent: { name: 'flaky', rateLimit: flaky.rateLimit } },
@@ -702,7 +719,7 @@ describe('an attempt that was taken over', () => {
         60_000,
         laterTurn,
         -1,
-        { runId: id, stepId: 'a', attempt: 2 },
+        { runId: id, workspaceId: 'default', stepId: 'a', attempt: 2 },
       );
       expect(admission).toMatchObject({ booked: true });
       // Attempt 1's answer then fails (retryable): its retry finds the step is no longer its own.
@@ -712,7 +729,7 @@ describe('an attempt that was taken over', () => {
     // Its job is done (completed, and so removed).
     await poll('attempt 1’s delivery ended', job, (s) => s === 'completed' || s === 'unknown', { timeoutMs: 10_000 });
     expect(await redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1')).toEqual([laterTurn]);
-    expect((await redis.zrange(`${h.prefix}:run:${id}:holds`, '0', '-1')).filter((e) => e.startsWith('b 2 a '))).toHaveLength(1);
+    expect((await redis.zrange(keys.runHolds(h.system.scope(), id), '0', '-1')).filter((e) => e.startsWith('b 2 a '))).toHaveLength(1);
     // The run ends (its root settles it): then the turn goes back.
     await h.waitForRun(id, 20_000);
     expect(await redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1')).toEqual([]);

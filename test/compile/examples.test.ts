@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { parseWorkflowYaml } from '../../src/compile/loader.js';
 import { startFakeLlmServer, structuredReply } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
@@ -75,7 +75,7 @@ describe('every shipped workflow, offline', () => {
       // An output made of several steps' outputs: none of them missing.
       for (const [step, value] of Object.entries(run.output)) expect(value, `${name} output.${step}`).not.toBeNull();
     }
-    const retried = (await h.system.store.readEvents(run.id)).filter((e) => e.type === 'step.retrying');
+    const retried = (await h.system.engine.store.events.read(h.system.scope(), run.id)).filter((e) => e.type === 'step.retrying');
     expect(retried.map((e) => [e.stepId, e.data])).toEqual([]);
   });
 

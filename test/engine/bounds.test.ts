@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetryableError } from '../../src/errors/index.js';
 import type { ChildStep, StepExecutor } from '../../src/kinds/executor.js';
 import { startWorkerPools } from '../../src/engine/pools.js';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { evaluateWhen } from '../../src/lang/expression.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 

@@ -5,7 +5,7 @@
  * Real engine and Redis; agents on the real OpenAI SDK against the fake server.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -68,7 +68,7 @@ describe('shared run context', () => {
       writers: { finding: { step: 'second', order: 1, authority: 1 }, other: { step: 'second', order: 1, authority: 1 } },
     });
     // Every publish is an event, in the order they happened: "first" came last and kept nothing.
-    const events = (await h.system.store.readEvents(r.id)).filter((e) => e.type === 'context.updated');
+    const events = (await h.system.engine.store.events.read(h.system.scope(), r.id)).filter((e) => e.type === 'context.updated');
     expect(events.map((e) => [e.stepId, e.data])).toEqual([
       ['second', { step: 'second', keys: ['finding', 'other'] }],
       ['first', { step: 'first', keys: [], kept: ['finding'] }],

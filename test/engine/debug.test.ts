@@ -54,7 +54,7 @@ async function finishedStep(id: string): Promise<StepRecord> {
 
 /** The last outbox entry of a step (what the archive gets). */
 async function outboxed(runId: string, stepId: string): Promise<StepRecord | undefined> {
-  const entries = await h.system.store.redis.xrange(keys.outbox(h.prefix), '-', '+');
+  const entries = await h.system.engine.store.redis.xrange(keys.outbox(h.system.cell), '-', '+');
   const docs = entries.flatMap(([, f]) => {
     const at = (name: string) => f[f.indexOf(name) + 1];
     return at('kind') === 'step' && at('id') === `${runId}.${stepId}` ? [JSON.parse(at('doc')!) as StepRecord] : [];

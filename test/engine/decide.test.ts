@@ -103,12 +103,15 @@ describe('ActiveJobs', () => {
     const active = new ActiveJobs();
     const cancelled: string[] = [];
     const worker = { cancelJob: (id: string) => (cancelled.push(id), true) } as unknown as import('bullmq').Worker;
-    expect(active.cancelRun('run_1', 'step cancelled', ['run_1.a'])).toBe(0);
-    active.track('run_1', worker, 'run_1.b')();
-    active.track('run_1', worker, 'run_1.a')();
+    const ws = { workspace: 'default' };
+    expect(active.cancelRun(ws, 'run_1', 'step cancelled', ['run_1.a'])).toBe(0);
+    active.track(ws, 'run_1', worker, 'run_1.b')();
+    active.track(ws, 'run_1', worker, 'run_1.a')();
     expect(cancelled).toEqual(['run_1.a']);
-    active.cancelRun('run_2', 'run cancelled');
-    active.track('run_2', worker, 'run_2.x')();
+    active.cancelRun(ws, 'run_2', 'run cancelled');
+    // A run of another workspace is another run, even under the same id.
+    active.track({ workspace: 'other' }, 'run_2', worker, 'run_2.y')();
+    active.track(ws, 'run_2', worker, 'run_2.x')();
     expect(cancelled).toEqual(['run_1.a', 'run_2.x']);
   });
 });

@@ -10,7 +10,7 @@ import { RetryableError } from '../../src/errors/index.js';
 import type { ChildStep, StepExecutor } from '../../src/kinds/executor.js';
 import { orderChildren } from '../../src/engine/growth.js';
 import { startWorkerPools, type WorkerPools } from '../../src/engine/pools.js';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import type { CompiledStepOf } from '../../src/kinds/definition.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -131,7 +131,8 @@ async function withPlanner<T>(opts: PlanOptions, fn: () => Promise<T>): Promise<
 }
 
 const submit = async (workflow: string) => (await h.request('POST', '/v1/runs', { workflow, input: {} })).body.id as string;
-const eventsOf = async (runId: string, stepId: string) => (await h.system.store.readEvents(runId)).filter((e) => e.stepId === stepId).map((e) => e.type);
+const eventsOf = async (runId: string, stepId: string) =>
+  (await h.system.engine.store.events.read(h.system.scope(), runId)).filter((e) => e.stepId === stepId).map((e) => e.type);
 const statusOf = (run: RunView) => Object.fromEntries(run.steps.map((s) => [s.stepId, s.status]));
 const stepOf = (run: RunView, id: string) => run.steps.find((s) => s.stepId === id)!;
 

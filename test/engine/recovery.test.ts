@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startWorkerPools, type WorkerPools } from '../../src/engine/pools.js';
 import type { Provider } from '../../src/calls/provider.js';
 import { agentQueueName } from '../../src/store/keys.js';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { LOST_STEP_ERROR, type StepStatus } from '../../src/model/run.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
@@ -124,7 +124,7 @@ async function withPools<T>(opts: Parameters<typeof startWorkerPools>[1], fn: (p
 
 /** A plain BullMQ worker on an agent's queue, with its own processor (not the step machine). */
 async function withForeignWorker<T>(processor: () => Promise<unknown>, fn: () => Promise<T>): Promise<T> {
-  const worker = new Worker(agentQueueName('foreign'), processor, { connection: h.system.redis, prefix: h.prefix });
+  const worker = new Worker(agentQueueName('foreign'), processor, { connection: h.system.engine.redis, prefix: h.prefix });
   await worker.waitUntilReady();
   try {
     return await fn();
@@ -141,7 +141,7 @@ const submit = async (body: Record<string, unknown>) => {
 const stepOf = (run: RunView, id: string) => run.steps.find((s) => s.stepId === id)!;
 const statuses = (run: RunView) => run.steps.map((s): [string, StepStatus] => [s.stepId, s.status]);
 const startedEvents = async (runId: string, stepId: string) =>
-  (await h.system.store.readEvents(runId)).filter((e) => e.stepId === stepId && e.type === 'step.started').map((e) => e.data);
+  (await h.system.engine.store.events.read(h.system.scope(), runId)).filter((e) => e.stepId === stepId && e.type === 'step.started').map((e) => e.data);
 
 describe('the watchdog', () => {
   it('ends a run whose step job failed outside the step machine, recording that step failed with its error', async () => {
@@ -199,7 +199,7 @@ describe('a lost dependency', () => {
 describe('a ref whose promote was lost', () => {
   it('wakes by itself after its safety delay, sleeps again while its target runs, and lets its dependent start', async () => {
     // No step promotes its refs: every ref edge must wake on its own (safety delay 200 ms).
-    const promote = vi.spyOn(h.system.control, 'promoteRefs').mockResolvedValue(undefined);
+    const promote = vi.spyOn(h.system.engine.control, 'promoteRefs').mockResolvedValue(undefined);
     try {
       const run = await withPools({}, async () => h.waitForRun(await submit({ workflow: 'diamond', input: {} }), 15_000));
       expect(run.status).toBe('succeeded');
@@ -226,7 +226,7 @@ describe('a step whose worker dies', () => {
   it('counts each interruption as an attempt: recovered within its attempts, failed once they are used up', { timeout: 60_000 }, async () => {
     const three = await submit({ agent: 'hang3', input: { task: unique('three lives') } });
     const two = await submit({ agent: 'hang2', input: { task: unique('two lives') } });
-    const attemptsOf = async (id: string) => (await h.system.runs.get(id)).steps[0]!;
+    const attemptsOf = async (id: string) => (await h.system.api.queries.get(h.system.scope(), id)).steps[0]!;
     for (const round of [1, 2]) {
       const worker = await startWorkerProcess({ prefix: h.prefix, agents: AGENTS, serve: ['hang3', 'hang2'], internal: false, stalled: STALLED });
       for (const id of [three, two]) {
@@ -267,12 +267,14 @@ describe('a worker process killed with SIGKILL while steps run in it', () => {
     const snapshot = await poll(
       'some steps done and some running',
       async () =>
-        (await Promise.all(ids.map((id) => h.system.runs.get(id)))).flatMap((r) => r.steps.map((s) => ({ runId: r.id, stepId: s.stepId, status: s.status }))),
+        (await Promise.all(ids.map((id) => h.system.api.queries.get(h.system.scope(), id)))).flatMap((r) =>
+          r.steps.map((s) => ({ runId: r.id, stepId: s.stepId, status: s.status })),
+        ),
       (steps) => steps.filter((s) => s.status === 'succeeded').length >= 4 && steps.some((s) => s.status === 'running'),
       { timeoutMs: 20_000 },
     );
     await worker.kill();
-    const recordedBefore = (await Promise.all(ids.map((id) => h.system.runs.get(id)))).flatMap((r) =>
+    const recordedBefore = (await Promise.all(ids.map((id) => h.system.api.queries.get(h.system.scope(), id)))).flatMap((r) =>
       r.steps.filter((s) => s.status === 'succeeded').map((s) => s.input as { task: string } | null),
     );
     expect(snapshot.length).toBe(24);
@@ -281,7 +283,9 @@ describe('a worker process killed with SIGKILL while steps run in it', () => {
     for (const run of runs) {
       expect(run.status, run.id).toBe('succeeded');
       for (const s of run.steps) {
-        const completed = (await h.system.store.readEvents(run.id)).filter((e) => e.stepId === s.stepId && e.type === 'step.completed');
+        const completed = (await h.system.engine.store.events.read(h.system.scope(), run.id)).filter(
+          (e) => e.stepId === s.stepId && e.type === 'step.completed',
+        );
         expect(completed, `${run.id} ${s.stepId}`).toHaveLength(1);
       }
       await expectNoLiveJobs(h.system, run.id);

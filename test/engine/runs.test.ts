@@ -12,7 +12,7 @@ import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '.
 import { unique } from '../helpers/redis.js';
 import { READS_IN_SCRIPT } from '../../src/store/scripts/step-begin.js';
 import { CREATE_IN_SCRIPT } from '../../src/store/scripts/create-run.js';
-import { SETTLE_IN_SCRIPT } from '../../src/store/run-store.js';
+import { SETTLE_IN_SCRIPT } from '../../src/store/endings.js';
 import { keys } from '../../src/store/keys.js';
 
 let fake: FakeLlmServer;
@@ -144,10 +144,11 @@ it('returns the stored result of a step delivered again after a crash, without c
   const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'expensive call' } });
   const runId = res.body.id as string;
   // A worker called the model, stored the answer, then died before BullMQ marked the job done.
-  const { store } = h.system;
-  await store.transitionStep(runId, 'gpt', { from: ['pending'], to: 'running', attemptsDelta: 1, fields: { startedAt: new Date().toISOString() } });
+  const { store } = h.system.engine;
+  const scope = h.system.scope();
+  await store.steps.transition(scope, runId, 'gpt', { from: ['pending'], to: 'running', attemptsDelta: 1, fields: { startedAt: new Date().toISOString() } });
   expect(
-    await store.completeStep(runId, 'gpt', {
+    await store.steps.complete(scope, runId, 'gpt', {
       output: 'stored answer',
       input: { task: 'expensive call' },
       usage: { inputTokens: 5, outputTokens: 2 },
@@ -168,8 +169,8 @@ it('returns the stored result of a step delivered again after a crash, without c
 it("has a step's result in the run state before its dependents and the run's root read it (no re-reads)", async () => {
   // The result is written, awaited, before the job completes: a dependent reads each of its
   // dependencies once, and the root settles the run in one go.
-  const begin = vi.spyOn(h.system.store, 'beginStep');
-  const finish = vi.spyOn(h.system.store, 'finishRun');
+  const begin = vi.spyOn(h.system.engine.store.steps, 'begin');
+  const finish = vi.spyOn(h.system.engine.store.endings, 'finish');
   try {
     await withPools(async () => {
       const ids: string[] = [];
@@ -177,9 +178,9 @@ it("has a step's result in the run state before its dependents and the run's roo
       ids.push((await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} })).body.id);
       for (const id of ids) expect((await h.waitForRun(id)).status).toBe('succeeded');
       for (const id of ids) {
-        const calls = begin.mock.calls.filter(([runId]) => runId === id);
-        expect(calls.length).toBe((await h.system.runs.get(id)).steps.length); // one read per step
-        expect(finish.mock.calls.filter(([runId]) => runId === id)).toHaveLength(1);
+        const calls = begin.mock.calls.filter(([, runId]) => runId === id);
+        expect(calls.length).toBe((await h.system.api.queries.get(h.system.scope(), id)).steps.length); // one read per step
+        expect(finish.mock.calls.filter(([, runId]) => runId === id)).toHaveLength(1);
       }
     });
   } finally {
@@ -197,10 +198,10 @@ it('a join of more steps than step-begin reads in its script reads them before i
     expect(join).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(join.output).toContain('piece 299');
     // A skipped dependency: not the fast path, the engine decides from what was read before the script.
-    const begin = vi.spyOn(h.system.store, 'beginStep');
+    const begin = vi.spyOn(h.system.engine.store.steps, 'begin');
     const skip = await h.waitForRun((await h.request('POST', '/v1/runs', { workflow: 'wide-skip', input: { go: false } })).body.id, 30_000);
     const joinBegins = begin.mock.calls
-      .map(([runId, stepId], i) => [runId, stepId, i] as const)
+      .map(([, runId, stepId], i) => [runId, stepId, i] as const)
       .filter(([runId, stepId]) => runId === skip.id && stepId === 'join');
     const replies = await Promise.all(joinBegins.map(([, , i]) => begin.mock.results[i]!.value));
     begin.mockRestore();
@@ -219,7 +220,7 @@ it('a join of more steps than step-begin reads in its script reads them before i
 
 it('a run of more steps than one script should write or settle is written and settled in parts: every step, failure, skip and token counted', async () => {
   expect(903).toBeGreaterThan(Math.max(CREATE_IN_SCRIPT, SETTLE_IN_SCRIPT));
-  const settle = vi.spyOn(h.system.store as unknown as { settleLargeRun: (id: string) => Promise<unknown> }, 'settleLargeRun');
+  const settle = vi.spyOn(h.system.engine.store.endings as unknown as { settleLargeRun: (scope: unknown, id: string) => Promise<unknown> }, 'settleLargeRun');
   await withPools(async () => {
     const r = await h.waitForRun((await h.request('POST', '/v1/runs', { workflow: 'huge', input: { go: false } })).body.id, 60_000);
     expect(r.steps).toHaveLength(903);
@@ -234,26 +235,26 @@ it('a run of more steps than one script should write or settle is written and se
     expect(sum).toBeGreaterThan(0);
     expect(r.usage.outputTokens).toBe(sum);
     // Every key of the finished run has its retention TTL.
-    const ttl = await h.system.store.redis.ttl(keys.step(h.system.store.prefix, r.id, 'h600'));
+    const ttl = await h.system.engine.store.redis.ttl(keys.step(h.system.scope(), r.id, 'h600'));
     expect(ttl).toBeGreaterThan(0);
     await expectNoLiveJobs(h.system, r.id);
     // Settled outside the script: every step had ended.
-    const settled = await Promise.all(settle.mock.calls.map(([id], i) => (id === r.id ? settle.mock.results[i]!.value : undefined)));
+    const settled = await Promise.all(settle.mock.calls.map(([, id], i) => (id === r.id ? settle.mock.results[i]!.value : undefined)));
     expect(settled.filter(Boolean)).toEqual([expect.objectContaining({ nFailed: 1, skipped: '["never"]' })]);
   });
   settle.mockRestore();
 }, 90_000);
 
 it('retries a result write that Redis refuses, and completes the job only once it is stored (one provider call)', async () => {
-  const store = h.system.store;
-  const original = store.completeStep.bind(store);
+  const store = h.system.engine.store;
+  const original = store.steps.complete.bind(store.steps);
   let refusals = 0;
-  const complete = vi.spyOn(store, 'completeStep').mockImplementation(async (runId, stepId, result, opts) => {
+  const complete = vi.spyOn(store.steps, 'complete').mockImplementation(async (scope, runId, stepId, result, opts) => {
     if (stepId === 'gpt' && refusals < 2) {
       refusals++;
       throw new Error('OOM command not allowed when used memory > maxmemory');
     }
-    return original(runId, stepId, result, opts);
+    return original(scope, runId, stepId, result, opts);
   });
   try {
     await withPools(async () => {
@@ -271,14 +272,14 @@ it('retries a result write that Redis refuses, and completes the job only once i
 });
 
 it('counts a paid answer once when its result write was applied but the reply was lost (the write is retried)', async () => {
-  const store = h.system.store;
-  const original = store.completeStep.bind(store);
+  const store = h.system.engine.store;
+  const original = store.steps.complete.bind(store.steps);
   const task = unique('reply lost');
   const faulty = new Set<string>();
   const lostFor = new Set<string>();
   // Redis ran the write, then the reply never came back (as ioredis reports a command timeout).
-  const complete = vi.spyOn(store, 'completeStep').mockImplementation(async (runId, stepId, result, opts) => {
-    const reply = await original(runId, stepId, result, opts);
+  const complete = vi.spyOn(store.steps, 'complete').mockImplementation(async (scope, runId, stepId, result, opts) => {
+    const reply = await original(scope, runId, stepId, result, opts);
     if ((stepId === 'ask' || stepId === 'gpt') && faulty.has(runId) && !lostFor.has(runId)) {
       lostFor.add(runId);
       throw new Error('Command timed out');
@@ -306,7 +307,7 @@ it('counts a paid answer once when its result write was applied but the reply wa
       expect(ask(run)).toMatchObject({ status: 'succeeded', attempts: 1, usage: ask(plain).usage });
       expect(run.usage).toEqual(plain.usage);
       // The event says it once too.
-      const completed = (await store.readEvents(faultyId)).filter((e) => e.type === 'step.completed' && e.stepId === 'ask');
+      const completed = (await store.events.read(h.system.scope(), faultyId)).filter((e) => e.type === 'step.completed' && e.stepId === 'ask');
       expect(completed).toHaveLength(1);
       // A single-step run: the lost write had also finished and compacted its run.
       const plainOne = await h.waitForRun(await submit({ agent: 'gpt', input: { task } }, false));
@@ -324,8 +325,8 @@ it('counts a paid answer once when its result write was applied but the reply wa
 });
 
 it('never completes the job of a step whose result could not be stored: nothing downstream starts without it', async () => {
-  const store = h.system.store;
-  const complete = vi.spyOn(store, 'completeStep').mockRejectedValue(new Error("READONLY You can't write against a read only replica"));
+  const store = h.system.engine.store;
+  const complete = vi.spyOn(store.steps, 'complete').mockRejectedValue(new Error("READONLY You can't write against a read only replica"));
   // A pool whose result writes give up fast, so the attempts run out within the test.
   const pools = await startWorkerPools(h.system, { recordRetry: { tries: 2, firstDelayMs: 10 } });
   try {
@@ -354,7 +355,7 @@ it('ends a run whose flow could not be enqueued, and frees its idempotency key',
     const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'enqueue-fails' });
     expect(res.status).toBe(503);
     expect(res.body.error.message).toContain('Redis cannot be reached (Command timed out)');
-    const [run] = (await h.system.store.listRuns({ workspaceId: 'default', limit: 1 })).runs;
+    const [run] = (await h.system.engine.store.records.list(h.system.scope(), { limit: 1 })).runs;
     expect(run).toMatchObject({ workflow: 'chain', status: 'failed', error: 'could not enqueue the run: Command timed out' });
     // The key is free again: the same request now runs.
     const again = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'enqueue-fails' });
@@ -366,7 +367,7 @@ it('ends a run whose flow could not be enqueued, and frees its idempotency key',
 });
 
 it('adds no flow for a run whose state could not be written, and frees its idempotency key', async () => {
-  const create = vi.spyOn(h.system.api.store, 'createRun').mockRejectedValueOnce(new Error('Connection is closed.'));
+  const create = vi.spyOn(h.system.api.store.records, 'create').mockRejectedValueOnce(new Error('Connection is closed.'));
   const add = vi.spyOn(h.system.api.flowProducer, 'add');
   try {
     const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {}, idempotencyKey: 'state-fails' });
@@ -382,7 +383,7 @@ it('adds no flow for a run whose state could not be written, and frees its idemp
 });
 
 it('leaves no job for a single-step run whose state could not be written (its job is sent with it, then removed)', async () => {
-  const create = vi.spyOn(h.system.api.store, 'createRunWithJob').mockRejectedValueOnce(new Error('Connection is closed.'));
+  const create = vi.spyOn(h.system.api.store.records, 'createWithJob').mockRejectedValueOnce(new Error('Connection is closed.'));
   try {
     const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'one-state-fails' });
     expect(res.status).toBe(503);
@@ -420,14 +421,14 @@ it.each(shapes)(
     // Redis goes away between writing the run and adding its flow, and stays away for the
     // clean-up too: the run is left queued, with no jobs, holding its idempotency key.
     const add = loseTheJobs(body);
-    const finish = vi.spyOn(h.system.api.store, 'finishRun').mockRejectedValueOnce(new Error('Connection is closed.'));
+    const finish = vi.spyOn(h.system.api.store.endings, 'finish').mockRejectedValueOnce(new Error('Connection is closed.'));
     let runId: string;
     try {
       const res = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` });
       expect(res.status).toBe(add.status);
       expect(finish).toHaveBeenCalledTimes(1);
-      runId = (await h.system.store.listRuns({ workspaceId: 'default', limit: 1 })).runs[0]!.id;
-      expect((await h.system.runs.get(runId)).status).toBe('queued');
+      runId = (await h.system.engine.store.records.list(h.system.scope(), { limit: 1 })).runs[0]!.id;
+      expect((await h.system.api.queries.get(h.system.scope(), runId)).status).toBe('queued');
       const held = await h.request('POST', '/v1/runs', { ...body, idempotencyKey: `swept-${JSON.stringify(body)}` });
       expect(held.body.id).toBe(runId); // the key still names the stranded run
     } finally {
@@ -446,7 +447,7 @@ it.each(shapes)(
         .toBe(202);
       expect(again!.body.id).not.toBe(runId);
       expect((await h.waitForRun(again!.body.id)).status).toBe('succeeded');
-      expect(await h.system.store.queuedBefore(Date.now(), 100)).toEqual([]);
+      expect(await h.system.engine.store.records.queuedBefore(h.system.cell, Date.now(), 100)).toEqual([]);
     } finally {
       await pools.close();
     }
@@ -462,7 +463,7 @@ it.each(shapes)('leaves $name that has its jobs alone, however long it waits', a
   const pools = await startWorkerPools(h.system, { agents: [], sweep: { everyMs: 50, graceMs: 100 } });
   try {
     await new Promise((r) => setTimeout(r, 500));
-    expect((await h.system.runs.get(res.body.id)).status).toBe('queued');
+    expect((await h.system.api.queries.get(h.system.scope(), res.body.id)).status).toBe('queued');
   } finally {
     await pools.close();
   }
@@ -470,7 +471,7 @@ it.each(shapes)('leaves $name that has its jobs alone, however long it waits', a
 });
 
 it('answers 500, not 503, for a failure that is not a lost connection', async () => {
-  const create = vi.spyOn(h.system.api.store, 'createRun').mockRejectedValueOnce(new TypeError('a bug'));
+  const create = vi.spyOn(h.system.api.store.records, 'create').mockRejectedValueOnce(new TypeError('a bug'));
   try {
     const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
     expect(res.status).toBe(500);
@@ -481,7 +482,7 @@ it('answers 500, not 503, for a failure that is not a lost connection', async ()
 
 describe('a single-step run', () => {
   it('is one job (no root): the write of its result finishes the run', async () => {
-    const finish = vi.spyOn(h.system.store, 'finishRun');
+    const finish = vi.spyOn(h.system.engine.store.endings, 'finish');
     const add = vi.spyOn(h.system.api.flowProducer, 'add');
     const seen: string[] = [];
     try {
@@ -494,7 +495,7 @@ describe('a single-step run', () => {
         expect(add).not.toHaveBeenCalled();
         expect(seen).toEqual([`${res.body.id}.e`]);
         expect(await h.system.queue('runs').getJobCounts()).toMatchObject({ waiting: 0, active: 0, completed: 0, 'waiting-children': 0 });
-        expect(finish.mock.calls.filter(([runId]) => runId === res.body.id)).toHaveLength(0);
+        expect(finish.mock.calls.filter(([, runId]) => runId === res.body.id)).toHaveLength(0);
         await expectNoLiveJobs(h.system, res.body.id);
       });
     } finally {
@@ -505,7 +506,7 @@ describe('a single-step run', () => {
 
   it('ends failed, with its step failed, when its job fails outside the step machine', async () => {
     // Every delivery fails before the step machine records anything (as on a Redis error).
-    const begin = vi.spyOn(h.system.store, 'beginStep').mockImplementation(async (runId) => {
+    const begin = vi.spyOn(h.system.engine.store.steps, 'begin').mockImplementation(async (_scope, runId) => {
       throw new Error(`LOADING Redis is loading the dataset in memory (${runId})`);
     });
     try {

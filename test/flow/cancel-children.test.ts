@@ -60,7 +60,7 @@ describe('a run cancelled while a step is about to park for the steps it added',
     await voted;
     // The run ends as a cancel does when the voters' jobs were added just after it looked for
     // them (it removes the queued jobs it finds): here it finds none, leaving them pending.
-    expect((await h.system.store.finishRun(id, 'cancelled', { reason: 'run cancelled' })).applied).toBe(true);
+    expect((await h.system.engine.store.endings.finish(h.system.scope(), id, 'cancelled', { reason: 'run cancelled' })).applied).toBe(true);
     cancelled();
     const run = await h.waitForRun(id);
     expect(run.status).toBe('cancelled');

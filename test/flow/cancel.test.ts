@@ -5,7 +5,7 @@
  * aborted), end the run and its steps `cancelled`, and leave nothing live in BullMQ.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { startFakeLlmServer, type FakeLlmServer, type RecordedRequest } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, liveJobsOf, startHarness, type Harness } from '../helpers/harness.js';
 import { poll } from '../helpers/poll.js';
@@ -102,7 +102,7 @@ describe('cancelling a run from the API', () => {
 
     await expectNoLiveJobs(h.system, id);
     // The worker's late answer does not overwrite the cancellation.
-    const after = await h.system.runs.get(id);
+    const after = await h.system.api.queries.get(h.system.scope(), id);
     expect(after.status).toBe('cancelled');
     expect(after.steps.map((s) => s.status)).toEqual(['cancelled', 'cancelled']);
     expect(fake.requests.filter((r) => r.prompt.includes(marker))).toHaveLength(1);
@@ -131,7 +131,7 @@ describe('cancelling a run from the API', () => {
     const res = await h.request('POST', '/v1/runs', { workflow: 'long-think', input: { topic: queuedMarker } });
     expect(res.status).toBe(202);
     const queued = res.body.id as string;
-    expect((await h.system.runs.get(queued)).status).toBe('queued');
+    expect((await h.system.api.queries.get(h.system.scope(), queued)).status).toBe('queued');
 
     const cancel = await h.request('POST', `/v1/runs/${queued}/cancel`);
     expect(cancel.status).toBe(200);
@@ -153,7 +153,7 @@ describe('cancelling a run from the API', () => {
     await expectNoLiveJobs(h.system, blocker);
     await expectNoLiveJobs(h.system, queued);
     expect(requestFor(queuedMarker)).toBeUndefined();
-    expect((await h.system.runs.get(queued)).steps.map((s) => s.status)).toEqual(['cancelled', 'cancelled']);
+    expect((await h.system.api.queries.get(h.system.scope(), queued)).steps.map((s) => s.status)).toEqual(['cancelled', 'cancelled']);
   });
 
   it('wakes a step waiting for its retry backoff, so nothing of the run is left in Redis', async () => {

@@ -75,7 +75,7 @@ describe('a run that ends early', () => {
     const run = await h.waitForRun(other, 5_000);
     expect(run.status).toBe('succeeded');
     await expectNoLiveJobs(h.system, id, 10_000);
-    expect((await h.system.runs.get(id)).status).toBe('cancelled');
+    expect((await h.system.api.queries.get(h.system.scope(), id)).status).toBe('cancelled');
   });
 
   it('on a required failure, takes its queued jobs out too', async () => {

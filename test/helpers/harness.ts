@@ -10,7 +10,8 @@ import { expect } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
-import type { RunArchive, RunView } from '../../src/submit/runs-service.js';
+import type { RunArchive } from '../../src/query/run-queries.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { isTerminalRun } from '../../src/model/run.js';
 import { systemFromDefinitions, type System } from '../../src/system.js';
 import { startWorkerPools, type WorkerPoolsOptions } from '../../src/engine/pools.js';
@@ -115,7 +116,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const waitUntil: Harness['waitUntil'] = async (id, predicate, timeoutMs = 10_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const run = await system.runs.get(id);
+      const run = await system.api.queries.get(system.scope(), id);
       if (predicate(run)) return run;
       if (Date.now() > deadline)
         throw new Error(

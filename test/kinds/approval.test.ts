@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROL_QUEUE, stepJobId } from '../../src/store/keys.js';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 
 const gate = (extra: Record<string, unknown> = {}) => ({
@@ -105,9 +105,11 @@ describe('an approval gate (automation: manual, the default)', () => {
     expect(stepOf(run, 'gate').output).toMatchObject({ approved: true, by: 'ana@example.com', comment: 'ship it' });
     expect(stepOf(run, 'gate').input).toEqual({ task: 'Approve the post', context: { post: '[writer] Draft the post' } });
     expect(stepOf(run, 'publish').status).toBe('succeeded');
-    const approved = (await h.system.store.readEvents(id)).filter((e) => e.type === 'step.approved');
+    const approved = (await h.system.engine.store.events.read(h.system.scope(), id)).filter((e) => e.type === 'step.approved');
     expect(approved).toEqual([expect.objectContaining({ stepId: 'gate', data: expect.objectContaining({ by: 'ana@example.com', comment: 'ship it' }) })]);
-    const runEvents = (await h.system.store.readEvents(id)).filter((e) => e.type === 'run.waiting' || e.type === 'run.resumed').map((e) => [e.type, e.data]);
+    const runEvents = (await h.system.engine.store.events.read(h.system.scope(), id))
+      .filter((e) => e.type === 'run.waiting' || e.type === 'run.resumed')
+      .map((e) => [e.type, e.data]);
     expect(runEvents).toEqual([
       ['run.waiting', { step: 'gate' }],
       ['run.resumed', {}],
@@ -270,13 +272,14 @@ describe('onReject: revise', () => {
 
 describe('decisions that race the gate', () => {
   it('goes on when approved in the moment the gate parks (between recording waiting and sleeping)', async () => {
-    const store = h.system.store;
-    const original = store.transitionStep.bind(store);
+    const steps = h.system.engine.store.steps;
+    const original = steps.transition.bind(steps);
     let decision: Promise<unknown> | undefined;
-    store.transitionStep = async (runId, stepId, t) => {
-      const res = await original(runId, stepId, t);
+    steps.transition = async (scope, runId, stepId, t) => {
+      const res = await original(scope, runId, stepId, t);
       // Decided concurrently, while the gate's job is still active.
-      if (stepId === 'gate' && t.to === 'waiting' && !decision) decision = h.system.runs.decide(runId, stepId, { approved: true, by: 'quick' });
+      if (stepId === 'gate' && t.to === 'waiting' && !decision)
+        decision = h.system.api.actions.decide(h.system.scope(), runId, stepId, { approved: true, by: 'quick' });
       return res;
     };
     try {
@@ -285,26 +288,26 @@ describe('decisions that race the gate', () => {
       expect(stepOf(run, 'gate').output).toMatchObject({ approved: true, by: 'quick' });
       await decision;
     } finally {
-      store.transitionStep = original;
+      steps.transition = original;
     }
   });
 
   it('applies a decision recorded as the gate wakes at its deadline, not the timeout', async () => {
-    const store = h.system.store;
-    const original = store.transitionStep.bind(store);
-    store.transitionStep = async (runId, stepId, t) => {
+    const store = h.system.engine.store;
+    const original = store.steps.transition.bind(store.steps);
+    store.steps.transition = async (scope, runId, stepId, t) => {
       // The gate read its checkpoint (no decision yet) and is about to resume: decided now.
       if (stepId === 'gate' && t.to === 'running' && t.from.includes('waiting')) {
-        await store.decideGate(runId, stepId, { approved: true, by: 'just-in-time', comment: null, at: new Date().toISOString() });
+        await store.gates.decide(scope, runId, stepId, { approved: true, by: 'just-in-time', comment: null, at: new Date().toISOString() });
       }
-      return original(runId, stepId, t);
+      return original(scope, runId, stepId, t);
     };
     try {
       const run = await h.waitForRun(await submit('timeout-race'), 8_000);
       expect(run.status).toBe('succeeded');
       expect(stepOf(run, 'gate').output).toMatchObject({ approved: true, by: 'just-in-time' });
     } finally {
-      store.transitionStep = original;
+      store.steps.transition = original;
     }
   });
 });

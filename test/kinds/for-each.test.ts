@@ -4,7 +4,7 @@
  * items on echo).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -178,7 +178,7 @@ describe('a forEach step', () => {
     const cut = await run('narrow-truncate', { names: ['a', 'b', 'c'] });
     expect(cut.status).toBe('succeeded');
     expect(cut.output).toEqual(['[detail] Detail a (0)', '[detail] Detail b (1)']);
-    const completed = (await h.system.store.readEvents(cut.id)).find((e) => e.type === 'step.completed' && e.stepId === 'each');
+    const completed = (await h.system.engine.store.events.read(h.system.scope(), cut.id)).find((e) => e.type === 'step.completed' && e.stepId === 'each');
     expect(completed?.data).toMatchObject({ items: 2, truncatedFrom: 3 });
   });
 

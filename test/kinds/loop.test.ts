@@ -4,7 +4,7 @@
  * drafts and verdicts), and offline on echo.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { structuredMode } from '../../src/calls/openai.js';
 import { startFakeLlmServer, structuredReply, tokens, type FakeLlmServer, type FakeResponse, type RecordedRequest } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
@@ -208,7 +208,7 @@ describe('structured answers (an agent with output.schema)', () => {
     expect(feedback.role).toBe('user');
     expect(feedback.content).toContain('/approved: must be boolean');
     expect(feedback.content).toContain("(root): must have required property 'score'");
-    const completed = (await h.system.store.readEvents(r.id)).find((e) => e.type === 'step.completed');
+    const completed = (await h.system.engine.store.events.read(h.system.scope(), r.id)).find((e) => e.type === 'step.completed');
     expect(completed?.data).toMatchObject({ structured: true, rounds: 2 });
   });
 
@@ -223,7 +223,7 @@ describe('structured answers (an agent with output.schema)', () => {
     const calls = byModel('gpt-judge-rpm');
     expect(calls).toHaveLength(2);
     expect(calls[1]!.body.messages.at(-1).content).toContain('/approved: must be boolean');
-    const events = await h.system.store.readEvents(r.id);
+    const events = await h.system.engine.store.events.read(h.system.scope(), r.id);
     expect(events.filter((e) => e.type === 'step.retrying').map((e) => e.data.reason)).toEqual(['capacity']);
     expect(events.find((e) => e.type === 'step.completed')?.data).toMatchObject({ structured: true, rounds: 2 });
     // Both rounds are counted, once each; the wait used no attempt.
@@ -247,7 +247,8 @@ describe('structured answers (an agent with output.schema)', () => {
 
   it('counts every paid call once when the writes that record them were applied but their replies lost (each write is retried)', async () => {
     fake.respondWith((r) => (r.body?.model === 'gpt-judge' ? structuredReply(r, { approved: 'no' }) : undefined));
-    const { store } = h.system;
+    const { store } = h.system.engine;
+    const scope = h.system.scope();
     const lost: string[] = [];
     // This test's run: the first to save a checkpoint (an earlier test's failed job may still write to its own `judge` step).
     let runId: unknown;
@@ -256,16 +257,17 @@ describe('structured answers (an agent with output.schema)', () => {
       <A extends unknown[], R>(name: string, original: (...a: A) => Promise<R>) =>
       async (...a: A): Promise<R> => {
         const reply = await original(...a);
-        if (name === 'checkpoint') runId ??= a[0];
-        if (a[0] === runId && String(a[1]) === 'judge' && !lost.includes(name)) {
+        // (scope, runId, stepId, ...)
+        if (name === 'checkpoint') runId ??= a[1];
+        if (a[1] === runId && String(a[2]) === 'judge' && !lost.includes(name)) {
           lost.push(name);
           throw new Error('Command timed out');
         }
         return reply;
       };
-    const [saveCheckpoint, transitionStep] = [store.saveCheckpoint.bind(store), store.transitionStep.bind(store)];
-    const checkpoint = vi.spyOn(store, 'saveCheckpoint').mockImplementation(loseReply('checkpoint', saveCheckpoint));
-    const transition = vi.spyOn(store, 'transitionStep').mockImplementation(loseReply('transition', transitionStep));
+    const [saveCheckpoint, transitionStep] = [store.steps.checkpoint.bind(store.steps), store.steps.transition.bind(store.steps)];
+    const checkpoint = vi.spyOn(store.steps, 'checkpoint').mockImplementation(loseReply('checkpoint', saveCheckpoint));
+    const transition = vi.spyOn(store.steps, 'transition').mockImplementation(loseReply('transition', transitionStep));
     try {
       const res = await h.request('POST', '/v1/runs', { agent: 'judge', input: { task: 'Judge, replies lost' } });
       const r = await h.waitForRun(res.body.id, 20_000);
@@ -278,7 +280,7 @@ describe('structured answers (an agent with output.schema)', () => {
       const paid = billedFor(calls, [{ approved: 'no' }, { approved: 'no' }]);
       expect(r.steps[0]!.usage).toMatchObject(paid);
       expect(r.usage).toMatchObject(paid);
-      const events = (await store.readEvents(r.id)).filter((e) => e.stepId === 'judge').map((e) => e.type);
+      const events = (await store.events.read(scope, r.id)).filter((e) => e.stepId === 'judge').map((e) => e.type);
       expect(events).toEqual(['step.started', 'step.failed']);
     } finally {
       checkpoint.mockRestore();

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentsFile } from '../../src/model/agent.js';
 import { startWorkerPools } from '../../src/engine/pools.js';
 import { keys } from '../../src/store/keys.js';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { endsWithToolResults, startFakeLlmServer, tokens, type FakeLlmServer, type FakeResponse, type RecordedRequest } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 import { poll } from '../helpers/poll.js';
@@ -167,7 +167,7 @@ describe.each([
     // Both turns counted once: the first recorded with the checkpoint before the wait, the last with the result.
     expect(orchestrator.usage!.inputTokens).toBe(calls.reduce((n, c) => n + tokens(c.prompt), 0));
     expect(orchestrator.attempts).toBe(1);
-    const events = (await h.system.store.readEvents(run.id)).map((e) => `${e.type}${e.stepId ? ` ${e.stepId}` : ''}`);
+    const events = (await h.system.engine.store.events.read(h.system.scope(), run.id)).map((e) => `${e.type}${e.stepId ? ` ${e.stepId}` : ''}`);
     expect(events).toEqual(
       expect.arrayContaining([`step.added ${agent}.1.research`, `step.added ${agent}.1.content`, `step.waiting ${agent}`, `step.resumed ${agent}`]),
     );
@@ -220,7 +220,9 @@ describe.each([
     // GET /v1/runs/:id shows them on the step.
     const shown = (await h.request('GET', `/v1/runs/${run.id}`)).body.steps.find((s: { stepId: string }) => s.stepId === agent);
     expect(shown.calls).toEqual([refused, answered]);
-    const progress = (await h.system.store.readEvents(run.id)).filter((e) => e.type === 'step.progress' && e.stepId === agent).map((e) => e.data);
+    const progress = (await h.system.engine.store.events.read(h.system.scope(), run.id))
+      .filter((e) => e.type === 'step.progress' && e.stepId === agent)
+      .map((e) => e.data);
     // At the turn: the refusal at once, the delegation as the step it became; once that step has answered, its result.
     expect(progress).toEqual([
       { attempt: 1, turn: 1, toolCalls: 2, delegated: [`${agent}.1.research`], calls: [refused, delegated] },
@@ -235,7 +237,7 @@ describe.each([
       const id = await submitAgent(agent, 'Keep it small');
       const saved = await poll(
         'its checkpoint while it waits for its delegate',
-        () => h.system.redis.hget(keys.step(h.prefix, id, agent), 'checkpoint'),
+        () => h.system.engine.redis.hget(keys.step(h.system.scope(), id, agent), 'checkpoint'),
         (cp) => cp !== null && JSON.parse(cp).pending !== null,
         { timeoutMs: 10_000 },
       );
@@ -288,7 +290,7 @@ describe('orchestrator bounds', () => {
     ]);
     expect(calls[1]!.body.tool_choice).toEqual({ type: 'none' });
     expect(JSON.stringify(calls[1]!.body.messages.at(-1))).toContain('This is your last turn (maxTurns 2)');
-    const completed = (await h.system.store.readEvents(run.id)).find((e) => e.type === 'step.completed' && e.stepId === 'tight');
+    const completed = (await h.system.engine.store.events.read(h.system.scope(), run.id)).find((e) => e.type === 'step.completed' && e.stepId === 'tight');
     expect(completed?.data).toMatchObject({ turns: 2, delegations: 1 });
   });
 
@@ -364,7 +366,9 @@ describe('orchestrator bounds', () => {
     const subCall = fake.requests.find((r) => r.body?.model === 'claude-sub')!;
     expect(subCall.body.tools).toBeUndefined();
     expect(stepOf(shallow, 'lead.1.sub')!.output).toBe('fake claude-sub: dig deeper');
-    const completed = (await h.system.store.readEvents(shallow.id)).find((e) => e.type === 'step.completed' && e.stepId === 'lead.1.sub');
+    const completed = (await h.system.engine.store.events.read(h.system.scope(), shallow.id)).find(
+      (e) => e.type === 'step.completed' && e.stepId === 'lead.1.sub',
+    );
     expect(completed?.data).toMatchObject({ delegation: 'off: at the depth limit (maxDepth 1)' });
   });
 });
@@ -467,7 +471,7 @@ describe('an orchestrator whose worker is killed between two turns', () => {
     // Turn 1 was answered once; turn 2 was cut by the kill and asked again.
     expect(calls.map(assistantTurns)).toEqual([0, 1, 1]);
     expect(run.steps.map((s) => s.stepId)).toEqual(['tp', 'tp.1.research']);
-    const events = await h.system.store.readEvents(id);
+    const events = await h.system.engine.store.events.read(h.system.scope(), id);
     expect(events.filter((e) => e.type === 'step.added')).toHaveLength(1);
     expect(events.filter((e) => e.type === 'step.completed' && e.stepId === 'tp.1.research')).toHaveLength(1);
     expect(stepOf(run, 'tp')).toMatchObject({ attempts: 2, recovered: true });

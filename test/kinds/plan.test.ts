@@ -3,7 +3,7 @@
  * (scripted plans), the plan's steps on echo, on the real engine and Redis.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { startFakeLlmServer, type FakeLlmServer, type RecordedRequest } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -107,7 +107,7 @@ describe('a planner step', () => {
     const feedback = calls[1]!.body.messages.at(-1).content[0];
     expect(feedback).toMatchObject({ type: 'tool_result', is_error: true });
     expect(feedback.content).toContain('/steps/0/agent: must be equal to one of the allowed values');
-    const completed = (await h.system.store.readEvents(r.id)).find((e) => e.type === 'step.completed' && e.stepId === 'plan');
+    const completed = (await h.system.engine.store.events.read(h.system.scope(), r.id)).find((e) => e.type === 'step.completed' && e.stepId === 'plan');
     expect(completed?.data).toMatchObject({ planSteps: 3, rounds: 2 });
   });
 

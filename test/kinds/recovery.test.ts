@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionContext, Executors, StepExecutor } from '../../src/kinds/executor.js';
 import { startWorkerPools } from '../../src/engine/pools.js';
 import { RetryableError } from '../../src/errors/index.js';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import type { StepKind } from '../../src/kinds/definition.js';
 import { startFakeLlmServer, structuredReply, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
@@ -93,7 +93,7 @@ async function run(workflow: string, input: Record<string, unknown> = {}, during
   });
 }
 
-const added = async (id: string) => (await h.system.store.readEvents(id)).filter((e) => e.type === 'step.added').map((e) => e.stepId);
+const added = async (id: string) => (await h.system.engine.store.events.read(h.system.scope(), id)).filter((e) => e.type === 'step.added').map((e) => e.stepId);
 const calls = (model: string) => fake.requests.filter((r) => r.body?.model === model).length;
 
 describe('a composite step delivered again after it added steps', () => {
@@ -121,7 +121,9 @@ describe('a composite step delivered again after it added steps', () => {
     expect(r.status).toBe('succeeded');
     expect(r.output).toEqual(['[worker] do a', '[worker] do b', '[worker] do c']);
     expect(await added(r.id)).toEqual(['each.0', 'each.1', 'each.2']);
-    const completed = (await h.system.store.readEvents(r.id)).filter((e) => e.type === 'step.completed' && e.stepId?.startsWith('each.'));
+    const completed = (await h.system.engine.store.events.read(h.system.scope(), r.id)).filter(
+      (e) => e.type === 'step.completed' && e.stepId?.startsWith('each.'),
+    );
     expect(completed).toHaveLength(3);
     expect(r.steps.find((s) => s.stepId === 'each')!.attempts).toBe(2);
   });

@@ -22,7 +22,8 @@ import {
   type StepDocument,
 } from '../../src/outbox/mongo/index.js';
 import { keys } from '../../src/store/keys.js';
-import { toRunView, type RunArchive } from '../../src/submit/runs-service.js';
+import type { RunArchive } from '../../src/query/run-queries.js';
+import { toRunView } from '../../src/query/run-view.js';
 import type { RunEvent } from '../../src/model/run.js';
 import type { CompiledWorkflow } from '../../src/kinds/definition.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
@@ -54,17 +55,17 @@ class MemoryArchive implements RunArchive {
     if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:27017');
   }
 
-  async getRun(id: string, opts: { definition?: boolean } = {}) {
+  async getRun(workspaceId: string, id: string, opts: { definition?: boolean } = {}) {
     this.check();
     const doc = this.runs.get(id);
-    if (!doc) return null;
+    if (!doc || doc.workspaceId !== workspaceId) return null;
     const view = toRunView(fromRunDocument(doc), (this.steps.get(id) ?? []).map(fromStepDocument));
     return opts.definition ? { ...view, definition: definitionOf(doc) as CompiledWorkflow } : view;
   }
 
-  async getEvents(id: string) {
+  async getEvents(workspaceId: string, id: string) {
     this.check();
-    return this.runs.has(id) ? (this.events.get(id) ?? []).map(fromEventDocument) : null;
+    return this.runs.get(id)?.workspaceId === workspaceId ? (this.events.get(id) ?? []).map(fromEventDocument) : null;
   }
 
   async listRuns() {
@@ -110,19 +111,19 @@ async function archivedRun(): Promise<{ id: string; events: RunEvent[] }> {
   const id: string = res.body.id;
   const view = await h.waitForRun(id);
   expect(view.status).toBe('succeeded');
-  const events = await h.system.store.readEvents(id);
+  const events = await h.system.engine.store.events.read(h.system.scope(), id);
   expect(events.at(-1)?.type).toBe('run.finished');
   const { steps, dag: _dag, ...run } = view;
-  archive.put(id, { ...run, status: 'succeeded' }, steps, events, await h.system.store.getDefinition(id));
-  const redis = h.system.stateRedis;
+  archive.put(id, { ...run, status: 'succeeded' }, steps, events, await h.system.engine.store.records.definition(h.system.scope(), id));
+  const redis = h.system.engine.store.redis;
   await redis.del(
-    keys.run(h.prefix, id),
-    keys.runSteps(h.prefix, id),
-    keys.runRefs(h.prefix, id),
-    keys.events(h.prefix, id),
-    ...steps.map((s) => keys.step(h.prefix, id, s.stepId)),
+    keys.run(h.system.scope(), id),
+    keys.runSteps(h.system.scope(), id),
+    keys.runRefs(h.system.scope(), id),
+    keys.events(h.system.scope(), id),
+    ...steps.map((s) => keys.step(h.system.scope(), id, s.stepId)),
   );
-  expect(await h.system.store.getRunStatus(id)).toBeNull();
+  expect(await h.system.engine.store.records.status(h.system.scope(), id)).toBeNull();
   return { id, events };
 }
 

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { NonRetryableError } from '../../src/errors/index.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { OutboxConsumer, eventsKey, outboxKey, type OutboxConsumerOptions } from '../../src/outbox/outbox-consumer.js';
+import { cellOf, scopeOf } from '../../src/store/scope.js';
 import type { ResultSink, RunWrite, WriteMeta } from '../../src/outbox/sink.js';
 import type { RunEvent, RunRecord, StepRecord } from '../../src/model/run.js';
 import { poll } from '../helpers/poll.js';
@@ -123,22 +124,22 @@ function run(id: string): RunRecord {
 }
 
 async function appendStep(redis: Redis, prefix: string, runId: string, stepId: string): Promise<void> {
-  await redis.xadd(outboxKey(prefix), '*', 'kind', 'step', 'id', `${runId}.${stepId}`, 'doc', JSON.stringify(step(runId, stepId)));
+  await redis.xadd(outboxKey(cellOf(prefix)), '*', 'kind', 'step', 'id', `${runId}.${stepId}`, 'doc', JSON.stringify(step(runId, stepId)));
 }
 
 async function appendRun(redis: Redis, prefix: string, runId: string): Promise<void> {
-  await redis.xadd(outboxKey(prefix), '*', 'kind', 'run', 'id', runId, 'doc', JSON.stringify(run(runId)));
+  await redis.xadd(outboxKey(cellOf(prefix)), '*', 'kind', 'run', 'id', runId, 'doc', JSON.stringify(run(runId)));
 }
 
 /** Append as the state scripts do (the run id is the log's); returns the event's id, its position. */
 async function appendEvent(redis: Redis, prefix: string, event: Omit<RunEvent, 'id'>): Promise<string> {
   const { runId, ...rest } = event;
-  return String(await redis.rpush(eventsKey(prefix, runId), JSON.stringify(rest)));
+  return String(await redis.rpush(eventsKey(scopeOf(cellOf(prefix)), runId), JSON.stringify(rest)));
 }
 
 /** Entries delivered to the group and not acknowledged. */
 async function pelSize(redis: Redis, prefix: string): Promise<number> {
-  const summary = (await redis.xpending(outboxKey(prefix), 'results')) as [number, ...unknown[]];
+  const summary = (await redis.xpending(outboxKey(cellOf(prefix)), 'results')) as [number, ...unknown[]];
   return Number(summary[0]);
 }
 
@@ -194,7 +195,7 @@ describe('outbox consumer', () => {
     const sink = new FakeSink();
     for (let i = 0; i < 20; i++) await appendStep(redis, p, 'run-a', `s${i}`);
     await appendRun(redis, p, 'run-a');
-    const c = consumer({ prefix: p, sink, batchSize: 7 });
+    const c = consumer({ cell: cellOf(p), sink, batchSize: 7 });
     await c.start();
     for (let i = 0; i < 10; i++) await appendStep(redis, p, 'run-b', `s${i}`);
 
@@ -206,10 +207,10 @@ describe('outbox consumer', () => {
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     expect(sink.writes.every((w) => w.entryId !== undefined)).toBe(true);
     expect(await pelSize(redis, p)).toBe(0);
-    expect(await redis.xlen(outboxKey(p))).toBe(0);
+    expect(await redis.xlen(outboxKey(cellOf(p)))).toBe(0);
     expect(c.stats()).toEqual({ written: 31, failures: 0, pending: 0, poisoned: 0 });
     // A clean stop with nothing pending removes the consumer's name from the group.
-    expect(await redis.xinfo('CONSUMERS', outboxKey(p), 'results')).toEqual([]);
+    expect(await redis.xinfo('CONSUMERS', outboxKey(cellOf(p)), 'results')).toEqual([]);
   });
 
   it('keeps entries pending while the sink fails, logs the outage once, and writes each exactly once after recovery', async () => {
@@ -218,13 +219,13 @@ describe('outbox consumer', () => {
     sink.down = true;
     const { logger, lines } = capturingLogger();
     for (let i = 0; i < 10; i++) await appendStep(redis, p, 'run-c', `s${i}`);
-    const c = consumer({ prefix: p, sink, logger, batchSize: 4 });
+    const c = consumer({ cell: cellOf(p), sink, logger, batchSize: 4 });
     await c.start();
 
     await waitFor(() => c.stats().failures >= 5);
     expect(sink.writes).toHaveLength(0);
     expect(await pelSize(redis, p)).toBeGreaterThan(0);
-    expect(await redis.xlen(outboxKey(p))).toBe(10);
+    expect(await redis.xlen(outboxKey(cellOf(p)))).toBe(10);
 
     sink.down = false;
     await waitFor(() => sink.writes.length >= 10);
@@ -233,7 +234,7 @@ describe('outbox consumer', () => {
     expect([...sink.counts().values()]).toEqual(Array(10).fill(1));
     expect(sink.writes.map((w) => w.key)).toEqual(Array.from({ length: 10 }, (_, i) => `run-c.s${i}`));
     expect(await pelSize(redis, p)).toBe(0);
-    expect(await redis.xlen(outboxKey(p))).toBe(0);
+    expect(await redis.xlen(outboxKey(cellOf(p)))).toBe(0);
     const errors = lines.filter((l) => l.level >= 50);
     expect(errors.map((l) => l.msg)).toEqual(['result sink unavailable; outbox entries stay pending and are retried']);
     expect(lines.filter((l) => l.msg === 'result sink recovered')).toHaveLength(1);
@@ -244,7 +245,7 @@ describe('outbox consumer', () => {
     // The first consumer reads the entries but can never write them, then goes away.
     const deadSink = new FakeSink();
     deadSink.down = true;
-    const dead = consumer({ prefix: p, sink: deadSink, consumer: 'dead', claimIdleMs: 60_000 });
+    const dead = consumer({ cell: cellOf(p), sink: deadSink, consumer: 'dead', claimIdleMs: 60_000 });
     for (let i = 0; i < 5; i++) await appendStep(redis, p, 'run-d', `s${i}`);
     await dead.start();
     await waitFor(() => deadSink.attempts > 0);
@@ -252,7 +253,7 @@ describe('outbox consumer', () => {
     expect(await pelSize(redis, p)).toBe(5);
 
     const sink = new FakeSink();
-    const heir = consumer({ prefix: p, sink, consumer: 'heir', claimIdleMs: 300 });
+    const heir = consumer({ cell: cellOf(p), sink, consumer: 'heir', claimIdleMs: 300 });
     const started = Date.now();
     await heir.start();
     await waitFor(() => sink.writes.length >= 5);
@@ -261,20 +262,20 @@ describe('outbox consumer', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect([...sink.counts().values()]).toEqual([1, 1, 1, 1, 1]);
     expect(await pelSize(redis, p)).toBe(0);
-    expect(await redis.xlen(outboxKey(p))).toBe(0);
+    expect(await redis.xlen(outboxKey(cellOf(p)))).toBe(0);
   });
 
   it('acknowledges and skips entries that can never be written, and goes on with the rest', async () => {
     const p = nextPrefix();
     const sink = new FakeSink();
     sink.refuse.add('run-e.refused');
-    const key = outboxKey(p);
+    const key = outboxKey(cellOf(p));
     await redis.xadd(key, '*', 'kind', 'step', 'id', 'x', 'doc', '{not json');
     await redis.xadd(key, '*', 'kind', 'mystery', 'id', 'x', 'doc', '{}');
     await redis.xadd(key, '*', 'kind', 'run', 'id', 'x', 'doc', JSON.stringify({ id: 'x', status: 'exploded' }));
     await appendStep(redis, p, 'run-e', 'refused');
     await appendStep(redis, p, 'run-e', 'good');
-    const c = consumer({ prefix: p, sink });
+    const c = consumer({ cell: cellOf(p), sink });
     await c.start();
 
     await waitFor(() => sink.writes.length >= 1 && c.stats().poisoned >= 4);
@@ -293,10 +294,10 @@ describe('outbox consumer', () => {
       await appendEvent(redis, p, { type: 'run.queued', runId: 'run-f', at: now(), data: {} }),
       await appendEvent(redis, p, { type: 'step.started', runId: 'run-f', stepId: 'a', at: now(), data: { attempt: 1 } }),
     ];
-    await redis.rpush(eventsKey(p, 'run-f'), 'garbage');
+    await redis.rpush(eventsKey(scopeOf(cellOf(p)), 'run-f'), 'garbage');
     ids.push(await appendEvent(redis, p, { type: 'run.finished', runId: 'run-f', at: now(), data: { status: 'succeeded' } }));
     await appendRun(redis, p, 'run-f');
-    const c = consumer({ prefix: p, sink });
+    const c = consumer({ cell: cellOf(p), sink });
     await c.start();
 
     await waitFor(() => sink.writes.length >= 1);
@@ -311,9 +312,9 @@ describe('outbox consumer', () => {
   it('recreates its group when the stream is deleted under it, and goes on', async () => {
     const p = nextPrefix();
     const sink = new FakeSink();
-    const c = consumer({ prefix: p, sink });
+    const c = consumer({ cell: cellOf(p), sink });
     await c.start();
-    await redis.del(outboxKey(p));
+    await redis.del(outboxKey(cellOf(p)));
     await appendStep(redis, p, 'run-h', 'after');
 
     await waitFor(() => sink.writes.length >= 1);
@@ -323,7 +324,7 @@ describe('outbox consumer', () => {
 
   it('stops promptly during a blocking read and closes its own connection', async () => {
     const p = nextPrefix();
-    const c = consumer({ prefix: p, sink: new FakeSink(), blockMs: 10_000 });
+    const c = consumer({ cell: cellOf(p), sink: new FakeSink(), blockMs: 10_000 });
     await c.start();
     await new Promise((r) => setTimeout(r, 150));
     expect(tcpHandles()).toBe(baselineTcp + 1);
@@ -339,7 +340,7 @@ describe('outbox consumer', () => {
     const sink = new FakeSink();
     sink.slowMs = 300;
     for (let i = 0; i < 3; i++) await appendStep(redis, p, 'run-g', `s${i}`);
-    const c = consumer({ prefix: p, sink });
+    const c = consumer({ cell: cellOf(p), sink });
     await c.start();
     await waitFor(() => sink.inFlight === 1);
 
@@ -347,7 +348,7 @@ describe('outbox consumer', () => {
 
     expect(sink.inFlight).toBe(0);
     expect(sink.writes.map((w) => w.key)).toEqual(['run-g.s0']);
-    expect(await redis.xlen(outboxKey(p))).toBe(2);
+    expect(await redis.xlen(outboxKey(cellOf(p)))).toBe(2);
     expect(await pelSize(redis, p)).toBe(2);
   });
 });

@@ -47,8 +47,8 @@ beforeAll(async () => {
   });
   sink.failNext = 2; // the sink is down at first: results wait in the outbox
   consumer = new OutboxConsumer({
-    redis: h.system.stateRedis,
-    prefix: h.prefix,
+    redis: h.system.engine.store.redis,
+    cell: h.system.cell,
     sink,
     logger: silentLogger,
     blockMs: 200,

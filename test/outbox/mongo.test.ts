@@ -296,13 +296,16 @@ describe.skipIf(!process.env.MONGODB_URI)('mongo sink and listing (needs MONGODB
     );
     await sink.writeStep(step({ runId: 'arch' }), { entryId: '2-0' });
     const archive = createMongoArchive(models);
-    const view = await archive.getRun('arch');
+    const view = await archive.getRun('default', 'arch');
     expect(view).toMatchObject({ ...run({ id: 'arch' }), steps: [step({ runId: 'arch' })] });
     expect(view?.definition).toBeUndefined();
-    expect((await archive.getRun('arch', { definition: true }))?.definition).toEqual({ name: 'research' });
-    expect(await archive.getEvents('arch')).toEqual(events.map((e) => ({ ...e, runId: 'arch' })));
-    expect(await archive.getRun('nope')).toBeNull();
-    expect(await archive.getEvents('nope')).toBeNull();
+    expect((await archive.getRun('default', 'arch', { definition: true }))?.definition).toEqual({ name: 'research' });
+    expect(await archive.getEvents('default', 'arch')).toEqual(events.map((e) => ({ ...e, runId: 'arch' })));
+    expect(await archive.getRun('default', 'nope')).toBeNull();
+    expect(await archive.getEvents('default', 'nope')).toBeNull();
+    // Another workspace's run is not found.
+    expect(await archive.getRun('other', 'arch')).toBeNull();
+    expect(await archive.getEvents('other', 'arch')).toBeNull();
   });
 
   it('upserts a step result keyed by (runId, stepId)', async () => {

@@ -59,7 +59,7 @@ it('lets the in-flight step finish on SIGTERM, then exits 0', async () => {
   expect(out).toContain('shutting down');
 
   // The step finished in the exiting process, which settled its run before it exited.
-  const run = await h.system.runs.get(res.body.id);
+  const run = await h.system.api.queries.get(h.system.scope(), res.body.id);
   expect(run.status).toBe('succeeded');
   expect(run.steps[0]).toMatchObject({ status: 'succeeded', output: '[slow] finish me', attempts: 1 });
 });

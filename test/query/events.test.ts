@@ -41,7 +41,7 @@ describe('the event stream', () => {
       // Two viewers per run, from the start; one more joins each run while it is under way.
       const early = runs.flatMap((id) => [readEventStream(h.baseUrl, id), readEventStream(h.baseUrl, id)]);
       await h.waitUntil(runs[0]!, (r) => r.steps[0]!.status === 'succeeded');
-      const stats = h.system.api.store.feedStats();
+      const stats = h.system.api.store.events.feedStats();
       expect(stats.runs).toBe(3);
       expect(stats.viewers).toBe(6);
       const late = runs.map((id) => readEventStream(h.baseUrl, id));
@@ -49,13 +49,13 @@ describe('the event stream', () => {
       expect(duplicate).toHaveBeenCalledTimes(1); // the feed's one subscriber
       for (const [i, s] of streams.entries()) {
         const runId = runs[i < 6 ? Math.floor(i / 2) : i - 6]!;
-        const log = await h.system.store.readEvents(runId);
+        const log = await h.system.engine.store.events.read(h.system.scope(), runId);
         expect(s.status).toBe(200);
         expect(s.events.map((e) => e.id)).toEqual(log.map((e) => e.id));
         expect(s.events.at(-1)!.event).toBe('run.finished');
       }
       // Nobody is left following.
-      await expect.poll(() => h.system.api.store.feedStats()).toEqual({ runs: 0, viewers: 0 });
+      await expect.poll(() => h.system.api.store.events.feedStats()).toEqual({ runs: 0, viewers: 0 });
     } finally {
       duplicate.mockRestore();
     }
@@ -65,10 +65,10 @@ describe('the event stream', () => {
     const id = await submit('middle');
     const first = readEventStream(h.baseUrl, id);
     await h.waitUntil(id, (r) => r.steps[1]!.status === 'running');
-    const sofar = await h.system.store.readEvents(id);
+    const sofar = await h.system.engine.store.events.read(h.system.scope(), id);
     const pivot = sofar.at(-1)!.id;
     const tail = await readEventStream(h.baseUrl, id, { 'Last-Event-ID': pivot });
-    const all = await h.system.store.readEvents(id);
+    const all = await h.system.engine.store.events.read(h.system.scope(), id);
     expect(tail.events.map((e) => e.id)).toEqual(all.slice(all.findIndex((e) => e.id === pivot) + 1).map((e) => e.id));
     expect(tail.events.length).toBeGreaterThan(0);
     expect((await first).events.map((e) => e.id)).toEqual(all.map((e) => e.id));
@@ -77,17 +77,17 @@ describe('the event stream', () => {
   it('hands every viewer every event once, in order, when its subscriber connection is killed mid-run', async () => {
     const id = await submit('killed');
     const viewers = [readEventStream(h.baseUrl, id), readEventStream(h.baseUrl, id)];
-    await expect.poll(() => h.system.api.store.feedStats().viewers).toBe(2);
+    await expect.poll(() => h.system.api.store.events.feedStats().viewers).toBe(2);
     // Drop the feed's subscriber twice while the run goes on (it reconnects and subscribes
     // again by itself): what is published meanwhile is lost on the channel and must be read
     // from the log. The subscriber is the feed's own; reached here through its private field.
-    const subscriber = (h.system.api.store as unknown as { feed: { subscriber: Redis } }).feed.subscriber;
+    const subscriber = (h.system.api.store.events as unknown as { feed: { subscriber: Redis } }).feed.subscriber;
     for (const step of [0, 1]) {
       await h.waitUntil(id, (r) => r.steps[step]!.status === 'running');
       subscriber.disconnect(true);
     }
     const streams = await Promise.all(viewers);
-    const log = await h.system.store.readEvents(id);
+    const log = await h.system.engine.store.events.read(h.system.scope(), id);
     expect(log.at(-1)!.type).toBe('run.finished');
     for (const v of streams) {
       expect(v.events.map((e) => e.id)).toEqual(log.map((e) => e.id));
@@ -98,12 +98,12 @@ describe('the event stream', () => {
   it('reads what was published while its subscriber was away from the log, the last event included', async () => {
     const id = await submit('away');
     const viewer = readEventStream(h.baseUrl, id);
-    await expect.poll(() => h.system.api.store.feedStats().viewers).toBe(1);
-    const subscriber = (h.system.api.store as unknown as { feed: { subscriber: Redis } }).feed.subscriber;
+    await expect.poll(() => h.system.api.store.events.feedStats().viewers).toBe(1);
+    const subscriber = (h.system.api.store.events as unknown as { feed: { subscriber: Redis } }).feed.subscriber;
     subscriber.disconnect(); // no reconnect: the run ends while nobody listens
     await h.waitForRun(id);
     await subscriber.connect();
-    const log = await h.system.store.readEvents(id);
+    const log = await h.system.engine.store.events.read(h.system.scope(), id);
     expect((await viewer).events.map((e) => e.id)).toEqual(log.map((e) => e.id));
   });
 
@@ -114,13 +114,13 @@ describe('the event stream', () => {
     const far = fetch(`${h.baseUrl}/v1/runs/${id}/events`, { headers: { 'Last-Event-ID': '99999999999999' }, signal: ahead.signal })
       .then((r) => r.text())
       .catch(() => '');
-    await expect.poll(() => h.system.api.store.feedStats().viewers).toBe(1);
+    await expect.poll(() => h.system.api.store.events.feedStats().viewers).toBe(1);
     const normal = await readEventStream(h.baseUrl, id);
-    expect(normal.events.map((e) => e.id)).toEqual((await h.system.store.readEvents(id)).map((e) => e.id));
+    expect(normal.events.map((e) => e.id)).toEqual((await h.system.engine.store.events.read(h.system.scope(), id)).map((e) => e.id));
     expect(normal.events.at(-1)!.event).toBe('run.finished');
     ahead.abort();
     await far;
-    await expect.poll(() => h.system.api.store.feedStats()).toEqual({ runs: 0, viewers: 0 });
+    await expect.poll(() => h.system.api.store.events.feedStats()).toEqual({ runs: 0, viewers: 0 });
   });
 
   it('refuses an event id that is not a whole number below 10^15 with a 400 that names it', async () => {
@@ -147,7 +147,7 @@ describe('the cap on event streams', () => {
     try {
       const id = (await capped.request('POST', '/v1/runs', { agent: 'slow', input: { task: 'x' } })).body.id as string;
       const first = readEventStream(capped.baseUrl, id);
-      await expect.poll(() => capped.system.api.store.feedStats().viewers).toBe(1);
+      await expect.poll(() => capped.system.api.store.events.feedStats().viewers).toBe(1);
       const second = await capped.request('GET', `/v1/runs/${id}/events`);
       expect(second.status).toBe(503);
       expect(second.body.error.message).toContain('SWITCHYARD_MAX_EVENT_STREAMS');

@@ -4,7 +4,7 @@
  * Redis, the agents on the real OpenAI SDK against the fake server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 

@@ -10,7 +10,7 @@ import type { Provider } from '../../src/calls/provider.js';
 import type { StepRecord } from '../../src/model/run.js';
 import { explainLost, runningJobs } from '../../src/query/waiting.js';
 import { keys } from '../../src/store/keys.js';
-import { WorkerRegistry, type JobLock } from '../../src/store/heartbeats.js';
+import { Heartbeats, type JobLock } from '../../src/store/heartbeats.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { poll } from '../helpers/poll.js';
 import { killAllWorkerProcesses, startWorkerProcess } from '../helpers/worker-process.js';
@@ -156,7 +156,7 @@ describe('a worker process killed mid-step', () => {
       expect(run.status).toBe('succeeded');
       expect(run.steps[0]).toMatchObject({ status: 'succeeded', attempts: 2, recovered: true, output: 'answered' });
       // It went on by the time it said (the check's own round trip aside).
-      const restarted = (await h.system.store.readEvents(id)).find((e) => e.type === 'step.started' && e.data?.recovered === true)!;
+      const restarted = (await h.system.engine.store.events.read(h.system.scope(), id)).find((e) => e.type === 'step.started' && e.data?.recovered === true)!;
       expect(Date.parse(restarted.at)).toBeLessThanOrEqual(until + 1_000);
     } finally {
       await pools.close(5_000);
@@ -165,7 +165,7 @@ describe('a worker process killed mid-step', () => {
 });
 
 describe('the worker registry', () => {
-  const registry = (heartbeatMs: number) => new WorkerRegistry({ redis: h.system.api.redis, prefix: h.prefix, queue: () => undefined, heartbeatMs });
+  const registry = (heartbeatMs: number) => new Heartbeats({ redis: h.system.api.redis, cell: h.system.cell, queue: () => undefined, heartbeatMs });
 
   it("judges each process by the interval written in its own beat, not by the reader's", async () => {
     const fast = registry(100);
@@ -191,10 +191,10 @@ describe('the worker registry', () => {
 
   it("reads each running step's status with its lock, in one round trip", async () => {
     const redis = h.system.api.redis;
-    await redis.hset(keys.step(h.prefix, 'run_0lockread', 'done'), 'status', JSON.stringify('succeeded'));
-    await redis.hset(keys.step(h.prefix, 'run_0lockread', 'busy'), 'status', JSON.stringify('running'));
-    await redis.set(keys.jobLock(h.prefix, 'agent.hang', 'run_0lockread.busy'), 'w-gone:1', 'PX', 5_000);
-    const read = await registry(500).jobLocks([
+    await redis.hset(keys.step(h.system.scope(), 'run_0lockread', 'done'), 'status', JSON.stringify('succeeded'));
+    await redis.hset(keys.step(h.system.scope(), 'run_0lockread', 'busy'), 'status', JSON.stringify('running'));
+    await redis.set(keys.jobLock(h.system.cell, 'agent.hang', 'run_0lockread.busy'), 'w-gone:1', 'PX', 5_000);
+    const read = await registry(500).jobLocks(h.system.scope(), [
       { runId: 'run_0lockread', stepId: 'done', queue: 'agent.hang', jobId: 'run_0lockread.done' },
       { runId: 'run_0lockread', stepId: 'busy', queue: 'agent.hang', jobId: 'run_0lockread.busy' },
     ]);

@@ -10,16 +10,18 @@ import { keys } from '../../src/store/keys.js';
 import { isTransientWriteError } from '../../src/store/reachable.js';
 import { CREATE_IN_SCRIPT } from '../../src/store/scripts/create-run.js';
 import { RunStore, type NewStep } from '../../src/store/run-store.js';
+import { cellOf, scopeOf } from '../../src/store/scope.js';
 import { LOST_STEP_ERROR, type RunRecord, type StepStatus } from '../../src/model/run.js';
 import { cleanupPrefix, newRedis, testPrefix, unique } from '../helpers/redis.js';
 
 let redis: Redis;
 let store: RunStore;
 const prefix = testPrefix('scripts');
+const scope = scopeOf(cellOf(prefix));
 
 beforeAll(() => {
   redis = newRedis();
-  store = new RunStore({ redis, prefix, retentionSeconds: 600, outbox: true });
+  store = new RunStore({ redis, retentionSeconds: 600, outbox: true });
 });
 
 afterAll(async () => {
@@ -67,35 +69,41 @@ const newStep = (stepId: string, dependsOn: string[] = [], optional = false): Ne
 /** A run with steps (`a`, then whatever is given), written by create-run. */
 async function newRun(steps: NewStep[] = [newStep('a')], output = [steps.at(-1)!.stepId]): Promise<string> {
   const id = unique('run');
-  await store.createRun(record(id), { outputSteps: output, definition: { name: 'test', steps: steps.map((s) => s.stepId) }, steps, refIds: [`${id}.a~ref~b`] });
+  await store.records.create(scope, record(id), {
+    outputSteps: output,
+    definition: { name: 'test', steps: steps.map((s) => s.stepId) },
+    steps,
+    refIds: [`${id}.a~ref~b`],
+  });
   return id;
 }
 
 /** Put a step in a status directly (a state a job may find). */
 const setStatus = (runId: string, stepId: string, status: StepStatus, attempts?: number) =>
-  redis.hset(keys.step(prefix, runId, stepId), 'status', JSON.stringify(status), ...(attempts === undefined ? [] : ['attempts', String(attempts)]));
+  redis.hset(keys.step(scope, runId, stepId), 'status', JSON.stringify(status), ...(attempts === undefined ? [] : ['attempts', String(attempts)]));
 
-const start = (runId: string, stepId: string) => store.transitionStep(runId, stepId, { from: ['pending', 'retrying'], to: 'running', attemptsDelta: 1 });
+const start = (runId: string, stepId: string) =>
+  store.steps.transition(scope, runId, stepId, { from: ['pending', 'retrying'], to: 'running', attemptsDelta: 1 });
 const answer = { output: 'the answer', input: { task: 't' }, usage: { inputTokens: 7, outputTokens: 3 }, model: 'm' };
 const eventTypes = async (runId: string, stepId?: string) =>
-  (await store.readEvents(runId)).filter((e) => stepId === undefined || e.stepId === stepId).map((e) => e.type);
+  (await store.events.read(scope, runId)).filter((e) => stepId === undefined || e.stepId === stepId).map((e) => e.type);
 
 describe('create-run', () => {
   it("writes the run, its steps in order, its refs, its index entry, its event and the definition's outbox entry at once", async () => {
     const id = await newRun([newStep('a'), newStep('b', ['a']), newStep('c', ['a', 'b'], true)]);
-    expect(await redis.lrange(keys.runSteps(prefix, id), 0, -1)).toEqual(['a', 'b', 'c']);
-    expect(await redis.smembers(keys.runRefs(prefix, id))).toEqual([`${id}.a~ref~b`]);
-    expect(await redis.zscore(keys.runIndex(prefix, 'default'), id)).not.toBeNull();
-    const state = await store.getRun(id);
+    expect(await redis.lrange(keys.runSteps(scope, id), 0, -1)).toEqual(['a', 'b', 'c']);
+    expect(await redis.smembers(keys.runRefs(scope, id))).toEqual([`${id}.a~ref~b`]);
+    expect(await redis.zscore(keys.runIndex(scope), id)).not.toBeNull();
+    const state = await store.records.get(scope, id);
     expect(state?.run).toEqual(record(id) && { ...record(id), createdAt: state?.run.createdAt });
     expect(state?.steps.map((s) => [s.stepId, s.status, s.dependsOn, s.optional, s.parent, s.attempts])).toEqual([
       ['a', 'pending', [], false, null, 0],
       ['b', 'pending', ['a'], false, null, 0],
       ['c', 'pending', ['a', 'b'], true, null, 0],
     ]);
-    expect(await store.getDefinition(id)).toEqual({ name: 'test', steps: ['a', 'b', 'c'] });
+    expect(await store.records.definition(scope, id)).toEqual({ name: 'test', steps: ['a', 'b', 'c'] });
     expect(await eventTypes(id)).toEqual(['run.queued']);
-    const outbox = await redis.xrange(keys.outbox(prefix), '-', '+');
+    const outbox = await redis.xrange(keys.outbox(cellOf(prefix)), '-', '+');
     const mine = outbox.filter(([, f]) => f[3] === id);
     expect(mine).toHaveLength(1);
     expect(JSON.parse(mine[0]![1][mine[0]![1].indexOf('definition') + 1]!)).toEqual({ name: 'test', steps: ['a', 'b', 'c'] });
@@ -105,73 +113,75 @@ describe('create-run', () => {
     const id = unique('run');
     const steps = Array.from({ length: 2 * CREATE_IN_SCRIPT + 5 }, (_, i) => newStep(`s${i}`));
     const refIds = Array.from({ length: 9000 }, (_, i) => `${id}.r${i}`);
-    await store.createRun(record(id), { outputSteps: ['s0'], definition: { name: 'big' }, steps, refIds });
-    expect(await redis.llen(keys.runSteps(prefix, id))).toBe(steps.length);
-    expect(await redis.lindex(keys.runSteps(prefix, id), -1)).toBe(`s${steps.length - 1}`);
-    expect(await redis.scard(keys.runRefs(prefix, id))).toBe(9000);
+    await store.records.create(scope, record(id), { outputSteps: ['s0'], definition: { name: 'big' }, steps, refIds });
+    expect(await redis.llen(keys.runSteps(scope, id))).toBe(steps.length);
+    expect(await redis.lindex(keys.runSteps(scope, id), -1)).toBe(`s${steps.length - 1}`);
+    expect(await redis.scard(keys.runRefs(scope, id))).toBe(9000);
     // A run cancelled while its parts are written: the next part adds nothing and says why.
     const gone = unique('run');
     // The cancel lands just before the second part is sent.
     const send = store.redis.sendCommand.bind(store.redis) as (c: { name: string }) => Promise<unknown>;
     let scripts = 0;
     const spy = vi.spyOn(store.redis, 'sendCommand').mockImplementation((c: { name: string }) => {
-      if (c.name === 'evalsha' && ++scripts === 2) return store.finishRun(gone, 'cancelled', { reason: 'cancelled meanwhile' }).then(() => send(c));
+      if (c.name === 'evalsha' && ++scripts === 2) return store.endings.finish(scope, gone, 'cancelled', { reason: 'cancelled meanwhile' }).then(() => send(c));
       return send(c);
     });
     try {
-      await expect(store.createRun(record(gone), { outputSteps: ['s0'], definition: { name: 'big' }, steps, refIds: [] })).rejects.toThrow(
+      await expect(store.records.create(scope, record(gone), { outputSteps: ['s0'], definition: { name: 'big' }, steps, refIds: [] })).rejects.toThrow(
         /ended while it was being written \(the run is cancelled\)/,
       );
     } finally {
       spy.mockRestore();
     }
-    expect(await redis.llen(keys.runSteps(prefix, gone))).toBeLessThan(steps.length);
+    expect(await redis.llen(keys.runSteps(scope, gone))).toBeLessThan(steps.length);
   });
 
   it('refuses to write a run id twice', async () => {
     const id = await newRun();
-    await expect(store.createRun(record(id), { outputSteps: ['a'], definition: {}, steps: [newStep('a')], refIds: [] })).rejects.toThrow('run already exists');
+    await expect(store.records.create(scope, record(id), { outputSteps: ['a'], definition: {}, steps: [newStep('a')], refIds: [] })).rejects.toThrow(
+      'run already exists',
+    );
   });
 });
 
 describe('every script on a run that does not exist', () => {
   it('changes nothing and says so', async () => {
     const id = 'run_missing';
-    expect(await store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })).toEqual({ mode: 'missing' });
-    expect(await store.transitionStep(id, 'a', { from: ['pending'], to: 'running' })).toEqual({ applied: false, status: 'missing', attempts: 0 });
-    expect(await store.completeStep(id, 'a', answer)).toEqual({ recorded: false, status: 'missing' });
-    expect(await store.saveCheckpoint(id, 'a', 1, { x: 1 })).toBe(false);
-    expect(await store.stepProgress(id, 'a', 1, { chars: 1 })).toBe(false);
-    expect(await store.addSteps(id, { parent: 'a', attempt: 1, steps: [newStep('a.1')], refIds: [], agents: [] })).toEqual({
+    expect(await store.steps.begin(scope, id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })).toEqual({ mode: 'missing' });
+    expect(await store.steps.transition(scope, id, 'a', { from: ['pending'], to: 'running' })).toEqual({ applied: false, status: 'missing', attempts: 0 });
+    expect(await store.steps.complete(scope, id, 'a', answer)).toEqual({ recorded: false, status: 'missing' });
+    expect(await store.steps.checkpoint(scope, id, 'a', 1, { x: 1 })).toBe(false);
+    expect(await store.steps.progress(scope, id, 'a', 1, { chars: 1 })).toBe(false);
+    expect(await store.steps.add(scope, id, { parent: 'a', attempt: 1, steps: [newStep('a.1')], refIds: [], agents: [] })).toEqual({
       applied: false,
       parentStatus: 'missing',
     });
-    expect(await store.finishRun(id, 'cancelled')).toEqual({ applied: false, status: 'missing' });
-    expect(await redis.exists(keys.run(prefix, id), keys.step(prefix, id, 'a'), keys.events(prefix, id), keys.step(prefix, id, 'a.1'))).toBe(0);
+    expect(await store.endings.finish(scope, id, 'cancelled')).toEqual({ applied: false, status: 'missing' });
+    expect(await redis.exists(keys.run(scope, id), keys.step(scope, id, 'a'), keys.events(scope, id), keys.step(scope, id, 'a.1'))).toBe(0);
   });
 });
 
 describe('step-begin and step-transition', () => {
   it('starts on the fast path: attempts counted, run started, both events', async () => {
     const id = await newRun();
-    const begin = await store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 });
+    const begin = await store.steps.begin(scope, id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 });
     expect(begin).toMatchObject({ mode: 'started', attempts: 1, runInput: { topic: 'x' }, checkpoint: null });
-    expect((await store.getRun(id))?.run.status).toBe('running');
+    expect((await store.records.get(scope, id))?.run.status).toBe('running');
     expect(await eventTypes(id)).toEqual(['run.queued', 'run.started', 'step.started']);
-    expect((await store.readEvents(id)).at(-1)?.data).toEqual({ attempt: 1 });
+    expect((await store.events.read(scope, id)).at(-1)?.data).toEqual({ attempt: 1 });
   });
 
   it('only reads when the step or its run has ended, or when the caller asks for the slow path', async () => {
     const id = await newRun([newStep('a'), newStep('b', ['a'])]);
-    expect(await store.beginStep(id, 'b', { fast: false, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toMatchObject({
+    expect(await store.steps.begin(scope, id, 'b', { fast: false, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toMatchObject({
       mode: 'read',
       stepStatus: 'pending',
       reads: [{ stepId: 'a', status: 'pending', optional: false, output: null }],
     });
     // Ended while `a` runs: the run keeps its keys (a's answer may still come) and `b` is only read.
     await start(id, 'a');
-    await store.finishRun(id, 'cancelled', { reason: 'stop' });
-    expect(await store.beginStep(id, 'b', { fast: true, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toMatchObject({
+    await store.endings.finish(scope, id, 'cancelled', { reason: 'stop' });
+    expect(await store.steps.begin(scope, id, 'b', { fast: true, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toMatchObject({
       mode: 'read',
       stepStatus: 'cancelled',
       runStatus: 'cancelled',
@@ -179,8 +189,10 @@ describe('step-begin and step-transition', () => {
     });
     // Ended with nothing running: compacted, its steps are no more (a job delivered now ends at once).
     const other = await newRun([newStep('a'), newStep('b', ['a'])]);
-    await store.finishRun(other, 'cancelled', { reason: 'stop' });
-    expect(await store.beginStep(other, 'b', { fast: true, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toEqual({ mode: 'missing' });
+    await store.endings.finish(scope, other, 'cancelled', { reason: 'stop' });
+    expect(await store.steps.begin(scope, other, 'b', { fast: true, deps: ['a'], extra: [], needsOutput: () => true, maxAttempts: 3 })).toEqual({
+      mode: 'missing',
+    });
   });
 
   it('applies a transition only from the statuses it names, counting attempts up and down', async () => {
@@ -188,17 +200,21 @@ describe('step-begin and step-transition', () => {
     expect(await start(id, 'a')).toEqual({ applied: true, status: 'running', attempts: 1 });
     expect(await start(id, 'a')).toEqual({ applied: false, status: 'running', attempts: 1 });
     // A worker whose attempt was taken over changes nothing.
-    expect(await store.transitionStep(id, 'a', { from: ['running'], to: 'failed', attempt: 2 })).toEqual({ applied: false, status: 'running', attempts: 1 });
+    expect(await store.steps.transition(scope, id, 'a', { from: ['running'], to: 'failed', attempt: 2 })).toEqual({
+      applied: false,
+      status: 'running',
+      attempts: 1,
+    });
     // A rate-limited call gives its attempt back.
     expect(
-      await store.transitionStep(id, 'a', {
+      await store.steps.transition(scope, id, 'a', {
         from: ['running'],
         to: 'retrying',
         attemptsDelta: -1,
         event: { type: 'step.retrying', data: { reason: 'rate_limited' } },
       }),
     ).toEqual({ applied: true, status: 'retrying', attempts: 0 });
-    expect((await store.readEvents(id)).at(-1)?.data).toEqual({ attempt: 0, reason: 'rate_limited' });
+    expect((await store.events.read(scope, id)).at(-1)?.data).toEqual({ attempt: 0, reason: 'rate_limited' });
     expect(await start(id, 'a')).toEqual({ applied: true, status: 'running', attempts: 1 });
   });
 
@@ -227,7 +243,7 @@ describe('step-begin and step-transition', () => {
           const id = await newRun([newStep('d', [], depOptional), newStep('s', ['d'])]);
           await setStatus(id, 'd', depStatus);
           await setStatus(id, 's', self, attempts);
-          if (runTerminal) await redis.hset(keys.run(prefix, id), 'status', '"cancelled"');
+          if (runTerminal) await redis.hset(keys.run(scope, id), 'status', '"cancelled"');
           const decision = decide({
             step: { dependsOn: ['d'], allowSkippedDeps: false },
             maxAttempts: 3,
@@ -236,7 +252,7 @@ describe('step-begin and step-transition', () => {
             deps: [{ stepId: 'd', status: depStatus, optional: depOptional }],
             scope: { input: {}, steps: {} },
           });
-          const begin = await store.beginStep(id, 's', { fast: true, deps: ['d'], extra: [], needsOutput: () => false, maxAttempts: 3 });
+          const begin = await store.steps.begin(scope, id, 's', { fast: true, deps: ['d'], extra: [], needsOutput: () => false, maxAttempts: 3 });
           const unambiguous = decision.action === 'start' && !decision.recovered;
           expect(
             begin.mode === 'started',
@@ -252,9 +268,9 @@ describe('step-complete', () => {
   it('records a result once; a second answer for the same step is kept as a late one, never as the result', async () => {
     const id = await newRun();
     await start(id, 'a');
-    expect(await store.completeStep(id, 'a', answer)).toEqual({ recorded: true, status: 'succeeded' });
-    expect(await store.completeStep(id, 'a', { ...answer, output: 'another' })).toEqual({ recorded: false, status: 'succeeded' });
-    const [a] = (await store.getRun(id))!.steps;
+    expect(await store.steps.complete(scope, id, 'a', answer)).toEqual({ recorded: true, status: 'succeeded' });
+    expect(await store.steps.complete(scope, id, 'a', { ...answer, output: 'another' })).toEqual({ recorded: false, status: 'succeeded' });
+    const [a] = (await store.records.get(scope, id))!.steps;
     expect(a).toMatchObject({ status: 'succeeded', output: 'the answer', usage: { inputTokens: 14, outputTokens: 6 } });
     expect(await eventTypes(id, 'a')).toEqual(['step.completed']);
   });
@@ -263,13 +279,13 @@ describe('step-complete', () => {
     const id = await newRun();
     await start(id, 'a');
     const write = { ...answer, writeId: 'w-1' };
-    expect(await store.completeStep(id, 'a', write)).toEqual({ recorded: true, status: 'succeeded' });
-    expect(await store.completeStep(id, 'a', write)).toEqual({ recorded: true, status: 'succeeded' });
+    expect(await store.steps.complete(scope, id, 'a', write)).toEqual({ recorded: true, status: 'succeeded' });
+    expect(await store.steps.complete(scope, id, 'a', write)).toEqual({ recorded: true, status: 'succeeded' });
     // Another write (another answer) is a late one, counted; it too is counted once.
     const late = { ...answer, output: 'another', writeId: 'w-2' };
-    expect(await store.completeStep(id, 'a', late)).toEqual({ recorded: false, status: 'succeeded' });
-    expect(await store.completeStep(id, 'a', late)).toEqual({ recorded: false, status: 'succeeded' });
-    const [a] = (await store.getRun(id))!.steps;
+    expect(await store.steps.complete(scope, id, 'a', late)).toEqual({ recorded: false, status: 'succeeded' });
+    expect(await store.steps.complete(scope, id, 'a', late)).toEqual({ recorded: false, status: 'succeeded' });
+    const [a] = (await store.records.get(scope, id))!.steps;
     // Two answers, each counted once.
     expect(a).toMatchObject({ status: 'succeeded', output: 'the answer', usage: { inputTokens: 14, outputTokens: 6 } });
     expect(await eventTypes(id, 'a')).toEqual(['step.completed']);
@@ -281,8 +297,8 @@ describe('step-complete', () => {
     const debug = { attempt: 1, request: { model: 'm', messages: [{ role: 'user', content: 't' }] }, answer: { text: '{"x":1}', model: 'm' } };
     const calls = [{ turn: 1, id: 'c1', name: 'delegate', args: { agent: 'x' }, error: 'no agent "x"' }];
     const publish = { entries: [['x', 1]] as [string, unknown][], order: 0, authority: 1, byAuthority: false };
-    expect(await store.completeStep(id, 'a', { ...answer, output: { x: 1 }, fields: { debug, calls }, publish })).toMatchObject({ recorded: true });
-    const state = (await store.getRun(id))!;
+    expect(await store.steps.complete(scope, id, 'a', { ...answer, output: { x: 1 }, fields: { debug, calls }, publish })).toMatchObject({ recorded: true });
+    const state = (await store.records.get(scope, id))!;
     expect(state.steps[0]).toMatchObject({ status: 'succeeded', output: { x: 1 }, debug, calls });
     expect(state.run.context).toEqual({ x: 1 });
   });
@@ -290,9 +306,9 @@ describe('step-complete', () => {
   it('keeps a paid answer that arrives after its run was cancelled: on the step, and in the run usage', async () => {
     const id = await newRun();
     await start(id, 'a');
-    await store.finishRun(id, 'cancelled', { reason: 'run cancelled' });
-    expect(await store.completeStep(id, 'a', answer)).toEqual({ recorded: false, status: 'cancelled' });
-    const state = (await store.getRun(id))!;
+    await store.endings.finish(scope, id, 'cancelled', { reason: 'run cancelled' });
+    expect(await store.steps.complete(scope, id, 'a', answer)).toEqual({ recorded: false, status: 'cancelled' });
+    const state = (await store.records.get(scope, id))!;
     expect(state.steps[0]).toMatchObject({ status: 'cancelled', output: 'the answer', usage: answer.usage, model: 'm' });
     expect(state.run).toMatchObject({ status: 'cancelled', usage: answer.usage });
   });
@@ -312,43 +328,45 @@ describe('writes with an id (a retry after a lost reply)', () => {
       event: { type: 'step.retrying' as const },
       writeId: 'w-t',
     };
-    expect(await store.transitionStep(id, 'a', { ...giveBack, from: [...giveBack.from] })).toEqual({ applied: true, status: 'retrying', attempts: 0 });
-    expect(await store.transitionStep(id, 'a', { ...giveBack, from: [...giveBack.from] })).toEqual({ applied: true, status: 'retrying', attempts: 0 });
+    expect(await store.steps.transition(scope, id, 'a', { ...giveBack, from: [...giveBack.from] })).toEqual({ applied: true, status: 'retrying', attempts: 0 });
+    expect(await store.steps.transition(scope, id, 'a', { ...giveBack, from: [...giveBack.from] })).toEqual({ applied: true, status: 'retrying', attempts: 0 });
     // One that did not apply (the step is not running) is refused again, its usage kept once.
     const stale = { from: ['running' as const], to: 'failed' as const, attempt: 1, usage, writeId: 'w-s' };
-    expect(await store.transitionStep(id, 'a', stale)).toEqual({ applied: false, status: 'retrying', attempts: 0 });
-    expect(await store.transitionStep(id, 'a', stale)).toEqual({ applied: false, status: 'retrying', attempts: 0 });
-    const [a] = (await store.getRun(id))!.steps;
+    expect(await store.steps.transition(scope, id, 'a', stale)).toEqual({ applied: false, status: 'retrying', attempts: 0 });
+    expect(await store.steps.transition(scope, id, 'a', stale)).toEqual({ applied: false, status: 'retrying', attempts: 0 });
+    const [a] = (await store.records.get(scope, id))!.steps;
     expect(a).toMatchObject({ status: 'retrying', attempts: 0, usage: { inputTokens: 14, outputTokens: 6 } });
     expect(await eventTypes(id, 'a')).toEqual(['step.retrying']);
     // A waiting step resumed by a retried write gets its checkpoint again.
     await start(id, 'a');
-    await store.transitionStep(id, 'a', { from: ['running'], to: 'waiting', attempt: 1 });
-    await store.saveCheckpoint(id, 'a', 1, undefined);
-    await redis.hset(keys.step(prefix, id, 'a'), 'checkpoint', JSON.stringify({ decided: true }));
+    await store.steps.transition(scope, id, 'a', { from: ['running'], to: 'waiting', attempt: 1 });
+    await store.steps.checkpoint(scope, id, 'a', 1, undefined);
+    await redis.hset(keys.step(scope, id, 'a'), 'checkpoint', JSON.stringify({ decided: true }));
     const resume = { from: ['waiting' as const], to: 'running' as const, writeId: 'w-r' };
-    expect(await store.transitionStep(id, 'a', resume)).toEqual({ applied: true, status: 'running', attempts: 1, checkpoint: { decided: true } });
-    expect(await store.transitionStep(id, 'a', resume)).toEqual({ applied: true, status: 'running', attempts: 1, checkpoint: { decided: true } });
+    expect(await store.steps.transition(scope, id, 'a', resume)).toEqual({ applied: true, status: 'running', attempts: 1, checkpoint: { decided: true } });
+    expect(await store.steps.transition(scope, id, 'a', resume)).toEqual({ applied: true, status: 'running', attempts: 1, checkpoint: { decided: true } });
   });
 
   it('step-complete gives a retried write the budget verdict again (the first try put the run over its budget)', async () => {
     const id = unique('run');
-    await store.createRun(
+    await store.records.create(
+      scope,
       { ...record(id), budget: { maxTokens: 5 } },
       { outputSteps: ['a'], definition: { name: 'test', steps: ['a'] }, steps: [newStep('a')], refIds: [] },
     );
     await start(id, 'a');
     const write = { ...answer, writeId: 'w-b' };
-    const first = await store.completeStep(id, 'a', write);
+    const first = await store.steps.complete(scope, id, 'a', write);
     expect(first).toMatchObject({ recorded: true, status: 'succeeded', budgetExceeded: expect.stringContaining('maxTokens 5') });
-    expect(await store.completeStep(id, 'a', write)).toEqual(first);
-    expect(JSON.parse((await redis.hget(keys.run(prefix, id), 'spentTokens'))!)).toBe(10);
+    expect(await store.steps.complete(scope, id, 'a', write)).toEqual(first);
+    expect(JSON.parse((await redis.hget(keys.run(scope, id), 'spentTokens'))!)).toBe(10);
   });
 
   it('maxSteps: steps starting at once (fast path and decided starts mixed) never start more than the limit; a step is counted once', async () => {
     const id = unique('run');
     const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
-    await store.createRun(
+    await store.records.create(
+      scope,
       { ...record(id), budget: { maxSteps: 3 } },
       { outputSteps: ids, definition: { name: 'test', steps: ids }, steps: ids.map((s) => newStep(s)), refIds: [] },
     );
@@ -356,8 +374,8 @@ describe('writes with an id (a retry after a lost reply)', () => {
     const replies = await Promise.all(
       ids.map((s, i) =>
         i % 2 === 0
-          ? store.beginStep(id, s, { ...begin, fast: true })
-          : store.transitionStep(id, s, {
+          ? store.steps.begin(scope, id, s, { ...begin, fast: true })
+          : store.steps.transition(scope, id, s, {
               from: ['pending'],
               to: 'running',
               attemptsDelta: 1,
@@ -371,27 +389,27 @@ describe('writes with an id (a retry after a lost reply)', () => {
     expect(started).toHaveLength(3);
     expect(refused).toHaveLength(3);
     for (const why of refused) expect(why).toMatch(/^budget exceeded: step "[a-f]" would pass maxSteps 3 \(3 steps started\)$/);
-    expect(await redis.hget(keys.run(prefix, id), 'spentSteps')).toBe('3');
+    expect(await redis.hget(keys.run(scope, id), 'spentSteps')).toBe('3');
     // A started step starting again (a retry, a recovered attempt) is not counted again.
     const again = ids.find((s, i) => ('mode' in replies[i]! ? replies[i].mode === 'started' : replies[i]!.applied))!;
     await setStatus(id, again, 'retrying');
-    expect(await store.beginStep(id, again, { ...begin, fast: true })).toMatchObject({ mode: 'started' });
-    expect(await redis.hget(keys.run(prefix, id), 'spentSteps')).toBe('3');
+    expect(await store.steps.begin(scope, id, again, { ...begin, fast: true })).toMatchObject({ mode: 'started' });
+    expect(await redis.hget(keys.run(scope, id), 'spentSteps')).toBe('3');
   });
 
   it('recognises a write retried after another delivery wrote in between', async () => {
     const id = await newRun();
     await start(id, 'a');
     const mine = { ...answer, writeId: 'w-mine' };
-    expect(await store.saveCheckpoint(id, 'a', 1, { mine: true }, answer.usage, 'w-cp')).toBe(true);
-    expect(await store.completeStep(id, 'a', mine)).toEqual({ recorded: true, status: 'succeeded' });
+    expect(await store.steps.checkpoint(scope, id, 'a', 1, { mine: true }, answer.usage, 'w-cp')).toBe(true);
+    expect(await store.steps.complete(scope, id, 'a', mine)).toEqual({ recorded: true, status: 'succeeded' });
     // A stale delivery's late answer lands, then a retry of each.
     const theirs = { ...answer, output: 'stale', writeId: 'w-theirs' };
-    expect(await store.completeStep(id, 'a', theirs)).toEqual({ recorded: false, status: 'succeeded' });
-    expect(await store.completeStep(id, 'a', mine)).toEqual({ recorded: true, status: 'succeeded' });
-    expect(await store.completeStep(id, 'a', theirs)).toEqual({ recorded: false, status: 'succeeded' });
-    expect(await store.saveCheckpoint(id, 'a', 1, { mine: true }, answer.usage, 'w-cp')).toBe(true);
-    const [a] = (await store.getRun(id))!.steps;
+    expect(await store.steps.complete(scope, id, 'a', theirs)).toEqual({ recorded: false, status: 'succeeded' });
+    expect(await store.steps.complete(scope, id, 'a', mine)).toEqual({ recorded: true, status: 'succeeded' });
+    expect(await store.steps.complete(scope, id, 'a', theirs)).toEqual({ recorded: false, status: 'succeeded' });
+    expect(await store.steps.checkpoint(scope, id, 'a', 1, { mine: true }, answer.usage, 'w-cp')).toBe(true);
+    const [a] = (await store.records.get(scope, id))!.steps;
     expect(a).toMatchObject({ output: 'the answer', usage: { inputTokens: 21, outputTokens: 9 } });
   });
 
@@ -409,13 +427,13 @@ describe('writes with an id (a retry after a lost reply)', () => {
   it('step-checkpoint applies a write once, saved or not', async () => {
     const id = await newRun();
     await start(id, 'a');
-    expect(await store.saveCheckpoint(id, 'a', 1, { round: 1 }, usage, 'w-c')).toBe(true);
-    expect(await store.saveCheckpoint(id, 'a', 1, { round: 1 }, usage, 'w-c')).toBe(true);
-    expect(await store.saveCheckpoint(id, 'a', 2, { round: 2 }, usage, 'w-d')).toBe(false);
-    expect(await store.saveCheckpoint(id, 'a', 2, { round: 2 }, usage, 'w-d')).toBe(false);
-    const [a] = (await store.getRun(id))!.steps;
+    expect(await store.steps.checkpoint(scope, id, 'a', 1, { round: 1 }, usage, 'w-c')).toBe(true);
+    expect(await store.steps.checkpoint(scope, id, 'a', 1, { round: 1 }, usage, 'w-c')).toBe(true);
+    expect(await store.steps.checkpoint(scope, id, 'a', 2, { round: 2 }, usage, 'w-d')).toBe(false);
+    expect(await store.steps.checkpoint(scope, id, 'a', 2, { round: 2 }, usage, 'w-d')).toBe(false);
+    const [a] = (await store.records.get(scope, id))!.steps;
     expect(a).toMatchObject({ usage: { inputTokens: 14, outputTokens: 6 } });
-    expect(JSON.parse((await redis.hget(keys.step(prefix, id, 'a'), 'checkpoint'))!)).toEqual({ round: 1 });
+    expect(JSON.parse((await redis.hget(keys.step(scope, id, 'a'), 'checkpoint'))!)).toEqual({ round: 1 });
   });
 });
 
@@ -426,12 +444,12 @@ describe('racing transitions', () => {
       const id = await newRun();
       await start(id, 'a');
       // Sent back to back, in turn one order and the other (Redis applies them as sent).
-      const complete = () => store.completeStep(id, 'a', answer);
-      const cancel = () => store.finishRun(id, 'cancelled', { reason: 'race' });
+      const complete = () => store.steps.complete(scope, id, 'a', answer);
+      const cancel = () => store.endings.finish(scope, id, 'cancelled', { reason: 'race' });
       const [done, halted] =
         i % 2 === 0 ? await Promise.all([complete(), cancel()]) : await Promise.all([cancel(), complete()]).then(([h, d]) => [d, h] as const);
       outcomes.add(done.recorded);
-      const state = (await store.getRun(id))!;
+      const state = (await store.records.get(scope, id))!;
       expect(halted.applied).toBe(true);
       expect(state.run.status).toBe('cancelled');
       expect(state.run.usage).toEqual(answer.usage);
@@ -445,7 +463,7 @@ describe('racing transitions', () => {
   it('two starts of the same step at once: one attempt starts, the other finds it running', async () => {
     const id = await newRun();
     const begins = await Promise.all(
-      [1, 2, 3].map(() => store.beginStep(id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })),
+      [1, 2, 3].map(() => store.steps.begin(scope, id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })),
     );
     expect(begins.filter((b) => b.mode === 'started')).toHaveLength(1);
     expect(begins.filter((b) => b.mode === 'read').map((b) => (b.mode === 'read' || b.mode === 'started') && b.stepStatus)).toEqual(['running', 'running']);
@@ -454,7 +472,10 @@ describe('racing transitions', () => {
 
   it('two finishes at once: the first wins, the second changes nothing', async () => {
     const id = await newRun();
-    const results = await Promise.all([store.finishRun(id, 'cancelled', { reason: 'one' }), store.finishRun(id, 'failed', { error: 'two', reason: 'two' })]);
+    const results = await Promise.all([
+      store.endings.finish(scope, id, 'cancelled', { reason: 'one' }),
+      store.endings.finish(scope, id, 'failed', { error: 'two', reason: 'two' }),
+    ]);
     expect(results.filter((r) => r.applied)).toHaveLength(1);
     expect((await eventTypes(id)).filter((t) => t === 'run.finished')).toHaveLength(1);
   });
@@ -463,17 +484,17 @@ describe('racing transitions', () => {
 describe('step-checkpoint and step-progress', () => {
   it('save only while the step runs the given attempt', async () => {
     const id = await newRun();
-    expect(await store.saveCheckpoint(id, 'a', 1, { turn: 1 })).toBe(false); // pending
+    expect(await store.steps.checkpoint(scope, id, 'a', 1, { turn: 1 })).toBe(false); // pending
     await start(id, 'a');
-    expect(await store.saveCheckpoint(id, 'a', 2, { turn: 1 })).toBe(false); // another attempt
-    expect(await store.saveCheckpoint(id, 'a', 1, { turn: 1 })).toBe(true);
-    expect(await store.stepProgress(id, 'a', 1, { chars: 3 })).toBe(true);
+    expect(await store.steps.checkpoint(scope, id, 'a', 2, { turn: 1 })).toBe(false); // another attempt
+    expect(await store.steps.checkpoint(scope, id, 'a', 1, { turn: 1 })).toBe(true);
+    expect(await store.steps.progress(scope, id, 'a', 1, { chars: 3 })).toBe(true);
     expect(
-      (await store.beginStep(id, 'a', { fast: false, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })) as { checkpoint: unknown },
+      (await store.steps.begin(scope, id, 'a', { fast: false, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 })) as { checkpoint: unknown },
     ).toMatchObject({ checkpoint: { turn: 1 } });
-    await store.completeStep(id, 'a', answer);
-    expect(await store.saveCheckpoint(id, 'a', 1, { turn: 2 })).toBe(false);
-    expect(await store.stepProgress(id, 'a', 1, { chars: 4 })).toBe(false);
+    await store.steps.complete(scope, id, 'a', answer);
+    expect(await store.steps.checkpoint(scope, id, 'a', 1, { turn: 2 })).toBe(false);
+    expect(await store.steps.progress(scope, id, 'a', 1, { chars: 4 })).toBe(false);
   });
 
   it('keep what a delivery paid for on its step, and on its finished run, when the write does not apply', async () => {
@@ -482,26 +503,26 @@ describe('step-checkpoint and step-progress', () => {
     const usageOf = async (key: string) => JSON.parse((await redis.hget(key, 'usage')) ?? 'null');
     await start(id, 'b');
     await start(id, 'a');
-    await store.completeStep(id, 'a', answer);
+    await store.steps.complete(scope, id, 'a', answer);
     // Another worker's attempt 2 runs `b` now: attempt 1's checkpoint and retry do not apply, their usage stays.
-    await store.transitionStep(id, 'b', { from: ['running'], to: 'running', attemptsDelta: 1 });
-    expect(await store.saveCheckpoint(id, 'b', 1, { turn: 1 }, { inputTokens: 5, outputTokens: 2, costUsd: 0.001 })).toBe(false);
-    const retry = await store.transitionStep(id, 'b', { from: ['running'], to: 'retrying', attempt: 1, usage: { inputTokens: 1, outputTokens: 1 } });
+    await store.steps.transition(scope, id, 'b', { from: ['running'], to: 'running', attemptsDelta: 1 });
+    expect(await store.steps.checkpoint(scope, id, 'b', 1, { turn: 1 }, { inputTokens: 5, outputTokens: 2, costUsd: 0.001 })).toBe(false);
+    const retry = await store.steps.transition(scope, id, 'b', { from: ['running'], to: 'retrying', attempt: 1, usage: { inputTokens: 1, outputTokens: 1 } });
     expect(retry.applied).toBe(false);
-    expect(await usageOf(keys.step(prefix, id, 'b'))).toEqual({ inputTokens: 6, outputTokens: 3, costUsd: 0.001 });
+    expect(await usageOf(keys.step(scope, id, 'b'))).toEqual({ inputTokens: 6, outputTokens: 3, costUsd: 0.001 });
     // Once the run has finished (cancelled: `b` had no answer), a late one is added to the run's total too.
-    await store.finishRun(id, 'cancelled', { reason: 'stop' });
-    const before = await usageOf(keys.run(prefix, id));
-    expect(await store.saveCheckpoint(id, 'b', 2, undefined, { inputTokens: 10, outputTokens: 4 })).toBe(false);
-    expect(await usageOf(keys.run(prefix, id))).toEqual({
+    await store.endings.finish(scope, id, 'cancelled', { reason: 'stop' });
+    const before = await usageOf(keys.run(scope, id));
+    expect(await store.steps.checkpoint(scope, id, 'b', 2, undefined, { inputTokens: 10, outputTokens: 4 })).toBe(false);
+    expect(await usageOf(keys.run(scope, id))).toEqual({
       inputTokens: before.inputTokens + 10,
       outputTokens: before.outputTokens + 4,
       costUsd: before.costUsd,
     });
-    expect(await usageOf(keys.step(prefix, id, 'b'))).toMatchObject({ inputTokens: 16, outputTokens: 7 });
+    expect(await usageOf(keys.step(scope, id, 'b'))).toMatchObject({ inputTokens: 16, outputTokens: 7 });
     // The outbox (the system of record) gets both again, with the usage added.
     const latest = async (kind: string, entryId: string) => {
-      const entries = (await redis.xrange(keys.outbox(prefix), '-', '+')).filter(([, f]) => f[1] === kind && f[3] === entryId);
+      const entries = (await redis.xrange(keys.outbox(cellOf(prefix)), '-', '+')).filter(([, f]) => f[1] === kind && f[3] === entryId);
       const fields = entries.at(-1)![1];
       return JSON.parse(fields[fields.indexOf('doc') + 1]!) as { usage: unknown };
     };
@@ -513,20 +534,24 @@ describe('step-checkpoint and step-progress', () => {
     const id = await newRun([newStep('a'), newStep('b')], ['a']);
     await start(id, 'a');
     const debug = (attempt: number, message: string) => ({ attempt, request: { model: 'm', messages: [] }, error: { status: 500, message } });
-    expect(await store.saveCheckpoint(id, 'a', 1, { turn: 1 }, null, undefined, { debug: debug(1, 'first'), input: { task: 't' } })).toBe(true);
-    expect((await store.getSteps(id, ['a']))[0]).toMatchObject({ status: 'running', debug: debug(1, 'first'), input: { task: 't' } });
+    expect(await store.steps.checkpoint(scope, id, 'a', 1, { turn: 1 }, null, undefined, { debug: debug(1, 'first'), input: { task: 't' } })).toBe(true);
+    expect((await store.steps.get(scope, id, ['a']))[0]).toMatchObject({ status: 'running', debug: debug(1, 'first'), input: { task: 't' } });
     // Cancelled while attempt 1 runs (a running step keeps its run from being compacted).
-    await store.finishRun(id, 'cancelled', { reason: 'stop' });
-    expect(await store.saveCheckpoint(id, 'a', 2, undefined, null, undefined, { debug: debug(2, 'not mine') })).toBe(false);
-    expect((await store.getSteps(id, ['a']))[0]!.debug).toMatchObject({ error: { message: 'first' } });
-    expect(await store.saveCheckpoint(id, 'a', 1, undefined, { inputTokens: 2, outputTokens: 1 }, undefined, { debug: debug(1, 'aborted') })).toBe(false);
-    expect((await store.getSteps(id, ['a']))[0]).toMatchObject({
+    await store.endings.finish(scope, id, 'cancelled', { reason: 'stop' });
+    expect(await store.steps.checkpoint(scope, id, 'a', 2, undefined, null, undefined, { debug: debug(2, 'not mine') })).toBe(false);
+    expect((await store.steps.get(scope, id, ['a']))[0]!.debug).toMatchObject({ error: { message: 'first' } });
+    expect(await store.steps.checkpoint(scope, id, 'a', 1, undefined, { inputTokens: 2, outputTokens: 1 }, undefined, { debug: debug(1, 'aborted') })).toBe(
+      false,
+    );
+    expect((await store.steps.get(scope, id, ['a']))[0]).toMatchObject({
       status: 'cancelled',
       usage: { inputTokens: 2, outputTokens: 1 },
       debug: { error: { message: 'aborted' } },
     });
     // The archive gets it, once.
-    const sent = (await redis.xrange(keys.outbox(prefix), '-', '+')).filter(([, f]) => f[1] === 'step' && f[3] === `${id}.a` && f[5]!.includes('"aborted"'));
+    const sent = (await redis.xrange(keys.outbox(cellOf(prefix)), '-', '+')).filter(
+      ([, f]) => f[1] === 'step' && f[3] === `${id}.a` && f[5]!.includes('"aborted"'),
+    );
     expect(sent).toHaveLength(1);
   });
 });
@@ -538,22 +563,25 @@ describe('steps-add', () => {
       { ...newStep('plan.x'), parent: 'plan', agent: 'zeta' },
       { ...newStep('plan.y', ['plan.x']), parent: 'plan', agent: 'beta' },
     ];
-    const add = () => store.addSteps(id, { parent: 'plan', attempt: 1, steps: kids, refIds: [`${id}.plan.x~ref~plan.y`], agents: ['zeta', 'beta'] });
+    const add = () => store.steps.add(scope, id, { parent: 'plan', attempt: 1, steps: kids, refIds: [`${id}.plan.x~ref~plan.y`], agents: ['zeta', 'beta'] });
     expect(await add()).toEqual({ applied: false, parentStatus: 'pending' });
     await start(id, 'plan');
-    expect(await store.addSteps(id, { parent: 'plan', attempt: 2, steps: kids, refIds: [], agents: [] })).toEqual({ applied: false, parentStatus: 'running' });
+    expect(await store.steps.add(scope, id, { parent: 'plan', attempt: 2, steps: kids, refIds: [], agents: [] })).toEqual({
+      applied: false,
+      parentStatus: 'running',
+    });
     expect(await add()).toEqual({ applied: true, added: 2 });
     expect(await add()).toEqual({ applied: true, added: 0 }); // delivered again: nothing twice
-    expect(await redis.lrange(keys.runSteps(prefix, id), 0, -1)).toEqual(['plan', 'plan.x', 'plan.y']);
-    expect((await redis.smembers(keys.runRefs(prefix, id))).sort()).toEqual([`${id}.a~ref~b`, `${id}.plan.x~ref~plan.y`].sort());
-    const state = (await store.getRun(id))!;
+    expect(await redis.lrange(keys.runSteps(scope, id), 0, -1)).toEqual(['plan', 'plan.x', 'plan.y']);
+    expect((await redis.smembers(keys.runRefs(scope, id))).sort()).toEqual([`${id}.a~ref~b`, `${id}.plan.x~ref~plan.y`].sort());
+    const state = (await store.records.get(scope, id))!;
     expect(state.run.agents).toEqual(['a', 'beta', 'zeta']);
     expect(state.steps.map((s) => [s.stepId, s.parent, s.agent, s.status, s.dependsOn])).toEqual([
       ['plan', null, 'a', 'running', []],
       ['plan.x', 'plan', 'zeta', 'pending', []],
       ['plan.y', 'plan', 'beta', 'pending', ['plan.x']],
     ]);
-    const added = (await store.readEvents(id)).filter((e) => e.type === 'step.added');
+    const added = (await store.events.read(scope, id)).filter((e) => e.type === 'step.added');
     expect(added.map((e) => [e.stepId, e.data])).toEqual([
       ['plan.x', { parent: 'plan', kind: 'agent', agent: 'zeta', dependsOn: [] }],
       ['plan.y', { parent: 'plan', kind: 'agent', agent: 'beta', dependsOn: ['plan.x'] }],
@@ -565,12 +593,12 @@ describe('run-finish', () => {
   it('settles from the steps (a live one was lost), builds the output, and compacts the run into its hash, with retention', async () => {
     const id = await newRun([newStep('a'), newStep('b', ['a'], true), newStep('c', ['a'])], ['a', 'c']);
     await start(id, 'a');
-    await store.completeStep(id, 'a', answer);
+    await store.steps.complete(scope, id, 'a', answer);
     await setStatus(id, 'c', 'skipped');
     // b is still `pending`: its job ended without reporting.
-    const res = await store.finishRun(id, 'auto');
+    const res = await store.endings.finish(scope, id, 'auto');
     expect(res).toMatchObject({ applied: true, status: 'partial_success' });
-    const state = (await store.getRun(id))!;
+    const state = (await store.records.get(scope, id))!;
     expect(state.run).toMatchObject({ status: 'partial_success', output: { a: 'the answer', c: null }, skippedSteps: ['c'], usage: answer.usage });
     expect(state.run.failedSteps).toEqual([{ stepId: 'b', kind: 'agent', agent: 'a', error: LOST_STEP_ERROR }]);
     expect(state.steps.map((s) => [s.stepId, s.status, s.output, s.runId])).toEqual([
@@ -579,21 +607,21 @@ describe('run-finish', () => {
       ['c', 'skipped', null, id],
     ]);
     // One key is left, with the retention TTL; the definition's TTL is renewed.
-    expect(await redis.ttl(keys.run(prefix, id))).toBeGreaterThan(0);
-    expect((await redis.hkeys(keys.run(prefix, id))).sort()).toEqual(['events', 'run', 'status', 'steps']);
+    expect(await redis.ttl(keys.run(scope, id))).toBeGreaterThan(0);
+    expect((await redis.hkeys(keys.run(scope, id))).sort()).toEqual(['events', 'run', 'status', 'steps']);
     expect(
       await redis.exists(
-        keys.runSteps(prefix, id),
-        keys.runRefs(prefix, id),
-        keys.events(prefix, id),
-        keys.step(prefix, id, 'a'),
-        keys.step(prefix, id, 'b'),
-        keys.step(prefix, id, 'c'),
+        keys.runSteps(scope, id),
+        keys.runRefs(scope, id),
+        keys.events(scope, id),
+        keys.step(scope, id, 'a'),
+        keys.step(scope, id, 'b'),
+        keys.step(scope, id, 'c'),
       ),
     ).toBe(0);
-    expect(await store.getDefinition(id)).toEqual({ name: 'test', steps: ['a', 'b', 'c'] });
+    expect(await store.records.definition(scope, id)).toEqual({ name: 'test', steps: ['a', 'b', 'c'] });
     // Its event log reads the same, from any point.
-    const events = await store.readEvents(id);
+    const events = await store.events.read(scope, id);
     expect(events.map((e) => [e.id, e.type])).toEqual([
       ['1', 'run.queued'],
       ['2', 'run.started'],
@@ -601,21 +629,21 @@ describe('run-finish', () => {
       ['4', 'step.failed'],
       ['5', 'run.finished'],
     ]);
-    expect(await store.readEvents(id, 3, 1)).toEqual([events[3]]);
+    expect(await store.events.read(scope, id, 3, 1)).toEqual([events[3]]);
     expect(events.every((e) => e.runId === id)).toBe(true);
   });
 
   it('keeps every key of a run that had a step running (its answer may still come), with retention', async () => {
     const id = await newRun([newStep('a'), newStep('c', ['a'])]);
     await start(id, 'a');
-    await store.finishRun(id, 'cancelled', { reason: 'stop' });
+    await store.endings.finish(scope, id, 'cancelled', { reason: 'stop' });
     for (const key of [
-      keys.run(prefix, id),
-      keys.runSteps(prefix, id),
-      keys.runRefs(prefix, id),
-      keys.events(prefix, id),
-      keys.step(prefix, id, 'a'),
-      keys.step(prefix, id, 'c'),
+      keys.run(scope, id),
+      keys.runSteps(scope, id),
+      keys.runRefs(scope, id),
+      keys.events(scope, id),
+      keys.step(scope, id, 'a'),
+      keys.step(scope, id, 'c'),
     ]) {
       expect(await redis.ttl(key), key).toBeGreaterThan(0);
     }
@@ -624,8 +652,8 @@ describe('run-finish', () => {
   it('cancels the steps that had not finished and returns them with what they were doing', async () => {
     const id = await newRun([newStep('a'), newStep('b', ['a'])]);
     await start(id, 'a');
-    await store.transitionStep(id, 'a', { from: ['running'], to: 'retrying' });
-    const res = await store.finishRun(id, 'cancelled', { reason: 'run cancelled' });
+    await store.steps.transition(scope, id, 'a', { from: ['running'], to: 'retrying' });
+    const res = await store.endings.finish(scope, id, 'cancelled', { reason: 'run cancelled' });
     expect(res).toEqual({
       applied: true,
       status: 'cancelled',
@@ -635,7 +663,7 @@ describe('run-finish', () => {
       ],
       refIds: [`${id}.a~ref~b`],
     });
-    expect((await store.getRun(id))!.steps.map((s) => [s.status, s.reason])).toEqual([
+    expect((await store.records.get(scope, id))!.steps.map((s) => [s.status, s.reason])).toEqual([
       ['cancelled', 'run cancelled'],
       ['cancelled', 'run cancelled'],
     ]);

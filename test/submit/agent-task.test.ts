@@ -92,7 +92,7 @@ describe('a single agent task', () => {
     const calls = fake.requests.filter((r) => r.prompt === task);
     expect(calls).toHaveLength(2);
     expect(calls[1]!.time - calls[0]!.time).toBeGreaterThanOrEqual(900);
-    const events = await h.system.store.readEvents(res.body.id);
+    const events = await h.system.engine.store.events.read(h.system.scope(), res.body.id);
     expect(events.find((e) => e.type === 'step.retrying')?.data).toMatchObject({ reason: 'rate_limited', retryAfterMs: 1000 });
   });
 
@@ -146,7 +146,7 @@ describe('a single agent task', () => {
 });
 
 describe('streaming agents', () => {
-  const stepEvents = async (runId: string) => (await h.system.store.readEvents(runId)).filter((e) => e.stepId !== undefined);
+  const stepEvents = async (runId: string) => (await h.system.engine.store.events.read(h.system.scope(), runId)).filter((e) => e.stepId !== undefined);
 
   it.each(['claude-stream', 'gpt-stream', 'echo-stream'])('%s reports step.progress while its answer arrives, then completes', async (agent) => {
     // SDK agents: 24 pieces 15 ms apart; echo: 8 pieces over 400 ms. Reports at most every 50 ms.
@@ -186,11 +186,12 @@ describe('streaming agents', () => {
     const res = await submit('echo-stream', 'short');
     const runId: string = res.body.id;
     await h.waitUntil(runId, (r) => r.steps[0]?.status === 'running');
-    const store = h.system.store;
-    expect(await store.stepProgress(runId, 'echo-stream', 2, { chars: 1, elapsedMs: 1 })).toBe(false);
-    expect(await store.stepProgress(runId, 'echo-stream', 1, { chars: 1, elapsedMs: 1 })).toBe(true);
+    const store = h.system.engine.store;
+    const scope = h.system.scope();
+    expect(await store.steps.progress(scope, runId, 'echo-stream', 2, { chars: 1, elapsedMs: 1 })).toBe(false);
+    expect(await store.steps.progress(scope, runId, 'echo-stream', 1, { chars: 1, elapsedMs: 1 })).toBe(true);
     expect((await h.waitForRun(runId)).status).toBe('succeeded');
-    expect(await store.stepProgress(runId, 'echo-stream', 1, { chars: 2, elapsedMs: 2 })).toBe(false);
+    expect(await store.steps.progress(scope, runId, 'echo-stream', 1, { chars: 2, elapsedMs: 2 })).toBe(false);
     const progress = (await stepEvents(runId)).filter((e) => e.type === 'step.progress');
     expect(progress.filter((e) => e.data.chars === 2 || e.data.attempt === 2)).toEqual([]);
     expect(progress.some((e) => e.data.chars === 1 && e.data.elapsedMs === 1)).toBe(true);

@@ -4,7 +4,7 @@
  * them), gives `fromStep` the feedback, and links to the run it reruns.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 import { unique } from '../helpers/redis.js';
@@ -74,7 +74,7 @@ describe('rerunning a run from a step', () => {
     const bAgain = fake.requests.filter((r) => r.prompt.startsWith(`B ${m}`))[1]!;
     expect(bAgain.prompt).toContain('"feedback": "be brief"');
     expect(bAgain.prompt).toContain(`"previousOutput": ${JSON.stringify(stepOf(first, 'b').output)}`);
-    const reused = (await h.system.store.readEvents(second.id)).find((e) => e.type === 'step.completed' && e.stepId === 'a');
+    const reused = (await h.system.engine.store.events.read(h.system.scope(), second.id)).find((e) => e.type === 'step.completed' && e.stepId === 'a');
     expect(reused?.data).toMatchObject({ reused: { runId: first.id } });
     await expectNoLiveJobs(h.system, second.id);
   });

@@ -7,7 +7,7 @@
  * No wall-clock thresholds: orderings are asserted on the recorded startedAt/finishedAt.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/submit/runs-service.js';
+import type { RunView } from '../../src/query/run-view.js';
 import type { StepRecord } from '../../src/model/run.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
@@ -264,7 +264,7 @@ describe('a diamond workflow (analyse → fixes, security → synthesize)', () =
     const run = await runToEnd('diamond', { pr });
     expect(run.status).toBe('succeeded');
 
-    const events = await h.system.store.readEvents(run.id);
+    const events = await h.system.engine.store.events.read(h.system.scope(), run.id);
     expect(events.filter((e) => e.type === 'step.started' && e.stepId === 'analyse')).toHaveLength(1);
     expect(fake.requests.filter((r) => r.prompt.includes(pr))).toHaveLength(1);
 
@@ -400,7 +400,7 @@ describe('failures', () => {
     expect(step(run, 'build').status).toBe('cancelled');
     await expectNoLiveJobs(h.system, run.id);
     // Nothing is resurrected afterwards.
-    const again = await h.system.runs.get(run.id);
+    const again = await h.system.api.queries.get(h.system.scope(), run.id);
     expect(again.steps.map((s) => s.status).sort()).toEqual(['cancelled', 'cancelled', 'cancelled', 'failed']);
   });
 

@@ -4,14 +4,14 @@
  * orchestrator step: the first agent leads, with the others as the agents it may delegate to.
  */
 import type { Router } from 'express';
-import type { RunsService } from '../../submit/runs-service.js';
-import { DEFAULT_WORKSPACE } from '../../model/run.js';
+import type { Submissions } from '../../submit/submissions.js';
+import { requestScope } from '../scope.js';
 import { patternWorkflow } from '../../compile/patterns.js';
 import { parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
 import { ChatMulti } from '../schemas.js';
 
-export function chatRouter({ runs }: { runs: RunsService }): Router {
+export function chatRouter({ submissions }: { submissions: Submissions }): Router {
   const r = apiRouter();
   r.post('/multi', async (req, res) => {
     const { message, agents, mode, idempotencyKey, priority, budget } = parseOr422(ChatMulti, req.body ?? {});
@@ -24,10 +24,11 @@ export function chatRouter({ runs }: { runs: RunsService }): Router {
             steps: [{ id: 'leader', agent: agents[0], delegates: agents.slice(1), input: { task: message } }],
           }
         : patternWorkflow(mode === 'parallel' ? { pattern: 'parallel', tasks, strict: false } : { pattern: 'sequential', tasks, strict: true });
-    const result = await runs.submitWorkflow(
+    const result = await submissions.submitWorkflow(
+      requestScope(res),
       workflow,
       {},
-      { workspaceId: DEFAULT_WORKSPACE, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) },
+      { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) },
     );
     res
       .status(result.created ? 202 : 200)

@@ -1,6 +1,9 @@
 import type { Request, Response, Router } from 'express';
-import type { RunsService } from '../../submit/runs-service.js';
-import { DEFAULT_WORKSPACE, type RunEvent } from '../../model/run.js';
+import type { RunQueries } from '../../query/run-queries.js';
+import type { RunActions } from '../../submit/run-actions.js';
+import type { Submissions } from '../../submit/submissions.js';
+import type { RunEvent } from '../../model/run.js';
+import { requestScope } from '../scope.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
 import { sendJson } from '../json-body.js';
@@ -25,15 +28,15 @@ import {
 import { noShapeError } from '../submit-shapes.js';
 
 export interface RunsRouterDeps {
-  runs: RunsService;
+  submissions: Submissions;
+  queries: RunQueries;
+  actions: RunActions;
   /** Fires when the process shuts down: open event streams end so the server can close. */
   shutdownSignal?: AbortSignal | undefined;
 }
 
-export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
+export function runsRouter({ submissions, queries, actions, shutdownSignal }: RunsRouterDeps): Router {
   const r = apiRouter();
-  // Until workspaces exist every request acts for the default one.
-  const workspaceId = DEFAULT_WORKSPACE;
   // An id that cannot be a run's never reaches the store (it would name other keys).
   r.router.param('id', (_req, _res, next, id: string) => {
     if (!RunId.safeParse(id).success) throw new NotFoundError(`"${excerpt(id, 100)}" is not a run id (run ids look like run_0mx55q17idf6fdb956c48)`);
@@ -46,10 +49,11 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
     if (!('agent' in body || 'workflow' in body || 'pattern' in body)) throw noShapeError(body);
     if ('pattern' in body) {
       const { idempotencyKey, priority, budget, ...pattern } = parseOr422(SubmitPatternRun, body);
-      const result = await runs.submitWorkflow(
+      const result = await submissions.submitWorkflow(
+        requestScope(res),
         patternWorkflow(pattern),
         {},
-        { workspaceId, ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) },
+        { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) },
       );
       res
         .status(result.created ? 202 : 200)
@@ -60,9 +64,12 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
     // Pick the branch by its discriminating field so errors name the right fields.
     const parsed: SubmitRun = 'agent' in body ? parseOr422(SubmitAgentRun, body) : parseOr422(SubmitWorkflowRun, body);
     // The parsed body carries the submit options (idempotencyKey, priority).
-    const opts = { ...parsed, workspaceId };
+    const opts = parsed;
+    const scope = requestScope(res);
     const result =
-      'agent' in parsed ? await runs.submitAgentTask(parsed.agent, parsed.input, opts) : await runs.submitWorkflow(parsed.workflow, parsed.input, opts);
+      'agent' in parsed
+        ? await submissions.submitAgentTask(scope, parsed.agent, parsed.input, opts)
+        : await submissions.submitWorkflow(scope, parsed.workflow, parsed.input, opts);
     res
       .status(result.created ? 202 : 200)
       .location(`/v1/runs/${result.id}`)
@@ -71,24 +78,24 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
 
   // Runs (with their outputs) can hold more text than one string may: written in pieces.
   r.get('/', ListRunsQuery, async (_req, res, query) => {
-    await sendJson(res, await runs.list({ ...query, workspaceId }));
+    await sendJson(res, await queries.list(requestScope(res), query));
   });
 
   r.get('/:id', GetRunQuery, async (req, res, { include }) => {
-    await sendJson(res, await runs.get(req.params.id!, { definition: include.includes('definition') }));
+    await sendJson(res, await queries.get(requestScope(res), req.params.id!, { definition: include.includes('definition') }));
   });
 
   r.get('/:id/context', async (req, res) => {
-    res.json(await runs.context(req.params.id!));
+    res.json(await queries.context(requestScope(res), req.params.id!));
   });
 
   r.post('/:id/cancel', async (req, res) => {
-    res.json(await runs.cancel(req.params.id!));
+    res.json(await actions.cancel(requestScope(res), req.params.id!));
   });
 
   r.post('/:id/rerun', async (req, res) => {
     const body = parseOr422(RerunBody, req.body ?? {});
-    const result = await runs.rerun(req.params.id!, body, { workspaceId });
+    const result = await submissions.rerun(requestScope(res), req.params.id!, body);
     res.status(202).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, rerunOf: result.rerunOf });
   });
 
@@ -99,17 +106,17 @@ export function runsRouter({ runs, shutdownSignal }: RunsRouterDeps): Router {
     r.post(`/:id/steps/:stepId/${action}`, async (req, res) => {
       const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
       const body = parseOr422(GateDecisionBody, req.body ?? {});
-      res.json(await runs.decide(req.params.id!, stepId, { approved, ...body }));
+      res.json(await actions.decide(requestScope(res), req.params.id!, stepId, { approved, ...body }));
     });
   }
 
   r.post('/:id/steps/:stepId/feedback', async (req, res) => {
     const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
     const body = parseOr422(FeedbackBody, req.body ?? {});
-    res.json(await runs.feedback(req.params.id!, stepId, body));
+    res.json(await actions.feedback(requestScope(res), req.params.id!, stepId, body));
   });
 
-  r.get('/:id/events', EventsQuery, (req, res, { after }) => streamEvents(runs, req as Request<{ id: string }>, res, after, shutdownSignal));
+  r.get('/:id/events', EventsQuery, (req, res, { after }) => streamEvents(queries, req as Request<{ id: string }>, res, after, shutdownSignal));
 
   return r.router;
 }
@@ -124,7 +131,7 @@ const KEEP_ALIVE_MS = 15_000;
  * retention is served from the archive (MongoDB), when one is configured.
  */
 async function streamEvents(
-  runs: RunsService,
+  queries: RunQueries,
   req: Request<{ id: string }>,
   res: Response,
   afterParam: string | undefined,
@@ -142,13 +149,13 @@ async function streamEvents(
   }
   const after = parsed?.data;
   // Before any await: every request of a burst sees the slots the others took.
-  const release = runs.reserveEventStream();
+  const release = queries.reserveEventStream();
   const stop = new AbortController();
   const end = () => stop.abort();
   req.on('close', end);
   shutdownSignal?.addEventListener('abort', end, { once: true });
   try {
-    const stream = await runs.events(req.params.id, after, stop.signal);
+    const stream = await queries.events(requestScope(res), req.params.id, after, stop.signal);
     if (stream.kind === 'none') {
       // Nothing will ever follow: 204 tells an EventSource to stop reconnecting.
       res.status(204).end();

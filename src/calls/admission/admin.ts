@@ -13,6 +13,7 @@ import type { Logger } from '../../logger.js';
 import { agentQueueName, keys } from '../../store/keys.js';
 import { promoteIfDelayed } from '../../flow/run-control.js';
 import type { RunStore } from '../../store/run-store.js';
+import { cellOf, scopeOf } from '../../store/scope.js';
 import type { StepJobData } from '../../flow/flow-builder.js';
 import { Script } from '../../store/scripts/script.js';
 import { CAPACITY_WAIT } from '../../model/run.js';
@@ -55,7 +56,7 @@ export class LimitsAdmin {
       prefix: string;
       registry: AgentRegistry;
       queue: (name: string) => Queue | undefined;
-      store: RunStore;
+      store: Pick<RunStore, 'steps'>;
       logger: Logger;
     },
   ) {}
@@ -63,10 +64,11 @@ export class LimitsAdmin {
   /** The scopes paused now, soonest to end first. */
   async paused(): Promise<PausedScope[]> {
     const { redis, prefix } = this.deps;
-    const ids = await redis.zrange(keys.limitPaused(prefix), '0', '-1');
+    const cell = cellOf(prefix);
+    const ids = await redis.zrange(keys.limitPaused(cell), '0', '-1');
     if (ids.length === 0) return [];
     const pipe = redis.pipeline();
-    for (const id of ids) pipe.hmget(keys.limit(prefix, id), 'pausedUntil', 'pauseProbe', 'quota', 'quotaUntil');
+    for (const id of ids) pipe.hmget(keys.limit(cell, id), 'pausedUntil', 'pauseProbe', 'quota', 'quotaUntil');
     const rows = (await pipe.exec()) ?? [];
     const now = Date.now();
     return ids.flatMap((scope, i) => {
@@ -91,7 +93,11 @@ export class LimitsAdmin {
   /** Lift `scope`'s pause. NotFoundError when it is not paused. */
   async resume(scope: string): Promise<ResumeResult> {
     const { redis, prefix, logger } = this.deps;
-    const [ok, until, kind] = (await resumeScript.run(redis, [keys.limit(prefix, scope), keys.limitPaused(prefix)], [scope])) as [number, number?, string?];
+    const [ok, until, kind] = (await resumeScript.run(redis, [keys.limit(cellOf(prefix), scope), keys.limitPaused(cellOf(prefix))], [scope])) as [
+      number,
+      number?,
+      string?,
+    ];
     if (ok !== 1) {
       const paused = (await this.paused()).map((p) => p.scope);
       throw new NotFoundError(`limiter scope "${scope}" is not paused (paused now: ${paused.length ? paused.join(', ') : 'none'})`);
@@ -129,7 +135,13 @@ export class LimitsAdmin {
     const jobs = (await queue.getDelayed(0, MAX_WOKEN_PER_QUEUE - 1)).filter((j): j is NonNullable<typeof j> =>
       Boolean(j?.id && (j.data as StepJobData | undefined)?.step),
     );
-    const reasons = await this.deps.store.stepReasons(jobs.map((j) => ({ runId: (j.data as StepJobData).runId, stepId: (j.data as StepJobData).step.id })));
+    const cell = cellOf(this.deps.prefix);
+    const reasons = await this.deps.store.steps.reasons(
+      jobs.map((j) => {
+        const data = j.data as StepJobData;
+        return { scope: scopeOf(cell, data.workspaceId), runId: data.runId, stepId: data.step.id };
+      }),
+    );
     const waiting = `${CAPACITY_WAIT}${scope} paused`;
     const wake = jobs.filter((_, i) => reasons[i]?.startsWith(waiting));
     await Promise.all(wake.map((j) => promoteIfDelayed(queue, j.id!, this.deps.logger)));

@@ -16,7 +16,8 @@ import { estimateCall } from './limited-provider.js';
 import type { Logger } from '../../logger.js';
 import type { PriceTable } from '../pricing.js';
 import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../provider.js';
-import type { RunStore } from '../../store/run-store.js';
+import type { RunBudgets } from '../../store/budgets.js';
+import type { Scope } from '../../store/scope.js';
 import type { BudgetReservation, HoldOwner } from '../../store/scripts/index.js';
 
 const BUDGET_POLL_MS = 500;
@@ -25,7 +26,8 @@ export class BudgetedProvider extends ProviderDecorator {
   constructor(
     inner: Provider,
     private readonly deps: {
-      store: RunStore;
+      store: Pick<RunBudgets, 'reserveBudget' | 'settleBudget'>;
+      scope: Scope;
       runId: string;
       /** The attempt whose calls these are. */
       owner: HoldOwner;
@@ -43,7 +45,7 @@ export class BudgetedProvider extends ProviderDecorator {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
-    const { store, runId, owner, leaseMs } = this.deps;
+    const { store, scope, runId, owner, leaseMs } = this.deps;
     const estimate = estimateCall(req);
     const reserved: BudgetReservation = {
       tokens: estimate.inputTokens + estimate.outputTokens,
@@ -52,7 +54,7 @@ export class BudgetedProvider extends ProviderDecorator {
       lease: randomUUID(),
       leaseMs,
     };
-    const refused = await store.reserveBudget(runId, reserved);
+    const refused = await store.reserveBudget(scope, runId, reserved);
     if (refused.startsWith('wait ')) {
       // Room is held by the run's calls in flight: wait for them to settle (no attempt used).
       throw new CapacityWaitError(`${CAPACITY_WAIT}run budget ${refused.slice(5)}`, jittered(BUDGET_POLL_MS), 'budget');
@@ -66,7 +68,7 @@ export class BudgetedProvider extends ProviderDecorator {
     } finally {
       // The answer is never lost to the budget: a failed settle is logged.
       await store
-        .settleBudget(runId, reserved, used)
+        .settleBudget(scope, runId, reserved, used)
         .catch((err: unknown) => this.deps.log().warn({ err: toError(err).message }, 'could not settle a budget reservation'));
     }
   }

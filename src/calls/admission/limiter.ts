@@ -11,6 +11,7 @@ import type { ProviderName } from '../../model/agent.js';
 import type { LimiterScopeState } from '../../metrics/metrics.js';
 import type { CallHolder } from '../provider.js';
 import { keys } from '../../store/keys.js';
+import { cellOf, scopeOf, type Cell } from '../../store/scope.js';
 import { Script } from '../../store/scripts/script.js';
 import type { BreakerSpec, LimitSet, ProviderLimits } from '../../model/provider-limits.js';
 
@@ -143,13 +144,13 @@ export class RedisLimiter implements Limiter {
 
   /** Each scope's state hash and leases, then (to acquire) its bookings. */
   private keysOf(scopes: readonly Scope[], bookings = false): string[] {
-    const of = (key: (prefix: string, scope: string) => string) => scopes.map((s) => key(this.prefix, s.id));
+    const of = (key: (cell: Cell, scope: string) => string) => scopes.map((s) => key(cellOf(this.prefix), s.id));
     return [...of(keys.limit), ...of(keys.limitLeases), ...(bookings ? of(keys.limitBookings) : [])];
   }
 
   /** Where a call's holds are kept: its run's (no holder: a key nothing is written to). */
   private holdsOf(holder: CallHolder | undefined): string {
-    return keys.runHolds(this.prefix, holder?.runId ?? '');
+    return keys.runHolds(scopeOf(cellOf(this.prefix), holder?.workspaceId), holder?.runId ?? '');
   }
 
   async acquire(target: CallTarget, tokens: number, leaseMs: number, callKey = '', bookWithinMs = -1, holder?: CallHolder): Promise<Admission> {
@@ -220,7 +221,7 @@ export class RedisLimiter implements Limiter {
     );
     const [opened, paused, lifted] = (await settleScript.run(
       this.redis,
-      [...this.keysOf(scopes), this.holdsOf(ticket.holder), keys.limitPaused(this.prefix)],
+      [...this.keysOf(scopes), this.holdsOf(ticket.holder), keys.limitPaused(cellOf(this.prefix))],
       args,
     )) as [number[], number, number];
     const id = (i: number) => (i > 0 ? scopes[i - 1]!.id : undefined);
@@ -236,7 +237,7 @@ export class RedisLimiter implements Limiter {
     const scopes = [...new Map(targets.flatMap((t) => this.plan.scopes(t).slice(0, 2)).map((s) => [s.id, s])).values()];
     if (scopes.length === 0) return [];
     const pipe = this.redis.pipeline();
-    for (const s of scopes) pipe.hmget(keys.limit(this.prefix, s.id), 'openUntil', 'pausedUntil', 'pauseProbe');
+    for (const s of scopes) pipe.hmget(keys.limit(cellOf(this.prefix), s.id), 'openUntil', 'pausedUntil', 'pauseProbe');
     const rows = (await pipe.exec()) ?? [];
     const now = Date.now();
     return scopes.map((s, i) => {

@@ -1,8 +1,9 @@
 /** Runs that left Redis, read from MongoDB: GET /v1/runs/:id, the listing, the event log. */
 import { ValidationError } from '../../errors/index.js';
-import { toRunView, type ListRunsFilter, type RunArchive } from '../../submit/runs-service.js';
+import type { ListRunsFilter, RunArchive } from '../../query/run-queries.js';
+import { toRunView } from '../../query/run-view.js';
 import { toSummary } from '../../model/run.js';
-import { runDefinition } from '../../submit/runs-service.js';
+import { runDefinition } from '../../submit/agent-task.js';
 import { definitionOf, fromEventDocument, fromRunDocument, fromStepDocument } from './mappers.js';
 import type { EventDocument, MongoModels, RunDocument, StepDocument } from './models.js';
 
@@ -61,12 +62,12 @@ export async function listRunsFromMongo(models: MongoModels, query: ListRunsFilt
   };
 }
 
-/** Runs that left Redis, read from MongoDB (GET /v1/runs/:id, the listing, the event log). */
+/** Runs that left Redis, read from MongoDB (GET /v1/runs/:id, the listing, the event log), each of one workspace. */
 export function createMongoArchive(models: MongoModels): RunArchive {
   return {
-    async getRun(id, opts = {}) {
+    async getRun(workspaceId, id, opts = {}) {
       const [doc, steps] = await Promise.all([
-        models.Run.findById(id, opts.definition ? { outboxSeq: 0 } : { definition: 0, outboxSeq: 0 })
+        models.Run.findOne({ _id: id, workspaceId }, opts.definition ? { outboxSeq: 0 } : { definition: 0, outboxSeq: 0 })
           .lean<RunDocument>()
           .exec(),
         models.StepResult.find({ runId: id }).sort({ createdAt: 1, _id: 1 }).lean<StepDocument[]>().exec(),
@@ -78,9 +79,9 @@ export function createMongoArchive(models: MongoModels): RunArchive {
       return view;
     },
     listRuns: (filter) => listRunsFromMongo(models, filter),
-    async getEvents(id) {
+    async getEvents(workspaceId, id) {
       const [run, events] = await Promise.all([
-        models.Run.exists({ _id: id }).exec(),
+        models.Run.exists({ _id: id, workspaceId }).exec(),
         models.RunEvent.find({ runId: id }).sort({ seq: 1 }).lean<EventDocument[]>().exec(),
       ]);
       return run ? events.map(fromEventDocument) : null;

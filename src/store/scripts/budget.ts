@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Scope } from '../scope.js';
 import { Script } from './script.js';
 
 const reserve = new Script('budget-reserve', 2);
@@ -24,19 +25,19 @@ export interface BudgetReservation {
 }
 
 /** Reserve a call's estimate against the run's budget; returns why it is refused, or '' when reserved. */
-export async function budgetReserve(redis: Redis, prefix: string, runId: string, r: BudgetReservation): Promise<string> {
+export async function budgetReserve(redis: Redis, scope: Scope, runId: string, r: BudgetReservation): Promise<string> {
   const args = [r.tokens, r.costUsd, r.owner.attempt, r.owner.stepId, r.lease, Math.max(1, Math.round(r.leaseMs))];
-  return (await reserve.run(redis, [keys.run(prefix, runId), keys.runHolds(prefix, runId)], args)) as string;
+  return (await reserve.run(redis, [keys.run(scope, runId), keys.runHolds(scope, runId)], args)) as string;
 }
 
 /** Release a reservation (unless it was released already) and count what the call used; returns why the budget is now exceeded, or ''. */
 export async function budgetSettle(
   redis: Redis,
-  prefix: string,
+  scope: Scope,
   runId: string,
   r: BudgetReservation,
   used: { tokens: number; costUsd: number },
 ): Promise<string> {
   const args = [r.tokens, r.costUsd, used.tokens, used.costUsd, new Date().toISOString(), r.owner.attempt, r.owner.stepId, r.lease];
-  return (await settle.run(redis, [keys.run(prefix, runId), keys.events(prefix, runId), keys.runHolds(prefix, runId)], args)) as string;
+  return (await settle.run(redis, [keys.run(scope, runId), keys.events(scope, runId), keys.runHolds(scope, runId)], args)) as string;
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Scope } from '../scope.js';
 import type { RunRecord } from '../../model/run.js';
 import { ConflictError, toError } from '../../errors/index.js';
 import { json, Script } from './script.js';
@@ -9,7 +10,7 @@ const script = new Script('create-run', 10);
 const appendScript = new Script('steps-append', 2);
 
 export interface CreateRunArgs {
-  prefix: string;
+  scope: Scope;
   run: RunRecord;
   /** Steps whose outputs form the run output. */
   outputSteps: readonly string[];
@@ -55,8 +56,8 @@ export async function createRun(redis: Redis, a: CreateRunArgs): Promise<{ steps
     try {
       written += (await appendScript.run(
         redis,
-        [keys.run(a.prefix, a.run.id), keys.runSteps(a.prefix, a.run.id)],
-        [keys.stepPrefix(a.prefix, a.run.id), a.run.id, stepPlan(part), a.run.createdAt],
+        [keys.run(a.scope, a.run.id), keys.runSteps(a.scope, a.run.id)],
+        [keys.stepPrefix(a.scope, a.run.id), a.run.id, stepPlan(part), a.run.createdAt],
       )) as number;
     } catch (err) {
       // Cancelled while it was being written: no more of it, and none of its jobs.
@@ -92,23 +93,23 @@ function asDefinitionError<T>(err: T): T | DefinitionNotStoredError {
 }
 
 function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | number)[] } {
-  const { prefix, run } = a;
+  const { scope, run } = a;
   const fields = Object.entries({ ...run, outputSteps: a.outputSteps, definitionId: a.definition?.id ?? null }).flatMap(([k, v]) => [k, json(v)]);
   return {
     keys: [
-      keys.run(prefix, run.id),
-      keys.runSteps(prefix, run.id),
-      keys.runRefs(prefix, run.id),
-      keys.events(prefix, run.id),
-      keys.runIndex(prefix, run.workspaceId),
-      keys.outbox(prefix),
-      keys.queuedRuns(prefix),
-      keys.definition(prefix, a.definition?.id ?? ''),
-      keys.workflowRunIndex(prefix, run.workspaceId, run.workflow),
-      keys.workflowIndexSince(prefix, run.workspaceId),
+      keys.run(scope, run.id),
+      keys.runSteps(scope, run.id),
+      keys.runRefs(scope, run.id),
+      keys.events(scope, run.id),
+      keys.runIndex(scope),
+      keys.outbox(scope),
+      keys.queuedRuns(scope),
+      keys.definition(scope, a.definition?.id ?? ''),
+      keys.workflowRunIndex(scope, run.workflow),
+      keys.workflowIndexSince(scope),
     ],
     args: [
-      keys.stepPrefix(prefix, run.id),
+      keys.stepPrefix(scope, run.id),
       run.id,
       stepPlan(a.steps),
       JSON.stringify(a.refIds),

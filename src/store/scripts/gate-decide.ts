@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Scope } from '../scope.js';
 import { json, Script } from './script.js';
 
 const script = new Script('gate-decide', 2);
@@ -16,10 +17,10 @@ export interface GateDecision {
 export type GateDecideReply = { applied: true } | { applied: false; why: string };
 
 /** Record `decision` on the waiting approval gate `stepId` (see gate-decide.lua). */
-export async function gateDecide(redis: Redis, a: { prefix: string; runId: string; stepId: string; decision: GateDecision }): Promise<GateDecideReply> {
+export async function gateDecide(redis: Redis, a: { scope: Scope; runId: string; stepId: string; decision: GateDecision }): Promise<GateDecideReply> {
   const [applied, why] = (await script.run(
     redis,
-    [keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId)],
+    [keys.step(a.scope, a.runId, a.stepId), keys.events(a.scope, a.runId)],
     [json(a.decision), a.decision.approved ? 'step.approved' : 'step.rejected', a.decision.at],
   )) as [number, string?];
   return applied === 1 ? { applied: true } : { applied: false, why: why ?? 'missing' };

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Cell, Scope } from '../scope.js';
 import { isTerminalStep, type StepStatus } from '../../model/run.js';
 import { Script } from './script.js';
 
@@ -23,20 +24,20 @@ export function deliveryHolds(stepId: string, attempt: number, status: StepStatu
 const ROUNDS = 3;
 
 /** Release what a run's provider calls hold in the limiter and against its budget; returns how many holds were released. */
-export async function holdsRelease(redis: Redis, prefix: string, runId: string, which: HoldsSelection = {}): Promise<number> {
+export async function holdsRelease(redis: Redis, scope: Scope, runId: string, which: HoldsSelection = {}): Promise<number> {
   if (which.steps && which.steps.length === 0) return 0;
-  const holds = keys.runHolds(prefix, runId);
+  const holds = keys.runHolds(scope, runId);
   let released = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    // The script is given every key it touches: the scopes its holds name, read first (a run
-    // that holds nothing, most of them, costs this one read).
+    // The script is given every key it touches: the limit scopes its holds name, read first (a
+    // run that holds nothing, most of them, costs this one read).
     const entries = await redis.zrange(holds, '0', '-1');
     if (entries.length === 0) break;
-    const scopes = scopesOf(prefix, entries);
+    const limitIds = limitScopesOf(scope, entries);
     const args = [which.belowAttempt ?? 0, ...(which.steps ?? [])];
     const [n, left] = (await release.run(
       redis,
-      [holds, keys.run(prefix, runId), ...scopes.flatMap((id) => [keys.limit(prefix, id), keys.limitBookings(prefix, id), keys.limitLeases(prefix, id)])],
+      [holds, keys.run(scope, runId), ...limitIds.flatMap((id) => [keys.limit(scope, id), keys.limitBookings(scope, id), keys.limitLeases(scope, id)])],
       args,
     )) as [number, number];
     released += n;
@@ -46,11 +47,11 @@ export async function holdsRelease(redis: Redis, prefix: string, runId: string, 
 }
 
 /**
- * The limiter scopes a run's holds name (see lua/includes/holdEntry.lua: `<kind> <attempt>
+ * The limit scopes a run's holds name (see lua/includes/holdEntry.lua: `<kind> <attempt>
  * <step id> <id> <what>`, `what` a scope's state key for a turn booked or a lease).
  */
-function scopesOf(prefix: string, entries: readonly string[]): string[] {
-  const statePrefix = keys.limit(prefix, '');
+function limitScopesOf(cell: Cell, entries: readonly string[]): string[] {
+  const statePrefix = keys.limit(cell, '');
   const ids = new Set<string>();
   for (const e of entries) {
     const m = /^[bl] \d+ \S+ \S+ (.+)$/.exec(e);

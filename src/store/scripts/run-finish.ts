@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Scope } from '../scope.js';
 import type { RunStatus, StepStatus } from '../../model/run.js';
 import { json, Script } from './script.js';
 
 const script = new Script('run-finish', 6);
 
 export interface RunFinishArgs {
-  prefix: string;
+  scope: Scope;
   runId: string;
   /** A final status (cancel, failure), or `auto`: settle from the steps (every step's job is done). */
   status: Exclude<RunStatus, 'queued' | 'running' | 'waiting'> | 'auto';
@@ -47,12 +48,12 @@ export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFini
   const [applied, status, cancelled = [], refIds = []] = (await script.run(
     redis,
     [
-      keys.run(a.prefix, a.runId),
-      keys.runSteps(a.prefix, a.runId),
-      keys.runRefs(a.prefix, a.runId),
-      keys.events(a.prefix, a.runId),
-      keys.outbox(a.prefix),
-      keys.queuedRuns(a.prefix),
+      keys.run(a.scope, a.runId),
+      keys.runSteps(a.scope, a.runId),
+      keys.runRefs(a.scope, a.runId),
+      keys.events(a.scope, a.runId),
+      keys.outbox(a.scope),
+      keys.queuedRuns(a.scope),
     ],
     [
       a.status,
@@ -62,8 +63,8 @@ export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFini
       a.outbox ? '1' : '0',
       a.retentionSeconds,
       json(a.reason),
-      keys.stepPrefix(a.prefix, a.runId),
-      keys.definitionPrefix(a.prefix),
+      keys.stepPrefix(a.scope, a.runId),
+      keys.definitionPrefix(a.scope),
       ...(a.settled ? [a.settled.failed, a.settled.skipped, a.settled.usage, a.settled.nFailed, a.settled.requiredFailed ?? ''] : ['']),
     ],
   )) as [number, string, string[]?, string[]?];
@@ -79,11 +80,11 @@ const settleScript = new Script('steps-settle', 1);
 /** One part of a large run's settlement (lua/steps-settle.lua): steps `from` to `to` of its list; undefined at a step that has not ended. */
 export async function stepsSettle(
   redis: Redis,
-  a: { prefix: string; runId: string; retentionSeconds: number; from: number; to: number },
+  a: { scope: Scope; runId: string; retentionSeconds: number; from: number; to: number },
 ): Promise<
   { failed: string; nFailed: number; skipped: string; inputTokens: number; outputTokens: number; costUsd?: number; requiredFailed?: string } | undefined
 > {
-  const r = (await settleScript.run(redis, [keys.runSteps(a.prefix, a.runId)], [keys.stepPrefix(a.prefix, a.runId), a.retentionSeconds, a.from, a.to])) as [
+  const r = (await settleScript.run(redis, [keys.runSteps(a.scope, a.runId)], [keys.stepPrefix(a.scope, a.runId), a.retentionSeconds, a.from, a.to])) as [
     number,
     string?,
     number?,

@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Scope } from '../scope.js';
 import { isTerminalRun, isTerminalStep, type RunStatus, type StepStatus } from '../../model/run.js';
 import { parseJson, Script } from './script.js';
 
 const script = new Script('step-begin', 5);
 
 export interface StepBeginArgs {
-  prefix: string;
+  scope: Scope;
   runId: string;
   stepId: string;
   outbox: boolean;
@@ -67,12 +68,12 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
   const ids = early ? [] : all;
   const r = (await script.run(
     redis,
-    [keys.run(a.prefix, a.runId), keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId), keys.outbox(a.prefix), keys.queuedRuns(a.prefix)],
+    [keys.run(a.scope, a.runId), keys.step(a.scope, a.runId, a.stepId), keys.events(a.scope, a.runId), keys.outbox(a.scope), keys.queuedRuns(a.scope)],
     [
       new Date().toISOString(),
       a.outbox ? '1' : '0',
       fast ? '1' : '0',
-      keys.stepPrefix(a.prefix, a.runId),
+      keys.stepPrefix(a.scope, a.runId),
       ids.length ? a.deps.length : 0,
       ids.map((id) => (a.needsOutput(id) ? '1' : '0')).join('') || '-',
       a.maxAttempts,
@@ -112,7 +113,7 @@ async function readSteps(redis: Redis, a: StepBeginArgs, ids: readonly string[])
     const r = (await readScript.run(
       redis,
       [],
-      [keys.stepPrefix(a.prefix, a.runId), batch.map((id) => (a.needsOutput(id) ? '1' : '0')).join(''), ...batch],
+      [keys.stepPrefix(a.scope, a.runId), batch.map((id) => (a.needsOutput(id) ? '1' : '0')).join(''), ...batch],
     )) as string[];
     batch.forEach((stepId, j) =>
       out.push({ stepId, status: parseJson(r[3 * j]), optional: parseJson(r[3 * j + 1]) === true, output: parseJson(r[3 * j + 2]) }),

@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Scope } from '../scope.js';
 import type { StepRecord, Usage } from '../../model/run.js';
 import { json, Script } from './script.js';
 
 const script = new Script('step-checkpoint', 3);
 
 export interface StepCheckpointArgs {
-  prefix: string;
+  scope: Scope;
   runId: string;
   stepId: string;
   /** The attempt the caller runs: the checkpoint is saved only while the step runs that attempt. */
@@ -38,5 +39,5 @@ export async function stepCheckpoint(redis: Redis, a: StepCheckpointArgs): Promi
     a.writeId ?? '',
     ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
   ];
-  return (await script.run(redis, [keys.step(a.prefix, a.runId, a.stepId), keys.run(a.prefix, a.runId), keys.outbox(a.prefix)], args)) === 1;
+  return (await script.run(redis, [keys.step(a.scope, a.runId, a.stepId), keys.run(a.scope, a.runId), keys.outbox(a.scope)], args)) === 1;
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Scope } from '../scope.js';
 import type { RunStatus, StepStatus, Usage } from '../../model/run.js';
 import { json, Script } from './script.js';
 import type { RecordFields } from './step-checkpoint.js';
@@ -42,7 +43,7 @@ export interface ContextPublish {
 }
 
 export interface StepCompleteArgs extends StepResult {
-  prefix: string;
+  scope: Scope;
   runId: string;
   stepId: string;
   outbox: boolean;
@@ -65,13 +66,13 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
   const [recorded, status, finished, runStatus, over] = (await script.run(
     redis,
     [
-      keys.step(a.prefix, a.runId, a.stepId),
-      keys.run(a.prefix, a.runId),
-      keys.events(a.prefix, a.runId),
-      keys.outbox(a.prefix),
-      keys.runSteps(a.prefix, a.runId),
-      keys.runRefs(a.prefix, a.runId),
-      keys.queuedRuns(a.prefix),
+      keys.step(a.scope, a.runId, a.stepId),
+      keys.run(a.scope, a.runId),
+      keys.events(a.scope, a.runId),
+      keys.outbox(a.scope),
+      keys.runSteps(a.scope, a.runId),
+      keys.runRefs(a.scope, a.runId),
+      keys.queuedRuns(a.scope),
     ],
     [
       new Date().toISOString(),
@@ -85,8 +86,8 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       a.checkpoint === undefined ? '' : json(a.checkpoint),
       a.finishRun ? '1' : '0',
       a.retentionSeconds,
-      keys.stepPrefix(a.prefix, a.runId),
-      keys.definitionPrefix(a.prefix),
+      keys.stepPrefix(a.scope, a.runId),
+      keys.definitionPrefix(a.scope),
       a.reusedFrom === undefined ? '' : json(a.reusedFrom),
       a.callsCounted ? '1' : '0',
       a.publish

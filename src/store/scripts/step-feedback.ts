@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Scope } from '../scope.js';
 import { Script } from './script.js';
 
 const feedback = new Script('step-feedback', 4);
@@ -10,11 +11,11 @@ export type StepFeedbackReply =
 /** Record feedback on a finished step (see lua/step-feedback.lua). */
 export async function stepFeedback(
   redis: Redis,
-  a: { prefix: string; runId: string; stepId: string; feedback: unknown; retentionSeconds: number; outbox: boolean },
+  a: { scope: Scope; runId: string; stepId: string; feedback: unknown; retentionSeconds: number; outbox: boolean },
 ): Promise<StepFeedbackReply> {
   const [result, extra] = (await feedback.run(
     redis,
-    [keys.run(a.prefix, a.runId), keys.step(a.prefix, a.runId, a.stepId), keys.feedback(a.prefix, a.runId), keys.outbox(a.prefix)],
+    [keys.run(a.scope, a.runId), keys.step(a.scope, a.runId, a.stepId), keys.feedback(a.scope, a.runId), keys.outbox(a.scope)],
     [a.stepId, JSON.stringify(a.feedback), a.retentionSeconds, a.outbox ? '1' : '0'],
   )) as [string, string?];
   if (result === 'recorded') return { result, where: extra as 'step' | 'compacted' };

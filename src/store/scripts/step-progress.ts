@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Scope } from '../scope.js';
 import { Script } from './script.js';
 
 const script = new Script('step-progress', 2);
 
 export interface StepProgressArgs {
-  prefix: string;
+  scope: Scope;
   runId: string;
   stepId: string;
   attempt: number;
@@ -16,7 +17,7 @@ export interface StepProgressArgs {
 export async function stepProgress(redis: Redis, a: StepProgressArgs): Promise<boolean> {
   const r = await script.run(
     redis,
-    [keys.step(a.prefix, a.runId, a.stepId), keys.events(a.prefix, a.runId)],
+    [keys.step(a.scope, a.runId, a.stepId), keys.events(a.scope, a.runId)],
     [a.attempt, new Date().toISOString(), JSON.stringify({ attempt: a.attempt, ...a.data })],
   );
   return r === 1;

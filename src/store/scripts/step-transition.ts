@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Scope } from '../scope.js';
 import type { RunEventType, StepRecord, StepStatus, Usage } from '../../model/run.js';
 import { json, parseJson, Script } from './script.js';
 
@@ -24,7 +25,7 @@ export interface StepTransition {
 }
 
 export interface StepTransitionArgs extends StepTransition {
-  prefix: string;
+  scope: Scope;
   runId: string;
   stepId: string;
   outbox: boolean;
@@ -45,12 +46,12 @@ export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promi
   const reply = (await script.run(
     redis,
     [
-      keys.step(a.prefix, a.runId, a.stepId),
-      keys.run(a.prefix, a.runId),
-      keys.events(a.prefix, a.runId),
-      keys.outbox(a.prefix),
-      keys.queuedRuns(a.prefix),
-      keys.runSteps(a.prefix, a.runId),
+      keys.step(a.scope, a.runId, a.stepId),
+      keys.run(a.scope, a.runId),
+      keys.events(a.scope, a.runId),
+      keys.outbox(a.scope),
+      keys.queuedRuns(a.scope),
+      keys.runSteps(a.scope, a.runId),
     ],
     [
       a.from.join(','),
@@ -61,7 +62,7 @@ export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promi
       a.outbox ? '1' : '0',
       a.attemptsDelta ?? 0,
       a.attempt ?? '',
-      keys.stepPrefix(a.prefix, a.runId),
+      keys.stepPrefix(a.scope, a.runId),
       a.usage ? JSON.stringify(a.usage) : '',
       a.writeId ?? '',
       a.countsStep ? '1' : '0',

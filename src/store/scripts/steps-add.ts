@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import type { Scope } from '../scope.js';
 import type { StepStatus } from '../../model/run.js';
 import { Script } from './script.js';
 import { stepPlan, type NewStep } from './step-plan.js';
@@ -7,7 +8,7 @@ import { stepPlan, type NewStep } from './step-plan.js';
 const script = new Script('steps-add', 5);
 
 export interface StepsAddArgs {
-  prefix: string;
+  scope: Scope;
   runId: string;
   /** The running step that adds them (each new step's `parent` names it). */
   parent: string;
@@ -31,14 +32,14 @@ export async function stepsAdd(redis: Redis, a: StepsAddArgs): Promise<StepsAddR
   const [applied, value, steps, adding] = (await script.run(
     redis,
     [
-      keys.run(a.prefix, a.runId),
-      keys.runSteps(a.prefix, a.runId),
-      keys.runRefs(a.prefix, a.runId),
-      keys.events(a.prefix, a.runId),
-      keys.step(a.prefix, a.runId, a.parent),
+      keys.run(a.scope, a.runId),
+      keys.runSteps(a.scope, a.runId),
+      keys.runRefs(a.scope, a.runId),
+      keys.events(a.scope, a.runId),
+      keys.step(a.scope, a.runId, a.parent),
     ],
     [
-      keys.stepPrefix(a.prefix, a.runId),
+      keys.stepPrefix(a.scope, a.runId),
       a.attempt,
       new Date().toISOString(),
       stepPlan(a.steps),

@@ -1,7 +1,8 @@
 -- A new run: its record, its steps, its refs, its index entry and its `run.queued` event, at once;
 -- the definition it executes is stored once for every run of it (by content), or its time to
 -- live renewed.
--- KEYS: run, steps, refs, events, index, outbox, queued runs, definition ('' id: none kept),
+-- KEYS: run, steps, refs, events, index, outbox, queued runs (a member is the run's key),
+--       definition ('' id: none kept),
 --       the workflow's index, when the workspace's runs were first indexed by workflow
 -- ARGV: [1] step key prefix, [2] run id, [3] step plan (see createSteps), [4] ref job ids (JSON
 --       list), [5] createdAt (ISO), [6] index score, [7] `run.queued` event data JSON, [8] outbox
@@ -34,7 +35,7 @@ redis.call('ZADD', KEYS[9], ARGV[6], runId)
 redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. (tonumber(ARGV[6]) - tonumber(ARGV[11]) * 1000))
 redis.call('EXPIRE', KEYS[9], ARGV[11])
 redis.call('SET', KEYS[10], ARGV[6], 'NX')
-redis.call('ZADD', KEYS[7], ARGV[6], runId)
+redis.call('ZADD', KEYS[7], ARGV[6], runKey)
 event(KEYS[4], 'run.queued', nil, ARGV[5], ARGV[7])
 -- The system of record lists live runs too, not only finished ones; the definition goes once.
 if ARGV[8] == '1' then

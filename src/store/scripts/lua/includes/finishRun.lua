@@ -27,7 +27,7 @@ local function finishRun(k, a)
   if not r[1] then return {0, 'missing'} end
   local cur = cjson.decode(r[1])
   if TERMINAL[cur] then return {0, cur} end
-  local runId, outputStepsJson, defId = cjson.decode(r[2]), r[3], r[5]
+  local outputStepsJson, defId = r[3], r[5]
   local status, output, errorJson = a.status, a.output, a.errorJson
   local now, outbox, ttl, stepPrefix = a.now, a.outbox, a.ttl, a.stepPrefix
   local nowJson = cjson.encode(now)
@@ -83,7 +83,7 @@ local function finishRun(k, a)
     'usage', a.settled and a.settled.usage or usageJson(t.inTok, t.outTok, t.cost))
   event(k[4], 'run.finished', nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. errorJson .. '}')
   if outbox then outboxRun(k[5], k[1]) end
-  redis.call('ZREM', k[6], runId)
+  redis.call('ZREM', k[6], k[1])
   local refs = redis.call('SMEMBERS', k[3])
   if defId and defId ~= 'null' then redis.call('EXPIRE', a.defPrefix .. cjson.decode(defId), ttl) end
 

@@ -5,7 +5,7 @@
 local function runStarted(runKey, eventsKey, outboxKey, queuedKey, runIdJson, runStatusJson, now, outbox)
   if runStatusJson ~= '"queued"' then return end
   redis.call('HSET', runKey, 'status', '"running"', 'startedAt', cjson.encode(now))
-  redis.call('ZREM', queuedKey, cjson.decode(runIdJson))
+  redis.call('ZREM', queuedKey, runKey)
   event(eventsKey, 'run.started', nil, now, '{}')
   if outbox then outboxRun(outboxKey, runKey) end
 end

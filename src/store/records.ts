@@ -1,0 +1,236 @@
+/**
+ * Run records: a run's hash (live, or compacted once finished: see compacted.ts), the compiled
+ * workflow it executes (stored once per content and workspace), the workspace's indexes
+ * (listing: run-listing.ts), its idempotency keys, and the cell's set of runs still queued (the
+ * sweeper's). Writes go through scripts/ (create-run); reads are plain commands.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { toError } from '../errors/index.js';
+import { compactedRun, compactedSteps } from './compacted.js';
+import { keys, parseRunKey } from './keys.js';
+import { listRuns, type ListFilter, type ListPage } from './run-listing.js';
+import type { Cell, Scope, ScopedRun } from './scope.js';
+import { RUN_FIELDS, createRun, createRunThen, DefinitionNotStoredError, type CreateRunArgs, type NewStep, parseJson } from './scripts/index.js';
+import { decodeFields, type StoreContext } from './store-context.js';
+import type { StepState } from './steps.js';
+import type { RunRecord, RunStatus, StepFeedback, StepRecord } from '../model/run.js';
+
+export interface RunState {
+  run: RunRecord;
+  steps: StepRecord[];
+}
+
+/** What a new run is made of besides its record. */
+export interface NewRun {
+  /** Steps whose outputs form the run output. */
+  outputSteps: readonly string[];
+  /**
+   * The compiled workflow it executes, stored once for every run of the same one; undefined
+   * for a run whose definition follows from its record (an agent task).
+   */
+  definition: unknown;
+  /** The steps of the definition, in topological order. */
+  steps: readonly NewStep[];
+  /** Every ref job of the run's flow. */
+  refIds: readonly string[];
+}
+
+/** Definitions' text and content id, once per definition object (the catalog's are reused by every run). */
+const definitionKeys = new WeakMap<object, { id: string; text: string }>();
+
+function definitionKey(definition: unknown): { id: string; text: string } {
+  const cached = typeof definition === 'object' && definition !== null ? definitionKeys.get(definition) : undefined;
+  if (cached) return cached;
+  const text = JSON.stringify(definition);
+  const key = { id: createHash('sha256').update(text).digest('hex').slice(0, 32), text };
+  if (typeof definition === 'object' && definition !== null) definitionKeys.set(definition, key);
+  return key;
+}
+
+export class RunRecords {
+  /** Keys of the definitions this store has written (sent again only if Redis lost them). */
+  private readonly storedDefinitions = new Set<string>();
+
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly steps: Pick<StepState, 'get'>,
+  ) {}
+
+  private get redis(): Redis {
+    return this.ctx.redis;
+  }
+
+  /**
+   * Write a new run: record, steps, refs, index entry and `run.queued`, atomically; a run of more
+   * than CREATE_IN_SCRIPT steps in parts (see create-run.ts), all before its jobs are added.
+   */
+  async create(scope: Scope, run: RunRecord, parts: NewRun): Promise<void> {
+    await this.withDefinition(scope, run, parts, (args) => createRun(this.redis, args));
+  }
+
+  /**
+   * Write a new run and its only job in one round trip: the run's write, then the job's, sent
+   * back to back on `job.redis`, the connection of the job's queue (`job.add` sends there), so
+   * Redis applies them in that order (see createRunThen). Throws when the run was not written
+   * (the job may have been: the caller removes it); returns the job's error when the run was
+   * written without its job.
+   */
+  async createWithJob(scope: Scope, run: RunRecord, parts: NewRun, job: { redis: Redis; add: () => Promise<unknown> }): Promise<{ jobError?: Error }> {
+    let jobError: Error | undefined;
+    await this.withDefinition(scope, run, parts, async (args) => {
+      const res = await createRunThen(job.redis, args, job.add);
+      if (res.created) throw res.created;
+      jobError = res.job.status === 'rejected' ? toError(res.job.reason) : undefined;
+    });
+    return jobError ? { jobError } : {};
+  }
+
+  /** `write` with the run's definition stored once (sent only if Redis does not hold it). */
+  private async withDefinition(scope: Scope, run: RunRecord, parts: NewRun, write: (args: CreateRunArgs) => Promise<unknown>): Promise<void> {
+    if (run.workspaceId !== scope.workspace) throw new Error(`run ${run.id} of workspace "${run.workspaceId}" written in "${scope.workspace}"`);
+    const { definition, ...rest } = parts;
+    const args = { scope, run, ...rest, outbox: this.ctx.outbox, retentionSeconds: this.ctx.retentionSeconds };
+    if (definition === undefined) {
+      await write(args);
+      return;
+    }
+    const { id, text } = definitionKey(definition);
+    const stored = keys.definition(scope, id);
+    try {
+      await write({ ...args, definition: this.storedDefinitions.has(stored) ? { id } : { id, text } });
+    } catch (err) {
+      if (!(err instanceof DefinitionNotStoredError)) throw err;
+      await write({ ...args, definition: { id, text } }); // it expired meanwhile
+    }
+    if (this.storedDefinitions.size >= 10_000) this.storedDefinitions.clear();
+    this.storedDefinitions.add(stored);
+  }
+
+  async status(scope: Scope, runId: string): Promise<RunStatus | null> {
+    return parseJson<RunStatus | null>(await this.redis.hget(keys.run(scope, runId), 'status'));
+  }
+
+  /** The run record and every step record (in the order the steps were added). */
+  async get(scope: Scope, runId: string): Promise<RunState | null> {
+    const replies = await this.redis
+      .pipeline()
+      .hmget(keys.run(scope, runId), ...RUN_FIELDS, 'run', 'steps')
+      .lrange(keys.runSteps(scope, runId), 0, -1)
+      .hgetall(keys.feedback(scope, runId))
+      .exec();
+    const [[e1, values], [e2, stepIds], [e3, feedback]] = replies as [
+      [Error | null, (string | null)[]],
+      [Error | null, string[]],
+      [Error | null, Record<string, string>],
+    ];
+    const err = e1 ?? e2 ?? e3;
+    if (err) throw err;
+    const [compacted, stepsJson] = values.slice(RUN_FIELDS.length);
+    if (compacted) {
+      // Feedback given after the run was compacted is kept beside it.
+      const steps = compactedSteps(runId, stepsJson).map((s) => (feedback[s.stepId] ? { ...s, feedback: JSON.parse(feedback[s.stepId]!) as StepFeedback } : s));
+      return { run: compactedRun(compacted, steps).run, steps };
+    }
+    if (values[0] === null) return null; // `id` is the first field
+    return { run: decodeFields<RunRecord>(values, RUN_FIELDS), steps: await this.steps.get(scope, runId, stepIds) };
+  }
+
+  /** The compiled workflow a run executes: null when the run is not in Redis or keeps none (an agent task). */
+  async definition(scope: Scope, runId: string): Promise<unknown> {
+    const [live, compacted] = await this.redis.hmget(keys.run(scope, runId), 'definitionId', 'run');
+    const id = compacted ? compactedRun(compacted).definitionId : parseJson<string | null>(live);
+    return id ? parseJson(await this.redis.get(keys.definition(scope, id))) : null;
+  }
+
+  /** A run's shared context and who wrote it, without the rest of the run (null: no such run in Redis). */
+  async context(scope: Scope, runId: string): Promise<Pick<RunRecord, 'context' | 'contextWriters'> | null> {
+    const [status, context, contextWriters, compacted] = await this.redis.hmget(keys.run(scope, runId), 'status', 'context', 'contextWriters', 'run');
+    if (compacted) {
+      const { run } = compactedRun(compacted);
+      return { context: run.context, contextWriters: run.contextWriters };
+    }
+    if (status === null) return null;
+    return { context: parseJson(context), contextWriters: parseJson(contextWriters) };
+  }
+
+  /** Names of a live run's shared context (a name nothing published is left out). */
+  async contextValues(scope: Scope, runId: string, names: readonly string[]): Promise<Record<string, unknown>> {
+    if (names.length === 0) return {};
+    const values = await this.redis.hmget(keys.run(scope, runId), ...names.map((n) => `context:${n}`));
+    return Object.fromEntries(names.flatMap((n, i) => (values[i] == null ? [] : [[n, JSON.parse(values[i]) as unknown]])));
+  }
+
+  /** Ids of the workspace's runs created in [sinceMs, untilMs], newest first, at most `limit`. */
+  createdBetween(scope: Scope, sinceMs: number, untilMs: number, limit: number): Promise<string[]> {
+    return this.redis.zrevrangebyscore(keys.runIndex(scope), untilMs, sinceMs, 'LIMIT', 0, limit);
+  }
+
+  /**
+   * Newest-first page of the workspace's runs (see run-listing.ts): at most `maxScan` index
+   * entries are read, so a page may hold fewer than `limit` runs, with `next` to go on from.
+   */
+  list(scope: Scope, filter: ListFilter): Promise<ListPage> {
+    return listRuns(this.redis, scope, this.ctx.retentionSeconds, filter);
+  }
+
+  /** The step of a run that has exactly one (whose job is then the run's only job), or null. */
+  async onlyStep(scope: Scope, runId: string): Promise<{ stepId: string; agent: string | undefined } | null> {
+    const ids = await this.redis.lrange(keys.runSteps(scope, runId), 0, 1);
+    if (ids.length !== 1) return null;
+    const agent = parseJson<string | null>(await this.redis.hget(keys.step(scope, runId, ids[0]!), 'agent'));
+    return { stepId: ids[0]!, agent: agent ?? undefined };
+  }
+
+  /**
+   * The cell's runs still queued that were last checked before `before` (ms), oldest first, at
+   * most `limit`: candidates for the sweeper (a submission cut short leaves one without a flow).
+   */
+  async queuedBefore(cell: Cell, before: number, limit: number): Promise<ScopedRun[]> {
+    const members = await this.redis.zrangebyscore(keys.queuedRuns(cell), '-inf', before, 'LIMIT', 0, limit);
+    const runs = members.map((m) => parseRunKey(cell, m));
+    // A member that names no run of the cell (written by an older version) can never be swept: dropped.
+    const strays = members.filter((_, i) => !runs[i]);
+    if (strays.length) await this.redis.zrem(keys.queuedRuns(cell), ...strays);
+    return runs.filter((r): r is ScopedRun => r !== undefined);
+  }
+
+  /** Mark queued runs as checked now (the sweeper looks at them again later), or forget them. */
+  async touchQueued(cell: Cell, runs: readonly ScopedRun[], forget: readonly ScopedRun[] = []): Promise<void> {
+    if (runs.length === 0 && forget.length === 0) return;
+    const tx = this.redis.multi();
+    const now = Date.now();
+    if (runs.length) tx.zadd(keys.queuedRuns(cell), ...runs.flatMap((r) => [now, keys.run(r.scope, r.runId)]));
+    if (forget.length) tx.zrem(keys.queuedRuns(cell), ...forget.map((r) => keys.run(r.scope, r.runId)));
+    await tx.exec();
+  }
+
+  /**
+   * Claim the workspace's idempotency key for `runId` and the submission's hash, atomically (so
+   * a reuse with another request is told apart even while the first run is still being
+   * written). Returns null when claimed, or the holder.
+   */
+  async claimIdempotencyKey(scope: Scope, key: string, runId: string, requestHash: string): Promise<{ runId: string; requestHash: string } | null> {
+    const k = keys.idempotency(scope, key);
+    const ok = await this.redis.set(k, `${runId} ${requestHash}`, 'EX', this.ctx.retentionSeconds, 'NX');
+    if (ok === 'OK') return null;
+    const held = await this.redis.get(k);
+    if (held === null) return this.claimIdempotencyKey(scope, key, runId, requestHash); // expired in between
+    const [holder = '', hash = ''] = held.split(' ');
+    return { runId: holder, requestHash: hash };
+  }
+
+  async releaseIdempotencyKey(scope: Scope, key: string): Promise<void> {
+    await this.redis.del(keys.idempotency(scope, key));
+  }
+
+  /** Release the idempotency key a run holds, if it still holds it. */
+  async releaseIdempotencyKeyOf(scope: Scope, runId: string): Promise<void> {
+    const [liveKey, compacted] = await this.redis.hmget(keys.run(scope, runId), 'idempotencyKey', 'run');
+    const key = compacted ? compactedRun(compacted).run.idempotencyKey : parseJson<string | null>(liveKey);
+    if (!key) return;
+    const k = keys.idempotency(scope, key);
+    const held = await this.redis.get(k);
+    if (held?.startsWith(`${runId} `)) await this.redis.del(k);
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Submissions: turning a request into a stored run and its flow. A single-agent task or a
+ * workflow (named, inline, or a pattern's) is checked (input, bounds, a cost budget's prices),
+ * its idempotency key claimed, its state written, then its whole flow added to BullMQ in one
+ * call. A rerun is a new run of the definition a finished one executed.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { FlowJob, FlowProducer, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { AgentRegistry } from '../agents/registry.js';
+import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
+import { ConflictError } from '../errors/index.js';
+import type { Logger } from '../logger.js';
+import type { CompiledWorkflow } from '../kinds/definition.js';
+import { validateRunInput } from '../compile/input.js';
+import { assertRunBounds } from '../compile/run-bounds.js';
+import type { WorkflowCatalog } from '../compile/catalog.js';
+import { buildRunFlow, type StepJobData } from '../flow/flow-builder.js';
+import type { StepPolicy } from '../flow/step-policy.js';
+import { whileReachable } from '../store/reachable.js';
+import type { NewRun, RunStore } from '../store/run-store.js';
+import type { Scope } from '../store/scope.js';
+import { agentTaskWorkflow } from './agent-task.js';
+import { rerunWorkflow, type RerunSource } from './rerun.js';
+import { requirePrices } from './budget-pricing.js';
+import { isTerminalRun, type Budget, type RunRecord } from '../model/run.js';
+
+export type { RerunSource } from './rerun.js';
+
+export interface SubmissionsDeps {
+  store: RunStore;
+  flowProducer: FlowProducer;
+  /** A queue by name (a single-step run's job is added with its state, on the queue's connection). */
+  queue: (name: string) => Queue | undefined;
+  registry: AgentRegistry;
+  workflows: WorkflowCatalog;
+  policy: StepPolicy;
+  logger: Logger;
+  /** Safety delay of ref jobs (ms). */
+  refSafetyDelayMs: number;
+  /** What a run may become (rendered inputs, steps), checked at submit where the input tells. Default: the configuration's defaults. */
+  limits?: Limits;
+  /** A finished run as a rerun needs it, from Redis or the archive; NotFoundError when neither has it. */
+  readRun: (scope: Scope, runId: string) => Promise<RerunSource>;
+}
+
+export interface SubmitOptions {
+  idempotencyKey?: string;
+  priority?: number;
+  scheduleId?: string;
+  /** The run this one reruns. */
+  rerunOf?: string;
+  /** Limits on what the run may spend (over its workflow's `budget`). */
+  budget?: Budget;
+}
+
+export interface SubmitResult {
+  id: string;
+  status: RunRecord['status'];
+  /** False when an idempotency key returned an existing run. */
+  created: boolean;
+}
+
+export function newRunId(): string {
+  // Time-sortable: 9 base36 chars of milliseconds, then 48 random bits (the first 12 hex digits
+  // of a v4 UUID are all random; randomUUID draws from a cached pool, randomBytes calls OpenSSL each time).
+  const u = randomUUID();
+  return `run_${Date.now().toString(36).padStart(9, '0')}${u.slice(0, 8)}${u.slice(9, 13)}`;
+}
+
+export class Submissions {
+  constructor(private readonly deps: SubmissionsDeps) {}
+
+  /** A one-step run of `agent` with `input` ({task, context?}). */
+  async submitAgentTask(
+    scope: Scope,
+    agent: string,
+    input: { task: string; context?: Record<string, unknown> },
+    opts: SubmitOptions = {},
+  ): Promise<SubmitResult> {
+    this.deps.registry.require(agent);
+    return this.submit(scope, agentTaskWorkflow(agent, input), input, { agent, input }, opts);
+  }
+
+  /** A run of a named workflow (from flows/) or an inline definition. */
+  async submitWorkflow(scope: Scope, ref: string | Record<string, unknown>, input: unknown, opts: SubmitOptions = {}): Promise<SubmitResult> {
+    const workflow = await this.deps.workflows.resolve(ref);
+    const validInput = validateRunInput(workflow, input ?? {});
+    return this.submit(scope, workflow, validInput, { workflow: ref, input: validInput }, opts);
+  }
+
+  /**
+   * Rerun a finished run from `fromStep`: a new run of the definition it executed, in which
+   * every step not downstream of `fromStep` (and that succeeded) reuses its recorded output
+   * (no work done, `reusedFrom` set), `fromStep` gets `feedback` (with its previous answer) in
+   * its context, and the new run's `rerunOf` names this one.
+   */
+  async rerun(
+    scope: Scope,
+    runId: string,
+    req: { fromStep: string; input?: Record<string, unknown> | undefined; feedback?: string | undefined },
+    opts: SubmitOptions = {},
+  ): Promise<SubmitResult & { rerunOf: string }> {
+    const old = await this.deps.readRun(scope, runId);
+    if (!isTerminalRun(old.status)) throw new ConflictError(`run "${runId}" is ${old.status}: a run is rerun once it has finished (cancel it first)`);
+    if (!old.definition) throw new ConflictError(`run "${runId}" has no stored definition to rerun`);
+    const workflow = rerunWorkflow(runId, old, old.definition, req);
+    const input = req.input === undefined ? old.input : validateRunInput(workflow, req.input);
+    const res = await this.submit(scope, workflow, input, { rerun: runId, ...req }, { ...opts, rerunOf: runId });
+    return { ...res, rerunOf: runId };
+  }
+
+  private submit(scope: Scope, workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
+    // Refused (422) before anything is stored: what this input would render into, and grow to.
+    assertRunBounds(workflow, (input ?? {}) as Record<string, unknown>, this.deps.limits ?? DEFAULT_LIMITS);
+    return whileReachable(this.deps.store.redis, 'the run', () => this.submitNow(scope, workflow, input, request, opts));
+  }
+
+  private async submitNow(scope: Scope, workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
+    const { records } = this.deps.store;
+    const runId = newRunId();
+    // A cost budget holds only over models with a price.
+    requirePrices(workflow, opts.budget ?? workflow.budget, this.deps.registry);
+    if (opts.idempotencyKey) {
+      const replay = await this.claim(scope, opts.idempotencyKey, runId, request, opts);
+      if (replay) return replay;
+    }
+    const run = newRunRecord(runId, scope, workflow, input, opts);
+    const { tree, refIds } = buildRunFlow({
+      runId,
+      workspaceId: scope.workspace,
+      ...(run.budget?.deadlineMs ? { deadline: Date.parse(run.createdAt) + run.budget.deadlineMs } : {}),
+      budgeted: run.budget?.maxTokens !== undefined || run.budget?.maxCostUsd !== undefined,
+      steps: workflow.steps,
+      jobPolicy: (s) => this.deps.policy.job(s),
+      priority: opts.priority,
+      retentionSeconds: this.deps.store.retentionSeconds,
+      keepCompletedJobs: this.deps.store.keepCompletedJobs,
+      refSafetyDelayMs: this.deps.refSafetyDelayMs,
+    });
+    const parts: NewRun = {
+      outputSteps: workflow.output,
+      // An agent task's definition follows from its record (see runDefinition): not stored.
+      definition: workflow.source === 'agent' ? undefined : workflow,
+      steps: workflow.steps.map((s) => ({ stepId: s.id, kind: s.kind, agent: s.agent ?? null, parent: null, dependsOn: s.dependsOn, optional: s.optional })),
+      refIds,
+    };
+    // A single-step run's one job is sent right after its state, in one round trip; a flow
+    // (a root over its steps) is added once the state is written.
+    const queue = (tree.data as Partial<StepJobData>).standalone ? this.deps.queue(tree.queueName) : undefined;
+    let jobError: Error | undefined;
+    try {
+      if (queue) jobError = (await records.createWithJob(scope, run, parts, jobWriter(queue, tree))).jobError;
+      else await records.create(scope, run, parts);
+    } catch (err) {
+      if (opts.idempotencyKey) await records.releaseIdempotencyKey(scope, opts.idempotencyKey);
+      // Its job may be there, without a run: it would end at once, but it goes now.
+      if (queue) await queue.remove(tree.opts!.jobId!).catch(() => undefined);
+      throw err;
+    }
+    try {
+      if (jobError) throw jobError;
+      if (!queue) await this.deps.flowProducer.add(tree);
+    } catch (err) {
+      await this.endUnqueued(scope, runId, err as Error, opts);
+      throw err;
+    }
+    this.deps.logger.info({ runId, workflow: workflow.name, steps: workflow.steps.length }, 'run queued');
+    return { id: runId, status: 'queued', created: true };
+  }
+
+  /** Claim the idempotency key for `runId`: the run that holds it already (a replay), or undefined once claimed. */
+  private async claim(scope: Scope, key: string, runId: string, request: unknown, opts: SubmitOptions): Promise<SubmitResult | undefined> {
+    const { records } = this.deps.store;
+    const requestHash = createHash('sha256')
+      .update(JSON.stringify({ request, priority: opts.priority ?? null }))
+      .digest('hex');
+    const holder = await records.claimIdempotencyKey(scope, key, runId, requestHash);
+    if (!holder) return undefined;
+    if (holder.requestHash !== requestHash) throw new ConflictError(`idempotencyKey "${key}" was already used for a different request (run ${holder.runId})`);
+    return { id: holder.runId, status: (await records.status(scope, holder.runId)) ?? 'queued', created: false };
+  }
+
+  /**
+   * A run without its flow would never execute: end it now rather than leave it queued. If
+   * Redis is unreachable this fails too; the sweeper ends it later (it is still in the set of
+   * queued runs), and the original error is what the caller gets.
+   */
+  private async endUnqueued(scope: Scope, runId: string, err: Error, opts: SubmitOptions): Promise<void> {
+    const { records, endings } = this.deps.store;
+    try {
+      await endings.finish(scope, runId, 'failed', { error: `could not enqueue the run: ${err.message}`, reason: 'enqueue failed' });
+      if (opts.idempotencyKey) await records.releaseIdempotencyKey(scope, opts.idempotencyKey);
+    } catch (cleanup) {
+      this.deps.logger.warn({ runId, err: (cleanup as Error).message }, 'could not end a run whose flow was not added; the sweeper will');
+    }
+  }
+}
+
+function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, input: unknown, opts: SubmitOptions): RunRecord {
+  return {
+    id: runId,
+    workspaceId: scope.workspace,
+    workflow: workflow.name,
+    status: 'queued',
+    input,
+    output: null,
+    error: null,
+    agents: [...new Set(workflow.steps.flatMap((s) => (s.agent ? [s.agent] : [])))].sort(),
+    failedSteps: [],
+    skippedSteps: [],
+    usage: { inputTokens: 0, outputTokens: 0 },
+    priority: opts.priority ?? null,
+    idempotencyKey: opts.idempotencyKey ?? null,
+    scheduleId: opts.scheduleId ?? null,
+    rerunOf: opts.rerunOf ?? null,
+    budget: opts.budget ?? workflow.budget ?? null,
+    context: null,
+    contextWriters: null,
+    createdAt: new Date().toISOString(),
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
+/** How to add `node`'s job (a job without children): `queue.add`, on the queue's own connection. */
+function jobWriter(queue: Queue, node: FlowJob): { redis: Redis; add: () => Promise<unknown> } {
+  return { redis: queue.opts.connection as Redis, add: () => queue.add(node.name, node.data, node.opts) };
+}
