@@ -41,11 +41,11 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   }
   warnUnpriced(registry, logger);
   if (typeof opts.workers !== 'boolean') for (const a of opts.workers) registry.require(a);
-  const schemas = new SchemaChecker(config.limits);
+  const schemas = new SchemaChecker(config.bounds);
   const workflows = new WorkflowCatalog(
-    loadWorkflowsDir(config.flowsDir, registry.names(), config.limits),
+    loadWorkflowsDir(config.flowsDir, registry.names(), config.bounds),
     () => registry.names(),
-    config.limits,
+    config.bounds,
     (agent) => registry.get(agent),
     schemas,
   );
@@ -82,7 +82,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
         registry,
         workflows,
         logger,
-        limits: config.limits,
+        bounds: config.bounds,
         stalled: config.stalled,
         heartbeatMs: config.heartbeatMs,
         maxDebugBytes: config.maxDebugBytes,
@@ -109,7 +109,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
       front?.serve(
         createApp(system, {
           bodyLimit: config.bodyLimit,
-          limits: config.limits,
+          bounds: config.bounds,
           shutdownSignal: shuttingDown.signal,
           ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}),
         }),

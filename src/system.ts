@@ -9,7 +9,7 @@ import { LimitsAdmin } from './calls/admission/admin.js';
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { resolveAgents, type AgentRegistry } from './agents/registry.js';
-import { DEFAULT_LIMITS, DEFAULT_STALLED, type Config, type Limits } from './config/env.js';
+import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds } from './config/env.js';
 import type { Logger } from './logger.js';
 import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
 import { RunControl } from './flow/run-control.js';
@@ -38,7 +38,7 @@ export interface SystemOptions {
   /** Safety delay of ref jobs, ms. Default 30 s. */
   refSafetyDelayMs?: number;
   /** Bounds on requests (default: the configuration's defaults). */
-  limits?: Limits;
+  bounds?: Bounds;
   /** BullMQ's lock and stalled-check timing of every worker, ms. @default {lockDuration: 20000, stalledInterval: 10000} */
   stalled?: { lockDuration: number; stalledInterval: number };
   /** How often a worker process beats, ms. @default 5000 */
@@ -111,7 +111,7 @@ export class System {
     const { prefix, logger } = opts;
     this.refSafetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
     this.stalled = opts.stalled ?? DEFAULT_STALLED;
-    this.schemas = opts.schemas ?? new SchemaChecker(opts.limits ?? DEFAULT_LIMITS);
+    this.schemas = opts.schemas ?? new SchemaChecker(opts.bounds ?? DEFAULT_BOUNDS);
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on.
     this.redis = watched(new Redis(opts.redisUrl, { maxRetriesPerRequest: null, connectionName: 'switchyard' }), logger);
     // Run state gets its own connection: ioredis copies every script defined on a connection
@@ -155,10 +155,10 @@ export class System {
       policy: this.policy,
       logger,
       refSafetyDelayMs: this.refSafetyDelayMs,
-      maxEventStreams: (opts.limits ?? DEFAULT_LIMITS).maxEventStreams,
+      maxEventStreams: (opts.bounds ?? DEFAULT_BOUNDS).maxEventStreams,
       stalledIntervalMs: this.stalled.stalledInterval,
-      limits: opts.limits ?? DEFAULT_LIMITS,
-      maxListScan: (opts.limits ?? DEFAULT_LIMITS).maxListScan,
+      bounds: opts.bounds ?? DEFAULT_BOUNDS,
+      maxListScan: (opts.bounds ?? DEFAULT_BOUNDS).maxListScan,
       ...(opts.archive ? { archive: opts.archive } : {}),
     };
     this.runs = new RunsService({
@@ -199,7 +199,7 @@ export class System {
       workflows: opts.workflows,
       logger,
       redis: apiRedis,
-      limits: opts.limits ?? DEFAULT_LIMITS,
+      bounds: opts.bounds ?? DEFAULT_BOUNDS,
     });
   }
 
@@ -316,10 +316,10 @@ export function systemFromDefinitions(opts: {
     opts.config,
     `${opts.source} agents`,
   );
-  const schemas = new SchemaChecker(opts.config.limits);
+  const schemas = new SchemaChecker(opts.config.bounds);
   const named = new Map<string, CompiledWorkflow>();
   for (const def of opts.workflows ?? []) {
-    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source, limits: opts.config.limits });
+    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source, bounds: opts.config.bounds });
     named.set(wf.name, wf);
   }
   return new System({
@@ -331,7 +331,7 @@ export function systemFromDefinitions(opts: {
     workflows: new WorkflowCatalog(
       named,
       () => registry.names(),
-      opts.config.limits,
+      opts.config.bounds,
       (agent) => registry.get(agent),
       schemas,
     ),
@@ -340,7 +340,7 @@ export function systemFromDefinitions(opts: {
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
-    limits: opts.config.limits,
+    bounds: opts.config.bounds,
     stalled: opts.config.stalled,
     heartbeatMs: opts.config.heartbeatMs,
     maxDebugBytes: opts.config.maxDebugBytes,

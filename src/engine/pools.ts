@@ -166,7 +166,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       ...(system.opts.maxDebugBytes !== undefined ? { maxDebugBytes: system.opts.maxDebugBytes } : {}),
       maxPauseMs,
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
-      ...(system.opts.limits ? { limits: system.opts.limits } : {}),
+      ...(system.opts.bounds ? { bounds: system.opts.bounds } : {}),
     });
     // A queue paused after a 429 is looked at again every second (not BullMQ's 30 s), so a pause
     // an admin lifts (POST /v1/limits/:scope/resume) lets its steps go on at once.

@@ -30,7 +30,7 @@ import {
   ValidationError,
   toError,
 } from '../errors/index.js';
-import { DEFAULT_LIMITS, DEFAULT_MAX_DEBUG_BYTES, type Limits } from '../config/env.js';
+import { DEFAULT_BOUNDS, DEFAULT_MAX_DEBUG_BYTES, type Bounds } from '../config/env.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../calls/pricing.js';
 import type { Provider } from '../calls/provider.js';
@@ -95,8 +95,8 @@ export interface StepMachineDeps {
   recordRetry?: { tries: number; firstDelayMs: number };
   /** Most bytes a step keeps of its last provider call and of its tool calls (SWITCHYARD_MAX_DEBUG_BYTES; 0: none). @default 32768 */
   maxDebugBytes?: number;
-  /** What a step may render, produce and add (SWITCHYARD_MAX_*). @default DEFAULT_LIMITS */
-  limits?: Limits;
+  /** What a step may render, produce and add (SWITCHYARD_MAX_*). @default DEFAULT_BOUNDS */
+  bounds?: Bounds;
   /** The longest a 429 pauses the agent's queue (SWITCHYARD_MAX_PAUSE_MS). @default 5 minutes */
   maxPauseMs?: number;
 }
@@ -108,7 +108,7 @@ const FOREVER_MS = 10 * 365 * 24 * 3600_000;
 export function createStepProcessor(deps: StepMachineDeps) {
   const { store, control } = deps;
   const recordRetry = deps.recordRetry ?? { tries: 8, firstDelayMs: 50 };
-  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const bounds = deps.bounds ?? DEFAULT_BOUNDS;
 
   return async function processStep(job: Job<StepJobData>, token?: string, signal?: AbortSignal): Promise<StepEnvelope> {
     const { runId, step, refs } = job.data;
@@ -172,7 +172,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           self: { status: begin.stepStatus, attempts: begin.attempts },
           run: { status: begin.runStatus },
           deps: deps0,
-          scope: templateScope(runInput, begin.reads, undefined, limits.maxRenderedBytes),
+          scope: templateScope(runInput, begin.reads, undefined, bounds.maxRenderedBytes),
         });
         if (decision.action !== 'lost') break;
         // BullMQ only starts a job once its children are done: a dependency still live lost its
@@ -270,7 +270,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       }
       if (outcome.type === 'succeeded') {
         // An output past SWITCHYARD_MAX_OUTPUT_BYTES is not stored: the step fails saying so.
-        const tooLarge = outcome.reusedFrom ? undefined : outputTooLarge(outcome.output, limits.maxOutputBytes);
+        const tooLarge = outcome.reusedFrom ? undefined : outputTooLarge(outcome.output, bounds.maxOutputBytes);
         if (tooLarge) return failFinally(new NonRetryableError(tooLarge));
         const usage = meter.take();
         const recorded = await recordResult(outcome, usage);
@@ -346,7 +346,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         resumed,
         signal: call.signal,
         timeoutMs,
-        limits,
+        bounds,
         callKey: (name) => `${runId}.${step.id}.${attempt}.${name ?? ++calls}`,
         log,
         saveCheckpoint: async (cp) => {

@@ -8,7 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { FlowJob, FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AgentRegistry } from '../agents/registry.js';
-import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
+import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
@@ -64,7 +64,7 @@ export interface RunsServiceDeps {
   /** How often the workers' stalled check runs, ms (when a step whose worker is lost goes on). Default 10000. */
   stalledIntervalMs?: number;
   /** What a run may become (rendered inputs, steps), checked at submit where the input tells. Default: the configuration's defaults. */
-  limits?: Limits;
+  bounds?: Bounds;
 }
 
 /** Read access to runs that left Redis (retention), e.g. MongoDB. */
@@ -166,7 +166,7 @@ export class RunsService {
    * cannot all pass the check first. Call the returned function once the stream has ended.
    */
   reserveEventStream(): () => void {
-    const max = this.deps.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams;
+    const max = this.deps.maxEventStreams ?? DEFAULT_BOUNDS.maxEventStreams;
     if (this.eventStreams >= max)
       throw new UnavailableError(
         `this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`,
@@ -196,7 +196,7 @@ export class RunsService {
 
   private submit(workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
     // Refused (422) before anything is stored: what this input would render into, and grow to.
-    assertRunBounds(workflow, (input ?? {}) as Record<string, unknown>, this.deps.limits ?? DEFAULT_LIMITS);
+    assertRunBounds(workflow, (input ?? {}) as Record<string, unknown>, this.deps.bounds ?? DEFAULT_BOUNDS);
     return whileReachable(this.deps.store.redis, 'the run', () => this.submitNow(workflow, input, request, opts));
   }
 
@@ -387,7 +387,7 @@ export class RunsService {
     }
     const { cursor: raw, ...rest } = filter;
     const cursor = raw ? decodeCursor(raw) : undefined;
-    const maxScan = this.deps.maxListScan ?? DEFAULT_LIMITS.maxListScan;
+    const maxScan = this.deps.maxListScan ?? DEFAULT_BOUNDS.maxListScan;
     const { runs, next } = await whileReachable(this.deps.store.redis, 'the listing', () =>
       this.deps.store.listRuns({ ...rest, maxScan, ...(cursor ? { cursor } : {}) }),
     );

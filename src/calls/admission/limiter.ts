@@ -25,7 +25,7 @@ export interface CallTarget {
 }
 
 /** One scope a call counts against: the provider's (index 0), its model's (1) and its agent's (2). */
-export interface Scope {
+export interface LimitScope {
   id: string;
   limits: LimitSet;
   /** Requests per window other than a minute (an agent's `rateLimit`). */
@@ -36,7 +36,7 @@ export interface Scope {
 export interface Ticket {
   lease: string;
   tokens: number;
-  scopes: readonly Scope[];
+  scopes: readonly LimitScope[];
   /** The run's step attempt the call holds its leases for (released with it). */
   holder?: CallHolder | undefined;
   /** This call is the probe that decides whether a pause (capped, or for a spent quota) goes on. */
@@ -114,7 +114,7 @@ export class LimitPlan {
     return !standIn && (this.providers.echo !== undefined || agentRateLimit !== undefined);
   }
 
-  scopes(t: CallTarget): [Scope, Scope, Scope] {
+  scopes(t: CallTarget): [LimitScope, LimitScope, LimitScope] {
     const spec = this.providers[t.provider];
     const base = spec?.perKey && t.apiKey ? `${t.provider}#${createHash('sha256').update(t.apiKey).digest('hex').slice(0, 12)}` : t.provider;
     const { models = {}, perKey: _k, breaker, ...own } = spec ?? {};
@@ -142,7 +142,7 @@ export class RedisLimiter implements Limiter {
   ) {}
 
   /** Each scope's state hash and leases, then (to acquire) its bookings. */
-  private keysOf(scopes: readonly Scope[], bookings = false): string[] {
+  private keysOf(scopes: readonly LimitScope[], bookings = false): string[] {
     const of = (key: (prefix: string, scope: string) => string) => scopes.map((s) => key(this.prefix, s.id));
     return [...of(keys.limit), ...of(keys.limitLeases), ...(bookings ? of(keys.limitBookings) : [])];
   }
