@@ -14,7 +14,7 @@ import { agentQueueName, keys } from '../../store/keys.js';
 import { promoteIfDelayed } from '../../flow/run-control.js';
 import type { RunStore } from '../../store/run-store.js';
 import type { StepJobData } from '../../flow/flow-builder.js';
-import { Script } from '../../store/scripts/script.js';
+import { limiterResume } from './limiter-scripts.js';
 import { CAPACITY_WAIT } from '../../model/run.js';
 
 /** A limiter scope that is paused now (or whose pause waits for its probe call). */
@@ -45,8 +45,6 @@ export interface ResumeResult {
 
 /** Delayed jobs looked at per queue for steps waiting on a resumed scope. */
 const MAX_WOKEN_PER_QUEUE = 1000;
-
-const resumeScript = new Script('limiter-resume', 2);
 
 export class LimitsAdmin {
   constructor(
@@ -91,8 +89,8 @@ export class LimitsAdmin {
   /** Lift `scope`'s pause. NotFoundError when it is not paused. */
   async resume(scope: string): Promise<ResumeResult> {
     const { redis, prefix, logger } = this.deps;
-    const [ok, until, kind] = (await resumeScript.run(redis, [keys.limit(prefix, scope), keys.limitPaused(prefix)], [scope])) as [number, number?, string?];
-    if (ok !== 1) {
+    const lifted = await limiterResume(redis, prefix, scope);
+    if (!lifted) {
       const paused = (await this.paused()).map((p) => p.scope);
       throw new NotFoundError(`limiter scope "${scope}" is not paused (paused now: ${paused.length ? paused.join(', ') : 'none'})`);
     }
@@ -105,8 +103,9 @@ export class LimitsAdmin {
       await queue.removeRateLimitKey();
       woken += await this.wakeWaiting(queue, scope);
     }
-    logger.warn({ scope, wasPausedUntil: new Date(until ?? 0).toISOString(), queues, woken }, 'limiter pause lifted by an admin');
-    return { scope, wasPausedUntil: new Date(until ?? 0).toISOString(), quotaExhausted: kind === 'quota', queues, woken };
+    const wasPausedUntil = new Date(lifted.wasPausedUntil).toISOString();
+    logger.warn({ scope, wasPausedUntil, queues, woken }, 'limiter pause lifted by an admin');
+    return { scope, wasPausedUntil, quotaExhausted: lifted.kind === 'quota', queues, woken };
   }
 
   /** The queues of the agents whose calls (to their model or a fallback, or their own rate) count in `scope`. */

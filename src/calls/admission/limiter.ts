@@ -1,6 +1,7 @@
 /**
- * The limiter seam: every provider call asks for capacity first and settles after. One
- * implementation, Redis-backed (scripts/lua/limiter-acquire.lua and limiter-settle.lua), so
+ * The limiter: every provider call asks for capacity first and settles after. One
+ * implementation, Redis-backed (lua/limiter-acquire.lua and limiter-settle.lua, wrapped in
+ * limiter-scripts.ts), so
  * limits hold across every agent queue and every worker process that uses a provider, model
  * or API key. Chosen in one place: src/engine/pools.ts wraps each agent's provider in a
  * LimitedProvider (limited-provider.ts) when a limit can apply to it.
@@ -11,7 +12,7 @@ import type { ProviderName } from '../../model/agent.js';
 import type { LimiterScopeState } from '../../metrics/metrics.js';
 import type { CallHolder } from '../provider.js';
 import { keys } from '../../store/keys.js';
-import { Script } from '../../store/scripts/script.js';
+import { limiterAcquire, limiterSettle } from './limiter-scripts.js';
 import type { BreakerSpec, LimitSet, ProviderLimits } from '../../model/provider-limits.js';
 
 /** Who a call goes to: the limits that apply follow from these. */
@@ -131,9 +132,6 @@ export class LimitPlan {
   }
 }
 
-const acquireScript = new Script('limiter-acquire', 10);
-const settleScript = new Script('limiter-settle', 8);
-
 export class RedisLimiter implements Limiter {
   constructor(
     private readonly redis: Redis,
@@ -141,90 +139,70 @@ export class RedisLimiter implements Limiter {
     private readonly plan: LimitPlan,
   ) {}
 
-  /** Each scope's state hash and leases, then (to acquire) its bookings. */
-  private keysOf(scopes: readonly LimitScope[], bookings = false): string[] {
-    const of = (key: (prefix: string, scope: string) => string) => scopes.map((s) => key(this.prefix, s.id));
-    return [...of(keys.limit), ...of(keys.limitLeases), ...(bookings ? of(keys.limitBookings) : [])];
-  }
-
-  /** Where a call's holds are kept: its run's (no holder: a key nothing is written to). */
-  private holdsOf(holder: CallHolder | undefined): string {
-    return keys.runHolds(this.prefix, holder?.runId ?? '');
-  }
-
   async acquire(target: CallTarget, tokens: number, leaseMs: number, callKey = '', bookWithinMs = -1, holder?: CallHolder): Promise<Admission> {
     const scopes = this.plan.scopes(target);
     const lease = randomUUID();
-    const args: (string | number)[] = [callKey, lease, leaseMs, tokens, scopes.length];
-    for (const s of scopes) {
-      const requests = s.requests ?? (s.limits.rpm ? { max: s.limits.rpm, windowMs: 60_000 } : { max: 0, windowMs: 0 });
-      args.push(requests.max, requests.windowMs, s.limits.tpm ?? 0, s.limits.maxConcurrent ?? 0, s.breaker ? '1' : '0');
-    }
-    args.push(bookWithinMs, holder?.attempt ?? 0, holder?.stepId ?? '');
-    const reply = (await acquireScript.run(this.redis, [...this.keysOf(scopes, true), this.holdsOf(holder)], args)) as [
-      number,
-      number | string,
-      (number | string)?,
-      string?,
-      (string | number)?,
-      number?,
-    ];
-    const [ok, waitMs, index, why, extra, recoversAt] = reply;
-    if (ok === 1) return { granted: true, ticket: { lease, tokens, scopes, holder, pauseProbe: index === 'probe' } };
-    const scope = scopes[Number(index ?? 1) - 1]!;
-    const wait = Number(waitMs);
-    if (ok === -2) {
-      const quota: QuotaPause = { message: String(extra ?? ''), pausedUntil: Date.now() + wait, ...(recoversAt ? { recoversAt } : {}) };
-      return { granted: false, waitMs: wait, scope: scope.id, why: 'quota', never: false, booked: false, quota };
+    const reply = await limiterAcquire(this.redis, this.prefix, {
+      scopes: scopes.map((s) => ({
+        id: s.id,
+        requests: s.requests ?? (s.limits.rpm ? { max: s.limits.rpm, windowMs: 60_000 } : { max: 0, windowMs: 0 }),
+        tpm: s.limits.tpm ?? 0,
+        maxConcurrent: s.limits.maxConcurrent ?? 0,
+        breaker: s.breaker !== undefined,
+      })),
+      callKey,
+      lease,
+      leaseMs,
+      tokens,
+      bookWithinMs,
+      holder,
+    });
+    if (reply.result === 'admitted') return { granted: true, ticket: { lease, tokens, scopes, holder, pauseProbe: reply.probe } };
+    const scope = scopes[reply.scope]!;
+    if (reply.result === 'quota') {
+      const quota: QuotaPause = {
+        message: reply.message,
+        pausedUntil: Date.now() + reply.waitMs,
+        ...(reply.recoversAt ? { recoversAt: reply.recoversAt } : {}),
+      };
+      return { granted: false, waitMs: reply.waitMs, scope: scope.id, why: 'quota', never: false, booked: false, quota };
     }
     return {
       granted: false,
-      waitMs: wait,
+      waitMs: reply.result === 'wait' ? reply.waitMs : 0,
       scope: scope.id,
-      why: why === 'requests' ? (scope.requests ? 'rateLimit' : 'rpm') : (why ?? ''),
-      never: ok === -1,
-      booked: extra === 'booked',
+      why: reply.why === 'requests' ? (scope.requests ? 'rateLimit' : 'rpm') : reply.why,
+      never: reply.result === 'never',
+      booked: reply.result === 'wait' && reply.booked,
     };
   }
 
   async settle(ticket: Ticket, outcome: CallOutcome): Promise<SettleReply> {
     const { scopes } = ticket;
-    const delta = outcome.result === 'ok' ? outcome.usedTokens - ticket.tokens : -ticket.tokens;
     // The pause goes as a length: the script counts it from Redis's clock.
     const pauseMs = outcome.pauseUntil ? Math.max(1, outcome.pauseUntil - Date.now()) : 0;
-    const model = scopes[1]!;
-    const args: (string | number)[] = [
-      model.id,
-      ticket.lease,
-      delta,
-      scopes.length,
-      outcome.result,
+    const changes = await limiterSettle(this.redis, this.prefix, {
+      // A pause holds the model (the scope a provider's limits are kept by), on its key when per
+      // key; the scope whose pause this call probes is settled there too.
+      scopes: scopes.map((s, i) => ({
+        id: s.id,
+        tpm: s.limits.tpm ?? 0,
+        breaker: s.breaker,
+        pauses: i === 1 && (pauseMs > 0 || ticket.pauseProbe),
+        leased: Boolean(s.limits.maxConcurrent),
+      })),
+      pausedScope: scopes[1]!.id,
+      lease: ticket.lease,
+      tokenDelta: outcome.result === 'ok' ? outcome.usedTokens - ticket.tokens : -ticket.tokens,
+      result: outcome.result,
       pauseMs,
-      outcome.pauseKind ?? '',
-      outcome.quota?.message ?? '',
-      outcome.quota?.recoversAt ?? 0,
-      ticket.holder?.attempt ?? 0,
-      ticket.holder?.stepId ?? '',
-    ];
-    // A pause holds the model (the scope a provider's limits are kept by), on its key when per
-    // key; the scope whose pause this call probes is settled there too.
-    scopes.forEach((s, i) =>
-      args.push(
-        s.limits.tpm ?? 0,
-        s.breaker?.failures ?? 0,
-        s.breaker?.windowMs ?? 0,
-        s.breaker?.cooldownMs ?? 0,
-        i === 1 && (pauseMs > 0 || ticket.pauseProbe) ? '1' : '0',
-        s.limits.maxConcurrent ? '1' : '0',
-      ),
-    );
-    const [opened, paused, lifted] = (await settleScript.run(
-      this.redis,
-      [...this.keysOf(scopes), this.holdsOf(ticket.holder), keys.limitPaused(this.prefix)],
-      args,
-    )) as [number[], number, number];
-    const id = (i: number) => (i > 0 ? scopes[i - 1]!.id : undefined);
-    return { opened: opened.map((i) => scopes[i - 1]!.id), paused: id(paused), lifted: id(lifted) };
+      pauseKind: outcome.pauseKind ?? '',
+      quotaMessage: outcome.quota?.message ?? '',
+      recoversAt: outcome.quota?.recoversAt ?? 0,
+      holder: ticket.holder,
+    });
+    const id = (i: number | undefined) => (i === undefined ? undefined : scopes[i]!.id);
+    return { opened: changes.opened.map((i) => scopes[i]!.id), paused: id(changes.paused), lifted: id(changes.lifted) };
   }
 
   /**
