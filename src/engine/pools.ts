@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Job, QueueEvents, Worker, type WorkerOptions } from 'bullmq';
 import { loadTokenizers } from '../calls/token-estimate.js';
-import { createProvider } from '../calls/create-provider.js';
+import { createProvider } from '../calls/vendors/index.js';
 import { RedisLimiter } from '../calls/admission/limiter.js';
 import { LimitedProvider } from '../calls/admission/limited-provider.js';
 import { FallbackProvider } from '../calls/fallback-provider.js';

@@ -18,9 +18,11 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { EchoProvider } from '../../src/calls/echo.js';
+import { EchoProvider } from '../../src/calls/vendors/echo/adapter.js';
 import { silentLogger } from '../../src/logger.js';
-import { capacityHeaders, parseDuration } from '../../src/calls/rate-headers.js';
+import { parseDuration } from '../../src/calls/rate-headers.js';
+import { anthropicCapacity } from '../../src/calls/vendors/anthropic/rate-headers.js';
+import { openaiCapacity } from '../../src/calls/vendors/openai/rate-headers.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
@@ -76,7 +78,7 @@ describe('rate-limit headers', () => {
     expect(parseDuration('20ms')).toBe(20);
     expect(parseDuration('soon')).toBeUndefined();
     expect(
-      capacityHeaders(
+      openaiCapacity(
         new Headers({
           'x-ratelimit-remaining-requests': '0',
           'x-ratelimit-remaining-tokens': '1200',
@@ -91,7 +93,7 @@ describe('rate-limit headers', () => {
       tokensResetMs: 500,
     });
     const reset = new Date(Date.now() + 30_000).toISOString();
-    const anthropic = capacityHeaders(
+    const anthropic = anthropicCapacity(
       new Headers({
         'anthropic-ratelimit-requests-remaining': '5',
         'anthropic-ratelimit-input-tokens-remaining': '800',
@@ -101,7 +103,8 @@ describe('rate-limit headers', () => {
     )!;
     expect(anthropic).toMatchObject({ remainingRequests: 5, remainingTokens: 300 });
     expect(anthropic.tokensResetMs).toBeGreaterThan(28_000);
-    expect(capacityHeaders(new Headers({ 'content-type': 'application/json' }))).toBeUndefined();
+    expect(openaiCapacity(new Headers({ 'content-type': 'application/json' }))).toBeUndefined();
+    expect(anthropicCapacity(new Headers({ 'content-type': 'application/json' }))).toBeUndefined();
     // Held back when no request is left, or fewer tokens than a call like this one needs.
     expect(spentUntil({ remainingRequests: 0, requestsResetMs: 2000 }, 10)).toBeGreaterThan(Date.now() + 1500);
     expect(spentUntil({ remainingTokens: 50, tokensResetMs: 1000 }, 100)).toBeGreaterThan(Date.now() + 500);

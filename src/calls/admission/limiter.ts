@@ -13,6 +13,7 @@ import type { LimiterScopeState } from '../../metrics/metrics.js';
 import type { CallHolder } from '../provider.js';
 import { keys } from '../../store/keys.js';
 import { limiterAcquire, limiterSettle } from './limiter-scripts.js';
+import { VENDORS } from '../vendors/index.js';
 import type { BreakerSpec, LimitSet, ProviderLimits } from '../../model/provider-limits.js';
 
 /** Who a call goes to: the limits that apply follow from these. */
@@ -105,14 +106,14 @@ export class LimitPlan {
   constructor(private readonly providers: Readonly<Partial<Record<ProviderName, ProviderLimits>>>) {}
 
   /**
-   * Whether calls to `provider` go through the limiter: always for a real provider (a 429
-   * pauses it for every process), for echo only when it has declared limits. Never for echo
-   * standing in for a provider without a key (`standIn`): the limits were written for that
-   * provider, and an offline answer costs nothing.
+   * Whether calls to `provider` go through the limiter: always for a remote vendor (a 429
+   * pauses it for every process), for an offline one (echo) only when it has declared limits.
+   * Never for echo standing in for a provider without a key (`standIn`): the limits were
+   * written for that provider, and an offline answer costs nothing.
    */
   applies(provider: ProviderName, agentRateLimit?: unknown, standIn = false): boolean {
-    if (provider !== 'echo') return true;
-    return !standIn && (this.providers.echo !== undefined || agentRateLimit !== undefined);
+    if (VENDORS[provider].remote) return true;
+    return !standIn && (this.providers[provider] !== undefined || agentRateLimit !== undefined);
   }
 
   scopes(t: CallTarget): [LimitScope, LimitScope, LimitScope] {
