@@ -33,7 +33,6 @@ import {
 import { DEFAULT_BOUNDS, DEFAULT_MAX_DEBUG_BYTES, type Bounds } from '../config/env.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../calls/pricing.js';
-import type { Provider } from '../calls/provider.js';
 import type { StepJobData } from '../flow/flow-builder.js';
 import type { RunControl } from '../flow/run-control.js';
 import type { RunStore } from '../store/run-store.js';
@@ -51,10 +50,9 @@ import { decide, type Decision } from './decide.js';
 import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from '../kinds/executor.js';
 import { templateScope } from '../kinds/executors/agent.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { BudgetedProvider } from '../calls/admission/budgeted-provider.js';
-import { LEASE_MARGIN_MS } from '../calls/admission/limited-provider.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
-import { MeteredProvider, UsageMeter } from '../calls/usage-meter.js';
+import { UsageMeter } from '../calls/usage-meter.js';
+import { stepCalls } from '../calls/pipeline.js';
 import { StepTrace } from './step-trace.js';
 import { addChildSteps } from './growth.js';
 import { outputTooLarge } from './output-bound.js';
@@ -361,13 +359,14 @@ export function createStepProcessor(deps: StepMachineDeps) {
           return addChildSteps(deps, job, attempt, children);
         },
         steps: (ids) => store.getSteps(runId, ids),
-        metered: (provider) => {
-          const owner = { stepId: step.id, attempt };
-          const budgeted = (p: Provider) => new BudgetedProvider(p, { store, runId, owner, leaseMs: timeoutMs + LEASE_MARGIN_MS, prices: deps.prices, log });
-          const inner = job.data.budgeted ? (provider.around?.(budgeted) ?? budgeted(provider)) : provider;
-          // Each call names its attempt: what it holds in the limiter is released with it.
-          return new MeteredProvider(trace.around(inner), meter, deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined, { runId, ...owner });
-        },
+        // Each call names its attempt: what it holds in the limiter and against the run's budget is released with it.
+        metered: (provider) =>
+          stepCalls(provider, {
+            holder: { runId, stepId: step.id, attempt, ...(job.data.budgeted ? { budgeted: true } : {}) },
+            meter,
+            trace: (p) => trace.around(p),
+            metrics: deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined,
+          }),
         progress: (data) => {
           const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
           store.stepProgress(runId, step.id, attempt, data).catch(warn('a step.progress event'));

@@ -6,11 +6,12 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../../src/calls/admission/limiter.js';
+import { LimitPlan, RedisLimiter, type LimiterAnswer, type Ticket } from '../../src/calls/admission/limiter.js';
 import { ProviderLimits } from '../../src/model/provider-limits.js';
 import { budgetReserve, budgetSettle, holdsRelease } from '../../src/store/scripts/index.js';
 import { stepJobId } from '../../src/store/keys.js';
-import { LimitedProvider } from '../../src/calls/admission/limited-provider.js';
+import { AdmittedProvider } from '../../src/calls/admission/admission.js';
+import { LimitsGate } from '../../src/calls/admission/limits-gate.js';
 import { spentUntil } from '../../src/calls/admission/pause.js';
 import { CapacityWaitError, RateLimitedError } from '../../src/errors/index.js';
 import { pino } from 'pino';
@@ -34,7 +35,7 @@ const prefix = testPrefix('limits');
 const limiterFor = (providers: Record<string, unknown>) =>
   new RedisLimiter(redis, prefix, new LimitPlan(Object.fromEntries(Object.entries(providers).map(([k, v]) => [k, ProviderLimits.parse(v)]))));
 const target = (model = 'gpt-x', apiKey?: string) => ({ provider: 'openai' as const, model, ...(apiKey ? { apiKey } : {}) });
-const ticketOf = (a: Admission): Ticket => {
+const ticketOf = (a: LimiterAnswer): Ticket => {
   if (!a.granted) throw new Error(`not admitted: ${a.scope} ${a.why}`);
   return a.ticket;
 };
@@ -160,7 +161,7 @@ describe('RedisLimiter', () => {
   it('books a turn in every scope that limits requests, not in one that limits only tokens; and not beyond bookWithinMs', async () => {
     // Per key, on keys of their own: the provider's scopes are this test's alone.
     const bookings = (scope: string) => redis.zrange(`${prefix}:limit:${scope}:bookings`, '0', '-1');
-    const providerOf = (a: Admission) => (a as { scope: string }).scope.split('/')[0]!;
+    const providerOf = (a: LimiterAnswer) => (a as { scope: string }).scope.split('/')[0]!;
     // The provider limits tokens only; model x: one call a second.
     const tokensOnly = limiterFor({ openai: { tpm: 600_000, perKey: true, models: { 'gpt-bx': { rpm: 60 } } } });
     await tokensOnly.acquire(target('gpt-bx', 'sk-tokens'), 1, 60_000, 'x1').then(ticketOf);
@@ -271,9 +272,9 @@ describe('RedisLimiter', () => {
     const limiter = limiterFor({ echo: { models: { 'echo-turn': { rpm: 120 } } } }); // one call every 500 ms
     const made: number[] = [];
     const inner = new EchoProvider();
-    const limited = new LimitedProvider(
+    const limited = new AdmittedProvider(
       { name: 'echo', complete: (req) => (made.push(Date.now()), inner.complete(req)) },
-      { limiter, target: { provider: 'echo' }, leaseMs: 10_000, logger: silentLogger },
+      new LimitsGate({ limiter, target: { provider: 'echo' }, leaseMs: 10_000, logger: silentLogger }),
     );
     const ask = (callKey: string) =>
       limited.complete({
@@ -1028,7 +1029,7 @@ describe('a spent quota', () => {
     const lines: { msg: string; scope?: string }[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
     const limiter = new RedisLimiter(redis, h.prefix, new LimitPlan({}));
-    const busy = new LimitedProvider(
+    const busy = new AdmittedProvider(
       {
         name: 'openai',
         complete: async () => {
@@ -1036,7 +1037,7 @@ describe('a spent quota', () => {
           throw new RateLimitedError('openai 429: slow down', 2_000, 429);
         },
       },
-      { limiter, target: { provider: 'openai' }, leaseMs: 10_000, logger },
+      new LimitsGate({ limiter, target: { provider: 'openai' }, leaseMs: 10_000, logger }),
     );
     const calls = await Promise.allSettled(
       [1, 2, 3].map(() =>

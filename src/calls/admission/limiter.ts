@@ -60,7 +60,7 @@ export interface QuotaPause {
  * `quota` when the scope is paused because its quota is spent (the call does not wait: it goes
  * to a fallback or fails).
  */
-export type Admission =
+export type LimiterAnswer =
   { granted: true; ticket: Ticket } | { granted: false; waitMs: number; scope: string; why: string; never: boolean; booked: boolean; quota?: QuotaPause };
 
 /**
@@ -97,7 +97,7 @@ export interface Limiter {
    * a fallback to go to instead). With `holder`, the turns it books and the leases it takes are
    * released when that attempt is recovered or its run ends.
    */
-  acquire(target: CallTarget, tokens: number, leaseMs: number, callKey?: string, bookWithinMs?: number, holder?: CallHolder): Promise<Admission>;
+  acquire(target: CallTarget, tokens: number, leaseMs: number, callKey?: string, bookWithinMs?: number, holder?: CallHolder): Promise<LimiterAnswer>;
   settle(ticket: Ticket, outcome: CallOutcome): Promise<SettleReply>;
 }
 
@@ -140,7 +140,7 @@ export class RedisLimiter implements Limiter {
     private readonly plan: LimitPlan,
   ) {}
 
-  async acquire(target: CallTarget, tokens: number, leaseMs: number, callKey = '', bookWithinMs = -1, holder?: CallHolder): Promise<Admission> {
+  async acquire(target: CallTarget, tokens: number, leaseMs: number, callKey = '', bookWithinMs = -1, holder?: CallHolder): Promise<LimiterAnswer> {
     const scopes = this.plan.scopes(target);
     const lease = randomUUID();
     const reply = await limiterAcquire(this.redis, this.prefix, {
