@@ -72,9 +72,9 @@ export interface ExecutionContext {
   record(fields: { input?: unknown; calls?: ToolCallRecord[] }): void;
   /**
    * The provider as this step must call it (every provider call of a step goes through it):
-   * each answered call is counted in the step's usage (src/calls/usage-meter.ts), and in a run
-   * with a token or cost budget each call reserves against the budget first
-   * (src/calls/admission/budgeted-provider.ts).
+   * each answered call is counted in the step's usage (src/calls/usage-meter.ts), and names
+   * the attempt it is made for: in a run with a token or cost budget each call reserves against
+   * the budget first (src/calls/admission/budget-gate.ts; see src/calls/pipeline.ts).
    */
   metered(provider: Provider): Provider;
 }

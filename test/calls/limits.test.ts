@@ -1,5 +1,5 @@
 /**
- * The shared limiter (src/limits): requests, tokens and calls at once per provider and model
+ * The shared limiter (src/calls/admission): requests, tokens and calls at once per provider and model
  * (and per API key), reservations settled with the real usage, pauses after a 429, and the
  * circuit breaker, on the real Redis; then end to end: two agent queues in two processes on
  * one model never exceed its limit, and a step that waits for capacity keeps its attempt.

@@ -7,15 +7,14 @@
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { AgentRegistry } from '../../agents/registry.js';
 import { NotFoundError } from '../../errors/index.js';
 import type { Logger } from '../../logger.js';
 import { agentQueueName, keys } from '../../store/keys.js';
-import { promoteIfDelayed } from '../../flow/run-control.js';
 import type { RunStore } from '../../store/run-store.js';
-import type { StepJobData } from '../../flow/flow-builder.js';
 import { limiterResume } from './limiter-scripts.js';
 import { CAPACITY_WAIT } from '../../model/run.js';
+import type { ResolvedAgent } from '../../model/agent.js';
+import type { LimitPlan } from './limiter.js';
 
 /** A limiter scope that is paused now (or whose pause waits for its probe call). */
 export interface PausedScope {
@@ -43,6 +42,18 @@ export interface ResumeResult {
   woken: number;
 }
 
+/** The agents whose calls a scope counts (the AgentRegistry). */
+export interface AgentsOfScopes {
+  list(): readonly ResolvedAgent[];
+  readonly limits: LimitPlan;
+}
+
+/** What a delayed step job says of its step (flow-builder's StepJobData, as far as it is read here). */
+interface WaitingStep {
+  runId: string;
+  step?: { id: string };
+}
+
 /** Delayed jobs looked at per queue for steps waiting on a resumed scope. */
 const MAX_WOKEN_PER_QUEUE = 1000;
 
@@ -51,7 +62,7 @@ export class LimitsAdmin {
     private readonly deps: {
       redis: Redis;
       prefix: string;
-      registry: AgentRegistry;
+      registry: AgentsOfScopes;
       queue: (name: string) => Queue | undefined;
       store: RunStore;
       logger: Logger;
@@ -125,13 +136,23 @@ export class LimitsAdmin {
 
   /** Wake the steps of `queue` that sleep waiting for `scope`'s pause (not those waiting out a retry backoff). */
   private async wakeWaiting(queue: Queue, scope: string): Promise<number> {
-    const jobs = (await queue.getDelayed(0, MAX_WOKEN_PER_QUEUE - 1)).filter((j): j is NonNullable<typeof j> =>
-      Boolean(j?.id && (j.data as StepJobData | undefined)?.step),
-    );
-    const reasons = await this.deps.store.stepReasons(jobs.map((j) => ({ runId: (j.data as StepJobData).runId, stepId: (j.data as StepJobData).step.id })));
+    const jobs = (await queue.getDelayed(0, MAX_WOKEN_PER_QUEUE - 1)).flatMap((j) => {
+      const data = j?.data as WaitingStep | undefined;
+      return j?.id && data?.step ? [{ id: j.id, runId: data.runId, stepId: data.step.id }] : [];
+    });
+    const reasons = await this.deps.store.stepReasons(jobs.map(({ runId, stepId }) => ({ runId, stepId })));
     const waiting = `${CAPACITY_WAIT}${scope} paused`;
     const wake = jobs.filter((_, i) => reasons[i]?.startsWith(waiting));
-    await Promise.all(wake.map((j) => promoteIfDelayed(queue, j.id!, this.deps.logger)));
+    await Promise.all(wake.map((j) => this.promote(queue, j.id)));
     return wake.length;
+  }
+
+  /** Wake a delayed job; one that is no longer delayed (it woke by itself, ended, or is gone) is left alone. */
+  private async promote(queue: Queue, jobId: string): Promise<void> {
+    try {
+      await queue.getBackend().promote(jobId);
+    } catch (err) {
+      this.deps.logger.debug({ jobId, err }, 'job not promoted (not delayed)');
+    }
   }
 }

@@ -1,10 +1,9 @@
 /**
- * The limiter: every provider call asks for capacity first and settles after. One
- * implementation, Redis-backed (lua/limiter-acquire.lua and limiter-settle.lua, wrapped in
- * limiter-scripts.ts), so
- * limits hold across every agent queue and every worker process that uses a provider, model
- * or API key. Chosen in one place: src/engine/pools.ts wraps each agent's provider in a
- * LimitedProvider (limited-provider.ts) when a limit can apply to it.
+ * The shared limiter: every provider call a limit can apply to asks it for capacity first and
+ * settles after (through admission: limits-gate.ts). One implementation, Redis-backed
+ * (lua/limiter-acquire.lua and limiter-settle.lua, wrapped in limiter-scripts.ts), so limits
+ * hold across every agent queue and every worker process that uses a provider, model or API
+ * key. `LimitPlan` says which limits apply to a call (the agents file's `providers`).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
