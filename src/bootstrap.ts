@@ -69,7 +69,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
         registry,
         workflows,
         logger,
-        limits: config.limits,
+        bounds: config.bounds,
         stalled: config.stalled,
         heartbeatMs: config.heartbeatMs,
         maxDebugBytes: config.maxDebugBytes,
@@ -140,11 +140,11 @@ function loadDefinitions(config: Config, opts: BootOptions, logger: Logger): { r
   }
   warnUnpriced(registry, logger);
   if (typeof opts.workers !== 'boolean') for (const a of opts.workers) registry.require(a);
-  const schemas = new SchemaChecker(config.limits);
+  const schemas = new SchemaChecker(config.bounds);
   const workflows = new WorkflowCatalog(
-    loadWorkflowsDir(config.flowsDir, registry.names(), config.limits),
+    loadWorkflowsDir(config.flowsDir, registry.names(), config.bounds),
     () => registry.names(),
-    config.limits,
+    config.bounds,
     (agent) => registry.get(agent),
     schemas,
   );
@@ -161,7 +161,7 @@ function serveFront(
     front.serve(
       createApp(system, {
         bodyLimit: config.bodyLimit,
-        limits: config.limits,
+        bounds: config.bounds,
         shutdownSignal: p.shutdownSignal,
         ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}),
       }),

@@ -10,7 +10,7 @@ import { LimitsAdmin } from './calls/admission/admin.js';
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { resolveAgents, type AgentRegistry } from './agents/registry.js';
-import { DEFAULT_LIMITS, DEFAULT_STALLED, type Config, type Limits } from './config/env.js';
+import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds } from './config/env.js';
 import type { Logger } from './logger.js';
 import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
 import { RunControl } from './flow/run-control.js';
@@ -42,7 +42,7 @@ export interface SystemOptions {
   /** Safety delay of ref jobs, ms. Default 30 s. */
   refSafetyDelayMs?: number;
   /** Bounds on requests (default: the configuration's defaults). */
-  limits?: Limits;
+  bounds?: Bounds;
   /** BullMQ's lock and stalled-check timing of every worker, ms. @default {lockDuration: 20000, stalledInterval: 10000} */
   stalled?: { lockDuration: number; stalledInterval: number };
   /** How often a worker process beats, ms. @default 5000 */
@@ -108,7 +108,7 @@ export class System {
     this.cell = cellOf(opts.prefix);
     this.refSafetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
     this.stalled = opts.stalled ?? DEFAULT_STALLED;
-    this.schemas = opts.schemas ?? new SchemaChecker(opts.limits ?? DEFAULT_LIMITS);
+    this.schemas = opts.schemas ?? new SchemaChecker(opts.bounds ?? DEFAULT_BOUNDS);
     this.policy = stepPolicy(opts.registry);
     const connect = (name: string, options: RedisOptions) => watched(new Redis(opts.redisUrl, { connectionName: name, ...options }), logger);
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on. Run state gets
@@ -147,7 +147,7 @@ export class System {
       workflows: opts.workflows,
       logger,
       redis: api,
-      limits: opts.limits ?? DEFAULT_LIMITS,
+      bounds: opts.bounds ?? DEFAULT_BOUNDS,
     });
   }
 
@@ -155,7 +155,7 @@ export class System {
   private buildSide(redis: Redis, stateRedis: Redis): Side {
     const { opts, cell } = this;
     const { logger, registry } = opts;
-    const limits = opts.limits ?? DEFAULT_LIMITS;
+    const bounds = opts.bounds ?? DEFAULT_BOUNDS;
     const queueNames = [...registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE];
     const queues = new Map(queueNames.map((name) => [name, quiet(new Queue(name, { connection: redis, prefix: cell.tag }), logger)]));
     const queue = (name: string) => queues.get(name);
@@ -176,8 +176,8 @@ export class System {
       logger,
       archive,
       heartbeats,
-      maxEventStreams: limits.maxEventStreams,
-      maxListScan: limits.maxListScan,
+      maxEventStreams: bounds.maxEventStreams,
+      maxListScan: bounds.maxListScan,
       stalledIntervalMs: this.stalled.stalledInterval,
     });
     const submissions = new Submissions({
@@ -189,7 +189,7 @@ export class System {
       policy: this.policy,
       logger,
       refSafetyDelayMs: this.refSafetyDelayMs,
-      limits,
+      bounds,
       readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
     });
     const actions = new RunActions({ store, control, logger });
@@ -315,10 +315,10 @@ export function systemFromDefinitions(opts: {
     opts.config,
     `${opts.source} agents`,
   );
-  const schemas = new SchemaChecker(opts.config.limits);
+  const schemas = new SchemaChecker(opts.config.bounds);
   const named = new Map<string, CompiledWorkflow>();
   for (const def of opts.workflows ?? []) {
-    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source, limits: opts.config.limits });
+    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source, bounds: opts.config.bounds });
     named.set(wf.name, wf);
   }
   return new System({
@@ -330,7 +330,7 @@ export function systemFromDefinitions(opts: {
     workflows: new WorkflowCatalog(
       named,
       () => registry.names(),
-      opts.config.limits,
+      opts.config.bounds,
       (agent) => registry.get(agent),
       schemas,
     ),
@@ -339,7 +339,7 @@ export function systemFromDefinitions(opts: {
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
-    limits: opts.config.limits,
+    bounds: opts.config.bounds,
     stalled: opts.config.stalled,
     heartbeatMs: opts.config.heartbeatMs,
     maxDebugBytes: opts.config.maxDebugBytes,

@@ -68,7 +68,7 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
   const compileMs = new Map<string, number>();
   for (const def of opts.workflows) {
     const c0 = performance.now();
-    const wf = compileWorkflow(def, { agents: Object.keys(opts.agents), source: `bench/${opts.name}`, limits: config.limits });
+    const wf = compileWorkflow(def, { agents: Object.keys(opts.agents), source: `bench/${opts.name}`, bounds: config.bounds });
     compileMs.set(wf.name, performance.now() - c0);
   }
   const system = systemFromDefinitions({

@@ -40,11 +40,15 @@ function rawFan(n: number, tag: string): { tree: FlowJob; rootId: string } {
 
 /** Our scripts by SHA (as Redis sees them), to name them in the slow log. */
 function ourScripts(): Map<string, string> {
-  const dir = new URL('../../src/store/scripts/lua/', import.meta.url);
-  const names = readdirSync(dir)
-    .filter((f) => f.endsWith('.lua'))
-    .map((f) => f.slice(0, -4));
-  return new Map(names.map((n) => [createHash('sha1').update(luaSource(n)).digest('hex'), n]));
+  const dirs = ['../../src/store/scripts/lua/', '../../src/calls/admission/lua/'].map((d) => new URL(d, import.meta.url));
+  return new Map(
+    dirs.flatMap((dir) =>
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.lua'))
+        .map((f) => f.slice(0, -4))
+        .map((n) => [createHash('sha1').update(luaSource(n, dir)).digest('hex'), n] as const),
+    ),
+  );
 }
 
 interface SlowEntry {

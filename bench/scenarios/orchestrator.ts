@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { EchoProvider } from '../../src/calls/echo.js';
+import { EchoProvider } from '../../src/calls/vendors/echo/adapter.js';
 import type { Provider } from '../../src/calls/provider.js';
 import { loadLine, sampled } from '../lib/measure.js';
 import { newRedis } from '../lib/redis.js';

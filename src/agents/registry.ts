@@ -12,6 +12,7 @@ import { AgentsFile, type AgentSpec, type ProviderName, type ResolvedAgent, type
 import { LimitPlan } from '../calls/admission/limiter.js';
 import type { ProviderLimits } from '../model/provider-limits.js';
 import { PriceTable } from '../calls/pricing.js';
+import { VENDORS, type Vendor } from '../calls/vendors/index.js';
 import type { ModelPrice } from '../model/price.js';
 import { schemaProblem } from '../lang/json-schema.js';
 
@@ -157,26 +158,35 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
 
 function resolveAgent(name: string, spec: AgentSpec, config: Config, env: Env): ResolvedAgent | { missingKey: string } {
   const base = { ...spec, name, model: spec.model ?? 'echo', configuredProvider: spec.provider };
-  if (spec.provider === 'echo') return base;
-  const { apiKey, baseURL, keyVar, usable } = credentials(spec.provider, config, env, spec);
+  const remote = VENDORS[spec.provider].remote;
+  if (!remote) return base;
+  const { apiKey, baseURL, keyVar, usable } = credentials(remote, envDefaults(config, spec.provider), env, spec);
   if (!usable) {
-    return { missingKey: spec.provider === 'openai' && !spec.apiKeyEnv ? `${keyVar} is not set and no baseURL is configured` : `${keyVar} is not set` };
+    return { missingKey: remote.keylessWithBaseUrl && !spec.apiKeyEnv ? `${keyVar} is not set and no baseURL is configured` : `${keyVar} is not set` };
   }
   return { ...base, ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) };
 }
 
+type Reach = { apiKey?: string | undefined; baseURL?: string | undefined };
+
+/** The key and base URL the environment gives `provider` (none for a vendor it names no variables for). */
+function envDefaults(config: Config, provider: ProviderName): Reach | undefined {
+  const known: Partial<Record<ProviderName, Reach>> = config.providers;
+  return known[provider];
+}
+
 /**
- * The key and base URL a provider is called with (the agent's own `apiKeyEnv` and `baseURL`
- * over the environment's), the variable the key comes from, and whether it can be called: with
- * a key, or, for a self-hosted OpenAI-compatible server (Ollama, vLLM...), a base URL (one
- * reached with a key variable of its own, Groq or OpenRouter, needs that key).
+ * The key and base URL a remote vendor is called with (the agent's own `apiKeyEnv` and
+ * `baseURL` over the environment's `defaults`), the variable the key comes from, and whether
+ * it can be called: with a key, or, for a self-hosted OpenAI-compatible server (Ollama,
+ * vLLM...), a base URL (one reached with a key variable of its own, Groq or OpenRouter, needs
+ * that key).
  */
-function credentials(provider: 'anthropic' | 'openai', config: Config, env: Env, own: { apiKeyEnv?: string | undefined; baseURL?: string | undefined } = {}) {
-  const defaults = config.providers[provider];
-  const keyVar = own.apiKeyEnv ?? (provider === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY');
-  const apiKey = own.apiKeyEnv ? env[own.apiKeyEnv] || undefined : defaults.apiKey;
-  const baseURL = own.baseURL ?? defaults.baseURL;
-  const keyless = provider === 'openai' && baseURL !== undefined && !own.apiKeyEnv;
+function credentials(remote: NonNullable<Vendor['remote']>, defaults: Reach | undefined, env: Env, own: Reach & { apiKeyEnv?: string | undefined } = {}) {
+  const keyVar = own.apiKeyEnv ?? remote.keyEnv;
+  const apiKey = own.apiKeyEnv ? env[own.apiKeyEnv] || undefined : defaults?.apiKey;
+  const baseURL = own.baseURL ?? defaults?.baseURL;
+  const keyless = remote.keylessWithBaseUrl === true && baseURL !== undefined && !own.apiKeyEnv;
   return { apiKey, baseURL, keyVar, usable: Boolean(apiKey) || keyless };
 }
 
@@ -186,11 +196,12 @@ function withFallbacks(agent: ResolvedAgent, config: Config, env: Env): Resolved
   const fallbacks: ResolvedFallback[] = [];
   const skipped: string[] = [];
   for (const f of agent.fallback) {
-    if (f.provider === 'echo') {
-      fallbacks.push({ provider: 'echo', model: f.model });
+    const remote = VENDORS[f.provider].remote;
+    if (!remote) {
+      fallbacks.push({ provider: f.provider, model: f.model });
       continue;
     }
-    const { apiKey, baseURL, keyVar, usable } = credentials(f.provider, config, env);
+    const { apiKey, baseURL, keyVar, usable } = credentials(remote, envDefaults(config, f.provider), env);
     if (!usable) skipped.push(`${f.provider}/${f.model}: ${keyVar} is not set`);
     else fallbacks.push({ provider: f.provider, model: f.model, ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) });
   }

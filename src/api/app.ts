@@ -8,9 +8,9 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type Express } from 'express';
-import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
+import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
 import type { System } from '../system.js';
-import { assertDepth } from '../compile/limits.js';
+import { assertDepth } from '../compile/bounds.js';
 import { HttpError, errorHandler } from './errors.js';
 import { JSON_TYPES, jsonObjectBody } from './request-shape.js';
 import { scopeRequests } from './scope.js';
@@ -30,7 +30,7 @@ export interface AppOptions {
   /** Fires when the process shuts down: open event streams end so the server can close. */
   shutdownSignal?: AbortSignal;
   /** Bounds on request bodies (default: the configuration's defaults). */
-  limits?: Limits;
+  bounds?: Bounds;
 }
 
 export function createApp(system: System, opts: AppOptions): Express {
@@ -48,7 +48,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use(express.json({ limit: opts.bodyLimit, strict: false, type: JSON_TYPES }));
   app.use(jsonObjectBody);
   // Bounded before any route walks the body (zod, the compiler, templates recurse into it).
-  const maxDepth = (opts.limits ?? DEFAULT_LIMITS).maxJsonDepth;
+  const maxDepth = (opts.bounds ?? DEFAULT_BOUNDS).maxJsonDepth;
   app.use((req, _res, next) => {
     assertDepth(req.body, maxDepth);
     next();

@@ -1,11 +1,10 @@
 /**
- * The one mapping from provider failures to Switchyard's control-flow errors. Providers call it
- * in their `catch`, so nothing above them ever sees an SDK error. It branches on the SDKs' own
- * error classes and HTTP status, never on message text.
+ * The one mapping from provider failures to Switchyard's control-flow errors. Adapters call it
+ * in their `catch`, so nothing above them ever sees an SDK error. Each vendor reads its own
+ * SDK's errors (`VendorErrors`, in vendors/<name>/errors.ts: the SDK's classes, its status,
+ * type and code); the mapping from what it read to an error class is here, once. It branches
+ * on the SDKs' own error classes and HTTP status, never on message text.
  */
-import * as Anthropic from '@anthropic-ai/sdk';
-import * as OpenAI from 'openai';
-import type { ProviderName } from '../model/agent.js';
 import { CancelledError, NonRetryableError, QuotaExhaustedError, RateLimitedError, RetryableError, SwitchyardError, toError } from '../errors/index.js';
 
 /** Key-like tokens (`sk-...`, `sk-ant-...`, `key-...`), masked wherever a message quotes one. */
@@ -21,25 +20,48 @@ export const maskKeys = (text: string): string => text.replace(KEY_LIKE, '$1-[re
 /** Wait used when a 429/529 carries no usable Retry-After header. */
 const DEFAULT_RETRY_AFTER_MS = 1000;
 
-export type SdkApiError = Anthropic.APIError | OpenAI.APIError;
+/** A failure as a vendor's SDK tells it. */
+export type VendorFailure =
+  /** The SDK's own abort error. */
+  | { kind: 'aborted'; message: string }
+  /** The server was not reached or did not answer (the SDK's own timeout too). */
+  | { kind: 'connection'; message: string }
+  /** The API answered with an error (or sent one inside a stream after the 200: no status). */
+  | {
+      kind: 'api';
+      status: number | undefined;
+      /** The body's error type and code as sent (any JSON a compatible server puts there). */
+      type: unknown;
+      code: unknown;
+      /** The error types this vendor's type and code name (see the sets below). */
+      types: string[];
+      /** The provider's own explanation, without the SDK's status prefix or JSON wrapping. */
+      message: string;
+      headers: Headers | undefined;
+      /** The provider says it is overloaded (Anthropic's 529): unwell, not only busy. */
+      overloaded: boolean;
+    };
+
+/** A vendor's reading of its SDK's errors: undefined for anything its SDK did not throw. */
+export interface VendorErrors {
+  read(err: unknown): VendorFailure | undefined;
+}
 
 /**
  * Map anything a provider call threw to RetryableError, RateLimitedError, NonRetryableError,
  * or the abort reason (StepTimeoutError, CancelledError...). `signal` is the request's signal:
  * when it has fired, the abort reason wins over whatever the HTTP layer reported.
- * `provider` only names the backend in messages (and enables Anthropic's 529 "overloaded").
+ * `provider` only names the backend in messages; `errors` reads its SDK's errors.
  */
-export function classifyProviderError(err: unknown, provider: ProviderName, signal?: AbortSignal): Error {
+export function classify(err: unknown, provider: string, errors: VendorErrors | undefined, signal?: AbortSignal): Error {
   if (err instanceof SwitchyardError) return err;
   if (signal?.aborted) return abortReason(signal);
-  if (err instanceof Anthropic.APIUserAbortError || err instanceof OpenAI.APIUserAbortError) {
-    return new CancelledError(`${provider} request was aborted`, { cause: err });
+  const failure = errors?.read(err);
+  if (failure?.kind === 'aborted') return new CancelledError(`${provider} request was aborted`, { cause: err });
+  if (failure?.kind === 'connection') {
+    return new RetryableError(`${provider} connection failed: ${maskKeys(failure.message)}`, undefined, { cause: err });
   }
-  // Connection failures and the SDK's own timeout (APIConnectionTimeoutError is a subclass).
-  if (err instanceof Anthropic.APIConnectionError || err instanceof OpenAI.APIConnectionError) {
-    return new RetryableError(`${provider} connection failed: ${maskKeys(err.message)}`, undefined, { cause: err });
-  }
-  if (err instanceof Anthropic.APIError || err instanceof OpenAI.APIError) return classifyStatus(err, provider);
+  if (failure?.kind === 'api') return classifyStatus(failure, provider, err);
   // Not an SDK error (a bug or an unexpected runtime failure): let BullMQ's attempts decide.
   const e = toError(err);
   return new RetryableError(`${provider} call failed: ${maskKeys(e.message)}`, undefined, { cause: e });
@@ -54,49 +76,37 @@ const INVALID_REQUEST_TYPES = new Set(['invalid_request_error', 'authentication_
 /** A spent quota or a billing problem (OpenAI's code `insufficient_quota`, Anthropic's `billing_error`): waiting will not bring it back. */
 const QUOTA_TYPES = new Set(['insufficient_quota', 'billing_error']);
 
-function classifyStatus(err: SdkApiError, provider: ProviderName): Error {
-  const status = err.status;
-  const detail = `${provider} ${status ?? 'error'}: ${maskKeys(providerMessage(err))}`;
-  const types = [err.type, err instanceof OpenAI.APIError ? err.code : undefined].filter((t): t is string => typeof t === 'string');
-  const overloaded = provider === 'anthropic' && (status === 529 || types.includes('overloaded_error'));
+function classifyStatus(f: Extract<VendorFailure, { kind: 'api' }>, provider: string, cause: unknown): Error {
+  const { status, types } = f;
+  const detail = `${provider} ${status ?? 'error'}: ${maskKeys(f.message)}`;
   if (types.some((t) => QUOTA_TYPES.has(t))) {
-    const after = retryAfterHeaderMs(err.headers);
+    const after = retryAfterHeaderMs(f.headers);
     return new QuotaExhaustedError(
       `${detail} (quota exhausted: add credit or raise the limit with the provider)`,
       status,
       after === undefined ? undefined : Date.now() + after,
-      { cause: err },
+      { cause },
     );
   }
-  if (status === 429 || overloaded || (status === undefined && types.some((t) => RATE_LIMIT_TYPES.has(t)))) {
+  if (status === 429 || f.overloaded || (status === undefined && types.some((t) => RATE_LIMIT_TYPES.has(t)))) {
     // An overload sent inside a stream has no status: it is told apart as a 529 (the provider is unwell).
-    return new RateLimitedError(detail, retryAfterHeaderMs(err.headers) ?? DEFAULT_RETRY_AFTER_MS, overloaded ? 529 : status, { cause: err });
+    return new RateLimitedError(detail, retryAfterHeaderMs(f.headers) ?? DEFAULT_RETRY_AFTER_MS, f.overloaded ? 529 : status, { cause });
   }
   if (status === undefined && types.some((t) => INVALID_REQUEST_TYPES.has(t))) {
-    return new NonRetryableError(detail, status, { cause: err });
+    return new NonRetryableError(detail, status, { cause });
   }
   if (status === undefined || status === 408 || status === 409 || status >= 500) {
-    return new RetryableError(detail, status, { cause: err });
+    return new RetryableError(detail, status, { cause });
   }
   // Retrying the same prompt cannot help: say what to change.
   if (types.includes('context_length_exceeded') || status === 413 || types.includes('request_too_large')) {
     return new NonRetryableError(
       `context length exceeded: the prompt (with maxTokens) does not fit the model's context window; shorten the input or lower maxTokens (not retried). ${detail}`,
       status,
-      { cause: err },
+      { cause },
     );
   }
-  return new NonRetryableError(detail, status, { cause: err });
-}
-
-/** The provider's own explanation, without the SDK's status prefix or JSON wrapping. */
-export function providerMessage(err: SdkApiError): string {
-  if (err instanceof Anthropic.APIError && err.apiMessage) return err.apiMessage;
-  // The OpenAI SDK keeps the body's `error` object in `err.error`.
-  const body: { message?: unknown } | undefined = err instanceof OpenAI.APIError ? err.error : undefined;
-  const message = body?.message;
-  if (typeof message === 'string') return message;
-  return err.message;
+  return new NonRetryableError(detail, status, { cause });
 }
 
 /** `retry-after-ms`, else `retry-after` (seconds or an HTTP date); undefined when neither says. */

@@ -6,8 +6,9 @@
  * answers (the step records which model did: the result's `model`). When none can, the
  * primary's wait stands: the step waits for capacity; a primary that cannot take the call for
  * long (its quota spent, the call too large for its limits) waits for a fallback that is only
- * busy instead of failing the step. Under a run budget each model's call
- * is reserved at its own price (`around`): a fallback the run cannot afford is not called.
+ * busy instead of failing the step. Each model has its own admission (../pipeline.ts): under a
+ * run budget its call is reserved at its own price, and a fallback the run cannot afford is not
+ * called.
  */
 import { CapacityWaitError, QuotaExhaustedError, RateLimitedError, TooLargeForLimitError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
@@ -25,14 +26,6 @@ export class FallbackProvider extends ProviderDecorator {
     private readonly opts: { fallbackAfterMs: number; logger: Logger },
   ) {
     super(primary);
-  }
-
-  around(wrap: (p: Provider) => Provider): Provider {
-    return new FallbackProvider(
-      wrap(this.inner),
-      this.fallbacks.map((f) => ({ ...f, provider: wrap(f.provider) })),
-      this.opts,
-    );
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {

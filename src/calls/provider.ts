@@ -63,12 +63,13 @@ export interface CompletionRequest {
   timeoutMs?: number;
   /**
    * Names this call the same way each time its step comes back to it (run, step, attempt, nth
-   * call): a call told to wait for its turn keeps that turn (see src/limits).
+   * call): a call told to wait for its turn keeps that turn (see admission/limits-gate.ts).
    */
   callKey?: string;
   /**
    * The run, step and attempt the call is made for: the turns it books and the leases it takes
-   * in the shared limiter are released when that attempt is recovered or the run ends.
+   * in the shared limiter, and its budget reservation, are released when that attempt is
+   * recovered or the run ends.
    */
   holder?: CallHolder;
   /** Tools the model may call (none when absent or empty). */
@@ -94,6 +95,8 @@ export interface CallHolder {
   workspaceId: string;
   stepId: string;
   attempt: number;
+  /** Its run has a token or cost budget: the call is reserved against it first (admission/budget-gate.ts). */
+  budgeted?: boolean | undefined;
 }
 
 /** A structured answer asked for: the JSON object it must be, named (and described) for the model. */
@@ -145,16 +148,10 @@ export interface Provider {
   complete(req: CompletionRequest): Promise<CompletionResult>;
   /** Whether a structured answer is asked for with `responseSchema` (the API's JSON mode) rather than a forced tool. */
   answersWithSchema?(model: string): boolean;
-  /**
-   * This provider with `wrap` around each provider that may answer, where it has several (an
-   * agent's primary and fallbacks): a run budget reserves each call at the price of the model
-   * it goes to.
-   */
-  around?(wrap: (p: Provider) => Provider): Provider;
 }
 
 /**
- * A provider in front of another one (limits, budgets, fallbacks): the same name and the same
+ * A provider in front of another one (admission, fallbacks, the meter): the same name and the same
  * way of asking for a structured answer; `complete` does its part around the inner call.
  */
 export abstract class ProviderDecorator implements Provider {

@@ -1,9 +1,7 @@
 /**
  * What a provider's answer says of its remaining capacity, from its rate-limit headers, so the
- * shared limiter can hold back before a 429 happens. OpenAI: `x-ratelimit-remaining-requests`,
- * `x-ratelimit-remaining-tokens`, `x-ratelimit-reset-requests` / `-tokens` (durations such as
- * `1s`, `6m0s`, `20ms`). Anthropic: `anthropic-ratelimit-requests-remaining`,
- * `anthropic-ratelimit-tokens-remaining` (or its input / output split), `-reset` (RFC 3339).
+ * shared limiter can hold back before a 429 happens. Each vendor reads its own headers
+ * (vendors/<name>/rate-headers.ts) with the helpers here.
  */
 export interface CapacityHeaders {
   remainingRequests?: number;
@@ -13,7 +11,8 @@ export interface CapacityHeaders {
   tokensResetMs?: number;
 }
 
-const num = (v: string | null): number | undefined => {
+/** A header's number (undefined when absent or not one). */
+export const headerNumber = (v: string | null): number | undefined => {
   if (v === null || v.trim() === '') return undefined;
   const n = Number(v);
   return Number.isFinite(n) ? n : undefined;
@@ -33,39 +32,22 @@ export function parseDuration(v: string | null): number | undefined {
   return matched === v.trim() && matched !== '' ? Math.ceil(ms) : undefined;
 }
 
-const untilDate = (v: string | null): number | undefined => {
+/** Ms until an RFC 3339 date header (0 when past). */
+export const untilDate = (v: string | null): number | undefined => {
   if (!v) return undefined;
   const t = Date.parse(v);
   return Number.isFinite(t) ? Math.max(0, t - Date.now()) : undefined;
 };
 
-const min = (...xs: (number | undefined)[]): number | undefined => {
+/** The least of the values known. */
+export const leastOf = (...xs: (number | undefined)[]): number | undefined => {
   const known = xs.filter((x): x is number => x !== undefined);
   return known.length ? Math.min(...known) : undefined;
 };
 
-export function capacityHeaders(headers: Headers | undefined): CapacityHeaders | undefined {
-  if (!headers) return undefined;
+/** The values known, as CapacityHeaders (undefined when none is). */
+export function capacity(values: Record<keyof CapacityHeaders, number | undefined>): CapacityHeaders | undefined {
   const out: CapacityHeaders = {};
-  const set = <K extends keyof CapacityHeaders>(k: K, v: number | undefined) => {
-    if (v !== undefined) out[k] = v;
-  };
-  set('remainingRequests', min(num(headers.get('x-ratelimit-remaining-requests')), num(headers.get('anthropic-ratelimit-requests-remaining'))));
-  set(
-    'remainingTokens',
-    min(
-      num(headers.get('x-ratelimit-remaining-tokens')),
-      num(headers.get('anthropic-ratelimit-tokens-remaining')),
-      num(headers.get('anthropic-ratelimit-input-tokens-remaining')),
-      num(headers.get('anthropic-ratelimit-output-tokens-remaining')),
-    ),
-  );
-  set('requestsResetMs', parseDuration(headers.get('x-ratelimit-reset-requests')) ?? untilDate(headers.get('anthropic-ratelimit-requests-reset')));
-  set(
-    'tokensResetMs',
-    parseDuration(headers.get('x-ratelimit-reset-tokens')) ??
-      untilDate(headers.get('anthropic-ratelimit-tokens-reset')) ??
-      untilDate(headers.get('anthropic-ratelimit-input-tokens-reset')),
-  );
+  for (const [k, v] of Object.entries(values) as [keyof CapacityHeaders, number | undefined][]) if (v !== undefined) out[k] = v;
   return Object.keys(out).length ? out : undefined;
 }

@@ -1,6 +1,6 @@
 /** The workflows a process knows: those loaded from flows/ plus inline ones compiled on demand. */
 import { ValidationError } from '../errors/index.js';
-import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
+import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
 import { compileWorkflow } from './compile.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
 import type { AgentOrchestration, RequestCaps } from '../kinds/rules.js';
@@ -12,7 +12,7 @@ export class WorkflowCatalog {
     private readonly named: Map<string, CompiledWorkflow>,
     private readonly agents: () => readonly string[],
     /** Bounds on inline definitions (default: the configuration's defaults). */
-    private readonly limits?: Limits,
+    private readonly bounds?: Bounds,
     /** Each agent's orchestration and delegates in the agents file (an inline step may not ask for more). */
     private readonly agentOf: (agent: string) => AgentOrchestration | undefined = () => undefined,
     /** Compiles an inline definition's output schemas off the event loop (without it: on it). */
@@ -46,18 +46,18 @@ export class WorkflowCatalog {
    */
   async validate(def: unknown): Promise<CompiledWorkflow> {
     const { schemas } = this;
-    const limits = this.limits ?? DEFAULT_LIMITS;
+    const bounds = this.bounds ?? DEFAULT_BOUNDS;
     const caps: RequestCaps = {
-      maxTurns: limits.maxOrchestratorTurns,
-      maxDelegations: limits.maxDelegations,
-      maxDepth: limits.maxDelegationDepth,
+      maxTurns: bounds.maxOrchestratorTurns,
+      maxDelegations: bounds.maxDelegations,
+      maxDepth: bounds.maxDelegationDepth,
       agent: this.agentOf,
     };
     const found: FoundSchema[] = [];
     const wf = compileWorkflow(def, {
       agents: this.agents(),
       source: 'inline',
-      ...(this.limits ? { limits: this.limits } : {}),
+      ...(this.bounds ? { bounds: this.bounds } : {}),
       caps,
       schemas: schemas ? (f) => found.push(f) : 'compile',
     });

@@ -29,8 +29,8 @@ import { patternProblem, patternSteps } from './patterns.js';
 import { parseWhen, whenRefs } from '../lang/expression.js';
 import { fieldValueSchema, kindOf, validateInputFields } from './input.js';
 import { ruleOf, type KindRule, type RequestCaps } from '../kinds/rules.js';
-import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
-import { assertDepth, countSteps } from './limits.js';
+import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
+import { assertDepth, countSteps } from './bounds.js';
 import { findTemplateRefs } from '../lang/templates.js';
 import { stepSchemaIssues, type SchemaHandling } from './output-schemas.js';
 
@@ -45,7 +45,7 @@ export interface CompileOptions {
   /** Agent types a step may name. */
   agents: readonly string[];
   /** Most steps and deepest nesting (default: SWITCHYARD_MAX_STEPS and SWITCHYARD_MAX_JSON_DEPTH defaults). */
-  limits?: Limits;
+  bounds?: Bounds;
   /** Where the definition came from (file path); default "inline". */
   source?: string;
   /** A definition a request brings: the most orchestration its steps may ask for. */
@@ -376,19 +376,19 @@ const ruleFor = (def: StepDefinition): KindRule<StepKind> => ruleOf<StepKind>(de
 /** Validate and compile a workflow definition. Throws one ValidationError listing every problem. */
 export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWorkflow {
   const source = opts.source ?? 'inline';
-  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const bounds = opts.bounds ?? DEFAULT_BOUNDS;
   // Bounded before anything walks it recursively (zod included).
   const name = valueAt(def, ['name']);
   const named = typeof name === 'string' ? name : undefined;
   try {
-    assertDepth(def, limits.maxJsonDepth);
+    assertDepth(def, bounds.maxJsonDepth);
   } catch (err) {
     if (err instanceof ValidationError) fail(named, source, err.issues);
     throw err;
   }
   const stepCount = countSteps(valueAt(def, ['steps']));
-  if (stepCount > limits.maxSteps) {
-    fail(named, source, [{ path: 'steps', message: `the workflow has ${stepCount} steps; at most ${limits.maxSteps} (SWITCHYARD_MAX_STEPS)` }]);
+  if (stepCount > bounds.maxSteps) {
+    fail(named, source, [{ path: 'steps', message: `the workflow has ${stepCount} steps; at most ${bounds.maxSteps} (SWITCHYARD_MAX_STEPS)` }]);
   }
   // zod's records drop an own `__proto__` key silently: a declared field of that name would vanish.
   const declaredInput = valueAt(def, ['input']);
@@ -401,10 +401,10 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
   const drafts: Draft[] = [];
   const issues: Issue[] = [];
   wf.steps.forEach((block, i) => expand(block, `steps[${i}]`, drafts, issues));
-  if (drafts.length > limits.maxSteps)
+  if (drafts.length > bounds.maxSteps)
     issues.push({
       path: 'steps',
-      message: `the workflow has ${drafts.length} steps once its rounds are counted; at most ${limits.maxSteps} (SWITCHYARD_MAX_STEPS)`,
+      message: `the workflow has ${drafts.length} steps once its rounds are counted; at most ${bounds.maxSteps} (SWITCHYARD_MAX_STEPS)`,
     });
 
   // Ids and agents. The first definition of a duplicated id is the one the graph uses.
@@ -414,7 +414,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     if (first) issues.push({ path: `${d.path}.id`, message: `duplicate step id "${d.def.id}" (first defined at ${first.path})` });
     else byId.set(d.def.id, d);
     ruleFor(d.def).check(d.def, { agents: opts.agents, path: d.path, issue: (path, message) => issues.push({ path, message }), caps: opts.caps });
-    issues.push(...stepSchemaIssues(d.def, d.path, limits, opts.schemas));
+    issues.push(...stepSchemaIssues(d.def, d.path, bounds, opts.schemas));
   }
   const ids = [...byId.keys()];
   const stepById = (id: string) => byId.get(id)?.def;
@@ -580,7 +580,7 @@ export function compileWorkflow(def: unknown, opts: CompileOptions): CompiledWor
     for (const { at, expr, vars } of expressions) {
       const path = `${d.path}.${at}`;
       try {
-        const refs = whenRefs(parseWhen(expr, vars, limits));
+        const refs = whenRefs(parseWhen(expr, vars, bounds));
         for (const s of refs.steps) {
           checkStepRef(d, s, path, at);
           reads.get(d.def.id)?.add(s);

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigError, ValidationError, type Issue } from '../errors/index.js';
-import type { Limits } from '../config/env.js';
+import type { Bounds } from '../config/env.js';
 import { compileWorkflow } from './compile.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
 
@@ -65,7 +65,7 @@ function lineOf({ doc, lines }: ParsedYaml, issuePath: string): number | undefin
 }
 
 /** One file → its workflow, or the ConfigError describing what is wrong with it. */
-function loadFile(file: string, agents: readonly string[], limits: Limits | undefined): CompiledWorkflow | ConfigError {
+function loadFile(file: string, agents: readonly string[], bounds: Bounds | undefined): CompiledWorkflow | ConfigError {
   let parsed: ParsedYaml;
   try {
     parsed = parseYaml(readFileSync(file, 'utf8'), file);
@@ -75,7 +75,7 @@ function loadFile(file: string, agents: readonly string[], limits: Limits | unde
     return new ConfigError(message, [{ path: file, message }]);
   }
   try {
-    return compileWorkflow(parsed.value, { agents, source: file, ...(limits ? { limits } : {}) });
+    return compileWorkflow(parsed.value, { agents, source: file, ...(bounds ? { bounds } : {}) });
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     const lines = err.issues.map((i) => lineOf(parsed, i.path));
@@ -90,7 +90,7 @@ function loadFile(file: string, agents: readonly string[], limits: Limits | unde
  * Load and compile every *.yaml / *.yml file of `dir` (sorted by name). A missing directory gives
  * an empty map. Throws one ConfigError covering every broken file and duplicated workflow name.
  */
-export function loadWorkflowsDir(dir: string, agents: readonly string[], limits?: Limits): Map<string, CompiledWorkflow> {
+export function loadWorkflowsDir(dir: string, agents: readonly string[], bounds?: Bounds): Map<string, CompiledWorkflow> {
   let names: string[];
   try {
     names = readdirSync(dir, { withFileTypes: true })
@@ -106,7 +106,7 @@ export function loadWorkflowsDir(dir: string, agents: readonly string[], limits?
   const workflows = new Map<string, CompiledWorkflow>();
   const errors: ConfigError[] = [];
   for (const name of names) {
-    const result = loadFile(path.join(dir, name), agents, limits);
+    const result = loadFile(path.join(dir, name), agents, bounds);
     if (result instanceof ConfigError) {
       errors.push(result);
       continue;

@@ -13,7 +13,7 @@
  * What depends on other steps' outputs is bounded as the run executes (a failed step naming the
  * limit).
  */
-import type { Limits } from '../config/env.js';
+import type { Bounds } from '../config/env.js';
 import { ValidationError, type Issue } from '../errors/index.js';
 import type { CompiledStep, CompiledStepOf, CompiledWorkflow } from '../kinds/definition.js';
 import { ruleOf } from '../kinds/rules.js';
@@ -36,17 +36,17 @@ export function forEachWidth(step: CompiledStepOf<'forEach'>, input: Record<stri
 }
 
 /** The problems of a run of `workflow` on `input` with these limits (empty when none is known yet). */
-export function runBoundsIssues(workflow: CompiledWorkflow, input: Record<string, unknown>, limits: Pick<Limits, 'maxSteps' | 'maxRenderedBytes'>): Issue[] {
+export function runBoundsIssues(workflow: CompiledWorkflow, input: Record<string, unknown>, bounds: Pick<Bounds, 'maxSteps' | 'maxRenderedBytes'>): Issue[] {
   const issues: Issue[] = [];
   for (const step of workflow.steps) {
     if (step.reuse) continue; // a rerun's step that reuses its output renders nothing
     const rule = ruleOf(step.kind) as { rendered(s: CompiledStep): { at: string; value: unknown }[] };
     for (const { at, value } of rule.rendered(step)) {
       const bytes = knownRenderedBytes(value, input);
-      if (bytes > limits.maxRenderedBytes) {
+      if (bytes > bounds.maxRenderedBytes) {
         issues.push({
           path: `steps.${step.id}.${at}`,
-          message: `step "${step.id}": its ${at} renders to ${bytes} bytes of text from the run input alone; at most ${limits.maxRenderedBytes} (${RENDERED_BYTES_SETTING})`,
+          message: `step "${step.id}": its ${at} renders to ${bytes} bytes of text from the run input alone; at most ${bounds.maxRenderedBytes} (${RENDERED_BYTES_SETTING})`,
         });
       }
     }
@@ -64,7 +64,7 @@ export function runBoundsIssues(workflow: CompiledWorkflow, input: Record<string
   const widths = workflow.steps.flatMap((s) => (s.kind === 'forEach' ? [[s.id, forEachWidth(s, input) ?? 0] as const] : [])).filter(([, n]) => n > 0);
   const added = widths.reduce((n, [, w]) => n + w, 0);
   const total = workflow.steps.length + added;
-  if (added > 0 && total > limits.maxSteps) {
+  if (added > 0 && total > bounds.maxSteps) {
     const listed =
       widths
         .slice(0, 5)
@@ -72,14 +72,14 @@ export function runBoundsIssues(workflow: CompiledWorkflow, input: Record<string
         .join(', ') + (widths.length > 5 ? ', ...' : '');
     issues.push({
       path: 'input',
-      message: `the run would have ${total} steps: ${workflow.steps.length} in its workflow and ${added} that its forEach steps add for this input (${listed}); at most ${limits.maxSteps} (SWITCHYARD_MAX_STEPS)`,
+      message: `the run would have ${total} steps: ${workflow.steps.length} in its workflow and ${added} that its forEach steps add for this input (${listed}); at most ${bounds.maxSteps} (SWITCHYARD_MAX_STEPS)`,
     });
   }
   return issues;
 }
 
 /** Throw a ValidationError (422) listing what this run would pass, if anything. */
-export function assertRunBounds(workflow: CompiledWorkflow, input: Record<string, unknown>, limits: Pick<Limits, 'maxSteps' | 'maxRenderedBytes'>): void {
-  const issues = runBoundsIssues(workflow, input, limits);
+export function assertRunBounds(workflow: CompiledWorkflow, input: Record<string, unknown>, bounds: Pick<Bounds, 'maxSteps' | 'maxRenderedBytes'>): void {
+  const issues = runBoundsIssues(workflow, input, bounds);
   if (issues.length) throw new ValidationError(issues.map((i) => i.message).join('; '), issues);
 }

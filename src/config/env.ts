@@ -19,7 +19,7 @@ const bool = (def: boolean) =>
   z.preprocess(emptyToUndefined, z.enum(['true', 'false', '1', '0']).default(def ? 'true' : 'false')).transform((v) => v === 'true' || v === '1');
 
 /** Bounds on what a request may ask for (a bad one is a 422, never a blocked event loop). */
-export interface Limits {
+export interface Bounds {
   /** Most steps in a workflow. @default 1000 */
   maxSteps: number;
   /** Deepest nesting of a request body, of the blocks of a workflow. @default 64 */
@@ -69,7 +69,7 @@ export const DEFAULT_STALLED = { lockDuration: 20_000, stalledInterval: 10_000 }
 /** Most bytes a step keeps of its last provider call, and of its tool calls, unless configured (SWITCHYARD_MAX_DEBUG_BYTES). */
 export const DEFAULT_MAX_DEBUG_BYTES = 32_768;
 
-export const DEFAULT_LIMITS: Limits = {
+export const DEFAULT_BOUNDS: Bounds = {
   maxSteps: 1000,
   maxJsonDepth: 64,
   maxEventStreams: 1000,
@@ -132,50 +132,50 @@ export const EnvSchema = z.object({
   /** Largest accepted JSON request body. */
   SWITCHYARD_BODY_LIMIT: z.preprocess(emptyToUndefined, z.string().default('1mb')),
   /** Most steps a run may have: those of its workflow and those added while it runs (forEach items, loop rounds, plans, delegations). */
-  SWITCHYARD_MAX_STEPS: int(DEFAULT_LIMITS.maxSteps, 1),
+  SWITCHYARD_MAX_STEPS: int(DEFAULT_BOUNDS.maxSteps, 1),
   /** Deepest nesting of objects and arrays a request body (or a workflow's blocks) may have. */
-  SWITCHYARD_MAX_JSON_DEPTH: int(DEFAULT_LIMITS.maxJsonDepth, 2),
+  SWITCHYARD_MAX_JSON_DEPTH: int(DEFAULT_BOUNDS.maxJsonDepth, 2),
   /** Most event streams (SSE viewers) one process serves at once; more answer 503. */
-  SWITCHYARD_MAX_EVENT_STREAMS: int(DEFAULT_LIMITS.maxEventStreams, 1),
+  SWITCHYARD_MAX_EVENT_STREAMS: int(DEFAULT_BOUNDS.maxEventStreams, 1),
   /**
    * Most bytes (JSON) a step keeps of its last provider call to debug it (request, answer or
    * error: `debug` on its record), and of the tool calls of its turns (`calls`); 0 keeps none.
    */
   SWITCHYARD_MAX_DEBUG_BYTES: int(DEFAULT_MAX_DEBUG_BYTES, 0),
   /** Most UTF-8 bytes a step's rendered input (every text in it) may have; also bounds strings a `when` builds. */
-  SWITCHYARD_MAX_RENDERED_BYTES: int(DEFAULT_LIMITS.maxRenderedBytes, 1024),
+  SWITCHYARD_MAX_RENDERED_BYTES: int(DEFAULT_BOUNDS.maxRenderedBytes, 1024),
   /** Most UTF-8 bytes a step's output (its JSON text) may have; a bigger one fails the step. */
-  SWITCHYARD_MAX_OUTPUT_BYTES: int(DEFAULT_LIMITS.maxOutputBytes, 1024),
+  SWITCHYARD_MAX_OUTPUT_BYTES: int(DEFAULT_BOUNDS.maxOutputBytes, 1024),
   /** Highest `orchestration.maxTurns` a request may set on a step (never above the agent's own, when it declares one). */
-  SWITCHYARD_MAX_ORCHESTRATOR_TURNS: int(DEFAULT_LIMITS.maxOrchestratorTurns, 2),
+  SWITCHYARD_MAX_ORCHESTRATOR_TURNS: int(DEFAULT_BOUNDS.maxOrchestratorTurns, 2),
   /** Highest `orchestration.maxDelegations` a request may set on a step (never above the agent's own). */
-  SWITCHYARD_MAX_DELEGATIONS: int(DEFAULT_LIMITS.maxDelegations, 1),
+  SWITCHYARD_MAX_DELEGATIONS: int(DEFAULT_BOUNDS.maxDelegations, 1),
   /** Highest `orchestration.maxDepth` a request may set on a step (never above the agent's own). */
-  SWITCHYARD_MAX_DELEGATION_DEPTH: int(DEFAULT_LIMITS.maxDelegationDepth, 1),
+  SWITCHYARD_MAX_DELEGATION_DEPTH: int(DEFAULT_BOUNDS.maxDelegationDepth, 1),
   /** Largest `output.schema` a request or a file may declare, in characters of JSON (more: 422). */
-  SWITCHYARD_MAX_SCHEMA_CHARS: int(DEFAULT_LIMITS.maxSchemaChars, 64),
+  SWITCHYARD_MAX_SCHEMA_CHARS: int(DEFAULT_BOUNDS.maxSchemaChars, 64),
   /** Most keys (keywords and property names, counted through) in one `output.schema` (more: 422). */
-  SWITCHYARD_MAX_SCHEMA_KEYWORDS: int(DEFAULT_LIMITS.maxSchemaKeywords, 4),
+  SWITCHYARD_MAX_SCHEMA_KEYWORDS: int(DEFAULT_BOUNDS.maxSchemaKeywords, 4),
   /** Most branches of one `oneOf`/`anyOf` in an `output.schema` (more: 422). */
-  SWITCHYARD_MAX_SCHEMA_BRANCHES: int(DEFAULT_LIMITS.maxSchemaBranches, 2),
+  SWITCHYARD_MAX_SCHEMA_BRANCHES: int(DEFAULT_BOUNDS.maxSchemaBranches, 2),
   /** Longest a schema compile or an answer's check may take in its thread, ms (then it is cut short: 422, or a failed step). */
-  SWITCHYARD_SCHEMA_TIMEOUT_MS: ms(DEFAULT_LIMITS.schemaTimeoutMs, 100),
+  SWITCHYARD_SCHEMA_TIMEOUT_MS: ms(DEFAULT_BOUNDS.schemaTimeoutMs, 100),
   /** Longest a schema compile or check may take from when it is queued, waiting its turn included, ms (then 503). */
-  SWITCHYARD_SCHEMA_DEADLINE_MS: ms(DEFAULT_LIMITS.schemaDeadlineMs, 100),
+  SWITCHYARD_SCHEMA_DEADLINE_MS: ms(DEFAULT_BOUNDS.schemaDeadlineMs, 100),
   /** Most schema compiles (API) or answer checks (workers) waiting for their thread at once (more: 503). */
-  SWITCHYARD_SCHEMA_QUEUE_MAX: int(DEFAULT_LIMITS.schemaQueueMax, 1),
+  SWITCHYARD_SCHEMA_QUEUE_MAX: int(DEFAULT_BOUNDS.schemaQueueMax, 1),
   /** Most characters of compiled schema code (and schema text) each schema thread keeps cached. */
-  SWITCHYARD_SCHEMA_CACHE_BYTES: int(DEFAULT_LIMITS.schemaCacheBytes, 65_536),
+  SWITCHYARD_SCHEMA_CACHE_BYTES: int(DEFAULT_BOUNDS.schemaCacheBytes, 65_536),
   /** Heap limit of each schema thread, MB (a compile past it fails, naming this setting). */
-  SWITCHYARD_SCHEMA_THREAD_MB: int(DEFAULT_LIMITS.schemaThreadMb, 16, 16_384),
+  SWITCHYARD_SCHEMA_THREAD_MB: int(DEFAULT_BOUNDS.schemaThreadMb, 16, 16_384),
   /** Largest structured answer checked against its schema, in characters of JSON (a larger one is sent back). */
-  SWITCHYARD_MAX_VALIDATED_CHARS: int(DEFAULT_LIMITS.maxValidatedChars, 1000),
+  SWITCHYARD_MAX_VALIDATED_CHARS: int(DEFAULT_BOUNDS.maxValidatedChars, 1000),
   /** Longest `when`/`until` expression, in characters (more: 422). */
-  SWITCHYARD_MAX_EXPRESSION_CHARS: int(DEFAULT_LIMITS.maxExpressionChars, 16),
+  SWITCHYARD_MAX_EXPRESSION_CHARS: int(DEFAULT_BOUNDS.maxExpressionChars, 16),
   /** Deepest nesting of a `when`/`until` expression (more: 422). */
-  SWITCHYARD_MAX_EXPRESSION_DEPTH: int(DEFAULT_LIMITS.maxExpressionDepth, 2, MAX_EXPRESSION_DEPTH_SETTING),
+  SWITCHYARD_MAX_EXPRESSION_DEPTH: int(DEFAULT_BOUNDS.maxExpressionDepth, 2, MAX_EXPRESSION_DEPTH_SETTING),
   /** Most index entries a filtered GET /v1/runs reads; then it answers with what it found and a cursor. */
-  SWITCHYARD_MAX_LIST_SCAN: int(DEFAULT_LIMITS.maxListScan, 10),
+  SWITCHYARD_MAX_LIST_SCAN: int(DEFAULT_BOUNDS.maxListScan, 10),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: ms(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
@@ -219,7 +219,7 @@ export interface Config {
   retentionSeconds: number;
   keepCompletedJobs: number;
   bodyLimit: string;
-  limits: Limits;
+  bounds: Bounds;
   /** Most bytes a step keeps of its last provider call and of its tool calls (0: none). @default 32768 */
   maxDebugBytes: number;
   shutdownTimeoutMs: number;
@@ -257,7 +257,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keepCompletedJobs: e.SWITCHYARD_KEEP_COMPLETED_JOBS,
     bodyLimit: e.SWITCHYARD_BODY_LIMIT,
     maxDebugBytes: e.SWITCHYARD_MAX_DEBUG_BYTES,
-    limits: {
+    bounds: {
       maxSteps: e.SWITCHYARD_MAX_STEPS,
       maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH,
       maxEventStreams: e.SWITCHYARD_MAX_EVENT_STREAMS,

@@ -19,7 +19,7 @@
  * delegations, a loop's rounds, a plan).
  */
 import type { FlowJob, FlowProducer, Job, Queue } from 'bullmq';
-import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
+import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
 import { NonRetryableError, StaleAttemptError } from '../errors/index.js';
 import { buildChildFlows, type StepJobData } from '../flow/flow-builder.js';
 import type { RunStore } from '../store/run-store.js';
@@ -38,8 +38,8 @@ export interface GrowthDeps {
   refSafetyDelayMs: number;
   /** A queue by name (to see which of the sinks' jobs exist already). */
   queueByName: (name: string) => Queue;
-  /** The run's step limit (`maxSteps`). @default DEFAULT_LIMITS */
-  limits?: Pick<Limits, 'maxSteps'>;
+  /** The run's step limit (`maxSteps`). @default DEFAULT_BOUNDS */
+  bounds?: Pick<Bounds, 'maxSteps'>;
 }
 
 /**
@@ -95,7 +95,7 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     refSafetyDelayMs: deps.refSafetyDelayMs,
     parent: { id: job.id!, queue: job.queueQualifiedName },
   });
-  const maxSteps = (deps.limits ?? DEFAULT_LIMITS).maxSteps;
+  const maxSteps = (deps.bounds ?? DEFAULT_BOUNDS).maxSteps;
   const res = await deps.store.steps.add(scope, runId, {
     parent: step.id,
     attempt,

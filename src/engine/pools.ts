@@ -8,12 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Job, QueueEvents, Worker, type WorkerOptions } from 'bullmq';
 import { loadTokenizers } from '../calls/token-estimate.js';
-import { createProvider } from '../calls/create-provider.js';
 import { RedisLimiter } from '../calls/admission/limiter.js';
-import { LimitedProvider } from '../calls/admission/limited-provider.js';
-import { FallbackProvider } from '../calls/fallback-provider.js';
+import { CallPipeline } from '../calls/pipeline.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
-import type { ResolvedAgent } from '../model/agent.js';
 import type { Provider } from '../calls/provider.js';
 import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys, parseCancelMessage, stepJobId } from '../store/keys.js';
 import { scopeOf, type Scope } from '../store/scope.js';
@@ -80,39 +77,19 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   const internal = opts.internal ?? true;
 
   const maxPauseMs = system.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS;
-  const providers = new Map<string, Provider>();
-  // Every call to a provider a limit can apply to asks the shared limiter first (src/limits).
-  const limiter = new RedisLimiter(connection, prefix, registry.limits);
-  const limited = (agent: ResolvedAgent): Provider => {
-    const log = logger.child({ agent: agent.name });
-    const behind = (a: Pick<ResolvedAgent, 'provider' | 'apiKey' | 'fallbackReason'>, provider: Provider, bookWithinMs?: number): Provider =>
-      registry.limits.applies(a.provider, agent.rateLimit, a.fallbackReason !== undefined)
-        ? new LimitedProvider(provider, {
-            limiter,
-            target: { provider: a.provider, apiKey: a.apiKey, agent: { name: agent.name, rateLimit: agent.rateLimit } },
-            leaseMs: agent.timeoutMs,
-            logger: log,
-            onCircuitOpened: (scope) => system.metrics.circuitOpened(scope),
-            maxPauseMs,
-            ...(bookWithinMs !== undefined ? { bookWithinMs } : {}),
-          })
-        : provider;
-    // A primary with fallbacks books no turn beyond fallbackAfterMs: that call goes to a fallback.
-    const primary = behind(agent, createProvider(agent), agent.fallbacks?.length ? agent.fallbackAfterMs : undefined);
-    if (!agent.fallbacks?.length) return primary;
-    const fallbacks = agent.fallbacks.map((f) => ({
-      model: f.model,
-      provider: behind(f, createProvider({ ...agent, ...f, apiKey: f.apiKey, baseURL: f.baseURL })),
-    }));
-    return new FallbackProvider(primary, fallbacks, { fallbackAfterMs: agent.fallbackAfterMs, logger: log });
-  };
-  const providerFor =
-    opts.providerFor ??
-    ((agent: string) => {
-      let p = providers.get(agent);
-      if (!p) providers.set(agent, (p = limited(registry.require(agent))));
-      return p;
-    });
+  // Every provider call goes through the pipeline (src/calls/pipeline.ts): admission (the run's
+  // budget, the shared limiter), then the agent's fallbacks.
+  const pipeline = new CallPipeline({
+    limiter: new RedisLimiter(connection, prefix, registry.limits),
+    plan: registry.limits,
+    ledger: store.budgets,
+    cell,
+    prices: registry.prices,
+    logger,
+    onCircuitOpened: (scope) => system.metrics.circuitOpened(scope),
+    maxPauseMs,
+  });
+  const providerFor = opts.providerFor ?? ((agent: string) => pipeline.forAgent(registry.require(agent)));
   const readRuns: ReadRuns = async ({ workspaceId, agent, workflow, limit }) => {
     const { runs } = await system.engine.queries.list(scopeOf(cell, workspaceId), {
       status: 'succeeded',
@@ -168,7 +145,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       ...(system.opts.maxDebugBytes !== undefined ? { maxDebugBytes: system.opts.maxDebugBytes } : {}),
       maxPauseMs,
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
-      ...(system.opts.limits ? { limits: system.opts.limits } : {}),
+      ...(system.opts.bounds ? { bounds: system.opts.bounds } : {}),
     });
     // A queue paused after a 429 is looked at again every second (not BullMQ's 30 s), so a pause
     // an admin lifts (POST /v1/limits/:scope/resume) lets its steps go on at once.

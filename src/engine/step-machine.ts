@@ -30,10 +30,9 @@ import {
   ValidationError,
   toError,
 } from '../errors/index.js';
-import { DEFAULT_LIMITS, DEFAULT_MAX_DEBUG_BYTES, type Limits } from '../config/env.js';
+import { DEFAULT_BOUNDS, DEFAULT_MAX_DEBUG_BYTES, type Bounds } from '../config/env.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../calls/pricing.js';
-import type { Provider } from '../calls/provider.js';
 import type { StepJobData } from '../flow/flow-builder.js';
 import type { RunControl } from '../flow/run-control.js';
 import type { RunStore } from '../store/run-store.js';
@@ -52,10 +51,9 @@ import { decide, type Decision } from './decide.js';
 import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from '../kinds/executor.js';
 import { templateScope } from '../kinds/executors/agent.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { BudgetedProvider } from '../calls/admission/budgeted-provider.js';
-import { LEASE_MARGIN_MS } from '../calls/admission/limited-provider.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
-import { MeteredProvider, UsageMeter } from '../calls/usage-meter.js';
+import { UsageMeter } from '../calls/usage-meter.js';
+import { stepCalls } from '../calls/pipeline.js';
 import { StepTrace } from './step-trace.js';
 import { addChildSteps } from './growth.js';
 import { outputTooLarge } from './output-bound.js';
@@ -98,8 +96,8 @@ export interface StepMachineDeps {
   recordRetry?: { tries: number; firstDelayMs: number };
   /** Most bytes a step keeps of its last provider call and of its tool calls (SWITCHYARD_MAX_DEBUG_BYTES; 0: none). @default 32768 */
   maxDebugBytes?: number;
-  /** What a step may render, produce and add (SWITCHYARD_MAX_*). @default DEFAULT_LIMITS */
-  limits?: Limits;
+  /** What a step may render, produce and add (SWITCHYARD_MAX_*). @default DEFAULT_BOUNDS */
+  bounds?: Bounds;
   /** The longest a 429 pauses the agent's queue (SWITCHYARD_MAX_PAUSE_MS). @default 5 minutes */
   maxPauseMs?: number;
 }
@@ -111,7 +109,7 @@ const FOREVER_MS = 10 * 365 * 24 * 3600_000;
 export function createStepProcessor(deps: StepMachineDeps) {
   const { store, control } = deps;
   const recordRetry = deps.recordRetry ?? { tries: 8, firstDelayMs: 50 };
-  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const bounds = deps.bounds ?? DEFAULT_BOUNDS;
 
   return async function processStep(job: Job<StepJobData>, token?: string, signal?: AbortSignal): Promise<StepEnvelope> {
     const { runId, step, refs } = job.data;
@@ -177,7 +175,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           self: { status: begin.stepStatus, attempts: begin.attempts },
           run: { status: begin.runStatus },
           deps: deps0,
-          scope: templateScope(runInput, begin.reads, undefined, limits.maxRenderedBytes),
+          scope: templateScope(runInput, begin.reads, undefined, bounds.maxRenderedBytes),
         });
         if (decision.action !== 'lost') break;
         // BullMQ only starts a job once its children are done: a dependency still live lost its
@@ -275,7 +273,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       }
       if (outcome.type === 'succeeded') {
         // An output past SWITCHYARD_MAX_OUTPUT_BYTES is not stored: the step fails saying so.
-        const tooLarge = outcome.reusedFrom ? undefined : outputTooLarge(outcome.output, limits.maxOutputBytes);
+        const tooLarge = outcome.reusedFrom ? undefined : outputTooLarge(outcome.output, bounds.maxOutputBytes);
         if (tooLarge) return failFinally(new NonRetryableError(tooLarge));
         const usage = meter.take();
         const recorded = await recordResult(outcome, usage);
@@ -351,7 +349,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         resumed,
         signal: call.signal,
         timeoutMs,
-        limits,
+        bounds,
         callKey: (name) => `${runId}.${step.id}.${attempt}.${name ?? ++calls}`,
         log,
         saveCheckpoint: async (cp) => {
@@ -366,18 +364,14 @@ export function createStepProcessor(deps: StepMachineDeps) {
           return addChildSteps(deps, job, attempt, children);
         },
         steps: (ids) => store.steps.get(scope, runId, ids),
-        metered: (provider) => {
-          const owner = { stepId: step.id, attempt };
-          const budgeted = (p: Provider) =>
-            new BudgetedProvider(p, { store: store.budgets, scope, runId, owner, leaseMs: timeoutMs + LEASE_MARGIN_MS, prices: deps.prices, log });
-          const inner = job.data.budgeted ? (provider.around?.(budgeted) ?? budgeted(provider)) : provider;
-          // Each call names its attempt: what it holds in the limiter is released with it.
-          return new MeteredProvider(trace.around(inner), meter, deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined, {
-            runId,
-            workspaceId: scope.workspace,
-            ...owner,
-          });
-        },
+        // Each call names its attempt: what it holds in the limiter and against the run's budget is released with it.
+        metered: (provider) =>
+          stepCalls(provider, {
+            holder: { runId, workspaceId: scope.workspace, stepId: step.id, attempt, ...(job.data.budgeted ? { budgeted: true } : {}) },
+            meter,
+            trace: (p) => trace.around(p),
+            metrics: deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined,
+          }),
         progress: (data) => {
           const warn = (what: string) => (err: unknown) => log().warn({ err: toError(err).message }, `could not record ${what}`);
           store.steps.progress(scope, runId, step.id, attempt, data).catch(warn('a step.progress event'));

@@ -7,7 +7,7 @@
  * add steps, and returns what happened. The machine records the result (awaited), maps thrown
  * errors to retries by their class, and parks the job while the steps it added run.
  */
-import type { Limits } from '../config/env.js';
+import type { Bounds } from '../config/env.js';
 import type { Logger } from '../logger.js';
 import type { Provider } from '../calls/provider.js';
 import type { StepReading } from '../store/run-store.js';
@@ -42,7 +42,7 @@ export interface ExecutionContext {
   /** The step's timeout (ms), after which `signal` fires. */
   timeoutMs: number;
   /** What the step may render and produce (SWITCHYARD_MAX_RENDERED_BYTES, ...). */
-  limits: Limits;
+  bounds: Bounds;
   /**
    * A key naming a provider call of this attempt (`<run>.<step>.<attempt>.<name>`; without a
    * name, the nth call of this delivery): a call told to wait for its turn must be asked again
@@ -72,9 +72,9 @@ export interface ExecutionContext {
   record(fields: { input?: unknown; calls?: ToolCallRecord[] }): void;
   /**
    * The provider as this step must call it (every provider call of a step goes through it):
-   * each answered call is counted in the step's usage (src/calls/usage-meter.ts), and in a run
-   * with a token or cost budget each call reserves against the budget first
-   * (src/calls/admission/budgeted-provider.ts).
+   * each answered call is counted in the step's usage (src/calls/usage-meter.ts), and names
+   * the attempt it is made for: in a run with a token or cost budget each call reserves against
+   * the budget first (src/calls/admission/budget-gate.ts; see src/calls/pipeline.ts).
    */
   metered(provider: Provider): Provider;
 }

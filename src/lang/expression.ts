@@ -11,7 +11,7 @@
  * when the output has no score (relational operators are false when a side is null/undefined).
  */
 import jsep from 'jsep';
-import { DEFAULT_LIMITS, MAX_EXPRESSION_DEPTH_SETTING, type Limits } from '../config/env.js';
+import { DEFAULT_BOUNDS, MAX_EXPRESSION_DEPTH_SETTING, type Bounds } from '../config/env.js';
 import { ValidationError } from '../errors/index.js';
 import { excerpt } from '../errors/excerpt.js';
 import { RENDERED_BYTES_SETTING, readOutputField, readPath, toText, type TemplateScope } from './templates.js';
@@ -186,7 +186,7 @@ function convert(node: jsep.Expression): WhenNode {
 }
 
 /** Bounds on an expression, checked before it is walked recursively (convert, evaluate). */
-export type ExpressionBounds = Pick<Limits, 'maxExpressionChars' | 'maxExpressionDepth'>;
+export type ExpressionBounds = Pick<Bounds, 'maxExpressionChars' | 'maxExpressionDepth'>;
 
 /**
  * How deep `root` nests, counted without stack recursion, stopping past `max`. A chain of
@@ -214,7 +214,7 @@ function depthOf(root: jsep.Expression, max: number): number {
  * `vars` are names it may read besides input and steps (evaluated from the scope's `vars`).
  * An expression longer or deeper than `bounds` is refused before it is walked.
  */
-export function parseWhen(expr: string, vars: readonly string[] = [], bounds: ExpressionBounds = DEFAULT_LIMITS): ParsedWhen {
+export function parseWhen(expr: string, vars: readonly string[] = [], bounds: ExpressionBounds = DEFAULT_BOUNDS): ParsedWhen {
   allowedVars = vars;
   try {
     const { maxExpressionChars: maxChars, maxExpressionDepth: maxDepth } = bounds;
@@ -398,7 +398,7 @@ function parsedCompiled(expr: string, vars: readonly string[]): ParsedWhen {
 export function evaluateWhen(expr: ParsedWhen | string, scope: WhenScope): boolean {
   const parsed = typeof expr === 'string' ? parsedCompiled(expr, Object.keys(scope.vars ?? {})) : expr;
   try {
-    return Boolean(evaluate(parsed.ast, scope, scope.maxBytes ?? DEFAULT_LIMITS.maxRenderedBytes));
+    return Boolean(evaluate(parsed.ast, scope, scope.maxBytes ?? DEFAULT_BOUNDS.maxRenderedBytes));
   } catch (err) {
     if (!(err instanceof Rejected)) throw err;
     const message = `when ${JSON.stringify(excerpt(parsed.source))}: ${err.message}`;

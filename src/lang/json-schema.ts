@@ -21,7 +21,7 @@
  */
 import { Ajv, type FuncKeywordDefinition, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
 import { RE2JS } from 're2js';
-import type { Limits } from '../config/env.js';
+import type { Bounds } from '../config/env.js';
 import { excerpt } from '../errors/excerpt.js';
 import { NOT_AN_OBJECT_SCHEMA } from '../model/output.js';
 
@@ -170,7 +170,7 @@ export function schemaErrors(schema: Record<string, unknown>, value: unknown, te
   return (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'}: ${e.message ?? 'is invalid'}`);
 }
 
-export type SchemaBounds = Pick<Limits, 'maxSchemaChars' | 'maxSchemaKeywords' | 'maxSchemaBranches'>;
+export type SchemaBounds = Pick<Bounds, 'maxSchemaChars' | 'maxSchemaKeywords' | 'maxSchemaBranches'>;
 
 /** Keywords whose compiled code grows faster than their size (ajv's oneOf: with the square of its branches). */
 const BRANCHING = ['oneOf', 'anyOf'];

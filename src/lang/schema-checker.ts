@@ -10,7 +10,7 @@
  * and the deadline from when a request is queued bound how long any request waits (503 past
  * them). A request may carry an AbortSignal (a step's): it is dropped from the queue on abort.
  */
-import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
+import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
 import { excerpt } from '../errors/excerpt.js';
 import { SchemaLane, SchemaMemoryError, SchemaTimeoutError, SchemaUnavailableError } from './schema-lane.js';
 import type { SchemaReply } from './schema-thread.js';
@@ -31,8 +31,8 @@ export interface SchemaValidator {
   errors(schema: Record<string, unknown>, value: unknown, opts?: SchemaAsk): Promise<string[]>;
 }
 
-export type SchemaCheckerOptions = Pick<Limits, 'schemaTimeoutMs' | 'maxValidatedChars'> &
-  Partial<Pick<Limits, 'schemaDeadlineMs' | 'schemaQueueMax' | 'schemaCacheBytes' | 'schemaThreadMb'>>;
+export type SchemaCheckerOptions = Pick<Bounds, 'schemaTimeoutMs' | 'maxValidatedChars'> &
+  Partial<Pick<Bounds, 'schemaDeadlineMs' | 'schemaQueueMax' | 'schemaCacheBytes' | 'schemaThreadMb'>>;
 
 const unexpected = (reply: SchemaReply): Error =>
   new Error('failure' in reply ? reply.failure : `unexpected reply from the schema thread: ${excerpt(JSON.stringify(reply))}`);
@@ -46,10 +46,10 @@ export class SchemaChecker implements SchemaValidator {
   constructor(private readonly opts: SchemaCheckerOptions) {
     const lane = {
       timeoutMs: opts.schemaTimeoutMs,
-      deadlineMs: opts.schemaDeadlineMs ?? DEFAULT_LIMITS.schemaDeadlineMs,
-      queueMax: opts.schemaQueueMax ?? DEFAULT_LIMITS.schemaQueueMax,
-      cacheBytes: opts.schemaCacheBytes ?? DEFAULT_LIMITS.schemaCacheBytes,
-      threadMb: opts.schemaThreadMb ?? DEFAULT_LIMITS.schemaThreadMb,
+      deadlineMs: opts.schemaDeadlineMs ?? DEFAULT_BOUNDS.schemaDeadlineMs,
+      queueMax: opts.schemaQueueMax ?? DEFAULT_BOUNDS.schemaQueueMax,
+      cacheBytes: opts.schemaCacheBytes ?? DEFAULT_BOUNDS.schemaCacheBytes,
+      threadMb: opts.schemaThreadMb ?? DEFAULT_BOUNDS.schemaThreadMb,
     };
     this.compiles = new SchemaLane({ ...lane, what: 'compiling the output schema' });
     this.checks = new SchemaLane({ ...lane, what: 'checking the answer against the output schema' });

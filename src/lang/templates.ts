@@ -22,7 +22,7 @@
  * Also home of the one helper that reads a field of an output text (`readOutputField`), shared
  * with the `when` evaluator in expression.ts.
  */
-import { DEFAULT_LIMITS } from '../config/env.js';
+import { DEFAULT_BOUNDS } from '../config/env.js';
 import { ValidationError } from '../errors/index.js';
 import { STEP_ID_PATTERN } from '../kinds/definition.js';
 import { utf8Bytes } from './text-size.js';
@@ -246,7 +246,7 @@ function mapStrings(value: unknown, map: (text: string, at: ValuePath) => string
  * `scope.maxBytes` in all (see the module header).
  */
 export function renderTemplates<T>(value: T, scope: TemplateScope): T {
-  const max = scope.maxBytes ?? DEFAULT_LIMITS.maxRenderedBytes;
+  const max = scope.maxBytes ?? DEFAULT_BOUNDS.maxRenderedBytes;
   const vars = Object.keys(scope.vars ?? {});
   const inserts = new Map<string, Insert>();
   let total = 0;

@@ -5,7 +5,7 @@
  * (retention) is read from the archive (MongoDB) when there is one.
  */
 import type { AgentRegistry } from '../agents/registry.js';
-import { DEFAULT_LIMITS } from '../config/env.js';
+import { DEFAULT_BOUNDS } from '../config/env.js';
 import { NotFoundError, UnavailableError, ValidationError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { Heartbeats } from '../store/heartbeats.js';
@@ -119,7 +119,7 @@ export class RunQueries {
    * cannot all pass the check first. Call the returned function once the stream has ended.
    */
   reserveEventStream(): () => void {
-    const max = this.deps.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams;
+    const max = this.deps.maxEventStreams ?? DEFAULT_BOUNDS.maxEventStreams;
     if (this.eventStreams >= max)
       throw new UnavailableError(
         `this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`,
@@ -183,7 +183,7 @@ export class RunQueries {
     }
     const { cursor: raw, ...rest } = filter;
     const cursor = raw ? decodeCursor(raw) : undefined;
-    const maxScan = this.deps.maxListScan ?? DEFAULT_LIMITS.maxListScan;
+    const maxScan = this.deps.maxListScan ?? DEFAULT_BOUNDS.maxListScan;
     const { runs, next } = await this.read('the listing', () => this.deps.store.records.list(scope, { ...rest, maxScan, ...(cursor ? { cursor } : {}) }));
     return { runs, nextCursor: next ? Buffer.from(`${next.score}:${next.id}`).toString('base64url') : null };
   }

@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import type { WorkflowCatalog } from '../compile/catalog.js';
 import { validateRunInput } from '../compile/input.js';
 import { assertRunBounds } from '../compile/run-bounds.js';
-import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
+import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
 import { JsonObject } from '../model/json.js';
 import { FLOW_SCHEDULE_PREFIX, ScheduleId } from '../model/schedule.js';
 import { cronProblem } from '../lang/cron.js';
@@ -96,7 +96,7 @@ export class SchedulesService {
       /** The queue's connection (answers 503 while it is down). */
       redis: Redis;
       /** What each firing's run may become (checked once here, as a submit checks it). Default: the configuration's defaults. */
-      limits?: Limits;
+      bounds?: Bounds;
     },
   ) {}
 
@@ -124,7 +124,7 @@ export class SchedulesService {
     validateCron(body.cron, body.tz);
     const input = validateRunInput(wf, body.input);
     // Every firing would be refused the same way: refused now, once.
-    assertRunBounds(wf, input, this.deps.limits ?? DEFAULT_LIMITS);
+    assertRunBounds(wf, input, this.deps.bounds ?? DEFAULT_BOUNDS);
     const data: ScheduleJobData = { scheduleId: id, workspaceId: DEFAULT_WORKSPACE, workflow: wf.name, input };
     await whileReachable(this.deps.redis, 'the schedule', () =>
       this.deps.queue.upsertJobScheduler(

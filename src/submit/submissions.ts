@@ -8,7 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { FlowJob, FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AgentRegistry } from '../agents/registry.js';
-import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
+import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
 import { ConflictError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
@@ -39,7 +39,7 @@ export interface SubmissionsDeps {
   /** Safety delay of ref jobs (ms). */
   refSafetyDelayMs: number;
   /** What a run may become (rendered inputs, steps), checked at submit where the input tells. Default: the configuration's defaults. */
-  limits?: Limits;
+  bounds?: Bounds;
   /** A finished run as a rerun needs it, from Redis or the archive; NotFoundError when neither has it. */
   readRun: (scope: Scope, runId: string) => Promise<RerunSource>;
 }
@@ -112,7 +112,7 @@ export class Submissions {
 
   private submit(scope: Scope, workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
     // Refused (422) before anything is stored: what this input would render into, and grow to.
-    assertRunBounds(workflow, (input ?? {}) as Record<string, unknown>, this.deps.limits ?? DEFAULT_LIMITS);
+    assertRunBounds(workflow, (input ?? {}) as Record<string, unknown>, this.deps.bounds ?? DEFAULT_BOUNDS);
     return whileReachable(this.deps.store.redis, 'the run', () => this.submitNow(scope, workflow, input, request, opts));
   }
 

@@ -6,7 +6,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CancelledError, NonRetryableError, QuotaExhaustedError, RateLimitedError, RetryableError, StepTimeoutError } from '../../src/errors/index.js';
-import { classifyProviderError } from '../../src/calls/classify.js';
+import { classifyProviderError } from '../../src/calls/vendors/index.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 
 let server: FakeLlmServer;

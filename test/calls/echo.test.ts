@@ -1,7 +1,7 @@
 /** The offline echo provider and the prompt builder shared by every provider. */
 import { describe, expect, it } from 'vitest';
 import { CancelledError, StepTimeoutError } from '../../src/errors/index.js';
-import { EchoProvider } from '../../src/calls/echo.js';
+import { EchoProvider } from '../../src/calls/vendors/echo/adapter.js';
 import { buildMessages } from '../../src/calls/prompt.js';
 import type { CompletionRequest } from '../../src/calls/provider.js';
 

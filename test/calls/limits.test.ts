@@ -1,17 +1,18 @@
 /**
- * The shared limiter (src/limits): requests, tokens and calls at once per provider and model
+ * The shared limiter (src/calls/admission): requests, tokens and calls at once per provider and model
  * (and per API key), reservations settled with the real usage, pauses after a 429, and the
  * circuit breaker, on the real Redis; then end to end: two agent queues in two processes on
  * one model never exceed its limit, and a step that waits for capacity keeps its attempt.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { LimitPlan, RedisLimiter, type Admission, type Ticket } from '../../src/calls/admission/limiter.js';
+import { LimitPlan, RedisLimiter, type LimiterAnswer, type Ticket } from '../../src/calls/admission/limiter.js';
 import { ProviderLimits } from '../../src/model/provider-limits.js';
 import { budgetReserve, budgetSettle, holdsRelease } from '../../src/store/scripts/index.js';
 import { keys, stepJobId } from '../../src/store/keys.js';
 import { cellOf, scopeOf } from '../../src/store/scope.js';
-import { LimitedProvider } from '../../src/calls/admission/limited-provider.js';
+import { AdmittedProvider } from '../../src/calls/admission/admission.js';
+import { LimitsGate } from '../../src/calls/admission/limits-gate.js';
 import { spentUntil } from '../../src/calls/admission/pause.js';
 import { CapacityWaitError, RateLimitedError } from '../../src/errors/index.js';
 import { pino } from 'pino';
@@ -19,9 +20,11 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { EchoProvider } from '../../src/calls/echo.js';
+import { EchoProvider } from '../../src/calls/vendors/echo/adapter.js';
 import { silentLogger } from '../../src/logger.js';
-import { capacityHeaders, parseDuration } from '../../src/calls/rate-headers.js';
+import { parseDuration } from '../../src/calls/rate-headers.js';
+import { anthropicCapacity } from '../../src/calls/vendors/anthropic/rate-headers.js';
+import { openaiCapacity } from '../../src/calls/vendors/openai/rate-headers.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
@@ -35,7 +38,7 @@ const runScope = scopeOf(cellOf(prefix));
 const limiterFor = (providers: Record<string, unknown>) =>
   new RedisLimiter(redis, prefix, new LimitPlan(Object.fromEntries(Object.entries(providers).map(([k, v]) => [k, ProviderLimits.parse(v)]))));
 const target = (model = 'gpt-x', apiKey?: string) => ({ provider: 'openai' as const, model, ...(apiKey ? { apiKey } : {}) });
-const ticketOf = (a: Admission): Ticket => {
+const ticketOf = (a: LimiterAnswer): Ticket => {
   if (!a.granted) throw new Error(`not admitted: ${a.scope} ${a.why}`);
   return a.ticket;
 };
@@ -79,7 +82,7 @@ describe('rate-limit headers', () => {
     expect(parseDuration('20ms')).toBe(20);
     expect(parseDuration('soon')).toBeUndefined();
     expect(
-      capacityHeaders(
+      openaiCapacity(
         new Headers({
           'x-ratelimit-remaining-requests': '0',
           'x-ratelimit-remaining-tokens': '1200',
@@ -94,7 +97,7 @@ describe('rate-limit headers', () => {
       tokensResetMs: 500,
     });
     const reset = new Date(Date.now() + 30_000).toISOString();
-    const anthropic = capacityHeaders(
+    const anthropic = anthropicCapacity(
       new Headers({
         'anthropic-ratelimit-requests-remaining': '5',
         'anthropic-ratelimit-input-tokens-remaining': '800',
@@ -104,7 +107,8 @@ describe('rate-limit headers', () => {
     )!;
     expect(anthropic).toMatchObject({ remainingRequests: 5, remainingTokens: 300 });
     expect(anthropic.tokensResetMs).toBeGreaterThan(28_000);
-    expect(capacityHeaders(new Headers({ 'content-type': 'application/json' }))).toBeUndefined();
+    expect(openaiCapacity(new Headers({ 'content-type': 'application/json' }))).toBeUndefined();
+    expect(anthropicCapacity(new Headers({ 'content-type': 'application/json' }))).toBeUndefined();
     // Held back when no request is left, or fewer tokens than a call like this one needs.
     expect(spentUntil({ remainingRequests: 0, requestsResetMs: 2000 }, 10)).toBeGreaterThan(Date.now() + 1500);
     expect(spentUntil({ remainingTokens: 50, tokensResetMs: 1000 }, 100)).toBeGreaterThan(Date.now() + 500);
@@ -160,7 +164,7 @@ describe('RedisLimiter', () => {
   it('books a turn in every scope that limits requests, not in one that limits only tokens; and not beyond bookWithinMs', async () => {
     // Per key, on keys of their own: the provider's scopes are this test's alone.
     const bookings = (scope: string) => redis.zrange(`${prefix}:limit:${scope}:bookings`, '0', '-1');
-    const providerOf = (a: Admission) => (a as { scope: string }).scope.split('/')[0]!;
+    const providerOf = (a: LimiterAnswer) => (a as { scope: string }).scope.split('/')[0]!;
     // The provider limits tokens only; model x: one call a second.
     const tokensOnly = limiterFor({ openai: { tpm: 600_000, perKey: true, models: { 'gpt-bx': { rpm: 60 } } } });
     await tokensOnly.acquire(target('gpt-bx', 'sk-tokens'), 1, 60_000, 'x1').then(ticketOf);
@@ -271,9 +275,9 @@ describe('RedisLimiter', () => {
     const limiter = limiterFor({ echo: { models: { 'echo-turn': { rpm: 120 } } } }); // one call every 500 ms
     const made: number[] = [];
     const inner = new EchoProvider();
-    const limited = new LimitedProvider(
+    const limited = new AdmittedProvider(
       { name: 'echo', complete: (req) => (made.push(Date.now()), inner.complete(req)) },
-      { limiter, target: { provider: 'echo' }, leaseMs: 10_000, logger: silentLogger },
+      new LimitsGate({ limiter, target: { provider: 'echo' }, leaseMs: 10_000, logger: silentLogger }),
     );
     const ask = (callKey: string) =>
       limited.complete({
@@ -1042,7 +1046,7 @@ describe('a spent quota', () => {
     const lines: { msg: string; scope?: string }[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
     const limiter = new RedisLimiter(redis, h.prefix, new LimitPlan({}));
-    const busy = new LimitedProvider(
+    const busy = new AdmittedProvider(
       {
         name: 'openai',
         complete: async () => {
@@ -1050,7 +1054,7 @@ describe('a spent quota', () => {
           throw new RateLimitedError('openai 429: slow down', 2_000, 429);
         },
       },
-      { limiter, target: { provider: 'openai' }, leaseMs: 10_000, logger },
+      new LimitsGate({ limiter, target: { provider: 'openai' }, leaseMs: 10_000, logger }),
     );
     const calls = await Promise.allSettled(
       [1, 2, 3].map(() =>

@@ -3,9 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ResolvedAgent } from '../../src/model/agent.js';
 import { AgentsFile } from '../../src/model/agent.js';
 import { NonRetryableError, RateLimitedError, RetryableError, StepTimeoutError } from '../../src/errors/index.js';
-import { AnthropicProvider } from '../../src/calls/anthropic.js';
-import { createProvider } from '../../src/calls/create-provider.js';
-import { OpenAIProvider } from '../../src/calls/openai.js';
+import { AnthropicProvider } from '../../src/calls/vendors/anthropic/adapter.js';
+import { createProvider } from '../../src/calls/vendors/index.js';
+import { OpenAIProvider } from '../../src/calls/vendors/openai/adapter.js';
 import type { CompletionRequest, Provider } from '../../src/calls/provider.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 

@@ -4,8 +4,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NonRetryableError } from '../../src/errors/index.js';
-import { AnthropicProvider } from '../../src/calls/anthropic.js';
-import { OpenAIProvider } from '../../src/calls/openai.js';
+import { AnthropicProvider } from '../../src/calls/vendors/anthropic/adapter.js';
+import { OpenAIProvider } from '../../src/calls/vendors/openai/adapter.js';
 import type { CompletionRequest } from '../../src/calls/provider.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 

@@ -5,7 +5,7 @@
 import { countTokens as cl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import { countTokens as o200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
-import { estimateCall } from '../../src/calls/admission/limited-provider.js';
+import { estimateCall } from '../../src/calls/admission/admission.js';
 import { boundTokens, countTokens, estimateInputTokens, tokenizerFor } from '../../src/calls/token-estimate.js';
 import { tokens as fakeTokens } from '../fixtures/fake-llm-server.js';
 

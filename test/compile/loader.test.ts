@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors/index.js';
-import { DEFAULT_LIMITS } from '../../src/config/env.js';
+import { DEFAULT_BOUNDS } from '../../src/config/env.js';
 import { loadWorkflowsDir, parseWorkflowYaml } from '../../src/compile/loader.js';
 import { runBoundsIssues } from '../../src/compile/run-bounds.js';
 import { thrownBy } from '../helpers/errors.js';
@@ -122,8 +122,8 @@ describe('the example flows/ directory', () => {
   it('refuses at submit a competitor list longer than weekly-competitor-monitoring takes (51 were accepted, then failed)', () => {
     const weekly = loadWorkflowsDir(FLOWS, AGENTS).get('weekly-competitor-monitoring')!;
     const competitors = (n: number) => ({ competitors: Array.from({ length: n }, (_, i) => `Company ${i}`) });
-    expect(runBoundsIssues(weekly, competitors(50), DEFAULT_LIMITS)).toEqual([]);
-    expect(runBoundsIssues(weekly, competitors(51), DEFAULT_LIMITS)).toEqual([
+    expect(runBoundsIssues(weekly, competitors(50), DEFAULT_BOUNDS)).toEqual([]);
+    expect(runBoundsIssues(weekly, competitors(51), DEFAULT_BOUNDS)).toEqual([
       {
         path: 'steps.research.items',
         message: 'step "research": its list (from the run input) has 51 items; at most 50 (its maxItems; with truncate: true it takes the first 50)',

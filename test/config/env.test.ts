@@ -41,7 +41,7 @@ describe('loadConfig', () => {
       expect(err.issues.map((i) => i.path)).toEqual([name]);
       expect(err.message).toContain('2147483647');
     }
-    expect(loadConfig({ SWITCHYARD_SCHEMA_TIMEOUT_MS: '2147483647' }).limits.schemaTimeoutMs).toBe(2_147_483_647);
+    expect(loadConfig({ SWITCHYARD_SCHEMA_TIMEOUT_MS: '2147483647' }).bounds.schemaTimeoutMs).toBe(2_147_483_647);
     // Expressions are walked recursively: their depth setting has a ceiling too.
     expect(configError({ SWITCHYARD_MAX_EXPRESSION_DEPTH: '100000' }).message).toContain('SWITCHYARD_MAX_EXPRESSION_DEPTH');
   });

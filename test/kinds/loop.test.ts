@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunView } from '../../src/query/run-view.js';
-import { structuredMode } from '../../src/calls/openai.js';
+import { structuredMode } from '../../src/calls/vendors/openai/adapter.js';
 import { startFakeLlmServer, structuredReply, tokens, type FakeLlmServer, type FakeResponse, type RecordedRequest } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 

@@ -7,16 +7,15 @@
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { AgentRegistry } from '../../agents/registry.js';
 import { NotFoundError } from '../../errors/index.js';
 import type { Logger } from '../../logger.js';
 import { agentQueueName, keys } from '../../store/keys.js';
-import { promoteIfDelayed } from '../../flow/run-control.js';
 import type { RunStore } from '../../store/run-store.js';
 import { cellOf, scopeOf } from '../../store/scope.js';
-import type { StepJobData } from '../../flow/flow-builder.js';
-import { Script } from '../../store/scripts/script.js';
+import { limiterResume } from './limiter-scripts.js';
 import { CAPACITY_WAIT } from '../../model/run.js';
+import type { ResolvedAgent } from '../../model/agent.js';
+import type { LimitPlan } from './limiter.js';
 
 /** A limiter scope that is paused now (or whose pause waits for its probe call). */
 export interface PausedScope {
@@ -44,17 +43,28 @@ export interface ResumeResult {
   woken: number;
 }
 
+/** The agents whose calls a scope counts (the AgentRegistry). */
+export interface AgentsOfScopes {
+  list(): readonly ResolvedAgent[];
+  readonly limits: LimitPlan;
+}
+
+/** What a delayed step job says of its step (flow-builder's StepJobData, as far as it is read here). */
+interface WaitingStep {
+  workspaceId: string;
+  runId: string;
+  step?: { id: string };
+}
+
 /** Delayed jobs looked at per queue for steps waiting on a resumed scope. */
 const MAX_WOKEN_PER_QUEUE = 1000;
-
-const resumeScript = new Script('limiter-resume', 2);
 
 export class LimitsAdmin {
   constructor(
     private readonly deps: {
       redis: Redis;
       prefix: string;
-      registry: AgentRegistry;
+      registry: AgentsOfScopes;
       queue: (name: string) => Queue | undefined;
       store: Pick<RunStore, 'steps'>;
       logger: Logger;
@@ -93,12 +103,8 @@ export class LimitsAdmin {
   /** Lift `scope`'s pause. NotFoundError when it is not paused. */
   async resume(scope: string): Promise<ResumeResult> {
     const { redis, prefix, logger } = this.deps;
-    const [ok, until, kind] = (await resumeScript.run(redis, [keys.limit(cellOf(prefix), scope), keys.limitPaused(cellOf(prefix))], [scope])) as [
-      number,
-      number?,
-      string?,
-    ];
-    if (ok !== 1) {
+    const lifted = await limiterResume(redis, prefix, scope);
+    if (!lifted) {
       const paused = (await this.paused()).map((p) => p.scope);
       throw new NotFoundError(`limiter scope "${scope}" is not paused (paused now: ${paused.length ? paused.join(', ') : 'none'})`);
     }
@@ -111,8 +117,9 @@ export class LimitsAdmin {
       await queue.removeRateLimitKey();
       woken += await this.wakeWaiting(queue, scope);
     }
-    logger.warn({ scope, wasPausedUntil: new Date(until ?? 0).toISOString(), queues, woken }, 'limiter pause lifted by an admin');
-    return { scope, wasPausedUntil: new Date(until ?? 0).toISOString(), quotaExhausted: kind === 'quota', queues, woken };
+    const wasPausedUntil = new Date(lifted.wasPausedUntil).toISOString();
+    logger.warn({ scope, wasPausedUntil, queues, woken }, 'limiter pause lifted by an admin');
+    return { scope, wasPausedUntil, quotaExhausted: lifted.kind === 'quota', queues, woken };
   }
 
   /** The queues of the agents whose calls (to their model or a fallback, or their own rate) count in `scope`. */
@@ -132,19 +139,24 @@ export class LimitsAdmin {
 
   /** Wake the steps of `queue` that sleep waiting for `scope`'s pause (not those waiting out a retry backoff). */
   private async wakeWaiting(queue: Queue, scope: string): Promise<number> {
-    const jobs = (await queue.getDelayed(0, MAX_WOKEN_PER_QUEUE - 1)).filter((j): j is NonNullable<typeof j> =>
-      Boolean(j?.id && (j.data as StepJobData | undefined)?.step),
-    );
+    const jobs = (await queue.getDelayed(0, MAX_WOKEN_PER_QUEUE - 1)).flatMap((j) => {
+      const data = j?.data as WaitingStep | undefined;
+      return j?.id && data?.step ? [{ id: j.id, workspaceId: data.workspaceId, runId: data.runId, stepId: data.step.id }] : [];
+    });
     const cell = cellOf(this.deps.prefix);
-    const reasons = await this.deps.store.steps.reasons(
-      jobs.map((j) => {
-        const data = j.data as StepJobData;
-        return { scope: scopeOf(cell, data.workspaceId), runId: data.runId, stepId: data.step.id };
-      }),
-    );
+    const reasons = await this.deps.store.steps.reasons(jobs.map((j) => ({ scope: scopeOf(cell, j.workspaceId), runId: j.runId, stepId: j.stepId })));
     const waiting = `${CAPACITY_WAIT}${scope} paused`;
     const wake = jobs.filter((_, i) => reasons[i]?.startsWith(waiting));
-    await Promise.all(wake.map((j) => promoteIfDelayed(queue, j.id!, this.deps.logger)));
+    await Promise.all(wake.map((j) => this.promote(queue, j.id)));
     return wake.length;
+  }
+
+  /** Wake a delayed job; one that is no longer delayed (it woke by itself, ended, or is gone) is left alone. */
+  private async promote(queue: Queue, jobId: string): Promise<void> {
+    try {
+      await queue.getBackend().promote(jobId);
+    } catch (err) {
+      this.deps.logger.debug({ jobId, err }, 'job not promoted (not delayed)');
+    }
   }
 }

@@ -1,9 +1,9 @@
 /**
- * The limiter seam: every provider call asks for capacity first and settles after. One
- * implementation, Redis-backed (scripts/lua/limiter-acquire.lua and limiter-settle.lua), so
- * limits hold across every agent queue and every worker process that uses a provider, model
- * or API key. Chosen in one place: src/engine/pools.ts wraps each agent's provider in a
- * LimitedProvider (limited-provider.ts) when a limit can apply to it.
+ * The shared limiter: every provider call a limit can apply to asks it for capacity first and
+ * settles after (through admission: limits-gate.ts). One implementation, Redis-backed
+ * (lua/limiter-acquire.lua and limiter-settle.lua, wrapped in limiter-scripts.ts), so limits
+ * hold across every agent queue and every worker process that uses a provider, model or API
+ * key. `LimitPlan` says which limits apply to a call (the agents file's `providers`).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -11,8 +11,9 @@ import type { ProviderName } from '../../model/agent.js';
 import type { LimiterScopeState } from '../../metrics/metrics.js';
 import type { CallHolder } from '../provider.js';
 import { keys } from '../../store/keys.js';
-import { cellOf, scopeOf, type Cell } from '../../store/scope.js';
-import { Script } from '../../store/scripts/script.js';
+import { cellOf } from '../../store/scope.js';
+import { limiterAcquire, limiterSettle } from './limiter-scripts.js';
+import { VENDORS } from '../vendors/index.js';
 import type { BreakerSpec, LimitSet, ProviderLimits } from '../../model/provider-limits.js';
 
 /** Who a call goes to: the limits that apply follow from these. */
@@ -26,7 +27,7 @@ export interface CallTarget {
 }
 
 /** One scope a call counts against: the provider's (index 0), its model's (1) and its agent's (2). */
-export interface Scope {
+export interface LimitScope {
   id: string;
   limits: LimitSet;
   /** Requests per window other than a minute (an agent's `rateLimit`). */
@@ -37,7 +38,7 @@ export interface Scope {
 export interface Ticket {
   lease: string;
   tokens: number;
-  scopes: readonly Scope[];
+  scopes: readonly LimitScope[];
   /** The run's step attempt the call holds its leases for (released with it). */
   holder?: CallHolder | undefined;
   /** This call is the probe that decides whether a pause (capped, or for a spent quota) goes on. */
@@ -59,7 +60,7 @@ export interface QuotaPause {
  * `quota` when the scope is paused because its quota is spent (the call does not wait: it goes
  * to a fallback or fails).
  */
-export type Admission =
+export type LimiterAnswer =
   { granted: true; ticket: Ticket } | { granted: false; waitMs: number; scope: string; why: string; never: boolean; booked: boolean; quota?: QuotaPause };
 
 /**
@@ -96,7 +97,7 @@ export interface Limiter {
    * a fallback to go to instead). With `holder`, the turns it books and the leases it takes are
    * released when that attempt is recovered or its run ends.
    */
-  acquire(target: CallTarget, tokens: number, leaseMs: number, callKey?: string, bookWithinMs?: number, holder?: CallHolder): Promise<Admission>;
+  acquire(target: CallTarget, tokens: number, leaseMs: number, callKey?: string, bookWithinMs?: number, holder?: CallHolder): Promise<LimiterAnswer>;
   settle(ticket: Ticket, outcome: CallOutcome): Promise<SettleReply>;
 }
 
@@ -105,17 +106,17 @@ export class LimitPlan {
   constructor(private readonly providers: Readonly<Partial<Record<ProviderName, ProviderLimits>>>) {}
 
   /**
-   * Whether calls to `provider` go through the limiter: always for a real provider (a 429
-   * pauses it for every process), for echo only when it has declared limits. Never for echo
-   * standing in for a provider without a key (`standIn`): the limits were written for that
-   * provider, and an offline answer costs nothing.
+   * Whether calls to `provider` go through the limiter: always for a remote vendor (a 429
+   * pauses it for every process), for an offline one (echo) only when it has declared limits.
+   * Never for echo standing in for a provider without a key (`standIn`): the limits were
+   * written for that provider, and an offline answer costs nothing.
    */
   applies(provider: ProviderName, agentRateLimit?: unknown, standIn = false): boolean {
-    if (provider !== 'echo') return true;
-    return !standIn && (this.providers.echo !== undefined || agentRateLimit !== undefined);
+    if (VENDORS[provider].remote) return true;
+    return !standIn && (this.providers[provider] !== undefined || agentRateLimit !== undefined);
   }
 
-  scopes(t: CallTarget): [Scope, Scope, Scope] {
+  scopes(t: CallTarget): [LimitScope, LimitScope, LimitScope] {
     const spec = this.providers[t.provider];
     const base = spec?.perKey && t.apiKey ? `${t.provider}#${createHash('sha256').update(t.apiKey).digest('hex').slice(0, 12)}` : t.provider;
     const { models = {}, perKey: _k, breaker, ...own } = spec ?? {};
@@ -132,9 +133,6 @@ export class LimitPlan {
   }
 }
 
-const acquireScript = new Script('limiter-acquire', 10);
-const settleScript = new Script('limiter-settle', 8);
-
 export class RedisLimiter implements Limiter {
   constructor(
     private readonly redis: Redis,
@@ -142,90 +140,70 @@ export class RedisLimiter implements Limiter {
     private readonly plan: LimitPlan,
   ) {}
 
-  /** Each scope's state hash and leases, then (to acquire) its bookings. */
-  private keysOf(scopes: readonly Scope[], bookings = false): string[] {
-    const of = (key: (cell: Cell, scope: string) => string) => scopes.map((s) => key(cellOf(this.prefix), s.id));
-    return [...of(keys.limit), ...of(keys.limitLeases), ...(bookings ? of(keys.limitBookings) : [])];
-  }
-
-  /** Where a call's holds are kept: its run's (no holder: a key nothing is written to). */
-  private holdsOf(holder: CallHolder | undefined): string {
-    return keys.runHolds(scopeOf(cellOf(this.prefix), holder?.workspaceId), holder?.runId ?? '');
-  }
-
-  async acquire(target: CallTarget, tokens: number, leaseMs: number, callKey = '', bookWithinMs = -1, holder?: CallHolder): Promise<Admission> {
+  async acquire(target: CallTarget, tokens: number, leaseMs: number, callKey = '', bookWithinMs = -1, holder?: CallHolder): Promise<LimiterAnswer> {
     const scopes = this.plan.scopes(target);
     const lease = randomUUID();
-    const args: (string | number)[] = [callKey, lease, leaseMs, tokens, scopes.length];
-    for (const s of scopes) {
-      const requests = s.requests ?? (s.limits.rpm ? { max: s.limits.rpm, windowMs: 60_000 } : { max: 0, windowMs: 0 });
-      args.push(requests.max, requests.windowMs, s.limits.tpm ?? 0, s.limits.maxConcurrent ?? 0, s.breaker ? '1' : '0');
-    }
-    args.push(bookWithinMs, holder?.attempt ?? 0, holder?.stepId ?? '');
-    const reply = (await acquireScript.run(this.redis, [...this.keysOf(scopes, true), this.holdsOf(holder)], args)) as [
-      number,
-      number | string,
-      (number | string)?,
-      string?,
-      (string | number)?,
-      number?,
-    ];
-    const [ok, waitMs, index, why, extra, recoversAt] = reply;
-    if (ok === 1) return { granted: true, ticket: { lease, tokens, scopes, holder, pauseProbe: index === 'probe' } };
-    const scope = scopes[Number(index ?? 1) - 1]!;
-    const wait = Number(waitMs);
-    if (ok === -2) {
-      const quota: QuotaPause = { message: String(extra ?? ''), pausedUntil: Date.now() + wait, ...(recoversAt ? { recoversAt } : {}) };
-      return { granted: false, waitMs: wait, scope: scope.id, why: 'quota', never: false, booked: false, quota };
+    const reply = await limiterAcquire(this.redis, this.prefix, {
+      scopes: scopes.map((s) => ({
+        id: s.id,
+        requests: s.requests ?? (s.limits.rpm ? { max: s.limits.rpm, windowMs: 60_000 } : { max: 0, windowMs: 0 }),
+        tpm: s.limits.tpm ?? 0,
+        maxConcurrent: s.limits.maxConcurrent ?? 0,
+        breaker: s.breaker !== undefined,
+      })),
+      callKey,
+      lease,
+      leaseMs,
+      tokens,
+      bookWithinMs,
+      holder,
+    });
+    if (reply.result === 'admitted') return { granted: true, ticket: { lease, tokens, scopes, holder, pauseProbe: reply.probe } };
+    const scope = scopes[reply.scope]!;
+    if (reply.result === 'quota') {
+      const quota: QuotaPause = {
+        message: reply.message,
+        pausedUntil: Date.now() + reply.waitMs,
+        ...(reply.recoversAt ? { recoversAt: reply.recoversAt } : {}),
+      };
+      return { granted: false, waitMs: reply.waitMs, scope: scope.id, why: 'quota', never: false, booked: false, quota };
     }
     return {
       granted: false,
-      waitMs: wait,
+      waitMs: reply.result === 'wait' ? reply.waitMs : 0,
       scope: scope.id,
-      why: why === 'requests' ? (scope.requests ? 'rateLimit' : 'rpm') : (why ?? ''),
-      never: ok === -1,
-      booked: extra === 'booked',
+      why: reply.why === 'requests' ? (scope.requests ? 'rateLimit' : 'rpm') : reply.why,
+      never: reply.result === 'never',
+      booked: reply.result === 'wait' && reply.booked,
     };
   }
 
   async settle(ticket: Ticket, outcome: CallOutcome): Promise<SettleReply> {
     const { scopes } = ticket;
-    const delta = outcome.result === 'ok' ? outcome.usedTokens - ticket.tokens : -ticket.tokens;
     // The pause goes as a length: the script counts it from Redis's clock.
     const pauseMs = outcome.pauseUntil ? Math.max(1, outcome.pauseUntil - Date.now()) : 0;
-    const model = scopes[1]!;
-    const args: (string | number)[] = [
-      model.id,
-      ticket.lease,
-      delta,
-      scopes.length,
-      outcome.result,
+    const changes = await limiterSettle(this.redis, this.prefix, {
+      // A pause holds the model (the scope a provider's limits are kept by), on its key when per
+      // key; the scope whose pause this call probes is settled there too.
+      scopes: scopes.map((s, i) => ({
+        id: s.id,
+        tpm: s.limits.tpm ?? 0,
+        breaker: s.breaker,
+        pauses: i === 1 && (pauseMs > 0 || ticket.pauseProbe),
+        leased: Boolean(s.limits.maxConcurrent),
+      })),
+      pausedScope: scopes[1]!.id,
+      lease: ticket.lease,
+      tokenDelta: outcome.result === 'ok' ? outcome.usedTokens - ticket.tokens : -ticket.tokens,
+      result: outcome.result,
       pauseMs,
-      outcome.pauseKind ?? '',
-      outcome.quota?.message ?? '',
-      outcome.quota?.recoversAt ?? 0,
-      ticket.holder?.attempt ?? 0,
-      ticket.holder?.stepId ?? '',
-    ];
-    // A pause holds the model (the scope a provider's limits are kept by), on its key when per
-    // key; the scope whose pause this call probes is settled there too.
-    scopes.forEach((s, i) =>
-      args.push(
-        s.limits.tpm ?? 0,
-        s.breaker?.failures ?? 0,
-        s.breaker?.windowMs ?? 0,
-        s.breaker?.cooldownMs ?? 0,
-        i === 1 && (pauseMs > 0 || ticket.pauseProbe) ? '1' : '0',
-        s.limits.maxConcurrent ? '1' : '0',
-      ),
-    );
-    const [opened, paused, lifted] = (await settleScript.run(
-      this.redis,
-      [...this.keysOf(scopes), this.holdsOf(ticket.holder), keys.limitPaused(cellOf(this.prefix))],
-      args,
-    )) as [number[], number, number];
-    const id = (i: number) => (i > 0 ? scopes[i - 1]!.id : undefined);
-    return { opened: opened.map((i) => scopes[i - 1]!.id), paused: id(paused), lifted: id(lifted) };
+      pauseKind: outcome.pauseKind ?? '',
+      quotaMessage: outcome.quota?.message ?? '',
+      recoversAt: outcome.quota?.recoversAt ?? 0,
+      holder: ticket.holder,
+    });
+    const id = (i: number | undefined) => (i === undefined ? undefined : scopes[i]!.id);
+    return { opened: changes.opened.map((i) => scopes[i]!.id), paused: id(changes.paused), lifted: id(changes.lifted) };
   }
 
   /**

@@ -47,8 +47,8 @@ export function templateScope(
 }
 
 /** The scope of a step's templates and expressions, bounded by its limits. */
-export const scopeOf = (ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context' | 'limits'>): TemplateScope =>
-  templateScope(ctx.runInput, ctx.reads, ctx.context, ctx.limits.maxRenderedBytes);
+export const scopeOf = (ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context' | 'bounds'>): TemplateScope =>
+  templateScope(ctx.runInput, ctx.reads, ctx.context, ctx.bounds.maxRenderedBytes);
 
 /** A call of `agent` with its model, prompt, temperature and token limit, on `messages`. */
 export function requestOf(
@@ -77,7 +77,7 @@ export function requestOf(
  */
 export function renderFor<T>(
   value: T,
-  ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context' | 'limits'>,
+  ctx: Pick<ExecutionContext, 'runInput' | 'reads' | 'context' | 'bounds'>,
   what: string,
   vars?: Record<string, unknown>,
 ): T {
@@ -98,8 +98,8 @@ export function renderWith<T>(value: T, scope: TemplateScope, what: string, vars
  * with what is added to its input besides templates (dependencies' outputs, a previous draft,
  * the outputs a synthesis reads): measured before the prompt is built. `what` names it.
  */
-export function assertWithinPrompt(value: unknown, ctx: Pick<ExecutionContext, 'limits'>, what: string): void {
-  const max = ctx.limits.maxRenderedBytes;
+export function assertWithinPrompt(value: unknown, ctx: Pick<ExecutionContext, 'bounds'>, what: string): void {
+  const max = ctx.bounds.maxRenderedBytes;
   if (jsonBytes(value, max) > max) throw new NonRetryableError(`${what} is more than ${max} bytes of text (${RENDERED_BYTES_SETTING})`);
 }
 

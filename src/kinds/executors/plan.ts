@@ -13,7 +13,7 @@
  * crash asks the planner nothing again and adds no step twice.
  */
 import type { AgentRegistry } from '../../agents/registry.js';
-import { DEFAULT_LIMITS } from '../../config/env.js';
+import { DEFAULT_BOUNDS } from '../../config/env.js';
 import { ValidationError } from '../../errors/index.js';
 import { buildMessages } from '../../calls/prompt.js';
 import type { Provider } from '../../calls/provider.js';
@@ -131,7 +131,7 @@ function checkPlan(value: unknown, agents: string[], maxSteps: number): { steps:
   try {
     const wf = compileWorkflow(
       { name: 'plan', steps: steps.map((s) => ({ id: s.id, agent: s.agent, input: { task: s.task }, dependsOn: s.dependsOn ?? [] })) },
-      { agents, limits: { ...DEFAULT_LIMITS, maxSteps }, source: 'plan' },
+      { agents, bounds: { ...DEFAULT_BOUNDS, maxSteps }, source: 'plan' },
     );
     // Literal tasks (a plan's text is never a template), each given its dependencies' outputs.
     const children = wf.steps.map((s): ChildStep => (s.kind === 'agent' ? { ...s, literal: true, dependencyOutputs: true } : s));

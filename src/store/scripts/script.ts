@@ -1,8 +1,9 @@
 /**
- * Loading of the state scripts (lua/*.lua): the one place they are read, their includes
- * resolved (`--@include <name>` inlines lua/includes/<name>.lua once) and the constants they
- * share with the TypeScript code prepended, generated from the same definitions (statuses,
- * record fields).
+ * Loading of the Lua scripts: the one place they are read, their includes resolved
+ * (`--@include <name>` inlines lua/includes/<name>.lua once) and the constants they share with
+ * the TypeScript code prepended, generated from the same definitions (statuses, record fields).
+ * The state scripts live in lua/ here; a script kept beside the code it serves (the limiter's,
+ * src/calls/admission/lua/) names its folder, and shares the includes here.
  * A Script is defined on a connection the first time it runs there; ioredis then sends it by
  * SHA and falls back to the full text when Redis no longer has it.
  */
@@ -28,22 +29,25 @@ const CONSTANTS: Record<string, string> = {
   GATE_REASON: JSON.stringify(GATE_WAITING_REASON),
 };
 
-const readLua = (path: string): string => readFileSync(new URL(`./lua/${path}.lua`, import.meta.url), 'utf8');
+/** The state scripts' folder, whose includes/ every script shares. */
+const STATE_LUA = new URL('./lua/', import.meta.url);
+
+const readLua = (dir: URL, path: string): string => readFileSync(new URL(`${path}.lua`, dir), 'utf8');
 
 /**
  * A script's full source: the constants it names, then its text with its includes
  * (lua/includes/<name>.lua, each inlined once, its own includes first). Redis runs the whole
  * text on every call, so a script carries only what it uses.
  */
-export function luaSource(name: string): string {
+export function luaSource(name: string, dir: URL = STATE_LUA): string {
   const seen = new Set<string>();
   const expand = (text: string): string =>
     text.replace(/^--@include (\S+)\s*$/gm, (_line, include: string) => {
       if (seen.has(include)) return '';
       seen.add(include);
-      return expand(readLua(`includes/${include}`));
+      return expand(readLua(STATE_LUA, `includes/${include}`));
     });
-  const body = expand(readLua(name));
+  const body = expand(readLua(dir, name));
   const header = Object.entries(CONSTANTS)
     .filter(([constant]) => new RegExp(`\\b${constant}\\b`).test(body))
     .map(([constant, value]) => `local ${constant} = ${value}\n`)
@@ -57,10 +61,12 @@ export class Script {
   private readonly command: string;
 
   constructor(
-    /** File name in lua/, without `.lua`. */
+    /** File name in `dir`, without `.lua`. */
     readonly name: string,
     /** How many keys it takes; `any`: as many as each call gives (the count is sent first). */
     readonly numberOfKeys: number | 'any',
+    /** The folder of its file (a URL ending in `/`). @default the state scripts' lua/ */
+    readonly dir: URL = STATE_LUA,
   ) {
     this.command = `sy_${name.replace(/-/g, '_')}`;
   }
@@ -74,7 +80,7 @@ export class Script {
   /** Define the script on `redis` (once). */
   private define(redis: Redis): void {
     if (this.defined.has(redis)) return;
-    this.lua ??= luaSource(this.name);
+    this.lua ??= luaSource(this.name, this.dir);
     redis.defineCommand(this.command, { ...(this.numberOfKeys === 'any' ? {} : { numberOfKeys: this.numberOfKeys }), lua: this.lua });
     this.defined.add(redis);
   }

@@ -1,7 +1,8 @@
 /** Provider over the Anthropic Messages API (@anthropic-ai/sdk). */
-import { capacityHeaders } from './rate-headers.js';
 import Anthropic from '@anthropic-ai/sdk';
-import { classifyProviderError } from './classify.js';
+import { classify } from '../../classify.js';
+import { anthropicErrors } from './errors.js';
+import { anthropicCapacity } from './rate-headers.js';
 import {
   refusal,
   SDK_BACKSTOP_TIMEOUT_MS,
@@ -10,7 +11,7 @@ import {
   type CompletionResult,
   type Provider,
   type ToolChoice,
-} from './provider.js';
+} from '../../provider.js';
 
 export interface AnthropicProviderOptions {
   apiKey: string;
@@ -63,10 +64,10 @@ export class AnthropicProvider implements Provider {
         headers = response.headers;
       }
       if (message.stop_reason === 'refusal') throw refusal('anthropic', 'stop reason "refusal"');
-      const capacity = capacityHeaders(headers);
+      const capacity = anthropicCapacity(headers);
       return { ...toResult(message), ...(capacity ? { capacity } : {}) };
     } catch (err) {
-      throw classifyProviderError(err, 'anthropic', req.signal);
+      throw classify(err, 'anthropic', anthropicErrors, req.signal);
     }
   }
 }

@@ -2,10 +2,11 @@
  * Provider over the OpenAI Chat Completions API (openai SDK). Works with any OpenAI-compatible
  * server through `baseURL` (Ollama, vLLM, Groq, OpenRouter, Gemini's compatible endpoint...).
  */
-import { capacityHeaders } from './rate-headers.js';
 import OpenAI from 'openai';
-import { RetryableError } from '../errors/index.js';
-import { classifyProviderError } from './classify.js';
+import { RetryableError } from '../../../errors/index.js';
+import { classify } from '../../classify.js';
+import { openaiErrors } from './errors.js';
+import { openaiCapacity } from './rate-headers.js';
 import {
   refusal,
   SDK_BACKSTOP_TIMEOUT_MS,
@@ -15,7 +16,7 @@ import {
   type Provider,
   type ToolCall,
   type ToolChoice,
-} from './provider.js';
+} from '../../provider.js';
 
 /** Sent when a self-hosted server needs no key: the SDK refuses to build a client without one. */
 const PLACEHOLDER_API_KEY = 'switchyard-no-key';
@@ -84,7 +85,7 @@ export class OpenAIProvider implements Provider {
     try {
       if (req.onText) return await this.stream(params, req.onText, req.model, req.signal);
       const { data: completion, response } = await this.client.chat.completions.create(params, { signal: req.signal }).withResponse();
-      const capacity = capacityHeaders(response.headers);
+      const capacity = openaiCapacity(response.headers);
       const choice = completion.choices[0];
       if (choice?.finish_reason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
       if (choice?.message.refusal) throw refusal('openai', `refusal: ${choice.message.refusal.slice(0, 200)}`);
@@ -100,7 +101,7 @@ export class OpenAIProvider implements Provider {
         ...(capacity ? { capacity } : {}),
       };
     } catch (err) {
-      throw classifyProviderError(err, 'openai', req.signal);
+      throw classify(err, 'openai', openaiErrors, req.signal);
     }
   }
 
@@ -114,7 +115,7 @@ export class OpenAIProvider implements Provider {
     const { data: stream, response } = await this.client.chat.completions
       .create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal })
       .withResponse();
-    const capacity = capacityHeaders(response.headers);
+    const capacity = openaiCapacity(response.headers);
     let text = '';
     let answeredBy = '';
     let stopReason: string | undefined;
@@ -142,7 +143,7 @@ export class OpenAIProvider implements Provider {
     }
     // The SDK ends the iteration quietly when the request is aborted, and so may a server that
     // drops the connection: neither is an answer.
-    if (signal.aborted) throw classifyProviderError(signal.reason, 'openai', signal);
+    if (signal.aborted) throw classify(signal.reason, 'openai', openaiErrors, signal);
     if (!stopReason) throw new RetryableError(`openai stream ended before the answer was complete (${text.length} characters received)`);
     if (stopReason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
     const toolCalls = calls.filter(Boolean).map((c) => toolCall(c.id, c.name, c.args));

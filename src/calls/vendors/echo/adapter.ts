@@ -8,8 +8,8 @@
  * tools are not allowed; then it answers, the results appended one per line.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { classifyProviderError } from './classify.js';
-import type { ChatMessage, CompletionRequest, CompletionResult, Provider, ToolCall } from './provider.js';
+import { classify } from '../../classify.js';
+import type { ChatMessage, CompletionRequest, CompletionResult, Provider, ToolCall } from '../../provider.js';
 import { sampleFor } from './schema-sample.js';
 
 export interface EchoProviderOptions {
@@ -88,6 +88,6 @@ async function sleep(ms: number, signal: AbortSignal): Promise<void> {
     if (ms > 0) await delay(ms, undefined, { signal });
     else signal.throwIfAborted();
   } catch (err) {
-    throw classifyProviderError(err, 'echo', signal);
+    throw classify(err, 'echo', undefined, signal);
   }
 }
