@@ -28,7 +28,8 @@ import {
 import { patternProblem, patternSteps } from './patterns.js';
 import { parseWhen, whenRefs } from '../lang/expression.js';
 import { fieldValueSchema, kindOf, validateInputFields } from './input.js';
-import { ruleOf, type KindRule, type RequestCaps } from '../kinds/rules.js';
+import { ruleOf } from '../kinds/rules.js';
+import type { KindRule, RequestCaps } from '../kinds/compile-rule.js';
 import { DEFAULT_LIMITS, type Limits } from '../config/env.js';
 import { assertDepth, countSteps } from './limits.js';
 import { findTemplateRefs } from '../lang/templates.js';
