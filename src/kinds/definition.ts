@@ -69,6 +69,9 @@ export const StepDefinition = z.preprocess(
 );
 export type StepDefinition = z.infer<typeof StepDefinition>;
 export type StepDefinitionOf<K extends StepKind> = Extract<StepDefinition, { kind: K }>;
+// The union holds every kind (a kind left out would have no definition, and its rule nothing to check).
+const _definesAll: [StepKind] extends [StepDefinition['kind']] ? true : never = true;
+void _definesAll;
 
 /**
  * A collaboration pattern as a block (the same as POST /v1/runs {pattern, ...}): `id` prefixes
@@ -173,6 +176,8 @@ export const CompiledStep = z.discriminatedUnion('kind', [
 ]);
 export type CompiledStep = z.infer<typeof CompiledStep>;
 export type CompiledStepOf<K extends StepKind> = Extract<CompiledStep, { kind: K }>;
+const _compilesAll: [StepKind] extends [CompiledStep['kind']] ? true : never = true;
+void _compilesAll;
 
 /** A validated workflow, ready to run. `steps` are in a topological order. */
 export const CompiledWorkflow = z.object({
