@@ -3,7 +3,7 @@ import { ValidationError } from '../errors/index.js';
 import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
 import { compileWorkflow } from './compile.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
-import type { AgentOrchestration, RequestCaps } from '../kinds/rules.js';
+import type { AgentOrchestration, RequestCaps } from '../kinds/compile-rule.js';
 import { checkSchemas, type FoundSchema } from './output-schemas.js';
 import type { SchemaValidator } from '../lang/schema-checker.js';
 

@@ -15,40 +15,10 @@
  * - consensus: one `vote` step: the question to every agent (with `quorum`, it ends as soon as
  *   that many answers agree).
  */
-import { z } from 'zod';
-import { JsonObject } from '../model/json.js';
-import { VoteCompare } from '../model/vote-compare.js';
+import { PatternFields, type PatternRequest, type PatternTask } from '../model/pattern.js';
 
-const Task = z.object({ agent: z.string().min(1), task: z.string().min(1), context: JsonObject.optional() }).strict();
-const Tasks = z.array(Task).min(1).max(50);
-
-export const PatternFields = {
-  sequential: { pattern: z.literal('sequential'), tasks: Tasks, strict: z.boolean().default(true) },
-  parallel: { pattern: z.literal('parallel'), tasks: Tasks, strict: z.boolean().default(false) },
-  hierarchical: {
-    pattern: z.literal('hierarchical'),
-    /** The main task; `tasks` are its subtasks. */
-    task: z.string().min(1),
-    tasks: Tasks,
-    aggregate: z.enum(['concat', 'merge', 'vote', 'synthesize']).default('concat'),
-    /** With `aggregate: vote`: the agreement needed for consensus. */
-    minAgreement: z.number().gt(0).max(1).default(0.5),
-    /** The agent that synthesizes (with `aggregate: synthesize`). */
-    synthesizer: z.string().min(1).optional(),
-  },
-  consensus: {
-    pattern: z.literal('consensus'),
-    question: z.string().min(1),
-    agents: z.array(z.string().min(1)).min(2).max(50),
-    minAgreement: z.number().gt(0).max(1).default(0.5),
-    compare: VoteCompare.optional(),
-    /** End as soon as this many answers agree (or none can): the others are cancelled. */
-    quorum: z.number().int().min(2).optional(),
-  },
-} as const;
-
-/** A pattern request as parsed (the API's schemas build their objects from PatternFields). */
-export type PatternRequest = { [K in keyof typeof PatternFields]: z.output<z.ZodObject<(typeof PatternFields)[K]>> }[keyof typeof PatternFields];
+// The pattern schemas are vocabulary (src/model/pattern.ts); the API's schemas read them from here too.
+export { PatternFields, type PatternRequest };
 
 /** What a pattern request's fields cannot do together (one problem, at a field of the request). */
 export function patternProblem(req: PatternRequest): { path: string; message: string } | undefined {
@@ -62,7 +32,7 @@ export function patternProblem(req: PatternRequest): { path: string; message: st
 export function patternSteps(req: PatternRequest, prefix?: string): { steps: Record<string, unknown>[]; output: string } {
   const name = (local: string) => (prefix ? `${prefix}-${local}` : local);
   const id = (i: number) => name(`t${i + 1}`);
-  const taskStep = (t: z.infer<typeof Task>, i: number, extra: { context?: Record<string, unknown>; dependsOn?: string[]; optional?: boolean } = {}) => {
+  const taskStep = (t: PatternTask, i: number, extra: { context?: Record<string, unknown>; dependsOn?: string[]; optional?: boolean } = {}) => {
     const context = { ...t.context, ...extra.context };
     return {
       id: id(i),

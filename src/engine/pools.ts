@@ -18,8 +18,8 @@ import type { RunJobData, StepJobData } from '../flow/flow-builder.js';
 import { watched, type System } from '../system.js';
 import { ActiveJobs } from './active-jobs.js';
 import type { Executors } from '../kinds/executor.js';
-import { createExecutors } from '../kinds/executors/index.js';
-import type { ReadRuns } from '../kinds/executors/orchestrator.js';
+import { createExecutors, type ReadRuns } from '../kinds/index.js';
+import { compilePlan } from '../compile/plan.js';
 import { createRefProcessor } from '../flow/ref-processor.js';
 import { createRunProcessor } from '../flow/run-processor.js';
 import { createScheduleProcessor } from '../schedules/schedule-processor.js';
@@ -100,7 +100,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     });
     return runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, agents: r.agents, finishedAt: r.finishedAt, output: r.output ?? null }));
   };
-  const defaults = createExecutors({ registry, providerFor, readRuns, schemas: system.schemas });
+  const defaults = createExecutors({ registry, providerFor, readRuns, schemas: system.schemas, compilePlan });
   const executors: Executors = { ...defaults, ...opts.executors?.(defaults) };
 
   const active = new ActiveJobs();

@@ -49,7 +49,7 @@ import type { ActiveJobs } from './active-jobs.js';
 import { retryDelayMs } from './backoff.js';
 import { decide, type Decision } from './decide.js';
 import type { ExecutionContext, Executors, StepExecutor, StepOutcome } from '../kinds/executor.js';
-import { templateScope } from '../kinds/executors/agent.js';
+import { templateScope } from '../kinds/shared/scope.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
 import { UsageMeter } from '../calls/usage-meter.js';

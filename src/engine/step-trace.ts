@@ -15,7 +15,7 @@ import type { RecordFields } from '../store/run-store.js';
 import type { StepDebug, ToolCallRecord } from '../model/run.js';
 import type { StepInput } from '../kinds/definition.js';
 import { clipJson } from '../lang/clip-json.js';
-import { fitCalls } from '../kinds/executors/tool-calls.js';
+import { fitCalls } from '../kinds/shared/tool-calls.js';
 
 /** What `attempt` and `truncated` take of the budget, at most. */
 const ENVELOPE_BYTES = 64;

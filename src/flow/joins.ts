@@ -18,7 +18,7 @@ import type { Scope } from '../store/scope.js';
 import { isTerminalStep, type StepRecord } from '../model/run.js';
 import type { JoinWatch } from '../kinds/definition.js';
 import { toError } from '../errors/index.js';
-import { maxAgreeing } from '../kinds/executors/aggregate.js';
+import { maxAgreeing } from '../kinds/shared/agreement.js';
 
 /** What a join looks at of a member: its output only when answers are compared. */
 type Member = Pick<StepRecord, 'stepId' | 'status' | 'agent'> & { output?: unknown; finishedAt?: string | null };

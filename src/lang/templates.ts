@@ -24,7 +24,7 @@
  */
 import { DEFAULT_BOUNDS } from '../config/env.js';
 import { ValidationError } from '../errors/index.js';
-import { STEP_ID_PATTERN } from '../kinds/definition.js';
+import { STEP_ID_PATTERN } from '../model/step.js';
 import { utf8Bytes } from './text-size.js';
 
 /** Where a template sits inside the value given to findTemplateRefs, e.g. ['context', 'sources', 0]. */

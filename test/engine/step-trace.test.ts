@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clipJson, clipText, jsonTextBytes } from '../../src/lang/clip-json.js';
 import { StepTrace } from '../../src/engine/step-trace.js';
-import { callRecord, callsOf, fitCalls, type CallOutcome } from '../../src/kinds/executors/tool-calls.js';
+import { callRecord, callsOf, fitCalls, type CallOutcome } from '../../src/kinds/shared/tool-calls.js';
 import { CapacityWaitError } from '../../src/errors/index.js';
 import { AnthropicProvider } from '../../src/calls/vendors/anthropic/adapter.js';
 import { OpenAIProvider } from '../../src/calls/vendors/openai/adapter.js';

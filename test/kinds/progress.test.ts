@@ -1,6 +1,6 @@
-/** The throttle of a streaming step's progress reports (src/kinds/executors/progress.ts). */
+/** The throttle of a streaming step's progress reports (src/kinds/shared/progress.ts). */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { progressReporter } from '../../src/kinds/executors/progress.js';
+import { progressReporter } from '../../src/kinds/shared/progress.js';
 
 describe('progressReporter', () => {
   beforeEach(() => {

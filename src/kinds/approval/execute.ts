@@ -18,7 +18,8 @@ import type { GateDecision } from '../../store/scripts/index.js';
 import { GATE_WAITING_REASON } from '../../model/run.js';
 import type { CompiledStepOf, StepInput } from '../definition.js';
 import { agentChild, type StepExecutor, type StepOutcome } from '../executor.js';
-import { evaluateFor, renderWith, scopeOf, templateScope } from './agent.js';
+import { evaluateFor, renderWith, scopeOf } from '../shared/scope.js';
+import type { TemplateScope } from '../../lang/templates.js';
 
 /** The gate's state while it waits (its checkpoint); the API adds `decision`. */
 export interface GateCheckpoint {
@@ -111,7 +112,7 @@ function sleep(cp: GateCheckpoint, reason: string): StepOutcome {
 }
 
 /** Why the gate waits under its workflow's automation, or null when it passes at once. */
-function waitsBecause(step: CompiledStepOf<'approval'>, scope: ReturnType<typeof templateScope>): string | null {
+function waitsBecause(step: CompiledStepOf<'approval'>, scope: TemplateScope): string | null {
   switch (step.automation) {
     case 'full_autonomous':
       return null;

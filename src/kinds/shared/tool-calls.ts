@@ -7,6 +7,7 @@
 import type { ChatMessage, ToolCall, ToolResult } from '../../calls/provider.js';
 import type { ToolCallRecord } from '../../model/run.js';
 import { clipJson, clipText, jsonTextBytes } from '../../lang/clip-json.js';
+import { issuesFromZod, type ZodLikeIssue } from '../../errors/index.js';
 
 /** Most characters kept of a call's result or error, and about as many bytes of its arguments. */
 export const CALL_PART_CHARS = 1000;
@@ -75,4 +76,11 @@ function clipOutcome(o: CallOutcome | Record<string, never>): Partial<ToolCallRe
   if ('result' in o) return { result: clipText(o.result, CALL_PART_CHARS) };
   if ('error' in o) return { error: clipText(o.error, CALL_PART_CHARS) };
   return o;
+}
+
+/** A tool's argument problems in one line, for the model: `path message; ...` (`emptyPath` for the arguments as a whole). */
+export function describeArgsIssues(issues: readonly ZodLikeIssue[], emptyPath: string): string {
+  return issuesFromZod(issues, { emptyPath })
+    .map((i) => `${i.path} ${i.message}`)
+    .join('; ');
 }

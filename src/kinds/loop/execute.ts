@@ -15,7 +15,7 @@ import type { StepRecord } from '../../model/run.js';
 import type { CompiledStepOf, StepInput } from '../definition.js';
 import { agentChild, type ChildStep, type StepExecutor } from '../executor.js';
 import type { TemplateScope } from '../../lang/templates.js';
-import { evaluateFor, renderFor, scopeOf } from './agent.js';
+import { evaluateFor, renderFor, scopeOf } from '../shared/scope.js';
 
 /** The critic's answer. */
 export interface Verdict {

@@ -15,7 +15,7 @@ import { NonRetryableError, toError } from '../../errors/index.js';
 import type { CompiledStepOf, StepInput } from '../definition.js';
 import { listOf, resolveTemplateValue, type TemplateScope } from '../../lang/templates.js';
 import { agentChild, type ChildStep, type StepExecutor } from '../executor.js';
-import { renderWith, scopeOf } from './agent.js';
+import { renderWith, scopeOf } from '../shared/scope.js';
 
 export function forEachExecutor(): StepExecutor<'forEach'> {
   return {

@@ -25,28 +25,17 @@
 import { z } from 'zod';
 import { DEFAULT_ORCHESTRATION, type Orchestration, type ResolvedAgent } from '../../model/agent.js';
 import type { AgentRegistry } from '../../agents/registry.js';
-import { NonRetryableError, issuesFromZod, toError, type ZodLikeIssue } from '../../errors/index.js';
+import { NonRetryableError, toError } from '../../errors/index.js';
 import { buildMessages } from '../../calls/prompt.js';
 import type { ChatMessage, CompletionResult, Provider, ToolCall, ToolDefinition, ToolResult } from '../../calls/provider.js';
 import type { StepRecord } from '../../model/run.js';
 import { JsonObject } from '../../model/json.js';
 import type { CompiledStepOf, StepInput } from '../definition.js';
 import { agentChild, type ChildStep, type ExecutionContext, type StepOutcome } from '../executor.js';
-import { callsOf, outcomeOf, type CallOutcome } from './tool-calls.js';
-import { assertWithinPrompt, requestOf } from './agent.js';
-
-/** A recent run as `read_runs` shows it to the model. */
-export interface RecentRun {
-  id: string;
-  workflow: string;
-  status: string;
-  agents: string[];
-  finishedAt: string | null;
-  output: unknown;
-}
-
-/** Recent runs of a workspace, newest first (the `read_runs` tool). */
-export type ReadRuns = (query: { workspaceId: string; agent?: string; workflow?: string; limit: number }) => Promise<RecentRun[]>;
+import { callsOf, describeArgsIssues, outcomeOf, type CallOutcome } from '../shared/tool-calls.js';
+import { assertWithinPrompt } from '../shared/scope.js';
+import { requestOf } from '../shared/request.js';
+import { READ_RUNS_TOOL, readRuns, readRunsTool, type ReadRuns } from './read-runs.js';
 
 export interface OrchestratorDeps {
   registry: AgentRegistry;
@@ -75,9 +64,6 @@ export function delegationOf(agent: ResolvedAgent, step: CompiledStepOf<'agent'>
 }
 
 export const DELEGATE_TOOL = 'delegate';
-export const READ_RUNS_TOOL = 'read_runs';
-/** How much of a run's output `read_runs` shows (characters of its JSON). */
-const READ_RUNS_OUTPUT_CHARS = 4000;
 
 type PendingCall = { callId: string; child: ChildStep; agent: string } | { callId: string; result: ToolResult };
 
@@ -102,13 +88,6 @@ const DelegateArgs = z.object({
   agent: z.string({ error: 'must name an agent' }),
   task: z.string({ error: 'must be a string' }).min(1, 'must not be empty'),
   context: JsonObject.optional(),
-});
-
-const ReadRunsArgs = z.object({
-  agent: z.string().optional(),
-  workflow: z.string().optional(),
-  maxAgeMinutes: z.number().positive().optional(),
-  limit: z.number().int().min(1).max(20).default(5),
 });
 
 export async function orchestrate(
@@ -244,7 +223,7 @@ async function planCalls(
     }
     const args = DelegateArgs.safeParse(c.input);
     if (!args.success) {
-      out.push(error(`bad arguments for ${DELEGATE_TOOL}: ${describeIssues(args.error.issues, '(arguments)')}`));
+      out.push(error(`bad arguments for ${DELEGATE_TOOL}: ${describeArgsIssues(args.error.issues, '(arguments)')}`));
       continue;
     }
     const { agent, task, context } = args.data;
@@ -305,23 +284,6 @@ function failOnDelegateFailure(children: readonly { child: ChildStep; agent: str
   }
 }
 
-async function readRuns(read: ReadRuns, ctx: ExecutionContext, c: ToolCall): Promise<ToolResult> {
-  const args = ReadRunsArgs.safeParse(c.input ?? {});
-  if (!args.success) return { toolCallId: c.id, content: `bad arguments for ${READ_RUNS_TOOL}: ${describeIssues(args.error.issues, '')}`, isError: true };
-  const { agent, workflow, maxAgeMinutes, limit } = args.data;
-  const since = maxAgeMinutes !== undefined ? Date.now() - maxAgeMinutes * 60_000 : undefined;
-  const runs = (await read({ workspaceId: ctx.workspaceId, limit: limit + 1, ...(agent ? { agent } : {}), ...(workflow ? { workflow } : {}) }))
-    .filter((r) => r.id !== ctx.runId && (since === undefined || (r.finishedAt !== null && Date.parse(r.finishedAt) >= since)))
-    .slice(0, limit)
-    .map((r) => ({ ...r, ageMinutes: r.finishedAt ? Math.round((Date.now() - Date.parse(r.finishedAt)) / 60_000) : null, output: clip(r.output) }));
-  return { toolCallId: c.id, content: JSON.stringify(runs) };
-}
-
-function clip(output: unknown): unknown {
-  const text = typeof output === 'string' ? output : JSON.stringify(output ?? null);
-  return text.length > READ_RUNS_OUTPUT_CHARS ? `${text.slice(0, READ_RUNS_OUTPUT_CHARS)}... (${text.length} characters)` : output;
-}
-
 function delegateTool(agents: ResolvedAgent[]): ToolDefinition {
   const lines = agents.map((a) => {
     const caps = a.capabilities.map((c) => (c.description ? `${c.name} (${c.description})` : c.name)).join(', ');
@@ -342,29 +304,6 @@ function delegateTool(agents: ResolvedAgent[]): ToolDefinition {
   };
 }
 
-function readRunsTool(agents: string[]): ToolDefinition {
-  return {
-    name: READ_RUNS_TOOL,
-    description: 'Recent finished runs of this workspace with their outputs, newest first: use recent work instead of repeating it when it is fresh enough.',
-    inputSchema: {
-      type: 'object',
-      properties: {
-        agent: { type: 'string', enum: agents, description: 'only runs that used this agent' },
-        workflow: { type: 'string', description: 'only runs of this workflow (an agent task is "agent/<name>")' },
-        maxAgeMinutes: { type: 'number', description: 'only runs finished at most this long ago' },
-        limit: { type: 'integer', minimum: 1, maximum: 20, description: 'most runs to return (default 5)' },
-      },
-    },
-  };
-}
-
 function isCheckpoint(v: unknown): v is Checkpoint {
   return v !== null && typeof v === 'object' && (v as Checkpoint).orchestrator === 1;
-}
-
-/** A tool's argument problems in one line: `path message; ...` (`emptyPath` for the arguments as a whole). */
-function describeIssues(issues: readonly ZodLikeIssue[], emptyPath: string): string {
-  return issuesFromZod(issues, { emptyPath })
-    .map((i) => `${i.path} ${i.message}`)
-    .join('; ');
 }

@@ -13,16 +13,16 @@
  * crash asks the planner nothing again and adds no step twice.
  */
 import type { AgentRegistry } from '../../agents/registry.js';
-import { DEFAULT_BOUNDS } from '../../config/env.js';
 import { ValidationError } from '../../errors/index.js';
 import { buildMessages } from '../../calls/prompt.js';
 import type { Provider } from '../../calls/provider.js';
-import { compileWorkflow } from '../../compile/compile.js';
-import { STEP_ID_PATTERN } from '../definition.js';
-import type { ChildStep, StepExecutor } from '../executor.js';
-import { renderFor, requestOf } from './agent.js';
-import { structuredCall } from './structured.js';
 import type { SchemaValidator } from '../../lang/schema-checker.js';
+import { STEP_ID_PATTERN } from '../../model/step.js';
+import type { CompiledWorkflow } from '../definition.js';
+import type { ChildStep, StepExecutor } from '../executor.js';
+import { requestOf } from '../shared/request.js';
+import { renderFor } from '../shared/scope.js';
+import { structuredCall } from '../shared/structured.js';
 
 export const PLAN_TOOL = 'plan';
 
@@ -31,7 +31,16 @@ export interface PlanExecutorDeps {
   providerFor: (agent: string) => Provider;
   /** Checks the plan's answer off the event loop (the process's schema thread). */
   schemas?: SchemaValidator;
+  /** Checks a plan as the workflow compiler checks any workflow. */
+  compilePlan: CompilePlan;
 }
+
+/**
+ * Compiles a plan (a workflow definition of agent steps) with the workflow compiler, or throws
+ * its ValidationError. Given by whoever builds the executors (src/compile/plan.ts), since the
+ * compiler sits above the kinds.
+ */
+export type CompilePlan = (definition: unknown, opts: { agents: readonly string[]; maxSteps: number }) => CompiledWorkflow;
 
 interface PlannedStep {
   id: string;
@@ -93,7 +102,7 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
         // The compiled plan of the answer that passed, kept by the check (compiled once).
         let compiled: { steps: PlannedStep[]; children: ChildStep[] } | undefined;
         const problems = (value: Record<string, unknown>) => {
-          const checked = checkPlan(value, agents, step.maxSteps);
+          const checked = checkPlan(deps.compilePlan, value, agents, step.maxSteps);
           if ('problems' in checked) return checked.problems;
           compiled = checked;
           return [];
@@ -126,12 +135,17 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
 }
 
 /** The plan's steps compiled (ids still local), or its problems. */
-function checkPlan(value: unknown, agents: string[], maxSteps: number): { steps: PlannedStep[]; children: ChildStep[] } | { problems: string[] } {
+function checkPlan(
+  compilePlan: CompilePlan,
+  value: unknown,
+  agents: string[],
+  maxSteps: number,
+): { steps: PlannedStep[]; children: ChildStep[] } | { problems: string[] } {
   const steps = (value as { steps: PlannedStep[] }).steps;
   try {
-    const wf = compileWorkflow(
+    const wf = compilePlan(
       { name: 'plan', steps: steps.map((s) => ({ id: s.id, agent: s.agent, input: { task: s.task }, dependsOn: s.dependsOn ?? [] })) },
-      { agents, bounds: { ...DEFAULT_BOUNDS, maxSteps }, source: 'plan' },
+      { agents, maxSteps },
     );
     // Literal tasks (a plan's text is never a template), each given its dependencies' outputs.
     const children = wf.steps.map((s): ChildStep => (s.kind === 'agent' ? { ...s, literal: true, dependencyOutputs: true } : s));
