@@ -11,7 +11,7 @@
 import { NonRetryableError, toError } from '../errors/index.js';
 import type { RunStatus, StepStatus } from '../model/run.js';
 import { isTerminalRun, isTerminalStep } from '../model/run.js';
-import { evaluateWhen } from '../lang/expression.js';
+import { evaluateWhen } from '../lang/evaluate.js';
 import type { CompiledStep } from '../kinds/definition.js';
 import type { TemplateScope } from '../lang/templates.js';
 

@@ -10,7 +10,7 @@ import { RetryableError } from '../../src/errors/index.js';
 import type { ChildStep, StepExecutor } from '../../src/kinds/executor.js';
 import { startWorkerPools } from '../../src/engine/pools.js';
 import type { RunView } from '../../src/query/run-view.js';
-import { evaluateWhen } from '../../src/lang/expression.js';
+import { evaluateWhen } from '../../src/lang/evaluate.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 
 const RENDERED = 64 * 1024;

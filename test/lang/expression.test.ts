@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors/index.js';
-import { evaluateWhen, parseWhen, whenRefs, type WhenScope } from '../../src/lang/expression.js';
+import { evaluateWhen } from '../../src/lang/evaluate.js';
+import { parseWhen, whenRefs, type WhenScope } from '../../src/lang/expression.js';
 import { thrownBy } from '../helpers/errors.js';
 
 const scope: WhenScope = {

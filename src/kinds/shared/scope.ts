@@ -5,7 +5,7 @@
  * input fails again.
  */
 import { NonRetryableError, toError } from '../../errors/index.js';
-import { evaluateWhen } from '../../lang/expression.js';
+import { evaluateWhen } from '../../lang/evaluate.js';
 import { RENDERED_BYTES_SETTING, renderTemplates, type TemplateScope } from '../../lang/templates.js';
 import { jsonBytes } from '../../lang/text-size.js';
 import type { ExecutionContext } from '../executor.js';
