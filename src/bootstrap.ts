@@ -75,6 +75,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
         maxDebugBytes: config.maxDebugBytes,
         schemas,
         maxPauseMs: config.maxPauseMs,
+        credentials: config,
         outbox: mongo !== undefined,
         ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
       }),

@@ -26,6 +26,12 @@ import { WorkflowCatalog } from './compile/catalog.js';
 import { compileWorkflow } from './compile/compile.js';
 import { SchemaChecker } from './lang/schema-checker.js';
 import type { CompiledWorkflow } from './kinds/definition.js';
+import { CallPipeline } from './calls/pipeline.js';
+import { Keyring } from './agents/keyring.js';
+import { WorkspaceAgents } from './agents/workspace-agents.js';
+import { AgentRecords } from './store/agent-records.js';
+
+const NO_PROVIDER_KEYS: Config['providers'] = { anthropic: { apiKey: undefined, baseURL: undefined }, openai: { apiKey: undefined, baseURL: undefined } };
 
 export interface SystemOptions {
   redisUrl: string;
@@ -53,6 +59,11 @@ export interface SystemOptions {
   schemas?: SchemaChecker;
   /** The longest pause after a 429 or an overload, ms (SWITCHYARD_MAX_PAUSE_MS). @default 5 minutes */
   maxPauseMs?: number;
+  /**
+   * The deployment's provider keys (used by a workspace agent without a key of its own) and the
+   * keys that seal workspace agents' keys (SWITCHYARD_SECRETS_KEY...). @default none of either
+   */
+  credentials?: Pick<Config, 'providers' | 'secrets'>;
 }
 
 /** A command of the API's connection gets no answer within this long: it fails (503), never waits on. */
@@ -77,6 +88,8 @@ export interface Side {
   submissions: Submissions;
   queries: RunQueries;
   actions: RunActions;
+  /** Workspaces' own agents (created over the API), beside the shared ones. */
+  agents: WorkspaceAgents;
 }
 
 export class System {
@@ -100,6 +113,8 @@ export class System {
   readonly stalled: { lockDuration: number; stalledInterval: number };
   /** Output schemas compiled and answers checked off the event loop (closed with the system). */
   readonly schemas: SchemaChecker;
+  /** The keys that seal workspace agents' provider keys (SWITCHYARD_SECRETS_KEY, SWITCHYARD_SECRETS_OLD_KEYS). */
+  readonly keyring: Keyring;
   /** The shared limiter's pauses, as an operator sees and lifts them (on the API's connection). */
   readonly limits: LimitsAdmin;
 
@@ -110,6 +125,7 @@ export class System {
     this.stalled = opts.stalled ?? DEFAULT_STALLED;
     this.schemas = opts.schemas ?? new SchemaChecker(opts.bounds ?? DEFAULT_BOUNDS);
     this.policy = stepPolicy(opts.registry);
+    this.keyring = new Keyring(opts.credentials?.secrets ?? { key: undefined, oldKeys: [] });
     const connect = (name: string, options: RedisOptions) => watched(new Redis(opts.redisUrl, { connectionName: name, ...options }), logger);
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on. Run state gets
     // its own connection: ioredis copies every script defined on a connection into each
@@ -122,7 +138,8 @@ export class System {
       maxRetriesPerRequest: 0,
       commandTimeout: API_COMMAND_TIMEOUT_MS,
     });
-    this.api = this.buildSide(api, api);
+    // The API's side calls agents for their tests (POST /v1/agents/:name/test) through a pipeline of its own.
+    this.api = this.buildSide(api, api, { testCalls: true });
 
     // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
     const limiter = new RedisLimiter(api, opts.prefix, opts.registry.limits);
@@ -152,13 +169,19 @@ export class System {
   }
 
   /** The objects of one side: queues and flow producer on `redis`, run state on `stateRedis`. */
-  private buildSide(redis: Redis, stateRedis: Redis): Side {
+  private buildSide(redis: Redis, stateRedis: Redis, sideOpts: { testCalls?: boolean } = {}): Side {
     const { opts, cell } = this;
     const { logger, registry } = opts;
     const bounds = opts.bounds ?? DEFAULT_BOUNDS;
     const queueNames = [...registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE];
-    const queues = new Map(queueNames.map((name) => [name, quiet(new Queue(name, { connection: redis, prefix: cell.tag }), logger)]));
-    const queue = (name: string) => queues.get(name);
+    const newQueue = (name: string) => quiet(new Queue(name, { connection: redis, prefix: cell.tag }), logger);
+    const queues = new Map(queueNames.map((name) => [name, newQueue(name)]));
+    // A workspace agent's queue is opened when first used (agents come and go while the process runs).
+    const queue = (name: string) => {
+      let q = queues.get(name);
+      if (!q && name.startsWith(agentQueueName(''))) queues.set(name, (q = newQueue(name)));
+      return q;
+    };
     const flowProducer = quiet(new FlowProducer({ connection: redis, prefix: cell.tag }), logger);
     const store = new RunStore({
       redis: stateRedis,
@@ -170,6 +193,24 @@ export class System {
     const control = new RunControl({ store, refQueue: queues.get(REF_QUEUE)!, queue, logger });
     const heartbeats = new Heartbeats({ redis: stateRedis, cell, queue, ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}) });
     const archive = opts.archive;
+    const testCalls = sideOpts.testCalls
+      ? new CallPipeline({
+          limiter: new RedisLimiter(redis, cell.tag, registry.limits),
+          plan: registry.limits,
+          ledger: store.budgets,
+          cell,
+          prices: registry.prices,
+          logger,
+          maxPauseMs: opts.maxPauseMs,
+        })
+      : undefined;
+    const agents = new WorkspaceAgents({
+      records: new AgentRecords(stateRedis),
+      shared: registry,
+      keyring: this.keyring,
+      config: { providers: opts.credentials?.providers ?? NO_PROVIDER_KEYS },
+      ...(testCalls ? { providerFor: (agent) => testCalls.forAgent(agent) } : {}),
+    });
     const queries = new RunQueries({
       store,
       registry,
@@ -193,7 +234,7 @@ export class System {
       readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
     });
     const actions = new RunActions({ store, control, logger });
-    return { redis, store, control, flowProducer, queues, heartbeats, submissions, queries, actions };
+    return { redis, store, control, flowProducer, queues, heartbeats, submissions, queries, actions, agents };
   }
 
   get registry(): AgentRegistry {
@@ -344,5 +385,6 @@ export function systemFromDefinitions(opts: {
     heartbeatMs: opts.config.heartbeatMs,
     maxDebugBytes: opts.config.maxDebugBytes,
     maxPauseMs: opts.config.maxPauseMs,
+    credentials: opts.config,
   });
 }

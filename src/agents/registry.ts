@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { Config } from '../config/env.js';
 import { ConfigError, ValidationError, type Issue } from '../errors/index.js';
-import { AgentsFile, type AgentSpec, type ProviderName, type ResolvedAgent, type ResolvedFallback } from '../model/agent.js';
+import { AgentsFile, type AgentOwner, type AgentSpec, type ProviderName, type ResolvedAgent, type ResolvedFallback } from '../model/agent.js';
 import { LimitPlan } from '../calls/admission/limiter.js';
 import type { ProviderLimits } from '../model/provider-limits.js';
 import { PriceTable } from '../calls/pricing.js';
@@ -17,13 +17,15 @@ import type { ModelPrice } from '../model/price.js';
 import { schemaProblem } from '../lang/json-schema.js';
 
 type Env = Record<string, string | undefined>;
+/** The deployment's provider keys and base URLs (ANTHROPIC_API_KEY, OPENAI_BASE_URL...). */
+export type ProviderDefaults = Pick<Config, 'providers'>;
 
 /**
  * An agent as it may be shown outside the process: no key, nor the variable it is read from,
  * its base URL as a host and path only (credentials or a key in the URL left out), and its
  * system prompt only when asked for.
  */
-export type PublicAgent = Omit<ResolvedAgent, 'apiKey' | 'apiKeyEnv' | 'systemPrompt'> & { systemPrompt?: string };
+export type PublicAgent = Omit<ResolvedAgent, 'apiKey' | 'apiKeyEnv' | 'systemPrompt' | 'owner'> & { systemPrompt?: string };
 
 export class AgentRegistry {
   private readonly agents: ReadonlyMap<string, ResolvedAgent>;
@@ -34,12 +36,28 @@ export class AgentRegistry {
 
   constructor(
     agents: Iterable<ResolvedAgent>,
-    pricing: Readonly<Record<string, ModelPrice>> = {},
-    providers: Readonly<Partial<Record<ProviderName, ProviderLimits>>> = {},
+    pricing: Readonly<Record<string, ModelPrice>> | PriceTable = {},
+    providers: Readonly<Partial<Record<ProviderName, ProviderLimits>>> | LimitPlan = {},
   ) {
     this.agents = new Map([...agents].map((a) => [a.name, a]));
-    this.prices = new PriceTable(pricing);
-    this.limits = new LimitPlan(providers);
+    this.prices = pricing instanceof PriceTable ? pricing : new PriceTable(pricing);
+    this.limits = providers instanceof LimitPlan ? providers : new LimitPlan(providers);
+  }
+
+  /**
+   * The agents one workspace sees: its own (`own`, created over the API) first, then these
+   * (the shared ones of the agents file), with the same prices and provider limits.
+   */
+  withOwn(own: readonly ResolvedAgent[]): AgentRegistry {
+    if (own.length === 0) return this;
+    const names = new Set(own.map((a) => a.name));
+    return new AgentRegistry([...own, ...this.list().filter((a) => !names.has(a.name))], this.prices, this.limits);
+  }
+
+  /** Is `name` one of this registry's agents of the agents file (not a workspace's own)? */
+  isShared(name: string): boolean {
+    const agent = this.agents.get(name);
+    return agent !== undefined && agent.owner === undefined;
   }
 
   get(name: string): ResolvedAgent | undefined {
@@ -69,13 +87,19 @@ export class AgentRegistry {
 
   /** Agents safe to log or return over HTTP (see PublicAgent); `prompts` adds their system prompts. */
   toPublic(opts: { prompts?: boolean } = {}): PublicAgent[] {
-    return this.list().map(({ apiKey: _secret, apiKeyEnv: _env, systemPrompt, baseURL, fallbacks, ...rest }) => ({
-      ...rest,
-      ...(baseURL ? { baseURL: publicUrl(baseURL) } : {}),
-      ...(opts.prompts ? { systemPrompt } : {}),
-      ...(fallbacks ? { fallbacks: fallbacks.map((f) => ({ provider: f.provider, model: f.model })) } : {}),
-    }));
+    return this.list().map((a) => publicAgent(a, opts));
   }
+}
+
+/** One agent as it may be shown (see PublicAgent). */
+export function publicAgent(agent: ResolvedAgent, opts: { prompts?: boolean } = {}): PublicAgent {
+  const { apiKey: _secret, apiKeyEnv: _env, systemPrompt, baseURL, fallbacks, owner: _owner, ...rest } = agent;
+  return {
+    ...rest,
+    ...(baseURL ? { baseURL: publicUrl(baseURL) } : {}),
+    ...(opts.prompts ? { systemPrompt } : {}),
+    ...(fallbacks ? { fallbacks: fallbacks.map((f) => ({ provider: f.provider, model: f.model })) } : {}),
+  };
 }
 
 /** A URL's origin and path: no user or password, no query (a key may ride in either), no fragment. */
@@ -156,6 +180,29 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
   return new AgentRegistry(agents, parsed.data.pricing, parsed.data.providers);
 }
 
+/**
+ * A workspace's own agent (created over the API) resolved: its provider key is the one it was
+ * given (`apiKey`, opened from its sealed value), else the deployment's key for its provider,
+ * which is never sent to a base URL of the agent's own. Without either, it runs on echo and
+ * says why (`fallbackReason`). Its fallbacks use the deployment's keys, as the shared agents' do.
+ */
+export function resolveOwnAgent(
+  name: string,
+  spec: AgentSpec,
+  own: { apiKey?: string | undefined; owner: AgentOwner },
+  config: ProviderDefaults,
+): ResolvedAgent {
+  const base = { ...spec, name, model: spec.model ?? 'echo', configuredProvider: spec.provider, owner: own.owner };
+  const remote = VENDORS[spec.provider].remote;
+  if (!remote) return base;
+  const defaults = envDefaults(config, spec.provider);
+  const apiKey = own.apiKey ?? (spec.baseURL ? undefined : defaults?.apiKey);
+  const baseURL = spec.baseURL ?? defaults?.baseURL;
+  const keyless = remote.keylessWithBaseUrl === true && spec.baseURL !== undefined;
+  if (!apiKey && !keyless) return { ...echoFallback(name, spec, `no apiKey given and ${remote.keyEnv} is not set`), owner: own.owner };
+  return withFallbacks({ ...base, ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) }, config, {});
+}
+
 function resolveAgent(name: string, spec: AgentSpec, config: Config, env: Env): ResolvedAgent | { missingKey: string } {
   const base = { ...spec, name, model: spec.model ?? 'echo', configuredProvider: spec.provider };
   const remote = VENDORS[spec.provider].remote;
@@ -170,7 +217,7 @@ function resolveAgent(name: string, spec: AgentSpec, config: Config, env: Env): 
 type Reach = { apiKey?: string | undefined; baseURL?: string | undefined };
 
 /** The key and base URL the environment gives `provider` (none for a vendor it names no variables for). */
-function envDefaults(config: Config, provider: ProviderName): Reach | undefined {
+function envDefaults(config: ProviderDefaults, provider: ProviderName): Reach | undefined {
   const known: Partial<Record<ProviderName, Reach>> = config.providers;
   return known[provider];
 }
@@ -191,7 +238,7 @@ function credentials(remote: NonNullable<Vendor['remote']>, defaults: Reach | un
 }
 
 /** The agent's `fallback` models that can be called (a provider with a key, or echo). */
-function withFallbacks(agent: ResolvedAgent, config: Config, env: Env): ResolvedAgent {
+function withFallbacks(agent: ResolvedAgent, config: ProviderDefaults, env: Env): ResolvedAgent {
   if (agent.fallback.length === 0) return agent;
   const fallbacks: ResolvedFallback[] = [];
   const skipped: string[] = [];

@@ -68,7 +68,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   const { submissions, queries, actions } = system.api;
   app.use('/v1/runs', runsRouter({ submissions, queries, actions, shutdownSignal: opts.shutdownSignal }));
   app.use('/v1/chat', chatRouter({ submissions }));
-  app.use('/v1/agents', agentsRouter({ registry: system.registry }));
+  app.use('/v1/agents', agentsRouter({ agents: system.api.agents }));
   app.use('/v1/stats', statsRouter({ queries }));
   app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows }));
   app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules }));

@@ -21,6 +21,7 @@ export interface ApiRouter {
   get<S extends QuerySchema>(path: string, query: S, handler: Handler<z.infer<S>>): void;
   post(path: string, handler: Handler<NoQuery>): void;
   put(path: string, handler: Handler<NoQuery>): void;
+  patch(path: string, handler: Handler<NoQuery>): void;
   delete(path: string, handler: Handler<NoQuery>): void;
 }
 
@@ -43,10 +44,10 @@ function queryOf(req: Request, schema: QuerySchema | undefined): unknown {
 export function apiRouter(): ApiRouter {
   const router = Router();
   const add =
-    (method: 'get' | 'post' | 'put' | 'delete') =>
+    (method: 'get' | 'post' | 'put' | 'patch' | 'delete') =>
     (path: string, ...args: [Handler<never>] | [QuerySchema, Handler<never>]): void => {
       const [schema, handler] = args.length === 2 ? args : [undefined, args[0]];
       router[method](path, (req, res) => (handler as Handler<unknown>)(req as Request<Record<string, string>>, res, queryOf(req, schema)));
     };
-  return { router, get: add('get'), post: add('post'), put: add('put'), delete: add('delete') } as ApiRouter;
+  return { router, get: add('get'), post: add('post'), put: add('put'), patch: add('patch'), delete: add('delete') } as ApiRouter;
 }

@@ -108,6 +108,16 @@ export const GetRunQuery = z.object({ include: includeOf(z.enum(['definition']))
 /** What GET /v1/agents may add: `prompts`, each agent's system prompt. */
 export const AgentsQuery = z.object({ include: includeOf(z.enum(['prompts'])) }).strict();
 
+/**
+ * POST /v1/agents: `name`, `apiKey` (optional, stored sealed) and the agent's fields as in the
+ * agents file (AgentSpec, checked by the service: src/agents/workspace-agents.ts).
+ */
+export const AgentBody = z.looseObject({ name: z.string(), apiKey: z.string().optional() });
+/** PATCH /v1/agents/:name: the fields to change (`null` removes one; `apiKey: null` removes the key). */
+export const AgentChanges = z.looseObject({ apiKey: z.string().nullable().optional() });
+/** POST /v1/agents/:name/test. */
+export const AgentTestBody = z.object({ prompt: z.string().min(1).max(100_000) }).strict();
+
 /** GET /v1/runs/:id/events: `after`, an event id (also sent as Last-Event-ID), checked by the route (400). */
 export const EventsQuery = z.object({ after: z.string().optional() }).strict();
 

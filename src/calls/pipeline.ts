@@ -44,15 +44,21 @@ export interface CallPipelineOptions {
 type Target = Pick<ResolvedAgent, 'provider' | 'apiKey' | 'fallbackReason'>;
 
 export class CallPipeline {
-  private readonly built = new Map<string, Provider>();
+  /** By agent (a workspace's own: `<workspace>/<name>`), with the version it was built for. */
+  private readonly built = new Map<string, { version: number; provider: Provider }>();
 
   constructor(private readonly opts: CallPipelineOptions) {}
 
-  /** `agent`'s provider: built on first use, then kept (one HTTP client per model). */
+  /**
+   * `agent`'s provider: built on first use, then kept (one HTTP client per model); a workspace's
+   * own agent is built again when its version changes (its key, model or limits may have).
+   */
   forAgent(agent: ResolvedAgent): Provider {
-    let provider = this.built.get(agent.name);
-    if (!provider) this.built.set(agent.name, (provider = this.build(agent)));
-    return provider;
+    const id = agentId(agent);
+    const version = agent.owner?.version ?? 0;
+    let entry = this.built.get(id);
+    if (entry?.version !== version) this.built.set(id, (entry = { version, provider: this.build(agent) }));
+    return entry.provider;
   }
 
   private build(agent: ResolvedAgent): Provider {
@@ -75,7 +81,7 @@ export class CallPipeline {
       parts.push(
         new LimitsGate({
           limiter,
-          target: { provider: target.provider, apiKey: target.apiKey, agent: { name: agent.name, rateLimit: agent.rateLimit } },
+          target: { provider: target.provider, apiKey: target.apiKey, agent: { name: agentId(agent), rateLimit: agent.rateLimit } },
           leaseMs: agent.timeoutMs,
           logger,
           onCircuitOpened,
@@ -86,6 +92,11 @@ export class CallPipeline {
     }
     return new AdmittedProvider(vendor, admissionOf(parts));
   }
+}
+
+/** An agent across workspaces: a shared one by its name, a workspace's own as `<workspace>/<name>` (its own rate limit scope too). */
+function agentId(agent: ResolvedAgent): string {
+  return agent.owner ? `${agent.owner.workspace}/${agent.name}` : agent.name;
 }
 
 /** What one step attempt's calls carry and where they are counted. */

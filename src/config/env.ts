@@ -15,6 +15,10 @@ export const MAX_TIMER_MS = 2_147_483_647;
 const ms = (def: number, min = 0) => int(def, min, MAX_TIMER_MS);
 /** The deepest `when` nesting a setting may allow: expressions are walked recursively. */
 export const MAX_EXPRESSION_DEPTH_SETTING = 1000;
+/** A 32-byte AES key in base64 (never echoed back in an error). */
+const secretKey = z.string().refine((v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v.trim()) && Buffer.from(v.trim(), 'base64').length === 32, {
+  message: 'must be 32 bytes in base64 (openssl rand -base64 32)',
+});
 const bool = (def: boolean) =>
   z.preprocess(emptyToUndefined, z.enum(['true', 'false', '1', '0']).default(def ? 'true' : 'false')).transform((v) => v === 'true' || v === '1');
 
@@ -199,6 +203,25 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_PAUSE_MS: ms(300_000, 1000),
   /** When true, an agent whose provider has no API key fails start-up instead of using echo. */
   SWITCHYARD_REQUIRE_KEYS: bool(false),
+  /**
+   * The key (32 bytes, base64) that encrypts the provider keys given with agents created over
+   * the API (AES-256-GCM). Without it such an agent cannot bring an `apiKey`.
+   */
+  SWITCHYARD_SECRETS_KEY: z.preprocess(emptyToUndefined, secretKey.optional()),
+  /** Earlier SECRETS_KEYs, comma-separated: values sealed under them still open until re-encrypted (`npm run secrets -- reencrypt`). */
+  SWITCHYARD_SECRETS_OLD_KEYS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((k) => k.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(secretKey))
+      .default([]),
+  ),
   ANTHROPIC_API_KEY: optionalString,
   ANTHROPIC_BASE_URL: optionalUrl,
   OPENAI_API_KEY: optionalString,
@@ -231,6 +254,8 @@ export interface Config {
   stalled: { lockDuration: number; stalledInterval: number };
   heartbeatMs: number;
   logLevel: Env['LOG_LEVEL'];
+  /** The keys that seal agents' provider keys: the current one (new values) and older ones (still opened). */
+  secrets: { key: string | undefined; oldKeys: string[] };
   providers: {
     anthropic: { apiKey: string | undefined; baseURL: string | undefined };
     openai: { apiKey: string | undefined; baseURL: string | undefined };
@@ -286,6 +311,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     stalled: { lockDuration: e.SWITCHYARD_LOCK_DURATION_MS, stalledInterval: e.SWITCHYARD_STALLED_INTERVAL_MS },
     heartbeatMs: e.SWITCHYARD_HEARTBEAT_MS,
     logLevel: e.LOG_LEVEL,
+    secrets: { key: e.SWITCHYARD_SECRETS_KEY?.trim(), oldKeys: e.SWITCHYARD_SECRETS_OLD_KEYS.map((k) => k.trim()) },
     providers: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
       openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },

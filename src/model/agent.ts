@@ -166,6 +166,14 @@ export interface ResolvedAgent extends AgentSpec {
   /** The fallbacks that can be used (those whose provider has a key); the others are named in `fallbackSkipped`. */
   fallbacks?: ResolvedFallback[];
   fallbackSkipped?: string[];
+  /** A workspace's own agent (created over the API): whose, and which version; none for the agents file's. */
+  owner?: AgentOwner;
+}
+
+/** The workspace an agent created over the API belongs to, and the version of it resolved (each change adds one). */
+export interface AgentOwner {
+  workspace: string;
+  version: number;
 }
 
 export interface ResolvedFallback {

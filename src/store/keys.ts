@@ -120,6 +120,18 @@ export const keys = {
    * hour after the last one.
    */
   limitPaused: (c: Cell) => `${c.tag}:limits:paused`,
+  /**
+   * Hash: a workspace's own agents (created over the API), agent name → its record (JSON: the
+   * spec as given, its provider key sealed, its version). See agent-records.ts.
+   */
+  agents: (s: Scope) => `${ws(s)}:agents`,
+  /**
+   * Hash: every workspace agent of the cell, `<workspace>/<name>` → `{version, concurrency}`
+   * (JSON): which agent queues the worker processes serve, and how many steps at once.
+   */
+  agentIndex: (c: Cell) => `${c.tag}:ws-agents`,
+  /** Pub/sub channel: a workspace agent was created, changed or deleted (`<workspace>/<name>`). */
+  agentsChannel: (c: Cell) => `${c.tag}:ws-agents:changed`,
   /** Pub/sub channel: what in-flight steps must be aborted (see cancelMessage). */
   cancelChannel: (c: Cell) => `${c.tag}:cancel`,
 };

@@ -1,0 +1,106 @@
+/**
+ * A workspace's own agents (created over the API), as Redis keeps them: one hash per workspace
+ * (keys.agents: name → record), the cell's index of them all (keys.agentIndex: which agent
+ * queues to serve, how many steps at once) and a channel each change is told on
+ * (keys.agentsChannel), so worker processes pick up new and changed agents without a restart.
+ * A record's provider key is sealed by the caller (src/agents/keyring.ts): this module never
+ * sees a key in clear.
+ */
+import type { Redis } from 'ioredis';
+import { keys } from './keys.js';
+import type { Cell, Scope } from './scope.js';
+
+/** One workspace agent as stored. */
+export interface AgentRecord {
+  name: string;
+  /** The agent's spec as it was given (checked by the agents file's schema), without its key. */
+  spec: Record<string, unknown>;
+  /** Its provider key, sealed (never in clear). */
+  sealedKey?: string;
+  /** 1 when created; each change adds one (a worker resolves a step's agent at this version). */
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** An entry of the cell's index of workspace agents. */
+export interface AgentIndexEntry {
+  workspace: string;
+  name: string;
+  version: number;
+  concurrency: number;
+}
+
+const indexField = (s: Scope, name: string) => `${s.workspace}/${name}`;
+
+export class AgentRecords {
+  constructor(private readonly redis: Redis) {}
+
+  async get(scope: Scope, name: string): Promise<AgentRecord | undefined> {
+    const text = await this.redis.hget(keys.agents(scope), name);
+    return text ? (JSON.parse(text) as AgentRecord) : undefined;
+  }
+
+  /** The workspace's agents, by name. */
+  async list(scope: Scope): Promise<AgentRecord[]> {
+    const all = await this.redis.hgetall(keys.agents(scope));
+    return Object.values(all)
+      .map((text) => JSON.parse(text) as AgentRecord)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Store a new agent; false (nothing written) when the workspace has one of that name. */
+  async create(scope: Scope, record: AgentRecord, concurrency: number): Promise<boolean> {
+    if (!(await this.redis.hsetnx(keys.agents(scope), record.name, JSON.stringify(record)))) return false;
+    await this.indexed(scope, record, concurrency).exec();
+    return true;
+  }
+
+  /**
+   * Replace an agent with `record` if it is still at `record.version - 1` (a change made
+   * meanwhile wins: false, nothing written).
+   */
+  async replace(scope: Scope, record: AgentRecord, concurrency: number): Promise<boolean> {
+    const key = keys.agents(scope);
+    const swapped = (await this.redis.eval(SWAP, 1, key, record.name, String(record.version - 1), JSON.stringify(record))) as number;
+    if (swapped !== 1) return false;
+    await this.indexed(scope, record, concurrency).exec();
+    return true;
+  }
+
+  /** Delete an agent; false when there was none. */
+  async remove(scope: Scope, name: string): Promise<boolean> {
+    const replies = await this.redis
+      .multi()
+      .hdel(keys.agents(scope), name)
+      .hdel(keys.agentIndex(scope), indexField(scope, name))
+      .publish(keys.agentsChannel(scope), indexField(scope, name))
+      .exec();
+    return replies?.[0]?.[1] === 1;
+  }
+
+  /** Every workspace agent of the cell (the index). */
+  async index(cell: Cell): Promise<AgentIndexEntry[]> {
+    const all = await this.redis.hgetall(keys.agentIndex(cell));
+    return Object.entries(all).map(([field, text]) => {
+      const [workspace = '', name = ''] = field.split('/');
+      return { workspace, name, ...(JSON.parse(text) as { version: number; concurrency: number }) };
+    });
+  }
+
+  private indexed(scope: Scope, record: AgentRecord, concurrency: number) {
+    const field = indexField(scope, record.name);
+    return this.redis
+      .multi()
+      .hset(keys.agentIndex(scope), field, JSON.stringify({ version: record.version, concurrency }))
+      .publish(keys.agentsChannel(scope), field);
+  }
+}
+
+/** Set field ARGV[1] to ARGV[3] if its record's version is ARGV[2]: 1, else 0. */
+const SWAP = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+if tostring(cjson.decode(cur).version) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1`;
