@@ -83,6 +83,8 @@ export interface Side {
   flowProducer: FlowProducer;
   /** Every queue, by name (Bull Board, promotes and wakes of a cancel). */
   queues: Map<string, Queue>;
+  /** A queue by name: a workspace agent's is opened on first use; undefined for a name that is no queue. */
+  queue: (name: string) => Queue | undefined;
   /** The worker processes' heartbeats: which queues live ones serve (why a step waits, /readyz). */
   heartbeats: Heartbeats;
   submissions: Submissions;
@@ -147,7 +149,7 @@ export class System {
       .list()
       .flatMap((a) => [a, ...(a.fallbacks ?? [])])
       .filter((t) => opts.registry.limits.applies(t.provider, undefined, 'fallbackReason' in t && t.fallbackReason !== undefined));
-    const apiQueue = (name: string) => this.api.queues.get(name);
+    const apiQueue = (name: string) => this.api.queue(name);
     this.limits = new LimitsAdmin({ redis: api, prefix: opts.prefix, registry: opts.registry, queue: apiQueue, store: this.api.store, logger });
     this.metrics.readFrom({
       queueCounts: () =>
@@ -225,7 +227,7 @@ export class System {
       store,
       flowProducer,
       queue,
-      registry,
+      agentsFor: (scope) => agents.registryFor(scope),
       workflows: opts.workflows,
       policy: this.policy,
       logger,
@@ -234,7 +236,7 @@ export class System {
       readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
     });
     const actions = new RunActions({ store, control, logger });
-    return { redis, store, control, flowProducer, queues, heartbeats, submissions, queries, actions, agents };
+    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents };
   }
 
   get registry(): AgentRegistry {
@@ -259,7 +261,7 @@ export class System {
 
   /** An engine queue by name (`agent.<name>`, `control`, `runs`, `refs`, `schedules`). */
   queue(name: string): Queue {
-    const q = this.engine.queues.get(name);
+    const q = this.engine.queue(name);
     if (!q) throw new Error(`no queue "${name}"`);
     return q;
   }

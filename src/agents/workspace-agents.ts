@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError, toError, type Issue } from '../errors/index.js';
 import { schemaProblem } from '../lang/json-schema.js';
 import { AgentName, AgentSpec, type ResolvedAgent } from '../model/agent.js';
-import type { AgentRecord, AgentRecords } from '../store/agent-records.js';
+import type { AgentIndexEntry, AgentRecord, AgentRecords } from '../store/agent-records.js';
 import type { Cell, Scope } from '../store/scope.js';
 import { scopeOf } from '../store/scope.js';
 import { VENDORS } from '../calls/vendors/index.js';
@@ -100,6 +100,11 @@ export class WorkspaceAgents {
     const shared = this.deps.shared.get(name);
     if (shared) return { ...publicAgent(shared, { prompts: true }), source: 'shared' };
     throw new NotFoundError(`no agent "${name}"`);
+  }
+
+  /** Every workspace agent of `cell` (which workspace, its version, how many steps at once). */
+  index(cell: Cell): Promise<AgentIndexEntry[]> {
+    return this.deps.records.index(cell);
   }
 
   /** Create a workspace agent from a request body `{name, apiKey?, ...spec}`. */

@@ -7,6 +7,12 @@ import type { AgentOrchestration, RequestCaps } from '../kinds/compile-rule.js';
 import { checkSchemas, type FoundSchema } from './output-schemas.js';
 import type { SchemaValidator } from '../lang/schema-checker.js';
 
+/** The agents an inline definition may name (an AgentRegistry, seen from a workspace). */
+export interface CatalogAgents {
+  names(): readonly string[];
+  get(name: string): AgentOrchestration | undefined;
+}
+
 export class WorkflowCatalog {
   constructor(
     private readonly named: Map<string, CompiledWorkflow>,
@@ -27,9 +33,12 @@ export class WorkflowCatalog {
     return this.named.get(name);
   }
 
-  /** A workflow by name, or an inline definition compiled now. */
-  async resolve(ref: string | Record<string, unknown>): Promise<CompiledWorkflow> {
-    if (typeof ref !== 'string') return this.validate(ref);
+  /**
+   * A workflow by name, or an inline definition compiled now against `agents` (those its
+   * workspace sees: its own, then the shared ones; default the shared ones).
+   */
+  async resolve(ref: string | Record<string, unknown>, agents?: CatalogAgents): Promise<CompiledWorkflow> {
+    if (typeof ref !== 'string') return this.validate(ref, agents);
     const wf = this.named.get(ref);
     if (!wf) {
       const known = [...this.named.keys()].sort().join(', ') || '(none)';
@@ -44,18 +53,18 @@ export class WorkflowCatalog {
    * Compile an inline definition (one a request brings: its orchestration is capped, see
    * RequestCaps); its output schemas are compiled by the schema thread.
    */
-  async validate(def: unknown): Promise<CompiledWorkflow> {
+  async validate(def: unknown, agents?: CatalogAgents): Promise<CompiledWorkflow> {
     const { schemas } = this;
     const bounds = this.bounds ?? DEFAULT_BOUNDS;
     const caps: RequestCaps = {
       maxTurns: bounds.maxOrchestratorTurns,
       maxDelegations: bounds.maxDelegations,
       maxDepth: bounds.maxDelegationDepth,
-      agent: this.agentOf,
+      agent: agents ? (name) => agents.get(name) : this.agentOf,
     };
     const found: FoundSchema[] = [];
     const wf = compileWorkflow(def, {
-      agents: this.agents(),
+      agents: agents ? agents.names() : this.agents(),
       source: 'inline',
       ...(this.bounds ? { bounds: this.bounds } : {}),
       caps,

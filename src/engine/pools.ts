@@ -13,8 +13,8 @@ import { CallPipeline } from '../calls/pipeline.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
 import type { Provider } from '../calls/provider.js';
 import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys, parseCancelMessage, stepJobId } from '../store/keys.js';
-import { scopeOf, type Scope } from '../store/scope.js';
-import type { RunJobData, StepJobData } from '../flow/flow-builder.js';
+import { scopeOf } from '../store/scope.js';
+import type { StepJobData } from '../flow/flow-builder.js';
 import { watched, type System } from '../system.js';
 import { ActiveJobs } from './active-jobs.js';
 import type { Executors } from '../kinds/executor.js';
@@ -24,7 +24,10 @@ import { createRefProcessor } from '../flow/ref-processor.js';
 import { createRunProcessor } from '../flow/run-processor.js';
 import { createScheduleProcessor } from '../schedules/schedule-processor.js';
 import { sweepQueued } from '../flow/sweeper.js';
-import { createStepProcessor, failStep } from './step-machine.js';
+import { createStepProcessor } from './step-machine.js';
+import { endFailedRun, endFailedStep } from './failed-jobs.js';
+import { WorkspaceAgentsWatch } from './workspace-agents-watch.js';
+import type { ResolvedAgent } from '../model/agent.js';
 
 /** A limiter that never limits by itself (see the agent workers below). */
 const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
@@ -45,6 +48,11 @@ export interface WorkerPoolsOptions {
   internal?: boolean;
   /** Replace a provider (tests). */
   providerFor?: (agent: string) => Provider;
+  /**
+   * Serve the queues of the workspaces' own agents (created over the API), as they come.
+   * @default true when `agents` is omitted (all agents served)
+   */
+  workspaceAgents?: boolean;
   /** Replace executors (tests): every kind not given keeps its own. */
   executors?: (defaults: Executors) => Partial<Executors>;
   /**
@@ -89,7 +97,8 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     onCircuitOpened: (scope) => system.metrics.circuitOpened(scope),
     maxPauseMs,
   });
-  const providerFor = opts.providerFor ?? ((agent: string) => pipeline.forAgent(registry.require(agent)));
+  const { providerFor: given } = opts;
+  const providerFor = given ? (agent: ResolvedAgent) => given(agent.name) : (agent: ResolvedAgent) => pipeline.forAgent(agent);
   const readRuns: ReadRuns = async ({ workspaceId, agent, workflow, limit }) => {
     const { runs } = await system.engine.queries.list(scopeOf(cell, workspaceId), {
       status: 'succeeded',
@@ -100,7 +109,24 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     });
     return runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, agents: r.agents, finishedAt: r.finishedAt, output: r.output ?? null }));
   };
-  const defaults = createExecutors({ registry, providerFor, readRuns, schemas: system.schemas, compilePlan });
+  const defaults = createExecutors({ providerFor, readRuns, schemas: system.schemas, compilePlan });
+  // The workspaces' own agents: their queues served as they are created (see workspace-agents-watch.ts).
+  const watch = new WorkspaceAgentsWatch({
+    agents: system.engine.agents,
+    shared: registry,
+    cell,
+    logger,
+    serve: async (name, concurrency) => {
+      const queueName = agentQueueName(name);
+      const serving = stepWorkers.find((w) => w.name === queueName);
+      if (serving) serving.concurrency = concurrency;
+      else {
+        await stepWorker(queueName, { concurrency, limiter: UNLIMITED }).waitUntilReady();
+        logger.info({ queue: queueName, concurrency }, 'serving a workspace agent');
+        await beat();
+      }
+    },
+  });
   const executors: Executors = { ...defaults, ...opts.executors?.(defaults) };
 
   const active = new ActiveJobs();
@@ -141,6 +167,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       queueByName: (name) => system.queue(name),
       prices: registry.prices,
       authorityOf: (agent) => registry.authorityOf(agent),
+      agentsFor: (scope, step) => Promise.resolve(watch.agentsFor(scope, step)),
       metrics: system.metrics,
       ...(system.opts.maxDebugBytes !== undefined ? { maxDebugBytes: system.opts.maxDebugBytes } : {}),
       maxPauseMs,
@@ -160,6 +187,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     worker.on('failed', onFailed);
     worker.on('error', workerError(queueName));
     stepWorkers.push(worker);
+    return worker;
   };
 
   for (const name of names) {
@@ -211,8 +239,10 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
 
   // Cancellation from any process: abort this process's running steps of the run.
   const subscriber = watched(connection.duplicate(), logger);
-  await subscriber.subscribe(keys.cancelChannel(cell));
-  subscriber.on('message', (_channel: string, message: string) => {
+  const serveOwn = opts.workspaceAgents ?? opts.agents === undefined;
+  await subscriber.subscribe(keys.cancelChannel(cell), ...(serveOwn ? [keys.agentsChannel(cell)] : []));
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel === keys.agentsChannel(cell)) return void watch.refresh();
     const { workspace, runId, stepIds } = parseCancelMessage(message);
     const n = stepIds.length
       ? active.cancelRun(
@@ -229,15 +259,20 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       );
   });
 
-  const workers = [...stepWorkers, ...internalWorkers];
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  await Promise.all([...stepWorkers, ...internalWorkers].map((w) => w.waitUntilReady()));
 
   // Heartbeats: which queues this process serves (why a step waits, /readyz), and its BullMQ
   // workers (whose ids its job locks carry: a step whose process stopped beating is lost).
   const processId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const served = stepWorkers.map((w) => w.name);
-  const workerIds = workers.map((w) => w.id);
-  const beat = () => system.engine.heartbeats.beat(processId, served, workerIds).catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
+  // Read at each beat: the queues of workspace agents are served as they come.
+  const beat = () =>
+    system.engine.heartbeats
+      .beat(
+        processId,
+        stepWorkers.map((w) => w.name),
+        [...stepWorkers, ...internalWorkers].map((w) => w.id),
+      )
+      .catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
   await beat();
   let beating: Promise<unknown> = Promise.resolve();
   const heartbeat = setInterval(() => {
@@ -257,11 +292,16 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   sweeper?.unref();
   logger.info({ agents: names, internal }, 'worker pools started');
 
+  if (serveOwn) await watch.start();
+
   return {
-    workers,
+    get workers() {
+      return [...stepWorkers, ...internalWorkers];
+    },
     async close(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       clearInterval(heartbeat);
+      watch.stop();
       clearInterval(sweeper);
       // Bounded: during an outage the engine's connection would wait for Redis.
       await withDeadline(
@@ -326,59 +366,4 @@ async function settleQueued(system: System, deadline: number): Promise<void> {
       await new Promise((r) => setTimeout(r, 25));
     }
   }
-}
-
-/** BullMQ's reason for a parent failed by a required child: `child <job key> failed`. */
-const CHILD_FAILED = /^child (.+) failed$/;
-
-/**
- * End a run whose root job failed. The root's failure names the child that failed it, whose own
- * failure may name its child, and so on: follow the chain to the job that failed by itself, and
- * record its step failed with that job's error if nothing recorded it (a job failed outside the
- * step machine, e.g. stalled past BullMQ's limit), before failing the run.
- */
-async function endFailedRun(system: System, runId: string, failedReason: string): Promise<void> {
-  const { control } = system.engine;
-  const prefix = system.cell.tag;
-  // The root job (kept a retention period once failed) names the run's workspace.
-  const root = await Job.fromId<RunJobData>(system.queue(RUN_QUEUE), runId);
-  const scope = scopeOf(system.cell, root?.data?.workspaceId);
-  let reason = failedReason;
-  let origin: Job<StepJobData> | undefined;
-  for (let depth = 0; depth < 10_000; depth++) {
-    const m = CHILD_FAILED.exec(reason);
-    if (!m) break;
-    const key = m[1]!;
-    const rest = key.startsWith(`${prefix}:`) ? key.slice(prefix.length + 1) : undefined;
-    const at = rest?.lastIndexOf(':') ?? -1;
-    if (!rest || at < 0) break;
-    const job = await Job.fromId<StepJobData>(system.queue(rest.slice(0, at)), rest.slice(at + 1));
-    if (!job) break;
-    origin = job;
-    reason = job.failedReason ?? '';
-  }
-  if (origin?.data?.step && (await endFailedStep(system, scope, runId, origin.data.step, reason, false))) return;
-  await control.halt(scope, runId, 'failed', { error: failedReason, reason: 'run failed' });
-}
-
-/**
- * A step whose job failed for good: record it failed with `reason` if nothing recorded it (the
- * job failed outside the step machine), and end its run (failed, or settled from its steps for
- * an optional one). Returns false when the step had an ending of its own (a `standalone` step,
- * its run's only job, then settles its run).
- */
-async function endFailedStep(
-  system: System,
-  scope: Scope,
-  runId: string,
-  step: { id: string; optional: boolean },
-  reason: string,
-  standalone: boolean,
-): Promise<boolean> {
-  const res = await failStep(system.engine, scope, runId, { stepId: step.id, optional: step.optional }, reason || 'the step job failed');
-  // A required step failed its run in failStep; an optional one, or one that had ended, leaves
-  // the run to be settled from its steps.
-  if ((res.applied && step.optional) || (!res.applied && standalone))
-    await system.engine.store.endings.finish(scope, runId, 'auto', { reason: 'run finished' });
-  return res.applied;
 }

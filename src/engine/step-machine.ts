@@ -40,6 +40,7 @@ import { scopeOf, type Cell, type Scope } from '../store/scope.js';
 import { deliveryHolds, type StepCompleteReply, type StepTransition, type StepTransitionReply } from '../store/scripts/index.js';
 import { isTransientWriteError } from '../store/reachable.js';
 import type { StepPolicy } from '../flow/step-policy.js';
+import type { AgentRegistry } from '../agents/registry.js';
 import type { Usage } from '../model/run.js';
 import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, isTerminalStep, type StepStatus } from '../model/run.js';
 import { ContextName, type CompiledStep, type StepKind } from '../kinds/definition.js';
@@ -76,6 +77,8 @@ export interface StepMachineDeps {
   cell: Cell;
   executors: Executors;
   policy: StepPolicy;
+  /** The agents a step's workspace sees (its own, then the shared ones), read as the step begins. */
+  agentsFor: (scope: Scope, step: CompiledStep) => Promise<AgentRegistry>;
   flowProducer: FlowProducer;
   refSafetyDelayMs: number;
   active: ActiveJobs;
@@ -329,7 +332,17 @@ export function createStepProcessor(deps: StepMachineDeps) {
           reusedFrom: step.reuse.runId,
           event: { reused: { runId: step.reuse.runId } },
         };
-      const timeoutMs = deps.policy.timeoutMs(step);
+      // The agents of the step's workspace as they are now (one read when it has its own: see
+      // pools.ts); an agent deleted meanwhile fails the step, naming it.
+      let agents: AgentRegistry;
+      let timeoutMs: number;
+      try {
+        agents = await deps.agentsFor(scope, step);
+        timeoutMs = deps.policy.timeoutMs(step, agents);
+      } catch (raw) {
+        return await onError(toError(raw));
+      }
+      const policy: StepPolicy = { job: (s) => deps.policy.job(s, agents), timeoutMs: (s) => deps.policy.timeoutMs(s, agents) };
       // One controller: fires on the step timeout, or when BullMQ cancels the job.
       const call = new AbortController();
       const timer = setTimeout(() => call.abort(new StepTimeoutError(timeoutMs)), timeoutMs);
@@ -341,6 +354,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       const ctx: ExecutionContext = {
         runId,
         workspaceId: job.data.workspaceId,
+        agents,
         attempt,
         runInput,
         reads,
@@ -361,7 +375,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         },
         addSteps: (children) => {
           addedSteps = true;
-          return addChildSteps(deps, job, attempt, children);
+          return addChildSteps({ ...deps, policy }, job, attempt, children);
         },
         steps: (ids) => store.steps.get(scope, runId, ids),
         // Each call names its attempt: what it holds in the limiter and against the run's budget is released with it.

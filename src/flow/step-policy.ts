@@ -19,18 +19,19 @@ export const ENGINE_STEP_DEFAULTS = {
   timeoutMs: 120_000,
 } as const satisfies JobPolicy & { timeoutMs: number };
 
+/** `agents`: those the step's workspace sees (its own, then the shared ones); default the shared ones. */
 export interface StepPolicy {
-  job(step: CompiledStep): JobPolicy;
-  timeoutMs(step: CompiledStep): number;
+  job(step: CompiledStep, agents?: AgentRegistry): JobPolicy;
+  timeoutMs(step: CompiledStep, agents?: AgentRegistry): number;
 }
 
 export function stepPolicy(registry: AgentRegistry): StepPolicy {
-  const defaults = (step: CompiledStep) => (step.agent ? registry.require(step.agent) : ENGINE_STEP_DEFAULTS);
+  const defaults = (step: CompiledStep, agents = registry) => (step.agent ? agents.require(step.agent) : ENGINE_STEP_DEFAULTS);
   return {
-    job: (step) => {
-      const d = defaults(step);
+    job: (step, agents) => {
+      const d = defaults(step, agents);
       return { attempts: step.attempts ?? d.attempts, backoff: d.backoff };
     },
-    timeoutMs: (step) => step.timeoutMs ?? defaults(step).timeoutMs,
+    timeoutMs: (step, agents) => step.timeoutMs ?? defaults(step, agents).timeoutMs,
   };
 }

@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import type { Provider } from '../calls/provider.js';
 import type { StepReading } from '../store/run-store.js';
 import type { StepRecord, ToolCallRecord } from '../model/run.js';
+import type { AgentRegistry } from '../agents/registry.js';
 import type { CompiledStep, CompiledStepOf, StepInput, StepKind } from './definition.js';
 
 /** A step to add to the running run, as a child of the step that adds it. */
@@ -25,6 +26,11 @@ export function agentChild(id: string, agent: string, input: StepInput, extra: P
 export interface ExecutionContext {
   runId: string;
   workspaceId: string;
+  /**
+   * The agents the step's workspace sees (its own, created over the API, then the shared ones),
+   * as they were when this segment began: a changed agent takes effect for steps started after.
+   */
+  agents: AgentRegistry;
   /** This attempt's number (1-based; an attempt cut short by a crash counted). */
   attempt: number;
   /** The run's input. */

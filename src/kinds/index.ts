@@ -34,7 +34,7 @@ export function createExecutors(deps: ExecutorDeps): Executors {
     forEach: forEachExecutor(),
     plan: planExecutor(deps),
     approval: approvalExecutor(),
-    vote: voteExecutor(deps),
+    vote: voteExecutor(),
     concat: concatExecutor(),
     merge: mergeExecutor(),
     synthesize: synthesizeExecutor(agent),

@@ -32,7 +32,8 @@ export interface SubmissionsDeps {
   flowProducer: FlowProducer;
   /** A queue by name (a single-step run's job is added with its state, on the queue's connection). */
   queue: (name: string) => Queue | undefined;
-  registry: AgentRegistry;
+  /** The agents a workspace sees (its own, created over the API, then the shared ones), read now. */
+  agentsFor: (scope: Scope) => Promise<AgentRegistry>;
   workflows: WorkflowCatalog;
   policy: StepPolicy;
   logger: Logger;
@@ -78,15 +79,17 @@ export class Submissions {
     input: { task: string; context?: Record<string, unknown> },
     opts: SubmitOptions = {},
   ): Promise<SubmitResult> {
-    this.deps.registry.require(agent);
-    return this.submit(scope, agentTaskWorkflow(agent, input), input, { agent, input }, opts);
+    const agents = await this.deps.agentsFor(scope);
+    agents.require(agent);
+    return this.submit(scope, agentTaskWorkflow(agent, input), input, { agent, input }, opts, agents);
   }
 
   /** A run of a named workflow (from flows/) or an inline definition. */
   async submitWorkflow(scope: Scope, ref: string | Record<string, unknown>, input: unknown, opts: SubmitOptions = {}): Promise<SubmitResult> {
-    const workflow = await this.deps.workflows.resolve(ref);
+    const agents = await this.deps.agentsFor(scope);
+    const workflow = await this.deps.workflows.resolve(ref, agents);
     const validInput = validateRunInput(workflow, input ?? {});
-    return this.submit(scope, workflow, validInput, { workflow: ref, input: validInput }, opts);
+    return this.submit(scope, workflow, validInput, { workflow: ref, input: validInput }, opts, agents);
   }
 
   /**
@@ -106,21 +109,36 @@ export class Submissions {
     if (!old.definition) throw new ConflictError(`run "${runId}" has no stored definition to rerun`);
     const workflow = rerunWorkflow(runId, old, old.definition, req);
     const input = req.input === undefined ? old.input : validateRunInput(workflow, req.input);
-    const res = await this.submit(scope, workflow, input, { rerun: runId, ...req }, { ...opts, rerunOf: runId });
+    const agents = await this.deps.agentsFor(scope);
+    const res = await this.submit(scope, workflow, input, { rerun: runId, ...req }, { ...opts, rerunOf: runId }, agents);
     return { ...res, rerunOf: runId };
   }
 
-  private submit(scope: Scope, workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
+  private submit(
+    scope: Scope,
+    workflow: CompiledWorkflow,
+    input: unknown,
+    request: unknown,
+    opts: SubmitOptions,
+    agents: AgentRegistry,
+  ): Promise<SubmitResult> {
     // Refused (422) before anything is stored: what this input would render into, and grow to.
     assertRunBounds(workflow, (input ?? {}) as Record<string, unknown>, this.deps.bounds ?? DEFAULT_BOUNDS);
-    return whileReachable(this.deps.store.redis, 'the run', () => this.submitNow(scope, workflow, input, request, opts));
+    return whileReachable(this.deps.store.redis, 'the run', () => this.submitNow(scope, workflow, input, request, opts, agents));
   }
 
-  private async submitNow(scope: Scope, workflow: CompiledWorkflow, input: unknown, request: unknown, opts: SubmitOptions): Promise<SubmitResult> {
+  private async submitNow(
+    scope: Scope,
+    workflow: CompiledWorkflow,
+    input: unknown,
+    request: unknown,
+    opts: SubmitOptions,
+    agents: AgentRegistry,
+  ): Promise<SubmitResult> {
     const { records } = this.deps.store;
     const runId = newRunId();
     // A cost budget holds only over models with a price.
-    requirePrices(workflow, opts.budget ?? workflow.budget, this.deps.registry);
+    requirePrices(workflow, opts.budget ?? workflow.budget, agents);
     if (opts.idempotencyKey) {
       const replay = await this.claim(scope, opts.idempotencyKey, runId, request, opts);
       if (replay) return replay;
@@ -132,7 +150,7 @@ export class Submissions {
       ...(run.budget?.deadlineMs ? { deadline: Date.parse(run.createdAt) + run.budget.deadlineMs } : {}),
       budgeted: run.budget?.maxTokens !== undefined || run.budget?.maxCostUsd !== undefined,
       steps: workflow.steps,
-      jobPolicy: (s) => this.deps.policy.job(s),
+      jobPolicy: (s) => this.deps.policy.job(s, agents),
       priority: opts.priority,
       retentionSeconds: this.deps.store.retentionSeconds,
       keepCompletedJobs: this.deps.store.keepCompletedJobs,

@@ -11,13 +11,11 @@ import { maxAgreeing, normaliseAnswer } from '../../src/kinds/shared/agreement.j
 import { assertWithinPrompt, renderFor, templateScope } from '../../src/kinds/shared/scope.js';
 import { tally, type Vote } from '../../src/kinds/vote/tally.js';
 import { thrownBy } from '../helpers/errors.js';
-import type { AgentRegistry } from '../../src/agents/registry.js';
 import type { Provider } from '../../src/calls/provider.js';
 
 describe('the kinds', () => {
   it('each have a definition schema, a compiled schema, a compile rule and an executor', () => {
     const executors = createExecutors({
-      registry: {} as AgentRegistry,
       providerFor: () => ({}) as Provider,
       compilePlan: () => {
         throw new Error('not compiled here');

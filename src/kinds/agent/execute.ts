@@ -5,9 +5,9 @@
  * with progress reports) and returns the answer; the machine records it before the job
  * completes, so a delivery after that point returns it without a second call.
  */
-import type { AgentRegistry } from '../../agents/registry.js';
 import { buildMessages } from '../../calls/prompt.js';
 import type { Provider } from '../../calls/provider.js';
+import type { ResolvedAgent } from '../../model/agent.js';
 import type { SchemaValidator } from '../../lang/schema-checker.js';
 import type { StepExecutor } from '../executor.js';
 import { progressReporter } from '../shared/progress.js';
@@ -18,8 +18,8 @@ import { delegationOf, orchestrate } from './orchestrator.js';
 import type { ReadRuns } from './read-runs.js';
 
 export interface AgentExecutorDeps {
-  registry: AgentRegistry;
-  providerFor: (agent: string) => Provider;
+  /** The provider an agent (resolved for the step's workspace: ctx.agents) is called through. */
+  providerFor: (agent: ResolvedAgent) => Provider;
   /** Recent runs of a workspace, for an orchestrator's `read_runs` tool. */
   readRuns?: ReadRuns;
   /** Checks structured answers off the event loop (the process's schema thread). */
@@ -29,7 +29,7 @@ export interface AgentExecutorDeps {
 export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
   return {
     async execute(step, ctx) {
-      const agent = deps.registry.require(step.agent);
+      const agent = ctx.agents.require(step.agent);
       let input = step.literal ? step.input : renderFor(step.input, ctx, 'the step input');
       // Rerun from this step: the feedback and the previous answer, never template-rendered.
       if (step.feedback) input = { ...input, context: { ...input.context, feedback: step.feedback.text, previousOutput: step.feedback.previousOutput } };
@@ -50,7 +50,7 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       const delegationOff = !delegation.delegates.length
         ? {}
         : { delegation: delegation.active ? 'off: a structured answer is one call' : `off: at the depth limit (maxDepth ${delegation.maxDepth})` };
-      const provider = ctx.metered(deps.providerFor(step.agent));
+      const provider = ctx.metered(deps.providerFor(agent));
       const request = requestOf(agent, buildMessages(input), ctx);
       if (schema) {
         const answer = await structuredCall(provider, request, schema, { keep: ctx, validator: deps.schemas });

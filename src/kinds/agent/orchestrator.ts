@@ -24,7 +24,6 @@
  */
 import { z } from 'zod';
 import { DEFAULT_ORCHESTRATION, type Orchestration, type ResolvedAgent } from '../../model/agent.js';
-import type { AgentRegistry } from '../../agents/registry.js';
 import { NonRetryableError, toError } from '../../errors/index.js';
 import { buildMessages } from '../../calls/prompt.js';
 import type { ChatMessage, CompletionResult, Provider, ToolCall, ToolDefinition, ToolResult } from '../../calls/provider.js';
@@ -38,8 +37,7 @@ import { requestOf } from '../shared/request.js';
 import { READ_RUNS_TOOL, readRuns, readRunsTool, type ReadRuns } from './read-runs.js';
 
 export interface OrchestratorDeps {
-  registry: AgentRegistry;
-  providerFor: (agent: string) => Provider;
+  providerFor: (agent: ResolvedAgent) => Provider;
   /** Without it, `read_runs` is not offered. */
   readRuns?: ReadRuns;
 }
@@ -99,9 +97,9 @@ export async function orchestrate(
   ctx: ExecutionContext,
 ): Promise<StepOutcome> {
   const { limits } = delegation;
-  const allowed = delegation.delegates.filter((d) => deps.registry.get(d) !== undefined);
-  const tools = [delegateTool(allowed.map((d) => deps.registry.require(d)))];
-  if (limits.readRuns && deps.readRuns) tools.push(readRunsTool(deps.registry.names()));
+  const allowed = delegation.delegates.filter((d) => ctx.agents.get(d) !== undefined);
+  const tools = [delegateTool(allowed.map((d) => ctx.agents.require(d)))];
+  if (limits.readRuns && deps.readRuns) tools.push(readRunsTool(ctx.agents.names()));
   const cp: Checkpoint = isCheckpoint(ctx.checkpoint)
     ? structuredClone(ctx.checkpoint)
     : { orchestrator: 1, messages: buildMessages(input), turns: 0, delegations: 0, model: null, pending: null, steps: {} };
@@ -185,7 +183,7 @@ async function call(
 ): Promise<CompletionResult> {
   // Named by its turn: a turn refused for capacity and asked again in a later delivery (which
   // resumes from the checkpoint) keeps the turn booked for it.
-  return ctx.metered(deps.providerFor(step.agent)).complete({ ...requestOf(agent, messages, ctx, `turn${turn}`), tools, toolChoice: last ? 'none' : 'auto' });
+  return ctx.metered(deps.providerFor(agent)).complete({ ...requestOf(agent, messages, ctx, `turn${turn}`), tools, toolChoice: last ? 'none' : 'auto' });
 }
 
 /** Each call of an answer: a child step to add, or its result at once (an error, `read_runs`). */
@@ -230,7 +228,7 @@ async function planCalls(
     if (!allowed.includes(agent)) {
       out.push(
         error(
-          `${deps.registry.get(agent) !== undefined ? `agent "${agent}" is not one this step may delegate to` : `there is no agent "${agent}"`}; the agents are: ${allowed.join(', ')}`,
+          `${ctx.agents.get(agent) !== undefined ? `agent "${agent}" is not one this step may delegate to` : `there is no agent "${agent}"`}; the agents are: ${allowed.join(', ')}`,
         ),
       );
       continue;

@@ -12,7 +12,7 @@
  * The plan is saved as the checkpoint before its steps are added, so a delivery after a
  * crash asks the planner nothing again and adds no step twice.
  */
-import type { AgentRegistry } from '../../agents/registry.js';
+import type { ResolvedAgent } from '../../model/agent.js';
 import { ValidationError } from '../../errors/index.js';
 import { buildMessages } from '../../calls/prompt.js';
 import type { Provider } from '../../calls/provider.js';
@@ -27,8 +27,7 @@ import { structuredCall } from '../shared/structured.js';
 export const PLAN_TOOL = 'plan';
 
 export interface PlanExecutorDeps {
-  registry: AgentRegistry;
-  providerFor: (agent: string) => Provider;
+  providerFor: (agent: ResolvedAgent) => Provider;
   /** Checks the plan's answer off the event loop (the process's schema thread). */
   schemas?: SchemaValidator;
   /** Checks a plan as the workflow compiler checks any workflow. */
@@ -94,9 +93,9 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
       return { type: 'succeeded', output: { plan: cp.steps, outputs }, model: cp.model, event: { planSteps: cp.steps.length, rounds: cp.rounds } };
 
       async function makePlan(): Promise<PlanCheckpoint> {
-        const planner = deps.registry.require(step.agent);
+        const planner = ctx.agents.require(step.agent);
         const input = renderFor(step.input, ctx, 'the step input');
-        const agents = step.agents ?? deps.registry.names().filter((a) => a !== step.agent);
+        const agents = step.agents ?? ctx.agents.names().filter((a) => a !== step.agent);
         const schema = planSchema(agents, step.maxSteps);
         const request = requestOf(planner, buildMessages(input), ctx);
         // The compiled plan of the answer that passed, kept by the check (compiled once).
@@ -107,7 +106,7 @@ export function planExecutor(deps: PlanExecutorDeps): StepExecutor<'plan'> {
           compiled = checked;
           return [];
         };
-        const answer = await structuredCall(ctx.metered(deps.providerFor(step.agent)), request, schema, {
+        const answer = await structuredCall(ctx.metered(deps.providerFor(planner)), request, schema, {
           tool: {
             name: PLAN_TOOL,
             description: `Give the plan: at most ${step.maxSteps} steps, each on one of these agents: ${agents.join(', ')}. Steps that do not depend on each other run in parallel.`,

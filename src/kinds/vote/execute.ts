@@ -29,7 +29,7 @@ const SCALAR_VOTE_SCHEMA = {
   properties: { ...(VOTE_SCHEMA.properties as object), answer: { type: ['string', 'number', 'boolean'], description: 'your answer, as short as it can be' } },
 };
 
-export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'vote'> {
+export function voteExecutor(): StepExecutor<'vote'> {
   return {
     async execute(step, ctx) {
       if (step.of) {
@@ -37,7 +37,7 @@ export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'v
         const byId = new Map((await ctx.steps(step.of)).map((r) => [r.stepId, r]));
         const votes = step.of.flatMap((id): Vote[] => {
           const r = byId.get(id);
-          return r?.status === 'succeeded' ? [outputVote(id, r.output, r.agent, deps.registry)] : [];
+          return r?.status === 'succeeded' ? [outputVote(id, r.output, r.agent, ctx.agents)] : [];
         });
         if (votes.length === 0)
           throw new NonRetryableError(
@@ -75,7 +75,7 @@ export function voteExecutor(deps: { registry: AgentRegistry }): StepExecutor<'v
         return { type: 'wait' };
       }
       const records = new Map((await ctx.steps(ids)).map((r) => [r.stepId, r]));
-      const votes = ids.flatMap((id, i): Vote[] => voteOf(records.get(id), step.voters[i]!.agent, deps.registry));
+      const votes = ids.flatMap((id, i): Vote[] => voteOf(records.get(id), step.voters[i]!.agent, ctx.agents));
       if (votes.length === 0)
         throw new NonRetryableError(`no voter answered (${ids.map((id) => `${id}: ${records.get(id)?.status ?? 'missing'}`).join(', ')})`);
       const result = tally(votes, step);
