@@ -1,17 +1,19 @@
 /** Structured logs (pino); secrets are redacted wherever they appear in a logged object. */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string = 'info'): Logger {
-  return pino({
+/** `destination`: where the lines go (default stdout; tests read them). */
+export function createLogger(level: string = 'info', destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { service: 'switchyard' },
     redact: {
       paths: ['*.apiKey', '*.*.apiKey', 'apiKey', '*.authorization', 'headers.authorization', '*.password'],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** A logger that writes nothing, for tests. */

@@ -1,0 +1,141 @@
+/**
+ * A workspace's own agent in runs: a worker started before the agent existed runs it, with the
+ * key the agent was given (the fake provider sees it), and no Redis key or value, event or log
+ * line written meanwhile holds that key in clear. A change takes effect for the steps started
+ * after it.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.js';
+import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
+import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { newRedis } from '../helpers/redis.js';
+
+const OWN_KEY = `sk-own-${randomBytes(12).toString('hex')}`;
+const NEW_KEY = `sk-new-${randomBytes(12).toString('hex')}`;
+const logLines: string[] = [];
+
+let fake: FakeLlmServer;
+let h: Harness;
+
+beforeAll(async () => {
+  fake = await startFakeLlmServer();
+  h = await startHarness({
+    name: 'ws-agents-run',
+    agents: { shared: { provider: 'echo' } },
+    fake,
+    // The pools start here, before any workspace agent exists.
+    env: { SWITCHYARD_SECRETS_KEY: randomBytes(32).toString('base64') },
+    logger: createLogger('debug', { write: (line: string) => void logLines.push(line) }),
+  });
+});
+
+afterAll(async () => {
+  await h?.close();
+  await fake?.close();
+  assertAllClosed();
+});
+
+/** Every key under the harness's prefix, with its value as text (whatever its type). */
+async function dumpKeys(prefix: string): Promise<Map<string, string>> {
+  const redis = newRedis();
+  const out = new Map<string, string>();
+  try {
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of found) {
+        const type = await redis.type(key);
+        const value =
+          type === 'string'
+            ? await redis.get(key)
+            : type === 'hash'
+              ? await redis.hgetall(key)
+              : type === 'list'
+                ? await redis.lrange(key, 0, -1)
+                : type === 'set'
+                  ? await redis.smembers(key)
+                  : type === 'zset'
+                    ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
+                    : type === 'stream'
+                      ? await redis.xrange(key, '-', '+')
+                      : null;
+        out.set(key, `${type} ${JSON.stringify(value)}`);
+      }
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+  return out;
+}
+
+const bearer = (key: string) => `Bearer ${key}`;
+
+describe('a workspace agent in a run', () => {
+  let runId: string;
+
+  it('runs on a worker started before it was created, with its own key', async () => {
+    const created = await h.request('POST', '/v1/agents', {
+      name: 'helper',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      systemPrompt: 'Help.',
+      apiKey: OWN_KEY,
+      concurrency: 2,
+    });
+    expect(created.status).toBe(201);
+    fake.reset();
+    const res = await h.request('POST', '/v1/runs', {
+      workflow: {
+        name: 'own-and-shared',
+        input: { who: { type: 'string' } },
+        steps: [
+          { id: 'first', agent: 'helper', input: { task: 'Say hello to {{ input.who }}' } },
+          { id: 'second', agent: 'shared', dependsOn: ['first'], input: { task: 'Repeat: {{ steps.first.output }}' } },
+        ],
+      },
+      input: { who: 'Ada' },
+    });
+    expect(res.body.error).toBeUndefined();
+    runId = res.body.id;
+    const run = await h.waitForRun(runId, 20_000);
+    expect(run.status).toBe('succeeded');
+    expect(run.steps.find((s) => s.stepId === 'first')).toMatchObject({ status: 'succeeded', agent: 'helper' });
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]!.headers.authorization).toBe(bearer(OWN_KEY));
+  });
+
+  it('leaves its key in clear in no Redis key or value, event, job or log line', async () => {
+    const dump = await dumpKeys(h.prefix);
+    expect(dump.size).toBeGreaterThan(10);
+    const holding = [...dump].filter(([key, value]) => key.includes(OWN_KEY) || value.includes(OWN_KEY)).map(([key]) => key);
+    expect(holding).toEqual([]);
+    // The agent's record holds it sealed; the job of its step names the agent only.
+    expect([...dump.keys()].some((k) => k.endsWith(':agents'))).toBe(true);
+    const events = await h.request('GET', `/v1/runs/${runId}/events`);
+    expect(events.status).toBe(200);
+    expect(JSON.stringify(events.body)).not.toContain(OWN_KEY);
+    expect(JSON.stringify((await h.request('GET', `/v1/runs/${runId}?include=debug`)).body)).not.toContain(OWN_KEY);
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines.filter((l) => l.includes(OWN_KEY))).toEqual([]);
+  });
+
+  it('takes a change (a new key, a new prompt) for the steps started after it', async () => {
+    const changed = await h.request('PATCH', '/v1/agents/helper', { apiKey: NEW_KEY, systemPrompt: 'Help, briefly.' });
+    expect(changed.status).toBe(200);
+    fake.reset();
+    const res = await h.request('POST', '/v1/runs', { agent: 'helper', input: { task: 'again' } });
+    expect(res.status).toBe(202);
+    expect((await h.waitForRun(res.body.id, 20_000)).status).toBe('succeeded');
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]!.headers.authorization).toBe(bearer(NEW_KEY));
+    expect(JSON.stringify(fake.requests[0]!.body)).toContain('Help, briefly.');
+  });
+
+  it('refuses a run naming an agent the workspace does not have (422)', async () => {
+    const res = await h.request('POST', '/v1/runs', { agent: 'nobody', input: { task: 'x' } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toMatch(/unknown agent "nobody".*helper/);
+  });
+});
