@@ -2,13 +2,16 @@
  * A workspace's own agents (created over the API), as Redis keeps them: one hash per workspace
  * (keys.agents: name → record), the cell's index of them all (keys.agentIndex: which agent
  * queues to serve, how many steps at once) and a channel each change is told on
- * (keys.agentsChannel), so worker processes pick up new and changed agents without a restart.
+ * (keys.agentsChannel), so worker processes pick up new and changed agents without a restart: a
+ * create or change is one script (agent-put.lua: the record if at the expected version, its
+ * index entry, the message).
  * A record's provider key is sealed by the caller (src/agents/keyring.ts): this module never
  * sees a key in clear.
  */
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
 import type { Cell, Scope } from './scope.js';
+import { agentPut } from './scripts/index.js';
 
 /** One workspace agent as stored. */
 export interface AgentRecord {
@@ -50,22 +53,27 @@ export class AgentRecords {
   }
 
   /** Store a new agent; false (nothing written) when the workspace has one of that name. */
-  async create(scope: Scope, record: AgentRecord, concurrency: number): Promise<boolean> {
-    if (!(await this.redis.hsetnx(keys.agents(scope), record.name, JSON.stringify(record)))) return false;
-    await this.indexed(scope, record, concurrency).exec();
-    return true;
+  create(scope: Scope, record: AgentRecord, concurrency: number): Promise<boolean> {
+    return this.put(scope, record, 0, concurrency);
   }
 
   /**
    * Replace an agent with `record` if it is still at `record.version - 1` (a change made
    * meanwhile wins: false, nothing written).
    */
-  async replace(scope: Scope, record: AgentRecord, concurrency: number): Promise<boolean> {
-    const key = keys.agents(scope);
-    const swapped = (await this.redis.eval(SWAP, 1, key, record.name, String(record.version - 1), JSON.stringify(record))) as number;
-    if (swapped !== 1) return false;
-    await this.indexed(scope, record, concurrency).exec();
-    return true;
+  replace(scope: Scope, record: AgentRecord, concurrency: number): Promise<boolean> {
+    return this.put(scope, record, record.version - 1, concurrency);
+  }
+
+  private put(scope: Scope, record: AgentRecord, expectedVersion: number, concurrency: number): Promise<boolean> {
+    return agentPut(this.redis, {
+      scope,
+      name: record.name,
+      expectedVersion,
+      record: JSON.stringify(record),
+      indexField: indexField(scope, record.name),
+      indexEntry: JSON.stringify({ version: record.version, concurrency }),
+    });
   }
 
   /** Delete an agent; false when there was none. */
@@ -87,20 +95,4 @@ export class AgentRecords {
       return { workspace, name, ...(JSON.parse(text) as { version: number; concurrency: number }) };
     });
   }
-
-  private indexed(scope: Scope, record: AgentRecord, concurrency: number) {
-    const field = indexField(scope, record.name);
-    return this.redis
-      .multi()
-      .hset(keys.agentIndex(scope), field, JSON.stringify({ version: record.version, concurrency }))
-      .publish(keys.agentsChannel(scope), field);
-  }
 }
-
-/** Set field ARGV[1] to ARGV[3] if its record's version is ARGV[2]: 1, else 0. */
-const SWAP = `
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur then return 0 end
-if tostring(cjson.decode(cur).version) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1`;

@@ -9,7 +9,18 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { ChatMulti, FeedbackBody, GateDecisionBody, RerunBody, SubmitAgentRun, SubmitPatternRun, SubmitWorkflowRun } from '../../src/api/schemas.js';
+import {
+  AgentBody,
+  AgentChanges,
+  AgentTestBody,
+  ChatMulti,
+  FeedbackBody,
+  GateDecisionBody,
+  RerunBody,
+  SubmitAgentRun,
+  SubmitPatternRun,
+  SubmitWorkflowRun,
+} from '../../src/api/schemas.js';
 import { ScheduleBody } from '../../src/schedules/schedules-service.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -61,6 +72,9 @@ function schemasFor(method: string, route: string): z.ZodType[] | undefined {
   if (method === 'POST' && /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/feedback$/.test(route)) return [FeedbackBody];
   if (method === 'POST' && /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/(approve|reject)$/.test(route)) return [GateDecisionBody];
   if (method === 'PUT' && /^\/v1\/schedules\/[^/]+$/.test(route)) return [ScheduleBody];
+  if (method === 'POST' && route === '/v1/agents') return [AgentBody];
+  if (method === 'PATCH' && /^\/v1\/agents\/[^/]+$/.test(route)) return [AgentChanges];
+  if (method === 'POST' && /^\/v1\/agents\/[^/]+\/test$/.test(route)) return [AgentTestBody];
   return undefined;
 }
 

@@ -13,3 +13,4 @@ export { stepsAdd, type StepsAddArgs, type StepsAddReply } from './steps-add.js'
 export { budgetReserve, budgetSettle, type BudgetReservation, type HoldOwner } from './budget.js';
 export { deliveryHolds, holdsRelease, type HoldsSelection } from './holds-release.js';
 export { stepFeedback, type StepFeedbackReply } from './step-feedback.js';
+export { agentPut } from './agent-put.js';
