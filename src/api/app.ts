@@ -70,7 +70,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use('/v1/chat', chatRouter({ submissions }));
   app.use('/v1/agents', agentsRouter({ agents: system.api.agents }));
   app.use('/v1/stats', statsRouter({ queries }));
-  app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows }));
+  app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents: system.api.agents }));
   app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules }));
   app.use('/v1/limits', limitsRouter({ limits: system.limits }));
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));

@@ -96,6 +96,18 @@ describe('POST /v1/agents', () => {
   });
 });
 
+describe('workflows naming a workspace agent', () => {
+  it("POST /v1/workflows/validate knows the workspace's agents; another workspace's are unknown", async () => {
+    const def = { name: 'uses-own', steps: [{ id: 'a', agent: 'reviewer', input: { task: 'look' } }] };
+    const ok = await h.request('POST', '/v1/workflows/validate', def);
+    expect(ok.status).toBe(200);
+    expect(ok.body.workflow.steps[0].agent).toBe('reviewer');
+    const missing = await open.request('POST', '/v1/workflows/validate', { ...def, steps: [{ id: 'a', agent: 'nobody', input: { task: 'look' } }] });
+    expect(missing.status).toBe(422);
+    expect(missing.body.error.message).toMatch(/nobody/);
+  });
+});
+
 describe('PATCH and DELETE /v1/agents/:name', () => {
   it('changes the fields given, keeps the key, adds a version', async () => {
     const res = await h.request('PATCH', '/v1/agents/reviewer', { systemPrompt: 'Review harder.', temperature: 0.2 });

@@ -2,14 +2,17 @@ import type { Router } from 'express';
 import { NotFoundError } from '../../errors/index.js';
 import type { WorkflowCatalog } from '../../compile/catalog.js';
 import { apiRouter } from '../route.js';
+import { requestScope } from '../scope.js';
+import type { WorkspaceAgents } from '../../agents/workspace-agents.js';
 
-export function workflowsRouter({ workflows }: { workflows: WorkflowCatalog }): Router {
+/** `agents`: those a request's workspace sees (its own, then the shared ones), for an inline definition. */
+export function workflowsRouter({ workflows, agents }: { workflows: WorkflowCatalog; agents: WorkspaceAgents }): Router {
   const r = apiRouter();
   r.get('/', (_req, res) => {
     res.json({ workflows: workflows.list() });
   });
   r.post('/validate', async (req, res) => {
-    const workflow = await workflows.validate(req.body);
+    const workflow = await workflows.validate(req.body, await agents.registryFor(requestScope(res)));
     res.json({ valid: true, workflow });
   });
   r.get('/:name', (req, res) => {
