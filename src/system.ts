@@ -141,7 +141,7 @@ export class System {
       commandTimeout: API_COMMAND_TIMEOUT_MS,
     });
     // The API's side calls agents for their tests (POST /v1/agents/:name/test) through a pipeline of its own.
-    this.api = this.buildSide(api, api, { testCalls: true });
+    this.api = this.buildSide(api, api, { testCalls: true, failFast: true });
 
     // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
     const limiter = new RedisLimiter(api, opts.prefix, opts.registry.limits);
@@ -171,7 +171,7 @@ export class System {
   }
 
   /** The objects of one side: queues and flow producer on `redis`, run state on `stateRedis`. */
-  private buildSide(redis: Redis, stateRedis: Redis, sideOpts: { testCalls?: boolean } = {}): Side {
+  private buildSide(redis: Redis, stateRedis: Redis, sideOpts: { testCalls?: boolean; failFast?: boolean } = {}): Side {
     const { opts, cell } = this;
     const { logger, registry } = opts;
     const bounds = opts.bounds ?? DEFAULT_BOUNDS;
@@ -207,7 +207,7 @@ export class System {
         })
       : undefined;
     const agents = new WorkspaceAgents({
-      records: new AgentRecords(stateRedis),
+      records: new AgentRecords(stateRedis, sideOpts.failFast),
       shared: registry,
       keyring: this.keyring,
       config: { providers: opts.credentials?.providers ?? NO_PROVIDER_KEYS },

@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
 import type { Cell, Scope } from './scope.js';
 import { agentPut } from './scripts/index.js';
+import { whileReachable } from './reachable.js';
 
 /** One workspace agent as stored. */
 export interface AgentRecord {
@@ -37,16 +38,27 @@ export interface AgentIndexEntry {
 const indexField = (s: Scope, name: string) => `${s.workspace}/${name}`;
 
 export class AgentRecords {
-  constructor(private readonly redis: Redis) {}
+  /**
+   * `failFast`: on the API's connection, a command without a reply from Redis is an
+   * UnavailableError (503) at once; the engine's waits an outage out.
+   */
+  constructor(
+    private readonly redis: Redis,
+    private readonly failFast = false,
+  ) {}
+
+  private reach<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.failFast ? whileReachable(this.redis, what, fn) : fn();
+  }
 
   async get(scope: Scope, name: string): Promise<AgentRecord | undefined> {
-    const text = await this.redis.hget(keys.agents(scope), name);
+    const text = await this.reach('reading the agent', () => this.redis.hget(keys.agents(scope), name));
     return text ? (JSON.parse(text) as AgentRecord) : undefined;
   }
 
   /** The workspace's agents, by name. */
   async list(scope: Scope): Promise<AgentRecord[]> {
-    const all = await this.redis.hgetall(keys.agents(scope));
+    const all = await this.reach("reading the workspace's agents", () => this.redis.hgetall(keys.agents(scope)));
     return Object.values(all)
       .map((text) => JSON.parse(text) as AgentRecord)
       .sort((a, b) => a.name.localeCompare(b.name));
@@ -66,30 +78,34 @@ export class AgentRecords {
   }
 
   private put(scope: Scope, record: AgentRecord, expectedVersion: number, concurrency: number): Promise<boolean> {
-    return agentPut(this.redis, {
-      scope,
-      name: record.name,
-      expectedVersion,
-      record: JSON.stringify(record),
-      indexField: indexField(scope, record.name),
-      indexEntry: JSON.stringify({ version: record.version, concurrency }),
-    });
+    return this.reach('writing the agent', () =>
+      agentPut(this.redis, {
+        scope,
+        name: record.name,
+        expectedVersion,
+        record: JSON.stringify(record),
+        indexField: indexField(scope, record.name),
+        indexEntry: JSON.stringify({ version: record.version, concurrency }),
+      }),
+    );
   }
 
   /** Delete an agent; false when there was none. */
   async remove(scope: Scope, name: string): Promise<boolean> {
-    const replies = await this.redis
-      .multi()
-      .hdel(keys.agents(scope), name)
-      .hdel(keys.agentIndex(scope), indexField(scope, name))
-      .publish(keys.agentsChannel(scope), indexField(scope, name))
-      .exec();
+    const replies = await this.reach('deleting the agent', () =>
+      this.redis
+        .multi()
+        .hdel(keys.agents(scope), name)
+        .hdel(keys.agentIndex(scope), indexField(scope, name))
+        .publish(keys.agentsChannel(scope), indexField(scope, name))
+        .exec(),
+    );
     return replies?.[0]?.[1] === 1;
   }
 
   /** Every workspace agent of the cell (the index). */
   async index(cell: Cell): Promise<AgentIndexEntry[]> {
-    const all = await this.redis.hgetall(keys.agentIndex(cell));
+    const all = await this.reach('reading the agent index', () => this.redis.hgetall(keys.agentIndex(cell)));
     return Object.entries(all).map(([field, text]) => {
       const [workspace = '', name = ''] = field.split('/');
       return { workspace, name, ...(JSON.parse(text) as { version: number; concurrency: number }) };

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { poll } from '../helpers/poll.js';
 import { keys } from '../../src/store/keys.js';
 import { scopeOf } from '../../src/store/scope.js';
 
@@ -28,6 +29,13 @@ beforeAll(async () => {
   });
   // A server without SWITCHYARD_SECRETS_KEY: a key cannot be stored there.
   open = await startHarness({ name: 'api-ws-agents-nokey', agents: { shared: { provider: 'echo' } }, fake, pools: false });
+  // Without workers nothing else waits for Redis: the API answers 503 until its connection is up.
+  for (const x of [h, open])
+    await poll(
+      'the API connection',
+      () => x.system.ping(),
+      (up) => up,
+    );
 });
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import { NotFoundError } from '../../errors/index.js';
+import { NotFoundError, ValidationError } from '../../errors/index.js';
 import type { WorkflowCatalog } from '../../compile/catalog.js';
 import { apiRouter } from '../route.js';
 import { requestScope } from '../scope.js';
@@ -12,7 +12,15 @@ export function workflowsRouter({ workflows, agents }: { workflows: WorkflowCata
     res.json({ workflows: workflows.list() });
   });
   r.post('/validate', async (req, res) => {
-    const workflow = await workflows.validate(req.body, await agents.registryFor(requestScope(res)));
+    let workflow;
+    try {
+      // Against the shared agents first: most definitions name only those, and need no read.
+      workflow = await workflows.validate(req.body);
+    } catch (err) {
+      // It may name the workspace's own agents: compiled again against them (the same issues otherwise).
+      if (!(err instanceof ValidationError)) throw err;
+      workflow = await workflows.validate(req.body, await agents.registryFor(requestScope(res)));
+    }
     res.json({ valid: true, workflow });
   });
   r.get('/:name', (req, res) => {
