@@ -242,6 +242,8 @@ export function createStepProcessor(deps: StepMachineDeps) {
     // 2 and 3. Execute, record; a step that waits for the steps it added goes round again.
     let checkpoint = resumed ? resumedCheckpoint : begin.checkpoint;
     const context = step.readsContext ? await store.records.contextValues(scope, runId, step.readsContext) : {};
+    /** The agents of the step's workspace, as its last segment read them (an agent's authority among its context's writers). */
+    let stepAgents: AgentRegistry | undefined;
     for (;;) {
       const outcome = await executeSegment();
       if (outcome === 'ended') return finish('cancelled');
@@ -337,7 +339,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       let agents: AgentRegistry;
       let timeoutMs: number;
       try {
-        agents = await deps.agentsFor(scope, step);
+        agents = stepAgents = await deps.agentsFor(scope, step);
         timeoutMs = deps.policy.timeoutMs(step, agents);
       } catch (raw) {
         return await onError(toError(raw));
@@ -547,7 +549,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
     /** Write the result, retrying on Redis errors: the job must not complete before it is stored. */
     async function recordResult(outcome: Extract<StepOutcome, { type: 'succeeded' }>, usage: Usage | null): Promise<StepCompleteReply> {
-      const published = step.toContext ? contextPublish(step, outcome.output, deps.authorityOf) : undefined;
+      const published = step.toContext ? contextPublish(step, outcome.output, stepAgents ? (a) => stepAgents!.authorityOf(a) : deps.authorityOf) : undefined;
       // The result's own input is the one recorded.
       const { input: _rendered, ...traced } = trace.take({ input: outcome.input ?? null, output: outcome.output });
       const result = {
