@@ -94,11 +94,11 @@ export class WorkspaceAgents {
   }
 
   /** One agent as shown: the workspace's own, else a shared one; NotFoundError otherwise. */
-  async describe(scope: Scope, name: string): Promise<AgentView> {
+  async describe(scope: Scope, name: string, opts: { prompts?: boolean } = {}): Promise<AgentView> {
     const record = await this.deps.records.get(scope, name);
-    if (record) return this.view(scope, record, { prompts: true });
+    if (record) return this.view(scope, record, opts);
     const shared = this.deps.shared.get(name);
-    if (shared) return { ...publicAgent(shared, { prompts: true }), source: 'shared' };
+    if (shared) return { ...publicAgent(shared, opts), source: 'shared' };
     throw new NotFoundError(`no agent "${name}"`);
   }
 

@@ -68,7 +68,11 @@ describe('POST /v1/agents', () => {
     expect(by.reviewer.systemPrompt).toBeUndefined();
     expect(JSON.stringify(res.body)).not.toContain(OWN_KEY);
     const one = await h.request('GET', '/v1/agents/reviewer');
-    expect(one.body).toMatchObject({ name: 'reviewer', systemPrompt: 'Review.', apiKey: 'set' });
+    expect(one.body).toMatchObject({ name: 'reviewer', source: 'workspace', apiKey: 'set' });
+    expect(one.body.systemPrompt).toBeUndefined();
+    expect((await h.request('GET', '/v1/agents/reviewer?include=prompts')).body.systemPrompt).toBe('Review.');
+    expect((await h.request('GET', '/v1/agents/shared')).body).toMatchObject({ name: 'shared', source: 'shared' });
+    expect((await h.request('GET', '/v1/agents/shared?include=keys')).status).toBe(422);
   });
 
   it('refuses bad input with a 4xx naming the problem', async () => {

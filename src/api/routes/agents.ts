@@ -17,8 +17,8 @@ export function agentsRouter({ agents }: { agents: WorkspaceAgents }): Router {
     res.json({ agents: await agents.list(requestScope(res), { prompts: include.includes('prompts') }) });
   });
   // runs:read
-  r.get('/:name', async (req, res) => {
-    res.json(await agents.describe(requestScope(res), req.params.name!));
+  r.get('/:name', AgentsQuery, async (req, res, { include }) => {
+    res.json(await agents.describe(requestScope(res), req.params.name!, { prompts: include.includes('prompts') }));
   });
   // agents:write
   r.post('/', async (req, res) => {
