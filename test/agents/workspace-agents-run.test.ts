@@ -10,13 +10,18 @@ import { createLogger } from '../../src/logger.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { newRedis } from '../helpers/redis.js';
+import { poll } from '../helpers/poll.js';
+import { killAllWorkerProcesses, startWorkerProcess } from '../helpers/worker-process.js';
 
+const SECRETS_KEY = randomBytes(32).toString('base64');
 const OWN_KEY = `sk-own-${randomBytes(12).toString('hex')}`;
 const NEW_KEY = `sk-new-${randomBytes(12).toString('hex')}`;
 const logLines: string[] = [];
 
 let fake: FakeLlmServer;
 let h: Harness;
+/** An API without workers, for the worker process below. */
+let api: Harness;
 
 beforeAll(async () => {
   fake = await startFakeLlmServer();
@@ -25,12 +30,14 @@ beforeAll(async () => {
     agents: { shared: { provider: 'echo' } },
     fake,
     // The pools start here, before any workspace agent exists.
-    env: { SWITCHYARD_SECRETS_KEY: randomBytes(32).toString('base64') },
+    env: { SWITCHYARD_SECRETS_KEY: SECRETS_KEY },
     logger: createLogger('debug', { write: (line: string) => void logLines.push(line) }),
   });
 });
 
 afterAll(async () => {
+  await killAllWorkerProcesses();
+  await api?.close();
   await h?.close();
   await fake?.close();
   assertAllClosed();
@@ -137,5 +144,37 @@ describe('a workspace agent in a run', () => {
     const res = await h.request('POST', '/v1/runs', { agent: 'nobody', input: { task: 'x' } });
     expect(res.status).toBe(422);
     expect(res.body.error.message).toMatch(/unknown agent "nobody".*helper/);
+  });
+});
+
+describe('a worker process started before the agent was created', () => {
+  it('serves it without a restart, with its key, and takes its changes', { timeout: 60_000 }, async () => {
+    api = await startHarness({
+      name: 'ws-agents-proc',
+      agents: { shared: { provider: 'echo' } },
+      fake,
+      pools: false,
+      env: { SWITCHYARD_SECRETS_KEY: SECRETS_KEY },
+    });
+    await poll(
+      'the API connection',
+      () => api.system.ping(),
+      (up) => up,
+    );
+    const worker = await startWorkerProcess({ prefix: api.prefix, agents: { shared: { provider: 'echo' } }, fake, secretsKey: SECRETS_KEY });
+    expect((await api.request('POST', '/v1/agents', { name: 'remote', provider: 'anthropic', model: 'claude-test', apiKey: OWN_KEY })).status).toBe(201);
+    fake.reset();
+    const first = await api.request('POST', '/v1/runs', { agent: 'remote', input: { task: 'from another process' } });
+    expect(first.status).toBe(202);
+    expect((await api.waitForRun(first.body.id, 30_000)).status).toBe('succeeded');
+    expect(fake.requests.map((r) => r.headers.authorization)).toEqual([bearer(OWN_KEY)]);
+
+    expect((await api.request('PATCH', '/v1/agents/remote', { apiKey: NEW_KEY })).status).toBe(200);
+    fake.reset();
+    const second = await api.request('POST', '/v1/runs', { agent: 'remote', input: { task: 'after the change' } });
+    expect((await api.waitForRun(second.body.id, 30_000)).status).toBe('succeeded');
+    expect(fake.requests.map((r) => r.headers.authorization)).toEqual([bearer(NEW_KEY)]);
+    expect(worker.stderr()).not.toContain(OWN_KEY);
+    expect((await worker.stop()).code).toBe(0);
   });
 });

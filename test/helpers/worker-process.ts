@@ -31,6 +31,8 @@ export interface WorkerProcessOptions {
   stalled?: { lockDuration: number; stalledInterval: number };
   /** How often it says it is alive, ms (default 5000). */
   heartbeatMs?: number;
+  /** SWITCHYARD_SECRETS_KEY (to open the keys of workspace agents). */
+  secretsKey?: string;
 }
 
 export interface WorkerProcess {
@@ -60,6 +62,7 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Wo
       ...(opts.internal === false ? { WORKER_INTERNAL: 'false' } : {}),
       ...(opts.stalled ? { WORKER_STALLED: JSON.stringify(opts.stalled) } : {}),
       ...(opts.heartbeatMs ? { SWITCHYARD_HEARTBEAT_MS: String(opts.heartbeatMs) } : {}),
+      ...(opts.secretsKey ? { SWITCHYARD_SECRETS_KEY: opts.secretsKey } : {}),
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
