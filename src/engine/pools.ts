@@ -301,8 +301,9 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     async close(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       clearInterval(heartbeat);
-      watch.stop();
       clearInterval(sweeper);
+      // No workspace agent's worker starts once the stop has begun (one starting now is awaited).
+      await withDeadline(watch.stop(), deadline);
       // Bounded: during an outage the engine's connection would wait for Redis.
       await withDeadline(
         Promise.all([beating, sweeping]).then(() => system.engine.heartbeats.leave(processId)),

@@ -31,22 +31,29 @@ export class WorkspaceAgentsWatch {
   private reading: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Between start() and stop(): a message before start is read by start itself; after stop, none starts a worker. */
+  private live = false;
 
   constructor(private readonly deps: WorkspaceAgentsWatchDeps) {}
 
   /** Read the index and serve its agents; then every `refreshMs`. */
   async start(): Promise<void> {
+    this.live = true;
     await this.refresh();
     this.timer = setInterval(() => void this.refresh(), this.deps.refreshMs ?? 30_000);
     this.timer.unref();
   }
 
-  stop(): void {
+  /** No more reads; resolves once the one under way (and the workers it starts) is done. */
+  async stop(): Promise<void> {
+    this.live = false;
     clearInterval(this.timer);
+    await this.reading;
   }
 
   /** Read the index again (a message came): one read at a time, one more if asked meanwhile. */
   refresh(): Promise<void> {
+    if (!this.live) return Promise.resolve();
     if (this.reading) {
       this.again = true;
       return this.reading;
@@ -69,7 +76,7 @@ export class WorkspaceAgentsWatch {
     this.owners = new Set(entries.map((e) => e.workspace));
     const most = new Map<string, number>();
     for (const e of entries) if (!shared.isShared(e.name)) most.set(e.name, Math.max(most.get(e.name) ?? 1, e.concurrency));
-    for (const [name, concurrency] of most) await serve(name, concurrency);
+    for (const [name, concurrency] of most) if (this.live) await serve(name, concurrency);
   }
 
   /**
