@@ -10,6 +10,7 @@ import { createLogger } from '../../src/logger.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { newRedis } from '../helpers/redis.js';
+import { scopeOf } from '../../src/store/scope.js';
 import { poll } from '../helpers/poll.js';
 import { killAllWorkerProcesses, startWorkerProcess } from '../helpers/worker-process.js';
 
@@ -144,6 +145,17 @@ describe('a workspace agent in a run', () => {
     const res = await h.request('POST', '/v1/runs', { agent: 'nobody', input: { task: 'x' } });
     expect(res.status).toBe(422);
     expect(res.body.error.message).toMatch(/unknown agent "nobody".*helper/);
+  });
+
+  it("is not another workspace's to run, and is gone once deleted", async () => {
+    const other = scopeOf(h.system.cell, 'other-ws');
+    await expect(h.system.api.submissions.submitAgentTask(other, 'helper', { task: 'x' })).rejects.toThrow(/unknown agent "helper"/);
+    await expect(
+      h.system.api.submissions.submitWorkflow(other, { name: 'borrow', steps: [{ id: 'a', agent: 'helper', input: { task: 'x' } }] }, {}),
+    ).rejects.toThrow(/helper/);
+    expect((await h.request('DELETE', '/v1/agents/helper')).status).toBe(204);
+    expect((await h.request('POST', '/v1/runs', { agent: 'helper', input: { task: 'x' } })).status).toBe(422);
+    expect(await h.system.api.agents.index(h.system.cell)).toEqual([]);
   });
 });
 
