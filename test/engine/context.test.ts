@@ -81,6 +81,17 @@ describe('shared run context', () => {
     expect(r.contextWriters).toEqual({ finding: { step: 'first', order: 0, authority: 3 }, other: { step: 'second', order: 1, authority: 1 } });
   });
 
+  it('conflict: authority ranks a workspace agent by its own authority', async () => {
+    // A workspace agent (created over the API) on the senior's model, with a higher authority still.
+    const created = await h.request('POST', '/v1/agents', { name: 'lead', provider: 'openai', model: 'gpt-lead', attempts: 1, authority: 5 });
+    expect(created.status).toBe(201);
+    const wf = conflicting('authority');
+    const r = await submit({ ...wf, name: 'ctx-own-authority', steps: [{ ...wf.steps[0], agent: 'lead' }, ...wf.steps.slice(1)] });
+    expect(promptOf('gpt-writer')).toBe('write up from first and [1,2]');
+    expect(r.contextWriters).toEqual({ finding: { step: 'first', order: 0, authority: 5 }, other: { step: 'second', order: 1, authority: 1 } });
+    expect((await h.request('DELETE', '/v1/agents/lead')).status).toBe(204);
+  });
+
   it('publishes a text output under the step id, and leaves out a named field the output lacks', async () => {
     const r = await submit({
       name: 'ctx-text',
