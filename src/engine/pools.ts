@@ -6,15 +6,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Job, QueueEvents, Worker, type WorkerOptions } from 'bullmq';
+import { QueueEvents, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { loadTokenizers } from '../calls/token-estimate.js';
 import { RedisLimiter } from '../calls/admission/limiter.js';
 import { CallPipeline } from '../calls/pipeline.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
 import type { Provider } from '../calls/provider.js';
 import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys, parseCancelMessage, stepJobId } from '../store/keys.js';
-import { scopeOf, type Scope } from '../store/scope.js';
-import type { RunJobData, StepJobData } from '../flow/flow-builder.js';
+import { scopeOf } from '../store/scope.js';
+import type { StepJobData } from '../flow/flow-builder.js';
 import { watched, type System } from '../system.js';
 import { ActiveJobs } from './active-jobs.js';
 import type { Executors } from '../kinds/executor.js';
@@ -24,7 +24,8 @@ import { createRefProcessor } from '../flow/ref-processor.js';
 import { createRunProcessor } from '../flow/run-processor.js';
 import { createScheduleProcessor } from '../schedules/schedule-processor.js';
 import { sweepQueued } from '../flow/sweeper.js';
-import { createStepProcessor, failStep } from './step-machine.js';
+import { createStepProcessor } from './step-machine.js';
+import { endFailedRun, endFailedStep, type FailedJobDeps } from '../flow/failed-jobs.js';
 
 /** A limiter that never limits by itself (see the agent workers below). */
 const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
@@ -116,11 +117,12 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
       logger.error({ queue, err: err.message }, 'worker error');
     };
   };
+  const failedDeps: FailedJobDeps = { store, control, cell, queue: (name) => system.queue(name) };
   const onFailed = (job: Job<StepJobData> | undefined, err: Error) => {
     logger.debug({ queue: job?.queueName, jobId: job?.id, err: err.message }, 'job failed');
     // A run's only job that failed for good ends its run, as the watchdog does for a root job.
     if (job?.data?.standalone && job.finishedOn) {
-      endFailedStep(system, scopeOf(cell, job.data.workspaceId), job.data.runId, job.data.step, err.message, true).catch((e: Error) =>
+      endFailedStep(failedDeps, scopeOf(cell, job.data.workspaceId), job.data.runId, job.data.step, err.message, true).catch((e: Error) =>
         logger.error({ runId: job.data.runId, err: e.message }, 'could not end the run of a failed job'),
       );
     }
@@ -180,7 +182,13 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     // A limiter here too: a step that is rate limited waits out queue.rateLimit only then.
     stepWorker(CONTROL_QUEUE, { concurrency: 16, limiter: UNLIMITED });
     const more = [
-      new Worker(RUN_QUEUE, createRunProcessor({ store, cell, logger }), { connection, prefix, concurrency: 16, maxStalledCount: 10, ...system.stalled }),
+      new Worker(RUN_QUEUE, createRunProcessor({ store, control, cell, logger }), {
+        connection,
+        prefix,
+        concurrency: 16,
+        maxStalledCount: 10,
+        ...system.stalled,
+      }),
       new Worker(REF_QUEUE, createRefProcessor({ store, control, cell, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), {
         connection,
         prefix,
@@ -204,7 +212,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
     // Its connection's errors are logged by `watched` (once per outage).
     watchdog.on('error', () => undefined);
     watchdog.on('failed', ({ jobId, failedReason }) => {
-      endFailedRun(system, jobId, failedReason).catch((err: Error) => logger.error({ runId: jobId, err: err.message }, 'watchdog could not end run'));
+      endFailedRun(failedDeps, jobId, failedReason).catch((err: Error) => logger.error({ runId: jobId, err: err.message }, 'watchdog could not end run'));
     });
     await watchdog.waitUntilReady();
   }
@@ -326,59 +334,4 @@ async function settleQueued(system: System, deadline: number): Promise<void> {
       await new Promise((r) => setTimeout(r, 25));
     }
   }
-}
-
-/** BullMQ's reason for a parent failed by a required child: `child <job key> failed`. */
-const CHILD_FAILED = /^child (.+) failed$/;
-
-/**
- * End a run whose root job failed. The root's failure names the child that failed it, whose own
- * failure may name its child, and so on: follow the chain to the job that failed by itself, and
- * record its step failed with that job's error if nothing recorded it (a job failed outside the
- * step machine, e.g. stalled past BullMQ's limit), before failing the run.
- */
-async function endFailedRun(system: System, runId: string, failedReason: string): Promise<void> {
-  const { control } = system.engine;
-  const prefix = system.cell.tag;
-  // The root job (kept a retention period once failed) names the run's workspace.
-  const root = await Job.fromId<RunJobData>(system.queue(RUN_QUEUE), runId);
-  const scope = scopeOf(system.cell, root?.data?.workspaceId);
-  let reason = failedReason;
-  let origin: Job<StepJobData> | undefined;
-  for (let depth = 0; depth < 10_000; depth++) {
-    const m = CHILD_FAILED.exec(reason);
-    if (!m) break;
-    const key = m[1]!;
-    const rest = key.startsWith(`${prefix}:`) ? key.slice(prefix.length + 1) : undefined;
-    const at = rest?.lastIndexOf(':') ?? -1;
-    if (!rest || at < 0) break;
-    const job = await Job.fromId<StepJobData>(system.queue(rest.slice(0, at)), rest.slice(at + 1));
-    if (!job) break;
-    origin = job;
-    reason = job.failedReason ?? '';
-  }
-  if (origin?.data?.step && (await endFailedStep(system, scope, runId, origin.data.step, reason, false))) return;
-  await control.halt(scope, runId, 'failed', { error: failedReason, reason: 'run failed' });
-}
-
-/**
- * A step whose job failed for good: record it failed with `reason` if nothing recorded it (the
- * job failed outside the step machine), and end its run (failed, or settled from its steps for
- * an optional one). Returns false when the step had an ending of its own (a `standalone` step,
- * its run's only job, then settles its run).
- */
-async function endFailedStep(
-  system: System,
-  scope: Scope,
-  runId: string,
-  step: { id: string; optional: boolean },
-  reason: string,
-  standalone: boolean,
-): Promise<boolean> {
-  const res = await failStep(system.engine, scope, runId, { stepId: step.id, optional: step.optional }, reason || 'the step job failed');
-  // A required step failed its run in failStep; an optional one, or one that had ended, leaves
-  // the run to be settled from its steps.
-  if ((res.applied && step.optional) || (!res.applied && standalone))
-    await system.engine.store.endings.finish(scope, runId, 'auto', { reason: 'run finished' });
-  return res.applied;
 }

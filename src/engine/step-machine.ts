@@ -36,12 +36,12 @@ import type { PriceTable } from '../calls/pricing.js';
 import type { StepJobData } from '../flow/flow-builder.js';
 import type { RunControl } from '../flow/run-control.js';
 import type { RunStore } from '../store/run-store.js';
-import { scopeOf, type Cell, type Scope } from '../store/scope.js';
+import { scopeOf, type Cell } from '../store/scope.js';
 import { deliveryHolds, type StepCompleteReply, type StepTransition, type StepTransitionReply } from '../store/scripts/index.js';
 import { isTransientWriteError } from '../store/reachable.js';
 import type { StepPolicy } from '../flow/step-policy.js';
 import type { Usage } from '../model/run.js';
-import { LIVE_STEP_STATUSES, LOST_STEP_ERROR, isTerminalRun, isTerminalStep, type StepStatus } from '../model/run.js';
+import { LIVE_STEP_STATUSES, isTerminalRun, isTerminalStep, type StepStatus } from '../model/run.js';
 import { ContextName, type CompiledStep, type StepKind } from '../kinds/definition.js';
 import { parseOutputJson } from '../lang/templates.js';
 import type { ContextPublish } from '../store/scripts/index.js';
@@ -59,6 +59,7 @@ import { addChildSteps } from './growth.js';
 import { outputTooLarge } from './output-bound.js';
 import { countsTowardMaxSteps } from '../model/budget.js';
 import { settleJoins } from '../flow/joins.js';
+import { SETTLE, finishRun, markLost, stepFailedEnding } from '../flow/finish-run.js';
 
 /**
  * What a step job returns to its parent: small; the output itself is stored once, in the run.
@@ -130,7 +131,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (addedSteps && (await job.moveToWaitingChildren(token ?? ''))) throw new WaitingChildrenError();
       await control.promoteRefs(refs);
       if (step.joinOf && (status === 'succeeded' || status === 'failed' || status === 'skipped')) await settleJoins(deps, scope, runId, step.joinOf, log);
-      if (standalone) await store.endings.finish(scope, runId, 'auto', { reason: 'run finished' });
+      if (standalone) await finishRun(deps, scope, runId, SETTLE);
       return envelope(status === 'missing' ? 'cancelled' : status);
     };
     const maxAttempts = job.opts.attempts ?? 1;
@@ -268,7 +269,12 @@ export function createStepProcessor(deps: StepMachineDeps) {
         });
         if (!skipped.applied) return finish(skipped.status);
         if (outcome.stopRun)
-          await control.halt(scope, runId, 'succeeded', { reason: `the run stopped early: ${reason}`, output: { stoppedEarly: { step: step.id, reason } } });
+          await finishRun(deps, scope, runId, {
+            how: 'halt',
+            status: 'succeeded',
+            reason: `the run stopped early: ${reason}`,
+            output: { stoppedEarly: { step: step.id, reason } },
+          });
         return finish('skipped');
       }
       if (outcome.type === 'succeeded') {
@@ -287,7 +293,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
         ended('succeeded');
         if (recorded.budgetExceeded && !standalone) {
           // The run has spent past its budget: it stops, keeping every output recorded.
-          await control.halt(scope, runId, 'budget_exceeded', { error: recorded.budgetExceeded, reason: recorded.budgetExceeded });
+          await finishRun(deps, scope, runId, { how: 'halt', status: 'budget_exceeded', error: recorded.budgetExceeded, reason: recorded.budgetExceeded });
         }
         // Recorded with its run's finish when standalone: only refs and joins are left to tell.
         await control.promoteRefs(refs);
@@ -313,7 +319,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
 
     /** The run's budget refused to start this step (maxSteps, its deadline): the run stops here, keeping every output recorded. */
     async function overBudget(reason: string): Promise<StepEnvelope> {
-      await control.halt(scope, runId, 'budget_exceeded', { error: reason, reason });
+      await finishRun(deps, scope, runId, { how: 'halt', status: 'budget_exceeded', error: reason, reason });
       return finish('cancelled');
     }
 
@@ -405,7 +411,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
           // The call was not made: the run stops here, keeping every output recorded (and what
           // this step's earlier calls cost).
           await keepPaid();
-          await control.halt(scope, runId, 'budget_exceeded', { error: err.message, reason: err.message });
+          await finishRun(deps, scope, runId, { how: 'halt', status: 'budget_exceeded', error: err.message, reason: err.message });
           return 'ended';
         }
         if (err instanceof CapacityWaitError) {
@@ -575,7 +581,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       ended('failed');
       if (!failed.applied && failed.status === 'running') throw staleAttempt(failed);
       // A halt that applies wakes every ref of the run, this step's among them.
-      const halted = !step.optional && (await failRunFor(control, scope, runId, step.id, err.message)).applied;
+      const halted = !step.optional && (await finishRun(deps, scope, runId, stepFailedEnding(step.id, err.message))).applied;
       if (!halted) await finish('failed');
       log().warn({ err: err.message, optional: step.optional }, 'step failed');
       throw new UnrecoverableError(err.message);
@@ -604,44 +610,4 @@ export function contextPublish(step: CompiledStep, output: unknown, authorityOf?
   // The writer's own authority is reported whatever the rule; it ranks only under `conflict: authority`.
   const authority = step.agent ? (authorityOf?.(step.agent) ?? 1) : 0;
   return { entries: entries.slice(0, MAX_PUBLISHED), order: spec.order, authority, byAuthority: spec.byAuthority };
-}
-
-/** Fail `runId` because its required step `stepId` failed with `error`. */
-function failRunFor(control: RunControl, scope: Scope, runId: string, stepId: string, error: string) {
-  return control.halt(scope, runId, 'failed', { error: `step "${stepId}" failed: ${error}`, reason: `step "${stepId}" failed` });
-}
-
-/**
- * A step that ended without recording it (its job lost or failed outside the step machine):
- * record it failed with `error` if it is still live; then a required one fails the run.
- */
-export async function failStep(
-  deps: { store: Pick<RunStore, 'steps'>; control: RunControl },
-  scope: Scope,
-  runId: string,
-  step: { stepId: string; optional: boolean },
-  error: string,
-): Promise<StepTransitionReply> {
-  const res = await deps.store.steps.transition(scope, runId, step.stepId, {
-    from: LIVE,
-    to: 'failed',
-    fields: { error, finishedAt: now() },
-    event: { type: 'step.failed', data: { error } },
-  });
-  if (res.applied && !step.optional) await failRunFor(deps.control, scope, runId, step.stepId, error);
-  return res;
-}
-
-/**
- * A dependency whose job ended without reporting: record it failed (lost). Returns the step's
- * status in force (`failed`, or what it reached meanwhile).
- */
-export async function markLost(
-  deps: { store: Pick<RunStore, 'steps'>; control: RunControl },
-  scope: Scope,
-  runId: string,
-  step: { stepId: string; optional: boolean },
-): Promise<StepStatus> {
-  const res = await failStep(deps, scope, runId, step, LOST_STEP_ERROR);
-  return res.status === 'missing' ? 'cancelled' : res.status;
 }
