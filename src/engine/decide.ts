@@ -53,6 +53,17 @@ export type Decision =
   /** Continue after the steps it added have finished (no new attempt). */
   | { action: 'resume' };
 
+/**
+ * The start rule, stated once: whether a step's begin may start it by itself (the fast path of
+ * step-begin.lua) when the rest of its state allows (pending or retrying with attempts left,
+ * its run live, every dependency succeeded or failed optional); the script checks that state,
+ * this says which steps it may. A `when` needs evaluating, and a join other than `all` is decided
+ * in full: those steps always come to `decide`.
+ */
+export function fastStart(step: Pick<DecisionStep, 'when' | 'join'>): boolean {
+  return step.when === undefined && step.join === undefined;
+}
+
 export function decide(d: DecisionInput): Decision {
   const { status, attempts } = d.self;
   if (isTerminalStep(status)) return { action: 'finish', status };
