@@ -4,8 +4,7 @@
  * the Effect to apply to the job (to-bullmq.ts). A write that did not apply (the run ended, or
  * another worker took the step over) turns the effect into what that state calls for.
  */
-import { settleJoins } from '../flow/joins.js';
-import { SETTLE, finishRun, stepFailedEnding } from '../flow/finish-run.js';
+import { finishRun, stepFailedEnding } from '../flow/finish-run.js';
 import { deliveryHolds } from '../store/scripts/index.js';
 import { LIVE_STEP_STATUSES, type StepStatus } from '../model/run.js';
 import type { Delivery } from './delivery.js';
@@ -155,15 +154,4 @@ export async function failFinally(d: Delivery, err: Error): Promise<Effect> {
 export async function overBudget(d: Delivery, reason: string): Promise<Effect> {
   await finishRun(d.deps, d.scope, d.runId, { how: 'halt', status: 'budget_exceeded', error: reason, reason });
   return complete('cancelled');
-}
-
-/**
- * What others learn once the delivery ends: its refs are promoted, a join it belongs to is
- * looked at, and (`settleRun`) a single-step run is settled from its step.
- */
-export async function tellEnding(d: Delivery, status: StepStatus | 'missing', settleRun: boolean): Promise<void> {
-  const { deps, step } = d;
-  await deps.control.promoteRefs(d.job.data.refs);
-  if (step.joinOf && (status === 'succeeded' || status === 'failed' || status === 'skipped')) await settleJoins(deps, d.scope, d.runId, step.joinOf, d.log);
-  if (settleRun && d.standalone) await finishRun(deps, d.scope, d.runId, SETTLE);
 }

@@ -7,7 +7,7 @@
 import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError } from 'bullmq';
 import type { StepStatus } from '../model/run.js';
 import type { Delivery, StepEnvelope } from './delivery.js';
-import { tellEnding } from './record.js';
+import { tellEnding } from './tell.js';
 
 /** What happens after a complete: see tellEnding. */
 export type Then = 'end' | 'tell' | 'none';
