@@ -8,7 +8,7 @@ import type { RunJobData, StepJobData } from './flow-builder.js';
 import { RUN_QUEUE } from '../store/keys.js';
 import type { RunStore } from '../store/run-store.js';
 import { scopeOf, type Cell, type Scope } from '../store/scope.js';
-import { SETTLE, failUnrecorded, finishRun, type FinishDeps } from './finish-run.js';
+import { AUTO_ENDING, failUnrecorded, finishRun, type FinishDeps } from './finish-run.js';
 
 export interface FailedJobDeps extends FinishDeps {
   store: Pick<RunStore, 'endings' | 'steps'>;
@@ -66,6 +66,6 @@ export async function endFailedStep(
   const res = await failUnrecorded(deps, scope, runId, { stepId: step.id, optional: step.optional }, reason || 'the step job failed');
   // A required step failed its run in failUnrecorded; an optional one, or one that had ended,
   // leaves the run to be settled from its steps.
-  if ((res.applied && step.optional) || (!res.applied && standalone)) await finishRun(deps, scope, runId, SETTLE);
+  if ((res.applied && step.optional) || (!res.applied && standalone)) await finishRun(deps, scope, runId, AUTO_ENDING);
   return res.applied;
 }

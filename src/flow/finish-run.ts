@@ -3,13 +3,13 @@
  * `finishRun`: the root job (run-processor), a single-step run's job (the step machine, and
  * `onFailed` for one that failed outside it), a halt (a cancel, a required step failed, the
  * budget, a run stopped early), the watchdog (failed-jobs.ts), the sweeper. Only one write
- * finishes a run besides it: a single-step run's result, recorded and the run settled in the
- * same script (`step-complete` with `finishRun`), which applies the same settle rule.
+ * finishes a run besides it: a single-step run's result, recorded and the run ended in the
+ * same script (`step-complete` with `finishRun`), which applies the same `auto` rule.
  *
  * A step is lost when BullMQ says its job is done (it started the job's parent, the job failed,
  * or the job is gone) while the step's record is still live: its job ended without reporting.
  * `isLost` states that rule; `markLost` records it (the step failed, and a required one fails
- * its run); `run-finish.lua` applies it to the steps still live when a run settles.
+ * its run); `run-finish.lua` applies it to the steps still live when a run ends `auto`.
  */
 import type { JobState } from 'bullmq';
 import type { RunControl } from './run-control.js';
@@ -26,7 +26,7 @@ export type RunEnding =
    * Every step's job is done (its root job ran, or a single-step run's job ended): its status,
    * error and output follow from its steps, and a step still live lost its job and is failed.
    */
-  | { how: 'settle' }
+  | { how: 'auto' }
   /** Ended early: the steps not yet finished end `cancelled` with `reason`, and its flow is drained. */
   | { how: 'halt'; status: HaltStatus; reason: string; error?: string; output?: unknown };
 
@@ -36,14 +36,14 @@ export interface FinishDeps {
 }
 
 /** The way a run whose step jobs are all done ends. */
-export const SETTLE: RunEnding = { how: 'settle' };
+export const AUTO_ENDING: RunEnding = { how: 'auto' };
 
 /**
  * End the run `runId` of `scope` unless it has ended: the first caller wins. Returns whether
  * this call ended it, and the status in force (`missing` when Redis holds no such run).
  */
 export async function finishRun(deps: FinishDeps, scope: Scope, runId: string, ending: RunEnding): Promise<{ applied: boolean; status: string }> {
-  if (ending.how === 'settle') {
+  if (ending.how === 'auto') {
     const res = await deps.store.endings.finish(scope, runId, 'auto', { reason: 'run finished' });
     return { applied: res.applied, status: res.status };
   }

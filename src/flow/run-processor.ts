@@ -8,12 +8,12 @@ import type { Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import type { RunJobData } from './flow-builder.js';
 import { scopeOf, type Cell } from '../store/scope.js';
-import { SETTLE, finishRun, type FinishDeps } from './finish-run.js';
+import { AUTO_ENDING, finishRun, type FinishDeps } from './finish-run.js';
 
 export function createRunProcessor(ctx: FinishDeps & { cell: Cell; logger: Logger }) {
   return async function processRun(job: Job<RunJobData>): Promise<{ runId: string; status: string }> {
     const { runId, workspaceId } = job.data;
-    const res = await finishRun(ctx, scopeOf(ctx.cell, workspaceId), runId, SETTLE);
+    const res = await finishRun(ctx, scopeOf(ctx.cell, workspaceId), runId, AUTO_ENDING);
     if (res.applied) ctx.logger.info({ runId, status: res.status }, 'run finished');
     return { runId, status: res.status };
   };
