@@ -2,7 +2,8 @@
  * How a run ends, and what "lost" means: one owner. Every path that ends a run calls
  * `finishRun`: the root job (run-processor), a single-step run's job (the step machine, and
  * `onFailed` for one that failed outside it), a halt (a cancel, a required step failed, the
- * budget, a run stopped early), the watchdog (failed-jobs.ts), the sweeper. Only one write
+ * budget, a run stopped early), the watchdog (failed-jobs.ts), a submission whose jobs could
+ * not be added, the sweeper. Only one write
  * finishes a run besides it: a single-step run's result, recorded and the run ended in the
  * same script (`step-complete` with `finishRun`), which applies the same `auto` rule.
  *
