@@ -13,13 +13,13 @@ import type { StepBeginReply } from '../store/scripts/index.js';
 import { decide, fastStart, type Decision } from './decide.js';
 import type { Delivery } from './delivery.js';
 import { complete, failFinally, overBudget } from './record.js';
-import { toBullMQ, type Effect } from './to-bullmq.js';
+import { toBullMQ, type Ending } from './to-bullmq.js';
 import { resume } from './writes.js';
 
 type Read = Extract<StepBeginReply, { mode: 'read' | 'started' }>;
 
 /** Begin the delivery: an Effect when it ends here, or undefined when the step runs (`d.attempt` set). */
-export async function begin(d: Delivery): Promise<Effect | undefined> {
+export async function begin(d: Delivery): Promise<Ending | undefined> {
   const { step, job } = d;
   const { deadline } = job.data;
   if (deadline && Date.now() > deadline) return overBudget(d, 'budget exceeded: deadlineMs passed');
@@ -64,7 +64,7 @@ async function decideWithLost(d: Delivery, begun: Read): Promise<Exclude<Decisio
 }
 
 /** Record what `decide` said; undefined when the step runs. */
-async function act(d: Delivery, begun: Read, decision: Exclude<Decision, { action: 'lost' }>): Promise<Effect | undefined> {
+async function act(d: Delivery, begun: Read, decision: Exclude<Decision, { action: 'lost' }>): Promise<Ending | undefined> {
   const { deps, scope, runId, step } = d;
   switch (decision.action) {
     case 'finish':

@@ -9,7 +9,7 @@ import { deliveryHolds } from '../store/scripts/index.js';
 import { LIVE_STEP_STATUSES, type StepStatus } from '../model/run.js';
 import type { Delivery } from './delivery.js';
 import type { Action, RetryChange } from './settle.js';
-import type { Effect } from './to-bullmq.js';
+import type { Effect, Ending } from './to-bullmq.js';
 import { keepPaid, recordResult, staleAttempt, transition } from './writes.js';
 
 /** How long a step that sleeps with no deadline (an approval gate without timeoutMs) stays delayed: ten years. */
@@ -112,7 +112,7 @@ export async function record(d: Delivery, action: Action): Promise<Effect> {
 }
 
 /** The job completes with the step's status in force, after the full ending (see tellEnding). */
-export function complete(status: StepStatus | 'missing'): Effect {
+export function complete(status: StepStatus | 'missing'): Ending {
   return { bull: 'complete', status, then: 'end' };
 }
 
@@ -121,7 +121,7 @@ export function complete(status: StepStatus | 'missing'): Effect {
  * no worker slot; `parked` runs once the step says so. When the transition did not apply, its run
  * ended meanwhile (the step is cancelled) or another worker took it over.
  */
-async function retryLater(d: Delivery, retryAt: number, change: RetryChange, parked: () => void): Promise<Effect> {
+async function retryLater(d: Delivery, retryAt: number, change: RetryChange, parked: () => void): Promise<Ending> {
   const res = await transition(d, { from: ['running'], to: 'retrying', attempt: d.attempt, ...change });
   if (!res.applied) {
     if (res.status === 'running') return { bull: 'throw', error: staleAttempt(d, res) };
@@ -133,7 +133,7 @@ async function retryLater(d: Delivery, retryAt: number, change: RetryChange, par
 }
 
 /** The step fails for good: recorded failed, and a required one fails its run. */
-export async function failFinally(d: Delivery, err: Error): Promise<Effect> {
+export async function failFinally(d: Delivery, err: Error): Promise<Ending> {
   const { step, attempt } = d;
   const failed = await transition(d, {
     from: LIVE_STEP_STATUSES,
@@ -151,7 +151,7 @@ export async function failFinally(d: Delivery, err: Error): Promise<Effect> {
 }
 
 /** The run's budget refused to start this step (maxSteps, its deadline): the run stops here, keeping every output recorded. */
-export async function overBudget(d: Delivery, reason: string): Promise<Effect> {
+export async function overBudget(d: Delivery, reason: string): Promise<Ending> {
   await finishRun(d.deps, d.scope, d.runId, { how: 'halt', status: 'budget_exceeded', error: reason, reason });
   return complete('cancelled');
 }

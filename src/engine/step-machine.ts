@@ -29,7 +29,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
   return async function processStep(job: Job<StepJobData>, token?: string, signal?: AbortSignal): Promise<StepEnvelope> {
     const d = new Delivery(deps, job, token, signal);
     const ended = await begin(d);
-    if (ended) return (await toBullMQ(d, ended)) as StepEnvelope;
+    if (ended) return toBullMQ(d, ended);
     if (d.step.readsContext) d.context = await deps.store.records.contextValues(d.scope, d.runId, d.step.readsContext);
     for (;;) {
       const result = await execute(d);
@@ -38,7 +38,7 @@ export function createStepProcessor(deps: StepMachineDeps) {
       if (next !== 'resume') return next;
       // The steps it added had all finished already: go on in this delivery.
       const resumed = await resume(d);
-      if (!resumed.applied) return (await toBullMQ(d, complete(resumed.status))) as StepEnvelope;
+      if (!resumed.applied) return toBullMQ(d, complete(resumed.status));
       d.resumed = true;
     }
   };

@@ -26,7 +26,12 @@ export type Effect =
   /** This delivery fails (another worker runs the step, or a write could not be made); BullMQ decides what follows. */
   | { bull: 'throw'; error: Error };
 
+/** An effect that ends the delivery (all but a park). */
+export type Ending = Exclude<Effect, { bull: 'wait-children' }>;
+
 /** Apply `effect` to the delivery's job: returns its envelope, `resume` (no children pending), or throws BullMQ's signal. */
+export async function toBullMQ(d: Delivery, effect: Ending): Promise<StepEnvelope>;
+export async function toBullMQ(d: Delivery, effect: Effect): Promise<StepEnvelope | 'resume'>;
 export async function toBullMQ(d: Delivery, effect: Effect): Promise<StepEnvelope | 'resume'> {
   const { job, token } = d;
   switch (effect.bull) {
