@@ -12,6 +12,7 @@ import { NonRetryableError, toError } from '../errors/index.js';
 import type { RunStatus, StepStatus } from '../model/run.js';
 import { isTerminalRun, isTerminalStep } from '../model/run.js';
 import { evaluateWhen } from '../lang/evaluate.js';
+import { isLost } from '../flow/finish-run.js';
 import type { CompiledStep } from '../kinds/definition.js';
 import type { TemplateScope } from '../lang/templates.js';
 
@@ -69,7 +70,8 @@ export function decide(d: DecisionInput): Decision {
   if (isTerminalStep(status)) return { action: 'finish', status };
   if (isTerminalRun(d.run.status)) return { action: 'finish', status: 'cancelled' };
 
-  const lost = d.deps.filter((dep) => !isTerminalStep(dep.status)).map((dep) => dep.stepId);
+  // BullMQ started this job, so it is done with every dependency's job.
+  const lost = d.deps.filter((dep) => isLost(dep.status, 'done')).map((dep) => dep.stepId);
   if (lost.length > 0) return { action: 'lost', deps: lost };
   const failed = d.deps.find((dep) => dep.status === 'failed' && !dep.optional);
   if (failed) return { action: 'cancel', reason: `dependency "${failed.stepId}" failed` };
