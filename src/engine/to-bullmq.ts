@@ -9,7 +9,11 @@ import type { StepStatus } from '../model/run.js';
 import type { Delivery, StepEnvelope } from './delivery.js';
 import { tellEnding } from './tell.js';
 
-/** What happens after a complete: see tellEnding. */
+/**
+ * What the job's ending tells others (tell.ts): `end`, all of it (its refs, its joins, a
+ * single-step run ended); `tell`, its refs and joins only (the result's write ended the rest);
+ * `none`, nothing (its run is gone, or the halt that ended it woke every ref).
+ */
 export type Then = 'end' | 'tell' | 'none';
 
 export type Effect =
@@ -56,9 +60,10 @@ export async function toBullMQ(d: Delivery, effect: Effect): Promise<StepEnvelop
 }
 
 /**
- * Its run ended before it could park for the steps it added: their jobs may still be pending
- * (added after the cancel looked for them), and BullMQ refuses to finish a job with pending
- * children. It parks for them now (they end at once), then ends for good.
+ * Before a job ends: tell others (`then`). A job that added steps in this delivery and whose run
+ * ended before it could park for them may still have pending children (added after the cancel
+ * looked for them), and BullMQ refuses to finish a job with pending children: it parks for them
+ * now (they end at once), then ends for good.
  */
 async function endJob(d: Delivery, status: StepStatus | 'missing', then: Then): Promise<void> {
   if (then === 'none') return;
