@@ -182,6 +182,7 @@ export class System {
     });
     const submissions = new Submissions({
       store,
+      control,
       flowProducer,
       queue,
       registry,
