@@ -24,6 +24,8 @@ interface Cost {
   commands: number;
   /** EVALSHA/EVAL calls per run. */
   scripts: number;
+  /** Microseconds per run of each command by INFO commandstats (a script's time includes its own commands'). */
+  usec: Map<string, number>;
 }
 
 /** Redis' main-thread CPU and commands over `round` (n runs), per run. */
@@ -33,13 +35,15 @@ async function costOf(info: Redis, n: number, round: () => Promise<void>): Promi
   const [c1, s1] = [await redisMainThreadCpuSeconds(info), await redisCommandStats(info)];
   let commands = 0;
   let scripts = 0;
-  for (const [name, { calls }] of s1) {
+  const usec = new Map<string, number>();
+  for (const [name, { calls, usec: us }] of s1) {
     if (name === 'info') continue;
     const d = calls - (s0.get(name)?.calls ?? 0);
     commands += d;
     if (name === 'evalsha' || name === 'eval') scripts += d;
+    usec.set(name, (us - (s0.get(name)?.usec ?? 0)) / n);
   }
-  return { cpuUs: ((c1 - c0) * 1e6) / n, commands: commands / n, scripts: scripts / n };
+  return { cpuUs: ((c1 - c0) * 1e6) / n, commands: commands / n, scripts: scripts / n, usec };
 }
 
 /** Every command of `round` in SLOWLOG: µs per call of each script and of each other command, by total time. */
@@ -105,11 +109,18 @@ export const redisCpuScenario: Scenario = {
         () => costOf(info, n, rawRound(raw, false, n)),
         () => costOf(info, n, rawRound(floor, true, n)),
       );
-      const med = (xs: Cost[]) => ({
+      const med = (xs: Cost[]): Cost => ({
         cpuUs: median(xs.map((x) => x.cpuUs)),
         commands: median(xs.map((x) => x.commands)),
         scripts: median(xs.map((x) => x.scripts)),
+        usec: new Map([...xs[0]!.usec.keys()].map((k) => [k, median(xs.map((x) => x.usec.get(k) ?? 0))])),
       });
+      /** The commands taking most time per run, and what scripts spent beyond their own commands (Lua itself). */
+      const usecLine = (m: Cost) => {
+        const top = [...m.usec].sort((a, b) => b[1] - a[1]).slice(0, 7);
+        const inner = [...m.usec].filter(([k]) => k !== 'evalsha' && k !== 'eval').reduce((a, [, v]) => a + v, 0);
+        return `commandstats µs/run: ${top.map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}; all other commands ${fmt(inner, 1)} (scripts' own included)`;
+      };
       const [s, r, f] = [med(res.sw), med(res.raw), med(res.floor)];
       const ratio = s.cpuUs / r.cpuUs;
       const floorRatio = s.cpuUs / f.cpuUs;
@@ -121,6 +132,8 @@ export const redisCpuScenario: Scenario = {
         line('Switchyard', res.sw, s),
         line('raw', res.raw, r),
         line('floor (raw + 3 awaited HSETs)', res.floor, f),
+        `  Switchyard ${usecLine(s)}`,
+        `  floor ${usecLine(f)}`,
         `ratios of CPU per run: ÷ raw ${fmt(ratio, 2)}, ÷ floor ${fmt(floorRatio, 2)}; commands ÷ floor ${fmt(s.commands / f.commands, 2)}`,
         `each command's time (SLOWLOG, every command of ${pn} more runs, untimed; a script's own commands are listed too, and counted in its time):`,
         '  Switchyard:',
