@@ -45,8 +45,11 @@ if fast then
     fields[#fields + 1] = cjson.encode(ARGV[1])
   end
   redis.call('HSET', KEYS[2], unpack(fields))
-  runStarted(KEYS[1], KEYS[3], KEYS[4], KEYS[5], rs[3], rs[1], ARGV[1], ARGV[2] == '1')
-  event(KEYS[3], 'step.started', v[5], ARGV[1], '{"attempt":' .. attempt .. '}')
+  -- The run's start and the step's, appended in one command.
+  local texts = {}
+  runStarted(KEYS[1], KEYS[3], KEYS[4], KEYS[5], rs[3], rs[1], ARGV[1], ARGV[2] == '1', texts)
+  texts[#texts + 1] = eventText('step.started', v[5], ARGV[1], '{"attempt":' .. attempt .. '}')
+  appendEvents(KEYS[3], texts)
   out[1] = 'started'
   out[4] = tostring(attempt)
 end

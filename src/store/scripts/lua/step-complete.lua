@@ -6,7 +6,7 @@
 -- its output is kept when the step had none (e.g. cancelled while the call was in flight).
 -- A step that is its run's only job (a single-step run has no root job) finishes its run in the
 -- same write, as the root would: see finishAlone (the plain shape, written once) and finishRun.
--- KEYS: step, run, events, outbox, steps, refs, queued runs
+-- KEYS: step, run, events, outbox, steps, refs, queued runs, the run's holds
 -- ARGV: [1] now (ISO), [2] outbox on, [3] output JSON, [4] usage JSON, [5] model JSON,
 --       [6] input JSON, [7] step.completed event data JSON (an object with at least one field; the
 --       step's usage is put in front), [8] checkpoint JSON ('' keeps it),
@@ -20,7 +20,8 @@
 -- A write is applied once: one whose id the step holds (see writes.lua) was applied already and
 -- its reply lost; it gets its reply again (the budget verdict as it stands now) and adds nothing.
 -- Returns {1, 'succeeded', run finished (1/0), run status, why the run's budget is exceeded
--- ('' when it is not; see spend)} when recorded as the result,
+-- ('' when it is not; see spend)[, 1/0: the run's calls hold something (finishAlone only)]} when
+-- recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
 --@include event
 --@include addUsage
@@ -65,7 +66,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     if finishAlone({ KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
       fields = byName, stepIdJson = v[2], usage = usage, eventData = eventData, now = ARGV[1], outbox = outbox,
       ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
-    }) then return {1, 'succeeded', 1, 'succeeded', ''} end
+    }) then return {1, 'succeeded', 1, 'succeeded', '', redis.call('EXISTS', KEYS[8])} end
   end
   redis.call('HSET', KEYS[1], unpack(fields))
   event(KEYS[3], 'step.completed', v[2], ARGV[1], eventData)

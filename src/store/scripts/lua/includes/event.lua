@@ -14,3 +14,10 @@ local function event(eventsKey, etype, stepIdJson, at, dataJson)
   local n = redis.call('RPUSH', eventsKey, e)
   redis.call('PUBLISH', eventsKey, n .. ' ' .. e)
 end
+
+-- Append several events (their texts, as eventText makes them) in one command, and publish each
+-- with its id, as event does.
+local function appendEvents(eventsKey, texts)
+  local n = redis.call('RPUSH', eventsKey, unpack(texts)) - #texts
+  for i, e in ipairs(texts) do redis.call('PUBLISH', eventsKey, (n + i) .. ' ' .. e) end
+end
