@@ -164,7 +164,8 @@ async function main(): Promise<void> {
     try {
       const r = await s.run(ctx);
       results.push(r);
-      console.log(`  → ratio ${fmt(r.ratio, 2)} (target ${r.target}): ${r.pass ? 'pass' : 'FAIL'} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
+      const floor = r.floor ? `, ÷ floor ${fmt(r.floor.ratio, 2)}` : '';
+      console.log(`  → ratio ${fmt(r.ratio, 2)}${floor} (target ${r.target}): ${r.pass ? 'pass' : 'FAIL'} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
       for (const d of r.details) console.log(`    ${d}`);
     } catch (err) {
       errors++;
