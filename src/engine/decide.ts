@@ -4,9 +4,9 @@
  * No I/O: the step machine reads the state in one round trip, asks `decide`, then acts.
  *
  * The fast path of scripts/lua/step-begin.lua starts a step by itself in exactly one of the
- * cases where this function answers `start`: no `when`, the step pending or retrying with
- * attempts left, the run live, every dependency succeeded or failed optional (checked in
- * test/store/scripts.test.ts).
+ * cases where this function answers `start`: its rule is stated once, in src/model/run.ts
+ * (FAST_START_FROM, usableDependency), and the script is given it (checked against this
+ * function in test/store/scripts.test.ts).
  */
 import { NonRetryableError, toError } from '../errors/index.js';
 import type { RunStatus, StepStatus } from '../model/run.js';
