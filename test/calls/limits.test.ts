@@ -62,9 +62,12 @@ async function undeclaredKeys(fn: () => Promise<void>): Promise<string[]> {
   });
   try {
     await fn();
-    // MONITOR's lines come a moment after the replies.
-    await redis.ping();
-    await new Promise((r) => setTimeout(r, 100));
+    // MONITOR's lines come a moment after the replies, in the order the commands ran: once it
+    // shows a marker sent after them, it has shown them all.
+    const marker = `${prefix}:monitor-marker-${Math.random().toString(36).slice(2)}`;
+    const seen = new Promise<void>((resolve) => monitor.on('monitor', (_time: string, args: string[]) => args[1] === marker && resolve()));
+    await redis.echo(marker);
+    await seen;
   } finally {
     monitor.disconnect();
   }
@@ -272,7 +275,8 @@ describe('RedisLimiter', () => {
   });
 
   it('a provider call told its booked turn comes back a little early for it and goes on its turn', async () => {
-    const limiter = limiterFor({ echo: { models: { 'echo-turn': { rpm: 120 } } } }); // one call every 500 ms
+    const limiter = limiterFor({ echo: { models: { 'echo-turn': { rpm: 60 } } } }); // one call a second
+    const bookings = `${prefix}:limit:echo/echo-turn:bookings`;
     const made: number[] = [];
     const inner = new EchoProvider();
     const limited = new AdmittedProvider(
@@ -288,22 +292,29 @@ describe('RedisLimiter', () => {
         signal: new AbortController().signal,
         callKey,
       });
+    const beforeFirst = Date.now();
     await ask('first');
+    const beforeSecond = Date.now();
     const refused = await ask('second').then(
       () => undefined,
       (err: unknown) => err,
     );
+    const afterSecond = Date.now();
     expect(refused).toBeInstanceOf(CapacityWaitError);
+    // Its turn is booked one interval after the first call went (both on the one machine's clock).
+    const turn = Number(await redis.zscore(bookings, 'second'));
+    expect(turn).toBeGreaterThanOrEqual(beforeFirst + 1000);
+    expect(turn).toBeLessThanOrEqual(made[0]! + 1000);
+    // It is told to come back 100 ms before its turn, as reckoned when it was refused...
     const { waitMs } = refused as CapacityWaitError;
-    // Its turn is ~500 ms away: it is told to come back 100 ms before it...
-    expect(waitMs).toBeGreaterThan(300);
-    expect(waitMs).toBeLessThanOrEqual(400);
+    expect(waitMs).toBeGreaterThanOrEqual(turn - afterSecond - 100 - 1);
+    expect(waitMs).toBeLessThanOrEqual(turn - beforeSecond - 100 + 1);
     await new Promise((r) => setTimeout(r, waitMs));
-    // ...and then waits for the turn here: the call goes 500 ms after the first, not before.
+    // ...and then waits for the turn here (it is not refused again): the call goes on its turn, not before, its booking used.
     await ask('second');
     expect(made).toHaveLength(2);
-    expect(made[1]! - made[0]!).toBeGreaterThanOrEqual(495);
-    expect(made[1]! - made[0]!).toBeLessThan(700);
+    expect(made[1]!).toBeGreaterThanOrEqual(turn);
+    expect(await redis.zrange(bookings, '0', '-1')).toEqual([]);
   });
 
   it('reserves tokens and settles them with the real usage (a refund lets the next call in)', async () => {
@@ -698,7 +709,8 @@ describe('an attempt that was taken over', () => {
 
   beforeAll(async () => {
     fake = await startFakeLlmServer();
-    h = await startHarness({ name: 'limits-taken-over', fake, agents: { flaky, slow: { provider: 'echo', echo: { latencyMs: 3000 } } }, workflows });
+    // `slow` answers only once the test has looked (see below).
+    h = await startHarness({ name: 'limits-taken-over', fake, agents: { flaky, slow: { provider: 'openai', model: 'gpt-held', attempts: 1 } }, workflows });
   }, 30_000);
   afterAll(async () => {
     await h?.close();
@@ -706,9 +718,15 @@ describe('an attempt that was taken over', () => {
   });
 
   it('gives back only what it held itself when its retry finds the step moved on: the later attempt keeps its booked turn', async () => {
-    const id = (await h.request('POST', '/v1/runs', { workflow: 'flaky-and-slow', input: {} })).body.id as string;
-    const laterTurn = `${id}.a.2.x`;
-    fake.respondWith(async () => {
+    // Step b's answer is held until the test has looked: the run (and with it every turn it holds) cannot end before.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let submitted!: (id: string) => void;
+    const runId = new Promise<string>((r) => (submitted = r));
+    // Set before the run is submitted: its calls may come before the API has answered.
+    fake.respondWith(async (req) => {
+      if (req.prompt === 'slow') return held.then(() => undefined);
+      const id = await runId;
       // While attempt 1 waits for its answer, its worker is taken for lost: attempt 2 starts,
       // is refused by the agent's rate (its turn booked for it) and waits for it.
       await h.system.engine.store.steps.transition(h.system.scope(), id, 'a', {
@@ -721,7 +739,7 @@ describe('an attempt that was taken over', () => {
         { provider: 'openai', model: 'gpt-flaky', agent: { name: 'flaky', rateLimit: flaky.rateLimit } },
         1,
         60_000,
-        laterTurn,
+        `${id}.a.2.x`,
         -1,
         { runId: id, workspaceId: 'default', stepId: 'a', attempt: 2 },
       );
@@ -729,14 +747,21 @@ describe('an attempt that was taken over', () => {
       // Attempt 1's answer then fails (retryable): its retry finds the step is no longer its own.
       return { status: 500 };
     });
-    const job = () => h.system.agentQueue('flaky').getJobState(stepJobId(id, 'a'));
-    // Its job is done (completed, and so removed).
-    await poll('attempt 1’s delivery ended', job, (s) => s === 'completed' || s === 'unknown', { timeoutMs: 10_000 });
-    expect(await redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1')).toEqual([laterTurn]);
-    expect((await redis.zrange(keys.runHolds(h.system.scope(), id), '0', '-1')).filter((e) => e.startsWith('b 2 a '))).toHaveLength(1);
+    const bookings = () => redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1');
+    const id = (await h.request('POST', '/v1/runs', { workflow: 'flaky-and-slow', input: {} })).body.id as string;
+    submitted(id);
+    try {
+      const job = () => h.system.agentQueue('flaky').getJobState(stepJobId(id, 'a'));
+      // Its job is done (completed, and so removed).
+      await poll('attempt 1’s delivery ended', job, (s) => s === 'completed' || s === 'unknown', { timeoutMs: 20_000 });
+      expect(await bookings()).toEqual([`${id}.a.2.x`]);
+      expect((await redis.zrange(keys.runHolds(h.system.scope(), id), '0', '-1')).filter((e) => e.startsWith('b 2 a '))).toHaveLength(1);
+    } finally {
+      release();
+    }
     // The run ends (its root settles it): then the turn goes back.
     await h.waitForRun(id, 20_000);
-    expect(await redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1')).toEqual([]);
+    await poll('the booked turn given back', bookings, (b) => b.length === 0);
   });
 });
 

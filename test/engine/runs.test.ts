@@ -293,9 +293,17 @@ it('counts a paid answer once when its result write was applied but the reply wa
   };
   try {
     await withPools(async (pools) => {
-      // What each job of a faulty run returned (its envelope: the status this worker reported).
+      // What the (last) job of a faulty run returned (its envelope: the status this worker reported), as the worker says it.
       const returned = new Map<string, unknown>();
-      for (const w of pools.workers) w.on('completed', (job, value) => (faulty.has(job.data?.runId) ? returned.set(job.data.runId, value) : undefined));
+      const waiting = new Map<string, (value: unknown) => void>();
+      for (const w of pools.workers)
+        w.on('completed', (job, value) => {
+          const runId = job.data?.runId as string | undefined;
+          if (!runId || !faulty.has(runId)) return;
+          returned.set(runId, value);
+          waiting.get(runId)?.(value);
+        });
+      const jobReturned = (runId: string) => (returned.has(runId) ? Promise.resolve(returned.get(runId)) : new Promise((r) => waiting.set(runId, r)));
       // The same call twice: once as usual (what one answer costs), once with its reply lost.
       const plain = await h.waitForRun(await submit({ workflow: 'paid-pair', input: { task } }, false));
       const faultyId = await submit({ workflow: 'paid-pair', input: { task } }, true);
@@ -316,7 +324,7 @@ it('counts a paid answer once when its result write was applied but the reply wa
       expect(one).toMatchObject({ status: 'succeeded', usage: plainOne.usage, output: plainOne.output });
       expect(one.steps[0]).toMatchObject({ status: 'succeeded', attempts: 1, usage: plainOne.usage });
       // Its job ended as the step did: the retry found the run finished by the first try.
-      await vi.waitFor(() => expect(returned.get(one.id)).toEqual({ stepId: 'gpt', status: 'succeeded' }));
+      expect(await jobReturned(one.id)).toEqual({ stepId: 'gpt', status: 'succeeded' });
       expect(fake.requests.filter((r) => r.prompt === task)).toHaveLength(4);
     });
   } finally {
