@@ -87,6 +87,16 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
   });
+  // The API's connection fails fast (503) until it is ready: a test's first request must not race its handshake.
+  await poll(
+    'the API connection to Redis to be ready',
+    () => system.api.redis.status,
+    (s) => s === 'ready',
+    { timeoutMs: 20_000, intervalMs: 5 },
+  ).catch(async (err: unknown) => {
+    await system.close();
+    throw err;
+  });
   const poolsOpt = opts.pools ?? true;
   const pools = poolsOpt === false ? undefined : await startWorkerPools(system, { ...opts.poolOptions, ...(poolsOpt === true ? {} : { agents: poolsOpt }) });
 
