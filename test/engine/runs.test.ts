@@ -134,6 +134,7 @@ async function withPools(fn: (pools: WorkerPools) => Promise<void>): Promise<voi
 it('renders templates that read an ancestor which is not a direct dependency', async () => {
   await withPools(async () => {
     const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
     const run = await h.waitForRun(res.body.id);
     expect(run.status).toBe('succeeded');
     expect(run.output).toBe('[e] from a: [e] alpha');
