@@ -1026,7 +1026,8 @@ describe('a spent quota', () => {
     expect(fake.requests).toHaveLength(3);
   });
 
-  it('npm run limits -- list / resume <scope>: the same from a shell', { timeout: 30_000 }, async () => {
+  // Three processes started one after the other: on a busy machine each can take several seconds to load.
+  it('npm run limits -- list / resume <scope>: the same from a shell', { timeout: 90_000 }, async () => {
     const limiter = new RedisLimiter(redis, h.prefix, new LimitPlan({}));
     const t = await limiter.acquire(target('gpt-q'), 1, 60_000).then(ticketOf);
     await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 60_000, pauseKind: 'quota', quota: { message: 'openai 429: insufficient_quota' } });

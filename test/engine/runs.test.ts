@@ -276,21 +276,23 @@ it('counts a paid answer once when its result write was applied but the reply wa
   const store = h.system.engine.store;
   const original = store.steps.complete.bind(store.steps);
   const task = unique('reply lost');
-  const faulty = new Set<string>();
+  // Armed before a faulty run is submitted (its write may come before the API has answered); the runs
+  // go one at a time, so the first paid write after it is that run's.
+  let armed = false;
   const lostFor = new Set<string>();
   // Redis ran the write, then the reply never came back (as ioredis reports a command timeout).
   const complete = vi.spyOn(store.steps, 'complete').mockImplementation(async (scope, runId, stepId, result, opts) => {
     const reply = await original(scope, runId, stepId, result, opts);
-    if ((stepId === 'ask' || stepId === 'gpt') && faulty.has(runId) && !lostFor.has(runId)) {
+    if ((stepId === 'ask' || stepId === 'gpt') && armed) {
+      armed = false;
       lostFor.add(runId);
       throw new Error('Command timed out');
     }
     return reply;
   });
   const submit = async (body: Record<string, unknown>, lose: boolean) => {
-    const { id } = (await h.request('POST', '/v1/runs', body)).body as { id: string };
-    if (lose) faulty.add(id);
-    return id;
+    armed = lose;
+    return ((await h.request('POST', '/v1/runs', body)).body as { id: string }).id;
   };
   try {
     await withPools(async (pools) => {
@@ -300,7 +302,7 @@ it('counts a paid answer once when its result write was applied but the reply wa
       for (const w of pools.workers)
         w.on('completed', (job, value) => {
           const runId = job.data?.runId as string | undefined;
-          if (!runId || !faulty.has(runId)) return;
+          if (!runId || !lostFor.has(runId)) return;
           returned.set(runId, value);
           waiting.get(runId)?.(value);
         });
