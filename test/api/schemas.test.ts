@@ -15,7 +15,13 @@ import { REDIS_URL, testPrefix } from '../helpers/redis.js';
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ name: 'schemas', agents: { a: { provider: 'echo' }, slow: { provider: 'echo', echo: { latencyMs: 300 } } }, bodyLimit: '1mb' });
+  h = await startHarness({
+    name: 'schemas',
+    agents: { a: { provider: 'echo' }, slow: { provider: 'echo', echo: { latencyMs: 300 } } },
+    bodyLimit: '1mb',
+    // The compiles here must finish, however busy the machine (the limits are tested in lang/schema-checker).
+    env: { SWITCHYARD_SCHEMA_TIMEOUT_MS: '120000', SWITCHYARD_SCHEMA_DEADLINE_MS: '120000' },
+  });
 });
 
 afterAll(async () => {
