@@ -203,10 +203,45 @@ export const EnvSchema = z.object({
   ANTHROPIC_BASE_URL: optionalUrl,
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
+  /** `production` makes every route but /healthz and /readyz need a credential (no open development mode). */
+  NODE_ENV: optionalString,
+  /** Outside production: serve requests without a credential as the default workspace, even once keys exist. */
+  SWITCHYARD_DEV_OPEN: bool(false),
+  /** Secret that verifies JWT bearer tokens (HS256/384/512). */
+  SWITCHYARD_JWT_SECRET: optionalString,
+  /** JWKS URL that verifies JWT bearer tokens (RS*, PS*, ES*, EdDSA), instead of a secret. */
+  SWITCHYARD_JWT_JWKS_URL: optionalUrl,
+  /** The `iss` a token must carry (none: not checked). */
+  SWITCHYARD_JWT_ISSUER: optionalString,
+  /** The `aud` a token must carry (none: not checked). */
+  SWITCHYARD_JWT_AUDIENCE: optionalString,
+  /** The claim holding a token's workspace id. */
+  SWITCHYARD_JWT_WORKSPACE_CLAIM: z.preprocess(emptyToUndefined, z.string().default('workspace')),
+  /** The claim holding a token's scopes (space-separated, or an array). */
+  SWITCHYARD_JWT_SCOPES_CLAIM: z.preprocess(emptyToUndefined, z.string().default('scope')),
+  /** Keep prompts, inputs and outputs out of the logs (each such field is logged as "[redacted]"). */
+  SWITCHYARD_LOG_REDACT_CONTENT: bool(false),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
 });
 export type Env = z.infer<typeof EnvSchema>;
+
+/** Who may call the API: the mode's inputs and the JWT verifier's settings. */
+export interface AuthConfig {
+  /** NODE_ENV=production: credentials always required. */
+  production: boolean;
+  /** SWITCHYARD_DEV_OPEN: the open development mode, forced (ignored in production). */
+  devOpen: boolean;
+  /** Set when a JWT secret or JWKS URL is configured. */
+  jwt?: {
+    secret?: string | undefined;
+    jwksUrl?: string | undefined;
+    issuer?: string | undefined;
+    audience?: string | undefined;
+    workspaceClaim: string;
+    scopesClaim: string;
+  };
+}
 
 export interface Config {
   redisUrl: string;
@@ -231,6 +266,10 @@ export interface Config {
   stalled: { lockDuration: number; stalledInterval: number };
   heartbeatMs: number;
   logLevel: Env['LOG_LEVEL'];
+  /** Who may call the API (see src/auth/). */
+  auth: AuthConfig;
+  /** Prompts, inputs and outputs are redacted from logs (SWITCHYARD_LOG_REDACT_CONTENT). */
+  logRedactContent: boolean;
   providers: {
     anthropic: { apiKey: string | undefined; baseURL: string | undefined };
     openai: { apiKey: string | undefined; baseURL: string | undefined };
@@ -286,6 +325,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     stalled: { lockDuration: e.SWITCHYARD_LOCK_DURATION_MS, stalledInterval: e.SWITCHYARD_STALLED_INTERVAL_MS },
     heartbeatMs: e.SWITCHYARD_HEARTBEAT_MS,
     logLevel: e.LOG_LEVEL,
+    auth: {
+      production: e.NODE_ENV === 'production',
+      devOpen: e.SWITCHYARD_DEV_OPEN,
+      ...(e.SWITCHYARD_JWT_SECRET || e.SWITCHYARD_JWT_JWKS_URL
+        ? {
+            jwt: {
+              secret: e.SWITCHYARD_JWT_SECRET,
+              jwksUrl: e.SWITCHYARD_JWT_JWKS_URL,
+              issuer: e.SWITCHYARD_JWT_ISSUER,
+              audience: e.SWITCHYARD_JWT_AUDIENCE,
+              workspaceClaim: e.SWITCHYARD_JWT_WORKSPACE_CLAIM,
+              scopesClaim: e.SWITCHYARD_JWT_SCOPES_CLAIM,
+            },
+          }
+        : {}),
+    },
+    logRedactContent: e.SWITCHYARD_LOG_REDACT_CONTENT,
     providers: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
       openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },

@@ -10,6 +10,7 @@
  *   `NonRetryableError` for a record the store can never accept (it is then logged and
  *   dropped, so one bad record cannot block the stream); anything else counts as an outage.
  */
+import type { AuditEntry } from '../model/audit.js';
 import type { RunEvent, RunRecord, StepRecord } from '../model/run.js';
 
 /** Where a record came from; lets a sink refuse to overwrite a newer state with an older one. */
@@ -35,6 +36,8 @@ export interface ResultSink {
   writeRun(write: RunWrite, meta?: WriteMeta): Promise<void>;
   /** Upsert one step result, keyed by (runId, stepId). */
   writeStep(doc: StepRecord, meta?: WriteMeta): Promise<void>;
+  /** Insert one audit entry, keyed by its id (once: an entry never changes). */
+  writeAudit(doc: AuditEntry): Promise<void>;
   /** Release connections; the sink is not used afterwards. */
   close(): Promise<void>;
 }

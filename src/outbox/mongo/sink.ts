@@ -2,6 +2,7 @@
 import mongoose, { mongo, type Model } from 'mongoose';
 import { NonRetryableError, toError } from '../../errors/index.js';
 import type { StepRecord } from '../../model/run.js';
+import type { AuditEntry } from '../../model/audit.js';
 import { sortableEntryId, type ResultSink, type RunWrite, type WriteMeta } from '../sink.js';
 import { toEventDocument, toRunDocument, toStepDocument } from './mappers.js';
 import type { MongoModels } from './models.js';
@@ -84,6 +85,18 @@ export class MongoSink implements ResultSink {
   async writeStep(doc: StepRecord, meta?: WriteMeta): Promise<void> {
     const { _id, ...fields } = toStepDocument(doc);
     await this.upsert(this.models.StepResult, `step ${_id}`, _id, fields, meta);
+  }
+
+  async writeAudit(doc: AuditEntry): Promise<void> {
+    await this.ensureConnected();
+    // Keyed by workspace and stream id: delivered again, it changes nothing.
+    const { id, at, ...rest } = doc;
+    try {
+      await this.models.AuditEntry.updateOne({ _id: `${doc.workspace}/${id}` }, { $setOnInsert: { ...rest, id, at: new Date(at) } }, { upsert: true });
+    } catch (err) {
+      if (isPermanentMongoError(err)) throw new NonRetryableError(`MongoDB refused audit entry ${id}: ${toError(err).message}`, undefined, { cause: err });
+      throw err;
+    }
   }
 
   close(): Promise<void> {

@@ -1,0 +1,86 @@
+/**
+ * Turns what a request presents (an `Authorization: Bearer` API key or JWT, or an admin
+ * session cookie) into a Principal, or refuses it. Which credentials are needed is the mode:
+ * - `required`: always (NODE_ENV=production, or a JWT issuer configured);
+ * - `open`: forced open (SWITCHYARD_DEV_OPEN=1 outside production): a request without a
+ *   credential acts for the default workspace with every scope;
+ * - `auto`: open while no API key was ever made in this cell, required from the first one on
+ *   (checked on requests without a credential; once required, never open again).
+ * A presented credential is always checked, in every mode.
+ */
+import type { ApiKeys } from './api-keys.js';
+import { KeyRefusal, looksLikeApiKey } from './api-keys.js';
+import { TokenRefusal, type JwtVerifier } from './jwt.js';
+import { OPEN_PRINCIPAL, type Principal } from './principal.js';
+import type { AdminSessions } from './sessions.js';
+
+export type AuthMode = 'required' | 'open' | 'auto';
+
+/** A credential missing, unknown, expired, revoked or invalid: a 401 with this message. */
+export class CredentialRefusal extends Error {}
+
+/** What a request presents. */
+export interface Presented {
+  /** The bearer token of the Authorization header. */
+  bearer?: string | undefined;
+  /** The admin session cookie's token. */
+  session?: string | undefined;
+}
+
+export class Authenticator {
+  private closed = false;
+
+  constructor(
+    private readonly deps: {
+      mode: AuthMode;
+      keys: ApiKeys;
+      sessions: AdminSessions;
+      jwt?: JwtVerifier | undefined;
+    },
+  ) {}
+
+  get mode(): AuthMode {
+    return this.deps.mode;
+  }
+
+  /** Does a request without a credential act for the default workspace now? */
+  async isOpen(): Promise<boolean> {
+    if (this.deps.mode !== 'auto') return this.deps.mode === 'open';
+    if (this.closed) return false;
+    this.closed = await this.deps.keys.any();
+    return !this.closed;
+  }
+
+  /** The principal of what a request presents; throws CredentialRefusal. */
+  async authenticate(presented: Presented): Promise<Principal> {
+    const { bearer, session } = presented;
+    if (bearer !== undefined) return this.verifyBearer(bearer);
+    if (session !== undefined) {
+      const principal = await this.deps.sessions.get(session);
+      if (!principal) throw new CredentialRefusal('admin session expired or unknown: log in again at /admin/login');
+      return principal;
+    }
+    if (await this.isOpen()) return OPEN_PRINCIPAL;
+    throw new CredentialRefusal(
+      `a credential is required: send "Authorization: Bearer <API key${this.deps.jwt ? ' or JWT' : ''}>" (keys are made with \`npm run keys -- create\`)`,
+    );
+  }
+
+  private async verifyBearer(bearer: string): Promise<Principal> {
+    try {
+      if (looksLikeApiKey(bearer)) return await this.deps.keys.verify(bearer);
+      if (!this.deps.jwt) throw new CredentialRefusal('unknown credential (not an API key, and no JWT issuer is configured)');
+      return await this.deps.jwt.verify(bearer);
+    } catch (err) {
+      if (err instanceof KeyRefusal || err instanceof TokenRefusal) throw new CredentialRefusal(err.message);
+      throw err;
+    }
+  }
+}
+
+/** The mode a configuration asks for (see the module header). */
+export function authMode(config: { production: boolean; devOpen: boolean; jwt?: unknown }): AuthMode {
+  if (config.production) return 'required';
+  if (config.devOpen) return 'open';
+  return config.jwt ? 'required' : 'auto';
+}
