@@ -81,13 +81,13 @@ export class ApiKeys {
       createdAt: new Date().toISOString(),
       ...(spec.expiresAt ? { expiresAt: spec.expiresAt.toISOString() } : {}),
     });
-    await whileReachable(this.deps.redis, 'creating the key', () => this.deps.redis.hset(this.hashKey, id, JSON.stringify(stored)));
+    await this.reach('creating the key', () => this.deps.redis.hset(this.hashKey, id, JSON.stringify(stored)));
     return { key: `sy_${id}_${secret}`, view: toView(stored) };
   }
 
   /** Every key (of one workspace when given), newest first. */
   async list(workspace?: string): Promise<KeyView[]> {
-    const all = Object.values(await whileReachable(this.deps.redis, 'the listing', () => this.deps.redis.hgetall(this.hashKey))).flatMap((json) => {
+    const all = Object.values(await this.reach('the listing', () => this.deps.redis.hgetall(this.hashKey))).flatMap((json) => {
       const parsed = StoredKey.safeParse(JSON.parse(json));
       return parsed.success ? [parsed.data] : [];
     });
@@ -102,14 +102,13 @@ export class ApiKeys {
     const stored = await this.read(id);
     if (!stored) throw new NotFoundError(`no API key "${id}"`);
     const revoked = { ...stored, revokedAt: stored.revokedAt ?? new Date().toISOString() };
-    await whileReachable(this.deps.redis, 'the revocation', () => this.deps.redis.hset(this.hashKey, id, JSON.stringify(revoked)));
+    await this.reach('the revocation', () => this.deps.redis.hset(this.hashKey, id, JSON.stringify(revoked)));
     return toView(revoked);
   }
 
   /** Were any keys ever made (revoked ones count: the open development mode never comes back)? */
   async any(): Promise<boolean> {
-    await firstConnection(this.deps.redis);
-    return (await whileReachable(this.deps.redis, 'checking credentials', () => this.deps.redis.hlen(this.hashKey))) > 0;
+    return (await this.reach('checking credentials', () => this.deps.redis.hlen(this.hashKey))) > 0;
   }
 
   /** The principal of a presented key, or a KeyRefusal saying why not. */
@@ -124,8 +123,14 @@ export class ApiKeys {
     return { kind: 'key', id: stored.id, workspace: stored.workspace, scopes: stored.scopes };
   }
 
+  /** `fn` on the connection: waited for while it makes its first connection, a 503 while Redis is lost. */
+  private async reach<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    await firstConnection(this.deps.redis);
+    return whileReachable(this.deps.redis, what, fn);
+  }
+
   private async read(id: string): Promise<StoredKey | undefined> {
-    const json = await whileReachable(this.deps.redis, 'checking the API key', () => this.deps.redis.hget(this.hashKey, id));
+    const json = await this.reach('checking the API key', () => this.deps.redis.hget(this.hashKey, id));
     if (!json) return undefined;
     const parsed = StoredKey.safeParse(JSON.parse(json));
     return parsed.success ? parsed.data : undefined;
