@@ -33,6 +33,12 @@ function outcomeOf(job: JobJson): string | undefined {
   return typeof status === 'string' && status !== 'succeeded' ? status : undefined;
 }
 
+/** A job's name on the board: a step that ended cancelled, skipped or failed says so (BullMQ counts it completed). */
+export function boardJobName(job: JobJson): string {
+  const outcome = outcomeOf(job);
+  return outcome ? `${job.name ?? ''} (${outcome})` : (job.name ?? '');
+}
+
 function boardAdapter(queue: Queue): BullMQAdapter {
   const adapter = new BullMQAdapter(queue, {
     readOnlyMode: true,
@@ -41,10 +47,7 @@ function boardAdapter(queue: Queue): BullMQAdapter {
       return typeof runId === 'string' ? { displayText: `run ${runId}`, href: `/v1/runs/${encodeURIComponent(runId)}` } : { href: '' };
     },
   });
-  adapter.setFormatter('name', (job: JobJson) => {
-    const outcome = outcomeOf(job);
-    return outcome ? `${job.name ?? ''} (${outcome})` : (job.name ?? '');
-  });
+  adapter.setFormatter('name', boardJobName);
   return adapter;
 }
 
