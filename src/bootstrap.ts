@@ -35,7 +35,11 @@ export interface Running {
   hardStopMs: number;
 }
 
-export async function boot(config: Config, opts: BootOptions, logger: Logger = createLogger(config.logLevel)): Promise<Running> {
+export async function boot(
+  config: Config,
+  opts: BootOptions,
+  logger: Logger = createLogger(config.logLevel, { redactContent: config.logRedactContent }),
+): Promise<Running> {
   const { registry, workflows, schemas } = loadDefinitions(config, opts, logger);
 
   // The port first: a process that cannot serve it stops before it touches Redis (no schedule,
@@ -308,7 +312,7 @@ export function handleSignals(running: Running, logger: Logger): void {
 export async function startProcess(opts: BootOptions): Promise<void> {
   try {
     const config = loadConfig();
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, { redactContent: config.logRedactContent });
     const running = await boot(config, opts, logger);
     handleSignals(running, logger);
   } catch (err) {
