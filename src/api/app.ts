@@ -10,7 +10,7 @@ import { DEFAULT_BOUNDS, type AuthConfig, type Bounds } from '../config/env.js';
 import { Authenticator, authMode } from '../auth/authenticator.js';
 import { JwtVerifier } from '../auth/jwt.js';
 import type { System } from '../system.js';
-import { assertDepth } from '../compile/bounds.js';
+import { assertDepth, assertFieldSizes } from '../compile/bounds.js';
 import { HttpError, errorHandler } from './errors.js';
 import { JSON_TYPES, jsonObjectBody } from './request-shape.js';
 import { credentialRequests, type OnRefused } from './scope.js';
@@ -81,9 +81,10 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use(express.json({ limit: opts.bodyLimit, strict: false, type: JSON_TYPES }));
   app.use(jsonObjectBody);
   // Bounded before any route walks the body (zod, the compiler, templates recurse into it).
-  const maxDepth = (opts.bounds ?? DEFAULT_BOUNDS).maxJsonDepth;
+  const { maxJsonDepth, maxFieldBytes } = opts.bounds ?? DEFAULT_BOUNDS;
   app.use((req, _res, next) => {
-    assertDepth(req.body, maxDepth);
+    assertDepth(req.body, maxJsonDepth);
+    assertFieldSizes(req.body, maxFieldBytes);
     next();
   });
   app.use(

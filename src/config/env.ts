@@ -61,6 +61,12 @@ export interface Bounds {
   maxExpressionDepth: number;
   /** Most index entries one filtered listing reads before it answers with a cursor to go on. @default 1000 */
   maxListScan: number;
+  /** Highest `maxItems` a request's forEach may set. @default 1000 */
+  maxForEachItems: number;
+  /** Highest `maxIterations` a request's loop may set. @default 20 */
+  maxLoopIterations: number;
+  /** Most UTF-8 bytes of one string (or key) in a request body. @default 1 MiB */
+  maxFieldBytes: number;
 }
 
 /** BullMQ's lock and stalled-check timing of every worker by default, ms: a lost worker's steps go on within 30 s. */
@@ -90,6 +96,9 @@ export const DEFAULT_BOUNDS: Bounds = {
   maxExpressionChars: 2000,
   maxExpressionDepth: 50,
   maxListScan: 1000,
+  maxForEachItems: 1000,
+  maxLoopIterations: 20,
+  maxFieldBytes: 1024 * 1024,
 };
 
 export const EnvSchema = z.object({
@@ -176,6 +185,12 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_EXPRESSION_DEPTH: int(DEFAULT_BOUNDS.maxExpressionDepth, 2, MAX_EXPRESSION_DEPTH_SETTING),
   /** Most index entries a filtered GET /v1/runs reads; then it answers with what it found and a cursor. */
   SWITCHYARD_MAX_LIST_SCAN: int(DEFAULT_BOUNDS.maxListScan, 10),
+  /** Highest `maxItems` a forEach of a request's workflow may set (more: 422); 1000 at most. */
+  SWITCHYARD_MAX_FOREACH_ITEMS: int(DEFAULT_BOUNDS.maxForEachItems, 1, 1000),
+  /** Highest `maxIterations` a loop of a request's workflow may set (more: 422); 20 at most. */
+  SWITCHYARD_MAX_LOOP_ITERATIONS: int(DEFAULT_BOUNDS.maxLoopIterations, 1, 20),
+  /** Most UTF-8 bytes of one string (value or key) in a request body (more: 422 naming where). */
+  SWITCHYARD_MAX_FIELD_BYTES: int(DEFAULT_BOUNDS.maxFieldBytes, 64),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: ms(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
@@ -317,6 +332,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxExpressionChars: e.SWITCHYARD_MAX_EXPRESSION_CHARS,
       maxExpressionDepth: e.SWITCHYARD_MAX_EXPRESSION_DEPTH,
       maxListScan: e.SWITCHYARD_MAX_LIST_SCAN,
+      maxForEachItems: e.SWITCHYARD_MAX_FOREACH_ITEMS,
+      maxLoopIterations: e.SWITCHYARD_MAX_LOOP_ITERATIONS,
+      maxFieldBytes: e.SWITCHYARD_MAX_FIELD_BYTES,
     },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,
