@@ -111,6 +111,15 @@ export class ApiKeys {
     return (await this.reach('checking credentials', () => this.deps.redis.hlen(this.hashKey))) > 0;
   }
 
+  /** Why key `id` no longer works (revoked, expired, gone), or undefined while it does. */
+  async unusable(id: string, now = Date.now()): Promise<string | undefined> {
+    const stored = await this.read(id);
+    if (!stored) return `API key ${id} no longer exists`;
+    if (stored.revokedAt) return `API key ${stored.id} was revoked`;
+    if (stored.expiresAt && Date.parse(stored.expiresAt) <= now) return `API key ${stored.id} expired at ${stored.expiresAt}`;
+    return undefined;
+  }
+
   /** The principal of a presented key, or a KeyRefusal saying why not. */
   async verify(presented: string, now = Date.now()): Promise<Principal> {
     const m = KEY_FORMAT.exec(presented);

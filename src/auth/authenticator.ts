@@ -58,6 +58,10 @@ export class Authenticator {
     if (session !== undefined) {
       const principal = await this.deps.sessions.get(session);
       if (!principal) throw new CredentialRefusal('admin session expired or unknown: log in again at /admin/login');
+      // A session opened with a key ends with it (revoked, expired).
+      const keyId = principal.id.startsWith('key:') ? principal.id.slice(4) : undefined;
+      const why = keyId === undefined ? undefined : await this.deps.keys.unusable(keyId);
+      if (why) throw new CredentialRefusal(`admin session ended: ${why}`);
       return principal;
     }
     if (await this.isOpen()) return OPEN_PRINCIPAL;

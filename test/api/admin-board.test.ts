@@ -112,6 +112,22 @@ describe('Bull Board', () => {
     expect((await h.request('POST', '/admin/logout', undefined, session)).status).toBe(204);
     expect((await h.request('GET', '/admin/queues/api/queues', undefined, session)).status).toBe(401);
   });
+
+  it('ends a session when the key that opened it is revoked', async () => {
+    const made = await h.system.keys.create({ workspace: 'ops', scopes: ['admin'] });
+    const login = await fetch(`${h.baseUrl}/admin/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `key=${made.key}`,
+      redirect: 'manual',
+    });
+    const session = { cookie: login.headers.get('set-cookie')!.split(';')[0]! };
+    expect((await h.request('GET', '/admin/queues/api/queues', undefined, session)).status).toBe(200);
+    await h.system.keys.revoke(made.view.id);
+    const after = await h.request('GET', '/admin/queues/api/queues', undefined, session);
+    expect(after.status).toBe(401);
+    expect(after.body.error.message).toContain('revoked');
+  });
 });
 
 describe('/metrics', () => {
