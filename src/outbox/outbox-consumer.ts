@@ -228,7 +228,7 @@ export class OutboxConsumer {
     try {
       if (entry.kind === 'run')
         await this.sink.writeRun({ doc: entry.doc, events, ...(entry.definition === undefined ? {} : { definition: entry.definition }) }, { entryId });
-      else if (entry.kind === 'step') await this.sink.writeStep(entry.doc, { entryId });
+      else if (entry.kind === 'step') await this.sink.writeStep(entry.doc, { entryId, ...(entry.workspaceId ? { workspaceId: entry.workspaceId } : {}) });
       else await this.sink.writeAudit(entry.doc);
     } catch (err) {
       const error = toError(err);

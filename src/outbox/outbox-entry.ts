@@ -48,7 +48,8 @@ export function parseEntry(fields: string[]): Parsed {
   }
   const step = StepRecord.safeParse(json.value);
   if (!step.success) return { ok: false, reason: invalidRecord(kind, step.error.issues) };
-  return { ok: true, entry: { kind, id: map.get('id') ?? `${step.data.runId}.${step.data.stepId}`, doc: step.data } };
+  const ws = map.get('ws');
+  return { ok: true, entry: { kind, id: map.get('id') ?? `${step.data.runId}.${step.data.stepId}`, doc: step.data, ...(ws ? { workspaceId: ws } : {}) } };
 }
 
 function invalidRecord(kind: string, issues: readonly ZodLikeIssue[]): string {

@@ -21,6 +21,8 @@ export interface WriteMeta {
    * numbers (`<ms>-<seq>`) or through `sortableEntryId`, never as plain strings.
    */
   entryId: string;
+  /** The workspace of a step's record (its run's; absent in an entry of an earlier version: the default one). */
+  workspaceId?: string;
 }
 
 /** A run to write: its record, its event log so far (in order; empty while it runs), and, once, its definition. */

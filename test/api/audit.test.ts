@@ -8,14 +8,18 @@ import { silentLogger } from '../../src/logger.js';
 import type { AuditEntry } from '../../src/model/audit.js';
 import type { StepRecord } from '../../src/model/run.js';
 import { OutboxConsumer } from '../../src/outbox/outbox-consumer.js';
-import type { ResultSink } from '../../src/outbox/sink.js';
+import type { ResultSink, WriteMeta } from '../../src/outbox/sink.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { poll } from '../helpers/poll.js';
 
 class AuditSink implements ResultSink {
   readonly audits = new Map<string, AuditEntry>();
+  /** The workspace each step record was written with. */
+  readonly stepWorkspaces = new Map<string, string | undefined>();
   async writeRun(): Promise<void> {}
-  async writeStep(_doc: StepRecord): Promise<void> {}
+  async writeStep(doc: StepRecord, meta?: WriteMeta): Promise<void> {
+    this.stepWorkspaces.set(doc.runId, meta?.workspaceId);
+  }
   async writeAudit(doc: AuditEntry): Promise<void> {
     this.audits.set(doc.id, doc);
   }
@@ -122,5 +126,12 @@ describe('the audit log', () => {
       (n) => n >= entries.length,
     );
     for (const e of entries) expect(sink.audits.get(e.id)).toEqual(e);
+    // Step records reach it with their workspace (MongoDB documents are scoped).
+    await poll(
+      'step records in the sink',
+      async () => sink.stepWorkspaces.get(run.body.id),
+      (ws) => ws !== undefined,
+    );
+    expect(sink.stepWorkspaces.get(run.body.id)).toBe('acme');
   });
 });

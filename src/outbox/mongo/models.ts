@@ -28,6 +28,8 @@ export interface RunDocument extends Omit<RunRecord, 'id' | 'createdAt' | 'start
  */
 export interface StepDocument extends Omit<StepRecord, 'createdAt' | 'startedAt' | 'finishedAt' | 'feedback' | 'debug' | 'calls'> {
   _id: string;
+  /** Its run's workspace. */
+  workspaceId: string;
   /** StepRecord.debug as JSON text (absent in a document written before it was kept). */
   debug?: string | null | undefined;
   /** StepRecord.calls as JSON text. */
@@ -44,6 +46,8 @@ export interface StepDocument extends Omit<StepRecord, 'createdAt' | 'startedAt'
 export interface EventDocument {
   _id: string;
   runId: string;
+  /** Its run's workspace. */
+  workspaceId: string;
   seq: string;
   id: string;
   type: RunEvent['type'];
@@ -128,6 +132,7 @@ const StepSchema = new Schema<StepDocument>(
   {
     _id: { type: String, required: true },
     runId: { type: String, required: true },
+    workspaceId: { type: String, default: 'default' },
     stepId: { type: String, required: true },
     kind: { type: String, enum: StepKind.options, required: true },
     agent: nullableString,
@@ -163,6 +168,7 @@ const EventSchema = new Schema<EventDocument>(
   {
     _id: { type: String, required: true },
     runId: { type: String, required: true },
+    workspaceId: { type: String, default: 'default' },
     seq: { type: String, required: true },
     id: { type: String, required: true },
     // A path named `type` must itself be declared with `type`, or mongoose reads it as the type.
