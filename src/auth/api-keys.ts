@@ -62,6 +62,9 @@ export function parseDuration(text: string): number {
 }
 
 export class ApiKeys {
+  /** Did this object make a key (the open development mode then ends at once in this process)? */
+  madeHere = false;
+
   constructor(private readonly deps: { redis: Redis; cell: Cell }) {}
 
   private get hashKey(): string {
@@ -82,6 +85,7 @@ export class ApiKeys {
       ...(spec.expiresAt ? { expiresAt: spec.expiresAt.toISOString() } : {}),
     });
     await this.reach('creating the key', () => this.deps.redis.hset(this.hashKey, id, JSON.stringify(stored)));
+    this.madeHere = true;
     return { key: `sy_${id}_${secret}`, view: toView(stored) };
   }
 

@@ -5,7 +5,9 @@
  * - `open`: forced open (SWITCHYARD_DEV_OPEN=1 outside production): a request without a
  *   credential acts for the default workspace with every scope;
  * - `auto`: open while no API key was ever made in this cell, required from the first one on
- *   (checked on requests without a credential; once required, never open again).
+ *   (once required, never open again). Whether a key exists is asked of Redis at most once per
+ *   OPEN_RECHECK_MS while the mode is open: a key made by this process closes it at once, one
+ *   made elsewhere (the CLI, another API process) within that time.
  * A presented credential is always checked, in every mode.
  */
 import type { ApiKeys } from './api-keys.js';
@@ -27,8 +29,12 @@ export interface Presented {
   session?: string | undefined;
 }
 
+/** How long an `auto` authenticator trusts "no key exists" before asking Redis again. */
+export const OPEN_RECHECK_MS = 2_000;
+
 export class Authenticator {
   private closed = false;
+  private openUntil = 0;
 
   constructor(
     private readonly deps: {
@@ -46,8 +52,10 @@ export class Authenticator {
   /** Does a request without a credential act for the default workspace now? */
   async isOpen(): Promise<boolean> {
     if (this.deps.mode !== 'auto') return this.deps.mode === 'open';
-    if (this.closed) return false;
+    if (this.closed || this.deps.keys.madeHere) return !(this.closed = true);
+    if (Date.now() < this.openUntil) return true;
     this.closed = await this.deps.keys.any();
+    if (!this.closed) this.openUntil = Date.now() + OPEN_RECHECK_MS;
     return !this.closed;
   }
 
