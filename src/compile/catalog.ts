@@ -51,6 +51,8 @@ export class WorkflowCatalog {
       maxTurns: bounds.maxOrchestratorTurns,
       maxDelegations: bounds.maxDelegations,
       maxDepth: bounds.maxDelegationDepth,
+      maxForEachItems: bounds.maxForEachItems,
+      maxLoopIterations: bounds.maxLoopIterations,
       agent: this.agentOf,
     };
     const found: FoundSchema[] = [];

@@ -255,4 +255,5 @@ export type RunEvent = z.infer<typeof RunEvent>;
 export type RunEventType = RunEvent['type'];
 
 /** What the outbox stream carries to the system of record. */
-export type OutboxEntry = { kind: 'run'; id: string; doc: RunRecord; definition?: unknown } | { kind: 'step'; id: string; doc: StepRecord };
+export type OutboxEntry =
+  { kind: 'run'; id: string; doc: RunRecord; definition?: unknown } | { kind: 'step'; id: string; doc: StepRecord; workspaceId?: string };

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { ChatMulti, FeedbackBody, GateDecisionBody, RerunBody, SubmitAgentRun, SubmitPatternRun, SubmitWorkflowRun } from '../../src/api/schemas.js';
 import { ScheduleBody } from '../../src/schedules/schedules-service.js';
+import { CreateKeyBody } from '../../src/api/admin-schemas.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const PAGES = [
@@ -61,6 +62,7 @@ function schemasFor(method: string, route: string): z.ZodType[] | undefined {
   if (method === 'POST' && /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/feedback$/.test(route)) return [FeedbackBody];
   if (method === 'POST' && /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/(approve|reject)$/.test(route)) return [GateDecisionBody];
   if (method === 'PUT' && /^\/v1\/schedules\/[^/]+$/.test(route)) return [ScheduleBody];
+  if (method === 'POST' && route === '/v1/keys') return [CreateKeyBody];
   return undefined;
 }
 

@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/logger.js';
 import { OutboxConsumer } from '../../src/outbox/outbox-consumer.js';
 import type { ResultSink, RunWrite } from '../../src/outbox/sink.js';
 import { RunRecord, StepRecord } from '../../src/model/run.js';
+import type { AuditEntry } from '../../src/model/audit.js';
 import { CompiledWorkflow } from '../../src/kinds/definition.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -21,6 +22,10 @@ class MemorySink implements ResultSink {
   async writeStep(doc: StepRecord) {
     if (this.failNext-- > 0) throw new Error('sink down');
     this.steps.push(doc);
+  }
+  audits: AuditEntry[] = [];
+  async writeAudit(doc: AuditEntry) {
+    this.audits.push(doc);
   }
   async close() {}
 }

@@ -5,7 +5,7 @@ import { AgentsQuery } from '../schemas.js';
 
 export function agentsRouter({ registry }: { registry: AgentRegistry }): Router {
   const r = apiRouter();
-  r.get('/', AgentsQuery, (_req, res, { include }) => {
+  r.get('/', 'runs:read', AgentsQuery, (_req, res, { include }) => {
     res.json({ agents: registry.toPublic({ prompts: include.includes('prompts') }) });
   });
   return r.router;
