@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
+/** Files that need a module graph of their own: they replace a module (vi.mock) the others use as it is. */
+const ISOLATED = ['test/process/boot.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     // Fails a file that leaves keys under a prefix it made.
     setupFiles: ['test/helpers/leak-check.ts'],
     testTimeout: 30_000,
@@ -12,5 +14,20 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'shared',
+          include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+          exclude: ISOLATED,
+          // The files of one worker share its loaded modules (the SDKs, BullMQ, the whole of src/):
+          // loaded once per worker, not once per file. Each file still closes what it opened
+          // (test/helpers/leak-check.ts), and none changes process.env or a module's exports.
+          isolate: false,
+        },
+      },
+      { extends: true, test: { name: 'isolated', include: ISOLATED } },
+    ],
   },
 });

@@ -3,7 +3,7 @@
  * times drift on a shared machine, so the figures that matter are ratios).
  *
  *   npm run bench                      all scenarios, full sizes
- *   npm run bench -- --only b          one scenario (a to l; comma-separated for several)
+ *   npm run bench -- --only b          one scenario (a to m; comma-separated for several)
  *   npm run bench -- --quick           smaller sizes (DAG 15 steps / 4 levels, chain 50, fan-out 200)
  *   npm run bench -- --reps 9          measured repetitions (default 5)
  *   npm run bench -- --warmup 1        unmeasured rounds first (default 3: JIT, Redis memory)
@@ -30,6 +30,7 @@ import { bigFanScenario } from './scenarios/bigfan.js';
 import { orchestratorScenario } from './scenarios/orchestrator.js';
 import { loopScenario } from './scenarios/loop.js';
 import { rpmScenario, tpmScenario } from './scenarios/limits.js';
+import { redisCpuScenario } from './scenarios/redis-cpu.js';
 import type { BenchContext, Scenario, ScenarioResult } from './scenarios/types.js';
 import { fmt } from './lib/util.js';
 import { leakedConnections } from './lib/switchyard.js';
@@ -47,6 +48,7 @@ const SCENARIOS: Scenario[] = [
   loopScenario,
   rpmScenario,
   tpmScenario,
+  redisCpuScenario,
 ];
 
 interface Args {
@@ -117,11 +119,12 @@ function parseArgs(argv: string[]): Args {
 }
 
 function table(rows: ScenarioResult[]): string {
-  const head = '| scenario | Switchyard | baseline (same run) | ratio | ratio without submission | target | pass/fail |\n|---|---|---|---|---|---|---|';
+  const head =
+    '| scenario | Switchyard | baseline (same run) | ratio | ratio without submission | floor: raw + the awaited writes (same run) | ratio ÷ floor | target | pass/fail |\n|---|---|---|---|---|---|---|---|---|';
   const ratio = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? fmt(x, 2) : '—');
   const body = rows.map(
     (r) =>
-      `| (${r.id}) ${r.title} | ${r.switchyard} | ${r.baseline} | ${r.ratioText ?? ratio(r.ratio)} | ${ratio(r.ratioAfterSubmit)} | ${r.target} | ${r.pass ? 'pass' : '**fail**'} |`,
+      `| (${r.id}) ${r.title} | ${r.switchyard} | ${r.baseline} | ${r.ratioText ?? ratio(r.ratio)} | ${ratio(r.ratioAfterSubmit)} | ${r.floor?.baseline ?? '—'} | ${r.floor ? (r.floor.ratioText ?? ratio(r.floor.ratio)) : '—'} | ${r.target} | ${r.pass ? 'pass' : '**fail**'} |`,
   );
   return [head, ...body].join('\n');
 }
@@ -161,7 +164,8 @@ async function main(): Promise<void> {
     try {
       const r = await s.run(ctx);
       results.push(r);
-      console.log(`  → ratio ${fmt(r.ratio, 2)} (target ${r.target}): ${r.pass ? 'pass' : 'FAIL'} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
+      const floor = r.floor ? `, ÷ floor ${fmt(r.floor.ratio, 2)}` : '';
+      console.log(`  → ratio ${fmt(r.ratio, 2)}${floor} (target ${r.target}): ${r.pass ? 'pass' : 'FAIL'} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
       for (const d of r.details) console.log(`    ${d}`);
     } catch (err) {
       errors++;

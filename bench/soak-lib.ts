@@ -242,17 +242,19 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         }
       }
     }
-    // Once the retention has passed, the runs' keys are gone.
+    // Once the retention has passed, the runs' keys are gone (looked at until then: gone sooner is as good).
     log(`  waiting out the retention (${opts.retentionSeconds} s)`);
-    await new Promise((r) => setTimeout(r, opts.retentionSeconds * 1000 + 1_500));
     const probe = new Redis(redisServer.url);
-    let cursor = '0';
-    do {
-      const [next, found] = await probe.scan(cursor, 'MATCH', `${prefix}:ws:*:run:*`, 'COUNT', 1000);
-      cursor = next;
-      report.leftoverRunKeys += found.length;
-    } while (cursor !== '0');
-    await probe.quit();
+    try {
+      const gone = Date.now() + opts.retentionSeconds * 1000 + 1_500;
+      for (;;) {
+        report.leftoverRunKeys = await countKeys(probe, `${prefix}:ws:*:run:*`);
+        if (report.leftoverRunKeys === 0 || Date.now() > gone) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      await probe.quit();
+    }
     report.ok =
       report.stuck.length === 0 &&
       report.repeatedAfterRecord.length === 0 &&
@@ -269,6 +271,18 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     await fake.close();
     await redisServer.destroy();
   }
+}
+
+/** How many keys match `pattern`. */
+async function countKeys(redis: Redis, pattern: string): Promise<number> {
+  let n = 0;
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    n += found.length;
+  } while (cursor !== '0');
+  return n;
 }
 
 /** The run_id of the Redis server at `url` (new with each server process). */

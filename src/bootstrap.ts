@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { loadAgentsFile, type AgentRegistry } from './agents/registry.js';
 import { warnUnpriced } from './submit/budget-pricing.js';
 import { createApp } from './api/app.js';
+import { authMode } from './auth/authenticator.js';
 import { startWorkerPools, type WorkerPools } from './engine/pools.js';
 import { MAX_TIMER_MS, loadConfig, type Config } from './config/env.js';
 import { StartupError, ValidationError } from './errors/index.js';
@@ -34,7 +35,11 @@ export interface Running {
   hardStopMs: number;
 }
 
-export async function boot(config: Config, opts: BootOptions, logger: Logger = createLogger(config.logLevel)): Promise<Running> {
+export async function boot(
+  config: Config,
+  opts: BootOptions,
+  logger: Logger = createLogger(config.logLevel, { redactContent: config.logRedactContent }),
+): Promise<Running> {
   const { registry, workflows, schemas } = loadDefinitions(config, opts, logger);
 
   // The port first: a process that cannot serve it stops before it touches Redis (no schedule,
@@ -92,7 +97,7 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
   const shuttingDown = new AbortController();
   try {
     await Promise.all(system.connections().map((r) => connectionReady(r, config.redisWaitMs)));
-    await system.schedules.syncFromFlows();
+    await system.schedules.syncFromFlows(system.scope());
     if (front) serveFront(front, { system, config, api: opts.api, shutdownSignal: shuttingDown.signal, mongo, logger });
     if (opts.workers !== false) {
       pools = await startWorkerPools(system, opts.workers === true ? {} : { agents: opts.workers });
@@ -108,7 +113,10 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     await mongo?.close().catch(() => undefined);
     throw err;
   }
-  if (opts.api) logger.info({ port: config.port, board: `http://localhost:${config.port}/admin/queues` }, 'API listening');
+  if (opts.api) {
+    logger.info({ port: config.port, board: `http://localhost:${config.port}/admin/queues` }, 'API listening');
+    await announceAuthMode(system, config, logger);
+  }
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
@@ -131,6 +139,19 @@ export async function boot(config: Config, opts: BootOptions, logger: Logger = c
     shutdown,
     hardStopMs: Math.min(config.shutdownTimeoutMs + 15_000, MAX_TIMER_MS),
   };
+}
+
+/** Say loudly when the API answers requests without a credential (the open development mode). */
+async function announceAuthMode(system: System, config: Config, logger: Logger): Promise<void> {
+  const mode = authMode(config.auth);
+  const open = mode === 'open' || (mode === 'auto' && !(await system.keys.any().catch(() => true)));
+  if (!open) return void logger.info({ auth: mode }, 'API requires credentials (API keys or JWT bearer tokens)');
+  const why = mode === 'open' ? 'SWITCHYARD_DEV_OPEN=1' : 'no API key exists and no JWT issuer is configured';
+  logger.warn(
+    { auth: 'open' },
+    `OPEN DEVELOPMENT MODE (${why}): requests without a credential act for the "default" workspace with every scope. ` +
+      'Anyone who reaches this port can submit, read and cancel runs. Create a key (npm run keys -- create ...) or set NODE_ENV=production to require credentials.',
+  );
 }
 
 /** The agents file and flows/, checked: what the process serves. */
@@ -163,6 +184,7 @@ function serveFront(
       createApp(system, {
         bodyLimit: config.bodyLimit,
         bounds: config.bounds,
+        auth: config.auth,
         shutdownSignal: p.shutdownSignal,
         ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}),
       }),
@@ -291,7 +313,7 @@ export function handleSignals(running: Running, logger: Logger): void {
 export async function startProcess(opts: BootOptions): Promise<void> {
   try {
     const config = loadConfig();
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, { redactContent: config.logRedactContent });
     const running = await boot(config, opts, logger);
     handleSignals(running, logger);
   } catch (err) {

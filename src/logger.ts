@@ -1,19 +1,68 @@
-/** Structured logs (pino); secrets are redacted wherever they appear in a logged object. */
-import { pino, type DestinationStream, type Logger } from 'pino';
+/**
+ * Structured logs (pino). Secrets are redacted wherever they appear in a logged object:
+ * provider keys, authorization and cookie headers, tokens, passwords. With `redactContent`
+ * (SWITCHYARD_LOG_REDACT_CONTENT) prompts, inputs, outputs and outbox entries are too, so the
+ * logs hold ids, statuses and timings but no user text. A free-form message (an error's text)
+ * is not parsed: what the engine logs as a message never carries a credential.
+ */
+import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
 
-/** `destination`: where the lines go (default stdout; tests read them). */
-export function createLogger(level: string = 'info', destination?: DestinationStream): Logger {
+/** Logged fields that may hold a secret: always redacted. */
+export const SECRET_PATHS = [
+  'apiKey',
+  '*.apiKey',
+  '*.*.apiKey',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'headers.cookie',
+  '*.headers.cookie',
+  'cookie',
+  '*.cookie',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+];
+
+/** Logged fields that may hold user text (prompts, inputs, outputs): redacted when configured. */
+export const CONTENT_PATHS = [
+  'input',
+  '*.input',
+  'output',
+  '*.output',
+  'prompt',
+  '*.prompt',
+  'task',
+  '*.task',
+  'messages',
+  '*.messages',
+  'body',
+  '*.body',
+  'entry',
+  'context',
+  '*.context',
+];
+
+export interface LoggerOptions {
+  /** Redact prompts, inputs, outputs and outbox entries too. @default false */
+  redactContent?: boolean;
+  /** Where lines go (default: stdout). */
+  destination?: DestinationStream;
+}
+
+export function createLogger(level: string = 'info', opts: LoggerOptions = {}): Logger {
   const options = {
     level,
     base: { service: 'switchyard' },
-    redact: {
-      paths: ['*.apiKey', '*.*.apiKey', 'apiKey', '*.authorization', 'headers.authorization', '*.password'],
-      censor: '[redacted]',
-    },
+    redact: { paths: [...SECRET_PATHS, ...(opts.redactContent ? CONTENT_PATHS : [])], censor: '[redacted]' },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return opts.destination ? pino(options, opts.destination) : pino(options);
 }
 
 /** A logger that writes nothing, for tests. */

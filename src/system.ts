@@ -26,6 +26,9 @@ import { WorkflowCatalog } from './compile/catalog.js';
 import { compileWorkflow } from './compile/compile.js';
 import { SchemaChecker } from './lang/schema-checker.js';
 import type { CompiledWorkflow } from './kinds/definition.js';
+import { ApiKeys } from './auth/api-keys.js';
+import { AdminSessions } from './auth/sessions.js';
+import { AuditLog } from './audit/audit-log.js';
 import { CallPipeline } from './calls/pipeline.js';
 import { Keyring } from './agents/keyring.js';
 import { WorkspaceAgents } from './agents/workspace-agents.js';
@@ -119,6 +122,12 @@ export class System {
   readonly keyring: Keyring;
   /** The shared limiter's pauses, as an operator sees and lifts them (on the API's connection). */
   readonly limits: LimitsAdmin;
+  /** API keys (hashed), on the API's connection. */
+  readonly keys: ApiKeys;
+  /** Admin sessions (Bull Board's login cookie), on the API's connection. */
+  readonly sessions: AdminSessions;
+  /** The audit log (on the API's connection; copied to MongoDB through the outbox when it is fed). */
+  readonly audit: AuditLog;
 
   constructor(readonly opts: SystemOptions) {
     const { logger } = opts;
@@ -142,6 +151,9 @@ export class System {
     });
     // The API's side calls agents for their tests (POST /v1/agents/:name/test) through a pipeline of its own.
     this.api = this.buildSide(api, api, { testCalls: true, failFast: true });
+    this.keys = new ApiKeys({ redis: api, cell: this.cell });
+    this.sessions = new AdminSessions({ redis: api, cell: this.cell });
+    this.audit = new AuditLog({ redis: api, cell: this.cell, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox });
 
     // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
     const limiter = new RedisLimiter(api, opts.prefix, opts.registry.limits);
@@ -225,6 +237,7 @@ export class System {
     });
     const submissions = new Submissions({
       store,
+      control,
       flowProducer,
       queue,
       agentsFor: (scope) => agents.registryFor(scope),

@@ -8,6 +8,7 @@ import type { FlowJob } from 'bullmq';
 import type { BenchContext } from '../scenarios/types.js';
 import { loadLine, sampled } from './measure.js';
 import { cpuProfile, describeCommands, startCommandCount } from './profile.js';
+import { DurableWrites } from './durable.js';
 import { startRaw } from './raw.js';
 import { newRedis } from './redis.js';
 import { instantProvider, startSwitchyard } from './switchyard.js';
@@ -36,7 +37,9 @@ export interface RawComparison {
   figure(medianMs: number): number;
   /** A figure with its unit, e.g. `0.512 ms/step`. */
   formatFigure(figure: number): string;
-  /** Whether a Switchyard ÷ raw ratio meets the target; profiling runs when it does not. */
+  /** Also measure the floor (raw + the awaited writes of durability, lib/durable.ts); `meetsTarget` then judges the ratio against it. */
+  floor?: boolean;
+  /** Whether the ratio the target is judged on (against the floor when there is one, else raw) meets it; profiling runs when it does not. */
   meetsTarget(ratio: number): boolean;
 }
 
@@ -47,6 +50,8 @@ export interface ComparisonResult {
   ratio: number;
   /** The same figures timed from the end of submission (execution alone). */
   afterSubmit: { syFigure: number; rawFigure: number; ratio: number };
+  /** Against the floor, when measured: its figure and Switchyard's ratio to it. */
+  floor?: { figure: number; ratio: number; afterSubmitRatio: number };
   details: string[];
 }
 
@@ -55,17 +60,24 @@ export async function compareWithRaw(ctx: BenchContext, spec: RawComparison): Pr
   const wf = spec.workflow.name;
   const sy = await startSwitchyard({ name: spec.name, agents: spec.agents, workflows: [spec.workflow] });
   const raw = await startRaw(spec.name, spec.concurrency);
+  const writes = spec.floor ? new DurableWrites() : undefined;
+  const floor = writes ? await startRaw(`${spec.name}-floor`, spec.concurrency, writes) : undefined;
   const info = newRedis('switchyard-bench-info');
   let seq = 0;
   const rawOnce = () => {
     const { tree, rootId } = spec.rawTree(`r${seq++}`);
     return raw.run(tree, rootId);
   };
+  const floorOnce = () => {
+    const { tree, rootId } = spec.rawTree(`f${seq++}`);
+    return floor!.run(tree, rootId);
+  };
   try {
     const res = await interleaved(
       ctx,
       () => sampled(info, (mark) => sy.run(wf, {}, timeoutMs, mark)),
       () => sampled(info, rawOnce),
+      floor ? () => sampled(info, floorOnce) : undefined,
     );
     const syMs = res.sw.map((s) => s.value.ms);
     const rawMs = res.raw.map((s) => s.value.ms);
@@ -75,6 +87,10 @@ export async function compareWithRaw(ctx: BenchContext, spec: RawComparison): Pr
     const syExec = spec.figure(median(res.sw.map((s) => s.value.ms - s.value.submitMs)));
     const rawExec = spec.figure(median(res.raw.map((s) => s.value.ms - s.value.addMs)));
     const afterSubmit = { syFigure: syExec, rawFigure: rawExec, ratio: syExec / rawExec };
+    const floorMs = res.floor.map((s) => s.value.ms);
+    const floorFigure = spec.figure(median(floorMs));
+    const floorExec = spec.figure(median(res.floor.map((s) => s.value.ms - s.value.addMs)));
+    const against = floor ? { figure: floorFigure, ratio: syFigure / floorFigure, afterSubmitRatio: syExec / floorExec } : undefined;
     const compile = spec.showCompile ? `; compile (once, at start-up) ${fmt(sy.compileMs.get(wf)!, 1)} ms` : '';
     const details = [
       `sizes: ${spec.sizes}`,
@@ -83,9 +99,16 @@ export async function compareWithRaw(ctx: BenchContext, spec: RawComparison): Pr
       loadLine('Switchyard load', res.sw, { n, unit }),
       loadLine('raw load', res.raw, { n, unit }),
       `without submission (timed from the end of submit / FlowProducer.add): Switchyard ${spec.formatFigure(syExec)}, raw ${spec.formatFigure(rawExec)}, ratio ${fmt(afterSubmit.ratio, 2)}`,
+      ...(against
+        ? [
+            `floor (raw + the awaited writes) totals (ms): ${floorMs.map((x) => x.toFixed(spec.totalsDigits)).join(', ')}`,
+            loadLine('floor load', res.floor, { n, unit }),
+            `against the floor: Switchyard ${spec.formatFigure(syFigure)}, floor ${spec.formatFigure(floorFigure)}, ratio ${fmt(against.ratio, 2)} (without submission ${fmt(against.afterSubmitRatio, 2)}); floor ÷ raw ${fmt(floorFigure / rawFigure, 2)}`,
+          ]
+        : []),
     ];
 
-    if (!spec.meetsTarget(ratio) || ctx.profile) {
+    if (!spec.meetsTarget(against?.ratio ?? ratio) || ctx.profile) {
       ctx.log('  profiling');
       const c1 = startCommandCount();
       await sy.run(wf, {}, timeoutMs, () => c1.stop());
@@ -116,10 +139,12 @@ export async function compareWithRaw(ctx: BenchContext, spec: RawComparison): Pr
       const rprof = await cpuProfile(rawOnce);
       details.push('cpu profile of one raw run:', ...rprof.slice(0, 8).map((l) => `  ${l}`));
     }
-    return { syFigure, rawFigure, ratio, afterSubmit, details };
+    return { syFigure, rawFigure, ratio, afterSubmit, ...(against ? { floor: against } : {}), details };
   } finally {
     await info.quit().catch(() => info.disconnect());
     await raw.close();
+    await floor?.close();
+    await writes?.close();
     await sy.close();
   }
 }

@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { FlowProducer, Queue, Worker, type FlowJob, type Job, type JobsOptions } from 'bullmq';
+import type { DurableWrites } from './durable.js';
 import { benchPrefix, cleanupPrefix, newRedis } from './redis.js';
 import { RootSettlements, withTimeout } from './util.js';
 
@@ -25,12 +26,18 @@ export interface RawBench {
   close(): Promise<void>;
 }
 
-export async function startRaw(name: string, concurrency: number): Promise<RawBench> {
+/** With `writes`: the floor (lib/durable.ts), each step recording its attempt and its answer, each run its state before its flow is added. */
+export async function startRaw(name: string, concurrency: number, writes?: DurableWrites): Promise<RawBench> {
   const prefix = benchPrefix(`raw-${name}`);
   const connection = newRedis('switchyard-bench-raw');
   const flowProducer = new FlowProducer({ connection, prefix });
   const queue = new Queue(RAW_QUEUE, { connection, prefix });
-  const worker = new Worker(RAW_QUEUE, async (job: Job) => ({ stepId: job.name, status: 'succeeded' }), { connection, prefix, concurrency });
+  const processor = async (job: Job) => {
+    await writes?.attempt(job.id!);
+    await writes?.answer(job.id!, `out ${job.name}`);
+    return { stepId: job.name, status: 'succeeded' };
+  };
+  const worker = new Worker(RAW_QUEUE, processor, { connection, prefix, concurrency });
   worker.on('error', (err) => console.error(`raw worker error: ${err.message}`));
   await worker.waitUntilReady();
 
@@ -40,6 +47,7 @@ export async function startRaw(name: string, concurrency: number): Promise<RawBe
     async run(tree, rootId, timeoutMs = 120_000) {
       const done = roots.wait(rootId);
       const t0 = performance.now();
+      await writes?.run(rootId, 'input');
       await flowProducer.add(tree);
       const addMs = performance.now() - t0;
       const s = await withTimeout(done, timeoutMs, `raw flow ${rootId}`);

@@ -43,13 +43,14 @@ export async function leftoverKeys(): Promise<number> {
   return n;
 }
 
-export function newRedis(name = 'switchyard-bench'): Redis {
-  return new Redis(REDIS_URL, { maxRetriesPerRequest: null, connectionName: name });
+/** A connection to the bench's Redis, or to `url` (a Redis of a scenario's own). */
+export function newRedis(name = 'switchyard-bench', url = REDIS_URL): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name });
 }
 
 /** Delete every key under `prefix` (SCAN MATCH prefix*); returns how many were deleted. */
-export async function cleanupPrefix(prefix: string): Promise<number> {
-  const redis = newRedis('switchyard-bench-cleanup');
+export async function cleanupPrefix(prefix: string, url = REDIS_URL): Promise<number> {
+  const redis = newRedis('switchyard-bench-cleanup', url);
   let deleted = 0;
   try {
     for await (const found of scanPrefix(redis, prefix)) deleted += await redis.unlink(...found);
@@ -74,4 +75,20 @@ export async function redisCpuSeconds(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
   const f = (k: string) => Number(infoField(info, k) ?? 'NaN');
   return f('used_cpu_user') + f('used_cpu_sys');
+}
+
+/** CPU seconds (user+sys) of Redis' main thread so far (where commands and scripts run); the whole process' where Redis does not say. */
+export async function redisMainThreadCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const f = (k: string) => Number(infoField(info, k) ?? 'NaN');
+  const main = f('used_cpu_user_main_thread') + f('used_cpu_sys_main_thread');
+  return Number.isFinite(main) ? main : f('used_cpu_user') + f('used_cpu_sys');
+}
+
+/** Calls and microseconds of each command so far (`INFO commandstats`; a script's own commands are counted too). */
+export async function redisCommandStats(redis: Redis): Promise<Map<string, { calls: number; usec: number }>> {
+  const info = await redis.info('commandstats');
+  const out = new Map<string, { calls: number; usec: number }>();
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) out.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+  return out;
 }

@@ -28,6 +28,8 @@ export interface SwitchyardBenchOptions {
   providers?: Record<string, unknown>;
   /** More environment (e.g. OPENAI_BASE_URL of a fake server). */
   env?: Record<string, string>;
+  /** Another Redis than the bench's (a measurement's own). */
+  redisUrl?: string;
 }
 
 export interface TimedRun {
@@ -63,7 +65,8 @@ export let leakedConnections = 0;
 export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<SwitchyardBench> {
   const prefix = benchPrefix(`sy-${opts.name}`);
   // The scenarios go past the default 1,000 steps per workflow.
-  const config = loadConfig({ REDIS_URL, SWITCHYARD_PREFIX: prefix, SWITCHYARD_MAX_STEPS: '20000', ...opts.env });
+  const redisUrl = opts.redisUrl ?? REDIS_URL;
+  const config = loadConfig({ REDIS_URL: redisUrl, SWITCHYARD_PREFIX: prefix, SWITCHYARD_MAX_STEPS: '20000', ...opts.env });
   // Compile once on its own to report the compile time; the system compiles them again.
   const compileMs = new Map<string, number>();
   for (const def of opts.workflows) {
@@ -94,7 +97,7 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
     pools = await startWorkerPools(system, { ...opts.pools, ...(opts.providerFor ? { providerFor: opts.providerFor } : {}) });
   } catch (err) {
     await system.close();
-    await cleanupPrefix(prefix);
+    await cleanupPrefix(prefix, redisUrl);
     throw err;
   }
 
@@ -136,7 +139,7 @@ export async function startSwitchyard(opts: SwitchyardBenchOptions): Promise<Swi
       if (process.env.BENCH_DEBUG) console.log('duplicate statuses:', duplicates.map((d) => `${d.options.connectionName}:${d.status}`).join(', '));
       await Promise.all(leaked.map((d) => d.quit().catch(() => d.disconnect())));
       leakedConnections += leaked.length;
-      await cleanupPrefix(prefix);
+      await cleanupPrefix(prefix, redisUrl);
     },
   };
 }

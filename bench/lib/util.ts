@@ -45,30 +45,32 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
 }
 
 /**
- * Run `reps` interleaved rounds of (switchyard, raw) after `warmup` unmeasured rounds of each
- * (JIT compilation, Redis memory growth: the first rounds of a fresh process run slower).
- * Without `raw`, just the Switchyard rounds. Progress goes to `log`.
+ * Run `reps` interleaved rounds of (switchyard, raw[, floor]) after `warmup` unmeasured rounds
+ * of each (JIT compilation, Redis memory growth: the first rounds of a fresh process run
+ * slower). `floor` is raw BullMQ with the awaited writes of durability (lib/durable.ts). Without
+ * `raw`, just the Switchyard rounds. Progress goes to `log`.
  */
-export async function interleaved<S, R = never>(
+export async function interleaved<S, R = never, F = never>(
   { reps, warmup, log }: { reps: number; warmup: number; log: (msg: string) => void },
   sw: () => Promise<S>,
   raw?: () => Promise<R>,
-): Promise<{ sw: S[]; raw: R[] }> {
+  floor?: () => Promise<F>,
+): Promise<{ sw: S[]; raw: R[]; floor: F[] }> {
   for (let i = 0; i < warmup; i++) {
     log(`  warm-up ${i + 1}/${warmup}`);
     await sw();
     if (raw) await raw();
+    if (floor) await floor();
   }
-  const out: { sw: S[]; raw: R[] } = { sw: [], raw: [] };
+  const out: { sw: S[]; raw: R[]; floor: F[] } = { sw: [], raw: [], floor: [] };
+  const sides: (() => Promise<void>)[] = [
+    async () => void out.sw.push(await sw()),
+    ...(raw ? [async () => void out.raw.push(await raw())] : []),
+    ...(floor ? [async () => void out.floor.push(await floor())] : []),
+  ];
   for (let i = 0; i < reps; i++) {
-    // Alternate which side goes first so slow drift of the machine hits both equally.
-    if (raw && i % 2 === 1) {
-      out.raw.push(await raw());
-      out.sw.push(await sw());
-    } else {
-      out.sw.push(await sw());
-      if (raw) out.raw.push(await raw());
-    }
+    // Rotate which side goes first so slow drift of the machine hits each equally.
+    for (let k = 0; k < sides.length; k++) await sides[(i + k) % sides.length]!();
     log(`  rep ${i + 1}/${reps} done`);
   }
   return out;

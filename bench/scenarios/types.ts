@@ -23,6 +23,11 @@ export interface ScenarioResult {
   ratioText?: string;
   /** The same ratio timed from the end of submission, where the scenario measures it. */
   ratioAfterSubmit?: number;
+  /**
+   * Against the floor of a durable step (raw BullMQ + the same awaited writes, lib/durable.ts),
+   * where the scenario measures it: the target is then judged on this ratio.
+   */
+  floor?: { baseline: string; ratio: number; ratioText?: string };
   target: string;
   pass: boolean;
   /** Extra lines: sizes, raw numbers of each repetition, profile findings. */

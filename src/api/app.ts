@@ -4,16 +4,20 @@
  * wires the routes to the System's services; the routes never see the System itself.
  */
 import { statsRouter } from './routes/stats.js';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
-import express, { type Express } from 'express';
-import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import { DEFAULT_BOUNDS, type AuthConfig, type Bounds } from '../config/env.js';
+import { Authenticator, authMode } from '../auth/authenticator.js';
+import { JwtVerifier } from '../auth/jwt.js';
 import type { System } from '../system.js';
-import { assertDepth } from '../compile/bounds.js';
+import { assertDepth, assertFieldSizes } from '../compile/bounds.js';
 import { HttpError, errorHandler } from './errors.js';
 import { JSON_TYPES, jsonObjectBody } from './request-shape.js';
-import { scopeRequests } from './scope.js';
+import { credentialRequests, type OnRefused } from './scope.js';
+import { adminRouter, BOARD_PATH } from './routes/admin.js';
+import { auditorOf, refusalsAuditedIn } from './audit.js';
+import { auditRouter } from './routes/audit.js';
+import { keysRouter } from './routes/keys.js';
 import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
 import { limitsRouter } from './routes/limits.js';
@@ -31,6 +35,27 @@ export interface AppOptions {
   shutdownSignal?: AbortSignal;
   /** Bounds on request bodies (default: the configuration's defaults). */
   bounds?: Bounds;
+  /** Who may call it (default: not production, no JWT: open until the first API key is made). */
+  auth?: AuthConfig;
+  /** Told of every refused credential (default: the audit log). */
+  onRefused?: OnRefused;
+}
+
+/** The authenticator a configuration asks for, on the system's keys and sessions. */
+export function authenticatorOf(system: System, auth: AuthConfig = { production: false, devOpen: false }): Authenticator {
+  return new Authenticator({
+    mode: authMode(auth),
+    keys: system.keys,
+    sessions: system.sessions,
+    jwt: auth.jwt ? new JwtVerifier(auth.jwt) : undefined,
+  });
+}
+
+/** helmet's headers; Bull Board's page runs inline scripts, so it goes without a content security policy. */
+function securityHeaders(): RequestHandler {
+  const api = helmet();
+  const board = helmet({ contentSecurityPolicy: false });
+  return (req, res, next) => (req.path.startsWith(BOARD_PATH) ? board : api)(req, res, next);
 }
 
 export function createApp(system: System, opts: AppOptions): Express {
@@ -38,23 +63,30 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
-  const board = new ExpressAdapter();
-  board.setBasePath('/admin/queues');
-  createBullBoard({ queues: system.allQueues().map((q) => new BullMQAdapter(q)), serverAdapter: board });
-  // bull-board types its router `any`; it is an express app.
-  app.use('/admin/queues', board.getRouter() as Express);
+  app.use(securityHeaders());
+  // Every route checks its declared access through the authenticator (scope.ts).
+  app.use(credentialRequests(authenticatorOf(system, opts.auth), system.cell, opts.onRefused ?? refusalsAuditedIn(system.audit, system.logger)));
+  const audit = auditorOf(system.audit, system.logger);
+  // Before the JSON body checks: the login form is URL-encoded, and Bull Board parses its own bodies.
+  app.use(
+    adminRouter({
+      queues: system.allQueues(),
+      sessions: system.sessions,
+      production: opts.auth?.production ?? false,
+      metrics: async () => ({ type: system.metrics.contentType, text: await system.metrics.text() }),
+    }),
+  );
 
   // Any JSON value is parsed: one that is not an object gets its own message (jsonObjectBody).
   app.use(express.json({ limit: opts.bodyLimit, strict: false, type: JSON_TYPES }));
   app.use(jsonObjectBody);
   // Bounded before any route walks the body (zod, the compiler, templates recurse into it).
-  const maxDepth = (opts.bounds ?? DEFAULT_BOUNDS).maxJsonDepth;
+  const { maxJsonDepth, maxFieldBytes } = opts.bounds ?? DEFAULT_BOUNDS;
   app.use((req, _res, next) => {
-    assertDepth(req.body, maxDepth);
+    assertDepth(req.body, maxJsonDepth);
+    assertFieldSizes(req.body, maxFieldBytes);
     next();
   });
-  // Every request acts in one scope, set here (see scope.ts).
-  app.use(scopeRequests(system.cell));
   app.use(
     healthRouter({
       checks: { redis: () => system.ping(), ...opts.readiness },
@@ -62,16 +94,15 @@ export function createApp(system: System, opts: AppOptions): Express {
       pausedScopes: pausedForReadiness(system),
     }),
   );
-  app.get('/metrics', async (_req, res) => {
-    res.type(system.metrics.contentType).send(await system.metrics.text());
-  });
   const { submissions, queries, actions } = system.api;
-  app.use('/v1/runs', runsRouter({ submissions, queries, actions, shutdownSignal: opts.shutdownSignal }));
-  app.use('/v1/chat', chatRouter({ submissions }));
-  app.use('/v1/agents', agentsRouter({ agents: system.api.agents }));
+  app.use('/v1/runs', runsRouter({ submissions, queries, actions, audit, shutdownSignal: opts.shutdownSignal }));
+  app.use('/v1/chat', chatRouter({ submissions, audit }));
+  app.use('/v1/agents', agentsRouter({ agents: system.api.agents, audit }));
   app.use('/v1/stats', statsRouter({ queries }));
   app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents: system.api.agents }));
-  app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules }));
+  app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules, audit }));
+  app.use('/v1/keys', keysRouter({ keys: system.keys, audit }));
+  app.use('/v1/audit', auditRouter({ audit: system.audit }));
   app.use('/v1/limits', limitsRouter({ limits: system.limits }));
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(system.logger));

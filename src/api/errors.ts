@@ -14,6 +14,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly issues?: Issue[],
+    /** Headers the answer carries (`WWW-Authenticate` of a 401). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -49,6 +51,7 @@ export function errorHandler(logger: Logger, refusals = new RefusalLog(logger)):
     // An expected refusal is counted at warn; any other 5xx is a bug, logged with its stack.
     if (err instanceof UnavailableError) refusals.note(err.kind, http.status, http.message);
     else if (http.status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    if (http.headers) res.set(http.headers);
     res.status(http.status).json({ error: { code: http.code, message: http.message, ...(http.issues ? { issues: http.issues } : {}) } });
   };
 }

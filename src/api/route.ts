@@ -1,13 +1,18 @@
 /**
- * The API's routers, with every route's query parameters checked the one way: a route names
- * the zod schema of its query (none: it takes no parameters), a parameter it does not take is
- * a 422 naming it and what the route takes, and the values are parsed by the schema before the
- * handler sees them. A route cannot be added without going through this.
+ * The API's routers. Every route declares its access rule first (`'public'`, or the scope it
+ * needs: `r.post('/', 'runs:write', handler)`), checked before anything else (scope.ts), and
+ * has its query parameters checked the one way: a route names the zod schema of its query
+ * (none: it takes no parameters), a parameter it does not take is a 422 naming it and what the
+ * route takes, and the values are parsed by the schema before the handler sees them. A route
+ * cannot be added without going through this.
  */
 import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import { excerpt } from '../errors/excerpt.js';
 import { HttpError, parseOr422 } from './errors.js';
+import { authorize, type Access } from './scope.js';
+
+export type { Access };
 
 type QuerySchema = z.ZodObject;
 /** A handler; its path parameters are those its path names (each present when it runs). */
@@ -17,12 +22,12 @@ type NoQuery = Record<string, never>;
 export interface ApiRouter {
   /** The express router, to mount (and for `param`). */
   readonly router: Router;
-  get(path: string, handler: Handler<NoQuery>): void;
-  get<S extends QuerySchema>(path: string, query: S, handler: Handler<z.infer<S>>): void;
-  post(path: string, handler: Handler<NoQuery>): void;
-  put(path: string, handler: Handler<NoQuery>): void;
-  patch(path: string, handler: Handler<NoQuery>): void;
-  delete(path: string, handler: Handler<NoQuery>): void;
+  get(path: string, access: Access, handler: Handler<NoQuery>): void;
+  get<S extends QuerySchema>(path: string, access: Access, query: S, handler: Handler<z.infer<S>>): void;
+  post(path: string, access: Access, handler: Handler<NoQuery>): void;
+  put(path: string, access: Access, handler: Handler<NoQuery>): void;
+  patch(path: string, access: Access, handler: Handler<NoQuery>): void;
+  delete(path: string, access: Access, handler: Handler<NoQuery>): void;
 }
 
 /** The query of `req`, parsed by `schema`; a parameter it does not name is a 422. */
@@ -45,9 +50,12 @@ export function apiRouter(): ApiRouter {
   const router = Router();
   const add =
     (method: 'get' | 'post' | 'put' | 'patch' | 'delete') =>
-    (path: string, ...args: [Handler<never>] | [QuerySchema, Handler<never>]): void => {
+    (path: string, access: Access, ...args: [Handler<never>] | [QuerySchema, Handler<never>]): void => {
       const [schema, handler] = args.length === 2 ? args : [undefined, args[0]];
-      router[method](path, (req, res) => (handler as Handler<unknown>)(req as Request<Record<string, string>>, res, queryOf(req, schema)));
+      router[method](path, async (req, res) => {
+        await authorize(req, res, access);
+        return (handler as Handler<unknown>)(req as Request<Record<string, string>>, res, queryOf(req, schema));
+      });
     };
   return { router, get: add('get'), post: add('post'), put: add('put'), patch: add('patch'), delete: add('delete') } as ApiRouter;
 }

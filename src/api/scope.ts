@@ -1,23 +1,97 @@
 /**
- * The scope a request acts in, decided once per request, here and nowhere else: today every
- * request acts for the default workspace of the process's cell (credentials will pick it). A
- * route reads it with `requestScope(res)` and hands it to the services it calls.
+ * Who a request acts as and in which scope, decided here and nowhere else. `credentialRequests`
+ * (mounted before the routes) hands each request the authenticator; the route builder
+ * (route.ts) calls `authorize` with the route's declared access before its handler runs: the
+ * credential gives the principal, the principal's workspace gives the scope. A route reads the
+ * scope with `requestScope(res)` and the principal with `requestPrincipal(res)`.
  */
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import type { Authenticator } from '../auth/authenticator.js';
+import { CredentialRefusal } from '../auth/authenticator.js';
+import { holds, type ApiScope, type Principal } from '../auth/principal.js';
 import { scopeOf, type Cell, type Scope } from '../store/scope.js';
+import { HttpError } from './errors.js';
 
-/** The middleware that sets every request's scope (mounted before the routes). */
-export function scopeRequests(cell: Cell): RequestHandler {
-  const scope = scopeOf(cell);
+/** A route's access rule: open to anyone (health checks, the login page), or the scope it needs. */
+export type Access = 'public' | ApiScope;
+
+/** The cookie of an admin session (Bull Board's login). */
+export const SESSION_COOKIE = 'sy_session';
+
+/** Called when a credential is refused (the audit log records it). */
+export type OnRefused = (req: Request, reason: string, status: 401 | 403, principal?: Principal) => void;
+
+interface Locals {
+  auth?: { authenticator: Authenticator; cell: Cell; onRefused: OnRefused };
+  principal?: Principal;
+  scope?: Scope;
+}
+
+/** The middleware that hands every request the authenticator (mounted before the routes). */
+export function credentialRequests(authenticator: Authenticator, cell: Cell, onRefused: OnRefused = () => undefined): RequestHandler {
+  const auth = { authenticator, cell, onRefused };
   return (_req, res, next) => {
-    res.locals.scope = scope;
+    (res.locals as Locals).auth = auth;
     next();
   };
 }
 
-/** The scope `scopeRequests` set for this request. */
+/** What a request presents: its bearer token, its admin session cookie (only under /admin). */
+function presented(req: Request): { bearer?: string; session?: string } {
+  const header = req.get('authorization');
+  if (header !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    // A header that is not a bearer token is refused as such, never ignored.
+    return { bearer: m ? m[1]! : '' };
+  }
+  const session = req.baseUrl.startsWith('/admin') || req.path.startsWith('/admin') ? cookie(req, SESSION_COOKIE) : undefined;
+  return session ? { session } : {};
+}
+
+function cookie(req: Request, name: string): string | undefined {
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}
+
+/**
+ * Check the request against `access`: a 401 (with `WWW-Authenticate`) when its credential is
+ * missing or refused, a 403 naming the scope it lacks. Sets its principal and scope.
+ */
+export async function authorize(req: Request, res: Response, access: Access): Promise<void> {
+  if (access === 'public') return;
+  const locals = res.locals as Locals;
+  if (!locals.auth) throw new Error('no authenticator: credentialRequests must run before the routes');
+  const { authenticator, cell, onRefused } = locals.auth;
+  let principal: Principal;
+  try {
+    principal = await authenticator.authenticate(presented(req));
+  } catch (err) {
+    if (!(err instanceof CredentialRefusal)) throw err;
+    onRefused(req, err.message, 401);
+    throw new HttpError(401, 'unauthorized', err.message, undefined, { 'WWW-Authenticate': 'Bearer realm="switchyard"' });
+  }
+  if (!holds(principal, access)) {
+    const message = `this credential lacks the scope "${access}" (it has ${principal.scopes.join(', ') || 'none'})`;
+    onRefused(req, message, 403, principal);
+    throw new HttpError(403, 'forbidden', message);
+  }
+  locals.principal = principal;
+  locals.scope = scopeOf(cell, principal.workspace);
+}
+
+/** The scope `authorize` set for this request. */
 export function requestScope(res: Response): Scope {
-  const scope = (res.locals as { scope?: Scope }).scope;
-  if (!scope) throw new Error('no request scope: scopeRequests must run before the routes');
+  const scope = (res.locals as Locals).scope;
+  if (!scope) throw new Error('no request scope: the route must declare an access rule other than "public"');
   return scope;
+}
+
+/** The principal `authorize` set for this request. */
+export function requestPrincipal(res: Response): Principal {
+  const principal = (res.locals as Locals).principal;
+  if (!principal) throw new Error('no request principal: the route must declare an access rule other than "public"');
+  return principal;
 }

@@ -79,18 +79,19 @@ const QUOTA_TYPES = new Set(['insufficient_quota', 'billing_error']);
 function classifyStatus(f: Extract<VendorFailure, { kind: 'api' }>, provider: string, cause: unknown): Error {
   const { status, types } = f;
   const detail = `${provider} ${status ?? 'error'}: ${maskKeys(f.message)}`;
+  const now = Date.now();
   if (types.some((t) => QUOTA_TYPES.has(t))) {
-    const after = retryAfterHeaderMs(f.headers);
+    const after = retryAfterHeaderMs(f.headers, now);
     return new QuotaExhaustedError(
       `${detail} (quota exhausted: add credit or raise the limit with the provider)`,
       status,
-      after === undefined ? undefined : Date.now() + after,
+      after === undefined ? undefined : now + after,
       { cause },
     );
   }
   if (status === 429 || f.overloaded || (status === undefined && types.some((t) => RATE_LIMIT_TYPES.has(t)))) {
     // An overload sent inside a stream has no status: it is told apart as a 529 (the provider is unwell).
-    return new RateLimitedError(detail, retryAfterHeaderMs(f.headers) ?? DEFAULT_RETRY_AFTER_MS, f.overloaded ? 529 : status, { cause });
+    return new RateLimitedError(detail, retryAfterHeaderMs(f.headers, now) ?? DEFAULT_RETRY_AFTER_MS, f.overloaded ? 529 : status, { cause, since: now });
   }
   if (status === undefined && types.some((t) => INVALID_REQUEST_TYPES.has(t))) {
     return new NonRetryableError(detail, status, { cause });
@@ -109,8 +110,8 @@ function classifyStatus(f: Extract<VendorFailure, { kind: 'api' }>, provider: st
   return new NonRetryableError(detail, status, { cause });
 }
 
-/** `retry-after-ms`, else `retry-after` (seconds or an HTTP date); undefined when neither says. */
-function retryAfterHeaderMs(headers: Headers | undefined): number | undefined {
+/** `retry-after-ms`, else `retry-after` (seconds or an HTTP date, counted from `now`); undefined when neither says. */
+function retryAfterHeaderMs(headers: Headers | undefined, now: number): number | undefined {
   const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
   if (Number.isFinite(ms) && ms >= 0) return Math.ceil(ms);
   const value = headers?.get('retry-after');
@@ -118,7 +119,7 @@ function retryAfterHeaderMs(headers: Headers | undefined): number | undefined {
     const seconds = Number(value);
     if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds * 1000);
     const date = Date.parse(value);
-    if (Number.isFinite(date)) return Math.max(0, date - Date.now());
+    if (Number.isFinite(date)) return Math.max(0, date - now);
   }
   return undefined;
 }

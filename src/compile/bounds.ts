@@ -43,6 +43,32 @@ export function assertDepth(value: unknown, maxDepth: number, root = ''): void {
   throw new ValidationError(message, [{ path: at, message }]);
 }
 
+/** Throws a ValidationError naming the place when a string (a value or a key) of `value` has more than `maxBytes` UTF-8 bytes. */
+export function assertFieldSizes(value: unknown, maxBytes: number, root = ''): void {
+  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: value, path: [] }];
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    // A string's UTF-8 bytes are at most 3 per UTF-16 unit: only long ones are measured.
+    const big = (s: string) => s.length * 3 > maxBytes && Buffer.byteLength(s) > maxBytes;
+    if (typeof v === 'string') {
+      if (big(v)) refuseField(path, root, `a string of ${Buffer.byteLength(v)} bytes`, maxBytes);
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => stack.push({ v: item, path: [...path, i] }));
+    } else if (v !== null && typeof v === 'object') {
+      for (const [key, item] of Object.entries(v)) {
+        if (big(key)) refuseField(path, root, `a key of ${Buffer.byteLength(key)} bytes`, maxBytes);
+        stack.push({ v: item, path: [...path, key] });
+      }
+    }
+  }
+}
+
+function refuseField(path: (string | number)[], root: string, what: string, maxBytes: number): never {
+  const at = formatPath(path, root) || '(body)';
+  const message = `${what} (at ${excerpt(at, 120)}); at most ${maxBytes} bytes (SWITCHYARD_MAX_FIELD_BYTES)`;
+  throw new ValidationError(message, [{ path: at, message }]);
+}
+
 /** How many steps the `steps` of a workflow definition hold (blocks counted through). */
 export function countSteps(steps: unknown): number {
   let n = 0;

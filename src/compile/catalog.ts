@@ -60,6 +60,8 @@ export class WorkflowCatalog {
       maxTurns: bounds.maxOrchestratorTurns,
       maxDelegations: bounds.maxDelegations,
       maxDepth: bounds.maxDelegationDepth,
+      maxForEachItems: bounds.maxForEachItems,
+      maxLoopIterations: bounds.maxLoopIterations,
       agent: agents ? (name) => agents.get(name) : this.agentOf,
     };
     const found: FoundSchema[] = [];

@@ -65,6 +65,12 @@ export interface Bounds {
   maxExpressionDepth: number;
   /** Most index entries one filtered listing reads before it answers with a cursor to go on. @default 1000 */
   maxListScan: number;
+  /** Highest `maxItems` a request's forEach may set. @default 1000 */
+  maxForEachItems: number;
+  /** Highest `maxIterations` a request's loop may set. @default 20 */
+  maxLoopIterations: number;
+  /** Most UTF-8 bytes of one string (or key) in a request body. @default 1 MiB */
+  maxFieldBytes: number;
 }
 
 /** BullMQ's lock and stalled-check timing of every worker by default, ms: a lost worker's steps go on within 30 s. */
@@ -94,6 +100,9 @@ export const DEFAULT_BOUNDS: Bounds = {
   maxExpressionChars: 2000,
   maxExpressionDepth: 50,
   maxListScan: 1000,
+  maxForEachItems: 1000,
+  maxLoopIterations: 20,
+  maxFieldBytes: 1024 * 1024,
 };
 
 export const EnvSchema = z.object({
@@ -180,6 +189,12 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_EXPRESSION_DEPTH: int(DEFAULT_BOUNDS.maxExpressionDepth, 2, MAX_EXPRESSION_DEPTH_SETTING),
   /** Most index entries a filtered GET /v1/runs reads; then it answers with what it found and a cursor. */
   SWITCHYARD_MAX_LIST_SCAN: int(DEFAULT_BOUNDS.maxListScan, 10),
+  /** Highest `maxItems` a forEach of a request's workflow may set (more: 422); 1000 at most. */
+  SWITCHYARD_MAX_FOREACH_ITEMS: int(DEFAULT_BOUNDS.maxForEachItems, 1, 1000),
+  /** Highest `maxIterations` a loop of a request's workflow may set (more: 422); 20 at most. */
+  SWITCHYARD_MAX_LOOP_ITERATIONS: int(DEFAULT_BOUNDS.maxLoopIterations, 1, 20),
+  /** Most UTF-8 bytes of one string (value or key) in a request body (more: 422 naming where). */
+  SWITCHYARD_MAX_FIELD_BYTES: int(DEFAULT_BOUNDS.maxFieldBytes, 64),
   /** How long a graceful shutdown waits for in-flight steps before giving up, in ms. */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: ms(30_000, 0),
   /** How long start-up waits for Redis to answer before it gives up (exit 69), in ms. */
@@ -226,10 +241,45 @@ export const EnvSchema = z.object({
   ANTHROPIC_BASE_URL: optionalUrl,
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
+  /** `production` makes every route but /healthz and /readyz need a credential (no open development mode). */
+  NODE_ENV: optionalString,
+  /** Outside production: serve requests without a credential as the default workspace, even once keys exist. */
+  SWITCHYARD_DEV_OPEN: bool(false),
+  /** Secret that verifies JWT bearer tokens (HS256/384/512). */
+  SWITCHYARD_JWT_SECRET: optionalString,
+  /** JWKS URL that verifies JWT bearer tokens (RS*, PS*, ES*, EdDSA), instead of a secret. */
+  SWITCHYARD_JWT_JWKS_URL: optionalUrl,
+  /** The `iss` a token must carry (none: not checked). */
+  SWITCHYARD_JWT_ISSUER: optionalString,
+  /** The `aud` a token must carry (none: not checked). */
+  SWITCHYARD_JWT_AUDIENCE: optionalString,
+  /** The claim holding a token's workspace id. */
+  SWITCHYARD_JWT_WORKSPACE_CLAIM: z.preprocess(emptyToUndefined, z.string().default('workspace')),
+  /** The claim holding a token's scopes (space-separated, or an array). */
+  SWITCHYARD_JWT_SCOPES_CLAIM: z.preprocess(emptyToUndefined, z.string().default('scope')),
+  /** Keep prompts, inputs and outputs out of the logs (each such field is logged as "[redacted]"). */
+  SWITCHYARD_LOG_REDACT_CONTENT: bool(false),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
 });
 export type Env = z.infer<typeof EnvSchema>;
+
+/** Who may call the API: the mode's inputs and the JWT verifier's settings. */
+export interface AuthConfig {
+  /** NODE_ENV=production: credentials always required. */
+  production: boolean;
+  /** SWITCHYARD_DEV_OPEN: the open development mode, forced (ignored in production). */
+  devOpen: boolean;
+  /** Set when a JWT secret or JWKS URL is configured. */
+  jwt?: {
+    secret?: string | undefined;
+    jwksUrl?: string | undefined;
+    issuer?: string | undefined;
+    audience?: string | undefined;
+    workspaceClaim: string;
+    scopesClaim: string;
+  };
+}
 
 export interface Config {
   redisUrl: string;
@@ -256,6 +306,10 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   /** The keys that seal agents' provider keys: the current one (new values) and older ones (still opened). */
   secrets: { key: string | undefined; oldKeys: string[] };
+  /** Who may call the API (see src/auth/). */
+  auth: AuthConfig;
+  /** Prompts, inputs and outputs are redacted from logs (SWITCHYARD_LOG_REDACT_CONTENT). */
+  logRedactContent: boolean;
   providers: {
     anthropic: { apiKey: string | undefined; baseURL: string | undefined };
     openai: { apiKey: string | undefined; baseURL: string | undefined };
@@ -303,6 +357,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxExpressionChars: e.SWITCHYARD_MAX_EXPRESSION_CHARS,
       maxExpressionDepth: e.SWITCHYARD_MAX_EXPRESSION_DEPTH,
       maxListScan: e.SWITCHYARD_MAX_LIST_SCAN,
+      maxForEachItems: e.SWITCHYARD_MAX_FOREACH_ITEMS,
+      maxLoopIterations: e.SWITCHYARD_MAX_LOOP_ITERATIONS,
+      maxFieldBytes: e.SWITCHYARD_MAX_FIELD_BYTES,
     },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,
@@ -312,6 +369,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatMs: e.SWITCHYARD_HEARTBEAT_MS,
     logLevel: e.LOG_LEVEL,
     secrets: { key: e.SWITCHYARD_SECRETS_KEY?.trim(), oldKeys: e.SWITCHYARD_SECRETS_OLD_KEYS.map((k) => k.trim()) },
+    auth: {
+      production: e.NODE_ENV === 'production',
+      devOpen: e.SWITCHYARD_DEV_OPEN,
+      ...(e.SWITCHYARD_JWT_SECRET || e.SWITCHYARD_JWT_JWKS_URL
+        ? {
+            jwt: {
+              secret: e.SWITCHYARD_JWT_SECRET,
+              jwksUrl: e.SWITCHYARD_JWT_JWKS_URL,
+              issuer: e.SWITCHYARD_JWT_ISSUER,
+              audience: e.SWITCHYARD_JWT_AUDIENCE,
+              workspaceClaim: e.SWITCHYARD_JWT_WORKSPACE_CLAIM,
+              scopesClaim: e.SWITCHYARD_JWT_SCOPES_CLAIM,
+            },
+          }
+        : {}),
+    },
+    logRedactContent: e.SWITCHYARD_LOG_REDACT_CONTENT,
     providers: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
       openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },

@@ -4,14 +4,15 @@
  * No I/O: the step machine reads the state in one round trip, asks `decide`, then acts.
  *
  * The fast path of scripts/lua/step-begin.lua starts a step by itself in exactly one of the
- * cases where this function answers `start`: no `when`, the step pending or retrying with
- * attempts left, the run live, every dependency succeeded or failed optional (checked in
- * test/store/scripts.test.ts).
+ * cases where this function answers `start`: its rule is stated once, in src/model/run.ts
+ * (FAST_START_FROM, usableDependency), and the script is given it (checked against this
+ * function in test/store/scripts.test.ts).
  */
 import { NonRetryableError, toError } from '../errors/index.js';
 import type { RunStatus, StepStatus } from '../model/run.js';
 import { isTerminalRun, isTerminalStep } from '../model/run.js';
 import { evaluateWhen } from '../lang/evaluate.js';
+import { isLost } from '../flow/finish-run.js';
 import type { CompiledStep } from '../kinds/definition.js';
 import type { TemplateScope } from '../lang/templates.js';
 
@@ -53,12 +54,24 @@ export type Decision =
   /** Continue after the steps it added have finished (no new attempt). */
   | { action: 'resume' };
 
+/**
+ * The start rule, stated once: whether a step's begin may start it by itself (the fast path of
+ * step-begin.lua) when the rest of its state allows (pending or retrying with attempts left,
+ * its run live, every dependency succeeded or failed optional); the script checks that state,
+ * this says which steps it may. A `when` needs evaluating, and a join other than `all` is decided
+ * in full: those steps always come to `decide`.
+ */
+export function fastStart(step: Pick<DecisionStep, 'when' | 'join'>): boolean {
+  return step.when === undefined && step.join === undefined;
+}
+
 export function decide(d: DecisionInput): Decision {
   const { status, attempts } = d.self;
   if (isTerminalStep(status)) return { action: 'finish', status };
   if (isTerminalRun(d.run.status)) return { action: 'finish', status: 'cancelled' };
 
-  const lost = d.deps.filter((dep) => !isTerminalStep(dep.status)).map((dep) => dep.stepId);
+  // BullMQ started this job, so it is done with every dependency's job.
+  const lost = d.deps.filter((dep) => isLost(dep.status, 'done')).map((dep) => dep.stepId);
   if (lost.length > 0) return { action: 'lost', deps: lost };
   const failed = d.deps.find((dep) => dep.status === 'failed' && !dep.optional);
   if (failed) return { action: 'cancel', reason: `dependency "${failed.stepId}" failed` };

@@ -1,70 +1,24 @@
 /**
  * Worker pools: one BullMQ Worker per agent type (its concurrency, limiter, attempts and
- * backoff come from the agents file), plus the internal workers (the engine's own steps, run
- * roots, refs, schedules), the cancellation listener and the watchdog that ends runs whose
- * root job failed.
+ * backoff come from the agents file) and the engine's own steps (step-workers.ts), plus the
+ * internal workers (run roots, refs, schedules) and the watchdog (internal-workers.ts), the
+ * cancellation listener (cancel-listener.ts), and the heartbeat and sweeper (heartbeat.ts). The
+ * queues of workspaces' own agents are served as they are created (workspace-agents-watch.ts).
  */
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import { Job, QueueEvents, Worker, type WorkerOptions } from 'bullmq';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { loadTokenizers } from '../calls/token-estimate.js';
-import { RedisLimiter } from '../calls/admission/limiter.js';
-import { CallPipeline } from '../calls/pipeline.js';
-import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
-import type { Provider } from '../calls/provider.js';
-import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE, agentQueueName, keys, parseCancelMessage, stepJobId } from '../store/keys.js';
-import { scopeOf } from '../store/scope.js';
-import type { StepJobData } from '../flow/flow-builder.js';
-import { watched, type System } from '../system.js';
+import { CONTROL_QUEUE, REF_QUEUE, RUN_QUEUE, agentQueueName } from '../store/keys.js';
+import type { System } from '../system.js';
 import { ActiveJobs } from './active-jobs.js';
-import type { Executors } from '../kinds/executor.js';
-import { createExecutors, type ReadRuns } from '../kinds/index.js';
-import { compilePlan } from '../compile/plan.js';
-import { createRefProcessor } from '../flow/ref-processor.js';
-import { createRunProcessor } from '../flow/run-processor.js';
-import { createScheduleProcessor } from '../schedules/schedule-processor.js';
-import { sweepQueued } from '../flow/sweeper.js';
-import { createStepProcessor } from './step-machine.js';
-import { endFailedRun, endFailedStep } from './failed-jobs.js';
+import { listenForCancels } from './cancel-listener.js';
+import { startTimers, type ProcessTimers } from './heartbeat.js';
+import { startInternalWorkers, type InternalWorkers } from './internal-workers.js';
+import type { WorkerPoolsOptions } from './pool-options.js';
+import { UNLIMITED, stepWorkerFactory } from './step-workers.js';
 import { WorkspaceAgentsWatch } from './workspace-agents-watch.js';
-import type { ResolvedAgent } from '../model/agent.js';
 
-/** A limiter that never limits by itself (see the agent workers below). */
-const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
-
-/**
- * BullMQ fails a job that stalled more than this; the step machine counts an interrupted
- * attempt as an attempt and stops at the step's own `attempts` (at most 100), so BullMQ's
- * limit must never be the one that is reached.
- */
-const STEP_MAX_STALLED = 1000;
-/** How often a step worker whose queue is rate limited looks whether the limit was lifted, ms. */
-const RATE_LIMIT_RECHECK_MS = 1000;
-
-export interface WorkerPoolsOptions {
-  /** Agent types to serve (all when omitted). */
-  agents?: readonly string[];
-  /** Run the internal workers (engine steps, runs, refs, schedules, watchdog). Default true. */
-  internal?: boolean;
-  /** Replace a provider (tests). */
-  providerFor?: (agent: string) => Provider;
-  /**
-   * Serve the queues of the workspaces' own agents (created over the API), as they come.
-   * @default true when `agents` is omitted (all agents served)
-   */
-  workspaceAgents?: boolean;
-  /** Replace executors (tests): every kind not given keeps its own. */
-  executors?: (defaults: Executors) => Partial<Executors>;
-  /**
-   * BullMQ lock and stalled-check timing of the step workers, ms (tests shorten them to
-   * exercise crash recovery). @default the system's (SWITCHYARD_LOCK_DURATION_MS, SWITCHYARD_STALLED_INTERVAL_MS)
-   */
-  stalled?: { lockDuration: number; stalledInterval: number };
-  /** How a step's result write is retried on Redis errors (see StepMachineDeps.recordRetry). */
-  recordRetry?: { tries: number; firstDelayMs: number };
-  /** The sweeper of runs whose jobs were never added (internal workers only). @default {everyMs: 30000, graceMs: 60000} */
-  sweep?: { everyMs: number; graceMs: number };
-}
+export type { WorkerPoolsOptions } from './pool-options.js';
 
 export interface WorkerPools {
   workers: Worker[];
@@ -73,266 +27,103 @@ export interface WorkerPools {
 }
 
 export async function startWorkerPools(system: System, opts: WorkerPoolsOptions = {}): Promise<WorkerPools> {
-  const { registry, logger, cell } = system;
-  const { store, control } = system.engine;
-  const prefix = cell.tag;
-  const connection = system.engine.redis;
+  const { registry, logger } = system;
   const names = opts.agents ?? registry.names();
   // The tokenizers its calls' estimates count with load now (about 200 ms), not in a first call.
   loadTokenizers(
     names.flatMap((n) => [registry.require(n), ...(registry.require(n).fallbacks ?? [])]).flatMap((a) => (a.provider === 'echo' ? [] : [a.model])),
   );
   const internal = opts.internal ?? true;
-
-  const maxPauseMs = system.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS;
-  // Every provider call goes through the pipeline (src/calls/pipeline.ts): admission (the run's
-  // budget, the shared limiter), then the agent's fallbacks.
-  const pipeline = new CallPipeline({
-    limiter: new RedisLimiter(connection, prefix, registry.limits),
-    plan: registry.limits,
-    ledger: store.budgets,
-    cell,
-    prices: registry.prices,
-    logger,
-    onCircuitOpened: (scope) => system.metrics.circuitOpened(scope),
-    maxPauseMs,
-  });
-  const { providerFor: given } = opts;
-  const providerFor = given ? (agent: ResolvedAgent) => given(agent.name) : (agent: ResolvedAgent) => pipeline.forAgent(agent);
-  const readRuns: ReadRuns = async ({ workspaceId, agent, workflow, limit }) => {
-    const { runs } = await system.engine.queries.list(scopeOf(cell, workspaceId), {
-      status: 'succeeded',
-      include: ['output'],
-      limit,
-      ...(agent ? { agent } : {}),
-      ...(workflow ? { workflow } : {}),
-    });
-    return runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, agents: r.agents, finishedAt: r.finishedAt, output: r.output ?? null }));
-  };
-  const defaults = createExecutors({ providerFor, readRuns, schemas: system.schemas, compilePlan });
-  // The workspaces' own agents: their queues served as they are created (see workspace-agents-watch.ts).
+  const active = new ActiveJobs();
+  // The workspaces' own agents: a step reads its workspace's as it begins; their queues are
+  // served as they are created (see workspace-agents-watch.ts).
   const watch = new WorkspaceAgentsWatch({
     agents: system.engine.agents,
     shared: registry,
-    cell,
+    cell: system.cell,
     logger,
     serve: async (name, concurrency) => {
       const queueName = agentQueueName(name);
       const serving = stepWorkers.find((w) => w.name === queueName);
       if (serving) serving.concurrency = concurrency;
       else {
-        await stepWorker(queueName, { concurrency, limiter: UNLIMITED }).waitUntilReady();
+        const worker = stepWorker(queueName, { concurrency, limiter: UNLIMITED });
+        stepWorkers.push(worker);
+        await worker.waitUntilReady();
         logger.info({ queue: queueName, concurrency }, 'serving a workspace agent');
-        await beat();
+        await timers.beat();
       }
     },
   });
-  const executors: Executors = { ...defaults, ...opts.executors?.(defaults) };
-
-  const active = new ActiveJobs();
+  const stepWorker = stepWorkerFactory(system, opts, active, (scope, step) => Promise.resolve(watch.agentsFor(scope, step)));
   /** The workers that run steps (agent pools, the engine's own steps); closed before the internal ones. */
-  const stepWorkers: Worker[] = [];
-  const internalWorkers: Worker[] = [];
-  // A worker reports every failed reconnect while Redis is down: one line per worker per 30 s.
-  const workerError = (queue: string) => {
-    let last = 0;
-    return (err: Error) => {
-      if (Date.now() - last < 30_000) return;
-      last = Date.now();
-      logger.error({ queue, err: err.message }, 'worker error');
-    };
-  };
-  const onFailed = (job: Job<StepJobData> | undefined, err: Error) => {
-    logger.debug({ queue: job?.queueName, jobId: job?.id, err: err.message }, 'job failed');
-    // A run's only job that failed for good ends its run, as the watchdog does for a root job.
-    if (job?.data?.standalone && job.finishedOn) {
-      endFailedStep(system, scopeOf(cell, job.data.workspaceId), job.data.runId, job.data.step, err.message, true).catch((e: Error) =>
-        logger.error({ runId: job.data.runId, err: e.message }, 'could not end the run of a failed job'),
-      );
-    }
-  };
-  const stepWorker = (queueName: string, workerOpts: Omit<WorkerOptions, 'connection' | 'prefix'>) => {
-    const processor = createStepProcessor({
-      store,
-      control,
-      cell,
-      executors,
-      policy: system.policy,
-      flowProducer: system.engine.flowProducer,
-      refSafetyDelayMs: system.refSafetyDelayMs,
-      active,
-      logger,
-      worker: () => worker,
-      queue: system.queue(queueName),
-      queueByName: (name) => system.queue(name),
-      prices: registry.prices,
-      authorityOf: (agent) => registry.authorityOf(agent),
-      agentsFor: (scope, step) => Promise.resolve(watch.agentsFor(scope, step)),
-      metrics: system.metrics,
-      ...(system.opts.maxDebugBytes !== undefined ? { maxDebugBytes: system.opts.maxDebugBytes } : {}),
-      maxPauseMs,
-      ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
-      ...(system.opts.bounds ? { bounds: system.opts.bounds } : {}),
-    });
-    // A queue paused after a 429 is looked at again every second (not BullMQ's 30 s), so a pause
-    // an admin lifts (POST /v1/limits/:scope/resume) lets its steps go on at once.
-    const worker = new Worker<StepJobData>(queueName, processor, {
-      connection,
-      prefix,
-      maxStalledCount: STEP_MAX_STALLED,
-      maximumRateLimitDelay: RATE_LIMIT_RECHECK_MS,
-      ...(opts.stalled ?? system.stalled),
-      ...workerOpts,
-    });
-    worker.on('failed', onFailed);
-    worker.on('error', workerError(queueName));
-    stepWorkers.push(worker);
-    return worker;
-  };
-
-  for (const name of names) {
-    const agent = registry.require(name);
+  const stepWorkers: Worker[] = names.map((name) =>
     stepWorker(agentQueueName(name), {
-      concurrency: agent.concurrency,
+      concurrency: registry.require(name).concurrency,
       // The agent's `rateLimit` is held by the shared limiter, per call (a step that waits for it
       // takes no slot of anything). A limiter anyway: BullMQ honours a manual rate limit
       // (queue.rateLimit after a 429) only on queues that have one.
       limiter: UNLIMITED,
-    });
-  }
-
-  let watchdog: QueueEvents | undefined;
-  // Its blocking reads need a connection of their own, which BullMQ leaves to its owner to close.
-  let watchConnection: ReturnType<typeof connection.duplicate> | undefined;
-  if (internal) {
-    // A limiter here too: a step that is rate limited waits out queue.rateLimit only then.
-    stepWorker(CONTROL_QUEUE, { concurrency: 16, limiter: UNLIMITED });
-    const more = [
-      new Worker(RUN_QUEUE, createRunProcessor({ store, cell, logger }), { connection, prefix, concurrency: 16, maxStalledCount: 10, ...system.stalled }),
-      new Worker(REF_QUEUE, createRefProcessor({ store, control, cell, queue: (q) => system.queue(q), safetyDelayMs: system.refSafetyDelayMs }), {
-        connection,
-        prefix,
-        concurrency: 16,
-        maxStalledCount: 10,
-        ...system.stalled,
-      }),
-      new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ submissions: system.engine.submissions, cell, logger }), {
-        connection,
-        prefix,
-        concurrency: 4,
-        ...system.stalled,
-      }),
-    ];
-    for (const w of more) w.on('error', workerError(w.name));
-    internalWorkers.push(...more);
-
-    // A root job that failed (a required step's job failed, even without our handler running)
-    // must still end its run, with the step that failed recorded as failed.
-    watchdog = new QueueEvents(RUN_QUEUE, { connection: (watchConnection = watched(connection.duplicate(), logger)), prefix });
-    // Its connection's errors are logged by `watched` (once per outage).
-    watchdog.on('error', () => undefined);
-    watchdog.on('failed', ({ jobId, failedReason }) => {
-      endFailedRun(system, jobId, failedReason).catch((err: Error) => logger.error({ runId: jobId, err: err.message }, 'watchdog could not end run'));
-    });
-    await watchdog.waitUntilReady();
-  }
-
-  // Cancellation from any process: abort this process's running steps of the run.
-  const subscriber = watched(connection.duplicate(), logger);
+    }),
+  );
+  // A limiter here too: a step that is rate limited waits out queue.rateLimit only then.
+  if (internal) stepWorkers.push(stepWorker(CONTROL_QUEUE, { concurrency: 16, limiter: UNLIMITED }));
+  const inside = internal ? await startInternalWorkers(system) : undefined;
   const serveOwn = opts.workspaceAgents ?? opts.agents === undefined;
-  await subscriber.subscribe(keys.cancelChannel(cell), ...(serveOwn ? [keys.agentsChannel(cell)] : []));
-  subscriber.on('message', (channel: string, message: string) => {
-    if (channel === keys.agentsChannel(cell)) return void watch.refresh();
-    const { workspace, runId, stepIds } = parseCancelMessage(message);
-    const n = stepIds.length
-      ? active.cancelRun(
-          { workspace },
-          runId,
-          'step cancelled',
-          stepIds.map((s) => stepJobId(runId, s)),
-        )
-      : active.cancelRun({ workspace }, runId, 'run cancelled');
-    if (n > 0)
-      logger.info(
-        { runId, aborted: n, ...(stepIds.length ? { steps: stepIds } : {}) },
-        stepIds.length ? 'aborted cancelled steps' : 'aborted running steps of a cancelled run',
-      );
-  });
+  const subscriber = await listenForCancels(system, active, serveOwn ? () => void watch.refresh() : undefined);
 
-  await Promise.all([...stepWorkers, ...internalWorkers].map((w) => w.waitUntilReady()));
-
-  // Heartbeats: which queues this process serves (why a step waits, /readyz), and its BullMQ
-  // workers (whose ids its job locks carry: a step whose process stopped beating is lost).
-  const processId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  // Read at each beat: the queues of workspace agents are served as they come.
-  const beat = () =>
-    system.engine.heartbeats
-      .beat(
-        processId,
-        stepWorkers.map((w) => w.name),
-        [...stepWorkers, ...internalWorkers].map((w) => w.id),
-      )
-      .catch((err: unknown) => logger.debug({ err }, 'heartbeat failed'));
-  await beat();
-  let beating: Promise<unknown> = Promise.resolve();
-  const heartbeat = setInterval(() => {
-    beating = beat();
-  }, system.engine.heartbeats.heartbeatMs);
-  heartbeat.unref();
-  // The sweeper (with the internal workers): runs whose jobs were never added end `failed`.
-  let sweeping: Promise<unknown> | undefined;
-  const sweepDeps = { store, control, cell, queue: (name: string) => system.queue(name), logger, graceMs: opts.sweep?.graceMs ?? 60_000 };
-  const sweeper = internal
-    ? setInterval(() => {
-        sweeping ??= sweepQueued(sweepDeps)
-          .catch((err: unknown) => logger.debug({ err }, 'sweep failed'))
-          .finally(() => (sweeping = undefined));
-      }, opts.sweep?.everyMs ?? 30_000)
-    : undefined;
-  sweeper?.unref();
+  const others = inside?.workers ?? [];
+  await Promise.all([...stepWorkers, ...others].map((w) => w.waitUntilReady()));
+  const timers = await startTimers(system, { steps: stepWorkers, others }, internal ? { everyMs: 30_000, graceMs: 60_000, ...opts.sweep } : undefined);
   logger.info({ agents: names, internal }, 'worker pools started');
-
   if (serveOwn) await watch.start();
-
   return {
     get workers() {
-      return [...stepWorkers, ...internalWorkers];
+      return [...stepWorkers, ...others];
     },
-    async close(timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      clearInterval(heartbeat);
-      clearInterval(sweeper);
-      // No workspace agent's worker starts once the stop has begun (one starting now is awaited).
-      await withDeadline(watch.stop(), deadline);
-      // Bounded: during an outage the engine's connection would wait for Redis.
-      await withDeadline(
-        Promise.all([beating, sweeping]).then(() => system.engine.heartbeats.leave(processId)),
-        deadline,
-      );
-      const closeAll = async (list: Worker[], what: string) => {
-        const graceful = Promise.all(list.map((w) => w.close()));
-        if (!(await withDeadline(graceful, deadline))) {
-          // BullMQ's close(true) after a close() under way only waits for that one: stop waiting
-          // instead (bounded), and let the jobs still held be recovered by the stalled check.
-          logger.warn({ timeoutMs }, `${what} did not finish in time; not waiting for them any longer (they will be retried)`);
-          await withDeadline(graceful, Date.now() + 1_000);
-        }
-      };
-      // Steps first: the runs they finish (root jobs), refs they wake, still get settled by
-      // this process's internal workers before those close.
-      await closeAll(stepWorkers, 'in-flight steps');
-      if (internalWorkers.length) {
-        await withDeadline(settleQueued(system, deadline), Math.min(deadline, Date.now() + 2_000));
-        await closeAll(internalWorkers, 'run roots and refs');
-      }
-      const soon = () => Date.now() + 2_000;
-      await withDeadline(watchdog?.close() ?? Promise.resolve(), soon());
-      await withDeadline(watchConnection?.quit() ?? Promise.resolve(), soon());
-      watchConnection?.disconnect();
-      await withDeadline(subscriber.quit(), soon());
-      subscriber.disconnect();
-    },
+    close: (timeoutMs = 30_000) => closePools(system, { stepWorkers, inside, subscriber, timers, watch }, timeoutMs),
   };
+}
+
+/**
+ * Close a process's pools: its timers, then the step workers (waiting up to `timeoutMs` for the
+ * steps in flight), then the internal workers once the root and ref jobs those steps made ready
+ * are taken, then the watchdog and the cancel listener.
+ */
+async function closePools(
+  system: System,
+  pools: { stepWorkers: Worker[]; inside: InternalWorkers | undefined; subscriber: Redis; timers: ProcessTimers; watch: WorkspaceAgentsWatch },
+  timeoutMs: number,
+): Promise<void> {
+  const { stepWorkers, inside, subscriber, timers, watch } = pools;
+  const deadline = Date.now() + timeoutMs;
+  timers.stop();
+  // No workspace agent's worker starts once the stop has begun (one starting now is awaited).
+  await withDeadline(watch.stop(), deadline);
+  // Bounded: during an outage the engine's connection would wait for Redis.
+  await withDeadline(timers.leave(), deadline);
+  const closeAll = async (list: Worker[], what: string) => {
+    const graceful = Promise.all(list.map((w) => w.close()));
+    if (!(await withDeadline(graceful, deadline))) {
+      // BullMQ's close(true) after a close() under way only waits for that one: stop waiting
+      // instead (bounded), and let the jobs still held be recovered by the stalled check.
+      system.logger.warn({ timeoutMs }, `${what} did not finish in time; not waiting for them any longer (they will be retried)`);
+      await withDeadline(graceful, Date.now() + 1_000);
+    }
+  };
+  // Steps first: the runs they finish (root jobs), refs they wake, still get settled by
+  // this process's internal workers before those close.
+  await closeAll(stepWorkers, 'in-flight steps');
+  if (inside) {
+    await withDeadline(settleQueued(system, deadline), Math.min(deadline, Date.now() + 2_000));
+    await closeAll(inside.workers, 'run roots and refs');
+  }
+  const soon = () => Date.now() + 2_000;
+  await withDeadline(inside?.watchdog.close() ?? Promise.resolve(), soon());
+  await withDeadline(inside?.watchConnection.quit() ?? Promise.resolve(), soon());
+  inside?.watchConnection.disconnect();
+  await withDeadline(subscriber.quit(), soon());
+  subscriber.disconnect();
 }
 
 /**

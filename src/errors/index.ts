@@ -36,10 +36,14 @@ export class RateLimitedError extends SwitchyardError {
     /** How long to wait before the next request, from Retry-After when the provider sent it. */
     readonly retryAfterMs: number,
     readonly status?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; since?: number },
   ) {
     super(message, options);
+    this.since = options?.since ?? Date.now();
   }
+
+  /** The clock reading `retryAfterMs` counts from (when the provider's answer was read). */
+  readonly since: number;
 }
 
 /** Trying again cannot help (bad request, auth error, unknown model...). */

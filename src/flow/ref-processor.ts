@@ -12,7 +12,7 @@ import type { RunControl } from './run-control.js';
 import type { RunStore } from '../store/run-store.js';
 import { scopeOf, type Cell } from '../store/scope.js';
 import { isTerminalRun, isTerminalStep } from '../model/run.js';
-import { markLost } from '../engine/step-machine.js';
+import { isLost, markLost } from './finish-run.js';
 
 export function createRefProcessor(ctx: { store: RunStore; control: RunControl; cell: Cell; queue: (name: string) => Queue; safetyDelayMs: number }) {
   return async function processRef(job: Job<RefJobData>, token?: string): Promise<{ ref: string; status: string }> {
@@ -22,9 +22,8 @@ export function createRefProcessor(ctx: { store: RunStore; control: RunControl; 
     if (!runStatus || !step) return { ref: target, status: 'missing' };
     if (isTerminalStep(step.status) || isTerminalRun(runStatus)) return { ref: target, status: step.status };
 
-    // 'unknown': the target's job is gone.
     const state = await ctx.queue(targetQueue).getJobState(stepJobId(runId, target));
-    if (state === 'failed' || state === 'unknown') {
+    if (isLost(step.status, state)) {
       await markLost(ctx, scope, runId, { stepId: target, optional: step.optional });
       return { ref: target, status: 'failed' };
     }

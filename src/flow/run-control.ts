@@ -1,18 +1,20 @@
 /**
- * Ending a run early (cancel, required-step failure) from any process: finish it atomically,
- * tell every worker process to abort the run's in-flight steps, take its queued step jobs out of
- * their queues, and wake its sleeping refs so every branch of its flow drains at once.
+ * Draining a run that ended early (flow/finish-run.ts ends it) from any process: tell every
+ * worker process to abort the run's in-flight steps, take its queued step jobs out of their
+ * queues, and wake its sleeping refs so every branch of its flow drains at once. Also: cancelling
+ * some steps of a live run (a join met early), waking a sleeping step, promoting refs.
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { cancelMessage, keys, stepJobId, stepQueueName } from '../store/keys.js';
 import type { RunStore } from '../store/run-store.js';
 import type { Scope } from '../store/scope.js';
-import { LIVE_STEP_STATUSES, type RunStatus } from '../model/run.js';
+import type { RunFinishReply } from '../store/scripts/index.js';
+import { LIVE_STEP_STATUSES } from '../model/run.js';
 
 export interface RunControlDeps {
   /** Its connection (`store.redis`) also publishes cancellations. */
-  store: Pick<RunStore, 'redis' | 'steps' | 'budgets' | 'endings'>;
+  store: Pick<RunStore, 'redis' | 'steps' | 'budgets'>;
   refQueue: Queue;
   /** A queue by name (to wake the run's steps sleeping in a retry backoff). */
   queue: (name: string) => Queue | undefined;
@@ -23,41 +25,28 @@ export class RunControl {
   constructor(private readonly deps: RunControlDeps) {}
 
   /**
-   * Finish the run `runId` of `scope` with `status` unless it already finished. Returns whether this call finished
-   * it, and the status in force (`missing` when Redis holds no such run).
+   * A run has just been ended early (by finishRun, flow/finish-run.ts, the one place runs end):
+   * drain its flow at once. What follows only speeds up that draining, so a failure here is
+   * logged, never reported as a failed ending. Every process aborts the run's calls; its queued
+   * step jobs leave their queues (they would otherwise drain through their agents' rate limits,
+   * delaying other runs); its refs wake so every branch drains at once (each sees the run has
+   * ended and returns without calling a provider). A parent whose last pending child is removed
+   * moves on by itself. (What its calls held in the limiter and against its budget was released
+   * by the finish.)
    */
-  async halt(
-    scope: Scope,
-    runId: string,
-    status: Extract<RunStatus, 'failed' | 'cancelled' | 'succeeded' | 'budget_exceeded'>,
-    opts: { error?: string; reason: string; output?: unknown },
-  ): Promise<{ applied: boolean; status: string }> {
+  async drain(scope: Scope, runId: string, ended: Extract<RunFinishReply, { applied: true }>): Promise<void> {
     const { store } = this.deps;
-    const res = await store.endings.finish(scope, runId, status, {
-      error: opts.error ?? null,
-      reason: opts.reason,
-      ...(opts.output !== undefined ? { output: opts.output } : {}),
-    });
-    if (!res.applied) return res;
-    // The run has ended: what follows only speeds up the draining of its flow, so a failure
-    // here is logged, never reported as a failed halt. Every process aborts the run's calls;
-    // its queued step jobs leave their queues (they would otherwise drain through their
-    // agents' rate limits, delaying other runs); its refs wake so every branch drains at once
-    // (each sees the run has ended and returns without calling a provider). A parent whose
-    // last pending child is removed moves on by itself. (What its calls held in the limiter
-    // and against its budget was released by the finish.)
     try {
       await store.redis.publish(keys.cancelChannel(scope), cancelMessage(scope, runId));
       // `waiting`: an approval gate sleeps in the delayed set (a step waiting for its children is left alone below).
-      const queued = res.cancelledSteps.filter((s) => s.was === 'pending' || s.was === 'retrying' || s.was === 'waiting');
+      const queued = ended.cancelledSteps.filter((s) => s.was === 'pending' || s.was === 'retrying' || s.was === 'waiting');
       await Promise.all([
-        this.promoteRefs(res.refIds),
+        this.promoteRefs(ended.refIds),
         ...queued.map((s) => this.removeQueued(runId, s.stepId, stepQueueName({ agent: s.agent ?? undefined }))),
       ]);
     } catch (err) {
       this.deps.logger.warn({ runId, err: (err as Error).message }, 'run ended, but its flow could not be drained at once; it drains by itself');
     }
-    return { applied: res.applied, status: res.status };
   }
 
   /**

@@ -8,13 +8,12 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { RUN_QUEUE, stepJobId, stepQueueName } from '../store/keys.js';
-import type { RunControl } from './run-control.js';
 import type { RunStore } from '../store/run-store.js';
+import { finishRun, type FinishDeps } from './finish-run.js';
 import type { Cell, ScopedRun } from '../store/scope.js';
 
-export interface SweeperDeps {
-  store: Pick<RunStore, 'records'>;
-  control: RunControl;
+export interface SweeperDeps extends FinishDeps {
+  store: Pick<RunStore, 'records' | 'endings'>;
   /** The cell swept: its set of queued runs, of every workspace. */
   cell: Cell;
   /** A queue by name (the queue of the job that carries a run). */
@@ -44,7 +43,9 @@ export async function sweepQueued(deps: SweeperDeps, batch = 100): Promise<numbe
       continue;
     }
     const { scope, runId } = run;
-    const res = await deps.control.halt(scope, runId, 'failed', {
+    const res = await finishRun(deps, scope, runId, {
+      how: 'halt',
+      status: 'failed',
       error: 'could not enqueue the run: its jobs were never added (the submission was cut short)',
       reason: 'enqueue failed',
     });

@@ -34,6 +34,10 @@ export interface RequestCaps {
   maxTurns: number;
   maxDelegations: number;
   maxDepth: number;
+  /** Highest `maxItems` of a forEach (SWITCHYARD_MAX_FOREACH_ITEMS). */
+  maxForEachItems: number;
+  /** Highest `maxIterations` of a loop (SWITCHYARD_MAX_LOOP_ITERATIONS). */
+  maxLoopIterations: number;
   /** The agent as the agents file declares it (undefined: no such agent). */
   agent(name: string): AgentOrchestration | undefined;
 }

@@ -27,6 +27,20 @@ export const LIVE_STEP_STATUSES: readonly StepStatus[] = ['pending', 'running', 
 export const isTerminalStep = (s: StepStatus): boolean => TERMINAL_STEP_STATUSES.includes(s);
 export const isTerminalRun = (s: RunStatus): boolean => TERMINAL_RUN_STATUSES.includes(s);
 
+/**
+ * The fast path's start rule, stated once: the script that reads a step (step-begin.lua) starts
+ * it by itself when the engine allows it (no `when`, no join other than `all`), the step is in
+ * FAST_START_FROM with attempts left, its run is live, and every dependency is usable. The
+ * script is given these lists as constants (scripts/script.ts); `decide` answers `start` in
+ * each such case (test/store/scripts.test.ts).
+ */
+export const FAST_START_FROM: readonly StepStatus[] = ['pending', 'retrying'];
+/** A dependency's statuses that let the fast path start its dependent: any, or only an optional one's. */
+export const FAST_START_DEPS: { readonly any: readonly StepStatus[]; readonly optional: readonly StepStatus[] } = { any: ['succeeded'], optional: ['failed'] };
+/** Whether a dependency lets the fast path start its dependent. */
+export const usableDependency = (d: { status: StepStatus; optional: boolean }): boolean =>
+  FAST_START_DEPS.any.includes(d.status) || (d.optional && FAST_START_DEPS.optional.includes(d.status));
+
 /** How the `reason` of an approval gate that waits for a decision starts (not one waiting for its revision). */
 export const GATE_WAITING_REASON = 'waiting for approval';
 
@@ -241,4 +255,5 @@ export type RunEvent = z.infer<typeof RunEvent>;
 export type RunEventType = RunEvent['type'];
 
 /** What the outbox stream carries to the system of record. */
-export type OutboxEntry = { kind: 'run'; id: string; doc: RunRecord; definition?: unknown } | { kind: 'step'; id: string; doc: StepRecord };
+export type OutboxEntry =
+  { kind: 'run'; id: string; doc: RunRecord; definition?: unknown } | { kind: 'step'; id: string; doc: StepRecord; workspaceId?: string };

@@ -17,11 +17,12 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { NonRetryableError, issuesFromZod, toError, type ZodLikeIssue } from '../errors/index.js';
+import { NonRetryableError, toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import { readEvents } from '../store/event-log.js';
 import { scopeOf, type Cell } from '../store/scope.js';
-import { RunRecord, StepRecord, isTerminalRun, type OutboxEntry, type RunEvent } from '../model/run.js';
+import { isTerminalRun, type RunEvent } from '../model/run.js';
+import { parseEntry } from './outbox-entry.js';
 import { keys } from '../store/keys.js';
 import type { ResultSink } from './sink.js';
 
@@ -68,8 +69,6 @@ export interface OutboxConsumerStats {
 }
 
 type StreamEntry = [id: string, fields: string[] | null];
-
-type Parsed = { ok: true; entry: OutboxEntry } | { ok: false; reason: string };
 
 export class OutboxConsumer {
   private readonly redis: Redis;
@@ -229,7 +228,8 @@ export class OutboxConsumer {
     try {
       if (entry.kind === 'run')
         await this.sink.writeRun({ doc: entry.doc, events, ...(entry.definition === undefined ? {} : { definition: entry.definition }) }, { entryId });
-      else await this.sink.writeStep(entry.doc, { entryId });
+      else if (entry.kind === 'step') await this.sink.writeStep(entry.doc, { entryId, ...(entry.workspaceId ? { workspaceId: entry.workspaceId } : {}) });
+      else await this.sink.writeAudit(entry.doc);
     } catch (err) {
       const error = toError(err);
       if (error instanceof NonRetryableError) {
@@ -344,48 +344,6 @@ class Outage {
     this.since = undefined;
     this.attempts = 0;
   }
-}
-
-function fieldMap(fields: string[]): Map<string, string> {
-  const map = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!);
-  return map;
-}
-
-function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false };
-  }
-}
-
-function parseEntry(fields: string[]): Parsed {
-  const map = fieldMap(fields);
-  const kind = map.get('kind');
-  const doc = map.get('doc');
-  if (kind !== 'run' && kind !== 'step') return { ok: false, reason: `unknown kind ${JSON.stringify(kind)}` };
-  if (doc === undefined) return { ok: false, reason: 'missing doc field' };
-  const json = parseJson(doc);
-  if (!json.ok) return { ok: false, reason: 'doc is not valid JSON' };
-  if (kind === 'run') {
-    const run = RunRecord.safeParse(json.value);
-    if (!run.success) return { ok: false, reason: invalidRecord(kind, run.error.issues) };
-    const def = map.get('definition');
-    const definition = def === undefined || def === '' ? undefined : parseJson(def);
-    if (definition !== undefined && !definition.ok) return { ok: false, reason: 'definition is not valid JSON' };
-    return { ok: true, entry: { kind, id: map.get('id') ?? run.data.id, doc: run.data, ...(definition?.ok ? { definition: definition.value } : {}) } };
-  }
-  const step = StepRecord.safeParse(json.value);
-  if (!step.success) return { ok: false, reason: invalidRecord(kind, step.error.issues) };
-  return { ok: true, entry: { kind, id: map.get('id') ?? `${step.data.runId}.${step.data.stepId}`, doc: step.data } };
-}
-
-function invalidRecord(kind: string, issues: readonly ZodLikeIssue[]): string {
-  const details = issuesFromZod(issues, { emptyPath: '(root)' })
-    .map((i) => `${i.path}: ${i.message}`)
-    .join('; ');
-  return `doc is not a valid ${kind} record: ${details}`;
 }
 
 /** Resolves once an ioredis connection has fully ended, so no socket outlives `stop()`. */

@@ -10,6 +10,7 @@
  *   `NonRetryableError` for a record the store can never accept (it is then logged and
  *   dropped, so one bad record cannot block the stream); anything else counts as an outage.
  */
+import type { AuditEntry } from '../model/audit.js';
 import type { RunEvent, RunRecord, StepRecord } from '../model/run.js';
 
 /** Where a record came from; lets a sink refuse to overwrite a newer state with an older one. */
@@ -20,6 +21,8 @@ export interface WriteMeta {
    * numbers (`<ms>-<seq>`) or through `sortableEntryId`, never as plain strings.
    */
   entryId: string;
+  /** The workspace of a step's record (its run's; absent in an entry of an earlier version: the default one). */
+  workspaceId?: string;
 }
 
 /** A run to write: its record, its event log so far (in order; empty while it runs), and, once, its definition. */
@@ -35,6 +38,8 @@ export interface ResultSink {
   writeRun(write: RunWrite, meta?: WriteMeta): Promise<void>;
   /** Upsert one step result, keyed by (runId, stepId). */
   writeStep(doc: StepRecord, meta?: WriteMeta): Promise<void>;
+  /** Insert one audit entry, keyed by its id (once: an entry never changes). */
+  writeAudit(doc: AuditEntry): Promise<void>;
   /** Release connections; the sink is not used afterwards. */
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@
 import type { JobSchedulerJson, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { whileReachable } from '../store/reachable.js';
-import { DEFAULT_WORKSPACE } from '../store/scope.js';
+import { DEFAULT_WORKSPACE, type Scope } from '../store/scope.js';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError, issuesFromZod } from '../errors/index.js';
 import type { Logger } from '../logger.js';
@@ -73,9 +73,19 @@ function assertNotFlowManaged(id: string): void {
   }
 }
 
+/**
+ * The BullMQ scheduler id of a workspace's schedule: the default workspace's is its id (as
+ * before workspaces), another's `ws~<workspace>~<id>` (`~` is in no schedule id), so two
+ * workspaces' schedules of one id never meet.
+ */
+const schedulerId = (scope: Scope, id: string): string => (scope.workspace === DEFAULT_WORKSPACE ? id : `ws~${scope.workspace}~${id}`);
+
+/** The workspace whose runs a scheduler's firings start (absent: the default one). */
+const workspaceOf = (s: JobSchedulerJson): string => ((s.template?.data ?? {}) as Partial<ScheduleJobData>).workspaceId ?? DEFAULT_WORKSPACE;
+
 function toView(s: JobSchedulerJson): ScheduleView {
   const data = (s.template?.data ?? {}) as Partial<ScheduleJobData>;
-  const id = s.id ?? s.key;
+  const id = data.scheduleId ?? s.id ?? s.key;
   return {
     id,
     workflow: data.workflow ?? '',
@@ -100,35 +110,40 @@ export class SchedulesService {
     },
   ) {}
 
-  async list(): Promise<ScheduleView[]> {
-    return (await whileReachable(this.deps.redis, 'the listing', () => this.deps.queue.getJobSchedulers(0, -1, true))).map(toView);
+  /** The schedules of `scope`'s workspace (another workspace's are never listed). */
+  async list(scope: Scope): Promise<ScheduleView[]> {
+    const all = await whileReachable(this.deps.redis, 'the listing', () => this.deps.queue.getJobSchedulers(0, -1, true));
+    return all.filter((s) => workspaceOf(s) === scope.workspace).map(toView);
   }
 
-  async get(id: string): Promise<ScheduleView> {
-    const found = await whileReachable(this.deps.redis, 'reading the schedule', () => this.deps.queue.getJobScheduler(id));
-    if (!found) throw new NotFoundError(`schedule "${id}" not found`);
+  /** A schedule of `scope`'s workspace (another workspace's id is not found). */
+  async get(scope: Scope, id: string): Promise<ScheduleView> {
+    const found = ScheduleId.safeParse(id).success
+      ? await whileReachable(this.deps.redis, 'reading the schedule', () => this.deps.queue.getJobScheduler(schedulerId(scope, id)))
+      : undefined;
+    if (!found || workspaceOf(found) !== scope.workspace) throw new NotFoundError(`schedule "${id}" not found`);
     return toView(found);
   }
 
   /** Create or replace a schedule over the API (`flow.*` ids belong to flows/); returns it as stored. */
-  async put(id: string, body: ScheduleBody): Promise<ScheduleView> {
+  async put(scope: Scope, id: string, body: ScheduleBody): Promise<ScheduleView> {
     validateScheduleId(id);
     assertNotFlowManaged(id);
-    await this.apply(id, body);
-    return this.get(id);
+    await this.apply(scope, id, body);
+    return this.get(scope, id);
   }
 
-  /** Validate `body` and create or replace the scheduler `id` (already checked) from it. Writes only. */
-  private async apply(id: string, body: ScheduleBody): Promise<void> {
+  /** Validate `body` and create or replace `scope`'s schedule `id` (already checked) from it. Writes only. */
+  private async apply(scope: Scope, id: string, body: ScheduleBody): Promise<void> {
     const wf = await this.deps.workflows.resolve(body.workflow);
     validateCron(body.cron, body.tz);
     const input = validateRunInput(wf, body.input);
     // Every firing would be refused the same way: refused now, once.
     assertRunBounds(wf, input, this.deps.bounds ?? DEFAULT_BOUNDS);
-    const data: ScheduleJobData = { scheduleId: id, workspaceId: DEFAULT_WORKSPACE, workflow: wf.name, input };
+    const data: ScheduleJobData = { scheduleId: id, workspaceId: scope.workspace, workflow: wf.name, input };
     await whileReachable(this.deps.redis, 'the schedule', () =>
       this.deps.queue.upsertJobScheduler(
-        id,
+        schedulerId(scope, id),
         { pattern: body.cron, tz: body.tz },
         {
           name: 'fire',
@@ -139,14 +154,15 @@ export class SchedulesService {
     );
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(scope: Scope, id: string): Promise<void> {
     assertNotFlowManaged(id);
-    const removed = await whileReachable(this.deps.redis, 'removing the schedule', () => this.deps.queue.removeJobScheduler(id));
+    if (!ScheduleId.safeParse(id).success) throw new NotFoundError(`schedule "${id}" not found`);
+    const removed = await whileReachable(this.deps.redis, 'removing the schedule', () => this.deps.queue.removeJobScheduler(schedulerId(scope, id)));
     if (!removed) throw new NotFoundError(`schedule "${id}" not found`);
   }
 
-  /** Make the `flow.*` schedulers match the workflows' `schedule` blocks. */
-  async syncFromFlows(): Promise<{ upserted: string[]; removed: string[] }> {
+  /** Make the `flow.*` schedulers match the workflows' `schedule` blocks (the default workspace's: flows/ is the deployment's). */
+  async syncFromFlows(scope: Scope): Promise<{ upserted: string[]; removed: string[] }> {
     const wanted = new Map<string, ScheduleBody>();
     for (const wf of this.deps.workflows.list()) {
       if (!wf.schedule) continue;
@@ -155,11 +171,11 @@ export class SchedulesService {
     const upserted: string[] = [];
     for (const [id, body] of wanted) {
       validateScheduleId(id);
-      await this.apply(id, body);
+      await this.apply(scope, id, body);
       upserted.push(id);
     }
     const removed: string[] = [];
-    for (const s of await this.list()) {
+    for (const s of await this.list(scope)) {
       if (s.source === 'flows' && !wanted.has(s.id)) {
         await this.deps.queue.removeJobScheduler(s.id);
         removed.push(s.id);

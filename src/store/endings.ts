@@ -61,9 +61,13 @@ export class RunEndings {
     return res;
   }
 
-  /** A run has ended, by whichever path: what its calls held goes back at once (its turns booked no longer hold back other runs' calls). */
-  readonly finished = async (scope: Scope, runId: string, status: RunStatus): Promise<void> => {
-    await this.budgets.releaseHolds(scope, runId);
+  /**
+   * A run has ended, by whichever path: what its calls held goes back at once (its turns booked
+   * no longer hold back other runs' calls). `holds: false`: the write that finished it saw it
+   * hold nothing (nothing to read back).
+   */
+  readonly finished = async (scope: Scope, runId: string, status: RunStatus, opts: { holds?: boolean } = {}): Promise<void> => {
+    if (opts.holds !== false) await this.budgets.releaseHolds(scope, runId);
     for (const listener of this.listeners) listener(scope, runId, status);
   };
 

@@ -29,7 +29,7 @@ export class Gates {
     const reply = await stepFeedback(redis, { scope, runId, stepId, feedback, retentionSeconds, outbox });
     if (reply.result === 'recorded' && reply.where === 'compacted' && outbox) {
       const step = (await this.records.get(scope, runId))?.steps.find((s) => s.stepId === stepId);
-      if (step) await redis.xadd(keys.outbox(scope), '*', 'kind', 'step', 'id', `${runId}.${stepId}`, 'doc', JSON.stringify(step));
+      if (step) await redis.xadd(keys.outbox(scope), '*', 'kind', 'step', 'id', `${runId}.${stepId}`, 'doc', JSON.stringify(step), 'ws', scope.workspace);
     }
     return reply;
   }

@@ -8,7 +8,7 @@
  * - `<tag>:ws:<ws>:run:<id>...`: a run's keys (record, steps, refs, events, feedback, holds).
  * - `<tag>:ws:<ws>:...`: a workspace's own keys (run indexes, idempotency keys, definitions).
  * - `<tag>:<name>`: the cell's (`queued-runs`, `workers`, `worker-queues`, `outbox`, `cancel`,
- *   `limit:...`, `limits:paused`), and BullMQ's queues (`<tag>:<queue>:...`; no queue is named
+ *   `limit:...`, `limits:paused`, `auth:...`, `audit`), and BullMQ's queues (`<tag>:<queue>:...`; no queue is named
  *   `ws`). Provider limits are shared by every workspace of the deployment.
  * A run id or key of one workspace names nothing in another.
  */
@@ -34,6 +34,7 @@ export const stepJobId = (runId: string, stepId: string): string => `${runId}.${
 /** `~` appears in no step id, so (target, dependent) pairs never produce the same id. */
 export const refJobId = (runId: string, target: string, dependent: string): string => `${runId}.${target}~ref~${dependent}`;
 
+// includes/outboxStep.lua reads a step's workspace back from `:ws:<ws>:run:` (see ARCHITECTURE.md).
 const ws = (s: Scope) => `${s.tag}:ws:${s.workspace}`;
 const run = (s: Scope, runId: string) => `${ws(s)}:run:${runId}`;
 
@@ -134,6 +135,12 @@ export const keys = {
   agentsChannel: (c: Cell) => `${c.tag}:ws-agents:changed`,
   /** Pub/sub channel: what in-flight steps must be aborted (see cancelMessage). */
   cancelChannel: (c: Cell) => `${c.tag}:cancel`,
+  /** Hash: API key id → its record (JSON: workspace, scopes, SHA-256 of its secret, expiry, revocation); never the key itself. */
+  apiKeys: (c: Cell) => `${c.tag}:auth:keys`,
+  /** String: an admin session (Bull Board's cookie), by the SHA-256 of its token → its principal (JSON), with its time to live. */
+  adminSession: (c: Cell, tokenHash: string) => `${c.tag}:auth:session:${tokenHash}`,
+  /** Stream: the audit log (who did what, when, from where), capped; copied to MongoDB through the outbox. */
+  audit: (c: Cell) => `${c.tag}:audit`,
 };
 
 /** The run a key of keys.run names (a queued-runs member), or undefined when it names none of `cell`'s. */

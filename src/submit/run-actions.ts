@@ -5,6 +5,7 @@
 import { ConflictError, NotFoundError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { RunControl } from '../flow/run-control.js';
+import { finishRun } from '../flow/finish-run.js';
 import { CONTROL_QUEUE, stepJobId } from '../store/keys.js';
 import { whileReachable } from '../store/reachable.js';
 import type { RunStore } from '../store/run-store.js';
@@ -13,7 +14,7 @@ import type { GateDecision } from '../store/scripts/index.js';
 import { isTerminalRun, type StepFeedback } from '../model/run.js';
 
 export interface RunActionsDeps {
-  store: Pick<RunStore, 'redis' | 'records' | 'gates'>;
+  store: Pick<RunStore, 'redis' | 'records' | 'gates' | 'endings'>;
   control: RunControl;
   logger: Logger;
 }
@@ -22,7 +23,9 @@ export class RunActions {
   constructor(private readonly deps: RunActionsDeps) {}
 
   async cancel(scope: Scope, runId: string): Promise<{ id: string; status: string }> {
-    const res = await whileReachable(this.deps.store.redis, 'the cancel', () => this.deps.control.halt(scope, runId, 'cancelled', { reason: 'run cancelled' }));
+    const res = await whileReachable(this.deps.store.redis, 'the cancel', () =>
+      finishRun(this.deps, scope, runId, { how: 'halt', status: 'cancelled', reason: 'run cancelled' }),
+    );
     if (res.status === 'missing') throw new NotFoundError(`run "${runId}" not found`);
     if (!res.applied) throw new ConflictError(`run "${runId}" already finished with status ${res.status}`);
     return { id: runId, status: 'cancelled' };

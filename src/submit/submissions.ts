@@ -4,6 +4,8 @@
  * its idempotency key claimed, its state written, then its whole flow added to BullMQ in one
  * call. A rerun is a new run of the definition a finished one executed.
  */
+import type { RunControl } from '../flow/run-control.js';
+import { finishRun } from '../flow/finish-run.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { FlowJob, FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -29,6 +31,8 @@ export type { RerunSource } from './rerun.js';
 
 export interface SubmissionsDeps {
   store: RunStore;
+  /** Drains a run that was ended (finishRun). */
+  control: Pick<RunControl, 'drain'>;
   flowProducer: FlowProducer;
   /** A queue by name (a single-step run's job is added with its state, on the queue's connection). */
   queue: (name: string) => Queue | undefined;
@@ -205,9 +209,9 @@ export class Submissions {
    * queued runs), and the original error is what the caller gets.
    */
   private async endUnqueued(scope: Scope, runId: string, err: Error, opts: SubmitOptions): Promise<void> {
-    const { records, endings } = this.deps.store;
+    const { records } = this.deps.store;
     try {
-      await endings.finish(scope, runId, 'failed', { error: `could not enqueue the run: ${err.message}`, reason: 'enqueue failed' });
+      await finishRun(this.deps, scope, runId, { how: 'halt', status: 'failed', error: `could not enqueue the run: ${err.message}`, reason: 'enqueue failed' });
       if (opts.idempotencyKey) await records.releaseIdempotencyKey(scope, opts.idempotencyKey);
     } catch (cleanup) {
       this.deps.logger.warn({ runId, err: (cleanup as Error).message }, 'could not end a run whose flow was not added; the sweeper will');

@@ -32,7 +32,7 @@ beforeAll(async () => {
     fake,
     // The pools start here, before any workspace agent exists.
     env: { SWITCHYARD_SECRETS_KEY: SECRETS_KEY },
-    logger: createLogger('debug', { write: (line: string) => void logLines.push(line) }),
+    logger: createLogger('debug', { destination: { write: (line: string) => void logLines.push(line) } }),
   });
 });
 

@@ -16,7 +16,10 @@ import { silentLogger } from '../../src/logger.js';
 import type { RunQueries } from '../../src/query/run-queries.js';
 import type { RunActions } from '../../src/submit/run-actions.js';
 import type { Submissions } from '../../src/submit/submissions.js';
-import { scopeRequests } from '../../src/api/scope.js';
+import { credentialRequests } from '../../src/api/scope.js';
+import { Authenticator } from '../../src/auth/authenticator.js';
+import type { ApiKeys } from '../../src/auth/api-keys.js';
+import type { AdminSessions } from '../../src/auth/sessions.js';
 import { cellOf } from '../../src/store/scope.js';
 import type { RunView } from '../../src/query/run-view.js';
 
@@ -42,8 +45,9 @@ let base: string;
 beforeAll(async () => {
   const queries = { get: async () => bigView() } as unknown as RunQueries;
   const app = express();
-  app.use(scopeRequests(cellOf('{big}')));
-  app.use('/v1/runs', runsRouter({ queries, submissions: {} as Submissions, actions: {} as RunActions }));
+  // The open development mode: no key store is read.
+  app.use(credentialRequests(new Authenticator({ mode: 'open', keys: {} as ApiKeys, sessions: {} as AdminSessions }), cellOf('{big}')));
+  app.use('/v1/runs', runsRouter({ queries, submissions: {} as Submissions, actions: {} as RunActions, audit: async () => undefined }));
   app.use(errorHandler(silentLogger));
   server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -22,6 +22,7 @@ import {
   SubmitWorkflowRun,
 } from '../../src/api/schemas.js';
 import { ScheduleBody } from '../../src/schedules/schedules-service.js';
+import { CreateKeyBody } from '../../src/api/admin-schemas.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const PAGES = [
@@ -75,6 +76,7 @@ function schemasFor(method: string, route: string): z.ZodType[] | undefined {
   if (method === 'POST' && route === '/v1/agents') return [AgentBody];
   if (method === 'PATCH' && /^\/v1\/agents\/[^/]+$/.test(route)) return [AgentChanges];
   if (method === 'POST' && /^\/v1\/agents\/[^/]+\/test$/.test(route)) return [AgentTestBody];
+  if (method === 'POST' && route === '/v1/keys') return [CreateKeyBody];
   return undefined;
 }
 

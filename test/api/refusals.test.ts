@@ -56,7 +56,8 @@ describe('an expected refusal', () => {
     const { logger, lines } = capturing();
     const h = await startHarness({
       name: 'refusals-cap',
-      agents: { slow: { provider: 'echo', echo: { latencyMs: 500 } } },
+      // The run outlasts the burst however slow the machine is; it is cancelled to end the stream.
+      agents: { slow: { provider: 'echo', echo: { latencyMs: 60_000 } } },
       env: { SWITCHYARD_MAX_EVENT_STREAMS: '1' },
       logger,
     });
@@ -66,6 +67,7 @@ describe('an expected refusal', () => {
       await expect.poll(() => h.system.api.store.events.feedStats().viewers).toBe(1);
       const refused = await Promise.all(Array.from({ length: 25 }, () => h.request('GET', `/v1/runs/${id}/events`)));
       expect(refused.map((r) => r.status)).toEqual(Array(25).fill(503));
+      expect((await h.request('POST', `/v1/runs/${id}/cancel`)).status).toBe(200);
       await first;
       const refusals = lines.filter((l) => l.refusal !== undefined);
       expect(refusals).toEqual([expect.objectContaining({ level: WARN, refusal: 'event_stream_cap', msg: 'request refused' })]);

@@ -9,14 +9,19 @@ import { loadConfig } from '../../src/config/env.js';
 import { ConfigError } from '../../src/errors/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { systemFromDefinitions } from '../../src/system.js';
-import { SchemaChecker, SchemaTimeoutError } from '../../src/lang/schema-checker.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL, testPrefix } from '../helpers/redis.js';
 
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ name: 'schemas', agents: { a: { provider: 'echo' }, slow: { provider: 'echo', echo: { latencyMs: 300 } } }, bodyLimit: '1mb' });
+  h = await startHarness({
+    name: 'schemas',
+    agents: { a: { provider: 'echo' }, slow: { provider: 'echo', echo: { latencyMs: 300 } } },
+    bodyLimit: '1mb',
+    // The compiles here must finish, however busy the machine (the limits are tested in lang/schema-checker).
+    env: { SWITCHYARD_SCHEMA_TIMEOUT_MS: '120000', SWITCHYARD_SCHEMA_DEADLINE_MS: '120000' },
+  });
 });
 
 afterAll(async () => {
@@ -142,21 +147,6 @@ describe('$async schemas', () => {
       expect(res.body.error.message).toContain('"$async"');
     }
     expect((await Promise.all(others)).map((r) => r.status)).toEqual(others.map(() => 200));
-  });
-});
-
-describe('the schema thread', () => {
-  it('cuts short a compile past its time limit, and serves the next request with a new thread', async () => {
-    const checker = new SchemaChecker({ schemaTimeoutMs: 100, maxValidatedChars: 1000 });
-    try {
-      const oneOf = Array.from({ length: 1500 }, (_, i) => ({ required: [`k${i}`] }));
-      await expect(checker.problem({ type: 'object', oneOf })).rejects.toBeInstanceOf(SchemaTimeoutError);
-      expect(await checker.problem({ type: 'object', properties: { a: { type: 'string' } } })).toBeUndefined();
-      expect(await checker.errors({ type: 'object', properties: { a: { type: 'string' } } }, { a: 1 })).toEqual(['/a: must be string']);
-      expect((await checker.errors({ type: 'object' }, { a: 'x'.repeat(2000) }))[0]).toContain('SWITCHYARD_MAX_VALIDATED_CHARS');
-    } finally {
-      await checker.close();
-    }
   });
 });
 

@@ -29,14 +29,15 @@ import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-ser
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
 import { killAllWorkerProcesses, startWorkerProcess } from '../helpers/worker-process.js';
+import { ownRedis } from '../helpers/redis-server.js';
 import { poll } from '../helpers/poll.js';
 
 let redis: Redis;
 const prefix = testPrefix('limits');
 /** The runs of this file's scripts (their holds are kept under their run's keys). */
 const runScope = scopeOf(cellOf(prefix));
-const limiterFor = (providers: Record<string, unknown>) =>
-  new RedisLimiter(redis, prefix, new LimitPlan(Object.fromEntries(Object.entries(providers).map(([k, v]) => [k, ProviderLimits.parse(v)]))));
+const limiterFor = (providers: Record<string, unknown>, on: Redis = redis) =>
+  new RedisLimiter(on, prefix, new LimitPlan(Object.fromEntries(Object.entries(providers).map(([k, v]) => [k, ProviderLimits.parse(v)]))));
 const target = (model = 'gpt-x', apiKey?: string) => ({ provider: 'openai' as const, model, ...(apiKey ? { apiKey } : {}) });
 const ticketOf = (a: LimiterAnswer): Ticket => {
   if (!a.granted) throw new Error(`not admitted: ${a.scope} ${a.why}`);
@@ -50,9 +51,13 @@ beforeAll(() => {
 /**
  * The keys under this file's prefix that a script touched without being given them, while `fn`
  * ran (read from MONITOR: each script's EVAL or EVALSHA with its keys, then the commands it made).
+ * On a Redis of its own: MONITOR on the shared one would slow it for every other client, and
+ * read their traffic too.
  */
-async function undeclaredKeys(fn: () => Promise<void>): Promise<string[]> {
-  const monitor = await newRedis().monitor();
+async function undeclaredKeys(fn: (on: Redis) => Promise<void>): Promise<string[]> {
+  const server = await ownRedis();
+  const on = newRedis(server.url);
+  const monitor = await newRedis(server.url).monitor();
   let declared = new Set<string>();
   const undeclared = new Set<string>();
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
@@ -61,12 +66,17 @@ async function undeclaredKeys(fn: () => Promise<void>): Promise<string[]> {
     else if (source === 'lua' && rest[0]?.startsWith(prefix) && !declared.has(rest[0])) undeclared.add(`${command} ${rest[0]}`);
   });
   try {
-    await fn();
-    // MONITOR's lines come a moment after the replies.
-    await redis.ping();
-    await new Promise((r) => setTimeout(r, 100));
+    await fn(on);
+    // MONITOR's lines come a moment after the replies, in the order the commands ran: once it
+    // shows a marker sent after them, it has shown them all.
+    const marker = `${prefix}:monitor-marker`;
+    const seen = new Promise<void>((resolve) => monitor.on('monitor', (_time: string, args: string[]) => args[1] === marker && resolve()));
+    await on.echo(marker);
+    await seen;
   } finally {
     monitor.disconnect();
+    await on.quit();
+    await server.destroy();
   }
   return [...undeclared];
 }
@@ -254,25 +264,27 @@ describe('RedisLimiter', () => {
 
   it('touches only the keys its scripts are given: admitting, settling, reserving and releasing a run’s holds (declared keys, as a Redis Cluster needs)', async () => {
     const runId = 'run-declared';
-    await redis.hset(keys.run(runScope, runId), 'budget', JSON.stringify({ maxTokens: 10_000 }));
-    const limiter = limiterFor({ openai: { models: { 'gpt-decl': { rpm: 1, maxConcurrent: 5 } } } });
     const holder = (stepId: string) => ({ runId, workspaceId: 'default', stepId, attempt: 1 });
-    const undeclared = await undeclaredKeys(async () => {
-      await budgetReserve(redis, runScope, runId, { tokens: 10, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: 60_000 });
+    const undeclared = await undeclaredKeys(async (on) => {
+      const limiter = limiterFor({ openai: { models: { 'gpt-decl': { rpm: 1, maxConcurrent: 5 } } } }, on);
+      await on.hset(keys.run(runScope, runId), 'budget', JSON.stringify({ maxTokens: 10_000 }));
+      await budgetReserve(on, runScope, runId, { tokens: 10, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: 60_000 });
       const t = await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd1', -1, holder('s1')).then(ticketOf);
       expect(await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd2', -1, holder('s2'))).toMatchObject({ booked: true });
       await limiter.settle(t, { result: 'ok', usedTokens: 1 });
       // One step's holds (cancelled), then the rest (the run ended).
-      expect(await holdsRelease(redis, runScope, runId, { steps: ['s2'] })).toBe(1);
+      expect(await holdsRelease(on, runScope, runId, { steps: ['s2'] })).toBe(1);
       expect(await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd3', -1, holder('s3'))).toMatchObject({ booked: true });
-      expect(await holdsRelease(redis, runScope, runId)).toBe(2);
+      expect(await holdsRelease(on, runScope, runId)).toBe(2);
+      expect(await on.zrange(`${prefix}:limit:openai/gpt-decl:bookings`, '0', '-1')).toEqual([]);
     });
     expect(undeclared).toEqual([]);
-    expect(await redis.zrange(`${prefix}:limit:openai/gpt-decl:bookings`, '0', '-1')).toEqual([]);
   });
 
   it('a provider call told its booked turn comes back a little early for it and goes on its turn', async () => {
-    const limiter = limiterFor({ echo: { models: { 'echo-turn': { rpm: 120 } } } }); // one call every 500 ms
+    // One call every 2 s: the second is refused (not waited for in the call, as a turn within 250 ms is) however slow the machine.
+    const limiter = limiterFor({ echo: { models: { 'echo-turn': { rpm: 30 } } } });
+    const bookings = `${prefix}:limit:echo/echo-turn:bookings`;
     const made: number[] = [];
     const inner = new EchoProvider();
     const limited = new AdmittedProvider(
@@ -288,22 +300,29 @@ describe('RedisLimiter', () => {
         signal: new AbortController().signal,
         callKey,
       });
+    const beforeFirst = Date.now();
     await ask('first');
+    const beforeSecond = Date.now();
     const refused = await ask('second').then(
       () => undefined,
       (err: unknown) => err,
     );
+    const afterSecond = Date.now();
     expect(refused).toBeInstanceOf(CapacityWaitError);
+    // Its turn is booked one interval after the first call went (both on the one machine's clock).
+    const turn = Number(await redis.zscore(bookings, 'second'));
+    expect(turn).toBeGreaterThanOrEqual(beforeFirst + 2000);
+    expect(turn).toBeLessThanOrEqual(made[0]! + 2000);
+    // It is told to come back 100 ms before its turn, as reckoned when it was refused...
     const { waitMs } = refused as CapacityWaitError;
-    // Its turn is ~500 ms away: it is told to come back 100 ms before it...
-    expect(waitMs).toBeGreaterThan(300);
-    expect(waitMs).toBeLessThanOrEqual(400);
+    expect(waitMs).toBeGreaterThanOrEqual(turn - afterSecond - 100 - 1);
+    expect(waitMs).toBeLessThanOrEqual(turn - beforeSecond - 100 + 1);
     await new Promise((r) => setTimeout(r, waitMs));
-    // ...and then waits for the turn here: the call goes 500 ms after the first, not before.
+    // ...and then waits for the turn here (it is not refused again): the call goes on its turn, not before, its booking used.
     await ask('second');
     expect(made).toHaveLength(2);
-    expect(made[1]! - made[0]!).toBeGreaterThanOrEqual(495);
-    expect(made[1]! - made[0]!).toBeLessThan(700);
+    expect(made[1]!).toBeGreaterThanOrEqual(turn);
+    expect(await redis.zrange(bookings, '0', '-1')).toEqual([]);
   });
 
   it('reserves tokens and settles them with the real usage (a refund lets the next call in)', async () => {
@@ -698,7 +717,8 @@ describe('an attempt that was taken over', () => {
 
   beforeAll(async () => {
     fake = await startFakeLlmServer();
-    h = await startHarness({ name: 'limits-taken-over', fake, agents: { flaky, slow: { provider: 'echo', echo: { latencyMs: 3000 } } }, workflows });
+    // `slow` answers only once the test has looked (see below).
+    h = await startHarness({ name: 'limits-taken-over', fake, agents: { flaky, slow: { provider: 'openai', model: 'gpt-held', attempts: 1 } }, workflows });
   }, 30_000);
   afterAll(async () => {
     await h?.close();
@@ -706,9 +726,15 @@ describe('an attempt that was taken over', () => {
   });
 
   it('gives back only what it held itself when its retry finds the step moved on: the later attempt keeps its booked turn', async () => {
-    const id = (await h.request('POST', '/v1/runs', { workflow: 'flaky-and-slow', input: {} })).body.id as string;
-    const laterTurn = `${id}.a.2.x`;
-    fake.respondWith(async () => {
+    // Step b's answer is held until the test has looked: the run (and with it every turn it holds) cannot end before.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let submitted!: (id: string) => void;
+    const runId = new Promise<string>((r) => (submitted = r));
+    // Set before the run is submitted: its calls may come before the API has answered.
+    fake.respondWith(async (req) => {
+      if (req.prompt === 'slow') return held.then(() => undefined);
+      const id = await runId;
       // While attempt 1 waits for its answer, its worker is taken for lost: attempt 2 starts,
       // is refused by the agent's rate (its turn booked for it) and waits for it.
       await h.system.engine.store.steps.transition(h.system.scope(), id, 'a', {
@@ -721,7 +747,7 @@ describe('an attempt that was taken over', () => {
         { provider: 'openai', model: 'gpt-flaky', agent: { name: 'flaky', rateLimit: flaky.rateLimit } },
         1,
         60_000,
-        laterTurn,
+        `${id}.a.2.x`,
         -1,
         { runId: id, workspaceId: 'default', stepId: 'a', attempt: 2 },
       );
@@ -729,14 +755,21 @@ describe('an attempt that was taken over', () => {
       // Attempt 1's answer then fails (retryable): its retry finds the step is no longer its own.
       return { status: 500 };
     });
-    const job = () => h.system.agentQueue('flaky').getJobState(stepJobId(id, 'a'));
-    // Its job is done (completed, and so removed).
-    await poll('attempt 1’s delivery ended', job, (s) => s === 'completed' || s === 'unknown', { timeoutMs: 10_000 });
-    expect(await redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1')).toEqual([laterTurn]);
-    expect((await redis.zrange(keys.runHolds(h.system.scope(), id), '0', '-1')).filter((e) => e.startsWith('b 2 a '))).toHaveLength(1);
+    const bookings = () => redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1');
+    const id = (await h.request('POST', '/v1/runs', { workflow: 'flaky-and-slow', input: {} })).body.id as string;
+    submitted(id);
+    try {
+      const job = () => h.system.agentQueue('flaky').getJobState(stepJobId(id, 'a'));
+      // Its job is done (completed, and so removed).
+      await poll('attempt 1’s delivery ended', job, (s) => s === 'completed' || s === 'unknown', { timeoutMs: 20_000 });
+      expect(await bookings()).toEqual([`${id}.a.2.x`]);
+      expect((await redis.zrange(keys.runHolds(h.system.scope(), id), '0', '-1')).filter((e) => e.startsWith('b 2 a '))).toHaveLength(1);
+    } finally {
+      release();
+    }
     // The run ends (its root settles it): then the turn goes back.
     await h.waitForRun(id, 20_000);
-    expect(await redis.zrange(`${h.prefix}:limit:@flaky:bookings`, '0', '-1')).toEqual([]);
+    await poll('the booked turn given back', bookings, (b) => b.length === 0);
   });
 });
 
@@ -1001,7 +1034,8 @@ describe('a spent quota', () => {
     expect(fake.requests).toHaveLength(3);
   });
 
-  it('npm run limits -- list / resume <scope>: the same from a shell', { timeout: 30_000 }, async () => {
+  // Three processes started one after the other: on a busy machine each can take several seconds to load.
+  it('npm run limits -- list / resume <scope>: the same from a shell', { timeout: 90_000 }, async () => {
     const limiter = new RedisLimiter(redis, h.prefix, new LimitPlan({}));
     const t = await limiter.acquire(target('gpt-q'), 1, 60_000).then(ticketOf);
     await limiter.settle(t, { result: 'neutral', pauseUntil: Date.now() + 60_000, pauseKind: 'quota', quota: { message: 'openai 429: insufficient_quota' } });

@@ -18,19 +18,19 @@ describe('the pause policy', () => {
     expect(cappedPause(DAYS_3, CAP, NOW)).toEqual({ pauseUntil: NOW + CAP, pauseKind: 'capped' });
   });
 
-  it('tells a 429 whose Retry-After is beyond the cap apart as a spent quota, saying when the provider said it recovers', () => {
-    const limited = new RateLimitedError('anthropic 429: monthly spend limit reached', DAYS_3, 429);
-    const quota = asQuotaExhausted(limited, CAP, NOW)!;
+  it('tells a 429 whose Retry-After is beyond the cap apart as a spent quota, saying when the provider said it recovers (counted from when it was read)', () => {
+    const limited = new RateLimitedError('anthropic 429: monthly spend limit reached', DAYS_3, 429, { since: NOW });
+    const quota = asQuotaExhausted(limited, CAP)!;
     expect(quota).toBeInstanceOf(QuotaExhaustedError);
     expect(quota.recoversAt).toBe(NOW + DAYS_3);
     expect(quota.message).toBe(
       'anthropic 429: monthly spend limit reached (its Retry-After, 3 days, is beyond the 5 min a rate limit is waited out: a spent quota)',
     );
     // Within the cap it is a rate limit; an overload (529) is never a quota, whatever it asks.
-    expect(asQuotaExhausted(new RateLimitedError('slow down', CAP, 429), CAP, NOW)).toBeUndefined();
-    expect(asQuotaExhausted(new RateLimitedError('overloaded', DAYS_3, 529), CAP, NOW)).toBeUndefined();
+    expect(asQuotaExhausted(new RateLimitedError('slow down', CAP, 429), CAP)).toBeUndefined();
+    expect(asQuotaExhausted(new RateLimitedError('overloaded', DAYS_3, 529), CAP)).toBeUndefined();
     const typed = new QuotaExhaustedError('openai 429: insufficient_quota', 429);
-    expect(asQuotaExhausted(typed, CAP, NOW)).toBe(typed);
+    expect(asQuotaExhausted(typed, CAP)).toBe(typed);
   });
 
   it('pauses the model for a spent quota until the cap (or the provider’s sooner recovery), then probes; a 2099 date pauses five minutes', () => {
@@ -42,7 +42,7 @@ describe('the pause policy', () => {
     });
     expect(outcomeOf(new QuotaExhaustedError('spent', 429, NOW + 60_000), CAP, NOW)).toMatchObject({ pauseUntil: NOW + 60_000, pauseKind: 'quota' });
     const in2099 = Date.parse('2099-01-01T00:00:00Z') - NOW;
-    expect(outcomeOf(asQuotaExhausted(new RateLimitedError('far', in2099, 429), CAP, NOW), CAP, NOW)).toMatchObject({
+    expect(outcomeOf(asQuotaExhausted(new RateLimitedError('far', in2099, 429, { since: NOW }), CAP), CAP, NOW)).toMatchObject({
       pauseUntil: NOW + CAP,
       pauseKind: 'quota',
     });
@@ -55,7 +55,7 @@ describe('the pause policy', () => {
 
   it('caps the hold of an answer whose rate-limit headers say its capacity is spent for hours', () => {
     expect(spentPause({ remainingRequests: 0, requestsResetMs: 6 * 3600_000 }, 1, CAP, NOW)).toEqual({ pauseUntil: NOW + CAP, pauseKind: 'capped' });
-    expect(spentPause({ remainingRequests: 3 }, 1, CAP, NOW)).toBeUndefined();
+    expect(spentPause({ remainingRequests: 3 }, 1, CAP)).toBeUndefined();
   });
 
   it('says in the step’s error that the quota is spent, the provider’s message, when it may recover and how to lift the pause', () => {

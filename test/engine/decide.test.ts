@@ -1,7 +1,7 @@
 /** The step machine's decision, without Redis: each state a step's job can find, and what it does. */
 import { describe, expect, it } from 'vitest';
 import { NonRetryableError } from '../../src/errors/index.js';
-import { decide, type DecisionInput } from '../../src/engine/decide.js';
+import { decide, fastStart, type DecisionInput } from '../../src/engine/decide.js';
 import type { StepStatus } from '../../src/model/run.js';
 
 const dep = (stepId: string, status: StepStatus, optional = false) => ({ stepId, status, optional });
@@ -113,5 +113,14 @@ describe('ActiveJobs', () => {
     active.track({ workspace: 'other' }, 'run_2', worker, 'run_2.y')();
     active.track(ws, 'run_2', worker, 'run_2.x')();
     expect(cancelled).toEqual(['run_1.a', 'run_2.x']);
+  });
+});
+
+describe('fastStart', () => {
+  it('lets the begin script start a step by itself only without a when and with a join of all', () => {
+    expect(fastStart({})).toBe(true);
+    expect(fastStart({ when: 'input.go == true' })).toBe(false);
+    expect(fastStart({ join: 'any' })).toBe(false);
+    expect(fastStart({ join: { quorum: 2 } })).toBe(false);
   });
 });

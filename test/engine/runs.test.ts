@@ -134,6 +134,7 @@ async function withPools(fn: (pools: WorkerPools) => Promise<void>): Promise<voi
 it('renders templates that read an ancestor which is not a direct dependency', async () => {
   await withPools(async () => {
     const res = await h.request('POST', '/v1/runs', { workflow: 'chain', input: {} });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
     const run = await h.waitForRun(res.body.id);
     expect(run.status).toBe('succeeded');
     expect(run.output).toBe('[e] from a: [e] alpha');
@@ -275,27 +276,37 @@ it('counts a paid answer once when its result write was applied but the reply wa
   const store = h.system.engine.store;
   const original = store.steps.complete.bind(store.steps);
   const task = unique('reply lost');
-  const faulty = new Set<string>();
+  // Armed before a faulty run is submitted (its write may come before the API has answered); the runs
+  // go one at a time, so the first paid write after it is that run's.
+  let armed = false;
   const lostFor = new Set<string>();
   // Redis ran the write, then the reply never came back (as ioredis reports a command timeout).
   const complete = vi.spyOn(store.steps, 'complete').mockImplementation(async (scope, runId, stepId, result, opts) => {
     const reply = await original(scope, runId, stepId, result, opts);
-    if ((stepId === 'ask' || stepId === 'gpt') && faulty.has(runId) && !lostFor.has(runId)) {
+    if ((stepId === 'ask' || stepId === 'gpt') && armed) {
+      armed = false;
       lostFor.add(runId);
       throw new Error('Command timed out');
     }
     return reply;
   });
   const submit = async (body: Record<string, unknown>, lose: boolean) => {
-    const { id } = (await h.request('POST', '/v1/runs', body)).body as { id: string };
-    if (lose) faulty.add(id);
-    return id;
+    armed = lose;
+    return ((await h.request('POST', '/v1/runs', body)).body as { id: string }).id;
   };
   try {
     await withPools(async (pools) => {
-      // What each job of a faulty run returned (its envelope: the status this worker reported).
+      // What the (last) job of a faulty run returned (its envelope: the status this worker reported), as the worker says it.
       const returned = new Map<string, unknown>();
-      for (const w of pools.workers) w.on('completed', (job, value) => (faulty.has(job.data?.runId) ? returned.set(job.data.runId, value) : undefined));
+      const waiting = new Map<string, (value: unknown) => void>();
+      for (const w of pools.workers)
+        w.on('completed', (job, value) => {
+          const runId = job.data?.runId as string | undefined;
+          if (!runId || !lostFor.has(runId)) return;
+          returned.set(runId, value);
+          waiting.get(runId)?.(value);
+        });
+      const jobReturned = (runId: string) => (returned.has(runId) ? Promise.resolve(returned.get(runId)) : new Promise((r) => waiting.set(runId, r)));
       // The same call twice: once as usual (what one answer costs), once with its reply lost.
       const plain = await h.waitForRun(await submit({ workflow: 'paid-pair', input: { task } }, false));
       const faultyId = await submit({ workflow: 'paid-pair', input: { task } }, true);
@@ -316,7 +327,7 @@ it('counts a paid answer once when its result write was applied but the reply wa
       expect(one).toMatchObject({ status: 'succeeded', usage: plainOne.usage, output: plainOne.output });
       expect(one.steps[0]).toMatchObject({ status: 'succeeded', attempts: 1, usage: plainOne.usage });
       // Its job ended as the step did: the retry found the run finished by the first try.
-      await vi.waitFor(() => expect(returned.get(one.id)).toEqual({ stepId: 'gpt', status: 'succeeded' }));
+      expect(await jobReturned(one.id)).toEqual({ stepId: 'gpt', status: 'succeeded' });
       expect(fake.requests.filter((r) => r.prompt === task)).toHaveLength(4);
     });
   } finally {

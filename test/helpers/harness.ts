@@ -87,10 +87,20 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
   });
+  // The API's connection fails fast (503) until it is ready: a test's first request must not race its handshake.
+  await poll(
+    'the API connection to Redis to be ready',
+    () => system.api.redis.status,
+    (s) => s === 'ready',
+    { timeoutMs: 20_000, intervalMs: 5 },
+  ).catch(async (err: unknown) => {
+    await system.close();
+    throw err;
+  });
   const poolsOpt = opts.pools ?? true;
   const pools = poolsOpt === false ? undefined : await startWorkerPools(system, { ...opts.poolOptions, ...(poolsOpt === true ? {} : { agents: poolsOpt }) });
 
-  const app = createApp(system, { bodyLimit: opts.bodyLimit ?? '100kb', bounds: config.bounds });
+  const app = createApp(system, { bodyLimit: opts.bodyLimit ?? '100kb', bounds: config.bounds, auth: config.auth });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -113,7 +123,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     return { status: res.status, body: parsed, headers: res.headers };
   };
 
-  const waitUntil: Harness['waitUntil'] = async (id, predicate, timeoutMs = 10_000) => {
+  // The default bound is for a busy machine: it returns as soon as the run is there.
+  const waitUntil: Harness['waitUntil'] = async (id, predicate, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const run = await system.api.queries.get(system.scope(), id);
@@ -161,8 +172,8 @@ export async function liveJobsOf(system: System, runId: string): Promise<string[
   return live;
 }
 
-/** Wait until BullMQ holds no live job of the run; fail naming the jobs still live. */
-export async function expectNoLiveJobs(system: System, runId: string, timeoutMs = 5_000): Promise<void> {
+/** Wait until BullMQ holds no live job of the run; fail naming the jobs still live (a bound for a busy machine: it returns as soon as none is). */
+export async function expectNoLiveJobs(system: System, runId: string, timeoutMs = 15_000): Promise<void> {
   const live = await poll(
     `no live jobs of ${runId}`,
     () => liveJobsOf(system, runId),

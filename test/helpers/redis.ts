@@ -20,6 +20,14 @@ export function testPrefix(name: string): string {
   return prefix;
 }
 
+/**
+ * Forget the prefixes made so far (test/helpers/leak-check.ts, once a file's are checked): the
+ * files of one test worker share this module, and a file answers only for its own prefixes.
+ */
+export function forgetPrefixes(): void {
+  made.clear();
+}
+
 /** The prefixes this test file made, and the keys still under each in the shared test Redis. */
 export async function keysLeft(): Promise<Map<string, string[]>> {
   const left = new Map<string, string[]>();

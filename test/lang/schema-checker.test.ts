@@ -5,11 +5,12 @@
  * naming their limits, `$async` schemas are refused, `uniqueItems` is checked in linear time,
  * and the compiled schemas kept are bounded by size.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UnavailableError } from '../../src/errors/index.js';
 import { isCompiled, schemaCacheStats, schemaErrors, schemaProblem, setSchemaCacheBytes } from '../../src/lang/json-schema.js';
 import { SchemaChecker, SchemaTimeoutError, SchemaUnavailableError } from '../../src/lang/schema-checker.js';
 import { liveSchemaThreads } from '../../src/lang/schema-lane.js';
+import { poll } from '../helpers/poll.js';
 
 const checkers: SchemaChecker[] = [];
 const checker = (opts: Partial<ConstructorParameters<typeof SchemaChecker>[0]> = {}): SchemaChecker => {
@@ -17,11 +18,20 @@ const checker = (opts: Partial<ConstructorParameters<typeof SchemaChecker>[0]> =
   checkers.push(c);
   return c;
 };
+/** Limits no slow compile reaches on a busy machine: for tests whose compiles must finish. */
+const patient = { schemaTimeoutMs: 600_000, schemaDeadlineMs: 600_000 };
+
+/** The clock a lane's deadlines and time limits read; it moves only when the test advances it (the threads work in real time). */
+const FAKE_CLOCK: Parameters<typeof vi.useFakeTimers>[0] = { toFake: ['setTimeout', 'clearTimeout', 'Date'] };
+/** A real wait, whatever the clock (taken before any test fakes it). */
+const realSetTimeout = globalThis.setTimeout;
+const pause = (ms: number) => new Promise((r) => realSetTimeout(r, ms));
 
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(checkers.splice(0).map((c) => c.close()));
-  // close() ends its threads: none is left running.
-  expect(liveSchemaThreads()).toBe(0);
+  // close() ends its threads (a thread a lane ended earlier on its own may still be exiting): none is left running.
+  await poll('schema threads ended', liveSchemaThreads, (n) => n === 0);
 });
 
 /** A schema whose compile takes about a second (ajv's oneOf code grows with the square of its branches). */
@@ -30,7 +40,7 @@ const small = { type: 'object', properties: { a: { type: 'string' } }, required:
 
 /** Resolves once `lane` of `c` works on a request (its thread started and took it). */
 async function working(c: SchemaChecker, lane: 'compiles' | 'checks'): Promise<void> {
-  while (!c.stats()[lane].active) await new Promise((r) => setTimeout(r, 5));
+  while (!c.stats()[lane].active) await pause(5);
 }
 
 describe('$async schemas', () => {
@@ -43,17 +53,24 @@ describe('$async schemas', () => {
 
 describe('lanes, queue and deadline', () => {
   it("does not make a worker's answer check wait behind the API's compiles", async () => {
-    const c = checker();
-    const order: string[] = [];
-    const compiling = c.problem(slowSchema('k')).then(() => order.push('compiled'));
+    const c = checker(patient);
+    // The checks' thread is up (its start is not what this is about).
+    expect(await c.errors(small, { a: 'x' })).toEqual([]);
+    // Several seconds of compiling.
+    const compiling = c.problem(slowSchema('k', 3000)).then(
+      () => 'compiled',
+      (err: unknown) => err,
+    );
     await working(c, 'compiles');
     expect(await c.errors(small, { a: 1 })).toEqual(['/a: must be string']);
-    order.push('checked');
-    await compiling;
-    expect(order).toEqual(['checked', 'compiled']);
+    // Answered while the compile still runs.
+    expect(c.stats().compiles.active).toBe(true);
+    await c.close();
+    expect(await compiling).toBeInstanceOf(SchemaUnavailableError);
   });
 
   it('refuses a request past the queue cap at once, and one that waits past its deadline, each naming its limit (503)', async () => {
+    vi.useFakeTimers(FAKE_CLOCK);
     const c = checker({ schemaDeadlineMs: 1000, schemaQueueMax: 1 });
     // Its thread started: the deadline is not spent waiting for it.
     expect(await c.problem({ type: 'object' })).toBeUndefined();
@@ -64,18 +81,40 @@ describe('lanes, queue and deadline', () => {
     const refused = c.problem({ ...small, title: 'third' });
     await expect(refused).rejects.toBeInstanceOf(SchemaUnavailableError);
     await expect(refused).rejects.toThrow(/at most 1 \(SWITCHYARD_SCHEMA_QUEUE_MAX\)/);
+    // Just short of the deadline, both still wait.
+    vi.advanceTimersByTime(999);
+    expect(c.stats().compiles).toEqual({ queued: 1, active: true });
     // The deadline counts from when each was queued: neither waits for the slow compile to end.
+    vi.advanceTimersByTime(1);
     for (const p of [slow, waiting]) {
       await expect(p).rejects.toBeInstanceOf(UnavailableError);
       await expect(p).rejects.toThrow(/longer than 1000 ms from when it was asked \(SWITCHYARD_SCHEMA_DEADLINE_MS\)/);
     }
+    expect(c.stats().compiles).toEqual({ queued: 0, active: false });
     // The next one is served (by a new thread: the busy one was ended).
     expect(await c.problem(small)).toBeUndefined();
   });
 
+  it('cuts short a compile past its time limit (SchemaTimeoutError), and serves the next request with a new thread', async () => {
+    vi.useFakeTimers(FAKE_CLOCK);
+    const c = checker({ schemaTimeoutMs: 100 });
+    const slow = c.problem(slowSchema('t'));
+    await working(c, 'compiles');
+    vi.advanceTimersByTime(99);
+    expect(c.stats().compiles.active).toBe(true);
+    vi.advanceTimersByTime(1);
+    await expect(slow).rejects.toBeInstanceOf(SchemaTimeoutError);
+    await expect(slow).rejects.toThrow('took longer than 100 ms (SWITCHYARD_SCHEMA_TIMEOUT_MS)');
+    expect(await c.problem(small)).toBeUndefined();
+    expect(await c.errors(small, { a: 1 })).toEqual(['/a: must be string']);
+    expect((await checker({ schemaTimeoutMs: 100, maxValidatedChars: 1000 }).errors({ type: 'object' }, { a: 'x'.repeat(2000) }))[0]).toContain(
+      'SWITCHYARD_MAX_VALIDATED_CHARS',
+    );
+  });
+
   it("drops an aborted request from the queue, rejecting it with the signal's reason", async () => {
-    const c = checker();
-    const slow = c.problem(slowSchema('a', 1000));
+    const c = checker(patient);
+    const slow = c.problem(slowSchema('a', 500));
     await working(c, 'compiles');
     const controller = new AbortController();
     const waiting = c.errors(small, { a: 'x' }, { signal: controller.signal });
@@ -103,7 +142,7 @@ describe('lanes, queue and deadline', () => {
   });
 
   it('sends a request once more when its thread is lost under it, instead of failing it', async () => {
-    const c = checker();
+    const c = checker(patient);
     const slow = c.problem(slowSchema('l', 1000));
     await working(c, 'compiles');
     // The thread dies for a reason of its own (not this request's cost).
@@ -115,7 +154,8 @@ describe('lanes, queue and deadline', () => {
 
 describe('what a check costs', () => {
   it('checks uniqueItems over a large answer in linear time (it compared every pair: seconds)', async () => {
-    const c = checker({ schemaTimeoutMs: 3000 });
+    // Milliseconds of work in linear time, with room for a busy machine; comparing every pair of 30,000 items is not.
+    const c = checker({ schemaTimeoutMs: 10_000 });
     const schema = { type: 'object', properties: { items: { type: 'array', uniqueItems: true } } };
     const items = Array.from({ length: 30_000 }, (_, i) => ({ id: i, name: `n${i}` }));
     expect(await c.errors(schema, { items })).toEqual([]);
@@ -124,7 +164,7 @@ describe('what a check costs', () => {
   });
 
   it('fails a compile that needs more memory than its thread has as too costly, naming the setting; the next one is served', async () => {
-    const c = checker({ schemaThreadMb: 24 });
+    const c = checker({ ...patient, schemaThreadMb: 24 });
     const oneOf = Array.from({ length: 2000 }, (_, i) => ({ required: [`k${i}`], properties: { [`k${i}`]: { type: 'string', minLength: 2 } } }));
     const failure = await c.problem({ type: 'object', oneOf }).catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(SchemaTimeoutError);

@@ -12,6 +12,7 @@ import { OutboxConsumer, eventsKey, outboxKey, type OutboxConsumerOptions } from
 import { cellOf, scopeOf } from '../../src/store/scope.js';
 import type { ResultSink, RunWrite, WriteMeta } from '../../src/outbox/sink.js';
 import type { RunEvent, RunRecord, StepRecord } from '../../src/model/run.js';
+import type { AuditEntry } from '../../src/model/audit.js';
 import { poll } from '../helpers/poll.js';
 import { cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
 
@@ -19,7 +20,7 @@ import { cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
 // Fakes and helpers
 
 interface Write {
-  kind: 'run' | 'step';
+  kind: 'run' | 'step' | 'audit';
   key: string;
   entryId: string | undefined;
   events?: RunEvent[];
@@ -41,6 +42,10 @@ class FakeSink implements ResultSink {
 
   async writeStep(doc: StepRecord, meta?: WriteMeta): Promise<void> {
     await this.write({ kind: 'step', key: `${doc.runId}.${doc.stepId}`, entryId: meta?.entryId });
+  }
+
+  async writeAudit(doc: AuditEntry): Promise<void> {
+    await this.write({ kind: 'audit', key: doc.id, entryId: undefined });
   }
 
   async close(): Promise<void> {}

@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/logger.js';
 import { OutboxConsumer } from '../../src/outbox/outbox-consumer.js';
 import type { ResultSink, RunWrite } from '../../src/outbox/sink.js';
 import { RunRecord, StepRecord } from '../../src/model/run.js';
+import type { AuditEntry } from '../../src/model/audit.js';
 import { CompiledWorkflow } from '../../src/kinds/definition.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -21,6 +22,10 @@ class MemorySink implements ResultSink {
   async writeStep(doc: StepRecord) {
     if (this.failNext-- > 0) throw new Error('sink down');
     this.steps.push(doc);
+  }
+  audits: AuditEntry[] = [];
+  async writeAudit(doc: AuditEntry) {
+    this.audits.push(doc);
   }
   async close() {}
 }
@@ -87,4 +92,24 @@ it('delivers every finished step once and each state of the run, as valid record
   expect(events[0]!.type).toBe('run.queued');
   expect(events.at(-1)!.type).toBe('run.finished');
   expect(consumer.stats().failures).toBeGreaterThanOrEqual(2);
+});
+
+it("delivers a single-step run's step and states once, its end written in its step's result write", async () => {
+  const res = await h.request('POST', '/v1/runs', { agent: 'a', input: { task: 'alone' } });
+  expect(res.status).toBe(202);
+  const run = await h.waitForRun(res.body.id);
+  expect(run.status).toBe('succeeded');
+  const mine = () => sink.runs.filter((r) => r.doc.id === res.body.id);
+  await expect.poll(() => mine().map((r) => r.doc.status), { timeout: 5000 }).toEqual(['queued', 'running', 'succeeded']);
+  await expect.poll(() => sink.steps.filter((s) => s.runId === res.body.id).length).toBe(1);
+  const step = sink.steps.find((s) => s.runId === res.body.id)!;
+  expect(StepRecord.safeParse(step).success).toBe(true);
+  expect(step).toMatchObject({ stepId: 'a', status: 'succeeded', output: run.output, attempts: 1, dependsOn: [] });
+  const { doc, events } = mine().at(-1)!;
+  expect(RunRecord.safeParse(doc).success).toBe(true);
+  expect(doc).toMatchObject({ status: 'succeeded', output: run.output, usage: step.usage, failedSteps: [], skippedSteps: [] });
+  expect(events.map((e) => e.type)).toEqual(['run.queued', 'run.started', 'step.started', 'step.completed', 'run.finished']);
+  // The run as the API reads it back from its compacted hash: the same record and events.
+  const read = await h.request('GET', `/v1/runs/${res.body.id}`);
+  expect(read.body).toMatchObject({ status: 'succeeded', output: run.output, steps: [{ stepId: 'a', status: 'succeeded', usage: step.usage }] });
 });

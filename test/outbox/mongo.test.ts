@@ -125,10 +125,11 @@ describe('mongo documents (offline)', () => {
   });
 
   it('maps each event to a document of its own, keyed by run and event id and ordered by seq', async () => {
-    const docs = events.map(toEventDocument);
+    const docs = events.map((e) => toEventDocument(e, 'acme'));
     expect(docs[1]).toEqual({
       _id: 'run-1/1735725601000-0',
       runId: 'run-1',
+      workspaceId: 'acme',
       seq: sortableEntryId('1735725601000-0'),
       id: '1735725601000-0',
       type: 'step.started',

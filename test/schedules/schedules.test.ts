@@ -37,7 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Leave no scheduler behind even when a test failed half-way.
-  for (const s of (await h?.system.schedules.list().catch(() => [])) ?? []) await h.system.scheduleQueue.removeJobScheduler(s.id);
+  for (const s of (await h?.system.schedules.list(h.system.scope()).catch(() => [])) ?? []) await h.system.scheduleQueue.removeJobScheduler(s.id);
   await h?.close();
   assertAllClosed();
 });
@@ -192,7 +192,7 @@ describe('schedules declared in workflows', () => {
     );
     expect((await h.request('PUT', '/v1/schedules/keep-me', { workflow: 'ticker', cron: '0 0 1 1 *', input: { label: 'kept' } })).status).toBe(200);
 
-    const result = await h.system.schedules.syncFromFlows();
+    const result = await h.system.schedules.syncFromFlows(h.system.scope());
     expect(result.upserted).toEqual(['flow.nightly']);
     expect(result.removed).toEqual(['flow.retired']);
 
@@ -211,7 +211,7 @@ describe('schedules declared in workflows', () => {
     expect(nightly.body.next).toEqual(expect.any(String));
 
     // Syncing again changes nothing.
-    expect(await h.system.schedules.syncFromFlows()).toEqual({ upserted: ['flow.nightly'], removed: [] });
+    expect(await h.system.schedules.syncFromFlows(h.system.scope())).toEqual({ upserted: ['flow.nightly'], removed: [] });
     expect(((await h.request('GET', '/v1/schedules')).body.schedules as { id: string }[]).map((s) => s.id).sort()).toEqual(['flow.nightly', 'keep-me']);
 
     // flow.* schedules belong to flows/: the API refuses to change them.

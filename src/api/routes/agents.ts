@@ -1,48 +1,57 @@
 /**
  * The agents a workspace sees: the shared ones of the agents file and its own, created over the
- * API (src/agents/workspace-agents.ts). The scope each route needs is named on its line:
- * `runs:read` to read, `agents:write` to create, change, delete and test.
+ * API (src/agents/workspace-agents.ts). Each route declares the scope it needs: `runs:read` to
+ * read, `agents:write` to create, change, delete and test. Every write and test is audited (the
+ * agent's name and what changed: field names, never a key).
  */
 import type { Router } from 'express';
 import { AgentTestError, type WorkspaceAgents } from '../../agents/workspace-agents.js';
+import type { Auditor } from '../audit.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
 import { requestScope } from '../scope.js';
 import { AgentBody, AgentChanges, AgentTestBody, AgentsQuery } from '../schemas.js';
 
-export function agentsRouter({ agents }: { agents: WorkspaceAgents }): Router {
+export function agentsRouter({ agents, audit }: { agents: WorkspaceAgents; audit: Auditor }): Router {
   const r = apiRouter();
-  // runs:read
-  r.get('/', AgentsQuery, async (_req, res, { include }) => {
+  r.get('/', 'runs:read', AgentsQuery, async (_req, res, { include }) => {
     res.json({ agents: await agents.list(requestScope(res), { prompts: include.includes('prompts') }) });
   });
-  // runs:read
-  r.get('/:name', AgentsQuery, async (req, res, { include }) => {
+  r.get('/:name', 'runs:read', AgentsQuery, async (req, res, { include }) => {
     res.json(await agents.describe(requestScope(res), req.params.name!, { prompts: include.includes('prompts') }));
   });
-  // agents:write
-  r.post('/', async (req, res) => {
-    res.status(201).json(await agents.create(requestScope(res), parseOr422(AgentBody, req.body ?? {})));
+  r.post('/', 'agents:write', async (req, res) => {
+    const view = await agents.create(requestScope(res), parseOr422(AgentBody, req.body ?? {}));
+    await audit(req, res, {
+      action: 'agent.created',
+      target: view.name,
+      details: { provider: view.provider, model: view.model, apiKey: view.apiKey === 'set' },
+    });
+    res.status(201).json(view);
   });
-  // agents:write
-  r.patch('/:name', async (req, res) => {
-    res.json(await agents.update(requestScope(res), req.params.name!, parseOr422(AgentChanges, req.body ?? {})));
+  r.patch('/:name', 'agents:write', async (req, res) => {
+    const changes = parseOr422(AgentChanges, req.body ?? {});
+    const view = await agents.update(requestScope(res), req.params.name!, changes);
+    await audit(req, res, { action: 'agent.changed', target: view.name, details: { fields: Object.keys(changes), version: view.version } });
+    res.json(view);
   });
-  // agents:write
-  r.delete('/:name', async (req, res) => {
+  r.delete('/:name', 'agents:write', async (req, res) => {
     await agents.remove(requestScope(res), req.params.name!);
+    await audit(req, res, { action: 'agent.removed', target: req.params.name! });
     res.status(204).end();
   });
-  // agents:write
-  r.post('/:name/test', async (req, res) => {
+  r.post('/:name/test', 'agents:write', async (req, res) => {
     const { prompt } = parseOr422(AgentTestBody, req.body ?? {});
     const stop = new AbortController();
     res.on('close', () => stop.abort());
     try {
-      res.json(await agents.test(requestScope(res), req.params.name!, prompt, stop.signal));
+      const result = await agents.test(requestScope(res), req.params.name!, prompt, stop.signal);
+      await audit(req, res, { action: 'agent.tested', target: result.agent, details: { ok: true, model: result.model, latencyMs: result.latencyMs } });
+      res.json(result);
     } catch (err) {
-      if (err instanceof AgentTestError) throw new HttpError(502, 'agent_test_failed', err.message);
-      throw err;
+      if (!(err instanceof AgentTestError)) throw err;
+      await audit(req, res, { action: 'agent.tested', target: req.params.name!, details: { ok: false, latencyMs: err.latencyMs } });
+      throw new HttpError(502, 'agent_test_failed', err.message);
     }
   });
   return r.router;

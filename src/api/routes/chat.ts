@@ -10,10 +10,11 @@ import { patternWorkflow } from '../../compile/patterns.js';
 import { parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
 import { ChatMulti } from '../schemas.js';
+import type { Auditor } from '../audit.js';
 
-export function chatRouter({ submissions }: { submissions: Submissions }): Router {
+export function chatRouter({ submissions, audit }: { submissions: Submissions; audit: Auditor }): Router {
   const r = apiRouter();
-  r.post('/multi', async (req, res) => {
+  r.post('/multi', 'runs:write', async (req, res) => {
     const { message, agents, mode, idempotencyKey, priority, budget } = parseOr422(ChatMulti, req.body ?? {});
     const tasks = agents.map((agent) => ({ agent, task: message }));
     const workflow =
@@ -30,6 +31,7 @@ export function chatRouter({ submissions }: { submissions: Submissions }): Route
       {},
       { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) },
     );
+    if (result.created) await audit(req, res, { action: 'run.submitted', target: result.id, details: { chat: mode, agents } });
     res
       .status(result.created ? 202 : 200)
       .location(`/v1/runs/${result.id}`)

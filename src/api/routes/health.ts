@@ -1,4 +1,5 @@
-import { Router } from 'express';
+import type { Router } from 'express';
+import { apiRouter } from '../route.js';
 
 export interface HealthRouterDeps {
   /** Readiness checks by name (redis, mongodb...); a check that throws counts as false. */
@@ -17,11 +18,11 @@ export interface HealthRouterDeps {
 }
 
 export function healthRouter({ checks, unservedAgents, pausedScopes }: HealthRouterDeps): Router {
-  const r = Router();
-  r.get('/healthz', (_req, res) => {
+  const r = apiRouter();
+  r.get('/healthz', 'public', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  r.get('/readyz', async (_req, res) => {
+  r.get('/readyz', 'public', async (_req, res) => {
     // All checks at once: /readyz answers within the slowest check, not their sum.
     const named = Object.entries(checks);
     const results = await Promise.all(named.map(([, check]) => check().catch(() => false)));
@@ -35,5 +36,5 @@ export function healthRouter({ checks, unservedAgents, pausedScopes }: HealthRou
       ...(paused ? { pausedScopes: paused } : {}),
     });
   });
-  return r;
+  return r.router;
 }

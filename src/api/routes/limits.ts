@@ -10,10 +10,10 @@ import { LimitScopeParam } from '../schemas.js';
  */
 export function limitsRouter({ limits }: { limits: LimitsAdmin }): Router {
   const r = apiRouter();
-  r.get('/', async (_req, res) => {
+  r.get('/', 'admin', async (_req, res) => {
     res.json({ paused: await limits.paused() });
   });
-  r.post('/:scope/resume', async (req, res) => {
+  r.post('/:scope/resume', 'admin', async (req, res) => {
     const scope = parseOr422(LimitScopeParam, req.params.scope, 'scope');
     res.json({ resumed: true, ...(await limits.resume(scope)) });
   });

@@ -26,16 +26,19 @@ import {
   SubmitWorkflowRun,
 } from '../schemas.js';
 import { noShapeError } from '../submit-shapes.js';
+import type { Auditor } from '../audit.js';
 
 export interface RunsRouterDeps {
   submissions: Submissions;
   queries: RunQueries;
   actions: RunActions;
+  /** Records submissions, cancels, reruns and approvals. */
+  audit: Auditor;
   /** Fires when the process shuts down: open event streams end so the server can close. */
   shutdownSignal?: AbortSignal | undefined;
 }
 
-export function runsRouter({ submissions, queries, actions, shutdownSignal }: RunsRouterDeps): Router {
+export function runsRouter({ submissions, queries, actions, audit, shutdownSignal }: RunsRouterDeps): Router {
   const r = apiRouter();
   // An id that cannot be a run's never reaches the store (it would name other keys).
   r.router.param('id', (_req, _res, next, id: string) => {
@@ -43,7 +46,7 @@ export function runsRouter({ submissions, queries, actions, shutdownSignal }: Ru
     next();
   });
 
-  r.post('/', async (req, res) => {
+  r.post('/', 'runs:write', async (req, res) => {
     // A body that is not a JSON object was answered already (app.ts); none at all is `{}`.
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (!('agent' in body || 'workflow' in body || 'pattern' in body)) throw noShapeError(body);
@@ -55,6 +58,7 @@ export function runsRouter({ submissions, queries, actions, shutdownSignal }: Ru
         {},
         { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) },
       );
+      if (result.created) await audit(req, res, { action: 'run.submitted', target: result.id, details: { pattern: pattern.pattern } });
       res
         .status(result.created ? 202 : 200)
         .location(`/v1/runs/${result.id}`)
@@ -70,6 +74,10 @@ export function runsRouter({ submissions, queries, actions, shutdownSignal }: Ru
       'agent' in parsed
         ? await submissions.submitAgentTask(scope, parsed.agent, parsed.input, opts)
         : await submissions.submitWorkflow(scope, parsed.workflow, parsed.input, opts);
+    if (result.created) {
+      const what = 'agent' in parsed ? { agent: parsed.agent } : { workflow: typeof parsed.workflow === 'string' ? parsed.workflow : 'inline' };
+      await audit(req, res, { action: 'run.submitted', target: result.id, details: what });
+    }
     res
       .status(result.created ? 202 : 200)
       .location(`/v1/runs/${result.id}`)
@@ -77,25 +85,28 @@ export function runsRouter({ submissions, queries, actions, shutdownSignal }: Ru
   });
 
   // Runs (with their outputs) can hold more text than one string may: written in pieces.
-  r.get('/', ListRunsQuery, async (_req, res, query) => {
+  r.get('/', 'runs:read', ListRunsQuery, async (_req, res, query) => {
     await sendJson(res, await queries.list(requestScope(res), query));
   });
 
-  r.get('/:id', GetRunQuery, async (req, res, { include }) => {
+  r.get('/:id', 'runs:read', GetRunQuery, async (req, res, { include }) => {
     await sendJson(res, await queries.get(requestScope(res), req.params.id!, { definition: include.includes('definition') }));
   });
 
-  r.get('/:id/context', async (req, res) => {
+  r.get('/:id/context', 'runs:read', async (req, res) => {
     res.json(await queries.context(requestScope(res), req.params.id!));
   });
 
-  r.post('/:id/cancel', async (req, res) => {
-    res.json(await actions.cancel(requestScope(res), req.params.id!));
+  r.post('/:id/cancel', 'runs:write', async (req, res) => {
+    const answer = await actions.cancel(requestScope(res), req.params.id!);
+    await audit(req, res, { action: 'run.cancelled', target: req.params.id! });
+    res.json(answer);
   });
 
-  r.post('/:id/rerun', async (req, res) => {
+  r.post('/:id/rerun', 'runs:write', async (req, res) => {
     const body = parseOr422(RerunBody, req.body ?? {});
     const result = await submissions.rerun(requestScope(res), req.params.id!, body);
+    await audit(req, res, { action: 'run.rerun', target: result.id, details: { rerunOf: result.rerunOf } });
     res.status(202).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, rerunOf: result.rerunOf });
   });
 
@@ -103,20 +114,22 @@ export function runsRouter({ submissions, queries, actions, shutdownSignal }: Ru
     ['approve', true],
     ['reject', false],
   ] as const) {
-    r.post(`/:id/steps/:stepId/${action}`, async (req, res) => {
+    r.post(`/:id/steps/:stepId/${action}`, 'runs:write', async (req, res) => {
       const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
       const body = parseOr422(GateDecisionBody, req.body ?? {});
-      res.json(await actions.decide(requestScope(res), req.params.id!, stepId, { approved, ...body }));
+      const answer = await actions.decide(requestScope(res), req.params.id!, stepId, { approved, ...body });
+      await audit(req, res, { action: approved ? 'approval.given' : 'approval.refused', target: `${req.params.id!}.${stepId}` });
+      res.json(answer);
     });
   }
 
-  r.post('/:id/steps/:stepId/feedback', async (req, res) => {
+  r.post('/:id/steps/:stepId/feedback', 'runs:write', async (req, res) => {
     const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
     const body = parseOr422(FeedbackBody, req.body ?? {});
     res.json(await actions.feedback(requestScope(res), req.params.id!, stepId, body));
   });
 
-  r.get('/:id/events', EventsQuery, (req, res, { after }) => streamEvents(queries, req as Request<{ id: string }>, res, after, shutdownSignal));
+  r.get('/:id/events', 'runs:read', EventsQuery, (req, res, { after }) => streamEvents(queries, req as Request<{ id: string }>, res, after, shutdownSignal));
 
   return r.router;
 }

@@ -7,7 +7,7 @@ import { StatsQuery } from '../schemas.js';
 /** GET /v1/stats: totals, per agent and per workflow performance, trends (see src/query/stats.ts). */
 export function statsRouter({ queries }: { queries: RunQueries }): Router {
   const r = apiRouter();
-  r.get('/', StatsQuery, async (_req, res, query) => {
+  r.get('/', 'runs:read', StatsQuery, async (_req, res, query) => {
     res.json(await queries.stats(requestScope(res), query));
   });
   return r.router;

@@ -8,10 +8,10 @@ import type { WorkspaceAgents } from '../../agents/workspace-agents.js';
 /** `agents`: those a request's workspace sees (its own, then the shared ones), for an inline definition. */
 export function workflowsRouter({ workflows, agents }: { workflows: WorkflowCatalog; agents: WorkspaceAgents }): Router {
   const r = apiRouter();
-  r.get('/', (_req, res) => {
+  r.get('/', 'runs:read', (_req, res) => {
     res.json({ workflows: workflows.list() });
   });
-  r.post('/validate', async (req, res) => {
+  r.post('/validate', 'runs:read', async (req, res) => {
     let workflow;
     try {
       // Against the shared agents first: most definitions name only those, and need no read.
@@ -23,7 +23,7 @@ export function workflowsRouter({ workflows, agents }: { workflows: WorkflowCata
     }
     res.json({ valid: true, workflow });
   });
-  r.get('/:name', (req, res) => {
+  r.get('/:name', 'runs:read', (req, res) => {
     const name = req.params.name!;
     const wf = workflows.get(name);
     if (!wf) throw new NotFoundError(`workflow "${name}" not found`);

@@ -25,15 +25,16 @@ const ZERO_RETRY_AFTER_PAUSE_MS = 5000;
 
 /**
  * The error a call ends with when it is a spent quota: `err` itself, or a 429 whose Retry-After
- * is beyond `maxPauseMs`; undefined when it is not one.
+ * is beyond `maxPauseMs` (it recovers when the Retry-After said, counted from when the answer
+ * was read); undefined when it is not one.
  */
-export function asQuotaExhausted(err: unknown, maxPauseMs: number, now = Date.now()): QuotaExhaustedError | undefined {
+export function asQuotaExhausted(err: unknown, maxPauseMs: number): QuotaExhaustedError | undefined {
   if (err instanceof QuotaExhaustedError) return err;
   if (err instanceof RateLimitedError && err.status === 429 && err.retryAfterMs > maxPauseMs) {
     return new QuotaExhaustedError(
       `${err.message} (its Retry-After, ${duration(err.retryAfterMs)}, is beyond the ${duration(maxPauseMs)} a rate limit is waited out: a spent quota)`,
       429,
-      now + err.retryAfterMs,
+      err.since + err.retryAfterMs,
       { cause: err },
     );
   }

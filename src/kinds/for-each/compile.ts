@@ -12,6 +12,11 @@ export const forEachRule: KindRule<'forEach'> = {
   ],
   check(def, ctx) {
     checkAgent(ctx, 'step.agent', def.step.agent);
+    if (ctx.caps && def.maxItems > ctx.caps.maxForEachItems)
+      ctx.issue(
+        `${ctx.path}.maxItems`,
+        `${def.maxItems} is above the limit of ${ctx.caps.maxForEachItems} items (SWITCHYARD_MAX_FOREACH_ITEMS; the default when omitted is 100)`,
+      );
     if (!isSingleTemplate(def.items))
       ctx.issue(`${ctx.path}.items`, 'must be one template giving a list, e.g. "{{ steps.<id>.output.<field> }}" or "{{ input.<field> }}"');
   },

@@ -56,13 +56,15 @@ export function definitionOf(doc: Pick<RunDocument, 'definition'>): unknown {
   return doc.definition === undefined || doc.definition === null ? undefined : JSON.parse(doc.definition);
 }
 
-export function toStepDocument(record: StepRecord): StepDocument {
+/** A step as stored, with its run's workspace (the default one when the entry did not say). */
+export function toStepDocument(record: StepRecord, workspaceId = 'default'): StepDocument {
   // No feedback on the record: a write leaves the stored one alone (a late answer's record must not erase it).
   const { createdAt, startedAt, finishedAt, feedback, debug, calls, ...rest } = record;
   return {
     ...rest,
     ...(feedback ? { feedback } : {}),
     _id: `${record.runId}.${record.stepId}`,
+    workspaceId,
     input: record.input ?? null,
     output: record.output ?? null,
     debug: debug ? JSON.stringify(debug) : null,
@@ -74,7 +76,7 @@ export function toStepDocument(record: StepRecord): StepDocument {
 }
 
 export function fromStepDocument(doc: StepDocument): StepRecord {
-  const { _id, outboxSeq: _outboxSeq, createdAt, startedAt, finishedAt, debug, calls, ...rest } = doc;
+  const { _id, outboxSeq: _outboxSeq, workspaceId: _workspaceId, createdAt, startedAt, finishedAt, debug, calls, ...rest } = doc;
   return {
     ...rest,
     debug: debug ? (JSON.parse(debug) as StepRecord['debug']) : null,
@@ -92,10 +94,11 @@ export function fromStepDocument(doc: StepDocument): StepRecord {
   };
 }
 
-export function toEventDocument(event: RunEvent): EventDocument {
+export function toEventDocument(event: RunEvent, workspaceId = 'default'): EventDocument {
   return {
     _id: `${event.runId}/${event.id}`,
     runId: event.runId,
+    workspaceId,
     seq: sortableEntryId(event.id),
     id: event.id,
     type: event.type,

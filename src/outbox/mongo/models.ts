@@ -7,6 +7,7 @@
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import { StepKind } from '../../kinds/definition.js';
+import type { AuditEntry } from '../../model/audit.js';
 import { RunStatus, StepStatus, type FailedStep, type RunEvent, type RunRecord, type StepRecord, type Usage } from '../../model/run.js';
 
 /** A run as stored: RunRecord with Dates, `_id` = run id, and the definition it executed (JSON text). */
@@ -27,6 +28,8 @@ export interface RunDocument extends Omit<RunRecord, 'id' | 'createdAt' | 'start
  */
 export interface StepDocument extends Omit<StepRecord, 'createdAt' | 'startedAt' | 'finishedAt' | 'feedback' | 'debug' | 'calls'> {
   _id: string;
+  /** Its run's workspace. */
+  workspaceId: string;
   /** StepRecord.debug as JSON text (absent in a document written before it was kept). */
   debug?: string | null | undefined;
   /** StepRecord.calls as JSON text. */
@@ -43,6 +46,8 @@ export interface StepDocument extends Omit<StepRecord, 'createdAt' | 'startedAt'
 export interface EventDocument {
   _id: string;
   runId: string;
+  /** Its run's workspace. */
+  workspaceId: string;
   seq: string;
   id: string;
   type: RunEvent['type'];
@@ -51,10 +56,17 @@ export interface EventDocument {
   data: Record<string, unknown>;
 }
 
+/** An audit entry: `_id` = `<workspace>/<stream id>`, scoped by its workspace. */
+export interface AuditDocument extends Omit<AuditEntry, 'at'> {
+  _id: string;
+  at: Date;
+}
+
 export interface MongoModels {
   Run: Model<RunDocument>;
   StepResult: Model<StepDocument>;
   RunEvent: Model<EventDocument>;
+  AuditEntry: Model<AuditDocument>;
 }
 
 const nullableString = { type: String, default: null };
@@ -120,6 +132,7 @@ const StepSchema = new Schema<StepDocument>(
   {
     _id: { type: String, required: true },
     runId: { type: String, required: true },
+    workspaceId: { type: String, default: 'default' },
     stepId: { type: String, required: true },
     kind: { type: String, enum: StepKind.options, required: true },
     agent: nullableString,
@@ -155,6 +168,7 @@ const EventSchema = new Schema<EventDocument>(
   {
     _id: { type: String, required: true },
     runId: { type: String, required: true },
+    workspaceId: { type: String, default: 'default' },
     seq: { type: String, required: true },
     id: { type: String, required: true },
     // A path named `type` must itself be declared with `type`, or mongoose reads it as the type.
@@ -167,6 +181,23 @@ const EventSchema = new Schema<EventDocument>(
 );
 EventSchema.index({ runId: 1, seq: 1 });
 
+const AuditSchema = new Schema<AuditDocument>(
+  {
+    _id: { type: String, required: true },
+    id: { type: String, required: true },
+    at: { type: Date, required: true },
+    action: { type: String, required: true },
+    workspace: { type: String, required: true },
+    actor: { kind: { type: String, required: true }, id: { type: String, required: true } },
+    ip: { type: String },
+    target: { type: String },
+    details: { type: Schema.Types.Mixed },
+  },
+  { ...schemaOptions, collection: 'audit_log' },
+);
+AuditSchema.index({ workspace: 1, at: -1 });
+AuditSchema.index({ action: 1, at: -1 });
+
 /** The models on `conn` (created on first call, reused after). Needs no server. */
 export function createModels(conn: Connection): MongoModels {
   const existing = conn.models;
@@ -174,5 +205,6 @@ export function createModels(conn: Connection): MongoModels {
     Run: (existing.Run as Model<RunDocument> | undefined) ?? conn.model<RunDocument>('Run', RunSchema),
     StepResult: (existing.StepResult as Model<StepDocument> | undefined) ?? conn.model<StepDocument>('StepResult', StepSchema),
     RunEvent: (existing.RunEvent as Model<EventDocument> | undefined) ?? conn.model<EventDocument>('RunEvent', EventSchema),
+    AuditEntry: (existing.AuditEntry as Model<AuditDocument> | undefined) ?? conn.model<AuditDocument>('AuditEntry', AuditSchema),
   };
 }

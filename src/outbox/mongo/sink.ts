@@ -2,6 +2,7 @@
 import mongoose, { mongo, type Model } from 'mongoose';
 import { NonRetryableError, toError } from '../../errors/index.js';
 import type { StepRecord } from '../../model/run.js';
+import type { AuditEntry } from '../../model/audit.js';
 import { sortableEntryId, type ResultSink, type RunWrite, type WriteMeta } from '../sink.js';
 import { toEventDocument, toRunDocument, toStepDocument } from './mappers.js';
 import type { MongoModels } from './models.js';
@@ -41,9 +42,10 @@ const EVENT_BATCH = 1000;
  */
 export function eventUpserts(
   write: Pick<RunWrite, 'events'>,
+  workspaceId?: string,
 ): { updateOne: { filter: { _id: string }; update: { $setOnInsert: Record<string, unknown> }; upsert: true } }[] {
   return write.events.map((e) => {
-    const { _id, ...doc } = toEventDocument(e);
+    const { _id, ...doc } = toEventDocument(e, workspaceId);
     return { updateOne: { filter: { _id }, update: { $setOnInsert: doc }, upsert: true } };
   });
 }
@@ -70,7 +72,7 @@ export class MongoSink implements ResultSink {
   async writeRun(write: RunWrite, meta?: WriteMeta): Promise<void> {
     const { _id, ...fields } = toRunDocument(write.doc, write.definition);
     await this.upsert(this.models.Run, `run ${_id}`, _id, fields, meta);
-    const ops = eventUpserts(write);
+    const ops = eventUpserts(write, write.doc.workspaceId);
     for (let i = 0; i < ops.length; i += EVENT_BATCH) {
       try {
         await this.models.RunEvent.bulkWrite(ops.slice(i, i + EVENT_BATCH), { ordered: false });
@@ -82,8 +84,21 @@ export class MongoSink implements ResultSink {
   }
 
   async writeStep(doc: StepRecord, meta?: WriteMeta): Promise<void> {
-    const { _id, ...fields } = toStepDocument(doc);
-    await this.upsert(this.models.StepResult, `step ${_id}`, _id, fields, meta);
+    const { _id, ...fields } = toStepDocument(doc, meta?.workspaceId);
+    const { workspaceId: _ws, ...entry } = meta ?? { entryId: '' };
+    await this.upsert(this.models.StepResult, `step ${_id}`, _id, fields, meta ? entry : undefined);
+  }
+
+  async writeAudit(doc: AuditEntry): Promise<void> {
+    await this.ensureConnected();
+    // Keyed by workspace and stream id: delivered again, it changes nothing.
+    const { id, at, ...rest } = doc;
+    try {
+      await this.models.AuditEntry.updateOne({ _id: `${doc.workspace}/${id}` }, { $setOnInsert: { ...rest, id, at: new Date(at) } }, { upsert: true });
+    } catch (err) {
+      if (isPermanentMongoError(err)) throw new NonRetryableError(`MongoDB refused audit entry ${id}: ${toError(err).message}`, undefined, { cause: err });
+      throw err;
+    }
   }
 
   close(): Promise<void> {

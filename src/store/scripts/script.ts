@@ -10,7 +10,16 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { COMPACT_MAX_STEPS } from '../keys.js';
-import { GATE_WAITING_REASON, LOST_STEP_ERROR, RunRecord, StepRecord, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../../model/run.js';
+import {
+  FAST_START_DEPS,
+  FAST_START_FROM,
+  GATE_WAITING_REASON,
+  LOST_STEP_ERROR,
+  RunRecord,
+  StepRecord,
+  TERMINAL_RUN_STATUSES,
+  TERMINAL_STEP_STATUSES,
+} from '../../model/run.js';
 
 /** The fields of a step hash and of a run hash that make up their records. */
 export const STEP_FIELDS = StepRecord.keyof().options;
@@ -27,6 +36,10 @@ const CONSTANTS: Record<string, string> = {
   LOST_ERROR: JSON.stringify(LOST_STEP_ERROR),
   COMPACT_MAX_STEPS: String(COMPACT_MAX_STEPS),
   GATE_REASON: JSON.stringify(GATE_WAITING_REASON),
+  // The fast path's start rule (model/run.ts): step statuses by name, a dependency's by its JSON text as read.
+  FAST_FROM: luaSet(FAST_START_FROM),
+  FAST_DEP: luaSet(FAST_START_DEPS.any.map((s) => JSON.stringify(s))),
+  FAST_DEP_OPTIONAL: luaSet(FAST_START_DEPS.optional.map((s) => JSON.stringify(s))),
 };
 
 /** The state scripts' folder, whose includes/ every script shares. */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { Scope } from '../scope.js';
-import { isTerminalRun, isTerminalStep, type RunStatus, type StepStatus } from '../../model/run.js';
+import { isTerminalRun, isTerminalStep, usableDependency, type RunStatus, type StepStatus } from '../../model/run.js';
 import { parseJson, Script } from './script.js';
 
 const script = new Script('step-begin', 5);
@@ -64,7 +64,7 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
   const all = [...a.deps, ...a.extra];
   const early = all.length > READS_IN_SCRIPT ? await readSteps(redis, a, all) : undefined;
   // Read before: the script is told whether the dependencies allow the fast path.
-  const fast = a.fast && (early === undefined || early.slice(0, a.deps.length).every(usable));
+  const fast = a.fast && (early === undefined || early.slice(0, a.deps.length).every(usableDependency));
   const ids = early ? [] : all;
   const r = (await script.run(
     redis,
@@ -101,9 +101,6 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
     reads,
   };
 }
-
-/** A dependency the fast path may start after: succeeded, or failed and optional (as step-begin.lua). */
-const usable = (d: StepReading): boolean => d.status === 'succeeded' || (d.status === 'failed' && d.optional);
 
 /** The steps `ids` as the script reads them (a missing one reads as cancelled), in parts of READ_BATCH. */
 async function readSteps(redis: Redis, a: StepBeginArgs, ids: readonly string[]): Promise<StepReading[]> {

@@ -5,7 +5,7 @@ import type { RunStatus, StepStatus, Usage } from '../../model/run.js';
 import { json, Script } from './script.js';
 import type { RecordFields } from './step-checkpoint.js';
 
-const script = new Script('step-complete', 7);
+const script = new Script('step-complete', 8);
 
 export interface StepResult {
   output: unknown;
@@ -60,10 +60,12 @@ export interface StepCompleteReply {
   finished?: RunStatus;
   /** Why the run's budget is exceeded with this answer counted (the run should halt). */
   budgetExceeded?: string;
+  /** With `finished`, when the write knew: whether the run's provider calls held anything then (keys.runHolds). */
+  holds?: boolean;
 }
 
 export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<StepCompleteReply> {
-  const [recorded, status, finished, runStatus, over] = (await script.run(
+  const [recorded, status, finished, runStatus, over, holds] = (await script.run(
     redis,
     [
       keys.step(a.scope, a.runId, a.stepId),
@@ -73,6 +75,7 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       keys.runSteps(a.scope, a.runId),
       keys.runRefs(a.scope, a.runId),
       keys.queuedRuns(a.scope),
+      keys.runHolds(a.scope, a.runId),
     ],
     [
       new Date().toISOString(),
@@ -104,6 +107,11 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
       ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
     ],
-  )) as [number, StepStatus | 'missing', number?, string?, string?];
-  return { recorded: recorded === 1, status, ...(finished === 1 ? { finished: runStatus as RunStatus } : {}), ...(over ? { budgetExceeded: over } : {}) };
+  )) as [number, StepStatus | 'missing', number?, string?, string?, number?];
+  return {
+    recorded: recorded === 1,
+    status,
+    ...(finished === 1 ? { finished: runStatus as RunStatus, ...(holds === undefined ? {} : { holds: holds === 1 }) } : {}),
+    ...(over ? { budgetExceeded: over } : {}),
+  };
 }

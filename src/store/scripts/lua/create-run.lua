@@ -24,7 +24,7 @@ end
 redis.call('HSET', runKey, unpack(ARGV, 12))
 local runId = ARGV[2]
 local runIdJson = cjson.encode(runId)
-local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, cjson.encode(ARGV[5]))
+local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, cjson.encode(ARGV[5]), true)
 local refs = cjson.decode(ARGV[4])
 -- In slices: Lua's unpack takes at most about 8,000 values.
 for i = 1, #refs, 1000 do redis.call('SADD', KEYS[3], unpack(refs, i, math.min(i + 999, #refs))) end
@@ -36,7 +36,8 @@ redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. (tonumber(ARGV[6]) - tonu
 redis.call('EXPIRE', KEYS[9], ARGV[11])
 redis.call('SET', KEYS[10], ARGV[6], 'NX')
 redis.call('ZADD', KEYS[7], ARGV[6], runKey)
-event(KEYS[4], 'run.queued', nil, ARGV[5], ARGV[7])
+-- Appended, not published: no one follows a run before its id is returned.
+redis.call('RPUSH', KEYS[4], eventText('run.queued', nil, ARGV[5], ARGV[7]))
 -- The system of record lists live runs too, not only finished ones; the definition goes once.
 if ARGV[8] == '1' then
   local definition = ARGV[9]

@@ -1,8 +1,9 @@
 -- The start of a step in one round trip: read the run, the step and the steps it reads, and on
 -- the fast path move the step to running. The fast path is the one unambiguous case of the
--- engine's decision (src/engine/decide.ts): allowed by the caller (no `when`), the step
--- pending or retrying with attempts left, the run live, every dependency succeeded or failed
--- optional. Anything else is only read, and the caller decides. A step that counts against its
+-- engine's decision (src/engine/decide.ts), its rule stated in src/model/run.ts (FAST_FROM,
+-- FAST_DEP, FAST_DEP_OPTIONAL come from there): allowed by the caller (no `when`, no join
+-- other than `all`), the step in FAST_FROM with attempts left, the run live, every dependency
+-- usable. Anything else is only read, and the caller decides. A step that counts against its
 -- run's maxSteps is counted as it first starts (countStep); one the limit refuses is not started.
 -- KEYS: run, step, events, outbox, queued runs
 -- ARGV: [1] now (ISO), [2] outbox on, [3] fast path allowed, [4] step key prefix, [5] number of
@@ -23,7 +24,7 @@ local st, runSt = cjson.decode(v[1]), cjson.decode(rs[1])
 local out = {'read', v[1], rs[1], v[2], rs[2], v[3] or 'null', v[4] or 'null'}
 if TERMINAL[st] or TERMINAL[runSt] then return out end
 local ndeps, needs = tonumber(ARGV[5]), ARGV[6]
-local fast = ARGV[3] == '1' and (st == 'pending' or st == 'retrying') and tonumber(v[2]) < tonumber(ARGV[7])
+local fast = ARGV[3] == '1' and FAST_FROM[st] and tonumber(v[2]) < tonumber(ARGV[7])
 for i = 9, #ARGV do
   local k = i - 8
   local dst, optional, output = readStep(ARGV[4] .. ARGV[i], string.sub(needs, k, k) == '1')
@@ -31,7 +32,7 @@ for i = 9, #ARGV do
   out[#out + 1] = dst
   out[#out + 1] = optional
   out[#out + 1] = output
-  if k <= ndeps and not (dst == '"succeeded"' or (dst == '"failed"' and optional == 'true')) then fast = false end
+  if k <= ndeps and not (FAST_DEP[dst] or (FAST_DEP_OPTIONAL[dst] and optional == 'true')) then fast = false end
 end
 if fast and ARGV[8] == '1' and out[6] == 'null' then
   local over = countStep(KEYS[1], KEYS[3], v[5], ARGV[1])
@@ -45,8 +46,11 @@ if fast then
     fields[#fields + 1] = cjson.encode(ARGV[1])
   end
   redis.call('HSET', KEYS[2], unpack(fields))
-  runStarted(KEYS[1], KEYS[3], KEYS[4], KEYS[5], rs[3], rs[1], ARGV[1], ARGV[2] == '1')
-  event(KEYS[3], 'step.started', v[5], ARGV[1], '{"attempt":' .. attempt .. '}')
+  -- The run's start and the step's, appended in one command.
+  local texts = {}
+  runStarted(KEYS[1], KEYS[3], KEYS[4], KEYS[5], rs[3], rs[1], ARGV[1], ARGV[2] == '1', texts)
+  texts[#texts + 1] = eventText('step.started', v[5], ARGV[1], '{"attempt":' .. attempt .. '}')
+  appendEvents(KEYS[3], texts)
   out[1] = 'started'
   out[4] = tostring(attempt)
 end

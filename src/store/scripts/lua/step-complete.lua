@@ -5,8 +5,8 @@
 -- keeps its status, but a paid answer is never dropped: its usage is added to the step's (and to its run's, once the run has finished), and
 -- its output is kept when the step had none (e.g. cancelled while the call was in flight).
 -- A step that is its run's only job (a single-step run has no root job) finishes its run in the
--- same write, as the root would (see finishRun).
--- KEYS: step, run, events, outbox, steps, refs, queued runs
+-- same write, as the root would: see finishAlone (the plain shape, written once) and finishRun.
+-- KEYS: step, run, events, outbox, steps, refs, queued runs, the run's holds
 -- ARGV: [1] now (ISO), [2] outbox on, [3] output JSON, [4] usage JSON, [5] model JSON,
 --       [6] input JSON, [7] step.completed event data JSON (an object with at least one field; the
 --       step's usage is put in front), [8] checkpoint JSON ('' keeps it),
@@ -20,18 +20,20 @@
 -- A write is applied once: one whose id the step holds (see writes.lua) was applied already and
 -- its reply lost; it gets its reply again (the budget verdict as it stands now) and adds nothing.
 -- Returns {1, 'succeeded', run finished (1/0), run status, why the run's budget is exceeded
--- ('' when it is not; see spend)} when recorded as the result,
+-- ('' when it is not; see spend)[, 1/0: the run's calls hold something (finishAlone only)]} when
+-- recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
 --@include event
 --@include addUsage
 --@include spend
 --@include publish
 --@include finishRun
+--@include finishAlone
 --@include outboxStep
 --@include outboxRun
 --@include addLateUsage
 --@include writes
-local v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output', 'written')
+local v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output', 'written', 'usage')
 if not v[1] then return {0, 'missing'} end
 local cur = cjson.decode(v[1])
 local outbox = ARGV[2] == '1'
@@ -41,8 +43,9 @@ local seen = seenWrite(v[4], id)
 if seen == '1' then return {1, 'succeeded', 0, '', spend(KEYS[2], KEYS[3], 'null', ARGV[1])} end
 if seen == '0' then return {0, cur} end
 if cur == 'running' or cur == 'pending' or cur == 'retrying' then
+  local usage = sumUsage(v[5], ARGV[4])
   local fields = { 'status', '"succeeded"', 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6],
-    'error', 'null', 'reason', 'null', 'finishedAt', cjson.encode(ARGV[1]) }
+    'error', 'null', 'reason', 'null', 'finishedAt', cjson.encode(ARGV[1]), 'usage', usage }
   if ARGV[8] ~= '' then
     fields[#fields + 1] = 'checkpoint'
     fields[#fields + 1] = ARGV[8]
@@ -56,9 +59,17 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     fields[#fields + 1] = noteWrite(v[4], id, true)
   end
   for i = 18, extra do fields[#fields + 1] = ARGV[i] end
+  local eventData = '{"usage":' .. usage .. ',' .. string.sub(ARGV[7], 2)
+  if ARGV[9] == '1' and ARGV[15] == '' then
+    local byName = {}
+    for i = 1, #fields, 2 do byName[fields[i]] = fields[i + 1] end
+    if finishAlone({ KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
+      fields = byName, stepIdJson = v[2], usage = usage, eventData = eventData, now = ARGV[1], outbox = outbox,
+      ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
+    }) then return {1, 'succeeded', 1, 'succeeded', '', redis.call('EXISTS', KEYS[8])} end
+  end
   redis.call('HSET', KEYS[1], unpack(fields))
-  addUsage(KEYS[1], 'usage', ARGV[4])
-  event(KEYS[3], 'step.completed', v[2], ARGV[1], '{"usage":' .. (redis.call('HGET', KEYS[1], 'usage') or 'null') .. ',' .. string.sub(ARGV[7], 2))
+  event(KEYS[3], 'step.completed', v[2], ARGV[1], eventData)
   if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], extra + 1, ARGV[1]) end
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
   local over = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1])

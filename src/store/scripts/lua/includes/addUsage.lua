@@ -1,12 +1,17 @@
--- Add a usage record (JSON; '' or 'null' for none) to the one a hash field holds.
+-- Usage records (JSON; '' or 'null' for none) summed: `have` plus `add`. Nothing is decoded
+-- when one side is none (the other is kept as it is).
 --@include usageJson
-local function addUsage(key, field, add)
-  if add == '' or add == 'null' then return end
-  local u = cjson.decode(add)
-  local have = redis.call('HGET', key, field)
-  local h = { inputTokens = 0, outputTokens = 0 }
-  if have and have ~= 'null' then h = cjson.decode(have) end
+local function sumUsage(have, add)
+  if add == '' or add == 'null' then return have or 'null' end
+  if not have or have == 'null' then return add end
+  local u, h = cjson.decode(add), cjson.decode(have)
   local cost = nil
   if h.costUsd or u.costUsd then cost = (h.costUsd or 0) + (u.costUsd or 0) end
-  redis.call('HSET', key, field, usageJson((h.inputTokens or 0) + (u.inputTokens or 0), (h.outputTokens or 0) + (u.outputTokens or 0), cost))
+  return usageJson((h.inputTokens or 0) + (u.inputTokens or 0), (h.outputTokens or 0) + (u.outputTokens or 0), cost)
+end
+
+-- Add a usage record (JSON; '' or 'null' for none) to the one a hash field holds.
+local function addUsage(key, field, add)
+  if add == '' or add == 'null' then return end
+  redis.call('HSET', key, field, sumUsage(redis.call('HGET', key, field), add))
 end

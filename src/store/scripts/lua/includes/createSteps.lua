@@ -1,12 +1,13 @@
 -- Write the records of new steps (a new run's, or steps a running step adds): each
 -- [id, kind, agent JSON, parent JSON, dependsOn JSON text, optional] of `plan` that does not exist
--- yet becomes a `pending` record and is appended to the run's step list. Returns the entries
+-- yet becomes a `pending` record and is appended to the run's step list. With `fresh` (the
+-- steps of a run this script created) none can exist: none is looked for. Returns the entries
 -- written.
-local function createSteps(stepPrefix, stepsKey, plan, runIdJson, createdAtJson)
+local function createSteps(stepPrefix, stepsKey, plan, runIdJson, createdAtJson, fresh)
   local added = {}
   for _, s in ipairs(plan) do
     local key = stepPrefix .. s[1]
-    if redis.call('EXISTS', key) == 0 then
+    if fresh or redis.call('EXISTS', key) == 0 then
       redis.call('HSET', key, 'runId', runIdJson, 'stepId', cjson.encode(s[1]), 'kind', cjson.encode(s[2]), 'agent', s[3],
         'parent', s[4], 'status', '"pending"', 'dependsOn', s[5], 'optional', s[6] and 'true' or 'false', 'attempts', '0',
         'recovered', 'false', 'createdAt', createdAtJson)

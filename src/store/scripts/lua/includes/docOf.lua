@@ -1,9 +1,8 @@
--- A record as JSON, assembled from its hash fields' JSON texts (never decoded and re-encoded:
--- Redis' cjson turns empty arrays into objects). With `leaveOut` (a set of field names, possibly
--- empty), the record is compact: fields that are null or missing (a reader takes a field that is
--- not there as null) and those named are left out.
-local function docOf(key, fields, leaveOut)
-  local vals = redis.call('HMGET', key, unpack(fields))
+-- A record as JSON, assembled from its fields' JSON texts `vals` (in the order of `fields`; never
+-- decoded and re-encoded: Redis' cjson turns empty arrays into objects). With `leaveOut` (a set
+-- of field names, possibly empty), the record is compact: fields that are null or missing (a
+-- reader takes a field that is not there as null) and those named are left out.
+local function docFrom(fields, vals, leaveOut)
   local parts = {}
   for i, f in ipairs(fields) do
     local v = vals[i]
@@ -14,4 +13,9 @@ local function docOf(key, fields, leaveOut)
     end
   end
   return '{' .. table.concat(parts, ',') .. '}'
+end
+
+-- The record a hash holds, as docFrom.
+local function docOf(key, fields, leaveOut)
+  return docFrom(fields, redis.call('HMGET', key, unpack(fields)), leaveOut)
 end

@@ -1,11 +1,23 @@
--- Append an event to a run's event log (a list: an event's id is its position, from 1) and
--- publish it, as `<id> <event JSON>`, on the channel named like the log's key, for the viewers
--- following the run live (see event-feed.ts). The run id is the log's, so an event leaves it
--- out. `etype` is an event type and `at` an ISO time: neither needs JSON escaping.
-local function event(eventsKey, etype, stepIdJson, at, dataJson)
+-- An event as its log holds it. The run id is the log's, so an event leaves it out. `etype` is
+-- an event type and `at` an ISO time: neither needs JSON escaping.
+local function eventText(etype, stepIdJson, at, dataJson)
   local e = '{"type":"' .. etype .. '"'
   if stepIdJson then e = e .. ',"stepId":' .. stepIdJson end
-  e = e .. ',"at":"' .. at .. '","data":' .. dataJson .. '}'
+  return e .. ',"at":"' .. at .. '","data":' .. dataJson .. '}'
+end
+
+-- Append an event to a run's event log (a list: an event's id is its position, from 1) and
+-- publish it, as `<id> <event JSON>`, on the channel named like the log's key, for the viewers
+-- following the run live (see event-feed.ts).
+local function event(eventsKey, etype, stepIdJson, at, dataJson)
+  local e = eventText(etype, stepIdJson, at, dataJson)
   local n = redis.call('RPUSH', eventsKey, e)
   redis.call('PUBLISH', eventsKey, n .. ' ' .. e)
+end
+
+-- Append several events (their texts, as eventText makes them) in one command, and publish each
+-- with its id, as event does.
+local function appendEvents(eventsKey, texts)
+  local n = redis.call('RPUSH', eventsKey, unpack(texts)) - #texts
+  for i, e in ipairs(texts) do redis.call('PUBLISH', eventsKey, (n + i) .. ' ' .. e) end
 end

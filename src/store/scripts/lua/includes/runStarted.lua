@@ -1,11 +1,13 @@
 --@include event
 --@include outboxRun
 -- The first step to start moves its run from queued to running (`runStatusJson`: its status as
--- the caller read it in this script), and out of the set of queued runs.
-local function runStarted(runKey, eventsKey, outboxKey, queuedKey, runIdJson, runStatusJson, now, outbox)
+-- the caller read it in this script), and out of the set of queued runs. Its `run.started` event
+-- is added to `texts` (see appendEvents) when given, else appended at once.
+local function runStarted(runKey, eventsKey, outboxKey, queuedKey, runIdJson, runStatusJson, now, outbox, texts)
   if runStatusJson ~= '"queued"' then return end
   redis.call('HSET', runKey, 'status', '"running"', 'startedAt', cjson.encode(now))
   redis.call('ZREM', queuedKey, runKey)
-  event(eventsKey, 'run.started', nil, now, '{}')
+  if texts then texts[#texts + 1] = eventText('run.started', nil, now, '{}')
+  else event(eventsKey, 'run.started', nil, now, '{}') end
   if outbox then outboxRun(outboxKey, runKey) end
 end

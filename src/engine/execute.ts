@@ -1,0 +1,108 @@
+/**
+ * The execute phase: one segment of a step's work, by its kind's executor, under an
+ * AbortSignal that fires on the step's timeout and on cancellation of the run. It returns what
+ * the work came to (an outcome, or the error it threw) for `settle` to judge; an error that may
+ * mean its run ended comes with the run's and the step's status read.
+ */
+import { StepTimeoutError, toError } from '../errors/index.js';
+import type { AgentRegistry } from '../agents/registry.js';
+import { stepCalls } from '../calls/pipeline.js';
+import type { StepPolicy } from '../flow/step-policy.js';
+import type { ExecutionContext, StepExecutor } from '../kinds/executor.js';
+import type { StepKind } from '../kinds/definition.js';
+import { isTerminalRun, isTerminalStep } from '../model/run.js';
+import type { Delivery } from './delivery.js';
+import { addChildSteps } from './growth.js';
+import { mayHaveEnded, type WorkError, type WorkResult } from './settle.js';
+import { saveCheckpoint } from './writes.js';
+
+/** Run one segment of the step's work. */
+export async function execute(d: Delivery): Promise<WorkResult> {
+  const { step, deps, signal } = d;
+  d.segmentStart = Date.now();
+  // A rerun's step upstream of where it reruns: its recorded output, no work done.
+  if (step.reuse) {
+    const { output, input, runId } = step.reuse;
+    return { outcome: { type: 'succeeded', output, input: input ?? null, reusedFrom: runId, event: { reused: { runId } } } };
+  }
+  // The agents of the step's workspace as they are now (one read when it has its own: see
+  // workspace-agents-watch.ts); an agent deleted meanwhile fails the step, naming it.
+  let agents: AgentRegistry;
+  let timeoutMs: number;
+  try {
+    agents = d.agents = await deps.agentsFor(d.scope, step);
+    timeoutMs = deps.policy.timeoutMs(step, agents);
+  } catch (raw) {
+    return { error: toError(raw), aborted: signal?.aborted === true };
+  }
+  // One controller: fires on the step timeout, or when BullMQ cancels the job.
+  const call = new AbortController();
+  const timer = setTimeout(() => call.abort(new StepTimeoutError(timeoutMs)), timeoutMs);
+  const onCancel = () => call.abort(signal?.reason);
+  if (signal?.aborted) onCancel();
+  else signal?.addEventListener('abort', onCancel, { once: true });
+  const untrack = deps.active.track(d.scope, d.runId, deps.worker(), d.job.id!);
+  try {
+    return { outcome: await (deps.executors[step.kind] as StepExecutor<StepKind>).execute(step, executionContext(d, agents, call.signal, timeoutMs)) };
+  } catch (raw) {
+    const error = toError(raw);
+    const aborted = signal?.aborted === true;
+    return { error, aborted, ...(mayHaveEnded(error, aborted) ? await endedState(d) : {}) };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onCancel);
+    untrack();
+  }
+}
+
+/** Whether its run has ended (or is gone) or the step itself has: the step's status then. */
+async function endedState(d: Delivery): Promise<Pick<WorkError, 'ended'>> {
+  const { store } = d.deps;
+  const [status, self] = await Promise.all([store.records.status(d.scope, d.runId), store.steps.state(d.scope, d.runId, d.step.id)]);
+  const ended = status === null || isTerminalRun(status) || self === null || isTerminalStep(self.status);
+  return ended ? { ended: { stepStatus: self?.status ?? 'missing' } } : {};
+}
+
+/** What the step's executor is given for one segment. */
+function executionContext(d: Delivery, agents: AgentRegistry, signal: AbortSignal, timeoutMs: number): ExecutionContext {
+  const { deps, step, runId, scope, job, attempt } = d;
+  // The steps it adds take their attempts and backoff from the agents its workspace sees.
+  const policy: StepPolicy = { job: (s) => deps.policy.job(s, agents), timeoutMs: (s) => deps.policy.timeoutMs(s, agents) };
+  let calls = 0;
+  return {
+    runId,
+    workspaceId: job.data.workspaceId,
+    agents,
+    attempt,
+    runInput: d.runInput,
+    reads: d.reads,
+    context: d.context,
+    checkpoint: d.checkpoint,
+    resumed: d.resumed,
+    signal,
+    timeoutMs,
+    bounds: d.bounds,
+    callKey: (name) => `${runId}.${step.id}.${attempt}.${name ?? ++calls}`,
+    log: d.log,
+    saveCheckpoint: (cp) => saveCheckpoint(d, cp),
+    addSteps: (children) => {
+      d.addedSteps = true;
+      return addChildSteps({ ...deps, policy }, job, attempt, children);
+    },
+    steps: (ids) => deps.store.steps.get(scope, runId, ids),
+    // Each call names its attempt: what it holds in the limiter and against the run's budget is released with it.
+    metered: (provider) =>
+      stepCalls(provider, {
+        holder: { runId, workspaceId: scope.workspace, stepId: step.id, attempt, ...(job.data.budgeted ? { budgeted: true } : {}) },
+        meter: d.meter,
+        trace: (p) => d.trace.around(p),
+        metrics: deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined,
+      }),
+    progress: (data) => {
+      const warn = (what: string) => (err: unknown) => d.log().warn({ err: toError(err).message }, `could not record ${what}`);
+      deps.store.steps.progress(scope, runId, step.id, attempt, data).catch(warn('a step.progress event'));
+      job.updateProgress({ attempt, ...data }).catch(warn('the job progress'));
+    },
+    record: (fields) => d.trace.record(fields),
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * The durable writes of a delivery, through `src/store`: each carries what the delivery's calls
+ * cost and what it keeps to debug them since its last write, and an id, so a write Redis applied
+ * but whose reply was lost is not applied twice when it is tried again.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RetryableError, StaleAttemptError, toError } from '../errors/index.js';
+import { isTransientWriteError } from '../store/reachable.js';
+import type { StepCompleteReply, StepTransition, StepTransitionReply } from '../store/scripts/index.js';
+import type { Delivery } from './delivery.js';
+import { contextPublish } from './publish.js';
+import type { Succeeded } from './settle.js';
+
+/**
+ * A write that records what this delivery did (and paid for), tried again on Redis errors
+ * that may pass (isTransientWriteError) with one id, so that a try Redis applied but whose
+ * reply was lost is not applied twice (`write` is given the id and the try, from 1). After
+ * `recordRetry.tries` the job fails (RetryableError) and BullMQ delivers it again.
+ */
+export async function durably<T>(d: Delivery, what: string, write: (writeId: string, tryNumber: number) => Promise<T>): Promise<T> {
+  const writeId = randomUUID();
+  for (let i = 1; ; i++) {
+    try {
+      return await write(writeId, i);
+    } catch (err) {
+      const error = toError(err);
+      // A script error or a value Redis cannot take fails the same way every time.
+      if (!isTransientWriteError(error)) throw error;
+      if (i >= d.recordRetry.tries) {
+        d.log().error({ err: error.message, tries: i }, `could not record ${what}; the job fails and is retried`);
+        throw new RetryableError(`could not record ${what} of step "${d.step.id}": ${error.message}`);
+      }
+      d.log().warn({ err: error.message, try: i }, `could not record ${what}; trying again`);
+      await sleep(d.recordRetry.firstDelayMs * 2 ** (i - 1));
+    }
+  }
+}
+
+/** A change of the step's status by this delivery, with what its calls cost since its last write. */
+export function transition(d: Delivery, t: Omit<StepTransition, 'usage' | 'writeId'>): Promise<StepTransitionReply> {
+  const [usage, traced] = [d.meter.take(), d.trace.take()];
+  return durably(d, `its ${t.to} status`, (writeId) =>
+    d.deps.store.steps.transition(d.scope, d.runId, d.step.id, { ...t, fields: { ...t.fields, ...traced }, usage, writeId }),
+  );
+}
+
+/**
+ * What this delivery's calls cost and no write has recorded yet, kept on the step (and its
+ * run, once finished) when the delivery ends without another write of its own.
+ */
+export async function keepPaid(d: Delivery): Promise<void> {
+  const [paid, traced] = [d.meter.take(), d.trace.take()];
+  if (paid || Object.keys(traced).length)
+    await durably(d, 'what it paid for', (writeId) => d.deps.store.steps.checkpoint(d.scope, d.runId, d.step.id, d.attempt, undefined, paid, writeId, traced));
+}
+
+/** Save the step's checkpoint (while it runs this delivery's attempt), with what its calls cost. */
+export async function saveCheckpoint(d: Delivery, cp: unknown): Promise<void> {
+  const [paid, traced] = [d.meter.take(), d.trace.take()];
+  const saved = await durably(d, 'the checkpoint', (writeId) =>
+    d.deps.store.steps.checkpoint(d.scope, d.runId, d.step.id, d.attempt, cp, paid, writeId, traced),
+  );
+  if (!saved) throw new StaleAttemptError(`step "${d.step.id}" is no longer running attempt ${d.attempt}; its checkpoint was not saved`);
+  d.checkpoint = cp;
+}
+
+/** waiting → running: the steps it added have all finished. */
+export function resume(d: Delivery): Promise<StepTransitionReply> {
+  return d.deps.store.steps.transition(d.scope, d.runId, d.step.id, {
+    from: ['waiting'],
+    to: 'running',
+    fields: { reason: null },
+    event: { type: 'step.resumed' },
+  });
+}
+
+/** This worker's attempt was taken over (`res`: the step's state in force). */
+export function staleAttempt(d: Delivery, res: { attempts: number }): StaleAttemptError {
+  return new StaleAttemptError(`step "${d.step.id}" is on attempt ${res.attempts} now; this worker ran attempt ${d.attempt}`);
+}
+
+/** Write the result, retrying on Redis errors: the job must not complete before it is stored. */
+export async function recordResult(d: Delivery, outcome: Succeeded): Promise<StepCompleteReply> {
+  const { step, deps, scope, runId, standalone } = d;
+  const usage = d.meter.take();
+  const published = step.toContext ? contextPublish(step, outcome.output, d.agents ? (a) => d.agents!.authorityOf(a) : deps.authorityOf) : undefined;
+  // The result's own input is the one recorded.
+  const { input: _rendered, ...traced } = d.trace.take({ input: outcome.input ?? null, output: outcome.output });
+  const result = {
+    output: outcome.output,
+    input: outcome.input ?? null,
+    usage,
+    model: outcome.model ?? null,
+    ...(outcome.event ? { event: outcome.event } : {}),
+    ...(outcome.reusedFrom ? { reusedFrom: outcome.reusedFrom } : {}),
+    // A publish that names nothing writes nothing (no event).
+    ...(published?.entries.length ? { publish: published } : {}),
+    ...(Object.keys(traced).length ? { fields: traced } : {}),
+  };
+  const reply = await durably(d, 'the result', async (writeId, tries): Promise<StepCompleteReply> => {
+    const res = await deps.store.steps.complete(
+      scope,
+      runId,
+      step.id,
+      { ...result, callsCounted: d.job.data.budgeted === true, writeId },
+      { finishRun: standalone },
+    );
+    if (tries > 1 && standalone && res.status === 'missing') {
+      // An earlier try may have finished (and compacted) the run, its reply lost: the run says.
+      const held = (await deps.store.records.get(scope, runId))?.steps.find((s) => s.stepId === step.id);
+      if (held?.status === 'succeeded') return { recorded: true, status: 'succeeded' };
+    }
+    return res;
+  });
+  // `missing`: its run finished (and was compacted) or expired meanwhile: nowhere to keep it.
+  if (!reply.recorded && reply.status === 'missing')
+    d.log().warn({ attempt: d.attempt, usage }, 'an answer came for a run that no longer holds its steps; its usage is not recorded');
+  else if (!reply.recorded) d.log().debug({ status: reply.status }, 'result kept as a late answer: the step had already ended');
+  return reply;
+}
