@@ -191,3 +191,50 @@ describe('POST /v1/agents/:name/test', () => {
     expect(JSON.stringify(res.body)).not.toContain(OWN_KEY);
   });
 });
+
+// Last: once a key exists the open development mode ends for this server.
+describe('credentials and the audit log', () => {
+  it('reads with runs:read, writes and tests with agents:write, each write and test audited without the key', async () => {
+    const keyOf = async (scopes: ('runs:read' | 'agents:write')[]) => {
+      const made = await h.system.keys.create({ workspace: 'team', scopes });
+      return { id: made.view.id, headers: { authorization: `Bearer ${made.key}` } };
+    };
+    const reader = await keyOf(['runs:read']);
+    const writer = await keyOf(['runs:read', 'agents:write']);
+    const body = { ...reviewer, name: 'audited' };
+    expect((await h.request('GET', '/v1/agents', undefined, reader.headers)).status).toBe(200);
+    for (const [method, path, given] of [
+      ['POST', '/v1/agents', body],
+      ['PATCH', '/v1/agents/audited', { maxTokens: 5 }],
+      ['DELETE', '/v1/agents/audited', undefined],
+      ['POST', '/v1/agents/shared/test', { prompt: 'hi' }],
+    ] as const) {
+      const refused = await h.request(method, path, given, reader.headers);
+      expect(refused.status, `${method} ${path}`).toBe(403);
+      expect(refused.body.error.message).toContain('agents:write');
+    }
+
+    expect((await h.request('POST', '/v1/agents', body, writer.headers)).status).toBe(201);
+    // Created in its key's workspace, not another's.
+    const redis = h.system.api.store.redis;
+    expect(await redis.hexists(keys.agents(h.system.scope('team')), 'audited')).toBe(1);
+    expect(await redis.hexists(keys.agents(h.system.scope()), 'audited')).toBe(0);
+    expect((await h.request('PATCH', '/v1/agents/audited', { temperature: 0.1 }, writer.headers)).status).toBe(200);
+    expect((await h.request('POST', '/v1/agents/audited/test', { prompt: 'hi' }, writer.headers)).status).toBe(200);
+    expect((await h.request('DELETE', '/v1/agents/audited', undefined, writer.headers)).status).toBe(204);
+
+    const { entries } = await h.system.audit.list({ workspace: 'team', limit: 20 });
+    const agentEntries = entries.filter((e) => e.action.startsWith('agent.')).reverse();
+    expect(agentEntries.map((e) => `${e.action} ${e.target}`)).toEqual([
+      'agent.created audited',
+      'agent.changed audited',
+      'agent.tested audited',
+      'agent.removed audited',
+    ]);
+    for (const e of agentEntries) expect(e.actor).toEqual({ kind: 'key', id: writer.id });
+    expect(agentEntries[0]!.details).toMatchObject({ provider: 'openai', apiKey: true });
+    expect(agentEntries[1]!.details).toMatchObject({ fields: ['temperature'], version: 2 });
+    expect(agentEntries[2]!.details).toMatchObject({ ok: true });
+    expect(JSON.stringify(entries)).not.toContain(OWN_KEY);
+  });
+});
