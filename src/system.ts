@@ -29,12 +29,9 @@ import type { CompiledWorkflow } from './kinds/definition.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { AdminSessions } from './auth/sessions.js';
 import { AuditLog } from './audit/audit-log.js';
-import { CallPipeline } from './calls/pipeline.js';
 import { Keyring } from './agents/keyring.js';
-import { WorkspaceAgents } from './agents/workspace-agents.js';
-import { AgentRecords } from './store/agent-records.js';
-
-const NO_PROVIDER_KEYS: Config['providers'] = { anthropic: { apiKey: undefined, baseURL: undefined }, openai: { apiKey: undefined, baseURL: undefined } };
+import type { WorkspaceAgents } from './agents/workspace-agents.js';
+import { sideAgents } from './agents/side-agents.js';
 
 export interface SystemOptions {
   redisUrl: string;
@@ -207,23 +204,17 @@ export class System {
     const control = new RunControl({ store, refQueue: queues.get(REF_QUEUE)!, queue, logger });
     const heartbeats = new Heartbeats({ redis: stateRedis, cell, queue, ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}) });
     const archive = opts.archive;
-    const testCalls = sideOpts.testCalls
-      ? new CallPipeline({
-          limiter: new RedisLimiter(redis, cell.tag, registry.limits),
-          plan: registry.limits,
-          ledger: store.budgets,
-          cell,
-          prices: registry.prices,
-          logger,
-          maxPauseMs: opts.maxPauseMs,
-        })
-      : undefined;
-    const agents = new WorkspaceAgents({
-      records: new AgentRecords(stateRedis, sideOpts.failFast),
+    const agents = sideAgents({
+      redis,
+      stateRedis,
+      cell,
       shared: registry,
       keyring: this.keyring,
-      config: { providers: opts.credentials?.providers ?? NO_PROVIDER_KEYS },
-      ...(testCalls ? { providerFor: (agent) => testCalls.forAgent(agent) } : {}),
+      ledger: store.budgets,
+      logger,
+      maxPauseMs: opts.maxPauseMs,
+      providers: opts.credentials?.providers,
+      ...sideOpts,
     });
     const queries = new RunQueries({
       store,
