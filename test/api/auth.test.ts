@@ -178,7 +178,7 @@ describe('JWT bearer tokens', () => {
 });
 
 describe('JWT bearer tokens verified against a JWKS URL', () => {
-  it('accepts a token signed by a key the JWKS publishes (issuer and audience checked), refuses another key', async () => {
+  it('accepts a token signed by a key the JWKS publishes (issuer and audience checked), refuses another key; 503 while the JWKS cannot be fetched', async () => {
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     const other = await generateKeyPair('ES256');
     const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] };
@@ -209,9 +209,20 @@ describe('JWT bearer tokens verified against a JWKS URL', () => {
       const wrongAudience = await h.request('GET', '/v1/runs', undefined, bearer(await sign(privateKey, 'someone-else')));
       expect(wrongAudience.status).toBe(401);
       expect(wrongAudience.body.error.message).toContain('"aud"');
+      // The JWKS unreachable: 503, not the token's fault. A fresh process has no cached keys.
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      const down = await startHarness({ name: 'auth-jwks-down', agents, pools: false, env: { SWITCHYARD_JWT_JWKS_URL: url } });
+      try {
+        const res = await down.request('GET', '/v1/runs', undefined, bearer(await sign(privateKey)));
+        expect(res.status).toBe(503);
+        expect(res.body.error.message).toContain('could not be fetched');
+      } finally {
+        await down.close();
+      }
     } finally {
       await h.close();
-      await new Promise((r) => server.close(r));
+      if (server.listening) await new Promise((r) => server.close(r));
     }
   });
 });
