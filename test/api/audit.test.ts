@@ -125,6 +125,7 @@ describe('the audit log', () => {
       'audit entries in the sink',
       async () => sink.audits.size,
       (n) => n >= entries.length,
+      { timeoutMs: 20_000 },
     );
     for (const e of entries) expect(sink.audits.get(e.id)).toEqual(e);
     // Step records reach it with their workspace (MongoDB documents are scoped).
@@ -132,6 +133,7 @@ describe('the audit log', () => {
       'step records in the sink',
       async () => sink.stepWorkspaces.get(run.body.id),
       (ws) => ws !== undefined,
+      { timeoutMs: 20_000 },
     );
     expect(sink.stepWorkspaces.get(run.body.id)).toBe('acme');
   });
