@@ -38,9 +38,27 @@ export function auditorOf(log: AuditLog, logger: Logger): Auditor {
   };
 }
 
-/** The audit of refused credentials: the key id presented (never the key), the path, the status. */
-export function refusalsAuditedIn(log: AuditLog, logger: Logger): OnRefused {
+/** Most refused credentials recorded one by one per second and process; the others are counted into the next entry. */
+export const REFUSALS_PER_SECOND = 20;
+
+/**
+ * The audit of refused credentials: the key id presented (never the key), the path, the status.
+ * A flood of refusals is not a flood of entries: past REFUSALS_PER_SECOND in a second, they are
+ * counted, and the next entry recorded says how many were left out (`details.unrecorded`).
+ */
+export function refusalsAuditedIn(log: AuditLog, logger: Logger, perSecond = REFUSALS_PER_SECOND): OnRefused {
+  let second = 0;
+  let recorded = 0;
+  let unrecorded = 0;
   return (req, reason, status, principal) => {
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== second) [second, recorded] = [now, 0];
+    if (++recorded > perSecond) {
+      unrecorded++;
+      return;
+    }
+    const skipped = unrecorded;
+    unrecorded = 0;
     const keyId = /^Bearer\s+sy_([a-z0-9]{12})_/i.exec(req.get('authorization') ?? '')?.[1];
     const actor = principal ? { kind: principal.kind, id: principal.id } : keyId ? { kind: 'key', id: keyId } : { kind: 'anonymous', id: 'anonymous' };
     log
@@ -50,7 +68,7 @@ export function refusalsAuditedIn(log: AuditLog, logger: Logger): OnRefused {
         actor,
         ...(req.ip ? { ip: req.ip } : {}),
         target: `${req.method} ${req.originalUrl.split('?')[0]!.slice(0, 200)}`,
-        details: { status, reason },
+        details: { status, reason, ...(skipped ? { unrecorded: skipped } : {}) },
       })
       .catch((err: Error) => logger.error({ err: err.message }, 'audit entry of a refused credential not recorded'));
   };

@@ -5,6 +5,7 @@
  * an unknown scope, is refused.
  */
 import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { UnavailableError } from '../errors/index.js';
 import { CredentialWorkspace, parseScopes, type Principal } from './principal.js';
 
 export interface JwtOptions {
@@ -46,6 +47,9 @@ export class JwtVerifier {
       // Both key kinds satisfy jwtVerify; the union is not one of its overloads.
       payload = (await jwtVerify(token, this.key as Uint8Array, this.options)).payload;
     } catch (err) {
+      // The identity provider's keys could not be fetched (a timeout, a network error): not the token's fault (503, retry).
+      if (this.opts.jwksUrl && (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)))
+        throw new UnavailableError(`the JWKS at ${this.opts.jwksUrl} could not be fetched (${(err as Error).message}); try again shortly`);
       throw new TokenRefusal(refusalOf(err));
     }
     const workspace = CredentialWorkspace.safeParse(payload[this.opts.workspaceClaim]);

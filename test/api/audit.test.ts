@@ -11,6 +11,7 @@ import { OutboxConsumer } from '../../src/outbox/outbox-consumer.js';
 import type { ResultSink, WriteMeta } from '../../src/outbox/sink.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { poll } from '../helpers/poll.js';
+import { REFUSALS_PER_SECOND } from '../../src/api/audit.js';
 
 class AuditSink implements ResultSink {
   readonly audits = new Map<string, AuditEntry>();
@@ -124,6 +125,7 @@ describe('the audit log', () => {
       'audit entries in the sink',
       async () => sink.audits.size,
       (n) => n >= entries.length,
+      { timeoutMs: 20_000 },
     );
     for (const e of entries) expect(sink.audits.get(e.id)).toEqual(e);
     // Step records reach it with their workspace (MongoDB documents are scoped).
@@ -131,7 +133,25 @@ describe('the audit log', () => {
       'step records in the sink',
       async () => sink.stepWorkspaces.get(run.body.id),
       (ws) => ws !== undefined,
+      { timeoutMs: 20_000 },
     );
     expect(sink.stepWorkspaces.get(run.body.id)).toBe('acme');
+  });
+});
+
+describe('a flood of refused credentials', () => {
+  it('records at most the cap per second one by one, and counts the rest into the next entry', async () => {
+    const before = (await h.system.audit.list({ action: 'credential.refused', limit: 1000 })).entries.length;
+    const burst = await Promise.all(Array.from({ length: 60 }, () => h.request('GET', '/v1/stats', undefined, { authorization: 'Bearer nonsense' })));
+    expect(burst.every((r) => r.status === 401)).toBe(true);
+    const during = (await h.system.audit.list({ action: 'credential.refused', limit: 1000 })).entries.length - before;
+    // The burst may straddle a second: at most two seconds' worth.
+    expect(during).toBeLessThanOrEqual(2 * REFUSALS_PER_SECOND);
+    await new Promise((r) => setTimeout(r, 1100));
+    await h.request('GET', '/v1/stats', undefined, { authorization: 'Bearer nonsense' });
+    const all = (await h.system.audit.list({ action: 'credential.refused', limit: 1000 })).entries;
+    const mine = all.slice(0, all.length - before);
+    // Every refusal is accounted for: an entry of its own, or counted in a later one.
+    expect(mine.length + mine.reduce((n, e) => n + Number(e.details?.unrecorded ?? 0), 0)).toBe(61);
   });
 });

@@ -5,7 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { SignJWT } from 'jose';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL } from '../helpers/redis.js';
@@ -171,6 +173,56 @@ describe('JWT bearer tokens', () => {
       const res = await h.request('GET', '/v1/runs', undefined, bearer(await token));
       expect(res.status, message).toBe(status);
       expect(res.body.error.message).toContain(message);
+    }
+  });
+});
+
+describe('JWT bearer tokens verified against a JWKS URL', () => {
+  it('accepts a token signed by a key the JWKS publishes (issuer and audience checked), refuses another key; 503 while the JWKS cannot be fetched', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const other = await generateKeyPair('ES256');
+    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] };
+    const server = await new Promise<Server>((resolve) => {
+      const s = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks))).listen(0, '127.0.0.1', () =>
+        resolve(s),
+      );
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+    const h = await startHarness({
+      name: 'auth-jwks',
+      agents,
+      pools: false,
+      env: { SWITCHYARD_JWT_JWKS_URL: url, SWITCHYARD_JWT_ISSUER: 'https://id.example', SWITCHYARD_JWT_AUDIENCE: 'switchyard' },
+    });
+    const sign = (key: typeof privateKey, audience = 'switchyard') =>
+      new SignJWT({ workspace: 'acme', scope: 'runs:read' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setIssuer('https://id.example')
+        .setAudience(audience)
+        .setExpirationTime('5m')
+        .sign(key);
+    try {
+      expect((await h.request('GET', '/v1/runs', undefined, bearer(await sign(privateKey)))).status).toBe(200);
+      const forged = await h.request('GET', '/v1/runs', undefined, bearer(await sign(other.privateKey)));
+      expect(forged.status).toBe(401);
+      expect(forged.body.error.message).toContain('signature');
+      const wrongAudience = await h.request('GET', '/v1/runs', undefined, bearer(await sign(privateKey, 'someone-else')));
+      expect(wrongAudience.status).toBe(401);
+      expect(wrongAudience.body.error.message).toContain('"aud"');
+      // The JWKS unreachable: 503, not the token's fault. A fresh process has no cached keys.
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      const down = await startHarness({ name: 'auth-jwks-down', agents, pools: false, env: { SWITCHYARD_JWT_JWKS_URL: url } });
+      try {
+        const res = await down.request('GET', '/v1/runs', undefined, bearer(await sign(privateKey)));
+        expect(res.status).toBe(503);
+        expect(res.body.error.message).toContain('could not be fetched');
+      } finally {
+        await down.close();
+      }
+    } finally {
+      await h.close();
+      if (server.listening) await new Promise((r) => server.close(r));
     }
   });
 });

@@ -50,7 +50,7 @@ local function finishAlone(k, a)
   events[#events + 1] = finished
   if a.outbox then
     local runId = cjson.decode(rv[RUN_AT.id])
-    -- With its workspace, as outboxStep.lua writes it (read from the step's key).
+    -- With its workspace, as outboxStep hands one (read from its key, keys.ts's `<tag>:ws:<ws>:run:...`).
     local ws = string.match(k[1], ':ws:([^:]+):run:') or 'default'
     redis.call('XADD', k[6], '*', 'kind', 'step', 'id', runId .. '.' .. cjson.decode(a.stepIdJson), 'doc', docFrom(STEP_FIELDS, sv), 'ws', ws)
     redis.call('XADD', k[6], '*', 'kind', 'run', 'id', runId, 'doc', docFrom(RUN_FIELDS, rv))
