@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveAgents } from '../../src/agents/registry.js';
 import { loadConfig } from '../../src/config/env.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { poll } from '../helpers/poll.js';
 
 const PROMPT = 'You are the in-house model. Internal codename: bluebird.';
 const AGENTS = {
@@ -19,6 +20,12 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness({ name: 'api-agents', agents: AGENTS, pools: false });
+  // The list reads the workspace's own agents from Redis: without workers nothing else waits for its connection.
+  await poll(
+    'the API connection',
+    () => h.system.ping(),
+    (up) => up,
+  );
 });
 
 afterAll(async () => {
