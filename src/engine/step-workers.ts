@@ -1,7 +1,8 @@
 /**
  * The workers that run steps: one BullMQ Worker per agent type (its concurrency and limiter from
- * the agents file, or a workspace agent's record) and the engine's own `control` queue, each running the step machine with the
- * process's executors (their providers behind the call pipeline).
+ * the agents file, or a workspace agent's record) and the engine's own `control` queue, each
+ * running the step machine with the process's executors (their providers behind the call
+ * pipeline).
  */
 import { Worker, type Job, type WorkerOptions } from 'bullmq';
 import { RedisLimiter } from '../calls/admission/limiter.js';
