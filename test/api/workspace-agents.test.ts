@@ -194,7 +194,7 @@ describe('POST /v1/agents/:name/test', () => {
 
 // Last: once a key exists the open development mode ends for this server.
 describe('credentials and the audit log', () => {
-  it('reads with runs:read, writes and tests with agents:write, each write and test audited without the key', async () => {
+  it('reads with runs:read, shows prompts, writes and tests with agents:write, each write and test audited without the key', async () => {
     const keyOf = async (scopes: ('runs:read' | 'agents:write')[]) => {
       const made = await h.system.keys.create({ workspace: 'team', scopes });
       return { id: made.view.id, headers: { authorization: `Bearer ${made.key}` } };
@@ -203,7 +203,12 @@ describe('credentials and the audit log', () => {
     const writer = await keyOf(['runs:read', 'agents:write']);
     const body = { ...reviewer, name: 'audited' };
     expect((await h.request('GET', '/v1/agents', undefined, reader.headers)).status).toBe(200);
+    // System prompts are shown only to who may change them.
+    const withPrompts = (await h.request('GET', '/v1/agents?include=prompts', undefined, writer.headers)).body.agents as { systemPrompt?: string }[];
+    expect(withPrompts.some((a) => typeof a.systemPrompt === 'string')).toBe(true);
     for (const [method, path, given] of [
+      ['GET', '/v1/agents?include=prompts', undefined],
+      ['GET', '/v1/agents/shared?include=prompts', undefined],
       ['POST', '/v1/agents', body],
       ['PATCH', '/v1/agents/audited', { maxTokens: 5 }],
       ['DELETE', '/v1/agents/audited', undefined],

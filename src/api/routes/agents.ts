@@ -1,24 +1,35 @@
 /**
  * The agents a workspace sees: the shared ones of the agents file and its own, created over the
  * API (src/agents/workspace-agents.ts). Each route declares the scope it needs: `runs:read` to
- * read, `agents:write` to create, change, delete and test. Every write and test is audited (the
- * agent's name and what changed: field names, never a key).
+ * read, `agents:write` to create, change, delete and test; the system prompts (`?include=prompts`)
+ * are shown only to a credential that may change them (`agents:write`). Every write and test is
+ * audited (the agent's name and what changed: field names, never a key).
  */
-import type { Router } from 'express';
+import type { Response, Router } from 'express';
 import { AgentTestError, type WorkspaceAgents } from '../../agents/workspace-agents.js';
 import type { Auditor } from '../audit.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
-import { requestScope } from '../scope.js';
+import { holds } from '../../auth/principal.js';
+import { requestPrincipal, requestScope } from '../scope.js';
 import { AgentBody, AgentChanges, AgentTestBody, AgentsQuery } from '../schemas.js';
+
+/** `?include=prompts` from a credential without `agents:write` is a 403 naming it (prompts are how agents are configured). */
+function showPrompts(res: Response, include: readonly string[]): boolean {
+  if (!include.includes('prompts')) return false;
+  if (!holds(requestPrincipal(res), 'agents:write')) {
+    throw new HttpError(403, 'forbidden', 'include=prompts needs the scope agents:write (system prompts are shown only to who may change them)');
+  }
+  return true;
+}
 
 export function agentsRouter({ agents, audit }: { agents: WorkspaceAgents; audit: Auditor }): Router {
   const r = apiRouter();
   r.get('/', 'runs:read', AgentsQuery, async (_req, res, { include }) => {
-    res.json({ agents: await agents.list(requestScope(res), { prompts: include.includes('prompts') }) });
+    res.json({ agents: await agents.list(requestScope(res), { prompts: showPrompts(res, include) }) });
   });
   r.get('/:name', 'runs:read', AgentsQuery, async (req, res, { include }) => {
-    res.json(await agents.describe(requestScope(res), req.params.name!, { prompts: include.includes('prompts') }));
+    res.json(await agents.describe(requestScope(res), req.params.name!, { prompts: showPrompts(res, include) }));
   });
   r.post('/', 'agents:write', async (req, res) => {
     const view = await agents.create(requestScope(res), parseOr422(AgentBody, req.body ?? {}));
