@@ -31,6 +31,7 @@ import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from '../helpers/redis
 import { killAllWorkerProcesses, startWorkerProcess } from '../helpers/worker-process.js';
 import { ownRedis } from '../helpers/redis-server.js';
 import { poll } from '../helpers/poll.js';
+import { finishRun, stepFailedEnding, type RunEnding } from '../../src/flow/finish-run.js';
 
 let redis: Redis;
 const prefix = testPrefix('limits');
@@ -693,6 +694,29 @@ describe('a finished run gives back what its calls held in the limiter', () => {
     );
     expect(reply).toMatchObject({ recorded: true, finished: 'succeeded' });
     expect((await idleBookings()).filter((k) => k.startsWith(single))).toEqual([]);
+  });
+
+  it('a run halted for its budget, a failed step or a met quorum gives back its steps’ turns: every halt ends through the one finisher', async () => {
+    const endings: [string, RunEnding][] = [
+      ['budget_exceeded', { how: 'halt', status: 'budget_exceeded', error: 'maxSteps 1 reached', reason: 'maxSteps 1 reached' }],
+      ['failed', stepFailedEnding('i2', 'boom')],
+      ['succeeded', { how: 'halt', status: 'succeeded', reason: 'the run stopped early: quorum met', output: 'agreed' }],
+    ];
+    for (const [status, ending] of endings) {
+      const run = (await h.request('POST', '/v1/runs', { workflow: 'idle-pair', input: {} })).body.id as string;
+      await bookIdleTurn(run, 'i1');
+      expect(
+        (await idleBookings()).some((k) => k.startsWith(run)),
+        status,
+      ).toBe(true);
+      expect(await finishRun(h.system.engine, h.system.scope(), run, ending)).toMatchObject({ applied: true, status });
+      expect(
+        (await idleBookings()).filter((k) => k.startsWith(run)),
+        status,
+      ).toEqual([]);
+      expect(await redis.exists(keys.runHolds(h.system.scope(), run))).toBe(0);
+      await expectNoLiveJobs(h.system, run);
+    }
   });
 });
 
