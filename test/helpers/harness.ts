@@ -87,16 +87,6 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
   });
-  // The API's connection fails fast (503) until it is ready: a test's first request must not race its handshake.
-  await poll(
-    'the API connection to Redis to be ready',
-    () => system.api.redis.status,
-    (s) => s === 'ready',
-    { timeoutMs: 20_000, intervalMs: 5 },
-  ).catch(async (err: unknown) => {
-    await system.close();
-    throw err;
-  });
   const poolsOpt = opts.pools ?? true;
   const pools = poolsOpt === false ? undefined : await startWorkerPools(system, { ...opts.poolOptions, ...(poolsOpt === true ? {} : { agents: poolsOpt }) });
 
@@ -106,6 +96,23 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   open.add(prefix);
+  // The API fails fast (503) until its connection to Redis is up: a test's first request must not race its handshake.
+  await poll(
+    'the API to be ready (GET /readyz)',
+    () => fetch(`${baseUrl}/readyz`).then((r) => r.status),
+    (status) => status === 200,
+    {
+      timeoutMs: 20_000,
+      intervalMs: 10,
+    },
+  ).catch(async (err: unknown) => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await pools?.close(5_000);
+    await system.close();
+    open.delete(prefix);
+    throw err;
+  });
 
   const request: Harness['request'] = async (method, path, body, headers = {}) => {
     const res = await fetch(`${baseUrl}${path}`, {
