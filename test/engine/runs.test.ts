@@ -276,15 +276,16 @@ it('counts a paid answer once when its result write was applied but the reply wa
   const store = h.system.engine.store;
   const original = store.steps.complete.bind(store.steps);
   const task = unique('reply lost');
-  // Armed before a faulty run is submitted (its write may come before the API has answered); the runs
-  // go one at a time, so the first paid write after it is that run's.
-  let armed = false;
+  // Armed, with the step whose write is lost, before a faulty run is submitted (its write may come before the API
+  // has answered); the runs go one at a time, and each faulty one loses the first write of its own step (a late retry
+  // of the pair's lost write, once that run is over, is not the single-step run's).
+  let armed: 'ask' | 'gpt' | undefined;
   const lostFor = new Set<string>();
   // Redis ran the write, then the reply never came back (as ioredis reports a command timeout).
   const complete = vi.spyOn(store.steps, 'complete').mockImplementation(async (scope, runId, stepId, result, opts) => {
     // Decided when the write is asked for: the run before may be seen finished (its write applied) before its call returns here.
-    const lose = (stepId === 'ask' || stepId === 'gpt') && armed;
-    if (lose) armed = false;
+    const lose = stepId === armed;
+    if (lose) armed = undefined;
     const reply = await original(scope, runId, stepId, result, opts);
     if (lose) {
       lostFor.add(runId);
@@ -292,7 +293,7 @@ it('counts a paid answer once when its result write was applied but the reply wa
     }
     return reply;
   });
-  const submit = async (body: Record<string, unknown>, lose: boolean) => {
+  const submit = async (body: Record<string, unknown>, lose?: 'ask' | 'gpt') => {
     armed = lose;
     return ((await h.request('POST', '/v1/runs', body)).body as { id: string }).id;
   };
@@ -310,10 +311,10 @@ it('counts a paid answer once when its result write was applied but the reply wa
         });
       const jobReturned = (runId: string) => (returned.has(runId) ? Promise.resolve(returned.get(runId)) : new Promise((r) => waiting.set(runId, r)));
       // The same call twice: once as usual (what one answer costs), once with its reply lost.
-      const plain = await h.waitForRun(await submit({ workflow: 'paid-pair', input: { task } }, false));
-      const faultyId = await submit({ workflow: 'paid-pair', input: { task } }, true);
+      const plain = await h.waitForRun(await submit({ workflow: 'paid-pair', input: { task } }));
+      const faultyId = await submit({ workflow: 'paid-pair', input: { task } }, 'ask');
       const run = await h.waitForRun(faultyId);
-      expect(lostFor.has(faultyId)).toBe(true);
+      expect([...lostFor]).toContain(faultyId);
       expect(run.status).toBe('succeeded');
       const ask = (r: typeof run) => r.steps.find((s) => s.stepId === 'ask')!;
       expect(ask(plain).usage!.inputTokens).toBeGreaterThan(0);
@@ -323,9 +324,9 @@ it('counts a paid answer once when its result write was applied but the reply wa
       const completed = (await store.events.read(h.system.scope(), faultyId)).filter((e) => e.type === 'step.completed' && e.stepId === 'ask');
       expect(completed).toHaveLength(1);
       // A single-step run: the lost write had also finished and compacted its run.
-      const plainOne = await h.waitForRun(await submit({ agent: 'gpt', input: { task } }, false));
-      const one = await h.waitForRun(await submit({ agent: 'gpt', input: { task } }, true));
-      expect(lostFor.has(one.id)).toBe(true);
+      const plainOne = await h.waitForRun(await submit({ agent: 'gpt', input: { task } }));
+      const one = await h.waitForRun(await submit({ agent: 'gpt', input: { task } }, 'gpt'));
+      expect([...lostFor]).toContain(one.id);
       expect(one).toMatchObject({ status: 'succeeded', usage: plainOne.usage, output: plainOne.output });
       expect(one.steps[0]).toMatchObject({ status: 'succeeded', attempts: 1, usage: plainOne.usage });
       // Its job ended as the step did: the retry found the run finished by the first try.
