@@ -71,6 +71,18 @@ describe('a workspace over its request rate', () => {
     expect((await h.request('GET', '/v1/runs', undefined, bearer(key.acme!))).status).toBe(429);
   });
 
+  it('counts no refused request, and gives a workspace back at rest its whole burst', async () => {
+    const state = keys.apiRate(scopeOf(h.system.cell, 'globex'));
+    const before = await h.system.api.redis.get(state);
+    expect((await h.request('GET', '/v1/runs', undefined, bearer(key.globex!))).status).toBe(429);
+    expect(await h.system.api.redis.get(state)).toBe(before);
+    // At rest: its next request's theoretical arrival time is behind Redis' clock (as after 300 s without a request).
+    const [seconds, micros] = await h.system.api.redis.time();
+    await h.system.api.redis.set(state, String(Number(seconds) * 1_000_000 + Number(micros) - 1), 'PX', 60_000);
+    for (let i = 0; i < BURST; i++) expect((await h.request('GET', '/v1/runs', undefined, bearer(key.globex!))).status).toBe(200);
+    expect((await h.request('GET', '/v1/runs', undefined, bearer(key.globex!))).status).toBe(429);
+  });
+
   it('logs a burst of refusals once per workspace, at warn', async () => {
     const answers = await Promise.all(Array.from({ length: 10 }, () => h.request('GET', '/v1/stats', undefined, bearer(key.acme!))));
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(429));
