@@ -41,6 +41,7 @@ describe('a workspace over its request rate', () => {
     for (const [name, scopes] of [
       ['acme', ['runs:read']],
       ['globex', ['runs:read']],
+      ['initech', ['runs:read']],
       ['ops', ['admin']],
     ] as const)
       key[name] = (await h.system.keys.create({ workspace: name, scopes: [...scopes] })).key;
@@ -62,6 +63,12 @@ describe('a workspace over its request rate', () => {
     // Its state is one key under the workspace's scope, expiring once back at rest.
     const state = keys.apiRate(scopeOf(h.system.cell, 'acme'));
     expect(await h.system.api.redis.pttl(state)).toBeGreaterThan(0);
+  });
+
+  it('admits exactly its burst of requests sent at once (one atomic count per request)', async () => {
+    const answers = await Promise.all(Array.from({ length: 12 }, () => h.request('GET', '/v1/runs', undefined, bearer(key.initech!))));
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses).toEqual([...Array(BURST).fill(200), ...Array(12 - BURST).fill(429)]);
   });
 
   it('does not affect another workspace', async () => {
@@ -89,6 +96,7 @@ describe('a workspace over its request rate', () => {
     const refusals = lines.filter((l) => l.refusal?.startsWith('api_rate:'));
     expect(refusals.map((l) => [l.refusal, l.level, l.status])).toEqual([
       ['api_rate:acme', 40, 429],
+      ['api_rate:initech', 40, 429],
       ['api_rate:globex', 40, 429],
     ]);
     expect(JSON.stringify(lines)).not.toContain(key.acme!);
