@@ -185,6 +185,7 @@ function serveFront(
         bodyLimit: config.bodyLimit,
         bounds: config.bounds,
         auth: config.auth,
+        apiRate: config.apiRate,
         shutdownSignal: p.shutdownSignal,
         ...(mongo ? { readiness: { mongodb: mongo.ping } } : {}),
       }),

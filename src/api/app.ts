@@ -6,12 +6,15 @@
 import { statsRouter } from './routes/stats.js';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
-import { DEFAULT_BOUNDS, type AuthConfig, type Bounds } from '../config/env.js';
+import { DEFAULT_BOUNDS, type ApiRateConfig, type AuthConfig, type Bounds } from '../config/env.js';
+import { DEFAULT_API_RATE } from '../config/api-env.js';
 import { Authenticator, authMode } from '../auth/authenticator.js';
 import { JwtVerifier } from '../auth/jwt.js';
 import type { System } from '../system.js';
 import { assertDepth, assertFieldSizes } from '../compile/bounds.js';
 import { HttpError, errorHandler } from './errors.js';
+import { apiRateLimit } from './rate-limit.js';
+import { RefusalLog } from './refusals.js';
 import { JSON_TYPES, jsonObjectBody } from './request-shape.js';
 import { credentialRequests, type OnRefused } from './scope.js';
 import { adminRouter, BOARD_PATH } from './routes/admin.js';
@@ -39,6 +42,8 @@ export interface AppOptions {
   auth?: AuthConfig;
   /** Told of every refused credential (default: the audit log). */
   onRefused?: OnRefused;
+  /** Each workspace's request rate (default: DEFAULT_API_RATE). */
+  apiRate?: ApiRateConfig;
 }
 
 /** The authenticator a configuration asks for, on the system's keys and sessions. */
@@ -64,8 +69,11 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.set('query parser', 'simple');
 
   app.use(securityHeaders());
-  // Every route checks its declared access through the authenticator (scope.ts).
-  app.use(credentialRequests(authenticatorOf(system, opts.auth), system.cell, opts.onRefused ?? refusalsAuditedIn(system.audit, system.logger)));
+  const refusals = new RefusalLog(system.logger);
+  // Every route checks its declared access through the authenticator (scope.ts), then its workspace's request rate.
+  const onRefused = opts.onRefused ?? refusalsAuditedIn(system.audit, system.logger);
+  const admit = apiRateLimit(system.api.redis, opts.apiRate ?? DEFAULT_API_RATE, refusals);
+  app.use(credentialRequests(authenticatorOf(system, opts.auth), system.cell, onRefused, admit));
   const audit = auditorOf(system.audit, system.logger);
   // Before the JSON body checks: the login form is URL-encoded, and Bull Board parses its own bodies.
   app.use(
@@ -105,7 +113,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use('/v1/audit', auditRouter({ audit: system.audit }));
   app.use('/v1/limits', limitsRouter({ limits: system.limits }));
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
-  app.use(errorHandler(system.logger));
+  app.use(errorHandler(system.logger, refusals));
   return app;
 }
 

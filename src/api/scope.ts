@@ -11,6 +11,7 @@ import { CredentialRefusal } from '../auth/authenticator.js';
 import { holds, type ApiScope, type Principal } from '../auth/principal.js';
 import { scopeOf, type Cell, type Scope } from '../store/scope.js';
 import { HttpError } from './errors.js';
+import type { Admit } from './rate-limit.js';
 
 /** A route's access rule: open to anyone (health checks, the login page), or the scope it needs. */
 export type Access = 'public' | ApiScope;
@@ -22,14 +23,22 @@ export const SESSION_COOKIE = 'sy_session';
 export type OnRefused = (req: Request, reason: string, status: 401 | 403, principal?: Principal) => void;
 
 interface Locals {
-  auth?: { authenticator: Authenticator; cell: Cell; onRefused: OnRefused };
+  auth?: { authenticator: Authenticator; cell: Cell; onRefused: OnRefused; admit: Admit };
   principal?: Principal;
   scope?: Scope;
 }
 
-/** The middleware that hands every request the authenticator (mounted before the routes). */
-export function credentialRequests(authenticator: Authenticator, cell: Cell, onRefused: OnRefused = () => undefined): RequestHandler {
-  const auth = { authenticator, cell, onRefused };
+/**
+ * The middleware that hands every request the authenticator (mounted before the routes), and
+ * what counts a workspace's requests against its rate (rate-limit.ts; default: no limit).
+ */
+export function credentialRequests(
+  authenticator: Authenticator,
+  cell: Cell,
+  onRefused: OnRefused = () => undefined,
+  admit: Admit = () => Promise.resolve(),
+): RequestHandler {
+  const auth = { authenticator, cell, onRefused, admit };
   return (_req, res, next) => {
     (res.locals as Locals).auth = auth;
     next();
@@ -58,13 +67,15 @@ function cookie(req: Request, name: string): string | undefined {
 
 /**
  * Check the request against `access`: a 401 (with `WWW-Authenticate`) when its credential is
- * missing or refused, a 403 naming the scope it lacks. Sets its principal and scope.
+ * missing or refused, a 403 naming the scope it lacks; then count it against its workspace's
+ * request rate (a 429 over it), unless `counted` is false (Bull Board's static files). Sets
+ * its principal and scope.
  */
-export async function authorize(req: Request, res: Response, access: Access): Promise<void> {
+export async function authorize(req: Request, res: Response, access: Access, counted = true): Promise<void> {
   if (access === 'public') return;
   const locals = res.locals as Locals;
   if (!locals.auth) throw new Error('no authenticator: credentialRequests must run before the routes');
-  const { authenticator, cell, onRefused } = locals.auth;
+  const { authenticator, cell, onRefused, admit } = locals.auth;
   let principal: Principal;
   try {
     principal = await authenticator.authenticate(presented(req));
@@ -78,8 +89,10 @@ export async function authorize(req: Request, res: Response, access: Access): Pr
     onRefused(req, message, 403, principal);
     throw new HttpError(403, 'forbidden', message);
   }
+  const scope = scopeOf(cell, principal.workspace);
+  if (counted) await admit(scope);
   locals.principal = principal;
-  locals.scope = scopeOf(cell, principal.workspace);
+  locals.scope = scope;
 }
 
 /** The scope `authorize` set for this request. */

@@ -4,23 +4,18 @@
  */
 import { z } from 'zod';
 import { ConfigError, issuesFromZod } from '../errors/index.js';
+import { API_ENV, apiConfigOf, type ApiConfig } from './api-env.js';
+import { MAX_TIMER_MS, emptyToUndefined, int, ms, bool, optionalString, optionalUrl } from './parse.js';
 
-const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
-const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
-const optionalUrl = z.preprocess(emptyToUndefined, z.url().optional());
-const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
-/** The longest delay a Node.js timer takes (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms. */
-export const MAX_TIMER_MS = 2_147_483_647;
-/** A duration in ms that becomes a timer: at most MAX_TIMER_MS. */
-const ms = (def: number, min = 0) => int(def, min, MAX_TIMER_MS);
+export { MAX_TIMER_MS };
+export type { ApiRateConfig, AuthConfig } from './api-env.js';
+
 /** The deepest `when` nesting a setting may allow: expressions are walked recursively. */
 export const MAX_EXPRESSION_DEPTH_SETTING = 1000;
 /** A 32-byte AES key in base64 (never echoed back in an error). */
 const secretKey = z.string().refine((v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v.trim()) && Buffer.from(v.trim(), 'base64').length === 32, {
   message: 'must be 32 bytes in base64 (openssl rand -base64 32)',
 });
-const bool = (def: boolean) =>
-  z.preprocess(emptyToUndefined, z.enum(['true', 'false', '1', '0']).default(def ? 'true' : 'false')).transform((v) => v === 'true' || v === '1');
 
 /** Bounds on what a request may ask for (a bad one is a 422, never a blocked event loop). */
 export interface Bounds {
@@ -241,47 +236,15 @@ export const EnvSchema = z.object({
   ANTHROPIC_BASE_URL: optionalUrl,
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
-  /** `production` makes every route but /healthz and /readyz need a credential (no open development mode). */
-  NODE_ENV: optionalString,
-  /** Outside production: serve requests without a credential as the default workspace, even once keys exist. */
-  SWITCHYARD_DEV_OPEN: bool(false),
-  /** Secret that verifies JWT bearer tokens (HS256/384/512). */
-  SWITCHYARD_JWT_SECRET: optionalString,
-  /** JWKS URL that verifies JWT bearer tokens (RS*, PS*, ES*, EdDSA), instead of a secret. */
-  SWITCHYARD_JWT_JWKS_URL: optionalUrl,
-  /** The `iss` a token must carry (none: not checked). */
-  SWITCHYARD_JWT_ISSUER: optionalString,
-  /** The `aud` a token must carry (none: not checked). */
-  SWITCHYARD_JWT_AUDIENCE: optionalString,
-  /** The claim holding a token's workspace id. */
-  SWITCHYARD_JWT_WORKSPACE_CLAIM: z.preprocess(emptyToUndefined, z.string().default('workspace')),
-  /** The claim holding a token's scopes (space-separated, or an array). */
-  SWITCHYARD_JWT_SCOPES_CLAIM: z.preprocess(emptyToUndefined, z.string().default('scope')),
   /** Keep prompts, inputs and outputs out of the logs (each such field is logged as "[redacted]"). */
   SWITCHYARD_LOG_REDACT_CONTENT: bool(false),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  ...API_ENV,
 });
 export type Env = z.infer<typeof EnvSchema>;
 
-/** Who may call the API: the mode's inputs and the JWT verifier's settings. */
-export interface AuthConfig {
-  /** NODE_ENV=production: credentials always required. */
-  production: boolean;
-  /** SWITCHYARD_DEV_OPEN: the open development mode, forced (ignored in production). */
-  devOpen: boolean;
-  /** Set when a JWT secret or JWKS URL is configured. */
-  jwt?: {
-    secret?: string | undefined;
-    jwksUrl?: string | undefined;
-    issuer?: string | undefined;
-    audience?: string | undefined;
-    workspaceClaim: string;
-    scopesClaim: string;
-  };
-}
-
-export interface Config {
+export interface Config extends ApiConfig {
   redisUrl: string;
   mongodbUri: string | undefined;
   port: number;
@@ -306,8 +269,6 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   /** The keys that seal agents' provider keys: the current one (new values) and older ones (still opened). */
   secrets: { key: string | undefined; oldKeys: string[] };
-  /** Who may call the API (see src/auth/). */
-  auth: AuthConfig;
   /** Prompts, inputs and outputs are redacted from logs (SWITCHYARD_LOG_REDACT_CONTENT). */
   logRedactContent: boolean;
   providers: {
@@ -369,22 +330,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatMs: e.SWITCHYARD_HEARTBEAT_MS,
     logLevel: e.LOG_LEVEL,
     secrets: { key: e.SWITCHYARD_SECRETS_KEY?.trim(), oldKeys: e.SWITCHYARD_SECRETS_OLD_KEYS.map((k) => k.trim()) },
-    auth: {
-      production: e.NODE_ENV === 'production',
-      devOpen: e.SWITCHYARD_DEV_OPEN,
-      ...(e.SWITCHYARD_JWT_SECRET || e.SWITCHYARD_JWT_JWKS_URL
-        ? {
-            jwt: {
-              secret: e.SWITCHYARD_JWT_SECRET,
-              jwksUrl: e.SWITCHYARD_JWT_JWKS_URL,
-              issuer: e.SWITCHYARD_JWT_ISSUER,
-              audience: e.SWITCHYARD_JWT_AUDIENCE,
-              workspaceClaim: e.SWITCHYARD_JWT_WORKSPACE_CLAIM,
-              scopesClaim: e.SWITCHYARD_JWT_SCOPES_CLAIM,
-            },
-          }
-        : {}),
-    },
+    ...apiConfigOf(e),
     logRedactContent: e.SWITCHYARD_LOG_REDACT_CONTENT,
     providers: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },

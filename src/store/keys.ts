@@ -122,6 +122,11 @@ export const keys = {
    */
   limitPaused: (c: Cell) => `${c.tag}:limits:paused`,
   /**
+   * String: a workspace's API request rate (GCRA): the theoretical arrival time of its next
+   * request, µs of Redis' clock, expiring when the workspace is back at rest. See api-rate.lua.
+   */
+  apiRate: (s: Scope) => `${ws(s)}:api-rate`,
+  /**
    * Hash: a workspace's own agents (created over the API), agent name → its record (JSON: the
    * spec as given, its provider key sealed, its version). See agent-records.ts.
    */

@@ -79,4 +79,15 @@ describe('loadConfig', () => {
       expect(err.issues.map((i) => i.path)).toContain(name);
     }
   });
+
+  it("reads each workspace's API request rate: 100 per second by default, bursts of twice the rate, 0 for no limit", () => {
+    expect(loadConfig({}).apiRate).toEqual({ perSecond: 100, burst: 200 });
+    expect(loadConfig({ SWITCHYARD_API_RATE_PER_WORKSPACE: '2.5' }).apiRate).toEqual({ perSecond: 2.5, burst: 5 });
+    expect(loadConfig({ SWITCHYARD_API_RATE_PER_WORKSPACE: '0.1' }).apiRate).toEqual({ perSecond: 0.1, burst: 1 });
+    expect(loadConfig({ SWITCHYARD_API_RATE_PER_WORKSPACE: '10', SWITCHYARD_API_BURST_PER_WORKSPACE: '50' }).apiRate).toEqual({ perSecond: 10, burst: 50 });
+    expect(loadConfig({ SWITCHYARD_API_RATE_PER_WORKSPACE: '0' }).apiRate.perSecond).toBe(0);
+    expect(configError({ SWITCHYARD_API_RATE_PER_WORKSPACE: '-1' }).message).toContain('SWITCHYARD_API_RATE_PER_WORKSPACE');
+    expect(configError({ SWITCHYARD_API_BURST_PER_WORKSPACE: '0' }).message).toContain('SWITCHYARD_API_BURST_PER_WORKSPACE');
+    expect(configError({ SWITCHYARD_API_BURST_PER_WORKSPACE: '1.5' }).message).toContain('SWITCHYARD_API_BURST_PER_WORKSPACE');
+  });
 });

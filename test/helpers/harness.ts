@@ -90,7 +90,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const poolsOpt = opts.pools ?? true;
   const pools = poolsOpt === false ? undefined : await startWorkerPools(system, { ...opts.poolOptions, ...(poolsOpt === true ? {} : { agents: poolsOpt }) });
 
-  const app = createApp(system, { bodyLimit: opts.bodyLimit ?? '100kb', bounds: config.bounds, auth: config.auth });
+  const app = createApp(system, { bodyLimit: opts.bodyLimit ?? '100kb', bounds: config.bounds, auth: config.auth, apiRate: config.apiRate });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

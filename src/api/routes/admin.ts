@@ -51,9 +51,12 @@ function boardAdapter(queue: Queue): BullMQAdapter {
   return adapter;
 }
 
+/** Bull Board's static files (scripts, styles, icons), under BOARD_PATH: not counted against the request rate. */
+const BOARD_STATIC = /^\/static\//;
+
 /** A browser without a credential is sent to the login page; anything else gets the 401 as JSON. */
 function guard(req: Request, res: Response, next: NextFunction): void {
-  authorize(req, res, 'admin').then(
+  authorize(req, res, 'admin', !BOARD_STATIC.test(req.path)).then(
     () => next(),
     (err: unknown) => {
       if (err instanceof HttpError && err.status === 401 && req.method === 'GET' && req.accepts(['json', 'html']) === 'html')

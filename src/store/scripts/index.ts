@@ -14,3 +14,4 @@ export { budgetReserve, budgetSettle, type BudgetReservation, type HoldOwner } f
 export { deliveryHolds, holdsRelease, type HoldsSelection } from './holds-release.js';
 export { stepFeedback, type StepFeedbackReply } from './step-feedback.js';
 export { agentPut } from './agent-put.js';
+export { apiRateTake } from './api-rate.js';
