@@ -51,7 +51,7 @@ export async function endFailedRun(deps: FailedJobDeps, runId: string, failedRea
 
 /**
  * A step whose job failed for good: record it failed with `reason` if nothing recorded it (the
- * job failed outside the step machine), and end its run (failed, or settled from its steps for
+ * job failed outside the step machine), and end its run (failed, or `auto`, from its steps, for
  * an optional one). Returns false when the step had an ending of its own (a `standalone` step,
  * its run's only job, then settles its run).
  */
@@ -65,7 +65,7 @@ export async function endFailedStep(
 ): Promise<boolean> {
   const res = await failUnrecorded(deps, scope, runId, { stepId: step.id, optional: step.optional }, reason || 'the step job failed');
   // A required step failed its run in failUnrecorded; an optional one, or one that had ended,
-  // leaves the run to be settled from its steps.
+  // leaves the run to be ended from its steps (`auto`).
   if ((res.applied && step.optional) || (!res.applied && standalone)) await finishRun(deps, scope, runId, AUTO_ENDING);
   return res.applied;
 }
