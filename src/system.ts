@@ -231,7 +231,7 @@ export class System {
       control,
       flowProducer,
       queue,
-      agentsFor: (scope) => agents.registryFor(scope),
+      agentsFor: (scope, naming) => agents.registryFor(scope, naming),
       workflows: opts.workflows,
       policy: this.policy,
       logger,

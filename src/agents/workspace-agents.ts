@@ -161,7 +161,7 @@ export class WorkspaceAgents {
   async test(scope: Scope, name: string, prompt: string, signal?: AbortSignal): Promise<AgentTestResult> {
     const { providerFor } = this.deps;
     if (!providerFor) throw new Error('this side has no provider pipeline for agent tests');
-    const registry = await this.registryFor(scope);
+    const registry = await this.registryFor(scope, name);
     const agent = registry.get(name);
     if (!agent) throw new NotFoundError(`no agent "${name}"`);
     const meter = new UsageMeter(registry.prices);
@@ -201,9 +201,12 @@ export class WorkspaceAgents {
   /**
    * The agents `scope` sees (its own first, then the shared ones), as read now: a change made
    * before this call is in it. One read of the workspace's hash; each agent is resolved (its
-   * key opened) once per version.
+   * key opened) once per version. A use of one shared agent (`naming`: an agent task) reads
+   * nothing: a workspace agent never takes a shared name, and a shared agent reaches only
+   * shared ones.
    */
-  async registryFor(scope: Scope): Promise<AgentRegistry> {
+  async registryFor(scope: Scope, naming?: string): Promise<AgentRegistry> {
+    if (naming !== undefined && this.deps.shared.isShared(naming)) return this.deps.shared;
     const own = await this.deps.records.list(scope);
     return this.deps.shared.withOwn(own.map((r) => this.resolve(scope, r)));
   }

@@ -36,8 +36,8 @@ export interface SubmissionsDeps {
   flowProducer: FlowProducer;
   /** A queue by name (a single-step run's job is added with its state, on the queue's connection). */
   queue: (name: string) => Queue | undefined;
-  /** The agents a workspace sees (its own, created over the API, then the shared ones), read now. */
-  agentsFor: (scope: Scope) => Promise<AgentRegistry>;
+  /** The agents a workspace sees (its own, created over the API, then the shared ones), read now; `naming`: the one agent a task names. */
+  agentsFor: (scope: Scope, naming?: string) => Promise<AgentRegistry>;
   workflows: WorkflowCatalog;
   policy: StepPolicy;
   logger: Logger;
@@ -83,7 +83,7 @@ export class Submissions {
     input: { task: string; context?: Record<string, unknown> },
     opts: SubmitOptions = {},
   ): Promise<SubmitResult> {
-    const agents = await this.deps.agentsFor(scope);
+    const agents = await this.deps.agentsFor(scope, agent);
     agents.require(agent);
     return this.submit(scope, agentTaskWorkflow(agent, input), input, { agent, input }, opts, agents);
   }
