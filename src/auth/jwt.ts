@@ -5,23 +5,9 @@
  * an unknown scope, is refused.
  */
 import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import type { JwtConfig } from '../config/api-env.js';
 import { UnavailableError } from '../errors/index.js';
 import { CredentialWorkspace, parseScopes, type Principal } from './principal.js';
-
-export interface JwtOptions {
-  /** HMAC secret (HS256, HS384, HS512). */
-  secret?: string | undefined;
-  /** URL of the identity provider's JSON Web Key Set. */
-  jwksUrl?: string | undefined;
-  /** Required `iss`, when set. */
-  issuer?: string | undefined;
-  /** Required `aud`, when set. */
-  audience?: string | undefined;
-  /** Claim holding the workspace id. @default "workspace" */
-  workspaceClaim: string;
-  /** Claim holding the scopes (a space-separated string, as OAuth's `scope`, or an array). @default "scope" */
-  scopesClaim: string;
-}
 
 /** Why a token was refused (the 401's message; never the token). */
 export class TokenRefusal extends Error {}
@@ -30,7 +16,7 @@ export class JwtVerifier {
   private readonly key: Uint8Array | ReturnType<typeof createRemoteJWKSet>;
   private readonly options: JWTVerifyOptions;
 
-  constructor(private readonly opts: JwtOptions) {
+  constructor(private readonly opts: JwtConfig) {
     if (opts.secret) this.key = new TextEncoder().encode(opts.secret);
     else if (opts.jwksUrl) this.key = createRemoteJWKSet(new URL(opts.jwksUrl));
     else throw new Error('a JWT verifier needs a secret or a JWKS URL');

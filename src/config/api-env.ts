@@ -41,14 +41,23 @@ export interface AuthConfig {
   /** SWITCHYARD_DEV_OPEN: the open development mode, forced (ignored in production). */
   devOpen: boolean;
   /** Set when a JWT secret or JWKS URL is configured. */
-  jwt?: {
-    secret?: string | undefined;
-    jwksUrl?: string | undefined;
-    issuer?: string | undefined;
-    audience?: string | undefined;
-    workspaceClaim: string;
-    scopesClaim: string;
-  };
+  jwt?: JwtConfig;
+}
+
+/** How JWT bearer tokens are verified (src/auth/jwt.ts). */
+export interface JwtConfig {
+  /** HMAC secret (HS256, HS384, HS512). */
+  secret?: string | undefined;
+  /** URL of the identity provider's JSON Web Key Set. */
+  jwksUrl?: string | undefined;
+  /** Required `iss`, when set. */
+  issuer?: string | undefined;
+  /** Required `aud`, when set. */
+  audience?: string | undefined;
+  /** Claim holding the workspace id. @default "workspace" */
+  workspaceClaim: string;
+  /** Claim holding the scopes (a space-separated string, as OAuth's `scope`, or an array). @default "scope" */
+  scopesClaim: string;
 }
 
 /** How often each workspace may call the API (see src/api/rate-limit.ts). */
