@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
-import { newRedis } from '../helpers/redis.js';
+import { dumpKeys, newRedis } from '../helpers/redis.js';
 import { scopeOf } from '../../src/store/scope.js';
 import { poll } from '../helpers/poll.js';
 import { killAllWorkerProcesses, startWorkerProcess } from '../helpers/worker-process.js';
@@ -45,37 +45,13 @@ afterAll(async () => {
 });
 
 /** Every key under the harness's prefix, with its value as text (whatever its type). */
-async function dumpKeys(prefix: string): Promise<Map<string, string>> {
+async function dumpPrefix(prefix: string): Promise<Map<string, string>> {
   const redis = newRedis();
-  const out = new Map<string, string>();
   try {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      for (const key of found) {
-        const type = await redis.type(key);
-        const value =
-          type === 'string'
-            ? await redis.get(key)
-            : type === 'hash'
-              ? await redis.hgetall(key)
-              : type === 'list'
-                ? await redis.lrange(key, 0, -1)
-                : type === 'set'
-                  ? await redis.smembers(key)
-                  : type === 'zset'
-                    ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
-                    : type === 'stream'
-                      ? await redis.xrange(key, '-', '+')
-                      : null;
-        out.set(key, `${type} ${JSON.stringify(value)}`);
-      }
-    } while (cursor !== '0');
+    return await dumpKeys(redis, prefix);
   } finally {
     await redis.quit();
   }
-  return out;
 }
 
 const bearer = (key: string) => `Bearer ${key}`;
@@ -115,7 +91,7 @@ describe('a workspace agent in a run', () => {
   });
 
   it('leaves its key in clear in no Redis key or value, event, job or log line', async () => {
-    const dump = await dumpKeys(h.prefix);
+    const dump = await dumpPrefix(h.prefix);
     expect(dump.size).toBeGreaterThan(10);
     const holding = [...dump].filter(([key, value]) => key.includes(OWN_KEY) || value.includes(OWN_KEY)).map(([key]) => key);
     expect(holding).toEqual([]);

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
 import { createLogger, silentLogger } from '../../src/logger.js';
 import type { AuditEntry } from '../../src/model/audit.js';
 import type { StepRecord } from '../../src/model/run.js';
@@ -18,7 +17,7 @@ import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-ser
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { poll } from '../helpers/poll.js';
 import { readEventStream } from '../helpers/sse.js';
-import { newRedis } from '../helpers/redis.js';
+import { dumpKeys, newRedis } from '../helpers/redis.js';
 
 const secret = (label: string) => `${label}-${randomBytes(12).toString('hex')}`;
 const PROVIDER_KEYS = { openai: secret('sk-openai'), anthropic: secret('sk-ant') };
@@ -126,8 +125,8 @@ it('finds no API key, bearer token, JWT secret or provider key in Redis, logs, e
 
   const redis = newRedis();
   try {
-    const dump = await dumpPrefix(redis, h.prefix);
-    expect(dump.keys).toBeGreaterThan(10);
+    const dump = await dumpKeys(redis, h.prefix);
+    expect(dump.size).toBeGreaterThan(10);
     const secrets = {
       apiKey,
       apiKeySecret: apiKey.slice(16),
@@ -138,7 +137,7 @@ it('finds no API key, bearer token, JWT secret or provider key in Redis, logs, e
       JWT_SECRET,
       ...PROVIDER_KEYS,
     };
-    const places = { redis: dump.text, logs: lines.join(''), events: events.join(''), archive: sink.docs.join(''), board: board.join('') };
+    const places = { redis: [...dump].flat().join('\n'), logs: lines.join(''), events: events.join(''), archive: sink.docs.join(''), board: board.join('') };
     expect(places.logs).toContain('run finished');
     for (const [place, text] of Object.entries(places))
       for (const [name, value] of Object.entries(secrets)) expect(text.includes(value), `${name} found in ${place}`).toBe(false);
@@ -146,37 +145,6 @@ it('finds no API key, bearer token, JWT secret or provider key in Redis, logs, e
     await redis.quit();
   }
 });
-
-/** Every key under `prefix` and its value, whatever its type, as one text. */
-async function dumpPrefix(redis: Redis, prefix: string): Promise<{ keys: number; text: string }> {
-  const parts: string[] = [];
-  let keys = 0;
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of batch) {
-      keys++;
-      const type = await redis.type(key);
-      const value =
-        type === 'string'
-          ? await redis.get(key)
-          : type === 'hash'
-            ? await redis.hgetall(key)
-            : type === 'list'
-              ? await redis.lrange(key, 0, -1)
-              : type === 'set'
-                ? await redis.smembers(key)
-                : type === 'zset'
-                  ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
-                  : type === 'stream'
-                    ? await redis.xrange(key, '-', '+')
-                    : null;
-      parts.push(key, JSON.stringify(value));
-    }
-  } while (cursor !== '0');
-  return { keys, text: parts.join('\n') };
-}
 
 it('keeps prompts, inputs and outputs out of the logs when configured (SWITCHYARD_LOG_REDACT_CONTENT)', () => {
   const written: string[] = [];

@@ -70,3 +70,32 @@ export async function cleanupPrefix(redis: Redis, prefix: string): Promise<void>
     if (keys.length > 0) await redis.del(...keys);
   } while (cursor !== '0');
 }
+
+/** Every key under `prefix` with its value as text (`<type> <JSON>`), whatever its type: what a scan for leaked secrets reads. */
+export async function dumpKeys(redis: Redis, prefix: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of found) {
+      const type = await redis.type(key);
+      const value =
+        type === 'string'
+          ? await redis.get(key)
+          : type === 'hash'
+            ? await redis.hgetall(key)
+            : type === 'list'
+              ? await redis.lrange(key, 0, -1)
+              : type === 'set'
+                ? await redis.smembers(key)
+                : type === 'zset'
+                  ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
+                  : type === 'stream'
+                    ? await redis.xrange(key, '-', '+')
+                    : null;
+      out.set(key, `${type} ${JSON.stringify(value)}`);
+    }
+  } while (cursor !== '0');
+  return out;
+}
