@@ -6,39 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkerPools } from '../../src/engine/pools.js';
-import type { StepRecord } from '../../src/model/run.js';
 import { explainWaiting } from '../../src/query/waiting.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { unique } from '../helpers/redis.js';
-
-const rec = (stepId: string, status: StepRecord['status'], extra: Partial<StepRecord> = {}): StepRecord => ({
-  runId: 'r',
-  stepId,
-  kind: 'agent',
-  agent: 'a',
-  parent: null,
-  status,
-  dependsOn: [],
-  optional: false,
-  input: null,
-  output: null,
-  usage: null,
-  model: null,
-  attempts: 0,
-  recovered: false,
-  reusedFrom: null,
-  error: null,
-  reason: null,
-  retryAt: null,
-  createdAt: '',
-  startedAt: null,
-  finishedAt: null,
-  feedback: null,
-  debug: null,
-  calls: null,
-  ...extra,
-});
+import { stepRecord } from '../helpers/records.js';
 
 describe('explainWaiting', () => {
   const now = Date.parse('2026-01-01T00:00:00.000Z');
@@ -46,16 +18,16 @@ describe('explainWaiting', () => {
 
   it('says what each step that is not running waits for', () => {
     const steps = [
-      rec('done', 'succeeded'),
-      rec('next', 'pending', { dependsOn: ['done', 'busy'] }),
-      rec('busy', 'running'),
-      rec('ready', 'pending', { dependsOn: ['done'] }),
-      rec('later', 'retrying', { retryAt: '2026-01-01T00:00:05.000Z' }),
-      rec('paused', 'retrying', { agent: 'b' }),
-      rec('parent', 'waiting'),
-      rec('parent.1', 'running', { parent: 'parent' }),
-      rec('parent.2', 'succeeded', { parent: 'parent' }),
-      rec('orphan', 'pending', { agent: 'nobody' }),
+      stepRecord('done', 'succeeded'),
+      stepRecord('next', 'pending', { dependsOn: ['done', 'busy'] }),
+      stepRecord('busy', 'running'),
+      stepRecord('ready', 'pending', { dependsOn: ['done'] }),
+      stepRecord('later', 'retrying', { retryAt: '2026-01-01T00:00:05.000Z' }),
+      stepRecord('paused', 'retrying', { agent: 'b' }),
+      stepRecord('parent', 'waiting'),
+      stepRecord('parent.1', 'running', { parent: 'parent' }),
+      stepRecord('parent.2', 'succeeded', { parent: 'parent' }),
+      stepRecord('orphan', 'pending', { agent: 'nobody' }),
     ];
     const why = explainWaiting(steps, facts(['agent.a', 'agent.b'], [['agent.b', 3000]]));
     expect(Object.fromEntries(why)).toEqual({
@@ -66,7 +38,7 @@ describe('explainWaiting', () => {
       parent: { reason: 'children', steps: ['parent.1'] },
       orphan: { reason: 'no_worker', queue: 'agent.nobody', agent: 'nobody' },
     });
-    expect(Object.fromEntries(explainWaiting([rec('x', 'pending')], facts(['agent.a'], [['agent.a', 1500]])))).toEqual({
+    expect(Object.fromEntries(explainWaiting([stepRecord('x', 'pending')], facts(['agent.a'], [['agent.a', 1500]])))).toEqual({
       x: { reason: 'rate_limit', queue: 'agent.a', until: '2026-01-01T00:00:01.500Z' },
     });
   });

@@ -13,34 +13,10 @@ import { keys } from '../../src/store/keys.js';
 import { Heartbeats, type JobLock } from '../../src/store/heartbeats.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { poll } from '../helpers/poll.js';
+import { stepRecord } from '../helpers/records.js';
 import { killAllWorkerProcesses, startWorkerProcess } from '../helpers/worker-process.js';
 
-const rec = (stepId: string, status: StepRecord['status'], agent: string | null = 'a'): StepRecord => ({
-  runId: 'r',
-  stepId,
-  kind: 'agent',
-  agent,
-  parent: null,
-  status,
-  dependsOn: [],
-  optional: false,
-  input: null,
-  output: null,
-  usage: null,
-  model: null,
-  attempts: 1,
-  recovered: false,
-  reusedFrom: null,
-  error: null,
-  reason: null,
-  retryAt: null,
-  createdAt: '',
-  startedAt: null,
-  finishedAt: null,
-  feedback: null,
-  debug: null,
-  calls: null,
-});
+const rec = (stepId: string, status: StepRecord['status'], agent: string | null = 'a'): StepRecord => stepRecord(stepId, status, { agent, attempts: 1 });
 
 describe('explainLost', () => {
   const now = Date.parse('2026-01-01T00:00:00.000Z');

@@ -1,0 +1,30 @@
+import type { StepRecord } from '../../src/model/run.js';
+
+/** A step record of run `r` (an agent step of agent `a` that has not started), with `extra` over it: for pure functions that read records. */
+export const stepRecord = (stepId: string, status: StepRecord['status'], extra: Partial<StepRecord> = {}): StepRecord => ({
+  runId: 'r',
+  stepId,
+  kind: 'agent',
+  agent: 'a',
+  parent: null,
+  status,
+  dependsOn: [],
+  optional: false,
+  input: null,
+  output: null,
+  usage: null,
+  model: null,
+  attempts: 0,
+  recovered: false,
+  reusedFrom: null,
+  error: null,
+  reason: null,
+  retryAt: null,
+  createdAt: '',
+  startedAt: null,
+  finishedAt: null,
+  feedback: null,
+  debug: null,
+  calls: null,
+  ...extra,
+});
