@@ -1,4 +1,4 @@
-import type { StepRecord } from '../../src/model/run.js';
+import type { RunRecord, StepRecord } from '../../src/model/run.js';
 
 /** A step record of run `r` (an agent step of agent `a` that has not started), with `extra` over it: for pure functions that read records. */
 export const stepRecord = (stepId: string, status: StepRecord['status'], extra: Partial<StepRecord> = {}): StepRecord => ({
@@ -26,5 +26,31 @@ export const stepRecord = (stepId: string, status: StepRecord['status'], extra: 
   feedback: null,
   debug: null,
   calls: null,
+  ...extra,
+});
+
+/** A queued run record of workflow `test` (agent `a`, input `{topic: 'x'}`), with `extra` over it. */
+export const runRecord = (id: string, extra: Partial<RunRecord> = {}): RunRecord => ({
+  id,
+  workspaceId: 'default',
+  workflow: 'test',
+  status: 'queued',
+  input: { topic: 'x' },
+  output: null,
+  error: null,
+  agents: ['a'],
+  failedSteps: [],
+  skippedSteps: [],
+  usage: { inputTokens: 0, outputTokens: 0 },
+  priority: null,
+  idempotencyKey: null,
+  scheduleId: null,
+  rerunOf: null,
+  budget: null,
+  context: null,
+  contextWriters: null,
+  createdAt: new Date().toISOString(),
+  startedAt: null,
+  finishedAt: null,
   ...extra,
 });

@@ -10,6 +10,7 @@ import { RunStore, type NewStep } from '../../src/store/run-store.js';
 import { cellOf, scopeOf } from '../../src/store/scope.js';
 import type { RunRecord } from '../../src/model/run.js';
 import { cleanupPrefix, newRedis, testPrefix, unique } from '../helpers/redis.js';
+import { runRecord } from '../helpers/records.js';
 
 const prefix = testPrefix('scope');
 const cell = cellOf(prefix);
@@ -34,31 +35,7 @@ const steps: NewStep[] = [
   { stepId: 'b', kind: 'agent', agent: 'x', parent: null, dependsOn: ['a'], optional: false },
 ];
 
-function record(id: string, workspaceId: string, topic: string): RunRecord {
-  return {
-    id,
-    workspaceId,
-    workflow: 'pair',
-    status: 'queued',
-    input: { topic },
-    output: null,
-    error: null,
-    agents: ['x'],
-    failedSteps: [],
-    skippedSteps: [],
-    usage: { inputTokens: 0, outputTokens: 0 },
-    priority: null,
-    idempotencyKey: null,
-    scheduleId: null,
-    rerunOf: null,
-    budget: null,
-    context: null,
-    contextWriters: null,
-    createdAt: new Date().toISOString(),
-    startedAt: null,
-    finishedAt: null,
-  };
-}
+const record = (id: string, workspaceId: string, topic: string): RunRecord => runRecord(id, { workspaceId, workflow: 'pair', input: { topic }, agents: ['x'] });
 
 /** The same run id, the same workflow, in both workspaces. */
 async function twins(): Promise<string> {

@@ -13,6 +13,7 @@ import { RunStore, type NewStep } from '../../src/store/run-store.js';
 import { cellOf, scopeOf } from '../../src/store/scope.js';
 import { LOST_STEP_ERROR, type RunRecord, type StepStatus } from '../../src/model/run.js';
 import { cleanupPrefix, newRedis, testPrefix, unique } from '../helpers/redis.js';
+import { runRecord } from '../helpers/records.js';
 
 let redis: Redis;
 let store: RunStore;
@@ -30,32 +31,7 @@ afterAll(async () => {
   await redis.quit();
 });
 
-function record(id: string): RunRecord {
-  const now = new Date().toISOString();
-  return {
-    id,
-    workspaceId: 'default',
-    workflow: 'test',
-    status: 'queued',
-    input: { topic: 'x' },
-    output: null,
-    error: null,
-    agents: ['a'],
-    failedSteps: [],
-    skippedSteps: [],
-    usage: { inputTokens: 0, outputTokens: 0 },
-    priority: null,
-    idempotencyKey: null,
-    scheduleId: null,
-    rerunOf: null,
-    budget: null,
-    context: null,
-    contextWriters: null,
-    createdAt: now,
-    startedAt: null,
-    finishedAt: null,
-  };
-}
+const record = (id: string): RunRecord => runRecord(id);
 
 const newStep = (stepId: string, dependsOn: string[] = [], optional = false): NewStep => ({
   stepId,
