@@ -9,7 +9,7 @@
  *   node --import tsx bench/probes/script-cost.ts
  */
 import { Redis } from 'ioredis';
-import { startOwnRedis } from '../lib/own-redis.js';
+import { ownRedis } from '../../test/helpers/redis-server.js';
 import { newRedis, redisMainThreadCpuSeconds } from '../lib/redis.js';
 import { scriptNames } from '../lib/script-names.js';
 import { echoAgent, startSwitchyard } from '../lib/switchyard.js';
@@ -17,7 +17,7 @@ import { median } from '../lib/util.js';
 import { windowed } from '../scenarios/single.js';
 
 const N = 2000;
-const own = await startOwnRedis();
+const own = await ownRedis({ aof: false, args: ['--slowlog-max-len', '200000'] });
 const sy = await startSwitchyard({ name: 'cost', agents: { one: echoAgent(0, 50) }, workflows: [], redisUrl: own.url });
 for (let i = 0; i < 3; i++) await sy.finished((await sy.system.api.submissions.submitAgentTask(sy.system.scope(), 'one', { task: 'warm' })).id);
 
@@ -74,4 +74,4 @@ for (let round = 0; round < 3; round++) {
 for (const [k, xs] of Object.entries(rounds)) console.log(`${k}: ${median(xs).toFixed(1)} µs/call (rounds ${xs.map((x) => x.toFixed(1)).join(', ')})`);
 r.disconnect();
 await sy.close();
-await own.stop();
+await own.destroy();

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { DurableWrites } from '../lib/durable.js';
-import { startOwnRedis } from '../lib/own-redis.js';
+import { ownRedis } from '../../test/helpers/redis-server.js';
 import { newRedis, redisCommandStats, redisMainThreadCpuSeconds } from '../lib/redis.js';
 import { scriptNames } from '../lib/script-names.js';
 import { echoAgent, startSwitchyard } from '../lib/switchyard.js';
@@ -76,7 +76,7 @@ export const redisCpuScenario: Scenario = {
   async run(ctx: BenchContext): Promise<ScenarioResult> {
     const n = ctx.quick ? 500 : 2000;
     const c = SINGLE_CONCURRENCY;
-    const own = await startOwnRedis();
+    const own = await ownRedis({ aof: false, args: ['--slowlog-max-len', '200000'] });
     const sy = await startSwitchyard({ name: 'cpu', agents: { one: echoAgent(0, c) }, workflows: [], redisUrl: own.url });
     const raw = await startRawQueue('cpu', c, undefined, own.url);
     const writes = new DurableWrites(own.url);
@@ -128,7 +128,7 @@ export const redisCpuScenario: Scenario = {
         `${label}: ${fmt(m.cpuUs, 0)} µs/run (rounds ${xs.map((x) => x.cpuUs.toFixed(0)).join(', ')}), ${fmt(m.commands, 1)} commands/run of which ${fmt(m.scripts, 2)} scripts`;
       const pn = Math.min(n, 500);
       const details = [
-        `sizes: ${n} runs per round on a Redis of its own (pid ${own.pid}, ${own.url}), ${IN_FLIGHT} submissions in flight, worker concurrency ${c}; ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+        `sizes: ${n} runs per round on a Redis of its own (pid ${own.pid()}, ${own.url}), ${IN_FLIGHT} submissions in flight, worker concurrency ${c}; ${((performance.now() - t0) / 1000).toFixed(0)} s`,
         line('Switchyard', res.sw, s),
         line('raw', res.raw, r),
         line('floor (raw + 3 awaited HSETs)', res.floor, f),
@@ -158,7 +158,7 @@ export const redisCpuScenario: Scenario = {
       await floor.close();
       await writes.close();
       await sy.close();
-      await own.stop();
+      await own.destroy();
     }
   },
 };

@@ -1,7 +1,8 @@
 /**
  * A Redis server of a test's own, on a free loopback port, that the test may stop and start
- * again (an outage), with AOF in a temporary directory so its data survives a restart. Stopped
- * by PID; never the shared Redis.
+ * again (an outage), with AOF in a temporary directory so its data survives a restart (or no
+ * persistence: a bench's measurement of what it alone sends). Stopped by PID; never the shared
+ * Redis.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,6 +21,15 @@ export interface OwnRedis {
   stop(): Promise<void>;
   /** Stop it and remove its data. */
   destroy(): Promise<void>;
+  /** The running server's process id. */
+  pid(): number | undefined;
+}
+
+export interface OwnRedisOptions {
+  /** AOF with fsync on every write, so data survives a restart (default); false: nothing kept on disk. */
+  aof?: boolean;
+  /** More redis-server arguments (e.g. `--slowlog-max-len 200000`). */
+  args?: readonly string[];
 }
 
 /** Servers still running, killed when the test process exits whatever happened (a hook that timed out). */
@@ -37,7 +47,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function ownRedis(): Promise<OwnRedis> {
+export async function ownRedis({ aof = true, args = [] }: OwnRedisOptions = {}): Promise<OwnRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sy-redis-'));
   const url = `redis://127.0.0.1:${port}`;
@@ -49,7 +59,11 @@ export async function ownRedis(): Promise<OwnRedis> {
       if (proc && proc.exitCode === null && proc.signalCode === null) throw new Error(`redis-server on port ${port} is running already`);
       const child = spawn(
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+        [
+          ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
+          ...(aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+          ...args,
+        ],
         { stdio: 'ignore' },
       );
       proc = child;
@@ -92,6 +106,7 @@ export async function ownRedis(): Promise<OwnRedis> {
       await handle.stop();
       rmSync(dir, { recursive: true, force: true });
     },
+    pid: () => proc?.pid,
   };
   await handle.start();
   return handle;
