@@ -34,7 +34,7 @@ export const stepJobId = (runId: string, stepId: string): string => `${runId}.${
 /** `~` appears in no step id, so (target, dependent) pairs never produce the same id. */
 export const refJobId = (runId: string, target: string, dependent: string): string => `${runId}.${target}~ref~${dependent}`;
 
-// includes/outboxStep.lua and finishAlone.lua read a step's workspace back from `:ws:<ws>:run:` (see ARCHITECTURE.md).
+// includes/workspaceOf.lua reads a step's workspace back from `:ws:<ws>:run:` (see ARCHITECTURE.md).
 const ws = (s: Scope) => `${s.tag}:ws:${s.workspace}`;
 const run = (s: Scope, runId: string) => `${ws(s)}:run:${runId}`;
 

@@ -1,6 +1,7 @@
 --@include event
 --@include docOf
 --@include usageJson
+--@include workspaceOf
 -- The finish of a single-step run (its step's job is its only one) in the write of its step's
 -- result, when the run has the plain shape: live, without a budget, one step, its output the
 -- run's. It settles as finishRun would (succeeded, with the step's output and usage) and is
@@ -50,9 +51,7 @@ local function finishAlone(k, a)
   events[#events + 1] = finished
   if a.outbox then
     local runId = cjson.decode(rv[RUN_AT.id])
-    -- With its workspace, as outboxStep hands one (read from its key, keys.ts's `<tag>:ws:<ws>:run:...`).
-    local ws = string.match(k[1], ':ws:([^:]+):run:') or 'default'
-    redis.call('XADD', k[6], '*', 'kind', 'step', 'id', runId .. '.' .. cjson.decode(a.stepIdJson), 'doc', docFrom(STEP_FIELDS, sv), 'ws', ws)
+    redis.call('XADD', k[6], '*', 'kind', 'step', 'id', runId .. '.' .. cjson.decode(a.stepIdJson), 'doc', docFrom(STEP_FIELDS, sv), 'ws', workspaceOf(k[1]))
     redis.call('XADD', k[6], '*', 'kind', 'run', 'id', runId, 'doc', docFrom(RUN_FIELDS, rv))
   end
   redis.call('ZREM', k[7], k[2])
