@@ -11,6 +11,8 @@ import * as adminResponses from './admin-responses.js';
 import * as adminSchemas from './admin-schemas.js';
 import * as responses from './responses.js';
 import * as schemas from './schemas.js';
+import { CompiledWorkflow, WorkflowDefinition } from '../kinds/definition.js';
+import { ScheduleBody } from '../schedules/schedules-service.js';
 
 /** A declared route with the path it answers at. */
 export type MountedRoute = RouteDecl;
@@ -20,7 +22,7 @@ type Json = Record<string, unknown>;
 /** The exported names of the schemas modules: components are named after them. */
 function knownNames(): Map<z.ZodType, string> {
   const names = new Map<z.ZodType, string>();
-  for (const mod of [responses, adminResponses, schemas, adminSchemas] as Record<string, unknown>[])
+  for (const mod of [responses, adminResponses, schemas, adminSchemas, { CompiledWorkflow, WorkflowDefinition, ScheduleBody }] as Record<string, unknown>[])
     for (const [name, value] of Object.entries(mod)) if (value instanceof z.ZodType && !names.has(value)) names.set(value, name);
   return names;
 }
@@ -47,9 +49,14 @@ class Components {
     return { $ref: `#/components/schemas/${id}` };
   }
 
+  /** The components; the parts zod shares between them (a recursive block) become components too, named `<Input|Output>Shared_<n>`. */
   schemas(): Record<string, Json> {
     const out = z.toJSONSchema(this.registry, { io: this.io, unrepresentable: 'any', target: 'draft-2020-12', uri: (id) => `#/components/schemas/${id}` });
-    return Object.fromEntries(Object.entries(out.schemas).map(([id, s]) => [id, bare(s as Json)]));
+    const { __shared: shared, ...named } = out.schemas as Record<string, Json>;
+    const prefix = `${this.io === 'input' ? 'Input' : 'Output'}Shared_`;
+    const all = { ...named, ...Object.fromEntries(Object.entries((shared?.$defs ?? {}) as Record<string, Json>).map(([id, s]) => [`${prefix}${id}`, s])) };
+    const text = JSON.stringify(all).replaceAll('#/components/schemas/__shared#/$defs/', `#/components/schemas/${prefix}`);
+    return Object.fromEntries(Object.entries(JSON.parse(text) as Record<string, Json>).map(([id, s]) => [id, bare(s)]));
   }
 }
 

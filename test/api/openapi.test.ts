@@ -71,6 +71,11 @@ describe('GET /openapi.json', () => {
     const missing = answered.filter((r) => !described.includes(r.replace(/ (.*)$/, (_, p: string) => ` ${openApiPath(p)}`)));
     expect(missing, 'routes the app answers that /openapi.json does not describe').toEqual([]);
     expect(answered.length).toBeGreaterThan(30);
+    const refs = [...JSON.stringify(spec).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+    expect(
+      refs.filter((name) => !(name in spec.components.schemas)),
+      'references to no component',
+    ).toEqual([]);
     expect(described.length).toBe(answered.length);
   });
 
