@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { ConfigError, issuesFromZod } from '../errors/index.js';
 import { API_ENV, apiConfigOf, type ApiConfig } from './api-env.js';
 import { MAX_TIMER_MS, emptyToUndefined, int, ms, bool, optionalString, optionalUrl } from './parse.js';
+import { WORKSPACE_ENV, workspaceCapsOf } from './workspace-env.js';
+import type { WorkspaceCaps } from '../model/workspace-limits.js';
 
 export { MAX_TIMER_MS };
 export type { ApiRateConfig, AuthConfig } from './api-env.js';
@@ -241,6 +243,7 @@ export const EnvSchema = z.object({
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
   ...API_ENV,
+  ...WORKSPACE_ENV,
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -271,6 +274,8 @@ export interface Config extends ApiConfig {
   secrets: { key: string | undefined; oldKeys: string[] };
   /** Prompts, inputs and outputs are redacted from logs (SWITCHYARD_LOG_REDACT_CONTENT). */
   logRedactContent: boolean;
+  /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*; null: unlimited). */
+  workspaceCaps: WorkspaceCaps;
   providers: {
     anthropic: { apiKey: string | undefined; baseURL: string | undefined };
     openai: { apiKey: string | undefined; baseURL: string | undefined };
@@ -332,6 +337,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secrets: { key: e.SWITCHYARD_SECRETS_KEY?.trim(), oldKeys: e.SWITCHYARD_SECRETS_OLD_KEYS.map((k) => k.trim()) },
     ...apiConfigOf(e),
     logRedactContent: e.SWITCHYARD_LOG_REDACT_CONTENT,
+    workspaceCaps: workspaceCapsOf(e),
     providers: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
       openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },

@@ -150,6 +150,8 @@ export const keys = {
   fairTurns: (c: Cell, queue: string) => `${c.tag}:fair:${queue}`,
   /** BullMQ's keys of a queue (its layout, read here only): `<base>prioritized`, `<base>wait`, `<base><jobId>` (a job's hash). */
   bullQueueBase: (c: Cell, queue: string) => `${c.tag}:${queue}:`,
+  /** What a run id is appended to for its hash (ws-run-admit.lua looks at the runs it counts). */
+  runPrefix: (s: Scope) => `${ws(s)}:run:`,
   /** Hash: a workspace's own caps (`maxRunningSteps`, `maxRunningRuns`: a number, or absent for the default), set by an admin. */
   workspaceLimits: (s: Scope) => `${ws(s)}:limits`,
   /** Sorted set: a workspace's steps calling a provider now (`<runId>.<stepId>` → lease expiry, ms), against its maxRunningSteps. */

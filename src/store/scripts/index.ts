@@ -16,3 +16,4 @@ export { stepFeedback, type StepFeedbackReply } from './step-feedback.js';
 export { agentPut } from './agent-put.js';
 export { apiRateTake } from './api-rate.js';
 export { fairTurns } from './fair-turns.js';
+export { wsRunAdmit, wsStepTake } from './workspace-caps.js';
