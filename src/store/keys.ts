@@ -8,7 +8,7 @@
  * - `<tag>:ws:<ws>:run:<id>...`: a run's keys (record, steps, refs, events, feedback, holds).
  * - `<tag>:ws:<ws>:...`: a workspace's own keys (run indexes, idempotency keys, definitions).
  * - `<tag>:<name>`: the cell's (`queued-runs`, `workers`, `worker-queues`, `outbox`, `cancel`,
- *   `limit:...`, `limits:paused`, `auth:...`, `audit`), and BullMQ's queues (`<tag>:<queue>:...`; no queue is named
+ *   `limit:...`, `limits:paused`, `auth:...`, `audit`, `fair:<queue>`), and BullMQ's queues (`<tag>:<queue>:...`; no queue is named
  *   `ws`). Provider limits are shared by every workspace of the deployment.
  * A run id or key of one workspace names nothing in another.
  */
