@@ -81,6 +81,7 @@ export async function boot(
         schemas,
         maxPauseMs: config.maxPauseMs,
         credentials: config,
+        workspaceCaps: config.workspaceCaps,
         outbox: mongo !== undefined,
         ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
       }),

@@ -21,6 +21,8 @@ import { RunActions } from './submit/run-actions.js';
 import { Submissions } from './submit/submissions.js';
 import { stepPolicy, type StepPolicy } from './flow/step-policy.js';
 import { Heartbeats } from './store/heartbeats.js';
+import { WorkspaceCapsStore } from './store/workspace-caps.js';
+import type { WorkspaceCaps } from './model/workspace-limits.js';
 import { SchedulesService } from './schedules/schedules-service.js';
 import { WorkflowCatalog } from './compile/catalog.js';
 import { compileWorkflow } from './compile/compile.js';
@@ -64,7 +66,11 @@ export interface SystemOptions {
    * keys that seal workspace agents' keys (SWITCHYARD_SECRETS_KEY...). @default none of either
    */
   credentials?: Pick<Config, 'providers' | 'secrets'>;
+  /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*). @default none (unlimited) */
+  workspaceCaps?: WorkspaceCaps;
 }
+
+const NO_CAPS: WorkspaceCaps = { maxRunningSteps: null, maxRunningRuns: null };
 
 /** A command of the API's connection gets no answer within this long: it fails (503), never waits on. */
 export const API_COMMAND_TIMEOUT_MS = 2_000;
@@ -92,6 +98,8 @@ export interface Side {
   actions: RunActions;
   /** Workspaces' own agents (created over the API), beside the shared ones. */
   agents: WorkspaceAgents;
+  /** Workspaces' caps on running steps and runs: their own and the defaults, and the counters they hold. */
+  caps: WorkspaceCapsStore;
 }
 
 export class System {
@@ -240,7 +248,8 @@ export class System {
       readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
     });
     const actions = new RunActions({ store, control, logger });
-    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents };
+    const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });
+    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps };
   }
 
   get registry(): AgentRegistry {
@@ -392,5 +401,6 @@ export function systemFromDefinitions(opts: {
     maxDebugBytes: opts.config.maxDebugBytes,
     maxPauseMs: opts.config.maxPauseMs,
     credentials: opts.config,
+    workspaceCaps: opts.config.workspaceCaps,
   });
 }

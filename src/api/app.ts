@@ -25,6 +25,7 @@ import { keysRouter } from './routes/keys.js';
 import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
 import { limitsRouter } from './routes/limits.js';
+import { workspaceLimitsRouter } from './routes/workspace-limits.js';
 import { chatRouter } from './routes/chat.js';
 import { runsRouter } from './routes/runs.js';
 import { schedulesRouter } from './routes/schedules.js';
@@ -114,6 +115,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use('/v1/keys', keysRouter({ keys: system.keys, audit }));
   app.use('/v1/audit', auditRouter({ audit: system.audit }));
   app.use('/v1/limits', limitsRouter({ limits: system.limits }));
+  app.use('/v1/workspaces', workspaceLimitsRouter({ caps: system.api.caps, scope: (ws) => system.scope(ws), audit }));
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(system.logger, refusals));
   return app;

@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { ConfigError, issuesFromZod } from '../errors/index.js';
 import { API_ENV, apiConfigOf, type ApiConfig } from './api-env.js';
 import { MAX_TIMER_MS, emptyToUndefined, int, ms, bool, optionalString, optionalUrl } from './parse.js';
+import { WORKSPACE_ENV, workspaceCapsOf } from './workspace-env.js';
+import type { WorkspaceCaps } from '../model/workspace-limits.js';
 
 export { MAX_TIMER_MS };
 export type { ApiRateConfig, AuthConfig } from './api-env.js';
@@ -243,6 +245,7 @@ export const EnvSchema = z.object({
   /** `json` (one JSON object per line, for machines) or `pretty` (coloured, one readable line each, for people). */
   LOG_FORMAT: z.preprocess(emptyToUndefined, z.enum(['json', 'pretty']).default('json')),
   ...API_ENV,
+  ...WORKSPACE_ENV,
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -275,6 +278,8 @@ export interface Config extends ApiConfig {
   logRedactContent: boolean;
   /** How log lines are written (LOG_FORMAT). */
   logFormat: Env['LOG_FORMAT'];
+  /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*; null: unlimited). */
+  workspaceCaps: WorkspaceCaps;
   providers: {
     anthropic: { apiKey: string | undefined; baseURL: string | undefined };
     openai: { apiKey: string | undefined; baseURL: string | undefined };
@@ -337,6 +342,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...apiConfigOf(e),
     logRedactContent: e.SWITCHYARD_LOG_REDACT_CONTENT,
     logFormat: e.LOG_FORMAT,
+    workspaceCaps: workspaceCapsOf(e),
     providers: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
       openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },

@@ -67,7 +67,11 @@ async function endedState(d: Delivery): Promise<Pick<WorkError, 'ended'>> {
 function executionContext(d: Delivery, agents: AgentRegistry, signal: AbortSignal, timeoutMs: number): ExecutionContext {
   const { deps, step, runId, scope, job, attempt } = d;
   // The steps it adds take their attempts and backoff from the agents its workspace sees.
-  const policy: StepPolicy = { job: (s) => deps.policy.job(s, agents), timeoutMs: (s) => deps.policy.timeoutMs(s, agents) };
+  const policy: StepPolicy = {
+    job: (s) => deps.policy.job(s, agents),
+    timeoutMs: (s) => deps.policy.timeoutMs(s, agents),
+    share: (agent) => deps.policy.share(agent, agents),
+  };
   let calls = 0;
   return {
     runId,

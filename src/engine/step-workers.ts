@@ -40,6 +40,7 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
     limiter: new RedisLimiter(system.engine.redis, cell.tag, registry.limits),
     plan: registry.limits,
     ledger: system.engine.store.budgets,
+    caps: system.engine.caps,
     cell,
     prices: registry.prices,
     logger,
@@ -93,6 +94,7 @@ export function stepWorkerFactory(system: System, opts: WorkerPoolsOptions, acti
   return (queueName: string, workerOpts: Omit<WorkerOptions, 'connection' | 'prefix'>): Worker<StepJobData> => {
     const processor = createStepProcessor({
       store,
+      caps: system.engine.caps,
       control,
       cell,
       executors,
