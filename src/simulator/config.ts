@@ -84,6 +84,11 @@ export const SimConfig = z
     rpm: z.number().int().positive().optional(),
     /** Tokens (prompt + answer) a minute per model, refilled continuously; a request that finds too few gets 429. */
     tpm: z.number().int().positive().optional(),
+    /**
+     * How many seconds of its limit a bucket holds: 60 lets a minute's worth come at once; 1
+     * holds rpm ÷ 60 a second, as providers say they may enforce a limit over shorter periods. @default 60
+     */
+    bucketSeconds: z.number().positive().max(60).default(60),
   })
   .strict();
 export type SimConfig = z.output<typeof SimConfig>;

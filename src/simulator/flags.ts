@@ -17,6 +17,7 @@ export const USAGE = `usage: npm run simulate -- [--config sim.yaml] [flags]
   --reply TEXT             answer this text instead of generated words
   --rpm N                  requests a minute per model (429 with Retry-After beyond it)
   --tpm N                  tokens (prompt + answer) a minute per model
+  --bucket-seconds S       seconds of the limit a bucket holds (default 60: a minute's worth at once; 1: rpm/60 a second)
   --rate-limit P           share of requests answered 429 (0 to 1)
   --server-error P         share answered 500
   --bad-request P          share answered 400
@@ -32,6 +33,7 @@ const NUMBERS: Record<string, string> = {
   'tokens-per-second': 'tokensPerSecond',
   rpm: 'rpm',
   tpm: 'tpm',
+  'bucket-seconds': 'bucketSeconds',
   'rate-limit': 'errors.rateLimit',
   'server-error': 'errors.server',
   'bad-request': 'errors.badRequest',

@@ -165,15 +165,17 @@ export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks
     const rateHeaders = wire.rateHeaders(admission.state, Date.now());
     if (!admission.ok) {
       const tooLarge = admission.retryAfterMs === Infinity;
-      const afterS = tooLarge ? 60 : Math.ceil(admission.retryAfterMs / 1000);
+      const afterMs = tooLarge ? 60_000 : admission.retryAfterMs;
       const what = admission.which === 'rpm' ? `${config.rpm} requests` : `${config.tpm} tokens`;
       const message = tooLarge
-        ? `request of ${asked} tokens is larger than the limit of ${config.tpm} tokens per minute for model ${wants.model} (simulated)`
-        : `rate limit of ${what} per minute reached for model ${wants.model} (simulated); retry after ${afterS} s`;
+        ? `request of ${asked} tokens is more than the token bucket of model ${wants.model} holds (tpm ${config.tpm}, ${config.bucketSeconds} s of it at once; simulated)`
+        : `rate limit of ${what} per minute reached for model ${wants.model} (simulated); retry after ${Math.ceil(afterMs / 1000)} s`;
       stats.record({ api, model: wants.model, outcome: admission.which === 'rpm' ? 'rpmLimit' : 'tpmLimit' });
+      // Retry-After in whole seconds as the providers send it, and to the ms (which both SDKs read first).
       return sendJson(res, 429, wire.errorBody(429, admission.which === 'tpm' && api === 'openai' ? 'tokens' : undefined, message), {
         ...rateHeaders,
-        'retry-after': String(afterS),
+        'retry-after': String(Math.ceil(afterMs / 1000)),
+        'retry-after-ms': String(afterMs),
       });
     }
     const fault = drawFault(config.errors, random);

@@ -60,6 +60,15 @@ describe('rpm and tpm', () => {
     expect((err as { headers: Headers }).headers.get('retry-after')).toMatch(/^\d+$/);
   });
 
+  it('holds only bucketSeconds of the limit at once: rpm 120 over a bucket of 1 s lets 2 through, and says when the next fits', async () => {
+    const s = await sim({ rpm: 120, bucketSeconds: 1 });
+    const answers = [await post(s, openaiBody()), await post(s, openaiBody()), await post(s, openaiBody())];
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 429]);
+    expect(answers[0]!.headers.get('x-ratelimit-limit-requests')).toBe('120');
+    expect(Number(answers[2]!.headers.get('retry-after-ms'))).toBeLessThanOrEqual(500);
+    expect(answers[2]!.headers.get('retry-after')).toBe('1');
+  });
+
   it('refuses a request that finds too few tokens left, naming the tpm limit', async () => {
     const s = await sim({ tpm: 60, outputTokens: 20 });
     const answers = [await post(s, openaiBody()), await post(s, openaiBody()), await post(s, openaiBody())];
