@@ -97,6 +97,16 @@ describe('injected errors', () => {
     for (const code of [429, 500, 400, 503]) expect(share(code)).toBeGreaterThan(0.02);
   });
 
+  it('gives the same answers (words, sizes, ids) for the same seed', async () => {
+    const answers = async (seed: number) => {
+      const s = await sim({ seed, outputTokens: 'normal:20:60' });
+      return [await (await post(s, openaiBody())).json(), await (await post(s, openaiBody())).json()].map((b: any) => [b.id, b.choices[0].message.content]);
+    };
+    const [a, b, c] = [await answers(9), await answers(9), await answers(10)];
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+  });
+
   it('speaks each kind in the API’s own shape: 529 overloaded_error, billing_error, insufficient_quota, with Retry-After', async () => {
     const only = (kind: keyof typeof rates) => sim({ errors: { [kind]: 1 }, retryAfterSeconds: 7 });
     const anthropicErr = async (s: Simulator) =>
