@@ -54,6 +54,8 @@ export interface ToolCallOut {
 
 export interface Answer {
   id: string;
+  /** When it was made (s since the epoch): OpenAI's `created`, the same in every chunk of a stream. */
+  created: number;
   model: string;
   text: string;
   toolCalls: ToolCallOut[];
@@ -88,6 +90,7 @@ export function answerOf(
   const output = count(text) + toolCalls.reduce((n, c) => n + count(c.arguments), 0);
   return {
     id: `${at.idPrefix}${random.id(16)}`,
+    created: Math.floor(Date.now() / 1000),
     model: at.model,
     text,
     toolCalls,

@@ -37,13 +37,11 @@ export function openaiDuration(ms: number): string {
   return `${h ? `${h}h` : ''}${m}m${rest}s`;
 }
 
-const created = () => Math.floor(Date.now() / 1000);
-
 const chunk = (a: Answer, choice: Record<string, unknown> | undefined, extra: Record<string, unknown> = {}): Frame => ({
   data: {
     id: a.id,
     object: 'chat.completion.chunk',
-    created: created(),
+    created: a.created,
     model: a.model,
     choices: choice ? [{ index: 0, logprobs: null, ...choice }] : [],
     ...extra,
@@ -59,7 +57,7 @@ export const openaiWire: Wire = {
   body: (a) => ({
     id: a.id,
     object: 'chat.completion',
-    created: created(),
+    created: a.created,
     model: a.model,
     choices: [
       {
