@@ -1,10 +1,11 @@
 /** `npm run simulate` as a process: a bad flag or config exits 2 with one line; good flags serve until SIGTERM. */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseFlags } from '../../src/simulator/flags.js';
 
 const cli = (args: string[]) =>
@@ -15,12 +16,25 @@ const cli = (args: string[]) =>
   });
 
 let dir: string | undefined;
+// Both processes start at once (each loads TypeScript for a second or two); the tests read them.
+let badFlag: ReturnType<typeof cli>;
+let server: ChildProcessByStdio<null, Readable, Readable>;
+let firstLine: Promise<string>;
+beforeAll(() => {
+  badFlag = cli(['--port', '4010', '--bogus']);
+  server = spawn(process.execPath, ['--import', 'tsx', 'src/cli/simulate.ts', '--port', '0', '--seed', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  firstLine = once(server.stdout, 'data').then(([line]) => String(line));
+});
 afterAll(async () => {
+  if (server.exitCode === null && server.signalCode === null) {
+    server.kill('SIGTERM');
+    await once(server, 'exit');
+  }
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 it('exits 2 with one line naming a bad flag', async () => {
-  const unknown = await cli(['--port', '4010', '--bogus']);
+  const unknown = await badFlag;
   expect(unknown.code).toBe(2);
   expect(unknown.stderr).toBe("simulate: Unknown option '--bogus' (see --help)\n");
   // The other problems, in process: one line each.
@@ -44,15 +58,11 @@ it('reads a YAML config under its flags, and names the field of a bad one', asyn
 });
 
 it('serves on the port asked (0: any), says where in one line, and stops on SIGTERM', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/simulate.ts', '--port', '0', '--seed', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  try {
-    const [line] = (await once(child.stdout, 'data')) as [Buffer];
-    const url = /on (http:\/\/127\.0\.0\.1:\d+):/.exec(line.toString())?.[1];
-    expect(line.toString()).toMatch(/^LLM simulator on http:\/\/127\.0\.0\.1:\d+: .*no rate limits; seed 5; counters at .*\/stats\n$/);
-    expect((await fetch(`${url}/health`)).status).toBe(200);
-  } finally {
-    child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(0);
-  }
+  const line = await firstLine;
+  expect(line).toMatch(/^LLM simulator on http:\/\/127\.0\.0\.1:\d+: .*no rate limits; seed 5; counters at .*\/stats\n$/);
+  const url = /on (http:\/\/127\.0\.0\.1:\d+):/.exec(line)?.[1];
+  expect((await fetch(`${url}/health`)).status).toBe(200);
+  server.kill('SIGTERM');
+  const [code] = await once(server, 'exit');
+  expect(code).toBe(0);
 });
