@@ -50,7 +50,6 @@ export function budgetLines(run) {
     const spent = (run.finishedAt ? Date.parse(run.finishedAt) : Date.now()) - Date.parse(run.createdAt);
     lines.push({ name: 'deadlineMs', spent, limit: b.deadlineMs, text: `${fmtMs(spent)} of ${fmtMs(b.deadlineMs)}` });
   }
-  if (run.spending && (run.spending.reservedTokens || run.spending.reservedCostUsd))
-    lines.push({ name: 'in flight', text: `reserved by calls in flight: ${run.spending.reservedTokens} tokens, ${fmtCost(run.spending.reservedCostUsd)}` });
+  if (run.reserved) lines.push({ name: 'reserved', text: `${run.reserved.tokens} tokens, ${fmtCost(run.reserved.costUsd)} held by calls in flight` });
   return lines;
 }
