@@ -72,10 +72,14 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
           ],
         },
         {
+          // Grows while it runs (a forEach adds a step per item) and joins with a policy.
           name: 'slow',
+          input: { topics: { type: 'array' } },
           steps: [
-            { id: 'think', agent: 'review', input: { task: 'Think slowly [[delay:1200]]' } },
-            { id: 'answer', agent: 'code', dependsOn: ['think'], input: { task: 'Answer' } },
+            { id: 'think', agent: 'review', input: { task: 'Think slowly [[delay:800]]' } },
+            { id: 'each', kind: 'forEach', dependsOn: ['think'], items: '{{ input.topics }}', step: { agent: 'code', input: { task: 'Look at {{ item }}' } } },
+            { id: 'quick', agent: 'code', input: { task: 'Quick look' } },
+            { id: 'answer', agent: 'code', dependsOn: ['each', 'quick'], join: 'bestEffort', input: { task: 'Answer' } },
           ],
         },
       ],
@@ -143,8 +147,8 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
     expect(run.body.steps.find((s: { stepId: string }) => s.stepId === 'publish').status).toBe('succeeded');
   });
 
-  it('follows a live run without a reload', async () => {
-    const id = await submit('slow');
+  it('follows a live run without a reload: its grown steps drawn inside the step that added them, its join named', async () => {
+    const id = await submit('slow', { topics: ['queues', 'locks'] });
     let loads = 0;
     page.on('load', () => loads++);
     await page.goto(`${h.baseUrl}/runs/${id}`);
@@ -152,6 +156,17 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
     expect(await page.locator('#live').innerText()).toBe('live');
     await expect.poll(() => runBadge(), { timeout: 10_000 }).toBe('succeeded');
     expect(await page.locator('svg.dag g.node[data-step="answer"]').getAttribute('data-status')).toBe('succeeded');
+    expect(await page.locator('svg.dag g.node[data-step="answer"] .join').textContent()).toContain('join: bestEffort');
+    // The forEach's items, added while it ran, are drawn inside it.
+    await expect.poll(() => page.locator('svg.dag g.node.group[data-step="each"]').count()).toBe(1);
+    const box = await page.locator('svg.dag g.node[data-step="each"] rect').boundingBox();
+    const items = await page.locator('svg.dag g.node[data-step^="each."]').all();
+    expect(items.length).toBe(2);
+    for (const item of items) {
+      const b = (await item.locator('rect').boundingBox())!;
+      expect(b.x >= box!.x && b.y >= box!.y && b.x + b.width <= box!.x + box!.width && b.y + b.height <= box!.y + box!.height).toBe(true);
+    }
+    await shot('run-page-grown');
     expect(loads, 'the page was loaded once').toBe(1);
     page.removeAllListeners('load');
   });

@@ -47,7 +47,7 @@ function layoutGroup(ids, g) {
   const size = new Map();
   for (const id of ids) {
     const kids = g.childrenOf.get(id) ?? [];
-    if (!kids.length) size.set(id, { w: NODE_W, h: NODE_H });
+    if (!kids.length) size.set(id, { w: NODE_W, h: NODE_H + (joinText(g.joins.get(id)) ? 14 : 0) });
     else {
       const inner = layoutGroup(kids, g);
       size.set(id, { w: Math.max(NODE_W, inner.w + 2 * PAD), h: HEADER + inner.h + PAD, inner });
@@ -91,7 +91,7 @@ export function drawDag(dag, { joins = new Map(), selected, onSelect }) {
   }
   for (const n of dag.nodes) if (n.parent && ids.has(n.parent)) childrenOf.set(n.parent, [...(childrenOf.get(n.parent) ?? []), n.id]);
   const roots = dag.nodes.filter((n) => !n.parent || !ids.has(n.parent)).map((n) => n.id);
-  const top = layoutGroup(roots, { depsOf, childrenOf });
+  const top = layoutGroup(roots, { depsOf, childrenOf, joins });
   const boxes = new Map();
   place(top, 8, 8, boxes);
 
@@ -138,9 +138,9 @@ export function drawDag(dag, { joins = new Map(), selected, onSelect }) {
     g.append(svg('title', {}, `${n.id}: ${n.status}`));
     g.append(svg('rect', { x: box.x, y: box.y, width: box.w, height: box.h, rx: 6 }));
     g.append(svg('text', { x: box.x + 10, y: box.y + 18, class: 'label' }, n.id.length > 24 ? `${n.id.slice(0, 23)}…` : n.id));
+    g.append(svg('text', { x: box.x + 10, y: box.y + 34, class: 'sub' }, `${n.agent ?? n.kind} · ${n.status}`));
     const join = joinText(joins.get(n.id));
-    const sub = [n.agent ?? n.kind, n.status, join].filter(Boolean).join(' · ');
-    g.append(svg('text', { x: box.x + 10, y: box.y + 34, class: 'sub' }, sub));
+    if (join) g.append(svg('text', { x: box.x + 10, y: box.y + 48, class: 'sub join' }, join));
     const select = (e) => {
       e.stopPropagation();
       onSelect(n.id);

@@ -103,7 +103,7 @@ export function drawDetail(run, step, { me, events, after, onSelect }) {
     ['Usage', fmtTokens(step.usage)],
     ['Cost', fmtCost(step.usage?.costUsd)],
     ['Started', fmtTime(step.startedAt)],
-    ['Took', fmtMs(between(step.startedAt, step.finishedAt))],
+    [step.finishedAt ? 'Took' : 'So far', fmtMs(between(step.startedAt, step.finishedAt))],
     step.reusedFrom ? ['Reused', `output of ${step.reusedFrom}`] : null,
     step.reason ? ['Reason', step.reason] : null,
   ].filter(Boolean);

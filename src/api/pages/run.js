@@ -73,7 +73,7 @@ function summary(run) {
       [
         ['Workflow', run.workflow],
         ['Created', fmtTime(run.createdAt)],
-        ['Took', fmtMs(between(run.startedAt ?? run.createdAt, run.finishedAt))],
+        [run.finishedAt ? 'Took' : 'So far', fmtMs(between(run.startedAt ?? run.createdAt, run.finishedAt))],
         ['Usage', fmtTokens(run.usage)],
         ['Cost', fmtCost(run.usage?.costUsd)],
         run.rerunOf ? ['Rerun of', el('a', { href: `/runs/${run.rerunOf}` }, run.rerunOf)] : null,

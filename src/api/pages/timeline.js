@@ -64,6 +64,20 @@ export function attemptsOf(run, events) {
   return out;
 }
 
+/** The steps in their order, each followed by the steps it added (and theirs), with their depth. */
+function nestedOrder(steps) {
+  const ids = new Set(steps.map((s) => s.stepId));
+  const kids = new Map();
+  for (const s of steps) if (s.parent && ids.has(s.parent)) kids.set(s.parent, [...(kids.get(s.parent) ?? []), s]);
+  const out = [];
+  const visit = (s, depth) => {
+    out.push({ ...s, depth });
+    for (const k of kids.get(s.stepId) ?? []) visit(k, depth + 1);
+  };
+  for (const s of steps) if (!s.parent || !ids.has(s.parent)) visit(s, 0);
+  return out;
+}
+
 /** The waterfall of `run` from `events`; `now` ends bars still open. */
 export function drawTimeline(run, events, { selected, onSelect, now = Date.now() }) {
   const attempts = attemptsOf(run, events);
@@ -77,7 +91,7 @@ export function drawTimeline(run, events, { selected, onSelect, now = Date.now()
     return b;
   };
   const span = (from, to) => fmtMs((to ? Date.parse(to) : now) - Date.parse(from));
-  const rows = run.steps.map((s) => {
+  const rows = nestedOrder(run.steps).map((s) => {
     const track = el('div', { class: 'track' });
     for (const a of attempts.get(s.stepId)) {
       if (a.startedAt > a.readyAt) track.append(bar('queued', a.readyAt, a.startedAt, `attempt ${a.attempt}: queued ${span(a.readyAt, a.startedAt)}`));
@@ -91,9 +105,8 @@ export function drawTimeline(run, events, { selected, onSelect, now = Date.now()
       );
       for (const w of a.waits) track.append(bar('waited', w.from, w.to, `attempt ${a.attempt}: waited ${span(w.from, w.to)} for ${w.why}`));
     }
-    const depth = s.parent ? (s.stepId.match(/\./g)?.length ?? 1) : 0;
     const label = el('button', { class: 'link step-label', 'data-step': s.stepId, onclick: () => onSelect(s.stepId) }, s.stepId);
-    label.style.paddingLeft = `${depth}em`;
+    label.style.paddingLeft = `${s.depth}em`;
     return el(
       'div',
       { class: `row${s.stepId === selected ? ' selected' : ''}`, 'data-step': s.stepId, 'data-attempts': attempts.get(s.stepId).length },
