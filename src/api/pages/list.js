@@ -98,7 +98,8 @@ async function refresh() {
     showError(err);
     return;
   }
-  timer = setTimeout(() => void refresh(), REFRESH_MS);
+  // A hidden tab reads nothing; it reads again when it is shown (visibilitychange).
+  if (!document.hidden) timer = setTimeout(() => void refresh(), REFRESH_MS);
 }
 
 async function start() {
