@@ -97,7 +97,7 @@ export function drawDetail(run, step, { me, events, after, onSelect }) {
   const gateWaits = step.kind === 'approval' && step.status === 'waiting' && step.waitingFor?.reason === 'approval';
   const finished = ['succeeded', 'partial_success', 'failed', 'cancelled', 'budget_exceeded'].includes(run.status);
   const facts = [
-    ['Kind', step.kind + (step.agent ? ` · agent ${step.agent}` : '')],
+    ['Kind', step.agent ? `${step.kind}, agent ${step.agent}` : step.kind],
     ['Model', step.model ?? '–'],
     ['Attempts', String(step.attempts) + (step.recovered ? ' (the last took over from a lost worker)' : '')],
     ['Usage', fmtTokens(step.usage)],

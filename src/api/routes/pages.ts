@@ -24,7 +24,7 @@ function shell(title: string, script: string, runId?: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · Switchyard</title>
-<link rel="stylesheet" href="/runs/assets/style.css">
+<link rel="stylesheet" href="/runs/assets/base.css">${runId ? '\n<link rel="stylesheet" href="/runs/assets/run.css">' : ''}
 <script type="module" src="/runs/assets/${script}"></script></head>
 <body${runId ? ` data-run="${escapeHtml(runId)}"` : ''}>
 <header class="top"><a href="/runs" class="brand">Switchyard</a><nav><a href="/runs">Runs</a> <a href="/admin/queues">Queues</a></nav><span id="who"></span></header>
