@@ -76,7 +76,7 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
           name: 'slow',
           input: { topics: { type: 'array' } },
           steps: [
-            { id: 'think', agent: 'review', input: { task: 'Think slowly [[delay:800]]' } },
+            { id: 'think', agent: 'review', input: { task: 'Think slowly' } },
             { id: 'each', kind: 'forEach', dependsOn: ['think'], items: '{{ input.topics }}', step: { agent: 'code', input: { task: 'Look at {{ item }}' } } },
             { id: 'quick', agent: 'code', input: { task: 'Quick look' } },
             { id: 'answer', agent: 'code', dependsOn: ['each', 'quick'], join: 'bestEffort', input: { task: 'Answer' } },
@@ -148,27 +148,43 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
   });
 
   it('follows a live run without a reload: its grown steps drawn inside the step that added them, its join named', async () => {
+    // Its first answer is held until the page has shown the step running.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    fake.respondWith(async (req) => (req.prompt.includes('Think slowly') ? held.then(() => undefined) : undefined));
     const id = await submit('slow', { topics: ['queues', 'locks'] });
     let loads = 0;
     page.on('load', () => loads++);
     await page.goto(`${h.baseUrl}/runs/${id}`);
     await expect.poll(() => page.locator('svg.dag g.node[data-step="think"]').getAttribute('data-status')).toBe('running');
     expect(await page.locator('#live').innerText()).toBe('live');
+    release();
+    fake.respondWith(undefined);
     await expect.poll(() => runBadge(), { timeout: 10_000 }).toBe('succeeded');
     expect(await page.locator('svg.dag g.node[data-step="answer"]').getAttribute('data-status')).toBe('succeeded');
     expect(await page.locator('svg.dag g.node[data-step="answer"] .join').textContent()).toContain('join: bestEffort');
     // The forEach's items, added while it ran, are drawn inside it.
     await expect.poll(() => page.locator('svg.dag g.node.group[data-step="each"]').count()).toBe(1);
-    const box = await page.locator('svg.dag g.node[data-step="each"] rect').boundingBox();
-    const items = await page.locator('svg.dag g.node[data-step^="each."]').all();
-    expect(items.length).toBe(2);
-    for (const item of items) {
-      const b = (await item.locator('rect').boundingBox())!;
-      expect(b.x >= box!.x && b.y >= box!.y && b.x + b.width <= box!.x + box!.width && b.y + b.height <= box!.y + box!.height).toBe(true);
-    }
+    // Read in one go in the page (it may be drawn again meanwhile); the tests compile without the DOM's types.
+    const inside = () =>
+      page.evaluate<boolean>(`(() => {
+        const box = document.querySelector('svg.dag g.node[data-step="each"] rect').getBoundingClientRect();
+        const items = [...document.querySelectorAll('svg.dag g.node[data-step^="each."] rect')].map((r) => r.getBoundingClientRect());
+        return items.length === 2 && items.every((b) => b.left >= box.left && b.top >= box.top && b.right <= box.right && b.bottom <= box.bottom);
+      })()`);
+    await expect.poll(inside).toBe(true);
     await shot('run-page-grown');
     expect(loads, 'the page was loaded once').toBe(1);
     page.removeAllListeners('load');
+  });
+
+  it('answers 404 naming the problem to a path that is not a run, and serves only the pages’ own assets', async () => {
+    const bad = await fetch(`${h.baseUrl}/runs/not-a-run`);
+    expect(bad.status).toBe(404);
+    expect(await bad.text()).toContain('&#34;not-a-run&#34; is not a run id');
+    expect((await fetch(`${h.baseUrl}/runs/assets/run.js`)).headers.get('content-type')).toContain('javascript');
+    expect((await fetch(`${h.baseUrl}/runs/assets/..%2Froutes%2Fpages.ts`)).status).toBe(404);
+    expect((await fetch(`${h.baseUrl}/runs/assets/nothing.js`)).status).toBe(404);
   });
 
   it('lists the runs newest first and filters them by status and workflow', async () => {

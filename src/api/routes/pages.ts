@@ -19,16 +19,16 @@ const ASSETS = /^\/(?:[a-z-]+\.(?:js|css))$/;
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** An HTML shell: the title, the module that fills it, and `data-run` when it shows one run. */
-function shell(title: string, script: string, runId?: string): string {
+/** An HTML shell: the title, the module that fills it (none: `message` is the page), and `data-run` when it shows one run. */
+function shell(title: string, script: string | undefined, runId?: string, message = 'Loading…'): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · Switchyard</title>
 <link rel="stylesheet" href="/runs/assets/base.css">${runId ? '\n<link rel="stylesheet" href="/runs/assets/run.css">' : ''}
-<script type="module" src="/runs/assets/${script}"></script></head>
+${script ? `<script type="module" src="/runs/assets/${script}"></script>` : ''}</head>
 <body${runId ? ` data-run="${escapeHtml(runId)}"` : ''}>
 <header class="top"><a href="/runs" class="brand">Switchyard</a><nav><a href="/runs">Runs</a> <a href="/admin/queues">Queues</a></nav><span id="who"></span></header>
-<main id="main"><p class="muted">Loading…</p></main>
+<main id="main"><p class="muted">${escapeHtml(message)}</p></main>
 </body></html>`;
 }
 
@@ -46,7 +46,11 @@ export function pagesRouter(): Router {
   r.get('/runs/:id', 'public', (req, res) => {
     const id = req.params.id!;
     if (!RunId.safeParse(id).success) {
-      res.status(404).type('html').send(shell('Not a run id', 'list.js'));
+      const why = `"${id.slice(0, 100)}" is not a run id (run ids look like run_0mx55q17idf6fdb956c48)`;
+      res
+        .status(404)
+        .type('html')
+        .send(shell('Not a run id', undefined, undefined, why));
       return;
     }
     res.type('html').send(shell(id, 'run.js', id));
