@@ -38,7 +38,7 @@ export interface Running {
 export async function boot(
   config: Config,
   opts: BootOptions,
-  logger: Logger = createLogger(config.logLevel, { redactContent: config.logRedactContent }),
+  logger: Logger = createLogger(config.logLevel, { redactContent: config.logRedactContent, pretty: config.logFormat === 'pretty' }),
 ): Promise<Running> {
   const { registry, workflows, schemas } = loadDefinitions(config, opts, logger);
 
@@ -113,10 +113,20 @@ export async function boot(
     await mongo?.close().catch(() => undefined);
     throw err;
   }
-  if (opts.api) {
-    logger.info({ port: config.port, board: `http://localhost:${config.port}/admin/queues` }, 'API listening');
-    await announceAuthMode(system, config, logger);
-  }
+  const credentials = opts.api ? await announceAuthMode(system, config, logger) : undefined;
+  const port = (server?.address() as { port?: number } | null)?.port ?? config.port;
+  logger.info(
+    startupSummary({
+      config,
+      port,
+      registry,
+      api: opts.api,
+      workers: pools === undefined ? undefined : typeof opts.workers === 'object' ? opts.workers.join(', ') : 'every agent',
+      archive: mongo !== undefined,
+      credentials,
+    }),
+    'switchyard started',
+  );
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
@@ -141,17 +151,46 @@ export async function boot(
   };
 }
 
-/** Say loudly when the API answers requests without a credential (the open development mode). */
-async function announceAuthMode(system: System, config: Config, logger: Logger): Promise<void> {
+/**
+ * The one start-up line: what listens where, which agents call their provider and which fall
+ * back to echo (each also warned about, with its reason, as the agents file is read), where
+ * results go, and the mode of credentials.
+ */
+function startupSummary(p: {
+  config: Config;
+  port: number;
+  registry: AgentRegistry;
+  api: boolean;
+  workers: string | undefined;
+  archive: boolean;
+  credentials: string | undefined;
+}) {
+  const { config, registry } = p;
+  const agents = registry.list();
+  const url = `http://localhost:${p.port}`;
+  return {
+    ...(p.api ? { api: url, board: `${url}/admin/queues` } : {}),
+    ...(!p.api && config.metricsPort !== undefined ? { metrics: `http://localhost:${config.metricsPort}/metrics` } : {}),
+    workers: p.workers ?? 'none (API only)',
+    live: agents.filter((a) => !a.fallbackReason).map((a) => `${a.name} (${a.provider}/${a.model})`),
+    echo: agents.filter((a) => a.fallbackReason).map((a) => a.name),
+    results: p.archive ? 'Redis, archived to MongoDB' : `Redis only, for ${config.retentionSeconds} s`,
+    ...(p.credentials ? { credentials: p.credentials } : {}),
+  };
+}
+
+/** Say loudly when the API answers requests without a credential (the open development mode); the mode, for the summary. */
+async function announceAuthMode(system: System, config: Config, logger: Logger): Promise<string> {
   const mode = authMode(config.auth);
   const open = mode === 'open' || (mode === 'auto' && !(await system.keys.any().catch(() => true)));
-  if (!open) return void logger.info({ auth: mode }, 'API requires credentials (API keys or JWT bearer tokens)');
+  if (!open) return `required (${mode === 'auto' ? 'an API key exists' : config.auth.production ? 'NODE_ENV=production' : 'a JWT issuer is configured'})`;
   const why = mode === 'open' ? 'SWITCHYARD_DEV_OPEN=1' : 'no API key exists and no JWT issuer is configured';
   logger.warn(
     { auth: 'open' },
     `OPEN DEVELOPMENT MODE (${why}): requests without a credential act for the "default" workspace with every scope. ` +
       'Anyone who reaches this port can submit, read and cancel runs. Create a key (npm run keys -- create ...) or set NODE_ENV=production to require credentials.',
   );
+  return 'OPEN (development mode)';
 }
 
 /** The agents file and flows/, checked: what the process serves. */
@@ -199,7 +238,6 @@ function serveFront(
       () => res.writeHead(503).end(),
     );
   });
-  p.logger.info({ port: config.metricsPort }, 'metrics listening');
 }
 
 /** Stop taking requests; a request still open after the grace period is cut (event streams already ended). */
@@ -314,7 +352,7 @@ export function handleSignals(running: Running, logger: Logger): void {
 export async function startProcess(opts: BootOptions): Promise<void> {
   try {
     const config = loadConfig();
-    const logger = createLogger(config.logLevel, { redactContent: config.logRedactContent });
+    const logger = createLogger(config.logLevel, { redactContent: config.logRedactContent, pretty: config.logFormat === 'pretty' });
     const running = await boot(config, opts, logger);
     handleSignals(running, logger);
   } catch (err) {

@@ -15,6 +15,7 @@ import { assertDepth, assertFieldSizes } from '../compile/bounds.js';
 import { HttpError, errorHandler } from './errors.js';
 import { apiRateLimit } from './rate-limit.js';
 import { RefusalLog } from './refusals.js';
+import { accessLog } from './access-log.js';
 import { JSON_TYPES, jsonObjectBody } from './request-shape.js';
 import { credentialRequests, type OnRefused } from './scope.js';
 import { adminRouter, BOARD_PATH } from './routes/admin.js';
@@ -70,6 +71,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
+  app.use(accessLog(system.logger));
   app.use(securityHeaders());
   const refusals = new RefusalLog(system.logger);
   // Every route checks its declared access through the authenticator (scope.ts), then its workspace's request rate.

@@ -240,6 +240,8 @@ export const EnvSchema = z.object({
   SWITCHYARD_LOG_REDACT_CONTENT: bool(false),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  /** `json` (one JSON object per line, for machines) or `pretty` (coloured, one readable line each, for people). */
+  LOG_FORMAT: z.preprocess(emptyToUndefined, z.enum(['json', 'pretty']).default('json')),
   ...API_ENV,
 });
 export type Env = z.infer<typeof EnvSchema>;
@@ -271,6 +273,8 @@ export interface Config extends ApiConfig {
   secrets: { key: string | undefined; oldKeys: string[] };
   /** Prompts, inputs and outputs are redacted from logs (SWITCHYARD_LOG_REDACT_CONTENT). */
   logRedactContent: boolean;
+  /** How log lines are written (LOG_FORMAT). */
+  logFormat: Env['LOG_FORMAT'];
   providers: {
     anthropic: { apiKey: string | undefined; baseURL: string | undefined };
     openai: { apiKey: string | undefined; baseURL: string | undefined };
@@ -332,6 +336,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secrets: { key: e.SWITCHYARD_SECRETS_KEY?.trim(), oldKeys: e.SWITCHYARD_SECRETS_OLD_KEYS.map((k) => k.trim()) },
     ...apiConfigOf(e),
     logRedactContent: e.SWITCHYARD_LOG_REDACT_CONTENT,
+    logFormat: e.LOG_FORMAT,
     providers: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
       openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },
