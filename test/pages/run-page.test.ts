@@ -52,7 +52,7 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
     h = await startHarness({
       name: 'run-page',
       fake,
-      agents: { review: model, code: model, synthesizer: model },
+      agents: { review: model, code: model, synthesizer: model, lead: { ...model, delegates: ['code'] } },
       workflows: [
         prReview,
         {
@@ -60,6 +60,17 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
           steps: [
             { id: 'flaky', agent: 'review', input: { task: 'Summarise [[fail-first:1:500]]' } },
             { id: 'broken', agent: 'code', dependsOn: ['flaky'], input: { task: 'Patch it [[status:400]]' } },
+          ],
+        },
+        {
+          // An orchestrator whose first turn delegates to code, and asks for review, which it may not call.
+          name: 'orchestrated',
+          steps: [
+            {
+              id: 'lead',
+              agent: 'lead',
+              input: { task: 'Plan [[tool:delegate:{"agent":"code","task":"Write it"}]] [[tool:delegate:{"agent":"review","task":"Check it"}]]' },
+            },
           ],
         },
         {
@@ -178,6 +189,20 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
     page.removeAllListeners('load');
   });
 
+  it('shows an orchestrator’s transcript: each turn’s tool calls, the step a delegation became, a refused call', async () => {
+    const id = await submit('orchestrated');
+    await h.waitForRun(id);
+    await page.goto(`${h.baseUrl}/runs/${id}?step=lead`);
+    const transcript = page.locator('#detail .transcript');
+    await expect.poll(() => transcript.count()).toBe(1);
+    const text = await transcript.innerText();
+    expect(text).toContain('Turn 1');
+    expect(text).toContain('delegate({"agent":"code","task":"Write it"})');
+    expect(await transcript.locator('button', { hasText: 'lead.1.code' }).count()).toBe(1);
+    expect(await transcript.locator('.call.refused').count()).toBe(1);
+    expect(await page.locator('svg.dag g.node.group[data-step="lead"]').count()).toBe(1);
+  });
+
   it('answers 404 naming the problem to a path that is not a run, and serves only the pages’ own assets', async () => {
     const bad = await fetch(`${h.baseUrl}/runs/not-a-run`);
     expect(bad.status).toBe(404);
@@ -188,9 +213,12 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
   });
 
   it('lists the runs newest first and filters them by status and workflow', async () => {
+    // A filtered list's address can be shared: it opens filtered.
+    await page.goto(`${h.baseUrl}/runs?workflow=gated`);
+    await expect.poll(() => page.locator('#runs tbody tr[data-run]').count()).toBe(1);
     await page.goto(`${h.baseUrl}/runs`);
     const rows = page.locator('#runs tbody tr[data-run]');
-    await expect.poll(() => rows.count()).toBe(4);
+    await expect.poll(() => rows.count()).toBe(5);
     const listed = await h.request('GET', '/v1/runs', undefined, writer);
     expect(await rows.first().getAttribute('data-run')).toBe(listed.body.runs[0].id);
     await page.selectOption('select[name=status]', 'failed');

@@ -8,6 +8,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
+import { z } from 'zod';
 import { RunId } from '../schemas.js';
 import { apiRouter } from '../route.js';
 
@@ -32,6 +33,11 @@ ${script ? `<script type="module" src="/runs/assets/${script}"></script>` : ''}<
 </body></html>`;
 }
 
+/** What the pages keep in their address (read by their scripts; the API checks the filters' values). */
+const text = z.string().max(300).optional();
+const ListPageQuery = z.object({ status: text, workflow: text, agent: text, since: text }).strict();
+const RunPageQuery = z.object({ step: text }).strict();
+
 export function pagesRouter(): Router {
   const r = apiRouter();
   r.router.use(
@@ -40,10 +46,10 @@ export function pagesRouter(): Router {
     express.static(PAGES_DIR, { index: false, maxAge: '5m' }),
   );
   // The shells are public: they hold no data, and the API they read asks for the credential.
-  r.get('/runs', 'public', (_req, res) => {
+  r.get('/runs', 'public', ListPageQuery, (_req, res) => {
     res.type('html').send(shell('Runs', 'list.js'));
   });
-  r.get('/runs/:id', 'public', (req, res) => {
+  r.get('/runs/:id', 'public', RunPageQuery, (req, res) => {
     const id = req.params.id!;
     if (!RunId.safeParse(id).success) {
       const why = `"${id.slice(0, 100)}" is not a run id (run ids look like run_0mx55q17idf6fdb956c48)`;
