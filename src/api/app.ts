@@ -30,6 +30,8 @@ import { chatRouter } from './routes/chat.js';
 import { runsRouter } from './routes/runs.js';
 import { schedulesRouter } from './routes/schedules.js';
 import { workflowsRouter } from './routes/workflows.js';
+import { meRouter } from './routes/me.js';
+import { pagesRouter } from './routes/pages.js';
 
 export interface AppOptions {
   /** Largest JSON body accepted (body-parser syntax, e.g. "1mb"). */
@@ -116,6 +118,8 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use('/v1/audit', auditRouter({ audit: system.audit }));
   app.use('/v1/limits', limitsRouter({ limits: system.limits }));
   app.use('/v1/workspaces', workspaceLimitsRouter({ caps: system.api.caps, scope: (ws) => system.scope(ws), audit }));
+  app.use('/v1/me', meRouter());
+  app.use(pagesRouter());
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(system.logger, refusals));
   return app;

@@ -45,7 +45,14 @@ export function credentialRequests(
   };
 }
 
-/** What a request presents: its bearer token, its admin session cookie (only under /admin). */
+/**
+ * The header a request made with the session cookie must carry to change anything outside
+ * /admin (the run pages send it): a cross-site form cannot set a header, so a page elsewhere
+ * cannot act with a browser's session even where a browser sends the cookie along.
+ */
+export const PAGE_HEADER = 'x-switchyard-page';
+
+/** What a request presents: its bearer token, or else its session cookie (/admin/login's). */
 function presented(req: Request): { bearer?: string; session?: string } {
   const header = req.get('authorization');
   if (header !== undefined) {
@@ -53,8 +60,17 @@ function presented(req: Request): { bearer?: string; session?: string } {
     // A header that is not a bearer token is refused as such, never ignored.
     return { bearer: m ? m[1]! : '' };
   }
-  const session = req.baseUrl.startsWith('/admin') || req.path.startsWith('/admin') ? cookie(req, SESSION_COOKIE) : undefined;
+  const session = cookie(req, SESSION_COOKIE);
   return session ? { session } : {};
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A session's request that would change something outside /admin without PAGE_HEADER: refused. */
+function crossSiteRisk(req: Request, principal: Principal): boolean {
+  if (principal.kind !== 'session' || SAFE_METHODS.has(req.method)) return false;
+  const path = `${req.baseUrl}${req.path}`;
+  return !path.startsWith('/admin') && req.get(PAGE_HEADER) === undefined;
 }
 
 function cookie(req: Request, name: string): string | undefined {
@@ -83,6 +99,11 @@ export async function authorize(req: Request, res: Response, access: Access, cou
     if (!(err instanceof CredentialRefusal)) throw err;
     onRefused(req, err.message, 401);
     throw new HttpError(401, 'unauthorized', err.message, undefined, { 'WWW-Authenticate': 'Bearer realm="switchyard"' });
+  }
+  if (crossSiteRisk(req, principal)) {
+    const message = `a request made with the session cookie must carry the header "${PAGE_HEADER}" to change anything (the run pages send it)`;
+    onRefused(req, message, 403, principal);
+    throw new HttpError(403, 'forbidden', message);
   }
   if (!holds(principal, access)) {
     const message = `this credential lacks the scope "${access}" (it has ${principal.scopes.join(', ') || 'none'})`;

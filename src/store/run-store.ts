@@ -24,7 +24,7 @@ import { StepState } from './steps.js';
 import type { StoreContext, StoreOptions } from './store-context.js';
 
 export type { NewStep, RecordFields, StepReading, StepTransition, StepResult } from './scripts/index.js';
-export type { NewRun, RunState } from './records.js';
+export type { BudgetReserved, NewRun, RunState } from './records.js';
 export type { StoreOptions } from './store-context.js';
 
 export class RunStore implements StoreContext {
