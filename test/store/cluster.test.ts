@@ -184,6 +184,10 @@ describe.skipIf(unavailable !== undefined)(`cells on a three-node Redis Cluster$
       // Every step was answered; only a call cut by the kill was made again.
       expect(fake.requests.length).toBeGreaterThanOrEqual(runs.length * 3);
 
+      // What the calls held is given back: no lease left in the global slot, no holds in the runs' slots.
+      const redis = system.api.redis;
+      expect(await redis.zcard(keys.limitLeases(system.global, 'openai/gpt-cells'))).toBe(0);
+      for (const { ws, id } of submitted) expect(await redis.exists(keys.runHolds(system.scope(ws), id)), id).toBe(0);
       // Another workspace's run is not found, whatever its cell.
       expect((await request(workspaces[1]!, 'GET', `/v1/runs/${submitted[0]!.id}`)).status).toBe(404);
       // The limiter's keys are in the global slot (cell 0's), on the node that serves it.
