@@ -9,13 +9,13 @@
  * configuration.
  */
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { loadAgentsFile } from '../agents/registry.js';
 import { LimitScopeParam } from '../api/schemas.js';
 import { loadConfig } from '../config/env.js';
 import { NotFoundError, ValidationError } from '../errors/index.js';
 import { silentLogger } from '../logger.js';
 import { RunStore } from '../store/run-store.js';
+import { connectRedis, redisTarget } from '../store/connection.js';
 import { LimitsAdmin } from '../calls/admission/admin.js';
 
 const USAGE = 'usage: npm run limits -- list | npm run limits -- resume <scope>   (scope as `list` names it, e.g. openai/gpt-4o)';
@@ -32,7 +32,7 @@ async function main(args: string[]): Promise<number> {
   }
   const config = loadConfig();
   const registry = loadAgentsFile(config.agentsFile, config);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectionName: 'switchyard-limits-cli' });
+  const redis = connectRedis(redisTarget(config), { maxRetriesPerRequest: 1, connectionName: 'switchyard-limits-cli' });
   const queues = new Map<string, Queue>();
   const admin = new LimitsAdmin({
     redis,

@@ -20,6 +20,11 @@ function clusterOptions(options: RedisOptions, base: ClusterOptions['redisOption
   };
 }
 
+/** Where a configuration's Redis is: its cluster's nodes when it names them, else REDIS_URL. */
+export function redisTarget(config: { redisUrl: string; cells: { clusterNodes?: readonly { host: string; port: number }[] | undefined } }): RedisTarget {
+  return config.cells.clusterNodes?.length ? { clusterNodes: config.cells.clusterNodes } : { url: config.redisUrl };
+}
+
 /** A connection to `target`: a Redis, or a Cluster whose node connections take `options`. */
 export function connectRedis(target: RedisTarget, options: RedisOptions = {}): Redis {
   if (!target.clusterNodes) return new Redis(target.url, options);
