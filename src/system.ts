@@ -9,7 +9,7 @@ import { RedisLimiter } from './calls/admission/limiter.js';
 import { LimitsAdmin } from './calls/admission/admin.js';
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
-import { resolveAgents, type AgentRegistry } from './agents/registry.js';
+import type { AgentRegistry } from './agents/registry.js';
 import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds } from './config/env.js';
 import type { Logger } from './logger.js';
 import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
@@ -17,7 +17,7 @@ import { RunControl } from './flow/run-control.js';
 import { RunStore } from './store/run-store.js';
 import type { Cell, Scope } from './store/scope.js';
 import { CellMap } from './store/cells.js';
-import { connectRedis, connectionName } from './store/connection.js';
+import { connectRedis, watched } from './store/connection.js';
 import { RunQueries, type RunArchive } from './query/run-queries.js';
 import { RunActions } from './submit/run-actions.js';
 import { Submissions } from './submit/submissions.js';
@@ -25,9 +25,7 @@ import { stepPolicy, type StepPolicy } from './flow/step-policy.js';
 import { Heartbeats } from './store/heartbeats.js';
 import { SchedulesService } from './schedules/schedules-service.js';
 import { WorkflowCatalog } from './compile/catalog.js';
-import { compileWorkflow } from './compile/compile.js';
 import { SchemaChecker } from './lang/schema-checker.js';
-import type { CompiledWorkflow } from './kinds/definition.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { AdminSessions } from './auth/sessions.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -381,91 +379,8 @@ export class System {
   }
 }
 
-/**
- * A connection whose errors are logged (once per outage, then its recovery) instead of
- * reaching ioredis' "unhandled error event" printout.
- */
-export function watched(redis: Redis, logger: Logger): Redis {
-  let down = false;
-  redis.on('error', (err: Error) => {
-    if (down) return;
-    down = true;
-    logger.warn({ connection: connectionName(redis), err: err.message }, 'Redis connection lost; retrying');
-  });
-  redis.on('ready', () => {
-    if (!down) return;
-    down = false;
-    logger.info({ connection: connectionName(redis) }, 'Redis connection back');
-  });
-  return redis;
-}
-
 /** BullMQ objects re-emit their connection's errors: the connection logs them already. */
 function quiet<T extends { on(event: 'error', fn: (err: Error) => void): unknown }>(emitter: T, logger: Logger): T {
   emitter.on('error', (err: Error) => logger.debug({ err: err.message }, 'queue connection error'));
   return emitter;
-}
-
-/**
- * A System from agents and workflows given in code rather than files (tests, benchmarks,
- * embedding): the same validation as agents.yaml and flows/ apply.
- */
-export function systemFromDefinitions(opts: {
-  config: Config;
-  /** The `agents:` map of an agents file. */
-  agents: Record<string, unknown>;
-  /** The `pricing:` map of an agents file. */
-  pricing?: Record<string, unknown>;
-  /** The `providers:` map of an agents file (limits, breakers). */
-  providers?: Record<string, unknown>;
-  /** Workflow definitions, as in flows/*.yaml. */
-  workflows?: unknown[];
-  /** Names them in error messages. */
-  source: string;
-  logger: Logger;
-  outbox?: boolean;
-  retentionSeconds?: number;
-  /** Where runs past Redis retention are read from. */
-  archive?: RunArchive;
-  /** Safety delay of ref jobs, ms. Default 30 s. */
-  refSafetyDelayMs?: number;
-}): System {
-  const registry = resolveAgents(
-    { agents: opts.agents, ...(opts.pricing ? { pricing: opts.pricing } : {}), ...(opts.providers ? { providers: opts.providers } : {}) },
-    opts.config,
-    `${opts.source} agents`,
-  );
-  const schemas = new SchemaChecker(opts.config.bounds);
-  const named = new Map<string, CompiledWorkflow>();
-  for (const def of opts.workflows ?? []) {
-    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source, bounds: opts.config.bounds });
-    named.set(wf.name, wf);
-  }
-  return new System({
-    redisUrl: opts.config.redisUrl,
-    clusterNodes: opts.config.cells.clusterNodes,
-    prefix: opts.config.prefix,
-    cells: opts.config.cells,
-    retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
-    keepCompletedJobs: opts.config.keepCompletedJobs,
-    registry,
-    workflows: new WorkflowCatalog(
-      named,
-      () => registry.names(),
-      opts.config.bounds,
-      (agent) => registry.get(agent),
-      schemas,
-    ),
-    schemas,
-    logger: opts.logger,
-    outbox: opts.outbox ?? false,
-    ...(opts.archive ? { archive: opts.archive } : {}),
-    ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
-    bounds: opts.config.bounds,
-    stalled: opts.config.stalled,
-    heartbeatMs: opts.config.heartbeatMs,
-    maxDebugBytes: opts.config.maxDebugBytes,
-    maxPauseMs: opts.config.maxPauseMs,
-    credentials: opts.config,
-  });
 }

@@ -6,6 +6,7 @@
  * as `Redis` so that nothing above the store branches on the mode.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Logger } from '../logger.js';
 
 /** One Redis server, or a cluster's nodes (some of them are enough). */
 export type RedisTarget = { url: string; clusterNodes?: undefined } | { url?: string; clusterNodes: readonly { host: string; port: number }[] };
@@ -46,4 +47,23 @@ export function duplicateConnection(redis: Redis, options: RedisOptions): Redis 
 /** The connection's name (logs): its own, or its cluster nodes'. */
 export function connectionName(redis: Redis): string | undefined {
   return isCluster(redis) ? (redis as unknown as Cluster).options.redisOptions?.connectionName : redis.options.connectionName;
+}
+
+/**
+ * A connection whose errors are logged (once per outage, then its recovery) instead of
+ * reaching ioredis' "unhandled error event" printout.
+ */
+export function watched(redis: Redis, logger: Logger): Redis {
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn({ connection: connectionName(redis), err: err.message }, 'Redis connection lost; retrying');
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info({ connection: connectionName(redis) }, 'Redis connection back');
+  });
+  return redis;
 }
