@@ -211,8 +211,8 @@ export class System {
       .list()
       .flatMap((a) => [a, ...(a.fallbacks ?? [])])
       .filter((t) => opts.registry.limits.applies(t.provider, undefined, 'fallbackReason' in t && t.fallbackReason !== undefined));
-    const apiQueue = (name: string) => this.api.queue(name);
-    this.limits = new LimitsAdmin({ redis: api, prefix: this.global.tag, registry: opts.registry, queue: apiQueue, store: this.api.store, logger });
+    const cells = () => this.cells.map((s) => ({ tag: s.cell.tag, queue: (name: string) => s.api.queue(name), store: s.api.store }));
+    this.limits = new LimitsAdmin({ redis: api, prefix: this.global.tag, registry: opts.registry, cells, logger });
     this.metrics.readFrom({ queueCounts: () => this.queueCounts(), limiterState: () => limiter.state(targets) });
   }
 
