@@ -18,6 +18,7 @@ import { RefusalLog } from './refusals.js';
 import { accessLog } from './access-log.js';
 import { JSON_TYPES, jsonObjectBody } from './request-shape.js';
 import { credentialRequests, type OnRefused } from './scope.js';
+import { routedByScope } from './cell-routing.js';
 import { adminRouter, BOARD_PATH } from './routes/admin.js';
 import { auditorOf, refusalsAuditedIn } from './audit.js';
 import { auditRouter } from './routes/audit.js';
@@ -78,7 +79,8 @@ export function createApp(system: System, opts: AppOptions): Express {
   // Every route checks its declared access through the authenticator (scope.ts), then its workspace's request rate.
   const onRefused = opts.onRefused ?? refusalsAuditedIn(system.audit, system.logger);
   const admit = apiRateLimit(system.api.redis, opts.apiRate ?? DEFAULT_API_RATE, refusals);
-  app.use(credentialRequests(authenticatorOf(system, opts.auth), system.cell, onRefused, admit));
+  // A request's scope is its workspace's, in the workspace's cell.
+  app.use(credentialRequests(authenticatorOf(system, opts.auth), (workspace) => system.scope(workspace), onRefused, admit));
   const audit = auditorOf(system.audit, system.logger);
   // Before the JSON body checks: the login form is URL-encoded, and Bull Board parses its own bodies.
   app.use(
@@ -107,13 +109,17 @@ export function createApp(system: System, opts: AppOptions): Express {
       pausedScopes: pausedForReadiness(system),
     }),
   );
-  const { submissions, queries, actions } = system.api;
+  // Each service call goes to the cell of the request's workspace (cell-routing.ts).
+  const submissions = routedByScope(system, (s) => s.api.submissions);
+  const queries = routedByScope(system, (s) => s.api.queries);
+  const actions = routedByScope(system, (s) => s.api.actions);
+  const agents = routedByScope(system, (s) => s.api.agents);
   app.use('/v1/runs', runsRouter({ submissions, queries, actions, audit, shutdownSignal: opts.shutdownSignal }));
   app.use('/v1/chat', chatRouter({ submissions, audit }));
-  app.use('/v1/agents', agentsRouter({ agents: system.api.agents, audit }));
+  app.use('/v1/agents', agentsRouter({ agents, audit }));
   app.use('/v1/stats', statsRouter({ queries }));
-  app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents: system.api.agents }));
-  app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules, audit }));
+  app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents }));
+  app.use('/v1/schedules', schedulesRouter({ schedules: routedByScope(system, (s) => s.schedules), audit }));
   app.use('/v1/keys', keysRouter({ keys: system.keys, audit }));
   app.use('/v1/audit', auditRouter({ audit: system.audit }));
   app.use('/v1/limits', limitsRouter({ limits: system.limits }));

@@ -10,6 +10,9 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { CredentialRefusal } from '../auth/authenticator.js';
 import { holds, type ApiScope, type Principal } from '../auth/principal.js';
 import { scopeOf, type Cell, type Scope } from '../store/scope.js';
+
+/** Where a workspace's requests act: its scope (in its cell), or a cell every workspace is in. */
+export type Placement = ((workspace: string) => Scope) | Cell;
 import { HttpError } from './errors.js';
 import type { Admit } from './rate-limit.js';
 
@@ -23,7 +26,7 @@ export const SESSION_COOKIE = 'sy_session';
 export type OnRefused = (req: Request, reason: string, status: 401 | 403, principal?: Principal) => void;
 
 interface Locals {
-  auth?: { authenticator: Authenticator; cell: Cell; onRefused: OnRefused; admit: Admit };
+  auth?: { authenticator: Authenticator; place: (workspace: string) => Scope; onRefused: OnRefused; admit: Admit };
   principal?: Principal;
   scope?: Scope;
 }
@@ -34,11 +37,12 @@ interface Locals {
  */
 export function credentialRequests(
   authenticator: Authenticator,
-  cell: Cell,
+  placement: Placement,
   onRefused: OnRefused = () => undefined,
   admit: Admit = () => Promise.resolve(),
 ): RequestHandler {
-  const auth = { authenticator, cell, onRefused, admit };
+  const place = typeof placement === 'function' ? placement : (workspace: string) => scopeOf(placement, workspace);
+  const auth = { authenticator, place, onRefused, admit };
   return (_req, res, next) => {
     (res.locals as Locals).auth = auth;
     next();
@@ -91,7 +95,7 @@ export async function authorize(req: Request, res: Response, access: Access, cou
   if (access === 'public') return;
   const locals = res.locals as Locals;
   if (!locals.auth) throw new Error('no authenticator: credentialRequests must run before the routes');
-  const { authenticator, cell, onRefused, admit } = locals.auth;
+  const { authenticator, place, onRefused, admit } = locals.auth;
   let principal: Principal;
   try {
     principal = await authenticator.authenticate(presented(req));
@@ -110,7 +114,7 @@ export async function authorize(req: Request, res: Response, access: Access, cou
     onRefused(req, message, 403, principal);
     throw new HttpError(403, 'forbidden', message);
   }
-  const scope = scopeOf(cell, principal.workspace);
+  const scope = place(principal.workspace);
   if (counted) await admit(scope);
   locals.principal = principal;
   locals.scope = scope;

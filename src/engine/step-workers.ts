@@ -37,7 +37,7 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
   const { registry, logger, cell } = system;
   // Admission (the run's budget, the shared limiter), then the agent's fallbacks.
   const pipeline = new CallPipeline({
-    limiter: new RedisLimiter(system.engine.redis, cell.tag, registry.limits),
+    limiter: new RedisLimiter(system.engine.redis, system.global.tag, registry.limits),
     plan: registry.limits,
     ledger: system.engine.store.budgets,
     caps: system.engine.caps,

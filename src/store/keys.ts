@@ -8,8 +8,10 @@
  * - `<tag>:ws:<ws>:run:<id>...`: a run's keys (record, steps, refs, events, feedback, holds).
  * - `<tag>:ws:<ws>:...`: a workspace's own keys (run indexes, idempotency keys, definitions).
  * - `<tag>:<name>`: the cell's (`queued-runs`, `workers`, `worker-queues`, `outbox`, `cancel`,
- *   `limit:...`, `limits:paused`, `auth:...`, `audit`, `fair:<queue>`), and BullMQ's queues (`<tag>:<queue>:...`; no queue is named
- *   `ws`). Provider limits are shared by every workspace of the deployment.
+ *   `ws-agents`, `fair:<queue>`), and BullMQ's queues (`<tag>:<queue>:...`; no queue is named `ws`).
+ * - `<global>:<name>`: what every cell shares, built from the global slot's cell (cell 0's tag:
+ *   see cells.ts): `limit:...`, `limits:paused`, `auth:...`, `audit`. Provider limits are shared
+ *   by every workspace of the deployment.
  * A run id or key of one workspace names nothing in another.
  */
 import type { Cell, Scope, ScopedRun } from './scope.js';

@@ -22,6 +22,7 @@ import { Gates } from './gates.js';
 import { RunRecords } from './records.js';
 import { StepState } from './steps.js';
 import type { StoreContext, StoreOptions } from './store-context.js';
+import type { Cell } from './scope.js';
 
 export type { NewStep, RecordFields, StepReading, StepTransition, StepResult } from './scripts/index.js';
 export type { BudgetReserved, NewRun, RunState } from './records.js';
@@ -37,6 +38,7 @@ export class RunStore implements StoreContext {
   readonly steps: StepState;
   readonly events: EventLog;
   readonly budgets: RunBudgets;
+  readonly global: Cell | undefined;
   readonly gates: Gates;
   readonly endings: RunEndings;
   readonly fair: FairTurns;
@@ -47,6 +49,7 @@ export class RunStore implements StoreContext {
     this.outbox = opts.outbox;
     this.keepCompletedJobs = opts.keepCompletedJobs ?? 0;
     this.logger = opts.logger ?? silentLogger;
+    this.global = opts.global;
     this.budgets = new RunBudgets(this);
     this.endings = new RunEndings(this, this.budgets);
     this.steps = new StepState(this, this.endings.finished);

@@ -40,9 +40,11 @@ export function boardJobName(job: JobJson): string {
   return outcome ? `${job.name ?? ''} (${outcome})` : (job.name ?? '');
 }
 
-function boardAdapter(queue: Queue): BullMQAdapter {
+function boardAdapter(queue: Queue, cellLabel: string): BullMQAdapter {
   const adapter = new BullMQAdapter(queue, {
     readOnlyMode: true,
+    // The same queue in another cell: named apart (cell 0's keep their names).
+    ...(cellLabel ? { prefix: `${cellLabel}.` } : {}),
     externalJobUrl: (job) => {
       const runId = (job.data as JobJson['data'])?.runId ?? (job.returnvalue as { runId?: unknown } | undefined)?.runId;
       return typeof runId === 'string' ? { displayText: `run ${runId}`, href: `/runs/${encodeURIComponent(runId)}` } : { href: '' };
@@ -88,7 +90,10 @@ export function adminRouter(deps: {
 }): Router {
   const board = new ExpressAdapter();
   board.setBasePath(BOARD_PATH);
-  createBullBoard({ queues: deps.queues.map(boardAdapter), serverAdapter: board });
+  // Cells by their queues' prefixes, in order: cell 0's queues come first (system.allQueues).
+  const cells = [...new Set(deps.queues.map((q) => q.opts.prefix))];
+  const label = (q: Queue) => (cells.indexOf(q.opts.prefix) > 0 ? `cell${cells.indexOf(q.opts.prefix)}` : '');
+  createBullBoard({ queues: deps.queues.map((q) => boardAdapter(q, label(q))), serverAdapter: board });
 
   const r = apiRouter();
   r.get('/metrics', 'admin', async (_req, res) => {
