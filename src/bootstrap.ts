@@ -8,7 +8,7 @@ import { loadAgentsFile, type AgentRegistry } from './agents/registry.js';
 import { warnUnpriced } from './submit/budget-pricing.js';
 import { createApp } from './api/app.js';
 import { authMode } from './auth/authenticator.js';
-import { startWorkerPools, type WorkerPools } from './engine/pools.js';
+import { startCellPools, type WorkerPools } from './engine/pools.js';
 import { MAX_TIMER_MS, loadConfig, type Config } from './config/env.js';
 import { StartupError, ValidationError } from './errors/index.js';
 import { createLogger, type Logger } from './logger.js';
@@ -38,7 +38,7 @@ export interface Running {
 export async function boot(
   config: Config,
   opts: BootOptions,
-  logger: Logger = createLogger(config.logLevel, { redactContent: config.logRedactContent }),
+  logger: Logger = createLogger(config.logLevel, { redactContent: config.logRedactContent, pretty: config.logFormat === 'pretty' }),
 ): Promise<Running> {
   const { registry, workflows, schemas } = loadDefinitions(config, opts, logger);
 
@@ -53,7 +53,9 @@ export async function boot(
   let mongo: MongoHandle | undefined;
   try {
     // Before anything else connects: one clear line while Redis is not there, then a bounded wait.
-    await waitForRedis(config.redisUrl, { timeoutMs: config.redisWaitMs, logger });
+    // With a cluster, its first node answering is enough to go on (ioredis finds the others).
+    const first = config.cells.clusterNodes?.[0];
+    await waitForRedis(first ? `redis://${first.host}:${first.port}` : config.redisUrl, { timeoutMs: config.redisWaitMs, logger });
     if (config.mongodbUri) {
       mongo = await connectMongo(config.mongodbUri, logger);
     } else {
@@ -68,7 +70,9 @@ export async function boot(
     () =>
       new System({
         redisUrl: config.redisUrl,
+        clusterNodes: config.cells.clusterNodes,
         prefix: config.prefix,
+        cells: config.cells,
         retentionSeconds: config.retentionSeconds,
         keepCompletedJobs: config.keepCompletedJobs,
         registry,
@@ -81,6 +85,7 @@ export async function boot(
         schemas,
         maxPauseMs: config.maxPauseMs,
         credentials: config,
+        workspaceCaps: config.workspaceCaps,
         outbox: mongo !== undefined,
         ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
       }),
@@ -93,17 +98,22 @@ export async function boot(
   );
   const server = front?.server;
   let pools: WorkerPools | undefined;
-  let outbox: OutboxConsumer | undefined;
+  const outboxes: OutboxConsumer[] = [];
   const shuttingDown = new AbortController();
   try {
     await Promise.all(system.connections().map((r) => connectionReady(r, config.redisWaitMs)));
-    await system.schedules.syncFromFlows(system.scope());
+    // The flows' schedules are the default workspace's, in its cell.
+    await system.forScope(system.scope()).schedules.syncFromFlows(system.scope());
     if (front) serveFront(front, { system, config, api: opts.api, shutdownSignal: shuttingDown.signal, mongo, logger });
     if (opts.workers !== false) {
-      pools = await startWorkerPools(system, opts.workers === true ? {} : { agents: opts.workers });
+      pools = await startCellPools(system, config.cells.serve, opts.workers === true ? {} : { agents: opts.workers });
       if (mongo) {
-        outbox = new OutboxConsumer({ redis: system.engine.store.redis, cell: system.cell, sink: mongo.sink, logger });
-        await outbox.start();
+        // One consumer per cell served (cell 0's outbox also carries the global slot's audit log).
+        for (const i of config.cells.serve ?? system.cells.map((_, i) => i)) {
+          const consumer = new OutboxConsumer({ redis: system.engine.store.redis, cell: system.cells[i]!.cell, sink: mongo.sink, logger });
+          outboxes.push(consumer);
+          await consumer.start();
+        }
       }
     }
   } catch (err) {
@@ -113,10 +123,20 @@ export async function boot(
     await mongo?.close().catch(() => undefined);
     throw err;
   }
-  if (opts.api) {
-    logger.info({ port: config.port, board: `http://localhost:${config.port}/admin/queues` }, 'API listening');
-    await announceAuthMode(system, config, logger);
-  }
+  const credentials = opts.api ? await announceAuthMode(system, config, logger) : undefined;
+  const port = (server?.address() as { port?: number } | null)?.port ?? config.port;
+  logger.info(
+    startupSummary({
+      config,
+      port,
+      registry,
+      api: opts.api,
+      workers: pools === undefined ? undefined : typeof opts.workers === 'object' ? opts.workers.join(', ') : 'every agent',
+      archive: mongo !== undefined,
+      credentials,
+    }),
+    'switchyard started',
+  );
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
@@ -125,7 +145,7 @@ export async function boot(
       shuttingDown.abort();
       if (server) await closeServer(server);
       await pools?.close(config.shutdownTimeoutMs);
-      await outbox?.stop();
+      await Promise.all(outboxes.map((o) => o.stop()));
       await system.close();
       await mongo?.close();
       logger.info('stopped');
@@ -141,17 +161,46 @@ export async function boot(
   };
 }
 
-/** Say loudly when the API answers requests without a credential (the open development mode). */
-async function announceAuthMode(system: System, config: Config, logger: Logger): Promise<void> {
+/**
+ * The one start-up line: what listens where, which agents call their provider and which fall
+ * back to echo (each also warned about, with its reason, as the agents file is read), where
+ * results go, and the mode of credentials.
+ */
+function startupSummary(p: {
+  config: Config;
+  port: number;
+  registry: AgentRegistry;
+  api: boolean;
+  workers: string | undefined;
+  archive: boolean;
+  credentials: string | undefined;
+}) {
+  const { config, registry } = p;
+  const agents = registry.list();
+  const url = `http://localhost:${p.port}`;
+  return {
+    ...(p.api ? { api: url, board: `${url}/admin/queues` } : {}),
+    ...(!p.api && config.metricsPort !== undefined ? { metrics: `http://localhost:${config.metricsPort}/metrics` } : {}),
+    workers: p.workers ?? 'none (API only)',
+    live: agents.filter((a) => !a.fallbackReason).map((a) => `${a.name} (${a.provider}/${a.model})`),
+    echo: agents.filter((a) => a.fallbackReason).map((a) => a.name),
+    results: p.archive ? 'Redis, archived to MongoDB' : `Redis only, for ${config.retentionSeconds} s`,
+    ...(p.credentials ? { credentials: p.credentials } : {}),
+  };
+}
+
+/** Say loudly when the API answers requests without a credential (the open development mode); the mode, for the summary. */
+async function announceAuthMode(system: System, config: Config, logger: Logger): Promise<string> {
   const mode = authMode(config.auth);
   const open = mode === 'open' || (mode === 'auto' && !(await system.keys.any().catch(() => true)));
-  if (!open) return void logger.info({ auth: mode }, 'API requires credentials (API keys or JWT bearer tokens)');
+  if (!open) return `required (${mode === 'auto' ? 'an API key exists' : config.auth.production ? 'NODE_ENV=production' : 'a JWT issuer is configured'})`;
   const why = mode === 'open' ? 'SWITCHYARD_DEV_OPEN=1' : 'no API key exists and no JWT issuer is configured';
   logger.warn(
     { auth: 'open' },
     `OPEN DEVELOPMENT MODE (${why}): requests without a credential act for the "default" workspace with every scope. ` +
       'Anyone who reaches this port can submit, read and cancel runs. Create a key (npm run keys -- create ...) or set NODE_ENV=production to require credentials.',
   );
+  return 'OPEN (development mode)';
 }
 
 /** The agents file and flows/, checked: what the process serves. */
@@ -199,7 +248,6 @@ function serveFront(
       () => res.writeHead(503).end(),
     );
   });
-  p.logger.info({ port: config.metricsPort }, 'metrics listening');
 }
 
 /** Stop taking requests; a request still open after the grace period is cut (event streams already ended). */
@@ -314,7 +362,7 @@ export function handleSignals(running: Running, logger: Logger): void {
 export async function startProcess(opts: BootOptions): Promise<void> {
   try {
     const config = loadConfig();
-    const logger = createLogger(config.logLevel, { redactContent: config.logRedactContent });
+    const logger = createLogger(config.logLevel, { redactContent: config.logRedactContent, pretty: config.logFormat === 'pretty' });
     const running = await boot(config, opts, logger);
     handleSignals(running, logger);
   } catch (err) {

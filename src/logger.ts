@@ -6,6 +6,7 @@
  * is not parsed: what the engine logs as a message never carries a credential.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 export type { Logger };
 
@@ -54,6 +55,8 @@ export interface LoggerOptions {
   redactContent?: boolean;
   /** Where lines go (default: stdout). */
   destination?: DestinationStream;
+  /** Coloured, readable lines for people (LOG_FORMAT=pretty) instead of JSON. @default false */
+  pretty?: boolean;
 }
 
 export function createLogger(level: string = 'info', opts: LoggerOptions = {}): Logger {
@@ -62,6 +65,18 @@ export function createLogger(level: string = 'info', opts: LoggerOptions = {}): 
     base: { service: 'switchyard' },
     redact: { paths: [...SECRET_PATHS, ...(opts.redactContent ? CONTENT_PATHS : [])], censor: '[redacted]' },
   };
+  if (opts.pretty) {
+    // Written in this thread (no transport worker), so the last lines before an exit are not lost.
+    const pretty = PinoPretty({
+      colorize: process.stdout.isTTY,
+      singleLine: true,
+      sync: true,
+      ignore: 'pid,hostname,service',
+      translateTime: 'SYS:HH:MM:ss.l',
+      destination: opts.destination ?? 1,
+    });
+    return pino(options, pretty);
+  }
   return opts.destination ? pino(options, opts.destination) : pino(options);
 }
 

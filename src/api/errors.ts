@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError, issuesFromZod, type Issue } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import { RefusalLog } from './refusals.js';
+import { noteErrorCode } from './access-log.js';
 
 export class HttpError extends Error {
   constructor(
@@ -52,6 +53,7 @@ export function errorHandler(logger: Logger, refusals = new RefusalLog(logger)):
     if (err instanceof UnavailableError) refusals.note(err.kind, http.status, http.message);
     else if (http.status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
     if (http.headers) res.set(http.headers);
+    noteErrorCode(res, http.code);
     res.status(http.status).json({ error: { code: http.code, message: http.message, ...(http.issues ? { issues: http.issues } : {}) } });
   };
 }

@@ -48,7 +48,7 @@ describe('start-up', () => {
       const res = await runProcess({ REDIS_URL, SWITCHYARD_PREFIX: prefix, PORT: String(port) });
       expect(res.code).toBe(69);
       expect(res.out).toContain(`switchyard: port ${port} is already in use`);
-      expect(res.out).not.toContain('API listening');
+      expect(res.out).not.toContain('switchyard started');
       expect(res.out).not.toContain('worker pools started');
       // It checked the port before touching Redis: no schedule, no queue meta, nothing.
       expect(await keysUnder(prefix)).toEqual([]);
@@ -70,6 +70,57 @@ describe('start-up', () => {
     expect(res.out).not.toMatch(/\n\s+at /); // no stack trace
     // Beside one line per keyless agent (it uses echo), a few lines: no storm of retries.
     expect(lines.filter((l) => !l.includes('uses the echo provider')).length).toBeLessThan(4);
+  });
+});
+
+describe('the start-up summary', () => {
+  it('says in one line what listens where, which agents are live and which use echo, where results go and the mode of credentials', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-agents-'));
+    const flows = join(dir, 'flows');
+    mkdirSync(flows);
+    const file = join(dir, 'agents.yaml');
+    writeFileSync(
+      file,
+      ['agents:', '  live: { provider: openai, model: gpt-4o-mini }', '  keyless: { provider: anthropic, model: claude-haiku-4-5 }'].join('\n'),
+    );
+    const prefix = testPrefix('summary');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'info',
+        REDIS_URL,
+        SWITCHYARD_PREFIX: prefix,
+        PORT: '0',
+        SWITCHYARD_AGENTS: file,
+        SWITCHYARD_FLOWS: flows,
+        OPENAI_API_KEY: 'k',
+        ANTHROPIC_API_KEY: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!out.includes('switchyard started') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const lines = out.split('\n').filter((l) => l.includes('switchyard started'));
+      expect(lines).toHaveLength(1);
+      const summary = JSON.parse(lines[0]!) as Record<string, unknown>;
+      expect(summary).toMatchObject({
+        api: expect.stringMatching(/^http:\/\/localhost:[1-9]\d*$/),
+        board: expect.stringMatching(/\/admin\/queues$/),
+        workers: 'every agent',
+        live: ['live (openai/gpt-4o-mini)'],
+        echo: ['keyless'],
+        results: expect.stringContaining('Redis only'),
+        credentials: 'OPEN (development mode)',
+      });
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+      rmSync(dir, { recursive: true, force: true });
+      await cleanup(prefix);
+    }
   });
 });
 
