@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { keys } from '../keys.js';
+import { envelopeLeasesOf, keys } from '../keys.js';
 import type { Cell, Scope } from '../scope.js';
 import { isTerminalStep, type StepStatus } from '../../model/run.js';
 import { Script } from './script.js';
@@ -34,10 +34,15 @@ export async function holdsRelease(redis: Redis, scope: Scope, runId: string, wh
     const entries = await redis.zrange(holds, '0', '-1');
     if (entries.length === 0) break;
     const limitIds = limitScopesOf(scope, entries);
-    const args = [which.belowAttempt ?? 0, ...(which.steps ?? [])];
+    const args = [which.belowAttempt ?? 0, limitIds.length, ...(which.steps ?? [])];
     const [n, left] = (await release.run(
       redis,
-      [holds, keys.run(scope, runId), ...limitIds.flatMap((id) => [keys.limit(scope, id), keys.limitBookings(scope, id), keys.limitLeases(scope, id)])],
+      [
+        holds,
+        keys.run(scope, runId),
+        ...limitIds.flatMap((id) => [keys.limit(scope, id), keys.limitBookings(scope, id), keys.limitLeases(scope, id)]),
+        ...envelopeDaysOf(entries).flatMap((day) => [day, envelopeLeasesOf(day)]),
+      ],
       args,
     )) as [number, number];
     released += n;
@@ -58,4 +63,14 @@ function limitScopesOf(cell: Cell, entries: readonly string[]): string[] {
     if (m?.[1]?.startsWith(statePrefix)) ids.add(m[1].slice(statePrefix.length));
   }
   return [...ids];
+}
+
+/** The envelope days a run's reservations hold (`r <attempt> <step id> <lease> <tokens> <cost> <day key>...`). */
+function envelopeDaysOf(entries: readonly string[]): string[] {
+  const days = new Set<string>();
+  for (const e of entries) {
+    const m = /^r \d+ \S+ \S+ \S+ \S+ (.+)$/.exec(e);
+    if (m?.[1]) for (const day of m[1].split(' ')) days.add(day);
+  }
+  return [...days];
 }
