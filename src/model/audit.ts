@@ -19,6 +19,9 @@ export const AUDIT_ACTIONS = [
   'agent.tested',
   'key.created',
   'key.revoked',
+  'envelope.changed',
+  'envelope.removed',
+  'envelope.warning',
   'credential.refused',
 ] as const;
 export const AuditAction = z.enum(AUDIT_ACTIONS);

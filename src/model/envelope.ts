@@ -5,6 +5,7 @@
  * envelope and its key's, together (src/store/scripts/lua/budget-reserve.lua).
  */
 import { z } from 'zod';
+import { DEFAULT_WORKSPACE, WorkspaceId } from './run.js';
 
 export const Envelope = z
   .object({
@@ -18,6 +19,9 @@ export const Envelope = z
     message: 'must set maxTokensPerDay or maxCostUsdPerDay (DELETE removes an envelope)',
   });
 export type Envelope = z.infer<typeof Envelope>;
+
+/** A workspace named in a path (`default` included). */
+export const WorkspaceParam = z.union([z.literal(DEFAULT_WORKSPACE), WorkspaceId]);
 
 /** Whose envelope: a workspace's, or one of its API keys'. */
 export type EnvelopeOwner = { workspace: string; keyId?: string | undefined };

@@ -41,6 +41,9 @@ export interface BudgetReservation {
 
 /** A budget.warning an envelope gave as a call was settled (80% of a daily limit reached, once a day). */
 export interface EnvelopeWarning {
+  /** The envelope's workspace (the run's: a key's envelope is in its key's workspace). */
+  workspace: string;
+  /** `workspace acme`, `key k1 of workspace acme`. */
   envelope: string;
   day: string;
   maxTokensPerDay?: number;
@@ -117,5 +120,5 @@ export async function budgetSettle(
     [keys.run(scope, runId), keys.events(scope, runId), keys.runHolds(scope, runId), ...held.flatMap((k) => envelopeKeys(scope, day, k))],
     args,
   )) as [string, ...string[]];
-  return { exceeded, warnings: warnings.map((w) => JSON.parse(w) as EnvelopeWarning) };
+  return { exceeded, warnings: warnings.map((w) => ({ ...(JSON.parse(w) as Omit<EnvelopeWarning, 'workspace'>), workspace: scope.workspace })) };
 }
