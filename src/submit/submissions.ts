@@ -245,7 +245,7 @@ function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, i
     idempotencyKey: opts.idempotencyKey ?? null,
     scheduleId: opts.scheduleId ?? null,
     rerunOf: opts.rerunOf ?? null,
-    ...(opts.keyId ? { keyId: opts.keyId } : {}),
+    keyId: opts.keyId ?? null,
     budget: opts.budget ?? workflow.budget ?? null,
     context: null,
     contextWriters: null,
