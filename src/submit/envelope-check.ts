@@ -21,7 +21,8 @@ export interface EnvelopeVerdict {
   spent?: EnvelopeSpentError | undefined;
 }
 
-const usd = (x: number) => `$${x.toFixed(2)}`;
+/** USD as an envelope is set ($5.00, $0.005) or spent (to the cent, or more digits below one). */
+const usd = (x: number) => (Math.abs(x * 100 - Math.round(x * 100)) < 1e-9 ? `$${x.toFixed(2)}` : `$${Number(x.toPrecision(6))}`);
 
 /** Why `e` has no room left today, or undefined while it has. */
 function spentReason(e: EnvelopeToday): string | undefined {

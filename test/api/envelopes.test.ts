@@ -134,6 +134,12 @@ describe("a workspace's envelope", () => {
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(86_400);
 
+    // A cost envelope the same way (gpt-4o has a price: the day's calls cost more than $0.001).
+    expect((await h.request('PUT', '/v1/workspaces/acme/envelope', { maxCostUsdPerDay: 0.001 }, admin)).status).toBe(200);
+    const byCost = await h.request('POST', '/v1/runs', { workflow: 'three', input: {} }, acme);
+    expect(byCost.status).toBe(429);
+    expect(byCost.body.error.message).toMatch(/^workspace acme's daily cost envelope \$0\.001 is spent \(\$0\.\d+ today\): no run is accepted until/);
+
     expect((await h.request('DELETE', '/v1/workspaces/acme/envelope', undefined, admin)).status).toBe(200);
     expect((await h.request('DELETE', '/v1/workspaces/acme/envelope', undefined, admin)).status).toBe(404);
     const free = await finished('acme', await submit({ workflow: 'three', input: {} }, acme));

@@ -26,6 +26,11 @@ local function envelopeSweep(dayKey, leasesKey, now)
 end
 
 local function envUsd(x) return '$' .. string.format('%.4f', x) end
+-- A limit as it was set: $5.00, $0.005.
+local function envLimit(x)
+  if math.abs(x * 100 - math.floor(x * 100 + 0.5)) < 1e-9 then return '$' .. string.format('%.2f', x) end
+  return '$' .. tostring(x)
+end
 
 -- Why a call of `tokens` and `cost` does not fit envelope `limits` (decoded) today: '' when it
 -- fits; 'wait ...' when only the reservations in flight leave no room; else why it never will
@@ -39,14 +44,14 @@ local function envelopeCheck(name, limits, dayKey, tokens, cost, resets)
       ' tokens (spent ' .. n(v[1]) .. ' today; it resets at ' .. resets .. ')'
   end
   if type(mc) == 'number' and n(v[3]) + cost > mc then
-    return 'budget exceeded: ' .. name .. "'s daily cost envelope " .. envUsd(mc) .. ' would be passed by a call of about ' .. envUsd(cost) ..
+    return 'budget exceeded: ' .. name .. "'s daily cost envelope " .. envLimit(mc) .. ' would be passed by a call of about ' .. envUsd(cost) ..
       ' (spent ' .. envUsd(n(v[3])) .. ' today; it resets at ' .. resets .. ')'
   end
   if type(mt) == 'number' and n(v[1]) + n(v[2]) + tokens > mt then
     return 'wait ' .. name .. "'s daily token envelope " .. tostring(mt) .. ' (spent ' .. n(v[1]) .. ', in flight ' .. n(v[2]) .. ', this call about ' .. tokens .. ')'
   end
   if type(mc) == 'number' and n(v[3]) + n(v[4]) + cost > mc then
-    return 'wait ' .. name .. "'s daily cost envelope " .. envUsd(mc) .. ' (spent ' .. envUsd(n(v[3])) .. ', in flight ' .. envUsd(n(v[4])) ..
+    return 'wait ' .. name .. "'s daily cost envelope " .. envLimit(mc) .. ' (spent ' .. envUsd(n(v[3])) .. ', in flight ' .. envUsd(n(v[4])) ..
       ', this call about ' .. envUsd(cost) .. ')'
   end
   return ''
