@@ -30,7 +30,7 @@ const BUDGET_POLL_MS = 500;
 
 /** Where a run's budget reservations are kept (the store). */
 export interface BudgetLedger {
-  /** Reserve a call's estimate against the run's budget: why it is refused (`wait ...`: for the calls in flight), or '' (reserved, or no token or cost budget). */
+  /** Reserve a call's estimate against the run's budget and envelopes: why it is refused (`wait ...`: for the calls in flight), or '' (reserved, or nothing limits it), and the envelopes held (key ids; undefined: the workspace's). */
   reserveBudget(scope: Scope, runId: string, reservation: BudgetReservation): Promise<{ refused: string; held: (string | undefined)[] }>;
   /** Release a reservation (once) and count what the call used; the envelopes' 80% warnings given. */
   settleBudget(
@@ -41,7 +41,7 @@ export interface BudgetLedger {
   ): Promise<{ warnings: EnvelopeWarning[] }>;
 }
 
-/** A reservation held for a call (none: its run has no token or cost budget). */
+/** A reservation held for a call (none: neither a token or cost budget nor an envelope holds its run). */
 export type BudgetTicket = { scope: Scope; runId: string; stepId: string; reservation: BudgetReservation } | undefined;
 
 export interface BudgetGateOptions {
