@@ -23,6 +23,7 @@ import { adminRouter, BOARD_PATH } from './routes/admin.js';
 import { auditorOf, refusalsAuditedIn } from './audit.js';
 import { auditRouter } from './routes/audit.js';
 import { keysRouter } from './routes/keys.js';
+import { workspaceEnvelopesRouter } from './routes/workspace-envelopes.js';
 import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
 import { limitsRouter } from './routes/limits.js';
@@ -121,6 +122,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents }));
   app.use('/v1/schedules', schedulesRouter({ schedules: routedByScope(system, (s) => s.schedules), audit }));
   app.use('/v1/keys', keysRouter({ keys: system.keys, audit }));
+  app.use('/v1/workspaces', workspaceEnvelopesRouter({ envelopes: system.api.store.envelopes, keys: system.keys, cell: system.cell, audit }));
   app.use('/v1/audit', auditRouter({ audit: system.audit }));
   app.use('/v1/limits', limitsRouter({ limits: system.limits }));
   app.use('/v1/workspaces', workspaceLimitsRouter({ caps: system.api.caps, scope: (ws) => system.scope(ws), audit }));

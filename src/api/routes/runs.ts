@@ -3,7 +3,7 @@ import type { RunQueries } from '../../query/run-queries.js';
 import type { RunActions } from '../../submit/run-actions.js';
 import type { Submissions } from '../../submit/submissions.js';
 import type { RunEvent } from '../../model/run.js';
-import { requestScope } from '../scope.js';
+import { requestKeyId, requestScope } from '../scope.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
 import { sendJson } from '../json-body.js';
@@ -56,7 +56,7 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
         requestScope(res),
         patternWorkflow(pattern),
         {},
-        { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) },
+        { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}), keyId: requestKeyId(res) },
       );
       if (result.created) await audit(req, res, { action: 'run.submitted', target: result.id, details: { pattern: pattern.pattern } });
       res
@@ -67,8 +67,8 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
     }
     // Pick the branch by its discriminating field so errors name the right fields.
     const parsed: SubmitRun = 'agent' in body ? parseOr422(SubmitAgentRun, body) : parseOr422(SubmitWorkflowRun, body);
-    // The parsed body carries the submit options (idempotencyKey, priority).
-    const opts = parsed;
+    // The parsed body carries the submit options (idempotencyKey, priority); the key submitting is the request's.
+    const opts = { ...parsed, keyId: requestKeyId(res) };
     const scope = requestScope(res);
     const result =
       'agent' in parsed
@@ -105,7 +105,7 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
 
   r.post('/:id/rerun', 'runs:write', async (req, res) => {
     const body = parseOr422(RerunBody, req.body ?? {});
-    const result = await submissions.rerun(requestScope(res), req.params.id!, body);
+    const result = await submissions.rerun(requestScope(res), req.params.id!, body, { keyId: requestKeyId(res) });
     await audit(req, res, { action: 'run.rerun', target: result.id, details: { rerunOf: result.rerunOf } });
     res.status(202).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, rerunOf: result.rerunOf });
   });

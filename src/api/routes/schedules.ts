@@ -3,7 +3,7 @@ import { ScheduleBody, type SchedulesService } from '../../schedules/schedules-s
 import type { Auditor } from '../audit.js';
 import { parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
-import { requestScope } from '../scope.js';
+import { requestKeyId, requestScope } from '../scope.js';
 
 /** A workspace's schedules: another workspace's are neither listed nor found. */
 export function schedulesRouter({ schedules, audit }: { schedules: SchedulesService; audit: Auditor }): Router {
@@ -17,7 +17,7 @@ export function schedulesRouter({ schedules, audit }: { schedules: SchedulesServ
   r.put('/:id', 'schedules:write', async (req, res) => {
     // The id is checked by the service (422 naming `id`).
     const body = parseOr422(ScheduleBody, req.body ?? {});
-    const view = await schedules.put(requestScope(res), req.params.id!, body);
+    const view = await schedules.put(requestScope(res), req.params.id!, body, requestKeyId(res));
     await audit(req, res, { action: 'schedule.changed', target: view.id, details: { workflow: view.workflow, cron: view.cron, tz: view.tz } });
     res.json(view);
   });
