@@ -9,6 +9,7 @@ import { CompiledWorkflow } from '../kinds/definition.js';
 import { AuditEntry } from '../model/audit.js';
 import { ProviderName } from '../model/agent.js';
 import { Usage } from '../model/run.js';
+import { Envelope, EnvelopeDay } from '../model/envelope.js';
 
 /** An agent as GET /v1/agents shows it: its fields as in the agents file (never a key), where it comes from, whether a key of its own is set. */
 export const AgentView = z.looseObject({
@@ -71,6 +72,7 @@ export const KeyView = z
     createdAt: z.string(),
     expiresAt: z.string().optional(),
     revokedAt: z.string().optional(),
+    envelope: Envelope.optional(),
     status: z.enum(['active', 'expired', 'revoked']),
   })
   .strict();
@@ -123,3 +125,25 @@ export const Me = z.object({ kind: z.string(), workspace: z.string(), scopes: z.
 
 /** GET and PUT /v1/workspaces/:id/limits. */
 export { WorkspaceLimitsView as WorkspaceLimitsAnswer } from '../model/workspace-limits.js';
+
+/** GET, PUT and DELETE /v1/workspaces/:id/envelope: the workspace's envelope (null: none) with today's counters, and its keys' that have one (GET). */
+export const EnvelopeAnswer = z
+  .object({
+    workspace: z.string(),
+    envelope: Envelope.nullable(),
+    today: EnvelopeDay.optional(),
+    keys: z
+      .array(
+        z
+          .object({
+            id: z.string(),
+            name: z.string().optional(),
+            status: z.enum(['active', 'expired', 'revoked']),
+            envelope: Envelope.optional(),
+            today: EnvelopeDay,
+          })
+          .strict(),
+      )
+      .optional(),
+  })
+  .strict();

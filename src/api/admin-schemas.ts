@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { parseDuration } from '../auth/api-keys.js';
 import { API_SCOPES, ApiScope, CredentialWorkspace } from '../auth/principal.js';
 import { AuditAction } from '../model/audit.js';
+import { Envelope } from '../model/envelope.js';
 
 /** Scopes as a list, or one comma-separated string (as the CLI takes them). */
 const Scopes = z.preprocess(
@@ -32,6 +33,10 @@ export const CreateKeyBody = z
     expires: Duration.optional(),
     /** A label for people. */
     name: z.string().min(1).max(100).optional(),
+    /** Its spend envelope: most USD its runs may spend per UTC day, all together (with its workspace's envelope). */
+    maxCostUsdPerDay: Envelope.shape.maxCostUsdPerDay,
+    /** Its spend envelope: most tokens its runs may use per UTC day. */
+    maxTokensPerDay: Envelope.shape.maxTokensPerDay,
   })
   .strict();
 

@@ -23,6 +23,7 @@ import { adminRouter, BOARD_PATH } from './routes/admin.js';
 import { auditorOf, refusalsAuditedIn } from './audit.js';
 import { auditRouter } from './routes/audit.js';
 import { keysRouter } from './routes/keys.js';
+import { workspaceEnvelopesRouter } from './routes/workspace-envelopes.js';
 import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
 import { limitsRouter } from './routes/limits.js';
@@ -132,6 +133,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   mount('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents }));
   mount('/v1/schedules', schedulesRouter({ schedules: routedByScope(system, (s) => s.schedules), audit }));
   mount('/v1/keys', keysRouter({ keys: system.keys, audit }));
+  mount('/v1/workspaces', workspaceEnvelopesRouter({ envelopes: system.api.store.envelopes, keys: system.keys, cell: system.cell, audit }));
   mount('/v1/audit', auditRouter({ audit: system.audit }));
   mount('/v1/limits', limitsRouter({ limits: system.limits }));
   mount('/v1/workspaces', workspaceLimitsRouter({ caps: system.api.caps, scope: (ws) => system.scope(ws), audit }));

@@ -4,7 +4,7 @@
  */
 import type { ErrorRequestHandler } from 'express';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, UnavailableError, ValidationError, issuesFromZod, type Issue } from '../errors/index.js';
+import { ConflictError, EnvelopeSpentError, NotFoundError, UnavailableError, ValidationError, issuesFromZod, type Issue } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import { RefusalLog } from './refusals.js';
 import { noteErrorCode } from './access-log.js';
@@ -36,6 +36,8 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof NotFoundError) return new HttpError(404, 'not_found', err.message);
   if (err instanceof ConflictError) return new HttpError(409, 'conflict', err.message);
   if (err instanceof UnavailableError) return new HttpError(503, 'unavailable', err.message);
+  if (err instanceof EnvelopeSpentError)
+    return new HttpError(429, 'envelope_spent', err.message, undefined, { 'Retry-After': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) });
   // body-parser errors carry `type` and `status`.
   const e = err as { type?: string; status?: number; message?: string; limit?: number };
   if (e?.type === 'entity.parse.failed') return new HttpError(400, 'malformed_json', `malformed JSON body: ${e.message}`);

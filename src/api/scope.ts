@@ -133,3 +133,9 @@ export function requestPrincipal(res: Response): Principal {
   if (!principal) throw new Error('no request principal: the route must declare an access rule other than "public"');
   return principal;
 }
+
+/** The API key this request presents (its id: its spend envelope holds the runs it submits); none for a token, a session or the open mode. */
+export function requestKeyId(res: Response): string | undefined {
+  const principal = requestPrincipal(res);
+  return principal.kind === 'key' ? principal.id : undefined;
+}

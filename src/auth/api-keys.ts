@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { NotFoundError } from '../errors/index.js';
 import { keys } from '../store/keys.js';
 import { whileReachable } from '../store/reachable.js';
-import type { Cell } from '../store/scope.js';
+import { scopeOf, type Cell } from '../store/scope.js';
+import { Envelope } from '../model/envelope.js';
 import { ApiScope, CredentialWorkspace, type Principal } from './principal.js';
 
 export const KeyId = z.string().regex(/^[a-z0-9]{12}$/, 'must be a key id (12 lowercase letters and digits, as `keys list` shows)');
@@ -26,6 +27,8 @@ const StoredKey = z.object({
   createdAt: z.string(),
   expiresAt: z.string().optional(),
   revokedAt: z.string().optional(),
+  /** What the key may spend per UTC day (its runs' calls reserve against it, beside its workspace's). */
+  envelope: Envelope.optional(),
 });
 type StoredKey = z.infer<typeof StoredKey>;
 /** A key as listed: its record without the hash, and whether it is usable now. */
@@ -38,6 +41,8 @@ export interface NewKey {
   expiresAt?: Date;
   /** A label for people (`ci`, `alice's laptop`). */
   name?: string;
+  /** What its runs may spend per UTC day, all together (set at creation only). */
+  envelope?: Envelope;
 }
 
 /** Why a presented key was refused (the 401's message; never the key). */
@@ -83,8 +88,12 @@ export class ApiKeys {
       hash: sha256(secret),
       createdAt: new Date().toISOString(),
       ...(spec.expiresAt ? { expiresAt: spec.expiresAt.toISOString() } : {}),
+      ...(spec.envelope ? { envelope: spec.envelope } : {}),
     });
-    await this.reach('creating the key', () => this.deps.redis.hset(this.hashKey, id, JSON.stringify(stored)));
+    // The envelope the calls' reservation reads is written with the record (keys.envelope).
+    const tx = this.deps.redis.multi().hset(this.hashKey, id, JSON.stringify(stored));
+    if (stored.envelope) tx.set(keys.envelope(scopeOf(this.deps.cell, stored.workspace), id), JSON.stringify(stored.envelope));
+    await this.reach('creating the key', () => tx.exec());
     this.madeHere = true;
     return { key: `sy_${id}_${secret}`, view: toView(stored) };
   }

@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ResolvedAgent } from '../model/agent.js';
 import { admissionOf, AdmittedProvider, type Admission } from './admission/admission.js';
-import { BudgetGate, type BudgetLedger } from './admission/budget-gate.js';
+import { BudgetGate, type BudgetGateOptions, type BudgetLedger } from './admission/budget-gate.js';
 import { WorkspaceGate, type CapsLedger } from './admission/workspace-gate.js';
 import type { LimitPlan, Limiter } from './admission/limiter.js';
 import { LimitsGate } from './admission/limits-gate.js';
@@ -41,6 +41,8 @@ export interface CallPipelineOptions {
   onCircuitOpened?: ((scope: string) => void) | undefined;
   /** The longest pause after a 429 or an overload (SWITCHYARD_MAX_PAUSE_MS). @default 5 minutes */
   maxPauseMs?: number | undefined;
+  /** Told of each spend envelope's 80% warning (once per envelope and day), for the audit log. */
+  onEnvelopeWarning?: BudgetGateOptions['onEnvelopeWarning'];
 }
 
 /** The model an agent may call, as admission sees it (the agent's own, or a fallback's). */
@@ -78,8 +80,8 @@ export class CallPipeline {
 
   /** `vendor` behind admission: the run's budget always (a call of a run without one passes at once), the limits where one can apply. */
   private admitted(agent: ResolvedAgent, target: Target, vendor: Provider, logger: Logger, bookWithinMs?: number): Provider {
-    const { limiter, plan, ledger, cell, prices, onCircuitOpened, maxPauseMs } = this.opts;
-    const parts: Admission<unknown>[] = [new BudgetGate({ ledger, cell, prices, leaseMs: agent.timeoutMs, logger })];
+    const { limiter, plan, ledger, cell, prices, onCircuitOpened, maxPauseMs, onEnvelopeWarning } = this.opts;
+    const parts: Admission<unknown>[] = [new BudgetGate({ ledger, cell, prices, leaseMs: agent.timeoutMs, logger, onEnvelopeWarning })];
     if (this.opts.caps) parts.push(new WorkspaceGate({ caps: this.opts.caps, cell, leaseMs: agent.timeoutMs, logger }));
     if (plan.applies(target.provider, agent.rateLimit, target.fallbackReason !== undefined)) {
       parts.push(

@@ -97,8 +97,10 @@ export interface CallHolder {
   tag: string;
   stepId: string;
   attempt: number;
-  /** Its run has a token or cost budget: the call is reserved against it first (admission/budget-gate.ts). */
+  /** Its run has a token or cost budget, or a spend envelope holds it: the call is reserved first (admission/budget-gate.ts). */
   budgeted?: boolean | undefined;
+  /** The API key that submitted the run (its envelope holds the call too); none: its workspace's envelope only. */
+  keyId?: string | undefined;
 }
 
 /** A structured answer asked for: the JSON object it must be, named (and described) for the model. */

@@ -2,6 +2,7 @@
  * API keys from a shell (the same store as the admin API, POST/GET/DELETE /v1/keys):
  *
  *   npm run keys -- create --workspace acme --scopes runs:write,runs:read [--expires 30d] [--name ci]
+ *                          [--max-cost-usd-per-day 5] [--max-tokens-per-day 200000]
  *   npm run keys -- list [--workspace acme]
  *   npm run keys -- revoke <key id>
  *
@@ -17,19 +18,42 @@ import { loadConfig } from '../config/env.js';
 import { NotFoundError } from '../errors/index.js';
 import { cellOf } from '../store/scope.js';
 import { connectRedis, redisTarget } from '../store/connection.js';
+import { Envelope } from '../model/envelope.js';
 
 const USAGE = `usage:
   npm run keys -- create --workspace <id> --scopes <scope,scope> [--expires 30d] [--name <label>]
+                         [--max-cost-usd-per-day <usd>] [--max-tokens-per-day <n>]
   npm run keys -- list [--workspace <id>]
   npm run keys -- revoke <key id>`;
 
 class UsageError extends Error {}
 
+/** The key's spend envelope from --max-cost-usd-per-day and --max-tokens-per-day (none: neither given). */
+function envelopeFlags(cost: string | undefined, tokens: string | undefined): Envelope | undefined {
+  if (cost === undefined && tokens === undefined) return undefined;
+  const number = (text: string) => (text.trim() === '' ? NaN : Number(text));
+  const parsed = Envelope.safeParse({
+    ...(cost !== undefined ? { maxCostUsdPerDay: number(cost) } : {}),
+    ...(tokens !== undefined ? { maxTokensPerDay: number(tokens) } : {}),
+  });
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const flag = issue?.path[0] === 'maxCostUsdPerDay' ? `--max-cost-usd-per-day "${cost}"` : `--max-tokens-per-day "${tokens}"`;
+  throw new UsageError(`${flag}: ${issue?.code === 'invalid_type' ? 'must be a number' : issue?.message}`);
+}
+
 function parse(args: string[]) {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { workspace: { type: 'string' }, scopes: { type: 'string' }, expires: { type: 'string' }, name: { type: 'string' } },
+    options: {
+      workspace: { type: 'string' },
+      scopes: { type: 'string' },
+      expires: { type: 'string' },
+      name: { type: 'string' },
+      'max-cost-usd-per-day': { type: 'string' },
+      'max-tokens-per-day': { type: 'string' },
+    },
   });
   const [command, ...rest] = positionals;
   if (command === 'create' && rest.length === 0) {
@@ -39,7 +63,8 @@ function parse(args: string[]) {
     const scopes = parseScopes(values.scopes);
     if (scopes.length === 0) throw new UsageError('--scopes names no scope');
     const expiresMs = values.expires === undefined ? undefined : parseDuration(values.expires);
-    return { command, workspace: workspace.data, scopes, expiresMs, name: values.name } as const;
+    const envelope = envelopeFlags(values['max-cost-usd-per-day'], values['max-tokens-per-day']);
+    return { command, workspace: workspace.data, scopes, expiresMs, name: values.name, envelope } as const;
   }
   if (command === 'list' && rest.length === 0) return { command, workspace: values.workspace } as const;
   if (command === 'revoke' && rest.length === 1) {
@@ -48,6 +73,11 @@ function parse(args: string[]) {
   }
   throw new UsageError(command ? `unknown or incomplete command "${command}"` : 'no command');
 }
+
+const describeEnvelope = (e: Envelope): string =>
+  [e.maxCostUsdPerDay !== undefined ? `$${e.maxCostUsdPerDay} a day` : '', e.maxTokensPerDay !== undefined ? `${e.maxTokensPerDay} tokens a day` : '']
+    .filter(Boolean)
+    .join(' and ');
 
 async function main(args: string[]): Promise<number> {
   let cmd: ReturnType<typeof parse>;
@@ -71,10 +101,18 @@ async function main(args: string[]): Promise<number> {
         scopes: cmd.scopes,
         ...(expiresAt ? { expiresAt } : {}),
         ...(cmd.name ? { name: cmd.name } : {}),
+        ...(cmd.envelope ? { envelope: cmd.envelope } : {}),
       });
-      await audit.record({ action: 'key.created', workspace: view.workspace, actor, target: view.id, details: { scopes: view.scopes } });
+      await audit.record({
+        action: 'key.created',
+        workspace: view.workspace,
+        actor,
+        target: view.id,
+        details: { scopes: view.scopes, ...(view.envelope ? { envelope: view.envelope } : {}) },
+      });
+      const spends = view.envelope ? `, may spend ${describeEnvelope(view.envelope)}` : '';
       process.stdout.write(
-        `created key ${view.id} for workspace ${view.workspace} (${view.scopes.join(', ')})${view.expiresAt ? `, expires ${view.expiresAt}` : ''}\n`,
+        `created key ${view.id} for workspace ${view.workspace} (${view.scopes.join(', ')})${view.expiresAt ? `, expires ${view.expiresAt}` : ''}${spends}\n`,
       );
       process.stdout.write('it is shown only now; store it safely:\n');
       process.stdout.write(`${key}\n`);

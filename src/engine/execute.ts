@@ -97,7 +97,14 @@ function executionContext(d: Delivery, agents: AgentRegistry, signal: AbortSigna
     // Each call names its attempt: what it holds in the limiter and against the run's budget is released with it.
     metered: (provider) =>
       stepCalls(provider, {
-        holder: { runId, workspaceId: scope.workspace, tag: scope.tag, stepId: step.id, attempt, ...(job.data.budgeted ? { budgeted: true } : {}) },
+        holder: {
+          runId,
+          workspaceId: scope.workspace,
+          tag: scope.tag,
+          stepId: step.id,
+          attempt,
+          ...(job.data.budgeted ? { budgeted: true, keyId: job.data.keyId } : {}),
+        },
         meter: d.meter,
         trace: (p) => d.trace.around(p),
         metrics: deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined,

@@ -89,6 +89,7 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     workspaceId,
     deadline: job.data.deadline,
     budgeted: job.data.budgeted,
+    keyId: job.data.keyId,
     steps: ordered,
     jobPolicy: (s) => deps.policy.job(s),
     priorities,

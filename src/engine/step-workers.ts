@@ -46,6 +46,12 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
     logger,
     onCircuitOpened: (scope) => system.metrics.circuitOpened(scope),
     maxPauseMs: system.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS,
+    // An envelope's 80% warning is audited once a day, besides the run's budget.warning event.
+    onEnvelopeWarning: ({ runId, workspace, ...warning }) => {
+      system.audit
+        .record({ action: 'envelope.warning', workspace, actor: { kind: 'system', id: 'envelope' }, target: runId, details: { ...warning } })
+        .catch((err: unknown) => logger.error({ err: (err as Error).message, runId }, 'audit entry not recorded'));
+    },
   });
   const { providerFor: given } = opts;
   const providerFor = given ? (agent: ResolvedAgent) => given(agent.name) : (agent: ResolvedAgent) => pipeline.forAgent(agent);

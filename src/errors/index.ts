@@ -158,6 +158,19 @@ export class CapacityWaitError extends SwitchyardError {
 /** A provider call would pass its run's budget: it is not made, and the run halts `budget_exceeded`. */
 export class BudgetExceededError extends SwitchyardError {}
 
+/**
+ * A run is submitted while a spend envelope (its workspace's or its key's) has spent its day:
+ * refused (429) until the envelope's day ends, `retryAfterMs` from now.
+ */
+export class EnvelopeSpentError extends SwitchyardError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A call that can never fit a limit (more tokens than a whole minute's tpm): not retried, but a fallback model may take it. */
 export class TooLargeForLimitError extends NonRetryableError {}
 

@@ -25,10 +25,12 @@ export interface StepJobData {
   refs: string[];
   /** When the run's budget `deadlineMs` passes (epoch ms): a step that begins later halts the run. */
   deadline?: number;
-  /** The run has a token or cost budget: each provider call reserves against it first. */
+  /** The run has a token or cost budget, or a spend envelope holds it: each provider call reserves first. */
   budgeted?: true;
   /** The run's own `priority` (the steps it adds take their fair turns `priority - 1` turns later). */
   priority?: number;
+  /** The API key that submitted the run (its spend envelope holds the run's calls); never the key itself. */
+  keyId?: string;
   /**
    * The step is its run's only job (a single-step run has no root job): its ending finishes
    * the run, in the same write when it records a result.
@@ -58,8 +60,10 @@ export interface BuildStepsOptions {
   workspaceId: string;
   /** The run's deadline (epoch ms), carried by every step job. */
   deadline?: number | undefined;
-  /** The run has a token or cost budget (carried by every step job). */
+  /** The run has a token or cost budget or an envelope holds it (carried by every step job). */
   budgeted?: boolean | undefined;
+  /** The API key that submitted the run (carried by every step job). */
+  keyId?: string | undefined;
   /** In a topological order; dependencies name steps of this list only. */
   steps: readonly CompiledStep[];
   jobPolicy: (step: CompiledStep) => JobPolicy;
@@ -123,6 +127,7 @@ function buildStepTrees(opts: BuildStepsOptions): StepTrees {
       ...(opts.deadline ? { deadline: opts.deadline } : {}),
       ...(opts.budgeted ? { budgeted: true } : {}),
       ...(opts.runPriority ? { priority: opts.runPriority } : {}),
+      ...(opts.keyId ? { keyId: opts.keyId } : {}),
     };
     return {
       name: step.id,

@@ -19,6 +19,9 @@ export const AUDIT_ACTIONS = [
   'agent.tested',
   'key.created',
   'key.revoked',
+  'envelope.changed',
+  'envelope.removed',
+  'envelope.warning',
   'credential.refused',
   'workspace.limits_changed',
 ] as const;

@@ -189,6 +189,8 @@ export const RunRecord = z.object({
   scheduleId: z.string().nullable(),
   /** The run this one reruns (POST /v1/runs/:id/rerun), else null. */
   rerunOf: z.string().nullable(),
+  /** The API key that submitted it (its id; never the key): its spend envelope held the run. Null: a token, a session, a schedule set without a key, the open mode. */
+  keyId: z.string().nullable(),
   /** Limits on what the run may spend (the request's, else its workflow's), else null. */
   budget: Budget.nullable(),
   /** The run's shared context: what its steps published, by name (null until a step publishes). */

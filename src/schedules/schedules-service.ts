@@ -34,6 +34,8 @@ export interface ScheduleJobData {
   workspaceId?: string;
   workflow: string;
   input: Record<string, unknown>;
+  /** The API key that set the schedule (its id): its spend envelope holds the runs the firings start. */
+  keyId?: string;
 }
 
 export interface ScheduleView {
@@ -126,21 +128,21 @@ export class SchedulesService {
   }
 
   /** Create or replace a schedule over the API (`flow.*` ids belong to flows/); returns it as stored. */
-  async put(scope: Scope, id: string, body: ScheduleBody): Promise<ScheduleView> {
+  async put(scope: Scope, id: string, body: ScheduleBody, keyId?: string): Promise<ScheduleView> {
     validateScheduleId(id);
     assertNotFlowManaged(id);
-    await this.apply(scope, id, body);
+    await this.apply(scope, id, body, keyId);
     return this.get(scope, id);
   }
 
   /** Validate `body` and create or replace `scope`'s schedule `id` (already checked) from it. Writes only. */
-  private async apply(scope: Scope, id: string, body: ScheduleBody): Promise<void> {
+  private async apply(scope: Scope, id: string, body: ScheduleBody, keyId?: string): Promise<void> {
     const wf = await this.deps.workflows.resolve(body.workflow);
     validateCron(body.cron, body.tz);
     const input = validateRunInput(wf, body.input);
     // Every firing would be refused the same way: refused now, once.
     assertRunBounds(wf, input, this.deps.bounds ?? DEFAULT_BOUNDS);
-    const data: ScheduleJobData = { scheduleId: id, workspaceId: scope.workspace, workflow: wf.name, input };
+    const data: ScheduleJobData = { scheduleId: id, workspaceId: scope.workspace, workflow: wf.name, input, ...(keyId ? { keyId } : {}) };
     await whileReachable(this.deps.redis, 'the schedule', () =>
       this.deps.queue.upsertJobScheduler(
         schedulerId(scope, id),

@@ -1,25 +1,31 @@
 /**
  * What a run's provider calls hold against its budget and in the shared limiter: reservations
- * (a call's estimate, as a lease) counted against the run's token and cost budget, and every
+ * (a call's estimate, as a lease) counted against the run's token and cost budget and its
+ * workspace's and key's spend envelopes, and every
  * hold released together (scripts/budget.ts, scripts/holds-release.ts). The admission seam in
  * src/calls reaches these three methods through its own narrow interface.
  */
 import { toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { Scope } from './scope.js';
-import { budgetReserve, budgetSettle, holdsRelease, type BudgetReservation, type HoldsSelection } from './scripts/index.js';
+import { budgetReserve, budgetSettle, holdsRelease, type BudgetReservation, type EnvelopeWarning, type HoldsSelection } from './scripts/index.js';
 import type { StoreContext } from './store-context.js';
 
 export class RunBudgets {
   constructor(private readonly ctx: StoreContext) {}
 
-  /** Reserve a call's estimate against the run's budget, as a lease: why it is refused, or '' (reserved, or no token/cost budget). */
-  reserveBudget(scope: Scope, runId: string, reservation: BudgetReservation): Promise<string> {
+  /** Reserve a call's estimate against the run's budget and its envelopes, as a lease: why it is refused, or '' (reserved, or nothing limits it), and the envelopes held. */
+  reserveBudget(scope: Scope, runId: string, reservation: BudgetReservation): Promise<{ refused: string; held: (string | undefined)[] }> {
     return budgetReserve(this.ctx.redis, scope, runId, reservation);
   }
 
-  /** Release a reservation (once) and count what the call used. */
-  settleBudget(scope: Scope, runId: string, reservation: BudgetReservation, used: { tokens: number; costUsd: number }): Promise<string> {
+  /** Release a reservation (once) and count what the call used, by the run's budget and the envelopes it held (their 80% warnings). */
+  settleBudget(
+    scope: Scope,
+    runId: string,
+    reservation: BudgetReservation,
+    used: { tokens: number; costUsd: number },
+  ): Promise<{ exceeded: string; warnings: EnvelopeWarning[] }> {
     return budgetSettle(this.ctx.redis, scope, runId, reservation, used);
   }
 

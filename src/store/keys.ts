@@ -6,7 +6,7 @@
  *
  * The layout (`<tag>`: the cell's, `<ws>`: the scope's workspace):
  * - `<tag>:ws:<ws>:run:<id>...`: a run's keys (record, steps, refs, events, feedback, holds).
- * - `<tag>:ws:<ws>:...`: a workspace's own keys (run indexes, idempotency keys, definitions).
+ * - `<tag>:ws:<ws>:...`: a workspace's own keys (run indexes, idempotency keys, definitions, spend envelopes).
  * - `<tag>:<name>`: the cell's (`queued-runs`, `workers`, `worker-queues`, `outbox`, `cancel`,
  *   `ws-agents`, `fair:<queue>`), and BullMQ's queues (`<tag>:<queue>:...`; no queue is named `ws`).
  * - `<global>:<name>`: what every cell shares, built from the global slot's cell (cell 0's tag:
@@ -39,6 +39,8 @@ export const refJobId = (runId: string, target: string, dependent: string): stri
 // includes/workspaceOf.lua reads a step's workspace back from `:ws:<ws>:run:` (see ARCHITECTURE.md).
 const ws = (s: Scope) => `${s.tag}:ws:${s.workspace}`;
 const run = (s: Scope, runId: string) => `${ws(s)}:run:${runId}`;
+// A key id is 12 lowercase letters and digits (auth/api-keys.ts): never `run`, nor a day.
+const envelope = (s: Scope, keyId?: string) => (keyId ? `${ws(s)}:key:${keyId}:envelope` : `${ws(s)}:envelope`);
 
 export const keys = {
   /**
@@ -72,6 +74,18 @@ export const keys = {
    * scripts/lua/includes/holdEntry.lua.
    */
   runHolds: (s: Scope, runId: string) => `${run(s, runId)}:holds`,
+  /**
+   * String: a spend envelope (JSON, model/envelope.ts): what a workspace (no key id) or one of
+   * its API keys may spend per UTC day. No time to live: it holds until changed or removed.
+   */
+  envelope,
+  /**
+   * Hash: an envelope's day (`YYYY-MM-DD`, UTC): spentTokens, spentCostUsd, reservedTokens,
+   * reservedCostUsd, warned (the 80% warning given). Lives two days from its first write.
+   */
+  envelopeDay: (s: Scope, keyId: string | undefined, day: string) => `${envelope(s, keyId)}:${day}`,
+  /** Sorted set: the reservations held against an envelope's day (`<lease> <tokens> <cost>`) by when each expires (ms). */
+  envelopeLeases: (s: Scope, keyId: string | undefined, day: string) => envelopeLeasesOf(`${envelope(s, keyId)}:${day}`),
   /**
    * String: a compiled workflow (JSON), stored once for every run of it in the workspace; `id`
    * is a hash of its content. Its time to live is renewed by every run that starts or finishes on it.
@@ -167,6 +181,9 @@ export const keys = {
   /** Stream: the audit log (who did what, when, from where), capped; copied to MongoDB through the outbox. */
   audit: (c: Cell) => `${c.tag}:audit`,
 };
+
+/** The leases key of an envelope day's key (keys.envelopeDay), as a run's reservation names the day. */
+export const envelopeLeasesOf = (dayKey: string): string => `${dayKey}:leases`;
 
 /** The run a key of keys.run names (a queued-runs member), or undefined when it names none of `cell`'s. */
 export function parseRunKey(cell: Cell, key: string): ScopedRun | undefined {

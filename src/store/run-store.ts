@@ -5,6 +5,7 @@
  * - `steps`: step state as the step machine moves it (begin, transition, checkpoint, complete, add);
  * - `events`: a run's event log, read or followed live;
  * - `budgets`: what calls hold against a run's budget and in the shared limiter;
+ * - `envelopes`: what a workspace or an API key may spend per day, and what it spent today;
  * - `gates`: decisions on approval gates, feedback on results;
  * - `endings`: how a run's state ends (run-finish), and who is told;
  * - `fair`: the fair turns of new jobs on the cell's queues, by workspace.
@@ -16,6 +17,7 @@ import type { Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../logger.js';
 import { RunBudgets } from './budgets.js';
 import { RunEndings } from './endings.js';
+import { Envelopes } from './envelopes.js';
 import { EventLog } from './event-log.js';
 import { FairTurns } from './fair.js';
 import { Gates } from './gates.js';
@@ -39,6 +41,7 @@ export class RunStore implements StoreContext {
   readonly events: EventLog;
   readonly budgets: RunBudgets;
   readonly global: Cell | undefined;
+  readonly envelopes: Envelopes;
   readonly gates: Gates;
   readonly endings: RunEndings;
   readonly fair: FairTurns;
@@ -51,6 +54,7 @@ export class RunStore implements StoreContext {
     this.logger = opts.logger ?? silentLogger;
     this.global = opts.global;
     this.budgets = new RunBudgets(this);
+    this.envelopes = new Envelopes(this);
     this.endings = new RunEndings(this, this.budgets);
     this.steps = new StepState(this, this.endings.finished);
     this.records = new RunRecords(this, this.steps);

@@ -58,13 +58,18 @@ export function agentsReachedBy(workflow: CompiledWorkflow, registry: AgentRegis
  */
 export function requirePrices(workflow: CompiledWorkflow, budget: Budget | null | undefined, registry: AgentRegistry): void {
   if (budget?.maxCostUsd === undefined) return;
+  requirePricesFor(workflow, registry, 'budget.maxCostUsd', 'budget.maxCostUsd');
+}
+
+/** Refuse (422) a run one of whose models has no price, when `what` (a cost limit) must hold it; `path`: the issue's field. */
+export function requirePricesFor(workflow: CompiledWorkflow, registry: AgentRegistry, what: string, path: string, orTokens = 'maxTokens'): void {
   const missing = agentsReachedBy(workflow, registry).flatMap((name) => {
     const agent = registry.get(name);
     return agent ? unpricedModels(agent, registry.prices).map((model) => `"${model}" (agent "${name}")`) : [];
   });
   if (missing.length === 0) return;
-  const message = `budget.maxCostUsd cannot be held: no price is known for model ${missing.join(', ')}; add each under \`pricing:\` in the agents file (USD per million tokens, e.g. pricing: { "<model>": { inputPerMTok: 3, outputPerMTok: 15 } }), or use maxTokens`;
-  throw new ValidationError(message, [{ path: 'budget.maxCostUsd', message }]);
+  const message = `${what} cannot be held: no price is known for model ${missing.join(', ')}; add each under \`pricing:\` in the agents file (USD per million tokens, e.g. pricing: { "<model>": { inputPerMTok: 3, outputPerMTok: 15 } }), or use ${orTokens}`;
+  throw new ValidationError(message, [{ path, message }]);
 }
 
 /** Warn once for each agent whose model or a fallback's has no price (a cost budget would refuse its runs). */

@@ -26,6 +26,7 @@ import type { Scope } from '../store/scope.js';
 import { agentTaskWorkflow } from './agent-task.js';
 import { rerunWorkflow, type RerunSource } from './rerun.js';
 import { requirePrices } from './budget-pricing.js';
+import { envelopesOf } from './envelope-check.js';
 import { isTerminalRun, type Budget, type RunRecord } from '../model/run.js';
 
 export type { RerunSource } from './rerun.js';
@@ -58,6 +59,8 @@ export interface SubmitOptions {
   rerunOf?: string;
   /** Limits on what the run may spend (over its workflow's `budget`). */
   budget?: Budget;
+  /** The API key that submits the run (its id, never the key): its spend envelope holds the run too. */
+  keyId?: string | undefined;
 }
 
 export interface SubmitResult {
@@ -144,9 +147,14 @@ export class Submissions {
     const runId = newRunId();
     // A cost budget holds only over models with a price.
     requirePrices(workflow, opts.budget ?? workflow.budget, agents);
+    const envelopes = await envelopesOf(this.deps.store, scope, opts.keyId, workflow, agents);
     if (opts.idempotencyKey) {
       const replay = await this.claim(scope, opts.idempotencyKey, runId, request, opts);
       if (replay) return replay;
+    }
+    if (envelopes.spent) {
+      if (opts.idempotencyKey) await records.releaseIdempotencyKey(scope, opts.idempotencyKey);
+      throw envelopes.spent;
     }
     const run = newRunRecord(runId, scope, workflow, input, opts);
     const priorities = await fairPriorities(this.deps.store, scope, runId, workflow.steps, {
@@ -157,7 +165,8 @@ export class Submissions {
       runId,
       workspaceId: scope.workspace,
       ...(run.budget?.deadlineMs ? { deadline: Date.parse(run.createdAt) + run.budget.deadlineMs } : {}),
-      budgeted: run.budget?.maxTokens !== undefined || run.budget?.maxCostUsd !== undefined,
+      budgeted: run.budget?.maxTokens !== undefined || run.budget?.maxCostUsd !== undefined || envelopes.hold,
+      keyId: opts.keyId,
       steps: workflow.steps,
       jobPolicy: (s) => this.deps.policy.job(s, agents),
       priorities,
@@ -242,6 +251,7 @@ function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, i
     idempotencyKey: opts.idempotencyKey ?? null,
     scheduleId: opts.scheduleId ?? null,
     rerunOf: opts.rerunOf ?? null,
+    keyId: opts.keyId ?? null,
     budget: opts.budget ?? workflow.budget ?? null,
     context: null,
     contextWriters: null,

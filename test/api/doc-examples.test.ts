@@ -24,6 +24,7 @@ import {
 import { ScheduleBody } from '../../src/schedules/schedules-service.js';
 import { CreateKeyBody } from '../../src/api/admin-schemas.js';
 import { WorkspaceLimitsUpdate } from '../../src/model/workspace-limits.js';
+import { Envelope } from '../../src/model/envelope.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const PAGES = [
@@ -79,6 +80,7 @@ function schemasFor(method: string, route: string): z.ZodType[] | undefined {
   if (method === 'POST' && /^\/v1\/agents\/[^/]+\/test$/.test(route)) return [AgentTestBody];
   if (method === 'POST' && route === '/v1/keys') return [CreateKeyBody];
   if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/limits$/.test(route)) return [WorkspaceLimitsUpdate];
+  if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/envelope$/.test(route)) return [Envelope];
   return undefined;
 }
 

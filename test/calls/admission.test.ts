@@ -134,8 +134,8 @@ describe('the budget part', () => {
     const reserved: BudgetReservation[] = [];
     const settled: { tokens: number; costUsd: number }[] = [];
     const l: BudgetLedger = {
-      reserveBudget: (_scope, _runId, r) => (reserved.push(r), Promise.resolve(reply)),
-      settleBudget: (_scope, _runId, _r, used) => (settled.push(used), Promise.resolve('')),
+      reserveBudget: (_scope, _runId, r) => (reserved.push(r), Promise.resolve({ refused: reply, held: [] })),
+      settleBudget: (_scope, _runId, _r, used) => (settled.push(used), Promise.resolve({ warnings: [] })),
     };
     return { l, reserved, settled };
   }
@@ -162,7 +162,12 @@ describe('the budget part', () => {
   });
 
   it('waits (polling, jittered) while the run’s calls in flight hold the room, and refuses what the run cannot afford', async () => {
-    const busy = new BudgetGate({ ledger: ledger('wait maxTokens 100 (spent 0, in flight 90)').l, leaseMs: 1000, logger: silentLogger, cell: { tag: '{t}' } });
+    const busy = new BudgetGate({
+      ledger: ledger('wait run budget maxTokens 100 (spent 0, in flight 90)').l,
+      leaseMs: 1000,
+      logger: silentLogger,
+      cell: { tag: '{t}' },
+    });
     const wait = await busy.acquire({ req: request({ holder }), estimate: () => ({ inputTokens: 10, outputTokens: 10 }) });
     expect(wait).toMatchObject({ kind: 'wait', why: 'run budget maxTokens 100 (spent 0, in flight 90)', limit: 'budget' });
     expect(wait.kind === 'wait' && wait.ms).toBeGreaterThanOrEqual(500);

@@ -307,21 +307,21 @@ describe('reservations of a worker that died', () => {
     const id = (await h.request('POST', '/v1/runs', { workflow: 'fan-crash', input: {} })).body.id as string;
     const owner = { stepId: 'c0', attempt: 1 };
     const lease = (tokens: number, leaseMs: number) => ({ tokens, costUsd: 0, owner, lease: randomUUID(), leaseMs });
-    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(6000, 150))).toBe('');
+    expect((await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(6000, 150))).refused).toBe('');
     const kept = lease(400, 60_000);
-    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, kept)).toBe('');
-    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(1000, 60_000))).toMatch(
-      /^wait maxTokens 6500 \(spent 0, in flight 6400, /,
+    expect((await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, kept)).refused).toBe('');
+    expect((await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(1000, 60_000))).refused).toMatch(
+      /^wait run budget maxTokens 6500 \(spent 0, in flight 6400, /,
     );
     await new Promise((r) => setTimeout(r, 200));
     // The first one's worker never settled it: expired, it no longer counts.
-    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(1000, 60_000))).toBe('');
+    expect((await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(1000, 60_000))).refused).toBe('');
     // Settled twice (or after it was released), a reservation is given back once.
     await h.system.engine.store.budgets.settleBudget(h.system.scope(), id, kept, { tokens: 0, costUsd: 0 });
     await h.system.engine.store.budgets.settleBudget(h.system.scope(), id, kept, { tokens: 0, costUsd: 0 });
-    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(5500, 60_000))).toBe('');
-    expect(await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(1, 60_000))).toMatch(
-      /^wait maxTokens 6500 \(spent 0, in flight 6500, /,
+    expect((await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(5500, 60_000))).refused).toBe('');
+    expect((await h.system.engine.store.budgets.reserveBudget(h.system.scope(), id, lease(1, 60_000))).refused).toMatch(
+      /^wait run budget maxTokens 6500 \(spent 0, in flight 6500, /,
     );
     expect(await h.system.engine.redis.exists(keys.runHolds(h.system.scope(), id))).toBe(1);
     expect((await h.request('POST', `/v1/runs/${id}/cancel`)).status).toBe(200);

@@ -240,9 +240,12 @@ describe('RedisLimiter', () => {
     await redis.hset(keys.run(runScope, runId), 'budget', JSON.stringify({ maxTokens: 10_000 }));
     // A step with a two-hour timeout reserves: its lease lives two hours.
     const twoHours = 2 * 3600_000;
-    expect(await budgetReserve(redis, runScope, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours })).toBe(
-      '',
-    );
+    expect(
+      await budgetReserve(redis, runScope, runId, { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours }),
+    ).toEqual({
+      refused: '',
+      held: [],
+    });
     expect(await redis.pttl(holds)).toBeGreaterThan(twoHours - 60_000);
     // Another step of the run books a turn, and a third takes a calls-at-once lease.
     const limiter = limiterFor({ openai: { models: { 'gpt-long': { rpm: 1, maxConcurrent: 5 } } } });
@@ -259,17 +262,23 @@ describe('RedisLimiter', () => {
         { tokens: 100, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: twoHours },
         { tokens: 0, costUsd: 0 },
       ),
-    ).toBe('');
+    ).toEqual({ exceeded: '', warnings: [] });
     expect(Number(await redis.hget(keys.run(runScope, runId), 'reservedTokens'))).toBe(0);
   });
 
-  it('touches only the keys its scripts are given: admitting, settling, reserving and releasing a run’s holds (declared keys, as a Redis Cluster needs)', async () => {
+  it('touches only the keys its scripts are given: admitting, settling, reserving (against the run’s budget and its envelope) and releasing a run’s holds (declared keys, as a Redis Cluster needs)', async () => {
     const runId = 'run-declared';
     const holder = (stepId: string) => ({ runId, workspaceId: 'default', tag: prefix, stepId, attempt: 1 });
     const undeclared = await undeclaredKeys(async (on) => {
       const limiter = limiterFor({ openai: { models: { 'gpt-decl': { rpm: 1, maxConcurrent: 5 } } } }, on);
       await on.hset(keys.run(runScope, runId), 'budget', JSON.stringify({ maxTokens: 10_000 }));
-      await budgetReserve(on, runScope, runId, { tokens: 10, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: 60_000 });
+      // The workspace's spend envelope holds the reservations too (released with the run's holds, or settled).
+      await on.set(keys.envelope(runScope), JSON.stringify({ maxTokensPerDay: 10_000 }));
+      const envelopes = { day: '2026-01-01', resetsAt: '2026-01-02T00:00:00.000Z' };
+      await budgetReserve(on, runScope, runId, { tokens: 10, costUsd: 0, owner: { stepId: 's1', attempt: 1 }, lease: 'r1', leaseMs: 60_000, envelopes });
+      const settled = { tokens: 10, costUsd: 0, owner: { stepId: 's4', attempt: 1 }, lease: 'r2', leaseMs: 60_000, envelopes };
+      expect((await budgetReserve(on, runScope, runId, settled)).held).toEqual([undefined]);
+      await budgetSettle(on, runScope, runId, { ...settled, held: [undefined] }, { tokens: 3, costUsd: 0 });
       const t = await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd1', -1, holder('s1')).then(ticketOf);
       expect(await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd2', -1, holder('s2'))).toMatchObject({ booked: true });
       await limiter.settle(t, { result: 'ok', usedTokens: 1 });
@@ -278,6 +287,9 @@ describe('RedisLimiter', () => {
       expect(await limiter.acquire(target('gpt-decl'), 1, 60_000, 'd3', -1, holder('s3'))).toMatchObject({ booked: true });
       expect(await holdsRelease(on, runScope, runId)).toBe(2);
       expect(await on.zrange(`${prefix}:limit:openai/gpt-decl:bookings`, '0', '-1')).toEqual([]);
+      expect(await on.zcard(keys.envelopeLeases(runScope, undefined, envelopes.day))).toBe(0);
+      expect(await on.hget(keys.envelopeDay(runScope, undefined, envelopes.day), 'spentTokens')).toBe('3');
+      await on.del(keys.envelope(runScope), keys.envelopeDay(runScope, undefined, envelopes.day));
     });
     expect(undeclared).toEqual([]);
   });

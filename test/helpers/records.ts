@@ -46,6 +46,7 @@ export const runRecord = (id: string, extra: Partial<RunRecord> = {}): RunRecord
   idempotencyKey: null,
   scheduleId: null,
   rerunOf: null,
+  keyId: null,
   budget: null,
   context: null,
   contextWriters: null,

@@ -119,6 +119,7 @@ function run(id: string): RunRecord {
     idempotencyKey: null,
     scheduleId: null,
     rerunOf: null,
+    keyId: null,
     budget: null,
     context: null,
     contextWriters: null,

@@ -46,6 +46,7 @@ function run(overrides: Partial<RunRecord> = {}): RunRecord {
     idempotencyKey: 'k-1',
     scheduleId: null,
     rerunOf: null,
+    keyId: null,
     budget: null,
     context: null,
     contextWriters: null,

@@ -5,7 +5,7 @@
  */
 import type { Router } from 'express';
 import type { Submissions } from '../../submit/submissions.js';
-import { requestScope } from '../scope.js';
+import { requestKeyId, requestScope } from '../scope.js';
 import { patternWorkflow } from '../../compile/patterns.js';
 import { ErrorBody, SubmitAnswer } from '../responses.js';
 import { apiRouter } from '../route.js';
@@ -36,7 +36,7 @@ export function chatRouter({ submissions, audit }: { submissions: Submissions; a
         requestScope(res),
         workflow,
         {},
-        { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) },
+        { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}), keyId: requestKeyId(res) },
       );
       if (result.created) await audit(req, res, { action: 'run.submitted', target: result.id, details: { chat: mode, agents } });
       res

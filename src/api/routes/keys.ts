@@ -1,7 +1,8 @@
 /**
  * The admin API of API keys (`admin` scope): POST /v1/keys makes one (the key is in the answer,
  * and never again), GET /v1/keys lists them (never a key or its hash), DELETE /v1/keys/:id
- * revokes one. The same as `npm run keys -- create|list|revoke`.
+ * revokes one. The same as `npm run keys -- create|list|revoke`. A key may be given a spend
+ * envelope at creation (`maxCostUsdPerDay`, `maxTokensPerDay`): what its runs may spend per day.
  */
 import type { Router } from 'express';
 import type { ApiKeys } from '../../auth/api-keys.js';
@@ -10,6 +11,14 @@ import { CreateKeyBody, KeyId, KeysQuery } from '../admin-schemas.js';
 import { parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
 import { CreatedKey, KeyList, KeyView } from '../admin-responses.js';
+import type { Envelope } from '../../model/envelope.js';
+
+/** The spend envelope a key is created with, if the body gives one. */
+function envelopeOf(body: { maxCostUsdPerDay?: number | undefined; maxTokensPerDay?: number | undefined }): Envelope | undefined {
+  const { maxCostUsdPerDay, maxTokensPerDay } = body;
+  if (maxCostUsdPerDay === undefined && maxTokensPerDay === undefined) return undefined;
+  return { ...(maxCostUsdPerDay !== undefined ? { maxCostUsdPerDay } : {}), ...(maxTokensPerDay !== undefined ? { maxTokensPerDay } : {}) };
+}
 
 export function keysRouter({ keys, audit }: { keys: ApiKeys; audit: Auditor }): Router {
   const r = apiRouter();
@@ -23,12 +32,13 @@ export function keysRouter({ keys, audit }: { keys: ApiKeys; audit: Auditor }): 
         scopes: body.scopes,
         ...(body.expires !== undefined ? { expiresAt: new Date(Date.now() + body.expires) } : {}),
         ...(body.name ? { name: body.name } : {}),
+        ...(envelopeOf(body) ? { envelope: envelopeOf(body) } : {}),
       });
       await audit(req, res, {
         action: 'key.created',
         workspace: view.workspace,
         target: view.id,
-        details: { scopes: view.scopes, ...(view.expiresAt ? { expiresAt: view.expiresAt } : {}) },
+        details: { scopes: view.scopes, ...(view.expiresAt ? { expiresAt: view.expiresAt } : {}), ...(view.envelope ? { envelope: view.envelope } : {}) },
       });
       res.status(201).json({ ...view, key });
     },

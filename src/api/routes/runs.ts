@@ -2,7 +2,7 @@ import type { Request, Response, Router } from 'express';
 import type { RunQueries } from '../../query/run-queries.js';
 import type { RunActions } from '../../submit/run-actions.js';
 import type { Submissions } from '../../submit/submissions.js';
-import { requestScope } from '../scope.js';
+import { requestKeyId, requestScope } from '../scope.js';
 import type { Scope } from '../../store/scope.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { apiRouter, type ApiRouter } from '../route.js';
@@ -49,10 +49,10 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
       const scope = requestScope(res);
       const result =
         'pattern' in parsed
-          ? await submitPattern(submissions, scope, parsed)
+          ? await submitPattern(submissions, scope, parsed, requestKeyId(res))
           : 'agent' in parsed
-            ? await submissions.submitAgentTask(scope, parsed.agent, parsed.input, parsed)
-            : await submissions.submitWorkflow(scope, parsed.workflow, parsed.input, parsed);
+            ? await submissions.submitAgentTask(scope, parsed.agent, parsed.input, { ...parsed, keyId: requestKeyId(res) })
+            : await submissions.submitWorkflow(scope, parsed.workflow, parsed.input, { ...parsed, keyId: requestKeyId(res) });
       if (result.created) {
         const what =
           'pattern' in parsed
@@ -114,7 +114,7 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
       responses: { 202: RerunAnswer, 409: ErrorBody },
     },
     async (req, res, { body }) => {
-      const result = await submissions.rerun(requestScope(res), req.params.id!, body);
+      const result = await submissions.rerun(requestScope(res), req.params.id!, body, { keyId: requestKeyId(res) });
       await audit(req, res, { action: 'run.rerun', target: result.id, details: { rerunOf: result.rerunOf } });
       res.status(202).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, rerunOf: result.rerunOf });
     },
@@ -241,8 +241,8 @@ async function streamEvents(
 }
 
 /** A collaboration pattern's run: the submit options go to the submission, the rest makes the workflow. */
-function submitPattern(submissions: Submissions, scope: Scope, parsed: Extract<SubmitRun, { pattern: string }>) {
+function submitPattern(submissions: Submissions, scope: Scope, parsed: Extract<SubmitRun, { pattern: string }>, keyId: string | undefined) {
   const { idempotencyKey, priority, budget, ...pattern } = parsed;
-  const opts = { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) };
+  const opts = { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}), keyId };
   return submissions.submitWorkflow(scope, patternWorkflow(pattern), {}, opts);
 }

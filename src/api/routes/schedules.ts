@@ -5,7 +5,7 @@ import { ScheduleList, ScheduleView } from '../admin-responses.js';
 import { ErrorBody } from '../responses.js';
 import { ScheduleId } from '../../model/schedule.js';
 import { apiRouter } from '../route.js';
-import { requestScope } from '../scope.js';
+import { requestKeyId, requestScope } from '../scope.js';
 
 /** A workspace's schedules: another workspace's are neither listed nor found. */
 export function schedulesRouter({ schedules, audit }: { schedules: SchedulesService; audit: Auditor }): Router {
@@ -28,7 +28,7 @@ export function schedulesRouter({ schedules, audit }: { schedules: SchedulesServ
     },
     async (req, res, { body }) => {
       // The id is checked by the service (422 naming `id`).
-      const view = await schedules.put(requestScope(res), req.params.id!, body);
+      const view = await schedules.put(requestScope(res), req.params.id!, body, requestKeyId(res));
       await audit(req, res, { action: 'schedule.changed', target: view.id, details: { workflow: view.workflow, cron: view.cron, tz: view.tz } });
       res.json(view);
     },

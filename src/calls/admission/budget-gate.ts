@@ -8,13 +8,18 @@
  * held). A reservation is a lease of the step's attempt: one whose worker is lost is released
  * when the step is recovered or the run ends, and is not counted once it expires.
  *
+ * The same reservation holds the call against the spend envelopes of its run's workspace and of
+ * the API key that submitted the run (what each may spend per UTC day, model/envelope.ts), in
+ * the same script: a call an envelope cannot afford today is refused the same way.
+ *
  * The reservations are run state, kept by the store (budget-reserve.lua, budget-settle.lua):
  * this part reaches them through `BudgetLedger`, which RunStore implements.
  */
 import { randomUUID } from 'node:crypto';
 import { BudgetExceededError, toError } from '../../errors/index.js';
 import type { Logger } from '../../logger.js';
-import type { BudgetReservation } from '../../store/scripts/index.js';
+import { nextUtcMidnight, utcDay } from '../../model/envelope.js';
+import type { BudgetReservation, EnvelopeWarning } from '../../store/scripts/index.js';
 import { scopeOf, type Cell, type Scope } from '../../store/scope.js';
 import type { PriceTable } from '../pricing.js';
 import { LEASE_MARGIN_MS, type Admission, type CallAsk, type CallEnd, type Verdict } from './admission.js';
@@ -25,13 +30,18 @@ const BUDGET_POLL_MS = 500;
 
 /** Where a run's budget reservations are kept (the store). */
 export interface BudgetLedger {
-  /** Reserve a call's estimate against the run's budget: why it is refused (`wait ...`: for the calls in flight), or '' (reserved, or no token or cost budget). */
-  reserveBudget(scope: Scope, runId: string, reservation: BudgetReservation): Promise<string>;
-  /** Release a reservation (once) and count what the call used. */
-  settleBudget(scope: Scope, runId: string, reservation: BudgetReservation, used: { tokens: number; costUsd: number }): Promise<unknown>;
+  /** Reserve a call's estimate against the run's budget and envelopes: why it is refused (`wait ...`: for the calls in flight), or '' (reserved, or nothing limits it), and the envelopes held (key ids; undefined: the workspace's). */
+  reserveBudget(scope: Scope, runId: string, reservation: BudgetReservation): Promise<{ refused: string; held: (string | undefined)[] }>;
+  /** Release a reservation (once) and count what the call used; the envelopes' 80% warnings given. */
+  settleBudget(
+    scope: Scope,
+    runId: string,
+    reservation: BudgetReservation,
+    used: { tokens: number; costUsd: number },
+  ): Promise<{ warnings: EnvelopeWarning[] }>;
 }
 
-/** A reservation held for a call (none: its run has no token or cost budget). */
+/** A reservation held for a call (none: neither a token or cost budget nor an envelope holds its run). */
 export type BudgetTicket = { scope: Scope; runId: string; stepId: string; reservation: BudgetReservation } | undefined;
 
 export interface BudgetGateOptions {
@@ -42,6 +52,8 @@ export interface BudgetGateOptions {
   /** How long a reservation lives if its call never settles, when the request does not say (its agent's timeout); plus a margin. */
   leaseMs: number;
   logger: Logger;
+  /** Told of each envelope's 80% warning (once per envelope and day), for the audit log. */
+  onEnvelopeWarning?: ((warning: EnvelopeWarning & { runId: string }) => void) | undefined;
 }
 
 export class BudgetGate implements Admission<BudgetTicket> {
@@ -55,19 +67,21 @@ export class BudgetGate implements Admission<BudgetTicket> {
     const holder = req.holder;
     if (!holder?.budgeted) return { kind: 'go', ticket: undefined };
     const e = estimate();
+    const now = Date.now();
     const reservation: BudgetReservation = {
       tokens: e.inputTokens + e.outputTokens,
       costUsd: this.cost(e, req.model),
       owner: { stepId: holder.stepId, attempt: holder.attempt },
       lease: randomUUID(),
       leaseMs: (req.timeoutMs ?? this.opts.leaseMs) + LEASE_MARGIN_MS,
+      envelopes: { day: utcDay(now), resetsAt: new Date(nextUtcMidnight(now)).toISOString(), keyId: holder.keyId },
     };
     const scope = scopeOf(this.opts.cell, holder.workspaceId);
-    const refused = await this.opts.ledger.reserveBudget(scope, holder.runId, reservation);
-    // Room is held by the run's calls in flight: wait for them to settle (no attempt used).
-    if (refused.startsWith('wait ')) return { kind: 'wait', ms: jittered(BUDGET_POLL_MS), why: `run budget ${refused.slice(5)}`, limit: 'budget' };
+    const { refused, held } = await this.opts.ledger.reserveBudget(scope, holder.runId, reservation);
+    // Room is held by calls in flight (the run's, or the envelope's): wait for them to settle (no attempt used).
+    if (refused.startsWith('wait ')) return { kind: 'wait', ms: jittered(BUDGET_POLL_MS), why: refused.slice(5), limit: 'budget' };
     if (refused) return { kind: 'refuse', error: new BudgetExceededError(refused) };
-    return { kind: 'go', ticket: { scope, runId: holder.runId, stepId: holder.stepId, reservation } };
+    return { kind: 'go', ticket: { scope, runId: holder.runId, stepId: holder.stepId, reservation: { ...reservation, held } } };
   }
 
   async settle(ticket: BudgetTicket, end: CallEnd): Promise<CallEnd> {
@@ -79,6 +93,9 @@ export class BudgetGate implements Admission<BudgetTicket> {
     // The answer is never lost to the budget: a failed settle is logged.
     await this.opts.ledger
       .settleBudget(ticket.scope, ticket.runId, ticket.reservation, used)
+      .then(({ warnings }) => {
+        for (const w of warnings) this.opts.onEnvelopeWarning?.({ ...w, runId: ticket.runId });
+      })
       .catch((err: unknown) =>
         this.opts.logger.warn({ runId: ticket.runId, stepId: ticket.stepId, err: toError(err).message }, 'could not settle a budget reservation'),
       );

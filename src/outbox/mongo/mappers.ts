@@ -42,6 +42,7 @@ export function fromRunDocument(doc: RunDocument): RunRecord {
     idempotencyKey: doc.idempotencyKey ?? null,
     scheduleId: doc.scheduleId ?? null,
     rerunOf: doc.rerunOf ?? null,
+    keyId: doc.keyId ?? null,
     budget: doc.budget ?? null,
     context: doc.context ?? null,
     contextWriters: doc.contextWriters ?? null,

@@ -111,6 +111,7 @@ const RunSchema = new Schema<RunDocument>(
     idempotencyKey: nullableString,
     scheduleId: nullableString,
     rerunOf: nullableString,
+    keyId: nullableString,
     budget: { type: Schema.Types.Mixed, default: null },
     context: { type: Schema.Types.Mixed, default: null },
     contextWriters: { type: Schema.Types.Mixed, default: null },

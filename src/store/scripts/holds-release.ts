@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { keys } from '../keys.js';
+import { envelopeLeasesOf, keys } from '../keys.js';
 import type { Cell, Scope } from '../scope.js';
 import { isTerminalStep, type StepStatus } from '../../model/run.js';
 import { Script } from './script.js';
@@ -49,8 +49,10 @@ export async function holdsRelease(redis: Redis, scope: Scope, runId: string, wh
       const chosen = entries.filter((e) => selected(e, which));
       if (scopeKeys.length && chosen.length) await limiterRelease.run(redis, scopeKeys, chosen);
     }
-    const args = [which.belowAttempt ?? 0, apart ? '1' : '0', ...(which.steps ?? [])];
-    const [n, left] = (await release.run(redis, [holds, keys.run(scope, runId), ...(apart ? [] : scopeKeys)], args)) as [number, number];
+    const given = apart ? [] : scopeKeys;
+    const args = [which.belowAttempt ?? 0, apart ? '1' : '0', given.length / 3, ...(which.steps ?? [])];
+    const envelopeKeys = envelopeDaysOf(entries).flatMap((day) => [day, envelopeLeasesOf(day)]);
+    const [n, left] = (await release.run(redis, [holds, keys.run(scope, runId), ...given, ...envelopeKeys], args)) as [number, number];
     released += n;
     if (left === 0) break;
   }
@@ -77,4 +79,14 @@ function limitScopesOf(cell: Cell, entries: readonly string[]): string[] {
     if (m?.[1]?.startsWith(statePrefix)) ids.add(m[1].slice(statePrefix.length));
   }
   return [...ids];
+}
+
+/** The envelope days a run's reservations hold (`r <attempt> <step id> <lease> <tokens> <cost> <day key>...`). */
+function envelopeDaysOf(entries: readonly string[]): string[] {
+  const days = new Set<string>();
+  for (const e of entries) {
+    const m = /^r \d+ \S+ \S+ \S+ \S+ (.+)$/.exec(e);
+    if (m?.[1]) for (const day of m[1].split(' ')) days.add(day);
+  }
+  return [...days];
 }
