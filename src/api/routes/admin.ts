@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type { AdminSessions } from '../../auth/sessions.js';
 import { SESSION_TTL_MS } from '../../auth/sessions.js';
 import { HttpError } from '../errors.js';
+import { ErrorBody } from '../responses.js';
 import { apiRouter } from '../route.js';
 import { authorize, requestPrincipal, SESSION_COOKIE } from '../scope.js';
 
@@ -96,13 +97,24 @@ export function adminRouter(deps: {
   createBullBoard({ queues: deps.queues.map((q) => boardAdapter(q, label(q))), serverAdapter: board });
 
   const r = apiRouter();
-  r.get('/metrics', 'admin', async (_req, res) => {
-    const { type, text } = await deps.metrics();
-    res.type(type).send(text);
-  });
-  r.get('/admin/login', 'public', LoginQuery, (_req, res, { next }) => {
-    res.type('html').send(loginPage(nextPage(next)));
-  });
+  const page = (description: string) => ({ schema: null, contentType: 'text/html', description });
+  r.get(
+    '/metrics',
+    'admin',
+    { summary: 'Prometheus metrics', responses: { 200: { schema: null, contentType: 'text/plain', description: 'The Prometheus text format' } } },
+    async (_req, res) => {
+      const { type, text } = await deps.metrics();
+      res.type(type).send(text);
+    },
+  );
+  r.get(
+    '/admin/login',
+    'public',
+    { summary: 'The login page (Bull Board, the run pages)', query: LoginQuery, responses: { 200: page('The login form') } },
+    (_req, res, { query: { next } }) => {
+      res.type('html').send(loginPage(nextPage(next)));
+    },
+  );
   // The form posts `key`; the key is checked as a bearer credential, then only a session token goes in the cookie.
   r.router.post('/admin/login', express.urlencoded({ extended: false, limit: '8kb' }), (req, _res, next) => {
     const key = (req.body as { key?: unknown } | undefined)?.key;
@@ -112,12 +124,20 @@ export function adminRouter(deps: {
     next();
   });
   // Any credential that may read runs logs in; the session keeps its scopes (the board still asks for admin).
-  r.post('/admin/login', 'runs:read', async (req, res) => {
-    const token = await deps.sessions.create(requestPrincipal(res));
-    res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.production, path: '/', maxAge: SESSION_TTL_MS });
-    res.redirect(303, nextPage((req.body as { next?: unknown } | undefined)?.next));
-  });
-  r.post('/admin/logout', 'public', async (req, res) => {
+  r.post(
+    '/admin/login',
+    'runs:read',
+    {
+      summary: 'Log in: the form field `key` (a key or token that may read runs) is checked, then a session cookie is set',
+      responses: { 303: { schema: null, contentType: 'text/html', description: 'To `next` (default: the board), with the session cookie' }, 400: ErrorBody },
+    },
+    async (req, res) => {
+      const token = await deps.sessions.create(requestPrincipal(res));
+      res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.production, path: '/', maxAge: SESSION_TTL_MS });
+      res.redirect(303, nextPage((req.body as { next?: unknown } | undefined)?.next));
+    },
+  );
+  r.post('/admin/logout', 'public', { summary: "End the login's session", responses: { 204: null } }, async (req, res) => {
     const token = /(?:^|;\s*)sy_session=([^;]+)/.exec(req.get('cookie') ?? '')?.[1];
     if (token) await deps.sessions.end(decodeURIComponent(token));
     res.clearCookie(SESSION_COOKIE, { path: '/' }).status(204).end();

@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import { apiRouter } from '../route.js';
 import { requestPrincipal } from '../scope.js';
+import { Me } from '../admin-responses.js';
 
 /**
  * GET /v1/me: who the request acts as (how its credential proved itself, its workspace, its
@@ -8,9 +9,14 @@ import { requestPrincipal } from '../scope.js';
  */
 export function meRouter(): Router {
   const r = apiRouter();
-  r.get('/', 'runs:read', (_req, res) => {
-    const { kind, workspace, scopes } = requestPrincipal(res);
-    res.json({ kind, workspace, scopes });
-  });
+  r.get(
+    '/',
+    'runs:read',
+    { summary: 'Who the request acts as: how its credential proved itself, its workspace, its scopes', responses: { 200: Me } },
+    (_req, res) => {
+      const { kind, workspace, scopes } = requestPrincipal(res);
+      res.json({ kind, workspace, scopes });
+    },
+  );
   return r.router;
 }

@@ -46,20 +46,36 @@ export function pagesRouter(): Router {
     express.static(PAGES_DIR, { index: false, maxAge: '5m' }),
   );
   // The shells are public: they hold no data, and the API they read asks for the credential.
-  r.get('/runs', 'public', ListPageQuery, (_req, res) => {
-    res.type('html').send(shell('Runs', 'list.js'));
-  });
-  r.get('/runs/:id', 'public', RunPageQuery, (req, res) => {
-    const id = req.params.id!;
-    if (!RunId.safeParse(id).success) {
-      const why = `"${id.slice(0, 100)}" is not a run id (run ids look like run_0mx55q17idf6fdb956c48)`;
-      res
-        .status(404)
-        .type('html')
-        .send(shell('Not a run id', undefined, undefined, why));
-      return;
-    }
-    res.type('html').send(shell(id, 'run.js', id));
-  });
+  const html = (description: string) => ({ schema: null, contentType: 'text/html', description });
+  r.get(
+    '/runs',
+    'public',
+    { summary: "The run list page (the workspace's runs, filtered, live)", query: ListPageQuery, responses: { 200: html('The page') } },
+    (_req, res) => {
+      res.type('html').send(shell('Runs', 'list.js'));
+    },
+  );
+  r.get(
+    '/runs/:id',
+    'public',
+    {
+      summary: "A run's page: its DAG, a waterfall of its steps, the selected step, live",
+      params: { id: RunId },
+      query: RunPageQuery,
+      responses: { 200: html('The page'), 404: html('Not a run id') },
+    },
+    (req, res) => {
+      const id = req.params.id!;
+      if (!RunId.safeParse(id).success) {
+        const why = `"${id.slice(0, 100)}" is not a run id (run ids look like run_0mx55q17idf6fdb956c48)`;
+        res
+          .status(404)
+          .type('html')
+          .send(shell('Not a run id', undefined, undefined, why));
+        return;
+      }
+      res.type('html').send(shell(id, 'run.js', id));
+    },
+  );
   return r.router;
 }

@@ -16,6 +16,7 @@ import { scopeOf, type Cell } from '../../store/scope.js';
 import type { Auditor } from '../audit.js';
 import { parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
+import { EnvelopeAnswer } from '../admin-responses.js';
 import { requestPrincipal } from '../scope.js';
 
 export interface WorkspaceEnvelopesDeps {
@@ -29,38 +30,48 @@ export function workspaceEnvelopesRouter({ envelopes, keys, cell, audit }: Works
   const r = apiRouter();
   const workspaceOf = (id: string | undefined) => scopeOf(cell, parseOr422(WorkspaceParam, id, 'id'));
 
-  r.get('/:id/envelope', 'runs:read', async (req, res) => {
-    const scope = workspaceOf(req.params.id);
-    const principal = requestPrincipal(res);
-    const admin = holds(principal, 'admin');
-    if (!admin && principal.workspace !== scope.workspace) throw new NotFoundError(`no workspace "${excerpt(scope.workspace, 64)}"`);
-    const [envelope, today, all] = await Promise.all([envelopes.get(scope), envelopes.today(scope, undefined), keys.list(scope.workspace)]);
-    const keyed = all.filter((k) => k.envelope && (admin || k.id === principal.id));
-    res.json({
-      workspace: scope.workspace,
-      envelope: envelope ?? null,
-      today,
-      keys: await Promise.all(
-        keyed.map(async (k) => ({
-          id: k.id,
-          ...(k.name ? { name: k.name } : {}),
-          status: k.status,
-          envelope: k.envelope,
-          today: await envelopes.today(scope, k.id),
-        })),
-      ),
-    });
-  });
+  const params = { id: WorkspaceParam };
+  r.get(
+    '/:id/envelope',
+    'runs:read',
+    { summary: "A workspace's spend envelope with today's counters, and its keys'", params, responses: { 200: EnvelopeAnswer } },
+    async (req, res) => {
+      const scope = workspaceOf(req.params.id);
+      const principal = requestPrincipal(res);
+      const admin = holds(principal, 'admin');
+      if (!admin && principal.workspace !== scope.workspace) throw new NotFoundError(`no workspace "${excerpt(scope.workspace, 64)}"`);
+      const [envelope, today, all] = await Promise.all([envelopes.get(scope), envelopes.today(scope, undefined), keys.list(scope.workspace)]);
+      const keyed = all.filter((k) => k.envelope && (admin || k.id === principal.id));
+      res.json({
+        workspace: scope.workspace,
+        envelope: envelope ?? null,
+        today,
+        keys: await Promise.all(
+          keyed.map(async (k) => ({
+            id: k.id,
+            ...(k.name ? { name: k.name } : {}),
+            status: k.status,
+            envelope: k.envelope,
+            today: await envelopes.today(scope, k.id),
+          })),
+        ),
+      });
+    },
+  );
 
-  r.put('/:id/envelope', 'admin', async (req, res) => {
-    const scope = workspaceOf(req.params.id);
-    const envelope = parseOr422(Envelope, req.body ?? {});
-    await envelopes.set(scope, undefined, envelope);
-    await audit(req, res, { action: 'envelope.changed', workspace: scope.workspace, target: scope.workspace, details: { envelope } });
-    res.json({ workspace: scope.workspace, envelope, today: await envelopes.today(scope, undefined) });
-  });
+  r.put(
+    '/:id/envelope',
+    'admin',
+    { summary: "Set a workspace's spend envelope (per UTC day)", params, body: Envelope, responses: { 200: EnvelopeAnswer } },
+    async (req, res, { body: envelope }) => {
+      const scope = workspaceOf(req.params.id);
+      await envelopes.set(scope, undefined, envelope);
+      await audit(req, res, { action: 'envelope.changed', workspace: scope.workspace, target: scope.workspace, details: { envelope } });
+      res.json({ workspace: scope.workspace, envelope, today: await envelopes.today(scope, undefined) });
+    },
+  );
 
-  r.delete('/:id/envelope', 'admin', async (req, res) => {
+  r.delete('/:id/envelope', 'admin', { summary: "Remove a workspace's spend envelope", params, responses: { 200: EnvelopeAnswer } }, async (req, res) => {
     const scope = workspaceOf(req.params.id);
     if (!(await envelopes.remove(scope))) throw new NotFoundError(`workspace "${scope.workspace}" has no envelope`);
     await audit(req, res, { action: 'envelope.removed', workspace: scope.workspace, target: scope.workspace });

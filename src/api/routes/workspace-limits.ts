@@ -12,6 +12,7 @@ import type { WorkspaceCapsStore } from '../../store/workspace-caps.js';
 import type { Auditor } from '../audit.js';
 import { parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
+import { WorkspaceLimitsAnswer } from '../admin-responses.js';
 
 export interface WorkspaceLimitsDeps {
   caps: WorkspaceCapsStore;
@@ -28,16 +29,26 @@ export function workspaceLimitsRouter({ caps, scope, audit }: WorkspaceLimitsDep
     own,
     defaults: caps.defaults,
   });
-  r.get('/:id/limits', 'admin', async (req, res) => {
-    const workspace = parseOr422(CredentialWorkspace, req.params.id, 'id');
-    res.json(view(workspace, await caps.own(scope(workspace))));
-  });
-  r.put('/:id/limits', 'admin', async (req, res) => {
-    const workspace = parseOr422(CredentialWorkspace, req.params.id, 'id');
-    const update = parseOr422(WorkspaceLimitsUpdate, req.body ?? {});
-    const own = await caps.setOwn(scope(workspace), update);
-    await audit(req, res, { action: 'workspace.limits_changed', workspace, target: workspace, details: { ...update } });
-    res.json(view(workspace, own));
-  });
+  const params = { id: CredentialWorkspace };
+  r.get(
+    '/:id/limits',
+    'admin',
+    { summary: "A workspace's caps: in force, its own, the defaults", params, responses: { 200: WorkspaceLimitsAnswer } },
+    async (req, res) => {
+      const workspace = parseOr422(CredentialWorkspace, req.params.id, 'id');
+      res.json(view(workspace, await caps.own(scope(workspace))));
+    },
+  );
+  r.put(
+    '/:id/limits',
+    'admin',
+    { summary: "Set a workspace's own caps (null: the default again)", params, body: WorkspaceLimitsUpdate, responses: { 200: WorkspaceLimitsAnswer } },
+    async (req, res, { body: update }) => {
+      const workspace = parseOr422(CredentialWorkspace, req.params.id, 'id');
+      const own = await caps.setOwn(scope(workspace), update);
+      await audit(req, res, { action: 'workspace.limits_changed', workspace, target: workspace, details: { ...update } });
+      res.json(view(workspace, own));
+    },
+  );
   return r.router;
 }
