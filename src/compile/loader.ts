@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, ValidationError, type Issue } from '../errors/index.js';
+import { ConfigError, ValidationError } from '../errors/index.js';
 import type { Bounds } from '../config/env.js';
 import { compileWorkflow } from './compile.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
@@ -35,12 +35,10 @@ export function checkWorkflowText(text: string, file: string, agents: readonly s
     return compileWorkflow(source.value, { agents, source: file, ...(bounds ? { bounds } : {}) });
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    const at = err.issues.map((i) => source.locate(i.path));
-    const issues: Issue[] = err.issues.map((i, n) => ({
-      path: i.path,
-      message: `${file}${at[n] ? `:${at[n].line}:${at[n].col}` : ''}: ${i.path ? `${i.path}: ` : ''}${i.message}`,
-    }));
-    const list = err.issues.map((i, n) => `\n  - ${at[n] ? `line ${at[n].line}, column ${at[n].col}, ` : ''}${i.path || '(root)'}: ${i.message}`).join('');
+    const issues = source.located(err.issues);
+    const list = err.issues
+      .map((i, n) => `\n  - ${issues[n]?.line ? `line ${issues[n].line}, column ${issues[n].col}, ` : ''}${i.path || '(root)'}: ${i.message}`)
+      .join('');
     const count = `${issues.length} problem${issues.length === 1 ? '' : 's'}`;
     return new ConfigError(`${file}: invalid workflow (${count}):${list}`, issues);
   }

@@ -4,7 +4,7 @@
  * compile, an agent with a bad field) is reported where the user typed it.
  */
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
-import { ConfigError } from '../errors/index.js';
+import { ConfigError, type Issue } from '../errors/index.js';
 
 export interface Position {
   line: number;
@@ -18,6 +18,8 @@ export interface YamlSource {
    * `agents.my-agent.rateLimit.max`), or its nearest existing parent for a missing key.
    */
   locate(issuePath: string): Position | undefined;
+  /** `issues` found in the value, located: each message starts `<source>:<line>:<col>: <path>: `. */
+  located(issues: readonly Issue[]): Issue[];
 }
 
 /** Parse `text`; malformed YAML or an empty file is a ConfigError naming `source` (with `:line:col` when known). */
@@ -29,7 +31,7 @@ export function readYaml(text: string, source: string): YamlSource {
     const at = error.linePos?.[0];
     const where = at ? `:${at.line}:${at.col}` : '';
     const message = `${source}${where}: malformed YAML: ${error.message.trimEnd()}`;
-    throw new ConfigError(message, [{ path: source, message }]);
+    throw new ConfigError(message, [{ path: source, message, ...(at ? { line: at.line, col: at.col } : {}) }]);
   }
   // toJS keeps yaml's alias-expansion limit, which guards against "billion laughs" documents.
   const value: unknown = doc.toJS();
@@ -37,13 +39,17 @@ export function readYaml(text: string, source: string): YamlSource {
     const message = `${source}: file is empty`;
     throw new ConfigError(message, [{ path: source, message }]);
   }
-  return {
-    value,
-    locate: (issuePath) => {
-      const start = nodeAt(doc, issuePath)?.range?.[0];
-      return start === undefined ? undefined : lines.linePos(start);
-    },
+  const locate = (issuePath: string): Position | undefined => {
+    const start = nodeAt(doc, issuePath)?.range?.[0];
+    return start === undefined ? undefined : lines.linePos(start);
   };
+  const located = (issues: readonly Issue[]): Issue[] =>
+    issues.map((i) => {
+      const at = locate(i.path);
+      const message = `${source}${at ? `:${at.line}:${at.col}` : ''}: ${i.path ? `${i.path}: ` : ''}${i.message}`;
+      return { path: i.path, message, ...at };
+    });
+  return { value, locate, located };
 }
 
 interface Ranged {

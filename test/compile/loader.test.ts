@@ -49,7 +49,9 @@ describe('loadWorkflowsDir', () => {
     const file = path.join(dir, 'bad.yaml');
     expect(err.message).toContain(`${file}: invalid workflow (1 problem):`);
     expect(err.message).toContain('line 4, column 12, steps[0].agent: unknown agent "wizard"; known agents: code, content');
-    expect(err.issues).toEqual([{ path: 'steps[0].agent', message: expect.stringMatching(new RegExp(`^${file}:4:12: steps\\[0\\]\\.agent: unknown agent`)) }]);
+    expect(err.issues).toEqual([
+      { path: 'steps[0].agent', line: 4, col: 12, message: expect.stringMatching(new RegExp(`^${file}:4:12: steps\\[0\\]\\.agent: unknown agent`)) },
+    ]);
   });
 
   it('reports a duplicate workflow name naming both files', async () => {
