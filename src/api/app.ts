@@ -4,7 +4,7 @@
  * wires the routes to the System's services; the routes never see the System itself.
  */
 import { statsRouter } from './routes/stats.js';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
 import { DEFAULT_BOUNDS, type ApiRateConfig, type AuthConfig, type Bounds } from '../config/env.js';
 import { DEFAULT_API_RATE } from '../config/api-env.js';
@@ -29,6 +29,9 @@ import { chatRouter } from './routes/chat.js';
 import { runsRouter } from './routes/runs.js';
 import { schedulesRouter } from './routes/schedules.js';
 import { workflowsRouter } from './routes/workflows.js';
+import { docsRouter } from './routes/docs.js';
+import { declaredRoutes } from './route.js';
+import { openApiDocument, type MountedRoute } from './openapi.js';
 
 export interface AppOptions {
   /** Largest JSON body accepted (body-parser syntax, e.g. "1mb"). */
@@ -71,6 +74,12 @@ export function createApp(system: System, opts: AppOptions): Express {
 
   app.use(accessLog(system.logger));
   app.use(securityHeaders());
+  // Every router is mounted through this: its declared routes are what GET /openapi.json describes.
+  const routes: MountedRoute[] = [];
+  const mount = (prefix: string, router: Router) => {
+    for (const r of declaredRoutes(router)) routes.push({ ...r, path: prefix && r.path === '/' ? prefix : `${prefix}${r.path}` });
+    app.use(prefix || '/', router);
+  };
   const refusals = new RefusalLog(system.logger);
   // Every route checks its declared access through the authenticator (scope.ts), then its workspace's request rate.
   const onRefused = opts.onRefused ?? refusalsAuditedIn(system.audit, system.logger);
@@ -78,7 +87,8 @@ export function createApp(system: System, opts: AppOptions): Express {
   app.use(credentialRequests(authenticatorOf(system, opts.auth), system.cell, onRefused, admit));
   const audit = auditorOf(system.audit, system.logger);
   // Before the JSON body checks: the login form is URL-encoded, and Bull Board parses its own bodies.
-  app.use(
+  mount(
+    '',
     adminRouter({
       queues: system.allQueues(),
       sessions: system.sessions,
@@ -97,7 +107,8 @@ export function createApp(system: System, opts: AppOptions): Express {
     assertFieldSizes(req.body, maxFieldBytes);
     next();
   });
-  app.use(
+  mount(
+    '',
     healthRouter({
       checks: { redis: () => system.ping(), ...opts.readiness },
       unservedAgents: () => system.unservedAgents(),
@@ -105,15 +116,19 @@ export function createApp(system: System, opts: AppOptions): Express {
     }),
   );
   const { submissions, queries, actions } = system.api;
-  app.use('/v1/runs', runsRouter({ submissions, queries, actions, audit, shutdownSignal: opts.shutdownSignal }));
-  app.use('/v1/chat', chatRouter({ submissions, audit }));
-  app.use('/v1/agents', agentsRouter({ agents: system.api.agents, audit }));
-  app.use('/v1/stats', statsRouter({ queries }));
-  app.use('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents: system.api.agents }));
-  app.use('/v1/schedules', schedulesRouter({ schedules: system.schedules, audit }));
-  app.use('/v1/keys', keysRouter({ keys: system.keys, audit }));
-  app.use('/v1/audit', auditRouter({ audit: system.audit }));
-  app.use('/v1/limits', limitsRouter({ limits: system.limits }));
+  mount('/v1/runs', runsRouter({ submissions, queries, actions, audit, shutdownSignal: opts.shutdownSignal }));
+  mount('/v1/chat', chatRouter({ submissions, audit }));
+  mount('/v1/agents', agentsRouter({ agents: system.api.agents, audit }));
+  mount('/v1/stats', statsRouter({ queries }));
+  mount('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents: system.api.agents }));
+  mount('/v1/schedules', schedulesRouter({ schedules: system.schedules, audit }));
+  mount('/v1/keys', keysRouter({ keys: system.keys, audit }));
+  mount('/v1/audit', auditRouter({ audit: system.audit }));
+  mount('/v1/limits', limitsRouter({ limits: system.limits }));
+  mount(
+    '',
+    docsRouter(() => openApiDocument(routes)),
+  );
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(system.logger, refusals));
   return app;

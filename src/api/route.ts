@@ -1,10 +1,11 @@
 /**
- * The API's routers. Every route declares its access rule first (`'public'`, or the scope it
- * needs: `r.post('/', 'runs:write', handler)`), checked before anything else (scope.ts), and
- * has its query parameters checked the one way: a route names the zod schema of its query
- * (none: it takes no parameters), a parameter it does not take is a 422 naming it and what the
- * route takes, and the values are parsed by the schema before the handler sees them. A route
- * cannot be added without going through this.
+ * The API's routers, and the one place a route is declared. Every route names its access rule
+ * (`'public'`, or the scope it needs), then its spec: what it is, the zod schemas of its query
+ * and body, and of each answer it gives (`r.post('/', 'runs:write', {summary, body, responses},
+ * handler)`). The builder checks the access first (scope.ts), then the query (a parameter the
+ * route does not name is a 422 naming it), then the body, and hands the handler the parsed
+ * values. The same declarations are what GET /openapi.json describes (openapi.ts), so the
+ * description cannot drift from what the routes check. A route cannot be added without this.
  */
 import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
@@ -15,19 +16,64 @@ import { authorize, type Access } from './scope.js';
 export type { Access };
 
 type QuerySchema = z.ZodObject;
+type NoQuery = z.ZodObject<Record<string, never>>;
+
+/** One answer of a route: a JSON body's schema, none (`null`: 204, a redirect), or another content type. */
+export type ResponseSpec = z.ZodType | null | { schema: z.ZodType | null; contentType: string; description?: string };
+
+export interface RouteSpec<Q extends QuerySchema, B extends z.ZodType | undefined, P> {
+  /** One line: what it does. */
+  summary: string;
+  description?: string;
+  /** Its query parameters (none: it takes none). */
+  query?: Q;
+  /** Its JSON body, parsed before the handler runs (none: the body is not read). */
+  body?: B;
+  /** When the route picks among shapes by a field (errors naming the right fields): its parser; `body` describes it. */
+  parseBody?: (raw: unknown) => P;
+  /** Its path parameters' schemas, for the description (checked by the route or the service). */
+  params?: Record<string, z.ZodType>;
+  /** Its answers by status: success, and the errors only this route gives (409, 502...). */
+  responses: Record<number, ResponseSpec>;
+}
+
 /** A handler; its path parameters are those its path names (each present when it runs). */
-type Handler<Q> = (req: Request<Record<string, string>>, res: Response, query: Q) => unknown;
-type NoQuery = Record<string, never>;
+type Handler<Q, P> = (req: Request<Record<string, string>>, res: Response, input: { query: Q; body: P }) => unknown;
+type Body<B> = B extends z.ZodType ? z.output<B> : undefined;
+
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+/** A declared route, as openapi.ts reads it. */
+export interface RouteDecl {
+  method: Method;
+  path: string;
+  access: Access;
+  spec: RouteSpec<QuerySchema, z.ZodType | undefined, unknown>;
+}
+
+type Add = <Q extends QuerySchema = NoQuery, B extends z.ZodType | undefined = undefined, P = Body<B>>(
+  path: string,
+  access: Access,
+  spec: RouteSpec<Q, B, P>,
+  handler: Handler<z.output<Q>, P>,
+) => void;
 
 export interface ApiRouter {
   /** The express router, to mount (and for `param`). */
   readonly router: Router;
-  get(path: string, access: Access, handler: Handler<NoQuery>): void;
-  get<S extends QuerySchema>(path: string, access: Access, query: S, handler: Handler<z.infer<S>>): void;
-  post(path: string, access: Access, handler: Handler<NoQuery>): void;
-  put(path: string, access: Access, handler: Handler<NoQuery>): void;
-  patch(path: string, access: Access, handler: Handler<NoQuery>): void;
-  delete(path: string, access: Access, handler: Handler<NoQuery>): void;
+  get: Add;
+  post: Add;
+  put: Add;
+  patch: Add;
+  delete: Add;
+}
+
+/** The routes each router declared (read by `declaredRoutes`). */
+const declared = new WeakMap<Router, RouteDecl[]>();
+
+/** The routes declared on `router`, paths relative to where it is mounted. */
+export function declaredRoutes(router: Router): readonly RouteDecl[] {
+  return declared.get(router) ?? [];
 }
 
 /** The query of `req`, parsed by `schema`; a parameter it does not name is a 422. */
@@ -46,15 +92,25 @@ function queryOf(req: Request, schema: QuerySchema | undefined): unknown {
   return schema ? parseOr422(schema, req.query, 'query') : {};
 }
 
+/** The body of `req` as the spec reads it: by its parser, its schema, or not at all. */
+function bodyOf(req: Request, spec: RouteDecl['spec']): unknown {
+  const raw: unknown = req.body ?? {};
+  if (spec.parseBody) return spec.parseBody(raw);
+  return spec.body ? parseOr422(spec.body, raw) : undefined;
+}
+
 export function apiRouter(): ApiRouter {
   const router = Router();
+  const routes: RouteDecl[] = [];
+  declared.set(router, routes);
   const add =
-    (method: 'get' | 'post' | 'put' | 'patch' | 'delete') =>
-    (path: string, access: Access, ...args: [Handler<never>] | [QuerySchema, Handler<never>]): void => {
-      const [schema, handler] = args.length === 2 ? args : [undefined, args[0]];
+    (method: Method) =>
+    (path: string, access: Access, spec: RouteDecl['spec'], handler: Handler<unknown, unknown>): void => {
+      routes.push({ method, path, access, spec });
       router[method](path, async (req, res) => {
         await authorize(req, res, access);
-        return (handler as Handler<unknown>)(req as Request<Record<string, string>>, res, queryOf(req, schema));
+        const query = queryOf(req, spec.query);
+        return handler(req as Request<Record<string, string>>, res, { query, body: bodyOf(req, spec) });
       });
     };
   return { router, get: add('get'), post: add('post'), put: add('put'), patch: add('patch'), delete: add('delete') } as ApiRouter;

@@ -1,6 +1,6 @@
 /**
- * The HTTP API's request schemas: the single source of truth for validation (and, later,
- * for OpenAPI). Response shapes are the run/step records of src/model/run.ts.
+ * The HTTP API's request schemas: the single source of truth for validation, for GET
+ * /openapi.json and for the typed client. The answers' schemas are in responses.ts.
  */
 import { z } from 'zod';
 import { Budget, RunListInclude, RunStatus, StepFeedback } from '../model/run.js';
@@ -56,8 +56,11 @@ export const ChatMulti = z
       ctx.addIssue({ code: 'custom', path: ['agents'], message: 'mode orchestrated needs the leader (first) and at least one agent it may delegate to' });
   });
 
-export const SubmitRun = z.union([SubmitAgentRun, SubmitWorkflowRun]);
+/** POST /v1/runs: one agent on a task, a workflow (by name or inline), or a collaboration pattern. */
+export const SubmitRun = z.union([SubmitAgentRun, SubmitWorkflowRun, SubmitPatternRun]);
 export type SubmitRun = z.infer<typeof SubmitRun>;
+/** What a client sends to POST /v1/runs (defaults not yet applied). */
+export type SubmitRunInput = z.input<typeof SubmitRun>;
 
 /** A run id as the API hands them out (`run_` + lowercase letters and digits). */
 export const RunId = z.string().regex(/^run_[0-9a-z]{1,40}$/);

@@ -5,7 +5,8 @@
  */
 import { excerpt } from '../errors/excerpt.js';
 import { PatternFields } from '../compile/patterns.js';
-import { HttpError } from './errors.js';
+import { HttpError, parseOr422 } from './errors.js';
+import { SubmitAgentRun, SubmitPatternRun, SubmitWorkflowRun, type SubmitRun } from './schemas.js';
 
 interface Shape {
   /** What it is, for the message. */
@@ -89,4 +90,14 @@ export function noShapeError(body: Record<string, unknown>): HttpError {
     : 'got an empty object';
   const message = `${ACCEPTED}; ${got}. Closest: ${closest.what}, e.g. ${JSON.stringify(closest.example(body))}`;
   return new HttpError(422, 'invalid_request', message, [{ path: '(body)', message }]);
+}
+
+/** POST /v1/runs's body, parsed by the shape its discriminating field names, so errors name that shape's fields. */
+export function parseSubmitRun(raw: unknown): SubmitRun {
+  // A body that is not a JSON object was answered already (app.ts); none at all is `{}`.
+  const body = raw as Record<string, unknown>;
+  if ('pattern' in body) return parseOr422(SubmitPatternRun, body);
+  if ('agent' in body) return parseOr422(SubmitAgentRun, body);
+  if ('workflow' in body) return parseOr422(SubmitWorkflowRun, body);
+  throw noShapeError(body);
 }

@@ -14,6 +14,7 @@ import type { Queue } from 'bullmq';
 import type { AdminSessions } from '../../auth/sessions.js';
 import { SESSION_TTL_MS } from '../../auth/sessions.js';
 import { HttpError } from '../errors.js';
+import { ErrorBody } from '../responses.js';
 import { apiRouter } from '../route.js';
 import { authorize, requestPrincipal, SESSION_COOKIE } from '../scope.js';
 
@@ -83,13 +84,24 @@ export function adminRouter(deps: {
   createBullBoard({ queues: deps.queues.map(boardAdapter), serverAdapter: board });
 
   const r = apiRouter();
-  r.get('/metrics', 'admin', async (_req, res) => {
-    const { type, text } = await deps.metrics();
-    res.type(type).send(text);
-  });
-  r.get('/admin/login', 'public', (_req, res) => {
-    res.type('html').send(LOGIN_PAGE);
-  });
+  const page = (description: string) => ({ schema: null, contentType: 'text/html', description });
+  r.get(
+    '/metrics',
+    'admin',
+    { summary: 'Prometheus metrics', responses: { 200: { schema: null, contentType: 'text/plain', description: 'The Prometheus text format' } } },
+    async (_req, res) => {
+      const { type, text } = await deps.metrics();
+      res.type(type).send(text);
+    },
+  );
+  r.get(
+    '/admin/login',
+    'public',
+    { summary: 'The login page of Bull Board (the queue dashboard)', responses: { 200: page('The login form') } },
+    (_req, res) => {
+      res.type('html').send(LOGIN_PAGE);
+    },
+  );
   // The form posts `key`; the key is checked as a bearer credential, then only a session token goes in the cookie.
   r.router.post('/admin/login', express.urlencoded({ extended: false, limit: '8kb' }), (req, _res, next) => {
     const key = (req.body as { key?: unknown } | undefined)?.key;
@@ -98,12 +110,20 @@ export function adminRouter(deps: {
     req.headers.authorization = `Bearer ${key.trim()}`;
     next();
   });
-  r.post('/admin/login', 'admin', async (_req, res) => {
-    const token = await deps.sessions.create(requestPrincipal(res));
-    res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.production, path: '/admin', maxAge: SESSION_TTL_MS });
-    res.redirect(303, BOARD_PATH);
-  });
-  r.post('/admin/logout', 'public', async (req, res) => {
+  r.post(
+    '/admin/login',
+    'admin',
+    {
+      summary: 'Log in to Bull Board: the form field `key` (an admin key or token) is checked, then a session cookie is set',
+      responses: { 303: { schema: null, contentType: 'text/html', description: 'To the board, with the session cookie' }, 400: ErrorBody },
+    },
+    async (_req, res) => {
+      const token = await deps.sessions.create(requestPrincipal(res));
+      res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.production, path: '/admin', maxAge: SESSION_TTL_MS });
+      res.redirect(303, BOARD_PATH);
+    },
+  );
+  r.post('/admin/logout', 'public', { summary: "End Bull Board's session", responses: { 204: null } }, async (req, res) => {
     const token = /(?:^|;\s*)sy_session=([^;]+)/.exec(req.get('cookie') ?? '')?.[1];
     if (token) await deps.sessions.end(decodeURIComponent(token));
     res.clearCookie(SESSION_COOKIE, { path: '/admin' }).status(204).end();

@@ -8,7 +8,10 @@
 import type { Response, Router } from 'express';
 import { AgentTestError, type WorkspaceAgents } from '../../agents/workspace-agents.js';
 import type { Auditor } from '../audit.js';
-import { HttpError, parseOr422 } from '../errors.js';
+import { HttpError } from '../errors.js';
+import { AgentList, AgentTestAnswer, AgentView } from '../admin-responses.js';
+import { ErrorBody } from '../responses.js';
+import { AgentName } from '../../model/agent.js';
 import { apiRouter } from '../route.js';
 import { holds } from '../../auth/principal.js';
 import { requestPrincipal, requestScope } from '../scope.js';
@@ -25,45 +28,78 @@ function showPrompts(res: Response, include: readonly string[]): boolean {
 
 export function agentsRouter({ agents, audit }: { agents: WorkspaceAgents; audit: Auditor }): Router {
   const r = apiRouter();
-  r.get('/', 'runs:read', AgentsQuery, async (_req, res, { include }) => {
-    res.json({ agents: await agents.list(requestScope(res), { prompts: showPrompts(res, include) }) });
-  });
-  r.get('/:name', 'runs:read', AgentsQuery, async (req, res, { include }) => {
-    res.json(await agents.describe(requestScope(res), req.params.name!, { prompts: showPrompts(res, include) }));
-  });
-  r.post('/', 'agents:write', async (req, res) => {
-    const view = await agents.create(requestScope(res), parseOr422(AgentBody, req.body ?? {}));
-    await audit(req, res, {
-      action: 'agent.created',
-      target: view.name,
-      details: { provider: view.provider, model: view.model, apiKey: view.apiKey === 'set' },
-    });
-    res.status(201).json(view);
-  });
-  r.patch('/:name', 'agents:write', async (req, res) => {
-    const changes = parseOr422(AgentChanges, req.body ?? {});
-    const view = await agents.update(requestScope(res), req.params.name!, changes);
-    await audit(req, res, { action: 'agent.changed', target: view.name, details: { fields: Object.keys(changes), version: view.version } });
-    res.json(view);
-  });
-  r.delete('/:name', 'agents:write', async (req, res) => {
+  const agent = { name: AgentName };
+  r.get(
+    '/',
+    'runs:read',
+    { summary: 'The agents the workspace sees: the shared ones and its own', query: AgentsQuery, responses: { 200: AgentList } },
+    async (_req, res, { query: { include } }) => {
+      res.json({ agents: await agents.list(requestScope(res), { prompts: showPrompts(res, include) }) });
+    },
+  );
+  r.get(
+    '/:name',
+    'runs:read',
+    { summary: 'One agent', params: agent, query: AgentsQuery, responses: { 200: AgentView } },
+    async (req, res, { query: { include } }) => {
+      res.json(await agents.describe(requestScope(res), req.params.name!, { prompts: showPrompts(res, include) }));
+    },
+  );
+  r.post(
+    '/',
+    'agents:write',
+    {
+      summary: 'Create a workspace agent: its fields as in the agents file, and its provider key (optional, stored sealed)',
+      body: AgentBody,
+      responses: { 201: AgentView, 409: ErrorBody },
+    },
+    async (req, res, { body }) => {
+      const view = await agents.create(requestScope(res), body);
+      await audit(req, res, {
+        action: 'agent.created',
+        target: view.name,
+        details: { provider: view.provider, model: view.model, apiKey: view.apiKey === 'set' },
+      });
+      res.status(201).json(view);
+    },
+  );
+  r.patch(
+    '/:name',
+    'agents:write',
+    { summary: "Change a workspace agent's fields (`null` removes one)", params: agent, body: AgentChanges, responses: { 200: AgentView } },
+    async (req, res, { body: changes }) => {
+      const view = await agents.update(requestScope(res), req.params.name!, changes);
+      await audit(req, res, { action: 'agent.changed', target: view.name, details: { fields: Object.keys(changes), version: view.version } });
+      res.json(view);
+    },
+  );
+  r.delete('/:name', 'agents:write', { summary: 'Delete a workspace agent', params: agent, responses: { 204: null } }, async (req, res) => {
     await agents.remove(requestScope(res), req.params.name!);
     await audit(req, res, { action: 'agent.removed', target: req.params.name! });
     res.status(204).end();
   });
-  r.post('/:name/test', 'agents:write', async (req, res) => {
-    const { prompt } = parseOr422(AgentTestBody, req.body ?? {});
-    const stop = new AbortController();
-    res.on('close', () => stop.abort());
-    try {
-      const result = await agents.test(requestScope(res), req.params.name!, prompt, stop.signal);
-      await audit(req, res, { action: 'agent.tested', target: result.agent, details: { ok: true, model: result.model, latencyMs: result.latencyMs } });
-      res.json(result);
-    } catch (err) {
-      if (!(err instanceof AgentTestError)) throw err;
-      await audit(req, res, { action: 'agent.tested', target: req.params.name!, details: { ok: false, latencyMs: err.latencyMs } });
-      throw new HttpError(502, 'agent_test_failed', err.message);
-    }
-  });
+  r.post(
+    '/:name/test',
+    'agents:write',
+    {
+      summary: 'Call an agent once with a prompt (502 when its provider does not answer)',
+      params: agent,
+      body: AgentTestBody,
+      responses: { 200: AgentTestAnswer, 502: ErrorBody },
+    },
+    async (req, res, { body: { prompt } }) => {
+      const stop = new AbortController();
+      res.on('close', () => stop.abort());
+      try {
+        const result = await agents.test(requestScope(res), req.params.name!, prompt, stop.signal);
+        await audit(req, res, { action: 'agent.tested', target: result.agent, details: { ok: true, model: result.model, latencyMs: result.latencyMs } });
+        res.json(result);
+      } catch (err) {
+        if (!(err instanceof AgentTestError)) throw err;
+        await audit(req, res, { action: 'agent.tested', target: req.params.name!, details: { ok: false, latencyMs: err.latencyMs } });
+        throw new HttpError(502, 'agent_test_failed', err.message);
+      }
+    },
+  );
   return r.router;
 }

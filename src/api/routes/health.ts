@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import { apiRouter } from '../route.js';
+import { Liveness, Readiness } from '../admin-responses.js';
 
 export interface HealthRouterDeps {
   /** Readiness checks by name (redis, mongodb...); a check that throws counts as false. */
@@ -19,10 +20,10 @@ export interface HealthRouterDeps {
 
 export function healthRouter({ checks, unservedAgents, pausedScopes }: HealthRouterDeps): Router {
   const r = apiRouter();
-  r.get('/healthz', 'public', (_req, res) => {
+  r.get('/healthz', 'public', { summary: 'Liveness: the process answers', responses: { 200: Liveness } }, (_req, res) => {
     res.json({ status: 'ok' });
   });
-  r.get('/readyz', 'public', async (_req, res) => {
+  r.get('/readyz', 'public', { summary: 'Readiness: Redis (and MongoDB) answer', responses: { 200: Readiness, 503: Readiness } }, async (_req, res) => {
     // All checks at once: /readyz answers within the slowest check, not their sum.
     const named = Object.entries(checks);
     const results = await Promise.all(named.map(([, check]) => check().catch(() => false)));

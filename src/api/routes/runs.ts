@@ -2,30 +2,18 @@ import type { Request, Response, Router } from 'express';
 import type { RunQueries } from '../../query/run-queries.js';
 import type { RunActions } from '../../submit/run-actions.js';
 import type { Submissions } from '../../submit/submissions.js';
-import type { RunEvent } from '../../model/run.js';
 import { requestScope } from '../scope.js';
+import type { Scope } from '../../store/scope.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { apiRouter } from '../route.js';
 import { sendJson } from '../json-body.js';
 import { NotFoundError } from '../../errors/index.js';
 import { excerpt } from '../../errors/excerpt.js';
 import { patternWorkflow } from '../../compile/patterns.js';
-import {
-  EventId,
-  EventsQuery,
-  FeedbackBody,
-  GateDecisionBody,
-  SubmitPatternRun,
-  GetRunQuery,
-  ListRunsQuery,
-  RerunBody,
-  RunId,
-  RunStepIdParam,
-  SubmitAgentRun,
-  type SubmitRun,
-  SubmitWorkflowRun,
-} from '../schemas.js';
-import { noShapeError } from '../submit-shapes.js';
+import { RUN_EVENT_TYPES } from '../../model/run.js';
+import { EventId, EventsQuery, FeedbackBody, GateDecisionBody, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitRun } from '../schemas.js';
+import { CancelAnswer, DecisionAnswer, ErrorBody, FeedbackAnswer, RerunAnswer, RunContext, RunEvent, RunList, RunView, SubmitAnswer } from '../responses.js';
+import { parseSubmitRun } from '../submit-shapes.js';
 import type { Auditor } from '../audit.js';
 
 export interface RunsRouterDeps {
@@ -46,90 +34,141 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
     next();
   });
 
-  r.post('/', 'runs:write', async (req, res) => {
-    // A body that is not a JSON object was answered already (app.ts); none at all is `{}`.
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    if (!('agent' in body || 'workflow' in body || 'pattern' in body)) throw noShapeError(body);
-    if ('pattern' in body) {
-      const { idempotencyKey, priority, budget, ...pattern } = parseOr422(SubmitPatternRun, body);
-      const result = await submissions.submitWorkflow(
-        requestScope(res),
-        patternWorkflow(pattern),
-        {},
-        { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) },
-      );
-      if (result.created) await audit(req, res, { action: 'run.submitted', target: result.id, details: { pattern: pattern.pattern } });
+  const submitted = { 202: SubmitAnswer, 200: SubmitAnswer };
+  r.post(
+    '/',
+    'runs:write',
+    {
+      summary: 'Start a run: one agent on a task, a workflow (by name or inline), or a collaboration pattern',
+      description: '202 with the new run; 200 with `idempotentReplay` when `idempotencyKey` names a run already made.',
+      body: SubmitRun,
+      parseBody: parseSubmitRun,
+      responses: submitted,
+    },
+    async (req, res, { body: parsed }) => {
+      const scope = requestScope(res);
+      const result =
+        'pattern' in parsed
+          ? await submitPattern(submissions, scope, parsed)
+          : 'agent' in parsed
+            ? await submissions.submitAgentTask(scope, parsed.agent, parsed.input, parsed)
+            : await submissions.submitWorkflow(scope, parsed.workflow, parsed.input, parsed);
+      if (result.created) {
+        const what =
+          'pattern' in parsed
+            ? { pattern: parsed.pattern }
+            : 'agent' in parsed
+              ? { agent: parsed.agent }
+              : { workflow: typeof parsed.workflow === 'string' ? parsed.workflow : 'inline' };
+        await audit(req, res, { action: 'run.submitted', target: result.id, details: what });
+      }
       res
         .status(result.created ? 202 : 200)
         .location(`/v1/runs/${result.id}`)
         .json({ id: result.id, status: result.status, ...(result.created ? {} : { idempotentReplay: true }) });
-      return;
-    }
-    // Pick the branch by its discriminating field so errors name the right fields.
-    const parsed: SubmitRun = 'agent' in body ? parseOr422(SubmitAgentRun, body) : parseOr422(SubmitWorkflowRun, body);
-    // The parsed body carries the submit options (idempotencyKey, priority).
-    const opts = parsed;
-    const scope = requestScope(res);
-    const result =
-      'agent' in parsed
-        ? await submissions.submitAgentTask(scope, parsed.agent, parsed.input, opts)
-        : await submissions.submitWorkflow(scope, parsed.workflow, parsed.input, opts);
-    if (result.created) {
-      const what = 'agent' in parsed ? { agent: parsed.agent } : { workflow: typeof parsed.workflow === 'string' ? parsed.workflow : 'inline' };
-      await audit(req, res, { action: 'run.submitted', target: result.id, details: what });
-    }
-    res
-      .status(result.created ? 202 : 200)
-      .location(`/v1/runs/${result.id}`)
-      .json({ id: result.id, status: result.status, ...(result.created ? {} : { idempotentReplay: true }) });
-  });
+    },
+  );
 
   // Runs (with their outputs) can hold more text than one string may: written in pieces.
-  r.get('/', 'runs:read', ListRunsQuery, async (_req, res, query) => {
+  r.get('/', 'runs:read', { summary: 'List runs, newest first', query: ListRunsQuery, responses: { 200: RunList } }, async (_req, res, { query }) => {
     await sendJson(res, await queries.list(requestScope(res), query));
   });
 
-  r.get('/:id', 'runs:read', GetRunQuery, async (req, res, { include }) => {
-    await sendJson(res, await queries.get(requestScope(res), req.params.id!, { definition: include.includes('definition') }));
-  });
+  const run = { id: RunId };
+  r.get(
+    '/:id',
+    'runs:read',
+    { summary: 'A run: its record, its steps (with what each waits for) and its DAG', params: run, query: GetRunQuery, responses: { 200: RunView } },
+    async (req, res, { query: { include } }) => {
+      await sendJson(res, await queries.get(requestScope(res), req.params.id!, { definition: include.includes('definition') }));
+    },
+  );
 
-  r.get('/:id/context', 'runs:read', async (req, res) => {
-    res.json(await queries.context(requestScope(res), req.params.id!));
-  });
+  r.get(
+    '/:id/context',
+    'runs:read',
+    { summary: "A run's shared context and which step wrote each name", params: run, responses: { 200: RunContext } },
+    async (req, res) => {
+      res.json(await queries.context(requestScope(res), req.params.id!));
+    },
+  );
 
-  r.post('/:id/cancel', 'runs:write', async (req, res) => {
-    const answer = await actions.cancel(requestScope(res), req.params.id!);
-    await audit(req, res, { action: 'run.cancelled', target: req.params.id! });
-    res.json(answer);
-  });
+  r.post(
+    '/:id/cancel',
+    'runs:write',
+    { summary: 'Cancel a run: its unfinished steps end cancelled', params: run, responses: { 200: CancelAnswer, 409: ErrorBody } },
+    async (req, res) => {
+      const answer = await actions.cancel(requestScope(res), req.params.id!);
+      await audit(req, res, { action: 'run.cancelled', target: req.params.id! });
+      res.json(answer);
+    },
+  );
 
-  r.post('/:id/rerun', 'runs:write', async (req, res) => {
-    const body = parseOr422(RerunBody, req.body ?? {});
-    const result = await submissions.rerun(requestScope(res), req.params.id!, body);
-    await audit(req, res, { action: 'run.rerun', target: result.id, details: { rerunOf: result.rerunOf } });
-    res.status(202).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, rerunOf: result.rerunOf });
-  });
+  r.post(
+    '/:id/rerun',
+    'runs:write',
+    {
+      summary: 'Rerun a run from a step (it and everything downstream run again) as a new run',
+      params: run,
+      body: RerunBody,
+      responses: { 202: RerunAnswer, 409: ErrorBody },
+    },
+    async (req, res, { body }) => {
+      const result = await submissions.rerun(requestScope(res), req.params.id!, body);
+      await audit(req, res, { action: 'run.rerun', target: result.id, details: { rerunOf: result.rerunOf } });
+      res.status(202).location(`/v1/runs/${result.id}`).json({ id: result.id, status: result.status, rerunOf: result.rerunOf });
+    },
+  );
 
+  const step = { id: RunId, stepId: RunStepIdParam };
   for (const [action, approved] of [
     ['approve', true],
     ['reject', false],
   ] as const) {
-    r.post(`/:id/steps/:stepId/${action}`, 'runs:write', async (req, res) => {
-      const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
-      const body = parseOr422(GateDecisionBody, req.body ?? {});
-      const answer = await actions.decide(requestScope(res), req.params.id!, stepId, { approved, ...body });
-      await audit(req, res, { action: approved ? 'approval.given' : 'approval.refused', target: `${req.params.id!}.${stepId}` });
-      res.json(answer);
-    });
+    r.post(
+      `/:id/steps/:stepId/${action}`,
+      'runs:write',
+      {
+        summary: `${approved ? 'Approve' : 'Reject'} a step waiting at an approval gate`,
+        params: step,
+        body: GateDecisionBody,
+        responses: { 200: DecisionAnswer, 409: ErrorBody },
+      },
+      async (req, res, { body }) => {
+        const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
+        const answer = await actions.decide(requestScope(res), req.params.id!, stepId, { approved, ...body });
+        await audit(req, res, { action: approved ? 'approval.given' : 'approval.refused', target: `${req.params.id!}.${stepId}` });
+        res.json(answer);
+      },
+    );
   }
 
-  r.post('/:id/steps/:stepId/feedback', 'runs:write', async (req, res) => {
-    const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
-    const body = parseOr422(FeedbackBody, req.body ?? {});
-    res.json(await actions.feedback(requestScope(res), req.params.id!, stepId, body));
-  });
+  r.post(
+    '/:id/steps/:stepId/feedback',
+    'runs:write',
+    { summary: "Rate a step's result", params: step, body: FeedbackBody, responses: { 200: FeedbackAnswer, 409: ErrorBody } },
+    async (req, res, { body }) => {
+      const stepId = parseOr422(RunStepIdParam, req.params.stepId, 'stepId');
+      res.json(await actions.feedback(requestScope(res), req.params.id!, stepId, body));
+    },
+  );
 
-  r.get('/:id/events', 'runs:read', EventsQuery, (req, res, { after }) => streamEvents(queries, req as Request<{ id: string }>, res, after, shutdownSignal));
+  r.get(
+    '/:id/events',
+    'runs:read',
+    {
+      summary: "A run's events as Server-Sent Events, replayed from the start (or after Last-Event-ID / `after`), ending after run.finished",
+      description: `Each frame is \`id: <event id>\`, \`event: <type>\`, \`data: <the event as JSON>\`; comments (\`: keep-alive\`) every 15 s. Types: ${RUN_EVENT_TYPES.join(', ')}. 204 when nothing follows \`after\` (the run finished).`,
+      params: run,
+      query: EventsQuery,
+      responses: {
+        200: { schema: RunEvent, contentType: 'text/event-stream', description: 'The events, one per frame' },
+        204: null,
+        400: ErrorBody,
+      },
+    },
+    (req, res, { query: { after } }) => streamEvents(queries, req as Request<{ id: string }>, res, after, shutdownSignal),
+  );
 
   return r.router;
 }
@@ -194,4 +233,11 @@ async function streamEvents(
     req.off('close', end);
     shutdownSignal?.removeEventListener('abort', end);
   }
+}
+
+/** A collaboration pattern's run: the submit options go to the submission, the rest makes the workflow. */
+function submitPattern(submissions: Submissions, scope: Scope, parsed: Extract<SubmitRun, { pattern: string }>) {
+  const { idempotencyKey, priority, budget, ...pattern } = parsed;
+  const opts = { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}) };
+  return submissions.submitWorkflow(scope, patternWorkflow(pattern), {}, opts);
 }
