@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from '../config/env.js';
 import { StartupError, ValidationError } from '../errors/index.js';
 import { CliError, EXIT, oneLine } from './exit.js';
-import { addRemoteCommands, remoteFailure } from './remote-commands.js';
+import { addRemoteCommands } from './remote-commands.js';
 
 // The commands that work on this machine load what they need when they run: a command that
 // talks to a server starts without loading the server (express, BullMQ, the compiler, ...).
@@ -118,7 +118,5 @@ function toCliError(err: unknown): CliError {
   // The server's configuration (the environment, the agents file, flows/) is invalid.
   if (err instanceof ValidationError) return new CliError(err.message, EXIT.config);
   if (err instanceof StartupError) return new CliError(err.message, err.exitCode === EXIT.unavailable ? EXIT.unavailable : EXIT.failed);
-  const remote = remoteFailure(err);
-  if (remote) return remote;
   return new CliError(err instanceof Error ? err.message : String(err), EXIT.failed);
 }
