@@ -3,7 +3,7 @@
  * place as steps change and while one runs (elapsed time ticking); anywhere else (a pipe, a
  * log, a test) each change is one new line, so the output reads as a log.
  */
-import { RunProgress, stepLine, type StepProgress } from './progress.js';
+import { RunProgress, formatElapsed, stepLine } from './progress.js';
 import type { RunEvent } from '../model/run.js';
 
 export interface Screen {
@@ -40,19 +40,17 @@ export class LiveView {
   apply(event: RunEvent): void {
     const changed = this.progress.apply(event);
     if (this.tty) {
-      this.redraw();
+      if (changed || this.drawn === 0) this.redraw();
       this.tick();
     } else if (changed) {
-      this.screen.write(`${this.line(changed)}\n`);
+      // A log line: when it happened in the run, then the step as it became (a running step's time shows once it ends).
+      const since = Date.parse(event.at) - (this.progress.startedAt ?? Date.parse(event.at));
+      this.screen.write(`${`+${formatElapsed(since)}`.padStart(9)}  ${stepLine(changed, undefined, this.width())}\n`);
     }
   }
 
-  private line(step: StepProgress): string {
-    return `  ${stepLine(step, Date.now(), this.width())}`;
-  }
-
   private redraw(): void {
-    const lines = this.progress.list().map((s) => this.line(s));
+    const lines = this.progress.list().map((s) => `  ${stepLine(s, Date.now(), this.width())}`);
     const up = this.drawn > 0 ? `\x1b[${this.drawn}F` : '';
     this.screen.write(`${up}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`);
     this.drawn = lines.length;

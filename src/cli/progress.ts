@@ -33,6 +33,7 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 const record = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
 const clock = (iso: string | undefined): string => (iso ? new Date(iso).toISOString().slice(11, 19) : '');
+const moment = (iso: string | undefined): string => (iso ? `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')}Z` : '');
 
 export class RunProgress {
   private readonly steps = new Map<string, StepProgress>();
@@ -103,8 +104,8 @@ function applyToStep(step: StepProgress, type: RunEvent['type'], data: Record<st
       return true;
     case 'step.waiting':
       step.status = 'waiting';
-      step.note =
-        str(data.reason) === 'approval' ? `waiting for approval${str(data.until) ? ` until ${str(data.until)}` : ''}` : 'waiting for the steps it added';
+      // A gate says why it waits (`waiting for approval (...)`) and until when; a step that added steps, nothing.
+      step.note = str(data.reason) ? `${str(data.reason)}${str(data.until) ? `, until ${moment(str(data.until))}` : ''}` : 'waiting for the steps it added';
       return true;
     case 'step.resumed':
       step.status = 'running';
@@ -168,11 +169,11 @@ export function formatElapsed(ms: number): string {
 
 export const formatCost = (usd: number): string => `$${usd < 1 ? usd.toFixed(4) : usd.toFixed(2)}`;
 
-/** A step's elapsed time: its own duration once ended, else from its start to `now`. */
-export function elapsedOf(step: StepProgress, now: number): number | undefined {
+/** A step's elapsed time: its own duration once ended, else from its start to `now` (none without a `now`). */
+export function elapsedOf(step: StepProgress, now: number | undefined): number | undefined {
   if (step.startedAt === undefined) return undefined;
   if (step.endedAt !== undefined) return step.durationMs ?? step.endedAt - step.startedAt;
-  return now - step.startedAt;
+  return now === undefined ? undefined : now - step.startedAt;
 }
 
 const MARK: Record<StepStatus, string> = {
@@ -187,7 +188,7 @@ const MARK: Record<StepStatus, string> = {
 };
 
 /** One step's line: `✓ analyse  succeeded  0.06s  230 tokens  $0.0012  <note>`. */
-export function stepLine(step: StepProgress, now: number, width: number): string {
+export function stepLine(step: StepProgress, now: number | undefined, width: number): string {
   const elapsed = elapsedOf(step, now);
   const parts = [
     `${MARK[step.status]} ${step.stepId.padEnd(width)}`,

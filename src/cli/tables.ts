@@ -10,7 +10,16 @@ import { formatCost, formatElapsed } from './progress.js';
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 const took = (from: string | null, to: string | null): string => (from && to ? formatElapsed(Date.parse(to) - Date.parse(from)) : '');
@@ -49,13 +58,25 @@ function waitingText(w: Run['steps'][number]['waitingFor']): string {
   }
 }
 
+/** What a run spent: its total once finished, the sum of its steps' until then. */
+function usageOf(run: Run): { inputTokens: number; outputTokens: number; costUsd?: number | undefined } {
+  if (run.finishedAt) return run.usage;
+  const used = run.steps.flatMap((s) => (s.usage ? [s.usage] : []));
+  return {
+    inputTokens: used.reduce((n, u) => n + u.inputTokens, 0),
+    outputTokens: used.reduce((n, u) => n + u.outputTokens, 0),
+    costUsd: used.reduce((n, u) => n + (u.costUsd ?? 0), 0),
+  };
+}
+
 export function runText(run: Run): string {
+  const usage = usageOf(run);
   const head = [
     `run       ${run.id}${run.rerunOf ? ` (rerun of ${run.rerunOf})` : ''}`,
     `workflow  ${run.workflow}`,
     `status    ${run.status}${run.error ? `: ${run.error}` : ''}`,
     `created   ${when(run.createdAt)}${run.finishedAt ? `, took ${took(run.startedAt ?? run.createdAt, run.finishedAt)}` : ''}`,
-    `usage     ${run.usage.inputTokens + run.usage.outputTokens} tokens (${run.usage.inputTokens} in, ${run.usage.outputTokens} out), ${formatCost(run.usage.costUsd ?? 0)}${run.budget ? ` of a budget ${JSON.stringify(run.budget)}` : ''}`,
+    `usage     ${usage.inputTokens + usage.outputTokens} tokens (${usage.inputTokens} in, ${usage.outputTokens} out), ${formatCost(usage.costUsd ?? 0)}${run.budget ? ` of a budget ${JSON.stringify(run.budget)}` : ''}${run.finishedAt ? '' : ' so far'}`,
   ].join('\n');
   const steps = table([
     ['STEP', 'STATUS', 'TOOK', 'TOKENS', 'COST', 'MODEL', ''],
@@ -74,5 +95,6 @@ export function runText(run: Run): string {
 }
 
 export function schedulesTable(schedules: readonly Schedule[]): string {
+  if (schedules.length === 0) return 'no schedules (set one with `switchyard schedules set`, or `schedule:` in a workflow of flows/)\n';
   return table([['ID', 'WORKFLOW', 'CRON', 'TZ', 'NEXT', 'SOURCE'], ...schedules.map((s) => [s.id, s.workflow, s.cron, s.tz, when(s.next), s.source])]);
 }
