@@ -52,7 +52,7 @@ describe('RunProgress', () => {
     expect(decided?.note).toBe('approved by ana: ok');
     p.apply(ev('step.started', 10, 'call', { attempt: 1 }));
     const retry = p.apply(ev('step.retrying', 20, 'call', { attempt: 1, error: 'HTTP 500', retryAt: '2026-12-07T10:00:02.000Z' }));
-    expect(stepLine(retry!, undefined, 4)).toMatch(/^↻ call  retrying +attempt 1 failed \(HTTP 500\), again at 10:00:02$/);
+    expect(stepLine(retry!, undefined, 4)).toMatch(/^↻ call {2}retrying +attempt 1 failed \(HTTP 500\), again at 10:00:02$/);
     const failed = p.apply(ev('step.failed', 3000, 'call', { error: 'HTTP 400: bad request' }));
     expect(stepLine(failed!, undefined, 4)).toBe('✗ call  failed       2.99s  HTTP 400: bad request');
     p.apply(ev('run.finished', 3010, undefined, { status: 'failed', error: 'step "call" failed' }));
