@@ -27,11 +27,16 @@ interface Context {
 /** The server's answer to a request that is not a success, or a server out of reach, as the CLI ends on it. */
 export function remoteFailure(err: unknown, url: string, yaml?: YamlSource): CliError | undefined {
   if (err instanceof SwitchyardError) {
-    const issues = err.issues.map((i) => {
-      // An inline workflow's problems point into the YAML file it came from.
-      const at = yaml && i.path.startsWith('workflow') ? yaml.locate(i.path.replace(/^workflow\.?/, '')) : undefined;
-      return `${at ? `${at.line}:${at.col} ` : ''}${i.path ? `${i.path}: ` : ''}${i.message}`;
-    });
+    // A workflow sent from a YAML file that the server refused: each problem where it is in the file.
+    if (yaml && err.status === 422 && err.issues.length > 0)
+      return new CliError(
+        yaml
+          .located(err.issues)
+          .map((i) => i.message)
+          .join('; '),
+        EXIT.failed,
+      );
+    const issues = err.issues.map((i) => `${i.path ? `${i.path}: ` : ''}${i.message}`);
     const hint = err.status === 401 ? ' (pass --key or set SWITCHYARD_KEY)' : '';
     const detail = issues.length > 0 && !issues.every((i) => err.message.includes(i)) ? ` (${issues.join('; ')})` : '';
     const message = `${url} answered ${err.status} ${err.code}: ${err.message}${detail}${hint}`;
