@@ -56,16 +56,16 @@ function checkAgents(file: string, source: YamlSource, config: Config, env: Reco
 
 /** Check `files`; one report each, in order. */
 export function validateFiles(files: readonly string[], config: Config, env: Record<string, string | undefined> = process.env): FileReport[] {
-  const read_ = files.map(read);
+  const parsed = files.map(read);
   const reports = new Map<string, FileReport>();
   let agentNames: string[] | undefined;
-  for (const r of read_) {
+  for (const r of parsed) {
     if ('problems' in r || !isAgentsFile(r.source.value)) continue;
     const { names, ...report } = checkAgents(r.file, r.source, config, env);
     reports.set(r.file, report);
     if (names) agentNames = [...(agentNames ?? []), ...names];
   }
-  const workflowsToCheck = read_.some((r) => !('problems' in r) && !reports.has(r.file));
+  const workflowsToCheck = parsed.some((r) => !('problems' in r) && !reports.has(r.file));
   let agentsProblem: Issue | undefined;
   if (workflowsToCheck && agentNames === undefined) {
     try {
@@ -75,7 +75,7 @@ export function validateFiles(files: readonly string[], config: Config, env: Rec
       agentsProblem = { path: '', message: `the agents file the workflows are checked against is invalid (${err.message}); name a valid one too` };
     }
   }
-  return read_.map((r) => {
+  return parsed.map((r) => {
     if ('problems' in r) return r;
     const done = reports.get(r.file);
     if (done) return done;
