@@ -106,12 +106,13 @@ export const ResumeAnswer = z
   })
   .strict();
 
-export const Liveness = z.object({ status: z.literal('ok') }).strict();
-/** GET /readyz: 200 `ready` or 503 `not_ready`, each check by name; agents no worker serves and paused limiter scopes (they do not make it unready). */
+/** GET /healthz: `starting` while the process starts (src/bootstrap.ts answers then), `ok` after. */
+export const Liveness = z.object({ status: z.enum(['ok', 'starting']) }).strict();
+/** GET /readyz: 200 `ready` or 503 `not_ready`, each check by name (503 `starting`, without checks, while the process starts); agents no worker serves and paused limiter scopes (they do not make it unready). */
 export const Readiness = z
   .object({
-    status: z.enum(['ready', 'not_ready']),
-    checks: z.record(z.string(), z.boolean()),
+    status: z.enum(['ready', 'not_ready', 'starting']),
+    checks: z.record(z.string(), z.boolean()).optional(),
     unservedAgents: z.array(z.string()).optional(),
     pausedScopes: z.array(z.object({ scope: z.string(), until: z.string(), quotaExhausted: z.boolean() }).strict()).optional(),
   })

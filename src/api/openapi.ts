@@ -147,6 +147,8 @@ function operation(route: RouteDecl, ins: Components, outs: Components): Json {
   };
 }
 
+const TAG_ORDER = ['runs', 'chat', 'workflows', 'agents', 'schedules', 'stats', 'keys', 'audit', 'limits', 'service', 'operations'];
+
 /** The OpenAPI 3.1 document of `routes`. */
 export function openApiDocument(routes: readonly MountedRoute[]): Json {
   const known = knownNames();
@@ -163,6 +165,8 @@ export function openApiDocument(routes: readonly MountedRoute[]): Json {
       description:
         'Queue-backed multi-agent job runner. Every route but the public ones takes `Authorization: Bearer <API key or JWT>`; each names the scope it needs (`admin` holds every scope). In the open development mode (no key made yet, not production) no credential is needed.',
     },
+    // In the order a reader looks for them (Swagger UI lists tags in this order).
+    tags: TAG_ORDER.map((name) => ({ name })),
     paths,
     components: {
       schemas: { ...outs.schemas(), ...ins.schemas() },

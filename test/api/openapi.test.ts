@@ -77,6 +77,12 @@ describe('GET /openapi.json', () => {
       'references to no component',
     ).toEqual([]);
     expect(described.length).toBe(answered.length);
+    const tags = new Set((spec as unknown as { tags: { name: string }[] }).tags.map((t) => t.name));
+    const ops = Object.values(spec.paths).flatMap((byMethod) => Object.values(byMethod) as unknown as { tags: string[] }[]);
+    expect(
+      ops.flatMap((op) => op.tags.filter((t) => !tags.has(t))),
+      'tags the document does not list',
+    ).toEqual([]);
   });
 
   it('gives each route its scope as a security requirement, and the error shape', () => {

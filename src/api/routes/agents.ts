@@ -66,7 +66,7 @@ export function agentsRouter({ agents, audit }: { agents: WorkspaceAgents; audit
   r.patch(
     '/:name',
     'agents:write',
-    { summary: "Change a workspace agent's fields (`null` removes one)", params: agent, body: AgentChanges, responses: { 200: AgentView } },
+    { summary: "Change a workspace agent's fields (`null` removes one)", params: agent, body: AgentChanges, responses: { 200: AgentView, 409: ErrorBody } },
     async (req, res, { body: changes }) => {
       const view = await agents.update(requestScope(res), req.params.name!, changes);
       await audit(req, res, { action: 'agent.changed', target: view.name, details: { fields: Object.keys(changes), version: view.version } });

@@ -7,7 +7,7 @@ import type { Router } from 'express';
 import type { Submissions } from '../../submit/submissions.js';
 import { requestScope } from '../scope.js';
 import { patternWorkflow } from '../../compile/patterns.js';
-import { SubmitAnswer } from '../responses.js';
+import { ErrorBody, SubmitAnswer } from '../responses.js';
 import { apiRouter } from '../route.js';
 import { ChatMulti } from '../schemas.js';
 import type { Auditor } from '../audit.js';
@@ -20,7 +20,7 @@ export function chatRouter({ submissions, audit }: { submissions: Submissions; a
     {
       summary: 'One message to several agents, as a run (parallel, sequential or orchestrated)',
       body: ChatMulti,
-      responses: { 202: SubmitAnswer, 200: SubmitAnswer },
+      responses: { 202: SubmitAnswer, 200: SubmitAnswer, 409: ErrorBody },
     },
     async (req, res, { body: { message, agents, mode, idempotencyKey, priority, budget } }) => {
       const tasks = agents.map((agent) => ({ agent, task: message }));

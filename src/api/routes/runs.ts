@@ -43,7 +43,7 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
       description: '202 with the new run; 200 with `idempotentReplay` when `idempotencyKey` names a run already made.',
       body: SubmitRun,
       parseBody: parseSubmitRun,
-      responses: submitted,
+      responses: { ...submitted, 409: ErrorBody },
     },
     async (req, res, { body: parsed }) => {
       const scope = requestScope(res);

@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import { ScheduleBody, type SchedulesService } from '../../schedules/schedules-service.js';
 import type { Auditor } from '../audit.js';
 import { ScheduleList, ScheduleView } from '../admin-responses.js';
+import { ErrorBody } from '../responses.js';
 import { ScheduleId } from '../../model/schedule.js';
 import { apiRouter } from '../route.js';
 import { requestScope } from '../scope.js';
@@ -19,7 +20,12 @@ export function schedulesRouter({ schedules, audit }: { schedules: SchedulesServ
   r.put(
     '/:id',
     'schedules:write',
-    { summary: 'Create or replace a schedule: a workflow started on a cron pattern', params: schedule, body: ScheduleBody, responses: { 200: ScheduleView } },
+    {
+      summary: 'Create or replace a schedule: a workflow started on a cron pattern',
+      params: schedule,
+      body: ScheduleBody,
+      responses: { 200: ScheduleView, 409: ErrorBody },
+    },
     async (req, res, { body }) => {
       // The id is checked by the service (422 naming `id`).
       const view = await schedules.put(requestScope(res), req.params.id!, body);
@@ -27,7 +33,7 @@ export function schedulesRouter({ schedules, audit }: { schedules: SchedulesServ
       res.json(view);
     },
   );
-  r.delete('/:id', 'schedules:write', { summary: 'Delete a schedule', params: schedule, responses: { 204: null } }, async (req, res) => {
+  r.delete('/:id', 'schedules:write', { summary: 'Delete a schedule', params: schedule, responses: { 204: null, 409: ErrorBody } }, async (req, res) => {
     await schedules.remove(requestScope(res), req.params.id!);
     await audit(req, res, { action: 'schedule.removed', target: req.params.id! });
     res.status(204).end();
