@@ -64,11 +64,12 @@ export async function dev(env: Record<string, string | undefined>): Promise<numb
   const reload = async () => {
     const files = [...changed].map((f) => path.relative(process.cwd(), f) || f);
     changed.clear();
-    if (!running || !definitionsLoad(config, logger)) return;
+    if (!definitionsLoad(config, logger)) return;
     logger.info({ changed: files }, 'definitions changed: restarting (in-flight steps finish first)');
     const old = running;
     running = undefined;
-    await old.shutdown();
+    await old?.shutdown();
+    // A restart that failed left nothing running: the next good change boots a system again.
     running = await boot(config, { api: true, workers: true }, logger);
   };
   const watchers = watchDefinitions(
