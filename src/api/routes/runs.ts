@@ -5,7 +5,7 @@ import type { Submissions } from '../../submit/submissions.js';
 import { requestScope } from '../scope.js';
 import type { Scope } from '../../store/scope.js';
 import { HttpError, parseOr422 } from '../errors.js';
-import { apiRouter } from '../route.js';
+import { apiRouter, type ApiRouter } from '../route.js';
 import { sendJson } from '../json-body.js';
 import { NotFoundError } from '../../errors/index.js';
 import { excerpt } from '../../errors/excerpt.js';
@@ -120,6 +120,30 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
     },
   );
 
+  stepRoutes(r, { actions, audit });
+
+  r.get(
+    '/:id/events',
+    'runs:read',
+    {
+      summary: "A run's events as Server-Sent Events, replayed from the start (or after Last-Event-ID / `after`), ending after run.finished",
+      description: `Each frame is \`id: <event id>\`, \`event: <type>\`, \`data: <the event as JSON>\`; comments (\`: keep-alive\`) every 15 s. Types: ${RUN_EVENT_TYPES.join(', ')}. 204 when nothing follows \`after\` (the run finished).`,
+      params: run,
+      query: EventsQuery,
+      responses: {
+        200: { schema: RunEvent, contentType: 'text/event-stream', description: 'The events, one per frame' },
+        204: null,
+        400: ErrorBody,
+      },
+    },
+    (req, res, { query: { after } }) => streamEvents(queries, req as Request<{ id: string }>, res, after, shutdownSignal),
+  );
+
+  return r.router;
+}
+
+/** A step's routes: the decision on an approval gate, feedback on a result. */
+function stepRoutes(r: ApiRouter, { actions, audit }: Pick<RunsRouterDeps, 'actions' | 'audit'>): void {
   const step = { id: RunId, stepId: RunStepIdParam };
   for (const [action, approved] of [
     ['approve', true],
@@ -152,25 +176,6 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
       res.json(await actions.feedback(requestScope(res), req.params.id!, stepId, body));
     },
   );
-
-  r.get(
-    '/:id/events',
-    'runs:read',
-    {
-      summary: "A run's events as Server-Sent Events, replayed from the start (or after Last-Event-ID / `after`), ending after run.finished",
-      description: `Each frame is \`id: <event id>\`, \`event: <type>\`, \`data: <the event as JSON>\`; comments (\`: keep-alive\`) every 15 s. Types: ${RUN_EVENT_TYPES.join(', ')}. 204 when nothing follows \`after\` (the run finished).`,
-      params: run,
-      query: EventsQuery,
-      responses: {
-        200: { schema: RunEvent, contentType: 'text/event-stream', description: 'The events, one per frame' },
-        204: null,
-        400: ErrorBody,
-      },
-    },
-    (req, res, { query: { after } }) => streamEvents(queries, req as Request<{ id: string }>, res, after, shutdownSignal),
-  );
-
-  return r.router;
 }
 
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' };
