@@ -19,6 +19,32 @@ export default tseslint.config(
     },
   },
   {
+    // The run pages' browser modules (plain JS, served as they are): no type information, browser globals.
+    files: ['src/api/pages/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'module',
+      parserOptions: { projectService: false },
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'location',
+          'history',
+          'fetch',
+          'EventSource',
+          'URL',
+          'URLSearchParams',
+          'FormData',
+          'Node',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     // Tests read HTTP bodies and fixtures as `any` on purpose: what they assert is the shape.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {

@@ -16,7 +16,7 @@ import { loadConfig } from '../src/config/env.js';
 import { startWorkerPools } from '../src/engine/pools.js';
 import { silentLogger } from '../src/logger.js';
 import { isTerminalRun } from '../src/model/run.js';
-import { systemFromDefinitions } from '../src/system.js';
+import { systemFromDefinitions } from '../src/system-definitions.js';
 import { startFakeLlmServer, type RecordedRequest } from '../test/fixtures/fake-llm-server.js';
 import { ownRedis } from '../test/helpers/redis-server.js';
 import { killAllWorkerProcesses, startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process.js';

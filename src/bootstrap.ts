@@ -8,7 +8,7 @@ import { loadAgentsFile, type AgentRegistry } from './agents/registry.js';
 import { warnUnpriced } from './submit/budget-pricing.js';
 import { createApp } from './api/app.js';
 import { authMode } from './auth/authenticator.js';
-import { startWorkerPools, type WorkerPools } from './engine/pools.js';
+import { startCellPools, type WorkerPools } from './engine/pools.js';
 import { MAX_TIMER_MS, loadConfig, type Config } from './config/env.js';
 import { StartupError, ValidationError } from './errors/index.js';
 import { createLogger, type Logger } from './logger.js';
@@ -53,7 +53,9 @@ export async function boot(
   let mongo: MongoHandle | undefined;
   try {
     // Before anything else connects: one clear line while Redis is not there, then a bounded wait.
-    await waitForRedis(config.redisUrl, { timeoutMs: config.redisWaitMs, logger });
+    // With a cluster, its first node answering is enough to go on (ioredis finds the others).
+    const first = config.cells.clusterNodes?.[0];
+    await waitForRedis(first ? `redis://${first.host}:${first.port}` : config.redisUrl, { timeoutMs: config.redisWaitMs, logger });
     if (config.mongodbUri) {
       mongo = await connectMongo(config.mongodbUri, logger);
     } else {
@@ -68,7 +70,9 @@ export async function boot(
     () =>
       new System({
         redisUrl: config.redisUrl,
+        clusterNodes: config.cells.clusterNodes,
         prefix: config.prefix,
+        cells: config.cells,
         retentionSeconds: config.retentionSeconds,
         keepCompletedJobs: config.keepCompletedJobs,
         registry,
@@ -81,6 +85,7 @@ export async function boot(
         schemas,
         maxPauseMs: config.maxPauseMs,
         credentials: config,
+        workspaceCaps: config.workspaceCaps,
         outbox: mongo !== undefined,
         ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
       }),
@@ -93,17 +98,22 @@ export async function boot(
   );
   const server = front?.server;
   let pools: WorkerPools | undefined;
-  let outbox: OutboxConsumer | undefined;
+  const outboxes: OutboxConsumer[] = [];
   const shuttingDown = new AbortController();
   try {
     await Promise.all(system.connections().map((r) => connectionReady(r, config.redisWaitMs)));
-    await system.schedules.syncFromFlows(system.scope());
+    // The flows' schedules are the default workspace's, in its cell.
+    await system.forScope(system.scope()).schedules.syncFromFlows(system.scope());
     if (front) serveFront(front, { system, config, api: opts.api, shutdownSignal: shuttingDown.signal, mongo, logger });
     if (opts.workers !== false) {
-      pools = await startWorkerPools(system, opts.workers === true ? {} : { agents: opts.workers });
+      pools = await startCellPools(system, config.cells.serve, opts.workers === true ? {} : { agents: opts.workers });
       if (mongo) {
-        outbox = new OutboxConsumer({ redis: system.engine.store.redis, cell: system.cell, sink: mongo.sink, logger });
-        await outbox.start();
+        // One consumer per cell served (cell 0's outbox also carries the global slot's audit log).
+        for (const i of config.cells.serve ?? system.cells.map((_, i) => i)) {
+          const consumer = new OutboxConsumer({ redis: system.engine.store.redis, cell: system.cells[i]!.cell, sink: mongo.sink, logger });
+          outboxes.push(consumer);
+          await consumer.start();
+        }
       }
     }
   } catch (err) {
@@ -135,7 +145,7 @@ export async function boot(
       shuttingDown.abort();
       if (server) await closeServer(server);
       await pools?.close(config.shutdownTimeoutMs);
-      await outbox?.stop();
+      await Promise.all(outboxes.map((o) => o.stop()));
       await system.close();
       await mongo?.close();
       logger.info('stopped');

@@ -8,24 +8,26 @@ import { Metrics } from './metrics/metrics.js';
 import { RedisLimiter } from './calls/admission/limiter.js';
 import { LimitsAdmin } from './calls/admission/admin.js';
 import { FlowProducer, Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
-import { resolveAgents, type AgentRegistry } from './agents/registry.js';
+import type { Redis, RedisOptions } from 'ioredis';
+import type { AgentRegistry } from './agents/registry.js';
 import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds } from './config/env.js';
 import type { Logger } from './logger.js';
 import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
 import { RunControl } from './flow/run-control.js';
 import { RunStore } from './store/run-store.js';
-import { cellOf, scopeOf, type Cell, type Scope } from './store/scope.js';
+import type { Cell, Scope } from './store/scope.js';
+import { CellMap } from './store/cells.js';
+import { connectRedis, watched } from './store/connection.js';
 import { RunQueries, type RunArchive } from './query/run-queries.js';
 import { RunActions } from './submit/run-actions.js';
 import { Submissions } from './submit/submissions.js';
 import { stepPolicy, type StepPolicy } from './flow/step-policy.js';
 import { Heartbeats } from './store/heartbeats.js';
+import { WorkspaceCapsStore } from './store/workspace-caps.js';
+import type { WorkspaceCaps } from './model/workspace-limits.js';
 import { SchedulesService } from './schedules/schedules-service.js';
 import { WorkflowCatalog } from './compile/catalog.js';
-import { compileWorkflow } from './compile/compile.js';
 import { SchemaChecker } from './lang/schema-checker.js';
-import type { CompiledWorkflow } from './kinds/definition.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { AdminSessions } from './auth/sessions.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -35,7 +37,12 @@ import { sideAgents } from './agents/side-agents.js';
 
 export interface SystemOptions {
   redisUrl: string;
+  /** A Redis Cluster's nodes (REDIS_CLUSTER_NODES): every connection is a cluster one, `redisUrl` is not used. @default none */
+  clusterNodes?: readonly { host: string; port: number }[] | undefined;
+  /** Cell 0's tag (SWITCHYARD_PREFIX); the other cells' are derived from it. */
   prefix: string;
+  /** How many cells, and the workspaces pinned to one (SWITCHYARD_CELLS, SWITCHYARD_CELL_OF). @default one cell */
+  cells?: { count: number; pinned?: Readonly<Record<string, number>> };
   retentionSeconds: number;
   /** Completed jobs each queue keeps (Bull Board); 0 removes them. @default 0 */
   keepCompletedJobs?: number;
@@ -64,7 +71,11 @@ export interface SystemOptions {
    * keys that seal workspace agents' keys (SWITCHYARD_SECRETS_KEY...). @default none of either
    */
   credentials?: Pick<Config, 'providers' | 'secrets'>;
+  /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*). @default none (unlimited) */
+  workspaceCaps?: WorkspaceCaps;
 }
+
+const NO_CAPS: WorkspaceCaps = { maxRunningSteps: null, maxRunningRuns: null };
 
 /** A command of the API's connection gets no answer within this long: it fails (503), never waits on. */
 export const API_COMMAND_TIMEOUT_MS = 2_000;
@@ -92,11 +103,34 @@ export interface Side {
   actions: RunActions;
   /** Workspaces' own agents (created over the API), beside the shared ones. */
   agents: WorkspaceAgents;
+  /** Workspaces' caps on running steps and runs: their own and the defaults, and the counters they hold. */
+  caps: WorkspaceCapsStore;
 }
 
+/** What the Systems of a deployment's other cells take from its first one (see System.cells). */
+interface Shared {
+  root: System;
+  index: number;
+}
+
+/**
+ * The resources of one cell (its queues, flow producer, run store and the services on them),
+ * and what every cell shares (connections, the global slot's keys, sessions, audit log and
+ * limiter, metrics), held by the first cell's System. `new System(...)` is cell 0's; it builds
+ * one System for each other cell on the same connections (`cells`), and routes a scope to its
+ * cell's (`forScope`). With one cell (the default) it is the only one.
+ */
 export class System {
-  /** The cell every key of this process is in (SWITCHYARD_PREFIX). */
+  /** This System's cell (cell 0: SWITCHYARD_PREFIX). */
   readonly cell: Cell;
+  /** Every cell of the deployment and where each workspace lives. */
+  readonly cellMap: CellMap;
+  /** Where what every cell shares is kept (cell 0's tag: see store/cells.ts). */
+  readonly global: Cell;
+  /** Cell 0's System, for the others. */
+  private readonly root: System | undefined;
+  /** On cell 0's System: every cell's. */
+  private ownCells: readonly System[] = [];
   /**
    * The engine's side (the worker pools, and a schedule firing, which submits through it so a
    * blip delays a firing instead of losing it): waits out an outage.
@@ -109,8 +143,8 @@ export class System {
   readonly policy: StepPolicy;
   /** How long a ref job sleeps before checking its target by itself, ms (default 30 s). */
   readonly refSafetyDelayMs: number;
-  /** This process's metrics (GET /metrics). */
-  readonly metrics = new Metrics();
+  /** This process's metrics (GET /metrics; shared by every cell's System). */
+  readonly metrics: Metrics;
   /** BullMQ's lock and stalled-check timing of every worker (a lost worker's steps go on within their sum). */
   readonly stalled: { lockDuration: number; stalledInterval: number };
   /** Output schemas compiled and answers checked off the event loop (closed with the system). */
@@ -126,50 +160,42 @@ export class System {
   /** The audit log (on the API's connection; copied to MongoDB through the outbox when it is fed). */
   readonly audit: AuditLog;
 
-  constructor(readonly opts: SystemOptions) {
+  constructor(
+    readonly opts: SystemOptions,
+    shared?: Shared,
+  ) {
     const { logger } = opts;
-    this.cell = cellOf(opts.prefix);
+    const root = shared?.root;
+    this.root = root;
+    this.cellMap = root?.cellMap ?? new CellMap({ prefix: opts.prefix, count: opts.cells?.count ?? 1, pinned: opts.cells?.pinned ?? {} });
+    this.cell = this.cellMap.cells[shared?.index ?? 0]!;
+    this.global = this.cellMap.global;
     this.refSafetyDelayMs = opts.refSafetyDelayMs ?? 30_000;
     this.stalled = opts.stalled ?? DEFAULT_STALLED;
-    this.schemas = opts.schemas ?? new SchemaChecker(opts.bounds ?? DEFAULT_BOUNDS);
-    this.policy = stepPolicy(opts.registry);
-    this.keyring = new Keyring(opts.credentials?.secrets ?? { key: undefined, oldKeys: [] });
-    const connect = (name: string, options: RedisOptions) => watched(new Redis(opts.redisUrl, { connectionName: name, ...options }), logger);
+    this.metrics = root?.metrics ?? new Metrics();
+    this.schemas = root?.schemas ?? opts.schemas ?? new SchemaChecker(opts.bounds ?? DEFAULT_BOUNDS);
+    this.policy = root?.policy ?? stepPolicy(opts.registry);
+    this.keyring = root?.keyring ?? new Keyring(opts.credentials?.secrets ?? { key: undefined, oldKeys: [] });
+    const target = opts.clusterNodes?.length ? { clusterNodes: opts.clusterNodes } : { url: opts.redisUrl };
+    const connect = (name: string, options: RedisOptions) => watched(connectRedis(target, { connectionName: name, ...options }), logger);
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on. Run state gets
     // its own connection: ioredis copies every script defined on a connection into each
-    // pipeline, and BullMQ defines dozens on the one it uses.
+    // pipeline, and BullMQ defines dozens on the one it uses. Every cell's System uses cell 0's
+    // connections (one Redis, or one cluster, holds every cell).
     const engine = { maxRetriesPerRequest: null };
-    this.engine = this.buildSide(connect('switchyard', engine), connect('switchyard-state', engine));
-    const api = connect('switchyard-api', {
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: API_COMMAND_TIMEOUT_MS,
-    });
+    this.engine = root
+      ? this.buildSide(root.engine.redis, root.engine.store.redis)
+      : this.buildSide(connect('switchyard', engine), connect('switchyard-state', engine));
+    const api =
+      root?.api.redis ??
+      connect('switchyard-api', {
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+        commandTimeout: API_COMMAND_TIMEOUT_MS,
+      });
     // The API's side calls agents for their tests (POST /v1/agents/:name/test) through a pipeline of its own.
     this.api = this.buildSide(api, api, { testCalls: true, failFast: true });
-    this.keys = new ApiKeys({ redis: api, cell: this.cell });
-    this.sessions = new AdminSessions({ redis: api, cell: this.cell });
-    this.audit = new AuditLog({ redis: api, cell: this.cell, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox });
-
-    // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
-    const limiter = new RedisLimiter(api, opts.prefix, opts.registry.limits);
-    const targets = opts.registry
-      .list()
-      .flatMap((a) => [a, ...(a.fallbacks ?? [])])
-      .filter((t) => opts.registry.limits.applies(t.provider, undefined, 'fallbackReason' in t && t.fallbackReason !== undefined));
-    const apiQueue = (name: string) => this.api.queue(name);
-    this.limits = new LimitsAdmin({ redis: api, prefix: opts.prefix, registry: opts.registry, queue: apiQueue, store: this.api.store, logger });
-    this.metrics.readFrom({
-      queueCounts: () =>
-        Promise.all(
-          [...this.api.queues].map(async ([queue, q]) => ({
-            queue,
-            counts: await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed'),
-          })),
-        ),
-      limiterState: () => limiter.state(targets),
-    });
     this.schedules = new SchedulesService({
       queue: this.api.queues.get(SCHEDULE_QUEUE)!,
       workflows: opts.workflows,
@@ -177,6 +203,39 @@ export class System {
       redis: api,
       bounds: opts.bounds ?? DEFAULT_BOUNDS,
     });
+    if (root) {
+      ({ keys: this.keys, sessions: this.sessions, audit: this.audit, limits: this.limits } = root);
+      return;
+    }
+    this.ownCells = [this, ...this.cellMap.cells.slice(1).map((_, i) => new System(opts, { root: this, index: i + 1 }))];
+    // What every cell shares is in the global slot.
+    this.keys = new ApiKeys({ redis: api, cell: this.global });
+    this.sessions = new AdminSessions({ redis: api, cell: this.global });
+    this.audit = new AuditLog({ redis: api, cell: this.global, retentionSeconds: opts.retentionSeconds, outbox: opts.outbox });
+
+    // What GET /metrics reads from Redis at scrape time, on the API's fail-fast connection.
+    const limiter = new RedisLimiter(api, this.global.tag, opts.registry.limits);
+    const targets = opts.registry
+      .list()
+      .flatMap((a) => [a, ...(a.fallbacks ?? [])])
+      .filter((t) => opts.registry.limits.applies(t.provider, undefined, 'fallbackReason' in t && t.fallbackReason !== undefined));
+    const cells = () => this.cells.map((s) => ({ tag: s.cell.tag, queue: (name: string) => s.api.queue(name), store: s.api.store }));
+    this.limits = new LimitsAdmin({ redis: api, prefix: this.global.tag, registry: opts.registry, cells, logger });
+    this.metrics.readFrom({ queueCounts: () => this.queueCounts(), limiterState: () => limiter.state(targets) });
+  }
+
+  /** Every queue's job counts, summed over the cells (one series per queue name). */
+  private async queueCounts(): Promise<{ queue: string; counts: Record<string, number> }[]> {
+    const sums = new Map<string, Record<string, number>>();
+    for (const system of this.cells) {
+      for (const [queue, q] of system.api.queues) {
+        const counts = await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed');
+        const sum = sums.get(queue) ?? {};
+        for (const [k, v] of Object.entries(counts)) sum[k] = (sum[k] ?? 0) + v;
+        sums.set(queue, sum);
+      }
+    }
+    return [...sums].map(([queue, counts]) => ({ queue, counts }));
   }
 
   /** The objects of one side: queues and flow producer on `redis`, run state on `stateRedis`. */
@@ -196,6 +255,7 @@ export class System {
     const flowProducer = quiet(new FlowProducer({ connection: redis, prefix: cell.tag }), logger);
     const store = new RunStore({
       redis: stateRedis,
+      global: this.global,
       retentionSeconds: opts.retentionSeconds,
       keepCompletedJobs: opts.keepCompletedJobs ?? 0,
       outbox: opts.outbox,
@@ -208,6 +268,7 @@ export class System {
       redis,
       stateRedis,
       cell,
+      global: this.global,
       shared: registry,
       keyring: this.keyring,
       ledger: store.budgets,
@@ -240,7 +301,8 @@ export class System {
       readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
     });
     const actions = new RunActions({ store, control, logger });
-    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents };
+    const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });
+    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps };
   }
 
   get registry(): AgentRegistry {
@@ -253,14 +315,26 @@ export class System {
     return this.opts.logger;
   }
 
-  /** The scope of `workspace` (default: the default one) in this process's cell. */
-  scope(workspace?: string): Scope {
-    return scopeOf(this.cell, workspace);
+  /** Every cell's System, by cell index (this one among them). */
+  get cells(): readonly System[] {
+    return this.root ? this.root.cells : this.ownCells;
   }
 
-  /** Every queue of the API's side, for Bull Board. */
+  /** The scope of `workspace` (default: the default one), in its cell. */
+  scope(workspace?: string): Scope {
+    return this.cellMap.scopeOf(workspace);
+  }
+
+  /** The System of the cell `scope` is in (throws for a tag of no cell of the deployment). */
+  forScope(scope: Scope | Cell): System {
+    const system = this.cells[this.cellMap.indexOfTag(scope.tag)];
+    if (!system) throw new Error(`"${scope.tag}" is no cell of this deployment`);
+    return system;
+  }
+
+  /** Every queue of the API's side of every cell, for Bull Board. */
   allQueues(): Queue[] {
-    return [...this.api.queues.values()];
+    return this.cells.flatMap((s) => [...s.api.queues.values()]);
   }
 
   /** An engine queue by name (`agent.<name>`, `control`, `runs`, `refs`, `schedules`). */
@@ -280,8 +354,8 @@ export class System {
 
   /** Agents no live worker process serves (their steps wait until one does). */
   async unservedAgents(): Promise<string[]> {
-    const served = await this.api.heartbeats.liveQueues();
-    return this.registry.names().filter((a) => !served.has(agentQueueName(a)));
+    const served = await Promise.all(this.cells.map((s) => s.api.heartbeats.liveQueues()));
+    return this.registry.names().filter((a) => served.some((queues) => !queues.has(agentQueueName(a))));
   }
 
   /** Does Redis answer now? Never waits on an outage (the API's connection). */
@@ -299,98 +373,23 @@ export class System {
     return [...new Set([this.engine.redis, this.engine.store.redis, this.api.redis])];
   }
 
+  /** Close every cell's queues and stores, then the shared connections (on cell 0's System). */
   async close(): Promise<void> {
-    this.engine.store.close();
-    this.api.store.close();
+    if (this.root) return this.root.close();
+    for (const system of this.cells) {
+      system.engine.store.close();
+      system.api.store.close();
+    }
     await this.schemas.close();
-    await Promise.all([this.engine, this.api].flatMap((side) => [side.flowProducer.close(), ...[...side.queues.values()].map((q) => q.close())]));
+    await Promise.all(
+      this.cells.flatMap((s) => [s.engine, s.api]).flatMap((side) => [side.flowProducer.close(), ...[...side.queues.values()].map((q) => q.close())]),
+    );
     await Promise.all(this.connections().map((r) => r.quit().catch(() => r.disconnect())));
   }
-}
-
-/**
- * A connection whose errors are logged (once per outage, then its recovery) instead of
- * reaching ioredis' "unhandled error event" printout.
- */
-export function watched(redis: Redis, logger: Logger): Redis {
-  let down = false;
-  redis.on('error', (err: Error) => {
-    if (down) return;
-    down = true;
-    logger.warn({ connection: redis.options.connectionName, err: err.message }, 'Redis connection lost; retrying');
-  });
-  redis.on('ready', () => {
-    if (!down) return;
-    down = false;
-    logger.info({ connection: redis.options.connectionName }, 'Redis connection back');
-  });
-  return redis;
 }
 
 /** BullMQ objects re-emit their connection's errors: the connection logs them already. */
 function quiet<T extends { on(event: 'error', fn: (err: Error) => void): unknown }>(emitter: T, logger: Logger): T {
   emitter.on('error', (err: Error) => logger.debug({ err: err.message }, 'queue connection error'));
   return emitter;
-}
-
-/**
- * A System from agents and workflows given in code rather than files (tests, benchmarks,
- * embedding): the same validation as agents.yaml and flows/ apply.
- */
-export function systemFromDefinitions(opts: {
-  config: Config;
-  /** The `agents:` map of an agents file. */
-  agents: Record<string, unknown>;
-  /** The `pricing:` map of an agents file. */
-  pricing?: Record<string, unknown>;
-  /** The `providers:` map of an agents file (limits, breakers). */
-  providers?: Record<string, unknown>;
-  /** Workflow definitions, as in flows/*.yaml. */
-  workflows?: unknown[];
-  /** Names them in error messages. */
-  source: string;
-  logger: Logger;
-  outbox?: boolean;
-  retentionSeconds?: number;
-  /** Where runs past Redis retention are read from. */
-  archive?: RunArchive;
-  /** Safety delay of ref jobs, ms. Default 30 s. */
-  refSafetyDelayMs?: number;
-}): System {
-  const registry = resolveAgents(
-    { agents: opts.agents, ...(opts.pricing ? { pricing: opts.pricing } : {}), ...(opts.providers ? { providers: opts.providers } : {}) },
-    opts.config,
-    `${opts.source} agents`,
-  );
-  const schemas = new SchemaChecker(opts.config.bounds);
-  const named = new Map<string, CompiledWorkflow>();
-  for (const def of opts.workflows ?? []) {
-    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source, bounds: opts.config.bounds });
-    named.set(wf.name, wf);
-  }
-  return new System({
-    redisUrl: opts.config.redisUrl,
-    prefix: opts.config.prefix,
-    retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
-    keepCompletedJobs: opts.config.keepCompletedJobs,
-    registry,
-    workflows: new WorkflowCatalog(
-      named,
-      () => registry.names(),
-      opts.config.bounds,
-      (agent) => registry.get(agent),
-      schemas,
-    ),
-    schemas,
-    logger: opts.logger,
-    outbox: opts.outbox ?? false,
-    ...(opts.archive ? { archive: opts.archive } : {}),
-    ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
-    bounds: opts.config.bounds,
-    stalled: opts.config.stalled,
-    heartbeatMs: opts.config.heartbeatMs,
-    maxDebugBytes: opts.config.maxDebugBytes,
-    maxPauseMs: opts.config.maxPauseMs,
-    credentials: opts.config,
-  });
 }

@@ -1,14 +1,16 @@
 /**
- * A fake provider in its own process, holding R requests a second as providers do (a bucket of
- * R requests refilled continuously, R a second) and answering 429 when a request finds it
- * empty. It runs apart from the processes under test, as a provider does: their work does not
- * delay when it sees a request arrive. Started by `startRpmProvider` over IPC; it reports the
- * arrival time of every answered request and how many it refused.
+ * A provider in its own process: the LLM simulator (src/simulator) holding `rpm: 60 R` with a
+ * bucket of one second (R requests, refilled continuously, R a second), answering 429 when a
+ * request finds it empty and sending OpenAI's rate-limit headers as the real API does. It runs
+ * apart from the processes under test, as a provider does: their work does not delay when it
+ * sees a request arrive. Started by `startRpmProvider` over IPC; it reports the arrival time of
+ * every answered request and how many it refused.
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { startFakeLlmServer, type RecordedRequest } from '../../test/fixtures/fake-llm-server.js';
+import type { SimExchange } from '../../src/simulator/request.js';
+import { startSimulator } from '../../src/simulator/server.js';
 
 interface Report {
   times: number[];
@@ -46,27 +48,14 @@ export async function startRpmProvider(R: number): Promise<RpmProvider> {
 }
 
 async function serve(R: number): Promise<void> {
-  const fake = await startFakeLlmServer();
-  const times: number[] = [];
-  let refused = 0;
-  let bucket = R;
-  let filledAt = Date.now();
-  fake.respondWith((req: RecordedRequest) => {
-    bucket = Math.min(R, bucket + ((req.time - filledAt) * R) / 1000);
-    filledAt = req.time;
-    if (bucket < 1) {
-      refused++;
-      return { status: 429, headers: { 'retry-after-ms': '200' } };
-    }
-    bucket -= 1;
-    times.push(req.time);
-    return { text: 'ok' };
-  });
+  const seen: SimExchange[] = [];
+  const sim = await startSimulator({ port: 0, rpm: R * 60, bucketSeconds: 1, reply: 'ok' }, { onRequest: (ex) => seen.push(ex) });
+  const report = () => ({ times: seen.filter((ex) => ex.answered).map((ex) => ex.time), refused: sim.stats().errors.rpmLimit ?? 0 });
   process.on('message', (m) => {
-    if (m === 'report') process.send!({ report: true, times, refused });
+    if (m === 'report') process.send!({ report: true, ...report() });
   });
-  process.on('SIGTERM', () => void fake.close().then(() => process.exit(0)));
-  process.send!({ ready: fake.openaiBaseURL });
+  process.on('SIGTERM', () => void sim.close().then(() => process.exit(0)));
+  process.send!({ ready: sim.openaiBaseURL });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) void serve(Number(process.argv[2]));

@@ -1,31 +1,25 @@
 /**
  * (k) A provider limit shared by two agent types in two processes: R requests a second on one
  * model (declared `rpm: 60 R`), N ≫ R single-step runs, half on an agent served here, half on
- * one served by a worker process. The fake server holds R as providers do (a bucket of R
+ * one served by a worker process. The LLM simulator holds R as providers do (a bucket of R
  * requests refilled continuously, R a second) and answers 429 when a request finds it empty.
  * Figures: makespan ÷ (N / R) (target ≤ 1.05), 429s (0), the most requests that reached the
  * server in any sliding second (≤ R).
  * (l) A token limit T per minute with calls of varied sizes (maxTokens 100 to 800, answers
- * using 60–100% of it): tokens used per minute ÷ T over the run (≥ 0.95), with the fake
- * server holding T as providers do (a token bucket of a minute's capacity, refilled
- * continuously) and answering 429 when a request finds too few tokens in it (0).
+ * using 60–100% of it): tokens used per minute ÷ T over the run (≥ 0.95), with the LLM
+ * simulator holding T as providers do (a token bucket of a minute's capacity, refilled
+ * continuously, with OpenAI's rate-limit headers) and answering 429 when a request finds too
+ * few tokens in it (0).
  */
-import { startFakeLlmServer, type FakeLlmServer, type RecordedRequest } from '../../test/fixtures/fake-llm-server.js';
+import type { SimExchange } from '../../src/simulator/request.js';
+import { startSimulator } from '../../src/simulator/server.js';
+import { tokens } from '../../src/simulator/text.js';
 import { startWorkerProcess, killAllWorkerProcesses } from '../../test/helpers/worker-process.js';
 import { startSwitchyard, type SwitchyardBench } from '../lib/switchyard.js';
 import { fmt } from '../lib/util.js';
 import { startRpmProvider } from '../lib/rpm-provider.js';
 import { isTerminalRun } from '../../src/model/run.js';
 import type { BenchContext, Scenario, ScenarioResult } from './types.js';
-
-async function withFake<T>(fn: (fake: FakeLlmServer) => Promise<T>): Promise<T> {
-  const fake = await startFakeLlmServer();
-  try {
-    return await fn(fake);
-  } finally {
-    await fake.close();
-  }
-}
 
 /**
  * Submit one single-step run per agent given, wait until all have finished (polled: some are
@@ -121,7 +115,7 @@ export const rpmScenario: Scenario = {
           target: '≤ 1.05; 0 429s; no second above R',
           pass: ratio <= 1.05 && refused === 0 && busiest <= R,
           details: [
-            `${times.length} calls answered at the fake server (${refused} refused with 429)`,
+            `${times.length} calls answered at the simulator (${refused} refused with 429)`,
             `first call ${fmt(sorted[0]! - t0, 0)} ms after the first submission, the last run finished ${fmt(t0 + makespan - sorted[sorted.length - 1]!, 0)} ms after the last call; calls spread over ${fmt(sorted[sorted.length - 1]! - sorted[0]!, 0)} ms (${fmt(((sorted.length - 1) * 1000) / R, 0)} at R exactly)`,
             `gaps between calls at the server: ${gapSummary(sorted)}`,
           ],
@@ -142,30 +136,25 @@ export const tpmScenario: Scenario = {
   async run(ctx: BenchContext): Promise<ScenarioResult> {
     const T = 60_000; // tokens a minute: 1,000 a second
     const seconds = ctx.quick ? 10 : 20;
-    return withFake(async (fake) => {
-      const spent: { t: number; tokens: number }[] = [];
-      let refused = 0;
-      // The provider's bucket: T tokens at most, T a minute back in.
-      let bucket = T;
-      let filledAt = Date.now();
-      fake.respondWith((req: RecordedRequest) => {
-        const max = Number(req.body?.max_completion_tokens ?? req.body?.max_tokens ?? 100);
-        const out = Math.round(max * (0.6 + 0.4 * Math.random()));
-        const input = Math.ceil(req.prompt.length / 4);
-        bucket = Math.min(T, bucket + ((req.time - filledAt) * T) / 60_000);
-        filledAt = req.time;
-        if (bucket < input + out) {
-          refused++;
-          return { status: 429, headers: { 'retry-after-ms': '500' } };
-        }
-        bucket -= input + out;
-        spent.push({ t: req.time, tokens: input + out });
-        return { text: 'x'.repeat(out * 4) };
-      });
+    // The answers' sizes are chosen here (60–100% of each call's maxTokens); the simulator holds T.
+    const seen: SimExchange[] = [];
+    const sim = await startSimulator(
+      { port: 0, tpm: T },
+      {
+        plan(ex) {
+          const body = ex.body as { max_completion_tokens?: number; max_tokens?: number };
+          const max = Number(body.max_completion_tokens ?? body.max_tokens ?? 100);
+          return { text: 'x'.repeat(Math.round(max * (0.6 + 0.4 * Math.random())) * 4) };
+        },
+        inputTokens: (ex) => tokens(ex.prompt),
+        onRequest: (ex) => seen.push(ex),
+      },
+    );
+    try {
       const sizes = [100, 200, 400, 800];
       const agents = Object.fromEntries(sizes.map((m) => [`s${m}`, { provider: 'openai', model: 'gpt-tpm', maxTokens: m, concurrency: 8, attempts: 3 }]));
       const providers = { openai: { models: { 'gpt-tpm': { tpm: T } } } };
-      const env = { OPENAI_API_KEY: 'bench', OPENAI_BASE_URL: fake.openaiBaseURL };
+      const env = { OPENAI_API_KEY: 'bench', OPENAI_BASE_URL: sim.openaiBaseURL };
       const sy = await startSwitchyard({ name: 'limits-tpm', agents, providers, env, workflows: [] });
       try {
         // Enough work for `seconds` at T: about 1,000 tokens a second, ~330 tokens a call on average.
@@ -176,7 +165,9 @@ export const tpmScenario: Scenario = {
           Array.from({ length: n }, (_, i) => `s${sizes[i % sizes.length]}`),
           (i) => `call ${i}`,
         );
-        const used = spent.reduce((x, s) => x + s.tokens, 0);
+        const spent = seen.flatMap((ex) => (ex.answered ? [ex.answered.inputTokens + ex.answered.outputTokens] : []));
+        const used = spent.reduce((x, t) => x + t, 0);
+        const refused = sim.stats().errors.tpmLimit ?? 0;
         // Tokens used per minute over the run, against T.
         const perMinute = (used / makespan) * 60_000;
         const ratio = perMinute / T;
@@ -194,6 +185,8 @@ export const tpmScenario: Scenario = {
       } finally {
         await sy.close();
       }
-    });
+    } finally {
+      await sim.close();
+    }
   },
 };

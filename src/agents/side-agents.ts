@@ -22,6 +22,8 @@ export interface SideAgentsOptions {
   redis: Redis;
   stateRedis: Redis;
   cell: Cell;
+  /** Where the shared limiter's keys are (the global slot). */
+  global: Cell;
   shared: AgentRegistry;
   keyring: Keyring;
   /** Run budgets' reservations (the side's store's budgets). */
@@ -39,7 +41,7 @@ export interface SideAgentsOptions {
 export function sideAgents(o: SideAgentsOptions): WorkspaceAgents {
   const testCalls = o.testCalls
     ? new CallPipeline({
-        limiter: new RedisLimiter(o.redis, o.cell.tag, o.shared.limits),
+        limiter: new RedisLimiter(o.redis, o.global.tag, o.shared.limits),
         plan: o.shared.limits,
         ledger: o.ledger,
         cell: o.cell,

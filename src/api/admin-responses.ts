@@ -117,3 +117,9 @@ export const Readiness = z
     pausedScopes: z.array(z.object({ scope: z.string(), until: z.string(), quotaExhausted: z.boolean() }).strict()).optional(),
   })
   .strict();
+
+/** GET /v1/me: who the request acts as (never the credential). */
+export const Me = z.object({ kind: z.string(), workspace: z.string(), scopes: z.array(ApiScope) }).strict();
+
+/** GET and PUT /v1/workspaces/:id/limits. */
+export { WorkspaceLimitsView as WorkspaceLimitsAnswer } from '../model/workspace-limits.js';

@@ -18,6 +18,7 @@ import { RefusalLog } from './refusals.js';
 import { accessLog } from './access-log.js';
 import { JSON_TYPES, jsonObjectBody } from './request-shape.js';
 import { credentialRequests, type OnRefused } from './scope.js';
+import { routedByScope } from './cell-routing.js';
 import { adminRouter, BOARD_PATH } from './routes/admin.js';
 import { auditorOf, refusalsAuditedIn } from './audit.js';
 import { auditRouter } from './routes/audit.js';
@@ -25,6 +26,7 @@ import { keysRouter } from './routes/keys.js';
 import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
 import { limitsRouter } from './routes/limits.js';
+import { workspaceLimitsRouter } from './routes/workspace-limits.js';
 import { chatRouter } from './routes/chat.js';
 import { runsRouter } from './routes/runs.js';
 import { schedulesRouter } from './routes/schedules.js';
@@ -32,6 +34,8 @@ import { workflowsRouter } from './routes/workflows.js';
 import { docsRouter } from './routes/docs.js';
 import { declaredRoutes } from './route.js';
 import { openApiDocument, type MountedRoute } from './openapi.js';
+import { meRouter } from './routes/me.js';
+import { pagesRouter } from './routes/pages.js';
 
 export interface AppOptions {
   /** Largest JSON body accepted (body-parser syntax, e.g. "1mb"). */
@@ -84,7 +88,8 @@ export function createApp(system: System, opts: AppOptions): Express {
   // Every route checks its declared access through the authenticator (scope.ts), then its workspace's request rate.
   const onRefused = opts.onRefused ?? refusalsAuditedIn(system.audit, system.logger);
   const admit = apiRateLimit(system.api.redis, opts.apiRate ?? DEFAULT_API_RATE, refusals);
-  app.use(credentialRequests(authenticatorOf(system, opts.auth), system.cell, onRefused, admit));
+  // A request's scope is its workspace's, in the workspace's cell.
+  app.use(credentialRequests(authenticatorOf(system, opts.auth), (workspace) => system.scope(workspace), onRefused, admit));
   const audit = auditorOf(system.audit, system.logger);
   // Before the JSON body checks: the login form is URL-encoded, and Bull Board parses its own bodies.
   mount(
@@ -115,16 +120,23 @@ export function createApp(system: System, opts: AppOptions): Express {
       pausedScopes: pausedForReadiness(system),
     }),
   );
-  const { submissions, queries, actions } = system.api;
+  // Each service call goes to the cell of the request's workspace (cell-routing.ts).
+  const submissions = routedByScope(system, (s) => s.api.submissions);
+  const queries = routedByScope(system, (s) => s.api.queries);
+  const actions = routedByScope(system, (s) => s.api.actions);
+  const agents = routedByScope(system, (s) => s.api.agents);
   mount('/v1/runs', runsRouter({ submissions, queries, actions, audit, shutdownSignal: opts.shutdownSignal }));
   mount('/v1/chat', chatRouter({ submissions, audit }));
-  mount('/v1/agents', agentsRouter({ agents: system.api.agents, audit }));
+  mount('/v1/agents', agentsRouter({ agents, audit }));
   mount('/v1/stats', statsRouter({ queries }));
-  mount('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents: system.api.agents }));
-  mount('/v1/schedules', schedulesRouter({ schedules: system.schedules, audit }));
+  mount('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents }));
+  mount('/v1/schedules', schedulesRouter({ schedules: routedByScope(system, (s) => s.schedules), audit }));
   mount('/v1/keys', keysRouter({ keys: system.keys, audit }));
   mount('/v1/audit', auditRouter({ audit: system.audit }));
   mount('/v1/limits', limitsRouter({ limits: system.limits }));
+  mount('/v1/workspaces', workspaceLimitsRouter({ caps: system.api.caps, scope: (ws) => system.scope(ws), audit }));
+  mount('/v1/me', meRouter());
+  mount('', pagesRouter());
   mount(
     '',
     docsRouter(() => openApiDocument(routes)),

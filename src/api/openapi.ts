@@ -131,7 +131,8 @@ function operation(route: RouteDecl, ins: Components, outs: Components): Json {
   const answers: Record<string, Json> = {};
   for (const [status, answer] of Object.entries(spec.responses)) answers[status] = response(answer, `${id}${status}`, outs, Number(status));
   for (const status of errorStatuses(route)) answers[status] ??= response(responses.ErrorBody, 'ErrorBody', outs, status);
-  const segment = /^\/v1\/([^/]+)/.exec(path)?.[1] ?? (path.startsWith('/admin') || path === '/metrics' ? 'operations' : 'service');
+  const segment =
+    /^\/v1\/([^/]+)/.exec(path)?.[1] ?? (path.startsWith('/admin') || path === '/metrics' ? 'operations' : path.startsWith('/runs') ? 'pages' : 'service');
   return {
     operationId: id,
     summary: spec.summary,
@@ -147,7 +148,22 @@ function operation(route: RouteDecl, ins: Components, outs: Components): Json {
   };
 }
 
-const TAG_ORDER = ['runs', 'chat', 'workflows', 'agents', 'schedules', 'stats', 'keys', 'audit', 'limits', 'service', 'operations'];
+const TAG_ORDER = [
+  'runs',
+  'chat',
+  'workflows',
+  'agents',
+  'schedules',
+  'stats',
+  'me',
+  'keys',
+  'audit',
+  'limits',
+  'workspaces',
+  'pages',
+  'service',
+  'operations',
+];
 
 /** The OpenAPI 3.1 document of `routes`. */
 export function openApiDocument(routes: readonly MountedRoute[]): Json {

@@ -10,6 +10,9 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { CredentialRefusal } from '../auth/authenticator.js';
 import { holds, type ApiScope, type Principal } from '../auth/principal.js';
 import { scopeOf, type Cell, type Scope } from '../store/scope.js';
+
+/** Where a workspace's requests act: its scope (in its cell), or a cell every workspace is in. */
+export type Placement = ((workspace: string) => Scope) | Cell;
 import { HttpError } from './errors.js';
 import type { Admit } from './rate-limit.js';
 
@@ -23,7 +26,7 @@ export const SESSION_COOKIE = 'sy_session';
 export type OnRefused = (req: Request, reason: string, status: 401 | 403, principal?: Principal) => void;
 
 interface Locals {
-  auth?: { authenticator: Authenticator; cell: Cell; onRefused: OnRefused; admit: Admit };
+  auth?: { authenticator: Authenticator; place: (workspace: string) => Scope; onRefused: OnRefused; admit: Admit };
   principal?: Principal;
   scope?: Scope;
 }
@@ -34,18 +37,26 @@ interface Locals {
  */
 export function credentialRequests(
   authenticator: Authenticator,
-  cell: Cell,
+  placement: Placement,
   onRefused: OnRefused = () => undefined,
   admit: Admit = () => Promise.resolve(),
 ): RequestHandler {
-  const auth = { authenticator, cell, onRefused, admit };
+  const place = typeof placement === 'function' ? placement : (workspace: string) => scopeOf(placement, workspace);
+  const auth = { authenticator, place, onRefused, admit };
   return (_req, res, next) => {
     (res.locals as Locals).auth = auth;
     next();
   };
 }
 
-/** What a request presents: its bearer token, its admin session cookie (only under /admin). */
+/**
+ * The header a request made with the session cookie must carry to change anything outside
+ * /admin (the run pages send it): a cross-site form cannot set a header, so a page elsewhere
+ * cannot act with a browser's session even where a browser sends the cookie along.
+ */
+export const PAGE_HEADER = 'x-switchyard-page';
+
+/** What a request presents: its bearer token, or else its session cookie (/admin/login's). */
 function presented(req: Request): { bearer?: string; session?: string } {
   const header = req.get('authorization');
   if (header !== undefined) {
@@ -53,8 +64,17 @@ function presented(req: Request): { bearer?: string; session?: string } {
     // A header that is not a bearer token is refused as such, never ignored.
     return { bearer: m ? m[1]! : '' };
   }
-  const session = req.baseUrl.startsWith('/admin') || req.path.startsWith('/admin') ? cookie(req, SESSION_COOKIE) : undefined;
+  const session = cookie(req, SESSION_COOKIE);
   return session ? { session } : {};
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A session's request that would change something outside /admin without PAGE_HEADER: refused. */
+function crossSiteRisk(req: Request, principal: Principal): boolean {
+  if (principal.kind !== 'session' || SAFE_METHODS.has(req.method)) return false;
+  const path = `${req.baseUrl}${req.path}`;
+  return !path.startsWith('/admin') && req.get(PAGE_HEADER) === undefined;
 }
 
 function cookie(req: Request, name: string): string | undefined {
@@ -75,7 +95,7 @@ export async function authorize(req: Request, res: Response, access: Access, cou
   if (access === 'public') return;
   const locals = res.locals as Locals;
   if (!locals.auth) throw new Error('no authenticator: credentialRequests must run before the routes');
-  const { authenticator, cell, onRefused, admit } = locals.auth;
+  const { authenticator, place, onRefused, admit } = locals.auth;
   let principal: Principal;
   try {
     principal = await authenticator.authenticate(presented(req));
@@ -84,12 +104,17 @@ export async function authorize(req: Request, res: Response, access: Access, cou
     onRefused(req, err.message, 401);
     throw new HttpError(401, 'unauthorized', err.message, undefined, { 'WWW-Authenticate': 'Bearer realm="switchyard"' });
   }
+  if (crossSiteRisk(req, principal)) {
+    const message = `a request made with the session cookie must carry the header "${PAGE_HEADER}" to change anything (the run pages send it)`;
+    onRefused(req, message, 403, principal);
+    throw new HttpError(403, 'forbidden', message);
+  }
   if (!holds(principal, access)) {
     const message = `this credential lacks the scope "${access}" (it has ${principal.scopes.join(', ') || 'none'})`;
     onRefused(req, message, 403, principal);
     throw new HttpError(403, 'forbidden', message);
   }
-  const scope = scopeOf(cell, principal.workspace);
+  const scope = place(principal.workspace);
   if (counted) await admit(scope);
   locals.principal = principal;
   locals.scope = scope;

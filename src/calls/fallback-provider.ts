@@ -33,9 +33,9 @@ export class FallbackProvider extends ProviderDecorator {
     try {
       return await this.inner.complete(req);
     } catch (err) {
-      // A wait for the run's budget is the run's, not the model's: no other model can help.
+      // A wait for the run's budget or its workspace's cap is theirs, not the model's: no other model can help.
       const unavailable =
-        (err instanceof CapacityWaitError && err.limit !== 'budget' && err.waitMs > this.opts.fallbackAfterMs) ||
+        (err instanceof CapacityWaitError && err.limit !== 'budget' && !err.limit.startsWith('workspace ') && err.waitMs > this.opts.fallbackAfterMs) ||
         err instanceof RateLimitedError ||
         err instanceof TooLargeForLimitError ||
         err instanceof QuotaExhaustedError;

@@ -1,7 +1,7 @@
 /**
  * The provider-call pipeline, assembled here and nowhere else:
  *
- *   vendor → admission (the run's budget, then the shared limits) → fallback → meter (+ trace)
+ *   vendor → admission (the run's budget, its workspace's cap, then the shared limits) → fallback → meter (+ trace)
  *
  * `CallPipeline.forAgent` builds an agent's provider once per worker process: each model it may
  * call (its own, then its `fallback` models) is a vendor adapter (vendors/) behind its own
@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { ResolvedAgent } from '../model/agent.js';
 import { admissionOf, AdmittedProvider, type Admission } from './admission/admission.js';
 import { BudgetGate, type BudgetLedger } from './admission/budget-gate.js';
+import { WorkspaceGate, type CapsLedger } from './admission/workspace-gate.js';
 import type { LimitPlan, Limiter } from './admission/limiter.js';
 import { LimitsGate } from './admission/limits-gate.js';
 import { FallbackProvider } from './fallback-provider.js';
@@ -31,6 +32,8 @@ export interface CallPipelineOptions {
   /** Where run budgets' reservations are kept (the store's budgets), and the cell of those runs. */
   ledger: BudgetLedger;
   cell: Cell;
+  /** The workspaces' caps on running steps (the store's WorkspaceCapsStore); none: no cap is held. */
+  caps?: CapsLedger | undefined;
   /** What tokens cost: a reservation's cost is its estimate at the model's price. */
   prices?: PriceTable | undefined;
   logger: Logger;
@@ -77,6 +80,7 @@ export class CallPipeline {
   private admitted(agent: ResolvedAgent, target: Target, vendor: Provider, logger: Logger, bookWithinMs?: number): Provider {
     const { limiter, plan, ledger, cell, prices, onCircuitOpened, maxPauseMs } = this.opts;
     const parts: Admission<unknown>[] = [new BudgetGate({ ledger, cell, prices, leaseMs: agent.timeoutMs, logger })];
+    if (this.opts.caps) parts.push(new WorkspaceGate({ caps: this.opts.caps, cell, leaseMs: agent.timeoutMs, logger }));
     if (plan.applies(target.provider, agent.rateLimit, target.fallbackReason !== undefined)) {
       parts.push(
         new LimitsGate({

@@ -93,6 +93,8 @@ export interface CallHolder {
   runId: string;
   /** The run's workspace (its holds are kept under the run's keys). */
   workspaceId: string;
+  /** The run's cell's tag (where its keys are; the shared limiter's may be in another slot). */
+  tag: string;
   stepId: string;
   attempt: number;
   /** Its run has a token or cost budget: the call is reserved against it first (admission/budget-gate.ts). */

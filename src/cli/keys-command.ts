@@ -11,13 +11,13 @@
  * the key to revoke does not exist, 2 on bad usage or configuration.
  */
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { ApiKeys, KeyId, parseDuration } from '../auth/api-keys.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { CredentialWorkspace, parseScopes } from '../auth/principal.js';
 import { loadConfig } from '../config/env.js';
 import { NotFoundError } from '../errors/index.js';
 import { cellOf } from '../store/scope.js';
+import { connectRedis, redisTarget } from '../store/connection.js';
 
 const usage = (command: string) => `usage:
   ${command} create --workspace <id> --scopes <scope,scope> [--expires 30d] [--name <label>]
@@ -63,7 +63,7 @@ export async function keysCommand(args: string[], command = 'npm run keys --'): 
     return 2;
   }
   const config = loadConfig();
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectionName: 'switchyard-keys-cli' });
+  const redis = connectRedis(redisTarget(config), { maxRetriesPerRequest: 1, connectionName: 'switchyard-keys-cli' });
   const cell = cellOf(config.prefix);
   const keys = new ApiKeys({ redis, cell });
   const audit = new AuditLog({ redis, cell, retentionSeconds: config.retentionSeconds, outbox: config.mongodbUri !== undefined });

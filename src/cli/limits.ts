@@ -9,13 +9,14 @@
  * configuration.
  */
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { loadAgentsFile } from '../agents/registry.js';
 import { LimitScopeParam } from '../api/schemas.js';
 import { loadConfig } from '../config/env.js';
 import { NotFoundError, ValidationError } from '../errors/index.js';
 import { silentLogger } from '../logger.js';
 import { RunStore } from '../store/run-store.js';
+import { connectRedis, redisTarget } from '../store/connection.js';
+import { CellMap } from '../store/cells.js';
 import { LimitsAdmin } from '../calls/admission/admin.js';
 
 const USAGE = 'usage: npm run limits -- list | npm run limits -- resume <scope>   (scope as `list` names it, e.g. openai/gpt-4o)';
@@ -32,16 +33,17 @@ async function main(args: string[]): Promise<number> {
   }
   const config = loadConfig();
   const registry = loadAgentsFile(config.agentsFile, config);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectionName: 'switchyard-limits-cli' });
+  const redis = connectRedis(redisTarget(config), { maxRetriesPerRequest: 1, connectionName: 'switchyard-limits-cli' });
   const queues = new Map<string, Queue>();
-  const admin = new LimitsAdmin({
-    redis,
-    prefix: config.prefix,
-    registry,
-    queue: (name) => queues.get(name) ?? queues.set(name, new Queue(name, { connection: redis, prefix: config.prefix })).get(name),
-    store: new RunStore({ redis, retentionSeconds: config.retentionSeconds, outbox: false, logger: silentLogger }),
-    logger: silentLogger,
-  });
+  const store = new RunStore({ redis, retentionSeconds: config.retentionSeconds, outbox: false, logger: silentLogger });
+  // Every cell's queues: a resume lifts them all and wakes their waiting steps.
+  const cells = new CellMap({ prefix: config.prefix, count: config.cells.count }).cells.map(({ tag }) => ({
+    tag,
+    queue: (name: string) =>
+      queues.get(`${tag}${name}`) ?? queues.set(`${tag}${name}`, new Queue(name, { connection: redis, prefix: tag })).get(`${tag}${name}`),
+    store,
+  }));
+  const admin = new LimitsAdmin({ redis, prefix: config.prefix, registry, cells: () => cells, logger: silentLogger });
   try {
     const out = command === 'list' ? { paused: await admin.paused() } : { resumed: true, ...(await admin.resume(scope!)) };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

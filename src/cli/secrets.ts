@@ -10,14 +10,14 @@
  * key is under the current one, 1 when some could not be opened or changed meanwhile (run it
  * again), 2 on bad usage or configuration.
  */
-import { Redis } from 'ioredis';
 import { loadAgentsFile } from '../agents/registry.js';
 import { Keyring } from '../agents/keyring.js';
 import { WorkspaceAgents } from '../agents/workspace-agents.js';
 import { loadConfig } from '../config/env.js';
 import { ValidationError } from '../errors/index.js';
 import { AgentRecords } from '../store/agent-records.js';
-import { cellOf } from '../store/scope.js';
+import { CellMap } from '../store/cells.js';
+import { connectRedis, redisTarget } from '../store/connection.js';
 
 const USAGE = 'usage: npm run secrets -- reencrypt';
 
@@ -33,10 +33,18 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const shared = loadAgentsFile(config.agentsFile, config);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectionName: 'switchyard-secrets-cli' });
+  const redis = connectRedis(redisTarget(config), { maxRetriesPerRequest: 1, connectionName: 'switchyard-secrets-cli' });
   try {
     const agents = new WorkspaceAgents({ records: new AgentRecords(redis), shared, keyring, config });
-    const out = await agents.reencrypt(cellOf(config.prefix));
+    // Every cell's workspace agents, summed.
+    const out = { resealed: 0, current: 0, skipped: 0, failed: [] as string[] };
+    for (const cell of new CellMap({ prefix: config.prefix, count: config.cells.count }).cells) {
+      const one = await agents.reencrypt(cell);
+      out.resealed += one.resealed;
+      out.current += one.current;
+      out.skipped += one.skipped;
+      out.failed.push(...one.failed);
+    }
     process.stdout.write(`${JSON.stringify({ keyId: keyring.currentId, ...out }, null, 2)}\n`);
     return out.failed.length || out.skipped ? 1 : 0;
   } finally {

@@ -5,10 +5,14 @@
 import { z } from 'zod';
 import { ConfigError, issuesFromZod } from '../errors/index.js';
 import { API_ENV, apiConfigOf, type ApiConfig } from './api-env.js';
+import { CELLS_ENV, cellsConfigOf, type CellsConfig } from './cells-env.js';
 import { MAX_TIMER_MS, emptyToUndefined, int, ms, bool, optionalString, optionalUrl } from './parse.js';
+import { WORKSPACE_ENV, workspaceCapsOf } from './workspace-env.js';
+import type { WorkspaceCaps } from '../model/workspace-limits.js';
 
 export { MAX_TIMER_MS };
 export type { ApiRateConfig, AuthConfig } from './api-env.js';
+export type { CellsConfig } from './cells-env.js';
 
 /** The deepest `when` nesting a setting may allow: expressions are walked recursively. */
 export const MAX_EXPRESSION_DEPTH_SETTING = 1000;
@@ -243,6 +247,8 @@ export const EnvSchema = z.object({
   /** `json` (one JSON object per line, for machines) or `pretty` (coloured, one readable line each, for people). */
   LOG_FORMAT: z.preprocess(emptyToUndefined, z.enum(['json', 'pretty']).default('json')),
   ...API_ENV,
+  ...WORKSPACE_ENV,
+  ...CELLS_ENV,
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -254,6 +260,8 @@ export interface Config extends ApiConfig {
   agentsFile: string;
   flowsDir: string;
   prefix: string;
+  /** Where Redis is (one server, or a cluster's nodes) and how workspaces are spread over cells. */
+  cells: CellsConfig;
   retentionSeconds: number;
   keepCompletedJobs: number;
   bodyLimit: string;
@@ -275,6 +283,8 @@ export interface Config extends ApiConfig {
   logRedactContent: boolean;
   /** How log lines are written (LOG_FORMAT). */
   logFormat: Env['LOG_FORMAT'];
+  /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*; null: unlimited). */
+  workspaceCaps: WorkspaceCaps;
   providers: {
     anthropic: { apiKey: string | undefined; baseURL: string | undefined };
     openai: { apiKey: string | undefined; baseURL: string | undefined };
@@ -289,7 +299,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid environment: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
   const e = parsed.data;
+  const cells = cellsConfigOf(e);
+  if (typeof cells === 'string') throw new ConfigError(`invalid environment: ${cells}`, [{ path: cells.split(':')[0]!, message: cells }]);
+  if (cells.clusterNodes && !/^\{[^{}]+\}$/.test(e.SWITCHYARD_PREFIX)) {
+    const message = `SWITCHYARD_PREFIX: must be a {hash tag} with REDIS_CLUSTER_NODES (each cell's keys in one slot), e.g. {sy}`;
+    throw new ConfigError(`invalid environment: ${message}`, [{ path: 'SWITCHYARD_PREFIX', message }]);
+  }
   return {
+    cells,
     redisUrl: e.REDIS_URL,
     mongodbUri: e.MONGODB_URI,
     port: e.PORT,
@@ -337,6 +354,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...apiConfigOf(e),
     logRedactContent: e.SWITCHYARD_LOG_REDACT_CONTENT,
     logFormat: e.LOG_FORMAT,
+    workspaceCaps: workspaceCapsOf(e),
     providers: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
       openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },

@@ -15,6 +15,7 @@ import type { Delivery } from './delivery.js';
 import { complete, failFinally, overBudget } from './record.js';
 import { toBullMQ, type Ending } from './to-bullmq.js';
 import { resume } from './writes.js';
+import { holdForRunCap } from './run-cap.js';
 
 type Read = Extract<StepBeginReply, { mode: 'read' | 'started' }>;
 
@@ -23,6 +24,8 @@ export async function begin(d: Delivery): Promise<Ending | undefined> {
   const { step, job } = d;
   const { deadline } = job.data;
   if (deadline && Date.now() > deadline) return overBudget(d, 'budget exceeded: deadlineMs passed');
+  const held = await holdForRunCap(d);
+  if (held) return held;
   const readSet = new Set(step.reads);
   const begun = await d.deps.store.steps.begin(d.scope, d.runId, step.id, {
     fast: fastStart(step),

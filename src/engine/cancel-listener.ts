@@ -4,7 +4,8 @@
  */
 import type { Redis } from 'ioredis';
 import { keys, parseCancelMessage, stepJobId } from '../store/keys.js';
-import { watched, type System } from '../system.js';
+import type { System } from '../system.js';
+import { watched } from '../store/connection.js';
 import type { ActiveJobs } from './active-jobs.js';
 
 /**

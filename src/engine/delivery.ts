@@ -13,6 +13,7 @@ import type { StepJobData } from '../flow/flow-builder.js';
 import type { RunControl } from '../flow/run-control.js';
 import type { StepPolicy } from '../flow/step-policy.js';
 import type { RunStore } from '../store/run-store.js';
+import type { WorkspaceCapsStore } from '../store/workspace-caps.js';
 import { scopeOf, type Cell, type Scope } from '../store/scope.js';
 import type { StepReading } from '../store/scripts/step-begin.js';
 import type { StepStatus } from '../model/run.js';
@@ -34,6 +35,8 @@ export interface StepEnvelope {
 
 export interface StepMachineDeps {
   store: RunStore;
+  /** The workspaces' caps: a step of a run not yet started waits while its workspace runs its maxRunningRuns (run-cap.ts). */
+  caps?: Pick<WorkspaceCapsStore, 'effective' | 'admitRun'>;
   control: RunControl;
   /** The cell whose queues it serves: a job's scope is this cell and its `workspaceId`. */
   cell: Cell;

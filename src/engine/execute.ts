@@ -67,7 +67,11 @@ async function endedState(d: Delivery): Promise<Pick<WorkError, 'ended'>> {
 function executionContext(d: Delivery, agents: AgentRegistry, signal: AbortSignal, timeoutMs: number): ExecutionContext {
   const { deps, step, runId, scope, job, attempt } = d;
   // The steps it adds take their attempts and backoff from the agents its workspace sees.
-  const policy: StepPolicy = { job: (s) => deps.policy.job(s, agents), timeoutMs: (s) => deps.policy.timeoutMs(s, agents) };
+  const policy: StepPolicy = {
+    job: (s) => deps.policy.job(s, agents),
+    timeoutMs: (s) => deps.policy.timeoutMs(s, agents),
+    share: (agent) => deps.policy.share(agent, agents),
+  };
   let calls = 0;
   return {
     runId,
@@ -93,7 +97,7 @@ function executionContext(d: Delivery, agents: AgentRegistry, signal: AbortSigna
     // Each call names its attempt: what it holds in the limiter and against the run's budget is released with it.
     metered: (provider) =>
       stepCalls(provider, {
-        holder: { runId, workspaceId: scope.workspace, stepId: step.id, attempt, ...(job.data.budgeted ? { budgeted: true } : {}) },
+        holder: { runId, workspaceId: scope.workspace, tag: scope.tag, stepId: step.id, attempt, ...(job.data.budgeted ? { budgeted: true } : {}) },
         meter: d.meter,
         trace: (p) => d.trace.around(p),
         metrics: deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined,

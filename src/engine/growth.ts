@@ -22,6 +22,7 @@ import type { FlowJob, FlowProducer, Job, Queue } from 'bullmq';
 import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
 import { NonRetryableError, StaleAttemptError } from '../errors/index.js';
 import { buildChildFlows, type StepJobData } from '../flow/flow-builder.js';
+import { fairPriorities } from '../flow/fair-priorities.js';
 import type { RunStore } from '../store/run-store.js';
 import { scopeOf, type Cell } from '../store/scope.js';
 import { isTerminalStep } from '../model/run.js';
@@ -82,6 +83,7 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
   const scope = scopeOf(deps.cell, workspaceId);
   const ordered = orderChildren(step.id, children).map((c) => (step.optional && !c.optional ? { ...c, optional: true } : c));
   if (ordered.length === 0) return;
+  const priorities = await fairPriorities(deps.store, scope, runId, ordered, { share: (agent) => deps.policy.share(agent), priority: job.data.priority });
   const { sinks, refIds } = buildChildFlows({
     runId,
     workspaceId,
@@ -89,7 +91,8 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
     budgeted: job.data.budgeted,
     steps: ordered,
     jobPolicy: (s) => deps.policy.job(s),
-    priority: job.opts.priority,
+    priorities,
+    runPriority: job.data.priority,
     retentionSeconds: deps.store.retentionSeconds,
     keepCompletedJobs: deps.store.keepCompletedJobs,
     refSafetyDelayMs: deps.refSafetyDelayMs,

@@ -9,7 +9,8 @@ import { createRefProcessor } from '../flow/ref-processor.js';
 import { createRunProcessor } from '../flow/run-processor.js';
 import { createScheduleProcessor } from '../schedules/schedule-processor.js';
 import { REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE } from '../store/keys.js';
-import { watched, type System } from '../system.js';
+import type { System } from '../system.js';
+import { watched } from '../store/connection.js';
 import { workerError } from './step-workers.js';
 
 export interface InternalWorkers {

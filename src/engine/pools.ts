@@ -86,6 +86,28 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
 }
 
 /**
+ * The pools of every cell this process serves (`cells`: their indexes, default all), each on its
+ * cell's System: its own heartbeat, sweeper, cancel listener and internal workers.
+ */
+export async function startCellPools(system: System, cells: readonly number[] | undefined, opts: WorkerPoolsOptions = {}): Promise<WorkerPools> {
+  const served = cells ? cells.map((i) => system.cells[i]!) : system.cells;
+  const started: WorkerPools[] = [];
+  try {
+    for (const cell of served) started.push(await startWorkerPools(cell, opts));
+  } catch (err) {
+    await Promise.all(started.map((p) => p.close(1_000).catch(() => undefined)));
+    throw err;
+  }
+  if (started.length === 1) return started[0]!;
+  return {
+    get workers() {
+      return started.flatMap((p) => p.workers);
+    },
+    close: async (timeoutMs) => void (await Promise.all(started.map((p) => p.close(timeoutMs)))),
+  };
+}
+
+/**
  * Close a process's pools: its timers, then the step workers (waiting up to `timeoutMs` for the
  * steps in flight), then the internal workers once the root and ref jobs those steps made ready
  * are taken, then the watchdog and the cancel listener.

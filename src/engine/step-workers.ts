@@ -37,9 +37,10 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
   const { registry, logger, cell } = system;
   // Admission (the run's budget, the shared limiter), then the agent's fallbacks.
   const pipeline = new CallPipeline({
-    limiter: new RedisLimiter(system.engine.redis, cell.tag, registry.limits),
+    limiter: new RedisLimiter(system.engine.redis, system.global.tag, registry.limits),
     plan: registry.limits,
     ledger: system.engine.store.budgets,
+    caps: system.engine.caps,
     cell,
     prices: registry.prices,
     logger,
@@ -93,6 +94,7 @@ export function stepWorkerFactory(system: System, opts: WorkerPoolsOptions, acti
   return (queueName: string, workerOpts: Omit<WorkerOptions, 'connection' | 'prefix'>): Worker<StepJobData> => {
     const processor = createStepProcessor({
       store,
+      caps: system.engine.caps,
       control,
       cell,
       executors,

@@ -27,6 +27,8 @@ export interface StepJobData {
   deadline?: number;
   /** The run has a token or cost budget: each provider call reserves against it first. */
   budgeted?: true;
+  /** The run's own `priority` (the steps it adds take their fair turns `priority - 1` turns later). */
+  priority?: number;
   /**
    * The step is its run's only job (a single-step run has no root job): its ending finishes
    * the run, in the same write when it records a result.
@@ -61,7 +63,10 @@ export interface BuildStepsOptions {
   /** In a topological order; dependencies name steps of this list only. */
   steps: readonly CompiledStep[];
   jobPolicy: (step: CompiledStep) => JobPolicy;
-  priority?: number | undefined;
+  /** The run's own `priority`, carried by every step job (for the steps they add). */
+  runPriority?: number | undefined;
+  /** BullMQ priority by step id (fair-priorities.ts: a workspace's fair turns); a step not in it goes to the plain wait list. */
+  priorities?: ReadonlyMap<string, number> | undefined;
   retentionSeconds: number;
   /** Completed jobs a queue keeps (Bull Board); 0: a job is removed once it completes (its run keeps everything). */
   keepCompletedJobs: number;
@@ -117,6 +122,7 @@ function buildStepTrees(opts: BuildStepsOptions): StepTrees {
       refs: refsOf.get(step.id)!,
       ...(opts.deadline ? { deadline: opts.deadline } : {}),
       ...(opts.budgeted ? { budgeted: true } : {}),
+      ...(opts.runPriority ? { priority: opts.runPriority } : {}),
     };
     return {
       name: step.id,
@@ -125,6 +131,7 @@ function buildStepTrees(opts: BuildStepsOptions): StepTrees {
       opts: {
         ...common,
         jobId: stepJobId(runId, step.id),
+        ...(opts.priorities?.get(step.id) ? { priority: opts.priorities.get(step.id) } : {}),
         attempts: policy.attempts,
         backoff: { type: policy.backoff.type, delay: policy.backoff.delayMs, jitter: policy.backoff.jitter },
         ...(step.optional ? { ignoreDependencyOnFailure: true } : { failParentOnFailure: true }),
@@ -138,13 +145,12 @@ function buildStepTrees(opts: BuildStepsOptions): StepTrees {
   return { sinks, refIds };
 }
 
-function retention(opts: Pick<BuildStepsOptions, 'retentionSeconds' | 'keepCompletedJobs' | 'priority'>): JobsOptions {
+function retention(opts: Pick<BuildStepsOptions, 'retentionSeconds' | 'keepCompletedJobs'>): JobsOptions {
   // A completed job holds nothing its run does not: by default it goes at once. A failed one
   // stays for the retention period, to be looked at in Bull Board.
   return {
     removeOnComplete: opts.keepCompletedJobs > 0 ? { count: opts.keepCompletedJobs } : true,
     removeOnFail: { age: opts.retentionSeconds },
-    ...(opts.priority ? { priority: opts.priority } : {}),
   };
 }
 

@@ -23,6 +23,8 @@ export const ENGINE_STEP_DEFAULTS = {
 export interface StepPolicy {
   job(step: CompiledStep, agents?: AgentRegistry): JobPolicy;
   timeoutMs(step: CompiledStep, agents?: AgentRegistry): number;
+  /** How many of an agent's jobs may wait plain in its queue while nothing is prioritized (fair-priorities.ts): its concurrency; 1 for an agent it does not know. */
+  share(agent: string, agents?: AgentRegistry): number;
 }
 
 export function stepPolicy(registry: AgentRegistry): StepPolicy {
@@ -33,5 +35,6 @@ export function stepPolicy(registry: AgentRegistry): StepPolicy {
       return { attempts: step.attempts ?? d.attempts, backoff: d.backoff };
     },
     timeoutMs: (step, agents) => step.timeoutMs ?? defaults(step, agents).timeoutMs,
+    share: (agent, agents = registry) => agents.get(agent)?.concurrency ?? 1,
   };
 }

@@ -20,6 +20,7 @@ export const AUDIT_ACTIONS = [
   'key.created',
   'key.revoked',
   'credential.refused',
+  'workspace.limits_changed',
 ] as const;
 export const AuditAction = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditAction>;

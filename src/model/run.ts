@@ -22,6 +22,8 @@ export type StepStatus = z.infer<typeof StepStatus>;
 export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
 /** How the reason of a step that waits for the shared limiter begins (then: the scope and the limit). */
 export const CAPACITY_WAIT = 'waiting for provider capacity: ';
+/** How the reason of a step held by one of its workspace's caps begins (then: the cap, e.g. `maxRunningSteps 2 of workspace acme (2 running)`). */
+export const WORKSPACE_CAP_WAIT = 'waiting for a workspace cap: ';
 
 export const LIVE_STEP_STATUSES: readonly StepStatus[] = ['pending', 'running', 'waiting', 'retrying'];
 export const isTerminalStep = (s: StepStatus): boolean => TERMINAL_STEP_STATUSES.includes(s);

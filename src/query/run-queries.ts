@@ -78,7 +78,7 @@ export class RunQueries {
     const { records } = this.deps.store;
     const state = await this.read('reading the run', () => records.get(scope, runId));
     if (state) {
-      const view = toRunView(state.run, state.steps);
+      const view = toRunView(state.run, state.steps, state.reserved);
       await this.explain(scope, view);
       if (opts.definition) view.definition = runDefinition(state.run, await this.read('reading the run', () => records.definition(scope, runId)));
       return view;

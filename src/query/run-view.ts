@@ -2,6 +2,7 @@
 import type { CompiledWorkflow } from '../kinds/definition.js';
 import type { WaitingFor } from './waiting.js';
 import { awaitsDecision, type RunRecord, type StepRecord } from '../model/run.js';
+import type { BudgetReserved } from '../store/run-store.js';
 
 export interface DagNode {
   id: string;
@@ -32,14 +33,19 @@ export interface GateWait {
  * A run as GET /v1/runs/:id shows it. Its status is `waiting` while it runs and an approval
  * gate waits for a decision (`waitingAt` names them).
  */
-export type RunView = RunRecord & { waitingAt?: GateWait[]; steps: StepView[]; dag: DagView; definition?: CompiledWorkflow };
+export type RunView = RunRecord & { waitingAt?: GateWait[]; reserved?: BudgetReserved; steps: StepView[]; dag: DagView; definition?: CompiledWorkflow };
 
-export function toRunView(run: RunRecord, steps: StepRecord[]): RunView {
+/**
+ * `reserved`: what the run's provider calls in flight hold against its token and cost budget,
+ * beside what it spent (`usage`); shown for a live run with such a budget.
+ */
+export function toRunView(run: RunRecord, steps: StepRecord[], reserved?: BudgetReserved): RunView {
   // Not a gate waiting for a revision it asked for, or on its way from one: it waits for a person.
   const gates = run.status === 'waiting' ? steps.filter(awaitsDecision) : [];
   return {
     ...run,
     ...(gates.length ? { waitingAt: gates.map((g) => ({ stepId: g.stepId, since: g.startedAt, deadline: g.retryAt })) } : {}),
+    ...(reserved ? { reserved } : {}),
     steps,
     dag: {
       nodes: steps.map((s) => ({

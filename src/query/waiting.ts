@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { stepJobId, stepQueueName } from '../store/keys.js';
 import type { JobLock, StepJob } from '../store/heartbeats.js';
-import { CAPACITY_WAIT, awaitsDecision, isTerminalStep, type StepRecord, type StepStatus } from '../model/run.js';
+import { CAPACITY_WAIT, WORKSPACE_CAP_WAIT, awaitsDecision, isTerminalStep, type StepRecord, type StepStatus } from '../model/run.js';
 
 export const WaitingFor = z.discriminatedUnion('reason', [
   /** Dependencies not finished yet. */
@@ -24,6 +24,8 @@ export const WaitingFor = z.discriminatedUnion('reason', [
   z.object({ reason: z.literal('provider_pause'), queue: z.string(), until: z.string() }),
   /** The shared limiter did not admit its provider call (a limit, a pause after a 429, an open circuit): it tries again at `until`. */
   z.object({ reason: z.literal('provider_capacity'), detail: z.string(), until: z.string() }),
+  /** One of its workspace's caps holds it (`detail`: which, e.g. `maxRunningSteps 2 of workspace acme (2 running)`): it asks again at `until`. */
+  z.object({ reason: z.literal('workspace_cap'), detail: z.string(), until: z.string() }),
   /** An attempt failed; the next one starts at `until`. */
   z.object({ reason: z.literal('retry_backoff'), until: z.string() }),
   /** Queued: a worker takes it when one of its slots is free. */
@@ -77,13 +79,7 @@ export function explainWaiting(steps: readonly StepRecord[], facts: QueueFacts):
       continue;
     }
     if (s.status === 'retrying' && s.retryAt && Date.parse(s.retryAt) > facts.now) {
-      const capacity = s.reason?.startsWith(CAPACITY_WAIT);
-      out.set(
-        s.stepId,
-        capacity
-          ? { reason: 'provider_capacity', detail: s.reason!.slice(CAPACITY_WAIT.length), until: s.retryAt }
-          : { reason: 'retry_backoff', until: s.retryAt },
-      );
+      out.set(s.stepId, retryWait(s.reason, s.retryAt));
       continue;
     }
     const queue = stepQueueName({ agent: s.agent ?? undefined });
@@ -97,6 +93,13 @@ export function explainWaiting(steps: readonly StepRecord[], facts: QueueFacts):
     else out.set(s.stepId, { reason: 'worker_slot', queue });
   }
   return out;
+}
+
+/** What a step `retrying` until `until` waits for, by its reason. */
+function retryWait(reason: string | null, until: string): WaitingFor {
+  if (reason?.startsWith(CAPACITY_WAIT)) return { reason: 'provider_capacity', detail: reason.slice(CAPACITY_WAIT.length), until };
+  if (reason?.startsWith(WORKSPACE_CAP_WAIT)) return { reason: 'workspace_cap', detail: reason.slice(WORKSPACE_CAP_WAIT.length), until };
+  return { reason: 'retry_backoff', until };
 }
 
 /** At most this many running steps of a run are looked at for a lost worker (one lock read each). */

@@ -33,7 +33,7 @@ export class RunBudgets {
    */
   async releaseHolds(scope: Scope, runId: string, which: HoldsSelection = {}, log: Logger = this.ctx.logger): Promise<number> {
     try {
-      const released = await holdsRelease(this.ctx.redis, scope, runId, which);
+      const released = await holdsRelease(this.ctx.redis, scope, runId, which, this.ctx.global);
       if (released) log.debug({ runId, released, ...which }, 'released what the run’s calls held');
       return released;
     } catch (err) {

@@ -12,6 +12,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { keys } from './keys.js';
+import { duplicateConnection } from './connection.js';
 import type { Scope } from './scope.js';
 import type { RunEvent } from '../model/run.js';
 
@@ -143,7 +144,7 @@ export class RunEventFeed {
   private connection(): Redis {
     if (this.subscriber) return this.subscriber;
     // Waits an outage out and subscribes again on reconnect (ioredis re-subscribes by itself).
-    const sub = this.opts.redis.duplicate({
+    const sub = duplicateConnection(this.opts.redis, {
       connectionName: 'switchyard-events',
       commandTimeout: undefined,
       enableOfflineQueue: true,

@@ -8,8 +8,10 @@
  * - `<tag>:ws:<ws>:run:<id>...`: a run's keys (record, steps, refs, events, feedback, holds).
  * - `<tag>:ws:<ws>:...`: a workspace's own keys (run indexes, idempotency keys, definitions).
  * - `<tag>:<name>`: the cell's (`queued-runs`, `workers`, `worker-queues`, `outbox`, `cancel`,
- *   `limit:...`, `limits:paused`, `auth:...`, `audit`), and BullMQ's queues (`<tag>:<queue>:...`; no queue is named
- *   `ws`). Provider limits are shared by every workspace of the deployment.
+ *   `ws-agents`, `fair:<queue>`), and BullMQ's queues (`<tag>:<queue>:...`; no queue is named `ws`).
+ * - `<global>:<name>`: what every cell shares, built from the global slot's cell (cell 0's tag:
+ *   see cells.ts): `limit:...`, `limits:paused`, `auth:...`, `audit`. Provider limits are shared
+ *   by every workspace of the deployment.
  * A run id or key of one workspace names nothing in another.
  */
 import type { Cell, Scope, ScopedRun } from './scope.js';
@@ -140,6 +142,24 @@ export const keys = {
   agentsChannel: (c: Cell) => `${c.tag}:ws-agents:changed`,
   /** Pub/sub channel: what in-flight steps must be aborted (see cancelMessage). */
   cancelChannel: (c: Cell) => `${c.tag}:cancel`,
+  /**
+   * Hash: fair sharing of one queue of the cell among workspaces (fair-turns.lua): `v`, the
+   * virtual time (the turn the queue serves now), and per workspace `f:<ws>` (the turn of its
+   * last job), `j:<ws>` (that job's id) and `t:<ws>` (when it was given, ms). Deleted whenever
+   * the queue has no prioritized job left (every workspace starts again from 0); expires a day
+   * after its last write.
+   */
+  fairTurns: (c: Cell, queue: string) => `${c.tag}:fair:${queue}`,
+  /** BullMQ's keys of a queue (its layout, read here only): `<base>prioritized`, `<base>wait`, `<base><jobId>` (a job's hash). */
+  bullQueueBase: (c: Cell, queue: string) => `${c.tag}:${queue}:`,
+  /** What a run id is appended to for its hash (ws-run-admit.lua looks at the runs it counts). */
+  runPrefix: (s: Scope) => `${ws(s)}:run:`,
+  /** Hash: a workspace's own caps (`maxRunningSteps`, `maxRunningRuns`: a number, or absent for the default), set by an admin. */
+  workspaceLimits: (s: Scope) => `${ws(s)}:limits`,
+  /** Sorted set: a workspace's steps calling a provider now (`<runId>.<stepId>` → lease expiry, ms), against its maxRunningSteps. */
+  runningSteps: (s: Scope) => `${ws(s)}:running-steps`,
+  /** Sorted set: a workspace's runs started and not yet seen finished (run id → when it started, ms), against its maxRunningRuns. */
+  runningRuns: (s: Scope) => `${ws(s)}:running-runs`,
   /** Hash: API key id → its record (JSON: workspace, scopes, SHA-256 of its secret, expiry, revocation); never the key itself. */
   apiKeys: (c: Cell) => `${c.tag}:auth:keys`,
   /** String: an admin session (Bull Board's cookie), by the SHA-256 of its token → its principal (JSON), with its time to live. */

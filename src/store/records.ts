@@ -14,11 +14,19 @@ import type { Cell, Scope, ScopedRun } from './scope.js';
 import { RUN_FIELDS, createRun, createRunThen, DefinitionNotStoredError, type CreateRunArgs, type NewStep, parseJson } from './scripts/index.js';
 import { decodeFields, type StoreContext } from './store-context.js';
 import type { StepState } from './steps.js';
-import type { RunRecord, RunStatus, StepFeedback, StepRecord } from '../model/run.js';
+import { isTerminalRun, type RunRecord, type RunStatus, type StepFeedback, type StepRecord } from '../model/run.js';
 
 export interface RunState {
   run: RunRecord;
   steps: StepRecord[];
+  /** What its provider calls in flight hold against its token and cost budget (a live run with one), else absent. */
+  reserved?: BudgetReserved;
+}
+
+/** Reservations of calls in flight against a run's budget (scripts/lua/budget-reserve.lua). */
+export interface BudgetReserved {
+  tokens: number;
+  costUsd: number;
 }
 
 /** What a new run is made of besides its record. */
@@ -115,7 +123,7 @@ export class RunRecords {
   async get(scope: Scope, runId: string): Promise<RunState | null> {
     const replies = await this.redis
       .pipeline()
-      .hmget(keys.run(scope, runId), ...RUN_FIELDS, 'run', 'steps')
+      .hmget(keys.run(scope, runId), ...RUN_FIELDS, 'run', 'steps', 'reservedTokens', 'reservedCostUsd')
       .lrange(keys.runSteps(scope, runId), 0, -1)
       .hgetall(keys.feedback(scope, runId))
       .exec();
@@ -126,14 +134,20 @@ export class RunRecords {
     ];
     const err = e1 ?? e2 ?? e3;
     if (err) throw err;
-    const [compacted, stepsJson] = values.slice(RUN_FIELDS.length);
+    const [compacted, stepsJson, reservedTokens, reservedCostUsd] = values.slice(RUN_FIELDS.length);
     if (compacted) {
       // Feedback given after the run was compacted is kept beside it.
       const steps = compactedSteps(runId, stepsJson).map((s) => (feedback[s.stepId] ? { ...s, feedback: JSON.parse(feedback[s.stepId]!) as StepFeedback } : s));
       return { run: compactedRun(compacted, steps).run, steps };
     }
     if (values[0] === null) return null; // `id` is the first field
-    return { run: decodeFields<RunRecord>(values, RUN_FIELDS), steps: await this.steps.get(scope, runId, stepIds) };
+    const run = decodeFields<RunRecord>(values, RUN_FIELDS);
+    const steps = await this.steps.get(scope, runId, stepIds);
+    const { budget } = run;
+    if (isTerminalRun(run.status) || !budget || (budget.maxTokens === undefined && budget.maxCostUsd === undefined)) return { run, steps };
+    // Rounded as the reservations were written (9 decimals): a float's last digits are noise.
+    const reserved = { tokens: Number(reservedTokens ?? 0), costUsd: Math.max(0, Number(Number(reservedCostUsd ?? 0).toFixed(9))) };
+    return { run, steps, reserved };
   }
 
   /** The compiled workflow a run executes: null when the run is not in Redis or keeps none (an agent task). */

@@ -6,7 +6,8 @@
  * - `events`: a run's event log, read or followed live;
  * - `budgets`: what calls hold against a run's budget and in the shared limiter;
  * - `gates`: decisions on approval gates, feedback on results;
- * - `endings`: how a run's state ends (run-finish), and who is told.
+ * - `endings`: how a run's state ends (run-finish), and who is told;
+ * - `fair`: the fair turns of new jobs on the cell's queues, by workspace.
  * A finished run of a few steps is compacted into its one hash (see keys.run and compacted.ts);
  * every reader takes either form. Every change goes through one of the scripts in scripts/, so
  * each is atomic with its event and its outbox entry. Key names come from keys.ts only.
@@ -16,13 +17,15 @@ import { silentLogger, type Logger } from '../logger.js';
 import { RunBudgets } from './budgets.js';
 import { RunEndings } from './endings.js';
 import { EventLog } from './event-log.js';
+import { FairTurns } from './fair.js';
 import { Gates } from './gates.js';
 import { RunRecords } from './records.js';
 import { StepState } from './steps.js';
 import type { StoreContext, StoreOptions } from './store-context.js';
+import type { Cell } from './scope.js';
 
 export type { NewStep, RecordFields, StepReading, StepTransition, StepResult } from './scripts/index.js';
-export type { NewRun, RunState } from './records.js';
+export type { BudgetReserved, NewRun, RunState } from './records.js';
 export type { StoreOptions } from './store-context.js';
 
 export class RunStore implements StoreContext {
@@ -35,8 +38,10 @@ export class RunStore implements StoreContext {
   readonly steps: StepState;
   readonly events: EventLog;
   readonly budgets: RunBudgets;
+  readonly global: Cell | undefined;
   readonly gates: Gates;
   readonly endings: RunEndings;
+  readonly fair: FairTurns;
 
   constructor(opts: StoreOptions) {
     this.redis = opts.redis;
@@ -44,12 +49,14 @@ export class RunStore implements StoreContext {
     this.outbox = opts.outbox;
     this.keepCompletedJobs = opts.keepCompletedJobs ?? 0;
     this.logger = opts.logger ?? silentLogger;
+    this.global = opts.global;
     this.budgets = new RunBudgets(this);
     this.endings = new RunEndings(this, this.budgets);
     this.steps = new StepState(this, this.endings.finished);
     this.records = new RunRecords(this, this.steps);
     this.events = new EventLog(this);
     this.gates = new Gates(this, this.records);
+    this.fair = new FairTurns(this);
   }
 
   /** Stop the shared event reader (its followers end). The connection is the caller's. */

@@ -6,8 +6,9 @@
  * simply not found. Cell-wide keys (queues, heartbeats, the outbox, the queued-runs set, the
  * cancel channel, provider limits) are built from the tag alone.
  *
- * Today every request acts for one workspace (DEFAULT_WORKSPACE); the API picks a request's
- * scope in one place (src/api/scope.ts), the engine from a job's `workspaceId`.
+ * A deployment has one cell or several (cells.ts places each workspace in one); the API picks a
+ * request's scope in one place (src/api/scope.ts), the engine from a job's `workspaceId` and
+ * the cell whose queue the job is in.
  */
 import { DEFAULT_WORKSPACE, WorkspaceId } from '../model/run.js';
 

@@ -1,6 +1,7 @@
 /** What every part of the run store shares: its connection and how runs are kept. */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import type { Cell } from './scope.js';
 import { parseJson } from './scripts/index.js';
 
 export interface StoreOptions {
@@ -11,6 +12,8 @@ export interface StoreOptions {
   /** Completed jobs each queue keeps (for Bull Board); 0 removes a job when it completes. @default 0 */
   keepCompletedJobs?: number;
   logger?: Logger;
+  /** Where the shared limiter's keys are (the global slot; see cells.ts). @default each run's own cell */
+  global?: Cell;
 }
 
 export interface StoreContext {
@@ -19,6 +22,7 @@ export interface StoreContext {
   readonly outbox: boolean;
   readonly keepCompletedJobs: number;
   readonly logger: Logger;
+  readonly global: Cell | undefined;
 }
 
 /** A record's hash fields (JSON text each) as an object. */

@@ -18,6 +18,7 @@ import { validateRunInput } from '../compile/input.js';
 import { assertRunBounds } from '../compile/run-bounds.js';
 import type { WorkflowCatalog } from '../compile/catalog.js';
 import { buildRunFlow, type StepJobData } from '../flow/flow-builder.js';
+import { fairPriorities } from '../flow/fair-priorities.js';
 import type { StepPolicy } from '../flow/step-policy.js';
 import { whileReachable } from '../store/reachable.js';
 import type { NewRun, RunStore } from '../store/run-store.js';
@@ -148,6 +149,10 @@ export class Submissions {
       if (replay) return replay;
     }
     const run = newRunRecord(runId, scope, workflow, input, opts);
+    const priorities = await fairPriorities(this.deps.store, scope, runId, workflow.steps, {
+      share: (agent) => this.deps.policy.share(agent, agents),
+      priority: opts.priority,
+    });
     const { tree, refIds } = buildRunFlow({
       runId,
       workspaceId: scope.workspace,
@@ -155,7 +160,8 @@ export class Submissions {
       budgeted: run.budget?.maxTokens !== undefined || run.budget?.maxCostUsd !== undefined,
       steps: workflow.steps,
       jobPolicy: (s) => this.deps.policy.job(s, agents),
-      priority: opts.priority,
+      priorities,
+      runPriority: opts.priority,
       retentionSeconds: this.deps.store.retentionSeconds,
       keepCompletedJobs: this.deps.store.keepCompletedJobs,
       refSafetyDelayMs: this.deps.refSafetyDelayMs,

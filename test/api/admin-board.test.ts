@@ -79,7 +79,7 @@ describe('Bull Board', () => {
       (q) => q.name === 'agent.a',
     )!.jobs;
     const real = jobs.find((j) => j.id.startsWith(run.body.id));
-    expect(real?.externalUrl?.href).toBe(`/v1/runs/${run.body.id}`);
+    expect(real?.externalUrl?.href).toBe(`/runs/${run.body.id}`);
     expect(real?.name).toBe('a');
     // A step job the step machine ended cancelled or skipped (BullMQ counts it completed) says so.
     expect(boardJobName({ name: 'step', returnvalue: { stepId: 's', status: 'cancelled' } })).toBe('step (cancelled)');
@@ -87,30 +87,44 @@ describe('Bull Board', () => {
     expect(boardJobName({ name: 'step', returnvalue: { stepId: 's', status: 'succeeded' } })).toBe('step');
   });
 
-  it('logs in with an admin key through a form, and the session cookie opens the board', async () => {
-    const bad = await fetch(`${h.baseUrl}/admin/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `key=${encodeURIComponent(user.authorization!.slice(7))}`,
-      redirect: 'manual',
-    });
-    expect(bad.status).toBe(403);
-    const login = await fetch(`${h.baseUrl}/admin/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `key=${encodeURIComponent(admin.authorization!.slice(7))}`,
-      redirect: 'manual',
-    });
-    expect(login.status).toBe(303);
-    const cookie = login.headers.get('set-cookie')!;
-    expect(cookie).toMatch(/sy_session=[A-Za-z0-9_-]{43}; .*HttpOnly/);
+  it('logs in through a form: the session cookie opens the board to an admin, and the run pages to any key that reads runs', async () => {
+    const login = async (authorization: string, next?: string) =>
+      fetch(`${h.baseUrl}/admin/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `key=${encodeURIComponent(authorization.slice(7))}${next ? `&next=${encodeURIComponent(next)}` : ''}`,
+        redirect: 'manual',
+      });
+    const scheduler = { authorization: `Bearer ${(await h.system.keys.create({ workspace: 'acme', scopes: ['schedules:write'] })).key}` };
+    expect((await login(scheduler.authorization)).status).toBe(403);
+    const done = await login(admin.authorization!);
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe('/admin/queues');
+    const cookie = done.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/sy_session=[A-Za-z0-9_-]{43}; .*Path=\/; .*HttpOnly/);
     expect(cookie).not.toContain(admin.authorization!.slice(7));
     const session = { cookie: cookie.split(';')[0]! };
     expect((await h.request('GET', '/admin/queues/api/queues', undefined, session)).status).toBe(200);
-    // The cookie is the board's only: the API wants a bearer.
-    expect((await h.request('GET', '/v1/runs', undefined, session)).status).toBe(401);
     expect((await h.request('POST', '/admin/logout', undefined, session)).status).toBe(204);
     expect((await h.request('GET', '/admin/queues/api/queues', undefined, session)).status).toBe(401);
+
+    // A key that reads runs: back to the page it came from (only a page of this server), the board still refused.
+    const reader = await login(user.authorization!, '/runs?status=failed');
+    expect(reader.status).toBe(303);
+    expect(reader.headers.get('location')).toBe('/runs?status=failed');
+    expect((await login(user.authorization!, 'https://elsewhere.example/')).headers.get('location')).toBe('/admin/queues');
+    const readerSession = { cookie: reader.headers.get('set-cookie')!.split(';')[0]! };
+    expect((await h.request('GET', '/admin/queues/api/queues', undefined, readerSession)).status).toBe(403);
+    const me = await h.request('GET', '/v1/me', undefined, readerSession);
+    expect(me.body).toEqual({ kind: 'session', workspace: 'acme', scopes: ['runs:write', 'runs:read'] });
+    // A change made with the cookie needs the pages' header: a form on another site cannot send it.
+    const bare = await h.request('POST', '/v1/runs', { agent: 'a', input: { task: 't' } }, readerSession);
+    expect(bare.status).toBe(403);
+    expect(bare.body.error.message).toContain('x-switchyard-page');
+    const fromPage = await h.request('POST', '/v1/runs', { agent: 'a', input: { task: 't' } }, { ...readerSession, 'x-switchyard-page': '1' });
+    expect(fromPage.status).toBe(202);
+    // Its run (in acme) ends before the harness closes.
+    await poll(async () => (await h.request('GET', `/v1/runs/${fromPage.body.id}`, undefined, user)).body.status === 'succeeded');
   });
 
   it('ends a session when the key that opened it is revoked', async () => {

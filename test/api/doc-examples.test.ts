@@ -23,6 +23,7 @@ import {
 } from '../../src/api/schemas.js';
 import { ScheduleBody } from '../../src/schedules/schedules-service.js';
 import { CreateKeyBody } from '../../src/api/admin-schemas.js';
+import { WorkspaceLimitsUpdate } from '../../src/model/workspace-limits.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const PAGES = [
@@ -77,6 +78,7 @@ function schemasFor(method: string, route: string): z.ZodType[] | undefined {
   if (method === 'PATCH' && /^\/v1\/agents\/[^/]+$/.test(route)) return [AgentChanges];
   if (method === 'POST' && /^\/v1\/agents\/[^/]+\/test$/.test(route)) return [AgentTestBody];
   if (method === 'POST' && route === '/v1/keys') return [CreateKeyBody];
+  if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/limits$/.test(route)) return [WorkspaceLimitsUpdate];
   return undefined;
 }
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { ConfigError } from '../../src/errors/index.js';
 import { silentLogger } from '../../src/logger.js';
-import { systemFromDefinitions } from '../../src/system.js';
+import { systemFromDefinitions } from '../../src/system-definitions.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL, testPrefix } from '../helpers/redis.js';
 

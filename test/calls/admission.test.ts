@@ -139,7 +139,7 @@ describe('the budget part', () => {
     };
     return { l, reserved, settled };
   }
-  const holder = { runId: 'r1', workspaceId: 'default', stepId: 's1', attempt: 2, budgeted: true };
+  const holder = { runId: 'r1', workspaceId: 'default', tag: '{t}', stepId: 's1', attempt: 2, budgeted: true };
 
   it('lets a call of a run without a budget go at once, without a reservation', async () => {
     const { l, reserved } = ledger('');

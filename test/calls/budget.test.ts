@@ -249,9 +249,15 @@ describe('a run budget', () => {
     fake.reset();
     let inFlight = 0;
     let most = 0;
+    let seen: RunView | undefined;
     fake.respondWith(async (req) => {
       if (!req.prompt.startsWith('part')) return undefined;
       most = Math.max(most, ++inFlight);
+      // While calls are in flight, the run's view shows what they hold against the budget.
+      if (!seen) {
+        const [listed] = (await h.system.api.queries.list(h.system.scope(), { workflow: 'fan-out', limit: 1 })).runs;
+        seen = await h.system.api.queries.get(h.system.scope(), listed!.id);
+      }
       await new Promise((res) => setTimeout(res, 300));
       inFlight--;
       return { text: 'ok' };
@@ -265,6 +271,9 @@ describe('a run budget', () => {
     expect(fake.requests).toHaveLength(8);
     expect(r.steps.every((s) => s.attempts === 1)).toBe(true);
     expect(r.usage.inputTokens + r.usage.outputTokens).toBeLessThanOrEqual(350);
+    expect(seen?.reserved?.tokens).toBeGreaterThanOrEqual(100);
+    expect(seen?.reserved?.tokens).toBeLessThanOrEqual(350);
+    expect(r.reserved, 'a finished run holds nothing').toBeUndefined();
     const waits = (await h.system.engine.store.events.read(h.system.scope(), r.id)).filter((e) => e.type === 'step.retrying' && e.data.reason === 'capacity');
     expect(waits.length).toBeGreaterThan(0);
     expect(waits[0]!.data.detail).toMatch(/^waiting for provider capacity: run budget maxTokens 350 \(spent \d+, in flight \d+, this call about \d+\)$/);

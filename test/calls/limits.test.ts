@@ -210,7 +210,7 @@ describe('RedisLimiter', () => {
   it('releases the turns a run booked: the arrival time they pushed is given back, and a moment they leave free goes to the next call', async () => {
     const limiter = limiterFor({ openai: { models: { 'gpt-gap': { rpm: 600 } } } }); // one call every 100 ms
     const scope = `${prefix}:limit:openai/gpt-gap`;
-    const holder = (runId: string, stepId: string) => ({ runId, workspaceId: 'default', stepId, attempt: 1 });
+    const holder = (runId: string, stepId: string) => ({ runId, workspaceId: 'default', tag: prefix, stepId, attempt: 1 });
     await limiter.acquire(target('gpt-gap'), 1, 60_000).then(ticketOf);
     // Run x books five turns (100 to 500 ms), run y one after them (600 ms), run z one more (700 ms).
     for (let i = 1; i <= 5; i++)
@@ -246,7 +246,7 @@ describe('RedisLimiter', () => {
     expect(await redis.pttl(holds)).toBeGreaterThan(twoHours - 60_000);
     // Another step of the run books a turn, and a third takes a calls-at-once lease.
     const limiter = limiterFor({ openai: { models: { 'gpt-long': { rpm: 1, maxConcurrent: 5 } } } });
-    const holder = (stepId: string) => ({ runId, workspaceId: 'default', stepId, attempt: 1 });
+    const holder = (stepId: string) => ({ runId, workspaceId: 'default', tag: prefix, stepId, attempt: 1 });
     await limiter.acquire(target('gpt-long'), 1, 60_000, 'first', -1, holder('s2')).then(ticketOf);
     expect(await limiter.acquire(target('gpt-long'), 1, 60_000, 'second', -1, holder('s3'))).toMatchObject({ booked: true });
     expect(await redis.pttl(holds)).toBeGreaterThan(twoHours - 60_000);
@@ -265,7 +265,7 @@ describe('RedisLimiter', () => {
 
   it('touches only the keys its scripts are given: admitting, settling, reserving and releasing a run’s holds (declared keys, as a Redis Cluster needs)', async () => {
     const runId = 'run-declared';
-    const holder = (stepId: string) => ({ runId, workspaceId: 'default', stepId, attempt: 1 });
+    const holder = (stepId: string) => ({ runId, workspaceId: 'default', tag: prefix, stepId, attempt: 1 });
     const undeclared = await undeclaredKeys(async (on) => {
       const limiter = limiterFor({ openai: { models: { 'gpt-decl': { rpm: 1, maxConcurrent: 5 } } } }, on);
       await on.hset(keys.run(runScope, runId), 'budget', JSON.stringify({ maxTokens: 10_000 }));
@@ -611,7 +611,7 @@ describe('a finished run gives back what its calls held in the limiter', () => {
   const bookIdleTurn = async (runId: string, stepId: string) => {
     const limiter = new RedisLimiter(redis, h.prefix, h.system.registry.limits);
     const target = { provider: 'echo' as const, model: 'echo', agent: { name: 'idle', rateLimit: { max: 1, durationMs: 60_000 } } };
-    const holder = { runId, workspaceId: 'default', stepId, attempt: 1 };
+    const holder = { runId, workspaceId: 'default', tag: h.prefix, stepId, attempt: 1 };
     await limiter.acquire(target, 1, 60_000, `${runId}.${stepId}.1.a`, -1, holder);
     expect(await limiter.acquire(target, 1, 60_000, `${runId}.${stepId}.1.b`, -1, holder)).toMatchObject({ booked: true });
   };
@@ -773,7 +773,7 @@ describe('an attempt that was taken over', () => {
         60_000,
         `${id}.a.2.x`,
         -1,
-        { runId: id, workspaceId: 'default', stepId: 'a', attempt: 2 },
+        { runId: id, workspaceId: 'default', tag: h.prefix, stepId: 'a', attempt: 2 },
       );
       expect(admission).toMatchObject({ booked: true });
       // Attempt 1's answer then fails (retryable): its retry finds the step is no longer its own.

@@ -9,7 +9,7 @@ import { AnthropicProvider } from '../../src/calls/vendors/anthropic/adapter.js'
 import { EchoProvider } from '../../src/calls/vendors/echo/adapter.js';
 import { OpenAIProvider } from '../../src/calls/vendors/openai/adapter.js';
 import type { ChatMessage, CompletionRequest, Provider, ToolDefinition } from '../../src/calls/provider.js';
-import { sampleFor } from '../../src/calls/vendors/echo/schema-sample.js';
+import { sampleFor } from '../../src/lang/schema-sample.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 
 let server: FakeLlmServer;

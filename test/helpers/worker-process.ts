@@ -33,6 +33,8 @@ export interface WorkerProcessOptions {
   heartbeatMs?: number;
   /** SWITCHYARD_SECRETS_KEY (to open the keys of workspace agents). */
   secretsKey?: string;
+  /** More environment (a cluster's nodes, its cells: see test/fixtures/worker-process.ts). */
+  env?: Record<string, string>;
 }
 
 export interface WorkerProcess {
@@ -63,6 +65,7 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Wo
       ...(opts.stalled ? { WORKER_STALLED: JSON.stringify(opts.stalled) } : {}),
       ...(opts.heartbeatMs ? { SWITCHYARD_HEARTBEAT_MS: String(opts.heartbeatMs) } : {}),
       ...(opts.secretsKey ? { SWITCHYARD_SECRETS_KEY: opts.secretsKey } : {}),
+      ...opts.env,
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -11,6 +11,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Queue } from 'bullmq';
+import { z } from 'zod';
 import type { AdminSessions } from '../../auth/sessions.js';
 import { SESSION_TTL_MS } from '../../auth/sessions.js';
 import { HttpError } from '../errors.js';
@@ -40,12 +41,14 @@ export function boardJobName(job: JobJson): string {
   return outcome ? `${job.name ?? ''} (${outcome})` : (job.name ?? '');
 }
 
-function boardAdapter(queue: Queue): BullMQAdapter {
+function boardAdapter(queue: Queue, cellLabel: string): BullMQAdapter {
   const adapter = new BullMQAdapter(queue, {
     readOnlyMode: true,
+    // The same queue in another cell: named apart (cell 0's keep their names).
+    ...(cellLabel ? { prefix: `${cellLabel}.` } : {}),
     externalJobUrl: (job) => {
       const runId = (job.data as JobJson['data'])?.runId ?? (job.returnvalue as { runId?: unknown } | undefined)?.runId;
-      return typeof runId === 'string' ? { displayText: `run ${runId}`, href: `/v1/runs/${encodeURIComponent(runId)}` } : { href: '' };
+      return typeof runId === 'string' ? { displayText: `run ${runId}`, href: `/runs/${encodeURIComponent(runId)}` } : { href: '' };
     },
   });
   adapter.setFormatter('name', boardJobName);
@@ -67,9 +70,16 @@ function guard(req: Request, res: Response, next: NextFunction): void {
   );
 }
 
-const LOGIN_PAGE = `<!doctype html><meta charset="utf-8"><title>Switchyard admin</title>
+/** Where a login may send the browser next: a page of this server (the board by default). */
+const NEXT_PAGE = /^\/(?:runs(?:\/run_[0-9a-z]{1,40})?|admin\/queues)(?:\?[A-Za-z0-9_=&%.:,-]*)?$/;
+const LoginQuery = z.object({ next: z.string().max(2000).optional() }).strict();
+const nextPage = (next: unknown): string => (typeof next === 'string' && NEXT_PAGE.test(next) ? next : BOARD_PATH);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+const loginPage = (next: string) => `<!doctype html><meta charset="utf-8"><title>Switchyard login</title>
 <form method="post" action="/admin/login" style="font-family:sans-serif;max-width:28em;margin:4em auto">
-<h1>Switchyard admin</h1><p>An API key (or token) with the <code>admin</code> scope:</p>
+<h1>Switchyard login</h1><p>An API key (or token): <code>runs:read</code> for the run pages (<code>runs:write</code> for their buttons), <code>admin</code> for the queues.</p>
+<input type="hidden" name="next" value="${escapeHtml(next)}">
 <input name="key" type="password" autocomplete="off" style="width:100%" autofocus> <button>Log in</button></form>`;
 
 /** Bull Board, its login, and /metrics. */
@@ -81,7 +91,10 @@ export function adminRouter(deps: {
 }): Router {
   const board = new ExpressAdapter();
   board.setBasePath(BOARD_PATH);
-  createBullBoard({ queues: deps.queues.map(boardAdapter), serverAdapter: board });
+  // Cells by their queues' prefixes, in order: cell 0's queues come first (system.allQueues).
+  const cells = [...new Set(deps.queues.map((q) => q.opts.prefix))];
+  const label = (q: Queue) => (cells.indexOf(q.opts.prefix) > 0 ? `cell${cells.indexOf(q.opts.prefix)}` : '');
+  createBullBoard({ queues: deps.queues.map((q) => boardAdapter(q, label(q))), serverAdapter: board });
 
   const r = apiRouter();
   const page = (description: string) => ({ schema: null, contentType: 'text/html', description });
@@ -97,9 +110,9 @@ export function adminRouter(deps: {
   r.get(
     '/admin/login',
     'public',
-    { summary: 'The login page of Bull Board (the queue dashboard)', responses: { 200: page('The login form') } },
-    (_req, res) => {
-      res.type('html').send(LOGIN_PAGE);
+    { summary: 'The login page (Bull Board, the run pages)', query: LoginQuery, responses: { 200: page('The login form') } },
+    (_req, res, { query: { next } }) => {
+      res.type('html').send(loginPage(nextPage(next)));
     },
   );
   // The form posts `key`; the key is checked as a bearer credential, then only a session token goes in the cookie.
@@ -110,23 +123,24 @@ export function adminRouter(deps: {
     req.headers.authorization = `Bearer ${key.trim()}`;
     next();
   });
+  // Any credential that may read runs logs in; the session keeps its scopes (the board still asks for admin).
   r.post(
     '/admin/login',
-    'admin',
+    'runs:read',
     {
-      summary: 'Log in to Bull Board: the form field `key` (an admin key or token) is checked, then a session cookie is set',
-      responses: { 303: { schema: null, contentType: 'text/html', description: 'To the board, with the session cookie' }, 400: ErrorBody },
+      summary: 'Log in: the form field `key` (a key or token that may read runs) is checked, then a session cookie is set',
+      responses: { 303: { schema: null, contentType: 'text/html', description: 'To `next` (default: the board), with the session cookie' }, 400: ErrorBody },
     },
-    async (_req, res) => {
+    async (req, res) => {
       const token = await deps.sessions.create(requestPrincipal(res));
-      res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.production, path: '/admin', maxAge: SESSION_TTL_MS });
-      res.redirect(303, BOARD_PATH);
+      res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: deps.production, path: '/', maxAge: SESSION_TTL_MS });
+      res.redirect(303, nextPage((req.body as { next?: unknown } | undefined)?.next));
     },
   );
-  r.post('/admin/logout', 'public', { summary: "End Bull Board's session", responses: { 204: null } }, async (req, res) => {
+  r.post('/admin/logout', 'public', { summary: "End the login's session", responses: { 204: null } }, async (req, res) => {
     const token = /(?:^|;\s*)sy_session=([^;]+)/.exec(req.get('cookie') ?? '')?.[1];
     if (token) await deps.sessions.end(decodeURIComponent(token));
-    res.clearCookie(SESSION_COOKIE, { path: '/admin' }).status(204).end();
+    res.clearCookie(SESSION_COOKIE, { path: '/' }).status(204).end();
   });
   // bull-board types its router `any`; it is an express app.
   r.router.use(BOARD_PATH, guard, board.getRouter() as Express);

@@ -56,6 +56,13 @@ interface WaitingStep {
   step?: { id: string };
 }
 
+/** One cell's side of a resume: its queues (by name) and its run store (why its steps wait). */
+export interface AdminCell {
+  tag: string;
+  queue: (name: string) => Queue | undefined;
+  store: Pick<RunStore, 'steps'>;
+}
+
 /** Delayed jobs looked at per queue for steps waiting on a resumed scope. */
 const MAX_WOKEN_PER_QUEUE = 1000;
 
@@ -63,10 +70,11 @@ export class LimitsAdmin {
   constructor(
     private readonly deps: {
       redis: Redis;
+      /** Where the limiter's keys are (the global slot). */
       prefix: string;
       registry: AgentsOfScopes;
-      queue: (name: string) => Queue | undefined;
-      store: Pick<RunStore, 'steps'>;
+      /** Every cell, whose queues a resume lifts and whose waiting steps it wakes. */
+      cells: () => readonly AdminCell[];
       logger: Logger;
     },
   ) {}
@@ -110,12 +118,14 @@ export class LimitsAdmin {
     }
     const queues = this.queuesCalling(scope);
     let woken = 0;
-    for (const name of queues) {
-      const queue = this.deps.queue(name);
-      if (!queue) continue;
-      // A 429 also paused the queue of the agent whose call it answered.
-      await queue.removeRateLimitKey();
-      woken += await this.wakeWaiting(queue, scope);
+    for (const cell of this.deps.cells()) {
+      for (const name of queues) {
+        const queue = cell.queue(name);
+        if (!queue) continue;
+        // A 429 also paused the queue of the agent whose call it answered.
+        await queue.removeRateLimitKey();
+        woken += await this.wakeWaiting(cell, queue, scope);
+      }
     }
     const wasPausedUntil = new Date(lifted.wasPausedUntil).toISOString();
     logger.warn({ scope, wasPausedUntil, queues, woken }, 'limiter pause lifted by an admin');
@@ -138,13 +148,12 @@ export class LimitsAdmin {
   }
 
   /** Wake the steps of `queue` that sleep waiting for `scope`'s pause (not those waiting out a retry backoff). */
-  private async wakeWaiting(queue: Queue, scope: string): Promise<number> {
+  private async wakeWaiting(cell: AdminCell, queue: Queue, scope: string): Promise<number> {
     const jobs = (await queue.getDelayed(0, MAX_WOKEN_PER_QUEUE - 1)).flatMap((j) => {
       const data = j?.data as WaitingStep | undefined;
       return j?.id && data?.step ? [{ id: j.id, workspaceId: data.workspaceId, runId: data.runId, stepId: data.step.id }] : [];
     });
-    const cell = cellOf(this.deps.prefix);
-    const reasons = await this.deps.store.steps.reasons(jobs.map((j) => ({ scope: scopeOf(cell, j.workspaceId), runId: j.runId, stepId: j.stepId })));
+    const reasons = await cell.store.steps.reasons(jobs.map((j) => ({ scope: scopeOf(cell, j.workspaceId), runId: j.runId, stepId: j.stepId })));
     const waiting = `${CAPACITY_WAIT}${scope} paused`;
     const wake = jobs.filter((_, i) => reasons[i]?.startsWith(waiting));
     await Promise.all(wake.map((j) => this.promote(queue, j.id)));

@@ -10,7 +10,7 @@
  * follows: a fallback model may take the call, the step fails, or the run halts).
  */
 import { CapacityWaitError } from '../../errors/index.js';
-import { CAPACITY_WAIT } from '../../model/run.js';
+import { CAPACITY_WAIT, WORKSPACE_CAP_WAIT } from '../../model/run.js';
 import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../provider.js';
 import { estimateInputTokens } from '../token-estimate.js';
 
@@ -31,7 +31,11 @@ export interface CallAsk {
 
 export type Verdict<T> =
   | { kind: 'go'; ticket: T }
-  /** Not now: `why` follows CAPACITY_WAIT in the step's reason; `limit` names what is waited for (rpm, tpm, maxConcurrent, budget...). */
+  /**
+   * Not now: `why` follows CAPACITY_WAIT in the step's reason (WORKSPACE_CAP_WAIT for a
+   * `limit` that begins with `workspace `); `limit` names what is waited for (rpm, tpm,
+   * maxConcurrent, budget, workspace maxRunningSteps...).
+   */
   | { kind: 'wait'; ms: number; why: string; limit: string }
   /** Not this call: `error` is what it ends with (QuotaRefusedError, TooLargeForLimitError, BudgetExceededError). */
   | { kind: 'refuse'; error: Error };
@@ -92,7 +96,10 @@ export class AdmittedProvider<T> extends ProviderDecorator {
   async complete(req: CompletionRequest): Promise<CompletionResult> {
     let estimate: ReturnType<typeof estimateCall> | undefined;
     const verdict = await this.admission.acquire({ req, estimate: () => (estimate ??= estimateCall(req)) });
-    if (verdict.kind === 'wait') throw new CapacityWaitError(`${CAPACITY_WAIT}${verdict.why}`, verdict.ms, verdict.limit);
+    if (verdict.kind === 'wait') {
+      const prefix = verdict.limit.startsWith('workspace ') ? WORKSPACE_CAP_WAIT : CAPACITY_WAIT;
+      throw new CapacityWaitError(`${prefix}${verdict.why}`, verdict.ms, verdict.limit);
+    }
     if (verdict.kind === 'refuse') throw verdict.error;
     let end: CallEnd;
     try {

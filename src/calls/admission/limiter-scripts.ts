@@ -18,8 +18,9 @@ const resumeScript = new Script('limiter-resume', 2, LUA);
 /** The step attempt a call holds its turns and leases for: released with it, or when its run ends. */
 export interface HoldsFor {
   runId: string;
-  /** The run's workspace: its holds are kept under the run's keys. */
+  /** The run's workspace and its cell's tag: its holds are kept under the run's keys. */
   workspaceId: string;
+  tag: string;
   stepId: string;
   attempt: number;
 }
@@ -55,10 +56,21 @@ export type AcquireReply =
 // The limiter's keys are the cell's (every workspace shares a provider's limits); a call's holds are its run's.
 const stateKeys = (prefix: string, ids: readonly string[]) => ids.map((id) => keys.limit(cellOf(prefix), id));
 const leaseKeys = (prefix: string, ids: readonly string[]) => ids.map((id) => keys.limitLeases(cellOf(prefix), id));
-/** Where a call's holds are kept: its run's (no holder: a key nothing is written to). */
-const holdsKey = (prefix: string, holder: HoldsFor | undefined) => keys.runHolds(scopeOf(cellOf(prefix), holder?.workspaceId), holder?.runId ?? '');
+/** Where a call's holds are kept: its run's (no holder: a key in the limiter's slot nothing is written to). */
+const holdsKey = (prefix: string, holder: HoldsFor | undefined) =>
+  holder ? keys.runHolds(scopeOf(cellOf(holder.tag), holder.workspaceId), holder.runId) : keys.runHolds(scopeOf(cellOf(prefix)), '');
 
+/**
+ * Admit a call. When its run is in the limiter's slot (one cell, or cell 0) one script does it
+ * all; otherwise no script may touch both (a Redis Cluster refuses it), and the run's holds are
+ * kept around the limiter's script (holdsAround).
+ */
 export async function limiterAcquire(redis: Redis, prefix: string, a: AcquireArgs): Promise<AcquireReply> {
+  if (!a.holder || a.holder.tag === prefix) return acquireHere(redis, prefix, a);
+  return holdsAround(redis, prefix, a, a.holder);
+}
+
+async function acquireHere(redis: Redis, prefix: string, a: AcquireArgs): Promise<AcquireReply> {
   const ids = a.scopes.map((s) => s.id);
   const args: (string | number)[] = [a.callKey, a.lease, a.leaseMs, a.tokens, a.scopes.length];
   for (const s of a.scopes) args.push(s.requests.max, s.requests.windowMs, s.tpm, s.maxConcurrent, s.breaker ? '1' : '0');
@@ -119,7 +131,21 @@ export interface SettleChanges {
   lifted?: number;
 }
 
+/** Settle a call: in one script, or (its run in another slot) the limiter's, then its run's holds (see holdsAround). */
 export async function limiterSettle(redis: Redis, prefix: string, a: SettleArgs): Promise<SettleChanges> {
+  if (!a.holder || a.holder.tag === prefix) return settleHere(redis, prefix, a);
+  const changes = await settleHere(redis, prefix, { ...a, holder: undefined });
+  await leasesLeft(
+    redis,
+    prefix,
+    a.holder,
+    a.lease,
+    a.scopes.filter((s) => s.leased).map((s) => s.id),
+  );
+  return changes;
+}
+
+async function settleHere(redis: Redis, prefix: string, a: SettleArgs): Promise<SettleChanges> {
   const ids = a.scopes.map((s) => s.id);
   const args: (string | number)[] = [
     a.pausedScope,
@@ -140,6 +166,55 @@ export async function limiterSettle(redis: Redis, prefix: string, a: SettleArgs)
   const scriptKeys = [...stateKeys(prefix, ids), ...leaseKeys(prefix, ids), holdsKey(prefix, a.holder), keys.limitPaused(cellOf(prefix))];
   const [opened, paused, lifted] = (await settleScript.run(redis, scriptKeys, args)) as [number[], number, number];
   return { opened: opened.map((i) => i - 1), ...(paused > 0 ? { paused: paused - 1 } : {}), ...(lifted > 0 ? { lifted: lifted - 1 } : {}) };
+}
+
+/** A turn booked is kept in a run's holds this long after it (as limiter-acquire.lua's BOOKING_KEPT). */
+const BOOKING_KEPT_MS = 600_000;
+
+/** One hold of a run's call, as lua/includes/holdEntry.lua writes it. */
+const holdEntry = (kind: 'b' | 'l', holder: HoldsFor, id: string, stateKey: string) => `${kind} ${holder.attempt} ${holder.stepId} ${id} ${stateKey}`;
+
+/**
+ * Admit a call whose run is in another slot than the limiter, keeping its run's holds (what
+ * the run's end releases) around the limiter's script, each side in its own slot:
+ * 1. the leases it may take are written to its run's holds first (so a lease the limiter gives
+ *    is always among them, whatever happens next);
+ * 2. the limiter's script admits it or not (the limiter is authoritative: a hold entry it did
+ *    not take releases nothing there);
+ * 3. its run's holds are put right: leases not taken leave them, turns booked join them, turns
+ *    it went on leave them.
+ * A crash between 2 and 3 leaves a turn booked without its hold: the call finds it when its
+ * step comes back (the same call key), or it is dropped ten minutes after its time.
+ */
+async function holdsAround(redis: Redis, prefix: string, a: AcquireArgs, holder: HoldsFor): Promise<AcquireReply> {
+  const cell = cellOf(prefix);
+  const holds = keys.runHolds(scopeOf(cellOf(holder.tag), holder.workspaceId), holder.runId);
+  const leases = a.scopes.filter((s) => s.maxConcurrent > 0).map((s) => holdEntry('l', holder, a.lease, keys.limit(cell, s.id)));
+  const turns = a.callKey ? a.scopes.filter((s) => s.requests.max > 0).map((s) => holdEntry('b', holder, a.callKey, keys.limit(cell, s.id))) : [];
+  const keep = Math.max(3_600_000, a.leaseMs);
+  if (leases.length) {
+    await redis
+      .multi()
+      .zadd(holds, ...leases.flatMap((e) => [Date.now() + a.leaseMs, e]))
+      .pexpire(holds, keep)
+      .exec();
+  }
+  const reply = await acquireHere(redis, prefix, { ...a, holder: undefined });
+  const fix = redis.multi();
+  if (reply.result !== 'admitted' && leases.length) fix.zrem(holds, ...leases);
+  if (reply.result === 'admitted' && turns.length) fix.zrem(holds, ...turns);
+  if (reply.result === 'wait' && reply.booked && turns.length) {
+    fix.zadd(holds, ...turns.flatMap((e) => [Date.now() + reply.waitMs + BOOKING_KEPT_MS, e])).pexpire(holds, Math.max(keep, reply.waitMs + BOOKING_KEPT_MS));
+  }
+  if (fix.length) await fix.exec();
+  return reply;
+}
+
+/** A settled call's leases leave its run's holds (after the limiter gave them back). */
+async function leasesLeft(redis: Redis, prefix: string, holder: HoldsFor, lease: string, scopeIds: readonly string[]): Promise<void> {
+  if (scopeIds.length === 0) return;
+  const holds = keys.runHolds(scopeOf(cellOf(holder.tag), holder.workspaceId), holder.runId);
+  await redis.zrem(holds, ...scopeIds.map((id) => holdEntry('l', holder, lease, keys.limit(cellOf(prefix), id))));
 }
 
 /** A lifted pause: when it was to end (ms), and how ('' by itself, 'capped' or 'quota': with a probe). */

@@ -15,3 +15,5 @@ export { deliveryHolds, holdsRelease, type HoldsSelection } from './holds-releas
 export { stepFeedback, type StepFeedbackReply } from './step-feedback.js';
 export { agentPut } from './agent-put.js';
 export { apiRateTake } from './api-rate.js';
+export { fairTurns } from './fair-turns.js';
+export { wsRunAdmit, wsStepTake } from './workspace-caps.js';

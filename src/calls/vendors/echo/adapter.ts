@@ -4,13 +4,13 @@
  * exactly like a real provider, so timeouts and cancellation behave the same offline.
  *
  * Offered tools, it calls one (the one forced by `toolChoice`, else the first) with arguments
- * that fit its schema (schema-sample.ts), unless the conversation ends with tool results or
+ * that fit its schema (src/lang/schema-sample.ts), unless the conversation ends with tool results or
  * tools are not allowed; then it answers, the results appended one per line.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { classify } from '../../classify.js';
 import type { ChatMessage, CompletionRequest, CompletionResult, Provider, ToolCall } from '../../provider.js';
-import { sampleFor } from './schema-sample.js';
+import { sampleFor } from '../../../lang/schema-sample.js';
 
 export interface EchoProviderOptions {
   /** Simulated answer time in ms. Default 0. */

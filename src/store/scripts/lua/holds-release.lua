@@ -7,13 +7,15 @@
 -- budget nothing reserves against any more).
 -- KEYS: holds, run, then per scope the holds name: its state, its bookings, its leases (the
 -- caller reads the holds first; a hold in a scope not given here is left, and counted).
--- ARGV: [1] release attempts below this one (0: every attempt), [2...] step ids (none: the
--- whole run).
+-- ARGV: [1] release attempts below this one (0: every attempt), [2] '1' when the limiter's side
+-- was released already (limiter-release, in the global slot: no scope is given, the turns and
+-- leases selected only leave the holds), [3...] step ids (none: the whole run).
 -- Returns {the number of holds released, the number left because their scope was not given}.
-local all = #ARGV < 2
+local all = #ARGV < 3
 local steps = {}
-for i = 2, #ARGV do steps[ARGV[i]] = true end
+for i = 3, #ARGV do steps[ARGV[i]] = true end
 local below = tonumber(ARGV[1])
+local elsewhere = ARGV[2] == '1'
 -- A scope's state key → the index of its keys in KEYS.
 local scope = {}
 for i = 3, #KEYS, 3 do scope[KEYS[i]] = i end
@@ -23,15 +25,16 @@ for _, e in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local kind, attempt, sid, id, what = string.match(e, '^(%a) (%d+) (%S+) (%S+) (.+)$')
   if kind and (all or (steps[sid] and (below == 0 or tonumber(attempt) < below))) then
     local at = scope[what]
-    if kind ~= 'r' and not at then
+    if kind ~= 'r' and not at and not elsewhere then
       left = left + 1
     else
       n = n + 1
       redis.call('ZREM', KEYS[1], e)
-      if kind == 'b' then
+      -- A turn or lease without its scope's keys (elsewhere) was released in the limiter's slot.
+      if kind == 'b' and at then
         redis.call('ZREM', KEYS[at + 1], id)
         retime[at] = true
-      elseif kind == 'l' then
+      elseif kind == 'l' and at then
         redis.call('ZREM', KEYS[at + 2], id)
       elseif kind == 'r' then
         local tk, c = string.match(what, '^(%S+) (%S+)$')

@@ -1,8 +1,9 @@
 /**
- * A deterministic value that fits a JSON Schema: what the offline echo provider answers when
- * it is asked to call a tool, so tool-using agents run end to end without an API. It covers
- * the schema keywords tools use (type, properties, required, enum, const, default, examples,
- * items, minItems, minimum, anyOf/oneOf); other strings get `text`.
+ * A deterministic value that fits a JSON Schema: what the offline echo provider (and the LLM
+ * simulator, src/simulator) answers when asked to call a tool or for JSON, so tool-using agents
+ * run end to end without an API. It covers the schema keywords tools use (type, properties,
+ * required, enum, const, default, examples, items, minItems, minimum, anyOf/oneOf); other
+ * strings get `text`.
  */
 type Schema = Record<string, unknown>;
 

@@ -1,0 +1,69 @@
+/**
+ * Where Redis is, and the one place a connection to it is made: one server (REDIS_URL) or a
+ * Redis Cluster (REDIS_CLUSTER_NODES). A cluster connection is an ioredis `Cluster`, which
+ * answers every command Switchyard sends (each command's and each script's keys sit in one
+ * slot: a cell's tag, or the global slot) and which BullMQ takes as its connection; it is typed
+ * as `Redis` so that nothing above the store branches on the mode.
+ */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Logger } from '../logger.js';
+
+/** One Redis server, or a cluster's nodes (some of them are enough). */
+export type RedisTarget = { url: string; clusterNodes?: undefined } | { url?: string; clusterNodes: readonly { host: string; port: number }[] };
+
+/** A cluster's options: those ClusterOptions takes at its top level, the rest for each node's connection. */
+function clusterOptions(options: RedisOptions, base: ClusterOptions['redisOptions'] = {}): ClusterOptions {
+  const { enableOfflineQueue, lazyConnect, retryStrategy: _ignored, ...node } = options;
+  return {
+    ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+    ...(lazyConnect !== undefined ? { lazyConnect } : {}),
+    redisOptions: { ...base, ...node },
+  };
+}
+
+/** Where a configuration's Redis is: its cluster's nodes when it names them, else REDIS_URL. */
+export function redisTarget(config: { redisUrl: string; cells: { clusterNodes?: readonly { host: string; port: number }[] | undefined } }): RedisTarget {
+  return config.cells.clusterNodes?.length ? { clusterNodes: config.cells.clusterNodes } : { url: config.redisUrl };
+}
+
+/** A connection to `target`: a Redis, or a Cluster whose node connections take `options`. */
+export function connectRedis(target: RedisTarget, options: RedisOptions = {}): Redis {
+  if (!target.clusterNodes) return new Redis(target.url, options);
+  return new Cluster([...target.clusterNodes], clusterOptions(options)) as unknown as Redis;
+}
+
+/** Is this connection a cluster one? */
+export function isCluster(redis: Redis): boolean {
+  return (redis as unknown as { isCluster?: boolean }).isCluster === true;
+}
+
+/** A new connection to where `redis` connects, with `options` over its own (a subscriber, a reader). */
+export function duplicateConnection(redis: Redis, options: RedisOptions): Redis {
+  if (!isCluster(redis)) return redis.duplicate(options);
+  const cluster = redis as unknown as Cluster;
+  return cluster.duplicate([], clusterOptions(options, cluster.options.redisOptions)) as unknown as Redis;
+}
+
+/** The connection's name (logs): its own, or its cluster nodes'. */
+export function connectionName(redis: Redis): string | undefined {
+  return isCluster(redis) ? (redis as unknown as Cluster).options.redisOptions?.connectionName : redis.options.connectionName;
+}
+
+/**
+ * A connection whose errors are logged (once per outage, then its recovery) instead of
+ * reaching ioredis' "unhandled error event" printout.
+ */
+export function watched(redis: Redis, logger: Logger): Redis {
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn({ connection: connectionName(redis), err: err.message }, 'Redis connection lost; retrying');
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info({ connection: connectionName(redis) }, 'Redis connection back');
+  });
+  return redis;
+}

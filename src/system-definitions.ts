@@ -1,0 +1,74 @@
+/**
+ * A System from agents and workflows given in code rather than files (tests, benchmarks,
+ * embedding), built from a configuration.
+ */
+import { resolveAgents } from './agents/registry.js';
+import { WorkflowCatalog } from './compile/catalog.js';
+import { compileWorkflow } from './compile/compile.js';
+import type { Config } from './config/env.js';
+import type { CompiledWorkflow } from './kinds/definition.js';
+import { SchemaChecker } from './lang/schema-checker.js';
+import type { Logger } from './logger.js';
+import type { RunArchive } from './query/run-queries.js';
+import { System } from './system.js';
+
+export function systemFromDefinitions(opts: {
+  config: Config;
+  /** The `agents:` map of an agents file. */
+  agents: Record<string, unknown>;
+  /** The `pricing:` map of an agents file. */
+  pricing?: Record<string, unknown>;
+  /** The `providers:` map of an agents file (limits, breakers). */
+  providers?: Record<string, unknown>;
+  /** Workflow definitions, as in flows/*.yaml. */
+  workflows?: unknown[];
+  /** Names them in error messages. */
+  source: string;
+  logger: Logger;
+  outbox?: boolean;
+  retentionSeconds?: number;
+  /** Where runs past Redis retention are read from. */
+  archive?: RunArchive;
+  /** Safety delay of ref jobs, ms. Default 30 s. */
+  refSafetyDelayMs?: number;
+}): System {
+  const registry = resolveAgents(
+    { agents: opts.agents, ...(opts.pricing ? { pricing: opts.pricing } : {}), ...(opts.providers ? { providers: opts.providers } : {}) },
+    opts.config,
+    `${opts.source} agents`,
+  );
+  const schemas = new SchemaChecker(opts.config.bounds);
+  const named = new Map<string, CompiledWorkflow>();
+  for (const def of opts.workflows ?? []) {
+    const wf = compileWorkflow(def, { agents: registry.names(), source: opts.source, bounds: opts.config.bounds });
+    named.set(wf.name, wf);
+  }
+  return new System({
+    redisUrl: opts.config.redisUrl,
+    clusterNodes: opts.config.cells.clusterNodes,
+    prefix: opts.config.prefix,
+    cells: opts.config.cells,
+    retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
+    keepCompletedJobs: opts.config.keepCompletedJobs,
+    registry,
+    workflows: new WorkflowCatalog(
+      named,
+      () => registry.names(),
+      opts.config.bounds,
+      (agent) => registry.get(agent),
+      schemas,
+    ),
+    schemas,
+    logger: opts.logger,
+    outbox: opts.outbox ?? false,
+    ...(opts.archive ? { archive: opts.archive } : {}),
+    ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
+    bounds: opts.config.bounds,
+    stalled: opts.config.stalled,
+    heartbeatMs: opts.config.heartbeatMs,
+    maxDebugBytes: opts.config.maxDebugBytes,
+    maxPauseMs: opts.config.maxPauseMs,
+    credentials: opts.config,
+    workspaceCaps: opts.config.workspaceCaps,
+  });
+}
