@@ -66,10 +66,12 @@ export class CancelledError extends SwitchyardError {}
  */
 export class StaleAttemptError extends SwitchyardError {}
 
-/** One problem with user input, located by a path such as `steps[2].dependsOn[0]`. */
+/** One problem with user input, located by a path such as `steps[2].dependsOn[0]` and, in a file, by its line and column (1-based). */
 export interface Issue {
   path: string;
   message: string;
+  line?: number;
+  col?: number;
 }
 
 /** A zod issue, structurally (this module does not depend on zod). */

@@ -43,13 +43,15 @@ describe('loadWorkflowsDir', () => {
     expect(err.message).toMatch(new RegExp(`^${path.join(dir, 'broken.yaml')}:\\d+:\\d+: malformed YAML`));
   });
 
-  it('names the file and the line of each invalid node', async () => {
+  it('names the file, the line and the column of each invalid node', async () => {
     await writeFile(path.join(dir, 'bad.yaml'), flow('bad', 'wizard'));
     const err = configError(() => loadWorkflowsDir(dir, AGENTS));
     const file = path.join(dir, 'bad.yaml');
     expect(err.message).toContain(`${file}: invalid workflow (1 problem):`);
-    expect(err.message).toContain('line 4, steps[0].agent: unknown agent "wizard"; known agents: code, content');
-    expect(err.issues).toEqual([{ path: 'steps[0].agent', message: expect.stringMatching(new RegExp(`^${file}:4: unknown agent`)) }]);
+    expect(err.message).toContain('line 4, column 12, steps[0].agent: unknown agent "wizard"; known agents: code, content');
+    expect(err.issues).toEqual([
+      { path: 'steps[0].agent', line: 4, col: 12, message: expect.stringMatching(new RegExp(`^${file}:4:12: steps\\[0\\]\\.agent: unknown agent`)) },
+    ]);
   });
 
   it('reports a duplicate workflow name naming both files', async () => {
