@@ -7,27 +7,8 @@ import { drawDetail } from './detail.js';
 import { drawTimeline } from './timeline.js';
 import { budgetLines, waitingInWords } from './words.js';
 
-const EVENT_TYPES = [
-  'run.queued',
-  'run.started',
-  'run.finished',
-  'run.waiting',
-  'run.resumed',
-  'step.added',
-  'step.started',
-  'step.waiting',
-  'step.resumed',
-  'step.completed',
-  'step.failed',
-  'step.skipped',
-  'step.retrying',
-  'step.cancelled',
-  'step.progress',
-  'step.approved',
-  'step.rejected',
-  'budget.warning',
-  'context.updated',
-];
+// The event types the stream names (RUN_EVENT_TYPES, given by the page's shell: one list, in src/model/run.ts).
+const EVENT_TYPES = document.body.dataset.eventTypes.split(' ');
 /** Why a step of the run waits on a limit: shown beside the budget. */
 const HELD = new Set(['rate_limit', 'provider_pause', 'provider_capacity']);
 

@@ -9,6 +9,7 @@
 import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
 import { z } from 'zod';
+import { RUN_EVENT_TYPES } from '../../model/run.js';
 import { RunId } from '../schemas.js';
 import { apiRouter } from '../route.js';
 
@@ -20,14 +21,17 @@ const ASSETS = /^\/(?:[a-z-]+\.(?:js|css))$/;
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** An HTML shell: the title, the module that fills it (none: `message` is the page), and `data-run` when it shows one run. */
+/**
+ * An HTML shell: the title, the module that fills it (none: `message` is the page), and when it
+ * shows one run `data-run` and the event types its stream names (`data-event-types`).
+ */
 function shell(title: string, script: string | undefined, runId?: string, message = 'Loading…'): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · Switchyard</title>
 <link rel="stylesheet" href="/runs/assets/base.css">${runId ? '\n<link rel="stylesheet" href="/runs/assets/run.css">' : ''}
 ${script ? `<script type="module" src="/runs/assets/${script}"></script>` : ''}</head>
-<body${runId ? ` data-run="${escapeHtml(runId)}"` : ''}>
+<body${runId ? ` data-run="${escapeHtml(runId)}" data-event-types="${RUN_EVENT_TYPES.join(' ')}"` : ''}>
 <header class="top"><a href="/runs" class="brand">Switchyard</a><nav><a href="/runs">Runs</a> <a href="/admin/queues">Queues</a></nav><span id="who"></span></header>
 <main id="main"><p class="muted">${escapeHtml(message)}</p></main>
 </body></html>`;
