@@ -16,6 +16,7 @@
 -- the whole run).
 -- Returns {the number of holds released, the number left because their scope was not given}.
 --@include envelope
+--@include retimeScope
 local all = #ARGV < 4
 local steps = {}
 for i = 4, #ARGV do steps[ARGV[i]] = true end
@@ -54,15 +55,7 @@ for _, e in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     end
   end
 end
-for at in pairs(retime) do
-  local s = redis.call('HMGET', KEYS[at], 'tatReq', 'lastReq', 'interval')
-  local interval = tonumber(s[3] or '0')
-  if interval > 0 then
-    local last = redis.call('ZREVRANGE', KEYS[at + 1], 0, 0, 'WITHSCORES')
-    local tat = math.max(tonumber(s[2] or '0'), tonumber(last[2] or '0')) + interval
-    if tat < tonumber(s[1] or '0') then redis.call('HSET', KEYS[at], 'tatReq', string.format('%.3f', tat)) end
-  end
-end
+for at in pairs(retime) do retimeScope(at) end
 if not all and (tokens > 0 or cost > 0) and redis.call('HEXISTS', KEYS[2], 'budget') == 1 then
   redis.call('HINCRBY', KEYS[2], 'reservedTokens', -tokens)
   redis.call('HINCRBYFLOAT', KEYS[2], 'reservedCostUsd', string.format('%.9f', -cost))

@@ -7,6 +7,7 @@
 -- KEYS: per scope the holds name: its state, its bookings, its leases.
 -- ARGV: the holds to release (holdEntry's format; a hold of a scope not given is skipped).
 -- Returns the number of holds released here.
+--@include retimeScope
 local scope = {}
 for i = 1, #KEYS, 3 do scope[KEYS[i]] = i end
 local retime = {}
@@ -24,13 +25,5 @@ for _, e in ipairs(ARGV) do
     end
   end
 end
-for at in pairs(retime) do
-  local s = redis.call('HMGET', KEYS[at], 'tatReq', 'lastReq', 'interval')
-  local interval = tonumber(s[3] or '0')
-  if interval > 0 then
-    local last = redis.call('ZREVRANGE', KEYS[at + 1], 0, 0, 'WITHSCORES')
-    local tat = math.max(tonumber(s[2] or '0'), tonumber(last[2] or '0')) + interval
-    if tat < tonumber(s[1] or '0') then redis.call('HSET', KEYS[at], 'tatReq', string.format('%.3f', tat)) end
-  end
-end
+for at in pairs(retime) do retimeScope(at) end
 return n
