@@ -30,6 +30,16 @@ async function runProcess(env: Record<string, string>, timeoutMs = 30_000): Prom
   return { code, out, ms: Date.now() - t0 };
 }
 
+/** A temporary agents file of these agents (one `name: {...}` line each) beside an empty flows/ folder; remove `dir` after. */
+function agentsFile(agents: string[]): { dir: string; flows: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-agents-'));
+  const flows = join(dir, 'flows');
+  mkdirSync(flows);
+  const file = join(dir, 'agents.yaml');
+  writeFileSync(file, ['agents:', ...agents.map((a) => `  ${a}`)].join('\n'));
+  return { dir, flows, file };
+}
+
 /** Delete what a child process wrote under `prefix`. */
 async function cleanup(prefix: string): Promise<void> {
   const redis = newRedis();
@@ -75,14 +85,7 @@ describe('start-up', () => {
 
 describe('the start-up summary', () => {
   it('says in one line what listens where, which agents are live and which use echo, where results go and the mode of credentials', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sy-agents-'));
-    const flows = join(dir, 'flows');
-    mkdirSync(flows);
-    const file = join(dir, 'agents.yaml');
-    writeFileSync(
-      file,
-      ['agents:', '  live: { provider: openai, model: gpt-4o-mini }', '  keyless: { provider: anthropic, model: claude-haiku-4-5 }'].join('\n'),
-    );
+    const { dir, flows, file } = agentsFile(['live: { provider: openai, model: gpt-4o-mini }', 'keyless: { provider: anthropic, model: claude-haiku-4-5 }']);
     const prefix = testPrefix('summary');
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: {
@@ -126,19 +129,11 @@ describe('the start-up summary', () => {
 
 describe('start-up warnings', () => {
   it('warns once for each agent whose model or fallback has no price (a cost budget cannot hold on it)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sy-agents-'));
-    const flows = join(dir, 'flows');
-    mkdirSync(flows);
-    const file = join(dir, 'agents.yaml');
-    writeFileSync(
-      file,
-      [
-        'agents:',
-        '  priced: { provider: anthropic, model: claude-haiku-4-5, fallback: [{ provider: openai, model: house-model-2 }] }',
-        '  unpriced: { provider: openai, model: house-model-1 }',
-        '  offline: { provider: echo }',
-      ].join('\n'),
-    );
+    const { dir, flows, file } = agentsFile([
+      'priced: { provider: anthropic, model: claude-haiku-4-5, fallback: [{ provider: openai, model: house-model-2 }] }',
+      'unpriced: { provider: openai, model: house-model-1 }',
+      'offline: { provider: echo }',
+    ]);
     try {
       // Redis does not answer: the process stops after its start-up checks.
       const res = await runProcess({
