@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { OutputSpec } from './output.js';
 import { ModelPrice } from './price.js';
 import { ProviderLimits } from './provider-limits.js';
+import { HttpToolSpec, McpServerSpec, ServerName, ToolName, ToolRef } from './tool.js';
 
 export const ProviderName = z.enum(['anthropic', 'openai', 'echo']);
 export type ProviderName = z.infer<typeof ProviderName>;
@@ -89,6 +90,12 @@ export const AgentSpec = z
      * that agent's pool, and the results come back as tool results.
      */
     delegates: z.array(AgentName).default([]),
+    /**
+     * Tools the model may call (src/model/tool.ts ToolRef): HTTP tools of the agents file's
+     * `tools`, built-ins (`emit_output`, `publish_context`, `read_runs`), MCP servers of
+     * `mcpServers` (all their tools) or `<server>/<tool>`.
+     */
+    tools: z.array(ToolRef).default([]),
     /** Weight of this agent's answers in a vote (seed 003's authority weights). Default 1. */
     authority: z.number().positive().max(100).default(1),
     /** Structured answers: the model answers with a JSON object that fits `output.schema` (validated). */
@@ -139,6 +146,10 @@ export const AgentsFile = z
     pricing: z.record(z.string().min(1), ModelPrice).default({}),
     /** Limits per provider (and per model, per API key), shared by every queue and process; circuit breakers. */
     providers: z.partialRecord(ProviderName, ProviderLimits).default({}),
+    /** HTTP tools, given to agents by name (`tools:` of an agent). */
+    tools: z.record(ToolName, HttpToolSpec).default({}),
+    /** MCP servers whose tools agents may be given. */
+    mcpServers: z.record(ServerName, McpServerSpec).default({}),
   })
   .strict()
   .superRefine((file, ctx) => {
