@@ -116,6 +116,13 @@ export const ToolCallRecord = z.object({
   step: z.string().optional(),
   result: z.string().optional(),
   error: z.string().optional(),
+  /** A call that waited for a person: who decided, when, with what comment (a call still waiting: `{waiting: true}`). */
+  approval: z
+    .union([
+      z.object({ approved: z.boolean(), by: z.string(), comment: z.string().nullable(), at: z.string() }),
+      z.object({ waiting: z.literal(true) }),
+    ])
+    .optional(),
 });
 export type ToolCallRecord = z.infer<typeof ToolCallRecord>;
 
