@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkerPools } from '../../src/engine/pools.js';
+import { AgentsFile } from '../../src/model/agent.js';
 import type { RunView } from '../../src/query/run-view.js';
 import { startFakeLlmServer, type FakeLlmServer, type FakeResponse, type RecordedRequest } from '../fixtures/fake-llm-server.js';
 import { countedCalls, countingTools } from '../fixtures/counting-tools.js';
@@ -248,5 +249,36 @@ describe.each([
       ['slow', 'slow: second'],
     ]);
     await expectNoLiveJobs(h.system, id);
+  });
+});
+
+describe("an agent's tools are checked when it is declared", () => {
+  it('refuses, in the agents file, a tool, built-in or MCP server that does not exist, one listed twice, and names that clash', () => {
+    const file = AgentsFile.safeParse({
+      tools: { lookup: TOOLS.lookup, read_runs: TOOLS.lookup, web: TOOLS.lookup },
+      mcpServers: { web: { command: 'web-mcp' }, fs: { command: 'fs-mcp' } },
+      agents: { a: { provider: 'echo', tools: ['lookup', 'nowhere', 'lookup', 'fs/read', 'git/log', 'emit_output'] } },
+    });
+    expect(file.success).toBe(false);
+    expect(file.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      [
+        'agents.a.tools.1',
+        expect.stringMatching(
+          /^unknown tool "nowhere": not a built-in \(read_runs, emit_output, publish_context\), an HTTP tool of tools \(lookup, read_runs, web\)/,
+        ),
+      ],
+      ['agents.a.tools.2', '"lookup" is listed twice'],
+      ['agents.a.tools.4', '"git/log" names MCP server "git", which is not in mcpServers (web, fs)'],
+      ['tools.read_runs', `"read_runs" is the name of a tool of the engine's own; give the HTTP tool another name`],
+      ['tools.web', '"web" is also an MCP server of mcpServers: an agent\'s tools: could not tell them apart'],
+    ]);
+  });
+
+  it('refuses a workspace agent created over the API that names an unknown tool (422, naming it), and takes one that names a known tool', async () => {
+    const bad = await h.request('POST', '/v1/agents', { name: 'own-bad', provider: 'echo', tools: ['lookup', 'nowhere'] });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.message).toMatch(/^tools\.1: unknown tool "nowhere"/);
+    const good = await h.request('POST', '/v1/agents', { name: 'own-good', provider: 'echo', tools: ['lookup'] });
+    expect(good.status, JSON.stringify(good.body)).toBe(201);
   });
 });
