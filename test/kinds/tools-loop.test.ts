@@ -4,12 +4,14 @@
  * turn), their tools counting tools (test/fixtures/counting-tools.ts) given as HTTP tools, so
  * each call really made is counted, across processes too.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkerPools } from '../../src/engine/pools.js';
 import { AgentsFile } from '../../src/model/agent.js';
+import { approvalRule } from '../../src/tools/approval.js';
 import type { RunView } from '../../src/query/run-view.js';
 import { startFakeLlmServer, type FakeLlmServer, type FakeResponse, type RecordedRequest } from '../fixtures/fake-llm-server.js';
 import { countedCalls, countingTools } from '../fixtures/counting-tools.js';
@@ -280,5 +282,17 @@ describe("an agent's tools are checked when it is declared", () => {
     expect(bad.body.error.message).toMatch(/^tools\.1: unknown tool "nowhere"/);
     const good = await h.request('POST', '/v1/agents', { name: 'own-good', provider: 'echo', tools: ['lookup'] });
     expect(good.status, JSON.stringify(good.body)).toBe(201);
+  });
+});
+
+describe('the example of docs/tools.md', () => {
+  it('is an agents file that loads, whose approval rule asks for a person by the arguments', () => {
+    const text = readFileSync(path.join(import.meta.dirname, '..', '..', 'docs', 'tools.md'), 'utf8');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(text)![1]!;
+    const file = AgentsFile.parse(parseYaml(yaml));
+    expect(file.agents.support!.tools).toEqual(['lookup', 'refund', 'read_runs']);
+    const needs = approvalRule(file.tools.refund!.approval);
+    expect([needs({ order: 'A-17', amount: 250 }), needs({ order: 'A-18', amount: 40 })]).toEqual([true, false]);
+    expect(approvalRule(file.tools.lookup!.approval)({ email: 'a@b.example' })).toBe(false);
   });
 });
