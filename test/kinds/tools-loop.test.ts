@@ -34,6 +34,7 @@ const TOOLS = {
 const AGENTS: Record<string, Record<string, unknown>> = {
   ta: { provider: 'anthropic', model: 'claude-tools', tools: ['lookup', 'pay'], concurrency: 1, attempts: 2 },
   to: { provider: 'openai', model: 'gpt-tools', tools: ['lookup', 'pay'], concurrency: 1, attempts: 2 },
+  tr: { provider: 'anthropic', model: 'claude-reader', tools: ['read_runs'] },
   // Served by a worker process that is killed.
   ca: { provider: 'anthropic', model: 'claude-crash', tools: ['lookup', 'slow'], attempts: 3 },
   co: { provider: 'openai', model: 'gpt-crash', tools: ['lookup', 'slow'], attempts: 3 },
@@ -53,8 +54,9 @@ beforeAll(async () => {
     fake,
     agents: AGENTS,
     tools: TOOLS,
-    pools: ['ta', 'to'],
+    pools: ['ta', 'to', 'tr'],
     poolOptions: { stalled: STALLED, tools: countingTools(file) },
+    env: { SWITCHYARD_TRANSCRIPT_PART_CHARS: '100' },
   });
 }, 30_000);
 
@@ -191,6 +193,33 @@ describe.each([
     expect(stepOf(run, agent).calls).toMatchObject([
       { name: 'pay', error: 'rejected by bob: too costly', approval: { approved: false, by: 'bob', comment: 'too costly' } },
     ]);
+  });
+});
+
+describe('an agent with tools', () => {
+  it('keeps in its transcript each part cut to SWITCHYARD_TRANSCRIPT_PART_CHARS, while the tool and the model get them whole', async () => {
+    const query = `${'q'.repeat(150)}${'z'.repeat(150)}`;
+    script({ 'Long one': [{ toolCalls: [{ name: 'lookup', input: { query } }] }, fromResults] });
+    const run = await h.waitForRun(await submit('ta', 'Long one'), 20_000);
+    expect(run.output).toBe(`answer from lookup: ${query}`);
+    expect(countedCalls(file)[0]!.args).toEqual({ query });
+    const [call] = stepOf(run, 'ta').calls!;
+    expect(call!.result).toMatch(/^lookup: q+ … \[\d+ characters cut\] … z+$/);
+    expect(call!.result!.length).toBeLessThan(150);
+    expect(JSON.stringify(call!.args).length).toBeLessThanOrEqual(100);
+  });
+
+  it('offers the built-in read_runs to an agent that lists it, answered at once in its process', async () => {
+    script({ 'What ran?': [{ toolCalls: [{ name: 'read_runs', input: { limit: 2 } }] }, fromResults] });
+    const run = await h.waitForRun(await submit('tr', 'What ran?'), 20_000);
+    expect(run.status).toBe('succeeded');
+    const offered = requestsOf('claude-reader')[0]!.body.tools.map((t: any) => t.name);
+    expect(offered).toEqual(['read_runs']);
+    const [call] = stepOf(run, 'tr').calls!;
+    expect(call).toMatchObject({ name: 'read_runs', args: { limit: 2 } });
+    const listed = JSON.parse(toolResultsSent(requestsOf('claude-reader')[1]!)[0]![0]) as { id: string; status: string }[];
+    expect(listed.length).toBeGreaterThan(0);
+    expect(listed.every((r) => r.status === 'succeeded' && r.id !== run.id)).toBe(true);
   });
 });
 
