@@ -66,7 +66,7 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
     });
     return runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, agents: r.agents, finishedAt: r.finishedAt, output: r.output ?? null }));
   };
-  const defaults = createExecutors({ providerFor, tools: toolSources({ readRuns }, opts.tools), schemas: system.schemas, compilePlan });
+  const defaults = createExecutors({ providerFor, tools: toolSources(system, { readRuns }, opts.tools), schemas: system.schemas, compilePlan });
   return { ...defaults, ...opts.executors?.(defaults) };
 }
 

@@ -108,7 +108,8 @@ export function catalogClashes(catalog: ToolCatalog): { path: string[]; message:
   const reserved = new Set<string>([...BUILTIN_TOOLS, DELEGATE_TOOL_NAME]);
   return Object.keys(catalog.tools).flatMap((name) => {
     if (reserved.has(name)) return [{ path: ['tools', name], message: `"${name}" is the name of a tool of the engine's own; give the HTTP tool another name` }];
-    if (catalog.mcpServers[name]) return [{ path: ['tools', name], message: `"${name}" is also an MCP server of mcpServers: an agent's tools: could not tell them apart` }];
+    if (catalog.mcpServers[name])
+      return [{ path: ['tools', name], message: `"${name}" is also an MCP server of mcpServers: an agent's tools: could not tell them apart` }];
     return [];
   });
 }

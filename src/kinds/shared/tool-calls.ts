@@ -68,7 +68,8 @@ export function callsOf(messages: readonly ChatMessage[], opts: CallsOfOptions =
   return records;
 }
 
-const clipApproval = (a: CallApproval, chars: number): CallApproval => ('waiting' in a || a.comment === null ? a : { ...a, comment: clipText(a.comment, chars) });
+const clipApproval = (a: CallApproval, chars: number): CallApproval =>
+  'waiting' in a || a.comment === null ? a : { ...a, comment: clipText(a.comment, chars) };
 
 /**
  * `calls` within `maxBytes` of JSON: their parts cut shorter and shorter, then the oldest calls
