@@ -172,6 +172,10 @@ describe.each([
         approval: { approved: true, by: 'alice', comment: 'fine', at: expect.any(String) },
       },
     ]);
+    const runEvents = (await h.system.engine.store.events.read(h.system.scope(), id))
+      .map((e) => e.type)
+      .filter((t) => t.startsWith('run.') || t === 'step.approved');
+    expect(runEvents).toEqual(['run.queued', 'run.started', 'run.waiting', 'step.approved', 'run.resumed', 'run.finished']);
     // GET /v1/runs/:id shows the transcript on the step.
     const shown = await h.request('GET', `/v1/runs/${id}`);
     expect(shown.body.steps.find((s: any) => s.stepId === agent).calls).toMatchObject([{ name: 'pay', result: 'pay: 5', approval: { by: 'alice' } }]);
