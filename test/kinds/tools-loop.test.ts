@@ -213,6 +213,38 @@ describe('an agent with tools', () => {
     expect(JSON.stringify(call!.args).length).toBeLessThanOrEqual(100);
   });
 
+  it('asks one decision for every call of an answer that needs one; the calls that need none are made after it, all in their order', async () => {
+    script({
+      'Pay twice': [
+        {
+          toolCalls: [
+            { name: 'pay', input: { amount: 1 } },
+            { name: 'lookup', input: { query: 'x' } },
+            { name: 'pay', input: { amount: 2 } },
+          ],
+        },
+        fromResults,
+      ],
+    });
+    const id = await submit('ta', 'Pay twice');
+    const waiting = await h.waitUntil(id, (r) => r.status === 'waiting', 20_000);
+    expect(stepOf(waiting, 'ta').reason).toBe('waiting for approval of tool calls: pay, pay');
+    expect(countedCalls(file)).toEqual([]);
+    expect((await h.request('POST', `/v1/runs/${id}/steps/ta/approve`, { by: 'carol' })).status).toBe(200);
+    const run = await h.waitForRun(id, 20_000);
+    expect(run.output).toBe('answer from pay: 1 | lookup: x | pay: 2');
+    expect(countedCalls(file).map((c) => [c.tool, c.key])).toEqual([
+      ['pay', `${id}.ta.1.1`],
+      ['lookup', `${id}.ta.1.2`],
+      ['pay', `${id}.ta.1.3`],
+    ]);
+    expect(stepOf(run, 'ta').calls!.map((c) => [c.name, (c.approval as { by?: string } | undefined)?.by ?? null])).toEqual([
+      ['pay', 'carol'],
+      ['lookup', null],
+      ['pay', 'carol'],
+    ]);
+  });
+
   it('offers the built-in read_runs to an agent that lists it, answered at once in its process', async () => {
     script({ 'What ran?': [{ toolCalls: [{ name: 'read_runs', input: { limit: 2 } }] }, fromResults] });
     const run = await h.waitForRun(await submit('tr', 'What ran?'), 20_000);
