@@ -246,7 +246,8 @@ describe('an agent with tools', () => {
   });
 
   it('offers the built-in read_runs to an agent that lists it, answered at once in its process', async () => {
-    script({ 'What ran?': [{ toolCalls: [{ name: 'read_runs', input: { limit: 2 } }] }, fromResults] });
+    script({ 'Earlier work': [{ text: 'earlier answer' }], 'What ran?': [{ toolCalls: [{ name: 'read_runs', input: { limit: 2 } }] }, fromResults] });
+    const earlier = await h.waitForRun(await submit('ta', 'Earlier work'), 20_000);
     const run = await h.waitForRun(await submit('tr', 'What ran?'), 20_000);
     expect(run.status).toBe('succeeded');
     const offered = requestsOf('claude-reader')[0]!.body.tools.map((t: any) => t.name);
@@ -254,7 +255,7 @@ describe('an agent with tools', () => {
     const [call] = stepOf(run, 'tr').calls!;
     expect(call).toMatchObject({ name: 'read_runs', args: { limit: 2 } });
     const listed = JSON.parse(toolResultsSent(requestsOf('claude-reader')[1]!)[0]![0]) as { id: string; status: string }[];
-    expect(listed.length).toBeGreaterThan(0);
+    expect(listed[0]).toMatchObject({ id: earlier.id, output: 'earlier answer' });
     expect(listed.every((r) => r.status === 'succeeded' && r.id !== run.id)).toBe(true);
   });
 });
