@@ -129,6 +129,8 @@ export function askForStructure(
 export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
+  /** The answer reported no usage (some OpenAI-compatible servers): these are estimates (token-estimate.ts). */
+  estimated?: boolean;
 }
 
 export interface CompletionResult {

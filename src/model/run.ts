@@ -62,6 +62,11 @@ export const Usage = z.object({
   outputTokens: z.number().int().nonnegative(),
   /** What the tokens cost (USD), when the model's price is known (src/calls/pricing.ts). */
   costUsd: z.number().nonnegative().optional(),
+  /**
+   * Some of these tokens are estimates: a provider's answer reported no usage (some
+   * OpenAI-compatible servers, in streams), so they were counted here (src/calls/token-estimate.ts).
+   */
+  estimated: z.boolean().optional(),
 });
 export type Usage = z.infer<typeof Usage>;
 
