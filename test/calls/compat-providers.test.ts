@@ -1,0 +1,286 @@
+/**
+ * Gemini's and Ollama's OpenAI-compatible endpoints, as the simulator answers in their quirk
+ * modes (`quirks: gemini | ollama`), through the real openai SDK: what the servers send (read
+ * raw), what the adapter makes of it (plain and streamed answers, tool calls without ids or
+ * indexes, usage missing and estimated), the agents files of docs/providers.md, and, on the
+ * real engine and Redis, an orchestrator's delegations and a streamed step priced on estimates.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resolveAgents } from '../../src/agents/registry.js';
+import { loadConfig } from '../../src/config/env.js';
+import { createProvider } from '../../src/calls/vendors/index.js';
+import { OpenAIProvider } from '../../src/calls/vendors/openai/adapter.js';
+import { estimateInputTokens } from '../../src/calls/token-estimate.js';
+import type { ChatMessage, CompletionRequest, ToolDefinition } from '../../src/calls/provider.js';
+import type { Quirks } from '../../src/simulator/config.js';
+import { endsWithToolResults, startFakeLlmServer, type FakeLlmServer, type FakeToolCall } from '../fixtures/fake-llm-server.js';
+import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+
+const MODES = ['gemini', 'ollama'] as const;
+const MODEL: Record<(typeof MODES)[number], string> = { gemini: 'gemini-2.5-flash', ollama: 'llama3.2' };
+const fakes = {} as Record<(typeof MODES)[number], FakeLlmServer>;
+let h: Harness;
+
+const delegate: ToolDefinition = {
+  name: 'delegate',
+  description: 'Give a task to a specialist agent.',
+  inputSchema: { type: 'object', properties: { agent: { type: 'string' }, task: { type: 'string' } }, required: ['agent', 'task'] },
+};
+
+const request = (model: string, messages: ChatMessage[], more: Partial<CompletionRequest> = {}): CompletionRequest => ({
+  agent: 'compat',
+  model,
+  messages,
+  maxTokens: 256,
+  signal: new AbortController().signal,
+  ...more,
+});
+
+/** Two delegations whose ids the server leaves out (Gemini blanks any it is given; `id: ''` for Ollama). */
+const twoDelegations: FakeToolCall[] = [
+  { id: '', name: 'delegate', input: { agent: 'research', task: 'find sources' } },
+  { id: '', name: 'delegate', input: { agent: 'content', task: 'outline a post' } },
+];
+
+/** The Server-Sent Events of a streamed answer, read raw from the simulator. */
+async function rawStream(fake: FakeLlmServer, model: string): Promise<any[]> {
+  const res = await fetch(`${fake.openaiBaseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'go' }], tools: [] }),
+  });
+  const text = await res.text();
+  return [...text.matchAll(/^data: (.*)$/gm)].map((m) => (m[1] === '[DONE]' ? '[DONE]' : JSON.parse(m[1]!)));
+}
+
+beforeAll(async () => {
+  for (const mode of MODES) fakes[mode] = await startFakeLlmServer({ quirks: mode as Quirks });
+  const orchestrator = { provider: 'openai', delegates: ['research', 'content'], attempts: 1 };
+  h = await startHarness({
+    name: 'compat-providers',
+    agents: {
+      'gem-tp': { ...orchestrator, model: MODEL.gemini, baseURL: fakes.gemini.openaiBaseURL },
+      'oll-tp': { ...orchestrator, model: MODEL.ollama, baseURL: fakes.ollama.openaiBaseURL },
+      'gem-writer': { provider: 'openai', model: MODEL.gemini, baseURL: fakes.gemini.openaiBaseURL, stream: true, attempts: 1 },
+      'oll-writer': { provider: 'openai', model: MODEL.ollama, baseURL: fakes.ollama.openaiBaseURL, stream: true, attempts: 1 },
+      research: { provider: 'echo', echo: { latencyMs: 50 } },
+      content: { provider: 'echo', echo: { latencyMs: 50 } },
+    },
+    pricing: { [MODEL.gemini]: { inputPerMTok: 0.3, outputPerMTok: 2.5 }, [MODEL.ollama]: { inputPerMTok: 0.1, outputPerMTok: 0.1 } },
+  });
+}, 30_000);
+
+afterEach(() => {
+  for (const mode of MODES) fakes[mode].reset();
+});
+
+afterAll(async () => {
+  await h?.close();
+  for (const mode of MODES) await fakes[mode]?.close();
+  assertAllClosed();
+});
+
+describe('the simulator answers as each server does', () => {
+  it('gemini: no id, models/ in the model name, empty tool-call ids; a stream of whole calls without index, finish reason stop, no usage', async () => {
+    const fake = fakes.gemini;
+    fake.respondWith(() => ({ toolCalls: twoDelegations }));
+    const body: any = await (
+      await fetch(`${fake.openaiBaseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL.gemini, messages: [{ role: 'user', content: 'go' }] }),
+      })
+    ).json();
+    expect(body.id).toBeUndefined();
+    expect(body.model).toBe(`models/${MODEL.gemini}`);
+    expect(body.choices[0].message.tool_calls.map((c: any) => c.id)).toEqual(['', '']);
+    expect(body.usage.prompt_tokens).toBeGreaterThan(0);
+    const events = await rawStream(fake, MODEL.gemini);
+    const calls = events.flatMap((e) => e.choices?.[0]?.delta?.tool_calls ?? []);
+    expect(calls).toHaveLength(2);
+    for (const c of calls) expect(c).toEqual({ id: '', type: 'function', function: { name: 'delegate', arguments: expect.stringContaining('"agent"') } });
+    expect(events.flatMap((e) => e.choices?.map((c: any) => c.finish_reason) ?? []).filter(Boolean)).toEqual(['stop']);
+    expect(events.filter((e) => e !== '[DONE]' && e.usage)).toEqual([]);
+  });
+
+  it('ollama: a stream of whole calls without index and no usage; response_format json_schema ignored', async () => {
+    const fake = fakes.ollama;
+    fake.respondWith(() => ({ toolCalls: twoDelegations }));
+    const events = await rawStream(fake, MODEL.ollama);
+    const calls = events.flatMap((e) => e.choices?.[0]?.delta?.tool_calls ?? []);
+    expect(calls.map((c: any) => 'index' in c)).toEqual([false, false]);
+    expect(events.flatMap((e) => e.choices?.map((c: any) => c.finish_reason) ?? []).filter(Boolean)).toEqual(['tool_calls']);
+    expect(events.filter((e) => e !== '[DONE]' && e.usage)).toEqual([]);
+    fake.respondWith(undefined);
+    const res: any = await (
+      await fetch(`${fake.openaiBaseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: MODEL.ollama,
+          messages: [{ role: 'user', content: 'hi' }],
+          response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } },
+        }),
+      })
+    ).json();
+    expect(res.choices[0].message.content).toBe(`fake ${MODEL.ollama}: hi`);
+  });
+});
+
+describe.each(MODES)('the OpenAI adapter on %s', (mode) => {
+  const model = MODEL[mode];
+  const provider = () => new OpenAIProvider({ baseURL: fakes[mode].openaiBaseURL });
+
+  it('a plain answer: its text, the usage it reports, the model as priced', async () => {
+    const result = await provider().complete(request(model, [{ role: 'user', content: 'Say hi' }]));
+    expect(result.text).toBe(`fake ${model}: Say hi`);
+    expect(result.model).toBe(model);
+    expect(result.usage.estimated).toBeUndefined();
+    expect(result.usage.inputTokens).toBeGreaterThan(0);
+  });
+
+  it('a streamed answer: its pieces in order, and usage the stream did not send estimated and marked', async () => {
+    const pieces: string[] = [];
+    const req = request(model, [{ role: 'user', content: 'Tell me about queues' }], { onText: (d) => pieces.push(d) });
+    const result = await provider().complete(req);
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join('')).toBe(`fake ${model}: Tell me about queues`);
+    expect(result.text).toBe(pieces.join(''));
+    expect(fakes[mode].requests[0]!.body.stream_options).toEqual({ include_usage: true });
+    expect(result.usage).toEqual({ inputTokens: estimateInputTokens(req), outputTokens: expect.any(Number), estimated: true });
+    expect(result.usage.outputTokens).toBeGreaterThan(0);
+    expect(result.stopReason).toBe('stop');
+  });
+
+  describe.each([false, true])('streamed: %s', (streamed) => {
+    const onText = streamed ? { onText: () => undefined } : {};
+
+    it('tool calls without ids get ids of their own, unique and the same for the same request; their results go back under them', async () => {
+      fakes[mode].respondWith((r) => (endsWithToolResults(r.body) ? { text: 'both done' } : { toolCalls: twoDelegations }));
+      const messages: ChatMessage[] = [{ role: 'user', content: 'Plan a post' }];
+      const first = await provider().complete(request(model, messages, { tools: [delegate], ...onText }));
+      const again = await provider().complete(request(model, messages, { tools: [delegate], ...onText }));
+      expect(first.toolCalls).toEqual([
+        { id: 'call_sy1_0', name: 'delegate', input: { agent: 'research', task: 'find sources' } },
+        { id: 'call_sy1_1', name: 'delegate', input: { agent: 'content', task: 'outline a post' } },
+      ]);
+      expect(again.toolCalls).toEqual(first.toolCalls);
+      expect(first.stopReason).toBe('tool_calls');
+      const results = first.toolCalls!.map((c) => ({ toolCallId: c.id, content: `done: ${(c.input as { task: string }).task}` }));
+      const final = await provider().complete(
+        request(model, [...messages, { role: 'assistant', content: '', toolCalls: first.toolCalls! }, { role: 'tool', results }], {
+          tools: [delegate],
+          ...onText,
+        }),
+      );
+      expect(final.text).toBe('both done');
+      const sent: any[] = fakes[mode].requests.at(-1)!.body.messages;
+      expect(sent.filter((m) => m.role === 'tool').map((m) => m.tool_call_id)).toEqual(['call_sy1_0', 'call_sy1_1']);
+      expect(sent.find((m) => m.role === 'assistant').tool_calls.map((c: any) => c.id)).toEqual(['call_sy1_0', 'call_sy1_1']);
+    });
+
+    it('an id given twice, or one already used earlier in the conversation, is replaced', async () => {
+      fakes[mode].respondWith(() => ({
+        toolCalls: [
+          { id: 'call_1', name: 'delegate', input: { agent: 'a', task: 'x' } },
+          { id: 'call_1', name: 'delegate', input: { agent: 'b', task: 'y' } },
+          { id: 'call_old', name: 'delegate', input: { agent: 'c', task: 'z' } },
+        ],
+      }));
+      const earlier: ChatMessage[] = [
+        { role: 'user', content: 'Plan' },
+        { role: 'assistant', content: '', toolCalls: [{ id: 'call_old', name: 'delegate', input: {} }] },
+        { role: 'tool', results: [{ toolCallId: 'call_old', content: 'ok' }] },
+        { role: 'user', content: 'More' },
+      ];
+      const result = await provider().complete(request(model, earlier, { tools: [delegate], ...onText }));
+      const ids = result.toolCalls!.map((c) => c.id);
+      // Gemini sends every id empty: all three are made here.
+      expect(ids).toEqual(mode === 'gemini' ? ['call_sy4_0', 'call_sy4_1', 'call_sy4_2'] : ['call_1', 'call_sy4_1', 'call_sy4_2']);
+      expect(result.toolCalls!.map((c) => (c.input as { agent: string }).agent)).toEqual(['a', 'b', 'c']);
+    });
+  });
+});
+
+describe('the agents files of docs/providers.md', () => {
+  const page = readFileSync(path.resolve(import.meta.dirname, '../../docs/providers.md'), 'utf8');
+  const files = [...page.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => parseYaml(m[1]!) as { agents: Record<string, { baseURL: string }> });
+  const config = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', OPENAI_API_KEY: 'sk-deployment' });
+
+  it('are two, one for each server', () => {
+    expect(files.map((f) => Object.values(f.agents)[0]!.baseURL)).toEqual([
+      'https://generativelanguage.googleapis.com/v1beta/openai/',
+      'http://localhost:11434/v1',
+    ]);
+  });
+
+  it.each([
+    ['gemini', 0, 'Bearer g-key'],
+    ['ollama', 1, 'Bearer switchyard-no-key'],
+  ] as const)('%s: resolves with its key (never OPENAI_API_KEY), and answers plain and streamed through the SDK', async (mode, i, authorization) => {
+    const registry = resolveAgents(files[i], config, 'docs/providers.md', { GEMINI_API_KEY: 'g-key' });
+    const [name] = Object.keys(files[i]!.agents);
+    const agent = registry.require(name!);
+    expect(agent.provider).toBe('openai');
+    expect(agent.fallbackReason).toBeUndefined();
+    // Its base URL replaced by the simulator answering as that server does.
+    const provider = createProvider({ ...agent, baseURL: fakes[mode].openaiBaseURL });
+    const plain = await provider.complete(request(agent.model, [{ role: 'user', content: 'hello' }]));
+    expect(plain.text).toBe(`fake ${agent.model}: hello`);
+    const streamed = await provider.complete(request(agent.model, [{ role: 'user', content: 'hello again' }], { onText: () => undefined }));
+    expect(streamed.text).toBe(`fake ${agent.model}: hello again`);
+    expect(streamed.usage.estimated).toBe(true);
+    expect(fakes[mode].requests.map((r) => r.headers.authorization)).toEqual([authorization, authorization]);
+    if (mode === 'gemini') expect(registry.prices.priceOf(agent.model)).toEqual({ inputPerMTok: 0.3, outputPerMTok: 2.5 });
+  });
+
+  it('an agent naming a key that is not set runs on echo and says why', () => {
+    const registry = resolveAgents(files[0], config, 'docs/providers.md', {});
+    expect(registry.require('gemini-writer')).toMatchObject({ provider: 'echo', fallbackReason: 'GEMINI_API_KEY is not set' });
+  });
+});
+
+describe.each(MODES)('on the engine, %s', (mode) => {
+  it('an orchestrator whose tool calls come without ids runs both delegations as child steps and answers', async () => {
+    fakes[mode].respondWith((r) => {
+      if (!Array.isArray(r.body?.tools) || r.body.tools.length === 0) return undefined;
+      return endsWithToolResults(r.body) ? { text: 'A post from sources and an outline.' } : { toolCalls: twoDelegations };
+    });
+    const agent = mode === 'gemini' ? 'gem-tp' : 'oll-tp';
+    const res = await h.request('POST', '/v1/runs', { agent, input: { task: 'Write about queues' } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const run = await h.waitForRun(res.body.id as string, 20_000);
+    expect(run.status).toBe('succeeded');
+    expect(run.output).toBe('A post from sources and an outline.');
+    expect(run.steps.map((s) => [s.stepId, s.status, s.output])).toEqual([
+      [agent, 'succeeded', 'A post from sources and an outline.'],
+      [`${agent}.1.research`, 'succeeded', '[research] find sources'],
+      [`${agent}.1.content`, 'succeeded', '[content] outline a post'],
+    ]);
+    const last: any[] = fakes[mode].requests.at(-1)!.body.messages;
+    expect(last.filter((m) => m.role === 'tool').map((m) => [m.tool_call_id, m.content])).toEqual([
+      ['call_sy1_0', '[research] find sources'],
+      ['call_sy1_1', '[content] outline a post'],
+    ]);
+  });
+
+  it('a streamed step whose stream sent no usage is counted on estimates, priced, and says so', async () => {
+    const agent = mode === 'gemini' ? 'gem-writer' : 'oll-writer';
+    const res = await h.request('POST', '/v1/runs', { agent, input: { task: 'Write a line on queues' } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const run = await h.waitForRun(res.body.id as string, 20_000);
+    expect(run.status).toBe('succeeded');
+    const step = run.steps[0]!;
+    expect(step.model).toBe(MODEL[mode]);
+    expect(step.usage).toMatchObject({ estimated: true, inputTokens: expect.any(Number), outputTokens: expect.any(Number), costUsd: expect.any(Number) });
+    const price = mode === 'gemini' ? { in: 0.3, out: 2.5 } : { in: 0.1, out: 0.1 };
+    const u = step.usage!;
+    expect(u.inputTokens).toBeGreaterThan(0);
+    expect(u.outputTokens).toBeGreaterThan(0);
+    expect(u.costUsd).toBeCloseTo((u.inputTokens * price.in + u.outputTokens * price.out) / 1e6, 8);
+    expect(run.usage.inputTokens).toBe(u.inputTokens);
+  });
+});
