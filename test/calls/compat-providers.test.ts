@@ -16,6 +16,8 @@ import { OpenAIProvider } from '../../src/calls/vendors/openai/adapter.js';
 import { estimateInputTokens } from '../../src/calls/token-estimate.js';
 import type { ChatMessage, CompletionRequest, ToolDefinition } from '../../src/calls/provider.js';
 import type { Quirks } from '../../src/simulator/config.js';
+import { parseFlags } from '../../src/simulator/flags.js';
+import { StreamedCalls } from '../../src/calls/vendors/openai/compat.js';
 import { endsWithToolResults, startFakeLlmServer, type FakeLlmServer, type FakeToolCall } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -127,6 +129,62 @@ describe('the simulator answers as each server does', () => {
       })
     ).json();
     expect(res.choices[0].message.content).toBe(`fake ${MODEL.ollama}: hi`);
+  });
+});
+
+describe('the pieces of streamed tool calls, put together', () => {
+  const assemble = (pieces: Parameters<StreamedCalls['add']>[0][]) => {
+    const calls = new StreamedCalls();
+    for (const p of pieces) calls.add(p);
+    return calls.all.map((c) => [c.id, c.name, c.args]);
+  };
+
+  it('by index, as OpenAI sends them (a name in pieces too)', () => {
+    expect(
+      assemble([
+        { index: 0, id: 'a', function: { name: 'del', arguments: '' } },
+        { index: 0, function: { name: 'egate' } },
+        { index: 1, id: 'b', function: { name: 'delegate', arguments: '{"x"' } },
+        { index: 0, function: { arguments: '{}' } },
+        { index: 1, function: { arguments: ':1}' } },
+      ]),
+    ).toEqual([
+      ['a', 'delegate', '{}'],
+      ['b', 'delegate', '{"x":1}'],
+    ]);
+  });
+
+  it('one index for several calls of other ids (a proxy in front of Ollama): each its own call', () => {
+    expect(
+      assemble([
+        { index: 0, id: 'a', function: { name: 'delegate', arguments: '{"n":1}' } },
+        { index: 0, id: 'b', function: { name: 'delegate', arguments: '{"n":2}' } },
+      ]),
+    ).toEqual([
+      ['a', 'delegate', '{"n":1}'],
+      ['b', 'delegate', '{"n":2}'],
+    ]);
+  });
+
+  it('without an index: a named piece after a call with arguments begins the next; an unnamed one continues the last', () => {
+    expect(
+      assemble([
+        { id: '', function: { name: 'delegate', arguments: '{"n":' } },
+        { function: { arguments: '1}' } },
+        { id: '', function: { name: 'delegate', arguments: '{"n":2}' } },
+      ]),
+    ).toEqual([
+      ['', 'delegate', '{"n":1}'],
+      ['', 'delegate', '{"n":2}'],
+    ]);
+  });
+});
+
+describe('--quirks', () => {
+  it('is a flag of the simulator, checked', () => {
+    expect(parseFlags(['--quirks', 'gemini'])).toMatchObject({ config: { quirks: 'gemini' } });
+    expect(parseFlags([])).toMatchObject({ config: { quirks: 'none' } });
+    expect(parseFlags(['--quirks', 'mistral'])).toEqual({ error: expect.stringMatching(/^--quirks: .*"none"\|"gemini"\|"ollama"/) });
   });
 });
 
