@@ -17,6 +17,7 @@ import { estimateInputTokens } from '../../src/calls/token-estimate.js';
 import type { ChatMessage, CompletionRequest, ToolDefinition } from '../../src/calls/provider.js';
 import type { Quirks } from '../../src/simulator/config.js';
 import { parseFlags } from '../../src/simulator/flags.js';
+import { startSimulator } from '../../src/simulator/server.js';
 import { StreamedCalls } from '../../src/calls/vendors/openai/compat.js';
 import { endsWithToolResults, startFakeLlmServer, type FakeLlmServer, type FakeToolCall } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
@@ -116,19 +117,25 @@ describe('the simulator answers as each server does', () => {
     expect(calls.map((c: any) => 'index' in c)).toEqual([false, false]);
     expect(events.flatMap((e) => e.choices?.map((c: any) => c.finish_reason) ?? []).filter(Boolean)).toEqual(['tool_calls']);
     expect(events.filter((e) => e !== '[DONE]' && e.usage)).toEqual([]);
-    fake.respondWith(undefined);
-    const res: any = await (
-      await fetch(`${fake.openaiBaseURL}/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: MODEL.ollama,
-          messages: [{ role: 'user', content: 'hi' }],
-          response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } },
-        }),
-      })
-    ).json();
-    expect(res.choices[0].message.content).toBe(`fake ${MODEL.ollama}: hi`);
+    // The simulator's own answers (no test plan): JSON fitting the schema from OpenAI, words from Ollama.
+    const asked = {
+      model: MODEL.ollama,
+      messages: [{ role: 'user', content: 'hi' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] } } },
+    };
+    for (const quirks of ['none', 'ollama'] as const) {
+      const sim = await startSimulator({ port: 0, quirks, seed: 1, reply: 'free text' });
+      try {
+        const res: any = await (
+          await fetch(`${sim.openaiBaseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(asked) })
+        ).json();
+        const content: string = res.choices[0].message.content;
+        if (quirks === 'none') expect(JSON.parse(content)).toEqual({ n: expect.any(Number) });
+        else expect(content).toBe('free text');
+      } finally {
+        await sim.close();
+      }
+    }
   });
 });
 
