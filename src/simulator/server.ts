@@ -20,7 +20,7 @@ import { allText, apiOf, lastUserText, read, type Api, type SimExchange } from '
 import { SimStats, type Outcome, type StatsSnapshot } from './stats.js';
 import { tokens, type TokenCounter } from './text.js';
 import { anthropicWire } from './wire/anthropic.js';
-import { openaiWireOf, wantsUnder } from './wire/openai-quirks.js';
+import { openaiWireOf, quirkProblem, wantsUnder } from './wire/openai-quirks.js';
 import type { Wire } from './wire/wire.js';
 
 /** Ways in for a program that embeds the simulator (the tests' fake server): none is needed to run it. */
@@ -141,7 +141,8 @@ export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks
       );
     }
     const wire = wires[api];
-    const reading = notJson ? { problem: 'the request body is not valid JSON' } : read(api, body);
+    const quirk = api === 'openai' && !notJson ? quirkProblem(config.quirks, body) : undefined;
+    const reading = notJson ? { problem: 'the request body is not valid JSON' } : quirk ? { problem: quirk } : read(api, body);
     if ('problem' in reading) {
       stats.record({ api, model: modelOf(body), outcome: 'invalidRequest' });
       return sendJson(res, 400, wire.errorBody(400, undefined, reading.problem));

@@ -24,6 +24,7 @@ import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.
 
 const MODES = ['gemini', 'ollama'] as const;
 const MODEL: Record<(typeof MODES)[number], string> = { gemini: 'gemini-2.5-flash', ollama: 'llama3.2' };
+const GEMINI_3 = 'gemini-3-flash';
 const fakes = {} as Record<(typeof MODES)[number], FakeLlmServer>;
 let h: Harness;
 
@@ -65,7 +66,8 @@ beforeAll(async () => {
   h = await startHarness({
     name: 'compat-providers',
     agents: {
-      'gem-tp': { ...orchestrator, model: MODEL.gemini, baseURL: fakes.gemini.openaiBaseURL },
+      // Gemini 3 wants each call's thought signature back.
+      'gem-tp': { ...orchestrator, model: GEMINI_3, baseURL: fakes.gemini.openaiBaseURL },
       'oll-tp': { ...orchestrator, model: MODEL.ollama, baseURL: fakes.ollama.openaiBaseURL },
       'gem-writer': { provider: 'openai', model: MODEL.gemini, baseURL: fakes.gemini.openaiBaseURL, stream: true, attempts: 1 },
       'oll-writer': { provider: 'openai', model: MODEL.ollama, baseURL: fakes.ollama.openaiBaseURL, stream: true, attempts: 1 },
@@ -104,9 +106,34 @@ describe('the simulator answers as each server does', () => {
     const events = await rawStream(fake, MODEL.gemini);
     const calls = events.flatMap((e) => e.choices?.[0]?.delta?.tool_calls ?? []);
     expect(calls).toHaveLength(2);
-    for (const c of calls) expect(c).toEqual({ id: '', type: 'function', function: { name: 'delegate', arguments: expect.stringContaining('"agent"') } });
+    for (const c of calls)
+      expect(c).toEqual({
+        id: '',
+        type: 'function',
+        function: { name: 'delegate', arguments: expect.stringContaining('"agent"') },
+        extra_content: { google: { thought_signature: expect.any(String) } },
+      });
     expect(events.flatMap((e) => e.choices?.map((c: any) => c.finish_reason) ?? []).filter(Boolean)).toEqual(['stop']);
     expect(events.filter((e) => e !== '[DONE]' && e.usage)).toEqual([]);
+  });
+
+  it('gemini 3: a conversation whose earlier tool calls come back without their thought signatures is refused, 400', async () => {
+    const messages = [
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function', function: { name: 'delegate', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'a', content: 'done' },
+    ];
+    const post = (model: string) =>
+      fetch(`${fakes.gemini.openaiBaseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages }),
+      });
+    const refused = await post(GEMINI_3);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as any).error.message).toContain('Function call is missing a thought_signature');
+    // Gemini 2.5 does not ask for them.
+    expect((await post(MODEL.gemini)).status).toBe(200);
   });
 
   it('ollama: a stream of whole calls without index and no usage; response_format json_schema ignored', async () => {
@@ -222,21 +249,24 @@ describe.each(MODES)('the OpenAI adapter on %s', (mode) => {
 
   describe.each([false, true])('streamed: %s', (streamed) => {
     const onText = streamed ? { onText: () => undefined } : {};
+    // On Gemini, a Gemini 3 model: its calls come signed, and must go back so.
+    const callModel = mode === 'gemini' ? GEMINI_3 : model;
+    const signed = mode === 'gemini' ? { extra: { google: { thought_signature: expect.any(String) } } } : {};
 
     it('tool calls without ids get ids of their own, unique and the same for the same request; their results go back under them', async () => {
       fakes[mode].respondWith((r) => (endsWithToolResults(r.body) ? { text: 'both done' } : { toolCalls: twoDelegations }));
       const messages: ChatMessage[] = [{ role: 'user', content: 'Plan a post' }];
-      const first = await provider().complete(request(model, messages, { tools: [delegate], ...onText }));
-      const again = await provider().complete(request(model, messages, { tools: [delegate], ...onText }));
+      const first = await provider().complete(request(callModel, messages, { tools: [delegate], ...onText }));
+      const again = await provider().complete(request(callModel, messages, { tools: [delegate], ...onText }));
       expect(first.toolCalls).toEqual([
-        { id: 'call_sy1_0', name: 'delegate', input: { agent: 'research', task: 'find sources' } },
-        { id: 'call_sy1_1', name: 'delegate', input: { agent: 'content', task: 'outline a post' } },
+        { id: 'call_sy1_0', name: 'delegate', input: { agent: 'research', task: 'find sources' }, ...signed },
+        { id: 'call_sy1_1', name: 'delegate', input: { agent: 'content', task: 'outline a post' }, ...signed },
       ]);
-      expect(again.toolCalls).toEqual(first.toolCalls);
+      expect(again.toolCalls!.map((c) => c.id)).toEqual(['call_sy1_0', 'call_sy1_1']);
       expect(first.stopReason).toBe('tool_calls');
       const results = first.toolCalls!.map((c) => ({ toolCallId: c.id, content: `done: ${(c.input as { task: string }).task}` }));
       const final = await provider().complete(
-        request(model, [...messages, { role: 'assistant', content: '', toolCalls: first.toolCalls! }, { role: 'tool', results }], {
+        request(callModel, [...messages, { role: 'assistant', content: '', toolCalls: first.toolCalls! }, { role: 'tool', results }], {
           tools: [delegate],
           ...onText,
         }),
@@ -245,6 +275,8 @@ describe.each(MODES)('the OpenAI adapter on %s', (mode) => {
       const sent: any[] = fakes[mode].requests.at(-1)!.body.messages;
       expect(sent.filter((m) => m.role === 'tool').map((m) => m.tool_call_id)).toEqual(['call_sy1_0', 'call_sy1_1']);
       expect(sent.find((m) => m.role === 'assistant').tool_calls.map((c: any) => c.id)).toEqual(['call_sy1_0', 'call_sy1_1']);
+      // What came with each call went back with it.
+      expect(sent.find((m) => m.role === 'assistant').tool_calls.map((c: any) => c.extra_content)).toEqual(first.toolCalls!.map((c) => c.extra));
     });
 
     it('an id given twice, or one already used earlier in the conversation, is replaced', async () => {
@@ -330,6 +362,9 @@ describe.each(MODES)('on the engine, %s', (mode) => {
       ['call_sy1_0', '[research] find sources'],
       ['call_sy1_1', '[content] outline a post'],
     ]);
+    // Gemini 3's thought signatures went back with its calls, through the step's checkpoint.
+    const signatures = last.find((m) => m.role === 'assistant').tool_calls.map((c: any) => typeof c.extra_content?.google?.thought_signature);
+    expect(signatures).toEqual(mode === 'gemini' ? ['string', 'string'] : ['undefined', 'undefined']);
   });
 
   it('a streamed step whose stream sent no usage is counted on estimates, priced, and says so', async () => {

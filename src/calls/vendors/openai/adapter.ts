@@ -91,7 +91,9 @@ export class OpenAIProvider implements Provider {
       const choice = completion.choices[0];
       if (choice?.finish_reason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
       if (choice?.message.refusal) throw refusal('openai', `refusal: ${choice.message.refusal.slice(0, 200)}`);
-      const calls = (choice?.message.tool_calls ?? []).flatMap((c) => (c.type === 'function' ? [toolCall(c.id, c.function.name, c.function.arguments)] : []));
+      const calls = (choice?.message.tool_calls ?? []).flatMap((c) =>
+        c.type === 'function' ? [toolCall(c.id, c.function.name, c.function.arguments, (c as { extra_content?: unknown }).extra_content)] : [],
+      );
       const toolCalls = withCallIds(calls, req.messages);
       const text = choice?.message.content ?? '';
       return {
@@ -143,7 +145,7 @@ export class OpenAIProvider implements Provider {
     if (!stopReason) throw new RetryableError(`openai stream ended before the answer was complete (${text.length} characters received)`);
     if (stopReason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
     const toolCalls = withCallIds(
-      pieces.all.map((c) => toolCall(c.id, c.name, c.args)),
+      pieces.all.map((c) => toolCall(c.id, c.name, c.args, c.extra)),
       req.messages,
     );
     return {
@@ -212,6 +214,8 @@ function toMessages(m: ChatMessage): OpenAI.ChatCompletionMessageParam[] {
                   id: c.id,
                   type: 'function' as const,
                   function: { name: c.name, arguments: c.invalidInput ?? JSON.stringify(c.input ?? {}) },
+                  // Not in the SDK's types: what the server gave with the call goes back with it (compat.ts).
+                  ...(c.extra ? { extra_content: c.extra } : {}),
                 })),
               }
             : {}),
@@ -228,10 +232,13 @@ function toToolChoice(choice: ToolChoice): OpenAI.ChatCompletionToolChoiceOption
 }
 
 /** A call with its arguments parsed; arguments that are not a JSON value are kept as sent. */
-function toolCall(id: string, name: string, args: string): ToolCall {
+function toolCall(id: string, name: string, args: string, extra?: unknown): ToolCall {
+  const kept = isRecord(extra) ? { extra } : {};
   try {
-    return { id, name, input: args.trim() ? JSON.parse(args) : {} };
+    return { id, name, input: args.trim() ? JSON.parse(args) : {}, ...kept };
   } catch {
-    return { id, name, input: null, invalidInput: args };
+    return { id, name, input: null, invalidInput: args, ...kept };
   }
 }
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -9,7 +9,9 @@
  *   together call by call (`StreamedCalls`);
  * - an answer without `usage` has its tokens estimated (token-estimate.ts) and says so
  *   (`estimated`), so that budgets and limits still count it;
- * - a model named `models/<name>` (Gemini) is `<name>`, which prices it.
+ * - a model named `models/<name>` (Gemini) is `<name>`, which prices it;
+ * - what a call comes with for it to be sent back (`extra_content`: Gemini 3's thought
+ *   signature) is kept on the call (`ToolCall.extra`) and sent back with it.
  */
 import type OpenAI from 'openai';
 import { countTokens, estimateInputTokens } from '../../token-estimate.js';
@@ -30,8 +32,8 @@ export function withCallIds(calls: ToolCall[], messages: readonly ChatMessage[])
 }
 
 /** One piece of a streamed tool call, as compatible servers send it (`index` may be missing). */
-type Piece = { index?: number | null; id?: string | null; function?: { name?: string | null; arguments?: string | null } | null };
-type Assembled = { id: string; name: string; args: string };
+type Piece = { index?: number | null; id?: string | null; function?: { name?: string | null; arguments?: string | null } | null; extra_content?: unknown };
+type Assembled = { id: string; name: string; args: string; extra?: unknown };
 
 /**
  * The tool calls of a stream, from their pieces. OpenAI names the call a piece continues by
@@ -57,6 +59,7 @@ export class StreamedCalls {
     if (piece.id) call.id = piece.id;
     if (piece.function?.name) call.name += piece.function.name;
     if (piece.function?.arguments) call.args += piece.function.arguments;
+    if (piece.extra_content !== undefined && piece.extra_content !== null) call.extra = piece.extra_content;
   }
 
   get all(): readonly Assembled[] {
