@@ -16,6 +16,9 @@ import { redact } from './secrets.js';
 export class NotSentError extends Error {}
 
 const CLIENT_INFO = { name: 'switchyard', version: '1' };
+/** Starting a server (a process may install itself first, as `npx` does) and listing its tools get at least this long, ms. */
+const START_TIMEOUT_MS = 30_000;
+const startTimeout = (o: TransportOptions): number => Math.max(o.spec.timeoutMs, START_TIMEOUT_MS);
 
 export class McpConnection {
   private closed = false;
@@ -39,7 +42,7 @@ export class McpConnection {
     const transport = createTransport(o);
     const client = new Client(CLIENT_INFO, { capabilities: {} });
     try {
-      await client.connect(transport, { timeout: o.spec.timeoutMs });
+      await client.connect(transport, { timeout: startTimeout(o) });
     } catch (err) {
       await client.close().catch(() => undefined);
       const e = toError(err);
@@ -73,7 +76,7 @@ export class McpConnection {
     const tools: Tool[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.client.listTools(cursor ? { cursor } : undefined, { timeout: this.o.spec.timeoutMs });
+      const page = await this.client.listTools(cursor ? { cursor } : undefined, { timeout: startTimeout(this.o) });
       tools.push(...page.tools);
       cursor = page.nextCursor;
     } while (cursor);
