@@ -142,6 +142,37 @@ describe('an MCP server over stdio', () => {
     });
   });
 
+  it("replaces a workspace's server when its secret changed, and stops the old one", async () => {
+    const p = pool({ files: stdio({ env: { MCP_TOKEN: '{{ secrets.ROTATED }}' } }) });
+    SECRETS['ws-r'] = { ROTATED: 'first-value' };
+    const [echo] = await p.tools('files/echo', 'ws-r');
+    expect((await echo!.call({ text: 'a' }, scope('ws-r'))).content).toBe('a\ncredential: first-value');
+    const [old] = await p.pids();
+    SECRETS['ws-r'] = { ROTATED: 'second-value' };
+    expect((await echo!.call({ text: 'b' }, scope('ws-r'))).content).toBe('b\ncredential: second-value');
+    await poll(
+      'the old server to stop',
+      () => gone(old!),
+      (g) => g,
+      { timeoutMs: 10_000 },
+    );
+    expect(await p.pids()).not.toContain(old);
+  });
+
+  it('abandons a call when the step is cancelled, with a throw for the step (not a result for the model)', async () => {
+    const [sleep] = await pool({ files: stdio() }).tools('files/sleep', 'ws-a');
+    const cancel = new AbortController();
+    const before = logLines.filter((l) => l.includes('sleeping')).length;
+    const call = sleep!.call({ ms: 30_000 }, { ...scope(), signal: cancel.signal });
+    await poll(
+      'the call to arrive',
+      () => logLines.filter((l) => l.includes('sleeping')).length,
+      (c) => c > before,
+    );
+    cancel.abort(new Error('step cancelled'));
+    await expect(call).rejects.toThrow('step cancelled');
+  });
+
   it('stops every server on close and leaves no process; nothing is opened after', async () => {
     const p = pool({ files: stdio({ env: { MCP_TOKEN: '{{ secrets.TOKEN }}' } }), other: stdio() });
     await p.tools('files', 'ws-a');
