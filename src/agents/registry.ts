@@ -14,6 +14,7 @@ import type { ProviderLimits } from '../model/provider-limits.js';
 import { PriceTable } from '../calls/pricing.js';
 import { VENDORS, type Vendor } from '../calls/vendors/index.js';
 import type { ModelPrice } from '../model/price.js';
+import type { McpServerSpec } from '../model/tool.js';
 import { schemaProblem } from '../lang/json-schema.js';
 
 type Env = Record<string, string | undefined>;
@@ -38,6 +39,8 @@ export class AgentRegistry {
     agents: Iterable<ResolvedAgent>,
     pricing: Readonly<Record<string, ModelPrice>> | PriceTable = {},
     providers: Readonly<Partial<Record<ProviderName, ProviderLimits>>> | LimitPlan = {},
+    /** The agents file's MCP servers (the process's McpPool starts them: src/tools/mcp). */
+    readonly mcpServers: Readonly<Record<string, McpServerSpec>> = {},
   ) {
     this.agents = new Map([...agents].map((a) => [a.name, a]));
     this.prices = pricing instanceof PriceTable ? pricing : new PriceTable(pricing);
@@ -51,7 +54,7 @@ export class AgentRegistry {
   withOwn(own: readonly ResolvedAgent[]): AgentRegistry {
     if (own.length === 0) return this;
     const names = new Set(own.map((a) => a.name));
-    return new AgentRegistry([...own, ...this.list().filter((a) => !names.has(a.name))], this.prices, this.limits);
+    return new AgentRegistry([...own, ...this.list().filter((a) => !names.has(a.name))], this.prices, this.limits, this.mcpServers);
   }
 
   /** Is `name` one of this registry's agents of the agents file (not a workspace's own)? */
@@ -177,7 +180,7 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
       missing.map((m) => m.issue),
     );
   }
-  return new AgentRegistry(agents, parsed.data.pricing, parsed.data.providers);
+  return new AgentRegistry(agents, parsed.data.pricing, parsed.data.providers, parsed.data.mcpServers);
 }
 
 /**
