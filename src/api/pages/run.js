@@ -14,16 +14,9 @@ const EVENT_TYPES = document.body.dataset.eventTypes.split(' ');
 const HELD = new Set(['rate_limit', 'provider_pause', 'provider_capacity']);
 
 const runId = document.body.dataset.run;
-const state = {
-  run: null,
-  joins: new Map(),
-  events: [],
-  streams: new Map(),
-  seen: new Set(),
-  selected: new URL(location.href).searchParams.get('step'),
-  me: null,
-  message: '',
-};
+const state = { run: null, joins: new Map(), events: [], seen: new Set(), selected: new URL(location.href).searchParams.get('step'), me: null, message: '' };
+/** The text of each streaming step so far, by step id (streaming.js). */
+const streams = new Map();
 
 async function load() {
   const run = await api(`/v1/runs/${runId}?include=definition`);
@@ -130,7 +123,7 @@ function draw(run, me) {
         el('div', { class: 'dag-box', id: 'dag' }, drawDag(run.dag, { joins: state.joins, selected: step?.stepId, onSelect: select })),
         drawDetail(run, step, { me, events: state.events, after, onSelect: select }),
       ),
-      live ? drawStreaming(run, step, state.streams) : '',
+      live ? drawStreaming(run, step, streams) : '',
       el('h3', {}, 'Timeline'),
       drawTimeline(run, state.events, { selected: step?.stepId, onSelect: select }),
     );
@@ -168,7 +161,7 @@ function follow() {
   // Live only, without an id: not in the timeline, the run not read again.
   source.addEventListener('step.delta', (msg) => {
     const event = JSON.parse(msg.data);
-    if (applyDelta(state.streams, event)) showDelta(state.streams, event, render);
+    if (applyDelta(streams, event)) showDelta(streams, event, render);
   });
 }
 
