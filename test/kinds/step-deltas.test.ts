@@ -93,8 +93,8 @@ const indexOf = (frames: Frame[], type: string) => frames.findIndex((f) => f.eve
 
 describe('step.delta to a viewer connected while the step streams', () => {
   it.each(['claude-stream', 'gpt-stream'])('%s: coalesced deltas, in order between step.started and step.completed, joining to the output', async (agent) => {
-    // 40 pieces 10 ms apart: at least 400 ms of streaming.
-    const { frames, run, runId } = await streamedRun(agent, `${LONG} [[chunks:40]] [[chunk-delay:10]]`);
+    // 40 pieces 20 ms apart: at least 800 ms of streaming.
+    const { frames, run, runId } = await streamedRun(agent, `${LONG} [[chunks:40]] [[chunk-delay:20]]`);
     expect(run.status).toBe('succeeded');
     const deltas = deltasOf(frames);
     expect(deltas.length).toBeGreaterThanOrEqual(2);
@@ -146,20 +146,23 @@ describe('step.delta to a viewer connected while the step streams', () => {
     expect(second.map((d) => d.json.data.text).join('')).toBe(run.steps[0]!.output);
   });
 
-  it("an orchestrator's answering turn streams its text after its delegate's result", async () => {
+  it("an orchestrator streams each turn's text: what it says before delegating, then its answer after the delegate's result", async () => {
     const { frames, run } = await streamedRun('lead', 'Ask the helper, then answer', (req) =>
       endsWithToolResults(req.body)
-        ? { text: `The helper says it is done. ${LONG}`, chunks: 30, chunkDelayMs: 10 }
-        : { toolCalls: [{ name: 'delegate', input: { agent: 'helper', task: 'help' } }] },
+        ? { text: `The helper says it is done. ${LONG}`, chunks: 30, chunkDelayMs: 20 }
+        : { text: 'Let me ask the helper first.', toolCalls: [{ name: 'delegate', input: { agent: 'helper', task: 'help' } }] },
     );
     expect(run.status, JSON.stringify(run.steps.map((s) => [s.stepId, s.error]))).toBe('succeeded');
     const deltas = deltasOf(frames);
-    expect(deltas.length).toBeGreaterThanOrEqual(2);
     expect(deltas.every((d) => d.json.stepId === 'lead' && d.json.data.attempt === 1)).toBe(true);
     const helperDone = frames.findIndex((f) => f.event === 'step.completed' && f.json.stepId === 'lead.1.helper');
     expect(helperDone).toBeGreaterThan(-1);
-    expect(frames.indexOf(deltas[0]!)).toBeGreaterThan(helperDone);
-    expect(deltas.map((d) => d.json.data.text).join('')).toBe(run.output);
+    const textOf = (ds: Frame[]) => ds.map((d) => d.json.data.text).join('');
+    expect(textOf(deltas.filter((d) => frames.indexOf(d) < helperDone))).toBe('Let me ask the helper first.');
+    const answer = deltas.filter((d) => frames.indexOf(d) > helperDone);
+    expect(answer.length).toBeGreaterThanOrEqual(2);
+    expect(textOf(answer)).toBe(run.output);
+    expect(frames.indexOf(answer.at(-1)!)).toBeLessThan(frames.findIndex((f) => f.event === 'step.completed' && f.json.stepId === 'lead'));
   });
 
   it('a non-streaming agent sends no deltas', async () => {
