@@ -14,11 +14,11 @@ export function applyDelta(streams, event) {
   return true;
 }
 
-/** The text streaming now of `step` (the selected or first running step), or nothing. */
+/** The text streaming now of `step` (the one selected) or else of the first running step that streams; or nothing. */
 export function drawStreaming(run, step, streams) {
-  const running = step?.status === 'running' ? step : run.steps.find((s) => s.status === 'running' && streams.has(s.stepId));
-  const stream = running && streams.get(running.stepId);
-  if (!stream || stream.attempt !== running.attempts) return '';
+  const running = [step, ...run.steps].find((s) => s?.status === 'running' && streams.get(s.stepId)?.attempt === s.attempts);
+  if (!running) return '';
+  const stream = streams.get(running.stepId);
   return el(
     'section',
     { class: 'streaming', id: 'streaming', 'data-step': running.stepId },
@@ -27,10 +27,13 @@ export function drawStreaming(run, step, streams) {
   );
 }
 
-/** Show a delta without drawing the page again: the text grows in place (drawn anew when its step is not shown yet). */
+/**
+ * Show a delta without drawing the page again: the text shown grows in place. When no step's
+ * text is shown yet, the page is drawn again (it may show this one now); a delta of another
+ * step than the one shown changes nothing on the page.
+ */
 export function showDelta(streams, event, redraw) {
-  const pre = document.getElementById('streaming-text');
   const shown = document.getElementById('streaming')?.dataset.step;
-  if (pre && shown === event.stepId) pre.textContent = streams.get(event.stepId).text;
-  else redraw();
+  if (shown === undefined) redraw();
+  else if (shown === event.stepId) document.getElementById('streaming-text').textContent = streams.get(event.stepId).text;
 }

@@ -2,8 +2,9 @@
  * `kind: agent`: one call to the step's agent (or, for an agent with delegates, an
  * orchestrator's conversation: orchestrator.ts). Renders the input's templates, builds the
  * conversation, calls the provider under the step's signal (streaming when the agent says so,
- * with progress reports and its text to live viewers) and returns the answer; the machine records it before the job
- * completes, so a delivery after that point returns it without a second call.
+ * with progress reports and its text to live viewers) and returns the answer; the machine
+ * records it before the job completes, so a delivery after that point returns it without a
+ * second call.
  */
 import { buildMessages } from '../../calls/prompt.js';
 import type { Provider } from '../../calls/provider.js';
