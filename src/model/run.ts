@@ -242,6 +242,7 @@ export const RUN_EVENT_TYPES = [
   'step.retrying',
   'step.cancelled',
   'step.progress',
+  'step.delta',
   'step.approved',
   'step.rejected',
   'run.waiting',
@@ -250,9 +251,15 @@ export const RUN_EVENT_TYPES = [
   'context.updated',
 ] as const;
 
-/** One entry of a run's ordered event log (SSE, MongoDB archive). */
+/**
+ * One entry of a run's ordered event log (SSE, MongoDB archive), or a live-only `step.delta`
+ * (a streaming step's text as it arrives: never in the log, see docs/streaming.md).
+ */
 export const RunEvent = z.object({
-  /** Its position in the run's log, from 1 ("1", "2", ...); SSE `id:` and Last-Event-ID. */
+  /**
+   * Its position in the run's log, from 1 ("1", "2", ...); SSE `id:` and Last-Event-ID. A
+   * `step.delta` is not in the log: its id is "" (its SSE frame has no `id:`).
+   */
   id: z.string(),
   type: z.enum(RUN_EVENT_TYPES),
   runId: z.string(),
