@@ -14,7 +14,7 @@ import type { ProviderLimits } from '../model/provider-limits.js';
 import { PriceTable } from '../calls/pricing.js';
 import { VENDORS, type Vendor } from '../calls/vendors/index.js';
 import type { ModelPrice } from '../model/price.js';
-import { EMPTY_TOOL_CATALOG, type ToolCatalog } from '../model/tool.js';
+import { EMPTY_TOOL_CATALOG, type McpServerSpec, type ToolCatalog } from '../model/tool.js';
 import { schemaProblem } from '../lang/json-schema.js';
 
 type Env = Record<string, string | undefined>;
@@ -36,6 +36,11 @@ export class AgentRegistry {
   readonly limits: LimitPlan;
   /** The HTTP tools and MCP servers of the agents file, which agents' `tools:` name. */
   readonly toolCatalog: ToolCatalog;
+
+  /** The agents file's MCP servers (the process's McpPool starts them: src/tools/mcp). */
+  get mcpServers(): Readonly<Record<string, McpServerSpec>> {
+    return this.toolCatalog.mcpServers;
+  }
 
   constructor(
     agents: Iterable<ResolvedAgent>,
@@ -229,14 +234,17 @@ function envDefaults(config: ProviderDefaults, provider: ProviderName): Reach | 
 
 /**
  * The key and base URL a remote vendor is called with (the agent's own `apiKeyEnv` and
- * `baseURL` over the environment's `defaults`), the variable the key comes from, and whether
- * it can be called: with a key, or, for a self-hosted OpenAI-compatible server (Ollama,
+ * `baseURL` over the environment's `defaults`; an `openai` agent's own base URL never gets the
+ * environment's key), the variable the key comes from, and whether it can be called: with a key, or, for a self-hosted OpenAI-compatible server (Ollama,
  * vLLM...), a base URL (one reached with a key variable of its own, Groq or OpenRouter, needs
  * that key).
  */
 function credentials(remote: NonNullable<Vendor['remote']>, defaults: Reach | undefined, env: Env, own: Reach & { apiKeyEnv?: string | undefined } = {}) {
   const keyVar = own.apiKeyEnv ?? remote.keyEnv;
-  const apiKey = own.apiKeyEnv ? env[own.apiKeyEnv] || undefined : defaults?.apiKey;
+  // A keyless-capable vendor's deployment key goes only to the deployment's server, never to
+  // a base URL of the agent's own (Ollama, Gemini...): that agent names its key, or has none.
+  const ownServer = remote.keylessWithBaseUrl === true && own.baseURL !== undefined && own.baseURL !== defaults?.baseURL;
+  const apiKey = own.apiKeyEnv ? env[own.apiKeyEnv] || undefined : ownServer ? undefined : defaults?.apiKey;
   const baseURL = own.baseURL ?? defaults?.baseURL;
   const keyless = remote.keylessWithBaseUrl === true && baseURL !== undefined && !own.apiKeyEnv;
   return { apiKey, baseURL, keyVar, usable: Boolean(apiKey) || keyless };

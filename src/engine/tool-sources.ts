@@ -9,7 +9,7 @@ import type { System } from '../system.js';
 import type { ToolSources } from '../tools/toolbox.js';
 import { READ_RUNS_TOOL, readRunsBuiltin, type ReadRuns } from '../tools/builtins/read-runs.js';
 
-export function toolSources(_system: System, deps: { readRuns: ReadRuns }, given: Partial<ToolSources> = {}): ToolSources {
+export function toolSources(system: System, deps: { readRuns: ReadRuns }, given: Partial<ToolSources> = {}): ToolSources {
   const builtins = new Map([[READ_RUNS_TOOL, readRunsBuiltin(deps.readRuns)], ...(given.builtins ?? [])]);
-  return { ...given, builtins };
+  return { mcp: (ref, workspace) => system.mcp.tools(ref, workspace), ...given, builtins };
 }

@@ -6,7 +6,7 @@
  * this process is simply not offered.
  */
 import { NonRetryableError } from '../errors/index.js';
-import { BUILTIN_TOOLS, DELEGATE_TOOL_NAME, toolRefProblem, type HttpToolSpec, type McpServerSpec, type ToolCatalog } from '../model/tool.js';
+import { BUILTIN_TOOLS, DELEGATE_TOOL_NAME, toolRefProblem, type HttpToolSpec, type ToolCatalog } from '../model/tool.js';
 import type { AgentTool } from './tool.js';
 
 /** The step a tool is made for (a built-in may act on its run: its context, its outputs). */
@@ -21,20 +21,13 @@ export interface ToolContext {
 /** A built-in: the tool made for one step. */
 export type BuiltinTool = (ctx: ToolContext) => AgentTool;
 
-/** What an agent's `tools:` names of an MCP server: all its tools, or one (`<server>/<tool>`). */
-export interface McpToolRef {
-  server: string;
-  spec: McpServerSpec;
-  tool?: string;
-}
-
 export interface ToolSources {
   /** The engine's own tools by name (`read_runs`, `emit_output`, `publish_context`). */
   builtins: ReadonlyMap<string, BuiltinTool>;
   /** An HTTP tool of the agents file. */
   http?: (name: string, spec: HttpToolSpec) => AgentTool;
-  /** The tools of an MCP server (started lazily, reused) for a workspace. */
-  mcp?: (ref: McpToolRef, workspace: string) => Promise<AgentTool[]>;
+  /** The tools `ref` names of an MCP server (`<server>`: all of them, or `<server>/<tool>`), for a workspace (src/tools/mcp McpPool). */
+  mcp?: (ref: string, workspace: string) => Promise<AgentTool[]>;
 }
 
 export const NO_TOOL_SOURCES: ToolSources = { builtins: new Map() };
@@ -69,7 +62,5 @@ async function toolsOf(ref: string, catalog: ToolCatalog, sources: ToolSources, 
   }
   const http = catalog.tools[ref];
   if (http) return sources.http ? [sources.http(ref, http)] : [];
-  const [server, tool] = ref.split('/', 2) as [string, string | undefined];
-  const spec = catalog.mcpServers[server]!;
-  return sources.mcp ? sources.mcp({ server, spec, ...(tool !== undefined ? { tool } : {}) }, ctx.workspaceId) : [];
+  return sources.mcp ? sources.mcp(ref, ctx.workspaceId) : [];
 }

@@ -30,6 +30,7 @@ import type { ExecutionContext, StepOutcome } from '../executor.js';
 import { clipJson } from '../../lang/clip-json.js';
 import { assertWithinPrompt } from '../shared/scope.js';
 import { requestOf } from '../shared/request.js';
+import { withDeltas } from '../shared/deltas.js';
 import { childResult, failOnDelegateFailure } from './delegation.js';
 import { applyDecision, isChild, isLoopCheckpoint, transcriptOf, waitingCalls, type LoopCheckpoint } from './loop-state.js';
 import { makeCalls, planCalls, type TurnTools } from './tool-turn.js';
@@ -159,5 +160,8 @@ async function call(env: Env, messages: ChatMessage[], last: boolean, turn: numb
   const { ctx, agent, setup } = env;
   // Named by its turn: a turn refused for capacity and asked again in a later delivery (which
   // resumes from the checkpoint) keeps the turn booked for it.
-  return ctx.metered(env.provider).complete({ ...requestOf(agent, messages, ctx, `turn${turn}`), tools: setup.offered, toolChoice: last ? 'none' : 'auto' });
+  // A streaming agent's turns send their text to live viewers (step.delta) as it arrives.
+  return withDeltas(ctx, agent.stream, (s) =>
+    ctx.metered(env.provider).complete({ ...requestOf(agent, messages, ctx, `turn${turn}`), tools: setup.offered, toolChoice: last ? 'none' : 'auto', ...s }),
+  );
 }
