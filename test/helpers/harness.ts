@@ -30,6 +30,8 @@ export interface HarnessOptions {
   providers?: Record<string, unknown>;
   /** The agents file's `tools:` map (HTTP tools). */
   tools?: Record<string, unknown>;
+  /** The agents file's `mcpServers:` map. */
+  mcpServers?: Record<string, unknown>;
   /** Workflow definitions (as in flows/*.yaml). */
   workflows?: Record<string, unknown>[];
   fake?: FakeLlmServer;
@@ -83,6 +85,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     ...(opts.pricing ? { pricing: opts.pricing } : {}),
     ...(opts.providers ? { providers: opts.providers } : {}),
     ...(opts.tools ? { tools: opts.tools } : {}),
+    ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
     ...(opts.workflows ? { workflows: opts.workflows } : {}),
     source: opts.name,
     logger: opts.logger ?? silentLogger,
