@@ -14,6 +14,7 @@ import { createOutbound } from '../../src/net/outbound.js';
 import { keys } from '../../src/store/keys.js';
 import { scopeOf } from '../../src/store/scope.js';
 import { SecretRecords } from '../../src/store/secret-records.js';
+import { httpToolSource } from '../../src/tools/http-source.js';
 import { httpTool } from '../../src/tools/http-tool.js';
 import type { ToolCallScope } from '../../src/tools/tool.js';
 import { json, startTestServer, type TestServer } from '../helpers/http-server.js';
@@ -148,6 +149,14 @@ describe('an HTTP tool', () => {
     const out = await tool({}, {}, prod).call({}, scope());
     expect(out).toEqual({ isError: true, content: 'tool "web_search": egress refused: host "127.0.0.1" is not in SWITCHYARD_EGRESS_ALLOW' });
     expect(server.received).toHaveLength(0);
+  });
+
+  it('is made by the toolbox’s source with the deployment’s egress rules and the workspaces’ secrets', async () => {
+    server.handle((req, res) => json(res, 200, { key: req.headers['x-api-key'] === SEARCH_KEY }));
+    const spec = HttpToolSpec.parse({ description: 'd', http: { url: `${server.url}/s`, headers: { 'x-api-key': '{{ secrets.SEARCH_KEY }}' } } });
+    expect(await httpToolSource({ egress: undefined, secrets: secrets.lookup })('s', spec).call({}, scope())).toEqual({ content: '{"key":true}' });
+    const prod = httpToolSource({ egress: { production: true, allow: ['*.example.com'] }, secrets: secrets.lookup });
+    expect((await prod('s', spec).call({}, scope())).content).toBe('tool "s": egress refused: host "127.0.0.1" is not in SWITCHYARD_EGRESS_ALLOW');
   });
 
   it('throws when the step is cancelled rather than telling the model', async () => {
