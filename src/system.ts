@@ -69,10 +69,10 @@ export interface SystemOptions {
   /** The longest pause after a 429 or an overload, ms (SWITCHYARD_MAX_PAUSE_MS). @default 5 minutes */
   maxPauseMs?: number;
   /**
-   * The deployment's provider keys (for workspace agents without their own), the keys that seal
-   * agents' keys and secrets (SWITCHYARD_SECRETS_KEY...), the egress rules. @default none
+   * The deployment's provider keys (used by a workspace agent without a key of its own) and the
+   * keys that seal workspace agents' keys (SWITCHYARD_SECRETS_KEY...). @default none of either
    */
-  credentials?: Pick<Config, 'providers' | 'secrets'> & Partial<Pick<Config, 'egress'>>;
+  credentials?: Pick<Config, 'providers' | 'secrets'>;
   /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*). @default none (unlimited) */
   workspaceCaps?: WorkspaceCaps;
 }
