@@ -73,6 +73,7 @@ export function systemFromDefinitions(opts: {
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
     bounds: opts.config.bounds,
+    egress: opts.config.egress,
     stalled: opts.config.stalled,
     heartbeatMs: opts.config.heartbeatMs,
     maxDebugBytes: opts.config.maxDebugBytes,

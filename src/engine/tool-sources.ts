@@ -7,9 +7,15 @@
  */
 import type { System } from '../system.js';
 import type { ToolSources } from '../tools/toolbox.js';
+import { httpToolSource } from '../tools/http-source.js';
 import { READ_RUNS_TOOL, readRunsBuiltin, type ReadRuns } from '../tools/builtins/read-runs.js';
 
 export function toolSources(system: System, deps: { readRuns: ReadRuns }, given: Partial<ToolSources> = {}): ToolSources {
   const builtins = new Map([[READ_RUNS_TOOL, readRunsBuiltin(deps.readRuns)], ...(given.builtins ?? [])]);
-  return { mcp: (ref, workspace) => system.mcp.tools(ref, workspace), ...given, builtins };
+  return {
+    http: httpToolSource({ egress: system.opts.egress, secrets: system.engine.secrets.lookup }),
+    mcp: (ref, workspace) => system.mcp.tools(ref, workspace),
+    ...given,
+    builtins,
+  };
 }
