@@ -58,8 +58,8 @@ export const RunView = RunRecord.extend({
 });
 export type RunView = z.infer<typeof RunView>;
 
-/** A run in a listing: its record without input, output and context unless `include` asks for them. */
-export const RunSummary = RunRecord.partial({ input: true, output: true, context: true, contextWriters: true });
+/** A run in a listing: its record without input, output, context and work outputs unless `include` asks for them. */
+export const RunSummary = RunRecord.partial({ input: true, output: true, context: true, contextWriters: true, outputs: true });
 export type RunSummary = z.infer<typeof RunSummary>;
 
 /** GET /v1/runs: newest first; `nextCursor` (pass it back as `cursor`) is null on the last page. */

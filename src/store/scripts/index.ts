@@ -17,3 +17,5 @@ export { agentPut } from './agent-put.js';
 export { apiRateTake } from './api-rate.js';
 export { fairTurns } from './fair-turns.js';
 export { wsRunAdmit, wsStepTake } from './workspace-caps.js';
+export { outputEmit, type OutputEmitArgs, type OutputEmitReply } from './output-emit.js';
+export { contextDraft, type ContextDraftArgs, type ContextDraftReply } from './context-draft.js';
