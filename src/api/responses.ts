@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { CompiledWorkflow } from '../kinds/definition.js';
 import { ContextWriter, RunEvent, RunRecord, RunStatus, StepFeedback, StepRecord, StepStatus, Usage } from '../model/run.js';
 import { StepKind } from '../model/step-kind.js';
+import { WorkOutput } from '../model/work-output.js';
 import { WaitingFor } from '../query/waiting.js';
 
 /** Every error answer: `{error: {code, message, issues?}}` (errors.ts). */
@@ -68,6 +69,10 @@ export type RunList = z.infer<typeof RunList>;
 
 /** GET /v1/runs/:id/context. */
 export const RunContext = z.object({ runId: z.string(), context: z.record(z.string(), z.unknown()), writers: z.record(z.string(), ContextWriter) }).strict();
+
+/** GET /v1/runs/:id/outputs. */
+export const RunOutputs = z.object({ runId: z.string(), outputs: z.array(WorkOutput) }).strict();
+export type RunOutputs = z.infer<typeof RunOutputs>;
 
 /** POST /v1/runs/:id/cancel. */
 export const CancelAnswer = z.object({ id: z.string(), status: RunStatus }).strict();
