@@ -5,6 +5,8 @@
  * loop that lets a model make them is the agent kind's). What they keep is read back through the
  * HTTP API: `GET /v1/runs/:id/outputs`, the run record, `GET /v1/runs/:id/context`.
  */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkerPools, type WorkerPools } from '../../src/engine/pools.js';
 import type { CompiledStepOf } from '../../src/kinds/definition.js';
@@ -15,6 +17,11 @@ import { MAX_WORK_OUTPUT_BYTES } from '../../src/model/work-output.js';
 import { StaleAttemptError } from '../../src/errors/index.js';
 import { createClient } from '../../src/client/index.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+
+/** The YAML blocks of docs/tools-builtins.md: the agents file's, then the workflow's (run below as they are shown). */
+const [DOC_AGENTS, DOC_WORKFLOW] = [...readFileSync('docs/tools-builtins.md', 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map(
+  (m) => parseYaml(m[1]!) as Record<string, any>,
+);
 
 let h: Harness;
 let pools: WorkerPools;
@@ -57,6 +64,7 @@ const SCRIPTS: Record<string, Script> = {
     [2, 'c1', PUBLISH_CONTEXT_TOOL, { name: 'summary', value: { verdict: 'go', score: 8 } }],
   ],
   unpublishing: [[1, 'c1', PUBLISH_CONTEXT_TOOL, { name: 'summary', value: 'x' }]],
+  decide: [[1, 'c1', PUBLISH_CONTEXT_TOOL, { name: 'summary', value: { verdict: 'launch', score: 9 } }]],
   failing: [[1, 'c1', PUBLISH_CONTEXT_TOOL, { name: 'summary', value: 'from a step that fails' }]],
 };
 
@@ -91,6 +99,8 @@ beforeAll(async () => {
     agents: {
       thinker: { provider: 'echo', tools: ['emit_output', 'publish_context'], attempts: 1 },
       writer: { provider: 'echo' },
+      // The guide's partner, on the echo provider (its model is played by the executor above).
+      partner: { provider: 'echo', tools: DOC_AGENTS!.agents.partner.tools },
     },
     workflows: [
       { name: 'emit', steps: [{ id: 'emit', agent: 'thinker', input: { task: 'think' } }] },
@@ -102,6 +112,7 @@ beforeAll(async () => {
           { id: 'use', agent: 'writer', dependsOn: ['draft'], input: { task: 'verdict {{context.summary.verdict}} score {{context.summary.score}}' } },
         ],
       },
+      DOC_WORKFLOW!,
       { name: 'unpublishing', steps: [{ id: 'unpublishing', agent: 'thinker', input: { task: 'decide' } }] },
       {
         name: 'failing',
@@ -220,6 +231,16 @@ describe('publish_context', () => {
     expect(JSON.stringify(view.steps.find((s: { stepId: string }) => s.stepId === 'use').input)).toContain('verdict go score 8');
     const events = await h.system.engine.store.events.read(h.system.scope('acme'), runId);
     expect(events.filter((e) => e.type === 'context.updated').map((e) => [e.stepId, e.data])).toEqual([['draft', { step: 'draft', keys: ['summary'] }]]);
+  });
+
+  it('runs the example of the guide: the partner decides, the step after it reads the decision', async () => {
+    expect(DOC_AGENTS!.agents.partner.tools).toEqual(['emit_output', 'publish_context']);
+    const runId = await run('decision');
+    const ctx = (await h.request('GET', `/v1/runs/${runId}/context`, undefined, acme)).body;
+    expect(ctx.context).toEqual({ summary: { verdict: 'launch', score: 9 } });
+    expect(ctx.writers.summary.step).toBe('decide');
+    const view = (await h.request('GET', `/v1/runs/${runId}`, undefined, acme)).body;
+    expect(JSON.stringify(view.steps.find((s: { stepId: string }) => s.stepId === 'announce').input)).toContain('Announce: verdict launch, score 9');
   });
 
   it("refuses a name when the step's workflow declares no publish on it", async () => {
