@@ -15,6 +15,7 @@ import { createBuiltins, EMIT_OUTPUT_TOOL, PUBLISH_CONTEXT_TOOL } from '../../sr
 import type { ToolCallScope, ToolOutcome } from '../../src/tools/tool.js';
 import { MAX_WORK_OUTPUT_BYTES } from '../../src/model/work-output.js';
 import { StaleAttemptError } from '../../src/errors/index.js';
+import { keys } from '../../src/store/keys.js';
 import { createClient } from '../../src/client/index.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -64,6 +65,7 @@ const SCRIPTS: Record<string, Script> = {
     [2, 'c1', PUBLISH_CONTEXT_TOOL, { name: 'summary', value: { verdict: 'go', score: 8 } }],
   ],
   unpublishing: [[1, 'c1', PUBLISH_CONTEXT_TOOL, { name: 'summary', value: 'x' }]],
+  first: [[1, 'c1', EMIT_OUTPUT_TOOL, { name: 'notes', format: 'text', content: 'from the first of two steps' }]],
   decide: [[1, 'c1', PUBLISH_CONTEXT_TOOL, { name: 'summary', value: { verdict: 'launch', score: 9 } }]],
   failing: [[1, 'c1', PUBLISH_CONTEXT_TOOL, { name: 'summary', value: 'from a step that fails' }]],
 };
@@ -113,6 +115,13 @@ beforeAll(async () => {
         ],
       },
       DOC_WORKFLOW!,
+      {
+        name: 'two-steps',
+        steps: [
+          { id: 'first', agent: 'thinker', input: { task: 'think' } },
+          { id: 'second', agent: 'writer', dependsOn: ['first'], input: { task: 'write' } },
+        ],
+      },
       { name: 'unpublishing', steps: [{ id: 'unpublishing', agent: 'thinker', input: { task: 'decide' } }] },
       {
         name: 'failing',
@@ -191,6 +200,14 @@ describe('emit_output', () => {
     const listed = (await h.request('GET', '/v1/runs?limit=5', undefined, acme)).body.runs.find((r: { id: string }) => r.id === runId);
     expect(listed).toBeDefined();
     expect(listed.outputs).toBeUndefined();
+  });
+
+  it('keeps the outputs of a run of several steps once it is finished and compacted', async () => {
+    const id = await run('two-steps');
+    const res = await h.request('GET', `/v1/runs/${id}/outputs`, undefined, acme);
+    expect(res.body.outputs).toEqual([expect.objectContaining({ name: 'notes', format: 'text', content: 'from the first of two steps', stepId: 'first' })]);
+    // Compacted: the run's steps live in its one hash now.
+    expect(await h.system.engine.store.redis.hexists(keys.run(h.system.scope('acme'), id), 'steps')).toBe(1);
   });
 
   it('is read by the client', async () => {
