@@ -49,7 +49,7 @@ export function publishContextDefinition(publishes: PublishFields | null) {
 
 export function publishContext(deps: BuiltinDeps): (ctx: ExecutionContext) => AgentTool {
   return (ctx) => ({
-    definition: publishContextDefinition(ctx.publishes),
+    definition: publishContextDefinition(ctx.publishes ?? null),
     kind: 'builtin',
     needsApproval: () => false,
     call: (args, scope) => put(deps, ctx, args, scope),
@@ -60,7 +60,7 @@ async function put(deps: BuiltinDeps, ctx: ExecutionContext, raw: unknown, scope
   const args = PublishArgs.safeParse(raw ?? {});
   if (!args.success) return argsProblems(PUBLISH_CONTEXT_TOOL, args.error.issues);
   const { name, value } = args.data;
-  if (ctx.publishes === null)
+  if (!ctx.publishes)
     return toolError(`step "${scope.stepId}" publishes nothing into the run's context; its workflow must declare publish: [${name}] on it first`);
   if (!mayPublish(ctx.publishes, name)) return toolError(`step "${scope.stepId}" may not publish "${name}" (its publish declares: ${namesOf(ctx.publishes)})`);
   const reply = await deps.drafts.put({
