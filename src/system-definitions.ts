@@ -20,6 +20,8 @@ export function systemFromDefinitions(opts: {
   pricing?: Record<string, unknown>;
   /** The `providers:` map of an agents file (limits, breakers). */
   providers?: Record<string, unknown>;
+  /** The `mcpServers:` map of an agents file. */
+  mcpServers?: Record<string, unknown>;
   /** Workflow definitions, as in flows/*.yaml. */
   workflows?: unknown[];
   /** Names them in error messages. */
@@ -33,7 +35,12 @@ export function systemFromDefinitions(opts: {
   refSafetyDelayMs?: number;
 }): System {
   const registry = resolveAgents(
-    { agents: opts.agents, ...(opts.pricing ? { pricing: opts.pricing } : {}), ...(opts.providers ? { providers: opts.providers } : {}) },
+    {
+      agents: opts.agents,
+      ...(opts.pricing ? { pricing: opts.pricing } : {}),
+      ...(opts.providers ? { providers: opts.providers } : {}),
+      ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
+    },
     opts.config,
     `${opts.source} agents`,
   );

@@ -34,6 +34,8 @@ import { AuditLog } from './audit/audit-log.js';
 import { Keyring } from './agents/keyring.js';
 import type { WorkspaceAgents } from './agents/workspace-agents.js';
 import { sideAgents } from './agents/side-agents.js';
+import { McpPool, noSecrets } from './tools/mcp/pool.js';
+import type { SecretLookup } from './tools/tool.js';
 
 export interface SystemOptions {
   redisUrl: string;
@@ -73,6 +75,8 @@ export interface SystemOptions {
   credentials?: Pick<Config, 'providers' | 'secrets'>;
   /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*). @default none (unlimited) */
   workspaceCaps?: WorkspaceCaps;
+  /** Workspaces' secrets, for `{{ secrets.NAME }}` of MCP servers' env and headers. @default none (every secret missing) */
+  toolSecrets?: SecretLookup;
 }
 
 const NO_CAPS: WorkspaceCaps = { maxRunningSteps: null, maxRunningRuns: null };
@@ -159,6 +163,8 @@ export class System {
   readonly sessions: AdminSessions;
   /** The audit log (on the API's connection; copied to MongoDB through the outbox when it is fed). */
   readonly audit: AuditLog;
+  /** The agents file's MCP servers, started on first use (one pool per process; closed with the system). */
+  readonly mcp: McpPool;
 
   constructor(
     readonly opts: SystemOptions,
@@ -176,6 +182,7 @@ export class System {
     this.schemas = root?.schemas ?? opts.schemas ?? new SchemaChecker(opts.bounds ?? DEFAULT_BOUNDS);
     this.policy = root?.policy ?? stepPolicy(opts.registry);
     this.keyring = root?.keyring ?? new Keyring(opts.credentials?.secrets ?? { key: undefined, oldKeys: [] });
+    this.mcp = root?.mcp ?? new McpPool({ servers: opts.registry.mcpServers, secrets: opts.toolSecrets ?? noSecrets, logger });
     const target = opts.clusterNodes?.length ? { clusterNodes: opts.clusterNodes } : { url: opts.redisUrl };
     const connect = (name: string, options: RedisOptions) => watched(connectRedis(target, { connectionName: name, ...options }), logger);
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on. Run state gets
@@ -381,6 +388,7 @@ export class System {
       system.api.store.close();
     }
     await this.schemas.close();
+    await this.mcp.close();
     await Promise.all(
       this.cells.flatMap((s) => [s.engine, s.api]).flatMap((side) => [side.flowProducer.close(), ...[...side.queues.values()].map((q) => q.close())]),
     );

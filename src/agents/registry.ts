@@ -14,6 +14,7 @@ import type { ProviderLimits } from '../model/provider-limits.js';
 import { PriceTable } from '../calls/pricing.js';
 import { VENDORS, type Vendor } from '../calls/vendors/index.js';
 import type { ModelPrice } from '../model/price.js';
+import type { McpServerSpec } from '../model/tool.js';
 import { schemaProblem } from '../lang/json-schema.js';
 
 type Env = Record<string, string | undefined>;
@@ -38,6 +39,8 @@ export class AgentRegistry {
     agents: Iterable<ResolvedAgent>,
     pricing: Readonly<Record<string, ModelPrice>> | PriceTable = {},
     providers: Readonly<Partial<Record<ProviderName, ProviderLimits>>> | LimitPlan = {},
+    /** The agents file's MCP servers (the process's McpPool starts them: src/tools/mcp). */
+    readonly mcpServers: Readonly<Record<string, McpServerSpec>> = {},
   ) {
     this.agents = new Map([...agents].map((a) => [a.name, a]));
     this.prices = pricing instanceof PriceTable ? pricing : new PriceTable(pricing);
@@ -51,7 +54,7 @@ export class AgentRegistry {
   withOwn(own: readonly ResolvedAgent[]): AgentRegistry {
     if (own.length === 0) return this;
     const names = new Set(own.map((a) => a.name));
-    return new AgentRegistry([...own, ...this.list().filter((a) => !names.has(a.name))], this.prices, this.limits);
+    return new AgentRegistry([...own, ...this.list().filter((a) => !names.has(a.name))], this.prices, this.limits, this.mcpServers);
   }
 
   /** Is `name` one of this registry's agents of the agents file (not a workspace's own)? */
@@ -177,7 +180,7 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
       missing.map((m) => m.issue),
     );
   }
-  return new AgentRegistry(agents, parsed.data.pricing, parsed.data.providers);
+  return new AgentRegistry(agents, parsed.data.pricing, parsed.data.providers, parsed.data.mcpServers);
 }
 
 /**
@@ -224,14 +227,17 @@ function envDefaults(config: ProviderDefaults, provider: ProviderName): Reach | 
 
 /**
  * The key and base URL a remote vendor is called with (the agent's own `apiKeyEnv` and
- * `baseURL` over the environment's `defaults`), the variable the key comes from, and whether
- * it can be called: with a key, or, for a self-hosted OpenAI-compatible server (Ollama,
+ * `baseURL` over the environment's `defaults`; an `openai` agent's own base URL never gets the
+ * environment's key), the variable the key comes from, and whether it can be called: with a key, or, for a self-hosted OpenAI-compatible server (Ollama,
  * vLLM...), a base URL (one reached with a key variable of its own, Groq or OpenRouter, needs
  * that key).
  */
 function credentials(remote: NonNullable<Vendor['remote']>, defaults: Reach | undefined, env: Env, own: Reach & { apiKeyEnv?: string | undefined } = {}) {
   const keyVar = own.apiKeyEnv ?? remote.keyEnv;
-  const apiKey = own.apiKeyEnv ? env[own.apiKeyEnv] || undefined : defaults?.apiKey;
+  // A keyless-capable vendor's deployment key goes only to the deployment's server, never to
+  // a base URL of the agent's own (Ollama, Gemini...): that agent names its key, or has none.
+  const ownServer = remote.keylessWithBaseUrl === true && own.baseURL !== undefined && own.baseURL !== defaults?.baseURL;
+  const apiKey = own.apiKeyEnv ? env[own.apiKeyEnv] || undefined : ownServer ? undefined : defaults?.apiKey;
   const baseURL = own.baseURL ?? defaults?.baseURL;
   const keyless = remote.keylessWithBaseUrl === true && baseURL !== undefined && !own.apiKeyEnv;
   return { apiKey, baseURL, keyVar, usable: Boolean(apiKey) || keyless };

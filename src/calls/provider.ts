@@ -26,6 +26,12 @@ export interface ToolCall {
   input: unknown;
   /** The arguments as sent, when they were not valid JSON (`input` is then null). */
   invalidInput?: string;
+  /**
+   * What the provider sent with the call for it to be sent back with it, kept as it came: Gemini
+   * 3's thought signature (`extra_content` on its OpenAI-compatible endpoint), without which its
+   * next turn is refused.
+   */
+  extra?: Record<string, unknown>;
 }
 
 /** The result of one tool call, given back to the model. */
@@ -129,6 +135,8 @@ export function askForStructure(
 export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
+  /** The answer reported no usage (some OpenAI-compatible servers): these are estimates (token-estimate.ts). */
+  estimated?: boolean;
 }
 
 export interface CompletionResult {

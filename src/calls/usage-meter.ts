@@ -16,13 +16,16 @@ export class UsageMeter {
   private outputTokens = 0;
   private costUsd: number | undefined;
   private calls = 0;
+  private estimated = false;
 
   constructor(private readonly prices?: PriceTable | undefined) {}
 
   /** Count an answered call, priced at `model` when its price is known; returns it priced. */
-  count(tokens: { inputTokens: number; outputTokens: number }, model: string): Usage {
-    const usage = this.prices?.withCost(tokens, model) ?? { inputTokens: tokens.inputTokens, outputTokens: tokens.outputTokens };
+  count(tokens: { inputTokens: number; outputTokens: number; estimated?: boolean | undefined }, model: string): Usage {
+    const counted: Usage = { inputTokens: tokens.inputTokens, outputTokens: tokens.outputTokens, ...(tokens.estimated ? { estimated: true } : {}) };
+    const usage = this.prices?.withCost(counted, model) ?? counted;
     this.calls++;
+    if (tokens.estimated) this.estimated = true;
     this.inputTokens += usage.inputTokens;
     this.outputTokens += usage.outputTokens;
     if (usage.costUsd !== undefined) this.costUsd = (this.costUsd ?? 0) + usage.costUsd;
@@ -36,8 +39,10 @@ export class UsageMeter {
       inputTokens: this.inputTokens,
       outputTokens: this.outputTokens,
       ...(this.costUsd !== undefined ? { costUsd: Math.round(this.costUsd * 1e8) / 1e8 } : {}),
+      ...(this.estimated ? { estimated: true } : {}),
     };
     this.inputTokens = this.outputTokens = this.calls = 0;
+    this.estimated = false;
     this.costUsd = undefined;
     return u;
   }

@@ -54,6 +54,8 @@ export class RunProgress {
 
   /** Apply one event; the step whose line changed, if one did (an event seen before changes nothing). */
   apply(event: RunEvent): StepProgress | undefined {
+    // A streaming step's text (live only, without an id): its length comes in step.progress.
+    if (event.type === 'step.delta') return undefined;
     if (this.seen.has(event.id)) return undefined;
     this.seen.add(event.id);
     const at = Date.parse(event.at);

@@ -18,7 +18,7 @@ if ('help' in parsed) {
     const sim = await startSimulator(c);
     const limits = [c.rpm ? `rpm ${c.rpm}` : '', c.tpm ? `tpm ${c.tpm}` : ''].filter(Boolean).join(', ') || 'no rate limits';
     process.stdout.write(
-      `LLM simulator on ${sim.url}: Anthropic baseURL ${sim.anthropicBaseURL}, OpenAI baseURL ${sim.openaiBaseURL}; ${limits}; ` +
+      `LLM simulator on ${sim.url}: Anthropic baseURL ${sim.anthropicBaseURL}, OpenAI baseURL ${sim.openaiBaseURL}${c.quirks === 'none' ? '' : ` (${c.quirks} quirks)`}; ${limits}; ` +
         `seed ${c.seed ?? 'random'}; counters at ${sim.url}/stats\n`,
     );
     const stop = () => void sim.close().then(() => process.exit(0));

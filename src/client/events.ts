@@ -2,8 +2,9 @@
  * A run's events as an async iterator over GET /v1/runs/:id/events: it ends after
  * `run.finished` (or at once when nothing follows `after`), and when the connection drops
  * before that it connects again with `Last-Event-ID` set to the last event it yielded, so no
- * event is missed or yielded twice. It gives up after `maxRetries` connections in a row that
- * brought no event. Leaving the loop (`break`) or aborting `signal` closes the connection.
+ * logged event is missed or yielded twice (a live-only `step.delta`, id "", is never replayed).
+ * It gives up after `maxRetries` connections in a row that brought no event. Leaving the
+ * loop (`break`) or aborting `signal` closes the connection.
  */
 import type { RunEvent } from '../api/responses.js';
 import { SwitchyardError, errorOf } from './error.js';
@@ -69,7 +70,8 @@ export async function* runEvents(c: Connection, opts: EventsOptions = {}): Async
     const state = { finished: false, ended: false };
     try {
       for await (const event of connect(c, last, stop.signal, state)) {
-        last = event.id;
+        // A live-only step.delta has no id: reconnecting resumes after the last logged event.
+        if (event.id) last = event.id;
         failures = 0;
         yield event;
       }

@@ -73,6 +73,7 @@ function executionContext(d: Delivery, agents: AgentRegistry, signal: AbortSigna
     share: (agent) => deps.policy.share(agent, agents),
   };
   let calls = 0;
+  const warn = (what: string) => (err: unknown) => d.log().warn({ err: toError(err).message }, `could not record ${what}`);
   return {
     runId,
     workspaceId: job.data.workspaceId,
@@ -111,10 +112,10 @@ function executionContext(d: Delivery, agents: AgentRegistry, signal: AbortSigna
         metrics: deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined,
       }),
     progress: (data) => {
-      const warn = (what: string) => (err: unknown) => d.log().warn({ err: toError(err).message }, `could not record ${what}`);
       deps.store.steps.progress(scope, runId, step.id, attempt, data).catch(warn('a step.progress event'));
       job.updateProgress({ attempt, ...data }).catch(warn('the job progress'));
     },
+    delta: (text) => deps.store.steps.delta(scope, runId, step.id, attempt, text).then(() => undefined, warn('a step.delta')),
     record: (fields) => d.trace.record(fields),
   };
 }

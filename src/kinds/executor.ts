@@ -74,6 +74,12 @@ export interface ExecutionContext {
   /** Report progress while working (a `step.progress` event and BullMQ job progress). */
   progress(data: Record<string, unknown>): void;
   /**
+   * Send a streaming answer's text, as it arrived since the last delta, to the run's live
+   * viewers (a `step.delta {attempt, text}`, never logged: shared/deltas.ts coalesces the
+   * pieces). Settles once sent or dropped; never rejects.
+   */
+  delta(text: string): Promise<void>;
+  /**
    * Keep these on the step's record with its next write, whatever it is (a checkpoint, a
    * retry, the failure; the result's own input wins): the input as rendered, the tool calls
    * of its turns so far. Its provider calls are kept there by themselves (`debug`).

@@ -63,6 +63,11 @@ export const Usage = z.object({
   outputTokens: z.number().int().nonnegative(),
   /** What the tokens cost (USD), when the model's price is known (src/calls/pricing.ts). */
   costUsd: z.number().nonnegative().optional(),
+  /**
+   * Some of these tokens are estimates: a provider's answer reported no usage (some
+   * OpenAI-compatible servers, in streams), so they were counted here (src/calls/token-estimate.ts).
+   */
+  estimated: z.boolean().optional(),
 });
 export type Usage = z.infer<typeof Usage>;
 
@@ -240,6 +245,7 @@ export const RUN_EVENT_TYPES = [
   'step.retrying',
   'step.cancelled',
   'step.progress',
+  'step.delta',
   'step.approved',
   'step.rejected',
   'run.waiting',
@@ -249,9 +255,15 @@ export const RUN_EVENT_TYPES = [
   'output.emitted',
 ] as const;
 
-/** One entry of a run's ordered event log (SSE, MongoDB archive). */
+/**
+ * One entry of a run's ordered event log (SSE, MongoDB archive), or a live-only `step.delta`
+ * (a streaming step's text as it arrives: never in the log, see docs/streaming.md).
+ */
 export const RunEvent = z.object({
-  /** Its position in the run's log, from 1 ("1", "2", ...); SSE `id:` and Last-Event-ID. */
+  /**
+   * Its position in the run's log, from 1 ("1", "2", ...); SSE `id:` and Last-Event-ID. A
+   * `step.delta` is not in the log: its id is "" (its SSE frame has no `id:`).
+   */
   id: z.string(),
   type: z.enum(RUN_EVENT_TYPES),
   runId: z.string(),

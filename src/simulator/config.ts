@@ -57,6 +57,13 @@ export const ErrorRates = z
   .strict()
   .refine((r) => r.rateLimit + r.server + r.badRequest + r.overloaded + r.quota <= 1, { message: 'the error rates add up to more than 1' });
 export type ErrorRates = z.output<typeof ErrorRates>;
+/**
+ * How a compatible server bends OpenAI's wire format (wire/openai-quirks.ts): `none` is OpenAI's
+ * own; `gemini` Gemini's OpenAI-compatible endpoint; `ollama` Ollama's `/v1`.
+ */
+export const QUIRKS = ['none', 'gemini', 'ollama'] as const;
+export type Quirks = (typeof QUIRKS)[number];
+
 export const ERROR_KINDS = ['rateLimit', 'server', 'badRequest', 'overloaded', 'quota'] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
@@ -89,6 +96,8 @@ export const SimConfig = z
      * holds rpm ÷ 60 a second, as providers say they may enforce a limit over shorter periods. @default 60
      */
     bucketSeconds: z.number().positive().max(60).default(60),
+    /** Answer the OpenAI API the way a compatible server does, with its departures from OpenAI's format. @default none */
+    quirks: z.enum(QUIRKS).default('none'),
   })
   .strict();
 export type SimConfig = z.output<typeof SimConfig>;

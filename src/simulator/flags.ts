@@ -24,6 +24,7 @@ export const USAGE = `usage: npm run simulate -- [--config sim.yaml] [flags]
   --overloaded P           share answered Anthropic 529 overloaded_error / OpenAI 503
   --quota P                share answered OpenAI 429 insufficient_quota / Anthropic 402 billing_error
   --retry-after S          Retry-After (seconds) of an injected 429, 5xx (default 1)
+  --quirks NAME            answer the OpenAI API as a compatible server does: none (default), gemini, ollama
   --help                   this text`;
 
 /** Each numeric flag and the config field it sets (`errors.x`: a field of `errors`). */
@@ -41,7 +42,7 @@ const NUMBERS: Record<string, string> = {
   quota: 'errors.quota',
   'retry-after': 'retryAfterSeconds',
 };
-const STRINGS: Record<string, string> = { host: 'host', latency: 'latencyMs', 'output-tokens': 'outputTokens', reply: 'reply' };
+const STRINGS: Record<string, string> = { host: 'host', latency: 'latencyMs', 'output-tokens': 'outputTokens', reply: 'reply', quirks: 'quirks' };
 
 export type FlagsResult = { config: SimConfig } | { help: true } | { error: string };
 

@@ -20,10 +20,8 @@ import { allText, apiOf, lastUserText, read, type Api, type SimExchange } from '
 import { SimStats, type Outcome, type StatsSnapshot } from './stats.js';
 import { tokens, type TokenCounter } from './text.js';
 import { anthropicWire } from './wire/anthropic.js';
-import { openaiWire } from './wire/openai.js';
+import { openaiWireOf, quirkProblem, wantsUnder } from './wire/openai-quirks.js';
 import type { Wire } from './wire/wire.js';
-
-const WIRES: Record<Api, Wire> = { anthropic: anthropicWire, openai: openaiWire };
 
 /** Ways in for a program that embeds the simulator (the tests' fake server): none is needed to run it. */
 export interface SimHooks {
@@ -78,6 +76,7 @@ function drawFault(rates: Record<ErrorKind, number>, random: Random): ErrorKind 
 
 export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks = {}): Promise<Simulator> {
   const config = SimConfig.parse(input);
+  const wires: Record<Api, Wire> = { anthropic: anthropicWire, openai: openaiWireOf(config.quirks) };
   const random = new Random(config.seed);
   const limits = new Limits(config);
   const stats = new SimStats();
@@ -141,13 +140,14 @@ export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks
         anthropicWire.errorBody(404, undefined, `no route ${req.method} ${path}: the simulator serves POST /v1/messages and POST /v1/chat/completions`),
       );
     }
-    const wire = WIRES[api];
-    const reading = notJson ? { problem: 'the request body is not valid JSON' } : read(api, body);
+    const wire = wires[api];
+    const quirk = api === 'openai' && !notJson ? quirkProblem(config.quirks, body) : undefined;
+    const reading = notJson ? { problem: 'the request body is not valid JSON' } : quirk ? { problem: quirk } : read(api, body);
     if ('problem' in reading) {
       stats.record({ api, model: modelOf(body), outcome: 'invalidRequest' });
       return sendJson(res, 400, wire.errorBody(400, undefined, reading.problem));
     }
-    const wants = reading.wants;
+    const wants = api === 'openai' ? wantsUnder(config.quirks, reading.wants) : reading.wants;
     const c = (text: string) => count(text, wants.model);
     const plan = (await hooks.plan?.(ex)) ?? configuredPlan(wants, config, random, c);
     const status = plan.status ?? 200;

@@ -8,6 +8,11 @@
  * reaches it, from the log or from the channel, and ids tell duplicates and gaps. A gap (a
  * message lost while the subscriber reconnected) is read from the log; after a reconnect every
  * viewer reads the log from where it was.
+ *
+ * A live-only event (a streaming step's `step.delta`) is published on the same channel, never
+ * logged, as `d<n> <event JSON>`: n is the id of the logged event it follows, so it reaches a
+ * viewer after that event and before the next; one published before an event the viewer has
+ * already been given (it joined meanwhile) is dropped, and one lost is not read again.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
@@ -19,13 +24,22 @@ import type { RunEvent } from '../model/run.js';
 /** Reads a run's log after an id (exclusive), oldest first, at most `count`. */
 export type ReadEvents = (scope: Scope, runId: string, after: number, count: number) => Promise<RunEvent[]>;
 
-/** Parses one published message into its event (undefined when it is not one). */
-export type ParseMessage = (runId: string, message: string) => RunEvent | undefined;
+/**
+ * A published message as its event (undefined when it is not one); `after` for a live-only
+ * event (a `step.delta`): the id of the logged event it follows.
+ */
+export type ParseMessage = (runId: string, message: string) => Published | undefined;
+
+/** A message of a run's channel: a logged event, or a live-only one published after the log's event `after`. */
+export interface Published {
+  event: RunEvent;
+  after?: number;
+}
 
 interface Viewer {
-  /** The id of the last event handed to the viewer. */
+  /** The id of the last logged event handed to the viewer. */
   last: number;
-  queue: (RunEvent | 'resync')[];
+  queue: (Published | 'resync')[];
   wake: (() => void) | undefined;
 }
 
@@ -82,23 +96,26 @@ export class RunEventFeed {
           viewer.wake = undefined;
           continue;
         }
-        // A resync, or an event past a gap: read the log up to it first.
-        if (next === 'resync' || Number(next.id) > viewer.last + 1) {
-          const until = next === 'resync' ? Infinity : Number(next.id) - 1;
-          while (viewer.last < until) {
-            const count = Math.min(PAGE, until - viewer.last);
-            const page = await this.opts.read(scope, runId, viewer.last, count);
-            for (const e of page) {
-              viewer.last = Number(e.id);
-              yield e;
-            }
-            if (page.length < count) break;
+        // A resync, or an item past a gap: read the log up to it first.
+        const until = next === 'resync' ? Infinity : (next.after ?? Number(next.event.id) - 1);
+        while (viewer.last < until) {
+          const count = Math.min(PAGE, until - viewer.last);
+          const page = await this.opts.read(scope, runId, viewer.last, count);
+          for (const e of page) {
+            viewer.last = Number(e.id);
+            yield e;
           }
-          if (next === 'resync') continue;
+          if (page.length < count) break;
         }
-        if (Number(next.id) <= viewer.last) continue; // read from the log already
-        viewer.last = Number(next.id);
-        yield next;
+        if (next === 'resync') continue;
+        // A delta published before an event already yielded came too late: it is dropped.
+        if (next.after !== undefined) {
+          if (next.after >= viewer.last) yield next.event;
+          continue;
+        }
+        if (Number(next.event.id) <= viewer.last) continue; // read from the log already
+        viewer.last = Number(next.event.id);
+        yield next.event;
       }
     } finally {
       signal.removeEventListener('abort', stop);
@@ -162,15 +179,15 @@ export class RunEventFeed {
     sub.on('message', (channel: string, message: string) => {
       const group = this.groups.get(channel);
       if (!group) return;
-      const event = this.opts.parse(group.runId, message);
-      if (!event) return;
-      for (const v of group.viewers) this.push(v, event);
+      const published = this.opts.parse(group.runId, message);
+      if (!published) return;
+      for (const v of group.viewers) this.push(v, published);
     });
     this.subscriber = sub;
     return sub;
   }
 
-  private push(viewer: Viewer, item: RunEvent | 'resync'): void {
+  private push(viewer: Viewer, item: Published | 'resync'): void {
     viewer.queue.push(item);
     viewer.wake?.();
   }

@@ -21,8 +21,18 @@ export function parseEvent(id: string, raw: string, runId: string): RunEvent | u
   }
 }
 
-/** A message of a run's event channel (`<id> <event JSON>`) as its event. */
-export function parseMessage(runId: string, message: string): RunEvent | undefined {
+/**
+ * A message of a run's event channel as its event: `<id> <event JSON>` (a logged event), or
+ * `d<n> <event JSON>` (a live-only `step.delta`, published when the log held n events: `after`).
+ */
+export function parseMessage(runId: string, message: string): { event: RunEvent; after?: number } | undefined {
   const space = message.indexOf(' ');
-  return space > 0 ? parseEvent(message.slice(0, space), message.slice(space + 1), runId) : undefined;
+  if (space <= 0) return undefined;
+  const head = message.slice(0, space);
+  const live = head.startsWith('d');
+  const event = parseEvent(live ? '' : head, message.slice(space + 1), runId);
+  if (!event) return undefined;
+  const after = live ? Number(head.slice(1)) : undefined;
+  if (after !== undefined && !(Number.isInteger(after) && after >= 0)) return undefined;
+  return after === undefined ? { event } : { event, after };
 }

@@ -1,6 +1,6 @@
 /**
  * Step state: a step's hash (its record and checkpoint) as the step machine moves it: begin,
- * transition, checkpoint, progress, complete, and the steps a running step adds to its run.
+ * transition, checkpoint, progress (and the live-only text deltas), complete, and the steps a running step adds to its run.
  * Every change is one script (scripts/), atomic with its event and its outbox entry.
  */
 import { keys } from './keys.js';
@@ -11,6 +11,7 @@ import {
   stepBegin,
   stepCheckpoint,
   stepComplete,
+  stepDelta,
   stepProgress,
   stepTransition,
   stepsAdd,
@@ -149,5 +150,13 @@ export class StepState {
    */
   progress(scope: Scope, runId: string, stepId: string, attempt: number, data: Record<string, unknown>): Promise<boolean> {
     return stepProgress(this.ctx.redis, { scope, runId, stepId, attempt, data });
+  }
+
+  /**
+   * Publish a `step.delta {attempt, text}` to the run's live viewers if the step is running
+   * that attempt. Live only: never in the event log (nor, so, in the archive).
+   */
+  delta(scope: Scope, runId: string, stepId: string, attempt: number, text: string): Promise<boolean> {
+    return stepDelta(this.ctx.redis, { scope, runId, stepId, attempt, text });
   }
 }

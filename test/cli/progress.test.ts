@@ -43,6 +43,15 @@ describe('RunProgress', () => {
     expect(p.apply(e)).toBeUndefined();
   });
 
+  it("changes no line for a streaming step's text (step.delta, live only, no id), nor keeps it from seeing the next events", () => {
+    const p = new RunProgress('run_x');
+    p.apply(ev('step.started', 0, 'a', { attempt: 1 }));
+    const delta = (text: string): RunEvent => ({ ...ev('step.delta', 5, 'a', { attempt: 1, text }), id: '' });
+    expect(p.apply(delta('Hello'))).toBeUndefined();
+    expect(p.apply(delta(', world'))).toBeUndefined();
+    expect(p.apply(ev('step.completed', 10, 'a', { durationMs: 10 }))?.status).toBe('succeeded');
+  });
+
   it("says why a gate waits, a retry's reason, a failure's error, and how the run ended", () => {
     const p = new RunProgress('run_x');
     p.apply(ev('step.started', 0, 'gate', { attempt: 1 }));

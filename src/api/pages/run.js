@@ -4,6 +4,7 @@
 import { TERMINAL, ApiError, api, badge, between, can, el, fmtCost, fmtMs, fmtTime, fmtTokens, showError, whoAmI } from './api.js';
 import { drawDag } from './dag.js';
 import { drawDetail } from './detail.js';
+import { applyDelta, drawStreaming, showDelta } from './streaming.js';
 import { drawTimeline } from './timeline.js';
 import { budgetLines, waitingInWords } from './words.js';
 
@@ -14,6 +15,8 @@ const HELD = new Set(['rate_limit', 'provider_pause', 'provider_capacity']);
 
 const runId = document.body.dataset.run;
 const state = { run: null, joins: new Map(), events: [], seen: new Set(), selected: new URL(location.href).searchParams.get('step'), me: null, message: '' };
+/** The text of each streaming step so far, by step id (streaming.js). */
+const streams = new Map();
 
 async function load() {
   const run = await api(`/v1/runs/${runId}?include=definition`);
@@ -122,6 +125,7 @@ function draw(run, me) {
         el('div', { class: 'dag-box', id: 'dag' }, drawDag(run.dag, { joins: state.joins, selected: step?.stepId, onSelect: select })),
         drawDetail(run, step, { me, events: state.events, after, onSelect: select }),
       ),
+      live ? drawStreaming(run, step, streams) : '',
       el('h3', {}, 'Timeline'),
       drawTimeline(run, state.events, { selected: step?.stepId, onSelect: select }),
     );
@@ -155,7 +159,12 @@ function follow() {
     if (event.type === 'run.finished') source.close();
     reread();
   };
-  for (const type of EVENT_TYPES) source.addEventListener(type, onEvent);
+  for (const type of EVENT_TYPES) if (type !== 'step.delta') source.addEventListener(type, onEvent);
+  // Live only, without an id: not in the timeline, the run not read again.
+  source.addEventListener('step.delta', (msg) => {
+    const event = JSON.parse(msg.data);
+    if (applyDelta(streams, event)) showDelta(streams, event, render);
+  });
 }
 
 async function start() {

@@ -153,7 +153,7 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
     'runs:read',
     {
       summary: "A run's events as Server-Sent Events, replayed from the start (or after Last-Event-ID / `after`), ending after run.finished",
-      description: `Each frame is \`id: <event id>\`, \`event: <type>\`, \`data: <the event as JSON>\`; comments (\`: keep-alive\`) every 15 s. Types: ${RUN_EVENT_TYPES.join(', ')}. 204 when nothing follows \`after\` (the run finished).`,
+      description: `Each frame is \`id: <event id>\`, \`event: <type>\`, \`data: <the event as JSON>\`; comments (\`: keep-alive\`) every 15 s. Types: ${RUN_EVENT_TYPES.join(', ')}. A \`step.delta\` (a streaming step's text as it arrives) is live only: no \`id:\`, never replayed (docs/streaming.md). 204 when nothing follows \`after\` (the run finished).`,
       params: run,
       query: EventsQuery,
       responses: {
@@ -205,7 +205,8 @@ function stepRoutes(r: ApiRouter, { actions, audit }: Pick<RunsRouterDeps, 'acti
 }
 
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' };
-const sseFrame = (event: RunEvent) => `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+/** A frame; a live-only event (a `step.delta`, id "") has no `id:`, so Last-Event-ID stays at the last logged event. */
+const sseFrame = (event: RunEvent) => `${event.id ? `id: ${event.id}\n` : ''}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 const KEEP_ALIVE_MS = 15_000;
 
 /**

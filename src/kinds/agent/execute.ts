@@ -2,14 +2,16 @@
  * `kind: agent`: one call to the step's agent (or, for an agent with delegates, an
  * orchestrator's conversation: orchestrator.ts). Renders the input's templates, builds the
  * conversation, calls the provider under the step's signal (streaming when the agent says so,
- * with progress reports) and returns the answer; the machine records it before the job
- * completes, so a delivery after that point returns it without a second call.
+ * with progress reports and its text to live viewers) and returns the answer; the machine
+ * records it before the job completes, so a delivery after that point returns it without a
+ * second call.
  */
 import { buildMessages } from '../../calls/prompt.js';
 import type { Provider } from '../../calls/provider.js';
 import type { ResolvedAgent } from '../../model/agent.js';
 import type { SchemaValidator } from '../../lang/schema-checker.js';
 import type { StepExecutor } from '../executor.js';
+import { withDeltas } from '../shared/deltas.js';
 import { progressReporter } from '../shared/progress.js';
 import { requestOf } from '../shared/request.js';
 import { assertWithinPrompt, renderFor } from '../shared/scope.js';
@@ -57,8 +59,9 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
         const event = { durationMs: Date.now() - t0, structured: true, rounds: answer.rounds, ...delegationOff };
         return { type: 'succeeded', output: answer.value, input, model: answer.model, event };
       }
-      const onText = agent.stream ? { onText: progressReporter(t0, agent.progressIntervalMs, ctx.signal, (p) => ctx.progress(p)) } : {};
-      const answer = await provider.complete({ ...request, ...onText });
+      // Streaming: the text to live viewers (step.delta) and its length (step.progress) as it arrives.
+      const progress = agent.stream ? progressReporter(t0, agent.progressIntervalMs, ctx.signal, (p) => ctx.progress(p)) : undefined;
+      const answer = await withDeltas(ctx, agent.stream, (streaming) => provider.complete({ ...request, ...streaming }), progress);
       const event = { durationMs: Date.now() - t0, ...(answer.stopReason ? { stopReason: answer.stopReason } : {}), ...delegationOff };
       return { type: 'succeeded', output: answer.text, input, model: answer.model, event };
     },

@@ -34,6 +34,7 @@ import { agentChild, type ChildStep, type ExecutionContext, type StepOutcome } f
 import { callsOf, describeArgsIssues, outcomeOf, type CallOutcome } from '../shared/tool-calls.js';
 import { assertWithinPrompt } from '../shared/scope.js';
 import { requestOf } from '../shared/request.js';
+import { withDeltas } from '../shared/deltas.js';
 import { READ_RUNS_TOOL, readRuns, readRunsTool, type ReadRuns } from './read-runs.js';
 
 export interface OrchestratorDeps {
@@ -183,7 +184,10 @@ async function call(
 ): Promise<CompletionResult> {
   // Named by its turn: a turn refused for capacity and asked again in a later delivery (which
   // resumes from the checkpoint) keeps the turn booked for it.
-  return ctx.metered(deps.providerFor(agent)).complete({ ...requestOf(agent, messages, ctx, `turn${turn}`), tools, toolChoice: last ? 'none' : 'auto' });
+  // A streaming agent's turns send their text to live viewers (step.delta) as it arrives.
+  return withDeltas(ctx, agent.stream, (s) =>
+    ctx.metered(deps.providerFor(agent)).complete({ ...requestOf(agent, messages, ctx, `turn${turn}`), tools, toolChoice: last ? 'none' : 'auto', ...s }),
+  );
 }
 
 /** Each call of an answer: a child step to add, or its result at once (an error, `read_runs`). */

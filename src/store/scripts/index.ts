@@ -8,6 +8,7 @@ export { stepCheckpoint, type RecordFields, type StepCheckpointArgs } from './st
 export { stepComplete, type ContextPublish, type StepCompleteArgs, type StepCompleteReply, type StepResult } from './step-complete.js';
 export type { NewStep } from './step-plan.js';
 export { stepProgress, type StepProgressArgs } from './step-progress.js';
+export { stepDelta, type StepDeltaArgs } from './step-delta.js';
 export { stepTransition, type StepTransition, type StepTransitionArgs, type StepTransitionReply } from './step-transition.js';
 export { stepsAdd, type StepsAddArgs, type StepsAddReply } from './steps-add.js';
 export { budgetReserve, budgetSettle, type BudgetReservation, type EnvelopeAsk, type EnvelopeWarning, type HoldOwner } from './budget.js';

@@ -1,12 +1,14 @@
 /**
  * Provider over the OpenAI Chat Completions API (openai SDK). Works with any OpenAI-compatible
- * server through `baseURL` (Ollama, vLLM, Groq, OpenRouter, Gemini's compatible endpoint...).
+ * server through `baseURL` (Ollama, vLLM, Groq, OpenRouter, Gemini's compatible endpoint...),
+ * whose departures from OpenAI's format compat.ts makes good.
  */
 import OpenAI from 'openai';
 import { RetryableError } from '../../../errors/index.js';
 import { classify } from '../../classify.js';
 import { openaiErrors } from './errors.js';
 import { openaiCapacity } from './rate-headers.js';
+import { answeredModel, StreamedCalls, stopReasonOf, usageOrEstimate, withCallIds } from './compat.js';
 import {
   refusal,
   SDK_BACKSTOP_TIMEOUT_MS,
@@ -83,21 +85,23 @@ export class OpenAIProvider implements Provider {
         : {}),
     };
     try {
-      if (req.onText) return await this.stream(params, req.onText, req.model, req.signal);
+      if (req.onText) return await this.stream(params, req);
       const { data: completion, response } = await this.client.chat.completions.create(params, { signal: req.signal }).withResponse();
       const capacity = openaiCapacity(response.headers);
       const choice = completion.choices[0];
       if (choice?.finish_reason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
       if (choice?.message.refusal) throw refusal('openai', `refusal: ${choice.message.refusal.slice(0, 200)}`);
-      const toolCalls = (choice?.message.tool_calls ?? []).flatMap((c) =>
-        c.type === 'function' ? [toolCall(c.id, c.function.name, c.function.arguments)] : [],
+      const calls = (choice?.message.tool_calls ?? []).flatMap((c) =>
+        c.type === 'function' ? [toolCall(c.id, c.function.name, c.function.arguments, (c as { extra_content?: unknown }).extra_content)] : [],
       );
+      const toolCalls = withCallIds(calls, req.messages);
+      const text = choice?.message.content ?? '';
       return {
-        text: choice?.message.content ?? '',
+        text,
         ...(toolCalls.length ? { toolCalls } : {}),
-        usage: usageOf(completion.usage),
-        model: completion.model || req.model,
-        ...(choice?.finish_reason ? { stopReason: choice.finish_reason } : {}),
+        usage: usageOrEstimate(completion.usage, req, { text, toolCalls }),
+        model: answeredModel(completion.model, req.model),
+        ...(choice?.finish_reason ? { stopReason: stopReasonOf(choice.finish_reason, toolCalls.length > 0) } : {}),
         ...(capacity ? { capacity } : {}),
       };
     } catch (err) {
@@ -105,13 +109,13 @@ export class OpenAIProvider implements Provider {
     }
   }
 
-  /** Streams the first choice; usage comes in a last chunk (`include_usage`) when the server sends it. */
-  private async stream(
-    params: OpenAI.ChatCompletionCreateParamsNonStreaming,
-    onText: (delta: string) => void,
-    model: string,
-    signal: AbortSignal,
-  ): Promise<CompletionResult> {
+  /**
+   * Streams the first choice; usage comes in a last chunk (`include_usage`) when the server
+   * sends it. Tool calls arrive in pieces (compat.ts puts them together).
+   */
+  private async stream(params: OpenAI.ChatCompletionCreateParamsNonStreaming, req: CompletionRequest): Promise<CompletionResult> {
+    const { signal } = req;
+    const onText = req.onText!;
     const { data: stream, response } = await this.client.chat.completions
       .create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal })
       .withResponse();
@@ -120,8 +124,7 @@ export class OpenAIProvider implements Provider {
     let answeredBy = '';
     let stopReason: string | undefined;
     let usage: OpenAI.CompletionUsage | undefined;
-    // Tool calls arrive in pieces, each naming the index of the call it continues.
-    const calls: { id: string; name: string; args: string }[] = [];
+    const pieces = new StreamedCalls();
     for await (const chunk of stream) {
       answeredBy ||= chunk.model;
       if (chunk.usage) usage = chunk.usage;
@@ -133,12 +136,7 @@ export class OpenAIProvider implements Provider {
         text += delta;
         onText(delta);
       }
-      for (const part of choice.delta?.tool_calls ?? []) {
-        const call = (calls[part.index] ??= { id: '', name: '', args: '' });
-        if (part.id) call.id = part.id;
-        if (part.function?.name) call.name += part.function.name;
-        if (part.function?.arguments) call.args += part.function.arguments;
-      }
+      for (const part of choice.delta?.tool_calls ?? []) pieces.add(part);
       if (choice.finish_reason) stopReason = choice.finish_reason;
     }
     // The SDK ends the iteration quietly when the request is aborted, and so may a server that
@@ -146,12 +144,15 @@ export class OpenAIProvider implements Provider {
     if (signal.aborted) throw classify(signal.reason, 'openai', openaiErrors, signal);
     if (!stopReason) throw new RetryableError(`openai stream ended before the answer was complete (${text.length} characters received)`);
     if (stopReason === 'content_filter') throw refusal('openai', 'finish reason "content_filter"');
-    const toolCalls = calls.filter(Boolean).map((c) => toolCall(c.id, c.name, c.args));
+    const toolCalls = withCallIds(
+      pieces.all.map((c) => toolCall(c.id, c.name, c.args, c.extra)),
+      req.messages,
+    );
     return {
       text,
-      usage: usageOf(usage),
-      model: answeredBy || model,
-      stopReason,
+      usage: usageOrEstimate(usage, req, { text, toolCalls }),
+      model: answeredModel(answeredBy, req.model),
+      stopReason: stopReasonOf(stopReason, toolCalls.length > 0),
       ...(toolCalls.length ? { toolCalls } : {}),
       ...(capacity ? { capacity } : {}),
     };
@@ -213,6 +214,8 @@ function toMessages(m: ChatMessage): OpenAI.ChatCompletionMessageParam[] {
                   id: c.id,
                   type: 'function' as const,
                   function: { name: c.name, arguments: c.invalidInput ?? JSON.stringify(c.input ?? {}) },
+                  // Not in the SDK's types: what the server gave with the call goes back with it (compat.ts).
+                  ...(c.extra ? { extra_content: c.extra } : {}),
                 })),
               }
             : {}),
@@ -229,13 +232,13 @@ function toToolChoice(choice: ToolChoice): OpenAI.ChatCompletionToolChoiceOption
 }
 
 /** A call with its arguments parsed; arguments that are not a JSON value are kept as sent. */
-function toolCall(id: string, name: string, args: string): ToolCall {
+function toolCall(id: string, name: string, args: string, extra?: unknown): ToolCall {
+  const kept = isRecord(extra) ? { extra } : {};
   try {
-    return { id, name, input: args.trim() ? JSON.parse(args) : {} };
+    return { id, name, input: args.trim() ? JSON.parse(args) : {}, ...kept };
   } catch {
-    return { id, name, input: null, invalidInput: args };
+    return { id, name, input: null, invalidInput: args, ...kept };
   }
 }
 
-/** Some compatible servers omit usage; zero is better than failing a good answer. */
-const usageOf = (u: OpenAI.CompletionUsage | null | undefined) => ({ inputTokens: u?.prompt_tokens ?? 0, outputTokens: u?.completion_tokens ?? 0 });
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

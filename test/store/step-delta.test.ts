@@ -1,0 +1,142 @@
+/**
+ * Live-only `step.delta`s on the real Redis: the script publishes one only while the step runs
+ * that attempt and never logs it, and the event feed puts each among the logged events by the
+ * log position it was published at (a gap read first, a late one dropped).
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keys } from '../../src/store/keys.js';
+import { RunStore, type NewStep } from '../../src/store/run-store.js';
+import { cellOf, scopeOf } from '../../src/store/scope.js';
+import type { RunEvent } from '../../src/model/run.js';
+import { cleanupPrefix, newRedis, testPrefix, unique } from '../helpers/redis.js';
+import { runRecord } from '../helpers/records.js';
+import { poll } from '../helpers/poll.js';
+
+let redis: Redis;
+let store: RunStore;
+const prefix = testPrefix('step-delta');
+const scope = scopeOf(cellOf(prefix));
+
+beforeAll(() => {
+  redis = newRedis();
+  store = new RunStore({ redis, retentionSeconds: 600, outbox: false });
+});
+
+afterAll(async () => {
+  store.close();
+  await cleanupPrefix(redis, prefix);
+  await redis.quit();
+});
+
+const step = (stepId: string): NewStep => ({ stepId, kind: 'agent', agent: 'a', parent: null, dependsOn: [], optional: false });
+
+/** A run of steps `a` and `b` (`b` its output, so finishing `a` does not finish it). */
+async function newRun(): Promise<string> {
+  const id = unique('run');
+  await store.records.create(scope, runRecord(id), {
+    outputSteps: ['b'],
+    definition: { name: 't', steps: ['a', 'b'] },
+    steps: [step('a'), step('b')],
+    refIds: [],
+  });
+  return id;
+}
+
+const start = (runId: string, stepId: string) =>
+  store.steps.transition(scope, runId, stepId, { from: ['pending', 'retrying', 'running'], to: 'running', attemptsDelta: 1 });
+
+/** Follow a run until the delta whose text is `last` came (into `got`, as they come). */
+async function collect(runId: string, last: string, got: RunEvent[] = []): Promise<RunEvent[]> {
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), 10_000);
+  try {
+    for await (const e of store.events.follow(scope, runId, undefined, stop.signal)) {
+      got.push(e);
+      if (e.data.text === last) break;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return got;
+}
+
+/** Wait until the process's feed has subscribed (a viewer has been given the log's events). */
+const subscribed = (runId: string) =>
+  new Promise<void>((resolve) => {
+    const poll = async () => {
+      const [, n] = (await redis.pubsub('NUMSUB', keys.events(scope, runId))) as [string, number];
+      if (Number(n) > 0) resolve();
+      else setTimeout(() => void poll(), 10);
+    };
+    void poll();
+  });
+
+describe('step-delta', () => {
+  it('publishes only while the step runs that attempt, and never appends to the log', async () => {
+    const id = await newRun();
+    const logLength = () => redis.llen(keys.events(scope, id));
+    expect(await store.steps.delta(scope, id, 'a', 1, 'early')).toBe(false); // pending
+    await start(id, 'a');
+    const before = await logLength();
+    expect(await store.steps.delta(scope, id, 'a', 2, 'another attempt')).toBe(false);
+    expect(await store.steps.delta(scope, id, 'a', 1, 'Hello')).toBe(true);
+    expect(await logLength()).toBe(before);
+    await store.steps.complete(scope, id, 'a', { output: 'Hello', input: {}, usage: { inputTokens: 1, outputTokens: 1 }, model: 'm' });
+    expect(await store.steps.delta(scope, id, 'a', 1, 'late')).toBe(false);
+    expect((await store.events.read(scope, id)).map((e) => e.type)).not.toContain('step.delta');
+    expect(await store.steps.delta(scope, 'run_missing', 'a', 1, 'x')).toBe(false);
+    expect(await redis.exists(keys.events(scope, 'run_missing'), keys.step(scope, 'run_missing', 'a'))).toBe(0);
+  });
+
+  it('reaches a viewer between the logged events it was published between', async () => {
+    const id = await newRun();
+    const seen = collect(id, 'two');
+    await subscribed(id);
+    await start(id, 'a'); // run.started
+    await store.steps.delta(scope, id, 'a', 1, 'one ');
+    await store.steps.progress(scope, id, 'a', 1, { chars: 4 });
+    await store.steps.delta(scope, id, 'a', 1, 'two');
+    const events = await seen;
+    const logged = (await store.events.read(scope, id)).length;
+    expect(events.map((e) => [e.type, e.id, e.data.text])).toEqual([
+      ['run.queued', '1', undefined],
+      ['run.started', String(logged - 1), undefined],
+      ['step.delta', '', 'one '],
+      ['step.progress', String(logged), undefined],
+      ['step.delta', '', 'two'],
+    ]);
+    expect(events.find((e) => e.type === 'step.delta')).toMatchObject({ runId: id, stepId: 'a', data: { attempt: 1, text: 'one ' } });
+  });
+
+  it('reads a gap before a delta that follows it, and drops a delta published before an event the viewer was given', async () => {
+    const id = await newRun();
+    await start(id, 'a');
+    const logged = (await store.events.read(scope, id)).length;
+    const got: RunEvent[] = [];
+    const seen = collect(id, 'after the gap', got);
+    await subscribed(id);
+    // The viewer has been given the log: what follows comes through the channel.
+    await poll(
+      'the log given',
+      () => got.length,
+      (n) => n === logged,
+      { timeoutMs: 10_000, intervalMs: 10 },
+    );
+    const channel = keys.events(scope, id);
+    const body = (text: string) => JSON.stringify({ type: 'step.delta', stepId: 'a', at: new Date().toISOString(), data: { attempt: 1, text } });
+    // Published before the viewer's last event: late, dropped.
+    await redis.publish(channel, `d${logged - 1} ${body('late')}`);
+    // An event appended without its message reaching the viewer (a message lost), then a delta after it.
+    await redis.rpush(channel, JSON.stringify({ type: 'step.progress', stepId: 'a', at: new Date().toISOString(), data: { attempt: 1, chars: 9 } }));
+    await redis.publish(channel, `d${logged + 1} ${body('after the gap')}`);
+    // Not a message of the feed: ignored.
+    await redis.publish(channel, `dx ${body('bad')}`);
+    const events = await seen;
+    expect(events.slice(logged - 1).map((e) => [e.type, e.data.text])).toEqual([
+      ['run.started', undefined],
+      ['step.progress', undefined],
+      ['step.delta', 'after the gap'],
+    ]);
+  });
+});
