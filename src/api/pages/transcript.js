@@ -73,7 +73,7 @@ export function workOutputs(outputs, stepId) {
       el(
         'details',
         { class: 'output', 'data-output': o.name, 'data-key': `${stepId}/output/${o.name}` },
-        el('summary', {}, el('strong', {}, o.name), ` ${o.format}, turn ${o.turn}${o.updatedAt ? ', replaced' : ''}`),
+        el('summary', {}, el('strong', {}, o.name), ` · ${o.format}, turn ${o.turn}${o.updatedAt ? ', replaced' : ''}`),
         el('pre', {}, o.format === 'json' ? asText(safeJson(o.content)) : o.content),
       ),
     ),
