@@ -60,6 +60,16 @@ function partner(agent: StepExecutor<'agent'>): StepExecutor<'agent'> {
         const out = await emit.call(args, scope);
         calls.push({ turn, id, name: EMIT_OUTPUT_TOOL, args, ...(out.isError ? { error: out.content } : { result: out.content }) });
       }
+      // A call a person refused, as the tool loop records one that waited for a decision.
+      const refused = { approved: false, by: 'ana', comment: 'not this name', at: new Date().toISOString() };
+      calls.push({
+        turn: 2,
+        id: 'c2',
+        name: EMIT_OUTPUT_TOOL,
+        args: { name: 'Draft', content: 'x' },
+        error: 'rejected by ana: not this name',
+        approval: refused,
+      } as ToolCallRecord);
       ctx.record({ calls });
       return { type: 'succeeded', output: 'Two outputs are on the run.', model: 'scripted' };
     },
@@ -297,19 +307,21 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
     await h.request('POST', `/v1/runs/${id}/cancel`, undefined, writer);
   });
 
-  it('shows a tool-loop step’s calls compactly, a long part opening in place, and the work outputs it emitted', async () => {
+  it('shows a tool-loop step’s calls compactly, a long part opening in place, a decision on a call, and the work outputs it emitted', async () => {
     const id = await submit('thinking');
     await h.waitForRun(id);
     await page.goto(`${h.baseUrl}/runs/${id}?step=partner`);
     const transcript = page.locator('#detail .transcript');
     await expect.poll(() => transcript.count()).toBe(1);
-    expect(await transcript.locator('summary').first().innerText()).toBe('Transcript: 3 calls in 2 turns');
+    expect(await transcript.locator('summary').first().innerText()).toBe('Transcript: 4 calls in 2 turns');
     const rows = transcript.locator('tr.call');
-    expect(await rows.count()).toBe(3);
+    expect(await rows.count()).toBe(4);
     expect(await rows.nth(0).locator('td.outcome').innerText()).toMatch(/^Kept output "Positioning Strategy" \(markdown, \d+ bytes\) on the run\.$/);
     expect(await rows.nth(1).locator('td.turn').innerText()).toBe('');
     expect(await rows.nth(2).getAttribute('class')).toContain('refused');
     expect(await rows.nth(2).locator('td.outcome').innerText()).toContain('bad arguments for emit_output: name');
+    // A person's decision on a call that waited for one.
+    expect(await rows.nth(3).locator('.approval.rejected').innerText()).toMatch(/^rejected by ana at .+: “not this name”$/);
     // The long arguments of the first call show one line, and open to the whole of them.
     const long = rows.nth(0).locator('td.args details');
     expect(await long.locator('summary').innerText()).toMatch(/…$/);

@@ -14,13 +14,19 @@ function part(text, key, cls = '', full = text) {
   return el('details', { class: `part ${cls}`, 'data-key': key }, el('summary', {}, `${flat.slice(0, LINE)}…`), el('pre', {}, full));
 }
 
-/** A person's decision on a call that waited for one (`approval` on the call, when recorded). */
+/** A person's decision on a call that waited for one (`approval` on the call: `{approved, by, comment, at}`, or `{waiting: true}`). */
 function decision(a) {
   if (!a) return '';
-  const made = a.decision ?? (a.approved === true ? 'approved' : a.approved === false ? 'rejected' : 'waiting');
-  const who = a.by ? ` by ${a.by}` : '';
-  const when = a.at ? ` at ${fmtTime(a.at)}` : '';
-  return el('div', { class: `approval ${made}` }, el('strong', {}, made), who, when, a.comment ? `: “${a.comment}”` : '');
+  if (a.waiting) return el('div', { class: 'approval waiting' }, el('strong', {}, 'waits for a decision'));
+  const made = a.approved ? 'approved' : 'rejected';
+  return el(
+    'div',
+    { class: `approval ${made}` },
+    el('strong', {}, made),
+    a.by ? ` by ${a.by}` : '',
+    a.at ? ` at ${fmtTime(a.at)}` : '',
+    a.comment ? `: “${a.comment}”` : '',
+  );
 }
 
 function outcome(c, key, onSelect) {

@@ -3,7 +3,8 @@
  * run store's work outputs and context drafts) and the store scope of a workspace (its cell's).
  * A built-in is a factory of the step it serves: `(ctx) => AgentTool`.
  */
-import type { ExecutionContext } from '../../kinds/executor.js';
+import type { Bounds } from '../../config/env.js';
+import type { PublishFields } from '../../model/step.js';
 import type { ContextDrafts } from '../../store/context-drafts.js';
 import type { Scope } from '../../store/scope.js';
 import type { WorkOutputs } from '../../store/work-outputs.js';
@@ -17,8 +18,22 @@ export interface BuiltinDeps {
   scopeOf: (workspace: string) => Scope;
 }
 
-/** A built-in tool for one step: given its execution context as the step begins a segment. */
-export type BuiltinFactory = (ctx: ExecutionContext) => AgentTool;
+/**
+ * What a built-in reads of the step it is made for, beside what each call's ToolCallScope says
+ * (run, step, workspace, turn, call). A step's ExecutionContext has all of it; the tool loop's
+ * context for its toolbox passes these on.
+ */
+export interface BuiltinStep {
+  /** The attempt that runs the step: what a built-in keeps is kept only while the step runs it. */
+  attempt: number;
+  /** SWITCHYARD_MAX_OUTPUT_BYTES: all of a run's outputs, all of a step's context values, at most this. */
+  bounds: Pick<Bounds, 'maxOutputBytes'>;
+  /** What the step may publish into its run's context (its compiled `publish`); null or absent: nothing. */
+  publishes?: PublishFields | null;
+}
+
+/** A built-in tool, made for one step. */
+export type BuiltinFactory = (ctx: BuiltinStep) => AgentTool;
 
 /** An error the model is given, to decide what to do about. */
 export const toolError = (content: string): ToolOutcome => ({ content, isError: true });

@@ -9,9 +9,8 @@
 import { z } from 'zod';
 import { StaleAttemptError } from '../../errors/index.js';
 import { MAX_WORK_OUTPUT_BYTES, MAX_WORK_OUTPUTS, WorkOutputFormat, WorkOutputName } from '../../model/work-output.js';
-import type { ExecutionContext } from '../../kinds/executor.js';
-import type { AgentTool, ToolCallScope, ToolOutcome } from '../tool.js';
-import { argsProblems, toolError, type BuiltinDeps } from './deps.js';
+import type { ToolCallScope, ToolOutcome } from '../tool.js';
+import { argsProblems, toolError, type BuiltinDeps, type BuiltinFactory, type BuiltinStep } from './deps.js';
 import { EMIT_OUTPUT_TOOL } from './names.js';
 
 const EmitArgs = z
@@ -43,7 +42,7 @@ export const emitOutputDefinition = {
   },
 };
 
-export function emitOutput(deps: BuiltinDeps): (ctx: ExecutionContext) => AgentTool {
+export function emitOutput(deps: BuiltinDeps): BuiltinFactory {
   return (ctx) => ({
     definition: emitOutputDefinition,
     kind: 'builtin',
@@ -68,7 +67,7 @@ function contentOf(content: unknown, format: WorkOutputFormat | undefined): { te
   return { text: content, format: format ?? 'markdown' };
 }
 
-async function emit(deps: BuiltinDeps, ctx: ExecutionContext, raw: unknown, scope: ToolCallScope): Promise<ToolOutcome> {
+async function emit(deps: BuiltinDeps, ctx: BuiltinStep, raw: unknown, scope: ToolCallScope): Promise<ToolOutcome> {
   const args = EmitArgs.safeParse(raw ?? {});
   if (!args.success) return argsProblems(EMIT_OUTPUT_TOOL, args.error.issues);
   const { name } = args.data;

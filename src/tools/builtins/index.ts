@@ -9,7 +9,7 @@ import { emitOutput } from './emit-output.js';
 import { EMIT_OUTPUT_TOOL, PUBLISH_CONTEXT_TOOL } from './names.js';
 import { publishContext } from './publish-context.js';
 
-export type { BuiltinDeps, BuiltinFactory } from './deps.js';
+export type { BuiltinDeps, BuiltinFactory, BuiltinStep } from './deps.js';
 export { EMIT_OUTPUT_TOOL, PUBLISH_CONTEXT_TOOL } from './names.js';
 
 /** The built-ins by name. */

@@ -10,9 +10,8 @@
 import { z } from 'zod';
 import { StaleAttemptError } from '../../errors/index.js';
 import { ContextName, mayPublish, type PublishFields } from '../../model/step.js';
-import type { ExecutionContext } from '../../kinds/executor.js';
-import type { AgentTool, ToolCallScope, ToolOutcome } from '../tool.js';
-import { argsProblems, toolError, type BuiltinDeps } from './deps.js';
+import type { ToolCallScope, ToolOutcome } from '../tool.js';
+import { argsProblems, toolError, type BuiltinDeps, type BuiltinFactory, type BuiltinStep } from './deps.js';
 import { PUBLISH_CONTEXT_TOOL } from './names.js';
 
 /** Most names one step gives through publish_context (as `publish: [...]` may list). */
@@ -47,7 +46,7 @@ export function publishContextDefinition(publishes: PublishFields | null) {
   };
 }
 
-export function publishContext(deps: BuiltinDeps): (ctx: ExecutionContext) => AgentTool {
+export function publishContext(deps: BuiltinDeps): BuiltinFactory {
   return (ctx) => ({
     definition: publishContextDefinition(ctx.publishes ?? null),
     kind: 'builtin',
@@ -56,7 +55,7 @@ export function publishContext(deps: BuiltinDeps): (ctx: ExecutionContext) => Ag
   });
 }
 
-async function put(deps: BuiltinDeps, ctx: ExecutionContext, raw: unknown, scope: ToolCallScope): Promise<ToolOutcome> {
+async function put(deps: BuiltinDeps, ctx: BuiltinStep, raw: unknown, scope: ToolCallScope): Promise<ToolOutcome> {
   const args = PublishArgs.safeParse(raw ?? {});
   if (!args.success) return argsProblems(PUBLISH_CONTEXT_TOOL, args.error.issues);
   const { name, value } = args.data;
