@@ -1,0 +1,179 @@
+/**
+ * `kind: http` on the real engine and Redis, calling a real local HTTP server through the
+ * outbound client: a 500 is retried with the step's attempts (the same Idempotency-Key on every
+ * try) and the answer feeds the next step; a 4xx fails the run naming the status and the body;
+ * a text answer is `{status, body}`; url, headers and body are rendered; in production mode a
+ * host outside SWITCHYARD_EGRESS_ALLOW is never called and the step fails naming the rule.
+ */
+import type { ServerResponse } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunView } from '../../src/query/run-view.js';
+import { json, startTestServer, type Received, type TestServer } from '../helpers/http-server.js';
+import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
+
+const AGENTS = { writer: { provider: 'echo' } };
+
+let server: TestServer;
+let h: Harness;
+/** How each path of the server answers (each test its own path), and what it received. */
+const routes = new Map<string, (req: Received, res: ServerResponse, nth: number) => void>();
+const hits = (path: string): Received[] => server.received.filter((r) => r.url.split('?')[0] === path);
+
+beforeAll(async () => {
+  server = await startTestServer();
+  server.handle((req, res) => {
+    const path = req.url.split('?')[0]!;
+    const route = routes.get(path);
+    if (!route) return json(res, 404, { error: `no route ${path}` });
+    route(req, res, hits(path).length);
+  });
+  h = await startHarness({ name: 'http-step', agents: AGENTS });
+});
+
+afterAll(async () => {
+  await h?.close();
+  await server?.close();
+  assertAllClosed();
+});
+
+async function run(steps: Record<string, unknown>[], input: Record<string, unknown> = {}, declared: Record<string, unknown> = {}): Promise<RunView> {
+  const res = await h.request('POST', '/v1/runs', { workflow: { name: 'http-demo', input: declared, steps }, input });
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  const view = await h.waitForRun(res.body.id as string, 30_000);
+  await expectNoLiveJobs(h.system, view.id);
+  return view;
+}
+const step = (view: RunView, id: string) => view.steps.find((s) => s.stepId === id)!;
+
+describe('an http step', () => {
+  it('is retried after a 500, with the same Idempotency-Key, and its JSON answer feeds the next step', async () => {
+    routes.set('/tickets', (_req, res, nth) => (nth === 1 ? json(res, 500, { error: 'busy' }) : json(res, 201, { ticket: 'T-42' })));
+    const view = await run([
+      { id: 'open', kind: 'http', method: 'POST', url: `${server.url}/tickets`, body: { title: 'a ticket' } },
+      { id: 'announce', agent: 'writer', dependsOn: ['open'], input: { task: 'Announce ticket {{ steps.open.output.ticket }}' } },
+    ]);
+    expect(view.status, JSON.stringify(view.steps.map((s) => [s.stepId, s.status, s.error]))).toBe('succeeded');
+    const calls = hits('/tickets');
+    expect(calls).toHaveLength(2);
+    expect(calls.map((c) => c.headers['idempotency-key'])).toEqual([`${view.id}.open`, `${view.id}.open`]);
+    expect(JSON.parse(calls[1]!.body)).toEqual({ title: 'a ticket' });
+    expect(step(view, 'open')).toMatchObject({ status: 'succeeded', attempts: 2, output: { ticket: 'T-42' } });
+    expect((step(view, 'announce').input as { task: string }).task).toBe('Announce ticket T-42');
+    const retried = (await h.system.engine.store.events.read(h.system.scope(), view.id)).filter((e) => e.type === 'step.retrying');
+    expect(retried.map((e) => [e.stepId, (e.data as { error: string }).error])).toEqual([
+      ['open', `POST ${server.url}/tickets answered 500: {"error":"busy"}`],
+    ]);
+  });
+
+  it('fails its run on a 4xx, at once, naming the status and the start of the body', async () => {
+    routes.set('/gone', (_req, res) => json(res, 404, { error: 'no such hook', detail: 'x'.repeat(1000) }));
+    const view = await run([{ id: 'post', kind: 'http', method: 'POST', url: `${server.url}/gone`, body: { a: 1 }, attempts: 3 }]);
+    expect(view.status).toBe('failed');
+    expect(hits('/gone')).toHaveLength(1);
+    const error = step(view, 'post').error!;
+    expect(error).toContain(`POST ${server.url}/gone answered 404: {"error":"no such hook"`);
+    expect(error.length).toBeLessThan(500);
+    expect(step(view, 'post').attempts).toBe(1);
+  });
+
+  it('answers {status, body} when the answer is not JSON', async () => {
+    routes.set('/text', (_req, res) => {
+      res.writeHead(202, { 'content-type': 'text/plain' });
+      res.end('accepted, thanks');
+    });
+    const view = await run([{ id: 'ping', kind: 'http', url: `${server.url}/text` }]);
+    expect(view.status).toBe('succeeded');
+    expect(view.output).toEqual({ status: 202, body: 'accepted, thanks' });
+    expect(hits('/text')[0]!.method).toBe('GET');
+  });
+
+  it('renders templates in its url, headers and body, and keeps the request as its input', async () => {
+    routes.set('/hooks/acme', (req, res) => json(res, 200, { got: JSON.parse(req.body) as unknown }));
+    const view = await run(
+      [
+        { id: 'draft', agent: 'writer', input: { task: 'Write about {{ input.topic }}' } },
+        {
+          id: 'send',
+          kind: 'http',
+          dependsOn: ['draft'],
+          method: 'PUT',
+          url: `${server.url}/hooks/{{ input.customer }}?topic={{ input.topic }}`,
+          headers: { 'x-topic': '{{ input.topic }}' },
+          body: { text: '{{ steps.draft.output }}', tags: ['{{ input.customer }}', 'fixed'] },
+        },
+      ],
+      { customer: 'acme', topic: 'agents' },
+      { customer: { type: 'string' }, topic: { type: 'string' } },
+    );
+    expect(view.status, JSON.stringify(view.steps.map((s) => [s.stepId, s.status, s.error]))).toBe('succeeded');
+    const [sent] = hits('/hooks/acme');
+    expect(sent).toMatchObject({ method: 'PUT', url: '/hooks/acme?topic=agents' });
+    expect(sent!.headers['x-topic']).toBe('agents');
+    const draft = step(view, 'draft').output as string;
+    expect(JSON.parse(sent!.body)).toEqual({ text: draft, tags: ['acme', 'fixed'] });
+    expect(step(view, 'send').input).toEqual({
+      method: 'PUT',
+      url: `${server.url}/hooks/acme?topic=agents`,
+      headers: { 'x-topic': 'agents' },
+      body: { text: draft, tags: ['acme', 'fixed'] },
+    });
+    expect(view.output).toEqual({ got: { text: draft, tags: ['acme', 'fixed'] } });
+  });
+
+  it('fails when the answer is longer than its maxBytes, naming it', async () => {
+    routes.set('/big', (_req, res) => json(res, 200, { blob: 'y'.repeat(5000) }));
+    const view = await run([{ id: 'fetch', kind: 'http', url: `${server.url}/big`, maxBytes: 1024 }]);
+    expect(view.status).toBe('failed');
+    expect(step(view, 'fetch').error).toContain('with a body of more than 1024 bytes (maxBytes');
+  });
+
+  it('fails when no answer comes within its timeoutMs, saying so', async () => {
+    routes.set('/slow', () => {
+      /* never answers */
+    });
+    const view = await run([{ id: 'wait', kind: 'http', url: `${server.url}/slow`, timeoutMs: 300, attempts: 1 }]);
+    expect(view.status).toBe('failed');
+    expect(step(view, 'wait').error).toBe('step timed out after 300 ms');
+  });
+});
+
+describe('an http step definition', () => {
+  const validate = (steps: Record<string, unknown>[]) => h.request('POST', '/v1/workflows/validate', { name: 'bad-http', steps });
+
+  it('is refused with the problem named: a body on a GET, a url that is not http(s), a secret in the body', async () => {
+    const res = await validate([
+      { id: 'a', kind: 'http', url: 'https://hooks.example/x', body: { x: 1 } },
+      { id: 'b', kind: 'http', url: 'ftp://files.example/x' },
+      { id: 'c', kind: 'http', method: 'POST', url: 'https://hooks.example/x', body: { token: '{{ secrets.TOKEN }}' } },
+    ]);
+    expect(res.status).toBe(422);
+    const issues = (res.body.error.issues as { path: string; message: string }[]).map((i) => `${i.path}: ${i.message}`).join('\n');
+    expect(issues).toContain('steps[0].body: a GET request has no body');
+    expect(issues).toContain('steps[1].url: only http and https URLs are called, not ftp:');
+    expect(issues).toContain('steps[2].body.token: {{ secrets.TOKEN }}: secrets are allowed in the url and headers only');
+  });
+
+  it('is refused for a method it does not send, naming those it does', async () => {
+    const res = await validate([{ id: 'd', kind: 'http', method: 'TRACE', url: 'https://hooks.example/x' }]);
+    expect(res.status).toBe(422);
+    expect(res.body.error.issues).toEqual([{ path: 'steps[0].method', message: expect.stringContaining('"GET"|"POST"|"PUT"|"PATCH"|"DELETE"') as string }]);
+  });
+});
+
+describe('an http step in production mode', () => {
+  it('is refused by egress for a host outside SWITCHYARD_EGRESS_ALLOW: the step fails naming the rule, nothing is called', async () => {
+    const prod = await startHarness({ name: 'http-step-prod', agents: AGENTS, env: { NODE_ENV: 'production', SWITCHYARD_EGRESS_ALLOW: 'hooks.example.com' } });
+    try {
+      routes.set('/prod', (_req, res) => json(res, 200, { ok: true }));
+      const definition = { name: 'egress-demo', steps: [{ id: 'notify', kind: 'http', method: 'POST', url: `${server.url}/prod`, body: { a: 1 } }] };
+      const { id } = await prod.system.api.submissions.submitWorkflow(prod.system.scope(), definition, {});
+      const view = await prod.waitForRun(id, 30_000);
+      expect(view.status).toBe('failed');
+      expect(step(view, 'notify').error).toBe(`POST ${server.url}/prod: egress refused: host "127.0.0.1" is not in SWITCHYARD_EGRESS_ALLOW`);
+      expect(step(view, 'notify').attempts).toBe(1);
+      expect(hits('/prod')).toHaveLength(0);
+    } finally {
+      await prod.close();
+    }
+  });
+});
