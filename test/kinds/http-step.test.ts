@@ -160,6 +160,27 @@ describe('an http step definition', () => {
   });
 });
 
+describe('the http step in the OpenAPI document', () => {
+  it('is one of the step definitions a workflow may hold, from its zod schema', async () => {
+    const res = await h.request('GET', '/openapi.json');
+    expect(res.status).toBe(200);
+    const found: Record<string, any>[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v !== null && typeof v === 'object') {
+        const o = v as Record<string, any>;
+        if (o.properties?.kind?.const === 'http') found.push(o);
+        Object.values(o).forEach(walk);
+      }
+    };
+    walk(res.body.components.schemas);
+    const definition = found.find((o) => o.properties.maxBytes?.maximum === 10_000_000 && o.properties.url?.maxLength === 8192);
+    expect(definition, JSON.stringify(found.map((o) => Object.keys(o.properties)))).toBeDefined();
+    expect(definition!.required).toEqual(expect.arrayContaining(['id', 'kind', 'url']));
+    expect(definition!.properties.method.enum).toEqual(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+  });
+});
+
 describe('an http step in production mode', () => {
   it('is refused by egress for a host outside SWITCHYARD_EGRESS_ALLOW: the step fails naming the rule, nothing is called', async () => {
     const prod = await startHarness({ name: 'http-step-prod', agents: AGENTS, env: { NODE_ENV: 'production', SWITCHYARD_EGRESS_ALLOW: 'hooks.example.com' } });
