@@ -68,7 +68,7 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
   };
   // The one outbound HTTP client of the process (http steps), under the deployment's egress rules.
   const outbound = createOutbound({ egress: system.opts.egress ?? { production: false, allow: [] } });
-  const defaults = createExecutors({ providerFor, readRuns, schemas: system.schemas, compilePlan, outbound });
+  const defaults = createExecutors({ providerFor, readRuns, schemas: system.schemas, compilePlan, outbound, secrets: system.engine.secrets.lookup });
   return { ...defaults, ...opts.executors?.(defaults) };
 }
 

@@ -2,14 +2,18 @@
  * `kind: http` on the real engine and Redis, calling a real local HTTP server through the
  * outbound client: a 500 is retried with the step's attempts (the same Idempotency-Key on every
  * try) and the answer feeds the next step; a 4xx fails the run naming the status and the body;
- * a text answer is `{status, body}`; url, headers and body are rendered; in production mode a
- * host outside SWITCHYARD_EGRESS_ALLOW is never called and the step fails naming the rule.
+ * a text answer is `{status, body}`; url, headers and body are rendered; `{{ secrets.NAME }}`
+ * is filled from the workspace's secrets and kept nowhere (record, events, jobs, errors); in
+ * production mode a host outside SWITCHYARD_EGRESS_ALLOW is never called and the step fails
+ * naming the rule.
  */
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../../src/query/run-view.js';
 import { json, startTestServer, type Received, type TestServer } from '../helpers/http-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
+import { dumpKeys, newRedis } from '../helpers/redis.js';
 
 const AGENTS = { writer: { provider: 'echo' } };
 
@@ -27,7 +31,7 @@ beforeAll(async () => {
     if (!route) return json(res, 404, { error: `no route ${path}` });
     route(req, res, hits(path).length);
   });
-  h = await startHarness({ name: 'http-step', agents: AGENTS });
+  h = await startHarness({ name: 'http-step', agents: AGENTS, env: { SWITCHYARD_SECRETS_KEY: randomBytes(32).toString('base64') } });
 });
 
 afterAll(async () => {
@@ -134,6 +138,57 @@ describe('an http step', () => {
     const view = await run([{ id: 'wait', kind: 'http', url: `${server.url}/slow`, timeoutMs: 300, attempts: 1 }]);
     expect(view.status).toBe('failed');
     expect(step(view, 'wait').error).toBe('step timed out after 300 ms');
+  });
+});
+
+describe('an http step with secrets', () => {
+  const TOKEN = `tok-${randomBytes(12).toString('hex')}`;
+  const KEY = `key-${randomBytes(12).toString('hex')}`;
+
+  it('fills {{ secrets.NAME }} in its url and headers from the workspace, and keeps the value nowhere', async () => {
+    await h.system.api.secrets.set(h.system.scope(), 'HOOK_TOKEN', TOKEN);
+    await h.system.api.secrets.set(h.system.scope(), 'HOOK_KEY', KEY);
+    routes.set('/secure', (req, res) =>
+      req.headers.authorization === `Bearer ${TOKEN}` && req.url === `/secure?key=${KEY}` ? json(res, 200, { ok: true }) : json(res, 401, { error: 'who?' }),
+    );
+    routes.set(`/refused/${KEY}`, (_req, res) => json(res, 403, { error: 'forbidden' }));
+    const ok = await run([
+      {
+        id: 'call',
+        kind: 'http',
+        method: 'POST',
+        url: `${server.url}/secure?key={{ secrets.HOOK_KEY }}`,
+        headers: { authorization: 'Bearer {{ secrets.HOOK_TOKEN }}' },
+        body: { a: 1 },
+      },
+    ]);
+    expect(ok.status, JSON.stringify(ok.steps.map((s) => [s.stepId, s.status, s.error]))).toBe('succeeded');
+    expect(ok.output).toEqual({ ok: true });
+    expect(step(ok, 'call').input).toMatchObject({
+      url: `${server.url}/secure?key={{ secrets.HOOK_KEY }}`,
+      headers: { authorization: 'Bearer {{ secrets.HOOK_TOKEN }}' },
+    });
+    const refused = await run([{ id: 'call', kind: 'http', url: `${server.url}/refused/{{ secrets.HOOK_KEY }}` }]);
+    expect(refused.status).toBe('failed');
+    expect(step(refused, 'call').error).toBe(`GET ${server.url}/refused/{{ secrets.HOOK_KEY }} answered 403: {"error":"forbidden"}`);
+    // Nothing under the harness's keys (records, events, BullMQ jobs, the sealed secrets) holds a value in clear.
+    const redis = newRedis();
+    try {
+      const dump = [...(await dumpKeys(redis, h.prefix))];
+      // The scan reads the step's record: the request is there, its secrets as templates.
+      expect(dump.some(([, v]) => v.includes('/secure?key={{ secrets.HOOK_KEY }}'))).toBe(true);
+      expect(dump.filter(([, v]) => v.includes(TOKEN) || v.includes(KEY)).map(([k]) => k)).toEqual([]);
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  it('fails naming a secret the workspace does not have, without calling', async () => {
+    routes.set('/never', (_req, res) => json(res, 200, { ok: true }));
+    const view = await run([{ id: 'call', kind: 'http', url: `${server.url}/never`, headers: { 'x-key': '{{ secrets.NOT_SET }}' } }]);
+    expect(view.status).toBe('failed');
+    expect(step(view, 'call').error).toBe('secret "NOT_SET" is not set in workspace "default" ({{ secrets.NOT_SET }})');
+    expect(hits('/never')).toHaveLength(0);
   });
 });
 

@@ -7,6 +7,7 @@
  * answer is lost. The answer is the step's output, recorded before its job completes.
  */
 import { NonRetryableError, StepTimeoutError } from '../../errors/index.js';
+import { SealedValueError } from '../../agents/keyring.js';
 import type { Outbound, OutboundResponse } from '../../net/outbound.js';
 import type { SecretLookup } from '../../tools/tool.js';
 import type { StepExecutor } from '../executor.js';
@@ -65,7 +66,14 @@ export function httpExecutor(deps: HttpExecutorDeps): StepExecutor<'http'> {
 async function secretsOf(names: readonly string[], workspace: string, lookup: SecretLookup | undefined): Promise<Record<string, string>> {
   const values: Record<string, string> = {};
   for (const name of names) {
-    const value = lookup ? await lookup(workspace, name) : undefined;
+    let value: string | undefined;
+    try {
+      value = lookup ? await lookup(workspace, name) : undefined;
+    } catch (err) {
+      // Sealed under a key this process no longer has, or altered: it will not open on a retry either.
+      if (err instanceof SealedValueError) throw new NonRetryableError(err.message, undefined, { cause: err });
+      throw err;
+    }
     if (value === undefined) throw new NonRetryableError(`secret "${name}" is not set in workspace "${workspace}" ({{ secrets.${name} }})`);
     values[name] = value;
   }
