@@ -80,6 +80,13 @@ describe('an http step', () => {
     expect(step(view, 'post').attempts).toBe(1);
   });
 
+  it('retries a 429 (a "slow down") with the step’s backoff, unlike other 4xx', async () => {
+    routes.set('/slow-down', (_req, res, nth) => (nth === 1 ? json(res, 429, { error: 'too many' }) : json(res, 200, { ok: true })));
+    const view = await run([{ id: 'call', kind: 'http', url: `${server.url}/slow-down` }]);
+    expect(view.status).toBe('succeeded');
+    expect(step(view, 'call')).toMatchObject({ attempts: 2, output: { ok: true } });
+  });
+
   it('answers {status, body} when the answer is not JSON', async () => {
     routes.set('/text', (_req, res) => {
       res.writeHead(202, { 'content-type': 'text/plain' });
@@ -129,6 +136,13 @@ describe('an http step', () => {
     const view = await run([{ id: 'fetch', kind: 'http', url: `${server.url}/big`, maxBytes: 1024 }]);
     expect(view.status).toBe('failed');
     expect(step(view, 'fetch').error).toContain('with a body of more than 1024 bytes (maxBytes');
+  });
+
+  it('retries a 5xx whose body is longer than its maxBytes, as any 5xx', async () => {
+    routes.set('/big-error', (_req, res, nth) => (nth === 1 ? json(res, 503, { trace: 'z'.repeat(5000) }) : json(res, 200, { ok: true })));
+    const view = await run([{ id: 'fetch', kind: 'http', url: `${server.url}/big-error`, maxBytes: 1024 }]);
+    expect(view.status).toBe('succeeded');
+    expect(step(view, 'fetch')).toMatchObject({ attempts: 2, output: { ok: true } });
   });
 
   it('fails when no answer comes within its timeoutMs, saying so', async () => {

@@ -52,7 +52,8 @@ export function httpExecutor(deps: HttpExecutorDeps): StepExecutor<'http'> {
           throw new NonRetryableError(`${req.what}: ${redacted(err.message, secrets)}`, err.status, { cause: err });
         throw err;
       }
-      if (res.truncated)
+      // A success cut short cannot be the output; an error's body is only shown, cut anyway.
+      if (res.truncated && res.status >= 200 && res.status < 300)
         throw new NonRetryableError(
           `${req.what} answered ${res.status} with a body of more than ${maxBytes} bytes (maxBytes, at most SWITCHYARD_MAX_OUTPUT_BYTES)`,
         );
