@@ -10,9 +10,10 @@
  */
 import type { EgressConfig } from '../config/egress-env.js';
 import { CancelledError, NonRetryableError, RetryableError } from '../errors/index.js';
+import { excerpt } from '../errors/excerpt.js';
 import { checkEgress, systemLookup, type HostLookup } from './egress.js';
 import { parseBody, readCapped } from './read-capped.js';
-import { redirected, requestInit, withQuery, type OutboundMethod } from './request-body.js';
+import { badHeader, redirected, requestInit, withQuery, type OutboundMethod } from './request-body.js';
 import { backoff, retryWait, sleep } from './retry.js';
 
 export type { OutboundMethod } from './request-body.js';
@@ -75,6 +76,9 @@ export function createOutbound(deps: OutboundDeps): Outbound {
     const attempts = Math.max(1, req.attempts ?? 3);
     const url = req.method === 'GET' ? withQuery(parseUrl(req), req.body) : parseUrl(req);
     const label = describe(req.method, url, req.redact ?? []);
+    const bad = badHeader(req.headers);
+    if (bad !== undefined)
+      throw new NonRetryableError(`${label}: the header ${JSON.stringify(excerpt(bad, 64))} cannot be sent (a bad name, or a line break in its value)`);
     let lastError = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (req.signal?.aborted) throw new CancelledError(`${label}: cancelled`);

@@ -11,6 +11,15 @@ export interface RequestParts {
   body?: string;
 }
 
+/** A header name HTTP allows (a token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** The name of the first header HTTP cannot carry (a bad name, a value with a line break or NUL), or undefined. */
+export function badHeader(headers: Record<string, string> | undefined): string | undefined {
+  for (const [name, value] of Object.entries(headers ?? {})) if (!HEADER_NAME.test(name) || /[\r\n\0]/.test(value)) return name;
+  return undefined;
+}
+
 /** The fetch parts of a request: JSON body (not for GET), `Idempotency-Key`, JSON content type unless set. */
 export function requestInit(req: { method: OutboundMethod; headers?: Record<string, string>; body?: unknown; idempotencyKey?: string }): RequestParts {
   const headers: Record<string, string> = {};

@@ -145,6 +145,12 @@ describe('outbound HTTP', () => {
     }
   });
 
+  it('refuses a header value with a line break, naming the header and not its value', async () => {
+    const err = await outbound({ url: `${server.url}/x`, method: 'GET', headers: { 'x-api-key': 'abc\r\nx-injected: 1' } }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`GET ${server.url}/x: the header "x-api-key" cannot be sent (a bad name, or a line break in its value)`);
+    expect(server.received).toHaveLength(0);
+  });
+
   it('names a bad URL without repeating it', async () => {
     await expect(outbound({ url: 'not a url sk-live', method: 'GET' })).rejects.toThrow(/^GET: the URL is not a valid absolute URL$/);
   });
