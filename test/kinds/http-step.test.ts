@@ -182,6 +182,12 @@ describe('an http step with secrets', () => {
       url: `${server.url}/secure?key={{ secrets.HOOK_KEY }}`,
       headers: { authorization: 'Bearer {{ secrets.HOOK_TOKEN }}' },
     });
+    // A whole URL may be a secret (a webhook URL that holds its token).
+    await h.system.api.secrets.set(h.system.scope(), 'HOOK_URL', `${server.url}/whole/${TOKEN}`);
+    routes.set(`/whole/${TOKEN}`, (_req, res) => json(res, 200, { whole: true }));
+    const whole = await run([{ id: 'call', kind: 'http', method: 'POST', url: '{{ secrets.HOOK_URL }}', body: { a: 1 } }]);
+    expect(whole.output).toEqual({ whole: true });
+    expect(step(whole, 'call').input).toMatchObject({ url: '{{ secrets.HOOK_URL }}' });
     const refused = await run([{ id: 'call', kind: 'http', url: `${server.url}/refused/{{ secrets.HOOK_KEY }}` }]);
     expect(refused.status).toBe('failed');
     expect(step(refused, 'call').error).toBe(`GET ${server.url}/refused/{{ secrets.HOOK_KEY }} answered 403: {"error":"forbidden"}`);
@@ -201,7 +207,7 @@ describe('an http step with secrets', () => {
     routes.set('/never', (_req, res) => json(res, 200, { ok: true }));
     const view = await run([{ id: 'call', kind: 'http', url: `${server.url}/never`, headers: { 'x-key': '{{ secrets.NOT_SET }}' } }]);
     expect(view.status).toBe('failed');
-    expect(step(view, 'call').error).toBe('secret "NOT_SET" is not set in workspace "default" ({{ secrets.NOT_SET }})');
+    expect(step(view, 'call').error).toBe('the secret "NOT_SET" is not set in workspace "default" (PUT /v1/workspaces/default/secrets/NOT_SET)');
     expect(hits('/never')).toHaveLength(0);
   });
 });
@@ -214,12 +220,14 @@ describe('an http step definition', () => {
       { id: 'a', kind: 'http', url: 'https://hooks.example/x', body: { x: 1 } },
       { id: 'b', kind: 'http', url: 'ftp://files.example/x' },
       { id: 'c', kind: 'http', method: 'POST', url: 'https://hooks.example/x', body: { token: '{{ secrets.TOKEN }}' } },
+      { id: 'e', kind: 'http', url: 'https://hooks.example/x', headers: { 'x-key': '{{ secrets.bad-name }}' } },
     ]);
     expect(res.status).toBe(422);
     const issues = (res.body.error.issues as { path: string; message: string }[]).map((i) => `${i.path}: ${i.message}`).join('\n');
     expect(issues).toContain('steps[0].body: a GET request has no body');
     expect(issues).toContain('steps[1].url: only http and https URLs are called, not ftp:');
     expect(issues).toContain('steps[2].body.token: {{ secrets.TOKEN }}: secrets are allowed in the url and headers only');
+    expect(issues).toContain('steps[3].headers["x-key"]: {{ secrets.bad-name }}: name one secret, as {{ secrets.NAME }}');
   });
 
   it('is refused for a method it does not send, naming those it does', async () => {

@@ -4,6 +4,7 @@
  * headers (the body is kept on the step's record, a secret never is).
  */
 import { findTemplateRefs } from '../../lang/templates.js';
+import { SecretName } from '../../model/workspace-secret.js';
 import type { CompileContext, KindRule } from '../compile-rule.js';
 import type { StepDefinitionOf } from '../definition.js';
 
@@ -50,6 +51,9 @@ function checkUrl(url: string, ctx: CompileContext): void {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ctx.issue(`${ctx.path}.url`, `only http and https URLs are called, not ${parsed.protocol}`);
 }
 
+/** A path segment as the compiler writes paths: `[0]`, `.name`, `["x-key"]`. */
+const segment = (k: string | number): string => (typeof k === 'number' ? `[${k}]` : /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`);
+
 /** `{{ secrets.NAME }}`: one name, in the url or a header only. */
 function checkSecrets(def: StepDefinitionOf<'http'>, ctx: CompileContext): void {
   const at = [
@@ -60,9 +64,10 @@ function checkSecrets(def: StepDefinitionOf<'http'>, ctx: CompileContext): void 
   for (const { at: where, value, allowed } of at) {
     for (const ref of findTemplateRefs(value, [SECRETS_VAR])) {
       if (ref.kind !== 'var' || ref.name !== SECRETS_VAR) continue;
-      const path = `${ctx.path}.${where}${ref.at.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}`;
+      const path = `${ctx.path}.${where}${ref.at.map(segment).join('')}`;
       if (!allowed) ctx.issue(path, `${ref.raw}: secrets are allowed in the url and headers only (the body is kept on the step's record)`);
-      else if (ref.path.length !== 1) ctx.issue(path, `${ref.raw}: name one secret, as {{ secrets.NAME }}`);
+      else if (ref.path.length !== 1 || !SecretName.safeParse(ref.path[0]).success)
+        ctx.issue(path, `${ref.raw}: name one secret, as {{ secrets.NAME }} (letters, digits or "_", not starting with a digit)`);
     }
   }
 }

@@ -9,6 +9,7 @@
 import { NonRetryableError, StepTimeoutError } from '../../errors/index.js';
 import { SealedValueError } from '../../agents/keyring.js';
 import type { Outbound, OutboundResponse } from '../../net/outbound.js';
+import { MissingSecretError, redactSecrets } from '../../tools/secret-template.js';
 import type { SecretLookup } from '../../tools/tool.js';
 import type { StepExecutor } from '../executor.js';
 import { renderRequest, secretNames } from './request.js';
@@ -49,7 +50,7 @@ export function httpExecutor(deps: HttpExecutorDeps): StepExecutor<'http'> {
         if (ctx.signal.aborted && ctx.signal.reason instanceof StepTimeoutError) throw ctx.signal.reason;
         // A refusal (egress, a bad url) named by its request, never showing a secret.
         if (err instanceof NonRetryableError && !err.message.startsWith(req.what))
-          throw new NonRetryableError(`${req.what}: ${redacted(err.message, secrets)}`, err.status, { cause: err });
+          throw new NonRetryableError(`${req.what}: ${redactSecrets(err.message, Object.values(secrets))}`, err.status, { cause: err });
         throw err;
       }
       // A success cut short cannot be the output; an error's body is only shown, cut anyway.
@@ -75,14 +76,8 @@ async function secretsOf(names: readonly string[], workspace: string, lookup: Se
       if (err instanceof SealedValueError) throw new NonRetryableError(err.message, undefined, { cause: err });
       throw err;
     }
-    if (value === undefined) throw new NonRetryableError(`secret "${name}" is not set in workspace "${workspace}" ({{ secrets.${name} }})`);
+    if (value === undefined) throw new MissingSecretError(name, workspace);
     values[name] = value;
   }
   return values;
-}
-
-function redacted(text: string, secrets: Record<string, string>): string {
-  let out = text;
-  for (const value of Object.values(secrets)) if (value) out = out.split(value).join('[secret]');
-  return out;
 }
