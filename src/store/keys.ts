@@ -152,6 +152,8 @@ export const keys = {
    * name → `{sealed, updatedAt}` (JSON; the value sealed, never in clear). See secret-records.ts.
    */
   secrets: (s: Scope) => `${ws(s)}:secrets`,
+  /** Set: the workspaces of the cell that have (or had) secrets, for resealing them all (`npm run secrets -- reencrypt`). */
+  secretWorkspaces: (c: Cell) => `${c.tag}:ws-secrets`,
   /**
    * Hash: every workspace agent of the cell, `<workspace>/<name>` → `{version, concurrency}`
    * (JSON): which agent queues the worker processes serve, and how many steps at once.

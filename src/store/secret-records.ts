@@ -1,12 +1,14 @@
 /**
  * A workspace's secrets as Redis keeps them: one hash per workspace (keys.secrets: name →
- * `{sealed, updatedAt}` as JSON), kept until deleted. Values are sealed by the caller
+ * `{sealed, updatedAt}` as JSON), kept until deleted, and the cell's set of workspaces that
+ * have had one (keys.secretWorkspaces: what resealing walks). Values are sealed by the caller
  * (src/agents/workspace-secrets.ts): this module never sees one in clear.
  */
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
 import { whileReachable } from './reachable.js';
-import type { Scope } from './scope.js';
+import type { Cell, Scope } from './scope.js';
+import { secretSwap } from './scripts/index.js';
 
 /** One secret as stored. */
 export interface SecretRecord {
@@ -42,8 +44,20 @@ export class SecretRecords {
 
   /** Store (or replace) a secret; true when it is new. */
   async put(scope: Scope, name: string, record: SecretRecord): Promise<boolean> {
-    const added = await this.reach('writing the secret', () => this.redis.hset(keys.secrets(scope), name, JSON.stringify(record)));
-    return added === 1;
+    const replies = await this.reach('writing the secret', () =>
+      this.redis.multi().hset(keys.secrets(scope), name, JSON.stringify(record)).sadd(keys.secretWorkspaces(scope), scope.workspace).exec(),
+    );
+    return replies?.[0]?.[1] === 1;
+  }
+
+  /** Replace a secret's record if its sealed value is still `expectedSealed`; false when it changed meanwhile (or is gone). */
+  swap(scope: Scope, name: string, expectedSealed: string, record: SecretRecord): Promise<boolean> {
+    return this.reach('writing the secret', () => secretSwap(this.redis, { scope, name, expectedSealed, record: JSON.stringify(record) }));
+  }
+
+  /** The workspaces of the cell that have (or had) a secret. */
+  workspaces(cell: Cell): Promise<string[]> {
+    return this.reach('reading the workspaces with secrets', () => this.redis.smembers(keys.secretWorkspaces(cell)));
   }
 
   /** Delete a secret; false when there was none. */

@@ -34,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const x of [h, open]) await x?.system.api.store.redis.del(keys.secrets(x.system.scope('team')));
+  for (const x of [h, open]) await x?.system.api.store.redis.del(keys.secrets(x.system.scope('team')), keys.secretWorkspaces(x.system.scope('team')));
   await h?.close();
   await open?.close();
   assertAllClosed();

@@ -39,7 +39,7 @@ beforeAll(async () => {
   await secrets.set(scopeOf(cell, 'acme'), 'WEATHER_KEY', 'wk-42');
 });
 afterAll(async () => {
-  await redis.del(keys.secrets(scopeOf(cell, 'acme')));
+  await redis.del(keys.secrets(scopeOf(cell, 'acme')), keys.secretWorkspaces(cell));
   await redis.quit();
   await server.close();
 });

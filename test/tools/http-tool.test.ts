@@ -39,7 +39,7 @@ afterEach(() => {
   server.received.length = 0;
 });
 afterAll(async () => {
-  await redis.del(keys.secrets(scopeOf(cell, 'acme')));
+  await redis.del(keys.secrets(scopeOf(cell, 'acme')), keys.secretWorkspaces(cell));
   await redis.quit();
   await server.close();
 });

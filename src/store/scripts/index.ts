@@ -17,3 +17,4 @@ export { agentPut } from './agent-put.js';
 export { apiRateTake } from './api-rate.js';
 export { fairTurns } from './fair-turns.js';
 export { wsRunAdmit, wsStepTake } from './workspace-caps.js';
+export { secretSwap } from './secret-swap.js';
