@@ -15,6 +15,9 @@ import type { StepExecutor } from '../executor.js';
 import { renderRequest, secretNames } from './request.js';
 import { outputOf } from './response.js';
 
+/** How much later than the step's timeout the client gives up by itself. */
+const CLIENT_TIMEOUT_MARGIN_MS = 1_000;
+
 export interface HttpExecutorDeps {
   /** The one outbound HTTP client of the process (src/net/outbound.ts). */
   outbound: Outbound;
@@ -36,7 +39,8 @@ export function httpExecutor(deps: HttpExecutorDeps): StepExecutor<'http'> {
           method: req.method,
           headers: req.headers,
           ...(req.body === undefined ? {} : { body: req.body }),
-          timeoutMs: ctx.timeoutMs,
+          // The step's own timeout (its signal) ends a slow call, named as a step timeout; this is only a backstop.
+          timeoutMs: ctx.timeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
           maxBytes,
           // The same on every delivery of the step: a retry after a lost answer is recognised.
           idempotencyKey: `${ctx.runId}.${step.id}`,
