@@ -26,5 +26,5 @@ export function outputOf(reply: HttpReply, what: string): unknown {
   const text = (typeof body === 'string' ? body : JSON.stringify(body)).replace(/\s+/g, ' ').trim();
   const message = `${what} answered ${status}: ${text === '' ? '(empty body)' : excerpt(text, BODY_EXCERPT_CHARS)}`;
   if (status >= 500 || RETRYABLE_4XX.has(status)) throw new RetryableError(message, status);
-  throw new NonRetryableError(status >= 300 && status < 400 ? `${message} (not followed: no location, or too many redirects)` : message, status);
+  throw new NonRetryableError(status >= 300 && status < 400 ? `${message} (not followed: no usable Location, or more than 5 redirects)` : message, status);
 }
