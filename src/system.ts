@@ -10,7 +10,7 @@ import { LimitsAdmin } from './calls/admission/admin.js';
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { AgentRegistry } from './agents/registry.js';
-import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds } from './config/env.js';
+import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds, type EgressConfig } from './config/env.js';
 import type { Logger } from './logger.js';
 import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
 import { RunControl } from './flow/run-control.js';
@@ -79,6 +79,8 @@ export interface SystemOptions {
   workspaceCaps?: WorkspaceCaps;
   /** Workspaces' secrets, for `{{ secrets.NAME }}` of MCP servers' env and headers. @default none (every secret missing) */
   toolSecrets?: SecretLookup;
+  /** Where outbound HTTP calls may go (NODE_ENV=production, SWITCHYARD_EGRESS_ALLOW). @default any host but link-local and metadata ones */
+  egress?: EgressConfig;
 }
 
 const NO_CAPS: WorkspaceCaps = { maxRunningSteps: null, maxRunningRuns: null };
