@@ -73,12 +73,12 @@ export function systemFromDefinitions(opts: {
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
     bounds: opts.config.bounds,
-    egress: opts.config.egress,
     stalled: opts.config.stalled,
     heartbeatMs: opts.config.heartbeatMs,
     maxDebugBytes: opts.config.maxDebugBytes,
     maxPauseMs: opts.config.maxPauseMs,
     credentials: opts.config,
     workspaceCaps: opts.config.workspaceCaps,
+    egress: opts.config.egress,
   });
 }

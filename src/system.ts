@@ -79,7 +79,7 @@ export interface SystemOptions {
   workspaceCaps?: WorkspaceCaps;
   /** Workspaces' secrets, for `{{ secrets.NAME }}` of MCP servers' env and headers. @default none (every secret missing) */
   toolSecrets?: SecretLookup;
-  /** Where HTTP tools may call (SWITCHYARD_EGRESS_ALLOW, NODE_ENV). @default any host but link-local ones */
+  /** Where outbound HTTP calls may go (NODE_ENV=production, SWITCHYARD_EGRESS_ALLOW). @default any host but link-local and metadata ones */
   egress?: EgressConfig;
 }
 

@@ -6,12 +6,18 @@
  * the defaults.
  */
 import type { System } from '../system.js';
-import type { ToolSources } from '../tools/toolbox.js';
+import type { BuiltinTool, ToolSources } from '../tools/toolbox.js';
+import { createBuiltins } from '../tools/builtins/index.js';
 import { httpToolSource } from '../tools/http-source.js';
 import { READ_RUNS_TOOL, readRunsBuiltin, type ReadRuns } from '../tools/builtins/read-runs.js';
 
 export function toolSources(system: System, deps: { readRuns: ReadRuns }, given: Partial<ToolSources> = {}): ToolSources {
-  const builtins = new Map([[READ_RUNS_TOOL, readRunsBuiltin(deps.readRuns)], ...(given.builtins ?? [])]);
+  const { store } = system.engine;
+  const builtins = new Map<string, BuiltinTool>([
+    [READ_RUNS_TOOL, readRunsBuiltin(deps.readRuns)],
+    ...createBuiltins({ outputs: store.outputs, drafts: store.drafts, scopeOf: (ws) => system.scope(ws) }),
+    ...(given.builtins ?? []),
+  ]);
   return {
     http: httpToolSource({ egress: system.opts.egress, secrets: system.engine.secrets.lookup }),
     mcp: (ref, workspace) => system.mcp.tools(ref, workspace),

@@ -8,9 +8,13 @@
 import { NonRetryableError } from '../errors/index.js';
 import { BUILTIN_TOOLS, DELEGATE_TOOL_NAME, toolRefProblem, type HttpToolSpec, type ToolCatalog } from '../model/tool.js';
 import type { AgentTool } from './tool.js';
+import type { BuiltinStep } from './builtins/deps.js';
 
-/** The step a tool is made for (a built-in may act on its run: its context, its outputs). */
-export interface ToolContext {
+/**
+ * The step a tool is made for (a built-in may act on its run: its context, its outputs; what
+ * the built-ins of src/tools/builtins read of it is their BuiltinStep).
+ */
+export interface ToolContext extends BuiltinStep {
   runId: string;
   stepId: string;
   workspaceId: string;

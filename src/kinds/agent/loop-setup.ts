@@ -25,6 +25,9 @@ export async function loopSetup(
     stepId: step.id,
     workspaceId: ctx.workspaceId,
     agentNames: ctx.agents.names(),
+    attempt: ctx.attempt,
+    bounds: ctx.bounds,
+    publishes: ctx.publishes ?? null,
   });
   const offered = [
     ...(delegation.active ? [delegateTool(allowedDelegates(delegation, ctx).map((d) => ctx.agents.require(d)))] : []),
