@@ -35,6 +35,7 @@ const AGENTS: Record<string, Record<string, unknown>> = {
   ta: { provider: 'anthropic', model: 'claude-tools', tools: ['lookup', 'pay'], concurrency: 1, attempts: 2 },
   to: { provider: 'openai', model: 'gpt-tools', tools: ['lookup', 'pay'], concurrency: 1, attempts: 2 },
   tr: { provider: 'anthropic', model: 'claude-reader', tools: ['read_runs'] },
+  te: { provider: 'openai', model: 'gpt-emit', tools: ['emit_output'] },
   // Served by a worker process that is killed.
   ca: { provider: 'anthropic', model: 'claude-crash', tools: ['lookup', 'slow'], attempts: 3 },
   co: { provider: 'openai', model: 'gpt-crash', tools: ['lookup', 'slow'], attempts: 3 },
@@ -54,7 +55,7 @@ beforeAll(async () => {
     fake,
     agents: AGENTS,
     tools: TOOLS,
-    pools: ['ta', 'to', 'tr'],
+    pools: ['ta', 'to', 'tr', 'te'],
     poolOptions: { stalled: STALLED, tools: countingTools(file) },
     env: { SWITCHYARD_TRANSCRIPT_PART_CHARS: '100' },
   });
@@ -257,6 +258,18 @@ describe('an agent with tools', () => {
     const listed = JSON.parse(toolResultsSent(requestsOf('claude-reader')[1]!)[0]![0]) as { id: string; status: string }[];
     expect(listed[0]).toMatchObject({ id: earlier.id, output: 'earlier answer' });
     expect(listed.every((r) => r.status === 'succeeded' && r.id !== run.id)).toBe(true);
+  });
+});
+
+describe('an agent given the built-in emit_output', () => {
+  it('keeps the work output the model emits on the run', async () => {
+    script({ 'Write it up': [{ toolCalls: [{ name: 'emit_output', input: { name: 'Summary', content: 'the gist' } }] }, fromResults] });
+    const run = await h.waitForRun(await submit('te', 'Write it up'), 20_000);
+    expect(run.status, JSON.stringify(stepOf(run, 'te').calls)).toBe('succeeded');
+    expect(stepOf(run, 'te').calls).toMatchObject([{ name: 'emit_output', args: { name: 'Summary' } }]);
+    const outputs = await h.request('GET', `/v1/runs/${run.id}/outputs`);
+    expect(outputs.status).toBe(200);
+    expect(outputs.body.outputs.map((o: { name: string }) => o.name)).toEqual(['Summary']);
   });
 });
 
