@@ -150,6 +150,24 @@ describe('?wait on POST /v1/chat/multi', () => {
 });
 
 describe('unknown query parameters', () => {
+  it('are refused by every route GET /openapi.json describes, naming the parameter', async () => {
+    const sample: Record<string, string> = { id: 'run_0mx55q17idf6fdb956c48', stepId: 'task', file: 'swagger-ui.css', scope: 'openai%2Fgpt-4o' };
+    const refused: string[] = [];
+    const other: string[] = [];
+    for (const [template, ops] of Object.entries(checker.spec.paths)) {
+      // The login form is checked as a credential first (access comes before the query, and a key would end the open mode of this file).
+      const methods = Object.keys(ops).filter((m) => !(template === '/admin/login' && m === 'post'));
+      const path = template.replace(/\{([^}]+)\}/g, (_, name: string) => sample[name] ?? 'x');
+      for (const method of methods.map((m) => m.toUpperCase())) {
+        const res = await h.request(method, `${path}?bogus=1`, method === 'GET' || method === 'DELETE' ? undefined : {});
+        if (res.status === 422 && res.body?.error?.issues?.[0]?.path === 'query.bogus') refused.push(`${method} ${template}`);
+        else other.push(`${method} ${template}: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+      }
+    }
+    expect(other).toEqual([]);
+    expect(refused.length).toBeGreaterThan(40);
+  });
+
   it('are refused on the routes that take wait, naming the parameter and wait, and on others naming what they take', async () => {
     const runs = await call('POST', '/v1/runs?wiat=10', { agent: 'fast', input: { task: 't' } });
     expect(runs.status).toBe(422);
