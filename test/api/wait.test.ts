@@ -4,9 +4,13 @@
  * the run as GET /v1/runs/:id shows it; one that does not answers 202 as without `wait`, once
  * the time is up; a wait past SWITCHYARD_MAX_WAIT_SECONDS, or not a number, is refused naming
  * the bound, before any run is made; waiters share the process's one event subscriber and a
- * client that goes away stops its wait. The answers match GET /openapi.json.
+ * client that goes away, or the process shutting down, stops its wait. Every route refuses an
+ * unknown query parameter. The answers match GET /openapi.json.
  */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createApp } from '../../src/api/app.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { SpecChecker, type Spec } from '../helpers/openapi.js';
 
@@ -116,6 +120,32 @@ describe('?wait on POST /v1/runs', () => {
     for (const r of [...runs, ...queued]) await h.request('POST', `/v1/runs/${r.id}/cancel`);
   });
 
+  it('answers 202 at once when the process shuts down, the run going on', async () => {
+    const shutdown = new AbortController();
+    const app = createApp(h.system, { bodyLimit: '100kb', shutdownSignal: shutdown.signal });
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const answer = fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/runs?wait=${MAX}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: 'slow', input: { task: 'shut down' } }),
+      });
+      await expect.poll(feed, { timeout: 10_000 }).toEqual({ runs: 1, viewers: 1 });
+      shutdown.abort();
+      const res = await answer;
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      expect(['queued', 'running']).toContain((await h.request('GET', `/v1/runs/${id}`)).body.status);
+      await expect.poll(feed).toEqual({ runs: 0, viewers: 0 });
+      await h.request('POST', `/v1/runs/${id}/cancel`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it('many waiters share the one subscriber connection of the process', async () => {
     const duplicate = vi.spyOn(h.system.api.redis, 'duplicate');
     try {
@@ -124,7 +154,9 @@ describe('?wait on POST /v1/runs', () => {
       );
       expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
       expect(answers.map((a) => a.body.status)).toEqual(Array(12).fill('succeeded'));
-      expect(duplicate).not.toHaveBeenCalled(); // the feed's subscriber, made by the first test, serves them all
+      // At most the feed's one subscriber (none when an earlier test of the file made it already).
+      expect(duplicate.mock.calls.length).toBeLessThanOrEqual(1);
+      await expect.poll(feed).toEqual({ runs: 0, viewers: 0 });
     } finally {
       duplicate.mockRestore();
     }
