@@ -28,6 +28,7 @@ import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
 import { limitsRouter } from './routes/limits.js';
 import { workspaceLimitsRouter } from './routes/workspace-limits.js';
+import { workspaceSecretsRouter } from './routes/workspace-secrets.js';
 import { chatRouter } from './routes/chat.js';
 import { runsRouter } from './routes/runs.js';
 import { schedulesRouter } from './routes/schedules.js';
@@ -138,6 +139,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   mount('/v1/audit', auditRouter({ audit: system.audit }));
   mount('/v1/limits', limitsRouter({ limits: system.limits }));
   mount('/v1/workspaces', workspaceLimitsRouter({ caps: system.api.caps, scope: (ws) => system.scope(ws), audit }));
+  mount('/v1/workspaces', workspaceSecretsRouter({ secrets: system.api.secrets, scope: (ws) => system.scope(ws), audit }));
   mount('/v1/me', meRouter());
   mount('', pagesRouter());
   mount(

@@ -12,6 +12,7 @@ import type {
   FeedbackAnswer,
   RerunAnswer,
   RunContext,
+  RunOutputs,
   RunEvent,
   RunList,
   RunView,
@@ -123,6 +124,8 @@ export function createClient(opts: ClientOptions) {
       /** A new run from `fromStep` of this one (it and what depends on it run again). */
       rerun: (id: string, body: In<typeof RerunBody>) => call<Out<typeof RerunAnswer>>('POST', `/v1/runs/${seg(id)}/rerun`, body),
       context: (id: string) => call<Out<typeof RunContext>>('GET', `/v1/runs/${seg(id)}/context`),
+      /** The run's work outputs (emit_output), in the order emitted. */
+      outputs: async (id: string) => (await call<Out<typeof RunOutputs>>('GET', `/v1/runs/${seg(id)}/outputs`)).outputs,
       feedback: (id: string, stepId: string, body: In<typeof FeedbackBody>) =>
         call<Out<typeof FeedbackAnswer>>('POST', `/v1/runs/${seg(id)}/steps/${seg(stepId)}/feedback`, body),
       /** The run's events until `run.finished`, reconnecting from the last one on a dropped connection. */

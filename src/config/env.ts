@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigError, issuesFromZod } from '../errors/index.js';
 import { API_ENV, apiConfigOf, type ApiConfig } from './api-env.js';
 import { CELLS_ENV, cellsConfigOf, type CellsConfig } from './cells-env.js';
+import { EGRESS_ENV, egressConfigOf, type EgressConfig } from './egress-env.js';
 import { MAX_TIMER_MS, emptyToUndefined, int, ms, bool, optionalString, optionalUrl } from './parse.js';
 import { WORKSPACE_ENV, workspaceCapsOf } from './workspace-env.js';
 import type { WorkspaceCaps } from '../model/workspace-limits.js';
@@ -13,6 +14,7 @@ import type { WorkspaceCaps } from '../model/workspace-limits.js';
 export { MAX_TIMER_MS };
 export type { ApiRateConfig, AuthConfig } from './api-env.js';
 export type { CellsConfig } from './cells-env.js';
+export type { EgressConfig } from './egress-env.js';
 
 /** The deepest `when` nesting a setting may allow: expressions are walked recursively. */
 export const MAX_EXPRESSION_DEPTH_SETTING = 1000;
@@ -254,6 +256,7 @@ export const EnvSchema = z.object({
   ...API_ENV,
   ...WORKSPACE_ENV,
   ...CELLS_ENV,
+  ...EGRESS_ENV,
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -288,6 +291,8 @@ export interface Config extends ApiConfig {
   logRedactContent: boolean;
   /** How log lines are written (LOG_FORMAT). */
   logFormat: Env['LOG_FORMAT'];
+  /** Where outbound HTTP calls may go (SWITCHYARD_EGRESS_ALLOW in production). */
+  egress: EgressConfig;
   /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*; null: unlimited). */
   workspaceCaps: WorkspaceCaps;
   providers: {
@@ -361,6 +366,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logRedactContent: e.SWITCHYARD_LOG_REDACT_CONTENT,
     logFormat: e.LOG_FORMAT,
     workspaceCaps: workspaceCapsOf(e),
+    egress: egressConfigOf(e),
     providers: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
       openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },

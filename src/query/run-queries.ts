@@ -1,6 +1,6 @@
 /**
  * Reading runs: one run as the API shows it (with what each waiting step waits for, and on
- * request the definition it executes), its shared context, its events (replayed, then live),
+ * request the definition it executes), its shared context, its work outputs, its events (replayed, then live),
  * a workspace's runs page by page, and statistics over them. Redis first; a run that left it
  * (retention) is read from the archive (MongoDB) when there is one.
  */
@@ -12,6 +12,7 @@ import type { Heartbeats } from '../store/heartbeats.js';
 import { whileReachable } from '../store/reachable.js';
 import type { RunState, RunStore } from '../store/run-store.js';
 import type { Scope } from '../store/scope.js';
+import type { WorkOutput } from '../model/work-output.js';
 import { runDefinition } from '../submit/agent-task.js';
 import { computeStats } from './stats.js';
 import { awaitRunEnd } from './run-wait.js';
@@ -93,6 +94,14 @@ export class RunQueries {
       (await this.read('reading the run', () => this.deps.store.records.context(scope, runId))) ??
       (await this.fromArchive(runId, (a) => a.getRun(scope.workspace, runId, {})));
     return { runId, context: run.context ?? {}, writers: run.contextWriters ?? {} };
+  }
+
+  /** A run's work outputs (emit_output), in the order emitted. */
+  async outputs(scope: Scope, runId: string): Promise<{ runId: string; outputs: WorkOutput[] }> {
+    const outputs =
+      (await this.read('reading the run', () => this.deps.store.outputs.list(scope, runId))) ??
+      (await this.fromArchive(runId, (a) => a.getRun(scope.workspace, runId, {}))).outputs;
+    return { runId, outputs: outputs ?? [] };
   }
 
   /** Tell, for each step that is not running (or whose worker is lost), what it waits for (no-op without a worker registry). */

@@ -25,6 +25,7 @@ import { ScheduleBody } from '../../src/schedules/schedules-service.js';
 import { CreateKeyBody } from '../../src/api/admin-schemas.js';
 import { WorkspaceLimitsUpdate } from '../../src/model/workspace-limits.js';
 import { Envelope } from '../../src/model/envelope.js';
+import { SecretSet } from '../../src/model/workspace-secret.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const PAGES = [
@@ -81,6 +82,7 @@ function schemasFor(method: string, route: string): z.ZodType[] | undefined {
   if (method === 'POST' && route === '/v1/keys') return [CreateKeyBody];
   if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/limits$/.test(route)) return [WorkspaceLimitsUpdate];
   if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/envelope$/.test(route)) return [Envelope];
+  if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/secrets\/[^/]+$/.test(route)) return [SecretSet];
   return undefined;
 }
 

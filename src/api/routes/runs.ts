@@ -23,6 +23,7 @@ import {
   RunContext,
   RunEvent,
   RunList,
+  RunOutputs,
   RunView,
   SubmitAnswer,
   SubmittedOrFinished,
@@ -108,6 +109,20 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
     { summary: "A run's shared context and which step wrote each name", params: run, responses: { 200: RunContext } },
     async (req, res) => {
       res.json(await queries.context(requestScope(res), req.params.id!));
+    },
+  );
+
+  r.get(
+    '/:id/outputs',
+    'runs:read',
+    {
+      summary: "A run's work outputs: what its steps emitted with the emit_output tool, in the order emitted",
+      description: 'One per step and name (a step emitting a name again replaces its own); `updatedAt` says when it was replaced.',
+      params: run,
+      responses: { 200: RunOutputs },
+    },
+    async (req, res) => {
+      await sendJson(res, await queries.outputs(requestScope(res), req.params.id!));
     },
   );
 
