@@ -163,6 +163,33 @@ describe('?wait on POST /v1/runs', () => {
   });
 });
 
+describe('waiters and the event stream slots', () => {
+  it('a wait takes a slot of SWITCHYARD_MAX_EVENT_STREAMS; with none free a submission answers 202 at once', async () => {
+    const small = await startHarness({
+      name: 'wait-slots',
+      agents: { fast: { provider: 'echo' }, slow: { provider: 'echo', echo: { latencyMs: 60_000 } } },
+      env: { SWITCHYARD_MAX_EVENT_STREAMS: '1' },
+    });
+    try {
+      const first = small.request('POST', '/v1/runs?wait=20', { agent: 'slow', input: { task: 'holds the slot' } });
+      await expect.poll(() => small.system.api.store.events.feedStats(), { timeout: 10_000 }).toEqual({ runs: 1, viewers: 1 });
+      const second = await small.request('POST', '/v1/runs?wait=20', { agent: 'fast', input: { task: 'no slot' } });
+      expect(second.status).toBe(202);
+      // The event stream has no slot either: 503, as before.
+      expect((await small.request('GET', `/v1/runs/${second.body.id as string}/events`)).status).toBe(503);
+      const held = (await small.request('GET', '/v1/runs?agent=slow')).body.runs as { id: string }[];
+      await small.request('POST', `/v1/runs/${held[0]!.id}/cancel`);
+      // The cancel finishes the run: the first wait answers 200 with it, and frees its slot.
+      const answer = await first;
+      expect(answer.status).toBe(200);
+      expect(answer.body.status).toBe('cancelled');
+      expect((await small.request('POST', '/v1/runs?wait=20', { agent: 'fast', input: { task: 'a slot again' } })).status).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('?wait on POST /v1/chat/multi', () => {
   it('answers 200 with the finished run of every agent when it ends in time, else 202 with its mode', async () => {
     const done = await call('POST', `/v1/chat/multi?wait=${MAX}`, { message: 'ping', agents: ['fast', 'other'] });
