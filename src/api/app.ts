@@ -127,8 +127,9 @@ export function createApp(system: System, opts: AppOptions): Express {
   const queries = routedByScope(system, (s) => s.api.queries);
   const actions = routedByScope(system, (s) => s.api.actions);
   const agents = routedByScope(system, (s) => s.api.agents);
-  mount('/v1/runs', runsRouter({ submissions, queries, actions, audit, shutdownSignal: opts.shutdownSignal }));
-  mount('/v1/chat', chatRouter({ submissions, audit }));
+  const { maxWaitSeconds } = opts.bounds ?? DEFAULT_BOUNDS;
+  mount('/v1/runs', runsRouter({ submissions, queries, actions, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
+  mount('/v1/chat', chatRouter({ submissions, queries, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
   mount('/v1/agents', agentsRouter({ agents, audit }));
   mount('/v1/stats', statsRouter({ queries }));
   mount('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents }));

@@ -59,6 +59,9 @@ export const RunView = RunRecord.extend({
 });
 export type RunView = z.infer<typeof RunView>;
 
+/** A submission's 200: the run, finished (`?wait`: it ended in time), or with `idempotentReplay` (an idempotency key named it). */
+export const SubmittedOrFinished = z.union([RunView, SubmitAnswer]);
+
 /** A run in a listing: its record without input, output, context and work outputs unless `include` asks for them. */
 export const RunSummary = RunRecord.partial({ input: true, output: true, context: true, contextWriters: true, outputs: true });
 export type RunSummary = z.infer<typeof RunSummary>;

@@ -31,6 +31,8 @@ export interface Bounds {
   maxJsonDepth: number;
   /** Most event streams one process serves at once. @default 1000 */
   maxEventStreams: number;
+  /** Longest `?wait=<seconds>` a submission may ask for (submit and wait), seconds. @default 60 */
+  maxWaitSeconds: number;
   // What a small request may become once it runs (issue 20, items 2 and 9).
   /** Most UTF-8 bytes of the text a step's input renders into (and of a string a `when` builds). @default 1 MiB */
   maxRenderedBytes: number;
@@ -86,6 +88,7 @@ export const DEFAULT_BOUNDS: Bounds = {
   maxSteps: 1000,
   maxJsonDepth: 64,
   maxEventStreams: 1000,
+  maxWaitSeconds: 60,
   maxRenderedBytes: 1024 * 1024,
   maxOutputBytes: 1024 * 1024,
   maxOrchestratorTurns: 20,
@@ -154,6 +157,8 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_JSON_DEPTH: int(DEFAULT_BOUNDS.maxJsonDepth, 2),
   /** Most event streams (SSE viewers) one process serves at once; more answer 503. */
   SWITCHYARD_MAX_EVENT_STREAMS: int(DEFAULT_BOUNDS.maxEventStreams, 1),
+  /** Longest `?wait=<seconds>` a submission may ask for (POST /v1/runs, /v1/chat/multi); more: 422 naming it. At most an hour. */
+  SWITCHYARD_MAX_WAIT_SECONDS: int(DEFAULT_BOUNDS.maxWaitSeconds, 1, 3600),
   /**
    * Most bytes (JSON) a step keeps of its last provider call to debug it (request, answer or
    * error: `debug` on its record), and of the tool calls of its turns (`calls`); 0 keeps none.
@@ -332,6 +337,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxSteps: e.SWITCHYARD_MAX_STEPS,
       maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH,
       maxEventStreams: e.SWITCHYARD_MAX_EVENT_STREAMS,
+      maxWaitSeconds: e.SWITCHYARD_MAX_WAIT_SECONDS,
       maxRenderedBytes: e.SWITCHYARD_MAX_RENDERED_BYTES,
       maxOutputBytes: e.SWITCHYARD_MAX_OUTPUT_BYTES,
       maxOrchestratorTurns: e.SWITCHYARD_MAX_ORCHESTRATOR_TURNS,

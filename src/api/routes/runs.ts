@@ -7,6 +7,8 @@ import type { Scope } from '../../store/scope.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { apiRouter, type ApiRouter } from '../route.js';
 import { sendJson } from '../json-body.js';
+import { WAIT_DESCRIPTION, waitForRun, waitQuery } from '../wait.js';
+import { DEFAULT_BOUNDS } from '../../config/env.js';
 import { NotFoundError } from '../../errors/index.js';
 import { excerpt } from '../../errors/excerpt.js';
 import { patternWorkflow } from '../../compile/patterns.js';
@@ -24,6 +26,7 @@ import {
   RunOutputs,
   RunView,
   SubmitAnswer,
+  SubmittedOrFinished,
 } from '../responses.js';
 import { parseSubmitRun } from '../submit-shapes.js';
 import type { Auditor } from '../audit.js';
@@ -36,9 +39,11 @@ export interface RunsRouterDeps {
   audit: Auditor;
   /** Fires when the process shuts down: open event streams end so the server can close. */
   shutdownSignal?: AbortSignal | undefined;
+  /** Longest `?wait` a submission may ask for, seconds (default: SWITCHYARD_MAX_WAIT_SECONDS's). */
+  maxWaitSeconds?: number | undefined;
 }
 
-export function runsRouter({ submissions, queries, actions, audit, shutdownSignal }: RunsRouterDeps): Router {
+export function runsRouter({ submissions, queries, actions, audit, shutdownSignal, maxWaitSeconds }: RunsRouterDeps): Router {
   const r = apiRouter();
   // An id that cannot be a run's never reaches the store (it would name other keys).
   r.router.param('id', (_req, _res, next, id: string) => {
@@ -46,18 +51,18 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
     next();
   });
 
-  const submitted = { 202: SubmitAnswer, 200: SubmitAnswer };
   r.post(
     '/',
     'runs:write',
     {
       summary: 'Start a run: one agent on a task, a workflow (by name or inline), or a collaboration pattern',
-      description: '202 with the new run; 200 with `idempotentReplay` when `idempotencyKey` names a run already made.',
+      description: `202 with the new run; 200 with \`idempotentReplay\` when \`idempotencyKey\` names a run already made. ${WAIT_DESCRIPTION}`,
+      query: waitQuery(maxWaitSeconds ?? DEFAULT_BOUNDS.maxWaitSeconds),
       body: SubmitRun,
       parseBody: parseSubmitRun,
-      responses: { ...submitted, 409: ErrorBody },
+      responses: { 202: SubmitAnswer, 200: SubmittedOrFinished, 409: ErrorBody },
     },
-    async (req, res, { body: parsed }) => {
+    async (req, res, { query, body: parsed }) => {
       const scope = requestScope(res);
       const result =
         'pattern' in parsed
@@ -74,6 +79,8 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
               : { workflow: typeof parsed.workflow === 'string' ? parsed.workflow : 'inline' };
         await audit(req, res, { action: 'run.submitted', target: result.id, details: what });
       }
+      const finished = await waitForRun(queries, res, { scope, runId: result.id, seconds: query.wait, shutdownSignal });
+      if (finished) return sendJson(res.location(`/v1/runs/${result.id}`), finished);
       res
         .status(result.created ? 202 : 200)
         .location(`/v1/runs/${result.id}`)
