@@ -20,6 +20,9 @@ export function systemFromDefinitions(opts: {
   pricing?: Record<string, unknown>;
   /** The `providers:` map of an agents file (limits, breakers). */
   providers?: Record<string, unknown>;
+  /** The `tools:` (HTTP tools) and `mcpServers:` maps of an agents file. */
+  tools?: Record<string, unknown>;
+  mcpServers?: Record<string, unknown>;
   /** Workflow definitions, as in flows/*.yaml. */
   workflows?: unknown[];
   /** Names them in error messages. */
@@ -33,7 +36,13 @@ export function systemFromDefinitions(opts: {
   refSafetyDelayMs?: number;
 }): System {
   const registry = resolveAgents(
-    { agents: opts.agents, ...(opts.pricing ? { pricing: opts.pricing } : {}), ...(opts.providers ? { providers: opts.providers } : {}) },
+    {
+      agents: opts.agents,
+      ...(opts.pricing ? { pricing: opts.pricing } : {}),
+      ...(opts.providers ? { providers: opts.providers } : {}),
+      ...(opts.tools ? { tools: opts.tools } : {}),
+      ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
+    },
     opts.config,
     `${opts.source} agents`,
   );

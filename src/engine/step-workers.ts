@@ -19,6 +19,7 @@ import type { System } from '../system.js';
 import type { ActiveJobs } from './active-jobs.js';
 import type { WorkerPoolsOptions } from './pool-options.js';
 import { createStepProcessor, type StepMachineDeps } from './step-machine.js';
+import { toolSources } from './tool-sources.js';
 
 /** A limiter that never limits by itself (see the agent workers below). */
 export const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
@@ -65,7 +66,7 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
     });
     return runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, agents: r.agents, finishedAt: r.finishedAt, output: r.output ?? null }));
   };
-  const defaults = createExecutors({ providerFor, readRuns, schemas: system.schemas, compilePlan });
+  const defaults = createExecutors({ providerFor, tools: toolSources(system, { readRuns }, opts.tools), schemas: system.schemas, compilePlan });
   return { ...defaults, ...opts.executors?.(defaults) };
 }
 

@@ -19,7 +19,7 @@ import { concatExecutor } from './concat/execute.js';
 import { mergeExecutor } from './merge/execute.js';
 import { synthesizeExecutor } from './synthesize/execute.js';
 
-export type { ReadRuns, RecentRun } from './agent/read-runs.js';
+export type { ReadRuns, RecentRun } from '../tools/builtins/read-runs.js';
 
 export interface ExecutorDeps extends AgentExecutorDeps {
   /** Checks a planner's plan as the workflow compiler checks a workflow. */
