@@ -129,10 +129,9 @@ async function tryOnce(req: OutboundRequest, first: URL, egress: EgressConfig, l
     } catch (err) {
       throw new TryFailed(failure(err, timeout, req));
     }
-    const location = res.headers.get('location');
-    if (res.status >= 300 && res.status < 400 && location && hop < MAX_REDIRECTS) {
+    const next = res.status >= 300 && res.status < 400 && hop < MAX_REDIRECTS ? redirectTarget(res, url) : undefined;
+    if (next) {
       await res.body?.cancel();
-      const next = new URL(location, url);
       init = redirected(init, res.status, next.origin !== url.origin);
       url = next;
       continue;
@@ -143,6 +142,17 @@ async function tryOnce(req: OutboundRequest, first: URL, egress: EgressConfig, l
     } catch (err) {
       throw new TryFailed(failure(err, timeout, req));
     }
+  }
+}
+
+/** Where a redirect points (relative to `from`); undefined without a Location that is a URL (the answer is returned as it is). */
+function redirectTarget(res: Response, from: URL): URL | undefined {
+  const location = res.headers.get('location');
+  if (!location) return undefined;
+  try {
+    return new URL(location, from);
+  } catch {
+    return undefined;
   }
 }
 

@@ -145,6 +145,11 @@ describe('outbound HTTP', () => {
     }
   });
 
+  it('returns a redirect whose Location is no URL as it is', async () => {
+    server.handle((_req, res) => void res.writeHead(302, { location: 'http://[bad' }).end('moved'));
+    expect(await outbound({ url: `${server.url}/r`, method: 'GET' })).toMatchObject({ status: 302, body: 'moved', attempts: 1 });
+  });
+
   it('refuses a header value with a line break, naming the header and not its value', async () => {
     const err = await outbound({ url: `${server.url}/x`, method: 'GET', headers: { 'x-api-key': 'abc\r\nx-injected: 1' } }).catch((e: unknown) => e);
     expect((err as Error).message).toBe(`GET ${server.url}/x: the header "x-api-key" cannot be sent (a bad name, or a line break in its value)`);
