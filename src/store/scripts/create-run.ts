@@ -134,7 +134,11 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
   const { scope, run } = a;
   const owners = a.admission?.envelopeOwners ?? [];
   const fair = (a.admission?.fair ?? []).filter((f) => f.jobIds.length > 0);
-  const fields = Object.entries({ ...run, outputSteps: a.outputSteps, definitionId: a.definition?.id ?? null }).flatMap(([k, v]) => [k, json(v)]);
+  // A field that is null is not written: a reader takes a missing field as null (decodeFields,
+  // and docFrom in Lua), and a run's hash stays small for every script that reads it.
+  const fields = Object.entries({ ...run, outputSteps: a.outputSteps, definitionId: a.definition?.id ?? null }).flatMap(([k, v]) =>
+    v === null || v === undefined ? [] : [k, json(v)],
+  );
   return {
     keys: [
       keys.run(scope, run.id),
