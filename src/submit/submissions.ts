@@ -16,7 +16,7 @@ import type { CompiledWorkflow } from '../kinds/definition.js';
 import { validateRunInput } from '../compile/input.js';
 import { assertRunBounds } from '../compile/run-bounds.js';
 import type { WorkflowCatalog } from '../compile/catalog.js';
-import { buildRunFlow, type StepJobData } from '../flow/flow-builder.js';
+import { buildRunFlow, refIdsOf, type StepJobData } from '../flow/flow-builder.js';
 import { fairRequests, prioritiesOf } from '../flow/fair-priorities.js';
 import type { StepPolicy } from '../flow/step-policy.js';
 import { whileReachable } from '../store/reachable.js';
@@ -152,14 +152,12 @@ export class Submissions {
     const run = newRunRecord(runId, scope, workflow, input, opts);
     const now = Date.parse(run.createdAt);
     const fair = fairRequests(runId, workflow.steps, (agent) => this.deps.policy.share(agent, agents));
-    const flow = (hold: boolean, priorities?: ReadonlyMap<string, number>) => this.flowOf(scope, run, workflow, opts, agents, hold, priorities);
-    const plain = flow(false);
     const parts: NewRun = {
       outputSteps: workflow.output,
       // An agent task's definition follows from its record (see runDefinition): not stored.
       definition: workflow.source === 'agent' ? undefined : workflow,
       steps: workflow.steps.map((s) => ({ stepId: s.id, kind: s.kind, agent: s.agent ?? null, parent: null, dependsOn: s.dependsOn, optional: s.optional })),
-      refIds: plain.refIds,
+      refIds: refIdsOf(runId, workflow.steps),
     };
     // One script: the envelopes asked (a refused run is not written), the fair turns taken, the
     // run written; then its jobs are added.
@@ -169,7 +167,7 @@ export class Submissions {
       throw envelopeRefusal(scope, created.refused, workflow, agents, now);
     }
     const priorities = prioritiesOf(fair, created.turns, opts.priority);
-    const { tree } = created.hold || priorities.size > 0 ? flow(created.hold, priorities) : plain;
+    const { tree } = this.flowOf(scope, run, workflow, opts, agents, created.hold, priorities);
     // A single-step run's one job is added on its queue; a flow (a root over its steps) by the producer.
     const queue = (tree.data as Partial<StepJobData>).standalone ? this.deps.queue(tree.queueName) : undefined;
     try {
