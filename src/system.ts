@@ -12,7 +12,9 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { AgentRegistry } from './agents/registry.js';
 import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds } from './config/env.js';
 import type { Logger } from './logger.js';
-import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
+import { CONTROL_QUEUE, CONVERSATION_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
+import { ConversationStore } from './store/conversations.js';
+import { Conversations } from './conversations/conversations.js';
 import { RunControl } from './flow/run-control.js';
 import { RunStore } from './store/run-store.js';
 import type { Cell, Scope } from './store/scope.js';
@@ -109,6 +111,9 @@ export interface Side {
   agents: WorkspaceAgents;
   /** Workspaces' caps on running steps and runs: their own and the defaults, and the counters they hold. */
   caps: WorkspaceCapsStore;
+  /** Conversations (the API's sessions): their records, and the service that queues their turns. */
+  conversationStore: ConversationStore;
+  conversations: Conversations;
 }
 
 /** What the Systems of a deployment's other cells take from its first one (see System.cells). */
@@ -250,7 +255,7 @@ export class System {
     const { opts, cell } = this;
     const { logger, registry } = opts;
     const bounds = opts.bounds ?? DEFAULT_BOUNDS;
-    const queueNames = [...registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE];
+    const queueNames = [...registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE, CONVERSATION_QUEUE];
     const newQueue = (name: string) => quiet(new Queue(name, { connection: redis, prefix: cell.tag }), logger);
     const queues = new Map(queueNames.map((name) => [name, newQueue(name)]));
     // A workspace agent's queue is opened when first used (agents come and go while the process runs).
@@ -309,7 +314,13 @@ export class System {
     });
     const actions = new RunActions({ store, control, logger });
     const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });
-    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps };
+    const conversationStore = new ConversationStore({ redis: stateRedis, outbox: opts.outbox });
+    const conversations = new Conversations({
+      store: conversationStore,
+      queue: queues.get(CONVERSATION_QUEUE)!,
+      agentsFor: (scope, naming) => agents.registryFor(scope, naming),
+    });
+    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps, conversationStore, conversations };
   }
 
   get registry(): AgentRegistry {

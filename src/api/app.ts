@@ -29,6 +29,7 @@ import { healthRouter } from './routes/health.js';
 import { limitsRouter } from './routes/limits.js';
 import { workspaceLimitsRouter } from './routes/workspace-limits.js';
 import { chatRouter } from './routes/chat.js';
+import { sessionsRouter } from './routes/sessions.js';
 import { runsRouter } from './routes/runs.js';
 import { schedulesRouter } from './routes/schedules.js';
 import { workflowsRouter } from './routes/workflows.js';
@@ -128,6 +129,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   const agents = routedByScope(system, (s) => s.api.agents);
   mount('/v1/runs', runsRouter({ submissions, queries, actions, audit, shutdownSignal: opts.shutdownSignal }));
   mount('/v1/chat', chatRouter({ submissions, audit }));
+  mount('/v1/sessions', sessionsRouter({ conversations: routedByScope(system, (s) => s.api.conversations), audit }));
   mount('/v1/agents', agentsRouter({ agents, audit }));
   mount('/v1/stats', statsRouter({ queries }));
   mount('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents }));

@@ -18,3 +18,4 @@ export { agentPut } from './agent-put.js';
 export { apiRateTake } from './api-rate.js';
 export { fairTurns } from './fair-turns.js';
 export { wsRunAdmit, wsStepTake } from './workspace-caps.js';
+export { conversationPut } from './conversation-put.js';

@@ -1,0 +1,125 @@
+/**
+ * /v1/sessions: conversations with an agent that remember earlier turns (src/conversations).
+ * A message is a turn: one run of the agent on the conversation so far, one turn at a time, in
+ * order; its answer is appended when the run ends. A workspace's sessions only: another's are
+ * neither listed nor found (404).
+ */
+import type { Router } from 'express';
+import type { Conversations } from '../../conversations/conversations.js';
+import { messagesOf } from '../../conversations/history.js';
+import { NotFoundError } from '../../errors/index.js';
+import { excerpt } from '../../errors/excerpt.js';
+import { ConversationId, type Conversation } from '../../model/conversation.js';
+import type { Auditor } from '../audit.js';
+import { ErrorBody } from '../responses.js';
+import { apiRouter } from '../route.js';
+import { requestScope } from '../scope.js';
+import {
+  CreateSession,
+  ListSessionsQuery,
+  SessionIdParam,
+  SessionList,
+  SessionMessageAnswer,
+  SessionMessageBody,
+  SessionView,
+  type SessionView as View,
+} from '../session-schemas.js';
+
+export function sessionsRouter({ conversations, audit }: { conversations: Conversations; audit: Auditor }): Router {
+  const r = apiRouter();
+  // An id that cannot be a session's never reaches the store (it would name other keys).
+  r.router.param('id', (_req, _res, next, id: string) => {
+    if (!ConversationId.safeParse(id).success) throw new NotFoundError(`"${excerpt(id, 100)}" is not a session id (session ids look like ses_0mx55q17idf6fdb956c48)`);
+    next();
+  });
+  const session = { id: SessionIdParam };
+
+  r.post(
+    '/',
+    'runs:write',
+    { summary: 'Start a session: a conversation with an agent that remembers earlier turns', body: CreateSession, responses: { 201: SessionView } },
+    async (req, res, { body }) => {
+      const created = await conversations.create(requestScope(res), body);
+      await audit(req, res, { action: 'session.created', target: created.id, details: { agent: created.agent } });
+      res.status(201).location(`/v1/sessions/${created.id}`).json(view(created));
+    },
+  );
+
+  r.get(
+    '/',
+    'runs:read',
+    { summary: "The workspace's sessions, newest first", query: ListSessionsQuery, responses: { 200: SessionList } },
+    async (_req, res, { query }) => {
+      const offset = query.cursor ?? 0;
+      const page = await conversations.list(requestScope(res), { offset, limit: query.limit });
+      const next = offset + query.limit;
+      res.json({ sessions: page.conversations.map(summaryOf), nextCursor: next < page.total ? String(next) : null });
+    },
+  );
+
+  r.get(
+    '/:id',
+    'runs:read',
+    { summary: "One session: its messages, each turn's run, usage and cost", params: session, responses: { 200: SessionView } },
+    async (req, res) => {
+      res.json(view(await conversations.get(requestScope(res), req.params.id!)));
+    },
+  );
+
+  r.post(
+    '/:id/messages',
+    'runs:write',
+    {
+      summary: "Send a message: a turn, run once the session's turns before it have ended",
+      description: '202: the turn is queued or started; read the answer with GET /v1/sessions/:id once the turn has ended.',
+      params: session,
+      body: SessionMessageBody,
+      responses: { 202: SessionMessageAnswer },
+    },
+    async (req, res, { body }) => {
+      const { turn, conversation } = await conversations.say(requestScope(res), req.params.id!, body.message);
+      const ahead = turn.n - (conversation.activeTurn ?? turn.n);
+      res.status(202).location(`/v1/sessions/${conversation.id}`).json({ session: conversation.id, turn: turn.n, status: turn.status, ahead });
+    },
+  );
+
+  r.delete('/:id', 'runs:write', { summary: 'Delete a session', params: session, responses: { 204: null, 404: ErrorBody } }, async (req, res) => {
+    await conversations.remove(requestScope(res), req.params.id!);
+    await audit(req, res, { action: 'session.deleted', target: req.params.id! });
+    res.status(204).end();
+  });
+  return r.router;
+}
+
+function summaryOf(c: Conversation) {
+  return {
+    id: c.id,
+    agent: c.agent,
+    title: c.title ?? null,
+    memory: c.memory,
+    status: c.activeTurn === undefined ? ('idle' as const) : ('busy' as const),
+    turnCount: c.turns.length,
+    usage: c.usage,
+    createdAt: c.createdAt,
+    updatedAt: c.updatedAt,
+  };
+}
+
+function view(c: Conversation): View {
+  return {
+    ...summaryOf(c),
+    messages: messagesOf(c),
+    turns: c.turns.map((t) => ({
+      n: t.n,
+      status: t.status,
+      runId: t.runId ?? null,
+      runStatus: t.runStatus ?? null,
+      usage: t.usage ?? null,
+      error: t.error ?? null,
+      summaryRunId: t.summaryRunId ?? null,
+      sentAt: t.sentAt,
+      finishedAt: t.finishedAt ?? null,
+    })),
+    summary: c.summary ?? null,
+  };
+}
