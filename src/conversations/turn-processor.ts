@@ -13,14 +13,7 @@
  */
 import { DelayedError, type Job, type Processor } from 'bullmq';
 import type { Logger } from '../logger.js';
-import {
-  BudgetExceededError,
-  ConflictError,
-  EnvelopeSpentError,
-  NonRetryableError,
-  NotFoundError,
-  ValidationError,
-} from '../errors/index.js';
+import { BudgetExceededError, ConflictError, EnvelopeSpentError, NonRetryableError, NotFoundError, ValidationError } from '../errors/index.js';
 import type { Conversation, ConversationTurn } from '../model/conversation.js';
 import { isTerminalRun, type RunRecord, type Usage } from '../model/run.js';
 import type { ConversationStore } from '../store/conversations.js';

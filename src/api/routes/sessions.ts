@@ -29,7 +29,8 @@ export function sessionsRouter({ conversations, audit }: { conversations: Conver
   const r = apiRouter();
   // An id that cannot be a session's never reaches the store (it would name other keys).
   r.router.param('id', (_req, _res, next, id: string) => {
-    if (!ConversationId.safeParse(id).success) throw new NotFoundError(`"${excerpt(id, 100)}" is not a session id (session ids look like ses_0mx55q17idf6fdb956c48)`);
+    if (!ConversationId.safeParse(id).success)
+      throw new NotFoundError(`"${excerpt(id, 100)}" is not a session id (session ids look like ses_0mx55q17idf6fdb956c48)`);
     next();
   });
   const session = { id: SessionIdParam };
