@@ -30,7 +30,11 @@ beforeAll(async () => {
   h = await startHarness({
     name: 'sessions',
     fake,
-    agents: { chat: { provider: 'anthropic', model: 'claude-test', attempts: 1, concurrency: 4 } },
+    agents: {
+      chat: { provider: 'anthropic', model: 'claude-test', attempts: 1, concurrency: 4 },
+      // An orchestrator (the Thinking Partner): it chats, and delegates to chat.
+      lead: { provider: 'anthropic', model: 'claude-lead', delegates: ['chat'], attempts: 1 },
+    },
     pricing: { 'claude-test': { inputPerMTok: 1, outputPerMTok: 2 } },
   });
   const key = async (workspace: string) => ({
@@ -174,6 +178,34 @@ describe('a session', () => {
     const runOf = async (runId: string) => (await h.request('GET', `/v1/runs/${runId}`, undefined, acme)).body;
     const [r1, r2] = [await runOf(first.runId), await runOf(second.runId)];
     expect(Date.parse(r2.createdAt)).toBeGreaterThanOrEqual(Date.parse(r1.finishedAt));
+  }, 60_000);
+});
+
+describe('a session with an orchestrator agent', () => {
+  it('delegates as usual within a turn, and its next turn sees what was said', async () => {
+    const offersTools = (r: RecordedRequest) => Array.isArray(r.body?.tools) && r.body.tools.length > 0;
+    const ownTurns = (r: RecordedRequest) => r.body.messages.filter((m: { role: string }) => m.role === 'assistant').length;
+    fake.respondWith((r) => {
+      if (!offersTools(r)) return { text: `re: ${taskOf(r)}` };
+      if (ownTurns(r) === 0) return { text: 'Asking chat.', toolCalls: [{ name: 'delegate', input: { agent: 'chat', task: `look up: ${taskOf(r)}` } }] };
+      return { text: `lead: ${taskOf(r)} (checked)` };
+    });
+    const id = await create({ agent: 'lead' });
+    await send(id, 'Plan a trip to Porto.');
+    const first = await turnEnded(id, 1);
+    expect(first.turns[0].status).toBe('succeeded');
+    expect(first.messages[1].content).toBe('lead: Plan a trip to Porto. (checked)');
+    // The turn's run delegated: its steps include the child that answered the lead.
+    const run = (await h.request('GET', `/v1/runs/${first.turns[0].runId}`, undefined, acme)).body;
+    expect(run.steps.length).toBeGreaterThan(1);
+    expect(fake.requests.some((r) => !offersTools(r) && taskOf(r) === 'look up: Plan a trip to Porto.')).toBe(true);
+
+    await send(id, 'Make it three days.');
+    await turnEnded(id, 2);
+    const leadSecond = fake.requests.find((r) => offersTools(r) && taskOf(r) === 'Make it three days.' && ownTurns(r) === 0)!;
+    const context = JSON.stringify(leadSecond.body.messages[0].content);
+    expect(context).toContain('Plan a trip to Porto.');
+    expect(context).toContain('lead: Plan a trip to Porto. (checked)');
   }, 60_000);
 });
 
