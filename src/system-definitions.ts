@@ -77,5 +77,6 @@ export function systemFromDefinitions(opts: {
     maxPauseMs: opts.config.maxPauseMs,
     credentials: opts.config,
     workspaceCaps: opts.config.workspaceCaps,
+    sessionSummarizer: opts.config.sessionSummarizer,
   });
 }

@@ -77,6 +77,8 @@ export interface SystemOptions {
   credentials?: Pick<Config, 'providers' | 'secrets'>;
   /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*). @default none (unlimited) */
   workspaceCaps?: WorkspaceCaps;
+  /** The agent that summarises a session's older messages (default: the session's own). */
+  sessionSummarizer?: string | undefined;
   /** Workspaces' secrets, for `{{ secrets.NAME }}` of MCP servers' env and headers. @default none (every secret missing) */
   toolSecrets?: SecretLookup;
 }
@@ -328,6 +330,10 @@ export class System {
   }
   get workflows(): WorkflowCatalog {
     return this.opts.workflows;
+  }
+  /** The agent that summarises a session's older messages, when configured (SWITCHYARD_SESSION_SUMMARIZER). */
+  get sessionSummarizer(): string | undefined {
+    return this.opts.sessionSummarizer;
   }
   get logger(): Logger {
     return this.opts.logger;

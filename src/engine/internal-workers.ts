@@ -46,6 +46,7 @@ export async function startInternalWorkers(system: System): Promise<InternalWork
         submissions: system.engine.submissions,
         records: store.records,
         logger,
+        summarizer: system.sessionSummarizer,
       }),
       { ...common, concurrency: 32 },
     ),

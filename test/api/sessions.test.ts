@@ -34,8 +34,11 @@ beforeAll(async () => {
       chat: { provider: 'anthropic', model: 'claude-test', attempts: 1, concurrency: 4 },
       // An orchestrator (the Thinking Partner): it chats, and delegates to chat.
       lead: { provider: 'anthropic', model: 'claude-lead', delegates: ['chat'], attempts: 1 },
+      // The configured summarizer (SWITCHYARD_SESSION_SUMMARIZER) folds older messages, on a model of its own.
+      summarizer: { provider: 'anthropic', model: 'claude-sum', attempts: 1 },
     },
-    pricing: { 'claude-test': { inputPerMTok: 1, outputPerMTok: 2 } },
+    env: { SWITCHYARD_SESSION_SUMMARIZER: 'summarizer' },
+    pricing: { 'claude-test': { inputPerMTok: 1, outputPerMTok: 2 }, 'claude-sum': { inputPerMTok: 1, outputPerMTok: 2 } },
   });
   const key = async (workspace: string) => ({
     authorization: `Bearer ${(await h.system.keys.create({ workspace, scopes: ['runs:write', 'runs:read'] })).key}`,
@@ -133,6 +136,7 @@ describe('a session', () => {
 
     const summaries = fake.requests.filter(isSummary);
     expect(summaries).toHaveLength(1);
+    expect(summaries[0]!.body.model).toBe('claude-sum');
     const folded = JSON.parse(promptOf(summaries[0]!).split('\n\nContext:\n')[1]!);
     expect(folded.messages.map((m: any) => m.content)).toEqual(['first: apples', 're: first: apples', 'second: bananas', 're: second: bananas']);
 
@@ -150,8 +154,10 @@ describe('a session', () => {
     expect(fourth).not.toContain('apples');
     // Every message is still there to read back; the summary's cost is counted in the session's.
     expect(session.messages).toHaveLength(8);
+    const summaryRun = (await h.request('GET', `/v1/runs/${session.summary.runId}`, undefined, acme)).body;
+    expect(summaryRun.usage.costUsd).toBeGreaterThan(0);
     const turnsCost = session.turns.reduce((s: number, t: any) => s + t.usage.costUsd, 0);
-    expect(session.usage.costUsd).toBeGreaterThan(turnsCost);
+    expect(session.usage.costUsd).toBeCloseTo(turnsCost + summaryRun.usage.costUsd, 8);
   }, 90_000);
 
   it('runs two messages sent together one after the other, in order: the second sees the first answered', async () => {
