@@ -18,9 +18,9 @@ export const DEFAULT_SUMMARIZE_AFTER = 40;
 export const ConversationMemory = z
   .object({
     /** At most this many recent messages (user and assistant) are sent with a turn. */
-    maxMessages: z.number().int().min(1).max(500).default(DEFAULT_MAX_MESSAGES),
+    maxMessages: z.number().int('must be a whole number').min(1, 'must be 1 to 500').max(500, 'must be 1 to 500').default(DEFAULT_MAX_MESSAGES),
     /** Once more messages than this are not yet in the summary, the older ones are summarised. */
-    summarizeAfter: z.number().int().min(2).max(5000).default(DEFAULT_SUMMARIZE_AFTER),
+    summarizeAfter: z.number().int('must be a whole number').min(2, 'must be 2 to 5000').max(5000, 'must be 2 to 5000').default(DEFAULT_SUMMARIZE_AFTER),
   })
   .strict();
 export type ConversationMemory = z.infer<typeof ConversationMemory>;
