@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { AgentRegistry } from '../agents/registry.js';
-import { NotFoundError } from '../errors/index.js';
+import { ConflictError, NotFoundError } from '../errors/index.js';
 import { ConversationMemory, type Conversation, type ConversationTurn } from '../model/conversation.js';
 import type { ConversationStore } from '../store/conversations.js';
 import type { Scope } from '../store/scope.js';
@@ -34,6 +34,12 @@ export interface NewConversation {
   title?: string | undefined;
   memory?: Partial<ConversationMemory> | undefined;
 }
+
+/**
+ * The most turns one session takes. Its record (turns included) is rewritten at each change and
+ * copied to the outbox: a bound keeps both small. Start a new session past it.
+ */
+export const MAX_TURNS = 1000;
 
 /** A turn job's id: unique in the cell's queue, the same each time the turn is enqueued. */
 export const turnJobId = (d: TurnJobData): string => `${d.workspaceId}.${d.conversationId}.${d.n}`;
@@ -83,6 +89,7 @@ export class Conversations {
   async say(scope: Scope, id: string, message: string): Promise<{ turn: ConversationTurn; conversation: Conversation }> {
     let turn: ConversationTurn | undefined;
     const conversation = await this.deps.store.update(scope, id, (c) => {
+      if (c.turns.length >= MAX_TURNS) throw new ConflictError(`session "${id}" has reached ${MAX_TURNS} turns: start a new session`);
       turn = { n: c.turns.length + 1, message, sentAt: new Date().toISOString(), status: 'queued' };
       return { ...c, turns: [...c.turns, turn], activeTurn: c.activeTurn ?? turn.n };
     });

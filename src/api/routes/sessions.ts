@@ -14,6 +14,7 @@ import type { Auditor } from '../audit.js';
 import { ErrorBody } from '../responses.js';
 import { apiRouter } from '../route.js';
 import { requestScope } from '../scope.js';
+import { sendJson } from '../json-body.js';
 import {
   CreateSession,
   ListSessionsQuery,
@@ -63,7 +64,8 @@ export function sessionsRouter({ conversations, audit }: { conversations: Conver
     'runs:read',
     { summary: "One session: its messages, each turn's run, usage and cost", params: session, responses: { 200: SessionView } },
     async (req, res) => {
-      res.json(view(await conversations.get(requestScope(res), req.params.id!)));
+      // A long session's messages can hold more text than one string may: written in pieces.
+      await sendJson(res, view(await conversations.get(requestScope(res), req.params.id!)));
     },
   );
 
@@ -75,7 +77,7 @@ export function sessionsRouter({ conversations, audit }: { conversations: Conver
       description: '202: the turn is queued or started; read the answer with GET /v1/sessions/:id once the turn has ended.',
       params: session,
       body: SessionMessageBody,
-      responses: { 202: SessionMessageAnswer },
+      responses: { 202: SessionMessageAnswer, 409: ErrorBody },
     },
     async (req, res, { body }) => {
       const { turn, conversation } = await conversations.say(requestScope(res), req.params.id!, body.message);
