@@ -78,5 +78,6 @@ export function systemFromDefinitions(opts: {
     credentials: opts.config,
     workspaceCaps: opts.config.workspaceCaps,
     sessionSummarizer: opts.config.sessionSummarizer,
+    egress: opts.config.egress,
   });
 }

@@ -9,6 +9,7 @@ import { RedisLimiter } from '../calls/admission/limiter.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
 import { CallPipeline } from '../calls/pipeline.js';
 import { compilePlan } from '../compile/plan.js';
+import { createOutbound } from '../net/outbound.js';
 import { endFailedStep, type FailedJobDeps } from '../flow/failed-jobs.js';
 import type { StepJobData } from '../flow/flow-builder.js';
 import type { Executors } from '../kinds/executor.js';
@@ -65,7 +66,9 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
     });
     return runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, agents: r.agents, finishedAt: r.finishedAt, output: r.output ?? null }));
   };
-  const defaults = createExecutors({ providerFor, readRuns, schemas: system.schemas, compilePlan });
+  // The one outbound HTTP client of the process (http steps), under the deployment's egress rules.
+  const outbound = createOutbound({ egress: system.opts.egress ?? { production: false, allow: [] } });
+  const defaults = createExecutors({ providerFor, readRuns, schemas: system.schemas, compilePlan, outbound, secrets: system.engine.secrets.lookup });
   return { ...defaults, ...opts.executors?.(defaults) };
 }
 

@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import type { Provider } from '../calls/provider.js';
 import type { StepReading } from '../store/run-store.js';
 import type { StepRecord, ToolCallRecord } from '../model/run.js';
+import type { PublishFields } from '../model/step.js';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { CompiledStep, CompiledStepOf, StepInput, StepKind } from './definition.js';
 
@@ -39,6 +40,8 @@ export interface ExecutionContext {
   reads: readonly StepReading[];
   /** The names of the run's shared context the step's templates read (`{{context.<name>}}`), as they were when it began. */
   context: Record<string, unknown>;
+  /** What the step may publish into the run's context (its compiled `publish`; the publish_context tool too); null or absent: nothing. */
+  publishes?: PublishFields | null;
   /** What the step saved last (null at first); kept across attempts and deliveries. */
   checkpoint: unknown;
   /** True when this segment continues after steps it added have finished. */

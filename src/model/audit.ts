@@ -26,6 +26,8 @@ export const AUDIT_ACTIONS = [
   'workspace.limits_changed',
   'session.created',
   'session.deleted',
+  'secret.set',
+  'secret.removed',
 ] as const;
 export const AuditAction = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditAction>;

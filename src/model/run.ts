@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { Budget } from './budget.js';
 import { StepKind } from './step-kind.js';
+import { WorkOutput } from './work-output.js';
 
 /** `waiting`: running, and an approval gate waits for a person's decision. */
 export const RunStatus = z.enum(['queued', 'running', 'waiting', 'succeeded', 'partial_success', 'failed', 'cancelled', 'budget_exceeded']);
@@ -202,6 +203,8 @@ export const RunRecord = z.object({
   context: z.record(z.string(), z.unknown()).nullable(),
   /** Which step wrote each name of `context`. */
   contextWriters: z.record(z.string(), ContextWriter).nullable(),
+  /** The named work outputs its steps emitted (`emit_output`), in the order emitted; null until one is. */
+  outputs: z.array(WorkOutput).nullable().default(null).catch(null),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
@@ -209,14 +212,14 @@ export const RunRecord = z.object({
 export type RunRecord = z.infer<typeof RunRecord>;
 
 /** What GET /v1/runs may add to each run of a page (by default a page lists summaries). */
-export const RunListInclude = z.enum(['input', 'output', 'context']);
+export const RunListInclude = z.enum(['input', 'output', 'context', 'outputs']);
 export type RunListInclude = z.infer<typeof RunListInclude>;
 
 /** The fields of a run record a listing leaves out unless asked for. */
-const LISTED_ON_REQUEST = ['input', 'output', 'context', 'contextWriters'] as const;
+const LISTED_ON_REQUEST = ['input', 'output', 'context', 'contextWriters', 'outputs'] as const;
 type OnRequest = (typeof LISTED_ON_REQUEST)[number];
 
-/** A run as a listing shows it: its record without input, output and context, unless asked for. */
+/** A run as a listing shows it: its record without input, output, context and work outputs, unless asked for. */
 export type RunSummary = Omit<RunRecord, OnRequest> & Partial<Pick<RunRecord, OnRequest>>;
 
 /** Whether a listing that includes `include` shows `field` of a run record. */
@@ -249,6 +252,7 @@ export const RUN_EVENT_TYPES = [
   'run.resumed',
   'budget.warning',
   'context.updated',
+  'output.emitted',
 ] as const;
 
 /**

@@ -154,6 +154,13 @@ export const keys = {
   /** Sorted set: a workspace's conversation ids by creation time (ms), for listing. */
   conversationIndex: (s: Scope) => `${ws(s)}:convs`,
   /**
+   * Hash: a workspace's secrets (set over the API, used as `{{ secrets.NAME }}` by its tools),
+   * name → `{sealed, updatedAt}` (JSON; the value sealed, never in clear). See secret-records.ts.
+   */
+  secrets: (s: Scope) => `${ws(s)}:secrets`,
+  /** Set: the workspaces of the cell that have (or had) secrets, for resealing them all (`npm run secrets -- reencrypt`). */
+  secretWorkspaces: (c: Cell) => `${c.tag}:ws-secrets`,
+  /**
    * Hash: every workspace agent of the cell, `<workspace>/<name>` → `{version, concurrency}`
    * (JSON): which agent queues the worker processes serve, and how many steps at once.
    */
