@@ -329,7 +329,23 @@ export class System {
       agentsFor: (scope, naming) => agents.registryFor(scope, naming),
     });
     const secrets = new WorkspaceSecrets({ records: new SecretRecords(stateRedis, sideOpts.failFast), keyring: this.keyring, scope: (ws) => this.scope(ws) });
-    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps, secrets, conversationStore, conversations };
+    return {
+      redis,
+      store,
+      control,
+      flowProducer,
+      queues,
+      queue,
+      heartbeats,
+      submissions,
+      queries,
+      actions,
+      agents,
+      caps,
+      secrets,
+      conversationStore,
+      conversations,
+    };
   }
 
   get registry(): AgentRegistry {
