@@ -327,6 +327,7 @@ export class System {
       store: conversationStore,
       queue: queues.get(CONVERSATION_QUEUE)!,
       agentsFor: (scope, naming) => agents.registryFor(scope, naming),
+      awaitRunEnd: (scope, runId, waitMs, signal) => queries.awaitEnd(scope, runId, waitMs, signal),
     });
     const secrets = new WorkspaceSecrets({ records: new SecretRecords(stateRedis, sideOpts.failFast), keyring: this.keyring, scope: (ws) => this.scope(ws) });
     return {

@@ -68,7 +68,10 @@ export type SessionView = z.infer<typeof SessionView>;
 
 export const SessionList = z.object({ sessions: z.array(SessionSummary), nextCursor: z.string().nullable() }).strict();
 
-/** A message accepted: its turn, queued behind the turn under way or started. */
+/**
+ * A message accepted: its turn, queued behind the turn under way or started (202); with
+ * `?wait`, the turn once it has ended (200): its answer or error, its run and usage.
+ */
 export const SessionMessageAnswer = z
   .object({
     session: ConversationId,
@@ -76,5 +79,9 @@ export const SessionMessageAnswer = z
     status: TurnStatus,
     /** How many turns go before it (0: it is the one under way). */
     ahead: z.number().int(),
+    answer: z.string().optional(),
+    error: z.string().optional(),
+    runId: z.string().optional(),
+    usage: Usage.optional(),
   })
   .strict();

@@ -27,6 +27,8 @@ export interface ConversationsDeps {
   queue: Queue;
   /** The agents a workspace sees, read now (`naming`: the one agent asked for). */
   agentsFor: (scope: Scope, naming?: string) => Promise<Pick<AgentRegistry, 'require'>>;
+  /** Waits for a run's end on the process's event feed (RunQueries.awaitEnd): a waited turn's run. */
+  awaitRunEnd?: (scope: Scope, runId: string, waitMs: number, signal: AbortSignal) => Promise<unknown>;
 }
 
 export interface NewConversation {
@@ -98,6 +100,31 @@ export class Conversations {
     return { turn, conversation };
   }
 
+  /**
+   * The conversation once turn `n` has ended (answered or failed), or undefined when it has not
+   * within `waitMs`, `signal` fired, or the conversation is gone. The turn's run is awaited on
+   * the event feed once it has one; the record is read again around it (the answer is appended
+   * a moment after the run ends, by the turn's job).
+   */
+  async awaitTurn(scope: Scope, id: string, n: number, waitMs: number, signal: AbortSignal): Promise<Conversation | undefined> {
+    const deadline = Date.now() + waitMs;
+    let runAwaited = false;
+    for (let pause = 25; ; pause = Math.min(pause * 2, 500)) {
+      const conversation = await this.deps.store.get(scope, id);
+      const turn = conversation?.turns[n - 1];
+      if (!conversation || !turn) return undefined;
+      if (turn.status === 'succeeded' || turn.status === 'failed') return conversation;
+      if (turn.runId && !runAwaited && this.deps.awaitRunEnd) {
+        runAwaited = true;
+        await this.deps.awaitRunEnd(scope, turn.runId, Math.max(0, deadline - Date.now()), signal);
+        pause = 12;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || signal.aborted) return undefined;
+      await sleep(Math.min(pause, left), signal);
+    }
+  }
+
   /** Delete the conversation (a turn under way is left to end; its answer goes nowhere). */
   async remove(scope: Scope, id: string): Promise<void> {
     if (!(await this.deps.store.remove(scope, id))) throw notFound(id);
@@ -115,6 +142,19 @@ export class Conversations {
       removeOnFail: { age: 7 * 24 * 3600 },
     });
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` fires. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 const notFound = (id: string) => new NotFoundError(`session "${id}" not found`);

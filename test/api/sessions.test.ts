@@ -187,6 +187,28 @@ describe('a session', () => {
   }, 60_000);
 });
 
+describe('?wait on a message', () => {
+  it('answers 200 with the turn once it has ended in time, else 202 as without it; past the maximum, 422', async () => {
+    const id = await create({ agent: 'chat' });
+    const quick = await h.request('POST', `/v1/sessions/${id}/messages?wait=20`, { message: 'quick one' }, acme);
+    expect(quick.status, JSON.stringify(quick.body)).toBe(200);
+    expect(quick.body).toMatchObject({ session: id, turn: 1, status: 'succeeded', answer: 're: quick one', runId: expect.stringMatching(/^run_/) });
+    expect(quick.body.usage.inputTokens).toBeGreaterThan(0);
+
+    fake.respondWith((r) => ({ text: `re: ${taskOf(r)}`, delayMs: 1500 }));
+    const slow = await h.request('POST', `/v1/sessions/${id}/messages?wait=0.2`, { message: 'slow one' }, acme);
+    expect(slow.status).toBe(202);
+    expect(slow.body).toEqual({ session: id, turn: 2, status: 'queued', ahead: 0 });
+    // The turn went on: its answer is appended once its run ends.
+    const session = await turnEnded(id, 2);
+    expect(session.messages.at(-1)).toMatchObject({ role: 'assistant', content: 're: slow one' });
+
+    const tooLong = await h.request('POST', `/v1/sessions/${id}/messages?wait=100000`, { message: 'x' }, acme);
+    expect(tooLong.status).toBe(422);
+    expect(tooLong.body.error.message).toMatch(/query.wait: must be at most/);
+  }, 60_000);
+});
+
 describe('a session with an orchestrator agent', () => {
   it('delegates as usual within a turn, and its next turn sees what was said', async () => {
     const offersTools = (r: RecordedRequest) => Array.isArray(r.body?.tools) && r.body.tools.length > 0;

@@ -15,6 +15,7 @@ import { ErrorBody } from '../responses.js';
 import { apiRouter } from '../route.js';
 import { requestScope } from '../scope.js';
 import { sendJson } from '../json-body.js';
+import { waitQuery, waitWhileConnected } from '../wait.js';
 import {
   CreateSession,
   ListSessionsQuery,
@@ -26,7 +27,16 @@ import {
   type SessionView as View,
 } from '../session-schemas.js';
 
-export function sessionsRouter({ conversations, audit }: { conversations: Conversations; audit: Auditor }): Router {
+export interface SessionsRouterDeps {
+  conversations: Conversations;
+  audit: Auditor;
+  /** Longest `?wait` on a message, seconds (SWITCHYARD_MAX_WAIT_SECONDS). */
+  maxWaitSeconds: number;
+  /** Fires when the process shuts down: waits end. */
+  shutdownSignal?: AbortSignal | undefined;
+}
+
+export function sessionsRouter({ conversations, audit, maxWaitSeconds, shutdownSignal }: SessionsRouterDeps): Router {
   const r = apiRouter();
   // An id that cannot be a session's never reaches the store (it would name other keys).
   r.router.param('id', (_req, _res, next, id: string) => {
@@ -74,15 +84,35 @@ export function sessionsRouter({ conversations, audit }: { conversations: Conver
     'runs:write',
     {
       summary: "Send a message: a turn, run once the session's turns before it have ended",
-      description: '202: the turn is queued or started; read the answer with GET /v1/sessions/:id once the turn has ended.',
+      description:
+        '202: the turn is queued or started; read the answer with GET /v1/sessions/:id once the turn has ended. ' +
+        'With `?wait=<seconds>`: 200 with the turn (its answer or error, run and usage) once it has ended, if it does within that time ' +
+        '(the turns before it included); otherwise the 202, when the time is up or the client goes away (the turn goes on).',
       params: session,
+      query: waitQuery(maxWaitSeconds),
       body: SessionMessageBody,
-      responses: { 202: SessionMessageAnswer, 409: ErrorBody },
+      responses: { 202: SessionMessageAnswer, 200: SessionMessageAnswer, 409: ErrorBody },
     },
-    async (req, res, { body }) => {
-      const { turn, conversation } = await conversations.say(requestScope(res), req.params.id!, body.message);
+    async (req, res, { query, body }) => {
+      const scope = requestScope(res);
+      const { turn, conversation } = await conversations.say(scope, req.params.id!, body.message);
       const ahead = turn.n - (conversation.activeTurn ?? turn.n);
-      res.status(202).location(`/v1/sessions/${conversation.id}`).json({ session: conversation.id, turn: turn.n, status: turn.status, ahead });
+      res.location(`/v1/sessions/${conversation.id}`);
+      const ended = await waitWhileConnected(res, { seconds: query.wait, shutdownSignal }, (waitMs, signal) =>
+        conversations.awaitTurn(scope, conversation.id, turn.n, waitMs, signal),
+      );
+      const t = ended?.turns[turn.n - 1];
+      if (!t) return void res.status(202).json({ session: conversation.id, turn: turn.n, status: turn.status, ahead });
+      res.status(200).json({
+        session: conversation.id,
+        turn: t.n,
+        status: t.status,
+        ahead: 0,
+        ...(t.answer !== undefined ? { answer: t.answer } : {}),
+        ...(t.error !== undefined ? { error: t.error } : {}),
+        ...(t.runId !== undefined ? { runId: t.runId } : {}),
+        ...(t.usage ? { usage: t.usage } : {}),
+      });
     },
   );
 
