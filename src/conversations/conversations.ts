@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { AgentRegistry } from '../agents/registry.js';
 import { ConflictError, NotFoundError } from '../errors/index.js';
-import { ConversationMemory, type Conversation, type ConversationTurn } from '../model/conversation.js';
+import { ConversationId, ConversationMemory, type Conversation, type ConversationTurn } from '../model/conversation.js';
+import { excerpt } from '../errors/excerpt.js';
 import type { ConversationStore } from '../store/conversations.js';
 import type { Scope } from '../store/scope.js';
 
@@ -75,6 +76,7 @@ export class Conversations {
   }
 
   async get(scope: Scope, id: string): Promise<Conversation> {
+    checkId(id);
     const conversation = await this.deps.store.get(scope, id);
     if (!conversation) throw notFound(id);
     return conversation;
@@ -89,6 +91,7 @@ export class Conversations {
    * before it. Returns the turn and the conversation as written.
    */
   async say(scope: Scope, id: string, message: string): Promise<{ turn: ConversationTurn; conversation: Conversation }> {
+    checkId(id);
     let turn: ConversationTurn | undefined;
     const conversation = await this.deps.store.update(scope, id, (c) => {
       if (c.turns.length >= MAX_TURNS) throw new ConflictError(`session "${id}" has reached ${MAX_TURNS} turns: start a new session`);
@@ -127,6 +130,7 @@ export class Conversations {
 
   /** Delete the conversation (a turn under way is left to end; its answer goes nowhere). */
   async remove(scope: Scope, id: string): Promise<void> {
+    checkId(id);
     if (!(await this.deps.store.remove(scope, id))) throw notFound(id);
   }
 
@@ -155,6 +159,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** An id that cannot be a session's names nothing (and never reaches the store, where it would name other keys). */
+function checkId(id: string): void {
+  if (!ConversationId.safeParse(id).success)
+    throw new NotFoundError(`"${excerpt(id, 100)}" is not a session id (session ids look like ses_0mx55q17idf6fdb956c48)`);
 }
 
 const notFound = (id: string) => new NotFoundError(`session "${id}" not found`);

@@ -7,9 +7,7 @@
 import type { Router } from 'express';
 import type { Conversations } from '../../conversations/conversations.js';
 import { messagesOf } from '../../conversations/history.js';
-import { NotFoundError } from '../../errors/index.js';
-import { excerpt } from '../../errors/excerpt.js';
-import { ConversationId, type Conversation } from '../../model/conversation.js';
+import type { Conversation } from '../../model/conversation.js';
 import type { Auditor } from '../audit.js';
 import { ErrorBody } from '../responses.js';
 import { apiRouter } from '../route.js';
@@ -38,12 +36,7 @@ export interface SessionsRouterDeps {
 
 export function sessionsRouter({ conversations, audit, maxWaitSeconds, shutdownSignal }: SessionsRouterDeps): Router {
   const r = apiRouter();
-  // An id that cannot be a session's never reaches the store (it would name other keys).
-  r.router.param('id', (_req, _res, next, id: string) => {
-    if (!ConversationId.safeParse(id).success)
-      throw new NotFoundError(`"${excerpt(id, 100)}" is not a session id (session ids look like ses_0mx55q17idf6fdb956c48)`);
-    next();
-  });
+  // An id that cannot be a session's is a 404 from the service (after the query is checked): it never reaches the store.
   const session = { id: SessionIdParam };
 
   r.post(
