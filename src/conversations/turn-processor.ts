@@ -8,14 +8,15 @@
  * (`conv.<id>.s<n>`, `conv.<id>.t<n>`), so a job delivered again after a crash finds the same
  * run rather than starting another; each change to the record is written over the version it
  * read, and only once (a turn already ended is not written again); the next turn's job has a
- * deterministic id. A job that finds its run still going after a short wait is delayed and
- * looks again, holding no worker slot for a long run.
+ * deterministic id. A run's end is awaited on the process's event feed (no polling); a job
+ * whose run is still going after a short wait is delayed and looks again, holding no worker
+ * slot for a long run.
  */
 import { DelayedError, type Job, type Processor } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { BudgetExceededError, ConflictError, EnvelopeSpentError, NonRetryableError, NotFoundError, ValidationError } from '../errors/index.js';
 import type { Conversation, ConversationTurn } from '../model/conversation.js';
-import { isTerminalRun, type RunRecord, type Usage } from '../model/run.js';
+import type { RunRecord, Usage } from '../model/run.js';
 import type { ConversationStore } from '../store/conversations.js';
 import type { RunRecords } from '../store/records.js';
 import type { Cell, Scope } from '../store/scope.js';
@@ -28,7 +29,10 @@ export interface TurnProcessorDeps {
   store: ConversationStore;
   conversations: Pick<Conversations, 'enqueue'>;
   submissions: Pick<Submissions, 'submitAgentTask'>;
-  records: Pick<RunRecords, 'status' | 'get'>;
+  /** A run once it has ended, awaited on the process's event feed (RunQueries.awaitEnd); undefined when not within `waitMs`. */
+  awaitRunEnd: (scope: Scope, runId: string, waitMs: number, signal: AbortSignal) => Promise<RunRecord | undefined>;
+  /** Whether Redis still holds the run (a run it no longer holds, and not found in the archive either, is gone). */
+  records: Pick<RunRecords, 'status'>;
   logger: Logger;
   /** The agent that summarises older messages (default: the conversation's own). */
   summarizer?: string | undefined;
@@ -139,19 +143,13 @@ class TurnRunner {
     if (updated) await this.deps.conversations.enqueue(scope, updated);
   }
 
-  /** The run once it has ended; StillRunning when it has not within the wait. */
+  /** The run once it has ended (a run gone from Redis and the archive: NotFoundError); StillRunning when it has not within the wait. */
   private async waitFor(scope: Scope, runId: string): Promise<RunRecord> {
-    const until = Date.now() + (this.deps.waitMs ?? 3_000);
-    for (let pause = 25; ; pause = Math.min(pause * 2, 250)) {
-      const status = await this.deps.records.status(scope, runId);
-      if (status !== null && isTerminalRun(status)) {
-        const state = await this.deps.records.get(scope, runId);
-        if (state) return state.run;
-      }
-      if (status === null && !(await this.deps.records.get(scope, runId))) throw new NotFoundError(`run "${runId}" is gone`);
-      if (Date.now() >= until) throw new StillRunning();
-      await new Promise((r) => setTimeout(r, pause));
-    }
+    const run = await this.deps.awaitRunEnd(scope, runId, this.deps.waitMs ?? 3_000, new AbortController().signal);
+    if (run) return run;
+    // Not ended in time, or not found at all (the wait says neither apart): a run Redis no longer holds is gone.
+    if ((await this.deps.records.status(scope, runId)) === null) throw new NotFoundError(`run "${runId}" is gone`);
+    throw new StillRunning();
   }
 }
 

@@ -44,6 +44,7 @@ export async function startInternalWorkers(system: System): Promise<InternalWork
         store: system.engine.conversationStore,
         conversations: system.engine.conversations,
         submissions: system.engine.submissions,
+        awaitRunEnd: (scope, runId, waitMs, signal) => system.engine.queries.awaitEnd(scope, runId, waitMs, signal),
         records: store.records,
         logger,
         summarizer: system.sessionSummarizer,
