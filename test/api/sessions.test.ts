@@ -6,6 +6,7 @@
  * together run one after the other, in order; another workspace's session is not found; DELETE.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createClient } from '../../src/client/index.js';
 import { SUMMARY_TASK } from '../../src/conversations/history.js';
 import { startFakeLlmServer, type FakeLlmServer, type RecordedRequest } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
@@ -207,6 +208,20 @@ describe('?wait on a message', () => {
     expect(tooLong.status).toBe(422);
     expect(tooLong.body.error.message).toMatch(/query.wait: must be at most/);
   }, 60_000);
+});
+
+describe('the typed client', () => {
+  it('creates a session, sends a message and waits for its answer, reads, lists and deletes it', async () => {
+    const client = createClient({ url: h.baseUrl, key: acme.authorization!.slice('Bearer '.length) });
+    const session = await client.sessions.create({ agent: 'chat', title: 'by client' });
+    const answer = await client.sessions.send(session.id, 'hello from the client', { wait: 20 });
+    expect(answer).toMatchObject({ turn: 1, status: 'succeeded', answer: 're: hello from the client' });
+    const read = await client.sessions.get(session.id);
+    expect(read.messages.map((m) => m.content)).toEqual(['hello from the client', 're: hello from the client']);
+    expect((await client.sessions.list({ limit: 200 })).sessions.map((s) => s.id)).toContain(session.id);
+    await client.sessions.delete(session.id);
+    await expect(client.sessions.get(session.id)).rejects.toMatchObject({ status: 404 });
+  }, 30_000);
 });
 
 describe('a session with an orchestrator agent', () => {
