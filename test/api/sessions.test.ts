@@ -10,12 +10,21 @@ import { createClient } from '../../src/client/index.js';
 import { SUMMARY_TASK } from '../../src/conversations/history.js';
 import { startFakeLlmServer, type FakeLlmServer, type RecordedRequest } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { SpecChecker, type Spec } from '../helpers/openapi.js';
 import { poll } from '../helpers/poll.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
 let acme: Record<string, string>;
 let beta: Record<string, string>;
+let checker: SpecChecker;
+
+/** A request whose answer is checked against what /openapi.json documents for it. */
+async function api(method: string, path: string, body?: unknown, headers?: Record<string, string>) {
+  const res = await h.request(method, path, body, headers);
+  checker.check(method, path.split('?')[0]!, res);
+  return res;
+}
 
 /** The text of a recorded request's (one) user message: the task, then its context. */
 function promptOf(r: RecordedRequest): string {
@@ -44,6 +53,7 @@ beforeAll(async () => {
   const key = async (workspace: string) => ({
     authorization: `Bearer ${(await h.system.keys.create({ workspace, scopes: ['runs:write', 'runs:read'] })).key}`,
   });
+  checker = new SpecChecker((await h.request('GET', '/openapi.json')).body as Spec);
   acme = await key('acme');
   beta = await key('beta');
 }, 30_000);
@@ -63,13 +73,13 @@ afterAll(async () => {
 });
 
 async function create(body: Record<string, unknown>, auth = acme): Promise<string> {
-  const res = await h.request('POST', '/v1/sessions', body, auth);
+  const res = await api('POST', '/v1/sessions', body, auth);
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.id as string;
 }
 
 async function send(id: string, message: string, auth = acme): Promise<number> {
-  const res = await h.request('POST', `/v1/sessions/${id}/messages`, { message }, auth);
+  const res = await api('POST', `/v1/sessions/${id}/messages`, { message }, auth);
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   return res.body.turn as number;
 }
@@ -77,7 +87,7 @@ async function send(id: string, message: string, auth = acme): Promise<number> {
 /** The session once turn `n` has ended. */
 async function turnEnded(id: string, n: number, auth = acme): Promise<any> {
   const ended = (s: any) => ['succeeded', 'failed'].includes(s?.turns?.[n - 1]?.status);
-  const read = async () => (await h.request('GET', `/v1/sessions/${id}`, undefined, auth)).body;
+  const read = async () => (await api('GET', `/v1/sessions/${id}`, undefined, auth)).body;
   return poll(`turn ${n} of ${id}`, read, ended, { timeoutMs: 30_000 });
 }
 
@@ -117,7 +127,7 @@ describe('a session', () => {
       expect(turn.usage.inputTokens).toBeGreaterThan(0);
       expect(turn.usage.costUsd).toBeGreaterThan(0);
       // The turn's run is a run like any other, and says the same.
-      const run = await h.request('GET', `/v1/runs/${turn.runId}`, undefined, acme);
+      const run = await api('GET', `/v1/runs/${turn.runId}`, undefined, acme);
       expect(run.body.usage).toEqual(turn.usage);
       total += turn.usage.costUsd;
     }
@@ -155,7 +165,7 @@ describe('a session', () => {
     expect(fourth).not.toContain('apples');
     // Every message is still there to read back; the summary's cost is counted in the session's.
     expect(session.messages).toHaveLength(8);
-    const summaryRun = (await h.request('GET', `/v1/runs/${session.summary.runId}`, undefined, acme)).body;
+    const summaryRun = (await api('GET', `/v1/runs/${session.summary.runId}`, undefined, acme)).body;
     expect(summaryRun.usage.costUsd).toBeGreaterThan(0);
     const turnsCost = session.turns.reduce((s: number, t: any) => s + t.usage.costUsd, 0);
     expect(session.usage.costUsd).toBeCloseTo(turnsCost + summaryRun.usage.costUsd, 8);
@@ -166,8 +176,8 @@ describe('a session', () => {
     // The first answer takes a while: the second message arrives while the first turn runs.
     fake.respondWith((r) => ({ text: `re: ${taskOf(r)}`, ...(taskOf(r) === 'one' ? { delayMs: 800 } : {}) }));
     const [a, b] = await Promise.all([
-      h.request('POST', `/v1/sessions/${id}/messages`, { message: 'one' }, acme),
-      h.request('POST', `/v1/sessions/${id}/messages`, { message: 'two' }, acme),
+      api('POST', `/v1/sessions/${id}/messages`, { message: 'one' }, acme),
+      api('POST', `/v1/sessions/${id}/messages`, { message: 'two' }, acme),
     ]);
     expect([a.status, b.status]).toEqual([202, 202]);
     const byTurn = [a.body, b.body].sort((x, y) => x.turn - y.turn);
@@ -182,7 +192,7 @@ describe('a session', () => {
     expect(fake.requests.map(taskOf)).toEqual([session.messages[0].content, session.messages[2].content]);
     const secondPrompt = promptOf(fake.requests[1]!);
     expect(secondPrompt).toContain(`re: ${session.messages[0].content}`);
-    const runOf = async (runId: string) => (await h.request('GET', `/v1/runs/${runId}`, undefined, acme)).body;
+    const runOf = async (runId: string) => (await api('GET', `/v1/runs/${runId}`, undefined, acme)).body;
     const [r1, r2] = [await runOf(first.runId), await runOf(second.runId)];
     expect(Date.parse(r2.createdAt)).toBeGreaterThanOrEqual(Date.parse(r1.finishedAt));
   }, 60_000);
@@ -191,20 +201,20 @@ describe('a session', () => {
 describe('?wait on a message', () => {
   it('answers 200 with the turn once it has ended in time, else 202 as without it; past the maximum, 422', async () => {
     const id = await create({ agent: 'chat' });
-    const quick = await h.request('POST', `/v1/sessions/${id}/messages?wait=20`, { message: 'quick one' }, acme);
+    const quick = await api('POST', `/v1/sessions/${id}/messages?wait=20`, { message: 'quick one' }, acme);
     expect(quick.status, JSON.stringify(quick.body)).toBe(200);
     expect(quick.body).toMatchObject({ session: id, turn: 1, status: 'succeeded', answer: 're: quick one', runId: expect.stringMatching(/^run_/) });
     expect(quick.body.usage.inputTokens).toBeGreaterThan(0);
 
     fake.respondWith((r) => ({ text: `re: ${taskOf(r)}`, delayMs: 1500 }));
-    const slow = await h.request('POST', `/v1/sessions/${id}/messages?wait=0.2`, { message: 'slow one' }, acme);
+    const slow = await api('POST', `/v1/sessions/${id}/messages?wait=0.2`, { message: 'slow one' }, acme);
     expect(slow.status).toBe(202);
     expect(slow.body).toEqual({ session: id, turn: 2, status: 'queued', ahead: 0 });
     // The turn went on: its answer is appended once its run ends.
     const session = await turnEnded(id, 2);
     expect(session.messages.at(-1)).toMatchObject({ role: 'assistant', content: 're: slow one' });
 
-    const tooLong = await h.request('POST', `/v1/sessions/${id}/messages?wait=100000`, { message: 'x' }, acme);
+    const tooLong = await api('POST', `/v1/sessions/${id}/messages?wait=100000`, { message: 'x' }, acme);
     expect(tooLong.status).toBe(422);
     expect(tooLong.body.error.message).toMatch(/query.wait: must be at most/);
   }, 60_000);
@@ -239,7 +249,7 @@ describe('a session with an orchestrator agent', () => {
     expect(first.turns[0].status).toBe('succeeded');
     expect(first.messages[1].content).toBe('lead: Plan a trip to Porto. (checked)');
     // The turn's run delegated: its steps include the child that answered the lead.
-    const run = (await h.request('GET', `/v1/runs/${first.turns[0].runId}`, undefined, acme)).body;
+    const run = (await api('GET', `/v1/runs/${first.turns[0].runId}`, undefined, acme)).body;
     expect(run.steps.length).toBeGreaterThan(1);
     expect(fake.requests.some((r) => !offersTools(r) && taskOf(r) === 'look up: Plan a trip to Porto.')).toBe(true);
 
@@ -260,27 +270,27 @@ describe("a session's workspace", () => {
       ['POST', `/v1/sessions/${id}/messages`, { message: 'hello' }],
       ['DELETE', `/v1/sessions/${id}`, undefined],
     ] as const) {
-      const res = await h.request(method, path, body, beta);
+      const res = await api(method, path, body, beta);
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.body.error.message).toContain('not found');
     }
-    const list = await h.request('GET', '/v1/sessions', undefined, beta);
+    const list = await api('GET', '/v1/sessions', undefined, beta);
     expect(list.body.sessions.map((s: any) => s.id)).not.toContain(id);
-    const own = await h.request('GET', '/v1/sessions?limit=200', undefined, acme);
+    const own = await api('GET', '/v1/sessions?limit=200', undefined, acme);
     expect(own.body.sessions.map((s: any) => s.id)).toContain(id);
     // Nothing was sent on beta's behalf.
-    expect((await h.request('GET', `/v1/sessions/${id}`, undefined, acme)).body.turnCount).toBe(0);
+    expect((await api('GET', `/v1/sessions/${id}`, undefined, acme)).body.turnCount).toBe(0);
   });
 });
 
 describe('DELETE /v1/sessions/:id', () => {
   it('removes it: 204, then 404 on read and on a second delete, gone from the list', async () => {
     const id = await create({ agent: 'chat' });
-    expect((await h.request('DELETE', `/v1/sessions/${id}`, undefined, acme)).status).toBe(204);
-    expect((await h.request('GET', `/v1/sessions/${id}`, undefined, acme)).status).toBe(404);
-    expect((await h.request('DELETE', `/v1/sessions/${id}`, undefined, acme)).status).toBe(404);
-    expect((await h.request('POST', `/v1/sessions/${id}/messages`, { message: 'x' }, acme)).status).toBe(404);
-    const list = await h.request('GET', '/v1/sessions?limit=200', undefined, acme);
+    expect((await api('DELETE', `/v1/sessions/${id}`, undefined, acme)).status).toBe(204);
+    expect((await api('GET', `/v1/sessions/${id}`, undefined, acme)).status).toBe(404);
+    expect((await api('DELETE', `/v1/sessions/${id}`, undefined, acme)).status).toBe(404);
+    expect((await api('POST', `/v1/sessions/${id}/messages`, { message: 'x' }, acme)).status).toBe(404);
+    const list = await api('GET', '/v1/sessions?limit=200', undefined, acme);
     expect(list.body.sessions.map((s: any) => s.id)).not.toContain(id);
   });
 });
@@ -292,13 +302,13 @@ describe('GET /v1/sessions', () => {
       await create({ agent: 'chat', title: 'p2' }, beta),
       await create({ agent: 'chat', title: 'p3' }, beta),
     ];
-    const first = await h.request('GET', '/v1/sessions?limit=2', undefined, beta);
+    const first = await api('GET', '/v1/sessions?limit=2', undefined, beta);
     expect(first.body.sessions.map((s: any) => s.id)).toEqual([ids[2], ids[1]]);
     expect(first.body.nextCursor).toBe('2');
-    const second = await h.request('GET', `/v1/sessions?limit=2&cursor=${first.body.nextCursor}`, undefined, beta);
+    const second = await api('GET', `/v1/sessions?limit=2&cursor=${first.body.nextCursor}`, undefined, beta);
     expect(second.body.sessions.map((s: any) => s.id)).toEqual([ids[0]]);
     expect(second.body.nextCursor).toBeNull();
-    for (const id of ids) await h.request('DELETE', `/v1/sessions/${id}`, undefined, beta);
+    for (const id of ids) await api('DELETE', `/v1/sessions/${id}`, undefined, beta);
   });
 });
 
@@ -314,14 +324,14 @@ describe('bad input', () => {
       ['GET', '/v1/sessions?page=2', undefined, 422, /unknown query parameter "page"/],
     ];
     for (const [method, path, body, status, message] of cases) {
-      const res = await h.request(method, path, body, acme);
+      const res = await api(method, path, body, acme);
       expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(status);
       expect(res.body.error.message).toMatch(message);
     }
     const id = await create({ agent: 'chat' });
-    const empty = await h.request('POST', `/v1/sessions/${id}/messages`, { message: '' }, acme);
+    const empty = await api('POST', `/v1/sessions/${id}/messages`, { message: '' }, acme);
     expect(empty.status).toBe(422);
     expect(empty.body.error.message).toMatch(/message/);
-    await h.request('DELETE', `/v1/sessions/${id}`, undefined, acme);
+    await api('DELETE', `/v1/sessions/${id}`, undefined, acme);
   });
 });
