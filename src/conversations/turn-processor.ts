@@ -92,9 +92,12 @@ class TurnRunner {
     const ok = run.status === 'succeeded';
     if (!ok) this.deps.logger.warn({ conversationId: conversation.id, runId, status: run.status }, 'summary run did not succeed; the turn goes without it');
     const updated = await this.deps.store.update(scope, conversation.id, (c) => {
-      if (ok && (c.summary?.throughTurn ?? 0) >= plan.throughTurn) return undefined;
+      const t = c.turns[turn.n - 1];
+      // Recorded already (a job delivered again): its usage is counted once.
+      if (!t || t.summaryUsage !== undefined) return undefined;
       const summary = ok ? { text: answerText(run.output), throughTurn: plan.throughTurn, runId, at: new Date().toISOString() } : c.summary;
-      return { ...c, ...(summary ? { summary } : {}), usage: addUsage(c.usage, run.usage) };
+      const turns = c.turns.map((x) => (x.n === turn.n ? { ...x, summaryUsage: run.usage } : x));
+      return { ...c, turns, ...(summary ? { summary } : {}), usage: addUsage(c.usage, run.usage) };
     });
     if (!updated) throw new NotFoundError(`session "${conversation.id}" was deleted`);
     return updated;

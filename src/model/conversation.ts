@@ -43,10 +43,11 @@ export const ConversationTurn = z
     /** The agent's answer (its output; JSON text when the output is not text). */
     answer: z.string().optional(),
     error: z.string().optional(),
-    /** The turn's run's usage and cost; a summary made before it is counted on it too. */
+    /** The turn's run's usage and cost. */
     usage: Usage.optional(),
-    /** The run that summarised older messages before this turn ran. */
+    /** The run that summarised older messages before this turn ran, and its usage once recorded (counted in the conversation's, once). */
     summaryRunId: z.string().optional(),
+    summaryUsage: Usage.optional(),
     finishedAt: z.string().optional(),
   })
   .strict();
