@@ -198,6 +198,21 @@ describe('a session', () => {
   }, 60_000);
 });
 
+describe('a turn whose run fails', () => {
+  it('is recorded failed with its error, and the turn after it runs without it', async () => {
+    fake.respondWith((r) => (taskOf(r) === 'break [[status:400]]' ? { status: 400 } : { text: `re: ${taskOf(r)}` }));
+    const id = await create({ agent: 'chat' });
+    await send(id, 'break [[status:400]]');
+    await send(id, 'after the failure');
+    const session = await turnEnded(id, 2);
+    expect(session.turns[0]).toMatchObject({ status: 'failed', runStatus: 'failed', error: expect.any(String) });
+    expect(session.turns[1]).toMatchObject({ status: 'succeeded' });
+    expect(session.messages.map((m: any) => m.role)).toEqual(['user', 'user', 'assistant']);
+    // A failed turn is not part of the conversation a later turn is sent.
+    expect(promptOf(requestFor('after the failure')!)).toBe('after the failure');
+  }, 60_000);
+});
+
 describe('?wait on a message', () => {
   it('answers 200 with the turn once it has ended in time, else 202 as without it; past the maximum, 422', async () => {
     const id = await create({ agent: 'chat' });
