@@ -77,7 +77,7 @@ export class Metrics {
     this.breakerOpened = new Counter({ name: 'switchyard_breaker_opened_total', help: 'Circuits opened, by limiter scope', labelNames: ['scope'], registers });
     this.cacheLookups = new Counter({
       name: 'switchyard_response_cache_lookups_total',
-      help: "Response cache lookups of agents with `cache`, by agent and result (hit, miss)",
+      help: 'Response cache lookups of agents with `cache`, by agent and result (hit, miss)',
       labelNames: ['agent', 'result'],
       registers,
     });

@@ -39,7 +39,11 @@ export type BackoffSpec = z.infer<typeof BackoffSpec>;
 export const ResponseCacheSpec = z
   .object({
     /** How long an answer is reused, in seconds (at most a week). */
-    ttlSeconds: z.number().int().min(1).max(7 * 24 * 3600),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600),
     /** Cache answers of requests at a temperature above 0 too (their answers vary: the first is reused). Default false. */
     force: z.boolean().default(false),
   })

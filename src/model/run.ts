@@ -159,8 +159,8 @@ export const StepRecord = z.object({
   recovered: z.boolean(),
   /** A rerun reused this step's recorded output from that run (no provider call), else null. */
   reusedFrom: z.string().nullable(),
-  /** Its answer came from the agent's response cache (no provider call; `usage.costSavedUsd` says what it saved); absent otherwise. */
-  cached: z.boolean().optional(),
+  /** Its answer came from the agent's response cache (no provider call; `usage.costSavedUsd` says what it saved); absent (or null) otherwise. */
+  cached: z.boolean().nullish(),
   error: z.string().nullable(),
   /** Why a step was skipped or cancelled, or what it waits for. */
   reason: z.string().nullable(),

@@ -46,8 +46,12 @@ export class PromptCacheSim {
 /** Anthropic: the tools and system blocks up to the last one marked with cache_control (undefined: none is). */
 function markedPrefix(body: unknown): string | undefined {
   if (!isRecord(body)) return undefined;
-  const tools = Array.isArray(body.tools) ? body.tools : [];
-  const system = Array.isArray(body.system) ? body.system : typeof body.system === 'string' ? [{ type: 'text', text: body.system }] : [];
+  const tools: unknown[] = Array.isArray(body.tools) ? (body.tools as unknown[]) : [];
+  const system: unknown[] = Array.isArray(body.system)
+    ? (body.system as unknown[])
+    : typeof body.system === 'string'
+      ? [{ type: 'text', text: body.system }]
+      : [];
   const blocks: unknown[] = [...tools, ...system];
   let last = -1;
   blocks.forEach((b, i) => {

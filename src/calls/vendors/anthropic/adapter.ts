@@ -36,7 +36,11 @@ export class AnthropicProvider implements Provider {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
-    const tools = req.tools?.map((t): Anthropic.Tool => ({ name: t.name, description: t.description, input_schema: t.inputSchema as Anthropic.Tool.InputSchema }));
+    const tools = req.tools?.map((t): Anthropic.Tool => ({
+      name: t.name,
+      description: t.description,
+      input_schema: t.inputSchema as Anthropic.Tool.InputSchema,
+    }));
     // Prompt caching: the prefix (tools, then system) ends at the last block marked; the system
     // prompt is last in that order, so it carries the mark, else the last tool does.
     const mark = req.promptCache ? { cache_control: { type: 'ephemeral' as const } } : undefined;
