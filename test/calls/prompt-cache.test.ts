@@ -1,0 +1,139 @@
+/**
+ * Prompt caching, end to end: real workers and both SDKs against the fake server with its
+ * prompt caches simulated (src/simulator/prompt-cache.ts). An Anthropic agent's long stable
+ * prefix is sent with `cache_control` (promptCache auto or on; never off, nor auto on a short
+ * prefix); a call's usage says what it read from and wrote to the cache, on both wire formats
+ * (Anthropic's cache_read/cache_creation_input_tokens, OpenAI's cached_tokens), and is priced at
+ * the cache rates; a marked call is reserved as writing its prefix (the dearest case).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { estimateCall } from '../../src/calls/admission/admission.js';
+import { costOf, DEFAULT_PRICES, PriceTable } from '../../src/calls/pricing.js';
+import { marksPrefix } from '../../src/calls/prompt-cache.js';
+import type { CompletionRequest } from '../../src/calls/provider.js';
+import type { Usage } from '../../src/model/run.js';
+import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
+import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+
+/** A system prompt of about 1,500 tokens (the simulator counts a quarter token an ASCII character): above the 1024 minimum. */
+const LONG = `You review pull requests for a queue-backed job runner. ${'Check every change against the style guide and the design notes. '.repeat(90)}`;
+
+let fake: FakeLlmServer;
+let h: Harness;
+
+beforeAll(async () => {
+  fake = await startFakeLlmServer({ promptCache: true });
+  h = await startHarness({
+    name: 'prompt-cache',
+    fake,
+    agents: {
+      reviewer: { provider: 'anthropic', model: 'claude-sonnet-4-6', systemPrompt: LONG, attempts: 1 },
+      pinned: { provider: 'anthropic', model: 'claude-sonnet-4-6', systemPrompt: 'Be brief.', promptCache: 'on', attempts: 1 },
+      short: { provider: 'anthropic', model: 'claude-sonnet-4-6', systemPrompt: 'Be brief.', attempts: 1 },
+      unmarked: { provider: 'anthropic', model: 'claude-sonnet-4-6', systemPrompt: `${LONG} (unmarked)`, promptCache: 'off', attempts: 1 },
+      gpt: { provider: 'openai', model: 'gpt-4o-mini', systemPrompt: LONG, attempts: 1 },
+    },
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await h?.close();
+  await fake?.close();
+  assertAllClosed();
+});
+
+async function step(agent: string, task: string) {
+  const res = await h.request('POST', '/v1/runs', { agent, input: { task } });
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  const run = await h.waitForRun(res.body.id, 20_000);
+  expect(run.status).toBe('succeeded');
+  return { run, step: run.steps[0]!, request: fake.requests.filter((r) => r.prompt === task).at(-1)! };
+}
+
+/** What `u` costs at `model`'s price, by hand: uncached input, cache reads, cache writes and output at their rates. */
+function expected(u: Usage, p: { in: number; read: number; write: number; out: number }): number {
+  const read = u.cacheReadTokens ?? 0;
+  const write = u.cacheWriteTokens ?? 0;
+  return ((u.inputTokens - read - write) * p.in + read * p.read + write * p.write + u.outputTokens * p.out) / 1e6;
+}
+
+describe('Anthropic prompt caching', () => {
+  it('marks a long system prompt with cache_control; the first call writes it, the next reads it, each priced at its rate', async () => {
+    const first = await step('reviewer', 'review PR 1');
+    expect(first.request.body.system).toEqual([{ type: 'text', text: LONG, cache_control: { type: 'ephemeral' } }]);
+    const second = await step('reviewer', 'review PR 2');
+    const [w, r] = [first.step.usage!, second.step.usage!];
+    expect(w.cacheWriteTokens).toBeGreaterThanOrEqual(1024);
+    expect(w.cacheReadTokens).toBeUndefined();
+    expect(r).toMatchObject({ cacheReadTokens: w.cacheWriteTokens });
+    expect(r.cacheWriteTokens).toBeUndefined();
+    // The prompt's tokens all count as input (Anthropic's input_tokens leaves the cached ones out).
+    expect(first.request.answered).toMatchObject({ cacheWriteTokens: w.cacheWriteTokens, inputTokens: w.inputTokens });
+    const sonnet = { in: 3, read: 0.3, write: 3.75, out: 15 };
+    expect(w.costUsd).toBeCloseTo(expected(w, sonnet), 7);
+    expect(r.costUsd).toBeCloseTo(expected(r, sonnet), 7);
+    // A read is a tenth of the input price: the second call costs less than the first.
+    expect(r.costUsd!).toBeLessThan(w.costUsd!);
+    expect(second.run.usage).toMatchObject({ cacheReadTokens: r.cacheReadTokens });
+  });
+
+  it('marks a short prefix only when promptCache is on; never when it is off', async () => {
+    expect((await step('pinned', 'pinned call')).request.body.system).toEqual([{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }]);
+    expect((await step('short', 'short call')).request.body.system).toBe('Be brief.');
+    const off = await step('unmarked', 'unmarked call');
+    expect(typeof off.request.body.system).toBe('string');
+    expect(off.step.usage!.cacheWriteTokens).toBeUndefined();
+  });
+});
+
+describe('OpenAI prompt caching', () => {
+  it("counts the cached_tokens of a long prompt's second call as cache reads, priced at the model's cached rate", async () => {
+    const first = await step('gpt', 'open PR 1');
+    const second = await step('gpt', 'open PR 2');
+    expect(first.request.body.messages[0]).toEqual({ role: 'system', content: LONG });
+    expect(first.step.usage!.cacheReadTokens).toBeUndefined();
+    const u = second.step.usage!;
+    expect(u.cacheReadTokens).toBeGreaterThanOrEqual(1024);
+    expect(u.cacheWriteTokens).toBeUndefined();
+    // gpt-4o-mini: $0.15 input, $0.075 cached input, $0.60 output.
+    expect(u.costUsd).toBeCloseTo(expected(u, { in: 0.15, read: 0.075, write: 0.15, out: 0.6 }), 7);
+  });
+});
+
+describe('reserving a marked call', () => {
+  const req = (over: Partial<CompletionRequest>): CompletionRequest => ({
+    agent: 'a',
+    model: 'claude-sonnet-4-6',
+    system: LONG,
+    messages: [{ role: 'user', content: 'hi' }],
+    maxTokens: 100,
+    signal: new AbortController().signal,
+    ...over,
+  });
+
+  it('reserves its prefix as a cache write (1.25 × input on Anthropic), and an unmarked one as input', () => {
+    const prices = new PriceTable();
+    const marked = estimateCall(req({ promptCache: true }));
+    const plain = estimateCall(req({}));
+    expect(marked.inputTokens).toBe(plain.inputTokens);
+    expect(marked.cacheWriteTokens).toBeGreaterThan(1024);
+    expect(plain.cacheWriteTokens).toBeUndefined();
+    const price = DEFAULT_PRICES['claude-sonnet-4']!;
+    expect(prices.withCost(marked, 'claude-sonnet-4-6')!.costUsd).toBeCloseTo(costOf(marked, price), 8);
+    expect(costOf(marked, price) - costOf(plain, price)).toBeCloseTo((marked.cacheWriteTokens! * (3.75 - 3)) / 1e6, 8);
+  });
+
+  it('marks by the setting and the prefix: auto from the model minimum, on always, off never', () => {
+    expect(marksPrefix('auto', req({}))).toBe(true);
+    expect(marksPrefix('auto', req({ system: 'short' }))).toBe(false);
+    expect(marksPrefix('on', req({ system: 'short' }))).toBe(true);
+    expect(marksPrefix('off', req({}))).toBe(false);
+    // Haiku caches 2048 tokens or more.
+    expect(marksPrefix('auto', req({ model: 'claude-haiku-4-5', system: LONG.slice(0, 4000) }))).toBe(false);
+  });
+
+  it('prices cache tokens as input under a price that gives no cache rates', () => {
+    const t = new PriceTable({ 'house-': { inputPerMTok: 10, outputPerMTok: 20 } });
+    expect(t.withCost({ inputTokens: 1000, outputTokens: 0, cacheReadTokens: 600, cacheWriteTokens: 400 }, 'house-1')!.costUsd).toBeCloseTo(0.01, 10);
+  });
+});
