@@ -6,7 +6,11 @@
  * (Anthropic's cache_read/cache_creation_input_tokens, OpenAI's cached_tokens), and is priced at
  * the cache rates; a marked call is reserved as writing its prefix (the dearest case).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentsFile } from '../../src/model/agent.js';
 import { estimateCall } from '../../src/calls/admission/admission.js';
 import { costOf, DEFAULT_PRICES, PriceTable } from '../../src/calls/pricing.js';
 import { marksPrefix } from '../../src/calls/prompt-cache.js';
@@ -135,5 +139,16 @@ describe('reserving a marked call', () => {
   it('prices cache tokens as input under a price that gives no cache rates', () => {
     const t = new PriceTable({ 'house-': { inputPerMTok: 10, outputPerMTok: 20 } });
     expect(t.withCost({ inputTokens: 1000, outputTokens: 0, cacheReadTokens: 600, cacheWriteTokens: 400 }, 'house-1')!.costUsd).toBeCloseTo(0.01, 10);
+  });
+});
+
+describe('the pricing of docs/budgets-and-limits.md#cached-tokens', () => {
+  it("is the shipped price of Claude Sonnet 4, cache rates included, and checks as an agents file's pricing", () => {
+    const page = readFileSync(path.resolve(import.meta.dirname, '../../docs/budgets-and-limits.md'), 'utf8');
+    const block = [...page.matchAll(/^```yaml\n([\s\S]*?)^```/gm)]
+      .map((m) => parseYaml(m[1]!) as { pricing?: Record<string, unknown> })
+      .find((f) => f.pricing)!;
+    const file = AgentsFile.parse({ agents: {}, ...block });
+    expect(file.pricing['claude-sonnet-4']).toEqual(DEFAULT_PRICES['claude-sonnet-4']);
   });
 });

@@ -6,11 +6,20 @@
  * request at temperature 1 is not cached unless forced; an answer expires with its TTL; one
  * workspace's answers are never another's; hits show in /v1/stats (cacheHitRate) and /metrics.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentsFile } from '../../src/model/agent.js';
 import { canonicalJson, requestHash } from '../../src/calls/response-cache.js';
 import type { CompletionRequest } from '../../src/calls/provider.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+
+/** The agents file of docs/agents.md#caching. */
+const DOC = [...readFileSync(path.resolve(import.meta.dirname, '../../docs/agents.md'), 'utf8').matchAll(/^```yaml\n([\s\S]*?)^```/gm)]
+  .map((m) => parseYaml(m[1]!) as { agents?: Record<string, Record<string, unknown>> })
+  .find((f) => f.agents?.faq)!;
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -31,6 +40,7 @@ beforeAll(async () => {
       brief: { provider: 'openai', model: 'gpt-4o-mini', temperature: 0, attempts: 1, cache: { ttlSeconds: 1 } },
       streamer: { provider: 'openai', model: 'gpt-4o-mini', temperature: 0, attempts: 1, stream: true, cache: { ttlSeconds: 60 } },
       plain: { provider: 'openai', model: 'gpt-4o-mini', temperature: 0, attempts: 1 },
+      ...DOC.agents,
     },
   });
   const key = async (workspace: string) => ({
@@ -156,6 +166,17 @@ describe('the response cache', () => {
       const value = (await h.system.engine.redis.get(k))!;
       expect(value).not.toContain('test-key');
     }
+  });
+});
+
+describe('the agents file of docs/agents.md#caching', () => {
+  it('checks, and its agent answers a repeated question once', async () => {
+    expect(AgentsFile.safeParse(DOC).success).toBe(true);
+    const task = 'How do I cancel a run?';
+    const first = await run('faq', task);
+    const again = await run('faq', task);
+    expect(callsOf(task)).toBe(1);
+    expect(again.steps[0]).toMatchObject({ cached: true, output: first.steps[0].output, usage: { costSavedUsd: first.steps[0].usage.costUsd } });
   });
 });
 
