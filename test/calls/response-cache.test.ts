@@ -180,6 +180,18 @@ describe('the agents file of docs/agents.md#caching', () => {
   });
 });
 
+describe("a workspace agent's cache", () => {
+  it('is checked like the agents file: a TTL of 0 is a 422 naming the field', async () => {
+    const writer = { authorization: `Bearer ${(await h.system.keys.create({ workspace: 'acme', scopes: ['agents:write', 'runs:read'] })).key}` };
+    const bad = await h.request('POST', '/v1/agents', { name: 'cached', provider: 'openai', model: 'gpt-4o-mini', cache: { ttlSeconds: 0 } }, writer);
+    expect(bad.status).toBe(422);
+    expect(JSON.stringify(bad.body)).toContain('cache.ttlSeconds');
+    const odd = await h.request('POST', '/v1/agents', { name: 'cached', provider: 'openai', model: 'gpt-4o-mini', promptCache: 'always' }, writer);
+    expect(odd.status).toBe(422);
+    expect(JSON.stringify(odd.body)).toContain('promptCache');
+  });
+});
+
 describe('the request hash', () => {
   const req = (over: Partial<CompletionRequest> = {}): CompletionRequest => ({
     agent: 'a',
