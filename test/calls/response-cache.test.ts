@@ -11,7 +11,12 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentsFile } from '../../src/model/agent.js';
-import { canonicalJson, requestHash } from '../../src/calls/response-cache.js';
+import { canonicalJson, MAX_ANSWER_BYTES, requestHash, ResponseCacheProvider, type AnswerStore } from '../../src/calls/response-cache.js';
+import { PriceTable } from '../../src/calls/pricing.js';
+import { OpenAIProvider } from '../../src/calls/vendors/openai/adapter.js';
+import { silentLogger } from '../../src/logger.js';
+import { ResponseCacheStore } from '../../src/store/response-cache.js';
+import { cleanupPrefix, keysUnder, newRedis, testPrefix } from '../helpers/redis.js';
 import type { CompletionRequest } from '../../src/calls/provider.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
@@ -224,5 +229,48 @@ describe('the request hash', () => {
       requestHash('openai', req({ maxTokens: 11 })),
     ];
     expect(new Set([base, ...others]).size).toBe(others.length + 1);
+  });
+});
+
+describe('what the cache keeps', () => {
+  it('keeps an answer up to MAX_ANSWER_BYTES; a larger one is answered, not kept; a Redis that fails is passed by', async () => {
+    const prefix = testPrefix('rcache-size');
+    const redis = newRedis();
+    const scope = { tag: prefix, workspace: 'default' };
+    const provider = (store: AnswerStore) =>
+      new ResponseCacheProvider(new OpenAIProvider({ apiKey: 'k', baseURL: fake.openaiBaseURL }), {
+        spec: { ttlSeconds: 60, force: false },
+        store,
+        scopeOf: () => scope,
+        prices: new PriceTable(),
+        logger: silentLogger,
+      });
+    const ask = (p: ResponseCacheProvider, text: string) =>
+      p.complete({
+        agent: 'a',
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: text }],
+        temperature: 0,
+        maxTokens: 100_000,
+        signal: AbortSignal.timeout(10_000),
+      });
+    try {
+      const cache = provider(new ResponseCacheStore(redis));
+      const big = 'x'.repeat(MAX_ANSWER_BYTES + 1);
+      expect((await ask(cache, `[[reply:${big}]]`)).text).toBe(big);
+      expect((await ask(cache, `[[reply:${big}]]`)).cached).toBeUndefined();
+      expect(await keysUnder(prefix)).toEqual([]);
+      await ask(cache, '[[reply:small]]');
+      expect((await ask(cache, '[[reply:small]]')).cached).toEqual({ costSavedUsd: expect.any(Number) });
+      expect(await keysUnder(prefix)).toHaveLength(1);
+      // A store that cannot be reached: the call goes to the provider, and is answered.
+      const broken: AnswerStore = { get: () => Promise.reject(new Error('down')), put: () => Promise.reject(new Error('down')) };
+      const before = fake.requests.length;
+      expect((await ask(provider(broken), '[[reply:small]]')).text).toBe('small');
+      expect(fake.requests.length).toBe(before + 1);
+    } finally {
+      await cleanupPrefix(redis, prefix);
+      await redis.quit();
+    }
   });
 });
