@@ -86,6 +86,7 @@ export async function boot(
         maxPauseMs: config.maxPauseMs,
         credentials: config,
         workspaceCaps: config.workspaceCaps,
+        egress: config.egress,
         outbox: mongo !== undefined,
         ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
       }),

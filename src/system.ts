@@ -10,7 +10,7 @@ import { LimitsAdmin } from './calls/admission/admin.js';
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { AgentRegistry } from './agents/registry.js';
-import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds } from './config/env.js';
+import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds, type EgressConfig } from './config/env.js';
 import type { Logger } from './logger.js';
 import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
 import { RunControl } from './flow/run-control.js';
@@ -24,6 +24,7 @@ import { Submissions } from './submit/submissions.js';
 import { stepPolicy, type StepPolicy } from './flow/step-policy.js';
 import { Heartbeats } from './store/heartbeats.js';
 import { WorkspaceCapsStore } from './store/workspace-caps.js';
+import { SecretRecords } from './store/secret-records.js';
 import type { WorkspaceCaps } from './model/workspace-limits.js';
 import { SchedulesService } from './schedules/schedules-service.js';
 import { WorkflowCatalog } from './compile/catalog.js';
@@ -32,6 +33,7 @@ import { ApiKeys } from './auth/api-keys.js';
 import { AdminSessions } from './auth/sessions.js';
 import { AuditLog } from './audit/audit-log.js';
 import { Keyring } from './agents/keyring.js';
+import { WorkspaceSecrets } from './agents/workspace-secrets.js';
 import type { WorkspaceAgents } from './agents/workspace-agents.js';
 import { sideAgents } from './agents/side-agents.js';
 import { McpPool, noSecrets } from './tools/mcp/pool.js';
@@ -77,6 +79,8 @@ export interface SystemOptions {
   workspaceCaps?: WorkspaceCaps;
   /** Workspaces' secrets, for `{{ secrets.NAME }}` of MCP servers' env and headers. @default none (every secret missing) */
   toolSecrets?: SecretLookup;
+  /** Where outbound HTTP calls may go (NODE_ENV=production, SWITCHYARD_EGRESS_ALLOW). @default any host but link-local and metadata ones */
+  egress?: EgressConfig;
 }
 
 const NO_CAPS: WorkspaceCaps = { maxRunningSteps: null, maxRunningRuns: null };
@@ -109,6 +113,8 @@ export interface Side {
   agents: WorkspaceAgents;
   /** Workspaces' caps on running steps and runs: their own and the defaults, and the counters they hold. */
   caps: WorkspaceCapsStore;
+  /** Workspaces' secrets (`{{ secrets.NAME }}` of their tools), sealed with the keyring. */
+  secrets: WorkspaceSecrets;
 }
 
 /** What the Systems of a deployment's other cells take from its first one (see System.cells). */
@@ -309,7 +315,8 @@ export class System {
     });
     const actions = new RunActions({ store, control, logger });
     const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });
-    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps };
+    const secrets = new WorkspaceSecrets({ records: new SecretRecords(stateRedis, sideOpts.failFast), keyring: this.keyring, scope: (ws) => this.scope(ws) });
+    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps, secrets };
   }
 
   get registry(): AgentRegistry {

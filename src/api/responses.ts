@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { CompiledWorkflow } from '../kinds/definition.js';
 import { ContextWriter, RunEvent, RunRecord, RunStatus, StepFeedback, StepRecord, StepStatus, Usage } from '../model/run.js';
 import { StepKind } from '../model/step-kind.js';
+import { WorkOutput } from '../model/work-output.js';
 import { WaitingFor } from '../query/waiting.js';
 
 /** Every error answer: `{error: {code, message, issues?}}` (errors.ts). */
@@ -58,8 +59,11 @@ export const RunView = RunRecord.extend({
 });
 export type RunView = z.infer<typeof RunView>;
 
-/** A run in a listing: its record without input, output and context unless `include` asks for them. */
-export const RunSummary = RunRecord.partial({ input: true, output: true, context: true, contextWriters: true });
+/** A submission's 200: the run, finished (`?wait`: it ended in time), or with `idempotentReplay` (an idempotency key named it). */
+export const SubmittedOrFinished = z.union([RunView, SubmitAnswer]);
+
+/** A run in a listing: its record without input, output, context and work outputs unless `include` asks for them. */
+export const RunSummary = RunRecord.partial({ input: true, output: true, context: true, contextWriters: true, outputs: true });
 export type RunSummary = z.infer<typeof RunSummary>;
 
 /** GET /v1/runs: newest first; `nextCursor` (pass it back as `cursor`) is null on the last page. */
@@ -68,6 +72,10 @@ export type RunList = z.infer<typeof RunList>;
 
 /** GET /v1/runs/:id/context. */
 export const RunContext = z.object({ runId: z.string(), context: z.record(z.string(), z.unknown()), writers: z.record(z.string(), ContextWriter) }).strict();
+
+/** GET /v1/runs/:id/outputs. */
+export const RunOutputs = z.object({ runId: z.string(), outputs: z.array(WorkOutput) }).strict();
+export type RunOutputs = z.infer<typeof RunOutputs>;
 
 /** POST /v1/runs/:id/cancel. */
 export const CancelAnswer = z.object({ id: z.string(), status: RunStatus }).strict();

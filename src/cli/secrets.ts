@@ -1,8 +1,8 @@
 /**
- * The sealed provider keys of workspace agents from a shell:
+ * The sealed values (workspace agents' provider keys, workspaces' secrets) from a shell:
  *
- *   npm run secrets -- reencrypt   reseal every key sealed under an older SWITCHYARD_SECRETS_KEY
- *                                  under the current one (JSON counts on stdout)
+ *   npm run secrets -- reencrypt   reseal every value sealed under an older SWITCHYARD_SECRETS_KEY
+ *                                  under the current one (JSON counts, both kinds summed, on stdout)
  *
  * Rotation without downtime: set the new key as SWITCHYARD_SECRETS_KEY and the old one in
  * SWITCHYARD_SECRETS_OLD_KEYS on every process (both open every value), run this, then drop the
@@ -13,10 +13,12 @@
 import { loadAgentsFile } from '../agents/registry.js';
 import { Keyring } from '../agents/keyring.js';
 import { WorkspaceAgents } from '../agents/workspace-agents.js';
+import { WorkspaceSecrets } from '../agents/workspace-secrets.js';
 import { loadConfig } from '../config/env.js';
 import { ValidationError } from '../errors/index.js';
 import { AgentRecords } from '../store/agent-records.js';
 import { CellMap } from '../store/cells.js';
+import { SecretRecords } from '../store/secret-records.js';
 import { connectRedis, redisTarget } from '../store/connection.js';
 
 const USAGE = 'usage: npm run secrets -- reencrypt';
@@ -36,14 +38,17 @@ async function main(args: string[]): Promise<number> {
   const redis = connectRedis(redisTarget(config), { maxRetriesPerRequest: 1, connectionName: 'switchyard-secrets-cli' });
   try {
     const agents = new WorkspaceAgents({ records: new AgentRecords(redis), shared, keyring, config });
-    // Every cell's workspace agents, summed.
+    const cells = new CellMap({ prefix: config.prefix, count: config.cells.count });
+    const secrets = new WorkspaceSecrets({ records: new SecretRecords(redis), keyring, scope: (ws) => cells.scopeOf(ws) });
+    // Every cell's workspace agents and secrets, summed.
     const out = { resealed: 0, current: 0, skipped: 0, failed: [] as string[] };
-    for (const cell of new CellMap({ prefix: config.prefix, count: config.cells.count }).cells) {
-      const one = await agents.reencrypt(cell);
-      out.resealed += one.resealed;
-      out.current += one.current;
-      out.skipped += one.skipped;
-      out.failed.push(...one.failed);
+    for (const cell of cells.cells) {
+      for (const one of [await agents.reencrypt(cell), await secrets.reencrypt(cell)]) {
+        out.resealed += one.resealed;
+        out.current += one.current;
+        out.skipped += one.skipped;
+        out.failed.push(...one.failed);
+      }
     }
     process.stdout.write(`${JSON.stringify({ keyId: keyring.currentId, ...out }, null, 2)}\n`);
     return out.failed.length || out.skipped ? 1 : 0;

@@ -12,13 +12,24 @@ import type {
   FeedbackAnswer,
   RerunAnswer,
   RunContext,
+  RunOutputs,
   RunEvent,
   RunList,
   RunView,
   Stats,
   SubmitAnswer,
 } from '../api/responses.js';
-import type { AgentBody, AgentChanges, FeedbackBody, GateDecisionBody, ListRunsQuery, RerunBody, StatsQuery, SubmitRunInput } from '../api/schemas.js';
+import type {
+  AgentBody,
+  AgentChanges,
+  ChatMulti,
+  FeedbackBody,
+  GateDecisionBody,
+  ListRunsQuery,
+  RerunBody,
+  StatsQuery,
+  SubmitRunInput,
+} from '../api/schemas.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
 import type { RunListInclude } from '../model/run.js';
 import type { ScheduleBody } from '../schedules/schedules-service.js';
@@ -40,6 +51,9 @@ export type Agent = Out<typeof AgentView>;
 export type Schedule = Out<typeof ScheduleView>;
 export type StatsAnswer = Out<typeof Stats>;
 export type Workflow = Out<typeof CompiledWorkflow>;
+export type ChatMultiInput = In<typeof ChatMulti>;
+/** What a submission with `wait` gives: the run, finished in time, or the submission to follow (the run goes on). */
+export type Waited = { finished: true; run: Run } | { finished: false; submitted: Submitted };
 
 /** GET /v1/runs's filters; `include` as a list. */
 export type ListRunsParams = Omit<In<typeof ListRunsQuery>, 'include' | 'limit'> & { include?: readonly RunListInclude[]; limit?: number };
@@ -80,6 +94,12 @@ export function createClient(opts: ClientOptions) {
     return (res.status === 204 ? undefined : await res.json()) as T;
   }
 
+  /** POST `path?wait=<seconds>`: a 200 with a run's steps is the finished run; any other success is the submission. */
+  async function submitAndWait(path: string, body: unknown, seconds: number): Promise<Waited> {
+    const answer = await call<Run | Submitted>('POST', `${path}${queryString({ wait: seconds })}`, body);
+    return 'steps' in answer ? { finished: true, run: answer } : { finished: false, submitted: answer };
+  }
+
   const decide =
     (approve: boolean) =>
     (runId: string, stepId: string, decision: In<typeof GateDecisionBody> = {}) =>
@@ -90,6 +110,12 @@ export function createClient(opts: ClientOptions) {
     runs: {
       /** Start a run (202); with an `idempotencyKey` already used, the run it made (`idempotentReplay`). */
       create: (body: SubmitRunInput) => call<Submitted>('POST', '/v1/runs', body),
+      /**
+       * Start a run and wait up to `seconds` (at most the server's SWITCHYARD_MAX_WAIT_SECONDS,
+       * 60 by default) for it to finish: the finished run, or the submission when it has not
+       * finished by then (follow it with `events` or `get`).
+       */
+      createAndWait: (body: SubmitRunInput, seconds: number) => submitAndWait('/v1/runs', body, seconds),
       get: (id: string, o: { definition?: boolean } = {}) =>
         call<Run>('GET', `/v1/runs/${seg(id)}${queryString({ include: o.definition ? 'definition' : undefined })}`),
       /** Newest first; pass `nextCursor` back as `cursor`. */
@@ -98,6 +124,8 @@ export function createClient(opts: ClientOptions) {
       /** A new run from `fromStep` of this one (it and what depends on it run again). */
       rerun: (id: string, body: In<typeof RerunBody>) => call<Out<typeof RerunAnswer>>('POST', `/v1/runs/${seg(id)}/rerun`, body),
       context: (id: string) => call<Out<typeof RunContext>>('GET', `/v1/runs/${seg(id)}/context`),
+      /** The run's work outputs (emit_output), in the order emitted. */
+      outputs: async (id: string) => (await call<Out<typeof RunOutputs>>('GET', `/v1/runs/${seg(id)}/outputs`)).outputs,
       feedback: (id: string, stepId: string, body: In<typeof FeedbackBody>) =>
         call<Out<typeof FeedbackAnswer>>('POST', `/v1/runs/${seg(id)}/steps/${seg(stepId)}/feedback`, body),
       /** The run's events until `run.finished`, reconnecting from the last one on a dropped connection. */
@@ -105,6 +133,12 @@ export function createClient(opts: ClientOptions) {
         runEvents({ url: `${base}/v1/runs/${seg(id)}/events`, headers: auth, fetch: doFetch }, o),
     },
     approvals,
+    chat: {
+      /** One message to several agents, as a run (parallel, sequential or orchestrated). */
+      multi: (body: ChatMultiInput) => call<Submitted>('POST', '/v1/chat/multi', body),
+      /** The same, waiting up to `seconds` for the run to finish, as `runs.createAndWait`. */
+      multiAndWait: (body: ChatMultiInput, seconds: number) => submitAndWait('/v1/chat/multi', body, seconds),
+    },
     schedules: {
       list: async () => (await call<Out<typeof ScheduleList>>('GET', '/v1/schedules')).schedules,
       get: (id: string) => call<Schedule>('GET', `/v1/schedules/${seg(id)}`),

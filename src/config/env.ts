@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigError, issuesFromZod } from '../errors/index.js';
 import { API_ENV, apiConfigOf, type ApiConfig } from './api-env.js';
 import { CELLS_ENV, cellsConfigOf, type CellsConfig } from './cells-env.js';
+import { EGRESS_ENV, egressConfigOf, type EgressConfig } from './egress-env.js';
 import { MAX_TIMER_MS, emptyToUndefined, int, ms, bool, optionalString, optionalUrl } from './parse.js';
 import { WORKSPACE_ENV, workspaceCapsOf } from './workspace-env.js';
 import type { WorkspaceCaps } from '../model/workspace-limits.js';
@@ -13,6 +14,7 @@ import type { WorkspaceCaps } from '../model/workspace-limits.js';
 export { MAX_TIMER_MS };
 export type { ApiRateConfig, AuthConfig } from './api-env.js';
 export type { CellsConfig } from './cells-env.js';
+export type { EgressConfig } from './egress-env.js';
 
 /** The deepest `when` nesting a setting may allow: expressions are walked recursively. */
 export const MAX_EXPRESSION_DEPTH_SETTING = 1000;
@@ -29,6 +31,8 @@ export interface Bounds {
   maxJsonDepth: number;
   /** Most event streams one process serves at once. @default 1000 */
   maxEventStreams: number;
+  /** Longest `?wait=<seconds>` a submission may ask for (submit and wait), seconds. @default 60 */
+  maxWaitSeconds: number;
   // What a small request may become once it runs (issue 20, items 2 and 9).
   /** Most UTF-8 bytes of the text a step's input renders into (and of a string a `when` builds). @default 1 MiB */
   maxRenderedBytes: number;
@@ -70,6 +74,8 @@ export interface Bounds {
   maxLoopIterations: number;
   /** Most UTF-8 bytes of one string (or key) in a request body. @default 1 MiB */
   maxFieldBytes: number;
+  /** Most characters a step's transcript keeps of one part of a tool call (its arguments, its result or error). @default 1000 */
+  transcriptPartChars: number;
 }
 
 /** BullMQ's lock and stalled-check timing of every worker by default, ms: a lost worker's steps go on within 30 s. */
@@ -82,6 +88,7 @@ export const DEFAULT_BOUNDS: Bounds = {
   maxSteps: 1000,
   maxJsonDepth: 64,
   maxEventStreams: 1000,
+  maxWaitSeconds: 60,
   maxRenderedBytes: 1024 * 1024,
   maxOutputBytes: 1024 * 1024,
   maxOrchestratorTurns: 20,
@@ -102,6 +109,7 @@ export const DEFAULT_BOUNDS: Bounds = {
   maxForEachItems: 1000,
   maxLoopIterations: 20,
   maxFieldBytes: 1024 * 1024,
+  transcriptPartChars: 1000,
 };
 
 export const EnvSchema = z.object({
@@ -149,6 +157,8 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_JSON_DEPTH: int(DEFAULT_BOUNDS.maxJsonDepth, 2),
   /** Most event streams (SSE viewers) one process serves at once; more answer 503. */
   SWITCHYARD_MAX_EVENT_STREAMS: int(DEFAULT_BOUNDS.maxEventStreams, 1),
+  /** Longest `?wait=<seconds>` a submission may ask for (POST /v1/runs, /v1/chat/multi); more: 422 naming it. At most an hour. */
+  SWITCHYARD_MAX_WAIT_SECONDS: int(DEFAULT_BOUNDS.maxWaitSeconds, 1, 3600),
   /**
    * Most bytes (JSON) a step keeps of its last provider call to debug it (request, answer or
    * error: `debug` on its record), and of the tool calls of its turns (`calls`); 0 keeps none.
@@ -156,6 +166,8 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_DEBUG_BYTES: int(DEFAULT_MAX_DEBUG_BYTES, 0),
   /** Most UTF-8 bytes a step's rendered input (every text in it) may have; also bounds strings a `when` builds. */
   SWITCHYARD_MAX_RENDERED_BYTES: int(DEFAULT_BOUNDS.maxRenderedBytes, 1024),
+  /** Most characters a step's transcript (`calls`) keeps of a tool call's arguments, result or error; longer ones are cut and say so. */
+  SWITCHYARD_TRANSCRIPT_PART_CHARS: int(DEFAULT_BOUNDS.transcriptPartChars, 32),
   /** Most UTF-8 bytes a step's output (its JSON text) may have; a bigger one fails the step. */
   SWITCHYARD_MAX_OUTPUT_BYTES: int(DEFAULT_BOUNDS.maxOutputBytes, 1024),
   /** Highest `orchestration.maxTurns` a request may set on a step (never above the agent's own, when it declares one). */
@@ -249,6 +261,7 @@ export const EnvSchema = z.object({
   ...API_ENV,
   ...WORKSPACE_ENV,
   ...CELLS_ENV,
+  ...EGRESS_ENV,
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -283,6 +296,8 @@ export interface Config extends ApiConfig {
   logRedactContent: boolean;
   /** How log lines are written (LOG_FORMAT). */
   logFormat: Env['LOG_FORMAT'];
+  /** Where outbound HTTP calls may go (SWITCHYARD_EGRESS_ALLOW in production). */
+  egress: EgressConfig;
   /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*; null: unlimited). */
   workspaceCaps: WorkspaceCaps;
   providers: {
@@ -322,6 +337,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxSteps: e.SWITCHYARD_MAX_STEPS,
       maxJsonDepth: e.SWITCHYARD_MAX_JSON_DEPTH,
       maxEventStreams: e.SWITCHYARD_MAX_EVENT_STREAMS,
+      maxWaitSeconds: e.SWITCHYARD_MAX_WAIT_SECONDS,
       maxRenderedBytes: e.SWITCHYARD_MAX_RENDERED_BYTES,
       maxOutputBytes: e.SWITCHYARD_MAX_OUTPUT_BYTES,
       maxOrchestratorTurns: e.SWITCHYARD_MAX_ORCHESTRATOR_TURNS,
@@ -342,6 +358,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxForEachItems: e.SWITCHYARD_MAX_FOREACH_ITEMS,
       maxLoopIterations: e.SWITCHYARD_MAX_LOOP_ITERATIONS,
       maxFieldBytes: e.SWITCHYARD_MAX_FIELD_BYTES,
+      transcriptPartChars: e.SWITCHYARD_TRANSCRIPT_PART_CHARS,
     },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,
@@ -355,6 +372,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logRedactContent: e.SWITCHYARD_LOG_REDACT_CONTENT,
     logFormat: e.LOG_FORMAT,
     workspaceCaps: workspaceCapsOf(e),
+    egress: egressConfigOf(e),
     providers: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
       openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },

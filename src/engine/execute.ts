@@ -82,6 +82,7 @@ function executionContext(d: Delivery, agents: AgentRegistry, signal: AbortSigna
     runInput: d.runInput,
     reads: d.reads,
     context: d.context,
+    publishes: step.toContext?.fields ?? null,
     checkpoint: d.checkpoint,
     resumed: d.resumed,
     signal,

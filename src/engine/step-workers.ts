@@ -9,6 +9,7 @@ import { RedisLimiter } from '../calls/admission/limiter.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
 import { CallPipeline } from '../calls/pipeline.js';
 import { compilePlan } from '../compile/plan.js';
+import { createOutbound } from '../net/outbound.js';
 import { endFailedStep, type FailedJobDeps } from '../flow/failed-jobs.js';
 import type { StepJobData } from '../flow/flow-builder.js';
 import type { Executors } from '../kinds/executor.js';
@@ -20,6 +21,7 @@ import type { System } from '../system.js';
 import type { ActiveJobs } from './active-jobs.js';
 import type { WorkerPoolsOptions } from './pool-options.js';
 import { createStepProcessor, type StepMachineDeps } from './step-machine.js';
+import { toolSources } from './tool-sources.js';
 
 /** A limiter that never limits by itself (see the agent workers below). */
 export const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
@@ -68,7 +70,10 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
     });
     return runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, agents: r.agents, finishedAt: r.finishedAt, output: r.output ?? null }));
   };
-  const defaults = createExecutors({ providerFor, readRuns, schemas: system.schemas, compilePlan });
+  // The one outbound HTTP client of the process (http steps), under the deployment's egress rules.
+  const outbound = createOutbound({ egress: system.opts.egress ?? { production: false, allow: [] } });
+  const tools = toolSources(system, { readRuns }, opts.tools);
+  const defaults = createExecutors({ providerFor, tools, schemas: system.schemas, compilePlan, outbound, secrets: system.engine.secrets.lookup });
   return { ...defaults, ...opts.executors?.(defaults) };
 }
 

@@ -9,6 +9,7 @@ import { RetryableError, StaleAttemptError, toError } from '../errors/index.js';
 import { isTransientWriteError } from '../store/reachable.js';
 import type { StepCompleteReply, StepTransition, StepTransitionReply } from '../store/scripts/index.js';
 import type { Delivery } from './delivery.js';
+import { PUBLISH_CONTEXT_TOOL } from '../tools/builtins/names.js';
 import { contextPublish } from './publish.js';
 import type { Succeeded } from './settle.js';
 
@@ -86,7 +87,9 @@ export async function recordResult(d: Delivery, outcome: Succeeded): Promise<Ste
   // Its answer came from the response cache: no call of this write's reached a provider.
   const cached = d.meter.allCached();
   const usage = d.meter.take();
-  const published = step.toContext ? contextPublish(step, outcome.output, d.agents ? (a) => d.agents!.authorityOf(a) : deps.authorityOf) : undefined;
+  const published = step.toContext
+    ? contextPublish(step, outcome.output, d.agents ? (a) => d.agents!.authorityOf(a) : deps.authorityOf, await contextDrafts(d))
+    : undefined;
   // The result's own input is the one recorded.
   const { input: _rendered, ...fields } = d.trace.take({ input: outcome.input ?? null, output: outcome.output });
   const traced = cached ? { ...fields, cached } : fields;
@@ -121,4 +124,11 @@ export async function recordResult(d: Delivery, outcome: Succeeded): Promise<Ste
     d.log().warn({ attempt: d.attempt, usage }, 'an answer came for a run that no longer holds its steps; its usage is not recorded');
   else if (!reply.recorded) d.log().debug({ status: reply.status }, 'result kept as a late answer: the step had already ended');
   return reply;
+}
+
+/** What the step's publish_context calls gave (read only when its agent has the tool: one read then). */
+async function contextDrafts(d: Delivery): Promise<Record<string, unknown>> {
+  const agent = d.step.agent ? d.agents?.get(d.step.agent) : undefined;
+  if (!agent?.tools.includes(PUBLISH_CONTEXT_TOOL)) return {};
+  return durably(d, 'reading its context values', () => d.deps.store.drafts.get(d.scope, d.runId, d.step.id));
 }

@@ -26,6 +26,7 @@ import { VoteStepDefinition, CompiledVoteStep } from './vote/schema.js';
 import { ConcatStepDefinition, CompiledConcatStep } from './concat/schema.js';
 import { MergeStepDefinition, CompiledMergeStep } from './merge/schema.js';
 import { SynthesizeStepDefinition, CompiledSynthesizeStep } from './synthesize/schema.js';
+import { HttpStepDefinition, CompiledHttpStep } from './http/schema.js';
 
 // The vocabulary every step shares lives on the ground floor; these are read from here too.
 export { STEP_ID_PATTERN, StepId, RunStepId, StepInput, JoinPolicy, JoinWatch, ContextName, ContextConflict } from '../model/step.js';
@@ -45,6 +46,7 @@ export const STEP_DEFINITIONS = {
   approval: ApprovalStepDefinition,
   vote: VoteStepDefinition,
   concat: ConcatStepDefinition,
+  http: HttpStepDefinition,
 } as const satisfies Record<StepKind, z.ZodType>;
 // Every kind named on the ground floor has a schema here, and no other.
 const _sameKinds: [keyof typeof STEP_DEFINITIONS] extends [StepKind] ? ([StepKind] extends [keyof typeof STEP_DEFINITIONS] ? true : never) : never = true;
@@ -65,6 +67,7 @@ export const StepDefinition = z.preprocess(
     ConcatStepDefinition,
     MergeStepDefinition,
     SynthesizeStepDefinition,
+    HttpStepDefinition,
   ]),
 );
 export type StepDefinition = z.infer<typeof StepDefinition>;
@@ -162,6 +165,7 @@ export const COMPILED_STEPS = {
   concat: CompiledConcatStep,
   merge: CompiledMergeStep,
   synthesize: CompiledSynthesizeStep,
+  http: CompiledHttpStep,
 } as const satisfies { [K in StepKind]: z.ZodType };
 export const CompiledStep = z.discriminatedUnion('kind', [
   CompiledAgentStep,
@@ -173,6 +177,7 @@ export const CompiledStep = z.discriminatedUnion('kind', [
   CompiledConcatStep,
   CompiledMergeStep,
   CompiledSynthesizeStep,
+  CompiledHttpStep,
 ]);
 export type CompiledStep = z.infer<typeof CompiledStep>;
 export type CompiledStepOf<K extends StepKind> = Extract<CompiledStep, { kind: K }>;

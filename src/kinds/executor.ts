@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import type { Provider } from '../calls/provider.js';
 import type { StepReading } from '../store/run-store.js';
 import type { StepRecord, ToolCallRecord } from '../model/run.js';
+import type { PublishFields } from '../model/step.js';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { CompiledStep, CompiledStepOf, StepInput, StepKind } from './definition.js';
 
@@ -39,6 +40,8 @@ export interface ExecutionContext {
   reads: readonly StepReading[];
   /** The names of the run's shared context the step's templates read (`{{context.<name>}}`), as they were when it began. */
   context: Record<string, unknown>;
+  /** What the step may publish into the run's context (its compiled `publish`; the publish_context tool too); null or absent: nothing. */
+  publishes?: PublishFields | null;
   /** What the step saved last (null at first); kept across attempts and deliveries. */
   checkpoint: unknown;
   /** True when this segment continues after steps it added have finished. */
@@ -112,7 +115,12 @@ export type StepOutcome =
    * Wait, without a worker slot, until `untilMs` (epoch ms) or until something wakes it (an
    * approval promotes its job): the step is `waiting` with `reason`, and resumed when it wakes.
    */
-  | { type: 'sleep'; untilMs: number; reason: string };
+  | {
+      type: 'sleep';
+      untilMs: number;
+      reason: string;
+      /** More for its `step.waiting` event (the calls a decision is asked on). */ details?: Record<string, unknown>;
+    };
 
 export interface StepExecutor<K extends StepKind = StepKind> {
   /** An executor that works only on what it read (concat, merge) answers, or throws, at once: callers await it inside try. */

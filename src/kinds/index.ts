@@ -18,10 +18,11 @@ import { voteExecutor } from './vote/execute.js';
 import { concatExecutor } from './concat/execute.js';
 import { mergeExecutor } from './merge/execute.js';
 import { synthesizeExecutor } from './synthesize/execute.js';
+import { httpExecutor, type HttpExecutorDeps } from './http/execute.js';
 
-export type { ReadRuns, RecentRun } from './agent/read-runs.js';
+export type { ReadRuns, RecentRun } from '../tools/builtins/read-runs.js';
 
-export interface ExecutorDeps extends AgentExecutorDeps {
+export interface ExecutorDeps extends AgentExecutorDeps, HttpExecutorDeps {
   /** Checks a planner's plan as the workflow compiler checks a workflow. */
   compilePlan: CompilePlan;
 }
@@ -38,5 +39,6 @@ export function createExecutors(deps: ExecutorDeps): Executors {
     concat: concatExecutor(),
     merge: mergeExecutor(),
     synthesize: synthesizeExecutor(agent),
+    http: httpExecutor(deps),
   };
 }

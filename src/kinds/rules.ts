@@ -14,6 +14,7 @@ import { voteRule } from './vote/compile.js';
 import { concatRule } from './concat/compile.js';
 import { mergeRule } from './merge/compile.js';
 import { synthesizeRule } from './synthesize/compile.js';
+import { httpRule } from './http/compile.js';
 
 export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
   agent: agentRule,
@@ -25,6 +26,7 @@ export const KIND_RULES: { [K in StepKind]: KindRule<K> } = {
   concat: concatRule,
   merge: mergeRule,
   synthesize: synthesizeRule,
+  http: httpRule,
 };
 
 /** The compile rule of a step's kind. */

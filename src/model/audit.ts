@@ -24,6 +24,8 @@ export const AUDIT_ACTIONS = [
   'envelope.warning',
   'credential.refused',
   'workspace.limits_changed',
+  'secret.set',
+  'secret.removed',
 ] as const;
 export const AuditAction = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditAction>;

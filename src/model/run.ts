@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { Budget } from './budget.js';
 import { StepKind } from './step-kind.js';
+import { WorkOutput } from './work-output.js';
 
 /** `waiting`: running, and an approval gate waits for a person's decision. */
 export const RunStatus = z.enum(['queued', 'running', 'waiting', 'succeeded', 'partial_success', 'failed', 'cancelled', 'budget_exceeded']);
@@ -46,9 +47,12 @@ export const usableDependency = (d: { status: StepStatus; optional: boolean }): 
 /** How the `reason` of an approval gate that waits for a decision starts (not one waiting for its revision). */
 export const GATE_WAITING_REASON = 'waiting for approval';
 
-/** An approval gate waiting for a person's decision. */
+/** How the `reason` of an agent step whose tool calls wait for a person's decision starts (it starts as a gate's does). */
+export const TOOL_APPROVAL_REASON = `${GATE_WAITING_REASON} of tool calls`;
+
+/** An approval gate, or an agent step's tool calls, waiting for a person's decision. */
 export const awaitsDecision = (s: { kind: string; status: string; reason: string | null }): boolean =>
-  s.kind === 'approval' && s.status === 'waiting' && (s.reason ?? '').startsWith(GATE_WAITING_REASON);
+  (s.kind === 'approval' || s.kind === 'agent') && s.status === 'waiting' && (s.reason ?? '').startsWith(GATE_WAITING_REASON);
 
 /** The error of a step whose job ended without reporting a result. */
 export const LOST_STEP_ERROR = 'the step job failed without reporting a result (worker lost or stalled too often)';
@@ -133,6 +137,10 @@ export const ToolCallRecord = z.object({
   step: z.string().optional(),
   result: z.string().optional(),
   error: z.string().optional(),
+  /** A call that waited for a person: who decided, when, with what comment (a call still waiting: `{waiting: true}`). */
+  approval: z
+    .union([z.object({ approved: z.boolean(), by: z.string(), comment: z.string().nullable(), at: z.string() }), z.object({ waiting: z.literal(true) })])
+    .optional(),
 });
 export type ToolCallRecord = z.infer<typeof ToolCallRecord>;
 
@@ -216,6 +224,8 @@ export const RunRecord = z.object({
   context: z.record(z.string(), z.unknown()).nullable(),
   /** Which step wrote each name of `context`. */
   contextWriters: z.record(z.string(), ContextWriter).nullable(),
+  /** The named work outputs its steps emitted (`emit_output`), in the order emitted; null until one is. */
+  outputs: z.array(WorkOutput).nullable().default(null).catch(null),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
@@ -223,14 +233,14 @@ export const RunRecord = z.object({
 export type RunRecord = z.infer<typeof RunRecord>;
 
 /** What GET /v1/runs may add to each run of a page (by default a page lists summaries). */
-export const RunListInclude = z.enum(['input', 'output', 'context']);
+export const RunListInclude = z.enum(['input', 'output', 'context', 'outputs']);
 export type RunListInclude = z.infer<typeof RunListInclude>;
 
 /** The fields of a run record a listing leaves out unless asked for. */
-const LISTED_ON_REQUEST = ['input', 'output', 'context', 'contextWriters'] as const;
+const LISTED_ON_REQUEST = ['input', 'output', 'context', 'contextWriters', 'outputs'] as const;
 type OnRequest = (typeof LISTED_ON_REQUEST)[number];
 
-/** A run as a listing shows it: its record without input, output and context, unless asked for. */
+/** A run as a listing shows it: its record without input, output, context and work outputs, unless asked for. */
 export type RunSummary = Omit<RunRecord, OnRequest> & Partial<Pick<RunRecord, OnRequest>>;
 
 /** Whether a listing that includes `include` shows `field` of a run record. */
@@ -263,6 +273,7 @@ export const RUN_EVENT_TYPES = [
   'run.resumed',
   'budget.warning',
   'context.updated',
+  'output.emitted',
 ] as const;
 
 /**

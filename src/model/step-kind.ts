@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-export const STEP_KINDS = ['agent', 'loop', 'forEach', 'plan', 'approval', 'vote', 'concat', 'merge', 'synthesize'] as const;
+export const STEP_KINDS = ['agent', 'loop', 'forEach', 'plan', 'approval', 'vote', 'concat', 'merge', 'synthesize', 'http'] as const;
 export const StepKind = z.enum(STEP_KINDS);
 export type StepKind = z.infer<typeof StepKind>;
 export const DEFAULT_STEP_KIND: StepKind = 'agent';

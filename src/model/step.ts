@@ -127,3 +127,12 @@ export const COMPILED_FIELDS = {
   /** The context names its templates read. */
   readsContext: z.array(z.string()).optional(),
 };
+
+/** What a step's `publish` compiled to (`toContext.fields`): every field, these, or its whole output under one name. */
+export type PublishFields = 'all' | string[] | { as: string };
+
+/** Whether a step whose `publish` compiled to `fields` may publish `name` (its publish_context calls too). */
+export function mayPublish(fields: PublishFields, name: string): boolean {
+  if (!ContextName.safeParse(name).success) return false;
+  return fields === 'all' || (Array.isArray(fields) ? fields.includes(name) : fields.as === name);
+}

@@ -1,6 +1,6 @@
 /**
  * Reading runs: one run as the API shows it (with what each waiting step waits for, and on
- * request the definition it executes), its shared context, its events (replayed, then live),
+ * request the definition it executes), its shared context, its work outputs, its events (replayed, then live),
  * a workspace's runs page by page, and statistics over them. Redis first; a run that left it
  * (retention) is read from the archive (MongoDB) when there is one.
  */
@@ -12,8 +12,10 @@ import type { Heartbeats } from '../store/heartbeats.js';
 import { whileReachable } from '../store/reachable.js';
 import type { RunState, RunStore } from '../store/run-store.js';
 import type { Scope } from '../store/scope.js';
+import type { WorkOutput } from '../model/work-output.js';
 import { runDefinition } from '../submit/agent-task.js';
 import { computeStats } from './stats.js';
+import { awaitRunEnd } from './run-wait.js';
 import { toRunView, type RunView } from './run-view.js';
 import { explainLost, explainWaiting, queuesToAsk, runningJobs } from './waiting.js';
 import { isTerminalRun, isTerminalStep, type ContextWriter, type RunEvent, type RunListInclude, type RunStatus, type RunSummary } from '../model/run.js';
@@ -94,6 +96,14 @@ export class RunQueries {
     return { runId, context: run.context ?? {}, writers: run.contextWriters ?? {} };
   }
 
+  /** A run's work outputs (emit_output), in the order emitted. */
+  async outputs(scope: Scope, runId: string): Promise<{ runId: string; outputs: WorkOutput[] }> {
+    const outputs =
+      (await this.read('reading the run', () => this.deps.store.outputs.list(scope, runId))) ??
+      (await this.fromArchive(runId, (a) => a.getRun(scope.workspace, runId, {}))).outputs;
+    return { runId, outputs: outputs ?? [] };
+  }
+
   /** Tell, for each step that is not running (or whose worker is lost), what it waits for (no-op without a worker registry). */
   private async explain(scope: Scope, view: RunView): Promise<void> {
     const { heartbeats } = this.deps;
@@ -119,12 +129,18 @@ export class RunQueries {
    * cannot all pass the check first. Call the returned function once the stream has ended.
    */
   reserveEventStream(): () => void {
+    const release = this.tryReserveEventStream();
+    if (release) return release;
     const max = this.deps.maxEventStreams ?? DEFAULT_BOUNDS.maxEventStreams;
-    if (this.eventStreams >= max)
-      throw new UnavailableError(
-        `this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`,
-        'event_stream_cap',
-      );
+    throw new UnavailableError(
+      `this process already serves ${max} event streams (SWITCHYARD_MAX_EVENT_STREAMS); try again later or another instance`,
+      'event_stream_cap',
+    );
+  }
+
+  /** One of the event stream slots, or undefined when all are taken (reserveEventStream). */
+  private tryReserveEventStream(): (() => void) | undefined {
+    if (this.eventStreams >= (this.deps.maxEventStreams ?? DEFAULT_BOUNDS.maxEventStreams)) return undefined;
     this.eventStreams++;
     let released = false;
     return () => {
@@ -150,6 +166,27 @@ export class RunQueries {
     // A client reconnecting after run.finished: nothing will ever follow.
     if (isTerminalRun(status) && after !== undefined && (await events.read(scope, runId, after, 1)).length === 0) return { kind: 'none' };
     return { kind: 'live', events: untilFinished(events.follow(scope, runId, after, signal)) };
+  }
+
+  /**
+   * Submit-and-wait: the run once it has finished, or undefined when it has not within `waitMs`
+   * (or `signal` fired first: the client went away). A waiter is a viewer of the process's
+   * event feed and takes one of its event stream slots while it waits; with none free it does
+   * not wait (undefined at once), since the run it waits for is already made; nor does a
+   * wait that fails (Redis lost meanwhile): the caller answers as if the time were up, never
+   * with an error that would have a client submit the run again.
+   */
+  async awaitEnd(scope: Scope, runId: string, waitMs: number, signal: AbortSignal): Promise<RunView | undefined> {
+    const release = this.tryReserveEventStream();
+    if (!release) return undefined;
+    try {
+      return await awaitRunEnd({ store: this.deps.store, view: (s, id) => this.get(s, id) }, scope, runId, waitMs, signal);
+    } catch (err) {
+      this.deps.logger.warn({ runId, err: (err as Error).message }, 'could not wait for a run to finish; answering that it has not');
+      return undefined;
+    } finally {
+      release();
+    }
   }
 
   private async fromArchive<T>(runId: string, read: (archive: RunArchive) => Promise<T | null>): Promise<T> {

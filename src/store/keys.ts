@@ -148,6 +148,13 @@ export const keys = {
    */
   agents: (s: Scope) => `${ws(s)}:agents`,
   /**
+   * Hash: a workspace's secrets (set over the API, used as `{{ secrets.NAME }}` by its tools),
+   * name → `{sealed, updatedAt}` (JSON; the value sealed, never in clear). See secret-records.ts.
+   */
+  secrets: (s: Scope) => `${ws(s)}:secrets`,
+  /** Set: the workspaces of the cell that have (or had) secrets, for resealing them all (`npm run secrets -- reencrypt`). */
+  secretWorkspaces: (c: Cell) => `${c.tag}:ws-secrets`,
+  /**
    * Hash: every workspace agent of the cell, `<workspace>/<name>` → `{version, concurrency}`
    * (JSON): which agent queues the worker processes serve, and how many steps at once.
    */

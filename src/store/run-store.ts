@@ -8,7 +8,9 @@
  * - `envelopes`: what a workspace or an API key may spend per day, and what it spent today;
  * - `gates`: decisions on approval gates, feedback on results;
  * - `endings`: how a run's state ends (run-finish), and who is told;
- * - `fair`: the fair turns of new jobs on the cell's queues, by workspace.
+ * - `fair`: the fair turns of new jobs on the cell's queues, by workspace;
+ * - `outputs`: the work outputs its steps emit (emit_output), kept on the run;
+ * - `drafts`: what a running step gives for the run's context (publish_context), published with its result.
  * A finished run of a few steps is compacted into its one hash (see keys.run and compacted.ts);
  * every reader takes either form. Every change goes through one of the scripts in scripts/, so
  * each is atomic with its event and its outbox entry. Key names come from keys.ts only.
@@ -20,9 +22,11 @@ import { RunEndings } from './endings.js';
 import { Envelopes } from './envelopes.js';
 import { EventLog } from './event-log.js';
 import { FairTurns } from './fair.js';
+import { ContextDrafts } from './context-drafts.js';
 import { Gates } from './gates.js';
 import { RunRecords } from './records.js';
 import { StepState } from './steps.js';
+import { WorkOutputs } from './work-outputs.js';
 import type { StoreContext, StoreOptions } from './store-context.js';
 import type { Cell } from './scope.js';
 
@@ -45,6 +49,8 @@ export class RunStore implements StoreContext {
   readonly gates: Gates;
   readonly endings: RunEndings;
   readonly fair: FairTurns;
+  readonly outputs: WorkOutputs;
+  readonly drafts: ContextDrafts;
 
   constructor(opts: StoreOptions) {
     this.redis = opts.redis;
@@ -61,6 +67,8 @@ export class RunStore implements StoreContext {
     this.events = new EventLog(this);
     this.gates = new Gates(this, this.records);
     this.fair = new FairTurns(this);
+    this.outputs = new WorkOutputs(this);
+    this.drafts = new ContextDrafts(this);
   }
 
   /** Stop the shared event reader (its followers end). The connection is the caller's. */

@@ -36,6 +36,7 @@ function agentsOf(step: CompiledStep, registry: AgentRegistry): string[] {
       return step.review ? [step.review.agent] : [];
     case 'concat':
     case 'merge':
+    case 'http':
       return [];
   }
 }

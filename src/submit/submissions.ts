@@ -255,6 +255,7 @@ function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, i
     budget: opts.budget ?? workflow.budget ?? null,
     context: null,
     contextWriters: null,
+    outputs: null,
     createdAt: new Date().toISOString(),
     startedAt: null,
     finishedAt: null,

@@ -25,6 +25,7 @@ import { ScheduleBody } from '../../src/schedules/schedules-service.js';
 import { CreateKeyBody } from '../../src/api/admin-schemas.js';
 import { WorkspaceLimitsUpdate } from '../../src/model/workspace-limits.js';
 import { Envelope } from '../../src/model/envelope.js';
+import { SecretSet } from '../../src/model/workspace-secret.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const PAGES = [
@@ -81,6 +82,7 @@ function schemasFor(method: string, route: string): z.ZodType[] | undefined {
   if (method === 'POST' && route === '/v1/keys') return [CreateKeyBody];
   if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/limits$/.test(route)) return [WorkspaceLimitsUpdate];
   if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/envelope$/.test(route)) return [Envelope];
+  if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/secrets\/[^/]+$/.test(route)) return [SecretSet];
   return undefined;
 }
 
@@ -109,7 +111,7 @@ describe('the request bodies shown in the docs', () => {
   it.each(EXAMPLES.map((e) => [`${e.page}: ${e.method} ${e.route} ${e.body.slice(0, 60)}`, e] as const))('%s', (_name, e) => {
     const body: unknown = JSON.parse(e.body);
     if (e.showsError) return;
-    const schemas = schemasFor(e.method, e.route);
+    const schemas = schemasFor(e.method, e.route.split('?')[0]!);
     expect(schemas, `no schema known for ${e.method} ${e.route}`).toBeDefined();
     const fits = schemas!.map((s) => s.safeParse(body));
     expect(

@@ -52,8 +52,14 @@ afterAll(async () => {
 });
 
 describe("another workspace's run", () => {
-  it('is not found by reads: the run, its context, its event stream', async () => {
-    for (const path of [`/v1/runs/${doneRun}`, `/v1/runs/${doneRun}?include=definition`, `/v1/runs/${doneRun}/context`, `/v1/runs/${doneRun}/events`]) {
+  it('is not found by reads: the run, its context, its work outputs, its event stream', async () => {
+    for (const path of [
+      `/v1/runs/${doneRun}`,
+      `/v1/runs/${doneRun}?include=definition`,
+      `/v1/runs/${doneRun}/context`,
+      `/v1/runs/${doneRun}/outputs`,
+      `/v1/runs/${doneRun}/events`,
+    ]) {
       const res = await h.request('GET', path, undefined, beta);
       expect(res.status, path).toBe(404);
       expect(JSON.stringify(res.body)).not.toContain('secret plans');

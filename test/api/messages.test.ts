@@ -103,9 +103,12 @@ describe('fields and parameters', () => {
   });
 
   it('refuses query parameters a POST route does not take, naming them, as GET routes do', async () => {
-    const res = await h.request('POST', '/v1/runs?wait=true', { agent: 'research', input: { task: 't' } });
+    const res = await h.request('POST', '/v1/runs?dry=true', { agent: 'research', input: { task: 't' } });
     expect(res.status).toBe(422);
-    expect(res.body.error.issues).toEqual([{ path: 'query.wait', message: expect.stringContaining('POST /v1/runs takes none') }]);
+    expect(res.body.error.issues).toEqual([{ path: 'query.dry', message: expect.stringContaining('POST /v1/runs takes wait') }]);
+    // wait (submit and wait) is a number of seconds, not a flag.
+    const flag = await h.request('POST', '/v1/runs?wait=true', { agent: 'research', input: { task: 't' } });
+    expect(flag.body.error.issues).toEqual([{ path: 'query.wait', message: expect.stringContaining('must be a number of seconds from 0 to 60') }]);
     const get = await h.request('GET', '/v1/runs?wait=true');
     expect(get.status).toBe(422);
     expect(get.body.error.issues[0].path).toContain('query');

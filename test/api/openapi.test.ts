@@ -97,7 +97,7 @@ describe('GET /openapi.json', () => {
 });
 
 describe('answers match the spec', () => {
-  it('runs: create, get, list, events, context, rerun, feedback, stats', async () => {
+  it('runs: create, get, list, events, context, outputs, rerun, feedback, stats', async () => {
     const made = await call('POST', '/v1/runs', { workflow: 'two', input: {} });
     expect(made.status).toBe(202);
     const id = made.body.id as string;
@@ -109,6 +109,7 @@ describe('answers match the spec', () => {
     expect((await call('GET', '/v1/runs?limit=2&include=input,output')).status).toBe(200);
     expect((await call('GET', '/v1/runs?status=succeeded')).status).toBe(200);
     expect((await call('GET', `/v1/runs/${id}/context`)).status).toBe(200);
+    expect((await call('GET', `/v1/runs/${id}/outputs`)).status).toBe(200);
     const events = await fetch(`${h.baseUrl}/v1/runs/${id}/events`, { headers: admin });
     checker.check('GET', `/v1/runs/${id}/events`, { status: events.status, body: await events.text(), headers: events.headers });
     const rerun = await call('POST', `/v1/runs/${id}/rerun`, { fromStep: 'b' });

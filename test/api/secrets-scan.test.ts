@@ -22,6 +22,8 @@ import { dumpKeys, newRedis } from '../helpers/redis.js';
 const secret = (label: string) => `${label}-${randomBytes(12).toString('hex')}`;
 const PROVIDER_KEYS = { openai: secret('sk-openai'), anthropic: secret('sk-ant') };
 const JWT_SECRET = secret('jwt-secret-of-some-length');
+const SECRETS_KEY = randomBytes(32).toString('base64');
+const WORKSPACE_SECRET = secret('ws-secret-value');
 
 class CapturingSink implements ResultSink {
   readonly docs: string[] = [];
@@ -56,7 +58,12 @@ beforeAll(async () => {
     fake,
     outbox: true,
     logger: createLogger('debug', { destination }),
-    env: { OPENAI_API_KEY: PROVIDER_KEYS.openai, ANTHROPIC_API_KEY: PROVIDER_KEYS.anthropic, SWITCHYARD_JWT_SECRET: JWT_SECRET },
+    env: {
+      OPENAI_API_KEY: PROVIDER_KEYS.openai,
+      ANTHROPIC_API_KEY: PROVIDER_KEYS.anthropic,
+      SWITCHYARD_JWT_SECRET: JWT_SECRET,
+      SWITCHYARD_SECRETS_KEY: SECRETS_KEY,
+    },
     agents: {
       gpt: { provider: 'openai', model: 'gpt-4o', attempts: 1 },
       claude: { provider: 'anthropic', model: 'claude-sonnet-4-5', attempts: 1 },
@@ -83,7 +90,7 @@ afterAll(async () => {
   assertAllClosed();
 });
 
-it('finds no API key, bearer token, JWT secret or provider key in Redis, logs, events, archived documents or Bull Board', async () => {
+it('finds no API key, bearer token, JWT secret, provider key or workspace secret in Redis, logs, events, archived documents or Bull Board', async () => {
   const apiKey = (await h.system.keys.create({ workspace: 'acme', scopes: ['runs:write', 'runs:read'] })).key;
   const adminKey = (await h.system.keys.create({ workspace: 'ops', scopes: ['admin'] })).key;
   const jwt = await new SignJWT({ workspace: 'acme', scope: 'runs:write runs:read' })
@@ -106,6 +113,11 @@ it('finds no API key, bearer token, JWT secret or provider key in Redis, logs, e
     events.push(JSON.stringify((await h.request('GET', `/v1/runs/${res.body.id}?include=definition`, undefined, auth)).body));
   }
   expect((await h.request('GET', '/v1/runs', undefined, { authorization: `Bearer ${forged}` })).status).toBe(401);
+  // A workspace secret set, read back (names only) and replaced over the API: audited, sealed.
+  const admin = { authorization: `Bearer ${adminKey}` };
+  expect((await h.request('PUT', '/v1/workspaces/acme/secrets/SEARCH_KEY', { value: WORKSPACE_SECRET }, admin)).status).toBe(201);
+  expect((await h.request('PUT', '/v1/workspaces/acme/secrets/SEARCH_KEY', { value: `${WORKSPACE_SECRET}-2` }, admin)).status).toBe(200);
+  events.push(JSON.stringify((await h.request('GET', '/v1/workspaces/acme/secrets', undefined, admin)).body));
   const board: string[] = [];
   for (const queue of ['agent.gpt', 'agent.claude', 'runs', 'control']) {
     const res = await h.request('GET', `/admin/queues/api/queues?activeQueue=${queue}&status=completed&page=1`, undefined, {
@@ -135,6 +147,8 @@ it('finds no API key, bearer token, JWT secret or provider key in Redis, logs, e
       jwt,
       jwtSignature: jwt.split('.')[2]!,
       JWT_SECRET,
+      SECRETS_KEY,
+      WORKSPACE_SECRET,
       ...PROVIDER_KEYS,
     };
     const places = { redis: [...dump].flat().join('\n'), logs: lines.join(''), events: events.join(''), archive: sink.docs.join(''), board: board.join('') };

@@ -3,7 +3,8 @@
  * real Anthropic SDK against the fake LLM server. A run is followed through its events until it
  * finishes while its connection is cut twice mid-stream (mid-frame): the client connects again
  * from the last event, and no event is missed or repeated. Then get, list, cancel, rerun, an
- * approval, schedules, agents, stats, and 4xx answers thrown as SwitchyardError.
+ * approval, submit and wait (runs and chats), schedules, agents, stats, and 4xx answers thrown
+ * as SwitchyardError.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, SwitchyardError, type Client, type Event, type Run } from '../../src/client/index.js';
@@ -125,6 +126,23 @@ describe('runs', () => {
     const err = await client.runs.cancel(other.id).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SwitchyardError);
     expect(err).toMatchObject({ status: 409, code: 'conflict', message: expect.stringContaining('already finished with status cancelled') });
+  });
+
+  it('submits and waits: the finished run when it ends in time, else the submission; for a chat too', async () => {
+    const done = await client.runs.createAndWait({ agent: 'writer', input: { task: 'quick' } }, 30);
+    if (!done.finished) throw new Error(`not finished in time: ${JSON.stringify(done.submitted)}`);
+    expect(done.run).toMatchObject({ status: 'succeeded', steps: [{ stepId: 'writer', status: 'succeeded' }] });
+    expect(done.run).toEqual(await client.runs.get(done.run.id));
+    const late = await client.runs.createAndWait({ agent: 'writer', input: { task: '[[delay:3000]] slow' } }, 0.3);
+    expect(late).toEqual({ finished: false, submitted: { id: expect.any(String), status: 'queued' } });
+    const chat = await client.chat.multiAndWait({ message: 'hello', agents: ['writer'], mode: 'sequential' }, 30);
+    expect(chat.finished && chat.run.status).toBe('succeeded');
+    expect(await client.chat.multi({ message: 'hello', agents: ['writer'] })).toEqual({ id: expect.any(String), status: 'queued', mode: 'parallel' });
+    await expect(client.runs.createAndWait({ agent: 'writer', input: { task: 't' } }, 61)).rejects.toMatchObject({
+      status: 422,
+      issues: [{ path: 'query.wait', message: expect.stringContaining('must be at most 60 seconds') }],
+    });
+    if (!late.finished) await h.waitForRun(late.submitted.id);
   });
 
   it('throws 4xx answers as SwitchyardError with the status, code, message and issues', async () => {

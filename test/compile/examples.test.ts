@@ -3,7 +3,7 @@
  * on the echo provider) and every workflow of flows/ run offline, end to end. Each run
  * succeeds with an output, no step waits for a rate limit (echo answers are not limited), and
  * the examples do what their descriptions promise (every competitor monitored, the reviewed
- * code as the output).
+ * code as the output, the research posted to a webhook: a local HTTP server here).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import type { RunView } from '../../src/query/run-view.js';
 import { parseWorkflowYaml } from '../../src/compile/loader.js';
 import { startFakeLlmServer, structuredReply } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { json, startTestServer, type TestServer } from '../helpers/http-server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const FLOWS = readdirSync(path.join(ROOT, 'flows'))
@@ -37,6 +38,10 @@ function sampleInput(fields: Record<string, { type: string; default?: unknown; r
 }
 
 let h: Harness;
+/** The webhook research-webhook posts to: it answers 202 with a receipt. */
+let webhook: TestServer;
+/** Inputs an example needs besides sample values (a URL that answers). */
+const inputOf = (name: string): Record<string, unknown> => (name === 'research-webhook' ? { webhookUrl: `${webhook.url}/hooks/research` } : {});
 const runs = new Map<string, RunView>();
 const AGENTS_FILE = parseYaml(readFileSync(path.join(ROOT, 'agents.yaml'), 'utf8')) as {
   agents: Record<string, Record<string, unknown>>;
@@ -50,10 +55,12 @@ const agentsFile = {
 };
 
 beforeAll(async () => {
+  webhook = await startTestServer();
+  webhook.handle((_req, res, nth) => json(res, 202, { received: true, receipt: `r-${nth}` }));
   h = await startHarness({ name: 'examples', ...agentsFile, workflows: FLOWS });
   const ids = await Promise.all(
     FLOWS.map(async (wf) => {
-      const res = await h.request('POST', '/v1/runs', { workflow: wf.name, input: sampleInput(wf.input) });
+      const res = await h.request('POST', '/v1/runs', { workflow: wf.name, input: { ...sampleInput(wf.input), ...inputOf(wf.name) } });
       expect(res.status, `${wf.name}: ${JSON.stringify(res.body)}`).toBe(202);
       return [wf.name, res.body.id as string] as const;
     }),
@@ -63,6 +70,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.close();
+  await webhook?.close();
   assertAllClosed();
 });
 
@@ -99,6 +107,17 @@ describe('every shipped workflow, offline', () => {
     expect(step('review').output).toMatchObject({ verdict: 'approved' });
     expect(step('fix').status).toBe('skipped');
     expect(run.output).toBe(step('write').output);
+  });
+
+  it('research-webhook posts the research to the webhook, once, and answers with the webhook’s JSON', () => {
+    const run = runs.get('research-webhook')!;
+    const research = run.steps.find((s) => s.stepId === 'research')!.output as string;
+    expect(webhook.received).toHaveLength(1);
+    const [sent] = webhook.received;
+    expect(sent).toMatchObject({ method: 'POST', url: '/hooks/research' });
+    expect(sent!.headers).toMatchObject({ 'content-type': 'application/json', 'idempotency-key': `${run.id}.notify`, 'x-switchyard-topic': 'sample topic' });
+    expect(JSON.parse(sent!.body)).toEqual({ topic: 'sample topic', findings: research });
+    expect(run.output).toEqual({ received: true, receipt: 'r-1' });
   });
 });
 

@@ -99,6 +99,7 @@ describe('the example flows/ directory', () => {
       'publish-with-approval',
       'research-plan-implement',
       'research-then-content',
+      'research-webhook',
       'thinking-partner',
       'web-app-build',
       'weekly-competitor-monitoring',
@@ -114,6 +115,8 @@ describe('the example flows/ directory', () => {
     expect(loaded.get('acquisition-due-diligence')!.steps.find((s) => s.id === 'legal')?.optional).toBe(true);
     expect(shape('competitor-analysis').synthesis).toEqual(['research_a', 'research_b', 'research_c']);
     expect(shape('research-plan-implement')).toEqual({ research: [], plan: ['research'], implement: ['plan'] });
+    expect(shape('research-webhook')).toEqual({ research: [], notify: ['research'] });
+    expect(loaded.get('research-webhook')!.steps.find((s) => s.id === 'notify')).toMatchObject({ kind: 'http', method: 'POST', url: '{{ input.webhookUrl }}' });
     expect(loaded.get('framework-comparison')!.steps.find((s) => s.id === 'comparison')?.join).toBe('bestEffort');
     expect(shape('debate')).toMatchObject({ 'pro-r3': ['con-r2', 'pro-r2'], verdict: ['con-r3', 'pro-r3'] });
     const weekly = loaded.get('weekly-competitor-monitoring')!;

@@ -50,6 +50,7 @@ export const runRecord = (id: string, extra: Partial<RunRecord> = {}): RunRecord
   budget: null,
   context: null,
   contextWriters: null,
+  outputs: null,
   createdAt: new Date().toISOString(),
   startedAt: null,
   finishedAt: null,

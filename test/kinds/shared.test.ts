@@ -20,6 +20,7 @@ describe('the kinds', () => {
       compilePlan: () => {
         throw new Error('not compiled here');
       },
+      outbound: () => Promise.reject(new Error('not called here')),
     });
     for (const map of [STEP_DEFINITIONS, COMPILED_STEPS, KIND_RULES, executors]) expect(Object.keys(map).sort()).toEqual([...STEP_KINDS].sort());
   });

@@ -24,7 +24,7 @@ import {
 import { keys } from '../../src/store/keys.js';
 import type { RunArchive } from '../../src/query/run-queries.js';
 import { toRunView } from '../../src/query/run-view.js';
-import type { RunEvent } from '../../src/model/run.js';
+import type { RunEvent, RunRecord } from '../../src/model/run.js';
 import type { CompiledWorkflow } from '../../src/kinds/definition.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { readEventStream } from '../helpers/sse.js';
@@ -104,8 +104,8 @@ afterAll(async () => {
   assertAllClosed();
 });
 
-/** Run `pair` to the end, archive it, then drop its live state from Redis as retention would. */
-async function archivedRun(): Promise<{ id: string; events: RunEvent[] }> {
+/** Run `pair` to the end, archive it (with `extra` on its record), then drop its live state from Redis as retention would. */
+async function archivedRun(extra: Partial<RunRecord> = {}): Promise<{ id: string; events: RunEvent[] }> {
   const res = await h.request('POST', '/v1/runs', { workflow: 'pair', input: {} });
   expect(res.status).toBe(202);
   const id: string = res.body.id;
@@ -114,7 +114,7 @@ async function archivedRun(): Promise<{ id: string; events: RunEvent[] }> {
   const events = await h.system.engine.store.events.read(h.system.scope(), id);
   expect(events.at(-1)?.type).toBe('run.finished');
   const { steps, dag: _dag, ...run } = view;
-  archive.put(id, { ...run, status: 'succeeded' }, steps, events, await h.system.engine.store.records.definition(h.system.scope(), id));
+  archive.put(id, { ...run, status: 'succeeded', ...extra }, steps, events, await h.system.engine.store.records.definition(h.system.scope(), id));
   const redis = h.system.engine.store.redis;
   await redis.del(
     keys.run(h.system.scope(), id),
@@ -152,6 +152,25 @@ describe('a run past Redis retention', () => {
       ],
     });
     expect((await h.request('GET', `/v1/runs/${id}`)).body.definition).toBeUndefined();
+  });
+
+  it('keeps its work outputs with its record: GET /v1/runs/:id/outputs reads them from the archive', async () => {
+    const output = {
+      name: 'Positioning Strategy',
+      format: 'markdown' as const,
+      content: '# Position',
+      stepId: 'second',
+      turn: 1,
+      callKey: 'x.second.1.c1',
+      createdAt: new Date().toISOString(),
+      updatedAt: null,
+    };
+    const { id } = await archivedRun({ outputs: [output] });
+    const got = await h.request('GET', `/v1/runs/${id}/outputs`);
+    expect(got.status).toBe(200);
+    expect(got.body).toEqual({ runId: id, outputs: [output] });
+    expect((await h.request('GET', `/v1/runs/${id}`)).body.outputs).toEqual([output]);
+    expect((await h.request('GET', '/v1/runs/run_never_was/outputs')).status).toBe(404);
   });
 
   it('serves its whole event log as SSE from the archive, in order, and ends', async () => {

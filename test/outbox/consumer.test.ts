@@ -123,6 +123,7 @@ function run(id: string): RunRecord {
     budget: null,
     context: null,
     contextWriters: null,
+    outputs: null,
     createdAt: now(),
     startedAt: now(),
     finishedAt: now(),

@@ -50,6 +50,7 @@ function run(overrides: Partial<RunRecord> = {}): RunRecord {
     budget: null,
     context: null,
     contextWriters: null,
+    outputs: null,
     createdAt: '2025-01-01T10:00:00.000Z',
     startedAt: '2025-01-01T10:00:01.000Z',
     finishedAt: '2025-01-01T10:00:09.000Z',

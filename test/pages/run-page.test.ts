@@ -11,6 +11,10 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { startWorkerPools, type WorkerPools } from '../../src/engine/pools.js';
+import type { ExecutionContext, StepExecutor } from '../../src/kinds/executor.js';
+import type { ToolCallRecord } from '../../src/model/run.js';
+import { createBuiltins, EMIT_OUTPUT_TOOL } from '../../src/tools/builtins/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.resolve('test-artifacts');
@@ -24,6 +28,53 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 let writer: { authorization: string };
+let pools: WorkerPools;
+
+/**
+ * Plays the model of the step `partner` (a Thinking Partner) through the built-in emit_output,
+ * recording its transcript as the tool loop does; every other step runs as agents do.
+ */
+function partner(agent: StepExecutor<'agent'>): StepExecutor<'agent'> {
+  return {
+    async execute(step, ctx: ExecutionContext) {
+      if (step.id !== 'partner') return agent.execute(step, ctx);
+      const emit = createBuiltins({ outputs: h.system.engine.store.outputs, drafts: h.system.engine.store.drafts, scopeOf: (ws) => h.system.scope(ws) }).get(
+        EMIT_OUTPUT_TOOL,
+      )!(ctx);
+      const asked: [number, string, Record<string, unknown>][] = [
+        [1, 'c1', { name: 'Positioning Strategy', content: `# Positioning\n\n${'Lead with durability: runs survive crashes and redeliveries. '.repeat(6)}` }],
+        [1, 'c2', { name: 'figures', format: 'json', content: { share: 0.25, rivals: ['temporal', 'inngest'] } }],
+        [2, 'c1', { name: '', content: 'an output without a name' }],
+      ];
+      const calls: ToolCallRecord[] = [];
+      for (const [turn, id, args] of asked) {
+        const scope = {
+          runId: ctx.runId,
+          stepId: step.id,
+          workspace: ctx.workspaceId,
+          turn,
+          callId: id,
+          idempotencyKey: `${ctx.runId}.${step.id}.${turn}.${id}`,
+          signal: ctx.signal,
+        };
+        const out = await emit.call(args, scope);
+        calls.push({ turn, id, name: EMIT_OUTPUT_TOOL, args, ...(out.isError ? { error: out.content } : { result: out.content }) });
+      }
+      // A call a person refused, as the tool loop records one that waited for a decision.
+      const refused = { approved: false, by: 'ana', comment: 'not this name', at: new Date().toISOString() };
+      calls.push({
+        turn: 2,
+        id: 'c2',
+        name: EMIT_OUTPUT_TOOL,
+        args: { name: 'Draft', content: 'x' },
+        error: 'rejected by ana: not this name',
+        approval: refused,
+      });
+      ctx.record({ calls });
+      return { type: 'succeeded', output: 'Two outputs are on the run.', model: 'scripted' };
+    },
+  };
+}
 
 async function submit(workflow: string, input: Record<string, unknown> = {}): Promise<string> {
   const res = await h.request('POST', '/v1/runs', { workflow, input }, writer);
@@ -52,7 +103,8 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
     h = await startHarness({
       name: 'run-page',
       fake,
-      agents: { review: model, code: model, synthesizer: model, lead: { ...model, delegates: ['code'] } },
+      agents: { review: model, code: model, synthesizer: model, lead: { ...model, delegates: ['code'] }, thinker: { ...model, tools: ['emit_output'] } },
+      pools: false,
       workflows: [
         prReview,
         {
@@ -73,6 +125,7 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
             },
           ],
         },
+        { name: 'thinking', steps: [{ id: 'partner', agent: 'thinker', input: { task: 'Position us against our rivals' } }] },
         {
           name: 'gated',
           automation: 'manual',
@@ -95,6 +148,7 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
         },
       ],
     });
+    pools = await startWorkerPools(h.system, { executors: (d) => ({ agent: partner(d.agent) }) });
     const made = await h.system.keys.create({ workspace: 'default', scopes: ['runs:read', 'runs:write'] });
     writer = { authorization: `Bearer ${made.key}` };
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
@@ -104,6 +158,7 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
   afterAll(async () => {
     await context?.close();
     await browser?.close();
+    await pools?.close();
     await h?.close();
     await fake?.close();
     assertAllClosed();
@@ -195,12 +250,17 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
     await page.goto(`${h.baseUrl}/runs/${id}?step=lead`);
     const transcript = page.locator('#detail .transcript');
     await expect.poll(() => transcript.count()).toBe(1);
-    const text = await transcript.innerText();
-    expect(text).toContain('Turn 1');
-    expect(text).toContain('delegate({"agent":"code","task":"Write it"})');
+    expect(await transcript.locator('summary').first().innerText()).toMatch(/^Transcript: \d+ calls? in \d+ turns?$/);
+    // One row per call: its turn (on the turn's first row), the tool, its arguments, what it came to.
+    const first = transcript.locator('tr.call[data-turn="1"]').first();
+    expect(await first.locator('td.turn').innerText()).toBe('1');
+    expect(await first.locator('td.tool').innerText()).toBe('delegate');
+    expect(await first.locator('td.args').innerText()).toBe('{"agent":"code","task":"Write it"}');
     expect(await transcript.locator('button', { hasText: 'lead.1.code' }).count()).toBe(1);
-    expect(await transcript.locator('.call.refused').count()).toBe(1);
+    expect(await transcript.locator('tr.call.refused').count()).toBe(1);
+    expect(await transcript.locator('tr.call.refused td.outcome').innerText()).toContain('review');
     expect(await page.locator('svg.dag g.node.group[data-step="lead"]').count()).toBe(1);
+    await shot('run-page-transcript');
   });
 
   it('answers 404 naming the problem to a path that is not a run, and serves only the pages’ own assets', async () => {
@@ -245,5 +305,34 @@ describe.skipIf(skipWhy !== undefined)(`the run pages in headless Chromium${skip
     expect(bare.body.error.message).toContain('x-switchyard-page');
     await ro.context.close();
     await h.request('POST', `/v1/runs/${id}/cancel`, undefined, writer);
+  });
+
+  it('shows a tool-loop step’s calls compactly, a long part opening in place, a decision on a call, and the work outputs it emitted', async () => {
+    const id = await submit('thinking');
+    await h.waitForRun(id);
+    await page.goto(`${h.baseUrl}/runs/${id}?step=partner`);
+    const transcript = page.locator('#detail .transcript');
+    await expect.poll(() => transcript.count()).toBe(1);
+    expect(await transcript.locator('summary').first().innerText()).toBe('Transcript: 4 calls in 2 turns');
+    const rows = transcript.locator('tr.call');
+    expect(await rows.count()).toBe(4);
+    expect(await rows.nth(0).locator('td.outcome').innerText()).toMatch(/^Kept output "Positioning Strategy" \(markdown, \d+ bytes\) on the run\.$/);
+    expect(await rows.nth(1).locator('td.turn').innerText()).toBe('');
+    expect(await rows.nth(2).getAttribute('class')).toContain('refused');
+    expect(await rows.nth(2).locator('td.outcome').innerText()).toContain('bad arguments for emit_output: name');
+    // A person's decision on a call that waited for one.
+    expect(await rows.nth(3).locator('.approval.rejected').innerText()).toMatch(/^rejected by ana at .+: “not this name”$/);
+    // The long arguments of the first call show one line, and open to the whole of them.
+    const long = rows.nth(0).locator('td.args details');
+    expect(await long.locator('summary').innerText()).toMatch(/…$/);
+    await long.locator('summary').click();
+    // It stays open while the page draws the run again (the events it replays).
+    await expect.poll(() => long.locator('pre').innerText()).toContain('Lead with durability');
+    const outputs = page.locator('#work-outputs details.output');
+    expect(await outputs.count()).toBe(2);
+    expect(await outputs.nth(1).getAttribute('data-output')).toBe('figures');
+    await outputs.nth(1).locator('summary').click();
+    await expect.poll(() => outputs.nth(1).locator('pre').innerText()).toContain('"rivals"');
+    await shot('run-page-transcript-tools');
   });
 });

@@ -1,40 +1,12 @@
 // The selected step: what it did (input, output, error, attempts, model, usage, cost), what it
-// waits for, an orchestrator's transcript, approval decisions, and the buttons its credential
+// waits for, a tool-loop step's transcript and work outputs, approval decisions, and the buttons its credential
 // allows (approve / reject with a comment, rerun from it).
 import { api, asText, badge, between, can, el, fmtCost, fmtMs, fmtTime, fmtTokens } from './api.js';
+import { transcript, workOutputs } from './transcript.js';
 import { waitingInWords } from './words.js';
 
 const block = (title, value, open = true) =>
   value === null || value === undefined ? '' : el('details', { open, class: 'block' }, el('summary', {}, title), el('pre', {}, asText(value)));
-
-/** The tool calls of its turns, turn by turn: a call's arguments, then its result or error; a delegation names its step. */
-function transcript(calls, onSelect) {
-  if (!calls?.length) return '';
-  const turns = new Map();
-  for (const c of calls) turns.set(c.turn, [...(turns.get(c.turn) ?? []), c]);
-  return el(
-    'details',
-    { open: true, class: 'block transcript' },
-    el('summary', {}, 'Transcript'),
-    [...turns].map(([turn, list]) =>
-      el(
-        'div',
-        { class: 'turn' },
-        el('h4', {}, `Turn ${turn}`),
-        list.map((c) =>
-          el(
-            'div',
-            { class: `call${c.error ? ' refused' : ''}` },
-            el('code', {}, `${c.name}(${JSON.stringify(c.args)})`),
-            c.step ? [' → ', el('button', { class: 'link', onclick: () => onSelect(c.step) }, c.step)] : '',
-            c.result !== undefined ? el('pre', {}, c.result) : '',
-            c.error !== undefined ? el('pre', { class: 'error' }, c.error) : '',
-          ),
-        ),
-      ),
-    ),
-  );
-}
 
 function decisions(events, stepId) {
   const made = events.filter((e) => e.stepId === stepId && (e.type === 'step.approved' || e.type === 'step.rejected'));
@@ -122,7 +94,8 @@ export function drawDetail(run, step, { me, events, after, onSelect }) {
     decisions(events, step.stepId),
     block('Input', step.input),
     block('Output', step.output),
-    transcript(step.calls, onSelect),
+    transcript(step.stepId, step.calls, onSelect),
+    workOutputs(run.outputs, step.stepId),
     step.debug
       ? block(`Last provider call (attempt ${step.debug.attempt})`, { request: step.debug.request, answer: step.debug.answer, error: step.debug.error }, false)
       : '',

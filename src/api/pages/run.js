@@ -83,13 +83,15 @@ function meter(fraction) {
   return m;
 }
 
-/** Draw the page again, keeping what a person is typing (the gate's comment) and where the focus is. */
+/** Draw the page again, keeping what a person is typing (the gate's comment), where the focus is, and what they opened. */
 function render() {
   const { run, me } = state;
   if (!run) return;
   const focused = document.activeElement?.id;
   const comment = document.getElementById('gate-comment')?.value;
+  const opened = new Set([...document.querySelectorAll('#main details[data-key][open]')].map((d) => d.dataset.key));
   draw(run, me);
+  for (const d of document.querySelectorAll('#main details[data-key]')) if (opened.has(d.dataset.key)) d.open = true;
   const box = document.getElementById('gate-comment');
   if (box && comment) box.value = comment;
   if (focused) document.getElementById(focused)?.focus();

@@ -7,22 +7,38 @@ import type { Router } from 'express';
 import type { Submissions } from '../../submit/submissions.js';
 import { requestKeyId, requestScope } from '../scope.js';
 import { patternWorkflow } from '../../compile/patterns.js';
-import { ErrorBody, SubmitAnswer } from '../responses.js';
+import { ErrorBody, SubmitAnswer, SubmittedOrFinished } from '../responses.js';
+import { sendJson } from '../json-body.js';
+import { WAIT_DESCRIPTION, waitForRun, waitQuery, type RunEndWaiter } from '../wait.js';
+import { DEFAULT_BOUNDS } from '../../config/env.js';
 import { apiRouter } from '../route.js';
 import { ChatMulti } from '../schemas.js';
 import type { Auditor } from '../audit.js';
 
-export function chatRouter({ submissions, audit }: { submissions: Submissions; audit: Auditor }): Router {
+export interface ChatRouterDeps {
+  submissions: Submissions;
+  /** Waits for a run's end (`?wait`). */
+  queries: RunEndWaiter;
+  audit: Auditor;
+  /** Fires when the process shuts down: waits end. */
+  shutdownSignal?: AbortSignal | undefined;
+  /** Longest `?wait`, seconds (default: SWITCHYARD_MAX_WAIT_SECONDS's). */
+  maxWaitSeconds?: number | undefined;
+}
+
+export function chatRouter({ submissions, queries, audit, shutdownSignal, maxWaitSeconds }: ChatRouterDeps): Router {
   const r = apiRouter();
   r.post(
     '/multi',
     'runs:write',
     {
       summary: 'One message to several agents, as a run (parallel, sequential or orchestrated)',
+      description: `202 with the new run; 200 with \`idempotentReplay\` when \`idempotencyKey\` names a run already made. ${WAIT_DESCRIPTION}`,
+      query: waitQuery(maxWaitSeconds ?? DEFAULT_BOUNDS.maxWaitSeconds),
       body: ChatMulti,
-      responses: { 202: SubmitAnswer, 200: SubmitAnswer, 409: ErrorBody },
+      responses: { 202: SubmitAnswer, 200: SubmittedOrFinished, 409: ErrorBody },
     },
-    async (req, res, { body: { message, agents, mode, idempotencyKey, priority, budget } }) => {
+    async (req, res, { query, body: { message, agents, mode, idempotencyKey, priority, budget } }) => {
       const tasks = agents.map((agent) => ({ agent, task: message }));
       const workflow =
         mode === 'orchestrated'
@@ -32,13 +48,16 @@ export function chatRouter({ submissions, audit }: { submissions: Submissions; a
               steps: [{ id: 'leader', agent: agents[0], delegates: agents.slice(1), input: { task: message } }],
             }
           : patternWorkflow(mode === 'parallel' ? { pattern: 'parallel', tasks, strict: false } : { pattern: 'sequential', tasks, strict: true });
+      const scope = requestScope(res);
       const result = await submissions.submitWorkflow(
-        requestScope(res),
+        scope,
         workflow,
         {},
         { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}), keyId: requestKeyId(res) },
       );
       if (result.created) await audit(req, res, { action: 'run.submitted', target: result.id, details: { chat: mode, agents } });
+      const finished = await waitForRun(queries, res, { scope, runId: result.id, seconds: query.wait, shutdownSignal });
+      if (finished) return sendJson(res.location(`/v1/runs/${result.id}`), finished);
       res
         .status(result.created ? 202 : 200)
         .location(`/v1/runs/${result.id}`)

@@ -7,12 +7,27 @@ import type { Scope } from '../../store/scope.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { apiRouter, type ApiRouter } from '../route.js';
 import { sendJson } from '../json-body.js';
+import { WAIT_DESCRIPTION, waitForRun, waitQuery } from '../wait.js';
+import { DEFAULT_BOUNDS } from '../../config/env.js';
 import { NotFoundError } from '../../errors/index.js';
 import { excerpt } from '../../errors/excerpt.js';
 import { patternWorkflow } from '../../compile/patterns.js';
 import { RUN_EVENT_TYPES } from '../../model/run.js';
 import { EventId, EventsQuery, FeedbackBody, GateDecisionBody, GetRunQuery, ListRunsQuery, RerunBody, RunId, RunStepIdParam, SubmitRun } from '../schemas.js';
-import { CancelAnswer, DecisionAnswer, ErrorBody, FeedbackAnswer, RerunAnswer, RunContext, RunEvent, RunList, RunView, SubmitAnswer } from '../responses.js';
+import {
+  CancelAnswer,
+  DecisionAnswer,
+  ErrorBody,
+  FeedbackAnswer,
+  RerunAnswer,
+  RunContext,
+  RunEvent,
+  RunList,
+  RunOutputs,
+  RunView,
+  SubmitAnswer,
+  SubmittedOrFinished,
+} from '../responses.js';
 import { parseSubmitRun } from '../submit-shapes.js';
 import type { Auditor } from '../audit.js';
 
@@ -24,9 +39,11 @@ export interface RunsRouterDeps {
   audit: Auditor;
   /** Fires when the process shuts down: open event streams end so the server can close. */
   shutdownSignal?: AbortSignal | undefined;
+  /** Longest `?wait` a submission may ask for, seconds (default: SWITCHYARD_MAX_WAIT_SECONDS's). */
+  maxWaitSeconds?: number | undefined;
 }
 
-export function runsRouter({ submissions, queries, actions, audit, shutdownSignal }: RunsRouterDeps): Router {
+export function runsRouter({ submissions, queries, actions, audit, shutdownSignal, maxWaitSeconds }: RunsRouterDeps): Router {
   const r = apiRouter();
   // An id that cannot be a run's never reaches the store (it would name other keys).
   r.router.param('id', (_req, _res, next, id: string) => {
@@ -34,18 +51,18 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
     next();
   });
 
-  const submitted = { 202: SubmitAnswer, 200: SubmitAnswer };
   r.post(
     '/',
     'runs:write',
     {
       summary: 'Start a run: one agent on a task, a workflow (by name or inline), or a collaboration pattern',
-      description: '202 with the new run; 200 with `idempotentReplay` when `idempotencyKey` names a run already made.',
+      description: `202 with the new run; 200 with \`idempotentReplay\` when \`idempotencyKey\` names a run already made. ${WAIT_DESCRIPTION}`,
+      query: waitQuery(maxWaitSeconds ?? DEFAULT_BOUNDS.maxWaitSeconds),
       body: SubmitRun,
       parseBody: parseSubmitRun,
-      responses: { ...submitted, 409: ErrorBody },
+      responses: { 202: SubmitAnswer, 200: SubmittedOrFinished, 409: ErrorBody },
     },
-    async (req, res, { body: parsed }) => {
+    async (req, res, { query, body: parsed }) => {
       const scope = requestScope(res);
       const result =
         'pattern' in parsed
@@ -62,6 +79,8 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
               : { workflow: typeof parsed.workflow === 'string' ? parsed.workflow : 'inline' };
         await audit(req, res, { action: 'run.submitted', target: result.id, details: what });
       }
+      const finished = await waitForRun(queries, res, { scope, runId: result.id, seconds: query.wait, shutdownSignal });
+      if (finished) return sendJson(res.location(`/v1/runs/${result.id}`), finished);
       res
         .status(result.created ? 202 : 200)
         .location(`/v1/runs/${result.id}`)
@@ -90,6 +109,20 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
     { summary: "A run's shared context and which step wrote each name", params: run, responses: { 200: RunContext } },
     async (req, res) => {
       res.json(await queries.context(requestScope(res), req.params.id!));
+    },
+  );
+
+  r.get(
+    '/:id/outputs',
+    'runs:read',
+    {
+      summary: "A run's work outputs: what its steps emitted with the emit_output tool, in the order emitted",
+      description: 'One per step and name (a step emitting a name again replaces its own); `updatedAt` says when it was replaced.',
+      params: run,
+      responses: { 200: RunOutputs },
+    },
+    async (req, res) => {
+      await sendJson(res, await queries.outputs(requestScope(res), req.params.id!));
     },
   );
 
@@ -153,7 +186,7 @@ function stepRoutes(r: ApiRouter, { actions, audit }: Pick<RunsRouterDeps, 'acti
       `/:id/steps/:stepId/${action}`,
       'runs:write',
       {
-        summary: `${approved ? 'Approve' : 'Reject'} a step waiting at an approval gate`,
+        summary: `${approved ? 'Approve' : 'Reject'} a step waiting at an approval gate, or the tool calls an agent step waits on`,
         params: step,
         body: GateDecisionBody,
         responses: { 200: DecisionAnswer, 409: ErrorBody },

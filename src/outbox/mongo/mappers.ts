@@ -46,6 +46,7 @@ export function fromRunDocument(doc: RunDocument): RunRecord {
     budget: doc.budget ?? null,
     context: doc.context ?? null,
     contextWriters: doc.contextWriters ?? null,
+    outputs: doc.outputs ?? null,
     createdAt: doc.createdAt.toISOString(),
     startedAt: toIso(doc.startedAt ?? null),
     finishedAt: toIso(doc.finishedAt ?? null),

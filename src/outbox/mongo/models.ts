@@ -119,6 +119,7 @@ const RunSchema = new Schema<RunDocument>(
     budget: { type: Schema.Types.Mixed, default: null },
     context: { type: Schema.Types.Mixed, default: null },
     contextWriters: { type: Schema.Types.Mixed, default: null },
+    outputs: { type: Schema.Types.Mixed, default: null },
     createdAt: { type: Date, required: true },
     startedAt: nullableDate,
     finishedAt: nullableDate,
