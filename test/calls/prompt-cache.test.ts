@@ -14,6 +14,7 @@ import { AgentsFile } from '../../src/model/agent.js';
 import { estimateCall } from '../../src/calls/admission/admission.js';
 import { costOf, DEFAULT_PRICES, PriceTable } from '../../src/calls/pricing.js';
 import { marksPrefix } from '../../src/calls/prompt-cache.js';
+import { AnthropicProvider } from '../../src/calls/vendors/anthropic/adapter.js';
 import type { CompletionRequest } from '../../src/calls/provider.js';
 import type { Usage } from '../../src/model/run.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
@@ -87,6 +88,32 @@ describe('Anthropic prompt caching', () => {
     const off = await step('unmarked', 'unmarked call');
     expect(typeof off.request.body.system).toBe('string');
     expect(off.step.usage!.cacheWriteTokens).toBeUndefined();
+  });
+});
+
+describe('the Anthropic adapter', () => {
+  it('marks the last tool when there is no system prompt (tools come first in the prefix), and nothing unasked', async () => {
+    const provider = new AnthropicProvider({ apiKey: 'k', baseURL: fake.anthropicBaseURL });
+    const tools = [
+      { name: 'lookup', description: 'Look a term up', inputSchema: { type: 'object', properties: { term: { type: 'string' } } } },
+      { name: 'define', description: 'Define a term', inputSchema: { type: 'object', properties: { term: { type: 'string' } } } },
+    ];
+    const ask = (task: string, promptCache: boolean) =>
+      provider.complete({
+        agent: 'a',
+        model: 'claude-sonnet-4-6',
+        messages: [{ role: 'user', content: task }],
+        tools,
+        maxTokens: 50,
+        promptCache,
+        signal: AbortSignal.timeout(10_000),
+      });
+    await ask('marked tools', true);
+    const sent = fake.requests.at(-1)!.body;
+    expect(sent.system).toBeUndefined();
+    expect(sent.tools.map((t: { cache_control?: unknown }) => t.cache_control)).toEqual([undefined, { type: 'ephemeral' }]);
+    await ask('unmarked tools', false);
+    expect(JSON.stringify(fake.requests.at(-1)!.body)).not.toContain('cache_control');
   });
 });
 
