@@ -11,10 +11,15 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentsFile } from '../../src/model/agent.js';
-import { estimateCall } from '../../src/calls/admission/admission.js';
 import { costOf, DEFAULT_PRICES, PriceTable } from '../../src/calls/pricing.js';
 import { marksPrefix } from '../../src/calls/prompt-cache.js';
 import { AnthropicProvider } from '../../src/calls/vendors/anthropic/adapter.js';
+import { AdmittedProvider, estimateCall } from '../../src/calls/admission/admission.js';
+import { LimitPlan, RedisLimiter } from '../../src/calls/admission/limiter.js';
+import { LimitsGate } from '../../src/calls/admission/limits-gate.js';
+import { silentLogger } from '../../src/logger.js';
+import { ProviderLimits } from '../../src/model/provider-limits.js';
+import { cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
 import type { CompletionRequest } from '../../src/calls/provider.js';
 import type { Usage } from '../../src/model/run.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
@@ -177,5 +182,40 @@ describe('the pricing of docs/budgets-and-limits.md#cached-tokens', () => {
       .find((f) => f.pricing)!;
     const file = AgentsFile.parse({ agents: {}, ...block });
     expect(file.pricing['claude-sonnet-4']).toEqual(DEFAULT_PRICES['claude-sonnet-4']);
+  });
+});
+
+describe('the shared limiter', () => {
+  it("settles an Anthropic call without its cache reads (Anthropic's input-token limits leave them out)", async () => {
+    const prefix = testPrefix('prompt-cache-limits');
+    const redis = newRedis();
+    const plan = new LimitPlan({ anthropic: ProviderLimits.parse({ models: { 'claude-sonnet-4-6': { tpm: 3000 } } }) });
+    const limiter = new RedisLimiter(redis, prefix, plan);
+    const provider = new AdmittedProvider(
+      new AnthropicProvider({ apiKey: 'k', baseURL: fake.anthropicBaseURL }),
+      new LimitsGate({ limiter, target: { provider: 'anthropic' }, leaseMs: 10_000, logger: silentLogger }),
+    );
+    // A prompt of about 900 tokens (simulated), 850 of them read from the cache.
+    const prompt = `limits ${'y'.repeat(3600)}`;
+    fake.respondWith((r) => (r.prompt === prompt ? { text: 'ok', cache: { read: 850 } } : undefined));
+    try {
+      const res = await provider.complete({
+        agent: 'a',
+        model: 'claude-sonnet-4-6',
+        messages: [{ role: 'user', content: prompt }],
+        maxTokens: 10,
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(res.usage.cacheReadTokens).toBe(850);
+      expect(res.usage.inputTokens).toBeGreaterThan(850);
+      // The next call waits for what this one used to flow out (3,000 a minute: 50 a second): its
+      // 54 tokens without the reads, about a second; counted with them (904), about 18 s.
+      const next = await limiter.acquire({ provider: 'anthropic', model: 'claude-sonnet-4-6' }, 2700, 10_000);
+      expect(next.granted || next.waitMs < 3_000, JSON.stringify(next)).toBe(true);
+    } finally {
+      fake.respondWith(undefined);
+      await cleanupPrefix(redis, prefix);
+      await redis.quit();
+    }
   });
 });
