@@ -47,6 +47,15 @@ beforeAll(async () => {
       plain: { provider: 'openai', model: 'gpt-4o-mini', temperature: 0, attempts: 1 },
       ...DOC.agents,
     },
+    workflows: [
+      {
+        name: 'twice',
+        steps: [
+          { id: 'first', agent: 'steady', input: { task: 'the same question, twice' } },
+          { id: 'again', agent: 'steady', dependsOn: ['first'], input: { task: 'the same question, twice' } },
+        ],
+      },
+    ],
   });
   const key = async (workspace: string) => ({
     authorization: `Bearer ${(await h.system.keys.create({ workspace, scopes: ['runs:write', 'runs:read'] })).key}`,
@@ -94,6 +103,21 @@ describe('the response cache', () => {
       // The run's usage sums its steps', the cache counts with them.
       expect(second.usage).toMatchObject({ cachedCalls: 1, costSavedUsd: a.usage.costUsd });
     }
+  });
+
+  it("sums the cache counts into a workflow run's usage", async () => {
+    const res = await h.request('POST', '/v1/runs', { workflow: 'twice', input: {} }, acme);
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const view = await h.request('GET', `/v1/runs/${res.body.id}`, undefined, acme);
+    for (const deadline = Date.now() + 20_000; view.body.status !== 'succeeded' && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 20));
+      view.body = (await h.request('GET', `/v1/runs/${res.body.id}`, undefined, acme)).body;
+    }
+    expect(view.body.status).toBe('succeeded');
+    const [first, again] = view.body.steps;
+    expect(callsOf('the same question, twice')).toBe(1);
+    expect(again).toMatchObject({ stepId: 'again', cached: true });
+    expect(view.body.usage).toMatchObject({ inputTokens: first.usage.inputTokens, cachedCalls: 1, costSavedUsd: first.usage.costUsd });
   });
 
   it('leaves an agent without `cache` alone: it calls every time, beside one that is answered once', async () => {
