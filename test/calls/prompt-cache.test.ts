@@ -18,6 +18,7 @@ import { AdmittedProvider, estimateCall } from '../../src/calls/admission/admiss
 import { LimitPlan, RedisLimiter } from '../../src/calls/admission/limiter.js';
 import { LimitsGate } from '../../src/calls/admission/limits-gate.js';
 import { silentLogger } from '../../src/logger.js';
+import { parseFlags } from '../../src/simulator/flags.js';
 import { ProviderLimits } from '../../src/model/provider-limits.js';
 import { cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
 import type { CompletionRequest } from '../../src/calls/provider.js';
@@ -217,5 +218,13 @@ describe('the shared limiter', () => {
       await cleanupPrefix(redis, prefix);
       await redis.quit();
     }
+  });
+});
+
+describe("the simulator's --prompt-cache", () => {
+  it('turns its prompt caches on (off by default), from a flag or the config file', () => {
+    expect(parseFlags(['--prompt-cache'])).toMatchObject({ config: { promptCache: true } });
+    expect(parseFlags([])).toMatchObject({ config: { promptCache: false } });
+    expect(parseFlags(['--config', 'sim.yaml'], () => 'promptCache: true')).toMatchObject({ config: { promptCache: true } });
   });
 });
