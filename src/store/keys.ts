@@ -181,6 +181,12 @@ export const keys = {
   bullQueueBase: (c: Cell, queue: string) => `${c.tag}:${queue}:`,
   /** What a run id is appended to for its hash (ws-run-admit.lua looks at the runs it counts). */
   runPrefix: (s: Scope) => `${ws(s)}:run:`,
+  /**
+   * String: an answer of the response cache (JSON: text, tool calls, model, stop reason, what
+   * it cost), by the SHA-256 of its request (src/calls/response-cache.ts), with the agent's
+   * `cache.ttlSeconds` to live. A workspace's answers are never another's.
+   */
+  responseCache: (s: Scope, requestHash: string) => `${ws(s)}:rcache:${requestHash}`,
   /** Hash: a workspace's own caps (`maxRunningSteps`, `maxRunningRuns`: a number, or absent for the default), set by an admin. */
   workspaceLimits: (s: Scope) => `${ws(s)}:limits`,
   /** Sorted set: a workspace's steps calling a provider now (`<runId>.<stepId>` → lease expiry, ms), against its maxRunningSteps. */

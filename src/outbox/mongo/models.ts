@@ -94,6 +94,10 @@ const UsageSchema = new Schema<Usage>(
     inputTokens: { type: Number, required: true, min: 0 },
     outputTokens: { type: Number, required: true, min: 0 },
     costUsd: { type: Number, min: 0 },
+    cacheReadTokens: { type: Number, min: 0 },
+    cacheWriteTokens: { type: Number, min: 0 },
+    cachedCalls: { type: Number, min: 0 },
+    costSavedUsd: { type: Number, min: 0 },
   },
   { _id: false },
 );
@@ -163,6 +167,7 @@ const StepSchema = new Schema<StepDocument>(
     attempts: { type: Number, required: true, min: 0 },
     recovered: { type: Boolean, default: false },
     reusedFrom: nullableString,
+    cached: { type: Boolean },
     feedback: { type: Schema.Types.Mixed, default: null },
     error: nullableString,
     reason: nullableString,
