@@ -3,6 +3,8 @@
  * the service they are given, answer JSON. Every error goes through errors.ts. This module
  * wires the routes to the System's services; the routes never see the System itself.
  */
+import { insightsRouter } from './routes/insights.js';
+import { runMessagesRouter } from './routes/run-messages.js';
 import { statsRouter } from './routes/stats.js';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
@@ -131,7 +133,9 @@ export function createApp(system: System, opts: AppOptions): Express {
   mount('/v1/runs', runsRouter({ submissions, queries, actions, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
   mount('/v1/chat', chatRouter({ submissions, queries, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
   mount('/v1/agents', agentsRouter({ agents, audit }));
+  mount('/v1/runs', runMessagesRouter({ queries }));
   mount('/v1/stats', statsRouter({ queries }));
+  mount('/v1/insights', insightsRouter({ queries }));
   mount('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents }));
   mount('/v1/schedules', schedulesRouter({ schedules: routedByScope(system, (s) => s.schedules), audit }));
   mount('/v1/keys', keysRouter({ keys: system.keys, audit }));
