@@ -155,6 +155,7 @@ const TAG_ORDER = [
   'agents',
   'schedules',
   'stats',
+  'insights',
   'me',
   'keys',
   'audit',
