@@ -7,7 +7,7 @@
  * and the feedback given on a step. Pure.
  */
 import type { AgentMessage, AgentMessageTopic, AgentMessageType } from '../model/agent-message.js';
-import { isTerminalStep, type RunEvent, type RunRecord, type StepRecord, type ToolCallRecord } from '../model/run.js';
+import type { RunEvent, RunRecord, StepRecord, ToolCallRecord } from '../model/run.js';
 
 type Draft = Omit<AgentMessage, 'id' | 'metadata'> & { metadata: Omit<AgentMessage['metadata'], 'runId' | 'workflowId'> };
 
@@ -30,9 +30,9 @@ function callTimes(events: readonly RunEvent[]): Map<string, { asked: string; an
   return times;
 }
 
-/** A step's answer to the step that asked it: its output, or its error. */
-const answerOf = (s: StepRecord): { content: unknown; error: boolean } =>
-  s.status === 'succeeded' ? { content: s.output, error: false } : { content: s.error ?? s.reason ?? s.status, error: true };
+/** A step's answer to the step that asked it: its output, or its error; none when it never answered (skipped, cancelled, still live). */
+const answerOf = (s: StepRecord): { content: unknown; error: boolean } | undefined =>
+  s.status === 'succeeded' ? { content: s.output, error: false } : s.status === 'failed' ? { content: s.error, error: true } : undefined;
 
 function message(
   type: AgentMessageType,
@@ -57,7 +57,7 @@ function callMessages(s: StepRecord, byId: ReadonlyMap<string, StepRecord>, time
     if (c.step !== undefined) {
       const to = child ? partyOf(child) : c.step;
       const ask = message('request', 'delegation', me, to, c.args, s.stepId, child?.createdAt ?? t?.asked ?? s.startedAt, { childStep: c.step, ...call });
-      const done = child && isTerminalStep(child.status) ? answerOf(child) : undefined;
+      const done = child ? answerOf(child) : undefined;
       const answered = c.result !== undefined || c.error !== undefined ? { content: c.result ?? c.error, error: c.error !== undefined } : done;
       const reply = answered
         ? message('response', 'delegation', to, me, answered.content, c.step, child?.finishedAt ?? t?.answered ?? s.finishedAt, {
@@ -87,8 +87,8 @@ function childMessages(child: StepRecord, parent: StepRecord): Draft[] {
   const from = partyOf(parent);
   const to = partyOf(child);
   const ask = message('request', topic, from, to, child.input, parent.stepId, child.createdAt, { childStep: child.stepId });
-  if (!isTerminalStep(child.status) || child.status === 'skipped') return ask ? [ask] : [];
   const a = answerOf(child);
+  if (!a) return ask ? [ask] : [];
   const reply = message('response', topic, to, from, a.content, child.stepId, child.finishedAt, {
     childStep: child.stepId,
     ...(a.error ? { error: true } : {}),
@@ -136,5 +136,21 @@ export function agentMessages(run: RunRecord, steps: readonly StepRecord[], even
   drafts.push(...contextMessages(run, byId, events));
   // In order of time; messages of the same instant keep the order they were derived in (a request before its answer).
   const ordered = drafts.map((d, i) => ({ d, i, t: Date.parse(d.timestamp) })).sort((x, y) => x.t - y.t || x.i - y.i);
-  return ordered.map(({ d }, n) => ({ ...d, id: `${run.id}:${n + 1}`, metadata: { ...d.metadata, runId: run.id, workflowId: run.workflow } }));
+  return ordered.map(
+    (
+      {
+        d: {
+          metadata: { topic, ...meta },
+          timestamp,
+          ...d
+        },
+      },
+      n,
+    ) => ({
+      id: `${run.id}:${n + 1}`,
+      ...d,
+      metadata: { topic, runId: run.id, workflowId: run.workflow, ...meta },
+      timestamp,
+    }),
+  );
 }

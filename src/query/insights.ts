@@ -43,6 +43,7 @@ const sums = (): Sums => ({ count: 0, succeeded: 0, failed: 0, ms: 0, timed: 0, 
 const acc = (): Acc => ({ all: sums(), halves: [sums(), sums()], buckets: new Map(), failures: new Map() });
 const round = (n: number) => Math.round(n * 1e9) / 1e9;
 const ratio = (x: number, n: number): number | null => (n > 0 ? round(x / n) : null);
+const averageMs = (s: Sums): number | null => (s.timed > 0 ? Math.round(s.ms / s.timed) : null);
 const successRate = (s: Sums) => ratio(s.succeeded, s.succeeded + s.failed);
 const durationOf = (r: { startedAt: string | null; finishedAt: string | null }) =>
   r.startedAt && r.finishedAt ? Date.parse(r.finishedAt) - Date.parse(r.startedAt) : null;
@@ -91,12 +92,12 @@ function view(a: Acc) {
     succeeded: a.all.succeeded,
     failed,
     successRate: successRate(a.all),
-    averageMs: ratio(a.all.ms, a.all.timed),
+    averageMs: averageMs(a.all),
     costUsd: round(a.all.costUsd),
     rating: { average: ratio(a.all.ratings, a.all.rated), count: a.all.rated },
     trends: {
       successRate: direction(successRate(h1), successRate(h2), 0.05, false),
-      averageMs: direction(ratio(h1.ms, h1.timed), ratio(h2.ms, h2.timed), 0.1, true),
+      averageMs: direction(averageMs(h1), averageMs(h2), 0.1, true),
       costUsd: direction(ratio(h1.costUsd, h1.count), ratio(h2.costUsd, h2.count), 0.1, true),
       rating: direction(ratio(h1.ratings, h1.rated), ratio(h2.ratings, h2.rated), 0.25, false),
     },
@@ -111,7 +112,7 @@ function view(a: Acc) {
         succeeded: b.succeeded,
         failed: b.failed,
         successRate: successRate(b),
-        averageMs: ratio(b.ms, b.timed),
+        averageMs: averageMs(b),
         costUsd: round(b.costUsd),
         rating: ratio(b.ratings, b.rated),
       })),
@@ -120,7 +121,11 @@ function view(a: Acc) {
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
-/** Suggestions about one agent or workflow: its common failure reasons (at least a tenth of its steps or runs), a low rating, a falling success rate. */
+/**
+ * Suggestions about one agent or workflow: each failure reason of at least a tenth of its steps
+ * (or runs), a low rating (under 3 of 5 over 3 ratings or more), a success rate that fell
+ * between the window's halves.
+ */
 function suggestionsOf(who: { agent: string } | { workflow: string }, v: ReturnType<typeof view>, unit: string): Suggestion[] {
   const name = 'agent' in who ? `agent ${who.agent}` : `workflow ${who.workflow}`;
   const out: Suggestion[] = [];
@@ -160,7 +165,8 @@ export function computeInsights(runs: readonly { run: RunRecord; steps: readonly
   const workflowViews = named(workflows);
   const suggestions = [
     ...agentViews.flatMap(([agent, v]) => suggestionsOf({ agent }, v, 'calls')),
-    ...workflowViews.flatMap(([workflow, v]) => suggestionsOf({ workflow }, v, 'runs')),
+    // A single-agent task's workflow (`agent/<name>`) would repeat its agent's.
+    ...workflowViews.flatMap(([workflow, v]) => (workflow.startsWith('agent/') ? [] : suggestionsOf({ workflow }, v, 'runs'))),
   ].sort((x, y) => y.share - x.share);
   return {
     since: new Date(w.since).toISOString(),

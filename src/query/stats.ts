@@ -216,7 +216,7 @@ function agentView(a: AgentAcc) {
         ...b,
         costUsd: round(b.costUsd),
         successRate: rate(b.stepsSucceeded, b.stepsFailed),
-        averageMs: b.timedSteps ? round(b.stepDurationMs / b.timedSteps) : null,
+        averageMs: b.timedSteps ? Math.round(b.stepDurationMs / b.timedSteps) : null,
       })),
   };
 }

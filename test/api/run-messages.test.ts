@@ -31,6 +31,10 @@ beforeAll(async () => {
           { id: 'v', kind: 'vote', dependsOn: ['draft'], question: { task: 'Ship {{steps.draft.output}}?' }, voters: [{ agent: 'a' }, { agent: 'b' }] },
         ],
       },
+      {
+        name: 'quick-council',
+        steps: [{ id: 'v', kind: 'vote', question: { task: 'Ship?' }, voters: [{ agent: 'a' }, { agent: 'a' }, { agent: 'b' }], quorum: 2 }],
+      },
     ],
   });
 }, 30_000);
@@ -125,6 +129,27 @@ describe('the messages of a vote', () => {
     expect(question!.metadata).toMatchObject({ taskId: 'v', childStep: 'v.1.a', workflowId: 'council' });
     expect(voteA!.content).toMatchObject({ answer: 'yes', confidence: 0.9 });
     expect(voteB!.content).toMatchObject({ answer: 'no', confidence: 0.4 });
+  });
+});
+
+describe('the messages of a vote ended by its quorum', () => {
+  it('hold no answer from the voter cancelled before it answered', async () => {
+    fake.respondWith((r) => {
+      const m = r.body?.model;
+      if (m === 'gpt-a') return structuredReply(r, { answer: 'yes', confidence: 0.9, rationale: 'ready' });
+      if (m === 'gpt-b') return { ...structuredReply(r, { answer: 'no', confidence: 0.4, rationale: 'late' }), delayMs: 30_000 };
+      return undefined;
+    });
+    const run = await finished({ workflow: 'quick-council', input: {} });
+    expect(run.steps.find((s) => s.stepId === 'v.3.b')!.status).toBe('cancelled');
+    const messages = await messagesOf(run.id);
+    expect(messages.map((m) => [m.fromAgent, m.toAgent, m.messageType])).toEqual([
+      ['vote:v', 'a', 'request'],
+      ['vote:v', 'a', 'request'],
+      ['vote:v', 'b', 'request'],
+      ['a', 'vote:v', 'response'],
+      ['a', 'vote:v', 'response'],
+    ]);
   });
 });
 
