@@ -5,6 +5,7 @@
  * agent, and a vote whose voters answer on the real OpenAI SDK.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '../../src/client/index.js';
 import { AgentMessage } from '../../src/model/agent-message.js';
 import { startFakeLlmServer, structuredReply, type FakeLlmServer, type RecordedRequest } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
@@ -101,6 +102,8 @@ describe('the messages of an orchestrator run', () => {
     expect(call.metadata.turn).toBe(2);
     expect(typeof result.content).toBe('string');
     expect(feedback.content).toEqual({ rating: 4, comment: 'good sources' });
+    // The client reads the same list.
+    expect(await createClient({ url: h.baseUrl }).runs.messages(run.id)).toEqual(messages);
   });
 });
 

@@ -4,6 +4,7 @@
  * OpenAI SDK against the fake server, which fails their calls with errors of known classes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '../../src/client/index.js';
 import { Insights } from '../../src/model/insights.js';
 import type { RunView } from '../../src/query/run-view.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
@@ -130,6 +131,9 @@ describe('GET /v1/insights', () => {
     const only = Insights.parse((await h.request('GET', `/v1/insights?since=${encodeURIComponent(since)}&agent=steady`)).body);
     expect(Object.keys(only.agents)).toEqual(['steady']);
     expect(Object.keys(only.workflows)).toEqual(['agent/steady']);
+    // The client asks the same.
+    const viaClient = await createClient({ url: h.baseUrl }).insights({ since, agent: 'steady' });
+    expect(viaClient.agents).toEqual(only.agents);
     const bad = await h.request('GET', '/v1/insights?since=last-week');
     expect(bad.status).toBe(422);
     expect(bad.body.error.issues[0].path).toBe('query.since');
