@@ -151,6 +151,7 @@ const StepSchema = new Schema<StepDocument>(
     reusedFrom: nullableString,
     feedback: { type: Schema.Types.Mixed, default: null },
     error: nullableString,
+    errorClass: { type: String },
     reason: nullableString,
     retryAt: nullableString,
     debug: nullableString,
