@@ -3,6 +3,8 @@
  * the service they are given, answer JSON. Every error goes through errors.ts. This module
  * wires the routes to the System's services; the routes never see the System itself.
  */
+import { insightsRouter } from './routes/insights.js';
+import { runMessagesRouter } from './routes/run-messages.js';
 import { statsRouter } from './routes/stats.js';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
@@ -134,7 +136,9 @@ export function createApp(system: System, opts: AppOptions): Express {
   const conversations = routedByScope(system, (s) => s.api.conversations);
   mount('/v1/sessions', sessionsRouter({ conversations, audit, maxWaitSeconds, shutdownSignal: opts.shutdownSignal }));
   mount('/v1/agents', agentsRouter({ agents, audit }));
+  mount('/v1/runs', runMessagesRouter({ queries }));
   mount('/v1/stats', statsRouter({ queries }));
+  mount('/v1/insights', insightsRouter({ queries }));
   mount('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents }));
   mount('/v1/schedules', schedulesRouter({ schedules: routedByScope(system, (s) => s.schedules), audit }));
   mount('/v1/keys', keysRouter({ keys: system.keys, audit }));

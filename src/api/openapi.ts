@@ -156,6 +156,7 @@ const TAG_ORDER = [
   'agents',
   'schedules',
   'stats',
+  'insights',
   'me',
   'keys',
   'audit',

@@ -103,6 +103,14 @@ export { RunEvent };
 
 const rate = z.number().nullable();
 const quantiles = z.object({ p50: z.number().nullable(), p95: z.number().nullable() }).strict();
+/** Steps of a trend bucket: how many ended each way, and the total time of those timed (so rates and averages are derivable). */
+const stepOutcomes = {
+  stepsSucceeded: z.number().int(),
+  stepsFailed: z.number().int(),
+  /** Sum of the durations of the succeeded and failed steps that ran (a rerun's reused ones left out), ms. */
+  stepDurationMs: z.number(),
+  timedSteps: z.number().int(),
+};
 
 /** GET /v1/stats (src/query/stats.ts). */
 export const Stats = z
@@ -143,6 +151,19 @@ export const Stats = z
           /** Of its succeeded steps (a rerun's reused ones left out), the share answered from the response cache (seed 002's cacheHitRate); null: none. */
           cacheHitRate: rate,
           models: z.array(z.string()),
+          /** Its steps in the trend buckets (`trend.bucketMs`): success rate and average time per bucket. */
+          trend: z.array(
+            z
+              .object({
+                start: z.string(),
+                steps: z.number().int(),
+                ...stepOutcomes,
+                costUsd: z.number(),
+                successRate: rate,
+                averageMs: z.number().nullable(),
+              })
+              .strict(),
+          ),
         })
         .strict(),
     ),
@@ -172,6 +193,7 @@ export const Stats = z
               steps: z.number().int(),
               tokens: z.number().int(),
               costUsd: z.number(),
+              ...stepOutcomes,
             })
             .strict(),
         ),

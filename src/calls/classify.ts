@@ -5,7 +5,16 @@
  * type and code); the mapping from what it read to an error class is here, once. It branches
  * on the SDKs' own error classes and HTTP status, never on message text.
  */
-import { CancelledError, NonRetryableError, QuotaExhaustedError, RateLimitedError, RetryableError, SwitchyardError, toError } from '../errors/index.js';
+import {
+  CancelledError,
+  ContextLengthError,
+  NonRetryableError,
+  QuotaExhaustedError,
+  RateLimitedError,
+  RetryableError,
+  SwitchyardError,
+  toError,
+} from '../errors/index.js';
 
 /** Key-like tokens (`sk-...`, `sk-ant-...`, `key-...`), masked wherever a message quotes one. */
 const KEY_LIKE = /\b(sk|key|api[_-]?key)-[A-Za-z0-9_*-]{6,}/gi;
@@ -101,7 +110,7 @@ function classifyStatus(f: Extract<VendorFailure, { kind: 'api' }>, provider: st
   }
   // Retrying the same prompt cannot help: say what to change.
   if (types.includes('context_length_exceeded') || status === 413 || types.includes('request_too_large')) {
-    return new NonRetryableError(
+    return new ContextLengthError(
       `context length exceeded: the prompt (with maxTokens) does not fit the model's context window; shorten the input or lower maxTokens (not retried). ${detail}`,
       status,
       { cause },

@@ -31,6 +31,7 @@ import type {
   SubmitRunInput,
 } from '../api/schemas.js';
 import type { CreateSession, SessionList, SessionMessageAnswer, SessionView } from '../api/session-schemas.js';
+import type { Insights, RunMessages } from '../api/insight-responses.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
 import type { RunListInclude } from '../model/run.js';
 import type { ScheduleBody } from '../schedules/schedules-service.js';
@@ -51,6 +52,9 @@ export type Submitted = Out<typeof SubmitAnswer>;
 export type Agent = Out<typeof AgentView>;
 export type Schedule = Out<typeof ScheduleView>;
 export type StatsAnswer = Out<typeof Stats>;
+export type InsightsAnswer = Out<typeof Insights>;
+/** One message between the parties of a run (seed 002's AgentMessage). */
+export type AgentMessage = Out<typeof RunMessages>['messages'][number];
 export type Workflow = Out<typeof CompiledWorkflow>;
 export type ChatMultiInput = In<typeof ChatMulti>;
 export type Session = Out<typeof SessionView>;
@@ -132,6 +136,8 @@ export function createClient(opts: ClientOptions) {
       outputs: async (id: string) => (await call<Out<typeof RunOutputs>>('GET', `/v1/runs/${seg(id)}/outputs`)).outputs,
       feedback: (id: string, stepId: string, body: In<typeof FeedbackBody>) =>
         call<Out<typeof FeedbackAnswer>>('POST', `/v1/runs/${seg(id)}/steps/${seg(stepId)}/feedback`, body),
+      /** The traffic between the run's agents, in order (delegations, tool calls, votes, context publishes, feedback). */
+      messages: async (id: string) => (await call<Out<typeof RunMessages>>('GET', `/v1/runs/${seg(id)}/messages`)).messages,
       /** The run's events until `run.finished`, reconnecting from the last one on a dropped connection. */
       events: (id: string, o?: EventsOptions): AsyncGenerator<Event> =>
         runEvents({ url: `${base}/v1/runs/${seg(id)}/events`, headers: auth, fetch: doFetch }, o),
@@ -175,6 +181,8 @@ export function createClient(opts: ClientOptions) {
     },
     /** Totals, per agent and per workflow, trends (default: the last 24 hours). */
     stats: (params: StatsParams = {}) => call<StatsAnswer>('GET', `/v1/stats${queryString(params)}`),
+    /** Per agent and workflow: trends, the most common failure reasons and suggestions, over the same window as stats. */
+    insights: (params: StatsParams = {}) => call<InsightsAnswer>('GET', `/v1/insights${queryString(params)}`),
   };
 }
 

@@ -139,7 +139,7 @@ export async function failFinally(d: Delivery, err: Error): Promise<Ending> {
     from: LIVE_STEP_STATUSES,
     to: 'failed',
     attempt,
-    fields: { error: err.message, finishedAt: now() },
+    fields: { error: err.message, errorClass: err.name, finishedAt: now() },
     event: { type: 'step.failed', data: { error: err.message, attempts: attempt } },
   });
   d.ended('failed');

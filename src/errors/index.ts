@@ -57,6 +57,9 @@ export class NonRetryableError extends SwitchyardError {
   }
 }
 
+/** The prompt (with maxTokens) does not fit the model's context window: shorten it or lower maxTokens. Not retried. */
+export class ContextLengthError extends NonRetryableError {}
+
 /** The work was cancelled (run cancelled, process shutting down). */
 export class CancelledError extends SwitchyardError {}
 

@@ -185,6 +185,8 @@ export const StepRecord = z.object({
   debug: StepDebug.nullable().default(null).catch(null),
   /** The tool calls of its turns with their outcomes (an orchestrator's), else null. */
   calls: z.array(ToolCallRecord).nullable().default(null).catch(null),
+  /** The class of the error it failed with for good (`ContextLengthError`, `StepTimeoutError`...: src/errors), absent otherwise (and from older records). */
+  errorClass: z.string().nullish().catch(undefined),
 });
 export type StepRecord = z.infer<typeof StepRecord>;
 

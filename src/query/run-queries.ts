@@ -15,6 +15,9 @@ import type { Scope } from '../store/scope.js';
 import type { WorkOutput } from '../model/work-output.js';
 import { runDefinition } from '../submit/agent-task.js';
 import { computeStats } from './stats.js';
+import { computeInsights } from './insights.js';
+import { agentMessages } from './agent-messages.js';
+import type { AgentMessage } from '../model/agent-message.js';
 import { awaitRunEnd } from './run-wait.js';
 import { toRunView, type RunView } from './run-view.js';
 import { explainLost, explainWaiting, queuesToAsk, runningJobs } from './waiting.js';
@@ -102,6 +105,25 @@ export class RunQueries {
       (await this.read('reading the run', () => this.deps.store.outputs.list(scope, runId))) ??
       (await this.fromArchive(runId, (a) => a.getRun(scope.workspace, runId, {}))).outputs;
     return { runId, outputs: outputs ?? [] };
+  }
+
+  /** The traffic between the parties of a run, in order (seed 002's AgentMessage: see agent-messages.ts). */
+  async messages(scope: Scope, runId: string): Promise<{ runId: string; messages: AgentMessage[] }> {
+    const { records, events } = this.deps.store;
+    const state = await this.read('reading the run', () => records.get(scope, runId));
+    if (state) {
+      const log: RunEvent[] = [];
+      // The log in pages, up to a bound a run's log never reaches in practice.
+      for (let page = await this.read('reading the run', () => events.read(scope, runId, 0, 1000)); page.length > 0 && log.length < 100_000;) {
+        log.push(...page);
+        const after = Number(page.at(-1)!.id);
+        page = page.length < 1000 ? [] : await this.read('reading the run', () => events.read(scope, runId, after, 1000));
+      }
+      return { runId, messages: agentMessages(state.run, state.steps, log) };
+    }
+    const view = await this.fromArchive(runId, (a) => a.getRun(scope.workspace, runId, {}));
+    const log = (await this.fromArchive(runId, (a) => a.getEvents(scope.workspace, runId))) ?? [];
+    return { runId, messages: agentMessages(view, view.steps, log) };
   }
 
   /** Tell, for each step that is not running (or whose worker is lost), what it waits for (no-op without a worker registry). */
@@ -231,17 +253,19 @@ export class RunQueries {
    * from Redis, so over the runs it still keeps (SWITCHYARD_RETENTION_SECONDS); at most
    * `maxRuns`, the newest first (`truncated` says when there were more).
    */
-  async stats(
-    scope: Scope,
-    q: {
-      since?: string | undefined;
-      until?: string | undefined;
-      agent?: string | undefined;
-      workflow?: string | undefined;
-      bucket?: 'hour' | 'day' | undefined;
-      maxRuns?: number;
-    },
-  ) {
+  async stats(scope: Scope, q: WindowQuery) {
+    const { states, window, scanned, truncated } = await this.runsIn(scope, q);
+    return { ...computeStats(states, window, { agents: this.deps.registry.names(), agent: q.agent }), scanned, truncated };
+  }
+
+  /** What the same runs as stats' teach (insights.ts): per agent and workflow, trends, failure reasons, suggestions. */
+  async insights(scope: Scope, q: WindowQuery) {
+    const { states, window, scanned, truncated } = await this.runsIn(scope, q);
+    return { ...computeInsights(states, window, { agent: q.agent }), scanned, truncated };
+  }
+
+  /** The runs of a window (stats, insights), and the window with its bucket size. */
+  private async runsIn(scope: Scope, q: WindowQuery) {
     const { records } = this.deps.store;
     const until = q.until ? Date.parse(q.until) : Date.now();
     const since = q.since ? Date.parse(q.since) : until - 24 * 3600_000;
@@ -249,18 +273,23 @@ export class RunQueries {
     const bucketMs = (q.bucket ?? (until - since <= 48 * 3600_000 ? 'hour' : 'day')) === 'hour' ? 3600_000 : 24 * 3600_000;
     const maxRuns = q.maxRuns ?? 2000;
     const ids = await this.read('reading runs', () => records.createdBetween(scope, since, until, maxRuns + 1));
-    const truncated = ids.length > maxRuns;
     const states: RunState[] = [];
     for (let i = 0; i < Math.min(ids.length, maxRuns); i += 50) {
       const batch = await this.read('reading runs', () => Promise.all(ids.slice(i, Math.min(i + 50, maxRuns)).map((id) => records.get(scope, id))));
       for (const s of batch) if (s && (!q.workflow || s.run.workflow === q.workflow) && (!q.agent || s.run.agents.includes(q.agent))) states.push(s);
     }
-    return {
-      ...computeStats(states, { since, until, bucketMs }, { agents: this.deps.registry.names(), agent: q.agent }),
-      scanned: Math.min(ids.length, maxRuns),
-      truncated,
-    };
+    return { states, window: { since, until, bucketMs }, scanned: Math.min(ids.length, maxRuns), truncated: ids.length > maxRuns };
   }
+}
+
+/** The window of stats and insights: ISO times, filters, the bucket size, and at most how many runs are read. */
+export interface WindowQuery {
+  since?: string | undefined;
+  until?: string | undefined;
+  agent?: string | undefined;
+  workflow?: string | undefined;
+  bucket?: 'hour' | 'day' | undefined;
+  maxRuns?: number;
 }
 
 /** The events up to and including `run.finished`. */

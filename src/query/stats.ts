@@ -4,7 +4,8 @@
  * seed 002's performance per agent (steps, success rate, latency p50/p95, tokens, cost, the
  * average rating of the feedback given, memo hits: results reused by a rerun, response cache
  * hits, what they saved and the hit rate: seed 002's cacheHitRate), per workflow,
- * and trends in time buckets. Pure: computed from run and step records.
+ * and trends in time buckets (each with its steps' successes, failures and total time; per agent
+ * too, so success rates and average times are derivable per bucket). Pure: computed from run and step records.
  */
 import { isTerminalRun, type RunRecord, type StepRecord } from '../model/run.js';
 
@@ -33,7 +34,20 @@ interface AgentAcc {
   cacheHits: number;
   costSavedUsd: number;
   models: Set<string>;
+  /** Its steps by trend bucket start. */
+  buckets: Map<number, StepBucket>;
 }
+
+/** Steps of a trend bucket. */
+interface StepBucket {
+  steps: number;
+  stepsSucceeded: number;
+  stepsFailed: number;
+  stepDurationMs: number;
+  timedSteps: number;
+  costUsd: number;
+}
+const stepBucket = (): StepBucket => ({ steps: 0, stepsSucceeded: 0, stepsFailed: 0, stepDurationMs: 0, timedSteps: 0, costUsd: 0 });
 
 interface WorkflowAcc {
   runs: number;
@@ -43,13 +57,11 @@ interface WorkflowAcc {
   durations: number[];
 }
 
-interface BucketAcc {
+interface BucketAcc extends StepBucket {
   runs: number;
   completed: number;
   failed: number;
-  steps: number;
   tokens: number;
-  costUsd: number;
 }
 
 const newAgent = (): AgentAcc => ({
@@ -67,6 +79,7 @@ const newAgent = (): AgentAcc => ({
   cacheHits: 0,
   costSavedUsd: 0,
   models: new Set(),
+  buckets: new Map(),
 });
 
 const round = (n: number) => Math.round(n * 1e9) / 1e9;
@@ -83,13 +96,13 @@ export function computeStats(
   const bucketOf = (iso: string) => {
     const start = w.since + Math.floor((Date.parse(iso) - w.since) / w.bucketMs) * w.bucketMs;
     let b = buckets.get(start);
-    if (!b) buckets.set(start, (b = { runs: 0, completed: 0, failed: 0, steps: 0, tokens: 0, costUsd: 0 }));
-    return b;
+    if (!b) buckets.set(start, (b = { runs: 0, completed: 0, failed: 0, tokens: 0, ...stepBucket() }));
+    return { b, start };
   };
   for (const { run, steps } of runs) {
     countRun(count, run);
     const completed = run.status === 'succeeded' || run.status === 'partial_success';
-    const b = bucketOf(run.createdAt);
+    const { b, start } = bucketOf(run.createdAt);
     b.runs++;
     if (completed) b.completed++;
     if (run.status === 'failed') b.failed++;
@@ -104,7 +117,11 @@ export function computeStats(
       if (!s.agent || (opts.agent && s.agent !== opts.agent)) continue;
       let a = agents.get(s.agent);
       if (!a) agents.set(s.agent, (a = newAgent()));
+      let ab = a.buckets.get(start);
+      if (!ab) a.buckets.set(start, (ab = stepBucket()));
       tallyStep(a, b, s);
+      tallyOutcome(ab, s);
+      tallyOutcome(b, s, false);
     }
   }
   const byName = <T, V>(m: Map<string, T>, view: (acc: T) => V) =>
@@ -139,6 +156,21 @@ function countRun(
   else if (run.status === 'cancelled') count.cancelled++;
   else if (run.status === 'budget_exceeded') count.budgetExceeded++;
   else if (!isTerminalRun(run.status)) count.inProgress++;
+}
+
+/** A step in a bucket: its ending and time (and, unless `counted` elsewhere, the step and its cost). */
+function tallyOutcome(b: StepBucket, s: StepRecord, counts = true): void {
+  if (counts) {
+    b.steps++;
+    b.costUsd += s.usage?.costUsd ?? 0;
+  }
+  if (s.status === 'succeeded') b.stepsSucceeded++;
+  else if (s.status === 'failed') b.stepsFailed++;
+  else return;
+  if (s.startedAt && s.finishedAt && !s.reusedFrom) {
+    b.stepDurationMs += Date.parse(s.finishedAt) - Date.parse(s.startedAt);
+    b.timedSteps++;
+  }
 }
 
 /** A step of agent `a`, created in bucket `b`. */
@@ -186,6 +218,15 @@ function agentView(a: AgentAcc) {
     cache: { hits: a.cacheHits, costSavedUsd: round(a.costSavedUsd) },
     cacheHitRate: rate(a.cacheHits, Math.max(0, a.succeeded - a.memoHits - a.cacheHits)),
     models: [...a.models].sort(),
+    trend: [...a.buckets]
+      .sort(([x], [y]) => x - y)
+      .map(([start, b]) => ({
+        start: new Date(start).toISOString(),
+        ...b,
+        costUsd: round(b.costUsd),
+        successRate: rate(b.stepsSucceeded, b.stepsFailed),
+        averageMs: b.timedSteps ? Math.round(b.stepDurationMs / b.timedSteps) : null,
+      })),
   };
 }
 

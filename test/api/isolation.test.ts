@@ -1,7 +1,7 @@
 /**
  * Workspaces are isolated: with one workspace's credential, another workspace's runs, steps,
- * events, approvals, feedback and schedules answer 404 (reads, writes, cancels, reruns, event
- * streams), and lists and stats never include them.
+ * events, messages, approvals, feedback and schedules answer 404 (reads, writes, cancels, reruns, event
+ * streams), and lists, stats and insights never include them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
@@ -58,6 +58,7 @@ describe("another workspace's run", () => {
       `/v1/runs/${doneRun}?include=definition`,
       `/v1/runs/${doneRun}/context`,
       `/v1/runs/${doneRun}/outputs`,
+      `/v1/runs/${doneRun}/messages`,
       `/v1/runs/${doneRun}/events`,
     ]) {
       const res = await h.request('GET', path, undefined, beta);
@@ -97,6 +98,9 @@ describe("another workspace's run", () => {
     const stats = await h.request('GET', '/v1/stats', undefined, beta);
     expect(stats.status).toBe(200);
     expect(JSON.stringify(stats.body)).not.toMatch(/"runs":[1-9]/);
+    const insights = await h.request('GET', '/v1/insights', undefined, beta);
+    expect(insights.status).toBe(200);
+    expect(insights.body).toMatchObject({ agents: {}, workflows: {}, suggestions: [], scanned: 0 });
     const same = await h.request('POST', '/v1/runs', { agent: 'a', input: { task: 'mine' }, idempotencyKey: 'same-key' }, beta);
     expect(same.status).toBe(202);
     expect(same.body.id).not.toBe(doneRun);

@@ -97,7 +97,7 @@ describe('GET /openapi.json', () => {
 });
 
 describe('answers match the spec', () => {
-  it('runs: create, get, list, events, context, outputs, rerun, feedback, stats', async () => {
+  it('runs: create, get, list, events, context, outputs, messages, rerun, feedback, stats, insights', async () => {
     const made = await call('POST', '/v1/runs', { workflow: 'two', input: {} });
     expect(made.status).toBe(202);
     const id = made.body.id as string;
@@ -110,6 +110,7 @@ describe('answers match the spec', () => {
     expect((await call('GET', '/v1/runs?status=succeeded')).status).toBe(200);
     expect((await call('GET', `/v1/runs/${id}/context`)).status).toBe(200);
     expect((await call('GET', `/v1/runs/${id}/outputs`)).status).toBe(200);
+    expect((await call('GET', `/v1/runs/${id}/messages`)).status).toBe(200);
     const events = await fetch(`${h.baseUrl}/v1/runs/${id}/events`, { headers: admin });
     checker.check('GET', `/v1/runs/${id}/events`, { status: events.status, body: await events.text(), headers: events.headers });
     const rerun = await call('POST', `/v1/runs/${id}/rerun`, { fromStep: 'b' });
@@ -117,6 +118,7 @@ describe('answers match the spec', () => {
     await h.waitForRun(rerun.body.id as string);
     expect((await call('POST', `/v1/runs/${id}/steps/b/feedback`, { rating: 4, useful: true })).status).toBe(200);
     expect((await call('GET', '/v1/stats')).status).toBe(200);
+    expect((await call('GET', '/v1/insights')).status).toBe(200);
     expect((await call('POST', '/v1/chat/multi', { message: 'hi', agents: ['writer'] })).status).toBe(202);
     // A finished run: cancel is a 409, events after the last one a 204.
     expect((await call('POST', `/v1/runs/${id}/cancel`)).status).toBe(409);

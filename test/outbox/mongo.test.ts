@@ -184,7 +184,7 @@ describe('mongo documents (offline)', () => {
     expect(back(pending)).toEqual(pending);
   });
 
-  it('keeps what a step keeps to debug its calls (its tool schemas with $-keys) as text, and maps it back', async () => {
+  it('keeps what a step keeps to debug its calls (its tool schemas with $-keys) as text, and the class of its error, and maps them back', async () => {
     const debug = {
       attempt: 2,
       truncated: true,
@@ -196,7 +196,7 @@ describe('mongo documents (offline)', () => {
       error: { status: 400, type: 'invalid_request_error', message: 'bad' },
     };
     const calls = [{ turn: 1, id: 'c1', name: 'delegate', args: { agent: 'x', $odd: 1 }, error: 'no agent "x"' }];
-    const failed = step({ status: 'failed', output: null, error: 'bad', debug, calls });
+    const failed = step({ status: 'failed', output: null, error: 'bad', errorClass: 'NonRetryableError', debug, calls });
     const doc = toStepDocument(failed);
     expect(typeof doc.debug).toBe('string');
     expect(await validationError(new models.StepResult(doc))).toBeNull();

@@ -170,6 +170,7 @@ const StepSchema = new Schema<StepDocument>(
     cached: { type: Boolean },
     feedback: { type: Schema.Types.Mixed, default: null },
     error: nullableString,
+    errorClass: { type: String },
     reason: nullableString,
     retryAt: nullableString,
     debug: nullableString,
