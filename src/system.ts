@@ -21,6 +21,7 @@ import { connectRedis, watched } from './store/connection.js';
 import { RunQueries, type RunArchive } from './query/run-queries.js';
 import { RunActions } from './submit/run-actions.js';
 import { Submissions } from './submit/submissions.js';
+import { RoutingFacts } from './submit/routing.js';
 import { stepPolicy, type StepPolicy } from './flow/step-policy.js';
 import { Heartbeats } from './store/heartbeats.js';
 import { WorkspaceCapsStore } from './store/workspace-caps.js';
@@ -312,6 +313,7 @@ export class System {
       refSafetyDelayMs: this.refSafetyDelayMs,
       bounds,
       readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
+      routing: new RoutingFacts({ redis: stateRedis, limiterPrefix: this.global.tag, heartbeats }),
     });
     const actions = new RunActions({ store, control, logger });
     const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });

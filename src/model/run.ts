@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { Budget } from './budget.js';
 import { StepKind } from './step-kind.js';
 import { WorkOutput } from './work-output.js';
+import { StepRouting } from './routing.js';
 
 /** `waiting`: running, and an approval gate waits for a person's decision. */
 export const RunStatus = z.enum(['queued', 'running', 'waiting', 'succeeded', 'partial_success', 'failed', 'cancelled', 'budget_exceeded']);
@@ -171,6 +172,8 @@ export const StepRecord = z.object({
   debug: StepDebug.nullable().default(null).catch(null),
   /** The tool calls of its turns with their outcomes (an orchestrator's), else null. */
   calls: z.array(ToolCallRecord).nullable().default(null).catch(null),
+  /** How its agent was chosen, when a capability was named instead of an agent (src/submit/routing.ts); else null. */
+  routing: StepRouting.nullable().default(null).catch(null),
 });
 export type StepRecord = z.infer<typeof StepRecord>;
 
