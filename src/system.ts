@@ -116,6 +116,8 @@ export interface Side {
   caps: WorkspaceCapsStore;
   /** Workspaces' secrets (`{{ secrets.NAME }}` of their tools), sealed with the keyring. */
   secrets: WorkspaceSecrets;
+  /** The health facts routing by capability chooses by (breakers, pauses, heartbeats). */
+  routing: RoutingFacts;
 }
 
 /** What the Systems of a deployment's other cells take from its first one (see System.cells). */
@@ -291,6 +293,7 @@ export class System {
       providers: opts.credentials?.providers,
       ...sideOpts,
     });
+    const routing = new RoutingFacts({ redis: stateRedis, limiterPrefix: this.global.tag, heartbeats });
     const queries = new RunQueries({
       store,
       registry,
@@ -313,12 +316,12 @@ export class System {
       refSafetyDelayMs: this.refSafetyDelayMs,
       bounds,
       readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
-      routing: new RoutingFacts({ redis: stateRedis, limiterPrefix: this.global.tag, heartbeats }),
+      routing,
     });
     const actions = new RunActions({ store, control, logger });
     const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });
     const secrets = new WorkspaceSecrets({ records: new SecretRecords(stateRedis, sideOpts.failFast), keyring: this.keyring, scope: (ws) => this.scope(ws) });
-    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps, secrets };
+    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps, secrets, routing };
   }
 
   get registry(): AgentRegistry {

@@ -112,9 +112,11 @@ export class RoutingFacts {
     },
   ) {}
 
-  /** The facts of each agent of `agents` that declares `capability`, sorted by name. */
-  async gather(agents: AgentRegistry, capability: string): Promise<CandidateFacts[]> {
-    const candidates = agentsWith(agents.list(), capability).sort((a, b) => a.name.localeCompare(b.name));
+  /** The facts of each agent of `agents` (of those named in `among`, when given) that declares `capability`, sorted by name. */
+  async gather(agents: AgentRegistry, capability: string, among?: readonly string[]): Promise<CandidateFacts[]> {
+    const candidates = agentsWith(agents.list(), capability)
+      .filter((a) => among === undefined || among.includes(a.name))
+      .sort((a, b) => a.name.localeCompare(b.name));
     if (candidates.length === 0) return [];
     const [live, limiter, queueWaits] = await Promise.all([
       this.deps.heartbeats.liveQueues(),
