@@ -61,7 +61,6 @@ function compare(a: CandidateFacts, b: CandidateFacts): number {
 
 /** What made `best` go before `next`, in words. */
 function decidedBy(best: CandidateFacts, next: CandidateFacts): string {
-  if (best.problems.length === 0 && next.problems.length > 0) return `healthy, unlike ${next.agent} (${next.problems.join('; ')})`;
   if (best.priority !== next.priority) return `priority ${best.priority}, above ${next.agent}'s ${next.priority}`;
   if (cost(best) !== cost(next)) return `estimated cost ${best.estimatedCostUsd} USD, below ${next.agent}'s ${next.estimatedCostUsd ?? 'unknown'}`;
   if (best.waitMs !== next.waitMs) return `limiter wait ${best.waitMs} ms, below ${next.agent}'s ${next.waitMs} ms`;
@@ -88,9 +87,20 @@ export function chooseAgent(capability: string, facts: readonly CandidateFacts[]
     const why = facts.map((f) => `${f.agent}: ${excluded.get(f.agent)!}`).join('; ');
     return { ok: false, message: `no agent with the capability "${capability}" meets the constraints (${why})`, candidates };
   }
-  const next = eligible[1];
-  const parts = [next ? decidedBy(best, next) : facts.length === 1 ? 'the only agent that declares it' : 'the only one that meets the constraints'];
-  if (best.problems.length > 0) parts.push(`no eligible agent is healthy; it is not either (${best.problems.join('; ')}), so its step waits`);
+  const healthy = eligible.filter((f) => f.problems.length === 0);
+  const unhealthy = eligible.filter((f) => f.problems.length > 0);
+  const parts: string[] = [];
+  if (best.problems.length === 0) {
+    // Among the healthy ones: what put it before the next; the unhealthy ones are named apart.
+    const next = healthy[1];
+    parts.push(next ? decidedBy(best, next) : facts.length === 1 ? 'the only agent that declares it' : 'the only healthy one');
+    if (unhealthy.length) parts.push(`passed over as unhealthy: ${unhealthy.map((f) => `${f.agent} (${f.problems.join('; ')})`).join(', ')}`);
+  } else {
+    const next = eligible[1];
+    parts.push(`no eligible agent is healthy; it is not either (${best.problems.join('; ')}), so its step waits`);
+    if (next) parts.push(decidedBy(best, next));
+  }
+  if (eligible.length === 1 && facts.length > 1) parts[0] = best.problems.length ? parts[0]! : 'the only one that meets the constraints';
   const out = facts.filter((f) => excluded.get(f.agent) !== null);
   if (out.length) parts.push(`excluded: ${out.map((f) => `${f.agent} (${excluded.get(f.agent)!})`).join(', ')}`);
   return { ok: true, routing: { capability, candidates, chosen: best.agent, reason: `${best.agent}: ${parts.join('; ')}` } };

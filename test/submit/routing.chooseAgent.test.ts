@@ -19,13 +19,13 @@ const cases: { name: string; facts: CandidateFacts[]; constraints?: RoutingConst
     name: 'a healthy agent before a higher-priority one whose circuit is open',
     facts: [agent('fast', { priority: 9, problems: ['circuit open on openai/gpt-4o'] }), agent('slow')],
     chosen: 'slow',
-    reason: /healthy, unlike fast \(circuit open on openai\/gpt-4o\)/,
+    reason: /^slow: the only healthy one; passed over as unhealthy: fast \(circuit open on openai\/gpt-4o\)$/,
   },
   {
     name: 'a healthy agent before one no worker serves',
     facts: [agent('a', { problems: ['no live worker process serves it'] }), agent('b', { priority: -5 })],
     chosen: 'b',
-    reason: /unlike a \(no live worker process serves it\)/,
+    reason: /^b: the only healthy one; passed over as unhealthy: a \(no live worker process serves it\)$/,
   },
   {
     name: 'higher priority among healthy ones',
@@ -56,7 +56,7 @@ const cases: { name: string; facts: CandidateFacts[]; constraints?: RoutingConst
     name: 'an unhealthy agent when no eligible one is healthy, saying its step waits',
     facts: [agent('a', { problems: ['openai paused'] }), agent('b', { problems: ['circuit open on x'], priority: 3 })],
     chosen: 'b',
-    reason: /no eligible agent is healthy; it is not either \(circuit open on x\), so its step waits/,
+    reason: /no eligible agent is healthy; it is not either \(circuit open on x\), so its step waits; priority 3, above a's 0$/,
   },
   {
     name: 'within maxCostUsd, naming the one excluded',
