@@ -144,12 +144,13 @@ describe('an orchestrator delegating by capability', () => {
       if (r.body?.model !== 'gpt-boss') return undefined;
       return endsWithToolResults(r.body)
         ? { text: 'done' }
-        : { toolCalls: [{ name: 'delegate', input: { capability: 'summarize', task: 'summarise the memo' } }] };
+        : { toolCalls: [{ name: 'delegate', input: { agent: '*', capability: 'summarize', task: 'summarise the memo' } }] };
     });
     const run = await h.waitForRun((await h.request('POST', '/v1/runs', { agent: 'boss', input: { task: 'handle the memo' } })).body.id, 20_000);
     expect(run.status, JSON.stringify(run.steps.map((s) => [s.stepId, s.error]))).toBe('succeeded');
     const offered = fake.requests.find((r) => r.body?.model === 'gpt-boss')!.body.tools[0].function;
     expect(offered.parameters.properties.capability).toMatchObject({ enum: ['summarize'] });
+    expect(offered.parameters.properties.agent.enum).toEqual(['premium', 'standard', 'thrifty', '*']);
     const child = run.steps.find((s) => s.parent === 'boss')!;
     // premium's circuit is still open (the test above): standard is chosen.
     expect(child).toMatchObject({ stepId: 'boss.1.standard', agent: 'standard', status: 'succeeded', output: 'fake gpt-standard: summarise the memo' });

@@ -49,14 +49,23 @@ export interface PlannedDelegation {
   agent: string;
 }
 
+/** What a delegate call names as its agent to have one chosen by capability. */
+export const ANY_AGENT = '*';
+
 const DelegateArgs = z
   .object({
-    agent: z.string({ error: 'must name an agent' }).optional(),
+    // `*` (as the tool's schema offers it beside the agents' names): the agent is chosen by `capability`.
+    agent: z
+      .string({ error: 'must name an agent' })
+      .optional()
+      .transform((a) => (a === ANY_AGENT ? undefined : a)),
     capability: z.string({ error: 'must name a capability' }).optional(),
     task: z.string({ error: 'must be a string' }).min(1, 'must not be empty'),
     context: JsonObject.optional(),
   })
-  .refine((a) => (a.agent === undefined) !== (a.capability === undefined), { message: 'name either an agent or a capability (one of them)' });
+  .refine((a) => (a.agent === undefined) !== (a.capability === undefined), {
+    message: `name either an agent, or "${ANY_AGENT}" as the agent and a capability`,
+  });
 
 /**
  * A delegate call that names a capability: the routing its child records (its `chosen` agent),
@@ -159,17 +168,24 @@ export function delegateTool(agents: ResolvedAgent[], byCapability = false): Too
   return {
     name: DELEGATE_TOOL,
     description: `Give a task to a specialist agent; its answer comes back as this call's result. Several calls in one answer run in parallel.${
-      routed ? ' Name either an agent or a capability (the best available agent that has it is chosen).' : ''
+      routed ? ` Name an agent, or "${ANY_AGENT}" and a capability: the best available agent that has it is chosen.` : ''
     } The agents:\n${lines.join('\n')}`,
     inputSchema: {
       type: 'object',
       properties: {
-        agent: { type: 'string', enum: agents.map((a) => a.name), description: 'the agent to call' },
-        ...(routed ? { capability: { type: 'string', enum: capabilities, description: 'a capability, instead of an agent' } } : {}),
+        // A required `agent` (with `*` for "choose by capability") keeps the schema one plain object every provider takes.
+        agent: routed
+          ? {
+              type: 'string',
+              enum: [...agents.map((a) => a.name), ANY_AGENT],
+              description: `the agent to call, or "${ANY_AGENT}" to have one chosen by capability`,
+            }
+          : { type: 'string', enum: agents.map((a) => a.name), description: 'the agent to call' },
+        ...(routed ? { capability: { type: 'string', enum: capabilities, description: `with agent "${ANY_AGENT}": the capability the agent must have` } } : {}),
         task: { type: 'string', description: 'what the agent should do, complete in itself' },
         context: { type: 'object', description: 'data the agent needs for the task' },
       },
-      required: routed ? ['task'] : ['agent', 'task'],
+      required: ['agent', 'task'],
     },
   };
 }
