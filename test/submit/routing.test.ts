@@ -8,6 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { endsWithToolResults, startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { poll } from '../helpers/poll.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -174,5 +175,29 @@ describe('an orchestrator delegating by capability', () => {
     expect(JSON.stringify(second.body.messages)).toContain(
       'no agent declares the capability \\"translate\\" among the agents this step may delegate to; the capabilities are: summarize',
     );
+  });
+});
+
+describe('a run that names a capability, while an agent is paused', () => {
+  it('passes over an agent whose model a 429 paused, naming the pause', async () => {
+    fake.respondWith((r) => (r.body?.model === 'claude-thrifty' ? { status: 429, headers: { 'retry-after': '30' } } : undefined));
+    const pausing = (await h.request('POST', '/v1/runs', { agent: 'thrifty', input: { task: 'slow down' } })).body.id as string;
+    await poll(
+      'the pause of claude-thrifty (GET /v1/limits)',
+      async () => (await h.request('GET', '/v1/limits')).body.paused as { scope: string }[],
+      (paused) => paused.some((p) => p.scope === 'anthropic/claude-thrifty'),
+      { timeoutMs: 20_000 },
+    );
+
+    // premium is excluded by cost (its circuit is open too); thrifty is paused: standard goes.
+    const run = await h.waitForRun((await byCapability('summarize', 'while paused', { constraints: { maxCostUsd: 0.02 } })).body.id);
+    expect(run).toMatchObject({ status: 'succeeded', output: 'fake gpt-standard: while paused' });
+    expect(run.steps[0]!.routing!.reason).toBe(
+      'standard: the only healthy one; passed over as unhealthy: thrifty (anthropic/claude-thrifty paused); excluded: premium (its estimatedCostUsd 0.05 is above maxCostUsd 0.02)',
+    );
+    const thrifty = run.steps[0]!.routing!.candidates.find((c) => c.agent === 'thrifty')!;
+    expect(thrifty).toMatchObject({ healthy: false, problems: ['anthropic/claude-thrifty paused'] });
+    expect(thrifty.waitMs).toBeGreaterThan(0);
+    expect((await h.request('POST', `/v1/runs/${pausing}/cancel`)).status).toBe(200);
   });
 });
