@@ -12,7 +12,9 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { AgentRegistry } from './agents/registry.js';
 import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds, type EgressConfig } from './config/env.js';
 import type { Logger } from './logger.js';
-import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
+import { CONTROL_QUEUE, CONVERSATION_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
+import { ConversationStore } from './store/conversations.js';
+import { Conversations } from './conversations/conversations.js';
 import { RunControl } from './flow/run-control.js';
 import { RunStore } from './store/run-store.js';
 import type { Cell, Scope } from './store/scope.js';
@@ -37,8 +39,7 @@ import { Keyring } from './agents/keyring.js';
 import { WorkspaceSecrets } from './agents/workspace-secrets.js';
 import type { WorkspaceAgents } from './agents/workspace-agents.js';
 import { sideAgents } from './agents/side-agents.js';
-import { McpPool, noSecrets } from './tools/mcp/pool.js';
-import type { SecretLookup } from './tools/tool.js';
+import { McpPool } from './tools/mcp/pool.js';
 
 export interface SystemOptions {
   redisUrl: string;
@@ -78,8 +79,8 @@ export interface SystemOptions {
   credentials?: Pick<Config, 'providers' | 'secrets'>;
   /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*). @default none (unlimited) */
   workspaceCaps?: WorkspaceCaps;
-  /** Workspaces' secrets, for `{{ secrets.NAME }}` of MCP servers' env and headers. @default none (every secret missing) */
-  toolSecrets?: SecretLookup;
+  /** The agent that summarises a session's older messages (default: the session's own). */
+  sessionSummarizer?: string | undefined;
   /** Where outbound HTTP calls may go (NODE_ENV=production, SWITCHYARD_EGRESS_ALLOW). @default any host but link-local and metadata ones */
   egress?: EgressConfig;
 }
@@ -114,6 +115,9 @@ export interface Side {
   agents: WorkspaceAgents;
   /** Workspaces' caps on running steps and runs: their own and the defaults, and the counters they hold. */
   caps: WorkspaceCapsStore;
+  /** Conversations (the API's sessions): their records, and the service that queues their turns. */
+  conversationStore: ConversationStore;
+  conversations: Conversations;
   /** Workspaces' secrets (`{{ secrets.NAME }}` of their tools), sealed with the keyring. */
   secrets: WorkspaceSecrets;
   /** The health facts routing by capability chooses by (breakers, pauses, heartbeats). */
@@ -191,7 +195,7 @@ export class System {
     this.schemas = root?.schemas ?? opts.schemas ?? new SchemaChecker(opts.bounds ?? DEFAULT_BOUNDS);
     this.policy = root?.policy ?? stepPolicy(opts.registry);
     this.keyring = root?.keyring ?? new Keyring(opts.credentials?.secrets ?? { key: undefined, oldKeys: [] });
-    this.mcp = root?.mcp ?? new McpPool({ servers: opts.registry.mcpServers, secrets: opts.toolSecrets ?? noSecrets, logger });
+    this.mcp = root?.mcp ?? new McpPool({ servers: opts.registry.mcpServers, secrets: (ws, name) => this.engine.secrets.lookup(ws, name), logger });
     const target = opts.clusterNodes?.length ? { clusterNodes: opts.clusterNodes } : { url: opts.redisUrl };
     const connect = (name: string, options: RedisOptions) => watched(connectRedis(target, { connectionName: name, ...options }), logger);
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on. Run state gets
@@ -259,7 +263,7 @@ export class System {
     const { opts, cell } = this;
     const { logger, registry } = opts;
     const bounds = opts.bounds ?? DEFAULT_BOUNDS;
-    const queueNames = [...registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE];
+    const queueNames = [...registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE, CONVERSATION_QUEUE];
     const newQueue = (name: string) => quiet(new Queue(name, { connection: redis, prefix: cell.tag }), logger);
     const queues = new Map(queueNames.map((name) => [name, newQueue(name)]));
     // A workspace agent's queue is opened when first used (agents come and go while the process runs).
@@ -320,8 +324,32 @@ export class System {
     });
     const actions = new RunActions({ store, control, logger });
     const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });
+    const conversationStore = new ConversationStore({ redis: stateRedis, outbox: opts.outbox });
+    const conversations = new Conversations({
+      store: conversationStore,
+      queue: queues.get(CONVERSATION_QUEUE)!,
+      agentsFor: (scope, naming) => agents.registryFor(scope, naming),
+      awaitRunEnd: (scope, runId, waitMs, signal) => queries.awaitEnd(scope, runId, waitMs, signal),
+    });
     const secrets = new WorkspaceSecrets({ records: new SecretRecords(stateRedis, sideOpts.failFast), keyring: this.keyring, scope: (ws) => this.scope(ws) });
-    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps, secrets, routing };
+    return {
+      redis,
+      store,
+      control,
+      flowProducer,
+      queues,
+      queue,
+      heartbeats,
+      submissions,
+      queries,
+      actions,
+      agents,
+      caps,
+      secrets,
+      conversationStore,
+      conversations,
+      routing,
+    };
   }
 
   get registry(): AgentRegistry {
@@ -329,6 +357,10 @@ export class System {
   }
   get workflows(): WorkflowCatalog {
     return this.opts.workflows;
+  }
+  /** The agent that summarises a session's older messages, when configured (SWITCHYARD_SESSION_SUMMARIZER). */
+  get sessionSummarizer(): string | undefined {
+    return this.opts.sessionSummarizer;
   }
   get logger(): Logger {
     return this.opts.logger;

@@ -24,6 +24,8 @@ export const AUDIT_ACTIONS = [
   'envelope.warning',
   'credential.refused',
   'workspace.limits_changed',
+  'session.created',
+  'session.deleted',
   'secret.set',
   'secret.removed',
 ] as const;

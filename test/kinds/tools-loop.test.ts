@@ -370,8 +370,8 @@ describe('the example of docs/tools.md', () => {
     const yaml = /```yaml\n([\s\S]*?)```/.exec(text)![1]!;
     const file = AgentsFile.parse(parseYaml(yaml));
     expect(file.agents.support!.tools).toEqual(['lookup', 'refund', 'read_runs']);
-    const needs = approvalRule(file.tools.refund!.approval);
+    const needs = approvalRule(file.tools.refund!.approval, 'refund');
     expect([needs({ order: 'A-17', amount: 250 }), needs({ order: 'A-18', amount: 40 })]).toEqual([true, false]);
-    expect(approvalRule(file.tools.lookup!.approval)({ email: 'a@b.example' })).toBe(false);
+    expect(approvalRule(file.tools.lookup!.approval, 'lookup')({ email: 'a@b.example' })).toBe(false);
   });
 });

@@ -1,5 +1,13 @@
 /** The run-state scripts, one typed wrapper each (lua/ holds their source). */
-export { createRun, createRunThen, DefinitionNotStoredError, type CreateRunArgs } from './create-run.js';
+export {
+  createRun,
+  DefinitionNotStoredError,
+  type Admission,
+  type CreateRunArgs,
+  type CreateRunReply,
+  type EnvelopeRead,
+  type FairRequest,
+} from './create-run.js';
 export { gateDecide, type GateDecideReply, type GateDecision } from './gate-decide.js';
 export { runFinish, stepsSettle, type RunFinishArgs, type RunFinishReply, type SettledSteps } from './run-finish.js';
 export { RUN_FIELDS, STEP_FIELDS, json, parseJson } from './script.js';
@@ -18,6 +26,7 @@ export { agentPut } from './agent-put.js';
 export { apiRateTake } from './api-rate.js';
 export { fairTurns } from './fair-turns.js';
 export { wsRunAdmit, wsStepTake } from './workspace-caps.js';
+export { conversationPut } from './conversation-put.js';
 export { secretSwap } from './secret-swap.js';
 export { outputEmit, type OutputEmitArgs, type OutputEmitReply } from './output-emit.js';
 export { contextDraft, type ContextDraftArgs, type ContextDraftReply } from './context-draft.js';
