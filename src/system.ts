@@ -23,6 +23,7 @@ import { connectRedis, watched } from './store/connection.js';
 import { RunQueries, type RunArchive } from './query/run-queries.js';
 import { RunActions } from './submit/run-actions.js';
 import { Submissions } from './submit/submissions.js';
+import { RoutingFacts } from './submit/routing.js';
 import { stepPolicy, type StepPolicy } from './flow/step-policy.js';
 import { Heartbeats } from './store/heartbeats.js';
 import { WorkspaceCapsStore } from './store/workspace-caps.js';
@@ -119,6 +120,8 @@ export interface Side {
   conversations: Conversations;
   /** Workspaces' secrets (`{{ secrets.NAME }}` of their tools), sealed with the keyring. */
   secrets: WorkspaceSecrets;
+  /** The health facts routing by capability chooses by (breakers, pauses, heartbeats). */
+  routing: RoutingFacts;
 }
 
 /** What the Systems of a deployment's other cells take from its first one (see System.cells). */
@@ -294,6 +297,7 @@ export class System {
       providers: opts.credentials?.providers,
       ...sideOpts,
     });
+    const routing = new RoutingFacts({ redis: stateRedis, limiterPrefix: this.global.tag, heartbeats });
     const queries = new RunQueries({
       store,
       registry,
@@ -316,6 +320,7 @@ export class System {
       refSafetyDelayMs: this.refSafetyDelayMs,
       bounds,
       readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
+      routing,
     });
     const actions = new RunActions({ store, control, logger });
     const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });
@@ -343,6 +348,7 @@ export class System {
       secrets,
       conversationStore,
       conversations,
+      routing,
     };
   }
 

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { Budget, RunListInclude, RunStatus, StepFeedback } from '../model/run.js';
 import { RunStepId, StepId, StepInput } from '../kinds/definition.js';
 import { JsonObject } from '../model/json.js';
+import { CapabilityName, RoutingConstraints } from '../model/routing.js';
 import { PatternFields, patternProblem } from '../compile/patterns.js';
 
 const common = {
@@ -21,6 +22,16 @@ const common = {
 export const AgentTaskInput = StepInput.extend({ task: z.string().min(1, 'must not be empty') });
 
 export const SubmitAgentRun = z.object({ agent: z.string().min(1), input: AgentTaskInput, ...common }).strict();
+/** POST /v1/runs naming a capability: one of the agents that declare it is chosen (src/submit/routing.ts). */
+export const SubmitCapabilityRun = z
+  .object({
+    capability: CapabilityName,
+    input: AgentTaskInput,
+    /** Limits on the chosen agent's estimates (an agent without the estimate is excluded). */
+    constraints: RoutingConstraints.optional(),
+    ...common,
+  })
+  .strict();
 export const SubmitWorkflowRun = z
   .object({
     workflow: z.union([z.string().min(1), JsonObject]),
@@ -57,7 +68,7 @@ export const ChatMulti = z
   });
 
 /** POST /v1/runs: one agent on a task, a workflow (by name or inline), or a collaboration pattern. */
-export const SubmitRun = z.union([SubmitAgentRun, SubmitWorkflowRun, SubmitPatternRun]);
+export const SubmitRun = z.union([SubmitAgentRun, SubmitCapabilityRun, SubmitWorkflowRun, SubmitPatternRun]);
 export type SubmitRun = z.infer<typeof SubmitRun>;
 /** What a client sends to POST /v1/runs (defaults not yet applied). */
 export type SubmitRunInput = z.input<typeof SubmitRun>;
@@ -110,6 +121,8 @@ export const GetRunQuery = z.object({ include: includeOf(z.enum(['definition']))
 
 /** What GET /v1/agents may add: `prompts`, each agent's system prompt. */
 export const AgentsQuery = z.object({ include: includeOf(z.enum(['prompts'])) }).strict();
+/** GET /v1/agents: `capability` lists only the agents that declare it (the candidates of a run or delegation that names it). */
+export const AgentListQuery = AgentsQuery.extend({ capability: CapabilityName.optional() }).strict();
 
 /**
  * POST /v1/agents: `name`, `apiKey` (optional, stored sealed) and the agent's fields as in the

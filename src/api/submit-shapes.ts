@@ -6,7 +6,7 @@
 import { excerpt } from '../errors/excerpt.js';
 import { PatternFields } from '../compile/patterns.js';
 import { HttpError, parseOr422 } from './errors.js';
-import { SubmitAgentRun, SubmitPatternRun, SubmitWorkflowRun, type SubmitRun } from './schemas.js';
+import { SubmitAgentRun, SubmitCapabilityRun, SubmitPatternRun, SubmitWorkflowRun, type SubmitRun } from './schemas.js';
 
 interface Shape {
   /** What it is, for the message. */
@@ -48,6 +48,15 @@ const SHAPES: Shape[] = [
     }),
   },
   {
+    what: 'an agent chosen by capability',
+    fields: ['capability', 'input', 'constraints'],
+    aliases: ['skill', 'capabilities', 'task_type', 'taskType'],
+    example: (b) => ({
+      capability: text(first(b, ['skill', 'task_type', 'taskType']), '<capability name, see GET /v1/agents?capability=>'),
+      input: { task: text(first(b, TASK_ALIASES), '<what to do>') },
+    }),
+  },
+  {
     what: 'a workflow, by name or inline',
     fields: ['workflow', 'input'],
     aliases: WORKFLOW_ALIASES,
@@ -74,9 +83,9 @@ const SHAPES: Shape[] = [
 ];
 
 const ACCEPTED =
-  'POST /v1/runs takes one of: {"agent", "input": {"task"}} (one agent on a task), {"workflow", "input"} (a workflow, by name or inline), or {"pattern": "sequential" | "parallel" | "hierarchical" | "consensus", ...its fields} (see the README)';
+  'POST /v1/runs takes one of: {"agent", "input": {"task"}} (one agent on a task), {"capability", "input": {"task"}, "constraints"?} (an agent chosen by capability), {"workflow", "input"} (a workflow, by name or inline), or {"pattern": "sequential" | "parallel" | "hierarchical" | "consensus", ...its fields} (see the README)';
 
-/** The 422 for a body with none of `agent`, `workflow` and `pattern`. */
+/** The 422 for a body with none of `agent`, `capability`, `workflow` and `pattern`. */
 export function noShapeError(body: Record<string, unknown>): HttpError {
   const sent = Object.keys(body);
   const score = (s: Shape) => sent.filter((k) => s.fields.includes(k)).length * 2 + sent.filter((k) => s.aliases.includes(k)).length;
@@ -98,6 +107,7 @@ export function parseSubmitRun(raw: unknown): SubmitRun {
   const body = raw as Record<string, unknown>;
   if ('pattern' in body) return parseOr422(SubmitPatternRun, body);
   if ('agent' in body) return parseOr422(SubmitAgentRun, body);
+  if ('capability' in body) return parseOr422(SubmitCapabilityRun, body);
   if ('workflow' in body) return parseOr422(SubmitWorkflowRun, body);
   throw noShapeError(body);
 }

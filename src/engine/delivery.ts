@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { PriceTable } from '../calls/pricing.js';
 import { DEFAULT_MAX_PAUSE_MS } from '../calls/admission/pause.js';
 import { UsageMeter } from '../calls/usage-meter.js';
+import type { RoutingFacts } from '../submit/routing.js';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { StepJobData } from '../flow/flow-builder.js';
 import type { RunControl } from '../flow/run-control.js';
@@ -68,6 +69,8 @@ export interface StepMachineDeps {
   bounds?: Bounds;
   /** The longest a 429 pauses the agent's queue (SWITCHYARD_MAX_PAUSE_MS). @default 5 minutes */
   maxPauseMs?: number;
+  /** The health facts a delegation by capability chooses its agent by. @default none (such a delegation gets a tool error) */
+  routing?: Pick<RoutingFacts, 'gather'>;
 }
 
 export class Delivery {

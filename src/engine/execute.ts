@@ -15,6 +15,7 @@ import type { Delivery } from './delivery.js';
 import { addChildSteps } from './growth.js';
 import { mayHaveEnded, type WorkError, type WorkResult } from './settle.js';
 import { saveCheckpoint } from './writes.js';
+import { chooseAgent } from '../submit/routing.js';
 
 /** Run one segment of the step's work. */
 export async function execute(d: Delivery): Promise<WorkResult> {
@@ -117,5 +118,14 @@ function executionContext(d: Delivery, agents: AgentRegistry, signal: AbortSigna
     },
     delta: (text) => deps.store.steps.delta(scope, runId, step.id, attempt, text).then(() => undefined, warn('a step.delta')),
     record: (fields) => d.trace.record(fields),
+    ...(deps.routing ? { route: routeWith(deps.routing, agents) } : {}),
+  };
+}
+
+/** A delegation's choice of agent by capability, among the agents it may delegate to. */
+function routeWith(routing: NonNullable<Delivery['deps']['routing']>, agents: AgentRegistry): NonNullable<ExecutionContext['route']> {
+  return async (capability, among) => {
+    const choice = chooseAgent(capability, await routing.gather(agents, capability, among));
+    return choice.ok ? choice.routing : { refused: choice.message };
   };
 }

@@ -103,7 +103,15 @@ export async function addChildSteps(deps: GrowthDeps, job: Job<StepJobData>, att
   const res = await deps.store.steps.add(scope, runId, {
     parent: step.id,
     attempt,
-    steps: ordered.map((c) => ({ stepId: c.id, kind: c.kind, agent: c.agent ?? null, parent: step.id, dependsOn: c.dependsOn, optional: c.optional })),
+    steps: ordered.map((c) => ({
+      stepId: c.id,
+      kind: c.kind,
+      agent: c.agent ?? null,
+      parent: step.id,
+      dependsOn: c.dependsOn,
+      optional: c.optional,
+      ...(c.kind === 'agent' && c.routing ? { routing: c.routing } : {}),
+    })),
     refIds,
     agents: [...new Set(ordered.flatMap((c) => (c.agent ? [c.agent] : [])))],
     maxSteps,

@@ -123,6 +123,7 @@ export function stepWorkerFactory(system: System, opts: WorkerPoolsOptions, acti
       prices: registry.prices,
       authorityOf: (agent) => registry.authorityOf(agent),
       agentsFor,
+      routing: system.engine.routing,
       metrics: system.metrics,
       ...(system.opts.maxDebugBytes !== undefined ? { maxDebugBytes: system.opts.maxDebugBytes } : {}),
       maxPauseMs: system.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS,

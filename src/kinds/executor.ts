@@ -13,6 +13,7 @@ import type { Provider } from '../calls/provider.js';
 import type { StepReading } from '../store/run-store.js';
 import type { StepRecord, ToolCallRecord } from '../model/run.js';
 import type { PublishFields } from '../model/step.js';
+import type { StepRouting } from '../model/routing.js';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { CompiledStep, CompiledStepOf, StepInput, StepKind } from './definition.js';
 
@@ -92,6 +93,12 @@ export interface ExecutionContext {
    * the budget first (src/calls/admission/budget-gate.ts; see src/calls/pipeline.ts).
    */
   metered(provider: Provider): Provider;
+  /**
+   * Choose the agent for `capability` among `among` (the agents that declare it, healthy first,
+   * then priority, cost and limiter wait: src/submit/routing.ts): the routing the child step
+   * records, or why none could be chosen. Absent where routing is not available.
+   */
+  route?(capability: string, among: readonly string[]): Promise<StepRouting | { refused: string }>;
 }
 
 export type StepOutcome =

@@ -19,6 +19,10 @@ export const Capability = z
     estimatedSeconds: z.number().nonnegative().optional(),
     /** Typical cost of one call in USD, for planning. */
     estimatedCostUsd: z.number().nonnegative().optional(),
+    /** What the capability takes (seed 001's `input_types`: names of the inputs it reads, e.g. `query`). Default none. */
+    inputTypes: z.array(z.string().min(1).max(100)).max(50).default([]),
+    /** What it gives back (seed 001's `output_types`, e.g. `search_results`). Default none. */
+    outputTypes: z.array(z.string().min(1).max(100)).max(50).default([]),
   })
   .strict();
 export type Capability = z.infer<typeof Capability>;
@@ -99,6 +103,12 @@ export const AgentSpec = z
     /** A streaming step reports progress at most once per this many ms. Default 1000. */
     progressIntervalMs: z.number().int().min(50).default(1000),
     capabilities: z.array(Capability).default([]),
+    /**
+     * Rank among the agents that declare the same capability when a run or a delegation names the
+     * capability instead of an agent (src/submit/routing.ts): higher goes first among the healthy
+     * ones. Default 0.
+     */
+    priority: z.number().int().min(-1000).max(1000).default(0),
     /**
      * Agents this one may delegate to: with any, it is an orchestrator wherever it runs. The
      * model gets a `delegate(agent, task, context?)` tool; each call runs as a child step on

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { Budget } from './budget.js';
 import { StepKind } from './step-kind.js';
 import { WorkOutput } from './work-output.js';
+import { StepRouting } from './routing.js';
 
 /** `waiting`: running, and an approval gate waits for a person's decision. */
 export const RunStatus = z.enum(['queued', 'running', 'waiting', 'succeeded', 'partial_success', 'failed', 'cancelled', 'budget_exceeded']);
@@ -187,6 +188,8 @@ export const StepRecord = z.object({
   calls: z.array(ToolCallRecord).nullable().default(null).catch(null),
   /** The class of the error it failed with for good (`ContextLengthError`, `StepTimeoutError`...: src/errors), absent otherwise (and from older records). */
   errorClass: z.string().nullish().catch(undefined),
+  /** How its agent was chosen, when a capability was named instead of an agent (src/submit/routing.ts); else null. */
+  routing: StepRouting.nullable().default(null).catch(null),
 });
 export type StepRecord = z.infer<typeof StepRecord>;
 

@@ -27,6 +27,9 @@ import { rerunWorkflow, type RerunSource } from './rerun.js';
 import { requirePrices } from './budget-pricing.js';
 import { envelopeAdmission, envelopeRefusal } from './envelope-check.js';
 import { isTerminalRun, type Budget, type RunRecord } from '../model/run.js';
+import type { RoutingConstraints } from '../model/routing.js';
+import { chooseAgent, type RoutingFacts } from './routing.js';
+import { RoutingError } from './routing-error.js';
 
 export type { RerunSource } from './rerun.js';
 
@@ -48,6 +51,8 @@ export interface SubmissionsDeps {
   bounds?: Bounds;
   /** A finished run as a rerun needs it, from Redis or the archive; NotFoundError when neither has it. */
   readRun: (scope: Scope, runId: string) => Promise<RerunSource>;
+  /** The health facts a capability's candidates are chosen by (routing.ts); without it a capability is refused. */
+  routing?: RoutingFacts;
 }
 
 export interface SubmitOptions {
@@ -89,6 +94,25 @@ export class Submissions {
     const agents = await this.deps.agentsFor(scope, agent);
     agents.require(agent);
     return this.submit(scope, agentTaskWorkflow(agent, input), input, { agent, input }, opts, agents);
+  }
+
+  /**
+   * A one-step run of the agent chosen for `capability` (routing.ts): the step records the
+   * choice and why. RoutingError (422) when no agent can be chosen, naming why for each.
+   */
+  async submitCapability(
+    scope: Scope,
+    capability: string,
+    input: { task: string; context?: Record<string, unknown> },
+    constraints: RoutingConstraints = {},
+    opts: SubmitOptions = {},
+  ): Promise<SubmitResult> {
+    if (!this.deps.routing) throw new RoutingError(`routing by capability is not available in this process`, []);
+    const agents = await this.deps.agentsFor(scope);
+    const choice = chooseAgent(capability, await this.deps.routing.gather(agents, capability), constraints);
+    if (!choice.ok) throw new RoutingError(choice.message, choice.candidates);
+    const { chosen } = choice.routing;
+    return this.submit(scope, agentTaskWorkflow(chosen, input, choice.routing), input, { capability, input, constraints }, opts, agents);
   }
 
   /** A run of a named workflow (from flows/) or an inline definition. */
@@ -156,7 +180,15 @@ export class Submissions {
       outputSteps: workflow.output,
       // An agent task's definition follows from its record (see runDefinition): not stored.
       definition: workflow.source === 'agent' ? undefined : workflow,
-      steps: workflow.steps.map((s) => ({ stepId: s.id, kind: s.kind, agent: s.agent ?? null, parent: null, dependsOn: s.dependsOn, optional: s.optional })),
+      steps: workflow.steps.map((s) => ({
+        stepId: s.id,
+        kind: s.kind,
+        agent: s.agent ?? null,
+        parent: null,
+        dependsOn: s.dependsOn,
+        optional: s.optional,
+        ...(s.kind === 'agent' && s.routing ? { routing: s.routing } : {}),
+      })),
       refIds: refIdsOf(runId, workflow.steps),
     };
     // One script: the envelopes asked (a refused run is not written), the fair turns taken, the

@@ -18,6 +18,7 @@ import {
   GateDecisionBody,
   RerunBody,
   SubmitAgentRun,
+  SubmitCapabilityRun,
   SubmitPatternRun,
   SubmitWorkflowRun,
 } from '../../src/api/schemas.js';
@@ -71,7 +72,7 @@ function examplesOf(page: string): Example[] {
 
 /** The schemas a route's body must fit (one of them). */
 function schemasFor(method: string, route: string): z.ZodType[] | undefined {
-  if (method === 'POST' && route === '/v1/runs') return [SubmitAgentRun, SubmitWorkflowRun, SubmitPatternRun];
+  if (method === 'POST' && route === '/v1/runs') return [SubmitAgentRun, SubmitCapabilityRun, SubmitWorkflowRun, SubmitPatternRun];
   if (method === 'POST' && route === '/v1/chat/multi') return [ChatMulti];
   if (method === 'POST' && route === '/v1/sessions') return [CreateSession];
   if (method === 'POST' && /^\/v1\/sessions\/[^/]+\/messages$/.test(route)) return [SessionMessageBody];

@@ -26,6 +26,7 @@ export const stepRecord = (stepId: string, status: StepRecord['status'], extra: 
   feedback: null,
   debug: null,
   calls: null,
+  routing: null,
   ...extra,
 });
 

@@ -157,7 +157,9 @@ describe.each([
     // The delegate tool names the agents it may call, with what they do.
     const tool = calls[0]!.api === 'anthropic' ? calls[0]!.body.tools[0] : calls[0]!.body.tools[0].function;
     expect(tool.name).toBe('delegate');
-    expect((tool.input_schema ?? tool.parameters).properties.agent.enum).toEqual(['research', 'content', 'flaky']);
+    // `*` with a capability has the agent chosen (research declares web_search: test/submit/routing.test.ts).
+    expect((tool.input_schema ?? tool.parameters).properties.agent.enum).toEqual(['research', 'content', 'flaky', '*']);
+    expect((tool.input_schema ?? tool.parameters).properties.capability.enum).toEqual(['web_search']);
     expect(tool.description).toContain('research: Finds sources; capabilities: web_search (Search the web)');
     expect(toolResultsSent(calls[1]!)).toEqual([
       ['[research] find sources on queues', false],

@@ -103,6 +103,7 @@ function step(runId: string, stepId: string): StepRecord {
     feedback: null,
     debug: null,
     calls: null,
+    routing: null,
   };
 }
 

@@ -84,6 +84,7 @@ function step(overrides: Partial<StepRecord> = {}): StepRecord {
     feedback: null,
     debug: null,
     calls: null,
+    routing: null,
     ...overrides,
   };
 }

@@ -15,7 +15,7 @@ import { AgentName } from '../../model/agent.js';
 import { apiRouter } from '../route.js';
 import { holds } from '../../auth/principal.js';
 import { requestPrincipal, requestScope } from '../scope.js';
-import { AgentBody, AgentChanges, AgentTestBody, AgentsQuery } from '../schemas.js';
+import { AgentBody, AgentChanges, AgentListQuery, AgentTestBody, AgentsQuery } from '../schemas.js';
 
 /** `?include=prompts` from a credential without `agents:write` is a 403 naming it (prompts are how agents are configured). */
 function showPrompts(res: Response, include: readonly string[]): boolean {
@@ -32,9 +32,14 @@ export function agentsRouter({ agents, audit }: { agents: WorkspaceAgents; audit
   r.get(
     '/',
     'runs:read',
-    { summary: 'The agents the workspace sees: the shared ones and its own', query: AgentsQuery, responses: { 200: AgentList } },
-    async (_req, res, { query: { include } }) => {
-      res.json({ agents: await agents.list(requestScope(res), { prompts: showPrompts(res, include) }) });
+    {
+      summary: 'The agents the workspace sees: the shared ones and its own (`capability`: only those that declare it)',
+      query: AgentListQuery,
+      responses: { 200: AgentList },
+    },
+    async (_req, res, { query: { include, capability } }) => {
+      const all = await agents.list(requestScope(res), { prompts: showPrompts(res, include) });
+      res.json({ agents: capability === undefined ? all : all.filter((a) => a.capabilities.some((c) => c.name === capability)) });
     },
   );
   r.get(

@@ -55,7 +55,7 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
     '/',
     'runs:write',
     {
-      summary: 'Start a run: one agent on a task, a workflow (by name or inline), or a collaboration pattern',
+      summary: 'Start a run: one agent on a task, an agent chosen by capability, a workflow (by name or inline), or a collaboration pattern',
       description: `202 with the new run; 200 with \`idempotentReplay\` when \`idempotencyKey\` names a run already made. ${WAIT_DESCRIPTION}`,
       query: waitQuery(maxWaitSeconds ?? DEFAULT_BOUNDS.maxWaitSeconds),
       body: SubmitRun,
@@ -64,19 +64,16 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
     },
     async (req, res, { query, body: parsed }) => {
       const scope = requestScope(res);
-      const result =
-        'pattern' in parsed
-          ? await submitPattern(submissions, scope, parsed, requestKeyId(res))
-          : 'agent' in parsed
-            ? await submissions.submitAgentTask(scope, parsed.agent, parsed.input, { ...parsed, keyId: requestKeyId(res) })
-            : await submissions.submitWorkflow(scope, parsed.workflow, parsed.input, { ...parsed, keyId: requestKeyId(res) });
+      const result = await submitParsed(submissions, scope, parsed, requestKeyId(res));
       if (result.created) {
         const what =
           'pattern' in parsed
             ? { pattern: parsed.pattern }
             : 'agent' in parsed
               ? { agent: parsed.agent }
-              : { workflow: typeof parsed.workflow === 'string' ? parsed.workflow : 'inline' };
+              : 'capability' in parsed
+                ? { capability: parsed.capability }
+                : { workflow: typeof parsed.workflow === 'string' ? parsed.workflow : 'inline' };
         await audit(req, res, { action: 'run.submitted', target: result.id, details: what });
       }
       const finished = await waitForRun(queries, res, { scope, runId: result.id, seconds: query.wait, shutdownSignal });
@@ -272,6 +269,14 @@ async function streamEvents(
     req.off('close', end);
     shutdownSignal?.removeEventListener('abort', end);
   }
+}
+
+/** The submission a parsed POST /v1/runs body asks for. */
+function submitParsed(submissions: Submissions, scope: Scope, parsed: SubmitRun, keyId: string | undefined) {
+  if ('pattern' in parsed) return submitPattern(submissions, scope, parsed, keyId);
+  if ('agent' in parsed) return submissions.submitAgentTask(scope, parsed.agent, parsed.input, { ...parsed, keyId });
+  if ('capability' in parsed) return submissions.submitCapability(scope, parsed.capability, parsed.input, parsed.constraints, { ...parsed, keyId });
+  return submissions.submitWorkflow(scope, parsed.workflow, parsed.input, { ...parsed, keyId });
 }
 
 /** A collaboration pattern's run: the submit options go to the submission, the rest makes the workflow. */

@@ -30,7 +30,14 @@ export async function loopSetup(
     publishes: ctx.publishes ?? null,
   });
   const offered = [
-    ...(delegation.active ? [delegateTool(allowedDelegates(delegation, ctx).map((d) => ctx.agents.require(d)))] : []),
+    ...(delegation.active
+      ? [
+          delegateTool(
+            allowedDelegates(delegation, ctx).map((d) => ctx.agents.require(d)),
+            ctx.route !== undefined,
+          ),
+        ]
+      : []),
     ...[...box.values()].map((t) => t.definition),
   ];
   return { delegation: delegation.active ? delegation : null, box, offered, limits: delegation.limits };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AgentName, OrchestrationOptions } from '../../model/agent.js';
 import { JsonObject } from '../../model/json.js';
 import { OutputSpec } from '../../model/output.js';
+import { StepRouting } from '../../model/routing.js';
 import { COMPILED_FIELDS, STEP_FIELDS, StepInput } from '../../model/step.js';
 
 export const AgentStepDefinition = z
@@ -41,4 +42,6 @@ export const CompiledAgentStep = z.object({
   delegation: z.object({ depth: z.number().int().min(1), maxDepth: z.number().int().min(1) }).optional(),
   /** In a rerun from this step: the feedback, and what the step answered before, added to its context. */
   feedback: z.object({ text: z.string(), previousOutput: z.unknown() }).optional(),
+  /** How its agent was chosen when a capability was named instead (kept on its record). */
+  routing: StepRouting.optional(),
 });

@@ -10,7 +10,7 @@ import type { ToolCall, ToolResult } from '../../calls/provider.js';
 import type { AgentTool, ToolCallScope } from '../../tools/tool.js';
 import type { CompiledStepOf } from '../definition.js';
 import type { ExecutionContext } from '../executor.js';
-import { DELEGATE_TOOL, planDelegation, type Delegation } from './delegation.js';
+import { DELEGATE_TOOL, planDelegation, routeDelegation, type Delegation } from './delegation.js';
 import { isToCall, type LoopCheckpoint, type PendingCall } from './loop-state.js';
 
 /** What a turn may call: the delegations (when it delegates) and the toolbox. */
@@ -42,7 +42,10 @@ export async function planCalls(
       continue;
     }
     if (c.name === DELEGATE_TOOL && tools.delegation) {
-      const planned = planDelegation(c, step, ctx, tools.delegation, { turn: cp.turns, delegations: cp.delegations, ids });
+      // A call naming a capability: its agent is chosen first (an error when none can be).
+      const routing = await routeDelegation(c, ctx, tools.delegation);
+      const planned =
+        typeof routing === 'string' ? routing : planDelegation(c, step, ctx, tools.delegation, { turn: cp.turns, delegations: cp.delegations, ids }, routing);
       if (typeof planned === 'string') out.push(error(planned));
       else {
         cp.delegations++;

@@ -90,6 +90,7 @@ export function fromStepDocument(doc: StepDocument): StepRecord {
     reusedFrom: rest.reusedFrom ?? null,
     feedback: rest.feedback ?? null,
     retryAt: rest.retryAt ?? null,
+    routing: rest.routing ?? null,
     createdAt: createdAt.toISOString(),
     startedAt: toIso(startedAt ?? null),
     finishedAt: toIso(finishedAt ?? null),

@@ -175,6 +175,7 @@ const StepSchema = new Schema<StepDocument>(
     retryAt: nullableString,
     debug: nullableString,
     calls: nullableString,
+    routing: { type: Schema.Types.Mixed, default: null },
     createdAt: { type: Date, required: true },
     startedAt: nullableDate,
     finishedAt: nullableDate,

@@ -1,9 +1,16 @@
-/** The compact form in which create-run and steps-add receive new steps (see createSteps in lua/common.lua). */
+/** The compact form in which create-run and steps-add receive new steps (see createSteps in lua/includes/createSteps.lua). */
 import type { StepRecord } from '../../model/run.js';
 import { json } from './script.js';
 
-/** A step to create: its record starts `pending` with these fields. */
-export type NewStep = Pick<StepRecord, 'stepId' | 'kind' | 'agent' | 'parent' | 'dependsOn' | 'optional'>;
+/** A step to create: its record starts `pending` with these fields (`routing`: how its agent was chosen, when it was). */
+export type NewStep = Pick<StepRecord, 'stepId' | 'kind' | 'agent' | 'parent' | 'dependsOn' | 'optional'> & Partial<Pick<StepRecord, 'routing'>>;
 
 export const stepPlan = (steps: readonly NewStep[]): string =>
-  JSON.stringify(steps.map((s) => [s.stepId, s.kind, json(s.agent), json(s.parent), json(s.dependsOn), s.optional]));
+  JSON.stringify(
+    steps.map((s) => {
+      const row: unknown[] = [s.stepId, s.kind, json(s.agent), json(s.parent), json(s.dependsOn), s.optional];
+      // Only a routed step carries a seventh element (a JSON null would reach Lua as a truthy cjson.null).
+      if (s.routing) row.push(json(s.routing));
+      return row;
+    }),
+  );

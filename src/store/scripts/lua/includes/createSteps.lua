@@ -1,5 +1,5 @@
 -- Write the records of new steps (a new run's, or steps a running step adds): each
--- [id, kind, agent JSON, parent JSON, dependsOn JSON text, optional] of `plan` that does not exist
+-- [id, kind, agent JSON, parent JSON, dependsOn JSON text, optional, routing JSON text (a routed step only)] of `plan` that does not exist
 -- yet becomes a `pending` record and is appended to the run's step list. With `fresh` (the
 -- steps of a run this script created) none can exist: none is looked for. Returns the entries
 -- written.
@@ -11,6 +11,8 @@ local function createSteps(stepPrefix, stepsKey, plan, runIdJson, createdAtJson,
       redis.call('HSET', key, 'runId', runIdJson, 'stepId', cjson.encode(s[1]), 'kind', cjson.encode(s[2]), 'agent', s[3],
         'parent', s[4], 'status', '"pending"', 'dependsOn', s[5], 'optional', s[6] and 'true' or 'false', 'attempts', '0',
         'recovered', 'false', 'createdAt', createdAtJson)
+      -- A step whose agent was chosen by capability keeps the choice (JSON text).
+      if s[7] then redis.call('HSET', key, 'routing', s[7]) end
       redis.call('RPUSH', stepsKey, s[1])
       added[#added + 1] = s
     end
