@@ -12,6 +12,9 @@ import { REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE } from '../store/keys.js';
 import type { System } from '../system.js';
 import { watched } from '../store/connection.js';
 import { workerError } from './step-workers.js';
+import { createOutbound } from '../net/outbound.js';
+import { WebhookRecords } from '../store/webhook-records.js';
+import { startDeliveryWorker } from '../webhooks/delivery-worker.js';
 
 export interface InternalWorkers {
   workers: Worker[];
@@ -20,7 +23,7 @@ export interface InternalWorkers {
   watchConnection: Redis;
 }
 
-export async function startInternalWorkers(system: System): Promise<InternalWorkers> {
+export async function startInternalWorkers(system: System, opts: { webhookBackoffMs?: readonly number[] | undefined } = {}): Promise<InternalWorkers> {
   const { logger, cell } = system;
   const { store, control } = system.engine;
   const connection = system.engine.redis;
@@ -35,6 +38,16 @@ export async function startInternalWorkers(system: System): Promise<InternalWork
       maxStalledCount: 10,
     }),
     new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ submissions: system.engine.submissions, cell, logger }), { ...common, concurrency: 4 }),
+    startDeliveryWorker(
+      {
+        records: new WebhookRecords(system.engine.store.redis),
+        keyring: system.keyring,
+        outbound: createOutbound({ egress: system.opts.egress ?? { production: false, allow: [] } }),
+        scope: (ws) => system.scope(ws),
+        logger,
+      },
+      { connection, prefix, ...(opts.webhookBackoffMs ? { backoffMs: opts.webhookBackoffMs } : {}) },
+    ),
   ];
   for (const w of workers) w.on('error', workerError(system, w.name));
 

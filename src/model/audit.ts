@@ -24,6 +24,8 @@ export const AUDIT_ACTIONS = [
   'envelope.warning',
   'credential.refused',
   'workspace.limits_changed',
+  'webhook.created',
+  'webhook.removed',
   'secret.set',
   'secret.removed',
 ] as const;

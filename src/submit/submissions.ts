@@ -61,6 +61,8 @@ export interface SubmitOptions {
   budget?: Budget;
   /** The API key that submits the run (its id, never the key): its spend envelope holds the run too. */
   keyId?: string | undefined;
+  /** Written before the run and its jobs (a run's webhook), so whatever the run does next sees it. */
+  beforeCreate?: ((runId: string) => Promise<void>) | undefined;
 }
 
 export interface SubmitResult {
@@ -155,6 +157,14 @@ export class Submissions {
     if (envelopes.spent) {
       if (opts.idempotencyKey) await records.releaseIdempotencyKey(scope, opts.idempotencyKey);
       throw envelopes.spent;
+    }
+    if (opts.beforeCreate) {
+      try {
+        await opts.beforeCreate(runId);
+      } catch (err) {
+        if (opts.idempotencyKey) await records.releaseIdempotencyKey(scope, opts.idempotencyKey);
+        throw err;
+      }
     }
     const run = newRunRecord(runId, scope, workflow, input, opts);
     const priorities = await fairPriorities(this.deps.store, scope, runId, workflow.steps, {
