@@ -23,7 +23,10 @@ export interface InternalWorkers {
   watchConnection: Redis;
 }
 
-export async function startInternalWorkers(system: System, opts: { webhookBackoffMs?: readonly number[] | undefined } = {}): Promise<InternalWorkers> {
+export async function startInternalWorkers(
+  system: System,
+  opts: { webhookBackoffMs?: readonly number[] | undefined; stalled?: { lockDuration: number; stalledInterval: number } | undefined } = {},
+): Promise<InternalWorkers> {
   const { logger, cell } = system;
   const { store, control } = system.engine;
   const connection = system.engine.redis;
@@ -46,7 +49,7 @@ export async function startInternalWorkers(system: System, opts: { webhookBackof
         scope: (ws) => system.scope(ws),
         logger,
       },
-      { connection, prefix, ...(opts.webhookBackoffMs ? { backoffMs: opts.webhookBackoffMs } : {}) },
+      { connection, prefix, ...(opts.stalled ?? system.stalled), ...(opts.webhookBackoffMs ? { backoffMs: opts.webhookBackoffMs } : {}) },
     ),
   ];
   for (const w of workers) w.on('error', workerError(system, w.name));

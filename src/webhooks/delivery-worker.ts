@@ -10,6 +10,9 @@ export interface DeliveryWorkerOptions {
   /** Waits before each retry, ms (the last repeats). @default DELIVERY_BACKOFF_MS */
   backoffMs?: readonly number[];
   concurrency?: number;
+  /** BullMQ's lock and stalled check, ms: a delivery whose worker died is sent again after their sum. */
+  lockDuration?: number;
+  stalledInterval?: number;
 }
 
 export function startDeliveryWorker(deps: DeliverDeps, opts: DeliveryWorkerOptions): Worker<DeliveryJob> {
@@ -18,6 +21,8 @@ export function startDeliveryWorker(deps: DeliverDeps, opts: DeliveryWorkerOptio
     connection: opts.connection,
     prefix: opts.prefix,
     concurrency: opts.concurrency ?? 16,
+    ...(opts.lockDuration ? { lockDuration: opts.lockDuration } : {}),
+    ...(opts.stalledInterval ? { stalledInterval: opts.stalledInterval } : {}),
     settings: {
       backoffStrategy: (attemptsMade: number, type?: string) => (type === DELIVERY_BACKOFF ? schedule[Math.min(attemptsMade, schedule.length) - 1]! : 0),
     },
