@@ -20,7 +20,8 @@ export function systemFromDefinitions(opts: {
   pricing?: Record<string, unknown>;
   /** The `providers:` map of an agents file (limits, breakers). */
   providers?: Record<string, unknown>;
-  /** The `mcpServers:` map of an agents file. */
+  /** The `tools:` (HTTP tools) and `mcpServers:` maps of an agents file. */
+  tools?: Record<string, unknown>;
   mcpServers?: Record<string, unknown>;
   /** Workflow definitions, as in flows/*.yaml. */
   workflows?: unknown[];
@@ -39,6 +40,7 @@ export function systemFromDefinitions(opts: {
       agents: opts.agents,
       ...(opts.pricing ? { pricing: opts.pricing } : {}),
       ...(opts.providers ? { providers: opts.providers } : {}),
+      ...(opts.tools ? { tools: opts.tools } : {}),
       ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
     },
     opts.config,

@@ -39,8 +39,7 @@ import { WorkspaceSecrets } from './agents/workspace-secrets.js';
 import type { Webhooks } from './webhooks/webhooks.js';
 import type { WorkspaceAgents } from './agents/workspace-agents.js';
 import { sideAgents } from './agents/side-agents.js';
-import { McpPool, noSecrets } from './tools/mcp/pool.js';
-import type { SecretLookup } from './tools/tool.js';
+import { McpPool } from './tools/mcp/pool.js';
 
 export interface SystemOptions {
   redisUrl: string;
@@ -80,8 +79,6 @@ export interface SystemOptions {
   credentials?: Pick<Config, 'providers' | 'secrets'>;
   /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*). @default none (unlimited) */
   workspaceCaps?: WorkspaceCaps;
-  /** Workspaces' secrets, for `{{ secrets.NAME }}` of MCP servers' env and headers. @default none (every secret missing) */
-  toolSecrets?: SecretLookup;
   /** Where outbound HTTP calls may go (NODE_ENV=production, SWITCHYARD_EGRESS_ALLOW). @default any host but link-local and metadata ones */
   egress?: EgressConfig;
 }
@@ -193,7 +190,7 @@ export class System {
     this.schemas = root?.schemas ?? opts.schemas ?? new SchemaChecker(opts.bounds ?? DEFAULT_BOUNDS);
     this.policy = root?.policy ?? stepPolicy(opts.registry);
     this.keyring = root?.keyring ?? new Keyring(opts.credentials?.secrets ?? { key: undefined, oldKeys: [] });
-    this.mcp = root?.mcp ?? new McpPool({ servers: opts.registry.mcpServers, secrets: opts.toolSecrets ?? noSecrets, logger });
+    this.mcp = root?.mcp ?? new McpPool({ servers: opts.registry.mcpServers, secrets: (ws, name) => this.engine.secrets.lookup(ws, name), logger });
     const target = opts.clusterNodes?.length ? { clusterNodes: opts.clusterNodes } : { url: opts.redisUrl };
     const connect = (name: string, options: RedisOptions) => watched(connectRedis(target, { connectionName: name, ...options }), logger);
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on. Run state gets

@@ -14,7 +14,7 @@ import type { ProviderLimits } from '../model/provider-limits.js';
 import { PriceTable } from '../calls/pricing.js';
 import { VENDORS, type Vendor } from '../calls/vendors/index.js';
 import type { ModelPrice } from '../model/price.js';
-import type { McpServerSpec } from '../model/tool.js';
+import { EMPTY_TOOL_CATALOG, type McpServerSpec, type ToolCatalog } from '../model/tool.js';
 import { schemaProblem } from '../lang/json-schema.js';
 
 type Env = Record<string, string | undefined>;
@@ -34,14 +34,21 @@ export class AgentRegistry {
   readonly prices: PriceTable;
   /** The limits of each provider (the agents file's `providers`). */
   readonly limits: LimitPlan;
+  /** The HTTP tools and MCP servers of the agents file, which agents' `tools:` name. */
+  readonly toolCatalog: ToolCatalog;
+
+  /** The agents file's MCP servers (the process's McpPool starts them: src/tools/mcp). */
+  get mcpServers(): Readonly<Record<string, McpServerSpec>> {
+    return this.toolCatalog.mcpServers;
+  }
 
   constructor(
     agents: Iterable<ResolvedAgent>,
     pricing: Readonly<Record<string, ModelPrice>> | PriceTable = {},
     providers: Readonly<Partial<Record<ProviderName, ProviderLimits>>> | LimitPlan = {},
-    /** The agents file's MCP servers (the process's McpPool starts them: src/tools/mcp). */
-    readonly mcpServers: Readonly<Record<string, McpServerSpec>> = {},
+    toolCatalog: ToolCatalog = EMPTY_TOOL_CATALOG,
   ) {
+    this.toolCatalog = toolCatalog;
     this.agents = new Map([...agents].map((a) => [a.name, a]));
     this.prices = pricing instanceof PriceTable ? pricing : new PriceTable(pricing);
     this.limits = providers instanceof LimitPlan ? providers : new LimitPlan(providers);
@@ -54,7 +61,7 @@ export class AgentRegistry {
   withOwn(own: readonly ResolvedAgent[]): AgentRegistry {
     if (own.length === 0) return this;
     const names = new Set(own.map((a) => a.name));
-    return new AgentRegistry([...own, ...this.list().filter((a) => !names.has(a.name))], this.prices, this.limits, this.mcpServers);
+    return new AgentRegistry([...own, ...this.list().filter((a) => !names.has(a.name))], this.prices, this.limits, this.toolCatalog);
   }
 
   /** Is `name` one of this registry's agents of the agents file (not a workspace's own)? */
@@ -180,7 +187,7 @@ export function resolveAgents(file: unknown, config: Config, source: string, env
       missing.map((m) => m.issue),
     );
   }
-  return new AgentRegistry(agents, parsed.data.pricing, parsed.data.providers, parsed.data.mcpServers);
+  return new AgentRegistry(agents, parsed.data.pricing, parsed.data.providers, { tools: parsed.data.tools, mcpServers: parsed.data.mcpServers });
 }
 
 /**

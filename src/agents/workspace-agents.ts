@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError, toError, type Issue } from '../errors/index.js';
 import { schemaProblem } from '../lang/json-schema.js';
 import { AgentName, AgentSpec, type ResolvedAgent } from '../model/agent.js';
+import { toolRefProblem } from '../model/tool.js';
 import type { AgentIndexEntry, AgentRecord, AgentRecords } from '../store/agent-records.js';
 import type { Cell, Scope } from '../store/scope.js';
 import { scopeOf } from '../store/scope.js';
@@ -293,6 +294,13 @@ export class WorkspaceAgents {
       spec.delegates.forEach((d, i) => {
         if (d === name) problems.push(issue(`delegates.${i}`, 'an agent may not delegate to itself'));
         else if (!known.has(d)) problems.push(issue(`delegates.${i}`, `unknown agent "${d}"`));
+      });
+    }
+    if (spec.tools.length) {
+      const catalog = (await this.registryFor(scope)).toolCatalog;
+      spec.tools.forEach((ref, i) => {
+        const problem = toolRefProblem(ref, catalog);
+        if (problem) problems.push(issue(`tools.${i}`, problem));
       });
     }
     if (problems.length) throw new ValidationError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems);

@@ -74,6 +74,8 @@ export interface Bounds {
   maxLoopIterations: number;
   /** Most UTF-8 bytes of one string (or key) in a request body. @default 1 MiB */
   maxFieldBytes: number;
+  /** Most characters a step's transcript keeps of one part of a tool call (its arguments, its result or error). @default 1000 */
+  transcriptPartChars: number;
 }
 
 /** BullMQ's lock and stalled-check timing of every worker by default, ms: a lost worker's steps go on within 30 s. */
@@ -107,6 +109,7 @@ export const DEFAULT_BOUNDS: Bounds = {
   maxForEachItems: 1000,
   maxLoopIterations: 20,
   maxFieldBytes: 1024 * 1024,
+  transcriptPartChars: 1000,
 };
 
 export const EnvSchema = z.object({
@@ -163,6 +166,8 @@ export const EnvSchema = z.object({
   SWITCHYARD_MAX_DEBUG_BYTES: int(DEFAULT_MAX_DEBUG_BYTES, 0),
   /** Most UTF-8 bytes a step's rendered input (every text in it) may have; also bounds strings a `when` builds. */
   SWITCHYARD_MAX_RENDERED_BYTES: int(DEFAULT_BOUNDS.maxRenderedBytes, 1024),
+  /** Most characters a step's transcript (`calls`) keeps of a tool call's arguments, result or error; longer ones are cut and say so. */
+  SWITCHYARD_TRANSCRIPT_PART_CHARS: int(DEFAULT_BOUNDS.transcriptPartChars, 32),
   /** Most UTF-8 bytes a step's output (its JSON text) may have; a bigger one fails the step. */
   SWITCHYARD_MAX_OUTPUT_BYTES: int(DEFAULT_BOUNDS.maxOutputBytes, 1024),
   /** Highest `orchestration.maxTurns` a request may set on a step (never above the agent's own, when it declares one). */
@@ -353,6 +358,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxForEachItems: e.SWITCHYARD_MAX_FOREACH_ITEMS,
       maxLoopIterations: e.SWITCHYARD_MAX_LOOP_ITERATIONS,
       maxFieldBytes: e.SWITCHYARD_MAX_FIELD_BYTES,
+      transcriptPartChars: e.SWITCHYARD_TRANSCRIPT_PART_CHARS,
     },
     shutdownTimeoutMs: e.SWITCHYARD_SHUTDOWN_TIMEOUT_MS,
     redisWaitMs: e.SWITCHYARD_REDIS_WAIT_MS,

@@ -1,6 +1,7 @@
 /** What a process's worker pools serve, and how (startWorkerPools). */
 import type { Provider } from '../calls/provider.js';
 import type { Executors } from '../kinds/executor.js';
+import type { ToolSources } from '../tools/toolbox.js';
 
 export interface WorkerPoolsOptions {
   /** Agent types to serve (all when omitted). */
@@ -14,6 +15,8 @@ export interface WorkerPoolsOptions {
    * @default true when `agents` is omitted (all agents served)
    */
   workspaceAgents?: boolean;
+  /** Tool sources over the process's own (tests: a tool of their own as an HTTP tool). */
+  tools?: Partial<ToolSources>;
   /** Replace executors (tests): every kind not given keeps its own. */
   executors?: (defaults: Executors) => Partial<Executors>;
   /**

@@ -48,9 +48,9 @@ export async function record(d: Delivery, action: Action): Promise<Effect> {
       return complete('skipped');
     }
     case 'sleep': {
-      const { reason, untilMs } = action;
+      const { reason, untilMs, details } = action;
       const retryAt = Number.isFinite(untilMs) ? new Date(untilMs).toISOString() : null;
-      const event = { type: 'step.waiting', data: { reason, ...(retryAt ? { until: retryAt } : {}) } } as const;
+      const event = { type: 'step.waiting', data: { ...details, reason, ...(retryAt ? { until: retryAt } : {}) } } as const;
       const parked = await transition(d, { from: ['running'], to: 'waiting', attempt, fields: { reason, retryAt }, event });
       if (!parked.applied) return complete(parked.status);
       // An approval waiting for its decision: one event per gate (a gate put back to sleep is the same event).

@@ -65,7 +65,7 @@ export type Action =
   /** running → skipped; with `stopRun`, the run ends early (succeeded). */
   | { action: 'skip'; reason: string; stopRun: boolean }
   /** running → waiting until `untilMs` (Infinity: until woken); the job sleeps in the delayed set. */
-  | { action: 'sleep'; reason: string; untilMs: number }
+  | { action: 'sleep'; reason: string; untilMs: number; details?: Record<string, unknown> }
   /** running → waiting for the steps it added; the job parks in waiting-children. */
   | { action: 'park' }
   /** running → retrying until `retryAt` (epoch ms); the job sleeps in the delayed set. */
@@ -137,7 +137,7 @@ function settleOutcome(outcome: StepOutcome, policy: SettlePolicy): Action {
     case 'skipped':
       return { action: 'skip', reason: outcome.reason, stopRun: outcome.stopRun === true };
     case 'sleep':
-      return { action: 'sleep', reason: outcome.reason, untilMs: outcome.untilMs };
+      return { action: 'sleep', reason: outcome.reason, untilMs: outcome.untilMs, ...(outcome.details ? { details: outcome.details } : {}) };
     case 'wait':
       return { action: 'park' };
   }

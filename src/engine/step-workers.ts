@@ -21,6 +21,7 @@ import type { System } from '../system.js';
 import type { ActiveJobs } from './active-jobs.js';
 import type { WorkerPoolsOptions } from './pool-options.js';
 import { createStepProcessor, type StepMachineDeps } from './step-machine.js';
+import { toolSources } from './tool-sources.js';
 
 /** A limiter that never limits by itself (see the agent workers below). */
 export const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
@@ -77,7 +78,8 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
   };
   // The one outbound HTTP client of the process (http steps), under the deployment's egress rules.
   const outbound = createOutbound({ egress: system.opts.egress ?? { production: false, allow: [] } });
-  const defaults = createExecutors({ providerFor, readRuns, schemas: system.schemas, compilePlan, outbound, secrets: system.engine.secrets.lookup });
+  const tools = toolSources(system, { readRuns }, opts.tools);
+  const defaults = createExecutors({ providerFor, tools, schemas: system.schemas, compilePlan, outbound, secrets: system.engine.secrets.lookup });
   return { ...defaults, ...opts.executors?.(defaults) };
 }
 

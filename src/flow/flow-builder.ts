@@ -85,15 +85,23 @@ export interface StepTrees {
   refIds: string[];
 }
 
+/** Each step's owner: its first dependent in topological order (null for a sink), whose job holds its job as a child; other dependents get a ref. */
+function ownersOf(steps: readonly Pick<CompiledStep, 'id' | 'dependsOn'>[]): Map<string, string | null> {
+  const owner = new Map<string, string | null>(steps.map((s) => [s.id, null]));
+  for (const s of steps) for (const d of s.dependsOn) if (owner.get(d) === null) owner.set(d, s.id);
+  return owner;
+}
+
+/** The ref job ids of a run's flow (as buildRunFlow makes them), without building it: what its state records before its jobs are added. */
+export function refIdsOf(runId: string, steps: readonly Pick<CompiledStep, 'id' | 'dependsOn'>[]): string[] {
+  const owner = ownersOf(steps);
+  return steps.flatMap((s) => s.dependsOn.filter((d) => owner.get(d) !== s.id).map((d) => refJobId(runId, d, s.id)));
+}
+
 function buildStepTrees(opts: BuildStepsOptions): StepTrees {
   const { runId, steps } = opts;
   const byId = new Map(steps.map((s) => [s.id, s]));
-  const dependents = new Map<string, string[]>(steps.map((s) => [s.id, []]));
-  for (const s of steps) for (const d of s.dependsOn) dependents.get(d)!.push(s.id);
-
-  // Owner = first dependent in topological order.
-  const owner = new Map<string, string | null>();
-  for (const s of steps) owner.set(s.id, dependents.get(s.id)![0] ?? null);
+  const owner = ownersOf(steps);
 
   const refsOf = new Map<string, string[]>(steps.map((s) => [s.id, []]));
   const refIds: string[] = [];

@@ -115,7 +115,12 @@ export type StepOutcome =
    * Wait, without a worker slot, until `untilMs` (epoch ms) or until something wakes it (an
    * approval promotes its job): the step is `waiting` with `reason`, and resumed when it wakes.
    */
-  | { type: 'sleep'; untilMs: number; reason: string };
+  | {
+      type: 'sleep';
+      untilMs: number;
+      reason: string;
+      /** More for its `step.waiting` event (the calls a decision is asked on). */ details?: Record<string, unknown>;
+    };
 
 export interface StepExecutor<K extends StepKind = StepKind> {
   /** An executor that works only on what it read (concat, merge) answers, or throws, at once: callers await it inside try. */

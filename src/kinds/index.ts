@@ -20,7 +20,7 @@ import { mergeExecutor } from './merge/execute.js';
 import { synthesizeExecutor } from './synthesize/execute.js';
 import { httpExecutor, type HttpExecutorDeps } from './http/execute.js';
 
-export type { ReadRuns, RecentRun } from './agent/read-runs.js';
+export type { ReadRuns, RecentRun } from '../tools/builtins/read-runs.js';
 
 export interface ExecutorDeps extends AgentExecutorDeps, HttpExecutorDeps {
   /** Checks a planner's plan as the workflow compiler checks a workflow. */

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { OutputSpec } from './output.js';
 import { ModelPrice } from './price.js';
 import { ProviderLimits } from './provider-limits.js';
-import { HttpToolSpec, McpServerSpec, ServerName, ToolName, ToolRef } from './tool.js';
+import { catalogClashes, HttpToolSpec, McpServerSpec, ServerName, toolRefProblem, ToolName, ToolRef } from './tool.js';
 
 export const ProviderName = z.enum(['anthropic', 'openai', 'echo']);
 export type ProviderName = z.infer<typeof ProviderName>;
@@ -160,7 +160,16 @@ export const AgentsFile = z
         if (d === name) ctx.addIssue({ code: 'custom', path, message: 'an agent may not delegate to itself' });
         else if (!names.includes(d)) ctx.addIssue({ code: 'custom', path, message: `unknown agent "${d}"; known agents: ${names.sort().join(', ')}` });
       });
+      const seen = new Set<string>();
+      spec.tools.forEach((ref, i) => {
+        const path = ['agents', name, 'tools', i];
+        const problem = toolRefProblem(ref, file);
+        if (problem) ctx.addIssue({ code: 'custom', path, message: problem });
+        else if (seen.has(ref)) ctx.addIssue({ code: 'custom', path, message: `"${ref}" is listed twice` });
+        seen.add(ref);
+      });
     }
+    for (const clash of catalogClashes(file)) ctx.addIssue({ code: 'custom', ...clash });
   });
 export type AgentsFile = z.infer<typeof AgentsFile>;
 

@@ -47,9 +47,12 @@ export const usableDependency = (d: { status: StepStatus; optional: boolean }): 
 /** How the `reason` of an approval gate that waits for a decision starts (not one waiting for its revision). */
 export const GATE_WAITING_REASON = 'waiting for approval';
 
-/** An approval gate waiting for a person's decision. */
+/** How the `reason` of an agent step whose tool calls wait for a person's decision starts (it starts as a gate's does). */
+export const TOOL_APPROVAL_REASON = `${GATE_WAITING_REASON} of tool calls`;
+
+/** An approval gate, or an agent step's tool calls, waiting for a person's decision. */
 export const awaitsDecision = (s: { kind: string; status: string; reason: string | null }): boolean =>
-  s.kind === 'approval' && s.status === 'waiting' && (s.reason ?? '').startsWith(GATE_WAITING_REASON);
+  (s.kind === 'approval' || s.kind === 'agent') && s.status === 'waiting' && (s.reason ?? '').startsWith(GATE_WAITING_REASON);
 
 /** The error of a step whose job ended without reporting a result. */
 export const LOST_STEP_ERROR = 'the step job failed without reporting a result (worker lost or stalled too often)';
@@ -122,6 +125,10 @@ export const ToolCallRecord = z.object({
   step: z.string().optional(),
   result: z.string().optional(),
   error: z.string().optional(),
+  /** A call that waited for a person: who decided, when, with what comment (a call still waiting: `{waiting: true}`). */
+  approval: z
+    .union([z.object({ approved: z.boolean(), by: z.string(), comment: z.string().nullable(), at: z.string() }), z.object({ waiting: z.literal(true) })])
+    .optional(),
 });
 export type ToolCallRecord = z.infer<typeof ToolCallRecord>;
 

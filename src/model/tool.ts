@@ -78,3 +78,40 @@ export type McpServerSpec = z.infer<typeof McpServerSpec>;
  * a server as `<server>/<tool>`.
  */
 export const ToolRef = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}(\/[^\s/]{1,128})?$/, 'must name a tool, a built-in, an MCP server, or <server>/<tool>');
+
+/** The engine's own tools an agent may list in `tools:` (each a built-in AgentTool). */
+export const BUILTIN_TOOLS = ['read_runs', 'emit_output', 'publish_context'] as const;
+/** Offered to an agent with `delegates`; no tool may take its name. */
+export const DELEGATE_TOOL_NAME = 'delegate';
+
+/** The HTTP tools and MCP servers of an agents file: what an agent's `tools:` may name. */
+export interface ToolCatalog {
+  tools: Readonly<Record<string, HttpToolSpec>>;
+  mcpServers: Readonly<Record<string, McpServerSpec>>;
+}
+
+export const EMPTY_TOOL_CATALOG: ToolCatalog = { tools: {}, mcpServers: {} };
+
+/** What is wrong with a `tools:` entry of an agent against `catalog` (null: it names something there). */
+export function toolRefProblem(ref: string, catalog: ToolCatalog): string | null {
+  const slash = ref.indexOf('/');
+  if (slash >= 0) {
+    const server = ref.slice(0, slash);
+    return catalog.mcpServers[server] ? null : `"${ref}" names MCP server "${server}", which is not in mcpServers (${known(Object.keys(catalog.mcpServers))})`;
+  }
+  if ((BUILTIN_TOOLS as readonly string[]).includes(ref) || catalog.tools[ref] || catalog.mcpServers[ref]) return null;
+  return `unknown tool "${ref}": not a built-in (${BUILTIN_TOOLS.join(', ')}), an HTTP tool of tools (${known(Object.keys(catalog.tools))}) nor an MCP server of mcpServers (${known(Object.keys(catalog.mcpServers))})`;
+}
+
+/** Names of the catalog that would make an agent's tools ambiguous: an HTTP tool named as a built-in, `delegate` or an MCP server. */
+export function catalogClashes(catalog: ToolCatalog): { path: string[]; message: string }[] {
+  const reserved = new Set<string>([...BUILTIN_TOOLS, DELEGATE_TOOL_NAME]);
+  return Object.keys(catalog.tools).flatMap((name) => {
+    if (reserved.has(name)) return [{ path: ['tools', name], message: `"${name}" is the name of a tool of the engine's own; give the HTTP tool another name` }];
+    if (catalog.mcpServers[name])
+      return [{ path: ['tools', name], message: `"${name}" is also an MCP server of mcpServers: an agent's tools: could not tell them apart` }];
+    return [];
+  });
+}
+
+const known = (names: string[]) => (names.length ? names.join(', ') : 'none');

@@ -3,12 +3,12 @@
  * read and removed, a key's set with the key, and a day's counters read. The counting itself is
  * the calls' reservation (scripts/budget.ts, lua/includes/envelope.lua).
  */
-import { Envelope, EnvelopeDay, envelopeName, nextUtcMidnight, utcDay, type EnvelopeOwner } from '../model/envelope.js';
+import { Envelope, EnvelopeDay, nextUtcMidnight, utcDay, type EnvelopeOwner } from '../model/envelope.js';
 import { keys } from './keys.js';
 import type { Scope } from './scope.js';
 import type { StoreContext } from './store-context.js';
 
-/** An envelope that holds a run about to be submitted, with what it spent today. */
+/** An envelope that holds a run about to be submitted, with what it spent today (as create-run read it: src/submit/envelope-check.ts). */
 export interface EnvelopeToday {
   owner: EnvelopeOwner;
   /** `workspace acme`, `key k1 of workspace acme`. */
@@ -67,31 +67,6 @@ export class Envelopes {
       reservedCostUsd: round(reservedCostUsd),
       warned: fields[2] === '1',
     });
-  }
-
-  /**
-   * The envelopes that hold a run submitted now in `scope` (by key `keyId`, if any), each with
-   * what it spent today: one round trip.
-   */
-  async atSubmit(scope: Scope, keyId: string | undefined, now = Date.now()): Promise<EnvelopeToday[]> {
-    const day = utcDay(now);
-    const owners = [undefined, ...(keyId ? [keyId] : [])];
-    const pipe = this.ctx.redis.pipeline();
-    for (const k of owners) pipe.get(keys.envelope(scope, k)).hmget(keys.envelopeDay(scope, k, day), 'spentTokens', 'spentCostUsd');
-    const replies = (await pipe.exec()) ?? [];
-    const out: EnvelopeToday[] = [];
-    owners.forEach((k, i) => {
-      const [configErr, config] = replies[2 * i] ?? [];
-      const [dayErr, spent] = replies[2 * i + 1] ?? [];
-      const err = configErr ?? dayErr;
-      if (err) throw err;
-      const limits = parseEnvelope(config as string | null);
-      if (!limits) return;
-      const owner = { workspace: scope.workspace, keyId: k };
-      const [tokens, cost] = spent as (string | null)[];
-      out.push({ owner, name: envelopeName(owner), limits, spentTokens: num(tokens), spentCostUsd: num(cost) });
-    });
-    return out;
   }
 }
 

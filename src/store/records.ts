@@ -6,12 +6,20 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { toError } from '../errors/index.js';
 import { compactedRun, compactedSteps } from './compacted.js';
 import { keys, parseRunKey } from './keys.js';
 import { listRuns, type ListFilter, type ListPage } from './run-listing.js';
 import type { Cell, Scope, ScopedRun } from './scope.js';
-import { RUN_FIELDS, createRun, createRunThen, DefinitionNotStoredError, type CreateRunArgs, type NewStep, parseJson } from './scripts/index.js';
+import {
+  RUN_FIELDS,
+  createRun,
+  DefinitionNotStoredError,
+  type Admission,
+  type CreateRunArgs,
+  type CreateRunReply,
+  type NewStep,
+  parseJson,
+} from './scripts/index.js';
 import { decodeFields, type StoreContext } from './store-context.js';
 import type { StepState } from './steps.js';
 import { isTerminalRun, type RunRecord, type RunStatus, type StepFeedback, type StepRecord } from '../model/run.js';
@@ -71,48 +79,33 @@ export class RunRecords {
 
   /**
    * Write a new run: record, steps, refs, index entry and `run.queued`, atomically; a run of more
-   * than CREATE_IN_SCRIPT steps in parts (see create-run.ts), all before its jobs are added.
+   * than CREATE_IN_SCRIPT steps in parts (see create-run.ts), all before its jobs are added. With
+   * `admission`, the same script first asks the spend envelopes (a run one refuses is not
+   * written: `refused`) and takes the fair turns of its ready jobs.
    */
-  async create(scope: Scope, run: RunRecord, parts: NewRun): Promise<void> {
-    await this.withDefinition(scope, run, parts, (args) => createRun(this.redis, args));
-  }
-
-  /**
-   * Write a new run and its only job in one round trip: the run's write, then the job's, sent
-   * back to back on `job.redis`, the connection of the job's queue (`job.add` sends there), so
-   * Redis applies them in that order (see createRunThen). Throws when the run was not written
-   * (the job may have been: the caller removes it); returns the job's error when the run was
-   * written without its job.
-   */
-  async createWithJob(scope: Scope, run: RunRecord, parts: NewRun, job: { redis: Redis; add: () => Promise<unknown> }): Promise<{ jobError?: Error }> {
-    let jobError: Error | undefined;
-    await this.withDefinition(scope, run, parts, async (args) => {
-      const res = await createRunThen(job.redis, args, job.add);
-      if (res.created) throw res.created;
-      jobError = res.job.status === 'rejected' ? toError(res.job.reason) : undefined;
-    });
-    return jobError ? { jobError } : {};
+  async create(scope: Scope, run: RunRecord, parts: NewRun, admission?: Admission): Promise<CreateRunReply> {
+    return this.withDefinition(scope, run, parts, (args) => createRun(this.redis, { ...args, admission }));
   }
 
   /** `write` with the run's definition stored once (sent only if Redis does not hold it). */
-  private async withDefinition(scope: Scope, run: RunRecord, parts: NewRun, write: (args: CreateRunArgs) => Promise<unknown>): Promise<void> {
+  private async withDefinition(scope: Scope, run: RunRecord, parts: NewRun, write: (args: CreateRunArgs) => Promise<CreateRunReply>): Promise<CreateRunReply> {
     if (run.workspaceId !== scope.workspace) throw new Error(`run ${run.id} of workspace "${run.workspaceId}" written in "${scope.workspace}"`);
     const { definition, ...rest } = parts;
     const args = { scope, run, ...rest, outbox: this.ctx.outbox, retentionSeconds: this.ctx.retentionSeconds };
-    if (definition === undefined) {
-      await write(args);
-      return;
-    }
+    if (definition === undefined) return write(args);
     const { id, text } = definitionKey(definition);
     const stored = keys.definition(scope, id);
+    let reply: CreateRunReply;
     try {
-      await write({ ...args, definition: this.storedDefinitions.has(stored) ? { id } : { id, text } });
+      reply = await write({ ...args, definition: this.storedDefinitions.has(stored) ? { id } : { id, text } });
     } catch (err) {
       if (!(err instanceof DefinitionNotStoredError)) throw err;
-      await write({ ...args, definition: { id, text } }); // it expired meanwhile
+      reply = await write({ ...args, definition: { id, text } }); // it expired meanwhile
     }
+    if (reply.refused) return reply;
     if (this.storedDefinitions.size >= 10_000) this.storedDefinitions.clear();
     this.storedDefinitions.add(stored);
+    return reply;
   }
 
   async status(scope: Scope, runId: string): Promise<RunStatus | null> {

@@ -30,7 +30,7 @@ import { WorkOutputs } from './work-outputs.js';
 import type { StoreContext, StoreOptions } from './store-context.js';
 import type { Cell } from './scope.js';
 
-export type { NewStep, RecordFields, StepReading, StepTransition, StepResult } from './scripts/index.js';
+export type { Admission, CreateRunReply, EnvelopeRead, FairRequest, NewStep, RecordFields, StepReading, StepTransition, StepResult } from './scripts/index.js';
 export type { BudgetReserved, NewRun, RunState } from './records.js';
 export type { StoreOptions } from './store-context.js';
 

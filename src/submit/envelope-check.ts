@@ -3,23 +3,18 @@
  * (its calls then reserve against them: the job data's `budgeted`), whether a cost envelope can
  * hold it (every model it may call has a price, else 422), and whether one has spent its day
  * already: the run is then refused (429) until the day ends, rather than accepted to halt at
- * its first call.
+ * its first call. The run's create-run script reads the envelopes and refuses the run before it
+ * writes anything (store/scripts/lua/includes/envelopeAtSubmit.lua); this file says what it is
+ * asked (`envelopeAdmission`) and words a refusal from what it read (`envelopeRefusal`).
  */
 import type { AgentRegistry } from '../agents/registry.js';
 import { EnvelopeSpentError } from '../errors/index.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
-import { nextUtcMidnight } from '../model/envelope.js';
+import { Envelope, envelopeName, nextUtcMidnight, utcDay } from '../model/envelope.js';
 import type { EnvelopeToday } from '../store/envelopes.js';
-import type { RunStore } from '../store/run-store.js';
+import type { EnvelopeRead } from '../store/run-store.js';
 import type { Scope } from '../store/scope.js';
 import { requirePricesFor } from './budget-pricing.js';
-
-export interface EnvelopeVerdict {
-  /** Some envelope holds the run. */
-  hold: boolean;
-  /** Why it is refused now (an envelope spent today), if it is. */
-  spent?: EnvelopeSpentError | undefined;
-}
 
 /** USD as an envelope is set ($5.00, $0.005) or spent (to the cent, or more digits below one). */
 const usd = (x: number) => (Math.abs(x * 100 - Math.round(x * 100)) < 1e-9 ? `$${x.toFixed(2)}` : `$${Number(x.toPrecision(6))}`);
@@ -32,23 +27,42 @@ function spentReason(e: EnvelopeToday): string | undefined {
   return undefined;
 }
 
-/** The envelopes' verdict on a run of `workflow` submitted now in `scope` (by key `keyId`, if any). */
-export async function envelopesOf(
-  store: Pick<RunStore, 'envelopes'>,
-  scope: Scope,
+/** What a run's create-run script asks of the envelopes of `scope` (and of key `keyId`) now. */
+export function envelopeAdmission(
   keyId: string | undefined,
   workflow: CompiledWorkflow,
   agents: AgentRegistry,
-  now = Date.now(),
-): Promise<EnvelopeVerdict> {
-  const today = await store.envelopes.atSubmit(scope, keyId, now);
-  if (today.length === 0) return { hold: false };
-  for (const e of today)
-    if (e.limits.maxCostUsdPerDay !== undefined)
-      requirePricesFor(workflow, agents, `${e.name}'s daily cost envelope`, 'envelope.maxCostUsdPerDay', 'an envelope of maxTokensPerDay');
-  const reasons = today.flatMap((e) => spentReason(e) ?? []);
-  if (reasons.length === 0) return { hold: true };
-  const resets = nextUtcMidnight(now);
-  const message = `${reasons.join('; ')}: no run is accepted until it resets at ${new Date(resets).toISOString()}`;
-  return { hold: true, spent: new EnvelopeSpentError(message, resets - now) };
+  now: number,
+): { envelopeOwners: (string | undefined)[]; day: string; priced: boolean } {
+  return { envelopeOwners: [undefined, ...(keyId ? [keyId] : [])], day: utcDay(now), priced: unpriced(workflow, agents) === undefined };
 }
+
+/** The 422 a cost envelope gives a run of `workflow` whose models are not all priced, if it would. */
+function unpriced(workflow: CompiledWorkflow, agents: AgentRegistry, name = 'an envelope'): Error | undefined {
+  try {
+    requirePricesFor(workflow, agents, `${name}'s daily cost envelope`, 'envelope.maxCostUsdPerDay', 'an envelope of maxTokensPerDay');
+    return undefined;
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+/** Why the envelopes the script read refused a run of `workflow` in `scope`: a 422 (a model without a price) or a 429 (spent today). */
+export function envelopeRefusal(scope: Scope, read: readonly EnvelopeRead[], workflow: CompiledWorkflow, agents: AgentRegistry, now: number): Error {
+  const today = read.flatMap((r): EnvelopeToday[] => {
+    const limits = Envelope.safeParse(JSON.parse(r.text));
+    if (!limits.success) return [];
+    const owner = { workspace: scope.workspace, keyId: r.keyId };
+    return [{ owner, name: envelopeName(owner), limits: limits.data, spentTokens: num(r.spentTokens), spentCostUsd: num(r.spentCostUsd) }];
+  });
+  for (const e of today) {
+    const missing = e.limits.maxCostUsdPerDay !== undefined ? unpriced(workflow, agents, e.name) : undefined;
+    if (missing) return missing;
+  }
+  const reasons = today.flatMap((e) => spentReason(e) ?? []);
+  const resets = nextUtcMidnight(now);
+  const why = reasons.length > 0 ? reasons.join('; ') : 'a spend envelope is spent';
+  return new EnvelopeSpentError(`${why}: no run is accepted until it resets at ${new Date(resets).toISOString()}`, resets - now);
+}
+
+const num = (x: string): number => Number(x) || 0;

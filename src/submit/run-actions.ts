@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { RunControl } from '../flow/run-control.js';
 import { finishRun } from '../flow/finish-run.js';
-import { CONTROL_QUEUE, stepJobId } from '../store/keys.js';
+import { stepJobId, stepQueueName } from '../store/keys.js';
 import { whileReachable } from '../store/reachable.js';
 import type { RunStore } from '../store/run-store.js';
 import type { Scope } from '../store/scope.js';
@@ -55,8 +55,9 @@ export class RunActions {
   }
 
   /**
-   * Approve or reject the approval gate `stepId` of `runId`, which must be waiting for a
-   * decision: the decision is recorded (with who and why), and the gate's job woken.
+   * Approve or reject the approval gate `stepId` of `runId`, or the tool calls its agent step
+   * waits on, which must be waiting for a decision: the decision is recorded (with who and
+   * why), and the step's job woken.
    */
   async decide(
     scope: Scope,
@@ -75,23 +76,26 @@ export class RunActions {
         if (isTerminalRun(status)) throw new ConflictError(`run "${runId}" already finished with status ${status}`);
         throw new NotFoundError(`run "${runId}" has no step "${stepId}"`);
       }
-      if (res.why === 'not_a_gate') throw new ConflictError(`step "${stepId}" is not an approval gate`);
+      if (res.why === 'not_a_gate') throw new ConflictError(`step "${stepId}" is not an approval gate, nor an agent step whose tool calls wait for approval`);
       if (res.why === 'decided') {
         // Nudge it anyway: an earlier wake may have come while the gate was still parking.
-        await this.wakeGate(runId, stepId);
+        await this.wakeGate(runId, stepId, res.agent);
         throw new ConflictError(`step "${stepId}" is already decided; it goes on with that decision`);
       }
       if (res.why === 'revising') throw new ConflictError(`step "${stepId}" waits for the revision it asked for; decide once it is done`);
       throw new ConflictError(`step "${stepId}" is not waiting for approval (it is ${res.why})`);
     }
-    await this.wakeGate(runId, stepId);
+    await this.wakeGate(runId, stepId, res.agent);
     return { runId, stepId, decision };
   }
 
-  /** Wake a gate's job now (it sleeps in the delayed set). Should this fail, a repeated decision wakes it, or its deadline does. */
-  private async wakeGate(runId: string, stepId: string): Promise<void> {
+  /**
+   * Wake a waiting step's job now (it sleeps in the delayed set of its queue: the control queue
+   * for a gate, its agent's for an agent step). Should this fail, a repeated decision wakes it, or its deadline does.
+   */
+  private async wakeGate(runId: string, stepId: string, agent: string | undefined): Promise<void> {
     try {
-      await this.deps.control.wake(CONTROL_QUEUE, stepJobId(runId, stepId));
+      await this.deps.control.wake(stepQueueName({ agent }), stepJobId(runId, stepId));
     } catch (err) {
       this.deps.logger.warn({ runId, stepId, err: (err as Error).message }, 'decision recorded, but the gate could not be woken at once');
     }

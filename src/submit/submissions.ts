@@ -8,7 +8,6 @@ import type { RunControl } from '../flow/run-control.js';
 import { finishRun } from '../flow/finish-run.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { FlowJob, FlowProducer, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { AgentRegistry } from '../agents/registry.js';
 import { DEFAULT_BOUNDS, type Bounds } from '../config/env.js';
 import { ConflictError } from '../errors/index.js';
@@ -17,16 +16,16 @@ import type { CompiledWorkflow } from '../kinds/definition.js';
 import { validateRunInput } from '../compile/input.js';
 import { assertRunBounds } from '../compile/run-bounds.js';
 import type { WorkflowCatalog } from '../compile/catalog.js';
-import { buildRunFlow, type StepJobData } from '../flow/flow-builder.js';
-import { fairPriorities } from '../flow/fair-priorities.js';
+import { buildRunFlow, refIdsOf, type StepJobData } from '../flow/flow-builder.js';
+import { fairRequests, prioritiesOf } from '../flow/fair-priorities.js';
 import type { StepPolicy } from '../flow/step-policy.js';
 import { whileReachable } from '../store/reachable.js';
-import type { NewRun, RunStore } from '../store/run-store.js';
+import type { Admission, CreateRunReply, NewRun, RunStore } from '../store/run-store.js';
 import type { Scope } from '../store/scope.js';
 import { agentTaskWorkflow } from './agent-task.js';
 import { rerunWorkflow, type RerunSource } from './rerun.js';
 import { requirePrices } from './budget-pricing.js';
-import { envelopesOf } from './envelope-check.js';
+import { envelopeAdmission, envelopeRefusal } from './envelope-check.js';
 import { isTerminalRun, type Budget, type RunRecord } from '../model/run.js';
 
 export type { RerunSource } from './rerun.js';
@@ -36,7 +35,7 @@ export interface SubmissionsDeps {
   /** Drains a run that was ended (finishRun). */
   control: Pick<RunControl, 'drain'>;
   flowProducer: FlowProducer;
-  /** A queue by name (a single-step run's job is added with its state, on the queue's connection). */
+  /** A queue by name (a single-step run's job is added on it). */
   queue: (name: string) => Queue | undefined;
   /** The agents a workspace sees (its own, created over the API, then the shared ones), read now; `naming`: the one agent a task names. */
   agentsFor: (scope: Scope, naming?: string) => Promise<AgentRegistry>;
@@ -145,37 +144,78 @@ export class Submissions {
     opts: SubmitOptions,
     agents: AgentRegistry,
   ): Promise<SubmitResult> {
-    const { records } = this.deps.store;
     const runId = newRunId();
     // A cost budget holds only over models with a price.
     requirePrices(workflow, opts.budget ?? workflow.budget, agents);
-    const envelopes = await envelopesOf(this.deps.store, scope, opts.keyId, workflow, agents);
     if (opts.idempotencyKey) {
       const replay = await this.claim(scope, opts.idempotencyKey, runId, request, opts);
       if (replay) return replay;
-    }
-    if (envelopes.spent) {
-      if (opts.idempotencyKey) await records.releaseIdempotencyKey(scope, opts.idempotencyKey);
-      throw envelopes.spent;
     }
     if (opts.beforeCreate) {
       try {
         await opts.beforeCreate(runId);
       } catch (err) {
-        if (opts.idempotencyKey) await records.releaseIdempotencyKey(scope, opts.idempotencyKey);
+        if (opts.idempotencyKey) await this.deps.store.records.releaseIdempotencyKey(scope, opts.idempotencyKey);
         throw err;
       }
     }
     const run = newRunRecord(runId, scope, workflow, input, opts);
-    const priorities = await fairPriorities(this.deps.store, scope, runId, workflow.steps, {
-      share: (agent) => this.deps.policy.share(agent, agents),
-      priority: opts.priority,
-    });
-    const { tree, refIds } = buildRunFlow({
-      runId,
+    const now = Date.parse(run.createdAt);
+    const fair = fairRequests(runId, workflow.steps, (agent) => this.deps.policy.share(agent, agents));
+    const parts: NewRun = {
+      outputSteps: workflow.output,
+      // An agent task's definition follows from its record (see runDefinition): not stored.
+      definition: workflow.source === 'agent' ? undefined : workflow,
+      steps: workflow.steps.map((s) => ({ stepId: s.id, kind: s.kind, agent: s.agent ?? null, parent: null, dependsOn: s.dependsOn, optional: s.optional })),
+      refIds: refIdsOf(runId, workflow.steps),
+    };
+    // One script: the envelopes asked (a refused run is not written), the fair turns taken, the
+    // run written; then its jobs are added.
+    const created = await this.create(scope, run, parts, { ...envelopeAdmission(opts.keyId, workflow, agents, now), fair }, opts);
+    if (created.refused) {
+      if (opts.idempotencyKey) await this.deps.store.records.releaseIdempotencyKey(scope, opts.idempotencyKey);
+      throw envelopeRefusal(scope, created.refused, workflow, agents, now);
+    }
+    const priorities = prioritiesOf(fair, created.turns, opts.priority);
+    const { tree } = this.flowOf(scope, run, workflow, opts, agents, created.hold, priorities);
+    // A single-step run's one job is added on its queue; a flow (a root over its steps) by the producer.
+    const queue = (tree.data as Partial<StepJobData>).standalone ? this.deps.queue(tree.queueName) : undefined;
+    try {
+      if (queue) await queue.add(tree.name, tree.data, tree.opts);
+      else await this.deps.flowProducer.add(tree);
+    } catch (err) {
+      await this.endUnqueued(scope, runId, err as Error, opts);
+      throw err;
+    }
+    this.deps.logger.info({ runId, workflow: workflow.name, steps: workflow.steps.length }, 'run queued');
+    return { id: runId, status: 'queued', created: true };
+  }
+
+  /** Write the run (records.create); its idempotency key is released when the write fails. */
+  private async create(scope: Scope, run: RunRecord, parts: NewRun, admission: Admission, opts: SubmitOptions): Promise<CreateRunReply> {
+    try {
+      return await this.deps.store.records.create(scope, run, parts, admission);
+    } catch (err) {
+      if (opts.idempotencyKey) await this.deps.store.records.releaseIdempotencyKey(scope, opts.idempotencyKey);
+      throw err;
+    }
+  }
+
+  /** The run's flow: its jobs, with `priorities` (fair turns) and `hold` (an envelope holds it: its calls reserve). */
+  private flowOf(
+    scope: Scope,
+    run: RunRecord,
+    workflow: CompiledWorkflow,
+    opts: SubmitOptions,
+    agents: AgentRegistry,
+    hold: boolean,
+    priorities?: ReadonlyMap<string, number>,
+  ): { tree: FlowJob; refIds: string[] } {
+    return buildRunFlow({
+      runId: run.id,
       workspaceId: scope.workspace,
       ...(run.budget?.deadlineMs ? { deadline: Date.parse(run.createdAt) + run.budget.deadlineMs } : {}),
-      budgeted: run.budget?.maxTokens !== undefined || run.budget?.maxCostUsd !== undefined || envelopes.hold,
+      budgeted: run.budget?.maxTokens !== undefined || run.budget?.maxCostUsd !== undefined || hold,
       keyId: opts.keyId,
       steps: workflow.steps,
       jobPolicy: (s) => this.deps.policy.job(s, agents),
@@ -185,35 +225,6 @@ export class Submissions {
       keepCompletedJobs: this.deps.store.keepCompletedJobs,
       refSafetyDelayMs: this.deps.refSafetyDelayMs,
     });
-    const parts: NewRun = {
-      outputSteps: workflow.output,
-      // An agent task's definition follows from its record (see runDefinition): not stored.
-      definition: workflow.source === 'agent' ? undefined : workflow,
-      steps: workflow.steps.map((s) => ({ stepId: s.id, kind: s.kind, agent: s.agent ?? null, parent: null, dependsOn: s.dependsOn, optional: s.optional })),
-      refIds,
-    };
-    // A single-step run's one job is sent right after its state, in one round trip; a flow
-    // (a root over its steps) is added once the state is written.
-    const queue = (tree.data as Partial<StepJobData>).standalone ? this.deps.queue(tree.queueName) : undefined;
-    let jobError: Error | undefined;
-    try {
-      if (queue) jobError = (await records.createWithJob(scope, run, parts, jobWriter(queue, tree))).jobError;
-      else await records.create(scope, run, parts);
-    } catch (err) {
-      if (opts.idempotencyKey) await records.releaseIdempotencyKey(scope, opts.idempotencyKey);
-      // Its job may be there, without a run: it would end at once, but it goes now.
-      if (queue) await queue.remove(tree.opts!.jobId!).catch(() => undefined);
-      throw err;
-    }
-    try {
-      if (jobError) throw jobError;
-      if (!queue) await this.deps.flowProducer.add(tree);
-    } catch (err) {
-      await this.endUnqueued(scope, runId, err as Error, opts);
-      throw err;
-    }
-    this.deps.logger.info({ runId, workflow: workflow.name, steps: workflow.steps.length }, 'run queued');
-    return { id: runId, status: 'queued', created: true };
   }
 
   /** Claim the idempotency key for `runId`: the run that holds it already (a replay), or undefined once claimed. */
@@ -270,9 +281,4 @@ function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, i
     startedAt: null,
     finishedAt: null,
   };
-}
-
-/** How to add `node`'s job (a job without children): `queue.add`, on the queue's own connection. */
-function jobWriter(queue: Queue, node: FlowJob): { redis: Redis; add: () => Promise<unknown> } {
-  return { redis: queue.opts.connection as Redis, add: () => queue.add(node.name, node.data, node.opts) };
 }

@@ -28,7 +28,7 @@ export interface HttpToolDeps {
 const ERROR_EXCERPT_CHARS = 2000;
 
 export function httpTool(name: string, spec: HttpToolSpec, deps: HttpToolDeps): AgentTool {
-  const needsApproval = approvalRule(spec.approval);
+  const needsApproval = approvalRule(spec.approval, `HTTP tool "${name}"`);
   const { http } = spec;
   return {
     definition: { name, description: spec.description, inputSchema: spec.input },

@@ -142,11 +142,13 @@ describe('the audit log', () => {
 describe('a flood of refused credentials', () => {
   it('records at most the cap per second one by one, and counts the rest into the next entry', async () => {
     const before = (await h.system.audit.list({ action: 'credential.refused', limit: 1000 })).entries.length;
+    const t0 = Date.now();
     const burst = await Promise.all(Array.from({ length: 60 }, () => h.request('GET', '/v1/stats', undefined, { authorization: 'Bearer nonsense' })));
     expect(burst.every((r) => r.status === 401)).toBe(true);
+    const seconds = Math.floor(Date.now() / 1000) - Math.floor(t0 / 1000) + 1;
     const during = (await h.system.audit.list({ action: 'credential.refused', limit: 1000 })).entries.length - before;
-    // The burst may straddle a second: at most two seconds' worth.
-    expect(during).toBeLessThanOrEqual(2 * REFUSALS_PER_SECOND);
+    // At most the cap for each second the burst touched (a slow machine spreads it over several).
+    expect(during).toBeLessThanOrEqual(seconds * REFUSALS_PER_SECOND);
     await new Promise((r) => setTimeout(r, 1100));
     await h.request('GET', '/v1/stats', undefined, { authorization: 'Bearer nonsense' });
     const all = (await h.system.audit.list({ action: 'credential.refused', limit: 1000 })).entries;

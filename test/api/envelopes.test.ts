@@ -39,6 +39,8 @@ beforeAll(async () => {
       big: { provider: 'openai', model: 'gpt-4o', attempts: 1, maxTokens: 400 },
       // Served by no worker here: its runs stay live while a test reserves for them.
       idle: { provider: 'openai', model: 'gpt-4o', attempts: 1, maxTokens: 100 },
+      // No price for its model (a cost envelope cannot hold its runs); served by no worker.
+      unpriced: { provider: 'openai', model: 'house-model-1', attempts: 1, maxTokens: 100 },
     },
     workflows: [
       { name: 'long', steps: [{ sequential: Array.from({ length: 14 }, (_, i) => ({ id: `s${i + 1}`, agent: 'gpt', input: { task: `part ${i + 1}` } })) }] },
@@ -227,6 +229,44 @@ describe('reservations against an envelope', () => {
 });
 
 describe('the envelope API', () => {
+  it('refuses before anything is written: no run, no job, no fair turn, the idempotency key free again; a cost envelope refuses a model without a price (422)', async () => {
+    const redis = h.system.engine.store.redis;
+    const zeta = bearer((await h.system.keys.create({ workspace: 'zeta', scopes: ['runs:write', 'runs:read'] })).key);
+    const scope = h.system.scope('zeta');
+    const queue = h.system.agentQueue('unpriced');
+    const nothingWritten = async () => {
+      expect(await redis.zcard(keys.runIndex(scope))).toBe(0);
+      expect(await queue.getJobCounts('waiting', 'prioritized', 'delayed')).toEqual({ waiting: 0, prioritized: 0, delayed: 0 });
+      expect(await redis.exists(keys.fairTurns(scope, 'agent.unpriced'))).toBe(0);
+    };
+    const task = { agent: 'unpriced', input: { task: 'never run' }, idempotencyKey: 'zeta-once' };
+    expect((await h.request('PUT', '/v1/workspaces/zeta/envelope', { maxCostUsdPerDay: 5 }, admin)).status).toBe(200);
+    const unpriced = await h.request('POST', '/v1/runs', task, zeta);
+    expect(unpriced.status).toBe(422);
+    expect(unpriced.body.error.message).toMatch(
+      /^workspace zeta's daily cost envelope cannot be held: no price is known for model "house-model-1" \(agent "unpriced"\)/,
+    );
+    await nothingWritten();
+
+    // Spent: a day's counter at the limit.
+    const day = keys.envelopeDay(scope, undefined, utcDay(Date.now()));
+    expect((await h.request('PUT', '/v1/workspaces/zeta/envelope', { maxTokensPerDay: 10 }, admin)).status).toBe(200);
+    await redis.hset(day, 'spentTokens', 10);
+    const spent = await h.request('POST', '/v1/runs', task, zeta);
+    expect(spent.status).toBe(429);
+    await nothingWritten();
+
+    // The refused requests held no idempotency key: the same request is a new run once there is room.
+    await redis.hset(day, 'spentTokens', 9);
+    const accepted = await h.request('POST', '/v1/runs', task, zeta);
+    expect(accepted.status).toBe(202);
+    expect(accepted.body.created).not.toBe(false);
+    expect(await redis.zcard(keys.runIndex(scope))).toBe(1);
+    expect(await queue.getJobCounts('waiting', 'prioritized')).toEqual({ waiting: 1, prioritized: 0 });
+    await h.request('POST', `/v1/runs/${accepted.body.id}/cancel`, undefined, zeta);
+    expect((await h.request('DELETE', '/v1/workspaces/zeta/envelope', undefined, admin)).status).toBe(200);
+  });
+
   it('answers bad input with a 422 naming the problem, a missing scope with 403, another workspace with 404', async () => {
     const bad = async (body: unknown, path = '/v1/workspaces/acme/envelope') => {
       const res = await h.request('PUT', path, body, admin);

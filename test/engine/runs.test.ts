@@ -396,8 +396,8 @@ it('adds no flow for a run whose state could not be written, and frees its idemp
   }
 });
 
-it('leaves no job for a single-step run whose state could not be written (its job is sent with it, then removed)', async () => {
-  const create = vi.spyOn(h.system.api.store.records, 'createWithJob').mockRejectedValueOnce(new Error('Connection is closed.'));
+it('adds no job for a single-step run whose state could not be written (its job is added once it is)', async () => {
+  const create = vi.spyOn(h.system.api.store.records, 'create').mockRejectedValueOnce(new Error('Connection is closed.'));
   try {
     const res = await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task: 'never called' }, idempotencyKey: 'one-state-fails' });
     expect(res.status).toBe(503);

@@ -74,7 +74,7 @@ describe('the record of tool calls', () => {
       ['b', { error: 'refused' }],
       ['c', { step: 's.2.research' }],
     ]);
-    expect(callsOf(messages, steps, planned)).toEqual([
+    expect(callsOf(messages, { steps, planned })).toEqual([
       { turn: 1, id: 'a', name: 'delegate', args: { agent: 'r' }, result: 'earlier' },
       { turn: 2, id: 'b', name: 'delegate', args: {}, error: 'refused' },
       { turn: 2, id: 'c', name: 'delegate', args: {}, step: 's.2.research' },
@@ -87,7 +87,7 @@ describe('the record of tool calls', () => {
         { toolCallId: 'c', content: 'found it' },
       ],
     });
-    expect(callsOf(messages, steps).slice(1)).toEqual([
+    expect(callsOf(messages, { steps }).slice(1)).toEqual([
       { turn: 2, id: 'b', name: 'delegate', args: {}, error: 'refused' },
       { turn: 2, id: 'c', name: 'delegate', args: {}, step: 's.2.research', result: 'found it' },
     ]);

@@ -28,6 +28,10 @@ export interface HarnessOptions {
   pricing?: Record<string, unknown>;
   /** The agents file's `providers:` map (limits, breakers). */
   providers?: Record<string, unknown>;
+  /** The agents file's `tools:` map (HTTP tools). */
+  tools?: Record<string, unknown>;
+  /** The agents file's `mcpServers:` map. */
+  mcpServers?: Record<string, unknown>;
   /** Workflow definitions (as in flows/*.yaml). */
   workflows?: Record<string, unknown>[];
   fake?: FakeLlmServer;
@@ -80,6 +84,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     agents: opts.agents,
     ...(opts.pricing ? { pricing: opts.pricing } : {}),
     ...(opts.providers ? { providers: opts.providers } : {}),
+    ...(opts.tools ? { tools: opts.tools } : {}),
+    ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
     ...(opts.workflows ? { workflows: opts.workflows } : {}),
     source: opts.name,
     logger: opts.logger ?? silentLogger,

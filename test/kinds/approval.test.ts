@@ -171,7 +171,7 @@ describe('an approval gate (automation: manual, the default)', () => {
     expect(noStep.body.error.message).toBe(`run "${id}" has no step "nope"`);
     const notGate = await decide(id, 'approve', {}, 'draft');
     expect(notGate.status).toBe(409);
-    expect(notGate.body.error.message).toBe('step "draft" is not an approval gate');
+    expect(notGate.body.error.message).toBe('step "draft" is not an approval gate, nor an agent step whose tool calls wait for approval');
     const bad = await decide(id, 'approve', { approved: true });
     expect(bad.status).toBe(422);
     expect((await h.request('POST', `/v1/runs/${id}/steps/bad:id/approve`, {})).status).toBe(422);

@@ -69,7 +69,7 @@ function partner(agent: StepExecutor<'agent'>): StepExecutor<'agent'> {
         args: { name: 'Draft', content: 'x' },
         error: 'rejected by ana: not this name',
         approval: refused,
-      } as ToolCallRecord);
+      });
       ctx.record({ calls });
       return { type: 'succeeded', output: 'Two outputs are on the run.', model: 'scripted' };
     },

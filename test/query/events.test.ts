@@ -15,7 +15,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness({
     name: 'events',
-    agents: { slow: { provider: 'echo', echo: { latencyMs: 150 } } },
+    agents: { slow: { provider: 'echo', echo: { latencyMs: 300 } } },
     workflows: [
       {
         name: 'three',
@@ -40,10 +40,9 @@ describe('the event stream', () => {
       const runs = await Promise.all(['x', 'y', 'z'].map(submit));
       // Two viewers per run, from the start; one more joins each run while it is under way.
       const early = runs.flatMap((id) => [readEventStream(h.baseUrl, id), readEventStream(h.baseUrl, id)]);
+      // Polled from the start: each run lasts three steps of 300 ms, so all six are followed at once.
+      await expect.poll(() => h.system.api.store.events.feedStats()).toEqual({ runs: 3, viewers: 6 });
       await h.waitUntil(runs[0]!, (r) => r.steps[0]!.status === 'succeeded');
-      const stats = h.system.api.store.events.feedStats();
-      expect(stats.runs).toBe(3);
-      expect(stats.viewers).toBe(6);
       const late = runs.map((id) => readEventStream(h.baseUrl, id));
       const streams = await Promise.all([...early, ...late]);
       expect(duplicate).toHaveBeenCalledTimes(1); // the feed's one subscriber

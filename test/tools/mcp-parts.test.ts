@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { offeredNames, toolName } from '../../src/tools/mcp/names.js';
 import { toOutcome } from '../../src/tools/mcp/outcome.js';
-import { approvalRule } from '../../src/tools/mcp/approval.js';
+import { mcpApprovalRule as approvalRule } from '../../src/tools/approval.js';
 import { McpServerSpec, ToolName } from '../../src/model/tool.js';
 import { NonRetryableError } from '../../src/errors/index.js';
 

@@ -121,6 +121,8 @@ export function drawTimeline(run, events, { selected, onSelect, now = Date.now()
     ' queued ',
     el('span', { class: 'key ran succeeded' }),
     ' ran ',
+    el('span', { class: 'key ran running' }),
+    ' running ',
     el('span', { class: 'key ran retried' }),
     ' attempt retried ',
     el('span', { class: 'key waited' }),

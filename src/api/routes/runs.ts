@@ -199,7 +199,7 @@ function stepRoutes(r: ApiRouter, { actions, audit }: Pick<RunsRouterDeps, 'acti
       `/:id/steps/:stepId/${action}`,
       'runs:write',
       {
-        summary: `${approved ? 'Approve' : 'Reject'} a step waiting at an approval gate`,
+        summary: `${approved ? 'Approve' : 'Reject'} a step waiting at an approval gate, or the tool calls an agent step waits on`,
         params: step,
         body: GateDecisionBody,
         responses: { 200: DecisionAnswer, 409: ErrorBody },

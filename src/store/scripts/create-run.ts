@@ -2,11 +2,12 @@ import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { Scope } from '../scope.js';
 import type { RunRecord } from '../../model/run.js';
-import { ConflictError, toError } from '../../errors/index.js';
+import { ConflictError } from '../../errors/index.js';
 import { json, Script } from './script.js';
 import { stepPlan, type NewStep } from './step-plan.js';
+import { FAIR_STATE_TTL_S } from './fair-turns.js';
 
-const script = new Script('create-run', 10);
+const script = new Script('create-run', 'any');
 const appendScript = new Script('steps-append', 2);
 
 export interface CreateRunArgs {
@@ -25,7 +26,43 @@ export interface CreateRunArgs {
   refIds: readonly string[];
   outbox: boolean;
   retentionSeconds: number;
+  /** What the script checks and takes before it writes: the spend envelopes, the fair turns. */
+  admission?: Admission | undefined;
 }
+
+/** What a new run is admitted by, in its create-run script, before anything is written. */
+export interface Admission {
+  /** The envelopes that may hold it: the workspace's (no key id), and its key's. */
+  envelopeOwners: readonly (string | undefined)[];
+  /** Today (UTC, YYYY-MM-DD): the envelopes' day. */
+  day: string;
+  /** Every model the run may call has a price (a cost envelope refuses it otherwise). */
+  priced: boolean;
+  /** The jobs that take a fair turn, per agent queue (fair-priorities.ts). */
+  fair: readonly FairRequest[];
+}
+
+/** New jobs of one agent queue that take their workspace's fair turns, in order. */
+export interface FairRequest {
+  queue: string;
+  /** How many jobs may wait plain while nothing is prioritized (the pool's width). */
+  share: number;
+  jobIds: readonly string[];
+}
+
+/** An envelope as the script read it: its owner, its JSON text, what it spent today (as stored). */
+export interface EnvelopeRead {
+  keyId: string | undefined;
+  text: string;
+  spentTokens: string;
+  spentCostUsd: string;
+}
+
+export type CreateRunReply =
+  /** An envelope refused the run: nothing was written. */
+  | { refused: EnvelopeRead[] }
+  /** Written: `hold`, an envelope holds it; `turns`, per fair request, its jobs' priorities (0: the plain wait list). */
+  | { refused?: undefined; steps: number; hold: boolean; turns: number[][] };
 
 /** The definition was not stored (expired, or never written): call again with its text. */
 export class DefinitionNotStoredError extends Error {}
@@ -42,15 +79,17 @@ export const CREATE_IN_SCRIPT = 100;
  * run in parts (CREATE_IN_SCRIPT): a reader may see its step list grow while it is written, and
  * a process lost in between leaves the run `queued` without jobs, which the sweeper ends.
  */
-export async function createRun(redis: Redis, a: CreateRunArgs): Promise<{ steps: number }> {
+export async function createRun(redis: Redis, a: CreateRunArgs): Promise<CreateRunReply> {
   const parts = a.steps.length > CREATE_IN_SCRIPT ? Math.ceil(a.steps.length / CREATE_IN_SCRIPT) : 1;
   const { keys: k, args } = createRunCall(parts > 1 ? { ...a, steps: a.steps.slice(0, CREATE_IN_SCRIPT) } : a);
-  let written: number;
+  let reply: (string | number)[];
   try {
-    written = (await script.run(redis, k, args)) as number;
+    reply = (await script.run(redis, k, args)) as (string | number)[];
   } catch (err) {
-    throw asDefinitionError(err);
+    throw err instanceof Error && err.message.startsWith('NODEF') ? new DefinitionNotStoredError(err.message) : err;
   }
+  if (reply[0] === 'refused') return { refused: envelopesRead(a.admission, reply.slice(1)) };
+  let written = Number(reply[0]);
   for (let i = 1; i < parts; i++) {
     const part = a.steps.slice(i * CREATE_IN_SCRIPT, (i + 1) * CREATE_IN_SCRIPT);
     try {
@@ -66,35 +105,40 @@ export async function createRun(redis: Redis, a: CreateRunArgs): Promise<{ steps
       throw err;
     }
   }
-  return { steps: written };
+  return { steps: written, hold: reply[1] === 1, turns: turnsOf(a.admission, reply.slice(2) as number[]) };
 }
 
-/**
- * Write a new run, then at once its job (`addJob`, which must send its command on `redis`):
- * one round trip. Redis runs one connection's commands in the order they were sent, so the
- * job exists only after its run does. If the run's write fails, the job may be written all
- * the same: the caller removes it (harmless meanwhile: a job whose run does not exist ends at
- * once, calling nothing).
- */
-export async function createRunThen<T>(
-  redis: Redis,
-  a: CreateRunArgs,
-  addJob: () => Promise<T>,
-): Promise<{ created: Error | undefined; job: PromiseSettledResult<T> }> {
-  const { keys: k, args } = createRunCall(a);
-  const created = script.run(redis, k, args);
-  const job = addJob();
-  const [c, j] = await Promise.allSettled([created, job]);
-  return { created: c.status === 'rejected' ? asDefinitionError(toError(c.reason)) : undefined, job: j };
+function envelopesRead(admission: Admission | undefined, read: (string | number)[]): EnvelopeRead[] {
+  const out: EnvelopeRead[] = [];
+  for (let i = 0; i + 3 < read.length; i += 4) {
+    out.push({
+      keyId: admission?.envelopeOwners[Number(read[i]) - 1],
+      text: String(read[i + 1]),
+      spentTokens: String(read[i + 2]),
+      spentCostUsd: String(read[i + 3]),
+    });
+  }
+  return out;
 }
 
-function asDefinitionError<T>(err: T): T | DefinitionNotStoredError {
-  return err instanceof Error && err.message.startsWith('NODEF') ? new DefinitionNotStoredError(err.message) : err;
+function turnsOf(admission: Admission | undefined, flat: number[]): number[][] {
+  let at = 0;
+  return (admission?.fair ?? []).map((f) => {
+    const turns = flat.slice(at, at + f.jobIds.length).map(Number);
+    at += f.jobIds.length;
+    return turns;
+  });
 }
 
 function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | number)[] } {
   const { scope, run } = a;
-  const fields = Object.entries({ ...run, outputSteps: a.outputSteps, definitionId: a.definition?.id ?? null }).flatMap(([k, v]) => [k, json(v)]);
+  const owners = a.admission?.envelopeOwners ?? [];
+  const fair = (a.admission?.fair ?? []).filter((f) => f.jobIds.length > 0);
+  // A field that is null is not written: a reader takes a missing field as null (decodeFields,
+  // and docFrom in Lua), and a run's hash stays small for every script that reads it.
+  const fields = Object.entries({ ...run, outputSteps: a.outputSteps, definitionId: a.definition?.id ?? null }).flatMap(([k, v]) =>
+    v === null || v === undefined ? [] : [k, json(v)],
+  );
   return {
     keys: [
       keys.run(scope, run.id),
@@ -107,6 +151,11 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
       keys.definition(scope, a.definition?.id ?? ''),
       keys.workflowRunIndex(scope, run.workflow),
       keys.workflowIndexSince(scope),
+      ...owners.flatMap((k) => [keys.envelope(scope, k), keys.envelopeDay(scope, k, a.admission!.day)]),
+      ...fair.flatMap((f) => {
+        const base = keys.bullQueueBase(scope, f.queue);
+        return [keys.fairTurns(scope, f.queue), `${base}prioritized`, `${base}wait`];
+      }),
     ],
     args: [
       keys.stepPrefix(scope, run.id),
@@ -120,6 +169,12 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
       a.definition?.text ?? '',
       a.definition?.id ?? '',
       a.retentionSeconds,
+      owners.length,
+      a.admission?.priced === false ? '0' : '1',
+      fair.length,
+      scope.workspace,
+      FAIR_STATE_TTL_S,
+      ...fair.flatMap((f) => [Math.max(1, f.share), keys.bullQueueBase(scope, f.queue), f.jobIds.length, ...f.jobIds]),
       ...fields,
     ],
   };

@@ -6,7 +6,7 @@ import { Script } from './script.js';
 const script = new Script('fair-turns', 3);
 
 /** How long a queue's fair state lives after its last write (it is only a tie-breaker once idle). */
-const FAIR_STATE_TTL_S = 86_400;
+export const FAIR_STATE_TTL_S = 86_400;
 
 /**
  * The BullMQ priorities of new jobs of `scope`'s workspace on `queue`, in the order given (see

@@ -13,15 +13,21 @@ export interface GateDecision {
   at: string;
 }
 
-/** Not applied: `why` is the script's word for it (`missing`, `not_a_gate`, `decided`, `revising`, or the step's status). */
-export type GateDecideReply = { applied: true } | { applied: false; why: string };
+/**
+ * Not applied: `why` is the script's word for it (`missing`, `not_a_gate`, `decided`, `revising`,
+ * or the step's status). `agent`: whose queue holds the step's job (none: the control queue).
+ */
+export type GateDecideReply = ({ applied: true } | { applied: false; why: string }) & { agent?: string };
 
-/** Record `decision` on the waiting approval gate `stepId` (see gate-decide.lua). */
+/** Record `decision` on the waiting approval gate, or agent step waiting on tool calls, `stepId` (see gate-decide.lua). */
 export async function gateDecide(redis: Redis, a: { scope: Scope; runId: string; stepId: string; decision: GateDecision }): Promise<GateDecideReply> {
-  const [applied, why] = (await script.run(
+  const reply = (await script.run(
     redis,
     [keys.step(a.scope, a.runId, a.stepId), keys.events(a.scope, a.runId)],
     [json(a.decision), a.decision.approved ? 'step.approved' : 'step.rejected', a.decision.at],
-  )) as [number, string?];
-  return applied === 1 ? { applied: true } : { applied: false, why: why ?? 'missing' };
+  )) as (number | string)[];
+  const agentJson = String(reply.at(-1) ?? 'null');
+  const agent = agentJson === 'null' ? undefined : (JSON.parse(agentJson) as string | null);
+  const at = agent ? { agent } : {};
+  return reply[0] === 1 ? { applied: true, ...at } : { applied: false, why: String(reply[1] ?? 'missing'), ...at };
 }

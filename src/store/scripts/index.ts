@@ -1,5 +1,13 @@
 /** The run-state scripts, one typed wrapper each (lua/ holds their source). */
-export { createRun, createRunThen, DefinitionNotStoredError, type CreateRunArgs } from './create-run.js';
+export {
+  createRun,
+  DefinitionNotStoredError,
+  type Admission,
+  type CreateRunArgs,
+  type CreateRunReply,
+  type EnvelopeRead,
+  type FairRequest,
+} from './create-run.js';
 export { gateDecide, type GateDecideReply, type GateDecision } from './gate-decide.js';
 export { runFinish, stepsSettle, type RunFinishArgs, type RunFinishReply, type SettledSteps } from './run-finish.js';
 export { RUN_FIELDS, STEP_FIELDS, json, parseJson } from './script.js';

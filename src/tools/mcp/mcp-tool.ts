@@ -11,7 +11,7 @@ import { McpError, ErrorCode, type Tool } from '@modelcontextprotocol/sdk/types.
 import type { AgentTool, ToolCallScope, ToolOutcome } from '../tool.js';
 import { SwitchyardError, toError } from '../../errors/index.js';
 import type { ServerSlot } from './slot.js';
-import type { ApprovalRule } from './approval.js';
+import type { ApprovalRule } from '../approval.js';
 import { toOutcome } from './outcome.js';
 
 export function mcpTool(slot: ServerSlot, tool: Tool, offeredName: string, needsApproval: ApprovalRule): AgentTool {

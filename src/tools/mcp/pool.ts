@@ -14,7 +14,7 @@ import { NonRetryableError, RetryableError } from '../../errors/index.js';
 import { ServerSlot } from './slot.js';
 import { usesSecrets } from './secrets.js';
 import { offeredNames } from './names.js';
-import { approvalRule } from './approval.js';
+import { mcpApprovalRule } from '../approval.js';
 import { mcpTool } from './mcp-tool.js';
 
 export interface McpPoolOptions {
@@ -24,9 +24,6 @@ export interface McpPoolOptions {
   secrets: SecretLookup;
   logger: Logger;
 }
-
-/** A SecretLookup for a process without a secrets store: every secret is missing. */
-export const noSecrets: SecretLookup = () => Promise.resolve(undefined);
 
 export class McpPool {
   private readonly slots = new Map<string, ServerSlot>();
@@ -51,7 +48,7 @@ export class McpPool {
       const shown = has.length > 20 ? `${has.slice(0, 20).join(', ')}, ...` : has.join(', ');
       throw new NonRetryableError(`MCP server "${server}" has no tool "${only}" (it has: ${shown || 'none'})`);
     }
-    return chosen.map((t) => mcpTool(slot, t, names.get(t.name)!, approvalRule(server, slot.spec, t.name)));
+    return chosen.map((t) => mcpTool(slot, t, names.get(t.name)!, mcpApprovalRule(server, slot.spec, t.name)));
   }
 
   /** The process ids of the stdio servers running now (operations, tests). */

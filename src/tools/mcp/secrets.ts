@@ -1,14 +1,14 @@
 /**
  * `{{ secrets.NAME }}` in an MCP server's env or header values: a secret of the workspace the
- * step runs in, looked up when a connection is opened. A server whose values hold one is
- * single-tenant: it gets a connection (a process, for stdio) per workspace.
+ * step runs in, looked up when a connection is opened (through the tools' one secret template,
+ * ../secret-template.ts). A server whose values hold one is single-tenant: it gets a
+ * connection (a process, for stdio) per workspace.
  */
 import { createHash } from 'node:crypto';
 import type { McpServerSpec } from '../../model/tool.js';
 import type { SecretLookup } from '../tool.js';
 import { NonRetryableError } from '../../errors/index.js';
-
-const SECRET = /\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}/g;
+import { fillSecrets, MissingSecretError, openSecrets, redactSecrets, secretNamesIn } from '../secret-template.js';
 
 /** The values of a spec that may hold secrets: a stdio server's env, an HTTP server's headers. */
 export function templatedValues(spec: McpServerSpec): Record<string, string> {
@@ -17,14 +17,7 @@ export function templatedValues(spec: McpServerSpec): Record<string, string> {
 
 /** Does the spec name a secret anywhere (one connection per workspace then)? */
 export function usesSecrets(spec: McpServerSpec): boolean {
-  return Object.values(templatedValues(spec)).some((v) => new RegExp(SECRET.source).test(v));
-}
-
-/** The names of the secrets the values hold. */
-function secretNames(values: Record<string, string>): Set<string> {
-  const names = new Set<string>();
-  for (const v of Object.values(values)) for (const m of v.matchAll(SECRET)) names.add(m[1]!);
-  return names;
+  return Object.values(templatedValues(spec)).some((v) => secretNamesIn(v).length > 0);
 }
 
 /** Values with their secrets filled in, and the secret values (to keep them out of what is logged). */
@@ -37,20 +30,21 @@ export interface Resolved {
 
 /** Fill in the secrets of `workspace`; a missing one is an error naming it (never a value). */
 export async function resolveSecrets(server: string, values: Record<string, string>, workspace: string | undefined, lookup: SecretLookup): Promise<Resolved> {
-  const found = new Map<string, string>();
-  for (const name of secretNames(values)) {
-    const value = workspace === undefined ? undefined : await lookup(workspace, name);
-    if (value === undefined) {
-      throw new NonRetryableError(`MCP server "${server}" needs the secret "${name}", which workspace "${workspace ?? ''}" does not have`);
-    }
-    found.set(name, value);
+  const texts = Object.values(values);
+  let opened: Map<string, string>;
+  try {
+    opened =
+      workspace === undefined && texts.every((t) => secretNamesIn(t).length === 0)
+        ? new Map<string, string>()
+        : await openSecrets(texts, workspace ?? '', lookup);
+  } catch (err) {
+    if (!(err instanceof MissingSecretError)) throw err;
+    throw new NonRetryableError(`MCP server "${server}" needs the secret "${err.secret}", which workspace "${err.workspace}" does not have`);
   }
-  const filled = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.replace(SECRET, (_, name: string) => found.get(name)!)]));
+  const filled = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, fillSecrets(v, opened)]));
   const fingerprint = createHash('sha256').update(JSON.stringify(filled)).digest('hex');
-  return { values: filled, secrets: [...found.values()].filter((s) => s.length > 0), fingerprint };
+  return { values: filled, secrets: [...opened.values()].filter((s) => s.length > 0), fingerprint };
 }
 
 /** `text` with every secret value replaced (a server's stderr, an error message). */
-export function redact(text: string, secrets: readonly string[]): string {
-  return secrets.reduce((t, s) => t.split(s).join('[secret]'), text);
-}
+export const redact = (text: string, secrets: readonly string[]): string => redactSecrets(text, secrets);

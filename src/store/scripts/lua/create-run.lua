@@ -1,27 +1,54 @@
 -- A new run: its record, its steps, its refs, its index entry and its `run.queued` event, at once;
 -- the definition it executes is stored once for every run of it (by content), or its time to
--- live renewed.
+-- live renewed. Before anything is written, in the same script: the spend envelopes that hold
+-- it (includes/envelopeAtSubmit.lua: a run one of them refuses is not written at all), then
+-- the fair turns of its ready jobs on each agent queue they go to (includes/fairTurns.lua), so a
+-- submission is one script, its jobs added once it replied.
 -- KEYS: run, steps, refs, events, index, outbox, queued runs (a member is the run's key),
 --       definition ('' id: none kept),
---       the workflow's index, when the workspace's runs were first indexed by workflow
+--       the workflow's index, when the workspace's runs were first indexed by workflow; then a
+--       pair per envelope owner (envelope, its day); then a triple per fair queue (fair state,
+--       prioritized set, wait list)
 -- ARGV: [1] step key prefix, [2] run id, [3] step plan (see createSteps), [4] ref job ids (JSON
 --       list), [5] createdAt (ISO), [6] index score, [7] `run.queued` event data JSON, [8] outbox
 --       on ('1'/'0'), [9] definition JSON ('' when the caller believes it is stored: then it must
---       be), [10] definition id ('' for none), [11] retention seconds, [12..] the run's fields:
---       field, JSON text, field, JSON text, ...
--- Returns the number of steps written, or the error NODEF (the definition is not stored: send it).
+--       be), [10] definition id ('' for none), [11] retention seconds, [12] envelope owners e,
+--       [13] '1' when every model the run may call has a price, [14] fair queues q, [15] the
+--       workspace, [16] seconds the fair state lives; then per fair queue: its share, its job key
+--       base, n, the n job ids; then the run's fields: field, JSON text, field, JSON text, ...
+-- Returns {'refused', per envelope read: owner index, JSON text, tokens, USD} when an envelope
+-- refuses the run (nothing written); else {steps written, 1/0 an envelope holds it, then each
+-- queue's turns in order (0: the plain wait list)}; or the error NODEF (the definition is not
+-- stored: send it).
 --@include docOf
 --@include event
 --@include createSteps
+--@include envelopeAtSubmit
+--@include fairTurns
 local runKey = KEYS[1]
 if redis.call('EXISTS', runKey) == 1 then return redis.error_reply('run already exists') end
+local owners, queues = tonumber(ARGV[12]), tonumber(ARGV[14])
+local hold, refused, read = envelopeAtSubmit(KEYS, 11, owners, ARGV[13] == '1')
+if refused then
+  table.insert(read, 1, 'refused')
+  return read
+end
 if ARGV[10] ~= '' then
   if redis.call('EXPIRE', KEYS[8], ARGV[11]) == 0 then
     if ARGV[9] == '' then return redis.error_reply('NODEF definition not stored') end
     redis.call('SET', KEYS[8], ARGV[9], 'EX', ARGV[11])
   end
 end
-redis.call('HSET', runKey, unpack(ARGV, 12))
+local reply = {0, hold and 1 or 0}
+local at = 17
+for q = 1, queues do
+  local k = 10 + 2 * owners + 3 * q
+  local n = tonumber(ARGV[at + 2])
+  local turns = fairTurns({ KEYS[k - 2], KEYS[k - 1], KEYS[k] }, ARGV[15], tonumber(ARGV[at]), ARGV[at + 1], ARGV[16], at + 3, n)
+  for i = 1, n do reply[#reply + 1] = turns[i] end
+  at = at + 3 + n
+end
+redis.call('HSET', runKey, unpack(ARGV, at))
 local runId = ARGV[2]
 local runIdJson = cjson.encode(runId)
 local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, cjson.encode(ARGV[5]), true)
@@ -45,4 +72,5 @@ if ARGV[8] == '1' then
   if definition == '' then definition = 'null' end
   redis.call('XADD', KEYS[6], '*', 'kind', 'run', 'id', runId, 'doc', docOf(runKey, RUN_FIELDS), 'definition', definition)
 end
-return #created
+reply[1] = #created
+return reply

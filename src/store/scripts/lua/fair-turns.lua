@@ -1,7 +1,5 @@
--- Fair turns of one workspace's new jobs on one queue (start-time fair queueing over workspaces,
--- each job one unit; see docs/adr/006-fair-sharing.md). BullMQ takes a queue's plain wait list
--- first, then its prioritized jobs lowest priority first (FIFO among equals): a job's turn is
--- its priority, so BullMQ itself serves the workspaces in turn.
+-- Fair turns of one workspace's new jobs on one queue, for steps a running step adds (a new
+-- run's are taken by create-run, in the same script): see includes/fairTurns.lua.
 -- KEYS[1]: the queue's fair state (keys.fairTurns); KEYS[2]: its BullMQ prioritized set;
 -- KEYS[3]: its BullMQ wait list.
 -- ARGV[1]: the workspace; ARGV[2]: the share (how many jobs may wait plain in the wait list
@@ -9,47 +7,5 @@
 -- hash is <base><jobId>); ARGV[4]: seconds the state lives after its last write; ARGV[5..]: the
 -- new jobs' ids, in the order they should go.
 -- Returns one priority per job: 0 (the plain wait list), else its turn (1 .. 2^21-1).
-local MAX_PRIORITY = 2097151
--- A workspace whose last job is gone (cancelled, or done) has no backlog left, unless that job
--- was given its turn only a moment ago (its flow may still be on its way to BullMQ).
-local GONE_AFTER_MS = 5000
-local ws, share, base, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
-local n = #ARGV - 4
-local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-local v = 0
-local waiting
-if head[1] == nil then
-  -- Nothing prioritized: no workspace has a backlog beyond the plain jobs, so every turn
-  -- starts again from 0 (this also keeps turns far below BullMQ's priority bound).
-  redis.call('DEL', KEYS[1])
-  waiting = redis.call('LLEN', KEYS[3])
-else
-  -- The virtual time: the turn BullMQ serves next (a score is priority * 2^32 + a counter), never back.
-  v = math.max(tonumber(redis.call('HGET', KEYS[1], 'v') or '0'), math.floor(tonumber(head[2]) / 4294967296) - 1)
-  waiting = share
-end
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'f:' .. ws, 'j:' .. ws, 't:' .. ws)
-local f = tonumber(state[1] or '0')
-if f > v and (state[2] == false or redis.call('EXISTS', base .. state[2]) == 0) and now - tonumber(state[3] or '0') > GONE_AFTER_MS then
-  f = v
-end
-local turn = math.max(v, f)
-local out = {}
-local last
-for i = 1, n do
-  if waiting < share then
-    out[i] = 0
-    waiting = waiting + 1
-  else
-    turn = turn + 1
-    out[i] = math.min(turn, MAX_PRIORITY)
-    last = ARGV[4 + i]
-  end
-end
-if last then
-  redis.call('HSET', KEYS[1], 'v', v, 'f:' .. ws, turn, 'j:' .. ws, last, 't:' .. ws, now)
-  redis.call('EXPIRE', KEYS[1], ttl)
-end
-return out
+--@include fairTurns
+return fairTurns(KEYS, ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), 5, #ARGV - 4)

@@ -40,7 +40,12 @@ if fast and ARGV[8] == '1' and out[6] == 'null' then
 end
 if fast then
   local attempt = tonumber(v[2]) + 1
-  local fields = { 'status', '"running"', 'attempts', attempt, 'error', 'null', 'reason', 'null', 'recovered', 'false', 'retryAt', 'null' }
+  -- A step still `pending` (as created) has no error, reason or retry time to clear (a missing
+  -- field reads as null); one that waited or failed before has.
+  local fields = { 'status', '"running"', 'attempts', attempt }
+  if st ~= 'pending' then
+    for _, f in ipairs({ 'error', 'null', 'reason', 'null', 'recovered', 'false', 'retryAt', 'null' }) do fields[#fields + 1] = f end
+  end
   if out[6] == 'null' then
     fields[#fields + 1] = 'startedAt'
     fields[#fields + 1] = cjson.encode(ARGV[1])

@@ -1,6 +1,6 @@
 -- Change a step's status if it is in one of the allowed statuses, with its fields and event, in
 -- one step: moving to `running` also starts a queued run; a terminal status goes to the outbox.
--- An approval gate that parks or wakes keeps its run's status in step (syncGates).
+-- An approval gate (or agent step) that parks or wakes keeps its run's status in step (syncGates).
 -- KEYS: step, run, events, outbox, queued runs, run's step list
 -- ARGV: [1] allowed-from statuses (comma list), [2] new status, [3] event type ('' for none),
 --       [4] event data JSON, [5] now (ISO), [6] outbox on, [7] change of `attempts` (integer; when
@@ -26,7 +26,7 @@
 --@include addLateUsage
 --@include writes
 --@include countStep
-local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId', 'kind', 'written')
+local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId', 'kind', 'written', 'reason')
 if not v[1] then return {0, 'missing', 0} end
 local cur = cjson.decode(v[1])
 local id = ARGV[11]
@@ -67,7 +67,14 @@ local outbox = ARGV[6] == '1'
 if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], KEYS[5], v[3], redis.call('HGET', KEYS[2], 'status'), ARGV[5], outbox) end
 if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], v[4], ARGV[5], data) end
 if outbox and TERMINAL[ARGV[2]] then outboxStep(KEYS[4], KEYS[1]) end
-if v[5] == '"approval"' and (ARGV[2] == 'waiting' or cur == 'waiting') then syncGates(KEYS[2], KEYS[6], KEYS[3], ARGV[9], ARGV[5]) end
+-- An agent step takes part only when it waits, or waited, for a decision on its tool calls.
+local function asksDecision(r) return type(r) == 'string' and string.sub(r, 1, #GATE_REASON + 1) == '"' .. GATE_REASON end
+local gates = v[5] == '"approval"'
+if v[5] == '"agent"' then
+  gates = asksDecision(v[7])
+  for i = 13, #ARGV - 1, 2 do if ARGV[i] == 'reason' and asksDecision(ARGV[i + 1]) then gates = true end end
+end
+if gates and (ARGV[2] == 'waiting' or cur == 'waiting') then syncGates(KEYS[2], KEYS[6], KEYS[3], ARGV[9], ARGV[5]) end
 local cp = ''
 if cur == 'waiting' and ARGV[2] == 'running' then cp = redis.call('HGET', KEYS[1], 'checkpoint') or 'null' end
 return {1, ARGV[2], attempts, cp}

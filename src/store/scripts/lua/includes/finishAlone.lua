@@ -38,7 +38,7 @@ local function finishAlone(k, a)
   end
   local started = rv[RUN_AT.startedAt]
   local final = { status = '"succeeded"', output = a.fields.output, error = 'null', finishedAt = nowJson,
-    startedAt = started == 'null' and nowJson or started, failedSteps = '[]', skippedSteps = '[]', usage = usageJson(inTok, outTok, cost) }
+    startedAt = (not started or started == 'null') and nowJson or started, failedSteps = '[]', skippedSteps = '[]', usage = usageJson(inTok, outTok, cost) }
   for i, f in ipairs(RUN_FIELDS) do
     if final[f] then rv[i] = final[f] end
   end

@@ -77,7 +77,7 @@ local function finishRun(k, a)
     output = outputOf(stepPrefix, outs, true)
   end
   redis.call('HSET', k[1], 'status', cjson.encode(status), 'output', output, 'error', errorJson,
-    'finishedAt', nowJson, 'startedAt', r[4] == 'null' and nowJson or r[4],
+    'finishedAt', nowJson, 'startedAt', (not r[4] or r[4] == 'null') and nowJson or r[4],
     'failedSteps', failedJson,
     'skippedSteps', skippedJson,
     'usage', a.settled and a.settled.usage or usageJson(t.inTok, t.outTok, t.cost))

@@ -1,7 +1,8 @@
 --@include event
--- Keep a run's status in step with its approval gates: `waiting` while one of them waits for
--- a person's decision (its reason starts with GATE_REASON), `running` otherwise. A run that is
--- not running or waiting is left alone. Called by step-transition when a gate parks or wakes.
+-- Keep a run's status in step with its approval gates (and agent steps whose tool calls wait
+-- for approval): `waiting` while one of them waits for a person's decision (its reason starts
+-- with GATE_REASON), `running` otherwise. A run that is not running or waiting is left alone.
+-- Called by step-transition when a gate or an agent step parks or wakes.
 local function syncGates(runKey, stepsKey, eventsKey, stepPrefix, now)
   local rs = redis.call('HGET', runKey, 'status')
   if not rs then return end
@@ -10,7 +11,7 @@ local function syncGates(runKey, stepsKey, eventsKey, stepPrefix, now)
   local gate = nil
   for _, sid in ipairs(redis.call('LRANGE', stepsKey, 0, -1)) do
     local v = redis.call('HMGET', stepPrefix .. sid, 'kind', 'status', 'reason')
-    if v[1] == '"approval"' and v[2] == '"waiting"' and v[3] and string.sub(v[3], 1, #GATE_REASON + 1) == '"' .. GATE_REASON then
+    if (v[1] == '"approval"' or v[1] == '"agent"') and v[2] == '"waiting"' and v[3] and string.sub(v[3], 1, #GATE_REASON + 1) == '"' .. GATE_REASON then
       gate = sid
       break
     end

@@ -1,12 +1,14 @@
 /**
- * The orchestrator's `read_runs` tool: recent finished runs of its workspace with their
- * outputs, newest first, so a model can use fresh work instead of repeating it. Offered when
- * the step's orchestration allows it and whoever builds the executors gives a ReadRuns.
+ * The built-in `read_runs`: recent finished runs of the step's workspace with their outputs,
+ * newest first, so a model can use fresh work instead of repeating it. Offered to an agent that
+ * lists it, and to an orchestrator whose orchestration allows it (`readRuns`), when whoever
+ * builds the executors gives a ReadRuns.
  */
 import { z } from 'zod';
-import type { ToolCall, ToolDefinition, ToolResult } from '../../calls/provider.js';
-import type { ExecutionContext } from '../executor.js';
-import { describeArgsIssues } from '../shared/tool-calls.js';
+import type { ToolDefinition } from '../../calls/provider.js';
+import { issuesFromZod } from '../../errors/index.js';
+import type { ToolOutcome } from '../tool.js';
+import type { BuiltinTool, ToolContext } from '../toolbox.js';
 
 /** A recent run as `read_runs` shows it to the model. */
 export interface RecentRun {
@@ -32,17 +34,30 @@ const ReadRunsArgs = z.object({
   limit: z.number().int().min(1).max(20).default(5),
 });
 
+/** `read_runs` made for each step from `read` (how runs are listed). */
+export function readRunsBuiltin(read: ReadRuns): BuiltinTool {
+  return (ctx) => ({
+    definition: readRunsDefinition(ctx.agentNames),
+    kind: 'builtin',
+    needsApproval: () => false,
+    call: (args) => readRuns(read, ctx, args),
+  });
+}
+
 /** The answer to a `read_runs` call (bad arguments: a tool error for the model). */
-export async function readRuns(read: ReadRuns, ctx: Pick<ExecutionContext, 'workspaceId' | 'runId'>, c: ToolCall): Promise<ToolResult> {
-  const args = ReadRunsArgs.safeParse(c.input ?? {});
-  if (!args.success) return { toolCallId: c.id, content: `bad arguments for ${READ_RUNS_TOOL}: ${describeArgsIssues(args.error.issues, '')}`, isError: true };
+export async function readRuns(read: ReadRuns, ctx: Pick<ToolContext, 'workspaceId' | 'runId'>, input: unknown): Promise<ToolOutcome> {
+  const args = ReadRunsArgs.safeParse(input ?? {});
+  if (!args.success) {
+    const issues = issuesFromZod(args.error.issues, { emptyPath: '' }).map((i) => `${i.path} ${i.message}`);
+    return { content: `bad arguments for ${READ_RUNS_TOOL}: ${issues.join('; ')}`, isError: true };
+  }
   const { agent, workflow, maxAgeMinutes, limit } = args.data;
   const since = maxAgeMinutes !== undefined ? Date.now() - maxAgeMinutes * 60_000 : undefined;
   const runs = (await read({ workspaceId: ctx.workspaceId, limit: limit + 1, ...(agent ? { agent } : {}), ...(workflow ? { workflow } : {}) }))
     .filter((r) => r.id !== ctx.runId && (since === undefined || (r.finishedAt !== null && Date.parse(r.finishedAt) >= since)))
     .slice(0, limit)
     .map((r) => ({ ...r, ageMinutes: r.finishedAt ? Math.round((Date.now() - Date.parse(r.finishedAt)) / 60_000) : null, output: clip(r.output) }));
-  return { toolCallId: c.id, content: JSON.stringify(runs) };
+  return { content: JSON.stringify(runs) };
 }
 
 function clip(output: unknown): unknown {
@@ -50,14 +65,14 @@ function clip(output: unknown): unknown {
   return text.length > READ_RUNS_OUTPUT_CHARS ? `${text.slice(0, READ_RUNS_OUTPUT_CHARS)}... (${text.length} characters)` : output;
 }
 
-export function readRunsTool(agents: string[]): ToolDefinition {
+export function readRunsDefinition(agents: readonly string[]): ToolDefinition {
   return {
     name: READ_RUNS_TOOL,
     description: 'Recent finished runs of this workspace with their outputs, newest first: use recent work instead of repeating it when it is fresh enough.',
     inputSchema: {
       type: 'object',
       properties: {
-        agent: { type: 'string', enum: agents, description: 'only runs that used this agent' },
+        agent: { type: 'string', enum: [...agents], description: 'only runs that used this agent' },
         workflow: { type: 'string', description: 'only runs of this workflow (an agent task is "agent/<name>")' },
         maxAgeMinutes: { type: 'number', description: 'only runs finished at most this long ago' },
         limit: { type: 'integer', minimum: 1, maximum: 20, description: 'most runs to return (default 5)' },
