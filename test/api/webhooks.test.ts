@@ -2,7 +2,8 @@
  * Webhooks end to end: real Redis, real BullMQ workers, a real local HTTP receiver. A run's
  * webhook is signed and the test verifies it with the docs' snippet; a 500 is retried (same
  * event id) until delivered; an event notified twice is delivered once; a workspace's
- * subscription (POST /v1/webhooks) gets an approval's step.waiting; deliveries are listed;
+ * subscription (POST /v1/webhooks) gets an approval's step.waiting, a schedule's only its runs';
+ * deliveries are listed; a secret without SWITCHYARD_SECRETS_KEY is a 422;
  * production egress refuses a host outside the allow list (recorded, not retried); the secret
  * is never in Redis in clear.
  */
@@ -173,6 +174,53 @@ describe("a workspace's subscriptions", () => {
     expect(again.status).toBe(404);
     expect(again.body.error.message).toContain(id);
     expect((await h.request('GET', '/v1/webhooks/nope/deliveries')).status).toBe(422);
+  });
+});
+
+describe("a schedule's subscription", () => {
+  it("is sent the events of that schedule's runs only", async () => {
+    const at = receiver.received.length;
+    receiver.handle((_req, res) => res.end('ok'));
+    const scope = h.system.scope();
+    const hook = await h.system.api.webhooks.create(scope, { url: `${receiver.url}/nightly`, events: ['run.finished'], scheduleId: 'nightly' });
+    const other = await h.system.api.submissions.submitAgentTask(scope, 'a', { task: 'not scheduled' });
+    const nightly = await h.system.api.submissions.submitAgentTask(scope, 'a', { task: 'scheduled' }, { scheduleId: 'nightly' });
+    await h.waitForRun(other.id);
+    await h.waitForRun(nightly.id);
+    const got = await poll(
+      "the scheduled run's event",
+      () => receiver.received.slice(at).filter((r) => r.url === '/nightly'),
+      (r) => r.length >= 1,
+      { timeoutMs: 15_000 },
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(
+      receiver.received
+        .slice(at)
+        .filter((r) => r.url === '/nightly')
+        .map((r) => JSON.parse(r.body).runId),
+    ).toEqual([nightly.id]);
+    expect(JSON.parse(got[0]!.body).runId).toBe(nightly.id);
+    await h.system.api.webhooks.remove(scope, hook.id);
+  });
+});
+
+describe('a server without SWITCHYARD_SECRETS_KEY', () => {
+  it("refuses a run's webhook secret with a 422 naming it, and stores no run; a subscription without a secret is unsigned", async () => {
+    const open = await startHarness({ name: 'api-webhooks-nokey', agents: { a: { provider: 'echo' } }, pools: false });
+    try {
+      const res = await open.request('POST', '/v1/runs', { agent: 'a', input: { task: 'x' }, webhook: { url: `${receiver.url}/x`, secret: SECRET } });
+      expect(res.status).toBe(422);
+      expect(res.body.error.message).toContain('SWITCHYARD_SECRETS_KEY');
+      expect(res.body.error.issues).toEqual([expect.objectContaining({ path: 'webhook.secret' })]);
+      expect((await open.request('GET', '/v1/runs')).body.runs).toEqual([]);
+      const made = await open.request('POST', '/v1/webhooks', { url: `${receiver.url}/x`, events: ['run.finished'] });
+      expect(made.status).toBe(201);
+      expect(made.body).toMatchObject({ signed: false });
+      expect(made.body.secret).toBeUndefined();
+    } finally {
+      await open.close();
+    }
   });
 });
 
