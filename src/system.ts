@@ -318,7 +318,15 @@ export class System {
     const actions = new RunActions({ store, control, logger });
     const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });
     const secrets = new WorkspaceSecrets({ records: new SecretRecords(stateRedis, sideOpts.failFast), keyring: this.keyring, scope: (ws) => this.scope(ws) });
-    const webhooks = sideWebhooks({ stateRedis, store, queries, keyring: this.keyring, queue: queues.get(WEBHOOK_QUEUE) as Queue<DeliveryJob>, logger });
+    const webhooks = sideWebhooks({
+      stateRedis,
+      store,
+      queries,
+      keyring: this.keyring,
+      queue: queues.get(WEBHOOK_QUEUE) as Queue<DeliveryJob>,
+      logger,
+      egress: opts.egress,
+    });
     return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps, secrets, webhooks };
   }
 

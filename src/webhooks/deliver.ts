@@ -6,7 +6,7 @@
  * BullMQ tries again after the backoff; a refused egress is recorded and not retried.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { Keyring } from '../agents/keyring.js';
+import { SealedValueError, type Keyring } from '../agents/keyring.js';
 import type { Logger } from '../logger.js';
 import type { WebhookDelivery } from '../model/webhook.js';
 import { NonRetryableError } from '../errors/index.js';
@@ -36,7 +36,23 @@ export function createDeliveryProcessor(deps: DeliverDeps): (job: Job<DeliveryJo
     const scope = deps.scope(workspace);
     const hook = await deps.records.get(scope, webhookId);
     if (!hook) return;
-    const secret = hook.sealed === undefined ? undefined : deps.keyring.open(hook.sealed, sealContext(scope, webhookId));
+    let secret: string | undefined;
+    try {
+      secret = hook.sealed === undefined ? undefined : deps.keyring.open(hook.sealed, sealContext(scope, webhookId));
+    } catch (err) {
+      // Its key is gone (or the record was altered): trying again cannot help; never signed with anything else.
+      if (!(err instanceof SealedValueError)) throw err;
+      await deps.records.recordDelivery(scope, webhookId, {
+        eventId: event.id,
+        type: event.type,
+        attempt: job.attemptsMade + 1,
+        at: new Date().toISOString(),
+        outcome: 'failed',
+        durationMs: 0,
+        error: `the webhook's secret does not open: ${err.message}`,
+      });
+      throw new UnrecoverableError(`the secret of webhook ${webhookId} does not open`);
+    }
     const body = JSON.stringify(event);
     const headers: Record<string, string> = { 'user-agent': 'Switchyard-Webhooks/1', 'x-switchyard-event': event.type, 'x-switchyard-event-id': event.id };
     if (secret !== undefined) headers[SIGNATURE_HEADER] = signatureHeader(secret, body);

@@ -7,6 +7,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keyring } from '../agents/keyring.js';
+import type { EgressConfig } from '../config/egress-env.js';
 import type { Logger } from '../logger.js';
 import type { RunQueries } from '../query/run-queries.js';
 import type { RunStore } from '../store/run-store.js';
@@ -21,6 +22,7 @@ export interface SideWebhooksDeps {
   keyring: Keyring;
   queue: Queue<DeliveryJob>;
   logger: Logger;
+  egress: EgressConfig | undefined;
 }
 
 export function sideWebhooks(deps: SideWebhooksDeps): Webhooks {
@@ -28,6 +30,7 @@ export function sideWebhooks(deps: SideWebhooksDeps): Webhooks {
     records: new WebhookRecords(deps.stateRedis),
     keyring: deps.keyring,
     queue: deps.queue,
+    egress: deps.egress ?? { production: false, allow: [] },
     runOf: async (scope, runId) => {
       const run = await deps.queries.get(scope, runId);
       return { scheduleId: run.scheduleId ?? null, error: run.error ?? null };

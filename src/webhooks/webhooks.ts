@@ -9,7 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Keyring } from '../agents/keyring.js';
-import { NotFoundError } from '../errors/index.js';
+import type { EgressConfig } from '../config/egress-env.js';
+import { NotFoundError, ValidationError } from '../errors/index.js';
+import { ruleBroken } from '../net/egress.js';
 import type { RunWebhook, Webhook, WebhookCreate, WebhookDelivery, WebhookEvent } from '../model/webhook.js';
 import type { Scope } from '../store/scope.js';
 import type { WebhookRecord, WebhookRecords } from '../store/webhook-records.js';
@@ -20,6 +22,8 @@ export interface WebhooksDeps {
   keyring: Keyring;
   /** The cell's `webhooks` queue. */
   queue: Queue<DeliveryJob>;
+  /** Where deliveries may go: a URL the rules refuse is a 422 when the webhook is made. */
+  egress: EgressConfig;
   /** What an event adds from its run: its schedule (for the subscriptions to one) and its error. Read only when a webhook wants the event. */
   runOf: (scope: Scope, runId: string) => Promise<{ scheduleId: string | null; error: string | null }>;
 }
@@ -34,6 +38,7 @@ export class Webhooks {
 
   /** A subscription; without a secret one is made (when the server can seal one) and shown here only. */
   async create(scope: Scope, req: WebhookCreate): Promise<Webhook & { secret?: string }> {
+    this.allowed(req.url, 'url');
     const id = `wh_${randomBytes(8).toString('hex')}`;
     const secret = req.secret ?? (this.deps.keyring.canSeal ? `whsec_${randomBytes(24).toString('base64url')}` : undefined);
     const record: WebhookRecord = {
@@ -65,6 +70,7 @@ export class Webhooks {
 
   /** The secret of a run's webhook sealed now (a 422 without SWITCHYARD_SECRETS_KEY), before the run exists. */
   sealRun(scope: Scope, spec: RunWebhook): (runId: string) => Promise<void> {
+    this.allowed(spec.url, 'webhook.url');
     return async (runId) => {
       const id = `run-${runId}`;
       const sealed = spec.secret === undefined ? undefined : this.deps.keyring.seal(spec.secret, sealContext(scope, id), 'webhook.secret');
@@ -75,6 +81,12 @@ export class Webhooks {
         createdAt: new Date().toISOString(),
       });
     };
+  }
+
+  /** A 422 naming the rule when egress refuses `url` as written (what it resolves to is checked as each delivery connects). */
+  private allowed(url: string, path: string): void {
+    const broken = ruleBroken(new URL(url), this.deps.egress);
+    if (broken) throw new ValidationError(`${path}: egress refused: ${broken}`, [{ path, message: `egress refused: ${broken}` }]);
   }
 
   /** Queue a delivery of `notice` to each webhook that wants it: the run's own, the workspace's. */

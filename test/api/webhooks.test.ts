@@ -14,6 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../src/store/keys.js';
+import { WebhookRecords } from '../../src/store/webhook-records.js';
 import { verifySignature } from '../../src/webhooks/signature.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
@@ -234,7 +235,14 @@ describe('webhooks in production mode', () => {
     });
     try {
       const at = receiver.received.length;
-      const made = await prod.system.api.webhooks.create(prod.system.scope(), { url: `${receiver.url}/prod`, events: ['run.finished'] });
+      const scope = prod.system.scope();
+      // Refused when it is made (a 422 over the API), naming the rule...
+      await expect(prod.system.api.webhooks.create(scope, { url: `${receiver.url}/prod`, events: ['run.finished'] })).rejects.toThrow(
+        'url: egress refused: host "127.0.0.1" is not in SWITCHYARD_EGRESS_ALLOW',
+      );
+      // ...and when it is delivered: one made before the allow list was narrowed.
+      const made = { id: 'wh_00000000000000aa', url: `${receiver.url}/prod`, events: ['run.finished' as const], createdAt: new Date().toISOString() };
+      await new WebhookRecords(prod.system.api.store.redis).put(scope, made);
       const sub = await prod.system.api.submissions.submitAgentTask(prod.system.scope(), 'a', { task: 'x' });
       await prod.waitForRun(sub.id);
       const listed = await poll(
