@@ -79,6 +79,7 @@ export function systemFromDefinitions(opts: {
     maxPauseMs: opts.config.maxPauseMs,
     credentials: opts.config,
     workspaceCaps: opts.config.workspaceCaps,
+    sessionSummarizer: opts.config.sessionSummarizer,
     egress: opts.config.egress,
   });
 }

@@ -12,9 +12,11 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { AgentRegistry } from './agents/registry.js';
 import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds, type EgressConfig } from './config/env.js';
 import type { Logger } from './logger.js';
-import { CONTROL_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, WEBHOOK_QUEUE, agentQueueName } from './store/keys.js';
+import { CONTROL_QUEUE, CONVERSATION_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, WEBHOOK_QUEUE, agentQueueName } from './store/keys.js';
 import { sideWebhooks } from './webhooks/side-webhooks.js';
 import type { DeliveryJob } from './webhooks/delivery-job.js';
+import { ConversationStore } from './store/conversations.js';
+import { Conversations } from './conversations/conversations.js';
 import { RunControl } from './flow/run-control.js';
 import { RunStore } from './store/run-store.js';
 import type { Cell, Scope } from './store/scope.js';
@@ -79,6 +81,8 @@ export interface SystemOptions {
   credentials?: Pick<Config, 'providers' | 'secrets'>;
   /** Every workspace's default caps (SWITCHYARD_WORKSPACE_MAX_RUNNING_*). @default none (unlimited) */
   workspaceCaps?: WorkspaceCaps;
+  /** The agent that summarises a session's older messages (default: the session's own). */
+  sessionSummarizer?: string | undefined;
   /** Where outbound HTTP calls may go (NODE_ENV=production, SWITCHYARD_EGRESS_ALLOW). @default any host but link-local and metadata ones */
   egress?: EgressConfig;
 }
@@ -113,6 +117,9 @@ export interface Side {
   agents: WorkspaceAgents;
   /** Workspaces' caps on running steps and runs: their own and the defaults, and the counters they hold. */
   caps: WorkspaceCapsStore;
+  /** Conversations (the API's sessions): their records, and the service that queues their turns. */
+  conversationStore: ConversationStore;
+  conversations: Conversations;
   /** Workspaces' secrets (`{{ secrets.NAME }}` of their tools), sealed with the keyring. */
   secrets: WorkspaceSecrets;
   /** Webhooks: subscriptions, runs' own, and the deliveries the events queue. */
@@ -258,7 +265,7 @@ export class System {
     const { opts, cell } = this;
     const { logger, registry } = opts;
     const bounds = opts.bounds ?? DEFAULT_BOUNDS;
-    const queueNames = [...registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE, WEBHOOK_QUEUE];
+    const queueNames = [...registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE, CONVERSATION_QUEUE, WEBHOOK_QUEUE];
     const newQueue = (name: string) => quiet(new Queue(name, { connection: redis, prefix: cell.tag }), logger);
     const queues = new Map(queueNames.map((name) => [name, newQueue(name)]));
     // A workspace agent's queue is opened when first used (agents come and go while the process runs).
@@ -317,6 +324,13 @@ export class System {
     });
     const actions = new RunActions({ store, control, logger });
     const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });
+    const conversationStore = new ConversationStore({ redis: stateRedis, outbox: opts.outbox });
+    const conversations = new Conversations({
+      store: conversationStore,
+      queue: queues.get(CONVERSATION_QUEUE)!,
+      agentsFor: (scope, naming) => agents.registryFor(scope, naming),
+      awaitRunEnd: (scope, runId, waitMs, signal) => queries.awaitEnd(scope, runId, waitMs, signal),
+    });
     const secrets = new WorkspaceSecrets({ records: new SecretRecords(stateRedis, sideOpts.failFast), keyring: this.keyring, scope: (ws) => this.scope(ws) });
     const webhooks = sideWebhooks({
       stateRedis,
@@ -327,7 +341,24 @@ export class System {
       logger,
       egress: opts.egress,
     });
-    return { redis, store, control, flowProducer, queues, queue, heartbeats, submissions, queries, actions, agents, caps, secrets, webhooks };
+    return {
+      redis,
+      store,
+      control,
+      flowProducer,
+      queues,
+      queue,
+      heartbeats,
+      submissions,
+      queries,
+      actions,
+      agents,
+      caps,
+      secrets,
+      conversationStore,
+      conversations,
+      webhooks,
+    };
   }
 
   get registry(): AgentRegistry {
@@ -335,6 +366,10 @@ export class System {
   }
   get workflows(): WorkflowCatalog {
     return this.opts.workflows;
+  }
+  /** The agent that summarises a session's older messages, when configured (SWITCHYARD_SESSION_SUMMARIZER). */
+  get sessionSummarizer(): string | undefined {
+    return this.opts.sessionSummarizer;
   }
   get logger(): Logger {
     return this.opts.logger;

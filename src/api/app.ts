@@ -31,6 +31,7 @@ import { workspaceLimitsRouter } from './routes/workspace-limits.js';
 import { webhooksRouter } from './routes/webhooks.js';
 import { workspaceSecretsRouter } from './routes/workspace-secrets.js';
 import { chatRouter } from './routes/chat.js';
+import { sessionsRouter } from './routes/sessions.js';
 import { runsRouter } from './routes/runs.js';
 import { schedulesRouter } from './routes/schedules.js';
 import { workflowsRouter } from './routes/workflows.js';
@@ -132,6 +133,8 @@ export function createApp(system: System, opts: AppOptions): Express {
   const { maxWaitSeconds } = opts.bounds ?? DEFAULT_BOUNDS;
   mount('/v1/runs', runsRouter({ submissions, webhooks, queries, actions, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
   mount('/v1/chat', chatRouter({ submissions, queries, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
+  const conversations = routedByScope(system, (s) => s.api.conversations);
+  mount('/v1/sessions', sessionsRouter({ conversations, audit, maxWaitSeconds, shutdownSignal: opts.shutdownSignal }));
   mount('/v1/agents', agentsRouter({ agents, audit }));
   mount('/v1/stats', statsRouter({ queries }));
   mount('/v1/workflows', workflowsRouter({ workflows: system.workflows, agents }));

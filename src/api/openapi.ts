@@ -152,6 +152,7 @@ const TAG_ORDER = [
   'runs',
   'chat',
   'webhooks',
+  'sessions',
   'workflows',
   'agents',
   'schedules',

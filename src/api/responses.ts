@@ -138,6 +138,10 @@ export const Stats = z
           costUsd: z.number(),
           rating: z.object({ average: z.number().nullable(), count: z.number().int(), useful: z.number().int() }).strict(),
           memoHits: z.number().int(),
+          /** Steps answered from the response cache, and what they saved (USD). */
+          cache: z.object({ hits: z.number().int(), costSavedUsd: z.number() }).strict(),
+          /** Of its succeeded steps (a rerun's reused ones left out), the share answered from the response cache (seed 002's cacheHitRate); null: none. */
+          cacheHitRate: rate,
           models: z.array(z.string()),
         })
         .strict(),

@@ -43,11 +43,24 @@ export interface RunEndWaiter {
  * went away (its connection closed before an answer) or `shutdownSignal` fired. No wait when
  * `seconds` is undefined or 0.
  */
-export async function waitForRun(
+export function waitForRun(
   waiter: RunEndWaiter,
   res: Response,
   target: { scope: Scope; runId: string; seconds: number | undefined; shutdownSignal?: AbortSignal | undefined },
 ): Promise<RunView | undefined> {
+  return waitWhileConnected(res, target, (waitMs, signal) => waiter.awaitEnd(target.scope, target.runId, waitMs, signal));
+}
+
+/**
+ * What `wait(waitMs, signal)` gives within `seconds` (a session's turn ended, a run finished),
+ * its signal firing when the client goes away or `shutdownSignal` does. Undefined at once
+ * when `seconds` is undefined or 0.
+ */
+export async function waitWhileConnected<T>(
+  res: Response,
+  target: { seconds: number | undefined; shutdownSignal?: AbortSignal | undefined },
+  wait: (waitMs: number, signal: AbortSignal) => Promise<T | undefined>,
+): Promise<T | undefined> {
   if (!target.seconds) return undefined;
   const gone = new AbortController();
   const end = () => gone.abort();
@@ -58,7 +71,7 @@ export async function waitForRun(
   res.on('close', closed);
   target.shutdownSignal?.addEventListener('abort', end, { once: true });
   try {
-    return await waiter.awaitEnd(target.scope, target.runId, Math.round(target.seconds * 1000), gone.signal);
+    return await wait(Math.round(target.seconds * 1000), gone.signal);
   } finally {
     res.off('close', closed);
     target.shutdownSignal?.removeEventListener('abort', end);

@@ -1,11 +1,15 @@
 /**
  * The provider-call pipeline, assembled here and nowhere else:
  *
- *   vendor → admission (the run's budget, its workspace's cap, then the shared limits) → fallback → meter (+ trace)
+ *   vendor → admission (the run's budget, its workspace's cap, then the shared limits) → fallback
+ *     → prompt cache (marks an Anthropic agent's prefix) → response cache → meter (+ trace)
  *
  * `CallPipeline.forAgent` builds an agent's provider once per worker process: each model it may
  * call (its own, then its `fallback` models) is a vendor adapter (vendors/) behind its own
- * admission (admission/), and the fallback rules choose among them (fallback-provider.ts).
+ * admission (admission/), and the fallback rules choose among them (fallback-provider.ts); an
+ * Anthropic agent's requests mark their prefix for the prompt cache (prompt-cache.ts), and an
+ * agent with `cache` is answered from the response cache first (response-cache.ts: a hit reaches
+ * neither admission nor the provider).
  * `stepCalls` is what one step attempt calls through: each call names the attempt (what it
  * holds in the limiter and against the run's budget is released with it), is traced for the
  * step's debug, and is metered (its usage recorded with the step's next write).
@@ -20,6 +24,9 @@ import { WorkspaceGate, type CapsLedger } from './admission/workspace-gate.js';
 import type { LimitPlan, Limiter } from './admission/limiter.js';
 import { LimitsGate } from './admission/limits-gate.js';
 import { FallbackProvider } from './fallback-provider.js';
+import { PromptCacheProvider } from './prompt-cache.js';
+import { ResponseCacheProvider, type AnswerStore } from './response-cache.js';
+import { scopeOf } from '../store/scope.js';
 import type { PriceTable } from './pricing.js';
 import type { CallHolder, Provider } from './provider.js';
 import { MeteredProvider, type UsageMeter } from './usage-meter.js';
@@ -43,6 +50,10 @@ export interface CallPipelineOptions {
   maxPauseMs?: number | undefined;
   /** Told of each spend envelope's 80% warning (once per envelope and day), for the audit log. */
   onEnvelopeWarning?: BudgetGateOptions['onEnvelopeWarning'];
+  /** Where the response cache keeps answers (the store's ResponseCacheStore); none: agents' `cache` is not used. */
+  answers?: AnswerStore | undefined;
+  /** Told of each response cache lookup of an agent (by its id: a workspace's own as `<workspace>/<name>`), hit or not (metrics). */
+  onCacheLookup?: ((agent: string, hit: boolean) => void) | undefined;
 }
 
 /** The model an agent may call, as admission sees it (the agent's own, or a fallback's). */
@@ -68,6 +79,25 @@ export class CallPipeline {
 
   private build(agent: ResolvedAgent): Provider {
     const logger = this.opts.logger.child({ agent: agent.name });
+    let provider = this.chosen(agent, logger);
+    if (agent.provider === 'anthropic' && agent.promptCache !== 'off') provider = new PromptCacheProvider(provider, agent.promptCache);
+    const { answers, cell, prices, onCacheLookup } = this.opts;
+    if (agent.cache && answers) {
+      const id = agentId(agent);
+      provider = new ResponseCacheProvider(provider, {
+        spec: agent.cache,
+        store: answers,
+        scopeOf: (req) => (req.holder ? scopeOf(cell, req.holder.workspaceId) : undefined),
+        prices,
+        logger,
+        onLookup: onCacheLookup ? (hit) => onCacheLookup(id, hit) : undefined,
+      });
+    }
+    return provider;
+  }
+
+  /** The agent's model behind its admission, or its fallback rules over it and its fallbacks'. */
+  private chosen(agent: ResolvedAgent, logger: Logger): Provider {
     // A primary with fallbacks books no turn beyond fallbackAfterMs: that call goes to a fallback.
     const primary = this.admitted(agent, agent, createProvider(agent), logger, agent.fallbacks?.length ? agent.fallbackAfterMs : undefined);
     if (!agent.fallbacks?.length) return primary;

@@ -6,15 +6,25 @@
  * prefix that ends in a version number does not match a later version of it: `gpt-5` prices
  * `gpt-5-2025-08-07` but not `gpt-5.4` (a newer model, at its own price: unknown until priced,
  * rather than priced as another). Prices are USD per million tokens, as the providers published
- * them (list prices, no batch or cache discounts: cached input is priced as input, which
- * overstates a cached prompt's cost).
+ * them (list prices, no batch discounts). Prompt-cache tokens have their own rates: a read
+ * about a tenth of the input price (Anthropic, GPT-5; a quarter or a half on older OpenAI
+ * models), an Anthropic cache write 1.25 × input (a 5-minute cache); OpenAI charges no write.
+ * A price without cache rates (one of `pricing:` that gives none) prices them as input.
  */
 import { ModelPrice } from '../model/price.js';
 import type { Usage } from '../model/run.js';
 
 export { ModelPrice };
 
-const p = (inputPerMTok: number, outputPerMTok: number): ModelPrice => ({ inputPerMTok, outputPerMTok });
+/** A price, with its cache read and write rates as multiples of the input price. */
+const p = (inputPerMTok: number, outputPerMTok: number, read = 1, write = 1): ModelPrice => ({
+  inputPerMTok,
+  outputPerMTok,
+  cacheReadPerMTok: Math.round(inputPerMTok * read * 1e6) / 1e6,
+  cacheWritePerMTok: Math.round(inputPerMTok * write * 1e6) / 1e6,
+});
+/** Anthropic: a cache read 0.1 × input, a write (5-minute cache) 1.25 ×. */
+const claude = (i: number, o: number) => p(i, o, 0.1, 1.25);
 
 /**
  * List prices (USD per million tokens) by model prefix, as the providers published them when
@@ -24,32 +34,32 @@ const p = (inputPerMTok: number, outputPerMTok: number): ModelPrice => ({ inputP
 export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
   echo: p(0, 0),
   // Anthropic: Opus 4.5 and 4.6 at $5/$25; Opus 4.0 and 4.1 at $15/$75 (and, until priced, the later 4.x).
-  'claude-opus-4-6': p(5, 25),
-  'claude-opus-4-5': p(5, 25),
-  'claude-opus-4': p(15, 75),
-  'claude-sonnet-4': p(3, 15),
-  'claude-3-7-sonnet': p(3, 15),
-  'claude-haiku-4-5': p(1, 5),
-  'claude-3-5-haiku': p(0.8, 4),
+  'claude-opus-4-6': claude(5, 25),
+  'claude-opus-4-5': claude(5, 25),
+  'claude-opus-4': claude(15, 75),
+  'claude-sonnet-4': claude(3, 15),
+  'claude-3-7-sonnet': claude(3, 15),
+  'claude-haiku-4-5': claude(1, 5),
+  'claude-3-5-haiku': claude(0.8, 4),
   // OpenAI
-  'gpt-5.2': p(1.75, 14),
-  'gpt-5.1': p(1.25, 10),
+  'gpt-5.2': p(1.75, 14, 0.1),
+  'gpt-5.1': p(1.25, 10, 0.1),
   'gpt-5-pro': p(15, 120),
-  'gpt-5-nano': p(0.05, 0.4),
-  'gpt-5-mini': p(0.25, 2),
-  'gpt-5': p(1.25, 10),
-  'gpt-4.1-nano': p(0.1, 0.4),
-  'gpt-4.1-mini': p(0.4, 1.6),
-  'gpt-4.1': p(2, 8),
-  'gpt-4o-mini': p(0.15, 0.6),
-  'gpt-4o': p(2.5, 10),
-  'o4-mini': p(1.1, 4.4),
+  'gpt-5-nano': p(0.05, 0.4, 0.1),
+  'gpt-5-mini': p(0.25, 2, 0.1),
+  'gpt-5': p(1.25, 10, 0.1),
+  'gpt-4.1-nano': p(0.1, 0.4, 0.25),
+  'gpt-4.1-mini': p(0.4, 1.6, 0.25),
+  'gpt-4.1': p(2, 8, 0.25),
+  'gpt-4o-mini': p(0.15, 0.6, 0.5),
+  'gpt-4o': p(2.5, 10, 0.5),
+  'o4-mini': p(1.1, 4.4, 0.25),
   'o3-pro': p(20, 80),
-  'o3-mini': p(1.1, 4.4),
-  o3: p(2, 8),
+  'o3-mini': p(1.1, 4.4, 0.5),
+  o3: p(2, 8, 0.25),
   'o1-pro': p(150, 600),
-  'o1-mini': p(1.1, 4.4),
-  o1: p(15, 60),
+  'o1-mini': p(1.1, 4.4, 0.5),
+  o1: p(15, 60, 0.5),
 };
 
 /**
@@ -76,12 +86,29 @@ export class PriceTable {
     return this.entries.find(([prefix]) => covers(prefix, model))?.[1];
   }
 
-  /** `usage` with its cost, when the model's price is known. */
+  /** `usage` with its cost, when the model's price is known (prompt-cache tokens at their rates). */
   withCost(usage: Usage | null | undefined, model: string | null | undefined): Usage | null {
     if (!usage) return null;
     const price = model ? this.priceOf(model) : undefined;
     if (!price) return usage;
-    const costUsd = (usage.inputTokens * price.inputPerMTok + usage.outputTokens * price.outputPerMTok) / 1_000_000;
-    return { ...usage, costUsd: Math.round(costUsd * 1e8) / 1e8 };
+    return { ...usage, costUsd: Math.round(costOf(usage, price) * 1e8) / 1e8 };
   }
+}
+
+/**
+ * What `usage` costs at `price` (USD): the input tokens neither read from nor written to the
+ * prompt cache at the input price, those at the cache rates (the input price when it gives
+ * none), the output at the output price.
+ */
+export function costOf(usage: Pick<Usage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>, price: ModelPrice): number {
+  const read = usage.cacheReadTokens ?? 0;
+  const write = usage.cacheWriteTokens ?? 0;
+  const plain = Math.max(0, usage.inputTokens - read - write);
+  return (
+    (plain * price.inputPerMTok +
+      read * (price.cacheReadPerMTok ?? price.inputPerMTok) +
+      write * (price.cacheWritePerMTok ?? price.inputPerMTok) +
+      usage.outputTokens * price.outputPerMTok) /
+    1_000_000
+  );
 }

@@ -88,6 +88,11 @@ export interface CompletionRequest {
    */
   responseSchema?: ResponseSchema;
   /**
+   * Mark the stable prefix (system prompt and tools) for the provider's prompt cache (Anthropic's
+   * `cache_control`), set by the pipeline from the agent's `promptCache` (prompt-cache.ts).
+   */
+  promptCache?: boolean;
+  /**
    * When set, the provider streams the answer and calls this with each piece of text as it
    * arrives (in order; the pieces joined are the final text). It must not throw.
    */
@@ -137,6 +142,10 @@ export interface TokenUsage {
   outputTokens: number;
   /** The answer reported no usage (some OpenAI-compatible servers): these are estimates (token-estimate.ts). */
   estimated?: boolean;
+  /** Of `inputTokens`, read from the provider's prompt cache (priced at its cache read rate). */
+  cacheReadTokens?: number;
+  /** Of `inputTokens`, written to the provider's prompt cache (Anthropic: priced at 1.25 × input). */
+  cacheWriteTokens?: number;
 }
 
 export interface CompletionResult {
@@ -149,6 +158,11 @@ export interface CompletionResult {
   toolCalls?: ToolCall[];
   /** What the answer's rate-limit headers say of the remaining capacity, when it sent them. */
   capacity?: CapacityHeaders;
+  /**
+   * The answer came from the response cache (response-cache.ts), no provider call made: its
+   * usage is none, and `costSavedUsd` what the call cost when it was answered.
+   */
+  cached?: { costSavedUsd?: number };
 }
 
 /** The provider declined to answer (a content filter or a refusal): not retried, retrying cannot help. */

@@ -113,6 +113,18 @@ export function estimateInputTokens(req: PromptParts): number {
   return n;
 }
 
+/**
+ * The tokens of a request's stable prefix, the part a prompt cache keeps (its system prompt and
+ * tools, with their framing): counted for its model as estimateInputTokens counts them.
+ */
+export function estimatePrefixTokens(req: Pick<PromptParts, 'model' | 'system' | 'tools'>): number {
+  const count = (text: string | undefined) => (text ? countTokens(text, req.model) : 0);
+  let n = req.system ? PER_MESSAGE + count(req.system) : 0;
+  for (const t of req.tools ?? []) n += PER_TOOL + count(t.name) + count(t.description) + count(JSON.stringify(t.inputSchema));
+  if (req.tools?.length && req.model.startsWith('claude')) n += CLAUDE_TOOL_PROMPT;
+  return n;
+}
+
 function messageTokens(m: ChatMessage, count: (text: string | undefined) => number): number {
   if (m.role === 'user') return count(m.content);
   if (m.role === 'tool') return m.results.reduce((n, r) => n + PER_MESSAGE + count(r.content), 0);

@@ -4,44 +4,65 @@
  * that answered, to the delivery's meter. The step machine records what the meter holds with
  * each write that ends or parks the delivery (its result, a failure, a retry, a wait, a
  * checkpoint), adding it to the step's usage: every answered call is counted once, whatever
- * became of the step, and a step's usage is what all its attempts paid for.
+ * became of the step, and a step's usage is what all its attempts paid for. A call answered
+ * from the response cache is counted as such: no tokens, no cost, and what it saved.
  */
 import type { Metrics } from '../metrics/metrics.js';
 import type { PriceTable } from './pricing.js';
-import { ProviderDecorator, type CallHolder, type CompletionRequest, type CompletionResult, type Provider } from './provider.js';
+import { ProviderDecorator, type CallHolder, type CompletionRequest, type CompletionResult, type Provider, type TokenUsage } from './provider.js';
 import type { Usage } from '../model/run.js';
 
+type Counts = Required<Pick<Usage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens' | 'cachedCalls' | 'costSavedUsd'>>;
+const zero = (): Counts => ({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cachedCalls: 0, costSavedUsd: 0 });
+const round = (n: number) => Math.round(n * 1e8) / 1e8;
+
 export class UsageMeter {
-  private inputTokens = 0;
-  private outputTokens = 0;
+  private counts = zero();
   private costUsd: number | undefined;
   private calls = 0;
   private estimated = false;
 
   constructor(private readonly prices?: PriceTable | undefined) {}
 
-  /** Count an answered call, priced at `model` when its price is known; returns it priced. */
-  count(tokens: { inputTokens: number; outputTokens: number; estimated?: boolean | undefined }, model: string): Usage {
-    const counted: Usage = { inputTokens: tokens.inputTokens, outputTokens: tokens.outputTokens, ...(tokens.estimated ? { estimated: true } : {}) };
-    const usage = this.prices?.withCost(counted, model) ?? counted;
+  /** Count an answered call, priced at `model` when its price is known; returns it priced. `cached`: answered from the response cache. */
+  count(tokens: TokenUsage, model: string, cached?: CompletionResult['cached']): Usage {
+    const counted: Usage = {
+      inputTokens: tokens.inputTokens,
+      outputTokens: tokens.outputTokens,
+      ...(tokens.estimated ? { estimated: true } : {}),
+      ...(tokens.cacheReadTokens ? { cacheReadTokens: tokens.cacheReadTokens } : {}),
+      ...(tokens.cacheWriteTokens ? { cacheWriteTokens: tokens.cacheWriteTokens } : {}),
+    };
+    const usage: Usage = cached
+      ? { ...counted, costUsd: 0, cachedCalls: 1, ...(cached.costSavedUsd !== undefined ? { costSavedUsd: cached.costSavedUsd } : {}) }
+      : (this.prices?.withCost(counted, model) ?? counted);
     this.calls++;
     if (tokens.estimated) this.estimated = true;
-    this.inputTokens += usage.inputTokens;
-    this.outputTokens += usage.outputTokens;
+    for (const k of Object.keys(this.counts) as (keyof Counts)[]) this.counts[k] += usage[k] ?? 0;
     if (usage.costUsd !== undefined) this.costUsd = (this.costUsd ?? 0) + usage.costUsd;
     return usage;
+  }
+
+  /** Whether every call counted since the last take was answered from the response cache (and there was one). */
+  allCached(): boolean {
+    return this.calls > 0 && this.counts.cachedCalls === this.calls;
   }
 
   /** What was counted since the last take (null when no call was answered), and start again. */
   take(): Usage | null {
     if (this.calls === 0) return null;
+    const c = this.counts;
     const u: Usage = {
-      inputTokens: this.inputTokens,
-      outputTokens: this.outputTokens,
-      ...(this.costUsd !== undefined ? { costUsd: Math.round(this.costUsd * 1e8) / 1e8 } : {}),
+      inputTokens: c.inputTokens,
+      outputTokens: c.outputTokens,
+      ...(this.costUsd !== undefined ? { costUsd: round(this.costUsd) } : {}),
       ...(this.estimated ? { estimated: true } : {}),
+      ...(c.cacheReadTokens ? { cacheReadTokens: c.cacheReadTokens } : {}),
+      ...(c.cacheWriteTokens ? { cacheWriteTokens: c.cacheWriteTokens } : {}),
+      ...(c.cachedCalls ? { cachedCalls: c.cachedCalls, costSavedUsd: round(c.costSavedUsd) } : {}),
     };
-    this.inputTokens = this.outputTokens = this.calls = 0;
+    this.counts = zero();
+    this.calls = 0;
     this.estimated = false;
     this.costUsd = undefined;
     return u;
@@ -62,7 +83,7 @@ export class MeteredProvider extends ProviderDecorator {
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
     const res = await this.inner.complete(this.holder ? { ...req, holder: this.holder } : req);
-    const usage = this.meter.count(res.usage, res.model);
+    const usage = this.meter.count(res.usage, res.model, res.cached);
     this.metrics?.metrics.callAnswered(this.metrics.agent, res.model, usage);
     return res;
   }

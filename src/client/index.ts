@@ -30,6 +30,7 @@ import type {
   StatsQuery,
   SubmitRunInput,
 } from '../api/schemas.js';
+import type { CreateSession, SessionList, SessionMessageAnswer, SessionView } from '../api/session-schemas.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
 import type { RunListInclude } from '../model/run.js';
 import type { ScheduleBody } from '../schedules/schedules-service.js';
@@ -53,6 +54,9 @@ export type Schedule = Out<typeof ScheduleView>;
 export type StatsAnswer = Out<typeof Stats>;
 export type Workflow = Out<typeof CompiledWorkflow>;
 export type ChatMultiInput = In<typeof ChatMulti>;
+export type Session = Out<typeof SessionView>;
+/** A message sent: its turn (202), or with `wait` the turn once it has ended (its answer or error, run and usage). */
+export type SessionTurnAnswer = Out<typeof SessionMessageAnswer>;
 /** What a submission with `wait` gives: the run, finished in time, or the submission to follow (the run goes on). */
 export type Waited = { finished: true; run: Run } | { finished: false; submitted: Submitted };
 
@@ -139,6 +143,17 @@ export function createClient(opts: ClientOptions) {
       multi: (body: ChatMultiInput) => call<Submitted>('POST', '/v1/chat/multi', body),
       /** The same, waiting up to `seconds` for the run to finish, as `runs.createAndWait`. */
       multiAndWait: (body: ChatMultiInput, seconds: number) => submitAndWait('/v1/chat/multi', body, seconds),
+    },
+    sessions: {
+      /** A conversation with an agent that remembers earlier turns (docs/sessions.md). */
+      create: (body: In<typeof CreateSession>) => call<Session>('POST', '/v1/sessions', body),
+      get: (id: string) => call<Session>('GET', `/v1/sessions/${seg(id)}`),
+      /** Newest first; pass `nextCursor` back as `cursor`. */
+      list: (params: { limit?: number; cursor?: string } = {}) => call<Out<typeof SessionList>>('GET', `/v1/sessions${queryString(params)}`),
+      /** Send a message (a turn); with `wait` (seconds), its answer when the turn ends in time (`status` then `succeeded` or `failed`). */
+      send: (id: string, message: string, o: { wait?: number } = {}) =>
+        call<SessionTurnAnswer>('POST', `/v1/sessions/${seg(id)}/messages${queryString({ wait: o.wait })}`, { message }),
+      delete: (id: string) => call<undefined>('DELETE', `/v1/sessions/${seg(id)}`),
     },
     schedules: {
       list: async () => (await call<Out<typeof ScheduleList>>('GET', '/v1/schedules')).schedules,

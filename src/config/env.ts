@@ -220,6 +220,14 @@ export const EnvSchema = z.object({
   SWITCHYARD_STALLED_INTERVAL_MS: ms(DEFAULT_STALLED.stalledInterval, 100),
   /** How often a worker process says it is alive; one silent for three beats is lost, in ms. */
   SWITCHYARD_HEARTBEAT_MS: ms(5_000, 100),
+  /** The agent that summarises a session's older messages (default: the session's own agent). */
+  SWITCHYARD_SESSION_SUMMARIZER: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be an agent name')
+      .optional(),
+  ),
   /**
    * The longest a provider's 429 or overload pauses a model (and its agents' queues), in ms;
    * then one probe call decides whether the pause goes on. A 429 whose Retry-After is longer
@@ -289,6 +297,8 @@ export interface Config extends ApiConfig {
   /** BullMQ's lock and stalled-check timing of every worker, ms. */
   stalled: { lockDuration: number; stalledInterval: number };
   heartbeatMs: number;
+  /** See SWITCHYARD_SESSION_SUMMARIZER. */
+  sessionSummarizer: string | undefined;
   logLevel: Env['LOG_LEVEL'];
   /** The keys that seal agents' provider keys: the current one (new values) and older ones (still opened). */
   secrets: { key: string | undefined; oldKeys: string[] };
@@ -366,6 +376,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requireKeys: e.SWITCHYARD_REQUIRE_KEYS,
     stalled: { lockDuration: e.SWITCHYARD_LOCK_DURATION_MS, stalledInterval: e.SWITCHYARD_STALLED_INTERVAL_MS },
     heartbeatMs: e.SWITCHYARD_HEARTBEAT_MS,
+    sessionSummarizer: e.SWITCHYARD_SESSION_SUMMARIZER,
     logLevel: e.LOG_LEVEL,
     secrets: { key: e.SWITCHYARD_SECRETS_KEY?.trim(), oldKeys: e.SWITCHYARD_SECRETS_OLD_KEYS.map((k) => k.trim()) },
     ...apiConfigOf(e),

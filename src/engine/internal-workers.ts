@@ -1,5 +1,5 @@
 /**
- * The internal workers of a process: the root jobs of runs, refs and schedules, and the
+ * The internal workers of a process: the root jobs of runs, refs, schedules and conversation turns, and the
  * watchdog that ends a run whose root job failed (flow/failed-jobs.ts).
  */
 import { QueueEvents, Worker } from 'bullmq';
@@ -8,7 +8,8 @@ import { endFailedRun } from '../flow/failed-jobs.js';
 import { createRefProcessor } from '../flow/ref-processor.js';
 import { createRunProcessor } from '../flow/run-processor.js';
 import { createScheduleProcessor } from '../schedules/schedule-processor.js';
-import { REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE } from '../store/keys.js';
+import { CONVERSATION_QUEUE, REF_QUEUE, RUN_QUEUE, SCHEDULE_QUEUE } from '../store/keys.js';
+import { createTurnProcessor } from '../conversations/turn-processor.js';
 import type { System } from '../system.js';
 import { watched } from '../store/connection.js';
 import { workerError } from './step-workers.js';
@@ -50,6 +51,21 @@ export async function startInternalWorkers(
         logger,
       },
       { connection, prefix, ...(opts.stalled ?? system.stalled), ...(opts.webhookBackoffMs ? { backoffMs: opts.webhookBackoffMs } : {}) },
+    ),
+    // A turn's job waits a few seconds for its run, then is delayed: many conversations at once, few slots.
+    new Worker(
+      CONVERSATION_QUEUE,
+      createTurnProcessor({
+        cell,
+        store: system.engine.conversationStore,
+        conversations: system.engine.conversations,
+        submissions: system.engine.submissions,
+        awaitRunEnd: (scope, runId, waitMs, signal) => system.engine.queries.awaitEnd(scope, runId, waitMs, signal),
+        records: store.records,
+        logger,
+        summarizer: system.sessionSummarizer,
+      }),
+      { ...common, concurrency: 32 },
     ),
   ];
   for (const w of workers) w.on('error', workerError(system, w.name));

@@ -15,6 +15,7 @@ import type { StepJobData } from '../flow/flow-builder.js';
 import type { Executors } from '../kinds/executor.js';
 import type { ResolvedAgent } from '../model/agent.js';
 import { createExecutors, type ReadRuns } from '../kinds/index.js';
+import { ResponseCacheStore } from '../store/response-cache.js';
 import { scopeOf, type Scope } from '../store/scope.js';
 import type { EventNotice } from '../webhooks/webhooks.js';
 import type { System } from '../system.js';
@@ -49,6 +50,8 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
     prices: registry.prices,
     logger,
     onCircuitOpened: (scope) => system.metrics.circuitOpened(scope),
+    answers: new ResponseCacheStore(system.engine.redis),
+    onCacheLookup: (agent, hit) => system.metrics.cacheLookup(agent, hit),
     maxPauseMs: system.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS,
     // An envelope's 80% warning is audited once a day, besides the run's budget.warning event.
     onEnvelopeWarning: ({ runId, workspace, ...warning }) => {

@@ -84,12 +84,15 @@ export function staleAttempt(d: Delivery, res: { attempts: number }): StaleAttem
 /** Write the result, retrying on Redis errors: the job must not complete before it is stored. */
 export async function recordResult(d: Delivery, outcome: Succeeded): Promise<StepCompleteReply> {
   const { step, deps, scope, runId, standalone } = d;
+  // Its answer came from the response cache: no call of this write's reached a provider.
+  const cached = d.meter.allCached();
   const usage = d.meter.take();
   const published = step.toContext
     ? contextPublish(step, outcome.output, d.agents ? (a) => d.agents!.authorityOf(a) : deps.authorityOf, await contextDrafts(d))
     : undefined;
   // The result's own input is the one recorded.
-  const { input: _rendered, ...traced } = d.trace.take({ input: outcome.input ?? null, output: outcome.output });
+  const { input: _rendered, ...fields } = d.trace.take({ input: outcome.input ?? null, output: outcome.output });
+  const traced = cached ? { ...fields, cached } : fields;
   const result = {
     output: outcome.output,
     input: outcome.input ?? null,

@@ -34,6 +34,11 @@ export class Metrics {
   private readonly rateLimited: Counter<'agent'>;
   private readonly capacityWaits: Counter<'agent' | 'limit'>;
   private readonly breakerOpened: Counter<'scope'>;
+  private readonly cacheLookups: Counter<'agent' | 'result'>;
+  private readonly cacheHitRatio: Gauge<'agent'>;
+  private readonly cacheSaved: Counter<'agent'>;
+  /** Response cache lookups of this process by agent: [hits, all]. */
+  private readonly lookups = new Map<string, [number, number]>();
   private sources: MetricsSources | undefined;
 
   constructor() {
@@ -47,7 +52,7 @@ export class Metrics {
     });
     this.tokens = new Counter({
       name: 'switchyard_tokens_total',
-      help: 'Tokens of recorded answers, by agent, model and direction (input, output)',
+      help: 'Tokens of recorded answers, by agent, model and direction (input, output; and of the input, cache_read and cache_write: prompt-cache tokens)',
       labelNames: ['agent', 'model', 'direction'],
       registers,
     });
@@ -70,6 +75,24 @@ export class Metrics {
       registers,
     });
     this.breakerOpened = new Counter({ name: 'switchyard_breaker_opened_total', help: 'Circuits opened, by limiter scope', labelNames: ['scope'], registers });
+    this.cacheLookups = new Counter({
+      name: 'switchyard_response_cache_lookups_total',
+      help: 'Response cache lookups of agents with `cache`, by agent and result (hit, miss)',
+      labelNames: ['agent', 'result'],
+      registers,
+    });
+    this.cacheHitRatio = new Gauge({
+      name: 'switchyard_response_cache_hit_ratio',
+      help: "Share of this process's response cache lookups answered from the cache, by agent (seed 002's cacheHitRate)",
+      labelNames: ['agent'],
+      registers,
+    });
+    this.cacheSaved = new Counter({
+      name: 'switchyard_response_cache_saved_usd_total',
+      help: 'What calls answered from the response cache cost when first answered, USD, by agent',
+      labelNames: ['agent'],
+      registers,
+    });
     // prom-client calls collect() with the metric as `this`: the sources are read through an arrow.
     const queueCounts = async () => (await this.sources?.queueCounts().catch(() => [])) ?? [];
     new Gauge({
@@ -137,6 +160,17 @@ export class Metrics {
     this.tokens.inc({ agent, model, direction: 'input' }, usage.inputTokens);
     this.tokens.inc({ agent, model, direction: 'output' }, usage.outputTokens);
     if (usage.costUsd !== undefined) this.cost.inc({ agent, model }, usage.costUsd);
+    if (usage.cacheReadTokens) this.tokens.inc({ agent, model, direction: 'cache_read' }, usage.cacheReadTokens);
+    if (usage.cacheWriteTokens) this.tokens.inc({ agent, model, direction: 'cache_write' }, usage.cacheWriteTokens);
+    if (usage.costSavedUsd) this.cacheSaved.inc({ agent }, usage.costSavedUsd);
+  }
+
+  /** A response cache lookup of `agent`: answered from the cache (`hit`) or not. */
+  cacheLookup(agent: string, hit: boolean): void {
+    this.cacheLookups.inc({ agent, result: hit ? 'hit' : 'miss' });
+    const [hits, all] = this.lookups.get(agent) ?? [0, 0];
+    this.lookups.set(agent, [hits + (hit ? 1 : 0), all + 1]);
+    this.cacheHitRatio.set({ agent }, (hits + (hit ? 1 : 0)) / (all + 1));
   }
 
   providerRateLimited(agent: string | undefined): void {

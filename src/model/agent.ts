@@ -35,6 +35,21 @@ export const BackoffSpec = z
   .strict();
 export type BackoffSpec = z.infer<typeof BackoffSpec>;
 
+/** An agent's response cache (`cache:`). */
+export const ResponseCacheSpec = z
+  .object({
+    /** How long an answer is reused, in seconds (at most a week). */
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600),
+    /** Cache answers of requests at a temperature above 0 too (their answers vary: the first is reused). Default false. */
+    force: z.boolean().default(false),
+  })
+  .strict();
+export type ResponseCacheSpec = z.infer<typeof ResponseCacheSpec>;
+
 /** Agent type names become queue names and job-id parts: no dots, colons or spaces. */
 export const AgentName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "_" or "-", starting with a letter');
 
@@ -132,6 +147,18 @@ export const AgentSpec = z
     structured: z.enum(['auto', 'json_schema', 'json_mode', 'tool']).default('auto'),
     /** A wait for the primary's capacity longer than this goes to the fallback instead. Default 0 (any wait). */
     fallbackAfterMs: z.number().int().nonnegative().default(0),
+    /**
+     * The response cache: the same request (provider, model, system prompt, messages, tools,
+     * parameters) within `ttlSeconds` is answered from Redis, per workspace, without a provider
+     * call. Only for a request at temperature 0 (unset is the provider's default, 1), unless `force`.
+     */
+    cache: ResponseCacheSpec.optional(),
+    /**
+     * Anthropic prompt caching of the stable prefix (system prompt and tools): `on` marks it
+     * with `cache_control`, `auto` (the default) when it is at least the model's minimum
+     * (about 1024 tokens), `off` never. OpenAI caches long prompts by itself.
+     */
+    promptCache: z.enum(['auto', 'on', 'off']).default('auto'),
   })
   .strict()
   .superRefine((a, ctx) => {

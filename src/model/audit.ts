@@ -26,6 +26,8 @@ export const AUDIT_ACTIONS = [
   'workspace.limits_changed',
   'webhook.created',
   'webhook.removed',
+  'session.created',
+  'session.deleted',
   'secret.set',
   'secret.removed',
 ] as const;

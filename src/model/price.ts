@@ -7,6 +7,10 @@ export const ModelPrice = z
     inputPerMTok: z.number().nonnegative(),
     /** USD per million output tokens. */
     outputPerMTok: z.number().nonnegative(),
+    /** USD per million input tokens read from the prompt cache. Default: the provider's rate for the model (src/calls/pricing.ts), else the input price. */
+    cacheReadPerMTok: z.number().nonnegative().optional(),
+    /** USD per million input tokens written to the prompt cache (Anthropic: 1.25 × input). Default: as for cacheReadPerMTok. */
+    cacheWritePerMTok: z.number().nonnegative().optional(),
   })
   .strict();
 export type ModelPrice = z.infer<typeof ModelPrice>;

@@ -71,6 +71,18 @@ export const Usage = z.object({
    * OpenAI-compatible servers, in streams), so they were counted here (src/calls/token-estimate.ts).
    */
   estimated: z.boolean().optional(),
+  /**
+   * Of `inputTokens`, those read from the provider's prompt cache (Anthropic's
+   * cache_read_input_tokens, OpenAI's prompt_tokens_details.cached_tokens), priced at its cache
+   * rate (about a tenth of the input price).
+   */
+  cacheReadTokens: z.number().int().nonnegative().optional(),
+  /** Of `inputTokens`, those written to the provider's prompt cache (Anthropic's cache_creation_input_tokens, 1.25 × the input price). */
+  cacheWriteTokens: z.number().int().nonnegative().optional(),
+  /** Calls answered from the response cache (the agent's `cache`): no provider call, no tokens, no cost. */
+  cachedCalls: z.number().int().nonnegative().optional(),
+  /** What those calls cost when they were first answered (USD): what the response cache saved. */
+  costSavedUsd: z.number().nonnegative().optional(),
 });
 export type Usage = z.infer<typeof Usage>;
 
@@ -155,6 +167,8 @@ export const StepRecord = z.object({
   recovered: z.boolean(),
   /** A rerun reused this step's recorded output from that run (no provider call), else null. */
   reusedFrom: z.string().nullable(),
+  /** Its answer came from the agent's response cache (no provider call; `usage.costSavedUsd` says what it saved); absent (or null) otherwise. */
+  cached: z.boolean().nullish(),
   error: z.string().nullable(),
   /** Why a step was skipped or cancelled, or what it waits for. */
   reason: z.string().nullable(),

@@ -229,6 +229,7 @@ export class OutboxConsumer {
       if (entry.kind === 'run')
         await this.sink.writeRun({ doc: entry.doc, events, ...(entry.definition === undefined ? {} : { definition: entry.definition }) }, { entryId });
       else if (entry.kind === 'step') await this.sink.writeStep(entry.doc, { entryId, ...(entry.workspaceId ? { workspaceId: entry.workspaceId } : {}) });
+      else if (entry.kind === 'conversation') await this.sink.writeConversation(entry.doc, { deleted: entry.deleted });
       else await this.sink.writeAudit(entry.doc);
     } catch (err) {
       const error = toError(err);

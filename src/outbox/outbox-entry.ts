@@ -1,13 +1,16 @@
 /**
- * An outbox stream entry read back: fields `kind` (`run`, `step` or `audit`), `id`, `doc`
- * (JSON) and, on a run's first entry, `definition`. A malformed entry is a reason to drop it.
+ * An outbox stream entry read back: fields `kind` (`run`, `step`, `audit` or `conversation`),
+ * `id`, `doc` (JSON), on a run's first entry `definition`, and on a deleted conversation's
+ * `deleted`. A malformed entry is a reason to drop it.
  */
 import { issuesFromZod, type ZodLikeIssue } from '../errors/index.js';
 import { AuditEntry } from '../model/audit.js';
+import { Conversation } from '../model/conversation.js';
 import { RunRecord, StepRecord, type OutboxEntry } from '../model/run.js';
 
 /** An entry of the outbox: a run or step record, or an audit entry. */
-export type OutboxItem = OutboxEntry | { kind: 'audit'; id: string; doc: AuditEntry };
+export type OutboxItem =
+  OutboxEntry | { kind: 'audit'; id: string; doc: AuditEntry } | { kind: 'conversation'; id: string; doc: Conversation; deleted: boolean };
 
 type Parsed = { ok: true; entry: OutboxItem } | { ok: false; reason: string };
 
@@ -29,7 +32,7 @@ export function parseEntry(fields: string[]): Parsed {
   const map = fieldMap(fields);
   const kind = map.get('kind');
   const doc = map.get('doc');
-  if (kind !== 'run' && kind !== 'step' && kind !== 'audit') return { ok: false, reason: `unknown kind ${JSON.stringify(kind)}` };
+  if (kind !== 'run' && kind !== 'step' && kind !== 'audit' && kind !== 'conversation') return { ok: false, reason: `unknown kind ${JSON.stringify(kind)}` };
   if (doc === undefined) return { ok: false, reason: 'missing doc field' };
   const json = parseJson(doc);
   if (!json.ok) return { ok: false, reason: 'doc is not valid JSON' };
@@ -37,6 +40,12 @@ export function parseEntry(fields: string[]): Parsed {
     const audit = AuditEntry.safeParse(json.value);
     if (!audit.success) return { ok: false, reason: invalidRecord(kind, audit.error.issues) };
     return { ok: true, entry: { kind, id: map.get('id') ?? audit.data.id, doc: audit.data } };
+  }
+  if (kind === 'conversation') {
+    const conversation = Conversation.safeParse(json.value);
+    if (!conversation.success) return { ok: false, reason: invalidRecord(kind, conversation.error.issues) };
+    const id = map.get('id') ?? `${conversation.data.workspaceId}/${conversation.data.id}`;
+    return { ok: true, entry: { kind, id, doc: conversation.data, deleted: map.get('deleted') === '1' } };
   }
   if (kind === 'run') {
     const run = RunRecord.safeParse(json.value);

@@ -11,6 +11,7 @@
  *   dropped, so one bad record cannot block the stream); anything else counts as an outage.
  */
 import type { AuditEntry } from '../model/audit.js';
+import type { Conversation } from '../model/conversation.js';
 import type { RunEvent, RunRecord, StepRecord } from '../model/run.js';
 
 /** Where a record came from; lets a sink refuse to overwrite a newer state with an older one. */
@@ -40,6 +41,11 @@ export interface ResultSink {
   writeStep(doc: StepRecord, meta?: WriteMeta): Promise<void>;
   /** Insert one audit entry, keyed by its id (once: an entry never changes). */
   writeAudit(doc: AuditEntry): Promise<void>;
+  /**
+   * Upsert a conversation (the API's session), keyed by (workspace, id), unless the stored one
+   * is at a later `version`; `deleted`: it was deleted (nothing of it may be kept but the fact).
+   */
+  writeConversation(doc: Conversation, meta: { deleted: boolean }): Promise<void>;
   /** Release connections; the sink is not used afterwards. */
   close(): Promise<void>;
 }

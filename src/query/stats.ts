@@ -2,7 +2,8 @@
  * Statistics over the runs a workspace created in a time window (GET /v1/stats): seed 001's
  * totals (registered agents; runs total, completed, failed, in progress; success rate) and
  * seed 002's performance per agent (steps, success rate, latency p50/p95, tokens, cost, the
- * average rating of the feedback given, memo hits: results reused by a rerun), per workflow,
+ * average rating of the feedback given, memo hits: results reused by a rerun, response cache
+ * hits, what they saved and the hit rate: seed 002's cacheHitRate), per workflow,
  * and trends in time buckets. Pure: computed from run and step records.
  */
 import { isTerminalRun, type RunRecord, type StepRecord } from '../model/run.js';
@@ -29,6 +30,8 @@ interface AgentAcc {
   ratings: number[];
   useful: number;
   memoHits: number;
+  cacheHits: number;
+  costSavedUsd: number;
   models: Set<string>;
 }
 
@@ -61,6 +64,8 @@ const newAgent = (): AgentAcc => ({
   ratings: [],
   useful: 0,
   memoHits: 0,
+  cacheHits: 0,
+  costSavedUsd: 0,
   models: new Set(),
 });
 
@@ -156,6 +161,8 @@ function tallyStep(a: AgentAcc, b: BucketAcc, s: StepRecord): void {
     if (s.feedback.useful) a.useful++;
   }
   if (s.reusedFrom) a.memoHits++;
+  if (s.cached) a.cacheHits++;
+  a.costSavedUsd += s.usage?.costSavedUsd ?? 0;
   if (s.model) a.models.add(s.model);
 }
 
@@ -176,6 +183,8 @@ function agentView(a: AgentAcc) {
       useful: a.useful,
     },
     memoHits: a.memoHits,
+    cache: { hits: a.cacheHits, costSavedUsd: round(a.costSavedUsd) },
+    cacheHitRate: rate(a.cacheHits, Math.max(0, a.succeeded - a.memoHits - a.cacheHits)),
     models: [...a.models].sort(),
   };
 }

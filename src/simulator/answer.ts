@@ -43,6 +43,8 @@ export interface Plan {
   errorType?: string;
   /** The text stopped at the request's max tokens. */
   truncated?: boolean;
+  /** Prompt tokens read from and written to the prompt cache, of the prompt's (instead of what the simulated cache says). */
+  cache?: { read?: number; write?: number };
 }
 
 export interface ToolCallOut {
@@ -60,7 +62,8 @@ export interface Answer {
   text: string;
   toolCalls: ToolCallOut[];
   stop: 'end' | 'tool' | 'length';
-  usage: { input: number; output: number };
+  /** `input` is the whole prompt's; `cacheRead` and `cacheWrite` the part of it read from, written to, the prompt cache. */
+  usage: { input: number; output: number; cacheRead: number; cacheWrite: number };
 }
 
 /** The simulator's own plan for a request: its latency, then a forced tool's call, JSON, or text of the configured size. */
@@ -77,7 +80,7 @@ export function configuredPlan(wants: Wants, config: SimConfig, random: Random, 
 /** A successful plan made exact. `idPrefix` names the API's ids (`msg_`, `chatcmpl-`), `callPrefix` its tool calls' (`toolu_`, `call_`). */
 export function answerOf(
   plan: Plan,
-  at: { model: string; inputTokens: number; idPrefix: string; callPrefix: string },
+  at: { model: string; inputTokens: number; idPrefix: string; callPrefix: string; cache?: { read: number; write: number } },
   random: Random,
   count: (text: string) => number,
 ): Answer {
@@ -95,6 +98,11 @@ export function answerOf(
     text,
     toolCalls,
     stop: toolCalls.length ? 'tool' : plan.truncated ? 'length' : 'end',
-    usage: { input: at.inputTokens, output },
+    usage: {
+      input: at.inputTokens,
+      output,
+      cacheRead: Math.min(plan.cache?.read ?? at.cache?.read ?? 0, at.inputTokens),
+      cacheWrite: Math.min(plan.cache?.write ?? at.cache?.write ?? 0, at.inputTokens),
+    },
   };
 }

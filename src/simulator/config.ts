@@ -98,6 +98,11 @@ export const SimConfig = z
     bucketSeconds: z.number().positive().max(60).default(60),
     /** Answer the OpenAI API the way a compatible server does, with its departures from OpenAI's format. @default none */
     quirks: z.enum(QUIRKS).default('none'),
+    /**
+     * Simulate the providers' prompt caches (prompt-cache.ts): Anthropic's prefixes marked with
+     * `cache_control`, OpenAI's long prompts, reported as cache tokens in the usage. @default false
+     */
+    promptCache: z.boolean().default(false),
   })
   .strict();
 export type SimConfig = z.output<typeof SimConfig>;

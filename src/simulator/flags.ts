@@ -25,6 +25,7 @@ export const USAGE = `usage: npm run simulate -- [--config sim.yaml] [flags]
   --quota P                share answered OpenAI 429 insufficient_quota / Anthropic 402 billing_error
   --retry-after S          Retry-After (seconds) of an injected 429, 5xx (default 1)
   --quirks NAME            answer the OpenAI API as a compatible server does: none (default), gemini, ollama
+  --prompt-cache           simulate prompt caching: cache_control prefixes (Anthropic), long prompts (OpenAI), cache tokens in the usage
   --help                   this text`;
 
 /** Each numeric flag and the config field it sets (`errors.x`: a field of `errors`). */
@@ -47,7 +48,11 @@ const STRINGS: Record<string, string> = { host: 'host', latency: 'latencyMs', 'o
 export type FlagsResult = { config: SimConfig } | { help: true } | { error: string };
 
 export function parseFlags(argv: string[], readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): FlagsResult {
-  const options: Record<string, { type: 'string' } | { type: 'boolean' }> = { help: { type: 'boolean' }, config: { type: 'string' } };
+  const options: Record<string, { type: 'string' } | { type: 'boolean' }> = {
+    help: { type: 'boolean' },
+    config: { type: 'string' },
+    'prompt-cache': { type: 'boolean' },
+  };
   for (const name of [...Object.keys(NUMBERS), ...Object.keys(STRINGS)]) options[name] = { type: 'string' };
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -74,6 +79,7 @@ export function parseFlags(argv: string[], readFile: (path: string) => string = 
     if (typeof value === 'number' && (v.trim() === '' || !Number.isFinite(value))) return { error: `--${flag}: expected a number, got "${v}"` };
     set(input, field, value);
   }
+  if (values['prompt-cache'] === true) input.promptCache = true;
   const parsed = SimConfig.safeParse(input);
   if (!parsed.success) {
     const issue = firstIssue(parsed.error);

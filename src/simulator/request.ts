@@ -23,7 +23,7 @@ export interface SimExchange {
   /** The client went away before the answer was sent. */
   aborted: boolean;
   /** The usage of the answer sent, when it was a success not streamed: what a provider bills. */
-  answered?: { inputTokens: number; outputTokens: number };
+  answered?: { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number };
 }
 
 const Message = z.looseObject({ role: z.string(), content: z.unknown().optional() });

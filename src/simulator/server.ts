@@ -15,6 +15,7 @@ import { answerOf, configuredPlan, type Plan, type StreamErrorKind } from './ans
 import { ERROR_KINDS, SimConfig, type ErrorKind, type SimConfigInput } from './config.js';
 import { sendJson, streamAnswer } from './deliver.js';
 import { Limits } from './limits.js';
+import { PromptCacheSim } from './prompt-cache.js';
 import { Random } from './random.js';
 import { allText, apiOf, lastUserText, read, type Api, type SimExchange } from './request.js';
 import { SimStats, type Outcome, type StatsSnapshot } from './stats.js';
@@ -79,6 +80,7 @@ export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks
   const wires: Record<Api, Wire> = { anthropic: anthropicWire, openai: openaiWireOf(config.quirks) };
   const random = new Random(config.seed);
   const limits = new Limits(config);
+  const promptCache = new PromptCacheSim();
   const stats = new SimStats();
   const count = hooks.tokens ?? tokens;
   const errorMessage = hooks.errorMessage ?? ((status, type) => `simulated error ${status}${type ? ` ${type}` : ''}`);
@@ -159,7 +161,8 @@ export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks
     }
 
     const inputTokens = hooks.inputTokens?.(ex, wants.model) ?? c(allText(body));
-    const answer = answerOf(plan, { model: wants.model, inputTokens, idPrefix: wire.idPrefix, callPrefix: wire.callPrefix }, random, c);
+    const cache = config.promptCache && !plan.cache ? promptCache.use(api, body, wants.model, c) : undefined;
+    const answer = answerOf(plan, { model: wants.model, inputTokens, idPrefix: wire.idPrefix, callPrefix: wire.callPrefix, cache }, random, c);
     const asked = answer.usage.input + answer.usage.output;
     const admission = limits.admit(wants.model, asked);
     const rateHeaders = wire.rateHeaders(admission.state, Date.now());
@@ -196,7 +199,8 @@ export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks
       const outcome: Outcome = end === 'done' ? 'answered' : end === 'error' ? 'streamError' : end === 'aborted' ? 'aborted' : 'other';
       return stats.record({ api, model: wants.model, outcome, streamed: true, tokens: { input: answer.usage.input, output: answer.usage.output } });
     }
-    ex.answered = { inputTokens: answer.usage.input, outputTokens: answer.usage.output };
+    const u = answer.usage;
+    ex.answered = { inputTokens: u.input, outputTokens: u.output, cacheReadTokens: u.cacheRead, cacheWriteTokens: u.cacheWrite };
     stats.record({ api, model: wants.model, outcome: 'answered', tokens: { input: answer.usage.input, output: answer.usage.output } });
     sendJson(res, 200, wire.body(answer), headers);
   }

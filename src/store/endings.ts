@@ -91,6 +91,7 @@ export class RunEndings {
     let inputTokens = 0;
     let outputTokens = 0;
     let costUsd: number | undefined;
+    const counts: Record<string, number> = {};
     for (let i = 0; i < n; i += SETTLE_BATCH) {
       const part = await stepsSettle(redis, { scope, runId, retentionSeconds, from: i, to: i + SETTLE_BATCH - 1 });
       if (!part) return undefined;
@@ -101,8 +102,10 @@ export class RunEndings {
       inputTokens += part.inputTokens;
       outputTokens += part.outputTokens;
       if (part.costUsd !== undefined) costUsd = (costUsd ?? 0) + part.costUsd;
+      for (const [k, v] of Object.entries(part.cacheCounts)) counts[k] = (counts[k] ?? 0) + v;
     }
-    const usage = JSON.stringify({ inputTokens, outputTokens, ...(costUsd !== undefined ? { costUsd: Math.round(costUsd * 1e8) / 1e8 } : {}) });
+    if (counts.costSavedUsd !== undefined) counts.costSavedUsd = Math.round(counts.costSavedUsd * 1e8) / 1e8;
+    const usage = JSON.stringify({ inputTokens, outputTokens, ...(costUsd !== undefined ? { costUsd: Math.round(costUsd * 1e8) / 1e8 } : {}), ...counts });
     return { failed: `[${failed.join(',')}]`, nFailed, skipped: `[${skipped.join(',')}]`, usage, ...(requiredFailed ? { requiredFailed } : {}) };
   }
 }

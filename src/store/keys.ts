@@ -26,6 +26,8 @@ export const SCHEDULE_QUEUE = 'schedules';
 export const WEBHOOK_QUEUE = 'webhooks';
 /** Internal queue of the steps the engine runs itself (kinds without an agent). */
 export const CONTROL_QUEUE = 'control';
+/** Queue of conversation turns (one job per turn: its run started, awaited, its answer appended). */
+export const CONVERSATION_QUEUE = 'conversations';
 
 /** A finished run of at most this many steps is compacted into one hash (see keys.run). */
 export const COMPACT_MAX_STEPS = 100;
@@ -149,6 +151,10 @@ export const keys = {
    * spec as given, its provider key sealed, its version). See agent-records.ts.
    */
   agents: (s: Scope) => `${ws(s)}:agents`,
+  /** String: a conversation (the API's session) as JSON, its turns included (see store/conversations.ts). */
+  conversation: (s: Scope, id: string) => `${ws(s)}:conv:${id}`,
+  /** Sorted set: a workspace's conversation ids by creation time (ms), for listing. */
+  conversationIndex: (s: Scope) => `${ws(s)}:convs`,
   /**
    * Hash: a workspace's secrets (set over the API, used as `{{ secrets.NAME }}` by its tools),
    * name → `{sealed, updatedAt}` (JSON; the value sealed, never in clear). See secret-records.ts.
@@ -186,6 +192,12 @@ export const keys = {
   bullQueueBase: (c: Cell, queue: string) => `${c.tag}:${queue}:`,
   /** What a run id is appended to for its hash (ws-run-admit.lua looks at the runs it counts). */
   runPrefix: (s: Scope) => `${ws(s)}:run:`,
+  /**
+   * String: an answer of the response cache (JSON: text, tool calls, model, stop reason, what
+   * it cost), by the SHA-256 of its request (src/calls/response-cache.ts), with the agent's
+   * `cache.ttlSeconds` to live. A workspace's answers are never another's.
+   */
+  responseCache: (s: Scope, requestHash: string) => `${ws(s)}:rcache:${requestHash}`,
   /** Hash: a workspace's own caps (`maxRunningSteps`, `maxRunningRuns`: a number, or absent for the default), set by an admin. */
   workspaceLimits: (s: Scope) => `${ws(s)}:limits`,
   /** Sorted set: a workspace's steps calling a provider now (`<runId>.<stepId>` → lease expiry, ms), against its maxRunningSteps. */

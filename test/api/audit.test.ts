@@ -24,6 +24,7 @@ class AuditSink implements ResultSink {
   async writeAudit(doc: AuditEntry): Promise<void> {
     this.audits.set(doc.id, doc);
   }
+  async writeConversation(): Promise<void> {}
   async close(): Promise<void> {}
 }
 

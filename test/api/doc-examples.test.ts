@@ -25,6 +25,7 @@ import { ScheduleBody } from '../../src/schedules/schedules-service.js';
 import { CreateKeyBody } from '../../src/api/admin-schemas.js';
 import { WorkspaceLimitsUpdate } from '../../src/model/workspace-limits.js';
 import { Envelope } from '../../src/model/envelope.js';
+import { CreateSession, SessionMessageBody } from '../../src/api/session-schemas.js';
 import { SecretSet } from '../../src/model/workspace-secret.js';
 import { WebhookCreate } from '../../src/model/webhook.js';
 
@@ -73,6 +74,8 @@ function examplesOf(page: string): Example[] {
 function schemasFor(method: string, route: string): z.ZodType[] | undefined {
   if (method === 'POST' && route === '/v1/runs') return [SubmitAgentRun, SubmitWorkflowRun, SubmitPatternRun];
   if (method === 'POST' && route === '/v1/chat/multi') return [ChatMulti];
+  if (method === 'POST' && route === '/v1/sessions') return [CreateSession];
+  if (method === 'POST' && /^\/v1\/sessions\/[^/]+\/messages$/.test(route)) return [SessionMessageBody];
   if (method === 'POST' && /^\/v1\/runs\/[^/]+\/rerun$/.test(route)) return [RerunBody];
   if (method === 'POST' && /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/feedback$/.test(route)) return [FeedbackBody];
   if (method === 'POST' && /^\/v1\/runs\/[^/]+\/steps\/[^/]+\/(approve|reject)$/.test(route)) return [GateDecisionBody];

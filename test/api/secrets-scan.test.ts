@@ -36,6 +36,9 @@ class CapturingSink implements ResultSink {
   async writeAudit(doc: AuditEntry): Promise<void> {
     this.docs.push(JSON.stringify(doc));
   }
+  async writeConversation(doc: unknown): Promise<void> {
+    this.docs.push(JSON.stringify(doc));
+  }
   async close(): Promise<void> {}
 }
 

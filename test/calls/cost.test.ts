@@ -127,7 +127,7 @@ describe('PriceTable', () => {
     expect(t.priceOf('gpt-5.2-pro')).toBeUndefined();
     expect(t.priceOf('gpt-5-pro-2025-10-06')).toEqual(DEFAULT_PRICES['gpt-5-pro']);
     expect(t.priceOf('claude-sonnet-4-6')).toEqual(DEFAULT_PRICES['claude-sonnet-4']);
-    expect(t.priceOf('claude-opus-4-6')).toEqual({ inputPerMTok: 5, outputPerMTok: 25 });
+    expect(t.priceOf('claude-opus-4-6')).toMatchObject({ inputPerMTok: 5, outputPerMTok: 25 });
     expect(t.priceOf('claude-sonnet-5-5')).toBeUndefined();
     // A prefix that ends before the version (`llama3.`) covers every version after it.
     expect(t.priceOf('llama3.2:8b')).toEqual({ inputPerMTok: 0, outputPerMTok: 0 });

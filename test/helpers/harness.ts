@@ -4,6 +4,7 @@
  * API on a loopback port. `close()` stops everything it started and deletes its keys;
  * `assertAllClosed()` fails a file that leaked a harness.
  */
+import { UnavailableError } from '../../src/errors/index.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
@@ -137,11 +138,17 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     return { status: res.status, body: parsed, headers: res.headers };
   };
 
-  // The default bound is for a busy machine: it returns as soon as the run is there.
+  // The default bound is for a busy machine: it returns as soon as the run is there. The API's
+  // commands fail fast (API_COMMAND_TIMEOUT_MS); on a machine busy enough for one to time out,
+  // the read is made again, as the 503 it would be asks a client to.
   const waitUntil: Harness['waitUntil'] = async (id, predicate, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const run = await system.api.queries.get(system.scope(), id);
+      const run = await system.api.queries.get(system.scope(), id).catch((err: unknown) => {
+        if (err instanceof UnavailableError && Date.now() < deadline) return undefined;
+        throw err;
+      });
+      if (run === undefined) continue;
       if (predicate(run)) return run;
       if (Date.now() > deadline)
         throw new Error(

@@ -81,7 +81,7 @@ describe('a worker process without the API', () => {
             () => '',
           ),
         (t) => t.includes('switchyard_queue_jobs'),
-        { timeoutMs: 20_000, intervalMs: 200 },
+        { timeoutMs: 45_000, intervalMs: 200 },
       );
       expect(text).toContain('# TYPE switchyard_step_duration_seconds histogram');
       expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
@@ -96,5 +96,5 @@ describe('a worker process without the API', () => {
       await cleanupPrefix(redis, prefix);
       await redis.quit();
     }
-  }, 30_000);
+  }, 60_000);
 });

@@ -20,7 +20,7 @@ import { cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
 // Fakes and helpers
 
 interface Write {
-  kind: 'run' | 'step' | 'audit';
+  kind: 'run' | 'step' | 'audit' | 'conversation';
   key: string;
   entryId: string | undefined;
   events?: RunEvent[];
@@ -46,6 +46,10 @@ class FakeSink implements ResultSink {
 
   async writeAudit(doc: AuditEntry): Promise<void> {
     await this.write({ kind: 'audit', key: doc.id, entryId: undefined });
+  }
+
+  async writeConversation(doc: { id: string }): Promise<void> {
+    await this.write({ kind: 'conversation', key: doc.id, entryId: undefined });
   }
 
   async close(): Promise<void> {}

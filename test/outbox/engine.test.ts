@@ -27,6 +27,7 @@ class MemorySink implements ResultSink {
   async writeAudit(doc: AuditEntry) {
     this.audits.push(doc);
   }
+  async writeConversation() {}
   async close() {}
 }
 

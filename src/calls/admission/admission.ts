@@ -12,21 +12,33 @@
 import { CapacityWaitError } from '../../errors/index.js';
 import { CAPACITY_WAIT, WORKSPACE_CAP_WAIT } from '../../model/run.js';
 import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../provider.js';
-import { estimateInputTokens } from '../token-estimate.js';
+import { estimateInputTokens, estimatePrefixTokens } from '../token-estimate.js';
 
 /** How long a lease (a concurrency slot, a budget reservation) outlives its call's timeout (the call is aborted at its step's timeout). */
 export const LEASE_MARGIN_MS = 5_000;
 
-/** The tokens a request sends (counted for its model: see token-estimate) and may receive (its maxTokens). */
-export function estimateCall(req: CompletionRequest): { inputTokens: number; outputTokens: number } {
-  return { inputTokens: estimateInputTokens(req), outputTokens: req.maxTokens };
+/** What a call is reserved as: the tokens it sends and may receive, and of those sent, the ones it may write to the prompt cache. */
+export interface CallEstimate {
+  inputTokens: number;
+  outputTokens: number;
+  cacheWriteTokens?: number;
+}
+
+/**
+ * The tokens a request sends (counted for its model: see token-estimate) and may receive (its
+ * maxTokens). A request that marks its prefix for the prompt cache is reserved as writing it (the
+ * dearest case, 1.25 × input on Anthropic): what it read instead is settled after.
+ */
+export function estimateCall(req: CompletionRequest): CallEstimate {
+  const e = { inputTokens: estimateInputTokens(req), outputTokens: req.maxTokens };
+  return req.promptCache ? { ...e, cacheWriteTokens: Math.min(e.inputTokens, estimatePrefixTokens(req)) } : e;
 }
 
 /** A call asking to go. */
 export interface CallAsk {
   req: CompletionRequest;
   /** Its estimate (estimateCall), counted once, on first use: a part with nothing to count never pays for it. */
-  estimate: () => { inputTokens: number; outputTokens: number };
+  estimate: () => CallEstimate;
 }
 
 export type Verdict<T> =

@@ -59,7 +59,8 @@ export interface BudgetGateOptions {
 export class BudgetGate implements Admission<BudgetTicket> {
   constructor(private readonly opts: BudgetGateOptions) {}
 
-  private cost(usage: { inputTokens: number; outputTokens: number }, model: string): number {
+  /** At the model's price, prompt-cache tokens at its cache rates (a reservation's writes, an answer's reads and writes). */
+  private cost(usage: { inputTokens: number; outputTokens: number; cacheReadTokens?: number; cacheWriteTokens?: number }, model: string): number {
     return this.opts.prices?.withCost(usage, model)?.costUsd ?? 0;
   }
 

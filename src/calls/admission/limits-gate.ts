@@ -73,7 +73,9 @@ export class LimitsGate implements Admission<Ticket> {
     if ('answer' in end) {
       const res = end.answer;
       const pause = spentPause(res.capacity, ticket.tokens, this.maxPauseMs);
-      outcome = { result: 'ok', usedTokens: res.usage.inputTokens + res.usage.outputTokens, ...pause };
+      // Anthropic's input-token limits leave out what was read from its prompt cache.
+      const unlimited = this.opts.target.provider === 'anthropic' ? (res.usage.cacheReadTokens ?? 0) : 0;
+      outcome = { result: 'ok', usedTokens: res.usage.inputTokens + res.usage.outputTokens - unlimited, ...pause };
       if (pause) logger.debug({ model: res.model, capacity: res.capacity }, 'the provider says its capacity is spent: the model is held back until it reopens');
     } else {
       const quota = asQuotaExhausted(end.error, this.maxPauseMs);

@@ -62,7 +62,21 @@ export interface AuditDocument extends Omit<AuditEntry, 'at'> {
   at: Date;
 }
 
+/**
+ * A conversation (the API's session), `_id` = `<workspace>/<id>`: its record as Redis holds it
+ * (turns, summary, usage); a deleted one keeps only its ids, `version` and `deletedAt`.
+ */
+export interface ConversationDocument {
+  _id: string;
+  id: string;
+  workspaceId: string;
+  version: number;
+  deletedAt?: Date;
+  [field: string]: unknown;
+}
+
 export interface MongoModels {
+  Conversation: Model<ConversationDocument>;
   Run: Model<RunDocument>;
   StepResult: Model<StepDocument>;
   RunEvent: Model<EventDocument>;
@@ -80,6 +94,10 @@ const UsageSchema = new Schema<Usage>(
     inputTokens: { type: Number, required: true, min: 0 },
     outputTokens: { type: Number, required: true, min: 0 },
     costUsd: { type: Number, min: 0 },
+    cacheReadTokens: { type: Number, min: 0 },
+    cacheWriteTokens: { type: Number, min: 0 },
+    cachedCalls: { type: Number, min: 0 },
+    costSavedUsd: { type: Number, min: 0 },
   },
   { _id: false },
 );
@@ -149,6 +167,7 @@ const StepSchema = new Schema<StepDocument>(
     attempts: { type: Number, required: true, min: 0 },
     recovered: { type: Boolean, default: false },
     reusedFrom: nullableString,
+    cached: { type: Boolean },
     feedback: { type: Schema.Types.Mixed, default: null },
     error: nullableString,
     reason: nullableString,
@@ -200,10 +219,24 @@ const AuditSchema = new Schema<AuditDocument>(
 AuditSchema.index({ workspace: 1, at: -1 });
 AuditSchema.index({ action: 1, at: -1 });
 
+const ConversationSchema = new Schema<ConversationDocument>(
+  {
+    _id: { type: String, required: true },
+    id: { type: String, required: true },
+    workspaceId: { type: String, required: true },
+    version: { type: Number, required: true },
+    deletedAt: { type: Date },
+  },
+  // The record's other fields (agent, turns, summary, usage...) are kept as they are.
+  { ...schemaOptions, strict: false, collection: 'conversations' },
+);
+ConversationSchema.index({ workspaceId: 1, createdAt: -1 });
+
 /** The models on `conn` (created on first call, reused after). Needs no server. */
 export function createModels(conn: Connection): MongoModels {
   const existing = conn.models;
   return {
+    Conversation: (existing.Conversation as Model<ConversationDocument> | undefined) ?? conn.model<ConversationDocument>('Conversation', ConversationSchema),
     Run: (existing.Run as Model<RunDocument> | undefined) ?? conn.model<RunDocument>('Run', RunSchema),
     StepResult: (existing.StepResult as Model<StepDocument> | undefined) ?? conn.model<StepDocument>('StepResult', StepSchema),
     RunEvent: (existing.RunEvent as Model<EventDocument> | undefined) ?? conn.model<EventDocument>('RunEvent', EventSchema),

@@ -3,6 +3,7 @@ import mongoose, { mongo, type Model } from 'mongoose';
 import { NonRetryableError, toError } from '../../errors/index.js';
 import type { StepRecord } from '../../model/run.js';
 import type { AuditEntry } from '../../model/audit.js';
+import type { Conversation } from '../../model/conversation.js';
 import { sortableEntryId, type ResultSink, type RunWrite, type WriteMeta } from '../sink.js';
 import { toEventDocument, toRunDocument, toStepDocument } from './mappers.js';
 import type { MongoModels } from './models.js';
@@ -97,6 +98,21 @@ export class MongoSink implements ResultSink {
       await this.models.AuditEntry.updateOne({ _id: `${doc.workspace}/${id}` }, { $setOnInsert: { ...rest, id, at: new Date(at) } }, { upsert: true });
     } catch (err) {
       if (isPermanentMongoError(err)) throw new NonRetryableError(`MongoDB refused audit entry ${id}: ${toError(err).message}`, undefined, { cause: err });
+      throw err;
+    }
+  }
+
+  async writeConversation(doc: Conversation, meta: { deleted: boolean }): Promise<void> {
+    await this.ensureConnected();
+    const _id = `${doc.workspaceId}/${doc.id}`;
+    // A deletion is a version after the record's last: an older entry delivered again cannot bring it back.
+    const replacement = meta.deleted ? { _id, id: doc.id, workspaceId: doc.workspaceId, version: doc.version + 1, deletedAt: new Date() } : { ...doc, _id };
+    try {
+      // Only over an older version: the filter misses a newer one, and the upsert then collides on _id.
+      await this.models.Conversation.replaceOne({ _id, version: { $lt: replacement.version } }, replacement, { upsert: true });
+    } catch (err) {
+      if (isDuplicateKey(err)) return;
+      if (isPermanentMongoError(err)) throw new NonRetryableError(`MongoDB refused conversation ${doc.id}: ${toError(err).message}`, undefined, { cause: err });
       throw err;
     }
   }

@@ -40,6 +40,14 @@ const FAULTS: Record<ErrorKind, { status: number; type?: string }> = {
 /** The time in whole seconds, rounded up (the window is not open before it), as Anthropic writes it. */
 const rfc3339 = (ms: number) => new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
+/** Anthropic's usage: `input_tokens` leaves out the prompt's cached tokens, which it says apart (null when none). */
+const usageOf = (a: Answer) => ({
+  input_tokens: Math.max(0, a.usage.input - a.usage.cacheRead - a.usage.cacheWrite),
+  output_tokens: a.usage.output,
+  cache_creation_input_tokens: a.usage.cacheWrite || null,
+  cache_read_input_tokens: a.usage.cacheRead || null,
+});
+
 const withText = (a: Answer) => a.text.length > 0 || a.toolCalls.length === 0;
 
 export const anthropicWire: Wire = {
@@ -57,7 +65,7 @@ export const anthropicWire: Wire = {
     ],
     stop_reason: STOP[a.stop],
     stop_sequence: null,
-    usage: { input_tokens: a.usage.input, output_tokens: a.usage.output, cache_creation_input_tokens: null, cache_read_input_tokens: null },
+    usage: usageOf(a),
   }),
 
   streamOpen: (a) => [
@@ -73,7 +81,7 @@ export const anthropicWire: Wire = {
           content: [],
           stop_reason: null,
           stop_sequence: null,
-          usage: { input_tokens: a.usage.input, output_tokens: 1 },
+          usage: { ...usageOf(a), output_tokens: 1 },
         },
       },
     },

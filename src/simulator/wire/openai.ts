@@ -48,7 +48,13 @@ const chunk = (a: Answer, choice: Record<string, unknown> | undefined, extra: Re
   },
 });
 
-const usage = (a: Answer) => ({ prompt_tokens: a.usage.input, completion_tokens: a.usage.output, total_tokens: a.usage.input + a.usage.output });
+/** OpenAI's usage: the cached part of the prompt is in `prompt_tokens`, and said apart in its details. */
+const usage = (a: Answer) => ({
+  prompt_tokens: a.usage.input,
+  completion_tokens: a.usage.output,
+  total_tokens: a.usage.input + a.usage.output,
+  prompt_tokens_details: { cached_tokens: a.usage.cacheRead },
+});
 
 export const openaiWire: Wire = {
   idPrefix: 'chatcmpl-',

@@ -26,6 +26,7 @@ export { agentPut } from './agent-put.js';
 export { apiRateTake } from './api-rate.js';
 export { fairTurns } from './fair-turns.js';
 export { wsRunAdmit, wsStepTake } from './workspace-caps.js';
+export { conversationPut } from './conversation-put.js';
 export { secretSwap } from './secret-swap.js';
 export { outputEmit, type OutputEmitArgs, type OutputEmitReply } from './output-emit.js';
 export { contextDraft, type ContextDraftArgs, type ContextDraftReply } from './context-draft.js';

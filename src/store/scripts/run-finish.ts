@@ -82,7 +82,18 @@ export async function stepsSettle(
   redis: Redis,
   a: { scope: Scope; runId: string; retentionSeconds: number; from: number; to: number },
 ): Promise<
-  { failed: string; nFailed: number; skipped: string; inputTokens: number; outputTokens: number; costUsd?: number; requiredFailed?: string } | undefined
+  | {
+      failed: string;
+      nFailed: number;
+      skipped: string;
+      inputTokens: number;
+      outputTokens: number;
+      costUsd?: number;
+      requiredFailed?: string;
+      /** The cache counts of the steps' usage, summed (usageJson.lua's USAGE_EXTRA). */
+      cacheCounts: Record<string, number>;
+    }
+  | undefined
 > {
   const r = (await settleScript.run(redis, [keys.runSteps(a.scope, a.runId)], [keys.stepPrefix(a.scope, a.runId), a.retentionSeconds, a.from, a.to])) as [
     number,
@@ -93,9 +104,10 @@ export async function stepsSettle(
     number?,
     string?,
     string?,
+    string?,
   ];
   if (r[0] !== 1) return undefined;
-  const [, failed = '', nFailed = 0, skipped = '', inputTokens = 0, outputTokens = 0, cost = '', required = ''] = r;
+  const [, failed = '', nFailed = 0, skipped = '', inputTokens = 0, outputTokens = 0, cost = '', required = '', counts = '{}'] = r;
   return {
     failed,
     nFailed: Number(nFailed),
@@ -104,5 +116,7 @@ export async function stepsSettle(
     outputTokens: Number(outputTokens),
     ...(cost ? { costUsd: Number(cost) } : {}),
     ...(required ? { requiredFailed: required } : {}),
+    // cjson writes an empty table as `{}`.
+    cacheCounts: JSON.parse(counts) as Record<string, number>,
   };
 }

@@ -27,7 +27,7 @@ export interface StepCheckpointArgs {
 }
 
 /** Fields of a step's record a running step's writes set beside their own. */
-export type RecordFields = Partial<Pick<StepRecord, 'debug' | 'calls' | 'input'>>;
+export type RecordFields = Partial<Pick<StepRecord, 'debug' | 'calls' | 'input' | 'cached'>>;
 
 /** True when saved; false when the step is no longer running that attempt. */
 export async function stepCheckpoint(redis: Redis, a: StepCheckpointArgs): Promise<boolean> {

@@ -36,18 +36,22 @@ export class AnthropicProvider implements Provider {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
+    const tools = req.tools?.map((t): Anthropic.Tool => ({
+      name: t.name,
+      description: t.description,
+      input_schema: t.inputSchema as Anthropic.Tool.InputSchema,
+    }));
+    // Prompt caching: the prefix (tools, then system) ends at the last block marked; the system
+    // prompt is last in that order, so it carries the mark, else the last tool does.
+    const mark = req.promptCache ? { cache_control: { type: 'ephemeral' as const } } : undefined;
+    if (mark && !req.system && tools?.length) tools[tools.length - 1] = { ...tools.at(-1)!, ...mark };
     const params: Anthropic.MessageCreateParamsNonStreaming = {
       model: req.model,
       max_tokens: req.maxTokens,
       messages: toMessages(req.messages),
-      ...(req.system ? { system: req.system } : {}),
+      ...(req.system ? { system: mark ? [{ type: 'text', text: req.system, ...mark }] : req.system } : {}),
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-      ...(req.tools?.length
-        ? {
-            tools: req.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema as Anthropic.Tool.InputSchema })),
-            ...(req.toolChoice ? { tool_choice: toToolChoice(req.toolChoice) } : {}),
-          }
-        : {}),
+      ...(tools?.length ? { tools, ...(req.toolChoice ? { tool_choice: toToolChoice(req.toolChoice) } : {}) } : {}),
     };
     try {
       let message: Anthropic.Message;
@@ -109,9 +113,12 @@ function toResult(message: Anthropic.Message): CompletionResult {
     text,
     ...(toolCalls.length ? { toolCalls } : {}),
     usage: {
-      // Cached prompt tokens are still prompt tokens: count them for budgets and limits.
+      // Cached prompt tokens are still prompt tokens (input_tokens leaves them out): counted in
+      // the input, and each kind apart, priced at its own rate.
       inputTokens: u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0),
       outputTokens: u.output_tokens,
+      ...(u.cache_read_input_tokens ? { cacheReadTokens: u.cache_read_input_tokens } : {}),
+      ...(u.cache_creation_input_tokens ? { cacheWriteTokens: u.cache_creation_input_tokens } : {}),
     },
     model: message.model,
     ...(message.stop_reason ? { stopReason: message.stop_reason } : {}),

@@ -76,7 +76,11 @@ export function usageOrEstimate(
   req: CompletionRequest,
   answer: { text: string; toolCalls: readonly ToolCall[] },
 ): TokenUsage {
-  if (usage) return { inputTokens: usage.prompt_tokens ?? 0, outputTokens: usage.completion_tokens ?? 0 };
+  if (usage) {
+    // OpenAI caches long prompts by itself: the cached part is in prompt_tokens, and said apart.
+    const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+    return { inputTokens: usage.prompt_tokens ?? 0, outputTokens: usage.completion_tokens ?? 0, ...(cached > 0 ? { cacheReadTokens: cached } : {}) };
+  }
   const calls = answer.toolCalls.map((c) => `${c.name} ${c.invalidInput ?? JSON.stringify(c.input)}`).join('\n');
   return { inputTokens: estimateInputTokens(req), outputTokens: countTokens(`${answer.text}${calls}`, req.model), estimated: true };
 }

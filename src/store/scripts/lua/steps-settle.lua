@@ -7,7 +7,8 @@
 -- ARGV: [1] step key prefix, [2] retention seconds, [3] first index, [4] last index (of the list)
 -- Returns {0} at a step that has not ended, else {1, the failed steps' JSON entries (comma
 -- separated), how many, the skipped ids' JSON (comma separated), input tokens, output tokens,
--- cost ('' when none was known), the first failed step that is not optional ('' for none)}.
+-- cost ('' when none was known), the first failed step that is not optional ('' for none), the
+-- cache counts summed (JSON, '{}' for none)}.
 --@include tallyStep
 local prefix, ttl = ARGV[1], tonumber(ARGV[2])
 local t = { failed = {}, skipped = {}, inTok = 0, outTok = 0, cost = nil, required = nil }
@@ -19,4 +20,4 @@ for _, sid in ipairs(redis.call('LRANGE', KEYS[1], ARGV[3], ARGV[4])) do
   redis.call('EXPIRE', sk, ttl)
   tallyStep(t, sid, st, v, v[5] or 'null')
 end
-return {1, table.concat(t.failed, ','), #t.failed, table.concat(t.skipped, ','), t.inTok, t.outTok, t.cost and string.format('%.8f', t.cost) or '', t.required or ''}
+return {1, table.concat(t.failed, ','), #t.failed, table.concat(t.skipped, ','), t.inTok, t.outTok, t.cost and string.format('%.8f', t.cost) or '', t.required or '', t.extra and cjson.encode(t.extra) or '{}'}

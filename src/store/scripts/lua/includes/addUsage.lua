@@ -7,7 +7,8 @@ local function sumUsage(have, add)
   local u, h = cjson.decode(add), cjson.decode(have)
   local cost = nil
   if h.costUsd or u.costUsd then cost = (h.costUsd or 0) + (u.costUsd or 0) end
-  return usageJson((h.inputTokens or 0) + (u.inputTokens or 0), (h.outputTokens or 0) + (u.outputTokens or 0), cost, h.estimated == true or u.estimated == true)
+  return usageJson((h.inputTokens or 0) + (u.inputTokens or 0), (h.outputTokens or 0) + (u.outputTokens or 0), cost, h.estimated == true or u.estimated == true,
+    addExtra(addExtra(nil, h), u))
 end
 
 -- Add a usage record (JSON; '' or 'null' for none) to the one a hash field holds.

@@ -31,14 +31,14 @@ local function finishAlone(k, a)
     if a.fields[f] then sv[i] = a.fields[f] end
   end
   local nowJson = cjson.encode(a.now)
-  local inTok, outTok, cost = 0, 0, nil
+  local inTok, outTok, cost, extra = 0, 0, nil, nil
   if a.usage ~= 'null' then
     local u = cjson.decode(a.usage)
-    inTok, outTok, cost = u.inputTokens or 0, u.outputTokens or 0, u.costUsd
+    inTok, outTok, cost, extra = u.inputTokens or 0, u.outputTokens or 0, u.costUsd, addExtra(nil, u)
   end
   local started = rv[RUN_AT.startedAt]
   local final = { status = '"succeeded"', output = a.fields.output, error = 'null', finishedAt = nowJson,
-    startedAt = (not started or started == 'null') and nowJson or started, failedSteps = '[]', skippedSteps = '[]', usage = usageJson(inTok, outTok, cost) }
+    startedAt = (not started or started == 'null') and nowJson or started, failedSteps = '[]', skippedSteps = '[]', usage = usageJson(inTok, outTok, cost, nil, extra) }
   for i, f in ipairs(RUN_FIELDS) do
     if final[f] then rv[i] = final[f] end
   end

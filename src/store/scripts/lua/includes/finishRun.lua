@@ -80,7 +80,7 @@ local function finishRun(k, a)
     'finishedAt', nowJson, 'startedAt', (not r[4] or r[4] == 'null') and nowJson or r[4],
     'failedSteps', failedJson,
     'skippedSteps', skippedJson,
-    'usage', a.settled and a.settled.usage or usageJson(t.inTok, t.outTok, t.cost))
+    'usage', a.settled and a.settled.usage or usageJson(t.inTok, t.outTok, t.cost, nil, t.extra))
   event(k[4], 'run.finished', nil, now, '{"status":' .. cjson.encode(status) .. ',"error":' .. errorJson .. '}')
   if outbox then outboxRun(k[5], k[1]) end
   redis.call('ZREM', k[6], k[1])

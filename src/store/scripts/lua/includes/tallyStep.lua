@@ -1,6 +1,8 @@
+--@include usageJson
 -- Count one ended step into its run's settlement (finishRun, steps-settle): a failure (with
 -- `err`, its error JSON), a skip, its usage; `t.required`: the first failed step not optional.
--- t: {failed = {}, skipped = {}, inTok, outTok, cost (nil: none known), required (nil)}
+-- t: {failed = {}, skipped = {}, inTok, outTok, cost (nil: none known), extra (nil: no cache
+-- counts yet; see usageJson's addExtra), required (nil)}
 -- v: the step's HMGET of status, usage, agent, kind, error, optional; st: its status.
 local function tallyStep(t, sid, st, v, err)
   if st == 'failed' then
@@ -15,5 +17,6 @@ local function tallyStep(t, sid, st, v, err)
     t.inTok = t.inTok + (u.inputTokens or 0)
     t.outTok = t.outTok + (u.outputTokens or 0)
     if u.costUsd then t.cost = (t.cost or 0) + u.costUsd end
+    t.extra = addExtra(t.extra, u)
   end
 end
