@@ -12,7 +12,9 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { AgentRegistry } from './agents/registry.js';
 import { DEFAULT_BOUNDS, DEFAULT_STALLED, type Config, type Bounds, type EgressConfig } from './config/env.js';
 import type { Logger } from './logger.js';
-import { CONTROL_QUEUE, CONVERSATION_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, agentQueueName } from './store/keys.js';
+import { CONTROL_QUEUE, CONVERSATION_QUEUE, RUN_QUEUE, REF_QUEUE, SCHEDULE_QUEUE, WEBHOOK_QUEUE, agentQueueName } from './store/keys.js';
+import { sideWebhooks } from './webhooks/side-webhooks.js';
+import type { DeliveryJob } from './webhooks/delivery-job.js';
 import { ConversationStore } from './store/conversations.js';
 import { Conversations } from './conversations/conversations.js';
 import { RunControl } from './flow/run-control.js';
@@ -37,6 +39,7 @@ import { AdminSessions } from './auth/sessions.js';
 import { AuditLog } from './audit/audit-log.js';
 import { Keyring } from './agents/keyring.js';
 import { WorkspaceSecrets } from './agents/workspace-secrets.js';
+import type { Webhooks } from './webhooks/webhooks.js';
 import type { WorkspaceAgents } from './agents/workspace-agents.js';
 import { sideAgents } from './agents/side-agents.js';
 import { McpPool } from './tools/mcp/pool.js';
@@ -122,6 +125,8 @@ export interface Side {
   secrets: WorkspaceSecrets;
   /** The health facts routing by capability chooses by (breakers, pauses, heartbeats). */
   routing: RoutingFacts;
+  /** Webhooks: subscriptions, runs' own, and the deliveries the events queue. */
+  webhooks: Webhooks;
 }
 
 /** What the Systems of a deployment's other cells take from its first one (see System.cells). */
@@ -263,7 +268,7 @@ export class System {
     const { opts, cell } = this;
     const { logger, registry } = opts;
     const bounds = opts.bounds ?? DEFAULT_BOUNDS;
-    const queueNames = [...registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE, CONVERSATION_QUEUE];
+    const queueNames = [...registry.names().map(agentQueueName), RUN_QUEUE, REF_QUEUE, CONTROL_QUEUE, SCHEDULE_QUEUE, CONVERSATION_QUEUE, WEBHOOK_QUEUE];
     const newQueue = (name: string) => quiet(new Queue(name, { connection: redis, prefix: cell.tag }), logger);
     const queues = new Map(queueNames.map((name) => [name, newQueue(name)]));
     // A workspace agent's queue is opened when first used (agents come and go while the process runs).
@@ -332,6 +337,15 @@ export class System {
       awaitRunEnd: (scope, runId, waitMs, signal) => queries.awaitEnd(scope, runId, waitMs, signal),
     });
     const secrets = new WorkspaceSecrets({ records: new SecretRecords(stateRedis, sideOpts.failFast), keyring: this.keyring, scope: (ws) => this.scope(ws) });
+    const webhooks = sideWebhooks({
+      stateRedis,
+      store,
+      queries,
+      keyring: this.keyring,
+      queue: queues.get(WEBHOOK_QUEUE) as Queue<DeliveryJob>,
+      logger,
+      egress: opts.egress,
+    });
     return {
       redis,
       store,
@@ -349,6 +363,7 @@ export class System {
       conversationStore,
       conversations,
       routing,
+      webhooks,
     };
   }
 

@@ -30,6 +30,7 @@ import { agentsRouter } from './routes/agents.js';
 import { healthRouter } from './routes/health.js';
 import { limitsRouter } from './routes/limits.js';
 import { workspaceLimitsRouter } from './routes/workspace-limits.js';
+import { webhooksRouter } from './routes/webhooks.js';
 import { workspaceSecretsRouter } from './routes/workspace-secrets.js';
 import { chatRouter } from './routes/chat.js';
 import { sessionsRouter } from './routes/sessions.js';
@@ -130,8 +131,9 @@ export function createApp(system: System, opts: AppOptions): Express {
   const queries = routedByScope(system, (s) => s.api.queries);
   const actions = routedByScope(system, (s) => s.api.actions);
   const agents = routedByScope(system, (s) => s.api.agents);
+  const webhooks = routedByScope(system, (s) => s.api.webhooks);
   const { maxWaitSeconds } = opts.bounds ?? DEFAULT_BOUNDS;
-  mount('/v1/runs', runsRouter({ submissions, queries, actions, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
+  mount('/v1/runs', runsRouter({ submissions, webhooks, queries, actions, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
   mount('/v1/chat', chatRouter({ submissions, queries, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
   const conversations = routedByScope(system, (s) => s.api.conversations);
   mount('/v1/sessions', sessionsRouter({ conversations, audit, maxWaitSeconds, shutdownSignal: opts.shutdownSignal }));
@@ -147,6 +149,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   mount('/v1/limits', limitsRouter({ limits: system.limits }));
   mount('/v1/workspaces', workspaceLimitsRouter({ caps: system.api.caps, scope: (ws) => system.scope(ws), audit }));
   mount('/v1/workspaces', workspaceSecretsRouter({ secrets: system.api.secrets, scope: (ws) => system.scope(ws), audit }));
+  mount('/v1/webhooks', webhooksRouter({ webhooks, audit }));
   mount('/v1/me', meRouter());
   mount('', pagesRouter());
   mount(

@@ -151,6 +151,7 @@ function operation(route: RouteDecl, ins: Components, outs: Components): Json {
 const TAG_ORDER = [
   'runs',
   'chat',
+  'webhooks',
   'sessions',
   'workflows',
   'agents',

@@ -7,6 +7,7 @@ import { Budget, RunListInclude, RunStatus, StepFeedback } from '../model/run.js
 import { RunStepId, StepId, StepInput } from '../kinds/definition.js';
 import { JsonObject } from '../model/json.js';
 import { CapabilityName, RoutingConstraints } from '../model/routing.js';
+import { RunWebhook } from '../model/webhook.js';
 import { PatternFields, patternProblem } from '../compile/patterns.js';
 
 const common = {
@@ -16,6 +17,8 @@ const common = {
   priority: z.number().int().min(1).max(2_097_152).optional(),
   /** What the run may spend: past a limit it halts as budget_exceeded. */
   budget: Budget.optional(),
+  /** Where to POST the run's events (docs/webhooks.md); its secret is sealed, never shown again. */
+  webhook: RunWebhook.optional(),
 };
 
 /** A workflow step's input, with the API's own message for an empty task. */

@@ -35,6 +35,7 @@ import type { Insights, RunMessages } from '../api/insight-responses.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
 import type { RunListInclude } from '../model/run.js';
 import type { ScheduleBody } from '../schedules/schedules-service.js';
+import type { WebhookCreate, WebhookCreated, WebhookDeliveryList, WebhookList } from '../model/webhook.js';
 import { errorOf } from './error.js';
 import { runEvents, type EventsOptions } from './events.js';
 
@@ -166,6 +167,15 @@ export function createClient(opts: ClientOptions) {
       /** Create or replace. */
       set: (id: string, body: In<typeof ScheduleBody>) => call<Schedule>('PUT', `/v1/schedules/${seg(id)}`, body),
       delete: (id: string) => call<undefined>('DELETE', `/v1/schedules/${seg(id)}`),
+    },
+    /** The workspace's webhook subscriptions (docs/webhooks.md); a run's own webhook is `run-<run id>`. */
+    webhooks: {
+      /** `secret` is in the answer only when one was made for it: keep it. */
+      create: (body: In<typeof WebhookCreate>) => call<Out<typeof WebhookCreated>>('POST', '/v1/webhooks', body),
+      list: async () => (await call<Out<typeof WebhookList>>('GET', '/v1/webhooks')).webhooks,
+      delete: (id: string) => call<undefined>('DELETE', `/v1/webhooks/${seg(id)}`),
+      /** Its delivery attempts, newest first. */
+      deliveries: async (id: string) => (await call<Out<typeof WebhookDeliveryList>>('GET', `/v1/webhooks/${seg(id)}/deliveries`)).deliveries,
     },
     agents: {
       list: async (o: { prompts?: boolean } = {}) => (await call<Out<typeof AgentList>>('GET', `/v1/agents${o.prompts ? '?include=prompts' : ''}`)).agents,

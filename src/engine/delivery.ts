@@ -2,6 +2,7 @@
  * One delivery of one step's job: what the machine's phases (begin, execute, record, to BullMQ)
  * share while it runs. Built per job; holds no I/O of its own.
  */
+import type { EventNotice } from '../webhooks/webhooks.js';
 import type { FlowProducer, Job, Queue, Worker } from 'bullmq';
 import { DEFAULT_BOUNDS, DEFAULT_MAX_DEBUG_BYTES, type Bounds } from '../config/env.js';
 import type { Logger } from '../logger.js';
@@ -71,6 +72,8 @@ export interface StepMachineDeps {
   maxPauseMs?: number;
   /** The health facts a delegation by capability chooses its agent by. @default none (such a delegation gets a tool error) */
   routing?: Pick<RoutingFacts, 'gather'>;
+  /** The webhooks told of an event (an approval's step.waiting): deliveries queued, never thrown. */
+  notify?: (scope: Scope, notice: EventNotice) => Promise<void>;
 }
 
 export class Delivery {

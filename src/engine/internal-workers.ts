@@ -13,6 +13,9 @@ import { createTurnProcessor } from '../conversations/turn-processor.js';
 import type { System } from '../system.js';
 import { watched } from '../store/connection.js';
 import { workerError } from './step-workers.js';
+import { createOutbound } from '../net/outbound.js';
+import { WebhookRecords } from '../store/webhook-records.js';
+import { startDeliveryWorker } from '../webhooks/delivery-worker.js';
 
 export interface InternalWorkers {
   workers: Worker[];
@@ -21,7 +24,10 @@ export interface InternalWorkers {
   watchConnection: Redis;
 }
 
-export async function startInternalWorkers(system: System): Promise<InternalWorkers> {
+export async function startInternalWorkers(
+  system: System,
+  opts: { webhookBackoffMs?: readonly number[] | undefined; stalled?: { lockDuration: number; stalledInterval: number } | undefined } = {},
+): Promise<InternalWorkers> {
   const { logger, cell } = system;
   const { store, control } = system.engine;
   const connection = system.engine.redis;
@@ -36,6 +42,16 @@ export async function startInternalWorkers(system: System): Promise<InternalWork
       maxStalledCount: 10,
     }),
     new Worker(SCHEDULE_QUEUE, createScheduleProcessor({ submissions: system.engine.submissions, cell, logger }), { ...common, concurrency: 4 }),
+    startDeliveryWorker(
+      {
+        records: new WebhookRecords(system.engine.store.redis),
+        keyring: system.keyring,
+        outbound: createOutbound({ egress: system.opts.egress ?? { production: false, allow: [] } }),
+        scope: (ws) => system.scope(ws),
+        logger,
+      },
+      { connection, prefix, ...(opts.stalled ?? system.stalled), ...(opts.webhookBackoffMs ? { backoffMs: opts.webhookBackoffMs } : {}) },
+    ),
     // A turn's job waits a few seconds for its run, then is delayed: many conversations at once, few slots.
     new Worker(
       CONVERSATION_QUEUE,

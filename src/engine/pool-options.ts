@@ -26,6 +26,8 @@ export interface WorkerPoolsOptions {
   stalled?: { lockDuration: number; stalledInterval: number };
   /** How a step's result write is retried on Redis errors (see StepMachineDeps.recordRetry). */
   recordRetry?: { tries: number; firstDelayMs: number };
+  /** Waits before each retry of a webhook delivery, ms (tests shorten them). @default DELIVERY_BACKOFF_MS (about a day in all) */
+  webhookBackoffMs?: readonly number[];
   /** The sweeper of runs whose jobs were never added (internal workers only). @default {everyMs: 30000, graceMs: 60000} */
   sweep?: { everyMs: number; graceMs: number };
 }

@@ -68,7 +68,7 @@ export async function startWorkerPools(system: System, opts: WorkerPoolsOptions 
   );
   // A limiter here too: a step that is rate limited waits out queue.rateLimit only then.
   if (internal) stepWorkers.push(stepWorker(CONTROL_QUEUE, { concurrency: 16, limiter: UNLIMITED }));
-  const inside = internal ? await startInternalWorkers(system) : undefined;
+  const inside = internal ? await startInternalWorkers(system, { webhookBackoffMs: opts.webhookBackoffMs, stalled: opts.stalled }) : undefined;
   const serveOwn = opts.workspaceAgents ?? opts.agents === undefined;
   const subscriber = await listenForCancels(system, active, serveOwn ? () => void watch.refresh() : undefined);
 

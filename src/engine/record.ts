@@ -53,6 +53,15 @@ export async function record(d: Delivery, action: Action): Promise<Effect> {
       const event = { type: 'step.waiting', data: { ...details, reason, ...(retryAt ? { until: retryAt } : {}) } } as const;
       const parked = await transition(d, { from: ['running'], to: 'waiting', attempt, fields: { reason, retryAt }, event });
       if (!parked.applied) return complete(parked.status);
+      // An approval waiting for its decision: one event per gate (a gate put back to sleep is the same event).
+      if (d.step.kind === 'approval')
+        await deps.notify?.(scope, {
+          id: `${runId}.${d.step.id}.step.waiting`,
+          type: 'step.waiting',
+          runId,
+          stepId: d.step.id,
+          data: { reason, until: retryAt },
+        });
       // Its job sleeps in the delayed set (no worker slot) until then, or until promoted.
       return { bull: 'delay', untilMs: Number.isFinite(untilMs) ? untilMs : Date.now() + FOREVER_MS };
     }

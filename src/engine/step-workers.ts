@@ -16,7 +16,8 @@ import type { Executors } from '../kinds/executor.js';
 import type { ResolvedAgent } from '../model/agent.js';
 import { createExecutors, type ReadRuns } from '../kinds/index.js';
 import { ResponseCacheStore } from '../store/response-cache.js';
-import { scopeOf } from '../store/scope.js';
+import { scopeOf, type Scope } from '../store/scope.js';
+import type { EventNotice } from '../webhooks/webhooks.js';
 import type { System } from '../system.js';
 import type { ActiveJobs } from './active-jobs.js';
 import type { WorkerPoolsOptions } from './pool-options.js';
@@ -39,6 +40,7 @@ const RATE_LIMIT_RECHECK_MS = 1000;
 export function processExecutors(system: System, opts: WorkerPoolsOptions): Executors {
   const { registry, logger, cell } = system;
   // Admission (the run's budget, the shared limiter), then the agent's fallbacks.
+  const notify = notifier(system);
   const pipeline = new CallPipeline({
     limiter: new RedisLimiter(system.engine.redis, system.global.tag, registry.limits),
     plan: registry.limits,
@@ -53,6 +55,13 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
     maxPauseMs: system.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS,
     // An envelope's 80% warning is audited once a day, besides the run's budget.warning event.
     onEnvelopeWarning: ({ runId, workspace, ...warning }) => {
+      const data = { ...warning };
+      void notify(scopeOf(cell, workspace), {
+        id: `${runId}.budget.warning.${warning.day}.${warning.envelope.replaceAll(' ', '-')}`,
+        type: 'budget.warning',
+        runId,
+        data,
+      });
       system.audit
         .record({ action: 'envelope.warning', workspace, actor: { kind: 'system', id: 'envelope' }, target: runId, details: { ...warning } })
         .catch((err: unknown) => logger.error({ err: (err as Error).message, runId }, 'audit entry not recorded'));
@@ -127,6 +136,7 @@ export function stepWorkerFactory(system: System, opts: WorkerPoolsOptions, acti
       metrics: system.metrics,
       ...(system.opts.maxDebugBytes !== undefined ? { maxDebugBytes: system.opts.maxDebugBytes } : {}),
       maxPauseMs: system.opts.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS,
+      notify: notifier(system),
       ...(opts.recordRetry ? { recordRetry: opts.recordRetry } : {}),
       ...(system.opts.bounds ? { bounds: system.opts.bounds } : {}),
     });
@@ -143,5 +153,16 @@ export function stepWorkerFactory(system: System, opts: WorkerPoolsOptions, acti
     worker.on('failed', onFailed);
     worker.on('error', workerError(system, queueName));
     return worker;
+  };
+}
+
+/** Tell the webhooks of an event; a failure to queue is logged, never thrown into the step. */
+export function notifier(system: System): (scope: Scope, notice: EventNotice) => Promise<void> {
+  return async (scope, notice) => {
+    try {
+      await system.engine.webhooks.notify(scope, notice);
+    } catch (err) {
+      system.logger.error({ runId: notice.runId, event: notice.type, err: (err as Error).message }, 'could not queue webhook deliveries');
+    }
   };
 }

@@ -24,6 +24,8 @@ export const AUDIT_ACTIONS = [
   'envelope.warning',
   'credential.refused',
   'workspace.limits_changed',
+  'webhook.created',
+  'webhook.removed',
   'session.created',
   'session.deleted',
   'secret.set',

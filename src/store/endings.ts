@@ -15,7 +15,8 @@ import { isTerminalRun, type RunStatus } from '../model/run.js';
 export const SETTLE_IN_SCRIPT = 500;
 const SETTLE_BATCH = 100;
 
-export type FinishedListener = (scope: Scope, runId: string, status: RunStatus) => void;
+/** Told of every run this store finishes; a promise is awaited (a webhook's delivery queued before the finish returns). */
+export type FinishedListener = (scope: Scope, runId: string, status: RunStatus) => void | Promise<void>;
 
 export class RunEndings {
   private readonly listeners = new Set<FinishedListener>();
@@ -68,7 +69,7 @@ export class RunEndings {
    */
   readonly finished = async (scope: Scope, runId: string, status: RunStatus, opts: { holds?: boolean } = {}): Promise<void> => {
     if (opts.holds !== false) await this.budgets.releaseHolds(scope, runId);
-    for (const listener of this.listeners) listener(scope, runId, status);
+    for (const listener of this.listeners) await listener(scope, runId, status);
   };
 
   /**

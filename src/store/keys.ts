@@ -22,6 +22,8 @@ export const RUN_QUEUE = 'runs';
 export const REF_QUEUE = 'refs';
 /** Queue fed by the job schedulers (cron). */
 export const SCHEDULE_QUEUE = 'schedules';
+/** Queue of webhook deliveries (one job per webhook and event, retried with backoff for a day). */
+export const WEBHOOK_QUEUE = 'webhooks';
 /** Internal queue of the steps the engine runs itself (kinds without an agent). */
 export const CONTROL_QUEUE = 'control';
 /** Queue of conversation turns (one job per turn: its run started, awaited, its answer appended). */
@@ -158,6 +160,15 @@ export const keys = {
    * name → `{sealed, updatedAt}` (JSON; the value sealed, never in clear). See secret-records.ts.
    */
   secrets: (s: Scope) => `${ws(s)}:secrets`,
+  /**
+   * Hash: a workspace's webhook subscriptions, id → its record (JSON: url, events, scheduleId,
+   * the secret sealed). See webhook-records.ts.
+   */
+  webhooks: (s: Scope) => `${ws(s)}:webhooks`,
+  /** String: a run's own webhook (JSON, its secret sealed), kept a week. */
+  runWebhook: (s: Scope, runId: string) => `${ws(s)}:webhook-run:${runId}`,
+  /** List: a webhook's delivery attempts, newest first, capped, kept a week after the last. */
+  webhookDeliveries: (s: Scope, id: string) => `${ws(s)}:webhook-deliveries:${id}`,
   /** Set: the workspaces of the cell that have (or had) secrets, for resealing them all (`npm run secrets -- reencrypt`). */
   secretWorkspaces: (c: Cell) => `${c.tag}:ws-secrets`,
   /**

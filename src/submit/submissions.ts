@@ -65,6 +65,8 @@ export interface SubmitOptions {
   budget?: Budget;
   /** The API key that submits the run (its id, never the key): its spend envelope holds the run too. */
   keyId?: string | undefined;
+  /** Written before the run and its jobs (a run's webhook), so whatever the run does next sees it. */
+  beforeCreate?: ((runId: string) => Promise<void>) | undefined;
 }
 
 export interface SubmitResult {
@@ -172,6 +174,14 @@ export class Submissions {
     if (opts.idempotencyKey) {
       const replay = await this.claim(scope, opts.idempotencyKey, runId, request, opts);
       if (replay) return replay;
+    }
+    if (opts.beforeCreate) {
+      try {
+        await opts.beforeCreate(runId);
+      } catch (err) {
+        if (opts.idempotencyKey) await this.deps.store.records.releaseIdempotencyKey(scope, opts.idempotencyKey);
+        throw err;
+      }
     }
     const run = newRunRecord(runId, scope, workflow, input, opts);
     const now = Date.parse(run.createdAt);

@@ -28,6 +28,7 @@ import { WorkspaceLimitsUpdate } from '../../src/model/workspace-limits.js';
 import { Envelope } from '../../src/model/envelope.js';
 import { CreateSession, SessionMessageBody } from '../../src/api/session-schemas.js';
 import { SecretSet } from '../../src/model/workspace-secret.js';
+import { WebhookCreate } from '../../src/model/webhook.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const PAGES = [
@@ -87,6 +88,7 @@ function schemasFor(method: string, route: string): z.ZodType[] | undefined {
   if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/limits$/.test(route)) return [WorkspaceLimitsUpdate];
   if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/envelope$/.test(route)) return [Envelope];
   if (method === 'PUT' && /^\/v1\/workspaces\/[^/]+\/secrets\/[^/]+$/.test(route)) return [SecretSet];
+  if (method === 'POST' && route === '/v1/webhooks') return [WebhookCreate];
   return undefined;
 }
 

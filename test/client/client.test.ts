@@ -163,6 +163,13 @@ describe('schedules, agents, workflows, stats', () => {
     expect((await client.schedules.list()).map((s) => s.id)).toContain('nightly');
     await client.schedules.delete('nightly');
     await expect(client.schedules.get('nightly')).rejects.toMatchObject({ status: 404 });
+
+    const hook = await client.webhooks.create({ url: 'http://127.0.0.1:9/hook', events: ['run.finished'] });
+    expect(hook).toMatchObject({ id: expect.stringMatching(/^wh_/), events: ['run.finished'], signed: false });
+    expect((await client.webhooks.list()).map((w) => w.id)).toContain(hook.id);
+    expect(await client.webhooks.deliveries(hook.id)).toEqual([]);
+    await client.webhooks.delete(hook.id);
+    await expect(client.webhooks.deliveries(hook.id)).rejects.toMatchObject({ status: 404 });
     expect((await client.agents.list()).map((a) => a.name)).toContain('writer');
     expect((await client.workflows.list()).map((w) => w.name)).toEqual(expect.arrayContaining(['chain', 'gated']));
     const stats = await client.stats({ workflow: 'chain' });

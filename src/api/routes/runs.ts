@@ -1,7 +1,9 @@
 import type { Request, Response, Router } from 'express';
 import type { RunQueries } from '../../query/run-queries.js';
 import type { RunActions } from '../../submit/run-actions.js';
-import type { Submissions } from '../../submit/submissions.js';
+import type { Submissions, SubmitOptions } from '../../submit/submissions.js';
+import type { Webhooks } from '../../webhooks/webhooks.js';
+import type { RunWebhook } from '../../model/webhook.js';
 import { requestKeyId, requestScope } from '../scope.js';
 import type { Scope } from '../../store/scope.js';
 import { HttpError, parseOr422 } from '../errors.js';
@@ -33,6 +35,8 @@ import type { Auditor } from '../audit.js';
 
 export interface RunsRouterDeps {
   submissions: Submissions;
+  /** A run's `webhook`, kept before the run is written (without: a run's webhook is refused). */
+  webhooks?: Pick<Webhooks, 'sealRun'> | undefined;
   queries: RunQueries;
   actions: RunActions;
   /** Records submissions, cancels, reruns and approvals. */
@@ -43,7 +47,7 @@ export interface RunsRouterDeps {
   maxWaitSeconds?: number | undefined;
 }
 
-export function runsRouter({ submissions, queries, actions, audit, shutdownSignal, maxWaitSeconds }: RunsRouterDeps): Router {
+export function runsRouter({ submissions, webhooks, queries, actions, audit, shutdownSignal, maxWaitSeconds }: RunsRouterDeps): Router {
   const r = apiRouter();
   // An id that cannot be a run's never reaches the store (it would name other keys).
   r.router.param('id', (_req, _res, next, id: string) => {
@@ -64,7 +68,16 @@ export function runsRouter({ submissions, queries, actions, audit, shutdownSigna
     },
     async (req, res, { query, body: parsed }) => {
       const scope = requestScope(res);
-      const result = await submitParsed(submissions, scope, parsed, requestKeyId(res));
+      // The webhook (its secret) goes to the webhooks only, never into the submission's options.
+      const { webhook, idempotencyKey, priority, budget } = parsed;
+      const extra: SubmitOptions = {
+        keyId: requestKeyId(res),
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+        ...(priority ? { priority } : {}),
+        ...(budget ? { budget } : {}),
+        ...(webhook ? { beforeCreate: runWebhook(webhooks, scope, webhook) } : {}),
+      };
+      const result = await submitParsed(submissions, scope, parsed, extra);
       if (result.created) {
         const what =
           'pattern' in parsed
@@ -272,16 +285,21 @@ async function streamEvents(
 }
 
 /** The submission a parsed POST /v1/runs body asks for. */
-function submitParsed(submissions: Submissions, scope: Scope, parsed: SubmitRun, keyId: string | undefined) {
-  if ('pattern' in parsed) return submitPattern(submissions, scope, parsed, keyId);
-  if ('agent' in parsed) return submissions.submitAgentTask(scope, parsed.agent, parsed.input, { ...parsed, keyId });
-  if ('capability' in parsed) return submissions.submitCapability(scope, parsed.capability, parsed.input, parsed.constraints, { ...parsed, keyId });
-  return submissions.submitWorkflow(scope, parsed.workflow, parsed.input, { ...parsed, keyId });
+function submitParsed(submissions: Submissions, scope: Scope, parsed: SubmitRun, extra: SubmitOptions) {
+  if ('pattern' in parsed) return submitPattern(submissions, scope, parsed, extra);
+  if ('agent' in parsed) return submissions.submitAgentTask(scope, parsed.agent, parsed.input, extra);
+  if ('capability' in parsed) return submissions.submitCapability(scope, parsed.capability, parsed.input, parsed.constraints, extra);
+  return submissions.submitWorkflow(scope, parsed.workflow, parsed.input, extra);
+}
+
+/** A run's own webhook, sealed and stored just before its run is. */
+function runWebhook(webhooks: RunsRouterDeps['webhooks'], scope: Scope, spec: RunWebhook): (runId: string) => Promise<void> {
+  if (!webhooks) throw new HttpError(422, 'invalid_request', 'this server takes no webhooks', [{ path: 'webhook', message: 'this server takes no webhooks' }]);
+  return webhooks.sealRun(scope, spec);
 }
 
 /** A collaboration pattern's run: the submit options go to the submission, the rest makes the workflow. */
-function submitPattern(submissions: Submissions, scope: Scope, parsed: Extract<SubmitRun, { pattern: string }>, keyId: string | undefined) {
-  const { idempotencyKey, priority, budget, ...pattern } = parsed;
-  const opts = { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}), keyId };
-  return submissions.submitWorkflow(scope, patternWorkflow(pattern), {}, opts);
+function submitPattern(submissions: Submissions, scope: Scope, parsed: Extract<SubmitRun, { pattern: string }>, extra: SubmitOptions) {
+  const { idempotencyKey: _i, priority: _p, budget: _b, webhook: _w, ...pattern } = parsed;
+  return submissions.submitWorkflow(scope, patternWorkflow(pattern), {}, extra);
 }

@@ -1,0 +1,87 @@
+/**
+ * Webhooks as Redis keeps them: a workspace's subscriptions (keys.webhooks: id → record), a
+ * run's own webhook (keys.runWebhook, kept a week), and each webhook's delivery attempts
+ * (keys.webhookDeliveries, the newest DELIVERIES_KEPT). Secrets are sealed by the caller
+ * (src/webhooks/webhooks.ts): this module never sees one in clear.
+ */
+import type { Redis } from 'ioredis';
+import { keys } from './keys.js';
+import type { Scope } from './scope.js';
+import type { WebhookDelivery, WebhookEventType } from '../model/webhook.js';
+
+/** A webhook as stored: where it goes, what it is sent, its secret sealed. */
+export interface WebhookRecord {
+  id: string;
+  url: string;
+  events: WebhookEventType[];
+  scheduleId?: string;
+  /** The secret, sealed (absent: deliveries are not signed). */
+  sealed?: string;
+  createdAt: string;
+}
+
+/** Attempts kept per webhook. */
+export const DELIVERIES_KEPT = 200;
+const WEEK_SECONDS = 7 * 24 * 3600;
+const RUN_PREFIX = 'run-';
+
+export class WebhookRecords {
+  constructor(private readonly redis: Redis) {}
+
+  async put(scope: Scope, record: WebhookRecord): Promise<void> {
+    await this.redis.hset(keys.webhooks(scope), record.id, JSON.stringify(record));
+  }
+
+  async list(scope: Scope): Promise<WebhookRecord[]> {
+    const all = await this.redis.hgetall(keys.webhooks(scope));
+    return Object.values(all)
+      .map((v) => JSON.parse(v) as WebhookRecord)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Delete a subscription and its deliveries; false when there was none. */
+  async remove(scope: Scope, id: string): Promise<boolean> {
+    const [[, n]] = (await this.redis.multi().hdel(keys.webhooks(scope), id).del(keys.webhookDeliveries(scope, id)).exec()) as [[null, number]];
+    return n > 0;
+  }
+
+  /** A run's own webhook, kept a week (its id is `run-<runId>`). */
+  async putRun(scope: Scope, runId: string, record: Omit<WebhookRecord, 'id'>): Promise<void> {
+    await this.redis.set(keys.runWebhook(scope, runId), JSON.stringify({ ...record, id: RUN_PREFIX + runId }), 'EX', WEEK_SECONDS);
+  }
+
+  /** A webhook by id: a subscription, or a run's own. */
+  async get(scope: Scope, id: string): Promise<WebhookRecord | undefined> {
+    const text = id.startsWith(RUN_PREFIX)
+      ? await this.redis.get(keys.runWebhook(scope, id.slice(RUN_PREFIX.length)))
+      : await this.redis.hget(keys.webhooks(scope), id);
+    return text ? (JSON.parse(text) as WebhookRecord) : undefined;
+  }
+
+  /** In one round trip: the run's own webhook and the workspace's subscriptions. */
+  async targets(scope: Scope, runId: string): Promise<{ run: WebhookRecord | undefined; subscriptions: WebhookRecord[] }> {
+    const replies = (await this.redis.pipeline().get(keys.runWebhook(scope, runId)).hvals(keys.webhooks(scope)).exec()) as [
+      [Error | null, string | null],
+      [Error | null, string[]],
+    ];
+    const err = replies[0][0] ?? replies[1][0];
+    if (err) throw err;
+    const run = replies[0][1];
+    return { run: run ? (JSON.parse(run) as WebhookRecord) : undefined, subscriptions: replies[1][1].map((v) => JSON.parse(v) as WebhookRecord) };
+  }
+
+  /** Record an attempt (newest first, capped, kept a week after the last). */
+  async recordDelivery(scope: Scope, id: string, delivery: WebhookDelivery): Promise<void> {
+    const key = keys.webhookDeliveries(scope, id);
+    await this.redis
+      .multi()
+      .lpush(key, JSON.stringify(delivery))
+      .ltrim(key, 0, DELIVERIES_KEPT - 1)
+      .expire(key, WEEK_SECONDS)
+      .exec();
+  }
+
+  async deliveries(scope: Scope, id: string): Promise<WebhookDelivery[]> {
+    return (await this.redis.lrange(keys.webhookDeliveries(scope, id), 0, -1)).map((v) => JSON.parse(v) as WebhookDelivery);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The webhooks of one side of a System (engine or API), and their event source for run.finished:
+ * the finisher's listener (store/endings.ts), which every ending of a run in this process goes
+ * through; the delivery is queued before the finish returns. A queueing error is logged, never
+ * thrown into the finish.
+ */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Keyring } from '../agents/keyring.js';
+import type { EgressConfig } from '../config/egress-env.js';
+import type { Logger } from '../logger.js';
+import type { RunQueries } from '../query/run-queries.js';
+import type { RunStore } from '../store/run-store.js';
+import { WebhookRecords } from '../store/webhook-records.js';
+import type { DeliveryJob } from './delivery-job.js';
+import { Webhooks } from './webhooks.js';
+
+export interface SideWebhooksDeps {
+  stateRedis: Redis;
+  store: Pick<RunStore, 'endings'>;
+  queries: Pick<RunQueries, 'get'>;
+  keyring: Keyring;
+  queue: Queue<DeliveryJob>;
+  logger: Logger;
+  egress: EgressConfig | undefined;
+}
+
+export function sideWebhooks(deps: SideWebhooksDeps): Webhooks {
+  const webhooks = new Webhooks({
+    records: new WebhookRecords(deps.stateRedis),
+    keyring: deps.keyring,
+    queue: deps.queue,
+    egress: deps.egress ?? { production: false, allow: [] },
+    runOf: async (scope, runId) => {
+      const run = await deps.queries.get(scope, runId);
+      return { scheduleId: run.scheduleId ?? null, error: run.error ?? null };
+    },
+  });
+  deps.store.endings.onFinished(async (scope, runId, status) => {
+    try {
+      await webhooks.notify(scope, { id: `${runId}.run.finished`, type: 'run.finished', runId, data: { status } });
+    } catch (err) {
+      deps.logger.error({ runId, err: (err as Error).message }, 'could not queue the webhooks of a finished run');
+    }
+  });
+  return webhooks;
+}
