@@ -8,7 +8,7 @@ import type { Client, Run } from '../client/index.js';
 import { EXIT } from './exit.js';
 import { LiveView } from './live-view.js';
 import { formatCost, formatElapsed } from './progress.js';
-import type { Io } from './program.js';
+import type { Io } from './io.js';
 
 const SUCCESS: readonly string[] = ['succeeded', 'partial_success'];
 

@@ -8,23 +8,12 @@ import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from '../config/env.js';
 import { StartupError, ValidationError } from '../errors/index.js';
 import { CliError, EXIT, oneLine } from './exit.js';
+import type { GlobalOptions, Io } from './io.js';
 import { addRemoteCommands } from './remote-commands.js';
 
 // The commands that work on this machine load what they need when they run: a command that
 // talks to a server starts without loading the server (express, BullMQ, the compiler, ...).
 const startProcess = async (...args: Parameters<typeof import('../bootstrap.js').startProcess>) => (await import('../bootstrap.js')).startProcess(...args);
-
-export interface Io {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown; isTTY?: boolean };
-  env: Record<string, string | undefined>;
-}
-
-export interface GlobalOptions {
-  url?: string;
-  key?: string;
-  json?: boolean;
-}
 
 /** Build the program; `done(code)` receives each action's exit code. */
 export function buildProgram(io: Io, done: (code: number) => void): Command {

@@ -14,7 +14,7 @@ import { readYaml, type YamlSource } from '../lang/yaml-source.js';
 import type { RunStatus } from '../model/run.js';
 import { CliError, EXIT, jsonFlag, usageError } from './exit.js';
 import { follow } from './follow.js';
-import type { GlobalOptions, Io } from './program.js';
+import type { GlobalOptions, Io } from './io.js';
 import { runText, runsTable, schedulesTable } from './tables.js';
 
 interface Context {

@@ -44,7 +44,7 @@ describe('Bull Board', () => {
     const res = await h.request('GET', '/admin/queues/api/queues?activeQueue=schedules&status=latest&page=1', undefined, admin);
     expect(res.status).toBe(200);
     const queues = res.body.queues as { name: string; readOnlyMode: boolean }[];
-    expect(queues.map((q) => q.name).sort()).toEqual(['agent.a', 'control', 'refs', 'runs', 'schedules']);
+    expect(queues.map((q) => q.name).sort()).toEqual(['agent.a', 'control', 'conversations', 'refs', 'runs', 'schedules', 'webhooks']);
     expect(queues.every((q) => q.readOnlyMode)).toBe(true);
   });
 
