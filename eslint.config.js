@@ -19,6 +19,14 @@ export default tseslint.config(
     },
   },
   {
+    // The house's sizes: a function fits a screen, a file holds one concept.
+    files: ['src/**/*.ts'],
+    rules: {
+      'max-lines-per-function': ['error', { max: 120, skipBlankLines: true, skipComments: true }],
+      'max-lines': ['error', { max: 400 }],
+    },
+  },
+  {
     // The run pages' browser modules (plain JS, served as they are): no type information, browser globals.
     files: ['src/api/pages/**/*.js'],
     ...tseslint.configs.disableTypeChecked,

@@ -14,7 +14,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { answerOf, configuredPlan, type Plan, type StreamErrorKind } from './answer.js';
 import { ERROR_KINDS, SimConfig, type ErrorKind, type SimConfigInput } from './config.js';
 import { sendJson, streamAnswer } from './deliver.js';
-import { Limits } from './limits.js';
+import { Limits, type Admission } from './limits.js';
 import { PromptCacheSim } from './prompt-cache.js';
 import { Random } from './random.js';
 import { allText, apiOf, lastUserText, read, type Api, type SimExchange } from './request.js';
@@ -75,6 +75,60 @@ function drawFault(rates: Record<ErrorKind, number>, random: Random): ErrorKind 
   return undefined;
 }
 
+/** A sleep whose timers `close()` clears. */
+function sleeper(timers: Set<NodeJS.Timeout>): (ms: number) => Promise<void> {
+  return (ms) =>
+    ms <= 0
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          const t = setTimeout(() => {
+            timers.delete(t);
+            resolve();
+          }, ms);
+          timers.add(t);
+        });
+}
+
+/** A request's body as JSON (undefined when empty), or that it is not JSON. */
+async function readJson(req: IncomingMessage): Promise<{ body: unknown; notJson: boolean }> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const raw = Buffer.concat(chunks).toString('utf8');
+  try {
+    return { body: raw ? (JSON.parse(raw) as unknown) : undefined, notJson: false };
+  } catch {
+    return { body: undefined, notJson: true };
+  }
+}
+
+/** The 429 of a request over the model's rpm or tpm. */
+function sendLimited(
+  res: ServerResponse,
+  o: {
+    api: Api;
+    wire: Wire;
+    config: SimConfig;
+    model: string;
+    asked: number;
+    admission: Extract<Admission, { ok: false }>;
+    rateHeaders: Record<string, string>;
+  },
+): void {
+  const { admission, config, model } = o;
+  const tooLarge = admission.retryAfterMs === Infinity;
+  const afterMs = tooLarge ? 60_000 : admission.retryAfterMs;
+  const what = admission.which === 'rpm' ? `${config.rpm} requests` : `${config.tpm} tokens`;
+  const message = tooLarge
+    ? `request of ${o.asked} tokens is more than the token bucket of model ${model} holds (tpm ${config.tpm}, ${config.bucketSeconds} s of it at once; simulated)`
+    : `rate limit of ${what} per minute reached for model ${model} (simulated); retry after ${Math.ceil(afterMs / 1000)} s`;
+  // Retry-After in whole seconds as the providers send it, and to the ms (which both SDKs read first).
+  sendJson(res, 429, o.wire.errorBody(429, admission.which === 'tpm' && o.api === 'openai' ? 'tokens' : undefined, message), {
+    ...o.rateHeaders,
+    'retry-after': String(Math.ceil(afterMs / 1000)),
+    'retry-after-ms': String(afterMs),
+  });
+}
+
 export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks = {}): Promise<Simulator> {
   const config = SimConfig.parse(input);
   const wires: Record<Api, Wire> = { anthropic: anthropicWire, openai: openaiWireOf(config.quirks) };
@@ -87,16 +141,7 @@ export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
-  const sleep = (ms: number): Promise<void> =>
-    ms <= 0
-      ? Promise.resolve()
-      : new Promise((resolve) => {
-          const t = setTimeout(() => {
-            timers.delete(t);
-            resolve();
-          }, ms);
-          timers.add(t);
-        });
+  const sleep = sleeper(timers);
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -118,16 +163,7 @@ export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks
     }
     if (path === '/health' && req.method === 'GET') return sendJson(res, 200, { ok: true });
     const api = apiOf(path);
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
-    let body: unknown;
-    let notJson = false;
-    try {
-      body = raw ? JSON.parse(raw) : undefined;
-    } catch {
-      notJson = true;
-    }
+    const { body, notJson } = await readJson(req);
     const ex: SimExchange = { api, path, headers: req.headers, body, prompt: lastUserText(body), time, aborted: false };
     hooks.onRequest?.(ex);
     res.on('close', () => {
@@ -167,19 +203,8 @@ export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks
     const admission = limits.admit(wants.model, asked);
     const rateHeaders = wire.rateHeaders(admission.state, Date.now());
     if (!admission.ok) {
-      const tooLarge = admission.retryAfterMs === Infinity;
-      const afterMs = tooLarge ? 60_000 : admission.retryAfterMs;
-      const what = admission.which === 'rpm' ? `${config.rpm} requests` : `${config.tpm} tokens`;
-      const message = tooLarge
-        ? `request of ${asked} tokens is more than the token bucket of model ${wants.model} holds (tpm ${config.tpm}, ${config.bucketSeconds} s of it at once; simulated)`
-        : `rate limit of ${what} per minute reached for model ${wants.model} (simulated); retry after ${Math.ceil(afterMs / 1000)} s`;
       stats.record({ api, model: wants.model, outcome: admission.which === 'rpm' ? 'rpmLimit' : 'tpmLimit' });
-      // Retry-After in whole seconds as the providers send it, and to the ms (which both SDKs read first).
-      return sendJson(res, 429, wire.errorBody(429, admission.which === 'tpm' && api === 'openai' ? 'tokens' : undefined, message), {
-        ...rateHeaders,
-        'retry-after': String(Math.ceil(afterMs / 1000)),
-        'retry-after-ms': String(afterMs),
-      });
+      return sendLimited(res, { api, wire, config, model: wants.model, asked, admission, rateHeaders });
     }
     const fault = drawFault(config.errors, random);
     if (fault) {

@@ -55,48 +55,7 @@ export function runsRouter({ submissions, webhooks, queries, actions, audit, shu
     next();
   });
 
-  r.post(
-    '/',
-    'runs:write',
-    {
-      summary: 'Start a run: one agent on a task, an agent chosen by capability, a workflow (by name or inline), or a collaboration pattern',
-      description: `202 with the new run; 200 with \`idempotentReplay\` when \`idempotencyKey\` names a run already made. ${WAIT_DESCRIPTION}`,
-      query: waitQuery(maxWaitSeconds ?? DEFAULT_BOUNDS.maxWaitSeconds),
-      body: SubmitRun,
-      parseBody: parseSubmitRun,
-      responses: { 202: SubmitAnswer, 200: SubmittedOrFinished, 409: ErrorBody },
-    },
-    async (req, res, { query, body: parsed }) => {
-      const scope = requestScope(res);
-      // The webhook (its secret) goes to the webhooks only, never into the submission's options.
-      const { webhook, idempotencyKey, priority, budget } = parsed;
-      const extra: SubmitOptions = {
-        keyId: requestKeyId(res),
-        ...(idempotencyKey ? { idempotencyKey } : {}),
-        ...(priority ? { priority } : {}),
-        ...(budget ? { budget } : {}),
-        ...(webhook ? { beforeCreate: runWebhook(webhooks, scope, webhook) } : {}),
-      };
-      const result = await submitParsed(submissions, scope, parsed, extra);
-      if (result.created) {
-        const what =
-          'pattern' in parsed
-            ? { pattern: parsed.pattern }
-            : 'agent' in parsed
-              ? { agent: parsed.agent }
-              : 'capability' in parsed
-                ? { capability: parsed.capability }
-                : { workflow: typeof parsed.workflow === 'string' ? parsed.workflow : 'inline' };
-        await audit(req, res, { action: 'run.submitted', target: result.id, details: what });
-      }
-      const finished = await waitForRun(queries, res, { scope, runId: result.id, seconds: query.wait, shutdownSignal });
-      if (finished) return sendJson(res.location(`/v1/runs/${result.id}`), finished);
-      res
-        .status(result.created ? 202 : 200)
-        .location(`/v1/runs/${result.id}`)
-        .json({ id: result.id, status: result.status, ...(result.created ? {} : { idempotentReplay: true }) });
-    },
-  );
+  submitRoute(r, { submissions, webhooks, queries, audit, shutdownSignal, maxWaitSeconds });
 
   // Runs (with their outputs) can hold more text than one string may: written in pieces.
   r.get('/', 'runs:read', { summary: 'List runs, newest first', query: ListRunsQuery, responses: { 200: RunList } }, async (_req, res, { query }) => {
@@ -183,6 +142,52 @@ export function runsRouter({ submissions, webhooks, queries, actions, audit, shu
   );
 
   return r.router;
+}
+
+/** `POST /v1/runs`: a run of one of the four body shapes, answered at once or, with `?wait`, when it ends. */
+function submitRoute(r: ApiRouter, { submissions, webhooks, queries, audit, shutdownSignal, maxWaitSeconds }: Omit<RunsRouterDeps, 'actions'>): void {
+  r.post(
+    '/',
+    'runs:write',
+    {
+      summary: 'Start a run: one agent on a task, an agent chosen by capability, a workflow (by name or inline), or a collaboration pattern',
+      description: `202 with the new run; 200 with \`idempotentReplay\` when \`idempotencyKey\` names a run already made. ${WAIT_DESCRIPTION}`,
+      query: waitQuery(maxWaitSeconds ?? DEFAULT_BOUNDS.maxWaitSeconds),
+      body: SubmitRun,
+      parseBody: parseSubmitRun,
+      responses: { 202: SubmitAnswer, 200: SubmittedOrFinished, 409: ErrorBody },
+    },
+    async (req, res, { query, body: parsed }) => {
+      const scope = requestScope(res);
+      // The webhook (its secret) goes to the webhooks only, never into the submission's options.
+      const { webhook, idempotencyKey, priority, budget } = parsed;
+      const extra: SubmitOptions = {
+        keyId: requestKeyId(res),
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+        ...(priority ? { priority } : {}),
+        ...(budget ? { budget } : {}),
+        ...(webhook ? { beforeCreate: runWebhook(webhooks, scope, webhook) } : {}),
+      };
+      const result = await submitParsed(submissions, scope, parsed, extra);
+      if (result.created) {
+        const what =
+          'pattern' in parsed
+            ? { pattern: parsed.pattern }
+            : 'agent' in parsed
+              ? { agent: parsed.agent }
+              : 'capability' in parsed
+                ? { capability: parsed.capability }
+                : { workflow: typeof parsed.workflow === 'string' ? parsed.workflow : 'inline' };
+        await audit(req, res, { action: 'run.submitted', target: result.id, details: what });
+      }
+      const finished = await waitForRun(queries, res, { scope, runId: result.id, seconds: query.wait, shutdownSignal });
+      if (finished) return sendJson(res.location(`/v1/runs/${result.id}`), finished);
+      res
+        .status(result.created ? 202 : 200)
+        .location(`/v1/runs/${result.id}`)
+        .json({ id: result.id, status: result.status, ...(result.created ? {} : { idempotentReplay: true }) });
+    },
+  );
 }
 
 /** A step's routes: the decision on an approval gate, feedback on a result. */
