@@ -232,6 +232,15 @@ export class System {
       maxListScan: bounds.maxListScan,
       stalledIntervalMs: this.stalled.stalledInterval,
     });
+    const webhooks = sideWebhooks({
+      stateRedis,
+      store,
+      queries,
+      keyring: this.keyring,
+      queue: queues.get(WEBHOOK_QUEUE) as Queue<DeliveryJob>,
+      logger,
+      egress: opts.egress,
+    });
     const submissions = new Submissions({
       store,
       control,
@@ -245,6 +254,7 @@ export class System {
       bounds,
       readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
       routing,
+      beforeCreate: (scope, runId, scheduleId) => webhooks.awaitFinish(scope, runId, scheduleId),
     });
     const actions = new RunActions({ store, control, logger });
     const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });
@@ -256,15 +266,6 @@ export class System {
       awaitRunEnd: (scope, runId, waitMs, signal) => queries.awaitEnd(scope, runId, waitMs, signal),
     });
     const secrets = new WorkspaceSecrets({ records: new SecretRecords(stateRedis, sideOpts.failFast), keyring: this.keyring, scope: (ws) => this.scope(ws) });
-    const webhooks = sideWebhooks({
-      stateRedis,
-      store,
-      queries,
-      keyring: this.keyring,
-      queue: queues.get(WEBHOOK_QUEUE) as Queue<DeliveryJob>,
-      logger,
-      egress: opts.egress,
-    });
     return {
       redis,
       store,

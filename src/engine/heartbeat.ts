@@ -1,12 +1,16 @@
 /**
  * The timers of a process: its heartbeat (which queues it serves, for why a step waits and
  * /readyz, and its BullMQ workers, whose ids its job locks carry: a step whose process stopped
- * beating is lost) and, with the internal workers, the sweeper of runs whose jobs were never added.
+ * beating is lost) and, with the internal workers, the sweeper of runs whose jobs were never added
+ * and of finished runs whose run.finished webhook notice was never queued.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Worker } from 'bullmq';
 import { sweepQueued } from '../flow/sweeper.js';
+import { WebhookRecords } from '../store/webhook-records.js';
+import { sweepFinishNotices } from '../webhooks/finish-notices.js';
+import type { Scope } from '../store/scope.js';
 import type { System } from '../system.js';
 
 export interface ProcessTimers {
@@ -24,7 +28,7 @@ export interface ProcessTimers {
 export async function startTimers(
   system: System,
   workers: { steps: readonly Worker[]; others: readonly Worker[] },
-  sweep: { everyMs: number; graceMs: number } | undefined,
+  sweep: { everyMs: number; graceMs: number; noticeGraceMs?: number } | undefined,
 ): Promise<ProcessTimers> {
   const { logger, cell } = system;
   const { store, control, heartbeats } = system.engine;
@@ -46,9 +50,18 @@ export async function startTimers(
   // Runs whose jobs were never added end `failed`.
   let sweeping: Promise<unknown> | undefined;
   const sweepDeps = { store, control, cell, queue: (name: string) => system.queue(name), logger, graceMs: sweep?.graceMs ?? 60_000 };
+  // Finished runs whose run.finished notice was never queued (their finisher was killed) get it.
+  const noticeDeps = {
+    webhooks: system.engine.webhooks,
+    records: new WebhookRecords(store.redis),
+    statusOf: (scope: Scope, runId: string) => store.records.status(scope, runId),
+    cell,
+    logger,
+    graceMs: sweep?.noticeGraceMs ?? 60_000,
+  };
   const sweeper = sweep
     ? setInterval(() => {
-        sweeping ??= sweepQueued(sweepDeps)
+        sweeping ??= Promise.all([sweepQueued(sweepDeps), sweepFinishNotices(noticeDeps)])
           .catch((err: unknown) => logger.debug({ err }, 'sweep failed'))
           .finally(() => (sweeping = undefined));
       }, sweep.everyMs)

@@ -28,6 +28,10 @@ export interface WorkerPoolsOptions {
   recordRetry?: { tries: number; firstDelayMs: number };
   /** Waits before each retry of a webhook delivery, ms (tests shorten them). @default DELIVERY_BACKOFF_MS (about a day in all) */
   webhookBackoffMs?: readonly number[];
-  /** The sweeper of runs whose jobs were never added (internal workers only). @default {everyMs: 30000, graceMs: 60000} */
-  sweep?: { everyMs: number; graceMs: number };
+  /**
+   * The sweeper of runs whose jobs were never added, and of finished runs whose run.finished
+   * notice was never queued (`noticeGraceMs`: a mark's age before it is looked at), internal
+   * workers only. @default {everyMs: 30000, graceMs: 60000, noticeGraceMs: 60000}
+   */
+  sweep?: { everyMs: number; graceMs: number; noticeGraceMs?: number };
 }

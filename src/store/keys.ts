@@ -116,6 +116,12 @@ export const keys = {
    * added (a submission cut short).
    */
   queuedRuns: (c: Cell) => `${c.tag}:queued-runs`,
+  /**
+   * Sorted set: runs awaiting their run.finished webhook notice, by when they were added (or
+   * last looked at, ms); a member is the run's key (keys.run). Added before the run exists
+   * when a webhook wants its finish, removed once the notice is queued (src/webhooks/finish-notices.ts).
+   */
+  finishNotices: (c: Cell) => `${c.tag}:finish-notices`,
   /** Sorted set: worker process ids by their last heartbeat (ms). */
   workers: (c: Cell) => `${c.tag}:workers`,
   /** Hash: worker process id → its heartbeat: the queues it serves and its BullMQ worker ids (JSON). */

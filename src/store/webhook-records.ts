@@ -5,8 +5,8 @@
  * (src/webhooks/webhooks.ts): this module never sees one in clear.
  */
 import type { Redis } from 'ioredis';
-import { keys } from './keys.js';
-import type { Scope } from './scope.js';
+import { keys, parseRunKey } from './keys.js';
+import type { Cell, Scope, ScopedRun } from './scope.js';
 import type { WebhookDelivery, WebhookEventType } from '../model/webhook.js';
 
 /** A webhook as stored: where it goes, what it is sent, its secret sealed. */
@@ -45,9 +45,14 @@ export class WebhookRecords {
     return n > 0;
   }
 
-  /** A run's own webhook, kept a week (its id is `run-<runId>`). */
+  /**
+   * A run's own webhook, kept a week (its id is `run-<runId>`); one that takes run.finished marks
+   * the run as awaiting its finish notice in the same transaction.
+   */
   async putRun(scope: Scope, runId: string, record: Omit<WebhookRecord, 'id'>): Promise<void> {
-    await this.redis.set(keys.runWebhook(scope, runId), JSON.stringify({ ...record, id: RUN_PREFIX + runId }), 'EX', WEEK_SECONDS);
+    const tx = this.redis.multi().set(keys.runWebhook(scope, runId), JSON.stringify({ ...record, id: RUN_PREFIX + runId }), 'EX', WEEK_SECONDS);
+    if (record.events.includes('run.finished')) tx.zadd(keys.finishNotices(scope), Date.now(), keys.run(scope, runId));
+    await tx.exec();
   }
 
   /** A webhook by id: a subscription, or a run's own. */
@@ -83,5 +88,31 @@ export class WebhookRecords {
 
   async deliveries(scope: Scope, id: string): Promise<WebhookDelivery[]> {
     return (await this.redis.lrange(keys.webhookDeliveries(scope, id), 0, -1)).map((v) => JSON.parse(v) as WebhookDelivery);
+  }
+
+  /** Mark a run as awaiting its run.finished notice (written before the run exists). */
+  async awaitFinish(scope: Scope, runId: string): Promise<void> {
+    await this.redis.zadd(keys.finishNotices(scope), Date.now(), keys.run(scope, runId));
+  }
+
+  /** The run's finish notice is queued: forget it. */
+  async finishNoticed(scope: Scope, runId: string): Promise<void> {
+    await this.redis.zrem(keys.finishNotices(scope), keys.run(scope, runId));
+  }
+
+  /** Runs awaiting their finish notice, added (or last looked at) before `before` (ms). */
+  async awaitingBefore(cell: Cell, before: number, limit: number): Promise<ScopedRun[]> {
+    const members = await this.redis.zrangebyscore(keys.finishNotices(cell), '-inf', before, 'LIMIT', 0, limit);
+    const runs = members.map((m) => parseRunKey(cell, m));
+    const strays = members.filter((_, i) => !runs[i]);
+    if (strays.length) await this.redis.zrem(keys.finishNotices(cell), ...strays);
+    return runs.filter((r): r is ScopedRun => r !== undefined);
+  }
+
+  /** Look at these runs again later (their score bumped to now). */
+  async touchAwaiting(cell: Cell, runs: readonly ScopedRun[]): Promise<void> {
+    if (runs.length === 0) return;
+    const now = Date.now();
+    await this.redis.zadd(keys.finishNotices(cell), ...runs.flatMap((r) => [now, keys.run(r.scope, r.runId)]));
   }
 }

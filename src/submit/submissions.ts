@@ -53,6 +53,8 @@ export interface SubmissionsDeps {
   readRun: (scope: Scope, runId: string) => Promise<RerunSource>;
   /** The health facts a capability's candidates are chosen by (routing.ts); without it a capability is refused. */
   routing?: RoutingFacts;
+  /** Called for every run before it exists, after the submission's own beforeCreate checks (the webhooks mark a run whose finish a subscription takes). */
+  beforeCreate?: (scope: Scope, runId: string, scheduleId: string | undefined) => Promise<void>;
 }
 
 export interface SubmitOptions {
@@ -175,9 +177,10 @@ export class Submissions {
       const replay = await this.claim(scope, opts.idempotencyKey, runId, request, opts);
       if (replay) return replay;
     }
-    if (opts.beforeCreate) {
+    if (opts.beforeCreate || this.deps.beforeCreate) {
       try {
-        await opts.beforeCreate(runId);
+        await opts.beforeCreate?.(runId);
+        await this.deps.beforeCreate?.(scope, runId, opts.scheduleId);
       } catch (err) {
         if (opts.idempotencyKey) await this.deps.store.records.releaseIdempotencyKey(scope, opts.idempotencyKey);
         throw err;

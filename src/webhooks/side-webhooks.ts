@@ -1,8 +1,9 @@
 /**
  * The webhooks of one side of a System (engine or API), and their event source for run.finished:
  * the finisher's listener (store/endings.ts), which every ending of a run in this process goes
- * through; the delivery is queued before the finish returns. A queueing error is logged, never
- * thrown into the finish.
+ * through; the delivery is queued before the finish returns, then the run's mark is removed
+ * (finish-notices.ts: a process killed in between leaves it, and the sweep queues the notice).
+ * A queueing error is logged, never thrown into the finish (the mark stays).
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -13,6 +14,7 @@ import type { RunQueries } from '../query/run-queries.js';
 import type { RunStore } from '../store/run-store.js';
 import { WebhookRecords } from '../store/webhook-records.js';
 import type { DeliveryJob } from './delivery-job.js';
+import { noticeFinish } from './finish-notices.js';
 import { Webhooks } from './webhooks.js';
 
 export interface SideWebhooksDeps {
@@ -26,8 +28,9 @@ export interface SideWebhooksDeps {
 }
 
 export function sideWebhooks(deps: SideWebhooksDeps): Webhooks {
+  const records = new WebhookRecords(deps.stateRedis);
   const webhooks = new Webhooks({
-    records: new WebhookRecords(deps.stateRedis),
+    records,
     keyring: deps.keyring,
     queue: deps.queue,
     egress: deps.egress ?? { production: false, allow: [] },
@@ -38,7 +41,7 @@ export function sideWebhooks(deps: SideWebhooksDeps): Webhooks {
   });
   deps.store.endings.onFinished(async (scope, runId, status) => {
     try {
-      await webhooks.notify(scope, { id: `${runId}.run.finished`, type: 'run.finished', runId, data: { status } });
+      await noticeFinish(webhooks, records, scope, runId, status);
     } catch (err) {
       deps.logger.error({ runId, err: (err as Error).message }, 'could not queue the webhooks of a finished run');
     }
