@@ -3,7 +3,8 @@
  * (its own webhook, or a subscription of its workspace for its schedule); a finish whose
  * notice was never queued (the finish written without this process's listener, as when the
  * process is killed between the two) is noticed by the sweep, delivered exactly once; a run
- * finished normally is unmarked and delivered once; a run still running keeps its mark.
+ * finished normally is unmarked and delivered once, even when its mark is left (killed before
+ * unmarking: the sweep's queueing is deduped by the event id); a run still running keeps its mark.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finishRun } from '../../src/flow/finish-run.js';
@@ -83,22 +84,34 @@ describe('a run.finished notice', () => {
     expect(sentTo('/crashed')).toHaveLength(1);
   });
 
-  it('of a run finished normally is delivered once and its mark removed', { timeout: 30_000 }, async () => {
-    const sub = await h.request('POST', '/v1/runs', { agent: 'a', input: { task: 'hello' }, webhook: { url: `${receiver.url}/normal` } });
-    expect(sub.status).toBe(202);
-    const runId = sub.body.id as string;
-    await h.waitForRun(runId);
-    await poll(
-      'the notice delivered',
-      () => sentTo('/normal'),
-      (r) => r.length >= 1,
-      { timeoutMs: 10_000 },
-    );
-    expect(await mark(runId)).toBeNull();
-    await pause(SWEEP.noticeGraceMs + 3 * SWEEP.everyMs);
-    expect(sentTo('/normal')).toHaveLength(1);
-    expect(JSON.parse(sentTo('/normal')[0]!.body)).toMatchObject({ id: `${runId}.run.finished`, data: { status: 'succeeded' } });
-  });
+  it(
+    'of a run finished normally is delivered once and its mark removed; a mark left behind is swept without a second delivery',
+    { timeout: 30_000 },
+    async () => {
+      const sub = await h.request('POST', '/v1/runs', { agent: 'a', input: { task: 'hello' }, webhook: { url: `${receiver.url}/normal` } });
+      expect(sub.status).toBe(202);
+      const runId = sub.body.id as string;
+      await h.waitForRun(runId);
+      await poll(
+        'the notice delivered',
+        () => sentTo('/normal'),
+        (r) => r.length >= 1,
+        { timeoutMs: 10_000 },
+      );
+      expect(await mark(runId)).toBeNull();
+      // Killed after queueing but before unmarking: the sweep queues the same event again, deduped by its job id.
+      await h.system.api.store.redis.zadd(keys.finishNotices(scope), Date.now(), keys.run(scope, runId));
+      await poll(
+        'the mark swept',
+        () => mark(runId),
+        (s) => s === null,
+        { timeoutMs: 10_000 },
+      );
+      await pause(3 * SWEEP.everyMs);
+      expect(sentTo('/normal')).toHaveLength(1);
+      expect(JSON.parse(sentTo('/normal')[0]!.body)).toMatchObject({ id: `${runId}.run.finished`, data: { status: 'succeeded' } });
+    },
+  );
 
   it('of a run still running is kept (looked at again later), then delivered once it ends', { timeout: 30_000 }, async () => {
     const runId = await waitingRun('/running');
