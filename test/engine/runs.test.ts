@@ -284,7 +284,8 @@ it('counts a paid answer once when its result write was applied but the reply wa
   // Redis ran the write, then the reply never came back (as ioredis reports a command timeout).
   const complete = vi.spyOn(store.steps, 'complete').mockImplementation(async (scope, runId, stepId, result, opts) => {
     // Decided when the write is asked for: the run before may be seen finished (its write applied) before its call returns here.
-    const lose = stepId === armed;
+    // Only a run not yet submitted when the test armed it loses its write: a late write of an earlier run never does.
+    const lose = stepId === armed && !earlier.has(runId);
     if (lose) armed = undefined;
     const reply = await original(scope, runId, stepId, result, opts);
     if (lose) {
@@ -293,9 +294,12 @@ it('counts a paid answer once when its result write was applied but the reply wa
     }
     return reply;
   });
+  const earlier = new Set<string>();
   const submit = async (body: Record<string, unknown>, lose?: 'ask' | 'gpt') => {
     armed = lose;
-    return ((await h.request('POST', '/v1/runs', body)).body as { id: string }).id;
+    const id = ((await h.request('POST', '/v1/runs', body)).body as { id: string }).id;
+    if (!lose) earlier.add(id);
+    return id;
   };
   try {
     await withPools(async (pools) => {
