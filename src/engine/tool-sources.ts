@@ -9,7 +9,8 @@ import type { System } from '../system.js';
 import type { BuiltinTool, ToolSources } from '../tools/toolbox.js';
 import { createBuiltins } from '../tools/builtins/index.js';
 import { httpToolSource } from '../tools/http-source.js';
-import { READ_RUNS_TOOL, readRunsBuiltin, type ReadRuns } from '../tools/builtins/read-runs.js';
+import { READ_RUNS_TOOL } from '../model/tool.js';
+import { readRunsBuiltin, type ReadRuns } from '../tools/builtins/read-runs.js';
 
 export function toolSources(system: System, deps: { readRuns: ReadRuns }, given: Partial<ToolSources> = {}): ToolSources {
   const { store } = system.engine;

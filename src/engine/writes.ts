@@ -9,7 +9,7 @@ import { RetryableError, StaleAttemptError, toError } from '../errors/index.js';
 import { isTransientWriteError } from '../store/reachable.js';
 import type { StepCompleteReply, StepTransition, StepTransitionReply } from '../store/scripts/index.js';
 import type { Delivery } from './delivery.js';
-import { PUBLISH_CONTEXT_TOOL } from '../tools/builtins/names.js';
+import { PUBLISH_CONTEXT_TOOL } from '../model/tool.js';
 import { contextPublish } from './publish.js';
 import type { Succeeded } from './settle.js';
 

@@ -79,10 +79,13 @@ export type McpServerSpec = z.infer<typeof McpServerSpec>;
  */
 export const ToolRef = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}(\/[^\s/]{1,128})?$/, 'must name a tool, a built-in, an MCP server, or <server>/<tool>');
 
-/** The engine's own tools an agent may list in `tools:` (each a built-in AgentTool). */
-export const BUILTIN_TOOLS = ['read_runs', 'emit_output', 'publish_context'] as const;
+/** The engine's own tools an agent may list in `tools:` (each a built-in AgentTool: src/tools/builtins). */
+export const READ_RUNS_TOOL = 'read_runs';
+export const EMIT_OUTPUT_TOOL = 'emit_output';
+export const PUBLISH_CONTEXT_TOOL = 'publish_context';
+export const BUILTIN_TOOLS = [READ_RUNS_TOOL, EMIT_OUTPUT_TOOL, PUBLISH_CONTEXT_TOOL] as const;
 /** Offered to an agent with `delegates`; no tool may take its name. */
-export const DELEGATE_TOOL_NAME = 'delegate';
+export const DELEGATE_TOOL = 'delegate';
 
 /** The HTTP tools and MCP servers of an agents file: what an agent's `tools:` may name. */
 export interface ToolCatalog {
@@ -105,7 +108,7 @@ export function toolRefProblem(ref: string, catalog: ToolCatalog): string | null
 
 /** Names of the catalog that would make an agent's tools ambiguous: an HTTP tool named as a built-in, `delegate` or an MCP server. */
 export function catalogClashes(catalog: ToolCatalog): { path: string[]; message: string }[] {
-  const reserved = new Set<string>([...BUILTIN_TOOLS, DELEGATE_TOOL_NAME]);
+  const reserved = new Set<string>([...BUILTIN_TOOLS, DELEGATE_TOOL]);
   return Object.keys(catalog.tools).flatMap((name) => {
     if (reserved.has(name)) return [{ path: ['tools', name], message: `"${name}" is the name of a tool of the engine's own; give the HTTP tool another name` }];
     if (catalog.mcpServers[name])

@@ -25,8 +25,12 @@ export function secretNamesIn(text: string): string[] {
 }
 
 /** The secrets that `texts` name, opened once each (MissingSecretError for the first one not set). */
-export async function openSecrets(texts: readonly string[], workspace: string, lookup: SecretLookup): Promise<Map<string, string>> {
-  const names = [...new Set(texts.flatMap(secretNamesIn))];
+export function openSecrets(texts: readonly string[], workspace: string, lookup: SecretLookup): Promise<Map<string, string>> {
+  return openNamed([...new Set(texts.flatMap(secretNamesIn))], workspace, lookup);
+}
+
+/** The secrets `names` of `workspace`, opened (MissingSecretError for the first one not set). */
+export async function openNamed(names: readonly string[], workspace: string, lookup: SecretLookup): Promise<Map<string, string>> {
   const values = await Promise.all(names.map((name) => lookup(workspace, name)));
   const opened = new Map<string, string>();
   names.forEach((name, i) => {

@@ -6,7 +6,7 @@
  * this process is simply not offered.
  */
 import { NonRetryableError } from '../errors/index.js';
-import { BUILTIN_TOOLS, DELEGATE_TOOL_NAME, toolRefProblem, type HttpToolSpec, type ToolCatalog } from '../model/tool.js';
+import { BUILTIN_TOOLS, DELEGATE_TOOL, toolRefProblem, type HttpToolSpec, type ToolCatalog } from '../model/tool.js';
 import type { AgentTool } from './tool.js';
 import type { BuiltinStep } from './builtins/deps.js';
 
@@ -46,7 +46,7 @@ export async function toolboxFor(refs: readonly string[], catalog: ToolCatalog, 
   const from = new Map<string, string>();
   const offer = (ref: string, tool: AgentTool) => {
     const name = tool.definition.name;
-    const clash = name === DELEGATE_TOOL_NAME ? 'delegate (the engine’s own)' : from.get(name);
+    const clash = name === DELEGATE_TOOL ? 'delegate (the engine’s own)' : from.get(name);
     if (clash !== undefined) throw new NonRetryableError(`two tools are offered as "${name}": from ${clash} and from ${ref}; rename one`);
     box.set(name, tool);
     from.set(name, ref);

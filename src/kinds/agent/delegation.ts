@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_ORCHESTRATION, type Orchestration, type ResolvedAgent } from '../../model/agent.js';
-import { DELEGATE_TOOL_NAME } from '../../model/tool.js';
+import { DELEGATE_TOOL } from '../../model/tool.js';
 import { NonRetryableError } from '../../errors/index.js';
 import type { ToolCall, ToolDefinition, ToolResult } from '../../calls/provider.js';
 import type { StepRecord } from '../../model/run.js';
@@ -20,8 +20,6 @@ import type { StepRouting } from '../../model/routing.js';
 import type { CompiledStepOf } from '../definition.js';
 import { agentChild, type ChildStep, type ExecutionContext } from '../executor.js';
 import { describeArgsIssues } from '../shared/tool-calls.js';
-
-export const DELEGATE_TOOL = DELEGATE_TOOL_NAME;
 
 /** What an agent step may delegate, with the bounds in force. */
 export interface Delegation {

@@ -4,7 +4,7 @@
  */
 import type { ResolvedAgent } from '../../model/agent.js';
 import { toolboxFor, type ToolSources } from '../../tools/toolbox.js';
-import { READ_RUNS_TOOL } from '../../tools/builtins/read-runs.js';
+import { READ_RUNS_TOOL } from '../../model/tool.js';
 import type { CompiledStepOf } from '../definition.js';
 import type { ExecutionContext } from '../executor.js';
 import { allowedDelegates, delegateTool, type Delegation } from './delegation.js';

@@ -10,7 +10,8 @@ import type { ToolCall, ToolResult } from '../../calls/provider.js';
 import type { AgentTool, ToolCallScope } from '../../tools/tool.js';
 import type { CompiledStepOf } from '../definition.js';
 import type { ExecutionContext } from '../executor.js';
-import { DELEGATE_TOOL, planDelegation, routeDelegation, type Delegation } from './delegation.js';
+import { DELEGATE_TOOL } from '../../model/tool.js';
+import { planDelegation, routeDelegation, type Delegation } from './delegation.js';
 import { isToCall, type LoopCheckpoint, type PendingCall } from './loop-state.js';
 
 /** What a turn may call: the delegations (when it delegates) and the toolbox. */

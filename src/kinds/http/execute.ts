@@ -9,7 +9,7 @@
 import { NonRetryableError, StepTimeoutError } from '../../errors/index.js';
 import { SealedValueError } from '../../agents/keyring.js';
 import type { Outbound, OutboundResponse } from '../../net/outbound.js';
-import { MissingSecretError, redactSecrets } from '../../tools/secret-template.js';
+import { MissingSecretError, openNamed, redactSecrets } from '../../tools/secret-template.js';
 import type { SecretLookup } from '../../tools/tool.js';
 import type { StepExecutor } from '../executor.js';
 import { renderRequest, secretNames } from './request.js';
@@ -70,18 +70,13 @@ export function httpExecutor(deps: HttpExecutorDeps): StepExecutor<'http'> {
 
 /** The values of the secrets `names` of the step's workspace; a missing one fails the step, naming it. */
 async function secretsOf(names: readonly string[], workspace: string, lookup: SecretLookup | undefined): Promise<Record<string, string>> {
-  const values: Record<string, string> = {};
-  for (const name of names) {
-    let value: string | undefined;
-    try {
-      value = lookup ? await lookup(workspace, name) : undefined;
-    } catch (err) {
-      // Sealed under a key this process no longer has, or altered: it will not open on a retry either.
-      if (err instanceof SealedValueError) throw new NonRetryableError(err.message, undefined, { cause: err });
-      throw err;
-    }
-    if (value === undefined) throw new MissingSecretError(name, workspace);
-    values[name] = value;
+  if (names.length === 0) return {};
+  if (!lookup) throw new MissingSecretError(names[0]!, workspace);
+  try {
+    return Object.fromEntries(await openNamed(names, workspace, lookup));
+  } catch (err) {
+    // Sealed under a key this process no longer has, or altered: it will not open on a retry either.
+    if (err instanceof SealedValueError) throw new NonRetryableError(err.message, undefined, { cause: err });
+    throw err;
   }
-  return values;
 }

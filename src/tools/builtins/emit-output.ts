@@ -11,7 +11,7 @@ import { StaleAttemptError } from '../../errors/index.js';
 import { MAX_WORK_OUTPUT_BYTES, MAX_WORK_OUTPUTS, WorkOutputFormat, WorkOutputName } from '../../model/work-output.js';
 import type { ToolCallScope, ToolOutcome } from '../tool.js';
 import { argsProblems, toolError, type BuiltinDeps, type BuiltinFactory, type BuiltinStep } from './deps.js';
-import { EMIT_OUTPUT_TOOL } from './names.js';
+import { EMIT_OUTPUT_TOOL } from '../../model/tool.js';
 
 const EmitArgs = z
   .object({

@@ -6,11 +6,11 @@
  */
 import type { BuiltinDeps, BuiltinFactory } from './deps.js';
 import { emitOutput } from './emit-output.js';
-import { EMIT_OUTPUT_TOOL, PUBLISH_CONTEXT_TOOL } from './names.js';
+import { EMIT_OUTPUT_TOOL, PUBLISH_CONTEXT_TOOL } from '../../model/tool.js';
 import { publishContext } from './publish-context.js';
 
 export type { BuiltinDeps, BuiltinFactory, BuiltinStep } from './deps.js';
-export { EMIT_OUTPUT_TOOL, PUBLISH_CONTEXT_TOOL } from './names.js';
+export { EMIT_OUTPUT_TOOL, PUBLISH_CONTEXT_TOOL } from '../../model/tool.js';
 
 /** The built-ins by name. */
 export function createBuiltins(deps: BuiltinDeps): Map<string, BuiltinFactory> {

@@ -12,7 +12,7 @@ import { StaleAttemptError } from '../../errors/index.js';
 import { ContextName, mayPublish, type PublishFields } from '../../model/step.js';
 import type { ToolCallScope, ToolOutcome } from '../tool.js';
 import { argsProblems, toolError, type BuiltinDeps, type BuiltinFactory, type BuiltinStep } from './deps.js';
-import { PUBLISH_CONTEXT_TOOL } from './names.js';
+import { PUBLISH_CONTEXT_TOOL } from '../../model/tool.js';
 
 /** Most names one step gives through publish_context (as `publish: [...]` may list). */
 export const MAX_CONTEXT_DRAFTS = 100;

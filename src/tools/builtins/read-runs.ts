@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { ToolDefinition } from '../../calls/provider.js';
+import { READ_RUNS_TOOL } from '../../model/tool.js';
 import { issuesFromZod } from '../../errors/index.js';
 import type { ToolOutcome } from '../tool.js';
 import type { BuiltinTool, ToolContext } from '../toolbox.js';
@@ -23,7 +24,6 @@ export interface RecentRun {
 /** Recent runs of a workspace, newest first (the `read_runs` tool). */
 export type ReadRuns = (query: { workspaceId: string; agent?: string; workflow?: string; limit: number }) => Promise<RecentRun[]>;
 
-export const READ_RUNS_TOOL = 'read_runs';
 /** How much of a run's output `read_runs` shows (characters of its JSON). */
 const READ_RUNS_OUTPUT_CHARS = 4000;
 

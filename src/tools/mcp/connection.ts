@@ -10,7 +10,7 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { NonRetryableError, RetryableError, toError } from '../../errors/index.js';
 import { createTransport, type McpTransport, type TransportOptions } from './transport.js';
-import { redact } from './secrets.js';
+import { redactSecrets } from '../secret-template.js';
 
 /** A call that did not reach the server (the connection was closed, or the server no longer knew the session): safe to make again. */
 export class NotSentError extends Error {}
@@ -34,7 +34,7 @@ export class McpConnection {
     client.onclose = () => {
       this.closed = true;
     };
-    client.onerror = (err) => o.logger.debug({ mcpServer: o.server, err: redact(err.message, o.secrets) }, 'mcp connection error');
+    client.onerror = (err) => o.logger.debug({ mcpServer: o.server, err: redactSecrets(err.message, o.secrets) }, 'mcp connection error');
   }
 
   /** Start the server (stdio) or open a session (HTTP), and initialize; an error names the server, never a secret. */
@@ -47,7 +47,7 @@ export class McpConnection {
       await client.close().catch(() => undefined);
       const e = toError(err);
       const what = 'command' in o.spec ? `start MCP server "${o.server}" (${o.spec.command})` : `reach MCP server "${o.server}"`;
-      const message = `could not ${what}: ${redact(e.message, o.secrets)}`;
+      const message = `could not ${what}: ${redactSecrets(e.message, o.secrets)}`;
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NonRetryableError(message);
       throw new RetryableError(message);
     }
@@ -67,7 +67,7 @@ export class McpConnection {
   tools(): Promise<Tool[]> {
     this.toolList ??= this.listAll().catch((err: unknown) => {
       this.toolList = undefined;
-      throw new RetryableError(`could not list the tools of MCP server "${this.o.server}": ${redact(toError(err).message, this.o.secrets)}`);
+      throw new RetryableError(`could not list the tools of MCP server "${this.o.server}": ${redactSecrets(toError(err).message, this.o.secrets)}`);
     });
     return this.toolList;
   }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { McpServerSpec } from '../../model/tool.js';
 import type { SecretLookup } from '../tool.js';
 import { NonRetryableError } from '../../errors/index.js';
-import { fillSecrets, MissingSecretError, openSecrets, redactSecrets, secretNamesIn } from '../secret-template.js';
+import { fillSecrets, MissingSecretError, openSecrets, secretNamesIn } from '../secret-template.js';
 
 /** The values of a spec that may hold secrets: a stdio server's env, an HTTP server's headers. */
 export function templatedValues(spec: McpServerSpec): Record<string, string> {
@@ -45,6 +45,3 @@ export async function resolveSecrets(server: string, values: Record<string, stri
   const fingerprint = createHash('sha256').update(JSON.stringify(filled)).digest('hex');
   return { values: filled, secrets: [...opened.values()].filter((s) => s.length > 0), fingerprint };
 }
-
-/** `text` with every secret value replaced (a server's stderr, an error message). */
-export const redact = (text: string, secrets: readonly string[]): string => redactSecrets(text, secrets);

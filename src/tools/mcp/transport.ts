@@ -10,7 +10,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { McpServerSpec } from '../../model/tool.js';
 import type { Logger } from '../../logger.js';
-import { redact } from './secrets.js';
+import { redactSecrets } from '../secret-template.js';
 
 export type McpTransport = StdioClientTransport | StreamableHTTPClientTransport;
 
@@ -31,7 +31,7 @@ export function createTransport(o: TransportOptions): McpTransport {
   const transport = new StdioClientTransport({ command: o.spec.command, args: o.spec.args, env: o.values, cwd: o.spec.cwd, stderr: 'pipe' });
   const stderr = transport.stderr as Readable | null;
   if (stderr) {
-    createInterface({ input: stderr }).on('line', (line) => o.logger.debug({ mcpServer: o.server, line: redact(line, o.secrets) }, 'mcp server stderr'));
+    createInterface({ input: stderr }).on('line', (line) => o.logger.debug({ mcpServer: o.server, line: redactSecrets(line, o.secrets) }, 'mcp server stderr'));
   }
   return transport;
 }
