@@ -254,7 +254,6 @@ export class System {
       bounds,
       readRun: (scope, runId) => queries.get(scope, runId, { definition: true }),
       routing,
-      beforeCreate: (scope, runId, scheduleId) => webhooks.awaitFinish(scope, runId, scheduleId),
     });
     const actions = new RunActions({ store, control, logger });
     const caps = new WorkspaceCapsStore({ redis: stateRedis, defaults: opts.workspaceCaps ?? NO_CAPS });

@@ -7,7 +7,7 @@
 import { keys } from './keys.js';
 import type { RunBudgets } from './budgets.js';
 import type { Scope } from './scope.js';
-import { parseJson, runFinish, stepsSettle, type RunFinishArgs, type RunFinishReply, type SettledSteps } from './scripts/index.js';
+import { parseJson, runFinish, stepsSettle, type RunFinishArgs, type RunFinishedFacts, type RunFinishReply, type SettledSteps } from './scripts/index.js';
 import type { StoreContext } from './store-context.js';
 import { isTerminalRun, type RunStatus } from '../model/run.js';
 
@@ -15,8 +15,11 @@ import { isTerminalRun, type RunStatus } from '../model/run.js';
 export const SETTLE_IN_SCRIPT = 500;
 const SETTLE_BATCH = 100;
 
-/** Told of every run this store finishes; a promise is awaited (a webhook's delivery queued before the finish returns). */
-export type FinishedListener = (scope: Scope, runId: string, status: RunStatus) => void | Promise<void>;
+/** Told of every run this store finishes, with what its finishing write read; a promise is awaited (a webhook's delivery queued before the finish returns). */
+export type FinishedListener = (scope: Scope, runId: string, status: RunStatus, facts: RunFinishedFacts) => void | Promise<void>;
+
+/** Facts not read by the write that finished a run: each is then read by whoever needs it. */
+const UNKNOWN: RunFinishedFacts = { holds: true, notice: true };
 
 export class RunEndings {
   private readonly listeners = new Set<FinishedListener>();
@@ -58,18 +61,18 @@ export class RunEndings {
       outbox: this.ctx.outbox,
       retentionSeconds: this.ctx.retentionSeconds,
     });
-    if (res.applied) await this.finished(scope, runId, res.status);
+    if (res.applied) await this.finished(scope, runId, res.status, res.facts);
     return res;
   }
 
   /**
    * A run has ended, by whichever path: what its calls held goes back at once (its turns booked
-   * no longer hold back other runs' calls). `holds: false`: the write that finished it saw it
-   * hold nothing (nothing to read back).
+   * no longer hold back other runs' calls), then the listeners are told. `facts`: what the write
+   * that finished it read (`holds: false`: it held nothing, nothing to read back).
    */
-  readonly finished = async (scope: Scope, runId: string, status: RunStatus, opts: { holds?: boolean } = {}): Promise<void> => {
-    if (opts.holds !== false) await this.budgets.releaseHolds(scope, runId);
-    for (const listener of this.listeners) await listener(scope, runId, status);
+  readonly finished = async (scope: Scope, runId: string, status: RunStatus, facts: RunFinishedFacts = UNKNOWN): Promise<void> => {
+    if (facts.holds) await this.budgets.releaseHolds(scope, runId);
+    for (const listener of this.listeners) await listener(scope, runId, status, facts);
   };
 
   /**

@@ -16,6 +16,7 @@ import {
   stepTransition,
   stepsAdd,
   type RecordFields,
+  type RunFinishedFacts,
   type StepBeginArgs,
   type StepBeginReply,
   type StepCompleteReply,
@@ -29,7 +30,7 @@ import { decodeFields, type StoreContext } from './store-context.js';
 import type { RunStatus, StepRecord, StepStatus, Usage } from '../model/run.js';
 
 /** Called once a step's write finished its run (a single-step run's result): see RunEndings. */
-export type OnRunFinished = (scope: Scope, runId: string, status: RunStatus, opts?: { holds?: boolean }) => Promise<void>;
+export type OnRunFinished = (scope: Scope, runId: string, status: RunStatus, facts?: RunFinishedFacts) => Promise<void>;
 
 export class StepState {
   constructor(
@@ -105,7 +106,7 @@ export class StepState {
       finishRun: opts.finishRun ?? false,
       retentionSeconds: this.ctx.retentionSeconds,
     });
-    if (reply.finished) await this.runFinished(scope, runId, reply.finished, reply.holds === undefined ? {} : { holds: reply.holds });
+    if (reply.finished) await this.runFinished(scope, runId, reply.finished, reply.facts);
     return reply;
   }
 

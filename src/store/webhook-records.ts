@@ -90,11 +90,6 @@ export class WebhookRecords {
     return (await this.redis.lrange(keys.webhookDeliveries(scope, id), 0, -1)).map((v) => JSON.parse(v) as WebhookDelivery);
   }
 
-  /** Mark a run as awaiting its run.finished notice (written before the run exists). */
-  async awaitFinish(scope: Scope, runId: string): Promise<void> {
-    await this.redis.zadd(keys.finishNotices(scope), Date.now(), keys.run(scope, runId));
-  }
-
   /** The run's finish notice is queued: forget it. */
   async finishNoticed(scope: Scope, runId: string): Promise<void> {
     await this.redis.zrem(keys.finishNotices(scope), keys.run(scope, runId));

@@ -53,8 +53,6 @@ export interface SubmissionsDeps {
   readRun: (scope: Scope, runId: string) => Promise<RerunSource>;
   /** The health facts a capability's candidates are chosen by (routing.ts); without it a capability is refused. */
   routing?: RoutingFacts;
-  /** Called for every run before it exists, after the submission's own beforeCreate checks (the webhooks mark a run whose finish a subscription takes). */
-  beforeCreate?: (scope: Scope, runId: string, scheduleId: string | undefined) => Promise<void>;
 }
 
 export interface SubmitOptions {
@@ -177,10 +175,9 @@ export class Submissions {
       const replay = await this.claim(scope, opts.idempotencyKey, runId, request, opts);
       if (replay) return replay;
     }
-    if (opts.beforeCreate || this.deps.beforeCreate) {
+    if (opts.beforeCreate) {
       try {
-        await opts.beforeCreate?.(runId);
-        await this.deps.beforeCreate?.(scope, runId, opts.scheduleId);
+        await opts.beforeCreate(runId);
       } catch (err) {
         if (opts.idempotencyKey) await this.deps.store.records.releaseIdempotencyKey(scope, opts.idempotencyKey);
         throw err;

@@ -1,7 +1,9 @@
 /**
  * A run's run.finished notice, at least once. A run whose finish a webhook takes is marked
- * before it exists (keys.finishNotices: its own webhook's write, or a subscription's at
- * submit); the finisher's listener queues the notice, then unmarks it. A process killed
+ * before it exists (keys.finishNotices: its own webhook's write, or, for a subscription's, the
+ * create-run script: lua/includes/markFinishNotice.lua); the finisher's listener queues the
+ * notice, then unmarks it (the write that finished the run tells it whether any webhook may want
+ * it: afterFinish.lua). A process killed
  * between the finish and the queueing leaves the mark: the sweep (the process's sweeper timer)
  * queues the notice of a marked run that has ended, with the same event id (so a notice queued
  * twice is delivered once), looks again later at one still running, and forgets one that no

@@ -39,7 +39,9 @@ export function sideWebhooks(deps: SideWebhooksDeps): Webhooks {
       return { scheduleId: run.scheduleId ?? null, error: run.error ?? null };
     },
   });
-  deps.store.endings.onFinished(async (scope, runId, status) => {
+  deps.store.endings.onFinished(async (scope, runId, status, facts) => {
+    // The write that finished the run saw no webhook that may want it: nothing to read or queue.
+    if (!facts.notice) return;
     try {
       await noticeFinish(webhooks, records, scope, runId, status);
     } catch (err) {

@@ -83,17 +83,6 @@ export class Webhooks {
     };
   }
 
-  /**
-   * Before a run exists: when a subscription of its workspace takes its run.finished (any
-   * schedule's, or `scheduleId`'s), mark it as awaiting its finish notice (finish-notices.ts).
-   * A run's own webhook marks it when stored (sealRun).
-   */
-  async awaitFinish(scope: Scope, runId: string, scheduleId: string | undefined): Promise<void> {
-    const subscriptions = await this.deps.records.list(scope);
-    if (subscriptions.some((w) => w.events.includes('run.finished') && (!w.scheduleId || w.scheduleId === scheduleId)))
-      await this.deps.records.awaitFinish(scope, runId);
-  }
-
   /** A 422 naming the rule when egress refuses `url` as written (what it resolves to is checked as each delivery connects). */
   private allowed(url: string, path: string): void {
     const broken = ruleBroken(new URL(url), this.deps.egress);

@@ -638,6 +638,8 @@ describe('run-finish', () => {
         { stepId: 'b', was: 'pending', agent: 'a' },
       ],
       refIds: [`${id}.a~ref~b`],
+      // What the finishing write read for what follows: nothing held, no webhook in the workspace.
+      facts: { holds: false, notice: false },
     });
     expect((await store.records.get(scope, id))!.steps.map((s) => [s.status, s.reason])).toEqual([
       ['cancelled', 'run cancelled'],

@@ -164,4 +164,20 @@ describe('a run.finished notice', () => {
     expect(sentTo('/nightly').map((r) => (JSON.parse(r.body) as { runId: string }).runId)).toEqual([nightly.id]);
     await webhooks.remove(scope, hook.id);
   });
+
+  it('of a run submitted before its workspace subscribed is sent to the subscription (the finishing write sees it)', { timeout: 30_000 }, async () => {
+    const { submissions, webhooks } = h.system.api;
+    const before = await submissions.submitWorkflow(scope, 'gated', {});
+    expect(await mark(before.id)).toBeNull();
+    const hook = await webhooks.create(scope, { url: `${receiver.url}/later`, events: ['run.finished'] });
+    await h.system.api.actions.cancel(scope, before.id);
+    const got = await poll(
+      'the notice delivered',
+      () => sentTo('/later'),
+      (r) => r.length >= 1,
+      { timeoutMs: 10_000 },
+    );
+    expect(JSON.parse(got[0]!.body)).toMatchObject({ id: `${before.id}.run.finished`, runId: before.id, data: { status: 'cancelled' } });
+    await webhooks.remove(scope, hook.id);
+  });
 });

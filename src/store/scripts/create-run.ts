@@ -151,6 +151,8 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
       keys.definition(scope, a.definition?.id ?? ''),
       keys.workflowRunIndex(scope, run.workflow),
       keys.workflowIndexSince(scope),
+      keys.webhooks(scope),
+      keys.finishNotices(scope),
       ...owners.flatMap((k) => [keys.envelope(scope, k), keys.envelopeDay(scope, k, a.admission!.day)]),
       ...fair.flatMap((f) => {
         const base = keys.bullQueueBase(scope, f.queue);
@@ -174,6 +176,7 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
       fair.length,
       scope.workspace,
       FAIR_STATE_TTL_S,
+      run.scheduleId ?? '',
       ...fair.flatMap((f) => [Math.max(1, f.share), keys.bullQueueBase(scope, f.queue), f.jobIds.length, ...f.jobIds]),
       ...fields,
     ],

@@ -9,7 +9,7 @@ export {
   type FairRequest,
 } from './create-run.js';
 export { gateDecide, type GateDecideReply, type GateDecision } from './gate-decide.js';
-export { runFinish, stepsSettle, type RunFinishArgs, type RunFinishReply, type SettledSteps } from './run-finish.js';
+export { runFinish, stepsSettle, type RunFinishArgs, type RunFinishedFacts, type RunFinishReply, type SettledSteps } from './run-finish.js';
 export { RUN_FIELDS, STEP_FIELDS, json, parseJson } from './script.js';
 export { stepBegin, type StepBeginArgs, type StepBeginReply, type StepReading } from './step-begin.js';
 export { stepCheckpoint, type RecordFields, type StepCheckpointArgs } from './step-checkpoint.js';

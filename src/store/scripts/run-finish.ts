@@ -4,7 +4,7 @@ import type { Scope } from '../scope.js';
 import type { RunStatus, StepStatus } from '../../model/run.js';
 import { json, Script } from './script.js';
 
-const script = new Script('run-finish', 6);
+const script = new Script('run-finish', 9);
 
 export interface RunFinishArgs {
   scope: Scope;
@@ -41,11 +41,26 @@ export type RunFinishReply =
       cancelledSteps: { stepId: string; was: StepStatus; agent: string | null }[];
       /** Every ref job id of the run (a compacted run no longer keeps them). */
       refIds: string[];
+      facts: RunFinishedFacts;
     }
   | { applied: false; status: RunStatus | 'missing' };
 
+/** What the write that finished a run read for what follows it (lua/includes/afterFinish.lua), so that none of it is a read of its own. */
+export interface RunFinishedFacts {
+  /** The run's provider calls held something (keys.runHolds): release them. */
+  holds: boolean;
+  /** A webhook may want its run.finished: the run is marked as awaiting the notice, or its workspace has subscriptions. */
+  notice: boolean;
+}
+
+/** The facts as a script returned them (1/0 each); unknown (both true: read them) when it did not. */
+export const finishedFacts = (holds: number | undefined, notice: number | undefined): RunFinishedFacts => ({
+  holds: holds !== 0,
+  notice: notice !== 0,
+});
+
 export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFinishReply> {
-  const [applied, status, cancelled = [], refIds = []] = (await script.run(
+  const [applied, status, cancelled = [], refIds = [], holds, notice] = (await script.run(
     redis,
     [
       keys.run(a.scope, a.runId),
@@ -54,6 +69,9 @@ export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFini
       keys.events(a.scope, a.runId),
       keys.outbox(a.scope),
       keys.queuedRuns(a.scope),
+      keys.runHolds(a.scope, a.runId),
+      keys.finishNotices(a.scope),
+      keys.webhooks(a.scope),
     ],
     [
       a.status,
@@ -67,12 +85,12 @@ export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFini
       keys.definitionPrefix(a.scope),
       ...(a.settled ? [a.settled.failed, a.settled.skipped, a.settled.usage, a.settled.nFailed, a.settled.requiredFailed ?? ''] : ['']),
     ],
-  )) as [number, string, string[]?, string[]?];
+  )) as [number, string, string[]?, string[]?, number?, number?];
   if (applied !== 1) return { applied: false, status: status as RunStatus | 'missing' };
   const cancelledSteps: { stepId: string; was: StepStatus; agent: string | null }[] = [];
   for (let i = 0; i + 2 < cancelled.length; i += 3)
     cancelledSteps.push({ stepId: cancelled[i]!, was: cancelled[i + 1] as StepStatus, agent: cancelled[i + 2] || null });
-  return { applied: true, status: status as RunStatus, cancelledSteps, refIds };
+  return { applied: true, status: status as RunStatus, cancelledSteps, refIds, facts: finishedFacts(holds, notice) };
 }
 
 const settleScript = new Script('steps-settle', 1);

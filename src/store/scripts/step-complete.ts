@@ -2,10 +2,11 @@ import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { Scope } from '../scope.js';
 import type { RunStatus, StepStatus, Usage } from '../../model/run.js';
+import { finishedFacts, type RunFinishedFacts } from './run-finish.js';
 import { json, Script } from './script.js';
 import type { RecordFields } from './step-checkpoint.js';
 
-const script = new Script('step-complete', 8);
+const script = new Script('step-complete', 10);
 
 export interface StepResult {
   output: unknown;
@@ -60,12 +61,12 @@ export interface StepCompleteReply {
   finished?: RunStatus;
   /** Why the run's budget is exceeded with this answer counted (the run should halt). */
   budgetExceeded?: string;
-  /** With `finished`, when the write knew: whether the run's provider calls held anything then (keys.runHolds). */
-  holds?: boolean;
+  /** With `finished`: what the write that finished the run read for what follows (see RunFinishedFacts). */
+  facts?: RunFinishedFacts;
 }
 
 export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<StepCompleteReply> {
-  const [recorded, status, finished, runStatus, over, holds] = (await script.run(
+  const [recorded, status, finished, runStatus, over, holds, notice] = (await script.run(
     redis,
     [
       keys.step(a.scope, a.runId, a.stepId),
@@ -76,6 +77,8 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       keys.runRefs(a.scope, a.runId),
       keys.queuedRuns(a.scope),
       keys.runHolds(a.scope, a.runId),
+      keys.finishNotices(a.scope),
+      keys.webhooks(a.scope),
     ],
     [
       new Date().toISOString(),
@@ -107,11 +110,11 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
       ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
     ],
-  )) as [number, StepStatus | 'missing', number?, string?, string?, number?];
+  )) as [number, StepStatus | 'missing', number?, string?, string?, number?, number?];
   return {
     recorded: recorded === 1,
     status,
-    ...(finished === 1 ? { finished: runStatus as RunStatus, ...(holds === undefined ? {} : { holds: holds === 1 }) } : {}),
+    ...(finished === 1 ? { finished: runStatus as RunStatus, facts: finishedFacts(holds, notice) } : {}),
     ...(over ? { budgetExceeded: over } : {}),
   };
 }

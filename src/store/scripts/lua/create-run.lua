@@ -6,16 +6,17 @@
 -- submission is one script, its jobs added once it replied.
 -- KEYS: run, steps, refs, events, index, outbox, queued runs (a member is the run's key),
 --       definition ('' id: none kept),
---       the workflow's index, when the workspace's runs were first indexed by workflow; then a
---       pair per envelope owner (envelope, its day); then a triple per fair queue (fair state,
---       prioritized set, wait list)
+--       the workflow's index, when the workspace's runs were first indexed by workflow, the
+--       workspace's webhooks, finish notices; then a pair per envelope owner (envelope, its
+--       day); then a triple per fair queue (fair state, prioritized set, wait list)
 -- ARGV: [1] step key prefix, [2] run id, [3] step plan (see createSteps), [4] ref job ids (JSON
 --       list), [5] createdAt (ISO), [6] index score, [7] `run.queued` event data JSON, [8] outbox
 --       on ('1'/'0'), [9] definition JSON ('' when the caller believes it is stored: then it must
 --       be), [10] definition id ('' for none), [11] retention seconds, [12] envelope owners e,
 --       [13] '1' when every model the run may call has a price, [14] fair queues q, [15] the
---       workspace, [16] seconds the fair state lives; then per fair queue: its share, its job key
---       base, n, the n job ids; then the run's fields: field, JSON text, field, JSON text, ...
+--       workspace, [16] seconds the fair state lives, [17] the run's schedule ('' for none); then
+--       per fair queue: its share, its job key base, n, the n job ids; then the run's fields:
+--       field, JSON text, field, JSON text, ...
 -- Returns {'refused', per envelope read: owner index, JSON text, tokens, USD} when an envelope
 -- refuses the run (nothing written); else {steps written, 1/0 an envelope holds it, then each
 -- queue's turns in order (0: the plain wait list)}; or the error NODEF (the definition is not
@@ -25,10 +26,11 @@
 --@include createSteps
 --@include envelopeAtSubmit
 --@include fairTurns
+--@include markFinishNotice
 local runKey = KEYS[1]
 if redis.call('EXISTS', runKey) == 1 then return redis.error_reply('run already exists') end
 local owners, queues = tonumber(ARGV[12]), tonumber(ARGV[14])
-local hold, refused, read = envelopeAtSubmit(KEYS, 11, owners, ARGV[13] == '1')
+local hold, refused, read = envelopeAtSubmit(KEYS, 13, owners, ARGV[13] == '1')
 if refused then
   table.insert(read, 1, 'refused')
   return read
@@ -40,9 +42,9 @@ if ARGV[10] ~= '' then
   end
 end
 local reply = {0, hold and 1 or 0}
-local at = 17
+local at = 18
 for q = 1, queues do
-  local k = 10 + 2 * owners + 3 * q
+  local k = 12 + 2 * owners + 3 * q
   local n = tonumber(ARGV[at + 2])
   local turns = fairTurns({ KEYS[k - 2], KEYS[k - 1], KEYS[k] }, ARGV[15], tonumber(ARGV[at]), ARGV[at + 1], ARGV[16], at + 3, n)
   for i = 1, n do reply[#reply + 1] = turns[i] end
@@ -63,6 +65,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. (tonumber(ARGV[6]) - tonu
 redis.call('EXPIRE', KEYS[9], ARGV[11])
 redis.call('SET', KEYS[10], ARGV[6], 'NX')
 redis.call('ZADD', KEYS[7], ARGV[6], runKey)
+markFinishNotice(KEYS[11], KEYS[12], runKey, ARGV[17], ARGV[6])
 -- Appended, not published: no one follows a run before its id is returned.
 redis.call('RPUSH', KEYS[4], eventText('run.queued', nil, ARGV[5], ARGV[7]))
 -- The system of record lists live runs too, not only finished ones; the definition goes once.

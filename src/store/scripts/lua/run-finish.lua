@@ -11,17 +11,18 @@
 -- its run hash (see keys.ts): no answer can arrive for it any more, and its step hashes, step
 -- list, ref set and event list are deleted. A run with a step that was running keeps them (that
 -- step's answer may still come, and is kept: see step-complete).
--- KEYS: run, steps, refs, events, outbox, queued runs
+-- KEYS: run, steps, refs, events, outbox, queued runs, the run's holds, finish notices, the
+--       workspace's webhooks
 -- ARGV: [1] status or 'auto', [2] output JSON, [3] error JSON, [4] now (ISO), [5] outbox on,
 --       [6] retention seconds, [7] reason JSON given to steps that had not finished,
 --       [8] step key prefix, [9] definition key prefix, [10] '' or, with 'auto', the steps as
 --       the caller settled them (see finishRun's a.settled): [10] failed steps JSON, [11] skipped
 --       ids JSON, [12] usage JSON, [13] number failed, [14] the first required step that failed ('')
 -- Returns {1, status, {step id, its previous status, its agent ('' for none), ...} of the steps
--- it cancelled, the run's ref job ids} when applied, {0, current status} when the run had
+-- it cancelled, the run's ref job ids, then afterFinish's holds and notice} when applied, {0, current status} when the run had
 -- already finished ('missing' when there is no such run).
 --@include finishRun
-return finishRun({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6] }, {
+return finishRun({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9] }, {
   status = ARGV[1], output = ARGV[2], errorJson = ARGV[3], now = ARGV[4], outbox = ARGV[5] == '1',
   ttl = tonumber(ARGV[6]), reasonJson = ARGV[7], stepPrefix = ARGV[8], defPrefix = ARGV[9],
   settled = (ARGV[10] and ARGV[10] ~= '') and {

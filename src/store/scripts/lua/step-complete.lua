@@ -6,7 +6,8 @@
 -- its output is kept when the step had none (e.g. cancelled while the call was in flight).
 -- A step that is its run's only job (a single-step run has no root job) finishes its run in the
 -- same write, as the root would: see finishAlone (the plain shape, written once) and finishRun.
--- KEYS: step, run, events, outbox, steps, refs, queued runs, the run's holds
+-- KEYS: step, run, events, outbox, steps, refs, queued runs, the run's holds, finish notices,
+--       the workspace's webhooks
 -- ARGV: [1] now (ISO), [2] outbox on, [3] output JSON, [4] usage JSON, [5] model JSON,
 --       [6] input JSON, [7] step.completed event data JSON (an object with at least one field; the
 --       step's usage is put in front), [8] checkpoint JSON ('' keeps it),
@@ -20,8 +21,8 @@
 -- A write is applied once: one whose id the step holds (see writes.lua) was applied already and
 -- its reply lost; it gets its reply again (the budget verdict as it stands now) and adds nothing.
 -- Returns {1, 'succeeded', run finished (1/0), run status, why the run's budget is exceeded
--- ('' when it is not; see spend)[, 1/0: the run's calls hold something (finishAlone only)]} when
--- recorded as the result,
+-- ('' when it is not; see spend)[, when it finished the run: afterFinish's holds and notice]}
+-- when recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
 --@include event
 --@include addUsage
@@ -29,6 +30,7 @@
 --@include publish
 --@include finishRun
 --@include finishAlone
+--@include afterFinish
 --@include outboxStep
 --@include outboxRun
 --@include addLateUsage
@@ -66,7 +68,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     if finishAlone({ KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
       fields = byName, stepIdJson = v[2], usage = usage, eventData = eventData, now = ARGV[1], outbox = outbox,
       ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
-    }) then return {1, 'succeeded', 1, 'succeeded', '', redis.call('EXISTS', KEYS[8])} end
+    }) then return {1, 'succeeded', 1, 'succeeded', '', afterFinish({ KEYS[8], KEYS[9], KEYS[10], KEYS[2] })} end
   end
   redis.call('HSET', KEYS[1], unpack(fields))
   event(KEYS[3], 'step.completed', v[2], ARGV[1], eventData)
@@ -74,11 +76,11 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
   local over = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1])
   if ARGV[9] == '1' then
-    local f = finishRun({ KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
+    local f = finishRun({ KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7], KEYS[8], KEYS[9], KEYS[10] }, {
       status = 'auto', output = 'null', errorJson = 'null', now = ARGV[1], outbox = outbox,
       ttl = tonumber(ARGV[10]), reasonJson = '"run finished"', stepPrefix = ARGV[11], defPrefix = ARGV[12],
     })
-    return {1, 'succeeded', f[1], f[2], over}
+    return {1, 'succeeded', f[1], f[2], over, f[5], f[6]}
   end
   return {1, 'succeeded', 0, '', over}
 end

@@ -4,6 +4,7 @@
 --@include docOf
 --@include usageJson
 --@include tallyStep
+--@include afterFinish
 -- The output of the steps `ids` (their JSON, read from their hashes): the single one's output
 -- when `single` and there is one, else an object by step id.
 local function outputOf(stepPrefix, ids, single)
@@ -16,7 +17,8 @@ local function outputOf(stepPrefix, ids, single)
 end
 
 -- Finish a run once (the first caller wins): see run-finish.lua, which calls only this.
--- k: {run, steps, refs, events, outbox, queued runs}
+-- k: {run, steps, refs, events, outbox, queued runs, the run's holds, finish notices, the
+--     workspace's webhooks}
 -- a: {status ('auto' or a final one), output, errorJson, now, outbox (bool), ttl, reasonJson,
 --     stepPrefix, defPrefix, settled}
 -- a.settled (only with 'auto'): the steps already read and given their TTL by the caller, in
@@ -90,7 +92,7 @@ local function finishRun(k, a)
   if a.settled or running or #steps > COMPACT_MAX_STEPS then
     for _, sid in ipairs(steps) do redis.call('EXPIRE', stepPrefix .. sid, ttl) end
     for i = 1, 4 do redis.call('EXPIRE', k[i], ttl) end
-    return {1, status, cancelled, refs}
+    return {1, status, cancelled, refs, afterFinish({ k[7], k[8], k[9], k[1] })}
   end
   -- Compact: one hash holds the finished run. The output of a run that settled by itself is
   -- its output steps' (not kept twice); a run ended by a caller keeps the output it was given.
@@ -107,5 +109,5 @@ local function finishRun(k, a)
   redis.call('HSET', k[1], 'status', cjson.encode(status), 'run', runDoc, 'steps', '[' .. table.concat(stepDocs, ',') .. ']',
     'events', '[' .. table.concat(events, ',') .. ']')
   redis.call('EXPIRE', k[1], ttl)
-  return {1, status, cancelled, refs}
+  return {1, status, cancelled, refs, afterFinish({ k[7], k[8], k[9], k[1] })}
 end
