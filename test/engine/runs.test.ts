@@ -277,29 +277,25 @@ it('counts a paid answer once when its result write was applied but the reply wa
   const original = store.steps.complete.bind(store.steps);
   const task = unique('reply lost');
   // Armed, with the step whose write is lost, before a faulty run is submitted (its write may come before the API
-  // has answered); the runs go one at a time, and each faulty one loses the first write of its own step (a late retry
-  // of the pair's lost write, once that run is over, is not the single-step run's).
+  // has answered); the runs go one at a time, and each faulty one loses the first write of its own step.
   let armed: 'ask' | 'gpt' | undefined;
   const lostFor = new Set<string>();
   // Redis ran the write, then the reply never came back (as ioredis reports a command timeout).
   const complete = vi.spyOn(store.steps, 'complete').mockImplementation(async (scope, runId, stepId, result, opts) => {
-    // Decided when the write is asked for: the run before may be seen finished (its write applied) before its call returns here.
-    // Only a run not yet submitted when the test armed it loses its write: a late write of an earlier run never does.
-    const lose = stepId === armed && !earlier.has(runId);
-    if (lose) armed = undefined;
-    const reply = await original(scope, runId, stepId, result, opts);
+    // Decided, and noted, when the write is asked for: a write that finishes its run is seen by the API (the run
+    // finished) as soon as Redis ran it, before its call returns here (the finish's follow-ups are awaited first).
+    const lose = stepId === armed;
     if (lose) {
+      armed = undefined;
       lostFor.add(runId);
-      throw new Error('Command timed out');
     }
+    const reply = await original(scope, runId, stepId, result, opts);
+    if (lose) throw new Error('Command timed out');
     return reply;
   });
-  const earlier = new Set<string>();
   const submit = async (body: Record<string, unknown>, lose?: 'ask' | 'gpt') => {
     armed = lose;
-    const id = ((await h.request('POST', '/v1/runs', body)).body as { id: string }).id;
-    if (!lose) earlier.add(id);
-    return id;
+    return ((await h.request('POST', '/v1/runs', body)).body as { id: string }).id;
   };
   try {
     await withPools(async (pools) => {
