@@ -104,7 +104,7 @@ export async function recordResult(d: Delivery, outcome: Succeeded): Promise<Ste
     ...(published?.entries.length ? { publish: published } : {}),
     ...(Object.keys(traced).length ? { fields: traced } : {}),
   };
-  const reply = await durably(d, 'the result', async (writeId, tries): Promise<StepCompleteReply> => {
+  const reply = await durably(d, 'the result', async (writeId): Promise<StepCompleteReply> => {
     const res = await deps.store.steps.complete(
       scope,
       runId,
@@ -112,18 +112,32 @@ export async function recordResult(d: Delivery, outcome: Succeeded): Promise<Ste
       { ...result, callsCounted: d.job.data.budgeted === true, writeId },
       { finishRun: standalone },
     );
-    if (tries > 1 && standalone && res.status === 'missing') {
-      // An earlier try may have finished (and compacted) the run, its reply lost: the run says.
-      const held = (await deps.store.records.get(scope, runId))?.steps.find((s) => s.stepId === step.id);
-      if (held?.status === 'succeeded') return { recorded: true, status: 'succeeded' };
-    }
-    return res;
+    return standalone && res.status === 'missing' ? ((await finishedByThisWrite(d)) ?? res) : res;
   });
   // `missing`: its run finished (and was compacted) or expired meanwhile: nowhere to keep it.
   if (!reply.recorded && reply.status === 'missing')
     d.log().warn({ attempt: d.attempt, usage }, 'an answer came for a run that no longer holds its steps; its usage is not recorded');
   else if (!reply.recorded) d.log().debug({ status: reply.status }, 'result kept as a late answer: the step had already ended');
   return reply;
+}
+
+/**
+ * A standalone step's result write finishes its run and compacts it (the step's key goes), so a
+ * write applied whose reply was lost finds no step when it is sent again: tried again here
+ * (durably), or sent again by ioredis itself on the same call once its connection is back (the
+ * engine's connections re-send what got no reply). The run says whether it was: its step
+ * succeeded on this delivery's attempt (a later attempt that took the step over has a higher
+ * one). Then the reply that never came is made good: what the finish tells this process
+ * (store/endings.ts `finished`: holds released, run.finished queued; each is idempotent) is done
+ * now, as the lost reply would have done it. Undefined when the run does not hold this attempt's result.
+ */
+async function finishedByThisWrite(d: Delivery): Promise<StepCompleteReply | undefined> {
+  const { deps, scope, runId, step } = d;
+  const state = await deps.store.records.get(scope, runId);
+  const held = state?.steps.find((s) => s.stepId === step.id);
+  if (!state || held?.status !== 'succeeded' || held.attempts !== d.attempt) return undefined;
+  await deps.store.endings.finished(scope, runId, state.run.status);
+  return { recorded: true, status: 'succeeded', finished: state.run.status };
 }
 
 /** What the step's publish_context calls gave (read only when its agent has the tool: one read then). */

@@ -10,6 +10,7 @@ import { startWorkerPools, type WorkerPools } from '../../src/engine/pools.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 import { unique } from '../helpers/redis.js';
+import { poll } from '../helpers/poll.js';
 import { READS_IN_SCRIPT } from '../../src/store/scripts/step-begin.js';
 import { CREATE_IN_SCRIPT } from '../../src/store/scripts/create-run.js';
 import { SETTLE_IN_SCRIPT } from '../../src/store/endings.js';
@@ -337,6 +338,61 @@ it('counts a paid answer once when its result write was applied but the reply wa
     complete.mockRestore();
   }
 });
+
+// A single-step run's result write finishes and compacts its run, so the write sent again finds no step. Lost as
+// ioredis loses it: the command timed out (the write is tried again), or its connection dropped and the command is
+// sent again on the new one (the engine's connections re-send what got no reply: the second reply is the one that comes).
+it.each(['timed out', 'sent again'] as const)(
+  "a single-step run whose finishing write was applied and its reply lost (%s): its job ends succeeded, and the run's finish is told",
+  async (how) => {
+    const store = h.system.engine.store;
+    const redis = store.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const task = unique(`finish ${how}`);
+    const told: string[] = [];
+    const unlisten = store.endings.onFinished((_scope, runId, status) => {
+      told.push(`${runId} ${status}`);
+    });
+    try {
+      await withPools(async (pools) => {
+        const returned = new Map<string, unknown>();
+        for (const w of pools.workers) w.on('completed', (job, value) => returned.set(job.data?.runId as string, value));
+        const submit = async () => ((await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task } })).body as { id: string }).id;
+        // A plain one first: what one answer costs (and its write defines the script's command on the connection).
+        const plain = await h.waitForRun(await submit());
+        const send = redis.sy_step_complete!;
+        let armed = true;
+        const command = vi.spyOn(redis, 'sy_step_complete').mockImplementation(async (...args: unknown[]) => {
+          const lose = armed;
+          armed = false;
+          const reply = await send.apply(store.redis, args);
+          if (!lose) return reply;
+          if (how === 'timed out') throw new Error('Command timed out');
+          return send.apply(store.redis, args);
+        });
+        try {
+          const id = await submit();
+          const run = await h.waitForRun(id);
+          expect(armed).toBe(false);
+          expect(run).toMatchObject({ status: 'succeeded', usage: plain.usage, output: plain.output });
+          expect(run.steps[0]).toMatchObject({ status: 'succeeded', attempts: 1, usage: plain.usage });
+          await poll(
+            'its job to end',
+            () => returned.get(id),
+            (v) => v !== undefined,
+          );
+          // Its job ended as the step did, and this process was told of the finish (what the reply would have told it).
+          expect(returned.get(id)).toEqual({ stepId: 'gpt', status: 'succeeded' });
+          expect(told.filter((t) => t.startsWith(`${id} `))).toEqual([`${id} succeeded`]);
+          expect(fake.requests.filter((r) => r.prompt === task)).toHaveLength(2);
+        } finally {
+          command.mockRestore();
+        }
+      });
+    } finally {
+      unlisten();
+    }
+  },
+);
 
 it('never completes the job of a step whose result could not be stored: nothing downstream starts without it', async () => {
   const store = h.system.engine.store;
