@@ -35,7 +35,16 @@
 --@include outboxRun
 --@include addLateUsage
 --@include writes
-local v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output', 'written', 'usage')
+--@include docOf
+-- A write that may finish its run alone reads the step whole, once (finishAlone compacts it).
+local alone = ARGV[9] == '1' and ARGV[15] == ''
+local step, v
+if alone then
+  step = mapOf(redis.call('HGETALL', KEYS[1]))
+  v = { step.status or false, step.stepId or false, step.output or false, step.written or false, step.usage or false }
+else
+  v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output', 'written', 'usage')
+end
 if not v[1] then return {0, 'missing'} end
 local cur = cjson.decode(v[1])
 local outbox = ARGV[2] == '1'
@@ -62,11 +71,11 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   end
   for i = 18, extra do fields[#fields + 1] = ARGV[i] end
   local eventData = '{"usage":' .. usage .. ',' .. string.sub(ARGV[7], 2)
-  if ARGV[9] == '1' and ARGV[15] == '' then
+  if alone then
     local byName = {}
     for i = 1, #fields, 2 do byName[fields[i]] = fields[i + 1] end
     if finishAlone({ KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
-      fields = byName, stepIdJson = v[2], usage = usage, eventData = eventData, now = ARGV[1], outbox = outbox,
+      step = step, fields = byName, stepIdJson = v[2], usage = usage, eventData = eventData, now = ARGV[1], outbox = outbox,
       ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
     }) then return {1, 'succeeded', 1, 'succeeded', '', afterFinish({ KEYS[8], KEYS[9], KEYS[10], KEYS[2] })} end
   end
