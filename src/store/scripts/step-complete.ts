@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { Scope } from '../scope.js';
+import { parseRunBudgetWarning, type RunBudgetWarning } from '../../model/budget.js';
 import type { RunStatus, StepStatus, Usage } from '../../model/run.js';
 import { json, Script } from './script.js';
 import type { RecordFields } from './step-checkpoint.js';
@@ -62,10 +63,12 @@ export interface StepCompleteReply {
   budgetExceeded?: string;
   /** With `finished`, when the write knew: whether the run's provider calls held anything then (keys.runHolds). */
   holds?: boolean;
+  /** Counting this answer's usage reached 80% of a limit of the run's budget (once per run; a replayed write gives it again): for its webhooks. */
+  budgetWarning?: RunBudgetWarning;
 }
 
 export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<StepCompleteReply> {
-  const [recorded, status, finished, runStatus, over, holds] = (await script.run(
+  const [recorded, status, finished, runStatus, over, holds, warned] = (await script.run(
     redis,
     [
       keys.step(a.scope, a.runId, a.stepId),
@@ -107,11 +110,13 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
       ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
     ],
-  )) as [number, StepStatus | 'missing', number?, string?, string?, number?];
+  )) as [number, StepStatus | 'missing', number?, string?, string?, (number | '')?, string?];
+  const budgetWarning = parseRunBudgetWarning(warned);
   return {
     recorded: recorded === 1,
     status,
-    ...(finished === 1 ? { finished: runStatus as RunStatus, ...(holds === undefined ? {} : { holds: holds === 1 }) } : {}),
+    ...(finished === 1 ? { finished: runStatus as RunStatus, ...(typeof holds === 'number' ? { holds: holds === 1 } : {}) } : {}),
     ...(over ? { budgetExceeded: over } : {}),
+    ...(budgetWarning ? { budgetWarning } : {}),
   };
 }
