@@ -19,7 +19,7 @@ export { stepProgress, type StepProgressArgs } from './step-progress.js';
 export { stepDelta, type StepDeltaArgs } from './step-delta.js';
 export { stepTransition, type StepTransition, type StepTransitionArgs, type StepTransitionReply } from './step-transition.js';
 export { stepsAdd, type StepsAddArgs, type StepsAddReply } from './steps-add.js';
-export { budgetReserve, budgetSettle, type BudgetReservation, type EnvelopeAsk, type EnvelopeWarning, type HoldOwner } from './budget.js';
+export { budgetReserve, budgetSettle, type BudgetReservation, type BudgetSettled, type EnvelopeAsk, type EnvelopeWarning, type HoldOwner } from './budget.js';
 export { deliveryHolds, holdsRelease, type HoldsSelection } from './holds-release.js';
 export { stepFeedback, type StepFeedbackReply } from './step-feedback.js';
 export { agentPut } from './agent-put.js';
