@@ -59,6 +59,14 @@ export function pricedCallUsd(agent: ResolvedAgent, prices: PriceTable): number 
   return usd;
 }
 
+/**
+ * Price now (start-up) the agents of `registry` that declare a capability without an estimate:
+ * the tokenizer their prompts are counted with loads here, not in the first request routed to them.
+ */
+export function warmRoutingPrices(registry: AgentRegistry): void {
+  for (const a of registry.list()) if (a.capabilities.some((c) => c.estimatedCostUsd === undefined)) pricedCallUsd(a, registry.prices);
+}
+
 /** `f`'s cost in words: the figure (with `unit`), and where a priced one comes from. */
 const costWords = (f: CandidateFacts, unit = ''): string =>
   f.estimatedCostUsd === null ? 'unknown' : `${f.estimatedCostUsd}${unit}${f.costFrom === 'priced' ? ' (priced from its model)' : ''}`;
