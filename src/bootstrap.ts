@@ -6,6 +6,7 @@ import { createServer, type RequestListener, type Server, type ServerResponse } 
 import type { Redis } from 'ioredis';
 import { loadAgentsFile, type AgentRegistry } from './agents/registry.js';
 import { warnUnpriced } from './submit/budget-pricing.js';
+import { warmRoutingPrices } from './submit/routing.js';
 import { createApp } from './api/app.js';
 import { authMode } from './auth/authenticator.js';
 import { startCellPools, type WorkerPools } from './engine/pools.js';
@@ -211,6 +212,7 @@ function loadDefinitions(config: Config, opts: BootOptions, logger: Logger): { r
     if (a.fallbackReason) logger.warn({ agent: a.name, configured: a.configuredProvider }, `agent "${a.name}" uses the echo provider: ${a.fallbackReason}`);
   }
   warnUnpriced(registry, logger);
+  warmRoutingPrices(registry);
   if (typeof opts.workers !== 'boolean') for (const a of opts.workers) registry.require(a);
   const schemas = new SchemaChecker(config.bounds);
   const workflows = new WorkflowCatalog(

@@ -4,11 +4,20 @@
  * calls recorded (create-run, step-begin, step-complete with the run's finish); then each is sent
  * again for 2,000 new runs (the run id replaced), 64 in flight, one script at a time, with
  * `INFO cpu` (main thread) before and after each; and, for comparison, 2,000 plain `HSET`s of
- * the floor's shape (lib/durable.ts). Medians of 3 rounds. See docs/adr/005.
+ * the floor's shape (lib/durable.ts). Medians of the rounds. See docs/adr/005.
  *
- *   node --import tsx bench/probes/script-cost.ts
+ *   node --import tsx bench/probes/script-cost.ts [--rounds N] [--against <git rev>] [--noop]
+ *
+ * `--against <rev>`: each round also sends the same calls to the scripts as they were at that
+ * revision (their Lua read from git, includes expanded), interleaved with today's, so that a
+ * change is measured against its before in the same run (a script whose keys or arguments
+ * changed since is left out). `--noop`: also a script that only returns, given the same keys
+ * and arguments: what the call alone costs.
  */
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { luaSource } from '../../src/store/scripts/script.js';
 import { ownRedis } from '../../test/helpers/redis-server.js';
 import { newRedis, redisMainThreadCpuSeconds } from '../lib/redis.js';
 import { scriptNames } from '../lib/script-names.js';
@@ -16,6 +25,9 @@ import { echoAgent, startSwitchyard } from '../lib/switchyard.js';
 import { median } from '../lib/util.js';
 import { windowed } from '../scenarios/single.js';
 
+const { values: opts } = parseArgs({
+  options: { rounds: { type: 'string', default: '3' }, against: { type: 'string' }, noop: { type: 'boolean', default: false } },
+});
 const N = 2000;
 const own = await ownRedis({ aof: false, args: ['--slowlog-max-len', '200000'] });
 const sy = await startSwitchyard({ name: 'cost', agents: { one: echoAgent(0, 50) }, workflows: [], redisUrl: own.url });
@@ -43,21 +55,54 @@ const cpuOf = async (fn: () => Promise<void>) => {
   await fn();
   return ((await redisMainThreadCpuSeconds(r)) - c0) * 1e6;
 };
+
+/** A script's source at `rev`: its Lua and includes from git, today's constants in front. */
+function sourceAt(rev: string, name: string): string {
+  const show = (path: string) => execFileSync('git', ['show', `${rev}:src/store/scripts/lua/${path}.lua`], { encoding: 'utf8' });
+  const seen = new Set<string>();
+  const expand = (text: string): string =>
+    text.replace(/^--@include (\S+)\s*$/gm, (_line, include: string) => {
+      if (seen.has(include)) return '';
+      seen.add(include);
+      return expand(show(`includes/${include}`));
+    });
+  const today = luaSource(name);
+  return today.slice(0, today.search(/^(?!local [A-Z_]+ = ).*$/m)) + expand(show(name));
+}
+
+/** The variants sent besides today's scripts: label → the SHA to send a script's call to. */
+const variants: [string, (s: Sent) => Promise<string>][] = [['today', async (s) => s.args[0]!]];
+if (opts.against) {
+  const rev = opts.against;
+  variants.push([rev, async (s) => String(await r.call('script', 'load', sourceAt(rev, s.name.replace(/^sy:/, ''))))]);
+}
+if (opts.noop) variants.push(['no-op', async () => String(await r.call('script', 'load', 'return 0'))]);
+
 const rounds: Record<string, number[]> = {};
 const note = (k: string, us: number) => (rounds[k] ??= []).push(us / N);
+const incomparable = new Set<string>();
 let seq = 0;
-for (let round = 0; round < 3; round++) {
-  const ids = Array.from({ length: N }, () => `run_probe${seq++}x`);
-  for (const s of sent) {
-    note(
-      s.name,
-      await cpuOf(() =>
-        windowed(N, 64, async (i) => {
-          await r.call('evalsha', ...s.args.map((a) => a.split(id).join(ids[i])));
-        }),
-      ),
-    );
+const runIds = () => Array.from({ length: N }, () => `run_probe${seq++}x`);
+for (let round = 0; round < Number(opts.rounds); round++) {
+  // Each variant's calls go to runs of their own, in the order of a run (create, begin, complete).
+  for (const [label, shaOf] of variants) {
+    const ids = runIds();
+    for (const s of sent) {
+      const key = `${s.name} (${label})`;
+      let sha = await shaOf(s);
+      const send = (runId: string) => r.call('evalsha', sha, ...s.args.slice(1).map((a) => a.split(id).join(runId)));
+      // A script whose keys or arguments changed since `--against` fails on today's call (tried
+      // once first): today's is sent instead, unmeasured, so that the next scripts find their runs.
+      if (label !== 'today' && !incomparable.has(key)) await send(`run_probe${seq++}x`).catch(() => incomparable.add(key));
+      if (incomparable.has(key)) {
+        sha = s.args[0]!;
+        await windowed(N, 64, (i) => send(ids[i]!));
+        continue;
+      }
+      note(key, await cpuOf(() => windowed(N, 64, (i) => send(ids[i]!))));
+    }
   }
+  const ids = runIds();
   const big = 'x'.repeat(200);
   note(
     'hset ×3 (the floor)',
@@ -71,6 +116,7 @@ for (let round = 0; round < 3; round++) {
     ),
   );
 }
+for (const k of incomparable) console.log(`${k}: not comparable (its keys or arguments changed since)`);
 for (const [k, xs] of Object.entries(rounds)) console.log(`${k}: ${median(xs).toFixed(1)} µs/call (rounds ${xs.map((x) => x.toFixed(1)).join(', ')})`);
 r.disconnect();
 await sy.close();

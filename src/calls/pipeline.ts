@@ -50,6 +50,8 @@ export interface CallPipelineOptions {
   maxPauseMs?: number | undefined;
   /** Told of each spend envelope's 80% warning (once per envelope and day), for the audit log. */
   onEnvelopeWarning?: BudgetGateOptions['onEnvelopeWarning'];
+  /** Told of a run budget's own 80% warning (once per run), for its webhooks. */
+  onRunWarning?: BudgetGateOptions['onRunWarning'];
   /** Where the response cache keeps answers (the store's ResponseCacheStore); none: agents' `cache` is not used. */
   answers?: AnswerStore | undefined;
   /** Told of each response cache lookup of an agent (by its id: a workspace's own as `<workspace>/<name>`), hit or not (metrics). */
@@ -110,8 +112,8 @@ export class CallPipeline {
 
   /** `vendor` behind admission: the run's budget always (a call of a run without one passes at once), the limits where one can apply. */
   private admitted(agent: ResolvedAgent, target: Target, vendor: Provider, logger: Logger, bookWithinMs?: number): Provider {
-    const { limiter, plan, ledger, cell, prices, onCircuitOpened, maxPauseMs, onEnvelopeWarning } = this.opts;
-    const parts: Admission<unknown>[] = [new BudgetGate({ ledger, cell, prices, leaseMs: agent.timeoutMs, logger, onEnvelopeWarning })];
+    const { limiter, plan, ledger, cell, prices, onCircuitOpened, maxPauseMs, onEnvelopeWarning, onRunWarning } = this.opts;
+    const parts: Admission<unknown>[] = [new BudgetGate({ ledger, cell, prices, leaseMs: agent.timeoutMs, logger, onEnvelopeWarning, onRunWarning })];
     if (this.opts.caps) parts.push(new WorkspaceGate({ caps: this.opts.caps, cell, leaseMs: agent.timeoutMs, logger }));
     if (plan.applies(target.provider, agent.rateLimit, target.fallbackReason !== undefined)) {
       parts.push(

@@ -1,8 +1,9 @@
 /**
- * The sealed values (workspace agents' provider keys, workspaces' secrets) from a shell:
+ * The sealed values (workspace agents' provider keys, workspaces' secrets, webhooks' secrets)
+ * from a shell:
  *
  *   npm run secrets -- reencrypt   reseal every value sealed under an older SWITCHYARD_SECRETS_KEY
- *                                  under the current one (JSON counts, both kinds summed, on stdout)
+ *                                  under the current one (JSON counts, all kinds summed, on stdout)
  *
  * Rotation without downtime: set the new key as SWITCHYARD_SECRETS_KEY and the old one in
  * SWITCHYARD_SECRETS_OLD_KEYS on every process (both open every value), run this, then drop the
@@ -20,6 +21,8 @@ import { AgentRecords } from '../store/agent-records.js';
 import { CellMap } from '../store/cells.js';
 import { SecretRecords } from '../store/secret-records.js';
 import { connectRedis, redisTarget } from '../store/connection.js';
+import { WebhookRecords } from '../store/webhook-records.js';
+import { reencryptWebhooks } from '../webhooks/reseal.js';
 
 const USAGE = 'usage: npm run secrets -- reencrypt';
 
@@ -40,10 +43,11 @@ async function main(args: string[]): Promise<number> {
     const agents = new WorkspaceAgents({ records: new AgentRecords(redis), shared, keyring, config });
     const cells = new CellMap({ prefix: config.prefix, count: config.cells.count });
     const secrets = new WorkspaceSecrets({ records: new SecretRecords(redis), keyring, scope: (ws) => cells.scopeOf(ws) });
-    // Every cell's workspace agents and secrets, summed.
+    const webhooks = { records: new WebhookRecords(redis), keyring };
+    // Every cell's workspace agents, secrets and webhooks, summed.
     const out = { resealed: 0, current: 0, skipped: 0, failed: [] as string[] };
     for (const cell of cells.cells) {
-      for (const one of [await agents.reencrypt(cell), await secrets.reencrypt(cell)]) {
+      for (const one of [await agents.reencrypt(cell), await secrets.reencrypt(cell), await reencryptWebhooks(webhooks, cell)]) {
         out.resealed += one.resealed;
         out.current += one.current;
         out.skipped += one.skipped;

@@ -16,6 +16,7 @@ import { complete, failFinally, overBudget } from './record.js';
 import { toBullMQ, type Ending } from './to-bullmq.js';
 import { resume } from './writes.js';
 import { holdForRunCap } from './run-cap.js';
+import { runBudgetWarningNotice } from '../webhooks/webhooks.js';
 
 type Read = Extract<StepBeginReply, { mode: 'read' | 'started' }>;
 
@@ -37,6 +38,8 @@ export async function begin(d: Delivery): Promise<Ending | undefined> {
   });
   if (begun.mode === 'missing') return { bull: 'complete', status: 'cancelled', then: 'none' }; // run expired or removed
   if (begun.mode === 'over') return overBudget(d, begun.reason);
+  // Its start reached 80% of the run's maxSteps (once per run): the run's webhooks are told.
+  if (begun.budgetWarning) await d.deps.notify?.(d.scope, runBudgetWarningNotice(d.runId, begun.budgetWarning));
   d.attempt = begun.attempts;
   d.reads = begun.reads;
   d.runInput = (begun.runInput ?? {}) as Record<string, unknown>;
@@ -104,6 +107,7 @@ async function act(d: Delivery, begun: Read, decision: Exclude<Decision, { actio
       });
       if (started.over) return overBudget(d, started.over);
       if (!started.applied) return complete(started.status);
+      if (started.budgetWarning) await deps.notify?.(scope, runBudgetWarningNotice(runId, started.budgetWarning));
       d.attempt = started.attempts;
       if (decision.recovered) {
         d.log().warn({ attempt: d.attempt }, 'step recovered: its last attempt was cut short (worker lost)');

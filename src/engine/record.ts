@@ -11,6 +11,7 @@ import type { Delivery } from './delivery.js';
 import type { Action, RetryChange } from './settle.js';
 import type { Effect, Ending } from './to-bullmq.js';
 import { keepPaid, recordResult, staleAttempt, transition } from './writes.js';
+import { runBudgetWarningNotice } from '../webhooks/webhooks.js';
 
 /** How long a step that sleeps with no deadline (an approval gate without timeoutMs) stays delayed: ten years. */
 const FOREVER_MS = 10 * 365 * 24 * 3600_000;
@@ -25,6 +26,8 @@ export async function record(d: Delivery, action: Action): Promise<Effect> {
       const recorded = await recordResult(d, action.outcome);
       if (!recorded.recorded) return complete(recorded.status);
       d.ended('succeeded');
+      // Its usage reached 80% of a limit of the run's budget (once per run): the run's webhooks are told.
+      if (recorded.budgetWarning) await deps.notify?.(scope, runBudgetWarningNotice(runId, recorded.budgetWarning));
       // The run has spent past its budget: it stops, keeping every output recorded.
       if (recorded.budgetExceeded && !d.standalone)
         await finishRun(deps, scope, runId, { how: 'halt', status: 'budget_exceeded', error: recorded.budgetExceeded, reason: recorded.budgetExceeded });

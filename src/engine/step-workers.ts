@@ -17,7 +17,7 @@ import type { ResolvedAgent } from '../model/agent.js';
 import { createExecutors, type ReadRuns } from '../kinds/index.js';
 import { ResponseCacheStore } from '../store/response-cache.js';
 import { scopeOf, type Scope } from '../store/scope.js';
-import type { EventNotice } from '../webhooks/webhooks.js';
+import { runBudgetWarningNotice, type EventNotice } from '../webhooks/webhooks.js';
 import type { System } from '../system.js';
 import type { ActiveJobs } from './active-jobs.js';
 import type { WorkerPoolsOptions } from './pool-options.js';
@@ -66,6 +66,8 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
         .record({ action: 'envelope.warning', workspace, actor: { kind: 'system', id: 'envelope' }, target: runId, details: { ...warning } })
         .catch((err: unknown) => logger.error({ err: (err as Error).message, runId }, 'audit entry not recorded'));
     },
+    // The run budget's own 80% warning, as a call's usage is counted (a cost or token budget).
+    onRunWarning: (scope, runId, warning) => void notify(scope, runBudgetWarningNotice(runId, warning)),
   });
   const { providerFor: given } = opts;
   const providerFor = given ? (agent: ResolvedAgent) => given(agent.name) : (agent: ResolvedAgent) => pipeline.forAgent(agent);

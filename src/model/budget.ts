@@ -37,3 +37,19 @@ const COUNTED_KINDS: ReadonlySet<string> = new Set(['agent', 'plan', 'synthesize
 export function countsTowardMaxSteps(step: { kind: string; reuse?: unknown }): boolean {
   return COUNTED_KINDS.has(step.kind) && step.reuse === undefined;
 }
+
+/**
+ * A run budget's 80% warning (its `budget.warning` event's data, and the webhooks'): the limit
+ * reached (one of maxCostUsd, maxTokens, maxSteps) and what was spent then. Given once per run,
+ * by the first limit to reach 80%.
+ */
+export interface RunBudgetWarning {
+  maxCostUsd?: number;
+  maxTokens?: number;
+  maxSteps?: number;
+  spent: number;
+}
+
+/** A warning as a script returns it (its data JSON, '' for none). */
+export const parseRunBudgetWarning = (text: string | null | undefined): RunBudgetWarning | undefined =>
+  text ? (JSON.parse(text) as RunBudgetWarning) : undefined;

@@ -11,7 +11,10 @@ export const CapabilityName = z.string().min(1).max(100);
 /** Limits a capability request sets: agents whose estimates pass them are not candidates. */
 export const RoutingConstraints = z
   .object({
-    /** Most USD one call may cost, by the capability's `estimatedCostUsd` (an agent without an estimate is excluded). */
+    /**
+     * Most USD one call may cost, by the capability's `estimatedCostUsd`, else its model's price
+     * for a call of its system prompt and maxTokens (an agent with neither is excluded).
+     */
     maxCostUsd: z.number().nonnegative().optional(),
     /** Most ms one call may take, by the capability's `estimatedSeconds` (an agent without an estimate is excluded). */
     maxLatencyMs: z.number().int().nonnegative().optional(),
@@ -27,7 +30,14 @@ export const RoutingCandidate = z.object({
   healthy: z.boolean(),
   /** What it was found to be (`circuit open on openai/gpt-4o`, `paused`, `no worker serving it`); empty when healthy. */
   problems: z.array(z.string()),
+  /** The cost of one call: the capability's `estimatedCostUsd`, else its model's price for one call (see costFrom); null: neither is known. */
   estimatedCostUsd: z.number().nullable(),
+  /**
+   * Where estimatedCostUsd comes from: `declared` (the capability's), `priced` (the agent's model
+   * at the registry's prices, for a call of its system prompt and maxTokens of output, as a run
+   * budget reserves a call); null when it is null. Absent on steps routed before it was recorded.
+   */
+  costFrom: z.enum(['declared', 'priced']).nullable().optional(),
   estimatedSeconds: z.number().nullable(),
   /** How long its limiter would make a call wait now (ms; 0: none). */
   waitMs: z.number(),

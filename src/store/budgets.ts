@@ -8,7 +8,7 @@
 import { toError } from '../errors/index.js';
 import type { Logger } from '../logger.js';
 import type { Scope } from './scope.js';
-import { budgetReserve, budgetSettle, holdsRelease, type BudgetReservation, type EnvelopeWarning, type HoldsSelection } from './scripts/index.js';
+import { budgetReserve, budgetSettle, holdsRelease, type BudgetReservation, type BudgetSettled, type HoldsSelection } from './scripts/index.js';
 import type { StoreContext } from './store-context.js';
 
 export class RunBudgets {
@@ -19,13 +19,8 @@ export class RunBudgets {
     return budgetReserve(this.ctx.redis, scope, runId, reservation);
   }
 
-  /** Release a reservation (once) and count what the call used, by the run's budget and the envelopes it held (their 80% warnings). */
-  settleBudget(
-    scope: Scope,
-    runId: string,
-    reservation: BudgetReservation,
-    used: { tokens: number; costUsd: number },
-  ): Promise<{ exceeded: string; warnings: EnvelopeWarning[] }> {
+  /** Release a reservation (once) and count what the call used, by the run's budget and the envelopes it held (the 80% warnings of each). */
+  settleBudget(scope: Scope, runId: string, reservation: BudgetReservation, used: { tokens: number; costUsd: number }): Promise<BudgetSettled> {
     return budgetSettle(this.ctx.redis, scope, runId, reservation, used);
   }
 

@@ -173,10 +173,18 @@ export const keys = {
   webhooks: (s: Scope) => `${ws(s)}:webhooks`,
   /** String: a run's own webhook (JSON, its secret sealed), kept a week. */
   runWebhook: (s: Scope, runId: string) => `${ws(s)}:webhook-run:${runId}`,
+  /**
+   * Sorted set: the runs of a workspace whose own webhook has a sealed secret (run id → when
+   * that webhook expires, ms), for resealing them; pruned of expired ones at each write, and
+   * expiring with the last of them.
+   */
+  runWebhookIndex: (s: Scope) => `${ws(s)}:webhook-runs`,
   /** List: a webhook's delivery attempts, newest first, capped, kept a week after the last. */
   webhookDeliveries: (s: Scope, id: string) => `${ws(s)}:webhook-deliveries:${id}`,
   /** Set: the workspaces of the cell that have (or had) secrets, for resealing them all (`npm run secrets -- reencrypt`). */
   secretWorkspaces: (c: Cell) => `${c.tag}:ws-secrets`,
+  /** Set: the workspaces of the cell that have (or had) a webhook with a secret, for resealing them all (`npm run secrets -- reencrypt`). */
+  webhookWorkspaces: (c: Cell) => `${c.tag}:ws-webhooks`,
   /**
    * Hash: every workspace agent of the cell, `<workspace>/<name>` → `{version, concurrency}`
    * (JSON): which agent queues the worker processes serve, and how many steps at once.

@@ -2,10 +2,13 @@
  * Webhooks as Redis keeps them: a workspace's subscriptions (keys.webhooks: id → record), a
  * run's own webhook (keys.runWebhook, kept a week), and each webhook's delivery attempts
  * (keys.webhookDeliveries, the newest DELIVERIES_KEPT). Secrets are sealed by the caller
- * (src/webhooks/webhooks.ts): this module never sees one in clear.
+ * (src/webhooks/webhooks.ts): this module never sees one in clear. What resealing walks is
+ * written with each webhook that has a secret: its workspace in the cell's set
+ * (keys.webhookWorkspaces), and a run's own in its workspace's index (keys.runWebhookIndex).
  */
 import type { Redis } from 'ioredis';
 import { keys, parseRunKey } from './keys.js';
+import { webhookSwap } from './scripts/index.js';
 import type { Cell, Scope, ScopedRun } from './scope.js';
 import type { WebhookDelivery, WebhookEventType } from '../model/webhook.js';
 
@@ -29,7 +32,9 @@ export class WebhookRecords {
   constructor(private readonly redis: Redis) {}
 
   async put(scope: Scope, record: WebhookRecord): Promise<void> {
-    await this.redis.hset(keys.webhooks(scope), record.id, JSON.stringify(record));
+    const tx = this.redis.multi().hset(keys.webhooks(scope), record.id, JSON.stringify(record));
+    if (record.sealed !== undefined) tx.sadd(keys.webhookWorkspaces(scope), scope.workspace);
+    await tx.exec();
   }
 
   async list(scope: Scope): Promise<WebhookRecord[]> {
@@ -47,11 +52,20 @@ export class WebhookRecords {
 
   /**
    * A run's own webhook, kept a week (its id is `run-<runId>`); one that takes run.finished marks
-   * the run as awaiting its finish notice in the same transaction.
+   * the run as awaiting its finish notice in the same transaction, and one with a secret is
+   * indexed for resealing (its expired neighbours pruned).
    */
   async putRun(scope: Scope, runId: string, record: Omit<WebhookRecord, 'id'>): Promise<void> {
     const tx = this.redis.multi().set(keys.runWebhook(scope, runId), JSON.stringify({ ...record, id: RUN_PREFIX + runId }), 'EX', WEEK_SECONDS);
     if (record.events.includes('run.finished')) tx.zadd(keys.finishNotices(scope), Date.now(), keys.run(scope, runId));
+    if (record.sealed !== undefined) {
+      const now = Date.now();
+      const index = keys.runWebhookIndex(scope);
+      tx.sadd(keys.webhookWorkspaces(scope), scope.workspace)
+        .zremrangebyscore(index, '-inf', now)
+        .zadd(index, now + WEEK_SECONDS * 1000, runId)
+        .expire(index, WEEK_SECONDS);
+    }
     await tx.exec();
   }
 
@@ -73,6 +87,25 @@ export class WebhookRecords {
     if (err) throw err;
     const run = replies[0][1];
     return { run: run ? (JSON.parse(run) as WebhookRecord) : undefined, subscriptions: replies[1][1].map((v) => JSON.parse(v) as WebhookRecord) };
+  }
+
+  /** The workspaces of the cell that have (or had) a webhook with a secret. */
+  workspaces(cell: Cell): Promise<string[]> {
+    return this.redis.smembers(keys.webhookWorkspaces(cell));
+  }
+
+  /** The runs of the workspace whose own webhook, not yet expired, has a secret. */
+  sealedRunWebhooks(scope: Scope): Promise<string[]> {
+    return this.redis.zrangebyscore(keys.runWebhookIndex(scope), Date.now(), '+inf');
+  }
+
+  /**
+   * Replace a webhook's record (a subscription, or a run's own: its id `run-<runId>`, its time to
+   * live kept) if its secret is still sealed as `expectedSealed`; false when it changed or is gone.
+   */
+  swap(scope: Scope, expectedSealed: string, record: WebhookRecord): Promise<boolean> {
+    const runId = record.id.startsWith(RUN_PREFIX) ? record.id.slice(RUN_PREFIX.length) : undefined;
+    return webhookSwap(this.redis, { scope, id: record.id, runId, expectedSealed, record: JSON.stringify(record) });
   }
 
   /** Record an attempt (newest first, capped, kept a week after the last). */

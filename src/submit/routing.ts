@@ -5,6 +5,11 @@
  * what it needs to know of each candidate's health from Redis (the shared limiter's breakers
  * and pauses, the worker processes' heartbeats, the queue's rate limit).
  *
+ * An agent's cost is its capability's `estimatedCostUsd`, else one call of it priced as a run
+ * budget prices a call before it is made (admission's estimateCall: its system prompt counted
+ * for its model and maxTokens of output, at the registry's price of its model): `costFrom`
+ * says which, and the reason names a priced figure as such.
+ *
  * The order: the request's constraints first (an agent whose estimate passes them, or that has
  * no estimate to hold to them, is excluded); then healthy agents before unhealthy ones (circuit
  * closed, model not paused, a live worker process serving its queue); then higher `priority`;
@@ -13,6 +18,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { AgentRegistry } from '../agents/registry.js';
+import { estimateCall } from '../calls/admission/admission.js';
+import type { PriceTable } from '../calls/pricing.js';
 import type { ResolvedAgent } from '../model/agent.js';
 import type { RoutingCandidate, RoutingConstraints, StepRouting } from '../model/routing.js';
 import type { Heartbeats } from '../store/heartbeats.js';
@@ -24,6 +31,8 @@ export interface CandidateFacts {
   agent: string;
   priority: number;
   estimatedCostUsd: number | null;
+  /** `declared`: the capability's estimatedCostUsd; `priced`: one call at its model's price (pricedCallUsd); null: no cost known. */
+  costFrom: 'declared' | 'priced' | null;
   estimatedSeconds: number | null;
   /** What makes it unhealthy (empty: healthy). */
   problems: string[];
@@ -34,11 +43,42 @@ export interface CandidateFacts {
 /** The choice: the routing a step records, or why no agent could be chosen (each candidate with why it was excluded). */
 export type RoutingChoice = { ok: true; routing: StepRouting } | { ok: false; message: string; candidates: RoutingCandidate[] };
 
+/** Priced calls by agent (a resolved agent does not change; its registry's prices may be another's). */
+const pricedOnce = new WeakMap<ResolvedAgent, { prices: PriceTable; usd: number | null }>();
+
+/**
+ * One call of `agent` priced as a run budget reserves it (estimateCall at its model's price): its
+ * system prompt, no message, maxTokens of output; null when its model has no price.
+ */
+export function pricedCallUsd(agent: ResolvedAgent, prices: PriceTable): number | null {
+  const held = pricedOnce.get(agent);
+  if (held?.prices === prices) return held.usd;
+  const estimate = estimateCall({ model: agent.model, system: agent.systemPrompt || undefined, messages: [], maxTokens: agent.maxTokens });
+  const usd = prices.withCost(estimate, agent.model)?.costUsd ?? null;
+  pricedOnce.set(agent, { prices, usd });
+  return usd;
+}
+
+/**
+ * Price now (start-up) the agents of `registry` that declare a capability without an estimate:
+ * the tokenizer their prompts are counted with loads here, not in the first request routed to them.
+ */
+export function warmRoutingPrices(registry: AgentRegistry): void {
+  for (const a of registry.list()) if (a.capabilities.some((c) => c.estimatedCostUsd === undefined)) pricedCallUsd(a, registry.prices);
+}
+
+/** `f`'s cost in words: the figure (with `unit`), and where a priced one comes from. */
+const costWords = (f: CandidateFacts, unit = ''): string =>
+  f.estimatedCostUsd === null ? 'unknown' : `${f.estimatedCostUsd}${unit}${f.costFrom === 'priced' ? ' (priced from its model)' : ''}`;
+
 /** Why `f` is not eligible under `constraints`, or null. */
 function constraintProblem(f: CandidateFacts, c: RoutingConstraints): string | null {
   if (c.maxCostUsd !== undefined) {
-    if (f.estimatedCostUsd === null) return `it declares no estimatedCostUsd to hold to maxCostUsd ${c.maxCostUsd}`;
-    if (f.estimatedCostUsd > c.maxCostUsd) return `its estimatedCostUsd ${f.estimatedCostUsd} is above maxCostUsd ${c.maxCostUsd}`;
+    if (f.estimatedCostUsd === null) return `it declares no estimatedCostUsd and its model has no price, to hold to maxCostUsd ${c.maxCostUsd}`;
+    if (f.estimatedCostUsd > c.maxCostUsd)
+      return f.costFrom === 'priced'
+        ? `its cost priced from its model, ${f.estimatedCostUsd} USD, is above maxCostUsd ${c.maxCostUsd}`
+        : `its estimatedCostUsd ${f.estimatedCostUsd} is above maxCostUsd ${c.maxCostUsd}`;
   }
   if (c.maxLatencyMs !== undefined) {
     if (f.estimatedSeconds === null) return `it declares no estimatedSeconds to hold to maxLatencyMs ${c.maxLatencyMs}`;
@@ -62,7 +102,7 @@ function compare(a: CandidateFacts, b: CandidateFacts): number {
 /** What made `best` go before `next`, in words. */
 function decidedBy(best: CandidateFacts, next: CandidateFacts): string {
   if (best.priority !== next.priority) return `priority ${best.priority}, above ${next.agent}'s ${next.priority}`;
-  if (cost(best) !== cost(next)) return `estimated cost ${best.estimatedCostUsd} USD, below ${next.agent}'s ${next.estimatedCostUsd ?? 'unknown'}`;
+  if (cost(best) !== cost(next)) return `estimated cost ${costWords(best, ' USD')}, below ${next.agent}'s ${costWords(next)}`;
   if (best.waitMs !== next.waitMs) return `limiter wait ${best.waitMs} ms, below ${next.agent}'s ${next.waitMs} ms`;
   return `equal to ${next.agent} on health, priority, cost and wait: first by name`;
 }
@@ -76,6 +116,7 @@ export function chooseAgent(capability: string, facts: readonly CandidateFacts[]
     healthy: f.problems.length === 0,
     problems: f.problems,
     estimatedCostUsd: f.estimatedCostUsd,
+    costFrom: f.costFrom,
     estimatedSeconds: f.estimatedSeconds,
     waitMs: f.waitMs,
     excluded: excluded.get(f.agent) ?? null,
@@ -137,10 +178,12 @@ export class RoutingFacts {
       const cap = a.capabilities.find((c) => c.name === capability)!;
       const own = limiter[i]!;
       const problems = [...own.problems, ...(live.has(agentQueueName(a.name)) ? [] : ['no live worker process serves it'])];
+      const priced = cap.estimatedCostUsd === undefined ? pricedCallUsd(a, agents.prices) : null;
       return {
         agent: a.name,
         priority: a.priority,
-        estimatedCostUsd: cap.estimatedCostUsd ?? null,
+        estimatedCostUsd: cap.estimatedCostUsd ?? priced,
+        costFrom: cap.estimatedCostUsd !== undefined ? 'declared' : priced !== null ? 'priced' : null,
         estimatedSeconds: cap.estimatedSeconds ?? null,
         problems,
         waitMs: Math.max(own.waitMs, queueWaits[i]!),

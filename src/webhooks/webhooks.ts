@@ -1,7 +1,8 @@
 /**
  * Webhooks: a workspace's subscriptions (made, listed, deleted), a run's own webhook (kept
  * with its run at submission), and `notify`, which the event sources call (the finisher's
- * listener for run.finished, the engine for an approval's step.waiting and a budget.warning):
+ * listener for run.finished, the engine for an approval's step.waiting and a budget.warning, a
+ * run budget's or an envelope's):
  * one delivery job per webhook and event on the `webhooks` queue, its job id made of both, so
  * the same event notified twice is delivered once. Secrets are sealed with the Keyring (bound
  * to `webhook:<workspace>/<id>`), never put in job data, and shown once: when made.
@@ -12,6 +13,7 @@ import type { Keyring } from '../agents/keyring.js';
 import type { EgressConfig } from '../config/egress-env.js';
 import { NotFoundError, ValidationError } from '../errors/index.js';
 import { ruleBroken } from '../net/egress.js';
+import type { RunBudgetWarning } from '../model/budget.js';
 import type { RunWebhook, Webhook, WebhookCreate, WebhookDelivery, WebhookEvent } from '../model/webhook.js';
 import type { Scope } from '../store/scope.js';
 import type { WebhookRecord, WebhookRecords } from '../store/webhook-records.js';
@@ -30,6 +32,14 @@ export interface WebhooksDeps {
 
 /** An event as a source gives it: its id follows from what happened, so a repeat is the same event. */
 export type EventNotice = Omit<WebhookEvent, 'createdAt' | 'workspace'>;
+
+/** A run budget's own 80% warning (given once per run): one event, whichever write reported it. */
+export const runBudgetWarningNotice = (runId: string, warning: RunBudgetWarning): EventNotice => ({
+  id: `${runId}.budget.warning.run`,
+  type: 'budget.warning',
+  runId,
+  data: { ...warning },
+});
 
 export const sealContext = (scope: Scope, id: string): string => `webhook:${scope.workspace}/${id}`;
 

@@ -338,6 +338,52 @@ describe('writes with an id (a retry after a lost reply)', () => {
     expect(JSON.parse((await redis.hget(keys.run(scope, id), 'spentTokens'))!)).toBe(10);
   });
 
+  it("step-complete returns the run budget's 80% warning once, and again to a retried write (its reply lost)", async () => {
+    const id = unique('run');
+    await store.records.create(
+      scope,
+      { ...record(id), budget: { maxTokens: 100 } },
+      { outputSteps: ['b'], definition: { name: 'test', steps: ['a', 'b'] }, steps: [newStep('a'), newStep('b')], refIds: [] },
+    );
+    await start(id, 'a');
+    const write = { ...answer, usage: { inputTokens: 60, outputTokens: 25 }, writeId: 'w-warn' };
+    const first = await store.steps.complete(scope, id, 'a', write);
+    expect(first).toEqual({ recorded: true, status: 'succeeded', budgetWarning: { maxTokens: 100, spent: 85 } });
+    expect(await store.steps.complete(scope, id, 'a', write)).toEqual(first);
+    await start(id, 'b');
+    expect(await store.steps.complete(scope, id, 'b', { ...answer, usage: { inputTokens: 2, outputTokens: 3 } })).toEqual({
+      recorded: true,
+      status: 'succeeded',
+    });
+    const warnings = (await store.events.read(scope, id)).filter((e) => e.type === 'budget.warning');
+    expect(warnings.map((e) => e.data)).toEqual([{ maxTokens: 100, spent: 85 }]);
+  });
+
+  it("maxSteps: the start that reaches 80% of the limit returns the run budget's warning, by the fast path or a decided start, once", async () => {
+    const begin = { deps: [], extra: [], needsOutput: () => false, maxAttempts: 3, countsStep: true };
+    const decided = { from: ['pending' as const], to: 'running' as const, attemptsDelta: 1, countsStep: true, fields: { startedAt: new Date().toISOString() } };
+    for (const fourth of ['fast', 'decided']) {
+      const id = unique('run');
+      const ids = ['a', 'b', 'c', 'd', 'e'];
+      await store.records.create(
+        scope,
+        { ...record(id), budget: { maxSteps: 5 } },
+        { outputSteps: ids, definition: { name: 'test', steps: ids }, steps: ids.map((s) => newStep(s)), refIds: [] },
+      );
+      const warnings = [];
+      for (const s of ids) {
+        const r =
+          (s === 'd') === (fourth === 'fast')
+            ? await store.steps.begin(scope, id, s, { ...begin, fast: true })
+            : await store.steps.transition(scope, id, s, decided);
+        expect('mode' in r ? r.mode === 'started' : r.applied, s).toBe(true);
+        warnings.push('budgetWarning' in r ? r.budgetWarning : undefined);
+      }
+      expect(warnings, fourth).toEqual([undefined, undefined, undefined, { maxSteps: 5, spent: 4 }, undefined]);
+      expect((await store.events.read(scope, id)).filter((e) => e.type === 'budget.warning').map((e) => e.data)).toEqual([{ maxSteps: 5, spent: 4 }]);
+    }
+  });
+
   it('maxSteps: steps starting at once (fast path and decided starts mixed) never start more than the limit; a step is counted once', async () => {
     const id = unique('run');
     const ids = ['a', 'b', 'c', 'd', 'e', 'f'];

@@ -1,8 +1,19 @@
-/** The pure choice of an agent for a capability: constraints, then health, priority, cost, limiter wait, name. */
+/**
+ * The pure choice of an agent for a capability: constraints, then health, priority, cost, limiter
+ * wait, name; and the price of one call of an agent without a declared estimate, as a run budget
+ * reserves that call.
+ */
 import { describe, expect, it } from 'vitest';
-import { chooseAgent, type CandidateFacts } from '../../src/submit/routing.js';
+import { BudgetGate, type BudgetLedger } from '../../src/calls/admission/budget-gate.js';
+import { estimateCall } from '../../src/calls/admission/admission.js';
+import { PriceTable } from '../../src/calls/pricing.js';
+import { silentLogger } from '../../src/logger.js';
+import { AgentSpec, type ResolvedAgent } from '../../src/model/agent.js';
 import type { RoutingConstraints } from '../../src/model/routing.js';
+import type { BudgetReservation } from '../../src/store/scripts/index.js';
+import { chooseAgent, pricedCallUsd, type CandidateFacts } from '../../src/submit/routing.js';
 
+/** A candidate with a declared estimate of 0.01 USD unless told otherwise (a null estimate is no cost at all). */
 const agent = (name: string, extra: Partial<CandidateFacts> = {}): CandidateFacts => ({
   agent: name,
   priority: 0,
@@ -11,6 +22,7 @@ const agent = (name: string, extra: Partial<CandidateFacts> = {}): CandidateFact
   problems: [],
   waitMs: 0,
   ...extra,
+  costFrom: extra.costFrom ?? (extra.estimatedCostUsd === null ? null : 'declared'),
 });
 
 const cases: { name: string; facts: CandidateFacts[]; constraints?: RoutingConstraints; chosen: string; reason: RegExp }[] = [
@@ -44,6 +56,30 @@ const cases: { name: string; facts: CandidateFacts[]; constraints?: RoutingConst
     facts: [agent('unknown', { estimatedCostUsd: null }), agent('known', { estimatedCostUsd: 5 })],
     chosen: 'known',
     reason: /below unknown's unknown/,
+  },
+  {
+    name: 'an agent priced from its model below one that declares a dearer estimate, saying it was priced',
+    facts: [agent('declared', { estimatedCostUsd: 0.02 }), agent('priced', { estimatedCostUsd: 0.00061, costFrom: 'priced' })],
+    chosen: 'priced',
+    reason: /^priced: estimated cost 0.00061 USD \(priced from its model\), below declared's 0.02$/,
+  },
+  {
+    name: 'a declared estimate below an agent priced from its model, naming the priced figure',
+    facts: [agent('priced', { estimatedCostUsd: 0.3, costFrom: 'priced' }), agent('declared', { estimatedCostUsd: 0.02 })],
+    chosen: 'declared',
+    reason: /^declared: estimated cost 0.02 USD, below priced's 0.3 \(priced from its model\)$/,
+  },
+  {
+    name: 'within maxCostUsd by the priced figure, naming the agent it excluded and the one with no price',
+    facts: [
+      agent('dear', { estimatedCostUsd: 0.004, costFrom: 'priced', priority: 9 }),
+      agent('unpriced', { estimatedCostUsd: null, priority: 9 }),
+      agent('cheap', { estimatedCostUsd: 0.0006, costFrom: 'priced' }),
+    ],
+    constraints: { maxCostUsd: 0.001 },
+    chosen: 'cheap',
+    reason:
+      /^cheap: the only one that meets the constraints; excluded: dear \(its cost priced from its model, 0.004 USD, is above maxCostUsd 0.001\), unpriced \(it declares no estimatedCostUsd and its model has no price, to hold to maxCostUsd 0.001\)$/,
   },
   {
     name: 'the shorter limiter wait at equal priority and cost',
@@ -91,13 +127,24 @@ describe('chooseAgent', () => {
       maxLatencyMs: 9000,
     });
     expect(choice.ok && choice.routing.candidates).toEqual([
-      { agent: 'a', priority: 0, healthy: false, problems: ['openai paused'], estimatedCostUsd: 0.01, estimatedSeconds: 2, waitMs: 12, excluded: null },
+      {
+        agent: 'a',
+        priority: 0,
+        healthy: false,
+        problems: ['openai paused'],
+        estimatedCostUsd: 0.01,
+        costFrom: 'declared',
+        estimatedSeconds: 2,
+        waitMs: 12,
+        excluded: null,
+      },
       {
         agent: 'b',
         priority: 0,
         healthy: true,
         problems: [],
         estimatedCostUsd: 0.01,
+        costFrom: 'declared',
         estimatedSeconds: null,
         waitMs: 0,
         excluded: 'it declares no estimatedSeconds to hold to maxLatencyMs 9000',
@@ -113,7 +160,39 @@ describe('chooseAgent', () => {
     const choice = chooseAgent('search', [agent('a', { estimatedCostUsd: 1 }), agent('b', { estimatedCostUsd: null })], { maxCostUsd: 0.5 });
     expect(choice.ok).toBe(false);
     expect(!choice.ok && choice.message).toBe(
-      'no agent with the capability "search" meets the constraints (a: its estimatedCostUsd 1 is above maxCostUsd 0.5; b: it declares no estimatedCostUsd to hold to maxCostUsd 0.5)',
+      'no agent with the capability "search" meets the constraints (a: its estimatedCostUsd 1 is above maxCostUsd 0.5; b: it declares no estimatedCostUsd and its model has no price, to hold to maxCostUsd 0.5)',
     );
+  });
+});
+
+describe('pricedCallUsd', () => {
+  const resolved = (spec: Record<string, unknown>): ResolvedAgent => {
+    const parsed = AgentSpec.parse(spec);
+    return { ...parsed, name: 'x', model: parsed.model ?? 'echo', configuredProvider: parsed.provider };
+  };
+  const prices = new PriceTable({ 'gpt-house': { inputPerMTok: 2, outputPerMTok: 8 } });
+
+  it('prices one call of the agent (its system prompt, maxTokens of output) as a run budget reserves it', async () => {
+    const mini = resolved({ provider: 'openai', model: 'gpt-4o-mini', systemPrompt: 'Classify the text as spam or not.', maxTokens: 1000 });
+    const reserved: BudgetReservation[] = [];
+    const ledger: BudgetLedger = {
+      reserveBudget: (_scope, _runId, r) => (reserved.push(r), Promise.resolve({ refused: '', held: [] })),
+      settleBudget: () => Promise.resolve({ warnings: [] }),
+    };
+    const gate = new BudgetGate({ ledger, prices, leaseMs: 1000, logger: silentLogger, cell: { tag: '{t}' } });
+    const req = { agent: 'x', model: mini.model, system: mini.systemPrompt, messages: [], maxTokens: mini.maxTokens, signal: new AbortController().signal };
+    const holder = { runId: 'r1', workspaceId: 'default', tag: '{t}', stepId: 's1', attempt: 1, budgeted: true };
+    await gate.acquire({ req: { ...req, holder }, estimate: () => estimateCall(req) });
+    const usd = pricedCallUsd(mini, prices);
+    expect(usd).toBe(reserved[0]!.costUsd);
+    // gpt-4o-mini: $0.15 in, $0.60 out per million: 1000 output tokens are $0.0006, the prompt a few tokens more.
+    expect(usd).toBeGreaterThan(0.0006);
+    expect(usd).toBeLessThan(0.0006 + (100 * 0.15) / 1e6);
+  });
+
+  it('uses the agents file’s pricing, is null for a model without a price, and 0 on echo', () => {
+    expect(pricedCallUsd(resolved({ provider: 'openai', model: 'gpt-house', maxTokens: 500 }), prices)).toBeGreaterThan((500 * 8) / 1e6);
+    expect(pricedCallUsd(resolved({ provider: 'openai', model: 'gpt-unpriced' }), prices)).toBeNull();
+    expect(pricedCallUsd(resolved({ provider: 'echo' }), prices)).toBe(0);
   });
 });

@@ -3,9 +3,12 @@
  * against the fake LLM server: a run that names a capability gets the agent of highest priority
  * among the healthy ones that declare it (a circuit opened by real failures, an agent no worker
  * serves, the request's constraints take agents out), the step records the choice and why, and
- * an orchestrator's `delegate` call that names a capability is routed the same way.
+ * an orchestrator's `delegate` call that names a capability is routed the same way. An agent
+ * that declares no estimatedCostUsd is priced from its model (one call of its prompt and
+ * maxTokens) and ranked and held to maxCostUsd by that figure, which its record and reason name.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { estimateInputTokens } from '../../src/calls/token-estimate.js';
 import { endsWithToolResults, startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { poll } from '../helpers/poll.js';
@@ -24,6 +27,10 @@ const AGENTS = {
   // No worker process serves `unserved` (it is left out of the pools), though its priority is the highest.
   unserved: { provider: 'echo', priority: 50, capabilities: [{ name: 'translate' }] },
   served: { provider: 'echo', capabilities: [{ name: 'translate' }] },
+  // `classify`: one agent priced from its model (gpt-4o-mini: $0.15/$0.60 per million), one declared, one with neither.
+  mini: { provider: 'openai', model: 'gpt-4o-mini', systemPrompt: 'Classify the text.', maxTokens: 1000, attempts: 1, capabilities: [{ name: 'classify' }] },
+  declared: { provider: 'openai', model: 'gpt-classifier', attempts: 1, capabilities: [{ name: 'classify', estimatedCostUsd: 0.01 }] },
+  unpriced: { provider: 'openai', model: 'gpt-unpriced', attempts: 1, capabilities: [{ name: 'classify' }] },
   boss: { provider: 'openai', model: 'gpt-boss', attempts: 1, delegates: ['premium', 'standard', 'thrifty'], orchestration: { readRuns: false } },
 };
 
@@ -65,6 +72,7 @@ describe('a run that names a capability', () => {
       healthy: true,
       problems: [],
       estimatedCostUsd: 0.05,
+      costFrom: 'declared',
       estimatedSeconds: 2,
       waitMs: expect.any(Number),
       excluded: null,
@@ -122,6 +130,43 @@ describe('a run that names a capability', () => {
     const bad = await byCapability('summarize', 'x', { constraints: { maxCostUsd: -1 } });
     expect(bad.status).toBe(422);
     expect(bad.body.error.message).toContain('constraints.maxCostUsd');
+  });
+});
+
+describe('a run that names a capability some agents declare no cost for', () => {
+  it('prices an agent without estimatedCostUsd from its model, picks it below a dearer declared one, and says the figure was priced', async () => {
+    const res = await byCapability('classify', 'is this spam?');
+    expect(res.status).toBe(202);
+    const run = await h.waitForRun(res.body.id);
+    expect(run).toMatchObject({ status: 'succeeded', workflow: 'agent/mini', output: 'fake gpt-4o-mini: is this spam?' });
+    const routing = run.steps[0]!.routing!;
+    const costs = routing.candidates.map((c) => [c.agent, c.costFrom, c.estimatedCostUsd]);
+    expect(costs).toEqual([
+      ['declared', 'declared', 0.01],
+      ['mini', 'priced', expect.any(Number)],
+      ['unpriced', null, null],
+    ]);
+    // Its prompt's tokens (as a budget counts them) at $0.15 per million, 1000 output tokens at $0.60.
+    const priced = routing.candidates.find((c) => c.agent === 'mini')!.estimatedCostUsd!;
+    const prompt = estimateInputTokens({ model: 'gpt-4o-mini', system: 'Classify the text.', messages: [] });
+    expect(priced).toBeCloseTo((prompt * 0.15 + 1000 * 0.6) / 1e6, 10);
+    expect(routing.reason).toBe(`mini: estimated cost ${priced} USD (priced from its model), below declared's 0.01`);
+  });
+
+  it('holds a priced agent to maxCostUsd by its priced figure, and excludes one whose model has no price', async () => {
+    const res = await byCapability('classify', 'for almost nothing', { constraints: { maxCostUsd: 0.0005 } });
+    expect(res.status).toBe(422);
+    const issues = res.body.error.issues as { path: string; message: string }[];
+    expect(issues.map((i) => i.path)).toEqual(['capability.candidates.declared', 'capability.candidates.mini', 'capability.candidates.unpriced']);
+    expect(issues[0]!.message).toBe('its estimatedCostUsd 0.01 is above maxCostUsd 0.0005');
+    expect(issues[1]!.message).toMatch(/^its cost priced from its model, 0\.0006\d* USD, is above maxCostUsd 0\.0005$/);
+    expect(issues[2]!.message).toBe('it declares no estimatedCostUsd and its model has no price, to hold to maxCostUsd 0.0005');
+
+    const run = await h.waitForRun((await byCapability('classify', 'cheaply', { constraints: { maxCostUsd: 0.005 } })).body.id);
+    expect(run).toMatchObject({ status: 'succeeded', workflow: 'agent/mini' });
+    expect(run.steps[0]!.routing!.reason).toBe(
+      'mini: the only one that meets the constraints; excluded: declared (its estimatedCostUsd 0.01 is above maxCostUsd 0.005), unpriced (it declares no estimatedCostUsd and its model has no price, to hold to maxCostUsd 0.005)',
+    );
   });
 });
 

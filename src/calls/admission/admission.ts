@@ -29,7 +29,9 @@ export interface CallEstimate {
  * maxTokens). A request that marks its prefix for the prompt cache is reserved as writing it (the
  * dearest case, 1.25 × input on Anthropic): what it read instead is settled after.
  */
-export function estimateCall(req: CompletionRequest): CallEstimate {
+export function estimateCall(
+  req: Pick<CompletionRequest, 'model' | 'system' | 'messages' | 'tools' | 'responseSchema' | 'maxTokens' | 'promptCache'>,
+): CallEstimate {
   const e = { inputTokens: estimateInputTokens(req), outputTokens: req.maxTokens };
   return req.promptCache ? { ...e, cacheWriteTokens: Math.min(e.inputTokens, estimatePrefixTokens(req)) } : e;
 }

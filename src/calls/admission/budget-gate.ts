@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { BudgetExceededError, toError } from '../../errors/index.js';
 import type { Logger } from '../../logger.js';
 import { nextUtcMidnight, utcDay } from '../../model/envelope.js';
+import type { RunBudgetWarning } from '../../model/budget.js';
 import type { BudgetReservation, EnvelopeWarning } from '../../store/scripts/index.js';
 import { scopeOf, type Cell, type Scope } from '../../store/scope.js';
 import type { PriceTable } from '../pricing.js';
@@ -32,13 +33,13 @@ const BUDGET_POLL_MS = 500;
 export interface BudgetLedger {
   /** Reserve a call's estimate against the run's budget and envelopes: why it is refused (`wait ...`: for the calls in flight), or '' (reserved, or nothing limits it), and the envelopes held (key ids; undefined: the workspace's). */
   reserveBudget(scope: Scope, runId: string, reservation: BudgetReservation): Promise<{ refused: string; held: (string | undefined)[] }>;
-  /** Release a reservation (once) and count what the call used; the envelopes' 80% warnings given. */
+  /** Release a reservation (once) and count what the call used; the 80% warnings given (the run budget's, the envelopes'). */
   settleBudget(
     scope: Scope,
     runId: string,
     reservation: BudgetReservation,
     used: { tokens: number; costUsd: number },
-  ): Promise<{ warnings: EnvelopeWarning[] }>;
+  ): Promise<{ runWarning?: RunBudgetWarning | undefined; warnings: EnvelopeWarning[] }>;
 }
 
 /** A reservation held for a call (none: neither a token or cost budget nor an envelope holds its run). */
@@ -54,6 +55,8 @@ export interface BudgetGateOptions {
   logger: Logger;
   /** Told of each envelope's 80% warning (once per envelope and day), for the audit log. */
   onEnvelopeWarning?: ((warning: EnvelopeWarning & { runId: string }) => void) | undefined;
+  /** Told of the run budget's own 80% warning (once per run), for its webhooks. */
+  onRunWarning?: ((scope: Scope, runId: string, warning: RunBudgetWarning) => void) | undefined;
 }
 
 export class BudgetGate implements Admission<BudgetTicket> {
@@ -94,7 +97,8 @@ export class BudgetGate implements Admission<BudgetTicket> {
     // The answer is never lost to the budget: a failed settle is logged.
     await this.opts.ledger
       .settleBudget(ticket.scope, ticket.runId, ticket.reservation, used)
-      .then(({ warnings }) => {
+      .then(({ runWarning, warnings }) => {
+        if (runWarning) this.opts.onRunWarning?.(ticket.scope, ticket.runId, runWarning);
         for (const w of warnings) this.opts.onEnvelopeWarning?.({ ...w, runId: ticket.runId });
       })
       .catch((err: unknown) =>

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { parseRunBudgetWarning, type RunBudgetWarning } from '../../model/budget.js';
 import { envelopeName, type EnvelopeOwner } from '../../model/envelope.js';
 import { keys } from '../keys.js';
 import type { Scope } from '../scope.js';
@@ -51,6 +52,15 @@ export interface EnvelopeWarning {
   spent: number;
 }
 
+/** What settling a call gave: why the run's budget is now exceeded (or ''), and the warnings it reached. */
+export interface BudgetSettled {
+  exceeded: string;
+  /** The run budget's own 80% warning (once per run). */
+  runWarning?: RunBudgetWarning;
+  /** The envelopes' 80% warnings (once per envelope and day). */
+  warnings: EnvelopeWarning[];
+}
+
 const envelopeKeys = (scope: Scope, day: string, keyId: string | undefined) => [
   keys.envelope(scope, keyId),
   keys.envelopeDay(scope, keyId, day),
@@ -92,7 +102,8 @@ export async function budgetReserve(
 /**
  * Release a reservation (unless it was released already) and count what the call used, by the
  * run's budget and by the envelopes it held; returns why the run's budget is now exceeded (or
- * ''), and the envelopes' warnings (each also a budget.warning event of the run).
+ * ''), the run budget's own warning when this call reached 80% of a limit (once per run), and
+ * the envelopes' warnings (each also a budget.warning event of the run).
  */
 export async function budgetSettle(
   redis: Redis,
@@ -100,7 +111,7 @@ export async function budgetSettle(
   runId: string,
   r: BudgetReservation,
   used: { tokens: number; costUsd: number },
-): Promise<{ exceeded: string; warnings: EnvelopeWarning[] }> {
+): Promise<BudgetSettled> {
   const held = r.held ?? [];
   const day = r.envelopes?.day ?? '';
   const args = [
@@ -115,10 +126,15 @@ export async function budgetSettle(
     day,
     ...held.map((k) => nameOf(scope, k)),
   ];
-  const [exceeded, ...warnings] = (await settle.run(
+  const [exceeded, runWarning, ...warnings] = (await settle.run(
     redis,
     [keys.run(scope, runId), keys.events(scope, runId), keys.runHolds(scope, runId), ...held.flatMap((k) => envelopeKeys(scope, day, k))],
     args,
-  )) as [string, ...string[]];
-  return { exceeded, warnings: warnings.map((w) => ({ ...(JSON.parse(w) as Omit<EnvelopeWarning, 'workspace'>), workspace: scope.workspace })) };
+  )) as [string, string, ...string[]];
+  const run = parseRunBudgetWarning(runWarning);
+  return {
+    exceeded,
+    ...(run ? { runWarning: run } : {}),
+    warnings: warnings.map((w) => ({ ...(JSON.parse(w) as Omit<EnvelopeWarning, 'workspace'>), workspace: scope.workspace })),
+  };
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { Scope } from '../scope.js';
+import { parseRunBudgetWarning, type RunBudgetWarning } from '../../model/budget.js';
 import { isTerminalRun, isTerminalStep, usableDependency, type RunStatus, type StepStatus } from '../../model/run.js';
 import { parseJson, Script } from './script.js';
 
@@ -48,6 +49,8 @@ export type StepBeginReply =
       checkpoint: unknown;
       /** The dependencies first (in the order given), then the other steps read; empty when the step or run has ended. */
       reads: StepReading[];
+      /** `started`: counting the start reached 80% of the run's maxSteps (once per run), for its webhooks. */
+      budgetWarning?: RunBudgetWarning;
     };
 
 /**
@@ -83,11 +86,12 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
   )) as (string | null)[];
   if (r[0] === 'missing') return { mode: 'missing' };
   if (r[0] === 'over') return { mode: 'over', reason: r[3]! };
-  const [mode, stepStatus, runStatus, attempts, runInput, startedAt, checkpoint] = r as [StepBeginReply['mode'], ...string[]];
+  const [mode, stepStatus, runStatus, attempts, runInput, startedAt, checkpoint, warned] = r as [StepBeginReply['mode'], ...string[]];
   // As the script does: nothing read once the step or its run has ended.
   const ended = isTerminalStep(parseJson(stepStatus)) || isTerminalRun(parseJson(runStatus));
   const reads: StepReading[] = early && !ended ? early : [];
-  for (let i = 7; i + 3 < r.length; i += 4) {
+  const budgetWarning = parseRunBudgetWarning(warned);
+  for (let i = 8; i + 3 < r.length; i += 4) {
     reads.push({ stepId: r[i]!, status: parseJson(r[i + 1]), optional: parseJson(r[i + 2]) === true, output: parseJson(r[i + 3]) });
   }
   return {
@@ -99,6 +103,7 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
     startedAt: parseJson(startedAt),
     checkpoint: parseJson(checkpoint),
     reads,
+    ...(budgetWarning ? { budgetWarning } : {}),
   };
 }
 

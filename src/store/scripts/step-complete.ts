@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { Scope } from '../scope.js';
+import { parseRunBudgetWarning, type RunBudgetWarning } from '../../model/budget.js';
 import type { RunStatus, StepStatus, Usage } from '../../model/run.js';
 import { finishedFacts, type RunFinishedFacts } from './run-finish.js';
 import { json, Script } from './script.js';
@@ -63,10 +64,12 @@ export interface StepCompleteReply {
   budgetExceeded?: string;
   /** With `finished`: what the write that finished the run read for what follows (see RunFinishedFacts). */
   facts?: RunFinishedFacts;
+  /** Counting this answer's usage reached 80% of a limit of the run's budget (once per run; a replayed write gives it again): for its webhooks. */
+  budgetWarning?: RunBudgetWarning;
 }
 
 export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<StepCompleteReply> {
-  const [recorded, status, finished, runStatus, over, holds, notice] = (await script.run(
+  const [recorded, status, finished, runStatus, over, holds, notice, warned] = (await script.run(
     redis,
     [
       keys.step(a.scope, a.runId, a.stepId),
@@ -110,11 +113,13 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
       ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
     ],
-  )) as [number, StepStatus | 'missing', number?, string?, string?, number?, number?];
+  )) as [number, StepStatus | 'missing', number?, string?, string?, number?, number?, string?];
+  const budgetWarning = parseRunBudgetWarning(warned);
   return {
     recorded: recorded === 1,
     status,
     ...(finished === 1 ? { finished: runStatus as RunStatus, facts: finishedFacts(holds, notice) } : {}),
     ...(over ? { budgetExceeded: over } : {}),
+    ...(budgetWarning ? { budgetWarning } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
 import type { Scope } from '../scope.js';
+import { parseRunBudgetWarning, type RunBudgetWarning } from '../../model/budget.js';
 import type { RunEventType, StepRecord, StepStatus, Usage } from '../../model/run.js';
 import { json, parseJson, Script } from './script.js';
 
@@ -40,6 +41,8 @@ export interface StepTransitionReply {
   checkpoint?: unknown;
   /** Not applied: the run's maxSteps refused to start the step (why). */
   over?: string;
+  /** Applied: counting the start reached 80% of the run's maxSteps (once per run), for its webhooks. */
+  budgetWarning?: RunBudgetWarning;
 }
 
 export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promise<StepTransitionReply> {
@@ -68,14 +71,16 @@ export async function stepTransition(redis: Redis, a: StepTransitionArgs): Promi
       a.countsStep ? '1' : '0',
       ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
     ],
-  )) as [number, StepStatus | 'missing', number, string?, string?];
+  )) as [number, StepStatus | 'missing', number, string?, string?, string?];
   const [applied, status, attempts, checkpoint] = reply;
   const over = reply[4];
+  const budgetWarning = parseRunBudgetWarning(reply[5]);
   return {
     applied: applied === 1,
     status,
     attempts: Number(attempts),
     ...(checkpoint ? { checkpoint: parseJson(checkpoint) } : {}),
     ...(over ? { over } : {}),
+    ...(budgetWarning ? { budgetWarning } : {}),
   };
 }

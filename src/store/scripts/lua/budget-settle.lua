@@ -8,7 +8,8 @@
 -- them, in its order): its config, its day, its leases. ARGV: [1] tokens reserved, [2] cost
 -- reserved, [3] tokens used, [4] cost used, [5] now (ISO), [6] attempt, [7] step id, [8] lease
 -- id, [9] the envelopes' day, [10...] each envelope's name.
--- Returns {why the run's budget is now exceeded or '' (see spend), each warning's data (JSON)}.
+-- Returns {why the run's budget is now exceeded or '', the run budget's own warning (its data
+-- JSON) or '' (see spend), each envelope's warning data (JSON)}.
 --@include spend
 --@include holdEntry
 --@include envelope
@@ -22,7 +23,7 @@ if redis.call('ZREM', KEYS[3], holdEntry('r', ARGV[6], ARGV[7], ARGV[8], what)) 
   redis.call('HINCRBYFLOAT', KEYS[1], 'reservedCostUsd', '-' .. costText)
 end
 local usedTokens, usedCost = tonumber(ARGV[3]), tonumber(ARGV[4])
-local reply = { '' }
+local reply = { '', '' }
 for i = 4, #KEYS, 3 do
   envelopeRelease(KEYS[i + 1], KEYS[i + 2], ARGV[8], tokensText, costText)
   local cfg = redis.call('GET', KEYS[i])
@@ -33,6 +34,6 @@ for i = 4, #KEYS, 3 do
   end
 end
 if budgeted then
-  reply[1] = spend(KEYS[1], KEYS[2], '{"inputTokens":' .. usedTokens .. ',"outputTokens":0,"costUsd":' .. string.format('%.9f', usedCost) .. '}', ARGV[5])
+  reply[1], reply[2] = spend(KEYS[1], KEYS[2], '{"inputTokens":' .. usedTokens .. ',"outputTokens":0,"costUsd":' .. string.format('%.9f', usedCost) .. '}', ARGV[5])
 end
 return reply

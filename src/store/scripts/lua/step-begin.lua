@@ -10,9 +10,10 @@
 --       dependencies, [6] one '1'/'0' per step read (is its output needed?), [7] most attempts,
 --       [8] '1' when the step counts against maxSteps, [9..] the ids of the dependencies, then
 --       of the other steps read.
--- Returns {mode, step status, run status, attempts, run input, startedAt, checkpoint, then per
--- step read: id, status, optional, output}, JSON values; mode is missing | read | started; or
--- {'over', step status, run status, why} when maxSteps refused to start it.
+-- Returns {mode, step status, run status, attempts, run input, startedAt, checkpoint, the run
+-- budget's warning (its data JSON, or '': see countStep), then per step read: id, status,
+-- optional, output}, JSON values; mode is missing | read | started; or {'over', step status,
+-- run status, why} when maxSteps refused to start it.
 --@include event
 --@include runStarted
 --@include readStep
@@ -21,7 +22,7 @@ local v = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'startedAt', 'check
 local rs = redis.call('HMGET', KEYS[1], 'status', 'input', 'id')
 if not v[1] or not rs[1] then return {'missing'} end
 local st, runSt = cjson.decode(v[1]), cjson.decode(rs[1])
-local out = {'read', v[1], rs[1], v[2], rs[2], v[3] or 'null', v[4] or 'null'}
+local out = {'read', v[1], rs[1], v[2], rs[2], v[3] or 'null', v[4] or 'null', ''}
 if TERMINAL[st] or TERMINAL[runSt] then return out end
 local ndeps, needs = tonumber(ARGV[5]), ARGV[6]
 local fast = ARGV[3] == '1' and FAST_FROM[st] and tonumber(v[2]) < tonumber(ARGV[7])
@@ -35,8 +36,9 @@ for i = 9, #ARGV do
   if k <= ndeps and not (FAST_DEP[dst] or (FAST_DEP_OPTIONAL[dst] and optional == 'true')) then fast = false end
 end
 if fast and ARGV[8] == '1' and out[6] == 'null' then
-  local over = countStep(KEYS[1], KEYS[3], v[5], ARGV[1])
+  local over, warned = countStep(KEYS[1], KEYS[3], v[5], ARGV[1])
   if over ~= '' then return {'over', v[1], rs[1], over} end
+  out[8] = warned
 end
 if fast then
   local attempt = tonumber(v[2]) + 1

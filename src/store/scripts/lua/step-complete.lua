@@ -21,8 +21,9 @@
 -- A write is applied once: one whose id the step holds (see writes.lua) was applied already and
 -- its reply lost; it gets its reply again (the budget verdict as it stands now) and adds nothing.
 -- Returns {1, 'succeeded', run finished (1/0), run status, why the run's budget is exceeded
--- ('' when it is not; see spend)[, when it finished the run: afterFinish's holds and notice]}
--- when recorded as the result,
+-- ('' when it is not; see spend), when it finished the run: afterFinish's holds and notice (else
+-- 0, 0), the run budget's warning (its data JSON; '' for none: see spend, a replayed write
+-- returns a warning given before)} when recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
 --@include event
 --@include addUsage
@@ -35,14 +36,28 @@
 --@include outboxRun
 --@include addLateUsage
 --@include writes
-local v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output', 'written', 'usage')
+--@include docOf
+-- A write that may finish its run alone reads the step whole, once (finishAlone compacts it).
+local alone = ARGV[9] == '1' and ARGV[15] == ''
+local step, v
+if alone then
+  step = mapOf(redis.call('HGETALL', KEYS[1]))
+  v = { step.status or false, step.stepId or false, step.output or false, step.written or false, step.usage or false }
+else
+  v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output', 'written', 'usage')
+end
 if not v[1] then return {0, 'missing'} end
 local cur = cjson.decode(v[1])
 local outbox = ARGV[2] == '1'
 local id = ARGV[16]
 local extra = 17 + 2 * tonumber(ARGV[17])
 local seen = seenWrite(v[4], id)
-if seen == '1' then return {1, 'succeeded', 0, '', spend(KEYS[2], KEYS[3], 'null', ARGV[1])} end
+-- The reply of a result recorded: whether it finished the run and what that write read
+-- (afterFinish), and spend's verdict and warning.
+local function recorded(finished, status, over, warned, holds, notice)
+  return {1, 'succeeded', finished, status, over, holds or 0, notice or 0, warned}
+end
+if seen == '1' then return recorded(0, '', spend(KEYS[2], KEYS[3], 'null', ARGV[1], true)) end
 if seen == '0' then return {0, cur} end
 if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   local usage = sumUsage(v[5], ARGV[4])
@@ -62,27 +77,30 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   end
   for i = 18, extra do fields[#fields + 1] = ARGV[i] end
   local eventData = '{"usage":' .. usage .. ',' .. string.sub(ARGV[7], 2)
-  if ARGV[9] == '1' and ARGV[15] == '' then
+  if alone then
     local byName = {}
     for i = 1, #fields, 2 do byName[fields[i]] = fields[i + 1] end
     if finishAlone({ KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
-      fields = byName, stepIdJson = v[2], usage = usage, eventData = eventData, now = ARGV[1], outbox = outbox,
+      step = step, fields = byName, stepIdJson = v[2], usage = usage, eventData = eventData, now = ARGV[1], outbox = outbox,
       ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
-    }) then return {1, 'succeeded', 1, 'succeeded', '', afterFinish({ KEYS[8], KEYS[9], KEYS[10], KEYS[2] })} end
+    }) then
+      local holds, notice = afterFinish({ KEYS[8], KEYS[9], KEYS[10], KEYS[2] })
+      return recorded(1, 'succeeded', '', '', holds, notice)
+    end
   end
   redis.call('HSET', KEYS[1], unpack(fields))
   event(KEYS[3], 'step.completed', v[2], ARGV[1], eventData)
   if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], extra + 1, ARGV[1]) end
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
-  local over = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1])
+  local over, warned = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1], false)
   if ARGV[9] == '1' then
     local f = finishRun({ KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7], KEYS[8], KEYS[9], KEYS[10] }, {
       status = 'auto', output = 'null', errorJson = 'null', now = ARGV[1], outbox = outbox,
       ttl = tonumber(ARGV[10]), reasonJson = '"run finished"', stepPrefix = ARGV[11], defPrefix = ARGV[12],
     })
-    return {1, 'succeeded', f[1], f[2], over, f[5], f[6]}
+    return recorded(f[1], f[2], over, warned, f[5], f[6])
   end
-  return {1, 'succeeded', 0, '', over}
+  return recorded(0, '', over, warned)
 end
 -- A late answer.
 addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])

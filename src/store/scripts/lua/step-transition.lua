@@ -14,7 +14,8 @@
 -- its reply lost; it gets its reply again and changes nothing.
 -- Returns {1, new status, attempts, checkpoint JSON} when applied, {0, current status, attempts}
 -- when not (current is 'missing' when there is no such step), {0, current status, attempts, '',
--- why} when maxSteps refused the start (nothing changed). The checkpoint is the one in
+-- why} when maxSteps refused the start (nothing changed); {1, new status, attempts, checkpoint,
+-- '', the run budget's warning (its data JSON)} when counting the start gave one (countStep). The checkpoint is the one in
 -- force once the step leaves `waiting` for `running` (what it waited for may have written it:
 -- an approval gate's decision), '' otherwise.
 --@include event
@@ -43,8 +44,9 @@ if not allowed or (ARGV[8] ~= '' and v[2] ~= ARGV[8]) then
   keepWrite(KEYS[1], v[6], id, false)
   return {0, cur, attempts}
 end
+local over, warned = '', ''
 if ARGV[12] == '1' and ARGV[2] == 'running' and (redis.call('HGET', KEYS[1], 'startedAt') or 'null') == 'null' then
-  local over = countStep(KEYS[2], KEYS[3], v[4], ARGV[5])
+  over, warned = countStep(KEYS[2], KEYS[3], v[4], ARGV[5])
   if over ~= '' then return {0, cur, attempts, '', over} end
 end
 local fields = { 'status', cjson.encode(ARGV[2]) }
@@ -77,4 +79,5 @@ end
 if gates and (ARGV[2] == 'waiting' or cur == 'waiting') then syncGates(KEYS[2], KEYS[6], KEYS[3], ARGV[9], ARGV[5]) end
 local cp = ''
 if cur == 'waiting' and ARGV[2] == 'running' then cp = redis.call('HGET', KEYS[1], 'checkpoint') or 'null' end
+if warned ~= '' then return {1, ARGV[2], attempts, cp, '', warned} end
 return {1, ARGV[2], attempts, cp}

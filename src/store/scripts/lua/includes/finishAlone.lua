@@ -8,40 +8,31 @@
 -- compacted at once, each record written once: the step's new fields and the run's final ones
 -- go straight into the compact hash (never into the hashes the compaction deletes), and the
 -- last two events (step.completed, run.finished) are published and kept there, not appended
--- to the list first. Returns false, having written nothing, when the run has another shape
--- (the caller then writes the step and finishes the run the general way).
+-- to the list first. Each hash is read once, whole (HGETALL: only the fields it has). Returns
+-- false, having written nothing, when the run has another shape (the caller then writes the
+-- step and finishes the run the general way).
 -- k: {step, run, steps, refs, events, outbox, queued runs}
--- a: {fields = the step's new fields (name → JSON text), stepIdJson, usage (the step's usage
---     JSON, 'null' for none), eventData (step.completed's data JSON), now, outbox (bool), ttl,
---     defPrefix}
-local RUN_READ = { unpack(RUN_FIELDS) }
-RUN_READ[#RUN_READ + 1] = 'outputSteps'
-RUN_READ[#RUN_READ + 1] = 'definitionId'
-local RUN_AT = {}
-for i, f in ipairs(RUN_READ) do RUN_AT[f] = i end
-
+-- a: {step = the step's hash as read (mapOf), fields = the step's new fields (name → JSON
+--     text), stepIdJson, usage (the step's usage JSON, 'null' for none), eventData
+--     (step.completed's data JSON), now, outbox (bool), ttl, defPrefix}
 local function finishAlone(k, a)
-  local rv = redis.call('HMGET', k[2], unpack(RUN_READ))
-  local st = rv[RUN_AT.status]
-  if not st or TERMINAL[cjson.decode(st)] then return false end
-  if (rv[RUN_AT.budget] or 'null') ~= 'null' or rv[RUN_AT.outputSteps] ~= '[' .. a.stepIdJson .. ']' then return false end
+  local run = mapOf(redis.call('HGETALL', k[2]))
+  if not run.status or TERMINAL[cjson.decode(run.status)] then return false end
+  if (run.budget or 'null') ~= 'null' or run.outputSteps ~= '[' .. a.stepIdJson .. ']' then return false end
   if redis.call('LLEN', k[3]) ~= 1 then return false end
-  local sv = redis.call('HMGET', k[1], unpack(STEP_FIELDS))
-  for i, f in ipairs(STEP_FIELDS) do
-    if a.fields[f] then sv[i] = a.fields[f] end
-  end
+  local step = a.step
+  for f, v in pairs(a.fields) do step[f] = v end
   local nowJson = cjson.encode(a.now)
   local inTok, outTok, cost, extra = 0, 0, nil, nil
   if a.usage ~= 'null' then
     local u = cjson.decode(a.usage)
     inTok, outTok, cost, extra = u.inputTokens or 0, u.outputTokens or 0, u.costUsd, addExtra(nil, u)
   end
-  local started = rv[RUN_AT.startedAt]
-  local final = { status = '"succeeded"', output = a.fields.output, error = 'null', finishedAt = nowJson,
-    startedAt = (not started or started == 'null') and nowJson or started, failedSteps = '[]', skippedSteps = '[]', usage = usageJson(inTok, outTok, cost, nil, extra) }
-  for i, f in ipairs(RUN_FIELDS) do
-    if final[f] then rv[i] = final[f] end
-  end
+  -- A run whose step began is out of the queued runs already (runStarted).
+  local started = run.startedAt and run.startedAt ~= 'null'
+  run.status, run.output, run.error, run.finishedAt = '"succeeded"', a.fields.output, 'null', nowJson
+  run.startedAt = started and run.startedAt or nowJson
+  run.failedSteps, run.skippedSteps, run.usage = '[]', '[]', usageJson(inTok, outTok, cost, nil, extra)
   local events = redis.call('LRANGE', k[5], 0, -1)
   local done = eventText('step.completed', a.stepIdJson, a.now, a.eventData)
   local finished = eventText('run.finished', nil, a.now, '{"status":"succeeded","error":null}')
@@ -50,17 +41,17 @@ local function finishAlone(k, a)
   events[#events + 1] = done
   events[#events + 1] = finished
   if a.outbox then
-    local runId = cjson.decode(rv[RUN_AT.id])
-    redis.call('XADD', k[6], '*', 'kind', 'step', 'id', runId .. '.' .. cjson.decode(a.stepIdJson), 'doc', docFrom(STEP_FIELDS, sv), 'ws', workspaceOf(k[1]))
-    redis.call('XADD', k[6], '*', 'kind', 'run', 'id', runId, 'doc', docFrom(RUN_FIELDS, rv))
+    local runId = cjson.decode(run.id)
+    redis.call('XADD', k[6], '*', 'kind', 'step', 'id', runId .. '.' .. cjson.decode(a.stepIdJson), 'doc', docFromMap(STEP_FIELDS, step), 'ws', workspaceOf(k[1]))
+    redis.call('XADD', k[6], '*', 'kind', 'run', 'id', runId, 'doc', docFromMap(RUN_FIELDS, run))
   end
-  redis.call('ZREM', k[7], k[2])
-  local defId = rv[RUN_AT.definitionId]
+  if not started then redis.call('ZREM', k[7], k[2]) end
+  local defId = run.definitionId
   if defId and defId ~= 'null' then redis.call('EXPIRE', a.defPrefix .. cjson.decode(defId), a.ttl) end
-  local runDoc = docFrom(RUN_FIELDS, rv, { output = true })
-  runDoc = string.sub(runDoc, 1, -2) .. ',"outputSteps":' .. rv[RUN_AT.outputSteps] .. ',"definitionId":' .. (defId or 'null') .. '}'
+  local runDoc = docFromMap(RUN_FIELDS, run, { output = true })
+  runDoc = string.sub(runDoc, 1, -2) .. ',"outputSteps":' .. run.outputSteps .. ',"definitionId":' .. (defId or 'null') .. '}'
   redis.call('DEL', k[1], k[2], k[3], k[4], k[5])
-  redis.call('HSET', k[2], 'status', '"succeeded"', 'run', runDoc, 'steps', '[' .. docFrom(STEP_FIELDS, sv, { runId = true }) .. ']',
+  redis.call('HSET', k[2], 'status', '"succeeded"', 'run', runDoc, 'steps', '[' .. docFromMap(STEP_FIELDS, step, { runId = true }) .. ']',
     'events', '[' .. table.concat(events, ',') .. ']')
   redis.call('EXPIRE', k[2], a.ttl)
   return true

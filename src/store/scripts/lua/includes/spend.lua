@@ -1,11 +1,15 @@
 --@include event
 -- For a run with a budget: add usage to its spending (hash fields spentTokens, spentCostUsd)
 -- and hold it against the budget (steps are counted as they start: countStep).
--- Returns '' (no budget, or within it) or why the budget is exceeded (spending above a
--- limit). The first time spending reaches 80% of a limit, a budget.warning event is appended.
-local function spend(runKey, eventsKey, usageJson, now)
+-- Returns why the budget is exceeded (spending above a limit) or '', and the run budget's
+-- warning (its data JSON) or ''. The first time spending reaches 80% of a limit (once per run,
+-- with countStep), a budget.warning event is appended and its data kept (hash field
+-- budgetWarned) and returned, for the caller to tell the run's webhooks. `again` (a write
+-- replayed after its reply was lost): a warning given before is returned again (the webhooks'
+-- notice id makes it one delivery). A run without a budget is read once and nothing more.
+local function spend(runKey, eventsKey, usageJson, now, again)
   local b = redis.call('HGET', runKey, 'budget')
-  if not b or b == 'null' then return '' end
+  if not b or b == 'null' then return '', '' end
   b = cjson.decode(b)
   local u = (usageJson and usageJson ~= 'null') and cjson.decode(usageJson) or {}
   local cost = u.costUsd
@@ -14,15 +18,24 @@ local function spend(runKey, eventsKey, usageJson, now)
     tokens = redis.call('HINCRBY', runKey, 'spentTokens', (u.inputTokens or 0) + (u.outputTokens or 0)),
     cost = tonumber(redis.call('HINCRBYFLOAT', runKey, 'spentCostUsd', cost)),
   }
+  local warned = ''
   for _, c in ipairs({ { 'maxCostUsd', 'cost' }, { 'maxTokens', 'tokens' } }) do
     local limit = b[c[1]]
     if type(limit) == 'number' then
       local have = spent[c[2]]
-      if have > limit then return 'budget exceeded: ' .. c[2] .. ' ' .. tostring(have) .. ' over ' .. c[1] .. ' ' .. tostring(limit) end
-      if have >= 0.8 * limit and redis.call('HSETNX', runKey, 'budgetWarned', '1') == 1 then
-        event(eventsKey, 'budget.warning', nil, now, '{"' .. c[1] .. '":' .. tostring(limit) .. ',"spent":' .. tostring(have) .. '}')
+      if have > limit then return 'budget exceeded: ' .. c[2] .. ' ' .. tostring(have) .. ' over ' .. c[1] .. ' ' .. tostring(limit), warned end
+      if have >= 0.8 * limit and warned == '' then
+        local data = '{"' .. c[1] .. '":' .. tostring(limit) .. ',"spent":' .. tostring(have) .. '}'
+        if redis.call('HSETNX', runKey, 'budgetWarned', data) == 1 then
+          event(eventsKey, 'budget.warning', nil, now, data)
+          warned = data
+        elseif again then
+          local kept = redis.call('HGET', runKey, 'budgetWarned')
+          -- (A run warned before the data was kept holds '1'.)
+          if kept and string.sub(kept, 1, 1) == '{' then warned = kept end
+        end
       end
     end
   end
-  return ''
+  return '', warned
 end
