@@ -88,4 +88,37 @@ export class Keyring {
   isStale(sealed: string): boolean {
     return this.currentId !== undefined && Keyring.keyIdOf(sealed) !== this.currentId;
   }
+
+  /**
+   * One value of a `reencrypt` (`npm run secrets -- reencrypt`): `sealed` resealed under the
+   * current key with the same `context`, written by `swap` only if the stored value is still
+   * `sealed` (false: it changed or went meanwhile), and counted into `out`. A value no key opens
+   * is named in `out.failed` (never its value).
+   */
+  async reseal(out: ResealCounts, sealed: string, context: string, swap: (resealed: string) => Promise<boolean>): Promise<void> {
+    if (!this.isStale(sealed)) {
+      out.current++;
+      return;
+    }
+    let plain: string;
+    try {
+      plain = this.open(sealed, context);
+    } catch (err) {
+      out.failed.push(`${context}: ${(err as Error).message}`);
+      return;
+    }
+    if (await swap(this.seal(plain, context))) out.resealed++;
+    else out.skipped++;
+  }
 }
+
+/** What a `reencrypt` did: values resealed, already under the current key, changed meanwhile (run it again), and those no key opens. */
+export interface ResealCounts {
+  resealed: number;
+  current: number;
+  skipped: number;
+  /** The contexts of the values no configured key opens, with why. */
+  failed: string[];
+}
+
+export const noneResealed = (): ResealCounts => ({ resealed: 0, current: 0, skipped: 0, failed: [] });

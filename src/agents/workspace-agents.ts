@@ -20,7 +20,7 @@ import { VENDORS } from '../calls/vendors/index.js';
 import type { Provider } from '../calls/provider.js';
 import { MeteredProvider, UsageMeter } from '../calls/usage-meter.js';
 import type { Usage } from '../model/run.js';
-import { Keyring, SealedValueError } from './keyring.js';
+import { Keyring, SealedValueError, noneResealed, type ResealCounts } from './keyring.js';
 import { publicAgent, resolveOwnAgent, type AgentRegistry, type ProviderDefaults, type PublicAgent } from './registry.js';
 
 /** An agent as GET /v1/agents shows it: where it comes from, and whether a key of its own is set (never the key). */
@@ -248,30 +248,18 @@ export class WorkspaceAgents {
    * Each record is swapped only if unchanged meanwhile (a changed one is counted in `skipped`:
    * run it again).
    */
-  async reencrypt(cell: Cell): Promise<{ resealed: number; current: number; skipped: number; failed: string[] }> {
+  async reencrypt(cell: Cell): Promise<ResealCounts> {
     const { keyring, records } = this.deps;
-    const out = { resealed: 0, current: 0, skipped: 0, failed: [] as string[] };
+    const out = noneResealed();
     const workspaces = new Set((await records.index(cell)).map((e) => e.workspace));
     for (const workspace of workspaces) {
       const scope = scopeOf(cell, workspace);
       for (const record of await records.list(scope)) {
         if (!record.sealedKey) continue;
-        if (!keyring.isStale(record.sealedKey)) {
-          out.current++;
-          continue;
-        }
-        const id = sealContext(scope, record.name);
-        let plain: string;
-        try {
-          plain = keyring.open(record.sealedKey, id);
-        } catch (err) {
-          out.failed.push(`${id}: ${(err as Error).message}`);
-          continue;
-        }
-        const next = { ...record, sealedKey: keyring.seal(plain, id), version: record.version + 1 };
         const concurrency = AgentSpec.parse(record.spec).concurrency;
-        if (await records.replace(scope, next, concurrency)) out.resealed++;
-        else out.skipped++;
+        await keyring.reseal(out, record.sealedKey, sealContext(scope, record.name), (sealedKey) =>
+          records.replace(scope, { ...record, sealedKey, version: record.version + 1 }, concurrency),
+        );
       }
     }
     return out;

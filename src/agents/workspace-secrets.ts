@@ -8,7 +8,7 @@
 import type { SecretEntry } from '../model/workspace-secret.js';
 import type { SecretRecords } from '../store/secret-records.js';
 import { scopeOf, type Cell, type Scope } from '../store/scope.js';
-import { NoSecretsKeyError, SealedValueError, type Keyring } from './keyring.js';
+import { NoSecretsKeyError, SealedValueError, noneResealed, type Keyring, type ResealCounts } from './keyring.js';
 
 export interface WorkspaceSecretsDeps {
   records: SecretRecords;
@@ -64,28 +64,15 @@ export class WorkspaceSecrets {
    * SWITCHYARD_SECRETS_KEY changed, the old key in SWITCHYARD_SECRETS_OLD_KEYS). A secret set
    * meanwhile is left as it is (counted in `skipped`: run it again).
    */
-  async reencrypt(cell: Cell): Promise<{ resealed: number; current: number; skipped: number; failed: string[] }> {
+  async reencrypt(cell: Cell): Promise<ResealCounts> {
     const { keyring, records } = this.deps;
-    const out = { resealed: 0, current: 0, skipped: 0, failed: [] as string[] };
+    const out = noneResealed();
     for (const workspace of await records.workspaces(cell)) {
       const scope = scopeOf(cell, workspace);
-      for (const record of await records.list(scope)) {
-        if (!keyring.isStale(record.sealed)) {
-          out.current++;
-          continue;
-        }
-        const context = sealContext(scope, record.name);
-        let plain: string;
-        try {
-          plain = keyring.open(record.sealed, context);
-        } catch (err) {
-          out.failed.push(`${context}: ${(err as Error).message}`);
-          continue;
-        }
-        const next = { sealed: keyring.seal(plain, context, 'value'), updatedAt: record.updatedAt };
-        if (await records.swap(scope, record.name, record.sealed, next)) out.resealed++;
-        else out.skipped++;
-      }
+      for (const record of await records.list(scope))
+        await keyring.reseal(out, record.sealed, sealContext(scope, record.name), (sealed) =>
+          records.swap(scope, record.name, record.sealed, { sealed, updatedAt: record.updatedAt }),
+        );
     }
     return out;
   }

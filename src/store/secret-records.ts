@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
 import { whileReachable } from './reachable.js';
 import type { Cell, Scope } from './scope.js';
-import { secretSwap } from './scripts/index.js';
+import { sealedSwap } from './scripts/index.js';
 
 /** One secret as stored. */
 export interface SecretRecord {
@@ -52,7 +52,9 @@ export class SecretRecords {
 
   /** Replace a secret's record if its sealed value is still `expectedSealed`; false when it changed meanwhile (or is gone). */
   swap(scope: Scope, name: string, expectedSealed: string, record: SecretRecord): Promise<boolean> {
-    return this.reach('writing the secret', () => secretSwap(this.redis, { scope, name, expectedSealed, record: JSON.stringify(record) }));
+    return this.reach('writing the secret', () =>
+      sealedSwap(this.redis, { key: keys.secrets(scope), field: name, expectedSealed, record: JSON.stringify(record) }),
+    );
   }
 
   /** The workspaces of the cell that have (or had) a secret. */

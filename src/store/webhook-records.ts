@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { keys, parseRunKey } from './keys.js';
-import { webhookSwap } from './scripts/index.js';
+import { sealedSwap } from './scripts/index.js';
 import type { Cell, Scope, ScopedRun } from './scope.js';
 import type { WebhookDelivery, WebhookEventType } from '../model/webhook.js';
 
@@ -94,9 +94,17 @@ export class WebhookRecords {
     return this.redis.smembers(keys.webhookWorkspaces(cell));
   }
 
-  /** The runs of the workspace whose own webhook, not yet expired, has a secret. */
-  sealedRunWebhooks(scope: Scope): Promise<string[]> {
-    return this.redis.zrangebyscore(keys.runWebhookIndex(scope), Date.now(), '+inf');
+  /**
+   * A page of the runs of the workspace whose own webhook, not yet expired, has a secret: from
+   * `cursor` ('0' first), about `count`, and the cursor of the next page (undefined: the last).
+   * A ZSCAN: every run indexed for the whole walk is in some page (one may be in two).
+   */
+  async sealedRunWebhooks(scope: Scope, cursor: string, count: number): Promise<{ runIds: string[]; next: string | undefined }> {
+    const [next, flat] = await this.redis.zscan(keys.runWebhookIndex(scope), cursor, 'COUNT', count);
+    const now = Date.now();
+    const runIds: string[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) if (Number(flat[i + 1]) > now) runIds.push(flat[i]!);
+    return { runIds, next: next === '0' ? undefined : next };
   }
 
   /**
@@ -105,7 +113,8 @@ export class WebhookRecords {
    */
   swap(scope: Scope, expectedSealed: string, record: WebhookRecord): Promise<boolean> {
     const runId = record.id.startsWith(RUN_PREFIX) ? record.id.slice(RUN_PREFIX.length) : undefined;
-    return webhookSwap(this.redis, { scope, id: record.id, runId, expectedSealed, record: JSON.stringify(record) });
+    const [key, field] = runId === undefined ? [keys.webhooks(scope), record.id] : [keys.runWebhook(scope, runId), undefined];
+    return sealedSwap(this.redis, { key, field, expectedSealed, record: JSON.stringify(record) });
   }
 
   /** Record an attempt (newest first, capped, kept a week after the last). */

@@ -27,7 +27,6 @@ export { apiRateTake } from './api-rate.js';
 export { fairTurns } from './fair-turns.js';
 export { wsRunAdmit, wsStepTake } from './workspace-caps.js';
 export { conversationPut } from './conversation-put.js';
-export { secretSwap } from './secret-swap.js';
-export { webhookSwap } from './webhook-swap.js';
+export { sealedSwap } from './sealed-swap.js';
 export { outputEmit, type OutputEmitArgs, type OutputEmitReply } from './output-emit.js';
 export { contextDraft, type ContextDraftArgs, type ContextDraftReply } from './context-draft.js';
