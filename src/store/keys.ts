@@ -171,6 +171,12 @@ export const keys = {
    * the secret sealed). See webhook-records.ts.
    */
   webhooks: (s: Scope) => `${ws(s)}:webhooks`,
+  /**
+   * Hash: the workspace's subscriptions that take run.finished, id → the schedule they are for
+   * ('' for any run), written with them: what the create-run script reads to mark a run
+   * awaiting its finish notice, and what the finishing write looks at (no record decoded).
+   */
+  webhooksFinished: (s: Scope) => `${ws(s)}:webhooks:finished`,
   /** String: a run's own webhook (JSON, its secret sealed), kept a week. */
   runWebhook: (s: Scope, runId: string) => `${ws(s)}:webhook-run:${runId}`,
   /**

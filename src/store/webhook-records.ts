@@ -33,6 +33,8 @@ export class WebhookRecords {
 
   async put(scope: Scope, record: WebhookRecord): Promise<void> {
     const tx = this.redis.multi().hset(keys.webhooks(scope), record.id, JSON.stringify(record));
+    if (record.events.includes('run.finished')) tx.hset(keys.webhooksFinished(scope), record.id, record.scheduleId ?? '');
+    else tx.hdel(keys.webhooksFinished(scope), record.id);
     if (record.sealed !== undefined) tx.sadd(keys.webhookWorkspaces(scope), scope.workspace);
     await tx.exec();
   }
@@ -46,7 +48,12 @@ export class WebhookRecords {
 
   /** Delete a subscription and its deliveries; false when there was none. */
   async remove(scope: Scope, id: string): Promise<boolean> {
-    const [[, n]] = (await this.redis.multi().hdel(keys.webhooks(scope), id).del(keys.webhookDeliveries(scope, id)).exec()) as [[null, number]];
+    const [[, n]] = (await this.redis
+      .multi()
+      .hdel(keys.webhooks(scope), id)
+      .hdel(keys.webhooksFinished(scope), id)
+      .del(keys.webhookDeliveries(scope, id))
+      .exec()) as [[null, number]];
     return n > 0;
   }
 

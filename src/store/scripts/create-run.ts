@@ -151,7 +151,7 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
       keys.definition(scope, a.definition?.id ?? ''),
       keys.workflowRunIndex(scope, run.workflow),
       keys.workflowIndexSince(scope),
-      keys.webhooks(scope),
+      keys.webhooksFinished(scope),
       keys.finishNotices(scope),
       ...owners.flatMap((k) => [keys.envelope(scope, k), keys.envelopeDay(scope, k, a.admission!.day)]),
       ...fair.flatMap((f) => {

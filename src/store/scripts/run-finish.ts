@@ -71,7 +71,7 @@ export async function runFinish(redis: Redis, a: RunFinishArgs): Promise<RunFini
       keys.queuedRuns(a.scope),
       keys.runHolds(a.scope, a.runId),
       keys.finishNotices(a.scope),
-      keys.webhooks(a.scope),
+      keys.webhooksFinished(a.scope),
     ],
     [
       a.status,

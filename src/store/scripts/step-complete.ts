@@ -81,7 +81,7 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       keys.queuedRuns(a.scope),
       keys.runHolds(a.scope, a.runId),
       keys.finishNotices(a.scope),
-      keys.webhooks(a.scope),
+      keys.webhooksFinished(a.scope),
     ],
     [
       new Date().toISOString(),

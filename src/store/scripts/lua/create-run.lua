@@ -7,8 +7,9 @@
 -- KEYS: run, steps, refs, events, index, outbox, queued runs (a member is the run's key),
 --       definition ('' id: none kept),
 --       the workflow's index, when the workspace's runs were first indexed by workflow, the
---       workspace's webhooks, finish notices; then a pair per envelope owner (envelope, its
---       day); then a triple per fair queue (fair state, prioritized set, wait list)
+--       workspace's subscriptions that take run.finished, finish notices; then a pair per
+--       envelope owner (envelope, its day); then a triple per fair queue (fair state,
+--       prioritized set, wait list)
 -- ARGV: [1] step key prefix, [2] run id, [3] step plan (see createSteps), [4] ref job ids (JSON
 --       list), [5] createdAt (ISO), [6] index score, [7] `run.queued` event data JSON, [8] outbox
 --       on ('1'/'0'), [9] definition JSON ('' when the caller believes it is stored: then it must

@@ -12,7 +12,7 @@
 -- list, ref set and event list are deleted. A run with a step that was running keeps them (that
 -- step's answer may still come, and is kept: see step-complete).
 -- KEYS: run, steps, refs, events, outbox, queued runs, the run's holds, finish notices, the
---       workspace's webhooks
+--       workspace's subscriptions that take run.finished
 -- ARGV: [1] status or 'auto', [2] output JSON, [3] error JSON, [4] now (ISO), [5] outbox on,
 --       [6] retention seconds, [7] reason JSON given to steps that had not finished,
 --       [8] step key prefix, [9] definition key prefix, [10] '' or, with 'auto', the steps as

@@ -7,7 +7,7 @@
 -- A step that is its run's only job (a single-step run has no root job) finishes its run in the
 -- same write, as the root would: see finishAlone (the plain shape, written once) and finishRun.
 -- KEYS: step, run, events, outbox, steps, refs, queued runs, the run's holds, finish notices,
---       the workspace's webhooks
+--       the workspace's subscriptions that take run.finished
 -- ARGV: [1] now (ISO), [2] outbox on, [3] output JSON, [4] usage JSON, [5] model JSON,
 --       [6] input JSON, [7] step.completed event data JSON (an object with at least one field; the
 --       step's usage is put in front), [8] checkpoint JSON ('' keeps it),

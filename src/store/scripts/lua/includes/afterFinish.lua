@@ -1,8 +1,9 @@
 -- What the process that finished a run does next, read in the same write (no round trip of its
 -- own): whether the run's calls hold anything (keys.runHolds: released then), and whether a
 -- webhook may want its run.finished (the run is marked as awaiting its notice, or its
--- workspace has subscriptions: one made after the run was submitted takes it too).
--- k: {holds, finish notices, the workspace's webhooks, the run}
+-- workspace has subscriptions that take it: one made after the run was submitted takes it too).
+-- k: {holds, finish notices, the workspace's subscriptions that take run.finished
+--     (keys.webhooksFinished), the run}
 -- Returns holds, notice: each 1 or 0.
 local function afterFinish(k)
   local notice = redis.call('ZSCORE', k[2], k[4]) or redis.call('EXISTS', k[3]) == 1

@@ -18,7 +18,7 @@ end
 
 -- Finish a run once (the first caller wins): see run-finish.lua, which calls only this.
 -- k: {run, steps, refs, events, outbox, queued runs, the run's holds, finish notices, the
---     workspace's webhooks}
+--     workspace's subscriptions that take run.finished}
 -- a: {status ('auto' or a final one), output, errorJson, now, outbox (bool), ttl, reasonJson,
 --     stepPrefix, defPrefix, settled}
 -- a.settled (only with 'auto'): the steps already read and given their TTL by the caller, in
