@@ -67,7 +67,7 @@ export function processExecutors(system: System, opts: WorkerPoolsOptions): Exec
         .catch((err: unknown) => logger.error({ err: (err as Error).message, runId }, 'audit entry not recorded'));
     },
     // The run budget's own 80% warning, as a call's usage is counted (a cost or token budget).
-    onRunWarning: (scope, runId, warning) => void notify(scope, runBudgetWarningNotice(runId, warning)),
+    onRunWarning: (scope, runId, warning) => notify(scope, runBudgetWarningNotice(runId, warning)),
   });
   const { providerFor: given } = opts;
   const providerFor = given ? (agent: ResolvedAgent) => given(agent.name) : (agent: ResolvedAgent) => pipeline.forAgent(agent);

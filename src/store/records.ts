@@ -207,7 +207,7 @@ export class RunRecords {
     if (runs.length === 0 && forget.length === 0) return;
     const tx = this.redis.multi();
     const now = Date.now();
-    if (runs.length) tx.zadd(keys.queuedRuns(cell), ...runs.flatMap((r) => [now, keys.run(r.scope, r.runId)]));
+    if (runs.length) tx.zadd(keys.queuedRuns(cell), 'XX', ...runs.flatMap((r) => [now, keys.run(r.scope, r.runId)]));
     if (forget.length) tx.zrem(keys.queuedRuns(cell), ...forget.map((r) => keys.run(r.scope, r.runId)));
     await tx.exec();
   }

@@ -107,6 +107,9 @@ describe('two workspaces of one cell', () => {
     expect(ours.map((r) => r.scope).sort((x, y) => x.workspace.localeCompare(y.workspace))).toEqual([theirs, mine]);
     await store.records.touchQueued(cell, [], ours);
     expect((await store.records.queuedBefore(cell, Date.now() + 1000, 1000)).filter((r) => r.runId === id)).toEqual([]);
+    // A run the sweeper read as queued that started (left the set) before it looked again is not put back.
+    await store.records.touchQueued(cell, ours);
+    expect((await store.records.queuedBefore(cell, Date.now() + 1000, 1000)).filter((r) => r.runId === id)).toEqual([]);
   });
 });
 

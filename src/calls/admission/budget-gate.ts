@@ -55,8 +55,8 @@ export interface BudgetGateOptions {
   logger: Logger;
   /** Told of each envelope's 80% warning (once per envelope and day), for the audit log. */
   onEnvelopeWarning?: ((warning: EnvelopeWarning & { runId: string }) => void) | undefined;
-  /** Told of the run budget's own 80% warning (once per run), for its webhooks. */
-  onRunWarning?: ((scope: Scope, runId: string, warning: RunBudgetWarning) => void) | undefined;
+  /** Told of the run budget's own 80% warning (once per run), for its webhooks: awaited before the call's end is given back. */
+  onRunWarning?: ((scope: Scope, runId: string, warning: RunBudgetWarning) => Promise<void>) | undefined;
 }
 
 export class BudgetGate implements Admission<BudgetTicket> {
@@ -97,8 +97,8 @@ export class BudgetGate implements Admission<BudgetTicket> {
     // The answer is never lost to the budget: a failed settle is logged.
     await this.opts.ledger
       .settleBudget(ticket.scope, ticket.runId, ticket.reservation, used)
-      .then(({ runWarning, warnings }) => {
-        if (runWarning) this.opts.onRunWarning?.(ticket.scope, ticket.runId, runWarning);
+      .then(async ({ runWarning, warnings }) => {
+        if (runWarning) await this.opts.onRunWarning?.(ticket.scope, ticket.runId, runWarning);
         for (const w of warnings) this.opts.onEnvelopeWarning?.({ ...w, runId: ticket.runId });
       })
       .catch((err: unknown) =>

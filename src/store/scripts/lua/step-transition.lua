@@ -15,7 +15,8 @@
 -- Returns {1, new status, attempts, checkpoint JSON} when applied, {0, current status, attempts}
 -- when not (current is 'missing' when there is no such step), {0, current status, attempts, '',
 -- why} when maxSteps refused the start (nothing changed); {1, new status, attempts, checkpoint,
--- '', the run budget's warning (its data JSON)} when counting the start gave one (countStep). The checkpoint is the one in
+-- '', the run budget's warning (its data JSON)} when counting the start gave one (countStep; a
+-- replayed start that counts gives the run's warning again). The checkpoint is the one in
 -- force once the step leaves `waiting` for `running` (what it waited for may have written it:
 -- an approval gate's decision), '' otherwise.
 --@include event
@@ -34,7 +35,17 @@ local id = ARGV[11]
 local seen = seenWrite(v[6], id)
 if seen == '0' then return {0, cur, tonumber(v[2])} end
 if seen == '1' then
-  return {1, ARGV[2], tonumber(v[2]), ARGV[2] == 'running' and (redis.call('HGET', KEYS[1], 'checkpoint') or 'null') or ''}
+  local reply = {1, ARGV[2], tonumber(v[2]), ARGV[2] == 'running' and (redis.call('HGET', KEYS[1], 'checkpoint') or 'null') or ''}
+  -- A start that counted against maxSteps may have given the run's warning, its reply lost: it is
+  -- given again (its notice has one id: a webhook gets it once).
+  if ARGV[12] == '1' and ARGV[2] == 'running' then
+    local kept = redis.call('HGET', KEYS[2], 'budgetWarned')
+    if kept and string.sub(kept, 1, 1) == '{' then
+      reply[5] = ''
+      reply[6] = kept
+    end
+  end
+  return reply
 end
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then allowed = true end end
