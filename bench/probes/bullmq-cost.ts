@@ -4,7 +4,8 @@
  * flight, worker concurrency 50), on a Redis of its own. Every command of each side's round is
  * in SLOWLOG (µs each; a script's own commands are logged just before it). Printed per side:
  * each BullMQ script (calls/run, µs/call), and its inner commands by command and key (the ids
- * left out): calls/run and µs/call, so what one side does more of is seen line by line.
+ * left out): calls/run and µs/call, so what one side does more of is seen line by line. Then
+ * both sides' rounds at once, each script named with its side: the two in the same conditions.
  *
  *   node --import tsx bench/probes/bullmq-cost.ts [N]
  */
@@ -60,7 +61,10 @@ async function measured(info: Redis, jobIds: RegExp, round: () => Promise<void>)
       inner.push([`${cmd} ${shape(args[1] ?? '', jobIds)}`, us]);
       continue;
     }
-    const script = cmd === 'evalsha' ? (names.get(args[1] ?? '') ?? 'script?') : '(top)';
+    // Which side a script served, by its first key's prefix (both sides may run at once).
+    const side = /\{bench-(sy|raw)-/.exec(args[3] ?? '')?.[1];
+    const named = (names.get(args[1] ?? '') ?? 'script?') + (side ? (side === 'sy' ? ' (Switchyard)' : ' (floor)') : '');
+    const script = cmd === 'evalsha' ? named : '(top)';
     add(script, cmd === 'evalsha' ? '(whole script)' : `${cmd} ${shape(args[1] ?? '', jobIds)}`, us);
     for (const [what, t] of inner) add(script, what, t);
     inner = [];
@@ -120,6 +124,9 @@ try {
   await floorRound(N)();
   print('Switchyard step jobs', await measured(info, /run_[0-9a-z]+\.[A-Za-z0-9_-]+/, syRound(N)), N);
   print('floor jobs', await measured(info, /\bj\d+\b/, floorRound(N)), N);
+  // Both at once: each side's scripts in the same conditions (the machine, Redis' memory, Node's load).
+  const both = /run_[0-9a-z]+\.[A-Za-z0-9_-]+|\bj\d+\b/;
+  print('both sides at once', await measured(info, both, async () => void (await Promise.all([syRound(N)(), floorRound(N)()]))), N);
 } finally {
   await info.quit().catch(() => info.disconnect());
   await floor.close();
