@@ -54,20 +54,22 @@ async function perScript(info: Redis, n: number, round: () => Promise<void>): Pr
   await info.config('SET', 'slowlog-log-slower-than', '-1');
   const entries = (await info.slowlog('GET', '-1')) as [number, number, number, string[]][];
   const names = scriptNames();
-  const by = new Map<string, { calls: number; us: number }>();
+  const by = new Map<string, { calls: number; us: number; each: number[] }>();
   for (const [, , us, args] of entries) {
     const cmd = (args[0] ?? '?').toLowerCase();
     if (cmd === 'slowlog' || cmd === 'config' || cmd === 'info') continue;
     const name = cmd === 'evalsha' ? (names.get(args[1] ?? '') ?? `sha:${(args[1] ?? '').slice(0, 8)}`) : cmd;
-    const e = by.get(name) ?? { calls: 0, us: 0 };
+    const e = by.get(name) ?? { calls: 0, us: 0, each: [] };
     e.calls++;
     e.us += us;
+    e.each.push(us);
     by.set(name, e);
   }
+  // The median too: SLOWLOG's times are wall time, and a busy machine's outliers move the mean (ADR 005).
   return [...by]
     .sort((a, b) => b[1].us - a[1].us)
     .slice(0, 8)
-    .map(([name, e]) => `${name}: ${fmt(e.calls / n, 2)}/run × ${fmt(e.us / e.calls, 1)} µs = ${fmt(e.us / n, 1)} µs/run`);
+    .map(([name, e]) => `${name}: ${fmt(e.calls / n, 2)}/run × ${fmt(e.us / e.calls, 1)} µs (median ${fmt(median(e.each), 0)}) = ${fmt(e.us / n, 1)} µs/run`);
 }
 
 export const redisCpuScenario: Scenario = {

@@ -24,7 +24,12 @@ import type { WorkerPoolsOptions } from './pool-options.js';
 import { createStepProcessor, type StepMachineDeps } from './step-machine.js';
 import { toolSources } from './tool-sources.js';
 
-/** A limiter that never limits by itself (see the agent workers below). */
+/**
+ * A limiter that never limits by itself: BullMQ pauses a queue after `queue.rateLimit(ms)` (a
+ * 429, to-bullmq.ts) only for workers with a limiter's `max` (its moveToActive reads the
+ * limiter key's TTL only then; ADR 005 has the lines). Its cost: a GET per fetch, an INCR per
+ * job, about 4k of the ~590k instructions BullMQ's scripts take per step job.
+ */
 export const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
 
 /**
