@@ -2,6 +2,8 @@
  * MCP servers as agent tools (src/tools/mcp): a real stdio server (a child process built with
  * the SDK's McpServer) and a real streamable HTTP one, reached through the SDK's client.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { McpPool } from '../../src/tools/mcp/pool.js';
@@ -183,6 +185,30 @@ describe('an MCP server over stdio', () => {
     await p.close();
     expect(pids.filter((pid) => !gone(pid))).toEqual([]);
     await expect(p.tools('files', 'ws-a')).rejects.toBeInstanceOf(RetryableError);
+  });
+
+  it('leaves a server that could not be started alone for a while: the calls meanwhile fail at once, with that failure', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcp-starts-'));
+    const starts = path.join(dir, 'starts');
+    // A server that exits as it starts, noting each start.
+    const failing = pool({ dies: stdio({ args: ['-e', `require('node:fs').appendFileSync(${JSON.stringify(starts)}, 'x'); process.exit(3)`] }) });
+    const first = await failing.tools('dies', 'ws-a').catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(RetryableError);
+    expect((first as Error).message).toMatch(/^could not start MCP server "dies"/);
+    const again = await failing.tools('dies', 'ws-a').catch((e: unknown) => e);
+    expect(again).toBe(first);
+    expect(readFileSync(starts, 'utf8')).toBe('x');
+    // Once the cool-down has passed, it is started again.
+    await poll(
+      'a second start after the cool-down',
+      async () => {
+        await failing.tools('dies', 'ws-a').catch(() => undefined);
+        return readFileSync(starts, 'utf8');
+      },
+      (text) => text === 'xx',
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('says which command could not be started', async () => {

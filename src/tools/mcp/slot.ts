@@ -3,7 +3,9 @@
  * a server whose spec names secrets, the one of a workspace. It opens the connection on first
  * use and again after it closed (a crashed process, a dropped session), replaces it when the
  * workspace's secrets changed, and makes a call again once, on a new connection, only when the
- * first certainly did not reach the server.
+ * first certainly did not reach the server. A server that could not be opened is not tried
+ * again for a while (1 s, doubling at each failure in a row up to 30 s): the calls meanwhile
+ * fail at once with that failure, rather than each starting a process that fails too.
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerSpec } from '../../model/tool.js';
@@ -23,8 +25,19 @@ interface Current {
   conn: Promise<McpConnection>;
 }
 
+/** How long a server that could not be opened is left alone: the first time, and at most, ms. */
+export const OPEN_COOL_DOWN_MS = { first: 1000, most: 30_000 };
+
+/** The last failure to open, while the slot waits before it tries again. */
+interface Failed {
+  error: unknown;
+  until: number;
+  waitMs: number;
+}
+
 export class ServerSlot {
   private current: Current | undefined;
+  private failed: Failed | undefined;
   private closed = false;
   /** Connections replaced after a secret changed, closing once their calls are done. */
   private readonly retiring = new Set<McpConnection>();
@@ -49,12 +62,20 @@ export class ServerSlot {
             (c) => this.retire(c),
             () => undefined,
           );
+        if (this.failed && Date.now() < this.failed.until) throw this.failed.error;
         const opts = { server: this.server, spec: this.spec, values: resolved.values, secrets: resolved.secrets, logger: this.deps.logger };
         const entry: Current = { fingerprint: resolved.fingerprint, conn: McpConnection.open(opts) };
         this.current = entry;
-        entry.conn.catch(() => {
-          if (this.current === entry) this.current = undefined;
-        });
+        entry.conn.then(
+          () => {
+            this.failed = undefined;
+          },
+          (error: unknown) => {
+            if (this.current === entry) this.current = undefined;
+            const waitMs = this.failed ? Math.min(this.failed.waitMs * 2, OPEN_COOL_DOWN_MS.most) : OPEN_COOL_DOWN_MS.first;
+            this.failed = { error, until: Date.now() + waitMs, waitMs };
+          },
+        );
         return entry.conn;
       }
       const conn = await cur.conn;
