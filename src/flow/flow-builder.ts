@@ -126,29 +126,14 @@ function buildStepTrees(opts: BuildStepsOptions): StepTrees {
       const dep = byId.get(d)!;
       return owner.get(d) === step.id ? stepNode(dep) : refNode(dep, step.id);
     });
-    const policy = opts.jobPolicy(step);
-    const data: StepJobData = {
-      runId,
-      workspaceId: opts.workspaceId,
-      step,
-      refs: refsOf.get(step.id)!,
-      ...(opts.deadline ? { deadline: opts.deadline } : {}),
-      ...(opts.budgeted ? { budgeted: true } : {}),
-      ...(opts.runPriority ? { priority: opts.runPriority } : {}),
-      ...(opts.keyId ? { keyId: opts.keyId } : {}),
-    };
+    const jobOpts = stepJobOptions(opts, step, common);
+    if (step.optional) jobOpts.ignoreDependencyOnFailure = true;
+    else jobOpts.failParentOnFailure = true;
     return {
       name: step.id,
       queueName: stepQueueName(step),
-      data,
-      opts: {
-        ...common,
-        jobId: stepJobId(runId, step.id),
-        ...(opts.priorities?.get(step.id) ? { priority: opts.priorities.get(step.id) } : {}),
-        attempts: policy.attempts,
-        backoff: { type: policy.backoff.type, delay: policy.backoff.delayMs, jitter: policy.backoff.jitter },
-        ...(step.optional ? { ignoreDependencyOnFailure: true } : { failParentOnFailure: true }),
-      },
+      data: stepJobData(opts, step, refsOf.get(step.id)!),
+      opts: jobOpts,
       ...(children.length ? { children } : {}),
     };
   };
@@ -156,6 +141,27 @@ function buildStepTrees(opts: BuildStepsOptions): StepTrees {
   // `data.refs` is the list itself: a ref made while building a later sink still lands in it.
   const sinks = steps.filter((s) => owner.get(s.id) === null).map(stepNode);
   return { sinks, refIds };
+}
+
+/** A step job's data: its step, its refs (the list itself: a ref made later lands in it), and what the run's every step job carries. */
+function stepJobData(opts: BuildStepsOptions, step: CompiledStep, refs: string[]): StepJobData {
+  const data: StepJobData = { runId: opts.runId, workspaceId: opts.workspaceId, step, refs };
+  if (opts.deadline) data.deadline = opts.deadline;
+  if (opts.budgeted) data.budgeted = true;
+  if (opts.runPriority) data.priority = opts.runPriority;
+  if (opts.keyId) data.keyId = opts.keyId;
+  return data;
+}
+
+/** A step job's options, without what ties it to a parent: its id, fair turn, attempts and backoff over `common` (retention). */
+function stepJobOptions(opts: BuildStepsOptions, step: CompiledStep, common: JobsOptions): JobsOptions {
+  const policy = opts.jobPolicy(step);
+  const jobOpts: JobsOptions = { ...common, jobId: stepJobId(opts.runId, step.id) };
+  const priority = opts.priorities?.get(step.id);
+  if (priority) jobOpts.priority = priority;
+  jobOpts.attempts = policy.attempts;
+  jobOpts.backoff = { type: policy.backoff.type, delay: policy.backoff.delayMs, jitter: policy.backoff.jitter };
+  return jobOpts;
 }
 
 function retention(opts: Pick<BuildStepsOptions, 'retentionSeconds' | 'keepCompletedJobs'>): JobsOptions {
@@ -172,12 +178,14 @@ function retention(opts: Pick<BuildStepsOptions, 'retentionSeconds' | 'keepCompl
  * that step's job alone (`standalone`: it finishes the run itself).
  */
 export function buildRunFlow(opts: BuildStepsOptions): { tree: FlowJob; refIds: string[] } {
-  const { sinks, refIds } = buildStepTrees(opts);
-  if (opts.steps.length === 1 && sinks.length === 1 && !sinks[0]!.children) {
-    const [job] = sinks as [FlowJob];
-    const { failParentOnFailure: _f, ignoreDependencyOnFailure: _i, ...jobOpts } = job.opts ?? {};
-    return { tree: { ...job, data: { ...(job.data as StepJobData), standalone: true }, opts: jobOpts }, refIds };
+  const only = opts.steps.length === 1 ? opts.steps[0]! : undefined;
+  if (only && only.dependsOn.length === 0) {
+    // A single-step run: its one job, built directly (no tree, no refs, no parent to fail).
+    const data = stepJobData(opts, only, []);
+    data.standalone = true;
+    return { tree: { name: only.id, queueName: stepQueueName(only), data, opts: stepJobOptions(opts, only, retention(opts)) }, refIds: [] };
   }
+  const { sinks, refIds } = buildStepTrees(opts);
   const data: RunJobData = { runId: opts.runId, workspaceId: opts.workspaceId };
   const tree: FlowJob = {
     name: 'run',

@@ -42,8 +42,18 @@ export const EnvelopeDay = z.object({
 });
 export type EnvelopeDay = z.infer<typeof EnvelopeDay>;
 
+const DAY_MS = 86_400_000;
+/** The day utcDay gave last, from its midnight (epoch ms). */
+let lastDay = { from: Number.NaN, day: '' };
+
 /** The UTC day of `ms` (YYYY-MM-DD): the day an envelope counts in. */
-export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+export function utcDay(ms: number): string {
+  // The day of the last call is kept: every submission asks, nearly always within the same day.
+  if (ms >= lastDay.from && ms < lastDay.from + DAY_MS) return lastDay.day;
+  const day = new Date(ms).toISOString().slice(0, 10);
+  lastDay = { from: Date.parse(`${day}T00:00:00.000Z`), day };
+  return day;
+}
 
 /** The next UTC midnight after `ms` (epoch ms). */
 export function nextUtcMidnight(ms: number): number {

@@ -53,6 +53,33 @@ export function agentsReachedBy(workflow: CompiledWorkflow, registry: AgentRegis
   return [...seen];
 }
 
+/** What `unpricedIn` found, per registry (an agents file's, or a workspace's as read) and the agents a workflow's steps name. */
+const unpricedFound = new WeakMap<AgentRegistry, Map<string, readonly string[]>>();
+/** Distinct step-agent lists kept per registry (inline workflows may name many). */
+const UNPRICED_KEPT = 1_000;
+
+/**
+ * Each model a run of `workflow` may call that has no price, as `"model" (agent "name")`.
+ * It depends only on the registry and the agents the steps name (in order), so it is worked out
+ * once for each: not again for every run of a workflow, or every task of an agent.
+ */
+export function unpricedIn(workflow: CompiledWorkflow, registry: AgentRegistry): readonly string[] {
+  const named = workflow.steps.length === 1 ? agentsOf(workflow.steps[0]!, registry) : workflow.steps.flatMap((s) => agentsOf(s, registry));
+  const key = named.join(' ');
+  let found = unpricedFound.get(registry);
+  if (!found) unpricedFound.set(registry, (found = new Map<string, readonly string[]>()));
+  let missing = found.get(key);
+  if (!missing) {
+    missing = agentsReachedBy(workflow, registry).flatMap((name) => {
+      const agent = registry.get(name);
+      return agent ? unpricedModels(agent, registry.prices).map((model) => `"${model}" (agent "${name}")`) : [];
+    });
+    if (found.size >= UNPRICED_KEPT) found.clear();
+    found.set(key, missing);
+  }
+  return missing;
+}
+
 /**
  * Refuse (ValidationError: 422) a run whose `budget.maxCostUsd` cannot hold: one of the models
  * it may call has no price.
@@ -64,10 +91,7 @@ export function requirePrices(workflow: CompiledWorkflow, budget: Budget | null 
 
 /** Refuse (422) a run one of whose models has no price, when `what` (a cost limit) must hold it; `path`: the issue's field. */
 export function requirePricesFor(workflow: CompiledWorkflow, registry: AgentRegistry, what: string, path: string, orTokens = 'maxTokens'): void {
-  const missing = agentsReachedBy(workflow, registry).flatMap((name) => {
-    const agent = registry.get(name);
-    return agent ? unpricedModels(agent, registry.prices).map((model) => `"${model}" (agent "${name}")`) : [];
-  });
+  const missing = unpricedIn(workflow, registry);
   if (missing.length === 0) return;
   const message = `${what} cannot be held: no price is known for model ${missing.join(', ')}; add each under \`pricing:\` in the agents file (USD per million tokens, e.g. pricing: { "<model>": { inputPerMTok: 3, outputPerMTok: 15 } }), or use ${orTokens}`;
   throw new ValidationError(message, [{ path, message }]);

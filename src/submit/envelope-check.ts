@@ -14,7 +14,7 @@ import { Envelope, envelopeName, nextUtcMidnight, utcDay } from '../model/envelo
 import type { EnvelopeToday } from '../store/envelopes.js';
 import type { EnvelopeRead } from '../store/run-store.js';
 import type { Scope } from '../store/scope.js';
-import { requirePricesFor } from './budget-pricing.js';
+import { requirePricesFor, unpricedIn } from './budget-pricing.js';
 
 /** USD as an envelope is set ($5.00, $0.005) or spent (to the cent, or more digits below one). */
 const usd = (x: number) => (Math.abs(x * 100 - Math.round(x * 100)) < 1e-9 ? `$${x.toFixed(2)}` : `$${Number(x.toPrecision(6))}`);
@@ -34,7 +34,7 @@ export function envelopeAdmission(
   agents: AgentRegistry,
   now: number,
 ): { envelopeOwners: (string | undefined)[]; day: string; priced: boolean } {
-  return { envelopeOwners: [undefined, ...(keyId ? [keyId] : [])], day: utcDay(now), priced: unpriced(workflow, agents) === undefined };
+  return { envelopeOwners: keyId ? [undefined, keyId] : [undefined], day: utcDay(now), priced: unpricedIn(workflow, agents).length === 0 };
 }
 
 /** The 422 a cost envelope gives a run of `workflow` whose models are not all priced, if it would. */

@@ -296,7 +296,7 @@ function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, i
     input,
     output: null,
     error: null,
-    agents: [...new Set(workflow.steps.flatMap((s) => (s.agent ? [s.agent] : [])))].sort(),
+    agents: agentsOfSteps(workflow.steps),
     failedSteps: [],
     skippedSteps: [],
     usage: { inputTokens: 0, outputTokens: 0 },
@@ -313,4 +313,10 @@ function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, i
     startedAt: null,
     finishedAt: null,
   };
+}
+
+/** The agents a run's steps name, each once, sorted (a single step's without building a set). */
+function agentsOfSteps(steps: CompiledWorkflow['steps']): string[] {
+  if (steps.length === 1) return steps[0]!.agent ? [steps[0]!.agent] : [];
+  return [...new Set(steps.flatMap((s) => (s.agent ? [s.agent] : [])))].sort();
 }

@@ -134,51 +134,62 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
   const { scope, run } = a;
   const owners = a.admission?.envelopeOwners ?? [];
   const fair = (a.admission?.fair ?? []).filter((f) => f.jobIds.length > 0);
-  // A field that is null is not written: a reader takes a missing field as null (decodeFields,
-  // and docFrom in Lua), and a run's hash stays small for every script that reads it.
-  const fields = Object.entries({ ...run, outputSteps: a.outputSteps, definitionId: a.definition?.id ?? null }).flatMap(([k, v]) =>
-    v === null || v === undefined ? [] : [k, json(v)],
-  );
-  return {
-    keys: [
-      keys.run(scope, run.id),
-      keys.runSteps(scope, run.id),
-      keys.runRefs(scope, run.id),
-      keys.events(scope, run.id),
-      keys.runIndex(scope),
-      keys.outbox(scope),
-      keys.queuedRuns(scope),
-      keys.definition(scope, a.definition?.id ?? ''),
-      keys.workflowRunIndex(scope, run.workflow),
-      keys.workflowIndexSince(scope),
-      keys.webhooksFinished(scope),
-      keys.finishNotices(scope),
-      ...owners.flatMap((k) => [keys.envelope(scope, k), keys.envelopeDay(scope, k, a.admission!.day)]),
-      ...fair.flatMap((f) => {
-        const base = keys.bullQueueBase(scope, f.queue);
-        return [keys.fairTurns(scope, f.queue), `${base}prioritized`, `${base}wait`];
-      }),
-    ],
-    args: [
-      keys.stepPrefix(scope, run.id),
-      run.id,
-      stepPlan(a.steps),
-      JSON.stringify(a.refIds),
-      run.createdAt,
-      Date.parse(run.createdAt),
-      json({ workflow: run.workflow }),
-      a.outbox ? '1' : '0',
-      a.definition?.text ?? '',
-      a.definition?.id ?? '',
-      a.retentionSeconds,
-      owners.length,
-      a.admission?.priced === false ? '0' : '1',
-      fair.length,
-      scope.workspace,
-      FAIR_STATE_TTL_S,
-      run.scheduleId ?? '',
-      ...fair.flatMap((f) => [Math.max(1, f.share), keys.bullQueueBase(scope, f.queue), f.jobIds.length, ...f.jobIds]),
-      ...fields,
-    ],
-  };
+  const k = [
+    keys.run(scope, run.id),
+    keys.runSteps(scope, run.id),
+    keys.runRefs(scope, run.id),
+    keys.events(scope, run.id),
+    keys.runIndex(scope),
+    keys.outbox(scope),
+    keys.queuedRuns(scope),
+    keys.definition(scope, a.definition?.id ?? ''),
+    keys.workflowRunIndex(scope, run.workflow),
+    keys.workflowIndexSince(scope),
+    keys.webhooksFinished(scope),
+    keys.finishNotices(scope),
+  ];
+  for (const owner of owners) k.push(keys.envelope(scope, owner), keys.envelopeDay(scope, owner, a.admission!.day));
+  for (const f of fair) {
+    const base = keys.bullQueueBase(scope, f.queue);
+    k.push(keys.fairTurns(scope, f.queue), `${base}prioritized`, `${base}wait`);
+  }
+  const args: (string | number)[] = [
+    keys.stepPrefix(scope, run.id),
+    run.id,
+    stepPlan(a.steps),
+    JSON.stringify(a.refIds),
+    run.createdAt,
+    Date.parse(run.createdAt),
+    json({ workflow: run.workflow }),
+    a.outbox ? '1' : '0',
+    a.definition?.text ?? '',
+    a.definition?.id ?? '',
+    a.retentionSeconds,
+    owners.length,
+    a.admission?.priced === false ? '0' : '1',
+    fair.length,
+    scope.workspace,
+    FAIR_STATE_TTL_S,
+    run.scheduleId ?? '',
+  ];
+  for (const f of fair) {
+    args.push(Math.max(1, f.share), keys.bullQueueBase(scope, f.queue), f.jobIds.length);
+    for (const id of f.jobIds) args.push(id);
+  }
+  pushRecordFields(args, run, a.outputSteps, a.definition?.id);
+  return { keys: k, args };
+}
+
+/**
+ * The run record's fields as `name, JSON` pairs appended to `args`, then `outputSteps` and
+ * `definitionId`. A field that is null is not written: a reader takes a missing field as null
+ * (decodeFields, and docFrom in Lua), and a run's hash stays small for every script that reads it.
+ */
+function pushRecordFields(args: (string | number)[], run: RunRecord, outputSteps: readonly string[], definitionId: string | undefined): void {
+  for (const name of Object.keys(run) as (keyof RunRecord)[]) {
+    const v = run[name];
+    if (v !== null && v !== undefined) args.push(name, json(v));
+  }
+  args.push('outputSteps', json(outputSteps));
+  if (definitionId !== undefined) args.push('definitionId', json(definitionId));
 }
