@@ -5,6 +5,7 @@
  * slot: a cell's tag, or the global slot) and which BullMQ takes as its connection; it is typed
  * as `Redis` so that nothing above the store branches on the mode.
  */
+import type { Writable } from 'node:stream';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
 
@@ -26,10 +27,62 @@ export function redisTarget(config: { redisUrl: string; cells: { clusterNodes?: 
   return config.cells.clusterNodes?.length ? { clusterNodes: config.cells.clusterNodes } : { url: config.redisUrl };
 }
 
-/** A connection to `target`: a Redis, or a Cluster whose node connections take `options`. */
+/** A connection to `target`: a Redis, or a Cluster whose node connections take `options`. Its writes are coalesced per tick (coalesceWrites). */
 export function connectRedis(target: RedisTarget, options: RedisOptions = {}): Redis {
-  if (!target.clusterNodes) return new Redis(target.url, options);
-  return new Cluster([...target.clusterNodes], clusterOptions(options)) as unknown as Redis;
+  if (!target.clusterNodes) return coalesceWrites(new Redis(target.url, options));
+  return coalesceWrites(new Cluster([...target.clusterNodes], clusterOptions(options)) as unknown as Redis);
+}
+
+/**
+ * The commands a connection is given in one turn of the event loop leave in one socket write
+ * at the end of that turn (its socket is corked at the first, uncorked on the next tick: one
+ * writev), instead of one system call each. Under load, the replies read from one chunk wake
+ * many runs at once, each sending its next command: one write for all of them. Nothing else
+ * changes: each command is written in the order given, before the loop next waits for I/O, and
+ * its reply is awaited as before. Applied to the connection's every socket (a reconnection's
+ * too), to a cluster's node connections, and to its duplicates (BullMQ's blocking ones).
+ */
+export function coalesceWrites(redis: Redis): Redis {
+  if (coalesced.has(redis)) return redis;
+  coalesced.add(redis);
+  if (isCluster(redis)) {
+    const cluster = redis as unknown as Cluster;
+    for (const node of cluster.nodes()) coalesceWrites(node);
+    cluster.on('+node', (node: Redis) => coalesceWrites(node));
+    const duplicate = cluster.duplicate.bind(cluster);
+    cluster.duplicate = ((...args: Parameters<Cluster['duplicate']>) =>
+      coalesceWrites(duplicate(...args) as unknown as Redis)) as unknown as Cluster['duplicate'];
+    return redis;
+  }
+  if (redis.stream) corkEachTick(redis.stream);
+  redis.on('connect', () => corkEachTick(redis.stream));
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (...args: Parameters<Redis['duplicate']>) => coalesceWrites(duplicate(...args));
+  return redis;
+}
+
+const coalesced = new WeakSet<Redis>();
+const corked = new WeakSet<Writable>();
+
+/** Writes to `stream` in one tick buffered (cork) and sent together on the next (uncork). */
+function corkEachTick(stream: Writable): void {
+  if (corked.has(stream)) return;
+  corked.add(stream);
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the stream as `this` (Reflect.apply below)
+  const write = stream.write;
+  let pending = false;
+  const flush = () => {
+    pending = false;
+    stream.uncork();
+  };
+  stream.write = function (this: Writable, ...args: unknown[]) {
+    if (!pending) {
+      pending = true;
+      stream.cork();
+      process.nextTick(flush);
+    }
+    return Reflect.apply(write, stream, args) as boolean;
+  } as Writable['write'];
 }
 
 /** Is this connection a cluster one? */
