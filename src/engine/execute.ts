@@ -6,16 +6,12 @@
  */
 import { StepTimeoutError, toError } from '../errors/index.js';
 import type { AgentRegistry } from '../agents/registry.js';
-import { stepCalls } from '../calls/pipeline.js';
-import type { StepPolicy } from '../flow/step-policy.js';
-import type { ExecutionContext, StepExecutor } from '../kinds/executor.js';
+import type { StepExecutor } from '../kinds/executor.js';
 import type { StepKind } from '../kinds/definition.js';
 import { isTerminalRun, isTerminalStep } from '../model/run.js';
 import type { Delivery } from './delivery.js';
-import { addChildSteps } from './growth.js';
 import { mayHaveEnded, type WorkError, type WorkResult } from './settle.js';
-import { saveCheckpoint } from './writes.js';
-import { chooseAgent } from '../submit/routing.js';
+import { StepContext } from './step-context.js';
 
 /** Run one segment of the step's work. */
 export async function execute(d: Delivery): Promise<WorkResult> {
@@ -44,7 +40,7 @@ export async function execute(d: Delivery): Promise<WorkResult> {
   else signal?.addEventListener('abort', onCancel, { once: true });
   const untrack = deps.active.track(d.scope, d.runId, deps.worker(), d.job.id!);
   try {
-    return { outcome: await (deps.executors[step.kind] as StepExecutor<StepKind>).execute(step, executionContext(d, agents, call.signal, timeoutMs)) };
+    return { outcome: await (deps.executors[step.kind] as StepExecutor<StepKind>).execute(step, new StepContext(d, agents, call.signal, timeoutMs)) };
   } catch (raw) {
     const error = toError(raw);
     const aborted = signal?.aborted === true;
@@ -62,70 +58,4 @@ async function endedState(d: Delivery): Promise<Pick<WorkError, 'ended'>> {
   const [status, self] = await Promise.all([store.records.status(d.scope, d.runId), store.steps.state(d.scope, d.runId, d.step.id)]);
   const ended = status === null || isTerminalRun(status) || self === null || isTerminalStep(self.status);
   return ended ? { ended: { stepStatus: self?.status ?? 'missing' } } : {};
-}
-
-/** What the step's executor is given for one segment. */
-function executionContext(d: Delivery, agents: AgentRegistry, signal: AbortSignal, timeoutMs: number): ExecutionContext {
-  const { deps, step, runId, scope, job, attempt } = d;
-  // The steps it adds take their attempts and backoff from the agents its workspace sees.
-  const policy: StepPolicy = {
-    job: (s) => deps.policy.job(s, agents),
-    timeoutMs: (s) => deps.policy.timeoutMs(s, agents),
-    share: (agent) => deps.policy.share(agent, agents),
-  };
-  let calls = 0;
-  const warn = (what: string) => (err: unknown) => d.log().warn({ err: toError(err).message }, `could not record ${what}`);
-  return {
-    runId,
-    workspaceId: job.data.workspaceId,
-    agents,
-    attempt,
-    runInput: d.runInput,
-    reads: d.reads,
-    context: d.context,
-    publishes: step.toContext?.fields ?? null,
-    checkpoint: d.checkpoint,
-    resumed: d.resumed,
-    signal,
-    timeoutMs,
-    bounds: d.bounds,
-    callKey: (name) => `${runId}.${step.id}.${attempt}.${name ?? ++calls}`,
-    log: d.log,
-    saveCheckpoint: (cp) => saveCheckpoint(d, cp),
-    addSteps: (children) => {
-      d.addedSteps = true;
-      return addChildSteps({ ...deps, policy }, job, attempt, children);
-    },
-    steps: (ids) => deps.store.steps.get(scope, runId, ids),
-    // Each call names its attempt: what it holds in the limiter and against the run's budget is released with it.
-    metered: (provider) =>
-      stepCalls(provider, {
-        holder: {
-          runId,
-          workspaceId: scope.workspace,
-          tag: scope.tag,
-          stepId: step.id,
-          attempt,
-          ...(job.data.budgeted ? { budgeted: true, keyId: job.data.keyId } : {}),
-        },
-        meter: d.meter,
-        trace: (p) => d.trace.around(p),
-        metrics: deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined,
-      }),
-    progress: (data) => {
-      deps.store.steps.progress(scope, runId, step.id, attempt, data).catch(warn('a step.progress event'));
-      job.updateProgress({ attempt, ...data }).catch(warn('the job progress'));
-    },
-    delta: (text) => deps.store.steps.delta(scope, runId, step.id, attempt, text).then(() => undefined, warn('a step.delta')),
-    record: (fields) => d.trace.record(fields),
-    ...(deps.routing ? { route: routeWith(deps.routing, agents) } : {}),
-  };
-}
-
-/** A delegation's choice of agent by capability, among the agents it may delegate to. */
-function routeWith(routing: NonNullable<Delivery['deps']['routing']>, agents: AgentRegistry): NonNullable<ExecutionContext['route']> {
-  return async (capability, among) => {
-    const choice = chooseAgent(capability, await routing.gather(agents, capability, among));
-    return choice.ok ? choice.routing : { refused: choice.message };
-  };
 }
