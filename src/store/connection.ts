@@ -34,13 +34,15 @@ export function connectRedis(target: RedisTarget, options: RedisOptions = {}): R
 }
 
 /**
- * The commands a connection is given in one turn of the event loop leave in one socket write
- * at the end of that turn (its socket is corked at the first, uncorked on the next tick: one
- * writev), instead of one system call each. Under load, the replies read from one chunk wake
- * many runs at once, each sending its next command: one write for all of them. Nothing else
- * changes: each command is written in the order given, before the loop next waits for I/O, and
- * its reply is awaited as before. Applied to the connection's every socket (a reconnection's
- * too), to a cluster's node connections, and to its duplicates (BullMQ's blocking ones).
+ * While a connection has commands awaiting their replies, the commands it is given in the same
+ * turn of the event loop leave in one socket write at the end of that turn (its socket corked
+ * at the first, uncorked on the next tick: one writev) instead of one system call each: under
+ * load, the replies read from one chunk wake many runs at once, each sending its next command.
+ * A command sent while none awaits its reply (one request at a time) is written at once, so
+ * that Redis starts on it while this process goes on. Nothing else changes: each command is
+ * written in the order given, before the loop next waits for I/O, and its reply is awaited as
+ * before. Applied to the connection's every socket (a reconnection's too), to a cluster's node
+ * connections, and to its duplicates (BullMQ's blocking ones).
  */
 export function coalesceWrites(redis: Redis): Redis {
   if (coalesced.has(redis)) return redis;
@@ -54,8 +56,9 @@ export function coalesceWrites(redis: Redis): Redis {
       coalesceWrites(duplicate(...args) as unknown as Redis)) as unknown as Cluster['duplicate'];
     return redis;
   }
-  if (redis.stream) corkEachTick(redis.stream);
-  redis.on('connect', () => corkEachTick(redis.stream));
+  const busy = () => redis.commandQueue.length > 0;
+  if (redis.stream) corkWhileBusy(redis.stream, busy);
+  redis.on('connect', () => corkWhileBusy(redis.stream, busy));
   const duplicate = redis.duplicate.bind(redis);
   redis.duplicate = (...args: Parameters<Redis['duplicate']>) => coalesceWrites(duplicate(...args));
   return redis;
@@ -64,8 +67,8 @@ export function coalesceWrites(redis: Redis): Redis {
 const coalesced = new WeakSet<Redis>();
 const corked = new WeakSet<Writable>();
 
-/** Writes to `stream` in one tick buffered (cork) and sent together on the next (uncork). */
-function corkEachTick(stream: Writable): void {
+/** Writes to `stream` while `busy()` buffered (cork) until the next tick, then sent together (uncork). */
+function corkWhileBusy(stream: Writable, busy: () => boolean): void {
   if (corked.has(stream)) return;
   corked.add(stream);
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the stream as `this` (Reflect.apply below)
@@ -76,7 +79,7 @@ function corkEachTick(stream: Writable): void {
     stream.uncork();
   };
   stream.write = function (this: Writable, ...args: unknown[]) {
-    if (!pending) {
+    if (!pending && busy()) {
       pending = true;
       stream.cork();
       process.nextTick(flush);
