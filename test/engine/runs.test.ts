@@ -4,7 +4,7 @@
  * step's result being stored (awaited, retried) before anything its completion starts reads
  * it, and a submission whose state or flow cannot be written leaving nothing behind.
  */
-import { ReplyError } from 'ioredis';
+import { Command, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startWorkerPools, type WorkerPools } from '../../src/engine/pools.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
@@ -346,7 +346,7 @@ it.each(['timed out', 'sent again'] as const)(
   "a single-step run whose finishing write was applied and its reply lost (%s): its job ends succeeded, and the run's finish is told",
   async (how) => {
     const store = h.system.engine.store;
-    const redis = store.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const { redis } = store;
     const task = unique(`finish ${how}`);
     const told: string[] = [];
     const unlisten = store.endings.onFinished((_scope, runId, status) => {
@@ -357,17 +357,18 @@ it.each(['timed out', 'sent again'] as const)(
         const returned = new Map<string, unknown>();
         for (const w of pools.workers) w.on('completed', (job, value) => returned.set(job.data?.runId as string, value));
         const submit = async () => ((await h.request('POST', '/v1/runs', { agent: 'gpt', input: { task } })).body as { id: string }).id;
-        // A plain one first: what one answer costs (and its write defines the script's command on the connection).
+        // A plain one first: what one answer costs (and its write defines the script on the connection: its SHA).
         const plain = await h.waitForRun(await submit());
-        const send = redis.sy_step_complete!;
+        const { sha } = (redis as unknown as { scriptsSet: Record<string, { sha: string }> }).scriptsSet.sy_step_complete!;
+        const send = redis.sendCommand.bind(redis);
         let armed = true;
-        const command = vi.spyOn(redis, 'sy_step_complete').mockImplementation(async (...args: unknown[]) => {
-          const lose = armed;
+        // The script's call as sent: Redis runs it, and its reply is lost.
+        const command = vi.spyOn(redis, 'sendCommand').mockImplementation((sent, stream) => {
+          if (!armed || sent.name !== 'evalsha' || sent.args[0] !== sha) return send(sent, stream);
           armed = false;
-          const reply = await send.apply(store.redis, args);
-          if (!lose) return reply;
-          if (how === 'timed out') throw new Error('Command timed out');
-          return send.apply(store.redis, args);
+          const ran = send(sent, stream) as Promise<unknown>;
+          if (how === 'timed out') return ran.then(() => Promise.reject(new Error('Command timed out')));
+          return ran.then(() => send(new Command(sent.name, sent.args, { replyEncoding: 'utf8' })));
         });
         try {
           const id = await submit();
