@@ -4,11 +4,7 @@
  * current key is added the old values still open, and `reencrypt` (and `npm run secrets --
  * reencrypt`) moves them to the new key id, on the real Redis.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring, keyIdOf, NoSecretsKeyError, SealedValueError } from '../../src/agents/keyring.js';
@@ -20,7 +16,8 @@ import { AgentRecords } from '../../src/store/agent-records.js';
 import { keys } from '../../src/store/keys.js';
 import { cellOf, scopeOf } from '../../src/store/scope.js';
 import { thrownBy } from '../helpers/errors.js';
-import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
+import { secretsCli } from '../helpers/secrets-cli.js';
 
 const OLD = randomBytes(32).toString('base64');
 const NEW = randomBytes(32).toString('base64');
@@ -101,28 +98,13 @@ describe('rotating the secrets key', () => {
 
   it('npm run secrets -- reencrypt does the same from a shell', { timeout: 30_000 }, async () => {
     const newest = randomBytes(32).toString('base64');
-    const dir = await mkdtemp(path.join(tmpdir(), 'sy-secrets-'));
-    const agentsFile = path.join(dir, 'agents.json');
-    await writeFile(agentsFile, JSON.stringify({ agents: { plain: { provider: 'echo' } } }));
-    const cli = (env: Record<string, string>, ...args: string[]) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          ['--import', 'tsx', 'src/cli/secrets.ts', ...args],
-          { env: { ...process.env, REDIS_URL, SWITCHYARD_PREFIX: prefix, SWITCHYARD_AGENTS: agentsFile, ...env } },
-          (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
-        );
-      });
-    try {
-      const done = await cli({ SWITCHYARD_SECRETS_KEY: newest, SWITCHYARD_SECRETS_OLD_KEYS: NEW }, 'reencrypt');
-      expect(done.code, done.stderr).toBe(0);
-      expect(JSON.parse(done.stdout)).toEqual({ keyId: keyIdOf(Buffer.from(newest, 'base64')), resealed: 1, current: 0, skipped: 0, failed: [] });
-      expect(done.stdout + done.stderr).not.toContain(PLAIN);
-      expect(Keyring.keyIdOf(await sealedKey())).toBe(keyIdOf(Buffer.from(newest, 'base64')));
-      expect(await cli({}, 'reencrypt')).toMatchObject({ code: 2, stderr: expect.stringMatching(/SWITCHYARD_SECRETS_KEY is not set/) });
-      expect(await cli({ SWITCHYARD_SECRETS_KEY: newest }, 'rotate')).toMatchObject({ code: 2 });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const cli = (env: Record<string, string>, ...args: string[]) => secretsCli(prefix, env, ...args);
+    const done = await cli({ SWITCHYARD_SECRETS_KEY: newest, SWITCHYARD_SECRETS_OLD_KEYS: NEW }, 'reencrypt');
+    expect(done.code, done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout)).toEqual({ keyId: keyIdOf(Buffer.from(newest, 'base64')), resealed: 1, current: 0, skipped: 0, failed: [] });
+    expect(done.stdout + done.stderr).not.toContain(PLAIN);
+    expect(Keyring.keyIdOf(await sealedKey())).toBe(keyIdOf(Buffer.from(newest, 'base64')));
+    expect(await cli({}, 'reencrypt')).toMatchObject({ code: 2, stderr: expect.stringMatching(/SWITCHYARD_SECRETS_KEY is not set/) });
+    expect(await cli({ SWITCHYARD_SECRETS_KEY: newest }, 'rotate')).toMatchObject({ code: 2 });
   });
 });

@@ -3,18 +3,15 @@
  * after the secrets key rotates the old values still open, and `reencrypt` (and `npm run
  * secrets -- reencrypt`) reseals them under the new key, leaving alone a value set meanwhile.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Keyring, keyIdOf } from '../../src/agents/keyring.js';
 import { UnreadableSecretError, WorkspaceSecrets } from '../../src/agents/workspace-secrets.js';
 import { keys } from '../../src/store/keys.js';
 import { scopeOf } from '../../src/store/scope.js';
 import { SecretRecords } from '../../src/store/secret-records.js';
-import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
+import { secretsCli } from '../helpers/secrets-cli.js';
 
 const OLD = randomBytes(32).toString('base64');
 const NEW = randomBytes(32).toString('base64');
@@ -64,33 +61,10 @@ describe('workspace secrets at rest', () => {
 
   it('npm run secrets -- reencrypt reseals them from a shell', { timeout: 30_000 }, async () => {
     const newest = randomBytes(32).toString('base64');
-    const dir = await mkdtemp(path.join(tmpdir(), 'sy-ws-secrets-'));
-    const agentsFile = path.join(dir, 'agents.json');
-    await writeFile(agentsFile, JSON.stringify({ agents: { plain: { provider: 'echo' } } }));
-    try {
-      const done = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          ['--import', 'tsx', 'src/cli/secrets.ts', 'reencrypt'],
-          {
-            env: {
-              ...process.env,
-              REDIS_URL,
-              SWITCHYARD_PREFIX: prefix,
-              SWITCHYARD_AGENTS: agentsFile,
-              SWITCHYARD_SECRETS_KEY: newest,
-              SWITCHYARD_SECRETS_OLD_KEYS: NEW,
-            },
-          },
-          (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
-        );
-      });
-      expect(done.code, done.stderr).toBe(0);
-      expect(JSON.parse(done.stdout)).toEqual({ keyId: idOf(newest), resealed: 2, current: 0, skipped: 0, failed: [] });
-      expect(done.stdout + done.stderr).not.toContain(PLAIN);
-      expect(Keyring.keyIdOf(await sealedOf('beta', 'B'))).toBe(idOf(newest));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const done = await secretsCli(prefix, { SWITCHYARD_SECRETS_KEY: newest, SWITCHYARD_SECRETS_OLD_KEYS: NEW }, 'reencrypt');
+    expect(done.code, done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout)).toEqual({ keyId: idOf(newest), resealed: 2, current: 0, skipped: 0, failed: [] });
+    expect(done.stdout + done.stderr).not.toContain(PLAIN);
+    expect(Keyring.keyIdOf(await sealedOf('beta', 'B'))).toBe(idOf(newest));
   });
 });

@@ -6,11 +6,7 @@
  * their deliveries are still signed with the same secrets. A webhook deleted or changed
  * meanwhile is left alone; one no configured key opens is named, never shown.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Queue, type Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring, keyIdOf } from '../../src/agents/keyring.js';
@@ -26,7 +22,8 @@ import { verifySignature } from '../../src/webhooks/signature.js';
 import { Webhooks } from '../../src/webhooks/webhooks.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
 import { poll } from '../helpers/poll.js';
-import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
+import { secretsCli } from '../helpers/secrets-cli.js';
 
 const OLD = randomBytes(32).toString('base64');
 const NEW = randomBytes(32).toString('base64');
@@ -136,35 +133,12 @@ describe('webhook secrets across a key rotation', () => {
   it('npm run secrets -- reencrypt reseals them from a shell', { timeout: 30_000 }, async () => {
     const newest = randomBytes(32).toString('base64');
     await webhooksUnder(keyring(NEW)).sealRun(beta, { url: `${receiver.url}/beta`, secret: RUN_SECRET })('r2');
-    const dir = await mkdtemp(path.join(tmpdir(), 'sy-webhook-reseal-'));
-    const agentsFile = path.join(dir, 'agents.json');
-    await writeFile(agentsFile, JSON.stringify({ agents: { plain: { provider: 'echo' } } }));
-    try {
-      const done = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          ['--import', 'tsx', 'src/cli/secrets.ts', 'reencrypt'],
-          {
-            env: {
-              ...process.env,
-              REDIS_URL,
-              SWITCHYARD_PREFIX: prefix,
-              SWITCHYARD_AGENTS: agentsFile,
-              SWITCHYARD_SECRETS_KEY: newest,
-              SWITCHYARD_SECRETS_OLD_KEYS: NEW,
-            },
-          },
-          (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
-        );
-      });
-      expect(done.code, done.stderr).toBe(0);
-      // The subscription and r2's webhook (r1's was deleted above); no agents or secrets under this prefix.
-      expect(JSON.parse(done.stdout)).toEqual({ keyId: idOf(newest), resealed: 2, current: 0, skipped: 0, failed: [] });
-      expect(done.stdout + done.stderr).not.toContain(RUN_SECRET);
-      expect(Keyring.keyIdOf(await sealedOf(beta, 'run-r2'))).toBe(idOf(newest));
-      expect(Keyring.keyIdOf(await sealedOf(acme, subscription.id))).toBe(idOf(newest));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const done = await secretsCli(prefix, { SWITCHYARD_SECRETS_KEY: newest, SWITCHYARD_SECRETS_OLD_KEYS: NEW }, 'reencrypt');
+    expect(done.code, done.stderr).toBe(0);
+    // The subscription and r2's webhook (r1's was deleted above); no agents or secrets under this prefix.
+    expect(JSON.parse(done.stdout)).toEqual({ keyId: idOf(newest), resealed: 2, current: 0, skipped: 0, failed: [] });
+    expect(done.stdout + done.stderr).not.toContain(RUN_SECRET);
+    expect(Keyring.keyIdOf(await sealedOf(beta, 'run-r2'))).toBe(idOf(newest));
+    expect(Keyring.keyIdOf(await sealedOf(acme, subscription.id))).toBe(idOf(newest));
   });
 });
