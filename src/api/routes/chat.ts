@@ -8,8 +8,7 @@ import type { Submissions } from '../../submit/submissions.js';
 import { requestKeyId, requestScope } from '../scope.js';
 import { patternWorkflow } from '../../compile/patterns.js';
 import { ErrorBody, SubmitAnswer, SubmittedOrFinished } from '../responses.js';
-import { sendJson } from '../json-body.js';
-import { WAIT_DESCRIPTION, waitForRun, waitQuery, type RunEndWaiter } from '../wait.js';
+import { WAIT_DESCRIPTION, answerSubmitted, waitQuery, type RunEndWaiter } from '../wait.js';
 import { DEFAULT_BOUNDS } from '../../config/env.js';
 import { apiRouter } from '../route.js';
 import { ChatMulti } from '../schemas.js';
@@ -56,12 +55,7 @@ export function chatRouter({ submissions, queries, audit, shutdownSignal, maxWai
         { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}), keyId: requestKeyId(res) },
       );
       if (result.created) await audit(req, res, { action: 'run.submitted', target: result.id, details: { chat: mode, agents } });
-      const finished = await waitForRun(queries, res, { scope, runId: result.id, seconds: query.wait, shutdownSignal });
-      if (finished) return sendJson(res.location(`/v1/runs/${result.id}`), finished);
-      res
-        .status(result.created ? 202 : 200)
-        .location(`/v1/runs/${result.id}`)
-        .json({ id: result.id, status: result.status, mode, ...(result.created ? {} : { idempotentReplay: true }) });
+      await answerSubmitted(queries, res, { scope, result, seconds: query.wait, shutdownSignal }, { mode });
     },
   );
   return r.router;

@@ -9,7 +9,7 @@ import type { Scope } from '../../store/scope.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { apiRouter, type ApiRouter } from '../route.js';
 import { sendJson } from '../json-body.js';
-import { WAIT_DESCRIPTION, waitForRun, waitQuery } from '../wait.js';
+import { WAIT_DESCRIPTION, answerSubmitted, waitQuery } from '../wait.js';
 import { DEFAULT_BOUNDS } from '../../config/env.js';
 import { NotFoundError } from '../../errors/index.js';
 import { excerpt } from '../../errors/excerpt.js';
@@ -180,12 +180,7 @@ function submitRoute(r: ApiRouter, { submissions, webhooks, queries, audit, shut
                 : { workflow: typeof parsed.workflow === 'string' ? parsed.workflow : 'inline' };
         await audit(req, res, { action: 'run.submitted', target: result.id, details: what });
       }
-      const finished = await waitForRun(queries, res, { scope, runId: result.id, seconds: query.wait, shutdownSignal });
-      if (finished) return sendJson(res.location(`/v1/runs/${result.id}`), finished);
-      res
-        .status(result.created ? 202 : 200)
-        .location(`/v1/runs/${result.id}`)
-        .json({ id: result.id, status: result.status, ...(result.created ? {} : { idempotentReplay: true }) });
+      await answerSubmitted(queries, res, { scope, result, seconds: query.wait, shutdownSignal });
     },
   );
 }
