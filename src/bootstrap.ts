@@ -16,6 +16,7 @@ import { createLogger, type Logger } from './logger.js';
 import { connectMongo, createMongoArchive, type MongoHandle } from './outbox/mongo/index.js';
 import { OutboxConsumer } from './outbox/outbox-consumer.js';
 import { System } from './system.js';
+import { configuredOptions } from './system-parts.js';
 import { waitForRedis } from './store/redis-wait.js';
 import { WorkflowCatalog } from './compile/catalog.js';
 import { SchemaChecker } from './lang/schema-checker.js';
@@ -70,24 +71,11 @@ export async function boot(
   const system = await built(
     () =>
       new System({
-        redisUrl: config.redisUrl,
-        clusterNodes: config.cells.clusterNodes,
-        prefix: config.prefix,
-        cells: config.cells,
-        retentionSeconds: config.retentionSeconds,
-        keepCompletedJobs: config.keepCompletedJobs,
+        ...configuredOptions(config),
         registry,
         workflows,
         logger,
-        bounds: config.bounds,
-        stalled: config.stalled,
-        heartbeatMs: config.heartbeatMs,
-        maxDebugBytes: config.maxDebugBytes,
         schemas,
-        maxPauseMs: config.maxPauseMs,
-        credentials: config,
-        workspaceCaps: config.workspaceCaps,
-        egress: config.egress,
         outbox: mongo !== undefined,
         ...(mongo ? { archive: createMongoArchive(mongo.models) } : {}),
       }),

@@ -11,6 +11,7 @@ import { SchemaChecker } from './lang/schema-checker.js';
 import type { Logger } from './logger.js';
 import type { RunArchive } from './query/run-queries.js';
 import { System } from './system.js';
+import { configuredOptions } from './system-parts.js';
 
 export function systemFromDefinitions(opts: {
   config: Config;
@@ -53,12 +54,8 @@ export function systemFromDefinitions(opts: {
     named.set(wf.name, wf);
   }
   return new System({
-    redisUrl: opts.config.redisUrl,
-    clusterNodes: opts.config.cells.clusterNodes,
-    prefix: opts.config.prefix,
-    cells: opts.config.cells,
+    ...configuredOptions(opts.config),
     retentionSeconds: opts.retentionSeconds ?? opts.config.retentionSeconds,
-    keepCompletedJobs: opts.config.keepCompletedJobs,
     registry,
     workflows: new WorkflowCatalog(
       named,
@@ -72,14 +69,5 @@ export function systemFromDefinitions(opts: {
     outbox: opts.outbox ?? false,
     ...(opts.archive ? { archive: opts.archive } : {}),
     ...(opts.refSafetyDelayMs ? { refSafetyDelayMs: opts.refSafetyDelayMs } : {}),
-    bounds: opts.config.bounds,
-    stalled: opts.config.stalled,
-    heartbeatMs: opts.config.heartbeatMs,
-    maxDebugBytes: opts.config.maxDebugBytes,
-    maxPauseMs: opts.config.maxPauseMs,
-    credentials: opts.config,
-    workspaceCaps: opts.config.workspaceCaps,
-    sessionSummarizer: opts.config.sessionSummarizer,
-    egress: opts.config.egress,
   });
 }

@@ -24,6 +24,31 @@ import type { RunActions } from './submit/run-actions.js';
 import type { Submissions } from './submit/submissions.js';
 import type { Webhooks } from './webhooks/webhooks.js';
 
+/**
+ * The System's options that come from the configuration alone, in one place: both builders
+ * (bootstrap.ts, system-definitions.ts) spread them and add what they make themselves (the
+ * registry, the workflows, the schema checker, the outbox and archive).
+ */
+export function configuredOptions(config: Config) {
+  return {
+    redisUrl: config.redisUrl,
+    clusterNodes: config.cells.clusterNodes,
+    prefix: config.prefix,
+    cells: config.cells,
+    retentionSeconds: config.retentionSeconds,
+    keepCompletedJobs: config.keepCompletedJobs,
+    bounds: config.bounds,
+    stalled: config.stalled,
+    heartbeatMs: config.heartbeatMs,
+    maxDebugBytes: config.maxDebugBytes,
+    maxPauseMs: config.maxPauseMs,
+    credentials: config,
+    workspaceCaps: config.workspaceCaps,
+    sessionSummarizer: config.sessionSummarizer,
+    egress: config.egress,
+  } satisfies Partial<SystemOptions>;
+}
+
 export interface SystemOptions {
   redisUrl: string;
   /** A Redis Cluster's nodes (REDIS_CLUSTER_NODES): every connection is a cluster one, `redisUrl` is not used. @default none */
