@@ -285,7 +285,8 @@ export class WorkspaceAgents {
       });
     }
     if (spec.tools.length) {
-      const catalog = (await this.registryFor(scope)).toolCatalog;
+      // The tools agents may name are the agents file's (a workspace's registry shares its catalog).
+      const catalog = this.deps.shared.toolCatalog;
       spec.tools.forEach((ref, i) => {
         const problem = toolRefProblem(ref, catalog);
         if (problem) problems.push(issue(`tools.${i}`, problem));

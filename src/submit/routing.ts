@@ -148,7 +148,7 @@ export function chooseAgent(capability: string, facts: readonly CandidateFacts[]
 }
 
 /** The agents of `agents` that declare `capability`. */
-export const agentsWith = (agents: readonly ResolvedAgent[], capability: string): ResolvedAgent[] =>
+export const agentsWith = <A extends { capabilities: readonly { name: string }[] }>(agents: readonly A[], capability: string): A[] =>
   agents.filter((a) => a.capabilities.some((c) => c.name === capability));
 
 /** Gathers the health facts of the candidates for a capability, from one cell's heartbeats and the global slot's limiter. */

@@ -16,6 +16,7 @@ import { apiRouter } from '../route.js';
 import { holds } from '../../auth/principal.js';
 import { requestPrincipal, requestScope } from '../scope.js';
 import { AgentBody, AgentChanges, AgentListQuery, AgentTestBody, AgentsQuery } from '../schemas.js';
+import { agentsWith } from '../../submit/routing.js';
 
 /** `?include=prompts` from a credential without `agents:write` is a 403 naming it (prompts are how agents are configured). */
 function showPrompts(res: Response, include: readonly string[]): boolean {
@@ -39,7 +40,7 @@ export function agentsRouter({ agents, audit }: { agents: WorkspaceAgents; audit
     },
     async (_req, res, { query: { include, capability } }) => {
       const all = await agents.list(requestScope(res), { prompts: showPrompts(res, include) });
-      res.json({ agents: capability === undefined ? all : all.filter((a) => a.capabilities.some((c) => c.name === capability)) });
+      res.json({ agents: capability === undefined ? all : agentsWith(all, capability) });
     },
   );
   r.get(
