@@ -134,7 +134,7 @@ export function createApp(system: System, opts: AppOptions): Express {
   const webhooks = routedByScope(system, (s) => s.api.webhooks);
   const { maxWaitSeconds } = opts.bounds ?? DEFAULT_BOUNDS;
   mount('/v1/runs', runsRouter({ submissions, webhooks, queries, actions, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
-  mount('/v1/chat', chatRouter({ submissions, queries, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
+  mount('/v1/chat', chatRouter({ submissions, webhooks, queries, audit, shutdownSignal: opts.shutdownSignal, maxWaitSeconds }));
   const conversations = routedByScope(system, (s) => s.api.conversations);
   mount('/v1/sessions', sessionsRouter({ conversations, audit, maxWaitSeconds, shutdownSignal: opts.shutdownSignal }));
   mount('/v1/agents', agentsRouter({ agents, audit }));

@@ -10,8 +10,6 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import type { RunView } from '../query/run-view.js';
 import type { Scope } from '../store/scope.js';
-import type { SubmitResult } from '../submit/submissions.js';
-import { sendJson } from './json-body.js';
 
 /** What a route's description says of `?wait`. */
 export const WAIT_DESCRIPTION =
@@ -51,24 +49,6 @@ export function waitForRun(
   target: { scope: Scope; runId: string; seconds: number | undefined; shutdownSignal?: AbortSignal | undefined },
 ): Promise<RunView | undefined> {
   return waitWhileConnected(res, target, (waitMs, signal) => waiter.awaitEnd(target.scope, target.runId, waitMs, signal));
-}
-
-/**
- * The answer of a route that started a run (POST /v1/runs, POST /v1/chat/multi): with `?wait`,
- * 200 with the run once it finished in time; else 202 with the new run (`extra` beside its id
- * and status), or 200 with `idempotentReplay` when an idempotency key named a run already made.
- */
-export async function answerSubmitted(
-  waiter: RunEndWaiter,
-  res: Response,
-  submitted: { scope: Scope; result: SubmitResult; seconds: number | undefined; shutdownSignal?: AbortSignal | undefined },
-  extra: Record<string, unknown> = {},
-): Promise<void> {
-  const { result } = submitted;
-  res.location(`/v1/runs/${result.id}`);
-  const finished = await waitForRun(waiter, res, { ...submitted, runId: result.id });
-  if (finished) return sendJson(res, finished);
-  res.status(result.created ? 202 : 200).json({ id: result.id, status: result.status, ...extra, ...(result.created ? {} : { idempotentReplay: true }) });
 }
 
 /**

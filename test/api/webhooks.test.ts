@@ -116,6 +116,24 @@ describe("a run's webhook", () => {
     expect(await redisText(h)).not.toContain(SECRET);
   });
 
+  it('of a chat (POST /v1/chat/multi) is kept and sent its run.finished, signed', async () => {
+    const sub = await h.request('POST', '/v1/chat/multi', { message: 'hi', agents: ['a'], webhook: { url: `${receiver.url}/chat`, secret: SECRET } });
+    expect(sub.status).toBe(202);
+    const runId = sub.body.id as string;
+    const got = await poll(
+      "the chat's run.finished",
+      () => receiver.received.filter((r) => r.url === '/chat'),
+      (r) => r.length >= 1,
+      { timeoutMs: 10_000 },
+    );
+    const event = verifyWebhook(got[0]!.body, got[0]!.headers['x-switchyard-signature'] as string, SECRET) as {
+      type: string;
+      runId: string;
+      data: { status: string };
+    };
+    expect(event).toMatchObject({ type: 'run.finished', runId, data: { status: 'succeeded' } });
+  });
+
   it('refuses a bad webhook with a 422 naming it', async () => {
     const bad = await h.request('POST', '/v1/runs', { agent: 'a', input: { task: 'x' }, webhook: { url: 'ftp://x', events: ['run.started'] } });
     expect(bad.status).toBe(422);

@@ -5,10 +5,12 @@
  */
 import type { Router } from 'express';
 import type { Submissions } from '../../submit/submissions.js';
-import { requestKeyId, requestScope } from '../scope.js';
+import { requestScope } from '../scope.js';
 import { patternWorkflow } from '../../compile/patterns.js';
 import { ErrorBody, SubmitAnswer, SubmittedOrFinished } from '../responses.js';
-import { WAIT_DESCRIPTION, answerSubmitted, waitQuery, type RunEndWaiter } from '../wait.js';
+import { WAIT_DESCRIPTION, waitQuery, type RunEndWaiter } from '../wait.js';
+import { answerSubmitted, submitOptionsOf } from '../submitted.js';
+import type { Webhooks } from '../../webhooks/webhooks.js';
 import { DEFAULT_BOUNDS } from '../../config/env.js';
 import { apiRouter } from '../route.js';
 import { ChatMulti } from '../schemas.js';
@@ -16,6 +18,8 @@ import type { Auditor } from '../audit.js';
 
 export interface ChatRouterDeps {
   submissions: Submissions;
+  /** Where a chat's own `webhook` is stored (its secret sealed). */
+  webhooks?: Pick<Webhooks, 'sealRun'> | undefined;
   /** Waits for a run's end (`?wait`). */
   queries: RunEndWaiter;
   audit: Auditor;
@@ -25,7 +29,7 @@ export interface ChatRouterDeps {
   maxWaitSeconds?: number | undefined;
 }
 
-export function chatRouter({ submissions, queries, audit, shutdownSignal, maxWaitSeconds }: ChatRouterDeps): Router {
+export function chatRouter({ submissions, webhooks, queries, audit, shutdownSignal, maxWaitSeconds }: ChatRouterDeps): Router {
   const r = apiRouter();
   r.post(
     '/multi',
@@ -37,7 +41,8 @@ export function chatRouter({ submissions, queries, audit, shutdownSignal, maxWai
       body: ChatMulti,
       responses: { 202: SubmitAnswer, 200: SubmittedOrFinished, 409: ErrorBody },
     },
-    async (req, res, { query, body: { message, agents, mode, idempotencyKey, priority, budget } }) => {
+    async (req, res, { query, body }) => {
+      const { message, agents, mode } = body;
       const tasks = agents.map((agent) => ({ agent, task: message }));
       const workflow =
         mode === 'orchestrated'
@@ -48,12 +53,7 @@ export function chatRouter({ submissions, queries, audit, shutdownSignal, maxWai
             }
           : patternWorkflow(mode === 'parallel' ? { pattern: 'parallel', tasks, strict: false } : { pattern: 'sequential', tasks, strict: true });
       const scope = requestScope(res);
-      const result = await submissions.submitWorkflow(
-        scope,
-        workflow,
-        {},
-        { ...(idempotencyKey ? { idempotencyKey } : {}), ...(priority ? { priority } : {}), ...(budget ? { budget } : {}), keyId: requestKeyId(res) },
-      );
+      const result = await submissions.submitWorkflow(scope, workflow, {}, submitOptionsOf(res, scope, body, webhooks));
       if (result.created) await audit(req, res, { action: 'run.submitted', target: result.id, details: { chat: mode, agents } });
       await answerSubmitted(queries, res, { scope, result, seconds: query.wait, shutdownSignal }, { mode });
     },

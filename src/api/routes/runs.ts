@@ -3,13 +3,13 @@ import type { RunQueries } from '../../query/run-queries.js';
 import type { RunActions } from '../../submit/run-actions.js';
 import type { Submissions, SubmitOptions } from '../../submit/submissions.js';
 import type { Webhooks } from '../../webhooks/webhooks.js';
-import type { RunWebhook } from '../../model/webhook.js';
 import { requestKeyId, requestScope } from '../scope.js';
 import type { Scope } from '../../store/scope.js';
 import { HttpError, parseOr422 } from '../errors.js';
 import { apiRouter, type ApiRouter } from '../route.js';
 import { sendJson } from '../json-body.js';
-import { WAIT_DESCRIPTION, answerSubmitted, waitQuery } from '../wait.js';
+import { WAIT_DESCRIPTION, waitQuery } from '../wait.js';
+import { answerSubmitted, submitOptionsOf } from '../submitted.js';
 import { DEFAULT_BOUNDS } from '../../config/env.js';
 import { NotFoundError } from '../../errors/index.js';
 import { excerpt } from '../../errors/excerpt.js';
@@ -159,16 +159,7 @@ function submitRoute(r: ApiRouter, { submissions, webhooks, queries, audit, shut
     },
     async (req, res, { query, body: parsed }) => {
       const scope = requestScope(res);
-      // The webhook (its secret) goes to the webhooks only, never into the submission's options.
-      const { webhook, idempotencyKey, priority, budget } = parsed;
-      const extra: SubmitOptions = {
-        keyId: requestKeyId(res),
-        ...(idempotencyKey ? { idempotencyKey } : {}),
-        ...(priority ? { priority } : {}),
-        ...(budget ? { budget } : {}),
-        ...(webhook ? { beforeCreate: runWebhook(webhooks, scope, webhook) } : {}),
-      };
-      const result = await submitParsed(submissions, scope, parsed, extra);
+      const result = await submitParsed(submissions, scope, parsed, submitOptionsOf(res, scope, parsed, webhooks));
       if (result.created) {
         const what =
           'pattern' in parsed
@@ -293,11 +284,6 @@ function submitParsed(submissions: Submissions, scope: Scope, parsed: SubmitRun,
 }
 
 /** A run's own webhook, sealed and stored just before its run is. */
-function runWebhook(webhooks: RunsRouterDeps['webhooks'], scope: Scope, spec: RunWebhook): (runId: string) => Promise<void> {
-  if (!webhooks) throw new HttpError(422, 'invalid_request', 'this server takes no webhooks', [{ path: 'webhook', message: 'this server takes no webhooks' }]);
-  return webhooks.sealRun(scope, spec);
-}
-
 /** A collaboration pattern's run: the submit options go to the submission, the rest makes the workflow. */
 function submitPattern(submissions: Submissions, scope: Scope, parsed: Extract<SubmitRun, { pattern: string }>, extra: SubmitOptions) {
   const { idempotencyKey: _i, priority: _p, budget: _b, webhook: _w, ...pattern } = parsed;
