@@ -94,16 +94,16 @@ export class RunQueries {
   /** A run's shared context: what its steps published, by name, and which step wrote each name. */
   async context(scope: Scope, runId: string): Promise<{ runId: string; context: Record<string, unknown>; writers: Record<string, ContextWriter> }> {
     const run =
-      (await this.read('reading the run', () => this.deps.store.records.context(scope, runId))) ??
+      (await this.read('reading the run', () => this.deps.store.records.fields(scope, runId, ['context', 'contextWriters']))) ??
       (await this.fromArchive(runId, (a) => a.getRun(scope.workspace, runId, {})));
     return { runId, context: run.context ?? {}, writers: run.contextWriters ?? {} };
   }
 
   /** A run's work outputs (emit_output), in the order emitted. */
   async outputs(scope: Scope, runId: string): Promise<{ runId: string; outputs: WorkOutput[] }> {
-    const outputs =
-      (await this.read('reading the run', () => this.deps.store.outputs.list(scope, runId))) ??
-      (await this.fromArchive(runId, (a) => a.getRun(scope.workspace, runId, {}))).outputs;
+    const { outputs } =
+      (await this.read('reading the run', () => this.deps.store.records.fields(scope, runId, ['outputs']))) ??
+      (await this.fromArchive(runId, (a) => a.getRun(scope.workspace, runId, {})));
     return { runId, outputs: outputs ?? [] };
   }
 

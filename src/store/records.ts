@@ -150,15 +150,18 @@ export class RunRecords {
     return id ? parseJson(await this.redis.get(keys.definition(scope, id))) : null;
   }
 
-  /** A run's shared context and who wrote it, without the rest of the run (null: no such run in Redis). */
-  async context(scope: Scope, runId: string): Promise<Pick<RunRecord, 'context' | 'contextWriters'> | null> {
-    const [status, context, contextWriters, compacted] = await this.redis.hmget(keys.run(scope, runId), 'status', 'context', 'contextWriters', 'run');
+  /**
+   * Some fields of a run's record, without the rest of the run, in one read whether it is live
+   * or compacted (null: no such run in Redis). A field it does not hold reads as null.
+   */
+  async fields<K extends keyof RunRecord>(scope: Scope, runId: string, names: readonly K[]): Promise<{ [F in K]: RunRecord[F] | null } | null> {
+    const [status, compacted, ...values] = await this.redis.hmget(keys.run(scope, runId), 'status', 'run', ...names);
     if (compacted) {
       const { run } = compactedRun(compacted);
-      return { context: run.context, contextWriters: run.contextWriters };
+      return Object.fromEntries(names.map((n) => [n, run[n] ?? null])) as { [F in K]: RunRecord[F] | null };
     }
     if (status === null) return null;
-    return { context: parseJson(context), contextWriters: parseJson(contextWriters) };
+    return Object.fromEntries(names.map((n, i) => [n, parseJson(values[i] ?? null)])) as { [F in K]: RunRecord[F] | null };
   }
 
   /** Names of a live run's shared context (a name nothing published is left out). */

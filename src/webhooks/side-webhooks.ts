@@ -19,7 +19,7 @@ import { Webhooks } from './webhooks.js';
 
 export interface SideWebhooksDeps {
   stateRedis: Redis;
-  store: Pick<RunStore, 'endings'>;
+  store: Pick<RunStore, 'endings' | 'records'>;
   queries: Pick<RunQueries, 'get'>;
   keyring: Keyring;
   queue: Queue<DeliveryJob>;
@@ -34,8 +34,9 @@ export function sideWebhooks(deps: SideWebhooksDeps): Webhooks {
     keyring: deps.keyring,
     queue: deps.queue,
     egress: deps.egress ?? { production: false, allow: [] },
+    // Two fields of the record, not the run's whole view (its steps, its DAG, why it waits).
     runOf: async (scope, runId) => {
-      const run = await deps.queries.get(scope, runId);
+      const run = (await deps.store.records.fields(scope, runId, ['scheduleId', 'error'])) ?? (await deps.queries.get(scope, runId));
       return { scheduleId: run.scheduleId ?? null, error: run.error ?? null };
     },
   });
