@@ -11,7 +11,7 @@
  */
 import type { AgentSpec } from '../model/agent.js';
 import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from './provider.js';
-import { estimatePrefixTokens } from './token-estimate.js';
+import { estimatePrefixTokens, keepsEstimate } from './token-estimate.js';
 
 /** The fewest prefix tokens a model caches (Anthropic: 2048 for its Haiku models, 1024 for the others). */
 export function minimumCacheable(model: string): number {
@@ -34,6 +34,9 @@ export class PromptCacheProvider extends ProviderDecorator {
   }
 
   complete(req: CompletionRequest): Promise<CompletionResult> {
-    return this.inner.complete(marksPrefix(this.setting, req) ? { ...req, promptCache: true } : req);
+    if (!marksPrefix(this.setting, req)) return this.inner.complete(req);
+    const marked = { ...req, promptCache: true };
+    keepsEstimate(req, marked);
+    return this.inner.complete(marked);
   }
 }

@@ -89,40 +89,49 @@ const PER_TOOL = 10;
 /** The system prompt Anthropic adds to a request with tools (its docs: 313–346 tokens for current models). */
 const CLAUDE_TOOL_PROMPT = 350;
 
-const cache = new WeakMap<object, { model: string; tokens: number }>();
+const cache = new WeakMap<object, { model: string; estimate: TokenEstimate }>();
+
+/** A request's input tokens, and those of its stable prefix (its system prompt and tools, with their framing: what a prompt cache keeps). */
+export interface TokenEstimate {
+  input: number;
+  prefix: number;
+}
 
 /**
- * The input tokens of a request: its system prompt, each message (text, tool calls with their
+ * The tokens of a request: its system prompt, each message (text, tool calls with their
  * arguments, tool results), the tools offered and the answer's schema, each counted for its
- * model, with their framing.
+ * model, with their framing; counted once per request (and per copy of it that keepsEstimate
+ * was told of), within the module's time limit.
  */
-export function estimateInputTokens(req: PromptParts): number {
+export function estimateTokens(req: PromptParts): TokenEstimate {
   const held = cache.get(req);
-  if (held?.model === req.model) return held.tokens;
+  if (held?.model === req.model) return held.estimate;
   // The tokenizer's first load is not counting time.
   if (req.model !== 'echo') encoder(tokenizerFor(req.model) ?? 'o200k_base');
   const deadline = performance.now() + EXACT_MS;
   const count = (text: string | undefined) => (text ? countTokens(text, req.model, deadline) : 0);
-  let n = REPLY_PRIMING + (req.system ? PER_MESSAGE + count(req.system) : 0);
+  let prefix = req.system ? PER_MESSAGE + count(req.system) : 0;
+  let n = REPLY_PRIMING;
   for (const m of req.messages) n += PER_MESSAGE + messageTokens(m, count);
-  for (const t of req.tools ?? []) n += PER_TOOL + count(t.name) + count(t.description) + count(JSON.stringify(t.inputSchema));
-  if (req.tools?.length && req.model.startsWith('claude')) n += CLAUDE_TOOL_PROMPT;
+  for (const t of req.tools ?? []) prefix += PER_TOOL + count(t.name) + count(t.description) + count(JSON.stringify(t.inputSchema));
+  if (req.tools?.length && req.model.startsWith('claude')) prefix += CLAUDE_TOOL_PROMPT;
   const rs = req.responseSchema;
   if (rs) n += PER_TOOL + count(rs.name) + count(rs.description) + count(JSON.stringify(rs.schema));
-  cache.set(req, { model: req.model, tokens: n });
-  return n;
+  const estimate = { input: n + prefix, prefix };
+  cache.set(req, { model: req.model, estimate });
+  return estimate;
 }
 
-/**
- * The tokens of a request's stable prefix, the part a prompt cache keeps (its system prompt and
- * tools, with their framing): counted for its model as estimateInputTokens counts them.
- */
-export function estimatePrefixTokens(req: Pick<PromptParts, 'model' | 'system' | 'tools'>): number {
-  const count = (text: string | undefined) => (text ? countTokens(text, req.model) : 0);
-  let n = req.system ? PER_MESSAGE + count(req.system) : 0;
-  for (const t of req.tools ?? []) n += PER_TOOL + count(t.name) + count(t.description) + count(JSON.stringify(t.inputSchema));
-  if (req.tools?.length && req.model.startsWith('claude')) n += CLAUDE_TOOL_PROMPT;
-  return n;
+/** The input tokens of a request (estimateTokens). */
+export const estimateInputTokens = (req: PromptParts): number => estimateTokens(req).input;
+
+/** The tokens of a request's stable prefix, the part a prompt cache keeps (estimateTokens). */
+export const estimatePrefixTokens = (req: PromptParts): number => estimateTokens(req).prefix;
+
+/** `copy` sends what `req` sends (it changes only how: a prompt-cache mark): its count is `req`'s, not made again. */
+export function keepsEstimate(req: object, copy: object): void {
+  const held = cache.get(req);
+  if (held) cache.set(copy, held);
 }
 
 function messageTokens(m: ChatMessage, count: (text: string | undefined) => number): number {

@@ -6,7 +6,7 @@ import { countTokens as cl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import { countTokens as o200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
 import { estimateCall } from '../../src/calls/admission/admission.js';
-import { boundTokens, countTokens, estimateInputTokens, tokenizerFor } from '../../src/calls/token-estimate.js';
+import { boundTokens, countTokens, estimateInputTokens, estimateTokens, keepsEstimate, tokenizerFor } from '../../src/calls/token-estimate.js';
 import { tokens as fakeTokens } from '../fixtures/fake-llm-server.js';
 
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
@@ -99,6 +99,19 @@ describe('estimateInputTokens', () => {
     );
     expect(plain).toBe(o200k('hi', AS_TEXT) + 4 + 3);
     expect(full).toBeGreaterThan(plain + parts);
+  });
+
+  it('counts the stable prefix (system prompt and tools) in the same pass; a prompt-cache marked copy keeps the count', () => {
+    const tools = [{ name: 'lookup', description: 'Look something up.', inputSchema: { type: 'object' } }];
+    const req = { ...base, model: 'claude-sonnet-4-6', system: 'Be brief.', tools, messages: [{ role: 'user' as const, content: 'hi' }] };
+    const { input, prefix } = estimateTokens(req);
+    expect(prefix).toBe(estimateTokens({ ...req, messages: [] }).prefix);
+    expect(input - prefix).toBe(estimateTokens({ ...req, system: undefined, tools: undefined }).input);
+    expect(prefix).toBeGreaterThanOrEqual(350);
+    const marked = { ...req, promptCache: true };
+    keepsEstimate(req, marked);
+    expect(estimateTokens(marked)).toBe(estimateTokens(req));
+    expect(estimateCall(marked)).toEqual({ inputTokens: input, outputTokens: 100, cacheWriteTokens: prefix });
   });
 
   it('adds the tool-use system prompt Anthropic puts in front of a request with tools', () => {

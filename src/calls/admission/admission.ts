@@ -12,7 +12,7 @@
 import { CapacityWaitError } from '../../errors/index.js';
 import { CAPACITY_WAIT, WORKSPACE_CAP_WAIT } from '../../model/run.js';
 import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../provider.js';
-import { estimateInputTokens, estimatePrefixTokens } from '../token-estimate.js';
+import { estimateTokens } from '../token-estimate.js';
 
 /** How long a lease (a concurrency slot, a budget reservation) outlives its call's timeout (the call is aborted at its step's timeout). */
 export const LEASE_MARGIN_MS = 5_000;
@@ -32,8 +32,9 @@ export interface CallEstimate {
 export function estimateCall(
   req: Pick<CompletionRequest, 'model' | 'system' | 'messages' | 'tools' | 'responseSchema' | 'maxTokens' | 'promptCache'>,
 ): CallEstimate {
-  const e = { inputTokens: estimateInputTokens(req), outputTokens: req.maxTokens };
-  return req.promptCache ? { ...e, cacheWriteTokens: Math.min(e.inputTokens, estimatePrefixTokens(req)) } : e;
+  const { input, prefix } = estimateTokens(req);
+  const e = { inputTokens: input, outputTokens: req.maxTokens };
+  return req.promptCache ? { ...e, cacheWriteTokens: Math.min(input, prefix) } : e;
 }
 
 /** A call asking to go. */
