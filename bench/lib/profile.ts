@@ -9,6 +9,7 @@
 import { Session } from 'node:inspector/promises';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
+import { scriptNames } from './script-names.js';
 
 const BLOCKING = new Set(['bzpopmin', 'bzpopmax', 'brpoplpush', 'blmove', 'blpop', 'brpop', 'xread', 'xreadgroup', 'subscribe', 'psubscribe']);
 
@@ -31,16 +32,9 @@ export interface CommandStats {
 type Patched = typeof Redis.prototype & { __benchOrigSend?: (...a: unknown[]) => unknown };
 
 let active: CommandStats | undefined;
-const shaNames = new Map<string, string>();
-
-function scriptName(client: unknown, sha: string): string {
-  let n = shaNames.get(sha);
-  if (n) return n;
-  const set = (client as { scriptsSet?: Record<string, { sha: string }> }).scriptsSet ?? {};
-  for (const [name, script] of Object.entries(set)) shaNames.set(script.sha, name.replace(/:\d+\.\d+\.\d+$/, ''));
-  n = shaNames.get(sha) ?? `sha:${sha.slice(0, 8)}`;
-  shaNames.set(sha, n);
-  return n;
+/** A script's name by its SHA: Switchyard's and BullMQ's (script-names.ts), else the SHA's start. */
+function scriptName(_client: unknown, sha: string): string {
+  return scriptNames().get(sha) ?? `sha:${sha.slice(0, 8)}`;
 }
 
 /** Install (once) the sendCommand wrapper; counting happens only between start() and stop(). */

@@ -72,9 +72,7 @@ export function luaSource(name: string, dir: URL = STATE_LUA): string {
 
 export class Script {
   private lua: string | undefined;
-  private sha: string | undefined;
-  private readonly defined = new WeakSet<Redis>();
-  private readonly command: string;
+  private hash: string | undefined;
 
   constructor(
     /** File name in `dir`, without `.lua`. */
@@ -83,25 +81,23 @@ export class Script {
     readonly numberOfKeys: number | 'any',
     /** The folder of its file (a URL ending in `/`). @default the state scripts' lua/ */
     readonly dir: URL = STATE_LUA,
-  ) {
-    this.command = `sy_${name.replace(/-/g, '_')}`;
+  ) {}
+
+  /** Its full source (luaSource), read once. */
+  get source(): string {
+    return (this.lua ??= luaSource(this.name, this.dir));
+  }
+
+  /** The SHA Redis knows it by. */
+  get sha(): string {
+    return (this.hash ??= createHash('sha1').update(this.source).digest('hex'));
   }
 
   /** Run with exactly `numberOfKeys` keys (any number for `any`); returns the raw reply for the wrapper to decode. */
   run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     if (this.numberOfKeys !== 'any' && keys.length !== this.numberOfKeys)
       throw new Error(`script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
-    this.define(redis);
     return this.send(redis, keys, args);
-  }
-
-  /** Define the script on `redis` (once): ioredis then knows it by name (scriptsSet). */
-  private define(redis: Redis): void {
-    if (this.defined.has(redis)) return;
-    this.lua ??= luaSource(this.name, this.dir);
-    this.sha ??= createHash('sha1').update(this.lua).digest('hex');
-    redis.defineCommand(this.command, { ...(this.numberOfKeys === 'any' ? {} : { numberOfKeys: this.numberOfKeys }), lua: this.lua });
-    this.defined.add(redis);
   }
 
   /**
@@ -111,7 +107,7 @@ export class Script {
    */
   private async send(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     const argv: (string | number)[] = new Array<string | number>(2 + keys.length + args.length);
-    argv[0] = this.sha!;
+    argv[0] = this.sha;
     argv[1] = keys.length;
     for (let i = 0; i < keys.length; i++) argv[2 + i] = keys[i]!;
     for (let i = 0, at = 2 + keys.length; i < args.length; i++) argv[at + i] = args[i]!;
@@ -119,7 +115,7 @@ export class Script {
       return await redis.sendCommand(new Command('evalsha', argv, { replyEncoding: 'utf8' }));
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      argv[0] = this.lua!;
+      argv[0] = this.source;
       return await redis.sendCommand(new Command('eval', argv, { replyEncoding: 'utf8' }));
     }
   }
