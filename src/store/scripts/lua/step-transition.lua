@@ -28,6 +28,7 @@
 --@include addLateUsage
 --@include writes
 --@include countStep
+--@include budgetWarning
 local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId', 'kind', 'written', 'reason')
 if not v[1] then return {0, 'missing', 0} end
 local cur = cjson.decode(v[1])
@@ -39,8 +40,8 @@ if seen == '1' then
   -- A start that counted against maxSteps may have given the run's warning, its reply lost: it is
   -- given again (its notice has one id: a webhook gets it once).
   if ARGV[12] == '1' and ARGV[2] == 'running' then
-    local kept = redis.call('HGET', KEYS[2], 'budgetWarned')
-    if kept and string.sub(kept, 1, 1) == '{' then
+    local kept = keptWarning(KEYS[2])
+    if kept ~= '' then
       reply[5] = ''
       reply[6] = kept
     end

@@ -1,11 +1,10 @@
---@include event
+--@include budgetWarning
 -- A step that calls a model counts against its run's `maxSteps` when it first starts (see
 -- countsTowardMaxSteps in src/model/budget.ts): it is counted in the script that starts it, so
 -- steps starting at once never pass the limit together. `stepIdJson`: the step's id (JSON).
 -- Returns why it may not start (the limit is reached: it is not counted) or '' (counted, or the
 -- run has no maxSteps), and the run budget's warning (its data JSON) or ''. The first time the
--- count reaches 80% of the limit, a budget.warning event is appended and its data kept and
--- returned (once per run, as spend does).
+-- count reaches 80% of the limit, the warning is given (warnOnce) and returned.
 local function countStep(runKey, eventsKey, stepIdJson, now)
   local b = redis.call('HGET', runKey, 'budget')
   if not b or b == 'null' then return '', '' end
@@ -16,12 +15,6 @@ local function countStep(runKey, eventsKey, stepIdJson, now)
     return 'budget exceeded: step ' .. stepIdJson .. ' would pass maxSteps ' .. limit .. ' (' .. n .. ' steps started)', ''
   end
   n = redis.call('HINCRBY', runKey, 'spentSteps', 1)
-  if n >= 0.8 * limit then
-    local data = '{"maxSteps":' .. limit .. ',"spent":' .. n .. '}'
-    if redis.call('HSETNX', runKey, 'budgetWarned', data) == 1 then
-      event(eventsKey, 'budget.warning', nil, now, data)
-      return '', data
-    end
-  end
+  if n >= 0.8 * limit then return '', warnOnce(runKey, eventsKey, now, '{"maxSteps":' .. limit .. ',"spent":' .. n .. '}') end
   return '', ''
 end

@@ -1,12 +1,11 @@
---@include event
+--@include budgetWarning
 -- For a run with a budget: add usage to its spending (hash fields spentTokens, spentCostUsd)
 -- and hold it against the budget (steps are counted as they start: countStep).
 -- Returns why the budget is exceeded (spending above a limit) or '', and the run budget's
--- warning (its data JSON) or ''. The first time spending reaches 80% of a limit (once per run,
--- with countStep), a budget.warning event is appended and its data kept (hash field
--- budgetWarned) and returned, for the caller to tell the run's webhooks. `again` (a write
--- replayed after its reply was lost): a warning given before is returned again (the webhooks'
--- notice id makes it one delivery). A run without a budget is read once and nothing more.
+-- warning (its data JSON) or ''. The first time spending reaches 80% of a limit, the warning is
+-- given (warnOnce) and returned, for the caller to tell the run's webhooks. `again` (a write
+-- replayed after its reply was lost): a warning given before is returned again (keptWarning).
+-- A run without a budget is read once and nothing more.
 local function spend(runKey, eventsKey, usageJson, now, again)
   local b = redis.call('HGET', runKey, 'budget')
   if not b or b == 'null' then return '', '' end
@@ -25,15 +24,8 @@ local function spend(runKey, eventsKey, usageJson, now, again)
       local have = spent[c[2]]
       if have > limit then return 'budget exceeded: ' .. c[2] .. ' ' .. tostring(have) .. ' over ' .. c[1] .. ' ' .. tostring(limit), warned end
       if have >= 0.8 * limit and warned == '' then
-        local data = '{"' .. c[1] .. '":' .. tostring(limit) .. ',"spent":' .. tostring(have) .. '}'
-        if redis.call('HSETNX', runKey, 'budgetWarned', data) == 1 then
-          event(eventsKey, 'budget.warning', nil, now, data)
-          warned = data
-        elseif again then
-          local kept = redis.call('HGET', runKey, 'budgetWarned')
-          -- (A run warned before the data was kept holds '1'.)
-          if kept and string.sub(kept, 1, 1) == '{' then warned = kept end
-        end
+        warned = warnOnce(runKey, eventsKey, now, '{"' .. c[1] .. '":' .. tostring(limit) .. ',"spent":' .. tostring(have) .. '}')
+        if warned == '' and again then warned = keptWarning(runKey) end
       end
     end
   end
