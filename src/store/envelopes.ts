@@ -3,7 +3,7 @@
  * read and removed, a key's set with the key, and a day's counters read. The counting itself is
  * the calls' reservation (scripts/budget.ts, lua/includes/envelope.lua).
  */
-import { Envelope, EnvelopeDay, nextUtcMidnight, utcDay, type EnvelopeOwner } from '../model/envelope.js';
+import { Envelope, EnvelopeDay, envelopeName, nextUtcMidnight, utcDay, type EnvelopeOwner } from '../model/envelope.js';
 import { keys } from './keys.js';
 import type { Scope } from './scope.js';
 import type { StoreContext } from './store-context.js';
@@ -24,6 +24,12 @@ function parseEnvelope(json: string | null): Envelope | undefined {
   if (!json) return undefined;
   const parsed = Envelope.safeParse(JSON.parse(json));
   return parsed.success ? parsed.data : undefined;
+}
+
+/** An envelope as a script read it (its JSON text, what it spent today as stored), of `owner`; undefined when its text is not an envelope. */
+export function envelopeRead(owner: EnvelopeToday['owner'], text: string, spentTokens: string, spentCostUsd: string): EnvelopeToday | undefined {
+  const limits = parseEnvelope(text);
+  return limits && { owner, name: envelopeName(owner), limits, spentTokens: num(spentTokens), spentCostUsd: num(spentCostUsd) };
 }
 
 export class Envelopes {

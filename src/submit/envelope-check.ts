@@ -10,8 +10,8 @@
 import type { AgentRegistry } from '../agents/registry.js';
 import { EnvelopeSpentError } from '../errors/index.js';
 import type { CompiledWorkflow } from '../kinds/definition.js';
-import { Envelope, envelopeName, nextUtcMidnight, utcDay } from '../model/envelope.js';
-import type { EnvelopeToday } from '../store/envelopes.js';
+import { nextUtcMidnight, utcDay } from '../model/envelope.js';
+import { envelopeRead, type EnvelopeToday } from '../store/envelopes.js';
 import type { EnvelopeRead } from '../store/run-store.js';
 import type { Scope } from '../store/scope.js';
 import { requirePricesFor, unpricedIn } from './budget-pricing.js';
@@ -49,12 +49,7 @@ function unpriced(workflow: CompiledWorkflow, agents: AgentRegistry, name = 'an 
 
 /** Why the envelopes the script read refused a run of `workflow` in `scope`: a 422 (a model without a price) or a 429 (spent today). */
 export function envelopeRefusal(scope: Scope, read: readonly EnvelopeRead[], workflow: CompiledWorkflow, agents: AgentRegistry, now: number): Error {
-  const today = read.flatMap((r): EnvelopeToday[] => {
-    const limits = Envelope.safeParse(JSON.parse(r.text));
-    if (!limits.success) return [];
-    const owner = { workspace: scope.workspace, keyId: r.keyId };
-    return [{ owner, name: envelopeName(owner), limits: limits.data, spentTokens: num(r.spentTokens), spentCostUsd: num(r.spentCostUsd) }];
-  });
+  const today = read.flatMap((r) => envelopeRead({ workspace: scope.workspace, keyId: r.keyId }, r.text, r.spentTokens, r.spentCostUsd) ?? []);
   for (const e of today) {
     const missing = e.limits.maxCostUsdPerDay !== undefined ? unpriced(workflow, agents, e.name) : undefined;
     if (missing) return missing;
@@ -64,5 +59,3 @@ export function envelopeRefusal(scope: Scope, read: readonly EnvelopeRead[], wor
   const why = reasons.length > 0 ? reasons.join('; ') : 'a spend envelope is spent';
   return new EnvelopeSpentError(`${why}: no run is accepted until it resets at ${new Date(resets).toISOString()}`, resets - now);
 }
-
-const num = (x: string): number => Number(x) || 0;
