@@ -82,7 +82,6 @@ if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], KEYS[5], v[3]
 if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], v[4], ARGV[5], data) end
 if outbox and TERMINAL[ARGV[2]] then outboxStep(KEYS[4], KEYS[1]) end
 -- An agent step takes part only when it waits, or waited, for a decision on its tool calls.
-local function asksDecision(r) return type(r) == 'string' and string.sub(r, 1, #GATE_REASON + 1) == '"' .. GATE_REASON end
 local gates = v[5] == '"approval"'
 if v[5] == '"agent"' then
   gates = asksDecision(v[7])
