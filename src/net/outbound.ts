@@ -15,6 +15,7 @@ import { checkEgress, systemLookup, type HostLookup } from './egress.js';
 import { parseBody, readCapped } from './read-capped.js';
 import { badHeader, redirected, requestInit, withQuery, type OutboundMethod } from './request-body.js';
 import { backoff, retryWait, sleep } from './retry.js';
+import { redactSecrets } from './redact.js';
 
 export type { OutboundMethod } from './request-body.js';
 
@@ -88,7 +89,7 @@ export function createOutbound(deps: OutboundDeps): Outbound {
       } catch (err) {
         if (req.signal?.aborted) throw new CancelledError(`${label}: cancelled`);
         if (!(err instanceof TryFailed)) throw err;
-        lastError = redactAll(err.message, req.redact ?? []);
+        lastError = redactSecrets(err.message, req.redact ?? []);
         if (attempt < attempts) await sleep(backoff(attempt, backoffMs, maxWaitMs), req.signal, label);
         continue;
       }
@@ -166,11 +167,5 @@ function failure(err: unknown, timeout: AbortSignal, req: OutboundRequest): stri
 
 /** `POST https://host/path` (no query: it may hold arguments), secrets replaced. */
 function describe(method: string, url: URL, redact: readonly string[]): string {
-  return redactAll(`${method} ${url.origin}${url.pathname}`, redact);
-}
-
-function redactAll(text: string, redact: readonly string[]): string {
-  let out = text;
-  for (const value of redact) if (value) out = out.split(value).join('[secret]');
-  return out;
+  return redactSecrets(`${method} ${url.origin}${url.pathname}`, redact);
 }

@@ -14,7 +14,8 @@ import { excerpt } from '../errors/excerpt.js';
 import type { HttpToolSpec } from '../model/tool.js';
 import { OutboundNetworkError, type Outbound, type OutboundResponse } from '../net/outbound.js';
 import { approvalRule } from './approval.js';
-import { fillSecrets, openSecrets, redactSecrets } from './secret-template.js';
+import { fillSecrets, openSecrets } from './secret-template.js';
+import { redactSecrets } from '../net/redact.js';
 import type { AgentTool, SecretLookup, ToolCallScope, ToolOutcome } from './tool.js';
 
 export interface HttpToolDeps {

@@ -45,10 +45,3 @@ export async function openNamed(names: readonly string[], workspace: string, loo
 export function fillSecrets(text: string, opened: ReadonlyMap<string, string>, encode: (value: string) => string = (v) => v): string {
   return text.replace(SECRET_REF, (_m, name: string) => encode(opened.get(name) ?? ''));
 }
-
-/** `text` with every value of `values` replaced by `[secret]`. */
-export function redactSecrets(text: string, values: Iterable<string>): string {
-  let out = text;
-  for (const value of values) if (value) out = out.split(value).join('[secret]');
-  return out;
-}

@@ -9,7 +9,8 @@
 import { NonRetryableError, StepTimeoutError } from '../../errors/index.js';
 import { SealedValueError } from '../../agents/keyring.js';
 import type { Outbound, OutboundResponse } from '../../net/outbound.js';
-import { MissingSecretError, openNamed, redactSecrets } from '../../tools/secret-template.js';
+import { MissingSecretError, openNamed } from '../../tools/secret-template.js';
+import { redactSecrets } from '../../net/redact.js';
 import type { SecretLookup } from '../../tools/tool.js';
 import type { StepExecutor } from '../executor.js';
 import { renderRequest, secretNames } from './request.js';

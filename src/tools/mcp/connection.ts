@@ -10,7 +10,7 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { NonRetryableError, RetryableError, toError } from '../../errors/index.js';
 import { createTransport, type McpTransport, type TransportOptions } from './transport.js';
-import { redactSecrets } from '../secret-template.js';
+import { redactSecrets } from '../../net/redact.js';
 
 /** A call that did not reach the server (the connection was closed, or the server no longer knew the session): safe to make again. */
 export class NotSentError extends Error {}

@@ -10,7 +10,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { McpServerSpec } from '../../model/tool.js';
 import type { Logger } from '../../logger.js';
-import { redactSecrets } from '../secret-template.js';
+import { redactSecrets } from '../../net/redact.js';
 
 export type McpTransport = StdioClientTransport | StreamableHTTPClientTransport;
 
