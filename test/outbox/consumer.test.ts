@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import type { Redis } from 'ioredis';
+import { Redis as IORedis, type Redis } from 'ioredis';
 import { NonRetryableError } from '../../src/errors/index.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { OutboxConsumer, eventsKey, outboxKey, type OutboxConsumerOptions } from '../../src/outbox/outbox-consumer.js';
@@ -14,7 +14,7 @@ import type { ResultSink, RunWrite, WriteMeta } from '../../src/outbox/sink.js';
 import type { RunEvent, RunRecord, StepRecord } from '../../src/model/run.js';
 import type { AuditEntry } from '../../src/model/audit.js';
 import { poll } from '../helpers/poll.js';
-import { cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
+import { REDIS_URL, cleanupPrefix, testPrefix } from '../helpers/redis.js';
 
 // ---------------------------------------------------------------------------------------
 // Fakes and helpers
@@ -164,14 +164,23 @@ function capturingLogger(): { logger: Logger; lines: { level: number; msg: strin
   return { logger, lines };
 }
 
-const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length;
+/**
+ * The connections Redis holds for this file: the test's own client and every duplicate of
+ * it (a consumer's blocking reader inherits the name). Counted on the server, so other test
+ * files sharing this process (isolate: false) opening or closing sockets do not move it.
+ */
+const CONNECTION_NAME = `outbox-consumer-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+async function connectionsNamed(redis: Redis): Promise<number> {
+  const list = (await redis.client('LIST')) as string;
+  return list.split('\n').filter((line) => line.includes(` name=${CONNECTION_NAME} `)).length;
+}
 
 // ---------------------------------------------------------------------------------------
 
 describe('outbox consumer', () => {
   const prefix = testPrefix('outbox');
   let redis: Redis;
-  let baselineTcp = 0;
+  let baselineConnections = 0;
   let streams = 0;
   const consumers: OutboxConsumer[] = [];
 
@@ -185,16 +194,24 @@ describe('outbox consumer', () => {
   };
 
   beforeAll(async () => {
-    redis = newRedis();
+    redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: null, connectionName: CONNECTION_NAME });
     await redis.ping();
-    baselineTcp = tcpHandles();
+    baselineConnections = await connectionsNamed(redis);
   });
 
   afterEach(async () => {
     // A test that forgets to stop a consumer leaks a connection: fail it, then clean up.
-    const leaked = tcpHandles() - baselineTcp;
+    // The server drops a closed socket a moment after the client: wait a little for it.
+    const left = await poll(
+      "the test's connections to close",
+      () => connectionsNamed(redis),
+      (n) => n === baselineConnections,
+      {
+        timeoutMs: 1_000,
+      },
+    ).catch(() => connectionsNamed(redis));
     await Promise.all(consumers.splice(0).map((c) => c.stop()));
-    expect(leaked, 'connections left open by the test').toBe(0);
+    expect(left - baselineConnections, 'connections left open by the test').toBe(0);
   });
 
   afterAll(async () => {
@@ -339,12 +356,17 @@ describe('outbox consumer', () => {
     const c = consumer({ cell: cellOf(p), sink: new FakeSink(), blockMs: 10_000 });
     await c.start();
     await new Promise((r) => setTimeout(r, 150));
-    expect(tcpHandles()).toBe(baselineTcp + 1);
+    expect(await connectionsNamed(redis)).toBe(baselineConnections + 1);
 
     const started = Date.now();
     await c.stop();
     expect(Date.now() - started).toBeLessThan(500);
-    expect(tcpHandles()).toBe(baselineTcp);
+    await poll(
+      'the reader to close',
+      () => connectionsNamed(redis),
+      (n) => n === baselineConnections,
+      { timeoutMs: 2_000 },
+    );
   });
 
   it('lets a write under way finish and be acknowledged before stopping, leaving the rest pending', async () => {
