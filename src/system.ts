@@ -119,7 +119,8 @@ export class System {
     this.schemas = root?.schemas ?? opts.schemas ?? new SchemaChecker(opts.bounds ?? DEFAULT_BOUNDS);
     this.policy = root?.policy ?? stepPolicy(opts.registry);
     this.keyring = root?.keyring ?? new Keyring(opts.credentials?.secrets ?? { key: undefined, oldKeys: [] });
-    this.mcp = root?.mcp ?? new McpPool({ servers: opts.registry.mcpServers, secrets: (ws, name) => this.engine.secrets.lookup(ws, name), logger });
+    this.mcp =
+      root?.mcp ?? new McpPool({ servers: opts.registry.mcpServers, secrets: (ws, name) => this.engine.secrets.lookup(ws, name), egress: opts.egress, logger });
     const target = opts.clusterNodes?.length ? { clusterNodes: opts.clusterNodes } : { url: opts.redisUrl };
     const connect = (name: string, options: RedisOptions) => watched(connectRedis(target, { connectionName: name, ...options }), logger);
     // BullMQ needs maxRetriesPerRequest: null on connections its workers block on. Run state gets

@@ -12,6 +12,7 @@ import { McpServerSpec as McpServerSchema } from '../../src/model/tool.js';
 import type { AgentTool, SecretLookup, ToolCallScope } from '../../src/tools/tool.js';
 import { NonRetryableError, RetryableError } from '../../src/errors/index.js';
 import { createLogger } from '../../src/logger.js';
+import type { EgressConfig } from '../../src/config/egress-env.js';
 import { poll } from '../helpers/poll.js';
 import { startMcpHttpServer, type McpHttpServer } from '../helpers/mcp-http-server.js';
 
@@ -26,8 +27,8 @@ const lookup: SecretLookup = (ws, name) => Promise.resolve(SECRETS[ws]?.[name]);
 const logLines: string[] = [];
 const logger = createLogger('debug', { destination: { write: (line: string) => void logLines.push(line) } });
 const pools: McpPool[] = [];
-function pool(servers: Record<string, McpServerSpec>): McpPool {
-  const p = new McpPool({ servers, secrets: lookup, logger });
+function pool(servers: Record<string, McpServerSpec>, egress?: EgressConfig): McpPool {
+  const p = new McpPool({ servers, secrets: lookup, logger, ...(egress ? { egress } : {}) });
   pools.push(p);
   return p;
 }
@@ -239,6 +240,27 @@ describe('an MCP server over streamable HTTP', () => {
     const opened = server.sessionsOpened();
     await server.dropSessions();
     expect(await echo!.call({ text: 'after' }, scope())).toEqual({ content: 'after\ncredential: (none)' });
+    expect(server.sessionsOpened()).toBe(opened + 1);
+  });
+
+  it('is reached only where egress allows: never a link-local or metadata address, in production only an allowed host', async () => {
+    const opened = server.sessionsOpened();
+    const metadata = pool({ meta: McpServerSchema.parse({ url: 'http://169.254.169.254/mcp' }) });
+    const refused = await metadata.tools('meta', 'ws-a').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(NonRetryableError);
+    expect((refused as Error).message).toMatch(/could not reach MCP server "meta".*169\.254\.169\.254.*link-local/);
+
+    const production: EgressConfig = { production: true, allow: ['mcp.example.com'] };
+    const outside = await pool({ remote: McpServerSchema.parse({ url: server.url }) }, production)
+      .tools('remote', 'ws-a')
+      .catch((e: unknown) => e);
+    expect(outside).toBeInstanceOf(NonRetryableError);
+    expect((outside as Error).message).toMatch(/egress refused: host "127\.0\.0\.1" is not in SWITCHYARD_EGRESS_ALLOW/);
+    expect(server.sessionsOpened()).toBe(opened);
+
+    const allowed = pool({ remote: McpServerSchema.parse({ url: server.url }) }, { production: true, allow: ['127.0.0.1'] });
+    const [echo] = await allowed.tools('remote/echo', 'ws-a');
+    expect(await echo!.call({ text: 'allowed' }, scope())).toEqual({ content: 'allowed\ncredential: (none)' });
     expect(server.sessionsOpened()).toBe(opened + 1);
   });
 });

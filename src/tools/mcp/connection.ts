@@ -48,7 +48,8 @@ export class McpConnection {
       const e = toError(err);
       const what = 'command' in o.spec ? `start MCP server "${o.server}" (${o.spec.command})` : `reach MCP server "${o.server}"`;
       const message = `could not ${what}: ${redactSecrets(e.message, o.secrets)}`;
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NonRetryableError(message);
+      // A command that does not exist, or a URL egress refuses: opening again cannot help.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || e instanceof NonRetryableError) throw new NonRetryableError(message);
       throw new RetryableError(message);
     }
     return new McpConnection(client, transport, o);

@@ -10,6 +10,8 @@
 import type { McpServerSpec } from '../../model/tool.js';
 import type { AgentTool, SecretLookup } from '../tool.js';
 import type { Logger } from '../../logger.js';
+import type { EgressConfig } from '../../config/egress-env.js';
+import { DEV_EGRESS } from '../http-source.js';
 import { NonRetryableError, RetryableError } from '../../errors/index.js';
 import { ServerSlot } from './slot.js';
 import { usesSecrets } from './secrets.js';
@@ -22,6 +24,8 @@ export interface McpPoolOptions {
   servers: Readonly<Record<string, McpServerSpec>>;
   /** Fills in `{{ secrets.NAME }}` of env and header values, from the step's workspace. */
   secrets: SecretLookup;
+  /** Where a server over HTTP may be reached (default: any host but link-local and metadata ones). */
+  egress?: EgressConfig;
   logger: Logger;
 }
 
@@ -71,7 +75,7 @@ export class McpPool {
     const key = tenant === undefined ? server : `${server}\u0000${tenant}`;
     let slot = this.slots.get(key);
     if (!slot) {
-      slot = new ServerSlot(server, spec, tenant, { secrets: this.opts.secrets, logger: this.opts.logger });
+      slot = new ServerSlot(server, spec, tenant, { secrets: this.opts.secrets, egress: this.opts.egress ?? DEV_EGRESS, logger: this.opts.logger });
       this.slots.set(key, slot);
     }
     return slot;

@@ -11,12 +11,14 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerSpec } from '../../model/tool.js';
 import type { SecretLookup } from '../tool.js';
 import type { Logger } from '../../logger.js';
+import type { EgressConfig } from '../../config/egress-env.js';
 import { RetryableError } from '../../errors/index.js';
 import { McpConnection, NotSentError } from './connection.js';
 import { resolveSecrets, templatedValues } from './secrets.js';
 
 export interface SlotDeps {
   secrets: SecretLookup;
+  egress: EgressConfig;
   logger: Logger;
 }
 
@@ -63,7 +65,14 @@ export class ServerSlot {
             () => undefined,
           );
         if (this.failed && Date.now() < this.failed.until) throw this.failed.error;
-        const opts = { server: this.server, spec: this.spec, values: resolved.values, secrets: resolved.secrets, logger: this.deps.logger };
+        const opts = {
+          server: this.server,
+          spec: this.spec,
+          values: resolved.values,
+          secrets: resolved.secrets,
+          egress: this.deps.egress,
+          logger: this.deps.logger,
+        };
         const entry: Current = { fingerprint: resolved.fingerprint, conn: McpConnection.open(opts) };
         this.current = entry;
         entry.conn.then(
