@@ -128,11 +128,15 @@ describe('GET /v1/insights', () => {
   });
 
   it('filters by agent, and refuses a bad window with a 422 naming it', async () => {
-    const only = Insights.parse((await h.request('GET', `/v1/insights?since=${encodeURIComponent(since)}&agent=steady`)).body);
+    // One window for both asks: a trend compares the window's halves, which move with its end.
+    const until = new Date().toISOString();
+    const only = Insights.parse(
+      (await h.request('GET', `/v1/insights?since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}&agent=steady`)).body,
+    );
     expect(Object.keys(only.agents)).toEqual(['steady']);
     expect(Object.keys(only.workflows)).toEqual(['agent/steady']);
     // The client asks the same.
-    const viaClient = await createClient({ url: h.baseUrl }).insights({ since, agent: 'steady' });
+    const viaClient = await createClient({ url: h.baseUrl }).insights({ since, until, agent: 'steady' });
     expect(viaClient.agents).toEqual(only.agents);
     const bad = await h.request('GET', '/v1/insights?since=last-week');
     expect(bad.status).toBe(422);
