@@ -14,7 +14,8 @@ local FAIR_MAX_PRIORITY = 2097151
 -- was given its turn only a moment ago (its flow may still be on its way to BullMQ).
 local FAIR_GONE_AFTER_MS = 5000
 local function fairTurns(k, ws, share, base, ttl, first, n)
-  local head = redis.call('ZRANGE', k[2], 0, 0, 'WITHSCORES')
+  -- Arguments as text: a number given to redis.call is formatted (%.17g) on every call.
+  local head = redis.call('ZRANGE', k[2], '0', '0', 'WITHSCORES')
   local v = 0
   local waiting
   if head[1] == nil then
