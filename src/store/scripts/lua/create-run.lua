@@ -54,10 +54,14 @@ end
 redis.call('HSET', runKey, unpack(ARGV, at))
 local runId = ARGV[2]
 local runIdJson = cjson.encode(runId)
-local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, cjson.encode(ARGV[5]), true)
-local refs = cjson.decode(ARGV[4])
--- In slices: Lua's unpack takes at most about 8,000 values.
-for i = 1, #refs, 1000 do redis.call('SADD', KEYS[3], unpack(refs, i, math.min(i + 999, #refs))) end
+-- An ISO time needs no JSON escaping (as in eventText).
+local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, '"' .. ARGV[5] .. '"', true)
+-- A single-step run has no refs ('[]': not decoded).
+if ARGV[4] ~= '[]' then
+  local refs = cjson.decode(ARGV[4])
+  -- In slices: Lua's unpack takes at most about 8,000 values.
+  for i = 1, #refs, 1000 do redis.call('SADD', KEYS[3], unpack(refs, i, math.min(i + 999, #refs))) end
+end
 redis.call('ZADD', KEYS[5], ARGV[6], runId)
 -- The workflow's index holds the runs of the retention period (older ones are listed from the
 -- main index: see run-listing.ts), and goes a retention period after its last run. It is pruned
