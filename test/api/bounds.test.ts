@@ -206,6 +206,16 @@ describe("a workflow's run index", () => {
     expect(ttl).toBeLessThanOrEqual(3600);
   });
 
+  it('lives a retention period after each of its runs, however quickly they come (pruned and renewed at most twice a second)', async () => {
+    const redis = h.system.api.redis;
+    for (let i = 0; i < 5; i++) {
+      const id = await submit();
+      const created = Number(await redis.zscore(index(), id));
+      expect(Number(await redis.call('PEXPIRETIME', index()))).toBeGreaterThanOrEqual(created + 3600_000);
+      expect(await redis.ttl(index())).toBeLessThanOrEqual(3600);
+    }
+  });
+
   it('lists runs it does not hold: those created before it existed, and those older than the retention period', async () => {
     const redis = h.system.api.redis;
     const [early, long, recent] = [await submit(), await submit(), await submit()];

@@ -1,7 +1,8 @@
 /**
  * Live-only `step.delta`s on the real Redis: the script publishes one only while the step runs
  * that attempt and never logs it, and the event feed puts each among the logged events by the
- * log position it was published at (a gap read first, a late one dropped).
+ * log position it was published at (a gap read first, a late one dropped). A step's start
+ * publishes only the last event it appends: a viewer reads the ones before it from the log.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,5 +139,51 @@ describe('step-delta', () => {
       ['step.progress', undefined],
       ['step.delta', 'after the gap'],
     ]);
+  });
+});
+
+describe("a step's start", () => {
+  it('reaches a viewer as both starts of the run, in order, from one message: the one before is read from the log', async () => {
+    const id = await newRun();
+    const channel = keys.events(scope, id);
+    const listener = redis.duplicate();
+    const messages: string[] = [];
+    listener.on('message', (_channel: string, message: string) => messages.push(message));
+    await listener.subscribe(channel);
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), 10_000);
+    const seen = (async () => {
+      const got: RunEvent[] = [];
+      for await (const e of store.events.follow(scope, id, undefined, stop.signal)) {
+        got.push(e);
+        if (e.type === 'step.started') break;
+      }
+      return got;
+    })();
+    // The feed's subscriber and the listener.
+    await poll(
+      'subscribed',
+      async () => Number(((await redis.pubsub('NUMSUB', channel)) as [string, number])[1]),
+      (n) => n >= 2,
+      { timeoutMs: 10_000, intervalMs: 10 },
+    );
+    const begin = await store.steps.begin(scope, id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 });
+    expect(begin).toMatchObject({ mode: 'started', runStatus: 'queued' });
+    const events = await seen;
+    clearTimeout(timer);
+    expect(events.map((e) => [e.type, e.id])).toEqual([
+      ['run.queued', '1'],
+      ['run.started', '2'],
+      ['step.started', '3'],
+    ]);
+    await poll(
+      'the message',
+      () => messages.length,
+      (n) => n > 0,
+      { timeoutMs: 10_000, intervalMs: 10 },
+    );
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(/^3 \{"type":"step\.started"/);
+    await listener.quit();
   });
 });

@@ -54,17 +54,29 @@ end
 redis.call('HSET', runKey, unpack(ARGV, at))
 local runId = ARGV[2]
 local runIdJson = cjson.encode(runId)
-local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, cjson.encode(ARGV[5]), true)
-local refs = cjson.decode(ARGV[4])
--- In slices: Lua's unpack takes at most about 8,000 values.
-for i = 1, #refs, 1000 do redis.call('SADD', KEYS[3], unpack(refs, i, math.min(i + 999, #refs))) end
+-- An ISO time needs no JSON escaping (as in eventText).
+local created = createSteps(ARGV[1], KEYS[2], cjson.decode(ARGV[3]), runIdJson, '"' .. ARGV[5] .. '"', true)
+-- A single-step run has no refs ('[]': not decoded).
+if ARGV[4] ~= '[]' then
+  local refs = cjson.decode(ARGV[4])
+  -- In slices: Lua's unpack takes at most about 8,000 values.
+  for i = 1, #refs, 1000 do redis.call('SADD', KEYS[3], unpack(refs, i, math.min(i + 999, #refs))) end
+end
 redis.call('ZADD', KEYS[5], ARGV[6], runId)
 -- The workflow's index holds the runs of the retention period (older ones are listed from the
--- main index: see run-listing.ts), and goes a retention period after its last run.
+-- main index: see run-listing.ts), and goes a retention period after its last run. It is pruned
+-- and its time to live set at most twice a second: the time to live is set 499 ms past the
+-- retention period (TTL still reads the period), so while it is more than the period, it was set
+-- less than 499 ms ago and the index lives a retention period after this run already. A new
+-- index (no time to live yet) is always kept so, and marks when the workspace's runs were first
+-- indexed by workflow.
 redis.call('ZADD', KEYS[9], ARGV[6], runId)
-redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. (tonumber(ARGV[6]) - tonumber(ARGV[11]) * 1000))
-redis.call('EXPIRE', KEYS[9], ARGV[11])
-redis.call('SET', KEYS[10], ARGV[6], 'NX')
+local keepMs = tonumber(ARGV[11]) * 1000
+if redis.call('PTTL', KEYS[9]) < keepMs then
+  redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. (tonumber(ARGV[6]) - keepMs))
+  redis.call('PEXPIRE', KEYS[9], keepMs + 499)
+  redis.call('SET', KEYS[10], ARGV[6], 'NX')
+end
 redis.call('ZADD', KEYS[7], ARGV[6], runKey)
 markFinishNotice(KEYS[11], KEYS[12], runKey, ARGV[17], ARGV[6])
 -- Appended, not published: no one follows a run before its id is returned.

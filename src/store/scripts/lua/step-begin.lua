@@ -18,14 +18,25 @@
 --@include runStarted
 --@include readStep
 --@include countStep
+
+-- Append the starts (their texts) in one command and publish the last one only, with its id: a
+-- viewer following the run reads the ones before it from the log, as it reads any gap
+-- (event-feed.ts), so it is given the same events in the same order, one PUBLISH fewer.
+local function appendStarts(eventsKey, texts)
+  local n = redis.call('RPUSH', eventsKey, unpack(texts))
+  redis.call('PUBLISH', eventsKey, n .. ' ' .. texts[#texts])
+end
+
 local v = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'startedAt', 'checkpoint', 'stepId')
-local rs = redis.call('HMGET', KEYS[1], 'status', 'input', 'id')
+local rs = redis.call('HMGET', KEYS[1], 'status', 'input', 'id', 'budget')
 if not v[1] or not rs[1] then return {'missing'} end
-local st, runSt = cjson.decode(v[1]), cjson.decode(rs[1])
+-- Statuses are JSON strings of plain names: their text without the quotes.
+local st, runSt = string.sub(v[1], 2, -2), string.sub(rs[1], 2, -2)
 local out = {'read', v[1], rs[1], v[2], rs[2], v[3] or 'null', v[4] or 'null', ''}
 if TERMINAL[st] or TERMINAL[runSt] then return out end
 local ndeps, needs = tonumber(ARGV[5]), ARGV[6]
-local fast = ARGV[3] == '1' and FAST_FROM[st] and tonumber(v[2]) < tonumber(ARGV[7])
+local attempts = tonumber(v[2])
+local fast = ARGV[3] == '1' and FAST_FROM[st] and attempts < tonumber(ARGV[7])
 for i = 9, #ARGV do
   local k = i - 8
   local dst, optional, output = readStep(ARGV[4] .. ARGV[i], string.sub(needs, k, k) == '1')
@@ -36,12 +47,13 @@ for i = 9, #ARGV do
   if k <= ndeps and not (FAST_DEP[dst] or (FAST_DEP_OPTIONAL[dst] and optional == 'true')) then fast = false end
 end
 if fast and ARGV[8] == '1' and out[6] == 'null' then
-  local over, warned = countStep(KEYS[1], KEYS[3], v[5], ARGV[1])
+  local over, warned = countStep(KEYS[1], KEYS[3], v[5], ARGV[1], rs[4])
   if over ~= '' then return {'over', v[1], rs[1], over} end
   out[8] = warned
 end
 if fast then
-  local attempt = tonumber(v[2]) + 1
+  -- As text once (a number is formatted each time it is made a string).
+  local attempt = tostring(attempts + 1)
   -- A step still `pending` (as created) has no error, reason or retry time to clear (a missing
   -- field reads as null); one that waited or failed before has.
   local fields = { 'status', '"running"', 'attempts', attempt }
@@ -50,15 +62,15 @@ if fast then
   end
   if out[6] == 'null' then
     fields[#fields + 1] = 'startedAt'
-    fields[#fields + 1] = cjson.encode(ARGV[1])
+    fields[#fields + 1] = '"' .. ARGV[1] .. '"'
   end
   redis.call('HSET', KEYS[2], unpack(fields))
   -- The run's start and the step's, appended in one command.
   local texts = {}
   runStarted(KEYS[1], KEYS[3], KEYS[4], KEYS[5], rs[3], rs[1], ARGV[1], ARGV[2] == '1', texts)
   texts[#texts + 1] = eventText('step.started', v[5], ARGV[1], '{"attempt":' .. attempt .. '}')
-  appendEvents(KEYS[3], texts)
+  appendStarts(KEYS[3], texts)
   out[1] = 'started'
-  out[4] = tostring(attempt)
+  out[4] = attempt
 end
 return out

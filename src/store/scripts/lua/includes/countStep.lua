@@ -4,9 +4,11 @@
 -- steps starting at once never pass the limit together. `stepIdJson`: the step's id (JSON).
 -- Returns why it may not start (the limit is reached: it is not counted) or '' (counted, or the
 -- run has no maxSteps), and the run budget's warning (its data JSON) or ''. The first time the
--- count reaches 80% of the limit, the warning is given (warnOnce) and returned.
-local function countStep(runKey, eventsKey, stepIdJson, now)
-  local b = redis.call('HGET', runKey, 'budget')
+-- count reaches 80% of the limit, the warning is given (warnOnce) and returned. `budget`: the
+-- run's budget field as the caller read it (false: none), or nil to read it here.
+local function countStep(runKey, eventsKey, stepIdJson, now, budget)
+  local b = budget
+  if b == nil then b = redis.call('HGET', runKey, 'budget') end
   if not b or b == 'null' then return '', '' end
   local limit = cjson.decode(b).maxSteps
   if type(limit) ~= 'number' then return '', '' end

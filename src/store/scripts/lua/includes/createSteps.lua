@@ -8,7 +8,8 @@ local function createSteps(stepPrefix, stepsKey, plan, runIdJson, createdAtJson,
   for _, s in ipairs(plan) do
     local key = stepPrefix .. s[1]
     if fresh or redis.call('EXISTS', key) == 0 then
-      redis.call('HSET', key, 'runId', runIdJson, 'stepId', cjson.encode(s[1]), 'kind', cjson.encode(s[2]), 'agent', s[3],
+      -- A kind is a plain word: its JSON is the word quoted.
+      redis.call('HSET', key, 'runId', runIdJson, 'stepId', cjson.encode(s[1]), 'kind', '"' .. s[2] .. '"', 'agent', s[3],
         'parent', s[4], 'status', '"pending"', 'dependsOn', s[5], 'optional', s[6] and 'true' or 'false', 'attempts', '0',
         'recovered', 'false', 'createdAt', createdAtJson)
       -- A step whose agent was chosen by capability keeps the choice (JSON text).

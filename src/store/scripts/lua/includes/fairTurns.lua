@@ -14,7 +14,8 @@ local FAIR_MAX_PRIORITY = 2097151
 -- was given its turn only a moment ago (its flow may still be on its way to BullMQ).
 local FAIR_GONE_AFTER_MS = 5000
 local function fairTurns(k, ws, share, base, ttl, first, n)
-  local head = redis.call('ZRANGE', k[2], 0, 0, 'WITHSCORES')
+  -- Arguments as text: a number given to redis.call is formatted (%.17g) on every call.
+  local head = redis.call('ZRANGE', k[2], '0', '0', 'WITHSCORES')
   local v = 0
   local waiting
   if head[1] == nil then
@@ -27,16 +28,21 @@ local function fairTurns(k, ws, share, base, ttl, first, n)
       for i = 1, n do out[i] = 0 end
       return out
     end
-  else
+  end
+  local fk, jk, tk = 'f:' .. ws, 'j:' .. ws, 't:' .. ws
+  -- The state in one read: the virtual time, and the workspace's last turn, job and time (none
+  -- when it was deleted just now).
+  local state = {}
+  if head[1] ~= nil then
+    state = redis.call('HMGET', k[1], 'v', fk, jk, tk)
     -- The virtual time: the turn BullMQ serves next (a score is priority * 2^32 + a counter), never back.
-    v = math.max(tonumber(redis.call('HGET', k[1], 'v') or '0'), math.floor(tonumber(head[2]) / 4294967296) - 1)
+    v = math.max(tonumber(state[1] or '0'), math.floor(tonumber(head[2]) / 4294967296) - 1)
     waiting = share
   end
   local clock = redis.call('TIME')
   local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-  local state = redis.call('HMGET', k[1], 'f:' .. ws, 'j:' .. ws, 't:' .. ws)
-  local f = tonumber(state[1] or '0')
-  if f > v and (state[2] == false or redis.call('EXISTS', base .. state[2]) == 0) and now - tonumber(state[3] or '0') > FAIR_GONE_AFTER_MS then
+  local f = tonumber(state[2] or '0')
+  if f > v and (not state[3] or redis.call('EXISTS', base .. state[3]) == 0) and now - tonumber(state[4] or '0') > FAIR_GONE_AFTER_MS then
     f = v
   end
   local turn = math.max(v, f)
@@ -53,7 +59,7 @@ local function fairTurns(k, ws, share, base, ttl, first, n)
     end
   end
   if last then
-    redis.call('HSET', k[1], 'v', v, 'f:' .. ws, turn, 'j:' .. ws, last, 't:' .. ws, now)
+    redis.call('HSET', k[1], 'v', v, fk, turn, jk, last, tk, now)
     redis.call('EXPIRE', k[1], ttl)
   end
   return out
