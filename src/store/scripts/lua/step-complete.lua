@@ -39,19 +39,21 @@
 --@include docOf
 -- A write that may finish its run alone reads the step whole, once (finishAlone compacts it).
 local alone = ARGV[9] == '1' and ARGV[15] == ''
-local step, v
+local step, status, stepIdJson, output, written, had
 if alone then
   step = mapOf(redis.call('HGETALL', KEYS[1]))
-  v = { step.status or false, step.stepId or false, step.output or false, step.written or false, step.usage or false }
+  status, stepIdJson, output, written, had = step.status, step.stepId, step.output, step.written, step.usage
 else
-  v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output', 'written', 'usage')
+  local v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output', 'written', 'usage')
+  status, stepIdJson, output, written, had = v[1], v[2], v[3], v[4], v[5]
 end
-if not v[1] then return {0, 'missing'} end
-local cur = cjson.decode(v[1])
+if not status then return {0, 'missing'} end
+-- (A status's JSON text is its name quoted: no escapes.)
+local cur = string.sub(status, 2, -2)
 local outbox = ARGV[2] == '1'
 local id = ARGV[16]
 local extra = 17 + 2 * tonumber(ARGV[17])
-local seen = seenWrite(v[4], id)
+local seen = seenWrite(written, id)
 -- The reply of a result recorded: whether it finished the run and what that write read
 -- (afterFinish), and spend's verdict and warning.
 local function recorded(finished, status, over, warned, holds, notice)
@@ -60,9 +62,10 @@ end
 if seen == '1' then return recorded(0, '', spend(KEYS[2], KEYS[3], 'null', ARGV[1], true)) end
 if seen == '0' then return {0, cur} end
 if cur == 'running' or cur == 'pending' or cur == 'retrying' then
-  local usage = sumUsage(v[5], ARGV[4])
+  local usage = sumUsage(had, ARGV[4])
+  local nowJson = '"' .. ARGV[1] .. '"'
   local fields = { 'status', '"succeeded"', 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6],
-    'error', 'null', 'reason', 'null', 'finishedAt', cjson.encode(ARGV[1]), 'usage', usage }
+    'error', 'null', 'reason', 'null', 'finishedAt', nowJson, 'usage', usage }
   if ARGV[8] ~= '' then
     fields[#fields + 1] = 'checkpoint'
     fields[#fields + 1] = ARGV[8]
@@ -73,23 +76,19 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   end
   if id ~= '' then
     fields[#fields + 1] = 'written'
-    fields[#fields + 1] = noteWrite(v[4], id, true)
+    fields[#fields + 1] = noteWrite(written, id, true)
   end
   for i = 18, extra do fields[#fields + 1] = ARGV[i] end
   local eventData = '{"usage":' .. usage .. ',' .. string.sub(ARGV[7], 2)
-  if alone then
-    local byName = {}
-    for i = 1, #fields, 2 do byName[fields[i]] = fields[i + 1] end
-    if finishAlone({ KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
-      step = step, fields = byName, stepIdJson = v[2], usage = usage, eventData = eventData, now = ARGV[1], outbox = outbox,
-      ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
+  if alone and finishAlone({ KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
+      step = step, fields = fields, stepIdJson = stepIdJson, usage = usage, eventData = eventData, now = ARGV[1], nowJson = nowJson,
+      outbox = outbox, ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
     }) then
-      local holds, notice = afterFinish({ KEYS[8], KEYS[9], KEYS[10], KEYS[2] })
-      return recorded(1, 'succeeded', '', '', holds, notice)
-    end
+    local holds, notice = afterFinish({ KEYS[8], KEYS[9], KEYS[10], KEYS[2] })
+    return recorded(1, 'succeeded', '', '', holds, notice)
   end
   redis.call('HSET', KEYS[1], unpack(fields))
-  event(KEYS[3], 'step.completed', v[2], ARGV[1], eventData)
+  event(KEYS[3], 'step.completed', stepIdJson, ARGV[1], eventData)
   if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], extra + 1, ARGV[1]) end
   if outbox then outboxStep(KEYS[4], KEYS[1]) end
   local over, warned = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1], false)
@@ -104,8 +103,8 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
 end
 -- A late answer.
 addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])
-keepWrite(KEYS[1], v[4], id, false)
-if not v[3] or v[3] == 'null' then
+keepWrite(KEYS[1], written, id, false)
+if not output or output == 'null' then
   redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6], unpack(ARGV, 18, extra))
 end
 if outbox and TERMINAL[cur] then outboxStep(KEYS[4], KEYS[1]) end

@@ -1,9 +1,9 @@
 -- An event as its log holds it. The run id is the log's, so an event leaves it out. `etype` is
 -- an event type and `at` an ISO time: neither needs JSON escaping.
+-- (One concatenation: each would copy the text made so far.)
 local function eventText(etype, stepIdJson, at, dataJson)
-  local e = '{"type":"' .. etype .. '"'
-  if stepIdJson then e = e .. ',"stepId":' .. stepIdJson end
-  return e .. ',"at":"' .. at .. '","data":' .. dataJson .. '}'
+  if stepIdJson then return '{"type":"' .. etype .. '","stepId":' .. stepIdJson .. ',"at":"' .. at .. '","data":' .. dataJson .. '}' end
+  return '{"type":"' .. etype .. '","at":"' .. at .. '","data":' .. dataJson .. '}'
 end
 
 -- Append an event to a run's event log (a list: an event's id is its position, from 1) and

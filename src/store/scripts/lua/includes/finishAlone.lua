@@ -12,17 +12,19 @@
 -- false, having written nothing, when the run has another shape (the caller then writes the
 -- step and finishes the run the general way).
 -- k: {step, run, steps, refs, events, outbox, queued runs}
--- a: {step = the step's hash as read (mapOf), fields = the step's new fields (name → JSON
---     text), stepIdJson, usage (the step's usage JSON, 'null' for none), eventData
---     (step.completed's data JSON), now, outbox (bool), ttl, defPrefix}
+-- a: {step = the step's hash as read (mapOf), fields = the step's new fields (a flat list of
+--     names and JSON texts, as HSET takes them: a later one of a name wins), stepIdJson, usage
+--     (the step's usage JSON, 'null' for none), eventData (step.completed's data JSON), now,
+--     nowJson, outbox (bool), ttl, defPrefix}
+-- The compact records are assembled from pieces joined once (see docOf): no text per field.
 local function finishAlone(k, a)
   local run = mapOf(redis.call('HGETALL', k[2]))
-  if not run.status or TERMINAL[cjson.decode(run.status)] then return false end
+  -- (A status's JSON text is its name quoted: no escapes.)
+  if not run.status or TERMINAL[string.sub(run.status, 2, -2)] then return false end
   if (run.budget or 'null') ~= 'null' or run.outputSteps ~= '[' .. a.stepIdJson .. ']' then return false end
   if redis.call('LLEN', k[3]) ~= 1 then return false end
-  local step = a.step
-  for f, v in pairs(a.fields) do step[f] = v end
-  local nowJson = cjson.encode(a.now)
+  local step, fields, nowJson = a.step, a.fields, a.nowJson
+  for i = 1, #fields, 2 do step[fields[i]] = fields[i + 1] end
   local inTok, outTok, cost, extra = 0, 0, nil, nil
   if a.usage ~= 'null' then
     local u = cjson.decode(a.usage)
@@ -30,16 +32,15 @@ local function finishAlone(k, a)
   end
   -- A run whose step began is out of the queued runs already (runStarted).
   local started = run.startedAt and run.startedAt ~= 'null'
-  run.status, run.output, run.error, run.finishedAt = '"succeeded"', a.fields.output, 'null', nowJson
+  run.status, run.output, run.error, run.finishedAt = '"succeeded"', step.output, 'null', nowJson
   run.startedAt = started and run.startedAt or nowJson
   run.failedSteps, run.skippedSteps, run.usage = '[]', '[]', usageJson(inTok, outTok, cost, nil, extra)
   local events = redis.call('LRANGE', k[5], 0, -1)
+  local n = #events
   local done = eventText('step.completed', a.stepIdJson, a.now, a.eventData)
   local finished = eventText('run.finished', nil, a.now, '{"status":"succeeded","error":null}')
-  redis.call('PUBLISH', k[5], (#events + 1) .. ' ' .. done)
-  redis.call('PUBLISH', k[5], (#events + 2) .. ' ' .. finished)
-  events[#events + 1] = done
-  events[#events + 1] = finished
+  redis.call('PUBLISH', k[5], (n + 1) .. ' ' .. done)
+  redis.call('PUBLISH', k[5], (n + 2) .. ' ' .. finished)
   if a.outbox then
     local runId = cjson.decode(run.id)
     redis.call('XADD', k[6], '*', 'kind', 'step', 'id', runId .. '.' .. cjson.decode(a.stepIdJson), 'doc', docFromMap(STEP_FIELDS, step), 'ws', workspaceOf(k[1]))
@@ -48,11 +49,18 @@ local function finishAlone(k, a)
   if not started then redis.call('ZREM', k[7], k[2]) end
   local defId = run.definitionId
   if defId and defId ~= 'null' then redis.call('EXPIRE', a.defPrefix .. cjson.decode(defId), a.ttl) end
-  local runDoc = docFromMap(RUN_FIELDS, run, { output = true })
-  runDoc = string.sub(runDoc, 1, -2) .. ',"outputSteps":' .. run.outputSteps .. ',"definitionId":' .. (defId or 'null') .. '}'
+  local parts = {}
+  local m = addFields(parts, 0, RUN_FIELDS, run, { output = true })
+  parts[m + 1], parts[m + 2], parts[m + 3], parts[m + 4] = ',"outputSteps":', run.outputSteps, ',"definitionId":', defId or 'null'
+  local runDoc = docEnd(parts, m + 4, 1)
+  -- (The same pieces' list again: joined by range, it need not be emptied.)
+  parts[1] = '['
+  local stepsDoc = docEnd(parts, addFields(parts, 1, STEP_FIELDS, step, { runId = true }), 2, '}]')
+  -- The event list: the first one opens it, the last one closes it (none copied whole again).
+  events[n + 1], events[n + 2] = done, finished .. ']'
+  events[1] = '[' .. events[1]
   redis.call('DEL', k[1], k[2], k[3], k[4], k[5])
-  redis.call('HSET', k[2], 'status', '"succeeded"', 'run', runDoc, 'steps', '[' .. docFromMap(STEP_FIELDS, step, { runId = true }) .. ']',
-    'events', '[' .. table.concat(events, ',') .. ']')
+  redis.call('HSET', k[2], 'status', '"succeeded"', 'run', runDoc, 'steps', stepsDoc, 'events', table.concat(events, ',', 1, n + 2))
   redis.call('EXPIRE', k[2], a.ttl)
   return true
 end
