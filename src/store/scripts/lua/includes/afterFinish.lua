@@ -6,6 +6,8 @@
 --     (keys.webhooksFinished), the run}
 -- Returns holds, notice: each 1 or 0.
 local function afterFinish(k)
+  -- Mostly neither the holds nor the subscriptions exist: one look at both then.
+  if redis.call('EXISTS', k[1], k[3]) == 0 then return 0, redis.call('ZSCORE', k[2], k[4]) and 1 or 0 end
   local notice = redis.call('ZSCORE', k[2], k[4]) or redis.call('EXISTS', k[3]) == 1
   return redis.call('EXISTS', k[1]), notice and 1 or 0
 end

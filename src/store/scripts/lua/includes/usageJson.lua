@@ -4,11 +4,16 @@
 -- and what they saved: see USAGE_EXTRA).
 local USAGE_EXTRA = { 'cacheReadTokens', 'cacheWriteTokens', 'cachedCalls', 'costSavedUsd' }
 
--- Add the cache counts of a decoded usage record `u` to `acc` (a table; returned).
+-- Add the cache counts of a decoded usage record `u` to `acc` (a table, or nil for none yet);
+-- returns it (nil when neither had any).
 local function addExtra(acc, u)
-  acc = acc or {}
-  for _, f in ipairs(USAGE_EXTRA) do
-    if u[f] then acc[f] = (acc[f] or 0) + u[f] end
+  for i = 1, #USAGE_EXTRA do
+    local f = USAGE_EXTRA[i]
+    local n = u[f]
+    if n then
+      acc = acc or {}
+      acc[f] = (acc[f] or 0) + n
+    end
   end
   return acc
 end
@@ -16,7 +21,8 @@ end
 local function usageJson(inTok, outTok, cost, estimated, extra)
   local tail = estimated and ',"estimated":true}' or '}'
   if extra then
-    for _, f in ipairs(USAGE_EXTRA) do
+    for i = 1, #USAGE_EXTRA do
+      local f = USAGE_EXTRA[i]
       local n = extra[f]
       if n and n > 0 then
         tail = (f == 'costSavedUsd' and string.format(',"%s":%.8f', f, n) or string.format(',"%s":%d', f, n)) .. tail

@@ -15,12 +15,12 @@ end
 -- The `written` field with the write `id` noted (nil when it has no id).
 local function noteWrite(written, id, applied)
   if id == '' then return nil end
+  local entry = (applied and '1:' or '0:') .. id
+  if not written then return entry end
   local kept = {}
-  if written then
-    for e in string.gmatch(written, '[^,]+') do kept[#kept + 1] = e end
-  end
+  for e in string.gmatch(written, '[^,]+') do kept[#kept + 1] = e end
   while #kept >= WRITES_KEPT do table.remove(kept, 1) end
-  kept[#kept + 1] = (applied and '1:' or '0:') .. id
+  kept[#kept + 1] = entry
   return table.concat(kept, ',')
 end
 
