@@ -56,18 +56,9 @@ const cpuOf = async (fn: () => Promise<void>) => {
   return ((await redisMainThreadCpuSeconds(r)) - c0) * 1e6;
 };
 
-/** A script's source at `rev`: its Lua and includes from git, today's constants in front. */
+/** A script's source at `rev`: its Lua and includes from git (expanded as today's loader does), today's constants in front. */
 function sourceAt(rev: string, name: string): string {
-  const show = (path: string) => execFileSync('git', ['show', `${rev}:src/store/scripts/lua/${path}.lua`], { encoding: 'utf8' });
-  const seen = new Set<string>();
-  const expand = (text: string): string =>
-    text.replace(/^--@include (\S+)\s*$/gm, (_line, include: string) => {
-      if (seen.has(include)) return '';
-      seen.add(include);
-      return expand(show(`includes/${include}`));
-    });
-  const today = luaSource(name);
-  return today.slice(0, today.search(/^(?!local [A-Z_]+ = ).*$/m)) + expand(show(name));
+  return luaSource(name, undefined, (_dir, path) => execFileSync('git', ['show', `${rev}:src/store/scripts/lua/${path}.lua`], { encoding: 'utf8' }));
 }
 
 /** The variants sent besides today's scripts: label → the SHA to send a script's call to. */

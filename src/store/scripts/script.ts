@@ -1,6 +1,6 @@
 /**
  * Loading of the Lua scripts: the one place they are read, their includes resolved
- * (`--@include <name>` inlines lua/includes/<name>.lua once) and the constants they share with
+ * (`--@include <name>` inlines lua/includes/<name>.lua once; see luaSource) and the constants they share with
  * the TypeScript code prepended, generated from the same definitions (statuses, record fields).
  * The state scripts live in lua/ here; a script kept beside the code it serves (the limiter's,
  * src/calls/admission/lua/) names its folder, and shares the includes here.
@@ -53,16 +53,26 @@ const readLua = (dir: URL, path: string): string => readFileSync(new URL(`${path
  * A script's full source: the constants it names, then its text with its includes
  * (lua/includes/<name>.lua, each inlined once, its own includes first). Redis runs the whole
  * text on every call, so a script carries only what it uses.
+ * An include inside a block (the line indented: `  --@include a b`) is that block's: the
+ * functions it defines are made only when a call runs the block (Redis makes every function a
+ * script defines anew on each call, when its definition is reached), so a path few calls take
+ * keeps its functions to itself. It is inlined there with what it needs that the script's top
+ * level has not inlined before it (its names together, each once), and nothing after the block
+ * counts it as inlined. `read` (by default the files here) gives an include's or a script's text.
  */
-export function luaSource(name: string, dir: URL = STATE_LUA): string {
-  const seen = new Set<string>();
-  const expand = (text: string): string =>
-    text.replace(/^--@include (\S+)\s*$/gm, (_line, include: string) => {
-      if (seen.has(include)) return '';
-      seen.add(include);
-      return expand(readLua(STATE_LUA, `includes/${include}`));
+export function luaSource(name: string, dir: URL = STATE_LUA, read: (dir: URL, path: string) => string = readLua): string {
+  const expand = (text: string, seen: Set<string>): string =>
+    text.replace(/^([ \t]*)--@include[ \t]+(\S+(?:[ \t]+\S+)*)\s*$/gm, (_line, indent: string, names: string) => {
+      const scope = indent ? new Set(seen) : seen;
+      let out = '';
+      for (const include of names.split(/[ \t]+/)) {
+        if (scope.has(include)) continue;
+        scope.add(include);
+        out += expand(read(STATE_LUA, `includes/${include}`), scope);
+      }
+      return out;
     });
-  const body = expand(readLua(dir, name));
+  const body = expand(read(dir, name), new Set());
   const header = Object.entries(CONSTANTS)
     .filter(([constant]) => new RegExp(`\\b${constant}\\b`).test(body))
     .map(([constant, value]) => `local ${constant} = ${value}\n`)

@@ -25,18 +25,11 @@
 -- 0, 0), the run budget's warning (its data JSON; '' for none: see spend, a replayed write
 -- returns a warning given before)} when recorded as the result,
 -- {0, status} when the step had finished ('missing' when there is no such step).
---@include event
---@include addUsage
---@include spend
---@include publish
---@include finishRun
---@include finishAlone
---@include afterFinish
---@include outboxStep
---@include outboxRun
---@include addLateUsage
 --@include writes
---@include docOf
+--@include addUsage
+--@include event
+--@include mapOf
+-- (The includes of a path few writes take are inside its block: see script.ts's luaSource.)
 -- A write that may finish its run alone reads the step whole, once (finishAlone compacts it).
 local alone = ARGV[9] == '1' and ARGV[15] == ''
 local step, status, stepIdJson, output, written, had
@@ -59,7 +52,10 @@ local seen = seenWrite(written, id)
 local function recorded(finished, status, over, warned, holds, notice)
   return {1, 'succeeded', finished, status, over, holds or 0, notice or 0, warned}
 end
-if seen == '1' then return recorded(0, '', spend(KEYS[2], KEYS[3], 'null', ARGV[1], true)) end
+if seen == '1' then
+  --@include spend
+  return recorded(0, '', spend(KEYS[2], KEYS[3], 'null', ARGV[1], true))
+end
 if seen == '0' then return {0, cur} end
 if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   local usage = sumUsage(had, ARGV[4])
@@ -80,19 +76,30 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   end
   for i = 18, extra do fields[#fields + 1] = ARGV[i] end
   local eventData = '{"usage":' .. usage .. ',' .. string.sub(ARGV[7], 2)
-  if alone and finishAlone({ KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
-      step = step, fields = fields, stepIdJson = stepIdJson, usage = usage, eventData = eventData, now = ARGV[1], nowJson = nowJson,
-      outbox = outbox, ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
-    }) then
-    local holds, notice = afterFinish({ KEYS[8], KEYS[9], KEYS[10], KEYS[2] })
-    return recorded(1, 'succeeded', '', '', holds, notice)
+  if alone then
+    --@include finishAlone afterFinish
+    if finishAlone({ KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
+        step = step, fields = fields, stepIdJson = stepIdJson, usage = usage, eventData = eventData, now = ARGV[1], nowJson = nowJson,
+        outbox = outbox, ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
+      }) then
+      local holds, notice = afterFinish({ KEYS[8], KEYS[9], KEYS[10], KEYS[2] })
+      return recorded(1, 'succeeded', '', '', holds, notice)
+    end
   end
+  --@include spend
   redis.call('HSET', KEYS[1], unpack(fields))
   event(KEYS[3], 'step.completed', stepIdJson, ARGV[1], eventData)
-  if ARGV[15] ~= '' then publish(KEYS[2], KEYS[3], ARGV[15], extra + 1, ARGV[1]) end
-  if outbox then outboxStep(KEYS[4], KEYS[1]) end
+  if ARGV[15] ~= '' then
+    --@include publish
+    publish(KEYS[2], KEYS[3], ARGV[15], extra + 1, ARGV[1])
+  end
+  if outbox then
+    --@include outboxStep
+    outboxStep(KEYS[4], KEYS[1])
+  end
   local over, warned = spend(KEYS[2], KEYS[3], ARGV[14] == '1' and 'null' or ARGV[4], ARGV[1], false)
   if ARGV[9] == '1' then
+    --@include finishRun
     local f = finishRun({ KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7], KEYS[8], KEYS[9], KEYS[10] }, {
       status = 'auto', output = 'null', errorJson = 'null', now = ARGV[1], outbox = outbox,
       ttl = tonumber(ARGV[10]), reasonJson = '"run finished"', stepPrefix = ARGV[11], defPrefix = ARGV[12],
@@ -102,6 +109,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   return recorded(0, '', over, warned)
 end
 -- A late answer.
+--@include addLateUsage outboxStep
 addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])
 keepWrite(KEYS[1], written, id, false)
 if not output or output == 'null' then

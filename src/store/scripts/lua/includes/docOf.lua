@@ -40,7 +40,7 @@ local function docEnd(parts, n, first, close)
   return table.concat(parts, '', 1, n + 1)
 end
 
--- The record from a hash as HGETALL gives it, by name (see mapOf): only the fields it has are
+-- The record from a hash as HGETALL gives it, by name (see mapOf.lua): only the fields it has are
 -- read, where HMGET would name every field of the record.
 local function docFromMap(fields, byName, leaveOut)
   local parts = {}
@@ -51,13 +51,6 @@ end
 local function docFrom(fields, vals, leaveOut)
   local parts = {}
   return docEnd(parts, addFields(parts, 0, fields, vals, leaveOut, true), 1)
-end
-
--- HGETALL's flat reply as a table by field name.
-local function mapOf(flat)
-  local m = {}
-  for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
-  return m
 end
 
 -- The record a hash holds, as docFrom.

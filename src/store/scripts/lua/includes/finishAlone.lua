@@ -1,5 +1,6 @@
 --@include event
 --@include docOf
+--@include mapOf
 --@include usageJson
 --@include workspaceOf
 -- The finish of a single-step run (its step's job is its only one) in the write of its step's
