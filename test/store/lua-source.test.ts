@@ -1,0 +1,44 @@
+/**
+ * How a script's includes are inlined (luaSource): each once at the top level, its own includes
+ * first; one inside a block (indented) is the block's, inlined there with what the top level
+ * has not inlined before it, and not counted as inlined after the block.
+ */
+import { describe, expect, it } from 'vitest';
+import { luaSource } from '../../src/store/scripts/script.js';
+
+/** Sources by path: includes/<name> for an include; `main` for the script. */
+const files: Record<string, string> = {
+  'includes/a': '--@include b\nA\n',
+  'includes/b': 'B\n',
+  'includes/c': '--@include a\nC\n',
+  'includes/d': '--@include b\nD\n',
+};
+
+/** The script's source, its lines that are not blank (an include keeps its line's end). */
+const source = (main: string) =>
+  luaSource('main', undefined, (_dir, path) => (path === 'main' ? main : files[path]!))
+    .split('\n')
+    .filter((line) => line !== '')
+    .join('\n') + '\n';
+
+describe('luaSource', () => {
+  it('inlines each include once at the top level, its own includes first', () => {
+    expect(source('--@include a\n--@include b c\nX\n')).toBe('B\nA\nC\nX\n');
+  });
+
+  it("inlines a block's include in the block with what the top level has not inlined before it", () => {
+    expect(source('--@include b\nif x then\n  --@include a\n  X\nend\n')).toBe('B\nif x then\nA\n  X\nend\n');
+  });
+
+  it('inlines the names of one block include together, each once', () => {
+    expect(source('if x then\n  --@include a d\nend\n')).toBe('if x then\nB\nA\nD\nend\n');
+  });
+
+  it("does not count a block's includes as inlined after it", () => {
+    expect(source('if x then\n  --@include a\nend\n--@include c\nY\n')).toBe('if x then\nB\nA\nend\nB\nA\nC\nY\n');
+  });
+
+  it('inlines the same include in two blocks, each its own', () => {
+    expect(source('if x then\n  --@include b\nend\nif y then\n  --@include b\nend\n')).toBe('if x then\nB\nend\nif y then\nB\nend\n');
+  });
+});
