@@ -30,11 +30,30 @@ export const RUN_FIELDS = RunRecord.keyof().options;
 const luaList = (items: readonly string[]) => `{ ${items.map((f) => `'${f}'`).join(', ')} }`;
 const luaSet = (names: readonly string[]) => `{ ${[...new Set(names)].map((n) => `['${n}'] = true`).join(', ')} }`;
 
+/**
+ * A Lua function that writes a record in its compact JSON form (the fields' JSON texts as they
+ * are, in the order of `fields`; a field missing or null left out, as docOf.lua's compact form):
+ * `function(m, open, close)`, `m` its fields' texts by name. `lead`, a field every record has,
+ * comes first; `leaveOut` are never written. `open` and `close` ('{' and '}' unless given) go
+ * around it: `close` may add fields (`,"name":value}`). One concatenation, of texts that are
+ * constants or the values themselves: no list of pieces, no text made per field.
+ */
+function compactDocLua(fields: readonly string[], lead: string, leaveOut: readonly string[]): string {
+  const rest = fields.filter((f) => f !== lead && !leaveOut.includes(f));
+  const read = rest.map((f, i) => `  local v${i} = m['${f}']\n  if v${i} == 'null' then v${i} = nil end\n`).join('');
+  const write = rest.map((f, i) => `(v${i} and ',"${f}":' or '') .. (v${i} or '')`).join(' ..\n    ');
+  return `function(m, open, close)\n${read}  return (open or '{') .. '"${lead}":' .. m['${lead}'] ..\n    ${write} ..\n    (close or '}')\nend`;
+}
+
 /** Constants a script may use, generated from the TypeScript definitions (only those it names are sent). */
 const CONSTANTS: Record<string, string> = {
   TERMINAL: luaSet([...TERMINAL_STEP_STATUSES, ...TERMINAL_RUN_STATUSES]),
   STEP_FIELDS: luaList(STEP_FIELDS),
   RUN_FIELDS: luaList(RUN_FIELDS),
+  // A compacted run's records (see compacted.ts): its steps' without their run id, its own
+  // without its output (its output steps' outputs; the caller adds one it was given).
+  COMPACT_STEP_DOC: compactDocLua(STEP_FIELDS, 'stepId', ['runId']),
+  COMPACT_RUN_DOC: compactDocLua(RUN_FIELDS, 'id', ['output']),
   LOST_ERROR: JSON.stringify(LOST_STEP_ERROR),
   COMPACT_MAX_STEPS: String(COMPACT_MAX_STEPS),
   GATE_REASON: JSON.stringify(GATE_WAITING_REASON),

@@ -17,7 +17,7 @@
 --     names and JSON texts, as HSET takes them: a later one of a name wins), stepIdJson, usage
 --     (the step's usage JSON, 'null' for none), eventData (step.completed's data JSON), now,
 --     nowJson, outbox (bool), ttl, defPrefix}
--- The compact records are assembled from pieces joined once (see docOf): no text per field.
+-- The compact records are written in one concatenation each (COMPACT_RUN_DOC, COMPACT_STEP_DOC).
 local function finishAlone(k, a)
   local run = mapOf(redis.call('HGETALL', k[2]))
   -- (A status's JSON text is its name quoted: no escapes.)
@@ -50,13 +50,8 @@ local function finishAlone(k, a)
   if not started then redis.call('ZREM', k[7], k[2]) end
   local defId = run.definitionId
   if defId and defId ~= 'null' then redis.call('EXPIRE', a.defPrefix .. cjson.decode(defId), a.ttl) end
-  local parts = {}
-  local m = addFields(parts, 0, RUN_FIELDS, run, { output = true })
-  parts[m + 1], parts[m + 2], parts[m + 3], parts[m + 4] = ',"outputSteps":', run.outputSteps, ',"definitionId":', defId or 'null'
-  local runDoc = docEnd(parts, m + 4, 1)
-  -- (The same pieces' list again: joined by range, it need not be emptied.)
-  parts[1] = '['
-  local stepsDoc = docEnd(parts, addFields(parts, 1, STEP_FIELDS, step, { runId = true }), 2, '}]')
+  local runDoc = COMPACT_RUN_DOC(run, nil, ',"outputSteps":' .. run.outputSteps .. ',"definitionId":' .. (defId or 'null') .. '}')
+  local stepsDoc = COMPACT_STEP_DOC(step, '[{', '}]')
   -- The event list: the first one opens it, the last one closes it (none copied whole again).
   events[n + 1], events[n + 2] = done, finished .. ']'
   events[1] = '[' .. events[1]
