@@ -1,8 +1,6 @@
 --@include event
---@include docOf
 --@include mapOf
 --@include usageJson
---@include workspaceOf
 -- The finish of a single-step run (its step's job is its only one) in the write of its step's
 -- result, when the run has the plain shape: live, without a budget, one step, its output the
 -- run's. It settles as finishRun would (succeeded, with the step's output and usage) and is
@@ -43,6 +41,7 @@ local function finishAlone(k, a)
   redis.call('PUBLISH', k[5], (n + 1) .. ' ' .. done)
   redis.call('PUBLISH', k[5], (n + 2) .. ' ' .. finished)
   if a.outbox then
+    --@include docOf workspaceOf
     local runId = cjson.decode(run.id)
     redis.call('XADD', k[6], '*', 'kind', 'step', 'id', runId .. '.' .. cjson.decode(a.stepIdJson), 'doc', docFromMap(STEP_FIELDS, step), 'ws', workspaceOf(k[1]))
     redis.call('XADD', k[6], '*', 'kind', 'run', 'id', runId, 'doc', docFromMap(RUN_FIELDS, run))
