@@ -60,6 +60,23 @@ if seen == '0' then return {0, cur} end
 if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   local usage = sumUsage(had, ARGV[4])
   local nowJson = '"' .. ARGV[1] .. '"'
+  local eventData = '{"usage":' .. usage .. ',' .. string.sub(ARGV[7], 2)
+  if alone then
+    --@include finishAlone afterFinish
+    -- The step's record as it would be written: its new fields of the record (as `fields` below,
+    -- where a later one of a name wins) set in place, not listed first (the finish compacts it).
+    step.status, step.output, step.model, step.input, step.error, step.reason, step.finishedAt, step.usage =
+      '"succeeded"', ARGV[3], ARGV[5], ARGV[6], 'null', 'null', nowJson, usage
+    if ARGV[13] ~= '' then step.reusedFrom = ARGV[13] end
+    for i = 18, extra, 2 do step[ARGV[i]] = ARGV[i + 1] end
+    if finishAlone(KEYS, {
+        step = step, stepIdJson = stepIdJson, usage = usage, eventData = eventData, now = ARGV[1], nowJson = nowJson,
+        outbox = outbox, ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
+      }) then
+      local holds, notice = afterFinish({ KEYS[8], KEYS[9], KEYS[10], KEYS[2] })
+      return recorded(1, 'succeeded', '', '', holds, notice)
+    end
+  end
   local fields = { 'status', '"succeeded"', 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6],
     'error', 'null', 'reason', 'null', 'finishedAt', nowJson, 'usage', usage }
   if ARGV[8] ~= '' then
@@ -75,17 +92,6 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     fields[#fields + 1] = noteWrite(written, id, true)
   end
   for i = 18, extra do fields[#fields + 1] = ARGV[i] end
-  local eventData = '{"usage":' .. usage .. ',' .. string.sub(ARGV[7], 2)
-  if alone then
-    --@include finishAlone afterFinish
-    if finishAlone({ KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7] }, {
-        step = step, fields = fields, stepIdJson = stepIdJson, usage = usage, eventData = eventData, now = ARGV[1], nowJson = nowJson,
-        outbox = outbox, ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
-      }) then
-      local holds, notice = afterFinish({ KEYS[8], KEYS[9], KEYS[10], KEYS[2] })
-      return recorded(1, 'succeeded', '', '', holds, notice)
-    end
-  end
   --@include spend
   redis.call('HSET', KEYS[1], unpack(fields))
   event(KEYS[3], 'step.completed', stepIdJson, ARGV[1], eventData)

@@ -10,20 +10,18 @@
 -- to the list first. Each hash is read once, whole (HGETALL: only the fields it has). Returns
 -- false, having written nothing, when the run has another shape (the caller then writes the
 -- step and finishes the run the general way).
--- k: {step, run, steps, refs, events, outbox, queued runs}
--- a: {step = the step's hash as read (mapOf), fields = the step's new fields (a flat list of
---     names and JSON texts, as HSET takes them: a later one of a name wins), stepIdJson, usage
---     (the step's usage JSON, 'null' for none), eventData (step.completed's data JSON), now,
---     nowJson, outbox (bool), ttl, defPrefix}
+-- k: step-complete's KEYS (step, run, events, outbox, steps, refs, queued runs, ...)
+-- a: {step = the step's record (its hash as read, by name: see mapOf) with its new fields set,
+--     stepIdJson, usage (the step's usage JSON, 'null' for none), eventData (step.completed's
+--     data JSON), now, nowJson, outbox (bool), ttl, defPrefix}
 -- The compact records are written in one concatenation each (COMPACT_RUN_DOC, COMPACT_STEP_DOC).
 local function finishAlone(k, a)
   local run = mapOf(redis.call('HGETALL', k[2]))
   -- (A status's JSON text is its name quoted: no escapes.)
   if not run.status or TERMINAL[string.sub(run.status, 2, -2)] then return false end
   if (run.budget or 'null') ~= 'null' or run.outputSteps ~= '[' .. a.stepIdJson .. ']' then return false end
-  if redis.call('LLEN', k[3]) ~= 1 then return false end
-  local step, fields, nowJson = a.step, a.fields, a.nowJson
-  for i = 1, #fields, 2 do step[fields[i]] = fields[i + 1] end
+  if redis.call('LLEN', k[5]) ~= 1 then return false end
+  local step, nowJson = a.step, a.nowJson
   local inTok, outTok, cost, extra = 0, 0, nil, nil
   if a.usage ~= 'null' then
     local u = cjson.decode(a.usage)
@@ -34,17 +32,17 @@ local function finishAlone(k, a)
   run.status, run.output, run.error, run.finishedAt = '"succeeded"', step.output, 'null', nowJson
   run.startedAt = started and run.startedAt or nowJson
   run.failedSteps, run.skippedSteps, run.usage = '[]', '[]', usageJson(inTok, outTok, cost, nil, extra)
-  local events = redis.call('LRANGE', k[5], 0, -1)
+  local events = redis.call('LRANGE', k[3], 0, -1)
   local n = #events
   local done = eventText('step.completed', a.stepIdJson, a.now, a.eventData)
   local finished = eventText('run.finished', nil, a.now, '{"status":"succeeded","error":null}')
-  redis.call('PUBLISH', k[5], (n + 1) .. ' ' .. done)
-  redis.call('PUBLISH', k[5], (n + 2) .. ' ' .. finished)
+  redis.call('PUBLISH', k[3], (n + 1) .. ' ' .. done)
+  redis.call('PUBLISH', k[3], (n + 2) .. ' ' .. finished)
   if a.outbox then
     --@include docOf workspaceOf
     local runId = cjson.decode(run.id)
-    redis.call('XADD', k[6], '*', 'kind', 'step', 'id', runId .. '.' .. cjson.decode(a.stepIdJson), 'doc', docFromMap(STEP_FIELDS, step), 'ws', workspaceOf(k[1]))
-    redis.call('XADD', k[6], '*', 'kind', 'run', 'id', runId, 'doc', docFromMap(RUN_FIELDS, run))
+    redis.call('XADD', k[4], '*', 'kind', 'step', 'id', runId .. '.' .. cjson.decode(a.stepIdJson), 'doc', docFromMap(STEP_FIELDS, step), 'ws', workspaceOf(k[1]))
+    redis.call('XADD', k[4], '*', 'kind', 'run', 'id', runId, 'doc', docFromMap(RUN_FIELDS, run))
   end
   if not started then redis.call('ZREM', k[7], k[2]) end
   local defId = run.definitionId
@@ -54,7 +52,7 @@ local function finishAlone(k, a)
   -- The event list: the first one opens it, the last one closes it (none copied whole again).
   events[n + 1], events[n + 2] = done, finished .. ']'
   events[1] = '[' .. events[1]
-  redis.call('DEL', k[1], k[2], k[3], k[4], k[5])
+  redis.call('DEL', k[1], k[2], k[3], k[5], k[6])
   redis.call('HSET', k[2], 'status', '"succeeded"', 'run', runDoc, 'steps', stepsDoc, 'events', table.concat(events, ',', 1, n + 2))
   redis.call('EXPIRE', k[2], a.ttl)
   return true
