@@ -1,7 +1,7 @@
 /**
  * Reading a finished run that run-finish compacted into its run hash (see keys.run): fields
  * `status`, `run` (its record with `outputSteps` and `definitionId`), `steps` and `events`,
- * each JSON, records leaving out their null fields. The output of a run that settled by itself
+ * each JSON, records leaving out their null fields (a run's `definitionId` too). The output of a run that settled by itself
  * is not stored twice: it is its output steps' output, as run-finish computes it for a live
  * run; a run ended by a caller (cancel, failure, an early stop) keeps the output it was given.
  */

@@ -51,7 +51,7 @@ export const keys = {
    * Hash: a live run's record (JSON values), `outputSteps` and `definitionId`. A finished run
    * of at most COMPACT_MAX_STEPS steps, none of them running when it finished, is compacted
    * into it: fields `status`, `run` (the record without its output, which its steps hold,
-   * with `outputSteps` and `definitionId`), `steps` and `events` (JSON lists), and its other
+   * with `outputSteps` and `definitionId`, left out when null), `steps` and `events` (JSON lists), and its other
    * keys are deleted.
    */
   run,

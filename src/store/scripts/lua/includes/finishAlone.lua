@@ -46,8 +46,10 @@ local function finishAlone(k, a)
   end
   if not started then redis.call('ZREM', k[7], k[2]) end
   local defId = run.definitionId
-  if defId and defId ~= 'null' then redis.call('EXPIRE', a.defPrefix .. cjson.decode(defId), a.ttl) end
-  local runDoc = COMPACT_RUN_DOC(run, nil, ',"outputSteps":' .. run.outputSteps .. ',"definitionId":' .. (defId or 'null') .. '}')
+  local hasDef = defId and defId ~= 'null'
+  if hasDef then redis.call('EXPIRE', a.defPrefix .. cjson.decode(defId), a.ttl) end
+  -- (No definition: left out, as a null field is.)
+  local runDoc = COMPACT_RUN_DOC(run, nil, ',"outputSteps":' .. run.outputSteps .. (hasDef and ',"definitionId":' .. defId or '') .. '}')
   local stepsDoc = COMPACT_STEP_DOC(step, '[{', '}]')
   -- The event list: the first one opens it, the last one closes it (none copied whole again).
   events[n + 1], events[n + 2] = done, finished .. ']'

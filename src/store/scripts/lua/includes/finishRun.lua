@@ -97,7 +97,7 @@ local function finishRun(k, a)
   -- Compact: one hash holds the finished run. The output of a run that settled by itself is
   -- its output steps' (not kept twice); a run ended by a caller keeps the output it was given.
   local runDoc = docOf(k[1], RUN_FIELDS, { output = true })
-  runDoc = string.sub(runDoc, 1, -2) .. ',"outputSteps":' .. outputStepsJson .. ',"definitionId":' .. (defId or 'null')
+  runDoc = string.sub(runDoc, 1, -2) .. ',"outputSteps":' .. outputStepsJson .. ((defId and defId ~= 'null') and (',"definitionId":' .. defId) or '')
     .. (auto and '' or (',"output":' .. output)) .. '}'
   local stepDocs = {}
   for i, sid in ipairs(steps) do
