@@ -69,6 +69,37 @@ export interface StepCompleteReply {
 }
 
 export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<StepCompleteReply> {
+  const fields = a.fields ? Object.keys(a.fields) : [];
+  const args: (string | number)[] = [
+    new Date().toISOString(),
+    a.outbox ? '1' : '0',
+    json(a.output),
+    json(a.usage),
+    json(a.model),
+    json(a.input),
+    // The script puts the step's whole usage in front (what every delivery recorded).
+    JSON.stringify(a.event ? { model: a.model, ...a.event } : { model: a.model }),
+    a.checkpoint === undefined ? '' : json(a.checkpoint),
+    a.finishRun ? '1' : '0',
+    a.retentionSeconds,
+    keys.stepPrefix(a.scope, a.runId),
+    keys.definitionPrefix(a.scope),
+    a.reusedFrom === undefined ? '' : json(a.reusedFrom),
+    a.callsCounted ? '1' : '0',
+    a.publish
+      ? JSON.stringify({
+          step: a.stepId,
+          order: a.publish.order,
+          authority: a.publish.authority,
+          byAuthority: a.publish.byAuthority,
+          keys: a.publish.entries.map(([k]) => k),
+        })
+      : '',
+    a.writeId ?? '',
+    fields.length,
+  ];
+  for (const k of fields) args.push(k, json(a.fields![k as keyof RecordFields]));
+  if (a.publish) for (const [, v] of a.publish.entries) args.push(json(v));
   const [recorded, status, finished, runStatus, over, holds, notice, warned] = (await script.run(
     redis,
     [
@@ -83,36 +114,7 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       keys.finishNotices(a.scope),
       keys.webhooksFinished(a.scope),
     ],
-    [
-      new Date().toISOString(),
-      a.outbox ? '1' : '0',
-      json(a.output),
-      json(a.usage),
-      json(a.model),
-      json(a.input),
-      // The script puts the step's whole usage in front (what every delivery recorded).
-      JSON.stringify({ model: a.model, ...a.event }),
-      a.checkpoint === undefined ? '' : json(a.checkpoint),
-      a.finishRun ? '1' : '0',
-      a.retentionSeconds,
-      keys.stepPrefix(a.scope, a.runId),
-      keys.definitionPrefix(a.scope),
-      a.reusedFrom === undefined ? '' : json(a.reusedFrom),
-      a.callsCounted ? '1' : '0',
-      a.publish
-        ? JSON.stringify({
-            step: a.stepId,
-            order: a.publish.order,
-            authority: a.publish.authority,
-            byAuthority: a.publish.byAuthority,
-            keys: a.publish.entries.map(([k]) => k),
-          })
-        : '',
-      a.writeId ?? '',
-      Object.keys(a.fields ?? {}).length,
-      ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
-      ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
-    ],
+    args,
   )) as [number, StepStatus | 'missing', number?, string?, string?, number?, number?, string?];
   const budgetWarning = parseRunBudgetWarning(warned);
   return {
