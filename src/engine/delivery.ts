@@ -38,7 +38,7 @@ export interface StepEnvelope {
 export interface StepMachineDeps {
   store: RunStore;
   /** The workspaces' caps: a step of a run not yet started waits while its workspace runs its maxRunningRuns (run-cap.ts). */
-  caps?: Pick<WorkspaceCapsStore, 'effective' | 'admitRun'>;
+  caps?: Pick<WorkspaceCapsStore, 'effective' | 'admitRun'> & Partial<Pick<WorkspaceCapsStore, 'known'>>;
   control: RunControl;
   /** The cell whose queues it serves: a job's scope is this cell and its `workspaceId`. */
   cell: Cell;
