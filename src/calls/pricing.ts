@@ -74,8 +74,13 @@ function covers(prefix: string, model: string): boolean {
   return !/(^|-)pro(-|$)/.test(rest);
 }
 
+/** Most model names whose price a table keeps once looked up (then it starts again). */
+const PRICE_CACHE = 1000;
+
 export class PriceTable {
   private readonly entries: [string, ModelPrice][];
+  /** Each model name's price once looked up (null: none): a call's usage is priced on every answer. */
+  private readonly byModel = new Map<string, ModelPrice | null>();
 
   constructor(overrides: Readonly<Record<string, ModelPrice>> = {}) {
     this.entries = Object.entries({ ...DEFAULT_PRICES, ...overrides }).sort((a, b) => b[0].length - a[0].length);
@@ -83,7 +88,13 @@ export class PriceTable {
 
   /** The price of `model` (longest matching prefix), or undefined when none is known. */
   priceOf(model: string): ModelPrice | undefined {
-    return this.entries.find(([prefix]) => covers(prefix, model))?.[1];
+    let price = this.byModel.get(model);
+    if (price === undefined) {
+      price = this.entries.find(([prefix]) => covers(prefix, model))?.[1] ?? null;
+      if (this.byModel.size >= PRICE_CACHE) this.byModel.clear();
+      this.byModel.set(model, price);
+    }
+    return price ?? undefined;
   }
 
   /** `usage` with its cost, when the model's price is known (prompt-cache tokens at their rates). */

@@ -12,12 +12,16 @@ import type { PriceTable } from './pricing.js';
 import { ProviderDecorator, type CallHolder, type CompletionRequest, type CompletionResult, type Provider, type TokenUsage } from './provider.js';
 import type { Usage } from '../model/run.js';
 
-type Counts = Required<Pick<Usage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens' | 'cachedCalls' | 'costSavedUsd'>>;
-const zero = (): Counts => ({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cachedCalls: 0, costSavedUsd: 0 });
 const round = (n: number) => Math.round(n * 1e8) / 1e8;
 
 export class UsageMeter {
-  private counts = zero();
+  // What was counted since the last take, each figure a field of its own (no object made per call).
+  private inputTokens = 0;
+  private outputTokens = 0;
+  private cacheReadTokens = 0;
+  private cacheWriteTokens = 0;
+  private cachedCalls = 0;
+  private costSavedUsd = 0;
   private costUsd: number | undefined;
   private calls = 0;
   private estimated = false;
@@ -26,42 +30,47 @@ export class UsageMeter {
 
   /** Count an answered call, priced at `model` when its price is known; returns it priced. `cached`: answered from the response cache. */
   count(tokens: TokenUsage, model: string, cached?: CompletionResult['cached']): Usage {
-    const counted: Usage = {
-      inputTokens: tokens.inputTokens,
-      outputTokens: tokens.outputTokens,
-      ...(tokens.estimated ? { estimated: true } : {}),
-      ...(tokens.cacheReadTokens ? { cacheReadTokens: tokens.cacheReadTokens } : {}),
-      ...(tokens.cacheWriteTokens ? { cacheWriteTokens: tokens.cacheWriteTokens } : {}),
-    };
-    const usage: Usage = cached
-      ? { ...counted, costUsd: 0, cachedCalls: 1, ...(cached.costSavedUsd !== undefined ? { costSavedUsd: cached.costSavedUsd } : {}) }
-      : (this.prices?.withCost(counted, model) ?? counted);
+    const counted: Usage = { inputTokens: tokens.inputTokens, outputTokens: tokens.outputTokens };
+    if (tokens.estimated) counted.estimated = true;
+    if (tokens.cacheReadTokens) counted.cacheReadTokens = tokens.cacheReadTokens;
+    if (tokens.cacheWriteTokens) counted.cacheWriteTokens = tokens.cacheWriteTokens;
+    let usage: Usage;
+    if (cached) {
+      usage = counted;
+      usage.costUsd = 0;
+      usage.cachedCalls = 1;
+      if (cached.costSavedUsd !== undefined) usage.costSavedUsd = cached.costSavedUsd;
+    } else usage = this.prices?.withCost(counted, model) ?? counted;
     this.calls++;
     if (tokens.estimated) this.estimated = true;
-    for (const k of Object.keys(this.counts) as (keyof Counts)[]) this.counts[k] += usage[k] ?? 0;
+    this.inputTokens += usage.inputTokens;
+    this.outputTokens += usage.outputTokens;
+    this.cacheReadTokens += usage.cacheReadTokens ?? 0;
+    this.cacheWriteTokens += usage.cacheWriteTokens ?? 0;
+    this.cachedCalls += usage.cachedCalls ?? 0;
+    this.costSavedUsd += usage.costSavedUsd ?? 0;
     if (usage.costUsd !== undefined) this.costUsd = (this.costUsd ?? 0) + usage.costUsd;
     return usage;
   }
 
   /** Whether every call counted since the last take was answered from the response cache (and there was one). */
   allCached(): boolean {
-    return this.calls > 0 && this.counts.cachedCalls === this.calls;
+    return this.calls > 0 && this.cachedCalls === this.calls;
   }
 
   /** What was counted since the last take (null when no call was answered), and start again. */
   take(): Usage | null {
     if (this.calls === 0) return null;
-    const c = this.counts;
-    const u: Usage = {
-      inputTokens: c.inputTokens,
-      outputTokens: c.outputTokens,
-      ...(this.costUsd !== undefined ? { costUsd: round(this.costUsd) } : {}),
-      ...(this.estimated ? { estimated: true } : {}),
-      ...(c.cacheReadTokens ? { cacheReadTokens: c.cacheReadTokens } : {}),
-      ...(c.cacheWriteTokens ? { cacheWriteTokens: c.cacheWriteTokens } : {}),
-      ...(c.cachedCalls ? { cachedCalls: c.cachedCalls, costSavedUsd: round(c.costSavedUsd) } : {}),
-    };
-    this.counts = zero();
+    const u: Usage = { inputTokens: this.inputTokens, outputTokens: this.outputTokens };
+    if (this.costUsd !== undefined) u.costUsd = round(this.costUsd);
+    if (this.estimated) u.estimated = true;
+    if (this.cacheReadTokens) u.cacheReadTokens = this.cacheReadTokens;
+    if (this.cacheWriteTokens) u.cacheWriteTokens = this.cacheWriteTokens;
+    if (this.cachedCalls) {
+      u.cachedCalls = this.cachedCalls;
+      u.costSavedUsd = round(this.costSavedUsd);
+    }
+    this.inputTokens = this.outputTokens = this.cacheReadTokens = this.cacheWriteTokens = this.cachedCalls = this.costSavedUsd = 0;
     this.calls = 0;
     this.estimated = false;
     this.costUsd = undefined;

@@ -1,6 +1,6 @@
 /**
  * The steps this process is running, by run (of a workspace), so a cancellation published by any process can
- * abort them here (`worker.cancelJob` fires the processor's AbortSignal).
+ * abort them here (each running step's `cancelJob` fires the signal its work runs under).
  *
  * A cancellation can arrive between the moment a job's step starts and the moment it is
  * tracked here: the cancellations of the last RECENT_MS are kept, and a job tracked after its
@@ -11,19 +11,22 @@ import type { Scope } from '../store/scope.js';
 
 const RECENT_MS = 30_000;
 
+/** What a running job is cancelled through: the step's own (execute.ts), or a BullMQ worker's (it fires the processor's signal). */
+export type Cancellable = Pick<Worker, 'cancelJob'>;
+
 /** A run of a workspace, as this process's maps know it. */
 const runOf = (scope: Pick<Scope, 'workspace'>, runId: string): string => `${scope.workspace} ${runId}`;
 
 export class ActiveJobs {
-  private readonly byRun = new Map<string, Map<string, Worker>>();
+  private readonly byRun = new Map<string, Map<string, Cancellable>>();
   /** Recent cancellations: a run (all of its jobs) or a job id → when it arrived, and why. */
   private readonly recent = new Map<string, { at: number; reason: string }>();
 
   /** Register a running job; call the returned function when it ends. */
-  track(scope: Pick<Scope, 'workspace'>, runId: string, worker: Worker, jobId: string): () => void {
+  track(scope: Pick<Scope, 'workspace'>, runId: string, worker: Cancellable, jobId: string): () => void {
     const run = runOf(scope, runId);
     let jobs = this.byRun.get(run);
-    if (!jobs) this.byRun.set(run, (jobs = new Map<string, Worker>()));
+    if (!jobs) this.byRun.set(run, (jobs = new Map<string, Cancellable>()));
     jobs.set(jobId, worker);
     const missed = this.recent.get(jobId) ?? this.recent.get(run);
     if (missed && Date.now() - missed.at < RECENT_MS) worker.cancelJob(jobId, missed.reason);

@@ -25,7 +25,8 @@ export async function begin(d: Delivery): Promise<Ending | undefined> {
   const { step, job } = d;
   const { deadline } = job.data;
   if (deadline && Date.now() > deadline) return overBudget(d, 'budget exceeded: deadlineMs passed');
-  const held = await holdForRunCap(d);
+  const holding = holdForRunCap(d);
+  const held = holding && (await holding);
   if (held) return held;
   const readSet = new Set(step.reads);
   const begun = await d.deps.store.steps.begin(d.scope, d.runId, step.id, {

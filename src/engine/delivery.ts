@@ -3,7 +3,7 @@
  * share while it runs. Built per job; holds no I/O of its own.
  */
 import type { EventNotice } from '../webhooks/webhooks.js';
-import type { FlowProducer, Job, Queue, Worker } from 'bullmq';
+import type { FlowProducer, Job, Queue } from 'bullmq';
 import { DEFAULT_BOUNDS, DEFAULT_MAX_DEBUG_BYTES, type Bounds } from '../config/env.js';
 import type { Logger } from '../logger.js';
 import type { PriceTable } from '../calls/pricing.js';
@@ -38,7 +38,7 @@ export interface StepEnvelope {
 export interface StepMachineDeps {
   store: RunStore;
   /** The workspaces' caps: a step of a run not yet started waits while its workspace runs its maxRunningRuns (run-cap.ts). */
-  caps?: Pick<WorkspaceCapsStore, 'effective' | 'admitRun'>;
+  caps?: Pick<WorkspaceCapsStore, 'effective' | 'admitRun'> & Partial<Pick<WorkspaceCapsStore, 'known'>>;
   control: RunControl;
   /** The cell whose queues it serves: a job's scope is this cell and its `workspaceId`. */
   cell: Cell;
@@ -50,8 +50,6 @@ export interface StepMachineDeps {
   refSafetyDelayMs: number;
   active: ActiveJobs;
   logger: Logger;
-  /** The worker running this processor (to cancel its jobs). Set after the Worker is built. */
-  worker: () => Worker;
   /** The queue it serves (its rate limit is shared by every worker process). */
   queue: Queue;
   /** Any queue by name (the jobs of steps it adds). */
@@ -104,6 +102,11 @@ export class Delivery {
   agents: AgentRegistry | undefined;
   /** When the current attempt (or segment) started: its duration goes to the metrics. */
   segmentStart = Date.now();
+  /**
+   * Its run (or the step) was cancelled while it worked (ActiveJobs reached it), with the reason
+   * given: the signal of its work fired then, and fires at once in any later segment.
+   */
+  cancelled: { reason: unknown } | undefined;
   // Built on first use: most steps log nothing, and a child logger per job is not free.
   private child: Logger | undefined;
 
@@ -111,7 +114,6 @@ export class Delivery {
     readonly deps: StepMachineDeps,
     readonly job: Job<StepJobData>,
     readonly token: string | undefined,
-    readonly signal: AbortSignal | undefined,
   ) {
     this.runId = job.data.runId;
     this.step = job.data.step;

@@ -9,13 +9,14 @@ import type { AgentRegistry } from '../agents/registry.js';
 import type { StepExecutor } from '../kinds/executor.js';
 import type { StepKind } from '../kinds/definition.js';
 import { isTerminalRun, isTerminalStep } from '../model/run.js';
+import type { Cancellable } from './active-jobs.js';
 import type { Delivery } from './delivery.js';
 import { mayHaveEnded, type WorkError, type WorkResult } from './settle.js';
 import { StepContext } from './step-context.js';
 
 /** Run one segment of the step's work. */
 export async function execute(d: Delivery): Promise<WorkResult> {
-  const { step, deps, signal } = d;
+  const { step, deps } = d;
   d.segmentStart = Date.now();
   // A rerun's step upstream of where it reruns: its recorded output, no work done.
   if (step.reuse) {
@@ -30,26 +31,34 @@ export async function execute(d: Delivery): Promise<WorkResult> {
     agents = d.agents = await deps.agentsFor(d.scope, step);
     timeoutMs = deps.policy.timeoutMs(step, agents);
   } catch (raw) {
-    return { error: toError(raw), aborted: signal?.aborted === true };
+    return { error: toError(raw), aborted: d.cancelled !== undefined };
   }
-  // One controller: fires on the step timeout, or when BullMQ cancels the job.
+  // One controller: fires on the step timeout, or when the step's run (or the step) is cancelled.
   const call = new AbortController();
   const timer = setTimeout(() => call.abort(new StepTimeoutError(timeoutMs)), timeoutMs);
-  const onCancel = () => call.abort(signal?.reason);
-  if (signal?.aborted) onCancel();
-  else signal?.addEventListener('abort', onCancel, { once: true });
-  const untrack = deps.active.track(d.scope, d.runId, deps.worker(), d.job.id!);
+  if (d.cancelled) call.abort(d.cancelled.reason);
+  const untrack = deps.active.track(d.scope, d.runId, cancellation(d, call), d.job.id!);
   try {
     return { outcome: await (deps.executors[step.kind] as StepExecutor<StepKind>).execute(step, new StepContext(d, agents, call.signal, timeoutMs)) };
   } catch (raw) {
     const error = toError(raw);
-    const aborted = signal?.aborted === true;
+    const aborted = d.cancelled !== undefined;
     return { error, aborted, ...(mayHaveEnded(error, aborted) ? await endedState(d) : {}) };
   } finally {
     clearTimeout(timer);
-    signal?.removeEventListener('abort', onCancel);
     untrack();
   }
+}
+
+/** How ActiveJobs cancels the segment that `call` runs: the delivery is marked cancelled (for its later segments too), and its signal fires. */
+function cancellation(d: Delivery, call: AbortController): Cancellable {
+  return {
+    cancelJob(_jobId: string, reason?: string) {
+      d.cancelled ??= { reason };
+      call.abort(d.cancelled.reason);
+      return true;
+    },
+  };
 }
 
 /** Whether its run has ended (or is gone) or the step itself has: the step's status then. */

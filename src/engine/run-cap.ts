@@ -14,10 +14,20 @@ import type { Ending } from './to-bullmq.js';
 /** How soon a step of a run held by its workspace's cap asks again, ms (jittered). */
 const RUN_CAP_POLL_MS = 1_000;
 
-/** An Ending when the step's run must wait for its workspace's cap; undefined when it may go on. */
-export async function holdForRunCap(d: Delivery): Promise<Ending | undefined> {
-  const { caps, store } = d.deps;
+/**
+ * An Ending when the step's run must wait for its workspace's cap; undefined when it may go on:
+ * at once (no promise) when the workspace has no such cap and its caps are read already, so
+ * that the step's begin is sent in the same turn (before the worker's next fetch, on a step's path).
+ */
+export function holdForRunCap(d: Delivery): Promise<Ending | undefined> | undefined {
+  const { caps } = d.deps;
   if (!caps) return undefined;
+  if (caps.known?.(d.scope)?.maxRunningRuns === null) return undefined;
+  return holdForCap(d, caps);
+}
+
+async function holdForCap(d: Delivery, caps: NonNullable<Delivery['deps']['caps']>): Promise<Ending | undefined> {
+  const { store } = d.deps;
   const cap = (await caps.effective(d.scope)).maxRunningRuns;
   if (cap === null) return undefined;
   const { admitted, running } = await caps.admitRun(d.scope, cap, d.runId);

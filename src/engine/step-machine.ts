@@ -26,8 +26,10 @@ export type { StepEnvelope, StepMachineDeps } from './delivery.js';
 export { contextPublish } from './publish.js';
 
 export function createStepProcessor(deps: StepMachineDeps) {
-  return async function processStep(job: Job<StepJobData>, token?: string, signal?: AbortSignal): Promise<StepEnvelope> {
-    const d = new Delivery(deps, job, token, signal);
+  // Two parameters: BullMQ makes no AbortController for a processor that takes no signal (it
+  // takes three); a delivery's work runs under its own (execute.ts), which ActiveJobs cancels.
+  return async function processStep(job: Job<StepJobData>, token?: string): Promise<StepEnvelope> {
+    const d = new Delivery(deps, job, token);
     const ended = await begin(d);
     if (ended) return toBullMQ(d, ended);
     if (d.step.readsContext) d.context = await deps.store.records.contextValues(d.scope, d.runId, d.step.readsContext);

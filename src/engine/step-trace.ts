@@ -10,7 +10,7 @@
 import { BudgetExceededError, CapacityWaitError, QuotaRefusedError, TooLargeForLimitError } from '../errors/index.js';
 import { providerErrorBody } from '../calls/error-body.js';
 import { buildMessages } from '../calls/prompt.js';
-import { ProviderDecorator, type CompletionRequest, type CompletionResult, type Provider } from '../calls/provider.js';
+import { ProviderDecorator, type ChatMessage, type CompletionRequest, type CompletionResult, type Provider } from '../calls/provider.js';
 import type { RecordFields } from '../store/run-store.js';
 import type { StepDebug, ToolCallRecord } from '../model/run.js';
 import type { StepInput } from '../kinds/definition.js';
@@ -55,12 +55,13 @@ export class StepTrace {
 
   /**
    * The record fields gathered since the last take (none when nothing changed), and start
-   * again. `result`: the step's result, written with them (its debug does not repeat it).
+   * again. `result`: the step's result, written with them (its debug does not repeat it);
+   * `withInput` false: without the rendered input (the result's own is recorded instead).
    */
-  take(result?: Shown): RecordFields {
+  take(result?: Shown, withInput = true): RecordFields {
     const { input, calls } = this.fields;
     const out: RecordFields = {};
-    if (Object.hasOwn(this.fields, 'input')) out.input = input ?? null;
+    if (withInput && Object.hasOwn(this.fields, 'input')) out.input = input ?? null;
     if (calls && this.maxBytes > 0) out.calls = fitCalls(calls, this.maxBytes);
     if (this.last) out.debug = debugOf(this.last, this.maxBytes, result);
     this.fields = {};
@@ -83,7 +84,7 @@ interface Shown {
  */
 export function debugOf(call: Call, maxBytes: number, shown?: Shown): StepDebug {
   const { req, outcome } = call;
-  const inputShown = shown !== undefined && isStepInput(shown.input) && JSON.stringify(req.messages) === JSON.stringify(buildMessages(shown.input));
+  const inputShown = shown !== undefined && isStepInput(shown.input) && isPromptOf(req.messages, shown.input);
   const request = {
     model: req.model,
     ...(req.system ? { system: req.system } : {}),
@@ -114,6 +115,24 @@ export function debugOf(call: Call, maxBytes: number, shown?: Shown): StepDebug 
   // Too large even cut (a note in its place): the request gives way.
   const kept = typeof value === 'object' && value !== null ? (value as Pick<StepDebug, 'request' | 'answer' | 'error'>) : { request: { note: value } };
   return { attempt: call.attempt, ...kept, ...(truncated ? { truncated: true } : {}) };
+}
+
+/**
+ * Whether `messages` are the conversation `buildMessages(input)` gives, as their JSON texts would
+ * compare (its one user message, no other field), without writing either text.
+ */
+function isPromptOf(messages: readonly ChatMessage[], input: StepInput): boolean {
+  if (messages.length !== 1) return false;
+  const m = messages[0]!;
+  if (m.role !== 'user' || typeof m.content !== 'string') return false;
+  // JSON leaves out a field whose value is undefined (or a function): any other field tells them apart.
+  let fields = 0;
+  for (const [k, v] of Object.entries(m)) {
+    if (v === undefined || typeof v === 'function') continue;
+    if (k !== (fields === 0 ? 'role' : 'content')) return false;
+    fields++;
+  }
+  return fields === 2 && m.content === buildMessages(input)[0]!.content;
 }
 
 const isStepInput = (v: unknown): v is StepInput => typeof v === 'object' && v !== null && typeof (v as StepInput).task === 'string';

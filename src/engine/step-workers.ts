@@ -133,7 +133,6 @@ export function stepWorkerFactory(system: System, opts: WorkerPoolsOptions, acti
       refSafetyDelayMs: system.refSafetyDelayMs,
       active,
       logger,
-      worker: () => worker,
       queue: system.queue(queueName),
       queueByName: (name) => system.queue(name),
       prices: registry.prices,

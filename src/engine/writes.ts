@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RetryableError, StaleAttemptError, toError } from '../errors/index.js';
 import { isTransientWriteError } from '../store/reachable.js';
-import type { StepCompleteReply, StepTransition, StepTransitionReply } from '../store/scripts/index.js';
+import type { StepCompleteReply, StepResult, StepTransition, StepTransitionReply } from '../store/scripts/index.js';
 import type { Delivery } from './delivery.js';
 import { PUBLISH_CONTEXT_TOOL } from '../model/tool.js';
 import { contextPublish } from './publish.js';
@@ -90,28 +90,20 @@ export async function recordResult(d: Delivery, outcome: Succeeded): Promise<Ste
   const published = step.toContext
     ? contextPublish(step, outcome.output, d.agents ? (a) => d.agents!.authorityOf(a) : deps.authorityOf, await contextDrafts(d))
     : undefined;
-  // The result's own input is the one recorded.
-  const { input: _rendered, ...fields } = d.trace.take({ input: outcome.input ?? null, output: outcome.output });
-  const traced = cached ? { ...fields, cached } : fields;
-  const result = {
-    output: outcome.output,
-    input: outcome.input ?? null,
-    usage,
-    model: outcome.model ?? null,
-    ...(outcome.event ? { event: outcome.event } : {}),
-    ...(outcome.reusedFrom ? { reusedFrom: outcome.reusedFrom } : {}),
-    // A publish that names nothing writes nothing (no event).
-    ...(published?.entries.length ? { publish: published } : {}),
-    ...(Object.keys(traced).length ? { fields: traced } : {}),
-  };
+  // The result's own input is the one recorded (the trace's is left out).
+  const fields = d.trace.take({ input: outcome.input ?? null, output: outcome.output }, false);
+  if (cached) fields.cached = cached;
+  // One object, sent as it is by every try of the write (with the same id).
+  const result: StepResult = { output: outcome.output, input: outcome.input ?? null, usage, model: outcome.model ?? null };
+  if (outcome.event) result.event = outcome.event;
+  if (outcome.reusedFrom) result.reusedFrom = outcome.reusedFrom;
+  // A publish that names nothing writes nothing (no event).
+  if (published?.entries.length) result.publish = published;
+  if (Object.keys(fields).length) result.fields = fields;
+  result.callsCounted = d.job.data.budgeted === true;
   const reply = await durably(d, 'the result', async (writeId): Promise<StepCompleteReply> => {
-    const res = await deps.store.steps.complete(
-      scope,
-      runId,
-      step.id,
-      { ...result, callsCounted: d.job.data.budgeted === true, writeId },
-      { finishRun: standalone },
-    );
+    result.writeId = writeId;
+    const res = await deps.store.steps.complete(scope, runId, step.id, result, { finishRun: standalone });
     return standalone && res.status === 'missing' ? ((await finishedByThisWrite(d)) ?? res) : res;
   });
   // `missing`: its run finished (and was compacted) or expired meanwhile: nowhere to keep it.

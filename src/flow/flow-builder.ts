@@ -153,14 +153,19 @@ function stepJobData(opts: BuildStepsOptions, step: CompiledStep, refs: string[]
   return data;
 }
 
-/** A step job's options, without what ties it to a parent: its id, fair turn, attempts and backoff over `common` (retention). */
+/** A step job's options, without what ties it to a parent: its id, fair turn, attempts and backoff, with `common`'s retention. */
 function stepJobOptions(opts: BuildStepsOptions, step: CompiledStep, common: JobsOptions): JobsOptions {
-  const policy = opts.jobPolicy(step);
-  const jobOpts: JobsOptions = { ...common, jobId: stepJobId(opts.runId, step.id) };
+  const { attempts, backoff } = opts.jobPolicy(step);
+  // One literal (every step job's options have the same shape), its priority added last when it has one.
+  const jobOpts: JobsOptions = {
+    removeOnComplete: common.removeOnComplete,
+    removeOnFail: common.removeOnFail,
+    jobId: stepJobId(opts.runId, step.id),
+    attempts,
+    backoff: { type: backoff.type, delay: backoff.delayMs, jitter: backoff.jitter },
+  };
   const priority = opts.priorities?.get(step.id);
   if (priority) jobOpts.priority = priority;
-  jobOpts.attempts = policy.attempts;
-  jobOpts.backoff = { type: policy.backoff.type, delay: policy.backoff.delayMs, jitter: policy.backoff.jitter };
   return jobOpts;
 }
 

@@ -83,16 +83,31 @@ export class RunRecords {
    * `admission`, the same script first asks the spend envelopes (a run one refuses is not
    * written: `refused`) and takes the fair turns of its ready jobs.
    */
-  async create(scope: Scope, run: RunRecord, parts: NewRun, admission?: Admission): Promise<CreateRunReply> {
-    return this.withDefinition(scope, run, parts, (args) => createRun(this.redis, { ...args, admission }));
+  create(scope: Scope, run: RunRecord, parts: NewRun, admission?: Admission): Promise<CreateRunReply> {
+    if (run.workspaceId !== scope.workspace)
+      return Promise.reject(new Error(`run ${run.id} of workspace "${run.workspaceId}" written in "${scope.workspace}"`));
+    const args: CreateRunArgs = {
+      scope,
+      run,
+      outputSteps: parts.outputSteps,
+      steps: parts.steps,
+      refIds: parts.refIds,
+      outbox: this.ctx.outbox,
+      retentionSeconds: this.ctx.retentionSeconds,
+      admission,
+    };
+    // A run whose definition follows from its record (an agent task) is one write, as it is.
+    if (parts.definition === undefined) return createRun(this.redis, args);
+    return this.withDefinition(scope, parts.definition, args, (a) => createRun(this.redis, a));
   }
 
   /** `write` with the run's definition stored once (sent only if Redis does not hold it). */
-  private async withDefinition(scope: Scope, run: RunRecord, parts: NewRun, write: (args: CreateRunArgs) => Promise<CreateRunReply>): Promise<CreateRunReply> {
-    if (run.workspaceId !== scope.workspace) throw new Error(`run ${run.id} of workspace "${run.workspaceId}" written in "${scope.workspace}"`);
-    const { definition, ...rest } = parts;
-    const args = { scope, run, ...rest, outbox: this.ctx.outbox, retentionSeconds: this.ctx.retentionSeconds };
-    if (definition === undefined) return write(args);
+  private async withDefinition(
+    scope: Scope,
+    definition: unknown,
+    args: CreateRunArgs,
+    write: (args: CreateRunArgs) => Promise<CreateRunReply>,
+  ): Promise<CreateRunReply> {
     const { id, text } = definitionKey(definition);
     const stored = keys.definition(scope, id);
     let reply: CreateRunReply;

@@ -97,15 +97,8 @@ export class StepState {
    * dropped); with `finishRun` (the step is its run's only job), finish the run in the same write.
    */
   async complete(scope: Scope, runId: string, stepId: string, result: StepResult, opts: { finishRun?: boolean } = {}): Promise<StepCompleteReply> {
-    const reply = await stepComplete(this.ctx.redis, {
-      scope,
-      runId,
-      stepId,
-      outbox: this.ctx.outbox,
-      ...result,
-      finishRun: opts.finishRun ?? false,
-      retentionSeconds: this.ctx.retentionSeconds,
-    });
+    const where = { scope, runId, stepId, outbox: this.ctx.outbox, finishRun: opts.finishRun ?? false, retentionSeconds: this.ctx.retentionSeconds };
+    const reply = await stepComplete(this.ctx.redis, where, result);
     if (reply.finished) await this.runFinished(scope, runId, reply.finished, reply.facts);
     return reply;
   }

@@ -25,7 +25,7 @@ export interface WorkspaceCapsOptions {
 }
 
 export class WorkspaceCapsStore {
-  private readonly cache = new Map<string, { at: number; caps: Promise<WorkspaceCaps> }>();
+  private readonly cache = new Map<string, { at: number; caps: Promise<WorkspaceCaps>; read?: WorkspaceCaps }>();
 
   constructor(private readonly opts: WorkspaceCapsOptions) {}
 
@@ -63,12 +63,25 @@ export class WorkspaceCapsStore {
     const now = Date.now();
     const hit = this.cache.get(key);
     if (hit && now - hit.at < (this.opts.cacheMs ?? CAPS_CACHE_MS)) return hit.caps;
-    const caps = this.own(scope).then((own) => ({ ...this.opts.defaults, ...own }));
+    const entry: { at: number; caps: Promise<WorkspaceCaps>; read?: WorkspaceCaps } = {
+      at: now,
+      caps: this.own(scope).then((own) => (entry.read = { ...this.opts.defaults, ...own })),
+    };
     // A failed read is not kept.
-    caps.catch(() => this.cache.delete(key));
+    entry.caps.catch(() => this.cache.delete(key));
     if (this.cache.size >= 10_000) this.cache.clear();
-    this.cache.set(key, { at: now, caps });
-    return caps;
+    this.cache.set(key, entry);
+    return entry.caps;
+  }
+
+  /**
+   * The caps in force for the workspace as `effective` gives them now, when it has them read
+   * already (within `cacheMs`); undefined otherwise (ask `effective`). A step's begin looks here
+   * first, so that it goes on in the same turn when it has nothing to wait for.
+   */
+  known(scope: Scope): WorkspaceCaps | undefined {
+    const hit = this.cache.get(keys.workspaceLimits(scope));
+    return hit && Date.now() - hit.at < (this.opts.cacheMs ?? CAPS_CACHE_MS) ? hit.read : undefined;
   }
 
   /** Take (or renew) a lease for a step's provider call under `cap`. */

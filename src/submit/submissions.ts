@@ -224,13 +224,14 @@ export class Submissions {
   }
 
   /** Write the run (records.create); its idempotency key is released when the write fails. */
-  private async create(scope: Scope, run: RunRecord, parts: NewRun, admission: Admission, opts: SubmitOptions): Promise<CreateRunReply> {
-    try {
-      return await this.deps.store.records.create(scope, run, parts, admission);
-    } catch (err) {
-      if (opts.idempotencyKey) await this.deps.store.records.releaseIdempotencyKey(scope, opts.idempotencyKey);
+  private create(scope: Scope, run: RunRecord, parts: NewRun, admission: Admission, opts: SubmitOptions): Promise<CreateRunReply> {
+    const written = this.deps.store.records.create(scope, run, parts, admission);
+    const key = opts.idempotencyKey;
+    if (!key) return written;
+    return written.catch(async (err: unknown) => {
+      await this.deps.store.records.releaseIdempotencyKey(scope, key);
       throw err;
-    }
+    });
   }
 
   /** The run's flow: its jobs, with `priorities` (fair turns) and `hold` (an envelope holds it: its calls reserve). */

@@ -44,7 +44,8 @@ export interface ContextPublish {
   byAuthority: boolean;
 }
 
-export interface StepCompleteArgs extends StepResult {
+/** Where a result is written (the result itself is given as it is: see stepComplete). */
+export interface StepCompleteArgs {
   scope: Scope;
   runId: string;
   stepId: string;
@@ -68,7 +69,38 @@ export interface StepCompleteReply {
   budgetWarning?: RunBudgetWarning;
 }
 
-export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<StepCompleteReply> {
+export async function stepComplete(redis: Redis, a: StepCompleteArgs, r: StepResult): Promise<StepCompleteReply> {
+  const fields = r.fields ? Object.keys(r.fields) : [];
+  const args: (string | number)[] = [
+    new Date().toISOString(),
+    a.outbox ? '1' : '0',
+    json(r.output),
+    json(r.usage),
+    json(r.model),
+    json(r.input),
+    // The script puts the step's whole usage in front (what every delivery recorded).
+    JSON.stringify(r.event ? { model: r.model, ...r.event } : { model: r.model }),
+    r.checkpoint === undefined ? '' : json(r.checkpoint),
+    a.finishRun ? '1' : '0',
+    a.retentionSeconds,
+    keys.stepPrefix(a.scope, a.runId),
+    keys.definitionPrefix(a.scope),
+    r.reusedFrom === undefined ? '' : json(r.reusedFrom),
+    r.callsCounted ? '1' : '0',
+    r.publish
+      ? JSON.stringify({
+          step: a.stepId,
+          order: r.publish.order,
+          authority: r.publish.authority,
+          byAuthority: r.publish.byAuthority,
+          keys: r.publish.entries.map(([k]) => k),
+        })
+      : '',
+    r.writeId ?? '',
+    fields.length,
+  ];
+  for (const k of fields) args.push(k, json(r.fields![k as keyof RecordFields]));
+  if (r.publish) for (const [, v] of r.publish.entries) args.push(json(v));
   const [recorded, status, finished, runStatus, over, holds, notice, warned] = (await script.run(
     redis,
     [
@@ -83,36 +115,7 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs): Promise<S
       keys.finishNotices(a.scope),
       keys.webhooksFinished(a.scope),
     ],
-    [
-      new Date().toISOString(),
-      a.outbox ? '1' : '0',
-      json(a.output),
-      json(a.usage),
-      json(a.model),
-      json(a.input),
-      // The script puts the step's whole usage in front (what every delivery recorded).
-      JSON.stringify({ model: a.model, ...a.event }),
-      a.checkpoint === undefined ? '' : json(a.checkpoint),
-      a.finishRun ? '1' : '0',
-      a.retentionSeconds,
-      keys.stepPrefix(a.scope, a.runId),
-      keys.definitionPrefix(a.scope),
-      a.reusedFrom === undefined ? '' : json(a.reusedFrom),
-      a.callsCounted ? '1' : '0',
-      a.publish
-        ? JSON.stringify({
-            step: a.stepId,
-            order: a.publish.order,
-            authority: a.publish.authority,
-            byAuthority: a.publish.byAuthority,
-            keys: a.publish.entries.map(([k]) => k),
-          })
-        : '',
-      a.writeId ?? '',
-      Object.keys(a.fields ?? {}).length,
-      ...Object.entries(a.fields ?? {}).flatMap(([k, v]) => [k, json(v)]),
-      ...(a.publish ? a.publish.entries.map(([, v]) => json(v)) : []),
-    ],
+    args,
   )) as [number, StepStatus | 'missing', number?, string?, string?, number?, number?, string?];
   const budgetWarning = parseRunBudgetWarning(warned);
   return {
