@@ -126,7 +126,8 @@ export class Delivery {
     this.trace = new StepTrace(deps.maxDebugBytes ?? DEFAULT_MAX_DEBUG_BYTES, () => this.attempt);
   }
 
-  readonly log = (): Logger => {
+  /** The step's logger (made on first use). A method, not a closure made per delivery. */
+  log(): Logger {
     const { step, job } = this;
     return (this.child ??= this.deps.logger.child({
       runId: this.runId,
@@ -135,7 +136,7 @@ export class Delivery {
       ...(step.agent ? { agent: step.agent } : {}),
       jobId: job.id,
     }));
-  };
+  }
 
   envelope(status: StepStatus): StepEnvelope {
     return { stepId: this.step.id, status };

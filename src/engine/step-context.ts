@@ -30,7 +30,6 @@ export class StepContext implements ExecutionContext {
   readonly checkpoint: unknown;
   readonly resumed: boolean;
   readonly bounds: Bounds;
-  readonly log: () => Logger;
   /** Present only where routing is (ExecutionContext.route). */
   declare readonly route?: ExecutionContext['route'];
   /** Calls of this segment made without a name (callKey). */
@@ -52,7 +51,6 @@ export class StepContext implements ExecutionContext {
     this.checkpoint = d.checkpoint;
     this.resumed = d.resumed;
     this.bounds = d.bounds;
-    this.log = d.log;
     const { routing } = d.deps;
     if (routing) {
       (this as { route?: ExecutionContext['route'] }).route = async (capability, among) => {
@@ -60,6 +58,10 @@ export class StepContext implements ExecutionContext {
         return choice.ok ? choice.routing : { refused: choice.message };
       };
     }
+  }
+
+  log(): Logger {
+    return this.d.log();
   }
 
   callKey(name?: string): string {

@@ -11,6 +11,7 @@ import type { Delivery } from './delivery.js';
 export async function tellEnding(d: Delivery, status: StepStatus | 'missing', endRun: boolean): Promise<void> {
   const { deps, step } = d;
   await deps.control.promoteRefs(d.job.data.refs);
-  if (step.joinOf && (status === 'succeeded' || status === 'failed' || status === 'skipped')) await settleJoins(deps, d.scope, d.runId, step.joinOf, d.log);
+  if (step.joinOf && (status === 'succeeded' || status === 'failed' || status === 'skipped'))
+    await settleJoins(deps, d.scope, d.runId, step.joinOf, () => d.log());
   if (endRun && d.standalone) await finishRun(deps, d.scope, d.runId, AUTO_ENDING);
 }

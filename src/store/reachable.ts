@@ -13,17 +13,30 @@ import { SwitchyardError, UnavailableError } from '../errors/index.js';
 /** How ioredis words a command that got no reply (timed out, connection gone, offline). */
 const NO_REPLY = ['Command timed out', 'Connection is closed', "Stream isn't writeable"];
 
-export async function whileReachable<T>(redis: Redis, what: string, fn: () => Promise<T>): Promise<T> {
+export function whileReachable<T>(redis: Redis, what: string, fn: () => Promise<T>): Promise<T> {
   if (redis.status !== 'ready')
-    throw new UnavailableError(`Redis cannot be reached (connection ${redis.status}); ${what} was not done, try again shortly`, 'redis_unreachable');
+    return Promise.reject(
+      new UnavailableError(`Redis cannot be reached (connection ${redis.status}); ${what} was not done, try again shortly`, 'redis_unreachable'),
+    );
+  // The caller's promise itself, with a handler for its failure: no async layer that only passes its value on.
+  let done: Promise<T>;
   try {
-    return await fn();
+    done = fn();
   } catch (err) {
-    if (err instanceof SwitchyardError || err instanceof ReplyError) throw err;
-    const lost = redis.status !== 'ready' || (err instanceof Error && NO_REPLY.some((m) => err.message.startsWith(m)));
-    if (!lost) throw err;
-    throw new UnavailableError(`Redis cannot be reached (${(err as Error).message}); ${what} may not have been done, try again shortly`, 'redis_unreachable');
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as fn threw it (as an async function would)
+    return Promise.reject(unreached(redis, what, err));
   }
+  return done.catch((err: unknown) => {
+    throw unreached(redis, what, err);
+  });
+}
+
+/** What `fn` failed with, as whileReachable reports it: an UnavailableError when Redis gave no reply, else as it is. */
+function unreached(redis: Redis, what: string, err: unknown): unknown {
+  if (err instanceof SwitchyardError || err instanceof ReplyError) return err;
+  const lost = redis.status !== 'ready' || (err instanceof Error && NO_REPLY.some((m) => err.message.startsWith(m)));
+  if (!lost) return err;
+  return new UnavailableError(`Redis cannot be reached (${(err as Error).message}); ${what} may not have been done, try again shortly`, 'redis_unreachable');
 }
 
 /**

@@ -50,6 +50,8 @@ export interface NewRun {
   steps: readonly NewStep[];
   /** Every ref job of the run's flow. */
   refIds: readonly string[];
+  /** The run's `createdAt` in epoch ms, when the caller has it (else it is parsed from the record). */
+  createdAtMs?: number;
 }
 
 /** Definitions' text and content id, once per definition object (the catalog's are reused by every run). */
@@ -92,6 +94,7 @@ export class RunRecords {
       outputSteps: parts.outputSteps,
       steps: parts.steps,
       refIds: parts.refIds,
+      createdAtMs: parts.createdAtMs,
       outbox: this.ctx.outbox,
       retentionSeconds: this.ctx.retentionSeconds,
       admission,

@@ -21,6 +21,7 @@ import { fairRequests, prioritiesOf } from '../flow/fair-priorities.js';
 import type { StepPolicy } from '../flow/step-policy.js';
 import { whileReachable } from '../store/reachable.js';
 import type { Admission, CreateRunReply, NewRun, RunStore } from '../store/run-store.js';
+import type { NewStep } from '../store/scripts/step-plan.js';
 import type { Scope } from '../store/scope.js';
 import { agentTaskWorkflow } from './agent-task.js';
 import { rerunWorkflow, type RerunSource } from './rerun.js';
@@ -183,23 +184,16 @@ export class Submissions {
         throw err;
       }
     }
-    const run = newRunRecord(runId, scope, workflow, input, opts);
-    const now = Date.parse(run.createdAt);
+    const now = Date.now();
+    const run = newRunRecord(runId, scope, workflow, input, opts, now);
     const fair = fairRequests(runId, workflow.steps, (agent) => this.deps.policy.share(agent, agents));
     const parts: NewRun = {
       outputSteps: workflow.output,
       // An agent task's definition follows from its record (see runDefinition): not stored.
       definition: workflow.source === 'agent' ? undefined : workflow,
-      steps: workflow.steps.map((s) => ({
-        stepId: s.id,
-        kind: s.kind,
-        agent: s.agent ?? null,
-        parent: null,
-        dependsOn: s.dependsOn,
-        optional: s.optional,
-        ...(s.kind === 'agent' && s.routing ? { routing: s.routing } : {}),
-      })),
+      steps: newStepsOf(workflow),
       refIds: refIdsOf(runId, workflow.steps),
+      createdAtMs: now,
     };
     // One script: the envelopes asked (a refused run is not written), the fair turns taken, the
     // run written; then its jobs are added.
@@ -288,7 +282,7 @@ export class Submissions {
   }
 }
 
-function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, input: unknown, opts: SubmitOptions): RunRecord {
+function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, input: unknown, opts: SubmitOptions, now: number): RunRecord {
   return {
     id: runId,
     workspaceId: scope.workspace,
@@ -310,9 +304,39 @@ function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, i
     context: null,
     contextWriters: null,
     outputs: null,
-    createdAt: new Date().toISOString(),
+    createdAt: new Date(now).toISOString(),
     startedAt: null,
     finishedAt: null,
+  };
+}
+
+/** An agent task's step records to create, by its agent: the same (frozen) list for every task of an agent, so its plan is encoded once (stepPlan). */
+const agentTaskSteps = new Map<string, readonly NewStep[]>();
+/** Distinct agents kept (a workspace's agents come and go). */
+const AGENT_TASK_STEPS_KEPT = 1_000;
+
+/** The step records a new run of `workflow` creates (NewStep). */
+function newStepsOf(workflow: CompiledWorkflow): readonly NewStep[] {
+  const only = workflow.source === 'agent' && workflow.steps.length === 1 ? workflow.steps[0]! : undefined;
+  if (!only || only.kind !== 'agent' || only.routing || only.dependsOn.length > 0 || only.optional) return workflow.steps.map(newStepOf);
+  let steps = agentTaskSteps.get(only.agent);
+  if (!steps) {
+    if (agentTaskSteps.size >= AGENT_TASK_STEPS_KEPT) agentTaskSteps.clear();
+    steps = Object.freeze([Object.freeze(newStepOf(only))]);
+    agentTaskSteps.set(only.agent, steps);
+  }
+  return steps;
+}
+
+function newStepOf(s: CompiledWorkflow['steps'][number]): NewStep {
+  return {
+    stepId: s.id,
+    kind: s.kind,
+    agent: s.agent ?? null,
+    parent: null,
+    dependsOn: s.dependsOn,
+    optional: s.optional,
+    ...(s.kind === 'agent' && s.routing ? { routing: s.routing } : {}),
   };
 }
 

@@ -24,6 +24,8 @@ export interface CreateRunArgs {
   /** The steps of the definition, in topological order. */
   steps: readonly NewStep[];
   refIds: readonly string[];
+  /** `run.createdAt` in epoch ms, when the caller has it (else it is parsed). */
+  createdAtMs?: number | undefined;
   outbox: boolean;
   retentionSeconds: number;
   /** What the script checks and takes before it writes: the spend envelopes, the fair turns. */
@@ -159,7 +161,7 @@ function createRunCall(a: CreateRunArgs): { keys: string[]; args: (string | numb
     stepPlan(a.steps),
     JSON.stringify(a.refIds),
     run.createdAt,
-    Date.parse(run.createdAt),
+    a.createdAtMs ?? Date.parse(run.createdAt),
     json({ workflow: run.workflow }),
     a.outbox ? '1' : '0',
     a.definition?.text ?? '',

@@ -5,7 +5,18 @@ import { json } from './script.js';
 /** A step to create: its record starts `pending` with these fields (`routing`: how its agent was chosen, when it was). */
 export type NewStep = Pick<StepRecord, 'stepId' | 'kind' | 'agent' | 'parent' | 'dependsOn' | 'optional'> & Partial<Pick<StepRecord, 'routing'>>;
 
-export const stepPlan = (steps: readonly NewStep[]): string =>
+/** Plans already made, by their steps' list: a list kept for every run of an agent's tasks (submissions.ts) is encoded once. */
+const planned = new WeakMap<readonly NewStep[], string>();
+
+/** The plan of a list whose steps are not changed afterwards (frozen): encoded once for that list. */
+export function stepPlan(steps: readonly NewStep[]): string {
+  if (!Object.isFrozen(steps)) return encodePlan(steps);
+  let plan = planned.get(steps);
+  if (plan === undefined) planned.set(steps, (plan = encodePlan(steps)));
+  return plan;
+}
+
+const encodePlan = (steps: readonly NewStep[]): string =>
   JSON.stringify(
     steps.map((s) => {
       const row: unknown[] = [s.stepId, s.kind, json(s.agent), json(s.parent), json(s.dependsOn), s.optional];
