@@ -143,11 +143,11 @@ export interface StepCalls {
   holder: CallHolder;
   meter: UsageMeter;
   /** The step's debug trace around the calls (src/engine/step-trace.ts). */
-  trace?: ((inner: Provider) => Provider) | undefined;
+  trace?: { around(inner: Provider): Provider } | undefined;
   metrics?: { metrics: Metrics; agent: string | undefined } | undefined;
 }
 
 /** `provider` (an agent's, from `forAgent`) as one step attempt calls it. */
 export function stepCalls(provider: Provider, step: StepCalls): Provider {
-  return new MeteredProvider(step.trace ? step.trace(provider) : provider, step.meter, step.metrics, step.holder);
+  return new MeteredProvider(step.trace ? step.trace.around(provider) : provider, step.meter, step.metrics, step.holder);
 }

@@ -123,7 +123,7 @@ export class Delivery {
     this.bounds = deps.bounds ?? DEFAULT_BOUNDS;
     this.recordRetry = deps.recordRetry ?? { tries: 8, firstDelayMs: 50 };
     this.meter = new UsageMeter(deps.prices);
-    this.trace = new StepTrace(deps.maxDebugBytes ?? DEFAULT_MAX_DEBUG_BYTES, () => this.attempt);
+    this.trace = new StepTrace(deps.maxDebugBytes ?? DEFAULT_MAX_DEBUG_BYTES, this);
   }
 
   /** The step's logger (made on first use). A method, not a closure made per delivery. */

@@ -103,7 +103,7 @@ export class StepContext implements ExecutionContext {
         ...(job.data.budgeted ? { budgeted: true, keyId: job.data.keyId } : {}),
       },
       meter: d.meter,
-      trace: (p) => d.trace.around(p),
+      trace: d.trace,
       metrics: deps.metrics ? { metrics: deps.metrics, agent: step.agent } : undefined,
     });
   }

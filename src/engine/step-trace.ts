@@ -33,8 +33,8 @@ export class StepTrace {
   constructor(
     /** Most bytes kept of the last call, and of the calls; 0 keeps neither. */
     private readonly maxBytes: number,
-    /** The attempt the step runs now. */
-    private readonly attempt: () => number,
+    /** Whose `attempt` is the one the step runs now (its delivery). */
+    private readonly of: { readonly attempt: number },
   ) {}
 
   /** `inner`, its calls recorded here. */
@@ -45,7 +45,7 @@ export class StepTrace {
   /** A call that reached the provider, and how it ended. */
   called(req: CompletionRequest, outcome: Call['outcome']): void {
     // The conversation may grow after the call (an orchestrator appends the answer): keep it as sent.
-    this.last = { req: { ...req, messages: [...req.messages] }, outcome, attempt: this.attempt() };
+    this.last = { req: { ...req, messages: [...req.messages] }, outcome, attempt: this.of.attempt };
   }
 
   /** Keep the rendered input, or the calls of its turns so far, with the next write. */

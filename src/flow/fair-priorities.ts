@@ -36,6 +36,12 @@ export interface FairOptions {
 
 /** The jobs of `steps` that take a fair turn, per agent queue: the ready ones (no dependency among them). */
 export function fairRequests(runId: string, steps: readonly FairStep[], share: FairOptions['share']): FairRequest[] {
+  const only = steps.length === 1 ? steps[0]! : undefined;
+  if (only) {
+    // A single-step run's (most runs'): its one job, without a map of the agents.
+    if (!only.agent || only.dependsOn.length > 0) return [];
+    return [{ queue: agentQueueName(only.agent), share: share(only.agent), jobIds: [stepJobId(runId, only.id)], stepIds: [only.id] }];
+  }
   const byAgent = new Map<string, string[]>();
   for (const s of steps) if (s.agent && s.dependsOn.length === 0) byAgent.set(s.agent, [...(byAgent.get(s.agent) ?? []), s.id]);
   return [...byAgent].map(([agent, ids]) => ({

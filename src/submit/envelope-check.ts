@@ -27,14 +27,17 @@ function spentReason(e: EnvelopeToday): string | undefined {
   return undefined;
 }
 
+/** The envelope owners of a run submitted without an API key: its workspace's alone. */
+const WORKSPACE_ONLY: readonly (string | undefined)[] = Object.freeze([undefined]);
+
 /** What a run's create-run script asks of the envelopes of `scope` (and of key `keyId`) now. */
 export function envelopeAdmission(
   keyId: string | undefined,
   workflow: CompiledWorkflow,
   agents: AgentRegistry,
   now: number,
-): { envelopeOwners: (string | undefined)[]; day: string; priced: boolean } {
-  return { envelopeOwners: keyId ? [undefined, keyId] : [undefined], day: utcDay(now), priced: unpricedIn(workflow, agents).length === 0 };
+): { envelopeOwners: readonly (string | undefined)[]; day: string; priced: boolean } {
+  return { envelopeOwners: keyId ? [undefined, keyId] : WORKSPACE_ONLY, day: utcDay(now), priced: unpricedIn(workflow, agents).length === 0 };
 }
 
 /** The 422 a cost envelope gives a run of `workflow` whose models are not all priced, if it would. */

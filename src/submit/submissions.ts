@@ -96,7 +96,8 @@ export class Submissions {
   ): Promise<SubmitResult> {
     const agents = await this.deps.agentsFor(scope, agent);
     agents.require(agent);
-    return this.submit(scope, agentTaskWorkflow(agent, input), input, { agent, input }, opts, agents);
+    // Awaited here: a promise returned from an async function would take two more turns to pass on.
+    return await this.submit(scope, agentTaskWorkflow(agent, input), input, { agent, input }, opts, agents);
   }
 
   /**

@@ -124,7 +124,7 @@ describe('StepTrace', () => {
   });
 
   it('keeps the last call: the request as it was sent (not as the conversation grew after), and the answer as received', async () => {
-    const trace = new StepTrace(10_000, () => 3);
+    const trace = new StepTrace(10_000, { attempt: 3 });
     const provider = trace.around(new OpenAIProvider({ apiKey: 'sk-test-secret-123456', baseURL: fake.openaiBaseURL }));
     const messages: ChatMessage[] = [{ role: 'user', content: 'first' }];
     await provider.complete(request(messages));
@@ -153,7 +153,7 @@ describe('StepTrace', () => {
         },
       },
     }));
-    const trace = new StepTrace(10_000, () => 1);
+    const trace = new StepTrace(10_000, { attempt: 1 });
     const openai = trace.around(new OpenAIProvider({ apiKey: 'sk-proj-abcdef123456', baseURL: fake.openaiBaseURL }));
     // The error the call ends with (the step's error, its step.failed event, the logs) has it masked too.
     await expect(openai.complete(request([{ role: 'user', content: 'hi' }]))).rejects.toThrow(
@@ -174,11 +174,11 @@ describe('StepTrace', () => {
 
   it('keeps nothing of a call that was never made (refused before it: the limiter, the budget), nor anything at all with 0 bytes', async () => {
     const refusing: Provider = { name: 'openai', complete: () => Promise.reject(new CapacityWaitError('waiting for provider capacity: rpm', 500, 'rpm')) };
-    const trace = new StepTrace(10_000, () => 1);
+    const trace = new StepTrace(10_000, { attempt: 1 });
     await expect(trace.around(refusing).complete(request([{ role: 'user', content: 'hi' }]))).rejects.toThrow(CapacityWaitError);
     expect(trace.take()).toEqual({});
 
-    const off = new StepTrace(0, () => 1);
+    const off = new StepTrace(0, { attempt: 1 });
     expect(off.around(refusing)).toBe(refusing);
     off.record({ calls: [callRecord(1, { id: 'x', name: 'delegate', input: {} }, { error: 'e' })] });
     expect(off.take()).toEqual({});
@@ -186,7 +186,7 @@ describe('StepTrace', () => {
 
   it('names the model that answered when it is not the one asked (a fallback)', async () => {
     const fallback: Provider = { name: 'openai', complete: async () => ({ text: 'ok', usage: { inputTokens: 1, outputTokens: 1 }, model: 'm-fallback' }) };
-    const trace = new StepTrace(10_000, () => 1);
+    const trace = new StepTrace(10_000, { attempt: 1 });
     await trace.around(fallback).complete(request([{ role: 'user', content: 'hi' }]));
     expect(trace.take().debug).toEqual({
       attempt: 1,
@@ -200,7 +200,7 @@ describe('StepTrace', () => {
       name: 'openai',
       complete: async () => ({ text, usage: { inputTokens: 1, outputTokens: 1 }, model: 'm-1' }),
     });
-    const trace = new StepTrace(10_000, () => 1);
+    const trace = new StepTrace(10_000, { attempt: 1 });
     const input = { task: 'Sum up', context: { n: 1 } };
     await trace.around(answering('summed')).complete(request(buildMessages(input)));
     expect(trace.take({ input, output: 'summed' }).debug).toEqual({ attempt: 1, request: { model: 'm-1', system: 'Be brief.', maxTokens: 64 }, answer: {} });
@@ -211,7 +211,7 @@ describe('StepTrace', () => {
   });
 
   it('keeps the rendered input and the calls recorded, with the next write only', () => {
-    const trace = new StepTrace(10_000, () => 1);
+    const trace = new StepTrace(10_000, { attempt: 1 });
     trace.record({ input: { task: 't' } });
     trace.record({ calls: [] });
     expect(trace.take()).toEqual({ input: { task: 't' }, calls: [] });
