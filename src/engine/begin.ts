@@ -20,6 +20,9 @@ import { runBudgetWarningNotice } from '../webhooks/webhooks.js';
 
 type Read = Extract<StepBeginReply, { mode: 'read' | 'started' }>;
 
+const NONE: readonly string[] = Object.freeze([]);
+const readsNone = (): boolean => false;
+
 /** Begin the delivery: an Effect when it ends here, or undefined when the step runs (`d.attempt` set). */
 export async function begin(d: Delivery): Promise<Ending | undefined> {
   const { step, job } = d;
@@ -28,12 +31,14 @@ export async function begin(d: Delivery): Promise<Ending | undefined> {
   const holding = holdForRunCap(d);
   const held = holding && (await holding);
   if (held) return held;
-  const readSet = new Set(step.reads);
+  const reading = step.reads.length > 0;
+  const readSet = reading ? new Set(step.reads) : undefined;
   const begun = await d.deps.store.steps.begin(d.scope, d.runId, step.id, {
     fast: fastStart(step),
     deps: step.dependsOn,
-    extra: step.reads.filter((id) => !step.dependsOn.includes(id)),
-    needsOutput: (id) => readSet.has(id),
+    extra: reading ? step.reads.filter((id) => !step.dependsOn.includes(id)) : NONE,
+    // A step that reads no output (an agent task's, most first steps) is given one function for all.
+    needsOutput: readSet ? (id) => readSet.has(id) : readsNone,
     maxAttempts: d.maxAttempts,
     countsStep: countsTowardMaxSteps(step),
   });

@@ -64,7 +64,7 @@ const READ_BATCH = 250;
 const readScript = new Script('steps-read', 0);
 
 export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeginReply> {
-  const all = [...a.deps, ...a.extra];
+  const all = a.extra.length === 0 ? a.deps : [...a.deps, ...a.extra];
   const early = all.length > READS_IN_SCRIPT ? await readSteps(redis, a, all) : undefined;
   // Read before: the script is told whether the dependencies allow the fast path.
   const fast = a.fast && (early === undefined || early.slice(0, a.deps.length).every(usableDependency));
@@ -86,9 +86,11 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
   )) as (string | null)[];
   if (r[0] === 'missing') return { mode: 'missing' };
   if (r[0] === 'over') return { mode: 'over', reason: r[3]! };
-  const [mode, stepStatus, runStatus, attempts, runInput, startedAt, checkpoint, warned] = r as [StepBeginReply['mode'], ...string[]];
+  const [mode, stepText, runText, attempts, runInput, startedAt, checkpoint, warned] = r as [StepBeginReply['mode'], ...string[]];
+  const stepStatus = parseJson<StepStatus>(stepText);
+  const runStatus = parseJson<RunStatus>(runText);
   // As the script does: nothing read once the step or its run has ended.
-  const ended = isTerminalStep(parseJson(stepStatus)) || isTerminalRun(parseJson(runStatus));
+  const ended = isTerminalStep(stepStatus) || isTerminalRun(runStatus);
   const reads: StepReading[] = early && !ended ? early : [];
   const budgetWarning = parseRunBudgetWarning(warned);
   for (let i = 8; i + 3 < r.length; i += 4) {
@@ -96,8 +98,8 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
   }
   return {
     mode: mode as 'read' | 'started',
-    stepStatus: parseJson(stepStatus),
-    runStatus: parseJson(runStatus),
+    stepStatus,
+    runStatus,
     attempts: Number(parseJson(attempts) ?? 0),
     runInput: parseJson(runInput),
     startedAt: parseJson(startedAt),
