@@ -65,6 +65,10 @@ const sy = await startSwitchyard({
   ],
   redisUrl: own.url,
 });
+if (process.env.CHUNKS) {
+  const stream = (sy.system.engine.redis as unknown as { stream: NodeJS.EventEmitter }).stream;
+  stream.prependListener('data', (b: Buffer) => log.push(`${at()} engine connection: chunk of ${b.length} bytes`));
+}
 const writes = new DurableWrites(own.url);
 process.env.REDIS_URL = own.url;
 const raw = await startRaw('fetches', 4, writes);
