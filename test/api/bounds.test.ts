@@ -214,6 +214,13 @@ describe("a workflow's run index", () => {
       expect(Number(await redis.call('PEXPIRETIME', index()))).toBeGreaterThanOrEqual(created + 3600_000);
       expect(await redis.ttl(index())).toBeLessThanOrEqual(3600);
     }
+    // Left by a longer retention period (since shortened): pruned and given the new one at the next run.
+    const old = `${Date.now() - 7200_000}`;
+    await redis.zadd(index(), old, 'run_older_than_the_period');
+    await redis.pexpire(index(), 7200_000);
+    await submit();
+    expect(await redis.ttl(index())).toBeLessThanOrEqual(3600);
+    expect(await redis.zscore(index(), 'run_older_than_the_period')).toBeNull();
   });
 
   it('lists runs it does not hold: those created before it existed, and those older than the retention period', async () => {

@@ -69,10 +69,12 @@ redis.call('ZADD', KEYS[5], ARGV[6], runId)
 -- retention period (TTL still reads the period), so while it is more than the period, it was set
 -- less than 499 ms ago and the index lives a retention period after this run already. A new
 -- index (no time to live yet) is always kept so, and marks when the workspace's runs were first
--- indexed by workflow.
+-- indexed by workflow. One that lives longer than that (the retention period was shortened)
+-- is pruned and given the new period at once.
 redis.call('ZADD', KEYS[9], ARGV[6], runId)
 local keepMs = tonumber(ARGV[11]) * 1000
-if redis.call('PTTL', KEYS[9]) < keepMs then
+local leftMs = redis.call('PTTL', KEYS[9])
+if leftMs < keepMs or leftMs > keepMs + 499 then
   redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. (tonumber(ARGV[6]) - keepMs))
   redis.call('PEXPIRE', KEYS[9], keepMs + 499)
   redis.call('SET', KEYS[10], ARGV[6], 'NX')
