@@ -148,8 +148,8 @@ export class Script {
       return await redis.sendCommand(scriptCommand('evalsha', argv));
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      argv[0] = this.source;
-      return await redis.sendCommand(scriptCommand('eval', argv));
+      // A copy: the first command keeps the arguments it was sent with.
+      return await redis.sendCommand(scriptCommand('eval', [this.source, ...argv.slice(1)]));
     }
   }
 }
