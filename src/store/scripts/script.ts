@@ -31,9 +31,9 @@ const luaList = (items: readonly string[]) => `{ ${items.map((f) => `'${f}'`).jo
 const luaSet = (names: readonly string[]) => `{ ${[...new Set(names)].map((n) => `['${n}'] = true`).join(', ')} }`;
 
 /**
- * A Lua function that writes a record in its compact JSON form (the fields' JSON texts as they
- * are, in the order of `fields`; a field missing or null left out, as docOf.lua's compact form):
- * `function(m, open, close)`, `m` its fields' texts by name. `lead`, a field every record has,
+ * A Lua function that writes a record in its compact JSON form, as a finished run's compact hash
+ * keeps it (compacted.ts reads it): the fields' JSON texts as they are, in the order of `fields`,
+ * a field missing or null left out (a reader takes it as null): `function(m, open, close)`, `m` its fields' texts by name. `lead`, a field every record has,
  * comes first; `leaveOut` are never written. `open` and `close` ('{' and '}' unless given) go
  * around it: `close` may add fields (`,"name":value}`). One concatenation, of texts that are
  * constants or the values themselves: no list of pieces, no text made per field.
