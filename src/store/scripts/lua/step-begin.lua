@@ -19,14 +19,6 @@
 --@include readStep
 --@include countStep
 
--- Append the starts (their texts) in one command and publish the last one only, with its id: a
--- viewer following the run reads the ones before it from the log, as it reads any gap
--- (event-feed.ts), so it is given the same events in the same order, one PUBLISH fewer.
-local function appendStarts(eventsKey, texts)
-  local n = redis.call('RPUSH', eventsKey, unpack(texts))
-  redis.call('PUBLISH', eventsKey, n .. ' ' .. texts[#texts])
-end
-
 local v = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'startedAt', 'checkpoint', 'stepId')
 local rs = redis.call('HMGET', KEYS[1], 'status', 'input', 'id', 'budget')
 if not v[1] or not rs[1] then return {'missing'} end
@@ -69,7 +61,7 @@ if fast then
   local texts = {}
   runStarted(KEYS[1], KEYS[3], KEYS[4], KEYS[5], rs[3], rs[1], ARGV[1], ARGV[2] == '1', texts)
   texts[#texts + 1] = eventText('step.started', v[5], ARGV[1], '{"attempt":' .. attempt .. '}')
-  appendStarts(KEYS[3], texts)
+  appendEvents(KEYS[3], texts)
   out[1] = 'started'
   out[4] = attempt
 end

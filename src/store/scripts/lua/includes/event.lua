@@ -15,9 +15,10 @@ local function event(eventsKey, etype, stepIdJson, at, dataJson)
   redis.call('PUBLISH', eventsKey, n .. ' ' .. e)
 end
 
--- Append several events (their texts, as eventText makes them) in one command, and publish each
--- with its id, as event does.
+-- Append several events (their texts, as eventText makes them) in one command, and publish the
+-- last one only, with its id: a viewer following the run reads the ones before it from the log,
+-- as it reads any gap (event-feed.ts), so it is given the same events in the same order.
 local function appendEvents(eventsKey, texts)
-  local n = redis.call('RPUSH', eventsKey, unpack(texts)) - #texts
-  for i, e in ipairs(texts) do redis.call('PUBLISH', eventsKey, (n + i) .. ' ' .. e) end
+  local n = redis.call('RPUSH', eventsKey, unpack(texts))
+  redis.call('PUBLISH', eventsKey, n .. ' ' .. texts[#texts])
 end
