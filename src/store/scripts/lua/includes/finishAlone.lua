@@ -6,7 +6,7 @@
 -- run's. It settles as finishRun would (succeeded, with the step's output and usage) and is
 -- compacted at once, each record written once: the step's new fields and the run's final ones
 -- go straight into the compact hash (never into the hashes the compaction deletes), and the
--- last two events (step.completed, run.finished) are published and kept there, not appended
+-- last two events (step.completed, run.finished) are kept there (the last one published), not appended
 -- to the list first. Each hash is read once, whole (HGETALL: only the fields it has). Returns
 -- false, having written nothing, when the run has another shape (the caller then writes the
 -- step and finishes the run the general way).
@@ -36,7 +36,8 @@ local function finishAlone(k, a)
   local n = #events
   local done = eventText('step.completed', a.stepIdJson, a.now, a.eventData)
   local finished = eventText('run.finished', nil, a.now, '{"status":"succeeded","error":null}')
-  redis.call('PUBLISH', k[3], (n + 1) .. ' ' .. done)
+  -- The last one only, with its id (as appendEvents): a viewer reads step.completed before it
+  -- from the compacted log, as it reads any gap (event-feed.ts, event-log.ts).
   redis.call('PUBLISH', k[3], (n + 2) .. ' ' .. finished)
   if a.outbox then
     --@include docOf workspaceOf
