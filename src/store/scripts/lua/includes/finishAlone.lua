@@ -13,7 +13,7 @@
 -- k: step-complete's KEYS (step, run, events, outbox, steps, refs, queued runs, ...)
 -- a: {step = the step's record (its hash as read, by name: see mapOf) with its new fields set,
 --     stepIdJson, usage (the step's usage JSON, 'null' for none), eventData (step.completed's
---     data JSON), now, nowJson, outbox (bool), ttl, defPrefix}
+--     data JSON), now, nowJson, outbox (bool), ttl (seconds, as text), defPrefix}
 -- The compact records are written in one concatenation each (COMPACT_RUN_DOC, COMPACT_STEP_DOC).
 local function finishAlone(k, a)
   local run = mapOf(redis.call('HGETALL', k[2]))
@@ -32,7 +32,7 @@ local function finishAlone(k, a)
   run.status, run.output, run.error, run.finishedAt = '"succeeded"', step.output, 'null', nowJson
   run.startedAt = started and run.startedAt or nowJson
   run.failedSteps, run.skippedSteps, run.usage = '[]', '[]', usageJson(inTok, outTok, cost, nil, extra)
-  local events = redis.call('LRANGE', k[3], 0, -1)
+  local events = redis.call('LRANGE', k[3], '0', '-1')
   local n = #events
   local done = eventText('step.completed', a.stepIdJson, a.now, a.eventData)
   local finished = eventText('run.finished', nil, a.now, '{"status":"succeeded","error":null}')
