@@ -231,8 +231,9 @@ describe("a single-step run's finish", () => {
     expect(done).toMatchObject({ recorded: true, finished: 'succeeded' });
     await seen;
     clearTimeout(timer);
-    // Compacted at once: the live log is gone.
+    // Compacted at once (the live log is gone), the run kept the retention period.
     expect(await redis.exists(channel)).toBe(0);
+    expect(await redis.ttl(keys.run(scope, id))).toBeGreaterThan(590);
     expect(got.map((e) => [e.type, e.id])).toEqual([
       ['run.queued', '1'],
       ['run.started', '2'],
