@@ -114,12 +114,14 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
   end
   return recorded(0, '', over, warned)
 end
--- A late answer.
---@include addLateUsage outboxStep
-addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])
-keepWrite(KEYS[1], written, id, false)
-if not output or output == 'null' then
-  redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6], unpack(ARGV, 18, extra))
+-- A late answer (a block: its includes and the constants they name are made on this path only).
+do
+  --@include addLateUsage outboxStep
+  addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])
+  keepWrite(KEYS[1], written, id, false)
+  if not output or output == 'null' then
+    redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6], unpack(ARGV, 18, extra))
+  end
+  if outbox and TERMINAL[cur] then outboxStep(KEYS[4], KEYS[1]) end
+  return {0, cur}
 end
-if outbox and TERMINAL[cur] then outboxStep(KEYS[4], KEYS[1]) end
-return {0, cur}

@@ -40,10 +40,8 @@ local function finishAlone(k, a)
   -- from the compacted log, as it reads any gap (event-feed.ts, event-log.ts).
   redis.call('PUBLISH', k[3], (n + 2) .. ' ' .. finished)
   if a.outbox then
-    --@include docOf workspaceOf
-    local runId = cjson.decode(run.id)
-    redis.call('XADD', k[4], '*', 'kind', 'step', 'id', runId .. '.' .. cjson.decode(a.stepIdJson), 'doc', docFromMap(STEP_FIELDS, step), 'ws', workspaceOf(k[1]))
-    redis.call('XADD', k[4], '*', 'kind', 'run', 'id', runId, 'doc', docFromMap(RUN_FIELDS, run))
+    --@include outboxFinished
+    outboxFinished(k[4], k[1], a.stepIdJson, step, run)
   end
   if not started then redis.call('ZREM', k[7], k[2]) end
   local defId = run.definitionId
