@@ -44,8 +44,8 @@ if fast and ARGV[8] == '1' and out[6] == 'null' then
   out[8] = warned
 end
 if fast then
-  -- As text once (a number is formatted each time it is made a string).
-  local attempt = tostring(attempts + 1)
+  -- As text once (a number is formatted each time it is made a string; a first attempt's is not).
+  local attempt = v[2] == '0' and '1' or tostring(attempts + 1)
   -- A step still `pending` (as created) has no error, reason or retry time to clear (a missing
   -- field reads as null); one that waited or failed before has.
   local fields = { 'status', '"running"', 'attempts', attempt }
