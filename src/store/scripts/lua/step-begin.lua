@@ -17,7 +17,6 @@
 --@include event
 --@include runStarted
 --@include readStep
---@include countStep
 
 local v = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'startedAt', 'checkpoint', 'stepId')
 local rs = redis.call('HMGET', KEYS[1], 'status', 'input', 'id', 'budget')
@@ -38,7 +37,9 @@ for i = 9, #ARGV do
   out[#out + 1] = output
   if k <= ndeps and not (FAST_DEP[dst] or (FAST_DEP_OPTIONAL[dst] and optional == 'true')) then fast = false end
 end
-if fast and ARGV[8] == '1' and out[6] == 'null' then
+-- (A run without a budget, most, has nothing to count: countStep's functions are not made.)
+if fast and ARGV[8] == '1' and out[6] == 'null' and rs[4] and rs[4] ~= 'null' then
+  --@include countStep
   local over, warned = countStep(KEYS[1], KEYS[3], v[5], ARGV[1], rs[4])
   if over ~= '' then return {'over', v[1], rs[1], over} end
   out[8] = warned
