@@ -5,7 +5,8 @@
 -- functions are made only when the outbox is on: see script.ts's luaSource.)
 local function runStarted(runKey, eventsKey, outboxKey, queuedKey, runIdJson, runStatusJson, now, outbox, texts)
   if runStatusJson ~= '"queued"' then return end
-  redis.call('HSET', runKey, 'status', '"running"', 'startedAt', cjson.encode(now))
+  -- An ISO time needs no JSON escaping (as in eventText).
+  redis.call('HSET', runKey, 'status', '"running"', 'startedAt', '"' .. now .. '"')
   redis.call('ZREM', queuedKey, runKey)
   if texts then texts[#texts + 1] = eventText('run.started', nil, now, '{}')
   else event(eventsKey, 'run.started', nil, now, '{}') end
