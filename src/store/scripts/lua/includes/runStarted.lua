@@ -3,7 +3,7 @@
 -- the caller read it in this script), and out of the set of queued runs. Its `run.started` event
 -- is added to `texts` (see appendEvents) when given, else appended at once. (The outbox's
 -- functions are made only when the outbox is on: see script.ts's luaSource.)
-local function runStarted(runKey, eventsKey, outboxKey, queuedKey, runIdJson, runStatusJson, now, outbox, texts)
+local function runStarted(runKey, eventsKey, outboxKey, queuedKey, runStatusJson, now, outbox, texts)
   if runStatusJson ~= '"queued"' then return end
   -- An ISO time needs no JSON escaping (as in eventText).
   redis.call('HSET', runKey, 'status', '"running"', 'startedAt', '"' .. now .. '"')
