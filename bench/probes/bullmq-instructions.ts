@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { Command, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { luaSource } from '../../src/store/scripts/script.js';
 import { callgrindRedis, instructions } from '../lib/callgrind.js';
 import { DurableWrites } from '../lib/durable.js';
@@ -34,7 +34,7 @@ for (const dir of [new URL('../../src/store/scripts/lua/', import.meta.url), new
 const names = scriptNames();
 const calls = new Map<string, number>();
 let counting = false;
-type Sent = { name: string; args: unknown[]; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+type Sent = { name: string; args: unknown[] };
 const proto = Redis.prototype as unknown as { sendCommand: (c: Sent, ...r: unknown[]) => unknown };
 const send = proto.sendCommand;
 proto.sendCommand = function (this: Redis, c, ...r) {
@@ -44,10 +44,11 @@ proto.sendCommand = function (this: Redis, c, ...r) {
   if (counting) calls.set(name, (calls.get(name) ?? 0) + 1);
   const source = sources.get(sha);
   if (!source) return send.call(this, c, ...r);
-  // A plain EVAL (ioredis' own script commands turn an EVAL back into EVALSHA once loaded).
-  const plain = new Command('eval', [source, ...c.args.slice(1)] as string[], { replyEncoding: null });
-  plain.promise.then(c.resolve, c.reject);
-  return send.call(this, plain as unknown as Sent, ...r);
+  // The same command made a plain EVAL (its promise, reply encoding and arguments kept; only the
+  // first, the SHA, becomes the source): script.ts builds its own EVALSHA command and awaits it.
+  c.name = 'eval';
+  c.args = [source, ...c.args.slice(1)];
+  return send.call(this, c, ...r);
 };
 
 const cg = await callgrindRedis();

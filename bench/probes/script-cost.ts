@@ -12,13 +12,16 @@
  * revision (their Lua read from git, includes expanded), interleaved with today's, so that a
  * change is measured against its before in the same run (a script whose keys or arguments
  * changed since is left out). `--noop`: also a script that only returns, given the same keys
- * and arguments: what the call alone costs.
+ * and arguments: what the call alone costs. `--callgrind`: Redis under valgrind's callgrind
+ * (lib/callgrind.ts), each round's sends counted in Redis' instructions per call instead of CPU
+ * time (300 runs a round, not 2,000: a count the machine's load does not move).
  */
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { luaSource } from '../../src/store/scripts/script.js';
 import { ownRedis } from '../../test/helpers/redis-server.js';
+import { callgrindRedis, instructions } from '../lib/callgrind.js';
 import { newRedis, redisMainThreadCpuSeconds } from '../lib/redis.js';
 import { scriptNames } from '../lib/script-names.js';
 import { echoAgent, startSwitchyard } from '../lib/switchyard.js';
@@ -26,10 +29,16 @@ import { median } from '../lib/util.js';
 import { windowed } from '../scenarios/single.js';
 
 const { values: opts } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, against: { type: 'string' }, noop: { type: 'boolean', default: false } },
+  options: {
+    rounds: { type: 'string', default: '3' },
+    against: { type: 'string' },
+    noop: { type: 'boolean', default: false },
+    callgrind: { type: 'boolean', default: false },
+  },
 });
-const N = 2000;
-const own = await ownRedis({ aof: false, args: ['--slowlog-max-len', '200000'] });
+const N = opts.callgrind ? 300 : 2000;
+const cg = opts.callgrind ? await callgrindRedis() : undefined;
+const own = cg ? { url: cg.url, destroy: () => cg.destroy() } : await ownRedis({ aof: false, args: ['--slowlog-max-len', '200000'] });
 const sy = await startSwitchyard({ name: 'cost', agents: { one: echoAgent(0, 50) }, workflows: [], redisUrl: own.url });
 for (let i = 0; i < 3; i++) await sy.finished((await sy.system.api.submissions.submitAgentTask(sy.system.scope(), 'one', { task: 'warm' })).id);
 
@@ -50,7 +59,10 @@ await sy.finished(id);
 proto.sendCommand = orig;
 
 const r = newRedis('probe-cost', own.url);
+/** µs of Redis' main thread over `fn`, or with --callgrind its instructions (then `unit` says so). */
+const unit = cg ? 'k instructions/call' : 'µs/call';
 const cpuOf = async (fn: () => Promise<void>) => {
+  if (cg) return (await instructions(cg, fn)).all / 1000;
   const c0 = await redisMainThreadCpuSeconds(r);
   await fn();
   return ((await redisMainThreadCpuSeconds(r)) - c0) * 1e6;
@@ -123,7 +135,7 @@ for (let round = 0; round < Number(opts.rounds); round++) {
   );
 }
 for (const k of incomparable) console.log(`${k}: not comparable (it answers today's calls otherwise: its keys or arguments changed since)`);
-for (const [k, xs] of Object.entries(rounds)) console.log(`${k}: ${median(xs).toFixed(1)} µs/call (rounds ${xs.map((x) => x.toFixed(1)).join(', ')})`);
+for (const [k, xs] of Object.entries(rounds)) console.log(`${k}: ${median(xs).toFixed(1)} ${unit} (rounds ${xs.map((x) => x.toFixed(1)).join(', ')})`);
 r.disconnect();
 await sy.close();
 await own.destroy();

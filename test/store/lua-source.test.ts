@@ -1,10 +1,13 @@
 /**
  * How a script's includes are inlined (luaSource): each once at the top level, its own includes
  * first; one inside a block (indented) is the block's, inlined there with what the top level
- * has not inlined before it, and not counted as inlined after the block.
+ * has not inlined before it, and not counted as inlined after the block. The constants a script
+ * names (not in a comment) are made at its top, or at the start of the block whose includes
+ * alone name them.
  */
 import { describe, expect, it } from 'vitest';
 import { luaSource } from '../../src/store/scripts/script.js';
+import { LOST_STEP_ERROR } from '../../src/model/run.js';
 
 /** Sources by path: includes/<name> for an include; `main` for the script. */
 const files: Record<string, string> = {
@@ -12,7 +15,10 @@ const files: Record<string, string> = {
   'includes/b': 'B\n',
   'includes/c': '--@include a\nC\n',
   'includes/d': '--@include b\nD\n',
+  'includes/e': 'E = LOST_ERROR\n',
+  'includes/f': '--@include e\nF = COMPACT_MAX_STEPS\n',
 };
+const LOST = `local LOST_ERROR = ${JSON.stringify(LOST_STEP_ERROR)}`;
 
 /** The script's source, its lines that are not blank (an include keeps its line's end). */
 const source = (main: string) =>
@@ -40,5 +46,21 @@ describe('luaSource', () => {
 
   it('inlines the same include in two blocks, each its own', () => {
     expect(source('if x then\n  --@include b\nend\nif y then\n  --@include b\nend\n')).toBe('if x then\nB\nend\nif y then\nB\nend\n');
+  });
+
+  it('makes the constants the top level names at the top, and none a comment only names', () => {
+    expect(source('-- COMPACT_MAX_STEPS\n--@include e\nX = 1 -- TERMINAL\n')).toBe(`${LOST}\n-- COMPACT_MAX_STEPS\nE = LOST_ERROR\nX = 1 -- TERMINAL\n`);
+  });
+
+  it("makes a constant that only a block's includes name at the block's start, each block its own", () => {
+    expect(source('if x then\n  --@include f\nend\nif y then\n  --@include e\nend\n')).toBe(
+      `if x then\n${LOST}\nlocal COMPACT_MAX_STEPS = 100\nE = LOST_ERROR\nF = COMPACT_MAX_STEPS\nend\nif y then\n${LOST}\nE = LOST_ERROR\nend\n`,
+    );
+  });
+
+  it('makes a constant the top level names once, at the top, though a block names it too', () => {
+    expect(source('X = LOST_ERROR\nif x then\n  --@include f\nend\n')).toBe(
+      `${LOST}\nX = LOST_ERROR\nif x then\nlocal COMPACT_MAX_STEPS = 100\nE = LOST_ERROR\nF = COMPACT_MAX_STEPS\nend\n`,
+    );
   });
 });

@@ -2,7 +2,9 @@
  * Live-only `step.delta`s on the real Redis: the script publishes one only while the step runs
  * that attempt and never logs it, and the event feed puts each among the logged events by the
  * log position it was published at (a gap read first, a late one dropped). A step's start
- * publishes only the last event it appends: a viewer reads the ones before it from the log.
+ * publishes only the last event it appends: a viewer reads the ones before it from the log. So
+ * does a single-step run's finish, which compacts the run: the one before comes from the
+ * compacted log.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +186,70 @@ describe("a step's start", () => {
     );
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatch(/^3 \{"type":"step\.started"/);
+    await listener.quit();
+  });
+});
+
+describe("a single-step run's finish", () => {
+  it('reaches a viewer as step.completed then run.finished from one message: the one before is read from the compacted log', async () => {
+    const id = unique('run');
+    await store.records.create(scope, runRecord(id), {
+      outputSteps: ['a'],
+      definition: { name: 't', steps: ['a'] },
+      steps: [step('a')],
+      refIds: [],
+    });
+    const channel = keys.events(scope, id);
+    const listener = redis.duplicate();
+    const messages: string[] = [];
+    listener.on('message', (_channel: string, message: string) => messages.push(message));
+    await listener.subscribe(channel);
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), 10_000);
+    const got: RunEvent[] = [];
+    const seen = (async () => {
+      for await (const e of store.events.follow(scope, id, undefined, stop.signal)) {
+        got.push(e);
+        if (e.type === 'run.finished') break;
+      }
+    })();
+    await store.steps.begin(scope, id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 });
+    // The viewer has been given the log so far: what follows comes through the channel.
+    await poll(
+      'the log given',
+      () => got.length,
+      (n) => n === 3,
+      { timeoutMs: 10_000, intervalMs: 10 },
+    );
+    const done = await store.steps.complete(
+      scope,
+      id,
+      'a',
+      { output: 'Hello', input: {}, usage: { inputTokens: 1, outputTokens: 1 }, model: 'm' },
+      { finishRun: true },
+    );
+    expect(done).toMatchObject({ recorded: true, finished: 'succeeded' });
+    await seen;
+    clearTimeout(timer);
+    // Compacted at once (the live log is gone), the run kept the retention period.
+    expect(await redis.exists(channel)).toBe(0);
+    expect(await redis.ttl(keys.run(scope, id))).toBeGreaterThan(590);
+    expect(got.map((e) => [e.type, e.id])).toEqual([
+      ['run.queued', '1'],
+      ['run.started', '2'],
+      ['step.started', '3'],
+      ['step.completed', '4'],
+      ['run.finished', '5'],
+    ]);
+    expect(got[3]).toMatchObject({ runId: id, stepId: 'a', data: { usage: { inputTokens: 1, outputTokens: 1 } } });
+    await poll(
+      'the messages',
+      () => messages.length,
+      (n) => n >= 2,
+      { timeoutMs: 10_000, intervalMs: 10 },
+    );
+    expect(messages.map((m) => m.slice(0, m.indexOf(' ')))).toEqual(['3', '5']);
+    expect(messages[1]).toMatch(/^5 \{"type":"run\.finished"/);
     await listener.quit();
   });
 });

@@ -68,6 +68,13 @@ const STATE_LUA = new URL('./lua/', import.meta.url);
 
 const readLua = (dir: URL, path: string): string => readFileSync(new URL(`${path}.lua`, dir), 'utf8');
 
+/** The constants `text` names outside its comments (a `--` comment runs to the line's end; no script has `--` in a string). */
+const constantsNamed = (text: string): string[] => {
+  const code = text.replace(/--.*$/gm, '');
+  return Object.keys(CONSTANTS).filter((constant) => new RegExp(`\\b${constant}\\b`).test(code));
+};
+const constantsLua = (names: readonly string[]) => names.map((constant) => `local ${constant} = ${CONSTANTS[constant]}\n`).join('');
+
 /**
  * A script's full source: the constants it names, then its text with its includes
  * (lua/includes/<name>.lua, each inlined once, its own includes first). Redis runs the whole
@@ -77,9 +84,13 @@ const readLua = (dir: URL, path: string): string => readFileSync(new URL(`${path
  * script defines anew on each call, when its definition is reached), so a path few calls take
  * keeps its functions to itself. It is inlined there with what it needs that the script's top
  * level has not inlined before it (its names together, each once), and nothing after the block
- * counts it as inlined. `read` (by default the files here) gives an include's or a script's text.
+ * counts it as inlined. So are the constants: one that only a block's includes name is made at
+ * the block's start (a list of the record's fields is a table made on every call that defines
+ * it). `read` (by default the files here) gives an include's or a script's text.
  */
 export function luaSource(name: string, dir: URL = STATE_LUA, read: (dir: URL, path: string) => string = readLua): string {
+  // A block's includes, kept aside: its place holds `\0<index>\0` until the constants are known.
+  const blocks: string[] = [];
   const expand = (text: string, seen: Set<string>): string =>
     text.replace(/^([ \t]*)--@include[ \t]+(\S+(?:[ \t]+\S+)*)\s*$/gm, (_line, indent: string, names: string) => {
       const scope = indent ? new Set(seen) : seen;
@@ -89,14 +100,20 @@ export function luaSource(name: string, dir: URL = STATE_LUA, read: (dir: URL, p
         scope.add(include);
         out += expand(read(STATE_LUA, `includes/${include}`), scope);
       }
-      return out;
+      if (!indent) return out;
+      blocks.push(out);
+      return `\0${blocks.length - 1}\0`;
+    });
+  // Each block made with the constants it names that are not made before it.
+  const fill = (text: string, made: ReadonlySet<string>): string =>
+    text.replace(/\0(\d+)\0/g, (_hole, at: string) => {
+      const block = blocks[Number(at)]!;
+      const own = constantsNamed(block).filter((constant) => !made.has(constant));
+      return constantsLua(own) + fill(block, new Set([...made, ...own]));
     });
   const body = expand(read(dir, name), new Set());
-  const header = Object.entries(CONSTANTS)
-    .filter(([constant]) => new RegExp(`\\b${constant}\\b`).test(body))
-    .map(([constant, value]) => `local ${constant} = ${value}\n`)
-    .join('');
-  return header + body;
+  const top = constantsNamed(body);
+  return constantsLua(top) + fill(body, new Set(top));
 }
 
 export class Script {

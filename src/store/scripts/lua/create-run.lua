@@ -22,7 +22,6 @@
 -- refuses the run (nothing written); else {steps written, 1/0 an envelope holds it, then each
 -- queue's turns in order (0: the plain wait list)}; or the error NODEF (the definition is not
 -- stored: send it).
---@include docOf
 --@include event
 --@include createSteps
 --@include envelopeAtSubmit
@@ -85,10 +84,11 @@ markFinishNotice(KEYS[11], KEYS[12], runKey, ARGV[17], ARGV[6])
 redis.call('RPUSH', KEYS[4], eventText('run.queued', nil, ARGV[5], ARGV[7]))
 -- The system of record lists live runs too, not only finished ones; the definition goes once.
 if ARGV[8] == '1' then
+  --@include outboxNewRun
   local definition = ARGV[9]
   if definition == '' and ARGV[10] ~= '' then definition = redis.call('GET', KEYS[8]) end
   if definition == '' then definition = 'null' end
-  redis.call('XADD', KEYS[6], '*', 'kind', 'run', 'id', runId, 'doc', docOf(runKey, RUN_FIELDS), 'definition', definition)
+  outboxNewRun(KEYS[6], runKey, runId, definition)
 end
 reply[1] = #created
 return reply

@@ -24,7 +24,7 @@
 --@include finishRun
 return finishRun({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9] }, {
   status = ARGV[1], output = ARGV[2], errorJson = ARGV[3], now = ARGV[4], outbox = ARGV[5] == '1',
-  ttl = tonumber(ARGV[6]), reasonJson = ARGV[7], stepPrefix = ARGV[8], defPrefix = ARGV[9],
+  ttl = ARGV[6], reasonJson = ARGV[7], stepPrefix = ARGV[8], defPrefix = ARGV[9],
   settled = (ARGV[10] and ARGV[10] ~= '') and {
     failed = ARGV[10], skipped = ARGV[11], usage = ARGV[12], nFailed = tonumber(ARGV[13]),
     requiredFailed = ARGV[14] ~= '' and ARGV[14] or nil,

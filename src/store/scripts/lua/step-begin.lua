@@ -17,10 +17,9 @@
 --@include event
 --@include runStarted
 --@include readStep
---@include countStep
 
 local v = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'startedAt', 'checkpoint', 'stepId')
-local rs = redis.call('HMGET', KEYS[1], 'status', 'input', 'id', 'budget')
+local rs = redis.call('HMGET', KEYS[1], 'status', 'input', 'budget')
 if not v[1] or not rs[1] then return {'missing'} end
 -- Statuses are JSON strings of plain names: their text without the quotes.
 local st, runSt = string.sub(v[1], 2, -2), string.sub(rs[1], 2, -2)
@@ -38,14 +37,16 @@ for i = 9, #ARGV do
   out[#out + 1] = output
   if k <= ndeps and not (FAST_DEP[dst] or (FAST_DEP_OPTIONAL[dst] and optional == 'true')) then fast = false end
 end
-if fast and ARGV[8] == '1' and out[6] == 'null' then
-  local over, warned = countStep(KEYS[1], KEYS[3], v[5], ARGV[1], rs[4])
+-- (A run without a budget, most, has nothing to count: countStep's functions are not made.)
+if fast and ARGV[8] == '1' and out[6] == 'null' and rs[3] and rs[3] ~= 'null' then
+  --@include countStep
+  local over, warned = countStep(KEYS[1], KEYS[3], v[5], ARGV[1], rs[3])
   if over ~= '' then return {'over', v[1], rs[1], over} end
   out[8] = warned
 end
 if fast then
-  -- As text once (a number is formatted each time it is made a string).
-  local attempt = tostring(attempts + 1)
+  -- As text once (a number is formatted each time it is made a string; a first attempt's is not).
+  local attempt = v[2] == '0' and '1' or tostring(attempts + 1)
   -- A step still `pending` (as created) has no error, reason or retry time to clear (a missing
   -- field reads as null); one that waited or failed before has.
   local fields = { 'status', '"running"', 'attempts', attempt }
@@ -59,7 +60,7 @@ if fast then
   redis.call('HSET', KEYS[2], unpack(fields))
   -- The run's start and the step's, appended in one command.
   local texts = {}
-  runStarted(KEYS[1], KEYS[3], KEYS[4], KEYS[5], rs[3], rs[1], ARGV[1], ARGV[2] == '1', texts)
+  runStarted(KEYS[1], KEYS[3], KEYS[4], KEYS[5], rs[1], ARGV[1], ARGV[2] == '1', texts)
   texts[#texts + 1] = eventText('step.started', v[5], ARGV[1], '{"attempt":' .. attempt .. '}')
   appendEvents(KEYS[3], texts)
   out[1] = 'started'

@@ -71,7 +71,7 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     for i = 18, extra, 2 do step[ARGV[i]] = ARGV[i + 1] end
     if finishAlone(KEYS, {
         step = step, stepIdJson = stepIdJson, usage = usage, eventData = eventData, now = ARGV[1], nowJson = nowJson,
-        outbox = outbox, ttl = tonumber(ARGV[10]), defPrefix = ARGV[12],
+        outbox = outbox, ttl = ARGV[10], defPrefix = ARGV[12],
       }) then
       local holds, notice = afterFinish({ KEYS[8], KEYS[9], KEYS[10], KEYS[2] })
       return recorded(1, 'succeeded', '', '', holds, notice)
@@ -108,18 +108,20 @@ if cur == 'running' or cur == 'pending' or cur == 'retrying' then
     --@include finishRun
     local f = finishRun({ KEYS[2], KEYS[5], KEYS[6], KEYS[3], KEYS[4], KEYS[7], KEYS[8], KEYS[9], KEYS[10] }, {
       status = 'auto', output = 'null', errorJson = 'null', now = ARGV[1], outbox = outbox,
-      ttl = tonumber(ARGV[10]), reasonJson = '"run finished"', stepPrefix = ARGV[11], defPrefix = ARGV[12],
+      ttl = ARGV[10], reasonJson = '"run finished"', stepPrefix = ARGV[11], defPrefix = ARGV[12],
     })
     return recorded(f[1], f[2], over, warned, f[5], f[6])
   end
   return recorded(0, '', over, warned)
 end
--- A late answer.
---@include addLateUsage outboxStep
-addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])
-keepWrite(KEYS[1], written, id, false)
-if not output or output == 'null' then
-  redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6], unpack(ARGV, 18, extra))
+-- A late answer (a block: its includes and the constants they name are made on this path only).
+do
+  --@include addLateUsage outboxStep
+  addLateUsage(KEYS[1], KEYS[2], KEYS[4], outbox, ARGV[4])
+  keepWrite(KEYS[1], written, id, false)
+  if not output or output == 'null' then
+    redis.call('HSET', KEYS[1], 'output', ARGV[3], 'model', ARGV[5], 'input', ARGV[6], unpack(ARGV, 18, extra))
+  end
+  if outbox and TERMINAL[cur] then outboxStep(KEYS[4], KEYS[1]) end
+  return {0, cur}
 end
-if outbox and TERMINAL[cur] then outboxStep(KEYS[4], KEYS[1]) end
-return {0, cur}

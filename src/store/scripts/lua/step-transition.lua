@@ -78,7 +78,7 @@ end
 redis.call('HSET', KEYS[1], unpack(fields))
 addUsage(KEYS[1], 'usage', ARGV[10])
 local outbox = ARGV[6] == '1'
-if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], KEYS[5], v[3], redis.call('HGET', KEYS[2], 'status'), ARGV[5], outbox) end
+if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], KEYS[5], redis.call('HGET', KEYS[2], 'status'), ARGV[5], outbox) end
 if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], v[4], ARGV[5], data) end
 if outbox and TERMINAL[ARGV[2]] then outboxStep(KEYS[4], KEYS[1]) end
 -- An agent step takes part only when it waits, or waited, for a decision on its tool calls.

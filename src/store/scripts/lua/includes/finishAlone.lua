@@ -6,14 +6,14 @@
 -- run's. It settles as finishRun would (succeeded, with the step's output and usage) and is
 -- compacted at once, each record written once: the step's new fields and the run's final ones
 -- go straight into the compact hash (never into the hashes the compaction deletes), and the
--- last two events (step.completed, run.finished) are published and kept there, not appended
+-- last two events (step.completed, run.finished) are kept there (the last one published), not appended
 -- to the list first. Each hash is read once, whole (HGETALL: only the fields it has). Returns
 -- false, having written nothing, when the run has another shape (the caller then writes the
 -- step and finishes the run the general way).
 -- k: step-complete's KEYS (step, run, events, outbox, steps, refs, queued runs, ...)
 -- a: {step = the step's record (its hash as read, by name: see mapOf) with its new fields set,
 --     stepIdJson, usage (the step's usage JSON, 'null' for none), eventData (step.completed's
---     data JSON), now, nowJson, outbox (bool), ttl, defPrefix}
+--     data JSON), now, nowJson, outbox (bool), ttl (seconds, as text), defPrefix}
 -- The compact records are written in one concatenation each (COMPACT_RUN_DOC, COMPACT_STEP_DOC).
 local function finishAlone(k, a)
   local run = mapOf(redis.call('HGETALL', k[2]))
@@ -32,17 +32,16 @@ local function finishAlone(k, a)
   run.status, run.output, run.error, run.finishedAt = '"succeeded"', step.output, 'null', nowJson
   run.startedAt = started and run.startedAt or nowJson
   run.failedSteps, run.skippedSteps, run.usage = '[]', '[]', usageJson(inTok, outTok, cost, nil, extra)
-  local events = redis.call('LRANGE', k[3], 0, -1)
+  local events = redis.call('LRANGE', k[3], '0', '-1')
   local n = #events
   local done = eventText('step.completed', a.stepIdJson, a.now, a.eventData)
   local finished = eventText('run.finished', nil, a.now, '{"status":"succeeded","error":null}')
-  redis.call('PUBLISH', k[3], (n + 1) .. ' ' .. done)
+  -- The last one only, with its id (as appendEvents): a viewer reads step.completed before it
+  -- from the compacted log, as it reads any gap (event-feed.ts, event-log.ts).
   redis.call('PUBLISH', k[3], (n + 2) .. ' ' .. finished)
   if a.outbox then
-    --@include docOf workspaceOf
-    local runId = cjson.decode(run.id)
-    redis.call('XADD', k[4], '*', 'kind', 'step', 'id', runId .. '.' .. cjson.decode(a.stepIdJson), 'doc', docFromMap(STEP_FIELDS, step), 'ws', workspaceOf(k[1]))
-    redis.call('XADD', k[4], '*', 'kind', 'run', 'id', runId, 'doc', docFromMap(RUN_FIELDS, run))
+    --@include outboxFinished
+    outboxFinished(k[4], k[1], a.stepIdJson, step, run)
   end
   if not started then redis.call('ZREM', k[7], k[2]) end
   local defId = run.definitionId

@@ -19,8 +19,9 @@ end
 -- Finish a run once (the first caller wins): see run-finish.lua, which calls only this.
 -- k: {run, steps, refs, events, outbox, queued runs, the run's holds, finish notices, the
 --     workspace's subscriptions that take run.finished}
--- a: {status ('auto' or a final one), output, errorJson, now, outbox (bool), ttl, reasonJson,
---     stepPrefix, defPrefix, settled}
+-- a: {status ('auto' or a final one), output, errorJson, now, outbox (bool), ttl (seconds, as
+--     text: a number given to redis.call is formatted on every call), reasonJson, stepPrefix,
+--     defPrefix, settled}
 -- a.settled (only with 'auto'): the steps already read and given their TTL by the caller, in
 -- short commands (a run too large to settle in one script): {failed = JSON list of the failed
 -- steps, skipped = JSON list of ids, usage = usage JSON, nFailed, requiredFailed = id or nil}.
@@ -34,7 +35,7 @@ local function finishRun(k, a)
   local now, outbox, ttl, stepPrefix = a.now, a.outbox, a.ttl, a.stepPrefix
   local nowJson = cjson.encode(now)
   local auto = status == 'auto'
-  local steps = a.settled and {} or redis.call('LRANGE', k[2], 0, -1)
+  local steps = a.settled and {} or redis.call('LRANGE', k[2], '0', '-1')
   local cancelled = {}
   local t = { failed = {}, skipped = {}, inTok = 0, outTok = 0, cost = nil, required = nil }
   local running = false
@@ -103,7 +104,7 @@ local function finishRun(k, a)
     stepDocs[i] = COMPACT_STEP_DOC(mapOf(redis.call('HGETALL', stepPrefix .. sid)))
     redis.call('DEL', stepPrefix .. sid)
   end
-  local events = redis.call('LRANGE', k[4], 0, -1)
+  local events = redis.call('LRANGE', k[4], '0', '-1')
   redis.call('DEL', k[1], k[2], k[3], k[4])
   redis.call('HSET', k[1], 'status', cjson.encode(status), 'run', runDoc, 'steps', '[' .. table.concat(stepDocs, ',') .. ']',
     'events', '[' .. table.concat(events, ',') .. ']')
