@@ -29,6 +29,7 @@ import { requirePrices } from './budget-pricing.js';
 import { envelopeAdmission, envelopeRefusal } from './envelope-check.js';
 import { isTerminalRun, type Budget, type RunRecord } from '../model/run.js';
 import type { RoutingConstraints } from '../model/routing.js';
+import { isoTime } from '../model/time.js';
 import { chooseAgent, type RoutingFacts } from './routing.js';
 import { RoutingError } from './routing-error.js';
 
@@ -325,7 +326,7 @@ function newRunRecord(runId: string, scope: Scope, workflow: CompiledWorkflow, i
     context: null,
     contextWriters: null,
     outputs: null,
-    createdAt: new Date(now).toISOString(),
+    createdAt: isoTime(now),
     startedAt: null,
     finishedAt: null,
   };
