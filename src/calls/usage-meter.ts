@@ -8,7 +8,7 @@
  * from the response cache is counted as such: no tokens, no cost, and what it saved.
  */
 import type { Metrics } from '../metrics/metrics.js';
-import type { PriceTable } from './pricing.js';
+import { costOf, type PriceTable } from './pricing.js';
 import { ProviderDecorator, type CallHolder, type CompletionRequest, type CompletionResult, type Provider, type TokenUsage } from './provider.js';
 import type { Usage } from '../model/run.js';
 
@@ -40,7 +40,12 @@ export class UsageMeter {
       usage.costUsd = 0;
       usage.cachedCalls = 1;
       if (cached.costSavedUsd !== undefined) usage.costSavedUsd = cached.costSavedUsd;
-    } else usage = this.prices?.withCost(counted, model) ?? counted;
+    } else {
+      // As PriceTable.withCost gives it, without a copy: `counted` is this call's own.
+      usage = counted;
+      const price = model && this.prices ? this.prices.priceOf(model) : undefined;
+      if (price) usage.costUsd = Math.round(costOf(usage, price) * 1e8) / 1e8;
+    }
     this.calls++;
     if (tokens.estimated) this.estimated = true;
     this.inputTokens += usage.inputTokens;

@@ -28,7 +28,8 @@ export class ActiveJobs {
     let jobs = this.byRun.get(run);
     if (!jobs) this.byRun.set(run, (jobs = new Map<string, Cancellable>()));
     jobs.set(jobId, worker);
-    const missed = this.recent.get(jobId) ?? this.recent.get(run);
+    // Mostly no cancellation arrived of late: nothing to look up.
+    const missed = this.recent.size > 0 ? (this.recent.get(jobId) ?? this.recent.get(run)) : undefined;
     if (missed && Date.now() - missed.at < RECENT_MS) worker.cancelJob(jobId, missed.reason);
     return () => {
       jobs.delete(jobId);

@@ -10,7 +10,9 @@ import type { Delivery } from './delivery.js';
  */
 export async function tellEnding(d: Delivery, status: StepStatus | 'missing', endRun: boolean): Promise<void> {
   const { deps, step } = d;
-  await deps.control.promoteRefs(d.job.data.refs);
+  const { refs } = d.job.data;
+  // Most steps have no refs (a single-step run's never): no promise made for none.
+  if (refs.length > 0) await deps.control.promoteRefs(refs);
   if (step.joinOf && (status === 'succeeded' || status === 'failed' || status === 'skipped'))
     await settleJoins(deps, d.scope, d.runId, step.joinOf, () => d.log());
   if (endRun && d.standalone) await finishRun(deps, d.scope, d.runId, AUTO_ENDING);

@@ -94,6 +94,8 @@ function ownersOf(steps: readonly Pick<CompiledStep, 'id' | 'dependsOn'>[]): Map
 
 /** The ref job ids of a run's flow (as buildRunFlow makes them), without building it: what its state records before its jobs are added. */
 export function refIdsOf(runId: string, steps: readonly Pick<CompiledStep, 'id' | 'dependsOn'>[]): string[] {
+  // A single-step run's (most runs'): nothing to refer to, and no map of owners made.
+  if (steps.length === 1 && steps[0]!.dependsOn.length === 0) return [];
   const owner = ownersOf(steps);
   return steps.flatMap((s) => s.dependsOn.filter((d) => owner.get(d) !== s.id).map((d) => refJobId(runId, d, s.id)));
 }

@@ -37,6 +37,16 @@ export function estimateCall(
   return req.promptCache ? { ...e, cacheWriteTokens: Math.min(input, prefix) } : e;
 }
 
+/**
+ * `req`'s estimate, counted on first use and kept. Made here, not as an arrow in an object
+ * literal: run through tsx (npm start, the bench), esbuild's keepNames names such an arrow with
+ * Object.defineProperty on each call.
+ */
+function estimateOnce(req: CompletionRequest): () => CallEstimate {
+  let estimate: CallEstimate | undefined;
+  return () => (estimate ??= estimateCall(req));
+}
+
 /** A call asking to go. */
 export interface CallAsk {
   req: CompletionRequest;
@@ -109,8 +119,7 @@ export class AdmittedProvider<T> extends ProviderDecorator {
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
-    let estimate: ReturnType<typeof estimateCall> | undefined;
-    const verdict = await this.admission.acquire({ req, estimate: () => (estimate ??= estimateCall(req)) });
+    const verdict = await this.admission.acquire({ req, estimate: estimateOnce(req) });
     if (verdict.kind === 'wait') {
       const prefix = verdict.limit.startsWith('workspace ') ? WORKSPACE_CAP_WAIT : CAPACITY_WAIT;
       throw new CapacityWaitError(`${prefix}${verdict.why}`, verdict.ms, verdict.limit);

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import { isoNow } from '../../model/time.js';
 import type { Scope } from '../scope.js';
 import { parseRunBudgetWarning, type RunBudgetWarning } from '../../model/budget.js';
 import { isTerminalRun, isTerminalStep, usableDependency, type RunStatus, type StepStatus } from '../../model/run.js';
@@ -73,7 +74,7 @@ export async function stepBegin(redis: Redis, a: StepBeginArgs): Promise<StepBeg
     redis,
     [keys.run(a.scope, a.runId), keys.step(a.scope, a.runId, a.stepId), keys.events(a.scope, a.runId), keys.outbox(a.scope), keys.queuedRuns(a.scope)],
     [
-      new Date().toISOString(),
+      isoNow(),
       a.outbox ? '1' : '0',
       fast ? '1' : '0',
       keys.stepPrefix(a.scope, a.runId),

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../keys.js';
+import { isoNow } from '../../model/time.js';
 import type { Scope } from '../scope.js';
 import { parseRunBudgetWarning, type RunBudgetWarning } from '../../model/budget.js';
 import type { RunStatus, StepStatus, Usage } from '../../model/run.js';
@@ -72,7 +73,7 @@ export interface StepCompleteReply {
 export async function stepComplete(redis: Redis, a: StepCompleteArgs, r: StepResult): Promise<StepCompleteReply> {
   const fields = r.fields ? Object.keys(r.fields) : [];
   const args: (string | number)[] = [
-    new Date().toISOString(),
+    isoNow(),
     a.outbox ? '1' : '0',
     json(r.output),
     json(r.usage),
