@@ -53,7 +53,15 @@ const removeAdded = () => Promise.all(added.map((id) => queue.remove(id)));
 
 describe('fair turns on one queue', () => {
   it('sends jobs plain while the pool keeps up, then gives turns', async () => {
+    const before = Date.now();
     expect(await add('a', 5, 2)).toEqual([0, 0, 1, 2, 3]);
+    // The state notes the last turn's job and its time in ms (integer text, Redis' clock: this machine's).
+    const state = await redis.hgetall(keys.fairTurns(cell, QUEUE));
+    expect(state).toMatchObject({ v: '0', 'f:a': '3', 'j:a': added[4] });
+    expect(state['t:a']).toMatch(/^[1-9]\d{12}$/);
+    expect(Number(state['t:a'])).toBeGreaterThanOrEqual(before - 1000);
+    expect(Number(state['t:a'])).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(await redis.ttl(keys.fairTurns(cell, QUEUE))).toBeGreaterThan(86_000);
   });
 
   it("puts a newcomer next to the head and a workspace's new jobs behind its own backlog", async () => {

@@ -8,4 +8,4 @@
 -- new jobs' ids, in the order they should go.
 -- Returns one priority per job: 0 (the plain wait list), else its turn (1 .. 2^21-1).
 --@include fairTurns
-return fairTurns(KEYS, ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), 5, #ARGV - 4)
+return fairTurns(KEYS, ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], 5, #ARGV - 4)

@@ -1,9 +1,9 @@
 -- The start of a step in one round trip: read the run, the step and the steps it reads, and on
 -- the fast path move the step to running. The fast path is the one unambiguous case of the
 -- engine's decision (src/engine/decide.ts), its rule stated in src/model/run.ts (FAST_FROM,
--- FAST_DEP, FAST_DEP_OPTIONAL come from there): allowed by the caller (no `when`, no join
--- other than `all`), the step in FAST_FROM with attempts left, the run live, every dependency
--- usable. Anything else is only read, and the caller decides. A step that counts against its
+-- FAST_DEP, FAST_DEP_OPTIONAL come from there: see usableDep): allowed by the caller (no
+-- `when`, no join other than `all`), the step in FAST_FROM with attempts left, the run live,
+-- every dependency usable. Anything else is only read, and the caller decides. A step that counts against its
 -- run's maxSteps is counted as it first starts (countStep); one the limit refuses is not started.
 -- KEYS: run, step, events, outbox, queued runs
 -- ARGV: [1] now (ISO), [2] outbox on, [3] fast path allowed, [4] step key prefix, [5] number of
@@ -16,7 +16,6 @@
 -- run status, why} when maxSteps refused to start it.
 --@include event
 --@include runStarted
---@include readStep
 
 local v = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'startedAt', 'checkpoint', 'stepId')
 local rs = redis.call('HMGET', KEYS[1], 'status', 'input', 'budget')
@@ -28,14 +27,19 @@ if TERMINAL[st] or TERMINAL[runSt] then return out end
 local ndeps, needs = tonumber(ARGV[5]), ARGV[6]
 local attempts = tonumber(v[2])
 local fast = ARGV[3] == '1' and FAST_FROM[st] and attempts < tonumber(ARGV[7])
-for i = 9, #ARGV do
-  local k = i - 8
-  local dst, optional, output = readStep(ARGV[4] .. ARGV[i], string.sub(needs, k, k) == '1')
-  out[#out + 1] = ARGV[i]
-  out[#out + 1] = dst
-  out[#out + 1] = optional
-  out[#out + 1] = output
-  if k <= ndeps and not (FAST_DEP[dst] or (FAST_DEP_OPTIONAL[dst] and optional == 'true')) then fast = false end
+-- The steps it reads, if any (a block: their functions and the dependency rule's sets are made
+-- only for a step that reads some; a single-step run's reads none).
+if #ARGV >= 9 then
+  --@include readStep usableDep
+  for i = 9, #ARGV do
+    local k = i - 8
+    local dst, optional, output = readStep(ARGV[4] .. ARGV[i], string.sub(needs, k, k) == '1')
+    out[#out + 1] = ARGV[i]
+    out[#out + 1] = dst
+    out[#out + 1] = optional
+    out[#out + 1] = output
+    if k <= ndeps and not usableDep(dst, optional) then fast = false end
+  end
 end
 -- (A run without a budget, most, has nothing to count: countStep's functions are not made.)
 if fast and ARGV[8] == '1' and out[6] == 'null' and rs[3] and rs[3] ~= 'null' then

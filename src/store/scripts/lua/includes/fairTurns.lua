@@ -5,7 +5,7 @@
 -- k: {the queue's fair state (keys.fairTurns), its BullMQ prioritized set, its BullMQ wait list}
 -- ws: the workspace; share: how many jobs may wait plain in the wait list while nothing is
 -- prioritized (the pool's width); base: the queue's job key base (a job's hash is
--- <base><jobId>); ttl: seconds the state lives after its last write; ids: ARGV holds the new
+-- <base><jobId>); ttl: seconds the state lives after its last write (as text); ids: ARGV holds the new
 -- jobs' ids, in the order they should go, at first .. first + n - 1.
 -- Returns one priority per job: 0 (the plain wait list), else its turn (1 .. 2^21-1). The plain
 -- case (nothing prioritized, room in the wait list for every job) reads three keys, no more.
@@ -39,10 +39,13 @@ local function fairTurns(k, ws, share, base, ttl, first, n)
     v = math.max(tonumber(state[1] or '0'), math.floor(tonumber(head[2]) / 4294967296) - 1)
     waiting = share
   end
+  -- Now in ms, as text: TIME's seconds, then the first three of its microseconds' six digits (a
+  -- number given to redis.call is formatted on every call; this one is read as a number only
+  -- for the gone check below).
   local clock = redis.call('TIME')
-  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  local now = clock[1] .. string.sub('00000' .. clock[2], -6, -4)
   local f = tonumber(state[2] or '0')
-  if f > v and (not state[3] or redis.call('EXISTS', base .. state[3]) == 0) and now - tonumber(state[4] or '0') > FAIR_GONE_AFTER_MS then
+  if f > v and (not state[3] or redis.call('EXISTS', base .. state[3]) == 0) and tonumber(now) - tonumber(state[4] or '0') > FAIR_GONE_AFTER_MS then
     f = v
   end
   local turn = math.max(v, f)
