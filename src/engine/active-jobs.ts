@@ -1,36 +1,35 @@
 /**
  * The steps this process is running, by run (of a workspace), so a cancellation published by any process can
- * abort them here (each running step's `cancelJob` fires the signal its work runs under).
+ * abort them here (each running step is tracked with the cancel that fires the signal its work runs under).
  *
  * A cancellation can arrive between the moment a job's step starts and the moment it is
  * tracked here: the cancellations of the last RECENT_MS are kept, and a job tracked after its
  * cancellation arrived is aborted at once.
  */
-import type { Worker } from 'bullmq';
 import type { Scope } from '../store/scope.js';
 
 const RECENT_MS = 30_000;
 
-/** What a running job is cancelled through: the step's own (execute.ts), or a BullMQ worker's (it fires the processor's signal). */
-export type Cancellable = Pick<Worker, 'cancelJob'>;
+/** How a running job is cancelled, with the reason (execute.ts: its segment's signal fires). */
+export type Cancel = (reason: string) => void;
 
 /** A run of a workspace, as this process's maps know it. */
 const runOf = (scope: Pick<Scope, 'workspace'>, runId: string): string => `${scope.workspace} ${runId}`;
 
 export class ActiveJobs {
-  private readonly byRun = new Map<string, Map<string, Cancellable>>();
+  private readonly byRun = new Map<string, Map<string, Cancel>>();
   /** Recent cancellations: a run (all of its jobs) or a job id → when it arrived, and why. */
   private readonly recent = new Map<string, { at: number; reason: string }>();
 
   /** Register a running job; call the returned function when it ends. */
-  track(scope: Pick<Scope, 'workspace'>, runId: string, worker: Cancellable, jobId: string): () => void {
+  track(scope: Pick<Scope, 'workspace'>, runId: string, jobId: string, cancel: Cancel): () => void {
     const run = runOf(scope, runId);
     let jobs = this.byRun.get(run);
-    if (!jobs) this.byRun.set(run, (jobs = new Map<string, Cancellable>()));
-    jobs.set(jobId, worker);
+    if (!jobs) this.byRun.set(run, (jobs = new Map<string, Cancel>()));
+    jobs.set(jobId, cancel);
     // Mostly no cancellation arrived of late: nothing to look up.
     const missed = this.recent.size > 0 ? (this.recent.get(jobId) ?? this.recent.get(run)) : undefined;
-    if (missed && Date.now() - missed.at < RECENT_MS) worker.cancelJob(jobId, missed.reason);
+    if (missed && Date.now() - missed.at < RECENT_MS) cancel(missed.reason);
     return () => {
       jobs.delete(jobId);
       if (jobs.size === 0 && this.byRun.get(run) === jobs) this.byRun.delete(run);
@@ -45,7 +44,11 @@ export class ActiveJobs {
     if (!jobs) return 0;
     let n = 0;
     const only = jobIds ? new Set(jobIds) : undefined;
-    for (const [jobId, worker] of jobs) if ((!only || only.has(jobId)) && worker.cancelJob(jobId, reason)) n++;
+    for (const [jobId, cancel] of jobs) {
+      if (only && !only.has(jobId)) continue;
+      cancel(reason);
+      n++;
+    }
     return n;
   }
 

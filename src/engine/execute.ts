@@ -9,7 +9,7 @@ import type { AgentRegistry } from '../agents/registry.js';
 import type { StepExecutor } from '../kinds/executor.js';
 import type { StepKind } from '../kinds/definition.js';
 import { isTerminalRun, isTerminalStep } from '../model/run.js';
-import type { Cancellable } from './active-jobs.js';
+import type { Cancel } from './active-jobs.js';
 import type { Delivery } from './delivery.js';
 import { mayHaveEnded, type WorkError, type WorkResult } from './settle.js';
 import { StepContext } from './step-context.js';
@@ -37,7 +37,7 @@ export async function execute(d: Delivery): Promise<WorkResult> {
   const call = new AbortController();
   const timer = setTimeout(() => call.abort(new StepTimeoutError(timeoutMs)), timeoutMs);
   if (d.cancelled) call.abort(d.cancelled.reason);
-  const untrack = deps.active.track(d.scope, d.runId, cancellation(d, call), d.job.id!);
+  const untrack = deps.active.track(d.scope, d.runId, d.job.id!, cancellation(d, call));
   try {
     return { outcome: await (deps.executors[step.kind] as StepExecutor<StepKind>).execute(step, new StepContext(d, agents, call.signal, timeoutMs)) };
   } catch (raw) {
@@ -51,13 +51,10 @@ export async function execute(d: Delivery): Promise<WorkResult> {
 }
 
 /** How ActiveJobs cancels the segment that `call` runs: the delivery is marked cancelled (for its later segments too), and its signal fires. */
-function cancellation(d: Delivery, call: AbortController): Cancellable {
-  return {
-    cancelJob(_jobId: string, reason?: string) {
-      d.cancelled ??= { reason };
-      call.abort(d.cancelled.reason);
-      return true;
-    },
+function cancellation(d: Delivery, call: AbortController): Cancel {
+  return (reason) => {
+    d.cancelled ??= { reason };
+    call.abort(d.cancelled.reason);
   };
 }
 

@@ -102,16 +102,16 @@ describe('ActiveJobs', () => {
     const { ActiveJobs } = await import('../../src/engine/active-jobs.js');
     const active = new ActiveJobs();
     const cancelled: string[] = [];
-    const worker = { cancelJob: (id: string) => (cancelled.push(id), true) } as unknown as import('bullmq').Worker;
+    const cancelOf = (id: string) => () => void cancelled.push(id);
     const ws = { workspace: 'default' };
     expect(active.cancelRun(ws, 'run_1', 'step cancelled', ['run_1.a'])).toBe(0);
-    active.track(ws, 'run_1', worker, 'run_1.b')();
-    active.track(ws, 'run_1', worker, 'run_1.a')();
+    active.track(ws, 'run_1', 'run_1.b', cancelOf('run_1.b'))();
+    active.track(ws, 'run_1', 'run_1.a', cancelOf('run_1.a'))();
     expect(cancelled).toEqual(['run_1.a']);
     active.cancelRun(ws, 'run_2', 'run cancelled');
     // A run of another workspace is another run, even under the same id.
-    active.track({ workspace: 'other' }, 'run_2', worker, 'run_2.y')();
-    active.track(ws, 'run_2', worker, 'run_2.x')();
+    active.track({ workspace: 'other' }, 'run_2', 'run_2.y', cancelOf('run_2.y'))();
+    active.track(ws, 'run_2', 'run_2.x', cancelOf('run_2.x'))();
     expect(cancelled).toEqual(['run_1.a', 'run_2.x']);
   });
 });
