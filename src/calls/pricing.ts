@@ -97,12 +97,10 @@ export class PriceTable {
     return price ?? undefined;
   }
 
-  /** `usage` with its cost, when the model's price is known (prompt-cache tokens at their rates). */
-  withCost(usage: Usage | null | undefined, model: string | null | undefined): Usage | null {
-    if (!usage) return null;
+  /** What `usage` costs at `model`'s price, to 1e-8 USD (prompt-cache tokens at their rates); undefined when the price is not known. */
+  costUsdOf(usage: Parameters<typeof costOf>[0], model: string | null | undefined): number | undefined {
     const price = model ? this.priceOf(model) : undefined;
-    if (!price) return usage;
-    return { ...usage, costUsd: Math.round(costOf(usage, price) * 1e8) / 1e8 };
+    return price ? Math.round(costOf(usage, price) * 1e8) / 1e8 : undefined;
   }
 }
 

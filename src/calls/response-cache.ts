@@ -111,7 +111,7 @@ export class ResponseCacheProvider extends ProviderDecorator {
   }
 
   private async keep(scope: Scope, hash: string, res: CompletionResult): Promise<void> {
-    const costUsd = this.opts.prices?.withCost(res.usage, res.model)?.costUsd;
+    const costUsd = this.opts.prices?.costUsdOf(res.usage, res.model);
     const kept: Kept = {
       text: res.text,
       ...(res.toolCalls?.length ? { toolCalls: res.toolCalls } : {}),

@@ -8,7 +8,7 @@
  * from the response cache is counted as such: no tokens, no cost, and what it saved.
  */
 import type { Metrics } from '../metrics/metrics.js';
-import { costOf, type PriceTable } from './pricing.js';
+import type { PriceTable } from './pricing.js';
 import { ProviderDecorator, type CallHolder, type CompletionRequest, type CompletionResult, type Provider, type TokenUsage } from './provider.js';
 import type { Usage } from '../model/run.js';
 
@@ -41,10 +41,10 @@ export class UsageMeter {
       usage.cachedCalls = 1;
       if (cached.costSavedUsd !== undefined) usage.costSavedUsd = cached.costSavedUsd;
     } else {
-      // As PriceTable.withCost gives it, without a copy: `counted` is this call's own.
+      // Priced in place: `counted` is this call's own.
       usage = counted;
-      const price = model && this.prices ? this.prices.priceOf(model) : undefined;
-      if (price) usage.costUsd = Math.round(costOf(usage, price) * 1e8) / 1e8;
+      const costUsd = this.prices?.costUsdOf(usage, model);
+      if (costUsd !== undefined) usage.costUsd = costUsd;
     }
     this.calls++;
     if (tokens.estimated) this.estimated = true;

@@ -54,7 +54,7 @@ export function pricedCallUsd(agent: ResolvedAgent, prices: PriceTable): number 
   const held = pricedOnce.get(agent);
   if (held?.prices === prices) return held.usd;
   const estimate = estimateCall({ model: agent.model, system: agent.systemPrompt || undefined, messages: [], maxTokens: agent.maxTokens });
-  const usd = prices.withCost(estimate, agent.model)?.costUsd ?? null;
+  const usd = prices.costUsdOf(estimate, agent.model) ?? null;
   pricedOnce.set(agent, { prices, usd });
   return usd;
 }

@@ -111,11 +111,8 @@ describe('PriceTable', () => {
     expect(t.priceOf('claude-opus-4-5-x')).toEqual(DEFAULT_PRICES['claude-opus-4-5']);
     expect(t.priceOf('claude-opus-4-1')).toEqual(DEFAULT_PRICES['claude-opus-4']);
     expect(t.priceOf('nothing')).toBeUndefined();
-    expect(t.withCost({ inputTokens: 1_000_000, outputTokens: 500_000 }, 'gpt-4o-mini')).toEqual({
-      inputTokens: 1_000_000,
-      outputTokens: 500_000,
-      costUsd: 0.45,
-    });
+    expect(t.costUsdOf({ inputTokens: 1_000_000, outputTokens: 500_000 }, 'gpt-4o-mini')).toBe(0.45);
+    expect(t.costUsdOf({ inputTokens: 1_000_000, outputTokens: 500_000 }, 'nothing')).toBeUndefined();
   });
 
   it('does not price a later version or a pro tier as the model a prefix names', () => {

@@ -156,7 +156,7 @@ describe('reserving a marked call', () => {
     expect(marked.cacheWriteTokens).toBeGreaterThan(1024);
     expect(plain.cacheWriteTokens).toBeUndefined();
     const price = DEFAULT_PRICES['claude-sonnet-4']!;
-    expect(prices.withCost(marked, 'claude-sonnet-4-6')!.costUsd).toBeCloseTo(costOf(marked, price), 8);
+    expect(prices.costUsdOf(marked, 'claude-sonnet-4-6')).toBeCloseTo(costOf(marked, price), 8);
     expect(costOf(marked, price) - costOf(plain, price)).toBeCloseTo((marked.cacheWriteTokens! * (3.75 - 3)) / 1e6, 8);
   });
 
@@ -171,7 +171,7 @@ describe('reserving a marked call', () => {
 
   it('prices cache tokens as input under a price that gives no cache rates', () => {
     const t = new PriceTable({ 'house-': { inputPerMTok: 10, outputPerMTok: 20 } });
-    expect(t.withCost({ inputTokens: 1000, outputTokens: 0, cacheReadTokens: 600, cacheWriteTokens: 400 }, 'house-1')!.costUsd).toBeCloseTo(0.01, 10);
+    expect(t.costUsdOf({ inputTokens: 1000, outputTokens: 0, cacheReadTokens: 600, cacheWriteTokens: 400 }, 'house-1')).toBeCloseTo(0.01, 10);
   });
 });
 

@@ -64,7 +64,7 @@ export class BudgetGate implements Admission<BudgetTicket> {
 
   /** At the model's price, prompt-cache tokens at its cache rates (a reservation's writes, an answer's reads and writes). */
   private cost(usage: { inputTokens: number; outputTokens: number; cacheReadTokens?: number; cacheWriteTokens?: number }, model: string): number {
-    return this.opts.prices?.withCost(usage, model)?.costUsd ?? 0;
+    return this.opts.prices?.costUsdOf(usage, model) ?? 0;
   }
 
   async acquire({ req, estimate }: CallAsk): Promise<Verdict<BudgetTicket>> {
