@@ -29,11 +29,11 @@
 --@include writes
 --@include countStep
 --@include budgetWarning
-local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'runId', 'stepId', 'kind', 'written', 'reason')
+local v = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'stepId', 'kind', 'written', 'reason')
 if not v[1] then return {0, 'missing', 0} end
 local cur = cjson.decode(v[1])
 local id = ARGV[11]
-local seen = seenWrite(v[6], id)
+local seen = seenWrite(v[5], id)
 if seen == '0' then return {0, cur, tonumber(v[2])} end
 if seen == '1' then
   local reply = {1, ARGV[2], tonumber(v[2]), ARGV[2] == 'running' and (redis.call('HGET', KEYS[1], 'checkpoint') or 'null') or ''}
@@ -53,12 +53,12 @@ for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then allowed = true end 
 local attempts = tonumber(v[2])
 if not allowed or (ARGV[8] ~= '' and v[2] ~= ARGV[8]) then
   addLateUsage(KEYS[1], KEYS[2], KEYS[4], ARGV[6] == '1', ARGV[10], true)
-  keepWrite(KEYS[1], v[6], id, false)
+  keepWrite(KEYS[1], v[5], id, false)
   return {0, cur, attempts}
 end
 local over, warned = '', ''
 if ARGV[12] == '1' and ARGV[2] == 'running' and (redis.call('HGET', KEYS[1], 'startedAt') or 'null') == 'null' then
-  over, warned = countStep(KEYS[2], KEYS[3], v[4], ARGV[5])
+  over, warned = countStep(KEYS[2], KEYS[3], v[3], ARGV[5])
   if over ~= '' then return {0, cur, attempts, '', over} end
 end
 local fields = { 'status', cjson.encode(ARGV[2]) }
@@ -73,18 +73,18 @@ end
 for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
 if id ~= '' then
   fields[#fields + 1] = 'written'
-  fields[#fields + 1] = noteWrite(v[6], id, true)
+  fields[#fields + 1] = noteWrite(v[5], id, true)
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 addUsage(KEYS[1], 'usage', ARGV[10])
 local outbox = ARGV[6] == '1'
 if ARGV[2] == 'running' then runStarted(KEYS[2], KEYS[3], KEYS[4], KEYS[5], redis.call('HGET', KEYS[2], 'status'), ARGV[5], outbox) end
-if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], v[4], ARGV[5], data) end
+if ARGV[3] ~= '' then event(KEYS[3], ARGV[3], v[3], ARGV[5], data) end
 if outbox and TERMINAL[ARGV[2]] then outboxStep(KEYS[4], KEYS[1]) end
 -- An agent step takes part only when it waits, or waited, for a decision on its tool calls.
-local gates = v[5] == '"approval"'
-if v[5] == '"agent"' then
-  gates = asksDecision(v[7])
+local gates = v[4] == '"approval"'
+if v[4] == '"agent"' then
+  gates = asksDecision(v[6])
   for i = 13, #ARGV - 1, 2 do if ARGV[i] == 'reason' and asksDecision(ARGV[i + 1]) then gates = true end end
 end
 if gates and (ARGV[2] == 'waiting' or cur == 'waiting') then syncGates(KEYS[2], KEYS[6], KEYS[3], ARGV[9], ARGV[5]) end
