@@ -144,35 +144,44 @@ describe('step-delta', () => {
   });
 });
 
+/**
+ * A viewer of run `id`: the raw messages on its channel, and the events the feed follows it with
+ * until one of type `last` (or 10 s). Resolves once both have subscribed.
+ */
+async function watch(id: string, last: RunEvent['type']) {
+  const channel = keys.events(scope, id);
+  const listener = redis.duplicate();
+  const messages: string[] = [];
+  listener.on('message', (_channel: string, message: string) => messages.push(message));
+  await listener.subscribe(channel);
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), 10_000);
+  const got: RunEvent[] = [];
+  const seen = (async () => {
+    for await (const e of store.events.follow(scope, id, undefined, stop.signal)) {
+      got.push(e);
+      if (e.type === last) break;
+    }
+    clearTimeout(timer);
+    return got;
+  })();
+  // The feed's subscriber and the listener.
+  await poll(
+    'subscribed',
+    async () => Number(((await redis.pubsub('NUMSUB', channel)) as [string, number])[1]),
+    (n) => n >= 2,
+    { timeoutMs: 10_000, intervalMs: 10 },
+  );
+  return { channel, messages, got, seen, close: () => listener.quit() };
+}
+
 describe("a step's start", () => {
   it('reaches a viewer as both starts of the run, in order, from one message: the one before is read from the log', async () => {
     const id = await newRun();
-    const channel = keys.events(scope, id);
-    const listener = redis.duplicate();
-    const messages: string[] = [];
-    listener.on('message', (_channel: string, message: string) => messages.push(message));
-    await listener.subscribe(channel);
-    const stop = new AbortController();
-    const timer = setTimeout(() => stop.abort(), 10_000);
-    const seen = (async () => {
-      const got: RunEvent[] = [];
-      for await (const e of store.events.follow(scope, id, undefined, stop.signal)) {
-        got.push(e);
-        if (e.type === 'step.started') break;
-      }
-      return got;
-    })();
-    // The feed's subscriber and the listener.
-    await poll(
-      'subscribed',
-      async () => Number(((await redis.pubsub('NUMSUB', channel)) as [string, number])[1]),
-      (n) => n >= 2,
-      { timeoutMs: 10_000, intervalMs: 10 },
-    );
+    const { messages, seen, close } = await watch(id, 'step.started');
     const begin = await store.steps.begin(scope, id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 });
     expect(begin).toMatchObject({ mode: 'started', runStatus: 'queued' });
     const events = await seen;
-    clearTimeout(timer);
     expect(events.map((e) => [e.type, e.id])).toEqual([
       ['run.queued', '1'],
       ['run.started', '2'],
@@ -186,7 +195,7 @@ describe("a step's start", () => {
     );
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatch(/^3 \{"type":"step\.started"/);
-    await listener.quit();
+    await close();
   });
 });
 
@@ -199,20 +208,7 @@ describe("a single-step run's finish", () => {
       steps: [step('a')],
       refIds: [],
     });
-    const channel = keys.events(scope, id);
-    const listener = redis.duplicate();
-    const messages: string[] = [];
-    listener.on('message', (_channel: string, message: string) => messages.push(message));
-    await listener.subscribe(channel);
-    const stop = new AbortController();
-    const timer = setTimeout(() => stop.abort(), 10_000);
-    const got: RunEvent[] = [];
-    const seen = (async () => {
-      for await (const e of store.events.follow(scope, id, undefined, stop.signal)) {
-        got.push(e);
-        if (e.type === 'run.finished') break;
-      }
-    })();
+    const { channel, messages, got, seen, close } = await watch(id, 'run.finished');
     await store.steps.begin(scope, id, 'a', { fast: true, deps: [], extra: [], needsOutput: () => false, maxAttempts: 3 });
     // The viewer has been given the log so far: what follows comes through the channel.
     await poll(
@@ -230,7 +226,6 @@ describe("a single-step run's finish", () => {
     );
     expect(done).toMatchObject({ recorded: true, finished: 'succeeded' });
     await seen;
-    clearTimeout(timer);
     // Compacted at once (the live log is gone), the run kept the retention period.
     expect(await redis.exists(channel)).toBe(0);
     expect(await redis.ttl(keys.run(scope, id))).toBeGreaterThan(590);
@@ -250,6 +245,6 @@ describe("a single-step run's finish", () => {
     );
     expect(messages.map((m) => m.slice(0, m.indexOf(' ')))).toEqual(['3', '5']);
     expect(messages[1]).toMatch(/^5 \{"type":"run\.finished"/);
-    await listener.quit();
+    await close();
   });
 });
