@@ -76,7 +76,9 @@ export const dispatchScenario: Scenario = {
       8,
       writes.processor((job) => floorStarts.started((job.data as { task: string }).task)),
     );
-    const syApp = await listen(createApp(sy.system, { bodyLimit: '100kb' }));
+    // The workspace's request rate is checked on every request (its cost is part of dispatch) but set
+    // far above what one machine sends, so no request is refused.
+    const syApp = await listen(createApp(sy.system, { bodyLimit: '100kb', apiRate: { perSecond: 1_000_000, burst: 2_000_000 } }));
     const rawExpress = express();
     rawExpress.use(express.json({ limit: '100kb' }));
     rawExpress.post('/jobs', (req, res, next) => {
