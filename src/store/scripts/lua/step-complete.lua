@@ -28,13 +28,13 @@
 --@include writes
 --@include addUsage
 --@include event
---@include mapOf
+--@include hashOf
 -- (The includes of a path few writes take are inside its block: see script.ts's luaSource.)
 -- A write that may finish its run alone reads the step whole, once (finishAlone compacts it).
 local alone = ARGV[9] == '1' and ARGV[15] == ''
 local step, status, stepIdJson, output, written, had
 if alone then
-  step = mapOf(redis.call('HGETALL', KEYS[1]))
+  step = hashOf(KEYS[1])
   status, stepIdJson, output, written, had = step.status, step.stepId, step.output, step.written, step.usage
 else
   local v = redis.call('HMGET', KEYS[1], 'status', 'stepId', 'output', 'written', 'usage')

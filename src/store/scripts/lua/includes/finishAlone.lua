@@ -1,5 +1,5 @@
 --@include event
---@include mapOf
+--@include hashOf
 --@include usageJson
 -- The finish of a single-step run (its step's job is its only one) in the write of its step's
 -- result, when the run has the plain shape: live, without a budget, one step, its output the
@@ -11,12 +11,12 @@
 -- false, having written nothing, when the run has another shape (the caller then writes the
 -- step and finishes the run the general way).
 -- k: step-complete's KEYS (step, run, events, outbox, steps, refs, queued runs, ...)
--- a: {step = the step's record (its hash as read, by name: see mapOf) with its new fields set,
+-- a: {step = the step's record (its hash as read, by name: see hashOf) with its new fields set,
 --     stepIdJson, usage (the step's usage JSON, 'null' for none), eventData (step.completed's
 --     data JSON), now, nowJson, outbox (bool), ttl (seconds, as text), defPrefix}
 -- The compact records are written in one concatenation each (COMPACT_RUN_DOC, COMPACT_STEP_DOC).
 local function finishAlone(k, a)
-  local run = mapOf(redis.call('HGETALL', k[2]))
+  local run = hashOf(k[2])
   -- (A status's JSON text is its name quoted: no escapes.)
   if not run.status or TERMINAL[string.sub(run.status, 2, -2)] then return false end
   if (run.budget or 'null') ~= 'null' or run.outputSteps ~= '[' .. a.stepIdJson .. ']' then return false end

@@ -1,7 +1,7 @@
 --@include event
 --@include outboxStep
 --@include outboxRun
---@include mapOf
+--@include hashOf
 --@include usageJson
 --@include tallyStep
 --@include afterFinish
@@ -97,11 +97,11 @@ local function finishRun(k, a)
   end
   -- Compact: one hash holds the finished run. The output of a run that settled by itself is
   -- its output steps' (not kept twice); a run ended by a caller keeps the output it was given.
-  local runDoc = COMPACT_RUN_DOC(mapOf(redis.call('HGETALL', k[1])), nil, ',"outputSteps":' .. outputStepsJson
+  local runDoc = COMPACT_RUN_DOC(hashOf(k[1]), nil, ',"outputSteps":' .. outputStepsJson
     .. ((defId and defId ~= 'null') and (',"definitionId":' .. defId) or '') .. (auto and '' or (',"output":' .. output)) .. '}')
   local stepDocs = {}
   for i, sid in ipairs(steps) do
-    stepDocs[i] = COMPACT_STEP_DOC(mapOf(redis.call('HGETALL', stepPrefix .. sid)))
+    stepDocs[i] = COMPACT_STEP_DOC(hashOf(stepPrefix .. sid))
     redis.call('DEL', stepPrefix .. sid)
   end
   local events = redis.call('LRANGE', k[4], '0', '-1')
