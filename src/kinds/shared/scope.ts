@@ -20,8 +20,16 @@ export function templateScope(
   context?: Record<string, unknown>,
   maxBytes?: number,
 ): TemplateScope {
-  // Fields set one by one, not spread from objects made for it: this is built for every step rendered.
-  const scope: TemplateScope = { input: runInput, steps: Object.fromEntries(reads.map((r) => [r.stepId, { status: r.status, output: r.output }])) };
+  // Built for every step rendered: fields set one by one, not spread from objects made for it,
+  // and the steps in a loop, not through a list of pairs (Object.fromEntries).
+  const steps: TemplateScope['steps'] = {};
+  for (const r of reads) {
+    const read = { status: r.status, output: r.output };
+    // An assignment to `__proto__` would set the prototype: that one is defined as data, as fromEntries does.
+    if (r.stepId === '__proto__') Object.defineProperty(steps, r.stepId, { value: read, enumerable: true, writable: true, configurable: true });
+    else steps[r.stepId] = read;
+  }
+  const scope: TemplateScope = { input: runInput, steps };
   if (context) scope.context = context;
   if (maxBytes !== undefined) scope.maxBytes = maxBytes;
   return scope;
