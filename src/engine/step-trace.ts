@@ -85,36 +85,35 @@ interface Shown {
 export function debugOf(call: Call, maxBytes: number, shown?: Shown): StepDebug {
   const { req, outcome } = call;
   const inputShown = shown !== undefined && isStepInput(shown.input) && isPromptOf(req.messages, shown.input);
-  const request = {
-    model: req.model,
-    ...(req.system ? { system: req.system } : {}),
-    ...(inputShown ? {} : { messages: req.messages }),
-    ...(req.tools?.length ? { tools: req.tools } : {}),
-    ...(req.toolChoice ? { toolChoice: req.toolChoice } : {}),
-    ...(req.responseSchema ? { responseSchema: req.responseSchema } : {}),
-    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-    maxTokens: req.maxTokens,
-  };
-  let ending: Pick<StepDebug, 'answer' | 'error'>;
+  // Made for every call a step records: fields set one by one (in the order of their JSON), not
+  // spread from an object made for each.
+  const request: Record<string, unknown> = { model: req.model };
+  if (req.system) request.system = req.system;
+  if (!inputShown) request.messages = req.messages;
+  if (req.tools?.length) request.tools = req.tools;
+  if (req.toolChoice) request.toolChoice = req.toolChoice;
+  if (req.responseSchema) request.responseSchema = req.responseSchema;
+  if (req.temperature !== undefined) request.temperature = req.temperature;
+  request.maxTokens = req.maxTokens;
+  const content: Pick<StepDebug, 'request' | 'answer' | 'error'> = { request };
   if ('answer' in outcome) {
     // Its usage is counted on the step; the model that answered, when another one did (a fallback).
     const { text, toolCalls, stopReason, model } = outcome.answer;
-    const textShown = shown !== undefined && text === shown.output;
-    ending = {
-      answer: {
-        ...(textShown ? {} : { text }),
-        ...(toolCalls?.length ? { toolCalls } : {}),
-        ...(stopReason ? { stopReason } : {}),
-        ...(model !== req.model ? { model } : {}),
-      },
-    };
+    const answer: Record<string, unknown> = {};
+    if (shown === undefined || text !== shown.output) answer.text = text;
+    if (toolCalls?.length) answer.toolCalls = toolCalls;
+    if (stopReason) answer.stopReason = stopReason;
+    if (model !== req.model) answer.model = model;
+    content.answer = answer;
   } else {
-    ending = { error: providerErrorBody(outcome.error) };
+    content.error = providerErrorBody(outcome.error);
   }
-  const { value, truncated } = clipJson({ request, ...ending }, Math.max(0, maxBytes - ENVELOPE_BYTES));
+  const { value, truncated } = clipJson(content, Math.max(0, maxBytes - ENVELOPE_BYTES));
   // Too large even cut (a note in its place): the request gives way.
   const kept = typeof value === 'object' && value !== null ? (value as Pick<StepDebug, 'request' | 'answer' | 'error'>) : { request: { note: value } };
-  return { attempt: call.attempt, ...kept, ...(truncated ? { truncated: true } : {}) };
+  const debug: StepDebug = { attempt: call.attempt, ...kept };
+  if (truncated) debug.truncated = true;
+  return debug;
 }
 
 /**

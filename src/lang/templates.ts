@@ -228,16 +228,23 @@ function* piecesOf(text: string): Generator<{ literal: string } | { raw: string;
   if (last < text.length) yield { literal: last === 0 ? text : text.slice(last) };
 }
 
-/** Every string of `value` (arrays and plain objects walked), with where it sits, rebuilt by `map`. */
-function mapStrings(value: unknown, map: (text: string, at: ValuePath) => string): unknown {
-  const walk = (v: unknown, at: ValuePath): unknown => {
-    if (typeof v === 'string') return map(v, at);
-    if (Array.isArray(v)) return v.map((item, i) => walk(item, [...at, i]));
-    // fromEntries defines own properties, so a `__proto__` key stays data, never a prototype.
-    if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, [...at, k])]));
-    return v;
-  };
-  return walk(value, []);
+/**
+ * Every string of `value` (arrays and plain objects walked), with where it sits, rebuilt by `map`.
+ * A function of the module, not a closure made per call: run through tsx (npm start), esbuild's
+ * keepNames names such a closure with Object.defineProperty on each call, once per step rendered.
+ */
+function mapStrings(value: unknown, map: (text: string, at: ValuePath) => string, at: ValuePath = []): unknown {
+  if (typeof value === 'string') return map(value, at);
+  if (Array.isArray(value)) return value.map((item, i) => mapStrings(item, map, [...at, i]));
+  // fromEntries defines own properties, so a `__proto__` key stays data, never a prototype.
+  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, item]) => [k, mapStrings(item, map, [...at, k])]));
+  return value;
+}
+
+/** The error of a render past `max` bytes of text. */
+function tooLarge(max: number): ValidationError {
+  const message = `it renders to more than ${max} bytes of text (${RENDERED_BYTES_SETTING})`;
+  return new ValidationError(message, [{ path: '', message }]);
 }
 
 /**
@@ -250,18 +257,16 @@ export function renderTemplates<T>(value: T, scope: TemplateScope): T {
   const vars = Object.keys(scope.vars ?? {});
   const inserts = new Map<string, Insert>();
   let total = 0;
-  const count = (bytes: number): void => {
-    total += bytes;
-    if (total > max) {
-      const message = `it renders to more than ${max} bytes of text (${RENDERED_BYTES_SETTING})`;
-      throw new ValidationError(message, [{ path: '', message }]);
-    }
-  };
   return mapStrings(value, (text, at) => {
+    // No `{{`, no template (most texts of most inputs): the text as it is, counted.
+    if (!text.includes('{{')) {
+      if ((total += utf8Bytes(text)) > max) throw tooLarge(max);
+      return text;
+    }
     const parts: string[] = [];
     for (const piece of piecesOf(text)) {
       if ('literal' in piece) {
-        count(utf8Bytes(piece.literal));
+        if ((total += utf8Bytes(piece.literal)) > max) throw tooLarge(max);
         parts.push(piece.literal);
         continue;
       }
@@ -270,7 +275,7 @@ export function renderTemplates<T>(value: T, scope: TemplateScope): T {
         const inserted = toText(resolve(parseRef(piece.raw, piece.inner, at, vars), scope));
         inserts.set(piece.raw, (insert = { text: inserted, bytes: utf8Bytes(inserted) }));
       }
-      count(insert.bytes);
+      if ((total += insert.bytes) > max) throw tooLarge(max);
       parts.push(insert.text);
     }
     return parts.length === 1 ? parts[0]! : parts.join('');
@@ -286,6 +291,10 @@ export function knownRenderedBytes(value: unknown, input: Record<string, unknown
   const sizes = new Map<string, number>();
   let total = 0;
   mapStrings(value, (text, at) => {
+    if (!text.includes('{{')) {
+      total += utf8Bytes(text);
+      return text;
+    }
     for (const piece of piecesOf(text)) {
       if ('literal' in piece) {
         total += utf8Bytes(piece.literal);

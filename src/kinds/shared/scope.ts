@@ -20,12 +20,19 @@ export function templateScope(
   context?: Record<string, unknown>,
   maxBytes?: number,
 ): TemplateScope {
-  return {
-    input: runInput,
-    steps: Object.fromEntries(reads.map((r) => [r.stepId, { status: r.status, output: r.output }])),
-    ...(context ? { context } : {}),
-    ...(maxBytes !== undefined ? { maxBytes } : {}),
-  };
+  // Built for every step rendered: fields set one by one, not spread from objects made for it,
+  // and the steps in a loop, not through a list of pairs (Object.fromEntries).
+  const steps: TemplateScope['steps'] = {};
+  for (const r of reads) {
+    const read = { status: r.status, output: r.output };
+    // An assignment to `__proto__` would set the prototype: that one is defined as data, as fromEntries does.
+    if (r.stepId === '__proto__') Object.defineProperty(steps, r.stepId, { value: read, enumerable: true, writable: true, configurable: true });
+    else steps[r.stepId] = read;
+  }
+  const scope: TemplateScope = { input: runInput, steps };
+  if (context) scope.context = context;
+  if (maxBytes !== undefined) scope.maxBytes = maxBytes;
+  return scope;
 }
 
 /** What of a step's context its scope is built from. */
@@ -45,7 +52,7 @@ export function renderFor<T>(value: T, ctx: ScopeSource, what: string, vars?: Re
 /** renderFor over a scope built once (a kind that renders many values over the same one). */
 export function renderWith<T>(value: T, scope: TemplateScope, what: string, vars?: Record<string, unknown>): T {
   try {
-    return renderTemplates(value, { ...scope, ...(vars ? { vars } : {}) });
+    return renderTemplates(value, vars ? { ...scope, vars } : scope);
   } catch (err) {
     throw new NonRetryableError(`could not render ${what}: ${toError(err).message}`);
   }
