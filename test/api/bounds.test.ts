@@ -2,7 +2,7 @@
  * Limits a request could walk around: the event stream cap under a burst, `when` expressions
  * too long or too deep, cron steps out of range, and listings that would read the whole index.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { keys } from '../../src/store/keys.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { poll } from '../helpers/poll.js';
@@ -42,10 +42,17 @@ describe('the event stream cap', () => {
     // A burst under load: the API's Redis answers come back together (its socket is read only
     // once all the requests are in), so every request goes on in the same turn of the loop.
     const socket = h.system.api.redis.stream;
+    // Each request's first command takes its workspace's request rate.
+    const rateKey = keys.apiRate(h.system.scope());
+    const sent = vi.spyOn(h.system.api.redis, 'sendCommand');
     socket.pause();
     try {
       const answers = Array.from({ length: 30 }, () => fetch(`${h.baseUrl}/v1/runs/${run.body.id}/events`, { signal: stop.signal }));
-      await new Promise((r) => setTimeout(r, 500));
+      await poll(
+        'all 30 requests to wait on Redis',
+        () => sent.mock.calls.filter(([command]) => command.args.includes(rateKey)).length,
+        (n) => n >= 30,
+      );
       socket.resume();
       const statuses = (await Promise.all(answers)).map((r) => r.status).sort();
       expect(statuses).toEqual([...Array(3).fill(200), ...Array(27).fill(503)]);
@@ -53,6 +60,7 @@ describe('the event stream cap', () => {
       expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('SWITCHYARD_MAX_EVENT_STREAMS');
     } finally {
       socket.resume();
+      sent.mockRestore();
       stop.abort();
     }
     // The slots are given back once the streams end.

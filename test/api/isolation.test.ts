@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { poll } from '../helpers/poll.js';
 import { readEventStream } from '../helpers/sse.js';
 
 const ALL = ['runs:write', 'runs:read', 'schedules:write'] as const;
@@ -37,11 +38,12 @@ beforeAll(async () => {
   const gate = await h.request('POST', '/v1/runs', { workflow: 'gated' }, acme);
   gateRun = gate.body.id;
   // Wait as acme: the run finishes, the gate waits.
-  for (;;) {
-    const [a, g] = await Promise.all([h.request('GET', `/v1/runs/${doneRun}`, undefined, acme), h.request('GET', `/v1/runs/${gateRun}`, undefined, acme)]);
-    if (a.body.status === 'succeeded' && g.body.status === 'waiting') break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await poll(
+    'the run to finish and the gate to wait',
+    async () => (await Promise.all([doneRun, gateRun].map((id) => h.request('GET', `/v1/runs/${id}`, undefined, acme)))).map((r) => r.body.status),
+    ([a, g]) => a === 'succeeded' && g === 'waiting',
+    { timeoutMs: 20_000 },
+  );
 }, 30_000);
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { errorHandler } from '../../src/api/errors.js';
 import { RefusalLog } from '../../src/api/refusals.js';
 import { assertAllClosed, startHarness } from '../helpers/harness.js';
@@ -78,22 +78,30 @@ describe('an expected refusal', () => {
     }
   });
 
-  it('counts the refusals of a kind after the first, and logs the count once the interval ends', async () => {
-    const { logger, lines } = capturing();
-    const log = new RefusalLog(logger, 100);
-    for (let i = 0; i < 5; i++) log.note('redis_unreachable', 503, 'Redis cannot be reached');
-    log.note('event_stream_cap', 503, 'this process already serves 1 event streams');
-    expect(lines.map((l) => [l.refusal, l.msg])).toEqual([
-      ['redis_unreachable', 'request refused'],
-      ['event_stream_cap', 'request refused'],
-    ]);
-    await expect.poll(() => lines.length).toBe(3);
-    expect(lines[2]).toMatchObject({ level: WARN, refusal: 'redis_unreachable', count: 4, msg: 'request refused 4 more times' });
-    // A quiet interval closes the kind: the next refusal is logged at once again.
-    await new Promise((r) => setTimeout(r, 250));
-    expect(lines).toHaveLength(3);
-    log.note('redis_unreachable', 503, 'Redis cannot be reached');
-    expect(lines).toHaveLength(4);
+  it('counts the refusals of a kind after the first, and logs the count once the interval ends', () => {
+    vi.useFakeTimers();
+    try {
+      const { logger, lines } = capturing();
+      const log = new RefusalLog(logger, 100);
+      for (let i = 0; i < 5; i++) log.note('redis_unreachable', 503, 'Redis cannot be reached');
+      log.note('event_stream_cap', 503, 'this process already serves 1 event streams');
+      expect(lines.map((l) => [l.refusal, l.msg])).toEqual([
+        ['redis_unreachable', 'request refused'],
+        ['event_stream_cap', 'request refused'],
+      ]);
+      vi.advanceTimersByTime(99);
+      expect(lines).toHaveLength(2);
+      vi.advanceTimersByTime(1);
+      expect(lines).toHaveLength(3);
+      expect(lines[2]).toMatchObject({ level: WARN, refusal: 'redis_unreachable', count: 4, msg: 'request refused 4 more times' });
+      // A quiet interval closes the kind: the next refusal is logged at once again.
+      vi.advanceTimersByTime(100);
+      expect(lines).toHaveLength(3);
+      log.note('redis_unreachable', 503, 'Redis cannot be reached');
+      expect(lines).toHaveLength(4);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../src/store/keys.js';
 import { WebhookRecords } from '../../src/store/webhook-records.js';
 import { verifySignature } from '../../src/webhooks/signature.js';
-import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { assertAllClosed, startHarness, webhooksSettled, type Harness } from '../helpers/harness.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
 import { poll } from '../helpers/poll.js';
 
@@ -99,9 +99,10 @@ describe("a run's webhook", () => {
     // A forged body does not verify.
     expect(() => verifyWebhook(second.body.replace('succeeded', 'failed'), String(second.headers['x-switchyard-signature']), SECRET)).toThrow();
 
-    // Told again of the same event (a finisher delivered twice): no second delivery.
+    // Told again of the same event (a finisher delivered twice): queued under the delivered job's id, nothing is left to send.
+    await webhooksSettled(h.system);
     await h.system.engine.webhooks.notify(h.system.scope(), { id: event.id, type: 'run.finished', runId, data: { status: 'succeeded' } });
-    await new Promise((r) => setTimeout(r, 500));
+    await webhooksSettled(h.system);
     expect(receiver.received.slice(at).length).toBe(2);
 
     const listed = await poll(
@@ -212,7 +213,14 @@ describe("a schedule's subscription", () => {
       (r) => r.length >= 1,
       { timeoutMs: 15_000 },
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // Both runs' notices queued (each run's mark is dropped once its notice is), and all sent.
+    const marked = (runId: string) => h.system.api.store.redis.zscore(keys.finishNotices(scope), keys.run(scope, runId));
+    await poll(
+      'both notices queued',
+      () => Promise.all([marked(other.id), marked(nightly.id)]),
+      (m) => m.every((s) => s === null),
+    );
+    await webhooksSettled(h.system);
     expect(
       receiver.received
         .slice(at)
@@ -269,7 +277,8 @@ describe('webhooks in production mode', () => {
         (d) => d.length >= 1,
         { timeoutMs: 15_000 },
       );
-      await new Promise((r) => setTimeout(r, 700));
+      // Not retried: no attempt of it is left waiting or backing off.
+      await webhooksSettled(prod.system);
       const after = await prod.system.api.webhooks.deliveries(prod.system.scope(), made.id);
       expect(after).toHaveLength(1);
       expect(listed[0]).toMatchObject({ outcome: 'refused', attempt: 1, error: expect.stringContaining('SWITCHYARD_EGRESS_ALLOW') });

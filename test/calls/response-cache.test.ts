@@ -20,6 +20,7 @@ import { cleanupPrefix, keysUnder, newRedis, testPrefix } from '../helpers/redis
 import type { CompletionRequest } from '../../src/calls/provider.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { poll } from '../helpers/poll.js';
 
 /** The agents file of docs/agents.md#caching. */
 const DOC = [...readFileSync(path.resolve(import.meta.dirname, '../../docs/agents.md'), 'utf8').matchAll(/^```yaml\n([\s\S]*?)^```/gm)]
@@ -146,10 +147,19 @@ describe('the response cache', () => {
 
   it('forgets an answer after its TTL: the request goes to the provider again', async () => {
     const task = 'what time is it';
+    const cached = () => h.system.engine.redis.keys(`${h.prefix}*rcache*`);
+    const before = new Set(await cached());
     await run('brief', task);
+    const [answer] = (await cached()).filter((k) => !before.has(k));
+    expect(answer).toBeDefined();
     await run('brief', task);
     expect(callsOf(task)).toBe(1);
-    await new Promise((r) => setTimeout(r, 1_500));
+    // Its one second over, Redis has let the answer go.
+    await poll(
+      'the cached answer to expire',
+      () => h.system.engine.redis.exists(answer!),
+      (n) => n === 0,
+    );
     const third = await run('brief', task);
     expect(callsOf(task)).toBe(2);
     expect(third.steps[0].cached).toBeFalsy();

@@ -531,16 +531,25 @@ it.each(shapes)(
 it.each(shapes)('leaves $name that has its jobs alone, however long it waits', async ({ body }) => {
   const res = await h.request('POST', '/v1/runs', body);
   expect(res.status).toBe(202);
-  await new Promise((r) => setTimeout(r, 400));
+  const id = res.body.id as string;
+  // A sweep pass ends by marking the runs it kept as looked at.
+  const kept = vi.spyOn(h.system.engine.store.records, 'touchQueued');
   // Only the sweeper's internal side runs: no agent workers, so the run stays queued.
   const pools = await startWorkerPools(h.system, { agents: [], sweep: { everyMs: 50, graceMs: 100 } });
   try {
-    await new Promise((r) => setTimeout(r, 500));
-    expect((await h.system.api.queries.get(h.system.scope(), res.body.id)).status).toBe('queued');
+    // Past its grace the sweeper looks at it, and again a grace after: kept both times.
+    await poll(
+      'the sweeper to keep the run twice',
+      () => kept.mock.calls.filter(([, runs]) => runs.some((r) => r.runId === id)).length,
+      (n) => n >= 2,
+    );
+    await Promise.all(kept.mock.results.map((r) => r.value));
+    expect((await h.system.api.queries.get(h.system.scope(), id)).status).toBe('queued');
   } finally {
     await pools.close();
+    kept.mockRestore();
   }
-  await withPools(async () => expect((await h.waitForRun(res.body.id)).status).toBe('succeeded'));
+  await withPools(async () => expect((await h.waitForRun(id)).status).toBe('succeeded'));
 });
 
 it('answers 500, not 503, for a failure that is not a lost connection', async () => {

@@ -17,6 +17,7 @@ import { isTerminalRun } from '../../src/model/run.js';
 import { type System } from '../../src/system.js';
 import { systemFromDefinitions } from '../../src/system-definitions.js';
 import { startWorkerPools, type WorkerPoolsOptions } from '../../src/engine/pools.js';
+import { WEBHOOK_QUEUE } from '../../src/store/keys.js';
 import type { FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { poll } from './poll.js';
 import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from './redis.js';
@@ -206,4 +207,17 @@ export async function expectNoLiveJobs(system: System, runId: string, timeoutMs 
     return left;
   });
   expect(live, 'jobs of the run still live in BullMQ').toEqual([]);
+}
+
+/**
+ * Wait until the `webhooks` queue holds no job waiting, running or backing off for a retry:
+ * every delivery queued so far has been made (or given up), and none is still to come of it.
+ */
+export async function webhooksSettled(system: System, timeoutMs = 15_000): Promise<void> {
+  await poll(
+    'the webhooks queue to drain',
+    () => system.queue(WEBHOOK_QUEUE).getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
+    (c) => Object.values(c).every((n) => n === 0),
+    { timeoutMs },
+  );
 }

@@ -355,7 +355,11 @@ describe('outbox consumer', () => {
     const p = nextPrefix();
     const c = consumer({ cell: cellOf(p), sink: new FakeSink(), blockMs: 10_000 });
     await c.start();
-    await new Promise((r) => setTimeout(r, 150));
+    await poll(
+      'the reader to block in its read',
+      async () => ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=${CONNECTION_NAME} `)),
+      (lines) => lines.some((l) => l.includes(' flags=b ') && l.includes(' cmd=xreadgroup ')),
+    );
     expect(await connectionsNamed(redis)).toBe(baselineConnections + 1);
 
     const started = Date.now();

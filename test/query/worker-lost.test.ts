@@ -149,10 +149,10 @@ describe('the worker registry', () => {
     await fast.beat('p-fast', ['agent.fast']);
     await slow.beat('p-slow', ['agent.slow']);
     try {
-      // Silent for more than three of the fast process's beats, far less than three of the slow one's.
-      await new Promise((r) => setTimeout(r, 600));
+      // Read as of a moment both are silent for more than three of the fast process's beats, far less than three of the slow one's.
+      const later = Date.now() + 600;
       for (const reader of [registry(100), registry(5_000)]) {
-        const live = await reader.liveQueues();
+        const live = await reader.liveQueues(later);
         expect(live.has('agent.fast'), `read with ${reader.heartbeatMs} ms`).toBe(false);
         expect(live.has('agent.slow'), `read with ${reader.heartbeatMs} ms`).toBe(true);
       }

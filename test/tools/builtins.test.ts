@@ -18,6 +18,7 @@ import { StaleAttemptError } from '../../src/errors/index.js';
 import { keys } from '../../src/store/keys.js';
 import { createClient } from '../../src/client/index.js';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { poll } from '../helpers/poll.js';
 
 /** The YAML blocks of docs/tools-builtins.md: the agents file's, then the workflow's (run below as they are shown). */
 const [DOC_AGENTS, DOC_WORKFLOW] = [...readFileSync('docs/tools-builtins.md', 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map(
@@ -147,11 +148,13 @@ afterAll(async () => {
 async function run(workflow: string): Promise<string> {
   const res = await h.request('POST', '/v1/runs', { workflow, input: {} }, acme);
   expect(res.status).toBe(202);
-  for (;;) {
-    const got = await h.request('GET', `/v1/runs/${res.body.id}`, undefined, acme);
-    if (['succeeded', 'failed', 'partial_success'].includes(got.body.status)) return res.body.id as string;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await poll(
+    `run ${res.body.id} to finish`,
+    async () => (await h.request('GET', `/v1/runs/${res.body.id}`, undefined, acme)).body.status,
+    (status) => ['succeeded', 'failed', 'partial_success'].includes(status),
+    { timeoutMs: 20_000 },
+  );
+  return res.body.id as string;
 }
 
 describe('emit_output', () => {

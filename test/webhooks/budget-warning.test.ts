@@ -11,7 +11,7 @@ import { isTerminalRun } from '../../src/model/run.js';
 import { keys } from '../../src/store/keys.js';
 import { SIGNATURE_HEADER, verifySignature } from '../../src/webhooks/signature.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
-import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
+import { assertAllClosed, startHarness, webhooksSettled, type Harness } from '../helpers/harness.js';
 import { startTestServer, type TestServer } from '../helpers/http-server.js';
 import { poll } from '../helpers/poll.js';
 
@@ -71,7 +71,9 @@ describe('a budget.warning subscription', () => {
       (r) => r.length >= 1,
       { timeoutMs: 10_000 },
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // The call that passes 80% queues the envelope's notice without waiting for it: a moment for any second one to be queued, then all sent.
+    await new Promise((r) => setTimeout(r, 100));
+    await webhooksSettled(h.system);
     expect(receiver.received.filter((r) => r.url === '/budget')).toHaveLength(1);
     expect(JSON.parse(got[0]!.body)).toMatchObject({
       type: 'budget.warning',
@@ -84,7 +86,10 @@ describe('a budget.warning subscription', () => {
   });
 });
 
-/** The deliveries `path` was sent, once the run has ended and they have come (none more after a while). */
+/**
+ * The deliveries `path` was sent, once the run has ended and they have come: a run's warning is
+ * queued before the call that reported it returns, so once the queue is drained none is to come.
+ */
 async function sentTo(path: string, count: number) {
   await poll(
     `${count} deliveries to ${path}`,
@@ -92,7 +97,7 @@ async function sentTo(path: string, count: number) {
     (r) => r.length >= count,
     { timeoutMs: 10_000 },
   );
-  await new Promise((r) => setTimeout(r, 300));
+  await webhooksSettled(h.system);
   const got = receiver.received.filter((r) => r.url === path);
   for (const r of got) expect(verifySignature(SECRET, String(r.headers[SIGNATURE_HEADER]), r.body)).toBe(true);
   return got.map((r) => JSON.parse(r.body) as Record<string, unknown>);
