@@ -9,7 +9,7 @@
  * headers of the limits it was counted against.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { answerOf, configuredPlan, type Plan, type StreamErrorKind } from './answer.js';
 import { ERROR_KINDS, SimConfig, type ErrorKind, type SimConfigInput } from './config.js';
@@ -232,8 +232,14 @@ export async function startSimulator(input: SimConfigInput = {}, hooks: SimHooks
 
   server.listen(config.port, config.host);
   await once(server, 'listening');
+  return handleOf(server, config.host, { sockets, timers, stats });
+}
+
+/** The simulator's handle on its listening server: its addresses, its stats, and how it closes. */
+function handleOf(server: Server, host: string, own: { sockets: Set<Socket>; timers: Set<NodeJS.Timeout>; stats: SimStats }): Simulator {
+  const { sockets, timers, stats } = own;
   const { port } = server.address() as AddressInfo;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     url,
     port,
