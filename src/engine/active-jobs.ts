@@ -1,5 +1,5 @@
 /**
- * The steps this process is running, by run (of a workspace), so a cancellation published by any process can
+ * The steps this process is running (of each workspace), so a cancellation of their run published by any process can
  * abort them here (each running step is tracked with the cancel that fires the signal its work runs under).
  *
  * A cancellation can arrive between the moment a job's step starts and the moment it is
@@ -16,37 +16,45 @@ export type Cancel = (reason: string) => void;
 /** A run of a workspace, as this process's maps know it. */
 const runOf = (scope: Pick<Scope, 'workspace'>, runId: string): string => `${scope.workspace} ${runId}`;
 
+/** A running job: its run, and how it is cancelled. */
+interface Running {
+  workspace: string;
+  runId: string;
+  cancel: Cancel;
+}
+
+/** A job of a workspace, as `running` knows it (a job's id names its run: a step's is `<runId>.<stepId>`). */
+const jobOf = (scope: Pick<Scope, 'workspace'>, jobId: string): string => `${scope.workspace} ${jobId}`;
+
 export class ActiveJobs {
-  private readonly byRun = new Map<string, Map<string, Cancel>>();
+  /**
+   * The running jobs, in one map (by workspace and job id): no map per run is made and dropped
+   * as its steps start and end one after the other.
+   */
+  private readonly running = new Map<string, Running>();
   /** Recent cancellations: a run (all of its jobs) or a job id → when it arrived, and why. */
   private readonly recent = new Map<string, { at: number; reason: string }>();
 
   /** Register a running job; call the returned function when it ends. */
   track(scope: Pick<Scope, 'workspace'>, runId: string, jobId: string, cancel: Cancel): () => void {
-    const run = runOf(scope, runId);
-    let jobs = this.byRun.get(run);
-    if (!jobs) this.byRun.set(run, (jobs = new Map<string, Cancel>()));
-    jobs.set(jobId, cancel);
+    const job = jobOf(scope, jobId);
+    this.running.set(job, { workspace: scope.workspace, runId, cancel });
     // Mostly no cancellation arrived of late: nothing to look up.
-    const missed = this.recent.size > 0 ? (this.recent.get(jobId) ?? this.recent.get(run)) : undefined;
+    const missed = this.recent.size > 0 ? (this.recent.get(jobId) ?? this.recent.get(runOf(scope, runId))) : undefined;
     if (missed && Date.now() - missed.at < RECENT_MS) cancel(missed.reason);
     return () => {
-      jobs.delete(jobId);
-      if (jobs.size === 0 && this.byRun.get(run) === jobs) this.byRun.delete(run);
+      this.running.delete(job);
     };
   }
 
   /** Abort every job of `runId` running in this process (or only those of `jobIds`); returns how many were signalled. */
   cancelRun(scope: Pick<Scope, 'workspace'>, runId: string, reason: string, jobIds?: readonly string[]): number {
-    const run = runOf(scope, runId);
-    this.remember(jobIds ?? [run], reason);
-    const jobs = this.byRun.get(run);
-    if (!jobs) return 0;
+    this.remember(jobIds ?? [runOf(scope, runId)], reason);
+    const jobs = jobIds ? [...new Set(jobIds)].map((id) => this.running.get(jobOf(scope, id))) : this.running.values();
     let n = 0;
-    const only = jobIds ? new Set(jobIds) : undefined;
-    for (const [jobId, cancel] of jobs) {
-      if (only && !only.has(jobId)) continue;
-      cancel(reason);
+    for (const job of jobs) {
+      if (job?.runId !== runId || job.workspace !== scope.workspace) continue;
+      job.cancel(reason);
       n++;
     }
     return n;

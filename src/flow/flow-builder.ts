@@ -87,7 +87,9 @@ export interface StepTrees {
 
 /** Each step's owner: its first dependent in topological order (null for a sink), whose job holds its job as a child; other dependents get a ref. */
 function ownersOf(steps: readonly Pick<CompiledStep, 'id' | 'dependsOn'>[]): Map<string, string | null> {
-  const owner = new Map<string, string | null>(steps.map((s) => [s.id, null]));
+  // Filled in loops: no list of pairs made to build a map from (a run's every step, at each submission).
+  const owner = new Map<string, string | null>();
+  for (const s of steps) owner.set(s.id, null);
   for (const s of steps) for (const d of s.dependsOn) if (owner.get(d) === null) owner.set(d, s.id);
   return owner;
 }
@@ -102,10 +104,14 @@ export function refIdsOf(runId: string, steps: readonly Pick<CompiledStep, 'id' 
 
 function buildStepTrees(opts: BuildStepsOptions): StepTrees {
   const { runId, steps } = opts;
-  const byId = new Map(steps.map((s) => [s.id, s]));
+  const byId = new Map<string, CompiledStep>();
+  const refsOf = new Map<string, string[]>();
+  for (const s of steps) {
+    byId.set(s.id, s);
+    refsOf.set(s.id, []);
+  }
   const owner = ownersOf(steps);
 
-  const refsOf = new Map<string, string[]>(steps.map((s) => [s.id, []]));
   const refIds: string[] = [];
   const common = retention(opts);
 

@@ -230,15 +230,32 @@ function* piecesOf(text: string): Generator<{ literal: string } | { raw: string;
 
 /**
  * Every string of `value` (arrays and plain objects walked), with where it sits, rebuilt by `map`.
+ * `at` is the walk's own path, changed as it goes on: valid during the call it is given to (what
+ * keeps it copies it), so no path is made per value walked.
  * A function of the module, not a closure made per call: run through tsx (npm start), esbuild's
  * keepNames names such a closure with Object.defineProperty on each call, once per step rendered.
  */
 function mapStrings(value: unknown, map: (text: string, at: ValuePath) => string, at: ValuePath = []): unknown {
   if (typeof value === 'string') return map(value, at);
-  if (Array.isArray(value)) return value.map((item, i) => mapStrings(item, map, [...at, i]));
-  // fromEntries defines own properties, so a `__proto__` key stays data, never a prototype.
-  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, item]) => [k, mapStrings(item, map, [...at, k])]));
-  return value;
+  if (Array.isArray(value)) return value.map((item, i) => within(at, i, item, map));
+  if (!isPlainObject(value)) return value;
+  // Its own enumerable fields, as Object.entries gives them, set one by one.
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) {
+    const item = within(at, k, value[k], map);
+    // An own property, as fromEntries defines it: a `__proto__` key stays data, never a prototype.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: item, enumerable: true, writable: true, configurable: true });
+    else out[k] = item;
+  }
+  return out;
+}
+
+/** mapStrings of `item`, which sits at `key` below `at`. */
+function within(at: ValuePath, key: string | number, item: unknown, map: (text: string, at: ValuePath) => string): unknown {
+  at.push(key);
+  const out = mapStrings(item, map, at);
+  at.pop();
+  return out;
 }
 
 /** The error of a render past `max` bytes of text. */
@@ -272,7 +289,7 @@ export function renderTemplates<T>(value: T, scope: TemplateScope): T {
       }
       let insert = inserts.get(piece.raw);
       if (!insert) {
-        const inserted = toText(resolve(parseRef(piece.raw, piece.inner, at, vars), scope));
+        const inserted = toText(resolve(parseRef(piece.raw, piece.inner, [...at], vars), scope));
         inserts.set(piece.raw, (insert = { text: inserted, bytes: utf8Bytes(inserted) }));
       }
       if ((total += insert.bytes) > max) throw tooLarge(max);
@@ -302,7 +319,7 @@ export function knownRenderedBytes(value: unknown, input: Record<string, unknown
       }
       let bytes = sizes.get(piece.raw);
       if (bytes === undefined) {
-        const ref = parseRef(piece.raw, piece.inner, at, []);
+        const ref = parseRef(piece.raw, piece.inner, [...at], []);
         bytes = ref.kind === 'input' ? utf8Bytes(toText(readPath(input, ref.path))) : 0;
         sizes.set(piece.raw, bytes);
       }

@@ -67,7 +67,7 @@ export function agentExecutor(deps: AgentExecutorDeps): StepExecutor<'agent'> {
       }
       // Streaming: the text to live viewers (step.delta) and its length (step.progress) as it arrives.
       const progress = agent.stream ? progressReporter(t0, agent.progressIntervalMs, ctx.signal, (p) => ctx.progress(p)) : undefined;
-      const answer = await withDeltas(ctx, agent.stream, (streaming) => provider.complete({ ...request, ...streaming }), progress);
+      const answer = await withDeltas(ctx, agent.stream, (streaming) => provider.complete(streaming.onText ? { ...request, ...streaming } : request), progress);
       const event = { durationMs: Date.now() - t0, ...(answer.stopReason ? { stopReason: answer.stopReason } : {}), ...delegationOff };
       return { type: 'succeeded', output: answer.text, input, model: answer.model, event };
     },

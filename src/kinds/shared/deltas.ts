@@ -47,6 +47,9 @@ export function deltaCoalescer(intervalMs: number, signal: AbortSignal, send: (t
 
 const noop = () => undefined;
 
+/** What `complete` is given when the step does not stream (one object for every call). */
+const NOT_STREAMING: { onText?: (piece: string) => void } = Object.freeze({});
+
 /**
  * Call `complete` with an `onText` that sends the step's deltas (and feeds `also`, e.g. the
  * progress reporter), when `stream` says so; the last delta is sent before it returns or throws.
@@ -58,7 +61,7 @@ export async function withDeltas<T>(
   complete: (streaming: { onText?: (piece: string) => void }) => Promise<T>,
   also?: (piece: string) => void,
 ): Promise<T> {
-  if (!stream) return complete({});
+  if (!stream) return complete(NOT_STREAMING);
   const deltas = deltaCoalescer(DELTA_INTERVAL_MS, ctx.signal, (text) => ctx.delta(text));
   const onText = (piece: string) => {
     deltas.onText(piece);

@@ -8,7 +8,8 @@ import { finishedFacts, type RunFinishedFacts } from './run-finish.js';
 import { json, Script } from './script.js';
 import type { RecordFields } from './step-checkpoint.js';
 
-const script = new Script('step-complete', 10);
+// Four keys, or ten when the write finishes its run (the other six are read only then).
+const script = new Script('step-complete', 'any');
 
 export interface StepResult {
   output: unknown;
@@ -84,8 +85,9 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs, r: StepRes
     r.checkpoint === undefined ? '' : json(r.checkpoint),
     a.finishRun ? '1' : '0',
     a.retentionSeconds,
-    keys.stepPrefix(a.scope, a.runId),
-    keys.definitionPrefix(a.scope),
+    // The prefixes a finish needs: none for a write that does not finish its run.
+    a.finishRun ? keys.stepPrefix(a.scope, a.runId) : '',
+    a.finishRun ? keys.definitionPrefix(a.scope) : '',
     r.reusedFrom === undefined ? '' : json(r.reusedFrom),
     r.callsCounted ? '1' : '0',
     r.publish
@@ -102,28 +104,34 @@ export async function stepComplete(redis: Redis, a: StepCompleteArgs, r: StepRes
   ];
   for (const k of fields) args.push(k, json(r.fields![k as keyof RecordFields]));
   if (r.publish) for (const [, v] of r.publish.entries) args.push(json(v));
-  const [recorded, status, finished, runStatus, over, holds, notice, warned] = (await script.run(
-    redis,
-    [
-      keys.step(a.scope, a.runId, a.stepId),
-      keys.run(a.scope, a.runId),
-      keys.events(a.scope, a.runId),
-      keys.outbox(a.scope),
+  const keyList = [keys.step(a.scope, a.runId, a.stepId), keys.run(a.scope, a.runId), keys.events(a.scope, a.runId), keys.outbox(a.scope)];
+  if (a.finishRun)
+    keyList.push(
       keys.runSteps(a.scope, a.runId),
       keys.runRefs(a.scope, a.runId),
       keys.queuedRuns(a.scope),
       keys.runHolds(a.scope, a.runId),
       keys.finishNotices(a.scope),
       keys.webhooksFinished(a.scope),
-    ],
-    args,
-  )) as [number, StepStatus | 'missing', number?, string?, string?, number?, number?, string?];
+    );
+  const [recorded, status, finished, runStatus, over, holds, notice, warned] = (await script.run(redis, keyList, args)) as [
+    number,
+    StepStatus | 'missing',
+    number?,
+    string?,
+    string?,
+    number?,
+    number?,
+    string?,
+  ];
+  // Fields set one by one: no object made to be spread.
+  const reply: StepCompleteReply = { recorded: recorded === 1, status };
+  if (finished === 1) {
+    reply.finished = runStatus as RunStatus;
+    reply.facts = finishedFacts(holds, notice);
+  }
+  if (over) reply.budgetExceeded = over;
   const budgetWarning = parseRunBudgetWarning(warned);
-  return {
-    recorded: recorded === 1,
-    status,
-    ...(finished === 1 ? { finished: runStatus as RunStatus, facts: finishedFacts(holds, notice) } : {}),
-    ...(over ? { budgetExceeded: over } : {}),
-    ...(budgetWarning ? { budgetWarning } : {}),
-  };
+  if (budgetWarning) reply.budgetWarning = budgetWarning;
+  return reply;
 }

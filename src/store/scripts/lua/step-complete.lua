@@ -6,13 +6,13 @@
 -- its output is kept when the step had none (e.g. cancelled while the call was in flight).
 -- A step that is its run's only job (a single-step run has no root job) finishes its run in the
 -- same write, as the root would: see finishAlone (the plain shape, written once) and finishRun.
--- KEYS: step, run, events, outbox, steps, refs, queued runs, the run's holds, finish notices,
---       the workspace's subscriptions that take run.finished
+-- KEYS: step, run, events, outbox; when it may finish the run (ARGV[9]) also steps, refs, queued
+--       runs, the run's holds, finish notices, the workspace's subscriptions that take run.finished
 -- ARGV: [1] now (ISO), [2] outbox on, [3] output JSON, [4] usage JSON, [5] model JSON,
 --       [6] input JSON, [7] step.completed event data JSON (an object with at least one field; the
 --       step's usage is put in front), [8] checkpoint JSON ('' keeps it),
 --       [9] finish the run ('1'/'0'), [10] retention seconds, [11] step key prefix,
---       [12] definition key prefix, [13] reusedFrom JSON ('' for none: a rerun reused the output),
+--       [12] definition key prefix (11 and 12 '' unless it may finish the run), [13] reusedFrom JSON ('' for none: a rerun reused the output),
 --       [14] '1' when the run's provider calls counted their usage as they ended (budget-settle:
 --       then only the step is counted here), [15] what it publishes into the run's context
 --       ('' for nothing: see publish), [16] this write's id ('' for none), [17] n: how many
