@@ -38,12 +38,14 @@ export class ActiveJobs {
   /** Register a running job; call the returned function when it ends. */
   track(scope: Pick<Scope, 'workspace'>, runId: string, jobId: string, cancel: Cancel): () => void {
     const job = jobOf(scope, jobId);
-    this.running.set(job, { workspace: scope.workspace, runId, cancel });
+    const entry: Running = { workspace: scope.workspace, runId, cancel };
+    this.running.set(job, entry);
     // Mostly no cancellation arrived of late: nothing to look up.
     const missed = this.recent.size > 0 ? (this.recent.get(jobId) ?? this.recent.get(runOf(scope, runId))) : undefined;
     if (missed && Date.now() - missed.at < RECENT_MS) cancel(missed.reason);
+    // Only its own entry: a job delivered again (stalled) while this one still runs has its own.
     return () => {
-      this.running.delete(job);
+      if (this.running.get(job) === entry) this.running.delete(job);
     };
   }
 

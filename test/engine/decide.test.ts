@@ -114,6 +114,20 @@ describe('ActiveJobs', () => {
     active.track(ws, 'run_2', 'run_2.x', cancelOf('run_2.x'))();
     expect(cancelled).toEqual(['run_1.a', 'run_2.x']);
   });
+
+  it('keeps a job delivered again while its earlier delivery still runs: the earlier one ending does not untrack it', async () => {
+    const { ActiveJobs } = await import('../../src/engine/active-jobs.js');
+    const active = new ActiveJobs();
+    const cancelled: string[] = [];
+    const ws = { workspace: 'default' };
+    const untrackFirst = active.track(ws, 'run_3', 'run_3.a', () => void cancelled.push('first'));
+    const untrackSecond = active.track(ws, 'run_3', 'run_3.a', () => void cancelled.push('second'));
+    untrackFirst();
+    expect(active.cancelRun(ws, 'run_3', 'run cancelled')).toBe(1);
+    expect(cancelled).toEqual(['second']);
+    untrackSecond();
+    expect(active.cancelRun(ws, 'run_3', 'run cancelled')).toBe(0);
+  });
 });
 
 describe('fastStart', () => {
