@@ -24,6 +24,7 @@
  */
 import { DEFAULT_BOUNDS } from '../config/env.js';
 import { ValidationError } from '../errors/index.js';
+import { setOwn } from '../model/json.js';
 import { STEP_ID_PATTERN } from '../model/step.js';
 import { utf8Bytes } from './text-size.js';
 
@@ -241,12 +242,7 @@ function mapStrings(value: unknown, map: (text: string, at: ValuePath) => string
   if (!isPlainObject(value)) return value;
   // Its own enumerable fields, as Object.entries gives them, set one by one.
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(value)) {
-    const item = within(at, k, value[k], map);
-    // An own property, as fromEntries defines it: a `__proto__` key stays data, never a prototype.
-    if (k === '__proto__') Object.defineProperty(out, k, { value: item, enumerable: true, writable: true, configurable: true });
-    else out[k] = item;
-  }
+  for (const k of Object.keys(value)) setOwn(out, k, within(at, k, value[k], map));
   return out;
 }
 

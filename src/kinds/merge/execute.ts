@@ -7,6 +7,7 @@
  */
 import { NonRetryableError } from '../../errors/index.js';
 import { parseOutputJson } from '../../lang/templates.js';
+import { setOwn } from '../../model/json.js';
 import type { StepExecutor } from '../executor.js';
 
 export interface MergeConflict {
@@ -45,7 +46,7 @@ function mergeAt(path: string, inputs: { step: string; value: unknown }[], confl
     const out: Record<string, unknown> = {};
     for (const k of keys) {
       const here = inputs.filter((i) => Object.hasOwn(i.value as object, k)).map((i) => ({ step: i.step, value: (i.value as Record<string, unknown>)[k] }));
-      Object.defineProperty(out, k, { value: mergeAt(path ? `${path}.${k}` : k, here, conflicts), enumerable: true, writable: true, configurable: true });
+      setOwn(out, k, mergeAt(path ? `${path}.${k}` : k, here, conflicts));
     }
     return out;
   }

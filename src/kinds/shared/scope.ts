@@ -21,14 +21,10 @@ export function templateScope(
   maxBytes?: number,
 ): TemplateScope {
   // Built for every step rendered: fields set one by one, not spread from objects made for it,
-  // and the steps in a loop, not through a list of pairs (Object.fromEntries).
+  // and the steps in a loop, not through a list of pairs (Object.fromEntries). (A step id starts
+  // with a letter, model/step.ts: none is `__proto__`.)
   const steps: TemplateScope['steps'] = {};
-  for (const r of reads) {
-    const read = { status: r.status, output: r.output };
-    // An assignment to `__proto__` would set the prototype: that one is defined as data, as fromEntries does.
-    if (r.stepId === '__proto__') Object.defineProperty(steps, r.stepId, { value: read, enumerable: true, writable: true, configurable: true });
-    else steps[r.stepId] = read;
-  }
+  for (const r of reads) steps[r.stepId] = { status: r.status, output: r.output };
   const scope: TemplateScope = { input: runInput, steps };
   if (context) scope.context = context;
   if (maxBytes !== undefined) scope.maxBytes = maxBytes;
