@@ -13,8 +13,8 @@ const RECENT_MS = 30_000;
 /** How a running job is cancelled, with the reason (execute.ts: its segment's signal fires). */
 export type Cancel = (reason: string) => void;
 
-/** A run of a workspace, as this process's maps know it. */
-const runOf = (scope: Pick<Scope, 'workspace'>, runId: string): string => `${scope.workspace} ${runId}`;
+/** A run or a job of a workspace, as this process's maps know it (a job's id names its run: a step's is `<runId>.<stepId>`). */
+const scoped = (scope: Pick<Scope, 'workspace'>, id: string): string => `${scope.workspace} ${id}`;
 
 /** A running job: its run, and how it is cancelled. */
 interface Running {
@@ -23,25 +23,22 @@ interface Running {
   cancel: Cancel;
 }
 
-/** A job of a workspace, as `running` knows it (a job's id names its run: a step's is `<runId>.<stepId>`). */
-const jobOf = (scope: Pick<Scope, 'workspace'>, jobId: string): string => `${scope.workspace} ${jobId}`;
-
 export class ActiveJobs {
   /**
    * The running jobs, in one map (by workspace and job id): no map per run is made and dropped
    * as its steps start and end one after the other.
    */
   private readonly running = new Map<string, Running>();
-  /** Recent cancellations: a run (all of its jobs) or a job id → when it arrived, and why. */
+  /** Recent cancellations: a run (all of its jobs) or a job, of a workspace → when it arrived, and why. */
   private readonly recent = new Map<string, { at: number; reason: string }>();
 
   /** Register a running job; call the returned function when it ends. */
   track(scope: Pick<Scope, 'workspace'>, runId: string, jobId: string, cancel: Cancel): () => void {
-    const job = jobOf(scope, jobId);
+    const job = scoped(scope, jobId);
     const entry: Running = { workspace: scope.workspace, runId, cancel };
     this.running.set(job, entry);
     // Mostly no cancellation arrived of late: nothing to look up.
-    const missed = this.recent.size > 0 ? (this.recent.get(jobId) ?? this.recent.get(runOf(scope, runId))) : undefined;
+    const missed = this.recent.size > 0 ? (this.recent.get(job) ?? this.recent.get(scoped(scope, runId))) : undefined;
     if (missed && Date.now() - missed.at < RECENT_MS) cancel(missed.reason);
     // Only its own entry: a job delivered again (stalled) while this one still runs has its own.
     return () => {
@@ -51,8 +48,9 @@ export class ActiveJobs {
 
   /** Abort every job of `runId` running in this process (or only those of `jobIds`); returns how many were signalled. */
   cancelRun(scope: Pick<Scope, 'workspace'>, runId: string, reason: string, jobIds?: readonly string[]): number {
-    this.remember(jobIds ?? [runOf(scope, runId)], reason);
-    const jobs = jobIds ? [...new Set(jobIds)].map((id) => this.running.get(jobOf(scope, id))) : this.running.values();
+    const ids = jobIds ? [...new Set(jobIds)].map((id) => scoped(scope, id)) : undefined;
+    this.remember(ids ?? [scoped(scope, runId)], reason);
+    const jobs = ids ? ids.map((id) => this.running.get(id)) : this.running.values();
     let n = 0;
     for (const job of jobs) {
       if (job?.runId !== runId || job.workspace !== scope.workspace) continue;

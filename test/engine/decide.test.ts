@@ -128,6 +128,16 @@ describe('ActiveJobs', () => {
     untrackSecond();
     expect(active.cancelRun(ws, 'run_3', 'run cancelled')).toBe(0);
   });
+
+  it("remembers a job's cancellation for its own workspace only", async () => {
+    const { ActiveJobs } = await import('../../src/engine/active-jobs.js');
+    const active = new ActiveJobs();
+    const cancelled: string[] = [];
+    active.cancelRun({ workspace: 'one' }, 'run_4', 'step cancelled', ['run_4.a']);
+    active.track({ workspace: 'two' }, 'run_4', 'run_4.a', () => void cancelled.push('two'))();
+    active.track({ workspace: 'one' }, 'run_4', 'run_4.a', () => void cancelled.push('one'))();
+    expect(cancelled).toEqual(['one']);
+  });
 });
 
 describe('fastStart', () => {
