@@ -15,8 +15,9 @@ import { newRedis } from '../helpers/redis.js';
 const probe = (kind: 'STEP' | 'RUN', open = 'nil, nil') =>
   luaSource('probe', undefined, (dir, path) =>
     path === 'probe'
-      ? `--@include mapOf
-return COMPACT_${kind}_DOC(mapOf(ARGV), ${open})`
+      ? `local given = {}
+for i = 1, #ARGV, 2 do given[ARGV[i]] = ARGV[i + 1] end
+return COMPACT_${kind}_DOC(given, ${open})`
       : readFileSync(new URL(`${path}.lua`, dir), 'utf8'),
   );
 
