@@ -48,9 +48,12 @@ export function newRedis(name = 'switchyard-bench', url = REDIS_URL): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, connectionName: name });
 }
 
+/** The name of the connection that deletes a prefix's keys (a scenario reading SLOWLOG leaves its commands out). */
+export const CLEANUP_CLIENT = 'switchyard-bench-cleanup';
+
 /** Delete every key under `prefix` (SCAN MATCH prefix*); returns how many were deleted. */
 export async function cleanupPrefix(prefix: string, url = REDIS_URL): Promise<number> {
-  const redis = newRedis('switchyard-bench-cleanup', url);
+  const redis = newRedis(CLEANUP_CLIENT, url);
   let deleted = 0;
   try {
     for await (const found of scanPrefix(redis, prefix)) deleted += await redis.unlink(...found);
