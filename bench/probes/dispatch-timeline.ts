@@ -21,6 +21,10 @@ import { rawJobOptions, startRawQueue } from '../scenarios/single.js';
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--dispatches');
 const measured = at >= 0 ? Number(argv[at + 1]) : 250;
+if (!Number.isInteger(measured) || measured < 1) {
+  console.error('usage: node --import tsx bench/probes/dispatch-timeline.ts [--dispatches N (a whole number from 1)] [--plain]');
+  process.exit(2);
+}
 const plain = argv.includes('--plain');
 const BLOCK = 25;
 const WARMUP = 50;
