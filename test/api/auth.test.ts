@@ -11,6 +11,7 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL } from '../helpers/redis.js';
+import { nodeArgs } from '../helpers/node-entry.js';
 
 const run = promisify(execFile);
 const agents = { a: { provider: 'echo' } };
@@ -110,20 +111,20 @@ describe('API keys', () => {
 
   it('makes keys from the CLI: the key alone on the last line, and it works', async () => {
     const env = { ...process.env, REDIS_URL, SWITCHYARD_PREFIX: h.prefix };
-    const { stdout } = await run('node', ['--import', 'tsx', 'src/cli/keys.ts', 'create', '--workspace', 'acme', '--scopes', 'runs:read', '--expires', '30d'], {
+    const { stdout } = await run('node', [...nodeArgs('src/cli/keys.ts'), 'create', '--workspace', 'acme', '--scopes', 'runs:read', '--expires', '30d'], {
       env,
     });
     const key = stdout.trim().split('\n').at(-1)!;
     expect(key).toMatch(/^sy_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
     expect((await h.request('GET', '/v1/runs', undefined, bearer(key))).status).toBe(200);
     const id = key.slice(3, 15);
-    const listed = JSON.parse((await run('node', ['--import', 'tsx', 'src/cli/keys.ts', 'list', '--workspace', 'acme'], { env })).stdout) as {
+    const listed = JSON.parse((await run('node', [...nodeArgs('src/cli/keys.ts'), 'list', '--workspace', 'acme'], { env })).stdout) as {
       keys: { id: string }[];
     };
     expect(listed.keys.map((k) => k.id)).toContain(id);
-    await run('node', ['--import', 'tsx', 'src/cli/keys.ts', 'revoke', id], { env });
+    await run('node', [...nodeArgs('src/cli/keys.ts'), 'revoke', id], { env });
     expect((await h.request('GET', '/v1/runs', undefined, bearer(key))).status).toBe(401);
-    const bad = await run('node', ['--import', 'tsx', 'src/cli/keys.ts', 'create', '--workspace', 'acme', '--scopes', 'runs:fly'], { env }).catch(
+    const bad = await run('node', [...nodeArgs('src/cli/keys.ts'), 'create', '--workspace', 'acme', '--scopes', 'runs:fly'], { env }).catch(
       (e: { code: number; stderr: string }) => e,
     );
     expect(bad).toMatchObject({ code: 2 });

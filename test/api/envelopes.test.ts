@@ -18,6 +18,7 @@ import { keys } from '../../src/store/keys.js';
 import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL } from '../helpers/redis.js';
+import { nodeArgs } from '../helpers/node-entry.js';
 
 const exec = promisify(execFile);
 let fake: FakeLlmServer;
@@ -188,7 +189,7 @@ describe("a key's envelope", () => {
 
   it('is set from the CLI at creation, and listed with the key', async () => {
     const env = { ...process.env, REDIS_URL, SWITCHYARD_PREFIX: h.prefix };
-    const cli = (...args: string[]) => exec('node', ['--import', 'tsx', 'src/cli/keys.ts', ...args], { env });
+    const cli = (...args: string[]) => exec('node', [...nodeArgs('src/cli/keys.ts'), ...args], { env });
     const { stdout } = await cli('create', '--workspace', 'gamma', '--scopes', 'runs:write', '--max-cost-usd-per-day', '5', '--max-tokens-per-day', '200000');
     expect(stdout).toContain('may spend $5 a day and 200000 tokens a day');
     const id = stdout.trim().split('\n').at(-1)!.slice(3, 15);

@@ -32,6 +32,7 @@ import { killAllWorkerProcesses, startWorkerProcess } from '../helpers/worker-pr
 import { ownRedis } from '../helpers/redis-server.js';
 import { poll } from '../helpers/poll.js';
 import { finishRun, stepFailedEnding, type RunEnding } from '../../src/flow/finish-run.js';
+import { nodeArgs } from '../helpers/node-entry.js';
 
 let redis: Redis;
 const prefix = testPrefix('limits');
@@ -1092,7 +1093,7 @@ describe('a spent quota', () => {
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
         execFile(
           process.execPath,
-          ['--import', 'tsx', 'src/cli/limits.ts', ...args],
+          [...nodeArgs('src/cli/limits.ts'), ...args],
           {
             env: {
               ...process.env,

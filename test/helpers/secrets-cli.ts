@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REDIS_URL } from './redis.js';
+import { nodeArgs } from './node-entry.js';
 
 export interface CliResult {
   code: number;
@@ -23,7 +24,7 @@ export async function secretsCli(prefix: string, env: Record<string, string>, ..
     return await new Promise<CliResult>((resolve) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', 'src/cli/secrets.ts', ...args],
+        [...nodeArgs('src/cli/secrets.ts'), ...args],
         { env: { ...process.env, REDIS_URL, SWITCHYARD_PREFIX: prefix, SWITCHYARD_AGENTS: agentsFile, ...env } },
         (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
       );

@@ -1,5 +1,5 @@
 /**
- * Worker processes for tests (test/fixtures/worker-process.ts run with tsx): started and
+ * Worker processes for tests (test/fixtures/worker-process.ts, see node-entry.ts): started and
  * waited for until READY, stopped gracefully (SIGTERM), or killed (SIGKILL) to test recovery.
  * `stopAll()` in afterAll makes sure none outlives its test file.
  */
@@ -7,6 +7,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { REDIS_URL } from './redis.js';
+import { nodeArgs } from './node-entry.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const WORKER_SCRIPT = path.join(ROOT, 'test', 'fixtures', 'worker-process.ts');
@@ -50,7 +51,7 @@ const running = new Set<WorkerProcess>();
 
 export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<WorkerProcess> {
   let stderr = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT], {
+  const proc = spawn(process.execPath, nodeArgs(WORKER_SCRIPT), {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlmServer, type FakeLlmServer, type RecordedRequest } from '../fixtures/fake-llm-server.js';
 import { assertAllClosed, expectNoLiveJobs, startHarness, type Harness } from '../helpers/harness.js';
+import { nodeArgs } from '../helpers/node-entry.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'mcp-server.ts');
@@ -23,7 +24,7 @@ beforeAll(async () => {
       ma: { provider: 'anthropic', model: 'claude-mcp', tools: ['files'] },
       mo: { provider: 'openai', model: 'gpt-mcp', tools: ['files/echo'] },
     },
-    mcpServers: { files: { command: process.execPath, args: ['--import', 'tsx', FIXTURE], cwd: ROOT } },
+    mcpServers: { files: { command: process.execPath, args: nodeArgs(FIXTURE), cwd: ROOT } },
   });
 }, 30_000);
 

@@ -9,6 +9,7 @@ import { startFakeLlmServer, type FakeLlmServer } from '../fixtures/fake-llm-ser
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { poll } from '../helpers/poll.js';
 import { REDIS_URL, cleanupPrefix, newRedis, testPrefix } from '../helpers/redis.js';
+import { nodeArgs } from '../helpers/node-entry.js';
 
 let fake: FakeLlmServer;
 let h: Harness;
@@ -68,7 +69,7 @@ describe('a worker process without the API', () => {
   it('serves its metrics on SWITCHYARD_METRICS_PORT', async () => {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const prefix = testPrefix('metrics-worker');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    const child = spawn(process.execPath, nodeArgs('workers/main.ts'), {
       env: { ...process.env, REDIS_URL, SWITCHYARD_PREFIX: prefix, SWITCHYARD_METRICS_PORT: String(port), LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL } from '../helpers/redis.js';
+import { nodeArgs } from '../helpers/node-entry.js';
 
 const agents = { slow: { provider: 'echo', echo: { latencyMs: 1500 }, attempts: 1 } };
 let h: Harness;
@@ -35,7 +36,7 @@ afterAll(async () => {
 });
 
 it('lets the in-flight step finish on SIGTERM, then exits 0', async () => {
-  child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts', '--agents', 'slow'], {
+  child = spawn(process.execPath, [...nodeArgs('workers/main.ts'), '--agents', 'slow'], {
     env: {
       ...process.env,
       REDIS_URL,

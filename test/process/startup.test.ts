@@ -13,11 +13,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { assertAllClosed, startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL, cleanupPrefix, keysUnder, newRedis, testPrefix } from '../helpers/redis.js';
 import { ownRedis, type OwnRedis } from '../helpers/redis-server.js';
+import { nodeArgs } from '../helpers/node-entry.js';
 
 /** Run `npm start`'s entry point with `env`; resolves with its exit code and output. */
 async function runProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; out: string; ms: number }> {
   const t0 = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, nodeArgs('src/main.ts'), {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -87,7 +88,7 @@ describe('the start-up summary', () => {
   it('says in one line what listens where, which agents are live and which use echo, where results go and the mode of credentials', async () => {
     const { dir, flows, file } = agentsFile(['live: { provider: openai, model: gpt-4o-mini }', 'keyless: { provider: anthropic, model: claude-haiku-4-5 }']);
     const prefix = testPrefix('summary');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, nodeArgs('src/main.ts'), {
       env: {
         ...process.env,
         LOG_LEVEL: 'info',

@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseFlags } from '../../src/simulator/flags.js';
+import { nodeArgs } from '../helpers/node-entry.js';
 
 const cli = (args: string[]) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/simulate.ts', ...args], (err, stdout, stderr) =>
+    execFile(process.execPath, [...nodeArgs('src/cli/simulate.ts'), ...args], (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
     );
   });
@@ -22,7 +23,7 @@ let server: ChildProcessByStdio<null, Readable, Readable>;
 let firstLine: Promise<string>;
 beforeAll(() => {
   badFlag = cli(['--port', '4010', '--bogus']);
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/cli/simulate.ts', '--port', '0', '--seed', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [...nodeArgs('src/cli/simulate.ts'), '--port', '0', '--seed', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
   firstLine = once(server.stdout, 'data').then(([line]) => String(line));
 });
 afterAll(async () => {

@@ -17,6 +17,7 @@ import { McpServerSpec } from '../../src/model/tool.js';
 import { McpPool } from '../../src/tools/mcp/pool.js';
 import { silentLogger } from '../../src/logger.js';
 import { startMcpHttpServer } from '../helpers/mcp-http-server.js';
+import { nodeArgs } from '../helpers/node-entry.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'mcp-server.ts');
@@ -70,7 +71,7 @@ function swapped(servers: Readonly<Record<string, McpServerSpec>>, url: string):
       if (!('command' in spec)) return [name, { ...spec, url }];
       const token = Object.values(spec.env).find((v) => v.includes('{{'));
       const env = token === undefined ? spec.env : { ...spec.env, MCP_TOKEN: token };
-      return [name, McpServerSpec.parse({ ...spec, command: process.execPath, args: ['--import', 'tsx', FIXTURE], cwd: ROOT, env })];
+      return [name, McpServerSpec.parse({ ...spec, command: process.execPath, args: nodeArgs(FIXTURE), cwd: ROOT, env })];
     }),
   );
 }

@@ -11,6 +11,7 @@ import { systemFromDefinitions } from '../../src/system-definitions.js';
 import { silentLogger } from '../../src/logger.js';
 import { Redis } from 'ioredis';
 import { REDIS_URL, cleanupPrefix, testPrefix } from '../helpers/redis.js';
+import { nodeArgs } from '../helpers/node-entry.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'mcp-server.ts');
@@ -22,7 +23,7 @@ describe("a System's MCP servers", () => {
     const system = systemFromDefinitions({
       config,
       agents: { helper: { provider: 'echo', tools: ['files'] } },
-      mcpServers: { files: { command: process.execPath, args: ['--import', 'tsx', FIXTURE], cwd: ROOT } },
+      mcpServers: { files: { command: process.execPath, args: nodeArgs(FIXTURE), cwd: ROOT } },
       source: 'mcp-system test',
       logger: silentLogger,
     });
@@ -63,7 +64,7 @@ describe("a System's MCP servers", () => {
     const system = systemFromDefinitions({
       config,
       agents: { helper: { provider: 'echo', tools: ['files'] } },
-      mcpServers: { files: { command: process.execPath, args: ['--import', 'tsx', FIXTURE], cwd: ROOT, env: { MCP_TOKEN: '{{ secrets.TOKEN }}' } } },
+      mcpServers: { files: { command: process.execPath, args: nodeArgs(FIXTURE), cwd: ROOT, env: { MCP_TOKEN: '{{ secrets.TOKEN }}' } } },
       source: 'mcp-system test',
       logger: silentLogger,
     });

@@ -15,12 +15,13 @@ import { createLogger } from '../../src/logger.js';
 import type { EgressConfig } from '../../src/config/egress-env.js';
 import { poll } from '../helpers/poll.js';
 import { startMcpHttpServer, type McpHttpServer } from '../helpers/mcp-http-server.js';
+import { nodeArgs } from '../helpers/node-entry.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'mcp-server.ts');
 
 const stdio = (extra: Record<string, unknown> = {}): McpServerSpec =>
-  McpServerSchema.parse({ command: process.execPath, args: ['--import', 'tsx', FIXTURE], cwd: ROOT, ...extra });
+  McpServerSchema.parse({ command: process.execPath, args: nodeArgs(FIXTURE), cwd: ROOT, ...extra });
 const SECRETS: Record<string, Record<string, string>> = { 'ws-a': { TOKEN: 'alpha-secret-1' }, 'ws-b': { TOKEN: 'beta-secret-2' } };
 const lookup: SecretLookup = (ws, name) => Promise.resolve(SECRETS[ws]?.[name]);
 
