@@ -5,8 +5,10 @@
  * lib/durable.ts). Every Redis command this process sends is noted with its reply (connection,
  * command, a script by its SHA's first 6 characters), and the timeline of the most common
  * order of events is printed as medians from the submission. The sides take turns in blocks of
- * 25, 50 dispatches each unmeasured first. Noting the commands costs a little on both sides;
- * `--plain` notes nothing and prints only the medians. See docs/adr/005.
+ * 25 (a side's dispatches rounded up to whole blocks), 50 dispatches each unmeasured first; each
+ * dispatch starts once the one before it has completed its job (unlike (e), where a raw side's
+ * next dispatch starts as its job's work does). Noting the commands costs a little on both
+ * sides; `--plain` notes nothing and prints only the medians. See docs/adr/005.
  *
  *   node --import tsx bench/probes/dispatch-timeline.ts [--dispatches 250] [--plain]
  */
@@ -15,7 +17,7 @@ import { Redis } from 'ioredis';
 import type { Provider } from '../../src/calls/provider.js';
 import { DurableWrites } from '../lib/durable.js';
 import { startSwitchyard } from '../lib/switchyard.js';
-import { median } from '../lib/util.js';
+import { Arrivals, median } from '../lib/util.js';
 import { rawJobOptions, startRawQueue } from '../scenarios/single.js';
 
 const argv = process.argv.slice(2);
@@ -70,6 +72,9 @@ const sy = await startSwitchyard({
   providerFor: () => provider,
 });
 const writes = new DurableWrites();
+// A Switchyard run's job completed (after the run's finish, BullMQ's own completion of the job).
+const jobsDone = new Arrivals<true>();
+for (const worker of sy.pools.workers) worker.on('completed', (job) => jobsDone.arrive((job.data as { runId?: string }).runId ?? '', true));
 const floor = await startRawQueue(
   'ptl-floor',
   8,
@@ -82,9 +87,12 @@ async function dispatch(side: 'switchyard' | 'floor', i: number, note: boolean):
   noting = note ? timeline : undefined;
   const started = new Promise<void>((resolve) => (workStarted = resolve));
   const t0 = performance.now();
-  let runId: string | undefined;
-  if (side === 'switchyard') runId = (await sy.system.api.submissions.submitAgentTask(sy.system.scope(), 'one', { task: `t${i}` })).id;
-  else {
+  let completed: Promise<unknown>;
+  if (side === 'switchyard') {
+    const runId = (await sy.system.api.submissions.submitAgentTask(sy.system.scope(), 'one', { task: `t${i}` })).id;
+    completed = jobsDone.wait(runId);
+  } else {
+    completed = floor.done(`d${i}`);
     await writes.run(`d${i}`, `t${i}`);
     await floor.queue.add('task', { task: `t${i}` }, rawJobOptions(`d${i}`));
   }
@@ -93,7 +101,7 @@ async function dispatch(side: 'switchyard' | 'floor', i: number, note: boolean):
   const ms = performance.now() - t0;
   timeline.push([performance.now(), 'WORK STARTS']);
   noting = undefined;
-  if (runId) await sy.finished(runId);
+  await completed;
   return { ms, timeline: timeline.map(([t, what]) => [t - t0, what]) };
 }
 
@@ -127,7 +135,7 @@ try {
   const sy50 = median(results.switchyard.ms);
   const floor50 = median(results.floor.ms);
   console.log(
-    `${measured} dispatches a side${plain ? '' : ', every command noted'}: p50 Switchyard ${sy50.toFixed(3)} ms, floor ${floor50.toFixed(3)} ms, ratio ${(sy50 / floor50).toFixed(2)}`,
+    `${results.switchyard.ms.length} dispatches a side${plain ? '' : ', every command noted'}: p50 Switchyard ${sy50.toFixed(3)} ms, floor ${floor50.toFixed(3)} ms, ratio ${(sy50 / floor50).toFixed(2)}`,
   );
   if (!plain) {
     for (const side of sides) {
